@@ -1,0 +1,55 @@
+/* PLACEHOLDER: not implemented yet. */
+#define G_LOG_DOMAIN "mir-layer-merge"
+
+#include <glib/gi18n-lib.h>
+
+#include "mir-layers.h"
+
+static gboolean
+placeholder_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, GError **error)
+{
+  g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED, _("Layer type %s is not implemented yet"), layer->klass->name);
+  return FALSE;
+}
+
+const MirLayerClass mir_layer_add_class = {
+  .name = "Add",
+  .instance_size = sizeof (MirLayer),
+  .flags = MIR_LAYER_FLAG_MULTI_INPUT,
+  .infer = placeholder_infer,
+};
+
+const MirLayerClass mir_layer_subtract_class = {
+  .name = "Subtract",
+  .instance_size = sizeof (MirLayer),
+  .flags = MIR_LAYER_FLAG_MULTI_INPUT,
+  .infer = placeholder_infer,
+};
+
+const MirLayerClass mir_layer_multiply_class = {
+  .name = "Multiply",
+  .instance_size = sizeof (MirLayer),
+  .flags = MIR_LAYER_FLAG_MULTI_INPUT,
+  .infer = placeholder_infer,
+};
+
+const MirLayerClass mir_layer_average_class = {
+  .name = "Average",
+  .instance_size = sizeof (MirLayer),
+  .flags = MIR_LAYER_FLAG_MULTI_INPUT,
+  .infer = placeholder_infer,
+};
+
+const MirLayerClass mir_layer_maximum_class = {
+  .name = "Maximum",
+  .instance_size = sizeof (MirLayer),
+  .flags = MIR_LAYER_FLAG_MULTI_INPUT,
+  .infer = placeholder_infer,
+};
+
+const MirLayerClass mir_layer_minimum_class = {
+  .name = "Minimum",
+  .instance_size = sizeof (MirLayer),
+  .flags = MIR_LAYER_FLAG_MULTI_INPUT,
+  .infer = placeholder_infer,
+};

@@ -1,0 +1,48 @@
+/* PLACEHOLDER: not implemented yet. */
+#define G_LOG_DOMAIN "mir-layer-random-augment"
+
+#include <glib/gi18n-lib.h>
+
+#include "mir-layers.h"
+
+static gboolean
+placeholder_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, GError **error)
+{
+  g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED, _("Layer type %s is not implemented yet"), layer->klass->name);
+  return FALSE;
+}
+
+const MirLayerClass mir_layer_random_flip_class = {
+  .name = "RandomFlip",
+  .instance_size = sizeof (MirLayer),
+  .flags = MIR_LAYER_FLAG_NONE,
+  .infer = placeholder_infer,
+};
+
+const MirLayerClass mir_layer_random_rotation_class = {
+  .name = "RandomRotation",
+  .instance_size = sizeof (MirLayer),
+  .flags = MIR_LAYER_FLAG_NONE,
+  .infer = placeholder_infer,
+};
+
+const MirLayerClass mir_layer_random_zoom_class = {
+  .name = "RandomZoom",
+  .instance_size = sizeof (MirLayer),
+  .flags = MIR_LAYER_FLAG_NONE,
+  .infer = placeholder_infer,
+};
+
+const MirLayerClass mir_layer_random_translation_class = {
+  .name = "RandomTranslation",
+  .instance_size = sizeof (MirLayer),
+  .flags = MIR_LAYER_FLAG_NONE,
+  .infer = placeholder_infer,
+};
+
+const MirLayerClass mir_layer_random_contrast_class = {
+  .name = "RandomContrast",
+  .instance_size = sizeof (MirLayer),
+  .flags = MIR_LAYER_FLAG_NONE,
+  .infer = placeholder_infer,
+};

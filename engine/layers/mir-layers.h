@@ -1,0 +1,55 @@
+/* mir-layers.h: the layer classes, one per file in this folder.
+ * The registry (mir-layer-registry.c) maps Keras class names to them. */
+#pragma once
+
+#include "mir-layer.h"
+
+G_BEGIN_DECLS
+
+extern const MirLayerClass mir_layer_input_class;
+extern const MirLayerClass mir_layer_conv2d_class;
+extern const MirLayerClass mir_layer_depthwise_conv2d_class;
+extern const MirLayerClass mir_layer_separable_conv2d_class;
+extern const MirLayerClass mir_layer_dense_class;
+extern const MirLayerClass mir_layer_max_pooling2d_class;
+extern const MirLayerClass mir_layer_average_pooling2d_class;
+extern const MirLayerClass mir_layer_global_average_pooling2d_class;
+extern const MirLayerClass mir_layer_global_max_pooling2d_class;
+extern const MirLayerClass mir_layer_batch_normalization_class;
+extern const MirLayerClass mir_layer_zero_padding2d_class;
+extern const MirLayerClass mir_layer_cropping2d_class;
+extern const MirLayerClass mir_layer_upsampling2d_class;
+
+extern const MirLayerClass mir_layer_activation_class;
+extern const MirLayerClass mir_layer_relu_class;
+extern const MirLayerClass mir_layer_leaky_relu_class;
+extern const MirLayerClass mir_layer_softmax_class;
+extern const MirLayerClass mir_layer_add_class;
+extern const MirLayerClass mir_layer_subtract_class;
+extern const MirLayerClass mir_layer_multiply_class;
+extern const MirLayerClass mir_layer_average_class;
+extern const MirLayerClass mir_layer_maximum_class;
+extern const MirLayerClass mir_layer_minimum_class;
+extern const MirLayerClass mir_layer_concatenate_class;
+extern const MirLayerClass mir_layer_flatten_class;
+extern const MirLayerClass mir_layer_reshape_class;
+extern const MirLayerClass mir_layer_dropout_class;
+extern const MirLayerClass mir_layer_spatial_dropout2d_class;
+extern const MirLayerClass mir_layer_gaussian_noise_class;
+extern const MirLayerClass mir_layer_gaussian_dropout_class;
+extern const MirLayerClass mir_layer_rescaling_class;
+extern const MirLayerClass mir_layer_normalization_class;
+extern const MirLayerClass mir_layer_resizing_class;
+extern const MirLayerClass mir_layer_center_crop_class;
+extern const MirLayerClass mir_layer_random_flip_class;
+extern const MirLayerClass mir_layer_random_rotation_class;
+extern const MirLayerClass mir_layer_random_zoom_class;
+extern const MirLayerClass mir_layer_random_translation_class;
+extern const MirLayerClass mir_layer_random_contrast_class;
+
+G_END_DECLS
+
+G_BEGIN_DECLS
+/* InputLayer instances are made by mir_model_add_input() with their shape. */
+MirLayer *mir_layer_input_new (const char *name, const MirShape *shape, GError **error);
+G_END_DECLS

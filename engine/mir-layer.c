@@ -1,0 +1,552 @@
+#define G_LOG_DOMAIN "mir-layer"
+
+#include <math.h>
+#include <string.h>
+#include <glib/gi18n-lib.h>
+
+#include "mir-layer.h"
+#include "layers/mir-layers.h"
+
+typedef struct
+{
+  const char *name;
+  const MirLayerClass *klass;
+} RegistryEntry;
+
+/* Keras class names (and the aliases older Keras versions wrote) -> class. */
+static const RegistryEntry registry[] = {
+  { "InputLayer", &mir_layer_input_class },
+  { "Conv2D", &mir_layer_conv2d_class },
+  { "Convolution2D", &mir_layer_conv2d_class },
+  { "DepthwiseConv2D", &mir_layer_depthwise_conv2d_class },
+  { "SeparableConv2D", &mir_layer_separable_conv2d_class },
+  { "SeparableConvolution2D", &mir_layer_separable_conv2d_class },
+  { "Dense", &mir_layer_dense_class },
+  { "MaxPooling2D", &mir_layer_max_pooling2d_class },
+  { "MaxPool2D", &mir_layer_max_pooling2d_class },
+  { "AveragePooling2D", &mir_layer_average_pooling2d_class },
+  { "AvgPool2D", &mir_layer_average_pooling2d_class },
+  { "GlobalAveragePooling2D", &mir_layer_global_average_pooling2d_class },
+  { "GlobalAvgPool2D", &mir_layer_global_average_pooling2d_class },
+  { "GlobalMaxPooling2D", &mir_layer_global_max_pooling2d_class },
+  { "GlobalMaxPool2D", &mir_layer_global_max_pooling2d_class },
+  { "BatchNormalization", &mir_layer_batch_normalization_class },
+  { "ZeroPadding2D", &mir_layer_zero_padding2d_class },
+  { "Cropping2D", &mir_layer_cropping2d_class },
+  { "UpSampling2D", &mir_layer_upsampling2d_class },
+  { "Activation", &mir_layer_activation_class },
+  { "ReLU", &mir_layer_relu_class },
+  { "LeakyReLU", &mir_layer_leaky_relu_class },
+  { "Softmax", &mir_layer_softmax_class },
+  { "Add", &mir_layer_add_class },
+  { "Subtract", &mir_layer_subtract_class },
+  { "Multiply", &mir_layer_multiply_class },
+  { "Average", &mir_layer_average_class },
+  { "Maximum", &mir_layer_maximum_class },
+  { "Minimum", &mir_layer_minimum_class },
+  { "Concatenate", &mir_layer_concatenate_class },
+  { "Flatten", &mir_layer_flatten_class },
+  { "Reshape", &mir_layer_reshape_class },
+  { "Dropout", &mir_layer_dropout_class },
+  { "SpatialDropout2D", &mir_layer_spatial_dropout2d_class },
+  { "GaussianNoise", &mir_layer_gaussian_noise_class },
+  { "GaussianDropout", &mir_layer_gaussian_dropout_class },
+  { "Rescaling", &mir_layer_rescaling_class },
+  { "Normalization", &mir_layer_normalization_class },
+  { "Resizing", &mir_layer_resizing_class },
+  { "CenterCrop", &mir_layer_center_crop_class },
+  { "RandomFlip", &mir_layer_random_flip_class },
+  { "RandomRotation", &mir_layer_random_rotation_class },
+  { "RandomZoom", &mir_layer_random_zoom_class },
+  { "RandomTranslation", &mir_layer_random_translation_class },
+  { "RandomContrast", &mir_layer_random_contrast_class },
+};
+
+static const MirLayerClass *const class_list[] = {
+  &mir_layer_input_class,
+  &mir_layer_conv2d_class,
+  &mir_layer_depthwise_conv2d_class,
+  &mir_layer_separable_conv2d_class,
+  &mir_layer_dense_class,
+  &mir_layer_max_pooling2d_class,
+  &mir_layer_average_pooling2d_class,
+  &mir_layer_global_average_pooling2d_class,
+  &mir_layer_global_max_pooling2d_class,
+  &mir_layer_batch_normalization_class,
+  &mir_layer_zero_padding2d_class,
+  &mir_layer_cropping2d_class,
+  &mir_layer_upsampling2d_class,
+  &mir_layer_activation_class,
+  &mir_layer_relu_class,
+  &mir_layer_leaky_relu_class,
+  &mir_layer_softmax_class,
+  &mir_layer_add_class,
+  &mir_layer_subtract_class,
+  &mir_layer_multiply_class,
+  &mir_layer_average_class,
+  &mir_layer_maximum_class,
+  &mir_layer_minimum_class,
+  &mir_layer_concatenate_class,
+  &mir_layer_flatten_class,
+  &mir_layer_reshape_class,
+  &mir_layer_dropout_class,
+  &mir_layer_spatial_dropout2d_class,
+  &mir_layer_gaussian_noise_class,
+  &mir_layer_gaussian_dropout_class,
+  &mir_layer_rescaling_class,
+  &mir_layer_normalization_class,
+  &mir_layer_resizing_class,
+  &mir_layer_center_crop_class,
+  &mir_layer_random_flip_class,
+  &mir_layer_random_rotation_class,
+  &mir_layer_random_zoom_class,
+  &mir_layer_random_translation_class,
+  &mir_layer_random_contrast_class,
+  NULL
+};
+
+const MirLayerClass *
+mir_layer_class_lookup (const char *keras_class_name)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (registry); i++)
+    if (g_strcmp0 (registry[i].name, keras_class_name) == 0)
+      return registry[i].klass;
+  return NULL;
+}
+
+const MirLayerClass *const *
+mir_layer_class_list (void)
+{
+  return class_list;
+}
+
+MirLayer *
+mir_layer_new (const MirLayerClass *klass, const char *name, JsonObject *config, GError **error)
+{
+  MirLayer *self;
+
+  g_return_val_if_fail (klass != NULL, NULL);
+  g_return_val_if_fail (klass->instance_size >= sizeof (MirLayer), NULL);
+
+  self = g_malloc0 (klass->instance_size);
+  self->klass = klass;
+  g_atomic_ref_count_init (&self->ref_count);
+  self->name = g_strdup (name ? name : klass->name);
+  self->trainable = TRUE;
+  if (config != NULL && json_object_has_member (config, "trainable"))
+    {
+      JsonNode *n = json_object_get_member (config, "trainable");
+      if (JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_BOOLEAN)
+        self->trainable = json_node_get_boolean (n);
+    }
+  if (klass->configure != NULL && !klass->configure (self, config, error))
+    {
+      g_prefix_error (error, _("Layer '%s' (%s): "), self->name, klass->name);
+      mir_layer_unref (self);
+      return NULL;
+    }
+  return self;
+}
+
+MirLayer *
+mir_layer_new_by_name (const char *class_name, const char *name, JsonObject *config,
+                       GError **error)
+{
+  const MirLayerClass *klass = mir_layer_class_lookup (class_name);
+
+  if (klass == NULL)
+    {
+      if (g_strcmp0 (class_name, "Lambda") == 0)
+        g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                     _("Layer '%s' of type Lambda is not supported: Lambda layers hold Python code, "
+                       "which Mirada cannot run; rebuild the model with built-in layers"),
+                     name ? name : "?");
+      else
+        g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                     _("Layer '%s' of type %s is not supported by Mirada"),
+                     name ? name : "?", class_name ? class_name : "(none)");
+      return NULL;
+    }
+  return mir_layer_new (klass, name, config, error);
+}
+
+MirLayer *
+mir_layer_ref (MirLayer *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  g_atomic_ref_count_inc (&self->ref_count);
+  return self;
+}
+
+void
+mir_layer_unref (MirLayer *self)
+{
+  if (self == NULL)
+    return;
+  if (g_atomic_ref_count_dec (&self->ref_count))
+    {
+      if (self->klass->finalize != NULL)
+        self->klass->finalize (self);
+      for (guint i = 0; i < self->n_weights; i++)
+        {
+          g_free (self->weights[i].name);
+          g_clear_pointer (&self->weights[i].value, mir_tensor_unref);
+        }
+      g_free (self->name);
+      g_free (self);
+    }
+}
+
+gboolean
+mir_layer_build (MirLayer *self, const MirShape *in, guint n_in, MirShape *out, GError **error)
+{
+  if (!self->klass->infer (self, in, n_in, out, error))
+    {
+      g_prefix_error (error, _("Layer '%s' (%s): "), self->name, self->klass->name);
+      return FALSE;
+    }
+  if (self->built)
+    return TRUE;
+  if (n_in > 0)
+    self->in_shape = in[0];
+  self->n_in = n_in;
+  self->out_shape = *out;
+  if (self->klass->build != NULL && !self->klass->build (self, in, n_in, error))
+    {
+      g_prefix_error (error, _("Layer '%s' (%s): "), self->name, self->klass->name);
+      return FALSE;
+    }
+  self->built = TRUE;
+  return TRUE;
+}
+
+MirWeight *
+mir_layer_add_weight (MirLayer *self, const char *name, guint ndim, const gint64 *shape,
+                      gboolean trainable, MirInit init)
+{
+  MirWeight *w;
+
+  g_return_val_if_fail (self->n_weights < MIR_MAX_WEIGHTS, NULL);
+  g_return_val_if_fail (ndim <= MIR_MAX_DIMS, NULL);
+
+  w = &self->weights[self->n_weights++];
+  w->name = g_strdup (name);
+  w->shape.ndim = ndim;
+  memcpy (w->shape.dim, shape, ndim * sizeof (gint64));
+  w->trainable = trainable;
+  w->init = init;
+  w->value = NULL;
+  return w;
+}
+
+gboolean
+mir_layer_set_weight (MirLayer *self, guint index, MirTensor *value, GError **error)
+{
+  MirWeight *w;
+  gboolean ok;
+
+  g_return_val_if_fail (index < self->n_weights, FALSE);
+  w = &self->weights[index];
+  ok = value->ndim == w->shape.ndim;
+  for (guint i = 0; ok && i < value->ndim; i++)
+    ok = value->shape[i] == w->shape.dim[i];
+  if (!ok)
+    {
+      g_autofree char *want = mir_shape_to_string (&w->shape);
+      g_autofree char *got = mir_tensor_shape_string (value);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("Layer '%s': weight '%s' has shape %s in the file, but the layer "
+                     "configuration needs %s"),
+                   self->name, w->name, got, want);
+      return FALSE;
+    }
+  g_clear_pointer (&w->value, mir_tensor_unref);
+  w->value = mir_tensor_ref (value);
+  return TRUE;
+}
+
+MirTensor *
+mir_layer_get_weight (MirLayer *self, const char *name)
+{
+  for (guint i = 0; i < self->n_weights; i++)
+    if (g_strcmp0 (self->weights[i].name, name) == 0)
+      return self->weights[i].value;
+  return NULL;
+}
+
+static void
+fan_in_out (const MirShape *s, double *fan_in, double *fan_out)
+{
+  double receptive = 1;
+
+  if (s->ndim < 1)
+    {
+      *fan_in = *fan_out = 1;
+      return;
+    }
+  if (s->ndim == 1)
+    {
+      *fan_in = *fan_out = (double) s->dim[0];
+      return;
+    }
+  for (guint i = 0; i + 2 < s->ndim; i++)
+    receptive *= (double) s->dim[i];
+  *fan_in = receptive * (double) s->dim[s->ndim - 2];
+  *fan_out = receptive * (double) s->dim[s->ndim - 1];
+}
+
+gboolean
+mir_layer_init_weights (MirLayer *self, GRand *rng, GError **error)
+{
+  for (guint i = 0; i < self->n_weights; i++)
+    {
+      MirWeight *w = &self->weights[i];
+      g_autoptr(MirTensor) t = NULL;
+      double fan_in, fan_out, limit;
+
+      if (w->value != NULL)
+        continue;
+      t = mir_tensor_new (w->shape.ndim, w->shape.dim, error);
+      if (t == NULL)
+        return FALSE;
+      fan_in_out (&w->shape, &fan_in, &fan_out);
+      switch (w->init)
+        {
+        case MIR_INIT_ZEROS:
+          break;
+        case MIR_INIT_ONES:
+          mir_tensor_fill (t, 1.0f);
+          break;
+        case MIR_INIT_GLOROT_UNIFORM:
+          limit = sqrt (6.0 / MAX (fan_in + fan_out, 1.0));
+          for (gsize k = 0; k < t->numel; k++)
+            t->data[k] = (float) g_rand_double_range (rng, -limit, limit);
+          break;
+        case MIR_INIT_HE_NORMAL:
+          limit = sqrt (2.0 / MAX (fan_in, 1.0));
+          for (gsize k = 0; k < t->numel; k++)
+            {
+              /* Box-Muller */
+              double u1 = g_rand_double_range (rng, 1e-12, 1.0);
+              double u2 = g_rand_double (rng);
+              t->data[k] = (float) (limit * sqrt (-2.0 * log (u1)) * cos (2 * G_PI * u2));
+            }
+          break;
+        default:
+          g_return_val_if_reached (FALSE);
+        }
+      w->value = g_steal_pointer (&t);
+    }
+  return TRUE;
+}
+
+gint64
+mir_layer_count_params (MirLayer *self, gint64 *trainable_out)
+{
+  gint64 total = 0, trainable = 0;
+
+  for (guint i = 0; i < self->n_weights; i++)
+    {
+      gint64 n = mir_shape_numel (self->weights[i].shape.ndim, self->weights[i].shape.dim);
+      total += n;
+      if (self->weights[i].trainable && self->trainable)
+        trainable += n;
+    }
+  if (trainable_out)
+    *trainable_out = trainable;
+  return total;
+}
+
+gboolean
+mir_layer_output_shape (MirLayer *self, MirTensor *const *in, guint n_in, guint *ndim,
+                        gint64 *shape, GError **error)
+{
+  MirShape stack_shapes[8];
+  g_autofree MirShape *heap_shapes = NULL;
+  MirShape *shapes = stack_shapes;
+  MirShape out;
+
+  if (n_in > G_N_ELEMENTS (stack_shapes))
+    shapes = heap_shapes = g_new (MirShape, n_in);
+  for (guint i = 0; i < n_in; i++)
+    {
+      shapes[i].ndim = in[i]->ndim;
+      memcpy (shapes[i].dim, in[i]->shape, in[i]->ndim * sizeof (gint64));
+    }
+  if (!self->klass->infer (self, shapes, n_in, &out, error))
+    {
+      g_prefix_error (error, _("Layer '%s' (%s): "), self->name, self->klass->name);
+      return FALSE;
+    }
+  *ndim = out.ndim;
+  memcpy (shape, out.dim, out.ndim * sizeof (gint64));
+  return TRUE;
+}
+
+static gboolean
+wrong_type (JsonObject *config, const char *key, const char *want, GError **error)
+{
+  g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+               _("configuration entry '%s' should be %s"), key, want);
+  return FALSE;
+}
+
+static JsonNode *
+get_member (JsonObject *config, const char *key)
+{
+  JsonNode *n;
+
+  if (config == NULL || !json_object_has_member (config, key))
+    return NULL;
+  n = json_object_get_member (config, key);
+  if (n == NULL || JSON_NODE_HOLDS_NULL (n))
+    return NULL;
+  return n;
+}
+
+gboolean
+mir_config_get_int (JsonObject *config, const char *key, gint64 def, gint64 *out, GError **error)
+{
+  JsonNode *n = get_member (config, key);
+
+  *out = def;
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (n))
+    return wrong_type (config, key, _("a number"), error);
+  switch (json_node_get_value_type (n))
+    {
+    case G_TYPE_INT64:
+      *out = json_node_get_int (n);
+      return TRUE;
+    case G_TYPE_DOUBLE:
+      {
+        double d = json_node_get_double (n);
+        if (d != floor (d) || fabs (d) > 1e15)
+          return wrong_type (config, key, _("a whole number"), error);
+        *out = (gint64) d;
+        return TRUE;
+      }
+    default:
+      return wrong_type (config, key, _("a number"), error);
+    }
+}
+
+gboolean
+mir_config_get_double (JsonObject *config, const char *key, double def, double *out,
+                       GError **error)
+{
+  JsonNode *n = get_member (config, key);
+
+  *out = def;
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (n))
+    return wrong_type (config, key, _("a number"), error);
+  switch (json_node_get_value_type (n))
+    {
+    case G_TYPE_INT64:
+      *out = (double) json_node_get_int (n);
+      return TRUE;
+    case G_TYPE_DOUBLE:
+      *out = json_node_get_double (n);
+      return TRUE;
+    default:
+      return wrong_type (config, key, _("a number"), error);
+    }
+}
+
+gboolean
+mir_config_get_bool (JsonObject *config, const char *key, gboolean def, gboolean *out,
+                     GError **error)
+{
+  JsonNode *n = get_member (config, key);
+
+  *out = def;
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN)
+    return wrong_type (config, key, _("true or false"), error);
+  *out = json_node_get_boolean (n);
+  return TRUE;
+}
+
+const char *
+mir_config_get_string (JsonObject *config, const char *key, const char *def)
+{
+  JsonNode *n = get_member (config, key);
+
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
+    return def;
+  return json_node_get_string (n);
+}
+
+gboolean
+mir_config_get_int_tuple (JsonObject *config, const char *key, guint n, const gint64 *def,
+                          gint64 *out, GError **error)
+{
+  JsonNode *node = get_member (config, key);
+
+  for (guint i = 0; i < n; i++)
+    out[i] = def ? def[i] : 0;
+  if (node == NULL)
+    return TRUE;
+  if (JSON_NODE_HOLDS_VALUE (node))
+    {
+      gint64 v;
+      if (!mir_config_get_int (config, key, 0, &v, error))
+        return FALSE;
+      for (guint i = 0; i < n; i++)
+        out[i] = v;
+      return TRUE;
+    }
+  if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *a = json_node_get_array (node);
+      if (json_array_get_length (a) != n)
+        return wrong_type (config, key, _("a list of the right length"), error);
+      for (guint i = 0; i < n; i++)
+        {
+          JsonNode *e = json_array_get_element (a, i);
+          if (!JSON_NODE_HOLDS_VALUE (e) ||
+              (json_node_get_value_type (e) != G_TYPE_INT64 &&
+               json_node_get_value_type (e) != G_TYPE_DOUBLE))
+            return wrong_type (config, key, _("a list of numbers"), error);
+          out[i] = json_node_get_value_type (e) == G_TYPE_INT64
+                   ? json_node_get_int (e) : (gint64) json_node_get_double (e);
+        }
+      return TRUE;
+    }
+  return wrong_type (config, key, _("a number or a list of numbers"), error);
+}
+
+char *
+mir_shape_to_string (const MirShape *shape)
+{
+  GString *s = g_string_new ("(");
+
+  for (guint i = 0; i < shape->ndim; i++)
+    {
+      if (i)
+        g_string_append (s, ", ");
+      if (shape->dim[i] < 0)
+        g_string_append (s, "None");
+      else
+        g_string_append_printf (s, "%" G_GINT64_FORMAT, shape->dim[i]);
+    }
+  if (shape->ndim == 1)
+    g_string_append_c (s, ',');
+  g_string_append_c (s, ')');
+  return g_string_free (s, FALSE);
+}
+
+gboolean
+mir_shape_equal (const MirShape *a, const MirShape *b)
+{
+  if (a->ndim != b->ndim)
+    return FALSE;
+  for (guint i = 0; i < a->ndim; i++)
+    if (a->dim[i] != b->dim[i])
+      return FALSE;
+  return TRUE;
+}

@@ -1,0 +1,826 @@
+#define G_LOG_DOMAIN "mir-model"
+
+#include <string.h>
+#include <glib/gi18n-lib.h>
+
+#include "mir-model.h"
+#include "layers/mir-layers.h"
+
+/* Limits a file cannot exceed, checked before anything is allocated for it. */
+#define MIR_MODEL_MAX_NODES 100000
+
+static void
+node_free (gpointer data)
+{
+  MirNode *node = data;
+
+  g_free (node->name);
+  g_clear_pointer (&node->layer, mir_layer_unref);
+  g_free (node->inputs);
+  g_free (node->group);
+  g_free (node);
+}
+
+MirModel *
+mir_model_new (const char *name)
+{
+  MirModel *self = g_new0 (MirModel, 1);
+
+  g_atomic_ref_count_init (&self->ref_count);
+  self->name = g_strdup (name ? name : "model");
+  self->nodes = g_ptr_array_new_with_free_func (node_free);
+  self->inputs = g_array_new (FALSE, FALSE, sizeof (guint));
+  self->outputs = g_array_new (FALSE, FALSE, sizeof (guint));
+  return self;
+}
+
+MirModel *
+mir_model_ref (MirModel *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  g_atomic_ref_count_inc (&self->ref_count);
+  return self;
+}
+
+void
+mir_model_meta_clear (MirModelMeta *meta)
+{
+  g_clear_pointer (&meta->class_names, g_strfreev);
+  g_clear_pointer (&meta->source, g_free);
+}
+
+void
+mir_model_unref (MirModel *self)
+{
+  if (self == NULL)
+    return;
+  if (g_atomic_ref_count_dec (&self->ref_count))
+    {
+      g_ptr_array_unref (self->nodes);
+      g_array_unref (self->inputs);
+      g_array_unref (self->outputs);
+      mir_model_meta_clear (&self->meta);
+      g_free (self->name);
+      g_free (self->format);
+      g_free (self->keras_version);
+      g_free (self->backend);
+      g_free (self);
+    }
+}
+
+static gboolean
+check_room (MirModel *self, const char *name, GError **error)
+{
+  if (self->nodes->len >= MIR_MODEL_MAX_NODES)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("The model has more than %d layers, more than Mirada accepts"),
+                   MIR_MODEL_MAX_NODES);
+      return FALSE;
+    }
+  if (mir_model_find_node (self, name) >= 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("The model has two layers named '%s'"), name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gint
+mir_model_add_input (MirModel *self, const char *name, const MirShape *shape, GError **error)
+{
+  MirNode *node;
+  MirLayer *layer;
+  guint index;
+
+  if (!check_room (self, name, error))
+    return -1;
+  layer = mir_layer_input_new (name, shape, error);
+  if (layer == NULL)
+    return -1;
+  node = g_new0 (MirNode, 1);
+  node->name = g_strdup (name);
+  node->layer = layer;
+  node->shape = *shape;
+  node->shape.dim[0] = -1;
+  index = self->nodes->len;
+  g_ptr_array_add (self->nodes, node);
+  g_array_append_val (self->inputs, index);
+  return (gint) index;
+}
+
+gint
+mir_model_add_node (MirModel *self, const char *name, MirLayer *layer, const guint *inputs,
+                    guint n_inputs, const char *group, GError **error)
+{
+  g_autofree MirShape *in = NULL;
+  MirShape out;
+  MirNode *node;
+
+  g_return_val_if_fail (layer != NULL, -1);
+
+  if (!check_room (self, name, error))
+    return -1;
+  if (n_inputs == 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("Layer '%s' has no inputs"), name);
+      return -1;
+    }
+  if (n_inputs > 1 && !(layer->klass->flags & MIR_LAYER_FLAG_MULTI_INPUT))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("Layer '%s' (%s) takes one input but is given %u"),
+                   name, layer->klass->name, n_inputs);
+      return -1;
+    }
+  in = g_new (MirShape, n_inputs);
+  for (guint i = 0; i < n_inputs; i++)
+    {
+      if (inputs[i] >= self->nodes->len)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                       _("Layer '%s' uses an input that is not defined before it"), name);
+          return -1;
+        }
+      in[i] = ((MirNode *) self->nodes->pdata[inputs[i]])->shape;
+    }
+
+  if (layer->built)
+    {
+      /* A shared layer: the weights fix the shapes it accepts. */
+      if (!mir_shape_equal (&in[0], &layer->in_shape))
+        {
+          g_autofree char *a = mir_shape_to_string (&in[0]);
+          g_autofree char *b = mir_shape_to_string (&layer->in_shape);
+          g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                       _("Shared layer '%s' is called on shape %s, but was built for %s"),
+                       layer->name, a, b);
+          return -1;
+        }
+    }
+  if (!mir_layer_build (layer, in, n_inputs, &out, error))
+    return -1;
+
+  node = g_new0 (MirNode, 1);
+  node->name = g_strdup (name);
+  node->layer = mir_layer_ref (layer);
+  node->n_inputs = n_inputs;
+  node->inputs = g_memdup2 (inputs, n_inputs * sizeof (guint));
+  node->shape = out;
+  node->group = g_strdup (group);
+  g_ptr_array_add (self->nodes, node);
+  return (gint) self->nodes->len - 1;
+}
+
+gboolean
+mir_model_set_outputs (MirModel *self, const guint *outputs, guint n_outputs, GError **error)
+{
+  if (n_outputs == 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("The model has no outputs"));
+      return FALSE;
+    }
+  for (guint i = 0; i < n_outputs; i++)
+    if (outputs[i] >= self->nodes->len)
+      {
+        g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                     _("The model names an output that does not exist"));
+        return FALSE;
+      }
+  g_array_set_size (self->outputs, 0);
+  g_array_append_vals (self->outputs, outputs, n_outputs);
+  return TRUE;
+}
+
+gboolean
+mir_model_finish (MirModel *self, gboolean allow_missing_weights, guint32 seed, GError **error)
+{
+  g_autoptr(GRand) rng = g_rand_new_with_seed (seed);
+  g_autoptr(GPtrArray) layers = mir_model_dup_layers (self);
+
+  if (self->inputs->len == 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("The model has no inputs"));
+      return FALSE;
+    }
+  if (self->outputs->len == 0)
+    {
+      guint last = self->nodes->len - 1;
+      if (!mir_model_set_outputs (self, &last, 1, error))
+        return FALSE;
+    }
+  for (guint i = 0; i < layers->len; i++)
+    {
+      MirLayer *layer = layers->pdata[i];
+
+      for (guint j = 0; j < layer->n_weights; j++)
+        if (layer->weights[j].value == NULL)
+          {
+            if (!allow_missing_weights)
+              {
+                g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                             _("Layer '%s' has no value for its weight '%s' in the file"),
+                             layer->name, layer->weights[j].name);
+                return FALSE;
+              }
+            self->weights_initialised = TRUE;
+          }
+      if (!mir_layer_init_weights (layer, rng, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+guint
+mir_model_get_n_nodes (MirModel *self)
+{
+  return self->nodes->len;
+}
+
+MirNode *
+mir_model_get_node (MirModel *self, guint index)
+{
+  g_return_val_if_fail (index < self->nodes->len, NULL);
+  return self->nodes->pdata[index];
+}
+
+gint
+mir_model_find_node (MirModel *self, const char *name)
+{
+  for (guint i = 0; i < self->nodes->len; i++)
+    if (g_strcmp0 (((MirNode *) self->nodes->pdata[i])->name, name) == 0)
+      return (gint) i;
+  return -1;
+}
+
+guint
+mir_model_get_input (MirModel *self, guint i)
+{
+  return g_array_index (self->inputs, guint, i);
+}
+
+guint
+mir_model_get_output (MirModel *self, guint i)
+{
+  return g_array_index (self->outputs, guint, i);
+}
+
+const MirShape *
+mir_model_get_input_shape (MirModel *self, guint i)
+{
+  return &mir_model_get_node (self, mir_model_get_input (self, i))->shape;
+}
+
+const MirShape *
+mir_model_get_output_shape (MirModel *self, guint i)
+{
+  return &mir_model_get_node (self, mir_model_get_output (self, i))->shape;
+}
+
+GPtrArray *
+mir_model_dup_layers (MirModel *self)
+{
+  GPtrArray *layers = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_layer_unref);
+  g_autoptr(GHashTable) seen = g_hash_table_new (NULL, NULL);
+
+  for (guint i = 0; i < self->nodes->len; i++)
+    {
+      MirNode *node = self->nodes->pdata[i];
+      if (g_hash_table_add (seen, node->layer))
+        g_ptr_array_add (layers, mir_layer_ref (node->layer));
+    }
+  return layers;
+}
+
+gint64
+mir_model_count_params (MirModel *self, gint64 *trainable)
+{
+  g_autoptr(GPtrArray) layers = mir_model_dup_layers (self);
+  gint64 total = 0, train = 0;
+
+  for (guint i = 0; i < layers->len; i++)
+    {
+      gint64 t = 0;
+      total += mir_layer_count_params (layers->pdata[i], &t);
+      train += t;
+    }
+  if (trainable)
+    *trainable = train;
+  return total;
+}
+
+static gboolean
+is_passthrough (const MirLayerClass *klass)
+{
+  return klass == &mir_layer_max_pooling2d_class ||
+         klass == &mir_layer_average_pooling2d_class ||
+         klass == &mir_layer_dropout_class ||
+         klass == &mir_layer_spatial_dropout2d_class ||
+         klass == &mir_layer_gaussian_noise_class ||
+         klass == &mir_layer_gaussian_dropout_class;
+}
+
+gint
+mir_model_find_last_conv (MirModel *self)
+{
+  gboolean seen_conv = FALSE;
+  gint last = -1;
+
+  for (guint i = 0; i < self->nodes->len; i++)
+    {
+      MirNode *node = self->nodes->pdata[i];
+
+      if (node->layer->klass->flags & MIR_LAYER_FLAG_CONV)
+        seen_conv = TRUE;
+      if (seen_conv && node->shape.ndim == 4 && !is_passthrough (node->layer->klass) &&
+          !(node->layer->klass->flags & MIR_LAYER_FLAG_INPUT))
+        last = (gint) i;
+    }
+  return last;
+}
+
+MirHeadKind
+mir_model_get_head_kind (MirModel *self)
+{
+  MirNode *node;
+
+  if (self->outputs->len == 0)
+    return MIR_HEAD_UNKNOWN;
+  node = mir_model_get_node (self, mir_model_get_output (self, 0));
+  switch (node->layer->activation)
+    {
+    case MIR_ACT_SOFTMAX:
+      return MIR_HEAD_SOFTMAX;
+    case MIR_ACT_SIGMOID:
+    case MIR_ACT_HARD_SIGMOID:
+      return MIR_HEAD_SIGMOID;
+    default:
+      return MIR_HEAD_LINEAR;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+
+struct _MirTrace
+{
+  MirModel *model;
+  MirRunFlags flags;
+  guint64 seed;
+  gint target;          /* the node run with linear_output, or -1 */
+  guint n;
+  MirTensor **values;   /* per node */
+  gpointer *state;      /* per node, from forward for backward */
+  double *times;
+  MirTensor **grads;    /* per node, after backward */
+  GHashTable *weight_grads; /* MirLayer* -> MirTensor*[MIR_MAX_WEIGHTS] */
+};
+
+static void
+weight_grads_free (gpointer data)
+{
+  MirTensor **g = data;
+
+  for (guint i = 0; i < MIR_MAX_WEIGHTS; i++)
+    g_clear_pointer (&g[i], mir_tensor_unref);
+  g_free (g);
+}
+
+void
+mir_trace_free (MirTrace *trace)
+{
+  if (trace == NULL)
+    return;
+  for (guint i = 0; i < trace->n; i++)
+    {
+      g_clear_pointer (&trace->values[i], mir_tensor_unref);
+      g_clear_pointer (&trace->state[i], g_free);
+      if (trace->grads)
+        g_clear_pointer (&trace->grads[i], mir_tensor_unref);
+    }
+  g_free (trace->values);
+  g_free (trace->state);
+  g_free (trace->times);
+  g_free (trace->grads);
+  g_clear_pointer (&trace->weight_grads, g_hash_table_unref);
+  mir_model_unref (trace->model);
+  g_free (trace);
+}
+
+static gboolean
+check_input (MirModel *self, guint k, MirTensor *t, GError **error)
+{
+  const MirShape *want = mir_model_get_input_shape (self, k);
+  gboolean ok = t->ndim == want->ndim;
+
+  for (guint i = 1; ok && i < t->ndim; i++)
+    ok = want->dim[i] < 0 || want->dim[i] == t->shape[i];
+  if (!ok)
+    {
+      g_autofree char *a = mir_tensor_shape_string (t);
+      g_autofree char *b = mir_shape_to_string (want);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("The model's input %u needs shape %s but was given %s"), k, b, a);
+      return FALSE;
+    }
+  if (!mir_tensor_is_contiguous (t))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID, _("The input tensor is not contiguous"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+MirTrace *
+mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunFlags flags,
+               gint until, guint64 seed, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(MirTrace) trace = NULL;
+  g_autofree guint *uses = NULL;
+  g_autofree gboolean *needed = NULL;
+  gboolean keep;
+  guint n = self->nodes->len;
+  guint last;
+
+  if (n_inputs != self->inputs->len)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("The model takes %u inputs but was given %u"), self->inputs->len, n_inputs);
+      return NULL;
+    }
+  for (guint k = 0; k < n_inputs; k++)
+    if (!check_input (self, k, inputs[k], error))
+      return NULL;
+  if (until >= (gint) n)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID, _("No such layer index %d"), until);
+      return NULL;
+    }
+
+  if (flags & MIR_RUN_FOR_BACKWARD)
+    flags |= MIR_RUN_KEEP_ALL;
+  keep = (flags & MIR_RUN_KEEP_ALL) != 0;
+
+  trace = g_new0 (MirTrace, 1);
+  trace->model = mir_model_ref (self);
+  trace->flags = flags;
+  trace->seed = seed;
+  trace->n = n;
+  trace->values = g_new0 (MirTensor *, n);
+  trace->state = g_new0 (gpointer, n);
+  trace->times = g_new0 (double, n);
+
+  /* Which nodes must run, and how many consumers each has among them. */
+  needed = g_new0 (gboolean, n);
+  uses = g_new0 (guint, n);
+  if (until >= 0)
+    {
+      needed[until] = TRUE;
+      uses[until]++;
+      last = (guint) until;
+    }
+  else
+    {
+      last = 0;
+      for (guint k = 0; k < self->outputs->len; k++)
+        {
+          guint o = g_array_index (self->outputs, guint, k);
+          needed[o] = TRUE;
+          uses[o]++;
+          last = MAX (last, o);
+        }
+    }
+  trace->target = -1;
+  if (flags & MIR_RUN_LOGITS)
+    trace->target = until >= 0 ? until : (gint) mir_model_get_output (self, 0);
+
+  for (gint i = (gint) last; i >= 0; i--)
+    {
+      MirNode *node = self->nodes->pdata[i];
+      if (!needed[i])
+        continue;
+      for (guint k = 0; k < node->n_inputs; k++)
+        {
+          needed[node->inputs[k]] = TRUE;
+          uses[node->inputs[k]]++;
+        }
+    }
+
+  for (guint i = 0; i <= last; i++)
+    {
+      MirNode *node = self->nodes->pdata[i];
+      MirTensor *stack_in[8];
+      g_autofree MirTensor **heap_in = NULL;
+      MirTensor **in = stack_in;
+      g_autoptr(MirTensor) out = NULL;
+      gint64 shape[MIR_MAX_DIMS];
+      guint ndim;
+      MirRunArgs args = { 0 };
+      gint64 t0;
+
+      if (!needed[i])
+        continue;
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return NULL;
+
+      if (node->layer->klass->flags & MIR_LAYER_FLAG_INPUT)
+        {
+          for (guint k = 0; k < self->inputs->len; k++)
+            if (g_array_index (self->inputs, guint, k) == i)
+              trace->values[i] = mir_tensor_ref (inputs[k]);
+          continue;
+        }
+
+      if (node->n_inputs > G_N_ELEMENTS (stack_in))
+        in = heap_in = g_new (MirTensor *, node->n_inputs);
+      for (guint k = 0; k < node->n_inputs; k++)
+        {
+          in[k] = trace->values[node->inputs[k]];
+          g_assert (in[k] != NULL);
+        }
+
+      t0 = g_get_monotonic_time ();
+      if (!mir_layer_output_shape (node->layer, in, node->n_inputs, &ndim, shape, error))
+        return NULL;
+      out = mir_tensor_new (ndim, shape, error);
+      if (out == NULL)
+        {
+          g_prefix_error (error, _("Layer '%s': "), node->name);
+          return NULL;
+        }
+      args.training = (flags & MIR_RUN_TRAINING) != 0;
+      args.for_backward = (flags & MIR_RUN_FOR_BACKWARD) != 0;
+      args.seed = seed ^ ((guint64) (i + 1) * G_GUINT64_CONSTANT (0x9E3779B97F4A7C15));
+      args.state = &trace->state[i];
+      args.linear_output = (gint) i == trace->target;
+      if (!node->layer->klass->forward (node->layer, in, node->n_inputs, out, &args, error))
+        {
+          g_prefix_error (error, _("Layer '%s' (%s): "), node->name, node->layer->klass->name);
+          return NULL;
+        }
+      trace->times[i] = (g_get_monotonic_time () - t0) / 1e6;
+      trace->values[i] = g_steal_pointer (&out);
+
+      if (!keep)
+        for (guint k = 0; k < node->n_inputs; k++)
+          {
+            guint src = node->inputs[k];
+            if (--uses[src] == 0)
+              {
+                g_clear_pointer (&trace->values[src], mir_tensor_unref);
+                g_clear_pointer (&trace->state[src], g_free);
+              }
+          }
+    }
+  return g_steal_pointer (&trace);
+}
+
+MirTensor *
+mir_model_predict (MirModel *self, MirTensor *input, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(MirTrace) trace = mir_model_run (self, &input, 1, MIR_RUN_DEFAULT, -1, 0,
+                                             cancellable, error);
+  if (trace == NULL)
+    return NULL;
+  return mir_tensor_ref (mir_trace_get_output (trace, 0));
+}
+
+MirModel *
+mir_trace_get_model (MirTrace *trace)
+{
+  return trace->model;
+}
+
+MirTensor *
+mir_trace_get (MirTrace *trace, guint node)
+{
+  g_return_val_if_fail (node < trace->n, NULL);
+  return trace->values[node];
+}
+
+MirTensor *
+mir_trace_get_output (MirTrace *trace, guint i)
+{
+  return mir_trace_get (trace, mir_model_get_output (trace->model, i));
+}
+
+double
+mir_trace_get_time (MirTrace *trace, guint node)
+{
+  g_return_val_if_fail (node < trace->n, 0);
+  return trace->times[node];
+}
+
+static gboolean
+accumulate (MirTensor **slot, MirTensor *g)
+{
+  if (*slot == NULL)
+    {
+      *slot = mir_tensor_ref (g);
+      return TRUE;
+    }
+  for (gsize k = 0; k < g->numel; k++)
+    (*slot)->data[k] += g->data[k];
+  return TRUE;
+}
+
+gboolean
+mir_trace_backward (MirTrace *trace, guint from, const MirTensor *seed, gint stop,
+                    MirBackwardFlags flags, GCancellable *cancellable, GError **error)
+{
+  MirModel *self = trace->model;
+  g_autofree gboolean *anc = NULL;
+  g_autofree gboolean *desc = NULL;
+  gboolean want_weights = (flags & MIR_BACKWARD_WEIGHTS) != 0;
+
+  g_return_val_if_fail (from < trace->n, FALSE);
+
+  if (!(trace->flags & MIR_RUN_FOR_BACKWARD) || trace->values[from] == NULL)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("Backward needs a forward pass run for backward up to layer '%s'"),
+                   mir_model_get_node (self, from)->name);
+      return FALSE;
+    }
+  if (!mir_tensor_same_shape (seed, trace->values[from]))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("The gradient seed does not have the shape of layer '%s'"),
+                   mir_model_get_node (self, from)->name);
+      return FALSE;
+    }
+  if (stop >= (gint) from)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("Backward must stop at a layer before the one it starts from"));
+      return FALSE;
+    }
+
+  /* Reset earlier gradients. */
+  if (trace->grads == NULL)
+    trace->grads = g_new0 (MirTensor *, trace->n);
+  for (guint i = 0; i < trace->n; i++)
+    g_clear_pointer (&trace->grads[i], mir_tensor_unref);
+  g_clear_pointer (&trace->weight_grads, g_hash_table_unref);
+  trace->weight_grads = g_hash_table_new_full (NULL, NULL, NULL, weight_grads_free);
+
+  /* anc: ancestors of @from (incl.); desc: descendants of @stop (incl.). */
+  anc = g_new0 (gboolean, trace->n);
+  desc = g_new0 (gboolean, trace->n);
+  anc[from] = TRUE;
+  for (gint i = (gint) from; i >= 0; i--)
+    {
+      MirNode *node = self->nodes->pdata[i];
+      if (anc[i])
+        for (guint k = 0; k < node->n_inputs; k++)
+          anc[node->inputs[k]] = TRUE;
+    }
+  for (guint i = 0; i <= from; i++)
+    {
+      MirNode *node = self->nodes->pdata[i];
+      if (stop < 0 || (gint) i == stop)
+        desc[i] = TRUE;
+      for (guint k = 0; k < node->n_inputs && !desc[i]; k++)
+        desc[i] = desc[node->inputs[k]];
+    }
+
+  {
+    g_autoptr(MirTensor) s = mir_tensor_new (seed->ndim, seed->shape, error);
+    if (s == NULL)
+      return FALSE;
+    mir_tensor_copy_data (s, seed);
+    trace->grads[from] = g_steal_pointer (&s);
+  }
+
+  for (gint i = (gint) from; i >= 0; i--)
+    {
+      MirNode *node = self->nodes->pdata[i];
+      MirLayer *layer = node->layer;
+      MirTensor *stack_in[8];
+      MirTensor *stack_gin[8];
+      g_autofree MirTensor **heap_in = NULL;
+      g_autofree MirTensor **heap_gin = NULL;
+      MirTensor **in = stack_in, **gin = stack_gin;
+      MirTensor *gw[MIR_MAX_WEIGHTS] = { NULL };
+      gboolean layer_weights, any = FALSE, ok;
+      MirRunArgs args = { 0 };
+
+      if (!anc[i] || trace->grads[i] == NULL)
+        continue;
+      if (layer->klass->flags & MIR_LAYER_FLAG_INPUT)
+        continue;
+      if (i == stop && !want_weights)
+        continue;
+      if (!want_weights && !desc[i])
+        continue;
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      if (layer->klass->backward == NULL)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                       _("Layer '%s' (%s) has no backward pass"), node->name, layer->klass->name);
+          return FALSE;
+        }
+
+      if (node->n_inputs > G_N_ELEMENTS (stack_in))
+        {
+          in = heap_in = g_new (MirTensor *, node->n_inputs);
+          gin = heap_gin = g_new (MirTensor *, node->n_inputs);
+        }
+      for (guint k = 0; k < node->n_inputs; k++)
+        {
+          guint src = node->inputs[k];
+          in[k] = trace->values[src];
+          gin[k] = NULL;
+          if (in[k] == NULL)
+            {
+              g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                           _("Backward needs the output of layer '%s', which was not kept"),
+                           mir_model_get_node (self, src)->name);
+              return FALSE;
+            }
+          if (want_weights || desc[src])
+            {
+              gin[k] = mir_tensor_new_like (in[k], error);
+              if (gin[k] == NULL)
+                goto fail;
+              any = TRUE;
+            }
+        }
+      layer_weights = want_weights && layer->trainable;
+      for (guint j = 0; layer_weights && j < layer->n_weights; j++)
+        if (layer->weights[j].trainable)
+          {
+            gw[j] = mir_tensor_new (layer->weights[j].shape.ndim, layer->weights[j].shape.dim,
+                                    error);
+            if (gw[j] == NULL)
+              goto fail;
+            any = TRUE;
+          }
+      if (!any)
+        continue;
+
+      args.training = (trace->flags & MIR_RUN_TRAINING) != 0;
+      args.for_backward = TRUE;
+      args.seed = trace->seed ^ ((guint64) (i + 1) * G_GUINT64_CONSTANT (0x9E3779B97F4A7C15));
+      args.state = &trace->state[i];
+      args.linear_output = i == trace->target;
+      ok = layer->klass->backward (layer, in, node->n_inputs, trace->values[i], trace->grads[i],
+                                   gin, gw, &args, error);
+      if (!ok)
+        {
+          g_prefix_error (error, _("Layer '%s' (%s): "), node->name, layer->klass->name);
+          goto fail;
+        }
+      for (guint k = 0; k < node->n_inputs; k++)
+        if (gin[k] != NULL)
+          {
+            accumulate (&trace->grads[node->inputs[k]], gin[k]);
+            g_clear_pointer (&gin[k], mir_tensor_unref);
+          }
+      if (layer_weights)
+        {
+          MirTensor **slots = g_hash_table_lookup (trace->weight_grads, layer);
+          if (slots == NULL)
+            {
+              slots = g_new0 (MirTensor *, MIR_MAX_WEIGHTS);
+              g_hash_table_insert (trace->weight_grads, layer, slots);
+            }
+          for (guint j = 0; j < layer->n_weights; j++)
+            if (gw[j] != NULL)
+              {
+                accumulate (&slots[j], gw[j]);
+                g_clear_pointer (&gw[j], mir_tensor_unref);
+              }
+        }
+      continue;
+
+    fail:
+      for (guint k = 0; k < node->n_inputs; k++)
+        g_clear_pointer (&gin[k], mir_tensor_unref);
+      for (guint j = 0; j < MIR_MAX_WEIGHTS; j++)
+        g_clear_pointer (&gw[j], mir_tensor_unref);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+MirTensor *
+mir_trace_get_grad (MirTrace *trace, guint node)
+{
+  g_return_val_if_fail (node < trace->n, NULL);
+  return trace->grads ? trace->grads[node] : NULL;
+}
+
+MirTensor *
+mir_trace_get_weight_grad (MirTrace *trace, MirLayer *layer, guint index)
+{
+  MirTensor **slots;
+
+  g_return_val_if_fail (index < MIR_MAX_WEIGHTS, NULL);
+  if (trace->weight_grads == NULL)
+    return NULL;
+  slots = g_hash_table_lookup (trace->weight_grads, layer);
+  return slots ? slots[index] : NULL;
+}

@@ -1,0 +1,186 @@
+/* mir-model.h: a model is a DAG of nodes in topological order.
+ *
+ * Node i applies a (possibly shared) MirLayer to the outputs of earlier nodes.
+ * Input nodes hold an InputLayer and are fed.  Nested Keras models are
+ * flattened at load time; their nodes remember the nested model's name in
+ * @group.  A loaded model is immutable (except by the trainer, which owns its
+ * model) and reference counted, so the UI and a worker can each hold one.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "mir-layer.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  char *name;         /* unique in the model; = layer name unless shared */
+  MirLayer *layer;    /* reference */
+  guint n_inputs;
+  guint *inputs;      /* indices of earlier nodes */
+  MirShape shape;     /* output shape, dim[0] = -1 (batch) */
+  char *group;        /* nested model path ("sequential_1/model_1") or NULL */
+} MirNode;
+
+typedef enum
+{
+  MIR_PREPROCESS_NONE,  /* raw 0..255 */
+  MIR_PREPROCESS_SCALE, /* x / 255 */
+  MIR_PREPROCESS_TF,    /* x / 127.5 - 1 */
+  MIR_PREPROCESS_CAFFE, /* RGB -> BGR, minus ImageNet mean (103.939, 116.779, 123.68) */
+  MIR_PREPROCESS_TORCH, /* x / 255, minus mean (0.485, 0.456, 0.406), / std (0.229, 0.224, 0.225) */
+} MirPreprocessMode;
+
+typedef enum
+{
+  MIR_RESIZE_NEAREST,   /* Keras load_img default */
+  MIR_RESIZE_BILINEAR,
+} MirResizeMode;
+
+typedef enum
+{
+  MIR_HEAD_UNKNOWN,
+  MIR_HEAD_SOFTMAX,     /* probabilities over classes */
+  MIR_HEAD_SIGMOID,     /* one or more independent probabilities */
+  MIR_HEAD_LINEAR,      /* logits or regression values */
+} MirHeadKind;
+
+/* What the model file does not store: how to feed it and what its outputs mean. */
+typedef struct
+{
+  MirPreprocessMode preprocess;
+  MirResizeMode resize;
+  char **class_names; /* NULL-terminated, or NULL */
+  char *source;       /* where the metadata came from (sidecar path), or NULL */
+} MirModelMeta;
+
+typedef struct _MirModel MirModel;
+
+struct _MirModel
+{
+  gatomicrefcount ref_count;
+  char *name;
+  char *format;        /* "Keras 2 HDF5", "Keras 3 .keras", ... */
+  char *keras_version; /* or NULL */
+  char *backend;       /* or NULL */
+  GPtrArray *nodes;    /* MirNode*, topological order */
+  GArray *inputs;      /* guint node indices */
+  GArray *outputs;     /* guint node indices */
+  MirModelMeta meta;
+  gboolean weights_initialised; /* TRUE if some weights were not in the file */
+};
+
+MirModel   *mir_model_new          (const char *name);
+MirModel   *mir_model_ref          (MirModel *self);
+void        mir_model_unref        (MirModel *self);
+
+/* Building (loaders).  Returns the node index or -1 with @error set. */
+gint        mir_model_add_input    (MirModel       *self,
+                                    const char     *name,
+                                    const MirShape *shape,
+                                    GError        **error);
+/* Builds @layer on the inputs' shapes on its first use; a shared layer must
+ * see the same input shapes again.  Takes a reference on @layer. */
+gint        mir_model_add_node     (MirModel     *self,
+                                    const char   *name,
+                                    MirLayer     *layer,
+                                    const guint  *inputs,
+                                    guint         n_inputs,
+                                    const char   *group,
+                                    GError      **error);
+gboolean    mir_model_set_outputs  (MirModel    *self,
+                                    const guint *outputs,
+                                    guint        n_outputs,
+                                    GError     **error);
+/* After weights were loaded: initialise the missing ones (flags it) and check. */
+gboolean    mir_model_finish       (MirModel  *self,
+                                    gboolean   allow_missing_weights,
+                                    guint32    seed,
+                                    GError   **error);
+
+guint       mir_model_get_n_nodes  (MirModel *self);
+MirNode    *mir_model_get_node     (MirModel *self, guint index);
+gint        mir_model_find_node    (MirModel *self, const char *name);
+guint       mir_model_get_input    (MirModel *self, guint i);
+guint       mir_model_get_output   (MirModel *self, guint i);
+const MirShape *mir_model_get_input_shape  (MirModel *self, guint i);
+const MirShape *mir_model_get_output_shape (MirModel *self, guint i);
+gint64      mir_model_count_params (MirModel *self, gint64 *trainable);
+/* Unique layers (shared layers once), in node order. */
+GPtrArray  *mir_model_dup_layers   (MirModel *self);
+/* Index of the last node whose layer has MIR_LAYER_FLAG_CONV and a 4-D output
+ * (Keras' "last conv layer"), or -1. */
+gint        mir_model_find_last_conv (MirModel *self);
+/* What the final output means, from the last layers' activation. */
+MirHeadKind mir_model_get_head_kind (MirModel *self);
+
+void        mir_model_meta_clear   (MirModelMeta *meta);
+
+/* ------------------------------------------------------------------ */
+/* Running */
+
+typedef enum
+{
+  MIR_RUN_DEFAULT = 0,
+  MIR_RUN_KEEP_ALL = 1 << 0,     /* keep every node's output */
+  MIR_RUN_FOR_BACKWARD = 1 << 1, /* keep what backward needs (implies KEEP_ALL) */
+  MIR_RUN_TRAINING = 1 << 2,     /* dropout/noise on, BatchNormalization on batch statistics */
+  MIR_RUN_LOGITS = 1 << 3,       /* the last node (@until or the first output) skips its
+                                  * activation: scores before softmax/sigmoid */
+} MirRunFlags;
+
+typedef struct _MirTrace MirTrace;
+
+/* Runs up to @until (a node index, or -1 for the model's outputs).  Without
+ * KEEP_ALL, outputs are freed as soon as their last consumer ran, and only
+ * the outputs (or @until) remain readable.  Checks @cancellable per node. */
+MirTrace   *mir_model_run          (MirModel          *self,
+                                    MirTensor *const  *inputs,
+                                    guint              n_inputs,
+                                    MirRunFlags        flags,
+                                    gint               until,
+                                    guint64            seed,
+                                    GCancellable      *cancellable,
+                                    GError           **error);
+/* Convenience: one input, first output, nothing kept.  Transfer full. */
+MirTensor  *mir_model_predict      (MirModel      *self,
+                                    MirTensor     *input,
+                                    GCancellable  *cancellable,
+                                    GError       **error);
+
+MirModel   *mir_trace_get_model    (MirTrace *trace);
+/* Borrowed; NULL if the node was not run or was freed. */
+MirTensor  *mir_trace_get          (MirTrace *trace, guint node);
+MirTensor  *mir_trace_get_output   (MirTrace *trace, guint i);
+/* Per-node times of the last run, in seconds (for bench). */
+double      mir_trace_get_time     (MirTrace *trace, guint node);
+
+typedef enum
+{
+  MIR_BACKWARD_DEFAULT = 0,
+  MIR_BACKWARD_WEIGHTS = 1 << 0, /* also accumulate weight gradients */
+} MirBackwardFlags;
+
+/* Back-propagates @seed (dL/d(output of @from), same shape) through the
+ * trace.  Only nodes between @stop (a node index, or -1 for the inputs) and
+ * @from are visited unless WEIGHTS is set.  The trace must have been run with
+ * MIR_RUN_FOR_BACKWARD. */
+gboolean    mir_trace_backward     (MirTrace          *trace,
+                                    guint              from,
+                                    const MirTensor   *seed,
+                                    gint               stop,
+                                    MirBackwardFlags   flags,
+                                    GCancellable      *cancellable,
+                                    GError           **error);
+/* dL/d(output of @node) after backward, borrowed, or NULL. */
+MirTensor  *mir_trace_get_grad     (MirTrace *trace, guint node);
+/* dL/d(weight @index of @layer), summed over every node using @layer; borrowed or NULL. */
+MirTensor  *mir_trace_get_weight_grad (MirTrace *trace, MirLayer *layer, guint index);
+void        mir_trace_free         (MirTrace *trace);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirModel, mir_model_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirTrace, mir_trace_free)
+
+G_END_DECLS

@@ -1,0 +1,261 @@
+#define G_LOG_DOMAIN "mir-tensor"
+
+#include <stdlib.h>
+#include <string.h>
+#include <glib/gi18n-lib.h>
+
+#include "mir-error.h"
+#include "mir-tensor.h"
+
+gint64
+mir_shape_numel (guint ndim, const gint64 *shape)
+{
+  gint64 n = 1;
+
+  for (guint i = 0; i < ndim; i++)
+    {
+      if (shape[i] < 0)
+        return -1;
+      if (shape[i] != 0 && n > MIR_TENSOR_MAX_ELEMENTS / shape[i])
+        return -1;
+      n *= shape[i];
+    }
+  if (n > MIR_TENSOR_MAX_ELEMENTS)
+    return -1;
+  return n;
+}
+
+float *
+mir_alloc_floats (gsize n, GError **error)
+{
+  void *p = NULL;
+  gsize bytes;
+
+  if (!g_size_checked_mul (&bytes, n ? n : 1, sizeof (float)) ||
+      n > (gsize) MIR_TENSOR_MAX_ELEMENTS)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("Cannot allocate %" G_GSIZE_FORMAT " values: more than Mirada accepts"), n);
+      return NULL;
+    }
+  bytes = (bytes + MIR_TENSOR_ALIGN - 1) / MIR_TENSOR_ALIGN * MIR_TENSOR_ALIGN;
+  if (posix_memalign (&p, MIR_TENSOR_ALIGN, bytes) != 0 || p == NULL)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("Out of memory allocating %" G_GSIZE_FORMAT " MiB"),
+                   bytes >> 20);
+      return NULL;
+    }
+  return p;
+}
+
+void
+mir_free_floats (float *p)
+{
+  free (p);
+}
+
+static void
+set_contiguous_strides (MirTensor *t)
+{
+  gint64 s = 1;
+
+  for (int i = (int) t->ndim - 1; i >= 0; i--)
+    {
+      t->stride[i] = s;
+      s *= t->shape[i];
+    }
+}
+
+MirTensor *
+mir_tensor_new (guint ndim, const gint64 *shape, GError **error)
+{
+  MirTensor *t;
+  gint64 n;
+
+  if (ndim > MIR_MAX_DIMS)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("A tensor of rank %u is beyond the supported rank %d"), ndim, MIR_MAX_DIMS);
+      return NULL;
+    }
+  n = mir_shape_numel (ndim, shape);
+  if (n < 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("A tensor shape is negative or too large (more than %" G_GINT64_FORMAT " values)"),
+                   MIR_TENSOR_MAX_ELEMENTS);
+      return NULL;
+    }
+
+  t = g_new0 (MirTensor, 1);
+  g_atomic_ref_count_init (&t->ref_count);
+  t->ndim = ndim;
+  memcpy (t->shape, shape, ndim * sizeof (gint64));
+  set_contiguous_strides (t);
+  t->numel = (gsize) n;
+  t->data = mir_alloc_floats (t->numel, error);
+  if (t->data == NULL)
+    {
+      g_free (t);
+      return NULL;
+    }
+  memset (t->data, 0, t->numel * sizeof (float));
+  t->owns_data = TRUE;
+  return t;
+}
+
+MirTensor *
+mir_tensor_new_4d (gint64 n, gint64 h, gint64 w, gint64 c, GError **error)
+{
+  gint64 shape[4] = { n, h, w, c };
+  return mir_tensor_new (4, shape, error);
+}
+
+MirTensor *
+mir_tensor_new_2d (gint64 n, gint64 c, GError **error)
+{
+  gint64 shape[2] = { n, c };
+  return mir_tensor_new (2, shape, error);
+}
+
+MirTensor *
+mir_tensor_new_like (const MirTensor *other, GError **error)
+{
+  return mir_tensor_new (other->ndim, other->shape, error);
+}
+
+MirTensor *
+mir_tensor_dup (const MirTensor *src, GError **error)
+{
+  MirTensor *t = mir_tensor_new_like (src, error);
+
+  if (t != NULL)
+    mir_tensor_copy_data (t, src);
+  return t;
+}
+
+MirTensor *
+mir_tensor_view_batch (MirTensor *parent, gint64 start, gint64 count)
+{
+  MirTensor *t;
+
+  g_return_val_if_fail (parent != NULL && parent->ndim >= 1, NULL);
+  g_return_val_if_fail (mir_tensor_is_contiguous (parent), NULL);
+  g_return_val_if_fail (start >= 0 && count >= 0 && start + count <= parent->shape[0], NULL);
+
+  t = g_new0 (MirTensor, 1);
+  g_atomic_ref_count_init (&t->ref_count);
+  t->ndim = parent->ndim;
+  memcpy (t->shape, parent->shape, sizeof t->shape);
+  memcpy (t->stride, parent->stride, sizeof t->stride);
+  t->shape[0] = count;
+  t->numel = (gsize) (count * parent->stride[0]);
+  t->data = parent->data + start * parent->stride[0];
+  t->view_of = mir_tensor_ref (parent);
+  return t;
+}
+
+MirTensor *
+mir_tensor_reshape (MirTensor *src, guint ndim, const gint64 *shape, GError **error)
+{
+  MirTensor *t;
+  gint64 n = mir_shape_numel (ndim, shape);
+
+  g_return_val_if_fail (mir_tensor_is_contiguous (src), NULL);
+  if (ndim > MIR_MAX_DIMS || n < 0 || (gsize) n != src->numel)
+    {
+      g_autofree char *s = mir_tensor_shape_string (src);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("Cannot reshape a tensor of shape %s to %" G_GINT64_FORMAT " values"), s, n);
+      return NULL;
+    }
+  t = g_new0 (MirTensor, 1);
+  g_atomic_ref_count_init (&t->ref_count);
+  t->ndim = ndim;
+  memcpy (t->shape, shape, ndim * sizeof (gint64));
+  set_contiguous_strides (t);
+  t->numel = src->numel;
+  t->data = src->data;
+  t->view_of = mir_tensor_ref (src);
+  return t;
+}
+
+MirTensor *
+mir_tensor_ref (MirTensor *t)
+{
+  g_return_val_if_fail (t != NULL, NULL);
+  g_atomic_ref_count_inc (&t->ref_count);
+  return t;
+}
+
+void
+mir_tensor_unref (MirTensor *t)
+{
+  if (t == NULL)
+    return;
+  if (g_atomic_ref_count_dec (&t->ref_count))
+    {
+      if (t->owns_data)
+        mir_free_floats (t->data);
+      if (t->view_of != NULL)
+        mir_tensor_unref (t->view_of);
+      g_free (t);
+    }
+}
+
+gboolean
+mir_tensor_is_contiguous (const MirTensor *t)
+{
+  gint64 s = 1;
+
+  for (int i = (int) t->ndim - 1; i >= 0; i--)
+    {
+      if (t->shape[i] != 1 && t->stride[i] != s)
+        return FALSE;
+      s *= t->shape[i];
+    }
+  return TRUE;
+}
+
+gboolean
+mir_tensor_same_shape (const MirTensor *a, const MirTensor *b)
+{
+  if (a->ndim != b->ndim)
+    return FALSE;
+  for (guint i = 0; i < a->ndim; i++)
+    if (a->shape[i] != b->shape[i])
+      return FALSE;
+  return TRUE;
+}
+
+void
+mir_tensor_zero (MirTensor *t)
+{
+  memset (t->data, 0, t->numel * sizeof (float));
+}
+
+void
+mir_tensor_fill (MirTensor *t, float value)
+{
+  for (gsize i = 0; i < t->numel; i++)
+    t->data[i] = value;
+}
+
+void
+mir_tensor_copy_data (MirTensor *dst, const MirTensor *src)
+{
+  g_return_if_fail (dst->numel == src->numel);
+  memcpy (dst->data, src->data, src->numel * sizeof (float));
+}
+
+char *
+mir_tensor_shape_string (const MirTensor *t)
+{
+  GString *s = g_string_new ("(");
+
+  for (guint i = 0; i < t->ndim; i++)
+    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? ", " : "", t->shape[i]);
+  g_string_append_c (s, ')');
+  return g_string_free (s, FALSE);
+}
