@@ -3,7 +3,7 @@
  * The model is a diamond: x -> s1 -> {s2, s3} -> sum, so the gradient of
  * sum w.r.t. x is w1 * (w2 + w3) and must accumulate over both branches. */
 #include <string.h>
-#include "mir.h"
+#include "mir-test-util.h"
 
 static gboolean
 same_infer (MirLayer *self, const MirShape *in, guint n_in, MirShape *out, GError **error)
@@ -208,6 +208,19 @@ test_errors (void)
 }
 
 static void
+test_gradcheck_helper (void)
+{
+  MirLayer *s1;
+  g_autoptr(MirModel) m = make_diamond (&s1);
+  g_autoptr(GRand) rng = g_rand_new_with_seed (7);
+  gint64 shape[2] = { 2, 3 };
+  g_autoptr(MirTensor) x = mir_test_random_tensor (2, shape, -1, 1, rng);
+  MirGradcheckOptions o = { .weights = TRUE };
+
+  mir_assert_gradcheck (m, &x, 1, &o, 1e-3);
+}
+
+static void
 test_registry_complete (void)
 {
   const MirLayerClass *const *list = mir_layer_class_list ();
@@ -230,5 +243,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/graph/free-intermediates", test_free_intermediates);
   g_test_add_func ("/graph/errors", test_errors);
   g_test_add_func ("/graph/registry", test_registry_complete);
+  g_test_add_func ("/graph/gradcheck-helper", test_gradcheck_helper);
   return g_test_run ();
 }

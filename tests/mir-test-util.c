@@ -1,0 +1,194 @@
+#include <math.h>
+#include <string.h>
+
+#include "mir-test-util.h"
+
+MirTensor *
+mir_test_random_tensor (guint ndim, const gint64 *shape, float lo, float hi, GRand *rng)
+{
+  MirTensor *t = mir_tensor_new (ndim, shape, NULL);
+
+  g_assert_nonnull (t);
+  for (gsize i = 0; i < t->numel; i++)
+    t->data[i] = (float) g_rand_double_range (rng, lo, hi);
+  return t;
+}
+
+MirModel *
+mir_test_layer_model (const char *class_name, const char *config_json, guint n_in,
+                      const MirShape *in_shapes, guint32 seed, GError **error)
+{
+  g_autoptr(MirModel) model = mir_model_new ("test");
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(MirLayer) layer = NULL;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (seed);
+  g_autofree guint *inputs = g_new (guint, n_in);
+  JsonObject *config = NULL;
+
+  if (config_json != NULL)
+    {
+      if (!json_parser_load_from_data (parser, config_json, -1, error))
+        return NULL;
+      config = json_node_get_object (json_parser_get_root (parser));
+    }
+  for (guint i = 0; i < n_in; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("input_%u", i);
+      gint idx = mir_model_add_input (model, name, &in_shapes[i], error);
+      if (idx < 0)
+        return NULL;
+      inputs[i] = (guint) idx;
+    }
+  layer = mir_layer_new_by_name (class_name, "layer", config, error);
+  if (layer == NULL)
+    return NULL;
+  if (mir_model_add_node (model, "layer", layer, inputs, n_in, NULL, error) < 0)
+    return NULL;
+  for (guint j = 0; j < layer->n_weights; j++)
+    {
+      MirWeight *w = &layer->weights[j];
+      gboolean positive = g_str_equal (w->name, "moving_variance") || g_str_equal (w->name, "variance");
+      g_autoptr(MirTensor) t = mir_test_random_tensor (w->shape.ndim, w->shape.dim,
+                                                       positive ? 0.5f : -1.0f,
+                                                       positive ? 1.5f : 1.0f, rng);
+      if (!mir_layer_set_weight (layer, j, t, error))
+        return NULL;
+    }
+  if (!mir_model_finish (model, FALSE, seed, error))
+    return NULL;
+  return g_steal_pointer (&model);
+}
+
+static gboolean
+loss (MirModel *model, MirTensor *const *inputs, guint n_inputs, const MirGradcheckOptions *o,
+      const MirTensor *r, double *out, GError **error)
+{
+  g_autoptr(MirTrace) trace = mir_model_run (model, inputs, n_inputs, o->flags, -1, o->run_seed,
+                                             NULL, error);
+  MirTensor *y;
+  double s = 0;
+
+  if (trace == NULL)
+    return FALSE;
+  y = mir_trace_get_output (trace, 0);
+  for (gsize i = 0; i < y->numel; i++)
+    s += (double) y->data[i] * r->data[i];
+  *out = s;
+  return TRUE;
+}
+
+typedef struct
+{
+  double num2, ana2, diff2, max_abs;
+  char *worst;
+  guint n;
+} Acc;
+
+static gboolean
+check_tensor (MirModel *model, MirTensor *const *inputs, guint n_inputs,
+              const MirGradcheckOptions *o, const MirTensor *r, MirTensor *param,
+              const MirTensor *analytic, const char *what, GRand *rng, Acc *acc, GError **error)
+{
+  guint max_checks = o->max_checks ? o->max_checks : 64;
+  double eps = o->eps > 0 ? o->eps : 1e-2;
+  guint n = (guint) MIN ((gsize) max_checks, param->numel);
+
+  for (guint c = 0; c < n; c++)
+    {
+      gsize i = param->numel <= max_checks ? c : (gsize) g_rand_int_range (rng, 0, (gint32) param->numel);
+      float saved = param->data[i];
+      double lp, lm, num, ana, d;
+
+      param->data[i] = (float) (saved + eps);
+      if (!loss (model, inputs, n_inputs, o, r, &lp, error))
+        return FALSE;
+      param->data[i] = (float) (saved - eps);
+      if (!loss (model, inputs, n_inputs, o, r, &lm, error))
+        return FALSE;
+      param->data[i] = saved;
+      num = (lp - lm) / (2 * eps);
+      ana = analytic ? analytic->data[i] : 0.0;
+      d = fabs (ana - num);
+      acc->num2 += num * num;
+      acc->ana2 += ana * ana;
+      acc->diff2 += d * d;
+      acc->n++;
+      if (d > acc->max_abs || acc->worst == NULL)
+        {
+          acc->max_abs = MAX (acc->max_abs, d);
+          g_free (acc->worst);
+          acc->worst = g_strdup_printf ("%s[%" G_GSIZE_FORMAT "]: analytic %.6g numeric %.6g",
+                                        what, i, ana, num);
+        }
+    }
+  return TRUE;
+}
+
+gboolean
+mir_test_gradcheck (MirModel *model, MirTensor *const *inputs, guint n_inputs,
+                    const MirGradcheckOptions *options, MirGradcheckResult *result,
+                    GError **error)
+{
+  MirGradcheckOptions o = { 0 };
+  g_autoptr(GRand) rng = g_rand_new_with_seed (12345);
+  g_autoptr(MirTrace) trace = NULL;
+  g_autoptr(MirTensor) r = NULL;
+  g_autoptr(GPtrArray) layers = NULL;
+  MirTensor *y;
+  guint out_node = mir_model_get_output (model, 0);
+  Acc acc = { 0 };
+
+  if (options)
+    o = *options;
+  trace = mir_model_run (model, inputs, n_inputs, o.flags | MIR_RUN_FOR_BACKWARD, -1,
+                         o.run_seed, NULL, error);
+  if (trace == NULL)
+    return FALSE;
+  y = mir_trace_get_output (trace, 0);
+  r = mir_test_random_tensor (y->ndim, y->shape, -1.0f, 1.0f, rng);
+  if (!mir_trace_backward (trace, out_node, r, -1,
+                           o.weights ? MIR_BACKWARD_WEIGHTS : MIR_BACKWARD_DEFAULT, NULL, error))
+    return FALSE;
+
+  for (guint k = 0; k < n_inputs; k++)
+    {
+      g_autofree char *what = g_strdup_printf ("input %u", k);
+      MirTensor *g = mir_trace_get_grad (trace, mir_model_get_input (model, k));
+      if (!check_tensor (model, inputs, n_inputs, &o, r, inputs[k], g, what, rng, &acc, error))
+        goto fail;
+    }
+  if (o.weights)
+    {
+      layers = mir_model_dup_layers (model);
+      for (guint l = 0; l < layers->len; l++)
+        {
+          MirLayer *layer = layers->pdata[l];
+          for (guint j = 0; j < layer->n_weights; j++)
+            {
+              g_autofree char *what = NULL;
+              if (!layer->weights[j].trainable)
+                continue;
+              what = g_strdup_printf ("%s.%s", layer->name, layer->weights[j].name);
+              if (!check_tensor (model, inputs, n_inputs, &o, r, layer->weights[j].value,
+                                 mir_trace_get_weight_grad (trace, layer, j), what, rng, &acc,
+                                 error))
+                goto fail;
+            }
+        }
+    }
+  result->rel_error = sqrt (acc.diff2) / (sqrt (acc.ana2) + sqrt (acc.num2) + 1e-12);
+  result->max_abs = acc.max_abs;
+  result->worst = acc.worst;
+  result->n_checked = acc.n;
+  return TRUE;
+
+fail:
+  g_free (acc.worst);
+  return FALSE;
+}
+
+void
+mir_gradcheck_result_clear (MirGradcheckResult *result)
+{
+  g_clear_pointer (&result->worst, g_free);
+}

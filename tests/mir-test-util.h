@@ -1,0 +1,68 @@
+/* Test helpers shared by the engine tests: one-layer models and
+ * finite-difference gradient checks (after GGML's test-backend-ops). */
+#pragma once
+
+#include "mir.h"
+
+G_BEGIN_DECLS
+
+/* A model with @n_in inputs of the given shapes (dim[0] ignored) feeding one
+ * layer of Keras class @class_name with the JSON @config (may be NULL), its
+ * weights drawn uniformly from [-1, 1) with @seed (BatchNormalization's
+ * moving_variance from [0.5, 1.5)).  Returns NULL + error on failure. */
+MirModel  *mir_test_layer_model (const char     *class_name,
+                                 const char     *config_json,
+                                 guint           n_in,
+                                 const MirShape *in_shapes,
+                                 guint32         seed,
+                                 GError        **error);
+
+/* A tensor of @shape (batch included) with values uniform in [lo, hi). */
+MirTensor *mir_test_random_tensor (guint ndim, const gint64 *shape, float lo, float hi,
+                                   GRand *rng);
+
+typedef struct
+{
+  double eps;          /* central-difference step (default 1e-2 when 0) */
+  guint max_checks;    /* elements checked per tensor (default 64 when 0) */
+  gboolean weights;    /* also check trainable weights */
+  MirRunFlags flags;   /* extra run flags (e.g. MIR_RUN_TRAINING) */
+  guint64 run_seed;    /* seed for stochastic layers (same in every run) */
+} MirGradcheckOptions;
+
+typedef struct
+{
+  double rel_error;    /* ||analytic - numeric|| / (||analytic|| + ||numeric|| + 1e-12) */
+  double max_abs;      /* worst |analytic - numeric| */
+  char *worst;         /* description of the worst element */
+  guint n_checked;
+} MirGradcheckResult;
+
+/* Checks d(sum(out * R))/d(input) (and weights) of the model's first output
+ * against central differences, R fixed random.  Inputs are perturbed in
+ * place and restored. */
+gboolean   mir_test_gradcheck (MirModel                  *model,
+                               MirTensor *const          *inputs,
+                               guint                      n_inputs,
+                               const MirGradcheckOptions *options,
+                               MirGradcheckResult        *result,
+                               GError                   **error);
+void       mir_gradcheck_result_clear (MirGradcheckResult *result);
+
+/* Asserts the check passed with rel_error <= tol, printing the worst element. */
+#define mir_assert_gradcheck(model, inputs, n, opts, tol)                          \
+  G_STMT_START {                                                                   \
+    MirGradcheckResult _r = { 0 };                                                 \
+    GError *_e = NULL;                                                             \
+    gboolean _ok = mir_test_gradcheck ((model), (inputs), (n), (opts), &_r, &_e);  \
+    g_assert_no_error (_e);                                                        \
+    g_assert_true (_ok);                                                           \
+    if (_r.rel_error > (tol))                                                      \
+      g_test_message ("gradcheck: rel error %.3g > %.3g, worst %s",                \
+                      _r.rel_error, (double) (tol), _r.worst);                     \
+    g_assert_cmpfloat (_r.rel_error, <=, (tol));                                   \
+    g_assert_cmpuint (_r.n_checked, >, 0);                                         \
+    mir_gradcheck_result_clear (&_r);                                              \
+  } G_STMT_END
+
+G_END_DECLS
