@@ -133,6 +133,8 @@ mir_layer_new (const MirLayerClass *klass, const char *name, JsonObject *config,
   g_atomic_ref_count_init (&self->ref_count);
   self->name = g_strdup (name ? name : klass->name);
   self->trainable = TRUE;
+  if (config != NULL)
+    self->config = json_object_ref (config);
   if (config != NULL && json_object_has_member (config, "trainable"))
     {
       JsonNode *n = json_object_get_member (config, "trainable");
@@ -192,6 +194,7 @@ mir_layer_unref (MirLayer *self)
           g_free (self->weights[i].name);
           g_clear_pointer (&self->weights[i].value, mir_tensor_unref);
         }
+      g_clear_pointer (&self->config, json_object_unref);
       g_free (self->name);
       g_free (self);
     }

@@ -112,6 +112,8 @@ struct _MirLayer
   const MirLayerClass *klass;
   gatomicrefcount ref_count;
   char *name;
+  JsonObject *config;    /* the Keras config it was made from (reference), or NULL;
+                          * the .h5 writer saves it back */
   gboolean built;
   gboolean trainable;
   MirShape in_shape;     /* first input shape seen at build */

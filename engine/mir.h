@@ -6,3 +6,4 @@
 #include "mir-activations.h"
 #include "mir-layer.h"
 #include "mir-model.h"
+#include "mir-image.h"
