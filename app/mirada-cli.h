@@ -1,0 +1,56 @@
+/* mirada-cli.h: the CLI subcommands (one file each: mirada-cmd-<name>.c)
+ * and what they share.  Exit codes: 0 success, 1 usage error, 2 bad input
+ * (one line on stderr: "mirada: <message>"). */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "mir.h"
+
+G_BEGIN_DECLS
+
+typedef int (*MiradaCommandFunc) (int argc, char **argv);
+
+typedef struct
+{
+  const char *name;
+  MiradaCommandFunc func;
+  const char *summary; /* translatable, N_() */
+} MiradaCommand;
+
+/* Commands (argv[0] is the command name). */
+int mirada_cmd_info     (int argc, char **argv);
+int mirada_cmd_predict  (int argc, char **argv);
+int mirada_cmd_bench    (int argc, char **argv);
+int mirada_cmd_detect   (int argc, char **argv);
+int mirada_cmd_train    (int argc, char **argv);
+int mirada_cmd_evaluate (int argc, char **argv);
+int mirada_cmd_scene    (int argc, char **argv);
+
+/* Shared by the commands (app/mirada-cli-common.c). */
+
+/* Loads a model file (format detected from the content) with its sidecar
+ * (<model>.mirada.json, or labels.txt next to it), then applies the
+ * overrides: @labels_path (one class per line), @preprocess (a mode name) and
+ * @resize ("nearest" / "bilinear"); any of them may be NULL. */
+MirModel *mirada_cli_load_model (const char  *path,
+                                 const char  *labels_path,
+                                 const char  *preprocess,
+                                 const char  *resize,
+                                 GError     **error);
+/* Decodes an image file with GdkPixbuf (EXIF orientation applied, alpha
+ * dropped) into RGB. */
+MirImage *mirada_image_load     (const char  *path,
+                                 GError     **error);
+/* Writes an RGB/grey MirImage as PNG atomically (temp file + rename). */
+gboolean  mirada_image_save_png (const MirImage *image,
+                                 const char     *path,
+                                 GError        **error);
+/* Prints "mirada: <message>" on stderr and returns 2. */
+int       mirada_cli_fail       (GError *error);
+/* Prints "mirada <cmd>: <message>" and a hint to use --help; returns 1. */
+int       mirada_cli_usage_error (const char *cmd, const char *message);
+/* Class name for index @i (from meta, else "class <i>"); transfer full. */
+char     *mirada_cli_class_name (MirModel *model, guint i);
+
+G_END_DECLS
