@@ -9,15 +9,22 @@
 /* Gradient checks: central differences with eps = 1e-2 on float32 models;
  * inputs are kept >= 0.05 from kinks and ties so each difference sees a
  * smooth function.  Bound on ||analytic - numeric|| / (||a|| + ||n||):
- * 1e-3, which covers truncation (eps^2 f'''/6 ~ 2e-5 f''') and float32
- * rounding of the loss (~6e-8 |L| / eps ~ 1e-5 |L|). */
-#define GRAD_TOL 1e-3
+ * 1e-4 (STYLE.md), above truncation (eps^2 f'''/6 ~ 2e-5 f''') and float32
+ * rounding of the loss (~6e-8 |L| / eps); the worst case seen is ~3e-5
+ * (softsign).  The worst one is printed at the end.
+ */
+#define GRAD_TOL 1e-4
 
 /* Forward values: float32 results against float64 references. */
 #define FWD_ABS 1e-5
 #define FWD_REL 1e-4
 
 #define MARGIN 0.05
+
+static double worst_rel_error;
+/* FD step for gradcheck(); 0 = the default 1e-2 */
+static double grad_eps;
+static guint n_gradchecks;
 
 static MirShape
 shape4 (gint64 h, gint64 w, gint64 c)
@@ -85,9 +92,18 @@ gradcheck (const char *cls, const char *cfg, guint n_in, const MirShape *shapes,
            MirRunFlags flags)
 {
   g_autoptr(MirModel) model = layer_model (cls, cfg, n_in, shapes);
-  MirGradcheckOptions o = { .flags = flags, .run_seed = 4242, .max_checks = 128 };
+  MirGradcheckOptions o = { .flags = flags, .run_seed = 4242, .max_checks = 128,
+                           .eps = grad_eps };
 
-  g_test_message ("gradcheck %s %s", cls, cfg ? cfg : "");
+  MirGradcheckResult r = { 0 };
+
+  /* once for the log (worst error seen overall), once for the assertion */
+  g_assert_true (mir_test_gradcheck (model, in, n_in, &o, &r, NULL));
+  g_test_message ("gradcheck %s %s: rel error %.3g over %u elements", cls, cfg ? cfg : "",
+                  r.rel_error, r.n_checked);
+  worst_rel_error = MAX (worst_rel_error, r.rel_error);
+  n_gradchecks++;
+  mir_gradcheck_result_clear (&r);
   mir_assert_gradcheck (model, in, n_in, &o, GRAD_TOL);
 }
 
@@ -663,7 +679,12 @@ test_rescaling (void)
       for (gsize i = 0; i < x->numel; i++)
         ref_assert_close (y->data[i], x->data[i] * cases[c].scale[i % 3] + cases[c].offset[i % 3],
                           FWD_ABS, FWD_REL, cases[c].cfg, i);
-      gradcheck ("Rescaling", cases[c].cfg, 1, &s, &x, MIR_RUN_DEFAULT);
+      /* Small inputs for the FD check (x +- eps is not exact in float32 near
+       * 255) and a large step: the map is linear, so no truncation error,
+       * and with scale 1/127.5 a 1e-2 step would drown in output rounding. */
+      grad_eps = 0.25;
+      gradcheck_random ("Rescaling", cases[c].cfg, 1, &s, -2, 2, MIR_RUN_DEFAULT);
+      grad_eps = 0;
     }
 }
 
@@ -941,5 +962,10 @@ main (int argc, char **argv)
   g_test_add_func ("/layers/center-crop", test_center_crop);
   g_test_add_func ("/layers/random-augment", test_random_augment);
   g_test_add_func ("/layers/errors", test_errors);
-  return g_test_run ();
+  {
+    int ret = g_test_run ();
+    g_test_message ("%u gradient checks, worst relative error %.3g (bound %g)", n_gradchecks,
+                    worst_rel_error, GRAD_TOL);
+    return ret;
+  }
 }
