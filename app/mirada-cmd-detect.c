@@ -499,10 +499,11 @@ mirada_cmd_detect (int argc, char **argv)
   int window = 150, stride = 40, radius = 1, batch = 32;
   double iou = 0.3;
   gboolean notebook = FALSE, json = FALSE, csv = FALSE, weighted = FALSE;
-  char *method_s = NULL, *group_s = NULL, *truth_path = NULL, *draw_path = NULL;
-  char *grid_path = NULL, *save_grid = NULL, *classes_s = NULL;
-  char *labels = NULL, *preprocess = NULL, *resize = NULL;
-  char **thresholds = NULL, **exceptions = NULL, **sweeps = NULL, **complements = NULL;
+  /* filled in by GOption; freed on return */
+  g_autofree char *method_s = NULL, *group_s = NULL, *truth_path = NULL, *draw_path = NULL;
+  g_autofree char *grid_path = NULL, *save_grid = NULL, *classes_s = NULL;
+  g_autofree char *labels = NULL, *preprocess = NULL, *resize = NULL;
+  g_auto(GStrv) thresholds = NULL, exceptions = NULL, sweeps = NULL, complements = NULL;
   const GOptionEntry entries[] = {
     { "window", 'w', 0, G_OPTION_ARG_INT, &window, N_("Window side in pixels (default 150)"),
       N_("PX") },
@@ -573,13 +574,7 @@ mirada_cmd_detect (int argc, char **argv)
       "then keep those whose neighbourhood mean is at least μ = (max + min) / 2."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   ret = mirada_cli_parse (context, "detect", &argc, &argv);
-  /* the option strings belong to us now */
   {
-    g_autofree char *own1 = method_s, *own2 = group_s, *own3 = truth_path, *own4 = draw_path;
-    g_autofree char *own5 = grid_path, *own6 = save_grid, *own7 = classes_s, *own8 = labels;
-    g_autofree char *own9 = preprocess, *own10 = resize;
-    g_auto(GStrv) own11 = thresholds, own12 = exceptions, own13 = sweeps, own14 = complements;
-
     if (ret >= 0)
       return ret;
     if (json && csv)
