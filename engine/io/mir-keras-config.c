@@ -742,7 +742,7 @@ resolve (Entry *entries, GHashTable *by_name, const Ref *ref, const char *user, 
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                    _("Layer '%s' takes its input from call %" G_GINT64_FORMAT " of layer '%s', "
-                     "which is called only %u times"),
+                     "which does not exist (calls made: %u)"),
                    user, ref->node, ref->name, t->n_calls);
       return -1;
     }
