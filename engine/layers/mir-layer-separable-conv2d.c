@@ -92,6 +92,13 @@ separable_build (MirLayer *layer, const MirShape *in, guint n_in, GError **error
                    _("the number of input channels must be known, but the input shape is %s"), s);
       return FALSE;
     }
+  if (pshape[2] > MIR_GEMM_MAX_DIM)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("%" G_GINT64_FORMAT " intermediate channels are more than Mirada accepts"),
+                   pshape[2]);
+      return FALSE;
+    }
   mir_layer_add_weight (layer, "depthwise_kernel", 4, dshape, TRUE, MIR_INIT_GLOROT_UNIFORM);
   mir_layer_add_weight (layer, "pointwise_kernel", 4, pshape, TRUE, MIR_INIT_GLOROT_UNIFORM);
   if (self->use_bias)
