@@ -203,6 +203,8 @@ separable_flops (MirLayer *layer, const MirShape *in, guint n_in, const MirShape
   MirLayerSeparableConv2D *self = (MirLayerSeparableConv2D *) layer;
   gint64 cm = in->dim[3] * self->mult;
 
+  if (out->dim[1] < 0 || out->dim[2] < 0 || in->dim[3] < 0)
+    return -1; /* free spatial size: unknown */
   return 2 * out->dim[1] * out->dim[2] * cm * (self->win.kh * self->win.kw + self->filters);
 }
 
