@@ -593,15 +593,16 @@ test_batchnorm_forward (void)
     }
 }
 
-/* Hand-derived values.  Bilinear, half_pixel_centers=False, size 2 on [0, 1, 3]:
- * source x = 0, .5, 1, 1.5, 2, 2.5 -> 0, .5, 1, 2, 3, 3 (the last tap clamps). */
+/* Hand-derived values.  Bilinear with half-pixel centres (Keras 2.4+,
+ * tf.image.resize), size 2 on [0, 1, 3]: source x = (o + .5) / 2 - .5 =
+ * -.25, .25, .75, 1.25, 1.75, 2.25 -> 0 (clamped), .25, .75, 1.5, 2.5, 3. */
 static void
 test_resample_forward (void)
 {
   gint64 shape[4] = { 1, 1, 3, 1 };
   g_autoptr(MirTensor) x = mir_tensor_new (4, shape, NULL);
   g_autoptr(GError) error = NULL;
-  const double bilinear[6] = { 0, 0.5, 1, 2, 3, 3 };
+  const double bilinear[6] = { 0, 0.25, 0.75, 1.5, 2.5, 3 };
   const double nearest[6] = { 0, 0, 1, 1, 3, 3 };
   const double padded[] = { 0, 0, 0, 0, 0, 0,   0, 0, 1, 3, 0, 0 };
   const double cropped[] = { 1 };
