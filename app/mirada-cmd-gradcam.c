@@ -171,7 +171,7 @@ mirada_cmd_gradcam (int argc, char **argv)
                                 e->notice ? e->notice : "null", e->notice ? "\"" : "");
       else
         {
-          g_string_append_printf (report, _("%s on layer '%s' (%d×%d) for class %s (P = %.4f)\n"),
+          g_string_append_printf (report, _("%s on layer '%s' (%d×%d) for %s (P = %.4f)\n"),
                                   e->method, e->layer_name, e->width, e->height, cname,
                                   e->probability);
           if (e->notice)

@@ -1,6 +1,8 @@
 /* CAM (Zhou et al. 2016) as seed 003 computes it, for heads
  * GlobalAveragePooling2D → Dense: map = features · W[:, c] where features is
- * the pooling's input and W the Dense kernel; cv2.NORM_MINMAX to [0, 1]. */
+ * the pooling's input and W the Dense kernel; cv2.NORM_MINMAX to [0, 1].
+ * Heads with no Dense (a convolution with one channel per class, then
+ * GlobalAveragePooling2D, as in mini-Xception) have W = identity. */
 #define G_LOG_DOMAIN "mir-cam"
 
 #include <glib/gi18n-lib.h>
@@ -23,6 +25,15 @@ find_head (MirModel *model, gint *dense_out, gint *features_out, GError **error)
     {
       i = (gint) node->inputs[0];
       node = mir_model_get_node (model, (guint) i);
+    }
+  /* Fully convolutional heads (mini-Xception): the pooled maps are the class
+   * scores themselves, so the CAM of class c is channel c. */
+  if (node->layer->klass == &mir_layer_global_average_pooling2d_class && node->n_inputs == 1 &&
+      node->shape.ndim == 2)
+    {
+      *dense_out = -1;
+      *features_out = (gint) node->inputs[0];
+      return TRUE;
     }
   if (node->layer->klass == &mir_layer_dense_class && node->n_inputs == 1)
     {
@@ -65,8 +76,8 @@ mir_explain_cam (MirModel *model, MirTensor *input, const MirExplainOptions *opt
     options = &defaults;
   if (!find_head (model, &dense_i, &feat_i, error))
     return NULL;
-  dense = mir_model_get_node (model, (guint) dense_i);
-  kernel = mir_layer_get_weight (dense->layer, "kernel");
+  dense = dense_i >= 0 ? mir_model_get_node (model, (guint) dense_i) : NULL;
+  kernel = dense ? mir_layer_get_weight (dense->layer, "kernel") : NULL;
   trace = mir_model_run (model, &input, 1, MIR_RUN_KEEP_ALL, -1, 0, cancellable, error);
   if (trace == NULL)
     return NULL;
@@ -74,15 +85,27 @@ mir_explain_cam (MirModel *model, MirTensor *input, const MirExplainOptions *opt
   h = act->shape[1];
   w = act->shape[2];
   c = act->shape[3];
-  units = kernel->shape[1];
+  units = kernel ? kernel->shape[1] : c;
+  if (kernel == NULL && c != mir_model_get_output_shape (model, 0)->dim[1])
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                   _("CAM needs GlobalAveragePooling2D over one map per class, or followed by "
+                     "Dense; layer '%s' has %" G_GINT64_FORMAT " channels for %" G_GINT64_FORMAT
+                     " classes"), mir_model_get_node (model, (guint) feat_i)->name, c,
+                   mir_model_get_output_shape (model, 0)->dim[1]);
+      return NULL;
+    }
   e = mir_explanation_new ("cam", model, feat_i, (int) w, (int) h);
   if (!mir_explain_resolve_class (model, mir_trace_get_output (trace, 0), options, e, error))
     return NULL;
   for (gint64 i = 0; i < h * w; i++)
     {
       double s = 0;
-      for (gint64 k = 0; k < c; k++)
-        s += (double) act->data[i * c + k] * kernel->data[k * units + e->class_index];
+      if (kernel == NULL)
+        s = act->data[i * c + e->class_index];
+      else
+        for (gint64 k = 0; k < c; k++)
+          s += (double) act->data[i * c + k] * kernel->data[k * units + e->class_index];
       e->raw[i] = (float) (e->complement ? -s : s);
     }
   mir_explanation_normalise_minmax (e);

@@ -59,7 +59,8 @@ MirExplanation *mir_explain_saliency    (MirModel                *model,
                                          GError                 **error);
 
 /* CAM (seed 003) for heads GlobalAveragePooling2D → Dense: map = Σ_k
- * w_{k,c} A_k from the Dense kernel, min–max normalised (cv2.NORM_MINMAX).
+ * w_{k,c} A_k from the Dense kernel, min–max normalised (cv2.NORM_MINMAX);
+ * for GlobalAveragePooling2D heads with one channel per class, A_c.
  * The layer is always the pooling's input; options->layer is ignored. */
 MirExplanation *mir_explain_cam         (MirModel                *model,
                                          MirTensor               *input,
