@@ -45,6 +45,8 @@ def limit():
 def main():
     env = dict(os.environ)
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+    env.setdefault("LSAN_OPTIONS", "suppressions=" +
+                   os.path.join(SRC, "..", "build-aux", "lsan.supp"))
     env["LC_ALL"] = "C.UTF-8"
     env["G_DEBUG"] = "fatal-criticals"
     cases = []
