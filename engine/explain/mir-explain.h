@@ -209,5 +209,6 @@ void            mir_explanation_normalise_relu   (MirExplanation *e);
 void            mir_explanation_normalise_minmax (MirExplanation *e);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirExplanation, mir_explanation_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirFaithfulness, mir_faithfulness_free)
 
 G_END_DECLS
