@@ -1,6 +1,6 @@
 /* HiResCAM (Draelos & Carin 2020): map = ReLU(Σ_k g_k ⊙ A_k), the
  * element-wise product of the gradient and the activations, summed over
- * channels.  Equals Grad-CAM × HW when g is spatially constant. */
+ * channels.  Equals Grad-CAM when g is spatially constant. */
 #define G_LOG_DOMAIN "mir-hirescam"
 
 #include <math.h>
