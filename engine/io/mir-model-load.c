@@ -114,11 +114,10 @@ mir_model_load (const char *path, GError **error)
         return NULL;
       break;
     case FORMAT_ZIP:
-      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-                   _("'%s' is a Keras 3 .keras archive, which is not yet supported; "
-                     "save the model with model.save(\"model.h5\")"),
-                   display);
-      return NULL;
+      model = mir_keras_load_keras (path, error);
+      if (model == NULL)
+        return NULL;
+      break;
     case FORMAT_TFJS:
       g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
                    _("'%s' is a TensorFlow.js model, which is not yet supported"), display);
