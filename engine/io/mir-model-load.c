@@ -10,6 +10,7 @@
 #include "mir-keras.h"
 #include "mir-model-load.h"
 #include "mir-sidecar.h"
+#include "mir-tfjs.h"
 
 static const guint8 hdf5_signature[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
 
@@ -82,8 +83,11 @@ mir_model_load (const char *path, GError **error)
   display = g_filename_display_name (path);
   if (g_file_test (path, G_FILE_TEST_IS_DIR))
     {
+      g_autofree char *mj = g_build_filename (path, "model.json", NULL);
       g_autofree char *pb = g_build_filename (path, "saved_model.pb", NULL);
 
+      if (g_file_test (mj, G_FILE_TEST_IS_REGULAR))
+        return mir_model_load (mj, error);
       if (g_file_test (pb, G_FILE_TEST_EXISTS))
         g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
                      _("'%s' is a TensorFlow SavedModel folder, which Mirada does not read "
@@ -119,9 +123,10 @@ mir_model_load (const char *path, GError **error)
         return NULL;
       break;
     case FORMAT_TFJS:
-      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-                   _("'%s' is a TensorFlow.js model, which is not yet supported"), display);
-      return NULL;
+      model = mir_tfjs_load (path, error);
+      if (model == NULL)
+        return NULL;
+      break;
     case FORMAT_ONNX:
       g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
                    _("'%s' looks like an ONNX model, which is not yet supported"), display);
