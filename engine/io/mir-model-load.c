@@ -7,6 +7,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
+#include "mir-applications.h"
 #include "mir-keras.h"
 #include "mir-model-load.h"
 #include "mir-sidecar.h"
@@ -79,6 +80,9 @@ mir_model_load (const char *path, GError **error)
   Format format;
 
   g_return_val_if_fail (path != NULL, NULL);
+
+  if (g_str_has_prefix (path, "arch:"))
+    return mir_application_new_from_spec (path, error);
 
   display = g_filename_display_name (path);
   if (g_file_test (path, G_FILE_TEST_IS_DIR))
