@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 
 #include "mir-test-util.h"
+#include "mir-applications.h"
 #include "mir-model-load.h"
 
 static char *
@@ -408,6 +409,102 @@ test_tfjs_bad (void)
   g_rmdir (tmp);
 }
 
+/* ------------------------------------------------------------------ */
+/* Keras applications */
+
+typedef struct
+{
+  const char *spec;
+  gint64 params;  /* Keras' model.summary() total */
+  const char *layers[4];
+  gint64 shapes[4][3];
+} ArchCase;
+
+static const ArchCase arch_cases[] = {
+  { "arch:vgg16", 138357544, { "block5_conv3", "block5_pool", "fc2", "predictions" },
+    { { 14, 14, 512 }, { 7, 7, 512 }, { 4096, 0, 0 }, { 1000, 0, 0 } } },
+  { "arch:vgg16,notop", 14714688, { "block1_conv1", "block5_pool" }, { { 224, 224, 64 }, { 7, 7, 512 } } },
+  { "arch:resnet50", 25636712, { "conv1_pad", "conv4_block6_out", "conv5_block3_out", "avg_pool" },
+    { { 230, 230, 3 }, { 14, 14, 1024 }, { 7, 7, 2048 }, { 2048, 0, 0 } } },
+  { "arch:resnet50,notop", 23587712, { "conv2_block1_0_conv" }, { { 56, 56, 256 } } },
+  { "arch:mobilenetv2", 3538984,
+    { "block_13_pad", "block_16_project_BN", "out_relu", "predictions" },
+    { { 15, 15, 576 }, { 7, 7, 320 }, { 7, 7, 1280 }, { 1000, 0, 0 } } },
+  { "arch:mobilenetv2,notop", 2257984, { "expanded_conv_project" }, { { 112, 112, 16 } } },
+  { "arch:mobilenetv2,alpha=0.5,notop,size=160", 706224, { "Conv1", "out_relu" },
+    { { 80, 80, 16 }, { 5, 5, 1280 } } },
+  { "arch:xception", 22910480,
+    { "block4_pool", "block13_pool", "block14_sepconv2_act", "avg_pool" },
+    { { 19, 19, 728 }, { 10, 10, 1024 }, { 10, 10, 2048 }, { 2048, 0, 0 } } },
+  { "arch:xception,notop", 20861480, { "block1_conv1" }, { { 149, 149, 32 } } },
+  { "arch:efficientnetb0", 5330571,
+    { "normalization", "block6a_se_excite", "block5c_add", "top_activation" },
+    { { 224, 224, 3 }, { 7, 7, 672 }, { 14, 14, 112 }, { 7, 7, 1280 } } },
+  { "arch:efficientnetb0,notop", 4049571, { "stem_conv" }, { { 112, 112, 32 } } },
+};
+
+static void
+test_arch (gconstpointer data)
+{
+  const ArchCase *c = data;
+  g_autoptr(MirModel) model = NULL;
+  GError *error = NULL;
+
+  model = mir_model_load (c->spec, &error);
+  g_assert_no_error (error);
+  g_assert_true (model->weights_initialised);
+  g_assert_cmpint (mir_model_count_params (model, NULL), ==, c->params);
+  for (guint i = 0; i < G_N_ELEMENTS (c->layers) && c->layers[i]; i++)
+    {
+      gint idx = mir_model_find_node (model, c->layers[i]);
+      const MirShape *s;
+
+      if (idx < 0)
+        g_error ("%s has no layer %s", c->spec, c->layers[i]);
+      s = &mir_model_get_node (model, (guint) idx)->shape;
+      g_assert_cmpuint (s->ndim, ==, c->shapes[i][1] ? 4 : 2);
+      for (guint d = 1; d < s->ndim; d++)
+        g_assert_cmpint (s->dim[d], ==, c->shapes[i][d - 1]);
+    }
+}
+
+/* A small one end to end: it runs, and Keras-named weights load onto it. */
+static void
+test_arch_run (void)
+{
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(MirTensor) x = NULL;
+  g_autoptr(MirTensor) y = NULL;
+  GError *error = NULL;
+  double sum = 0;
+
+  model = mir_model_load ("arch:mobilenetv2,alpha=0.35,size=96,classes=3", &error);
+  g_assert_no_error (error);
+  x = make_input (model, 1, 127.5, -1.0);
+  y = mir_model_predict (model, x, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (y->numel, ==, 3);
+  for (guint i = 0; i < 3; i++)
+    sum += y->data[i];
+  g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-5);
+}
+
+static void
+test_arch_bad (void)
+{
+  static const char *const bad[][2] = {
+    { "arch:alexnet", "Unknown architecture" },
+    { "arch:vgg16,size=300", "use --no-top" },
+    { "arch:resnet50,alpha=0.5", "MobileNetV2 only" },
+    { "arch:xception,size=20,notop", "out of range" },
+    { "arch:vgg16,top=yes", "top=yes" },
+    { "arch:vgg16,weights=/nonexistent/vgg16.h5", "nonexistent" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    expect_error (bad[i][0], bad[i][1]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -421,5 +518,12 @@ main (int argc, char **argv)
   g_test_add_data_func ("/formats/tfjs/float16", "float16", test_tfjs);
   g_test_add_func ("/formats/tfjs/teachable-machine", test_tfjs_tm);
   g_test_add_func ("/formats/tfjs/bad", test_tfjs_bad);
+  for (guint i = 0; i < G_N_ELEMENTS (arch_cases); i++)
+    {
+      g_autofree char *tp = g_strdup_printf ("/formats/arch/%s", arch_cases[i].spec + 5);
+      g_test_add_data_func (tp, &arch_cases[i], test_arch);
+    }
+  g_test_add_func ("/formats/arch/run", test_arch_run);
+  g_test_add_func ("/formats/arch/bad", test_arch_bad);
   return g_test_run ();
 }
