@@ -13,6 +13,7 @@
 #include "mir-test-util.h"
 #include "mir-applications.h"
 #include "mir-model-load.h"
+#include "onnx.pb-c.h"
 
 static char *
 data_path (const char *dir, const char *name)
@@ -410,6 +411,118 @@ test_tfjs_bad (void)
 }
 
 /* ------------------------------------------------------------------ */
+/* ONNX */
+
+static void
+test_onnx (gconstpointer data)
+{
+  const char *name = data;
+  g_autofree char *file = g_strconcat (name, ".onnx", NULL);
+  g_autofree char *reffile = g_strconcat (name, ".ref.json", NULL);
+  g_autofree char *path = data_path ("onnx", file);
+  g_autofree char *refpath = data_path ("onnx", reffile);
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(MirTensor) x = NULL;
+  g_autoptr(MirTensor) y = NULL;
+  GError *error = NULL;
+  JsonObject *ref = load_json (refpath, &parser);
+
+  model = mir_model_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (model->format, ==, "ONNX (opset 13)");
+  g_assert_false (model->weights_initialised);
+  x = make_input (model, 2, 127.5, -1.0);
+  y = mir_model_predict (model, x, NULL, &error);
+  g_assert_no_error (error);
+  /* PyTorch (float32, other summation order): 1e-4 relative, 1e-5 absolute. */
+  compare_output (y, ref, 1e-4, 1e-5);
+}
+
+/* Writes @mp, changed by the caller, to @tmp/@name. */
+static char *
+write_onnx (Onnx__ModelProto *mp, const char *tmp, const char *name)
+{
+  gsize len = onnx__model_proto__get_packed_size (mp);
+  g_autofree guint8 *buf = g_malloc (len);
+  char *path = g_build_filename (tmp, name, NULL);
+  GError *error = NULL;
+
+  onnx__model_proto__pack (mp, buf);
+  g_file_set_contents (path, (const char *) buf, (gssize) len, &error);
+  g_assert_no_error (error);
+  return path;
+}
+
+static void
+test_onnx_bad (void)
+{
+  g_autofree char *good = data_path ("onnx", "resnet_block.onnx");
+  g_autofree char *tmp = g_dir_make_tmp ("mirada-onnx-XXXXXX", NULL);
+  g_autofree char *cut = tmp_copy_prefix (good, 3000, tmp, "truncated.onnx");
+  g_autofree char *contents = NULL;
+  g_autofree char *p1 = NULL, *p2 = NULL, *p3 = NULL, *p4 = NULL;
+  GError *error = NULL;
+  Onnx__ModelProto *mp;
+  gsize len;
+  char *saved;
+  gint64 saved_version;
+
+  expect_error (cut, "truncated or damaged");
+
+  g_file_get_contents (good, &contents, &len, &error);
+  g_assert_no_error (error);
+  mp = onnx__model_proto__unpack (NULL, len, (const uint8_t *) contents);
+  g_assert_nonnull (mp);
+
+  saved_version = mp->opset_import[0]->version;
+  mp->opset_import[0]->version = 99;
+  p1 = write_onnx (mp, tmp, "opset99.onnx");
+  mp->opset_import[0]->version = saved_version;
+
+  saved = mp->graph->node[1]->op_type;
+  mp->graph->node[1]->op_type = (char *) "Erf";
+  p2 = write_onnx (mp, tmp, "erf.onnx");
+  mp->graph->node[1]->op_type = saved;
+
+  /* A grouped (neither plain nor depthwise) convolution. */
+  for (gsize i = 0; i < mp->graph->n_node; i++)
+    if (g_strcmp0 (mp->graph->node[i]->op_type, "Conv") == 0)
+      {
+        Onnx__NodeProto *n = mp->graph->node[i];
+        for (gsize a = 0; a < n->n_attribute; a++)
+          if (g_strcmp0 (n->attribute[a]->name, "group") == 0)
+            {
+              gint64 old = n->attribute[a]->i;
+              n->attribute[a]->i = 2;
+              p3 = write_onnx (mp, tmp, "group2.onnx");
+              n->attribute[a]->i = old;
+            }
+        break;
+      }
+  g_assert_nonnull (p3);
+
+  /* A custom-domain operator. */
+  saved = mp->graph->node[1]->domain;
+  mp->graph->node[1]->domain = (char *) "com.example";
+  p4 = write_onnx (mp, tmp, "domain.onnx");
+  mp->graph->node[1]->domain = saved;
+  onnx__model_proto__free_unpacked (mp, NULL);
+
+  expect_error (p1, "opset 99");
+  expect_error (p2, "operator Erf");
+  expect_error (p2, "opset 13");
+  expect_error (p3, "group=2");
+  expect_error (p4, "com.example");
+  g_unlink (cut);
+  g_unlink (p1);
+  g_unlink (p2);
+  g_unlink (p3);
+  g_unlink (p4);
+  g_rmdir (tmp);
+}
+
+/* ------------------------------------------------------------------ */
 /* Keras applications */
 
 typedef struct
@@ -518,6 +631,10 @@ main (int argc, char **argv)
   g_test_add_data_func ("/formats/tfjs/float16", "float16", test_tfjs);
   g_test_add_func ("/formats/tfjs/teachable-machine", test_tfjs_tm);
   g_test_add_func ("/formats/tfjs/bad", test_tfjs_bad);
+  g_test_add_data_func ("/formats/onnx/small-cnn", "small_cnn", test_onnx);
+  g_test_add_data_func ("/formats/onnx/resnet-block", "resnet_block", test_onnx);
+  g_test_add_data_func ("/formats/onnx/depthwise", "depthwise", test_onnx);
+  g_test_add_func ("/formats/onnx/bad", test_onnx_bad);
   for (guint i = 0; i < G_N_ELEMENTS (arch_cases); i++)
     {
       g_autofree char *tp = g_strdup_printf ("/formats/arch/%s", arch_cases[i].spec + 5);

@@ -10,6 +10,7 @@
 #include "mir-applications.h"
 #include "mir-keras.h"
 #include "mir-model-load.h"
+#include "mir-onnx.h"
 #include "mir-sidecar.h"
 #include "mir-tfjs.h"
 
@@ -132,9 +133,10 @@ mir_model_load (const char *path, GError **error)
         return NULL;
       break;
     case FORMAT_ONNX:
-      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-                   _("'%s' looks like an ONNX model, which is not yet supported"), display);
-      return NULL;
+      model = mir_onnx_load (path, error);
+      if (model == NULL)
+        return NULL;
+      break;
     case FORMAT_SAVED_MODEL:
       g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
                    _("'%s' is part of a TensorFlow SavedModel, which is not yet supported; "
