@@ -423,6 +423,13 @@ mir_tfjs_load (const char *path, GError **error)
       return NULL;
     }
   cfg = get_obj (topo, "model_config");
+  if (mir_config_get_string (cfg ? cfg : topo, "class_name", NULL) == NULL)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("The modelTopology of '%s' is not a Keras model (it has no \"class_name\")"),
+                   display);
+      return NULL;
+    }
   cfg_node = json_object_get_member (cfg ? topo : root, cfg ? "model_config" : "modelTopology");
   topo_json = json_to_string (cfg_node, FALSE);
   model = mir_keras_model_from_config (topo_json, -1, error);
