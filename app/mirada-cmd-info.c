@@ -187,7 +187,10 @@ print_table (MirModel *model, const char *path)
     }
   if (model->meta.source)
     g_print (_("Metadata from: %s\n"), model->meta.source);
-  if (model->weights_initialised)
+  if (model->weights_initialised && g_str_has_prefix (path, "arch:"))
+    g_print ("%s\n", _("Warning: no weights file was given; the weights are random "
+                       "(add weights=FILE or --weights FILE)"));
+  else if (model->weights_initialised)
     g_print ("%s\n", _("Warning: some weights were missing from the file and were initialised "
                        "at random"));
 }
