@@ -324,7 +324,7 @@ copy_dir (const char *src, const char *tmp, const char *name)
   while ((f = g_dir_read_name (d)) != NULL)
     {
       g_autofree char *a = g_build_filename (src, f, NULL);
-      g_autofree char *out = tmp_copy_prefix (a, G_MAXSIZE, dst, f);
+      g_free (tmp_copy_prefix (a, G_MAXSIZE, dst, f));
     }
   return dst;
 }

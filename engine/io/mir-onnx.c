@@ -1482,7 +1482,7 @@ mir_onnx_load (const char *path, GError **error)
       idx = (guint) v->node;
       g_array_append_val (outs, idx);
     }
-  if (!mir_model_set_outputs (model, (guint *) outs->data, outs->len, error) ||
+  if (!mir_model_set_outputs (model, &g_array_index (outs, guint, 0), outs->len, error) ||
       !mir_model_finish (model, FALSE, 0, error))
     goto out;
   model->format = g_strdup_printf ("ONNX (opset %" G_GINT64_FORMAT ")", opset);
