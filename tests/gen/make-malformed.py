@@ -130,7 +130,7 @@ case("text-model", "info text.h5", "not a model file")
 write("zip.h5", b"PK\x03\x04" + bytes(60))
 case("zip-model", "info zip.h5", ".keras archive")
 write("tfjs.h5", json.dumps({"format": "layers-model", "modelTopology": {}}))
-case("tfjs-model", "info tfjs.h5", "TensorFlow.js")
+case("tfjs-model", "info tfjs.h5", "modelTopology")
 
 # Valid HDF5, wrong content.
 save_h5("h5-noconfig.h5", None)
