@@ -94,6 +94,8 @@ mirada_cmd_bench (int argc, char **argv)
 {
   int batch = 1, threads = 0, runs = 10;
   gboolean json = FALSE;
+  g_autofree char *input_path = NULL;
+  g_autofree char *output_path = NULL;
   const GOptionEntry entries[] = {
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, N_("Images per run (default 1)"), "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads,
@@ -101,6 +103,11 @@ mirada_cmd_bench (int argc, char **argv)
     { "runs", 'n', 0, G_OPTION_ARG_INT, &runs, N_("Timed runs after the warm-up (default 10)"),
       "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
+    { "input", 0, 0, G_OPTION_ARG_FILENAME, &input_path,
+      N_("Raw little-endian float32 NHWC input (batch × the model's input shape) instead of "
+         "random values (one-input models)"), "FILE" },
+    { "save-output", 0, 0, G_OPTION_ARG_FILENAME, &output_path,
+      N_("Write the first output of the last run as raw float32"), "FILE" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new (_("MODEL"));
@@ -158,9 +165,28 @@ mirada_cmd_bench (int argc, char **argv)
       t = mir_tensor_new (s->ndim, shape, &error);
       if (t == NULL)
         return mirada_cli_fail (error);
-      for (gsize k = 0; k < t->numel; k++)
-        t->data[k] = (float) g_rand_double (rng);
       g_ptr_array_add (inputs, t);
+      if (input_path != NULL && i == 0)
+        {
+          g_autofree char *raw = NULL;
+          gsize len = 0;
+
+          if (!g_file_get_contents (input_path, &raw, &len, &error))
+            return mirada_cli_fail (error);
+          if (len != t->numel * sizeof (float))
+            {
+              g_autofree char *shp = mir_tensor_shape_string (t);
+              g_set_error (&error, MIR_ERROR, MIR_ERROR_SHAPE,
+                           _("%s holds %" G_GSIZE_FORMAT " bytes, but an input of shape %s "
+                             "needs %" G_GSIZE_FORMAT), input_path, len, shp,
+                           t->numel * sizeof (float));
+              return mirada_cli_fail (error);
+            }
+          memcpy (t->data, raw, len);
+        }
+      else
+        for (gsize k = 0; k < t->numel; k++)
+          t->data[k] = (float) g_rand_double (rng);
     }
 
   totals = g_new0 (double, runs);
@@ -177,6 +203,13 @@ mirada_cmd_bench (int argc, char **argv)
       if (r < 0)
         continue; /* warm-up */
       totals[r] = (g_get_monotonic_time () - t0) / 1e6;
+      if (output_path != NULL && r == runs - 1)
+        {
+          MirTensor *o = mir_trace_get_output (trace, 0);
+          if (!g_file_set_contents (output_path, (const char *) o->data,
+                                    (gssize) (o->numel * sizeof (float)), &error))
+            return mirada_cli_fail (error);
+        }
       for (guint i = 0; i < n_nodes; i++)
         node_times[(gsize) r * n_nodes + i] = mir_trace_get_time (trace, i);
     }

@@ -9,9 +9,24 @@
 #include "mir-conv-util.h"
 #include "mir-gemm.h"
 #include "mir-im2col.h"
+#include "mir-winograd.h"
 
 /* Upper bound of one im2col block, in floats (16 MiB). */
 #define COL_BLOCK_FLOATS (G_GINT64_CONSTANT (1) << 22)
+
+#define FINGERPRINT_SAMPLES 64
+
+/* The kernel transformed for Winograd, made on the first inference run and
+ * kept while the kernel tensor is the same object with the same sampled
+ * values (the trainer updates weights in place; training runs never use it).
+ * Reference counted: a run keeps its copy even if another thread replaces it. */
+typedef struct
+{
+  const MirTensor *src;
+  const float *src_data;
+  float fingerprint[FINGERPRINT_SAMPLES];
+  float *u;
+} WinoCache;
 
 typedef struct
 {
@@ -19,6 +34,8 @@ typedef struct
   MirWindow win;
   gint64 filters;
   gboolean use_bias;
+  GMutex lock;
+  WinoCache *wino; /* g_atomic_rc_box */
 } MirLayerConv2D;
 
 static gboolean
@@ -28,6 +45,7 @@ conv2d_configure (MirLayer *layer, JsonObject *config, GError **error)
   static const gint64 ones[2] = { 1, 1 };
   gint64 k[2], s[2], d[2], groups;
 
+  g_mutex_init (&self->lock);
   if (!mir_config_get_int (config, "filters", 0, &self->filters, error) ||
       !mir_config_get_size_pair (config, "kernel_size", NULL, k, error) ||
       !mir_config_get_size_pair (config, "strides", ones, s, error) ||
@@ -162,15 +180,171 @@ conv2d_linear (MirLayer *layer, MirTensor *const *in, const MirTensor *out, floa
   return TRUE;
 }
 
+static void
+wino_cache_clear (gpointer data)
+{
+  WinoCache *c = data;
+
+  mir_free_floats (c->u);
+}
+
+static void
+fingerprint (const MirTensor *k, float *out)
+{
+  gsize step = MAX (k->numel / FINGERPRINT_SAMPLES, 1);
+
+  for (gsize i = 0; i < FINGERPRINT_SAMPLES; i++)
+    out[i] = k->data[MIN (i * step + i % step, k->numel - 1)];
+}
+
+/* The packed kernel for this run (g_atomic_rc_box_release it), or NULL. */
+static WinoCache *
+wino_cache_get (MirLayerConv2D *self, gint64 c, GError **error)
+{
+  const MirTensor *k = self->parent.weights[0].value;
+  float fp[FINGERPRINT_SAMPLES];
+  WinoCache *cache;
+
+  fingerprint (k, fp);
+  g_mutex_lock (&self->lock);
+  cache = self->wino;
+  if (cache == NULL || cache->src != k || cache->src_data != k->data ||
+      memcmp (cache->fingerprint, fp, sizeof fp) != 0)
+    {
+      float *u = mir_alloc_floats (mir_winograd_kernel_size (c, self->filters), error);
+      if (u == NULL)
+        {
+          g_mutex_unlock (&self->lock);
+          return NULL;
+        }
+      mir_winograd_pack_kernel (k->data, c, self->filters, u);
+      cache = g_atomic_rc_box_new0 (WinoCache);
+      cache->src = k;
+      cache->src_data = k->data;
+      memcpy (cache->fingerprint, fp, sizeof fp);
+      cache->u = u;
+      if (self->wino != NULL)
+        g_atomic_rc_box_release_full (self->wino, wino_cache_clear);
+      self->wino = cache;
+    }
+  cache = g_atomic_rc_box_acquire (cache);
+  g_mutex_unlock (&self->lock);
+  return cache;
+}
+
+static inline float
+fused_act (float v, MirActivation act)
+{
+  if (act == MIR_ACT_RELU)
+    return v > 0.0f ? v : 0.0f;
+  return v > 0.0f ? (v < 6.0f ? v : 6.0f) : 0.0f; /* RELU6 */
+}
+
+/* Inference: bias and activation applied to each GEMM block while it is in
+ * the cache; Winograd for 3x3 stride-1 kernels. */
+static gboolean
+conv2d_infer_forward (MirLayer *layer, MirTensor *const *in, MirTensor *out, MirActivation act,
+                      GError **error)
+{
+  MirLayerConv2D *self = (MirLayerConv2D *) layer;
+  const MirTensor *x = in[0];
+  const float *kernel = layer->weights[0].value->data;
+  const float *bias = self->use_bias ? layer->weights[1].value->data : NULL;
+  gint64 f = self->filters;
+  gboolean fused = act == MIR_ACT_LINEAR || act == MIR_ACT_RELU || act == MIR_ACT_RELU6;
+  float *z = out->data;
+  MirConvGeom g;
+
+  mir_conv_geom_init (&g, &self->win, x);
+  if (mir_winograd_applies (&g, f))
+    {
+      WinoCache *cache = wino_cache_get (self, g.c, error);
+      gboolean ok;
+
+      if (cache == NULL)
+        return FALSE;
+      ok = mir_winograd_conv (&g, x->data, cache->u, f, bias, act, z, error);
+      g_atomic_rc_box_release_full (cache, wino_cache_clear);
+      return ok;
+    }
+  if (is_pointwise (self))
+    {
+      gint64 rows = g.n * g.h * g.w;
+      gint64 step = CLAMP (COL_BLOCK_FLOATS / 4 / MAX (f, 1), 64, MAX (rows, 1));
+
+      for (gint64 r0 = 0; r0 < rows; r0 += step)
+        {
+          gint64 nr = MIN (step, rows - r0);
+          float *zb = z + (gsize) r0 * (gsize) f;
+
+          mir_gemm (FALSE, FALSE, nr, f, g.c, 1.0f, x->data + (gsize) r0 * (gsize) g.c, g.c,
+                    kernel, f, 0.0f, zb, f);
+          if (bias != NULL)
+            mir_add_bias_rows (zb, bias, nr, f);
+          if (act != MIR_ACT_LINEAR && fused)
+            for (gsize i = 0; i < (gsize) (nr * f); i++)
+              zb[i] = fused_act (zb[i], act);
+        }
+    }
+  else
+    {
+      gint64 kdim = g.kh * g.kw * g.c;
+      gint64 rows = block_rows (&g);
+      float *col = mir_alloc_floats ((gsize) (rows * g.ow * kdim), error);
+
+      if (col == NULL)
+        return FALSE;
+      for (gint64 n = 0; n < g.n; n++)
+        {
+          const float *xn = x->data + (gsize) n * (gsize) (g.h * g.w * g.c);
+          float *zn = z + (gsize) n * (gsize) (g.oh * g.ow * f);
+
+          for (gint64 oy0 = 0; oy0 < g.oh; oy0 += rows)
+            {
+              gint64 oy1 = MIN (oy0 + rows, g.oh);
+              float *zb = zn + (gsize) (oy0 * g.ow * f);
+              gint64 nr = (oy1 - oy0) * g.ow;
+
+              mir_im2col (&g, xn, oy0, oy1, col);
+              mir_gemm (FALSE, FALSE, nr, f, kdim, 1.0f, col, kdim, kernel, f, 0.0f, zb, f);
+              if (bias != NULL)
+                mir_add_bias_rows (zb, bias, nr, f);
+              if (act != MIR_ACT_LINEAR && fused)
+                for (gsize i = 0; i < (gsize) (nr * f); i++)
+                  zb[i] = fused_act (zb[i], act);
+            }
+        }
+      mir_free_floats (col);
+    }
+  if (!fused)
+    mir_activation_forward (act, z, z, out->numel, (gsize) f);
+  return TRUE;
+}
+
 static gboolean
 conv2d_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *out,
                 const MirRunArgs *args, GError **error)
 {
   MirLayerConv2D *self = (MirLayerConv2D *) layer;
 
+  if (!args->for_backward && !args->training)
+    return conv2d_infer_forward (layer, in, out,
+                                 mir_act_active (layer, args) ? layer->activation
+                                                              : MIR_ACT_LINEAR,
+                                 error);
   if (!conv2d_linear (layer, in, out, out->data, error))
     return FALSE;
   return mir_act_forward (layer, out, (gsize) self->filters, args, error);
+}
+
+static void
+conv2d_finalize (MirLayer *layer)
+{
+  MirLayerConv2D *self = (MirLayerConv2D *) layer;
+
+  if (self->wino != NULL)
+    g_atomic_rc_box_release_full (self->wino, wino_cache_clear);
+  g_mutex_clear (&self->lock);
 }
 
 static gboolean
@@ -270,4 +444,5 @@ const MirLayerClass mir_layer_conv2d_class = {
   .forward = conv2d_forward,
   .backward = conv2d_backward,
   .flops = conv2d_flops,
+  .finalize = conv2d_finalize,
 };

@@ -1,0 +1,519 @@
+#!/usr/bin/python3
+"""Mirada against PyTorch and ONNX Runtime on the same networks and weights.
+
+Each workload is described once (a small graph of Keras layers); from it this
+script writes a Keras 2 .h5 for Mirada, builds the same network in PyTorch
+(NCHW, TensorFlow padding rules) from the same numpy weights, and exports it
+with torch.onnx.export (opset 13) for ONNX Runtime (npm onnxruntime-node, run
+by ort-run.js).  Every engine runs in its own process (so its peak RSS is its
+own) on the same input; outputs are compared and a table printed.
+
+Run through build-aux/bench-compare.
+"""
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# --------------------------------------------------------------------------
+# Network description
+
+def make_divisible(v, divisor=8, min_value=None):
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+def tf_pad(n, k, s, same):
+    """(out, pad_before, pad_after) along one axis, TensorFlow's rule."""
+    if not same:
+        return (n - k) // s + 1, 0, 0
+    out = (n + s - 1) // s
+    total = max((out - 1) * s + k - n, 0)
+    return out, total // 2, total - total // 2
+
+
+class Net:
+    def __init__(self, name, shape, seed=0):
+        self.name = name
+        self.rng = np.random.default_rng(seed)
+        self.nodes = []          # dicts: cls, name, cfg, inputs, weights, shape
+        self.count = {}
+        self.input_shape = tuple(shape)
+        self.flops = 0           # per sample, multiply-add = 2
+        self.nodes.append({'cls': 'InputLayer', 'name': 'input_1', 'inputs': [],
+                           'cfg': {'batch_input_shape': [None] + list(shape),
+                                   'dtype': 'float32', 'sparse': False, 'ragged': False,
+                                   'name': 'input_1'},
+                           'weights': [], 'shape': tuple(shape)})
+
+    def _name(self, base):
+        self.count[base] = self.count.get(base, 0) + 1
+        return '%s_%d' % (base, self.count[base])
+
+    def _add(self, cls, base, cfg, inputs, weights, shape):
+        name = self._name(base)
+        c = {'name': name, 'trainable': True, 'dtype': 'float32'}
+        c.update(cfg)
+        self.nodes.append({'cls': cls, 'name': name, 'cfg': c, 'inputs': inputs,
+                           'weights': weights, 'shape': tuple(shape)})
+        return len(self.nodes) - 1
+
+    def shape(self, x):
+        return self.nodes[x]['shape']
+
+    def _kernel(self, shape, fan_in):
+        lim = math.sqrt(3.0 / fan_in)
+        return self.rng.uniform(-lim, lim, size=shape).astype(np.float32)
+
+    def _bias(self, n):
+        return self.rng.uniform(-0.1, 0.1, size=(n,)).astype(np.float32)
+
+    def conv(self, x, filters, k, s=1, padding='same', act='linear', bias=True):
+        h, w, c = self.shape(x)
+        oh, _, _ = tf_pad(h, k, s, padding == 'same')
+        ow, _, _ = tf_pad(w, k, s, padding == 'same')
+        ws = [('kernel', self._kernel((k, k, c, filters), k * k * c))]
+        if bias:
+            ws.append(('bias', self._bias(filters)))
+        self.flops += 2 * oh * ow * filters * k * k * c
+        cfg = {'filters': filters, 'kernel_size': [k, k], 'strides': [s, s],
+               'padding': padding, 'data_format': 'channels_last', 'dilation_rate': [1, 1],
+               'groups': 1, 'activation': act, 'use_bias': bias}
+        return self._add('Conv2D', 'conv2d', cfg, [x], ws, (oh, ow, filters))
+
+    def dwconv(self, x, k, s=1, padding='same', act='linear', bias=True):
+        h, w, c = self.shape(x)
+        oh, _, _ = tf_pad(h, k, s, padding == 'same')
+        ow, _, _ = tf_pad(w, k, s, padding == 'same')
+        ws = [('depthwise_kernel', self._kernel((k, k, c, 1), k * k))]
+        if bias:
+            ws.append(('bias', self._bias(c)))
+        self.flops += 2 * oh * ow * c * k * k
+        cfg = {'kernel_size': [k, k], 'strides': [s, s], 'padding': padding,
+               'data_format': 'channels_last', 'dilation_rate': [1, 1],
+               'depth_multiplier': 1, 'activation': act, 'use_bias': bias}
+        return self._add('DepthwiseConv2D', 'depthwise_conv2d', cfg, [x], ws, (oh, ow, c))
+
+    def bn(self, x, eps=1e-3):
+        c = self.shape(x)[-1]
+        r = self.rng
+        ws = [('gamma', r.uniform(0.5, 1.5, c).astype(np.float32)),
+              ('beta', r.uniform(-0.2, 0.2, c).astype(np.float32)),
+              ('moving_mean', r.uniform(-0.2, 0.2, c).astype(np.float32)),
+              ('moving_variance', r.uniform(0.5, 1.5, c).astype(np.float32))]
+        cfg = {'axis': -1, 'momentum': 0.999, 'epsilon': eps, 'center': True, 'scale': True}
+        return self._add('BatchNormalization', 'batch_normalization', cfg, [x], ws,
+                         self.shape(x))
+
+    def relu6(self, x):
+        cfg = {'max_value': 6.0, 'negative_slope': 0.0, 'threshold': 0.0}
+        return self._add('ReLU', 're_lu', cfg, [x], [], self.shape(x))
+
+    def add(self, a, b):
+        return self._add('Add', 'add', {}, [a, b], [], self.shape(a))
+
+    def maxpool(self, x, k=2):
+        h, w, c = self.shape(x)
+        cfg = {'pool_size': [k, k], 'padding': 'valid', 'strides': [k, k],
+               'data_format': 'channels_last'}
+        return self._add('MaxPooling2D', 'max_pooling2d', cfg, [x], [],
+                         (h // k, w // k, c))
+
+    def flatten(self, x):
+        h, w, c = self.shape(x)
+        return self._add('Flatten', 'flatten', {'data_format': 'channels_last'}, [x], [],
+                         (h * w * c,))
+
+    def gap(self, x):
+        return self._add('GlobalAveragePooling2D', 'global_average_pooling2d',
+                         {'data_format': 'channels_last'}, [x], [], (self.shape(x)[-1],))
+
+    def dense(self, x, units, act='linear'):
+        (n,) = self.shape(x)
+        ws = [('kernel', self._kernel((n, units), n)), ('bias', self._bias(units))]
+        self.flops += 2 * n * units
+        return self._add('Dense', 'dense', {'units': units, 'activation': act,
+                                            'use_bias': True}, [x], ws, (units,))
+
+    # -- Keras 2 .h5
+    def write_h5(self, path):
+        import h5py
+        layers = []
+        for nd in self.nodes:
+            layers.append({'class_name': nd['cls'], 'name': nd['name'], 'config': nd['cfg'],
+                           'inbound_nodes': [[[self.nodes[i]['name'], 0, 0, {}]
+                                              for i in nd['inputs']]] if nd['inputs'] else []})
+        cfg = {'class_name': 'Functional', 'config': {
+            'name': self.name, 'layers': layers, 'input_layers': [['input_1', 0, 0]],
+            'output_layers': [[self.nodes[-1]['name'], 0, 0]]},
+            'keras_version': '2.11.0', 'backend': 'tensorflow'}
+        with h5py.File(path, 'w') as f:
+            f.attrs['backend'] = 'tensorflow'
+            f.attrs['keras_version'] = '2.11.0'
+            f.attrs['model_config'] = json.dumps(cfg)
+            mw = f.create_group('model_weights')
+            mw.attrs['backend'] = 'tensorflow'
+            mw.attrs['keras_version'] = '2.11.0'
+            mw.attrs['layer_names'] = np.array([nd['name'].encode() for nd in self.nodes])
+            for nd in self.nodes:
+                g = mw.create_group(nd['name'])
+                names = ['%s/%s:0' % (nd['name'], wn) for wn, _ in nd['weights']]
+                g.attrs['weight_names'] = (np.array([n.encode() for n in names])
+                                           if names else np.asarray([]))
+                for n, (_, a) in zip(names, nd['weights']):
+                    g.create_dataset(n, data=a)
+
+    # -- PyTorch
+    def torch_module(self):
+        import torch
+        import torch.nn.functional as F
+
+        net = self
+
+        class M(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.params = torch.nn.ParameterDict()
+                for nd in net.nodes:
+                    for wn, a in nd['weights']:
+                        t = torch.from_numpy(np.ascontiguousarray(a))
+                        if wn == 'kernel' and nd['cls'] == 'Conv2D':
+                            t = t.permute(3, 2, 0, 1)
+                        elif wn == 'depthwise_kernel':
+                            t = t.permute(2, 3, 0, 1)
+                        elif wn == 'kernel' and nd['cls'] == 'Dense':
+                            t = t.t()
+                        self.params[nd['name'] + '__' + wn] = torch.nn.Parameter(
+                            t.contiguous(), requires_grad=False)
+
+            def w(self, nd, wn):
+                key = nd['name'] + '__' + wn
+                return self.params[key] if key in self.params else None
+
+            def act(self, x, a):
+                if a == 'relu':
+                    return F.relu(x)
+                if a == 'sigmoid':
+                    return torch.sigmoid(x)
+                if a == 'softmax':
+                    return torch.softmax(x, dim=1)
+                assert a == 'linear', a
+                return x
+
+            def conv(self, nd, x, groups):
+                cfg = nd['cfg']
+                k, s = cfg['kernel_size'][0], cfg['strides'][0]
+                same = cfg['padding'] == 'same'
+                _, pt, pb = tf_pad(x.shape[2], k, s, same)
+                _, pl, pr = tf_pad(x.shape[3], k, s, same)
+                if pt == pb and pl == pr:
+                    pad = (pt, pl)
+                else:
+                    x = F.pad(x, (pl, pr, pt, pb))
+                    pad = 0
+                kname = 'kernel' if groups == 1 else 'depthwise_kernel'
+                y = F.conv2d(x, self.w(nd, kname), self.w(nd, 'bias'), stride=s,
+                             padding=pad, groups=groups)
+                return self.act(y, cfg['activation'])
+
+            def forward(self, x):
+                vals = [x.permute(0, 3, 1, 2)]
+                for nd in net.nodes[1:]:
+                    ins = [vals[i] for i in nd['inputs']]
+                    x = ins[0]
+                    cls = nd['cls']
+                    if cls == 'Conv2D':
+                        y = self.conv(nd, x, 1)
+                    elif cls == 'DepthwiseConv2D':
+                        y = self.conv(nd, x, x.shape[1])
+                    elif cls == 'BatchNormalization':
+                        y = F.batch_norm(x, self.w(nd, 'moving_mean'),
+                                         self.w(nd, 'moving_variance'), self.w(nd, 'gamma'),
+                                         self.w(nd, 'beta'), False, 0.0, nd['cfg']['epsilon'])
+                    elif cls == 'ReLU':
+                        y = torch.clamp(x, 0.0, 6.0)
+                    elif cls == 'Add':
+                        y = ins[0] + ins[1]
+                    elif cls == 'MaxPooling2D':
+                        y = F.max_pool2d(x, nd['cfg']['pool_size'][0])
+                    elif cls == 'Flatten':
+                        y = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
+                    elif cls == 'GlobalAveragePooling2D':
+                        y = x.mean(dim=(2, 3))
+                    elif cls == 'Dense':
+                        y = self.act(F.linear(x, self.w(nd, 'kernel'), self.w(nd, 'bias')),
+                                     nd['cfg']['activation'])
+                    else:
+                        raise ValueError(cls)
+                    vals.append(y)
+                return vals[-1]
+
+        return M().eval()
+
+
+# --------------------------------------------------------------------------
+# Workloads
+
+def vgg16():
+    n = Net('vgg16', (224, 224, 3))
+    x = 0
+    for reps, f in ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512)):
+        for _ in range(reps):
+            x = n.conv(x, f, 3, act='relu')
+        x = n.maxpool(x)
+    x = n.flatten(x)
+    x = n.dense(x, 4096, 'relu')
+    x = n.dense(x, 4096, 'relu')
+    n.dense(x, 1000, 'softmax')
+    return n
+
+
+def seed_cnn():
+    n = Net('cats_dogs', (150, 150, 3))
+    x = 0
+    for f in (32, 64, 128, 128):
+        x = n.conv(x, f, 3, padding='valid', act='relu')
+        x = n.maxpool(x)
+    x = n.flatten(x)
+    x = n.dense(x, 512, 'relu')
+    n.dense(x, 1, 'sigmoid')
+    return n
+
+
+def mobilenet_v2(alpha=0.35):
+    n = Net('mobilenetv2_%.2f_224' % alpha, (224, 224, 3))
+    x = n.conv(0, make_divisible(32 * alpha, 8), 3, 2, bias=False)
+    x = n.relu6(n.bn(x))
+    blocks = [(16, 1, 1), (24, 2, 6), (24, 1, 6), (32, 2, 6), (32, 1, 6), (32, 1, 6),
+              (64, 2, 6), (64, 1, 6), (64, 1, 6), (64, 1, 6), (96, 1, 6), (96, 1, 6),
+              (96, 1, 6), (160, 2, 6), (160, 1, 6), (160, 1, 6), (320, 1, 6)]
+    for block_id, (filters, stride, expansion) in enumerate(blocks):
+        inp = x
+        in_c = n.shape(x)[-1]
+        pw = make_divisible(int(filters * alpha), 8)
+        if block_id:
+            x = n.relu6(n.bn(n.conv(x, expansion * in_c, 1, bias=False)))
+        x = n.relu6(n.bn(n.dwconv(x, 3, stride, bias=False)))
+        x = n.bn(n.conv(x, pw, 1, bias=False))
+        if in_c == pw and stride == 1:
+            x = n.add(inp, x)
+    x = n.relu6(n.bn(n.conv(x, 1280, 1, bias=False)))
+    x = n.gap(x)
+    n.dense(x, 1000, 'softmax')
+    return n
+
+
+WORKLOADS = {
+    'vgg16': vgg16,
+    'seed-cnn': seed_cnn,
+    'mobilenetv2-0.35': mobilenet_v2,
+}
+
+# (workload, batch): the default list
+DEFAULT_RUNS = [('vgg16', 1), ('vgg16', 8), ('seed-cnn', 1), ('seed-cnn', 112),
+                ('mobilenetv2-0.35', 1)]
+
+
+# --------------------------------------------------------------------------
+# Runners (each in its own process)
+
+def run_measured(argv, env=None):
+    """Runs @argv through rss-run; returns (stdout, peak RSS in MiB)."""
+    p = subprocess.run([run_measured.launcher, run_measured.out_path, run_measured.err_path]
+                       + argv, stdout=subprocess.PIPE, env=env)
+    out = open(run_measured.out_path).read()
+    if p.returncode != 0:
+        err = open(run_measured.err_path).read()
+        raise RuntimeError('%s failed:\n%s' % (' '.join(argv), err[-3000:]))
+    return out, int(p.stdout) / 1024.0
+
+
+def torch_child(args):
+    """`bench.py torch-run MODEL.pt INPUT.npy OUT THREADS RUNS`: prints JSON."""
+    import torch
+    torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
+    m = torch.jit.load(args.model)
+    x = torch.from_numpy(np.load(args.input))
+    times = []
+    with torch.inference_mode():
+        m(x)
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            y = m(x)
+            times.append(time.perf_counter() - t0)
+    y.numpy().astype(np.float32).tofile(args.output)
+    print(json.dumps({'median_seconds': float(np.median(times))}))
+
+
+# --------------------------------------------------------------------------
+
+def sgemm_ceiling(work, threads):
+    exe = os.path.join(work, 'sgemm-bench')
+    src = os.path.join(HERE, 'sgemm-bench.c')
+    subprocess.check_call(['cc', '-O2', '-o', exe, src, '-lopenblas'])
+    out, _ = run_measured([exe, '2048', str(threads)])
+    if out is None:
+        raise RuntimeError('sgemm-bench failed')
+    return json.loads(out)['gflops_per_second']
+
+
+def compare(ref, out):
+    ref = ref.reshape(-1).astype(np.float64)
+    out = out.reshape(-1).astype(np.float64)
+    if ref.shape != out.shape:
+        return float('inf')
+    return float(np.max(np.abs(ref - out)) / max(np.max(np.abs(ref)), 1e-30))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--mirada', required=True)
+    ap.add_argument('--work', required=True)
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--runs', type=int, default=7)
+    ap.add_argument('--only', action='append', default=[],
+                    help='WORKLOAD:BATCH, repeatable (default: the full list)')
+    ap.add_argument('--engines', default='mirada,ort,torch')
+    ap.add_argument('--results', default=None)
+    args = ap.parse_args()
+
+    import torch
+    os.makedirs(args.work, exist_ok=True)
+    run_measured.out_path = os.path.join(args.work, 'child.out')
+    run_measured.err_path = os.path.join(args.work, 'child.err')
+    engines = args.engines.split(',')
+    runs = DEFAULT_RUNS
+    if args.only:
+        runs = [(o.split(':')[0], int(o.split(':')[1])) for o in args.only]
+
+    env = dict(os.environ)
+    env['OPENBLAS_NUM_THREADS'] = str(args.threads)
+    env['OMP_NUM_THREADS'] = str(args.threads)
+
+    t_start = time.time()
+    run_measured.launcher = os.path.join(args.work, 'rss-run')
+    subprocess.check_call(['cc', '-O2', '-o', run_measured.launcher,
+                           os.path.join(HERE, 'rss-run.c')])
+    ceiling = sgemm_ceiling(args.work, args.threads)
+    print('OpenBLAS sgemm 2048^3, %d threads: %.1f GFLOP/s' % (args.threads, ceiling),
+          flush=True)
+
+    built = {}
+    rows = []
+    for wl, batch in runs:
+        net = built.get(wl)
+        base = os.path.join(args.work, wl)
+        if net is None:
+            net = WORKLOADS[wl]()
+            built[wl] = net
+            net.write_h5(base + '.h5')
+            mod = net.torch_module()
+            ex = torch.zeros((1,) + net.input_shape)
+            with torch.no_grad():
+                traced = torch.jit.trace(mod, ex)
+            traced.save(base + '.pt')
+            with torch.no_grad():
+                torch.onnx.export(mod, ex, base + '.onnx', opset_version=13,
+                                  input_names=['input'], output_names=['output'],
+                                  dynamic_axes={'input': {0: 'batch'}, 'output': {0: 'batch'}})
+        rng = np.random.default_rng(42)
+        x = rng.uniform(0, 1, size=(batch,) + net.input_shape).astype(np.float32)
+        xin = '%s-b%d' % (base, batch)
+        x.tofile(xin + '.raw')
+        np.save(xin + '.npy', x)
+        gflop = net.flops * batch / 1e9
+        res = {'workload': wl, 'batch': batch, 'gflop': gflop}
+        outs = {}
+        for eng in engines:
+            outp = '%s-%s.out' % (xin, eng)
+            if eng == 'mirada':
+                o, rss = run_measured([args.mirada, 'bench', base + '.h5', '--batch', str(batch),
+                                       '--threads', str(args.threads), '--runs', str(args.runs),
+                                       '--json', '--input', xin + '.raw',
+                                       '--save-output', outp], env)
+            elif eng == 'ort':
+                o, rss = run_measured(['node', os.path.join(HERE, 'ort-run.js'), base + '.onnx',
+                                       xin + '.raw', ','.join(str(d) for d in x.shape), outp,
+                                       str(args.threads), str(args.runs)], env)
+            else:
+                o, rss = run_measured([sys.executable, os.path.abspath(__file__), 'torch-run',
+                                       base + '.pt', xin + '.npy', outp, str(args.threads),
+                                       str(args.runs)], env)
+            t = json.loads(o)['median_seconds']
+            outs[eng] = np.fromfile(outp, dtype=np.float32)
+            res[eng] = {'ms': t * 1e3, 'gflops': gflop / t, 'rss_mib': rss}
+            print('  %-18s b%-4d %-7s %9.2f ms %7.1f GFLOP/s %7.0f MiB' %
+                  (wl, batch, eng, t * 1e3, gflop / t, rss), flush=True)
+        ref = outs.get('torch')
+        for eng in engines:
+            if ref is not None and eng != 'torch':
+                res[eng]['max_rel_diff_vs_torch'] = compare(ref, outs[eng])
+        rows.append(res)
+
+    lines = []
+    lines.append('Mirada vs ONNX Runtime (onnxruntime-node) and PyTorch %s, %d threads, '
+                 'median of %d runs after a warm-up' % (torch.__version__, args.threads,
+                                                         args.runs))
+    lines.append('OpenBLAS sgemm 2048^3 ceiling: %.1f GFLOP/s' % ceiling)
+    hdr = '%-18s %5s %7s | %-8s %9s %8s %6s %8s %9s' % (
+        'workload', 'batch', 'GFLOP', 'engine', 'median ms', 'GFLOP/s', '%ceil',
+        'Mir/peer', 'peak MiB')
+    lines.append(hdr)
+    lines.append('-' * len(hdr))
+    for r in rows:
+        mir = r.get('mirada')
+        for eng in engines:
+            e = r[eng]
+            ratio = ''
+            if mir is not None and eng != 'mirada':
+                ratio = '%.2f' % (mir['ms'] / e['ms'])
+            lines.append('%-18s %5d %7.2f | %-8s %9.2f %8.1f %5.0f%% %8s %9.0f' % (
+                r['workload'], r['batch'], r['gflop'], eng, e['ms'], e['gflops'],
+                100 * e['gflops'] / ceiling, ratio, e['rss_mib']))
+        diffs = ['%s %.1e' % (eng, r[eng]['max_rel_diff_vs_torch']) for eng in engines
+                 if 'max_rel_diff_vs_torch' in r[eng]]
+        if diffs:
+            lines.append('%-32s   output max |diff| / max |ref| vs torch: %s' % (
+                '', ', '.join(diffs)))
+    lines.append('(total wall time %.0f s)' % (time.time() - t_start))
+    text = '\n'.join(lines)
+    print('\n' + text)
+    if args.results:
+        with open(args.results, 'w') as f:
+            f.write(text + '\n')
+        with open(os.path.splitext(args.results)[0] + '.json', 'w') as f:
+            json.dump({'ceiling_gflops': ceiling, 'rows': rows}, f, indent=1)
+    bad = [r for r in rows for eng in engines
+           if r[eng].get('max_rel_diff_vs_torch', 0) > 1e-3]
+    if bad:
+        print('bench-compare: outputs differ by more than 1e-3 (relative to the largest)')
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    if len(sys.argv) > 1 and sys.argv[1] == 'torch-run':
+        p = argparse.ArgumentParser()
+        p.add_argument('cmd')
+        p.add_argument('model')
+        p.add_argument('input')
+        p.add_argument('output')
+        p.add_argument('threads', type=int)
+        p.add_argument('runs', type=int)
+        torch_child(p.parse_args())
+        sys.exit(0)
+    sys.exit(main())

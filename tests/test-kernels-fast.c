@@ -1,0 +1,190 @@
+/* The inference fast paths of Conv2D (Winograd F(2x2, 3x3), bias and
+ * activation fused into the GEMM epilogue, pre-packed kernels) against a
+ * naive float64 direct loop written here and against the training path
+ * (im2col + separate epilogue), on odd sizes, both paddings, batch > 1 and
+ * more than one Winograd block.
+ *
+ * Tolerance: |got - want| <= 1e-4 * (|want| + rms(want)), i.e. 1e-4 relative
+ * to the value or, where the sum cancels, to the output's scale. */
+#include <math.h>
+#include <string.h>
+
+#include "mir-test-util.h"
+
+#define REL_TOL 1e-4
+
+typedef struct
+{
+  const char *config;
+  gint64 n, h, w, c;
+  gboolean big; /* compared with the im2col path only (the float64 loop is too slow) */
+} ConvCase;
+
+static const ConvCase conv_cases[] = {
+  /* Winograd: odd output sizes, "same" padding, batch 3, fused relu */
+  { "{\"filters\": 256, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}",
+    3, 7, 9, 256 },
+  /* Winograd, "valid", odd filters, linear with bias */
+  { "{\"filters\": 257, \"kernel_size\": 3}", 2, 10, 11, 260 },
+  /* Winograd, relu6 without bias */
+  { "{\"filters\": 264, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu6\", "
+    "\"use_bias\": false}", 1, 6, 5, 256 },
+  /* Winograd, an activation applied after the transform (swish) */
+  { "{\"filters\": 256, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"swish\"}",
+    2, 8, 8, 256 },
+  /* Winograd over two tile blocks (512 tiles a block, 2 x 17 x 16 tiles) */
+  { "{\"filters\": 256, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}",
+    2, 33, 32, 256, TRUE },
+  /* im2col with fused epilogue: few channels, stride 2, dilation */
+  { "{\"filters\": 8, \"kernel_size\": 3, \"strides\": 2, \"padding\": \"same\", "
+    "\"activation\": \"relu\"}", 2, 9, 8, 3 },
+  { "{\"filters\": 16, \"kernel_size\": 3, \"dilation_rate\": 2, \"activation\": \"relu6\"}",
+    2, 9, 10, 16 },
+  { "{\"filters\": 5, \"kernel_size\": [2, 4], \"strides\": [1, 2], \"activation\": \"sigmoid\"}",
+    3, 7, 9, 4 },
+  /* 1x1: plain GEMM with fused epilogue */
+  { "{\"filters\": 40, \"kernel_size\": 1, \"activation\": \"relu\"}", 3, 5, 7, 24 },
+};
+
+static double
+act_ref (const char *config, double v)
+{
+  if (strstr (config, "\"relu6\""))
+    return v < 0 ? 0 : (v > 6 ? 6 : v);
+  if (strstr (config, "\"relu\""))
+    return v < 0 ? 0 : v;
+  if (strstr (config, "\"swish\""))
+    return v / (1 + exp (-v));
+  if (strstr (config, "\"sigmoid\""))
+    return 1 / (1 + exp (-v));
+  return v;
+}
+
+/* Naive NHWC convolution in double, TensorFlow padding. */
+static double *
+conv_ref (MirLayer *layer, const char *config, const MirTensor *x, const MirTensor *y)
+{
+  const MirTensor *k = layer->weights[0].value;
+  const MirTensor *b = layer->n_weights > 1 ? layer->weights[1].value : NULL;
+  gint64 n = x->shape[0], h = x->shape[1], w = x->shape[2], c = x->shape[3];
+  gint64 oh = y->shape[1], ow = y->shape[2], f = y->shape[3];
+  gint64 kh = k->shape[0], kw = k->shape[1];
+  gint64 sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0;
+  gboolean same = strstr (config, "\"same\"") != NULL;
+  double *out = g_new0 (double, y->numel);
+
+  if (strstr (config, "\"strides\": 2"))
+    sh = sw = 2;
+  if (strstr (config, "\"strides\": [1, 2]"))
+    sw = 2;
+  if (strstr (config, "\"dilation_rate\": 2"))
+    dh = dw = 2;
+  if (same)
+    {
+      pt = MAX ((oh - 1) * sh + (kh - 1) * dh + 1 - h, 0) / 2;
+      pl = MAX ((ow - 1) * sw + (kw - 1) * dw + 1 - w, 0) / 2;
+    }
+  for (gint64 b0 = 0; b0 < n; b0++)
+    for (gint64 oy = 0; oy < oh; oy++)
+      for (gint64 ox = 0; ox < ow; ox++)
+        for (gint64 fo = 0; fo < f; fo++)
+          {
+            double s = b ? b->data[fo] : 0;
+            for (gint64 ky = 0; ky < kh; ky++)
+              for (gint64 kx = 0; kx < kw; kx++)
+                {
+                  gint64 iy = oy * sh - pt + ky * dh, ix = ox * sw - pl + kx * dw;
+                  if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+                    continue;
+                  for (gint64 ci = 0; ci < c; ci++)
+                    s += (double) x->data[((b0 * h + iy) * w + ix) * c + ci] *
+                         k->data[((ky * kw + kx) * c + ci) * f + fo];
+                }
+            out[((b0 * oh + oy) * ow + ox) * f + fo] = act_ref (config, s);
+          }
+  return out;
+}
+
+static void
+assert_close (const float *got, const double *want, gsize n, const char *what)
+{
+  double rms = 0, worst = 0;
+  gsize worst_i = 0;
+
+  for (gsize i = 0; i < n; i++)
+    rms += want[i] * want[i];
+  rms = sqrt (rms / MAX (n, 1));
+  for (gsize i = 0; i < n; i++)
+    {
+      double e = fabs (got[i] - want[i]) / (fabs (want[i]) + rms + 1e-30);
+      if (!(e <= worst))
+        {
+          worst = e;
+          worst_i = i;
+        }
+    }
+  g_test_message ("%s: worst relative error %.2e at %" G_GSIZE_FORMAT " (%g vs %g)", what,
+                  worst, worst_i, got[worst_i], want[worst_i]);
+  g_assert_cmpfloat (worst, <=, REL_TOL);
+}
+
+static void
+test_conv_fast (gconstpointer data)
+{
+  const ConvCase *cc = data;
+  MirShape in_shape = { 4, { -1, cc->h, cc->w, cc->c } };
+  gint64 shape[4] = { cc->n, cc->h, cc->w, cc->c };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (7);
+  g_autoptr(MirModel) model = mir_test_layer_model ("Conv2D", cc->config, 1, &in_shape, 3,
+                                                    &error);
+  g_autoptr(MirTensor) x = NULL;
+  g_autoptr(MirTrace) fast = NULL;
+  g_autoptr(MirTrace) slow = NULL;
+  g_autofree double *want = NULL;
+  g_autofree double *slow_d = NULL;
+  MirTensor *y, *ys;
+  MirLayer *layer;
+
+  g_assert_no_error (error);
+  x = mir_test_random_tensor (4, shape, -1, 1, rng);
+  fast = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+  /* The training path: im2col and a separate epilogue. */
+  slow = mir_model_run (model, &x, 1, MIR_RUN_FOR_BACKWARD, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+  y = mir_trace_get_output (fast, 0);
+  ys = mir_trace_get_output (slow, 0);
+  layer = mir_model_get_node (model, mir_model_get_output (model, 0))->layer;
+  slow_d = g_new (double, ys->numel);
+  for (gsize i = 0; i < ys->numel; i++)
+    slow_d[i] = ys->data[i];
+  assert_close (y->data, slow_d, y->numel, "fast vs im2col path");
+  if (cc->big)
+    return;
+  want = conv_ref (layer, cc->config, x, y);
+  assert_close (y->data, want, y->numel, "fast vs float64 reference");
+
+  /* Weights changed in place (as the trainer does): the packed kernel follows. */
+  for (gsize i = 0; i < layer->weights[0].value->numel; i++)
+    layer->weights[0].value->data[i] *= -0.5f;
+  g_clear_pointer (&fast, mir_trace_free);
+  fast = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+  y = mir_trace_get_output (fast, 0);
+  g_free (want);
+  want = conv_ref (layer, cc->config, x, y);
+  assert_close (y->data, want, y->numel, "after an in-place weight update");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (conv_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/kernels-fast/conv2d/%u", i);
+      g_test_add_data_func (path, &conv_cases[i], test_conv_fast);
+    }
+  return g_test_run ();
+}
