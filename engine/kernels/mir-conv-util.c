@@ -153,6 +153,25 @@ mir_config_get_pad4 (JsonObject *config, const char *key, gint64 def, gint64 *ou
 }
 
 gboolean
+mir_config_get_pool_window (JsonObject *config, MirWindow *win, GError **error)
+{
+  static const gint64 twos[2] = { 2, 2 };
+  gint64 k[2], s[2];
+
+  if (!mir_config_get_size_pair (config, "pool_size", twos, k, error) ||
+      !mir_config_get_size_pair (config, "strides", k, s, error) ||
+      !mir_config_get_padding (config, &win->same, error) ||
+      !mir_config_check_channels_last (config, error))
+    return FALSE;
+  win->kh = k[0];
+  win->kw = k[1];
+  win->sh = s[0];
+  win->sw = s[1];
+  win->dh = win->dw = 1;
+  return TRUE;
+}
+
+gboolean
 mir_window_axis (gint64 in, gint64 k, gint64 s, gint64 d, gboolean same, gint64 *out,
                  gint64 *pad_before)
 {

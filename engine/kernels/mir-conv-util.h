@@ -46,6 +46,10 @@ gboolean mir_config_get_activation (MirLayer *layer, JsonObject *config, GError 
 gboolean mir_config_get_pad4      (JsonObject *config, const char *key, gint64 def,
                                    gint64 *out, GError **error);
 
+/* MaxPooling2D / AveragePooling2D: pool_size (default 2), strides (default
+ * pool_size), padding, data_format. */
+gboolean mir_config_get_pool_window (JsonObject *config, MirWindow *win, GError **error);
+
 /* TensorFlow's rule for one spatial axis.  @in may be -1 (then *out = -1).
  * Returns FALSE if the (dilated) window does not fit a "valid" input. */
 gboolean mir_window_axis          (gint64 in, gint64 k, gint64 s, gint64 d, gboolean same,
