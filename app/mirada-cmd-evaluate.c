@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
+#include "mirada-cli-util.h"
 #include "train/mir-trainer.h"
 
 #define CELL 24          /* confusion matrix cell, pixels */
@@ -211,6 +212,7 @@ mirada_cmd_evaluate (int argc, char **argv)
   };
   g_autoptr(GOptionContext) context = g_option_context_new (_("MODEL fashion-mnist|DIR"));
   g_autoptr(GError) error = NULL;
+  int ret;
   g_autoptr(MirModel) model = NULL;
   g_autoptr(MirDataset) data = NULL;
   g_autoptr(MirTensor) probs = NULL;
@@ -223,8 +225,9 @@ mirada_cmd_evaluate (int argc, char **argv)
 
   g_option_context_set_summary (context, _("Measure a classifier on a labelled dataset."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    return mirada_cli_usage_error ("evaluate", error->message);
+  ret = mirada_cli_parse (context, "evaluate", &argc, &argv);
+  if (ret >= 0)
+    return ret;
   if (argc != 3)
     return mirada_cli_usage_error ("evaluate", _("expected a model and a dataset"));
   if (batch < 1)
@@ -253,6 +256,14 @@ mirada_cmd_evaluate (int argc, char **argv)
   map = g_new (guint, data->n_classes);
   if (!map_classes (model, data, K, map, &error))
     return mirada_cli_fail (error);
+  /* A model without class names shows the dataset's (same order). */
+  if (model->meta.class_names == NULL)
+    {
+      model->meta.class_names = g_new0 (char *, K + 1);
+      for (guint k = 0; k < K; k++)
+        model->meta.class_names[k] = k < data->n_classes ? g_strdup (data->class_names[k])
+                                                          : g_strdup_printf ("class %u", k);
+    }
   if (!(probs = mir_predict_dataset (model, data, model->meta.preprocess, (guint) batch, NULL,
                                      &error)))
     return mirada_cli_fail (error);

@@ -11,6 +11,7 @@
 #include <glib-unix.h>
 
 #include "mirada-cli.h"
+#include "mirada-cli-util.h"
 #include "mir-keras.h"
 #include "mir-keras-writer.h"
 #include "mir-sidecar.h"
@@ -197,6 +198,7 @@ mirada_cmd_train (int argc, char **argv)
   };
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
   g_autoptr(GError) error = NULL;
+  int ret;
   g_autoptr(MirModel) model = NULL;
   g_autoptr(MirDataset) data = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
@@ -212,8 +214,9 @@ mirada_cmd_train (int argc, char **argv)
 
   g_option_context_set_summary (context, _("Train a classifier and save it as a Keras 2 .h5 file."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    return mirada_cli_usage_error ("train", error->message);
+  ret = mirada_cli_parse (context, "train", &argc, &argv);
+  if (ret >= 0)
+    return ret;
   if (argc > 1)
     return mirada_cli_usage_error ("train", _("unexpected argument"));
   if (dataset_arg == NULL || out == NULL)

@@ -84,9 +84,19 @@ test_fashion_mnist (gconstpointer data)
   g_assert_cmpuint (image_sum (ds, 0), ==, sum0);
   g_assert_cmpuint (image_sum (ds, ds->n - 1), ==, sum_last);
   g_assert_cmpuint (ds->n_classes, ==, 10);
+  /* growing the names from the dataset's own (the CLI adds "background") */
+  {
+    g_autoptr(GPtrArray) names = g_ptr_array_new ();
+    for (guint i = 0; i < 10; i++)
+      g_ptr_array_add (names, ds->class_names[i]);
+    g_ptr_array_add (names, (gpointer) "background");
+    g_assert_true (mir_dataset_set_class_names (ds, (const char *const *) names->pdata, 11, &error));
+    g_assert_cmpstr (ds->class_names[10], ==, "background");
+    g_assert_cmpuint (ds->n_classes, ==, 11);
+  }
   g_assert_cmpstr (ds->class_names[0], ==, "T-shirt/top");
   g_assert_cmpstr (ds->class_names[9], ==, "Ankle boot");
-  g_assert_null (ds->class_names[10]);
+  g_assert_null (ds->class_names[11]);
 }
 
 static void

@@ -100,6 +100,7 @@ mir_dataset_set_class_names (MirDataset *self, const char *const *names, guint n
                              GError **error)
 {
   gint32 max_label = -1;
+  char **copy;
 
   if (n_classes == 0)
     n_classes = g_strv_length ((char **) names);
@@ -112,10 +113,12 @@ mir_dataset_set_class_names (MirDataset *self, const char *const *names, guint n
                    max_label, n_classes);
       return FALSE;
     }
-  g_strfreev (self->class_names);
-  self->class_names = g_new0 (char *, n_classes + 1);
+  /* copy first: @names may point into the old names */
+  copy = g_new0 (char *, n_classes + 1);
   for (guint i = 0; i < n_classes; i++)
-    self->class_names[i] = g_strdup (names[i]);
+    copy[i] = g_strdup (names[i]);
+  g_strfreev (self->class_names);
+  self->class_names = copy;
   self->n_classes = n_classes;
   return TRUE;
 }
