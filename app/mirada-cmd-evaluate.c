@@ -322,7 +322,7 @@ mirada_cmd_evaluate (int argc, char **argv)
   if (wrong_png != NULL)
     {
       guint n = MIN (wrong->len, WRONG_COLS * WRONG_ROWS);
-      if (!write_wrong_grid (wrong_png, data, (Wrong *) wrong->data, wrong->len, &error))
+      if (!write_wrong_grid (wrong_png, data, (const Wrong *) (gpointer) wrong->data, wrong->len, &error))
         return mirada_cli_fail (error);
       g_print (_("Most confidently wrong (left to right, top to bottom), in %s:\n"), wrong_png);
       for (guint k = 0; k < n; k++)

@@ -288,6 +288,8 @@ test_split_and_batch (void)
   g_assert_cmpint (train->n, ==, 8);
   g_assert_cmpint (val->n, ==, 2);
   g_assert_cmpmem (mir_dataset_get_image (val, 0), 30, mir_dataset_get_image (ds, 8), 30);
+  g_clear_pointer (&train, mir_dataset_unref);
+  g_clear_pointer (&val, mir_dataset_unref);
   g_assert_false (mir_dataset_split (ds, 1.0, &train, &val, &error));
   g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);
   g_clear_error (&error);
