@@ -593,15 +593,16 @@ test_batchnorm_forward (void)
     }
 }
 
-/* Hand-derived values.  Bilinear, half_pixel_centers=False, size 2 on [0, 1, 3]:
- * source x = 0, .5, 1, 1.5, 2, 2.5 -> 0, .5, 1, 2, 3, 3 (the last tap clamps). */
+/* Hand-derived values.  Bilinear with half-pixel centres (Keras 2.4+,
+ * tf.image.resize), size 2 on [0, 1, 3]: source x = (o + .5) / 2 - .5 =
+ * -.25, .25, .75, 1.25, 1.75, 2.25 -> 0 (clamped), .25, .75, 1.5, 2.5, 3. */
 static void
 test_resample_forward (void)
 {
   gint64 shape[4] = { 1, 1, 3, 1 };
   g_autoptr(MirTensor) x = mir_tensor_new (4, shape, NULL);
   g_autoptr(GError) error = NULL;
-  const double bilinear[6] = { 0, 0.5, 1, 2, 3, 3 };
+  const double bilinear[6] = { 0, 0.25, 0.75, 1.5, 2.5, 3 };
   const double nearest[6] = { 0, 0, 1, 1, 3, 3 };
   const double padded[] = { 0, 0, 0, 0, 0, 0,   0, 0, 1, 3, 0, 0 };
   const double cropped[] = { 1 };
@@ -673,6 +674,66 @@ test_global_pool_forward (void)
             }
         assert_close (y, want, 8, "global pooling");
       }
+}
+
+/* Backward without the pre-activation kept by forward (state NULL) must
+ * recompute it and give the same gradients as with it. */
+static void
+test_backward_recompute (void)
+{
+  static const struct { const char *cls, *config; gint64 shape[4]; guint ndim; } cases[] = {
+    { "Conv2D", "{\"filters\": 3, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"swish\"}",
+      { 2, 5, 4, 2 }, 4 },
+    { "DepthwiseConv2D", "{\"kernel_size\": 3, \"depth_multiplier\": 2, \"activation\": \"gelu\"}",
+      { 2, 5, 4, 2 }, 4 },
+    { "SeparableConv2D", "{\"filters\": 3, \"kernel_size\": 2, \"activation\": \"elu\"}",
+      { 2, 5, 4, 2 }, 4 },
+    { "Dense", "{\"units\": 4, \"activation\": \"softplus\"}", { 3, 5 }, 2 },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(MirModel) model = layer_model (cases[i].cls, cases[i].config, cases[i].ndim,
+                                               cases[i].shape, 4);
+      MirLayer *layer = model_layer (model);
+      g_autoptr(GRand) rng = g_rand_new_with_seed (4);
+      g_autoptr(MirTensor) x = mir_test_random_tensor (cases[i].ndim, cases[i].shape, -2, 2, rng);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(MirTensor) y = mir_model_predict (model, x, NULL, &error);
+      g_autoptr(MirTensor) dy = mir_test_random_tensor (y->ndim, y->shape, -1, 1, rng);
+      g_autoptr(MirTensor) y2 = mir_tensor_new_like (y, NULL);
+      MirTensor *dx[2] = { mir_tensor_new_like (x, NULL), mir_tensor_new_like (x, NULL) };
+      MirTensor *dw[2][MIR_MAX_WEIGHTS] = { { NULL } };
+      gpointer kept = NULL, none = NULL;
+      MirRunArgs with = { .for_backward = TRUE, .state = &kept };
+      MirRunArgs without = { .for_backward = TRUE, .state = &none };
+
+      g_assert_no_error (error);
+      g_assert_true (layer->klass->forward (layer, &x, 1, y2, &with, &error));
+      g_assert_nonnull (kept);
+      for (guint r = 0; r < 2; r++)
+        {
+          for (guint j = 0; j < layer->n_weights; j++)
+            dw[r][j] = mir_tensor_new (layer->weights[j].shape.ndim, layer->weights[j].shape.dim,
+                                       NULL);
+          g_assert_true (layer->klass->backward (layer, &x, 1, y2, dy, &dx[r], dw[r],
+                                                 r ? &without : &with, &error));
+          g_assert_no_error (error);
+        }
+      g_assert_null (none);
+      for (gsize k = 0; k < x->numel; k++)
+        g_assert_cmpfloat_with_epsilon (dx[0]->data[k], dx[1]->data[k], 1e-6);
+      for (guint j = 0; j < layer->n_weights; j++)
+        {
+          for (gsize k = 0; k < dw[0][j]->numel; k++)
+            g_assert_cmpfloat_with_epsilon (dw[0][j]->data[k], dw[1][j]->data[k], 1e-5);
+          mir_tensor_unref (dw[0][j]);
+          mir_tensor_unref (dw[1][j]);
+        }
+      mir_tensor_unref (dx[0]);
+      mir_tensor_unref (dx[1]);
+      g_free (kept);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -809,6 +870,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/layers-conv/forward/batchnorm", test_batchnorm_forward);
   g_test_add_func ("/layers-conv/forward/resample", test_resample_forward);
   g_test_add_func ("/layers-conv/forward/global-pool", test_global_pool_forward);
+  g_test_add_func ("/layers-conv/backward-recompute", test_backward_recompute);
   g_test_add_func ("/layers-conv/errors", test_errors);
   return g_test_run ();
 }

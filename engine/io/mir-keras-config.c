@@ -742,7 +742,7 @@ resolve (Entry *entries, GHashTable *by_name, const Ref *ref, const char *user, 
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                    _("Layer '%s' takes its input from call %" G_GINT64_FORMAT " of layer '%s', "
-                     "which is called only %u times"),
+                     "which does not exist (calls made: %u)"),
                    user, ref->node, ref->name, t->n_calls);
       return -1;
     }
@@ -771,7 +771,6 @@ build_functional (Builder *b, JsonObject *entry, const char *group, gboolean fro
   g_autoptr(GHashTable) by_name = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GArray) in_refs = NULL;
   g_autoptr(GArray) out_refs = NULL;
-  g_autoptr(GArray) inputs = g_array_new (FALSE, FALSE, sizeof (guint));
   Entry *entries = NULL;
   guint n, remaining = 0;
   gboolean ok = FALSE;
@@ -1097,15 +1096,47 @@ model_from_node (JsonNode *root, GError **error)
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("The model has no inputs"));
       return NULL;
     }
-  if (!mir_model_set_outputs (model, (guint *) outs->data, outs->len, error))
+  if (!mir_model_set_outputs (model, &g_array_index (outs, guint, 0), outs->len, error))
     return NULL;
   return g_steal_pointer (&model);
+}
+
+/* Refuses models whose weights would not fit in memory, before any weight
+ * is allocated or read (each tensor alone is also limited, mir-tensor.h). */
+static gboolean
+check_param_count (MirModel *model, GError **error)
+{
+  g_autoptr(GPtrArray) layers = mir_model_dup_layers (model);
+  gint64 total = 0;
+
+  for (guint i = 0; i < layers->len; i++)
+    {
+      MirLayer *layer = layers->pdata[i];
+
+      for (guint j = 0; j < layer->n_weights; j++)
+        {
+          gint64 n = mir_shape_numel (layer->weights[j].shape.ndim, layer->weights[j].shape.dim);
+
+          if (n < 0 || n > MIR_KERAS_MAX_PARAMS - total)
+            {
+              g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                           _("The model declares more parameters than Mirada accepts (at most %"
+                             G_GINT64_FORMAT ", %" G_GINT64_FORMAT " GiB of float32 weights; "
+                             "exceeded at layer '%s')"),
+                           MIR_KERAS_MAX_PARAMS, MIR_KERAS_MAX_PARAMS * 4 >> 30, layer->name);
+              return FALSE;
+            }
+          total += n;
+        }
+    }
+  return TRUE;
 }
 
 MirModel *
 mir_keras_model_from_config (const char *json, gssize length, GError **error)
 {
   g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(MirModel) model = NULL;
   g_autoptr(GError) local = NULL;
   gsize len;
 
@@ -1126,5 +1157,8 @@ mir_keras_model_from_config (const char *json, gssize length, GError **error)
       malformed (error, _("it is empty"));
       return NULL;
     }
-  return model_from_node (json_parser_get_root (parser), error);
+  model = model_from_node (json_parser_get_root (parser), error);
+  if (model != NULL && !check_param_count (model, error))
+    return NULL;
+  return g_steal_pointer (&model);
 }

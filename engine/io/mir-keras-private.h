@@ -14,6 +14,8 @@ G_BEGIN_DECLS
 
 /* Most layers (all nesting levels) a config may declare. */
 #define MIR_KERAS_MAX_LAYERS 100000
+/* Most weights (all layers together) a model may declare: 8 GiB of float32. */
+#define MIR_KERAS_MAX_PARAMS (G_GINT64_CONSTANT (1) << 31)
 /* Deepest JSON nesting accepted (Keras configs stay far below). */
 #define MIR_KERAS_MAX_JSON_DEPTH 512
 /* Largest string attribute read (model_config of big models is a few MB). */

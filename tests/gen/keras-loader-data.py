@@ -128,7 +128,8 @@ def describe(path, n_outputs_dims=None):
         nested = lname in tops and tops[lname]['class_name'] in MODEL_CLASSES
         per_layer = {}
         for wn in wnames:
-            d = np.asarray(g[wn], dtype=np.float64)
+            # The loader converts to float32: compare with the float32 values.
+            d = np.asarray(g[wn]).astype(np.float32).astype(np.float64)
             owner = wn.split('/')[-2] if nested else lname
             idx = per_layer.get(owner, 0)
             per_layer[owner] = idx + 1
