@@ -19,6 +19,9 @@ static const MiradaCommand commands[] = {
   { "gradcam", mirada_cmd_gradcam, N_("Explain a prediction: Grad-CAM, CAM, saliency") },
   { "activations", mirada_cmd_activations, N_("Show a layer's activations as a grid") },
   { "filters", mirada_cmd_filters, N_("Show the patterns a layer's filters respond to most") },
+  { "train", mirada_cmd_train, N_("Train a classifier and save it as Keras .h5") },
+  { "evaluate", mirada_cmd_evaluate, N_("Measure a classifier on a labelled dataset") },
+  { "scene", mirada_cmd_scene, N_("Compose demo scenes with ground truth") },
 };
 
 static void

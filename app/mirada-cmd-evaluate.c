@@ -1,0 +1,342 @@
+/* mirada evaluate: accuracy, per-class precision and recall, a confusion
+ * matrix (CSV, PNG) and a grid of the most confidently wrong examples, as
+ * the CIFAR-10 notebook (seed 004) does by hand. */
+#define G_LOG_DOMAIN "mirada-cmd-evaluate"
+
+#include "config.h"
+
+#include <string.h>
+#include <glib/gi18n.h>
+
+#include "mirada-cli.h"
+#include "mirada-cli-util.h"
+#include "train/mir-trainer.h"
+
+#define CELL 24          /* confusion matrix cell, pixels */
+#define WRONG_COLS 8
+#define WRONG_ROWS 4
+#define WRONG_SCALE 3    /* upscale of each example */
+
+typedef struct
+{
+  gint64 index;
+  guint truth;
+  guint predicted;
+  float confidence;
+} Wrong;
+
+static int
+compare_wrong (gconstpointer a, gconstpointer b)
+{
+  const Wrong *x = a, *y = b;
+  return (x->confidence < y->confidence) - (x->confidence > y->confidence);
+}
+
+static gboolean
+decode_image (const char *path, gint64 height, gint64 width, gint64 channels, guint8 *pixels,
+              gpointer user_data, GError **error)
+{
+  g_autoptr(MirImage) image = NULL;
+  g_autoptr(MirImage) sized = NULL;
+  MirModel *model = user_data;
+
+  if (!(image = mirada_image_load (path, error)))
+    return FALSE;
+  if (!(sized = mir_image_resize (image, (int) width, (int) height, model->meta.resize, error)))
+    return FALSE;
+  for (gint64 y = 0; y < height; y++)
+    for (gint64 x = 0; x < width; x++)
+      {
+        const guint8 *s = sized->pixels + (gsize) y * sized->rowstride + (gsize) x * sized->channels;
+        guint8 *d = pixels + (y * width + x) * channels;
+        for (gint64 c = 0; c < channels; c++)
+          {
+            if (sized->channels == 1)
+              d[c] = s[0];
+            else if (channels == 1)
+              d[c] = (guint8) ((s[0] * 19595 + s[1] * 38470 + s[2] * 7471 + 0x8000) >> 16);
+            else
+              d[c] = s[MIN (c, sized->channels - 1)];
+          }
+      }
+  return TRUE;
+}
+
+/* Output index of each dataset class: by name when the model knows its
+ * class names, else in order. */
+static gboolean
+map_classes (MirModel *model, MirDataset *data, guint n_outputs, guint *map, GError **error)
+{
+  for (guint c = 0; c < data->n_classes; c++)
+    {
+      map[c] = c;
+      if (model->meta.class_names != NULL)
+        {
+          gboolean found = FALSE;
+          for (guint k = 0; model->meta.class_names[k] && !found; k++)
+            if (g_strcmp0 (model->meta.class_names[k], data->class_names[c]) == 0)
+              {
+                map[c] = k;
+                found = TRUE;
+              }
+          if (!found)
+            {
+              g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                           _("The dataset's class '%s' is not one of the model's classes"),
+                           data->class_names[c]);
+              return FALSE;
+            }
+        }
+      if (map[c] >= n_outputs)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                       _("The dataset has %u classes but the model only %u outputs"),
+                       data->n_classes, n_outputs);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+write_csv (const char *path, MirModel *model, const guint64 *conf, guint K, GError **error)
+{
+  g_autoptr(GString) s = g_string_new ("true\\predicted");
+
+  for (guint j = 0; j < K; j++)
+    {
+      g_autofree char *name = mirada_cli_class_name (model, j);
+      g_string_append_printf (s, ",\"%s\"", name);
+    }
+  g_string_append_c (s, '\n');
+  for (guint i = 0; i < K; i++)
+    {
+      g_autofree char *name = mirada_cli_class_name (model, i);
+      g_string_append_printf (s, "\"%s\"", name);
+      for (guint j = 0; j < K; j++)
+        g_string_append_printf (s, ",%" G_GUINT64_FORMAT, conf[i * K + j]);
+      g_string_append_c (s, '\n');
+    }
+  if (!g_file_set_contents (path, s->str, (gssize) s->len, error))
+    return FALSE;
+  return TRUE;
+}
+
+/* Row-normalised counts, white (0) to red (1), like matplotlib's "Reds";
+ * the diagonal in blue so right and wrong stand apart; 1 px grey grid. */
+static gboolean
+write_confusion_png (const char *path, const guint64 *conf, guint K, GError **error)
+{
+  int side = (int) K * CELL + 1;
+  g_autoptr(MirImage) img = mir_image_new (side, side, 3, error);
+
+  if (img == NULL)
+    return FALSE;
+  for (int y = 0; y < side; y++)
+    for (int x = 0; x < side; x++)
+      {
+        guint8 *p = img->pixels + (gsize) y * img->rowstride + (gsize) x * 3;
+        if (y % CELL == 0 || x % CELL == 0)
+          {
+            p[0] = p[1] = p[2] = 160;
+            continue;
+          }
+        {
+          guint i = (guint) (y / CELL), j = (guint) (x / CELL);
+          guint64 row = 0;
+          double f;
+          for (guint k = 0; k < K; k++)
+            row += conf[i * K + k];
+          f = row ? (double) conf[i * K + j] / (double) row : 0;
+          if (i == j)
+            {
+              p[0] = p[1] = (guint8) (255 * (1 - f));
+              p[2] = 255;
+            }
+          else
+            {
+              f = MIN (1.0, f * 5); /* errors are small fractions: stretch them */
+              p[0] = 255;
+              p[1] = p[2] = (guint8) (255 * (1 - f));
+            }
+        }
+      }
+  return mirada_image_save_png (img, path, error);
+}
+
+static gboolean
+write_wrong_grid (const char *path, MirDataset *data, const Wrong *wrong, guint n_wrong,
+                  GError **error)
+{
+  int cw = (int) data->width * WRONG_SCALE + 4, ch = (int) data->height * WRONG_SCALE + 4;
+  guint n = MIN (n_wrong, WRONG_COLS * WRONG_ROWS);
+  guint rows = MAX (1, (n + WRONG_COLS - 1) / WRONG_COLS);
+  g_autoptr(MirImage) img = mir_image_new (cw * WRONG_COLS, ch * (int) rows, 3, error);
+
+  if (img == NULL)
+    return FALSE;
+  memset (img->pixels, 255, img->rowstride * (gsize) img->height);
+  for (guint k = 0; k < n; k++)
+    {
+      const guint8 *src = mir_dataset_get_image (data, wrong[k].index);
+      int ox = (int) (k % WRONG_COLS) * cw + 2, oy = (int) (k / WRONG_COLS) * ch + 2;
+      for (int y = 0; y < (int) data->height * WRONG_SCALE; y++)
+        for (int x = 0; x < (int) data->width * WRONG_SCALE; x++)
+          {
+            const guint8 *s = src + ((y / WRONG_SCALE) * data->width + x / WRONG_SCALE) * data->channels;
+            guint8 *d = img->pixels + (gsize) (oy + y) * img->rowstride + (gsize) (ox + x) * 3;
+            for (int c = 0; c < 3; c++)
+              d[c] = s[data->channels == 3 ? c : 0];
+          }
+    }
+  return mirada_image_save_png (img, path, error);
+}
+
+int
+mirada_cmd_evaluate (int argc, char **argv)
+{
+  g_autofree char *csv = NULL;
+  g_autofree char *png = NULL;
+  g_autofree char *wrong_png = NULL;
+  g_autofree char *labels = NULL;
+  g_autofree char *preprocess = NULL;
+  int batch = 64;
+  GOptionEntry entries[] = {
+    { "csv", 0, 0, G_OPTION_ARG_FILENAME, &csv, N_("Write the confusion matrix as CSV"), N_("FILE") },
+    { "png", 0, 0, G_OPTION_ARG_FILENAME, &png, N_("Draw the confusion matrix as PNG"), N_("FILE") },
+    { "wrong", 0, 0, G_OPTION_ARG_FILENAME, &wrong_png, N_("Draw the most confidently wrong examples as a PNG grid"), N_("FILE") },
+    { "labels", 0, 0, G_OPTION_ARG_FILENAME, &labels, N_("Class names, one per line"), N_("FILE") },
+    { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("Override the model's preprocessing"), N_("MODE") },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Batch size (default 64)"), "N" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("MODEL fashion-mnist|DIR"));
+  g_autoptr(GError) error = NULL;
+  int ret;
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(MirDataset) data = NULL;
+  g_autoptr(MirTensor) probs = NULL;
+  g_autofree guint64 *conf = NULL;
+  g_autofree guint *map = NULL;
+  g_autoptr(GArray) wrong = g_array_new (FALSE, FALSE, sizeof (Wrong));
+  const MirShape *in, *out;
+  guint K, P;
+  guint64 right = 0;
+
+  g_option_context_set_summary (context, _("Measure a classifier on a labelled dataset."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  ret = mirada_cli_parse (context, "evaluate", &argc, &argv);
+  if (ret >= 0)
+    return ret;
+  if (argc != 3)
+    return mirada_cli_usage_error ("evaluate", _("expected a model and a dataset"));
+  if (batch < 1)
+    return mirada_cli_usage_error ("evaluate", _("--batch must be at least 1"));
+
+  if (!(model = mirada_cli_load_model (argv[1], labels, preprocess, NULL, &error)))
+    return mirada_cli_fail (error);
+  in = mir_model_get_input_shape (model, 0);
+  out = mir_model_get_output_shape (model, 0);
+  if (in->ndim != 4 || in->dim[1] <= 0 || in->dim[2] <= 0)
+    {
+      g_set_error (&error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                   _("The model must take one image input of fixed size"));
+      return mirada_cli_fail (error);
+    }
+  if (g_strcmp0 (argv[2], "fashion-mnist") == 0)
+    data = mir_dataset_load_fashion_mnist (NULL, FALSE, &error);
+  else
+    data = mir_dataset_load_directory (argv[2], in->dim[1], in->dim[2], in->dim[3], decode_image,
+                                       model, NULL, &error);
+  if (data == NULL)
+    return mirada_cli_fail (error);
+
+  P = (guint) out->dim[out->ndim - 1];
+  K = MAX (P, 2); /* one sigmoid output: two classes */
+  map = g_new (guint, data->n_classes);
+  if (!map_classes (model, data, K, map, &error))
+    return mirada_cli_fail (error);
+  /* A model without class names shows the dataset's (same order). */
+  if (model->meta.class_names == NULL)
+    {
+      model->meta.class_names = g_new0 (char *, K + 1);
+      for (guint k = 0; k < K; k++)
+        model->meta.class_names[k] = k < data->n_classes ? g_strdup (data->class_names[k])
+                                                          : g_strdup_printf ("class %u", k);
+    }
+  if (!(probs = mir_predict_dataset (model, data, model->meta.preprocess, (guint) batch, NULL,
+                                     &error)))
+    return mirada_cli_fail (error);
+
+  conf = g_new0 (guint64, (gsize) K * K);
+  for (gint64 n = 0; n < data->n; n++)
+    {
+      const float *p = probs->data + n * P;
+      guint truth = map[data->labels[n]], pred = 0;
+      float best;
+
+      if (P == 1)
+        {
+          pred = p[0] > 0.5f;
+          best = pred ? p[0] : 1 - p[0];
+        }
+      else
+        {
+          best = p[0];
+          for (guint k = 1; k < P; k++)
+            if (p[k] > best)
+              {
+                best = p[k];
+                pred = k;
+              }
+        }
+      conf[truth * K + pred]++;
+      if (pred == truth)
+        right++;
+      else
+        {
+          Wrong w = { n, truth, pred, best };
+          g_array_append_val (wrong, w);
+        }
+    }
+
+  g_print (_("Accuracy: %.4f (%" G_GUINT64_FORMAT " of %" G_GINT64_FORMAT ")\n"),
+           (double) right / (double) MAX (data->n, 1), right, data->n);
+  g_print ("%-20s %9s %9s %8s\n", _("class"), _("precision"), _("recall"), _("support"));
+  for (guint k = 0; k < K; k++)
+    {
+      guint64 tp = conf[k * K + k], row = 0, col = 0;
+      g_autofree char *name = mirada_cli_class_name (model, k);
+      for (guint j = 0; j < K; j++)
+        {
+          row += conf[k * K + j];
+          col += conf[j * K + k];
+        }
+      if (row == 0 && col == 0)
+        continue;
+      g_print ("%-20s %9.4f %9.4f %8" G_GUINT64_FORMAT "\n", name,
+               col ? (double) tp / (double) col : 0.0, row ? (double) tp / (double) row : 0.0, row);
+    }
+
+  g_array_sort (wrong, compare_wrong);
+  if (wrong_png != NULL)
+    {
+      guint n = MIN (wrong->len, WRONG_COLS * WRONG_ROWS);
+      if (!write_wrong_grid (wrong_png, data, (const Wrong *) (gpointer) wrong->data, wrong->len, &error))
+        return mirada_cli_fail (error);
+      g_print (_("Most confidently wrong (left to right, top to bottom), in %s:\n"), wrong_png);
+      for (guint k = 0; k < n; k++)
+        {
+          Wrong *w = &g_array_index (wrong, Wrong, k);
+          g_autofree char *t = mirada_cli_class_name (model, w->truth);
+          g_autofree char *p = mirada_cli_class_name (model, w->predicted);
+          g_print (_("  %2u: image %" G_GINT64_FORMAT ", true %s, predicted %s (%.3f)\n"),
+                   k + 1, w->index, t, p, w->confidence);
+        }
+    }
+  if (csv != NULL && !write_csv (csv, model, conf, K, &error))
+    return mirada_cli_fail (error);
+  if (png != NULL && !write_confusion_png (png, conf, K, &error))
+    return mirada_cli_fail (error);
+  return 0;
+}

@@ -1,0 +1,331 @@
+/* mirada train: train a CNN on Fashion-MNIST or a folder-per-class image
+ * tree and save it as a Keras 2 .h5 file (with a .mirada.json sidecar for
+ * the class names and preprocessing).  Ctrl-C stops after the current
+ * batch and saves the weights of the last finished epoch. */
+#define G_LOG_DOMAIN "mirada-cmd-train"
+
+#include "config.h"
+
+#include <signal.h>
+#include <glib/gi18n.h>
+#include <glib-unix.h>
+
+#include "mirada-cli.h"
+#include "mirada-cli-util.h"
+#include "mir-keras.h"
+#include "mir-keras-writer.h"
+#include "mir-sidecar.h"
+#include "train/mir-trainer.h"
+
+/* The default architecture: a small CNN for 28×28 grey images in the spirit
+ * of the course notebook (seed 002: Conv32-Pool-Conv64-Pool-Conv64, then
+ * Dense 64), with 11 outputs: the 10 Fashion-MNIST classes and
+ * "background" (see add_background_samples()). */
+static const char default_arch[] =
+  "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"mirada_fashion\", \"layers\": ["
+  "{\"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 28, 28, 1],"
+  " \"dtype\": \"float32\", \"sparse\": false, \"ragged\": false, \"name\": \"input_1\"}},"
+  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"conv2d\", \"trainable\": true,"
+  " \"dtype\": \"float32\", \"filters\": 32, \"kernel_size\": [3, 3], \"strides\": [1, 1],"
+  " \"padding\": \"valid\", \"data_format\": \"channels_last\", \"dilation_rate\": [1, 1],"
+  " \"groups\": 1, \"activation\": \"relu\", \"use_bias\": true}},"
+  "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"max_pooling2d\", \"trainable\": true,"
+  " \"dtype\": \"float32\", \"pool_size\": [2, 2], \"padding\": \"valid\", \"strides\": [2, 2],"
+  " \"data_format\": \"channels_last\"}},"
+  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"conv2d_1\", \"trainable\": true,"
+  " \"dtype\": \"float32\", \"filters\": 64, \"kernel_size\": [3, 3], \"strides\": [1, 1],"
+  " \"padding\": \"valid\", \"data_format\": \"channels_last\", \"dilation_rate\": [1, 1],"
+  " \"groups\": 1, \"activation\": \"relu\", \"use_bias\": true}},"
+  "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"max_pooling2d_1\", \"trainable\": true,"
+  " \"dtype\": \"float32\", \"pool_size\": [2, 2], \"padding\": \"valid\", \"strides\": [2, 2],"
+  " \"data_format\": \"channels_last\"}},"
+  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"conv2d_2\", \"trainable\": true,"
+  " \"dtype\": \"float32\", \"filters\": 64, \"kernel_size\": [3, 3], \"strides\": [1, 1],"
+  " \"padding\": \"valid\", \"data_format\": \"channels_last\", \"dilation_rate\": [1, 1],"
+  " \"groups\": 1, \"activation\": \"relu\", \"use_bias\": true}},"
+  "{\"class_name\": \"Flatten\", \"config\": {\"name\": \"flatten\", \"trainable\": true,"
+  " \"dtype\": \"float32\", \"data_format\": \"channels_last\"}},"
+  "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense\", \"trainable\": true,"
+  " \"dtype\": \"float32\", \"units\": 64, \"activation\": \"relu\", \"use_bias\": true}},"
+  "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense_1\", \"trainable\": true,"
+  " \"dtype\": \"float32\", \"units\": 11, \"activation\": \"softmax\", \"use_bias\": true}}"
+  "]}, \"keras_version\": \"2.15.0\", \"backend\": \"tensorflow\"}";
+
+#define BACKGROUND_CLASS "background"
+
+/* HOOK (issue 4, later step): add samples of the "background" class (the
+ * extra output of the default architecture), e.g. crops of empty scene
+ * regions, so that sliding-window detection can say "nothing here".  Until
+ * then the class exists but has no samples, and the model learns to give it
+ * low probability. */
+static gboolean
+add_background_samples (MirDataset **dataset, guint background_label, guint64 seed,
+                        GError **error)
+{
+  (void) dataset;
+  (void) background_label;
+  (void) seed;
+  return TRUE;
+}
+
+/* Decodes with GdkPixbuf (mirada_image_load), resizes like Keras' load_img
+ * (nearest) and converts to the requested channels (PIL's "L" luma). */
+static gboolean
+decode_image (const char *path, gint64 height, gint64 width, gint64 channels, guint8 *pixels,
+              gpointer user_data, GError **error)
+{
+  g_autoptr(MirImage) image = NULL;
+  g_autoptr(MirImage) sized = NULL;
+
+  if (!(image = mirada_image_load (path, error)))
+    return FALSE;
+  if (!(sized = mir_image_resize (image, (int) width, (int) height, MIR_RESIZE_NEAREST, error)))
+    return FALSE;
+  for (gint64 y = 0; y < height; y++)
+    for (gint64 x = 0; x < width; x++)
+      {
+        const guint8 *s = sized->pixels + (gsize) y * sized->rowstride + (gsize) x * sized->channels;
+        guint8 *d = pixels + (y * width + x) * channels;
+        for (gint64 c = 0; c < channels; c++)
+          {
+            if (sized->channels == 1)
+              d[c] = s[0];
+            else if (channels == 1)
+              d[c] = (guint8) ((s[0] * 19595 + s[1] * 38470 + s[2] * 7471 + 0x8000) >> 16);
+            else
+              d[c] = s[MIN (c, sized->channels - 1)];
+          }
+      }
+  return TRUE;
+}
+
+typedef struct
+{
+  MirModel *model;
+  MirDataset *data;
+  MirTrainOptions options;
+  guint epochs_done;
+  GMainLoop *loop;
+  GError *error;
+  gboolean ok;
+} TrainJob;
+
+static void
+epoch_done_cb (const MirEpochStats *s, gpointer user_data)
+{
+  if (s->has_validation)
+    g_print (_("Epoch %u/%u: loss %.4f, accuracy %.4f, validation loss %.4f, validation accuracy %.4f (%.1f s)\n"),
+             s->epoch, s->n_epochs, s->loss, s->accuracy, s->val_loss, s->val_accuracy, s->seconds);
+  else
+    g_print (_("Epoch %u/%u: loss %.4f, accuracy %.4f (%.1f s)\n"),
+             s->epoch, s->n_epochs, s->loss, s->accuracy, s->seconds);
+}
+
+static void
+train_worker (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  TrainJob *job = data;
+
+  job->ok = mir_train (job->model, job->data, &job->options, &job->epochs_done, cancellable,
+                       &job->error);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+train_finished_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  TrainJob *job = user_data;
+  g_main_loop_quit (job->loop);
+}
+
+static gboolean
+sigint_cb (gpointer user_data)
+{
+  GCancellable *cancellable = user_data;
+
+  if (!g_cancellable_is_cancelled (cancellable))
+    g_printerr ("%s\n", _("Interrupted: stopping after this batch and keeping the last finished epoch…"));
+  g_cancellable_cancel (cancellable);
+  return G_SOURCE_CONTINUE;
+}
+
+static MirModel *
+build_model (const char *arch, guint32 seed, GError **error)
+{
+  g_autofree char *json = NULL;
+  gsize len = 0;
+  g_autoptr(MirModel) model = NULL;
+
+  if (g_strcmp0 (arch, "default") == 0)
+    json = g_strdup (default_arch);
+  else if (!g_file_get_contents (arch, &json, &len, error))
+    return NULL;
+  if (!(model = mir_keras_model_from_config (json, -1, error)))
+    {
+      g_prefix_error (error, _("Architecture '%s': "), arch);
+      return NULL;
+    }
+  if (!mir_model_finish (model, TRUE, seed, error))
+    return NULL;
+  return g_steal_pointer (&model);
+}
+
+int
+mirada_cmd_train (int argc, char **argv)
+{
+  g_autofree char *arch = NULL;
+  g_autofree char *dataset_arg = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *optimizer = NULL;
+  g_autofree char *preprocess = NULL;
+  int epochs = 10, batch = 32, seed = 1, shift = 2;
+  double lr = 0, momentum = 0, val_split = 0.1;
+  gboolean augment = FALSE;
+  GOptionEntry entries[] = {
+    { "arch", 0, 0, G_OPTION_ARG_FILENAME, &arch, N_("Architecture: \"default\" or a Keras model config JSON file"), N_("ARCH") },
+    { "dataset", 0, 0, G_OPTION_ARG_FILENAME, &dataset_arg, N_("\"fashion-mnist\" or a folder with one subfolder of images per class"), N_("DATASET") },
+    { "epochs", 0, 0, G_OPTION_ARG_INT, &epochs, N_("Number of epochs (default 10)"), "N" },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Batch size (default 32)"), "N" },
+    { "optimizer", 0, 0, G_OPTION_ARG_STRING, &optimizer, N_("adam (default) or sgd"), N_("NAME") },
+    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, N_("Learning rate (default 0.001 for Adam, 0.01 for SGD)"), "X" },
+    { "momentum", 0, 0, G_OPTION_ARG_DOUBLE, &momentum, N_("SGD momentum (default 0)"), "X" },
+    { "seed", 0, 0, G_OPTION_ARG_INT, &seed, N_("Random seed for initialisation, shuffling and augmentation (default 1)"), "N" },
+    { "augment", 0, 0, G_OPTION_ARG_NONE, &augment, N_("Random shifts of up to 2 pixels and horizontal flips"), NULL },
+    { "validation-split", 0, 0, G_OPTION_ARG_DOUBLE, &val_split, N_("Fraction of the data kept for validation (default 0.1)"), "X" },
+    { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("How pixels become inputs: none, scale (default), tf, caffe, torch"), N_("MODE") },
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, N_("Where to save the model (.h5)"), N_("FILE") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  int ret;
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(MirDataset) data = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GTask) task = NULL;
+  g_autofree char *sidecar = NULL;
+  MirOptimizerKind kind = MIR_OPTIMIZER_ADAM;
+  MirPreprocessMode mode = MIR_PREPROCESS_SCALE;
+  TrainJob job = { 0 };
+  const MirShape *in;
+  gint64 trainable = 0, params;
+  guint sig;
+
+  g_option_context_set_summary (context, _("Train a classifier and save it as a Keras 2 .h5 file."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  ret = mirada_cli_parse (context, "train", &argc, &argv);
+  if (ret >= 0)
+    return ret;
+  if (argc > 1)
+    return mirada_cli_usage_error ("train", _("unexpected argument"));
+  if (dataset_arg == NULL || out == NULL)
+    return mirada_cli_usage_error ("train", _("--dataset and --out are required"));
+  if (epochs < 1 || batch < 1)
+    return mirada_cli_usage_error ("train", _("--epochs and --batch must be at least 1"));
+  if (optimizer && !mir_optimizer_kind_from_string (optimizer, &kind, &error))
+    return mirada_cli_usage_error ("train", error->message);
+  if (preprocess && !mir_preprocess_mode_from_string (preprocess, &mode, &error))
+    return mirada_cli_usage_error ("train", error->message);
+
+  if (!(model = build_model (arch ? arch : "default", (guint32) seed, &error)))
+    return mirada_cli_fail (error);
+  in = mir_model_get_input_shape (model, 0);
+  if (model->inputs->len != 1 || in->ndim != 4 || in->dim[1] <= 0 || in->dim[2] <= 0)
+    {
+      g_set_error (&error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                   _("The architecture must take one image input of fixed size"));
+      return mirada_cli_fail (error);
+    }
+
+  if (g_strcmp0 (dataset_arg, "fashion-mnist") == 0)
+    data = mir_dataset_load_fashion_mnist (NULL, TRUE, &error);
+  else
+    data = mir_dataset_load_directory (dataset_arg, in->dim[1], in->dim[2], in->dim[3],
+                                       decode_image, NULL, NULL, &error);
+  if (data == NULL)
+    return mirada_cli_fail (error);
+
+  /* A model with one output more than the dataset's classes gets the
+   * "background" class. */
+  {
+    const MirShape *o = mir_model_get_output_shape (model, 0);
+    if (o->dim[o->ndim - 1] == (gint64) data->n_classes + 1)
+      {
+        g_autoptr(GPtrArray) names = g_ptr_array_new ();
+        for (guint i = 0; i < data->n_classes; i++)
+          g_ptr_array_add (names, data->class_names[i]);
+        g_ptr_array_add (names, (gpointer) BACKGROUND_CLASS);
+        g_ptr_array_add (names, NULL);
+        if (!mir_dataset_set_class_names (data, (const char *const *) names->pdata,
+                                          names->len - 1, &error) ||
+            !add_background_samples (&data, data->n_classes - 1, (guint64) seed, &error))
+          return mirada_cli_fail (error);
+      }
+  }
+
+  mir_train_options_init (&job.options);
+  job.options.epochs = (guint) epochs;
+  job.options.batch_size = (guint) batch;
+  mir_optimizer_options_init (&job.options.optimizer, kind);
+  if (lr > 0)
+    job.options.optimizer.learning_rate = lr;
+  job.options.optimizer.momentum = momentum;
+  job.options.seed = (guint64) seed;
+  job.options.validation_split = val_split;
+  job.options.preprocess = mode;
+  if (augment)
+    {
+      job.options.augment.max_shift = (guint) shift;
+      job.options.augment.flip = TRUE;
+    }
+  job.options.epoch_func = epoch_done_cb;
+
+  params = mir_model_count_params (model, &trainable);
+  g_print (_("Training %s (%" G_GINT64_FORMAT " parameters) on %" G_GINT64_FORMAT
+             " images in %u classes, %s, batch %d, %d epochs\n"),
+           arch ? arch : "default", params, data->n, data->n_classes,
+           mir_optimizer_kind_to_string (kind), batch, epochs);
+
+  job.model = model;
+  job.data = data;
+  job.loop = loop = g_main_loop_new (NULL, FALSE);
+  sig = g_unix_signal_add (SIGINT, sigint_cb, cancellable);
+  task = g_task_new (NULL, cancellable, train_finished_cb, &job);
+  g_task_set_task_data (task, &job, NULL);
+  g_task_run_in_thread (task, train_worker);
+  g_main_loop_run (loop);
+  g_source_remove (sig);
+
+  if (!job.ok)
+    {
+      if (!g_error_matches (job.error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && job.epochs_done == 0)
+        return mirada_cli_fail (job.error);
+      if (job.epochs_done == 0)
+        {
+          g_clear_error (&job.error);
+          g_set_error (&error, MIR_ERROR, MIR_ERROR_FAILED,
+                       _("Training was interrupted before the first epoch finished; nothing was saved"));
+          return mirada_cli_fail (error);
+        }
+      g_printerr (_("Training stopped (%s); saving the weights of epoch %u\n"),
+                  job.error->message, job.epochs_done);
+    }
+
+  g_strfreev (model->meta.class_names);
+  model->meta.class_names = g_strdupv (data->class_names);
+  model->meta.preprocess = mode;
+  model->meta.resize = MIR_RESIZE_NEAREST;
+  if (!mir_keras_save_h5 (model, out, &error))
+    return mirada_cli_fail (error);
+  sidecar = mir_sidecar_path_for_model (out);
+  if (!mir_sidecar_save (sidecar, &model->meta, &error))
+    return mirada_cli_fail (error);
+  g_print (_("Saved %s and %s\n"), out, sidecar);
+  if (job.error != NULL)
+    {
+      g_clear_error (&job.error);
+      return 130; /* interrupted, like a shell */
+    }
+  return 0;
+}

@@ -1,0 +1,141 @@
+/* mir-dataset.h: in-memory image classification datasets for the trainer.
+ *
+ * A dataset holds N images of H×W×C bytes (NHWC, uint8), one integer label
+ * per image and the class names.  Readers: gzip IDX files (MNIST,
+ * Fashion-MNIST) and folder-per-class image trees (like Keras'
+ * flow_from_directory; the app decodes the images).  Batches become NHWC
+ * float tensors with the model's preprocessing and optional augmentation.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "mir-model.h"
+
+G_BEGIN_DECLS
+
+/* Where Debian's dataset-fashion-mnist package installs the files. */
+#define MIR_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+typedef struct _MirDataset MirDataset;
+
+struct _MirDataset
+{
+  gatomicrefcount ref_count;
+  gint64 n;            /* number of images */
+  gint64 height;
+  gint64 width;
+  gint64 channels;
+  guint8 *pixels;      /* n × height × width × channels bytes, owned */
+  gint32 *labels;      /* n labels in [0, n_classes), owned */
+  guint n_classes;
+  char **class_names;  /* n_classes names, NULL-terminated, owned */
+};
+
+/* A dataset of @n zeroed images, labels 0 and @n_classes classes named
+ * "class <i>".  Checks the size for overflow. */
+MirDataset *mir_dataset_new           (gint64   n,
+                                       gint64   height,
+                                       gint64   width,
+                                       gint64   channels,
+                                       guint    n_classes,
+                                       GError **error);
+MirDataset *mir_dataset_ref           (MirDataset *self);
+void        mir_dataset_unref         (MirDataset *self);
+
+/* Bytes of one image (height × width × channels). */
+gsize       mir_dataset_image_size    (const MirDataset *self);
+guint8     *mir_dataset_get_image     (MirDataset *self, gint64 index);
+
+/* Replaces the class names (@names has @n_classes entries, or is
+ * NULL-terminated when @n_classes is 0).  The count may grow (a class with
+ * no samples yet, e.g. "background"), but never below the largest label. */
+gboolean    mir_dataset_set_class_names (MirDataset         *self,
+                                         const char *const  *names,
+                                         guint               n_classes,
+                                         GError            **error);
+
+/* Reads a (gzip-compressed or plain) IDX image file (magic 0x00000803,
+ * N×H×W bytes) and its IDX label file (magic 0x00000801, N bytes). */
+MirDataset *mir_dataset_load_idx      (const char  *images_path,
+                                       const char  *labels_path,
+                                       GError     **error);
+
+/* The Fashion-MNIST training (60000) or test (10000) set from @dir (NULL:
+ * MIR_FASHION_MNIST_DIR), with its class names. */
+MirDataset *mir_dataset_load_fashion_mnist (const char  *dir,
+                                            gboolean     train,
+                                            GError     **error);
+
+/* The 10 Fashion-MNIST class names, NULL-terminated. */
+const char *const *mir_fashion_mnist_class_names (void);
+
+/* Decodes the image file @path into @pixels: exactly @height × @width ×
+ * @channels bytes (HWC), resized and converted as needed.  Provided by the
+ * app (GdkPixbuf), since the engine does not decode image formats. */
+typedef gboolean (*MirImageDecodeFunc) (const char *path,
+                                        gint64      height,
+                                        gint64      width,
+                                        gint64      channels,
+                                        guint8     *pixels,
+                                        gpointer    user_data,
+                                        GError    **error);
+
+/* A folder-per-class tree: every subdirectory of @dir is a class (sorted
+ * alphabetically, like Keras' flow_from_directory), every file in it with
+ * an image extension (png, jpg, jpeg, bmp, gif, ppm, pgm, tif, tiff, webp)
+ * an image of that class, decoded with @decode into @height × @width ×
+ * @channels.  Checks @cancellable per image. */
+MirDataset *mir_dataset_load_directory (const char         *dir,
+                                        gint64              height,
+                                        gint64              width,
+                                        gint64              channels,
+                                        MirImageDecodeFunc  decode,
+                                        gpointer            user_data,
+                                        GCancellable       *cancellable,
+                                        GError            **error);
+
+/* A copy of images [@start, @start + @count). */
+MirDataset *mir_dataset_slice         (MirDataset  *self,
+                                       gint64       start,
+                                       gint64       count,
+                                       GError     **error);
+
+/* Keras' validation_split: the last round(@fraction × N) images (taken
+ * before shuffling) become @validation, the rest @train.  @fraction in
+ * [0, 1); 0 gives a NULL @validation. */
+gboolean    mir_dataset_split         (MirDataset  *self,
+                                       double       fraction,
+                                       MirDataset **train,
+                                       MirDataset **validation,
+                                       GError     **error);
+
+/* Fisher-Yates shuffle of @indices with @rng. */
+void        mir_shuffle_indices       (guint  *indices,
+                                       gsize   n,
+                                       GRand  *rng);
+
+typedef struct
+{
+  guint max_shift;     /* random shift of up to this many pixels in x and y, zero fill */
+  gboolean flip;       /* random horizontal flip (p = 0.5) */
+} MirAugmentOptions;
+
+/* Writes images @indices[0..@n) into the first @n batch slots of @batch
+ * (N×H×W×C float, contiguous, N >= @n, H/W/C those of the dataset),
+ * preprocessed with @mode (see MirPreprocessMode), augmented with @augment
+ * (may be NULL; needs @rng) and writes their labels into @labels (may be
+ * NULL). */
+gboolean    mir_dataset_fill_batch    (MirDataset              *self,
+                                       const guint             *indices,
+                                       gsize                    n,
+                                       MirTensor               *batch,
+                                       gint32                  *labels,
+                                       MirPreprocessMode        mode,
+                                       const MirAugmentOptions *augment,
+                                       GRand                   *rng,
+                                       GError                 **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirDataset, mir_dataset_unref)
+
+G_END_DECLS

@@ -1,0 +1,229 @@
+/* The Keras 2 .h5 writer: structure and values checked by h5py (an
+ * independent reader), atomic replacement, and (with the loader) a
+ * bit-exact round trip. */
+#include <math.h>
+#include <string.h>
+#include <glib/gstdio.h>
+
+#include "mir-test-util.h"
+#include "mir-keras-writer.h"
+#include "mir-keras.h"
+
+static MirLayer *
+make_layer (const char *class_name, const char *name, const char *json)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  GError *error = NULL;
+  MirLayer *layer;
+
+  g_assert_true (json_parser_load_from_data (parser, json, -1, &error));
+  layer = mir_layer_new_by_name (class_name, name,
+                                 json_node_get_object (json_parser_get_root (parser)), &error);
+  g_assert_no_error (error);
+  return layer;
+}
+
+static guint
+add (MirModel *model, const char *class_name, const char *name, const char *json,
+     const guint *inputs, guint n_in)
+{
+  g_autoptr(MirLayer) layer = make_layer (class_name, name, json);
+  GError *error = NULL;
+  gint idx = mir_model_add_node (model, name, layer, inputs, n_in, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (idx, >=, 0);
+  return (guint) idx;
+}
+
+/* value[i] = sin(0.37 i + 1.3 l) for the l-th weight of the model. */
+static void
+fill_weights (MirModel *model)
+{
+  g_autoptr(GPtrArray) layers = mir_model_dup_layers (model);
+  guint l = 0;
+
+  for (guint k = 0; k < layers->len; k++)
+    {
+      MirLayer *layer = layers->pdata[k];
+      for (guint j = 0; j < layer->n_weights; j++, l++)
+        {
+          MirWeight *w = &layer->weights[j];
+          g_autoptr(MirTensor) t = mir_tensor_new (w->shape.ndim, w->shape.dim, NULL);
+          for (gsize i = 0; i < t->numel; i++)
+            t->data[i] = (float) sin (0.37 * (double) i + 1.3 * l);
+          g_assert_true (mir_layer_set_weight (layer, j, t, NULL));
+        }
+    }
+  g_assert_true (mir_model_finish (model, FALSE, 0, NULL));
+}
+
+static MirModel *
+sequential_model (void)
+{
+  MirModel *model = mir_model_new ("sequential");
+  MirShape in = { 4, { -1, 6, 5, 2 } };
+  guint i;
+
+  g_assert_cmpint (mir_model_add_input (model, "conv2d_input", &in, NULL), ==, 0);
+  i = add (model, "Conv2D", "conv2d",
+           "{\"name\": \"conv2d\", \"filters\": 3, \"kernel_size\": [3, 3], \"padding\": \"same\","
+           " \"activation\": \"relu\", \"use_bias\": true, \"strides\": [1, 1]}",
+           (guint[]) { 0 }, 1);
+  i = add (model, "Flatten", "flatten", "{\"name\": \"flatten\"}", &i, 1);
+  i = add (model, "Dense", "dense",
+           "{\"name\": \"dense\", \"units\": 4, \"activation\": \"softmax\"}", &i, 1);
+  g_assert_true (mir_model_set_outputs (model, &i, 1, NULL));
+  fill_weights (model);
+  return model;
+}
+
+static MirModel *
+functional_model (void)
+{
+  MirModel *model = mir_model_new ("model");
+  MirShape in = { 2, { -1, 3 } };
+  guint a, b, s, o;
+
+  g_assert_cmpint (mir_model_add_input (model, "input_1", &in, NULL), ==, 0);
+  a = add (model, "Dense", "a", "{\"units\": 4, \"activation\": \"tanh\"}", (guint[]) { 0 }, 1);
+  b = add (model, "Dense", "b", "{\"units\": 4}", (guint[]) { 0 }, 1);
+  s = add (model, "Add", "add", "{}", (guint[]) { a, b }, 2);
+  o = add (model, "Dense", "out", "{\"units\": 2, \"activation\": \"sigmoid\"}", &s, 1);
+  g_assert_true (mir_model_set_outputs (model, &o, 1, NULL));
+  fill_weights (model);
+  return model;
+}
+
+static void
+check_with_h5py (const char *path, const char *kind)
+{
+  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "check-keras-h5.py", NULL);
+  const char *argv[] = { "/usr/bin/python3", script, path, kind, NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  GError *error = NULL;
+  int status = 0;
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status,
+                &error);
+  g_assert_no_error (error);
+  g_test_message ("h5py: %s%s", out, err);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_printerr ("%s\n", err);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+}
+
+static guint
+count_entries (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+  while (g_dir_read_name (d) != NULL)
+    n++;
+  return n;
+}
+
+static void
+test_write (gconstpointer data)
+{
+  const char *kind = data;
+  g_autoptr(MirModel) model = g_str_equal (kind, "sequential") ? sequential_model ()
+                                                                : functional_model ();
+  g_autofree char *dir = g_dir_make_tmp ("mir-h5w-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "model.h5", NULL);
+  GError *error = NULL;
+
+  /* an older file is replaced whole */
+  g_assert_true (g_file_set_contents (path, "old", -1, NULL));
+  g_assert_true (mir_keras_save_h5 (model, path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count_entries (dir), ==, 1); /* no temporary file left */
+  check_with_h5py (path, kind);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+static void
+test_write_errors (void)
+{
+  g_autoptr(MirModel) model = sequential_model ();
+  GError *error = NULL;
+
+  g_assert_false (mir_keras_save_h5 (model, "/nonexistent-dir/mirada/model.h5", &error));
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_IO);
+  g_clear_error (&error);
+}
+
+
+/* Written, then read back by Mirada's own loader: same graph, bit-identical
+ * weights and outputs. */
+static void
+test_round_trip (gconstpointer data)
+{
+  const char *kind = data;
+  gboolean seq = g_str_equal (kind, "sequential");
+  g_autoptr(MirModel) model = seq ? sequential_model () : functional_model ();
+  g_autoptr(MirModel) back = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("mir-h5rt-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "model.h5", NULL);
+  g_autoptr(GPtrArray) la = NULL;
+  g_autoptr(GPtrArray) lb = NULL;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (3);
+  g_autoptr(MirTensor) x = NULL;
+  g_autoptr(MirTensor) ya = NULL;
+  g_autoptr(MirTensor) yb = NULL;
+  const MirShape *in = mir_model_get_input_shape (model, 0);
+  gint64 shape[MIR_MAX_DIMS];
+  GError *error = NULL;
+
+  g_assert_true (mir_keras_save_h5 (model, path, &error));
+  g_assert_no_error (error);
+  back = mir_keras_load_h5 (path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (back);
+  g_assert_false (back->weights_initialised);
+
+  g_assert_cmpuint (mir_model_get_n_nodes (back), ==, mir_model_get_n_nodes (model));
+  la = mir_model_dup_layers (model);
+  lb = mir_model_dup_layers (back);
+  g_assert_cmpuint (la->len, ==, lb->len);
+  for (guint l = 0; l < la->len; l++)
+    {
+      MirLayer *a = la->pdata[l], *b = lb->pdata[l];
+      g_assert_cmpstr (a->name, ==, b->name);
+      g_assert_cmpstr (a->klass->name, ==, b->klass->name);
+      g_assert_cmpint (a->activation, ==, b->activation);
+      g_assert_cmpuint (a->n_weights, ==, b->n_weights);
+      for (guint j = 0; j < a->n_weights; j++)
+        {
+          MirTensor *ta = a->weights[j].value, *tb = b->weights[j].value;
+          g_assert_true (mir_tensor_same_shape (ta, tb));
+          g_assert_cmpmem (ta->data, ta->numel * sizeof (float), tb->data, tb->numel * sizeof (float));
+        }
+    }
+
+  shape[0] = 5;
+  for (guint i = 1; i < in->ndim; i++)
+    shape[i] = in->dim[i];
+  x = mir_test_random_tensor (in->ndim, shape, 0, 1, rng);
+  ya = mir_model_predict (model, x, NULL, &error);
+  g_assert_no_error (error);
+  yb = mir_model_predict (back, x, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (ya->data, ya->numel * sizeof (float), yb->data, yb->numel * sizeof (float));
+
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_data_func ("/keras-writer/sequential", "sequential", test_write);
+  g_test_add_data_func ("/keras-writer/functional", "functional", test_write);
+  g_test_add_func ("/keras-writer/errors", test_write_errors);
+  g_test_add_data_func ("/keras-writer/round-trip/sequential", "sequential", test_round_trip);
+  g_test_add_data_func ("/keras-writer/round-trip/functional", "functional", test_round_trip);
+  return g_test_run ();
+}
