@@ -16,55 +16,66 @@
 #include "mir-keras-writer.h"
 #include "mir-sidecar.h"
 #include "train/mir-trainer.h"
+#include "mir-scene.h"
 
 /* The default architecture: a small CNN for 28×28 grey images in the spirit
- * of the course notebook (seed 002: Conv32-Pool-Conv64-Pool-Conv64, then
- * Dense 64), with 11 outputs: the 10 Fashion-MNIST classes and
- * "background" (see add_background_samples()). */
+ * of the course notebook (seed 002: Conv-ReLU-MaxPool blocks, then Dense),
+ * with 11 outputs: the 10 Fashion-MNIST classes and "background" (see
+ * add_background_samples()).  About 12 MFLOPs per image. */
 static const char default_arch[] =
   "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"mirada_fashion\", \"layers\": ["
   "{\"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 28, 28, 1],"
   " \"dtype\": \"float32\", \"sparse\": false, \"ragged\": false, \"name\": \"input_1\"}},"
   "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"conv2d\", \"trainable\": true,"
   " \"dtype\": \"float32\", \"filters\": 32, \"kernel_size\": [3, 3], \"strides\": [1, 1],"
-  " \"padding\": \"valid\", \"data_format\": \"channels_last\", \"dilation_rate\": [1, 1],"
+  " \"padding\": \"same\", \"data_format\": \"channels_last\", \"dilation_rate\": [1, 1],"
   " \"groups\": 1, \"activation\": \"relu\", \"use_bias\": true}},"
   "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"max_pooling2d\", \"trainable\": true,"
   " \"dtype\": \"float32\", \"pool_size\": [2, 2], \"padding\": \"valid\", \"strides\": [2, 2],"
   " \"data_format\": \"channels_last\"}},"
   "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"conv2d_1\", \"trainable\": true,"
   " \"dtype\": \"float32\", \"filters\": 64, \"kernel_size\": [3, 3], \"strides\": [1, 1],"
-  " \"padding\": \"valid\", \"data_format\": \"channels_last\", \"dilation_rate\": [1, 1],"
+  " \"padding\": \"same\", \"data_format\": \"channels_last\", \"dilation_rate\": [1, 1],"
   " \"groups\": 1, \"activation\": \"relu\", \"use_bias\": true}},"
   "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"max_pooling2d_1\", \"trainable\": true,"
   " \"dtype\": \"float32\", \"pool_size\": [2, 2], \"padding\": \"valid\", \"strides\": [2, 2],"
   " \"data_format\": \"channels_last\"}},"
   "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"conv2d_2\", \"trainable\": true,"
   " \"dtype\": \"float32\", \"filters\": 64, \"kernel_size\": [3, 3], \"strides\": [1, 1],"
-  " \"padding\": \"valid\", \"data_format\": \"channels_last\", \"dilation_rate\": [1, 1],"
+  " \"padding\": \"same\", \"data_format\": \"channels_last\", \"dilation_rate\": [1, 1],"
   " \"groups\": 1, \"activation\": \"relu\", \"use_bias\": true}},"
   "{\"class_name\": \"Flatten\", \"config\": {\"name\": \"flatten\", \"trainable\": true,"
   " \"dtype\": \"float32\", \"data_format\": \"channels_last\"}},"
+  "{\"class_name\": \"Dropout\", \"config\": {\"name\": \"dropout\", \"trainable\": true,"
+  " \"dtype\": \"float32\", \"rate\": 0.3}},"
   "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense\", \"trainable\": true,"
-  " \"dtype\": \"float32\", \"units\": 64, \"activation\": \"relu\", \"use_bias\": true}},"
+  " \"dtype\": \"float32\", \"units\": 128, \"activation\": \"relu\", \"use_bias\": true}},"
+  "{\"class_name\": \"Dropout\", \"config\": {\"name\": \"dropout_1\", \"trainable\": true,"
+  " \"dtype\": \"float32\", \"rate\": 0.3}},"
   "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense_1\", \"trainable\": true,"
   " \"dtype\": \"float32\", \"units\": 11, \"activation\": \"softmax\", \"use_bias\": true}}"
   "]}, \"keras_version\": \"2.15.0\", \"backend\": \"tensorflow\"}";
 
 #define BACKGROUND_CLASS "background"
 
-/* HOOK (issue 4, later step): add samples of the "background" class (the
- * extra output of the default architecture), e.g. crops of empty scene
- * regions, so that sliding-window detection can say "nothing here".  Until
- * then the class exists but has no samples, and the model learns to give it
- * low probability. */
+/* Samples of the "background" class (the extra output of the default
+ * architecture), so that sliding-window detection can say "nothing here":
+ * as many as one real class has (N / classes), a third blank canvas, a third
+ * noise at the scene's background level, a third training items cut off by
+ * the frame (engine/data/mir-scene.c). */
 static gboolean
 add_background_samples (MirDataset **dataset, guint background_label, guint64 seed,
                         GError **error)
 {
-  (void) dataset;
-  (void) background_label;
-  (void) seed;
+  MirDataset *d = *dataset;
+  MirDataset *with;
+
+  g_return_val_if_fail (background_label + 1 == d->n_classes, FALSE);
+  with = mir_scene_add_background (d, d->n / MAX (d->n_classes - 1, 1), 0, (guint32) seed, error);
+  if (with == NULL)
+    return FALSE;
+  mir_dataset_unref (d);
+  *dataset = with;
   return TRUE;
 }
 

@@ -45,19 +45,6 @@ mir_scene_free (MirScene *scene)
   g_free (scene);
 }
 
-static gboolean
-overlaps (GArray *objects, int x, int y, int w, int h, int gap)
-{
-  for (guint i = 0; i < objects->len; i++)
-    {
-      MirSceneObject *o = &g_array_index (objects, MirSceneObject, i);
-      if (x < o->x + o->w + gap && o->x < x + w + gap && y < o->y + o->h + gap &&
-          o->y < y + h + gap)
-        return TRUE;
-    }
-  return FALSE;
-}
-
 /* Bilinear upscaling of a grey H×W item into the scene at (x, y), size s×s;
  * the item's pixels are drawn over the background with max() so its black
  * surround does not cut a square hole in a textured background. */
@@ -97,6 +84,7 @@ mir_scene_generate (MirDataset *items, const MirSceneOptions *o, GError **error)
   g_autoptr(MirScene) scene = g_new0 (MirScene, 1);
   g_autoptr(GRand) rng = g_rand_new_with_seed (o->seed);
   g_autoptr(GHashTable) used = g_hash_table_new (NULL, NULL);
+  g_autoptr(GHashTable) slots = g_hash_table_new (NULL, NULL);
 
   if (o->width < 32 || o->height < 32 || o->width > MIR_IMAGE_MAX_SIDE ||
       o->height > MIR_IMAGE_MAX_SIDE || o->item_size < 8 ||
@@ -155,20 +143,34 @@ mir_scene_generate (MirDataset *items, const MirSceneOptions *o, GError **error)
         }
       g_hash_table_add (used, GINT_TO_POINTER ((gint) idx));
       s = (int) (o->item_size * (1 + g_rand_double_range (rng, -o->size_jitter, o->size_jitter)));
-      for (tries = 0; tries < 10000; tries++)
-        {
-          x = g_rand_int_range (rng, 0, o->width - s + 1);
-          y = g_rand_int_range (rng, 0, o->height - s + 1);
-          if (!overlaps (scene->objects, x, y, s, s, 4))
-            break;
-        }
-      if (tries == 10000)
-        {
-          g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                       _("Cannot place %u items of %d px without overlap in a %d×%d scene"),
-                       o->n_items, o->item_size, o->width, o->height);
-          return NULL;
-        }
+      /* a jittered grid of slots: always succeeds while there are free slots */
+      {
+        int smax = (int) ceil (o->item_size * (1 + o->size_jitter)) + 4;
+        int cols = MAX (o->width / smax, 1), rows = MAX (o->height / smax, 1);
+        int sw = o->width / cols, sh = o->height / rows, slot = -1;
+
+        for (tries = 0; tries < 1000; tries++)
+          {
+            int cand = g_rand_int_range (rng, 0, cols * rows);
+            if (!g_hash_table_contains (slots, GINT_TO_POINTER (cand + 1)))
+              {
+                slot = cand;
+                break;
+              }
+          }
+        if (slot < 0)
+          {
+            g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                         _("Cannot place %u items of %d px without overlap in a %d×%d scene"),
+                         o->n_items, o->item_size, o->width, o->height);
+            return NULL;
+          }
+        g_hash_table_add (slots, GINT_TO_POINTER (slot + 1));
+        x = (slot % cols) * sw + g_rand_int_range (rng, 0, MAX (sw - s, 0) + 1);
+        y = (slot / cols) * sh + g_rand_int_range (rng, 0, MAX (sh - s, 0) + 1);
+        x = MIN (x, o->width - s);
+        y = MIN (y, o->height - s);
+      }
       paste_item (scene->image, mir_dataset_get_image (items, idx), (int) items->height,
                   (int) items->width, (int) items->channels, x, y, s);
       obj.class_index = items->labels[idx];
@@ -242,29 +244,66 @@ mir_scene_add_background (MirDataset *items, gint64 n, int level, guint32 seed, 
   g_autoptr(GPtrArray) names = g_ptr_array_new ();
   gsize sz = mir_dataset_image_size (items);
   gint64 H = items->height, W = items->width, C = items->channels;
+  guint label, n_classes = items->n_classes;
+  gint64 n_items = 0;
+  g_autofree gboolean *positions = NULL;
 
-  if (n < 0 || n > G_MAXINT32 - items->n)
+  if (n < 0 || n > G_MAXINT32 - items->n || level < 0 || level > 255)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID, _("Bad number of background samples"));
       return NULL;
     }
-  out = mir_dataset_new (items->n + n, H, W, C, items->n_classes + 1, error);
+  /* reuse a "background" class the dataset already names (it has no samples) */
+  if (n_classes > 0 && items->class_names &&
+      g_strcmp0 (items->class_names[n_classes - 1], "background") == 0)
+    label = n_classes - 1;
+  else
+    label = n_classes++;
+  for (gint64 i = 0; i < items->n; i++)
+    n_items += items->labels[i] != (gint32) label;
+  if (n_items == 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("Background crops need item images to cut"));
+      return NULL;
+    }
+  out = mir_dataset_new (items->n + n, H, W, C, n_classes, error);
   if (out == NULL)
     return NULL;
-  memcpy (out->pixels, items->pixels, sz * (gsize) items->n);
-  memcpy (out->labels, items->labels, sizeof (gint32) * (gsize) items->n);
-  for (guint i = 0; i < items->n_classes; i++)
-    g_ptr_array_add (names, items->class_names ? items->class_names[i] : (char *) "?");
-  g_ptr_array_add (names, (char *) "background");
+  positions = g_new0 (gboolean, items->n + n);
+  /* Background samples are spread evenly among the items (position j is a
+   * background sample when floor((j + 1) n / total) steps), so that a
+   * validation split taken from the end gets its share of each. */
+  {
+    gint64 total = items->n + n, src = 0;
+    for (gint64 j = 0; j < total; j++)
+      {
+        gboolean bg = (j + 1) * n / total > j * n / total;
+        positions[j] = bg;
+        if (!bg)
+          {
+            memcpy (mir_dataset_get_image (out, j), mir_dataset_get_image (items, src), sz);
+            out->labels[j] = items->labels[src];
+            src++;
+          }
+      }
+  }
+  for (guint i = 0; i < n_classes; i++)
+    g_ptr_array_add (names, i == label ? (char *) "background"
+                            : items->class_names ? items->class_names[i] : (char *) "?");
   if (!mir_dataset_set_class_names (out, (const char *const *) names->pdata, names->len, error))
     return NULL;
 
-  for (gint64 k = 0; k < n; k++)
+  for (gint64 j = 0, k = 0; j < items->n + n; j++)
     {
-      guint8 *dst = mir_dataset_get_image (out, items->n + k);
-      int kind = (int) (k % 3);
+      guint8 *dst;
+      int kind;
 
-      out->labels[items->n + k] = (gint32) items->n_classes;
+      if (!positions[j])
+        continue;
+      dst = mir_dataset_get_image (out, j);
+      kind = (int) (k++ % 3);
+      out->labels[j] = (gint32) label;
       if (kind == 0 || kind == 1)
         {
           double amp = kind == 0 ? 2.0 : g_rand_double_range (rng, 4, 16);
@@ -275,8 +314,13 @@ mir_scene_add_background (MirDataset *items, gint64 n, int level, guint32 seed, 
       else
         {
           /* an item shifted so that 55–90% of it lies outside the frame */
-          gint64 src = g_rand_int_range (rng, 0, (gint32) items->n);
-          const guint8 *im = mir_dataset_get_image (items, src);
+          gint64 src;
+          const guint8 *im;
+
+          do
+            src = g_rand_int_range (rng, 0, (gint32) items->n);
+          while (items->labels[src] == (gint32) label);
+          im = mir_dataset_get_image (items, src);
           double out_frac = g_rand_double_range (rng, 0.55, 0.9);
           int side = g_rand_int_range (rng, 0, 4);
           int shift_x = 0, shift_y = 0;
