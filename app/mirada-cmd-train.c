@@ -191,7 +191,7 @@ mirada_cmd_train (int argc, char **argv)
   g_autofree char *preprocess = NULL;
   int epochs = 10, batch = 32, seed = 1, shift = 2;
   double lr = 0, momentum = 0, val_split = 0.1;
-  gboolean augment = FALSE;
+  gboolean augment = FALSE, flip = FALSE;
   GOptionEntry entries[] = {
     { "arch", 0, 0, G_OPTION_ARG_FILENAME, &arch, N_("Architecture: \"default\" or a Keras model config JSON file"), N_("ARCH") },
     { "dataset", 0, 0, G_OPTION_ARG_FILENAME, &dataset_arg, N_("\"fashion-mnist\" or a folder with one subfolder of images per class"), N_("DATASET") },
@@ -202,6 +202,8 @@ mirada_cmd_train (int argc, char **argv)
     { "momentum", 0, 0, G_OPTION_ARG_DOUBLE, &momentum, N_("SGD momentum (default 0)"), "X" },
     { "seed", 0, 0, G_OPTION_ARG_INT, &seed, N_("Random seed for initialisation, shuffling and augmentation (default 1)"), "N" },
     { "augment", 0, 0, G_OPTION_ARG_NONE, &augment, N_("Random shifts of up to 2 pixels and horizontal flips"), NULL },
+    { "shift", 0, 0, G_OPTION_ARG_INT, &shift, N_("Random shifts of up to N pixels (0 = none; sets --augment without flips unless --flip)"), "N" },
+    { "flip", 0, 0, G_OPTION_ARG_NONE, &flip, N_("Random horizontal flips"), NULL },
     { "validation-split", 0, 0, G_OPTION_ARG_DOUBLE, &val_split, N_("Fraction of the data kept for validation (default 0.1)"), "X" },
     { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("How pixels become inputs: none, scale (default), tf, caffe, torch"), N_("MODE") },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, N_("Where to save the model (.h5)"), N_("FILE") },
@@ -285,10 +287,12 @@ mirada_cmd_train (int argc, char **argv)
   job.options.seed = (guint64) seed;
   job.options.validation_split = val_split;
   job.options.preprocess = mode;
-  if (augment)
+  if (augment || flip || shift != 2)
     {
+      if (shift < 0 || shift > 64)
+        return mirada_cli_usage_error ("train", _("--shift must be between 0 and 64"));
       job.options.augment.max_shift = (guint) shift;
-      job.options.augment.flip = TRUE;
+      job.options.augment.flip = augment || flip;
     }
   job.options.epoch_func = epoch_done_cb;
 
