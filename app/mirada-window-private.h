@@ -1,0 +1,45 @@
+/* mirada-window-private.h: MiradaWindow's struct, shared by its files. */
+#pragma once
+
+#include "mirada-architecture-panel.h"
+#include "mirada-window.h"
+
+G_BEGIN_DECLS
+
+struct _MiradaWindow
+{
+  AdwApplicationWindow parent_instance;
+
+  /* template */
+  AdwToastOverlay *toast_overlay;
+  AdwWindowTitle *window_title;
+  GtkWidget *job_box;
+  GtkSpinner *job_spinner;
+  GtkProgressBar *job_progress;
+  GtkStack *canvas_stack;
+  MiradaCanvas *canvas;
+  GtkLabel *info_label;
+  MiradaDetectorPanel *detector_panel;
+  MiradaArchitecturePanel *architecture_panel;
+
+  /* owned */
+  GSettings *settings;
+  MiradaJobRunner *model_runner;
+  MiradaJobRunner *image_runner;
+  MiradaJobRunner *detect_runner;
+  MirModel *model;
+  char *model_name;
+  GdkPixbuf *image;
+  char *image_name;
+  MiradaGrid *grid;          /* cached classification of model × image × window × stride */
+  GArray *boxes;             /* last filter result */
+  guint counts[MIRADA_MAX_CLASSES];
+  MiradaClassifyFunc classify;
+};
+
+void _mirada_window_actions_init  (MiradaWindow *self);
+void _mirada_window_class_actions_init (GtkWidgetClass *widget_class);
+void _mirada_window_update_actions (MiradaWindow *self);
+void _mirada_window_toast_error   (MiradaWindow *self, const char *what, const GError *error);
+
+G_END_DECLS

@@ -1,0 +1,52 @@
+/* mirada-window.h: the main window: detector controls | canvas | panels. */
+#pragma once
+
+#include <adwaita.h>
+
+#include "mir.h"
+#include "mirada-canvas.h"
+#include "mirada-detector-panel.h"
+#include "mirada-grid.h"
+#include "mirada-job.h"
+
+G_BEGIN_DECLS
+
+#define MIRADA_TYPE_WINDOW (mirada_window_get_type ())
+G_DECLARE_FINAL_TYPE (MiradaWindow, mirada_window, MIRADA, WINDOW, AdwApplicationWindow)
+
+/* Classifies every window position of @image (worker thread; no widgets).
+ * Reports progress with mirada_job_set_progress (@job). */
+typedef MiradaGrid *(*MiradaClassifyFunc) (MirModel     *model,
+                                           GdkPixbuf    *image,
+                                           int           window,
+                                           int           stride,
+                                           MiradaJob    *job,
+                                           GCancellable *cancellable,
+                                           GError      **error);
+
+MiradaWindow *mirada_window_new          (GtkApplication *application);
+/* Loads on a worker; errors become toasts and keep the previous file. */
+void          mirada_window_open_model   (MiradaWindow *self, GFile *file);
+void          mirada_window_open_image   (MiradaWindow *self, GFile *file);
+/* Sorts files into images and models by content type. */
+void          mirada_window_open_files   (MiradaWindow *self, GFile **files, int n_files);
+/* Opens the built-in model and scene if the resources exist; returns FALSE if not. */
+gboolean      mirada_window_open_defaults (MiradaWindow *self);
+
+/* Direct setters (the UI thread; used by the loaders' callbacks and tests). */
+void          mirada_window_set_model    (MiradaWindow *self, MirModel *model);
+void          mirada_window_set_image    (MiradaWindow *self, GdkPixbuf *image);
+void          mirada_window_set_classifier (MiradaWindow *self, MiradaClassifyFunc func);
+
+MirModel            *mirada_window_get_model          (MiradaWindow *self);
+MiradaGrid          *mirada_window_get_grid           (MiradaWindow *self);
+MiradaCanvas        *mirada_window_get_canvas         (MiradaWindow *self);
+MiradaDetectorPanel *mirada_window_get_detector_panel (MiradaWindow *self);
+gboolean             mirada_window_get_busy           (MiradaWindow *self);
+void                 mirada_window_cancel_jobs        (MiradaWindow *self);
+
+/* The classifier used unless one is set: the detector engine's. */
+MiradaGrid *mirada_classify_default (MirModel *model, GdkPixbuf *image, int window, int stride,
+                                     MiradaJob *job, GCancellable *cancellable, GError **error);
+
+G_END_DECLS
