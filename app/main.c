@@ -1,17 +1,103 @@
+/* main.c: `mirada COMMAND ...` dispatch through the command table. */
+#define G_LOG_DOMAIN "mirada"
+
 #include "config.h"
 
 #include <locale.h>
+#include <string.h>
 #include <glib/gi18n.h>
 
-#include "mir.h"
+#include "mirada-cli.h"
+
+/* Commands other branches provide (detect, train, evaluate, scene) are added
+ * here when they land. */
+static const MiradaCommand commands[] = {
+  { "info", mirada_cmd_info, N_("Show a model's layers, output shapes and parameters") },
+  { "predict", mirada_cmd_predict, N_("Classify images with a model") },
+  { "bench", mirada_cmd_bench, N_("Time a model's forward pass, layer by layer") },
+};
+
+static void
+print_help (void)
+{
+  g_print ("%s\n  mirada %s\n\n", _("Usage:"), _("COMMAND [OPTION…] [ARGUMENT…]"));
+  g_print ("%s\n\n", _("Mirada looks inside convolutional neural networks."));
+  g_print ("%s\n", _("Commands:"));
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    g_print ("  %-10s %s\n", commands[i].name, _(commands[i].summary));
+  g_print ("  %-10s %s\n", "help", _("Show the options of a command"));
+  g_print ("\n%s\n", _("Options:"));
+  g_print ("  %-14s %s\n", "-h, --help", _("Show this help"));
+  g_print ("  %-14s %s\n", "--version", _("Show the version"));
+  g_print ("\n%s\n", _("Run “mirada COMMAND --help” for the options of a command."));
+}
+
+static const MiradaCommand *
+find_command (const char *name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (commands[i].name, name) == 0)
+      return &commands[i];
+  return NULL;
+}
+
+static int
+unknown_command (const char *name)
+{
+  g_autofree char *message = g_strdup_printf (_("Unknown command “%s”"), name);
+
+  return mirada_cli_usage_error (NULL, message);
+}
 
 int
 main (int argc, char *argv[])
 {
+  const MiradaCommand *command;
+
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
-  g_print ("%s\n", _("Mirada"));
-  return 0;
+  g_set_prgname ("mirada");
+
+  /* No GUI yet: without arguments, show what the CLI can do. */
+  if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+    {
+      print_help ();
+      return 0;
+    }
+  if (strcmp (argv[1], "--version") == 0)
+    {
+      g_print ("mirada %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  if (strcmp (argv[1], "help") == 0)
+    {
+      char *help_argv[3];
+
+      if (argc < 3)
+        {
+          print_help ();
+          return 0;
+        }
+      if (argc > 3)
+        return mirada_cli_usage_error ("help", _("Give one command name"));
+      command = find_command (argv[2]);
+      if (command == NULL)
+        return unknown_command (argv[2]);
+      help_argv[0] = argv[2];
+      help_argv[1] = (char *) "--help";
+      help_argv[2] = NULL;
+      return command->func (2, help_argv);
+    }
+  if (argv[1][0] == '-')
+    {
+      g_autofree char *message = g_strdup_printf (_("Unknown option %s"), argv[1]);
+      return mirada_cli_usage_error (NULL, message);
+    }
+
+  command = find_command (argv[1]);
+  if (command == NULL)
+    return unknown_command (argv[1]);
+  return command->func (argc - 1, argv + 1);
 }

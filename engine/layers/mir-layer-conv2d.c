@@ -1,20 +1,263 @@
-/* PLACEHOLDER: not implemented yet. */
+/* Conv2D: im2col + sgemm (1x1 stride-1 convolutions as a plain GEMM), kernel
+ * in Keras' HWIO layout [kh, kw, in, filters], TensorFlow padding. */
 #define G_LOG_DOMAIN "mir-layer-conv2d"
 
+#include <string.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
+#include "mir-conv-util.h"
+#include "mir-gemm.h"
+#include "mir-im2col.h"
+
+/* Upper bound of one im2col block, in floats (16 MiB). */
+#define COL_BLOCK_FLOATS (G_GINT64_CONSTANT (1) << 22)
+
+typedef struct
+{
+  MirLayer parent;
+  MirWindow win;
+  gint64 filters;
+  gboolean use_bias;
+} MirLayerConv2D;
 
 static gboolean
-placeholder_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, GError **error)
+conv2d_configure (MirLayer *layer, JsonObject *config, GError **error)
 {
-  g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED, _("Layer type %s is not implemented yet"), layer->klass->name);
-  return FALSE;
+  MirLayerConv2D *self = (MirLayerConv2D *) layer;
+  static const gint64 ones[2] = { 1, 1 };
+  gint64 k[2], s[2], d[2], groups;
+
+  if (!mir_config_get_int (config, "filters", 0, &self->filters, error) ||
+      !mir_config_get_size_pair (config, "kernel_size", NULL, k, error) ||
+      !mir_config_get_size_pair (config, "strides", ones, s, error) ||
+      !mir_config_get_size_pair (config, "dilation_rate", ones, d, error) ||
+      !mir_config_get_padding (config, &self->win.same, error) ||
+      !mir_config_check_channels_last (config, error) ||
+      !mir_config_get_bool (config, "use_bias", TRUE, &self->use_bias, error) ||
+      !mir_config_get_int (config, "groups", 1, &groups, error) ||
+      !mir_config_get_activation (layer, config, error))
+    return FALSE;
+  if (self->filters < 1 || self->filters > (1 << 20))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("'filters' must be between 1 and %d, but is %" G_GINT64_FORMAT),
+                   1 << 20, self->filters);
+      return FALSE;
+    }
+  if (groups != 1)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                   _("grouped convolutions (groups = %" G_GINT64_FORMAT ") are not supported"),
+                   groups);
+      return FALSE;
+    }
+  self->win.kh = k[0];
+  self->win.kw = k[1];
+  self->win.sh = s[0];
+  self->win.sw = s[1];
+  self->win.dh = d[0];
+  self->win.dw = d[1];
+  return TRUE;
+}
+
+static gboolean
+conv2d_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, GError **error)
+{
+  MirLayerConv2D *self = (MirLayerConv2D *) layer;
+
+  if (!mir_window_infer (&self->win, in, self->filters, out, error))
+    return FALSE;
+  if (layer->built && in->dim[3] != layer->weights[0].shape.dim[2])
+    {
+      g_autofree char *s = mir_shape_to_string (in);
+      g_autofree char *w = mir_shape_to_string (&layer->weights[0].shape);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("input of shape %s does not match the kernel of shape %s"), s, w);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+conv2d_build (MirLayer *layer, const MirShape *in, guint n_in, GError **error)
+{
+  MirLayerConv2D *self = (MirLayerConv2D *) layer;
+  gint64 kshape[4] = { self->win.kh, self->win.kw, in->dim[3], self->filters };
+
+  if (in->dim[3] < 1)
+    {
+      g_autofree char *s = mir_shape_to_string (in);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("the number of input channels must be known, but the input shape is %s"), s);
+      return FALSE;
+    }
+  mir_layer_add_weight (layer, "kernel", 4, kshape, TRUE, MIR_INIT_GLOROT_UNIFORM);
+  if (self->use_bias)
+    mir_layer_add_weight (layer, "bias", 1, &self->filters, TRUE, MIR_INIT_ZEROS);
+  return TRUE;
+}
+
+static gboolean
+is_pointwise (const MirLayerConv2D *self)
+{
+  return self->win.kh == 1 && self->win.kw == 1 && self->win.sh == 1 && self->win.sw == 1;
+}
+
+/* Output rows per im2col block. */
+static gint64
+block_rows (const MirConvGeom *g)
+{
+  gint64 row = g->ow * g->kh * g->kw * g->c;
+  return CLAMP (COL_BLOCK_FLOATS / MAX (row, 1), 1, g->oh);
+}
+
+/* z = conv(x) + bias, into @z (out->numel floats). */
+static gboolean
+conv2d_linear (MirLayer *layer, MirTensor *const *in, const MirTensor *out, float *z,
+               GError **error)
+{
+  MirLayerConv2D *self = (MirLayerConv2D *) layer;
+  const MirTensor *x = in[0];
+  const float *kernel = layer->weights[0].value->data;
+  gint64 f = self->filters;
+  MirConvGeom g;
+
+  mir_conv_geom_init (&g, &self->win, x);
+  if (is_pointwise (self))
+    mir_gemm (FALSE, FALSE, g.n * g.h * g.w, f, g.c, 1.0f, x->data, g.c, kernel, f, 0.0f, z, f);
+  else
+    {
+      gint64 kdim = g.kh * g.kw * g.c;
+      gint64 rows = block_rows (&g);
+      float *col = mir_alloc_floats ((gsize) (rows * g.ow * kdim), error);
+
+      if (col == NULL)
+        return FALSE;
+      for (gint64 n = 0; n < g.n; n++)
+        {
+          const float *xn = x->data + (gsize) n * (gsize) (g.h * g.w * g.c);
+          float *zn = z + (gsize) n * (gsize) (g.oh * g.ow * f);
+
+          for (gint64 oy0 = 0; oy0 < g.oh; oy0 += rows)
+            {
+              gint64 oy1 = MIN (oy0 + rows, g.oh);
+              mir_im2col (&g, xn, oy0, oy1, col);
+              mir_gemm (FALSE, FALSE, (oy1 - oy0) * g.ow, f, kdim, 1.0f, col, kdim, kernel, f,
+                        0.0f, zn + (gsize) (oy0 * g.ow * f), f);
+            }
+        }
+      mir_free_floats (col);
+    }
+  if (self->use_bias)
+    mir_add_bias_rows (z, layer->weights[1].value->data, (gint64) (out->numel / (gsize) f), f);
+  return TRUE;
+}
+
+static gboolean
+conv2d_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *out,
+                const MirRunArgs *args, GError **error)
+{
+  MirLayerConv2D *self = (MirLayerConv2D *) layer;
+
+  if (!conv2d_linear (layer, in, out, out->data, error))
+    return FALSE;
+  return mir_act_forward (layer, out, (gsize) self->filters, args, error);
+}
+
+static gboolean
+conv2d_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTensor *out,
+                 const MirTensor *grad_out, MirTensor **grad_in, MirTensor **grad_w,
+                 const MirRunArgs *args, GError **error)
+{
+  MirLayerConv2D *self = (MirLayerConv2D *) layer;
+  const MirTensor *x = in[0];
+  const float *kernel = layer->weights[0].value->data;
+  gint64 f = self->filters;
+  float *dz_buf = NULL;
+  const float *dz;
+  float *dx = grad_in[0] ? grad_in[0]->data : NULL;
+  float *dk = grad_w[0] ? grad_w[0]->data : NULL;
+  MirConvGeom g;
+
+  if (!mir_act_backward (layer, in, out, grad_out, (gsize) f, args, conv2d_linear, &dz_buf, error))
+    return FALSE;
+  dz = dz_buf ? dz_buf : grad_out->data;
+  mir_conv_geom_init (&g, &self->win, x);
+
+  if (self->use_bias && grad_w[1] != NULL)
+    mir_sum_rows (dz, (gint64) (out->numel / (gsize) f), f, grad_w[1]->data);
+
+  if (is_pointwise (self))
+    {
+      gint64 m = g.n * g.h * g.w;
+      if (dk != NULL)
+        mir_gemm (TRUE, FALSE, g.c, f, m, 1.0f, x->data, g.c, dz, f, 0.0f, dk, f);
+      if (dx != NULL)
+        mir_gemm (FALSE, TRUE, m, g.c, f, 1.0f, dz, f, kernel, f, 0.0f, dx, g.c);
+    }
+  else if (dk != NULL || dx != NULL)
+    {
+      gint64 kdim = g.kh * g.kw * g.c;
+      gint64 rows = block_rows (&g);
+      float *col = mir_alloc_floats ((gsize) (rows * g.ow * kdim), error);
+
+      if (col == NULL)
+        {
+          mir_free_floats (dz_buf);
+          return FALSE;
+        }
+      if (dk != NULL)
+        memset (dk, 0, grad_w[0]->numel * sizeof (float));
+      if (dx != NULL)
+        memset (dx, 0, grad_in[0]->numel * sizeof (float));
+      for (gint64 n = 0; n < g.n; n++)
+        {
+          const float *xn = x->data + (gsize) n * (gsize) (g.h * g.w * g.c);
+          const float *dzn = dz + (gsize) n * (gsize) (g.oh * g.ow * f);
+
+          for (gint64 oy0 = 0; oy0 < g.oh; oy0 += rows)
+            {
+              gint64 oy1 = MIN (oy0 + rows, g.oh);
+              gint64 m = (oy1 - oy0) * g.ow;
+              const float *dzb = dzn + (gsize) (oy0 * g.ow * f);
+
+              if (dk != NULL)
+                {
+                  /* dK += col^T dz */
+                  mir_im2col (&g, xn, oy0, oy1, col);
+                  mir_gemm (TRUE, FALSE, kdim, f, m, 1.0f, col, kdim, dzb, f, 1.0f, dk, f);
+                }
+              if (dx != NULL)
+                {
+                  /* dcol = dz K^T, scattered back */
+                  mir_gemm (FALSE, TRUE, m, kdim, f, 1.0f, dzb, f, kernel, f, 0.0f, col, kdim);
+                  mir_col2im (&g, col, oy0, oy1, dx + (gsize) n * (gsize) (g.h * g.w * g.c));
+                }
+            }
+        }
+      mir_free_floats (col);
+    }
+  mir_free_floats (dz_buf);
+  return TRUE;
+}
+
+static gint64
+conv2d_flops (MirLayer *layer, const MirShape *in, guint n_in, const MirShape *out)
+{
+  MirLayerConv2D *self = (MirLayerConv2D *) layer;
+
+  return 2 * out->dim[1] * out->dim[2] * out->dim[3] * self->win.kh * self->win.kw * in->dim[3];
 }
 
 const MirLayerClass mir_layer_conv2d_class = {
   .name = "Conv2D",
-  .instance_size = sizeof (MirLayer),
-  .flags = MIR_LAYER_FLAG_NONE,
-  .infer = placeholder_infer,
+  .instance_size = sizeof (MirLayerConv2D),
+  .flags = MIR_LAYER_FLAG_CONV,
+  .configure = conv2d_configure,
+  .infer = conv2d_infer,
+  .build = conv2d_build,
+  .forward = conv2d_forward,
+  .backward = conv2d_backward,
+  .flops = conv2d_flops,
 };

@@ -1,20 +1,142 @@
-/* PLACEHOLDER: not implemented yet. */
+/* MaxPooling2D: TF semantics (padded cells never win); backward routes the
+ * gradient to the first maximum of each window, found again from the input. */
 #define G_LOG_DOMAIN "mir-layer-max-pooling2d"
 
+#include <math.h>
+#include <string.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
+#include "mir-conv-util.h"
+
+typedef struct
+{
+  MirLayer parent;
+  MirWindow win;
+} MirLayerMaxPooling2D;
 
 static gboolean
-placeholder_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, GError **error)
+max_pool_configure (MirLayer *layer, JsonObject *config, GError **error)
 {
-  g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED, _("Layer type %s is not implemented yet"), layer->klass->name);
-  return FALSE;
+  MirLayerMaxPooling2D *self = (MirLayerMaxPooling2D *) layer;
+
+  return mir_config_get_pool_window (config, &self->win, error);
+}
+
+static gboolean
+max_pool_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, GError **error)
+{
+  MirLayerMaxPooling2D *self = (MirLayerMaxPooling2D *) layer;
+
+  return mir_window_infer (&self->win, in, in->ndim == 4 ? in->dim[3] : -1, out, error);
+}
+
+/* Window of output pixel (oy, ox), clipped to the input: [y0, y1) x [x0, x1). */
+static inline void
+window_bounds (const MirConvGeom *g, gint64 oy, gint64 ox, gint64 *y0, gint64 *y1, gint64 *x0,
+               gint64 *x1)
+{
+  *y0 = oy * g->sh - g->pad_top;
+  *x0 = ox * g->sw - g->pad_left;
+  *y1 = MIN (*y0 + g->kh, g->h);
+  *x1 = MIN (*x0 + g->kw, g->w);
+  *y0 = MAX (*y0, 0);
+  *x0 = MAX (*x0, 0);
+}
+
+static gboolean
+max_pool_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *out,
+                  const MirRunArgs *args, GError **error)
+{
+  MirLayerMaxPooling2D *self = (MirLayerMaxPooling2D *) layer;
+  const float *x = in[0]->data;
+  MirConvGeom g;
+  gsize c;
+
+  mir_conv_geom_init (&g, &self->win, in[0]);
+  c = (gsize) g.c;
+  for (gint64 n = 0; n < g.n; n++)
+    for (gint64 oy = 0; oy < g.oh; oy++)
+      for (gint64 ox = 0; ox < g.ow; ox++)
+        {
+          float *restrict yo = out->data + (((gsize) n * (gsize) g.oh + (gsize) oy) *
+                                            (gsize) g.ow + (gsize) ox) * c;
+          gint64 y0, y1, x0, x1;
+
+          window_bounds (&g, oy, ox, &y0, &y1, &x0, &x1);
+          for (gsize k = 0; k < c; k++)
+            yo[k] = -INFINITY;
+          for (gint64 iy = y0; iy < y1; iy++)
+            for (gint64 ix = x0; ix < x1; ix++)
+              {
+                const float *restrict xi = x + (((gsize) n * (gsize) g.h + (gsize) iy) *
+                                                (gsize) g.w + (gsize) ix) * c;
+                for (gsize k = 0; k < c; k++)
+                  yo[k] = xi[k] > yo[k] ? xi[k] : yo[k];
+              }
+        }
+  return TRUE;
+}
+
+static gboolean
+max_pool_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTensor *out,
+                   const MirTensor *grad_out, MirTensor **grad_in, MirTensor **grad_w,
+                   const MirRunArgs *args, GError **error)
+{
+  MirLayerMaxPooling2D *self = (MirLayerMaxPooling2D *) layer;
+  const float *x = in[0]->data;
+  g_autofree gsize *arg = NULL;
+  g_autofree float *best = NULL;
+  MirConvGeom g;
+  float *dx;
+  gsize c;
+
+  if (grad_in[0] == NULL)
+    return TRUE;
+  dx = grad_in[0]->data;
+  mir_conv_geom_init (&g, &self->win, in[0]);
+  c = (gsize) g.c;
+  arg = g_new (gsize, c);
+  best = g_new (float, c);
+  memset (dx, 0, grad_in[0]->numel * sizeof (float));
+  for (gint64 n = 0; n < g.n; n++)
+    for (gint64 oy = 0; oy < g.oh; oy++)
+      for (gint64 ox = 0; ox < g.ow; ox++)
+        {
+          const float *go = grad_out->data + (((gsize) n * (gsize) g.oh + (gsize) oy) *
+                                              (gsize) g.ow + (gsize) ox) * c;
+          gint64 y0, y1, x0, x1;
+
+          window_bounds (&g, oy, ox, &y0, &y1, &x0, &x1);
+          for (gsize k = 0; k < c; k++)
+            {
+              best[k] = -INFINITY;
+              arg[k] = G_MAXSIZE;
+            }
+          for (gint64 iy = y0; iy < y1; iy++)
+            for (gint64 ix = x0; ix < x1; ix++)
+              {
+                gsize off = (((gsize) n * (gsize) g.h + (gsize) iy) * (gsize) g.w + (gsize) ix) * c;
+                for (gsize k = 0; k < c; k++)
+                  if (x[off + k] > best[k] || arg[k] == G_MAXSIZE)
+                    {
+                      best[k] = x[off + k];
+                      arg[k] = off + k;
+                    }
+              }
+          for (gsize k = 0; k < c; k++)
+            if (arg[k] != G_MAXSIZE)
+              dx[arg[k]] += go[k];
+        }
+  return TRUE;
 }
 
 const MirLayerClass mir_layer_max_pooling2d_class = {
   .name = "MaxPooling2D",
-  .instance_size = sizeof (MirLayer),
+  .instance_size = sizeof (MirLayerMaxPooling2D),
   .flags = MIR_LAYER_FLAG_NONE,
-  .infer = placeholder_infer,
+  .configure = max_pool_configure,
+  .infer = max_pool_infer,
+  .forward = max_pool_forward,
+  .backward = max_pool_backward,
 };

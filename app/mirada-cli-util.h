@@ -1,0 +1,33 @@
+/* mirada-cli-util.h: more helpers shared by the CLI commands
+ * (app/mirada-cli-common.c), beside those in mirada-cli.h. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "mirada-cli.h"
+
+G_BEGIN_DECLS
+
+/* Parses the options of command @cmd with @context (takes ownership of it).
+ * --help / -h is handled here rather than by GLib (which would exit()).
+ * Returns -1 to go on (@argc/@argv then hold the positional arguments,
+ * argv[0] being the command), or the exit code to return: 0 after printing
+ * the help, 1 after a usage error. */
+int       mirada_cli_parse        (GOptionContext *context,
+                                   const char     *cmd,
+                                   int            *argc,
+                                   char         ***argv);
+/* Prints the help of @context on stdout. */
+void      mirada_cli_print_help   (GOptionContext *context);
+/* "(None, 28, 28, 1)", Keras' way.  Transfer full. */
+char     *mirada_cli_shape_string (const MirShape *shape);
+/* Adds @shape as a JSON list with null for unknown dimensions. */
+void      mirada_cli_json_add_shape (JsonBuilder *builder, const MirShape *shape);
+/* Adds @s, or null when it is NULL. */
+void      mirada_cli_json_add_string (JsonBuilder *builder, const char *s);
+/* Prints the builder's root as indented JSON on stdout. */
+void      mirada_cli_json_print   (JsonBuilder *builder);
+/* Number of values of a model output's last axis per sample, or -1. */
+gint64    mirada_cli_output_units (MirModel *model);
+
+G_END_DECLS

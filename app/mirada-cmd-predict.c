@@ -1,0 +1,270 @@
+/* mirada-cmd-predict.c: `mirada predict MODEL IMAGE...`, the top classes of
+ * each image, all images in one batch. */
+#define G_LOG_DOMAIN "mirada-predict"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+#include <glib/gi18n.h>
+
+#include "mirada-cli.h"
+#include "mirada-cli-util.h"
+
+typedef struct
+{
+  guint index;
+  float value;
+} Score;
+
+static int
+compare_scores (gconstpointer a, gconstpointer b)
+{
+  const Score *x = a, *y = b;
+
+  if (x->value != y->value)
+    return x->value < y->value ? 1 : -1;
+  return x->index < y->index ? -1 : (x->index > y->index);
+}
+
+/* The scores of one sample, best first: for a single sigmoid unit P, two
+ * classes (1: P, 0: 1 - P), as Keras' binary models mean it. */
+static GArray *
+sample_scores (const float *row, gint64 units, MirHeadKind head)
+{
+  GArray *scores = g_array_new (FALSE, FALSE, sizeof (Score));
+
+  if (units == 1 && head == MIR_HEAD_SIGMOID)
+    {
+      Score one = { 1, row[0] }, zero = { 0, 1.0f - row[0] };
+      g_array_append_val (scores, one);
+      g_array_append_val (scores, zero);
+    }
+  else
+    for (gint64 i = 0; i < units; i++)
+      {
+        Score s = { (guint) i, row[i] };
+        g_array_append_val (scores, s);
+      }
+  g_array_sort (scores, compare_scores);
+  return scores;
+}
+
+/* Runs the model on all @images at once when they give same-sized inputs,
+ * else one by one; returns one output row per image (N×units). */
+static MirTensor *
+run_batch (MirModel *model, GPtrArray *inputs, GError **error)
+{
+  MirTensor *first = inputs->pdata[0];
+  gboolean same = TRUE;
+  g_autoptr(MirTensor) out = NULL;
+  gint64 units = -1;
+
+  for (guint i = 1; i < inputs->len; i++)
+    same &= mir_tensor_same_shape (first, inputs->pdata[i]);
+
+  if (same)
+    {
+      gint64 shape[MIR_MAX_DIMS];
+      g_autoptr(MirTensor) batch = NULL;
+      gsize per = first->numel;
+
+      memcpy (shape, first->shape, sizeof shape);
+      shape[0] = inputs->len;
+      batch = mir_tensor_new (first->ndim, shape, error);
+      if (batch == NULL)
+        return NULL;
+      for (guint i = 0; i < inputs->len; i++)
+        memcpy (batch->data + i * per, ((MirTensor *) inputs->pdata[i])->data,
+                per * sizeof (float));
+      return mir_model_predict (model, batch, NULL, error);
+    }
+
+  for (guint i = 0; i < inputs->len; i++)
+    {
+      g_autoptr(MirTensor) one = mir_model_predict (model, inputs->pdata[i], NULL, error);
+
+      if (one == NULL)
+        return NULL;
+      if (out == NULL)
+        {
+          units = (gint64) one->numel;
+          out = mir_tensor_new_2d (inputs->len, units, error);
+          if (out == NULL)
+            return NULL;
+        }
+      memcpy (out->data + i * units, one->data, (gsize) units * sizeof (float));
+    }
+  return g_steal_pointer (&out);
+}
+
+int
+mirada_cmd_predict (int argc, char **argv)
+{
+  int top = 5;
+  gboolean json = FALSE;
+  char *labels = NULL, *preprocess = NULL, *resize = NULL;
+  const GOptionEntry entries[] = {
+    { "top", 'k', 0, G_OPTION_ARG_INT, &top, N_("Show the K best classes (default 5)"), "K" },
+    { "labels", 'l', 0, G_OPTION_ARG_FILENAME, &labels,
+      N_("Class names, one per line (overrides the sidecar)"), N_("FILE") },
+    { "preprocess", 'p', 0, G_OPTION_ARG_STRING, &preprocess,
+      N_("How pixels become inputs: none, scale, tf, caffe or torch"), N_("MODE") },
+    { "resize", 'r', 0, G_OPTION_ARG_STRING, &resize,
+      N_("How images are resized to the model's input: nearest or bilinear"), N_("MODE") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("MODEL IMAGE…"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(GPtrArray) inputs = NULL;
+  g_autoptr(MirTensor) out = NULL;
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autofree char *labels_owned = NULL, *preprocess_owned = NULL, *resize_owned = NULL;
+  MirPreprocessMode mode;
+  MirHeadKind head;
+  gint64 units;
+  int ret;
+
+  g_option_context_set_summary (context, _("Classify images with a model and show the most "
+                                           "likely classes of each."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  ret = mirada_cli_parse (context, "predict", &argc, &argv);
+  labels_owned = labels;
+  preprocess_owned = preprocess;
+  resize_owned = resize;
+  if (ret >= 0)
+    return ret;
+
+  if (argc < 3)
+    return mirada_cli_usage_error ("predict", argc < 2 ? _("Give a model file and images")
+                                                       : _("Give at least one image"));
+  if (top < 1)
+    return mirada_cli_usage_error ("predict", _("--top must be at least 1"));
+  if (preprocess && !mir_preprocess_mode_from_string (preprocess, &mode, &error))
+    return mirada_cli_usage_error ("predict", error->message);
+  if (resize && g_ascii_strcasecmp (resize, "nearest") != 0 &&
+      g_ascii_strcasecmp (resize, "bilinear") != 0)
+    return mirada_cli_usage_error ("predict", _("--resize must be nearest or bilinear"));
+
+  model = mirada_cli_load_model (argv[1], labels, preprocess, resize, &error);
+  if (model == NULL)
+    return mirada_cli_fail (error);
+  units = mirada_cli_output_units (model);
+  if (units < 1)
+    {
+      g_autofree char *s = mirada_cli_shape_string (mir_model_get_output_shape (model, 0));
+      g_set_error (&error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                   _("predict shows class scores, but the model's output has shape %s"), s);
+      return mirada_cli_fail (error);
+    }
+  head = mir_model_get_head_kind (model);
+
+  inputs = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_tensor_unref);
+  for (int i = 2; i < argc; i++)
+    {
+      g_autoptr(MirImage) image = mirada_image_load (argv[i], &error);
+      MirTensor *t;
+
+      if (image == NULL)
+        return mirada_cli_fail (error);
+      t = mir_image_prepare (image, model, &error);
+      if (t == NULL)
+        {
+          g_autofree char *display = g_filename_display_name (argv[i]);
+          g_prefix_error (&error, _("Image '%s': "), display);
+          return mirada_cli_fail (error);
+        }
+      g_ptr_array_add (inputs, t);
+    }
+
+  out = run_batch (model, inputs, &error);
+  if (out == NULL)
+    return mirada_cli_fail (error);
+  if (out->numel != (gsize) units * inputs->len)
+    {
+      g_autofree char *s = mir_tensor_shape_string (out);
+      g_set_error (&error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("The model gave an output of shape %s for %u images"), s, inputs->len);
+      return mirada_cli_fail (error);
+    }
+  for (gsize i = 0; i < out->numel; i++)
+    if (!isfinite (out->data[i]))
+      {
+        g_set_error (&error, MIR_ERROR, MIR_ERROR_FAILED,
+                     _("The model's output is not a finite number (NaN or infinity); "
+                       "check the preprocessing mode"));
+        return mirada_cli_fail (error);
+      }
+
+  if (json)
+    {
+      builder = json_builder_new ();
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "model");
+      json_builder_add_string_value (builder, argv[1]);
+      json_builder_set_member_name (builder, "output_activation");
+      json_builder_add_string_value (builder, head == MIR_HEAD_SOFTMAX   ? "softmax"
+                                              : head == MIR_HEAD_SIGMOID ? "sigmoid"
+                                                                         : "linear");
+      json_builder_set_member_name (builder, "preprocess");
+      json_builder_add_string_value (builder,
+                                     mir_preprocess_mode_to_string (model->meta.preprocess));
+      json_builder_set_member_name (builder, "images");
+      json_builder_begin_array (builder);
+    }
+
+  for (guint n = 0; n < inputs->len; n++)
+    {
+      g_autoptr(GArray) scores = sample_scores (out->data + n * units, units, head);
+      guint shown = MIN ((guint) top, scores->len);
+      const char *what = head == MIR_HEAD_LINEAR ? "score" : "probability";
+
+      if (json)
+        {
+          json_builder_begin_object (builder);
+          json_builder_set_member_name (builder, "image");
+          json_builder_add_string_value (builder, argv[2 + n]);
+          json_builder_set_member_name (builder, "predictions");
+          json_builder_begin_array (builder);
+        }
+      else
+        g_print ("%s\n", argv[2 + n]);
+
+      for (guint k = 0; k < shown; k++)
+        {
+          Score *s = &g_array_index (scores, Score, k);
+          g_autofree char *name = mirada_cli_class_name (model, s->index);
+
+          if (json)
+            {
+              json_builder_begin_object (builder);
+              json_builder_set_member_name (builder, "class");
+              json_builder_add_int_value (builder, s->index);
+              json_builder_set_member_name (builder, "label");
+              json_builder_add_string_value (builder, name);
+              json_builder_set_member_name (builder, what);
+              json_builder_add_double_value (builder, s->value);
+              json_builder_end_object (builder);
+            }
+          else if (head == MIR_HEAD_LINEAR)
+            g_print ("  %2u. %-24s %10.4f\n", k + 1, name, s->value);
+          else
+            g_print ("  %2u. %-24s %8.4f  (%5.1f%%)\n", k + 1, name, s->value, 100.0 * s->value);
+        }
+      if (json)
+        {
+          json_builder_end_array (builder);
+          json_builder_end_object (builder);
+        }
+    }
+
+  if (json)
+    {
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+      mirada_cli_json_print (builder);
+    }
+  return 0;
+}

@@ -1,0 +1,385 @@
+/* mir-detect-grid.c: window geometry and the probability grid (making,
+ * sharing, saving and loading it). */
+#define G_LOG_DOMAIN "mir-detect"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <glib/gi18n-lib.h>
+#include <json-glib/json-glib.h>
+
+#include "mir-error.h"
+#include "mir-detect.h"
+
+gboolean
+mir_detect_geometry_init (MirDetectGeometry *geom,
+                          int                image_width,
+                          int                image_height,
+                          int                window,
+                          int                stride,
+                          gboolean           notebook_layout,
+                          GError           **error)
+{
+  g_return_val_if_fail (geom != NULL, FALSE);
+
+  memset (geom, 0, sizeof *geom);
+  if (image_width < 1 || image_height < 1)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID, _("The image is empty (%d×%d)"),
+                   image_width, image_height);
+      return FALSE;
+    }
+  if (window < 1)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("Window size must be at least 1 pixel, not %d"), window);
+      return FALSE;
+    }
+  if (stride < 1)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("Stride must be at least 1 pixel, not %d"), stride);
+      return FALSE;
+    }
+  if (window > image_width || window > image_height)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("Window of %d pixels does not fit in the %d×%d image; use a smaller --window"),
+                   window, image_width, image_height);
+      return FALSE;
+    }
+  geom->image_width = image_width;
+  geom->image_height = image_height;
+  geom->window = window;
+  geom->stride = stride;
+  geom->rows = (image_height - window) / stride + 1;
+  geom->cols = (image_width - window) / stride + 1;
+  geom->notebook_layout = notebook_layout;
+  if (notebook_layout)
+    {
+      if (geom->cols < 2)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                       _("The notebook layout leaves the last column of windows out, but "
+                         "only one column fits in the %d×%d image"),
+                       image_width, image_height);
+          return FALSE;
+        }
+      geom->cols--;
+    }
+  if ((gint64) geom->rows * geom->cols > G_MAXINT32)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("Too many windows (%d×%d); use a larger stride"), geom->rows, geom->cols);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+mir_detect_geometry_window_rect (const MirDetectGeometry *geom,
+                                 guint                    n,
+                                 int                     *x,
+                                 int                     *y,
+                                 int                     *size)
+{
+  *x = (int) (n % (guint) geom->cols) * geom->stride;
+  *y = (int) (n / (guint) geom->cols) * geom->stride;
+  *size = geom->window;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+free_grid (MirDetectGrid *grid)
+{
+  g_strfreev (grid->class_names);
+  g_free (grid->probs);
+  g_free (grid);
+}
+
+MirDetectGrid *
+mir_detect_grid_ref (MirDetectGrid *grid)
+{
+  g_return_val_if_fail (grid != NULL, NULL);
+  g_atomic_ref_count_inc (&grid->ref_count);
+  return grid;
+}
+
+void
+mir_detect_grid_unref (MirDetectGrid *grid)
+{
+  if (grid != NULL && g_atomic_ref_count_dec (&grid->ref_count))
+    free_grid (grid);
+}
+
+MirDetectGrid *
+mir_detect_grid_new (const MirDetectGeometry *geom,
+                     guint                    n_classes,
+                     const char *const       *class_names,
+                     MirHeadKind              head,
+                     const float             *probs,
+                     GError                 **error)
+{
+  MirDetectGrid *grid;
+  gsize n_windows, total, bytes;
+
+  g_return_val_if_fail (geom != NULL, NULL);
+
+  if (n_classes < 1)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID, _("The detector needs at least one class"));
+      return NULL;
+    }
+  n_windows = mir_detect_geometry_n_windows (geom);
+  if (!g_size_checked_mul (&total, n_windows, n_classes)
+      || !g_size_checked_mul (&bytes, total, sizeof (float)))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("Probability grid of %zu windows × %u classes is too large"),
+                   n_windows, n_classes);
+      return NULL;
+    }
+  if (probs != NULL)
+    for (gsize i = 0; i < total; i++)
+      if (!(probs[i] >= 0.0f && probs[i] <= 1.0f))
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                       _("Probability %g of window %zu, class %zu is outside [0, 1]"),
+                       (double) probs[i], i / n_classes, i % n_classes);
+          return NULL;
+        }
+
+  grid = g_new0 (MirDetectGrid, 1);
+  g_atomic_ref_count_init (&grid->ref_count);
+  grid->geom = *geom;
+  grid->n_classes = n_classes;
+  grid->head = head;
+  grid->class_names = g_new0 (char *, n_classes + 1);
+  for (guint c = 0; c < n_classes; c++)
+    {
+      const char *name = NULL;
+
+      if (class_names != NULL && g_strv_length ((char **) class_names) > c)
+        name = class_names[c];
+      grid->class_names[c] = name ? g_strdup (name) : g_strdup_printf ("class %u", c);
+    }
+  grid->probs = g_try_malloc0 (MAX (bytes, 1));
+  if (grid->probs == NULL)
+    {
+      free_grid (grid);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("Out of memory for a probability grid of %zu bytes"), bytes);
+      return NULL;
+    }
+  if (probs != NULL)
+    memcpy (grid->probs, probs, bytes);
+  return grid;
+}
+
+gint
+mir_detect_grid_find_class (const MirDetectGrid *grid,
+                            const char          *name_or_index,
+                            GError             **error)
+{
+  char *end = NULL;
+  guint64 v;
+
+  g_return_val_if_fail (grid != NULL && name_or_index != NULL, -1);
+
+  for (guint c = 0; c < grid->n_classes; c++)
+    if (g_strcmp0 (grid->class_names[c], name_or_index) == 0)
+      return (gint) c;
+  errno = 0;
+  v = g_ascii_strtoull (name_or_index, &end, 10);
+  if (*name_or_index != '\0' && end != NULL && *end == '\0' && errno == 0
+      && v < grid->n_classes)
+    return (gint) v;
+  {
+    g_autofree char *names = g_strjoinv (", ", grid->class_names);
+    g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                 _("Unknown class “%s” (classes: %s; or an index 0 to %u)"),
+                 name_or_index, names, grid->n_classes - 1);
+  }
+  return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON */
+
+gboolean
+mir_detect_grid_save_json (const MirDetectGrid *grid,
+                           const char          *path,
+                           GError             **error)
+{
+  g_autoptr(GString) s = g_string_new (NULL);
+  const guint N = mir_detect_geometry_n_windows (&grid->geom);
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_string_append_printf (s, "{\n  \"image_width\": %d,\n  \"image_height\": %d,\n"
+                          "  \"window\": %d,\n  \"stride\": %d,\n"
+                          "  \"notebook_layout\": %s,\n  \"classes\": [",
+                          grid->geom.image_width, grid->geom.image_height, grid->geom.window,
+                          grid->geom.stride, grid->geom.notebook_layout ? "true" : "false");
+  for (guint c = 0; c < grid->n_classes; c++)
+    {
+      g_autoptr(JsonNode) node = json_node_init_string (json_node_alloc (), grid->class_names[c]);
+      g_autofree char *str = json_to_string (node, FALSE);
+
+      g_string_append_printf (s, "%s%s", c ? ", " : "", str);
+    }
+  g_string_append (s, "],\n  \"probs\": [\n");
+  for (guint n = 0; n < N; n++)
+    {
+      g_string_append (s, "    [");
+      for (guint c = 0; c < grid->n_classes; c++)
+        {
+          g_ascii_formatd (buf, sizeof buf, "%.9g", mir_detect_grid_get (grid, n, c));
+          g_string_append_printf (s, "%s%s", c ? ", " : "", buf);
+        }
+      g_string_append (s, n + 1 < N ? "],\n" : "]\n");
+    }
+  g_string_append (s, "  ]\n}\n");
+  return g_file_set_contents (path, s->str, (gssize) s->len, error);
+}
+
+static gboolean
+get_int (JsonObject *obj, const char *key, const char *path, int *out, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, key);
+
+  if (node == NULL || json_node_get_value_type (node) != G_TYPE_INT64
+      || json_node_get_int (node) < 0 || json_node_get_int (node) > G_MAXINT)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("%s: “%s” must be a non-negative integer"), path, key);
+      return FALSE;
+    }
+  *out = (int) json_node_get_int (node);
+  return TRUE;
+}
+
+static gboolean
+node_to_double (JsonNode *node, double *out)
+{
+  GType t;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
+    return FALSE;
+  t = json_node_get_value_type (node);
+  if (t == G_TYPE_INT64)
+    *out = (double) json_node_get_int (node);
+  else if (t == G_TYPE_DOUBLE)
+    *out = json_node_get_double (node);
+  else
+    return FALSE;
+  return TRUE;
+}
+
+MirDetectGrid *
+mir_detect_grid_load_json (const char *path,
+                           GError    **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  g_autofree float *probs = NULL;
+  MirDetectGeometry geom;
+  JsonNode *root;
+  JsonObject *obj;
+  JsonArray *classes, *rows;
+  int width, height, window, stride;
+  gboolean notebook = FALSE;
+  guint n_classes, N;
+
+  if (!json_parser_load_from_file (parser, path, error))
+    return NULL;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("%s: not a probability grid object"),
+                   path);
+      return NULL;
+    }
+  obj = json_node_get_object (root);
+  if (!get_int (obj, "image_width", path, &width, error)
+      || !get_int (obj, "image_height", path, &height, error)
+      || !get_int (obj, "window", path, &window, error)
+      || !get_int (obj, "stride", path, &stride, error))
+    return NULL;
+  if (json_object_has_member (obj, "notebook_layout"))
+    notebook = json_object_get_boolean_member (obj, "notebook_layout");
+  if (!mir_detect_geometry_init (&geom, width, height, window, stride, notebook, error))
+    {
+      g_prefix_error (error, "%s: ", path);
+      return NULL;
+    }
+  if (!json_object_has_member (obj, "classes")
+      || !JSON_NODE_HOLDS_ARRAY (json_object_get_member (obj, "classes"))
+      || !json_object_has_member (obj, "probs")
+      || !JSON_NODE_HOLDS_ARRAY (json_object_get_member (obj, "probs")))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("%s: “classes” and “probs” must be arrays"), path);
+      return NULL;
+    }
+  classes = json_object_get_array_member (obj, "classes");
+  rows = json_object_get_array_member (obj, "probs");
+  n_classes = json_array_get_length (classes);
+  N = mir_detect_geometry_n_windows (&geom);
+  if (n_classes < 1 || json_array_get_length (rows) != N)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("%s: %u rows of probabilities for %d×%d = %u windows and %u classes"),
+                   path, json_array_get_length (rows), geom.rows, geom.cols, N, n_classes);
+      return NULL;
+    }
+  for (guint c = 0; c < n_classes; c++)
+    {
+      JsonNode *node = json_array_get_element (classes, c);
+
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("%s: class %u is not a string"),
+                       path, c);
+          return NULL;
+        }
+      g_ptr_array_add (names, (gpointer) json_node_get_string (node));
+    }
+  g_ptr_array_add (names, NULL);
+  probs = g_new (float, (gsize) N * n_classes);
+  for (guint n = 0; n < N; n++)
+    {
+      JsonNode *rnode = json_array_get_element (rows, n);
+      JsonArray *row;
+
+      if (!JSON_NODE_HOLDS_ARRAY (rnode)
+          || json_array_get_length (row = json_node_get_array (rnode)) != n_classes)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                       _("%s: window %u must have %u probabilities"), path, n, n_classes);
+          return NULL;
+        }
+      for (guint c = 0; c < n_classes; c++)
+        {
+          double v;
+
+          if (!node_to_double (json_array_get_element (row, c), &v))
+            {
+              g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                           _("%s: probability %u of window %u is not a number"), path, c, n);
+              return NULL;
+            }
+          probs[(gsize) n * n_classes + c] = (float) v;
+        }
+    }
+  {
+    MirDetectGrid *grid = mir_detect_grid_new (&geom, n_classes,
+                                               (const char *const *) names->pdata,
+                                               n_classes == 1 ? MIR_HEAD_SIGMOID : MIR_HEAD_SOFTMAX,
+                                               probs, error);
+    if (grid == NULL)
+      g_prefix_error (error, "%s: ", path);
+    return grid;
+  }
+}

@@ -1,0 +1,304 @@
+/* mir-detect.h: the sliding-window detector of the seed report (methods 1,
+ * 2.1 and 2.2), generalised to any classifier.
+ *
+ * Three stages, from expensive to cheap:
+ *
+ *   (a) geometry: image size, window side, stride -> a grid of rows × cols
+ *       windows (MirDetectGeometry).  Window n sits at row n / cols, column
+ *       n % cols (the seed's `cord_mat`, row-major) and covers the pixels
+ *       x = col·stride, y = row·stride, window × window.
+ *   (b) classification: every window cropped, resized to the model input,
+ *       run through the model in batches -> an immutable, reference-counted
+ *       probability grid (MirDetectGrid).  Slow; run it in a worker thread
+ *       and cache it keyed by model + image + window + stride + layout.
+ *   (c) filtering: thresholds, exception factors, neighbourhood means, μ,
+ *       grouping -> boxes (MirDetectResult).  Cheap (well under 1 ms for
+ *       1000 windows); re-run it on the UI thread on every slider move.
+ *
+ * Plus evaluation against ground truth (precision / recall / F1 at an IoU,
+ * count error).  Plain C over GLib; see docs/detector.md for the methods and
+ * the notebook-compatible mode.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "mir-model.h"
+#include "mir-image.h"
+
+G_BEGIN_DECLS
+
+/* ------------------------------------------------------------------ */
+/* (a) Geometry */
+
+typedef struct
+{
+  int image_width;
+  int image_height;
+  int window;          /* window side in pixels */
+  int stride;          /* step between windows in pixels */
+  int rows;            /* floor ((H - window) / stride) + 1 */
+  int cols;            /* floor ((W - window) / stride) + 1, minus 1 in notebook layout */
+  gboolean notebook_layout;
+} MirDetectGeometry;
+
+/* Fills @geom.  Errors (MIR_ERROR_INVALID) for stride or window < 1, a
+ * window larger than the image, or a notebook layout with a single column.
+ * @notebook_layout leaves the last column of positions out, as the seed's
+ * notebook does (its 400×800 photo at 150/40 gives 7×16 = 112 windows where
+ * 7×17 fit). */
+gboolean mir_detect_geometry_init (MirDetectGeometry *geom,
+                                   int                image_width,
+                                   int                image_height,
+                                   int                window,
+                                   int                stride,
+                                   gboolean           notebook_layout,
+                                   GError           **error);
+static inline guint
+mir_detect_geometry_n_windows (const MirDetectGeometry *geom)
+{
+  return (guint) geom->rows * (guint) geom->cols;
+}
+/* Pixel rectangle of window @n (x, y, side). */
+void     mir_detect_geometry_window_rect (const MirDetectGeometry *geom,
+                                          guint                    n,
+                                          int                     *x,
+                                          int                     *y,
+                                          int                     *size);
+
+/* ------------------------------------------------------------------ */
+/* (b) Probability grid */
+
+typedef struct _MirDetectGrid MirDetectGrid;
+
+/* Immutable once made; share it between threads by reference. */
+struct _MirDetectGrid
+{
+  gatomicrefcount ref_count;
+  MirDetectGeometry geom;
+  guint n_classes;     /* columns of @probs (a binary sigmoid model gives 2) */
+  char **class_names;  /* NULL-terminated, n_classes names */
+  MirHeadKind head;    /* what the model's output was */
+  float *probs;        /* rows·cols·n_classes; window n, class c at [n·n_classes + c] */
+};
+
+/* Called from the classifying thread after each batch. */
+typedef void (*MirDetectProgressFunc) (guint done, guint total, gpointer user_data);
+
+/* Classifies every window of @geom (which must describe @image) with
+ * @model, @batch_size windows per run (0 = 32).  Checks @cancellable and
+ * calls @progress once per batch.  Outputs become per-class probabilities:
+ *  - softmax head: P(c) for every output c;
+ *  - one sigmoid output P: two classes, [1 - P, P] (class 1 is the
+ *    positive class, as Keras' binary labels are);
+ *  - several sigmoid outputs: P(c) each, independent;
+ *  - linear head: softmax of the logits (sigmoid for a single output).
+ * Class names come from the model's meta, else "class <i>". */
+MirDetectGrid *mir_detect_classify (MirModel                *model,
+                                    const MirImage          *image,
+                                    const MirDetectGeometry *geom,
+                                    guint                    batch_size,
+                                    MirDetectProgressFunc    progress,
+                                    gpointer                 progress_data,
+                                    GCancellable            *cancellable,
+                                    GError                 **error);
+
+/* A grid from given probabilities (copied): tests, --grid files, caches.
+ * @class_names may be NULL ("class <i>").  Values must lie in [0, 1]. */
+MirDetectGrid *mir_detect_grid_new (const MirDetectGeometry *geom,
+                                    guint                    n_classes,
+                                    const char *const       *class_names,
+                                    MirHeadKind              head,
+                                    const float             *probs,
+                                    GError                 **error);
+MirDetectGrid *mir_detect_grid_ref   (MirDetectGrid *grid);
+void           mir_detect_grid_unref (MirDetectGrid *grid);
+static inline float
+mir_detect_grid_get (const MirDetectGrid *grid, guint n, guint c)
+{
+  return grid->probs[(gsize) n * grid->n_classes + c];
+}
+/* Class index for a name or a decimal index, or -1 with @error set. */
+gint           mir_detect_grid_find_class (const MirDetectGrid *grid,
+                                           const char          *name_or_index,
+                                           GError             **error);
+/* JSON: {"image_width", "image_height", "window", "stride",
+ *        "notebook_layout", "classes": [names], "probs": [[p0, p1, ...], ...]}
+ * one inner array per window, in window order. */
+gboolean       mir_detect_grid_save_json (const MirDetectGrid *grid,
+                                          const char          *path,
+                                          GError             **error);
+MirDetectGrid *mir_detect_grid_load_json (const char *path,
+                                          GError    **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirDetectGrid, mir_detect_grid_unref)
+
+/* ------------------------------------------------------------------ */
+/* (c) Filtering */
+
+typedef enum
+{
+  MIR_DETECT_METHOD_1,   /* filter 1 only: P_n(x) >= P(x) */
+  MIR_DETECT_METHOD_2_1, /* + neighbourhood mean filter, complement for flagged classes */
+  MIR_DETECT_METHOD_2_2, /* + neighbourhood mean filter on P itself */
+} MirDetectMethod;
+
+typedef enum
+{
+  MIR_DETECT_GROUP_NONE,
+  MIR_DETECT_GROUP_NMS,   /* keep the most probable box, drop boxes of its class with IoU > iou */
+  MIR_DETECT_GROUP_MERGE, /* fuse overlapping boxes (IoU > iou, transitively) of a class into
+                           * one, coordinates weighted by probability */
+} MirDetectGrouping;
+
+typedef struct
+{
+  gboolean enabled;    /* look for this class at all */
+  double threshold;    /* P(x) of filter 1, in [0, 1] */
+  double exception;    /* f_e(x): value of a neighbour outside the grid, in [0, 1] */
+  gboolean complement; /* method 2.1: means over 1 - P(x) (the seed's cat side) */
+} MirDetectClassParams;
+
+typedef struct
+{
+  MirDetectMethod method;
+  guint n_classes;
+  MirDetectClassParams *classes; /* n_classes, owned */
+  guint radius;                  /* neighbourhood half-side: 1 = 3×3 (default) */
+  gboolean weighted_mean;        /* Gaussian weights exp(-d²/2r²) instead of the plain mean */
+  gboolean notebook_compat;      /* reproduce the notebook's quirks (docs/detector.md) */
+  MirDetectGrouping grouping;
+  double iou;                    /* grouping IoU threshold, default 0.3 */
+} MirDetectParams;
+
+/* Defaults: all classes enabled, threshold 0.99, exception 0.5, radius 1,
+ * no grouping, iou 0.3; method 2.1 flags class 1 (the seed's "cat") for the
+ * complement. */
+MirDetectParams *mir_detect_params_new   (guint n_classes, MirDetectMethod method);
+MirDetectParams *mir_detect_params_copy  (const MirDetectParams *params);
+void             mir_detect_params_free  (MirDetectParams *params);
+/* Range checks with messages a user can act on (MIR_ERROR_INVALID). */
+gboolean         mir_detect_params_check (const MirDetectParams *params,
+                                          const MirDetectGrid   *grid,
+                                          GError               **error);
+
+const char *mir_detect_method_to_string   (MirDetectMethod method);   /* "1", "2.1", "2.2" */
+gboolean    mir_detect_method_from_string (const char *s, MirDetectMethod *method, GError **error);
+const char *mir_detect_grouping_to_string (MirDetectGrouping grouping); /* "none", "nms", "merge" */
+gboolean    mir_detect_grouping_from_string (const char *s, MirDetectGrouping *grouping,
+                                             GError **error);
+
+typedef struct
+{
+  guint class_index;
+  guint window;        /* n (merged box: its most probable member) */
+  guint row, col;      /* of @window */
+  double x, y, width, height; /* image pixels */
+  double prob;         /* P_n(x) (merged box: the largest member's) */
+  double mean;         /* neighbourhood mean as used by filter 2; NaN for method 1 */
+  gboolean passed;     /* in result->candidates: survived filter 2 (always TRUE for method 1) */
+  guint n_members;     /* windows grouped into this box (1 without grouping) */
+} MirDetectBox;
+
+typedef struct
+{
+  gatomicrefcount ref_count;
+  guint n_classes;
+  GArray *candidates;  /* MirDetectBox: every window kept by filter 1, class then window order */
+  GArray *boxes;       /* MirDetectBox: after filter 2 and grouping, class then window order */
+  double *mu;          /* n_classes: μ_x of equation 3 (NaN: method 1, disabled or no candidate) */
+  guint *n_filter1;    /* n_classes: windows kept by filter 1 */
+  guint *n_filter2;    /* n_classes: windows kept by filter 2 (= n_filter1 for method 1) */
+  guint *counts;       /* n_classes: boxes after grouping */
+} MirDetectResult;
+
+/* Runs filter 1, the neighbourhood means, μ, filter 2 and grouping.  Only
+ * fails on parameters that do not fit the grid (mir_detect_params_check). */
+MirDetectResult *mir_detect_filter (const MirDetectGrid   *grid,
+                                    const MirDetectParams *params,
+                                    GError               **error);
+MirDetectResult *mir_detect_result_ref   (MirDetectResult *result);
+void             mir_detect_result_unref (MirDetectResult *result);
+
+/* Grouping on its own (used by mir_detect_filter; exposed for tests).
+ * Returns a new array of MirDetectBox. */
+GArray *mir_detect_group (const MirDetectBox *boxes,
+                          guint               n_boxes,
+                          MirDetectGrouping   grouping,
+                          double              iou);
+double  mir_detect_iou   (double ax, double ay, double aw, double ah,
+                          double bx, double by, double bw, double bh);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirDetectParams, mir_detect_params_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirDetectResult, mir_detect_result_unref)
+
+/* ------------------------------------------------------------------ */
+/* Evaluation against ground truth */
+
+typedef struct
+{
+  guint class_index;
+  double x, y, width, height;
+} MirDetectTruthBox;
+
+typedef struct
+{
+  char *image;         /* as given in the file, or NULL */
+  int width, height;   /* 0 if not given */
+  GArray *boxes;       /* MirDetectTruthBox */
+} MirDetectTruth;
+
+/* Ground-truth JSON (docs/detector.md):
+ *   {"image": "scene.png", "width": 800, "height": 400,
+ *    "objects": [{"class": "dog", "box": [x, y, w, h]}, ...]}
+ * "class" is a name from @class_names or an index (number or string). */
+MirDetectTruth *mir_detect_truth_load (const char        *path,
+                                       const char *const *class_names,
+                                       GError           **error);
+void            mir_detect_truth_free (MirDetectTruth *truth);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirDetectTruth, mir_detect_truth_free)
+
+typedef struct
+{
+  guint n_truth;
+  guint n_detected;
+  guint true_positives;
+  int count_error;     /* n_detected - n_truth */
+} MirDetectClassEval;
+
+typedef struct
+{
+  guint n_truth;
+  guint n_detected;
+  guint true_positives;  /* same-class matches with IoU >= @iou, one-to-one, greedy by
+                          * descending probability */
+  double precision;      /* TP / detected (1 when nothing was detected) */
+  double recall;         /* TP / truth (1 when there is no truth) */
+  double f1;             /* 2PR / (P + R), 0 when both are 0 */
+  int count_error;       /* n_detected - n_truth */
+  guint abs_count_error; /* Σ over classes |detected_c - truth_c| */
+  guint n_classes;
+  MirDetectClassEval *classes; /* n_classes, owned */
+} MirDetectEval;
+
+/* @iou is 0.5 for the usual evaluation. */
+void mir_detect_evaluate   (const MirDetectResult   *result,
+                            const MirDetectTruthBox *truth,
+                            guint                    n_truth,
+                            double                   iou,
+                            MirDetectEval           *eval);
+void mir_detect_eval_clear (MirDetectEval *eval);
+
+/* ------------------------------------------------------------------ */
+/* Drawing (into a copy made by the caller) */
+
+/* RGB of the seed's colours for class @c: red, blue, then distinct hues. */
+void     mir_detect_class_color (guint c, guint8 rgb[3]);
+/* Draws each box of @result (outline @thickness px) with a label
+ * "<class> <prob>" in a built-in 5×7 font.  @image must be RGB or grey. */
+void     mir_detect_draw        (MirImage              *image,
+                                 const MirDetectResult *result,
+                                 const char *const     *class_names,
+                                 int                    thickness);
+
+G_END_DECLS

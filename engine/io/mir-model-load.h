@@ -1,0 +1,15 @@
+/* mir-model-load.h: open any model file Mirada knows, by its content. */
+#pragma once
+
+#include "mir-model.h"
+
+G_BEGIN_DECLS
+
+/* Loads @path whatever its format (told from the first bytes, not the name):
+ * HDF5 (Keras .h5) today; Keras 3 .keras archives, TF.js model.json and ONNX
+ * files are recognised and refused with MIR_ERROR_UNSUPPORTED.  Then reads
+ * the sidecar and labels file next to it (mir-sidecar.h) into model->meta. */
+MirModel *mir_model_load (const char  *path,
+                          GError     **error);
+
+G_END_DECLS

@@ -1,0 +1,385 @@
+/* mir-sidecar.c: `<model>.mirada.json` and labels files (see mir-sidecar.h). */
+#define G_LOG_DOMAIN "mir-sidecar"
+
+#include <string.h>
+#include <glib/gi18n-lib.h>
+#include <json-glib/json-glib.h>
+
+#include "mir-image.h"
+#include "mir-sidecar.h"
+
+/* Class names longer or more numerous than this are a damaged file. */
+#define MIR_SIDECAR_MAX_CLASSES 1000000
+#define MIR_SIDECAR_MAX_BYTES (64 * 1024 * 1024)
+
+const char *
+mir_resize_mode_to_string (MirResizeMode mode)
+{
+  return mode == MIR_RESIZE_BILINEAR ? "bilinear" : "nearest";
+}
+
+gboolean
+mir_resize_mode_from_string (const char *s, MirResizeMode *mode, GError **error)
+{
+  g_return_val_if_fail (s != NULL && mode != NULL, FALSE);
+
+  if (g_ascii_strcasecmp (s, "nearest") == 0)
+    *mode = MIR_RESIZE_NEAREST;
+  else if (g_ascii_strcasecmp (s, "bilinear") == 0)
+    *mode = MIR_RESIZE_BILINEAR;
+  else
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("Unknown resize mode '%s' (expected nearest or bilinear)"), s);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+read_small_file (const char *path, char **contents, gsize *length, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autofree char *display = g_filename_display_name (path);
+
+  if (!g_file_get_contents (path, contents, length, &local))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_IO, _("Cannot read '%s': %s"), display,
+                   local->message);
+      return FALSE;
+    }
+  if (*length > MIR_SIDECAR_MAX_BYTES)
+    {
+      g_clear_pointer (contents, g_free);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("'%s' is larger than %d MiB; it is not a labels or sidecar file"), display,
+                   MIR_SIDECAR_MAX_BYTES / (1024 * 1024));
+      return FALSE;
+    }
+  if (!g_utf8_validate (*contents, (gssize) *length, NULL))
+    {
+      g_clear_pointer (contents, g_free);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("'%s' is not UTF-8 text"), display);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+mir_sidecar_load (const char *sidecar_path, MirModelMeta *meta, GError **error)
+{
+  g_autofree char *contents = NULL;
+  g_autofree char *display = NULL;
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) local = NULL;
+  g_auto(GStrv) names = NULL;
+  MirPreprocessMode preprocess = meta->preprocess;
+  MirResizeMode resize = meta->resize;
+  JsonObject *root;
+  JsonNode *node;
+  gsize length;
+
+  g_return_val_if_fail (sidecar_path != NULL && meta != NULL, FALSE);
+
+  if (!read_small_file (sidecar_path, &contents, &length, error))
+    return FALSE;
+  display = g_filename_display_name (sidecar_path);
+
+  parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, contents, (gssize) length, &local))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("'%s' is not valid JSON: %s"), display,
+                   local->message);
+      return FALSE;
+    }
+  node = json_parser_get_root (parser);
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("'%s' must hold a JSON object (with class_names, preprocess, resize)"),
+                   display);
+      return FALSE;
+    }
+  root = json_node_get_object (node);
+
+  if ((node = json_object_get_member (root, "class_names")) != NULL && !JSON_NODE_HOLDS_NULL (node))
+    {
+      JsonArray *array;
+      guint n;
+
+      if (!JSON_NODE_HOLDS_ARRAY (node))
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                       _("In '%s', class_names must be a list of strings"), display);
+          return FALSE;
+        }
+      array = json_node_get_array (node);
+      n = json_array_get_length (array);
+      if (n > MIR_SIDECAR_MAX_CLASSES)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                       _("In '%s', class_names has %u entries, more than Mirada accepts"),
+                       display, n);
+          return FALSE;
+        }
+      names = g_new0 (char *, n + 1);
+      for (guint i = 0; i < n; i++)
+        {
+          JsonNode *item = json_array_get_element (array, i);
+
+          if (!JSON_NODE_HOLDS_VALUE (item) || json_node_get_value_type (item) != G_TYPE_STRING)
+            {
+              g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                           _("In '%s', class_names entry %u is not a string"), display, i);
+              return FALSE;
+            }
+          names[i] = g_strdup (json_node_get_string (item));
+        }
+    }
+
+  if ((node = json_object_get_member (root, "preprocess")) != NULL && !JSON_NODE_HOLDS_NULL (node))
+    {
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                       _("In '%s', preprocess must be a string"), display);
+          return FALSE;
+        }
+      if (!mir_preprocess_mode_from_string (json_node_get_string (node), &preprocess, &local))
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("In '%s': %s"), display,
+                       local->message);
+          return FALSE;
+        }
+    }
+
+  if ((node = json_object_get_member (root, "resize")) != NULL && !JSON_NODE_HOLDS_NULL (node))
+    {
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                       _("In '%s', resize must be a string"), display);
+          return FALSE;
+        }
+      if (!mir_resize_mode_from_string (json_node_get_string (node), &resize, &local))
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("In '%s': %s"), display,
+                       local->message);
+          return FALSE;
+        }
+    }
+
+  /* Everything checked: only now change @meta. */
+  if (names != NULL)
+    {
+      g_strfreev (meta->class_names);
+      meta->class_names = g_steal_pointer (&names);
+    }
+  meta->preprocess = preprocess;
+  meta->resize = resize;
+  g_free (meta->source);
+  meta->source = g_strdup (sidecar_path);
+  return TRUE;
+}
+
+gboolean
+mir_sidecar_save (const char *sidecar_path, const MirModelMeta *meta, GError **error)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) local = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *with_newline = NULL;
+
+  g_return_val_if_fail (sidecar_path != NULL && meta != NULL, FALSE);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "mirada");
+  json_builder_add_int_value (builder, 1);
+  if (meta->class_names != NULL)
+    {
+      json_builder_set_member_name (builder, "class_names");
+      json_builder_begin_array (builder);
+      for (guint i = 0; meta->class_names[i] != NULL; i++)
+        json_builder_add_string_value (builder, meta->class_names[i]);
+      json_builder_end_array (builder);
+    }
+  json_builder_set_member_name (builder, "preprocess");
+  json_builder_add_string_value (builder, mir_preprocess_mode_to_string (meta->preprocess));
+  json_builder_set_member_name (builder, "resize");
+  json_builder_add_string_value (builder, mir_resize_mode_to_string (meta->resize));
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  json_generator_set_pretty (generator, TRUE);
+  json_generator_set_indent (generator, 2);
+  text = json_generator_to_data (generator, NULL);
+  with_newline = g_strconcat (text, "\n", NULL);
+
+  /* g_file_set_contents writes a temporary file and renames it over. */
+  if (!g_file_set_contents (sidecar_path, with_newline, -1, &local))
+    {
+      g_autofree char *display = g_filename_display_name (sidecar_path);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_IO, _("Cannot write '%s': %s"), display,
+                   local->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The model's path without its extension (only the last component's). */
+static char *
+model_stem (const char *model_path)
+{
+  const char *base = strrchr (model_path, G_DIR_SEPARATOR);
+  const char *dot = strrchr (base ? base + 1 : model_path, '.');
+
+  if (dot == NULL || dot == (base ? base + 1 : model_path))
+    return g_strdup (model_path);
+  return g_strndup (model_path, (gsize) (dot - model_path));
+}
+
+char *
+mir_sidecar_path_for_model (const char *model_path)
+{
+  g_autofree char *stem = model_stem (model_path);
+
+  return g_strconcat (stem, ".mirada.json", NULL);
+}
+
+/* "12 rest" -> TRUE with *index = 12, *rest = "rest". */
+static gboolean
+split_index (const char *line, guint64 *index, const char **rest)
+{
+  const char *p = line;
+  g_autofree char *digits = NULL;
+
+  if (!g_ascii_isdigit (*p))
+    return FALSE;
+  while (g_ascii_isdigit (*p))
+    p++;
+  if (*p != ' ' && *p != '\t')
+    return FALSE;
+  digits = g_strndup (line, (gsize) (p - line));
+  if (!g_ascii_string_to_unsigned (digits, 10, 0, G_MAXUINT32, index, NULL))
+    return FALSE;
+  while (*p == ' ' || *p == '\t')
+    p++;
+  *rest = p;
+  return TRUE;
+}
+
+char **
+mir_labels_load (const char *path, gboolean *indexed_out, GError **error)
+{
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GPtrArray) names = NULL;
+  gboolean indexed = TRUE;
+  gsize length;
+  guint n = 0;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  if (!read_small_file (path, &contents, &length, error))
+    return NULL;
+  if (memchr (contents, '\0', length) != NULL)
+    {
+      g_autofree char *display = g_filename_display_name (path);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("'%s' is not a text file with one class name per line"), display);
+      return NULL;
+    }
+
+  lines = g_strsplit (contents, "\n", -1);
+  names = g_ptr_array_new_with_free_func (g_free);
+  /* Strip the line ends (\r too) and skip blank lines. */
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      char *line = g_strstrip (lines[i]);
+      guint64 index;
+      const char *rest;
+
+      if (*line == '\0')
+        continue;
+      if (!split_index (line, &index, &rest) || index != n)
+        indexed = FALSE;
+      g_ptr_array_add (names, g_strdup (line));
+      n++;
+    }
+  if (n == 0)
+    {
+      g_autofree char *display = g_filename_display_name (path);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("'%s' lists no class names"), display);
+      return NULL;
+    }
+  if (indexed)
+    for (guint i = 0; i < names->len; i++)
+      {
+        guint64 index;
+        const char *rest;
+        char *line = names->pdata[i];
+
+        if (split_index (line, &index, &rest))
+          memmove (line, rest, strlen (rest) + 1);
+      }
+  if (indexed_out)
+    *indexed_out = indexed;
+  g_ptr_array_add (names, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&names), FALSE);
+}
+
+gboolean
+mir_sidecar_find_and_load (const char *model_path, MirModelMeta *meta, GError **error)
+{
+  g_autofree char *stem = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *sidecar = NULL;
+  g_autofree char *labels = NULL;
+  const char *label_candidates[3];
+  const char *sidecar_candidates[2];
+  g_autofree char *c0 = NULL, *c1 = NULL, *l0 = NULL, *l1 = NULL, *l2 = NULL;
+  gboolean indexed = FALSE;
+  gboolean generic_labels = FALSE;
+
+  g_return_val_if_fail (model_path != NULL && meta != NULL, FALSE);
+
+  stem = model_stem (model_path);
+  dir = g_path_get_dirname (model_path);
+  sidecar_candidates[0] = c0 = g_strconcat (stem, ".mirada.json", NULL);
+  sidecar_candidates[1] = c1 = g_strconcat (model_path, ".mirada.json", NULL);
+  label_candidates[0] = l0 = g_strconcat (stem, ".labels.txt", NULL);
+  label_candidates[1] = l1 = g_strconcat (model_path, ".labels.txt", NULL);
+  label_candidates[2] = l2 = g_build_filename (dir, "labels.txt", NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (sidecar_candidates) && sidecar == NULL; i++)
+    if (g_file_test (sidecar_candidates[i], G_FILE_TEST_IS_REGULAR))
+      sidecar = g_strdup (sidecar_candidates[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (label_candidates) && labels == NULL; i++)
+    if (g_file_test (label_candidates[i], G_FILE_TEST_IS_REGULAR))
+      {
+        labels = g_strdup (label_candidates[i]);
+        generic_labels = i == 2;
+      }
+
+  if (labels != NULL)
+    {
+      char **names = mir_labels_load (labels, &indexed, error);
+
+      if (names == NULL)
+        return FALSE;
+      g_strfreev (meta->class_names);
+      meta->class_names = names;
+      /* Teachable Machine exports keras_model.h5 + an indexed labels.txt and
+       * feeds its models x / 127.5 - 1. */
+      if (generic_labels && indexed)
+        meta->preprocess = MIR_PREPROCESS_TF;
+      g_free (meta->source);
+      meta->source = g_strdup (labels);
+    }
+  if (sidecar != NULL && !mir_sidecar_load (sidecar, meta, error))
+    return FALSE;
+  return TRUE;
+}

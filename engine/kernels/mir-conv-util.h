@@ -1,0 +1,82 @@
+/* mir-conv-util.h: what the convolution, pooling and padding layers share:
+ * Keras config parsing (window sizes, padding, data_format, activation),
+ * TensorFlow's output-size and padding rules, and the activation epilogue
+ * (forward, and the gradient through it for backward). */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "mir-layer.h"
+
+G_BEGIN_DECLS
+
+/* A 2-D sliding window: kernel or pool size, strides, dilation, padding. */
+typedef struct
+{
+  gint64 kh, kw;
+  gint64 sh, sw;
+  gint64 dh, dw;
+  gboolean same; /* padding "same" (TF: extra pixel bottom/right), else "valid" */
+} MirWindow;
+
+/* A window applied to one concrete NHWC input. */
+typedef struct
+{
+  gint64 n, h, w, c;    /* input */
+  gint64 kh, kw, sh, sw, dh, dw;
+  gint64 oh, ow;        /* output */
+  gint64 pad_top, pad_left;
+} MirConvGeom;
+
+/* Reads an int or a pair of ints >= 1 from @key (Keras "kernel_size": 3 or
+ * [3, 3]).  @def may be NULL: then the key is required. */
+gboolean mir_config_get_size_pair (JsonObject   *config,
+                                   const char   *key,
+                                   const gint64 *def,
+                                   gint64       *out,
+                                   GError      **error);
+/* "padding": "valid" (default) or "same". */
+gboolean mir_config_get_padding   (JsonObject *config, gboolean *same, GError **error);
+/* "data_format": only "channels_last" (or absent) is accepted. */
+gboolean mir_config_check_channels_last (JsonObject *config, GError **error);
+/* Sets layer->activation from "activation" (absent = linear). */
+gboolean mir_config_get_activation (MirLayer *layer, JsonObject *config, GError **error);
+/* Reads ZeroPadding2D / Cropping2D amounts: an int, a pair (symmetric
+ * height, width) or ((top, bottom), (left, right)); out = top, bottom, left, right. */
+gboolean mir_config_get_pad4      (JsonObject *config, const char *key, gint64 def,
+                                   gint64 *out, GError **error);
+
+/* MaxPooling2D / AveragePooling2D: pool_size (default 2), strides (default
+ * pool_size), padding, data_format. */
+gboolean mir_config_get_pool_window (JsonObject *config, MirWindow *win, GError **error);
+
+/* TensorFlow's rule for one spatial axis.  @in may be -1 (then *out = -1).
+ * Returns FALSE if the (dilated) window does not fit a "valid" input. */
+gboolean mir_window_axis          (gint64 in, gint64 k, gint64 s, gint64 d, gboolean same,
+                                   gint64 *out, gint64 *pad_before);
+/* Output shape of a window over an NHWC shape, with @out_c channels; errors
+ * (rank, window larger than the input) name both shapes. */
+gboolean mir_window_infer         (const MirWindow *win, const MirShape *in, gint64 out_c,
+                                   MirShape *out, GError **error);
+void     mir_conv_geom_init       (MirConvGeom *g, const MirWindow *win, const MirTensor *x);
+
+/* TRUE when the layer's activation must be applied in this call. */
+gboolean mir_act_active           (MirLayer *layer, const MirRunArgs *args);
+/* Forward epilogue: out holds the pre-activation z; keeps a copy of z in
+ * *args->state when backward will need it, then applies the activation in
+ * place (softmax over the last axis of length @row). */
+gboolean mir_act_forward          (MirLayer *layer, MirTensor *out, gsize row,
+                                   const MirRunArgs *args, GError **error);
+
+/* Recomputes the pre-activation of @layer for @in into @z (out->numel floats). */
+typedef gboolean (*MirLinearFunc) (MirLayer *layer, MirTensor *const *in, const MirTensor *out,
+                                   float *z, GError **error);
+
+/* Backward through the activation: *dz_buf is set to a new buffer
+ * (mir_free_floats) holding dL/dz, or to NULL when dL/dz is grad_out itself.
+ * Uses the pre-activation kept in *args->state or recomputes it. */
+gboolean mir_act_backward         (MirLayer *layer, MirTensor *const *in, const MirTensor *out,
+                                   const MirTensor *grad_out, gsize row, const MirRunArgs *args,
+                                   MirLinearFunc recompute, float **dz_buf, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,89 @@
+#define G_LOG_DOMAIN "mir-gemm"
+
+#include <cblas.h>
+#include <string.h>
+
+#include "mir-gemm.h"
+
+/* Largest dimension handed to one BLAS call (BLAS ints are 32-bit in LP64 builds). */
+#define GEMM_MAX_DIM (G_GINT64_CONSTANT (1) << 30)
+
+void
+mir_gemm (gboolean trans_a, gboolean trans_b, gint64 m, gint64 n, gint64 k, float alpha,
+          const float *a, gint64 lda, const float *b, gint64 ldb, float beta, float *c,
+          gint64 ldc)
+{
+  g_return_if_fail (m >= 0 && n >= 0 && k >= 0);
+  g_return_if_fail (n <= GEMM_MAX_DIM && lda <= GEMM_MAX_DIM && ldb <= GEMM_MAX_DIM &&
+                    ldc <= GEMM_MAX_DIM);
+
+  if (m == 0 || n == 0)
+    return;
+  if (k == 0)
+    {
+      for (gint64 i = 0; i < m; i++)
+        {
+          float *row = c + (gsize) i * (gsize) ldc;
+          if (beta == 0.0f)
+            memset (row, 0, (gsize) n * sizeof (float));
+          else
+            for (gint64 j = 0; j < n; j++)
+              row[j] *= beta;
+        }
+      return;
+    }
+  /* Split m: rows of C and of op(A). */
+  if (m > GEMM_MAX_DIM)
+    {
+      for (gint64 i0 = 0; i0 < m; i0 += GEMM_MAX_DIM)
+        {
+          gint64 mm = MIN (GEMM_MAX_DIM, m - i0);
+          const float *ai = trans_a ? a + i0 : a + (gsize) i0 * (gsize) lda;
+          mir_gemm (trans_a, trans_b, mm, n, k, alpha, ai, lda, b, ldb, beta,
+                    c + (gsize) i0 * (gsize) ldc, ldc);
+        }
+      return;
+    }
+  /* Split k: accumulate the partial products. */
+  if (k > GEMM_MAX_DIM)
+    {
+      for (gint64 p0 = 0; p0 < k; p0 += GEMM_MAX_DIM)
+        {
+          gint64 kk = MIN (GEMM_MAX_DIM, k - p0);
+          const float *ap = trans_a ? a + (gsize) p0 * (gsize) lda : a + p0;
+          const float *bp = trans_b ? b + p0 : b + (gsize) p0 * (gsize) ldb;
+          mir_gemm (trans_a, trans_b, m, n, kk, alpha, ap, lda, bp, ldb,
+                    p0 == 0 ? beta : 1.0f, c, ldc);
+        }
+      return;
+    }
+  cblas_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+               trans_b ? CblasTrans : CblasNoTrans, (int) m, (int) n, (int) k, alpha,
+               a, (int) lda, b, (int) ldb, beta, c, (int) ldc);
+}
+
+void
+mir_add_bias_rows (float *y, const float *bias, gint64 rows, gint64 n)
+{
+  for (gint64 r = 0; r < rows; r++)
+    {
+      float *row = y + (gsize) r * (gsize) n;
+      for (gint64 j = 0; j < n; j++)
+        row[j] += bias[j];
+    }
+}
+
+void
+mir_sum_rows (const float *x, gint64 rows, gint64 n, float *out)
+{
+  g_autofree double *acc = g_new0 (double, n);
+
+  for (gint64 r = 0; r < rows; r++)
+    {
+      const float *row = x + (gsize) r * (gsize) n;
+      for (gint64 j = 0; j < n; j++)
+        acc[j] += row[j];
+    }
+  for (gint64 j = 0; j < n; j++)
+    out[j] = (float) acc[j];
+}

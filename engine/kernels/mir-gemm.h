@@ -1,0 +1,33 @@
+/* mir-gemm.h: row-major single-precision GEMM over OpenBLAS, and the small
+ * row/column helpers the dense and convolution layers share. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C, all row-major.
+ * op(A) is A (m x k, leading dimension lda) or, with @trans_a, the transpose
+ * of A stored as k x m.  Same for B.  Dimensions beyond what a BLAS int holds
+ * are split into several calls. */
+void mir_gemm (gboolean     trans_a,
+               gboolean     trans_b,
+               gint64       m,
+               gint64       n,
+               gint64       k,
+               float        alpha,
+               const float *a,
+               gint64       lda,
+               const float *b,
+               gint64       ldb,
+               float        beta,
+               float       *c,
+               gint64       ldc);
+
+/* y[r, j] += bias[j] for @rows rows of @n values. */
+void mir_add_bias_rows (float *y, const float *bias, gint64 rows, gint64 n);
+
+/* out[j] = sum over @rows rows of x[r, j] (overwrites @out; double accumulation). */
+void mir_sum_rows (const float *x, gint64 rows, gint64 n, float *out);
+
+G_END_DECLS

@@ -1,0 +1,131 @@
+/* detect-filter-tool: test helper that runs Mirada's detector filter on a
+ * probability grid file and prints the result as JSON, for comparison with
+ * the independent Python reference (tests/detect_reference.py).
+ *
+ *   detect-filter-tool GRID.json [--method 1|2.1|2.2] [--threshold C=P]...
+ *       [--exception C=F]... [--complement C]... [--no-complement C]...
+ *       [--radius R] [--notebook-compat] [--weighted]
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect/mir-detect.h"
+
+static void
+print_double (double v)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (isnan (v))
+    fputs ("null", stdout);
+  else
+    fputs (g_ascii_formatd (buf, sizeof buf, "%.17g", v), stdout);
+}
+
+static void
+print_boxes (GArray *boxes)
+{
+  for (guint i = 0; i < boxes->len; i++)
+    {
+      const MirDetectBox *b = &g_array_index (boxes, MirDetectBox, i);
+
+      printf ("%s{\"class\": %u, \"window\": %u, \"passed\": %s, \"mean\": ", i ? ", " : "",
+              b->class_index, b->window, b->passed ? "true" : "false");
+      print_double (b->mean);
+      printf (", \"prob\": ");
+      print_double (b->prob);
+      printf ("}");
+    }
+}
+
+static int
+fail (const char *msg)
+{
+  fprintf (stderr, "detect-filter-tool: %s\n", msg);
+  return 2;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirDetectGrid) grid = NULL;
+  g_autoptr(MirDetectParams) params = NULL;
+  g_autoptr(MirDetectResult) result = NULL;
+  MirDetectMethod method = MIR_DETECT_METHOD_2_2;
+
+  if (argc < 2)
+    return fail ("usage: detect-filter-tool GRID.json [options]");
+  if (!(grid = mir_detect_grid_load_json (argv[1], &error)))
+    return fail (error->message);
+  for (int i = 2; i + 1 < argc; i++)
+    if (strcmp (argv[i], "--method") == 0
+        && !mir_detect_method_from_string (argv[i + 1], &method, &error))
+      return fail (error->message);
+  params = mir_detect_params_new (grid->n_classes, method);
+
+  for (int i = 2; i < argc; i++)
+    {
+      const char *opt = argv[i];
+      const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+      if (strcmp (opt, "--notebook-compat") == 0)
+        params->notebook_compat = TRUE;
+      else if (strcmp (opt, "--weighted") == 0)
+        params->weighted_mean = TRUE;
+      else if (val == NULL)
+        return fail ("missing value");
+      else if (strcmp (opt, "--method") == 0)
+        i++;
+      else if (strcmp (opt, "--radius") == 0)
+        {
+          params->radius = (guint) atoi (val);
+          i++;
+        }
+      else if (strcmp (opt, "--complement") == 0 || strcmp (opt, "--no-complement") == 0)
+        {
+          gint c = mir_detect_grid_find_class (grid, val, &error);
+          if (c < 0)
+            return fail (error->message);
+          params->classes[c].complement = strcmp (opt, "--complement") == 0;
+          i++;
+        }
+      else if (strcmp (opt, "--threshold") == 0 || strcmp (opt, "--exception") == 0)
+        {
+          g_auto(GStrv) kv = g_strsplit (val, "=", 2);
+          gint c;
+          double v;
+
+          if (g_strv_length (kv) != 2)
+            return fail ("expected CLASS=VALUE");
+          if ((c = mir_detect_grid_find_class (grid, kv[0], &error)) < 0)
+            return fail (error->message);
+          v = g_ascii_strtod (kv[1], NULL);
+          if (opt[2] == 't')
+            params->classes[c].threshold = v;
+          else
+            params->classes[c].exception = v;
+          i++;
+        }
+      else
+        return fail ("unknown option");
+    }
+
+  if (!(result = mir_detect_filter (grid, params, &error)))
+    return fail (error->message);
+
+  printf ("{\"mu\": [");
+  for (guint c = 0; c < result->n_classes; c++)
+    {
+      printf ("%s", c ? ", " : "");
+      print_double (result->mu[c]);
+    }
+  printf ("],\n \"candidates\": [");
+  print_boxes (result->candidates);
+  printf ("],\n \"boxes\": [");
+  print_boxes (result->boxes);
+  printf ("]}\n");
+  return 0;
+}

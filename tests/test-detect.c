@@ -1,0 +1,687 @@
+/* The detector's cheap part on hand-made probability grids.  Every expected
+ * number below is worked out by hand in the comment above it (from the
+ * seed's equations 1-4 or from the notebook's code), not taken from the
+ * program's output. */
+#include <math.h>
+#include <string.h>
+#include <glib/gstdio.h>
+
+#include "mir-test-util.h"
+#include "detect/mir-detect.h"
+
+#define TOL 1e-6
+
+/* ------------------------------------------------------------------ */
+/* Grid A: 3×3 windows (image 30×30, window 10, stride 10), classes
+ * [dog, cat], cat = 1 - dog (a binary softmax or a sigmoid's [P, 1-P]).
+ *
+ *   dog:  0.2  0.9  0.3        cat:  0.8  0.1  0.7
+ *         0.1  0.95 0.4              0.9  0.05 0.6
+ *         0.0  0.5  0.99             1.0  0.5  0.01
+ *
+ * window n = row·3 + col (the seed's cord_mat). */
+static const float grid_a_dog[9] = { 0.2f, 0.9f, 0.3f, 0.1f, 0.95f, 0.4f, 0.0f, 0.5f, 0.99f };
+static const float grid_a_cat[9] = { 0.8f, 0.1f, 0.7f, 0.9f, 0.05f, 0.6f, 1.0f, 0.5f, 0.01f };
+
+static MirDetectGrid *
+make_grid_a_sized (int side, int window, int stride)
+{
+  const char *names[] = { "dog", "cat", NULL };
+  MirDetectGeometry geom;
+  float probs[18];
+  g_autoptr(GError) error = NULL;
+  MirDetectGrid *grid;
+
+  g_assert_true (mir_detect_geometry_init (&geom, side, side, window, stride, FALSE, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (geom.rows, ==, 3);
+  g_assert_cmpint (geom.cols, ==, 3);
+  for (int n = 0; n < 9; n++)
+    {
+      probs[2 * n] = grid_a_dog[n];
+      probs[2 * n + 1] = grid_a_cat[n];
+    }
+  grid = mir_detect_grid_new (&geom, 2, names, MIR_HEAD_SOFTMAX, probs, &error);
+  g_assert_no_error (error);
+  return grid;
+}
+
+static MirDetectGrid *
+make_grid_a (void)
+{
+  return make_grid_a_sized (30, 10, 10);
+}
+
+static MirDetectParams *
+params_a (MirDetectMethod method, double fe_dog, double fe_cat)
+{
+  MirDetectParams *p = mir_detect_params_new (2, method);
+
+  /* (double) 0.9f = 0.89999998 < 0.9: keep thresholds clear of the values */
+  p->classes[0].threshold = 0.89;
+  p->classes[1].threshold = 0.85;
+  p->classes[0].exception = fe_dog;
+  p->classes[1].exception = fe_cat;
+  return p;
+}
+
+static MirDetectResult *
+run (MirDetectGrid *grid, MirDetectParams *params)
+{
+  g_autoptr(GError) error = NULL;
+  MirDetectResult *r = mir_detect_filter (grid, params, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (r);
+  return r;
+}
+
+/* Candidate (filter-1 survivor) of class @c at window @n. */
+static const MirDetectBox *
+candidate (MirDetectResult *r, guint c, guint n)
+{
+  for (guint i = 0; i < r->candidates->len; i++)
+    {
+      const MirDetectBox *b = &g_array_index (r->candidates, MirDetectBox, i);
+      if (b->class_index == c && b->window == n)
+        return b;
+    }
+  g_error ("no candidate of class %u at window %u", c, n);
+  return NULL;
+}
+
+/* The windows of the final boxes of class @c, as "n,n,n". */
+static char *
+box_windows (MirDetectResult *r, guint c)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < r->boxes->len; i++)
+    {
+      const MirDetectBox *b = &g_array_index (r->boxes, MirDetectBox, i);
+      if (b->class_index == c)
+        g_string_append_printf (s, "%s%u", s->len ? "," : "", b->window);
+    }
+  return g_string_free (s, FALSE);
+}
+
+static void
+assert_windows (MirDetectResult *r, guint c, const char *expected)
+{
+  g_autofree char *got = box_windows (r, c);
+  g_assert_cmpstr (got, ==, expected);
+}
+
+static void
+test_geometry (void)
+{
+  MirDetectGeometry g;
+  g_autoptr(GError) error = NULL;
+  int x, y, size;
+
+  /* The seed's photo: 400×800 at 150/40: floor(250/40)+1 = 7 rows,
+   * floor(650/40)+1 = 17 columns; the notebook keeps 16. */
+  g_assert_true (mir_detect_geometry_init (&g, 800, 400, 150, 40, FALSE, &error));
+  g_assert_cmpint (g.rows, ==, 7);
+  g_assert_cmpint (g.cols, ==, 17);
+  g_assert_true (mir_detect_geometry_init (&g, 800, 400, 150, 40, TRUE, &error));
+  g_assert_cmpint (g.rows, ==, 7);
+  g_assert_cmpint (g.cols, ==, 16);
+  g_assert_cmpuint (mir_detect_geometry_n_windows (&g), ==, 112);
+  /* window 20 of cord_mat 7×16 = row 1, column 4: x = 160, y = 40 */
+  mir_detect_geometry_window_rect (&g, 20, &x, &y, &size);
+  g_assert_cmpint (x, ==, 160);
+  g_assert_cmpint (y, ==, 40);
+  g_assert_cmpint (size, ==, 150);
+  /* the last window: row 6, column 15 -> (600, 240), inside 800×400 */
+  mir_detect_geometry_window_rect (&g, 111, &x, &y, &size);
+  g_assert_cmpint (x, ==, 600);
+  g_assert_cmpint (y, ==, 240);
+
+  g_assert_false (mir_detect_geometry_init (&g, 800, 400, 150, 0, FALSE, &error));
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (mir_detect_geometry_init (&g, 800, 400, 401, 40, FALSE, &error));
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);
+  g_clear_error (&error);
+  /* 150 wide: one column only, the notebook layout would leave none */
+  g_assert_false (mir_detect_geometry_init (&g, 150, 400, 150, 40, TRUE, &error));
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);
+  g_clear_error (&error);
+  /* window = image: exactly one window */
+  g_assert_true (mir_detect_geometry_init (&g, 150, 150, 150, 40, FALSE, &error));
+  g_assert_cmpint (g.rows * g.cols, ==, 1);
+}
+
+static void
+test_params_check (void)
+{
+  g_autoptr(MirDetectGrid) grid = make_grid_a ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirDetectParams) p = params_a (MIR_DETECT_METHOD_2_2, 0.5, 0.5);
+  g_autoptr(MirDetectParams) p3 = mir_detect_params_new (3, MIR_DETECT_METHOD_1);
+  MirDetectResult *r;
+
+  p->classes[1].threshold = 1.5;
+  r = mir_detect_filter (grid, p, &error);
+  g_assert_null (r);
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "cat"));
+  g_clear_error (&error);
+
+  p->classes[1].threshold = 0.9;
+  p->classes[0].exception = -0.1;
+  g_assert_null (mir_detect_filter (grid, p, &error));
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);
+  g_clear_error (&error);
+
+  p->classes[0].exception = NAN;
+  g_assert_null (mir_detect_filter (grid, p, &error));
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);
+  g_clear_error (&error);
+
+  g_assert_null (mir_detect_filter (grid, p3, &error));
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);
+}
+
+/* Method 1 on grid A: dog >= 0.89 keeps 1 (0.9), 4 (0.95), 8 (0.99);
+ * cat >= 0.85 keeps 3 (0.9), 6 (1.0). */
+static void
+test_method1 (void)
+{
+  g_autoptr(MirDetectGrid) grid = make_grid_a ();
+  g_autoptr(MirDetectParams) p = params_a (MIR_DETECT_METHOD_1, 0.5, 0.5);
+  g_autoptr(MirDetectResult) r = run (grid, p);
+  const MirDetectBox *b;
+
+  assert_windows (r, 0, "1,4,8");
+  assert_windows (r, 1, "3,6");
+  g_assert_cmpuint (r->counts[0], ==, 3);
+  g_assert_cmpuint (r->counts[1], ==, 2);
+  g_assert_true (isnan (r->mu[0]) && isnan (r->mu[1]));
+  /* window 4: row 1, col 1 -> (10, 10), 10×10 */
+  b = candidate (r, 0, 4);
+  g_assert_cmpuint (b->row, ==, 1);
+  g_assert_cmpuint (b->col, ==, 1);
+  g_assert_cmpfloat_with_epsilon (b->x, 10, TOL);
+  g_assert_cmpfloat_with_epsilon (b->y, 10, TOL);
+  g_assert_cmpfloat_with_epsilon (b->width, 10, TOL);
+  g_assert_cmpfloat_with_epsilon (b->prob, 0.95, TOL);
+  g_assert_true (isnan (b->mean));
+}
+
+/* Method 2.2, equations, f_e = 0.5 for both.
+ * dog, 3×3 means:
+ *   n=1 (row 0, col 1): row above outside 3·0.5 = 1.5, row 0: 0.2+0.9+0.3 = 1.4,
+ *        row 1: 0.1+0.95+0.4 = 1.45; 4.35/9 = 0.483333
+ *   n=4 (centre): all nine: 4.34/9 = 0.482222
+ *   n=8 (corner): inside 0.95+0.4+0.5+0.99 = 2.84, five outside 2.5; 5.34/9 = 0.593333
+ *   μ = (0.593333 + 0.482222)/2 = 0.537778 -> keeps 8.
+ * cat:
+ *   n=3 (row 1, col 0): inside 0.8+0.1+0.9+0.05+1.0+0.5 = 3.35, three outside 1.5;
+ *        4.85/9 = 0.538889
+ *   n=6 (row 2, col 0): inside 0.9+0.05+1.0+0.5 = 2.45, five outside 2.5; 4.95/9 = 0.55
+ *   μ = 0.544444 -> keeps 6. */
+static void
+test_method22 (void)
+{
+  g_autoptr(MirDetectGrid) grid = make_grid_a ();
+  g_autoptr(MirDetectParams) p = params_a (MIR_DETECT_METHOD_2_2, 0.5, 0.5);
+  g_autoptr(MirDetectResult) r = run (grid, p);
+
+  g_assert_cmpfloat_with_epsilon (candidate (r, 0, 1)->mean, 4.35 / 9, TOL);
+  g_assert_cmpfloat_with_epsilon (candidate (r, 0, 4)->mean, 4.34 / 9, TOL);
+  g_assert_cmpfloat_with_epsilon (candidate (r, 0, 8)->mean, 5.34 / 9, TOL);
+  g_assert_cmpfloat_with_epsilon (r->mu[0], (5.34 / 9 + 4.34 / 9) / 2, TOL);
+  g_assert_cmpfloat_with_epsilon (candidate (r, 1, 3)->mean, 4.85 / 9, TOL);
+  g_assert_cmpfloat_with_epsilon (candidate (r, 1, 6)->mean, 0.55, TOL);
+  g_assert_cmpfloat_with_epsilon (r->mu[1], (0.55 + 4.85 / 9) / 2, TOL);
+  assert_windows (r, 0, "8");
+  assert_windows (r, 1, "6");
+  g_assert_cmpuint (r->n_filter1[0], ==, 3);
+  g_assert_cmpuint (r->n_filter2[0], ==, 1);
+  g_assert_false (candidate (r, 0, 1)->passed);
+  g_assert_true (candidate (r, 0, 8)->passed);
+}
+
+/* f_e = 0 and 1 on the dog side (cat f_e = 1):
+ * f_e(dog) = 0: n=1 2.85/9 = 0.316667, n=4 0.482222, n=8 2.84/9 = 0.315556;
+ *   μ = (0.482222 + 0.315556)/2 = 0.398889 -> keeps 4.
+ * f_e(dog) = 1: n=1 (2.85+3)/9 = 0.65, n=4 0.482222, n=8 (2.84+5)/9 = 0.871111;
+ *   μ = 0.676667 -> keeps 8.
+ * f_e(cat) = 1: n=3 (3.35+3)/9 = 0.705556, n=6 (2.45+5)/9 = 0.827778 -> keeps 6. */
+static void
+test_exception_extremes (void)
+{
+  g_autoptr(MirDetectGrid) grid = make_grid_a ();
+  g_autoptr(MirDetectParams) p0 = params_a (MIR_DETECT_METHOD_2_2, 0.0, 1.0);
+  g_autoptr(MirDetectParams) p1 = params_a (MIR_DETECT_METHOD_2_2, 1.0, 1.0);
+  g_autoptr(MirDetectResult) r0 = run (grid, p0);
+  g_autoptr(MirDetectResult) r1 = run (grid, p1);
+
+  g_assert_cmpfloat_with_epsilon (candidate (r0, 0, 1)->mean, 2.85 / 9, TOL);
+  g_assert_cmpfloat_with_epsilon (candidate (r0, 0, 8)->mean, 2.84 / 9, TOL);
+  g_assert_cmpfloat_with_epsilon (r0->mu[0], (4.34 / 9 + 2.84 / 9) / 2, TOL);
+  assert_windows (r0, 0, "4");
+  g_assert_cmpfloat_with_epsilon (candidate (r1, 0, 1)->mean, 0.65, TOL);
+  g_assert_cmpfloat_with_epsilon (candidate (r1, 0, 8)->mean, 7.84 / 9, TOL);
+  g_assert_cmpfloat_with_epsilon (r1->mu[0], (7.84 / 9 + 4.34 / 9) / 2, TOL);
+  assert_windows (r1, 0, "8");
+  g_assert_cmpfloat_with_epsilon (candidate (r1, 1, 3)->mean, 6.35 / 9, TOL);
+  g_assert_cmpfloat_with_epsilon (candidate (r1, 1, 6)->mean, 7.45 / 9, TOL);
+  assert_windows (r1, 1, "6");
+}
+
+/* Method 2.1: the cat side averages 1 - P(cat) (= the dog grid here),
+ * filter 1 still on P(cat) >= 0.85 (windows 3 and 6); f_e = 0.5.
+ *   n=3: 0.2+0.9+0.1+0.95+0.0+0.5 = 2.65 + 1.5 = 4.15 -> 0.461111
+ *   n=6: 0.1+0.95+0.0+0.5 = 1.55 + 2.5 = 4.05 -> 0.45
+ *   μ = 0.455556 -> keeps 3.  The dog side is as in 2.2 (keeps 8). */
+static void
+test_method21 (void)
+{
+  g_autoptr(MirDetectGrid) grid = make_grid_a ();
+  g_autoptr(MirDetectParams) p = params_a (MIR_DETECT_METHOD_2_1, 0.5, 0.5);
+  g_autoptr(MirDetectResult) r = NULL;
+
+  g_assert_false (p->classes[0].complement);
+  g_assert_true (p->classes[1].complement);
+  r = run (grid, p);
+  g_assert_cmpfloat_with_epsilon (candidate (r, 1, 3)->mean, 4.15 / 9, TOL);
+  g_assert_cmpfloat_with_epsilon (candidate (r, 1, 6)->mean, 0.45, TOL);
+  g_assert_cmpfloat_with_epsilon (r->mu[1], (4.15 / 9 + 0.45) / 2, TOL);
+  assert_windows (r, 1, "3");
+  assert_windows (r, 0, "8");
+}
+
+/* Notebook-compatible, method 2.2, dog f_e = 0.5; kept [1, 4, 8].
+ *   p=0, n=1 (row 0, col 1): centre prob[0] = 0.2; up row -1 -> row 2: 0.5,
+ *        up-right (2,2) 0.99, right 0.3, down-right 0.4, down 0.95, down-left 0.1,
+ *        left 0.2, up-left (2,0) 0.0; sum 3.64 -> 0.404444
+ *   p=1, n=4: centre prob[1] = 0.9; neighbours 0.9+0.3+0.4+0.99+0.5+0.0+0.1+0.2
+ *        = 3.39; 4.29/9 = 0.476667
+ *   p=2, n=8 (row 2, col 2): centre prob[2] = 0.3; up 0.4; up-right, right,
+ *        down-right, down, down-left raise IndexError: 5·0.5; left 0.5;
+ *        up-left 0.95; 4.65/9 = 0.516667
+ *   μ = (0.516667 + 0.404444)/2 = 0.460556 -> keeps 4 and 8.
+ * cat f_e = 1; kept [3, 6]:
+ *   p=0, n=3 (row 1, col 0): centre prob[0] = 0.8; up 0.8, up-right 0.1, right 0.05,
+ *        down-right 0.5, down 1.0, down-left (2,-1) -> (2,2) 0.01, left (1,2) 0.6,
+ *        up-left (0,2) 0.7; 4.56/9 = 0.506667
+ *   p=1, n=6 (row 2, col 0): centre prob[1] = 0.1; up 0.9, up-right 0.05, right 0.5,
+ *        down-right, down, down-left (row 3) 3·1, left (2,2) 0.01, up-left (1,2) 0.6;
+ *        5.16/9 = 0.573333
+ *   μ = 0.54 -> keeps 6. */
+static void
+test_notebook_compat (void)
+{
+  g_autoptr(MirDetectGrid) grid = make_grid_a ();
+  g_autoptr(MirDetectParams) p = params_a (MIR_DETECT_METHOD_2_2, 0.5, 1.0);
+  g_autoptr(MirDetectResult) r = NULL;
+
+  p->notebook_compat = TRUE;
+  r = run (grid, p);
+  g_assert_cmpfloat_with_epsilon (candidate (r, 0, 1)->mean, 3.64 / 9, TOL);
+  g_assert_cmpfloat_with_epsilon (candidate (r, 0, 4)->mean, 4.29 / 9, TOL);
+  g_assert_cmpfloat_with_epsilon (candidate (r, 0, 8)->mean, 4.65 / 9, TOL);
+  g_assert_cmpfloat_with_epsilon (r->mu[0], (4.65 / 9 + 3.64 / 9) / 2, TOL);
+  assert_windows (r, 0, "4,8");
+  g_assert_cmpfloat_with_epsilon (candidate (r, 1, 3)->mean, 4.56 / 9, TOL);
+  g_assert_cmpfloat_with_epsilon (candidate (r, 1, 6)->mean, 5.16 / 9, TOL);
+  g_assert_cmpfloat_with_epsilon (r->mu[1], 0.54, TOL);
+  assert_windows (r, 1, "6");
+}
+
+/* Empty and single results.  dog >= 1.0: nothing (max is 0.99): no boxes,
+ * μ NaN.  cat >= 1.0: only window 6; one mean is its own μ, so it passes. */
+static void
+test_empty_and_single (void)
+{
+  g_autoptr(MirDetectGrid) grid = make_grid_a ();
+  g_autoptr(MirDetectParams) p = params_a (MIR_DETECT_METHOD_2_2, 0.5, 0.5);
+  g_autoptr(MirDetectResult) r = NULL;
+
+  p->classes[0].threshold = 1.0;
+  p->classes[1].threshold = 1.0;
+  p->grouping = MIR_DETECT_GROUP_MERGE;
+  r = run (grid, p);
+  g_assert_cmpuint (r->counts[0], ==, 0);
+  g_assert_cmpuint (r->n_filter1[0], ==, 0);
+  g_assert_true (isnan (r->mu[0]));
+  assert_windows (r, 0, "");
+  assert_windows (r, 1, "6");
+  g_assert_cmpfloat_with_epsilon (r->mu[1], 0.55, TOL);
+  g_assert_cmpuint (r->boxes->len, ==, 1);
+}
+
+/* Grid B: 2×4 windows (image 40×20), a 3-class softmax [a, b, c]:
+ *   n:   0              1              2               3
+ *        (0.7,0.2,0.1)  (0.1,0.8,0.1)  (0.05,0.05,0.9) (0.6,0.3,0.1)
+ *   n:   4              5              6               7
+ *        (0.2,0.2,0.6)  (0.3,0.6,0.1)  (0.9,0.05,0.05) (0.0,0.0,1.0)
+ * Class b disabled.  Radius 2 (5×5 = 25 cells), method 2.2.
+ * Class c, threshold 0.6, f_e 0.5: kept 2 (0.9), 4 (0.6), 7 (1.0).
+ *   c values: row 0: 0.1 0.1 0.9 0.1 / row 1: 0.6 0.1 0.05 1.0 (sum 2.95)
+ *   n=2 (row 0, col 2): rows -2..2, cols 0..4: all 8 inside 2.95 + 17·0.5 = 11.45 -> 0.458
+ *   n=4 (row 1, col 0): cols -2..2: 0.1+0.1+0.9+0.6+0.1+0.05 = 1.85 + 19·0.5 -> 11.35/25 = 0.454
+ *   n=7 (row 1, col 3): cols 1..5: 0.1+0.9+0.1+0.1+0.05+1.0 = 2.25 + 9.5 -> 0.47
+ *   μ = (0.47 + 0.454)/2 = 0.462 -> keeps 7.
+ * Class a, threshold 0.6, f_e 0: kept 0 (0.7), 3 (0.6), 6 (0.9).
+ *   a values: row 0: 0.7 0.1 0.05 0.6 / row 1: 0.2 0.3 0.9 0.0
+ *   n=0: cols 0..2: 0.7+0.1+0.05+0.2+0.3+0.9 = 2.25 -> 0.09
+ *   n=3: cols 1..3: 0.1+0.05+0.6+0.3+0.9+0.0 = 1.95 -> 0.078
+ *   n=6 (row 1, col 2): cols 0..4: all 8 = 2.85 -> 0.114
+ *   μ = (0.114 + 0.078)/2 = 0.096 -> keeps 6. */
+static MirDetectGrid *
+make_grid_b (void)
+{
+  static const float probs[24] = {
+    0.7f, 0.2f, 0.1f,  0.1f, 0.8f, 0.1f,  0.05f, 0.05f, 0.9f,  0.6f, 0.3f, 0.1f,
+    0.2f, 0.2f, 0.6f,  0.3f, 0.6f, 0.1f,  0.9f, 0.05f, 0.05f,  0.0f, 0.0f, 1.0f,
+  };
+  const char *names[] = { "a", "b", "c", NULL };
+  MirDetectGeometry geom;
+  g_autoptr(GError) error = NULL;
+  MirDetectGrid *grid;
+
+  g_assert_true (mir_detect_geometry_init (&geom, 40, 20, 10, 10, FALSE, &error));
+  g_assert_cmpint (geom.rows, ==, 2);
+  g_assert_cmpint (geom.cols, ==, 4);
+  grid = mir_detect_grid_new (&geom, 3, names, MIR_HEAD_SOFTMAX, probs, &error);
+  g_assert_no_error (error);
+  return grid;
+}
+
+static void
+test_softmax3_radius2 (void)
+{
+  g_autoptr(MirDetectGrid) grid = make_grid_b ();
+  g_autoptr(MirDetectParams) p = mir_detect_params_new (3, MIR_DETECT_METHOD_2_2);
+  g_autoptr(MirDetectResult) r = NULL;
+  g_autoptr(GError) error = NULL;
+
+  p->radius = 2;
+  p->classes[0].threshold = 0.6;
+  p->classes[0].exception = 0.0;
+  p->classes[1].enabled = FALSE;
+  p->classes[1].threshold = 0.0;
+  p->classes[2].threshold = 0.6;
+  p->classes[2].exception = 0.5;
+  r = run (grid, p);
+  g_assert_cmpfloat_with_epsilon (candidate (r, 2, 2)->mean, 0.458, TOL);
+  g_assert_cmpfloat_with_epsilon (candidate (r, 2, 4)->mean, 0.454, TOL);
+  g_assert_cmpfloat_with_epsilon (candidate (r, 2, 7)->mean, 0.47, TOL);
+  g_assert_cmpfloat_with_epsilon (r->mu[2], 0.462, TOL);
+  assert_windows (r, 2, "7");
+  g_assert_cmpfloat_with_epsilon (candidate (r, 0, 0)->mean, 0.09, TOL);
+  g_assert_cmpfloat_with_epsilon (candidate (r, 0, 3)->mean, 0.078, TOL);
+  g_assert_cmpfloat_with_epsilon (candidate (r, 0, 6)->mean, 0.114, TOL);
+  g_assert_cmpfloat_with_epsilon (r->mu[0], 0.096, TOL);
+  assert_windows (r, 0, "6");
+  assert_windows (r, 1, "");
+  g_assert_true (isnan (r->mu[1]));
+  g_assert_cmpuint (r->n_filter1[1], ==, 0);
+  g_assert_cmpint (mir_detect_grid_find_class (grid, "c", &error), ==, 2);
+  g_assert_cmpint (mir_detect_grid_find_class (grid, "1", &error), ==, 1);
+  g_assert_cmpint (mir_detect_grid_find_class (grid, "zebra", &error), ==, -1);
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);
+}
+
+/* Weighted mean (Gaussian, σ = r = 1): centre weight 1, edge neighbours
+ * e^-1/2, corners e^-1.  Grid A dog, n=4: edges 0.9+0.1+0.4+0.5 = 1.9,
+ * corners 0.2+0.3+0.0+0.99 = 1.49, centre 0.95:
+ *   (0.95 + 1.9 e^-1/2 + 1.49 e^-1) / (1 + 4 e^-1/2 + 4 e^-1). */
+static void
+test_weighted_mean (void)
+{
+  g_autoptr(MirDetectGrid) grid = make_grid_a ();
+  g_autoptr(MirDetectParams) p = params_a (MIR_DETECT_METHOD_2_2, 0.5, 0.5);
+  g_autoptr(MirDetectResult) r = NULL;
+  double e1 = exp (-0.5), e2 = exp (-1.0);
+
+  p->weighted_mean = TRUE;
+  r = run (grid, p);
+  g_assert_cmpfloat_with_epsilon (candidate (r, 0, 4)->mean,
+                                  (0.95 + 1.9 * e1 + 1.49 * e2) / (1 + 4 * e1 + 4 * e2), TOL);
+}
+
+/* Sigmoid binary: a single output P becomes [1 - P, P]; the grid of a
+ * sigmoid model with P = grid A's cat is grid A, so method 2.1 gives the
+ * same answer as the softmax case (cat keeps 3). */
+static void
+test_sigmoid_binary (void)
+{
+  const char *names[] = { "dog", "cat", NULL };
+  MirDetectGeometry geom;
+  float probs[18];
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirDetectGrid) grid = NULL;
+  g_autoptr(MirDetectParams) p = params_a (MIR_DETECT_METHOD_2_1, 0.5, 0.5);
+  g_autoptr(MirDetectResult) r = NULL;
+
+  g_assert_true (mir_detect_geometry_init (&geom, 30, 30, 10, 10, FALSE, &error));
+  for (int n = 0; n < 9; n++)
+    {
+      probs[2 * n + 1] = grid_a_cat[n];
+      probs[2 * n] = 1.0f - grid_a_cat[n];
+    }
+  grid = mir_detect_grid_new (&geom, 2, names, MIR_HEAD_SIGMOID, probs, &error);
+  g_assert_no_error (error);
+  r = run (grid, p);
+  g_assert_cmpfloat_with_epsilon (candidate (r, 1, 3)->mean, 4.15 / 9, TOL);
+  assert_windows (r, 1, "3");
+  assert_windows (r, 0, "8");
+}
+
+/* ------------------------------------------------------------------ */
+/* Grouping on hand-made boxes (all 10×10 at y = 0):
+ *   A x=0  p=0.9  (window 0)     IoU(A,B) = 80/120 = 0.667
+ *   B x=2  p=0.8  (window 1)     IoU(D,A) = 50/150 = 0.333
+ *   C x=20 p=0.7  (window 2)     IoU(D,B) = 70/130 = 0.538
+ *   D x=5  p=0.95 (window 3)     C overlaps nothing
+ *   E x=0  p=0.5  class 1 (window 0): same place as A, other class.
+ * NMS 0.5: D first, drops B (0.538); A stays (0.333); C stays -> A, C, D; E.
+ * NMS 0.3: D drops A and B -> C, D; E.
+ * Merge 0.5: A-B and D-B link {A, B, D}; C alone.  x = (0.9·0 + 0.8·2 +
+ *   0.95·5)/2.65 = 6.35/2.65 = 2.396226, width 10, prob 0.95, window 3. */
+static void
+make_box (MirDetectBox *b, guint c, guint w, double x, double p)
+{
+  memset (b, 0, sizeof *b);
+  b->class_index = c;
+  b->window = w;
+  b->x = x;
+  b->width = 10;
+  b->height = 10;
+  b->prob = p;
+  b->n_members = 1;
+}
+
+static void
+test_grouping (void)
+{
+  MirDetectBox boxes[5];
+  g_autoptr(GArray) nms5 = NULL;
+  g_autoptr(GArray) nms3 = NULL;
+  g_autoptr(GArray) merged = NULL;
+  g_autoptr(GArray) none = NULL;
+  const MirDetectBox *m;
+
+  make_box (&boxes[0], 0, 0, 0, 0.9);
+  make_box (&boxes[1], 0, 1, 2, 0.8);
+  make_box (&boxes[2], 0, 2, 20, 0.7);
+  make_box (&boxes[3], 0, 3, 5, 0.95);
+  make_box (&boxes[4], 1, 0, 0, 0.5);
+
+  g_assert_cmpfloat_with_epsilon (mir_detect_iou (0, 0, 10, 10, 2, 0, 10, 10), 80.0 / 120, TOL);
+
+  nms5 = mir_detect_group (boxes, 5, MIR_DETECT_GROUP_NMS, 0.5);
+  g_assert_cmpuint (nms5->len, ==, 4);
+  g_assert_cmpuint (g_array_index (nms5, MirDetectBox, 0).window, ==, 0);
+  g_assert_cmpuint (g_array_index (nms5, MirDetectBox, 1).window, ==, 2);
+  g_assert_cmpuint (g_array_index (nms5, MirDetectBox, 2).window, ==, 3);
+  g_assert_cmpuint (g_array_index (nms5, MirDetectBox, 3).class_index, ==, 1);
+
+  nms3 = mir_detect_group (boxes, 5, MIR_DETECT_GROUP_NMS, 0.3);
+  g_assert_cmpuint (nms3->len, ==, 3);
+  g_assert_cmpuint (g_array_index (nms3, MirDetectBox, 0).window, ==, 2);
+  g_assert_cmpuint (g_array_index (nms3, MirDetectBox, 1).window, ==, 3);
+
+  merged = mir_detect_group (boxes, 5, MIR_DETECT_GROUP_MERGE, 0.5);
+  g_assert_cmpuint (merged->len, ==, 3);
+  g_assert_cmpuint (g_array_index (merged, MirDetectBox, 0).window, ==, 2);
+  g_assert_cmpuint (g_array_index (merged, MirDetectBox, 0).n_members, ==, 1);
+  m = &g_array_index (merged, MirDetectBox, 1);
+  g_assert_cmpuint (m->window, ==, 3);
+  g_assert_cmpuint (m->n_members, ==, 3);
+  g_assert_cmpfloat_with_epsilon (m->x, 6.35 / 2.65, TOL);
+  g_assert_cmpfloat_with_epsilon (m->width, 10, TOL);
+  g_assert_cmpfloat_with_epsilon (m->height, 10, TOL);
+  g_assert_cmpfloat_with_epsilon (m->prob, 0.95, TOL);
+  g_assert_cmpuint (g_array_index (merged, MirDetectBox, 2).class_index, ==, 1);
+
+  none = mir_detect_group (boxes, 5, MIR_DETECT_GROUP_NONE, 0.5);
+  g_assert_cmpuint (none->len, ==, 5);
+}
+
+/* Evaluation: method 1 on grid A gives dog boxes at n=1 (10,0), n=4 (10,10),
+ * n=8 (20,20) and cat boxes at n=3 (0,10), n=6 (0,20), all 10×10.
+ * Truth: dog (10,2), dog (20,20), dog (0,0), cat (0,20).
+ * Greedy by probability: cat 6 (1.0) = cat (0,20), IoU 1 -> TP; dog 8 (0.99)
+ * = (20,20) -> TP; dog 4 (0.95) vs (10,2): 10·2/180 = 0.11 -> no; cat 3: no
+ * truth left; dog 1 (0.9) vs (10,2): 80/120 = 0.667 -> TP.
+ * TP = 3, detected 5, truth 4: P = 0.6, R = 0.75, F1 = 0.9/1.35 = 0.666667;
+ * count error +1 (cat +1, dog 0). */
+static void
+test_evaluate (void)
+{
+  g_autoptr(MirDetectGrid) grid = make_grid_a ();
+  g_autoptr(MirDetectParams) p = params_a (MIR_DETECT_METHOD_1, 0.5, 0.5);
+  g_autoptr(MirDetectResult) r = run (grid, p);
+  const MirDetectTruthBox truth[] = {
+    { 0, 10, 2, 10, 10 }, { 0, 20, 20, 10, 10 }, { 0, 0, 0, 10, 10 }, { 1, 0, 20, 10, 10 },
+  };
+  MirDetectEval ev;
+
+  mir_detect_evaluate (r, truth, G_N_ELEMENTS (truth), 0.5, &ev);
+  g_assert_cmpuint (ev.true_positives, ==, 3);
+  g_assert_cmpuint (ev.n_detected, ==, 5);
+  g_assert_cmpuint (ev.n_truth, ==, 4);
+  g_assert_cmpfloat_with_epsilon (ev.precision, 0.6, TOL);
+  g_assert_cmpfloat_with_epsilon (ev.recall, 0.75, TOL);
+  g_assert_cmpfloat_with_epsilon (ev.f1, 0.9 / 1.35, TOL);
+  g_assert_cmpint (ev.count_error, ==, 1);
+  g_assert_cmpuint (ev.abs_count_error, ==, 1);
+  g_assert_cmpint (ev.classes[0].count_error, ==, 0);
+  g_assert_cmpint (ev.classes[1].count_error, ==, 1);
+  mir_detect_eval_clear (&ev);
+}
+
+static void
+test_truth_and_grid_files (void)
+{
+  const char *names[] = { "dog", "cat", NULL };
+  g_autofree char *dir = g_dir_make_tmp ("mirada-detect-XXXXXX", NULL);
+  g_autofree char *tpath = g_build_filename (dir, "truth.json", NULL);
+  g_autofree char *gpath = g_build_filename (dir, "grid.json", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirDetectTruth) truth = NULL;
+  g_autoptr(MirDetectGrid) grid = make_grid_a ();
+  g_autoptr(MirDetectGrid) back = NULL;
+  const MirDetectTruthBox *tb;
+
+  g_assert_true (g_file_set_contents (tpath,
+    "{\"image\": \"scene.png\", \"width\": 30, \"height\": 30, \"objects\": ["
+    "{\"class\": \"cat\", \"box\": [1, 2, 3.5, 4]}, {\"class\": 0, \"box\": [0, 0, 10, 10]}]}",
+    -1, &error));
+  truth = mir_detect_truth_load (tpath, names, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (truth->image, ==, "scene.png");
+  g_assert_cmpuint (truth->boxes->len, ==, 2);
+  tb = &g_array_index (truth->boxes, MirDetectTruthBox, 0);
+  g_assert_cmpuint (tb->class_index, ==, 1);
+  g_assert_cmpfloat_with_epsilon (tb->width, 3.5, TOL);
+  g_assert_cmpuint (g_array_index (truth->boxes, MirDetectTruthBox, 1).class_index, ==, 0);
+  g_clear_pointer (&truth, mir_detect_truth_free);
+
+  g_assert_true (g_file_set_contents (tpath,
+    "{\"objects\": [{\"class\": \"zebra\", \"box\": [1, 2, 3, 4]}]}", -1, &error));
+  g_assert_null (mir_detect_truth_load (tpath, names, &error));
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_FORMAT);
+  g_clear_error (&error);
+
+  g_assert_true (mir_detect_grid_save_json (grid, gpath, &error));
+  back = mir_detect_grid_load_json (gpath, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (back->n_classes, ==, 2);
+  g_assert_cmpstr (back->class_names[1], ==, "cat");
+  g_assert_cmpint (back->geom.rows, ==, 3);
+  for (guint i = 0; i < 18; i++)
+    g_assert_cmpfloat (back->probs[i], ==, grid->probs[i]);
+
+  g_unlink (tpath);
+  g_unlink (gpath);
+  g_rmdir (dir);
+}
+
+/* Drawing: grid A laid out on a 100×100 image with window 40, stride 30
+ * (3×3 windows): dog boxes at window 4 (30,30)-(70,70) and 8 (60,60)-(100,100),
+ * thickness 1.  The label (18 px high) sits above each box, so window 4's
+ * bottom edge pixel (50, 69) is red and its middle (45, 45) stays black. */
+static void
+test_draw (void)
+{
+  g_autoptr(MirDetectGrid) grid = make_grid_a_sized (100, 40, 30);
+  g_autoptr(MirDetectParams) p = params_a (MIR_DETECT_METHOD_1, 0.5, 0.5);
+  g_autoptr(MirDetectResult) r = NULL;
+  g_autofree guint8 *pixels = g_new0 (guint8, 100 * 100 * 3);
+  MirImage image = { .width = 100, .height = 100, .channels = 3, .rowstride = 300,
+                     .pixels = pixels };
+  guint8 rgb[3];
+  const char *names[] = { "dog", "cat", NULL };
+
+  p->classes[0].threshold = 0.94; /* windows 4 (0.95) and 8 (0.99) */
+  p->classes[1].enabled = FALSE;
+  r = run (grid, p);
+  assert_windows (r, 0, "4,8");
+  mir_detect_draw (&image, r, names, 1);
+  g_assert_cmpuint (pixels[69 * 300 + 50 * 3 + 0], ==, 255);
+  g_assert_cmpuint (pixels[69 * 300 + 50 * 3 + 1], ==, 0);
+  g_assert_cmpuint (pixels[69 * 300 + 50 * 3 + 2], ==, 0);
+  g_assert_cmpuint (pixels[45 * 300 + 45 * 3 + 0], ==, 0);
+  g_assert_cmpuint (pixels[45 * 300 + 45 * 3 + 2], ==, 0);
+  mir_detect_class_color (1, rgb);
+  g_assert_cmpuint (rgb[0], ==, 0);
+  g_assert_cmpuint (rgb[2], ==, 255);
+  /* further classes get distinct colours */
+  for (guint a = 0; a < 20; a++)
+    for (guint b = a + 1; b < 20; b++)
+      {
+        guint8 ca[3], cb[3];
+        mir_detect_class_color (a, ca);
+        mir_detect_class_color (b, cb);
+        g_assert_true (memcmp (ca, cb, 3) != 0);
+      }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/detect/geometry", test_geometry);
+  g_test_add_func ("/detect/params-check", test_params_check);
+  g_test_add_func ("/detect/method1", test_method1);
+  g_test_add_func ("/detect/method2.2", test_method22);
+  g_test_add_func ("/detect/exception-extremes", test_exception_extremes);
+  g_test_add_func ("/detect/method2.1", test_method21);
+  g_test_add_func ("/detect/notebook-compat", test_notebook_compat);
+  g_test_add_func ("/detect/empty-and-single", test_empty_and_single);
+  g_test_add_func ("/detect/softmax3-radius2", test_softmax3_radius2);
+  g_test_add_func ("/detect/weighted-mean", test_weighted_mean);
+  g_test_add_func ("/detect/sigmoid-binary", test_sigmoid_binary);
+  g_test_add_func ("/detect/grouping", test_grouping);
+  g_test_add_func ("/detect/evaluate", test_evaluate);
+  g_test_add_func ("/detect/files", test_truth_and_grid_files);
+  g_test_add_func ("/detect/draw", test_draw);
+  return g_test_run ();
+}
