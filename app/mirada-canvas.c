@@ -19,7 +19,7 @@ struct _MiradaCanvas
 
   GdkTexture *texture;
   GskRenderNode *image_node; /* cached: rebuilt when the texture changes */
-  MiradaGrid *grid;
+  MirDetectGrid *grid;
   GArray *boxes;
   char **class_names;
 
@@ -48,13 +48,14 @@ void
 mirada_class_color (guint    class_index,
                     GdkRGBA *rgba)
 {
-  static const char *const colors[] = {
-    "#e01b24", /* red: first class (dogs in the course report) */
-    "#3584e4", /* blue: second class (cats) */
-    "#33d17a", "#f6d32d", "#9141ac", "#ff7800", "#00bfbf", "#c061cb",
-  };
+  guint8 rgb[3];
 
-  gdk_rgba_parse (rgba, colors[class_index % G_N_ELEMENTS (colors)]);
+  /* the engine's colours, so the GUI matches `mirada detect --draw` */
+  mir_detect_class_color (class_index, rgb);
+  rgba->red = rgb[0] / 255.f;
+  rgba->green = rgb[1] / 255.f;
+  rgba->blue = rgb[2] / 255.f;
+  rgba->alpha = 1.f;
 }
 
 static char *
@@ -81,9 +82,9 @@ mirada_draw_boxes (cairo_t           *cr,
   cairo_set_line_width (cr, 2.0);
   for (guint i = 0; i < boxes->len; i++)
     {
-      const MiradaBox *b = &g_array_index (boxes, MiradaBox, i);
+      const MirDetectBox *b = &g_array_index (boxes, MirDetectBox, i);
       g_autofree char *name = class_label (class_names, b->class_index);
-      g_autofree char *text = g_strdup_printf ("%s %.3f", name, b->probability);
+      g_autofree char *text = g_strdup_printf ("%s %.3f", name, b->prob);
       double x = b->x * scale, y = b->y * scale;
       double w = b->width * scale, h = b->height * scale;
       int tw, th;
@@ -136,6 +137,44 @@ get_transform (MiradaCanvas *self,
     }
 }
 
+gboolean
+mirada_grid_lookup (const MirDetectGrid *grid,
+                    double               x,
+                    double               y,
+                    int                 *row,
+                    int                 *col)
+{
+  const MirDetectGeometry *g = &grid->geom;
+  double half = g->window / 2.0;
+  int c, r;
+
+  c = (int) floor ((x - half) / g->stride + 0.5);
+  r = (int) floor ((y - half) / g->stride + 0.5);
+  c = CLAMP (c, 0, g->cols - 1);
+  r = CLAMP (r, 0, g->rows - 1);
+  if (x < c * g->stride || x >= c * g->stride + g->window ||
+      y < r * g->stride || y >= r * g->stride + g->window)
+    return FALSE;
+  *row = r;
+  *col = c;
+  return TRUE;
+}
+
+static void
+window_rect (const MirDetectGrid *grid,
+             int                  row,
+             int                  col,
+             int                 *x,
+             int                 *y,
+             int                 *w,
+             int                 *h)
+{
+  int size;
+
+  mir_detect_geometry_window_rect (&grid->geom, (guint) (row * grid->geom.cols + col), x, y, &size);
+  *w = *h = size;
+}
+
 static void
 draw_hover (MiradaCanvas *self,
             cairo_t      *cr,
@@ -143,7 +182,7 @@ draw_hover (MiradaCanvas *self,
             double        scale)
 {
   GString *text;
-  const float *p;
+  guint n;
   int x, y, w, h, tw, th;
   double tx, ty;
 
@@ -152,7 +191,7 @@ draw_hover (MiradaCanvas *self,
 
   if (self->has_selection)
     {
-      mirada_grid_get_rect (self->grid, self->sel_row, self->sel_col, &x, &y, &w, &h);
+      window_rect (self->grid, self->sel_row, self->sel_col, &x, &y, &w, &h);
       cairo_set_source_rgba (cr, 1, 1, 0, 0.9);
       cairo_set_line_width (cr, 3.0);
       cairo_rectangle (cr, x * scale, y * scale, w * scale, h * scale);
@@ -162,7 +201,7 @@ draw_hover (MiradaCanvas *self,
   if (!self->hovering)
     return;
 
-  mirada_grid_get_rect (self->grid, self->hover_row, self->hover_col, &x, &y, &w, &h);
+  window_rect (self->grid, self->hover_row, self->hover_col, &x, &y, &w, &h);
   cairo_set_source_rgba (cr, 1, 1, 1, 0.9);
   cairo_set_line_width (cr, 1.5);
   cairo_set_dash (cr, (double[]) { 6, 4 }, 2, 0);
@@ -170,14 +209,14 @@ draw_hover (MiradaCanvas *self,
   cairo_stroke (cr);
   cairo_set_dash (cr, NULL, 0, 0);
 
-  p = mirada_grid_get_probs (self->grid, self->hover_row, self->hover_col);
+  n = (guint) (self->hover_row * self->grid->geom.cols + self->hover_col);
   text = g_string_new (NULL);
   /* Translators: a window position of the sliding-window grid: row, column */
   g_string_append_printf (text, _("Window %d, %d"), self->hover_row, self->hover_col);
   for (guint k = 0; k < self->grid->n_classes; k++)
     {
-      g_autofree char *name = class_label ((const char *const *) self->class_names, k);
-      g_string_append_printf (text, "\n%s: %.4f", name, p[k]);
+      g_autofree char *name = class_label ((const char *const *) self->grid->class_names, k);
+      g_string_append_printf (text, "\n%s: %.4f", name, mir_detect_grid_get (self->grid, n, k));
     }
   pango_layout_set_text (layout, text->str, -1);
   g_string_free (text, TRUE);
@@ -435,8 +474,8 @@ mirada_canvas_get_texture (MiradaCanvas *self)
 
 void
 mirada_canvas_set_detections (MiradaCanvas *self,
-                              MiradaGrid   *grid,
-                              GArray       *boxes)
+                              MirDetectGrid *grid,
+                              GArray        *boxes)
 {
   g_return_if_fail (MIRADA_IS_CANVAS (self));
 
@@ -446,8 +485,8 @@ mirada_canvas_set_detections (MiradaCanvas *self,
       self->has_selection = FALSE;
     }
   if (grid != NULL)
-    mirada_grid_ref (grid);
-  g_clear_pointer (&self->grid, mirada_grid_unref);
+    mir_detect_grid_ref (grid);
+  g_clear_pointer (&self->grid, mir_detect_grid_unref);
   self->grid = grid;
   if (boxes != NULL)
     g_array_ref (boxes);
@@ -522,7 +561,7 @@ mirada_canvas_dispose (GObject *object)
 
   g_clear_object (&self->texture);
   g_clear_pointer (&self->image_node, gsk_render_node_unref);
-  g_clear_pointer (&self->grid, mirada_grid_unref);
+  g_clear_pointer (&self->grid, mir_detect_grid_unref);
   g_clear_pointer (&self->boxes, g_array_unref);
   g_clear_pointer (&self->class_names, g_strfreev);
 

@@ -5,7 +5,10 @@
 
 #include <glib/gi18n.h>
 
+#include "mirada-canvas.h"
 #include "mirada-detector-panel.h"
+
+#define MAX_CLASSES 256
 
 typedef struct
 {
@@ -103,6 +106,21 @@ string_choice_set_mapping (const GValue       *value,
 static const char *const method_choices[] = { "1", "2.1", "2.2", NULL };
 static const char *const grouping_choices[] = { "none", "nms", "merge", NULL };
 
+static void
+draw_swatch (GtkDrawingArea *area,
+             cairo_t        *cr,
+             int             width,
+             int             height,
+             gpointer        user_data)
+{
+  GdkRGBA color;
+
+  mirada_class_color (GPOINTER_TO_UINT (user_data), &color);
+  gdk_cairo_set_source_rgba (cr, &color);
+  cairo_rectangle (cr, 0, 0, width, height);
+  cairo_fill (cr);
+}
+
 static GtkWidget *
 labelled_scale (GtkAdjustment *adjustment,
                 const char    *title,
@@ -158,22 +176,22 @@ mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
   g_return_if_fail (MIRADA_IS_DETECTOR_PANEL (self));
 
   clear_rows (self);
-  n_classes = MIN (n_classes, MIRADA_MAX_CLASSES);
+  n_classes = MIN (n_classes, MAX_CLASSES);
   gtk_widget_set_visible (GTK_WIDGET (self->no_classes_label), n_classes == 0);
 
   for (guint k = 0; k < n_classes; k++)
     {
       g_autofree char *name = k < n_names ? g_strdup (names[k]) : g_strdup_printf (_("class %u"), k);
-      g_autofree char *swatch_class = g_strdup_printf ("class-%u", k % 4);
       GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
       GtkWidget *header = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
-      GtkWidget *swatch = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 0);
+      GtkWidget *swatch = gtk_drawing_area_new ();
       GtkWidget *name_label = gtk_label_new (name);
       GtkWidget *count = gtk_label_new ("–");
       ClassRow row;
 
-      gtk_widget_add_css_class (swatch, "class-swatch");
-      gtk_widget_add_css_class (swatch, swatch_class);
+      gtk_drawing_area_set_content_width (GTK_DRAWING_AREA (swatch), 12);
+      gtk_drawing_area_set_content_height (GTK_DRAWING_AREA (swatch), 12);
+      gtk_drawing_area_set_draw_func (GTK_DRAWING_AREA (swatch), draw_swatch, GUINT_TO_POINTER (k), NULL);
       gtk_widget_set_valign (swatch, GTK_ALIGN_CENTER);
       gtk_widget_add_css_class (name_label, "heading");
       gtk_label_set_xalign (GTK_LABEL (name_label), 0);
@@ -217,24 +235,37 @@ mirada_detector_panel_get_n_classes (MiradaDetectorPanel *self)
   return self->rows->len;
 }
 
-void
-mirada_detector_panel_get_params (MiradaDetectorPanel *self,
-                                  MiradaFilterParams  *params)
+MirDetectParams *
+mirada_detector_panel_dup_params (MiradaDetectorPanel *self)
 {
-  g_return_if_fail (MIRADA_IS_DETECTOR_PANEL (self));
+  static const MirDetectMethod methods[] = { MIR_DETECT_METHOD_1, MIR_DETECT_METHOD_2_1, MIR_DETECT_METHOD_2_2 };
+  static const MirDetectGrouping groupings[] = { MIR_DETECT_GROUP_NONE, MIR_DETECT_GROUP_NMS, MIR_DETECT_GROUP_MERGE };
+  MirDetectParams *params;
+  guint method, grouping;
 
-  mirada_filter_params_init (params, self->rows->len, 0.5, 0.5);
-  params->method = (MiradaMethod) MIN (gtk_drop_down_get_selected (self->method_dropdown), MIRADA_METHOD_2_2);
-  params->grouping = (MiradaGrouping) MIN (gtk_drop_down_get_selected (self->grouping_dropdown), MIRADA_GROUPING_MERGE);
-  params->radius = (int) gtk_adjustment_get_value (self->radius_adjustment);
+  g_return_val_if_fail (MIRADA_IS_DETECTOR_PANEL (self), NULL);
+
+  method = MIN (gtk_drop_down_get_selected (self->method_dropdown), G_N_ELEMENTS (methods) - 1);
+  grouping = MIN (gtk_drop_down_get_selected (self->grouping_dropdown), G_N_ELEMENTS (groupings) - 1);
+  /* the engine's defaults (e.g. method 2.1 takes 1 − P for class 1, as the report does) */
+  params = mir_detect_params_new (self->rows->len, methods[method]);
+  params->grouping = groupings[grouping];
+  params->radius = (guint) gtk_adjustment_get_value (self->radius_adjustment);
   params->notebook_compat = gtk_switch_get_active (self->compat_switch);
   for (guint k = 0; k < params->n_classes; k++)
     {
       ClassRow *row = &g_array_index (self->rows, ClassRow, k);
 
-      params->threshold[k] = gtk_adjustment_get_value (row->threshold);
-      params->exception_factor[k] = gtk_adjustment_get_value (row->exception);
+      params->classes[k].threshold = gtk_adjustment_get_value (row->threshold);
+      params->classes[k].exception = gtk_adjustment_get_value (row->exception);
     }
+  return params;
+}
+
+gboolean
+mirada_detector_panel_get_notebook_compat (MiradaDetectorPanel *self)
+{
+  return gtk_switch_get_active (self->compat_switch);
 }
 
 int
@@ -367,7 +398,8 @@ mirada_detector_panel_init (MiradaDetectorPanel *self)
   g_signal_connect_swapped (self->window_adjustment, "value-changed", G_CALLBACK (grid_value_changed_cb), self);
   g_signal_connect_swapped (self->stride_adjustment, "value-changed", G_CALLBACK (grid_value_changed_cb), self);
   g_signal_connect_swapped (self->radius_adjustment, "value-changed", G_CALLBACK (emit_filter_changed), self);
-  g_signal_connect_swapped (self->compat_switch, "notify::active", G_CALLBACK (emit_filter_changed), self);
+  /* the notebook layout drops the last column of windows: classify again */
+  g_signal_connect_swapped (self->compat_switch, "notify::active", G_CALLBACK (grid_value_changed_cb), self);
   g_signal_connect_swapped (self->method_dropdown, "notify::selected", G_CALLBACK (emit_filter_changed), self);
   g_signal_connect_swapped (self->grouping_dropdown, "notify::selected", G_CALLBACK (emit_filter_changed), self);
 }

@@ -4,7 +4,7 @@
 
 #include <adwaita.h>
 
-#include "mirada-grid.h"
+#include "detect/mir-detect.h"
 
 G_BEGIN_DECLS
 
@@ -16,10 +16,11 @@ void     mirada_detector_panel_set_classes   (MiradaDetectorPanel *self,
                                               guint                n_classes,
                                               const char *const   *names);
 guint    mirada_detector_panel_get_n_classes (MiradaDetectorPanel *self);
-void     mirada_detector_panel_get_params    (MiradaDetectorPanel *self,
-                                              MiradaFilterParams  *params);
+/* Filter parameters for the current classes; transfer full. */
+MirDetectParams *mirada_detector_panel_dup_params (MiradaDetectorPanel *self);
 int      mirada_detector_panel_get_window    (MiradaDetectorPanel *self);
 int      mirada_detector_panel_get_stride    (MiradaDetectorPanel *self);
+gboolean mirada_detector_panel_get_notebook_compat (MiradaDetectorPanel *self);
 /* @counts: one per class, or NULL to show "–". */
 void     mirada_detector_panel_set_counts    (MiradaDetectorPanel *self,
                                               const guint         *counts);

@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "mirada-cli.h"
 #include "mirada-window-private.h"
 
 static void
@@ -93,19 +94,23 @@ export_csv (MiradaWindow *self,
             const char   *path,
             GError      **error)
 {
-  g_autoptr(GString) csv = g_string_new ("class,class_name,probability,x,y,width,height,row,col\n");
-  char **names = self->model != NULL ? self->model->meta.class_names : NULL;
-  guint n_names = names != NULL ? g_strv_length (names) : 0;
+  g_autoptr(GString) csv = g_string_new ("class,class_name,probability,x,y,width,height,window,row,col\n");
+  GArray *boxes = self->result != NULL ? self->result->boxes : NULL;
 
-  for (guint i = 0; self->boxes != NULL && i < self->boxes->len; i++)
+  for (guint i = 0; boxes != NULL && i < boxes->len; i++)
     {
-      const MiradaBox *b = &g_array_index (self->boxes, MiradaBox, i);
-      char prob[G_ASCII_DTOSTR_BUF_SIZE];
+      const MirDetectBox *b = &g_array_index (boxes, MirDetectBox, i);
+      char num[5][G_ASCII_DTOSTR_BUF_SIZE];
+      g_autofree char *name = g_strdup (self->grid->class_names[b->class_index]);
 
-      g_ascii_formatd (prob, sizeof prob, "%.6f", b->probability);
-      g_string_append_printf (csv, "%u,%s,%s,%d,%d,%d,%d,%d,%d\n", b->class_index,
-                              b->class_index < n_names ? names[b->class_index] : "",
-                              prob, b->x, b->y, b->width, b->height, b->row, b->col);
+      g_strdelimit (name, ",\"\n", ' ');
+      g_ascii_formatd (num[0], sizeof num[0], "%.6f", b->prob);
+      g_ascii_formatd (num[1], sizeof num[1], "%.1f", b->x);
+      g_ascii_formatd (num[2], sizeof num[2], "%.1f", b->y);
+      g_ascii_formatd (num[3], sizeof num[3], "%.1f", b->width);
+      g_ascii_formatd (num[4], sizeof num[4], "%.1f", b->height);
+      g_string_append_printf (csv, "%u,%s,%s,%s,%s,%s,%s,%u,%u,%u\n", b->class_index, name,
+                              num[0], num[1], num[2], num[3], num[4], b->window, b->row, b->col);
     }
   return g_file_set_contents (path, csv->str, csv->len, error);
 }
@@ -115,27 +120,15 @@ export_png (MiradaWindow *self,
             const char   *path,
             GError      **error)
 {
-  int w = gdk_pixbuf_get_width (self->image);
-  int h = gdk_pixbuf_get_height (self->image);
-  cairo_surface_t *surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, w, h);
-  cairo_t *cr = cairo_create (surface);
-  g_autoptr(PangoLayout) layout = pango_cairo_create_layout (cr);
-  char **names = self->model != NULL ? self->model->meta.class_names : NULL;
-  cairo_status_t status;
+  g_autoptr(MirImage) copy = NULL;
 
-  gdk_cairo_set_source_pixbuf (cr, self->image, 0, 0);
-  cairo_paint (cr);
-  mirada_draw_boxes (cr, layout, self->boxes, (const char *const *) names, 1.0);
-  cairo_destroy (cr);
-  status = cairo_surface_write_to_png (surface, path);
-  cairo_surface_destroy (surface);
-  if (status != CAIRO_STATUS_SUCCESS)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Cannot write %s: %s"), path,
-                   cairo_status_to_string (status));
-      return FALSE;
-    }
-  return TRUE;
+  /* the engine's drawing, as `mirada detect --draw` makes it */
+  if (!(copy = mir_image_crop (self->image, 0, 0, self->image->width, self->image->height, error)))
+    return FALSE;
+  if (self->result != NULL)
+    mir_detect_draw (copy, self->result, (const char *const *) self->grid->class_names,
+                     MAX (2, MIN (copy->width, copy->height) / 200));
+  return mirada_image_save_png (copy, path, error);
 }
 
 static void

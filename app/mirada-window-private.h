@@ -29,11 +29,11 @@ struct _MiradaWindow
   MiradaJobRunner *detect_runner;
   MirModel *model;
   char *model_name;
-  GdkPixbuf *image;
+  MirImage *image;           /* what the detector reads */
+  GdkTexture *texture;       /* what the canvas shows */
   char *image_name;
-  MiradaGrid *grid;          /* cached classification of model × image × window × stride */
-  GArray *boxes;             /* last filter result */
-  guint counts[MIRADA_MAX_CLASSES];
+  MirDetectGrid *grid;       /* cached classification of model × image × window × stride × layout */
+  MirDetectResult *result;   /* last filter result */
   MiradaClassifyFunc classify;
 };
 

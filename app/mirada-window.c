@@ -5,12 +5,8 @@
 
 #include <glib/gi18n.h>
 
-#include "mirada-gui-config.h"
-#include "mirada-window-private.h"
-
-#if MIRADA_HAVE_CLI_COMMON
 #include "mirada-cli.h"
-#endif
+#include "mirada-window-private.h"
 
 G_DEFINE_FINAL_TYPE (MiradaWindow, mirada_window, ADW_TYPE_APPLICATION_WINDOW)
 
@@ -90,14 +86,52 @@ load_model_worker (MiradaJob     *job,
 
   if (path == NULL)
     return NULL;
-#if MIRADA_HAVE_CLI_COMMON
   return mirada_cli_load_model (path, NULL, NULL, NULL, error);
-#else
-  g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-               _("This build of Mirada cannot read model files yet"));
-  return NULL;
-#endif
 }
+
+GdkTexture *
+mirada_texture_new_for_image (const MirImage *image)
+{
+  g_autoptr(GBytes) bytes = NULL;
+
+  if (image->channels == 3)
+    bytes = g_bytes_new (image->pixels, image->rowstride * image->height);
+  else
+    {
+      /* grey: expand to RGB for the texture */
+      guint8 *rgb = g_malloc ((gsize) image->width * image->height * 3);
+
+      for (int y = 0; y < image->height; y++)
+        for (int x = 0; x < image->width; x++)
+          {
+            guint8 v = image->pixels[y * image->rowstride + x * image->channels];
+            guint8 *d = rgb + ((gsize) y * image->width + x) * 3;
+
+            d[0] = d[1] = d[2] = v;
+          }
+      bytes = g_bytes_new_take (rgb, (gsize) image->width * image->height * 3);
+      return gdk_memory_texture_new (image->width, image->height, GDK_MEMORY_R8G8B8,
+                                     bytes, (gsize) image->width * 3);
+    }
+  return gdk_memory_texture_new (image->width, image->height, GDK_MEMORY_R8G8B8,
+                                 bytes, image->rowstride);
+}
+
+typedef struct
+{
+  MirImage *image;
+  GdkTexture *texture;
+} LoadedImage;
+
+static void
+loaded_image_free (LoadedImage *loaded)
+{
+  g_clear_pointer (&loaded->image, mir_image_unref);
+  g_clear_object (&loaded->texture);
+  g_free (loaded);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LoadedImage, loaded_image_free)
 
 static gpointer
 load_image_worker (MiradaJob     *job,
@@ -105,32 +139,26 @@ load_image_worker (MiradaJob     *job,
                    GCancellable  *cancellable,
                    GError       **error)
 {
-  g_autoptr(GFileInputStream) stream = NULL;
-  g_autoptr(GdkPixbuf) pixbuf = NULL;
-  GdkPixbuf *oriented;
+  g_autofree char *path = file_to_local_path (data, cancellable, error);
+  LoadedImage *loaded;
+  MirImage *image;
 
-  if (!(stream = g_file_read (data, cancellable, error)))
+  if (path == NULL)
     return NULL;
-  if (!(pixbuf = gdk_pixbuf_new_from_stream (G_INPUT_STREAM (stream), cancellable, error)))
+  if (!(image = mirada_image_load (path, error)))
     return NULL;
-  if (gdk_pixbuf_get_width (pixbuf) > MIR_IMAGE_MAX_SIDE ||
-      gdk_pixbuf_get_height (pixbuf) > MIR_IMAGE_MAX_SIDE)
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                   _("The image is %d×%d pixels; Mirada accepts sides up to %d"),
-                   gdk_pixbuf_get_width (pixbuf), gdk_pixbuf_get_height (pixbuf), MIR_IMAGE_MAX_SIDE);
-      return NULL;
-    }
-  oriented = gdk_pixbuf_apply_embedded_orientation (pixbuf);
-  return oriented != NULL ? oriented : g_steal_pointer (&pixbuf);
+  loaded = g_new0 (LoadedImage, 1);
+  loaded->image = image;
+  /* textures are immutable: making one here keeps the copy off the UI thread */
+  loaded->texture = mirada_texture_new_for_image (image);
+  return loaded;
 }
 
 typedef struct
 {
   MirModel *model;
-  GdkPixbuf *image;
-  int window;
-  int stride;
+  MirImage *image;
+  MirDetectGeometry geom;
   MiradaClassifyFunc classify;
 } DetectJob;
 
@@ -138,7 +166,7 @@ static void
 detect_job_free (DetectJob *job)
 {
   g_clear_pointer (&job->model, mir_model_unref);
-  g_clear_object (&job->image);
+  g_clear_pointer (&job->image, mir_image_unref);
   g_free (job);
 }
 
@@ -150,23 +178,26 @@ detect_worker (MiradaJob     *job,
 {
   DetectJob *d = data;
 
-  return d->classify (d->model, d->image, d->window, d->stride, job, cancellable, error);
+  return d->classify (d->model, d->image, &d->geom, job, cancellable, error);
 }
 
-MiradaGrid *
-mirada_classify_default (MirModel      *model,
-                         GdkPixbuf     *image,
-                         int            window,
-                         int            stride,
-                         MiradaJob     *job,
-                         GCancellable  *cancellable,
-                         GError       **error)
+static void
+classify_progress_cb (guint    done,
+                      guint    total,
+                      gpointer user_data)
 {
-  /* The detector engine (engine/detect, branch `detect`) classifies the
-   * windows in batches; until it is merged there is nothing to run. */
-  g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-               _("This build of Mirada has no sliding-window detector yet"));
-  return NULL;
+  mirada_job_set_progress (user_data, total > 0 ? (double) done / total : 1.0);
+}
+
+MirDetectGrid *
+mirada_classify_default (MirModel                *model,
+                         const MirImage          *image,
+                         const MirDetectGeometry *geom,
+                         MiradaJob               *job,
+                         GCancellable            *cancellable,
+                         GError                 **error)
+{
+  return mir_detect_classify (model, image, geom, 0, classify_progress_cb, job, cancellable, error);
 }
 
 /* ------------------------------------------------------------------ */
@@ -185,14 +216,15 @@ update_info (MiradaWindow *self)
       if (info->len)
         g_string_append (info, " · ");
       g_string_append_printf (info, _("Image: %s (%d×%d)"), self->image_name,
-                              gdk_pixbuf_get_width (self->image), gdk_pixbuf_get_height (self->image));
+                              self->image->width, self->image->height);
     }
   if (self->grid != NULL)
     {
+      guint n = mir_detect_geometry_n_windows (&self->grid->geom);
+
       g_string_append (info, " · ");
-      g_string_append_printf (info, ngettext ("%d window position (%d×%d)", "%d window positions (%d×%d)",
-                                              self->grid->cols * self->grid->rows),
-                              self->grid->cols * self->grid->rows, self->grid->cols, self->grid->rows);
+      g_string_append_printf (info, ngettext ("%u window (%d×%d)", "%u windows (%d×%d)", n),
+                              n, self->grid->geom.rows, self->grid->geom.cols);
     }
   gtk_label_set_label (self->info_label, info->str);
   adw_window_title_set_subtitle (self->window_title, self->image_name != NULL ? self->image_name : "");
@@ -202,10 +234,9 @@ static void
 refilter (MiradaWindow *self)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GArray) boxes = NULL;
-  MiradaFilterParams params;
+  g_autoptr(MirDetectParams) params = NULL;
 
-  g_clear_pointer (&self->boxes, g_array_unref);
+  g_clear_pointer (&self->result, mir_detect_result_unref);
   if (self->grid == NULL)
     {
       mirada_detector_panel_set_counts (self->detector_panel, NULL);
@@ -215,20 +246,21 @@ refilter (MiradaWindow *self)
       return;
     }
 
-  mirada_detector_panel_get_params (self->detector_panel, &params);
-  boxes = mirada_grid_filter (self->grid, &params, self->counts, &error);
-  if (boxes == NULL)
+  /* the cheap stage: filters and grouping on the cached grid, UI thread */
+  params = mirada_detector_panel_dup_params (self->detector_panel);
+  self->result = mir_detect_filter (self->grid, params, &error);
+  if (self->result == NULL)
     {
       mirada_detector_panel_set_note (self->detector_panel, error->message);
       mirada_detector_panel_set_counts (self->detector_panel, NULL);
+      mirada_canvas_set_detections (self->canvas, self->grid, NULL);
     }
   else
     {
       mirada_detector_panel_set_note (self->detector_panel, NULL);
-      mirada_detector_panel_set_counts (self->detector_panel, self->counts);
-      self->boxes = g_array_ref (boxes);
+      mirada_detector_panel_set_counts (self->detector_panel, self->result->counts);
+      mirada_canvas_set_detections (self->canvas, self->grid, self->result->boxes);
     }
-  mirada_canvas_set_detections (self->canvas, self->grid, boxes);
   update_info (self);
   g_signal_emit (self, signals[DETECTIONS_CHANGED], 0);
 }
@@ -245,8 +277,13 @@ detect_done (gpointer      result,
       _mirada_window_toast_error (self, _("Detection failed"), error);
       return;
     }
-  g_clear_pointer (&self->grid, mirada_grid_unref);
+  g_clear_pointer (&self->grid, mir_detect_grid_unref);
   self->grid = result;
+  /* the grid names the classes (model meta, else "class i") */
+  if (mirada_detector_panel_get_n_classes (self->detector_panel) != self->grid->n_classes)
+    mirada_detector_panel_set_classes (self->detector_panel, self->grid->n_classes,
+                                       (const char *const *) self->grid->class_names);
+  mirada_canvas_set_class_names (self->canvas, (const char *const *) self->grid->class_names);
   refilter (self);
   _mirada_window_update_actions (self);
 }
@@ -254,9 +291,10 @@ detect_done (gpointer      result,
 static void
 run_detection (MiradaWindow *self)
 {
+  g_autoptr(GError) error = NULL;
   DetectJob *job;
 
-  g_clear_pointer (&self->grid, mirada_grid_unref);
+  g_clear_pointer (&self->grid, mir_detect_grid_unref);
   refilter (self);
   if (self->model == NULL || self->image == NULL)
     {
@@ -265,13 +303,22 @@ run_detection (MiradaWindow *self)
     }
 
   job = g_new0 (DetectJob, 1);
+  if (!mir_detect_geometry_init (&job->geom, self->image->width, self->image->height,
+                                 mirada_detector_panel_get_window (self->detector_panel),
+                                 mirada_detector_panel_get_stride (self->detector_panel),
+                                 mirada_detector_panel_get_notebook_compat (self->detector_panel),
+                                 &error))
+    {
+      g_free (job);
+      mirada_job_runner_cancel (self->detect_runner);
+      mirada_detector_panel_set_note (self->detector_panel, error->message);
+      return;
+    }
   job->model = mir_model_ref (self->model);
-  job->image = g_object_ref (self->image);
-  job->window = mirada_detector_panel_get_window (self->detector_panel);
-  job->stride = mirada_detector_panel_get_stride (self->detector_panel);
+  job->image = mir_image_ref (self->image);
   job->classify = self->classify;
   mirada_job_runner_run (self->detect_runner, _("Classifying windows…"), detect_worker,
-                         job, (GDestroyNotify) detect_job_free, (GDestroyNotify) mirada_grid_unref,
+                         job, (GDestroyNotify) detect_job_free, (GDestroyNotify) mir_detect_grid_unref,
                          detect_done, g_object_ref (self), g_object_unref);
 }
 
@@ -285,7 +332,10 @@ model_n_classes (MirModel *model)
   shape = mir_model_get_output_shape (model, 0);
   if (shape == NULL || shape->ndim < 2 || shape->dim[shape->ndim - 1] <= 0)
     return 0;
-  return (guint) MIN (shape->dim[shape->ndim - 1], MIRADA_MAX_CLASSES);
+  /* one sigmoid output: the detector makes it two classes, [1 − P, P] */
+  if (shape->dim[shape->ndim - 1] == 1 && mir_model_get_head_kind (model) == MIR_HEAD_SIGMOID)
+    return 2;
+  return (guint) MIN (shape->dim[shape->ndim - 1], 256);
 }
 
 void
@@ -314,18 +364,19 @@ mirada_window_set_model (MiradaWindow *self,
 
 void
 mirada_window_set_image (MiradaWindow *self,
-                         GdkPixbuf    *image)
+                         MirImage     *image)
 {
-  g_autoptr(GdkTexture) texture = NULL;
-
   g_return_if_fail (MIRADA_IS_WINDOW (self));
-  g_return_if_fail (GDK_IS_PIXBUF (image));
+  g_return_if_fail (image != NULL);
 
-  g_set_object (&self->image, image);
+  mir_image_ref (image);
+  g_clear_pointer (&self->image, mir_image_unref);
+  self->image = image;
   if (self->image_name == NULL)
     self->image_name = g_strdup (_("Image"));
-  texture = gdk_texture_new_for_pixbuf (image);
-  mirada_canvas_set_texture (self->canvas, texture);
+  g_clear_object (&self->texture);
+  self->texture = mirada_texture_new_for_image (image);
+  mirada_canvas_set_texture (self->canvas, self->texture);
   gtk_stack_set_visible_child_name (self->canvas_stack, "canvas");
   run_detection (self);
   _mirada_window_update_actions (self);
@@ -392,7 +443,7 @@ image_loaded (gpointer      result,
 {
   OpenData *data = user_data;
   MiradaWindow *self = data->window;
-  g_autoptr(GdkPixbuf) pixbuf = result;
+  g_autoptr(LoadedImage) loaded = result;
 
   if (error != NULL)
     {
@@ -403,7 +454,7 @@ image_loaded (gpointer      result,
     }
   g_free (self->image_name);
   self->image_name = g_strdup (data->name);
-  mirada_window_set_image (self, pixbuf);
+  mirada_window_set_image (self, loaded->image);
 }
 
 void
@@ -426,7 +477,7 @@ mirada_window_open_image (MiradaWindow *self,
   g_return_if_fail (G_IS_FILE (file));
 
   mirada_job_runner_run (self->image_runner, _("Loading the image…"), load_image_worker,
-                         g_object_ref (file), g_object_unref, g_object_unref,
+                         g_object_ref (file), g_object_unref, (GDestroyNotify) loaded_image_free,
                          image_loaded, open_data_new (self, file), (GDestroyNotify) open_data_free);
 }
 
@@ -523,10 +574,16 @@ mirada_window_get_model (MiradaWindow *self)
   return self->model;
 }
 
-MiradaGrid *
+MirDetectGrid *
 mirada_window_get_grid (MiradaWindow *self)
 {
   return self->grid;
+}
+
+MirDetectResult *
+mirada_window_get_result (MiradaWindow *self)
+{
+  return self->result;
 }
 
 MiradaCanvas *
@@ -547,14 +604,16 @@ window_activated_cb (MiradaWindow *self,
                      int           col)
 {
   g_autoptr(GString) text = g_string_new (NULL);
-  const float *p;
+  guint n;
 
   if (self->grid == NULL)
     return;
-  p = mirada_grid_get_probs (self->grid, row, col);
-  g_string_append_printf (text, _("Window %d, %d selected"), row, col);
+  n = (guint) (row * self->grid->geom.cols + col);
+  /* Translators: the window number n of the report, then its row and column */
+  g_string_append_printf (text, _("Window %u (row %d, column %d)"), n, row, col);
   for (guint k = 0; k < self->grid->n_classes; k++)
-    g_string_append_printf (text, k == 0 ? ": %.4f" : " / %.4f", p[k]);
+    g_string_append_printf (text, "%s%s %.4f", k == 0 ? ": " : " · ",
+                            self->grid->class_names[k], mir_detect_grid_get (self->grid, n, k));
   gtk_label_set_label (self->info_label, text->str);
 }
 
@@ -609,9 +668,10 @@ mirada_window_dispose (GObject *object)
   g_clear_object (&self->model_runner);
   g_clear_object (&self->image_runner);
   g_clear_pointer (&self->model, mir_model_unref);
-  g_clear_object (&self->image);
-  g_clear_pointer (&self->grid, mirada_grid_unref);
-  g_clear_pointer (&self->boxes, g_array_unref);
+  g_clear_pointer (&self->image, mir_image_unref);
+  g_clear_object (&self->texture);
+  g_clear_pointer (&self->grid, mir_detect_grid_unref);
+  g_clear_pointer (&self->result, mir_detect_result_unref);
   g_clear_object (&self->settings);
   gtk_widget_dispose_template (GTK_WIDGET (object), MIRADA_TYPE_WINDOW);
 

@@ -6,7 +6,7 @@
 #include "mir.h"
 #include "mirada-canvas.h"
 #include "mirada-detector-panel.h"
-#include "mirada-grid.h"
+#include "detect/mir-detect.h"
 #include "mirada-job.h"
 
 G_BEGIN_DECLS
@@ -14,15 +14,14 @@ G_BEGIN_DECLS
 #define MIRADA_TYPE_WINDOW (mirada_window_get_type ())
 G_DECLARE_FINAL_TYPE (MiradaWindow, mirada_window, MIRADA, WINDOW, AdwApplicationWindow)
 
-/* Classifies every window position of @image (worker thread; no widgets).
+/* Classifies every window of @geom over @image (worker thread; no widgets).
  * Reports progress with mirada_job_set_progress (@job). */
-typedef MiradaGrid *(*MiradaClassifyFunc) (MirModel     *model,
-                                           GdkPixbuf    *image,
-                                           int           window,
-                                           int           stride,
-                                           MiradaJob    *job,
-                                           GCancellable *cancellable,
-                                           GError      **error);
+typedef MirDetectGrid *(*MiradaClassifyFunc) (MirModel                *model,
+                                              const MirImage          *image,
+                                              const MirDetectGeometry *geom,
+                                              MiradaJob               *job,
+                                              GCancellable            *cancellable,
+                                              GError                 **error);
 
 MiradaWindow *mirada_window_new          (GtkApplication *application);
 /* Loads on a worker; errors become toasts and keep the previous file. */
@@ -35,18 +34,22 @@ gboolean      mirada_window_open_defaults (MiradaWindow *self);
 
 /* Direct setters (the UI thread; used by the loaders' callbacks and tests). */
 void          mirada_window_set_model    (MiradaWindow *self, MirModel *model);
-void          mirada_window_set_image    (MiradaWindow *self, GdkPixbuf *image);
+void          mirada_window_set_image    (MiradaWindow *self, MirImage *image);
 void          mirada_window_set_classifier (MiradaWindow *self, MiradaClassifyFunc func);
 
 MirModel            *mirada_window_get_model          (MiradaWindow *self);
-MiradaGrid          *mirada_window_get_grid           (MiradaWindow *self);
+MirDetectGrid       *mirada_window_get_grid           (MiradaWindow *self);
+MirDetectResult     *mirada_window_get_result         (MiradaWindow *self);
 MiradaCanvas        *mirada_window_get_canvas         (MiradaWindow *self);
 MiradaDetectorPanel *mirada_window_get_detector_panel (MiradaWindow *self);
 gboolean             mirada_window_get_busy           (MiradaWindow *self);
 void                 mirada_window_cancel_jobs        (MiradaWindow *self);
 
-/* The classifier used unless one is set: the detector engine's. */
-MiradaGrid *mirada_classify_default (MirModel *model, GdkPixbuf *image, int window, int stride,
-                                     MiradaJob *job, GCancellable *cancellable, GError **error);
+/* The classifier used unless one is set: mir_detect_classify(). */
+MirDetectGrid *mirada_classify_default (MirModel *model, const MirImage *image,
+                                        const MirDetectGeometry *geom, MiradaJob *job,
+                                        GCancellable *cancellable, GError **error);
+/* A texture showing @image (RGB or grey). */
+GdkTexture    *mirada_texture_new_for_image (const MirImage *image);
 
 G_END_DECLS
