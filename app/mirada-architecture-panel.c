@@ -63,9 +63,22 @@ setup_cell_cb (GtkSignalListItemFactory *factory,
   guint column = GPOINTER_TO_UINT (user_data);
 
   gtk_label_set_xalign (GTK_LABEL (label), column == 3 ? 1.0 : 0.0);
+  if (column < 2)
+    {
+      /* long Keras names ("block_16_depthwise_BN"): keep shape and params in view */
+      gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_MIDDLE);
+      gtk_label_set_width_chars (GTK_LABEL (label), column == 0 ? 14 : 10);
+    }
   if (column >= 2)
     gtk_widget_add_css_class (label, "numeric");
   gtk_list_item_set_child (item, label);
+}
+
+static void
+bind_tooltip (GtkListItem *item,
+              const char  *text)
+{
+  gtk_widget_set_tooltip_text (gtk_list_item_get_child (item), text);
 }
 
 static void
@@ -77,6 +90,7 @@ bind_cell_cb (GtkSignalListItemFactory *factory,
   guint column = GPOINTER_TO_UINT (user_data);
 
   gtk_label_set_label (GTK_LABEL (gtk_list_item_get_child (item)), node->columns[column]);
+  bind_tooltip (item, column < 2 ? node->columns[column] : NULL);
 }
 
 static char *
@@ -181,6 +195,8 @@ mirada_architecture_panel_init (MiradaArchitecturePanel *self)
       column = gtk_column_view_column_new (_(titles[i]), factory);
       gtk_column_view_column_set_resizable (column, TRUE);
       gtk_column_view_column_set_expand (column, i == 0);
+      if (i < 2)
+        gtk_column_view_column_set_fixed_width (column, i == 0 ? 160 : 150);
       gtk_column_view_append_column (self->column_view, column);
     }
 }

@@ -69,6 +69,15 @@ class_label (const char *const *names,
   return g_strdup_printf (_("class %u"), k);
 }
 
+static int
+compare_prob_desc (gconstpointer a,
+                   gconstpointer b)
+{
+  const MirDetectBox *const *x = a, *const *y = b;
+
+  return (*x)->prob < (*y)->prob ? 1 : (*x)->prob > (*y)->prob ? -1 : 0;
+}
+
 void
 mirada_draw_boxes (cairo_t           *cr,
                    PangoLayout       *layout,
@@ -76,6 +85,9 @@ mirada_draw_boxes (cairo_t           *cr,
                    const char *const *class_names,
                    double             scale)
 {
+  g_autoptr(GPtrArray) order = NULL;
+  g_autoptr(GArray) placed = NULL;
+
   if (boxes == NULL)
     return;
 
@@ -83,24 +95,46 @@ mirada_draw_boxes (cairo_t           *cr,
   for (guint i = 0; i < boxes->len; i++)
     {
       const MirDetectBox *b = &g_array_index (boxes, MirDetectBox, i);
-      g_autofree char *name = class_label (class_names, b->class_index);
-      g_autofree char *text = g_strdup_printf ("%s %.3f", name, b->prob);
-      double x = b->x * scale, y = b->y * scale;
-      double w = b->width * scale, h = b->height * scale;
-      int tw, th;
       GdkRGBA color;
 
       mirada_class_color (b->class_index, &color);
       gdk_cairo_set_source_rgba (cr, &color);
-      cairo_rectangle (cr, x + 1, y + 1, w - 2, h - 2);
+      cairo_rectangle (cr, b->x * scale + 1, b->y * scale + 1, b->width * scale - 2, b->height * scale - 2);
       cairo_stroke (cr);
+    }
+
+  /* Labels, most probable first; one that would cover an earlier label is
+   * left out (overlapping windows would otherwise bury them all). */
+  order = g_ptr_array_new ();
+  for (guint i = 0; i < boxes->len; i++)
+    g_ptr_array_add (order, &g_array_index (boxes, MirDetectBox, i));
+  g_ptr_array_sort (order, compare_prob_desc);
+  placed = g_array_new (FALSE, FALSE, sizeof (graphene_rect_t));
+  for (guint i = 0; i < order->len; i++)
+    {
+      const MirDetectBox *b = order->pdata[i];
+      g_autofree char *name = class_label (class_names, b->class_index);
+      g_autofree char *text = g_strdup_printf ("%s %.3f", name, b->prob);
+      graphene_rect_t rect;
+      gboolean free_spot = TRUE;
+      int tw, th;
+      GdkRGBA color;
 
       pango_layout_set_text (layout, text, -1);
       pango_layout_get_pixel_size (layout, &tw, &th);
-      cairo_rectangle (cr, x + 1, y + 1, tw + 6, th + 2);
+      graphene_rect_init (&rect, b->x * scale + 1, b->y * scale + 1, tw + 6, th + 2);
+      for (guint j = 0; j < placed->len && free_spot; j++)
+        free_spot = !graphene_rect_intersection (&rect, &g_array_index (placed, graphene_rect_t, j), NULL);
+      if (!free_spot)
+        continue;
+      g_array_append_val (placed, rect);
+
+      mirada_class_color (b->class_index, &color);
+      gdk_cairo_set_source_rgba (cr, &color);
+      cairo_rectangle (cr, rect.origin.x, rect.origin.y, rect.size.width, rect.size.height);
       cairo_fill (cr);
       cairo_set_source_rgb (cr, 1, 1, 1);
-      cairo_move_to (cr, x + 4, y + 2);
+      cairo_move_to (cr, rect.origin.x + 3, rect.origin.y + 1);
       pango_cairo_show_layout (cr, layout);
     }
 }
