@@ -46,6 +46,12 @@ window_idle (gpointer data)
 }
 
 static gboolean
+window_not_busy (gpointer data)
+{
+  return !mirada_window_get_busy (data);
+}
+
+static gboolean
 widget_mapped (gpointer data)
 {
   return gtk_widget_get_mapped (data);
@@ -310,6 +316,22 @@ test_gui_detect (void)
   full = render_widget (GTK_WIDGET (window));
   g_assert_true (gdk_texture_save_to_png (full, shot));
   g_test_message ("screenshot: %s", shot);
+
+  /* files of the wrong kind: an error toast, and the previous model, image
+   * and detections stay */
+  {
+    MirModel *prev_model = mirada_window_get_model (window);
+    MirDetectGrid *prev_grid = mirada_window_get_grid (window);
+    GdkTexture *prev_texture = mirada_canvas_get_texture (mirada_window_get_canvas (window));
+
+    mirada_window_open_model (window, scene_file);
+    wait_until (window_not_busy, window, 60, "the failed model load");
+    mirada_window_open_image (window, model_file);
+    wait_until (window_not_busy, window, 60, "the failed image load");
+    g_assert_true (mirada_window_get_model (window) == prev_model);
+    g_assert_true (mirada_window_get_grid (window) == prev_grid);
+    g_assert_true (mirada_canvas_get_texture (mirada_window_get_canvas (window)) == prev_texture);
+  }
 
   gtk_window_destroy (GTK_WINDOW (window));
   g_unlink (scene_path);
