@@ -391,6 +391,7 @@ sleepy_classify (MirModel                *model,
 
       while (g_get_monotonic_time () < until)
         x += 1.0;
+      (void) x;
       mirada_job_set_progress (job, (step + 1) / 150.0);
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return NULL;
@@ -452,6 +453,8 @@ test_gui_watchdog (void)
   g_autoptr(MirModel) model = NULL;
   g_autoptr(MirImage) image = NULL;
   g_autoptr(GError) error = NULL;
+  const char *scale_env = g_getenv ("MIRADA_TEST_TIME_SCALE");
+  double limit = 50.0 * (scale_env != NULL ? g_ascii_strtod (scale_env, NULL) : 1.0);
   MiradaWindow *window;
   double gap_fake, gap_real;
 
@@ -468,13 +471,14 @@ test_gui_watchdog (void)
   /* a fake job that keeps one core busy on the worker */
   mirada_window_set_classifier (window, sleepy_classify);
   gap_fake = watch_detection (window, model, image);
-  g_assert_cmpfloat (gap_fake, <, 50.0);
+  g_assert_cmpfloat (gap_fake, <, limit);
 
   /* the real detector (OpenBLAS on every core) over 11×19 windows */
   mirada_window_set_classifier (window, NULL);
   gap_real = watch_detection (window, model, image);
-  g_test_message ("longest main-loop gap: fake job %.1f ms, real detection %.1f ms", gap_fake, gap_real);
-  g_assert_cmpfloat (gap_real, <, 50.0);
+  g_test_message ("longest main-loop gap: fake job %.1f ms, real detection %.1f ms (limit %.0f ms)",
+                  gap_fake, gap_real, limit);
+  g_assert_cmpfloat (gap_real, <, limit);
 
   gtk_window_destroy (GTK_WINDOW (window));
 }
