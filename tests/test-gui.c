@@ -483,6 +483,24 @@ test_gui_watchdog (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* First start: the built-in model and scene open from the GResource (the test
+ * bundles stand-ins under the same paths). */
+static void
+test_gui_defaults (void)
+{
+  MiradaWindow *window = new_window ();
+  MirDetectGrid *grid;
+
+  g_assert_true (mirada_window_open_defaults (window));
+  wait_until (window_idle, window, 300, "the default model and scene");
+  grid = mirada_window_get_grid (window);
+  g_assert_cmpint (grid->geom.image_width, ==, 320);
+  g_assert_cmpint (grid->geom.image_height, ==, 192);
+  g_assert_cmpuint (grid->n_classes, ==, 10);
+  g_assert_cmpuint (mir_model_get_n_nodes (mirada_window_get_model (window)), ==, 30);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -505,6 +523,7 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/gui/detect", test_gui_detect);
   g_test_add_func ("/gui/watchdog", test_gui_watchdog);
+  g_test_add_func ("/gui/defaults", test_gui_defaults);
   status = g_test_run ();
   g_clear_object (&app);
   return status;
