@@ -15,6 +15,10 @@ static const MiradaCommand commands[] = {
   { "info", mirada_cmd_info, N_("Show a model's layers, output shapes and parameters") },
   { "predict", mirada_cmd_predict, N_("Classify images with a model") },
   { "bench", mirada_cmd_bench, N_("Time a model's forward pass, layer by layer") },
+  { "detect", mirada_cmd_detect, N_("Find objects with a sliding window (seed 000's methods)") },
+  { "gradcam", mirada_cmd_gradcam, N_("Explain a prediction: Grad-CAM, CAM, saliency") },
+  { "activations", mirada_cmd_activations, N_("Show a layer's activations as a grid") },
+  { "filters", mirada_cmd_filters, N_("Show the patterns a layer's filters respond to most") },
 };
 
 static void

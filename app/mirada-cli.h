@@ -46,11 +46,21 @@ MirImage *mirada_image_load     (const char  *path,
 gboolean  mirada_image_save_png (const MirImage *image,
                                  const char     *path,
                                  GError        **error);
-/* Prints "mirada: <message>" on stderr and returns 2. */
+/* Prints "mirada: <message>" on stderr and returns 2 (@error is not freed). */
 int       mirada_cli_fail       (GError *error);
 /* Prints "mirada <cmd>: <message>" and a hint to use --help; returns 1. */
 int       mirada_cli_usage_error (const char *cmd, const char *message);
 /* Class name for index @i (from meta, else "class <i>"); transfer full. */
 char     *mirada_cli_class_name (MirModel *model, guint i);
+
+/* A class given by name (from the model's labels, case-insensitive) or by
+ * index; -1 + error if neither (app/mirada-cli-lookup.c). */
+gint      mirada_cli_parse_class (MirModel *model, const char *text, GError **error);
+/* A node by layer name; -1 + error naming it. */
+gint      mirada_cli_find_layer  (MirModel *model, const char *name, GError **error);
+
+int mirada_cmd_gradcam     (int argc, char **argv);
+int mirada_cmd_activations (int argc, char **argv);
+int mirada_cmd_filters     (int argc, char **argv);
 
 G_END_DECLS

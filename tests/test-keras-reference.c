@@ -1,6 +1,6 @@
 /* Layer-by-layer comparison against independent references.
  *
- * Each tests/data/ref/<model>.ref.h5 (and tests/data/ref/fixtures/*.ref.h5)
+ * Each tests/data/ref/<model>.ref.h5 (and the ones under tests/data/ref/fixtures/)
  * holds the inputs and the output of every layer of a Keras model, computed
  * by TensorFlow.js 4.x from the same config and weights, or by numpy where
  * TF.js cannot express a layer (attribute "reference"); tests/gen/ makes them.
@@ -9,6 +9,8 @@
  * |a - b| <= ATOL + RTOL * |b|: float32 engines summing in a different order
  * agree to a few ulps per layer, which this leaves room for while catching
  * any real difference (a wrong padding or weight layout is off by O(1)).
+ * For the deep fixture networks the absolute term scales with the layer's
+ * magnitude (see ATOL below).
  * Every differing layer is reported, first in graph order first, with the
  * worst element and the NMSE = sum (a - b)^2 / sum b^2.
  */
@@ -23,9 +25,16 @@
 
 #define RTOL 1e-4
 #define ATOL 1e-5
+/* The fixtures are real networks up to 150 layers deep: an output near zero
+ * that is the sum of terms of size M carries float32 rounding of order
+ * 1e-7 M per layer in both engines, accumulated over the depth.  There the
+ * absolute term is ATOL times the layer's largest |reference| (>= 1), so a
+ * near-zero element is held to the precision its layer can have.  The zoo
+ * models (a few layers) use the plain tolerance. */
 
 typedef struct
 {
+  gboolean scaled_atol; /* fixtures: ATOL times the layer's largest |reference| */
   char *ref_path;
   char *model_path;   /* NULL if the model file is not available */
   char *missing_hint; /* why, when model_path is NULL */
@@ -60,6 +69,7 @@ read_string_attr (hid_t obj, const char *name)
   if (H5Tget_class (type) == H5T_STRING)
     {
       mem = H5Tcopy (H5T_C_S1);
+      H5Tset_cset (mem, H5Tget_cset (type)); /* h5py writes UTF-8 */
       if (H5Tis_variable_str (type) > 0)
         {
           char *s = NULL;
@@ -236,7 +246,7 @@ index_string (const gint64 *shape, guint ndim, gsize flat)
  * it matches, else adds a failure. */
 static gboolean
 compare_layer (const char *name, const char *cls, MirTensor *got, hid_t layers, hid_t file,
-               gint node, GPtrArray *failures, double *nmse_out)
+               gint node, gboolean scaled_atol, GPtrArray *failures, double *nmse_out)
 {
   g_autoptr(MirTensor) ref = NULL;
   g_autoptr(MirTensor) dense = NULL;
@@ -244,7 +254,7 @@ compare_layer (const char *name, const char *cls, MirTensor *got, hid_t layers, 
   gint64 stride = 1;
   gint ndim;
   hid_t dset;
-  double num = 0, den = 0, worst_ratio = -1;
+  double num = 0, den = 0, worst_ratio = -1, atol;
   gsize worst = 0, n_bad = 0;
   const float *a;
   gboolean ok = TRUE;
@@ -284,12 +294,20 @@ compare_layer (const char *name, const char *cls, MirTensor *got, hid_t layers, 
   g_assert_cmpuint (ref->numel, ==, stride == 1 ? got->numel
                                                 : (got->numel + (gsize) stride - 1) / (gsize) stride);
   a = got->data;
+  atol = ATOL;
+  if (scaled_atol)
+    {
+      double big = 1;
+      for (gsize i = 0; i < ref->numel; i++)
+        big = MAX (big, fabs (ref->data[i]));
+      atol = ATOL * big;
+    }
   for (gsize i = 0; i < ref->numel; i++)
     {
       gsize flat = i * (gsize) stride;
       double x = a[flat], r = ref->data[i];
       double err = fabs (x - r);
-      double bound = ATOL + RTOL * fabs (r);
+      double bound = atol + RTOL * fabs (r);
 
       if (!isfinite (x) || !isfinite (r))
         {
@@ -315,11 +333,11 @@ compare_layer (const char *name, const char *cls, MirTensor *got, hid_t layers, 
       gsize wi = worst / (gsize) stride;
       add_failure (failures, node,
                    "layer '%s' (%s): %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
-                   " elements differ; worst at %s: got %.9g, reference %.9g (|diff| %.3g); "
-                   "NMSE %.3g",
+                   " elements differ; worst at %s: got %.9g, reference %.9g (|diff| %.3g, "
+                   "atol %.3g); NMSE %.3g",
                    name, cls, n_bad, ref->numel, where,
                    (double) a[worst], (double) ref->data[wi],
-                   fabs ((double) a[worst] - ref->data[wi]), *nmse_out);
+                   fabs ((double) a[worst] - ref->data[wi]), atol, *nmse_out);
       ok = FALSE;
     }
   return ok;
@@ -363,8 +381,8 @@ test_reference (gconstpointer data)
   g_assert_cmpint (file, >=, 0);
   reference = read_string_attr (file, "reference");
   g_assert_nonnull (reference);
-  g_test_message ("%s: reference %s, tolerance |a-b| <= %g + %g |b|", rc->ref_path, reference,
-                  ATOL, RTOL);
+  g_test_message ("%s: reference %s, tolerance |a-b| <= %g%s + %g |b|", rc->ref_path, reference,
+                  ATOL, rc->scaled_atol ? " max(1, max |b| of the layer)" : "", RTOL);
 
   for (guint i = 0; i < model->inputs->len; i++)
     {
@@ -432,7 +450,8 @@ test_reference (gconstpointer data)
           continue;
         }
       n_compared++;
-      if (compare_layer (name, cls, got, layers, file, node, failures, &nmse) &&
+      if (compare_layer (name, cls, got, layers, file, node, rc->scaled_atol, failures,
+                         &nmse) &&
           nmse > worst_nmse)
         {
           worst_nmse = nmse;
@@ -491,6 +510,7 @@ add_cases (const char *dir, const char *prefix, GPtrArray *keep)
       hid_t file;
 
       rc->ref_path = g_build_filename (dir, fname, NULL);
+      rc->scaled_atol = *prefix != '\0';
       file = H5Fopen (rc->ref_path, H5F_ACC_RDONLY, H5P_DEFAULT);
       g_assert_cmpint (file, >=, 0);
       model = read_string_attr (file, "model");
@@ -529,6 +549,14 @@ main (int argc, char **argv)
   g_autofree char *fixture_dir = NULL;
   int ret;
 
+  g_autofree char **args = g_new0 (char *, argc + 2);
+  int n_args = argc + 1;
+
+  /* Run every model even after one failed: each case names its own layers. */
+  memcpy (args, argv, sizeof (char *) * (gsize) argc);
+  args[argc] = (char *) "--keep-going";
+  argv = args;
+  argc = n_args;
   g_test_init (&argc, &argv, NULL);
   H5Eset_auto2 (H5E_DEFAULT, NULL, NULL);
 

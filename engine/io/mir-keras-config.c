@@ -742,7 +742,7 @@ resolve (Entry *entries, GHashTable *by_name, const Ref *ref, const char *user, 
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                    _("Layer '%s' takes its input from call %" G_GINT64_FORMAT " of layer '%s', "
-                     "which is called only %u times"),
+                     "which does not exist (calls made: %u)"),
                    user, ref->node, ref->name, t->n_calls);
       return -1;
     }
@@ -771,7 +771,6 @@ build_functional (Builder *b, JsonObject *entry, const char *group, gboolean fro
   g_autoptr(GHashTable) by_name = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GArray) in_refs = NULL;
   g_autoptr(GArray) out_refs = NULL;
-  g_autoptr(GArray) inputs = g_array_new (FALSE, FALSE, sizeof (guint));
   Entry *entries = NULL;
   guint n, remaining = 0;
   gboolean ok = FALSE;
@@ -1097,7 +1096,7 @@ model_from_node (JsonNode *root, GError **error)
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("The model has no inputs"));
       return NULL;
     }
-  if (!mir_model_set_outputs (model, (guint *) outs->data, outs->len, error))
+  if (!mir_model_set_outputs (model, &g_array_index (outs, guint, 0), outs->len, error))
     return NULL;
   return g_steal_pointer (&model);
 }

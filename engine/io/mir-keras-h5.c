@@ -75,7 +75,7 @@ mir_h5_dup_error_detail (void)
 {
   char *detail = NULL;
 
-  H5Ewalk2 (H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &detail);
+  H5Ewalk2 (H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, &detail);
   H5Eclear2 (H5E_DEFAULT);
   return detail;
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "mir-depthwise.h"
+#include "mir-vec.h"
 
 void
 mir_depthwise_forward (const MirConvGeom *g, gint64 mult, const float *x, const float *k,
@@ -35,8 +36,7 @@ mir_depthwise_forward (const MirConvGeom *g, gint64 mult, const float *x, const 
                   xi = x + (((gsize) n * (gsize) g->h + (gsize) iy) * (gsize) g->w + (gsize) ix) * c;
                   kk = k + ((gsize) ky * (gsize) g->kw + (gsize) kx) * cm;
                   if (m == 1)
-                    for (gsize j = 0; j < c; j++)
-                      yo[j] += xi[j] * kk[j];
+                    mir_vec_madd (yo, xi, kk, c);
                   else
                     for (gsize j = 0; j < c; j++)
                       for (gsize q = 0; q < m; q++)
@@ -81,8 +81,7 @@ mir_depthwise_backward (const MirConvGeom *g, gint64 mult, const float *x, const
                       float *restrict dxi = dx + xoff;
                       const float *restrict kk = k + koff;
                       if (m == 1)
-                        for (gsize j = 0; j < c; j++)
-                          dxi[j] += go[j] * kk[j];
+                        mir_vec_madd (dxi, go, kk, c);
                       else
                         for (gsize j = 0; j < c; j++)
                           {
@@ -97,8 +96,7 @@ mir_depthwise_backward (const MirConvGeom *g, gint64 mult, const float *x, const
                       float *restrict dkk = dk + koff;
                       const float *restrict xi = x + xoff;
                       if (m == 1)
-                        for (gsize j = 0; j < c; j++)
-                          dkk[j] += go[j] * xi[j];
+                        mir_vec_madd (dkk, go, xi, c);
                       else
                         for (gsize j = 0; j < c; j++)
                           for (gsize q = 0; q < m; q++)

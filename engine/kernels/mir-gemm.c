@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "mir-gemm.h"
+#include "mir-vec.h"
 
-/* Largest dimension handed to one BLAS call (BLAS ints are 32-bit in LP64 builds). */
-#define GEMM_MAX_DIM (G_GINT64_CONSTANT (1) << 30)
+#define GEMM_MAX_DIM MIR_GEMM_MAX_DIM
 
 void
 mir_gemm (gboolean trans_a, gboolean trans_b, gint64 m, gint64 n, gint64 k, float alpha,
@@ -67,9 +67,7 @@ mir_add_bias_rows (float *y, const float *bias, gint64 rows, gint64 n)
 {
   for (gint64 r = 0; r < rows; r++)
     {
-      float *row = y + (gsize) r * (gsize) n;
-      for (gint64 j = 0; j < n; j++)
-        row[j] += bias[j];
+      mir_vec_add (y + (gsize) r * (gsize) n, bias, (gsize) n);
     }
 }
 

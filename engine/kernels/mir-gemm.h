@@ -6,6 +6,10 @@
 
 G_BEGIN_DECLS
 
+/* Largest n, lda, ldb, ldc mir_gemm() takes (BLAS ints are 32-bit in LP64
+ * builds); m and k may be larger, they are split. */
+#define MIR_GEMM_MAX_DIM (G_GINT64_CONSTANT (1) << 30)
+
 /* C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C, all row-major.
  * op(A) is A (m x k, leading dimension lda) or, with @trans_a, the transpose
  * of A stored as k x m.  Same for B.  Dimensions beyond what a BLAS int holds

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "mir-im2col.h"
+#include "mir-vec.h"
 
 void
 mir_im2col (const MirConvGeom *g, const float *x, gint64 oy0, gint64 oy1, float *col)
@@ -42,8 +43,7 @@ mir_col2im (const MirConvGeom *g, const float *col, gint64 oy0, gint64 oy1, floa
               if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
                 continue;
               d = dx + ((gsize) iy * (gsize) g->w + (gsize) ix) * c;
-              for (gsize k = 0; k < c; k++)
-                d[k] += col[k];
+              mir_vec_add (d, col, c);
             }
         }
 }

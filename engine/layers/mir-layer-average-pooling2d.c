@@ -7,6 +7,7 @@
 
 #include "mir-layers.h"
 #include "mir-conv-util.h"
+#include "mir-vec.h"
 
 typedef struct
 {
@@ -69,8 +70,7 @@ avg_pool_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *
               {
                 const float *restrict xi = x + (((gsize) n * (gsize) g.h + (gsize) iy) *
                                                 (gsize) g.w + (gsize) ix) * c;
-                for (gsize k = 0; k < c; k++)
-                  yo[k] += xi[k];
+                mir_vec_add (yo, xi, c);
               }
           scale = 1.0f / (float) MAX ((y1 - y0) * (x1 - x0), 1);
           for (gsize k = 0; k < c; k++)
@@ -111,8 +111,7 @@ avg_pool_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirT
               {
                 float *restrict d = dx + (((gsize) n * (gsize) g.h + (gsize) iy) *
                                           (gsize) g.w + (gsize) ix) * c;
-                for (gsize k = 0; k < c; k++)
-                  d[k] += go[k] * scale;
+                mir_vec_axpy (d, scale, go, c);
               }
         }
   return TRUE;

@@ -92,6 +92,14 @@ conv2d_build (MirLayer *layer, const MirShape *in, guint n_in, GError **error)
                    _("the number of input channels must be known, but the input shape is %s"), s);
       return FALSE;
     }
+  if (self->win.kh * self->win.kw * in->dim[3] > MIR_GEMM_MAX_DIM)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("a %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " kernel over %" G_GINT64_FORMAT
+                     " channels is larger than Mirada accepts"),
+                   self->win.kh, self->win.kw, in->dim[3]);
+      return FALSE;
+    }
   mir_layer_add_weight (layer, "kernel", 4, kshape, TRUE, MIR_INIT_GLOROT_UNIFORM);
   if (self->use_bias)
     mir_layer_add_weight (layer, "bias", 1, &self->filters, TRUE, MIR_INIT_ZEROS);
@@ -247,6 +255,8 @@ conv2d_flops (MirLayer *layer, const MirShape *in, guint n_in, const MirShape *o
 {
   MirLayerConv2D *self = (MirLayerConv2D *) layer;
 
+  if (out->dim[1] < 0 || out->dim[2] < 0 || in->dim[3] < 0)
+    return -1; /* free spatial size: unknown */
   return 2 * out->dim[1] * out->dim[2] * out->dim[3] * self->win.kh * self->win.kw * in->dim[3];
 }
 

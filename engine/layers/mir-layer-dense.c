@@ -70,6 +70,13 @@ dense_build (MirLayer *layer, const MirShape *in, guint n_in, GError **error)
   MirLayerDense *self = (MirLayerDense *) layer;
   gint64 kshape[2] = { in->dim[in->ndim - 1], self->units };
 
+  if (kshape[0] > MIR_GEMM_MAX_DIM)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("an input of %" G_GINT64_FORMAT " features is more than Mirada accepts"),
+                   kshape[0]);
+      return FALSE;
+    }
   mir_layer_add_weight (layer, "kernel", 2, kshape, TRUE, MIR_INIT_GLOROT_UNIFORM);
   if (self->use_bias)
     mir_layer_add_weight (layer, "bias", 1, &self->units, TRUE, MIR_INIT_ZEROS);

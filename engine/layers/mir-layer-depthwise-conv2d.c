@@ -141,6 +141,8 @@ depthwise_flops (MirLayer *layer, const MirShape *in, guint n_in, const MirShape
 {
   MirLayerDepthwiseConv2D *self = (MirLayerDepthwiseConv2D *) layer;
 
+  if (out->dim[1] < 0 || out->dim[2] < 0 || in->dim[3] < 0)
+    return -1; /* free spatial size: unknown */
   return 2 * out->dim[1] * out->dim[2] * out->dim[3] * self->win.kh * self->win.kw;
 }
 

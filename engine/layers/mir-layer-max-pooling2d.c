@@ -8,6 +8,7 @@
 
 #include "mir-layers.h"
 #include "mir-conv-util.h"
+#include "mir-vec.h"
 
 typedef struct
 {
@@ -71,8 +72,7 @@ max_pool_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *
               {
                 const float *restrict xi = x + (((gsize) n * (gsize) g.h + (gsize) iy) *
                                                 (gsize) g.w + (gsize) ix) * c;
-                for (gsize k = 0; k < c; k++)
-                  yo[k] = xi[k] > yo[k] ? xi[k] : yo[k];
+                mir_vec_max (yo, xi, c);
               }
         }
   return TRUE;

@@ -75,7 +75,7 @@ read_values (JsonObject *config, const char *key, float **values, guint *n, GErr
       return FALSE;
     }
   *n = a->len;
-  *values = (float *) g_array_free (g_steal_pointer (&a), FALSE);
+  *values = g_memdup2 (a->data, a->len * sizeof (float));
   return TRUE;
 }
 

@@ -64,7 +64,7 @@ read_values (JsonObject *config, const char *key, float def, float **values, gui
         return FALSE;
       }
   *n = a->len;
-  *values = (float *) g_array_free (g_steal_pointer (&a), FALSE);
+  *values = g_memdup2 (a->data, a->len * sizeof (float));
   return TRUE;
 }
 

@@ -74,14 +74,16 @@ reshape_configure (MirLayer *layer, JsonObject *config, GError **error)
   return TRUE;
 }
 
+/* "(4, -1)": like mir_shape_to_string() but -1 stays -1 (it is not a batch). */
 static char *
 target_string (MirLayerReshape *self)
 {
-  MirShape s = { 0 };
+  GString *s = g_string_new ("(");
 
-  s.ndim = self->ndim;
-  memcpy (s.dim, self->target, self->ndim * sizeof (gint64));
-  return mir_shape_to_string (&s);
+  for (guint i = 0; i < self->ndim; i++)
+    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? ", " : "", self->target[i]);
+  g_string_append (s, self->ndim == 1 ? ",)" : ")");
+  return g_string_free (s, FALSE);
 }
 
 static gboolean

@@ -92,6 +92,13 @@ separable_build (MirLayer *layer, const MirShape *in, guint n_in, GError **error
                    _("the number of input channels must be known, but the input shape is %s"), s);
       return FALSE;
     }
+  if (pshape[2] > MIR_GEMM_MAX_DIM)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("%" G_GINT64_FORMAT " intermediate channels are more than Mirada accepts"),
+                   pshape[2]);
+      return FALSE;
+    }
   mir_layer_add_weight (layer, "depthwise_kernel", 4, dshape, TRUE, MIR_INIT_GLOROT_UNIFORM);
   mir_layer_add_weight (layer, "pointwise_kernel", 4, pshape, TRUE, MIR_INIT_GLOROT_UNIFORM);
   if (self->use_bias)
@@ -196,6 +203,8 @@ separable_flops (MirLayer *layer, const MirShape *in, guint n_in, const MirShape
   MirLayerSeparableConv2D *self = (MirLayerSeparableConv2D *) layer;
   gint64 cm = in->dim[3] * self->mult;
 
+  if (out->dim[1] < 0 || out->dim[2] < 0 || in->dim[3] < 0)
+    return -1; /* free spatial size: unknown */
   return 2 * out->dim[1] * out->dim[2] * cm * (self->win.kh * self->win.kw + self->filters);
 }
 

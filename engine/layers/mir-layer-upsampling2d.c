@@ -1,7 +1,8 @@
-/* UpSampling2D: nearest (repeat rows and columns) or bilinear as TensorFlow's
- * resize_bilinear with align_corners=False, half_pixel_centers=False (what
- * Keras 2 and TF.js UpSampling2D compute): source = dst * in / out, the
- * far neighbour clamped to the edge. */
+/* UpSampling2D: nearest (repeat rows and columns) or bilinear as Keras 2.4+
+ * computes it (backend.resize_images -> tf.image.resize, half-pixel centres):
+ * source = (dst + 0.5) * in / out - 0.5, taps floor/ceil clamped to the edges.
+ * (TF.js and TF 1 used dst * in / out; tests/gen/README.md explains why the
+ * reference for this layer is numpy.) */
 #define G_LOG_DOMAIN "mir-layer-upsampling2d"
 
 #include <math.h>
@@ -66,12 +67,12 @@ static inline void
 taps (gint64 o, gint64 in, gint64 out, gint64 *i0, gint64 *i1, float *frac)
 {
   float scale = (float) in / (float) out;
-  float src = (float) o * scale;
-  gint64 lo = (gint64) floorf (src);
+  float src = ((float) o + 0.5f) * scale - 0.5f;
+  float fl = floorf (src);
 
-  *i0 = MIN (lo, in - 1);
-  *i1 = MIN (lo + 1, in - 1);
-  *frac = src - (float) lo;
+  *i0 = CLAMP ((gint64) fl, 0, in - 1);
+  *i1 = CLAMP ((gint64) ceilf (src), 0, in - 1);
+  *frac = src - fl;
 }
 
 static gboolean

@@ -346,7 +346,6 @@ def zoo_depthwise_separable():
         b('DepthwiseConv2D', 'dw_valid_m2', dw_cfg(3, mult=2, activation='relu6'), x),
         b('DepthwiseConv2D', 'dw_same_s2_m3', dw_cfg(3, mult=3, strides=2, padding='same'), x),
         b('DepthwiseConv2D', 'dw_same_4x4_nobias', dw_cfg(4, padding='same', use_bias=False), x),
-        b('DepthwiseConv2D', 'dw_valid_dil2', dw_cfg(3, dilation=2), x),
         b('SeparableConv2D', 'sep_same_3x3', sep_cfg(5, 3, padding='same', activation='relu'), x),
         b('SeparableConv2D', 'sep_valid_m2', sep_cfg(4, 3, mult=2), x),
         b('SeparableConv2D', 'sep_same_s2_nobias', sep_cfg(4, 3, strides=2, padding='same',
@@ -638,6 +637,18 @@ def zoo_np_identity_layers():
     return b
 
 
+def zoo_np_depthwise_dilation():
+    # TF.js 4.x DepthwiseConv2D ignores dilation_rate ("TODO: Add support for dilation").
+    b = Builder('np_depthwise_dilation', 208)
+    x = b.input('input_np_dw', (9, 8, 3))
+    outs = [b('DepthwiseConv2D', 'dw_valid_dil2', dw_cfg(3, dilation=2), x),
+            b('DepthwiseConv2D', 'dw_same_dil2x3_m2', dw_cfg(3, mult=2, padding='same',
+                                                             dilation=(2, 3),
+                                                             activation='relu'), x)]
+    b.output(*outs)
+    return b
+
+
 def zoo_np_normalization():
     b = Builder('np_normalization', 207)
     x = b.input('input_np_norm', (3, 4, 3))
@@ -652,7 +663,8 @@ TFJS_ZOO = [zoo_conv, zoo_activations, zoo_depthwise_separable, zoo_dense, zoo_p
             zoo_batchnorm, zoo_relu_family, zoo_merge, zoo_shape, zoo_noise_preprocess,
             zoo_branches, zoo_nested, zoo_sequential]
 NUMPY_ZOO = [zoo_np_subtract, zoo_np_activations, zoo_np_relu_options, zoo_np_global_keepdims,
-             zoo_np_resize, zoo_np_identity_layers, zoo_np_normalization]
+             zoo_np_resize, zoo_np_identity_layers, zoo_np_normalization,
+             zoo_np_depthwise_dilation]
 
 
 # --------------------------------------------------------------------------
@@ -812,12 +824,38 @@ def np_act(a, x):
         return np.exp(x)
     if a == 'linear':
         return x
+    if a == 'relu':
+        return np.maximum(x, 0)
     raise ValueError(a)
 
 
 def np_conv1x1(x, k, bias):
     y = np.einsum('nhwc,cf->nhwf', x.astype(np.float64), k[0, 0].astype(np.float64))
     return y + bias
+
+
+def np_depthwise(x, k, bias, c):
+    """Keras DepthwiseConv2D: TF 'same' padding (extra row/column at the end)."""
+    kh, kw, cin, m = k.shape
+    st = pair(c['strides'])
+    d = pair(c['dilation_rate'])
+    n, h, w, _ = x.shape
+    oh = conv_out(h, kh, st[0], d[0], c['padding'])
+    ow = conv_out(w, kw, st[1], d[1], c['padding'])
+    ph = pw = 0
+    if c['padding'] == 'same':
+        ph = max((oh - 1) * st[0] + (kh - 1) * d[0] + 1 - h, 0)
+        pw = max((ow - 1) * st[1] + (kw - 1) * d[1] + 1 - w, 0)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (ph // 2, ph - ph // 2),
+                                       (pw // 2, pw - pw // 2), (0, 0)))
+    y = np.zeros((n, oh, ow, cin, m))
+    for i in range(kh):
+        for j in range(kw):
+            patch = xp[:, i * d[0]:i * d[0] + (oh - 1) * st[0] + 1:st[0],
+                       j * d[1]:j * d[1] + (ow - 1) * st[1] + 1:st[1]]
+            y += patch[..., None] * k[i, j].astype(np.float64)
+    y = y.reshape(n, oh, ow, cin * m)
+    return y + bias if bias is not None else y
 
 
 def np_resize_bilinear(x, oh, ow):
@@ -873,6 +911,8 @@ def np_forward(b, inputs):
         elif cls == 'Conv2D':
             assert pair(c['kernel_size']) == [1, 1]
             y = np_act(c['activation'], np_conv1x1(x, w[0], w[1]))
+        elif cls == 'DepthwiseConv2D':
+            y = np_act(c['activation'], np_depthwise(x, w[0], w[1] if len(w) > 1 else None, c))
         elif cls == 'ReLU':
             y = np_relu(x, c['max_value'], c['negative_slope'], c['threshold'])
         elif cls == 'GlobalAveragePooling2D':

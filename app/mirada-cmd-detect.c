@@ -1,0 +1,732 @@
+/* mirada-cmd-detect.c: `mirada detect MODEL IMAGE`: the sliding-window
+ * detector of the seed report (methods 1, 2.1, 2.2), with grouping,
+ * evaluation against ground truth and parameter sweeps (docs/detector.md). */
+#define G_LOG_DOMAIN "mirada-detect"
+
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gi18n.h>
+
+#include "mirada-cli-util.h"
+#include "detect/mir-detect.h"
+
+typedef enum
+{
+  FORMAT_TEXT,
+  FORMAT_JSON,
+  FORMAT_CSV,
+} Format;
+
+/* One --sweep axis: KEY=v1,v2,... */
+typedef struct
+{
+  char *key;       /* "threshold", "fe", "radius", "method", "iou" */
+  gint klass;      /* -1 = every class, else one class (KEY:CLASS=...) */
+  GPtrArray *values; /* char* */
+} SweepAxis;
+
+static void
+sweep_axis_free (SweepAxis *axis)
+{
+  g_free (axis->key);
+  g_ptr_array_unref (axis->values);
+  g_free (axis);
+}
+
+static gboolean
+parse_unit (const char *s, const char *what, double *out, GError **error)
+{
+  char *end = NULL;
+  double v = g_ascii_strtod (s, &end);
+
+  if (s[0] == '\0' || end == NULL || *end != '\0')
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID, _("%s “%s” is not a number"), what, s);
+      return FALSE;
+    }
+  if (!(v >= 0.0 && v <= 1.0))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("%s %s is outside [0, 1]"), what, s);
+      return FALSE;
+    }
+  *out = v;
+  return TRUE;
+}
+
+/* Applies "CLASS=V" (or "V" for every class) to the threshold or exception
+ * factor of @params. */
+static gboolean
+apply_class_value (MirDetectParams *params, const MirDetectGrid *grid, const char *spec,
+                   gboolean threshold, GError **error)
+{
+  const char *eq = strrchr (spec, '=');
+  const char *what = threshold ? _("Threshold") : _("Exception factor");
+  double v;
+  gint c = -1;
+
+  if (eq != NULL)
+    {
+      g_autofree char *name = g_strndup (spec, eq - spec);
+      if ((c = mir_detect_grid_find_class (grid, name, error)) < 0)
+        return FALSE;
+      spec = eq + 1;
+    }
+  if (!parse_unit (spec, what, &v, error))
+    return FALSE;
+  for (guint k = 0; k < params->n_classes; k++)
+    if (c < 0 || (guint) c == k)
+      {
+        if (threshold)
+          params->classes[k].threshold = v;
+        else
+          params->classes[k].exception = v;
+      }
+  return TRUE;
+}
+
+static gboolean
+apply_sweep_value (MirDetectParams *params, const MirDetectGrid *grid, const SweepAxis *axis,
+                   const char *value, GError **error)
+{
+  if (strcmp (axis->key, "threshold") == 0 || strcmp (axis->key, "fe") == 0)
+    {
+      g_autofree char *spec = axis->klass < 0 ? g_strdup (value)
+        : g_strdup_printf ("%d=%s", axis->klass, value);
+      return apply_class_value (params, grid, spec, axis->key[0] == 't', error);
+    }
+  if (strcmp (axis->key, "radius") == 0)
+    {
+      char *end = NULL;
+      guint64 r = g_ascii_strtoull (value, &end, 10);
+      if (*value == '\0' || *end != '\0' || r < 1 || r > 64)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                       _("Radius “%s” must be a whole number from 1 to 64"), value);
+          return FALSE;
+        }
+      params->radius = (guint) r;
+      return TRUE;
+    }
+  if (strcmp (axis->key, "iou") == 0)
+    return parse_unit (value, _("IoU"), &params->iou, error);
+  if (strcmp (axis->key, "method") == 0)
+    {
+      MirDetectMethod m;
+      if (!mir_detect_method_from_string (value, &m, error))
+        return FALSE;
+      /* keep the complement flags the user chose; 2.1 defaults flag class 1 */
+      params->method = m;
+      return TRUE;
+    }
+  g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+               _("Unknown sweep key “%s” (use threshold, fe, radius, iou or method)"),
+               axis->key);
+  return FALSE;
+}
+
+static SweepAxis *
+parse_sweep (const char *spec, const MirDetectGrid *grid, GError **error)
+{
+  const char *eq = strchr (spec, '=');
+  g_autofree char *key = NULL;
+  g_auto(GStrv) values = NULL;
+  SweepAxis *axis;
+  char *colon;
+
+  if (eq == NULL || eq[1] == '\0')
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("--sweep wants KEY=V1,V2,… (for example threshold=0.9,0.95), not “%s”"),
+                   spec);
+      return NULL;
+    }
+  key = g_strndup (spec, eq - spec);
+  axis = g_new0 (SweepAxis, 1);
+  axis->klass = -1;
+  if ((colon = strchr (key, ':')) != NULL)
+    {
+      *colon = '\0';
+      if ((axis->klass = mir_detect_grid_find_class (grid, colon + 1, error)) < 0)
+        {
+          g_free (axis);
+          return NULL;
+        }
+    }
+  axis->key = g_strdup (key);
+  axis->values = g_ptr_array_new_with_free_func (g_free);
+  values = g_strsplit (eq + 1, ",", -1);
+  for (guint i = 0; values[i]; i++)
+    g_ptr_array_add (axis->values, g_strdup (g_strstrip (values[i])));
+  return axis;
+}
+
+/* ------------------------------------------------------------------ */
+/* Output */
+
+static void
+print_csv_field (GString *s, const char *field)
+{
+  if (strpbrk (field, ",\"\n") == NULL)
+    {
+      g_string_append (s, field);
+      return;
+    }
+  g_string_append_c (s, '"');
+  for (const char *p = field; *p; p++)
+    {
+      if (*p == '"')
+        g_string_append_c (s, '"');
+      g_string_append_c (s, *p);
+    }
+  g_string_append_c (s, '"');
+}
+
+static char *
+fmt (double v, const char *format)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (isnan (v))
+    return g_strdup ("-");
+  return g_strdup (g_ascii_formatd (buf, sizeof buf, format, v));
+}
+
+static void
+json_add_double (JsonBuilder *b, const char *member, double v)
+{
+  json_builder_set_member_name (b, member);
+  if (isnan (v))
+    json_builder_add_null_value (b);
+  else
+    json_builder_add_double_value (b, v);
+}
+
+static void
+json_add_box (JsonBuilder *b, const MirDetectGrid *grid, const MirDetectBox *box)
+{
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "class");
+  json_builder_add_string_value (b, grid->class_names[box->class_index]);
+  json_builder_set_member_name (b, "class_index");
+  json_builder_add_int_value (b, box->class_index);
+  json_builder_set_member_name (b, "window");
+  json_builder_add_int_value (b, box->window);
+  json_builder_set_member_name (b, "row");
+  json_builder_add_int_value (b, box->row);
+  json_builder_set_member_name (b, "col");
+  json_builder_add_int_value (b, box->col);
+  json_builder_set_member_name (b, "box");
+  json_builder_begin_array (b);
+  json_builder_add_double_value (b, box->x);
+  json_builder_add_double_value (b, box->y);
+  json_builder_add_double_value (b, box->width);
+  json_builder_add_double_value (b, box->height);
+  json_builder_end_array (b);
+  json_add_double (b, "prob", box->prob);
+  json_add_double (b, "mean", box->mean);
+  json_builder_set_member_name (b, "members");
+  json_builder_add_int_value (b, box->n_members);
+  json_builder_end_object (b);
+}
+
+static void
+json_add_eval (JsonBuilder *b, const MirDetectEval *ev)
+{
+  json_builder_set_member_name (b, "evaluation");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "truth");
+  json_builder_add_int_value (b, ev->n_truth);
+  json_builder_set_member_name (b, "detected");
+  json_builder_add_int_value (b, ev->n_detected);
+  json_builder_set_member_name (b, "true_positives");
+  json_builder_add_int_value (b, ev->true_positives);
+  json_add_double (b, "precision", ev->precision);
+  json_add_double (b, "recall", ev->recall);
+  json_add_double (b, "f1", ev->f1);
+  json_builder_set_member_name (b, "count_error");
+  json_builder_add_int_value (b, ev->count_error);
+  json_builder_set_member_name (b, "abs_count_error");
+  json_builder_add_int_value (b, ev->abs_count_error);
+  json_builder_end_object (b);
+}
+
+static void
+print_result (const MirDetectGrid *grid, const MirDetectParams *params,
+              const MirDetectResult *r, const MirDetectEval *ev, Format format)
+{
+  if (format == FORMAT_JSON)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "method");
+      json_builder_add_string_value (b, mir_detect_method_to_string (params->method));
+      json_builder_set_member_name (b, "grid");
+      json_builder_begin_array (b);
+      json_builder_add_int_value (b, grid->geom.rows);
+      json_builder_add_int_value (b, grid->geom.cols);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "classes");
+      json_builder_begin_array (b);
+      for (guint c = 0; c < r->n_classes; c++)
+        {
+          if (!params->classes[c].enabled)
+            continue;
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "name");
+          json_builder_add_string_value (b, grid->class_names[c]);
+          json_add_double (b, "threshold", params->classes[c].threshold);
+          json_add_double (b, "exception", params->classes[c].exception);
+          json_add_double (b, "mu", r->mu[c]);
+          json_builder_set_member_name (b, "filter1");
+          json_builder_add_int_value (b, r->n_filter1[c]);
+          json_builder_set_member_name (b, "filter2");
+          json_builder_add_int_value (b, r->n_filter2[c]);
+          json_builder_set_member_name (b, "count");
+          json_builder_add_int_value (b, r->counts[c]);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "boxes");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < r->boxes->len; i++)
+        json_add_box (b, grid, &g_array_index (r->boxes, MirDetectBox, i));
+      json_builder_end_array (b);
+      if (ev)
+        json_add_eval (b, ev);
+      json_builder_end_object (b);
+      mirada_cli_json_print (b);
+      return;
+    }
+  if (format == FORMAT_CSV)
+    {
+      g_autoptr(GString) s = g_string_new ("class,window,row,col,x,y,width,height,prob,mean,members\n");
+
+      for (guint i = 0; i < r->boxes->len; i++)
+        {
+          const MirDetectBox *box = &g_array_index (r->boxes, MirDetectBox, i);
+          g_autofree char *x = fmt (box->x, "%.2f"), *y = fmt (box->y, "%.2f");
+          g_autofree char *w = fmt (box->width, "%.2f"), *h = fmt (box->height, "%.2f");
+          g_autofree char *p = fmt (box->prob, "%.6f"), *m = fmt (box->mean, "%.6f");
+
+          print_csv_field (s, grid->class_names[box->class_index]);
+          g_string_append_printf (s, ",%u,%u,%u,%s,%s,%s,%s,%s,%s,%u\n", box->window, box->row,
+                                  box->col, x, y, w, h, p, isnan (box->mean) ? "" : m,
+                                  box->n_members);
+        }
+      g_print ("%s", s->str);
+      return;
+    }
+
+  g_print (_("Grid %d×%d windows (window %d px, stride %d px), method %s\n"),
+           grid->geom.rows, grid->geom.cols, grid->geom.window, grid->geom.stride,
+           mir_detect_method_to_string (params->method));
+  for (guint c = 0; c < r->n_classes; c++)
+    {
+      g_autofree char *mu = fmt (r->mu[c], "%.4f");
+
+      if (!params->classes[c].enabled)
+        continue;
+      g_print (_("  %-12s P=%g  f_e=%g  μ=%s  filter 1: %u  filter 2: %u  boxes: %u\n"),
+               grid->class_names[c], params->classes[c].threshold,
+               params->classes[c].exception, mu, r->n_filter1[c], r->n_filter2[c],
+               r->counts[c]);
+    }
+  for (guint i = 0; i < r->boxes->len; i++)
+    {
+      const MirDetectBox *box = &g_array_index (r->boxes, MirDetectBox, i);
+      g_autofree char *m = fmt (box->mean, "%.4f");
+      g_autofree char *members = box->n_members > 1
+        ? g_strdup_printf (_("  (%u windows)"), box->n_members) : g_strdup ("");
+
+      g_print ("  %-12s %.4f  [%.0f, %.0f, %.0f, %.0f]  window %u (%u, %u)  mean %s%s\n",
+               grid->class_names[box->class_index], box->prob, box->x, box->y, box->width,
+               box->height, box->window, box->row, box->col, m, members);
+    }
+  if (ev)
+    g_print (_("Against ground truth (IoU ≥ 0.5): %u of %u found, %u detections; "
+               "precision %.3f, recall %.3f, F1 %.3f, count error %+d\n"),
+             ev->true_positives, ev->n_truth, ev->n_detected, ev->precision, ev->recall,
+             ev->f1, ev->count_error);
+}
+
+/* Sweep table, like the seed's Tables 2-4. */
+static int
+run_sweep (const MirDetectGrid *grid, const MirDetectParams *base, GPtrArray *axes,
+           const MirDetectTruth *truth, Format format)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autofree guint *idx = g_new0 (guint, axes->len);
+  g_autoptr(GArray) enabled = g_array_new (FALSE, FALSE, sizeof (guint));
+  const char *sep = format == FORMAT_CSV ? "," : "\t";
+  guint test = 0;
+
+  for (guint c = 0; c < base->n_classes; c++)
+    if (base->classes[c].enabled)
+      g_array_append_val (enabled, c);
+
+  /* header */
+  g_string_append_printf (out, "test%smethod", sep);
+  for (guint pass = 0; pass < 5; pass++)
+    for (guint i = 0; i < enabled->len; i++)
+      {
+        static const char *const heads[] = { "P", "fe", "mu", "filter1", "count" };
+        g_string_append_printf (out, "%s%s(%s)", sep, heads[pass],
+                                grid->class_names[g_array_index (enabled, guint, i)]);
+      }
+  g_string_append_printf (out, "%sradius", sep);
+  if (truth)
+    g_string_append_printf (out, "%sprecision%srecall%sF1%scount_error", sep, sep, sep, sep);
+  g_string_append_c (out, '\n');
+  json_builder_begin_array (b);
+
+  for (;;)
+    {
+      g_autoptr(MirDetectParams) p = mir_detect_params_copy (base);
+      g_autoptr(MirDetectResult) r = NULL;
+      MirDetectEval ev = { 0 };
+
+      for (guint a = 0; a < axes->len; a++)
+        {
+          SweepAxis *axis = g_ptr_array_index (axes, a);
+          if (!apply_sweep_value (p, grid, axis, g_ptr_array_index (axis->values, idx[a]),
+                                  &error))
+            return mirada_cli_fail (error);
+        }
+      if (!(r = mir_detect_filter (grid, p, &error)))
+        return mirada_cli_fail (error);
+      if (truth)
+        mir_detect_evaluate (r, (const MirDetectTruthBox *) (void *) truth->boxes->data,
+                             truth->boxes->len, 0.5, &ev);
+      test++;
+
+      g_string_append_printf (out, "%u%s%s", test, sep, mir_detect_method_to_string (p->method));
+      for (guint pass = 0; pass < 5; pass++)
+        for (guint i = 0; i < enabled->len; i++)
+          {
+            guint c = g_array_index (enabled, guint, i);
+            g_autofree char *v = NULL;
+
+            switch (pass)
+              {
+              case 0: v = fmt (p->classes[c].threshold, "%g"); break;
+              case 1: v = fmt (p->classes[c].exception, "%g"); break;
+              case 2: v = fmt (r->mu[c], "%.4f"); break;
+              case 3: v = g_strdup_printf ("%u", r->n_filter1[c]); break;
+              default: v = g_strdup_printf ("%u", r->counts[c]); break;
+              }
+            g_string_append_printf (out, "%s%s", sep, v);
+          }
+      g_string_append_printf (out, "%s%u", sep, p->radius);
+      if (truth)
+        g_string_append_printf (out, "%s%.4f%s%.4f%s%.4f%s%+d", sep, ev.precision, sep,
+                                ev.recall, sep, ev.f1, sep, ev.count_error);
+      g_string_append_c (out, '\n');
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "test");
+      json_builder_add_int_value (b, test);
+      json_builder_set_member_name (b, "method");
+      json_builder_add_string_value (b, mir_detect_method_to_string (p->method));
+      json_builder_set_member_name (b, "radius");
+      json_builder_add_int_value (b, p->radius);
+      json_builder_set_member_name (b, "classes");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < enabled->len; i++)
+        {
+          guint c = g_array_index (enabled, guint, i);
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "name");
+          json_builder_add_string_value (b, grid->class_names[c]);
+          json_add_double (b, "threshold", p->classes[c].threshold);
+          json_add_double (b, "exception", p->classes[c].exception);
+          json_add_double (b, "mu", r->mu[c]);
+          json_builder_set_member_name (b, "filter1");
+          json_builder_add_int_value (b, r->n_filter1[c]);
+          json_builder_set_member_name (b, "count");
+          json_builder_add_int_value (b, r->counts[c]);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      if (truth)
+        json_add_eval (b, &ev);
+      json_builder_end_object (b);
+      mir_detect_eval_clear (&ev);
+
+      /* next combination, last axis fastest */
+      {
+        gint a = (gint) axes->len - 1;
+        for (; a >= 0; a--)
+          {
+            SweepAxis *axis = g_ptr_array_index (axes, a);
+            if (++idx[a] < axis->values->len)
+              break;
+            idx[a] = 0;
+          }
+        if (a < 0)
+          break;
+      }
+    }
+  json_builder_end_array (b);
+  if (format == FORMAT_JSON)
+    mirada_cli_json_print (b);
+  else
+    g_print ("%s", out->str);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+progress_cb (guint done, guint total, gpointer user_data)
+{
+  if (GPOINTER_TO_INT (user_data))
+    g_printerr ("\r%s %u/%u", _("Classifying windows:"), done, total);
+  if (done == total && GPOINTER_TO_INT (user_data))
+    g_printerr ("\n");
+}
+
+int
+mirada_cmd_detect (int argc, char **argv)
+{
+  int window = 150, stride = 40, radius = 1, batch = 32;
+  double iou = 0.3;
+  gboolean notebook = FALSE, json = FALSE, csv = FALSE, weighted = FALSE;
+  /* filled in by GOption; freed on return */
+  g_autofree char *method_s = NULL, *group_s = NULL, *truth_path = NULL, *draw_path = NULL;
+  g_autofree char *grid_path = NULL, *save_grid = NULL, *classes_s = NULL;
+  g_autofree char *labels = NULL, *preprocess = NULL, *resize = NULL;
+  g_auto(GStrv) thresholds = NULL, exceptions = NULL, sweeps = NULL, complements = NULL;
+  const GOptionEntry entries[] = {
+    { "window", 'w', 0, G_OPTION_ARG_INT, &window, N_("Window side in pixels (default 150)"),
+      N_("PX") },
+    { "stride", 's', 0, G_OPTION_ARG_INT, &stride, N_("Step between windows (default 40)"),
+      N_("PX") },
+    { "method", 'm', 0, G_OPTION_ARG_STRING, &method_s,
+      N_("1 (threshold), 2.1 (neighbour means, complement) or 2.2 (default)"), N_("METHOD") },
+    { "threshold", 't', 0, G_OPTION_ARG_STRING_ARRAY, &thresholds,
+      N_("Threshold P(x) of a class (name or index), or of all (default 0.99)"),
+      N_("[CLASS=]P") },
+    { "exception", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &exceptions,
+      N_("Exception factor f_e(x): value of a neighbour outside the grid (default 0.5)"),
+      N_("[CLASS=]F") },
+    { "complement", 0, 0, G_OPTION_ARG_STRING_ARRAY, &complements,
+      N_("Method 2.1: average 1 − P for these classes (default: class 1)"), N_("CLASS") },
+    { "classes", 'c', 0, G_OPTION_ARG_STRING, &classes_s,
+      N_("Comma-separated classes to look for (default: all)"), N_("LIST") },
+    { "radius", 0, 0, G_OPTION_ARG_INT, &radius, N_("Neighbourhood radius (1 = 3×3)"), N_("R") },
+    { "weighted", 0, 0, G_OPTION_ARG_NONE, &weighted,
+      N_("Gaussian-weighted neighbourhood mean"), NULL },
+    { "group", 'g', 0, G_OPTION_ARG_STRING, &group_s, N_("Box grouping: none, nms or merge"),
+      N_("MODE") },
+    { "iou", 0, 0, G_OPTION_ARG_DOUBLE, &iou, N_("IoU threshold of the grouping (default 0.3)"),
+      N_("IOU") },
+    { "truth", 0, 0, G_OPTION_ARG_FILENAME, &truth_path,
+      N_("Ground-truth JSON: report precision, recall, F1 at IoU 0.5"), N_("FILE") },
+    { "notebook-compat", 0, 0, G_OPTION_ARG_NONE, &notebook,
+      N_("Reproduce the seed notebook (7×16 layout, its neighbour quirks)"), NULL },
+    { "sweep", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sweeps,
+      N_("Table over values: threshold, fe, radius, iou, method (KEY[:CLASS]=V1,V2…)"),
+      N_("KEY=V,…") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
+    { "csv", 0, 0, G_OPTION_ARG_NONE, &csv, N_("Print CSV"), NULL },
+    { "draw", 0, 0, G_OPTION_ARG_FILENAME, &draw_path,
+      N_("Write the image with the boxes drawn to a PNG file"), N_("FILE") },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Windows per forward pass (default 32)"),
+      N_("N") },
+    { "save-grid", 0, 0, G_OPTION_ARG_FILENAME, &save_grid,
+      N_("Save the window probabilities as JSON (reuse with --grid)"), N_("FILE") },
+    { "grid", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &grid_path,
+      N_("Filter a saved probability grid instead of running a model"), N_("FILE") },
+    { "labels", 'l', 0, G_OPTION_ARG_FILENAME, &labels,
+      N_("Class names, one per line (overrides the sidecar)"), N_("FILE") },
+    { "preprocess", 'p', 0, G_OPTION_ARG_STRING, &preprocess,
+      N_("How pixels become inputs: none, scale, tf, caffe or torch"), N_("MODE") },
+    { "resize", 'r', 0, G_OPTION_ARG_STRING, &resize,
+      N_("How windows are resized to the model's input: nearest or bilinear"), N_("MODE") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("MODEL IMAGE"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(MirImage) image = NULL;
+  g_autoptr(MirDetectGrid) grid = NULL;
+  g_autoptr(MirDetectParams) params = NULL;
+  g_autoptr(MirDetectResult) result = NULL;
+  g_autoptr(MirDetectTruth) truth = NULL;
+  g_autoptr(GPtrArray) axes = g_ptr_array_new_with_free_func ((GDestroyNotify) sweep_axis_free);
+  MirDetectMethod method = MIR_DETECT_METHOD_2_2;
+  MirDetectGrouping grouping = MIR_DETECT_GROUP_NONE;
+  Format format;
+  const char *image_path = NULL;
+  int ret;
+
+  g_option_context_set_summary (context,
+    _("Slide a window over the image, classify every window, and keep those that pass the "
+      "seed's filters: method 1 keeps windows with P(x) ≥ threshold; methods 2.1 and 2.2 "
+      "then keep those whose neighbourhood mean is at least μ = (max + min) / 2."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  ret = mirada_cli_parse (context, "detect", &argc, &argv);
+  {
+    if (ret >= 0)
+      return ret;
+    if (json && csv)
+      return mirada_cli_usage_error ("detect", _("Choose one of --json and --csv"));
+    format = json ? FORMAT_JSON : csv ? FORMAT_CSV : FORMAT_TEXT;
+    if (method_s && !mir_detect_method_from_string (method_s, &method, &error))
+      return mirada_cli_usage_error ("detect", error->message);
+    if (group_s && !mir_detect_grouping_from_string (group_s, &grouping, &error))
+      return mirada_cli_usage_error ("detect", error->message);
+    if (resize && g_ascii_strcasecmp (resize, "nearest") != 0
+        && g_ascii_strcasecmp (resize, "bilinear") != 0)
+      return mirada_cli_usage_error ("detect", _("--resize must be nearest or bilinear"));
+    if (batch < 1)
+      return mirada_cli_usage_error ("detect", _("--batch must be at least 1"));
+
+    /* The expensive part: the probability grid. */
+    if (grid_path)
+      {
+        if (argc > 2)
+          return mirada_cli_usage_error ("detect", _("With --grid, give at most an image"));
+        if (!(grid = mir_detect_grid_load_json (grid_path, &error)))
+          return mirada_cli_fail (error);
+        if (argc == 2)
+          image_path = argv[1];
+      }
+    else
+      {
+        MirDetectGeometry geom;
+
+        if (argc != 3)
+          return mirada_cli_usage_error ("detect", _("Give a model file and an image"));
+        image_path = argv[2];
+        if (!(model = mirada_cli_load_model (argv[1], labels, preprocess, resize, &error)))
+          return mirada_cli_fail (error);
+        if (!(image = mirada_image_load (image_path, &error)))
+          return mirada_cli_fail (error);
+        if (!mir_detect_geometry_init (&geom, image->width, image->height, window, stride,
+                                       notebook, &error))
+          return mirada_cli_fail (error);
+        grid = mir_detect_classify (model, image, &geom, (guint) batch, progress_cb,
+                                    GINT_TO_POINTER (isatty (2) && format == FORMAT_TEXT),
+                                    NULL, &error);
+        if (grid == NULL)
+          return mirada_cli_fail (error);
+      }
+    if (save_grid && !mir_detect_grid_save_json (grid, save_grid, &error))
+      return mirada_cli_fail (error);
+
+    /* The cheap part: filters. */
+    params = mir_detect_params_new (grid->n_classes, method);
+    params->radius = radius > 0 ? (guint) radius : 0;
+    params->weighted_mean = weighted;
+    params->notebook_compat = notebook;
+    params->grouping = grouping;
+    params->iou = iou;
+    if (radius < 1)
+      {
+        g_set_error (&error, MIR_ERROR, MIR_ERROR_INVALID,
+                     _("Neighbourhood radius must be at least 1, not %d"), radius);
+        return mirada_cli_fail (error);
+      }
+    if (classes_s)
+      {
+        g_auto(GStrv) names = g_strsplit (classes_s, ",", -1);
+
+        for (guint c = 0; c < params->n_classes; c++)
+          params->classes[c].enabled = FALSE;
+        for (guint q = 0; names[q]; q++)
+          {
+            gint c = mir_detect_grid_find_class (grid, g_strstrip (names[q]), &error);
+            if (c < 0)
+              return mirada_cli_fail (error);
+            params->classes[c].enabled = TRUE;
+          }
+      }
+    if (complements)
+      {
+        for (guint c = 0; c < params->n_classes; c++)
+          params->classes[c].complement = FALSE;
+        for (guint q = 0; complements[q]; q++)
+          {
+            gint c = mir_detect_grid_find_class (grid, complements[q], &error);
+            if (c < 0)
+              return mirada_cli_fail (error);
+            params->classes[c].complement = TRUE;
+          }
+      }
+    for (guint q = 0; thresholds && thresholds[q]; q++)
+      if (!apply_class_value (params, grid, thresholds[q], TRUE, &error))
+        return mirada_cli_fail (error);
+    for (guint q = 0; exceptions && exceptions[q]; q++)
+      if (!apply_class_value (params, grid, exceptions[q], FALSE, &error))
+        return mirada_cli_fail (error);
+    if (!mir_detect_params_check (params, grid, &error))
+      return mirada_cli_fail (error);
+
+    if (truth_path)
+      {
+        truth = mir_detect_truth_load (truth_path, (const char *const *) grid->class_names,
+                                       &error);
+        if (truth == NULL)
+          return mirada_cli_fail (error);
+      }
+
+    for (guint q = 0; sweeps && sweeps[q]; q++)
+      {
+        SweepAxis *axis = parse_sweep (sweeps[q], grid, &error);
+        if (axis == NULL)
+          return mirada_cli_fail (error);
+        g_ptr_array_add (axes, axis);
+      }
+    if (axes->len > 0)
+      return run_sweep (grid, params, axes, truth, format);
+
+    if (!(result = mir_detect_filter (grid, params, &error)))
+      return mirada_cli_fail (error);
+    {
+      MirDetectEval ev = { 0 };
+
+      if (truth)
+        mir_detect_evaluate (result, (const MirDetectTruthBox *) (void *) truth->boxes->data,
+                             truth->boxes->len, 0.5, &ev);
+      print_result (grid, params, result, truth ? &ev : NULL, format);
+      mir_detect_eval_clear (&ev);
+    }
+
+    if (draw_path)
+      {
+        g_autoptr(MirImage) canvas = NULL;
+
+        if (image == NULL)
+          {
+            if (image_path == NULL)
+              return mirada_cli_usage_error ("detect", _("--draw with --grid needs the image"));
+            if (!(image = mirada_image_load (image_path, &error)))
+              return mirada_cli_fail (error);
+          }
+        if (image->width != grid->geom.image_width || image->height != grid->geom.image_height)
+          {
+            g_set_error (&error, MIR_ERROR, MIR_ERROR_INVALID,
+                         _("The image is %d×%d but the grid was made for %d×%d"),
+                         image->width, image->height, grid->geom.image_width,
+                         grid->geom.image_height);
+            return mirada_cli_fail (error);
+          }
+        if (!(canvas = mir_image_crop (image, 0, 0, image->width, image->height, &error)))
+          return mirada_cli_fail (error);
+        mir_detect_draw (canvas, result, (const char *const *) grid->class_names,
+                         MAX (2, image->width / 300));
+        if (!mirada_image_save_png (canvas, draw_path, &error))
+          return mirada_cli_fail (error);
+      }
+    return 0;
+  }
+}

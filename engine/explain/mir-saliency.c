@@ -1,0 +1,45 @@
+/* Seed 001's "saliency": the mean over channels of the last convolutional
+ * layer's activations, np.maximum(s, 0) / np.max(s).  No gradient. */
+#define G_LOG_DOMAIN "mir-saliency"
+
+#include <glib/gi18n-lib.h>
+
+#include "mir-explain.h"
+
+MirExplanation *
+mir_explain_saliency (MirModel *model, MirTensor *input, const MirExplainOptions *options,
+                      GCancellable *cancellable, GError **error)
+{
+  MirExplainOptions defaults = MIR_EXPLAIN_OPTIONS_DEFAULT;
+  g_autoptr(MirTrace) trace = NULL;
+  g_autoptr(MirExplanation) e = NULL;
+  MirTensor *act;
+  gint layer;
+  gint64 h, w, c;
+
+  if (options == NULL)
+    options = &defaults;
+  layer = mir_explain_resolve_layer (model, options->layer, error);
+  if (layer < 0)
+    return NULL;
+  trace = mir_model_run (model, &input, 1, MIR_RUN_KEEP_ALL, -1, 0, cancellable, error);
+  if (trace == NULL)
+    return NULL;
+  act = mir_trace_get (trace, (guint) layer);
+  h = act->shape[1];
+  w = act->shape[2];
+  c = act->shape[3];
+  e = mir_explanation_new ("saliency", model, layer, (int) w, (int) h);
+  /* class-independent, but report the top class like the other methods */
+  if (!mir_explain_resolve_class (model, mir_trace_get_output (trace, 0), options, e, error))
+    return NULL;
+  for (gint64 i = 0; i < h * w; i++)
+    {
+      double s = 0;
+      for (gint64 k = 0; k < c; k++)
+        s += act->data[i * c + k];
+      e->raw[i] = (float) (s / (double) c);
+    }
+  mir_explanation_normalise_relu (e);
+  return g_steal_pointer (&e);
+}
