@@ -2,6 +2,7 @@
 #pragma once
 
 #include "mirada-architecture-panel.h"
+#include "mirada-explain-panel.h"
 #include "mirada-window.h"
 
 G_BEGIN_DECLS
@@ -21,8 +22,13 @@ struct _MiradaWindow
   GtkLabel *info_label;
   MiradaDetectorPanel *detector_panel;
   MiradaArchitecturePanel *architecture_panel;
+  GtkBox *gradcam_box;
+  GtkBox *activations_box;
+  GtkBox *filters_box;
+  GtkStack *side_stack;
 
   /* owned */
+  MiradaExplainPanel *explain[3]; /* Grad-CAM, activations, filters (children of the boxes) */
   GSettings *settings;
   MiradaJobRunner *model_runner;
   MiradaJobRunner *image_runner;

@@ -265,6 +265,16 @@ refilter (MiradaWindow *self)
   g_signal_emit (self, signals[DETECTIONS_CHANGED], 0);
 }
 
+/* One inference at a time (OpenBLAS already uses every core): the
+ * explanations start once the detection is done. */
+static void
+explain_whole_image (MiradaWindow *self)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
+    mirada_explain_panel_set_input (self->explain[i], self->image,
+                                    _("The whole image; click a window on it to look at that window."));
+}
+
 static void
 detect_done (gpointer      result,
              const GError *error,
@@ -272,6 +282,7 @@ detect_done (gpointer      result,
 {
   MiradaWindow *self = user_data;
 
+  explain_whole_image (self);
   if (error != NULL)
     {
       _mirada_window_toast_error (self, _("Detection failed"), error);
@@ -302,6 +313,9 @@ run_detection (MiradaWindow *self)
       return;
     }
 
+  for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
+    mirada_explain_panel_set_input (self->explain[i], NULL, NULL);
+
   job = g_new0 (DetectJob, 1);
   if (!mir_detect_geometry_init (&job->geom, self->image->width, self->image->height,
                                  mirada_detector_panel_get_window (self->detector_panel),
@@ -312,6 +326,7 @@ run_detection (MiradaWindow *self)
       g_free (job);
       mirada_job_runner_cancel (self->detect_runner);
       mirada_detector_panel_set_note (self->detector_panel, error->message);
+      explain_whole_image (self);
       return;
     }
   job->model = mir_model_ref (self->model);
@@ -358,6 +373,8 @@ mirada_window_set_model (MiradaWindow *self,
                                      (const char *const *) model->meta.class_names);
   mirada_canvas_set_class_names (self->canvas, (const char *const *) model->meta.class_names);
   mirada_architecture_panel_set_model (self->architecture_panel, model);
+  for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
+    mirada_explain_panel_set_model (self->explain[i], model);
   run_detection (self);
   _mirada_window_update_actions (self);
 }
@@ -615,6 +632,42 @@ window_activated_cb (MiradaWindow *self,
     g_string_append_printf (text, "%s%s %.4f", k == 0 ? ": " : " · ",
                             self->grid->class_names[k], mir_detect_grid_get (self->grid, n, k));
   gtk_label_set_label (self->info_label, text->str);
+
+  /* the explanations follow the selected window */
+  {
+    g_autoptr(MirImage) crop = NULL;
+    g_autoptr(GError) error = NULL;
+    int x, y, size;
+
+    mir_detect_geometry_window_rect (&self->grid->geom, n, &x, &y, &size);
+    if (!(crop = mir_image_crop (self->image, x, y, size, size, &error)))
+      {
+        _mirada_window_toast_error (self, _("Cannot cut the window"), error);
+        return;
+      }
+    for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
+      mirada_explain_panel_set_input (self->explain[i], crop, text->str);
+  }
+}
+
+void
+mirada_window_select_window (MiradaWindow *self,
+                             int           row,
+                             int           col)
+{
+  g_return_if_fail (MIRADA_IS_WINDOW (self));
+  g_return_if_fail (self->grid != NULL);
+  g_return_if_fail (row >= 0 && row < self->grid->geom.rows && col >= 0 && col < self->grid->geom.cols);
+
+  window_activated_cb (self, row, col);
+}
+
+GtkWidget *
+mirada_window_get_explain_panel (MiradaWindow *self,
+                                 guint         index)
+{
+  g_return_val_if_fail (index < G_N_ELEMENTS (self->explain), NULL);
+  return GTK_WIDGET (self->explain[index]);
 }
 
 static gboolean
@@ -720,6 +773,10 @@ mirada_window_class_init (MiradaWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, info_label);
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, detector_panel);
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, architecture_panel);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, gradcam_box);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, activations_box);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, filters_box);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, side_stack);
 
   _mirada_window_class_actions_init (widget_class);
 }
@@ -747,6 +804,17 @@ mirada_window_init (MiradaWindow *self)
       g_signal_connect_object (*runners[i], "notify::progress", G_CALLBACK (update_job_ui), self, G_CONNECT_SWAPPED);
       g_signal_connect_object (*runners[i], "notify::title", G_CALLBACK (update_job_ui), self, G_CONNECT_SWAPPED);
     }
+
+  {
+    GtkBox *boxes[] = { self->gradcam_box, self->activations_box, self->filters_box };
+
+    for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
+      {
+        self->explain[i] = MIRADA_EXPLAIN_PANEL (mirada_explain_panel_new ((MiradaExplainKind) i));
+        gtk_widget_set_vexpand (GTK_WIDGET (self->explain[i]), TRUE);
+        gtk_box_append (boxes[i], GTK_WIDGET (self->explain[i]));
+      }
+  }
 
   g_signal_connect_object (self->detector_panel, "filter-changed", G_CALLBACK (refilter), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->detector_panel, "grid-changed", G_CALLBACK (run_detection), self, G_CONNECT_SWAPPED);

@@ -42,6 +42,10 @@ MirDetectGrid       *mirada_window_get_grid           (MiradaWindow *self);
 MirDetectResult     *mirada_window_get_result         (MiradaWindow *self);
 MiradaCanvas        *mirada_window_get_canvas         (MiradaWindow *self);
 MiradaDetectorPanel *mirada_window_get_detector_panel (MiradaWindow *self);
+/* 0: Grad-CAM, 1: activations, 2: filters (a MiradaExplainPanel). */
+GtkWidget           *mirada_window_get_explain_panel  (MiradaWindow *self, guint index);
+/* Selects the window at (@row, @col) as a click on the canvas does. */
+void                 mirada_window_select_window      (MiradaWindow *self, int row, int col);
 gboolean             mirada_window_get_busy           (MiradaWindow *self);
 void                 mirada_window_cancel_jobs        (MiradaWindow *self);
 

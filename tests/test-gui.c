@@ -16,6 +16,7 @@
 
 #include "detect/mir-detect.h"
 #include "mirada-application.h"
+#include "mirada-explain-panel.h"
 #include "mirada-cli.h"
 #include "mirada-window.h"
 
@@ -339,6 +340,79 @@ test_gui_detect (void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Grad-CAM, activations, filters */
+
+static gboolean
+explain_done (gpointer data)
+{
+  return !mirada_explain_panel_get_busy (data) && mirada_explain_panel_get_texture (data) != NULL;
+}
+
+static double
+texture_variance (GdkTexture *texture)
+{
+  PixelStats stats;
+
+  pixel_stats (texture, &stats);
+  return stats.variance;
+}
+
+static void
+test_gui_explain (void)
+{
+  g_autofree char *model_path = g_test_build_filename (G_TEST_DIST, "data", "models", MODEL, NULL);
+  g_autofree char *scene_path = g_test_build_filename (G_TEST_DIST, "data", "scene-small.png", NULL);
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(MirImage) image = NULL;
+  g_autoptr(GError) error = NULL;
+  MiradaExplainPanel *panels[3];
+  GdkTexture *whole[2];
+  MiradaWindow *window;
+
+  model = mirada_cli_load_model (model_path, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  image = mirada_image_load (scene_path, &error);
+  g_assert_no_error (error);
+
+  window = new_window ();
+  for (guint i = 0; i < 3; i++)
+    panels[i] = MIRADA_EXPLAIN_PANEL (mirada_window_get_explain_panel (window, i));
+  mirada_window_set_model (window, model);
+  mirada_window_set_image (window, image);
+  wait_until (window_idle, window, 300, "the detection");
+
+  /* Grad-CAM and activations of the whole image */
+  for (guint i = 0; i < 2; i++)
+    {
+      wait_until (explain_done, panels[i], 120, "an explanation of the whole image");
+      whole[i] = mirada_explain_panel_get_texture (panels[i]);
+      g_test_message ("panel %u: %dx%d, variance %.1f", i, gdk_texture_get_width (whole[i]),
+                      gdk_texture_get_height (whole[i]), texture_variance (whole[i]));
+      g_assert_cmpfloat (texture_variance (whole[i]), >, 25.0);
+    }
+  /* the overlay has the image's aspect: 320×192 upscaled by a whole factor */
+  g_assert_cmpint (gdk_texture_get_width (whole[0]) * 192, ==, gdk_texture_get_height (whole[0]) * 320);
+
+  /* a selected window: both are computed again, on the 64×64 crop */
+  mirada_window_select_window (window, 1, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      wait_until (explain_done, panels[i], 120, "an explanation of the window");
+      g_assert_true (mirada_explain_panel_get_texture (panels[i]) != whole[i]);
+    }
+  g_assert_cmpint (gdk_texture_get_width (mirada_explain_panel_get_texture (panels[0])), ==,
+                   gdk_texture_get_height (mirada_explain_panel_get_texture (panels[0])));
+
+  /* filter patterns only on request */
+  g_assert_null (mirada_explain_panel_get_texture (panels[2]));
+  mirada_explain_panel_compute (panels[2]);
+  wait_until (explain_done, panels[2], 300, "the filter patterns");
+  g_assert_cmpfloat (texture_variance (mirada_explain_panel_get_texture (panels[2])), >, 25.0);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* ------------------------------------------------------------------ */
 /* Main-loop watchdog */
 
 typedef struct
@@ -522,6 +596,7 @@ main (int argc, char *argv[])
   g_assert_no_error (error);
 
   g_test_add_func ("/gui/detect", test_gui_detect);
+  g_test_add_func ("/gui/explain", test_gui_explain);
   g_test_add_func ("/gui/watchdog", test_gui_watchdog);
   g_test_add_func ("/gui/defaults", test_gui_defaults);
   status = g_test_run ();
