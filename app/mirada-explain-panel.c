@@ -331,9 +331,9 @@ layer_wanted (MiradaExplainKind  kind,
 
   switch (kind)
     {
-    case MIRADA_EXPLAIN_GRADCAM:
     case MIRADA_EXPLAIN_FILTERS:
       return conv && spatial;
+    case MIRADA_EXPLAIN_GRADCAM:    /* any feature map (Keras' "last conv layer" may be an activation) */
     case MIRADA_EXPLAIN_ACTIVATIONS:
       return spatial && !(node->layer->klass->flags & MIR_LAYER_FLAG_INPUT);
     default:
@@ -409,7 +409,9 @@ mirada_explain_panel_set_model (MiradaExplainPanel *self,
     gtk_label_set_label (self->status_label, _("Choose a layer and press Compute: each pattern is found by 40 steps of gradient ascent."));
   else if (self->input == NULL)
     gtk_label_set_label (self->status_label, _("Open an image; click a window on it to look at that window."));
-  run_job (self);
+  /* filter patterns are costly and need no image: only on request */
+  if (self->kind != MIRADA_EXPLAIN_FILTERS)
+    run_job (self);
 }
 
 void
@@ -493,7 +495,7 @@ mirada_explain_panel_new (MiradaExplainKind kind)
     {
     case MIRADA_EXPLAIN_GRADCAM:
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->layer_dropdown),
-                                   _("The convolutional layer whose feature maps Grad-CAM weighs by the gradient of the class score (Keras uses the last one)."));
+                                   _("The layer whose feature maps Grad-CAM weighs by the gradient of the class score (Keras uses the last convolutional one)."));
       self->class_dropdown = GTK_DROP_DOWN (gtk_drop_down_new (NULL, NULL));
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->class_dropdown),
                                    _("The class to explain: the regions that raise its score are hot."));

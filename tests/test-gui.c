@@ -403,6 +403,18 @@ test_gui_explain (void)
   g_assert_cmpint (gdk_texture_get_width (mirada_explain_panel_get_texture (panels[0])), ==,
                    gdk_texture_get_height (mirada_explain_panel_get_texture (panels[0])));
 
+  /* a second screenshot artefact, with the Grad-CAM page in front */
+  {
+    g_autofree char *shot = g_test_build_filename (G_TEST_BUILT, "gui-screenshot-gradcam.png", NULL);
+    GtkWidget *stack = gtk_widget_get_ancestor (GTK_WIDGET (panels[0]), GTK_TYPE_STACK);
+    g_autoptr(GdkTexture) full = NULL;
+
+    gtk_stack_set_visible_child (GTK_STACK (stack), gtk_widget_get_parent (GTK_WIDGET (panels[0])));
+    settle (0.5);
+    full = render_widget (GTK_WIDGET (window));
+    g_assert_true (gdk_texture_save_to_png (full, shot));
+  }
+
   /* filter patterns only on request */
   g_assert_null (mirada_explain_panel_get_texture (panels[2]));
   mirada_explain_panel_compute (panels[2]);
