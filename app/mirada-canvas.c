@@ -257,6 +257,16 @@ draw_hover (MiradaCanvas *self,
   pango_layout_get_pixel_size (layout, &tw, &th);
   tx = (x + w) * scale + 4;
   ty = y * scale;
+  /* keep the box inside the widget: left of the window if it would stick out */
+  {
+    double ox, oy, sc;
+
+    get_transform (self, &sc, &ox, &oy);
+    if (ox + tx + tw + 8 > gtk_widget_get_width (GTK_WIDGET (self)))
+      tx = MAX (x * scale - tw - 12, -ox);
+    if (oy + ty + th + 6 > gtk_widget_get_height (GTK_WIDGET (self)))
+      ty = gtk_widget_get_height (GTK_WIDGET (self)) - oy - th - 6;
+  }
   cairo_set_source_rgba (cr, 0, 0, 0, 0.75);
   cairo_rectangle (cr, tx, ty, tw + 8, th + 6);
   cairo_fill (cr);
