@@ -176,10 +176,9 @@ run_activations (ExplainJob    *job,
       explain_result_free (r);
       return NULL;
     }
-  r->status = g_strdup_printf (ngettext ("“%s”: %" G_GINT64_FORMAT " channel of %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT ", %u all zero",
-                                         "“%s”: %" G_GINT64_FORMAT " channels of %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT ", %u all zero",
-                                         channels),
-                               node->name, channels, act->shape[1], act->shape[2], dead);
+  r->status = g_strdup_printf (ngettext ("“%s”: %d channel of %d×%d, %u all zero",
+                                         "“%s”: %d channels of %d×%d, %u all zero", (gulong) channels),
+                               node->name, (int) channels, (int) act->shape[1], (int) act->shape[2], dead);
   return r;
 }
 
@@ -233,8 +232,8 @@ run_filters (ExplainJob    *job,
       explain_result_free (r);
       return NULL;
     }
-  r->status = g_strdup_printf (_("The first %u filters of “%s” (of %" G_GINT64_FORMAT "), by gradient ascent"),
-                               n, node->name, channels);
+  r->status = g_strdup_printf (_("The first %u filters of “%s” (of %d), by gradient ascent"),
+                               n, node->name, (int) channels);
   return r;
 }
 
