@@ -84,6 +84,20 @@ mirada_image_load (const char *path, GError **error)
                    display, width, height, MIR_IMAGE_MAX_SIDE);
       return NULL;
     }
+  if (width <= 0 || height <= 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("Image '%s' claims a size of %d×%d pixels: it is damaged"), display, width,
+                   height);
+      return NULL;
+    }
+  if ((gint64) width * height > MIR_IMAGE_MAX_PIXELS)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("Image '%s' is %d×%d pixels; Mirada accepts at most %d megapixels"),
+                   display, width, height, (int) (MIR_IMAGE_MAX_PIXELS >> 20));
+      return NULL;
+    }
 
   raw = gdk_pixbuf_new_from_file (path, &local);
   if (raw == NULL)

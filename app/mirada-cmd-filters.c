@@ -139,7 +139,7 @@ mirada_cmd_filters (int argc, char **argv)
       filters = parse_filters (def, units, &error);
     }
   if (filters == NULL ||
-      !mir_filter_patterns (model, layer, (const gint *) filters->data, filters->len, &opts,
+      !mir_filter_patterns (model, layer, (const gint *) (void *) filters->data, filters->len, &opts,
                             pattern_done_cb, &collect, NULL, &error) ||
       !(grid = mir_filter_grid ((MirImage *const *) collect.patterns->pdata, collect.patterns->len,
                                 8, margin, &error)))

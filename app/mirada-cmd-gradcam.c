@@ -20,8 +20,19 @@ static const struct
   ExplainFunc func;
 } methods[] = {
   { "gradcam", mir_explain_gradcam },
-  { "saliency", mir_explain_saliency },
+  { "gradcam++", mir_explain_gradcam_plusplus },
+  { "hirescam", mir_explain_hirescam },
+  { "xgradcam", mir_explain_xgradcam },
+  { "layercam", mir_explain_layercam },
+  { "scorecam", mir_explain_scorecam },
+  { "eigencam", mir_explain_eigencam },
   { "cam", mir_explain_cam },
+  { "saliency", mir_explain_saliency },
+  { "gradients", mir_explain_gradients },
+  { "smoothgrad", mir_explain_smoothgrad },
+  { "guided", mir_explain_guided_backprop },
+  { "guided-gradcam", mir_explain_guided_gradcam },
+  { "occlusion", mir_explain_occlusion },
 };
 
 static ExplainFunc
@@ -72,11 +83,20 @@ mirada_cmd_gradcam (int argc, char **argv)
 {
   g_autofree char *method = NULL, *layer_name = NULL, *class_name = NULL, *cmap_name = NULL;
   g_autofree char *out_path = NULL, *raw_path = NULL, *csv_path = NULL, *labels = NULL;
-  g_autofree char *preprocess = NULL;
+  g_autofree char *preprocess = NULL, *deletion_csv = NULL;
   gboolean all_classes = FALSE, complement = FALSE, blend = FALSE, json = FALSE;
-  double alpha = -1;
+  gboolean faithfulness = FALSE;
+  double alpha = -1, keep = 0.2;
+  gint patch = 0, stride = 0, samples = 0, steps = 20;
   GOptionEntry entries[] = {
-    { "method", 'm', 0, G_OPTION_ARG_STRING, &method, N_("gradcam (default), cam or saliency"), N_("METHOD") },
+    { "method", 'm', 0, G_OPTION_ARG_STRING, &method, N_("gradcam (default), gradcam++, hirescam, xgradcam, layercam, scorecam, eigencam, cam, saliency, gradients, smoothgrad, guided, guided-gradcam or occlusion"), N_("METHOD") },
+    { "patch", 0, 0, G_OPTION_ARG_INT, &patch, N_("occlusion: patch side in pixels (default: input side / 8)"), N_("P") },
+    { "stride", 0, 0, G_OPTION_ARG_INT, &stride, N_("occlusion: patch stride (default: P / 2)"), N_("S") },
+    { "samples", 0, 0, G_OPTION_ARG_INT, &samples, N_("smoothgrad: noisy copies (default 25)"), N_("N") },
+    { "faithfulness", 0, 0, G_OPTION_ARG_NONE, &faithfulness, N_("Print the score with only the top pixels kept and the deletion curve's area"), NULL },
+    { "keep", 0, 0, G_OPTION_ARG_DOUBLE, &keep, N_("--faithfulness: fraction of the most salient pixels kept (default 0.2)"), N_("F") },
+    { "steps", 0, 0, G_OPTION_ARG_INT, &steps, N_("--faithfulness: deletion curve steps (default 20)"), N_("N") },
+    { "deletion-csv", 0, 0, G_OPTION_ARG_FILENAME, &deletion_csv, N_("Write the deletion curve (fraction, score, probability) as CSV"), N_("FILE") },
     { "layer", 'l', 0, G_OPTION_ARG_STRING, &layer_name, N_("Layer to explain (default: the last convolutional layer)"), N_("NAME") },
     { "class", 'c', 0, G_OPTION_ARG_STRING, &class_name, N_("Class to explain (default: the top prediction)"), N_("NAME|INDEX") },
     { "complement", 0, 0, G_OPTION_ARG_NONE, &complement, N_("Binary sigmoid models: explain 1 − P"), NULL },
@@ -127,6 +147,13 @@ mirada_cmd_gradcam (int argc, char **argv)
   if (class_name && (opts.class_index = mirada_cli_parse_class (model, class_name, &error)) < 0)
     return mirada_cli_fail (error);
   opts.complement = complement;
+  if (patch < 0 || stride < 0 || samples < 0)
+    return mirada_cli_usage_error ("gradcam", _("--patch, --stride and --samples must be positive"));
+  opts.patch = patch;
+  opts.stride = stride;
+  opts.samples = samples;
+  if (deletion_csv)
+    faithfulness = TRUE;
 
   if (all_classes)
     {
@@ -140,6 +167,7 @@ mirada_cmd_gradcam (int argc, char **argv)
   for (guint r = 0; r < n_runs; r++)
     {
       g_autoptr(MirExplanation) e = NULL;
+      g_autoptr(MirFaithfulness) f = NULL;
       g_autofree char *cname = NULL;
       MirImage *overlay;
 
@@ -160,15 +188,32 @@ mirada_cmd_gradcam (int argc, char **argv)
           g_free (cname);
           cname = c;
         }
+      if (faithfulness)
+        {
+          f = mir_faithfulness_compute (model, input, e, keep, steps, NULL, &error);
+          if (f == NULL)
+            return mirada_cli_fail (error);
+        }
       if (json)
-        g_string_append_printf (report,
-                                "%s{\"method\": \"%s\", \"layer\": \"%s\", \"class\": %d, "
-                                "\"class_name\": \"%s\", \"complement\": %s, \"probability\": %.6g, "
-                                "\"score\": %.6g, \"width\": %d, \"height\": %d, \"notice\": %s%s%s}",
-                                r ? ", " : "", e->method, e->layer_name, e->class_index, cname,
-                                e->complement ? "true" : "false", e->probability, e->score,
-                                e->width, e->height, e->notice ? "\"" : "",
-                                e->notice ? e->notice : "null", e->notice ? "\"" : "");
+        {
+          g_string_append_printf (report,
+                                  "%s{\"method\": \"%s\", \"layer\": \"%s\", \"class\": %d, "
+                                  "\"class_name\": \"%s\", \"complement\": %s, \"probability\": %.6g, "
+                                  "\"score\": %.6g, \"width\": %d, \"height\": %d, \"notice\": %s%s%s",
+                                  r ? ", " : "", e->method, e->layer_name, e->class_index, cname,
+                                  e->complement ? "true" : "false", e->probability, e->score,
+                                  e->width, e->height, e->notice ? "\"" : "",
+                                  e->notice ? e->notice : "null", e->notice ? "\"" : "");
+          if (f)
+            g_string_append_printf (report,
+                                    ", \"faithfulness\": {\"keep_fraction\": %.6g, "
+                                    "\"keep_score\": %.6g, \"keep_probability\": %.6g, "
+                                    "\"deletion_auc_score\": %.6g, "
+                                    "\"deletion_auc_probability\": %.6g}",
+                                    f->keep_fraction, f->keep_score, f->keep_probability,
+                                    f->auc_score, f->auc_probability);
+          g_string_append (report, "}");
+        }
       else
         {
           g_string_append_printf (report, _("%s on layer '%s' (%d×%d) for %s (P = %.4f)\n"),
@@ -176,6 +221,24 @@ mirada_cmd_gradcam (int argc, char **argv)
                                   e->probability);
           if (e->notice)
             g_string_append_printf (report, "  %s\n", e->notice);
+          if (f)
+            g_string_append_printf (report,
+                                    _("  faithfulness: score %.4f (P = %.4f); top %.0f%% kept: "
+                                      "score %.4f (change %+.4f, P = %.4f); deletion AUC: "
+                                      "score %.4f, P %.4f (%d steps)\n"),
+                                    f->score, f->probability, 100 * f->keep_fraction,
+                                    f->keep_score, f->keep_score - f->score,
+                                    f->keep_probability, f->auc_score, f->auc_probability,
+                                    f->n_steps);
+        }
+      if (r == 0 && f && deletion_csv)
+        {
+          g_autoptr(GString) csv = g_string_new ("fraction,score,probability\n");
+          for (int i = 0; i <= f->n_steps; i++)
+            g_string_append_printf (csv, "%.6g,%.9g,%.9g\n", f->fractions[i], f->scores[i],
+                                    f->probabilities[i]);
+          if (!g_file_set_contents (deletion_csv, csv->str, (gssize) csv->len, &error))
+            return mirada_cli_fail (error);
         }
       if (r == 0 && raw_path && !mirada_export_npy_2d (raw_path, e->raw, e->height, e->width, &error))
         return mirada_cli_fail (error);

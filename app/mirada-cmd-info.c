@@ -187,7 +187,10 @@ print_table (MirModel *model, const char *path)
     }
   if (model->meta.source)
     g_print (_("Metadata from: %s\n"), model->meta.source);
-  if (model->weights_initialised)
+  if (model->weights_initialised && g_str_has_prefix (path, "arch:"))
+    g_print ("%s\n", _("Warning: no weights file was given; the weights are random "
+                       "(add weights=FILE or --weights FILE)"));
+  else if (model->weights_initialised)
     g_print ("%s\n", _("Warning: some weights were missing from the file and were initialised "
                        "at random"));
 }
@@ -301,13 +304,33 @@ int
 mirada_cmd_info (int argc, char **argv)
 {
   gboolean json = FALSE;
+  gboolean no_top = FALSE;
   char *labels = NULL;
+  char *arch = NULL;
+  char *weights = NULL;
+  int size = 0;
+  double alpha = 1.0;
   const GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON instead of a table"), NULL },
     { "labels", 'l', 0, G_OPTION_ARG_FILENAME, &labels,
       N_("Class names, one per line (overrides the sidecar)"), N_("FILE") },
+    { "arch", 0, 0, G_OPTION_ARG_STRING, &arch,
+      N_("A built-in Keras application instead of a model file: vgg16, resnet50, mobilenetv2, "
+         "xception, efficientnetb0 (every command accepts the model path arch:NAME)"),
+      N_("NAME") },
+    { "weights", 0, 0, G_OPTION_ARG_FILENAME, &weights,
+      N_("With --arch: a Keras weights .h5 file (without it the weights are random)"),
+      N_("FILE") },
+    { "no-top", 0, 0, G_OPTION_ARG_NONE, &no_top, N_("With --arch: leave out the classifier"),
+      NULL },
+    { "size", 0, 0, G_OPTION_ARG_INT, &size, N_("With --arch: input height and width"), N_("N") },
+    { "alpha", 0, 0, G_OPTION_ARG_DOUBLE, &alpha, N_("With --arch mobilenetv2: width multiplier"),
+      N_("A") },
     { NULL }
   };
+  g_autofree char *arch_owned = NULL;
+  g_autofree char *weights_owned = NULL;
+  g_autofree char *spec = NULL;
   g_autoptr(GOptionContext) context = g_option_context_new (_("MODEL"));
   g_autoptr(GError) error = NULL;
   g_autoptr(MirModel) model = NULL;
@@ -319,18 +342,45 @@ mirada_cmd_info (int argc, char **argv)
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   ret = mirada_cli_parse (context, "info", &argc, &argv);
   labels_owned = labels;
+  arch_owned = arch;
+  weights_owned = weights;
   if (ret >= 0)
     return ret;
-  if (argc != 2)
+  if (arch != NULL)
+    {
+      g_autoptr(GString) sp = g_string_new ("arch:");
+
+      if (argc != 1)
+        return mirada_cli_usage_error ("info", _("Give either a model file or --arch"));
+      g_string_append (sp, arch);
+      if (no_top)
+        g_string_append (sp, ",notop");
+      if (size > 0)
+        g_string_append_printf (sp, ",size=%d", size);
+      if (alpha != 1.0)
+        {
+          char buf[G_ASCII_DTOSTR_BUF_SIZE];
+          g_string_append_printf (sp, ",alpha=%s", g_ascii_dtostr (buf, sizeof buf, alpha));
+        }
+      if (weights != NULL)
+        g_string_append_printf (sp, ",weights=%s", weights);
+      spec = g_string_free (g_steal_pointer (&sp), FALSE);
+    }
+  else if (weights != NULL || no_top || size > 0 || alpha != 1.0)
+    return mirada_cli_usage_error ("info", _("--weights, --no-top, --size and --alpha go with "
+                                             "--arch"));
+  else if (argc != 2)
     return mirada_cli_usage_error ("info", argc < 2 ? _("Give a model file")
                                                     : _("Give one model file"));
+  else
+    spec = g_strdup (argv[1]);
 
-  model = mirada_cli_load_model (argv[1], labels, NULL, NULL, &error);
+  model = mirada_cli_load_model (spec, labels, NULL, NULL, &error);
   if (model == NULL)
     return mirada_cli_fail (error);
   if (json)
-    print_json (model, argv[1]);
+    print_json (model, spec);
   else
-    print_table (model, argv[1]);
+    print_table (model, spec);
   return 0;
 }

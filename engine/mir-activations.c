@@ -287,3 +287,13 @@ mir_activation_backward (MirActivation act, const float *x, const float *y, cons
       g_return_if_reached ();
     }
 }
+
+void
+mir_activation_guide (MirActivation act, const float *dy, float *dx, gsize n)
+{
+  if (act != MIR_ACT_RELU && act != MIR_ACT_RELU6)
+    return;
+  for (gsize i = 0; i < n; i++)
+    if (dy[i] < 0)
+      dx[i] = 0;
+}

@@ -53,4 +53,11 @@ void        mir_activation_backward  (MirActivation act,
 
 gboolean    mir_activation_backward_needs_input (MirActivation act);
 
+/* Guided backpropagation: for ReLU and ReLU6 sets dx = 0 wherever dy < 0
+ * (after mir_activation_backward); other activations are left alone. */
+void        mir_activation_guide     (MirActivation act,
+                                      const float  *dy,
+                                      float        *dx,
+                                      gsize         n);
+
 G_END_DECLS

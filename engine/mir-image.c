@@ -45,6 +45,13 @@ mir_image_new (int width, int height, int channels, GError **error)
                    width, height, MIR_IMAGE_MAX_SIDE);
       return NULL;
     }
+  if ((gint64) width * height > MIR_IMAGE_MAX_PIXELS)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("The image is %d×%d pixels; Mirada accepts at most %d megapixels"),
+                   width, height, (int) (MIR_IMAGE_MAX_PIXELS >> 20));
+      return NULL;
+    }
   if (channels != 1 && channels != 3)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,

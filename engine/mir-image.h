@@ -10,6 +10,9 @@ G_BEGIN_DECLS
 
 /* Largest image side Mirada accepts (larger images are refused). */
 #define MIR_IMAGE_MAX_SIDE 16384
+/* Most pixels an image may have (64 megapixels: 8192×8192, ~200 MB as RGB;
+ * a GdkPixbuf decode needs as much again). */
+#define MIR_IMAGE_MAX_PIXELS (G_GINT64_CONSTANT (1) << 26)
 
 typedef struct
 {

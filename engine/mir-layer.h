@@ -64,6 +64,8 @@ typedef struct
                           * stores g_malloc'd data (freed with g_free) */
   gboolean linear_output; /* skip the layer's own activation (self->activation):
                            * the graph sets it on the last node to get logits */
+  gboolean guided_relu;   /* backward only: ReLU-family activations also zero negative
+                           * incoming gradients (guided backpropagation) */
 } MirRunArgs;
 
 typedef struct _MirLayer MirLayer;

@@ -766,6 +766,7 @@ mir_trace_backward (MirTrace *trace, guint from, const MirTensor *seed, gint sto
       args.seed = trace->seed ^ ((guint64) (i + 1) * G_GUINT64_CONSTANT (0x9E3779B97F4A7C15));
       args.state = &trace->state[i];
       args.linear_output = i == trace->target;
+      args.guided_relu = (flags & MIR_BACKWARD_GUIDED) != 0;
       ok = layer->klass->backward (layer, in, node->n_inputs, trace->values[i], trace->grads[i],
                                    gin, gw, &args, error);
       if (!ok)

@@ -161,6 +161,7 @@ typedef enum
 {
   MIR_BACKWARD_DEFAULT = 0,
   MIR_BACKWARD_WEIGHTS = 1 << 0, /* also accumulate weight gradients */
+  MIR_BACKWARD_GUIDED = 1 << 1,  /* guided backpropagation through ReLUs (explanations) */
 } MirBackwardFlags;
 
 /* Back-propagates @seed (dL/d(output of @from), same shape) through the

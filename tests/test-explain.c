@@ -169,6 +169,246 @@ test_filter_pattern_vertical_stripes (void)
   mir_image_unref (r.img);
 }
 
+
+/* With a GAP head the gradient is spatially constant (W[:, c] / HW), so
+ * HiResCAM's Σ_k g_k A_k is Grad-CAM's raw map; XGrad-CAM's weights
+ * are the same constant (Σ g A / Σ A = g), so its map equals Grad-CAM too;
+ * LayerCAM on ReLU activations is never negative. */
+static void
+test_gradient_cams_on_gap_head (void)
+{
+  g_autoptr(MirModel) m = load_config (gap_config, 7);
+  g_autoptr(MirTensor) x = random_input (m, 8);
+  g_autoptr(GError) error = NULL;
+
+  for (gint c = 0; c < 4; c++)
+    {
+      MirExplainOptions o = { c, FALSE, -1 };
+      g_autoptr(MirExplanation) g = mir_explain_gradcam (m, x, &o, NULL, &error);
+      g_autoptr(MirExplanation) hr = mir_explain_hirescam (m, x, &o, NULL, &error);
+      g_autoptr(MirExplanation) xg = mir_explain_xgradcam (m, x, &o, NULL, &error);
+      g_autoptr(MirExplanation) lc = mir_explain_layercam (m, x, &o, NULL, &error);
+      g_autoptr(MirExplanation) pp = mir_explain_gradcam_plusplus (m, x, &o, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpint (hr->width, ==, 6);
+      for (int i = 0; i < 36; i++)
+        {
+          float want = g->raw[i];
+          g_assert_cmpfloat_with_epsilon (hr->raw[i], want, 1e-5 + 1e-4 * fabsf (want));
+          g_assert_cmpfloat_with_epsilon (xg->raw[i], want, 1e-4 + 1e-3 * fabsf (want));
+          g_assert_cmpfloat (lc->raw[i], >=, 0.0f);
+          g_assert_cmpfloat (lc->map[i], >=, 0.0f);
+          g_assert_cmpfloat (lc->map[i], <=, 1.0f);
+        }
+      g_assert_cmpint (pp->n_weights, ==, 3);
+      /* Grad-CAM++ weights are 0 exactly for channels with a negative gradient */
+      {
+        MirTensor *k = mir_layer_get_weight (mir_model_get_node (m, (guint) mir_model_find_node (m, "dense"))->layer, "kernel");
+        for (int ch = 0; ch < 3; ch++)
+          if (k->data[ch * 4 + c] < 0)
+            g_assert_cmpfloat (pp->weights[ch], ==, 0.0);
+          else
+            g_assert_cmpfloat (pp->weights[ch], >=, 0.0);
+      }
+    }
+}
+
+/* Input 8×8×1 → Flatten → Dense(2) with the kernel rows of the left half
+ * (x < 4) zeroed: occluding there changes nothing (drop exactly 0); on the
+ * right, the drop of a 4×4 patch is Σ W[p, c] (x_p − 128) (no preprocessing). */
+static const char *flat_config =
+  "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"flatnet\", \"layers\": ["
+  "{\"class_name\": \"Flatten\", \"config\": {\"name\": \"flat\", "
+  "\"batch_input_shape\": [null, 8, 8, 1]}},"
+  "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense\", \"units\": 2, "
+  "\"activation\": \"softmax\"}}]}}";
+
+static MirModel *
+flat_model (void)
+{
+  MirModel *m = load_config (flat_config, 9);
+  MirTensor *k = mir_layer_get_weight (mir_model_get_node (m, 2)->layer, "kernel");
+
+  for (int p = 0; p < 64; p++)
+    if (p % 8 < 4)
+      k->data[p * 2] = k->data[p * 2 + 1] = 0.0f;
+  return m;
+}
+
+static void
+test_occlusion_zero_weights (void)
+{
+  g_autoptr(MirModel) m = flat_model ();
+  g_autoptr(GRand) rng = g_rand_new_with_seed (10);
+  gint64 shape[4] = { 1, 8, 8, 1 };
+  g_autoptr(MirTensor) x = mir_test_random_tensor (4, shape, 0.0f, 255.0f, rng);
+  MirTensor *k = mir_layer_get_weight (mir_model_get_node (m, 2)->layer, "kernel");
+  MirExplainOptions o = { 1, FALSE, -1, 4, 4 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirExplanation) e = mir_explain_occlusion (m, x, &o, NULL, &error);
+  g_autoptr(MirFaithfulness) f = NULL;
+  double grey_score = 0;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (e->width, ==, 8);
+  for (int y = 0; y < 8; y++)
+    for (int xx = 0; xx < 8; xx++)
+      {
+        double want = 0;
+        if (xx >= 4)
+          for (int py = y / 4 * 4; py < y / 4 * 4 + 4; py++)
+            for (int px = 4; px < 8; px++)
+              want += k->data[(py * 8 + px) * 2 + 1] * (x->data[py * 8 + px] - 128.0);
+        if (xx < 4)
+          g_assert_cmpfloat (e->raw[y * 8 + xx], ==, 0.0f);
+        else
+          g_assert_cmpfloat_with_epsilon (e->raw[y * 8 + xx], want, 1e-3 + 1e-4 * fabs (want));
+      }
+
+  /* faithfulness: the curve starts at the input's score and, with every
+   * pixel grey, ends at Σ W 128 + b */
+  f = mir_faithfulness_compute (m, x, e, 0.25, 10, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (f->n_steps, ==, 10);
+  g_assert_cmpfloat_with_epsilon (f->scores[0], e->score, 1e-3);
+  for (int p = 0; p < 64; p++)
+    grey_score += 128.0 * k->data[p * 2 + 1];
+  grey_score += mir_layer_get_weight (mir_model_get_node (m, 2)->layer, "bias")->data[1];
+  g_assert_cmpfloat_with_epsilon (f->scores[10], grey_score, 1e-3 + 1e-5 * fabs (grey_score));
+  g_assert_cmpfloat (f->fractions[10], ==, 1.0);
+  for (int i = 0; i <= 10; i++)
+    g_assert_cmpfloat (f->probabilities[i], >=, 0.0);
+}
+
+/* Conv2D (linear) → ReLU → Conv2D (linear) → Activation(relu) → Flatten →
+ * Dense: under guided backpropagation the gradients entering each ReLU from
+ * below (at the convolutions' outputs) are never negative, and at the last
+ * one they equal the plain gradient where that is positive, 0 elsewhere. */
+static const char *guided_config =
+  "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"guided\", \"layers\": ["
+  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c1\", \"filters\": 4, "
+  "\"kernel_size\": [3, 3], \"padding\": \"same\", \"batch_input_shape\": [null, 5, 5, 2]}},"
+  "{\"class_name\": \"ReLU\", \"config\": {\"name\": \"r1\"}},"
+  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c2\", \"filters\": 4, "
+  "\"kernel_size\": [3, 3], \"padding\": \"same\"}},"
+  "{\"class_name\": \"Activation\", \"config\": {\"name\": \"r2\", \"activation\": \"relu\"}},"
+  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c3\", \"filters\": 3, "
+  "\"kernel_size\": [3, 3], \"padding\": \"same\", \"activation\": \"relu\"}},"
+  "{\"class_name\": \"Flatten\", \"config\": {\"name\": \"fl\"}},"
+  "{\"class_name\": \"Dense\", \"config\": {\"name\": \"out\", \"units\": 3}}]}}";
+
+static void
+test_guided_backprop_no_negative_leaks (void)
+{
+  g_autoptr(MirModel) m = load_config (guided_config, 11);
+  g_autoptr(MirTensor) x = random_input (m, 12);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirTrace) t = mir_model_run (m, &x, 1, MIR_RUN_FOR_BACKWARD | MIR_RUN_LOGITS, -1, 0,
+                                         NULL, &error);
+  guint out = mir_model_get_output (m, 0);
+  gint in = (gint) mir_model_get_input (m, 0);
+  guint c1 = (guint) mir_model_find_node (m, "c1"), c2 = (guint) mir_model_find_node (m, "c2");
+  g_autoptr(MirTensor) seed = mir_tensor_new_like (mir_trace_get (t, out), &error);
+  g_autoptr(MirTensor) plain1 = NULL, plain2 = NULL;
+  gboolean neg1 = FALSE, neg2 = FALSE;
+  MirTensor *g1, *g2;
+
+  g_assert_no_error (error);
+  seed->data[0] = 1.0f;
+  g_assert_true (mir_trace_backward (t, out, seed, in, MIR_BACKWARD_DEFAULT, NULL, &error));
+  plain1 = mir_tensor_dup (mir_trace_get_grad (t, c1), &error);
+  plain2 = mir_tensor_dup (mir_trace_get_grad (t, c2), &error);
+  g_assert_true (mir_trace_backward (t, out, seed, in, MIR_BACKWARD_GUIDED, NULL, &error));
+  g_assert_no_error (error);
+  g1 = mir_trace_get_grad (t, c1);
+  g2 = mir_trace_get_grad (t, c2);
+  for (gsize i = 0; i < g1->numel; i++)
+    {
+      neg1 = neg1 || plain1->data[i] < 0;
+      neg2 = neg2 || plain2->data[i] < 0;
+      g_assert_cmpfloat (g1->data[i], >=, 0.0f);
+      g_assert_cmpfloat (g2->data[i], >=, 0.0f);
+    }
+  /* the plain gradients do have negative parts, so the check could fail */
+  g_assert_true (neg1 && neg2);
+  {
+    /* c3's fused relu is guided too: the gradient reaching r2's output is
+     * the same in both runs only if c3 let nothing negative through, so
+     * compare at c2 with the guided rule applied to r2's incoming gradient */
+    MirTensor *a2 = mir_trace_get (t, c2);
+    gboolean any = FALSE;
+    for (gsize i = 0; i < g2->numel; i++)
+      if (a2->data[i] <= 0)
+        g_assert_cmpfloat (g2->data[i], ==, 0.0f);
+      else
+        any = any || g2->data[i] > 0;
+    g_assert_true (any);
+  }
+  {
+    g_autoptr(MirExplanation) e = mir_explain_guided_backprop (m, x, NULL, NULL, &error);
+    g_autoptr(MirExplanation) gg = NULL;
+    g_assert_no_error (error);
+    g_assert_cmpint (e->width, ==, 5);
+    g_assert_cmpint (e->height, ==, 5);
+    gg = mir_explain_guided_gradcam (m, x, NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (gg->method, ==, "guided-gradcam");
+    for (int i = 0; i < 25; i++)
+      g_assert_cmpfloat (gg->raw[i], <=, e->raw[i] + 1e-6f); /* × a map in [0, 1] */
+  }
+}
+
+/* Score-CAM weights are a softmax: positive, summing to 1; Eigen-CAM's sign
+ * makes it correlate positively with the mean activation; SmoothGrad with a
+ * vanishing noise is the vanilla gradient map. */
+static void
+test_scorecam_eigencam_smoothgrad (void)
+{
+  g_autoptr(MirModel) m = load_config (gap_config, 13);
+  g_autoptr(MirTensor) x = random_input (m, 14);
+  g_autoptr(GError) error = NULL;
+  MirExplainOptions o = { 2, FALSE, -1 };
+  g_autoptr(MirExplanation) sc = mir_explain_scorecam (m, x, &o, NULL, &error);
+  g_autoptr(MirExplanation) ec = NULL, gr = NULL, sg = NULL;
+  g_autoptr(MirTrace) t = NULL;
+  double sum = 0, corr = 0, mm = 0, mp = 0;
+  MirTensor *a;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (sc->n_weights, ==, 3);
+  for (int k = 0; k < 3; k++)
+    {
+      g_assert_cmpfloat (sc->weights[k], >, 0.0);
+      sum += sc->weights[k];
+    }
+  g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-9);
+
+  ec = mir_explain_eigencam (m, x, &o, NULL, &error);
+  g_assert_no_error (error);
+  t = mir_model_run (m, &x, 1, MIR_RUN_KEEP_ALL, -1, 0, NULL, &error);
+  a = mir_trace_get (t, (guint) mir_model_find_node (m, "conv"));
+  for (int i = 0; i < 36; i++)
+    {
+      mm += (a->data[3 * i] + a->data[3 * i + 1] + a->data[3 * i + 2]) / 3 / 36;
+      mp += ec->raw[i] / 36.0;
+    }
+  for (int i = 0; i < 36; i++)
+    corr += ((a->data[3 * i] + a->data[3 * i + 1] + a->data[3 * i + 2]) / 3 - mm) *
+            (ec->raw[i] - mp);
+  g_assert_cmpfloat (corr, >, 0.0);
+
+  gr = mir_explain_gradients (m, x, &o, NULL, &error);
+  g_assert_no_error (error);
+  o.noise = 1e-7;
+  o.samples = 5;
+  sg = mir_explain_smoothgrad (m, x, &o, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (sg->width, ==, 6);
+  for (int i = 0; i < 36; i++)
+    g_assert_cmpfloat_with_epsilon (sg->raw[i], gr->raw[i], 1e-4 * gr->raw[i] + 1e-6);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -176,5 +416,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/explain/gradcam-equals-cam-on-gap-head", test_gradcam_equals_cam_on_gap_head);
   g_test_add_func ("/explain/saliency-and-errors", test_saliency_and_errors);
   g_test_add_func ("/explain/filter-pattern-vertical-stripes", test_filter_pattern_vertical_stripes);
+  g_test_add_func ("/explain/gradient-cams-on-gap-head", test_gradient_cams_on_gap_head);
+  g_test_add_func ("/explain/occlusion-zero-weights-and-faithfulness", test_occlusion_zero_weights);
+  g_test_add_func ("/explain/guided-backprop-no-negative-leaks", test_guided_backprop_no_negative_leaks);
+  g_test_add_func ("/explain/scorecam-eigencam-smoothgrad", test_scorecam_eigencam_smoothgrad);
   return g_test_run ();
 }

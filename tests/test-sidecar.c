@@ -209,10 +209,11 @@ test_model_load_errors (void)
     gssize len;
     int code;
   } cases[] = {
-    { "m.keras", "PK\003\004rest of a zip", -1, MIR_ERROR_UNSUPPORTED },
+    /* Recognised by content, read by their loaders, refused as damaged. */
+    { "m.keras", "PK\003\004rest of a zip", -1, MIR_ERROR_FORMAT },
     { "model.json", "  {\"format\": \"layers-model\", \"modelTopology\": {}}", -1,
-      MIR_ERROR_UNSUPPORTED },
-    { "m.onnx", "\010\007\022\004abcd", -1, MIR_ERROR_UNSUPPORTED },
+      MIR_ERROR_FORMAT },
+    { "m.onnx", "\010\007\022\004abcd", -1, MIR_ERROR_FORMAT },
     { "m.h5", "not an hdf5 file at all", -1, MIR_ERROR_FORMAT },
     { "empty.h5", "", 0, MIR_ERROR_FORMAT },
   };
@@ -233,7 +234,11 @@ test_model_load_errors (void)
     g_assert_null (mir_model_load (path, &error));
     g_assert_error (error, MIR_ERROR, MIR_ERROR_IO);
     g_clear_error (&error);
-    g_assert_null (mir_model_load (tmpdir, &error));
+    /* A folder without model.json (one with it is a TF.js model). */
+    g_free (path);
+    path = g_build_filename (tmpdir, "a-folder", NULL);
+    g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
+    g_assert_null (mir_model_load (path, &error));
     g_assert_error (error, MIR_ERROR, MIR_ERROR_IO);
   }
 }

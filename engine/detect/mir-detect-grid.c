@@ -308,7 +308,17 @@ mir_detect_grid_load_json (const char *path,
       || !get_int (obj, "stride", path, &stride, error))
     return NULL;
   if (json_object_has_member (obj, "notebook_layout"))
-    notebook = json_object_get_boolean_member (obj, "notebook_layout");
+    {
+      JsonNode *node = json_object_get_member (obj, "notebook_layout");
+
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                       _("%s: “notebook_layout” must be true or false"), path);
+          return NULL;
+        }
+      notebook = json_node_get_boolean (node);
+    }
   if (!mir_detect_geometry_init (&geom, width, height, window, stride, notebook, error))
     {
       g_prefix_error (error, "%s: ", path);

@@ -4,6 +4,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "mir-explain.h"
+#include "mir-image.h"
 
 void
 mir_explanation_free (MirExplanation *e)
@@ -15,6 +16,7 @@ mir_explanation_free (MirExplanation *e)
   g_free (e->raw);
   g_free (e->map);
   g_free (e->notice);
+  g_free (e->weights);
   g_free (e);
 }
 
@@ -150,4 +152,189 @@ mir_explanation_normalise_minmax (MirExplanation *e)
     }
   for (gsize i = 0; i < n; i++)
     e->map[i] = isfinite (e->raw[i]) ? (e->raw[i] - lo) / (hi - lo) : 0.0f;
+}
+
+MirTrace *
+mir_explain_forward (MirModel *model, MirTensor *input, const MirExplainOptions *options,
+                     const char *method, gint layer, gboolean for_backward,
+                     MirExplanation **e_out, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(MirTrace) trace = NULL;
+  g_autoptr(MirTensor) probs = NULL;
+  g_autoptr(MirExplanation) e = NULL;
+  MirTensor *logits, *act;
+  guint out_node = mir_model_get_output (model, 0);
+
+  if (input == NULL || input->ndim != 4 || input->shape[0] != 1)
+    {
+      g_autofree char *s = input ? mir_tensor_shape_string (input) : g_strdup ("NULL");
+      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("Explanations need one image (1×H×W×C); the input has shape %s"), s);
+      return NULL;
+    }
+  trace = mir_model_run (model, &input, 1,
+                         (for_backward ? MIR_RUN_FOR_BACKWARD : MIR_RUN_KEEP_ALL) | MIR_RUN_LOGITS,
+                         -1, 0, cancellable, error);
+  if (trace == NULL)
+    return NULL;
+  logits = mir_trace_get_output (trace, 0);
+  probs = mir_tensor_dup (logits, error);
+  if (probs == NULL)
+    return NULL;
+  mir_activation_forward (mir_model_get_node (model, out_node)->layer->activation,
+                          probs->data, probs->data, probs->numel,
+                          (gsize) probs->shape[probs->ndim - 1]);
+  act = mir_trace_get (trace, (guint) layer);
+  if (act == NULL || act->ndim != 4)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("Layer '%s' has no spatial (4-D) output to explain"),
+                   mir_model_get_node (model, (guint) layer)->name);
+      return NULL;
+    }
+  e = mir_explanation_new (method, model, layer, (int) act->shape[2], (int) act->shape[1]);
+  if (!mir_explain_resolve_class (model, probs, options, e, error))
+    return NULL;
+  e->score = e->complement ? -logits->data[e->class_index] : logits->data[e->class_index];
+  *e_out = g_steal_pointer (&e);
+  return g_steal_pointer (&trace);
+}
+
+gboolean
+mir_explain_backward (MirTrace *trace, const MirExplanation *e, gint stop, MirBackwardFlags flags,
+                      GCancellable *cancellable, GError **error)
+{
+  MirModel *model = mir_trace_get_model (trace);
+  guint out_node = mir_model_get_output (model, 0);
+  g_autoptr(MirTensor) seed = mir_tensor_new_like (mir_trace_get (trace, out_node), error);
+
+  if (seed == NULL)
+    return FALSE;
+  /* d(−z)/dz = −1: the complement of a sigmoid is σ(−z) */
+  seed->data[e->class_index] = e->complement ? -1.0f : 1.0f;
+  if (!mir_trace_backward (trace, out_node, seed, stop, flags, cancellable, error))
+    return FALSE;
+  if (mir_trace_get_grad (trace, (guint) stop) == NULL)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("The score does not depend on layer '%s'"),
+                   mir_model_get_node (model, (guint) stop)->name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+mir_explain_batch_scores (MirModel *model, MirTensor *batch, const MirExplanation *e,
+                          double *scores, double *probs, GCancellable *cancellable,
+                          GError **error)
+{
+  MirActivation act = mir_model_get_node (model, mir_model_get_output (model, 0))->layer->activation;
+  gint64 n = batch->shape[0];
+
+  for (gint64 start = 0; start < n; start += MIR_EXPLAIN_BATCH)
+    {
+      gint64 count = MIN (MIR_EXPLAIN_BATCH, n - start);
+      g_autoptr(MirTensor) view = mir_tensor_view_batch (batch, start, count);
+      g_autoptr(MirTrace) trace = NULL;
+      MirTensor *out;
+      gint64 k;
+
+      trace = mir_model_run (model, &view, 1, MIR_RUN_LOGITS, -1, 0, cancellable, error);
+      if (trace == NULL)
+        return FALSE;
+      out = mir_trace_get_output (trace, 0);
+      k = out->shape[out->ndim - 1];
+      for (gint64 b = 0; b < count; b++)
+        {
+          float *row = out->data + b * k;
+          float z = row[e->class_index];
+
+          scores[start + b] = e->complement ? -z : z;
+          if (probs != NULL)
+            {
+              g_autofree float *p = g_memdup2 (row, sizeof (float) * (gsize) k);
+              mir_activation_forward (act, p, p, (gsize) k, (gsize) k);
+              probs[start + b] = e->complement ? 1.0 - p[e->class_index] : p[e->class_index];
+            }
+        }
+    }
+  return TRUE;
+}
+
+gboolean
+mir_explain_grey_value (MirModel *model, gint64 channels, float *values, GError **error)
+{
+  g_autoptr(MirImage) grey = mir_image_new (1, 1, 3, error);
+  g_autoptr(MirTensor) t = NULL;
+
+  if (grey == NULL || (t = mir_tensor_new_4d (1, 1, 1, channels, error)) == NULL)
+    return FALSE;
+  grey->pixels[0] = grey->pixels[1] = grey->pixels[2] = 128;
+  if (!mir_image_to_tensor (grey, t, 0, model->meta.preprocess, error))
+    return FALSE;
+  for (gint64 c = 0; c < channels; c++)
+    values[c] = t->data[c];
+  return TRUE;
+}
+
+void
+mir_explain_resize_map (const float *src, int sw, int sh, float *dst, int dw, int dh)
+{
+  for (int y = 0; y < dh; y++)
+    {
+      double fy = ((double) y + 0.5) * sh / dh - 0.5;
+      int y0;
+      double ty;
+
+      fy = CLAMP (fy, 0.0, (double) (sh - 1));
+      y0 = MIN ((int) fy, sh - 1);
+      ty = fy - y0;
+      for (int x = 0; x < dw; x++)
+        {
+          double fx = ((double) x + 0.5) * sw / dw - 0.5;
+          int x0, x1, y1 = MIN (y0 + 1, sh - 1);
+          double tx, top, bottom;
+
+          fx = CLAMP (fx, 0.0, (double) (sw - 1));
+          x0 = MIN ((int) fx, sw - 1);
+          x1 = MIN (x0 + 1, sw - 1);
+          tx = fx - x0;
+          top = src[y0 * sw + x0] * (1 - tx) + src[y0 * sw + x1] * tx;
+          bottom = src[y1 * sw + x0] * (1 - tx) + src[y1 * sw + x1] * tx;
+          dst[y * dw + x] = (float) (top * (1 - ty) + bottom * ty);
+        }
+    }
+}
+
+void
+mir_explain_abs_max_channels (const MirTensor *t, gint64 index, float *out)
+{
+  gint64 hw = t->shape[1] * t->shape[2], c = t->shape[3];
+  const float *p = t->data + index * hw * c;
+
+  for (gint64 i = 0; i < hw; i++)
+    {
+      float m = 0;
+      for (gint64 k = 0; k < c; k++)
+        m = MAX (m, fabsf (p[i * c + k]));
+      out[i] = m;
+    }
+}
+
+void
+mir_explain_weighted_sum (MirExplanation *e, const MirTensor *act, double *weights)
+{
+  gint64 hw = act->shape[1] * act->shape[2], c = act->shape[3];
+
+  for (gint64 i = 0; i < hw; i++)
+    {
+      double s = 0;
+      for (gint64 k = 0; k < c; k++)
+        s += weights[k] * act->data[i * c + k];
+      e->raw[i] = (float) s;
+    }
+  g_free (e->weights);
+  e->weights = weights;
+  e->n_weights = (int) c;
 }

@@ -19,7 +19,17 @@ typedef struct
   gint class_index;    /* -1: the top prediction */
   gboolean complement; /* binary sigmoid model: explain 1 − P instead of P */
   gint layer;          /* node index; -1: the last convolutional layer */
+  /* Method parameters; 0 means the method's default. */
+  gint patch;          /* occlusion: patch side P (default input side / 8) */
+  gint stride;         /* occlusion: patch stride S (default P / 2) */
+  gint samples;        /* smoothgrad: noisy copies N (default 25) */
+  double noise;        /* smoothgrad: σ as a fraction of max − min of the input (default 0.15) */
+  guint32 seed;        /* smoothgrad: noise seed (default 1) */
 } MirExplainOptions;
+
+/* Images per engine batch for the perturbation methods (ScoreCAM,
+ * SmoothGrad, occlusion, faithfulness). */
+#define MIR_EXPLAIN_BATCH 32
 
 #define MIR_EXPLAIN_OPTIONS_DEFAULT { -1, FALSE, -1 }
 
@@ -37,6 +47,8 @@ typedef struct
   float *raw;          /* the signed map before ReLU/normalisation, width×height */
   float *map;          /* normalised to [0, 1] */
   char *notice;        /* non-NULL when the map is flat or all negative (map is 0) */
+  double *weights;     /* CAM methods with one weight per channel: the weights, else NULL */
+  int n_weights;
 } MirExplanation;
 
 void            mir_explanation_free    (MirExplanation *e);
@@ -68,7 +80,121 @@ MirExplanation *mir_explain_cam         (MirModel                *model,
                                          GCancellable            *cancellable,
                                          GError                 **error);
 
+/* Grad-CAM++ (Chattopadhay et al. 2018) in its closed form for an
+ * exponential score, as pytorch-grad-cam computes it: with g = dz/dA,
+ * α = g² / (2 g² + Σ_ij A · g³) (0 where g = 0), w_k = Σ_ij α ReLU(g);
+ * map = ReLU(Σ_k w_k A_k). */
+MirExplanation *mir_explain_gradcam_plusplus (MirModel *model, MirTensor *input,
+                                              const MirExplainOptions *options,
+                                              GCancellable *cancellable, GError **error);
+/* HiResCAM (Draelos & Carin): map = ReLU(Σ_k g_k ⊙ A_k). */
+MirExplanation *mir_explain_hirescam    (MirModel *model, MirTensor *input,
+                                         const MirExplainOptions *options,
+                                         GCancellable *cancellable, GError **error);
+/* XGrad-CAM (Fu et al.): w_k = Σ_ij g·A / Σ_ij A; map = ReLU(Σ_k w_k A_k). */
+MirExplanation *mir_explain_xgradcam    (MirModel *model, MirTensor *input,
+                                         const MirExplainOptions *options,
+                                         GCancellable *cancellable, GError **error);
+/* LayerCAM (Jiang et al.): map = ReLU(Σ_k ReLU(g_k) ⊙ A_k). */
+MirExplanation *mir_explain_layercam    (MirModel *model, MirTensor *input,
+                                         const MirExplainOptions *options,
+                                         GCancellable *cancellable, GError **error);
+/* Score-CAM (Wang et al.): each channel, upsampled to the input and min–max
+ * normalised, masks the input; w = softmax over channels of the masked
+ * inputs' class scores (before the final activation); map = ReLU(Σ w_k A_k).
+ * Batched through the engine (MIR_EXPLAIN_BATCH). */
+MirExplanation *mir_explain_scorecam    (MirModel *model, MirTensor *input,
+                                         const MirExplainOptions *options,
+                                         GCancellable *cancellable, GError **error);
+/* Eigen-CAM: projection of the mean-centred activations (HW × C) on their
+ * first principal component, its sign chosen to correlate positively with
+ * the mean activation; class-independent. */
+MirExplanation *mir_explain_eigencam    (MirModel *model, MirTensor *input,
+                                         const MirExplainOptions *options,
+                                         GCancellable *cancellable, GError **error);
+/* Input-space maps (the input's H×W; e->layer is the input node). */
+/* Vanilla gradients (Simonyan et al.): max over channels of |dz/dx|. */
+MirExplanation *mir_explain_gradients   (MirModel *model, MirTensor *input,
+                                         const MirExplainOptions *options,
+                                         GCancellable *cancellable, GError **error);
+/* SmoothGrad (Smilkov et al.): the gradient averaged over N copies of the
+ * input with Gaussian noise σ = noise · (max − min), then max_c |·|. */
+MirExplanation *mir_explain_smoothgrad  (MirModel *model, MirTensor *input,
+                                         const MirExplainOptions *options,
+                                         GCancellable *cancellable, GError **error);
+/* Guided backpropagation (Springenberg et al.): ReLUs also stop negative
+ * incoming gradients (MIR_BACKWARD_GUIDED); max over channels of |dz/dx|. */
+MirExplanation *mir_explain_guided_backprop (MirModel *model, MirTensor *input,
+                                             const MirExplainOptions *options,
+                                             GCancellable *cancellable, GError **error);
+/* Guided Grad-CAM: guided backpropagation × Grad-CAM's map upsampled
+ * (bilinear) to the input. */
+MirExplanation *mir_explain_guided_gradcam (MirModel *model, MirTensor *input,
+                                            const MirExplainOptions *options,
+                                            GCancellable *cancellable, GError **error);
+/* Occlusion sensitivity (Zeiler & Fergus): a grey patch (pixel value 128,
+ * preprocessed) P×P slides with stride S; each pixel's value is the mean
+ * drop of the class score over the patches covering it. */
+MirExplanation *mir_explain_occlusion   (MirModel *model, MirTensor *input,
+                                         const MirExplainOptions *options,
+                                         GCancellable *cancellable, GError **error);
+
+/* Faithfulness of a map (mir-faithfulness.c).  The map is resized to the
+ * input (bilinear); pixels are ranked by it, most salient first, and
+ * replaced by the grey baseline. */
+typedef struct
+{
+  double score;           /* class score (before the final activation) of the input */
+  double probability;
+  double keep_fraction;   /* top-k fraction kept */
+  double keep_score;      /* score with only the top-k pixels kept */
+  double keep_probability;
+  int n_steps;            /* deletion curve: n_steps + 1 points, fraction i / n_steps */
+  double *fractions;
+  double *scores;
+  double *probabilities;
+  double auc_score;       /* trapezoidal areas over fraction 0..1 */
+  double auc_probability;
+} MirFaithfulness;
+
+MirFaithfulness *mir_faithfulness_compute (MirModel *model, MirTensor *input,
+                                           const MirExplanation *e, double keep_fraction,
+                                           int n_steps, GCancellable *cancellable,
+                                           GError **error);
+void             mir_faithfulness_free    (MirFaithfulness *f);
+
 /* Shared by the methods (mir-explain.c). */
+/* One forward pass on @input (kept for backward when @for_backward; the last
+ * layer gives logits), the class choice, and a new explanation of the
+ * spatial size of @layer's output (a resolved node index; the input node
+ * for input-space maps) with score and probability filled in. */
+MirTrace       *mir_explain_forward       (MirModel *model, MirTensor *input,
+                                           const MirExplainOptions *options, const char *method,
+                                           gint layer, gboolean for_backward,
+                                           MirExplanation **e_out, GCancellable *cancellable,
+                                           GError **error);
+/* Back-propagates e's class score (before the final activation) down to
+ * @stop; the gradient at @stop is mir_trace_get_grad (trace, stop). */
+gboolean        mir_explain_backward      (MirTrace *trace, const MirExplanation *e, gint stop,
+                                           MirBackwardFlags flags, GCancellable *cancellable,
+                                           GError **error);
+/* The scores (and probabilities, may be NULL) of class @e->class_index for
+ * every image of @batch, run MIR_EXPLAIN_BATCH at a time. */
+gboolean        mir_explain_batch_scores  (MirModel *model, MirTensor *batch,
+                                           const MirExplanation *e, double *scores,
+                                           double *probs, GCancellable *cancellable,
+                                           GError **error);
+/* The preprocessed value of a grey pixel (128) for each of @channels. */
+gboolean        mir_explain_grey_value    (MirModel *model, gint64 channels, float *values,
+                                           GError **error);
+/* Bilinear resize with half-pixel centres (cv2.resize / tf.image.resize). */
+void            mir_explain_resize_map    (const float *src, int sw, int sh, float *dst,
+                                           int dw, int dh);
+/* out[i] = max_c |t[index, i, c]| for an NHWC tensor. */
+void            mir_explain_abs_max_channels (const MirTensor *t, gint64 index, float *out);
+/* Σ_k w_k A_k into e->raw, keeps the weights in e. */
+void            mir_explain_weighted_sum  (MirExplanation *e, const MirTensor *act,
+                                           double *weights);
 gint            mir_explain_resolve_layer (MirModel *model, gint layer, GError **error);
 /* Picks the class (top when options->class_index < 0) from the model's output
  * probabilities; checks the index; fills e->class_index/probability. */
@@ -83,5 +209,6 @@ void            mir_explanation_normalise_relu   (MirExplanation *e);
 void            mir_explanation_normalise_minmax (MirExplanation *e);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirExplanation, mir_explanation_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirFaithfulness, mir_faithfulness_free)
 
 G_END_DECLS

@@ -1101,10 +1101,42 @@ model_from_node (JsonNode *root, GError **error)
   return g_steal_pointer (&model);
 }
 
+/* Refuses models whose weights would not fit in memory, before any weight
+ * is allocated or read (each tensor alone is also limited, mir-tensor.h). */
+static gboolean
+check_param_count (MirModel *model, GError **error)
+{
+  g_autoptr(GPtrArray) layers = mir_model_dup_layers (model);
+  gint64 total = 0;
+
+  for (guint i = 0; i < layers->len; i++)
+    {
+      MirLayer *layer = layers->pdata[i];
+
+      for (guint j = 0; j < layer->n_weights; j++)
+        {
+          gint64 n = mir_shape_numel (layer->weights[j].shape.ndim, layer->weights[j].shape.dim);
+
+          if (n < 0 || n > MIR_KERAS_MAX_PARAMS - total)
+            {
+              g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                           _("The model declares more parameters than Mirada accepts (at most %"
+                             G_GINT64_FORMAT ", %" G_GINT64_FORMAT " GiB of float32 weights; "
+                             "exceeded at layer '%s')"),
+                           MIR_KERAS_MAX_PARAMS, MIR_KERAS_MAX_PARAMS * 4 >> 30, layer->name);
+              return FALSE;
+            }
+          total += n;
+        }
+    }
+  return TRUE;
+}
+
 MirModel *
 mir_keras_model_from_config (const char *json, gssize length, GError **error)
 {
   g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(MirModel) model = NULL;
   g_autoptr(GError) local = NULL;
   gsize len;
 
@@ -1125,5 +1157,8 @@ mir_keras_model_from_config (const char *json, gssize length, GError **error)
       malformed (error, _("it is empty"));
       return NULL;
     }
-  return model_from_node (json_parser_get_root (parser), error);
+  model = model_from_node (json_parser_get_root (parser), error);
+  if (model != NULL && !check_param_count (model, error))
+    return NULL;
+  return g_steal_pointer (&model);
 }

@@ -14,6 +14,8 @@ G_BEGIN_DECLS
 
 /* Most layers (all nesting levels) a config may declare. */
 #define MIR_KERAS_MAX_LAYERS 100000
+/* Most weights (all layers together) a model may declare: 8 GiB of float32. */
+#define MIR_KERAS_MAX_PARAMS (G_GINT64_CONSTANT (1) << 31)
 /* Deepest JSON nesting accepted (Keras configs stay far below). */
 #define MIR_KERAS_MAX_JSON_DEPTH 512
 /* Largest string attribute read (model_config of big models is a few MB). */
@@ -58,6 +60,25 @@ gboolean   mir_keras_load_weights_hid (MirModel   *model,
                                        hid_t       file,
                                        const char *path,
                                        GError    **error);
+
+/* Opens an HDF5 file held in memory (core driver, file image; @data is
+ * copied).  @what names it in messages. */
+hid_t      mir_h5_open_image         (const void  *data,
+                                      gsize        size,
+                                      const char  *what,
+                                      GError     **error);
+
+/* Keras' naming.to_snake_case ("BatchNormalization" -> "batch_normalization",
+ * "ReLU" -> "re_lu").  Transfer full. */
+char      *mir_keras_snake_case      (const char *name);
+
+/* Loads weights saved by Keras 3's saving_lib (layers/<snake_class>[_N]/vars/<i>)
+ * for the model built from @config_root. */
+gboolean   mir_keras3_load_weights_hid (MirModel   *model,
+                                        JsonObject *config_root,
+                                        hid_t       file,
+                                        const char *path,
+                                        GError    **error);
 
 /* TRUE for class names that denote a model used as a layer. */
 gboolean   mir_keras_is_model_class  (const char *class_name);

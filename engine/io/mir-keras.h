@@ -31,4 +31,9 @@ gboolean  mir_keras_load_weights_h5    (MirModel    *model,
                                         const char  *path,
                                         GError     **error);
 
+/* Loads a Keras 3 `.keras` archive (zip: config.json, metadata.json,
+ * model.weights.h5), also the ones tf.keras 2.13+ writes. */
+MirModel *mir_keras_load_keras         (const char  *path,
+                                        GError     **error);
+
 G_END_DECLS

@@ -7,9 +7,12 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
+#include "mir-applications.h"
 #include "mir-keras.h"
 #include "mir-model-load.h"
+#include "mir-onnx.h"
 #include "mir-sidecar.h"
+#include "mir-tfjs.h"
 
 static const guint8 hdf5_signature[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
 
@@ -79,11 +82,17 @@ mir_model_load (const char *path, GError **error)
 
   g_return_val_if_fail (path != NULL, NULL);
 
+  if (g_str_has_prefix (path, "arch:"))
+    return mir_application_new_from_spec (path, error);
+
   display = g_filename_display_name (path);
   if (g_file_test (path, G_FILE_TEST_IS_DIR))
     {
+      g_autofree char *mj = g_build_filename (path, "model.json", NULL);
       g_autofree char *pb = g_build_filename (path, "saved_model.pb", NULL);
 
+      if (g_file_test (mj, G_FILE_TEST_IS_REGULAR))
+        return mir_model_load (mj, error);
       if (g_file_test (pb, G_FILE_TEST_EXISTS))
         g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
                      _("'%s' is a TensorFlow SavedModel folder, which Mirada does not read "
@@ -114,19 +123,20 @@ mir_model_load (const char *path, GError **error)
         return NULL;
       break;
     case FORMAT_ZIP:
-      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-                   _("'%s' is a Keras 3 .keras archive, which is not yet supported; "
-                     "save the model with model.save(\"model.h5\")"),
-                   display);
-      return NULL;
+      model = mir_keras_load_keras (path, error);
+      if (model == NULL)
+        return NULL;
+      break;
     case FORMAT_TFJS:
-      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-                   _("'%s' is a TensorFlow.js model, which is not yet supported"), display);
-      return NULL;
+      model = mir_tfjs_load (path, error);
+      if (model == NULL)
+        return NULL;
+      break;
     case FORMAT_ONNX:
-      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-                   _("'%s' looks like an ONNX model, which is not yet supported"), display);
-      return NULL;
+      model = mir_onnx_load (path, error);
+      if (model == NULL)
+        return NULL;
+      break;
     case FORMAT_SAVED_MODEL:
       g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
                    _("'%s' is part of a TensorFlow SavedModel, which is not yet supported; "

@@ -308,8 +308,12 @@ mir_act_backward (MirLayer *layer, MirTensor *const *in, const MirTensor *out,
     }
   dz = mir_alloc_floats (out->numel, error);
   if (dz != NULL)
-    mir_activation_backward (layer->activation, z, out->data, grad_out->data, dz, out->numel,
-                             row);
+    {
+      mir_activation_backward (layer->activation, z, out->data, grad_out->data, dz, out->numel,
+                               row);
+      if (args->guided_relu)
+        mir_activation_guide (layer->activation, grad_out->data, dz, out->numel);
+    }
   mir_free_floats (zbuf);
   *dz_buf = dz;
   return dz != NULL;

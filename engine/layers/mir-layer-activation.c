@@ -71,6 +71,8 @@ activation_backward (MirLayer *self, MirTensor *const *in, guint n_in, const Mir
     return TRUE;
   mir_activation_backward (act, in[0]->data, out->data, grad_out->data, grad_in[0]->data,
                            grad_out->numel, last_dim (grad_out));
+  if (args->guided_relu)
+    mir_activation_guide (act, grad_out->data, grad_in[0]->data, grad_out->numel);
   return TRUE;
 }
 

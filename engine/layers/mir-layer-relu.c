@@ -116,6 +116,8 @@ relu_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTenso
         dx[i] = dy[i];
       else
         dx[i] = ns * dy[i];
+      if (args->guided_relu && dy[i] < 0)
+        dx[i] = 0;
     }
   return TRUE;
 }

@@ -1,0 +1,500 @@
+/* mir-keras-zip.c: Keras 3 `.keras` archives (also tf.keras 2.13+ ones).
+ *
+ * The archive is a zip holding `config.json` (the model config, Keras 3
+ * form: module / class_name / config / registered_name, build_config,
+ * inbound nodes as __keras_tensor__ args, or tf.keras' Keras 2 lists),
+ * `metadata.json` ({"keras_version": ...}) and `model.weights.h5`.
+ *
+ * The weights file is not addressed by layer names.  Keras' saving_lib walks
+ * the model's `layers` list and names each entry after its class in snake
+ * case ("Conv2D" -> conv2d, "BatchNormalization" -> batch_normalization),
+ * numbering repeats of the same class in list order (conv2d, conv2d_1, ...);
+ * a layer's variables are datasets `vars/0`, `vars/1`, ... in the layer's
+ * weight order, and a nested model's layers are one level deeper:
+ * `layers/functional/layers/conv2d/vars/0`.  tf.keras 2.x writes the same
+ * structure under `_layer_checkpoint_dependencies` instead of `layers`.
+ *
+ * The HDF5 file is read from memory (HDF5's core driver with a file image):
+ * nothing is written to disk.
+ */
+#define G_LOG_DOMAIN "mir-keras"
+
+#include <string.h>
+#include <zip.h>
+#include <glib/gi18n-lib.h>
+
+#include "mir-keras-private.h"
+
+/* Largest member read from an archive (weights of big models are ~500 MB). */
+#define MAX_MEMBER_BYTES ((gsize) 4 << 30)
+#define MAX_JSON_BYTES ((gsize) 256 << 20)
+
+typedef struct
+{
+  hid_t file;
+  MirModel *model;
+  const char *path;
+  gboolean tf_keras;
+} Walk;
+
+static void
+close_zip (zip_t *z)
+{
+  if (z != NULL)
+    zip_discard (z);
+}
+
+static zip_t *
+open_zip (const char *path, const char *display, GError **error)
+{
+  int code = 0;
+  zip_t *z = zip_open (path, ZIP_RDONLY, &code);
+
+  if (z == NULL)
+    {
+      zip_error_t ze;
+      zip_error_init_with_code (&ze, code);
+      if (code == ZIP_ER_NOZIP || code == ZIP_ER_INCONS || code == ZIP_ER_READ ||
+          code == ZIP_ER_SEEK || code == ZIP_ER_EOF)
+        g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                     _("'%s' is not a readable .keras archive: the zip file is truncated or "
+                       "damaged (%s)"),
+                     display, zip_error_strerror (&ze));
+      else
+        g_set_error (error, MIR_ERROR, MIR_ERROR_IO, _("Cannot open '%s': %s"), display,
+                     zip_error_strerror (&ze));
+      zip_error_fini (&ze);
+    }
+  return z;
+}
+
+/* Reads a whole member; NULL with @error unset when it is absent and not
+ * @required. */
+static guint8 *
+read_member (zip_t *z, const char *name, const char *display, gboolean required, gsize max,
+             gsize *len_out, GError **error)
+{
+  zip_stat_t st;
+  zip_file_t *zf;
+  g_autofree guint8 *buf = NULL;
+  zip_int64_t got;
+
+  zip_stat_init (&st);
+  if (zip_stat (z, name, 0, &st) != 0)
+    {
+      if (required)
+        g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                     _("'%s' is a zip file but not a Keras model archive: it has no %s"),
+                     display, name);
+      return NULL;
+    }
+  if (!(st.valid & ZIP_STAT_SIZE) || st.size > max)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("%s in '%s' is larger than Mirada accepts"), name, display);
+      return NULL;
+    }
+  buf = g_try_malloc ((gsize) st.size + 1);
+  if (buf == NULL)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("Not enough memory to read %s from '%s'"), name, display);
+      return NULL;
+    }
+  zf = zip_fopen (z, name, 0);
+  if (zf == NULL)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("Cannot read %s from '%s': %s"), name, display, zip_strerror (z));
+      return NULL;
+    }
+  got = zip_fread (zf, buf, st.size);
+  if (got < 0 || (zip_uint64_t) got != st.size)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("Cannot read %s from '%s': the archive is truncated or damaged (%s)"),
+                   name, display, zip_file_strerror (zf));
+      zip_fclose (zf);
+      return NULL;
+    }
+  if (zip_fclose (zf) != 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("Cannot read %s from '%s': the archive is damaged (checksum error)"),
+                   name, display);
+      return NULL;
+    }
+  buf[st.size] = 0;
+  *len_out = (gsize) st.size;
+  return g_steal_pointer (&buf);
+}
+
+hid_t
+mir_h5_open_image (const void *data, gsize size, const char *what, GError **error)
+{
+  hid_t fapl, file;
+
+  H5Eset_auto2 (H5E_DEFAULT, NULL, NULL);
+  if ((fapl = H5Pcreate (H5P_FILE_ACCESS)) < 0 ||
+      H5Pset_fapl_core (fapl, 1 << 20, 0) < 0 ||
+      H5Pset_file_image (fapl, (void *) data, size) < 0)
+    {
+      g_autofree char *detail = mir_h5_dup_error_detail ();
+      if (fapl >= 0)
+        H5Pclose (fapl);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FAILED,
+                   _("Cannot prepare to read %s from memory (%s)"), what,
+                   detail ? detail : _("unknown HDF5 error"));
+      return -1;
+    }
+  file = H5Fopen (what, H5F_ACC_RDONLY, fapl);
+  H5Pclose (fapl);
+  if (file < 0)
+    {
+      g_autofree char *detail = mir_h5_dup_error_detail ();
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("%s is not a readable HDF5 file: it is probably truncated or damaged (%s)"),
+                   what, detail ? detail : _("unknown HDF5 error"));
+      return -1;
+    }
+  return file;
+}
+
+/* Keras' naming.to_snake_case: drop non-word characters, then
+ * "(.)([A-Z][a-z]+)" -> "\1_\2", then "([a-z])([A-Z])" -> "\1_\2", lower. */
+char *
+mir_keras_snake_case (const char *name)
+{
+  g_autoptr(GString) a = g_string_new (NULL);
+  g_autoptr(GString) b = g_string_new (NULL);
+  GString *c = g_string_new (NULL);
+
+  for (const char *p = name; *p; p++)
+    if (g_ascii_isalnum (*p) || *p == '_')
+      g_string_append_c (a, *p);
+  for (gsize i = 0; i < a->len; i++)
+    {
+      if (i > 0 && g_ascii_isupper (a->str[i]) && i + 1 < a->len && g_ascii_islower (a->str[i + 1]))
+        g_string_append_c (b, '_');
+      g_string_append_c (b, a->str[i]);
+    }
+  for (gsize i = 0; i < b->len; i++)
+    {
+      if (i > 0 && g_ascii_islower (b->str[i - 1]) && g_ascii_isupper (b->str[i]))
+        g_string_append_c (c, '_');
+      g_string_append_c (c, g_ascii_tolower (b->str[i]));
+    }
+  return g_string_free (c, FALSE);
+}
+
+static MirLayer *
+find_layer_in_group (MirModel *model, const char *group, const char *name)
+{
+  for (guint i = 0; i < model->nodes->len; i++)
+    {
+      MirNode *node = model->nodes->pdata[i];
+      if (g_strcmp0 (node->group, group) == 0 && g_strcmp0 (node->layer->name, name) == 0 &&
+          !(node->layer->klass->flags & MIR_LAYER_FLAG_INPUT))
+        return node->layer;
+    }
+  return NULL;
+}
+
+static JsonObject *
+obj_member (JsonObject *o, const char *key)
+{
+  JsonNode *n;
+
+  if (o == NULL || !json_object_has_member (o, key))
+    return NULL;
+  n = json_object_get_member (o, key);
+  return JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+}
+
+static gboolean
+link_exists (hid_t loc, const char *name)
+{
+  htri_t e = H5Lexists (loc, name, H5P_DEFAULT);
+
+  if (e < 0)
+    H5Eclear2 (H5E_DEFAULT);
+  return e > 0;
+}
+
+/* The container group of a model's layers under @loc, or -1. */
+static hid_t
+open_layers_group (hid_t loc)
+{
+  if (link_exists (loc, "layers"))
+    return H5Gopen2 (loc, "layers", H5P_DEFAULT);
+  if (link_exists (loc, "_layer_checkpoint_dependencies"))
+    return H5Gopen2 (loc, "_layer_checkpoint_dependencies", H5P_DEFAULT);
+  return -1;
+}
+
+static gboolean
+load_layer_vars (Walk *w, hid_t g, const char *key, MirLayer *layer, const char *where,
+                 GError **error)
+{
+  g_autofree char *what = g_strdup_printf (_("layer '%s' (%s/%s) in '%s'"), layer->name, where,
+                                           key, w->path);
+  H5G_info_t info;
+  hid_t vars;
+  gboolean ok = TRUE;
+
+  if (!link_exists (g, "vars"))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("The weights file in '%s' has no variables for layer '%s' (expected %s/%s/vars)"),
+                   w->path, layer->name, where, key);
+      return FALSE;
+    }
+  vars = H5Gopen2 (g, "vars", H5P_DEFAULT);
+  if (vars < 0 || H5Gget_info (vars, &info) < 0)
+    {
+      if (vars >= 0)
+        H5Gclose (vars);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("Cannot read the variables of %s: the file may be damaged"), what);
+      return FALSE;
+    }
+  if (info.nlinks != layer->n_weights)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("Layer '%s' has %u weights in '%s', but its configuration needs %u"),
+                   layer->name, (guint) info.nlinks, w->path, layer->n_weights);
+      H5Gclose (vars);
+      return FALSE;
+    }
+  for (guint j = 0; ok && j < layer->n_weights; j++)
+    {
+      char idx[16];
+      g_autoptr(MirTensor) t = NULL;
+
+      g_snprintf (idx, sizeof idx, "%u", j);
+      t = mir_h5_read_tensor (vars, idx, what, error);
+      ok = t != NULL && mir_layer_set_weight (layer, j, t, error);
+    }
+  H5Gclose (vars);
+  return ok;
+}
+
+static gboolean
+walk_model (Walk *w, JsonObject *entry, const char *group, hid_t container, const char *where,
+            guint depth, GError **error)
+{
+  JsonObject *cfg = obj_member (entry, "config");
+  g_autoptr(GHashTable) used = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  JsonNode *ln;
+  JsonArray *layers;
+
+  if (depth > 64)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT, _("Models are nested too deeply"));
+      return FALSE;
+    }
+  if (cfg == NULL || !json_object_has_member (cfg, "layers") ||
+      !JSON_NODE_HOLDS_ARRAY ((ln = json_object_get_member (cfg, "layers"))))
+    return TRUE; /* the config builder reported it already */
+  layers = json_node_get_array (ln);
+
+  for (guint i = 0; i < json_array_get_length (layers); i++)
+    {
+      JsonNode *en = json_array_get_element (layers, i);
+      JsonObject *e, *ecfg;
+      const char *klass, *name;
+      g_autofree char *snake = NULL;
+      g_autofree char *key = NULL;
+      gpointer count;
+      hid_t g = -1;
+      gboolean ok = TRUE;
+
+      if (!JSON_NODE_HOLDS_OBJECT (en))
+        continue;
+      e = json_node_get_object (en);
+      ecfg = obj_member (e, "config");
+      klass = mir_config_get_string (e, "class_name", NULL);
+      name = mir_config_get_string (e, "name", NULL);
+      if (name == NULL)
+        name = mir_config_get_string (ecfg, "name", NULL);
+      if (klass == NULL || name == NULL)
+        continue;
+      snake = mir_keras_snake_case (klass);
+      if (g_hash_table_lookup_extended (used, snake, NULL, &count))
+        {
+          guint n = GPOINTER_TO_UINT (count) + 1;
+          key = g_strdup_printf ("%s_%u", snake, n);
+          g_hash_table_insert (used, g_strdup (snake), GUINT_TO_POINTER (n));
+        }
+      else
+        {
+          key = g_strdup (snake);
+          g_hash_table_insert (used, g_strdup (snake), GUINT_TO_POINTER (0));
+        }
+
+      if (mir_keras_is_model_class (klass))
+        {
+          g_autofree char *child = group ? g_strdup_printf ("%s/%s", group, name) : g_strdup (name);
+          g_autofree char *child_where = NULL;
+          hid_t inner;
+
+          if (!link_exists (container, key))
+            {
+              g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                           _("The weights file in '%s' has no weights for nested model '%s' "
+                             "(expected %s/%s)"),
+                           w->path, name, where, key);
+              return FALSE;
+            }
+          g = H5Gopen2 (container, key, H5P_DEFAULT);
+          inner = g >= 0 ? open_layers_group (g) : -1;
+          child_where = g_strdup_printf ("%s/%s/layers", where, key);
+          if (inner >= 0)
+            {
+              ok = walk_model (w, e, child, inner, child_where, depth + 1, error);
+              H5Gclose (inner);
+            }
+          if (g >= 0)
+            H5Gclose (g);
+          if (!ok)
+            return FALSE;
+          continue;
+        }
+      else
+        {
+          MirLayer *layer = find_layer_in_group (w->model, group, name);
+          const char *use = key;
+
+          if (layer == NULL || layer->n_weights == 0)
+            continue;
+          /* Older writers (some tf.keras versions) address by layer name. */
+          if (!link_exists (container, use) && link_exists (container, name))
+            use = name;
+          if (!link_exists (container, use))
+            {
+              g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                           _("The weights file in '%s' has no weights for layer '%s' "
+                             "(expected %s/%s)"),
+                           w->path, name, where, key);
+              return FALSE;
+            }
+          g = H5Gopen2 (container, use, H5P_DEFAULT);
+          if (g < 0)
+            {
+              g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                           _("Cannot open the weights of layer '%s' in '%s'"), name, w->path);
+              return FALSE;
+            }
+          ok = load_layer_vars (w, g, use, layer, where, error);
+          H5Gclose (g);
+          if (!ok)
+            return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+gboolean
+mir_keras3_load_weights_hid (MirModel *model, JsonObject *config_root, hid_t file,
+                             const char *path, GError **error)
+{
+  Walk w = { file, model, path, FALSE };
+  hid_t top = open_layers_group (file);
+  gboolean ok;
+
+  if (top < 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("The weights file in '%s' has no \"layers\" group: it was not written by "
+                     "Keras' model.save()"),
+                   path);
+      return FALSE;
+    }
+  ok = walk_model (&w, config_root, NULL, top, "layers", 0, error);
+  H5Gclose (top);
+  return ok;
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (zip_t, close_zip)
+
+MirModel *
+mir_keras_load_keras (const char *path, GError **error)
+{
+  g_autofree char *display = g_filename_display_name (path);
+  g_autoptr(zip_t) z = NULL;
+  g_autofree guint8 *config = NULL;
+  g_autofree guint8 *metadata = NULL;
+  g_autofree guint8 *weights = NULL;
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(GError) local = NULL;
+  g_autofree char *version = NULL;
+  g_autofree char *what = NULL;
+  gsize config_len = 0, meta_len = 0, weights_len = 0;
+  JsonNode *root;
+  hid_t file;
+  gboolean ok;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  if (!(z = open_zip (path, display, error)))
+    return NULL;
+  if (!(config = read_member (z, "config.json", display, TRUE, MAX_JSON_BYTES, &config_len,
+                              error)))
+    return NULL;
+  metadata = read_member (z, "metadata.json", display, FALSE, MAX_JSON_BYTES, &meta_len, &local);
+  if (local != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+  if (metadata != NULL)
+    {
+      g_autoptr(JsonParser) mp = json_parser_new_immutable ();
+      if (json_parser_load_from_data (mp, (const char *) metadata, (gssize) meta_len, NULL) &&
+          JSON_NODE_HOLDS_OBJECT (json_parser_get_root (mp)))
+        {
+          const char *v = mir_config_get_string (json_node_get_object (json_parser_get_root (mp)),
+                                                 "keras_version", NULL);
+          version = g_strdup (v);
+        }
+    }
+
+  if (!g_utf8_validate ((const char *) config, (gssize) config_len, NULL))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("config.json in '%s' is not valid UTF-8 text"), display);
+      return NULL;
+    }
+  model = mir_keras_model_from_config ((const char *) config, (gssize) config_len, error);
+  if (model == NULL)
+    {
+      g_prefix_error (error, "%s: ", display);
+      return NULL;
+    }
+  /* The builder validated the JSON already. */
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, (const char *) config, (gssize) config_len, error))
+    return NULL;
+  root = json_parser_get_root (parser);
+
+  model->format = g_strdup (version && g_str_has_prefix (version, "2.") ? "tf.keras .keras"
+                                                                          : "Keras 3 .keras");
+  model->keras_version = g_strdup (version);
+
+  if (!(weights = read_member (z, "model.weights.h5", display, TRUE, MAX_MEMBER_BYTES,
+                               &weights_len, error)))
+    return NULL;
+  what = g_strdup_printf ("model.weights.h5 in '%s'", display);
+  file = mir_h5_open_image (weights, weights_len, what, error);
+  if (file < 0)
+    return NULL;
+  g_clear_pointer (&weights, g_free); /* HDF5 copied the image */
+  ok = mir_keras3_load_weights_hid (model, json_node_get_object (root), file, display, error);
+  H5Fclose (file);
+  if (!ok)
+    return NULL;
+  if (!mir_model_finish (model, FALSE, 0, error))
+    return NULL;
+  return g_steal_pointer (&model);
+}

@@ -1,0 +1,1500 @@
+/* mir-onnx.c: ONNX image classifiers -> a MirModel.
+ *
+ * The file is a protobuf ModelProto (schema engine/io/onnx/onnx.proto,
+ * compiled by protoc-c).  Its graph (NCHW, nodes in topological order) is
+ * rebuilt node by node as Keras-style layers (JSON configs given to
+ * mir_layer_new_by_name), so the same layer classes run it in the engine's
+ * NHWC layout:
+ *
+ *   Conv (group 1, or depthwise group = C)  -> [ZeroPadding2D +] Conv2D /
+ *        DepthwiseConv2D, weights OIHW -> HWIO (depthwise: HW C mult)
+ *   Gemm, MatMul (+ Add of a bias)          -> Dense, weights transposed to
+ *        (in, out); after a Flatten of an NCHW map the rows are permuted from
+ *        C,H,W order to the engine's H,W,C order
+ *   Relu, Clip(0, m), Sigmoid, Tanh, Softmax -> ReLU (max_value) / Activation / Softmax
+ *   MaxPool, AveragePool                    -> MaxPooling2D / AveragePooling2D
+ *        ("same" when the pads are Keras' same pads, otherwise explicit zero
+ *        padding when that is exact)
+ *   GlobalAveragePool, GlobalMaxPool        -> Global*Pooling2D (keepdims)
+ *   BatchNormalization                      -> BatchNormalization
+ *   Add, Mul (tensors)                      -> Add, Multiply (broadcasting);
+ *        with a scalar or per-channel constant -> Rescaling
+ *   Concat (channels)                       -> Concatenate
+ *   Flatten, Reshape to (N, -1)             -> Flatten
+ *   Pad (constant 0, spatial)               -> ZeroPadding2D
+ *   Identity, Dropout                       -> nothing (the value is passed on)
+ *   Constant                                -> a constant for the ops above
+ * Anything else is refused with the operator's name and the model's opset.
+ */
+#define G_LOG_DOMAIN "mir-onnx"
+
+#include <math.h>
+#include <string.h>
+#include <glib/gi18n-lib.h>
+
+#include "onnx.pb-c.h"
+
+#include "mir-onnx.h"
+
+#define MAX_FILE_BYTES ((gsize) 2 << 30)
+#define MIN_OPSET 7
+#define MAX_OPSET 21
+
+typedef struct
+{
+  gint node;                          /* MirModel node, or -1 for a constant */
+  const Onnx__TensorProto *constant;  /* initializer or Constant output */
+  gboolean nonneg;                    /* known >= 0 (zero padding is then exact for max) */
+  MirLayer *matmul;                   /* Dense from a MatMul whose bias is still open */
+  gint64 flat[3];                     /* a Flatten of an H, W, C map (H*W > 1), else 0 */
+} Value;
+
+typedef struct
+{
+  MirModel *model;
+  GHashTable *values; /* name -> Value* (owned) */
+  GHashTable *names;  /* layer names used (owned) */
+  gint64 opset;
+  const char *display;
+  const Onnx__NodeProto *node; /* the node being converted (messages) */
+  const char *node_name;
+} Ctx;
+
+/* ------------------------------------------------------------------ */
+/* Messages */
+
+static gboolean
+node_error (Ctx *c, GError **error, int code, const char *detail)
+{
+  g_set_error (error, MIR_ERROR, code, _("ONNX node '%s' (%s, opset %" G_GINT64_FORMAT ") in '%s': %s"),
+               c->node_name, c->node->op_type, c->opset, c->display, detail);
+  return FALSE;
+}
+
+static gboolean
+unsupported (Ctx *c, GError **error, const char *detail)
+{
+  return node_error (c, error, MIR_ERROR_UNSUPPORTED, detail);
+}
+
+/* ------------------------------------------------------------------ */
+/* Attributes and tensors */
+
+static const Onnx__AttributeProto *
+attr (const Onnx__NodeProto *n, const char *name)
+{
+  for (gsize i = 0; i < n->n_attribute; i++)
+    if (g_strcmp0 (n->attribute[i]->name, name) == 0)
+      return n->attribute[i];
+  return NULL;
+}
+
+static gint64
+attr_int (const Onnx__NodeProto *n, const char *name, gint64 def)
+{
+  const Onnx__AttributeProto *a = attr (n, name);
+  return a && a->has_i ? a->i : def;
+}
+
+static double
+attr_float (const Onnx__NodeProto *n, const char *name, double def)
+{
+  const Onnx__AttributeProto *a = attr (n, name);
+  return a && a->has_f ? a->f : def;
+}
+
+/* Reads an ints attribute of exactly @len values (or @def when absent). */
+static gboolean
+attr_ints (Ctx *c, const char *name, gsize len, const gint64 *def, gint64 *out, GError **error)
+{
+  const Onnx__AttributeProto *a = attr (c->node, name);
+
+  if (a == NULL || a->n_ints == 0)
+    {
+      if (def == NULL)
+        {
+          g_autofree char *d = g_strdup_printf (_("the attribute %s is missing"), name);
+          return node_error (c, error, MIR_ERROR_FORMAT, d);
+        }
+      memcpy (out, def, len * sizeof (gint64));
+      return TRUE;
+    }
+  if (a->n_ints != len)
+    {
+      g_autofree char *d = g_strdup_printf (_("the attribute %s has %u values; Mirada handles "
+                                              "2-D images (%u values)"),
+                                            name, (guint) a->n_ints, (guint) len);
+      return unsupported (c, error, d);
+    }
+  for (gsize i = 0; i < len; i++)
+    out[i] = a->ints[i];
+  return TRUE;
+}
+
+static const char *
+attr_string (const Onnx__NodeProto *n, const char *name, const char *def, char *buf, gsize size)
+{
+  const Onnx__AttributeProto *a = attr (n, name);
+
+  if (a == NULL || !a->has_s)
+    return def;
+  g_strlcpy (buf, (const char *) a->s.data, MIN (size, a->s.len + 1));
+  return buf;
+}
+
+static gint64
+tensor_numel (const Onnx__TensorProto *t)
+{
+  gint64 n = 1;
+
+  for (gsize i = 0; i < t->n_dims; i++)
+    {
+      if (t->dims[i] < 0 || (t->dims[i] > 0 && n > MIR_TENSOR_MAX_ELEMENTS / t->dims[i]))
+        return -1;
+      n *= t->dims[i];
+    }
+  return n;
+}
+
+/* A float (or double) constant as a flat array of @n_out floats. */
+static float *
+tensor_floats (Ctx *c, const Onnx__TensorProto *t, gsize *n_out, GError **error)
+{
+  gint64 n = tensor_numel (t);
+  float *out;
+
+  if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+    {
+      unsupported (c, error, _("its weights are stored in an external data file; save the model "
+                               "with the weights inside the .onnx file"));
+      return NULL;
+    }
+  if (n < 0)
+    {
+      node_error (c, error, MIR_ERROR_LIMIT, _("a constant is larger than Mirada accepts"));
+      return NULL;
+    }
+  out = g_new0 (float, MAX (n, 1));
+  if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+    {
+      if (t->has_raw_data)
+        {
+          if (t->raw_data.len != (gsize) n * 4)
+            goto bad_size;
+          for (gint64 i = 0; i < n; i++)
+            {
+              guint32 bits;
+              memcpy (&bits, t->raw_data.data + 4 * i, 4);
+              bits = GUINT32_FROM_LE (bits);
+              memcpy (&out[i], &bits, 4);
+            }
+        }
+      else
+        {
+          if (t->n_float_data != (gsize) n)
+            goto bad_size;
+          memcpy (out, t->float_data, (gsize) n * sizeof (float));
+        }
+    }
+  else if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE)
+    {
+      if (t->has_raw_data)
+        {
+          if (t->raw_data.len != (gsize) n * 8)
+            goto bad_size;
+          for (gint64 i = 0; i < n; i++)
+            {
+              double d;
+              memcpy (&d, t->raw_data.data + 8 * i, 8);
+              out[i] = (float) d;
+            }
+        }
+      else
+        {
+          if (t->n_double_data != (gsize) n)
+            goto bad_size;
+          for (gint64 i = 0; i < n; i++)
+            out[i] = (float) t->double_data[i];
+        }
+    }
+  else
+    {
+      g_free (out);
+      unsupported (c, error, _("a constant it uses is not float32 or float64"));
+      return NULL;
+    }
+  *n_out = (gsize) n;
+  return out;
+
+bad_size:
+  g_free (out);
+  node_error (c, error, MIR_ERROR_FORMAT,
+              _("a constant's data does not match its shape: the file is damaged"));
+  return NULL;
+}
+
+/* An int64 (or int32) constant. */
+static gint64 *
+tensor_ints (Ctx *c, const Onnx__TensorProto *t, gsize *n_out, GError **error)
+{
+  gint64 n = tensor_numel (t);
+  gint64 *out;
+
+  if (n < 0 || n > 64)
+    {
+      node_error (c, error, MIR_ERROR_FORMAT, _("an integer constant is too large"));
+      return NULL;
+    }
+  out = g_new0 (gint64, MAX (n, 1));
+  if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64)
+    {
+      if (t->has_raw_data ? t->raw_data.len != (gsize) n * 8 : t->n_int64_data != (gsize) n)
+        goto bad;
+      for (gint64 i = 0; i < n; i++)
+        {
+          if (t->has_raw_data)
+            {
+              guint64 v;
+              memcpy (&v, t->raw_data.data + 8 * i, 8);
+              out[i] = (gint64) GUINT64_FROM_LE (v);
+            }
+          else
+            out[i] = t->int64_data[i];
+        }
+    }
+  else if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT32)
+    {
+      if (t->has_raw_data ? t->raw_data.len != (gsize) n * 4 : t->n_int32_data != (gsize) n)
+        goto bad;
+      for (gint64 i = 0; i < n; i++)
+        {
+          if (t->has_raw_data)
+            {
+              guint32 v;
+              memcpy (&v, t->raw_data.data + 4 * i, 4);
+              out[i] = (gint32) GUINT32_FROM_LE (v);
+            }
+          else
+            out[i] = t->int32_data[i];
+        }
+    }
+  else
+    goto bad;
+  *n_out = (gsize) n;
+  return out;
+
+bad:
+  g_free (out);
+  node_error (c, error, MIR_ERROR_FORMAT, _("an integer constant is malformed"));
+  return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Values */
+
+static Value *
+lookup (Ctx *c, guint i, GError **error)
+{
+  Value *v;
+
+  if (i >= c->node->n_input || c->node->input[i][0] == '\0')
+    {
+      g_autofree char *d = g_strdup_printf (_("input %u is missing"), i + 1);
+      node_error (c, error, MIR_ERROR_FORMAT, d);
+      return NULL;
+    }
+  v = g_hash_table_lookup (c->values, c->node->input[i]);
+  if (v == NULL)
+    {
+      g_autofree char *d = g_strdup_printf (_("its input '%s' is not computed before it"),
+                                            c->node->input[i]);
+      node_error (c, error, MIR_ERROR_FORMAT, d);
+    }
+  return v;
+}
+
+static Value *
+tensor_input (Ctx *c, guint i, GError **error)
+{
+  Value *v = lookup (c, i, error);
+
+  if (v != NULL && v->node < 0)
+    {
+      unsupported (c, error, _("it applies to constants only; Mirada needs the image to flow "
+                               "through it"));
+      return NULL;
+    }
+  return v;
+}
+
+static const Onnx__TensorProto *
+const_input (Ctx *c, guint i, gboolean optional, GError **error)
+{
+  Value *v;
+
+  if (optional && (i >= c->node->n_input || c->node->input[i][0] == '\0'))
+    return NULL;
+  if ((v = lookup (c, i, error)) == NULL)
+    return NULL;
+  if (v->constant == NULL)
+    {
+      g_autofree char *d = g_strdup_printf (_("input %u ('%s') must be a constant (an "
+                                              "initializer); Mirada does not compute weights"),
+                                            i + 1, c->node->input[i]);
+      unsupported (c, error, d);
+    }
+  return v->constant;
+}
+
+static const MirShape *
+shape_of (Ctx *c, const Value *v)
+{
+  return &mir_model_get_node (c->model, (guint) v->node)->shape;
+}
+
+static Value *
+set_output (Ctx *c, guint i, gint node)
+{
+  Value *v = g_new0 (Value, 1);
+
+  v->node = node;
+  if (i < c->node->n_output && c->node->output[i][0] != '\0')
+    g_hash_table_replace (c->values, g_strdup (c->node->output[i]), v);
+  else
+    g_hash_table_replace (c->values, g_strdup_printf ("\x01%p", (void *) v), v);
+  return v;
+}
+
+static void
+alias_output (Ctx *c, const Value *src)
+{
+  Value *v = set_output (c, 0, src->node);
+
+  *v = *src;
+}
+
+/* ------------------------------------------------------------------ */
+/* Layers */
+
+static JsonArray *
+int_pair (gint64 a, gint64 b)
+{
+  JsonArray *arr = json_array_new ();
+
+  json_array_add_int_element (arr, a);
+  json_array_add_int_element (arr, b);
+  return arr;
+}
+
+/* Adds a layer of @klass fed by @in; @cfg is consumed.  Returns the node or -1. */
+static gint
+add_layer (Ctx *c, const char *klass, JsonObject *cfg, const guint *in, guint n_in,
+           MirLayer **layer_out, GError **error)
+{
+  g_autoptr(JsonObject) config = cfg;
+  g_autoptr(MirLayer) layer = NULL;
+  g_autofree char *name = NULL;
+  GString *base = g_string_new (NULL);
+  const char *src = c->node->name && c->node->name[0] ? c->node->name : c->node->output[0];
+  gint idx;
+
+  for (const char *p = src; *p; p++)
+    {
+      if (*p == '/' || *p == ':' || *p == '.' || *p == ' ')
+        {
+          if (base->len > 0 && base->str[base->len - 1] != '_')
+            g_string_append_c (base, '_');
+        }
+      else
+        g_string_append_c (base, *p);
+    }
+  if (base->len == 0)
+    g_string_append (base, c->node->op_type);
+  name = g_strdup (base->str);
+  for (guint k = 1; g_hash_table_contains (c->names, name); k++)
+    {
+      g_free (name);
+      name = g_strdup_printf ("%s_%u", base->str, k);
+    }
+  g_string_free (base, TRUE);
+  json_object_set_string_member (config, "name", name);
+  layer = mir_layer_new_by_name (klass, name, config, error);
+  if (layer == NULL)
+    return -1;
+  idx = mir_model_add_node (c->model, name, layer, in, n_in, NULL, error);
+  if (idx < 0)
+    {
+      g_prefix_error (error, _("ONNX node '%s' (%s) in '%s': "), c->node_name, c->node->op_type,
+                      c->display);
+      return -1;
+    }
+  g_hash_table_add (c->names, g_steal_pointer (&name));
+  if (layer_out)
+    *layer_out = layer;
+  return idx;
+}
+
+static gboolean
+set_weight (Ctx *c, MirLayer *layer, guint index, const float *data, gsize n, GError **error)
+{
+  MirWeight *w = &layer->weights[index];
+  g_autoptr(MirTensor) t = mir_tensor_new (w->shape.ndim, w->shape.dim, error);
+
+  if (t == NULL)
+    return FALSE;
+  if (t->numel != n)
+    return node_error (c, error, MIR_ERROR_SHAPE,
+                       _("a weight has the wrong number of values for its layer"));
+  memcpy (t->data, data, n * sizeof (float));
+  return mir_layer_set_weight (layer, index, t, error);
+}
+
+/* Keras "same" pads for one axis: (begin, end). */
+static void
+same_pads (gint64 in, gint64 k, gint64 s, gint64 *b, gint64 *e)
+{
+  gint64 out = (in + s - 1) / s;
+  gint64 total = MAX ((out - 1) * s + k - in, 0);
+
+  *b = total / 2;
+  *e = total - *b;
+}
+
+/* Pads (ONNX order t, l, b, r) -> "valid", "same" or explicit. */
+typedef enum { PAD_VALID, PAD_SAME, PAD_EXPLICIT } PadKind;
+
+static PadKind
+classify_pads (const MirShape *s, const gint64 k[2], const gint64 st[2], const gint64 p[4])
+{
+  gint64 b0, e0, b1, e1;
+
+  if (p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0)
+    return PAD_VALID;
+  same_pads (s->dim[1], k[0], st[0], &b0, &e0);
+  same_pads (s->dim[2], k[1], st[1], &b1, &e1);
+  if (p[0] == b0 && p[2] == e0 && p[1] == b1 && p[3] == e1)
+    return PAD_SAME;
+  return PAD_EXPLICIT;
+}
+
+static gint
+zero_pad (Ctx *c, guint in, const gint64 p[4], GError **error)
+{
+  JsonObject *cfg = json_object_new ();
+  JsonArray *pad = json_array_new ();
+
+  json_array_add_array_element (pad, int_pair (p[0], p[2]));
+  json_array_add_array_element (pad, int_pair (p[1], p[3]));
+  json_object_set_array_member (cfg, "padding", pad);
+  return add_layer (c, "ZeroPadding2D", cfg, &in, 1, NULL, error);
+}
+
+static gboolean
+read_pads (Ctx *c, const gint64 k[2], const gint64 st[2], const gint64 dil[2],
+           const MirShape *s, gint64 p[4], GError **error)
+{
+  static const gint64 zeros[4] = { 0, 0, 0, 0 };
+  char buf[32];
+  const char *ap = attr_string (c->node, "auto_pad", "NOTSET", buf, sizeof buf);
+
+  if (g_strcmp0 (ap, "NOTSET") == 0)
+    return attr_ints (c, "pads", 4, zeros, p, error);
+  if (g_strcmp0 (ap, "VALID") == 0)
+    {
+      memset (p, 0, 4 * sizeof (gint64));
+      return TRUE;
+    }
+  if (g_strcmp0 (ap, "SAME_UPPER") == 0 || g_strcmp0 (ap, "SAME_LOWER") == 0)
+    {
+      gint64 b0, e0, b1, e1;
+      gboolean lower = ap[5] == 'L';
+
+      same_pads (s->dim[1], (k[0] - 1) * dil[0] + 1, st[0], &b0, &e0);
+      same_pads (s->dim[2], (k[1] - 1) * dil[1] + 1, st[1], &b1, &e1);
+      p[0] = lower ? e0 : b0;
+      p[2] = lower ? b0 : e0;
+      p[1] = lower ? e1 : b1;
+      p[3] = lower ? b1 : e1;
+      return TRUE;
+    }
+  return node_error (c, error, MIR_ERROR_FORMAT, _("its auto_pad value is not one ONNX defines"));
+}
+
+static gboolean
+check_4d (Ctx *c, const Value *v, GError **error)
+{
+  if (shape_of (c, v)->ndim != 4)
+    return unsupported (c, error, _("Mirada runs it on image tensors (N, C, H, W) only"));
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Operators */
+
+static gboolean
+op_conv (Ctx *c, GError **error)
+{
+  static const gint64 ones[2] = { 1, 1 };
+  Value *x = tensor_input (c, 0, error);
+  const Onnx__TensorProto *w, *b = NULL;
+  g_autofree float *wd = NULL;
+  g_autofree float *bd = NULL;
+  g_autofree float *k = NULL;
+  gint64 st[2], dil[2], ks[2], p[4], group, M, Cg, C, kh, kw;
+  gsize nw = 0, nb = 0;
+  const MirShape *s;
+  JsonObject *cfg;
+  MirLayer *layer;
+  gboolean depthwise;
+  guint in;
+  gint idx;
+
+  if (x == NULL || !check_4d (c, x, error) || !(w = const_input (c, 1, FALSE, error)))
+    return FALSE;
+  if (c->node->n_input > 2 && c->node->input[2][0] &&
+      !(b = const_input (c, 2, TRUE, error)))
+    return FALSE;
+  s = shape_of (c, x);
+  if (w->n_dims != 4)
+    return unsupported (c, error, _("its kernel is not 4-D (Mirada runs 2-D convolutions)"));
+  M = w->dims[0];
+  Cg = w->dims[1];
+  kh = w->dims[2];
+  kw = w->dims[3];
+  C = s->dim[3];
+  group = attr_int (c->node, "group", 1);
+  {
+    gint64 def_k[2] = { kh, kw };
+    if (!attr_ints (c, "strides", 2, ones, st, error) ||
+        !attr_ints (c, "dilations", 2, ones, dil, error) ||
+        !attr_ints (c, "kernel_shape", 2, def_k, ks, error) ||
+        !read_pads (c, ks, st, dil, s, p, error))
+      return FALSE;
+  }
+  if (ks[0] != kh || ks[1] != kw)
+    return node_error (c, error, MIR_ERROR_FORMAT, _("kernel_shape does not match the kernel"));
+  depthwise = group > 1 && group == C && Cg == 1 && M % C == 0;
+  if (!(group == 1 && Cg == C) && !depthwise)
+    {
+      g_autofree char *d = g_strdup_printf (_("group=%" G_GINT64_FORMAT " on %" G_GINT64_FORMAT
+                                              " channels; Mirada runs group=1 and depthwise "
+                                              "(group = channels) convolutions"),
+                                            group, C);
+      return unsupported (c, error, d);
+    }
+  if (!(wd = tensor_floats (c, w, &nw, error)))
+    return FALSE;
+  if (b != NULL && (!(bd = tensor_floats (c, b, &nb, error))))
+    return FALSE;
+  if (b != NULL && nb != (gsize) M)
+    return node_error (c, error, MIR_ERROR_SHAPE, _("its bias does not have one value per output"));
+
+  in = (guint) x->node;
+  {
+    gint64 keff[2] = { (kh - 1) * dil[0] + 1, (kw - 1) * dil[1] + 1 };
+    PadKind pk = classify_pads (s, keff, st, p);
+
+    /* Keras only pads "same" like this for stride 1 or when it matches exactly. */
+    cfg = json_object_new ();
+    if (pk == PAD_EXPLICIT)
+      {
+        if ((idx = zero_pad (c, in, p, error)) < 0)
+          {
+            json_object_unref (cfg);
+            return FALSE;
+          }
+        in = (guint) idx;
+      }
+    json_object_set_string_member (cfg, "padding", pk == PAD_SAME ? "same" : "valid");
+  }
+  json_object_set_array_member (cfg, "kernel_size", int_pair (kh, kw));
+  json_object_set_array_member (cfg, "strides", int_pair (st[0], st[1]));
+  json_object_set_array_member (cfg, "dilation_rate", int_pair (dil[0], dil[1]));
+  json_object_set_boolean_member (cfg, "use_bias", b != NULL);
+  json_object_set_string_member (cfg, "activation", "linear");
+  k = g_new (float, nw);
+  if (!depthwise)
+    {
+      json_object_set_int_member (cfg, "filters", M);
+      for (gint64 m = 0; m < M; m++)
+        for (gint64 ci = 0; ci < C; ci++)
+          for (gint64 i = 0; i < kh; i++)
+            for (gint64 j = 0; j < kw; j++)
+              k[((i * kw + j) * C + ci) * M + m] = wd[((m * C + ci) * kh + i) * kw + j];
+      idx = add_layer (c, "Conv2D", cfg, &in, 1, &layer, error);
+    }
+  else
+    {
+      gint64 mult = M / C;
+      json_object_set_int_member (cfg, "depth_multiplier", mult);
+      for (gint64 ci = 0; ci < C; ci++)
+        for (gint64 q = 0; q < mult; q++)
+          for (gint64 i = 0; i < kh; i++)
+            for (gint64 j = 0; j < kw; j++)
+              k[((i * kw + j) * C + ci) * mult + q] = wd[((ci * mult + q) * kh + i) * kw + j];
+      idx = add_layer (c, "DepthwiseConv2D", cfg, &in, 1, &layer, error);
+    }
+  if (idx < 0 || !set_weight (c, layer, 0, k, nw, error) ||
+      (b != NULL && !set_weight (c, layer, 1, bd, nb, error)))
+    return FALSE;
+  set_output (c, 0, idx);
+  return TRUE;
+}
+
+/* Dense from a (K, N) matrix given as kernel[k * N + n]; fixes the row order
+ * after a Flatten of an NCHW map. */
+static gboolean
+make_dense (Ctx *c, Value *x, const float *kernel, gint64 K, gint64 N, const float *bias,
+            MirLayer **layer_out, GError **error)
+{
+  const MirShape *s = shape_of (c, x);
+  g_autofree float *kk = NULL;
+  g_autofree float *zeros = NULL;
+  JsonObject *cfg;
+  MirLayer *layer;
+  guint in = (guint) x->node;
+  gint idx;
+
+  if (s->ndim != 2)
+    return unsupported (c, error, _("Mirada runs it on (N, features) inputs only"));
+  if (s->dim[1] != K)
+    {
+      g_autofree char *d = g_strdup_printf (_("its weight expects %" G_GINT64_FORMAT " inputs "
+                                              "but is given %" G_GINT64_FORMAT),
+                                            K, s->dim[1]);
+      return node_error (c, error, MIR_ERROR_SHAPE, d);
+    }
+  kk = g_new (float, K * N);
+  if (x->flat[0] > 0)
+    {
+      gint64 H = x->flat[0], W = x->flat[1], C = x->flat[2];
+      for (gint64 h = 0; h < H; h++)
+        for (gint64 w = 0; w < W; w++)
+          for (gint64 ci = 0; ci < C; ci++)
+            memcpy (&kk[((h * W + w) * C + ci) * N], &kernel[((ci * H + h) * W + w) * N],
+                    (gsize) N * sizeof (float));
+    }
+  else
+    memcpy (kk, kernel, (gsize) (K * N) * sizeof (float));
+  cfg = json_object_new ();
+  json_object_set_int_member (cfg, "units", N);
+  json_object_set_string_member (cfg, "activation", "linear");
+  json_object_set_boolean_member (cfg, "use_bias", TRUE);
+  if ((idx = add_layer (c, "Dense", cfg, &in, 1, &layer, error)) < 0)
+    return FALSE;
+  if (bias == NULL)
+    bias = zeros = g_new0 (float, N);
+  if (!set_weight (c, layer, 0, kk, (gsize) (K * N), error) ||
+      !set_weight (c, layer, 1, bias, (gsize) N, error))
+    return FALSE;
+  set_output (c, 0, idx);
+  if (layer_out)
+    *layer_out = layer;
+  return TRUE;
+}
+
+static gboolean
+op_gemm (Ctx *c, GError **error)
+{
+  Value *x = tensor_input (c, 0, error);
+  const Onnx__TensorProto *B, *Cc = NULL;
+  g_autofree float *bd = NULL;
+  g_autofree float *cd = NULL;
+  g_autofree float *kernel = NULL;
+  g_autofree float *bias = NULL;
+  gint64 K, N;
+  gsize nb = 0, nc = 0;
+  double alpha = attr_float (c->node, "alpha", 1.0), beta = attr_float (c->node, "beta", 1.0);
+  gboolean transB = attr_int (c->node, "transB", 0) != 0;
+
+  if (x == NULL || !(B = const_input (c, 1, FALSE, error)))
+    return FALSE;
+  if (c->node->n_input > 2 && c->node->input[2][0] && !(Cc = const_input (c, 2, TRUE, error)))
+    return FALSE;
+  if (attr_int (c->node, "transA", 0) != 0)
+    return unsupported (c, error, _("transA=1 is not supported"));
+  if (B->n_dims != 2)
+    return node_error (c, error, MIR_ERROR_FORMAT, _("its weight is not a matrix"));
+  K = transB ? B->dims[1] : B->dims[0];
+  N = transB ? B->dims[0] : B->dims[1];
+  if (!(bd = tensor_floats (c, B, &nb, error)))
+    return FALSE;
+  kernel = g_new (float, K * N);
+  for (gint64 k = 0; k < K; k++)
+    for (gint64 n = 0; n < N; n++)
+      kernel[k * N + n] = (float) (alpha * (transB ? bd[n * K + k] : bd[k * N + n]));
+  bias = g_new0 (float, N);
+  if (Cc != NULL)
+    {
+      if (!(cd = tensor_floats (c, Cc, &nc, error)))
+        return FALSE;
+      if (nc != 1 && nc != (gsize) N)
+        return unsupported (c, error, _("its C input is not a bias vector"));
+      for (gint64 n = 0; n < N; n++)
+        bias[n] = (float) (beta * cd[nc == 1 ? 0 : n]);
+    }
+  return make_dense (c, x, kernel, K, N, bias, NULL, error);
+}
+
+static gboolean
+op_matmul (Ctx *c, GError **error)
+{
+  Value *x = tensor_input (c, 0, error);
+  const Onnx__TensorProto *B;
+  g_autofree float *bd = NULL;
+  MirLayer *layer = NULL;
+  gsize nb;
+
+  if (x == NULL || !(B = const_input (c, 1, FALSE, error)))
+    return FALSE;
+  if (B->n_dims != 2)
+    return unsupported (c, error, _("its second input is not a constant matrix"));
+  if (!(bd = tensor_floats (c, B, &nb, error)))
+    return FALSE;
+  if (!make_dense (c, x, bd, B->dims[0], B->dims[1], NULL, &layer, error))
+    return FALSE;
+  ((Value *) g_hash_table_lookup (c->values, c->node->output[0]))->matmul = layer;
+  return TRUE;
+}
+
+/* Per-channel / scalar constant for a tensor of shape @s: NULL if not. */
+static float *
+channel_const (Ctx *c, const Onnx__TensorProto *t, const MirShape *s, gsize *n_out,
+               GError **error)
+{
+  gint64 ch = s->dim[s->ndim - 1];
+  gint64 n = tensor_numel (t);
+  gboolean ok = n == 1;
+
+  if (!ok && n == ch)
+    {
+      /* (C), (C,1,1), (1,C,1,1) for NCHW; (C), (1,C) for 2-D */
+      ok = TRUE;
+      for (gsize i = 0; i < t->n_dims; i++)
+        if (t->dims[i] != 1 && t->dims[i] != ch)
+          ok = FALSE;
+      if (s->ndim == 4 && t->n_dims >= 3 && t->dims[t->n_dims - 3] != ch)
+        ok = FALSE;
+      if (s->ndim == 4 && t->n_dims == 1 && ch != 1)
+        ok = FALSE; /* (C) would broadcast over W in NCHW */
+    }
+  if (!ok)
+    return NULL;
+  return tensor_floats (c, t, n_out, error);
+}
+
+static gboolean
+op_binary (Ctx *c, gboolean is_add, GError **error)
+{
+  Value *a = lookup (c, 0, error), *b = a ? lookup (c, 1, error) : NULL;
+  Value *x, *out;
+  const Onnx__TensorProto *k;
+  g_autofree float *kd = NULL;
+  JsonObject *cfg;
+  JsonArray *arr;
+  gsize n = 0;
+  gint idx;
+
+  if (a == NULL || b == NULL)
+    return FALSE;
+  if (a->node >= 0 && b->node >= 0)
+    {
+      guint in[2] = { (guint) a->node, (guint) b->node };
+      if ((idx = add_layer (c, is_add ? "Add" : "Multiply", json_object_new (), in, 2, NULL,
+                            error)) < 0)
+        return FALSE;
+      out = set_output (c, 0, idx);
+      out->nonneg = a->nonneg && b->nonneg;
+      return TRUE;
+    }
+  if (a->node < 0 && b->node < 0)
+    return unsupported (c, error, _("it computes on constants only"));
+  x = a->node >= 0 ? a : b;
+  k = a->node >= 0 ? b->constant : a->constant;
+
+  /* MatMul + Add: the bias of the Dense just made. */
+  if (is_add && x->matmul != NULL && tensor_numel (k) == shape_of (c, x)->dim[1])
+    {
+      MirTensor *bias = x->matmul->weights[1].value;
+      if (!(kd = tensor_floats (c, k, &n, error)))
+        return FALSE;
+      for (gsize i = 0; i < n; i++)
+        bias->data[i] += kd[i];
+      out = set_output (c, 0, x->node);
+      return TRUE;
+    }
+  if (!(kd = channel_const (c, k, shape_of (c, x), &n, error)))
+    {
+      if (error && *error)
+        return FALSE;
+      return unsupported (c, error, _("its constant operand is neither a scalar nor one value "
+                                      "per channel"));
+    }
+  cfg = json_object_new ();
+  arr = json_array_new ();
+  for (gsize i = 0; i < n; i++)
+    json_array_add_double_element (arr, kd[i]);
+  json_object_set_array_member (cfg, is_add ? "offset" : "scale", arr);
+  if (is_add)
+    json_object_set_double_member (cfg, "scale", 1.0);
+  else
+    json_object_set_double_member (cfg, "offset", 0.0);
+  {
+    guint in = (guint) x->node;
+    if ((idx = add_layer (c, "Rescaling", cfg, &in, 1, NULL, error)) < 0)
+      return FALSE;
+  }
+  set_output (c, 0, idx);
+  return TRUE;
+}
+
+static gboolean
+simple (Ctx *c, const char *klass, JsonObject *cfg, gboolean nonneg, GError **error)
+{
+  Value *x = tensor_input (c, 0, error);
+  guint in;
+  gint idx;
+
+  if (x == NULL)
+    {
+      json_object_unref (cfg);
+      return FALSE;
+    }
+  in = (guint) x->node;
+  if ((idx = add_layer (c, klass, cfg, &in, 1, NULL, error)) < 0)
+    return FALSE;
+  set_output (c, 0, idx)->nonneg = nonneg;
+  return TRUE;
+}
+
+static gboolean
+op_activation (Ctx *c, const char *act, gboolean nonneg, GError **error)
+{
+  JsonObject *cfg = json_object_new ();
+
+  json_object_set_string_member (cfg, "activation", act);
+  return simple (c, "Activation", cfg, nonneg, error);
+}
+
+static gboolean
+op_clip (Ctx *c, GError **error)
+{
+  double lo = -INFINITY, hi = INFINITY;
+  JsonObject *cfg;
+
+  if (c->opset < 11)
+    {
+      lo = attr_float (c->node, "min", -INFINITY);
+      hi = attr_float (c->node, "max", INFINITY);
+    }
+  else
+    for (guint i = 1; i <= 2; i++)
+      {
+        g_autoptr(GError) local = NULL;
+        const Onnx__TensorProto *t = const_input (c, i, TRUE, &local);
+        g_autofree float *v = NULL;
+        gsize n;
+
+        if (local != NULL)
+          {
+            g_propagate_error (error, g_steal_pointer (&local));
+            return FALSE;
+          }
+        if (t == NULL)
+          continue;
+        if (!(v = tensor_floats (c, t, &n, error)))
+          return FALSE;
+        if (n != 1)
+          return unsupported (c, error, _("its bounds are not scalars"));
+        if (i == 1)
+          lo = v[0];
+        else
+          hi = v[0];
+      }
+  if (lo != 0.0)
+    {
+      g_autofree char *d = g_strdup_printf (_("it clips to [%g, %g]; Mirada runs Clip with a "
+                                              "lower bound of 0 (ReLU, ReLU6)"),
+                                            lo, hi);
+      return unsupported (c, error, d);
+    }
+  cfg = json_object_new ();
+  if (isfinite (hi))
+    json_object_set_double_member (cfg, "max_value", hi);
+  return simple (c, "ReLU", cfg, TRUE, error);
+}
+
+static gboolean
+op_pool (Ctx *c, gboolean is_max, GError **error)
+{
+  static const gint64 ones[2] = { 1, 1 };
+  Value *x = tensor_input (c, 0, error);
+  gint64 k[2], st[2], dil[2], p[4];
+  const MirShape *s;
+  PadKind pk;
+  JsonObject *cfg;
+  guint in;
+  gint idx;
+
+  if (x == NULL || !check_4d (c, x, error))
+    return FALSE;
+  s = shape_of (c, x);
+  if (!attr_ints (c, "kernel_shape", 2, NULL, k, error) ||
+      !attr_ints (c, "strides", 2, ones, st, error) ||
+      !attr_ints (c, "dilations", 2, ones, dil, error) ||
+      !read_pads (c, k, st, ones, s, p, error))
+    return FALSE;
+  if (dil[0] != 1 || dil[1] != 1)
+    return unsupported (c, error, _("dilated pooling is not supported"));
+  if (attr_int (c->node, "ceil_mode", 0))
+    {
+      for (int a = 0; a < 2; a++)
+        {
+          gint64 span = s->dim[1 + a] + p[a] + p[a + 2] - k[a];
+          if (span % st[a] != 0)
+            return unsupported (c, error, _("ceil_mode=1 changes the output size here; export "
+                                            "with ceil_mode=False"));
+        }
+    }
+  pk = classify_pads (s, k, st, p);
+  in = (guint) x->node;
+  if (pk == PAD_EXPLICIT)
+    {
+      gboolean exact = is_max ? x->nonneg : attr_int (c->node, "count_include_pad", 0) != 0;
+      if (!exact)
+        return unsupported (c, error, is_max
+                              ? _("its padding differs from Keras' \"same\" and its input may be "
+                                  "negative")
+                              : _("its padding differs from Keras' \"same\" and excludes the "
+                                  "padding from the average"));
+      if ((idx = zero_pad (c, in, p, error)) < 0)
+        return FALSE;
+      in = (guint) idx;
+    }
+  cfg = json_object_new ();
+  json_object_set_array_member (cfg, "pool_size", int_pair (k[0], k[1]));
+  json_object_set_array_member (cfg, "strides", int_pair (st[0], st[1]));
+  json_object_set_string_member (cfg, "padding", pk == PAD_SAME ? "same" : "valid");
+  if ((idx = add_layer (c, is_max ? "MaxPooling2D" : "AveragePooling2D", cfg, &in, 1, NULL,
+                        error)) < 0)
+    return FALSE;
+  set_output (c, 0, idx)->nonneg = x->nonneg;
+  return TRUE;
+}
+
+static gboolean
+op_global_pool (Ctx *c, gboolean is_max, GError **error)
+{
+  Value *x = tensor_input (c, 0, error);
+  JsonObject *cfg;
+
+  if (x == NULL || !check_4d (c, x, error))
+    return FALSE;
+  cfg = json_object_new ();
+  json_object_set_boolean_member (cfg, "keepdims", TRUE);
+  return simple (c, is_max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D", cfg, x->nonneg,
+                 error);
+}
+
+static gboolean
+op_batchnorm (Ctx *c, GError **error)
+{
+  static const char *const what[4] = { "scale", "B", "mean", "var" };
+  Value *x = tensor_input (c, 0, error);
+  JsonObject *cfg;
+  MirLayer *layer;
+  guint in;
+  gint idx;
+
+  if (x == NULL)
+    return FALSE;
+  if (attr_int (c->node, "training_mode", 0))
+    return unsupported (c, error, _("it is exported in training mode; export with model.eval()"));
+  cfg = json_object_new ();
+  json_object_set_int_member (cfg, "axis", -1);
+  json_object_set_double_member (cfg, "epsilon", attr_float (c->node, "epsilon", 1e-5));
+  json_object_set_boolean_member (cfg, "center", TRUE);
+  json_object_set_boolean_member (cfg, "scale", TRUE);
+  in = (guint) x->node;
+  if ((idx = add_layer (c, "BatchNormalization", cfg, &in, 1, &layer, error)) < 0)
+    return FALSE;
+  for (guint i = 0; i < 4; i++)
+    {
+      const Onnx__TensorProto *t = const_input (c, i + 1, FALSE, error);
+      g_autofree float *v = NULL;
+      gsize n;
+
+      if (t == NULL || !(v = tensor_floats (c, t, &n, error)))
+        return FALSE;
+      if (!set_weight (c, layer, i, v, n, error))
+        {
+          g_prefix_error (error, "%s: ", what[i]);
+          return FALSE;
+        }
+    }
+  set_output (c, 0, idx);
+  return TRUE;
+}
+
+static gboolean
+op_concat (Ctx *c, GError **error)
+{
+  g_autofree guint *in = g_new (guint, MAX (c->node->n_input, 1));
+  gint64 axis = attr_int (c->node, "axis", 1);
+  gboolean nonneg = TRUE;
+  guint rank = 0;
+  JsonObject *cfg;
+  gint idx;
+
+  for (guint i = 0; i < c->node->n_input; i++)
+    {
+      Value *v = tensor_input (c, i, error);
+      if (v == NULL)
+        return FALSE;
+      in[i] = (guint) v->node;
+      nonneg = nonneg && v->nonneg;
+      rank = shape_of (c, v)->ndim;
+    }
+  if (axis < 0)
+    axis += rank;
+  if (axis != 1)
+    return unsupported (c, error, _("Mirada concatenates along the channel axis (axis=1) only"));
+  cfg = json_object_new ();
+  json_object_set_int_member (cfg, "axis", -1);
+  if ((idx = add_layer (c, "Concatenate", cfg, in, (guint) c->node->n_input, NULL, error)) < 0)
+    return FALSE;
+  set_output (c, 0, idx)->nonneg = nonneg;
+  return TRUE;
+}
+
+static gboolean
+flatten (Ctx *c, Value *x, GError **error)
+{
+  const MirShape *s = shape_of (c, x);
+  Value *out;
+  guint in = (guint) x->node;
+  gint idx;
+
+  if (s->ndim == 2)
+    {
+      alias_output (c, x);
+      return TRUE;
+    }
+  if ((idx = add_layer (c, "Flatten", json_object_new (), &in, 1, NULL, error)) < 0)
+    return FALSE;
+  out = set_output (c, 0, idx);
+  out->nonneg = x->nonneg;
+  if (s->ndim == 4 && s->dim[1] * s->dim[2] > 1)
+    {
+      out->flat[0] = s->dim[1];
+      out->flat[1] = s->dim[2];
+      out->flat[2] = s->dim[3];
+    }
+  return TRUE;
+}
+
+static gboolean
+op_flatten (Ctx *c, GError **error)
+{
+  Value *x = tensor_input (c, 0, error);
+
+  if (x == NULL)
+    return FALSE;
+  if (attr_int (c->node, "axis", 1) != 1)
+    return unsupported (c, error, _("Mirada flattens from axis 1 only"));
+  return flatten (c, x, error);
+}
+
+static gboolean
+op_reshape (Ctx *c, GError **error)
+{
+  Value *x = tensor_input (c, 0, error);
+  const Onnx__TensorProto *t;
+  g_autofree gint64 *v = NULL;
+  const MirShape *s;
+  gint64 numel = 1;
+  gsize n;
+
+  if (x == NULL || !(t = const_input (c, 1, FALSE, error)) || !(v = tensor_ints (c, t, &n, error)))
+    return FALSE;
+  s = shape_of (c, x);
+  for (guint i = 1; i < s->ndim; i++)
+    numel *= s->dim[i];
+  if (n == 2 && (v[0] == 0 || v[0] == -1 || v[0] >= 1) && (v[1] == -1 || v[1] == numel) &&
+      !(v[0] == -1 && v[1] == -1))
+    return flatten (c, x, error);
+  return unsupported (c, error, _("Mirada runs Reshape only to (batch, -1), as a Flatten"));
+}
+
+static gboolean
+op_pad (Ctx *c, GError **error)
+{
+  Value *x = tensor_input (c, 0, error);
+  char buf[32];
+  const char *mode = attr_string (c->node, "mode", "constant", buf, sizeof buf);
+  g_autofree gint64 *pads = NULL;
+  gint64 p[4];
+  gsize n = 0;
+  gint idx;
+
+  if (x == NULL || !check_4d (c, x, error))
+    return FALSE;
+  if (g_strcmp0 (mode, "constant") != 0)
+    return unsupported (c, error, _("Mirada pads with zeros only (mode \"constant\")"));
+  if (c->opset < 11)
+    {
+      const Onnx__AttributeProto *a = attr (c->node, "pads");
+      if (a == NULL)
+        return node_error (c, error, MIR_ERROR_FORMAT, _("the attribute pads is missing"));
+      n = a->n_ints;
+      pads = g_memdup2 (a->ints, n * sizeof (gint64));
+      if (attr_float (c->node, "value", 0.0) != 0.0)
+        return unsupported (c, error, _("Mirada pads with zeros only"));
+    }
+  else
+    {
+      const Onnx__TensorProto *t = const_input (c, 1, FALSE, error);
+      g_autoptr(GError) local = NULL;
+      const Onnx__TensorProto *val;
+
+      if (t == NULL || !(pads = tensor_ints (c, t, &n, error)))
+        return FALSE;
+      val = const_input (c, 2, TRUE, &local);
+      if (local != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+      if (val != NULL)
+        {
+          g_autofree float *f = NULL;
+          gsize nf;
+          if (!(f = tensor_floats (c, val, &nf, error)))
+            return FALSE;
+          if (nf != 1 || f[0] != 0.0f)
+            return unsupported (c, error, _("Mirada pads with zeros only"));
+        }
+    }
+  if (n != 8 || pads[0] || pads[1] || pads[4] || pads[5])
+    return unsupported (c, error, _("Mirada pads the height and width of images only"));
+  for (gsize i = 0; i < 8; i++)
+    if (pads[i] < 0)
+      return unsupported (c, error, _("negative padding (cropping) is not supported"));
+  p[0] = pads[2];
+  p[1] = pads[3];
+  p[2] = pads[6];
+  p[3] = pads[7];
+  if (!p[0] && !p[1] && !p[2] && !p[3])
+    {
+      alias_output (c, x);
+      return TRUE;
+    }
+  if ((idx = zero_pad (c, (guint) x->node, p, error)) < 0)
+    return FALSE;
+  set_output (c, 0, idx)->nonneg = x->nonneg;
+  return TRUE;
+}
+
+static gboolean
+op_softmax (Ctx *c, GError **error)
+{
+  Value *x = tensor_input (c, 0, error);
+  gint64 axis = attr_int (c->node, "axis", c->opset >= 13 ? -1 : 1);
+  guint rank;
+  JsonObject *cfg;
+
+  if (x == NULL)
+    return FALSE;
+  rank = shape_of (c, x)->ndim;
+  if (axis < 0)
+    axis += rank;
+  if (axis != 1 || (rank != 2 && rank != 4))
+    return unsupported (c, error, _("Mirada runs Softmax over the classes or channels (axis 1) "
+                                    "only"));
+  cfg = json_object_new ();
+  json_object_set_int_member (cfg, "axis", -1);
+  return simple (c, "Softmax", cfg, TRUE, error);
+}
+
+static gboolean
+convert_node (Ctx *c, GError **error)
+{
+  const char *op = c->node->op_type;
+
+  if (c->node->domain != NULL && c->node->domain[0] != '\0' &&
+      g_strcmp0 (c->node->domain, "ai.onnx") != 0)
+    {
+      g_autofree char *d = g_strdup_printf (_("it belongs to the operator domain '%s', which "
+                                              "Mirada does not run"),
+                                            c->node->domain);
+      return unsupported (c, error, d);
+    }
+  if (c->node->n_output < 1)
+    return node_error (c, error, MIR_ERROR_FORMAT, _("it has no output"));
+
+  if (g_strcmp0 (op, "Constant") == 0)
+    {
+      const Onnx__AttributeProto *a = attr (c->node, "value");
+      Value *v;
+      if (a == NULL || a->t == NULL)
+        return unsupported (c, error, _("only tensor constants (attribute value) are supported"));
+      v = set_output (c, 0, -1);
+      v->constant = a->t;
+      return TRUE;
+    }
+  if (g_strcmp0 (op, "Conv") == 0)
+    return op_conv (c, error);
+  if (g_strcmp0 (op, "Gemm") == 0)
+    return op_gemm (c, error);
+  if (g_strcmp0 (op, "MatMul") == 0)
+    return op_matmul (c, error);
+  if (g_strcmp0 (op, "Add") == 0 || g_strcmp0 (op, "Sum") == 0)
+    return c->node->n_input == 2 ? op_binary (c, TRUE, error)
+                                 : unsupported (c, error, _("it has more than two inputs"));
+  if (g_strcmp0 (op, "Mul") == 0)
+    return op_binary (c, FALSE, error);
+  if (g_strcmp0 (op, "Relu") == 0)
+    return simple (c, "ReLU", json_object_new (), TRUE, error);
+  if (g_strcmp0 (op, "Clip") == 0)
+    return op_clip (c, error);
+  if (g_strcmp0 (op, "Sigmoid") == 0)
+    return op_activation (c, "sigmoid", TRUE, error);
+  if (g_strcmp0 (op, "Tanh") == 0)
+    return op_activation (c, "tanh", FALSE, error);
+  if (g_strcmp0 (op, "MaxPool") == 0)
+    return op_pool (c, TRUE, error);
+  if (g_strcmp0 (op, "AveragePool") == 0)
+    return op_pool (c, FALSE, error);
+  if (g_strcmp0 (op, "GlobalAveragePool") == 0)
+    return op_global_pool (c, FALSE, error);
+  if (g_strcmp0 (op, "GlobalMaxPool") == 0)
+    return op_global_pool (c, TRUE, error);
+  if (g_strcmp0 (op, "BatchNormalization") == 0)
+    return op_batchnorm (c, error);
+  if (g_strcmp0 (op, "Concat") == 0)
+    return op_concat (c, error);
+  if (g_strcmp0 (op, "Flatten") == 0)
+    return op_flatten (c, error);
+  if (g_strcmp0 (op, "Reshape") == 0)
+    return op_reshape (c, error);
+  if (g_strcmp0 (op, "Pad") == 0)
+    return op_pad (c, error);
+  if (g_strcmp0 (op, "Softmax") == 0)
+    return op_softmax (c, error);
+  if (g_strcmp0 (op, "Identity") == 0 || g_strcmp0 (op, "Dropout") == 0)
+    {
+      Value *x = lookup (c, 0, error);
+      if (x == NULL)
+        return FALSE;
+      alias_output (c, x);
+      return TRUE;
+    }
+  {
+    g_autofree char *d = g_strdup_printf (
+      _("the operator %s is not one Mirada runs (it runs Conv, Gemm, MatMul, Add, Mul, Relu, "
+        "Clip, Sigmoid, Tanh, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, "
+        "BatchNormalization, Concat, Flatten, Reshape, Pad, Softmax, Identity, Dropout, "
+        "Constant)"),
+      op);
+    return unsupported (c, error, d);
+  }
+}
+
+/* ------------------------------------------------------------------ */
+
+static gboolean
+add_graph_input (Ctx *c, const Onnx__ValueInfoProto *vi, GError **error)
+{
+  const Onnx__TypeProto__Tensor *tt;
+  const Onnx__TensorShapeProto *sp;
+  MirShape shape = { 0 };
+  gint64 d[4];
+  Value *v;
+  gint idx;
+
+  if (vi->type == NULL || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
+      (tt = vi->type->tensor_type) == NULL || (sp = tt->shape) == NULL)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                   _("The input '%s' of '%s' is not a tensor of known shape"), vi->name,
+                   c->display);
+      return FALSE;
+    }
+  if (tt->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                   _("The input '%s' of '%s' is not float32"), vi->name, c->display);
+      return FALSE;
+    }
+  if (sp->n_dim != 4 && sp->n_dim != 2)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                   _("The input '%s' of '%s' has rank %u; Mirada reads image inputs "
+                     "(N, C, H, W) or (N, features)"),
+                   vi->name, c->display, (guint) sp->n_dim);
+      return FALSE;
+    }
+  for (gsize i = 1; i < sp->n_dim; i++)
+    {
+      if (sp->dim[i]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ||
+          sp->dim[i]->dim_value < 1 || sp->dim[i]->dim_value > 65536)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                       _("The input '%s' of '%s' does not give a fixed size for dimension %u; "
+                         "export the model with a fixed image size"),
+                       vi->name, c->display, (guint) i);
+          return FALSE;
+        }
+      d[i] = sp->dim[i]->dim_value;
+    }
+  shape.ndim = (guint) sp->n_dim;
+  shape.dim[0] = -1;
+  if (sp->n_dim == 4)
+    {
+      shape.dim[1] = d[2];
+      shape.dim[2] = d[3];
+      shape.dim[3] = d[1];
+    }
+  else
+    shape.dim[1] = d[1];
+  {
+    g_autofree char *name = g_strdup (vi->name && vi->name[0] ? vi->name : "input");
+    idx = mir_model_add_input (c->model, name, &shape, error);
+    if (idx < 0)
+      return FALSE;
+    g_hash_table_add (c->names, g_steal_pointer (&name));
+  }
+  v = g_new0 (Value, 1);
+  v->node = idx;
+  g_hash_table_replace (c->values, g_strdup (vi->name), v);
+  return TRUE;
+}
+
+MirModel *
+mir_onnx_load (const char *path, GError **error)
+{
+  g_autofree char *display = g_filename_display_name (path);
+  g_autofree char *data = NULL;
+  g_autoptr(GError) local = NULL;
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(GHashTable) values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(GHashTable) names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GArray) outs = g_array_new (FALSE, FALSE, sizeof (guint));
+  Onnx__ModelProto *mp;
+  Onnx__GraphProto *g;
+  Ctx c = { 0 };
+  gsize len;
+  gint64 opset = -1;
+  gboolean ok = FALSE;
+
+  if (!g_file_get_contents (path, &data, &len, &local))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_IO, _("Cannot read '%s': %s"), display,
+                   local->message);
+      return NULL;
+    }
+  if (len > MAX_FILE_BYTES)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT, _("'%s' is larger than Mirada accepts"),
+                   display);
+      return NULL;
+    }
+  mp = onnx__model_proto__unpack (NULL, len, (const uint8_t *) data);
+  if (mp == NULL)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("'%s' is not a valid ONNX model: it is truncated or damaged"), display);
+      return NULL;
+    }
+  g = mp->graph;
+  for (gsize i = 0; i < mp->n_opset_import; i++)
+    {
+      const char *dom = mp->opset_import[i]->domain;
+      if ((dom == NULL || dom[0] == '\0' || g_strcmp0 (dom, "ai.onnx") == 0) &&
+          mp->opset_import[i]->has_version)
+        opset = mp->opset_import[i]->version;
+    }
+  if (g == NULL || g->n_node == 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("'%s' is an ONNX file without a graph"),
+                   display);
+      goto out;
+    }
+  if (opset < 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("'%s' does not say which ONNX operator set (opset) it uses"), display);
+      goto out;
+    }
+  if (opset < MIN_OPSET || opset > MAX_OPSET)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                   _("'%s' uses ONNX opset %" G_GINT64_FORMAT "; Mirada reads opsets %d to %d "
+                     "(export with opset_version=13)"),
+                   display, opset, MIN_OPSET, MAX_OPSET);
+      goto out;
+    }
+
+  model = mir_model_new (g->name && g->name[0] ? g->name : "onnx");
+  c.model = model;
+  c.values = values;
+  c.names = names;
+  c.opset = opset;
+  c.display = display;
+
+  for (gsize i = 0; i < g->n_initializer; i++)
+    {
+      Value *v = g_new0 (Value, 1);
+      v->node = -1;
+      v->constant = g->initializer[i];
+      g_hash_table_replace (values, g_strdup (g->initializer[i]->name), v);
+    }
+  for (gsize i = 0; i < g->n_input; i++)
+    if (!g_hash_table_contains (values, g->input[i]->name) &&
+        !add_graph_input (&c, g->input[i], error))
+      goto out;
+  if (model->inputs->len != 1)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                   _("'%s' has %u inputs; Mirada reads ONNX models with one image input"),
+                   display, model->inputs->len);
+      goto out;
+    }
+  for (gsize i = 0; i < g->n_node; i++)
+    {
+      g_autofree char *fallback = g_strdup_printf ("#%u", (guint) i);
+      c.node = g->node[i];
+      c.node_name = c.node->name && c.node->name[0] ? c.node->name : fallback;
+      if (!convert_node (&c, error))
+        goto out;
+    }
+  for (gsize i = 0; i < g->n_output; i++)
+    {
+      Value *v = g_hash_table_lookup (values, g->output[i]->name);
+      guint idx;
+      if (v == NULL || v->node < 0)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                       _("The output '%s' of '%s' is not computed by its graph"),
+                       g->output[i]->name, display);
+          goto out;
+        }
+      idx = (guint) v->node;
+      g_array_append_val (outs, idx);
+    }
+  if (!mir_model_set_outputs (model, &g_array_index (outs, guint, 0), outs->len, error) ||
+      !mir_model_finish (model, FALSE, 0, error))
+    goto out;
+  model->format = g_strdup_printf ("ONNX (opset %" G_GINT64_FORMAT ")", opset);
+  if (mp->producer_name && mp->producer_name[0])
+    model->backend = g_strdup_printf ("%s %s", mp->producer_name,
+                                      mp->producer_version ? mp->producer_version : "");
+  /* torchvision-style classifiers expect ImageNet mean/std; a sidecar overrides it. */
+  if (g_strcmp0 (mp->producer_name, "pytorch") == 0)
+    model->meta.preprocess = MIR_PREPROCESS_TORCH;
+  ok = TRUE;
+
+out:
+  onnx__model_proto__free_unpacked (mp, NULL);
+  return ok ? g_steal_pointer (&model) : NULL;
+}

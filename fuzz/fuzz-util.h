@@ -1,0 +1,25 @@
+/* fuzz-util.h: what the libFuzzer harnesses share.
+ *
+ * Each harness defines LLVMFuzzerTestOneInput().  With -Dfuzzing=true it is
+ * linked with libFuzzer (-fsanitize=fuzzer); otherwise with fuzz-main.c, a
+ * plain driver that replays files (the committed corpus and regressions) as
+ * a meson test. */
+#pragma once
+
+#include <glib.h>
+#include <stddef.h>
+#include <stdint.h>
+
+G_BEGIN_DECLS
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize (int *argc, char ***argv);
+
+/* Makes GLib criticals fatal (a g_return_if_fail reached from file content
+ * is a bug) and silences HDF5's error printing. */
+void        mir_fuzz_init        (void);
+/* Writes @data to this process's scratch file @suffix (in $TMPDIR) and
+ * returns its path (owned by the helper, reused per call). */
+const char *mir_fuzz_write_temp  (const uint8_t *data, size_t size, const char *suffix);
+
+G_END_DECLS

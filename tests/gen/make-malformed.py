@@ -1,0 +1,395 @@
+#!/usr/bin/python3
+"""Writes tests/data/malformed/: broken models, images, sidecars, grids and
+ground-truth files, each of which `mirada` must refuse with exit code 2 and
+one clear stderr line (tests/test-malformed.py runs them).
+
+    /usr/bin/python3 tests/gen/make-malformed.py
+
+Deterministic (no randomness, no timestamps in the HDF5 files), so running
+it again gives the same files.  EXPECTED.tsv lists, per case: the case
+name, the command (run in tests/data/malformed/; GOOD is good.h5, a valid
+tiny model, IMAGE a valid 8×8 PNG, GRID a valid grid), the exit code and a
+substring the stderr line must contain.  The substrings were chosen by
+reading each message for whether it tells a user what is wrong.
+"""
+import json
+import os
+import struct
+import zlib
+
+import h5py
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "..", "data", "malformed")
+cases = []  # (name, command, exit code, substring)
+
+
+def case(name, command, substring, code=2):
+    cases.append((name, command, code, substring))
+
+
+def path(name):
+    return os.path.join(OUT, name)
+
+
+def write(name, data):
+    with open(path(name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode("utf-8"))
+
+
+# ---------------------------------------------------------------- models
+
+def layer(cls, name, inbound=None, **config):
+    entry = {"class_name": cls, "name": name, "config": dict(name=name, **config)}
+    if inbound is not None:
+        entry["inbound_nodes"] = [[[i, 0, 0, {}] for i in inbound]] if inbound else []
+    return entry
+
+
+def sequential(layers):
+    return {"class_name": "Sequential", "config": {"name": "s", "layers": layers}}
+
+
+def functional(layers, inputs, outputs):
+    return {"class_name": "Functional",
+            "config": {"name": "m", "layers": layers,
+                       "input_layers": [[i, 0, 0] for i in inputs],
+                       "output_layers": [[o, 0, 0] for o in outputs]}}
+
+
+GOOD_LAYERS = [
+    layer("InputLayer", "x", batch_input_shape=[None, 4, 4, 3], dtype="float32"),
+    layer("GlobalAveragePooling2D", "gap"),
+    layer("Dense", "d", units=2, activation="softmax", use_bias=True),
+]
+RNG = np.random.default_rng(7)
+KERNEL = RNG.uniform(-1, 1, (3, 2)).astype(np.float32)
+BIAS = np.array([0.1, -0.1], np.float32)
+
+
+def save_h5(name, config, weights=True, kernel=KERNEL, bias=BIAS, keras_version="2.4.0",
+            extra=None):
+    """A Keras 2 style .h5 file; @extra(f) may damage it further."""
+    with h5py.File(path(name), "w", track_order=False) as f:
+        if config is not None:
+            f.attrs["model_config"] = config if isinstance(config, (str, bytes, np.generic)) \
+                else json.dumps(config)
+        f.attrs["keras_version"] = keras_version
+        f.attrs["backend"] = "tensorflow"
+        if weights:
+            mw = f.create_group("model_weights")
+            mw.attrs["layer_names"] = np.array([b"x", b"gap", b"d"])
+            for n in ("x", "gap"):
+                mw.create_group(n).attrs["weight_names"] = np.array([], dtype="S1")
+            d = mw.create_group("d")
+            d.attrs["weight_names"] = np.array([b"d/kernel:0", b"d/bias:0"])
+            if kernel is not None:
+                d.create_dataset("d/kernel:0", data=kernel)
+            if bias is not None:
+                d.create_dataset("d/bias:0", data=bias)
+        if extra:
+            extra(f)
+
+
+os.makedirs(OUT, exist_ok=True)
+for old in os.listdir(OUT):
+    os.unlink(path(old))
+
+GOOD = sequential(GOOD_LAYERS)
+save_h5("good.h5", GOOD)
+good_bytes = open(path("good.h5"), "rb").read()
+
+# Broken HDF5 containers.
+write("h5-truncated-half.h5", good_bytes[: len(good_bytes) // 2])
+case("h5-truncated-half", "info h5-truncated-half.h5", "truncated")
+write("h5-truncated-superblock.h5", good_bytes[:40])
+case("h5-truncated-superblock", "info h5-truncated-superblock.h5", "h5-truncated-superblock.h5")
+write("h5-signature-only.h5", good_bytes[:8])
+case("h5-signature-only", "info h5-signature-only.h5", "h5-signature-only.h5")
+write("h5-tail-cut.h5", good_bytes[:-200])
+case("h5-tail-cut", "info h5-tail-cut.h5", "truncated")
+# Superblock v0: end-of-file address at offset 40 (8 bytes) claims 1 TB.
+b = bytearray(good_bytes)
+b[40:48] = struct.pack("<Q", 1 << 40)
+write("h5-eof-huge.h5", bytes(b))
+case("h5-eof-huge", "info h5-eof-huge.h5", "truncated")
+# Root symbol table address pointing past the end.
+b = bytearray(good_bytes)
+b[64:72] = struct.pack("<Q", len(good_bytes) + 4096)
+write("h5-root-past-end.h5", bytes(b))
+case("h5-root-past-end", "info h5-root-past-end.h5", "h5-root-past-end.h5")
+write("h5-zeroed-middle.h5", good_bytes[:512] + bytes(len(good_bytes) - 512))
+case("h5-zeroed-middle", "info h5-zeroed-middle.h5", "h5-zeroed-middle.h5")
+
+# Not HDF5 at all.
+write("empty.h5", b"")
+case("empty-model", "info empty.h5", "not a model file")
+write("text.h5", "this is not a model\n")
+case("text-model", "info text.h5", "not a model file")
+write("zip.h5", b"PK\x03\x04" + bytes(60))
+case("zip-model", "info zip.h5", ".keras archive")
+write("tfjs.h5", json.dumps({"format": "layers-model", "modelTopology": {}}))
+case("tfjs-model", "info tfjs.h5", "TensorFlow.js")
+
+# Valid HDF5, wrong content.
+save_h5("h5-noconfig.h5", None)
+case("h5-noconfig", "info h5-noconfig.h5", "no model_config attribute")
+save_h5("h5-config-syntax.h5", '{"class_name": "Sequential", "config": {')
+case("h5-config-syntax", "info h5-config-syntax.h5", "JSON")
+save_h5("h5-config-empty.h5", "")
+case("h5-config-empty", "info h5-config-empty.h5", "it is empty")
+save_h5("h5-config-array.h5", "[1, 2, 3]")
+case("h5-config-array", "info h5-config-array.h5", "not a JSON object")
+save_h5("h5-config-utf8.h5", np.bytes_(b'{"class_name": "\xff\xfe"}'))
+case("h5-config-utf8", "info h5-config-utf8.h5", "h5-config-utf8.h5")
+save_h5("h5-config-number.h5", None, extra=lambda f: f.attrs.__setitem__("model_config", 42))
+case("h5-config-number", "info h5-config-number.h5", "model_config")
+save_h5("h5-keras1.h5", GOOD, keras_version="1.2.2")
+case("h5-keras1", "info h5-keras1.h5", "Keras 1.2.2")
+save_h5("h5-no-weights.h5", GOOD, weights=False)
+case("h5-no-weights", "info h5-no-weights.h5", "holds no Keras weights")
+
+# Configs the graph builder must refuse.
+save_h5("config-unknown-layer.h5", sequential(GOOD_LAYERS[:2] + [layer("FancyLayer", "f")]))
+case("config-unknown-layer", "info config-unknown-layer.h5", "FancyLayer")
+save_h5("config-no-class.h5", sequential([{"config": {"name": "a"}}]))
+case("config-no-class", "info config-no-class.h5", "class_name")
+save_h5("config-layers-not-list.h5", {"class_name": "Sequential", "config": {"layers": 5}})
+case("config-layers-not-list", "info config-layers-not-list.h5", "layers")
+cyc = functional([layer("InputLayer", "x", [], batch_input_shape=[None, 4]),
+                  layer("Dense", "a", ["b"], units=4),
+                  layer("Dense", "b", ["a"], units=4)], ["x"], ["b"])
+save_h5("config-cycle.h5", cyc, weights=False)
+case("config-cycle", "info config-cycle.h5", "form a cycle")
+selfloop = functional([layer("InputLayer", "x", [], batch_input_shape=[None, 4]),
+                       layer("Dense", "a", ["a"], units=4)], ["x"], ["a"])
+save_h5("config-self-loop.h5", selfloop, weights=False)
+case("config-self-loop", "info config-self-loop.h5", "form a cycle")
+dangling = functional([layer("InputLayer", "x", [], batch_input_shape=[None, 4]),
+                       layer("Dense", "a", ["ghost"], units=4)], ["x"], ["a"])
+save_h5("config-dangling.h5", dangling, weights=False)
+case("config-dangling", "info config-dangling.h5", "ghost")
+badout = functional([layer("InputLayer", "x", [], batch_input_shape=[None, 4]),
+                     layer("Dense", "a", ["x"], units=4)], ["x"], ["nowhere"])
+save_h5("config-bad-output.h5", badout, weights=False)
+case("config-bad-output", "info config-bad-output.h5", "nowhere")
+save_h5("config-dup-names.h5", sequential(GOOD_LAYERS + [layer("Dense", "d", units=2)]),
+        weights=False)
+case("config-dup-names", "info config-dup-names.h5", "config-dup-names.h5")
+save_h5("config-huge-units.h5", sequential(GOOD_LAYERS[:2] + [layer("Dense", "d", units=2**31)]),
+        weights=False)
+case("config-huge-units", "info config-huge-units.h5", "'units' must be between")
+save_h5("config-billions.h5",
+        sequential([layer("InputLayer", "x", batch_input_shape=[None, 60000]),
+                    layer("Dense", "d1", units=60000), layer("Dense", "d2", units=60000)]),
+        weights=False)
+case("config-billions", "info config-billions.h5", "more parameters than Mirada accepts")
+save_h5("config-shape-overflow.h5",
+        sequential([layer("InputLayer", "x", batch_input_shape=[None, 65536, 65536, 65536]),
+                    layer("Flatten", "f")]), weights=False)
+case("config-shape-overflow", "info config-shape-overflow.h5", "too many values")
+save_h5("config-negative-dim.h5",
+        sequential([layer("InputLayer", "x", batch_input_shape=[None, -5, 3])]), weights=False)
+case("config-negative-dim", "info config-negative-dim.h5", "outside 1..65536")
+save_h5("config-empty-layer.h5",
+        '{"class_name": "Sequential", "config": {"layers": [' + ",".join(["{}"] * 1000) + "]}}",
+        weights=False)
+case("config-empty-layer", "info config-empty-layer.h5", "no \"class_name\"")
+save_h5("config-deep-json.h5", "[" * 100000 + "]" * 100000, weights=False)
+case("config-deep-json", "info config-deep-json.h5", "nested more than 512 levels")
+nested = GOOD
+for i in range(80):
+    nested = sequential([dict(nested, name="n%d" % i)])
+save_h5("config-deep-nesting.h5", nested, weights=False)
+case("config-deep-nesting", "info config-deep-nesting.h5", "nested more than")
+save_h5("config-conv-kernel-too-big.h5",
+        sequential([layer("InputLayer", "x", batch_input_shape=[None, 4, 4, 3]),
+                    layer("Conv2D", "c", filters=2, kernel_size=[9, 9], padding="valid")]),
+        weights=False)
+case("config-conv-kernel-too-big", "info config-conv-kernel-too-big.h5", "larger than its input")
+
+# Weights that do not fit the config.
+save_h5("weights-shape.h5", GOOD, kernel=np.zeros((4, 2), np.float32))
+case("weights-shape", "info weights-shape.h5", "(4, 2)")
+save_h5("weights-dtype-string.h5", GOOD, kernel=np.array([[b"ab", b"cd"]] * 3))
+case("weights-dtype-string", "info weights-dtype-string.h5", "float")
+save_h5("weights-missing-dataset.h5", GOOD, bias=None)
+case("weights-missing-dataset", "info weights-missing-dataset.h5", "d/bias:0")
+
+
+def extra_layer_name(f):
+    f["model_weights"].attrs["layer_names"] = np.array([b"x", b"gap", b"d", b"ghost"])
+save_h5("weights-missing-group.h5", GOOD, extra=extra_layer_name)
+case("weights-missing-group", "info weights-missing-group.h5", "ghost")
+
+
+def extra_unknown_layer(f):
+    f["model_weights"].attrs["layer_names"] = np.array([b"x", b"gap", b"d", b"other"])
+    g = f["model_weights"].create_group("other")
+    g.attrs["weight_names"] = np.array([b"other/kernel:0"])
+    g.create_dataset("other/kernel:0", data=np.zeros(3, np.float32))
+save_h5("weights-unknown-layer.h5", GOOD, extra=extra_unknown_layer)
+case("weights-unknown-layer", "info weights-unknown-layer.h5", "other")
+
+
+def extra_count(f):
+    f["model_weights/d"].attrs["weight_names"] = np.array([b"d/kernel:0"])
+save_h5("weights-count.h5", GOOD, extra=extra_count)
+case("weights-count", "info weights-count.h5", "needs 2")
+
+
+def extra_rank(f):
+    del f["model_weights/d/d/kernel:0"]
+    f["model_weights/d"].create_dataset("d/kernel:0", data=np.zeros((1,) * 9, np.float32))
+save_h5("weights-rank.h5", GOOD, extra=extra_rank)
+case("weights-rank", "info weights-rank.h5", "rank 9")
+
+
+def extra_huge(f):
+    del f["model_weights/d/d/kernel:0"]
+    f["model_weights/d"].create_dataset("d/kernel:0", shape=(1 << 40,), dtype="f4",
+                                        chunks=(1024,))
+save_h5("weights-huge.h5", GOOD, extra=extra_huge)
+case("weights-huge", "info weights-huge.h5", "larger than Mirada accepts")
+
+
+def extra_names_float(f):
+    f["model_weights"].attrs["layer_names"] = np.array([1.5, 2.5])
+save_h5("weights-names-float.h5", GOOD, extra=extra_names_float)
+case("weights-names-float", "info weights-names-float.h5", "layer_names")
+
+
+def extra_nan(f):
+    del f["model_weights/d/d/bias:0"]
+    f["model_weights/d"].create_dataset("d/bias:0", data=np.array([np.nan, np.inf], np.float32))
+save_h5("weights-nan.h5", GOOD, extra=extra_nan)
+case("weights-nan", "predict weights-nan.h5 IMAGE", "not a finite number")
+
+# ---------------------------------------------------------------- images
+
+
+def png(width, height, rows=None, color_type=2, idat=None):
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data +
+                struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    if idat is None:
+        raw = b"".join(b"\x00" + bytes((x * 30 + y * 7) % 256 for x in range(width * 3))
+                       for y in range(height)) if rows is None else rows
+        idat = zlib.compress(raw)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) +
+            chunk(b"IEND", b""))
+
+
+write("image.png", png(8, 8))
+good_png = open(path("image.png"), "rb").read()
+write("img-text.png", "not an image at all\n")
+case("img-text", "predict good.h5 img-text.png", "not an image Mirada can read")
+write("img-empty.png", b"")
+case("img-empty", "predict good.h5 img-empty.png", "not an image Mirada can read")
+write("img-truncated.png", good_png[:50])
+case("img-truncated", "predict good.h5 img-truncated.png", "img-truncated.png")
+write("img-huge.png", png(100000, 100000, idat=zlib.compress(b"\x00" * 1000)))
+case("img-huge", "predict good.h5 img-huge.png", "at most")
+write("img-wide.png", png(16385, 1, idat=zlib.compress(b"\x00" * 100)))
+case("img-wide", "predict good.h5 img-wide.png", "at most 16384")
+write("img-many-pixels.png", png(16000, 16000, idat=zlib.compress(b"\x00" * 1000)))
+case("img-many-pixels", "predict good.h5 img-many-pixels.png", "megapixels")
+write("img-zero.png", png(0, 0, idat=b""))
+case("img-zero", "predict good.h5 img-zero.png", "img-zero.png")
+b = bytearray(good_png)
+b[-20] ^= 0xff  # inside IDAT: bad CRC / bad deflate
+write("img-bitflip.png", bytes(b))
+case("img-bitflip", "predict good.h5 img-bitflip.png", "img-bitflip.png")
+write("img-short-idat.png", png(64, 64, rows=b"\x00" * 100))
+case("img-short-idat", "predict good.h5 img-short-idat.png", "img-short-idat.png")
+# JPEG: SOI, a baseline SOF0 claiming 60000×60000, then nothing.
+jpeg = bytearray(open(os.path.join(HERE, "..", "data", "cli", "rotated.jpg"), "rb").read())
+sof = jpeg.index(b"\xff\xc0")
+jpeg[sof + 5:sof + 9] = struct.pack(">HH", 60000, 60000)
+write("img-huge.jpg", bytes(jpeg))
+case("img-huge-jpeg", "predict good.h5 img-huge.jpg", "at most")
+write("img-truncated.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00")
+case("img-truncated-jpeg", "predict good.h5 img-truncated.jpg", "img-truncated.jpg")
+# BMP claiming 50000×-50000 (top-down) with no pixels.
+bmp = b"BM" + struct.pack("<IHHI", 54, 0, 0, 54) + \
+    struct.pack("<IiiHHIIiiII", 40, 50000, -50000, 1, 24, 0, 0, 0, 0, 0, 0)
+write("img-huge.bmp", bmp)
+case("img-huge-bmp", "predict good.h5 img-huge.bmp", "img-huge.bmp")
+write("img-gif-garbage.gif", b"GIF89a" + struct.pack("<HH", 65535, 65535) + b"\xf7\x00\x00")
+case("img-gif-garbage", "predict good.h5 img-gif-garbage.gif", "img-gif-garbage.gif")
+
+# ---------------------------------------------------------------- sidecars
+
+def sidecar_case(name, sidecar=None, labels=None, substring=None):
+    with open(path(name + ".h5"), "wb") as f:
+        f.write(good_bytes)
+    if sidecar is not None:
+        write(name + ".mirada.json", sidecar)
+    if labels is not None:
+        write(name + ".labels.txt", labels)
+    case(name, "info %s.h5" % name, substring)
+
+
+sidecar_case("sidecar-syntax", sidecar='{"class_names": [', substring="sidecar-syntax.mirada.json")
+sidecar_case("sidecar-array", sidecar="[1, 2]", substring="sidecar-array.mirada.json")
+sidecar_case("sidecar-preprocess", sidecar='{"preprocess": "magic"}', substring="magic")
+sidecar_case("sidecar-resize", sidecar='{"resize": 7}', substring="resize")
+sidecar_case("sidecar-classes-type", sidecar='{"class_names": 5}', substring="class_names")
+sidecar_case("sidecar-classes-items", sidecar='{"class_names": ["a", 3]}',
+             substring="class_names")
+sidecar_case("sidecar-utf8", sidecar=b'{"class_names": ["\xff"]}',
+             substring="sidecar-utf8.mirada.json")
+sidecar_case("labels-utf8", labels=b"cat\n\xff\xfedog\n", substring="labels-utf8.labels.txt")
+write("labels-binary.txt", bytes(range(256)))
+case("labels-binary-option", "predict good.h5 IMAGE --labels labels-binary.txt",
+     "labels-binary.txt")
+
+# ---------------------------------------------------------------- grids and truth
+
+GRID = {"image_width": 8, "image_height": 8, "window": 4, "stride": 4,
+        "classes": ["dog", "cat"],
+        "probs": [[0.99, 0.01], [0.2, 0.8], [0.995, 0.005], [0.5, 0.5]]}
+write("grid.json", json.dumps(GRID))
+
+
+def grid_case(name, content, substring):
+    write(name + ".json", content if isinstance(content, str) else json.dumps(content))
+    case(name, "detect --grid %s.json" % name, substring)
+
+
+grid_case("grid-syntax", '{"image_width": 8,', "grid-syntax.json")
+grid_case("grid-array", "[]", "not a probability grid")
+grid_case("grid-missing-window", {k: v for k, v in GRID.items() if k != "window"}, "window")
+grid_case("grid-window-too-big", dict(GRID, window=20), "does not fit")
+grid_case("grid-zero-stride", dict(GRID, stride=0), "Stride")
+grid_case("grid-rows", dict(GRID, probs=GRID["probs"][:3]), "rows of probabilities")
+grid_case("grid-prob-range", dict(GRID, probs=[[1.5, 0.0]] + GRID["probs"][1:]), "grid-prob-range.json")
+grid_case("grid-prob-string", dict(GRID, probs=[["x", 0.0]] + GRID["probs"][1:]), "not a number")
+grid_case("grid-class-number", dict(GRID, classes=[1, 2]), "not a string")
+grid_case("grid-notebook-type", dict(GRID, notebook_layout="yes"), "notebook_layout")
+grid_case("grid-huge", dict(GRID, image_width=2**31 - 1, image_height=2**31 - 1, stride=1),
+          "grid-huge.json")
+grid_case("grid-no-classes", dict(GRID, classes=[], probs=[[]] * 4), "grid-no-classes.json")
+
+
+def truth_case(name, content, substring):
+    write(name + ".json", content if isinstance(content, str) else json.dumps(content))
+    case(name, "detect --grid GRID --truth %s.json" % name, substring)
+
+
+truth_case("truth-syntax", '{"objects": [', "truth-syntax.json")
+truth_case("truth-no-objects", {"image": "x.png"}, "objects")
+truth_case("truth-class", {"objects": [{"class": "horse", "box": [0, 0, 4, 4]}]}, "unknown or missing")
+truth_case("truth-class-index", {"objects": [{"class": 7, "box": [0, 0, 4, 4]}]}, "unknown or missing")
+truth_case("truth-box-length", {"objects": [{"class": "dog", "box": [0, 0, 4]}]}, "box")
+truth_case("truth-box-negative", {"objects": [{"class": "dog", "box": [0, 0, -4, 4]}]}, "box")
+truth_case("truth-box-string", {"objects": [{"class": "dog", "box": ["a", 0, 4, 4]}]}, "box")
+truth_case("truth-object-type", {"objects": [5]}, "truth-object-type.json")
+
+with open(path("EXPECTED.tsv"), "w") as f:
+    f.write("# case\tcommand (run in this folder)\texit\tstderr substring\n")
+    for name, command, code, substring in cases:
+        f.write("%s\t%s\t%d\t%s\n" % (name, command, code, substring))
+print("%d cases in %s" % (len(cases), OUT))
