@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "mirada-application.h"
+#include "mirada-job.h"
 #include "mirada-window.h"
 
 struct _MiradaApplication
@@ -138,10 +139,21 @@ mirada_application_startup (GApplication *app)
 }
 
 static void
+mirada_application_shutdown (GApplication *app)
+{
+  /* windows are gone and their jobs cancelled; let the workers leave the
+   * engine before exit (OpenBLAS's exit handler deadlocks otherwise) */
+  if (!mirada_jobs_wait_idle (10000))
+    g_warning ("A worker job did not stop within 10 s");
+  G_APPLICATION_CLASS (mirada_application_parent_class)->shutdown (app);
+}
+
+static void
 mirada_application_class_init (MiradaApplicationClass *klass)
 {
   GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
 
+  app_class->shutdown = mirada_application_shutdown;
   app_class->activate = mirada_application_activate;
   app_class->open = mirada_application_open;
   app_class->startup = mirada_application_startup;

@@ -44,6 +44,22 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+static gint n_running; /* workers inside job->func, all runners */
+
+gboolean
+mirada_jobs_wait_idle (guint timeout_ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (g_atomic_int_get (&n_running) > 0)
+    {
+      if (g_get_monotonic_time () > end)
+        return FALSE;
+      g_usleep (1000);
+    }
+  return TRUE;
+}
+
 static MiradaJob *
 job_ref (MiradaJob *job)
 {
@@ -116,7 +132,9 @@ job_worker (GTask        *task,
   g_autoptr(GError) error = NULL;
   gpointer result;
 
+  g_atomic_int_inc (&n_running);
   result = job->func (job, job->data, cancellable, &error);
+  g_atomic_int_add (&n_running, -1);
   if (result == NULL)
     {
       if (error == NULL)

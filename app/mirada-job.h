@@ -28,6 +28,12 @@ typedef void (*MiradaJobDoneFunc) (gpointer      result,
 void mirada_job_set_progress (MiradaJob *job,
                               double     fraction);
 
+/* Blocks until no worker is inside a job (cancelled ones stop at their next
+ * check), at most @timeout_ms.  Call before exit: OpenBLAS's exit handler
+ * can deadlock while another thread is inside a BLAS call.  Returns FALSE on
+ * timeout. */
+gboolean mirada_jobs_wait_idle (guint timeout_ms);
+
 #define MIRADA_TYPE_JOB_RUNNER (mirada_job_runner_get_type ())
 G_DECLARE_FINAL_TYPE (MiradaJobRunner, mirada_job_runner, MIRADA, JOB_RUNNER, GObject)
 

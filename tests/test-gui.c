@@ -17,6 +17,7 @@
 #include "detect/mir-detect.h"
 #include "mirada-application.h"
 #include "mirada-explain-panel.h"
+#include "mirada-job.h"
 #include "mirada-cli.h"
 #include "mirada-window.h"
 
@@ -612,6 +613,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/gui/watchdog", test_gui_watchdog);
   g_test_add_func ("/gui/defaults", test_gui_defaults);
   status = g_test_run ();
+  /* as the application's shutdown does: no worker inside OpenBLAS at exit */
+  g_assert_true (mirada_jobs_wait_idle (30000));
   g_clear_object (&app);
   return status;
 }
