@@ -1,0 +1,202 @@
+/* mirada-architecture-panel.c: a GtkColumnView over the MirModel's nodes. */
+#define G_LOG_DOMAIN "mirada-architecture-panel"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "mirada-architecture-panel.h"
+
+/* One row: strings computed once from the immutable model. */
+#define MIRADA_TYPE_NODE_ITEM (mirada_node_item_get_type ())
+G_DECLARE_FINAL_TYPE (MiradaNodeItem, mirada_node_item, MIRADA, NODE_ITEM, GObject)
+
+struct _MiradaNodeItem
+{
+  GObject parent_instance;
+  char *columns[4]; /* name, type, output shape, params */
+};
+
+G_DEFINE_FINAL_TYPE (MiradaNodeItem, mirada_node_item, G_TYPE_OBJECT)
+
+static void
+mirada_node_item_finalize (GObject *object)
+{
+  MiradaNodeItem *self = MIRADA_NODE_ITEM (object);
+
+  for (guint i = 0; i < G_N_ELEMENTS (self->columns); i++)
+    g_free (self->columns[i]);
+  G_OBJECT_CLASS (mirada_node_item_parent_class)->finalize (object);
+}
+
+static void
+mirada_node_item_class_init (MiradaNodeItemClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = mirada_node_item_finalize;
+}
+
+static void
+mirada_node_item_init (MiradaNodeItem *self)
+{
+}
+
+struct _MiradaArchitecturePanel
+{
+  GtkBox parent_instance;
+
+  /* template */
+  GtkColumnView *column_view;
+  GtkLabel *summary_label;
+
+  /* owned */
+  GListStore *nodes;
+};
+
+G_DEFINE_FINAL_TYPE (MiradaArchitecturePanel, mirada_architecture_panel, GTK_TYPE_BOX)
+
+static void
+setup_cell_cb (GtkSignalListItemFactory *factory,
+               GtkListItem              *item,
+               gpointer                  user_data)
+{
+  GtkWidget *label = gtk_label_new (NULL);
+  guint column = GPOINTER_TO_UINT (user_data);
+
+  gtk_label_set_xalign (GTK_LABEL (label), column == 3 ? 1.0 : 0.0);
+  if (column < 2)
+    {
+      /* long Keras names ("block_16_depthwise_BN"): keep shape and params in view */
+      gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_MIDDLE);
+      gtk_label_set_width_chars (GTK_LABEL (label), column == 0 ? 14 : 10);
+    }
+  if (column >= 2)
+    gtk_widget_add_css_class (label, "numeric");
+  gtk_list_item_set_child (item, label);
+}
+
+static void
+bind_tooltip (GtkListItem *item,
+              const char  *text)
+{
+  gtk_widget_set_tooltip_text (gtk_list_item_get_child (item), text);
+}
+
+static void
+bind_cell_cb (GtkSignalListItemFactory *factory,
+              GtkListItem              *item,
+              gpointer                  user_data)
+{
+  MiradaNodeItem *node = gtk_list_item_get_item (item);
+  guint column = GPOINTER_TO_UINT (user_data);
+
+  gtk_label_set_label (GTK_LABEL (gtk_list_item_get_child (item)), node->columns[column]);
+  bind_tooltip (item, column < 2 ? node->columns[column] : NULL);
+}
+
+static char *
+format_count (gint64 n)
+{
+  /* thousands separated as the locale does it */
+  return g_strdup_printf ("%'" G_GINT64_FORMAT, n);
+}
+
+void
+mirada_architecture_panel_set_model (MiradaArchitecturePanel *self,
+                                     MirModel                *model)
+{
+  g_autofree char *total_str = NULL;
+  g_autofree char *summary = NULL;
+  gint64 total, trainable = 0;
+  guint n;
+
+  g_return_if_fail (MIRADA_IS_ARCHITECTURE_PANEL (self));
+
+  g_list_store_remove_all (self->nodes);
+  if (model == NULL)
+    {
+      gtk_label_set_label (self->summary_label, _("No model open."));
+      return;
+    }
+
+  n = mir_model_get_n_nodes (model);
+  for (guint i = 0; i < n; i++)
+    {
+      MirNode *node = mir_model_get_node (model, i);
+      g_autoptr(MiradaNodeItem) item = g_object_new (MIRADA_TYPE_NODE_ITEM, NULL);
+
+      item->columns[0] = g_strdup (node->name);
+      item->columns[1] = g_strdup (node->layer != NULL ? node->layer->klass->name : "?");
+      item->columns[2] = mir_shape_to_string (&node->shape);
+      item->columns[3] = format_count (node->layer != NULL ? mir_layer_count_params (node->layer, NULL) : 0);
+      g_list_store_append (self->nodes, item);
+    }
+
+  total = mir_model_count_params (model, &trainable);
+  total_str = format_count (total);
+  summary = g_strdup_printf (ngettext ("%s: %u node, %s parameters", "%s: %u nodes, %s parameters", n),
+                             model->name != NULL ? model->name : _("Model"), n, total_str);
+  gtk_label_set_label (self->summary_label, summary);
+}
+
+GListModel *
+mirada_architecture_panel_get_nodes (MiradaArchitecturePanel *self)
+{
+  return G_LIST_MODEL (self->nodes);
+}
+
+static void
+mirada_architecture_panel_dispose (GObject *object)
+{
+  gtk_widget_dispose_template (GTK_WIDGET (object), MIRADA_TYPE_ARCHITECTURE_PANEL);
+  G_OBJECT_CLASS (mirada_architecture_panel_parent_class)->dispose (object);
+}
+
+static void
+mirada_architecture_panel_finalize (GObject *object)
+{
+  MiradaArchitecturePanel *self = MIRADA_ARCHITECTURE_PANEL (object);
+
+  g_clear_object (&self->nodes);
+  G_OBJECT_CLASS (mirada_architecture_panel_parent_class)->finalize (object);
+}
+
+static void
+mirada_architecture_panel_class_init (MiradaArchitecturePanelClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = mirada_architecture_panel_dispose;
+  object_class->finalize = mirada_architecture_panel_finalize;
+
+  gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_BASE "/ui/mirada-architecture-panel.ui");
+  gtk_widget_class_bind_template_child (widget_class, MiradaArchitecturePanel, column_view);
+  gtk_widget_class_bind_template_child (widget_class, MiradaArchitecturePanel, summary_label);
+}
+
+static void
+mirada_architecture_panel_init (MiradaArchitecturePanel *self)
+{
+  const char *titles[] = { N_("Layer"), N_("Type"), N_("Output shape"), N_("Params") };
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->nodes = g_list_store_new (MIRADA_TYPE_NODE_ITEM);
+  gtk_column_view_set_model (self->column_view,
+                             GTK_SELECTION_MODEL (gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->nodes)))));
+
+  for (guint i = 0; i < G_N_ELEMENTS (titles); i++)
+    {
+      GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
+      g_autoptr(GtkColumnViewColumn) column = NULL;
+
+      g_signal_connect (factory, "setup", G_CALLBACK (setup_cell_cb), GUINT_TO_POINTER (i));
+      g_signal_connect (factory, "bind", G_CALLBACK (bind_cell_cb), GUINT_TO_POINTER (i));
+      column = gtk_column_view_column_new (_(titles[i]), factory);
+      gtk_column_view_column_set_resizable (column, TRUE);
+      gtk_column_view_column_set_expand (column, i == 0);
+      if (i < 2)
+        gtk_column_view_column_set_fixed_width (column, i == 0 ? 160 : 150);
+      gtk_column_view_append_column (self->column_view, column);
+    }
+}

@@ -1,0 +1,666 @@
+/* mirada-canvas.c: image + boxes, drawn in snapshot() (STYLE.md §6). */
+#define G_LOG_DOMAIN "mirada-canvas"
+
+#include "config.h"
+
+#include <math.h>
+
+#include <glib/gi18n.h>
+
+#include "mirada-canvas.h"
+
+#define ZOOM_MIN 0.05
+#define ZOOM_MAX 32.0
+#define ZOOM_STEP 1.25
+
+struct _MiradaCanvas
+{
+  GtkWidget parent_instance;
+
+  GdkTexture *texture;
+  GskRenderNode *image_node; /* cached: rebuilt when the texture changes */
+  MirDetectGrid *grid;
+  GArray *boxes;
+  char **class_names;
+
+  gboolean fit;              /* follow the widget size */
+  double zoom;               /* when !fit */
+  double pan_x, pan_y;       /* widget offset of the image origin when !fit */
+  double drag_start_x, drag_start_y;
+
+  double pointer_x, pointer_y;
+  gboolean hovering;
+  int hover_row, hover_col;
+  gboolean has_selection;
+  int sel_row, sel_col;
+};
+
+G_DEFINE_FINAL_TYPE (MiradaCanvas, mirada_canvas, GTK_TYPE_WIDGET)
+
+enum {
+  WINDOW_ACTIVATED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+void
+mirada_class_color (guint    class_index,
+                    GdkRGBA *rgba)
+{
+  guint8 rgb[3];
+
+  /* the engine's colours, so the GUI matches `mirada detect --draw` */
+  mir_detect_class_color (class_index, rgb);
+  rgba->red = rgb[0] / 255.f;
+  rgba->green = rgb[1] / 255.f;
+  rgba->blue = rgb[2] / 255.f;
+  rgba->alpha = 1.f;
+}
+
+static char *
+class_label (const char *const *names,
+             guint              k)
+{
+  guint n = names != NULL ? g_strv_length ((char **) names) : 0;
+
+  if (k < n)
+    return g_strdup (names[k]);
+  return g_strdup_printf (_("class %u"), k);
+}
+
+static int
+compare_prob_desc (gconstpointer a,
+                   gconstpointer b)
+{
+  const MirDetectBox *const *x = a, *const *y = b;
+
+  return (*x)->prob < (*y)->prob ? 1 : (*x)->prob > (*y)->prob ? -1 : 0;
+}
+
+void
+mirada_draw_boxes (cairo_t           *cr,
+                   PangoLayout       *layout,
+                   GArray            *boxes,
+                   const char *const *class_names,
+                   double             scale)
+{
+  g_autoptr(GPtrArray) order = NULL;
+  g_autoptr(GArray) placed = NULL;
+
+  if (boxes == NULL)
+    return;
+
+  cairo_set_line_width (cr, 2.0);
+  for (guint i = 0; i < boxes->len; i++)
+    {
+      const MirDetectBox *b = &g_array_index (boxes, MirDetectBox, i);
+      GdkRGBA color;
+
+      mirada_class_color (b->class_index, &color);
+      gdk_cairo_set_source_rgba (cr, &color);
+      cairo_rectangle (cr, b->x * scale + 1, b->y * scale + 1, b->width * scale - 2, b->height * scale - 2);
+      cairo_stroke (cr);
+    }
+
+  /* Labels, most probable first; one that would cover an earlier label is
+   * left out (overlapping windows would otherwise bury them all). */
+  order = g_ptr_array_new ();
+  for (guint i = 0; i < boxes->len; i++)
+    g_ptr_array_add (order, &g_array_index (boxes, MirDetectBox, i));
+  g_ptr_array_sort (order, compare_prob_desc);
+  placed = g_array_new (FALSE, FALSE, sizeof (graphene_rect_t));
+  for (guint i = 0; i < order->len; i++)
+    {
+      const MirDetectBox *b = order->pdata[i];
+      g_autofree char *name = class_label (class_names, b->class_index);
+      g_autofree char *text = g_strdup_printf ("%s %.3f", name, b->prob);
+      graphene_rect_t rect;
+      gboolean free_spot = TRUE;
+      int tw, th;
+      GdkRGBA color;
+
+      pango_layout_set_text (layout, text, -1);
+      pango_layout_get_pixel_size (layout, &tw, &th);
+      graphene_rect_init (&rect, b->x * scale + 1, b->y * scale + 1, tw + 6, th + 2);
+      for (guint j = 0; j < placed->len && free_spot; j++)
+        free_spot = !graphene_rect_intersection (&rect, &g_array_index (placed, graphene_rect_t, j), NULL);
+      if (!free_spot)
+        continue;
+      g_array_append_val (placed, rect);
+
+      mirada_class_color (b->class_index, &color);
+      gdk_cairo_set_source_rgba (cr, &color);
+      cairo_rectangle (cr, rect.origin.x, rect.origin.y, rect.size.width, rect.size.height);
+      cairo_fill (cr);
+      cairo_set_source_rgb (cr, 1, 1, 1);
+      cairo_move_to (cr, rect.origin.x + 3, rect.origin.y + 1);
+      pango_cairo_show_layout (cr, layout);
+    }
+}
+
+static void
+get_transform (MiradaCanvas *self,
+               double       *scale,
+               double       *ox,
+               double       *oy)
+{
+  int w = gtk_widget_get_width (GTK_WIDGET (self));
+  int h = gtk_widget_get_height (GTK_WIDGET (self));
+  int iw, ih;
+
+  *scale = 1.0;
+  *ox = *oy = 0.0;
+  if (self->texture == NULL)
+    return;
+  iw = gdk_texture_get_width (self->texture);
+  ih = gdk_texture_get_height (self->texture);
+  if (self->fit)
+    {
+      *scale = MIN ((double) w / iw, (double) h / ih);
+      if (*scale <= 0)
+        *scale = 1.0;
+      *ox = floor ((w - iw * *scale) / 2);
+      *oy = floor ((h - ih * *scale) / 2);
+    }
+  else
+    {
+      *scale = self->zoom;
+      *ox = self->pan_x;
+      *oy = self->pan_y;
+    }
+}
+
+gboolean
+mirada_grid_lookup (const MirDetectGrid *grid,
+                    double               x,
+                    double               y,
+                    int                 *row,
+                    int                 *col)
+{
+  const MirDetectGeometry *g = &grid->geom;
+  double half = g->window / 2.0;
+  int c, r;
+
+  c = (int) floor ((x - half) / g->stride + 0.5);
+  r = (int) floor ((y - half) / g->stride + 0.5);
+  c = CLAMP (c, 0, g->cols - 1);
+  r = CLAMP (r, 0, g->rows - 1);
+  if (x < c * g->stride || x >= c * g->stride + g->window ||
+      y < r * g->stride || y >= r * g->stride + g->window)
+    return FALSE;
+  *row = r;
+  *col = c;
+  return TRUE;
+}
+
+static void
+window_rect (const MirDetectGrid *grid,
+             int                  row,
+             int                  col,
+             int                 *x,
+             int                 *y,
+             int                 *w,
+             int                 *h)
+{
+  int size;
+
+  mir_detect_geometry_window_rect (&grid->geom, (guint) (row * grid->geom.cols + col), x, y, &size);
+  *w = *h = size;
+}
+
+static void
+draw_hover (MiradaCanvas *self,
+            cairo_t      *cr,
+            PangoLayout  *layout,
+            double        scale)
+{
+  GString *text;
+  guint n;
+  int x, y, w, h, tw, th;
+  double tx, ty;
+
+  if (self->grid == NULL)
+    return;
+
+  if (self->has_selection)
+    {
+      window_rect (self->grid, self->sel_row, self->sel_col, &x, &y, &w, &h);
+      cairo_set_source_rgba (cr, 1, 1, 0, 0.9);
+      cairo_set_line_width (cr, 3.0);
+      cairo_rectangle (cr, x * scale, y * scale, w * scale, h * scale);
+      cairo_stroke (cr);
+    }
+
+  if (!self->hovering)
+    return;
+
+  window_rect (self->grid, self->hover_row, self->hover_col, &x, &y, &w, &h);
+  cairo_set_source_rgba (cr, 1, 1, 1, 0.9);
+  cairo_set_line_width (cr, 1.5);
+  cairo_set_dash (cr, (double[]) { 6, 4 }, 2, 0);
+  cairo_rectangle (cr, x * scale, y * scale, w * scale, h * scale);
+  cairo_stroke (cr);
+  cairo_set_dash (cr, NULL, 0, 0);
+
+  n = (guint) (self->hover_row * self->grid->geom.cols + self->hover_col);
+  text = g_string_new (NULL);
+  /* Translators: a window position of the sliding-window grid: row, column */
+  g_string_append_printf (text, _("Window %d, %d"), self->hover_row, self->hover_col);
+  for (guint k = 0; k < self->grid->n_classes; k++)
+    {
+      g_autofree char *name = class_label ((const char *const *) self->grid->class_names, k);
+      g_string_append_printf (text, "\n%s: %.4f", name, mir_detect_grid_get (self->grid, n, k));
+    }
+  pango_layout_set_text (layout, text->str, -1);
+  g_string_free (text, TRUE);
+  pango_layout_get_pixel_size (layout, &tw, &th);
+  tx = (x + w) * scale + 4;
+  ty = y * scale;
+  /* keep the box inside the widget: left of the window if it would stick out */
+  {
+    double ox, oy, sc;
+
+    get_transform (self, &sc, &ox, &oy);
+    if (ox + tx + tw + 8 > gtk_widget_get_width (GTK_WIDGET (self)))
+      tx = MAX (x * scale - tw - 12, -ox);
+    if (oy + ty + th + 6 > gtk_widget_get_height (GTK_WIDGET (self)))
+      ty = gtk_widget_get_height (GTK_WIDGET (self)) - oy - th - 6;
+  }
+  cairo_set_source_rgba (cr, 0, 0, 0, 0.75);
+  cairo_rectangle (cr, tx, ty, tw + 8, th + 6);
+  cairo_fill (cr);
+  cairo_set_source_rgb (cr, 1, 1, 1);
+  cairo_move_to (cr, tx + 4, ty + 3);
+  pango_cairo_show_layout (cr, layout);
+}
+
+static void
+mirada_canvas_snapshot (GtkWidget   *widget,
+                        GtkSnapshot *snapshot)
+{
+  MiradaCanvas *self = MIRADA_CANVAS (widget);
+  int w = gtk_widget_get_width (widget);
+  int h = gtk_widget_get_height (widget);
+  g_autoptr(PangoLayout) layout = NULL;
+  double scale, ox, oy;
+  int iw, ih;
+  cairo_t *cr;
+
+  if (self->texture == NULL || w <= 0 || h <= 0)
+    return;
+
+  get_transform (self, &scale, &ox, &oy);
+  iw = gdk_texture_get_width (self->texture);
+  ih = gdk_texture_get_height (self->texture);
+
+  if (self->image_node == NULL)
+    self->image_node = gsk_texture_node_new (self->texture, &GRAPHENE_RECT_INIT (0, 0, iw, ih));
+
+  gtk_snapshot_push_clip (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
+  gtk_snapshot_save (snapshot);
+  gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (ox, oy));
+  gtk_snapshot_scale (snapshot, scale, scale);
+  gtk_snapshot_append_node (snapshot, self->image_node);
+  gtk_snapshot_restore (snapshot);
+
+  /* Boxes and hover are cheap: redrawn every frame, in widget pixels so the
+   * lines and labels keep their size at any zoom. */
+  cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
+  cairo_translate (cr, ox, oy);
+  layout = gtk_widget_create_pango_layout (widget, NULL);
+  mirada_draw_boxes (cr, layout, self->boxes, (const char *const *) self->class_names, scale);
+  draw_hover (self, cr, layout, scale);
+  cairo_destroy (cr);
+  gtk_snapshot_pop (snapshot);
+}
+
+static void
+mirada_canvas_measure (GtkWidget      *widget,
+                       GtkOrientation  orientation,
+                       int             for_size,
+                       int            *minimum,
+                       int            *natural,
+                       int            *minimum_baseline,
+                       int            *natural_baseline)
+{
+  *minimum = 64;
+  *natural = 480;
+}
+
+static gboolean
+widget_to_image (MiradaCanvas *self,
+                 double        wx,
+                 double        wy,
+                 double       *ix,
+                 double       *iy)
+{
+  double scale, ox, oy;
+
+  if (self->texture == NULL)
+    return FALSE;
+  get_transform (self, &scale, &ox, &oy);
+  *ix = (wx - ox) / scale;
+  *iy = (wy - oy) / scale;
+  return TRUE;
+}
+
+static void
+pointer_motion_cb (GtkEventControllerMotion *controller,
+                   double                    x,
+                   double                    y,
+                   MiradaCanvas             *self)
+{
+  double ix, iy;
+  int row, col;
+  gboolean hovering = FALSE;
+
+  self->pointer_x = x;
+  self->pointer_y = y;
+  if (self->grid != NULL && widget_to_image (self, x, y, &ix, &iy))
+    hovering = mirada_grid_lookup (self->grid, ix, iy, &row, &col);
+
+  if (hovering != self->hovering || (hovering && (row != self->hover_row || col != self->hover_col)))
+    {
+      self->hovering = hovering;
+      if (hovering)
+        {
+          self->hover_row = row;
+          self->hover_col = col;
+        }
+      gtk_widget_queue_draw (GTK_WIDGET (self));
+    }
+}
+
+static void
+pointer_leave_cb (GtkEventControllerMotion *controller,
+                  MiradaCanvas             *self)
+{
+  if (self->hovering)
+    {
+      self->hovering = FALSE;
+      gtk_widget_queue_draw (GTK_WIDGET (self));
+    }
+}
+
+static void
+leave_fit (MiradaCanvas *self)
+{
+  double scale, ox, oy;
+
+  if (!self->fit)
+    return;
+  get_transform (self, &scale, &ox, &oy);
+  self->fit = FALSE;
+  self->zoom = scale;
+  self->pan_x = ox;
+  self->pan_y = oy;
+}
+
+static void
+zoom_at (MiradaCanvas *self,
+         double        factor,
+         double        wx,
+         double        wy)
+{
+  double new_zoom;
+
+  if (self->texture == NULL)
+    return;
+  leave_fit (self);
+  new_zoom = CLAMP (self->zoom * factor, ZOOM_MIN, ZOOM_MAX);
+  /* keep the image point under (wx, wy) in place */
+  self->pan_x = wx - (wx - self->pan_x) * new_zoom / self->zoom;
+  self->pan_y = wy - (wy - self->pan_y) * new_zoom / self->zoom;
+  self->zoom = new_zoom;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static gboolean
+scrolled_cb (GtkEventControllerScroll *controller,
+             double                    dx,
+             double                    dy,
+             MiradaCanvas             *self)
+{
+  GdkModifierType state = gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (controller));
+  double x, y;
+
+  if (!(state & GDK_CONTROL_MASK))
+    {
+      if (self->texture == NULL)
+        return FALSE;
+      leave_fit (self);
+      self->pan_x -= dx * 30;
+      self->pan_y -= dy * 30;
+      gtk_widget_queue_draw (GTK_WIDGET (self));
+      return TRUE;
+    }
+
+  /* zoom around the pointer (last motion position) */
+  x = self->pointer_x;
+  y = self->pointer_y;
+  zoom_at (self, dy < 0 ? ZOOM_STEP : 1.0 / ZOOM_STEP, x, y);
+  return TRUE;
+}
+
+static void
+drag_begin_cb (GtkGestureDrag *gesture,
+               double          x,
+               double          y,
+               MiradaCanvas   *self)
+{
+  double scale, ox, oy;
+
+  get_transform (self, &scale, &ox, &oy);
+  self->drag_start_x = ox;
+  self->drag_start_y = oy;
+}
+
+static void
+drag_update_cb (GtkGestureDrag *gesture,
+                double          dx,
+                double          dy,
+                MiradaCanvas   *self)
+{
+  if (self->texture == NULL || hypot (dx, dy) < 4)
+    return;
+  leave_fit (self);
+  self->pan_x = self->drag_start_x + dx;
+  self->pan_y = self->drag_start_y + dy;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
+drag_end_cb (GtkGestureDrag *gesture,
+             double          dx,
+             double          dy,
+             MiradaCanvas   *self)
+{
+  double sx, sy, ix, iy;
+  int row, col;
+
+  if (hypot (dx, dy) >= 4 || self->grid == NULL)
+    return;
+  /* A click without movement selects the window under the pointer. */
+  gtk_gesture_drag_get_start_point (gesture, &sx, &sy);
+  if (widget_to_image (self, sx, sy, &ix, &iy) &&
+      mirada_grid_lookup (self->grid, ix, iy, &row, &col))
+    {
+      self->has_selection = TRUE;
+      self->sel_row = row;
+      self->sel_col = col;
+      gtk_widget_queue_draw (GTK_WIDGET (self));
+      g_signal_emit (self, signals[WINDOW_ACTIVATED], 0, row, col);
+    }
+}
+
+void
+mirada_canvas_set_texture (MiradaCanvas *self,
+                           GdkTexture   *texture)
+{
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+
+  if (!g_set_object (&self->texture, texture))
+    return;
+  g_clear_pointer (&self->image_node, gsk_render_node_unref);
+  self->fit = TRUE;
+  self->hovering = FALSE;
+  self->has_selection = FALSE;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+GdkTexture *
+mirada_canvas_get_texture (MiradaCanvas *self)
+{
+  g_return_val_if_fail (MIRADA_IS_CANVAS (self), NULL);
+  return self->texture;
+}
+
+void
+mirada_canvas_set_detections (MiradaCanvas *self,
+                              MirDetectGrid *grid,
+                              GArray        *boxes)
+{
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+
+  if (grid != self->grid)
+    {
+      self->hovering = FALSE;
+      self->has_selection = FALSE;
+    }
+  if (grid != NULL)
+    mir_detect_grid_ref (grid);
+  g_clear_pointer (&self->grid, mir_detect_grid_unref);
+  self->grid = grid;
+  if (boxes != NULL)
+    g_array_ref (boxes);
+  g_clear_pointer (&self->boxes, g_array_unref);
+  self->boxes = boxes;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+mirada_canvas_set_class_names (MiradaCanvas      *self,
+                               const char *const *names)
+{
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+
+  g_strfreev (self->class_names);
+  self->class_names = g_strdupv ((char **) names);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+mirada_canvas_zoom_in (MiradaCanvas *self)
+{
+  zoom_at (self, ZOOM_STEP, gtk_widget_get_width (GTK_WIDGET (self)) / 2.0,
+           gtk_widget_get_height (GTK_WIDGET (self)) / 2.0);
+}
+
+void
+mirada_canvas_zoom_out (MiradaCanvas *self)
+{
+  zoom_at (self, 1.0 / ZOOM_STEP, gtk_widget_get_width (GTK_WIDGET (self)) / 2.0,
+           gtk_widget_get_height (GTK_WIDGET (self)) / 2.0);
+}
+
+void
+mirada_canvas_zoom_fit (MiradaCanvas *self)
+{
+  self->fit = TRUE;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+double
+mirada_canvas_get_scale (MiradaCanvas *self)
+{
+  double scale, ox, oy;
+
+  get_transform (self, &scale, &ox, &oy);
+  return scale;
+}
+
+gboolean
+mirada_canvas_get_selected (MiradaCanvas *self,
+                            int          *row,
+                            int          *col)
+{
+  if (!self->has_selection)
+    return FALSE;
+  *row = self->sel_row;
+  *col = self->sel_col;
+  return TRUE;
+}
+
+GtkWidget *
+mirada_canvas_new (void)
+{
+  return g_object_new (MIRADA_TYPE_CANVAS, NULL);
+}
+
+static void
+mirada_canvas_dispose (GObject *object)
+{
+  MiradaCanvas *self = MIRADA_CANVAS (object);
+
+  g_clear_object (&self->texture);
+  g_clear_pointer (&self->image_node, gsk_render_node_unref);
+  g_clear_pointer (&self->grid, mir_detect_grid_unref);
+  g_clear_pointer (&self->boxes, g_array_unref);
+  g_clear_pointer (&self->class_names, g_strfreev);
+
+  G_OBJECT_CLASS (mirada_canvas_parent_class)->dispose (object);
+}
+
+static void
+mirada_canvas_class_init (MiradaCanvasClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = mirada_canvas_dispose;
+  widget_class->snapshot = mirada_canvas_snapshot;
+  widget_class->measure = mirada_canvas_measure;
+
+  /**
+   * MiradaCanvas::window-activated:
+   * @row: grid row
+   * @col: grid column
+   *
+   * A click selected the window at (@row, @col).
+   */
+  signals[WINDOW_ACTIVATED] =
+    g_signal_new ("window-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
+
+  gtk_widget_class_set_css_name (widget_class, "miradacanvas");
+}
+
+static void
+mirada_canvas_init (MiradaCanvas *self)
+{
+  GtkEventController *controller;
+  GtkGesture *drag;
+
+  self->fit = TRUE;
+  self->zoom = 1.0;
+  gtk_widget_add_css_class (GTK_WIDGET (self), "mirada-canvas");
+  gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
+  gtk_widget_set_hexpand (GTK_WIDGET (self), TRUE);
+  gtk_widget_set_vexpand (GTK_WIDGET (self), TRUE);
+
+  controller = gtk_event_controller_motion_new ();
+  g_signal_connect (controller, "motion", G_CALLBACK (pointer_motion_cb), self);
+  g_signal_connect (controller, "leave", G_CALLBACK (pointer_leave_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), controller);
+
+  controller = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_BOTH_AXES);
+  g_signal_connect (controller, "scroll", G_CALLBACK (scrolled_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), controller);
+
+  drag = gtk_gesture_drag_new ();
+  g_signal_connect (drag, "drag-begin", G_CALLBACK (drag_begin_cb), self);
+  g_signal_connect (drag, "drag-update", G_CALLBACK (drag_update_cb), self);
+  g_signal_connect (drag, "drag-end", G_CALLBACK (drag_end_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drag));
+}

@@ -1,0 +1,42 @@
+/* mirada-canvas.h: the image with the detector's boxes on top; zoom, pan,
+ * hover (probabilities of the window under the pointer) and click (selects a
+ * window position). */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "detect/mir-detect.h"
+
+G_BEGIN_DECLS
+
+#define MIRADA_TYPE_CANVAS (mirada_canvas_get_type ())
+G_DECLARE_FINAL_TYPE (MiradaCanvas, mirada_canvas, MIRADA, CANVAS, GtkWidget)
+
+GtkWidget  *mirada_canvas_new             (void);
+void        mirada_canvas_set_texture     (MiradaCanvas *self, GdkTexture *texture);
+GdkTexture *mirada_canvas_get_texture     (MiradaCanvas *self);
+/* The grid (for hover) and the filtered boxes (array of MirDetectBox); either may be NULL. */
+void        mirada_canvas_set_detections  (MiradaCanvas *self, MirDetectGrid *grid, GArray *boxes);
+void        mirada_canvas_set_class_names (MiradaCanvas *self, const char *const *names);
+void        mirada_canvas_zoom_in         (MiradaCanvas *self);
+void        mirada_canvas_zoom_out        (MiradaCanvas *self);
+void        mirada_canvas_zoom_fit        (MiradaCanvas *self);
+/* Current scale (image pixel → widget pixel). */
+double      mirada_canvas_get_scale       (MiradaCanvas *self);
+gboolean    mirada_canvas_get_selected    (MiradaCanvas *self, int *row, int *col);
+/* The window position whose centre is nearest to the image point (x, y),
+ * if (x, y) lies in some window. */
+gboolean    mirada_grid_lookup            (const MirDetectGrid *grid, double x, double y,
+                                           int *row, int *col);
+
+/* Seed colours: red for the first class, blue for the second, then others. */
+void        mirada_class_color            (guint class_index, GdkRGBA *rgba);
+/* Draws @boxes (image coordinates × @scale) with labels on @cr; used by the
+ * canvas and by the PNG export. */
+void        mirada_draw_boxes             (cairo_t            *cr,
+                                           PangoLayout        *layout,
+                                           GArray             *boxes,
+                                           const char *const  *class_names,
+                                           double              scale);
+
+G_END_DECLS

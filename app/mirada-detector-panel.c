@@ -1,0 +1,405 @@
+/* mirada-detector-panel.c: detector controls bound to GSettings. */
+#define G_LOG_DOMAIN "mirada-detector-panel"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "mirada-canvas.h"
+#include "mirada-detector-panel.h"
+
+#define MAX_CLASSES 256
+
+typedef struct
+{
+  GtkAdjustment *threshold;
+  GtkAdjustment *exception;
+  GtkLabel *count;
+} ClassRow;
+
+struct _MiradaDetectorPanel
+{
+  GtkBox parent_instance;
+
+  /* template */
+  GtkAdjustment *window_adjustment;
+  GtkAdjustment *stride_adjustment;
+  GtkAdjustment *radius_adjustment;
+  GtkDropDown *method_dropdown;
+  GtkDropDown *grouping_dropdown;
+  GtkSwitch *compat_switch;
+  GtkLabel *note_label;
+  GtkLabel *no_classes_label;
+  GtkBox *classes_box;
+
+  /* owned */
+  GSettings *settings;
+  GArray *rows; /* ClassRow */
+  guint grid_changed_id;
+};
+
+G_DEFINE_FINAL_TYPE (MiradaDetectorPanel, mirada_detector_panel, GTK_TYPE_BOX)
+
+enum {
+  FILTER_CHANGED,
+  GRID_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void
+emit_filter_changed (MiradaDetectorPanel *self)
+{
+  g_signal_emit (self, signals[FILTER_CHANGED], 0);
+}
+
+static gboolean
+emit_grid_changed_cb (gpointer user_data)
+{
+  MiradaDetectorPanel *self = user_data;
+
+  self->grid_changed_id = 0;
+  g_signal_emit (self, signals[GRID_CHANGED], 0);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+grid_value_changed_cb (MiradaDetectorPanel *self)
+{
+  /* Spin buttons change by one per click: wait for the value to settle
+   * before classifying every window again. */
+  g_clear_handle_id (&self->grid_changed_id, g_source_remove);
+  self->grid_changed_id = g_timeout_add (250, emit_grid_changed_cb, self);
+}
+
+static gboolean
+string_choice_get_mapping (GValue   *value,
+                           GVariant *variant,
+                           gpointer  user_data)
+{
+  const char *const *choices = user_data;
+  const char *s = g_variant_get_string (variant, NULL);
+
+  for (guint i = 0; choices[i] != NULL; i++)
+    if (g_strcmp0 (s, choices[i]) == 0)
+      {
+        g_value_set_uint (value, i);
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static GVariant *
+string_choice_set_mapping (const GValue       *value,
+                           const GVariantType *expected_type,
+                           gpointer            user_data)
+{
+  const char *const *choices = user_data;
+  guint i = g_value_get_uint (value);
+
+  if (i >= g_strv_length ((char **) choices))
+    return NULL;
+  return g_variant_new_string (choices[i]);
+}
+
+static const char *const method_choices[] = { "1", "2.1", "2.2", NULL };
+static const char *const grouping_choices[] = { "none", "nms", "merge", NULL };
+
+static void
+draw_swatch (GtkDrawingArea *area,
+             cairo_t        *cr,
+             int             width,
+             int             height,
+             gpointer        user_data)
+{
+  GdkRGBA color;
+
+  mirada_class_color (GPOINTER_TO_UINT (user_data), &color);
+  gdk_cairo_set_source_rgba (cr, &color);
+  cairo_rectangle (cr, 0, 0, width, height);
+  cairo_fill (cr);
+}
+
+static GtkWidget *
+labelled_scale (GtkAdjustment *adjustment,
+                const char    *title,
+                const char    *tooltip)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  GtkWidget *label = gtk_label_new (title);
+  GtkWidget *scale = gtk_scale_new (GTK_ORIENTATION_HORIZONTAL, adjustment);
+
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_widget_add_css_class (label, "caption");
+  gtk_scale_set_draw_value (GTK_SCALE (scale), TRUE);
+  gtk_scale_set_value_pos (GTK_SCALE (scale), GTK_POS_RIGHT);
+  gtk_scale_set_digits (GTK_SCALE (scale), 3);
+  gtk_widget_set_hexpand (scale, TRUE);
+  gtk_widget_set_tooltip_text (box, tooltip);
+  gtk_box_append (GTK_BOX (box), label);
+  gtk_box_append (GTK_BOX (box), scale);
+  return box;
+}
+
+static void
+clear_rows (MiradaDetectorPanel *self)
+{
+  GtkWidget *child;
+
+  for (guint i = 0; i < self->rows->len; i++)
+    {
+      ClassRow *row = &g_array_index (self->rows, ClassRow, i);
+
+      g_signal_handlers_disconnect_by_data (row->threshold, self);
+      g_signal_handlers_disconnect_by_data (row->exception, self);
+      if (i == 0)
+        {
+          g_settings_unbind (row->threshold, "value");
+          g_settings_unbind (row->exception, "value");
+        }
+      g_clear_object (&row->threshold);
+      g_clear_object (&row->exception);
+    }
+  g_array_set_size (self->rows, 0);
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->classes_box))))
+    gtk_box_remove (self->classes_box, child);
+}
+
+void
+mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
+                                   guint                n_classes,
+                                   const char *const   *names)
+{
+  guint n_names = names != NULL ? g_strv_length ((char **) names) : 0;
+
+  g_return_if_fail (MIRADA_IS_DETECTOR_PANEL (self));
+
+  clear_rows (self);
+  n_classes = MIN (n_classes, MAX_CLASSES);
+  gtk_widget_set_visible (GTK_WIDGET (self->no_classes_label), n_classes == 0);
+
+  for (guint k = 0; k < n_classes; k++)
+    {
+      g_autofree char *name = k < n_names ? g_strdup (names[k]) : g_strdup_printf (_("class %u"), k);
+      GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
+      GtkWidget *header = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
+      GtkWidget *swatch = gtk_drawing_area_new ();
+      GtkWidget *name_label = gtk_label_new (name);
+      GtkWidget *count = gtk_label_new ("–");
+      ClassRow row;
+
+      gtk_drawing_area_set_content_width (GTK_DRAWING_AREA (swatch), 12);
+      gtk_drawing_area_set_content_height (GTK_DRAWING_AREA (swatch), 12);
+      gtk_drawing_area_set_draw_func (GTK_DRAWING_AREA (swatch), draw_swatch, GUINT_TO_POINTER (k), NULL);
+      gtk_widget_set_valign (swatch, GTK_ALIGN_CENTER);
+      gtk_widget_add_css_class (name_label, "heading");
+      gtk_label_set_xalign (GTK_LABEL (name_label), 0);
+      gtk_label_set_ellipsize (GTK_LABEL (name_label), PANGO_ELLIPSIZE_END);
+      gtk_widget_set_hexpand (name_label, TRUE);
+      gtk_widget_add_css_class (count, "count-label");
+      gtk_widget_set_tooltip_text (count, _("Windows kept for this class with the current settings"));
+      gtk_box_append (GTK_BOX (header), swatch);
+      gtk_box_append (GTK_BOX (header), name_label);
+      gtk_box_append (GTK_BOX (header), count);
+      gtk_box_append (GTK_BOX (box), header);
+
+      row.threshold = g_object_ref_sink (gtk_adjustment_new (g_settings_get_double (self->settings, "threshold"),
+                                                              0.0, 1.0, 0.001, 0.01, 0.0));
+      row.exception = g_object_ref_sink (gtk_adjustment_new (g_settings_get_double (self->settings, "exception-factor"),
+                                                              0.0, 1.0, 0.01, 0.1, 0.0));
+      row.count = GTK_LABEL (count);
+      gtk_box_append (GTK_BOX (box),
+                      labelled_scale (row.threshold, _("Threshold P(x)"),
+                                      _("Threshold P(x), filter 1 (equation 1): keep window n when Pₙ(x) ≥ P(x). Higher values keep fewer, surer windows.")));
+      gtk_box_append (GTK_BOX (box),
+                      labelled_scale (row.exception, _("Exception factor fₑ(x)"),
+                                      _("Exception factor fₑ(x), 0 ≤ fₑ(x) ≤ 1: the value that stands in for a missing neighbour when the neighbourhood mean of a selected window is computed (equation 2). Used by methods 2.1 and 2.2.")));
+      g_signal_connect_swapped (row.threshold, "value-changed", G_CALLBACK (emit_filter_changed), self);
+      g_signal_connect_swapped (row.exception, "value-changed", G_CALLBACK (emit_filter_changed), self);
+      if (k == 0)
+        {
+          /* the first class's values become the defaults for the next model */
+          g_settings_bind (self->settings, "threshold", row.threshold, "value", G_SETTINGS_BIND_SET);
+          g_settings_bind (self->settings, "exception-factor", row.exception, "value", G_SETTINGS_BIND_SET);
+        }
+      g_array_append_val (self->rows, row);
+      gtk_box_append (self->classes_box, box);
+    }
+}
+
+guint
+mirada_detector_panel_get_n_classes (MiradaDetectorPanel *self)
+{
+  g_return_val_if_fail (MIRADA_IS_DETECTOR_PANEL (self), 0);
+  return self->rows->len;
+}
+
+MirDetectParams *
+mirada_detector_panel_dup_params (MiradaDetectorPanel *self)
+{
+  static const MirDetectMethod methods[] = { MIR_DETECT_METHOD_1, MIR_DETECT_METHOD_2_1, MIR_DETECT_METHOD_2_2 };
+  static const MirDetectGrouping groupings[] = { MIR_DETECT_GROUP_NONE, MIR_DETECT_GROUP_NMS, MIR_DETECT_GROUP_MERGE };
+  MirDetectParams *params;
+  guint method, grouping;
+
+  g_return_val_if_fail (MIRADA_IS_DETECTOR_PANEL (self), NULL);
+
+  method = MIN (gtk_drop_down_get_selected (self->method_dropdown), G_N_ELEMENTS (methods) - 1);
+  grouping = MIN (gtk_drop_down_get_selected (self->grouping_dropdown), G_N_ELEMENTS (groupings) - 1);
+  /* the engine's defaults (e.g. method 2.1 takes 1 − P for class 1, as the report does) */
+  params = mir_detect_params_new (self->rows->len, methods[method]);
+  params->grouping = groupings[grouping];
+  params->radius = (guint) gtk_adjustment_get_value (self->radius_adjustment);
+  params->notebook_compat = gtk_switch_get_active (self->compat_switch);
+  for (guint k = 0; k < params->n_classes; k++)
+    {
+      ClassRow *row = &g_array_index (self->rows, ClassRow, k);
+
+      params->classes[k].threshold = gtk_adjustment_get_value (row->threshold);
+      params->classes[k].exception = gtk_adjustment_get_value (row->exception);
+    }
+  return params;
+}
+
+gboolean
+mirada_detector_panel_get_notebook_compat (MiradaDetectorPanel *self)
+{
+  return gtk_switch_get_active (self->compat_switch);
+}
+
+int
+mirada_detector_panel_get_window (MiradaDetectorPanel *self)
+{
+  return (int) gtk_adjustment_get_value (self->window_adjustment);
+}
+
+int
+mirada_detector_panel_get_stride (MiradaDetectorPanel *self)
+{
+  return (int) gtk_adjustment_get_value (self->stride_adjustment);
+}
+
+void
+mirada_detector_panel_set_counts (MiradaDetectorPanel *self,
+                                  const guint         *counts)
+{
+  g_return_if_fail (MIRADA_IS_DETECTOR_PANEL (self));
+
+  for (guint k = 0; k < self->rows->len; k++)
+    {
+      ClassRow *row = &g_array_index (self->rows, ClassRow, k);
+      g_autofree char *text = counts != NULL ? g_strdup_printf ("%u", counts[k]) : g_strdup ("–");
+
+      gtk_label_set_label (row->count, text);
+    }
+}
+
+void
+mirada_detector_panel_set_note (MiradaDetectorPanel *self,
+                                const char          *note)
+{
+  g_return_if_fail (MIRADA_IS_DETECTOR_PANEL (self));
+
+  gtk_label_set_label (self->note_label, note != NULL ? note : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->note_label), note != NULL);
+}
+
+GtkAdjustment *
+mirada_detector_panel_get_threshold_adjustment (MiradaDetectorPanel *self,
+                                                guint                class_index)
+{
+  g_return_val_if_fail (class_index < self->rows->len, NULL);
+  return g_array_index (self->rows, ClassRow, class_index).threshold;
+}
+
+GtkAdjustment *
+mirada_detector_panel_get_exception_adjustment (MiradaDetectorPanel *self,
+                                                guint                class_index)
+{
+  g_return_val_if_fail (class_index < self->rows->len, NULL);
+  return g_array_index (self->rows, ClassRow, class_index).exception;
+}
+
+const char *
+mirada_detector_panel_get_count_text (MiradaDetectorPanel *self,
+                                      guint                class_index)
+{
+  g_return_val_if_fail (class_index < self->rows->len, NULL);
+  return gtk_label_get_label (g_array_index (self->rows, ClassRow, class_index).count);
+}
+
+static void
+mirada_detector_panel_dispose (GObject *object)
+{
+  MiradaDetectorPanel *self = MIRADA_DETECTOR_PANEL (object);
+
+  g_clear_handle_id (&self->grid_changed_id, g_source_remove);
+  if (self->rows != NULL)
+    {
+      clear_rows (self);
+      g_clear_pointer (&self->rows, g_array_unref);
+    }
+  g_clear_object (&self->settings);
+  gtk_widget_dispose_template (GTK_WIDGET (object), MIRADA_TYPE_DETECTOR_PANEL);
+
+  G_OBJECT_CLASS (mirada_detector_panel_parent_class)->dispose (object);
+}
+
+static void
+mirada_detector_panel_class_init (MiradaDetectorPanelClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = mirada_detector_panel_dispose;
+
+  /* Thresholds, exception factors, method, radius, grouping or the
+   * notebook switch changed: filter the cached grid again. */
+  signals[FILTER_CHANGED] =
+    g_signal_new ("filter-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /* Window size or stride changed (debounced): classify again. */
+  signals[GRID_CHANGED] =
+    g_signal_new ("grid-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+
+  gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_BASE "/ui/mirada-detector-panel.ui");
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, window_adjustment);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, stride_adjustment);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, radius_adjustment);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, method_dropdown);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, grouping_dropdown);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, compat_switch);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, note_label);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, no_classes_label);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, classes_box);
+}
+
+static void
+mirada_detector_panel_init (MiradaDetectorPanel *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->rows = g_array_new (FALSE, TRUE, sizeof (ClassRow));
+  self->settings = g_settings_new (APPLICATION_ID);
+
+  g_settings_bind (self->settings, "window-size", self->window_adjustment, "value", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "stride", self->stride_adjustment, "value", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "radius", self->radius_adjustment, "value", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "notebook-compat", self->compat_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind_with_mapping (self->settings, "method", self->method_dropdown, "selected",
+                                G_SETTINGS_BIND_DEFAULT, string_choice_get_mapping,
+                                string_choice_set_mapping, (gpointer) method_choices, NULL);
+  g_settings_bind_with_mapping (self->settings, "grouping", self->grouping_dropdown, "selected",
+                                G_SETTINGS_BIND_DEFAULT, string_choice_get_mapping,
+                                string_choice_set_mapping, (gpointer) grouping_choices, NULL);
+
+  g_signal_connect_swapped (self->window_adjustment, "value-changed", G_CALLBACK (grid_value_changed_cb), self);
+  g_signal_connect_swapped (self->stride_adjustment, "value-changed", G_CALLBACK (grid_value_changed_cb), self);
+  g_signal_connect_swapped (self->radius_adjustment, "value-changed", G_CALLBACK (emit_filter_changed), self);
+  /* the notebook layout drops the last column of windows: classify again */
+  g_signal_connect_swapped (self->compat_switch, "notify::active", G_CALLBACK (grid_value_changed_cb), self);
+  g_signal_connect_swapped (self->method_dropdown, "notify::selected", G_CALLBACK (emit_filter_changed), self);
+  g_signal_connect_swapped (self->grouping_dropdown, "notify::selected", G_CALLBACK (emit_filter_changed), self);
+}

@@ -1,0 +1,39 @@
+/* mirada-detector-panel.h: the detector's controls (window grid, method,
+ * per-class threshold and exception factor) and live counts per class. */
+#pragma once
+
+#include <adwaita.h>
+
+#include "detect/mir-detect.h"
+
+G_BEGIN_DECLS
+
+#define MIRADA_TYPE_DETECTOR_PANEL (mirada_detector_panel_get_type ())
+G_DECLARE_FINAL_TYPE (MiradaDetectorPanel, mirada_detector_panel, MIRADA, DETECTOR_PANEL, GtkBox)
+
+/* Rebuilds one row per class (names may be NULL for "class i"). */
+void     mirada_detector_panel_set_classes   (MiradaDetectorPanel *self,
+                                              guint                n_classes,
+                                              const char *const   *names);
+guint    mirada_detector_panel_get_n_classes (MiradaDetectorPanel *self);
+/* Filter parameters for the current classes; transfer full. */
+MirDetectParams *mirada_detector_panel_dup_params (MiradaDetectorPanel *self);
+int      mirada_detector_panel_get_window    (MiradaDetectorPanel *self);
+int      mirada_detector_panel_get_stride    (MiradaDetectorPanel *self);
+gboolean mirada_detector_panel_get_notebook_compat (MiradaDetectorPanel *self);
+/* @counts: one per class, or NULL to show "–". */
+void     mirada_detector_panel_set_counts    (MiradaDetectorPanel *self,
+                                              const guint         *counts);
+/* A short message under the method controls (NULL hides it). */
+void     mirada_detector_panel_set_note      (MiradaDetectorPanel *self,
+                                              const char          *note);
+
+/* For tests and scripting. */
+GtkAdjustment *mirada_detector_panel_get_threshold_adjustment (MiradaDetectorPanel *self,
+                                                               guint                class_index);
+GtkAdjustment *mirada_detector_panel_get_exception_adjustment (MiradaDetectorPanel *self,
+                                                               guint                class_index);
+const char    *mirada_detector_panel_get_count_text           (MiradaDetectorPanel *self,
+                                                               guint                class_index);
+
+G_END_DECLS

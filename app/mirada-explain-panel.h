@@ -1,0 +1,34 @@
+/* mirada-explain-panel.h: one look inside the model for the selected window
+ * (or the whole image): Grad-CAM overlay, activation grid of a layer, or the
+ * learned filter patterns of a layer.  Work runs on its own job runner. */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "mir.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  MIRADA_EXPLAIN_GRADCAM,
+  MIRADA_EXPLAIN_ACTIVATIONS,
+  MIRADA_EXPLAIN_FILTERS,
+} MiradaExplainKind;
+
+#define MIRADA_TYPE_EXPLAIN_PANEL (mirada_explain_panel_get_type ())
+G_DECLARE_FINAL_TYPE (MiradaExplainPanel, mirada_explain_panel, MIRADA, EXPLAIN_PANEL, GtkBox)
+
+GtkWidget *mirada_explain_panel_new       (MiradaExplainKind kind);
+void       mirada_explain_panel_set_model (MiradaExplainPanel *self, MirModel *model);
+/* @input: the image to explain (a window crop or the whole image), @what
+ * says which ("Window 12", "Whole image"); NULL clears. */
+void       mirada_explain_panel_set_input (MiradaExplainPanel *self, MirImage *input,
+                                           const char *what);
+gboolean   mirada_explain_panel_get_busy  (MiradaExplainPanel *self);
+/* Starts the work now (the filters panel's Compute button). */
+void       mirada_explain_panel_compute   (MiradaExplainPanel *self);
+/* The last picture shown (for tests), or NULL. */
+GdkTexture *mirada_explain_panel_get_texture (MiradaExplainPanel *self);
+
+G_END_DECLS

@@ -1,0 +1,51 @@
+/* mirada-window-private.h: MiradaWindow's struct, shared by its files. */
+#pragma once
+
+#include "mirada-architecture-panel.h"
+#include "mirada-explain-panel.h"
+#include "mirada-window.h"
+
+G_BEGIN_DECLS
+
+struct _MiradaWindow
+{
+  AdwApplicationWindow parent_instance;
+
+  /* template */
+  AdwToastOverlay *toast_overlay;
+  AdwWindowTitle *window_title;
+  GtkWidget *job_box;
+  GtkSpinner *job_spinner;
+  GtkProgressBar *job_progress;
+  GtkStack *canvas_stack;
+  MiradaCanvas *canvas;
+  GtkLabel *info_label;
+  MiradaDetectorPanel *detector_panel;
+  MiradaArchitecturePanel *architecture_panel;
+  GtkBox *gradcam_box;
+  GtkBox *activations_box;
+  GtkBox *filters_box;
+  GtkStack *side_stack;
+
+  /* owned */
+  MiradaExplainPanel *explain[3]; /* Grad-CAM, activations, filters (children of the boxes) */
+  GSettings *settings;
+  MiradaJobRunner *model_runner;
+  MiradaJobRunner *image_runner;
+  MiradaJobRunner *detect_runner;
+  MirModel *model;
+  char *model_name;
+  MirImage *image;           /* what the detector reads */
+  GdkTexture *texture;       /* what the canvas shows */
+  char *image_name;
+  MirDetectGrid *grid;       /* cached classification of model × image × window × stride × layout */
+  MirDetectResult *result;   /* last filter result */
+  MiradaClassifyFunc classify;
+};
+
+void _mirada_window_actions_init  (MiradaWindow *self);
+void _mirada_window_class_actions_init (GtkWidgetClass *widget_class);
+void _mirada_window_update_actions (MiradaWindow *self);
+void _mirada_window_toast_error   (MiradaWindow *self, const char *what, const GError *error);
+
+G_END_DECLS

@@ -1,0 +1,830 @@
+/* mirada-window.c: the main window and its worker jobs (STYLE.md §5). */
+#define G_LOG_DOMAIN "mirada-window"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "mirada-cli.h"
+#include "mirada-window-private.h"
+
+G_DEFINE_FINAL_TYPE (MiradaWindow, mirada_window, ADW_TYPE_APPLICATION_WINDOW)
+
+enum {
+  DETECTIONS_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void run_detection (MiradaWindow *self);
+
+void
+_mirada_window_toast_error (MiradaWindow *self,
+                            const char   *what,
+                            const GError *error)
+{
+  g_autofree char *text = g_strdup_printf ("%s: %s", what, error->message);
+  AdwToast *toast = adw_toast_new (text);
+
+  adw_toast_set_timeout (toast, 8);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+  g_message ("%s", text);
+}
+
+/* ------------------------------------------------------------------ */
+/* Workers: they see only their job data */
+
+static char *
+file_display_name (GFile *file)
+{
+  g_autofree char *base = g_file_get_basename (file);
+
+  return g_filename_display_name (base != NULL ? base : "?");
+}
+
+/* Loaders take paths: resources (the built-in model) are copied to the cache first. */
+static char *
+file_to_local_path (GFile         *file,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  g_autofree char *base = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(GFile) dest = NULL;
+
+  if (!g_file_has_uri_scheme (file, "resource"))
+    {
+      path = g_file_get_path (file);
+      if (path == NULL)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                     _("Only local files can be opened"));
+      return g_steal_pointer (&path);
+    }
+  base = g_file_get_basename (file);
+  dir = g_build_filename (g_get_user_cache_dir (), "mirada", NULL);
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Cannot create the folder %s"), dir);
+      return NULL;
+    }
+  path = g_build_filename (dir, base, NULL);
+  dest = g_file_new_for_path (path);
+  if (!g_file_copy (file, dest, G_FILE_COPY_OVERWRITE, cancellable, NULL, NULL, error))
+    return NULL;
+  return g_steal_pointer (&path);
+}
+
+static gpointer
+load_model_worker (MiradaJob     *job,
+                   gpointer       data,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  g_autofree char *path = file_to_local_path (data, cancellable, error);
+
+  if (path == NULL)
+    return NULL;
+  return mirada_cli_load_model (path, NULL, NULL, NULL, error);
+}
+
+GdkTexture *
+mirada_texture_new_for_image (const MirImage *image)
+{
+  g_autoptr(GBytes) bytes = NULL;
+
+  if (image->channels == 3)
+    bytes = g_bytes_new (image->pixels, image->rowstride * image->height);
+  else
+    {
+      /* grey: expand to RGB for the texture */
+      guint8 *rgb = g_malloc ((gsize) image->width * image->height * 3);
+
+      for (int y = 0; y < image->height; y++)
+        for (int x = 0; x < image->width; x++)
+          {
+            guint8 v = image->pixels[y * image->rowstride + x * image->channels];
+            guint8 *d = rgb + ((gsize) y * image->width + x) * 3;
+
+            d[0] = d[1] = d[2] = v;
+          }
+      bytes = g_bytes_new_take (rgb, (gsize) image->width * image->height * 3);
+      return gdk_memory_texture_new (image->width, image->height, GDK_MEMORY_R8G8B8,
+                                     bytes, (gsize) image->width * 3);
+    }
+  return gdk_memory_texture_new (image->width, image->height, GDK_MEMORY_R8G8B8,
+                                 bytes, image->rowstride);
+}
+
+typedef struct
+{
+  MirImage *image;
+  GdkTexture *texture;
+} LoadedImage;
+
+static void
+loaded_image_free (LoadedImage *loaded)
+{
+  g_clear_pointer (&loaded->image, mir_image_unref);
+  g_clear_object (&loaded->texture);
+  g_free (loaded);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LoadedImage, loaded_image_free)
+
+static gpointer
+load_image_worker (MiradaJob     *job,
+                   gpointer       data,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  g_autofree char *path = file_to_local_path (data, cancellable, error);
+  LoadedImage *loaded;
+  MirImage *image;
+
+  if (path == NULL)
+    return NULL;
+  if (!(image = mirada_image_load (path, error)))
+    return NULL;
+  loaded = g_new0 (LoadedImage, 1);
+  loaded->image = image;
+  /* textures are immutable: making one here keeps the copy off the UI thread */
+  loaded->texture = mirada_texture_new_for_image (image);
+  return loaded;
+}
+
+typedef struct
+{
+  MirModel *model;
+  MirImage *image;
+  MirDetectGeometry geom;
+  MiradaClassifyFunc classify;
+} DetectJob;
+
+static void
+detect_job_free (DetectJob *job)
+{
+  g_clear_pointer (&job->model, mir_model_unref);
+  g_clear_pointer (&job->image, mir_image_unref);
+  g_free (job);
+}
+
+static gpointer
+detect_worker (MiradaJob     *job,
+               gpointer       data,
+               GCancellable  *cancellable,
+               GError       **error)
+{
+  DetectJob *d = data;
+
+  return d->classify (d->model, d->image, &d->geom, job, cancellable, error);
+}
+
+static void
+classify_progress_cb (guint    done,
+                      guint    total,
+                      gpointer user_data)
+{
+  mirada_job_set_progress (user_data, total > 0 ? (double) done / total : 1.0);
+}
+
+MirDetectGrid *
+mirada_classify_default (MirModel                *model,
+                         const MirImage          *image,
+                         const MirDetectGeometry *geom,
+                         MiradaJob               *job,
+                         GCancellable            *cancellable,
+                         GError                 **error)
+{
+  return mir_detect_classify (model, image, geom, 0, classify_progress_cb, job, cancellable, error);
+}
+
+/* ------------------------------------------------------------------ */
+/* UI thread */
+
+static void
+update_info (MiradaWindow *self)
+{
+  g_autoptr(GString) info = g_string_new (NULL);
+
+  if (self->model_name != NULL)
+    /* Translators: shown under the image */
+    g_string_append_printf (info, _("Model: %s"), self->model_name);
+  if (self->image != NULL)
+    {
+      if (info->len)
+        g_string_append (info, " · ");
+      g_string_append_printf (info, _("Image: %s (%d×%d)"), self->image_name,
+                              self->image->width, self->image->height);
+    }
+  if (self->grid != NULL)
+    {
+      guint n = mir_detect_geometry_n_windows (&self->grid->geom);
+
+      g_string_append (info, " · ");
+      g_string_append_printf (info, ngettext ("%u window (%d×%d)", "%u windows (%d×%d)", n),
+                              n, self->grid->geom.rows, self->grid->geom.cols);
+    }
+  gtk_label_set_label (self->info_label, info->str);
+  adw_window_title_set_subtitle (self->window_title, self->image_name != NULL ? self->image_name : "");
+}
+
+static void
+refilter (MiradaWindow *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirDetectParams) params = NULL;
+
+  g_clear_pointer (&self->result, mir_detect_result_unref);
+  if (self->grid == NULL)
+    {
+      mirada_detector_panel_set_counts (self->detector_panel, NULL);
+      mirada_canvas_set_detections (self->canvas, NULL, NULL);
+      update_info (self);
+      g_signal_emit (self, signals[DETECTIONS_CHANGED], 0);
+      return;
+    }
+
+  /* the cheap stage: filters and grouping on the cached grid, UI thread */
+  params = mirada_detector_panel_dup_params (self->detector_panel);
+  self->result = mir_detect_filter (self->grid, params, &error);
+  if (self->result == NULL)
+    {
+      mirada_detector_panel_set_note (self->detector_panel, error->message);
+      mirada_detector_panel_set_counts (self->detector_panel, NULL);
+      mirada_canvas_set_detections (self->canvas, self->grid, NULL);
+    }
+  else
+    {
+      mirada_detector_panel_set_note (self->detector_panel, NULL);
+      mirada_detector_panel_set_counts (self->detector_panel, self->result->counts);
+      mirada_canvas_set_detections (self->canvas, self->grid, self->result->boxes);
+    }
+  update_info (self);
+  g_signal_emit (self, signals[DETECTIONS_CHANGED], 0);
+}
+
+/* One inference at a time (OpenBLAS already uses every core): the
+ * explanations start once the detection is done. */
+static void
+explain_whole_image (MiradaWindow *self)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
+    mirada_explain_panel_set_input (self->explain[i], self->image,
+                                    _("The whole image; click a window on it to look at that window."));
+}
+
+static void
+detect_done (gpointer      result,
+             const GError *error,
+             gpointer      user_data)
+{
+  MiradaWindow *self = user_data;
+
+  explain_whole_image (self);
+  if (error != NULL)
+    {
+      _mirada_window_toast_error (self, _("Detection failed"), error);
+      return;
+    }
+  g_clear_pointer (&self->grid, mir_detect_grid_unref);
+  self->grid = result;
+  /* the grid names the classes (model meta, else "class i") */
+  if (mirada_detector_panel_get_n_classes (self->detector_panel) != self->grid->n_classes)
+    mirada_detector_panel_set_classes (self->detector_panel, self->grid->n_classes,
+                                       (const char *const *) self->grid->class_names);
+  mirada_canvas_set_class_names (self->canvas, (const char *const *) self->grid->class_names);
+  refilter (self);
+  _mirada_window_update_actions (self);
+}
+
+static void
+run_detection (MiradaWindow *self)
+{
+  g_autoptr(GError) error = NULL;
+  DetectJob *job;
+
+  g_clear_pointer (&self->grid, mir_detect_grid_unref);
+  refilter (self);
+  if (self->model == NULL || self->image == NULL)
+    {
+      mirada_job_runner_cancel (self->detect_runner);
+      return;
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
+    mirada_explain_panel_set_input (self->explain[i], NULL, NULL);
+
+  job = g_new0 (DetectJob, 1);
+  if (!mir_detect_geometry_init (&job->geom, self->image->width, self->image->height,
+                                 mirada_detector_panel_get_window (self->detector_panel),
+                                 mirada_detector_panel_get_stride (self->detector_panel),
+                                 mirada_detector_panel_get_notebook_compat (self->detector_panel),
+                                 &error))
+    {
+      g_free (job);
+      mirada_job_runner_cancel (self->detect_runner);
+      mirada_detector_panel_set_note (self->detector_panel, error->message);
+      explain_whole_image (self);
+      return;
+    }
+  job->model = mir_model_ref (self->model);
+  job->image = mir_image_ref (self->image);
+  job->classify = self->classify;
+  mirada_job_runner_run (self->detect_runner, _("Classifying windows…"), detect_worker,
+                         job, (GDestroyNotify) detect_job_free, (GDestroyNotify) mir_detect_grid_unref,
+                         detect_done, g_object_ref (self), g_object_unref);
+}
+
+static guint
+model_n_classes (MirModel *model)
+{
+  const MirShape *shape;
+
+  if (mir_model_get_n_nodes (model) == 0 || model->outputs == NULL || model->outputs->len == 0)
+    return 0;
+  shape = mir_model_get_output_shape (model, 0);
+  if (shape == NULL || shape->ndim < 2 || shape->dim[shape->ndim - 1] <= 0)
+    return 0;
+  /* one sigmoid output: the detector makes it two classes, [1 − P, P] */
+  if (shape->dim[shape->ndim - 1] == 1 && mir_model_get_head_kind (model) == MIR_HEAD_SIGMOID)
+    return 2;
+  return (guint) MIN (shape->dim[shape->ndim - 1], 256);
+}
+
+void
+mirada_window_set_model (MiradaWindow *self,
+                         MirModel     *model)
+{
+  guint n_classes;
+
+  g_return_if_fail (MIRADA_IS_WINDOW (self));
+  g_return_if_fail (model != NULL);
+
+  mir_model_ref (model);
+  g_clear_pointer (&self->model, mir_model_unref);
+  self->model = model;
+  if (self->model_name == NULL)
+    self->model_name = g_strdup (model->name);
+
+  n_classes = model_n_classes (model);
+  mirada_detector_panel_set_classes (self->detector_panel, n_classes,
+                                     (const char *const *) model->meta.class_names);
+  mirada_canvas_set_class_names (self->canvas, (const char *const *) model->meta.class_names);
+  mirada_architecture_panel_set_model (self->architecture_panel, model);
+  for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
+    mirada_explain_panel_set_model (self->explain[i], model);
+  run_detection (self);
+  _mirada_window_update_actions (self);
+}
+
+void
+mirada_window_set_image (MiradaWindow *self,
+                         MirImage     *image)
+{
+  g_return_if_fail (MIRADA_IS_WINDOW (self));
+  g_return_if_fail (image != NULL);
+
+  mir_image_ref (image);
+  g_clear_pointer (&self->image, mir_image_unref);
+  self->image = image;
+  if (self->image_name == NULL)
+    self->image_name = g_strdup (_("Image"));
+  g_clear_object (&self->texture);
+  self->texture = mirada_texture_new_for_image (image);
+  mirada_canvas_set_texture (self->canvas, self->texture);
+  gtk_stack_set_visible_child_name (self->canvas_stack, "canvas");
+  run_detection (self);
+  _mirada_window_update_actions (self);
+}
+
+void
+mirada_window_set_classifier (MiradaWindow       *self,
+                              MiradaClassifyFunc  func)
+{
+  g_return_if_fail (MIRADA_IS_WINDOW (self));
+  self->classify = func != NULL ? func : mirada_classify_default;
+}
+
+typedef struct
+{
+  MiradaWindow *window;
+  char *name;
+} OpenData;
+
+static void
+open_data_free (OpenData *data)
+{
+  g_object_unref (data->window);
+  g_free (data->name);
+  g_free (data);
+}
+
+static OpenData *
+open_data_new (MiradaWindow *self,
+               GFile        *file)
+{
+  OpenData *data = g_new0 (OpenData, 1);
+
+  data->window = g_object_ref (self);
+  data->name = file_display_name (file);
+  return data;
+}
+
+static void
+model_loaded (gpointer      result,
+              const GError *error,
+              gpointer      user_data)
+{
+  OpenData *data = user_data;
+  MiradaWindow *self = data->window;
+  g_autoptr(MirModel) model = result;
+
+  if (error != NULL)
+    {
+      g_autofree char *what = g_strdup_printf (_("Could not open the model “%s”"), data->name);
+
+      _mirada_window_toast_error (self, what, error);
+      return;
+    }
+  g_free (self->model_name);
+  self->model_name = g_strdup (data->name);
+  mirada_window_set_model (self, model);
+}
+
+static void
+image_loaded (gpointer      result,
+              const GError *error,
+              gpointer      user_data)
+{
+  OpenData *data = user_data;
+  MiradaWindow *self = data->window;
+  g_autoptr(LoadedImage) loaded = result;
+
+  if (error != NULL)
+    {
+      g_autofree char *what = g_strdup_printf (_("Could not open the image “%s”"), data->name);
+
+      _mirada_window_toast_error (self, what, error);
+      return;
+    }
+  g_free (self->image_name);
+  self->image_name = g_strdup (data->name);
+  mirada_window_set_image (self, loaded->image);
+}
+
+void
+mirada_window_open_model (MiradaWindow *self,
+                          GFile        *file)
+{
+  g_return_if_fail (MIRADA_IS_WINDOW (self));
+  g_return_if_fail (G_IS_FILE (file));
+
+  mirada_job_runner_run (self->model_runner, _("Loading the model…"), load_model_worker,
+                         g_object_ref (file), g_object_unref, (GDestroyNotify) mir_model_unref,
+                         model_loaded, open_data_new (self, file), (GDestroyNotify) open_data_free);
+}
+
+void
+mirada_window_open_image (MiradaWindow *self,
+                          GFile        *file)
+{
+  g_return_if_fail (MIRADA_IS_WINDOW (self));
+  g_return_if_fail (G_IS_FILE (file));
+
+  mirada_job_runner_run (self->image_runner, _("Loading the image…"), load_image_worker,
+                         g_object_ref (file), g_object_unref, (GDestroyNotify) loaded_image_free,
+                         image_loaded, open_data_new (self, file), (GDestroyNotify) open_data_free);
+}
+
+static gboolean
+file_is_image (GFile *file)
+{
+  g_autofree char *base = g_file_get_basename (file);
+  g_autofree char *type = g_content_type_guess (base, NULL, 0, NULL);
+
+  return type != NULL && g_content_type_is_mime_type (type, "image/*");
+}
+
+void
+mirada_window_open_files (MiradaWindow  *self,
+                          GFile        **files,
+                          int            n_files)
+{
+  for (int i = 0; i < n_files; i++)
+    {
+      if (file_is_image (files[i]))
+        mirada_window_open_image (self, files[i]);
+      else
+        mirada_window_open_model (self, files[i]);
+    }
+}
+
+gboolean
+mirada_window_open_defaults (MiradaWindow *self)
+{
+  const char *model_path = RESOURCE_BASE "/default/model.h5";
+  const char *scene_path = RESOURCE_BASE "/default/scene.png";
+  g_autoptr(GFile) model = NULL;
+  g_autoptr(GFile) scene = NULL;
+  g_autofree char *model_uri = NULL;
+  g_autofree char *scene_uri = NULL;
+
+  if (!g_resources_get_info (model_path, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL, NULL, NULL) ||
+      !g_resources_get_info (scene_path, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL, NULL, NULL))
+    return FALSE;
+
+  model_uri = g_strconcat ("resource://", model_path, NULL);
+  scene_uri = g_strconcat ("resource://", scene_path, NULL);
+  model = g_file_new_for_uri (model_uri);
+  scene = g_file_new_for_uri (scene_uri);
+  mirada_window_open_model (self, model);
+  mirada_window_open_image (self, scene);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+update_job_ui (MiradaWindow *self)
+{
+  MiradaJobRunner *runners[] = { self->detect_runner, self->model_runner, self->image_runner };
+  MiradaJobRunner *active = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (runners); i++)
+    if (mirada_job_runner_get_busy (runners[i]))
+      {
+        active = runners[i];
+        break;
+      }
+
+  gtk_widget_set_visible (self->job_box, active != NULL);
+  gtk_spinner_set_spinning (self->job_spinner, active != NULL);
+  if (active != NULL)
+    {
+      gtk_progress_bar_set_fraction (self->job_progress, mirada_job_runner_get_progress (active));
+      gtk_progress_bar_set_text (self->job_progress, mirada_job_runner_get_title (active));
+    }
+  _mirada_window_update_actions (self);
+}
+
+gboolean
+mirada_window_get_busy (MiradaWindow *self)
+{
+  return mirada_job_runner_get_busy (self->detect_runner) ||
+         mirada_job_runner_get_busy (self->model_runner) ||
+         mirada_job_runner_get_busy (self->image_runner);
+}
+
+void
+mirada_window_cancel_jobs (MiradaWindow *self)
+{
+  mirada_job_runner_cancel (self->detect_runner);
+  mirada_job_runner_cancel (self->model_runner);
+  mirada_job_runner_cancel (self->image_runner);
+}
+
+MirModel *
+mirada_window_get_model (MiradaWindow *self)
+{
+  return self->model;
+}
+
+MirDetectGrid *
+mirada_window_get_grid (MiradaWindow *self)
+{
+  return self->grid;
+}
+
+MirDetectResult *
+mirada_window_get_result (MiradaWindow *self)
+{
+  return self->result;
+}
+
+MiradaCanvas *
+mirada_window_get_canvas (MiradaWindow *self)
+{
+  return self->canvas;
+}
+
+MiradaDetectorPanel *
+mirada_window_get_detector_panel (MiradaWindow *self)
+{
+  return self->detector_panel;
+}
+
+static void
+window_activated_cb (MiradaWindow *self,
+                     int           row,
+                     int           col)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+  guint n;
+
+  if (self->grid == NULL)
+    return;
+  n = (guint) (row * self->grid->geom.cols + col);
+  /* Translators: the window number n of the report, then its row and column */
+  g_string_append_printf (text, _("Window %u (row %d, column %d)"), n, row, col);
+  for (guint k = 0; k < self->grid->n_classes; k++)
+    g_string_append_printf (text, "%s%s %.4f", k == 0 ? ": " : " · ",
+                            self->grid->class_names[k], mir_detect_grid_get (self->grid, n, k));
+  gtk_label_set_label (self->info_label, text->str);
+
+  /* the explanations follow the selected window */
+  {
+    g_autoptr(MirImage) crop = NULL;
+    g_autoptr(GError) error = NULL;
+    int x, y, size;
+
+    mir_detect_geometry_window_rect (&self->grid->geom, n, &x, &y, &size);
+    if (!(crop = mir_image_crop (self->image, x, y, size, size, &error)))
+      {
+        _mirada_window_toast_error (self, _("Cannot cut the window"), error);
+        return;
+      }
+    for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
+      mirada_explain_panel_set_input (self->explain[i], crop, text->str);
+  }
+}
+
+void
+mirada_window_select_window (MiradaWindow *self,
+                             int           row,
+                             int           col)
+{
+  g_return_if_fail (MIRADA_IS_WINDOW (self));
+  g_return_if_fail (self->grid != NULL);
+  g_return_if_fail (row >= 0 && row < self->grid->geom.rows && col >= 0 && col < self->grid->geom.cols);
+
+  window_activated_cb (self, row, col);
+}
+
+GtkWidget *
+mirada_window_get_explain_panel (MiradaWindow *self,
+                                 guint         index)
+{
+  g_return_val_if_fail (index < G_N_ELEMENTS (self->explain), NULL);
+  return GTK_WIDGET (self->explain[index]);
+}
+
+static gboolean
+file_dropped_cb (GtkDropTarget *target,
+                 const GValue  *value,
+                 double         x,
+                 double         y,
+                 MiradaWindow  *self)
+{
+  GSList *list;
+  g_autoptr(GPtrArray) files = g_ptr_array_new ();
+
+  if (!G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
+    return FALSE;
+  list = g_value_get_boxed (value);
+  for (GSList *l = list; l != NULL; l = l->next)
+    g_ptr_array_add (files, l->data);
+  mirada_window_open_files (self, (GFile **) files->pdata, files->len);
+  return files->len > 0;
+}
+
+static gboolean
+mirada_window_close_request (GtkWindow *window)
+{
+  MiradaWindow *self = MIRADA_WINDOW (window);
+  int width, height;
+
+  gtk_window_get_default_size (window, &width, &height);
+  g_settings_set_int (self->settings, "window-width", width);
+  g_settings_set_int (self->settings, "window-height", height);
+  g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
+  mirada_window_cancel_jobs (self);
+
+  return GTK_WINDOW_CLASS (mirada_window_parent_class)->close_request (window);
+}
+
+MiradaWindow *
+mirada_window_new (GtkApplication *application)
+{
+  return g_object_new (MIRADA_TYPE_WINDOW, "application", application, NULL);
+}
+
+static void
+mirada_window_dispose (GObject *object)
+{
+  MiradaWindow *self = MIRADA_WINDOW (object);
+
+  if (self->detect_runner != NULL)
+    mirada_window_cancel_jobs (self);
+  g_clear_object (&self->detect_runner);
+  g_clear_object (&self->model_runner);
+  g_clear_object (&self->image_runner);
+  g_clear_pointer (&self->model, mir_model_unref);
+  g_clear_pointer (&self->image, mir_image_unref);
+  g_clear_object (&self->texture);
+  g_clear_pointer (&self->grid, mir_detect_grid_unref);
+  g_clear_pointer (&self->result, mir_detect_result_unref);
+  g_clear_object (&self->settings);
+  gtk_widget_dispose_template (GTK_WIDGET (object), MIRADA_TYPE_WINDOW);
+
+  G_OBJECT_CLASS (mirada_window_parent_class)->dispose (object);
+}
+
+static void
+mirada_window_finalize (GObject *object)
+{
+  MiradaWindow *self = MIRADA_WINDOW (object);
+
+  g_free (self->model_name);
+  g_free (self->image_name);
+
+  G_OBJECT_CLASS (mirada_window_parent_class)->finalize (object);
+}
+
+static void
+mirada_window_class_init (MiradaWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
+
+  object_class->dispose = mirada_window_dispose;
+  object_class->finalize = mirada_window_finalize;
+  window_class->close_request = mirada_window_close_request;
+
+  /* Emitted after the boxes and counts were recomputed (new grid or slider move). */
+  signals[DETECTIONS_CHANGED] =
+    g_signal_new ("detections-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+
+  g_type_ensure (MIRADA_TYPE_CANVAS);
+  g_type_ensure (MIRADA_TYPE_DETECTOR_PANEL);
+  g_type_ensure (MIRADA_TYPE_ARCHITECTURE_PANEL);
+
+  gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_BASE "/ui/mirada-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, window_title);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, job_box);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, job_spinner);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, job_progress);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, canvas_stack);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, canvas);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, info_label);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, detector_panel);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, architecture_panel);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, gradcam_box);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, activations_box);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, filters_box);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, side_stack);
+
+  _mirada_window_class_actions_init (widget_class);
+}
+
+static void
+mirada_window_init (MiradaWindow *self)
+{
+  GtkDropTarget *drop;
+  MiradaJobRunner **runners[] = { &self->detect_runner, &self->model_runner, &self->image_runner };
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->classify = mirada_classify_default;
+  self->settings = g_settings_new (APPLICATION_ID);
+  gtk_window_set_default_size (GTK_WINDOW (self),
+                               g_settings_get_int (self->settings, "window-width"),
+                               g_settings_get_int (self->settings, "window-height"));
+  if (g_settings_get_boolean (self->settings, "window-maximized"))
+    gtk_window_maximize (GTK_WINDOW (self));
+
+  for (guint i = 0; i < G_N_ELEMENTS (runners); i++)
+    {
+      *runners[i] = mirada_job_runner_new ();
+      g_signal_connect_object (*runners[i], "notify::busy", G_CALLBACK (update_job_ui), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (*runners[i], "notify::progress", G_CALLBACK (update_job_ui), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (*runners[i], "notify::title", G_CALLBACK (update_job_ui), self, G_CONNECT_SWAPPED);
+    }
+
+  {
+    GtkBox *boxes[] = { self->gradcam_box, self->activations_box, self->filters_box };
+
+    for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
+      {
+        self->explain[i] = MIRADA_EXPLAIN_PANEL (mirada_explain_panel_new ((MiradaExplainKind) i));
+        gtk_widget_set_vexpand (GTK_WIDGET (self->explain[i]), TRUE);
+        gtk_box_append (boxes[i], GTK_WIDGET (self->explain[i]));
+      }
+  }
+
+  g_signal_connect_object (self->detector_panel, "filter-changed", G_CALLBACK (refilter), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->detector_panel, "grid-changed", G_CALLBACK (run_detection), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->canvas, "window-activated", G_CALLBACK (window_activated_cb), self, G_CONNECT_SWAPPED);
+
+  drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+  g_signal_connect (drop, "drop", G_CALLBACK (file_dropped_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
+
+  _mirada_window_actions_init (self);
+  update_info (self);
+  _mirada_window_update_actions (self);
+}

@@ -1,0 +1,59 @@
+/* mirada-window.h: the main window: detector controls | canvas | panels. */
+#pragma once
+
+#include <adwaita.h>
+
+#include "mir.h"
+#include "mirada-canvas.h"
+#include "mirada-detector-panel.h"
+#include "detect/mir-detect.h"
+#include "mirada-job.h"
+
+G_BEGIN_DECLS
+
+#define MIRADA_TYPE_WINDOW (mirada_window_get_type ())
+G_DECLARE_FINAL_TYPE (MiradaWindow, mirada_window, MIRADA, WINDOW, AdwApplicationWindow)
+
+/* Classifies every window of @geom over @image (worker thread; no widgets).
+ * Reports progress with mirada_job_set_progress (@job). */
+typedef MirDetectGrid *(*MiradaClassifyFunc) (MirModel                *model,
+                                              const MirImage          *image,
+                                              const MirDetectGeometry *geom,
+                                              MiradaJob               *job,
+                                              GCancellable            *cancellable,
+                                              GError                 **error);
+
+MiradaWindow *mirada_window_new          (GtkApplication *application);
+/* Loads on a worker; errors become toasts and keep the previous file. */
+void          mirada_window_open_model   (MiradaWindow *self, GFile *file);
+void          mirada_window_open_image   (MiradaWindow *self, GFile *file);
+/* Sorts files into images and models by content type. */
+void          mirada_window_open_files   (MiradaWindow *self, GFile **files, int n_files);
+/* Opens the built-in model and scene if the resources exist; returns FALSE if not. */
+gboolean      mirada_window_open_defaults (MiradaWindow *self);
+
+/* Direct setters (the UI thread; used by the loaders' callbacks and tests). */
+void          mirada_window_set_model    (MiradaWindow *self, MirModel *model);
+void          mirada_window_set_image    (MiradaWindow *self, MirImage *image);
+void          mirada_window_set_classifier (MiradaWindow *self, MiradaClassifyFunc func);
+
+MirModel            *mirada_window_get_model          (MiradaWindow *self);
+MirDetectGrid       *mirada_window_get_grid           (MiradaWindow *self);
+MirDetectResult     *mirada_window_get_result         (MiradaWindow *self);
+MiradaCanvas        *mirada_window_get_canvas         (MiradaWindow *self);
+MiradaDetectorPanel *mirada_window_get_detector_panel (MiradaWindow *self);
+/* 0: Grad-CAM, 1: activations, 2: filters (a MiradaExplainPanel). */
+GtkWidget           *mirada_window_get_explain_panel  (MiradaWindow *self, guint index);
+/* Selects the window at (@row, @col) as a click on the canvas does. */
+void                 mirada_window_select_window      (MiradaWindow *self, int row, int col);
+gboolean             mirada_window_get_busy           (MiradaWindow *self);
+void                 mirada_window_cancel_jobs        (MiradaWindow *self);
+
+/* The classifier used unless one is set: mir_detect_classify(). */
+MirDetectGrid *mirada_classify_default (MirModel *model, const MirImage *image,
+                                        const MirDetectGeometry *geom, MiradaJob *job,
+                                        GCancellable *cancellable, GError **error);
+/* A texture showing @image (RGB or grey). */
+GdkTexture    *mirada_texture_new_for_image (const MirImage *image);
+
+G_END_DECLS

@@ -1,0 +1,620 @@
+/* test-gui.c: the application window under Xvfb: loads a fixture model and a
+ * synthetic scene through the window's own workers, waits for the detector,
+ * checks the canvas pixels, moves the thresholds and compares the count
+ * labels with mir_detect_filter() called directly, writes a screenshot, and
+ * watches the main loop's responsiveness while detection jobs run. */
+#define G_LOG_DOMAIN "test-gui"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include <adwaita.h>
+
+#include "detect/mir-detect.h"
+#include "mirada-application.h"
+#include "mirada-explain-panel.h"
+#include "mirada-job.h"
+#include "mirada-cli.h"
+#include "mirada-window.h"
+
+#define MODEL "mlcommons__pretrainedResnet.h5" /* CIFAR-10 ResNet, 32×32 input, 10 classes */
+
+static MiradaApplication *app;
+
+/* Spins the main loop until @done (or fails after @timeout_s seconds). */
+static void
+wait_until (gboolean (*done) (gpointer), gpointer data, double timeout_s, const char *what)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
+
+  while (!done (data))
+    {
+      if (g_get_monotonic_time () > end)
+        g_error ("timed out waiting for %s", what);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static gboolean
+window_idle (gpointer data)
+{
+  MiradaWindow *window = data;
+
+  return !mirada_window_get_busy (window) && mirada_window_get_grid (window) != NULL;
+}
+
+static gboolean
+window_not_busy (gpointer data)
+{
+  return !mirada_window_get_busy (data);
+}
+
+static gboolean
+widget_mapped (gpointer data)
+{
+  return gtk_widget_get_mapped (data);
+}
+
+static gboolean
+timeout_cb (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+flag_set (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+/* Lets the frame clock lay out and draw. */
+static void
+settle (double seconds)
+{
+  gboolean fired = FALSE;
+
+  g_timeout_add ((guint) (seconds * 1000), timeout_cb, &fired);
+  wait_until (flag_set, &fired, seconds + 5, "a frame");
+}
+
+/* A scene without pure red or blue (the colours of the first two classes'
+ * boxes): a grey-green gradient with a few blobs. */
+static char *
+write_scene (const char *dir)
+{
+  cairo_surface_t *surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, 320, 192);
+  cairo_t *cr = cairo_create (surface);
+  cairo_pattern_t *gradient = cairo_pattern_create_linear (0, 0, 320, 192);
+  char *path = g_build_filename (dir, "scene.png", NULL);
+
+  cairo_pattern_add_color_stop_rgb (gradient, 0, 0.55, 0.65, 0.5);
+  cairo_pattern_add_color_stop_rgb (gradient, 1, 0.2, 0.3, 0.25);
+  cairo_set_source (cr, gradient);
+  cairo_paint (cr);
+  cairo_set_source_rgb (cr, 0.9, 0.85, 0.6);
+  cairo_arc (cr, 70, 60, 35, 0, 2 * G_PI);
+  cairo_fill (cr);
+  cairo_set_source_rgb (cr, 0.35, 0.25, 0.2);
+  cairo_rectangle (cr, 180, 90, 90, 70);
+  cairo_fill (cr);
+  cairo_set_source_rgb (cr, 0.95, 0.95, 0.95);
+  cairo_arc (cr, 250, 50, 20, 0, 2 * G_PI);
+  cairo_fill (cr);
+  g_assert_cmpint (cairo_surface_write_to_png (surface, path), ==, CAIRO_STATUS_SUCCESS);
+  cairo_pattern_destroy (gradient);
+  cairo_destroy (cr);
+  cairo_surface_destroy (surface);
+  return path;
+}
+
+static GdkTexture *
+render_widget (GtkWidget *widget)
+{
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
+  int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
+
+  gdk_paintable_snapshot (paintable, snapshot, w, h);
+  node = gtk_snapshot_free_to_node (snapshot);
+  g_assert_nonnull (node);
+  return gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
+}
+
+typedef struct
+{
+  double variance;  /* of the luminance, 0..255² */
+  guint n_red;      /* pixels of the first class's box colour */
+} PixelStats;
+
+static void
+pixel_stats (GdkTexture *texture, PixelStats *stats)
+{
+  int w = gdk_texture_get_width (texture), h = gdk_texture_get_height (texture);
+  g_autofree guint8 *data = g_malloc ((gsize) w * h * 4);
+  double sum = 0, sum2 = 0;
+
+  gdk_texture_download (texture, data, (gsize) w * 4); /* Cairo ARGB32: B G R A in memory */
+  stats->n_red = 0;
+  for (gsize i = 0; i < (gsize) w * h; i++)
+    {
+      const guint8 *p = data + i * 4;
+      double y = 0.299 * p[2] + 0.587 * p[1] + 0.114 * p[0];
+
+      sum += y;
+      sum2 += y * y;
+      if (p[2] > 220 && p[1] < 40 && p[0] < 40)
+        stats->n_red++;
+    }
+  stats->variance = sum2 / ((double) w * h) - (sum / ((double) w * h)) * (sum / ((double) w * h));
+}
+
+static void
+set_all_thresholds (MiradaDetectorPanel *panel, double t)
+{
+  for (guint k = 0; k < mirada_detector_panel_get_n_classes (panel); k++)
+    gtk_adjustment_set_value (mirada_detector_panel_get_threshold_adjustment (panel, k), t);
+}
+
+/* Counts per class from the detector API called directly (method 1, no
+ * grouping, the same thresholds for every class). */
+static void
+direct_counts (MirDetectGrid *grid, double t, guint *counts)
+{
+  g_autoptr(MirDetectParams) params = mir_detect_params_new (grid->n_classes, MIR_DETECT_METHOD_1);
+  g_autoptr(MirDetectResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  for (guint k = 0; k < grid->n_classes; k++)
+    params->classes[k].threshold = t;
+  result = mir_detect_filter (grid, params, &error);
+  g_assert_no_error (error);
+  memcpy (counts, result->counts, sizeof (guint) * grid->n_classes);
+}
+
+static void
+check_labels (MiradaDetectorPanel *panel, const guint *counts, guint n)
+{
+  for (guint k = 0; k < n; k++)
+    {
+      g_autofree char *expected = g_strdup_printf ("%u", counts[k]);
+
+      g_assert_cmpstr (mirada_detector_panel_get_count_text (panel, k), ==, expected);
+    }
+}
+
+static MiradaWindow *
+new_window (void)
+{
+  MiradaWindow *window = mirada_window_new (GTK_APPLICATION (app));
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 1400, 860);
+  gtk_window_present (GTK_WINDOW (window));
+  wait_until (widget_mapped, window, 20, "the window to map");
+  return window;
+}
+
+static void
+test_gui_detect (void)
+{
+  g_autofree char *model_path = g_test_build_filename (G_TEST_DIST, "data", "models", MODEL, NULL);
+  g_autofree char *dir = g_dir_make_tmp ("mirada-gui-XXXXXX", NULL);
+  g_autofree char *scene_path = write_scene (dir);
+  g_autofree char *shot = g_test_build_filename (G_TEST_BUILT, "gui-screenshot.png", NULL);
+  g_autoptr(GFile) model_file = g_file_new_for_path (model_path);
+  g_autoptr(GFile) scene_file = g_file_new_for_path (scene_path);
+  g_autoptr(GdkTexture) blank = NULL;
+  g_autoptr(GdkTexture) with_boxes = NULL;
+  g_autoptr(GdkTexture) without_boxes = NULL;
+  g_autoptr(GdkTexture) full = NULL;
+  g_autoptr(MirImage) image = NULL;
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(MirDetectGrid) direct = NULL;
+  g_autoptr(GError) error = NULL;
+  MiradaDetectorPanel *panel;
+  MiradaWindow *window;
+  MirDetectGrid *grid;
+  PixelStats stats_blank, stats_boxes, stats_none;
+  guint counts_low[256], counts_mid[256], counts_high[256];
+  double median;
+  g_autofree float *sorted = NULL;
+  guint n_windows;
+
+  window = new_window ();
+  panel = mirada_window_get_detector_panel (window);
+
+  mirada_window_open_model (window, model_file);
+  mirada_window_open_image (window, scene_file);
+  g_assert_true (mirada_window_get_busy (window));
+  wait_until (window_idle, window, 300, "the model, the image and the detection");
+  grid = mirada_window_get_grid (window);
+  g_assert_nonnull (grid);
+  g_assert_cmpuint (grid->n_classes, ==, 10);
+  g_assert_cmpuint (mirada_detector_panel_get_n_classes (panel), ==, 10);
+
+  /* window 64, stride 32 (set in main) over 320×192: 5×9 windows */
+  g_assert_cmpint (grid->geom.window, ==, 64);
+  g_assert_cmpint (grid->geom.rows, ==, 5);
+  g_assert_cmpint (grid->geom.cols, ==, 9);
+  n_windows = mir_detect_geometry_n_windows (&grid->geom);
+
+  /* the worker's grid equals the detector called directly on the same files */
+  model = mirada_cli_load_model (model_path, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  image = mirada_image_load (scene_path, &error);
+  g_assert_no_error (error);
+  direct = mir_detect_classify (model, image, &grid->geom, 0, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  for (gsize i = 0; i < (gsize) n_windows * grid->n_classes; i++)
+    g_assert_cmpfloat_with_epsilon (grid->probs[i], direct->probs[i], 1e-6);
+
+  /* thresholds: 0 keeps every window for every class (an independent count);
+   * the median of class 0 keeps about half; above 1 keeps none */
+  sorted = g_new (float, n_windows);
+  for (guint n = 0; n < n_windows; n++)
+    sorted[n] = mir_detect_grid_get (grid, n, 0);
+  for (guint i = 1; i < n_windows; i++)
+    for (guint j = i; j > 0 && sorted[j - 1] > sorted[j]; j--)
+      {
+        float t = sorted[j];
+        sorted[j] = sorted[j - 1];
+        sorted[j - 1] = t;
+      }
+  median = sorted[n_windows / 2];
+  g_test_message ("class 0 probabilities: min %.4g, median %.4g, max %.4g",
+                  sorted[0], median, sorted[n_windows - 1]);
+
+  set_all_thresholds (panel, 0.0);
+  direct_counts (grid, 0.0, counts_low);
+  for (guint k = 0; k < grid->n_classes; k++)
+    g_assert_cmpuint (counts_low[k], ==, n_windows);
+  check_labels (panel, counts_low, grid->n_classes);
+
+  set_all_thresholds (panel, median);
+  direct_counts (grid, median, counts_mid);
+  check_labels (panel, counts_mid, grid->n_classes);
+  g_assert_cmpuint (counts_mid[0], <, counts_low[0]);
+  g_assert_cmpuint (counts_mid[0], >=, 1);
+
+  set_all_thresholds (panel, 1.0);
+  direct_counts (grid, 1.0, counts_high);
+  check_labels (panel, counts_high, grid->n_classes);
+
+  /* pixels: only class 0 (red) boxes, at threshold 0, against none */
+  settle (0.3);
+  without_boxes = render_widget (GTK_WIDGET (mirada_window_get_canvas (window)));
+  set_all_thresholds (panel, 1.0);
+  gtk_adjustment_set_value (mirada_detector_panel_get_threshold_adjustment (panel, 0), 0.0);
+  settle (0.3);
+  with_boxes = render_widget (GTK_WIDGET (mirada_window_get_canvas (window)));
+  pixel_stats (without_boxes, &stats_none);
+  pixel_stats (with_boxes, &stats_boxes);
+  g_test_message ("canvas %dx%d: luminance variance %.1f (no boxes) / %.1f (boxes); red pixels %u / %u",
+                  gdk_texture_get_width (with_boxes), gdk_texture_get_height (with_boxes),
+                  stats_none.variance, stats_boxes.variance, stats_none.n_red, stats_boxes.n_red);
+  g_assert_cmpfloat (stats_none.variance, >, 25.0);   /* the scene is there, not a flat colour */
+  g_assert_cmpuint (stats_boxes.n_red, >, stats_none.n_red + 1000); /* 45 red outlines */
+
+  /* a blank reference: the same widget with no image renders flat */
+  mirada_canvas_set_texture (mirada_window_get_canvas (window), NULL);
+  settle (0.2);
+  blank = render_widget (GTK_WIDGET (mirada_window_get_canvas (window)));
+  pixel_stats (blank, &stats_blank);
+  g_assert_cmpfloat (stats_blank.variance, <, 1.0);
+
+  /* put it back for the screenshot: class 0 at its median, others strict */
+  set_all_thresholds (panel, 0.999);
+  gtk_adjustment_set_value (mirada_detector_panel_get_threshold_adjustment (panel, 0), median);
+  mirada_canvas_set_texture (mirada_window_get_canvas (window), NULL);
+  mirada_window_set_image (window, image);
+  wait_until (window_idle, window, 300, "the second detection");
+  settle (0.5);
+  full = render_widget (GTK_WIDGET (window));
+  g_assert_true (gdk_texture_save_to_png (full, shot));
+  g_test_message ("screenshot: %s", shot);
+
+  /* files of the wrong kind: an error toast, and the previous model, image
+   * and detections stay */
+  {
+    MirModel *prev_model = mirada_window_get_model (window);
+    MirDetectGrid *prev_grid = mirada_window_get_grid (window);
+    GdkTexture *prev_texture = mirada_canvas_get_texture (mirada_window_get_canvas (window));
+
+    mirada_window_open_model (window, scene_file);
+    wait_until (window_not_busy, window, 60, "the failed model load");
+    mirada_window_open_image (window, model_file);
+    wait_until (window_not_busy, window, 60, "the failed image load");
+    g_assert_true (mirada_window_get_model (window) == prev_model);
+    g_assert_true (mirada_window_get_grid (window) == prev_grid);
+    g_assert_true (mirada_canvas_get_texture (mirada_window_get_canvas (window)) == prev_texture);
+  }
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_unlink (scene_path);
+  g_rmdir (dir);
+}
+
+/* ------------------------------------------------------------------ */
+/* Grad-CAM, activations, filters */
+
+static gboolean
+explain_done (gpointer data)
+{
+  return !mirada_explain_panel_get_busy (data) && mirada_explain_panel_get_texture (data) != NULL;
+}
+
+static double
+texture_variance (GdkTexture *texture)
+{
+  PixelStats stats;
+
+  pixel_stats (texture, &stats);
+  return stats.variance;
+}
+
+static void
+test_gui_explain (void)
+{
+  g_autofree char *model_path = g_test_build_filename (G_TEST_DIST, "data", "models", MODEL, NULL);
+  g_autofree char *scene_path = g_test_build_filename (G_TEST_DIST, "data", "scene-small.png", NULL);
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(MirImage) image = NULL;
+  g_autoptr(GError) error = NULL;
+  MiradaExplainPanel *panels[3];
+  GdkTexture *whole[2];
+  MiradaWindow *window;
+
+  model = mirada_cli_load_model (model_path, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  image = mirada_image_load (scene_path, &error);
+  g_assert_no_error (error);
+
+  window = new_window ();
+  for (guint i = 0; i < 3; i++)
+    panels[i] = MIRADA_EXPLAIN_PANEL (mirada_window_get_explain_panel (window, i));
+  mirada_window_set_model (window, model);
+  mirada_window_set_image (window, image);
+  wait_until (window_idle, window, 300, "the detection");
+
+  /* Grad-CAM and activations of the whole image */
+  for (guint i = 0; i < 2; i++)
+    {
+      wait_until (explain_done, panels[i], 120, "an explanation of the whole image");
+      whole[i] = mirada_explain_panel_get_texture (panels[i]);
+      g_test_message ("panel %u: %dx%d, variance %.1f", i, gdk_texture_get_width (whole[i]),
+                      gdk_texture_get_height (whole[i]), texture_variance (whole[i]));
+      g_assert_cmpfloat (texture_variance (whole[i]), >, 25.0);
+    }
+  /* the overlay has the image's aspect: 320×192 upscaled by a whole factor */
+  g_assert_cmpint (gdk_texture_get_width (whole[0]) * 192, ==, gdk_texture_get_height (whole[0]) * 320);
+
+  /* a selected window: both are computed again, on the 64×64 crop */
+  mirada_window_select_window (window, 1, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      wait_until (explain_done, panels[i], 120, "an explanation of the window");
+      g_assert_true (mirada_explain_panel_get_texture (panels[i]) != whole[i]);
+    }
+  g_assert_cmpint (gdk_texture_get_width (mirada_explain_panel_get_texture (panels[0])), ==,
+                   gdk_texture_get_height (mirada_explain_panel_get_texture (panels[0])));
+
+  /* a second screenshot artefact, with the Grad-CAM page in front */
+  {
+    g_autofree char *shot = g_test_build_filename (G_TEST_BUILT, "gui-screenshot-gradcam.png", NULL);
+    GtkWidget *stack = gtk_widget_get_ancestor (GTK_WIDGET (panels[0]), GTK_TYPE_STACK);
+    g_autoptr(GdkTexture) full = NULL;
+
+    gtk_stack_set_visible_child (GTK_STACK (stack), gtk_widget_get_parent (GTK_WIDGET (panels[0])));
+    settle (0.5);
+    full = render_widget (GTK_WIDGET (window));
+    g_assert_true (gdk_texture_save_to_png (full, shot));
+  }
+
+  /* filter patterns only on request */
+  g_assert_null (mirada_explain_panel_get_texture (panels[2]));
+  mirada_explain_panel_compute (panels[2]);
+  wait_until (explain_done, panels[2], 300, "the filter patterns");
+  g_assert_cmpfloat (texture_variance (mirada_explain_panel_get_texture (panels[2])), >, 25.0);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* ------------------------------------------------------------------ */
+/* Main-loop watchdog */
+
+typedef struct
+{
+  gint64 start;
+  gint64 last;
+  gint64 worst;
+  gint64 worst_at;  /* since start */
+  guint ticks;
+  guint n_over_16ms;
+} Watchdog;
+
+static gboolean
+watchdog_tick (gpointer data)
+{
+  Watchdog *w = data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (w->last != 0)
+    {
+      if (now - w->last > w->worst)
+        {
+          w->worst = now - w->last;
+          w->worst_at = now - w->start;
+        }
+      if (now - w->last > 16000)
+        w->n_over_16ms++;
+    }
+  w->last = now;
+  w->ticks++;
+  return G_SOURCE_CONTINUE;
+}
+
+static MirDetectGrid *
+sleepy_classify (MirModel                *model,
+                 const MirImage          *image,
+                 const MirDetectGeometry *geom,
+                 MiradaJob               *job,
+                 GCancellable            *cancellable,
+                 GError                 **error)
+{
+  guint n = mir_detect_geometry_n_windows (geom);
+  g_autofree float *probs = g_new (float, n * 2);
+
+  /* 1.5 s of "work" with progress every 10 ms, and a busy CPU meanwhile */
+  for (guint step = 0; step < 150; step++)
+    {
+      gint64 until = g_get_monotonic_time () + 10000;
+      volatile double x = 0;
+
+      while (g_get_monotonic_time () < until)
+        x += 1.0;
+      (void) x;
+      mirada_job_set_progress (job, (step + 1) / 150.0);
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return NULL;
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      probs[2 * i] = (float) i / n;
+      probs[2 * i + 1] = 1.0f - (float) i / n;
+    }
+  return mir_detect_grid_new (geom, 2, NULL, MIR_HEAD_SOFTMAX, probs, error);
+}
+
+static void
+after_paint_cb (GdkFrameClock *clock,
+                gpointer       data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+static double
+watch_detection (MiradaWindow *window, MirModel *model, MirImage *image)
+{
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (window));
+  Watchdog w = { 0 };
+  gboolean painted = FALSE;
+  gint64 t0 = g_get_monotonic_time ();
+  gulong handler;
+  guint id;
+
+  /* Setting the model rebuilds the class rows and the architecture list;
+   * the first frame lays them out (UI work, reported apart).  The watchdog
+   * then covers the job itself. */
+  mirada_window_set_model (window, model);
+  mirada_window_set_image (window, image);
+  g_assert_true (mirada_window_get_busy (window));
+  handler = g_signal_connect (clock, "after-paint", G_CALLBACK (after_paint_cb), &painted);
+  gtk_widget_queue_draw (GTK_WIDGET (window));
+  wait_until (flag_set, &painted, 20, "a frame");
+  g_signal_handler_disconnect (clock, handler);
+  g_test_message ("model + image set and first frame painted in %.1f ms",
+                  (g_get_monotonic_time () - t0) / 1000.0);
+  g_assert_true (mirada_window_get_busy (window));
+
+  /* 1 ms ticks at default priority, like the frame clock's work */
+  w.start = g_get_monotonic_time ();
+  id = g_timeout_add (1, watchdog_tick, &w);
+  wait_until (window_idle, window, 300, "the detection");
+  g_source_remove (id);
+  g_test_message ("%u main-loop ticks in %.2f s, %u gaps over 16 ms, longest gap %.1f ms at %.0f ms",
+                  w.ticks, (g_get_monotonic_time () - w.start) / 1e6, w.n_over_16ms,
+                  w.worst / 1000.0, w.worst_at / 1000.0);
+  return w.worst / 1000.0;
+}
+
+static void
+test_gui_watchdog (void)
+{
+  g_autofree char *model_path = g_test_build_filename (G_TEST_DIST, "data", "models", MODEL, NULL);
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(MirImage) image = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *scale_env = g_getenv ("MIRADA_TEST_TIME_SCALE");
+  double limit = 50.0 * (scale_env != NULL ? g_ascii_strtod (scale_env, NULL) : 1.0);
+  MiradaWindow *window;
+  double gap_fake, gap_real;
+
+  model = mirada_cli_load_model (model_path, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  image = mir_image_new (640, 384, 3, &error);
+  g_assert_no_error (error);
+  for (int y = 0; y < image->height; y++)
+    for (int x = 0; x < image->width * 3; x++)
+      image->pixels[y * image->rowstride + x] = (guint8) ((x * 7 + y * 3) & 0xff);
+
+  window = new_window ();
+
+  /* a fake job that keeps one core busy on the worker */
+  mirada_window_set_classifier (window, sleepy_classify);
+  gap_fake = watch_detection (window, model, image);
+  g_assert_cmpfloat (gap_fake, <, limit);
+
+  /* the real detector (OpenBLAS on every core) over 11×19 windows */
+  mirada_window_set_classifier (window, NULL);
+  gap_real = watch_detection (window, model, image);
+  g_test_message ("longest main-loop gap: fake job %.1f ms, real detection %.1f ms (limit %.0f ms)",
+                  gap_fake, gap_real, limit);
+  g_assert_cmpfloat (gap_real, <, limit);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* First start: the built-in model and scene open from the GResource (the test
+ * bundles stand-ins under the same paths). */
+static void
+test_gui_defaults (void)
+{
+  MiradaWindow *window = new_window ();
+  MirDetectGrid *grid;
+
+  g_assert_true (mirada_window_open_defaults (window));
+  wait_until (window_idle, window, 300, "the default model and scene");
+  grid = mirada_window_get_grid (window);
+  g_assert_cmpint (grid->geom.image_width, ==, 320);
+  g_assert_cmpint (grid->geom.image_height, ==, 192);
+  g_assert_cmpuint (grid->n_classes, ==, 10);
+  g_assert_cmpuint (mir_model_get_n_nodes (mirada_window_get_model (window)), ==, 30);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_autoptr(GSettings) settings = NULL;
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  gtk_init ();
+  adw_init ();
+
+  settings = g_settings_new ("io.github.mirada.Mirada");
+  g_settings_set_int (settings, "window-size", 64);
+  g_settings_set_int (settings, "stride", 32);
+  g_settings_set_boolean (settings, "first-run", FALSE);
+
+  app = mirada_application_new ();
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_assert_no_error (error);
+
+  g_test_add_func ("/gui/detect", test_gui_detect);
+  g_test_add_func ("/gui/explain", test_gui_explain);
+  g_test_add_func ("/gui/watchdog", test_gui_watchdog);
+  g_test_add_func ("/gui/defaults", test_gui_defaults);
+  status = g_test_run ();
+  /* as the application's shutdown does: no worker inside OpenBLAS at exit */
+  g_assert_true (mirada_jobs_wait_idle (30000));
+  g_clear_object (&app);
+  return status;
+}
