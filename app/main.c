@@ -8,9 +8,8 @@
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
+#include "mirada-application.h"
 
-/* Commands other branches provide (detect, train, evaluate, scene) are added
- * here when they land. */
 static const MiradaCommand commands[] = {
   { "info", mirada_cmd_info, N_("Show a model's layers, output shapes and parameters") },
   { "predict", mirada_cmd_predict, N_("Classify images with a model") },
@@ -27,7 +26,10 @@ static const MiradaCommand commands[] = {
 static void
 print_help (void)
 {
-  g_print ("%s\n  mirada %s\n\n", _("Usage:"), _("COMMAND [OPTION…] [ARGUMENT…]"));
+  g_print ("%s\n  mirada %s\n  mirada %s\n\n", _("Usage:"), _("[MODEL] [IMAGE]"),
+           _("COMMAND [OPTION…] [ARGUMENT…]"));
+  g_print ("%s\n", _("Without a command, Mirada opens its window (on the built-in model and demo "
+                     "scene, or on MODEL and IMAGE)."));
   g_print ("%s\n\n", _("Mirada looks inside convolutional neural networks."));
   g_print ("%s\n", _("Commands:"));
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
@@ -67,8 +69,13 @@ main (int argc, char *argv[])
   textdomain (GETTEXT_PACKAGE);
   g_set_prgname ("mirada");
 
-  /* No GUI yet: without arguments, show what the CLI can do. */
-  if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+  /* Without a command (or with files to open), the GUI. */
+  if (argc < 2 ||
+      (find_command (argv[1]) == NULL && strcmp (argv[1], "help") != 0 && argv[1][0] != '-' &&
+       (g_file_test (argv[1], G_FILE_TEST_EXISTS) || g_str_has_prefix (argv[1], "arch:"))))
+    return mirada_gui_run (argc, argv);
+
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
     {
       print_help ();
       return 0;

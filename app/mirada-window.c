@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
@@ -73,6 +75,26 @@ file_to_local_path (GFile         *file,
   dest = g_file_new_for_path (path);
   if (!g_file_copy (file, dest, G_FILE_COPY_OVERWRITE, cancellable, NULL, NULL, error))
     return NULL;
+  /* A bundled model's sidecar (class names, preprocessing) travels with it. */
+  {
+    g_autofree char *uri = g_file_get_uri (file);
+    g_autofree char *stem = g_strndup (uri, strrchr (uri, '.') ? (gsize) (strrchr (uri, '.') - uri)
+                                                                : strlen (uri));
+    g_autofree char *side_uri = g_strconcat (stem, ".mirada.json", NULL);
+    g_autofree char *side_base = NULL;
+    g_autofree char *side_path = NULL;
+    g_autoptr(GFile) side = g_file_new_for_uri (side_uri);
+    g_autoptr(GFile) side_dest = NULL;
+
+    if (g_file_query_exists (side, cancellable))
+      {
+        side_base = g_file_get_basename (side);
+        side_path = g_build_filename (dir, side_base, NULL);
+        side_dest = g_file_new_for_path (side_path);
+        if (!g_file_copy (side, side_dest, G_FILE_COPY_OVERWRITE, cancellable, NULL, NULL, error))
+          return NULL;
+      }
+  }
   return g_steal_pointer (&path);
 }
 

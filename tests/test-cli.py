@@ -76,8 +76,8 @@ def predict_json(*args):
 
 
 # ------------------------------------------------------------ usage
-rc, out, err = run()
-check("no arguments: help, exit 0", rc == 0 and "predict" in out and "info" in out, out + err)
+rc, out, err = run("help")
+check("help: the command list, exit 0", rc == 0 and "predict" in out and "info" in out, out + err)
 rc, out, err = run("--help")
 check("--help: exit 0", rc == 0 and "Commands" in out, out + err)
 rc, out, err = run("--version")
