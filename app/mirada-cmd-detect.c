@@ -625,6 +625,11 @@ mirada_cmd_detect (int argc, char **argv)
 
     /* The cheap part: filters. */
     params = mir_detect_params_new (grid->n_classes, method);
+    /* a "background" class is not looked for unless --classes names it */
+    for (guint k = 0; k < grid->n_classes && model != NULL && model->meta.class_names != NULL; k++)
+      if (k < g_strv_length (model->meta.class_names) &&
+          g_ascii_strcasecmp (model->meta.class_names[k], "background") == 0)
+        params->classes[k].enabled = FALSE;
     params->radius = radius > 0 ? (guint) radius : 0;
     params->weighted_mean = weighted;
     params->notebook_compat = notebook;

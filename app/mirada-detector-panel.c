@@ -12,6 +12,7 @@
 
 typedef struct
 {
+  GtkCheckButton *enabled;
   GtkAdjustment *threshold;
   GtkAdjustment *exception;
   GtkLabel *count;
@@ -187,6 +188,7 @@ mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
       GtkWidget *swatch = gtk_drawing_area_new ();
       GtkWidget *name_label = gtk_label_new (name);
       GtkWidget *count = gtk_label_new ("–");
+      GtkWidget *enabled = gtk_check_button_new ();
       ClassRow row;
 
       gtk_drawing_area_set_content_width (GTK_DRAWING_AREA (swatch), 12);
@@ -199,6 +201,13 @@ mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
       gtk_widget_set_hexpand (name_label, TRUE);
       gtk_widget_add_css_class (count, "count-label");
       gtk_widget_set_tooltip_text (count, _("Windows kept for this class with the current settings"));
+      /* a "background" class ("nothing here", as the built-in model has) is not
+       * looked for unless the user asks */
+      gtk_check_button_set_active (GTK_CHECK_BUTTON (enabled), g_ascii_strcasecmp (name, "background") != 0);
+      gtk_widget_set_tooltip_text (enabled, _("Look for this class"));
+      gtk_accessible_update_property (GTK_ACCESSIBLE (enabled), GTK_ACCESSIBLE_PROPERTY_LABEL, name, -1);
+      row.enabled = GTK_CHECK_BUTTON (enabled);
+      gtk_box_append (GTK_BOX (header), enabled);
       gtk_box_append (GTK_BOX (header), swatch);
       gtk_box_append (GTK_BOX (header), name_label);
       gtk_box_append (GTK_BOX (header), count);
@@ -215,6 +224,7 @@ mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
       gtk_box_append (GTK_BOX (box),
                       labelled_scale (row.exception, _("Exception factor fₑ(x)"),
                                       _("Exception factor fₑ(x), 0 ≤ fₑ(x) ≤ 1: the value that stands in for a missing neighbour when the neighbourhood mean of a selected window is computed (equation 2). Used by methods 2.1 and 2.2.")));
+      g_signal_connect_swapped (row.enabled, "toggled", G_CALLBACK (emit_filter_changed), self);
       g_signal_connect_swapped (row.threshold, "value-changed", G_CALLBACK (emit_filter_changed), self);
       g_signal_connect_swapped (row.exception, "value-changed", G_CALLBACK (emit_filter_changed), self);
       if (k == 0)
@@ -256,6 +266,7 @@ mirada_detector_panel_dup_params (MiradaDetectorPanel *self)
     {
       ClassRow *row = &g_array_index (self->rows, ClassRow, k);
 
+      params->classes[k].enabled = gtk_check_button_get_active (row->enabled);
       params->classes[k].threshold = gtk_adjustment_get_value (row->threshold);
       params->classes[k].exception = gtk_adjustment_get_value (row->exception);
     }

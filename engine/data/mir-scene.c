@@ -313,7 +313,8 @@ mir_scene_add_background (MirDataset *items, gint64 n, int level, guint32 seed, 
         }
       else
         {
-          /* an item shifted so that 55–90% of it lies outside the frame */
+          /* an item shifted so that 35–90% of it lies outside the frame: a window
+           * that far off an item must say "nothing here", not guess a class */
           gint64 src;
           const guint8 *im;
 
@@ -321,7 +322,7 @@ mir_scene_add_background (MirDataset *items, gint64 n, int level, guint32 seed, 
             src = g_rand_int_range (rng, 0, (gint32) items->n);
           while (items->labels[src] == (gint32) label);
           im = mir_dataset_get_image (items, src);
-          double out_frac = g_rand_double_range (rng, 0.55, 0.9);
+          double out_frac = g_rand_double_range (rng, 0.35, 0.9);
           int side = g_rand_int_range (rng, 0, 4);
           int shift_x = 0, shift_y = 0;
           int along = g_rand_int_range (rng, -(int) (W / 4), (int) (W / 4) + 1);

@@ -59,7 +59,7 @@ gboolean  mir_scene_save_json  (const MirScene *scene, const char *image_name, c
  * built from @items (same H×W×C, same classes plus one named "background"
  * whose label is the last): a third blank canvas at @level (±noise), a third
  * noise at that level, a third crops that cut one of @items' images off
- * (between 55% and 90% of it outside the frame), as a sliding window that
+ * (between 35% and 90% of it outside the frame), as a sliding window that
  * misses an item sees it.  Drawn with @seed. */
 MirDataset *mir_scene_add_background (MirDataset *items,
                                       gint64      n,
