@@ -520,6 +520,9 @@ add_cases (const char *dir, const char *prefix, GPtrArray *keep)
 
       if (location == NULL)
         rc->model_path = g_build_filename (dir, model, NULL);
+      else if (g_strcmp0 (location, "resources/default") == 0)
+        rc->model_path = g_test_build_filename (G_TEST_DIST, "..", "resources", "default", model,
+                                                NULL);
       else if (g_str_has_prefix (location, "$MIRADA_SHARED_DIR"))
         {
           if (shared != NULL)

@@ -1002,12 +1002,17 @@ FIXTURES = [
     ('mlcommons__pretrainedResnet.h5', 'models', (0, 1), 2),
     ('963n__keras_model.h5', 'models', (-1, 1), 1),
     ('MayurJr__model_cifar10.h5', 'shared', (0, 1), 2),
+    # Mirada's built-in model, written by Mirada's own .h5 writer: TF.js
+    # building it from its config and weights checks the writer (issue 4).
+    ('model.h5', 'default', (0, 1), 2),
 ]
 
 
 def fixture_path(fname, where):
     if where == 'models':
         return os.path.join(MODELS_DIR, fname)
+    if where == 'default':
+        return os.path.join(TOP, 'resources', 'default', fname)
     return os.path.join(SHARED_DIR, 'fixtures', 'models', fname)
 
 
@@ -1129,8 +1134,9 @@ def cmd_refs(work, tfjs_version):
         layers = [(t['key'], t['class_name'], t['group'], a) for t, a in arrs]
         if 'fixture' in meta:
             out = os.path.join(REF_DIR, 'fixtures', meta['fixture'] + '.ref.h5')
-            extra = {'location': 'tests/data/models' if meta['where'] == 'models'
-                     else '$MIRADA_SHARED_DIR/fixtures/models'}
+            extra = {'location': {'models': 'tests/data/models',
+                                  'default': 'resources/default'}.get(
+                                      meta['where'], '$MIRADA_SHARED_DIR/fixtures/models')}
             write_ref(out, meta['fixture'], 'tfjs-' + tfjs_version, inputs, layers, extra, True)
         else:
             write_ref(os.path.join(REF_DIR, name + '.ref.h5'), name + '.h5',
