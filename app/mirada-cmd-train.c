@@ -192,6 +192,8 @@ mirada_cmd_train (int argc, char **argv)
   int epochs = 10, batch = 32, seed = 1, shift = 2;
   double lr = 0, momentum = 0, val_split = 0.1;
   gboolean augment = FALSE, flip = FALSE;
+  double lr_decay = 1.0;
+  int lr_every = 0;
   GOptionEntry entries[] = {
     { "arch", 0, 0, G_OPTION_ARG_FILENAME, &arch, N_("Architecture: \"default\" or a Keras model config JSON file"), N_("ARCH") },
     { "dataset", 0, 0, G_OPTION_ARG_FILENAME, &dataset_arg, N_("\"fashion-mnist\" or a folder with one subfolder of images per class"), N_("DATASET") },
@@ -204,6 +206,8 @@ mirada_cmd_train (int argc, char **argv)
     { "augment", 0, 0, G_OPTION_ARG_NONE, &augment, N_("Random shifts of up to 2 pixels and horizontal flips"), NULL },
     { "shift", 0, 0, G_OPTION_ARG_INT, &shift, N_("Random shifts of up to N pixels (0 = none; sets --augment without flips unless --flip)"), "N" },
     { "flip", 0, 0, G_OPTION_ARG_NONE, &flip, N_("Random horizontal flips"), NULL },
+    { "lr-decay", 0, 0, G_OPTION_ARG_DOUBLE, &lr_decay, N_("Multiply the learning rate by X every --lr-decay-every epochs"), "X" },
+    { "lr-decay-every", 0, 0, G_OPTION_ARG_INT, &lr_every, N_("Epochs between two learning-rate decays (0: constant)"), "N" },
     { "validation-split", 0, 0, G_OPTION_ARG_DOUBLE, &val_split, N_("Fraction of the data kept for validation (default 0.1)"), "X" },
     { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("How pixels become inputs: none, scale (default), tf, caffe, torch"), N_("MODE") },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, N_("Where to save the model (.h5)"), N_("FILE") },
@@ -294,6 +298,10 @@ mirada_cmd_train (int argc, char **argv)
       job.options.augment.max_shift = (guint) shift;
       job.options.augment.flip = augment || flip;
     }
+  if (!(lr_decay > 0 && lr_decay <= 1) || lr_every < 0)
+    return mirada_cli_usage_error ("train", _("--lr-decay must be in (0, 1] and --lr-decay-every ≥ 0"));
+  job.options.lr_decay = lr_decay;
+  job.options.lr_decay_every = (guint) lr_every;
   job.options.epoch_func = epoch_done_cb;
 
   params = mir_model_count_params (model, &trainable);

@@ -114,6 +114,13 @@ mir_optimizer_get_options (MirOptimizer *self)
 }
 
 void
+mir_optimizer_set_learning_rate (MirOptimizer *self, double learning_rate)
+{
+  g_return_if_fail (learning_rate > 0 && isfinite (learning_rate));
+  self->options.learning_rate = learning_rate;
+}
+
+void
 mir_optimizer_begin_step (MirOptimizer *self)
 {
   self->iterations++;

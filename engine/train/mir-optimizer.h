@@ -40,6 +40,8 @@ gboolean      mir_optimizer_kind_from_string (const char       *name,
 const char   *mir_optimizer_kind_to_string   (MirOptimizerKind kind);
 
 /* Checks the options (positive learning rate, momentum in [0, 1), ...). */
+/* Changes the learning rate between steps (learning-rate schedules). */
+void          mir_optimizer_set_learning_rate (MirOptimizer *self, double learning_rate);
 MirOptimizer *mir_optimizer_new          (const MirOptimizerOptions *options,
                                           GError                   **error);
 void          mir_optimizer_free         (MirOptimizer *self);

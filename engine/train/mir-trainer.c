@@ -341,6 +341,10 @@ mir_train (MirModel *model, MirDataset *data, const MirTrainOptions *options,
       double loss_sum = 0;
       guint64 correct = 0, seen = 0;
 
+      if (options->lr_decay_every > 0 && options->lr_decay > 0)
+        mir_optimizer_set_learning_rate (opt, options->optimizer.learning_rate *
+                                              pow (options->lr_decay,
+                                                   (epoch - 1) / options->lr_decay_every));
       mir_shuffle_indices (order, (gsize) train->n, rng);
       for (guint b = 0; b < n_batches; b++)
         {

@@ -47,6 +47,8 @@ typedef struct
   MirDataset *validation;        /* a separate validation set, or NULL */
   MirPreprocessMode preprocess;  /* how images become floats (default SCALE) */
   MirAugmentOptions augment;     /* training batches only */
+  double lr_decay;               /* step decay: the learning rate is multiplied by this */
+  guint lr_decay_every;          /* every this many epochs (0: constant rate) */
   MirEpochFunc epoch_func;
   MirBatchFunc batch_func;
   gpointer user_data;
