@@ -944,6 +944,22 @@ maximize_toggled_cb (GtkToggleButton *button,
       }
 }
 
+/* The first time a pane knows its size, split it in the middle (GtkPaned
+ * would give the start child its natural width). */
+static void
+pane_max_position_cb (GtkPaned   *paned,
+                      GParamSpec *pspec,
+                      gpointer    user_data)
+{
+  int max = 0;
+
+  g_object_get (paned, "max-position", &max, NULL);
+  if (max <= 0 || g_object_get_data (G_OBJECT (paned), "mirada-split") != NULL)
+    return;
+  g_object_set_data (G_OBJECT (paned), "mirada-split", GINT_TO_POINTER (1));
+  gtk_paned_set_position (paned, max / 2);
+}
+
 static void
 layer_selected_cb (MiradaWindow *self,
                    gint          node)
@@ -1147,6 +1163,9 @@ mirada_window_init (MiradaWindow *self)
   g_signal_connect_object (self->canvas, "window-activated", G_CALLBACK (window_activated_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->architecture_panel, "layer-selected", G_CALLBACK (layer_selected_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->settings, "changed::show-truth", G_CALLBACK (update_truth), self, G_CONNECT_SWAPPED);
+  g_signal_connect (self->top_paned, "notify::max-position", G_CALLBACK (pane_max_position_cb), NULL);
+  g_signal_connect (self->bottom_paned, "notify::max-position", G_CALLBACK (pane_max_position_cb), NULL);
+  g_signal_connect (self->panels_paned, "notify::max-position", G_CALLBACK (pane_max_position_cb), NULL);
   for (guint i = 0; i < MIRADA_N_PANELS; i++)
     {
       g_signal_connect (self->maximize[i], "toggled", G_CALLBACK (maximize_toggled_cb), self);
