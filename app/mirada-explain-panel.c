@@ -710,6 +710,7 @@ build_gradcam_controls (MiradaExplainPanel *self,
   gtk_widget_set_margin_end (bar2, 12);
   self->class_dropdown = labelled_dropdown (gtk_string_list_new (NULL), _("Class"),
                                             _("The classes to explain, one heat map each: the regions that raise a class’s score are hot. “Detector’s classes” are those ticked in the sidebar."));
+  gtk_widget_set_hexpand (GTK_WIDGET (self->class_dropdown), TRUE);
   gtk_box_append (GTK_BOX (bar2), GTK_WIDGET (self->class_dropdown));
   g_signal_connect_swapped (self->class_dropdown, "notify::selected", G_CALLBACK (run_job), self);
 
@@ -726,13 +727,24 @@ build_gradcam_controls (MiradaExplainPanel *self,
   gtk_scale_set_draw_value (GTK_SCALE (scale), TRUE);
   gtk_scale_set_value_pos (GTK_SCALE (scale), GTK_POS_RIGHT);
   gtk_widget_set_hexpand (scale, TRUE);
-  gtk_widget_set_size_request (scale, 80, -1);
   gtk_widget_set_tooltip_text (scale, _("Opacity of the heat map over the image"));
   gtk_accessible_update_property (GTK_ACCESSIBLE (scale), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                   _("Opacity"), -1);
   g_settings_bind (self->settings, "alpha", alpha, "value", G_SETTINGS_BIND_DEFAULT);
-  gtk_box_append (GTK_BOX (bar2), scale);
   gtk_box_append (GTK_BOX (self), bar2);
+  /* the opacity on its own row: the panel stays narrow enough for a 2×2 layout */
+  {
+    GtkWidget *bar3 = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+    GtkWidget *label = gtk_label_new_with_mnemonic (_("O_pacity"));
+
+    gtk_label_set_mnemonic_widget (GTK_LABEL (label), scale);
+    gtk_widget_add_css_class (label, "dim-label");
+    gtk_widget_set_margin_start (bar3, 12);
+    gtk_widget_set_margin_end (bar3, 12);
+    gtk_box_append (GTK_BOX (bar3), label);
+    gtk_box_append (GTK_BOX (bar3), scale);
+    gtk_box_append (GTK_BOX (self), bar3);
+  }
 }
 
 GtkWidget *

@@ -601,7 +601,6 @@ test_gui_sweep_truth (void)
   MirDetectGrid *grid;
   double median;
 
-  g_settings_set_string (settings, "method", "2.2");
   window = new_window ();
   panel = mirada_window_get_detector_panel (window);
   mirada_window_open_model (window, model_file);
@@ -662,7 +661,8 @@ test_gui_sweep_truth (void)
   g_assert_null (mirada_canvas_get_truth (mirada_window_get_canvas (window)));
   g_settings_set_boolean (settings, "show-truth", TRUE);
 
-  /* the sweep window (Ctrl+Shift+S) */
+  /* the sweep window (Ctrl+Shift+S), with method 2.2 so that fₑ matters */
+  g_settings_set_string (settings, "method", "2.2");
   set_all_thresholds (panel, 0.5);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sweep", NULL));
   sweep = MIRADA_SWEEP_DIALOG (mirada_window_get_sweep_dialog (window));
