@@ -128,6 +128,8 @@ mirada_application_startup (GApplication *app)
     { "win.zoom-out", { "<Control>minus", NULL } },
     { "win.zoom-fit", { "<Control>0", NULL } },
     { "win.cancel-job", { "Escape", NULL } },
+    { "win.sweep", { "<Control><Shift>s", NULL } },
+    { "win.paste", { "<Control>v", NULL } },
   };
 
   G_APPLICATION_CLASS (mirada_application_parent_class)->startup (app);

@@ -50,9 +50,34 @@ struct _MiradaArchitecturePanel
 
   /* owned */
   GListStore *nodes;
+  GtkSingleSelection *selection;
 };
 
 G_DEFINE_FINAL_TYPE (MiradaArchitecturePanel, mirada_architecture_panel, GTK_TYPE_BOX)
+
+enum {
+  LAYER_SELECTED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void
+selection_changed_cb (MiradaArchitecturePanel *self)
+{
+  guint i = gtk_single_selection_get_selected (self->selection);
+
+  if (i != GTK_INVALID_LIST_POSITION)
+    g_signal_emit (self, signals[LAYER_SELECTED], 0, (gint) i);
+}
+
+void
+mirada_architecture_panel_select (MiradaArchitecturePanel *self,
+                                  gint                     node)
+{
+  g_return_if_fail (MIRADA_IS_ARCHITECTURE_PANEL (self));
+  gtk_single_selection_set_selected (self->selection, node >= 0 ? (guint) node : GTK_INVALID_LIST_POSITION);
+}
 
 static void
 setup_cell_cb (GtkSignalListItemFactory *factory,
@@ -156,6 +181,7 @@ mirada_architecture_panel_finalize (GObject *object)
 {
   MiradaArchitecturePanel *self = MIRADA_ARCHITECTURE_PANEL (object);
 
+  g_clear_object (&self->selection);
   g_clear_object (&self->nodes);
   G_OBJECT_CLASS (mirada_architecture_panel_parent_class)->finalize (object);
 }
@@ -168,6 +194,11 @@ mirada_architecture_panel_class_init (MiradaArchitecturePanelClass *klass)
 
   object_class->dispose = mirada_architecture_panel_dispose;
   object_class->finalize = mirada_architecture_panel_finalize;
+
+  /* A row was selected: its node index. */
+  signals[LAYER_SELECTED] =
+    g_signal_new ("layer-selected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT);
 
   gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_BASE "/ui/mirada-architecture-panel.ui");
   gtk_widget_class_bind_template_child (widget_class, MiradaArchitecturePanel, column_view);
@@ -182,8 +213,15 @@ mirada_architecture_panel_init (MiradaArchitecturePanel *self)
   gtk_widget_init_template (GTK_WIDGET (self));
 
   self->nodes = g_list_store_new (MIRADA_TYPE_NODE_ITEM);
-  gtk_column_view_set_model (self->column_view,
-                             GTK_SELECTION_MODEL (gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->nodes)))));
+  /* selecting a layer sets it in the other panels (the window listens) */
+  self->selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->nodes)));
+  gtk_single_selection_set_autoselect (self->selection, FALSE);
+  gtk_single_selection_set_can_unselect (self->selection, TRUE);
+  gtk_single_selection_set_selected (self->selection, GTK_INVALID_LIST_POSITION);
+  g_signal_connect_swapped (self->selection, "notify::selected", G_CALLBACK (selection_changed_cb), self);
+  gtk_column_view_set_model (self->column_view, GTK_SELECTION_MODEL (g_object_ref (self->selection)));
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->column_view),
+                               _("Select a layer to show it in the heat-map, activation and filter panels"));
 
   for (guint i = 0; i < G_N_ELEMENTS (titles); i++)
     {

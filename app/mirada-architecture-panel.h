@@ -13,6 +13,9 @@ G_DECLARE_FINAL_TYPE (MiradaArchitecturePanel, mirada_architecture_panel, MIRADA
 
 void        mirada_architecture_panel_set_model   (MiradaArchitecturePanel *self,
                                                    MirModel                *model);
+/* Selects node @node's row (emits "layer-selected"); -1 unselects. */
+void        mirada_architecture_panel_select      (MiradaArchitecturePanel *self,
+                                                   gint                     node);
 /* The rows, a GListModel of nodes (for tests). */
 GListModel *mirada_architecture_panel_get_nodes   (MiradaArchitecturePanel *self);
 

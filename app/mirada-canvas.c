@@ -21,6 +21,7 @@ struct _MiradaCanvas
   GskRenderNode *image_node; /* cached: rebuilt when the texture changes */
   MirDetectGrid *grid;
   GArray *boxes;
+  GArray *truth;             /* MirDetectTruthBox, drawn dashed; or NULL */
   char **class_names;
 
   gboolean fit;              /* follow the widget size */
@@ -76,6 +77,37 @@ compare_prob_desc (gconstpointer a,
   const MirDetectBox *const *x = a, *const *y = b;
 
   return (*x)->prob < (*y)->prob ? 1 : (*x)->prob > (*y)->prob ? -1 : 0;
+}
+
+void
+mirada_draw_truth (cairo_t *cr,
+                   GArray  *truth,
+                   double   scale)
+{
+  static const double dash[] = { 6.0, 4.0 };
+
+  if (truth == NULL)
+    return;
+  cairo_save (cr);
+  cairo_set_line_width (cr, 2.0);
+  cairo_set_dash (cr, dash, G_N_ELEMENTS (dash), 0);
+  for (guint i = 0; i < truth->len; i++)
+    {
+      const MirDetectTruthBox *t = &g_array_index (truth, MirDetectTruthBox, i);
+      GdkRGBA color;
+
+      /* white under the class colour: visible on dark and light images */
+      cairo_set_source_rgba (cr, 1, 1, 1, 0.9);
+      cairo_set_dash (cr, dash, G_N_ELEMENTS (dash), 5.0);
+      cairo_rectangle (cr, t->x * scale + 3, t->y * scale + 3, t->width * scale - 6, t->height * scale - 6);
+      cairo_stroke (cr);
+      mirada_class_color (t->class_index, &color);
+      gdk_cairo_set_source_rgba (cr, &color);
+      cairo_set_dash (cr, dash, G_N_ELEMENTS (dash), 0);
+      cairo_rectangle (cr, t->x * scale + 3, t->y * scale + 3, t->width * scale - 6, t->height * scale - 6);
+      cairo_stroke (cr);
+    }
+  cairo_restore (cr);
 }
 
 void
@@ -309,6 +341,7 @@ mirada_canvas_snapshot (GtkWidget   *widget,
   cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
   cairo_translate (cr, ox, oy);
   layout = gtk_widget_create_pango_layout (widget, NULL);
+  mirada_draw_truth (cr, self->truth, scale);
   mirada_draw_boxes (cr, layout, self->boxes, (const char *const *) self->class_names, scale);
   draw_hover (self, cr, layout, scale);
   cairo_destroy (cr);
@@ -540,6 +573,26 @@ mirada_canvas_set_detections (MiradaCanvas *self,
 }
 
 void
+mirada_canvas_set_truth (MiradaCanvas *self,
+                         GArray       *truth)
+{
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+
+  if (truth != NULL)
+    g_array_ref (truth);
+  g_clear_pointer (&self->truth, g_array_unref);
+  self->truth = truth;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+GArray *
+mirada_canvas_get_truth (MiradaCanvas *self)
+{
+  g_return_val_if_fail (MIRADA_IS_CANVAS (self), NULL);
+  return self->truth;
+}
+
+void
 mirada_canvas_set_class_names (MiradaCanvas      *self,
                                const char *const *names)
 {
@@ -607,6 +660,7 @@ mirada_canvas_dispose (GObject *object)
   g_clear_pointer (&self->image_node, gsk_render_node_unref);
   g_clear_pointer (&self->grid, mir_detect_grid_unref);
   g_clear_pointer (&self->boxes, g_array_unref);
+  g_clear_pointer (&self->truth, g_array_unref);
   g_clear_pointer (&self->class_names, g_strfreev);
 
   G_OBJECT_CLASS (mirada_canvas_parent_class)->dispose (object);

@@ -17,6 +17,9 @@ void        mirada_canvas_set_texture     (MiradaCanvas *self, GdkTexture *textu
 GdkTexture *mirada_canvas_get_texture     (MiradaCanvas *self);
 /* The grid (for hover) and the filtered boxes (array of MirDetectBox); either may be NULL. */
 void        mirada_canvas_set_detections  (MiradaCanvas *self, MirDetectGrid *grid, GArray *boxes);
+/* Ground-truth boxes (array of MirDetectTruthBox), drawn dashed; NULL hides them. */
+void        mirada_canvas_set_truth       (MiradaCanvas *self, GArray *truth);
+GArray     *mirada_canvas_get_truth       (MiradaCanvas *self);
 void        mirada_canvas_set_class_names (MiradaCanvas *self, const char *const *names);
 void        mirada_canvas_zoom_in         (MiradaCanvas *self);
 void        mirada_canvas_zoom_out        (MiradaCanvas *self);
@@ -31,6 +34,8 @@ gboolean    mirada_grid_lookup            (const MirDetectGrid *grid, double x, 
 
 /* Seed colours: red for the first class, blue for the second, then others. */
 void        mirada_class_color            (guint class_index, GdkRGBA *rgba);
+/* Draws @truth (MirDetectTruthBox) dashed, image coordinates × @scale. */
+void        mirada_draw_truth             (cairo_t *cr, GArray *truth, double scale);
 /* Draws @boxes (image coordinates × @scale) with labels on @cr; used by the
  * canvas and by the PNG export. */
 void        mirada_draw_boxes             (cairo_t            *cr,

@@ -32,6 +32,10 @@ struct _MiradaDetectorPanel
   GtkLabel *note_label;
   GtkLabel *no_classes_label;
   GtkBox *classes_box;
+  GtkWidget *truth_group;
+  GtkLabel *eval_label;
+  GtkLabel *eval_detail_label;
+  GtkSwitch *truth_switch;
 
   /* owned */
   GSettings *settings;
@@ -316,6 +320,71 @@ mirada_detector_panel_set_note (MiradaDetectorPanel *self,
   gtk_widget_set_visible (GTK_WIDGET (self->note_label), note != NULL);
 }
 
+char *
+mirada_detector_format_evaluation (const MirDetectEval *eval)
+{
+  /* Translators: detection quality against the ground truth */
+  return g_strdup_printf (_("Precision %.3f · Recall %.3f · F1 %.3f"),
+                          eval->precision, eval->recall, eval->f1);
+}
+
+void
+mirada_detector_panel_set_evaluation (MiradaDetectorPanel *self,
+                                      const MirDetectEval *eval,
+                                      const char          *truth_name)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *detail = NULL;
+
+  g_return_if_fail (MIRADA_IS_DETECTOR_PANEL (self));
+
+  gtk_widget_set_visible (self->truth_group, truth_name != NULL);
+  if (truth_name == NULL)
+    return;
+  if (eval == NULL)
+    {
+      gtk_label_set_label (self->eval_label, "–");
+      gtk_label_set_label (self->eval_detail_label, truth_name);
+      return;
+    }
+  text = mirada_detector_format_evaluation (eval);
+  /* Translators: "3 of 4 true boxes found, 5 boxes detected (IoU ≥ 0.5), from scene.json" */
+  detail = g_strdup_printf (_("%u of %u true boxes found, %u boxes detected (IoU ≥ 0.5), from %s"),
+                            eval->true_positives, eval->n_truth, eval->n_detected, truth_name);
+  gtk_label_set_label (self->eval_label, text);
+  gtk_label_set_label (self->eval_detail_label, detail);
+}
+
+const char *
+mirada_detector_panel_get_evaluation_text (MiradaDetectorPanel *self)
+{
+  g_return_val_if_fail (MIRADA_IS_DETECTOR_PANEL (self), NULL);
+  return gtk_widget_get_visible (self->truth_group) ? gtk_label_get_label (self->eval_label) : NULL;
+}
+
+GArray *
+mirada_detector_panel_dup_enabled (MiradaDetectorPanel *self)
+{
+  GArray *enabled = g_array_new (FALSE, FALSE, sizeof (gint));
+
+  for (guint k = 0; k < self->rows->len; k++)
+    if (gtk_check_button_get_active (g_array_index (self->rows, ClassRow, k).enabled))
+      {
+        gint c = (gint) k;
+        g_array_append_val (enabled, c);
+      }
+  return enabled;
+}
+
+void
+mirada_detector_panel_set_enabled (MiradaDetectorPanel *self,
+                                   guint                class_index,
+                                   gboolean             enabled)
+{
+  g_return_if_fail (class_index < self->rows->len);
+  gtk_check_button_set_active (g_array_index (self->rows, ClassRow, class_index).enabled, enabled);
+}
+
 GtkAdjustment *
 mirada_detector_panel_get_threshold_adjustment (MiradaDetectorPanel *self,
                                                 guint                class_index)
@@ -385,6 +454,10 @@ mirada_detector_panel_class_init (MiradaDetectorPanelClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, note_label);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, no_classes_label);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, classes_box);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, truth_group);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, eval_label);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, eval_detail_label);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, truth_switch);
 }
 
 static void
@@ -399,6 +472,7 @@ mirada_detector_panel_init (MiradaDetectorPanel *self)
   g_settings_bind (self->settings, "stride", self->stride_adjustment, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "radius", self->radius_adjustment, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "notebook-compat", self->compat_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "show-truth", self->truth_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind_with_mapping (self->settings, "method", self->method_dropdown, "selected",
                                 G_SETTINGS_BIND_DEFAULT, string_choice_get_mapping,
                                 string_choice_set_mapping, (gpointer) method_choices, NULL);

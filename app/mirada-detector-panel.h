@@ -28,6 +28,19 @@ void     mirada_detector_panel_set_counts    (MiradaDetectorPanel *self,
 void     mirada_detector_panel_set_note      (MiradaDetectorPanel *self,
                                               const char          *note);
 
+/* Ground truth: @eval against @truth_name (a file name); NULL @truth_name hides the group. */
+void     mirada_detector_panel_set_evaluation (MiradaDetectorPanel *self,
+                                               const MirDetectEval *eval,
+                                               const char          *truth_name);
+/* The label "Precision … · Recall … · F1 …", or NULL without ground truth. */
+const char *mirada_detector_panel_get_evaluation_text (MiradaDetectorPanel *self);
+char    *mirada_detector_format_evaluation   (const MirDetectEval *eval);
+/* The ticked classes (gint indices); transfer full. */
+GArray  *mirada_detector_panel_dup_enabled   (MiradaDetectorPanel *self);
+void     mirada_detector_panel_set_enabled   (MiradaDetectorPanel *self,
+                                              guint                class_index,
+                                              gboolean             enabled);
+
 /* For tests and scripting. */
 GtkAdjustment *mirada_detector_panel_get_threshold_adjustment (MiradaDetectorPanel *self,
                                                                guint                class_index);

@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "explain/mir-explain.h"
@@ -22,9 +24,12 @@ struct _MiradaExplainPanel
   MiradaExplainKind kind;
   GtkDropDown *layer_dropdown;
   GtkDropDown *class_dropdown;   /* Grad-CAM only */
+  GtkDropDown *method_dropdown;  /* Grad-CAM only */
+  GtkDropDown *colormap_dropdown;/* Grad-CAM only */
   GtkButton *compute_button;     /* filters only */
   GtkLabel *status_label;
-  GtkPicture *picture;
+  GtkPicture *picture;           /* activations, filters */
+  GtkBox *overlays_box;          /* Grad-CAM: one picture + caption per class */
 
   GSettings *settings;
   MiradaJobRunner *runner;
@@ -33,10 +38,42 @@ struct _MiradaExplainPanel
   MirImage *input;
   char *what;
   GdkTexture *texture;
+  GArray *classes;               /* gint: the detector's enabled classes */
   gboolean updating;
 };
 
 G_DEFINE_FINAL_TYPE (MiradaExplainPanel, mirada_explain_panel, GTK_TYPE_BOX)
+
+typedef MirExplanation *(*ExplainFunc) (MirModel *, MirTensor *, const MirExplainOptions *,
+                                        GCancellable *, GError **);
+
+/* The engine's methods (engine/explain/mir-explain.h), as `mirada gradcam -m` names them. */
+static const struct
+{
+  const char *id;
+  const char *label;
+  ExplainFunc func;
+} methods[] = {
+  { "gradcam", N_("Grad-CAM"), mir_explain_gradcam },
+  { "gradcam++", N_("Grad-CAM++"), mir_explain_gradcam_plusplus },
+  { "hirescam", N_("HiResCAM"), mir_explain_hirescam },
+  { "xgradcam", N_("XGrad-CAM"), mir_explain_xgradcam },
+  { "layercam", N_("LayerCAM"), mir_explain_layercam },
+  { "scorecam", N_("Score-CAM"), mir_explain_scorecam },
+  { "eigencam", N_("Eigen-CAM"), mir_explain_eigencam },
+  { "cam", N_("CAM"), mir_explain_cam },
+  { "saliency", N_("Mean activation"), mir_explain_saliency },
+  { "gradients", N_("Gradients"), mir_explain_gradients },
+  { "smoothgrad", N_("SmoothGrad"), mir_explain_smoothgrad },
+  { "guided", N_("Guided backpropagation"), mir_explain_guided_backprop },
+  { "guided-gradcam", N_("Guided Grad-CAM"), mir_explain_guided_gradcam },
+  { "occlusion", N_("Occlusion"), mir_explain_occlusion },
+};
+
+static const char *const colormaps[] = { "jet", "viridis", "inferno", "magma", "plasma", "gray", NULL };
+
+/* Overlays side by side at most (each is one explanation run). */
+#define MAX_OVERLAYS 8
 
 typedef struct
 {
@@ -44,14 +81,17 @@ typedef struct
   MirModel *model;
   MirImage *input;
   gint layer;
-  gint class_index;
+  guint method;
+  GArray *classes;     /* gint; -1: the top prediction */
   MirColormap colormap;
   double alpha;
 } ExplainJob;
 
 typedef struct
 {
-  GdkTexture *texture;
+  GdkTexture *texture;     /* all of it (overlays side by side) */
+  GPtrArray *textures;     /* Grad-CAM: one per class */
+  GPtrArray *captions;     /* Grad-CAM: one per class */
   char *status;
 } ExplainResult;
 
@@ -60,6 +100,7 @@ explain_job_free (ExplainJob *job)
 {
   g_clear_pointer (&job->model, mir_model_unref);
   g_clear_pointer (&job->input, mir_image_unref);
+  g_clear_pointer (&job->classes, g_array_unref);
   g_free (job);
 }
 
@@ -67,6 +108,8 @@ static void
 explain_result_free (ExplainResult *r)
 {
   g_clear_object (&r->texture);
+  g_clear_pointer (&r->textures, g_ptr_array_unref);
+  g_clear_pointer (&r->captions, g_ptr_array_unref);
   g_free (r->status);
   g_free (r);
 }
@@ -101,38 +144,100 @@ class_name (MirModel *model,
   return g_strdup_printf (_("class %d"), k);
 }
 
+/* @images side by side with a white gap, top-aligned (RGB). */
+static MirImage *
+side_by_side (GPtrArray  *images,
+              GError    **error)
+{
+  g_autoptr(MirImage) out = NULL;
+  int w = 0, h = 0, x = 0;
+
+  for (guint i = 0; i < images->len; i++)
+    {
+      MirImage *im = images->pdata[i];
+
+      w += im->width + (i > 0 ? 8 : 0);
+      h = MAX (h, im->height);
+    }
+  if (!(out = mir_image_new (w, h, 3, error)))
+    return NULL;
+  memset (out->pixels, 255, out->rowstride * out->height);
+  for (guint i = 0; i < images->len; i++)
+    {
+      MirImage *im = images->pdata[i];
+
+      for (int y = 0; y < im->height; y++)
+        memcpy (out->pixels + y * out->rowstride + 3 * x, im->pixels + y * im->rowstride,
+                (gsize) im->width * 3);
+      x += im->width + 8;
+    }
+  return g_steal_pointer (&out);
+}
+
 static ExplainResult *
 run_gradcam (ExplainJob    *job,
+             MiradaJob     *mjob,
              GCancellable  *cancellable,
              GError       **error)
 {
-  MirExplainOptions opts = MIR_EXPLAIN_OPTIONS_DEFAULT;
   g_autoptr(MirTensor) input = NULL;
-  g_autoptr(MirExplanation) e = NULL;
-  g_autoptr(MirImage) overlay = NULL;
-  g_autofree char *name = NULL;
+  g_autoptr(GPtrArray) overlays = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_image_unref);
+  g_autoptr(GPtrArray) textures = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) captions = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(MirImage) all = NULL;
+  g_autofree char *layer_name = NULL;
+  g_autofree char *notice = NULL;
+  int map_w = 0, map_h = 0;
   ExplainResult *r;
 
-  opts.layer = job->layer;
-  opts.class_index = job->class_index;
-  if (!(input = mir_image_prepare (job->input, job->model, error)) ||
-      !(e = mir_explain_gradcam (job->model, input, &opts, cancellable, error)) ||
-      !(overlay = mir_colormap_overlay (job->input, e->map, e->width, e->height, job->colormap,
-                                        (float) job->alpha, FALSE, error)))
+  if (!(input = mir_image_prepare (job->input, job->model, error)))
+    return NULL;
+  for (guint i = 0; i < job->classes->len; i++)
+    {
+      MirExplainOptions opts = MIR_EXPLAIN_OPTIONS_DEFAULT;
+      g_autoptr(MirExplanation) e = NULL;
+      g_autoptr(MirImage) overlay = NULL;
+      g_autofree char *name = NULL;
+      GdkTexture *texture;
+
+      opts.layer = job->layer;
+      opts.class_index = g_array_index (job->classes, gint, i);
+      if (!(e = methods[job->method].func (job->model, input, &opts, cancellable, error)) ||
+          !(overlay = mir_colormap_overlay (job->input, e->map, e->width, e->height, job->colormap,
+                                            (float) job->alpha, FALSE, error)) ||
+          !(texture = texture_upscaled (overlay, 160, error)))
+        return NULL;
+      name = class_name (job->model, e->class_index);
+      /* Translators: a class name and its probability under a heat map */
+      g_ptr_array_add (captions, g_strdup_printf (_("%s, P = %.3f"), name, e->probability));
+      g_ptr_array_add (textures, texture);
+      g_ptr_array_add (overlays, g_steal_pointer (&overlay));
+      if (layer_name == NULL)
+        {
+          layer_name = g_strdup (e->layer_name);
+          map_w = e->width;
+          map_h = e->height;
+        }
+      if (e->notice != NULL && notice == NULL)
+        notice = g_strdup_printf ("%s: %s", name, e->notice);
+      mirada_job_set_progress (mjob, (double) (i + 1) / job->classes->len);
+    }
+  if (!(all = side_by_side (overlays, error)))
     return NULL;
   r = g_new0 (ExplainResult, 1);
-  if (!(r->texture = texture_upscaled (overlay, 320, error)))
+  if (!(r->texture = texture_upscaled (all, 160, error)))
     {
       explain_result_free (r);
       return NULL;
     }
-  name = class_name (job->model, e->class_index);
-  /* Translators: Grad-CAM on layer "conv2d_3" (8×8) for "cat", P = 0.97 */
-  r->status = g_strdup_printf (_("Grad-CAM on layer “%s” (%d×%d) for “%s”, P = %.4f"),
-                               e->layer_name, e->width, e->height, name, e->probability);
-  if (e->notice != NULL)
+  r->textures = g_steal_pointer (&textures);
+  r->captions = g_steal_pointer (&captions);
+  /* Translators: Grad-CAM on layer "conv2d_3" (8×8) */
+  r->status = g_strdup_printf (_("%s on layer “%s” (%d×%d)"), _(methods[job->method].label),
+                               layer_name, map_w, map_h);
+  if (notice != NULL)
     {
-      char *s = g_strconcat (r->status, "\n", e->notice, NULL);
+      char *s = g_strconcat (r->status, "\n", notice, NULL);
       g_free (r->status);
       r->status = s;
     }
@@ -248,13 +353,49 @@ explain_worker (MiradaJob     *mjob,
   switch (job->kind)
     {
     case MIRADA_EXPLAIN_GRADCAM:
-      return run_gradcam (job, cancellable, error);
+      return run_gradcam (job, mjob, cancellable, error);
     case MIRADA_EXPLAIN_ACTIVATIONS:
       return run_activations (job, cancellable, error);
     case MIRADA_EXPLAIN_FILTERS:
       return run_filters (job, mjob, cancellable, error);
     default:
       g_assert_not_reached ();
+    }
+}
+
+static void
+clear_overlays (MiradaExplainPanel *self)
+{
+  GtkWidget *child;
+
+  if (self->overlays_box == NULL)
+    return;
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->overlays_box))))
+    gtk_box_remove (self->overlays_box, child);
+}
+
+static void
+show_overlays (MiradaExplainPanel *self,
+               GPtrArray          *textures,
+               GPtrArray          *captions)
+{
+  clear_overlays (self);
+  for (guint i = 0; i < textures->len; i++)
+    {
+      GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
+      GtkWidget *picture = gtk_picture_new_for_paintable (textures->pdata[i]);
+      GtkWidget *caption = gtk_label_new (captions->pdata[i]);
+
+      gtk_picture_set_can_shrink (GTK_PICTURE (picture), TRUE);
+      gtk_widget_set_valign (picture, GTK_ALIGN_START);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (picture), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                      captions->pdata[i], -1);
+      gtk_label_set_ellipsize (GTK_LABEL (caption), PANGO_ELLIPSIZE_END);
+      gtk_widget_add_css_class (caption, "caption");
+      gtk_widget_set_hexpand (box, TRUE);
+      gtk_box_append (GTK_BOX (box), picture);
+      gtk_box_append (GTK_BOX (box), caption);
+      gtk_box_append (self->overlays_box, box);
     }
 }
 
@@ -272,7 +413,10 @@ explain_done (gpointer      result,
       return;
     }
   g_set_object (&self->texture, r->texture);
-  gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (r->texture));
+  if (self->overlays_box != NULL)
+    show_overlays (self, r->textures, r->captions);
+  else
+    gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (r->texture));
   gtk_label_set_label (self->status_label, r->status);
   explain_result_free (r);
 }
@@ -307,8 +451,24 @@ run_job (MiradaExplainPanel *self)
   job->model = mir_model_ref (self->model);
   job->input = self->input != NULL ? mir_image_ref (self->input) : NULL;
   job->layer = layer;
-  job->class_index = self->class_dropdown != NULL
-                     ? (gint) gtk_drop_down_get_selected (self->class_dropdown) - 1 : -1;
+  job->classes = g_array_new (FALSE, FALSE, sizeof (gint));
+  if (self->kind == MIRADA_EXPLAIN_GRADCAM)
+    {
+      /* 0: the detector's classes, 1: the top prediction, 2 + k: class k */
+      guint choice = gtk_drop_down_get_selected (self->class_dropdown);
+      gint top = -1;
+
+      if (choice == 0 && self->classes->len > 0)
+        g_array_append_vals (job->classes, self->classes->data, MIN (self->classes->len, MAX_OVERLAYS));
+      else if (choice >= 2 && choice != GTK_INVALID_LIST_POSITION)
+        {
+          gint k = (gint) choice - 2;
+          g_array_append_val (job->classes, k);
+        }
+      else
+        g_array_append_val (job->classes, top);
+      job->method = MIN (gtk_drop_down_get_selected (self->method_dropdown), G_N_ELEMENTS (methods) - 1);
+    }
   cmap = g_settings_get_string (self->settings, "colormap");
   if (!mir_colormap_from_name (cmap, &job->colormap, NULL))
     job->colormap = MIR_COLORMAP_JET;
@@ -358,6 +518,7 @@ mirada_explain_panel_set_model (MiradaExplainPanel *self,
   g_array_set_size (self->layers, 0);
   g_clear_object (&self->texture);
   gtk_picture_set_paintable (self->picture, NULL);
+  clear_overlays (self);
 
   if (model != NULL)
     {
@@ -381,6 +542,7 @@ mirada_explain_panel_set_model (MiradaExplainPanel *self,
           const MirShape *o = mir_model_get_output_shape (model, 0);
           gint64 k = o->dim[o->ndim - 1];
 
+          gtk_string_list_append (classes, _("Detector’s classes"));
           gtk_string_list_append (classes, _("Top prediction"));
           for (gint64 c = 0; c < k && c < 256; c++)
             {
@@ -460,6 +622,7 @@ settings_changed_cb (MiradaExplainPanel *self)
     run_job (self);
 }
 
+
 static void
 progress_cb (MiradaExplainPanel *self)
 {
@@ -471,6 +634,119 @@ progress_cb (MiradaExplainPanel *self)
     }
 }
 
+static gboolean
+choice_get_mapping (GValue   *value,
+                    GVariant *variant,
+                    gpointer  user_data)
+{
+  const char *const *choices = user_data;
+  const char *s = g_variant_get_string (variant, NULL);
+
+  for (guint i = 0; choices[i] != NULL; i++)
+    if (g_strcmp0 (s, choices[i]) == 0)
+      {
+        g_value_set_uint (value, i);
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static GVariant *
+choice_set_mapping (const GValue       *value,
+                    const GVariantType *expected_type,
+                    gpointer            user_data)
+{
+  const char *const *choices = user_data;
+  guint i = g_value_get_uint (value);
+
+  if (i >= g_strv_length ((char **) choices))
+    return NULL;
+  return g_variant_new_string (choices[i]);
+}
+
+static const char *const *
+method_ids (void)
+{
+  static const char *ids[G_N_ELEMENTS (methods) + 1];
+
+  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
+    ids[i] = methods[i].id;
+  return ids;
+}
+
+static GtkDropDown *
+labelled_dropdown (GtkStringList *model,
+                   const char    *accessible,
+                   const char    *tooltip)
+{
+  GtkDropDown *dropdown = GTK_DROP_DOWN (gtk_drop_down_new (G_LIST_MODEL (model), NULL));
+
+  gtk_widget_set_tooltip_text (GTK_WIDGET (dropdown), tooltip);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (dropdown), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  accessible, -1);
+  return dropdown;
+}
+
+static void
+build_gradcam_controls (MiradaExplainPanel *self,
+                        GtkBox             *bar)
+{
+  GtkWidget *bar2 = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkStringList *method_list = gtk_string_list_new (NULL);
+  GtkStringList *cmap_list = gtk_string_list_new (colormaps);
+  GtkAdjustment *alpha;
+  GtkWidget *scale;
+
+  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
+    gtk_string_list_append (method_list, _(methods[i].label));
+  self->method_dropdown = labelled_dropdown (method_list, _("Method"),
+                                             _("How the heat map is made: Grad-CAM and its variants weigh a layer’s feature maps; gradients, SmoothGrad and guided backpropagation work on the input pixels; occlusion hides patches."));
+  gtk_box_append (bar, GTK_WIDGET (self->method_dropdown));
+  g_settings_bind_with_mapping (self->settings, "explain-method", self->method_dropdown, "selected",
+                                G_SETTINGS_BIND_DEFAULT, choice_get_mapping, choice_set_mapping,
+                                (gpointer) method_ids (), NULL);
+
+  gtk_widget_set_margin_start (bar2, 12);
+  gtk_widget_set_margin_end (bar2, 12);
+  self->class_dropdown = labelled_dropdown (gtk_string_list_new (NULL), _("Class"),
+                                            _("The classes to explain, one heat map each: the regions that raise a class’s score are hot. “Detector’s classes” are those ticked in the sidebar."));
+  gtk_widget_set_hexpand (GTK_WIDGET (self->class_dropdown), TRUE);
+  gtk_box_append (GTK_BOX (bar2), GTK_WIDGET (self->class_dropdown));
+  g_signal_connect_swapped (self->class_dropdown, "notify::selected", G_CALLBACK (run_job), self);
+
+  self->colormap_dropdown = labelled_dropdown (cmap_list, _("Colour map"),
+                                               _("Colour map of the heat maps"));
+  gtk_box_append (GTK_BOX (bar2), GTK_WIDGET (self->colormap_dropdown));
+  g_settings_bind_with_mapping (self->settings, "colormap", self->colormap_dropdown, "selected",
+                                G_SETTINGS_BIND_DEFAULT, choice_get_mapping, choice_set_mapping,
+                                (gpointer) colormaps, NULL);
+
+  alpha = gtk_adjustment_new (0.4, 0.0, 1.0, 0.05, 0.1, 0.0);
+  scale = gtk_scale_new (GTK_ORIENTATION_HORIZONTAL, alpha);
+  gtk_scale_set_digits (GTK_SCALE (scale), 2);
+  gtk_scale_set_draw_value (GTK_SCALE (scale), TRUE);
+  gtk_scale_set_value_pos (GTK_SCALE (scale), GTK_POS_RIGHT);
+  gtk_widget_set_hexpand (scale, TRUE);
+  gtk_widget_set_tooltip_text (scale, _("Opacity of the heat map over the image"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (scale), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Opacity"), -1);
+  g_settings_bind (self->settings, "alpha", alpha, "value", G_SETTINGS_BIND_DEFAULT);
+  gtk_box_append (GTK_BOX (self), bar2);
+  /* the opacity on its own row: the panel stays narrow enough for a 2×2 layout */
+  {
+    GtkWidget *bar3 = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+    GtkWidget *label = gtk_label_new_with_mnemonic (_("O_pacity"));
+
+    gtk_label_set_mnemonic_widget (GTK_LABEL (label), scale);
+    gtk_widget_add_css_class (label, "dim-label");
+    gtk_widget_set_margin_start (bar3, 12);
+    gtk_widget_set_margin_end (bar3, 12);
+    gtk_box_append (GTK_BOX (bar3), label);
+    gtk_box_append (GTK_BOX (bar3), scale);
+    gtk_box_append (GTK_BOX (self), bar3);
+  }
+}
+
 GtkWidget *
 mirada_explain_panel_new (MiradaExplainKind kind)
 {
@@ -479,27 +755,23 @@ mirada_explain_panel_new (MiradaExplainKind kind)
                                            "spacing", 6, NULL);
   GtkWidget *bar = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
   GtkWidget *scrolled = gtk_scrolled_window_new ();
-  GtkWidget *label;
 
   self->kind = kind;
   gtk_widget_set_margin_start (bar, 12);
   gtk_widget_set_margin_end (bar, 12);
-  label = gtk_label_new (_("Layer"));
-  gtk_box_append (GTK_BOX (bar), label);
   self->layer_dropdown = GTK_DROP_DOWN (gtk_drop_down_new (NULL, NULL));
   gtk_drop_down_set_enable_search (self->layer_dropdown, TRUE);
   gtk_widget_set_hexpand (GTK_WIDGET (self->layer_dropdown), TRUE);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->layer_dropdown), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Layer"), -1);
   gtk_box_append (GTK_BOX (bar), GTK_WIDGET (self->layer_dropdown));
+  gtk_box_append (GTK_BOX (self), bar);
   switch (kind)
     {
     case MIRADA_EXPLAIN_GRADCAM:
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->layer_dropdown),
                                    _("The layer whose feature maps Grad-CAM weighs by the gradient of the class score (Keras uses the last convolutional one)."));
-      self->class_dropdown = GTK_DROP_DOWN (gtk_drop_down_new (NULL, NULL));
-      gtk_widget_set_tooltip_text (GTK_WIDGET (self->class_dropdown),
-                                   _("The class to explain: the regions that raise its score are hot."));
-      gtk_box_append (GTK_BOX (bar), GTK_WIDGET (self->class_dropdown));
-      g_signal_connect_swapped (self->class_dropdown, "notify::selected", G_CALLBACK (run_job), self);
+      build_gradcam_controls (self, GTK_BOX (bar));
       break;
     case MIRADA_EXPLAIN_ACTIVATIONS:
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->layer_dropdown),
@@ -519,7 +791,6 @@ mirada_explain_panel_new (MiradaExplainKind kind)
     }
   if (kind != MIRADA_EXPLAIN_FILTERS)
     g_signal_connect_swapped (self->layer_dropdown, "notify::selected", G_CALLBACK (run_job), self);
-  gtk_box_append (GTK_BOX (self), bar);
 
   self->status_label = GTK_LABEL (gtk_label_new (_("Open a model.")));
   gtk_label_set_wrap (self->status_label, TRUE);
@@ -532,14 +803,79 @@ mirada_explain_panel_new (MiradaExplainKind kind)
   self->picture = GTK_PICTURE (gtk_picture_new ());
   gtk_picture_set_can_shrink (self->picture, TRUE);
   gtk_widget_set_valign (GTK_WIDGET (self->picture), GTK_ALIGN_START);
-  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), GTK_WIDGET (self->picture));
+  if (kind == MIRADA_EXPLAIN_GRADCAM)
+    {
+      self->overlays_box = GTK_BOX (gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8));
+      gtk_box_set_homogeneous (self->overlays_box, TRUE);
+      gtk_widget_set_valign (GTK_WIDGET (self->overlays_box), GTK_ALIGN_START);
+      gtk_widget_set_margin_start (GTK_WIDGET (self->overlays_box), 6);
+      gtk_widget_set_margin_end (GTK_WIDGET (self->overlays_box), 6);
+      gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), GTK_WIDGET (self->overlays_box));
+    }
+  else
+    gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), GTK_WIDGET (self->picture));
   gtk_widget_set_vexpand (scrolled, TRUE);
   gtk_box_append (GTK_BOX (self), scrolled);
 
   g_signal_connect_object (self->settings, "changed::colormap", G_CALLBACK (settings_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->settings, "changed::alpha", G_CALLBACK (settings_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::explain-method", G_CALLBACK (settings_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->runner, "notify::progress", G_CALLBACK (progress_cb), self, G_CONNECT_SWAPPED);
   return GTK_WIDGET (self);
+}
+
+void
+mirada_explain_panel_set_classes (MiradaExplainPanel *self,
+                                  const gint         *classes,
+                                  guint               n_classes)
+{
+  g_return_if_fail (MIRADA_IS_EXPLAIN_PANEL (self));
+
+  if (n_classes == self->classes->len &&
+      (n_classes == 0 || memcmp (classes, self->classes->data, n_classes * sizeof (gint)) == 0))
+    return;
+  g_array_set_size (self->classes, 0);
+  g_array_append_vals (self->classes, classes, n_classes);
+  if (self->kind == MIRADA_EXPLAIN_GRADCAM && self->class_dropdown != NULL &&
+      gtk_drop_down_get_selected (self->class_dropdown) == 0)
+    run_job (self);
+}
+
+gboolean
+mirada_explain_panel_set_layer (MiradaExplainPanel *self,
+                                gint                node)
+{
+  g_return_val_if_fail (MIRADA_IS_EXPLAIN_PANEL (self), FALSE);
+
+  for (guint i = 0; i < self->layers->len; i++)
+    if (g_array_index (self->layers, gint, i) == node)
+      {
+        gtk_drop_down_set_selected (self->layer_dropdown, i);
+        return TRUE;
+      }
+  return FALSE;
+}
+
+gint
+mirada_explain_panel_get_layer (MiradaExplainPanel *self)
+{
+  g_return_val_if_fail (MIRADA_IS_EXPLAIN_PANEL (self), -1);
+  return selected_layer (self);
+}
+
+guint
+mirada_explain_panel_get_n_overlays (MiradaExplainPanel *self)
+{
+  GtkWidget *child;
+  guint n = 0;
+
+  g_return_val_if_fail (MIRADA_IS_EXPLAIN_PANEL (self), 0);
+  if (self->overlays_box == NULL)
+    return self->texture != NULL ? 1 : 0;
+  for (child = gtk_widget_get_first_child (GTK_WIDGET (self->overlays_box)); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    n++;
+  return n;
 }
 
 static void
@@ -555,6 +891,7 @@ mirada_explain_panel_dispose (GObject *object)
   g_clear_pointer (&self->input, mir_image_unref);
   g_clear_object (&self->texture);
   g_clear_pointer (&self->layers, g_array_unref);
+  g_clear_pointer (&self->classes, g_array_unref);
 
   G_OBJECT_CLASS (mirada_explain_panel_parent_class)->dispose (object);
 }
@@ -581,5 +918,6 @@ mirada_explain_panel_init (MiradaExplainPanel *self)
   self->settings = g_settings_new (APPLICATION_ID);
   self->runner = mirada_job_runner_new ();
   self->layers = g_array_new (FALSE, FALSE, sizeof (gint));
+  self->classes = g_array_new (FALSE, FALSE, sizeof (gint));
   gtk_widget_set_margin_top (GTK_WIDGET (self), 6);
 }

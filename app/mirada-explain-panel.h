@@ -28,7 +28,15 @@ void       mirada_explain_panel_set_input (MiradaExplainPanel *self, MirImage *i
 gboolean   mirada_explain_panel_get_busy  (MiradaExplainPanel *self);
 /* Starts the work now (the filters panel's Compute button). */
 void       mirada_explain_panel_compute   (MiradaExplainPanel *self);
-/* The last picture shown (for tests), or NULL. */
+/* Grad-CAM: the classes explained side by side when "Detector's classes" is chosen. */
+void       mirada_explain_panel_set_classes (MiradaExplainPanel *self, const gint *classes,
+                                             guint n_classes);
+/* Selects node @node in the layer list if the panel offers it; FALSE if not. */
+gboolean   mirada_explain_panel_set_layer (MiradaExplainPanel *self, gint node);
+gint       mirada_explain_panel_get_layer (MiradaExplainPanel *self);
+/* Grad-CAM: overlays shown side by side (others: 1 with a picture, else 0). */
+guint      mirada_explain_panel_get_n_overlays (MiradaExplainPanel *self);
+/* The last picture shown (for tests and export; Grad-CAM: the overlays side by side), or NULL. */
 GdkTexture *mirada_explain_panel_get_texture (MiradaExplainPanel *self);
 
 G_END_DECLS

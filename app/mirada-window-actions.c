@@ -5,6 +5,8 @@
 
 #include <glib/gi18n.h>
 
+#include <json-glib/json-glib.h>
+
 #include "mirada-cli.h"
 #include "mirada-window-private.h"
 
@@ -116,6 +118,65 @@ export_csv (MiradaWindow *self,
 }
 
 static gboolean
+export_json (MiradaWindow *self,
+             const char   *path,
+             GError      **error)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+  GArray *boxes = self->result != NULL ? self->result->boxes : NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "image");
+  json_builder_add_string_value (b, self->image_name != NULL ? self->image_name : "");
+  json_builder_set_member_name (b, "width");
+  json_builder_add_int_value (b, self->image->width);
+  json_builder_set_member_name (b, "height");
+  json_builder_add_int_value (b, self->image->height);
+  if (self->grid != NULL)
+    {
+      json_builder_set_member_name (b, "window");
+      json_builder_add_int_value (b, self->grid->geom.window);
+      json_builder_set_member_name (b, "stride");
+      json_builder_add_int_value (b, self->grid->geom.stride);
+    }
+  /* the ground-truth format (docs/detector.md) plus probability and window */
+  json_builder_set_member_name (b, "objects");
+  json_builder_begin_array (b);
+  for (guint i = 0; boxes != NULL && i < boxes->len; i++)
+    {
+      const MirDetectBox *box = &g_array_index (boxes, MirDetectBox, i);
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "class");
+      json_builder_add_string_value (b, self->grid->class_names[box->class_index]);
+      json_builder_set_member_name (b, "class_index");
+      json_builder_add_int_value (b, box->class_index);
+      json_builder_set_member_name (b, "box");
+      json_builder_begin_array (b);
+      json_builder_add_double_value (b, box->x);
+      json_builder_add_double_value (b, box->y);
+      json_builder_add_double_value (b, box->width);
+      json_builder_add_double_value (b, box->height);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "probability");
+      json_builder_add_double_value (b, box->prob);
+      json_builder_set_member_name (b, "window");
+      json_builder_add_int_value (b, box->window);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  json_generator_set_pretty (gen, TRUE);
+  text = json_generator_to_data (gen, NULL);
+  return g_file_set_contents (path, text, -1, error);
+}
+
+static gboolean
 export_png (MiradaWindow *self,
             const char   *path,
             GError      **error)
@@ -129,6 +190,25 @@ export_png (MiradaWindow *self,
     mir_detect_draw (copy, self->result, (const char *const *) self->grid->class_names,
                      MAX (2, MIN (copy->width, copy->height) / 200));
   return mirada_image_save_png (copy, path, error);
+}
+
+gboolean
+mirada_window_export_detections (MiradaWindow  *self,
+                                 const char    *path,
+                                 GError       **error)
+{
+  g_return_val_if_fail (MIRADA_IS_WINDOW (self), FALSE);
+
+  if (self->image == NULL)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID, _("Open an image first"));
+      return FALSE;
+    }
+  if (g_str_has_suffix (path, ".csv"))
+    return export_csv (self, path, error);
+  if (g_str_has_suffix (path, ".json"))
+    return export_json (self, path, error);
+  return export_png (self, path, error);
 }
 
 static void
@@ -145,10 +225,7 @@ export_chosen_cb (GtkNativeDialog *dialog,
 
       if (path != NULL)
         {
-          if (g_str_has_suffix (path, ".csv"))
-            ok = export_csv (self, path, &error);
-          else
-            ok = export_png (self, path, &error);
+          ok = mirada_window_export_detections (self, path, &error);
           if (!ok)
             _mirada_window_toast_error (self, _("Export failed"), error);
           else
@@ -174,8 +251,210 @@ export_action (GtkWidget  *widget,
   gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), "detections.png");
   add_filter (GTK_FILE_CHOOSER (dialog), _("PNG image with boxes"), (const char *const[]) { "*.png", NULL }, NULL);
   add_filter (GTK_FILE_CHOOSER (dialog), _("CSV table of boxes"), (const char *const[]) { "*.csv", NULL }, NULL);
+  add_filter (GTK_FILE_CHOOSER (dialog), _("JSON list of boxes"), (const char *const[]) { "*.json", NULL }, NULL);
   g_signal_connect (dialog, "response", G_CALLBACK (export_chosen_cb), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+/* A widget drawn into a texture (the architecture panel has no picture of its own). */
+static GdkTexture *
+render_widget (GtkWidget *widget)
+{
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  GtkNative *native = gtk_widget_get_native (widget);
+  int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
+
+  if (native == NULL || w <= 0 || h <= 0)
+    {
+      g_object_unref (snapshot);
+      return NULL;
+    }
+  gdk_paintable_snapshot (paintable, snapshot, w, h);
+  node = gtk_snapshot_free_to_node (snapshot);
+  if (node == NULL)
+    return NULL;
+  return gsk_renderer_render_texture (gtk_native_get_renderer (native), node,
+                                      &GRAPHENE_RECT_INIT (0, 0, w, h));
+}
+
+gboolean
+mirada_window_export_panel (MiradaWindow  *self,
+                            guint          index,
+                            const char    *path,
+                            GError       **error)
+{
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autoptr(GBytes) png = NULL;
+
+  g_return_val_if_fail (MIRADA_IS_WINDOW (self), FALSE);
+  g_return_val_if_fail (index < MIRADA_N_PANELS, FALSE);
+
+  if (index < G_N_ELEMENTS (self->explain) && mirada_explain_panel_get_texture (self->explain[index]) != NULL)
+    texture = g_object_ref (mirada_explain_panel_get_texture (self->explain[index]));
+  else
+    texture = render_widget (self->frames[index]);
+  if (texture == NULL)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID, _("The panel shows nothing yet"));
+      return FALSE;
+    }
+  png = gdk_texture_save_to_png_bytes (texture);
+  return g_file_set_contents (path, g_bytes_get_data (png, NULL), (gssize) g_bytes_get_size (png), error);
+}
+
+static void
+panel_chosen_cb (GtkNativeDialog *dialog,
+                 int              response,
+                 MiradaWindow    *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+      guint index = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (dialog), "panel"));
+      g_autoptr(GError) error = NULL;
+
+      if (path != NULL && !mirada_window_export_panel (self, index, path, &error))
+        _mirada_window_toast_error (self, _("Export failed"), error);
+      else if (path != NULL)
+        adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (_("Exported")));
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+export_panel_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  static const char *const names[] = { "heat-maps.png", "activations.png", "filters.png", "architecture.png" };
+  MiradaWindow *self = MIRADA_WINDOW (widget);
+  guint index = g_variant_get_uint32 (parameter);
+  GtkFileChooserNative *dialog;
+
+  if (index >= MIRADA_N_PANELS)
+    return;
+  dialog = gtk_file_chooser_native_new (_("Save the Panel"), GTK_WINDOW (self),
+                                        GTK_FILE_CHOOSER_ACTION_SAVE, _("_Save"), _("_Cancel"));
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), names[index]);
+  g_object_set_data (G_OBJECT (dialog), "panel", GUINT_TO_POINTER (index));
+  g_signal_connect (dialog, "response", G_CALLBACK (panel_chosen_cb), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static void
+sweep_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  MiradaWindow *self = MIRADA_WINDOW (widget);
+
+  if (self->sweep == NULL)
+    {
+      self->sweep = mirada_sweep_dialog_new (GTK_WINDOW (self));
+      g_object_add_weak_pointer (G_OBJECT (self->sweep), (gpointer *) &self->sweep);
+      gtk_window_set_hide_on_close (GTK_WINDOW (self->sweep), FALSE);
+    }
+  _mirada_window_update_sweep (self);
+  gtk_window_present (GTK_WINDOW (self->sweep));
+}
+
+static void
+texture_pasted_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(MiradaWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GdkTexture) texture = gdk_clipboard_read_texture_finish (GDK_CLIPBOARD (source), result, &error);
+
+  if (texture == NULL)
+    {
+      _mirada_window_toast_error (self, _("Nothing to paste"), error);
+      return;
+    }
+  mirada_window_paste_texture (self, texture);
+}
+
+static void
+paste_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  MiradaWindow *self = MIRADA_WINDOW (widget);
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
+  GdkClipboard *clipboard = gtk_widget_get_clipboard (widget);
+
+  /* Ctrl+V in a text field pastes text there */
+  if (focus != NULL && (GTK_IS_TEXT (focus) || GTK_IS_EDITABLE (focus)))
+    {
+      gtk_widget_activate_action (focus, "clipboard.paste", NULL);
+      return;
+    }
+  gdk_clipboard_read_texture_async (clipboard, NULL, texture_pasted_cb, g_object_ref (self));
+}
+
+void
+_mirada_window_note_recent (MiradaWindow *self,
+                            GFile        *file)
+{
+  g_autofree char *uri = NULL;
+
+  /* the bundled model and scene are not "recent files" */
+  if (g_file_has_uri_scheme (file, "resource"))
+    return;
+  uri = g_file_get_uri (file);
+  gtk_recent_manager_add_item (self->recent, uri);
+}
+
+static gint
+compare_recent (gconstpointer a,
+                gconstpointer b)
+{
+  GDateTime *x = gtk_recent_info_get_modified ((GtkRecentInfo *) a);
+  GDateTime *y = gtk_recent_info_get_modified ((GtkRecentInfo *) b);
+
+  return g_date_time_compare (y, x); /* newest first */
+}
+
+void
+_mirada_window_update_recent (MiradaWindow *self)
+{
+  GList *items = gtk_recent_manager_get_items (self->recent);
+  const char *app_name = g_get_application_name ();
+  guint n = 0;
+
+  g_menu_remove_all (self->recent_section);
+  items = g_list_sort (items, compare_recent);
+  for (GList *l = items; l != NULL && n < 10; l = l->next)
+    {
+      GtkRecentInfo *info = l->data;
+      g_autoptr(GMenuItem) item = NULL;
+
+      if (app_name == NULL || !gtk_recent_info_has_application (info, app_name) ||
+          !gtk_recent_info_exists (info))
+        continue;
+      item = g_menu_item_new (gtk_recent_info_get_display_name (info), NULL);
+      g_menu_item_set_action_and_target_value (item, "win.open-recent",
+                                               g_variant_new_string (gtk_recent_info_get_uri (info)));
+      g_menu_append_item (self->recent_section, item);
+      n++;
+    }
+  g_list_free_full (items, (GDestroyNotify) gtk_recent_info_unref);
+}
+
+static void
+open_recent_action (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
+{
+  g_autoptr(GFile) file = g_file_new_for_uri (g_variant_get_string (parameter, NULL));
+  GFile *files[] = { file };
+
+  mirada_window_open_files (MIRADA_WINDOW (widget), files, 1);
 }
 
 static void
@@ -210,6 +489,7 @@ _mirada_window_update_actions (MiradaWindow *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.zoom-in", has_image);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.zoom-out", has_image);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.zoom-fit", has_image);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.sweep", self->grid != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.cancel-job",
                                  self->detect_runner != NULL && mirada_window_get_busy (self));
 }
@@ -224,9 +504,17 @@ _mirada_window_class_actions_init (GtkWidgetClass *widget_class)
   gtk_widget_class_install_action (widget_class, "win.zoom-out", NULL, zoom_action);
   gtk_widget_class_install_action (widget_class, "win.zoom-fit", NULL, zoom_action);
   gtk_widget_class_install_action (widget_class, "win.cancel-job", NULL, cancel_job_action);
+  gtk_widget_class_install_action (widget_class, "win.export-panel", "u", export_panel_action);
+  gtk_widget_class_install_action (widget_class, "win.sweep", NULL, sweep_action);
+  gtk_widget_class_install_action (widget_class, "win.paste", NULL, paste_action);
+  gtk_widget_class_install_action (widget_class, "win.open-recent", "s", open_recent_action);
 }
 
 void
 _mirada_window_actions_init (MiradaWindow *self)
 {
+  self->recent = gtk_recent_manager_get_default ();
+  g_signal_connect_object (self->recent, "changed", G_CALLBACK (_mirada_window_update_recent), self,
+                           G_CONNECT_SWAPPED);
+  _mirada_window_update_recent (self);
 }

@@ -3,6 +3,7 @@
 
 #include "mirada-architecture-panel.h"
 #include "mirada-explain-panel.h"
+#include "mirada-sweep-dialog.h"
 #include "mirada-window.h"
 
 G_BEGIN_DECLS
@@ -25,7 +26,13 @@ struct _MiradaWindow
   GtkBox *gradcam_box;
   GtkBox *activations_box;
   GtkBox *filters_box;
-  GtkStack *side_stack;
+  GtkPaned *panels_paned;
+  GtkPaned *top_paned;
+  GtkPaned *bottom_paned;
+  GtkWidget *frames[MIRADA_N_PANELS];          /* Heat maps, activations, filters, architecture */
+  GtkToggleButton *maximize[MIRADA_N_PANELS];
+  GtkButton *panel_export[MIRADA_N_PANELS];
+  GMenu *recent_section;
 
   /* owned */
   MiradaExplainPanel *explain[3]; /* Grad-CAM, activations, filters (children of the boxes) */
@@ -41,11 +48,20 @@ struct _MiradaWindow
   MirDetectGrid *grid;       /* cached classification of model × image × window × stride × layout */
   MirDetectResult *result;   /* last filter result */
   MiradaClassifyFunc classify;
+  char *truth_path;          /* local ground-truth JSON next to the image, or NULL */
+  char *truth_name;
+  MirDetectTruth *truth;     /* loaded with the grid's class names */
+  MiradaSweepDialog *sweep;  /* weak */
+  GtkRecentManager *recent;  /* borrowed default */
+  gboolean maximizing;
 };
 
 void _mirada_window_actions_init  (MiradaWindow *self);
 void _mirada_window_class_actions_init (GtkWidgetClass *widget_class);
 void _mirada_window_update_actions (MiradaWindow *self);
 void _mirada_window_toast_error   (MiradaWindow *self, const char *what, const GError *error);
+void _mirada_window_update_sweep  (MiradaWindow *self);
+void _mirada_window_update_recent (MiradaWindow *self);
+void _mirada_window_note_recent   (MiradaWindow *self, GFile *file);
 
 G_END_DECLS

@@ -20,6 +20,7 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void run_detection (MiradaWindow *self);
+static void image_loaded (gpointer result, const GError *error, gpointer user_data);
 
 void
 _mirada_window_toast_error (MiradaWindow *self,
@@ -143,6 +144,7 @@ typedef struct
 {
   MirImage *image;
   GdkTexture *texture;
+  char *truth_path;
 } LoadedImage;
 
 static void
@@ -150,10 +152,36 @@ loaded_image_free (LoadedImage *loaded)
 {
   g_clear_pointer (&loaded->image, mir_image_unref);
   g_clear_object (&loaded->texture);
+  g_free (loaded->truth_path);
   g_free (loaded);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LoadedImage, loaded_image_free)
+
+/* The ground truth of @file: <stem>.json or <name>.json beside it (a bundled
+ * scene's is copied to the cache like the scene).  NULL if there is none. */
+static char *
+find_truth (GFile        *file,
+            GCancellable *cancellable)
+{
+  g_autofree char *uri = g_file_get_uri (file);
+  const char *dot = strrchr (uri, '.');
+  const char *slash = strrchr (uri, '/');
+  g_autofree char *stem = (dot != NULL && (slash == NULL || dot > slash))
+                          ? g_strndup (uri, (gsize) (dot - uri)) : g_strdup (uri);
+  char *candidates[] = { g_strconcat (stem, ".json", NULL), g_strconcat (uri, ".json", NULL) };
+  char *found = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
+    {
+      g_autoptr(GFile) truth = g_file_new_for_uri (candidates[i]);
+
+      if (found == NULL && g_file_query_exists (truth, cancellable))
+        found = file_to_local_path (truth, cancellable, NULL);
+      g_free (candidates[i]);
+    }
+  return found;
+}
 
 static gpointer
 load_image_worker (MiradaJob     *job,
@@ -172,6 +200,47 @@ load_image_worker (MiradaJob     *job,
   loaded = g_new0 (LoadedImage, 1);
   loaded->image = image;
   /* textures are immutable: making one here keeps the copy off the UI thread */
+  loaded->texture = mirada_texture_new_for_image (image);
+  loaded->truth_path = find_truth (data, cancellable);
+  return loaded;
+}
+
+/* A pasted texture (immutable, so the worker may read it) to an RGB image. */
+static gpointer
+paste_image_worker (MiradaJob     *job,
+                    gpointer       data,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  GdkTexture *texture = data;
+  int w = gdk_texture_get_width (texture), h = gdk_texture_get_height (texture);
+  g_autofree guint8 *argb = NULL;
+  gsize stride;
+  LoadedImage *loaded;
+  MirImage *image;
+
+  if (!g_size_checked_mul (&stride, (gsize) w, 4) || w <= 0 || h <= 0 ||
+      !(argb = g_try_malloc (stride * (gsize) h)))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT, _("The pasted image (%d×%d) is too large"), w, h);
+      return NULL;
+    }
+  if (!(image = mir_image_new (w, h, 3, error)))
+    return NULL;
+  gdk_texture_download (texture, argb, stride); /* B G R A, premultiplied */
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        const guint8 *p = argb + (gsize) y * stride + (gsize) x * 4;
+        guint8 *d = image->pixels + (gsize) y * image->rowstride + (gsize) x * 3;
+
+        /* over white, as a viewer shows a transparent picture */
+        d[0] = (guint8) MIN (255, p[2] + (255 - p[3]));
+        d[1] = (guint8) MIN (255, p[1] + (255 - p[3]));
+        d[2] = (guint8) MIN (255, p[0] + (255 - p[3]));
+      }
+  loaded = g_new0 (LoadedImage, 1);
+  loaded->image = image;
   loaded->texture = mirada_texture_new_for_image (image);
   return loaded;
 }
@@ -253,17 +322,100 @@ update_info (MiradaWindow *self)
 }
 
 static void
+update_explain_classes (MiradaWindow *self)
+{
+  g_autoptr(GArray) enabled = mirada_detector_panel_dup_enabled (self->detector_panel);
+
+  mirada_explain_panel_set_classes (self->explain[MIRADA_PANEL_GRADCAM], (const gint *) (void *) enabled->data,
+                                    enabled->len);
+}
+
+static void
+load_truth (MiradaWindow *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->truth != NULL || self->truth_path == NULL || self->grid == NULL)
+    return;
+  /* a small local JSON file: read here, with the grid's class names */
+  self->truth = mir_detect_truth_load (self->truth_path, (const char *const *) self->grid->class_names, &error);
+  if (self->truth == NULL)
+    {
+      g_autofree char *what = g_strdup_printf (_("Could not read the ground truth “%s”"), self->truth_name);
+
+      _mirada_window_toast_error (self, what, error);
+      g_clear_pointer (&self->truth_path, g_free);
+    }
+}
+
+static void
+update_truth (MiradaWindow *self)
+{
+  load_truth (self);
+  if (self->truth == NULL)
+    {
+      mirada_detector_panel_set_evaluation (self->detector_panel, NULL,
+                                            self->truth_path != NULL ? self->truth_name : NULL);
+      mirada_canvas_set_truth (self->canvas, NULL);
+      return;
+    }
+  if (self->result != NULL)
+    {
+      MirDetectEval eval = { 0 };
+
+      mir_detect_evaluate (self->result, (const MirDetectTruthBox *) (void *) self->truth->boxes->data,
+                           self->truth->boxes->len, 0.5, &eval);
+      mirada_detector_panel_set_evaluation (self->detector_panel, &eval, self->truth_name);
+      mir_detect_eval_clear (&eval);
+    }
+  else
+    mirada_detector_panel_set_evaluation (self->detector_panel, NULL, self->truth_name);
+  mirada_canvas_set_truth (self->canvas, g_settings_get_boolean (self->settings, "show-truth")
+                                         ? self->truth->boxes : NULL);
+}
+
+static void
+clear_truth (MiradaWindow *self)
+{
+  g_clear_pointer (&self->truth_path, g_free);
+  g_clear_pointer (&self->truth_name, g_free);
+  g_clear_pointer (&self->truth, mir_detect_truth_free);
+}
+
+MirDetectTruth *
+mirada_window_get_truth (MiradaWindow *self)
+{
+  return self->truth;
+}
+
+void
+_mirada_window_update_sweep (MiradaWindow *self)
+{
+  g_autoptr(MirDetectParams) params = NULL;
+
+  if (self->sweep == NULL)
+    return;
+  if (self->grid != NULL)
+    params = mirada_detector_panel_dup_params (self->detector_panel);
+  mirada_sweep_dialog_set_input (self->sweep, self->grid, params,
+                                 self->truth != NULL ? self->truth->boxes : NULL);
+}
+
+static void
 refilter (MiradaWindow *self)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(MirDetectParams) params = NULL;
 
   g_clear_pointer (&self->result, mir_detect_result_unref);
+  update_explain_classes (self);
   if (self->grid == NULL)
     {
       mirada_detector_panel_set_counts (self->detector_panel, NULL);
       mirada_canvas_set_detections (self->canvas, NULL, NULL);
+      update_truth (self);
       update_info (self);
+      _mirada_window_update_sweep (self);
       g_signal_emit (self, signals[DETECTIONS_CHANGED], 0);
       return;
     }
@@ -283,7 +435,9 @@ refilter (MiradaWindow *self)
       mirada_detector_panel_set_counts (self->detector_panel, self->result->counts);
       mirada_canvas_set_detections (self->canvas, self->grid, self->result->boxes);
     }
+  update_truth (self);
   update_info (self);
+  _mirada_window_update_sweep (self);
   g_signal_emit (self, signals[DETECTIONS_CHANGED], 0);
 }
 
@@ -292,6 +446,7 @@ refilter (MiradaWindow *self)
 static void
 explain_whole_image (MiradaWindow *self)
 {
+  update_explain_classes (self);
   for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
     mirada_explain_panel_set_input (self->explain[i], self->image,
                                     _("The whole image; click a window on it to look at that window."));
@@ -312,6 +467,7 @@ detect_done (gpointer      result,
     }
   g_clear_pointer (&self->grid, mir_detect_grid_unref);
   self->grid = result;
+  g_clear_pointer (&self->truth, mir_detect_truth_free);
   /* the grid names the classes (model meta, else "class i") */
   if (mirada_detector_panel_get_n_classes (self->detector_panel) != self->grid->n_classes)
     mirada_detector_panel_set_classes (self->detector_panel, self->grid->n_classes,
@@ -411,6 +567,7 @@ mirada_window_set_image (MiradaWindow *self,
   mir_image_ref (image);
   g_clear_pointer (&self->image, mir_image_unref);
   self->image = image;
+  clear_truth (self);
   if (self->image_name == NULL)
     self->image_name = g_strdup (_("Image"));
   g_clear_object (&self->texture);
@@ -433,12 +590,14 @@ typedef struct
 {
   MiradaWindow *window;
   char *name;
+  GFile *file;   /* NULL for a pasted image */
 } OpenData;
 
 static void
 open_data_free (OpenData *data)
 {
   g_object_unref (data->window);
+  g_clear_object (&data->file);
   g_free (data->name);
   g_free (data);
 }
@@ -451,7 +610,25 @@ open_data_new (MiradaWindow *self,
 
   data->window = g_object_ref (self);
   data->name = file_display_name (file);
+  data->file = g_object_ref (file);
   return data;
+}
+
+void
+mirada_window_paste_texture (MiradaWindow *self,
+                             GdkTexture   *texture)
+{
+  OpenData *data;
+
+  g_return_if_fail (MIRADA_IS_WINDOW (self));
+  g_return_if_fail (GDK_IS_TEXTURE (texture));
+
+  data = g_new0 (OpenData, 1);
+  data->window = g_object_ref (self);
+  data->name = g_strdup (_("Pasted image"));
+  mirada_job_runner_run (self->image_runner, _("Loading the image…"), paste_image_worker,
+                         g_object_ref (texture), g_object_unref, (GDestroyNotify) loaded_image_free,
+                         image_loaded, data, (GDestroyNotify) open_data_free);
 }
 
 static void
@@ -473,6 +650,8 @@ model_loaded (gpointer      result,
   g_free (self->model_name);
   self->model_name = g_strdup (data->name);
   mirada_window_set_model (self, model);
+  if (data->file != NULL)
+    _mirada_window_note_recent (self, data->file);
 }
 
 static void
@@ -494,6 +673,15 @@ image_loaded (gpointer      result,
   g_free (self->image_name);
   self->image_name = g_strdup (data->name);
   mirada_window_set_image (self, loaded->image);
+  /* after set_image (which forgets the old one); read once the grid names the classes */
+  if (loaded->truth_path != NULL)
+    {
+      self->truth_path = g_steal_pointer (&loaded->truth_path);
+      self->truth_name = g_path_get_basename (self->truth_path);
+      update_truth (self);
+    }
+  if (data->file != NULL)
+    _mirada_window_note_recent (self, data->file);
 }
 
 void
@@ -692,6 +880,104 @@ mirada_window_get_explain_panel (MiradaWindow *self,
   return GTK_WIDGET (self->explain[index]);
 }
 
+GtkWidget *
+mirada_window_get_panel_frame (MiradaWindow *self,
+                               guint         index)
+{
+  g_return_val_if_fail (index < MIRADA_N_PANELS, NULL);
+  return self->frames[index];
+}
+
+GtkWidget *
+mirada_window_get_architecture_panel (MiradaWindow *self)
+{
+  return GTK_WIDGET (self->architecture_panel);
+}
+
+GtkWidget *
+mirada_window_get_sweep_dialog (MiradaWindow *self)
+{
+  return self->sweep != NULL ? GTK_WIDGET (self->sweep) : NULL;
+}
+
+void
+mirada_window_maximize_panel (MiradaWindow *self,
+                              int           index)
+{
+  g_return_if_fail (MIRADA_IS_WINDOW (self));
+  g_return_if_fail (index >= -1 && index < MIRADA_N_PANELS);
+
+  self->maximizing = TRUE;
+  for (int i = 0; i < MIRADA_N_PANELS; i++)
+    {
+      gtk_toggle_button_set_active (self->maximize[i], i == index);
+      gtk_widget_set_visible (self->frames[i], index < 0 || i == index);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->maximize[i]),
+                                   i == index ? _("Show all four panels again")
+                                              : _("Maximise this panel (the others are hidden until you press it again)"));
+      gtk_button_set_icon_name (GTK_BUTTON (self->maximize[i]),
+                                i == index ? "view-restore-symbolic" : "view-fullscreen-symbolic");
+    }
+  /* a pane with both halves hidden goes too, so the other takes the room */
+  gtk_widget_set_visible (GTK_WIDGET (self->top_paned),
+                          gtk_widget_get_visible (self->frames[MIRADA_PANEL_GRADCAM]) ||
+                          gtk_widget_get_visible (self->frames[MIRADA_PANEL_ACTIVATIONS]));
+  gtk_widget_set_visible (GTK_WIDGET (self->bottom_paned),
+                          gtk_widget_get_visible (self->frames[MIRADA_PANEL_ARCHITECTURE]) ||
+                          gtk_widget_get_visible (self->frames[MIRADA_PANEL_FILTERS]));
+  self->maximizing = FALSE;
+  if (index >= 0)
+    gtk_widget_grab_focus (GTK_WIDGET (self->maximize[index]));
+}
+
+static void
+maximize_toggled_cb (GtkToggleButton *button,
+                     MiradaWindow    *self)
+{
+  if (self->maximizing)
+    return;
+  for (int i = 0; i < MIRADA_N_PANELS; i++)
+    if (self->maximize[i] == button)
+      {
+        mirada_window_maximize_panel (self, gtk_toggle_button_get_active (button) ? i : -1);
+        return;
+      }
+}
+
+/* The first time a pane knows its size, split it in the middle (GtkPaned
+ * would give the start child its natural width). */
+static void
+pane_max_position_cb (GtkPaned   *paned,
+                      GParamSpec *pspec,
+                      gpointer    user_data)
+{
+  int max = 0;
+
+  g_object_get (paned, "max-position", &max, NULL);
+  if (max <= 0 || g_object_get_data (G_OBJECT (paned), "mirada-split") != NULL)
+    return;
+  g_object_set_data (G_OBJECT (paned), "mirada-split", GINT_TO_POINTER (1));
+  gtk_paned_set_position (paned, max / 2);
+}
+
+static void
+layer_selected_cb (MiradaWindow *self,
+                   gint          node)
+{
+  /* the architecture list sets the layer of the other panels that offer it */
+  for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
+    mirada_explain_panel_set_layer (self->explain[i], node);
+}
+
+static void
+panel_export_clicked_cb (GtkButton    *button,
+                         MiradaWindow *self)
+{
+  for (guint i = 0; i < MIRADA_N_PANELS; i++)
+    if (self->panel_export[i] == button)
+      gtk_widget_activate_action (GTK_WIDGET (self), "win.export-panel", "u", i);
+}
+
 static gboolean
 file_dropped_cb (GtkDropTarget *target,
                  const GValue  *value,
@@ -747,6 +1033,13 @@ mirada_window_dispose (GObject *object)
   g_clear_object (&self->texture);
   g_clear_pointer (&self->grid, mir_detect_grid_unref);
   g_clear_pointer (&self->result, mir_detect_result_unref);
+  clear_truth (self);
+  if (self->sweep != NULL)
+    {
+      g_object_remove_weak_pointer (G_OBJECT (self->sweep), (gpointer *) &self->sweep);
+      gtk_window_destroy (GTK_WINDOW (self->sweep));
+      self->sweep = NULL;
+    }
   g_clear_object (&self->settings);
   gtk_widget_dispose_template (GTK_WIDGET (object), MIRADA_TYPE_WINDOW);
 
@@ -798,7 +1091,34 @@ mirada_window_class_init (MiradaWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, gradcam_box);
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, activations_box);
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, filters_box);
-  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, side_stack);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, panels_paned);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, top_paned);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, bottom_paned);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, recent_section);
+  gtk_widget_class_bind_template_child_full (widget_class, "gradcam_frame", FALSE,
+                                             G_STRUCT_OFFSET (MiradaWindow, frames[MIRADA_PANEL_GRADCAM]));
+  gtk_widget_class_bind_template_child_full (widget_class, "activations_frame", FALSE,
+                                             G_STRUCT_OFFSET (MiradaWindow, frames[MIRADA_PANEL_ACTIVATIONS]));
+  gtk_widget_class_bind_template_child_full (widget_class, "filters_frame", FALSE,
+                                             G_STRUCT_OFFSET (MiradaWindow, frames[MIRADA_PANEL_FILTERS]));
+  gtk_widget_class_bind_template_child_full (widget_class, "architecture_frame", FALSE,
+                                             G_STRUCT_OFFSET (MiradaWindow, frames[MIRADA_PANEL_ARCHITECTURE]));
+  gtk_widget_class_bind_template_child_full (widget_class, "gradcam_maximize", FALSE,
+                                             G_STRUCT_OFFSET (MiradaWindow, maximize[MIRADA_PANEL_GRADCAM]));
+  gtk_widget_class_bind_template_child_full (widget_class, "activations_maximize", FALSE,
+                                             G_STRUCT_OFFSET (MiradaWindow, maximize[MIRADA_PANEL_ACTIVATIONS]));
+  gtk_widget_class_bind_template_child_full (widget_class, "filters_maximize", FALSE,
+                                             G_STRUCT_OFFSET (MiradaWindow, maximize[MIRADA_PANEL_FILTERS]));
+  gtk_widget_class_bind_template_child_full (widget_class, "architecture_maximize", FALSE,
+                                             G_STRUCT_OFFSET (MiradaWindow, maximize[MIRADA_PANEL_ARCHITECTURE]));
+  gtk_widget_class_bind_template_child_full (widget_class, "gradcam_export", FALSE,
+                                             G_STRUCT_OFFSET (MiradaWindow, panel_export[MIRADA_PANEL_GRADCAM]));
+  gtk_widget_class_bind_template_child_full (widget_class, "activations_export", FALSE,
+                                             G_STRUCT_OFFSET (MiradaWindow, panel_export[MIRADA_PANEL_ACTIVATIONS]));
+  gtk_widget_class_bind_template_child_full (widget_class, "filters_export", FALSE,
+                                             G_STRUCT_OFFSET (MiradaWindow, panel_export[MIRADA_PANEL_FILTERS]));
+  gtk_widget_class_bind_template_child_full (widget_class, "architecture_export", FALSE,
+                                             G_STRUCT_OFFSET (MiradaWindow, panel_export[MIRADA_PANEL_ARCHITECTURE]));
 
   _mirada_window_class_actions_init (widget_class);
 }
@@ -841,6 +1161,16 @@ mirada_window_init (MiradaWindow *self)
   g_signal_connect_object (self->detector_panel, "filter-changed", G_CALLBACK (refilter), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->detector_panel, "grid-changed", G_CALLBACK (run_detection), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->canvas, "window-activated", G_CALLBACK (window_activated_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->architecture_panel, "layer-selected", G_CALLBACK (layer_selected_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::show-truth", G_CALLBACK (update_truth), self, G_CONNECT_SWAPPED);
+  g_signal_connect (self->top_paned, "notify::max-position", G_CALLBACK (pane_max_position_cb), NULL);
+  g_signal_connect (self->bottom_paned, "notify::max-position", G_CALLBACK (pane_max_position_cb), NULL);
+  g_signal_connect (self->panels_paned, "notify::max-position", G_CALLBACK (pane_max_position_cb), NULL);
+  for (guint i = 0; i < MIRADA_N_PANELS; i++)
+    {
+      g_signal_connect (self->maximize[i], "toggled", G_CALLBACK (maximize_toggled_cb), self);
+      g_signal_connect (self->panel_export[i], "clicked", G_CALLBACK (panel_export_clicked_cb), self);
+    }
 
   drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
   g_signal_connect (drop, "drop", G_CALLBACK (file_dropped_cb), self);

@@ -32,6 +32,9 @@ void          mirada_window_open_files   (MiradaWindow *self, GFile **files, int
 /* Opens the built-in model and scene if the resources exist; returns FALSE if not. */
 gboolean      mirada_window_open_defaults (MiradaWindow *self);
 
+/* Opens a pasted picture (converted on a worker). */
+void          mirada_window_paste_texture (MiradaWindow *self, GdkTexture *texture);
+
 /* Direct setters (the UI thread; used by the loaders' callbacks and tests). */
 void          mirada_window_set_model    (MiradaWindow *self, MirModel *model);
 void          mirada_window_set_image    (MiradaWindow *self, MirImage *image);
@@ -42,6 +45,29 @@ MirDetectGrid       *mirada_window_get_grid           (MiradaWindow *self);
 MirDetectResult     *mirada_window_get_result         (MiradaWindow *self);
 MiradaCanvas        *mirada_window_get_canvas         (MiradaWindow *self);
 MiradaDetectorPanel *mirada_window_get_detector_panel (MiradaWindow *self);
+/* The four panels beside the canvas, in this order. */
+enum {
+  MIRADA_PANEL_GRADCAM,
+  MIRADA_PANEL_ACTIVATIONS,
+  MIRADA_PANEL_FILTERS,
+  MIRADA_PANEL_ARCHITECTURE,
+  MIRADA_N_PANELS
+};
+/* A panel with its header (title, save, maximise). */
+GtkWidget           *mirada_window_get_panel_frame    (MiradaWindow *self, guint index);
+GtkWidget           *mirada_window_get_architecture_panel (MiradaWindow *self);
+/* Shows only panel @index beside the canvas; -1 shows all four. */
+void                 mirada_window_maximize_panel     (MiradaWindow *self, int index);
+/* The sweep window (Ctrl+Shift+S), or NULL when it is not open. */
+GtkWidget           *mirada_window_get_sweep_dialog   (MiradaWindow *self);
+/* Writes panel @index as a PNG (atomically). */
+gboolean             mirada_window_export_panel       (MiradaWindow *self, guint index,
+                                                       const char *path, GError **error);
+/* Exports by extension: .png (image with boxes), .csv or .json (boxes). */
+gboolean             mirada_window_export_detections  (MiradaWindow *self, const char *path,
+                                                       GError **error);
+/* Ground truth (a sibling <image>.json), or NULL. */
+MirDetectTruth      *mirada_window_get_truth          (MiradaWindow *self);
 /* 0: Grad-CAM, 1: activations, 2: filters (a MiradaExplainPanel). */
 GtkWidget           *mirada_window_get_explain_panel  (MiradaWindow *self, guint index);
 /* Selects the window at (@row, @col) as a click on the canvas does. */

@@ -20,6 +20,8 @@
 #include "mirada-job.h"
 #include "mirada-cli.h"
 #include "mirada-window.h"
+#include "mirada-architecture-panel.h"
+#include "mirada-sweep-dialog.h"
 
 #define MODEL "mlcommons__pretrainedResnet.h5" /* CIFAR-10 ResNet, 32×32 input, 10 classes */
 
@@ -391,8 +393,15 @@ test_gui_explain (void)
                       gdk_texture_get_height (whole[i]), texture_variance (whole[i]));
       g_assert_cmpfloat (texture_variance (whole[i]), >, 25.0);
     }
-  /* the overlay has the image's aspect: 320×192 upscaled by a whole factor */
-  g_assert_cmpint (gdk_texture_get_width (whole[0]) * 192, ==, gdk_texture_get_height (whole[0]) * 320);
+  /* one overlay per ticked class (all ten, at most 8 shown), side by side
+   * 8 px apart, each with the image's size (320×192) */
+  {
+    guint n = mirada_explain_panel_get_n_overlays (panels[0]);
+
+    g_assert_cmpuint (n, ==, 8);
+    g_assert_cmpint (gdk_texture_get_width (whole[0]), ==, n * 320 + (n - 1) * 8);
+    g_assert_cmpint (gdk_texture_get_height (whole[0]), ==, 192);
+  }
 
   /* a selected window: both are computed again, on the 64×64 crop */
   mirada_window_select_window (window, 1, 2);
@@ -401,16 +410,15 @@ test_gui_explain (void)
       wait_until (explain_done, panels[i], 120, "an explanation of the window");
       g_assert_true (mirada_explain_panel_get_texture (panels[i]) != whole[i]);
     }
+  /* square 64×64 crops this time */
   g_assert_cmpint (gdk_texture_get_width (mirada_explain_panel_get_texture (panels[0])), ==,
-                   gdk_texture_get_height (mirada_explain_panel_get_texture (panels[0])));
+                   8 * gdk_texture_get_height (mirada_explain_panel_get_texture (panels[0])) + 7 * 8);
 
-  /* a second screenshot artefact, with the Grad-CAM page in front */
+  /* a second screenshot artefact, all panels in view */
   {
     g_autofree char *shot = g_test_build_filename (G_TEST_BUILT, "gui-screenshot-gradcam.png", NULL);
-    GtkWidget *stack = gtk_widget_get_ancestor (GTK_WIDGET (panels[0]), GTK_TYPE_STACK);
     g_autoptr(GdkTexture) full = NULL;
 
-    gtk_stack_set_visible_child (GTK_STACK (stack), gtk_widget_get_parent (GTK_WIDGET (panels[0])));
     settle (0.5);
     full = render_widget (GTK_WIDGET (window));
     g_assert_true (gdk_texture_save_to_png (full, shot));
@@ -423,6 +431,319 @@ test_gui_explain (void)
   g_assert_cmpfloat (texture_variance (mirada_explain_panel_get_texture (panels[2])), >, 25.0);
 
   gtk_window_destroy (GTK_WINDOW (window));
+}
+
+
+/* ------------------------------------------------------------------ */
+/* The four panels at once, maximise, layer selection */
+
+static gboolean
+all_explained (gpointer data)
+{
+  MiradaExplainPanel **panels = data;
+
+  for (guint i = 0; i < 3; i++)
+    if (!explain_done (panels[i]))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+test_gui_panels (void)
+{
+  g_autofree char *model_path = g_test_build_filename (G_TEST_DIST, "data", "models", MODEL, NULL);
+  g_autofree char *scene_path = g_test_build_filename (G_TEST_DIST, "data", "scene-small.png", NULL);
+  g_autofree char *dir = g_dir_make_tmp ("mirada-panels-XXXXXX", NULL);
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(MirImage) image = NULL;
+  g_autoptr(GError) error = NULL;
+  MiradaExplainPanel *panels[3];
+  MiradaWindow *window;
+  gint conv = -1;
+
+  model = mirada_cli_load_model (model_path, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  image = mirada_image_load (scene_path, &error);
+  g_assert_no_error (error);
+
+  window = new_window ();
+  for (guint i = 0; i < 3; i++)
+    panels[i] = MIRADA_EXPLAIN_PANEL (mirada_window_get_explain_panel (window, i));
+  mirada_window_set_model (window, model);
+  mirada_window_set_image (window, image);
+  wait_until (window_idle, window, 300, "the detection");
+  /* two classes ticked: two heat maps side by side */
+  for (guint k = 0; k < 10; k++)
+    mirada_detector_panel_set_enabled (mirada_window_get_detector_panel (window), k, k == 3 || k == 5);
+  mirada_window_select_window (window, 1, 2);
+  mirada_explain_panel_compute (panels[2]);
+  wait_until (all_explained, panels, 300, "the three explanations of the window");
+  settle (0.5);
+
+  /* all four visible at once, each with room */
+  for (guint i = 0; i < MIRADA_N_PANELS; i++)
+    {
+      GtkWidget *frame = mirada_window_get_panel_frame (window, i);
+
+      g_test_message ("panel %u: %d×%d", i, gtk_widget_get_width (frame), gtk_widget_get_height (frame));
+      g_assert_true (gtk_widget_get_mapped (frame));
+      g_assert_cmpint (gtk_widget_get_width (frame), >=, 100);
+      g_assert_cmpint (gtk_widget_get_height (frame), >=, 100);
+    }
+  g_assert_cmpuint (mirada_explain_panel_get_n_overlays (panels[0]), ==, 2);
+
+  /* each shows a picture of the window, not a flat colour: the explanation
+   * textures, the architecture panel as drawn, and each panel's PNG export */
+  for (guint i = 0; i < MIRADA_N_PANELS; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("panel-%u.png", i);
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autoptr(GdkTexture) drawn = render_widget (mirada_window_get_panel_frame (window, i));
+      g_autoptr(GdkTexture) saved = NULL;
+      double v_drawn = texture_variance (drawn), v_own;
+
+      if (i < 3)
+        v_own = texture_variance (mirada_explain_panel_get_texture (panels[i]));
+      else
+        v_own = v_drawn;
+      g_test_message ("panel %u: variance %.1f (own picture), %.1f (drawn)", i, v_own, v_drawn);
+      g_assert_cmpfloat (v_own, >, 25.0);
+      g_assert_cmpfloat (v_drawn, >, 25.0);
+      g_assert_true (mirada_window_export_panel (window, i, path, &error));
+      g_assert_no_error (error);
+      saved = gdk_texture_new_from_filename (path, &error);
+      g_assert_no_error (error);
+      g_assert_cmpfloat (texture_variance (saved), >, 25.0);
+      g_unlink (path);
+    }
+  /* the Grad-CAM window crop is square: two square overlays side by side, 8 px apart */
+  {
+    GdkTexture *t = mirada_explain_panel_get_texture (panels[0]);
+    int w = gdk_texture_get_width (t), h = gdk_texture_get_height (t);
+
+    g_assert_cmpint (w, >, 2 * h);
+    g_assert_cmpint (w, <, 2 * h + 40);
+  }
+
+  /* maximise the activations: the others leave, the canvas stays */
+  mirada_window_maximize_panel (window, MIRADA_PANEL_ACTIVATIONS);
+  settle (0.3);
+  for (guint i = 0; i < MIRADA_N_PANELS; i++)
+    g_assert_true (gtk_widget_get_mapped (mirada_window_get_panel_frame (window, i)) == (i == MIRADA_PANEL_ACTIVATIONS));
+  g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (mirada_window_get_canvas (window))));
+  g_assert_cmpint (gtk_widget_get_height (mirada_window_get_panel_frame (window, MIRADA_PANEL_ACTIVATIONS)), >, 400);
+  mirada_window_maximize_panel (window, -1);
+  settle (0.3);
+  for (guint i = 0; i < MIRADA_N_PANELS; i++)
+    g_assert_true (gtk_widget_get_mapped (mirada_window_get_panel_frame (window, i)));
+
+  /* a layer chosen in the architecture list becomes the other panels' layer */
+  for (guint i = 0; i < mir_model_get_n_nodes (model) && conv < 0; i++)
+    {
+      MirNode *node = mir_model_get_node (model, i);
+
+      if (node->layer != NULL && (node->layer->klass->flags & MIR_LAYER_FLAG_CONV) && node->shape.ndim == 4 &&
+          (gint) i != mirada_explain_panel_get_layer (panels[1]))
+        conv = (gint) i;
+    }
+  g_assert_cmpint (conv, >=, 0);
+  mirada_architecture_panel_select (MIRADA_ARCHITECTURE_PANEL (mirada_window_get_architecture_panel (window)), conv);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpint (mirada_explain_panel_get_layer (panels[i]), ==, conv);
+  wait_until (all_explained, panels, 300, "the explanations of the new layer");
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_rmdir (dir);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sweep and ground truth */
+
+static gboolean
+sweep_done (gpointer data)
+{
+  return !mirada_sweep_dialog_get_running (data);
+}
+
+/* A ground truth for the synthetic scene: two boxes, classes 3 and 5 by
+ * index, on the window positions (row 1, col 2) and (row 2, col 5) of the
+ * 64/32 grid, so that a threshold of 0 finds both. */
+static char *
+write_truth (const char *dir)
+{
+  char *path = g_build_filename (dir, "scene.json", NULL);
+  const char *json = "{\"image\": \"scene.png\", \"width\": 320, \"height\": 192,\n"
+                     " \"objects\": [{\"class\": 3, \"box\": [64, 32, 64, 64]},\n"
+                     "             {\"class\": \"5\", \"box\": [160, 64, 64, 64]}]}\n";
+
+  g_assert_true (g_file_set_contents (path, json, -1, NULL));
+  return path;
+}
+
+static void
+test_gui_sweep_truth (void)
+{
+  g_autofree char *model_path = g_test_build_filename (G_TEST_DIST, "data", "models", MODEL, NULL);
+  g_autofree char *dir = g_dir_make_tmp ("mirada-sweep-XXXXXX", NULL);
+  g_autofree char *scene_path = write_scene (dir);
+  g_autofree char *truth_path = write_truth (dir);
+  g_autofree char *csv_path = g_build_filename (dir, "sweep.csv", NULL);
+  g_autofree char *csv = NULL;
+  g_autoptr(GFile) model_file = g_file_new_for_path (model_path);
+  g_autoptr(GFile) scene_file = g_file_new_for_path (scene_path);
+  g_autoptr(MirDetectTruth) truth = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.mirada.Mirada");
+  const double fe[] = { 0.0, 1.0 };
+  MiradaDetectorPanel *panel;
+  MiradaSweepDialog *sweep;
+  MiradaWindow *window;
+  MirDetectGrid *grid;
+  double median;
+
+  window = new_window ();
+  panel = mirada_window_get_detector_panel (window);
+  mirada_window_open_model (window, model_file);
+  mirada_window_open_image (window, scene_file);
+  wait_until (window_idle, window, 300, "the model, the image and the detection");
+  grid = mirada_window_get_grid (window);
+
+  /* the sibling scene.json was found and read with the model's classes */
+  g_assert_nonnull (mirada_window_get_truth (window));
+  truth = mir_detect_truth_load (truth_path, (const char *const *) grid->class_names, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (truth->boxes->len, ==, 2);
+  g_assert_cmpuint (mirada_canvas_get_truth (mirada_window_get_canvas (window))->len, ==, 2);
+
+  /* P/R/F1 in the sidebar = mir_detect_evaluate at several thresholds */
+  {
+    g_autofree float *p3 = g_new (float, mir_detect_geometry_n_windows (&grid->geom));
+    guint n = mir_detect_geometry_n_windows (&grid->geom);
+
+    for (guint i = 0; i < n; i++)
+      p3[i] = mir_detect_grid_get (grid, i, 3);
+    for (guint i = 1; i < n; i++)
+      for (guint j = i; j > 0 && p3[j - 1] > p3[j]; j--)
+        {
+          float t = p3[j];
+          p3[j] = p3[j - 1];
+          p3[j - 1] = t;
+        }
+    median = p3[n / 2];
+  }
+  {
+    const double ts[] = { 0.0, median, 1.0 };
+
+    for (guint q = 0; q < G_N_ELEMENTS (ts); q++)
+      {
+        g_autoptr(MirDetectParams) params = NULL;
+        g_autoptr(MirDetectResult) result = NULL;
+        g_autofree char *expected = NULL;
+        MirDetectEval eval = { 0 };
+
+        set_all_thresholds (panel, ts[q]);
+        params = mirada_detector_panel_dup_params (panel);
+        result = mir_detect_filter (grid, params, &error);
+        g_assert_no_error (error);
+        mir_detect_evaluate (result, (const MirDetectTruthBox *) (void *) truth->boxes->data,
+                             truth->boxes->len, 0.5, &eval);
+        expected = g_strdup_printf ("Precision %.3f · Recall %.3f · F1 %.3f", eval.precision, eval.recall, eval.f1);
+        g_test_message ("threshold %.4f: %u detected, %u TP: %s", ts[q], eval.n_detected, eval.true_positives,
+                        mirada_detector_panel_get_evaluation_text (panel));
+        g_assert_cmpstr (mirada_detector_panel_get_evaluation_text (panel), ==, expected);
+        if (ts[q] == 0.0)
+          g_assert_cmpuint (eval.true_positives, ==, 2);   /* every window kept, the two true ones too */
+        mir_detect_eval_clear (&eval);
+      }
+  }
+  /* the toggle hides the dashed boxes */
+  g_settings_set_boolean (settings, "show-truth", FALSE);
+  g_assert_null (mirada_canvas_get_truth (mirada_window_get_canvas (window)));
+  g_settings_set_boolean (settings, "show-truth", TRUE);
+
+  /* the sweep window (Ctrl+Shift+S), with method 2.2 so that fₑ matters */
+  g_settings_set_string (settings, "method", "2.2");
+  set_all_thresholds (panel, 0.5);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sweep", NULL));
+  sweep = MIRADA_SWEEP_DIALOG (mirada_window_get_sweep_dialog (window));
+  g_assert_nonnull (sweep);
+  mirada_sweep_dialog_set_range (sweep, 0.1, 0.9, 0.1, fe, G_N_ELEMENTS (fe));
+  wait_until (sweep_done, sweep, 30, "the sweep");
+  g_assert_cmpuint (mirada_sweep_dialog_get_n_rows (sweep), ==, 9 * 2);
+
+  /* two settings against mir_detect_filter called directly */
+  {
+    const guint picks[] = { 2, 9 + 6 };
+
+    for (guint q = 0; q < G_N_ELEMENTS (picks); q++)
+      {
+        const MiradaSweepRow *row = mirada_sweep_dialog_get_row (sweep, picks[q]);
+        g_autoptr(MirDetectParams) params = mirada_detector_panel_dup_params (panel);
+        g_autoptr(MirDetectResult) result = NULL;
+        MirDetectEval eval = { 0 };
+
+        g_assert_cmpfloat_with_epsilon (row->threshold, 0.1 * (1 + picks[q] % 9), 1e-9);
+        g_assert_cmpfloat (row->exception, ==, fe[picks[q] / 9]);
+        g_assert_true (params->method == MIR_DETECT_METHOD_2_2);
+        for (guint k = 0; k < params->n_classes; k++)
+          {
+            params->classes[k].threshold = row->threshold;
+            params->classes[k].exception = row->exception;
+          }
+        result = mir_detect_filter (grid, params, &error);
+        g_assert_no_error (error);
+        for (guint k = 0; k < grid->n_classes; k++)
+          {
+            g_assert_cmpuint (row->counts[k], ==, result->counts[k]);
+            if (!isnan (result->mu[k]))
+              g_assert_cmpfloat (row->mu[k], ==, result->mu[k]);
+          }
+        mir_detect_evaluate (result, (const MirDetectTruthBox *) (void *) truth->boxes->data,
+                             truth->boxes->len, 0.5, &eval);
+        g_assert_true (row->has_eval);
+        g_assert_cmpfloat (row->f1, ==, eval.f1);
+        g_test_message ("sweep row %u: threshold %.2f, fe %.1f, class 3 count %u, F1 %.3f", picks[q],
+                        row->threshold, row->exception, row->counts[3], row->f1);
+        mir_detect_eval_clear (&eval);
+      }
+  }
+  /* the thresholds change the counts: the sweep is not one setting repeated */
+  g_assert_cmpuint (mirada_sweep_dialog_get_row (sweep, 0)->counts[0] + mirada_sweep_dialog_get_row (sweep, 0)->counts[3], >,
+                    mirada_sweep_dialog_get_row (sweep, 8)->counts[0] + mirada_sweep_dialog_get_row (sweep, 8)->counts[3]);
+
+  /* CSV: a header and one line per setting */
+  g_assert_true (mirada_sweep_dialog_export_csv (sweep, csv_path, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (csv_path, &csv, NULL, NULL));
+  {
+    g_auto(GStrv) lines = g_strsplit (g_strchomp (csv), "\n", -1);
+
+    g_assert_cmpuint (g_strv_length (lines), ==, 1 + 9 * 2);
+    g_assert_true (g_str_has_prefix (lines[0], "threshold,fe,mu("));
+    g_assert_true (g_str_has_suffix (lines[0], ",precision,recall,F1"));
+  }
+
+  /* detections as JSON and CSV */
+  {
+    g_autofree char *json_path = g_build_filename (dir, "boxes.json", NULL);
+    g_autoptr(MirDetectTruth) back = NULL;
+    MirDetectResult *result = mirada_window_get_result (window);
+
+    g_assert_true (mirada_window_export_detections (window, json_path, &error));
+    g_assert_no_error (error);
+    /* the JSON is in the ground-truth format: it reads back as one */
+    back = mir_detect_truth_load (json_path, (const char *const *) grid->class_names, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (back->boxes->len, ==, result->boxes->len);
+    g_unlink (json_path);
+  }
+
+  g_settings_reset (settings, "method");
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_unlink (csv_path);
+  g_unlink (truth_path);
+  g_unlink (scene_path);
+  g_rmdir (dir);
 }
 
 /* ------------------------------------------------------------------ */
@@ -610,6 +931,8 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/gui/detect", test_gui_detect);
   g_test_add_func ("/gui/explain", test_gui_explain);
+  g_test_add_func ("/gui/panels", test_gui_panels);
+  g_test_add_func ("/gui/sweep-truth", test_gui_sweep_truth);
   g_test_add_func ("/gui/watchdog", test_gui_watchdog);
   g_test_add_func ("/gui/defaults", test_gui_defaults);
   status = g_test_run ();
