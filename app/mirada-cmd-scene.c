@@ -54,7 +54,6 @@ mirada_cmd_scene (int argc, char **argv)
     {
       MirSceneOptions o;
       g_autoptr(MirScene) scene = NULL;
-      g_autoptr(MirImage) rgb = NULL;
       g_autofree char *base = NULL, *png = NULL, *json = NULL, *png_name = NULL;
 
       mir_scene_options_init_default (&o);

@@ -309,7 +309,11 @@ mir_scene_add_background (MirDataset *items, gint64 n, int level, guint32 seed, 
           double amp = kind == 0 ? 2.0 : g_rand_double_range (rng, 4, 16);
           int lvl = level + g_rand_int_range (rng, 0, 13);
           for (gsize i = 0; i < sz; i++)
-            dst[i] = (guint8) CLAMP (lvl + g_rand_double_range (rng, -amp, amp), 0, 255);
+            {
+              /* one draw per pixel (CLAMP would evaluate its argument twice) */
+              double v = lvl + g_rand_double_range (rng, -amp, amp);
+              dst[i] = (guint8) CLAMP (v, 0.0, 255.0);
+            }
         }
       else
         {
@@ -342,7 +346,8 @@ mir_scene_add_background (MirDataset *items, gint64 n, int level, guint32 seed, 
                   int v = level;
                   if (sy >= 0 && sy < H && sx >= 0 && sx < W)
                     v = MAX (level, im[(sy * W + sx) * C + c]);
-                  dst[(y * W + x) * C + c] = (guint8) CLAMP (v + g_rand_int_range (rng, -2, 3), 0, 255);
+                  v += g_rand_int_range (rng, -2, 3);
+                  dst[(y * W + x) * C + c] = (guint8) CLAMP (v, 0, 255);
                 }
         }
     }

@@ -555,8 +555,9 @@ mir_detect_filter (const MirDetectGrid   *grid,
 
       if (params->method == MIR_DETECT_METHOD_1)
         {
-          g_array_append_vals (passed, &g_array_index (result->candidates, MirDetectBox, first),
-                               kept);
+          if (kept > 0) /* an empty array's data may be NULL */
+            g_array_append_vals (passed, &g_array_index (result->candidates, MirDetectBox, first),
+                                 kept);
           result->n_filter2[c] = kept;
           continue;
         }
