@@ -543,7 +543,10 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
       t0 = g_get_monotonic_time ();
       if (!mir_layer_output_shape (node->layer, in, node->n_inputs, &ndim, shape, error))
         return NULL;
-      out = mir_tensor_new (ndim, shape, error);
+      if (node->layer->klass->flags & MIR_LAYER_FLAG_WRITES_ALL)
+        out = mir_tensor_new_uninitialized (ndim, shape, error);
+      else
+        out = mir_tensor_new (ndim, shape, error);
       if (out == NULL)
         {
           g_prefix_error (error, _("Layer '%s': "), node->name);

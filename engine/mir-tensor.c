@@ -1,5 +1,6 @@
 #define G_LOG_DOMAIN "mir-tensor"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <glib/gi18n-lib.h>
@@ -67,8 +68,8 @@ set_contiguous_strides (MirTensor *t)
     }
 }
 
-MirTensor *
-mir_tensor_new (guint ndim, const gint64 *shape, GError **error)
+static MirTensor *
+tensor_alloc (guint ndim, const gint64 *shape, gboolean zero, GError **error)
 {
   MirTensor *t;
   gint64 n;
@@ -100,8 +101,42 @@ mir_tensor_new (guint ndim, const gint64 *shape, GError **error)
       g_free (t);
       return NULL;
     }
-  memset (t->data, 0, t->numel * sizeof (float));
+  if (zero)
+    memset (t->data, 0, t->numel * sizeof (float));
   t->owns_data = TRUE;
+  return t;
+}
+
+MirTensor *
+mir_tensor_new (guint ndim, const gint64 *shape, GError **error)
+{
+  return tensor_alloc (ndim, shape, TRUE, error);
+}
+
+/* With MIRADA_POISON_UNINITIALIZED set (the test suite sets it), the
+ * "uninitialised" values are NaNs, so that a layer wrongly flagged
+ * MIR_LAYER_FLAG_WRITES_ALL shows up as NaNs in its output. */
+static gboolean
+poison_uninitialized (void)
+{
+  static gsize once = 0;
+  static gboolean poison;
+
+  if (g_once_init_enter (&once))
+    {
+      poison = g_getenv ("MIRADA_POISON_UNINITIALIZED") != NULL;
+      g_once_init_leave (&once, 1);
+    }
+  return poison;
+}
+
+MirTensor *
+mir_tensor_new_uninitialized (guint ndim, const gint64 *shape, GError **error)
+{
+  MirTensor *t = tensor_alloc (ndim, shape, FALSE, error);
+
+  if (t != NULL && poison_uninitialized ())
+    mir_tensor_fill (t, NAN);
   return t;
 }
 

@@ -35,6 +35,11 @@ struct _MirTensor
 MirTensor *mir_tensor_new        (guint         ndim,
                                   const gint64 *shape,
                                   GError      **error);
+/* Like mir_tensor_new() but the values are left uninitialised: for outputs
+ * the caller overwrites entirely (saves a memset pass over large tensors). */
+MirTensor *mir_tensor_new_uninitialized (guint         ndim,
+                                         const gint64 *shape,
+                                         GError      **error);
 MirTensor *mir_tensor_new_4d     (gint64 n, gint64 h, gint64 w, gint64 c, GError **error);
 MirTensor *mir_tensor_new_2d     (gint64 n, gint64 c, GError **error);
 MirTensor *mir_tensor_new_like   (const MirTensor *other, GError **error);

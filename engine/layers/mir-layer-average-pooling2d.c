@@ -120,7 +120,7 @@ avg_pool_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirT
 const MirLayerClass mir_layer_average_pooling2d_class = {
   .name = "AveragePooling2D",
   .instance_size = sizeof (MirLayerAveragePooling2D),
-  .flags = MIR_LAYER_FLAG_NONE,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL,
   .configure = avg_pool_configure,
   .infer = avg_pool_infer,
   .forward = avg_pool_forward,

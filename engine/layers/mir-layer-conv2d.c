@@ -437,7 +437,7 @@ conv2d_flops (MirLayer *layer, const MirShape *in, guint n_in, const MirShape *o
 const MirLayerClass mir_layer_conv2d_class = {
   .name = "Conv2D",
   .instance_size = sizeof (MirLayerConv2D),
-  .flags = MIR_LAYER_FLAG_CONV,
+  .flags = MIR_LAYER_FLAG_CONV | MIR_LAYER_FLAG_WRITES_ALL,
   .configure = conv2d_configure,
   .infer = conv2d_infer,
   .build = conv2d_build,

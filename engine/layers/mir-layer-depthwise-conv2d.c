@@ -149,7 +149,7 @@ depthwise_flops (MirLayer *layer, const MirShape *in, guint n_in, const MirShape
 const MirLayerClass mir_layer_depthwise_conv2d_class = {
   .name = "DepthwiseConv2D",
   .instance_size = sizeof (MirLayerDepthwiseConv2D),
-  .flags = MIR_LAYER_FLAG_CONV,
+  .flags = MIR_LAYER_FLAG_CONV | MIR_LAYER_FLAG_WRITES_ALL,
   .configure = depthwise_configure,
   .infer = depthwise_infer,
   .build = depthwise_build,

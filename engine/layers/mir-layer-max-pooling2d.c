@@ -134,7 +134,7 @@ max_pool_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirT
 const MirLayerClass mir_layer_max_pooling2d_class = {
   .name = "MaxPooling2D",
   .instance_size = sizeof (MirLayerMaxPooling2D),
-  .flags = MIR_LAYER_FLAG_NONE,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL,
   .configure = max_pool_configure,
   .infer = max_pool_infer,
   .forward = max_pool_forward,
