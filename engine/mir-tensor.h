@@ -63,6 +63,9 @@ gint64     mir_shape_numel          (guint ndim, const gint64 *shape);
 /* Aligned float buffers for scratch space (im2col, workspaces). */
 float     *mir_alloc_floats         (gsize n, GError **error);
 void       mir_free_floats          (float *p);
+/* Frees the big buffers kept for reuse (see mir-tensor.c); e.g. when a
+ * model is closed. */
+void       mir_buffer_cache_trim    (void);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirTensor, mir_tensor_unref)
 

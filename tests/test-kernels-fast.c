@@ -1,4 +1,5 @@
-/* The inference fast paths of Conv2D (Winograd F(2x2, 3x3), bias and
+/* The inference fast paths of Conv2D (Winograd F(2x2, 3x3), the direct
+ * kernel for c <= 4 input channels, bias and
  * activation fused into the GEMM epilogue, pre-packed kernels) against a
  * naive float64 direct loop written here and against the training path
  * (im2col + separate epilogue), on odd sizes, both paddings, batch > 1 and
@@ -43,8 +44,35 @@ static const ConvCase conv_cases[] = {
   { "{\"filters\": 5, \"kernel_size\": [2, 4], \"strides\": [1, 2], \"activation\": \"sigmoid\"}",
     3, 7, 9, 4 },
   /* 1x1: plain GEMM with fused epilogue */
-  { "{\"filters\": 40, \"kernel_size\": 1, \"activation\": \"relu\"}", 3, 5, 7, 24 },
+  { "{\"filters\": 40, \"kernel_size\": 1, \"activation\": \"relu\"}", 3, 5, 7, 24 },  /* Direct kernel (c <= 4): 4 vectors of filters x 3 pixels, "valid" */
+  { "{\"filters\": 32, \"kernel_size\": 3, \"activation\": \"relu\"}", 3, 17, 19, 3 },
+  /* a 32-filter block and an 8-filter block, relu6, "same" */
+  { "{\"filters\": 40, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu6\"}",
+    2, 13, 11, 3 },
+  /* 3 vectors of filters, 5x5 stride 2, 4 channels */
+  { "{\"filters\": 24, \"kernel_size\": 5, \"strides\": 2, \"padding\": \"same\", "
+    "\"activation\": \"relu\"}", 2, 15, 17, 4 },
+  /* a partial vector of filters (10), 7x7 stride 2, one channel, linear */
+  { "{\"filters\": 10, \"kernel_size\": 7, \"strides\": 2, \"padding\": \"same\"}",
+    1, 9, 23, 1 },
+  /* dilation, no bias, an activation applied afterwards */
+  { "{\"filters\": 16, \"kernel_size\": 3, \"dilation_rate\": 2, \"padding\": \"same\", "
+    "\"activation\": \"swish\", \"use_bias\": false}", 2, 12, 14, 2 },
+  /* image narrower than the kernel: every column is a border column */
+  { "{\"filters\": 8, \"kernel_size\": 5, \"padding\": \"same\", \"activation\": \"relu\"}",
+    2, 3, 4, 3 },
+  /* 64 filters, rectangular kernel, strides (1, 2) */
+  { "{\"filters\": 64, \"kernel_size\": [2, 4], \"strides\": [1, 2], \"activation\": \"relu\"}",
+    2, 7, 21, 3 },
+  /* 1x1 over 3 channels (direct) */
+  { "{\"filters\": 17, \"kernel_size\": 1, \"activation\": \"relu6\"}", 3, 5, 7, 3 },
 };
+
+typedef struct
+{
+  GTestDataFunc func;
+  gconstpointer data;
+} PortableCase;
 
 static double
 act_ref (const char *config, double v)
@@ -177,6 +205,29 @@ test_conv_fast (gconstpointer data)
   assert_close (y->data, want, y->numel, "after an in-place weight update");
 }
 
+/* The same, with the portable kernels instead of the AVX2 clones. */
+static void
+test_portable (gconstpointer data)
+{
+  const PortableCase *pc = data;
+
+  g_setenv ("MIRADA_PORTABLE_KERNELS", "1", TRUE);
+  pc->func (pc->data);
+  g_unsetenv ("MIRADA_PORTABLE_KERNELS");
+}
+
+static void
+add_both (const char *path, GTestDataFunc func, gconstpointer data)
+{
+  PortableCase *pc = g_new (PortableCase, 1);
+  g_autofree char *portable = g_strdup_printf ("%s/portable", path);
+
+  g_test_add_data_func (path, data, func);
+  pc->func = func;
+  pc->data = data;
+  g_test_add_data_func_full (portable, pc, test_portable, g_free);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -184,7 +235,7 @@ main (int argc, char **argv)
   for (guint i = 0; i < G_N_ELEMENTS (conv_cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/kernels-fast/conv2d/%u", i);
-      g_test_add_data_func (path, &conv_cases[i], test_conv_fast);
+      add_both (path, test_conv_fast, &conv_cases[i]);
     }
   return g_test_run ();
 }
