@@ -205,6 +205,84 @@ test_conv_fast (gconstpointer data)
   assert_close (y->data, want, y->numel, "after an in-place weight update");
 }
 
+/* Pooling (vectorised over channels, threaded over rows) against float64
+ * loops: TF padding, padded cells never win a max nor count in a mean. */
+typedef struct
+{
+  const char *klass;
+  gint64 kh, kw, sh, sw;
+  gboolean same;
+  gint64 n, h, w, c;
+} PoolCase;
+
+static const PoolCase pool_cases[] = {
+  { "MaxPooling2D", 2, 2, 2, 2, FALSE, 3, 9, 11, 13 },
+  { "MaxPooling2D", 3, 3, 2, 2, TRUE, 2, 10, 7, 32 },
+  { "MaxPooling2D", 2, 3, 1, 2, TRUE, 2, 5, 8, 7 },
+  { "AveragePooling2D", 2, 2, 2, 2, FALSE, 3, 9, 11, 13 },
+  { "AveragePooling2D", 3, 3, 2, 2, TRUE, 2, 10, 7, 40 },
+  { "AveragePooling2D", 3, 2, 1, 3, TRUE, 1, 6, 9, 8 },
+};
+
+static void
+test_pool (gconstpointer data)
+{
+  const PoolCase *pc = data;
+  MirShape in_shape = { 4, { -1, pc->h, pc->w, pc->c } };
+  gint64 shape[4] = { pc->n, pc->h, pc->w, pc->c };
+  g_autofree char *config = g_strdup_printf (
+    "{\"pool_size\": [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "], \"strides\": [%"
+    G_GINT64_FORMAT ", %" G_GINT64_FORMAT "], \"padding\": \"%s\"}",
+    pc->kh, pc->kw, pc->sh, pc->sw, pc->same ? "same" : "valid");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (11);
+  g_autoptr(MirModel) model = mir_test_layer_model (pc->klass, config, 1, &in_shape, 3, &error);
+  gboolean is_max = g_str_equal (pc->klass, "MaxPooling2D");
+  g_autoptr(MirTensor) x = NULL;
+  g_autoptr(MirTrace) trace = NULL;
+  g_autofree double *want = NULL;
+  gint64 oh, ow, pt = 0, pl = 0;
+  MirTensor *y;
+
+  g_assert_no_error (error);
+  x = mir_test_random_tensor (4, shape, -1, 1, rng);
+  trace = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+  y = mir_trace_get_output (trace, 0);
+  oh = pc->same ? (pc->h + pc->sh - 1) / pc->sh : (pc->h - pc->kh) / pc->sh + 1;
+  ow = pc->same ? (pc->w + pc->sw - 1) / pc->sw : (pc->w - pc->kw) / pc->sw + 1;
+  g_assert_cmpint (y->shape[1], ==, oh);
+  g_assert_cmpint (y->shape[2], ==, ow);
+  if (pc->same)
+    {
+      pt = MAX ((oh - 1) * pc->sh + pc->kh - pc->h, 0) / 2;
+      pl = MAX ((ow - 1) * pc->sw + pc->kw - pc->w, 0) / 2;
+    }
+  want = g_new (double, y->numel);
+  for (gint64 b = 0; b < pc->n; b++)
+    for (gint64 oy = 0; oy < oh; oy++)
+      for (gint64 ox = 0; ox < ow; ox++)
+        for (gint64 k = 0; k < pc->c; k++)
+          {
+            double acc = is_max ? -INFINITY : 0;
+            int count = 0;
+
+            for (gint64 ky = 0; ky < pc->kh; ky++)
+              for (gint64 kx = 0; kx < pc->kw; kx++)
+                {
+                  gint64 iy = oy * pc->sh - pt + ky, ix = ox * pc->sw - pl + kx;
+                  double v;
+                  if (iy < 0 || iy >= pc->h || ix < 0 || ix >= pc->w)
+                    continue;
+                  v = x->data[((b * pc->h + iy) * pc->w + ix) * pc->c + k];
+                  acc = is_max ? MAX (acc, v) : acc + v;
+                  count++;
+                }
+            want[((b * oh + oy) * ow + ox) * pc->c + k] = is_max ? acc : acc / count;
+          }
+  assert_close (y->data, want, y->numel, config);
+}
+
 /* The same, with the portable kernels instead of the AVX2 clones. */
 static void
 test_portable (gconstpointer data)
@@ -236,6 +314,11 @@ main (int argc, char **argv)
     {
       g_autofree char *path = g_strdup_printf ("/kernels-fast/conv2d/%u", i);
       add_both (path, test_conv_fast, &conv_cases[i]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (pool_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/kernels-fast/pool/%u", i);
+      add_both (path, test_pool, &pool_cases[i]);
     }
   return g_test_run ();
 }
