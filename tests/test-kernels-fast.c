@@ -283,6 +283,96 @@ test_pool (gconstpointer data)
   assert_close (y->data, want, y->numel, config);
 }
 
+/* DepthwiseConv2D (vectorised over channels, 4 pixels a tile, fused
+ * bias + ReLU/ReLU6, threaded) against a float64 loop. */
+typedef struct
+{
+  gint64 k, s, d, mult;
+  gboolean same, bias;
+  const char *act;
+  gint64 n, h, w, c;
+} DwCase;
+
+static const DwCase dw_cases[] = {
+  { 3, 1, 1, 1, TRUE, TRUE, "relu6", 2, 9, 13, 16 },
+  { 3, 2, 1, 1, TRUE, FALSE, "relu6", 3, 11, 10, 40 },
+  { 3, 2, 1, 1, FALSE, TRUE, "relu", 2, 12, 9, 13 },
+  { 3, 1, 2, 1, TRUE, TRUE, "linear", 1, 10, 11, 24 },
+  { 5, 1, 1, 1, TRUE, TRUE, "swish", 2, 7, 9, 9 },
+  { 3, 1, 1, 1, TRUE, TRUE, "relu6", 2, 2, 1, 8 },
+  { 3, 1, 1, 2, TRUE, TRUE, "relu6", 2, 6, 7, 5 },
+};
+
+static void
+test_depthwise (gconstpointer data)
+{
+  const DwCase *dc = data;
+  MirShape in_shape = { 4, { -1, dc->h, dc->w, dc->c } };
+  gint64 shape[4] = { dc->n, dc->h, dc->w, dc->c };
+  g_autofree char *config = g_strdup_printf (
+    "{\"kernel_size\": %" G_GINT64_FORMAT ", \"strides\": %" G_GINT64_FORMAT
+    ", \"dilation_rate\": %" G_GINT64_FORMAT ", \"depth_multiplier\": %" G_GINT64_FORMAT
+    ", \"padding\": \"%s\", \"use_bias\": %s, \"activation\": \"%s\"}",
+    dc->k, dc->s, dc->d, dc->mult, dc->same ? "same" : "valid", dc->bias ? "true" : "false",
+    dc->act);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (5);
+  g_autoptr(MirModel) model = mir_test_layer_model ("DepthwiseConv2D", config, 1, &in_shape, 3,
+                                                    &error);
+  g_autoptr(MirTensor) x = NULL;
+  g_autoptr(MirTrace) trace = NULL;
+  g_autoptr(MirTrace) slow = NULL;
+  g_autofree double *want = NULL;
+  g_autofree char *act_cfg = g_strdup_printf ("\"%s\"", dc->act);
+  gint64 oh, ow, pt = 0, pl = 0, eff = (dc->k - 1) * dc->d + 1, cm = dc->c * dc->mult;
+  MirLayer *layer;
+  const MirTensor *k, *b;
+  MirTensor *y;
+
+  g_assert_no_error (error);
+  x = mir_test_random_tensor (4, shape, -1, 1, rng);
+  trace = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+  slow = mir_model_run (model, &x, 1, MIR_RUN_FOR_BACKWARD, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+  y = mir_trace_get_output (trace, 0);
+  layer = mir_model_get_node (model, mir_model_get_output (model, 0))->layer;
+  k = layer->weights[0].value;
+  b = dc->bias ? layer->weights[1].value : NULL;
+  oh = dc->same ? (dc->h + dc->s - 1) / dc->s : (dc->h - eff) / dc->s + 1;
+  ow = dc->same ? (dc->w + dc->s - 1) / dc->s : (dc->w - eff) / dc->s + 1;
+  g_assert_cmpint (y->shape[1], ==, oh);
+  g_assert_cmpint (y->shape[2], ==, ow);
+  if (dc->same)
+    {
+      pt = MAX ((oh - 1) * dc->s + eff - dc->h, 0) / 2;
+      pl = MAX ((ow - 1) * dc->s + eff - dc->w, 0) / 2;
+    }
+  want = g_new (double, y->numel);
+  for (gint64 n = 0; n < dc->n; n++)
+    for (gint64 oy = 0; oy < oh; oy++)
+      for (gint64 ox = 0; ox < ow; ox++)
+        for (gint64 ci = 0; ci < dc->c; ci++)
+          for (gint64 m = 0; m < dc->mult; m++)
+            {
+              gint64 o = ci * dc->mult + m;
+              double acc = b ? b->data[o] : 0;
+
+              for (gint64 ky = 0; ky < dc->k; ky++)
+                for (gint64 kx = 0; kx < dc->k; kx++)
+                  {
+                    gint64 iy = oy * dc->s - pt + ky * dc->d, ix = ox * dc->s - pl + kx * dc->d;
+                    if (iy < 0 || iy >= dc->h || ix < 0 || ix >= dc->w)
+                      continue;
+                    acc += (double) x->data[((n * dc->h + iy) * dc->w + ix) * dc->c + ci] *
+                           k->data[((ky * dc->k + kx) * dc->c + ci) * dc->mult + m];
+                  }
+              want[((n * oh + oy) * ow + ox) * cm + o] = act_ref (act_cfg, acc);
+            }
+  assert_close (y->data, want, y->numel, config);
+  assert_close (mir_trace_get_output (slow, 0)->data, want, y->numel, "training path");
+}
+
 /* The same, with the portable kernels instead of the AVX2 clones. */
 static void
 test_portable (gconstpointer data)
@@ -319,6 +409,11 @@ main (int argc, char **argv)
     {
       g_autofree char *path = g_strdup_printf ("/kernels-fast/pool/%u", i);
       add_both (path, test_pool, &pool_cases[i]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (dw_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/kernels-fast/depthwise/%u", i);
+      add_both (path, test_depthwise, &dw_cases[i]);
     }
   return g_test_run ();
 }
