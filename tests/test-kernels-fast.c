@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "mir-fold.h"
 #include "mir-test-util.h"
 
 #define REL_TOL 1e-4
@@ -373,6 +374,124 @@ test_depthwise (gconstpointer data)
   assert_close (mir_trace_get_output (slow, 0)->data, want, y->numel, "training path");
 }
 
+/* BatchNormalization (+ ReLU) folded into the convolution before it in
+ * inference runs that keep nothing; runs keeping every output see the
+ * unfolded values.  conv(3 -> 16) -> BN -> ReLU(6) -> depthwise stride 2
+ * -> BN -> Activation(relu) -> conv 1x1 -> BN (output). */
+static const struct
+{
+  const char *klass, *name, *config;
+} fold_layers[] = {
+  { "Conv2D", "conv_a", "{\"filters\": 16, \"kernel_size\": 3, \"padding\": \"same\", "
+                        "\"use_bias\": false}" },
+  { "BatchNormalization", "bn_a", "{\"epsilon\": 0.001}" },
+  { "ReLU", "relu_a", "{\"max_value\": 6.0}" },
+  { "DepthwiseConv2D", "dw_b", "{\"kernel_size\": 3, \"strides\": 2, \"padding\": \"same\", "
+                               "\"use_bias\": false}" },
+  { "BatchNormalization", "bn_b", "{}" },
+  { "Activation", "relu_b", "{\"activation\": \"relu\"}" },
+  { "Conv2D", "conv_c", "{\"filters\": 8, \"kernel_size\": 1}" },
+  { "BatchNormalization", "bn_c", "{}" },
+};
+
+static void
+randomise_bn (MirLayer *bn, GRand *rng)
+{
+  for (guint j = 0; j < bn->n_weights; j++)
+    {
+      MirTensor *t = bn->weights[j].value;
+      gboolean var = g_str_equal (bn->weights[j].name, "moving_variance");
+      gboolean gamma = g_str_equal (bn->weights[j].name, "gamma");
+
+      for (gsize i = 0; i < t->numel; i++)
+        t->data[i] = var ? (float) g_rand_double_range (rng, 0.5, 2.0)
+                   : gamma ? (float) g_rand_double_range (rng, 0.5, 1.5)
+                           : (float) g_rand_double_range (rng, -0.5, 0.5);
+    }
+}
+
+static void
+test_bn_fold (void)
+{
+  MirShape in_shape = { 4, { -1, 9, 11, 3 } };
+  gint64 shape[4] = { 2, 9, 11, 3 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (13);
+  g_autoptr(MirModel) model = mir_model_new ("fold");
+  g_autoptr(MirTensor) x = NULL;
+  g_autoptr(MirTrace) fast = NULL;
+  g_autoptr(MirTrace) kept = NULL;
+  g_autofree double *want = NULL;
+  g_autofree double *conv_want = NULL;
+  guint prev;
+  gint idx, conv_a = -1;
+  MirTensor *yk;
+
+  idx = mir_model_add_input (model, "input", &in_shape, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (fold_layers); i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_autoptr(MirLayer) layer = NULL;
+
+      json_parser_load_from_data (parser, fold_layers[i].config, -1, &error);
+      g_assert_no_error (error);
+      layer = mir_layer_new_by_name (fold_layers[i].klass, fold_layers[i].name,
+                                     json_node_get_object (json_parser_get_root (parser)),
+                                     &error);
+      g_assert_no_error (error);
+      prev = (guint) idx;
+      idx = mir_model_add_node (model, fold_layers[i].name, layer, &prev, 1, NULL, &error);
+      g_assert_no_error (error);
+      if (i == 0)
+        conv_a = idx;
+    }
+  mir_model_finish (model, TRUE, 3, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < mir_model_get_n_nodes (model); i++)
+    {
+      MirLayer *layer = mir_model_get_node (model, i)->layer;
+      if (g_str_equal (layer->klass->name, "BatchNormalization"))
+        randomise_bn (layer, rng);
+    }
+  x = mir_test_random_tensor (4, shape, -1, 1, rng);
+
+  for (guint round = 0; round < 2; round++)
+    {
+      MirTensor *y;
+
+      g_clear_pointer (&fast, mir_trace_free);
+      g_clear_pointer (&kept, mir_trace_free);
+      fast = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (mir_fold_cache_size (model->fold_cache), ==, 3);
+      kept = mir_model_run (model, &x, 1, MIR_RUN_KEEP_ALL, -1, 0, NULL, &error);
+      g_assert_no_error (error);
+      y = mir_trace_get_output (fast, 0);
+      yk = mir_trace_get_output (kept, 0);
+      g_clear_pointer (&want, g_free);
+      want = g_new (double, yk->numel);
+      for (gsize i = 0; i < yk->numel; i++)
+        want[i] = yk->data[i];
+      assert_close (y->data, want, y->numel, "folded vs layer by layer");
+
+      /* Kept outputs are the unfolded ones: conv_a's is the bare convolution. */
+      g_clear_pointer (&conv_want, g_free);
+      conv_want = conv_ref (mir_model_get_node (model, (guint) conv_a)->layer,
+                            fold_layers[0].config, x, mir_trace_get (kept, (guint) conv_a));
+      assert_close (mir_trace_get (kept, (guint) conv_a)->data, conv_want,
+                    mir_trace_get (kept, (guint) conv_a)->numel, "kept conv_a (unfolded)");
+
+      /* In-place update of the statistics (as training does): the fold follows. */
+      for (guint i = 0; i < mir_model_get_n_nodes (model); i++)
+        {
+          MirLayer *layer = mir_model_get_node (model, i)->layer;
+          if (g_str_equal (layer->klass->name, "BatchNormalization"))
+            randomise_bn (layer, rng);
+        }
+    }
+}
+
 /* The same, with the portable kernels instead of the AVX2 clones. */
 static void
 test_portable (gconstpointer data)
@@ -415,5 +534,6 @@ main (int argc, char **argv)
       g_autofree char *path = g_strdup_printf ("/kernels-fast/depthwise/%u", i);
       add_both (path, test_depthwise, &dw_cases[i]);
     }
+  g_test_add_func ("/kernels-fast/bn-fold", test_bn_fold);
   return g_test_run ();
 }
