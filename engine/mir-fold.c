@@ -87,14 +87,27 @@ fingerprint (const MirTensor *k, float *out)
 static float *
 small_weights (MirLayer *conv, MirLayer *bn, gsize *n)
 {
-  GArray *a = g_array_new (FALSE, FALSE, sizeof (float));
+  gsize total = 0, pos = 0;
+  float *out;
 
   for (guint i = 1; i < conv->n_weights; i++)
-    g_array_append_vals (a, conv->weights[i].value->data, conv->weights[i].value->numel);
+    total += conv->weights[i].value->numel;
   for (guint i = 0; i < bn->n_weights; i++)
-    g_array_append_vals (a, bn->weights[i].value->data, bn->weights[i].value->numel);
-  *n = a->len;
-  return (float *) g_array_free (a, FALSE);
+    total += bn->weights[i].value->numel;
+  out = g_new (float, MAX (total, 1));
+  for (guint i = 1; i < conv->n_weights; i++)
+    {
+      memcpy (out + pos, conv->weights[i].value->data,
+              conv->weights[i].value->numel * sizeof (float));
+      pos += conv->weights[i].value->numel;
+    }
+  for (guint i = 0; i < bn->n_weights; i++)
+    {
+      memcpy (out + pos, bn->weights[i].value->data, bn->weights[i].value->numel * sizeof (float));
+      pos += bn->weights[i].value->numel;
+    }
+  *n = total;
+  return out;
 }
 
 static const char *

@@ -15,9 +15,9 @@
 G_BEGIN_DECLS
 
 /* The vector helpers are always inlined, so no vector ever crosses a call
- * and GCC's note that the ABI of 32-byte vector arguments depends on -mavx
+ * and the compilers' note that the ABI of 32-byte vector arguments depends on -mavx
  * does not apply (the files including this header compile both ways). */
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
