@@ -25,49 +25,49 @@ typedef struct
 /* P output pixels (consecutive columns of one row) x NB vectors of filters
  * from @fb, accumulated in registers.  With @border (P == 1), taps outside
  * the image are skipped. */
-#define DEFINE_TILE(P, NB)                                                                     \
-  static inline MIR_ALWAYS_INLINE void                                                         \
+#define DEFINE_TILE(P, NB)                                                                      \
+  static inline MIR_ALWAYS_INLINE void                                                          \
   tile_##P##_##NB (const Ctx *c, const float *xn, float *zrow, gint64 oy, gint64 ox, gint64 fb, \
-                   gboolean border)                                                            \
-  {                                                                                            \
-    const MirConvGeom *g = c->g;                                                               \
-    gsize cc = (gsize) g->c, fpad = (gsize) c->fpad;                                           \
-    MirV8 acc[P][NB];                                                                          \
-                                                                                               \
-    MIR_UNROLL for (int p = 0; p < P; p++)                                                                \
-      MIR_UNROLL for (int b = 0; b < NB; b++)                                                             \
-        acc[p][b] = mir_v8_load (c->bias + fb + 8 * b);                                        \
-    for (gint64 ky = 0; ky < g->kh; ky++)                                                      \
-      {                                                                                        \
-        gint64 iy = oy * g->sh - g->pad_top + ky * g->dh;                                      \
-        const float *xr;                                                                       \
-        if (iy < 0 || iy >= g->h)                                                              \
-          continue;                                                                            \
-        xr = xn + (gsize) iy * (gsize) g->w * cc;                                              \
-        for (gint64 kx = 0; kx < g->kw; kx++)                                                  \
-          {                                                                                    \
-            gint64 ix0 = ox * g->sw - g->pad_left + kx * g->dw;                                \
-            const float *kp = c->kp + ((gsize) (ky * g->kw + kx) * cc) * fpad + (gsize) fb;    \
-            if (border && (ix0 < 0 || ix0 >= g->w))                                            \
-              continue;                                                                        \
-            for (gsize ci = 0; ci < cc; ci++)                                                  \
-              {                                                                                \
-                MirV8 kv[NB];                                                                  \
-                MIR_UNROLL for (int b = 0; b < NB; b++)                                                   \
-                  kv[b] = mir_v8_load (kp + ci * fpad + 8 * (gsize) b);                        \
-                MIR_UNROLL for (int p = 0; p < P; p++)                                                    \
-                  {                                                                            \
-                    float xv = xr[(gsize) (ix0 + p * g->sw) * cc + ci];                        \
-                    MIR_UNROLL for (int b = 0; b < NB; b++)                                               \
-                      acc[p][b] += xv * kv[b];                                                 \
-                  }                                                                            \
-              }                                                                                \
-          }                                                                                    \
-      }                                                                                        \
-    MIR_UNROLL for (int p = 0; p < P; p++)                                                                \
-      MIR_UNROLL for (int b = 0; b < NB; b++)                                                             \
+                   gboolean border)                                                             \
+  {                                                                                             \
+    const MirConvGeom *g = c->g;                                                                \
+    gsize cc = (gsize) g->c, fpad = (gsize) c->fpad;                                            \
+    MirV8 acc[P][NB];                                                                           \
+                                                                                                \
+    MIR_UNROLL for (int p = 0; p < P; p++)                                                      \
+      MIR_UNROLL for (int b = 0; b < NB; b++)                                                   \
+        acc[p][b] = mir_v8_load (c->bias + fb + 8 * b);                                         \
+    for (gint64 ky = 0; ky < g->kh; ky++)                                                       \
+      {                                                                                         \
+        gint64 iy = oy * g->sh - g->pad_top + ky * g->dh;                                       \
+        const float *xr;                                                                        \
+        if (iy < 0 || iy >= g->h)                                                               \
+          continue;                                                                             \
+        xr = xn + (gsize) iy * (gsize) g->w * cc;                                               \
+        for (gint64 kx = 0; kx < g->kw; kx++)                                                   \
+          {                                                                                     \
+            gint64 ix0 = ox * g->sw - g->pad_left + kx * g->dw;                                 \
+            const float *kp = c->kp + ((gsize) (ky * g->kw + kx) * cc) * fpad + (gsize) fb;     \
+            if (border && (ix0 < 0 || ix0 >= g->w))                                             \
+              continue;                                                                         \
+            for (gsize ci = 0; ci < cc; ci++)                                                   \
+              {                                                                                 \
+                MirV8 kv[NB];                                                                   \
+                MIR_UNROLL for (int b = 0; b < NB; b++)                                         \
+                  kv[b] = mir_v8_load (kp + ci * fpad + 8 * (gsize) b);                         \
+                MIR_UNROLL for (int p = 0; p < P; p++)                                          \
+                  {                                                                             \
+                    float xv = xr[(gsize) (ix0 + p * g->sw) * cc + ci];                         \
+                    MIR_UNROLL for (int b = 0; b < NB; b++)                                     \
+                      acc[p][b] += xv * kv[b];                                                  \
+                  }                                                                             \
+              }                                                                                 \
+          }                                                                                     \
+      }                                                                                         \
+    MIR_UNROLL for (int p = 0; p < P; p++)                                                      \
+      MIR_UNROLL for (int b = 0; b < NB; b++)                                                   \
         mir_v8_store_n (zrow + (gsize) (ox + p) * (gsize) c->f + (gsize) fb + 8 * (gsize) b,    \
-                        mir_v8_act (acc[p][b], c->act), c->f - fb - 8 * b);                    \
+                        mir_v8_act (acc[p][b], c->act), c->f - fb - 8 * b);                     \
   }
 
 DEFINE_TILE (1, 1)
@@ -81,19 +81,19 @@ DEFINE_TILE (3, 4)
 
 /* One output row for the filter block at @fb of NB vectors: borders one
  * pixel at a time, the interior P pixels at a time. */
-#define DEFINE_ROW(P, NB)                                                                      \
-  static inline MIR_ALWAYS_INLINE void                                                         \
-  row_##NB (const Ctx *c, const float *xn, float *zrow, gint64 oy, gint64 fb)                  \
-  {                                                                                            \
-    gint64 ox = 0;                                                                             \
-    for (; ox < c->ox_lo; ox++)                                                                \
-      tile_1_##NB (c, xn, zrow, oy, ox, fb, TRUE);                                             \
-    for (; ox + P <= c->ox_hi; ox += P)                                                        \
-      tile_##P##_##NB (c, xn, zrow, oy, ox, fb, FALSE);                                        \
-    for (; ox < c->ox_hi; ox++)                                                                \
-      tile_1_##NB (c, xn, zrow, oy, ox, fb, FALSE);                                            \
-    for (; ox < c->g->ow; ox++)                                                                \
-      tile_1_##NB (c, xn, zrow, oy, ox, fb, TRUE);                                             \
+#define DEFINE_ROW(P, NB)                                                     \
+  static inline MIR_ALWAYS_INLINE void                                        \
+  row_##NB (const Ctx *c, const float *xn, float *zrow, gint64 oy, gint64 fb) \
+  {                                                                           \
+    gint64 ox = 0;                                                            \
+    for (; ox < c->ox_lo; ox++)                                               \
+      tile_1_##NB (c, xn, zrow, oy, ox, fb, TRUE);                            \
+    for (; ox + P <= c->ox_hi; ox += P)                                       \
+      tile_##P##_##NB (c, xn, zrow, oy, ox, fb, FALSE);                       \
+    for (; ox < c->ox_hi; ox++)                                               \
+      tile_1_##NB (c, xn, zrow, oy, ox, fb, FALSE);                           \
+    for (; ox < c->g->ow; ox++)                                               \
+      tile_1_##NB (c, xn, zrow, oy, ox, fb, TRUE);                            \
   }
 
 DEFINE_ROW (8, 1)
