@@ -19,7 +19,8 @@ typedef void (*MirParallelFunc) (gint64 begin, gint64 end, gpointer data);
 
 void  mir_parallel_for     (gint64 n, gint64 grain, MirParallelFunc fn, gpointer data);
 
-/* Threads mir_parallel_for() uses (OpenBLAS' thread count, at least 1). */
+/* Threads mir_parallel_for() uses (OpenBLAS' thread count, at least 1, or
+ * MIRADA_KERNEL_THREADS). */
 guint mir_parallel_threads (void);
 
 G_END_DECLS
