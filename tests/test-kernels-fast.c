@@ -65,6 +65,9 @@ static const ConvCase conv_cases[] = {
   /* 64 filters, rectangular kernel, strides (1, 2) */
   { "{\"filters\": 64, \"kernel_size\": [2, 4], \"strides\": [1, 2], \"activation\": \"relu\"}",
     2, 7, 21, 3 },
+  /* 1x1 over 16 and 12 channels (direct: kh * kw * c <= 16), 48 filters = 32 + 16 */
+  { "{\"filters\": 8, \"kernel_size\": 1}", 2, 9, 7, 16 },
+  { "{\"filters\": 48, \"kernel_size\": 1, \"activation\": \"relu6\"}", 2, 5, 11, 12 },
   /* 1x1 over 3 channels (direct) */
   { "{\"filters\": 17, \"kernel_size\": 1, \"activation\": \"relu6\"}", 3, 5, 7, 3 },
 };

@@ -149,7 +149,8 @@ rows_avx2 (gint64 begin, gint64 end, gpointer data)
 gboolean
 mir_conv_direct_applies (const MirConvGeom *g, gint64 filters)
 {
-  return g->c >= 1 && g->c <= MIR_CONV_DIRECT_MAX_C && g->ow >= 1 && g->oh >= 1;
+  return g->c >= 1 && g->ow >= 1 && g->oh >= 1 &&
+         (g->c <= MIR_CONV_DIRECT_MAX_C || g->kh * g->kw * g->c <= MIR_CONV_DIRECT_MAX_K);
 }
 
 gboolean
