@@ -52,6 +52,8 @@ typedef enum
   MIR_LAYER_FLAG_INPUT = 1 << 1,       /* InputLayer: its value is fed */
   MIR_LAYER_FLAG_STOCHASTIC = 1 << 2,  /* differs in training mode (Dropout, GaussianNoise) */
   MIR_LAYER_FLAG_CONV = 1 << 3,        /* a convolutional feature map producer (Grad-CAM picks these) */
+  MIR_LAYER_FLAG_WRITES_ALL = 1 << 4,  /* forward() writes every element of its output, so
+                                        * the graph need not zero it first */
 } MirLayerFlags;
 
 /* Per-call arguments shared by forward and backward. */
@@ -91,7 +93,8 @@ struct _MirLayerClass
   gboolean (*build) (MirLayer *self, const MirShape *in, guint n_in, GError **error);
 
   /* Compute @out (allocated by the caller with the concrete output shape
-   * from infer(), contiguous, zeroed).  Inputs are contiguous. */
+   * from infer(), contiguous; zeroed unless the class has
+   * MIR_LAYER_FLAG_WRITES_ALL, then uninitialised).  Inputs are contiguous. */
   gboolean (*forward) (MirLayer *self, MirTensor *const *in, guint n_in, MirTensor *out,
                        const MirRunArgs *args, GError **error);
 

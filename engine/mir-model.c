@@ -3,6 +3,7 @@
 #include <string.h>
 #include <glib/gi18n-lib.h>
 
+#include "mir-fold.h"
 #include "mir-model.h"
 #include "layers/mir-layers.h"
 
@@ -31,6 +32,7 @@ mir_model_new (const char *name)
   self->nodes = g_ptr_array_new_with_free_func (node_free);
   self->inputs = g_array_new (FALSE, FALSE, sizeof (guint));
   self->outputs = g_array_new (FALSE, FALSE, sizeof (guint));
+  self->fold_cache = mir_fold_cache_new ();
   return self;
 }
 
@@ -60,6 +62,7 @@ mir_model_unref (MirModel *self)
       g_array_unref (self->inputs);
       g_array_unref (self->outputs);
       mir_model_meta_clear (&self->meta);
+      mir_fold_cache_free (self->fold_cache);
       g_free (self->name);
       g_free (self->format);
       g_free (self->keras_version);
@@ -432,6 +435,71 @@ check_input (MirModel *self, guint k, MirTensor *t, GError **error)
   return TRUE;
 }
 
+/* Finds conv -> BatchNormalization [-> ReLU] chains whose inner outputs
+ * have no other consumer and are not asked for (see mir-fold.h). */
+static void
+plan_folds (MirModel *self, guint last, const gboolean *needed, const guint *uses, gint target,
+            MirLayer **fold_layer, guint *fold_end, gboolean *skip, GPtrArray *refs)
+{
+  g_autofree gint *consumer = g_new (gint, last + 1);
+
+  for (guint i = 0; i <= last; i++)
+    consumer[i] = -1;
+  for (guint i = 0; i <= last; i++)
+    {
+      MirNode *node = self->nodes->pdata[i];
+      if (needed[i])
+        for (guint k = 0; k < node->n_inputs; k++)
+          consumer[node->inputs[k]] = (gint) i;
+    }
+  for (guint i = 0; i <= last; i++)
+    {
+      MirNode *node = self->nodes->pdata[i];
+      MirNode *bn, *act_node = NULL;
+      MirActivation act = MIR_ACT_LINEAR;
+      guint end;
+      gint j, k;
+      MirLayer *folded;
+
+      /* One consumer (uses also counts being an output or @until). */
+      if (!needed[i] || skip[i] || uses[i] != 1 || (j = consumer[i]) < 0 || (gint) i == target)
+        continue;
+      bn = self->nodes->pdata[j];
+      if (bn->n_inputs != 1 || bn->layer->klass != &mir_layer_batch_normalization_class ||
+          j == target)
+        continue;
+      end = (guint) j;
+      if (uses[j] == 1 && (k = consumer[j]) >= 0 && k != target)
+        {
+          MirNode *kn = self->nodes->pdata[k];
+          if (kn->n_inputs == 1 &&
+              (kn->layer->klass == &mir_layer_relu_class ||
+               kn->layer->klass == &mir_layer_activation_class) &&
+              (kn->layer->activation == MIR_ACT_RELU || kn->layer->activation == MIR_ACT_RELU6))
+            {
+              act_node = kn;
+              act = kn->layer->activation;
+              end = (guint) k;
+            }
+        }
+      folded = mir_fold_cache_get (self->fold_cache, node->layer, bn->layer, act);
+      if (folded == NULL && act_node != NULL)
+        {
+          act = MIR_ACT_LINEAR;
+          end = (guint) j;
+          folded = mir_fold_cache_get (self->fold_cache, node->layer, bn->layer, act);
+        }
+      if (folded == NULL)
+        continue;
+      g_ptr_array_add (refs, folded);
+      fold_layer[i] = folded;
+      fold_end[i] = end;
+      for (guint q = (guint) j; q <= end; q++)
+        if (q == (guint) j || q == end)
+          skip[q] = TRUE;
+    }
+}
+
 MirTrace *
 mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunFlags flags,
                gint until, guint64 seed, GCancellable *cancellable, GError **error)
@@ -439,6 +507,10 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
   g_autoptr(MirTrace) trace = NULL;
   g_autofree guint *uses = NULL;
   g_autofree gboolean *needed = NULL;
+  g_autofree MirLayer **fold_layer = NULL;
+  g_autoptr(GPtrArray) fold_refs = NULL;
+  g_autofree guint *fold_end = NULL;
+  g_autofree gboolean *skip = NULL;
   gboolean keep;
   guint n = self->nodes->len;
   guint last;
@@ -507,9 +579,23 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
         }
     }
 
+  /* Inference runs that keep nothing: BatchNormalization (+ ReLU) folded
+   * into the convolution before it (mir-fold.h).  fold_end[i] is then the
+   * node whose output the folded node i produces; the nodes in between are
+   * skipped. */
+  fold_layer = g_new0 (MirLayer *, n);
+  fold_refs = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_layer_unref);
+  fold_end = g_new (guint, n);
+  skip = g_new0 (gboolean, n);
+  for (guint i = 0; i < n; i++)
+    fold_end[i] = i;
+  if (!(flags & (MIR_RUN_KEEP_ALL | MIR_RUN_TRAINING)))
+    plan_folds (self, last, needed, uses, trace->target, fold_layer, fold_end, skip, fold_refs);
+
   for (guint i = 0; i <= last; i++)
     {
       MirNode *node = self->nodes->pdata[i];
+      MirLayer *layer = fold_layer[i] ? fold_layer[i] : node->layer;
       MirTensor *stack_in[8];
       g_autofree MirTensor **heap_in = NULL;
       MirTensor **in = stack_in;
@@ -519,7 +605,7 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
       MirRunArgs args = { 0 };
       gint64 t0;
 
-      if (!needed[i])
+      if (!needed[i] || skip[i])
         continue;
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return NULL;
@@ -541,9 +627,12 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
         }
 
       t0 = g_get_monotonic_time ();
-      if (!mir_layer_output_shape (node->layer, in, node->n_inputs, &ndim, shape, error))
+      if (!mir_layer_output_shape (layer, in, node->n_inputs, &ndim, shape, error))
         return NULL;
-      out = mir_tensor_new (ndim, shape, error);
+      if (layer->klass->flags & MIR_LAYER_FLAG_WRITES_ALL)
+        out = mir_tensor_new_uninitialized (ndim, shape, error);
+      else
+        out = mir_tensor_new (ndim, shape, error);
       if (out == NULL)
         {
           g_prefix_error (error, _("Layer '%s': "), node->name);
@@ -554,13 +643,13 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
       args.seed = seed ^ ((guint64) (i + 1) * G_GUINT64_CONSTANT (0x9E3779B97F4A7C15));
       args.state = &trace->state[i];
       args.linear_output = (gint) i == trace->target;
-      if (!node->layer->klass->forward (node->layer, in, node->n_inputs, out, &args, error))
+      if (!layer->klass->forward (layer, in, node->n_inputs, out, &args, error))
         {
           g_prefix_error (error, _("Layer '%s' (%s): "), node->name, node->layer->klass->name);
           return NULL;
         }
       trace->times[i] = (g_get_monotonic_time () - t0) / 1e6;
-      trace->values[i] = g_steal_pointer (&out);
+      trace->values[fold_end[i]] = g_steal_pointer (&out);
 
       if (!keep)
         for (guint k = 0; k < node->n_inputs; k++)

@@ -70,6 +70,8 @@ struct _MirModel
   GArray *outputs;     /* guint node indices */
   MirModelMeta meta;
   gboolean weights_initialised; /* TRUE if some weights were not in the file */
+  /*< private >*/
+  struct _MirFoldCache *fold_cache; /* BatchNormalization folded into convolutions (mir-fold.h) */
 };
 
 MirModel   *mir_model_new          (const char *name);

@@ -1,11 +1,129 @@
 #define G_LOG_DOMAIN "mir-tensor"
 
+#include <math.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-error.h"
 #include "mir-tensor.h"
+
+/* Big buffers (layer outputs of large batches, im2col blocks).  A fresh
+ * 300 MB output costs the kernel as much time zeroing pages on first touch
+ * as the convolution that fills it, at every run; so freed big buffers are
+ * kept (up to MIRADA_BUFFER_CACHE_MB, default 1024 MiB) and handed out again
+ * for requests of nearly the same size, as ONNX Runtime's arena does.  They
+ * are 2 MiB aligned and on transparent huge pages where available. */
+#define HUGE_PAGE_BYTES ((gsize) 2 << 20)
+#define BIG_BUFFER_BYTES ((gsize) 8 << 20)
+
+static GMutex big_lock;
+static GHashTable *big_sizes; /* data -> size, of every big buffer (live or cached) */
+static GQueue big_cache;      /* freed big buffers, most recent first */
+static gsize big_cache_bytes;
+
+static gsize
+big_cache_limit (void)
+{
+  static gsize once = 0;
+  static gsize limit;
+
+  if (g_once_init_enter (&once))
+    {
+      const char *s = g_getenv ("MIRADA_BUFFER_CACHE_MB");
+      guint64 mb = 1024;
+
+      if (s != NULL)
+        mb = g_ascii_strtoull (s, NULL, 10);
+      limit = (gsize) MIN (mb, G_MAXSIZE >> 21) << 20;
+      g_once_init_leave (&once, 1);
+    }
+  return limit;
+}
+
+/* Frees cached buffers until at most @keep bytes remain; under big_lock. */
+static void
+big_cache_shrink (gsize keep)
+{
+  while (big_cache_bytes > keep && big_cache.length > 0)
+    {
+      void *q = g_queue_pop_tail (&big_cache);
+      gsize size = GPOINTER_TO_SIZE (g_hash_table_lookup (big_sizes, q));
+
+      g_hash_table_remove (big_sizes, q);
+      big_cache_bytes -= size;
+      free (q);
+    }
+}
+
+static void *
+big_alloc (gsize bytes)
+{
+  void *p = NULL;
+
+  bytes = (bytes + HUGE_PAGE_BYTES - 1) / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES;
+  g_mutex_lock (&big_lock);
+  for (GList *l = big_cache.head; l != NULL; l = l->next)
+    {
+      gsize size = GPOINTER_TO_SIZE (g_hash_table_lookup (big_sizes, l->data));
+
+      if (size >= bytes && size - bytes <= bytes / 4)
+        {
+          p = l->data;
+          big_cache_bytes -= size;
+          g_queue_delete_link (&big_cache, l);
+          break;
+        }
+    }
+  g_mutex_unlock (&big_lock);
+  if (p != NULL)
+    return p;
+  if (posix_memalign (&p, HUGE_PAGE_BYTES, bytes) != 0 || p == NULL)
+    {
+      /* Cached buffers may be what is missing: drop them and retry. */
+      mir_buffer_cache_trim ();
+      if (posix_memalign (&p, HUGE_PAGE_BYTES, bytes) != 0 || p == NULL)
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+  madvise (p, bytes, MADV_HUGEPAGE);
+#endif
+  g_mutex_lock (&big_lock);
+  if (big_sizes == NULL)
+    big_sizes = g_hash_table_new (NULL, NULL);
+  g_hash_table_insert (big_sizes, p, GSIZE_TO_POINTER (bytes));
+  g_mutex_unlock (&big_lock);
+  return p;
+}
+
+/* TRUE if @p was a big buffer (now cached or freed). */
+static gboolean
+big_free (void *p)
+{
+  gsize size;
+
+  g_mutex_lock (&big_lock);
+  size = big_sizes ? GPOINTER_TO_SIZE (g_hash_table_lookup (big_sizes, p)) : 0;
+  if (size == 0)
+    {
+      g_mutex_unlock (&big_lock);
+      return FALSE;
+    }
+  g_queue_push_head (&big_cache, p);
+  big_cache_bytes += size;
+  big_cache_shrink (big_cache_limit ());
+  g_mutex_unlock (&big_lock);
+  return TRUE;
+}
+
+void
+mir_buffer_cache_trim (void)
+{
+  g_mutex_lock (&big_lock);
+  big_cache_shrink (0);
+  g_mutex_unlock (&big_lock);
+}
 
 gint64
 mir_shape_numel (guint ndim, const gint64 *shape)
@@ -39,6 +157,17 @@ mir_alloc_floats (gsize n, GError **error)
       return NULL;
     }
   bytes = (bytes + MIR_TENSOR_ALIGN - 1) / MIR_TENSOR_ALIGN * MIR_TENSOR_ALIGN;
+  if (bytes >= BIG_BUFFER_BYTES)
+    {
+      p = big_alloc (bytes);
+      if (p == NULL)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                       _("Out of memory allocating %" G_GSIZE_FORMAT " MiB"), bytes >> 20);
+          return NULL;
+        }
+      return p;
+    }
   if (posix_memalign (&p, MIR_TENSOR_ALIGN, bytes) != 0 || p == NULL)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
@@ -52,7 +181,8 @@ mir_alloc_floats (gsize n, GError **error)
 void
 mir_free_floats (float *p)
 {
-  free (p);
+  if (p != NULL && !big_free (p))
+    free (p);
 }
 
 static void
@@ -67,8 +197,8 @@ set_contiguous_strides (MirTensor *t)
     }
 }
 
-MirTensor *
-mir_tensor_new (guint ndim, const gint64 *shape, GError **error)
+static MirTensor *
+tensor_alloc (guint ndim, const gint64 *shape, gboolean zero, GError **error)
 {
   MirTensor *t;
   gint64 n;
@@ -100,8 +230,42 @@ mir_tensor_new (guint ndim, const gint64 *shape, GError **error)
       g_free (t);
       return NULL;
     }
-  memset (t->data, 0, t->numel * sizeof (float));
+  if (zero)
+    memset (t->data, 0, t->numel * sizeof (float));
   t->owns_data = TRUE;
+  return t;
+}
+
+MirTensor *
+mir_tensor_new (guint ndim, const gint64 *shape, GError **error)
+{
+  return tensor_alloc (ndim, shape, TRUE, error);
+}
+
+/* With MIRADA_POISON_UNINITIALIZED set (the test suite sets it), the
+ * "uninitialised" values are NaNs, so that a layer wrongly flagged
+ * MIR_LAYER_FLAG_WRITES_ALL shows up as NaNs in its output. */
+static gboolean
+poison_uninitialized (void)
+{
+  static gsize once = 0;
+  static gboolean poison;
+
+  if (g_once_init_enter (&once))
+    {
+      poison = g_getenv ("MIRADA_POISON_UNINITIALIZED") != NULL;
+      g_once_init_leave (&once, 1);
+    }
+  return poison;
+}
+
+MirTensor *
+mir_tensor_new_uninitialized (guint ndim, const gint64 *shape, GError **error)
+{
+  MirTensor *t = tensor_alloc (ndim, shape, FALSE, error);
+
+  if (t != NULL && poison_uninitialized ())
+    mir_tensor_fill (t, NAN);
   return t;
 }
 

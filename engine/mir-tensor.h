@@ -35,6 +35,11 @@ struct _MirTensor
 MirTensor *mir_tensor_new        (guint         ndim,
                                   const gint64 *shape,
                                   GError      **error);
+/* Like mir_tensor_new() but the values are left uninitialised: for outputs
+ * the caller overwrites entirely (saves a memset pass over large tensors). */
+MirTensor *mir_tensor_new_uninitialized (guint         ndim,
+                                         const gint64 *shape,
+                                         GError      **error);
 MirTensor *mir_tensor_new_4d     (gint64 n, gint64 h, gint64 w, gint64 c, GError **error);
 MirTensor *mir_tensor_new_2d     (gint64 n, gint64 c, GError **error);
 MirTensor *mir_tensor_new_like   (const MirTensor *other, GError **error);
@@ -58,6 +63,9 @@ gint64     mir_shape_numel          (guint ndim, const gint64 *shape);
 /* Aligned float buffers for scratch space (im2col, workspaces). */
 float     *mir_alloc_floats         (gsize n, GError **error);
 void       mir_free_floats          (float *p);
+/* Frees the big buffers kept for reuse (see mir-tensor.c); e.g. when a
+ * model is closed. */
+void       mir_buffer_cache_trim    (void);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirTensor, mir_tensor_unref)
 

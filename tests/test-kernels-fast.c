@@ -1,4 +1,5 @@
-/* The inference fast paths of Conv2D (Winograd F(2x2, 3x3), bias and
+/* The inference fast paths of Conv2D (Winograd F(2x2, 3x3), the direct
+ * kernel for c <= 4 input channels, bias and
  * activation fused into the GEMM epilogue, pre-packed kernels) against a
  * naive float64 direct loop written here and against the training path
  * (im2col + separate epilogue), on odd sizes, both paddings, batch > 1 and
@@ -9,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "mir-fold.h"
 #include "mir-test-util.h"
 
 #define REL_TOL 1e-4
@@ -43,8 +45,38 @@ static const ConvCase conv_cases[] = {
   { "{\"filters\": 5, \"kernel_size\": [2, 4], \"strides\": [1, 2], \"activation\": \"sigmoid\"}",
     3, 7, 9, 4 },
   /* 1x1: plain GEMM with fused epilogue */
-  { "{\"filters\": 40, \"kernel_size\": 1, \"activation\": \"relu\"}", 3, 5, 7, 24 },
+  { "{\"filters\": 40, \"kernel_size\": 1, \"activation\": \"relu\"}", 3, 5, 7, 24 },  /* Direct kernel (c <= 4): 4 vectors of filters x 3 pixels, "valid" */
+  { "{\"filters\": 32, \"kernel_size\": 3, \"activation\": \"relu\"}", 3, 17, 19, 3 },
+  /* a 32-filter block and an 8-filter block, relu6, "same" */
+  { "{\"filters\": 40, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu6\"}",
+    2, 13, 11, 3 },
+  /* 3 vectors of filters, 5x5 stride 2, 4 channels */
+  { "{\"filters\": 24, \"kernel_size\": 5, \"strides\": 2, \"padding\": \"same\", "
+    "\"activation\": \"relu\"}", 2, 15, 17, 4 },
+  /* a partial vector of filters (10), 7x7 stride 2, one channel, linear */
+  { "{\"filters\": 10, \"kernel_size\": 7, \"strides\": 2, \"padding\": \"same\"}",
+    1, 9, 23, 1 },
+  /* dilation, no bias, an activation applied afterwards */
+  { "{\"filters\": 16, \"kernel_size\": 3, \"dilation_rate\": 2, \"padding\": \"same\", "
+    "\"activation\": \"swish\", \"use_bias\": false}", 2, 12, 14, 2 },
+  /* image narrower than the kernel: every column is a border column */
+  { "{\"filters\": 8, \"kernel_size\": 5, \"padding\": \"same\", \"activation\": \"relu\"}",
+    2, 3, 4, 3 },
+  /* 64 filters, rectangular kernel, strides (1, 2) */
+  { "{\"filters\": 64, \"kernel_size\": [2, 4], \"strides\": [1, 2], \"activation\": \"relu\"}",
+    2, 7, 21, 3 },
+  /* 1x1 over 16 and 12 channels (direct: kh * kw * c <= 16), 48 filters = 32 + 16 */
+  { "{\"filters\": 8, \"kernel_size\": 1}", 2, 9, 7, 16 },
+  { "{\"filters\": 48, \"kernel_size\": 1, \"activation\": \"relu6\"}", 2, 5, 11, 12 },
+  /* 1x1 over 3 channels (direct) */
+  { "{\"filters\": 17, \"kernel_size\": 1, \"activation\": \"relu6\"}", 3, 5, 7, 3 },
 };
+
+typedef struct
+{
+  GTestDataFunc func;
+  gconstpointer data;
+} PortableCase;
 
 static double
 act_ref (const char *config, double v)
@@ -177,6 +209,315 @@ test_conv_fast (gconstpointer data)
   assert_close (y->data, want, y->numel, "after an in-place weight update");
 }
 
+/* Pooling (vectorised over channels, threaded over rows) against float64
+ * loops: TF padding, padded cells never win a max nor count in a mean. */
+typedef struct
+{
+  const char *klass;
+  gint64 kh, kw, sh, sw;
+  gboolean same;
+  gint64 n, h, w, c;
+} PoolCase;
+
+static const PoolCase pool_cases[] = {
+  { "MaxPooling2D", 2, 2, 2, 2, FALSE, 3, 9, 11, 13 },
+  { "MaxPooling2D", 3, 3, 2, 2, TRUE, 2, 10, 7, 32 },
+  { "MaxPooling2D", 2, 3, 1, 2, TRUE, 2, 5, 8, 7 },
+  { "AveragePooling2D", 2, 2, 2, 2, FALSE, 3, 9, 11, 13 },
+  { "AveragePooling2D", 3, 3, 2, 2, TRUE, 2, 10, 7, 40 },
+  { "AveragePooling2D", 3, 2, 1, 3, TRUE, 1, 6, 9, 8 },
+};
+
+static void
+test_pool (gconstpointer data)
+{
+  const PoolCase *pc = data;
+  MirShape in_shape = { 4, { -1, pc->h, pc->w, pc->c } };
+  gint64 shape[4] = { pc->n, pc->h, pc->w, pc->c };
+  g_autofree char *config = g_strdup_printf (
+    "{\"pool_size\": [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "], \"strides\": [%"
+    G_GINT64_FORMAT ", %" G_GINT64_FORMAT "], \"padding\": \"%s\"}",
+    pc->kh, pc->kw, pc->sh, pc->sw, pc->same ? "same" : "valid");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (11);
+  g_autoptr(MirModel) model = mir_test_layer_model (pc->klass, config, 1, &in_shape, 3, &error);
+  gboolean is_max = g_str_equal (pc->klass, "MaxPooling2D");
+  g_autoptr(MirTensor) x = NULL;
+  g_autoptr(MirTrace) trace = NULL;
+  g_autofree double *want = NULL;
+  gint64 oh, ow, pt = 0, pl = 0;
+  MirTensor *y;
+
+  g_assert_no_error (error);
+  x = mir_test_random_tensor (4, shape, -1, 1, rng);
+  trace = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+  y = mir_trace_get_output (trace, 0);
+  oh = pc->same ? (pc->h + pc->sh - 1) / pc->sh : (pc->h - pc->kh) / pc->sh + 1;
+  ow = pc->same ? (pc->w + pc->sw - 1) / pc->sw : (pc->w - pc->kw) / pc->sw + 1;
+  g_assert_cmpint (y->shape[1], ==, oh);
+  g_assert_cmpint (y->shape[2], ==, ow);
+  if (pc->same)
+    {
+      pt = MAX ((oh - 1) * pc->sh + pc->kh - pc->h, 0) / 2;
+      pl = MAX ((ow - 1) * pc->sw + pc->kw - pc->w, 0) / 2;
+    }
+  want = g_new (double, y->numel);
+  for (gint64 b = 0; b < pc->n; b++)
+    for (gint64 oy = 0; oy < oh; oy++)
+      for (gint64 ox = 0; ox < ow; ox++)
+        for (gint64 k = 0; k < pc->c; k++)
+          {
+            double acc = is_max ? -INFINITY : 0;
+            int count = 0;
+
+            for (gint64 ky = 0; ky < pc->kh; ky++)
+              for (gint64 kx = 0; kx < pc->kw; kx++)
+                {
+                  gint64 iy = oy * pc->sh - pt + ky, ix = ox * pc->sw - pl + kx;
+                  double v;
+                  if (iy < 0 || iy >= pc->h || ix < 0 || ix >= pc->w)
+                    continue;
+                  v = x->data[((b * pc->h + iy) * pc->w + ix) * pc->c + k];
+                  acc = is_max ? MAX (acc, v) : acc + v;
+                  count++;
+                }
+            want[((b * oh + oy) * ow + ox) * pc->c + k] = is_max ? acc : acc / count;
+          }
+  assert_close (y->data, want, y->numel, config);
+}
+
+/* DepthwiseConv2D (vectorised over channels, 4 pixels a tile, fused
+ * bias + ReLU/ReLU6, threaded) against a float64 loop. */
+typedef struct
+{
+  gint64 k, s, d, mult;
+  gboolean same, bias;
+  const char *act;
+  gint64 n, h, w, c;
+} DwCase;
+
+static const DwCase dw_cases[] = {
+  { 3, 1, 1, 1, TRUE, TRUE, "relu6", 2, 9, 13, 16 },
+  { 3, 2, 1, 1, TRUE, FALSE, "relu6", 3, 11, 10, 40 },
+  { 3, 2, 1, 1, FALSE, TRUE, "relu", 2, 12, 9, 13 },
+  { 3, 1, 2, 1, TRUE, TRUE, "linear", 1, 10, 11, 24 },
+  { 5, 1, 1, 1, TRUE, TRUE, "swish", 2, 7, 9, 9 },
+  { 3, 1, 1, 1, TRUE, TRUE, "relu6", 2, 2, 1, 8 },
+  { 3, 1, 1, 2, TRUE, TRUE, "relu6", 2, 6, 7, 5 },
+};
+
+static void
+test_depthwise (gconstpointer data)
+{
+  const DwCase *dc = data;
+  MirShape in_shape = { 4, { -1, dc->h, dc->w, dc->c } };
+  gint64 shape[4] = { dc->n, dc->h, dc->w, dc->c };
+  g_autofree char *config = g_strdup_printf (
+    "{\"kernel_size\": %" G_GINT64_FORMAT ", \"strides\": %" G_GINT64_FORMAT
+    ", \"dilation_rate\": %" G_GINT64_FORMAT ", \"depth_multiplier\": %" G_GINT64_FORMAT
+    ", \"padding\": \"%s\", \"use_bias\": %s, \"activation\": \"%s\"}",
+    dc->k, dc->s, dc->d, dc->mult, dc->same ? "same" : "valid", dc->bias ? "true" : "false",
+    dc->act);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (5);
+  g_autoptr(MirModel) model = mir_test_layer_model ("DepthwiseConv2D", config, 1, &in_shape, 3,
+                                                    &error);
+  g_autoptr(MirTensor) x = NULL;
+  g_autoptr(MirTrace) trace = NULL;
+  g_autoptr(MirTrace) slow = NULL;
+  g_autofree double *want = NULL;
+  g_autofree char *act_cfg = g_strdup_printf ("\"%s\"", dc->act);
+  gint64 oh, ow, pt = 0, pl = 0, eff = (dc->k - 1) * dc->d + 1, cm = dc->c * dc->mult;
+  MirLayer *layer;
+  const MirTensor *k, *b;
+  MirTensor *y;
+
+  g_assert_no_error (error);
+  x = mir_test_random_tensor (4, shape, -1, 1, rng);
+  trace = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+  slow = mir_model_run (model, &x, 1, MIR_RUN_FOR_BACKWARD, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+  y = mir_trace_get_output (trace, 0);
+  layer = mir_model_get_node (model, mir_model_get_output (model, 0))->layer;
+  k = layer->weights[0].value;
+  b = dc->bias ? layer->weights[1].value : NULL;
+  oh = dc->same ? (dc->h + dc->s - 1) / dc->s : (dc->h - eff) / dc->s + 1;
+  ow = dc->same ? (dc->w + dc->s - 1) / dc->s : (dc->w - eff) / dc->s + 1;
+  g_assert_cmpint (y->shape[1], ==, oh);
+  g_assert_cmpint (y->shape[2], ==, ow);
+  if (dc->same)
+    {
+      pt = MAX ((oh - 1) * dc->s + eff - dc->h, 0) / 2;
+      pl = MAX ((ow - 1) * dc->s + eff - dc->w, 0) / 2;
+    }
+  want = g_new (double, y->numel);
+  for (gint64 n = 0; n < dc->n; n++)
+    for (gint64 oy = 0; oy < oh; oy++)
+      for (gint64 ox = 0; ox < ow; ox++)
+        for (gint64 ci = 0; ci < dc->c; ci++)
+          for (gint64 m = 0; m < dc->mult; m++)
+            {
+              gint64 o = ci * dc->mult + m;
+              double acc = b ? b->data[o] : 0;
+
+              for (gint64 ky = 0; ky < dc->k; ky++)
+                for (gint64 kx = 0; kx < dc->k; kx++)
+                  {
+                    gint64 iy = oy * dc->s - pt + ky * dc->d, ix = ox * dc->s - pl + kx * dc->d;
+                    if (iy < 0 || iy >= dc->h || ix < 0 || ix >= dc->w)
+                      continue;
+                    acc += (double) x->data[((n * dc->h + iy) * dc->w + ix) * dc->c + ci] *
+                           k->data[((ky * dc->k + kx) * dc->c + ci) * dc->mult + m];
+                  }
+              want[((n * oh + oy) * ow + ox) * cm + o] = act_ref (act_cfg, acc);
+            }
+  assert_close (y->data, want, y->numel, config);
+  assert_close (mir_trace_get_output (slow, 0)->data, want, y->numel, "training path");
+}
+
+/* BatchNormalization (+ ReLU) folded into the convolution before it in
+ * inference runs that keep nothing; runs keeping every output see the
+ * unfolded values.  conv(3 -> 16) -> BN -> ReLU(6) -> depthwise stride 2
+ * -> BN -> Activation(relu) -> conv 1x1 -> BN (output). */
+static const struct
+{
+  const char *klass, *name, *config;
+} fold_layers[] = {
+  { "Conv2D", "conv_a", "{\"filters\": 16, \"kernel_size\": 3, \"padding\": \"same\", "
+                        "\"use_bias\": false}" },
+  { "BatchNormalization", "bn_a", "{\"epsilon\": 0.001}" },
+  { "ReLU", "relu_a", "{\"max_value\": 6.0}" },
+  { "DepthwiseConv2D", "dw_b", "{\"kernel_size\": 3, \"strides\": 2, \"padding\": \"same\", "
+                               "\"use_bias\": false}" },
+  { "BatchNormalization", "bn_b", "{}" },
+  { "Activation", "relu_b", "{\"activation\": \"relu\"}" },
+  { "Conv2D", "conv_c", "{\"filters\": 8, \"kernel_size\": 1}" },
+  { "BatchNormalization", "bn_c", "{}" },
+};
+
+static void
+randomise_bn (MirLayer *bn, GRand *rng)
+{
+  for (guint j = 0; j < bn->n_weights; j++)
+    {
+      MirTensor *t = bn->weights[j].value;
+      gboolean var = g_str_equal (bn->weights[j].name, "moving_variance");
+      gboolean gamma = g_str_equal (bn->weights[j].name, "gamma");
+
+      for (gsize i = 0; i < t->numel; i++)
+        t->data[i] = var ? (float) g_rand_double_range (rng, 0.5, 2.0)
+                   : gamma ? (float) g_rand_double_range (rng, 0.5, 1.5)
+                           : (float) g_rand_double_range (rng, -0.5, 0.5);
+    }
+}
+
+static void
+test_bn_fold (void)
+{
+  MirShape in_shape = { 4, { -1, 9, 11, 3 } };
+  gint64 shape[4] = { 2, 9, 11, 3 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (13);
+  g_autoptr(MirModel) model = mir_model_new ("fold");
+  g_autoptr(MirTensor) x = NULL;
+  g_autoptr(MirTrace) fast = NULL;
+  g_autoptr(MirTrace) kept = NULL;
+  g_autofree double *want = NULL;
+  g_autofree double *conv_want = NULL;
+  guint prev;
+  gint idx, conv_a = -1;
+  MirTensor *yk;
+
+  idx = mir_model_add_input (model, "input", &in_shape, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (fold_layers); i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_autoptr(MirLayer) layer = NULL;
+
+      json_parser_load_from_data (parser, fold_layers[i].config, -1, &error);
+      g_assert_no_error (error);
+      layer = mir_layer_new_by_name (fold_layers[i].klass, fold_layers[i].name,
+                                     json_node_get_object (json_parser_get_root (parser)),
+                                     &error);
+      g_assert_no_error (error);
+      prev = (guint) idx;
+      idx = mir_model_add_node (model, fold_layers[i].name, layer, &prev, 1, NULL, &error);
+      g_assert_no_error (error);
+      if (i == 0)
+        conv_a = idx;
+    }
+  mir_model_finish (model, TRUE, 3, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < mir_model_get_n_nodes (model); i++)
+    {
+      MirLayer *layer = mir_model_get_node (model, i)->layer;
+      if (g_str_equal (layer->klass->name, "BatchNormalization"))
+        randomise_bn (layer, rng);
+    }
+  x = mir_test_random_tensor (4, shape, -1, 1, rng);
+
+  for (guint round = 0; round < 2; round++)
+    {
+      MirTensor *y;
+
+      g_clear_pointer (&fast, mir_trace_free);
+      g_clear_pointer (&kept, mir_trace_free);
+      fast = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (mir_fold_cache_size (model->fold_cache), ==, 3);
+      kept = mir_model_run (model, &x, 1, MIR_RUN_KEEP_ALL, -1, 0, NULL, &error);
+      g_assert_no_error (error);
+      y = mir_trace_get_output (fast, 0);
+      yk = mir_trace_get_output (kept, 0);
+      g_clear_pointer (&want, g_free);
+      want = g_new (double, yk->numel);
+      for (gsize i = 0; i < yk->numel; i++)
+        want[i] = yk->data[i];
+      assert_close (y->data, want, y->numel, "folded vs layer by layer");
+
+      /* Kept outputs are the unfolded ones: conv_a's is the bare convolution. */
+      g_clear_pointer (&conv_want, g_free);
+      conv_want = conv_ref (mir_model_get_node (model, (guint) conv_a)->layer,
+                            fold_layers[0].config, x, mir_trace_get (kept, (guint) conv_a));
+      assert_close (mir_trace_get (kept, (guint) conv_a)->data, conv_want,
+                    mir_trace_get (kept, (guint) conv_a)->numel, "kept conv_a (unfolded)");
+
+      /* In-place update of the statistics (as training does): the fold follows. */
+      for (guint i = 0; i < mir_model_get_n_nodes (model); i++)
+        {
+          MirLayer *layer = mir_model_get_node (model, i)->layer;
+          if (g_str_equal (layer->klass->name, "BatchNormalization"))
+            randomise_bn (layer, rng);
+        }
+    }
+}
+
+/* The same, with the portable kernels instead of the AVX2 clones. */
+static void
+test_portable (gconstpointer data)
+{
+  const PortableCase *pc = data;
+
+  g_setenv ("MIRADA_PORTABLE_KERNELS", "1", TRUE);
+  pc->func (pc->data);
+  g_unsetenv ("MIRADA_PORTABLE_KERNELS");
+}
+
+static void
+add_both (const char *path, GTestDataFunc func, gconstpointer data)
+{
+  PortableCase *pc = g_new (PortableCase, 1);
+  g_autofree char *portable = g_strdup_printf ("%s/portable", path);
+
+  g_test_add_data_func (path, data, func);
+  pc->func = func;
+  pc->data = data;
+  g_test_add_data_func_full (portable, pc, test_portable, g_free);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -184,7 +525,18 @@ main (int argc, char **argv)
   for (guint i = 0; i < G_N_ELEMENTS (conv_cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/kernels-fast/conv2d/%u", i);
-      g_test_add_data_func (path, &conv_cases[i], test_conv_fast);
+      add_both (path, test_conv_fast, &conv_cases[i]);
     }
+  for (guint i = 0; i < G_N_ELEMENTS (pool_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/kernels-fast/pool/%u", i);
+      add_both (path, test_pool, &pool_cases[i]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (dw_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/kernels-fast/depthwise/%u", i);
+      add_both (path, test_depthwise, &dw_cases[i]);
+    }
+  g_test_add_func ("/kernels-fast/bn-fold", test_bn_fold);
   return g_test_run ();
 }

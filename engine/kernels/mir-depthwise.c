@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include "mir-depthwise.h"
+#include "mir-parallel.h"
 #include "mir-vec.h"
+#include "mir-vec-simd.h"
 
 void
 mir_depthwise_forward (const MirConvGeom *g, gint64 mult, const float *x, const float *k,
@@ -105,4 +107,165 @@ mir_depthwise_backward (const MirConvGeom *g, gint64 mult, const float *x, const
                 }
             }
         }
+}
+
+/* ------------------------------------------------------------------ */
+/* Inference kernel for depth_multiplier 1: 8 channels a vector, 4 output
+ * pixels of a row at a time sharing the kernel vectors, bias and ReLU/ReLU6
+ * in registers, rows split over threads. */
+
+typedef struct
+{
+  const MirConvGeom *g;
+  const float *x, *k, *bias;
+  const float *zeros; /* c zeros: the bias when there is none */
+  int act;
+  gint64 ox_lo, ox_hi; /* columns whose taps are all inside the image */
+  float *y;
+} DwCtx;
+
+/* P pixels from column @ox, channels [cb, cb + 8); @border: check taps. */
+#define DEFINE_DW_TILE(P)                                                                    \
+  static inline MIR_ALWAYS_INLINE void                                                       \
+  dw_tile_##P (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsize cb, \
+               gboolean border)                                                              \
+  {                                                                                          \
+    const MirConvGeom *g = d->g;                                                             \
+    gsize c = (gsize) g->c;                                                                  \
+    MirV8 acc[P];                                                                            \
+    MirV8 b0 = mir_v8_load (d->bias + cb);                                                   \
+                                                                                             \
+    MIR_UNROLL for (int p = 0; p < P; p++)                                                   \
+      acc[p] = b0;                                                                           \
+    for (gint64 ky = 0; ky < g->kh; ky++)                                                    \
+      {                                                                                      \
+        gint64 iy = oy * g->sh - g->pad_top + ky * g->dh;                                    \
+        const float *xr;                                                                     \
+        if (iy < 0 || iy >= g->h)                                                            \
+          continue;                                                                          \
+        xr = xn + (gsize) iy * (gsize) g->w * c + cb;                                        \
+        for (gint64 kx = 0; kx < g->kw; kx++)                                                \
+          {                                                                                  \
+            gint64 ix0 = ox * g->sw - g->pad_left + kx * g->dw;                              \
+            MirV8 kv = mir_v8_load (d->k + (gsize) (ky * g->kw + kx) * c + cb);              \
+            if (border && (ix0 < 0 || ix0 >= g->w))                                          \
+              continue;                                                                      \
+            MIR_UNROLL for (int p = 0; p < P; p++)                                           \
+              acc[p] += mir_v8_load (xr + (gsize) (ix0 + p * g->sw) * c) * kv;               \
+          }                                                                                  \
+      }                                                                                      \
+    MIR_UNROLL for (int p = 0; p < P; p++)                                                   \
+      mir_v8_store (yrow + (gsize) (ox + p) * c + cb, mir_v8_act (acc[p], d->act));          \
+  }
+
+DEFINE_DW_TILE (1)
+DEFINE_DW_TILE (4)
+
+/* Channels past the last full vector, one pixel at a time. */
+static inline MIR_ALWAYS_INLINE void
+dw_tail (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsize c0)
+{
+  const MirConvGeom *g = d->g;
+  gsize c = (gsize) g->c;
+
+  for (gsize k = c0; k < c; k++)
+    {
+      float s = d->bias[k];
+
+      for (gint64 ky = 0; ky < g->kh; ky++)
+        {
+          gint64 iy = oy * g->sh - g->pad_top + ky * g->dh;
+          if (iy < 0 || iy >= g->h)
+            continue;
+          for (gint64 kx = 0; kx < g->kw; kx++)
+            {
+              gint64 ix = ox * g->sw - g->pad_left + kx * g->dw;
+              if (ix < 0 || ix >= g->w)
+                continue;
+              s += xn[((gsize) iy * (gsize) g->w + (gsize) ix) * c + k] *
+                   d->k[(gsize) (ky * g->kw + kx) * c + k];
+            }
+        }
+      if (d->act != MIR_VEC_ACT_NONE)
+        s = s > 0.0f ? s : 0.0f;
+      if (d->act == MIR_VEC_ACT_RELU6)
+        s = s < 6.0f ? s : 6.0f;
+      yrow[(gsize) ox * c + k] = s;
+    }
+}
+
+static inline MIR_ALWAYS_INLINE void
+dw_rows (gint64 begin, gint64 end, gpointer data)
+{
+  const DwCtx *d = data;
+  const MirConvGeom *g = d->g;
+  gsize c = (gsize) g->c, cv = c / 8 * 8;
+
+  for (gint64 r = begin; r < end; r++)
+    {
+      gint64 n = r / g->oh, oy = r % g->oh;
+      const float *xn = d->x + (gsize) n * (gsize) (g->h * g->w) * c;
+      float *yrow = d->y + (gsize) r * (gsize) g->ow * c;
+
+      for (gsize cb = 0; cb < cv; cb += 8)
+        {
+          gint64 ox = 0;
+
+          for (; ox < d->ox_lo; ox++)
+            dw_tile_1 (d, xn, yrow, oy, ox, cb, TRUE);
+          for (; ox + 4 <= d->ox_hi; ox += 4)
+            dw_tile_4 (d, xn, yrow, oy, ox, cb, FALSE);
+          for (; ox < d->ox_hi; ox++)
+            dw_tile_1 (d, xn, yrow, oy, ox, cb, FALSE);
+          for (; ox < g->ow; ox++)
+            dw_tile_1 (d, xn, yrow, oy, ox, cb, TRUE);
+        }
+      if (cv < c)
+        for (gint64 ox = 0; ox < g->ow; ox++)
+          dw_tail (d, xn, yrow, oy, ox, cv);
+    }
+}
+
+static void
+dw_rows_portable (gint64 begin, gint64 end, gpointer data)
+{
+  dw_rows (begin, end, data);
+}
+
+#if MIR_HAVE_AVX2_CLONES
+MIR_TARGET_AVX2 static void
+dw_rows_avx2 (gint64 begin, gint64 end, gpointer data)
+{
+  dw_rows (begin, end, data);
+}
+#endif
+
+void
+mir_depthwise_forward_fast (const MirConvGeom *g, const float *x, const float *k,
+                            const float *bias, MirActivation act, float *y)
+{
+  DwCtx d = { 0 };
+  g_autofree float *zeros = NULL;
+  MirParallelFunc fn = dw_rows_portable;
+  gint64 span, hi;
+
+  if (bias == NULL)
+    bias = zeros = g_new0 (float, MAX (g->c, 1));
+  d.g = g;
+  d.x = x;
+  d.k = k;
+  d.bias = bias;
+  d.act = mir_vec_act_kind (act);
+  d.y = y;
+  d.ox_lo = MIN ((g->pad_left + g->sw - 1) / g->sw, g->ow);
+  span = g->w - 1 + g->pad_left - (g->kw - 1) * g->dw;
+  hi = span < 0 ? 0 : MIN (span / g->sw + 1, g->ow);
+  d.ox_hi = MAX (hi, d.ox_lo);
+#if MIR_HAVE_AVX2_CLONES
+  if (mir_cpu_has_avx2 ())
+    fn = dw_rows_avx2;
+#endif
+  mir_parallel_for (g->n * g->oh, MAX (1, 16384 / MAX (g->ow * g->c, 1)), fn, &d);
+  if (d.act == MIR_VEC_ACT_NONE && act != MIR_ACT_LINEAR)
+    mir_activation_forward (act, y, y, (gsize) (g->n * g->oh * g->ow * g->c), (gsize) g->c);
 }

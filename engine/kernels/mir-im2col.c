@@ -3,10 +3,11 @@
 #include <string.h>
 
 #include "mir-im2col.h"
+#include "mir-parallel.h"
 #include "mir-vec.h"
 
-void
-mir_im2col (const MirConvGeom *g, const float *x, gint64 oy0, gint64 oy1, float *col)
+static void
+im2col_rows (const MirConvGeom *g, const float *x, gint64 oy0, gint64 oy1, float *col)
 {
   gsize c = (gsize) g->c;
 
@@ -24,6 +25,34 @@ mir_im2col (const MirConvGeom *g, const float *x, gint64 oy0, gint64 oy1, float 
                 memcpy (col, x + ((gsize) iy * (gsize) g->w + (gsize) ix) * c, c * sizeof (float));
             }
         }
+}
+
+typedef struct
+{
+  const MirConvGeom *g;
+  const float *x;
+  gint64 oy0;
+  float *col;
+} Im2colJob;
+
+static void
+im2col_chunk (gint64 begin, gint64 end, gpointer data)
+{
+  const Im2colJob *j = data;
+  gsize row = (gsize) (j->g->ow * j->g->kh * j->g->kw * j->g->c);
+
+  im2col_rows (j->g, j->x, j->oy0 + begin, j->oy0 + end, j->col + (gsize) begin * row);
+}
+
+/* Threaded over output rows: a memory-bound copy that otherwise runs on
+ * one core between two multithreaded GEMMs. */
+void
+mir_im2col (const MirConvGeom *g, const float *x, gint64 oy0, gint64 oy1, float *col)
+{
+  Im2colJob j = { g, x, oy0, col };
+  gint64 row = MAX (g->ow * g->kh * g->kw * g->c, 1);
+
+  mir_parallel_for (oy1 - oy0, MAX (1, 65536 / row), im2col_chunk, &j);
 }
 
 void

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "mir-gemm.h"
+#include "mir-parallel.h"
 #include "mir-winograd.h"
 #include "mir-tensor.h"
 
@@ -144,6 +145,63 @@ output_tile (const float *m, gsize mstride, gint64 f, const float *bias, MirActi
     }
 }
 
+/* One block's tiles, shared by the threads doing its transforms. */
+typedef struct
+{
+  const MirConvGeom *g;
+  const float *x;
+  const float *zeros;
+  float *v, *m, *z;
+  gsize vstride, mstride;
+  gint64 f, th, tw, t0;
+  const float *bias;
+  MirActivation act;
+} WinoJob;
+
+static void
+input_chunk (gint64 begin, gint64 end, gpointer data)
+{
+  const WinoJob *j = data;
+  const MirConvGeom *g = j->g;
+
+  for (gint64 t = begin; t < end; t++)
+    {
+      gint64 idx = j->t0 + t, n = idx / (j->th * j->tw), r = idx % (j->th * j->tw);
+      gint64 ty = r / j->tw, tx = r % j->tw;
+      const float *xn = j->x + (gsize) n * (gsize) (g->h * g->w * g->c);
+
+      input_tile (g, xn, 2 * ty - g->pad_top, 2 * tx - g->pad_left, j->zeros,
+                  j->v + (gsize) t * (gsize) g->c, j->vstride);
+    }
+}
+
+static void
+output_chunk (gint64 begin, gint64 end, gpointer data)
+{
+  const WinoJob *j = data;
+  const MirConvGeom *g = j->g;
+  gint64 f = j->f;
+  /* Outputs past the image edge go to a scratch row of this chunk. */
+  g_autofree float *junk = g_new (float, f);
+
+  for (gint64 t = begin; t < end; t++)
+    {
+      gint64 idx = j->t0 + t, n = idx / (j->th * j->tw), r = idx % (j->th * j->tw);
+      gint64 oy = 2 * (r / j->tw), ox = 2 * (r % j->tw);
+      float *zn = j->z + (gsize) n * (gsize) (g->oh * g->ow * f);
+      float *y[4];
+
+      for (guint a = 0; a < 2; a++)
+        for (guint b = 0; b < 2; b++)
+          y[a * 2 + b] = (oy + a < g->oh && ox + b < g->ow)
+                           ? zn + ((gsize) (oy + a) * (gsize) g->ow + (gsize) (ox + b)) *
+                                    (gsize) f
+                           : junk;
+      output_tile (j->m + (gsize) t * (gsize) f, j->mstride, f, j->bias, j->act, y[0], y[1],
+                   y[2], y[3]);
+    }
+}
+
 gboolean
 mir_winograd_conv (const MirConvGeom *g, const float *x, const float *u, gint64 f,
                    const float *bias, MirActivation act, float *z, GError **error)
@@ -154,47 +212,31 @@ mir_winograd_conv (const MirConvGeom *g, const float *x, const float *u, gint64 
   gsize vstride = (gsize) tb * (gsize) g->c, mstride = (gsize) tb * (gsize) f;
   gboolean fused = act == MIR_ACT_LINEAR || act == MIR_ACT_RELU || act == MIR_ACT_RELU6;
   MirActivation eact = fused ? act : MIR_ACT_LINEAR;
-  float *v, *m, *zeros, *junk;
+  float *v, *m, *zeros;
+  WinoJob job;
+  gint64 grain;
 
-  v = mir_alloc_floats (16 * vstride + 16 * mstride + (gsize) g->c + (gsize) f, error);
+  v = mir_alloc_floats (16 * vstride + 16 * mstride + (gsize) g->c, error);
   if (v == NULL)
     return FALSE;
   m = v + 16 * vstride;
   zeros = m + 16 * mstride;
-  junk = zeros + g->c;
   memset (zeros, 0, (gsize) g->c * sizeof (float));
+  job = (WinoJob) { .g = g, .x = x, .zeros = zeros, .v = v, .m = m, .z = z,
+                    .vstride = vstride, .mstride = mstride, .f = f, .th = th, .tw = tw,
+                    .bias = bias, .act = eact };
+  grain = MAX (1, 4096 / MAX (g->c + f, 1));
 
   for (gint64 t0 = 0; t0 < total; t0 += tb)
     {
       gint64 nt = MIN (tb, total - t0);
 
-      for (gint64 t = 0; t < nt; t++)
-        {
-          gint64 idx = t0 + t, n = idx / (th * tw), r = idx % (th * tw);
-          gint64 ty = r / tw, tx = r % tw;
-          const float *xn = x + (gsize) n * (gsize) (g->h * g->w * g->c);
-          input_tile (g, xn, 2 * ty - g->pad_top, 2 * tx - g->pad_left, zeros,
-                      v + (gsize) t * (gsize) g->c, vstride);
-        }
+      job.t0 = t0;
+      mir_parallel_for (nt, grain, input_chunk, &job);
       for (guint p = 0; p < 16; p++)
         mir_gemm (FALSE, FALSE, nt, f, g->c, 1.0f, v + p * vstride, g->c,
                   u + p * (gsize) g->c * (gsize) f, f, 0.0f, m + p * mstride, f);
-      for (gint64 t = 0; t < nt; t++)
-        {
-          gint64 idx = t0 + t, n = idx / (th * tw), r = idx % (th * tw);
-          gint64 oy = 2 * (r / tw), ox = 2 * (r % tw);
-          float *zn = z + (gsize) n * (gsize) (g->oh * g->ow * f);
-          float *y[4];
-
-          for (guint i = 0; i < 2; i++)
-            for (guint j = 0; j < 2; j++)
-              y[i * 2 + j] = (oy + i < g->oh && ox + j < g->ow)
-                               ? zn + ((gsize) (oy + i) * (gsize) g->ow + (gsize) (ox + j)) *
-                                        (gsize) f
-                               : junk;
-          output_tile (m + (gsize) t * (gsize) f, mstride, f, bias, eact, y[0], y[1], y[2],
-                       y[3]);
-        }
+      mir_parallel_for (nt, grain, output_chunk, &job);
     }
   mir_free_floats (v);
   if (!fused)

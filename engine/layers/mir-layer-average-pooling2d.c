@@ -7,6 +7,7 @@
 
 #include "mir-layers.h"
 #include "mir-conv-util.h"
+#include "mir-pool.h"
 #include "mir-vec.h"
 
 typedef struct
@@ -48,34 +49,10 @@ avg_pool_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *
                   const MirRunArgs *args, GError **error)
 {
   MirLayerAveragePooling2D *self = (MirLayerAveragePooling2D *) layer;
-  const float *x = in[0]->data;
   MirConvGeom g;
-  gsize c;
 
   mir_conv_geom_init (&g, &self->win, in[0]);
-  c = (gsize) g.c;
-  for (gint64 n = 0; n < g.n; n++)
-    for (gint64 oy = 0; oy < g.oh; oy++)
-      for (gint64 ox = 0; ox < g.ow; ox++)
-        {
-          float *restrict yo = out->data + (((gsize) n * (gsize) g.oh + (gsize) oy) *
-                                            (gsize) g.ow + (gsize) ox) * c;
-          gint64 y0, y1, x0, x1;
-          float scale;
-
-          window_bounds (&g, oy, ox, &y0, &y1, &x0, &x1);
-          memset (yo, 0, c * sizeof (float));
-          for (gint64 iy = y0; iy < y1; iy++)
-            for (gint64 ix = x0; ix < x1; ix++)
-              {
-                const float *restrict xi = x + (((gsize) n * (gsize) g.h + (gsize) iy) *
-                                                (gsize) g.w + (gsize) ix) * c;
-                mir_vec_add (yo, xi, c);
-              }
-          scale = 1.0f / (float) MAX ((y1 - y0) * (x1 - x0), 1);
-          for (gsize k = 0; k < c; k++)
-            yo[k] *= scale;
-        }
+  mir_avg_pool_forward (&g, in[0]->data, out->data);
   return TRUE;
 }
 
@@ -120,7 +97,7 @@ avg_pool_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirT
 const MirLayerClass mir_layer_average_pooling2d_class = {
   .name = "AveragePooling2D",
   .instance_size = sizeof (MirLayerAveragePooling2D),
-  .flags = MIR_LAYER_FLAG_NONE,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL,
   .configure = avg_pool_configure,
   .infer = avg_pool_infer,
   .forward = avg_pool_forward,

@@ -281,10 +281,31 @@ bn_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTensor 
 const MirLayerClass mir_layer_batch_normalization_class = {
   .name = "BatchNormalization",
   .instance_size = sizeof (MirLayerBatchNormalization),
-  .flags = MIR_LAYER_FLAG_NONE,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL,
   .configure = bn_configure,
   .infer = bn_infer,
   .build = bn_build,
   .forward = bn_forward,
   .backward = bn_backward,
 };
+
+void
+mir_batch_norm_inference_affine (MirLayer *layer, double *a, double *b)
+{
+  MirLayerBatchNormalization *self = (MirLayerBatchNormalization *) layer;
+  const float *gamma = weight_or_null (layer, self->i_gamma);
+  const float *beta = weight_or_null (layer, self->i_beta);
+  const float *mm = layer->weights[self->i_mean].value->data;
+  const float *mv = layer->weights[self->i_var].value->data;
+  gint64 c = layer->weights[self->i_mean].shape.dim[0];
+
+  g_return_if_fail (layer->klass == &mir_layer_batch_normalization_class);
+  for (gint64 k = 0; k < c; k++)
+    {
+      double inv_std = 1.0 / sqrt ((double) mv[k] + self->epsilon);
+      double g = gamma ? gamma[k] : 1.0;
+
+      a[k] = g * inv_std;
+      b[k] = (beta ? beta[k] : 0.0) - g * inv_std * mm[k];
+    }
+}

@@ -113,7 +113,7 @@ center_crop_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const M
 const MirLayerClass mir_layer_center_crop_class = {
   .name = "CenterCrop",
   .instance_size = sizeof (MirLayerCenterCrop),
-  .flags = MIR_LAYER_FLAG_NONE,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL,
   .configure = center_crop_configure,
   .infer = center_crop_infer,
   .forward = center_crop_forward,

@@ -135,7 +135,7 @@ concatenate_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const M
 const MirLayerClass mir_layer_concatenate_class = {
   .name = "Concatenate",
   .instance_size = sizeof (MirLayerConcatenate),
-  .flags = MIR_LAYER_FLAG_MULTI_INPUT,
+  .flags = MIR_LAYER_FLAG_MULTI_INPUT | MIR_LAYER_FLAG_WRITES_ALL,
   .configure = concatenate_configure,
   .infer = concatenate_infer,
   .forward = concatenate_forward,

@@ -6,6 +6,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
+#include "mir-conv-direct.h"
 #include "mir-conv-util.h"
 #include "mir-gemm.h"
 #include "mir-im2col.h"
@@ -240,8 +241,9 @@ fused_act (float v, MirActivation act)
   return v > 0.0f ? (v < 6.0f ? v : 6.0f) : 0.0f; /* RELU6 */
 }
 
-/* Inference: bias and activation applied to each GEMM block while it is in
- * the cache; Winograd for 3x3 stride-1 kernels. */
+/* Inference: a direct kernel for few input channels (RGB first layers);
+ * else bias and activation applied to each GEMM block while it is in the
+ * cache; Winograd for 3x3 stride-1 kernels. */
 static gboolean
 conv2d_infer_forward (MirLayer *layer, MirTensor *const *in, MirTensor *out, MirActivation act,
                       GError **error)
@@ -256,6 +258,8 @@ conv2d_infer_forward (MirLayer *layer, MirTensor *const *in, MirTensor *out, Mir
   MirConvGeom g;
 
   mir_conv_geom_init (&g, &self->win, x);
+  if (mir_conv_direct_applies (&g, f))
+    return mir_conv_direct (&g, x->data, kernel, f, bias, act, z, error);
   if (mir_winograd_applies (&g, f))
     {
       WinoCache *cache = wino_cache_get (self, g.c, error);
@@ -437,7 +441,7 @@ conv2d_flops (MirLayer *layer, const MirShape *in, guint n_in, const MirShape *o
 const MirLayerClass mir_layer_conv2d_class = {
   .name = "Conv2D",
   .instance_size = sizeof (MirLayerConv2D),
-  .flags = MIR_LAYER_FLAG_CONV,
+  .flags = MIR_LAYER_FLAG_CONV | MIR_LAYER_FLAG_WRITES_ALL,
   .configure = conv2d_configure,
   .infer = conv2d_infer,
   .build = conv2d_build,

@@ -97,7 +97,7 @@ crop_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTenso
 const MirLayerClass mir_layer_cropping2d_class = {
   .name = "Cropping2D",
   .instance_size = sizeof (MirLayerCropping2D),
-  .flags = MIR_LAYER_FLAG_NONE,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL,
   .configure = crop_configure,
   .infer = crop_infer,
   .forward = crop_forward,

@@ -150,7 +150,7 @@ dense_flops (MirLayer *layer, const MirShape *in, guint n_in, const MirShape *ou
 const MirLayerClass mir_layer_dense_class = {
   .name = "Dense",
   .instance_size = sizeof (MirLayerDense),
-  .flags = MIR_LAYER_FLAG_NONE,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL,
   .configure = dense_configure,
   .infer = dense_infer,
   .build = dense_build,

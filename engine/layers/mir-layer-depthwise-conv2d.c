@@ -96,8 +96,13 @@ depthwise_linear (MirLayer *layer, MirTensor *const *in, const MirTensor *out, f
   MirConvGeom g;
 
   mir_conv_geom_init (&g, &self->win, in[0]);
-  mir_depthwise_forward (&g, self->mult, in[0]->data, layer->weights[0].value->data,
-                         self->use_bias ? layer->weights[1].value->data : NULL, z);
+  if (self->mult == 1)
+    mir_depthwise_forward_fast (&g, in[0]->data, layer->weights[0].value->data,
+                                self->use_bias ? layer->weights[1].value->data : NULL,
+                                MIR_ACT_LINEAR, z);
+  else
+    mir_depthwise_forward (&g, self->mult, in[0]->data, layer->weights[0].value->data,
+                           self->use_bias ? layer->weights[1].value->data : NULL, z);
   return TRUE;
 }
 
@@ -105,6 +110,21 @@ static gboolean
 depthwise_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *out,
                    const MirRunArgs *args, GError **error)
 {
+  MirLayerDepthwiseConv2D *self = (MirLayerDepthwiseConv2D *) layer;
+
+  /* Inference: the activation in the kernel's registers. */
+  if (self->mult == 1 && !args->for_backward && !args->training)
+    {
+      MirConvGeom g;
+
+      mir_conv_geom_init (&g, &self->win, in[0]);
+      mir_depthwise_forward_fast (&g, in[0]->data, layer->weights[0].value->data,
+                                  self->use_bias ? layer->weights[1].value->data : NULL,
+                                  mir_act_active (layer, args) ? layer->activation
+                                                               : MIR_ACT_LINEAR,
+                                  out->data);
+      return TRUE;
+    }
   if (!depthwise_linear (layer, in, out, out->data, error))
     return FALSE;
   return mir_act_forward (layer, out, (gsize) out->shape[3], args, error);
@@ -149,7 +169,7 @@ depthwise_flops (MirLayer *layer, const MirShape *in, guint n_in, const MirShape
 const MirLayerClass mir_layer_depthwise_conv2d_class = {
   .name = "DepthwiseConv2D",
   .instance_size = sizeof (MirLayerDepthwiseConv2D),
-  .flags = MIR_LAYER_FLAG_CONV,
+  .flags = MIR_LAYER_FLAG_CONV | MIR_LAYER_FLAG_WRITES_ALL,
   .configure = depthwise_configure,
   .infer = depthwise_infer,
   .build = depthwise_build,

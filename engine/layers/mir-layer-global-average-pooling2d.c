@@ -88,7 +88,7 @@ gap_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTensor
 const MirLayerClass mir_layer_global_average_pooling2d_class = {
   .name = "GlobalAveragePooling2D",
   .instance_size = sizeof (MirLayerGlobalAveragePooling2D),
-  .flags = MIR_LAYER_FLAG_NONE,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL,
   .configure = gap_configure,
   .infer = gap_infer,
   .forward = gap_forward,

@@ -95,7 +95,7 @@ gmp_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTensor
 const MirLayerClass mir_layer_global_max_pooling2d_class = {
   .name = "GlobalMaxPooling2D",
   .instance_size = sizeof (MirLayerGlobalMaxPooling2D),
-  .flags = MIR_LAYER_FLAG_NONE,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL,
   .configure = gmp_configure,
   .infer = gmp_infer,
   .forward = gmp_forward,

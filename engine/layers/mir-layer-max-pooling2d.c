@@ -8,6 +8,7 @@
 
 #include "mir-layers.h"
 #include "mir-conv-util.h"
+#include "mir-pool.h"
 #include "mir-vec.h"
 
 typedef struct
@@ -50,31 +51,10 @@ max_pool_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *
                   const MirRunArgs *args, GError **error)
 {
   MirLayerMaxPooling2D *self = (MirLayerMaxPooling2D *) layer;
-  const float *x = in[0]->data;
   MirConvGeom g;
-  gsize c;
 
   mir_conv_geom_init (&g, &self->win, in[0]);
-  c = (gsize) g.c;
-  for (gint64 n = 0; n < g.n; n++)
-    for (gint64 oy = 0; oy < g.oh; oy++)
-      for (gint64 ox = 0; ox < g.ow; ox++)
-        {
-          float *restrict yo = out->data + (((gsize) n * (gsize) g.oh + (gsize) oy) *
-                                            (gsize) g.ow + (gsize) ox) * c;
-          gint64 y0, y1, x0, x1;
-
-          window_bounds (&g, oy, ox, &y0, &y1, &x0, &x1);
-          for (gsize k = 0; k < c; k++)
-            yo[k] = -INFINITY;
-          for (gint64 iy = y0; iy < y1; iy++)
-            for (gint64 ix = x0; ix < x1; ix++)
-              {
-                const float *restrict xi = x + (((gsize) n * (gsize) g.h + (gsize) iy) *
-                                                (gsize) g.w + (gsize) ix) * c;
-                mir_vec_max (yo, xi, c);
-              }
-        }
+  mir_max_pool_forward (&g, in[0]->data, out->data);
   return TRUE;
 }
 
@@ -134,7 +114,7 @@ max_pool_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirT
 const MirLayerClass mir_layer_max_pooling2d_class = {
   .name = "MaxPooling2D",
   .instance_size = sizeof (MirLayerMaxPooling2D),
-  .flags = MIR_LAYER_FLAG_NONE,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL,
   .configure = max_pool_configure,
   .infer = max_pool_infer,
   .forward = max_pool_forward,

@@ -354,7 +354,7 @@ merge_flops (MirLayer *layer, const MirShape *in, guint n_in, const MirShape *ou
   const MirLayerClass sym = {                    \
     .name = keras_name,                          \
     .instance_size = sizeof (MirLayerMerge),     \
-    .flags = MIR_LAYER_FLAG_MULTI_INPUT,         \
+    .flags = MIR_LAYER_FLAG_MULTI_INPUT | MIR_LAYER_FLAG_WRITES_ALL,         \
     .configure = merge_configure,                \
     .infer = merge_infer,                        \
     .forward = merge_forward,                    \

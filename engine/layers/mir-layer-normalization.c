@@ -340,7 +340,7 @@ normalization_backward (MirLayer *layer, MirTensor *const *in, guint n_in,
 const MirLayerClass mir_layer_normalization_class = {
   .name = "Normalization",
   .instance_size = sizeof (MirLayerNormalization),
-  .flags = MIR_LAYER_FLAG_NONE,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL,
   .configure = normalization_configure,
   .infer = normalization_infer,
   .build = normalization_build,

@@ -46,7 +46,7 @@ augment_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTe
   const MirLayerClass sym = {               \
     .name = keras_name,                     \
     .instance_size = sizeof (MirLayer),     \
-    .flags = MIR_LAYER_FLAG_NONE,           \
+    .flags = MIR_LAYER_FLAG_WRITES_ALL,           \
     .configure = augment_configure,         \
     .infer = augment_infer,                 \
     .forward = augment_forward,             \

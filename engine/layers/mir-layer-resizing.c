@@ -186,7 +186,7 @@ resizing_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirT
 const MirLayerClass mir_layer_resizing_class = {
   .name = "Resizing",
   .instance_size = sizeof (MirLayerResizing),
-  .flags = MIR_LAYER_FLAG_NONE,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL,
   .configure = resizing_configure,
   .infer = resizing_infer,
   .forward = resizing_forward,

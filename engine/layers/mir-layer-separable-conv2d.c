@@ -211,7 +211,7 @@ separable_flops (MirLayer *layer, const MirShape *in, guint n_in, const MirShape
 const MirLayerClass mir_layer_separable_conv2d_class = {
   .name = "SeparableConv2D",
   .instance_size = sizeof (MirLayerSeparableConv2D),
-  .flags = MIR_LAYER_FLAG_CONV,
+  .flags = MIR_LAYER_FLAG_CONV | MIR_LAYER_FLAG_WRITES_ALL,
   .configure = separable_configure,
   .infer = separable_infer,
   .build = separable_build,

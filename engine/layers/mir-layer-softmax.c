@@ -151,7 +151,7 @@ softmax_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTe
 const MirLayerClass mir_layer_softmax_class = {
   .name = "Softmax",
   .instance_size = sizeof (MirLayerSoftmax),
-  .flags = MIR_LAYER_FLAG_NONE,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL,
   .configure = softmax_configure,
   .infer = softmax_infer,
   .forward = softmax_forward,

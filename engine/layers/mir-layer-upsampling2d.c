@@ -179,7 +179,7 @@ upsampling_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const Mi
 const MirLayerClass mir_layer_upsampling2d_class = {
   .name = "UpSampling2D",
   .instance_size = sizeof (MirLayerUpSampling2D),
-  .flags = MIR_LAYER_FLAG_NONE,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL,
   .configure = upsampling_configure,
   .infer = upsampling_infer,
   .forward = upsampling_forward,

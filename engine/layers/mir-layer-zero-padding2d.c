@@ -88,7 +88,7 @@ zero_pad_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirT
 const MirLayerClass mir_layer_zero_padding2d_class = {
   .name = "ZeroPadding2D",
   .instance_size = sizeof (MirLayerZeroPadding2D),
-  .flags = MIR_LAYER_FLAG_NONE,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL,
   .configure = zero_pad_configure,
   .infer = zero_pad_infer,
   .forward = zero_pad_forward,

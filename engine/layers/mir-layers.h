@@ -52,4 +52,8 @@ G_END_DECLS
 G_BEGIN_DECLS
 /* InputLayer instances are made by mir_model_add_input() with their shape. */
 MirLayer *mir_layer_input_new (const char *name, const MirShape *shape, GError **error);
+/* BatchNormalization at inference as y = x * a + b per channel (a, b of
+ * the layer's channel count), for folding it into a convolution. */
+void mir_batch_norm_inference_affine (MirLayer *bn, double *a, double *b);
+
 G_END_DECLS

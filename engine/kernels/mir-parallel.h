@@ -1,0 +1,26 @@
+/* mir-parallel.h: splitting a loop over the cores the engine may use.
+ *
+ * The engine runs OpenBLAS with openblas_get_num_threads() threads; the
+ * kernels that are not GEMMs (direct and depthwise convolutions, pooling,
+ * Winograd transforms, im2col) use as many, from a shared GThreadPool, and
+ * never while a GEMM runs, so the cores are not oversubscribed.  The caller
+ * takes part in the work; chunks are handed out dynamically (the machine may
+ * be shared).  Called from inside a worker it runs serially (no nesting). */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Runs fn (begin, end, data) over disjoint ranges covering [0, n), each of
+ * at most @grain items (the last may be shorter), on up to
+ * mir_parallel_threads() threads; returns when all are done. */
+typedef void (*MirParallelFunc) (gint64 begin, gint64 end, gpointer data);
+
+void  mir_parallel_for     (gint64 n, gint64 grain, MirParallelFunc fn, gpointer data);
+
+/* Threads mir_parallel_for() uses (OpenBLAS' thread count, at least 1, or
+ * MIRADA_KERNEL_THREADS). */
+guint mir_parallel_threads (void);
+
+G_END_DECLS
