@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
+#include "mir-scene.h"
 #include "mirada-cli-util.h"
 #include "train/mir-trainer.h"
 
@@ -200,8 +201,9 @@ mirada_cmd_evaluate (int argc, char **argv)
   g_autofree char *wrong_png = NULL;
   g_autofree char *labels = NULL;
   g_autofree char *preprocess = NULL;
-  int batch = 64;
+  int batch = 64, background = 0;
   GOptionEntry entries[] = {
+    { "background", 0, 0, G_OPTION_ARG_INT, &background, N_("Add N generated \"background\" samples (blank, noise, items cut off by the frame) to measure that class"), "N" },
     { "csv", 0, 0, G_OPTION_ARG_FILENAME, &csv, N_("Write the confusion matrix as CSV"), N_("FILE") },
     { "png", 0, 0, G_OPTION_ARG_FILENAME, &png, N_("Draw the confusion matrix as PNG"), N_("FILE") },
     { "wrong", 0, 0, G_OPTION_ARG_FILENAME, &wrong_png, N_("Draw the most confidently wrong examples as a PNG grid"), N_("FILE") },
@@ -250,6 +252,17 @@ mirada_cmd_evaluate (int argc, char **argv)
                                        model, NULL, &error);
   if (data == NULL)
     return mirada_cli_fail (error);
+  if (background < 0 || background > 1000000)
+    return mirada_cli_usage_error ("evaluate", _("--background must be between 0 and 1000000"));
+  if (background > 0)
+    {
+      /* from this dataset's own items (the test split), another seed than training's */
+      MirDataset *with = mir_scene_add_background (data, background, 0, 4242, &error);
+      if (with == NULL)
+        return mirada_cli_fail (error);
+      mir_dataset_unref (data);
+      data = with;
+    }
 
   P = (guint) out->dim[out->ndim - 1];
   K = MAX (P, 2); /* one sigmoid output: two classes */

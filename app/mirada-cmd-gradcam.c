@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <glib/gi18n.h>
 
@@ -83,7 +84,7 @@ mirada_cmd_gradcam (int argc, char **argv)
 {
   g_autofree char *method = NULL, *layer_name = NULL, *class_name = NULL, *cmap_name = NULL;
   g_autofree char *out_path = NULL, *raw_path = NULL, *csv_path = NULL, *labels = NULL;
-  g_autofree char *preprocess = NULL, *deletion_csv = NULL;
+  g_autofree char *preprocess = NULL, *deletion_csv = NULL, *window_spec = NULL;
   gboolean all_classes = FALSE, complement = FALSE, blend = FALSE, json = FALSE;
   gboolean faithfulness = FALSE;
   double alpha = -1, keep = 0.2;
@@ -110,6 +111,7 @@ mirada_cmd_gradcam (int argc, char **argv)
     { "labels", 0, 0, G_OPTION_ARG_FILENAME, &labels, N_("Class names, one per line"), N_("FILE") },
     { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("none, scale, tf, caffe or torch"), N_("MODE") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the result as JSON"), NULL },
+    { "window", 'w', 0, G_OPTION_ARG_STRING, &window_spec, N_("Explain one window of the image, like a detector window (the GUI's selected window)"), N_("X,Y,W,H") },
     { NULL }
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new (_("MODEL IMAGE — explain a prediction"));
@@ -139,8 +141,30 @@ mirada_cmd_gradcam (int argc, char **argv)
   if (!(alpha >= 0 && alpha <= 1))
     return mirada_cli_usage_error ("gradcam", _("--alpha must be between 0 and 1"));
   if (!(model = mirada_cli_load_model (argv[1], labels, preprocess, NULL, &error)) ||
-      !(image = mirada_image_load (argv[2], &error)) ||
-      !(input = mir_image_prepare (image, model, &error)))
+      !(image = mirada_image_load (argv[2], &error)))
+    return mirada_cli_fail (error);
+  if (window_spec != NULL)
+    {
+      int wx, wy, ww, wh;
+      char extra;
+      MirImage *crop;
+
+      if (sscanf (window_spec, "%d,%d,%d,%d%c", &wx, &wy, &ww, &wh, &extra) != 4)
+        return mirada_cli_usage_error ("gradcam", _("--window takes X,Y,W,H in pixels"));
+      if (wx < 0 || wy < 0 || ww < 1 || wh < 1 || wx > image->width - ww || wy > image->height - wh)
+        {
+          g_set_error (&error, MIR_ERROR, MIR_ERROR_INVALID,
+                       _("The window %d,%d,%d,%d does not lie inside the %d×%d image"),
+                       wx, wy, ww, wh, image->width, image->height);
+          return mirada_cli_fail (error);
+        }
+      crop = mir_image_crop (image, wx, wy, ww, wh, &error);
+      if (crop == NULL)
+        return mirada_cli_fail (error);
+      mir_image_unref (image);
+      image = crop;
+    }
+  if (!(input = mir_image_prepare (image, model, &error)))
     return mirada_cli_fail (error);
   if (layer_name && (opts.layer = mirada_cli_find_layer (model, layer_name, &error)) < 0)
     return mirada_cli_fail (error);
