@@ -1105,7 +1105,16 @@ def cmd_models(work):
             write_ref(os.path.join(REF_DIR, b.name + '.ref.h5'), b.name + '.h5', 'numpy',
                       inputs, layers, {}, False)
             index['numpy'].append(b.name)
+    add_fixtures(work, index)
+    with open(os.path.join(work, 'index.json'), 'w') as f:
+        json.dump(index, f, indent=1)
+    return index
+
+
+def add_fixtures(work, index, only=None):
     for fname, where, (lo, hi), batch in FIXTURES:
+        if only is not None and fname not in only:
+            continue
         path = fixture_path(fname, where)
         if not os.path.exists(path):
             print('fixture missing, skipped:', path)
@@ -1118,6 +1127,13 @@ def cmd_models(work):
         emit_tfjs(work, name, cfg, paths, inputs,
                   {'fixture': fname, 'where': where, 'keras_version': version})
         index['fixtures'].append(name)
+
+
+def cmd_fixtures(work, only):
+    """Only the fixture references (e.g. after retraining the built-in model)."""
+    os.makedirs(work, exist_ok=True)
+    index = {'tfjs': [], 'numpy': [], 'fixtures': []}
+    add_fixtures(work, index, only or None)
     with open(os.path.join(work, 'index.json'), 'w') as f:
         json.dump(index, f, indent=1)
     return index
@@ -1149,6 +1165,8 @@ if __name__ == '__main__':
         sys.exit(__doc__)
     if sys.argv[1] == 'models':
         cmd_models(sys.argv[2])
+    elif sys.argv[1] == 'fixtures':
+        cmd_fixtures(sys.argv[2], sys.argv[3:])
     elif sys.argv[1] == 'refs':
         cmd_refs(sys.argv[2], sys.argv[3])
     else:
