@@ -7,6 +7,7 @@
 
 #include "mirada-canvas.h"
 #include "mirada-detector-panel.h"
+#include "mirada-settings.h"
 
 #define MAX_CLASSES 256
 
@@ -76,36 +77,6 @@ grid_value_changed_cb (MiradaDetectorPanel *self)
    * before classifying every window again. */
   g_clear_handle_id (&self->grid_changed_id, g_source_remove);
   self->grid_changed_id = g_timeout_add (250, emit_grid_changed_cb, self);
-}
-
-static gboolean
-string_choice_get_mapping (GValue   *value,
-                           GVariant *variant,
-                           gpointer  user_data)
-{
-  const char *const *choices = user_data;
-  const char *s = g_variant_get_string (variant, NULL);
-
-  for (guint i = 0; choices[i] != NULL; i++)
-    if (g_strcmp0 (s, choices[i]) == 0)
-      {
-        g_value_set_uint (value, i);
-        return TRUE;
-      }
-  return FALSE;
-}
-
-static GVariant *
-string_choice_set_mapping (const GValue       *value,
-                           const GVariantType *expected_type,
-                           gpointer            user_data)
-{
-  const char *const *choices = user_data;
-  guint i = g_value_get_uint (value);
-
-  if (i >= g_strv_length ((char **) choices))
-    return NULL;
-  return g_variant_new_string (choices[i]);
 }
 
 static const char *const method_choices[] = { "1", "2.1", "2.2", NULL };
@@ -473,12 +444,10 @@ mirada_detector_panel_init (MiradaDetectorPanel *self)
   g_settings_bind (self->settings, "radius", self->radius_adjustment, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "notebook-compat", self->compat_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "show-truth", self->truth_switch, "active", G_SETTINGS_BIND_DEFAULT);
-  g_settings_bind_with_mapping (self->settings, "method", self->method_dropdown, "selected",
-                                G_SETTINGS_BIND_DEFAULT, string_choice_get_mapping,
-                                string_choice_set_mapping, (gpointer) method_choices, NULL);
-  g_settings_bind_with_mapping (self->settings, "grouping", self->grouping_dropdown, "selected",
-                                G_SETTINGS_BIND_DEFAULT, string_choice_get_mapping,
-                                string_choice_set_mapping, (gpointer) grouping_choices, NULL);
+  mirada_settings_bind_choice (self->settings, "method", self->method_dropdown, "selected",
+                               method_choices);
+  mirada_settings_bind_choice (self->settings, "grouping", self->grouping_dropdown, "selected",
+                               grouping_choices);
 
   g_signal_connect_swapped (self->window_adjustment, "value-changed", G_CALLBACK (grid_value_changed_cb), self);
   g_signal_connect_swapped (self->stride_adjustment, "value-changed", G_CALLBACK (grid_value_changed_cb), self);

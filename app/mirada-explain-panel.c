@@ -12,6 +12,7 @@
 #include "visualize/mir-colormap.h"
 #include "visualize/mir-filter-pattern.h"
 #include "mirada-explain-panel.h"
+#include "mirada-settings.h"
 #include "mirada-job.h"
 #include "mirada-window.h"
 
@@ -634,36 +635,6 @@ progress_cb (MiradaExplainPanel *self)
     }
 }
 
-static gboolean
-choice_get_mapping (GValue   *value,
-                    GVariant *variant,
-                    gpointer  user_data)
-{
-  const char *const *choices = user_data;
-  const char *s = g_variant_get_string (variant, NULL);
-
-  for (guint i = 0; choices[i] != NULL; i++)
-    if (g_strcmp0 (s, choices[i]) == 0)
-      {
-        g_value_set_uint (value, i);
-        return TRUE;
-      }
-  return FALSE;
-}
-
-static GVariant *
-choice_set_mapping (const GValue       *value,
-                    const GVariantType *expected_type,
-                    gpointer            user_data)
-{
-  const char *const *choices = user_data;
-  guint i = g_value_get_uint (value);
-
-  if (i >= g_strv_length ((char **) choices))
-    return NULL;
-  return g_variant_new_string (choices[i]);
-}
-
 static const char *const *
 method_ids (void)
 {
@@ -702,9 +673,8 @@ build_gradcam_controls (MiradaExplainPanel *self,
   self->method_dropdown = labelled_dropdown (method_list, _("Method"),
                                              _("How the heat map is made: Grad-CAM and its variants weigh a layer’s feature maps; gradients, SmoothGrad and guided backpropagation work on the input pixels; occlusion hides patches."));
   gtk_box_append (bar, GTK_WIDGET (self->method_dropdown));
-  g_settings_bind_with_mapping (self->settings, "explain-method", self->method_dropdown, "selected",
-                                G_SETTINGS_BIND_DEFAULT, choice_get_mapping, choice_set_mapping,
-                                (gpointer) method_ids (), NULL);
+  mirada_settings_bind_choice (self->settings, "explain-method", self->method_dropdown, "selected",
+                               method_ids ());
 
   gtk_widget_set_margin_start (bar2, 12);
   gtk_widget_set_margin_end (bar2, 12);
@@ -717,9 +687,8 @@ build_gradcam_controls (MiradaExplainPanel *self,
   self->colormap_dropdown = labelled_dropdown (cmap_list, _("Colour map"),
                                                _("Colour map of the heat maps"));
   gtk_box_append (GTK_BOX (bar2), GTK_WIDGET (self->colormap_dropdown));
-  g_settings_bind_with_mapping (self->settings, "colormap", self->colormap_dropdown, "selected",
-                                G_SETTINGS_BIND_DEFAULT, choice_get_mapping, choice_set_mapping,
-                                (gpointer) colormaps, NULL);
+  mirada_settings_bind_choice (self->settings, "colormap", self->colormap_dropdown, "selected",
+                               colormaps);
 
   alpha = gtk_adjustment_new (0.4, 0.0, 1.0, 0.05, 0.1, 0.0);
   scale = gtk_scale_new (GTK_ORIENTATION_HORIZONTAL, alpha);
