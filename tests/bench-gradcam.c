@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "mir-keras.h"
+#include "mir-model-load.h"
 #include "mir-explain.h"
 
 static int
@@ -31,7 +32,7 @@ main (int argc, char **argv)
       fprintf (stderr, "usage: bench-gradcam MODEL [RUNS]\n");
       return 1;
     }
-  model = mir_keras_load_h5 (argv[1], &error);
+  model = mir_model_load (argv[1], &error);
   if (model == NULL)
     {
       fprintf (stderr, "bench-gradcam: %s\n", error->message);
