@@ -200,6 +200,31 @@ mir_explain_forward (MirModel *model, MirTensor *input, const MirExplainOptions 
   return g_steal_pointer (&trace);
 }
 
+MirTrace *
+mir_explain_layer_gradient (MirModel *model, MirTensor *input, const MirExplainOptions *options,
+                            const char *method, MirExplanation **e_out, MirTensor **act,
+                            MirTensor **grad, GCancellable *cancellable, GError **error)
+{
+  MirExplainOptions defaults = MIR_EXPLAIN_OPTIONS_DEFAULT;
+  g_autoptr(MirTrace) trace = NULL;
+  g_autoptr(MirExplanation) e = NULL;
+  gint layer;
+
+  if (options == NULL)
+    options = &defaults;
+  if ((layer = mir_explain_resolve_layer (model, options->layer, error)) < 0)
+    return NULL;
+  trace = mir_explain_forward (model, input, options, method, layer, TRUE, &e, cancellable,
+                               error);
+  if (trace == NULL ||
+      !mir_explain_backward (trace, e, layer, MIR_BACKWARD_DEFAULT, cancellable, error))
+    return NULL;
+  *act = mir_trace_get (trace, (guint) layer);
+  *grad = mir_trace_get_grad (trace, (guint) layer);
+  *e_out = g_steal_pointer (&e);
+  return g_steal_pointer (&trace);
+}
+
 gboolean
 mir_explain_backward (MirTrace *trace, const MirExplanation *e, gint stop, MirBackwardFlags flags,
                       GCancellable *cancellable, GError **error)

@@ -173,6 +173,16 @@ MirTrace       *mir_explain_forward       (MirModel *model, MirTensor *input,
                                            gint layer, gboolean for_backward,
                                            MirExplanation **e_out, GCancellable *cancellable,
                                            GError **error);
+/* The shared start of the gradient-weighted CAM methods (Grad-CAM, Grad-CAM++,
+ * HiResCAM, XGradCAM, LayerCAM): resolves the layer (options may be NULL),
+ * runs the forward pass kept for backward, picks the class, and back-
+ * propagates its score down to the layer.  *act and *grad (borrowed from the
+ * returned trace) are that layer's output and gradient. */
+MirTrace       *mir_explain_layer_gradient (MirModel *model, MirTensor *input,
+                                            const MirExplainOptions *options, const char *method,
+                                            MirExplanation **e_out, MirTensor **act,
+                                            MirTensor **grad, GCancellable *cancellable,
+                                            GError **error);
 /* Back-propagates e's class score (before the final activation) down to
  * @stop; the gradient at @stop is mir_trace_get_grad (trace, stop). */
 gboolean        mir_explain_backward      (MirTrace *trace, const MirExplanation *e, gint stop,

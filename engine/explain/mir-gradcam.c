@@ -13,25 +13,16 @@ MirExplanation *
 mir_explain_gradcam (MirModel *model, MirTensor *input, const MirExplainOptions *options,
                      GCancellable *cancellable, GError **error)
 {
-  MirExplainOptions defaults = MIR_EXPLAIN_OPTIONS_DEFAULT;
   g_autoptr(MirTrace) trace = NULL;
   g_autoptr(MirExplanation) e = NULL;
   MirTensor *act, *grad;
-  gint layer;
   gint64 hw, c;
   double *weights;
 
-  if (options == NULL)
-    options = &defaults;
-  if ((layer = mir_explain_resolve_layer (model, options->layer, error)) < 0)
+  trace = mir_explain_layer_gradient (model, input, options, "gradcam", &e, &act, &grad,
+                                      cancellable, error);
+  if (trace == NULL)
     return NULL;
-  trace = mir_explain_forward (model, input, options, "gradcam", layer, TRUE, &e, cancellable,
-                               error);
-  if (trace == NULL ||
-      !mir_explain_backward (trace, e, layer, MIR_BACKWARD_DEFAULT, cancellable, error))
-    return NULL;
-  act = mir_trace_get (trace, (guint) layer);
-  grad = mir_trace_get_grad (trace, (guint) layer);
   hw = act->shape[1] * act->shape[2];
   c = act->shape[3];
   weights = g_new0 (double, c);
