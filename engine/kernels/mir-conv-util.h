@@ -28,6 +28,19 @@ typedef struct
   gint64 pad_top, pad_left;
 } MirConvGeom;
 
+/* Window of output pixel (oy, ox), clipped to the input: [y0, y1) x [x0, x1). */
+static inline void
+mir_conv_window_bounds (const MirConvGeom *g, gint64 oy, gint64 ox, gint64 *y0, gint64 *y1,
+                        gint64 *x0, gint64 *x1)
+{
+  *y0 = oy * g->sh - g->pad_top;
+  *x0 = ox * g->sw - g->pad_left;
+  *y1 = MIN (*y0 + g->kh, g->h);
+  *x1 = MIN (*x0 + g->kw, g->w);
+  *y0 = MAX (*y0, 0);
+  *x0 = MAX (*x0, 0);
+}
+
 /* Reads an int or a pair of ints >= 1 from @key (Keras "kernel_size": 3 or
  * [3, 3]).  @def may be NULL: then the key is required. */
 gboolean mir_config_get_size_pair (JsonObject   *config,

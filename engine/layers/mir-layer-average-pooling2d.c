@@ -32,18 +32,6 @@ avg_pool_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, 
   return mir_window_infer (&self->win, in, in->ndim == 4 ? in->dim[3] : -1, out, error);
 }
 
-static inline void
-window_bounds (const MirConvGeom *g, gint64 oy, gint64 ox, gint64 *y0, gint64 *y1, gint64 *x0,
-               gint64 *x1)
-{
-  *y0 = oy * g->sh - g->pad_top;
-  *x0 = ox * g->sw - g->pad_left;
-  *y1 = MIN (*y0 + g->kh, g->h);
-  *x1 = MIN (*x0 + g->kw, g->w);
-  *y0 = MAX (*y0, 0);
-  *x0 = MAX (*x0, 0);
-}
-
 static gboolean
 avg_pool_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *out,
                   const MirRunArgs *args, GError **error)
@@ -81,7 +69,7 @@ avg_pool_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirT
           gint64 y0, y1, x0, x1;
           float scale;
 
-          window_bounds (&g, oy, ox, &y0, &y1, &x0, &x1);
+          mir_conv_window_bounds (&g, oy, ox, &y0, &y1, &x0, &x1);
           scale = 1.0f / (float) MAX ((y1 - y0) * (x1 - x0), 1);
           for (gint64 iy = y0; iy < y1; iy++)
             for (gint64 ix = x0; ix < x1; ix++)

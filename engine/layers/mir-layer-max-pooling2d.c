@@ -33,19 +33,6 @@ max_pool_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, 
   return mir_window_infer (&self->win, in, in->ndim == 4 ? in->dim[3] : -1, out, error);
 }
 
-/* Window of output pixel (oy, ox), clipped to the input: [y0, y1) x [x0, x1). */
-static inline void
-window_bounds (const MirConvGeom *g, gint64 oy, gint64 ox, gint64 *y0, gint64 *y1, gint64 *x0,
-               gint64 *x1)
-{
-  *y0 = oy * g->sh - g->pad_top;
-  *x0 = ox * g->sw - g->pad_left;
-  *y1 = MIN (*y0 + g->kh, g->h);
-  *x1 = MIN (*x0 + g->kw, g->w);
-  *y0 = MAX (*y0, 0);
-  *x0 = MAX (*x0, 0);
-}
-
 static gboolean
 max_pool_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *out,
                   const MirRunArgs *args, GError **error)
@@ -87,7 +74,7 @@ max_pool_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirT
                                               (gsize) g.ow + (gsize) ox) * c;
           gint64 y0, y1, x0, x1;
 
-          window_bounds (&g, oy, ox, &y0, &y1, &x0, &x1);
+          mir_conv_window_bounds (&g, oy, ox, &y0, &y1, &x0, &x1);
           for (gsize k = 0; k < c; k++)
             {
               best[k] = -INFINITY;
