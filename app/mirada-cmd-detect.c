@@ -207,13 +207,20 @@ json_add_double (JsonBuilder *b, const char *member, double v)
 }
 
 static void
-json_add_box (JsonBuilder *b, const MirDetectGrid *grid, const MirDetectBox *box)
+json_add_box (JsonBuilder *b, GPtrArray *grids, const MirDetectBox *box)
 {
+  const MirDetectGrid *grid = g_ptr_array_index (grids, box->scale);
+
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "class");
   json_builder_add_string_value (b, grid->class_names[box->class_index]);
   json_builder_set_member_name (b, "class_index");
   json_builder_add_int_value (b, box->class_index);
+  json_builder_set_member_name (b, "scale");
+  json_builder_add_int_value (b, box->scale);
+  json_builder_set_member_name (b, "scale_window");
+  json_builder_add_int_value (b, grid->geom.window);
+  json_add_double (b, "scale_factor", grid->scale);
   json_builder_set_member_name (b, "window");
   json_builder_add_int_value (b, box->window);
   json_builder_set_member_name (b, "row");
@@ -256,9 +263,11 @@ json_add_eval (JsonBuilder *b, const MirDetectEval *ev)
 }
 
 static void
-print_result (const MirDetectGrid *grid, const MirDetectParams *params,
+print_result (GPtrArray *grids, const MirDetectParams *params,
               const MirDetectResult *r, const MirDetectEval *ev, Format format)
 {
+  const MirDetectGrid *grid = g_ptr_array_index (grids, 0);
+
   if (format == FORMAT_JSON)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
@@ -270,6 +279,32 @@ print_result (const MirDetectGrid *grid, const MirDetectParams *params,
       json_builder_begin_array (b);
       json_builder_add_int_value (b, grid->geom.rows);
       json_builder_add_int_value (b, grid->geom.cols);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "scales");
+      json_builder_begin_array (b);
+      for (guint q = 0; q < grids->len; q++)
+        {
+          const MirDetectGrid *g = g_ptr_array_index (grids, q);
+
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "window");
+          json_builder_add_int_value (b, g->geom.window);
+          json_add_double (b, "factor", g->scale);
+          json_builder_set_member_name (b, "grid");
+          json_builder_begin_array (b);
+          json_builder_add_int_value (b, g->geom.rows);
+          json_builder_add_int_value (b, g->geom.cols);
+          json_builder_end_array (b);
+          json_builder_set_member_name (b, "mu");
+          json_builder_begin_array (b);
+          for (guint c = 0; c < r->n_classes; c++)
+            if (isnan (r->mu[q * r->n_classes + c]))
+              json_builder_add_null_value (b);
+            else
+              json_builder_add_double_value (b, r->mu[q * r->n_classes + c]);
+          json_builder_end_array (b);
+          json_builder_end_object (b);
+        }
       json_builder_end_array (b);
       json_builder_set_member_name (b, "classes");
       json_builder_begin_array (b);
@@ -295,7 +330,7 @@ print_result (const MirDetectGrid *grid, const MirDetectParams *params,
       json_builder_set_member_name (b, "boxes");
       json_builder_begin_array (b);
       for (guint i = 0; i < r->boxes->len; i++)
-        json_add_box (b, grid, &g_array_index (r->boxes, MirDetectBox, i));
+        json_add_box (b, grids, &g_array_index (r->boxes, MirDetectBox, i));
       json_builder_end_array (b);
       if (ev)
         json_add_eval (b, ev);
@@ -305,7 +340,7 @@ print_result (const MirDetectGrid *grid, const MirDetectParams *params,
     }
   if (format == FORMAT_CSV)
     {
-      g_autoptr(GString) s = g_string_new ("class,window,row,col,x,y,width,height,prob,mean,members\n");
+      g_autoptr(GString) s = g_string_new ("class,scale,scale_window,window,row,col,x,y,width,height,prob,mean,members\n");
 
       for (guint i = 0; i < r->boxes->len; i++)
         {
@@ -315,6 +350,8 @@ print_result (const MirDetectGrid *grid, const MirDetectParams *params,
           g_autofree char *p = fmt (box->prob, "%.6f"), *m = fmt (box->mean, "%.6f");
 
           print_csv_field (s, grid->class_names[box->class_index]);
+          g_string_append_printf (s, ",%u,%d", box->scale,
+                                  ((const MirDetectGrid *) g_ptr_array_index (grids, box->scale))->geom.window);
           g_string_append_printf (s, ",%u,%u,%u,%s,%s,%s,%s,%s,%s,%u\n", box->window, box->row,
                                   box->col, x, y, w, h, p, isnan (box->mean) ? "" : m,
                                   box->n_members);
@@ -323,9 +360,16 @@ print_result (const MirDetectGrid *grid, const MirDetectParams *params,
       return;
     }
 
-  g_print (_("Grid %d×%d windows (window %d px, stride %d px), method %s\n"),
-           grid->geom.rows, grid->geom.cols, grid->geom.window, grid->geom.stride,
-           mir_detect_method_to_string (params->method));
+  for (guint q = 0; q < grids->len; q++)
+    {
+      const MirDetectGrid *g = g_ptr_array_index (grids, q);
+
+      if (grids->len > 1)
+        g_print (_("Scale %u: image shrunk by %g, "), q, g->scale);
+      g_print (_("Grid %d×%d windows (window %d px, stride %d px), method %s\n"),
+               g->geom.rows, g->geom.cols, g->geom.window, g->geom.stride,
+               mir_detect_method_to_string (params->method));
+    }
   for (guint c = 0; c < r->n_classes; c++)
     {
       g_autofree char *mu = fmt (r->mu[c], "%.4f");
@@ -344,9 +388,12 @@ print_result (const MirDetectGrid *grid, const MirDetectParams *params,
       g_autofree char *members = box->n_members > 1
         ? g_strdup_printf (_("  (%u windows)"), box->n_members) : g_strdup ("");
 
-      g_print ("  %-12s %.4f  [%.0f, %.0f, %.0f, %.0f]  window %u (%u, %u)  mean %s%s\n",
+      g_autofree char *scale = grids->len > 1 ? g_strdup_printf (_("scale %u "), box->scale)
+                                              : g_strdup ("");
+
+      g_print ("  %-12s %.4f  [%.0f, %.0f, %.0f, %.0f]  %swindow %u (%u, %u)  mean %s%s\n",
                grid->class_names[box->class_index], box->prob, box->x, box->y, box->width,
-               box->height, box->window, box->row, box->col, m, members);
+               box->height, scale, box->window, box->row, box->col, m, members);
     }
   if (ev)
     g_print (_("Against ground truth (IoU ≥ 0.5): %u of %u found, %u detections; "
@@ -357,9 +404,10 @@ print_result (const MirDetectGrid *grid, const MirDetectParams *params,
 
 /* Sweep table, like the seed's Tables 2-4. */
 static int
-run_sweep (const MirDetectGrid *grid, const MirDetectParams *base, GPtrArray *axes,
+run_sweep (GPtrArray *grids, const MirDetectParams *base, GPtrArray *axes,
            const MirDetectTruth *truth, Format format)
 {
+  const MirDetectGrid *grid = g_ptr_array_index (grids, 0);
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) out = g_string_new (NULL);
   g_autoptr(JsonBuilder) b = json_builder_new ();
@@ -400,7 +448,8 @@ run_sweep (const MirDetectGrid *grid, const MirDetectParams *base, GPtrArray *ax
                                   &error))
             return mirada_cli_fail (error);
         }
-      if (!(r = mir_detect_filter (grid, p, &error)))
+      if (!(r = mir_detect_filter_scales ((MirDetectGrid *const *) grids->pdata, grids->len, p,
+                                          &error)))
         return mirada_cli_fail (error);
       if (truth)
         mir_detect_evaluate (r, (const MirDetectTruthBox *) (void *) truth->boxes->data,
@@ -496,12 +545,13 @@ progress_cb (guint done, guint total, gpointer user_data)
 int
 mirada_cmd_detect (int argc, char **argv)
 {
-  int window = 150, stride = 40, radius = 1, batch = 32;
-  double iou = 0.3;
-  gboolean notebook = FALSE, json = FALSE, csv = FALSE, weighted = FALSE;
+  int window = 150, stride = 40, radius = 1, batch = 32, levels = 1;
+  double iou = 0.3, scale_factor = 0;
+  gboolean notebook = FALSE, json = FALSE, csv = FALSE, weighted = FALSE, per_window = FALSE;
   /* filled in by GOption; freed on return */
   g_autofree char *method_s = NULL, *group_s = NULL, *truth_path = NULL, *draw_path = NULL;
-  g_autofree char *grid_path = NULL, *save_grid = NULL, *classes_s = NULL;
+  g_autofree char *save_grid = NULL, *classes_s = NULL, *windows_s = NULL;
+  g_auto(GStrv) grid_paths = NULL;
   g_autofree char *labels = NULL, *preprocess = NULL, *resize = NULL;
   g_auto(GStrv) thresholds = NULL, exceptions = NULL, sweeps = NULL, complements = NULL;
   const GOptionEntry entries[] = {
@@ -509,6 +559,15 @@ mirada_cmd_detect (int argc, char **argv)
       N_("PX") },
     { "stride", 's', 0, G_OPTION_ARG_INT, &stride, N_("Step between windows (default 40)"),
       N_("PX") },
+    { "windows", 0, 0, G_OPTION_ARG_STRING, &windows_s,
+      N_("Several window sides, one grid each, boxes pooled (for example 100,150,200)"),
+      N_("PX,…") },
+    { "scale-factor", 0, 0, G_OPTION_ARG_DOUBLE, &scale_factor,
+      N_("Image pyramid: shrink the image by this factor per level (with --levels)"), N_("F") },
+    { "levels", 0, 0, G_OPTION_ARG_INT, &levels,
+      N_("Image pyramid: number of levels, the image itself included (default 1)"), N_("N") },
+    { "per-window", 0, 0, G_OPTION_ARG_NONE, &per_window,
+      N_("Classify every window on its own (no shared convolutions over the image)"), NULL },
     { "method", 'm', 0, G_OPTION_ARG_STRING, &method_s,
       N_("1 (threshold), 2.1 (neighbour means, complement) or 2.2 (default)"), N_("METHOD") },
     { "threshold", 't', 0, G_OPTION_ARG_STRING_ARRAY, &thresholds,
@@ -542,9 +601,11 @@ mirada_cmd_detect (int argc, char **argv)
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Windows per forward pass (default 32)"),
       N_("N") },
     { "save-grid", 0, 0, G_OPTION_ARG_FILENAME, &save_grid,
-      N_("Save the window probabilities as JSON (reuse with --grid)"), N_("FILE") },
-    { "grid", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &grid_path,
-      N_("Filter a saved probability grid instead of running a model"), N_("FILE") },
+      N_("Save the window probabilities as JSON (reuse with --grid; several scales: "
+         "FILE.0.json, FILE.1.json, …)"), N_("FILE") },
+    { "grid", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME_ARRAY, &grid_paths,
+      N_("Filter a saved probability grid instead of running a model (repeat: scales)"),
+      N_("FILE") },
     { "labels", 'l', 0, G_OPTION_ARG_FILENAME, &labels,
       N_("Class names, one per line (overrides the sidecar)"), N_("FILE") },
     { "preprocess", 'p', 0, G_OPTION_ARG_STRING, &preprocess,
@@ -557,7 +618,8 @@ mirada_cmd_detect (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(MirModel) model = NULL;
   g_autoptr(MirImage) image = NULL;
-  g_autoptr(MirDetectGrid) grid = NULL;
+  g_autoptr(GPtrArray) grids = NULL;
+  MirDetectGrid *grid = NULL; /* grids[0]: the classes */
   g_autoptr(MirDetectParams) params = NULL;
   g_autoptr(MirDetectResult) result = NULL;
   g_autoptr(MirDetectTruth) truth = NULL;
@@ -590,38 +652,94 @@ mirada_cmd_detect (int argc, char **argv)
     if (batch < 1)
       return mirada_cli_usage_error ("detect", _("--batch must be at least 1"));
 
-    /* The expensive part: the probability grid. */
-    if (grid_path)
+    /* The expensive part: the probability grid(s). */
+    if (grid_paths)
       {
         if (argc > 2)
           return mirada_cli_usage_error ("detect", _("With --grid, give at most an image"));
-        if (!(grid = mir_detect_grid_load_json (grid_path, &error)))
-          return mirada_cli_fail (error);
+        grids = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_detect_grid_unref);
+        for (guint q = 0; grid_paths[q]; q++)
+          {
+            MirDetectGrid *g = mir_detect_grid_load_json (grid_paths[q], &error);
+            if (g == NULL)
+              return mirada_cli_fail (error);
+            g_ptr_array_add (grids, g);
+          }
         if (argc == 2)
           image_path = argv[1];
       }
     else
       {
-        MirDetectGeometry geom;
+        MirDetectScales scales;
 
         if (argc != 3)
           return mirada_cli_usage_error ("detect", _("Give a model file and an image"));
+        if (windows_s && (scale_factor != 0 || levels != 1))
+          return mirada_cli_usage_error ("detect", _("Choose one of --windows and an image "
+                                                     "pyramid (--scale-factor, --levels)"));
+        if (windows_s)
+          {
+            g_auto(GStrv) parts = g_strsplit (windows_s, ",", -1);
+            int sides[MIR_DETECT_MAX_SCALES];
+            guint n = g_strv_length (parts);
+
+            for (guint q = 0; q < n && q < MIR_DETECT_MAX_SCALES; q++)
+              {
+                char *end = NULL;
+                gint64 v = g_ascii_strtoll (g_strstrip (parts[q]), &end, 10);
+
+                if (parts[q][0] == '\0' || *end != '\0' || v < 1 || v > G_MAXINT)
+                  return mirada_cli_usage_error ("detect", _("--windows wants whole numbers of "
+                                                             "pixels, for example 100,150,200"));
+                sides[q] = (int) v;
+              }
+            if (!mir_detect_scales_windows (&scales, sides, n, &error))
+              return mirada_cli_usage_error ("detect", error->message);
+          }
+        else if (levels != 1 || scale_factor != 0)
+          {
+            if (!mir_detect_scales_pyramid (&scales, window,
+                                            scale_factor != 0 ? scale_factor : 1.25,
+                                            levels > 0 ? (guint) levels : 0, &error))
+              return mirada_cli_usage_error ("detect", error->message);
+          }
+        else if (!mir_detect_scales_windows (&scales, &window, 1, &error))
+          return mirada_cli_usage_error ("detect", error->message);
+
         image_path = argv[2];
         if (!(model = mirada_cli_load_model (argv[1], labels, preprocess, resize, &error)))
           return mirada_cli_fail (error);
         if (!(image = mirada_image_load (image_path, &error)))
           return mirada_cli_fail (error);
-        if (!mir_detect_geometry_init (&geom, image->width, image->height, window, stride,
-                                       notebook, &error))
-          return mirada_cli_fail (error);
-        grid = mir_detect_classify (model, image, &geom, (guint) batch, progress_cb,
-                                    GINT_TO_POINTER (isatty (2) && format == FORMAT_TEXT),
-                                    NULL, &error);
-        if (grid == NULL)
+        grids = mir_detect_classify_scales (model, image, &scales, stride, notebook,
+                                            (guint) batch,
+                                            per_window ? MIR_DETECT_SHARED_NEVER
+                                                       : MIR_DETECT_SHARED_AUTO,
+                                            progress_cb,
+                                            GINT_TO_POINTER (isatty (2) && format == FORMAT_TEXT),
+                                            NULL, &error);
+        if (grids == NULL)
           return mirada_cli_fail (error);
       }
-    if (save_grid && !mir_detect_grid_save_json (grid, save_grid, &error))
-      return mirada_cli_fail (error);
+    grid = g_ptr_array_index (grids, 0);
+    for (guint q = 0; save_grid && q < grids->len; q++)
+      {
+        g_autofree char *path = NULL;
+
+        if (grids->len == 1)
+          path = g_strdup (save_grid);
+        else
+          {
+            const char *dot = strrchr (save_grid, '.');
+            const char *slash = strrchr (save_grid, G_DIR_SEPARATOR);
+            gsize stem = dot && (!slash || dot > slash) ? (gsize) (dot - save_grid)
+                                                        : strlen (save_grid);
+
+            path = g_strdup_printf ("%.*s.%u%s", (int) stem, save_grid, q, save_grid + stem);
+          }
+        if (!mir_detect_grid_save_json (g_ptr_array_index (grids, q), path, &error))
+          return mirada_cli_fail (error);
+      }
 
     /* The cheap part: filters. */
     params = mir_detect_params_new (grid->n_classes, method);
@@ -692,9 +810,10 @@ mirada_cmd_detect (int argc, char **argv)
         g_ptr_array_add (axes, axis);
       }
     if (axes->len > 0)
-      return run_sweep (grid, params, axes, truth, format);
+      return run_sweep (grids, params, axes, truth, format);
 
-    if (!(result = mir_detect_filter (grid, params, &error)))
+    if (!(result = mir_detect_filter_scales ((MirDetectGrid *const *) grids->pdata, grids->len,
+                                             params, &error)))
       return mirada_cli_fail (error);
     {
       MirDetectEval ev = { 0 };
@@ -702,7 +821,7 @@ mirada_cmd_detect (int argc, char **argv)
       if (truth)
         mir_detect_evaluate (result, (const MirDetectTruthBox *) (void *) truth->boxes->data,
                              truth->boxes->len, 0.5, &ev);
-      print_result (grid, params, result, truth ? &ev : NULL, format);
+      print_result (grids, params, result, truth ? &ev : NULL, format);
       mir_detect_eval_clear (&ev);
     }
 

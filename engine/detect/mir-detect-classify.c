@@ -1,16 +1,36 @@
 /* mir-detect-classify.c: the expensive part of the detector: every window
  * of the grid cropped, resized to the model input and classified, in
- * batches.  (Kept apart from mir-detect-grid.c so that programs using only
- * the cheap filter do not link the model runner.) */
+ * batches; several scales (window sides or an image pyramid); and the
+ * shared-convolution fast path.  (Kept apart from mir-detect-grid.c so that
+ * programs using only the cheap filter do not link the model runner.)
+ *
+ * Fast path.  Windows at stride s overlap (150 px at 40 px: each pixel lies
+ * in up to 16 windows), so the per-window path computes the first
+ * convolutions of the same pixels many times.  A stretch of layers at the
+ * start of a chain model is shareable exactly when every layer is
+ * translation-equivariant without border effects: Conv2D and pooling with
+ * 'valid' padding (a 'same' layer pads each window with zeros at the
+ * window's border, where the whole image has real pixels: not shareable),
+ * and point-wise layers (activations, BatchNormalization at inference,
+ * Dropout, Rescaling).  If the window is the model's input size (no
+ * resize) and the product P of the strides up to the cut divides s, then
+ * window (x, y)'s feature map at the cut is the crop at (x / P, y / P) of
+ * the feature map of the whole image.  So the stretch runs once on the
+ * whole image, and only the layers after the cut run per window, on crops.
+ * The cut is the deepest node with these properties. */
 #define G_LOG_DOMAIN "mir-detect"
 
 #include <math.h>
+#include <string.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-error.h"
 #include "mir-detect.h"
+#include "layers/mir-layers.h"
 
 #define DEFAULT_BATCH 32
+/* Above this many bytes for one shared feature map, crop windows instead. */
+#define SHARED_BUDGET ((gsize) 1 << 30)
 
 /* Turns one output row of @k values into @n_classes probabilities. */
 static void
@@ -47,6 +67,212 @@ row_to_probs (const float *out, gint64 k, MirHeadKind head, float *probs)
     probs[c] = CLAMP (probs[c], 0.0f, 1.0f);
 }
 
+/* ------------------------------------------------------------------ */
+/* Fast path: where the shareable stretch ends */
+
+static gboolean
+is_pointwise (const MirLayerClass *k)
+{
+  return k == &mir_layer_activation_class || k == &mir_layer_relu_class
+         || k == &mir_layer_leaky_relu_class || k == &mir_layer_batch_normalization_class
+         || k == &mir_layer_dropout_class || k == &mir_layer_spatial_dropout2d_class
+         || k == &mir_layer_gaussian_noise_class || k == &mir_layer_gaussian_dropout_class
+         || k == &mir_layer_rescaling_class;
+}
+
+/* Stride of a shareable spatial layer (1 for point-wise ones), or 0 when
+ * the layer cannot be computed once over the whole image. */
+static gint64
+shareable_stride (MirLayer *layer)
+{
+  const MirLayerClass *k = layer->klass;
+  gint64 strides[2], pool[2];
+  const gint64 ones[2] = { 1, 1 };
+
+  if (is_pointwise (k))
+    return 1;
+  if (k != &mir_layer_conv2d_class && k != &mir_layer_max_pooling2d_class
+      && k != &mir_layer_average_pooling2d_class)
+    return 0;
+  if (g_ascii_strcasecmp (mir_config_get_string (layer->config, "padding", "valid"), "valid")
+      != 0
+      || g_strcmp0 (mir_config_get_string (layer->config, "data_format", "channels_last"),
+                    "channels_last") != 0)
+    return 0;
+  if (k == &mir_layer_conv2d_class)
+    {
+      if (!mir_config_get_int_tuple (layer->config, "strides", 2, ones, strides, NULL))
+        return 0;
+    }
+  else if (!mir_config_get_int_tuple (layer->config, "pool_size", 2, (const gint64[]) { 2, 2 },
+                                      pool, NULL)
+           || !mir_config_get_int_tuple (layer->config, "strides", 2, pool, strides, NULL))
+    return 0;
+  if (strides[0] != strides[1] || strides[0] < 1)
+    return 0;
+  return strides[0];
+}
+
+/* mir_detect_shared_cut(), also giving the product of the strides up to the cut. */
+static gint
+find_cut (MirModel *model, int window, int stride, gint64 *cut_stride, char **why)
+{
+  const MirShape *in_shape;
+  const guint n = mir_model_get_n_nodes (model);
+  gint64 P = 1;
+  gint cut = -1;
+
+#define WHY(...) G_STMT_START { if (why) *why = g_strdup_printf (__VA_ARGS__); return -1; } G_STMT_END
+  if (why)
+    *why = NULL;
+  if (model->inputs->len != 1 || model->outputs->len != 1
+      || mir_model_get_input (model, 0) != 0 || mir_model_get_output (model, 0) != n - 1)
+    WHY (_("the model is not a single chain of layers"));
+  in_shape = mir_model_get_input_shape (model, 0);
+  if (in_shape->ndim != 4
+      || (in_shape->dim[1] > 0 && in_shape->dim[1] != window)
+      || (in_shape->dim[2] > 0 && in_shape->dim[2] != window))
+    WHY (_("windows of %d px are resized to the model input"), window);
+  for (guint i = 1; i + 1 < n; i++)
+    {
+      MirNode *node = mir_model_get_node (model, i);
+      gint64 st;
+
+      if (node->n_inputs != 1 || node->inputs[0] != i - 1)
+        WHY (_("the model is not a single chain of layers"));
+      if ((st = shareable_stride (node->layer)) == 0)
+        break;
+      P *= st;
+      if (stride % P != 0)
+        break;
+      if (node->shape.ndim == 4)
+        {
+          cut = (gint) i;
+          *cut_stride = P;
+        }
+    }
+  for (guint i = (guint) MAX (cut, 0) + 1; i < n; i++)
+    {
+      MirNode *node = mir_model_get_node (model, i);
+
+      if (node->n_inputs != 1 || node->inputs[0] != i - 1)
+        WHY (_("the model is not a single chain of layers"));
+    }
+  if (cut < 0)
+    WHY (_("the first layer has 'same' padding, is not a convolution or pooling, or its stride "
+           "does not divide the window stride %d"), stride);
+#undef WHY
+  return cut;
+}
+
+gint
+mir_detect_shared_cut (MirModel *model,
+                       int       window,
+                       int       stride,
+                       char    **why)
+{
+  gint64 P;
+
+  g_return_val_if_fail (model != NULL, -1);
+  return find_cut (model, window, stride, &P, why);
+}
+
+/* The layers after @cut as a model of their own, fed with the feature map. */
+static MirModel *
+tail_model (MirModel *model, gint cut, GError **error)
+{
+  g_autoptr(MirModel) tail = mir_model_new ("detect-tail");
+  MirNode *cn = mir_model_get_node (model, (guint) cut);
+  gint prev;
+  guint out;
+
+  if ((prev = mir_model_add_input (tail, "detect_shared_features", &cn->shape, error)) < 0)
+    return NULL;
+  for (guint i = (guint) cut + 1; i < mir_model_get_n_nodes (model); i++)
+    {
+      MirNode *node = mir_model_get_node (model, i);
+      guint in = (guint) prev;
+
+      if ((prev = mir_model_add_node (tail, node->name, node->layer, &in, 1, node->group,
+                                      error)) < 0)
+        return NULL;
+    }
+  out = (guint) prev;
+  if (!mir_model_set_outputs (tail, &out, 1, error) || !mir_model_finish (tail, FALSE, 0, error))
+    return NULL;
+  return g_steal_pointer (&tail);
+}
+
+/* Runs nodes 1..@cut once over the whole @image.  NULL without an error
+ * when a feature map would exceed SHARED_BUDGET (the caller crops instead). */
+static MirTensor *
+shared_features (MirModel *model, const MirImage *image, gint64 C, gint cut,
+                 GCancellable *cancellable, GError **error)
+{
+  g_autoptr(MirTensor) x = NULL;
+  gsize bytes;
+
+  if (!g_size_checked_mul (&bytes, (gsize) image->width * (gsize) image->height, (gsize) C * 4)
+      || bytes > SHARED_BUDGET)
+    return NULL;
+  if (!(x = mir_tensor_new_4d (1, image->height, image->width, C, error))
+      || !mir_image_to_tensor (image, x, 0, model->meta.preprocess, error))
+    return NULL;
+  for (guint i = 1; i <= (guint) cut; i++)
+    {
+      MirNode *node = mir_model_get_node (model, i);
+      MirLayer *layer = node->layer;
+      g_autoptr(MirTensor) out = NULL;
+      gpointer state = NULL;
+      MirRunArgs args = { 0 };
+      gint64 shape[MIR_MAX_DIMS];
+      guint ndim;
+      gboolean ok;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return NULL;
+      if (!mir_layer_output_shape (layer, &x, 1, &ndim, shape, error))
+        return NULL;
+      bytes = sizeof (float);
+      for (guint d = 0; d < ndim; d++)
+        if (shape[d] < 0 || !g_size_checked_mul (&bytes, bytes, (gsize) shape[d]))
+          return NULL;
+      if (bytes > SHARED_BUDGET)
+        return NULL;
+      out = (layer->klass->flags & MIR_LAYER_FLAG_WRITES_ALL)
+            ? mir_tensor_new_uninitialized (ndim, shape, error)
+            : mir_tensor_new (ndim, shape, error);
+      if (out == NULL)
+        return NULL;
+      args.state = &state;
+      ok = layer->klass->forward (layer, &x, 1, out, &args, error);
+      g_free (state);
+      if (!ok)
+        {
+          g_prefix_error (error, _("Layer '%s' (%s): "), node->name, layer->klass->name);
+          return NULL;
+        }
+      g_clear_pointer (&x, mir_tensor_unref);
+      x = g_steal_pointer (&out);
+    }
+  return g_steal_pointer (&x);
+}
+
+/* Copies the f×f crop of @features at (@fy, @fx) into sample @i of @batch. */
+static void
+crop_features (const MirTensor *features, gint64 fy, gint64 fx, MirTensor *batch, guint i)
+{
+  const gint64 W = features->shape[2], C = features->shape[3];
+  const gint64 fh = batch->shape[1], fw = batch->shape[2];
+  float *dst = batch->data + (gsize) i * (gsize) (fh * fw * C);
+
+  for (gint64 r = 0; r < fh; r++)
+    memcpy (dst + r * fw * C, features->data + ((fy + r) * W + fx) * C,
+            sizeof (float) * (gsize) (fw * C));
+}
+
+/* ------------------------------------------------------------------ */
+
 MirDetectGrid *
 mir_detect_classify (MirModel                *model,
                      const MirImage          *image,
@@ -57,14 +283,37 @@ mir_detect_classify (MirModel                *model,
                      GCancellable            *cancellable,
                      GError                 **error)
 {
+  return mir_detect_classify_full (model, image, geom, batch_size, MIR_DETECT_SHARED_AUTO, NULL,
+                                   progress, progress_data, cancellable, error);
+}
+
+MirDetectGrid *
+mir_detect_classify_full (MirModel                *model,
+                          const MirImage          *image,
+                          const MirDetectGeometry *geom,
+                          guint                    batch_size,
+                          MirDetectSharedMode      shared,
+                          gboolean                *shared_used,
+                          MirDetectProgressFunc    progress,
+                          gpointer                 progress_data,
+                          GCancellable            *cancellable,
+                          GError                 **error)
+{
   g_autoptr(MirDetectGrid) grid = NULL;
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(MirTensor) features = NULL;
+  g_autoptr(MirModel) tail = NULL;
+  MirModel *runner = model;
   const MirShape *in_shape, *out_shape;
   MirHeadKind head;
-  gint64 H, W, C, k;
+  gint64 H, W, C, k, P = 1;
   guint n_classes, N;
+  gint cut = -1;
 
   g_return_val_if_fail (model != NULL && image != NULL && geom != NULL, NULL);
+
+  if (shared_used)
+    *shared_used = FALSE;
 
   if (geom->image_width != image->width || geom->image_height != image->height)
     {
@@ -121,6 +370,32 @@ mir_detect_classify (MirModel                *model,
   if (batch_size == 0)
     batch_size = DEFAULT_BATCH;
   N = mir_detect_geometry_n_windows (geom);
+
+  /* The fast path when it is exact (see the top of this file). */
+  if (shared == MIR_DETECT_SHARED_AUTO
+      && (cut = find_cut (model, geom->window, geom->stride, &P, NULL)) >= 0)
+    {
+      const MirShape *fs = &mir_model_get_node (model, (guint) cut)->shape;
+
+      if (!(features = shared_features (model, image, C, cut, cancellable, error)))
+        {
+          if (error && *error)
+            return NULL;
+          cut = -1; /* too large: crop windows */
+        }
+      else
+        {
+          if (!(tail = tail_model (model, cut, error)))
+            return NULL;
+          runner = tail;
+          H = fs->dim[1];
+          W = fs->dim[2];
+          C = fs->dim[3];
+          if (shared_used)
+            *shared_used = TRUE;
+        }
+    }
+
   for (guint start = 0; start < N; start += batch_size)
     {
       guint count = MIN (batch_size, N - start);
@@ -132,7 +407,14 @@ mir_detect_classify (MirModel                *model,
         return NULL;
       if (!(batch = mir_tensor_new_4d (count, H, W, C, error)))
         return NULL;
-      for (guint i = 0; i < count; i++)
+      for (guint i = 0; i < count && features != NULL; i++)
+        {
+          int x, y, size;
+
+          mir_detect_geometry_window_rect (geom, start + i, &x, &y, &size);
+          crop_features (features, y / P, x / P, batch, i);
+        }
+      for (guint i = 0; i < count && features == NULL; i++)
         {
           g_autoptr(MirImage) crop = NULL;
           g_autoptr(MirImage) sized = NULL;
@@ -148,7 +430,7 @@ mir_detect_classify (MirModel                *model,
           if (!mir_image_to_tensor (sized, batch, i, model->meta.preprocess, error))
             return NULL;
         }
-      if (!(trace = mir_model_run (model, &batch, 1, MIR_RUN_DEFAULT, -1, 0, cancellable, error)))
+      if (!(trace = mir_model_run (runner, &batch, 1, MIR_RUN_DEFAULT, -1, 0, cancellable, error)))
         return NULL;
       out = mir_trace_get_output (trace, 0);
       if (out == NULL || out->ndim != 2 || out->shape[0] != count || out->shape[1] != k
@@ -176,4 +458,80 @@ mir_detect_classify (MirModel                *model,
         progress (start + count, N, progress_data);
     }
   return g_steal_pointer (&grid);
+}
+
+/* ------------------------------------------------------------------ */
+/* Several scales */
+
+typedef struct
+{
+  MirDetectProgressFunc func;
+  gpointer data;
+  guint offset, total;
+} ScaleProgress;
+
+static void
+scale_progress (guint done, guint total, gpointer user_data)
+{
+  ScaleProgress *sp = user_data;
+
+  (void) total;
+  if (sp->func)
+    sp->func (sp->offset + done, sp->total, sp->data);
+}
+
+GPtrArray *
+mir_detect_classify_scales (MirModel               *model,
+                            const MirImage         *image,
+                            const MirDetectScales  *scales,
+                            int                     stride,
+                            gboolean                notebook_layout,
+                            guint                   batch_size,
+                            MirDetectSharedMode     shared,
+                            MirDetectProgressFunc   progress,
+                            gpointer                progress_data,
+                            GCancellable           *cancellable,
+                            GError                **error)
+{
+  g_autoptr(GPtrArray) grids = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_detect_grid_unref);
+  MirDetectGeometry geoms[MIR_DETECT_MAX_SCALES];
+  ScaleProgress sp = { progress, progress_data, 0, 0 };
+
+  g_return_val_if_fail (model != NULL && image != NULL && scales != NULL, NULL);
+  g_return_val_if_fail (scales->n_scales >= 1 && scales->n_scales <= MIR_DETECT_MAX_SCALES, NULL);
+
+  for (guint s = 0; s < scales->n_scales; s++)
+    {
+      int w, h;
+
+      mir_detect_scales_image_size (scales, s, image->width, image->height, &w, &h);
+      if (!mir_detect_geometry_init (&geoms[s], w, h, scales->window[s], stride, notebook_layout,
+                                     error))
+        {
+          if (scales->factor[s] != 1.0)
+            g_prefix_error (error, _("Pyramid level %u (the image shrunk by %g to %d×%d): "),
+                            s, scales->factor[s], w, h);
+          return NULL;
+        }
+      sp.total += mir_detect_geometry_n_windows (&geoms[s]);
+    }
+  for (guint s = 0; s < scales->n_scales; s++)
+    {
+      g_autoptr(MirImage) level = NULL;
+      MirDetectGrid *grid;
+
+      if (scales->factor[s] == 1.0)
+        level = mir_image_ref ((MirImage *) image);
+      else if (!(level = mir_image_resize (image, geoms[s].image_width, geoms[s].image_height,
+                                           model->meta.resize, error)))
+        return NULL;
+      grid = mir_detect_classify_full (model, level, &geoms[s], batch_size, shared, NULL,
+                                       scale_progress, &sp, cancellable, error);
+      if (grid == NULL)
+        return NULL;
+      grid->scale = scales->factor[s];
+      g_ptr_array_add (grids, grid);
+      sp.offset += mir_detect_geometry_n_windows (&geoms[s]);
+    }
+  return g_steal_pointer (&grids);
 }

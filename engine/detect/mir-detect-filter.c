@@ -250,12 +250,14 @@ cmp_class_window (gconstpointer pa, gconstpointer pb)
 
   if (a->class_index != b->class_index)
     return a->class_index < b->class_index ? -1 : 1;
+  if (a->scale != b->scale)
+    return a->scale < b->scale ? -1 : 1;
   if (a->window != b->window)
     return a->window < b->window ? -1 : 1;
   return 0;
 }
 
-/* Class ascending, then probability descending, then window ascending. */
+/* Class ascending, then probability descending, then scale and window ascending. */
 static int
 cmp_class_prob (gconstpointer pa, gconstpointer pb)
 {
@@ -265,6 +267,8 @@ cmp_class_prob (gconstpointer pa, gconstpointer pb)
     return a->class_index < b->class_index ? -1 : 1;
   if (a->prob != b->prob)
     return a->prob > b->prob ? -1 : 1;
+  if (a->scale != b->scale)
+    return a->scale < b->scale ? -1 : 1;
   if (a->window != b->window)
     return a->window < b->window ? -1 : 1;
   return 0;
@@ -468,60 +472,39 @@ mean_notebook (const MirDetectGrid *grid, guint c, gboolean complement, guint p,
 }
 
 static void
-fill_box (const MirDetectGrid *grid, guint c, guint n, MirDetectBox *box)
+fill_box (const MirDetectGrid *grid, guint s, guint c, guint n, MirDetectBox *box)
 {
   int x, y, size;
 
   mir_detect_geometry_window_rect (&grid->geom, n, &x, &y, &size);
   box->class_index = c;
+  box->scale = s;
   box->window = n;
   box->row = n / (guint) grid->geom.cols;
   box->col = n % (guint) grid->geom.cols;
-  box->x = x;
-  box->y = y;
-  box->width = size;
-  box->height = size;
+  box->x = x * grid->scale;
+  box->y = y * grid->scale;
+  box->width = size * grid->scale;
+  box->height = size * grid->scale;
   box->prob = mir_detect_grid_get (grid, n, c);
   box->mean = NAN;
   box->passed = TRUE;
   box->n_members = 1;
 }
 
-MirDetectResult *
-mir_detect_filter (const MirDetectGrid   *grid,
-                   const MirDetectParams *params,
-                   GError               **error)
+/* Filters 1 and 2 of one grid (scale @s): appends to result->candidates
+ * and @passed, fills the grid's μ and the per-class counts. */
+static void
+filter_grid (const MirDetectGrid   *grid,
+             guint                  s,
+             const MirDetectParams *params,
+             const double          *weights,
+             MirDetectResult       *result,
+             GArray                *passed)
 {
-  MirDetectResult *result;
   const guint N = mir_detect_geometry_n_windows (&grid->geom);
   const guint K = grid->n_classes;
   const int r = (int) params->radius;
-  g_autofree double *weights = NULL;
-  g_autoptr(GArray) passed = NULL;
-
-  g_return_val_if_fail (grid != NULL && params != NULL, NULL);
-  if (!mir_detect_params_check (params, grid, error))
-    return NULL;
-
-  if (params->weighted_mean)
-    {
-      int k = 0;
-
-      weights = g_new (double, (2 * r + 1) * (2 * r + 1));
-      for (int di = -r; di <= r; di++)
-        for (int dj = -r; dj <= r; dj++)
-          weights[k++] = exp (-(double) (di * di + dj * dj) / (2.0 * r * r));
-    }
-
-  result = g_new0 (MirDetectResult, 1);
-  g_atomic_ref_count_init (&result->ref_count);
-  result->n_classes = K;
-  result->candidates = g_array_new (FALSE, FALSE, sizeof (MirDetectBox));
-  result->mu = g_new (double, MAX (K, 1));
-  result->n_filter1 = g_new0 (guint, MAX (K, 1));
-  result->n_filter2 = g_new0 (guint, MAX (K, 1));
-  result->counts = g_new0 (guint, MAX (K, 1));
-  passed = g_array_new (FALSE, FALSE, sizeof (MirDetectBox));
 
   for (guint c = 0; c < K; c++)
     {
@@ -532,7 +515,6 @@ mir_detect_filter (const MirDetectGrid   *grid,
       double lo = INFINITY, hi = -INFINITY, mu;
       guint kept;
 
-      result->mu[c] = NAN;
       if (!cp->enabled)
         continue;
 
@@ -546,19 +528,19 @@ mir_detect_filter (const MirDetectGrid   *grid,
             {
               MirDetectBox box;
 
-              fill_box (grid, c, n, &box);
+              fill_box (grid, s, c, n, &box);
               g_array_append_val (result->candidates, box);
             }
         }
       kept = result->candidates->len - first;
-      result->n_filter1[c] = kept;
+      result->n_filter1[c] += kept;
 
       if (params->method == MIR_DETECT_METHOD_1)
         {
           if (kept > 0) /* an empty array's data may be NULL */
             g_array_append_vals (passed, &g_array_index (result->candidates, MirDetectBox, first),
                                  kept);
-          result->n_filter2[c] = kept;
+          result->n_filter2[c] += kept;
           continue;
         }
       if (kept == 0)
@@ -579,7 +561,7 @@ mir_detect_filter (const MirDetectGrid   *grid,
           hi = MAX (hi, box->mean);
         }
       mu = (hi + lo) / 2.0;
-      result->mu[c] = mu;
+      result->mu[(gsize) s * K + c] = mu;
 
       /* Filter 2 (equation 4). */
       for (guint p = 0; p < kept; p++)
@@ -594,10 +576,79 @@ mir_detect_filter (const MirDetectGrid   *grid,
             }
         }
     }
+}
+
+MirDetectResult *
+mir_detect_filter_scales (MirDetectGrid *const   *grids,
+                          guint                   n_grids,
+                          const MirDetectParams  *params,
+                          GError                **error)
+{
+  MirDetectResult *result;
+  guint K;
+  const int r = (int) params->radius;
+  g_autofree double *weights = NULL;
+  g_autoptr(GArray) passed = NULL;
+  gsize n_mu;
+
+  g_return_val_if_fail (grids != NULL && n_grids > 0 && params != NULL, NULL);
+  K = grids[0]->n_classes;
+  for (guint s = 0; s < n_grids; s++)
+    {
+      if (!mir_detect_params_check (params, grids[s], error))
+        return NULL;
+      for (guint c = 0; s > 0 && c < K; c++)
+        if (g_strcmp0 (grids[s]->class_names[c], grids[0]->class_names[c]) != 0)
+          {
+            g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                         _("Scale %u has class “%s” where scale 0 has “%s”; the scales must "
+                           "come from one model"), s, grids[s]->class_names[c],
+                         grids[0]->class_names[c]);
+            return NULL;
+          }
+    }
+
+  if (params->weighted_mean)
+    {
+      int k = 0;
+
+      weights = g_new (double, (2 * r + 1) * (2 * r + 1));
+      for (int di = -r; di <= r; di++)
+        for (int dj = -r; dj <= r; dj++)
+          weights[k++] = exp (-(double) (di * di + dj * dj) / (2.0 * r * r));
+    }
+
+  n_mu = (gsize) n_grids * K;
+  result = g_new0 (MirDetectResult, 1);
+  g_atomic_ref_count_init (&result->ref_count);
+  result->n_classes = K;
+  result->n_scales = n_grids;
+  result->candidates = g_array_new (FALSE, FALSE, sizeof (MirDetectBox));
+  result->mu = g_new (double, MAX (n_mu, 1));
+  for (gsize i = 0; i < n_mu; i++)
+    result->mu[i] = NAN;
+  result->n_filter1 = g_new0 (guint, MAX (K, 1));
+  result->n_filter2 = g_new0 (guint, MAX (K, 1));
+  result->counts = g_new0 (guint, MAX (K, 1));
+  passed = g_array_new (FALSE, FALSE, sizeof (MirDetectBox));
+
+  for (guint s = 0; s < n_grids; s++)
+    filter_grid (grids[s], s, params, weights, result, passed);
 
   result->boxes = mir_detect_group ((const MirDetectBox *) (void *) passed->data, passed->len,
                                     params->grouping, params->iou);
   for (guint i = 0; i < result->boxes->len; i++)
     result->counts[g_array_index (result->boxes, MirDetectBox, i).class_index]++;
   return result;
+}
+
+MirDetectResult *
+mir_detect_filter (const MirDetectGrid   *grid,
+                   const MirDetectParams *params,
+                   GError               **error)
+{
+  MirDetectGrid *const grids[1] = { (MirDetectGrid *) grid };
+
+  g_return_val_if_fail (grid != NULL && params != NULL, NULL);
+  return mir_detect_filter_scales (grids, 1, params, error);
 }

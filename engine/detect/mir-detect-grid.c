@@ -90,6 +90,90 @@ mir_detect_geometry_window_rect (const MirDetectGeometry *geom,
 }
 
 /* ------------------------------------------------------------------ */
+/* Scales */
+
+gboolean
+mir_detect_scales_windows (MirDetectScales *scales,
+                           const int       *windows,
+                           guint            n_windows,
+                           GError         **error)
+{
+  g_return_val_if_fail (scales != NULL, FALSE);
+
+  memset (scales, 0, sizeof *scales);
+  if (n_windows < 1 || n_windows > MIR_DETECT_MAX_SCALES)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("Give 1 to %d window sizes, not %u"), MIR_DETECT_MAX_SCALES, n_windows);
+      return FALSE;
+    }
+  for (guint s = 0; s < n_windows; s++)
+    {
+      if (windows[s] < 1)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                       _("Window size must be at least 1 pixel, not %d"), windows[s]);
+          return FALSE;
+        }
+      scales->window[s] = windows[s];
+      scales->factor[s] = 1.0;
+    }
+  scales->n_scales = n_windows;
+  return TRUE;
+}
+
+gboolean
+mir_detect_scales_pyramid (MirDetectScales *scales,
+                           int              window,
+                           double           factor,
+                           guint            levels,
+                           GError         **error)
+{
+  g_return_val_if_fail (scales != NULL, FALSE);
+
+  memset (scales, 0, sizeof *scales);
+  if (levels < 1 || levels > MIR_DETECT_MAX_SCALES)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("Give 1 to %d pyramid levels, not %u"), MIR_DETECT_MAX_SCALES, levels);
+      return FALSE;
+    }
+  if (!(factor > 1.0 && factor <= 16.0))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("The pyramid scale factor must be above 1 and at most 16, not %g"), factor);
+      return FALSE;
+    }
+  if (window < 1)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("Window size must be at least 1 pixel, not %d"), window);
+      return FALSE;
+    }
+  for (guint s = 0; s < levels; s++)
+    {
+      scales->window[s] = window;
+      scales->factor[s] = pow (factor, s);
+    }
+  scales->n_scales = levels;
+  return TRUE;
+}
+
+void
+mir_detect_scales_image_size (const MirDetectScales *scales,
+                              guint                  s,
+                              int                    image_width,
+                              int                    image_height,
+                              int                   *width,
+                              int                   *height)
+{
+  g_return_if_fail (scales != NULL && s < scales->n_scales);
+
+  *width = MAX (1, (int) lround (image_width / scales->factor[s]));
+  *height = MAX (1, (int) lround (image_height / scales->factor[s]));
+}
+
+/* ------------------------------------------------------------------ */
 
 static void
 free_grid (MirDetectGrid *grid)
@@ -156,6 +240,7 @@ mir_detect_grid_new (const MirDetectGeometry *geom,
   grid->geom = *geom;
   grid->n_classes = n_classes;
   grid->head = head;
+  grid->scale = 1.0;
   grid->class_names = g_new0 (char *, n_classes + 1);
   for (guint c = 0; c < n_classes; c++)
     {
@@ -219,9 +304,13 @@ mir_detect_grid_save_json (const MirDetectGrid *grid,
 
   g_string_append_printf (s, "{\n  \"image_width\": %d,\n  \"image_height\": %d,\n"
                           "  \"window\": %d,\n  \"stride\": %d,\n"
-                          "  \"notebook_layout\": %s,\n  \"classes\": [",
+                          "  \"notebook_layout\": %s,\n",
                           grid->geom.image_width, grid->geom.image_height, grid->geom.window,
                           grid->geom.stride, grid->geom.notebook_layout ? "true" : "false");
+  if (grid->scale != 1.0)
+    g_string_append_printf (s, "  \"scale\": %s,\n",
+                            g_ascii_formatd (buf, sizeof buf, "%.17g", grid->scale));
+  g_string_append (s, "  \"classes\": [");
   for (guint c = 0; c < grid->n_classes; c++)
     {
       g_autoptr(JsonNode) node = json_node_init_string (json_node_alloc (), grid->class_names[c]);
@@ -390,6 +479,20 @@ mir_detect_grid_load_json (const char *path,
                                                probs, error);
     if (grid == NULL)
       g_prefix_error (error, "%s: ", path);
+    else if (json_object_has_member (obj, "scale"))
+      {
+        double scale;
+
+        if (!node_to_double (json_object_get_member (obj, "scale"), &scale)
+            || !(scale > 0 && scale < 1e6))
+          {
+            g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                         _("%s: “scale” must be a positive number"), path);
+            mir_detect_grid_unref (grid);
+            return NULL;
+          }
+        grid->scale = scale;
+      }
     return grid;
   }
 }

@@ -80,6 +80,10 @@ struct _MirDetectGrid
   char **class_names;  /* NULL-terminated, n_classes names */
   MirHeadKind head;    /* what the model's output was */
   float *probs;        /* rows·cols·n_classes; window n, class c at [n·n_classes + c] */
+  double scale;        /* image pixels per pixel of the scanned image: 1 unless the grid is a
+                        * pyramid level (the image shrunk by @scale, geom describes the
+                        * shrunk image); box coordinates are multiplied by it.  Set it
+                        * before sharing the grid (mir_detect_grid_new gives 1). */
 };
 
 /* Called from the classifying thread after each batch. */
@@ -132,6 +136,89 @@ MirDetectGrid *mir_detect_grid_load_json (const char *path,
                                           GError    **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirDetectGrid, mir_detect_grid_unref)
+
+/* ------------------------------------------------------------------ */
+/* (b') Several scales, as OpenCV's detectMultiScale: either several window
+ * sides on the image itself, or one window side on an image pyramid (the
+ * image shrunk by factor^l for level l = 0 .. levels - 1).  Each scale is
+ * classified into its own grid (the filters' neighbourhoods stay within a
+ * grid, exactly as the seed's single scale); mir_detect_filter_scales()
+ * pools the boxes of all scales before grouping. */
+
+#define MIR_DETECT_MAX_SCALES 16
+
+typedef struct
+{
+  guint n_scales;
+  int window[MIR_DETECT_MAX_SCALES]; /* window side in the scanned image */
+  double factor[MIR_DETECT_MAX_SCALES]; /* the image is shrunk by this (1 = as is) */
+} MirDetectScales;
+
+/* Several window sides (1 to MIR_DETECT_MAX_SCALES, each >= 1), image as is. */
+gboolean mir_detect_scales_windows (MirDetectScales *scales,
+                                    const int       *windows,
+                                    guint            n_windows,
+                                    GError         **error);
+/* An image pyramid: @levels levels (level 0 = the image), each shrunk by
+ * @factor (> 1) from the one before, scanned with @window. */
+gboolean mir_detect_scales_pyramid (MirDetectScales *scales,
+                                    int              window,
+                                    double           factor,
+                                    guint            levels,
+                                    GError         **error);
+/* Size of the image scanned at scale @s: round (W / factor), round (H / factor). */
+void     mir_detect_scales_image_size (const MirDetectScales *scales,
+                                       guint                  s,
+                                       int                    image_width,
+                                       int                    image_height,
+                                       int                   *width,
+                                       int                   *height);
+
+/* Whether to compute the convolutions shared by overlapping windows once
+ * over the whole image (docs/detector.md, "Fast path"). */
+typedef enum
+{
+  MIR_DETECT_SHARED_AUTO,   /* when exact: window = model input, stride a multiple of the
+                             * strides before the cut, valid padding */
+  MIR_DETECT_SHARED_NEVER,  /* always crop and classify every window */
+} MirDetectSharedMode;
+
+/* Where the shared stretch of @model would end for windows of @window at
+ * @stride: the node index of the last layer computed once over the image,
+ * or -1 when nothing can be shared exactly (the reason in @why, if not
+ * NULL: transfer full). */
+gint mir_detect_shared_cut (MirModel *model,
+                            int       window,
+                            int       stride,
+                            char    **why);
+
+/* mir_detect_classify() with a choice of path; @shared_used (may be NULL)
+ * tells whether the shared path ran. */
+MirDetectGrid *mir_detect_classify_full (MirModel                *model,
+                                         const MirImage          *image,
+                                         const MirDetectGeometry *geom,
+                                         guint                    batch_size,
+                                         MirDetectSharedMode      shared,
+                                         gboolean                *shared_used,
+                                         MirDetectProgressFunc    progress,
+                                         gpointer                 progress_data,
+                                         GCancellable            *cancellable,
+                                         GError                 **error);
+
+/* Classifies every scale of @scales: a pointer array of @scales->n_scales
+ * MirDetectGrid (free function set), grid s with scale = factor[s].
+ * Progress counts the windows of all scales. */
+GPtrArray *mir_detect_classify_scales (MirModel               *model,
+                                       const MirImage         *image,
+                                       const MirDetectScales  *scales,
+                                       int                     stride,
+                                       gboolean                notebook_layout,
+                                       guint                   batch_size,
+                                       MirDetectSharedMode     shared,
+                                       MirDetectProgressFunc   progress,
+                                       gpointer                progress_data,
+                                       GCancellable           *cancellable,
+                                       GError                **error);
 
 /* ------------------------------------------------------------------ */
 /* (c) Filtering */
@@ -191,9 +278,10 @@ gboolean    mir_detect_grouping_from_string (const char *s, MirDetectGrouping *g
 typedef struct
 {
   guint class_index;
+  guint scale;         /* index of the grid (scale) the window belongs to; 0 for one grid */
   guint window;        /* n (merged box: its most probable member) */
   guint row, col;      /* of @window */
-  double x, y, width, height; /* image pixels */
+  double x, y, width, height; /* image pixels (of the original image at every scale) */
   double prob;         /* P_n(x) (merged box: the largest member's) */
   double mean;         /* neighbourhood mean as used by filter 2; NaN for method 1 */
   gboolean passed;     /* in result->candidates: survived filter 2 (always TRUE for method 1) */
@@ -204,10 +292,12 @@ typedef struct
 {
   gatomicrefcount ref_count;
   guint n_classes;
-  GArray *candidates;  /* MirDetectBox: every window kept by filter 1, class then window order */
-  GArray *boxes;       /* MirDetectBox: after filter 2 and grouping, class then window order */
-  double *mu;          /* n_classes: μ_x of equation 3 (NaN: method 1, disabled or no candidate) */
-  guint *n_filter1;    /* n_classes: windows kept by filter 1 */
+  guint n_scales;      /* grids pooled (1 for mir_detect_filter) */
+  GArray *candidates;  /* MirDetectBox: every window kept by filter 1, scale, class, window order */
+  GArray *boxes;       /* MirDetectBox: after filter 2 and grouping, class, scale, window order */
+  double *mu;          /* n_scales·n_classes: μ_x of equation 3 for scale s at [s·n_classes + x]
+                        * (NaN: method 1, disabled or no candidate) */
+  guint *n_filter1;    /* n_classes: windows kept by filter 1 (all scales) */
   guint *n_filter2;    /* n_classes: windows kept by filter 2 (= n_filter1 for method 1) */
   guint *counts;       /* n_classes: boxes after grouping */
 } MirDetectResult;
@@ -217,6 +307,13 @@ typedef struct
 MirDetectResult *mir_detect_filter (const MirDetectGrid   *grid,
                                     const MirDetectParams *params,
                                     GError               **error);
+/* The same on several grids (scales) of one image: filters 1 and 2 per grid,
+ * the passed boxes of all grids pooled, then grouped (NMS or merge across
+ * scales) and counted.  The grids must have the same classes. */
+MirDetectResult *mir_detect_filter_scales (MirDetectGrid *const   *grids,
+                                           guint                   n_grids,
+                                           const MirDetectParams  *params,
+                                           GError                **error);
 MirDetectResult *mir_detect_result_ref   (MirDetectResult *result);
 void             mir_detect_result_unref (MirDetectResult *result);
 
