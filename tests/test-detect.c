@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 
 #include "mir-test-util.h"
+#include "mir-keras.h"
 #include "detect/mir-detect.h"
 
 #define TOL 1e-6
@@ -664,6 +665,298 @@ test_draw (void)
       }
 }
 
+/* ------------------------------------------------------------------ */
+/* Multi-scale: two hand-made grids of one 40×40 image.
+ *
+ * Scale 0: grid A (3×3) with window 20 at stride 10 on the image itself:
+ *   window n = (row, col) covers x = 10·col, y = 10·row, 20×20.
+ * Scale 1: a pyramid level shrunk by 2 (20×20), window 10 at stride 10: 2×2,
+ *   in image pixels x = 20·col, y = 20·row, 20×20.
+ *   dog: 0.97 0.2      cat = 1 - dog: 0.03 0.8
+ *        0.3  0.92                    0.7  0.08
+ *
+ * Method 1, threshold 0.85 for both classes.
+ *   dog candidates (prob, box): a s0w8 .99 (20,20); b s1w0 .97 (0,0);
+ *     c s0w4 .95 (10,10); d s1w3 .92 (20,20); e s0w1 .9 (10,0).
+ *   cat candidates: s0w6 1.0 (0,20); s0w3 .9 (0,10); none at scale 1.
+ * IoU of two 20×20 boxes shifted by (10, 0): 200 / 600 = 1/3 > 0.3;
+ * shifted by (10, 10): 100 / 700 = 1/7; by (20, 0) or more: 0.
+ *
+ * NMS (IoU 0.3), most probable first: a kept, drops d (same box, IoU 1);
+ *   b kept, drops e (1/3); c kept (1/7 with a and b).  Dog: a, c, b ->
+ *   in class, scale, window order: s0w4, s0w8, s1w0.  Cat: s0w6 kept,
+ *   drops s0w3 (1/3).
+ * Merge (IoU 0.3): links a-d, b-e, c-e -> groups {a, d} and {b, c, e}.
+ *   {a, d}: both (20,20,20,20) -> (20,20,20,20), 2 members, root a.
+ *   {b, c, e}, weights .97, .95, .9 (sum 2.82), root b (scale 1, window 0):
+ *     x = (0·.97 + 10·.95 + 10·.9) / 2.82 = 18.5 / 2.82
+ *     y = (0·.97 + 10·.95 + 0·.9) / 2.82 = 9.5 / 2.82
+ *     right = (20·.97 + 30·.95 + 30·.9) / 2.82 -> width = 56.4 / 2.82 = 20
+ *     bottom = (20·.97 + 30·.95 + 20·.9) / 2.82 -> height = 56.4 / 2.82 = 20
+ *   cat {s0w6 1.0, s0w3 .9}: x 0, y = (20 + 9) / 1.9, 20×20, 2 members.
+ * Method 2.2, f_e 0.5, threshold 0.85 (dog): μ per grid.
+ *   scale 0: as in test_method22: (5.34/9 + 4.34/9) / 2 (means of w8, w4;
+ *   w1 has 4.35/9); scale 1 (2×2: every 3×3 holds the 4 cells and 5
+ *   outside): both means (0.97+0.2+0.3+0.92+2.5)/9 = 4.89/9 = μ. */
+static MirDetectGrid *
+make_scale1_grid (void)
+{
+  const char *names[] = { "dog", "cat", NULL };
+  const float dog[4] = { 0.97f, 0.2f, 0.3f, 0.92f };
+  float probs[8];
+  MirDetectGeometry geom;
+  g_autoptr(GError) error = NULL;
+  MirDetectGrid *grid;
+
+  g_assert_true (mir_detect_geometry_init (&geom, 20, 20, 10, 10, FALSE, &error));
+  for (int n = 0; n < 4; n++)
+    {
+      probs[2 * n] = dog[n];
+      probs[2 * n + 1] = 1.0f - dog[n];
+    }
+  grid = mir_detect_grid_new (&geom, 2, names, MIR_HEAD_SOFTMAX, probs, &error);
+  g_assert_no_error (error);
+  grid->scale = 2.0;
+  return grid;
+}
+
+static void
+check_box (const MirDetectBox *b, guint c, guint scale, guint window, double x, double y,
+           double w, double h, guint members)
+{
+  g_assert_cmpuint (b->class_index, ==, c);
+  g_assert_cmpuint (b->scale, ==, scale);
+  g_assert_cmpuint (b->window, ==, window);
+  g_assert_cmpfloat_with_epsilon (b->x, x, TOL);
+  g_assert_cmpfloat_with_epsilon (b->y, y, TOL);
+  g_assert_cmpfloat_with_epsilon (b->width, w, TOL);
+  g_assert_cmpfloat_with_epsilon (b->height, h, TOL);
+  g_assert_cmpuint (b->n_members, ==, members);
+}
+
+static void
+test_multiscale (void)
+{
+  g_autoptr(MirDetectGrid) g0 = make_grid_a_sized (40, 20, 10);
+  g_autoptr(MirDetectGrid) g1 = make_scale1_grid ();
+  MirDetectGrid *grids[2] = { g0, g1 };
+  g_autoptr(MirDetectParams) p = mir_detect_params_new (2, MIR_DETECT_METHOD_1);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirDetectResult) nms = NULL;
+  g_autoptr(MirDetectResult) merge = NULL;
+  g_autoptr(MirDetectResult) m22 = NULL;
+  g_autoptr(MirDetectResult) single = NULL;
+  const double sw = 0.97 + 0.95 + 0.9;
+
+  p->classes[0].threshold = p->classes[1].threshold = 0.85;
+  p->grouping = MIR_DETECT_GROUP_NMS;
+  p->iou = 0.3;
+  nms = mir_detect_filter_scales (grids, 2, p, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (nms->n_scales, ==, 2);
+  g_assert_cmpuint (nms->n_filter1[0], ==, 5);
+  g_assert_cmpuint (nms->n_filter1[1], ==, 2);
+  g_assert_cmpuint (nms->counts[0], ==, 3);
+  g_assert_cmpuint (nms->counts[1], ==, 1);
+  g_assert_cmpuint (nms->boxes->len, ==, 4);
+  check_box (&g_array_index (nms->boxes, MirDetectBox, 0), 0, 0, 4, 10, 10, 20, 20, 1);
+  check_box (&g_array_index (nms->boxes, MirDetectBox, 1), 0, 0, 8, 20, 20, 20, 20, 1);
+  check_box (&g_array_index (nms->boxes, MirDetectBox, 2), 0, 1, 0, 0, 0, 20, 20, 1);
+  check_box (&g_array_index (nms->boxes, MirDetectBox, 3), 1, 0, 6, 0, 20, 20, 20, 1);
+
+  p->grouping = MIR_DETECT_GROUP_MERGE;
+  merge = mir_detect_filter_scales (grids, 2, p, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (merge->boxes->len, ==, 3);
+  check_box (&g_array_index (merge->boxes, MirDetectBox, 0), 0, 0, 8, 20, 20, 20, 20, 2);
+  check_box (&g_array_index (merge->boxes, MirDetectBox, 1), 0, 1, 0, 18.5 / sw, 9.5 / sw,
+             56.4 / sw, 56.4 / sw, 3);
+  check_box (&g_array_index (merge->boxes, MirDetectBox, 2), 1, 0, 6, 0, 29 / 1.9, 20, 20, 2);
+
+  /* Method 2.2: μ per grid, neighbourhoods never cross grids. */
+  p->method = MIR_DETECT_METHOD_2_2;
+  p->grouping = MIR_DETECT_GROUP_NONE;
+  p->classes[1].enabled = FALSE;
+  m22 = mir_detect_filter_scales (grids, 2, p, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat_with_epsilon (m22->mu[0 * 2 + 0], (5.34 / 9 + 4.34 / 9) / 2, TOL);
+  g_assert_cmpfloat_with_epsilon (m22->mu[1 * 2 + 0], 4.89 / 9, TOL);
+  g_assert_true (isnan (m22->mu[1]) && isnan (m22->mu[3]));
+  /* the scale-0 part is exactly the single-grid result */
+  single = mir_detect_filter (g0, p, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (single->n_filter2[0], ==, 1);
+  g_assert_cmpuint (g_array_index (single->boxes, MirDetectBox, 0).window, ==, 8);
+  g_assert_cmpuint (g_array_index (m22->boxes, MirDetectBox, 0).scale, ==, 0);
+  g_assert_cmpuint (g_array_index (m22->boxes, MirDetectBox, 0).window, ==, 8);
+
+  /* grids of different models are refused */
+  {
+    const char *other[] = { "a", "b", NULL };
+    float probs[18] = { 0 };
+    g_autoptr(MirDetectGrid) g2 = mir_detect_grid_new (&g0->geom, 2, other, MIR_HEAD_SOFTMAX,
+                                                       probs, &error);
+    MirDetectGrid *bad[2] = { g0, g2 };
+    g_autoptr(MirDetectResult) r = mir_detect_filter_scales (bad, 2, p, &error);
+
+    g_assert_null (r);
+    g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);
+  }
+}
+
+static void
+test_scales_spec (void)
+{
+  MirDetectScales sc;
+  g_autoptr(GError) error = NULL;
+  const int sides[3] = { 100, 150, 200 };
+  int w, h;
+
+  g_assert_true (mir_detect_scales_windows (&sc, sides, 3, &error));
+  g_assert_cmpuint (sc.n_scales, ==, 3);
+  g_assert_cmpint (sc.window[2], ==, 200);
+  g_assert_cmpfloat (sc.factor[1], ==, 1.0);
+  g_assert_true (mir_detect_scales_pyramid (&sc, 150, 1.25, 3, &error));
+  g_assert_cmpfloat_with_epsilon (sc.factor[2], 1.5625, 1e-12);
+  /* 800 / 1.5625 = 512, 400 / 1.5625 = 256 */
+  mir_detect_scales_image_size (&sc, 2, 800, 400, &w, &h);
+  g_assert_cmpint (w, ==, 512);
+  g_assert_cmpint (h, ==, 256);
+  g_assert_false (mir_detect_scales_pyramid (&sc, 150, 1.0, 3, &error));
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (mir_detect_scales_windows (&sc, sides, 0, &error));
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);
+}
+
+/* ------------------------------------------------------------------ */
+/* Fast path: the seed 002 cats/dogs CNN (conv32-64-128-128, all 'valid',
+ * 2×2 pooling, dense 512, sigmoid) at 150 px with random weights.  At
+ * stride 40 the strides multiply to 2, 4, 8, 16 after the pools; 8 divides
+ * 40, 16 does not, so the cut is after conv4 (stride 1 after the third
+ * pooling) and pool4 onwards runs per window. */
+static char *
+seed_cnn_config (const char *padding1, const char *padding2, int side)
+{
+  return g_strdup_printf (
+    "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"seed002\", \"layers\": ["
+    "{\"class_name\": \"InputLayer\", \"config\": {\"name\": \"x\", "
+    "\"batch_input_shape\": [null, %d, %d, 3]}},"
+    "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c1\", \"filters\": 32, "
+    "\"kernel_size\": [3, 3], \"activation\": \"relu\", \"padding\": \"%s\"}},"
+    "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"p1\", \"pool_size\": [2, 2]}},"
+    "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c2\", \"filters\": 64, "
+    "\"kernel_size\": [3, 3], \"activation\": \"relu\", \"padding\": \"%s\"}},"
+    "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"p2\", \"pool_size\": [2, 2]}},"
+    "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c3\", \"filters\": 128, "
+    "\"kernel_size\": [3, 3], \"activation\": \"relu\"}},"
+    "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"p3\", \"pool_size\": [2, 2]}},"
+    "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c4\", \"filters\": 128, "
+    "\"kernel_size\": [3, 3], \"activation\": \"relu\"}},"
+    "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"p4\", \"pool_size\": [2, 2]}},"
+    "{\"class_name\": \"Flatten\", \"config\": {\"name\": \"f\"}},"
+    "{\"class_name\": \"Dense\", \"config\": {\"name\": \"d1\", \"units\": 512, "
+    "\"activation\": \"relu\"}},"
+    "{\"class_name\": \"Dense\", \"config\": {\"name\": \"d2\", \"units\": 1, "
+    "\"activation\": \"sigmoid\"}}]}}", side, side, padding1, padding2);
+}
+
+static MirModel *
+make_seed_cnn (const char *padding1, const char *padding2, int side)
+{
+  g_autofree char *config = seed_cnn_config (padding1, padding2, side);
+  g_autoptr(GError) error = NULL;
+  MirModel *model = mir_keras_model_from_config (config, -1, &error);
+
+  g_assert_no_error (error);
+  mir_model_finish (model, TRUE, 7, &error);
+  g_assert_no_error (error);
+  model->meta.preprocess = MIR_PREPROCESS_SCALE;
+  return model;
+}
+
+static MirImage *
+random_image (int width, int height, guint32 seed)
+{
+  g_autoptr(GRand) rng = g_rand_new_with_seed (seed);
+  g_autoptr(GError) error = NULL;
+  MirImage *image = mir_image_new (width, height, 3, &error);
+
+  g_assert_no_error (error);
+  /* smooth-ish content: a gradient plus noise, so outputs vary */
+  for (int y = 0; y < height; y++)
+    for (int x = 0; x < width; x++)
+      for (int c = 0; c < 3; c++)
+        image->pixels[((gsize) y * width + x) * 3 + c] =
+          (guint8) CLAMP ((x * (c + 1) + y * (3 - c)) % 256 / 2 + g_rand_int_range (rng, 0, 128),
+                          0, 255);
+  return image;
+}
+
+static void
+compare_paths (MirModel *model, const MirImage *image, int window, int stride,
+               gboolean expect_shared)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirDetectGrid) slow = NULL;
+  g_autoptr(MirDetectGrid) fast = NULL;
+  MirDetectGeometry geom;
+  gboolean used = TRUE;
+  double lo = 1, hi = 0, worst = 0;
+
+  g_assert_true (mir_detect_geometry_init (&geom, image->width, image->height, window, stride,
+                                           FALSE, &error));
+  slow = mir_detect_classify_full (model, image, &geom, 5, MIR_DETECT_SHARED_NEVER, &used,
+                                   NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (used);
+  fast = mir_detect_classify_full (model, image, &geom, 5, MIR_DETECT_SHARED_AUTO, &used,
+                                   NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (used, ==, expect_shared);
+  for (guint i = 0; i < mir_detect_geometry_n_windows (&geom) * slow->n_classes; i++)
+    {
+      worst = MAX (worst, fabs (slow->probs[i] - fast->probs[i]));
+      lo = MIN (lo, slow->probs[i]);
+      hi = MAX (hi, slow->probs[i]);
+    }
+  g_test_message ("%u windows, probabilities %.4f to %.4f, largest difference %.3g",
+                  mir_detect_geometry_n_windows (&geom), lo, hi, worst);
+  g_assert_cmpfloat (hi - lo, >, 1e-3); /* not saturated: the comparison means something */
+  g_assert_cmpfloat (worst, <=, 1e-5);
+}
+
+static void
+test_shared_path (void)
+{
+  g_autoptr(MirModel) seed = make_seed_cnn ("valid", "valid", 150);
+  g_autoptr(MirModel) same1 = make_seed_cnn ("same", "valid", 150);
+  g_autoptr(MirModel) same2 = make_seed_cnn ("valid", "same", 150);
+  g_autoptr(MirImage) image = random_image (270, 230, 3);
+  g_autofree char *why = NULL;
+
+  g_assert_cmpint (mir_detect_shared_cut (seed, 150, 40, NULL), ==,
+                   mir_model_find_node (seed, "c4"));                     /* 40 % 8 == 0 */
+  g_assert_cmpint (mir_detect_shared_cut (seed, 150, 48, NULL), ==,
+                   mir_model_find_node (seed, "p4"));                     /* 48 % 16 == 0 */
+  g_assert_cmpint (mir_detect_shared_cut (seed, 150, 20, NULL), ==,
+                   mir_model_find_node (seed, "c3"));                     /* 20 % 4 == 0 */
+  g_assert_cmpint (mir_detect_shared_cut (seed, 150, 3, NULL), ==,
+                   mir_model_find_node (seed, "c1"));                     /* only conv1 */
+  g_assert_cmpint (mir_detect_shared_cut (seed, 120, 40, &why), ==, -1); /* resized */
+  g_assert_nonnull (why);
+  g_clear_pointer (&why, g_free);
+  g_assert_cmpint (mir_detect_shared_cut (same1, 150, 40, &why), ==, -1); /* 'same' first */
+  g_assert_nonnull (why);
+  g_assert_cmpint (mir_detect_shared_cut (same2, 150, 40, NULL), ==,
+                   mir_model_find_node (same2, "p1"));                    /* up to pool 1 */
+
+  compare_paths (seed, image, 150, 40, TRUE);
+  compare_paths (seed, image, 150, 48, TRUE);
+  compare_paths (same2, image, 150, 40, TRUE);
+  compare_paths (same1, image, 150, 40, FALSE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -683,5 +976,8 @@ main (int argc, char **argv)
   g_test_add_func ("/detect/evaluate", test_evaluate);
   g_test_add_func ("/detect/files", test_truth_and_grid_files);
   g_test_add_func ("/detect/draw", test_draw);
+  g_test_add_func ("/detect/multiscale", test_multiscale);
+  g_test_add_func ("/detect/scales-spec", test_scales_spec);
+  g_test_add_func ("/detect/shared-path", test_shared_path);
   return g_test_run ();
 }
