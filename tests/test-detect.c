@@ -9,6 +9,7 @@
 #include "mir-test-util.h"
 #include "mir-keras.h"
 #include "detect/mir-detect.h"
+#include "detect-seed-cnn.h"
 
 #define TOL 1e-6
 
@@ -835,32 +836,6 @@ test_scales_spec (void)
  * stride 40 the strides multiply to 2, 4, 8, 16 after the pools; 8 divides
  * 40, 16 does not, so the cut is after conv4 (stride 1 after the third
  * pooling) and pool4 onwards runs per window. */
-static char *
-seed_cnn_config (const char *padding1, const char *padding2, int side)
-{
-  return g_strdup_printf (
-    "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"seed002\", \"layers\": ["
-    "{\"class_name\": \"InputLayer\", \"config\": {\"name\": \"x\", "
-    "\"batch_input_shape\": [null, %d, %d, 3]}},"
-    "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c1\", \"filters\": 32, "
-    "\"kernel_size\": [3, 3], \"activation\": \"relu\", \"padding\": \"%s\"}},"
-    "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"p1\", \"pool_size\": [2, 2]}},"
-    "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c2\", \"filters\": 64, "
-    "\"kernel_size\": [3, 3], \"activation\": \"relu\", \"padding\": \"%s\"}},"
-    "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"p2\", \"pool_size\": [2, 2]}},"
-    "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c3\", \"filters\": 128, "
-    "\"kernel_size\": [3, 3], \"activation\": \"relu\"}},"
-    "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"p3\", \"pool_size\": [2, 2]}},"
-    "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c4\", \"filters\": 128, "
-    "\"kernel_size\": [3, 3], \"activation\": \"relu\"}},"
-    "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"p4\", \"pool_size\": [2, 2]}},"
-    "{\"class_name\": \"Flatten\", \"config\": {\"name\": \"f\"}},"
-    "{\"class_name\": \"Dense\", \"config\": {\"name\": \"d1\", \"units\": 512, "
-    "\"activation\": \"relu\"}},"
-    "{\"class_name\": \"Dense\", \"config\": {\"name\": \"d2\", \"units\": 1, "
-    "\"activation\": \"sigmoid\"}}]}}", side, side, padding1, padding2);
-}
-
 static MirModel *
 make_seed_cnn (const char *padding1, const char *padding2, int side)
 {
