@@ -2,10 +2,12 @@
  * probability grid file and prints the result as JSON, for comparison with
  * the independent Python reference (tests/detect_reference.py).
  *
- *   detect-filter-tool GRID.json [--method 1|2.1|2.2] [--threshold C=P]...
- *       [--exception C=F]... [--complement C]... [--no-complement C]...
- *       [--radius R] [--notebook-compat] [--weighted]
- */
+ *   detect-filter-tool GRID.json [GRID2.json ...] [--method 1|2.1|2.2]
+ *       [--threshold C=P]... [--exception C=F]... [--complement C]...
+ *       [--no-complement C]... [--radius R] [--notebook-compat] [--weighted]
+ *       [--group none|nms|merge] [--iou IOU]
+ *
+ * Several grids are the scales of one image (mir_detect_filter_scales). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +33,17 @@ print_boxes (GArray *boxes)
     {
       const MirDetectBox *b = &g_array_index (boxes, MirDetectBox, i);
 
-      printf ("%s{\"class\": %u, \"window\": %u, \"passed\": %s, \"mean\": ", i ? ", " : "",
-              b->class_index, b->window, b->passed ? "true" : "false");
+      printf ("%s{\"class\": %u, \"scale\": %u, \"window\": %u, \"members\": %u, "
+              "\"passed\": %s, \"box\": [", i ? ", " : "", b->class_index, b->scale, b->window,
+              b->n_members, b->passed ? "true" : "false");
+      print_double (b->x);
+      fputs (", ", stdout);
+      print_double (b->y);
+      fputs (", ", stdout);
+      print_double (b->width);
+      fputs (", ", stdout);
+      print_double (b->height);
+      printf ("], \"mean\": ");
       print_double (b->mean);
       printf (", \"prob\": ");
       print_double (b->prob);
@@ -51,22 +62,31 @@ int
 main (int argc, char **argv)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(MirDetectGrid) grid = NULL;
+  g_autoptr(GPtrArray) grids = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_detect_grid_unref);
+  MirDetectGrid *grid;
+  int first_opt = 1;
   g_autoptr(MirDetectParams) params = NULL;
   g_autoptr(MirDetectResult) result = NULL;
   MirDetectMethod method = MIR_DETECT_METHOD_2_2;
 
   if (argc < 2)
     return fail ("usage: detect-filter-tool GRID.json [options]");
-  if (!(grid = mir_detect_grid_load_json (argv[1], &error)))
-    return fail (error->message);
-  for (int i = 2; i + 1 < argc; i++)
+  for (; first_opt < argc && strncmp (argv[first_opt], "--", 2) != 0; first_opt++)
+    {
+      if (!(grid = mir_detect_grid_load_json (argv[first_opt], &error)))
+        return fail (error->message);
+      g_ptr_array_add (grids, grid);
+    }
+  if (grids->len == 0)
+    return fail ("no grid");
+  grid = g_ptr_array_index (grids, 0);
+  for (int i = first_opt; i + 1 < argc; i++)
     if (strcmp (argv[i], "--method") == 0
         && !mir_detect_method_from_string (argv[i + 1], &method, &error))
       return fail (error->message);
   params = mir_detect_params_new (grid->n_classes, method);
 
-  for (int i = 2; i < argc; i++)
+  for (int i = first_opt; i < argc; i++)
     {
       const char *opt = argv[i];
       const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -79,6 +99,17 @@ main (int argc, char **argv)
         return fail ("missing value");
       else if (strcmp (opt, "--method") == 0)
         i++;
+      else if (strcmp (opt, "--group") == 0)
+        {
+          if (!mir_detect_grouping_from_string (val, &params->grouping, &error))
+            return fail (error->message);
+          i++;
+        }
+      else if (strcmp (opt, "--iou") == 0)
+        {
+          params->iou = g_ascii_strtod (val, NULL);
+          i++;
+        }
       else if (strcmp (opt, "--radius") == 0)
         {
           params->radius = (guint) atoi (val);
@@ -113,14 +144,25 @@ main (int argc, char **argv)
         return fail ("unknown option");
     }
 
-  if (!(result = mir_detect_filter (grid, params, &error)))
+  if (!(result = mir_detect_filter_scales ((MirDetectGrid *const *) grids->pdata, grids->len,
+                                           params, &error)))
     return fail (error->message);
-
   printf ("{\"mu\": [");
   for (guint c = 0; c < result->n_classes; c++)
     {
       printf ("%s", c ? ", " : "");
       print_double (result->mu[c]);
+    }
+  printf ("],\n \"mu_scales\": [");
+  for (guint q = 0; q < result->n_scales; q++)
+    {
+      printf ("%s[", q ? ", " : "");
+      for (guint c = 0; c < result->n_classes; c++)
+        {
+          printf ("%s", c ? ", " : "");
+          print_double (result->mu[q * result->n_classes + c]);
+        }
+      printf ("]");
     }
   printf ("],\n \"candidates\": [");
   print_boxes (result->candidates);
