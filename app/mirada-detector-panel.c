@@ -26,6 +26,7 @@ struct _MiradaDetectorPanel
   /* template */
   GtkAdjustment *window_adjustment;
   GtkAdjustment *stride_adjustment;
+  GtkAdjustment *levels_adjustment;
   GtkAdjustment *radius_adjustment;
   GtkDropDown *method_dropdown;
   GtkDropDown *grouping_dropdown;
@@ -260,6 +261,13 @@ mirada_detector_panel_get_window (MiradaDetectorPanel *self)
   return (int) gtk_adjustment_get_value (self->window_adjustment);
 }
 
+guint
+mirada_detector_panel_get_levels (MiradaDetectorPanel *self)
+{
+  g_return_val_if_fail (MIRADA_IS_DETECTOR_PANEL (self), 1);
+  return (guint) gtk_adjustment_get_value (self->levels_adjustment);
+}
+
 int
 mirada_detector_panel_get_stride (MiradaDetectorPanel *self)
 {
@@ -418,6 +426,7 @@ mirada_detector_panel_class_init (MiradaDetectorPanelClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_BASE "/ui/mirada-detector-panel.ui");
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, window_adjustment);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, stride_adjustment);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, levels_adjustment);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, radius_adjustment);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, method_dropdown);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, grouping_dropdown);
@@ -451,6 +460,7 @@ mirada_detector_panel_init (MiradaDetectorPanel *self)
 
   g_signal_connect_swapped (self->window_adjustment, "value-changed", G_CALLBACK (grid_value_changed_cb), self);
   g_signal_connect_swapped (self->stride_adjustment, "value-changed", G_CALLBACK (grid_value_changed_cb), self);
+  g_signal_connect_swapped (self->levels_adjustment, "value-changed", G_CALLBACK (grid_value_changed_cb), self);
   g_signal_connect_swapped (self->radius_adjustment, "value-changed", G_CALLBACK (emit_filter_changed), self);
   /* the notebook layout drops the last column of windows: classify again */
   g_signal_connect_swapped (self->compat_switch, "notify::active", G_CALLBACK (grid_value_changed_cb), self);

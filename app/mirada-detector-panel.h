@@ -20,6 +20,9 @@ guint    mirada_detector_panel_get_n_classes (MiradaDetectorPanel *self);
 MirDetectParams *mirada_detector_panel_dup_params (MiradaDetectorPanel *self);
 int      mirada_detector_panel_get_window    (MiradaDetectorPanel *self);
 int      mirada_detector_panel_get_stride    (MiradaDetectorPanel *self);
+/* Image pyramid levels (1 = the image only), each MIRADA_DETECTOR_PYRAMID_FACTOR smaller. */
+#define MIRADA_DETECTOR_PYRAMID_FACTOR 1.25
+guint    mirada_detector_panel_get_levels    (MiradaDetectorPanel *self);
 gboolean mirada_detector_panel_get_notebook_compat (MiradaDetectorPanel *self);
 /* @counts: one per class, or NULL to show "–". */
 void     mirada_detector_panel_set_counts    (MiradaDetectorPanel *self,

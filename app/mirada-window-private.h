@@ -46,6 +46,8 @@ struct _MiradaWindow
   GdkTexture *texture;       /* what the canvas shows */
   char *image_name;
   MirDetectGrid *grid;       /* cached classification of model × image × window × stride × layout */
+  GPtrArray *scale_grids;    /* every scale's grid (MirDetectGrid, [0] = grid) when the
+                              * detector panel asks for several pyramid levels, else NULL */
   MirDetectResult *result;   /* last filter result */
   MiradaClassifyFunc classify;
   char *truth_path;          /* local ground-truth JSON next to the image, or NULL */

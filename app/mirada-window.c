@@ -250,6 +250,7 @@ typedef struct
   MirModel *model;
   MirImage *image;
   MirDetectGeometry geom;
+  guint levels;              /* image pyramid levels, 1 = the image only */
   MiradaClassifyFunc classify;
 } DetectJob;
 
@@ -268,8 +269,36 @@ detect_worker (MiradaJob     *job,
                GError       **error)
 {
   DetectJob *d = data;
+  g_autoptr(GPtrArray) grids = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_detect_grid_unref);
+  MirDetectScales scales;
+  MirDetectGrid *grid;
 
-  return d->classify (d->model, d->image, &d->geom, job, cancellable, error);
+  /* Scale 0 is the image itself; levels 1.. scan it shrunk (multi-scale).
+   * A level where the window no longer fits ends the pyramid. */
+  if (!(grid = d->classify (d->model, d->image, &d->geom, job, cancellable, error)))
+    return NULL;
+  g_ptr_array_add (grids, grid);
+  if (d->levels > 1
+      && !mir_detect_scales_pyramid (&scales, d->geom.window, MIRADA_DETECTOR_PYRAMID_FACTOR,
+                                     d->levels, error))
+    return NULL;
+  for (guint s = 1; s < d->levels; s++)
+    {
+      g_autoptr(MirImage) level = NULL;
+      MirDetectGeometry geom;
+      int w, h;
+
+      mir_detect_scales_image_size (&scales, s, d->image->width, d->image->height, &w, &h);
+      if (!mir_detect_geometry_init (&geom, w, h, d->geom.window, d->geom.stride,
+                                     d->geom.notebook_layout, NULL))
+        break;
+      if (!(level = mir_image_resize (d->image, w, h, d->model->meta.resize, error))
+          || !(grid = d->classify (d->model, level, &geom, job, cancellable, error)))
+        return NULL;
+      grid->scale = scales.factor[s];
+      g_ptr_array_add (grids, grid);
+    }
+  return g_steal_pointer (&grids);
 }
 
 static void
@@ -422,7 +451,11 @@ refilter (MiradaWindow *self)
 
   /* the cheap stage: filters and grouping on the cached grid, UI thread */
   params = mirada_detector_panel_dup_params (self->detector_panel);
-  self->result = mir_detect_filter (self->grid, params, &error);
+  if (self->scale_grids != NULL)
+    self->result = mir_detect_filter_scales ((MirDetectGrid *const *) self->scale_grids->pdata,
+                                             self->scale_grids->len, params, &error);
+  else
+    self->result = mir_detect_filter (self->grid, params, &error);
   if (self->result == NULL)
     {
       mirada_detector_panel_set_note (self->detector_panel, error->message);
@@ -465,8 +498,17 @@ detect_done (gpointer      result,
       _mirada_window_toast_error (self, _("Detection failed"), error);
       return;
     }
-  g_clear_pointer (&self->grid, mir_detect_grid_unref);
-  self->grid = result;
+  {
+    GPtrArray *grids = result;
+
+    g_clear_pointer (&self->grid, mir_detect_grid_unref);
+    g_clear_pointer (&self->scale_grids, g_ptr_array_unref);
+    self->grid = mir_detect_grid_ref (g_ptr_array_index (grids, 0));
+    if (grids->len > 1)
+      self->scale_grids = grids;
+    else
+      g_ptr_array_unref (grids);
+  }
   g_clear_pointer (&self->truth, mir_detect_truth_free);
   /* the grid names the classes (model meta, else "class i") */
   if (mirada_detector_panel_get_n_classes (self->detector_panel) != self->grid->n_classes)
@@ -484,6 +526,7 @@ run_detection (MiradaWindow *self)
   DetectJob *job;
 
   g_clear_pointer (&self->grid, mir_detect_grid_unref);
+  g_clear_pointer (&self->scale_grids, g_ptr_array_unref);
   refilter (self);
   if (self->model == NULL || self->image == NULL)
     {
@@ -510,8 +553,9 @@ run_detection (MiradaWindow *self)
   job->model = mir_model_ref (self->model);
   job->image = mir_image_ref (self->image);
   job->classify = self->classify;
+  job->levels = mirada_detector_panel_get_levels (self->detector_panel);
   mirada_job_runner_run (self->detect_runner, _("Classifying windows…"), detect_worker,
-                         job, (GDestroyNotify) detect_job_free, (GDestroyNotify) mir_detect_grid_unref,
+                         job, (GDestroyNotify) detect_job_free, (GDestroyNotify) g_ptr_array_unref,
                          detect_done, g_object_ref (self), g_object_unref);
 }
 
@@ -1032,6 +1076,7 @@ mirada_window_dispose (GObject *object)
   g_clear_pointer (&self->image, mir_image_unref);
   g_clear_object (&self->texture);
   g_clear_pointer (&self->grid, mir_detect_grid_unref);
+  g_clear_pointer (&self->scale_grids, g_ptr_array_unref);
   g_clear_pointer (&self->result, mir_detect_result_unref);
   clear_truth (self);
   if (self->sweep != NULL)
