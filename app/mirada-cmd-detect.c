@@ -364,21 +364,29 @@ print_result (GPtrArray *grids, const MirDetectParams *params,
     {
       const MirDetectGrid *g = g_ptr_array_index (grids, q);
 
-      if (grids->len > 1)
+      if (grids->len > 1 && g->scale != 1.0)
         g_print (_("Scale %u: image shrunk by %g, "), q, g->scale);
+      else if (grids->len > 1)
+        g_print (_("Scale %u: "), q);
       g_print (_("Grid %d×%d windows (window %d px, stride %d px), method %s\n"),
                g->geom.rows, g->geom.cols, g->geom.window, g->geom.stride,
                mir_detect_method_to_string (params->method));
     }
   for (guint c = 0; c < r->n_classes; c++)
     {
-      g_autofree char *mu = fmt (r->mu[c], "%.4f");
+      g_autoptr(GString) mu = g_string_new (NULL);
 
+      /* several scales: one μ per grid, "a/b/c" */
+      for (guint q = 0; q < r->n_scales; q++)
+        {
+          g_autofree char *v = fmt (r->mu[q * r->n_classes + c], "%.4f");
+          g_string_append_printf (mu, "%s%s", q ? "/" : "", v);
+        }
       if (!params->classes[c].enabled)
         continue;
       g_print (_("  %-12s P=%g  f_e=%g  μ=%s  filter 1: %u  filter 2: %u  boxes: %u\n"),
                grid->class_names[c], params->classes[c].threshold,
-               params->classes[c].exception, mu, r->n_filter1[c], r->n_filter2[c],
+               params->classes[c].exception, mu->str, r->n_filter1[c], r->n_filter2[c],
                r->counts[c]);
     }
   for (guint i = 0; i < r->boxes->len; i++)
@@ -545,7 +553,7 @@ progress_cb (guint done, guint total, gpointer user_data)
 int
 mirada_cmd_detect (int argc, char **argv)
 {
-  int window = 150, stride = 40, radius = 1, batch = 32, levels = 1;
+  int window = 150, stride = 40, radius = 1, batch = 32, levels = 0;
   double iou = 0.3, scale_factor = 0;
   gboolean notebook = FALSE, json = FALSE, csv = FALSE, weighted = FALSE, per_window = FALSE;
   /* filled in by GOption; freed on return */
@@ -565,7 +573,8 @@ mirada_cmd_detect (int argc, char **argv)
     { "scale-factor", 0, 0, G_OPTION_ARG_DOUBLE, &scale_factor,
       N_("Image pyramid: shrink the image by this factor per level (with --levels)"), N_("F") },
     { "levels", 0, 0, G_OPTION_ARG_INT, &levels,
-      N_("Image pyramid: number of levels, the image itself included (default 1)"), N_("N") },
+      N_("Image pyramid: number of levels, the image itself included (default: as many as "
+         "the window fits in)"), N_("N") },
     { "per-window", 0, 0, G_OPTION_ARG_NONE, &per_window,
       N_("Classify every window on its own (no shared convolutions over the image)"), NULL },
     { "method", 'm', 0, G_OPTION_ARG_STRING, &method_s,
@@ -674,7 +683,7 @@ mirada_cmd_detect (int argc, char **argv)
 
         if (argc != 3)
           return mirada_cli_usage_error ("detect", _("Give a model file and an image"));
-        if (windows_s && (scale_factor != 0 || levels != 1))
+        if (windows_s && (scale_factor != 0 || levels != 0))
           return mirada_cli_usage_error ("detect", _("Choose one of --windows and an image "
                                                      "pyramid (--scale-factor, --levels)"));
         if (windows_s)
@@ -696,11 +705,15 @@ mirada_cmd_detect (int argc, char **argv)
             if (!mir_detect_scales_windows (&scales, sides, n, &error))
               return mirada_cli_usage_error ("detect", error->message);
           }
-        else if (levels != 1 || scale_factor != 0)
+        else if (levels != 0 || scale_factor != 0)
           {
-            if (!mir_detect_scales_pyramid (&scales, window,
-                                            scale_factor != 0 ? scale_factor : 1.25,
-                                            levels > 0 ? (guint) levels : 0, &error))
+            if (scale_factor == 0)
+              scale_factor = 1.25;
+            if (levels < 0)
+              return mirada_cli_usage_error ("detect", _("--levels must be at least 1"));
+            if (!mir_detect_scales_pyramid (&scales, window, scale_factor,
+                                            levels > 0 ? (guint) levels : MIR_DETECT_MAX_SCALES,
+                                            &error))
               return mirada_cli_usage_error ("detect", error->message);
           }
         else if (!mir_detect_scales_windows (&scales, &window, 1, &error))
@@ -711,6 +724,20 @@ mirada_cmd_detect (int argc, char **argv)
           return mirada_cli_fail (error);
         if (!(image = mirada_image_load (image_path, &error)))
           return mirada_cli_fail (error);
+        if (levels == 0 && scale_factor != 0)
+          {
+            /* OpenCV's way: every level the window still fits in */
+            guint fit = 1;
+            int w, h;
+
+            for (; fit < scales.n_scales; fit++)
+              {
+                mir_detect_scales_image_size (&scales, fit, image->width, image->height, &w, &h);
+                if (w < window || h < window)
+                  break;
+              }
+            scales.n_scales = fit;
+          }
         grids = mir_detect_classify_scales (model, image, &scales, stride, notebook,
                                             (guint) batch,
                                             per_window ? MIR_DETECT_SHARED_NEVER

@@ -145,7 +145,9 @@ find_cut (MirModel *model, int window, int stride, gint64 *cut_stride, char **wh
       P *= st;
       if (stride % P != 0)
         break;
-      if (node->shape.ndim == 4)
+      /* a model declared with free spatial size has no fixed map to crop */
+      if (node->shape.ndim == 4 && node->shape.dim[1] > 0 && node->shape.dim[2] > 0
+          && node->shape.dim[3] > 0)
         {
           cut = (gint) i;
           *cut_stride = P;
