@@ -262,6 +262,17 @@ json_add_eval (JsonBuilder *b, const MirDetectEval *ev)
   json_builder_end_object (b);
 }
 
+/* "grid": [rows, cols] */
+static void
+json_add_grid_shape (JsonBuilder *b, const MirDetectGrid *grid)
+{
+  json_builder_set_member_name (b, "grid");
+  json_builder_begin_array (b);
+  json_builder_add_int_value (b, grid->geom.rows);
+  json_builder_add_int_value (b, grid->geom.cols);
+  json_builder_end_array (b);
+}
+
 static void
 print_result (GPtrArray *grids, const MirDetectParams *params,
               const MirDetectResult *r, const MirDetectEval *ev, Format format)
@@ -275,11 +286,7 @@ print_result (GPtrArray *grids, const MirDetectParams *params,
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "method");
       json_builder_add_string_value (b, mir_detect_method_to_string (params->method));
-      json_builder_set_member_name (b, "grid");
-      json_builder_begin_array (b);
-      json_builder_add_int_value (b, grid->geom.rows);
-      json_builder_add_int_value (b, grid->geom.cols);
-      json_builder_end_array (b);
+      json_add_grid_shape (b, grid);
       json_builder_set_member_name (b, "scales");
       json_builder_begin_array (b);
       for (guint q = 0; q < grids->len; q++)
@@ -290,11 +297,7 @@ print_result (GPtrArray *grids, const MirDetectParams *params,
           json_builder_set_member_name (b, "window");
           json_builder_add_int_value (b, g->geom.window);
           json_add_double (b, "factor", g->scale);
-          json_builder_set_member_name (b, "grid");
-          json_builder_begin_array (b);
-          json_builder_add_int_value (b, g->geom.rows);
-          json_builder_add_int_value (b, g->geom.cols);
-          json_builder_end_array (b);
+          json_add_grid_shape (b, g);
           json_builder_set_member_name (b, "mu");
           json_builder_begin_array (b);
           for (guint c = 0; c < r->n_classes; c++)

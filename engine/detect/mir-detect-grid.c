@@ -12,6 +12,18 @@
 #include "mir-error.h"
 #include "mir-detect.h"
 
+static gboolean
+check_window (int window, GError **error)
+{
+  if (window < 1)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("Window size must be at least 1 pixel, not %d"), window);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 mir_detect_geometry_init (MirDetectGeometry *geom,
                           int                image_width,
@@ -30,12 +42,8 @@ mir_detect_geometry_init (MirDetectGeometry *geom,
                    image_width, image_height);
       return FALSE;
     }
-  if (window < 1)
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                   _("Window size must be at least 1 pixel, not %d"), window);
-      return FALSE;
-    }
+  if (!check_window (window, error))
+    return FALSE;
   if (stride < 1)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
@@ -92,6 +100,20 @@ mir_detect_geometry_window_rect (const MirDetectGeometry *geom,
 /* ------------------------------------------------------------------ */
 /* Scales */
 
+/* Shared checks of the two ways to make scales. */
+static gboolean
+check_scales (guint n, GError **error)
+{
+  if (n < 1 || n > MIR_DETECT_MAX_SCALES)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("Give 1 to %d scales (window sizes or pyramid levels), not %u"),
+                   MIR_DETECT_MAX_SCALES, n);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 mir_detect_scales_windows (MirDetectScales *scales,
                            const int       *windows,
@@ -101,20 +123,12 @@ mir_detect_scales_windows (MirDetectScales *scales,
   g_return_val_if_fail (scales != NULL, FALSE);
 
   memset (scales, 0, sizeof *scales);
-  if (n_windows < 1 || n_windows > MIR_DETECT_MAX_SCALES)
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                   _("Give 1 to %d window sizes, not %u"), MIR_DETECT_MAX_SCALES, n_windows);
-      return FALSE;
-    }
+  if (!check_scales (n_windows, error))
+    return FALSE;
   for (guint s = 0; s < n_windows; s++)
     {
-      if (windows[s] < 1)
-        {
-          g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                       _("Window size must be at least 1 pixel, not %d"), windows[s]);
-          return FALSE;
-        }
+      if (!check_window (windows[s], error))
+        return FALSE;
       scales->window[s] = windows[s];
       scales->factor[s] = 1.0;
     }
@@ -132,22 +146,12 @@ mir_detect_scales_pyramid (MirDetectScales *scales,
   g_return_val_if_fail (scales != NULL, FALSE);
 
   memset (scales, 0, sizeof *scales);
-  if (levels < 1 || levels > MIR_DETECT_MAX_SCALES)
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                   _("Give 1 to %d pyramid levels, not %u"), MIR_DETECT_MAX_SCALES, levels);
-      return FALSE;
-    }
+  if (!check_scales (levels, error) || !check_window (window, error))
+    return FALSE;
   if (!(factor > 1.0 && factor <= 16.0))
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
                    _("The pyramid scale factor must be above 1 and at most 16, not %g"), factor);
-      return FALSE;
-    }
-  if (window < 1)
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                   _("Window size must be at least 1 pixel, not %d"), window);
       return FALSE;
     }
   for (guint s = 0; s < levels; s++)
