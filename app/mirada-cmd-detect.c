@@ -344,7 +344,9 @@ print_result (const MirDetectGrid *grid, const MirDetectParams *params,
       g_autofree char *members = box->n_members > 1
         ? g_strdup_printf (_("  (%u windows)"), box->n_members) : g_strdup ("");
 
-      g_print ("  %-12s %.4f  [%.0f, %.0f, %.0f, %.0f]  window %u (%u, %u)  mean %s%s\n",
+      /* TRANSLATORS: a detected box: class, probability, [x, y, width, height], the
+       * window's index (row, column), its neighbourhood mean and "  (N windows)". */
+      g_print (_("  %-12s %.4f  [%.0f, %.0f, %.0f, %.0f]  window %u (%u, %u)  mean %s%s\n"),
                grid->class_names[box->class_index], box->prob, box->x, box->y, box->width,
                box->height, box->window, box->row, box->col, m, members);
     }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <zlib.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-error.h"
@@ -33,8 +34,8 @@ mir_dataset_new (gint64 n, gint64 height, gint64 width, gint64 channels, guint n
       (gsize) n > G_MAXUINT)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                   _("A dataset of %" G_GINT64_FORMAT " images of %" G_GINT64_FORMAT "×%"
-                     G_GINT64_FORMAT "×%" G_GINT64_FORMAT " in %u classes is invalid or too large"),
+                   _("A dataset of %" PRId64 " images of %" PRId64 "×%"
+                     PRId64 "×%" PRId64 " in %u classes is invalid or too large"),
                    n, height, width, channels, n_classes);
       return NULL;
     }
@@ -50,7 +51,7 @@ mir_dataset_new (gint64 n, gint64 height, gint64 width, gint64 channels, guint n
   if (self->pixels == NULL || self->labels == NULL)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                   _("Out of memory for a dataset of %" G_GSIZE_FORMAT " MiB"), total >> 20);
+                   _("Out of memory for a dataset of %zu MiB"), total >> 20);
       return NULL;
     }
   self->n_classes = n_classes;
@@ -299,7 +300,7 @@ mir_dataset_load_fashion_mnist (const char *dir, gboolean train, GError **error)
   if (ds->height != 28 || ds->width != 28 || ds->n_classes > 10)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
-                   _("'%s' does not look like Fashion-MNIST (%" G_GINT64_FORMAT "×%" G_GINT64_FORMAT
+                   _("'%s' does not look like Fashion-MNIST (%" PRId64 "×%" PRId64
                      " images, %u classes; expected 28×28 and 10)"),
                    images, ds->height, ds->width, ds->n_classes);
       return NULL;
@@ -473,7 +474,7 @@ mir_dataset_split (MirDataset *self, double fraction, MirDataset **train,
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
                    _("A validation split of %g leaves no images for training or validation "
-                     "out of %" G_GINT64_FORMAT), fraction, self->n);
+                     "out of %" PRId64), fraction, self->n);
       return FALSE;
     }
   if (n_val == 0)
@@ -574,14 +575,14 @@ mir_dataset_fill_batch (MirDataset *self, const guint *indices, gsize n, MirTens
       g_autofree char *s = mir_tensor_shape_string (batch);
       g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
                    _("The model takes inputs of shape %s but the dataset's images are %"
-                     G_GINT64_FORMAT "×%" G_GINT64_FORMAT "×%" G_GINT64_FORMAT),
+                     PRId64 "×%" PRId64 "×%" PRId64),
                    s, H, W, C);
       return FALSE;
     }
   if (C > (gint64) G_N_ELEMENTS (scale))
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                   _("Images with %" G_GINT64_FORMAT " channels are not supported"), C);
+                   _("Images with %" PRId64 " channels are not supported"), C);
       return FALSE;
     }
   g_return_val_if_fail (augment == NULL || rng != NULL, FALSE);
