@@ -154,7 +154,7 @@ idx_read (IdxFile *f, void *buf, gsize len, const char *what, GError **error)
       if (got == 0)
         {
           g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
-                       _("The IDX file '%s' is truncated: it ends in the middle of its %s"),
+                       _("The IDX file '%s' is truncated: it ends in the middle of %s"),
                        f->path, what);
           return FALSE;
         }
@@ -180,7 +180,9 @@ idx_open (IdxFile *f, const char *path, guint ndim, guint32 *dims, GError **erro
                    saved ? g_strerror (saved) : _("out of memory"));
       return FALSE;
     }
-  if (!idx_read (f, header, 4, _("header"), error))
+  /* TRANSLATORS: the part of an IDX file being read, shown in "Cannot read %s of
+   * '%s'" and "it ends in the middle of %s". */
+  if (!idx_read (f, header, 4, C_("IDX file part", "the header"), error))
     return FALSE;
   if (header[0] != 0 || header[1] != 0 || header[2] != 0x08 || header[3] != ndim)
     {
@@ -193,7 +195,7 @@ idx_open (IdxFile *f, const char *path, guint ndim, guint32 *dims, GError **erro
   for (guint i = 0; i < ndim; i++)
     {
       guint8 b[4];
-      if (!idx_read (f, b, 4, _("header"), error))
+      if (!idx_read (f, b, 4, C_("IDX file part", "the header"), error))
         return FALSE;
       dims[i] = ((guint32) b[0] << 24) | ((guint32) b[1] << 16) | ((guint32) b[2] << 8) | b[3];
     }
@@ -256,7 +258,8 @@ mir_dataset_load_idx (const char *images_path, const char *labels_path, GError *
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT, _("Out of memory reading '%s'"), labels_path);
       goto out;
     }
-  if (!idx_read (&fl, raw_labels, ldims[0], _("labels"), error) || !idx_check_end (&fl, error))
+  if (!idx_read (&fl, raw_labels, ldims[0], C_("IDX file part", "the labels"), error) ||
+      !idx_check_end (&fl, error))
     goto out;
   for (guint32 i = 0; i < ldims[0]; i++)
     n_classes = MAX (n_classes, (guint) raw_labels[i] + 1);
@@ -264,7 +267,8 @@ mir_dataset_load_idx (const char *images_path, const char *labels_path, GError *
   ds = mir_dataset_new (idims[0], idims[1], idims[2], 1, MAX (n_classes, 1), error);
   if (ds == NULL)
     goto out;
-  if (!idx_read (&fi, ds->pixels, (gsize) ds->n * mir_dataset_image_size (ds), _("pixels"), error) ||
+  if (!idx_read (&fi, ds->pixels, (gsize) ds->n * mir_dataset_image_size (ds),
+                 C_("IDX file part", "the pixels"), error) ||
       !idx_check_end (&fi, error))
     goto out;
   for (guint32 i = 0; i < ldims[0]; i++)
