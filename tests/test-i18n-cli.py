@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 
+from tap import check, finish
+
 MIRADA = os.path.abspath(sys.argv[1])
 SRC = os.path.abspath(sys.argv[2])
 LOCALEDIR = os.path.abspath(sys.argv[3])
@@ -29,12 +31,6 @@ SCENE = os.path.join(SRC, "resources", "default", "scene.png")
 DIRECTIVE = re.compile(r"%(?:\d+\$)?[-+ #0-9.*]*(?:hh|h|ll|l|z|j|t|L)?[diouxXeEfFgGaAcsp]"
                        r"|%<PRI[a-z0-9]+>")
 UNESCAPE = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
-
-results = []
-
-
-def check(ok, name, detail=""):
-    results.append((ok, name, detail))
 
 
 def unescape(s):
@@ -131,10 +127,4 @@ with tempfile.TemporaryDirectory(prefix="mirada-i18n-test-") as empty:
             check(all(contains_in_order(text, m) for m in msgids),
                   f"{lang}: {what} is English without the catalogue", text)
 
-print(f"1..{len(results)}")
-for i, (ok, name, detail) in enumerate(results, 1):
-    print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-    if not ok and detail:
-        for line in detail.splitlines():
-            print("# " + line)
-sys.exit(0 if all(ok for ok, _n, _d in results) else 1)
+finish()

@@ -22,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 
+from tap import check, finish
+
 SRC = os.path.abspath(sys.argv[1])
 PO = os.path.join(SRC, "po")
 
@@ -40,12 +42,7 @@ MACRO_IN_MSGID = re.compile(
     r'(?:\s*"(?:[^"\\]|\\.)*")+\s*(G_G[A-Z0-9]*_(?:FORMAT|MODIFIER))')
 MARK = re.compile(r'(?<![A-Za-z0-9_])(?:N?_|C_|NC_|Q_|ngettext|g_dngettext|g_dpgettext2?)\s*\(\s*"')
 
-results = []
 macros = []
-
-
-def check(ok, name, detail=""):
-    results.append((ok, name, detail))
 
 
 def potfiles():
@@ -114,10 +111,4 @@ with tempfile.TemporaryDirectory(prefix="mirada-po-test-") as tmp:
             check(p.returncode == 0, f"{lang}: every message in the sources is translated",
                   "run po/update-po and translate:\n" + p.stderr.strip()[:4000])
 
-print(f"1..{len(results)}")
-for i, (ok, name, detail) in enumerate(results, 1):
-    print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-    if not ok and detail:
-        for line in detail.splitlines():
-            print("# " + line)
-sys.exit(0 if all(ok for ok, _n, _d in results) else 1)
+finish()
