@@ -63,6 +63,7 @@ int
 main (int argc, char *argv[])
 {
   const MiradaCommand *command;
+  const char *localedir;
 
   /* Layer outputs and gradients are large buffers allocated and freed for
    * every batch; keeping them in the heap instead of mmap/munmap saves the
@@ -72,7 +73,10 @@ main (int argc, char *argv[])
   mallopt (M_TOP_PAD, 64 << 20);
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* MIRADA_LOCALEDIR: the build tree's compiled catalogues (build/po, set by
+   * the tests and `meson devenv`), so translations work before installing. */
+  localedir = g_getenv ("MIRADA_LOCALEDIR");
+  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL && *localedir != '\0' ? localedir : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
   g_set_prgname ("mirada");

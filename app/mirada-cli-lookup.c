@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
@@ -27,7 +28,7 @@ mirada_cli_parse_class (MirModel *model, const char *text, GError **error)
     return (gint) v;
   g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
                _("Unknown class '%s': give a class name from the model's labels or an index "
-                 "from 0 to %" G_GINT64_FORMAT), text, MAX (n, 2) - 1);
+                 "from 0 to %" PRId64), text, MAX (n, 2) - 1);
   return -1;
 }
 

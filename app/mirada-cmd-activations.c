@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
@@ -145,7 +146,7 @@ mirada_cmd_activations (int argc, char **argv)
     g_autofree char *shape = mir_tensor_shape_string (act);
     for (gint64 k = 0; k < c; k++)
       dead += stats[k].dead;
-    g_print (_("Layer '%s', output %s: %" G_GINT64_FORMAT " channels, %u dead on this image\n"),
+    g_print (_("Layer '%s', output %s: %" PRId64 " channels, %u dead on this image\n"),
              layer_name, shape, c, dead);
     if (stats_flag)
       {

@@ -105,9 +105,9 @@ mirada_cmd_bench (int argc, char **argv)
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
     { "input", 0, 0, G_OPTION_ARG_FILENAME, &input_path,
       N_("Raw little-endian float32 NHWC input (batch × the model's input shape) instead of "
-         "random values (one-input models)"), "FILE" },
+         "random values (one-input models)"), N_("FILE") },
     { "save-output", 0, 0, G_OPTION_ARG_FILENAME, &output_path,
-      N_("Write the first output of the last run as raw float32"), "FILE" },
+      N_("Write the first output of the last run as raw float32"), N_("FILE") },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new (_("MODEL"));
@@ -177,8 +177,8 @@ mirada_cmd_bench (int argc, char **argv)
             {
               g_autofree char *shp = mir_tensor_shape_string (t);
               g_set_error (&error, MIR_ERROR, MIR_ERROR_SHAPE,
-                           _("%s holds %" G_GSIZE_FORMAT " bytes, but an input of shape %s "
-                             "needs %" G_GSIZE_FORMAT), input_path, len, shp,
+                           _("%s holds %zu bytes, but an input of shape %s "
+                             "needs %zu"), input_path, len, shp,
                            t->numel * sizeof (float));
               return mirada_cli_fail (error);
             }

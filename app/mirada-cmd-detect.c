@@ -402,7 +402,10 @@ print_result (GPtrArray *grids, const MirDetectParams *params,
       g_autofree char *scale = grids->len > 1 ? g_strdup_printf (_("scale %u "), box->scale)
                                               : g_strdup ("");
 
-      g_print ("  %-12s %.4f  [%.0f, %.0f, %.0f, %.0f]  %swindow %u (%u, %u)  mean %s%s\n",
+      /* TRANSLATORS: a detected box: class, probability, [x, y, width, height], "scale N "
+       * when there are several scales, the window's index (row, column), its
+       * neighbourhood mean and "  (N windows)". */
+      g_print (_("  %-12s %.4f  [%.0f, %.0f, %.0f, %.0f]  %swindow %u (%u, %u)  mean %s%s\n"),
                grid->class_names[box->class_index], box->prob, box->x, box->y, box->width,
                box->height, scale, box->window, box->row, box->col, m, members);
     }

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
@@ -313,7 +314,7 @@ mirada_cmd_evaluate (int argc, char **argv)
         }
     }
 
-  g_print (_("Accuracy: %.4f (%" G_GUINT64_FORMAT " of %" G_GINT64_FORMAT ")\n"),
+  g_print (_("Accuracy: %.4f (%" PRIu64 " of %" PRId64 ")\n"),
            (double) right / (double) MAX (data->n, 1), right, data->n);
   g_print ("%-20s %9s %9s %8s\n", _("class"), _("precision"), _("recall"), _("support"));
   for (guint k = 0; k < K; k++)
@@ -343,7 +344,7 @@ mirada_cmd_evaluate (int argc, char **argv)
           Wrong *w = &g_array_index (wrong, Wrong, k);
           g_autofree char *t = mirada_cli_class_name (model, w->truth);
           g_autofree char *p = mirada_cli_class_name (model, w->predicted);
-          g_print (_("  %2u: image %" G_GINT64_FORMAT ", true %s, predicted %s (%.3f)\n"),
+          g_print (_("  %2u: image %" PRId64 ", true %s, predicted %s (%.3f)\n"),
                    k + 1, w->index, t, p, w->confidence);
         }
     }

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
@@ -47,7 +48,7 @@ parse_filters (const char *spec, gint64 units, GError **error)
           b - a > 4096)
         {
           g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                       _("Bad filter list '%s': use indexes from 0 to %" G_GINT64_FORMAT
+                       _("Bad filter list '%s': use indexes from 0 to %" PRId64
                          " like 0-63 or 1,5,9"), spec, units - 1);
           return NULL;
         }

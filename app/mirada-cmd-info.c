@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <inttypes.h>
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
@@ -153,9 +154,9 @@ print_table (MirModel *model, const char *path)
   print_rule (total_width, '=');
 
   total = mir_model_count_params (model, &trainable);
-  g_print (_("Total params: %" G_GINT64_FORMAT " (%.2f MB)\n"), total, total * 4.0 / 1e6);
-  g_print (_("Trainable params: %" G_GINT64_FORMAT "\n"), trainable);
-  g_print (_("Non-trainable params: %" G_GINT64_FORMAT "\n"), total - trainable);
+  g_print (_("Total params: %" PRId64 " (%.2f MB)\n"), total, total * 4.0 / 1e6);
+  g_print (_("Trainable params: %" PRId64 "\n"), trainable);
+  g_print (_("Non-trainable params: %" PRId64 "\n"), total - trainable);
   print_rule (total_width, '_');
 
   g_print (_("File: %s\n"), path);

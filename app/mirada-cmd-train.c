@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <inttypes.h>
 #include <glib/gi18n.h>
 #include <glib-unix.h>
 
@@ -305,7 +306,7 @@ mirada_cmd_train (int argc, char **argv)
   job.options.epoch_func = epoch_done_cb;
 
   params = mir_model_count_params (model, &trainable);
-  g_print (_("Training %s (%" G_GINT64_FORMAT " parameters) on %" G_GINT64_FORMAT
+  g_print (_("Training %s (%" PRId64 " parameters) on %" PRId64
              " images in %u classes, %s, batch %d, %d epochs\n"),
            arch ? arch : "default", params, data->n, data->n_classes,
            mir_optimizer_kind_to_string (kind), batch, epochs);

@@ -22,6 +22,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-image.h"
@@ -281,7 +282,7 @@ mir_image_to_tensor (const MirImage *image, MirTensor *batch, gint64 index,
   if (index < 0 || index >= batch->shape[0])
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                   _("Batch slot %" G_GINT64_FORMAT " is outside a batch of %" G_GINT64_FORMAT),
+                   _("Batch slot %" PRId64 " is outside a batch of %" PRId64),
                    index, batch->shape[0]);
       return FALSE;
     }
@@ -289,8 +290,8 @@ mir_image_to_tensor (const MirImage *image, MirTensor *batch, gint64 index,
     {
       g_autofree char *s = mir_tensor_shape_string (batch);
       g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                   _("The image is %d×%d pixels but the tensor %s expects %" G_GINT64_FORMAT
-                     "×%" G_GINT64_FORMAT),
+                   _("The image is %d×%d pixels but the tensor %s expects %" PRId64
+                     "×%" PRId64),
                    image->width, image->height, s, batch->shape[2], batch->shape[1]);
       return FALSE;
     }
@@ -298,7 +299,7 @@ mir_image_to_tensor (const MirImage *image, MirTensor *batch, gint64 index,
   if (tc != 1 && tc != 3)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-                   _("The model expects %" G_GINT64_FORMAT " channels per pixel; images give 1 "
+                   _("The model expects %" PRId64 " channels per pixel; images give 1 "
                      "(grey) or 3 (RGB)"),
                    tc);
       return FALSE;
@@ -396,7 +397,7 @@ mir_image_prepare (const MirImage *image, MirModel *model, GError **error)
   if (h > MIR_IMAGE_MAX_SIDE || w > MIR_IMAGE_MAX_SIDE)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                   _("The model expects %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT
+                   _("The model expects %" PRId64 "×%" PRId64
                      " images; Mirada accepts at most %d pixels a side"),
                    w, h, MIR_IMAGE_MAX_SIDE);
       return NULL;

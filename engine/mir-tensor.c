@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-error.h"
@@ -153,7 +154,7 @@ mir_alloc_floats (gsize n, GError **error)
       n > (gsize) MIR_TENSOR_MAX_ELEMENTS)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                   _("Cannot allocate %" G_GSIZE_FORMAT " values: more than Mirada accepts"), n);
+                   _("Cannot allocate %zu values: more than Mirada accepts"), n);
       return NULL;
     }
   bytes = (bytes + MIR_TENSOR_ALIGN - 1) / MIR_TENSOR_ALIGN * MIR_TENSOR_ALIGN;
@@ -163,7 +164,7 @@ mir_alloc_floats (gsize n, GError **error)
       if (p == NULL)
         {
           g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                       _("Out of memory allocating %" G_GSIZE_FORMAT " MiB"), bytes >> 20);
+                       _("Out of memory allocating %zu MiB"), bytes >> 20);
           return NULL;
         }
       return p;
@@ -171,7 +172,7 @@ mir_alloc_floats (gsize n, GError **error)
   if (posix_memalign (&p, MIR_TENSOR_ALIGN, bytes) != 0 || p == NULL)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                   _("Out of memory allocating %" G_GSIZE_FORMAT " MiB"),
+                   _("Out of memory allocating %zu MiB"),
                    bytes >> 20);
       return NULL;
     }
@@ -213,7 +214,7 @@ tensor_alloc (guint ndim, const gint64 *shape, gboolean zero, GError **error)
   if (n < 0)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                   _("A tensor shape is negative or too large (more than %" G_GINT64_FORMAT " values)"),
+                   _("A tensor shape is negative or too large (more than %" PRId64 " values)"),
                    MIR_TENSOR_MAX_ELEMENTS);
       return NULL;
     }
@@ -331,7 +332,7 @@ mir_tensor_reshape (MirTensor *src, guint ndim, const gint64 *shape, GError **er
     {
       g_autofree char *s = mir_tensor_shape_string (src);
       g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                   _("Cannot reshape a tensor of shape %s to %" G_GINT64_FORMAT " values"), s, n);
+                   _("Cannot reshape a tensor of shape %s to %" PRId64 " values"), s, n);
       return NULL;
     }
   t = g_new0 (MirTensor, 1);

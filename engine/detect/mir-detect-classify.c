@@ -21,6 +21,7 @@
 #define G_LOG_DOMAIN "mir-detect"
 
 #include <math.h>
+#include <inttypes.h>
 #include <string.h>
 #include <glib/gi18n-lib.h>
 
@@ -349,7 +350,7 @@ mir_detect_classify_full (MirModel                *model,
   if (C != 1 && C != 3)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-                   _("The model input has %" G_GINT64_FORMAT " channels; the detector feeds "
+                   _("The model input has %" PRId64 " channels; the detector feeds "
                      "grey (1) or RGB (3) windows"), C);
       return NULL;
     }
@@ -439,7 +440,7 @@ mir_detect_classify_full (MirModel                *model,
           || !mir_tensor_is_contiguous (out))
         {
           g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                       _("The model output is not %u×%" G_GINT64_FORMAT " as declared"),
+                       _("The model output is not %u×%" PRId64 " as declared"),
                        count, k);
           return NULL;
         }

@@ -5,6 +5,7 @@
  * GlobalAveragePooling2D, as in mini-Xception) have W = identity. */
 #define G_LOG_DOMAIN "mir-cam"
 
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-explain.h"
@@ -90,7 +91,7 @@ mir_explain_cam (MirModel *model, MirTensor *input, const MirExplainOptions *opt
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
                    _("CAM needs GlobalAveragePooling2D over one map per class, or followed by "
-                     "Dense; layer '%s' has %" G_GINT64_FORMAT " channels for %" G_GINT64_FORMAT
+                     "Dense; layer '%s' has %" PRId64 " channels for %" PRId64
                      " classes"), mir_model_get_node (model, (guint) feat_i)->name, c,
                    mir_model_get_output_shape (model, 0)->dim[1]);
       return NULL;

@@ -1,6 +1,7 @@
 #define G_LOG_DOMAIN "mir-explain"
 
 #include <math.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-explain.h"
@@ -98,7 +99,7 @@ mir_explain_resolve_class (MirModel *model, const MirTensor *probs,
   else if (c >= k)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                   _("Class %d does not exist: the model has %" G_GINT64_FORMAT " outputs"),
+                   _("Class %d does not exist: the model has %" PRId64 " outputs"),
                    c, k);
       return FALSE;
     }

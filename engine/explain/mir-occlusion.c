@@ -7,6 +7,7 @@
 #define G_LOG_DOMAIN "mir-occlusion"
 
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-explain.h"
@@ -55,8 +56,8 @@ mir_explain_occlusion (MirModel *model, MirTensor *input, const MirExplainOption
   if (p > MIN (h, w))
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                   _("The occlusion patch (%" G_GINT64_FORMAT ") is larger than the input "
-                     "(%" G_GINT64_FORMAT "×%" G_GINT64_FORMAT ")"), p, w, h);
+                   _("The occlusion patch (%" PRId64 ") is larger than the input "
+                     "(%" PRId64 "×%" PRId64 ")"), p, w, h);
       return NULL;
     }
   grey = g_new (float, c);

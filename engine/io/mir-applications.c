@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-applications.h"
@@ -539,7 +540,7 @@ mir_application_config (const char *arch, const MirApplicationOptions *options, 
   if (o.size < archs[idx].min_size || o.size > 4096)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                   _("Input size %" G_GINT64_FORMAT " is out of range for %s (%" G_GINT64_FORMAT
+                   _("Input size %" PRId64 " is out of range for %s (%" PRId64
                      " to 4096)"),
                    o.size, archs[idx].name, archs[idx].min_size);
       return NULL;
@@ -561,7 +562,7 @@ mir_application_config (const char *arch, const MirApplicationOptions *options, 
     {
       /* VGG16's Flatten + fc1 fixes the input size. */
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                   _("%s with its classifier top takes %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
+                   _("%s with its classifier top takes %" PRId64 "x%" PRId64
                      " images; use --no-top for another size"),
                    archs[idx].name, archs[idx].default_size, archs[idx].default_size);
       return NULL;

@@ -19,6 +19,7 @@
 #define G_LOG_DOMAIN "mir-keras"
 
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-keras-private.h"
@@ -222,7 +223,7 @@ parse_shape_array (JsonArray *a, gboolean add_batch, const char *layer, MirShape
           if (v < 1 || v > MAX_DIM)
             {
               g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                           _("Input '%s' has a dimension of %" G_GINT64_FORMAT
+                           _("Input '%s' has a dimension of %" PRId64
                              ", outside 1..%d"),
                            layer, v, MAX_DIM);
               return FALSE;
@@ -741,7 +742,7 @@ resolve (Entry *entries, GHashTable *by_name, const Ref *ref, const char *user, 
   if (ref->node >= t->n_calls)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
-                   _("Layer '%s' takes its input from call %" G_GINT64_FORMAT " of layer '%s', "
+                   _("Layer '%s' takes its input from call %" PRId64 " of layer '%s', "
                      "which does not exist (calls made: %u)"),
                    user, ref->node, ref->name, t->n_calls);
       return -1;
@@ -752,7 +753,7 @@ resolve (Entry *entries, GHashTable *by_name, const Ref *ref, const char *user, 
   if (ref->tensor >= o->len)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
-                   _("Layer '%s' takes output %" G_GINT64_FORMAT " of layer '%s', which has "
+                   _("Layer '%s' takes output %" PRId64 " of layer '%s', which has "
                      "only %u"),
                    user, ref->tensor, ref->name, o->len);
       return -1;
@@ -1121,7 +1122,7 @@ check_param_count (MirModel *model, GError **error)
             {
               g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
                            _("The model declares more parameters than Mirada accepts (at most %"
-                             G_GINT64_FORMAT ", %" G_GINT64_FORMAT " GiB of float32 weights; "
+                             PRId64 ", %" PRId64 " GiB of float32 weights; "
                              "exceeded at layer '%s')"),
                            MIR_KERAS_MAX_PARAMS, MIR_KERAS_MAX_PARAMS * 4 >> 30, layer->name);
               return FALSE;

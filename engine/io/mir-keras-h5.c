@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-keras-private.h"
@@ -168,7 +169,7 @@ read_attr (hid_t obj, const char *name, const char *what, GPtrArray *out, GError
   if (npoints > MIR_KERAS_MAX_LIST)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                   _("Attribute %s of %s has %" G_GINT64_FORMAT " entries, more than Mirada "
+                   _("Attribute %s of %s has %" PRId64 " entries, more than Mirada "
                      "accepts"),
                    name, what, (gint64) npoints);
       return FALSE;

@@ -30,6 +30,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "onnx.pb-c.h"
@@ -66,7 +67,7 @@ typedef struct
 static gboolean
 node_error (Ctx *c, GError **error, int code, const char *detail)
 {
-  g_set_error (error, MIR_ERROR, code, _("ONNX node '%s' (%s, opset %" G_GINT64_FORMAT ") in '%s': %s"),
+  g_set_error (error, MIR_ERROR, code, _("ONNX node '%s' (%s, opset %" PRId64 ") in '%s': %s"),
                c->node_name, c->node->op_type, c->opset, c->display, detail);
   return FALSE;
 }
@@ -576,7 +577,7 @@ op_conv (Ctx *c, GError **error)
   depthwise = group > 1 && group == C && Cg == 1 && M % C == 0;
   if (!(group == 1 && Cg == C) && !depthwise)
     {
-      g_autofree char *d = g_strdup_printf (_("group=%" G_GINT64_FORMAT " on %" G_GINT64_FORMAT
+      g_autofree char *d = g_strdup_printf (_("group=%" PRId64 " on %" PRId64
                                               " channels; Mirada runs group=1 and depthwise "
                                               "(group = channels) convolutions"),
                                             group, C);
@@ -659,8 +660,8 @@ make_dense (Ctx *c, Value *x, const float *kernel, gint64 K, gint64 N, const flo
     return unsupported (c, error, _("Mirada runs it on (N, features) inputs only"));
   if (s->dim[1] != K)
     {
-      g_autofree char *d = g_strdup_printf (_("its weight expects %" G_GINT64_FORMAT " inputs "
-                                              "but is given %" G_GINT64_FORMAT),
+      g_autofree char *d = g_strdup_printf (_("its weight expects %" PRId64 " inputs "
+                                              "but is given %" PRId64),
                                             K, s->dim[1]);
       return node_error (c, error, MIR_ERROR_SHAPE, d);
     }
@@ -1429,7 +1430,7 @@ mir_onnx_load (const char *path, GError **error)
   if (opset < MIN_OPSET || opset > MAX_OPSET)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-                   _("'%s' uses ONNX opset %" G_GINT64_FORMAT "; Mirada reads opsets %d to %d "
+                   _("'%s' uses ONNX opset %" PRId64 "; Mirada reads opsets %d to %d "
                      "(export with opset_version=13)"),
                    display, opset, MIN_OPSET, MAX_OPSET);
       goto out;

@@ -261,7 +261,7 @@ load_group (MirModel *model, JsonObject *group, const char *dir, const char *dis
         {
           g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                        _("The weight shards of '%s' hold %u bytes, but the weightsManifest needs "
-                         "at least %" G_GSIZE_FORMAT " up to weight '%s': a shard is missing, "
+                         "at least %zu up to weight '%s': a shard is missing, "
                          "truncated or does not belong to this model"),
                        display, buf->len, offset + size, name);
           return FALSE;
@@ -310,7 +310,7 @@ load_group (MirModel *model, JsonObject *group, const char *dir, const char *dis
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                    _("The weight shards of '%s' hold %u bytes, but the weightsManifest "
-                     "describes %" G_GSIZE_FORMAT ": the shards do not belong to this manifest"),
+                     "describes %zu: the shards do not belong to this manifest"),
                    display, buf->len, offset);
       return FALSE;
     }

@@ -1,6 +1,7 @@
 #define G_LOG_DOMAIN "mir-conv-util"
 
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-conv-util.h"
@@ -24,7 +25,7 @@ mir_config_get_size_pair (JsonObject *config, const char *key, const gint64 *def
     if (out[i] < 1 || out[i] > 65536)
       {
         g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                     _("'%s' must be between 1 and 65536, but is %" G_GINT64_FORMAT), key,
+                     _("'%s' must be between 1 and 65536, but is %" PRId64), key,
                      out[i]);
         return FALSE;
       }
@@ -145,7 +146,7 @@ mir_config_get_pad4 (JsonObject *config, const char *key, gint64 def, gint64 *ou
     if (out[i] < 0 || out[i] > 65536)
       {
         g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                     _("'%s' must be between 0 and 65536, but is %" G_GINT64_FORMAT),
+                     _("'%s' must be between 0 and 65536, but is %" PRId64),
                      key, out[i]);
         return FALSE;
       }
@@ -219,8 +220,8 @@ mir_window_infer (const MirWindow *win, const MirShape *in, gint64 out_c, MirSha
       !mir_window_axis (in->dim[2], win->kw, win->sw, win->dw, win->same, &out->dim[2], &pad))
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                   _("the window of %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
-                     " (dilated: %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
+                   _("the window of %" PRId64 "x%" PRId64
+                     " (dilated: %" PRId64 "x%" PRId64
                      ") is larger than its input of shape %s with \"valid\" padding"),
                    win->kh, win->kw, (win->kh - 1) * win->dh + 1, (win->kw - 1) * win->dw + 1, s);
       return FALSE;

@@ -9,6 +9,7 @@
 #define G_LOG_DOMAIN "mir-layer-batch-normalization"
 
 #include <math.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
@@ -83,7 +84,7 @@ bn_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, GError
   if (self->axis != -1 && self->axis != (gint64) in->ndim - 1)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-                   _("normalisation over axis %" G_GINT64_FORMAT " of an input of shape %s is "
+                   _("normalisation over axis %" PRId64 " of an input of shape %s is "
                      "not supported; only the last (channel) axis is"), self->axis, s);
       return FALSE;
     }
@@ -96,7 +97,7 @@ bn_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, GError
   if (layer->built && c != layer->weights[self->i_mean].shape.dim[0])
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                   _("input of shape %s does not match the %" G_GINT64_FORMAT
+                   _("input of shape %s does not match the %" PRId64
                      " channels of the layer's statistics"), s,
                    layer->weights[self->i_mean].shape.dim[0]);
       return FALSE;

@@ -5,6 +5,7 @@
 #define G_LOG_DOMAIN "mir-layer-center-crop"
 
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
@@ -28,7 +29,7 @@ center_crop_configure (MirLayer *layer, JsonObject *config, GError **error)
   if (self->height < 1 || self->width < 1 || self->height > 65536 || self->width > 65536)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                   _("the crop size %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT " is outside 1..65536"),
+                   _("the crop size %" PRId64 "×%" PRId64 " is outside 1..65536"),
                    self->height, self->width);
       return FALSE;
     }
@@ -59,8 +60,8 @@ center_crop_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *ou
     {
       g_autofree char *s = mir_shape_to_string (&in[0]);
       g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-                   _("the input of shape %s is smaller than the crop %" G_GINT64_FORMAT "×%"
-                     G_GINT64_FORMAT "; Keras would resize it, which Mirada does not do"),
+                   _("the input of shape %s is smaller than the crop %" PRId64 "×%"
+                     PRId64 "; Keras would resize it, which Mirada does not do"),
                    s, self->height, self->width);
       return FALSE;
     }

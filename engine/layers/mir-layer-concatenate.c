@@ -3,6 +3,7 @@
 #define G_LOG_DOMAIN "mir-layer-concatenate"
 
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
@@ -30,7 +31,7 @@ resolve_axis (MirLayerConcatenate *self, guint ndim, guint *axis, GError **error
   if (a < 0 || a >= (gint64) ndim)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                   _("axis %" G_GINT64_FORMAT " is outside inputs of rank %u"), self->axis, ndim);
+                   _("axis %" PRId64 " is outside inputs of rank %u"), self->axis, ndim);
       return FALSE;
     }
   *axis = (guint) a;
@@ -67,7 +68,7 @@ concatenate_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *ou
           g_autofree char *sk = mir_shape_to_string (&in[k]);
           g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
                        _("inputs of shapes %s and %s cannot be concatenated on axis %"
-                         G_GINT64_FORMAT ": all other axes must be equal"),
+                         PRId64 ": all other axes must be equal"),
                        s0, sk, self->axis);
           return FALSE;
         }

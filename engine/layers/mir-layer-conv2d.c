@@ -3,6 +3,7 @@
 #define G_LOG_DOMAIN "mir-layer-conv2d"
 
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
@@ -60,14 +61,14 @@ conv2d_configure (MirLayer *layer, JsonObject *config, GError **error)
   if (self->filters < 1 || self->filters > (1 << 20))
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                   _("'filters' must be between 1 and %d, but is %" G_GINT64_FORMAT),
+                   _("'filters' must be between 1 and %d, but is %" PRId64),
                    1 << 20, self->filters);
       return FALSE;
     }
   if (groups != 1)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-                   _("grouped convolutions (groups = %" G_GINT64_FORMAT ") are not supported"),
+                   _("grouped convolutions (groups = %" PRId64 ") are not supported"),
                    groups);
       return FALSE;
     }
@@ -114,7 +115,7 @@ conv2d_build (MirLayer *layer, const MirShape *in, guint n_in, GError **error)
   if (self->win.kh * self->win.kw * in->dim[3] > MIR_GEMM_MAX_DIM)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                   _("a %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " kernel over %" G_GINT64_FORMAT
+                   _("a %" PRId64 "x%" PRId64 " kernel over %" PRId64
                      " channels is larger than Mirada accepts"),
                    self->win.kh, self->win.kw, in->dim[3]);
       return FALSE;

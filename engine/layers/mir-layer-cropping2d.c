@@ -3,6 +3,7 @@
 #define G_LOG_DOMAIN "mir-layer-cropping2d"
 
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
@@ -43,8 +44,8 @@ crop_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, GErr
   if ((in->dim[1] >= 0 && out->dim[1] < 1) || (in->dim[2] >= 0 && out->dim[2] < 1))
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                   _("cropping (%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "), (%" G_GINT64_FORMAT
-                     ", %" G_GINT64_FORMAT ") leaves nothing of an input of shape %s"),
+                   _("cropping (%" PRId64 ", %" PRId64 "), (%" PRId64
+                     ", %" PRId64 ") leaves nothing of an input of shape %s"),
                    self->crop[0], self->crop[1], self->crop[2], self->crop[3], s);
       return FALSE;
     }

@@ -2,6 +2,7 @@
  * kernel [in, units]. */
 #define G_LOG_DOMAIN "mir-layer-dense"
 
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
@@ -27,7 +28,7 @@ dense_configure (MirLayer *layer, JsonObject *config, GError **error)
   if (self->units < 1 || self->units > (1 << 24))
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                   _("'units' must be between 1 and %d, but is %" G_GINT64_FORMAT),
+                   _("'units' must be between 1 and %d, but is %" PRId64),
                    1 << 24, self->units);
       return FALSE;
     }
@@ -73,7 +74,7 @@ dense_build (MirLayer *layer, const MirShape *in, guint n_in, GError **error)
   if (kshape[0] > MIR_GEMM_MAX_DIM)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                   _("an input of %" G_GINT64_FORMAT " features is more than Mirada accepts"),
+                   _("an input of %" PRId64 " features is more than Mirada accepts"),
                    kshape[0]);
       return FALSE;
     }

@@ -2,6 +2,7 @@
  * filters, by a direct loop kernel (mir-depthwise.c). */
 #define G_LOG_DOMAIN "mir-layer-depthwise-conv2d"
 
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
@@ -36,7 +37,7 @@ depthwise_configure (MirLayer *layer, JsonObject *config, GError **error)
   if (self->mult < 1 || self->mult > 65536)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                   _("'depth_multiplier' must be between 1 and 65536, but is %" G_GINT64_FORMAT),
+                   _("'depth_multiplier' must be between 1 and 65536, but is %" PRId64),
                    self->mult);
       return FALSE;
     }

@@ -1,6 +1,7 @@
 /* InputLayer: a placeholder whose value is fed to the model. */
 #define G_LOG_DOMAIN "mir-layer-input"
 
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
@@ -52,7 +53,7 @@ mir_layer_input_new (const char *name, const MirShape *shape, GError **error)
     if (shape->dim[i] == 0 || shape->dim[i] > 65536)
       {
         g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                     _("Input '%s' has a dimension of %" G_GINT64_FORMAT ", outside 1..65536"),
+                     _("Input '%s' has a dimension of %" PRId64 ", outside 1..65536"),
                      name, shape->dim[i]);
         return NULL;
       }

@@ -10,6 +10,7 @@
 #define G_LOG_DOMAIN "mir-layer-merge"
 
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
@@ -129,7 +130,7 @@ merge_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, GEr
               g_autofree char *sk = mir_shape_to_string (&in[k]);
               g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
                            _("inputs of shapes %s and %s cannot be combined: axis %u has "
-                             "sizes %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT
+                             "sizes %" PRId64 " and %" PRId64
                              " (they must be equal, or one of them 1)"),
                            s0, sk, d, a, b);
               return FALSE;

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
@@ -157,7 +158,7 @@ kept_axes (MirLayerNormalization *self, const MirShape *in, gboolean *kept, MirS
         {
           g_autofree char *s = mir_shape_to_string (in);
           g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                       _("axis %" G_GINT64_FORMAT " is outside an input of shape %s"),
+                       _("axis %" PRId64 " is outside an input of shape %s"),
                        self->axes[i], s);
           return FALSE;
         }

@@ -3,6 +3,7 @@
 #define G_LOG_DOMAIN "mir-layer-reshape"
 
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
@@ -59,7 +60,7 @@ reshape_configure (MirLayer *layer, JsonObject *config, GError **error)
       if (v < -1 || v == 0)
         {
           g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                       _("target_shape entry %" G_GINT64_FORMAT " is not a positive size or -1"), v);
+                       _("target_shape entry %" PRId64 " is not a positive size or -1"), v);
           return FALSE;
         }
       if (v == -1 && ++n_free > 1)
@@ -119,7 +120,7 @@ reshape_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, G
       g_autofree char *a = mir_shape_to_string (&in[0]);
       g_autofree char *b = target_string (self);
       g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                   _("an input of shape %s (%" G_GINT64_FORMAT " values per sample) cannot be "
+                   _("an input of shape %s (%" PRId64 " values per sample) cannot be "
                      "reshaped to the target shape %s"),
                    a, n_in_elems, b);
       return FALSE;

@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
@@ -45,7 +46,7 @@ resizing_configure (MirLayer *layer, JsonObject *config, GError **error)
   if (self->height < 1 || self->width < 1 || self->height > 65536 || self->width > 65536)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                   _("the target size %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT
+                   _("the target size %" PRId64 "×%" PRId64
                      " is outside 1..65536"), self->height, self->width);
       return FALSE;
     }

@@ -4,6 +4,7 @@
  * [1, 1, in * mult, filters], bias [filters]. */
 #define G_LOG_DOMAIN "mir-layer-separable-conv2d"
 
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
@@ -40,14 +41,14 @@ separable_configure (MirLayer *layer, JsonObject *config, GError **error)
   if (self->filters < 1 || self->filters > (1 << 20))
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                   _("'filters' must be between 1 and %d, but is %" G_GINT64_FORMAT),
+                   _("'filters' must be between 1 and %d, but is %" PRId64),
                    1 << 20, self->filters);
       return FALSE;
     }
   if (self->mult < 1 || self->mult > 65536)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                   _("'depth_multiplier' must be between 1 and 65536, but is %" G_GINT64_FORMAT),
+                   _("'depth_multiplier' must be between 1 and 65536, but is %" PRId64),
                    self->mult);
       return FALSE;
     }
@@ -95,7 +96,7 @@ separable_build (MirLayer *layer, const MirShape *in, guint n_in, GError **error
   if (pshape[2] > MIR_GEMM_MAX_DIM)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                   _("%" G_GINT64_FORMAT " intermediate channels are more than Mirada accepts"),
+                   _("%" PRId64 " intermediate channels are more than Mirada accepts"),
                    pshape[2]);
       return FALSE;
     }

@@ -3,6 +3,7 @@
 #define G_LOG_DOMAIN "mir-layer-softmax"
 
 #include <math.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
@@ -44,7 +45,7 @@ resolve_axis (MirLayerSoftmax *self, guint ndim, guint *axis, GError **error)
   if (a < 0 || a >= (gint64) ndim)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                   _("axis %" G_GINT64_FORMAT " is outside an input of rank %u"),
+                   _("axis %" PRId64 " is outside an input of rank %u"),
                    self->axis, ndim);
       return FALSE;
     }

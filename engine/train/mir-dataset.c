@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <zlib.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-error.h"
@@ -33,8 +34,8 @@ mir_dataset_new (gint64 n, gint64 height, gint64 width, gint64 channels, guint n
       (gsize) n > G_MAXUINT)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                   _("A dataset of %" G_GINT64_FORMAT " images of %" G_GINT64_FORMAT "×%"
-                     G_GINT64_FORMAT "×%" G_GINT64_FORMAT " in %u classes is invalid or too large"),
+                   _("A dataset of %" PRId64 " images of %" PRId64 "×%"
+                     PRId64 "×%" PRId64 " in %u classes is invalid or too large"),
                    n, height, width, channels, n_classes);
       return NULL;
     }
@@ -50,7 +51,7 @@ mir_dataset_new (gint64 n, gint64 height, gint64 width, gint64 channels, guint n
   if (self->pixels == NULL || self->labels == NULL)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                   _("Out of memory for a dataset of %" G_GSIZE_FORMAT " MiB"), total >> 20);
+                   _("Out of memory for a dataset of %zu MiB"), total >> 20);
       return NULL;
     }
   self->n_classes = n_classes;
@@ -153,7 +154,7 @@ idx_read (IdxFile *f, void *buf, gsize len, const char *what, GError **error)
       if (got == 0)
         {
           g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
-                       _("The IDX file '%s' is truncated: it ends in the middle of its %s"),
+                       _("The IDX file '%s' is truncated: it ends in the middle of %s"),
                        f->path, what);
           return FALSE;
         }
@@ -179,7 +180,9 @@ idx_open (IdxFile *f, const char *path, guint ndim, guint32 *dims, GError **erro
                    saved ? g_strerror (saved) : _("out of memory"));
       return FALSE;
     }
-  if (!idx_read (f, header, 4, _("header"), error))
+  /* TRANSLATORS: the part of an IDX file being read, shown in "Cannot read %s of
+   * '%s'" and "it ends in the middle of %s". */
+  if (!idx_read (f, header, 4, C_("IDX file part", "the header"), error))
     return FALSE;
   if (header[0] != 0 || header[1] != 0 || header[2] != 0x08 || header[3] != ndim)
     {
@@ -192,7 +195,7 @@ idx_open (IdxFile *f, const char *path, guint ndim, guint32 *dims, GError **erro
   for (guint i = 0; i < ndim; i++)
     {
       guint8 b[4];
-      if (!idx_read (f, b, 4, _("header"), error))
+      if (!idx_read (f, b, 4, C_("IDX file part", "the header"), error))
         return FALSE;
       dims[i] = ((guint32) b[0] << 24) | ((guint32) b[1] << 16) | ((guint32) b[2] << 8) | b[3];
     }
@@ -255,7 +258,8 @@ mir_dataset_load_idx (const char *images_path, const char *labels_path, GError *
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT, _("Out of memory reading '%s'"), labels_path);
       goto out;
     }
-  if (!idx_read (&fl, raw_labels, ldims[0], _("labels"), error) || !idx_check_end (&fl, error))
+  if (!idx_read (&fl, raw_labels, ldims[0], C_("IDX file part", "the labels"), error) ||
+      !idx_check_end (&fl, error))
     goto out;
   for (guint32 i = 0; i < ldims[0]; i++)
     n_classes = MAX (n_classes, (guint) raw_labels[i] + 1);
@@ -263,7 +267,8 @@ mir_dataset_load_idx (const char *images_path, const char *labels_path, GError *
   ds = mir_dataset_new (idims[0], idims[1], idims[2], 1, MAX (n_classes, 1), error);
   if (ds == NULL)
     goto out;
-  if (!idx_read (&fi, ds->pixels, (gsize) ds->n * mir_dataset_image_size (ds), _("pixels"), error) ||
+  if (!idx_read (&fi, ds->pixels, (gsize) ds->n * mir_dataset_image_size (ds),
+                 C_("IDX file part", "the pixels"), error) ||
       !idx_check_end (&fi, error))
     goto out;
   for (guint32 i = 0; i < ldims[0]; i++)
@@ -299,7 +304,7 @@ mir_dataset_load_fashion_mnist (const char *dir, gboolean train, GError **error)
   if (ds->height != 28 || ds->width != 28 || ds->n_classes > 10)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
-                   _("'%s' does not look like Fashion-MNIST (%" G_GINT64_FORMAT "×%" G_GINT64_FORMAT
+                   _("'%s' does not look like Fashion-MNIST (%" PRId64 "×%" PRId64
                      " images, %u classes; expected 28×28 and 10)"),
                    images, ds->height, ds->width, ds->n_classes);
       return NULL;
@@ -473,7 +478,7 @@ mir_dataset_split (MirDataset *self, double fraction, MirDataset **train,
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
                    _("A validation split of %g leaves no images for training or validation "
-                     "out of %" G_GINT64_FORMAT), fraction, self->n);
+                     "out of %" PRId64), fraction, self->n);
       return FALSE;
     }
   if (n_val == 0)
@@ -574,14 +579,14 @@ mir_dataset_fill_batch (MirDataset *self, const guint *indices, gsize n, MirTens
       g_autofree char *s = mir_tensor_shape_string (batch);
       g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
                    _("The model takes inputs of shape %s but the dataset's images are %"
-                     G_GINT64_FORMAT "×%" G_GINT64_FORMAT "×%" G_GINT64_FORMAT),
+                     PRId64 "×%" PRId64 "×%" PRId64),
                    s, H, W, C);
       return FALSE;
     }
   if (C > (gint64) G_N_ELEMENTS (scale))
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                   _("Images with %" G_GINT64_FORMAT " channels are not supported"), C);
+                   _("Images with %" PRId64 " channels are not supported"), C);
       return FALSE;
     }
   g_return_val_if_fail (augment == NULL || rng != NULL, FALSE);

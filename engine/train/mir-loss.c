@@ -42,8 +42,8 @@ mir_loss_compute (MirLossKind kind, const MirTensor *logits, const gint32 *label
   if (kind == MIR_LOSS_SOFTMAX_CROSS_ENTROPY && K < 2)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                   _("Softmax cross-entropy needs at least 2 outputs per sample, the model has %"
-                     G_GSIZE_FORMAT), K);
+                   _("Softmax cross-entropy needs at least 2 outputs per sample, the model has %zu"),
+                   K);
       return FALSE;
     }
 
@@ -56,7 +56,7 @@ mir_loss_compute (MirLossKind kind, const MirTensor *logits, const gint32 *label
       if (y < 0 || (K > 1 && (gsize) y >= K) || (K == 1 && y > 1))
         {
           g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                       _("Label %d is out of range for a model with %" G_GSIZE_FORMAT
+                       _("Label %d is out of range for a model with %zu"
                          " outputs"), y, K);
           return FALSE;
         }

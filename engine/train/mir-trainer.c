@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-error.h"
@@ -38,8 +39,8 @@ check_model (MirModel *model, MirDataset *data, MirLossKind kind, GError **error
     {
       g_autofree char *s = mir_shape_to_string (in);
       g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                   _("The model takes inputs of shape %s but the images are %" G_GINT64_FORMAT
-                     "×%" G_GINT64_FORMAT "×%" G_GINT64_FORMAT),
+                   _("The model takes inputs of shape %s but the images are %" PRId64
+                     "×%" PRId64 "×%" PRId64),
                    s, data->height, data->width, data->channels);
       return FALSE;
     }

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-filter-pattern.h"
@@ -135,7 +136,7 @@ mir_filter_patterns (MirModel *model, gint layer, const gint *filters, guint n_f
     if (filters[i] < 0 || filters[i] >= units)
       {
         g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                     _("Layer '%s' has %" G_GINT64_FORMAT " filters; %d does not exist"),
+                     _("Layer '%s' has %" PRId64 " filters; %d does not exist"),
                      node->name, units, filters[i]);
         return FALSE;
       }
