@@ -20,6 +20,7 @@ struct _MiradaCanvas
   GdkTexture *texture;
   GskRenderNode *image_node; /* cached: rebuilt when the texture changes */
   MirDetectGrid *grid;
+  MirDetectParams *params;   /* the filter's, for the hover's neighbourhood means; or NULL */
   GArray *boxes;
   GArray *truth;             /* MirDetectTruthBox, drawn dashed; or NULL */
   char **class_names;
@@ -241,14 +242,55 @@ window_rect (const MirDetectGrid *grid,
   *w = *h = size;
 }
 
+char *
+mirada_canvas_describe_window (MiradaCanvas *self,
+                               int           row,
+                               int           col)
+{
+  GString *text;
+  guint n;
+
+  g_return_val_if_fail (MIRADA_IS_CANVAS (self), NULL);
+  g_return_val_if_fail (self->grid != NULL, NULL);
+  g_return_val_if_fail (row >= 0 && row < self->grid->geom.rows, NULL);
+  g_return_val_if_fail (col >= 0 && col < self->grid->geom.cols, NULL);
+
+  n = (guint) (row * self->grid->geom.cols + col);
+  text = g_string_new (NULL);
+  /* Translators: a window position of the sliding-window grid: row, column */
+  g_string_append_printf (text, _("Window %d, %d"), row, col);
+  if (self->params != NULL && self->params->n_classes == self->grid->n_classes)
+    {
+      int side = 2 * (int) self->params->radius + 1;
+
+      g_string_append_c (text, '\n');
+      if (self->params->weighted_mean)
+        /* Translators: the neighbourhood of a window position, e.g. "weighted 3×3 mean" */
+        g_string_append_printf (text, _("probability · weighted %d×%d mean"), side, side);
+      else
+        /* Translators: the neighbourhood of a window position, e.g. "3×3 mean" */
+        g_string_append_printf (text, _("probability · %d×%d mean"), side, side);
+    }
+  for (guint k = 0; k < self->grid->n_classes; k++)
+    {
+      g_autofree char *name = class_label ((const char *const *) self->grid->class_names, k);
+
+      g_string_append_printf (text, "\n%s: %.4f", name, mir_detect_grid_get (self->grid, n, k));
+      /* the mean filter 2 compares with μ (edges count as the exception factor) */
+      if (self->params != NULL && self->params->n_classes == self->grid->n_classes)
+        g_string_append_printf (text, " · %.4f",
+                                mir_detect_window_mean (self->grid, self->params, k, n));
+    }
+  return g_string_free (text, FALSE);
+}
+
 static void
 draw_hover (MiradaCanvas *self,
             cairo_t      *cr,
             PangoLayout  *layout,
             double        scale)
 {
-  GString *text;
-  guint n;
+  char *text;
   int x, y, w, h, tw, th;
   double tx, ty;
 
@@ -275,17 +317,9 @@ draw_hover (MiradaCanvas *self,
   cairo_stroke (cr);
   cairo_set_dash (cr, NULL, 0, 0);
 
-  n = (guint) (self->hover_row * self->grid->geom.cols + self->hover_col);
-  text = g_string_new (NULL);
-  /* Translators: a window position of the sliding-window grid: row, column */
-  g_string_append_printf (text, _("Window %d, %d"), self->hover_row, self->hover_col);
-  for (guint k = 0; k < self->grid->n_classes; k++)
-    {
-      g_autofree char *name = class_label ((const char *const *) self->grid->class_names, k);
-      g_string_append_printf (text, "\n%s: %.4f", name, mir_detect_grid_get (self->grid, n, k));
-    }
-  pango_layout_set_text (layout, text->str, -1);
-  g_string_free (text, TRUE);
+  text = mirada_canvas_describe_window (self, self->hover_row, self->hover_col);
+  pango_layout_set_text (layout, text, -1);
+  g_free (text);
   pango_layout_get_pixel_size (layout, &tw, &th);
   tx = (x + w) * scale + 4;
   ty = y * scale;
@@ -573,6 +607,32 @@ mirada_canvas_set_detections (MiradaCanvas *self,
 }
 
 void
+mirada_canvas_set_params (MiradaCanvas          *self,
+                          const MirDetectParams *params)
+{
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+
+  g_clear_pointer (&self->params, mir_detect_params_free);
+  if (params != NULL)
+    self->params = mir_detect_params_copy (params);
+  if (self->hovering)
+    gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+gboolean
+mirada_canvas_get_hover (MiradaCanvas *self,
+                         int          *row,
+                         int          *col)
+{
+  g_return_val_if_fail (MIRADA_IS_CANVAS (self), FALSE);
+  if (!self->hovering)
+    return FALSE;
+  *row = self->hover_row;
+  *col = self->hover_col;
+  return TRUE;
+}
+
+void
 mirada_canvas_set_truth (MiradaCanvas *self,
                          GArray       *truth)
 {
@@ -659,6 +719,7 @@ mirada_canvas_dispose (GObject *object)
   g_clear_object (&self->texture);
   g_clear_pointer (&self->image_node, gsk_render_node_unref);
   g_clear_pointer (&self->grid, mir_detect_grid_unref);
+  g_clear_pointer (&self->params, mir_detect_params_free);
   g_clear_pointer (&self->boxes, g_array_unref);
   g_clear_pointer (&self->truth, g_array_unref);
   g_clear_pointer (&self->class_names, g_strfreev);

@@ -22,6 +22,9 @@
 #include "mirada-window.h"
 #include "mirada-architecture-panel.h"
 #include "mirada-sweep-dialog.h"
+#include "mirada-model-properties.h"
+#include "io/mir-sidecar.h"
+#include "mir-error.h"
 
 #define MODEL "mlcommons__pretrainedResnet.h5" /* CIFAR-10 ResNet, 32×32 input, 10 classes */
 
@@ -891,6 +894,265 @@ test_gui_watchdog (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* ------------------------------------------------------------------ */
+/* Hover, model properties, recent files, paste */
+
+static GtkEventController *
+find_motion_controller (GtkWidget *widget)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GtkEventController) c = g_list_model_get_item (controllers, i);
+
+      if (GTK_IS_EVENT_CONTROLLER_MOTION (c))
+        return c; /* the widget keeps its reference */
+    }
+  g_error ("the canvas has no motion controller");
+  return NULL;
+}
+
+/* The 3×3 mean of class @k around (@row, @col), positions outside the grid
+ * counting as @fe: equation 2 written out again, independently of the engine. */
+static double
+mean_by_hand (MirDetectGrid *grid, guint k, int row, int col, double fe)
+{
+  double sum = 0;
+
+  for (int i = row - 1; i <= row + 1; i++)
+    for (int j = col - 1; j <= col + 1; j++)
+      if (i < 0 || j < 0 || i >= grid->geom.rows || j >= grid->geom.cols)
+        sum += fe;
+      else
+        sum += mir_detect_grid_get (grid, (guint) (i * grid->geom.cols + j), k);
+  return sum / 9;
+}
+
+static void
+check_hover_text (MiradaWindow *window, MirDetectGrid *grid, int row, int col, double fe)
+{
+  g_autofree char *text = mirada_canvas_describe_window (mirada_window_get_canvas (window), row, col);
+  guint n = (guint) (row * grid->geom.cols + col);
+
+  g_test_message ("hover (%d, %d):\n%s", row, col, text);
+  for (guint k = 0; k < grid->n_classes; k++)
+    {
+      g_autofree char *line = g_strdup_printf ("\n%s: %.4f · %.4f\n", grid->class_names[k],
+                                               mir_detect_grid_get (grid, n, k),
+                                               mean_by_hand (grid, k, row, col, fe));
+      g_autofree char *padded = g_strconcat (text, "\n", NULL);
+
+      if (strstr (padded, line) == NULL)
+        g_error ("hover text lacks “%s”", g_strstrip (g_strdup (line)));
+    }
+}
+
+static gboolean
+grid_width_is (gpointer data)
+{
+  MiradaWindow *window = ((gpointer *) data)[0];
+  int width = GPOINTER_TO_INT (((gpointer *) data)[1]);
+  MirDetectGrid *grid = mirada_window_get_grid (window);
+
+  return !mirada_window_get_busy (window) && grid != NULL && grid->geom.image_width == width;
+}
+
+static gboolean
+recent_filled (gpointer data)
+{
+  MiradaWindow *window = data;
+
+  return g_menu_model_get_n_items (mirada_window_get_recent_menu (window, 0)) > 0 &&
+         g_menu_model_get_n_items (mirada_window_get_recent_menu (window, 1)) > 0;
+}
+
+static char *
+recent_target (MiradaWindow *window, guint section)
+{
+  g_autoptr(GVariant) target = g_menu_model_get_item_attribute_value (
+    mirada_window_get_recent_menu (window, section), 0, G_MENU_ATTRIBUTE_TARGET, G_VARIANT_TYPE_STRING);
+
+  g_assert_nonnull (target);
+  return g_variant_dup_string (target, NULL);
+}
+
+static void
+test_gui_model_tools (void)
+{
+  static const char *const cifar[] = { "airplane", "automobile", "bird", "cat", "deer", "dog",
+                                       "frog", "horse", "ship", "truck", NULL };
+  g_autofree char *fixture = g_test_build_filename (G_TEST_DIST, "data", "models", MODEL, NULL);
+  g_autofree char *dir = g_dir_make_tmp ("mirada-gui-XXXXXX", NULL);
+  g_autofree char *model_path = g_build_filename (dir, "cifar.h5", NULL);
+  g_autofree char *sidecar = g_build_filename (dir, "cifar.mirada.json", NULL);
+  g_autofree char *scene_path = write_scene (dir);
+  g_autofree char *names_text = g_strjoinv ("\n", (char **) cifar);
+  g_autofree char *model_uri = NULL, *scene_uri = NULL, *got_uri = NULL;
+  g_autoptr(GFile) fixture_file = g_file_new_for_path (fixture);
+  g_autoptr(GFile) model_file = g_file_new_for_path (model_path);
+  g_autoptr(GFile) scene_file = g_file_new_for_path (scene_path);
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.mirada.Mirada");
+  g_autoptr(MirDetectGrid) old_grid = NULL;
+  g_autoptr(MirDetectGrid) direct = NULL;
+  g_autoptr(MirModel) reloaded = NULL;
+  g_autoptr(MirImage) image = NULL;
+  g_autoptr(GError) error = NULL;
+  MirModelMeta meta = { 0 };
+  MiradaDetectorPanel *panel;
+  MiradaModelProperties *dialog;
+  MiradaWindow *window;
+  MirModel *model;
+  MirDetectGrid *grid;
+  MirPreprocessMode new_mode;
+  GtkWidget *canvas;
+  double scale, max_diff = 0;
+  int row = -1, col = -1;
+
+  g_assert_true (g_file_copy (fixture_file, model_file, G_FILE_COPY_NONE, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_settings_set_string (settings, "method", "2.2");
+  g_settings_set_int (settings, "radius", 1);
+  g_settings_set_boolean (settings, "notebook-compat", FALSE);
+
+  window = new_window ();
+  panel = mirada_window_get_detector_panel (window);
+  mirada_window_open_model (window, model_file);
+  mirada_window_open_image (window, scene_file);
+  wait_until (window_idle, window, 300, "the model, the image and the detection");
+  grid = mirada_window_get_grid (window);
+  for (guint k = 0; k < mirada_detector_panel_get_n_classes (panel); k++)
+    gtk_adjustment_set_value (mirada_detector_panel_get_exception_adjustment (panel, k), 0.3);
+  settle (0.3);
+
+  /* hover: a pointer over image point (10, 10) lies in window (0, 0) only;
+   * the canvas fits the image centred, so the image centre is the widget's */
+  canvas = GTK_WIDGET (mirada_window_get_canvas (window));
+  scale = mirada_canvas_get_scale (MIRADA_CANVAS (canvas));
+  g_signal_emit_by_name (find_motion_controller (canvas), "motion",
+                         gtk_widget_get_width (canvas) / 2.0 + (10 - 160) * scale,
+                         gtk_widget_get_height (canvas) / 2.0 + (10 - 96) * scale);
+  g_assert_true (mirada_canvas_get_hover (MIRADA_CANVAS (canvas), &row, &col));
+  g_assert_cmpint (row, ==, 0);
+  g_assert_cmpint (col, ==, 0);
+  check_hover_text (window, grid, 0, 0, 0.3);   /* five neighbours outside: f_e */
+  check_hover_text (window, grid, 2, 4, 0.3);   /* inside */
+  check_hover_text (window, grid, 4, 8, 0.3);   /* bottom-right corner */
+
+  /* model properties: new preprocessing, resizing and class names */
+  model = mirada_window_get_model (window);
+  old_grid = mir_detect_grid_ref (grid);
+  new_mode = model->meta.preprocess == MIR_PREPROCESS_TF ? MIR_PREPROCESS_SCALE : MIR_PREPROCESS_TF;
+  dialog = MIRADA_MODEL_PROPERTIES (mirada_model_properties_new (window));
+  gtk_window_present (GTK_WINDOW (dialog));
+
+  /* a wrong number of names is refused, and nothing changes */
+  mirada_model_properties_set_class_names (dialog, "cat\ndog\n");
+  g_assert_false (mirada_model_properties_save (dialog, &error));
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_true (mirada_window_get_model (window) == model);
+  g_assert_false (g_file_test (sidecar, G_FILE_TEST_EXISTS));
+
+  /* a sidecar that cannot be written (a folder in its place): an error, no change */
+  g_assert_cmpint (g_mkdir (sidecar, 0700), ==, 0);
+  mirada_model_properties_set_class_names (dialog, names_text);
+  mirada_model_properties_set_preprocess (dialog, new_mode);
+  mirada_model_properties_set_resize (dialog, MIR_RESIZE_BILINEAR);
+  g_assert_false (mirada_model_properties_save (dialog, &error));
+  g_assert_nonnull (error);
+  g_test_message ("unwritable sidecar: %s", error->message);
+  g_clear_error (&error);
+  g_assert_true (mirada_window_get_model (window) == model);
+  g_assert_cmpint (g_rmdir (sidecar), ==, 0);
+
+  g_assert_true (mirada_model_properties_save (dialog, &error));
+  g_assert_no_error (error);
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  wait_until (window_idle, window, 300, "the detection with the new preprocessing");
+  model = mirada_window_get_model (window);
+  grid = mirada_window_get_grid (window);
+  g_assert_cmpint (model->meta.preprocess, ==, new_mode);
+  g_assert_cmpint (model->meta.resize, ==, MIR_RESIZE_BILINEAR);
+  g_assert_true (g_strv_equal ((const char *const *) model->meta.class_names, cifar));
+  g_assert_cmpstr (grid->class_names[3], ==, "cat");
+  g_assert_true (grid != old_grid);
+
+  /* the sidecar on disk holds the same, and reopening the file from disk
+   * gives the grid the re-applied model gave */
+  g_assert_true (mir_sidecar_load (sidecar, &meta, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (meta.preprocess, ==, new_mode);
+  g_assert_cmpint (meta.resize, ==, MIR_RESIZE_BILINEAR);
+  g_assert_true (g_strv_equal ((const char *const *) meta.class_names, cifar));
+  mir_model_meta_clear (&meta);
+  reloaded = mirada_cli_load_model (model_path, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (reloaded->meta.preprocess, ==, new_mode);
+  image = mirada_image_load (scene_path, &error);
+  g_assert_no_error (error);
+  direct = mir_detect_classify (reloaded, image, &grid->geom, 0, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  for (gsize i = 0; i < (gsize) mir_detect_geometry_n_windows (&grid->geom) * grid->n_classes; i++)
+    {
+      g_assert_cmpfloat_with_epsilon (grid->probs[i], direct->probs[i], 1e-5);
+      max_diff = MAX (max_diff, fabs (grid->probs[i] - old_grid->probs[i]));
+    }
+  g_test_message ("largest change of a probability with the new preprocessing: %.4g", max_diff);
+  g_assert_cmpfloat (max_diff, >, 1e-3);
+
+  /* recent files: the model under Models, the scene under Images */
+  model_uri = g_file_get_uri (model_file);
+  scene_uri = g_file_get_uri (scene_file);
+  wait_until (recent_filled, window, 20, "the recent-files menu");
+  got_uri = recent_target (window, 0);
+  g_assert_cmpstr (got_uri, ==, model_uri);
+  g_free (got_uri);
+  got_uri = recent_target (window, 1);
+  g_assert_cmpstr (got_uri, ==, scene_uri);
+
+  /* paste: a 200×160 picture put on the clipboard opens as the image */
+  {
+    cairo_surface_t *surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, 200, 160);
+    cairo_t *cr = cairo_create (surface);
+    g_autofree char *png = g_build_filename (dir, "paste.png", NULL);
+    g_autoptr(GdkTexture) pasted = NULL;
+    g_autofree guint8 *want = g_malloc (200 * 160 * 4);
+    g_autofree guint8 *got = g_malloc (200 * 160 * 4);
+    gpointer args[2] = { window, GINT_TO_POINTER (200) };
+    GdkTexture *shown;
+
+    cairo_set_source_rgb (cr, 0.2, 0.5, 0.8);
+    cairo_paint (cr);
+    cairo_set_source_rgb (cr, 0.9, 0.3, 0.1);
+    cairo_rectangle (cr, 40, 30, 90, 70);
+    cairo_fill (cr);
+    g_assert_cmpint (cairo_surface_write_to_png (surface, png), ==, CAIRO_STATUS_SUCCESS);
+    cairo_destroy (cr);
+    cairo_surface_destroy (surface);
+    pasted = gdk_texture_new_from_filename (png, &error);
+    g_assert_no_error (error);
+
+    gdk_clipboard_set_texture (gtk_widget_get_clipboard (GTK_WIDGET (window)), pasted);
+    gtk_widget_grab_focus (canvas);
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.paste", NULL));
+    wait_until (grid_width_is, args, 300, "the pasted image's detection");
+    g_assert_cmpint (mirada_window_get_grid (window)->geom.image_height, ==, 160);
+    shown = mirada_canvas_get_texture (MIRADA_CANVAS (canvas));
+    g_assert_cmpint (gdk_texture_get_width (shown), ==, 200);
+    gdk_texture_download (pasted, want, 200 * 4);
+    gdk_texture_download (shown, got, 200 * 4);
+    g_assert_cmpmem (want, 200 * 160 * 4, got, 200 * 160 * 4);
+    g_unlink (png);
+  }
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_unlink (sidecar);
+  g_unlink (model_path);
+  g_unlink (scene_path);
+  g_rmdir (dir);
+}
+
 /* First start: the built-in model and scene open from the GResource (the test
  * bundles stand-ins under the same paths). */
 static void
@@ -917,6 +1179,12 @@ main (int argc, char *argv[])
   int status;
 
   g_test_init (&argc, &argv, NULL);
+  /* recent files go to a folder of this run, not the user's list */
+  {
+    g_autofree char *data_home = g_dir_make_tmp ("mirada-gui-data-XXXXXX", NULL);
+
+    g_setenv ("XDG_DATA_HOME", data_home, TRUE);
+  }
   gtk_init ();
   adw_init ();
 
@@ -935,6 +1203,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/gui/sweep-truth", test_gui_sweep_truth);
   g_test_add_func ("/gui/watchdog", test_gui_watchdog);
   g_test_add_func ("/gui/defaults", test_gui_defaults);
+  g_test_add_func ("/gui/model-tools", test_gui_model_tools);
   status = g_test_run ();
   /* as the application's shutdown does: no worker inside OpenBLAS at exit */
   g_assert_true (mirada_jobs_wait_idle (30000));
