@@ -364,6 +364,99 @@ texture_variance (GdkTexture *texture)
 }
 
 static void
+paintable_changed_cb (GtkPicture *picture, GParamSpec *pspec, GArray *widths)
+{
+  GdkPaintable *paintable = gtk_picture_get_paintable (picture);
+
+  if (paintable != NULL)
+    {
+      int w = gdk_paintable_get_intrinsic_width (paintable);
+      g_array_append_val (widths, w);
+    }
+}
+
+/* Widget point of the picture showing texture point (tx, ty): the picture
+ * scales its paintable to fit, keeping its aspect ratio, centred. */
+static void
+texture_to_picture (GtkWidget *picture, double tx, double ty, double *x, double *y)
+{
+  GdkPaintable *paintable = gtk_picture_get_paintable (GTK_PICTURE (picture));
+  double w = gtk_widget_get_width (picture), h = gtk_widget_get_height (picture);
+  double pw = gdk_paintable_get_intrinsic_width (paintable);
+  double ph = gdk_paintable_get_intrinsic_height (paintable);
+  double s = MIN (w / pw, h / ph);
+
+  *x = (w - pw * s) / 2 + tx * s;
+  *y = (h - ph * s) / 2 + ty * s;
+}
+
+static GtkGesture *
+find_click_gesture (GtkWidget *widget)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GtkEventController) c = g_list_model_get_item (controllers, i);
+
+      if (GTK_IS_GESTURE_CLICK (c))
+        return GTK_GESTURE (c);
+    }
+  g_error ("no click gesture");
+  return NULL;
+}
+
+/* Click channel 3 of the activation grid: it shows large, and the value
+ * under the pointer is the layer's output computed here directly. */
+static void
+check_channel_zoom (MiradaExplainPanel *panel, MirModel *model, MirImage *image)
+{
+  g_autoptr(MirTensor) input = NULL;
+  g_autoptr(MirTrace) trace = NULL;
+  g_autoptr(GError) error = NULL;
+  GtkWidget *picture = mirada_explain_panel_get_picture (panel);
+  gint layer = mirada_explain_panel_get_layer (panel);
+  GdkTexture *grid = mirada_explain_panel_get_texture (panel);
+  MirTensor *act;
+  gint64 H, W, C;
+  double f, x, y;
+  int ax = -1, ay = -1;
+  float value = NAN, expected;
+
+  input = mir_image_prepare (image, model, &error);
+  g_assert_no_error (error);
+  trace = mir_model_run (model, &input, 1, MIR_RUN_DEFAULT, layer, 0, NULL, &error);
+  g_assert_no_error (error);
+  act = mir_trace_get (trace, (guint) layer);
+  H = act->shape[1];
+  W = act->shape[2];
+  C = act->shape[3];
+  g_assert_cmpint (C, >, 4);
+  settle (0.3);
+
+  /* the grid: 16 tiles of W×H a row, upscaled by f */
+  f = (double) gdk_texture_get_width (grid) / (MIN (C, 16) * W);
+  texture_to_picture (picture, (3 + 0.5) * W * f, 0.5 * H * f, &x, &y);
+  g_assert_cmpint (mirada_explain_panel_channel_at (panel, x, y), ==, 3);
+  g_signal_emit_by_name (find_click_gesture (picture), "pressed", 1, x, y);
+  g_assert_cmpint (mirada_explain_panel_get_zoom_channel (panel), ==, 3);
+  settle (0.3);
+
+  /* the zoom: W×H values, upscaled by f; the pointer over column 1, row 2 */
+  f = gdk_paintable_get_intrinsic_width (gtk_picture_get_paintable (GTK_PICTURE (picture))) / (double) W;
+  texture_to_picture (picture, 1.5 * f, 2.5 * f, &x, &y);
+  g_assert_true (mirada_explain_panel_value_at (panel, x, y, &ax, &ay, &value));
+  expected = act->data[(2 * W + 1) * C + 3];
+  g_test_message ("channel 3 at (1, 2): %g (direct %g)", value, expected);
+  g_assert_cmpint (ax, ==, 1);
+  g_assert_cmpint (ay, ==, 2);
+  g_assert_cmpfloat (value, ==, expected);
+
+  g_assert_true (mirada_explain_panel_zoom_channel (panel, -1));
+  g_assert_true (gtk_picture_get_paintable (GTK_PICTURE (picture)) == GDK_PAINTABLE (grid));
+}
+
+static void
 test_gui_explain (void)
 {
   g_autofree char *model_path = g_test_build_filename (G_TEST_DIST, "data", "models", MODEL, NULL);
@@ -406,6 +499,8 @@ test_gui_explain (void)
     g_assert_cmpint (gdk_texture_get_height (whole[0]), ==, 192);
   }
 
+  check_channel_zoom (panels[1], model, image);
+
   /* a selected window: both are computed again, on the 64×64 crop */
   mirada_window_select_window (window, 1, 2);
   for (guint i = 0; i < 2; i++)
@@ -429,9 +524,26 @@ test_gui_explain (void)
 
   /* filter patterns only on request */
   g_assert_null (mirada_explain_panel_get_texture (panels[2]));
-  mirada_explain_panel_compute (panels[2]);
-  wait_until (explain_done, panels[2], 300, "the filter patterns");
-  g_assert_cmpfloat (texture_variance (mirada_explain_panel_get_texture (panels[2])), >, 25.0);
+  {
+    g_autoptr(GArray) widths = g_array_new (FALSE, FALSE, sizeof (int));
+    GtkWidget *picture = mirada_explain_panel_get_picture (panels[2]);
+    gulong id = g_signal_connect (picture, "notify::paintable", G_CALLBACK (paintable_changed_cb), widths);
+    int final_width;
+
+    mirada_explain_panel_compute (panels[2]);
+    wait_until (explain_done, panels[2], 300, "the filter patterns");
+    g_signal_handler_disconnect (picture, id);
+    g_assert_cmpfloat (texture_variance (mirada_explain_panel_get_texture (panels[2])), >, 25.0);
+    /* progressively: 16 patterns in batches of 4 on a grid 4 high (filled
+     * column by column, as the seed does) show as 1, 2, 3 columns before the
+     * final 4 */
+    final_width = gdk_texture_get_width (mirada_explain_panel_get_texture (panels[2]));
+    g_test_message ("filter grid widths as they came: %u pictures, first %d, final %d",
+                    widths->len, widths->len > 0 ? g_array_index (widths, int, 0) : -1, final_width);
+    g_assert_cmpuint (widths->len, >=, 2);
+    g_assert_cmpint (g_array_index (widths, int, 0), <, final_width);
+    g_assert_cmpint (g_array_index (widths, int, widths->len - 1), ==, final_width);
+  }
 
   gtk_window_destroy (GTK_WINDOW (window));
 }
