@@ -550,15 +550,70 @@ drag_end_cb (GtkGestureDrag *gesture,
     return;
   /* A click without movement selects the window under the pointer. */
   gtk_gesture_drag_get_start_point (gesture, &sx, &sy);
+  gtk_widget_grab_focus (GTK_WIDGET (self));
   if (widget_to_image (self, sx, sy, &ix, &iy) &&
       mirada_grid_lookup (self->grid, ix, iy, &row, &col))
+    mirada_canvas_select (self, row, col);
+}
+
+/* Keyboard: the arrows move the selected window (a click's job), + and −
+ * zoom, 0 fits. */
+static gboolean
+key_pressed_cb (GtkEventControllerKey *controller,
+                guint                  keyval,
+                guint                  keycode,
+                GdkModifierType        state,
+                MiradaCanvas          *self)
+{
+  int dr = 0, dc = 0, row, col;
+
+  if (state & (GDK_CONTROL_MASK | GDK_ALT_MASK))
+    return FALSE;
+  switch (keyval)
     {
-      self->has_selection = TRUE;
-      self->sel_row = row;
-      self->sel_col = col;
-      gtk_widget_queue_draw (GTK_WIDGET (self));
-      g_signal_emit (self, signals[WINDOW_ACTIVATED], 0, row, col);
+    case GDK_KEY_plus: case GDK_KEY_KP_Add: case GDK_KEY_equal:
+      mirada_canvas_zoom_in (self);
+      return TRUE;
+    case GDK_KEY_minus: case GDK_KEY_KP_Subtract:
+      mirada_canvas_zoom_out (self);
+      return TRUE;
+    case GDK_KEY_0: case GDK_KEY_KP_0:
+      mirada_canvas_zoom_fit (self);
+      return TRUE;
+    case GDK_KEY_Left: case GDK_KEY_KP_Left: dc = -1; break;
+    case GDK_KEY_Right: case GDK_KEY_KP_Right: dc = 1; break;
+    case GDK_KEY_Up: case GDK_KEY_KP_Up: dr = -1; break;
+    case GDK_KEY_Down: case GDK_KEY_KP_Down: dr = 1; break;
+    default:
+      return FALSE;
     }
+  if (self->grid == NULL)
+    return FALSE;
+  row = self->has_selection ? CLAMP (self->sel_row + dr, 0, self->grid->geom.rows - 1) : 0;
+  col = self->has_selection ? CLAMP (self->sel_col + dc, 0, self->grid->geom.cols - 1) : 0;
+  mirada_canvas_select (self, row, col);
+  return TRUE;
+}
+
+void
+mirada_canvas_select (MiradaCanvas *self,
+                      int           row,
+                      int           col)
+{
+  g_autofree char *text = NULL;
+
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+  g_return_if_fail (self->grid != NULL);
+  g_return_if_fail (row >= 0 && row < self->grid->geom.rows && col >= 0 && col < self->grid->geom.cols);
+
+  self->has_selection = TRUE;
+  self->sel_row = row;
+  self->sel_col = col;
+  /* what the hover shows, for screen readers too */
+  text = mirada_canvas_describe_window (self, row, col);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, text, -1);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_signal_emit (self, signals[WINDOW_ACTIVATED], 0, row, col);
 }
 
 void
@@ -749,6 +804,7 @@ mirada_canvas_class_init (MiradaCanvasClass *klass)
                   0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
 
   gtk_widget_class_set_css_name (widget_class, "miradacanvas");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
 }
 
 static void
@@ -768,6 +824,15 @@ mirada_canvas_init (MiradaCanvas *self)
   g_signal_connect (controller, "motion", G_CALLBACK (pointer_motion_cb), self);
   g_signal_connect (controller, "leave", G_CALLBACK (pointer_leave_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self), controller);
+
+  controller = gtk_event_controller_key_new ();
+  g_signal_connect (controller, "key-pressed", G_CALLBACK (key_pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), controller);
+
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Image with the detector’s boxes"),
+                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                  _("Arrow keys move the selected window; plus and minus zoom"), -1);
 
   controller = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_BOTH_AXES);
   g_signal_connect (controller, "scroll", G_CALLBACK (scrolled_cb), self);

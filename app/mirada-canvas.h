@@ -35,6 +35,9 @@ void        mirada_canvas_zoom_fit        (MiradaCanvas *self);
 /* Current scale (image pixel → widget pixel). */
 double      mirada_canvas_get_scale       (MiradaCanvas *self);
 gboolean    mirada_canvas_get_selected    (MiradaCanvas *self, int *row, int *col);
+/* Selects window (@row, @col) as a click (or the arrow keys) does: emits
+ * ::window-activated. */
+void        mirada_canvas_select          (MiradaCanvas *self, int row, int col);
 /* The window position whose centre is nearest to the image point (x, y),
  * if (x, y) lies in some window. */
 gboolean    mirada_grid_lookup            (const MirDetectGrid *grid, double x, double y,

@@ -1265,6 +1265,124 @@ test_gui_model_tools (void)
   g_rmdir (dir);
 }
 
+/* ------------------------------------------------------------------ */
+/* Shortcuts, keyboard navigation, names of icon-only buttons */
+
+static void
+check_icon_buttons (GtkWidget *widget, guint *n_checked)
+{
+  /* GTK's own parts (minimise/close, spin arrows) are named by GTK */
+  if (GTK_IS_WINDOW_CONTROLS (widget) || GTK_IS_SPIN_BUTTON (widget))
+    return;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    check_icon_buttons (child, n_checked);
+  if ((GTK_IS_BUTTON (widget) && GTK_IS_IMAGE (gtk_button_get_child (GTK_BUTTON (widget)))) ||
+      (GTK_IS_MENU_BUTTON (widget) && gtk_menu_button_get_icon_name (GTK_MENU_BUTTON (widget)) != NULL))
+    {
+      /* an icon alone says nothing to a new user: every one explains itself */
+      if (gtk_widget_get_tooltip_text (widget) == NULL)
+        {
+          GString *path = g_string_new (NULL);
+
+          for (GtkWidget *w = widget; w != NULL; w = gtk_widget_get_parent (w))
+            g_string_append_printf (path, " < %s.%s", G_OBJECT_TYPE_NAME (w), gtk_widget_get_css_name (w));
+          g_error ("an icon-only button has no tooltip:%s", path->str);
+        }
+      (*n_checked)++;
+    }
+}
+
+static void
+test_gui_keyboard (void)
+{
+  static const struct { const char *accel, *action; } wanted[] = {
+    { "<Control>o", "win.open-model" },
+    { "<Control><Shift>o", "win.open-image" },
+    { "<Control>e", "win.export" },
+    { "<Control>question", "win.show-help-overlay" },
+    { "<Control>plus", "win.zoom-in" },
+    { "<Control>minus", "win.zoom-out" },
+    { "<Control>v", "win.paste" },
+  };
+  g_autoptr(GtkBuilder) builder = gtk_builder_new_from_resource ("/io/github/mirada/Mirada/gtk/help-overlay.ui");
+  g_autoptr(GSList) objects = gtk_builder_get_objects (builder);
+  MiradaWindow *window = new_window ();
+  MiradaCanvas *canvas = mirada_window_get_canvas (window);
+  GtkEventController *keys = NULL;
+  guint n_shortcuts = 0, n_buttons = 0;
+  gboolean handled = FALSE;
+  int row = -1, col = -1;
+
+  for (guint i = 0; i < G_N_ELEMENTS (wanted); i++)
+    {
+      g_auto(GStrv) actions = gtk_application_get_actions_for_accel (GTK_APPLICATION (app), wanted[i].accel);
+
+      g_assert_nonnull (actions);
+      if (!g_strv_contains ((const char *const *) actions, wanted[i].action))
+        g_error ("%s does not run %s", wanted[i].accel, wanted[i].action);
+    }
+  /* every action in the shortcuts window has its key */
+  for (GSList *l = objects; l != NULL; l = l->next)
+    if (GTK_IS_SHORTCUTS_SHORTCUT (l->data))
+      {
+        g_autofree char *action = NULL;
+        g_autofree char *accel = NULL;
+
+        g_object_get (l->data, "action-name", &action, "accelerator", &accel, NULL);
+        if (action != NULL)
+          {
+            g_auto(GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app), action);
+
+            if (accels == NULL || accels[0] == NULL)
+              g_error ("%s is in the shortcuts window without a key", action);
+          }
+        else
+          g_assert_nonnull (accel);
+        n_shortcuts++;
+      }
+  g_assert_cmpuint (n_shortcuts, ==, 13); /* files 5, image 6, general 2 */
+
+  check_icon_buttons (GTK_WIDGET (window), &n_buttons);
+  g_test_message ("%u shortcuts, %u icon-only buttons checked", n_shortcuts, n_buttons);
+  g_assert_cmpuint (n_buttons, >=, 11);
+
+  /* the arrows walk the window grid from the top-left corner, clamped */
+  g_assert_true (mirada_window_open_defaults (window));
+  wait_until (window_idle, window, 300, "the default model and scene");
+  {
+    g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (canvas));
+
+    for (guint i = 0; i < g_list_model_get_n_items (controllers) && keys == NULL; i++)
+      {
+        g_autoptr(GtkEventController) c = g_list_model_get_item (controllers, i);
+
+        if (GTK_IS_EVENT_CONTROLLER_KEY (c))
+          keys = c;
+      }
+  }
+  g_assert_nonnull (keys);
+  g_signal_emit_by_name (keys, "key-pressed", GDK_KEY_Right, 0, 0, &handled);
+  g_assert_true (handled);
+  g_assert_true (mirada_canvas_get_selected (canvas, &row, &col));
+  g_assert_cmpint (row, ==, 0);   /* the first press selects the corner */
+  g_assert_cmpint (col, ==, 0);
+  g_signal_emit_by_name (keys, "key-pressed", GDK_KEY_Right, 0, 0, &handled);
+  g_signal_emit_by_name (keys, "key-pressed", GDK_KEY_Down, 0, 0, &handled);
+  g_signal_emit_by_name (keys, "key-pressed", GDK_KEY_Left, 0, 0, &handled);
+  g_signal_emit_by_name (keys, "key-pressed", GDK_KEY_Left, 0, 0, &handled);
+  g_assert_true (mirada_canvas_get_selected (canvas, &row, &col));
+  g_assert_cmpint (row, ==, 1);
+  g_assert_cmpint (col, ==, 0);
+  {
+    double before = mirada_canvas_get_scale (canvas);
+
+    g_signal_emit_by_name (keys, "key-pressed", GDK_KEY_plus, 0, 0, &handled);
+    g_assert_cmpfloat_with_epsilon (mirada_canvas_get_scale (canvas), before * 1.25, 1e-9);
+  }
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 /* First start: the built-in model and scene open from the GResource (the test
  * bundles stand-ins under the same paths). */
 static void
@@ -1316,6 +1434,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/gui/watchdog", test_gui_watchdog);
   g_test_add_func ("/gui/defaults", test_gui_defaults);
   g_test_add_func ("/gui/model-tools", test_gui_model_tools);
+  g_test_add_func ("/gui/keyboard", test_gui_keyboard);
   status = g_test_run ();
   /* as the application's shutdown does: no worker inside OpenBLAS at exit */
   g_assert_true (mirada_jobs_wait_idle (30000));
