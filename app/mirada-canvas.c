@@ -333,9 +333,13 @@ draw_hover (MiradaCanvas *self,
     if (oy + ty + th + 6 > gtk_widget_get_height (GTK_WIDGET (self)))
       ty = gtk_widget_get_height (GTK_WIDGET (self)) - oy - th - 6;
   }
-  cairo_set_source_rgba (cr, 0, 0, 0, 0.75);
+  cairo_set_source_rgba (cr, 0, 0, 0, 0.8);
   cairo_rectangle (cr, tx, ty, tw + 8, th + 6);
-  cairo_fill (cr);
+  cairo_fill_preserve (cr);
+  /* a light edge: the box stands out on dark scenes too */
+  cairo_set_source_rgba (cr, 1, 1, 1, 0.6);
+  cairo_set_line_width (cr, 1.0);
+  cairo_stroke (cr);
   cairo_set_source_rgb (cr, 1, 1, 1);
   cairo_move_to (cr, tx + 4, ty + 3);
   pango_cairo_show_layout (cr, layout);

@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
@@ -32,7 +33,7 @@ struct _MiradaExplainPanel
   GtkButton *compute_button;     /* filters only */
   GtkLabel *status_label;
   GtkPicture *picture;           /* activations, filters */
-  GtkBox *overlays_box;          /* Grad-CAM: one picture + caption per class */
+  GtkFlowBox *overlays_box;      /* Grad-CAM: one picture + caption per class, wrapped */
 
   GSettings *settings;
   MiradaJobRunner *runner;
@@ -165,6 +166,23 @@ texture_upscaled (MirImage  *image,
   return texture_upscaled_by (image, min_side, NULL, error);
 }
 
+/* One overlay of the Grad-CAM flow box: about @side pixels wide whatever
+ * the image, so two or more fit side by side in a panel. */
+static GdkTexture *
+texture_thumbnail (MirImage  *image,
+                   int        side,
+                   GError   **error)
+{
+  g_autoptr(MirImage) small = NULL;
+
+  if (image->width <= side + side / 4)
+    return texture_upscaled (image, side, error);
+  if (!(small = mir_image_resize (image, side, MAX (1, image->height * side / image->width),
+                                  MIR_RESIZE_BILINEAR, error)))
+    return NULL;
+  return mirada_texture_new_for_image (small);
+}
+
 static char *
 class_name (MirModel *model,
             gint      k)
@@ -237,7 +255,7 @@ run_gradcam (ExplainJob    *job,
       if (!(e = methods[job->method].func (job->model, input, &opts, cancellable, error)) ||
           !(overlay = mir_colormap_overlay (job->input, e->map, e->width, e->height, job->colormap,
                                             (float) job->alpha, FALSE, error)) ||
-          !(texture = texture_upscaled (overlay, 160, error)))
+          !(texture = texture_thumbnail (overlay, 160, error)))
         return NULL;
       name = class_name (job->model, e->class_index);
       /* Translators: a class name and its probability under a heat map */
@@ -276,6 +294,14 @@ run_gradcam (ExplainJob    *job,
   return r;
 }
 
+/* Channels a row: the seed's 16, fewer for a few channels so a narrow panel
+ * shows them large (32 channels: 8 a row, 4 rows). */
+static int
+grid_columns (gint64 channels)
+{
+  return (int) CLAMP (ceil (sqrt (2.0 * channels)), 1, 16);
+}
+
 static ExplainResult *
 run_activations (ExplainJob    *job,
                  GCancellable  *cancellable,
@@ -284,13 +310,13 @@ run_activations (ExplainJob    *job,
   MirGridOptions opts = MIR_GRID_OPTIONS_DEFAULT;
   g_autoptr(MirTensor) input = NULL;
   g_autoptr(MirTrace) trace = NULL;
+  gint64 channels;
   g_autoptr(MirImage) grid = NULL;
   g_autofree MirChannelStats *stats = NULL;
   MirNode *node = mir_model_get_node (job->model, (guint) job->layer);
   MirTensor *act;
   ExplainResult *r;
   guint dead = 0;
-  gint64 channels;
 
   if (!(input = mir_image_prepare (job->input, job->model, error)) ||
       !(trace = mir_model_run (job->model, &input, 1, MIR_RUN_DEFAULT, job->layer, 0,
@@ -302,9 +328,10 @@ run_activations (ExplainJob    *job,
       g_set_error (error, MIR_ERROR, MIR_ERROR_FAILED, _("Layer “%s” kept no output"), node->name);
       return NULL;
     }
+  channels = act->shape[act->ndim - 1];
+  opts.per_row = grid_columns (channels);
   if (!(grid = mir_activation_grid (act, 0, &opts, &stats, error)))
     return NULL;
-  channels = act->shape[act->ndim - 1];
   for (gint64 c = 0; c < channels; c++)
     dead += stats[c].dead;
   r = g_new0 (ExplainResult, 1);
@@ -465,7 +492,7 @@ clear_overlays (MiradaExplainPanel *self)
   if (self->overlays_box == NULL)
     return;
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->overlays_box))))
-    gtk_box_remove (self->overlays_box, child);
+    gtk_flow_box_remove (self->overlays_box, child);
 }
 
 static void
@@ -489,7 +516,9 @@ show_overlays (MiradaExplainPanel *self,
       gtk_widget_set_hexpand (box, TRUE);
       gtk_box_append (GTK_BOX (box), picture);
       gtk_box_append (GTK_BOX (box), caption);
-      gtk_box_append (self->overlays_box, box);
+      /* wide enough to read the map and its caption: the box wraps them */
+      gtk_widget_set_size_request (box, 128, -1);
+      gtk_flow_box_append (self->overlays_box, box);
     }
 }
 
@@ -559,9 +588,8 @@ mirada_explain_panel_channel_at (MiradaExplainPanel *self,
                                  double              x,
                                  double              y)
 {
-  MirGridOptions opts = MIR_GRID_OPTIONS_DEFAULT;
   double tx, ty;
-  gint64 h, w, c, col, row, channel;
+  gint64 h, w, c, col, row, channel, per_row;
 
   g_return_val_if_fail (MIRADA_IS_EXPLAIN_PANEL (self), -1);
   if (self->activation == NULL || self->zoom_channel >= 0 ||
@@ -570,11 +598,12 @@ mirada_explain_panel_channel_at (MiradaExplainPanel *self,
   h = self->activation->shape[1];
   w = self->activation->shape[2];
   c = self->activation->shape[3];
-  /* the grid's layout (mir_activation_grid with the default options: no margin) */
+  /* the grid's layout (run_activations: no margin) */
+  per_row = grid_columns (c);
   col = (gint64) (tx / self->grid_factor) / w;
   row = (gint64) (ty / self->grid_factor) / h;
-  channel = row * opts.per_row + col;
-  return col < opts.per_row && channel < c ? (int) channel : -1;
+  channel = row * per_row + col;
+  return col < per_row && channel < c ? (int) channel : -1;
 }
 
 static void
@@ -1083,8 +1112,12 @@ mirada_explain_panel_new (MiradaExplainKind kind)
     }
   if (kind == MIRADA_EXPLAIN_GRADCAM)
     {
-      self->overlays_box = GTK_BOX (gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8));
-      gtk_box_set_homogeneous (self->overlays_box, TRUE);
+      self->overlays_box = GTK_FLOW_BOX (gtk_flow_box_new ());
+      gtk_flow_box_set_homogeneous (self->overlays_box, TRUE);
+      gtk_flow_box_set_selection_mode (self->overlays_box, GTK_SELECTION_NONE);
+      gtk_flow_box_set_max_children_per_line (self->overlays_box, MAX_OVERLAYS);
+      gtk_flow_box_set_column_spacing (self->overlays_box, 8);
+      gtk_flow_box_set_row_spacing (self->overlays_box, 8);
       gtk_widget_set_valign (GTK_WIDGET (self->overlays_box), GTK_ALIGN_START);
       gtk_widget_set_margin_start (GTK_WIDGET (self->overlays_box), 6);
       gtk_widget_set_margin_end (GTK_WIDGET (self->overlays_box), 6);

@@ -35,8 +35,8 @@ static const char *const preprocess_labels[] = {
   N_("PyTorch (x / 255, ImageNet mean and std)"),
 };
 static const char *const resize_labels[] = {
-  N_("Nearest neighbour (Keras load_img)"),
-  N_("Bilinear (tf.image.resize)"),
+  N_("Nearest (Keras)"),
+  N_("Bilinear (TensorFlow)"),
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (preprocess_labels) == MIR_PREPROCESS_TORCH + 1);
@@ -177,7 +177,7 @@ mirada_model_properties_new (MiradaWindow *window)
                                            _("The model was not opened from a local file: "
                                              "changes last until it is closed"));
   adw_preferences_group_set_description (self->names_group,
-                                         _("One name a line, in the order of the model's outputs; "
+                                         _("One name a line, in the order of the model’s outputs; "
                                            "leave empty for “class 0”, “class 1”, …"));
   return GTK_WIDGET (self);
 }

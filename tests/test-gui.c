@@ -434,8 +434,20 @@ check_channel_zoom (MiradaExplainPanel *panel, MirModel *model, MirImage *image)
   g_assert_cmpint (C, >, 4);
   settle (0.3);
 
-  /* the grid: 16 tiles of W×H a row, upscaled by f */
-  f = (double) gdk_texture_get_width (grid) / (MIN (C, 16) * W);
+  /* the grid: per_row tiles of W×H a row, upscaled by an integer f: find
+   * the one layout whose width and height give the same f */
+  {
+    int gw = gdk_texture_get_width (grid), gh = gdk_texture_get_height (grid);
+    gint64 per_row = 0;
+
+    for (gint64 p = 1; p <= 16 && per_row == 0; p++)
+      if (gw % (p * W) == 0 && gh % (((C + p - 1) / p) * H) == 0 &&
+          gw / (p * W) == gh / (((C + p - 1) / p) * H))
+        per_row = p;
+    g_assert_cmpint (per_row, >, 0);
+    f = (double) gw / (per_row * W);
+    g_test_message ("activation grid %dx%d: %" G_GINT64_FORMAT " tiles a row, ×%g", gw, gh, per_row, f);
+  }
   texture_to_picture (picture, (3 + 0.5) * W * f, 0.5 * H * f, &x, &y);
   g_assert_cmpint (mirada_explain_panel_channel_at (panel, x, y), ==, 3);
   g_signal_emit_by_name (find_click_gesture (picture), "pressed", 1, x, y);
@@ -1304,6 +1316,7 @@ test_gui_keyboard (void)
     { "<Control>plus", "win.zoom-in" },
     { "<Control>minus", "win.zoom-out" },
     { "<Control>v", "win.paste" },
+    { "<Alt>Return", "win.model-properties" },
   };
   g_autoptr(GtkBuilder) builder = gtk_builder_new_from_resource ("/io/github/mirada/Mirada/gtk/help-overlay.ui");
   g_autoptr(GSList) objects = gtk_builder_get_objects (builder);
@@ -1341,7 +1354,7 @@ test_gui_keyboard (void)
           g_assert_nonnull (accel);
         n_shortcuts++;
       }
-  g_assert_cmpuint (n_shortcuts, ==, 13); /* files 5, image 6, general 2 */
+  g_assert_cmpuint (n_shortcuts, ==, 14); /* files 6, image 6, general 2 */
 
   check_icon_buttons (GTK_WIDGET (window), &n_buttons);
   g_test_message ("%u shortcuts, %u icon-only buttons checked", n_shortcuts, n_buttons);
