@@ -255,7 +255,7 @@ run_gradcam (ExplainJob    *job,
       if (!(e = methods[job->method].func (job->model, input, &opts, cancellable, error)) ||
           !(overlay = mir_colormap_overlay (job->input, e->map, e->width, e->height, job->colormap,
                                             (float) job->alpha, FALSE, error)) ||
-          !(texture = texture_thumbnail (overlay, 160, error)))
+          !(texture = texture_thumbnail (overlay, 150, error)))
         return NULL;
       name = class_name (job->model, e->class_index);
       /* Translators: a class name and its probability under a heat map */
@@ -507,7 +507,10 @@ show_overlays (MiradaExplainPanel *self,
       GtkWidget *picture = gtk_picture_new_for_paintable (textures->pdata[i]);
       GtkWidget *caption = gtk_label_new (captions->pdata[i]);
 
-      gtk_picture_set_can_shrink (GTK_PICTURE (picture), TRUE);
+      /* at least the thumbnail's size (about 150 px wide): a flow box would
+       * otherwise give a shrinkable picture far less */
+      gtk_widget_set_size_request (picture, gdk_texture_get_width (textures->pdata[i]),
+                                   gdk_texture_get_height (textures->pdata[i]));
       gtk_widget_set_valign (picture, GTK_ALIGN_START);
       gtk_accessible_update_property (GTK_ACCESSIBLE (picture), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                       captions->pdata[i], -1);
@@ -516,8 +519,6 @@ show_overlays (MiradaExplainPanel *self,
       gtk_widget_set_hexpand (box, TRUE);
       gtk_box_append (GTK_BOX (box), picture);
       gtk_box_append (GTK_BOX (box), caption);
-      /* wide enough to read the map and its caption: the box wraps them */
-      gtk_widget_set_size_request (box, 128, -1);
       gtk_flow_box_append (self->overlays_box, box);
     }
 }
