@@ -390,8 +390,9 @@ texture_to_picture (GtkWidget *picture, double tx, double ty, double *x, double 
   *y = (h - ph * s) / 2 + ty * s;
 }
 
-static GtkGesture *
-find_click_gesture (GtkWidget *widget)
+/* The widget's first event controller of @type (the widget keeps it). */
+static gpointer
+find_controller (GtkWidget *widget, GType type)
 {
   g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
 
@@ -399,10 +400,10 @@ find_click_gesture (GtkWidget *widget)
     {
       g_autoptr(GtkEventController) c = g_list_model_get_item (controllers, i);
 
-      if (GTK_IS_GESTURE_CLICK (c))
-        return GTK_GESTURE (c);
+      if (G_TYPE_CHECK_INSTANCE_TYPE (c, type))
+        return c;
     }
-  g_error ("no click gesture");
+  g_error ("%s has no %s", G_OBJECT_TYPE_NAME (widget), g_type_name (type));
   return NULL;
 }
 
@@ -450,7 +451,7 @@ check_channel_zoom (MiradaExplainPanel *panel, MirModel *model, MirImage *image)
   }
   texture_to_picture (picture, (3 + 0.5) * W * f, 0.5 * H * f, &x, &y);
   g_assert_cmpint (mirada_explain_panel_channel_at (panel, x, y), ==, 3);
-  g_signal_emit_by_name (find_click_gesture (picture), "pressed", 1, x, y);
+  g_signal_emit_by_name (find_controller (picture, GTK_TYPE_GESTURE_CLICK), "pressed", 1, x, y);
   g_assert_cmpint (mirada_explain_panel_get_zoom_channel (panel), ==, 3);
   settle (0.3);
 
@@ -1021,21 +1022,6 @@ test_gui_watchdog (void)
 /* ------------------------------------------------------------------ */
 /* Hover, model properties, recent files, paste */
 
-static GtkEventController *
-find_motion_controller (GtkWidget *widget)
-{
-  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
-
-  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
-    {
-      g_autoptr(GtkEventController) c = g_list_model_get_item (controllers, i);
-
-      if (GTK_IS_EVENT_CONTROLLER_MOTION (c))
-        return c; /* the widget keeps its reference */
-    }
-  g_error ("the canvas has no motion controller");
-  return NULL;
-}
 
 /* The 3×3 mean of class @k around (@row, @col), positions outside the grid
  * counting as @fe: equation 2 written out again, independently of the engine. */
@@ -1153,7 +1139,7 @@ test_gui_model_tools (void)
    * the canvas fits the image centred, so the image centre is the widget's */
   canvas = GTK_WIDGET (mirada_window_get_canvas (window));
   scale = mirada_canvas_get_scale (MIRADA_CANVAS (canvas));
-  g_signal_emit_by_name (find_motion_controller (canvas), "motion",
+  g_signal_emit_by_name (find_controller (canvas, GTK_TYPE_EVENT_CONTROLLER_MOTION), "motion",
                          gtk_widget_get_width (canvas) / 2.0 + (10 - 160) * scale,
                          gtk_widget_get_height (canvas) / 2.0 + (10 - 96) * scale);
   g_assert_true (mirada_canvas_get_hover (MIRADA_CANVAS (canvas), &row, &col));
@@ -1363,18 +1349,7 @@ test_gui_keyboard (void)
   /* the arrows walk the window grid from the top-left corner, clamped */
   g_assert_true (mirada_window_open_defaults (window));
   wait_until (window_idle, window, 300, "the default model and scene");
-  {
-    g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (canvas));
-
-    for (guint i = 0; i < g_list_model_get_n_items (controllers) && keys == NULL; i++)
-      {
-        g_autoptr(GtkEventController) c = g_list_model_get_item (controllers, i);
-
-        if (GTK_IS_EVENT_CONTROLLER_KEY (c))
-          keys = c;
-      }
-  }
-  g_assert_nonnull (keys);
+  keys = find_controller (GTK_WIDGET (canvas), GTK_TYPE_EVENT_CONTROLLER_KEY);
   g_signal_emit_by_name (keys, "key-pressed", GDK_KEY_Right, 0, 0, &handled);
   g_assert_true (handled);
   g_assert_true (mirada_canvas_get_selected (canvas, &row, &col));
