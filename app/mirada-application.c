@@ -130,6 +130,7 @@ mirada_application_startup (GApplication *app)
     { "win.cancel-job", { "Escape", NULL } },
     { "win.sweep", { "<Control><Shift>s", NULL } },
     { "win.paste", { "<Control>v", NULL } },
+    { "win.model-properties", { "<Alt>Return", NULL } },
   };
 
   G_APPLICATION_CLASS (mirada_application_parent_class)->startup (app);

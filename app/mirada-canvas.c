@@ -20,6 +20,7 @@ struct _MiradaCanvas
   GdkTexture *texture;
   GskRenderNode *image_node; /* cached: rebuilt when the texture changes */
   MirDetectGrid *grid;
+  MirDetectParams *params;   /* the filter's, for the hover's neighbourhood means; or NULL */
   GArray *boxes;
   GArray *truth;             /* MirDetectTruthBox, drawn dashed; or NULL */
   char **class_names;
@@ -241,14 +242,55 @@ window_rect (const MirDetectGrid *grid,
   *w = *h = size;
 }
 
+char *
+mirada_canvas_describe_window (MiradaCanvas *self,
+                               int           row,
+                               int           col)
+{
+  GString *text;
+  guint n;
+
+  g_return_val_if_fail (MIRADA_IS_CANVAS (self), NULL);
+  g_return_val_if_fail (self->grid != NULL, NULL);
+  g_return_val_if_fail (row >= 0 && row < self->grid->geom.rows, NULL);
+  g_return_val_if_fail (col >= 0 && col < self->grid->geom.cols, NULL);
+
+  n = (guint) (row * self->grid->geom.cols + col);
+  text = g_string_new (NULL);
+  /* Translators: a window position of the sliding-window grid: row, column */
+  g_string_append_printf (text, _("Window %d, %d"), row, col);
+  if (self->params != NULL && self->params->n_classes == self->grid->n_classes)
+    {
+      int side = 2 * (int) self->params->radius + 1;
+
+      g_string_append_c (text, '\n');
+      if (self->params->weighted_mean)
+        /* Translators: the neighbourhood of a window position, e.g. "weighted 3×3 mean" */
+        g_string_append_printf (text, _("probability · weighted %d×%d mean"), side, side);
+      else
+        /* Translators: the neighbourhood of a window position, e.g. "3×3 mean" */
+        g_string_append_printf (text, _("probability · %d×%d mean"), side, side);
+    }
+  for (guint k = 0; k < self->grid->n_classes; k++)
+    {
+      g_autofree char *name = class_label ((const char *const *) self->grid->class_names, k);
+
+      g_string_append_printf (text, "\n%s: %.4f", name, mir_detect_grid_get (self->grid, n, k));
+      /* the mean filter 2 compares with μ (edges count as the exception factor) */
+      if (self->params != NULL && self->params->n_classes == self->grid->n_classes)
+        g_string_append_printf (text, " · %.4f",
+                                mir_detect_window_mean (self->grid, self->params, k, n));
+    }
+  return g_string_free (text, FALSE);
+}
+
 static void
 draw_hover (MiradaCanvas *self,
             cairo_t      *cr,
             PangoLayout  *layout,
             double        scale)
 {
-  GString *text;
-  guint n;
+  char *text;
   int x, y, w, h, tw, th;
   double tx, ty;
 
@@ -275,17 +317,9 @@ draw_hover (MiradaCanvas *self,
   cairo_stroke (cr);
   cairo_set_dash (cr, NULL, 0, 0);
 
-  n = (guint) (self->hover_row * self->grid->geom.cols + self->hover_col);
-  text = g_string_new (NULL);
-  /* Translators: a window position of the sliding-window grid: row, column */
-  g_string_append_printf (text, _("Window %d, %d"), self->hover_row, self->hover_col);
-  for (guint k = 0; k < self->grid->n_classes; k++)
-    {
-      g_autofree char *name = class_label ((const char *const *) self->grid->class_names, k);
-      g_string_append_printf (text, "\n%s: %.4f", name, mir_detect_grid_get (self->grid, n, k));
-    }
-  pango_layout_set_text (layout, text->str, -1);
-  g_string_free (text, TRUE);
+  text = mirada_canvas_describe_window (self, self->hover_row, self->hover_col);
+  pango_layout_set_text (layout, text, -1);
+  g_free (text);
   pango_layout_get_pixel_size (layout, &tw, &th);
   tx = (x + w) * scale + 4;
   ty = y * scale;
@@ -299,9 +333,13 @@ draw_hover (MiradaCanvas *self,
     if (oy + ty + th + 6 > gtk_widget_get_height (GTK_WIDGET (self)))
       ty = gtk_widget_get_height (GTK_WIDGET (self)) - oy - th - 6;
   }
-  cairo_set_source_rgba (cr, 0, 0, 0, 0.75);
+  cairo_set_source_rgba (cr, 0, 0, 0, 0.8);
   cairo_rectangle (cr, tx, ty, tw + 8, th + 6);
-  cairo_fill (cr);
+  cairo_fill_preserve (cr);
+  /* a light edge: the box stands out on dark scenes too */
+  cairo_set_source_rgba (cr, 1, 1, 1, 0.6);
+  cairo_set_line_width (cr, 1.0);
+  cairo_stroke (cr);
   cairo_set_source_rgb (cr, 1, 1, 1);
   cairo_move_to (cr, tx + 4, ty + 3);
   pango_cairo_show_layout (cr, layout);
@@ -516,15 +554,70 @@ drag_end_cb (GtkGestureDrag *gesture,
     return;
   /* A click without movement selects the window under the pointer. */
   gtk_gesture_drag_get_start_point (gesture, &sx, &sy);
+  gtk_widget_grab_focus (GTK_WIDGET (self));
   if (widget_to_image (self, sx, sy, &ix, &iy) &&
       mirada_grid_lookup (self->grid, ix, iy, &row, &col))
+    mirada_canvas_select (self, row, col);
+}
+
+/* Keyboard: the arrows move the selected window (a click's job), + and −
+ * zoom, 0 fits. */
+static gboolean
+key_pressed_cb (GtkEventControllerKey *controller,
+                guint                  keyval,
+                guint                  keycode,
+                GdkModifierType        state,
+                MiradaCanvas          *self)
+{
+  int dr = 0, dc = 0, row, col;
+
+  if (state & (GDK_CONTROL_MASK | GDK_ALT_MASK))
+    return FALSE;
+  switch (keyval)
     {
-      self->has_selection = TRUE;
-      self->sel_row = row;
-      self->sel_col = col;
-      gtk_widget_queue_draw (GTK_WIDGET (self));
-      g_signal_emit (self, signals[WINDOW_ACTIVATED], 0, row, col);
+    case GDK_KEY_plus: case GDK_KEY_KP_Add: case GDK_KEY_equal:
+      mirada_canvas_zoom_in (self);
+      return TRUE;
+    case GDK_KEY_minus: case GDK_KEY_KP_Subtract:
+      mirada_canvas_zoom_out (self);
+      return TRUE;
+    case GDK_KEY_0: case GDK_KEY_KP_0:
+      mirada_canvas_zoom_fit (self);
+      return TRUE;
+    case GDK_KEY_Left: case GDK_KEY_KP_Left: dc = -1; break;
+    case GDK_KEY_Right: case GDK_KEY_KP_Right: dc = 1; break;
+    case GDK_KEY_Up: case GDK_KEY_KP_Up: dr = -1; break;
+    case GDK_KEY_Down: case GDK_KEY_KP_Down: dr = 1; break;
+    default:
+      return FALSE;
     }
+  if (self->grid == NULL)
+    return FALSE;
+  row = self->has_selection ? CLAMP (self->sel_row + dr, 0, self->grid->geom.rows - 1) : 0;
+  col = self->has_selection ? CLAMP (self->sel_col + dc, 0, self->grid->geom.cols - 1) : 0;
+  mirada_canvas_select (self, row, col);
+  return TRUE;
+}
+
+void
+mirada_canvas_select (MiradaCanvas *self,
+                      int           row,
+                      int           col)
+{
+  g_autofree char *text = NULL;
+
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+  g_return_if_fail (self->grid != NULL);
+  g_return_if_fail (row >= 0 && row < self->grid->geom.rows && col >= 0 && col < self->grid->geom.cols);
+
+  self->has_selection = TRUE;
+  self->sel_row = row;
+  self->sel_col = col;
+  /* what the hover shows, for screen readers too */
+  text = mirada_canvas_describe_window (self, row, col);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, text, -1);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_signal_emit (self, signals[WINDOW_ACTIVATED], 0, row, col);
 }
 
 void
@@ -570,6 +663,32 @@ mirada_canvas_set_detections (MiradaCanvas *self,
   g_clear_pointer (&self->boxes, g_array_unref);
   self->boxes = boxes;
   gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+mirada_canvas_set_params (MiradaCanvas          *self,
+                          const MirDetectParams *params)
+{
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+
+  g_clear_pointer (&self->params, mir_detect_params_free);
+  if (params != NULL)
+    self->params = mir_detect_params_copy (params);
+  if (self->hovering)
+    gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+gboolean
+mirada_canvas_get_hover (MiradaCanvas *self,
+                         int          *row,
+                         int          *col)
+{
+  g_return_val_if_fail (MIRADA_IS_CANVAS (self), FALSE);
+  if (!self->hovering)
+    return FALSE;
+  *row = self->hover_row;
+  *col = self->hover_col;
+  return TRUE;
 }
 
 void
@@ -659,6 +778,7 @@ mirada_canvas_dispose (GObject *object)
   g_clear_object (&self->texture);
   g_clear_pointer (&self->image_node, gsk_render_node_unref);
   g_clear_pointer (&self->grid, mir_detect_grid_unref);
+  g_clear_pointer (&self->params, mir_detect_params_free);
   g_clear_pointer (&self->boxes, g_array_unref);
   g_clear_pointer (&self->truth, g_array_unref);
   g_clear_pointer (&self->class_names, g_strfreev);
@@ -688,6 +808,7 @@ mirada_canvas_class_init (MiradaCanvasClass *klass)
                   0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
 
   gtk_widget_class_set_css_name (widget_class, "miradacanvas");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
 }
 
 static void
@@ -707,6 +828,15 @@ mirada_canvas_init (MiradaCanvas *self)
   g_signal_connect (controller, "motion", G_CALLBACK (pointer_motion_cb), self);
   g_signal_connect (controller, "leave", G_CALLBACK (pointer_leave_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self), controller);
+
+  controller = gtk_event_controller_key_new ();
+  g_signal_connect (controller, "key-pressed", G_CALLBACK (key_pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), controller);
+
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Image with the detector’s boxes"),
+                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                  _("Arrow keys move the selected window; plus and minus zoom"), -1);
 
   controller = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_BOTH_AXES);
   g_signal_connect (controller, "scroll", G_CALLBACK (scrolled_cb), self);

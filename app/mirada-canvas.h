@@ -17,6 +17,14 @@ void        mirada_canvas_set_texture     (MiradaCanvas *self, GdkTexture *textu
 GdkTexture *mirada_canvas_get_texture     (MiradaCanvas *self);
 /* The grid (for hover) and the filtered boxes (array of MirDetectBox); either may be NULL. */
 void        mirada_canvas_set_detections  (MiradaCanvas *self, MirDetectGrid *grid, GArray *boxes);
+/* The filter's parameters (copied): the hover shows each class's
+ * neighbourhood mean as filter 2 computes it.  NULL shows probabilities only. */
+void        mirada_canvas_set_params      (MiradaCanvas *self, const MirDetectParams *params);
+/* The hover text for window (@row, @col): probability and neighbourhood mean
+ * per class.  Transfer full. */
+char       *mirada_canvas_describe_window (MiradaCanvas *self, int row, int col);
+/* The window under the pointer, if any. */
+gboolean    mirada_canvas_get_hover       (MiradaCanvas *self, int *row, int *col);
 /* Ground-truth boxes (array of MirDetectTruthBox), drawn dashed; NULL hides them. */
 void        mirada_canvas_set_truth       (MiradaCanvas *self, GArray *truth);
 GArray     *mirada_canvas_get_truth       (MiradaCanvas *self);
@@ -27,6 +35,9 @@ void        mirada_canvas_zoom_fit        (MiradaCanvas *self);
 /* Current scale (image pixel → widget pixel). */
 double      mirada_canvas_get_scale       (MiradaCanvas *self);
 gboolean    mirada_canvas_get_selected    (MiradaCanvas *self, int *row, int *col);
+/* Selects window (@row, @col) as a click (or the arrow keys) does: emits
+ * ::window-activated. */
+void        mirada_canvas_select          (MiradaCanvas *self, int row, int col);
 /* The window position whose centre is nearest to the image point (x, y),
  * if (x, y) lies in some window. */
 gboolean    mirada_grid_lookup            (const MirDetectGrid *grid, double x, double y,

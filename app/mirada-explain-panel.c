@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
@@ -17,6 +18,8 @@
 #include "mirada-window.h"
 
 #define N_FILTERS 16
+/* Filters optimised together: one batch finished shows at once in the panel. */
+#define FILTER_BATCH 4
 
 struct _MiradaExplainPanel
 {
@@ -30,7 +33,7 @@ struct _MiradaExplainPanel
   GtkButton *compute_button;     /* filters only */
   GtkLabel *status_label;
   GtkPicture *picture;           /* activations, filters */
-  GtkBox *overlays_box;          /* Grad-CAM: one picture + caption per class */
+  GtkFlowBox *overlays_box;      /* Grad-CAM: one picture + caption per class, wrapped */
 
   GSettings *settings;
   MiradaJobRunner *runner;
@@ -41,6 +44,15 @@ struct _MiradaExplainPanel
   GdkTexture *texture;
   GArray *classes;               /* gint: the detector's enabled classes */
   gboolean updating;
+
+  /* activations: the layer's values, for the channel zoom */
+  MirTensor *activation;         /* 1×H×W×C, or NULL */
+  MirChannelStats *stats;        /* C entries */
+  char *layer_name;
+  int grid_factor;               /* texture pixels per grid pixel */
+  int zoom_channel;              /* -1: the grid */
+  int zoom_factor;               /* texture pixels per activation value in the zoom */
+  GtkWidget *back_button;
 };
 
 G_DEFINE_FINAL_TYPE (MiradaExplainPanel, mirada_explain_panel, GTK_TYPE_BOX)
@@ -86,6 +98,7 @@ typedef struct
   GArray *classes;     /* gint; -1: the top prediction */
   MirColormap colormap;
   double alpha;
+  GWeakRef *panel;     /* filters: partial grids go there (an atomic rc box; read on the UI thread) */
 } ExplainJob;
 
 typedef struct
@@ -94,6 +107,10 @@ typedef struct
   GPtrArray *textures;     /* Grad-CAM: one per class */
   GPtrArray *captions;     /* Grad-CAM: one per class */
   char *status;
+  MirTensor *activation;   /* activations: the values shown */
+  MirChannelStats *stats;
+  char *layer_name;
+  int factor;              /* activations: texture pixels per grid pixel */
 } ExplainResult;
 
 static void
@@ -102,6 +119,7 @@ explain_job_free (ExplainJob *job)
   g_clear_pointer (&job->model, mir_model_unref);
   g_clear_pointer (&job->input, mir_image_unref);
   g_clear_pointer (&job->classes, g_array_unref);
+  g_atomic_rc_box_release_full (job->panel, (GDestroyNotify) g_weak_ref_clear);
   g_free (job);
 }
 
@@ -112,26 +130,57 @@ explain_result_free (ExplainResult *r)
   g_clear_pointer (&r->textures, g_ptr_array_unref);
   g_clear_pointer (&r->captions, g_ptr_array_unref);
   g_free (r->status);
+  g_clear_pointer (&r->activation, mir_tensor_unref);
+  g_free (r->stats);
+  g_free (r->layer_name);
   g_free (r);
 }
 
 /* Small maps upscaled nearest-neighbour on the CPU (GTK 4.8 only filters
  * linearly), so each activation stays a crisp square. */
 static GdkTexture *
-texture_upscaled (MirImage  *image,
-                  int        min_side,
-                  GError   **error)
+texture_upscaled_by (MirImage  *image,
+                     int        min_side,
+                     int       *factor_out,
+                     GError   **error)
 {
   g_autoptr(MirImage) big = NULL;
   int side = MAX (image->width, image->height);
   int factor = side > 0 ? MAX (1, min_side / side) : 1;
 
+  if (factor_out != NULL)
+    *factor_out = factor;
   if (factor == 1)
     return mirada_texture_new_for_image (image);
   if (!(big = mir_image_resize (image, image->width * factor, image->height * factor,
                                 MIR_RESIZE_NEAREST, error)))
     return NULL;
   return mirada_texture_new_for_image (big);
+}
+
+static GdkTexture *
+texture_upscaled (MirImage  *image,
+                  int        min_side,
+                  GError   **error)
+{
+  return texture_upscaled_by (image, min_side, NULL, error);
+}
+
+/* One overlay of the Grad-CAM flow box: about @side pixels wide whatever
+ * the image, so two or more fit side by side in a panel. */
+static GdkTexture *
+texture_thumbnail (MirImage  *image,
+                   int        side,
+                   GError   **error)
+{
+  g_autoptr(MirImage) small = NULL;
+
+  if (image->width <= side + side / 4)
+    return texture_upscaled (image, side, error);
+  if (!(small = mir_image_resize (image, side, MAX (1, image->height * side / image->width),
+                                  MIR_RESIZE_BILINEAR, error)))
+    return NULL;
+  return mirada_texture_new_for_image (small);
 }
 
 static char *
@@ -206,7 +255,7 @@ run_gradcam (ExplainJob    *job,
       if (!(e = methods[job->method].func (job->model, input, &opts, cancellable, error)) ||
           !(overlay = mir_colormap_overlay (job->input, e->map, e->width, e->height, job->colormap,
                                             (float) job->alpha, FALSE, error)) ||
-          !(texture = texture_upscaled (overlay, 160, error)))
+          !(texture = texture_thumbnail (overlay, 150, error)))
         return NULL;
       name = class_name (job->model, e->class_index);
       /* Translators: a class name and its probability under a heat map */
@@ -245,6 +294,14 @@ run_gradcam (ExplainJob    *job,
   return r;
 }
 
+/* Channels a row: the seed's 16, fewer for a few channels so a narrow panel
+ * shows them large (32 channels: 8 a row, 4 rows). */
+static int
+grid_columns (gint64 channels)
+{
+  return (int) CLAMP (ceil (sqrt (2.0 * channels)), 1, 16);
+}
+
 static ExplainResult *
 run_activations (ExplainJob    *job,
                  GCancellable  *cancellable,
@@ -253,13 +310,13 @@ run_activations (ExplainJob    *job,
   MirGridOptions opts = MIR_GRID_OPTIONS_DEFAULT;
   g_autoptr(MirTensor) input = NULL;
   g_autoptr(MirTrace) trace = NULL;
+  gint64 channels;
   g_autoptr(MirImage) grid = NULL;
   g_autofree MirChannelStats *stats = NULL;
   MirNode *node = mir_model_get_node (job->model, (guint) job->layer);
   MirTensor *act;
   ExplainResult *r;
   guint dead = 0;
-  gint64 channels;
 
   if (!(input = mir_image_prepare (job->input, job->model, error)) ||
       !(trace = mir_model_run (job->model, &input, 1, MIR_RUN_DEFAULT, job->layer, 0,
@@ -271,17 +328,21 @@ run_activations (ExplainJob    *job,
       g_set_error (error, MIR_ERROR, MIR_ERROR_FAILED, _("Layer “%s” kept no output"), node->name);
       return NULL;
     }
+  channels = act->shape[act->ndim - 1];
+  opts.per_row = grid_columns (channels);
   if (!(grid = mir_activation_grid (act, 0, &opts, &stats, error)))
     return NULL;
-  channels = act->shape[act->ndim - 1];
   for (gint64 c = 0; c < channels; c++)
     dead += stats[c].dead;
   r = g_new0 (ExplainResult, 1);
-  if (!(r->texture = texture_upscaled (grid, 480, error)))
+  if (!(r->texture = texture_upscaled_by (grid, 480, &r->factor, error)) ||
+      !(r->activation = mir_tensor_dup (act, error)))
     {
       explain_result_free (r);
       return NULL;
     }
+  r->stats = g_steal_pointer (&stats);
+  r->layer_name = g_strdup (node->name);
   r->status = g_strdup_printf (ngettext ("“%s”: %d channel of %d×%d, %u all zero",
                                          "“%s”: %d channels of %d×%d, %u all zero", (gulong) channels),
                                node->name, (int) channels, (int) act->shape[1], (int) act->shape[2], dead);
@@ -293,7 +354,48 @@ typedef struct
   GPtrArray *patterns;
   MiradaJob *job;
   guint n;
+  ExplainJob *explain;
+  GCancellable *cancellable;
 } FilterCollect;
+
+/* The patterns found so far, for the UI thread. */
+typedef struct
+{
+  GWeakRef *panel;         /* a reference on the job's rc box */
+  GCancellable *cancellable;
+  GdkTexture *texture;
+  guint done, n;
+} PartialFilters;
+
+static gboolean
+show_partial_filters (gpointer data)
+{
+  PartialFilters *pf = data;
+  MiradaExplainPanel *self = g_weak_ref_get (pf->panel);
+
+  /* a newer job cancels this one: its partial grid must not land */
+  if (self != NULL && !g_cancellable_is_cancelled (pf->cancellable) &&
+      mirada_job_runner_get_busy (self->runner))
+    {
+      g_autofree char *text = g_strdup_printf (_("%u of %u filter patterns…"), pf->done, pf->n);
+
+      gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (pf->texture));
+      gtk_label_set_label (self->status_label, text);
+    }
+  g_clear_object (&self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+partial_filters_free (gpointer data)
+{
+  PartialFilters *pf = data;
+
+  g_object_unref (pf->texture);
+  g_clear_object (&pf->cancellable);
+  g_atomic_rc_box_release_full (pf->panel, (GDestroyNotify) g_weak_ref_clear);
+  g_free (pf);
+}
 
 static void
 pattern_done_cb (guint     index,
@@ -304,9 +406,26 @@ pattern_done_cb (guint     index,
                  gpointer  user_data)
 {
   FilterCollect *fc = user_data;
+  g_autoptr(MirImage) grid = NULL;
+  PartialFilters *pf;
 
   g_ptr_array_add (fc->patterns, mir_image_ref (pattern));
   mirada_job_set_progress (fc->job, (double) fc->patterns->len / fc->n);
+  /* each finished batch shows at once; the last one arrives as the result */
+  if (fc->patterns->len >= fc->n || fc->patterns->len % FILTER_BATCH != 0 ||
+      !(grid = mir_filter_grid ((MirImage *const *) fc->patterns->pdata, fc->patterns->len, 4, 2, NULL)))
+    return;
+  pf = g_new0 (PartialFilters, 1);
+  if (!(pf->texture = texture_upscaled (grid, 320, NULL)))
+    {
+      g_free (pf);
+      return;
+    }
+  pf->panel = g_atomic_rc_box_acquire (fc->explain->panel);
+  pf->cancellable = fc->cancellable != NULL ? g_object_ref (fc->cancellable) : NULL;
+  pf->done = fc->patterns->len;
+  pf->n = fc->n;
+  g_main_context_invoke_full (NULL, G_PRIORITY_DEFAULT, show_partial_filters, pf, partial_filters_free);
 }
 
 static ExplainResult *
@@ -322,9 +441,10 @@ run_filters (ExplainJob    *job,
   gint filters[N_FILTERS];
   gint64 channels = node->shape.dim[node->shape.ndim - 1];
   guint n = (guint) MIN (channels, N_FILTERS);
-  FilterCollect fc = { patterns, mjob, n };
+  FilterCollect fc = { patterns, mjob, n, job, cancellable };
   ExplainResult *r;
 
+  opts.batch = FILTER_BATCH;
   for (guint i = 0; i < n; i++)
     filters[i] = (gint) i;
   if (!mir_filter_patterns (job->model, job->layer, filters, n, &opts, pattern_done_cb, &fc,
@@ -372,7 +492,7 @@ clear_overlays (MiradaExplainPanel *self)
   if (self->overlays_box == NULL)
     return;
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->overlays_box))))
-    gtk_box_remove (self->overlays_box, child);
+    gtk_flow_box_remove (self->overlays_box, child);
 }
 
 static void
@@ -387,7 +507,10 @@ show_overlays (MiradaExplainPanel *self,
       GtkWidget *picture = gtk_picture_new_for_paintable (textures->pdata[i]);
       GtkWidget *caption = gtk_label_new (captions->pdata[i]);
 
-      gtk_picture_set_can_shrink (GTK_PICTURE (picture), TRUE);
+      /* at least the thumbnail's size (about 150 px wide): a flow box would
+       * otherwise give a shrinkable picture far less */
+      gtk_widget_set_size_request (picture, gdk_texture_get_width (textures->pdata[i]),
+                                   gdk_texture_get_height (textures->pdata[i]));
       gtk_widget_set_valign (picture, GTK_ALIGN_START);
       gtk_accessible_update_property (GTK_ACCESSIBLE (picture), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                       captions->pdata[i], -1);
@@ -396,7 +519,7 @@ show_overlays (MiradaExplainPanel *self,
       gtk_widget_set_hexpand (box, TRUE);
       gtk_box_append (GTK_BOX (box), picture);
       gtk_box_append (GTK_BOX (box), caption);
-      gtk_box_append (self->overlays_box, box);
+      gtk_flow_box_append (self->overlays_box, box);
     }
 }
 
@@ -414,12 +537,201 @@ explain_done (gpointer      result,
       return;
     }
   g_set_object (&self->texture, r->texture);
+  g_clear_pointer (&self->activation, mir_tensor_unref);
+  g_clear_pointer (&self->stats, g_free);
+  g_clear_pointer (&self->layer_name, g_free);
+  self->activation = g_steal_pointer (&r->activation);
+  self->stats = g_steal_pointer (&r->stats);
+  self->layer_name = g_steal_pointer (&r->layer_name);
+  self->grid_factor = r->factor;
+  self->zoom_channel = -1;
+  if (self->back_button != NULL)
+    gtk_widget_set_visible (self->back_button, FALSE);
   if (self->overlays_box != NULL)
     show_overlays (self, r->textures, r->captions);
   else
     gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (r->texture));
   gtk_label_set_label (self->status_label, r->status);
   explain_result_free (r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Activations: one channel large, with the value under the pointer */
+
+/* The texture point under (@wx, @wy) of the picture, which shows its
+ * paintable scaled to fit, centred (GtkPicture with keep-aspect-ratio). */
+static gboolean
+picture_to_texture (MiradaExplainPanel *self,
+                    double              wx,
+                    double              wy,
+                    double             *tx,
+                    double             *ty)
+{
+  GdkPaintable *paintable = gtk_picture_get_paintable (self->picture);
+  double w = gtk_widget_get_width (GTK_WIDGET (self->picture));
+  double h = gtk_widget_get_height (GTK_WIDGET (self->picture));
+  double pw, ph, scale;
+
+  if (paintable == NULL || w <= 0 || h <= 0)
+    return FALSE;
+  pw = gdk_paintable_get_intrinsic_width (paintable);
+  ph = gdk_paintable_get_intrinsic_height (paintable);
+  if (pw <= 0 || ph <= 0)
+    return FALSE;
+  scale = MIN (w / pw, h / ph);
+  *tx = (wx - (w - pw * scale) / 2) / scale;
+  *ty = (wy - (h - ph * scale) / 2) / scale;
+  return *tx >= 0 && *ty >= 0 && *tx < pw && *ty < ph;
+}
+
+int
+mirada_explain_panel_channel_at (MiradaExplainPanel *self,
+                                 double              x,
+                                 double              y)
+{
+  double tx, ty;
+  gint64 h, w, c, col, row, channel, per_row;
+
+  g_return_val_if_fail (MIRADA_IS_EXPLAIN_PANEL (self), -1);
+  if (self->activation == NULL || self->zoom_channel >= 0 ||
+      !picture_to_texture (self, x, y, &tx, &ty))
+    return -1;
+  h = self->activation->shape[1];
+  w = self->activation->shape[2];
+  c = self->activation->shape[3];
+  /* the grid's layout (run_activations: no margin) */
+  per_row = grid_columns (c);
+  col = (gint64) (tx / self->grid_factor) / w;
+  row = (gint64) (ty / self->grid_factor) / h;
+  channel = row * per_row + col;
+  return col < per_row && channel < c ? (int) channel : -1;
+}
+
+static void
+show_channel_summary (MiradaExplainPanel *self)
+{
+  const MirChannelStats *st = &self->stats[self->zoom_channel];
+  g_autofree char *text =
+    /* Translators: channel 5 of layer "conv2d": its mean, maximum and share of zeros */
+    g_strdup_printf (_("Channel %d of “%s”: mean %.4g, max %.4g, %.0f %% zeros%s"),
+                     self->zoom_channel, self->layer_name, st->mean, st->max,
+                     100 * st->zero_fraction, st->dead ? _(" (dead on this image)") : "");
+
+  gtk_label_set_label (self->status_label, text);
+}
+
+gboolean
+mirada_explain_panel_zoom_channel (MiradaExplainPanel *self,
+                                   int                 channel)
+{
+  g_autoptr(MirImage) image = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autofree guint8 *bytes = NULL;
+  g_autofree float *values = NULL;
+  gint64 h, w, c;
+
+  g_return_val_if_fail (MIRADA_IS_EXPLAIN_PANEL (self), FALSE);
+  if (self->activation == NULL)
+    return FALSE;
+  if (channel < 0)
+    {
+      self->zoom_channel = -1;
+      gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (self->texture));
+      gtk_widget_set_visible (self->back_button, FALSE);
+      gtk_label_set_label (self->status_label, "");
+      return TRUE;
+    }
+  h = self->activation->shape[1];
+  w = self->activation->shape[2];
+  c = self->activation->shape[3];
+  if (channel >= c)
+    return FALSE;
+
+  /* the grid's colouring of this channel (seed normalisation, viridis), large */
+  bytes = g_malloc ((gsize) (h * w));
+  values = g_new (float, h * w);
+  mir_grid_normalise_channel (self->activation->data + channel, (gsize) (h * w), (gsize) c,
+                              MIR_GRID_NORM_CHANNEL, 0, 0, bytes);
+  for (gint64 i = 0; i < h * w; i++)
+    values[i] = bytes[i] / 255.f;
+  if (!(image = mir_colormap_apply (MIR_COLORMAP_VIRIDIS, values, (int) w, (int) h, NULL)) ||
+      !(texture = texture_upscaled_by (image, 480, &self->zoom_factor, NULL)))
+    return FALSE;
+  self->zoom_channel = channel;
+  gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (texture));
+  gtk_widget_set_visible (self->back_button, TRUE);
+  show_channel_summary (self);
+  return TRUE;
+}
+
+int
+mirada_explain_panel_get_zoom_channel (MiradaExplainPanel *self)
+{
+  g_return_val_if_fail (MIRADA_IS_EXPLAIN_PANEL (self), -1);
+  return self->zoom_channel;
+}
+
+gboolean
+mirada_explain_panel_value_at (MiradaExplainPanel *self,
+                               double              x,
+                               double              y,
+                               int                *ax,
+                               int                *ay,
+                               float              *value)
+{
+  double tx, ty;
+  gint64 c;
+
+  g_return_val_if_fail (MIRADA_IS_EXPLAIN_PANEL (self), FALSE);
+  if (self->activation == NULL || self->zoom_channel < 0 ||
+      !picture_to_texture (self, x, y, &tx, &ty))
+    return FALSE;
+  c = self->activation->shape[3];
+  *ax = MIN ((int) (tx / self->zoom_factor), (int) self->activation->shape[2] - 1);
+  *ay = MIN ((int) (ty / self->zoom_factor), (int) self->activation->shape[1] - 1);
+  *value = self->activation->data[((gint64) *ay * self->activation->shape[2] + *ax) * c +
+                                  self->zoom_channel];
+  return TRUE;
+}
+
+static void
+picture_pressed_cb (GtkGestureClick    *gesture,
+                    int                 n_press,
+                    double              x,
+                    double              y,
+                    MiradaExplainPanel *self)
+{
+  int channel = mirada_explain_panel_channel_at (self, x, y);
+
+  if (channel >= 0)
+    mirada_explain_panel_zoom_channel (self, channel);
+}
+
+static void
+picture_motion_cb (GtkEventControllerMotion *controller,
+                   double                    x,
+                   double                    y,
+                   MiradaExplainPanel       *self)
+{
+  int ax, ay;
+  float value;
+
+  if (mirada_explain_panel_value_at (self, x, y, &ax, &ay, &value))
+    {
+      /* Translators: channel 5, the activation at column x, row y, and its value */
+      g_autofree char *text = g_strdup_printf (_("Channel %d at (%d, %d): %.5g"),
+                                               self->zoom_channel, ax, ay, value);
+
+      gtk_label_set_label (self->status_label, text);
+    }
+  else if (self->zoom_channel >= 0)
+    show_channel_summary (self);
+}
+
+static void
+back_clicked_cb (MiradaExplainPanel *self)
+{
+  mirada_explain_panel_zoom_channel (self, -1);
 }
 
 static gint
@@ -449,6 +761,8 @@ run_job (MiradaExplainPanel *self)
 
   job = g_new0 (ExplainJob, 1);
   job->kind = self->kind;
+  job->panel = g_atomic_rc_box_new0 (GWeakRef);
+  g_weak_ref_init (job->panel, self);
   job->model = mir_model_ref (self->model);
   job->input = self->input != NULL ? mir_image_ref (self->input) : NULL;
   job->layer = layer;
@@ -518,6 +832,10 @@ mirada_explain_panel_set_model (MiradaExplainPanel *self,
   self->model = model;
   g_array_set_size (self->layers, 0);
   g_clear_object (&self->texture);
+  g_clear_pointer (&self->activation, mir_tensor_unref);
+  self->zoom_channel = -1;
+  if (self->back_button != NULL)
+    gtk_widget_set_visible (self->back_button, FALSE);
   gtk_picture_set_paintable (self->picture, NULL);
   clear_overlays (self);
 
@@ -745,6 +1063,13 @@ mirada_explain_panel_new (MiradaExplainKind kind)
     case MIRADA_EXPLAIN_ACTIVATIONS:
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->layer_dropdown),
                                    _("The layer whose output is shown: one small image per channel, 16 per row, in viridis."));
+      self->back_button = gtk_button_new_from_icon_name ("view-grid-symbolic");
+      gtk_widget_set_tooltip_text (self->back_button, _("Back to all channels"));
+      gtk_accessible_update_property (GTK_ACCESSIBLE (self->back_button), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                      _("All channels"), -1);
+      gtk_widget_set_visible (self->back_button, FALSE);
+      g_signal_connect_swapped (self->back_button, "clicked", G_CALLBACK (back_clicked_cb), self);
+      gtk_box_append (GTK_BOX (bar), self->back_button);
       break;
     case MIRADA_EXPLAIN_FILTERS:
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->layer_dropdown),
@@ -772,10 +1097,28 @@ mirada_explain_panel_new (MiradaExplainKind kind)
   self->picture = GTK_PICTURE (gtk_picture_new ());
   gtk_picture_set_can_shrink (self->picture, TRUE);
   gtk_widget_set_valign (GTK_WIDGET (self->picture), GTK_ALIGN_START);
+  if (kind == MIRADA_EXPLAIN_ACTIVATIONS)
+    {
+      GtkGesture *click = gtk_gesture_click_new ();
+      GtkEventController *motion = gtk_event_controller_motion_new ();
+
+      g_signal_connect (click, "pressed", G_CALLBACK (picture_pressed_cb), self);
+      gtk_widget_add_controller (GTK_WIDGET (self->picture), GTK_EVENT_CONTROLLER (click));
+      g_signal_connect (motion, "motion", G_CALLBACK (picture_motion_cb), self);
+      gtk_widget_add_controller (GTK_WIDGET (self->picture), motion);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->picture),
+                                   _("Click a channel to see it large, with the value under the pointer"));
+      gtk_accessible_update_property (GTK_ACCESSIBLE (self->picture), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                      _("Activation grid"), -1);
+    }
   if (kind == MIRADA_EXPLAIN_GRADCAM)
     {
-      self->overlays_box = GTK_BOX (gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8));
-      gtk_box_set_homogeneous (self->overlays_box, TRUE);
+      self->overlays_box = GTK_FLOW_BOX (gtk_flow_box_new ());
+      gtk_flow_box_set_homogeneous (self->overlays_box, TRUE);
+      gtk_flow_box_set_selection_mode (self->overlays_box, GTK_SELECTION_NONE);
+      gtk_flow_box_set_max_children_per_line (self->overlays_box, MAX_OVERLAYS);
+      gtk_flow_box_set_column_spacing (self->overlays_box, 8);
+      gtk_flow_box_set_row_spacing (self->overlays_box, 8);
       gtk_widget_set_valign (GTK_WIDGET (self->overlays_box), GTK_ALIGN_START);
       gtk_widget_set_margin_start (GTK_WIDGET (self->overlays_box), 6);
       gtk_widget_set_margin_end (GTK_WIDGET (self->overlays_box), 6);
@@ -861,6 +1204,8 @@ mirada_explain_panel_dispose (GObject *object)
   g_clear_object (&self->texture);
   g_clear_pointer (&self->layers, g_array_unref);
   g_clear_pointer (&self->classes, g_array_unref);
+  g_clear_pointer (&self->activation, mir_tensor_unref);
+  g_clear_pointer (&self->stats, g_free);
 
   G_OBJECT_CLASS (mirada_explain_panel_parent_class)->dispose (object);
 }
@@ -869,6 +1214,7 @@ static void
 mirada_explain_panel_finalize (GObject *object)
 {
   g_free (MIRADA_EXPLAIN_PANEL (object)->what);
+  g_free (MIRADA_EXPLAIN_PANEL (object)->layer_name);
   G_OBJECT_CLASS (mirada_explain_panel_parent_class)->finalize (object);
 }
 
@@ -888,5 +1234,13 @@ mirada_explain_panel_init (MiradaExplainPanel *self)
   self->runner = mirada_job_runner_new ();
   self->layers = g_array_new (FALSE, FALSE, sizeof (gint));
   self->classes = g_array_new (FALSE, FALSE, sizeof (gint));
+  self->zoom_channel = -1;
   gtk_widget_set_margin_top (GTK_WIDGET (self), 6);
+}
+
+GtkWidget *
+mirada_explain_panel_get_picture (MiradaExplainPanel *self)
+{
+  g_return_val_if_fail (MIRADA_IS_EXPLAIN_PANEL (self), NULL);
+  return GTK_WIDGET (self->picture);
 }

@@ -39,4 +39,15 @@ guint      mirada_explain_panel_get_n_overlays (MiradaExplainPanel *self);
 /* The last picture shown (for tests and export; Grad-CAM: the overlays side by side), or NULL. */
 GdkTexture *mirada_explain_panel_get_texture (MiradaExplainPanel *self);
 
+/* Activations: the channel of the grid under (@x, @y) of the picture, or -1. */
+int        mirada_explain_panel_channel_at     (MiradaExplainPanel *self, double x, double y);
+/* Shows channel @channel large (-1: the grid again); FALSE without activations. */
+gboolean   mirada_explain_panel_zoom_channel   (MiradaExplainPanel *self, int channel);
+int        mirada_explain_panel_get_zoom_channel (MiradaExplainPanel *self);
+/* In the zoom: the activation (column @ax, row @ay) under (@x, @y) of the picture and its value. */
+gboolean   mirada_explain_panel_value_at       (MiradaExplainPanel *self, double x, double y,
+                                                int *ax, int *ay, float *value);
+/* The picture (activations, filters). */
+GtkWidget *mirada_explain_panel_get_picture    (MiradaExplainPanel *self);
+
 G_END_DECLS

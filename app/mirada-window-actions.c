@@ -8,6 +8,7 @@
 #include <json-glib/json-glib.h>
 
 #include "mirada-cli.h"
+#include "mirada-model-properties.h"
 #include "mirada-window-private.h"
 
 static void
@@ -427,21 +428,34 @@ _mirada_window_update_recent (MiradaWindow *self)
   const char *app_name = g_get_application_name ();
   guint n = 0;
 
-  g_menu_remove_all (self->recent_section);
+  guint n_images = 0;
+
+  g_menu_remove_all (self->recent_models);
+  g_menu_remove_all (self->recent_images);
   items = g_list_sort (items, compare_recent);
-  for (GList *l = items; l != NULL && n < 10; l = l->next)
+  for (GList *l = items; l != NULL; l = l->next)
     {
       GtkRecentInfo *info = l->data;
       g_autoptr(GMenuItem) item = NULL;
+      g_autofree char *type = NULL;
+      gboolean image;
 
       if (app_name == NULL || !gtk_recent_info_has_application (info, app_name) ||
           !gtk_recent_info_exists (info))
         continue;
+      /* as mirada_window_open_files sorts dropped files */
+      type = g_content_type_guess (gtk_recent_info_get_uri (info), NULL, 0, NULL);
+      image = g_content_type_is_mime_type (type, "image/*");
+      if ((image ? n_images : n) >= 8)
+        continue;
       item = g_menu_item_new (gtk_recent_info_get_display_name (info), NULL);
       g_menu_item_set_action_and_target_value (item, "win.open-recent",
                                                g_variant_new_string (gtk_recent_info_get_uri (info)));
-      g_menu_append_item (self->recent_section, item);
-      n++;
+      g_menu_append_item (image ? self->recent_images : self->recent_models, item);
+      if (image)
+        n_images++;
+      else
+        n++;
     }
   g_list_free_full (items, (GDestroyNotify) gtk_recent_info_unref);
 }
@@ -455,6 +469,16 @@ open_recent_action (GtkWidget  *widget,
   GFile *files[] = { file };
 
   mirada_window_open_files (MIRADA_WINDOW (widget), files, 1);
+}
+
+static void
+model_properties_action (GtkWidget  *widget,
+                         const char *action_name,
+                         GVariant   *parameter)
+{
+  GtkWidget *dialog = mirada_model_properties_new (MIRADA_WINDOW (widget));
+
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 static void
@@ -490,6 +514,7 @@ _mirada_window_update_actions (MiradaWindow *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.zoom-out", has_image);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.zoom-fit", has_image);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.sweep", self->grid != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.model-properties", self->model != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.cancel-job",
                                  self->detect_runner != NULL && mirada_window_get_busy (self));
 }
@@ -508,6 +533,8 @@ _mirada_window_class_actions_init (GtkWidgetClass *widget_class)
   gtk_widget_class_install_action (widget_class, "win.sweep", NULL, sweep_action);
   gtk_widget_class_install_action (widget_class, "win.paste", NULL, paste_action);
   gtk_widget_class_install_action (widget_class, "win.open-recent", "s", open_recent_action);
+  gtk_widget_class_install_action (widget_class, "win.model-properties", NULL,
+                                   model_properties_action);
 }
 
 void

@@ -32,7 +32,8 @@ struct _MiradaWindow
   GtkWidget *frames[MIRADA_N_PANELS];          /* Heat maps, activations, filters, architecture */
   GtkToggleButton *maximize[MIRADA_N_PANELS];
   GtkButton *panel_export[MIRADA_N_PANELS];
-  GMenu *recent_section;
+  GMenu *recent_models;
+  GMenu *recent_images;
 
   /* owned */
   MiradaExplainPanel *explain[3]; /* Grad-CAM, activations, filters (children of the boxes) */
@@ -42,6 +43,7 @@ struct _MiradaWindow
   MiradaJobRunner *detect_runner;
   MirModel *model;
   char *model_name;
+  GFile *model_file;         /* where the model came from, or NULL */
   MirImage *image;           /* what the detector reads */
   GdkTexture *texture;       /* what the canvas shows */
   char *image_name;

@@ -7,6 +7,8 @@
 
 #include <glib/gi18n.h>
 
+#include "io/mir-sidecar.h"
+#include "mir-error.h"
 #include "mirada-cli.h"
 #include "mirada-window-private.h"
 
@@ -456,6 +458,7 @@ refilter (MiradaWindow *self)
                                              self->scale_grids->len, params, &error);
   else
     self->result = mir_detect_filter (self->grid, params, &error);
+  mirada_canvas_set_params (self->canvas, self->result != NULL ? params : NULL);
   if (self->result == NULL)
     {
       mirada_detector_panel_set_note (self->detector_panel, error->message);
@@ -601,6 +604,114 @@ mirada_window_set_model (MiradaWindow *self,
   _mirada_window_update_actions (self);
 }
 
+/* A model sharing @model's layers (and so its weights) with other meta.  A
+ * loaded model is immutable (workers may be reading it), so it is not edited
+ * in place. */
+static MirModel *
+model_with_meta (MirModel           *model,
+                 const MirModelMeta *meta,
+                 GError            **error)
+{
+  g_autoptr(MirModel) copy = mir_model_new (model->name);
+
+  copy->format = g_strdup (model->format);
+  copy->keras_version = g_strdup (model->keras_version);
+  copy->backend = g_strdup (model->backend);
+  copy->weights_initialised = model->weights_initialised;
+  for (guint i = 0; i < mir_model_get_n_nodes (model); i++)
+    {
+      MirNode *node = mir_model_get_node (model, i);
+      gboolean is_input = FALSE;
+      gint index;
+
+      for (guint j = 0; j < model->inputs->len && !is_input; j++)
+        is_input = g_array_index (model->inputs, guint, j) == i;
+      if (is_input)
+        index = mir_model_add_input (copy, node->name, &node->shape, error);
+      else
+        index = mir_model_add_node (copy, node->name, node->layer, node->inputs, node->n_inputs,
+                                    node->group, error);
+      if (index != (gint) i)
+        {
+          g_prefix_error (error, _("Could not copy the model: "));
+          return NULL;
+        }
+    }
+  if (!mir_model_set_outputs (copy, (const guint *) (void *) model->outputs->data,
+                              model->outputs->len, error))
+    return NULL;
+  copy->meta.preprocess = meta->preprocess;
+  copy->meta.resize = meta->resize;
+  copy->meta.class_names = g_strdupv (meta->class_names);
+  copy->meta.source = g_strdup (meta->source);
+  return g_steal_pointer (&copy);
+}
+
+char *
+mirada_window_dup_sidecar_path (MiradaWindow *self)
+{
+  g_autofree char *path = NULL;
+
+  g_return_val_if_fail (MIRADA_IS_WINDOW (self), NULL);
+
+  if (self->model == NULL || self->model_file == NULL ||
+      (path = g_file_get_path (self->model_file)) == NULL)
+    return NULL;
+  /* the sidecar it was read from, if it has one of Mirada's names */
+  if (self->model->meta.source != NULL && g_str_has_suffix (self->model->meta.source, ".mirada.json"))
+    return g_strdup (self->model->meta.source);
+  return mir_sidecar_path_for_model (path);
+}
+
+gboolean
+mirada_window_apply_model_meta (MiradaWindow       *self,
+                                const MirModelMeta *meta,
+                                GError            **error)
+{
+  g_autoptr(MirModel) model = NULL;
+  g_autofree char *sidecar = NULL;
+  MirModelMeta saved;
+  guint n_classes, n_names;
+
+  g_return_val_if_fail (MIRADA_IS_WINDOW (self), FALSE);
+  g_return_val_if_fail (meta != NULL, FALSE);
+
+  if (self->model == NULL)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID, _("No model is open"));
+      return FALSE;
+    }
+  n_classes = model_n_classes (self->model);
+  n_names = meta->class_names != NULL ? g_strv_length (meta->class_names) : 0;
+  if (n_names > 0 && n_names != n_classes)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   ngettext ("The model has %u class but %u names were given: give one name a line",
+                             "The model has %u classes but %u names were given: give one name a line",
+                             n_classes),
+                   n_classes, n_names);
+      return FALSE;
+    }
+
+  sidecar = mirada_window_dup_sidecar_path (self);
+  saved = *meta;
+  saved.source = sidecar;
+  if (sidecar != NULL && !mir_sidecar_save (sidecar, &saved, error))
+    return FALSE;
+  if (!(model = model_with_meta (self->model, &saved, error)))
+    return FALSE;
+  mirada_window_set_model (self, model);
+  return TRUE;
+}
+
+GMenuModel *
+mirada_window_get_recent_menu (MiradaWindow *self,
+                               guint         section)
+{
+  g_return_val_if_fail (MIRADA_IS_WINDOW (self), NULL);
+  return G_MENU_MODEL (section == 0 ? self->recent_models : self->recent_images);
+}
+
 void
 mirada_window_set_image (MiradaWindow *self,
                          MirImage     *image)
@@ -693,6 +804,7 @@ model_loaded (gpointer      result,
     }
   g_free (self->model_name);
   self->model_name = g_strdup (data->name);
+  g_set_object (&self->model_file, data->file);
   mirada_window_set_model (self, model);
   if (data->file != NULL)
     _mirada_window_note_recent (self, data->file);
@@ -1098,6 +1210,7 @@ mirada_window_finalize (GObject *object)
 
   g_free (self->model_name);
   g_free (self->image_name);
+  g_clear_object (&self->model_file);
 
   G_OBJECT_CLASS (mirada_window_parent_class)->finalize (object);
 }
@@ -1139,7 +1252,8 @@ mirada_window_class_init (MiradaWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, panels_paned);
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, top_paned);
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, bottom_paned);
-  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, recent_section);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, recent_models);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, recent_images);
   gtk_widget_class_bind_template_child_full (widget_class, "gradcam_frame", FALSE,
                                              G_STRUCT_OFFSET (MiradaWindow, frames[MIRADA_PANEL_GRADCAM]));
   gtk_widget_class_bind_template_child_full (widget_class, "activations_frame", FALSE,

@@ -41,6 +41,17 @@ void          mirada_window_set_image    (MiradaWindow *self, MirImage *image);
 void          mirada_window_set_classifier (MiradaWindow *self, MiradaClassifyFunc func);
 
 MirModel            *mirada_window_get_model          (MiradaWindow *self);
+/* Replaces the open model's preprocessing, resizing and class names: writes
+ * them to its sidecar (atomically) when it came from a local file, then
+ * applies them to a copy of the model that shares its layers (no reload) and
+ * re-runs the detector.  On error nothing changes. */
+gboolean             mirada_window_apply_model_meta   (MiradaWindow       *self,
+                                                       const MirModelMeta *meta,
+                                                       GError            **error);
+/* The sidecar the properties dialog writes, or NULL (no local model file). */
+char                *mirada_window_dup_sidecar_path   (MiradaWindow *self);
+/* The "Open Recent" menu: section 0 models, section 1 images (newest first). */
+GMenuModel          *mirada_window_get_recent_menu    (MiradaWindow *self, guint section);
 MirDetectGrid       *mirada_window_get_grid           (MiradaWindow *self);
 MirDetectResult     *mirada_window_get_result         (MiradaWindow *self);
 MiradaCanvas        *mirada_window_get_canvas         (MiradaWindow *self);

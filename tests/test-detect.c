@@ -334,6 +334,53 @@ test_notebook_compat (void)
   assert_windows (r, 1, "6");
 }
 
+/* mir_detect_window_mean (the canvas hover) on grid A, worked by hand:
+ *   method 2.2, f_e 0.5, window 0 (corner, not a candidate): 0.2+0.9+0.1+0.95
+ *     = 2.15 + 5·0.5 = 4.65 -> 4.65/9; window 4 (centre): sum of all = 4.34/9.
+ *   method 2.1, cat complement, f_e 0.5, window 3: 4.15/9 (as test_method21).
+ *   notebook mode: the candidates' means are those of test_notebook_compat
+ *     (window 8 is the dog's third kept window: centre prob[2]).
+ * And for every candidate in every mode it equals the mean filter 2 used. */
+static void
+test_window_mean (void)
+{
+  g_autoptr(MirDetectGrid) grid = make_grid_a ();
+  const MirDetectMethod methods[] = { MIR_DETECT_METHOD_2_1, MIR_DETECT_METHOD_2_2 };
+
+  {
+    g_autoptr(MirDetectParams) p = params_a (MIR_DETECT_METHOD_2_2, 0.5, 0.5);
+    g_autoptr(MirDetectParams) p21 = params_a (MIR_DETECT_METHOD_2_1, 0.5, 0.5);
+    g_autoptr(MirDetectParams) nb = params_a (MIR_DETECT_METHOD_2_2, 0.5, 1.0);
+
+    g_assert_cmpfloat_with_epsilon (mir_detect_window_mean (grid, p, 0, 0), 4.65 / 9, TOL);
+    g_assert_cmpfloat_with_epsilon (mir_detect_window_mean (grid, p, 0, 4), 4.34 / 9, TOL);
+    g_assert_cmpfloat_with_epsilon (mir_detect_window_mean (grid, p21, 1, 3), 4.15 / 9, TOL);
+    nb->notebook_compat = TRUE;
+    g_assert_cmpfloat_with_epsilon (mir_detect_window_mean (grid, nb, 0, 8), 4.65 / 9, TOL);
+    g_assert_cmpfloat_with_epsilon (mir_detect_window_mean (grid, nb, 1, 6), 5.16 / 9, TOL);
+  }
+
+  for (guint m = 0; m < G_N_ELEMENTS (methods); m++)
+    for (int mode = 0; mode < 4; mode++)
+      {
+        g_autoptr(MirDetectParams) p = params_a (methods[m], 0.3, 0.8);
+        g_autoptr(MirDetectResult) r = NULL;
+
+        p->notebook_compat = (mode & 1) != 0;
+        p->weighted_mean = (mode & 2) != 0;
+        p->radius = (mode & 2) ? 2 : 1;
+        r = run (grid, p);
+        g_assert_cmpuint (r->candidates->len, >, 0);
+        for (guint i = 0; i < r->candidates->len; i++)
+          {
+            const MirDetectBox *b = &g_array_index (r->candidates, MirDetectBox, i);
+
+            g_assert_cmpfloat (mir_detect_window_mean (grid, p, b->class_index, b->window), ==,
+                               b->mean);
+          }
+      }
+}
+
 /* Empty and single results.  dog >= 1.0: nothing (max is 0.99): no boxes,
  * μ NaN.  cat >= 1.0: only window 6; one mean is its own μ, so it passes. */
 static void
@@ -943,6 +990,7 @@ main (int argc, char **argv)
   g_test_add_func ("/detect/exception-extremes", test_exception_extremes);
   g_test_add_func ("/detect/method2.1", test_method21);
   g_test_add_func ("/detect/notebook-compat", test_notebook_compat);
+  g_test_add_func ("/detect/window-mean", test_window_mean);
   g_test_add_func ("/detect/empty-and-single", test_empty_and_single);
   g_test_add_func ("/detect/softmax3-radius2", test_softmax3_radius2);
   g_test_add_func ("/detect/weighted-mean", test_weighted_mean);

@@ -471,6 +471,66 @@ mean_notebook (const MirDetectGrid *grid, guint c, gboolean complement, guint p,
   return sum / sw;
 }
 
+/* Gaussian weights exp(-d²/2r²) over the (2r+1)² neighbourhood, row-major. */
+static double *
+mean_weights (int r)
+{
+  double *weights = g_new (double, (2 * r + 1) * (2 * r + 1));
+  int k = 0;
+
+  for (int di = -r; di <= r; di++)
+    for (int dj = -r; dj <= r; dj++)
+      weights[k++] = exp (-(double) (di * di + dj * dj) / (2.0 * r * r));
+  return weights;
+}
+
+/* The mean filter 2 compares with μ, for the @p-th window filter 1 kept of
+ * class @c (the notebook reads its centre there). */
+static double
+window_mean (const MirDetectGrid *grid, const MirDetectParams *params, guint c, guint p,
+             guint row, guint col, const double *weights)
+{
+  const MirDetectClassParams *cp = &params->classes[c];
+  const gboolean complement = params->method == MIR_DETECT_METHOD_2_1 && cp->complement;
+  const int r = (int) params->radius;
+
+  if (params->notebook_compat)
+    return mean_notebook (grid, c, complement, p, (int) row, (int) col, r, cp->exception,
+                          weights);
+  return mean_equations (grid, c, complement, (int) row, (int) col, r, cp->exception, weights);
+}
+
+double
+mir_detect_window_mean (const MirDetectGrid   *grid,
+                        const MirDetectParams *params,
+                        guint                  c,
+                        guint                  n)
+{
+  const guint K = grid->n_classes;
+  g_autofree double *weights = NULL;
+  guint p = n;
+
+  g_return_val_if_fail (grid != NULL && params != NULL, NAN);
+  g_return_val_if_fail (c < K && c < params->n_classes, NAN);
+  g_return_val_if_fail (n < mir_detect_geometry_n_windows (&grid->geom), NAN);
+  g_return_val_if_fail (params->radius <= MAX_RADIUS, NAN);
+
+  if (params->weighted_mean && params->radius > 0)
+    weights = mean_weights ((int) params->radius);
+  if (params->notebook_compat)
+    {
+      const float thr32 = (float) params->classes[c].threshold;
+
+      /* the rank of @n among the windows filter 1 keeps, as mir_detect_filter counts */
+      p = 0;
+      for (guint m = 0; m < n; m++)
+        if (grid->probs[(gsize) m * K + c] >= thr32)
+          p++;
+    }
+  return window_mean (grid, params, c, p, n / (guint) grid->geom.cols,
+                      n % (guint) grid->geom.cols, weights);
+}
+
 static void
 fill_box (const MirDetectGrid *grid, guint s, guint c, guint n, MirDetectBox *box)
 {
@@ -504,13 +564,11 @@ filter_grid (const MirDetectGrid   *grid,
 {
   const guint N = mir_detect_geometry_n_windows (&grid->geom);
   const guint K = grid->n_classes;
-  const int r = (int) params->radius;
 
   for (guint c = 0; c < K; c++)
     {
       const MirDetectClassParams *cp = &params->classes[c];
       const guint first = result->candidates->len;
-      const gboolean complement = params->method == MIR_DETECT_METHOD_2_1 && cp->complement;
       const float thr32 = (float) cp->threshold;
       double lo = INFINITY, hi = -INFINITY, mu;
       guint kept;
@@ -551,12 +609,7 @@ filter_grid (const MirDetectGrid   *grid,
         {
           MirDetectBox *box = &g_array_index (result->candidates, MirDetectBox, first + p);
 
-          if (params->notebook_compat)
-            box->mean = mean_notebook (grid, c, complement, p, (int) box->row, (int) box->col,
-                                       r, cp->exception, weights);
-          else
-            box->mean = mean_equations (grid, c, complement, (int) box->row, (int) box->col,
-                                        r, cp->exception, weights);
+          box->mean = window_mean (grid, params, c, p, box->row, box->col, weights);
           lo = MIN (lo, box->mean);
           hi = MAX (hi, box->mean);
         }
@@ -609,14 +662,7 @@ mir_detect_filter_scales (MirDetectGrid *const   *grids,
     }
 
   if (params->weighted_mean)
-    {
-      int k = 0;
-
-      weights = g_new (double, (2 * r + 1) * (2 * r + 1));
-      for (int di = -r; di <= r; di++)
-        for (int dj = -r; dj <= r; dj++)
-          weights[k++] = exp (-(double) (di * di + dj * dj) / (2.0 * r * r));
-    }
+    weights = mean_weights (r);
 
   n_mu = (gsize) n_grids * K;
   result = g_new0 (MirDetectResult, 1);

@@ -314,6 +314,16 @@ MirDetectResult *mir_detect_filter_scales (MirDetectGrid *const   *grids,
                                            guint                   n_grids,
                                            const MirDetectParams  *params,
                                            GError                **error);
+/* The neighbourhood mean (equation 2) of window @n for class @c exactly as
+ * filter 2 computes it with @params: radius, exception factor at the edges,
+ * complement (method 2.1), Gaussian weights, and in notebook mode its wrap
+ * and centre (the centre read at the window's rank among those filter 1
+ * keeps).  Filter 2 only uses it for windows filter 1 keeps, and method 1
+ * not at all; this gives the same formula for any window (the hover). */
+double           mir_detect_window_mean  (const MirDetectGrid   *grid,
+                                          const MirDetectParams *params,
+                                          guint                  c,
+                                          guint                  n);
 MirDetectResult *mir_detect_result_ref   (MirDetectResult *result);
 void             mir_detect_result_unref (MirDetectResult *result);
 
