@@ -94,8 +94,8 @@ filter_rng (guint32 seed, gint filter)
 /* Mean activation of each sample's filter for the batch @y (pixel units);
  * with @grad, also d loss_s / d y_s (chain rule through the preprocessing). */
 static gboolean
-batch_objective (Job *job, const MirTensor *y, const guint *idx, guint n, double *loss,
-                 MirTensor *grad, GError **error)
+batch_objective (Job *job, const MirTensor *y, const guint *idx, guint n, MirRunFlags flags,
+                 double *loss, MirTensor *grad, GError **error)
 {
   g_autoptr(MirTensor) in = mir_tensor_new_like (y, error);
   g_autoptr(MirTrace) trace = NULL;
@@ -109,7 +109,7 @@ batch_objective (Job *job, const MirTensor *y, const guint *idx, guint n, double
   for (gsize i = 0; i < y->numel; i++)
     in->data[i] = job->a[i % ch] * y->data[i] + job->b[i % ch];
   trace = mir_model_run (job->model, &in, 1,
-                         (grad ? MIR_RUN_FOR_BACKWARD : MIR_RUN_DEFAULT) | job->flags, job->layer,
+                         (grad ? MIR_RUN_FOR_BACKWARD : MIR_RUN_DEFAULT) | flags, job->layer,
                          0, job->cancellable, error);
   if (trace == NULL)
     return FALSE;
@@ -210,7 +210,7 @@ run_seed_batch (Job *job, const guint *idx, guint n, GError **error)
     }
   for (int step = 0; step <= o->steps; step++)
     {
-      if (!batch_objective (job, x, idx, n, loss, step < o->steps ? g : NULL, error))
+      if (!batch_objective (job, x, idx, n, job->flags, loss, step < o->steps ? g : NULL, error))
         return FALSE;
       if (step == 0)
         memcpy (loss0, loss, sizeof (double) * n);
@@ -237,6 +237,41 @@ run_seed_batch (Job *job, const guint *idx, guint n, GError **error)
       if (!finish_pattern (job, idx[s], x->data + (gsize) s * per, TRUE, loss0[s], loss[s], error))
         return FALSE;
     }
+  return TRUE;
+}
+
+/* A filter that is off everywhere (a ReLU unit on the flat grey start)
+ * has no gradient at all; such samples borrow the gradient of the mean
+ * before the layer's activation (Lucid's "_pre_relu") until they turn on.
+ * Costs a second pass only on steps where some sample is dead. */
+static gboolean
+revive_dead_units (Job *job, const MirTensor *y, const guint *idx, guint n, MirTensor *g,
+                   GError **error)
+{
+  g_autofree gboolean *dead = g_new0 (gboolean, n);
+  g_autofree double *loss = NULL;
+  g_autoptr(MirTensor) g2 = NULL;
+  gboolean any = FALSE;
+
+  if (job->flags & MIR_RUN_LOGITS)
+    return TRUE;
+  for (guint s = 0; s < n; s++)
+    {
+      const float *gs = g->data + s * job->per;
+      dead[s] = TRUE;
+      for (gsize i = 0; i < job->per && dead[s]; i++)
+        dead[s] = gs[i] == 0.0f;
+      any |= dead[s];
+    }
+  if (!any)
+    return TRUE;
+  loss = g_new (double, n);
+  if (!(g2 = mir_tensor_new_like (g, error)) ||
+      !batch_objective (job, y, idx, n, MIR_RUN_LOGITS, loss, g2, error))
+    return FALSE;
+  for (guint s = 0; s < n; s++)
+    if (dead[s])
+      memcpy (g->data + s * job->per, g2->data + s * job->per, sizeof (float) * job->per);
   return TRUE;
 }
 
@@ -304,7 +339,8 @@ run_regularized_batch (Job *job, const guint *idx, guint n, GError **error)
           wp->dy = o->jitter > 0 ? g_rand_int_range (rngs[s], -o->jitter, o->jitter + 1) : 0;
           mir_warp_apply (xs, ys, h, w, ch, wp);
         }
-      if (!batch_objective (job, y, idx, n, loss, last ? NULL : g, error))
+      if (!batch_objective (job, y, idx, n, job->flags, loss, last ? NULL : g, error) ||
+          (!last && !revive_dead_units (job, y, idx, n, g, error)))
         goto out;
       if (step == 0)
         memcpy (loss0, loss, sizeof (double) * n);
@@ -504,13 +540,9 @@ mir_filter_patterns_full (MirModel *model, gint layer, const gint *filters, guin
   job.ch = (int) in_shape->dim[3];
   job.per = (gsize) job.h * job.w * job.ch;
   preprocess_affine (model, job.ch, job.a, job.b);
-  /* Class patterns: the score before the softmax / sigmoid.  The
-   * regularised method always maximises the layer's pre-activation (Lucid's
-   * "…_pre_relu" objectives): from a flat grey start a ReLU unit that is off
-   * everywhere would give no gradient at all. */
-  if (options->method == MIR_FILTER_METHOD_REGULARIZED ||
-      (node->shape.ndim == 2 &&
-       (node->layer->activation == MIR_ACT_SOFTMAX || node->layer->activation == MIR_ACT_SIGMOID)))
+  /* class patterns: the score before the softmax / sigmoid */
+  if (node->shape.ndim == 2 &&
+      (node->layer->activation == MIR_ACT_SOFTMAX || node->layer->activation == MIR_ACT_SIGMOID))
     job.flags = MIR_RUN_LOGITS;
   job.o = options;
   job.filters = filters;

@@ -21,9 +21,10 @@
  *
  * (TV anisotropic L1; the blur term is Lucid's blur_input_each_step, the
  * gradient of ½‖u − stopgrad(blur(u))‖²); θ then moves by Adam or SGD.  The
- * pattern is x itself, not deprocessed.  The objective is the filter's mean
- * before the layer's own activation (Lucid's "_pre_relu"), so a unit that
- * is off on the grey start still has a gradient.
+ * pattern is x itself, not deprocessed.  A filter that is off everywhere
+ * on the flat start (a ReLU unit: no gradient at all) follows the gradient
+ * of its mean before the activation (Lucid's "_pre_relu") until it turns
+ * on.
  *
  * Both methods feed preprocess(x) with the model's own preprocessing, so
  * patterns live in pixel units for every model.  Many filters are optimised
