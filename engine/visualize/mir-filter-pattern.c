@@ -71,7 +71,7 @@ typedef struct
   int h, w, ch;
   gsize per;              /* floats per image */
   float a[3], b[3];       /* preprocessing: model input = a · pixel + b */
-  MirRunFlags flags;      /* MIR_RUN_LOGITS for class scores */
+  MirActivation act;      /* applied to the layer's values before the activation */
   const MirFilterOptions *o;
   const gint *filters;
   MirFilterCache *cache;
@@ -92,16 +92,23 @@ filter_rng (guint32 seed, gint filter)
 }
 
 /* Mean activation of each sample's filter for the batch @y (pixel units);
- * with @grad, also d loss_s / d y_s (chain rule through the preprocessing). */
+ * with @grad, also d loss_s / d y_s (chain rule through the preprocessing).
+ *
+ * The layer runs without its own activation (MIR_RUN_LOGITS) and the
+ * activation is applied here, so that with @revive a sample whose filter
+ * is off everywhere (a ReLU unit on the flat grey start: no gradient at
+ * all) can follow the gradient of its mean before the activation (Lucid's
+ * "_pre_relu") until it turns on, in the same pass.  Class scores (a
+ * softmax or sigmoid Dense layer) are the values before the activation. */
 static gboolean
-batch_objective (Job *job, const MirTensor *y, const guint *idx, guint n, MirRunFlags flags,
+batch_objective (Job *job, const MirTensor *y, const guint *idx, guint n, gboolean revive,
                  double *loss, MirTensor *grad, GError **error)
 {
   g_autoptr(MirTensor) in = mir_tensor_new_like (y, error);
   g_autoptr(MirTrace) trace = NULL;
-  g_autoptr(MirTensor) seed = NULL;
-  MirTensor *act, *g;
-  gsize sp;
+  g_autoptr(MirTensor) post = NULL, dy = NULL, dz = NULL;
+  MirTensor *z, *g;
+  gsize sp, per_sample;
   int ch = job->ch;
 
   if (in == NULL)
@@ -109,13 +116,17 @@ batch_objective (Job *job, const MirTensor *y, const guint *idx, guint n, MirRun
   for (gsize i = 0; i < y->numel; i++)
     in->data[i] = job->a[i % ch] * y->data[i] + job->b[i % ch];
   trace = mir_model_run (job->model, &in, 1,
-                         (grad ? MIR_RUN_FOR_BACKWARD : MIR_RUN_DEFAULT) | flags, job->layer,
-                         0, job->cancellable, error);
+                         (grad ? MIR_RUN_FOR_BACKWARD : MIR_RUN_DEFAULT) | MIR_RUN_LOGITS,
+                         job->layer, 0, job->cancellable, error);
   if (trace == NULL)
     return FALSE;
-  act = mir_trace_get (trace, (guint) job->layer);
-  sp = act->numel / ((gsize) n * (gsize) job->units); /* spatial positions */
-  if (grad && !(seed = mir_tensor_new_like (act, error)))
+  z = mir_trace_get (trace, (guint) job->layer);
+  if (!(post = mir_tensor_dup (z, error)))
+    return FALSE;
+  mir_activation_forward (job->act, z->data, post->data, z->numel, (gsize) job->units);
+  per_sample = z->numel / n;
+  sp = per_sample / (gsize) job->units; /* spatial positions */
+  if (grad && (!(dy = mir_tensor_new_like (z, error)) || !(dz = mir_tensor_new_like (z, error))))
     return FALSE;
   for (guint s = 0; s < n; s++)
     {
@@ -124,15 +135,27 @@ batch_objective (Job *job, const MirTensor *y, const guint *idx, guint n, MirRun
       for (gsize p = 0; p < sp; p++)
         {
           gsize k = ((gsize) s * sp + p) * (gsize) job->units + (gsize) f;
-          l += act->data[k];
-          if (seed)
-            seed->data[k] = (float) (1.0 / (double) sp);
+          l += post->data[k];
+          if (dy)
+            dy->data[k] = (float) (1.0 / (double) sp);
         }
       loss[s] = l / (double) sp;
     }
   if (grad == NULL)
     return TRUE;
-  if (!mir_trace_backward (trace, (guint) job->layer, seed, -1, MIR_BACKWARD_DEFAULT,
+  mir_activation_backward (job->act, z->data, post->data, dy->data, dz->data, z->numel,
+                           (gsize) job->units);
+  if (revive)
+    for (guint s = 0; s < n; s++)
+      {
+        gsize off = (gsize) s * per_sample;
+        gboolean dead = TRUE;
+        for (gsize i = 0; i < per_sample && dead; i++)
+          dead = dz->data[off + i] == 0.0f;
+        if (dead)
+          memcpy (dz->data + off, dy->data + off, sizeof (float) * per_sample);
+      }
+  if (!mir_trace_backward (trace, (guint) job->layer, dz, -1, MIR_BACKWARD_DEFAULT,
                            job->cancellable, error))
     return FALSE;
   g = mir_trace_get_grad (trace, mir_model_get_input (job->model, 0));
@@ -210,7 +233,7 @@ run_seed_batch (Job *job, const guint *idx, guint n, GError **error)
     }
   for (int step = 0; step <= o->steps; step++)
     {
-      if (!batch_objective (job, x, idx, n, job->flags, loss, step < o->steps ? g : NULL, error))
+      if (!batch_objective (job, x, idx, n, FALSE, loss, step < o->steps ? g : NULL, error))
         return FALSE;
       if (step == 0)
         memcpy (loss0, loss, sizeof (double) * n);
@@ -237,41 +260,6 @@ run_seed_batch (Job *job, const guint *idx, guint n, GError **error)
       if (!finish_pattern (job, idx[s], x->data + (gsize) s * per, TRUE, loss0[s], loss[s], error))
         return FALSE;
     }
-  return TRUE;
-}
-
-/* A filter that is off everywhere (a ReLU unit on the flat grey start)
- * has no gradient at all; such samples borrow the gradient of the mean
- * before the layer's activation (Lucid's "_pre_relu") until they turn on.
- * Costs a second pass only on steps where some sample is dead. */
-static gboolean
-revive_dead_units (Job *job, const MirTensor *y, const guint *idx, guint n, MirTensor *g,
-                   GError **error)
-{
-  g_autofree gboolean *dead = g_new0 (gboolean, n);
-  g_autofree double *loss = NULL;
-  g_autoptr(MirTensor) g2 = NULL;
-  gboolean any = FALSE;
-
-  if (job->flags & MIR_RUN_LOGITS)
-    return TRUE;
-  for (guint s = 0; s < n; s++)
-    {
-      const float *gs = g->data + s * job->per;
-      dead[s] = TRUE;
-      for (gsize i = 0; i < job->per && dead[s]; i++)
-        dead[s] = gs[i] == 0.0f;
-      any |= dead[s];
-    }
-  if (!any)
-    return TRUE;
-  loss = g_new (double, n);
-  if (!(g2 = mir_tensor_new_like (g, error)) ||
-      !batch_objective (job, y, idx, n, MIR_RUN_LOGITS, loss, g2, error))
-    return FALSE;
-  for (guint s = 0; s < n; s++)
-    if (dead[s])
-      memcpy (g->data + s * job->per, g2->data + s * job->per, sizeof (float) * job->per);
   return TRUE;
 }
 
@@ -339,8 +327,7 @@ run_regularized_batch (Job *job, const guint *idx, guint n, GError **error)
           wp->dy = o->jitter > 0 ? g_rand_int_range (rngs[s], -o->jitter, o->jitter + 1) : 0;
           mir_warp_apply (xs, ys, h, w, ch, wp);
         }
-      if (!batch_objective (job, y, idx, n, job->flags, loss, last ? NULL : g, error) ||
-          (!last && !revive_dead_units (job, y, idx, n, g, error)))
+      if (!batch_objective (job, y, idx, n, TRUE, loss, last ? NULL : g, error))
         goto out;
       if (step == 0)
         memcpy (loss0, loss, sizeof (double) * n);
@@ -541,9 +528,9 @@ mir_filter_patterns_full (MirModel *model, gint layer, const gint *filters, guin
   job.per = (gsize) job.h * job.w * job.ch;
   preprocess_affine (model, job.ch, job.a, job.b);
   /* class patterns: the score before the softmax / sigmoid */
-  if (node->shape.ndim == 2 &&
-      (node->layer->activation == MIR_ACT_SOFTMAX || node->layer->activation == MIR_ACT_SIGMOID))
-    job.flags = MIR_RUN_LOGITS;
+  job.act = node->layer->activation;
+  if (node->shape.ndim == 2 && (job.act == MIR_ACT_SOFTMAX || job.act == MIR_ACT_SIGMOID))
+    job.act = MIR_ACT_LINEAR;
   job.o = options;
   job.filters = filters;
   job.cache = cache;
