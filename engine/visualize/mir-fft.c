@@ -83,6 +83,21 @@ fft_rec (const MirFft *self, const double *in, gsize stride, double *out, guint 
   for (guint q = 0; q < p; q++)
     fft_rec (self, in + 2 * q * stride, stride * p, out + 2 * (gsize) q * m, m, sign);
   step = self->n / n;
+  if (p == 2)
+    {
+      /* radix 2: X[k] = Y0[k] + W^k Y1[k], X[k + m] = Y0[k] − W^k Y1[k] */
+      for (guint k = 0; k < m; k++)
+        {
+          double *a = out + 2 * (gsize) k, *b = out + 2 * ((gsize) k + m);
+          double c = self->tw[2 * k * step], sn = sign * self->tw[2 * k * step + 1];
+          double br = b[0] * c - b[1] * sn, bi = b[0] * sn + b[1] * c;
+          b[0] = a[0] - br;
+          b[1] = a[1] - bi;
+          a[0] += br;
+          a[1] += bi;
+        }
+      return;
+    }
   /* X[k + r m] = Σ_q W^{q (k + r m)} Y_q[k], W = e^{sign 2πi / n} */
   for (guint k = 0; k < m; k++)
     {
@@ -94,13 +109,15 @@ fft_rec (const MirFft *self, const double *in, gsize stride, double *out, guint 
       for (guint r = 0; r < p; r++)
         {
           double re = 0, im = 0;
-          guint kk = k + r * m;
+          guint kk = k + r * m, j = 0; /* j = q · kk mod n */
           for (guint q = 0; q < p; q++)
             {
-              gsize j = ((gsize) q * kk % n) * step;
-              double c = self->tw[2 * j], s = sign * self->tw[2 * j + 1];
-              re += t[2 * q] * c - t[2 * q + 1] * s;
-              im += t[2 * q] * s + t[2 * q + 1] * c;
+              double c = self->tw[2 * (gsize) j * step], sn = sign * self->tw[2 * (gsize) j * step + 1];
+              re += t[2 * q] * c - t[2 * q + 1] * sn;
+              im += t[2 * q] * sn + t[2 * q + 1] * c;
+              j += kk;
+              if (j >= n)
+                j -= n;
             }
           out[2 * (gsize) kk] = re;
           out[2 * (gsize) kk + 1] = im;
