@@ -84,6 +84,19 @@ parse_range (const char *spec, float *lo, float *hi, GError **error)
   return FALSE;
 }
 
+/* Index of @value in the NULL-terminated @names, @fallback when @value is
+ * NULL, -1 when it is none of them. */
+static int
+choice (const char *value, const char *const *names, int fallback)
+{
+  if (value == NULL)
+    return fallback;
+  for (int i = 0; names[i]; i++)
+    if (g_str_equal (value, names[i]))
+      return i;
+  return -1;
+}
+
 /* A layer by name; "predictions" (Keras' name for the classifier) also
  * finds the model's output layer when no layer has that name. */
 static gint
@@ -293,24 +306,22 @@ mirada_cmd_filters (int argc, char **argv)
                      : mirada_cli_usage_error ("filters", _("--bench takes at most a MODEL"));
   if (argc != 2 || layer_name == NULL)
     return mirada_cli_usage_error ("filters", _("expected a MODEL and --layer NAME"));
-  if (method == NULL || g_str_equal (method, "seed"))
-    opts.method = MIR_FILTER_METHOD_SEED;
-  else if (g_str_equal (method, "regularized") || g_str_equal (method, "regularised"))
-    opts.method = MIR_FILTER_METHOD_REGULARIZED;
-  else
-    return mirada_cli_usage_error ("filters", _("--method is seed or regularized"));
-  if (param == NULL || g_str_equal (param, "fourier"))
-    opts.param = MIR_FILTER_PARAM_FOURIER;
-  else if (g_str_equal (param, "pixel"))
-    opts.param = MIR_FILTER_PARAM_PIXEL;
-  else
-    return mirada_cli_usage_error ("filters", _("--param is pixel or fourier"));
-  if (optimizer == NULL || g_str_equal (optimizer, "adam"))
-    opts.optimizer = MIR_FILTER_OPTIMIZER_ADAM;
-  else if (g_str_equal (optimizer, "sgd"))
-    opts.optimizer = MIR_FILTER_OPTIMIZER_SGD;
-  else
-    return mirada_cli_usage_error ("filters", _("--optimizer is adam or sgd"));
+  {
+    static const char *const methods[] = { "seed", "regularized", "regularised", NULL };
+    static const char *const params[] = { "pixel", "fourier", NULL };
+    static const char *const optimizers[] = { "adam", "sgd", NULL };
+    int mi = choice (method, methods, 0), pi = choice (param, params, 1);
+    int oi = choice (optimizer, optimizers, 0);
+
+    if (mi < 0 || pi < 0 || oi < 0)
+      return mirada_cli_usage_error ("filters",
+                                     mi < 0 ? _("--method is seed or regularized")
+                                     : pi < 0 ? _("--param is pixel or fourier")
+                                              : _("--optimizer is adam or sgd"));
+    opts.method = mi == 0 ? MIR_FILTER_METHOD_SEED : MIR_FILTER_METHOD_REGULARIZED;
+    opts.param = pi == 0 ? MIR_FILTER_PARAM_PIXEL : MIR_FILTER_PARAM_FOURIER;
+    opts.optimizer = oi == 0 ? MIR_FILTER_OPTIMIZER_ADAM : MIR_FILTER_OPTIMIZER_SGD;
+  }
   if (decorrelate && no_decorrelate)
     return mirada_cli_usage_error ("filters", _("--decorrelate and --no-decorrelate contradict"));
   if (scale_range && !parse_range (scale_range, &opts.scale_min, &opts.scale_max, &error))

@@ -12,18 +12,6 @@
 #include "mir-filter-param.h"
 #include "mir-filter-pattern.h"
 
-static MirModel *
-load_config (const char *json, guint32 seed)
-{
-  g_autoptr(GError) error = NULL;
-  MirModel *m = mir_keras_model_from_config (json, -1, &error);
-
-  g_assert_no_error (error);
-  g_assert_true (mir_model_finish (m, TRUE, seed, &error));
-  g_assert_no_error (error);
-  return m;
-}
-
 /* ------------------------------------------------------------------ */
 /* FFT */
 
@@ -289,7 +277,7 @@ results_clear (Results *r)
 static void
 test_ascent_every_method (void)
 {
-  g_autoptr(MirModel) m = load_config (small_config, 11);
+  g_autoptr(MirModel) m = mir_test_model_from_config (small_config, 11);
   const gint filters[6] = { 0, 1, 2, 3, 4, 5 };
   struct { const char *name; MirFilterMethod method; MirFilterParamKind param;
            gboolean decorrelate; MirFilterOptimizer opt; } cases[] = {
@@ -352,7 +340,7 @@ test_ascent_every_method (void)
 static void
 test_class_score_is_logit (void)
 {
-  g_autoptr(MirModel) m = load_config (small_config, 12);
+  g_autoptr(MirModel) m = mir_test_model_from_config (small_config, 12);
   MirFilterOptions o = MIR_FILTER_OPTIONS_DEFAULT;
   g_autoptr(GError) error = NULL;
   g_autoptr(MirTensor) x = mir_tensor_new_4d (1, 16, 16, 3, NULL);
@@ -391,7 +379,7 @@ static const char *edge_config =
 static void
 test_vertical_stripes_regularized (void)
 {
-  g_autoptr(MirModel) m = load_config (edge_config, 1);
+  g_autoptr(MirModel) m = mir_test_model_from_config (edge_config, 1);
   MirLayer *conv = mir_model_get_node (m, 1)->layer;
   MirTensor *k = mir_layer_get_weight (conv, "kernel");
   MirTensor *b = mir_layer_get_weight (conv, "bias");
@@ -413,13 +401,7 @@ test_vertical_stripes_regularized (void)
       o.param = param ? MIR_FILTER_PARAM_FOURIER : MIR_FILTER_PARAM_PIXEL;
       g_assert_true (mir_filter_patterns (m, 1, &filter, 1, &o, collect_cb, &r, NULL, &error));
       g_assert_no_error (error);
-      for (int y = 1; y < 31; y++)
-        for (int x = 1; x < 31; x++)
-          {
-            const guint8 *p = r.img[0]->pixels + y * r.img[0]->rowstride + x;
-            ex += pow ((double) p[1] - p[-1], 2);
-            ey += pow ((double) p[r.img[0]->rowstride] - p[-(gssize) r.img[0]->rowstride], 2);
-          }
+      mir_test_gradient_energy (r.img[0], &ex, &ey);
       g_test_message ("%s: activation %.4g → %.4g, gradient energy along x %.0f, along y %.0f",
                       param ? "fourier" : "pixel", r.l0[0], r.l1[0], ex, ey);
       g_assert_cmpfloat (r.l1[0], >, r.l0[0] + 1.0);
@@ -438,7 +420,7 @@ test_vertical_stripes_regularized (void)
 static void
 test_cache (void)
 {
-  g_autoptr(MirModel) m = load_config (small_config, 13);
+  g_autoptr(MirModel) m = mir_test_model_from_config (small_config, 13);
   g_autofree char *dir = g_dir_make_tmp ("mirada-pattern-cache-XXXXXX", NULL);
   const gint filters[3] = { 1, 3, 4 };
   MirFilterOptions o = MIR_FILTER_OPTIONS_DEFAULT;
@@ -546,7 +528,7 @@ test_cache (void)
 static void
 test_cancel (void)
 {
-  g_autoptr(MirModel) m = load_config (small_config, 14);
+  g_autoptr(MirModel) m = mir_test_model_from_config (small_config, 14);
   g_autoptr(GCancellable) c = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
   MirFilterOptions o = MIR_FILTER_OPTIONS_DEFAULT;
