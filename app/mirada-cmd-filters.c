@@ -356,10 +356,7 @@ mirada_cmd_filters (int argc, char **argv)
   if (filters == NULL)
     return mirada_cli_fail (error);
   if (!no_cache)
-    {
-      g_autofree char *dir = mir_filter_cache_default_dir ();
-      cache = mir_filter_cache_new (4096, dir);
-    }
+    cache = mir_filter_cache_ref (mir_filter_cache_get_default ());
   if (compare)
     {
       MirFilterOptions seed_opts = opts, reg_opts = opts;

@@ -37,6 +37,52 @@ entry_free (Entry *e)
   g_free (e);
 }
 
+typedef struct
+{
+  char *path;
+  guint64 mtime;
+} DiskEntry;
+
+static int
+by_mtime_desc (gconstpointer a, gconstpointer b)
+{
+  const DiskEntry *x = a, *y = b;
+  return x->mtime < y->mtime ? 1 : x->mtime > y->mtime ? -1 : 0;
+}
+
+/* Keeps the @keep most recently written entries of @dir. */
+static void
+prune_disk (const char *dir, guint keep)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  g_autoptr(GArray) entries = g_array_new (FALSE, FALSE, sizeof (DiskEntry));
+  const char *name;
+
+  if (d == NULL)
+    return;
+  while ((name = g_dir_read_name (d)))
+    {
+      DiskEntry e;
+      GStatBuf st;
+
+      if (!g_str_has_suffix (name, ".pat"))
+        continue;
+      e.path = g_build_filename (dir, name, NULL);
+      e.mtime = g_stat (e.path, &st) == 0 ? (guint64) st.st_mtime : 0;
+      g_array_append_val (entries, e);
+    }
+  g_array_sort (entries, by_mtime_desc);
+  for (guint i = 0; i < entries->len; i++)
+    {
+      DiskEntry *e = &g_array_index (entries, DiskEntry, i);
+      if (i >= keep)
+        g_unlink (e->path);
+      g_free (e->path);
+    }
+}
+
+/* The directory keeps at most 16 times @capacity entries (the oldest go
+ * when the cache is opened). */
 MirFilterCache *
 mir_filter_cache_new (guint capacity, const char *disk_dir)
 {
@@ -46,6 +92,8 @@ mir_filter_cache_new (guint capacity, const char *disk_dir)
   g_mutex_init (&self->lock);
   self->capacity = MAX (capacity, 1);
   self->dir = g_strdup (disk_dir);
+  if (disk_dir)
+    prune_disk (disk_dir, 16 * self->capacity);
   g_queue_init (&self->lru);
   self->by_key = g_hash_table_new (g_str_hash, g_str_equal);
   return self;
@@ -74,6 +122,19 @@ char *
 mir_filter_cache_default_dir (void)
 {
   return g_build_filename (g_get_user_cache_dir (), "mirada", "patterns", NULL);
+}
+
+MirFilterCache *
+mir_filter_cache_get_default (void)
+{
+  static gsize cache;
+
+  if (g_once_init_enter (&cache))
+    {
+      g_autofree char *dir = mir_filter_cache_default_dir ();
+      g_once_init_leave (&cache, (gsize) mir_filter_cache_new (1024, dir));
+    }
+  return (MirFilterCache *) cache;
 }
 
 char *

@@ -13,12 +13,16 @@ G_BEGIN_DECLS
 
 typedef struct _MirFilterCache MirFilterCache;
 
-/* @disk_dir: NULL for memory only; created on first write. */
+/* @disk_dir: NULL for memory only; created on first write.  Opening it
+ * keeps the 16 · @capacity most recently written entries there. */
 MirFilterCache *mir_filter_cache_new      (guint capacity, const char *disk_dir);
 MirFilterCache *mir_filter_cache_ref      (MirFilterCache *self);
 void            mir_filter_cache_unref    (MirFilterCache *self);
 /* g_get_user_cache_dir()/mirada/patterns */
 char           *mir_filter_cache_default_dir (void);
+/* One process-wide cache (1024 patterns in memory, the default directory on
+ * disk) for the GUI and the CLI to share; transfer none. */
+MirFilterCache *mir_filter_cache_get_default (void);
 
 /* What identifies a model's behaviour: the graph (layer classes, names,
  * shapes, activations), the preprocessing, and every weight tensor (shape,
