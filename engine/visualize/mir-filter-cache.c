@@ -4,7 +4,6 @@
 #define G_LOG_DOMAIN "mir-filter-cache"
 
 #include <string.h>
-#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
 #include "mir-filter-cache.h"

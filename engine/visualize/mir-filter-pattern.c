@@ -539,7 +539,8 @@ mir_filter_patterns_full (MirModel *model, gint layer, const gint *filters, guin
   job.callback = callback;
   job.user_data = user_data;
   job.cancellable = cancellable;
-  batch = CLAMP (options->batch, 1, 256);
+  /* at most 2^24 floats (64 MiB) per batch tensor: large images go fewer at a time */
+  batch = CLAMP (options->batch, 1, (int) MIN (256, MAX ((1u << 24) / job.per, 1)));
 
   todo = g_new (guint, MAX (n_filters, 1));
   if (cache)
