@@ -258,11 +258,12 @@ MirImage *
 mir_filter_cache_lookup (MirFilterCache *self, const char *key, double *loss_start,
                          double *loss_end)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  GList *link = g_hash_table_lookup (self->by_key, key);
+  GList *link;
   double l0 = 0, l1 = 0;
-  MirImage *img;
+  MirImage *img = NULL;
 
+  g_mutex_lock (&self->lock);
+  link = g_hash_table_lookup (self->by_key, key);
   if (link)
     {
       Entry *e = link->data;
@@ -270,17 +271,20 @@ mir_filter_cache_lookup (MirFilterCache *self, const char *key, double *loss_sta
       g_queue_push_head_link (&self->lru, link);
       *loss_start = e->loss_start;
       *loss_end = e->loss_end;
-      return mir_image_ref (e->image);
+      img = mir_image_ref (e->image);
     }
-  if (self->dir == NULL)
-    return NULL;
+  g_mutex_unlock (&self->lock);
+  if (img || self->dir == NULL)
+    return img;
   {
     g_autofree char *path = entry_path (self, key);
     img = load_entry (path, &l0, &l1);
   }
   if (img == NULL)
     return NULL;
+  g_mutex_lock (&self->lock);
   remember (self, key, mir_image_ref (img), l0, l1);
+  g_mutex_unlock (&self->lock);
   *loss_start = l0;
   *loss_end = l1;
   return img;
@@ -290,9 +294,9 @@ void
 mir_filter_cache_insert (MirFilterCache *self, const char *key, MirImage *pattern,
                          double loss_start, double loss_end)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-
+  g_mutex_lock (&self->lock);
   remember (self, key, mir_image_ref (pattern), loss_start, loss_end);
+  g_mutex_unlock (&self->lock);
   if (self->dir)
     {
       gsize row = (gsize) pattern->width * pattern->channels;
@@ -320,6 +324,10 @@ mir_filter_cache_insert (MirFilterCache *self, const char *key, MirImage *patter
 guint
 mir_filter_cache_get_n_entries (MirFilterCache *self)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  return self->lru.length;
+  guint n;
+
+  g_mutex_lock (&self->lock);
+  n = self->lru.length;
+  g_mutex_unlock (&self->lock);
+  return n;
 }
