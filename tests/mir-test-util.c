@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "mir-test-util.h"
+#include "mir-keras.h"
 
 MirTensor *
 mir_test_random_tensor (guint ndim, const gint64 *shape, float lo, float hi, GRand *rng)
@@ -191,4 +192,31 @@ void
 mir_gradcheck_result_clear (MirGradcheckResult *result)
 {
   g_clear_pointer (&result->worst, g_free);
+}
+
+MirModel *
+mir_test_model_from_config (const char *json, guint32 seed)
+{
+  g_autoptr(GError) error = NULL;
+  MirModel *m = mir_keras_model_from_config (json, -1, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (mir_model_finish (m, TRUE, seed, &error));
+  g_assert_no_error (error);
+  return m;
+}
+
+void
+mir_test_gradient_energy (const MirImage *img, double *ex, double *ey)
+{
+  gssize row = (gssize) img->rowstride, c = img->channels;
+
+  *ex = *ey = 0;
+  for (int y = 1; y < img->height - 1; y++)
+    for (int x = 1; x < img->width - 1; x++)
+      {
+        const guint8 *p = img->pixels + y * img->rowstride + c * x;
+        *ex += ((double) p[c] - p[-c]) * ((double) p[c] - p[-c]);
+        *ey += ((double) p[row] - p[-row]) * ((double) p[row] - p[-row]);
+      }
 }

@@ -65,4 +65,11 @@ void       mir_gradcheck_result_clear (MirGradcheckResult *result);
     mir_gradcheck_result_clear (&_r);                                              \
   } G_STMT_END
 
+/* A model from a Keras JSON config, weights initialised from @seed
+ * (asserts on failure). */
+MirModel  *mir_test_model_from_config (const char *json, guint32 seed);
+/* Σ of squared central differences along x and along y of channel 0 of
+ * @img, inside a one-pixel border: stripes across x give ex ≫ ey. */
+void       mir_test_gradient_energy   (const MirImage *img, double *ex, double *ey);
+
 G_END_DECLS
