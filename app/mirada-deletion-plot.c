@@ -18,6 +18,7 @@
 #define PLOT_BOTTOM 560.0
 #define LEGEND_LEFT 815.0
 #define FONT "Sans"
+#define LEGEND_ROWS 17
 
 /* A qualitative palette (Tableau 10, then darker variants) for up to 20 curves. */
 static const double palette[][3] = {
@@ -69,6 +70,25 @@ by_area (gconstpointer a, gconstpointer b, gpointer user_data)
   double u = curves[*(const guint *) a].f->auc_score, v = curves[*(const guint *) b].f->auc_score;
 
   return u < v ? -1 : u > v;
+}
+
+/* Curve @index's colour and dash: palette colours, the baseline dashed grey. */
+static void
+set_curve_style (cairo_t *cr, const MiradaDeletionCurve *curve, guint index)
+{
+  static const double dash[] = { 8.0, 5.0 };
+
+  if (curve->baseline)
+    {
+      cairo_set_source_rgb (cr, 0.45, 0.45, 0.45);
+      cairo_set_dash (cr, dash, G_N_ELEMENTS (dash), 0);
+    }
+  else
+    {
+      const double *rgb = palette[index % G_N_ELEMENTS (palette)];
+      cairo_set_source_rgb (cr, rgb[0], rgb[1], rgb[2]);
+      cairo_set_dash (cr, NULL, 0, 0);
+    }
 }
 
 static void
@@ -130,7 +150,6 @@ draw_curves (cairo_t *cr, const MiradaDeletionCurve *curves, const guint *order,
              double y_lo, double y_hi)
 {
   double y_scale = (PLOT_BOTTOM - PLOT_TOP) / (y_hi - y_lo);
-  static const double dash[] = { 8.0, 5.0 };
 
   cairo_save (cr);
   cairo_rectangle (cr, PLOT_LEFT, PLOT_TOP, PLOT_RIGHT - PLOT_LEFT, PLOT_BOTTOM - PLOT_TOP);
@@ -151,17 +170,7 @@ draw_curves (cairo_t *cr, const MiradaDeletionCurve *curves, const guint *order,
           else
             cairo_line_to (cr, x, y);
         }
-      if (curves[c].baseline)
-        {
-          cairo_set_source_rgb (cr, 0.45, 0.45, 0.45);
-          cairo_set_dash (cr, dash, G_N_ELEMENTS (dash), 0);
-        }
-      else
-        {
-          const double *rgb = palette[c % G_N_ELEMENTS (palette)];
-          cairo_set_source_rgb (cr, rgb[0], rgb[1], rgb[2]);
-          cairo_set_dash (cr, NULL, 0, 0);
-        }
+      set_curve_style (cr, &curves[c], c);
       cairo_set_line_width (cr, 2.5);
       cairo_stroke (cr);
     }
@@ -171,8 +180,9 @@ draw_curves (cairo_t *cr, const MiradaDeletionCurve *curves, const guint *order,
 static void
 draw_legend (cairo_t *cr, const MiradaDeletionCurve *curves, const guint *order, guint n_curves)
 {
-  static const double dash[] = { 8.0, 5.0 };
-  double row = n_curves > 20 ? 480.0 / n_curves : 24.0;
+  /* At most LEGEND_ROWS rows (the most faithful curves); the rest counted. */
+  guint shown = MIN (n_curves, LEGEND_ROWS);
+  double row = 24.0, bottom;
   double right = MIRADA_DELETION_PLOT_WIDTH - 15.0;
 
   cairo_set_source_rgb (cr, 0, 0, 0);
@@ -183,24 +193,14 @@ draw_legend (cairo_t *cr, const MiradaDeletionCurve *curves, const guint *order,
   cairo_move_to (cr, LEGEND_LEFT, PLOT_TOP + 24);
   cairo_line_to (cr, right, PLOT_TOP + 24);
   cairo_stroke (cr);
-  cairo_set_font_size (cr, row < 20 ? row * 0.7 : 15);
-  for (guint j = 0; j < n_curves; j++)
+  cairo_set_font_size (cr, 15);
+  for (guint j = 0; j < shown; j++)
     {
       guint c = order[j];
       double y = PLOT_TOP + 36 + row * j + 0.5 * row;
       g_autofree char *area = g_strdup_printf ("%.3f", curves[c].f->auc_score);
 
-      if (curves[c].baseline)
-        {
-          cairo_set_source_rgb (cr, 0.45, 0.45, 0.45);
-          cairo_set_dash (cr, dash, G_N_ELEMENTS (dash), 0);
-        }
-      else
-        {
-          const double *rgb = palette[c % G_N_ELEMENTS (palette)];
-          cairo_set_source_rgb (cr, rgb[0], rgb[1], rgb[2]);
-          cairo_set_dash (cr, NULL, 0, 0);
-        }
+      set_curve_style (cr, &curves[c], c);
       cairo_set_line_width (cr, 3.0);
       cairo_move_to (cr, LEGEND_LEFT, y);
       cairo_line_to (cr, LEGEND_LEFT + 30, y);
@@ -212,10 +212,18 @@ draw_legend (cairo_t *cr, const MiradaDeletionCurve *curves, const guint *order,
   cairo_set_dash (cr, NULL, 0, 0);
   cairo_set_font_size (cr, 13);
   cairo_set_source_rgb (cr, 0.3, 0.3, 0.3);
-  show_text_at (cr, _("Area under the curve:"), LEGEND_LEFT,
-                PLOT_TOP + 36 + row * n_curves + 16, 0.0, 0.0);
-  show_text_at (cr, _("lower = more faithful map"), LEGEND_LEFT,
-                PLOT_TOP + 36 + row * n_curves + 34, 0.0, 0.0);
+  bottom = PLOT_TOP + 36 + row * shown;
+  if (shown < n_curves)
+    {
+      g_autofree char *more = g_strdup_printf (ngettext ("… and %u more curve",
+                                                            "… and %u more curves",
+                                                            n_curves - shown),
+                                               n_curves - shown);
+      show_text_at (cr, more, LEGEND_LEFT, bottom + 4, 0.0, 0.0);
+      bottom += 22;
+    }
+  show_text_at (cr, _("Area under the curve:"), LEGEND_LEFT, bottom + 16, 0.0, 0.0);
+  show_text_at (cr, _("lower = more faithful map"), LEGEND_LEFT, bottom + 34, 0.0, 0.0);
 }
 
 gboolean
