@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -566,8 +567,8 @@ def run_tasks(args, env, engines, work):
                                                              'model.h5'),
                               os.path.join(top, 'resources', 'default', 'scene.png')], env, runs)
     rows.append({'task': 'scene-detect', 'engine': 'mirada', 'ms': t * 1e3, 'rss_mib': rss,
-                 'note': 'mirada detect, whole process (load + %d windows + filter)'
-                         % SCENE_WINDOWS})
+                 'note': 'mirada detect, whole process (load, %d windows, filter); '
+                         'peers: default-model %d row' % (SCENE_WINDOWS, SCENE_WINDOWS)})
     # Grad-CAM on VGG16 block5_conv3 (conv2d_13 here).
     vgg = os.path.join(work, 'vgg16.h5')
     if not os.path.exists(vgg):
@@ -592,8 +593,9 @@ def run_tasks(args, env, engines, work):
     t, rss, o = process_time([mirada, 'filters', b3, '--layer', 'conv2d_5', '--filters', '0',
                               '--steps', '40', '--preprocess', 'none', '--verbose',
                               '--out', os.path.join(work, 'filter.png')], env, 1, warmup=False)
+    loss = re.search(r'([-0-9.e+]+) \S+ ([-0-9.e+]+)', o[o.find('activation'):])
     rows.append({'task': 'filter-vgg16', 'engine': 'mirada', 'ms': t * 1e3, 'rss_mib': rss,
-                 'note': 'whole process; ' + ' '.join(o.split())[:60]})
+                 'note': 'whole process; loss %s -> %s' % loss.groups() if loss else o[:40]})
     if 'torch' in engines:
         o, rss = run_measured(me + ['torch-filter', '-', '-', '-', str(args.threads), '1'], env)
         r = json.loads(o)
