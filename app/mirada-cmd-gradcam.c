@@ -11,6 +11,9 @@
 #include "mirada-export.h"
 #include "mir-explain.h"
 #include "mir-colormap.h"
+#include "mirada-deletion-plot.h"
+
+#include <json-glib/json-glib.h>
 
 typedef MirExplanation *(*ExplainFunc) (MirModel *, MirTensor *, const MirExplainOptions *,
                                         GCancellable *, GError **);
@@ -34,49 +37,147 @@ static const struct
   { "guided", mir_explain_guided_backprop },
   { "guided-gradcam", mir_explain_guided_gradcam },
   { "occlusion", mir_explain_occlusion },
+  { "random", mir_explain_random },
 };
 
-static ExplainFunc
-lookup_method (const char *name, GError **error)
+static gboolean
+lookup_method (const char *name, guint *index, GError **error)
 {
   g_autoptr(GString) known = g_string_new (NULL);
 
-  for (gsize i = 0; i < G_N_ELEMENTS (methods); i++)
+  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
     {
       if (g_strcmp0 (methods[i].name, name) == 0)
-        return methods[i].func;
+        {
+          *index = i;
+          return TRUE;
+        }
       g_string_append_printf (known, "%s%s", i ? ", " : "", methods[i].name);
     }
   g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
                _("Unknown explanation method '%s' (available: %s)"), name, known->str);
-  return NULL;
+  return FALSE;
 }
 
+/* The overlays in a grid of @columns, 8 px apart, on white. */
 static MirImage *
-side_by_side (GPtrArray *images, GError **error)
+overlay_grid (GPtrArray *images, guint columns, GError **error)
 {
-  int w = 0, h = 0, x = 0;
+  int cell_w = 0, cell_h = 0;
+  guint rows = (images->len + columns - 1) / columns;
   g_autoptr(MirImage) out = NULL;
 
   for (guint i = 0; i < images->len; i++)
     {
       MirImage *im = images->pdata[i];
-      w += im->width + (i ? 8 : 0);
-      h = MAX (h, im->height);
+      cell_w = MAX (cell_w, im->width);
+      cell_h = MAX (cell_h, im->height);
     }
-  out = mir_image_new (w, h, 3, error);
+  out = mir_image_new ((int) columns * (cell_w + 8) - 8, (int) rows * (cell_h + 8) - 8, 3, error);
   if (out == NULL)
     return NULL;
   memset (out->pixels, 255, out->rowstride * out->height);
   for (guint i = 0; i < images->len; i++)
     {
       MirImage *im = images->pdata[i];
+      int x = (int) (i % columns) * (cell_w + 8), y0 = (int) (i / columns) * (cell_h + 8);
       for (int y = 0; y < im->height; y++)
-        memcpy (out->pixels + y * out->rowstride + 3 * x, im->pixels + y * im->rowstride,
-                (gsize) im->width * 3);
-      x += im->width + 8;
+        memcpy (out->pixels + (gsize) (y0 + y) * out->rowstride + 3 * x,
+                im->pixels + y * im->rowstride, (gsize) im->width * 3);
     }
   return g_steal_pointer (&out);
+}
+
+/* A single sigmoid unit P is two classes, as in `mirada predict` and Keras'
+ * binary models: class 1 is P, class 0 is 1 − P (the complement). */
+static gboolean
+is_binary_sigmoid (MirModel *model)
+{
+  const MirShape *o = mir_model_get_output_shape (model, 0);
+
+  return o->dim[o->ndim - 1] == 1 && mir_model_get_head_kind (model) == MIR_HEAD_SIGMOID;
+}
+
+/* The name of the explained class: for a binary sigmoid model with two class
+ * names, names[1] for P and names[0] for 1 − P; with one name, "not …" for
+ * the complement. */
+static char *
+explained_class_name (MirModel *model, const MirExplanation *e)
+{
+  char **names = model->meta.class_names;
+  g_autofree char *name = NULL;
+
+  if (is_binary_sigmoid (model) && (names == NULL || g_strv_length (names) != 1))
+    return mirada_cli_class_name (model, e->complement ? 0 : 1);
+  name = mirada_cli_class_name (model, (guint) e->class_index);
+  if (e->complement)
+    return g_strdup_printf (_("not %s"), name);
+  return g_steal_pointer (&name);
+}
+
+/* @text as a JSON string literal (quotes included). */
+static char *
+json_quote (const char *text)
+{
+  g_autoptr(JsonNode) node = json_node_init_string (json_node_alloc (), text);
+
+  return json_to_string (node, FALSE);
+}
+
+/* The methods to run: --all-methods, or a comma-separated --method. */
+static GArray *
+parse_methods (const char *spec, gboolean all, GError **error)
+{
+  g_autoptr(GArray) list = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_auto(GStrv) names = NULL;
+
+  if (all)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
+        g_array_append_val (list, i);
+      return g_steal_pointer (&list);
+    }
+  names = g_strsplit (spec ? spec : "gradcam", ",", -1);
+  for (char **n = names; *n; n++)
+    {
+      guint i;
+
+      g_strstrip (*n);
+      if (!lookup_method (*n, &i, error))
+        return NULL;
+      g_array_append_val (list, i);
+    }
+  return g_steal_pointer (&list);
+}
+
+static char *
+deletion_csv_text (GPtrArray *faith, GPtrArray *labels)
+{
+  GString *csv;
+
+  if (faith->len == 1)
+    {
+      const MirFaithfulness *f = faith->pdata[0];
+
+      csv = g_string_new ("fraction,score,probability\n");
+      for (int i = 0; i <= f->n_steps; i++)
+        g_string_append_printf (csv, "%.6g,%.9g,%.9g\n", f->fractions[i], f->scores[i],
+                                f->probabilities[i]);
+      return g_string_free (csv, FALSE);
+    }
+  /* Several curves: one block per curve, labelled. */
+  csv = g_string_new ("curve,fraction,score,probability\n");
+  for (guint c = 0; c < faith->len; c++)
+    {
+      const MirFaithfulness *f = faith->pdata[c];
+      g_autofree char *label = g_strdup (labels->pdata[c]);
+
+      g_strdelimit (label, ",\"\n", ' ');
+      for (int i = 0; i <= f->n_steps; i++)
+        g_string_append_printf (csv, "%s,%.6g,%.9g,%.9g\n", label, f->fractions[i], f->scores[i],
+                                f->probabilities[i]);
+    }
+  return g_string_free (csv, FALSE);
 }
 
 int
@@ -85,29 +186,33 @@ mirada_cmd_gradcam (int argc, char **argv)
   g_autofree char *method = NULL, *layer_name = NULL, *class_name = NULL, *cmap_name = NULL;
   g_autofree char *out_path = NULL, *raw_path = NULL, *csv_path = NULL, *labels = NULL;
   g_autofree char *preprocess = NULL, *deletion_csv = NULL, *window_spec = NULL;
+  g_autofree char *deletion_png = NULL;
   gboolean all_classes = FALSE, complement = FALSE, blend = FALSE, json = FALSE;
-  gboolean faithfulness = FALSE;
+  gboolean faithfulness = FALSE, all_methods = FALSE;
   double alpha = -1, keep = 0.2;
-  gint patch = 0, stride = 0, samples = 0, steps = 20;
+  gint patch = 0, stride = 0, samples = 0, steps = 20, seed = 1;
   GOptionEntry entries[] = {
-    { "method", 'm', 0, G_OPTION_ARG_STRING, &method, N_("gradcam (default), gradcam++, hirescam, xgradcam, layercam, scorecam, eigencam, cam, saliency, gradients, smoothgrad, guided, guided-gradcam or occlusion"), N_("METHOD") },
+    { "method", 'm', 0, G_OPTION_ARG_STRING, &method, N_("gradcam (default), gradcam++, hirescam, xgradcam, layercam, scorecam, eigencam, cam, saliency, gradients, smoothgrad, guided, guided-gradcam, occlusion or random (a chance baseline); several separated by commas"), N_("METHOD[,…]") },
+    { "all-methods", 0, 0, G_OPTION_ARG_NONE, &all_methods, N_("Every method (those that do not apply to the model are skipped)"), NULL },
     { "patch", 0, 0, G_OPTION_ARG_INT, &patch, N_("occlusion: patch side in pixels (default: input side / 8)"), N_("P") },
     { "stride", 0, 0, G_OPTION_ARG_INT, &stride, N_("occlusion: patch stride (default: P / 2)"), N_("S") },
     { "samples", 0, 0, G_OPTION_ARG_INT, &samples, N_("smoothgrad: noisy copies (default 25)"), N_("N") },
+    { "seed", 0, 0, G_OPTION_ARG_INT, &seed, N_("smoothgrad, random: random seed (default 1)"), N_("N") },
     { "faithfulness", 0, 0, G_OPTION_ARG_NONE, &faithfulness, N_("Print the score with only the top pixels kept and the deletion curve's area"), NULL },
     { "keep", 0, 0, G_OPTION_ARG_DOUBLE, &keep, N_("--faithfulness: fraction of the most salient pixels kept (default 0.2)"), N_("F") },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, N_("--faithfulness: deletion curve steps (default 20)"), N_("N") },
-    { "deletion-csv", 0, 0, G_OPTION_ARG_FILENAME, &deletion_csv, N_("Write the deletion curve (fraction, score, probability) as CSV"), N_("FILE") },
+    { "deletion-csv", 0, 0, G_OPTION_ARG_FILENAME, &deletion_csv, N_("Write the deletion curve (fraction, score, probability) as CSV; with several methods or classes, one labelled block per curve"), N_("FILE") },
+    { "deletion-png", 0, 0, G_OPTION_ARG_FILENAME, &deletion_png, N_("Plot the deletion curves (one per method and class, areas in the legend) as PNG"), N_("FILE") },
     { "layer", 'l', 0, G_OPTION_ARG_STRING, &layer_name, N_("Layer to explain (default: the last convolutional layer)"), N_("NAME") },
     { "class", 'c', 0, G_OPTION_ARG_STRING, &class_name, N_("Class to explain (default: the top prediction)"), N_("NAME|INDEX") },
     { "complement", 0, 0, G_OPTION_ARG_NONE, &complement, N_("Binary sigmoid models: explain 1 − P"), NULL },
-    { "all-classes", 0, 0, G_OPTION_ARG_NONE, &all_classes, N_("One overlay per class, side by side"), NULL },
+    { "all-classes", 0, 0, G_OPTION_ARG_NONE, &all_classes, N_("One overlay per class, side by side (one row per method)"), NULL },
     { "colormap", 0, 0, G_OPTION_ARG_STRING, &cmap_name, N_("jet (default), viridis, inferno, magma, plasma, gray"), N_("NAME") },
     { "alpha", 'a', 0, G_OPTION_ARG_DOUBLE, &alpha, N_("Overlay strength (default 0.4 additive, 0.6 with --blend)"), N_("A") },
     { "blend", 0, 0, G_OPTION_ARG_NONE, &blend, N_("Blend like seed 001's matplotlib overlay instead of the Keras example's sum"), NULL },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Write the overlay PNG here"), N_("FILE") },
-    { "raw", 0, 0, G_OPTION_ARG_FILENAME, &raw_path, N_("Write the raw signed map as .npy"), N_("FILE") },
-    { "csv", 0, 0, G_OPTION_ARG_FILENAME, &csv_path, N_("Write the raw signed map as CSV"), N_("FILE") },
+    { "raw", 0, 0, G_OPTION_ARG_FILENAME, &raw_path, N_("Write the raw signed map as .npy (the first method and class)"), N_("FILE") },
+    { "csv", 0, 0, G_OPTION_ARG_FILENAME, &csv_path, N_("Write the raw signed map as CSV (the first method and class)"), N_("FILE") },
     { "labels", 0, 0, G_OPTION_ARG_FILENAME, &labels, N_("Class names, one per line"), N_("FILE") },
     { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("none, scale, tf, caffe or torch"), N_("MODE") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the result as JSON"), NULL },
@@ -119,12 +224,17 @@ mirada_cmd_gradcam (int argc, char **argv)
   g_autoptr(MirModel) model = NULL;
   g_autoptr(MirImage) image = NULL;
   g_autoptr(MirTensor) input = NULL;
+  g_autoptr(GArray) run_methods = NULL;
   g_autoptr(GPtrArray) overlays = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_image_unref);
+  g_autoptr(GPtrArray) faith = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_faithfulness_free);
+  g_autoptr(GPtrArray) curve_labels = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GArray) curve_baseline = g_array_new (FALSE, FALSE, sizeof (gboolean));
   g_autoptr(GString) report = g_string_new (NULL);
+  g_autofree char *first_class = NULL;
   MirExplainOptions opts = MIR_EXPLAIN_OPTIONS_DEFAULT;
   MirColormap cmap = MIR_COLORMAP_JET;
-  ExplainFunc func;
-  guint n_runs = 1;
+  guint n_classes = 1, n_entries = 0;
+  double first_probability = 0;
 
   g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
   g_option_context_set_translation_domain (ctx, GETTEXT_PACKAGE);
@@ -134,8 +244,10 @@ mirada_cmd_gradcam (int argc, char **argv)
     return mirada_cli_usage_error ("gradcam", _("expected a MODEL and an IMAGE"));
   if (alpha < 0)
     alpha = blend ? 0.6 : 0.4;
+  if (all_methods && method)
+    return mirada_cli_usage_error ("gradcam", _("give either --method or --all-methods"));
 
-  if (!(func = lookup_method (method ? method : "gradcam", &error)) ||
+  if (!(run_methods = parse_methods (method, all_methods, &error)) ||
       (cmap_name && !mir_colormap_from_name (cmap_name, &cmap, &error)))
     return mirada_cli_fail (error);
   if (!(alpha >= 0 && alpha <= 1))
@@ -171,46 +283,69 @@ mirada_cmd_gradcam (int argc, char **argv)
   if (class_name && (opts.class_index = mirada_cli_parse_class (model, class_name, &error)) < 0)
     return mirada_cli_fail (error);
   opts.complement = complement;
-  if (patch < 0 || stride < 0 || samples < 0)
-    return mirada_cli_usage_error ("gradcam", _("--patch, --stride and --samples must be positive"));
+  if (class_name && is_binary_sigmoid (model) && opts.class_index <= 1)
+    {
+      /* class 1 is the unit's P, class 0 its complement */
+      opts.complement = complement ^ (opts.class_index == 0);
+      opts.class_index = 0;
+    }
+  if (patch < 0 || stride < 0 || samples < 0 || seed < 0)
+    return mirada_cli_usage_error ("gradcam", _("--patch, --stride, --samples and --seed must be positive"));
   opts.patch = patch;
   opts.stride = stride;
   opts.samples = samples;
-  if (deletion_csv)
+  opts.seed = (guint32) seed;
+  if (deletion_csv || deletion_png)
     faithfulness = TRUE;
 
   if (all_classes)
     {
       const MirShape *o = mir_model_get_output_shape (model, 0);
       gint64 k = o->dim[o->ndim - 1];
-      n_runs = k == 1 ? 2 : (guint) k;
+      n_classes = k == 1 ? 2 : (guint) k;
     }
 
   if (json)
     g_string_append (report, "[");
-  for (guint r = 0; r < n_runs; r++)
+  for (guint r = 0; r < run_methods->len * n_classes; r++)
     {
+      guint m = g_array_index (run_methods, guint, r / n_classes), k = r % n_classes;
       g_autoptr(MirExplanation) e = NULL;
       g_autoptr(MirFaithfulness) f = NULL;
-      g_autofree char *cname = NULL;
+      g_autofree char *cname = NULL, *qname = NULL, *qnotice = NULL;
       MirImage *overlay;
 
       if (all_classes)
         {
           const MirShape *o = mir_model_get_output_shape (model, 0);
           gboolean binary = o->dim[o->ndim - 1] == 1;
-          opts.class_index = binary ? 0 : (gint) r;
-          opts.complement = binary && r == 1;
+          opts.class_index = binary ? 0 : (gint) k;
+          opts.complement = binary && k == 1;
         }
-      e = func (model, input, &opts, NULL, &error);
+      e = methods[m].func (model, input, &opts, NULL, &error);
+      if (e == NULL && all_methods && g_error_matches (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED))
+        {
+          /* --all-methods: a method that cannot apply to this model (CAM
+           * without a pooling head) is reported, not fatal. */
+          if (k == 0 && json)
+            {
+              g_autofree char *qmsg = json_quote (error->message);
+              g_string_append_printf (report, "%s{\"method\": \"%s\", \"skipped\": %s}",
+                                      n_entries++ ? ", " : "", methods[m].name, qmsg);
+            }
+          else if (k == 0)
+            g_string_append_printf (report, _("%s skipped: %s\n"), methods[m].name,
+                                    error->message);
+          g_clear_error (&error);
+          continue;
+        }
       if (e == NULL)
         return mirada_cli_fail (error);
-      cname = mirada_cli_class_name (model, (guint) e->class_index);
-      if (e->complement)
+      cname = explained_class_name (model, e);
+      if (first_class == NULL)
         {
-          char *c = g_strdup_printf (_("not %s"), cname);
-          g_free (cname);
-          cname = c;
+          first_class = g_strdup (cname);
+          first_probability = e->probability;
         }
       if (faithfulness)
         {
@@ -220,14 +355,15 @@ mirada_cmd_gradcam (int argc, char **argv)
         }
       if (json)
         {
+          qname = json_quote (cname);
+          qnotice = e->notice ? json_quote (e->notice) : g_strdup ("null");
           g_string_append_printf (report,
                                   "%s{\"method\": \"%s\", \"layer\": \"%s\", \"class\": %d, "
-                                  "\"class_name\": \"%s\", \"complement\": %s, \"probability\": %.6g, "
-                                  "\"score\": %.6g, \"width\": %d, \"height\": %d, \"notice\": %s%s%s",
-                                  r ? ", " : "", e->method, e->layer_name, e->class_index, cname,
-                                  e->complement ? "true" : "false", e->probability, e->score,
-                                  e->width, e->height, e->notice ? "\"" : "",
-                                  e->notice ? e->notice : "null", e->notice ? "\"" : "");
+                                  "\"class_name\": %s, \"complement\": %s, \"probability\": %.6g, "
+                                  "\"score\": %.6g, \"width\": %d, \"height\": %d, \"notice\": %s",
+                                  n_entries ? ", " : "", e->method, e->layer_name, e->class_index,
+                                  qname, e->complement ? "true" : "false", e->probability,
+                                  e->score, e->width, e->height, qnotice);
           if (f)
             g_string_append_printf (report,
                                     ", \"faithfulness\": {\"keep_fraction\": %.6g, "
@@ -255,18 +391,25 @@ mirada_cmd_gradcam (int argc, char **argv)
                                     f->keep_probability, f->auc_score, f->auc_probability,
                                     f->n_steps);
         }
-      if (r == 0 && f && deletion_csv)
+      n_entries++;
+      if (f)
         {
-          g_autoptr(GString) csv = g_string_new ("fraction,score,probability\n");
-          for (int i = 0; i <= f->n_steps; i++)
-            g_string_append_printf (csv, "%.6g,%.9g,%.9g\n", f->fractions[i], f->scores[i],
-                                    f->probabilities[i]);
-          if (!g_file_set_contents (deletion_csv, csv->str, (gssize) csv->len, &error))
-            return mirada_cli_fail (error);
+          gboolean baseline = g_str_equal (methods[m].name, "random");
+
+          if (run_methods->len > 1 && n_classes > 1)
+            g_ptr_array_add (curve_labels, g_strdup_printf ("%s · %s", methods[m].name, cname));
+          else if (n_classes > 1)
+            g_ptr_array_add (curve_labels, g_strdup (cname));
+          else
+            g_ptr_array_add (curve_labels, g_strdup (methods[m].name));
+          g_array_append_val (curve_baseline, baseline);
+          g_ptr_array_add (faith, g_steal_pointer (&f));
         }
-      if (r == 0 && raw_path && !mirada_export_npy_2d (raw_path, e->raw, e->height, e->width, &error))
+      if (overlays->len == 0 && raw_path &&
+          !mirada_export_npy_2d (raw_path, e->raw, e->height, e->width, &error))
         return mirada_cli_fail (error);
-      if (r == 0 && csv_path && !mirada_export_csv_2d (csv_path, e->raw, e->height, e->width, &error))
+      if (overlays->len == 0 && csv_path &&
+          !mirada_export_csv_2d (csv_path, e->raw, e->height, e->width, &error))
         return mirada_cli_fail (error);
       overlay = mir_colormap_overlay (image, e->map, e->width, e->height, cmap, (float) alpha,
                                       !blend, &error);
@@ -276,9 +419,42 @@ mirada_cmd_gradcam (int argc, char **argv)
     }
   if (json)
     g_string_append (report, "]\n");
+  if (overlays->len == 0)
+    {
+      g_set_error (&error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                   _("None of the methods applies to this model"));
+      return mirada_cli_fail (error);
+    }
+  if (deletion_csv)
+    {
+      g_autofree char *csv = deletion_csv_text (faith, curve_labels);
+      if (!g_file_set_contents (deletion_csv, csv, -1, &error))
+        return mirada_cli_fail (error);
+    }
+  if (deletion_png)
+    {
+      g_autofree MiradaDeletionCurve *curves = g_new0 (MiradaDeletionCurve, faith->len);
+      g_autofree char *base = g_path_get_basename (argv[2]);
+      g_autofree char *title = NULL;
+
+      for (guint c = 0; c < faith->len; c++)
+        {
+          curves[c].label = curve_labels->pdata[c];
+          curves[c].f = faith->pdata[c];
+          curves[c].baseline = g_array_index (curve_baseline, gboolean, c);
+        }
+      if (n_classes > 1)
+        title = g_strdup_printf (_("Deletion curves for every class of %s"), base);
+      else
+        title = g_strdup_printf (_("Deletion curve: %s in %s (P = %.3f)"), first_class, base,
+                                 first_probability);
+      if (!mirada_deletion_plot_png (deletion_png, title, curves, faith->len, &error))
+        return mirada_cli_fail (error);
+    }
   if (out_path)
     {
-      g_autoptr(MirImage) all = side_by_side (overlays, &error);
+      guint columns = n_classes > 1 ? n_classes : MIN (overlays->len, 5);
+      g_autoptr(MirImage) all = overlay_grid (overlays, columns, &error);
       if (all == NULL || !mirada_image_save_png (all, out_path, &error))
         return mirada_cli_fail (error);
     }

@@ -251,6 +251,205 @@ if os.path.exists(tm):
 else:
     check("fixture %s present" % tm, False)
 
+# ------------------------------------------------------------ gradcam: methods, faithfulness
+TOP = os.path.dirname(SRC)
+DEFAULT_MODEL = os.path.join(TOP, "resources", "default", "model.h5")
+SCENE = os.path.join(TOP, "resources", "default", "scene.png")
+SCENE_BOXES = json.load(open(os.path.join(TOP, "resources", "default", "scene.json")))["objects"]
+ALL_METHODS = ["gradcam", "gradcam++", "hirescam", "xgradcam", "layercam", "scorecam",
+               "eigencam", "cam", "saliency", "gradients", "smoothgrad", "guided",
+               "guided-gradcam", "occlusion", "random"]
+
+
+def gradcam_json(*args):
+    rc, out, err = run("gradcam", "--json", *args)
+    return rc, (json.loads(out) if rc == 0 else None), err
+
+
+def read_png_rgb(path):
+    """(width, height, rows of (r, g, b) tuples) of an 8-bit RGB or RGBA PNG
+    (standard library: zlib + the five PNG row filters)."""
+    import struct
+    import zlib
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, w = 8, b"", 0
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
+            assert depth == 8 and ctype in (2, 6), (depth, ctype)
+            bpp = 3 if ctype == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw = zlib.decompress(idat)
+    stride = w * bpp
+    prev = bytearray(stride)
+    rows = []
+    for y in range(h):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p_ = a + b - c
+                pa, pb, pc = abs(p_ - a), abs(p_ - b), abs(p_ - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append([tuple(line[x * bpp:x * bpp + 3]) for x in range(w)])
+        prev = line
+    return w, h, rows
+
+
+def count_near(rows, rgb, tol=40):
+    return sum(1 for row in rows for p in row
+               if abs(p[0] - rgb[0]) + abs(p[1] - rgb[1]) + abs(p[2] - rgb[2]) <= tol)
+
+
+# Every method on the default model, one Sneaker window of the demo scene.
+sneaker = [o for o in SCENE_BOXES if o["class"] == "Sneaker"][0]
+win = ",".join(str(v) for v in sneaker["box"])
+csv_path = os.path.join(tmp, "deletion.csv")
+png_path = os.path.join(tmp, "deletion.png")
+rc, got, err = gradcam_json("--all-methods", "--window", win, "--deletion-csv", csv_path,
+                            "--deletion-png", png_path, DEFAULT_MODEL, SCENE)
+check("gradcam --all-methods on the default model: exit 0", rc == 0, err)
+got = got or []
+names = [e["method"] for e in got]
+check("--all-methods: one entry per method, in order", names == ALL_METHODS, names)
+skipped = [e for e in got if "skipped" in e]
+check("--all-methods: only CAM skipped (Flatten head), with the reason",
+      [e["method"] for e in skipped] == ["cam"]
+      and "GlobalAveragePooling2D" in skipped[0]["skipped"], skipped)
+done = [e for e in got if "skipped" not in e]
+check("--all-methods: the box's class (Sneaker) explained by every method",
+      done and all(e["class_name"] == "Sneaker" and e["probability"] > 0.5 for e in done), done)
+curves = {}
+if os.path.exists(csv_path):
+    lines = open(csv_path).read().split("\n")
+    check("deletion CSV: labelled header", lines[0] == "curve,fraction,score,probability",
+          lines[:2])
+    for line in lines[1:]:
+        if line:
+            c, fr, sc, pr = line.split(",")
+            curves.setdefault(c, []).append((float(fr), float(sc), float(pr)))
+check("deletion CSV: 21 points for each of the 14 methods run",
+      sorted(curves) == sorted(e["method"] for e in done)
+      and all(len(v) == 21 for v in curves.values()), {k: len(v) for k, v in curves.items()})
+if curves and done:
+    # Independent of the ranking: fraction 0 is the untouched window (the
+    # explained score), fraction 1 the all-grey window, the same for all maps.
+    ok0 = all(abs(curves[e["method"]][0][1] - e["score"]) <= 1e-4 * max(1, abs(e["score"]))
+              for e in done)
+    ends = [v[-1][1] for v in curves.values()]
+    check("deletion curves start at the explained score", ok0,
+          [(e["method"], e["score"], curves[e["method"]][0]) for e in done])
+    check("deletion curves all end at the all-grey score", max(ends) - min(ends) <= 1e-4, ends)
+    # The reported area is the trapezoid area of the written curve.
+    worst = max(abs(sum(0.5 * (v[i][1] + v[i - 1][1]) * (v[i][0] - v[i - 1][0])
+                        for i in range(1, len(v))) - e["faithfulness"]["deletion_auc_score"])
+                for e in done for v in [curves[e["method"]]])
+    check("deletion AUC = trapezoid area of the CSV curve (worst %.2g)" % worst, worst <= 1e-3)
+
+if os.path.exists(png_path):
+    w, h, rows = read_png_rgb(png_path)
+    check("deletion PNG: 1100×640", (w, h) == (1100, 640), (w, h))
+    ink = sum(1 for row in rows for p in row if p != (255, 255, 255))
+    check("deletion PNG: 3%%–40%% of the pixels drawn (%d)" % ink,
+          0.03 * w * h <= ink <= 0.40 * w * h, ink)
+else:
+    check("deletion PNG written", False, err)
+
+# One curve versus two: the first palette colour (Tableau blue) and the second
+# (orange) appear only as many times as there are curves to draw them.
+one_png = os.path.join(tmp, "one.png")
+two_png = os.path.join(tmp, "two.png")
+rc1, _, err1 = run("gradcam", "-m", "gradcam", "--window", win, "--deletion-png", one_png,
+                   DEFAULT_MODEL, SCENE)
+rc2, _, err2 = run("gradcam", "-m", "gradcam,occlusion", "--window", win, "--deletion-png",
+                   two_png, DEFAULT_MODEL, SCENE)
+check("--deletion-png with one and two methods: exit 0", rc1 == 0 and rc2 == 0, err1 + err2)
+if rc1 == 0 and rc2 == 0:
+    BLUE, ORANGE = (31, 119, 180), (255, 127, 14)
+    _, _, r1 = read_png_rgb(one_png)
+    _, _, r2 = read_png_rgb(two_png)
+    b1, o1, b2, o2 = (count_near(r1, BLUE), count_near(r1, ORANGE), count_near(r2, BLUE),
+                      count_near(r2, ORANGE))
+    check("one curve: blue line drawn (%d px), no orange (%d px)" % (b1, o1), b1 > 500 and o1 < 20)
+    check("two curves: blue (%d px) and orange (%d px) lines" % (b2, o2), b2 > 500 and o2 > 500)
+
+# Faithfulness against chance on the demo scene: for each ground-truth box,
+# the window explained for its class; occlusion (which measures the same grey
+# perturbation) must delete the class faster than random maps (seeds 1-3).
+# Grad-CAM is not asserted: on this Flatten-head model its conv2d_2 maps are
+# no better than chance (mean P-area 0.43 against 0.30 for random maps).
+occl, rand = [], []
+for o in SCENE_BOXES:
+    b = ",".join(str(v) for v in o["box"])
+    rc, got, err = gradcam_json("-m", "occlusion", "--faithfulness", "--class",
+                                str(o["class_index"]), "--window", b, DEFAULT_MODEL, SCENE)
+    if got:
+        occl.append(got[0]["faithfulness"]["deletion_auc_probability"])
+    for seed in ("1", "2", "3"):
+        rc, got, err = gradcam_json("-m", "random", "--seed", seed, "--faithfulness", "--class",
+                                    str(o["class_index"]), "--window", b, DEFAULT_MODEL, SCENE)
+        if got:
+            rand.append(got[0]["faithfulness"]["deletion_auc_probability"])
+if len(occl) == len(SCENE_BOXES) and len(rand) == 3 * len(SCENE_BOXES):
+    mo, mr = sum(occl) / len(occl), sum(rand) / len(rand)
+    check("demo scene: occlusion deletion area %.3f < random maps' %.3f" % (mo, mr), mo < mr)
+else:
+    check("demo scene: occlusion and random faithfulness ran", False, (occl, rand))
+rc, a, _ = gradcam_json("-m", "random", "--seed", "1", "--window", win, "--raw",
+                        os.path.join(tmp, "r1.npy"), DEFAULT_MODEL, SCENE)
+rc, b, _ = gradcam_json("-m", "random", "--seed", "2", "--window", win, "--raw",
+                        os.path.join(tmp, "r2.npy"), DEFAULT_MODEL, SCENE)
+check("random maps: other seed, other map",
+      os.path.exists(os.path.join(tmp, "r1.npy")) and
+      open(os.path.join(tmp, "r1.npy"), "rb").read() != open(os.path.join(tmp, "r2.npy"),
+                                                               "rb").read())
+
+# Binary sigmoid: class 1 is P, class 0 its complement (as `predict` numbers
+# them); the occlusion map of the complement is the negated map.
+sig = model("tiny_sigmoid.h5")
+p_dog = EXPECTED["tiny_sigmoid.h5"]["photo.png"][0]
+rc, got, err = gradcam_json("-m", "occlusion", "--all-classes", sig, image("photo.png"))
+check("sigmoid --all-classes: dog (P) then cat (1 - P)", got is not None
+      and [(e["class_name"], e["complement"]) for e in got] == [("dog", False), ("cat", True)]
+      and abs(got[0]["probability"] - p_dog) <= TOL_BILINEAR
+      and abs(got[0]["probability"] + got[1]["probability"] - 1) < 1e-6, got or err)
+maps = {}
+for cls in ("dog", "cat"):
+    path = os.path.join(tmp, "occl-%s.csv" % cls)
+    rc, got, err = gradcam_json("-m", "occlusion", "--class", cls, "--csv", path, sig,
+                                image("photo.png"))
+    check("sigmoid --class %s: exit 0, named" % cls,
+          rc == 0 and got[0]["class_name"] == cls, got or err)
+    if rc == 0:
+        maps[cls] = [float(v) for line in open(path) for v in line.strip().split(",") if v]
+if len(maps) == 2:
+    worst = max(abs(a + b) for a, b in zip(maps["dog"], maps["cat"]))
+    check("sigmoid: complement's occlusion map = -map (worst %.2g)" % worst,
+          len(maps["dog"]) == 64 and worst <= 1e-5 * max(1e-3, max(map(abs, maps["dog"]))))
+
+# The mini-XCEPTION fer2013 fixture: every method, every class.
+fer = os.path.join(FIXTURES, "oarriaga__fer2013_mini_XCEPTION.102-0.66.hdf5")
+rc, got, err = gradcam_json("--all-methods", "--all-classes", "--samples", "4",
+                            "-o", os.path.join(tmp, "fer.png"), fer, image("photo.png"))
+ran = [e for e in (got or []) if "skipped" not in e]
+check("fer2013 mini-XCEPTION: %d maps, all methods x 7 classes" % len(ran),
+      rc == 0 and len(ran) == 7 * len(ALL_METHODS)
+      and all(e["width"] > 0 and e["height"] > 0 for e in ran), err)
+
 shutil.rmtree(tmp, ignore_errors=True)
 
 print("1..%d" % len(results))

@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -125,6 +126,15 @@ class Net:
     def add(self, a, b):
         return self._add('Add', 'add', {}, [a, b], [], self.shape(a))
 
+    def activation(self, x, act):
+        return self._add('Activation', 'activation', {'activation': act}, [x], [], self.shape(x))
+
+    def reshape(self, x, shape):
+        return self._add('Reshape', 'reshape', {'target_shape': list(shape)}, [x], [], shape)
+
+    def multiply(self, a, b):
+        return self._add('Multiply', 'multiply', {}, [a, b], [], self.shape(a))
+
     def maxpool(self, x, k=2):
         h, w, c = self.shape(x)
         cfg = {'pool_size': [k, k], 'padding': 'valid', 'strides': [k, k],
@@ -177,7 +187,10 @@ class Net:
                     g.create_dataset(n, data=a)
 
     # -- PyTorch
-    def torch_module(self):
+    def torch_module(self, logits=False, capture=None):
+        """The network in PyTorch.  @logits: no final softmax; @capture: a
+        node index whose output is detached and marked as requiring a
+        gradient (a forward hook's view of it is module.captured)."""
         import torch
         import torch.nn.functional as F
 
@@ -186,6 +199,8 @@ class Net:
         class M(torch.nn.Module):
             def __init__(self):
                 super().__init__()
+                self.logits = logits
+                self.captured = None
                 self.params = torch.nn.ParameterDict()
                 for nd in net.nodes:
                     for wn, a in nd['weights']:
@@ -209,7 +224,9 @@ class Net:
                 if a == 'sigmoid':
                     return torch.sigmoid(x)
                 if a == 'softmax':
-                    return torch.softmax(x, dim=1)
+                    return x if self.logits else torch.softmax(x, dim=1)
+                if a == 'swish':
+                    return F.silu(x)
                 assert a == 'linear', a
                 return x
 
@@ -256,8 +273,17 @@ class Net:
                     elif cls == 'Dense':
                         y = self.act(F.linear(x, self.w(nd, 'kernel'), self.w(nd, 'bias')),
                                      nd['cfg']['activation'])
+                    elif cls == 'Activation':
+                        y = self.act(x, nd['cfg']['activation'])
+                    elif cls == 'Reshape':   # (N, C) -> NHWC (1, 1, C) = NCHW (C, 1, 1)
+                        y = x.reshape(x.shape[0], -1, 1, 1)
+                    elif cls == 'Multiply':
+                        y = ins[0] * ins[1]
                     else:
                         raise ValueError(cls)
+                    if capture is not None and len(vals) == capture:
+                        y = y.detach().requires_grad_()
+                        self.captured = y
                     vals.append(y)
                 return vals[-1]
 
@@ -316,15 +342,98 @@ def mobilenet_v2(alpha=0.35):
     return n
 
 
+def efficientnet_b0(size=224):
+    """Keras' EfficientNetB0 graph (keras.applications, width = depth = 1):
+    stem conv 3x3/2 + BN + swish; 16 MBConv blocks (expand 1x1, depthwise
+    k x k, squeeze-excite GAP -> Reshape -> 1x1 swish -> 1x1 sigmoid ->
+    Multiply, project 1x1 + BN, identity Add); top conv 1x1 1280; GAP; Dense
+    1000.  Differences from the Keras model, the same on every engine: no
+    Rescaling/Normalization at the input (inputs are already normalised),
+    'same' padding instead of ZeroPadding2D + 'valid' for the stride-2
+    convolutions (identical pads at 224 and 150), Dropout left out (identity
+    at inference).  torchvision's efficientnet_b0 differs (BN eps 1e-5,
+    symmetric padding, stochastic depth), so the PyTorch side is this graph."""
+    n = Net('efficientnetb0_%d' % size, (size, size, 3), seed=5)
+    x = n.activation(n.bn(n.conv(0, 32, 3, 2, bias=False)), 'swish')
+    blocks = [(3, 1, 32, 16, 1, 1), (3, 2, 16, 24, 6, 2), (5, 2, 24, 40, 6, 2),
+              (3, 3, 40, 80, 6, 2), (5, 3, 80, 112, 6, 1), (5, 4, 112, 192, 6, 2),
+              (3, 1, 192, 320, 6, 1)]
+    for k, repeats, f_in, f_out, expand, stride in blocks:
+        for r in range(repeats):
+            if r:
+                f_in, stride = f_out, 1
+            inp = x
+            filters = f_in * expand
+            if expand != 1:
+                x = n.activation(n.bn(n.conv(x, filters, 1, bias=False)), 'swish')
+            x = n.activation(n.bn(n.dwconv(x, k, stride, bias=False)), 'swish')
+            se = n.reshape(n.gap(x), (1, 1, filters))
+            se = n.conv(se, max(1, int(f_in * 0.25)), 1, act='swish')
+            se = n.conv(se, filters, 1, act='sigmoid')
+            x = n.multiply(x, se)
+            x = n.bn(n.conv(x, f_out, 1, bias=False))
+            if stride == 1 and f_in == f_out:
+                x = n.add(x, inp)
+    x = n.activation(n.bn(n.conv(x, 1280, 1, bias=False)), 'swish')
+    x = n.gap(x)
+    n.dense(x, 1000, 'softmax')
+    return n
+
+
+def default_model():
+    """resources/default/model.h5 (Fashion-MNIST detector, 28x28x1): the same
+    graph, its trained weights copied from the file (Dropout left out)."""
+    import h5py
+    n = Net('mirada_fashion', (28, 28, 1))
+    x = n.maxpool(n.conv(0, 32, 3, act='relu'))
+    x = n.maxpool(n.conv(x, 64, 3, act='relu'))
+    x = n.flatten(n.conv(x, 64, 3, act='relu'))
+    x = n.dense(x, 128, 'relu')
+    n.dense(x, 11, 'softmax')
+    path = os.path.join(HERE, '..', '..', 'resources', 'default', 'model.h5')
+    with h5py.File(path, 'r') as f:
+        mw = f['model_weights']
+        ours = [nd for nd in n.nodes if nd['weights']]
+        theirs = ['conv2d', 'conv2d_1', 'conv2d_2', 'dense', 'dense_1']
+        for nd, name in zip(ours, theirs):
+            g = mw[name]
+            arrs = [np.asarray(g[w.decode() if isinstance(w, bytes) else w])
+                    for w in g.attrs['weight_names']]
+            nd['weights'] = [(wn, a.astype(np.float32)) for (wn, _), a in zip(nd['weights'], arrs)]
+    n.h5_path = os.path.abspath(path)
+    return n
+
+
+def vgg16_block3(size=64):
+    """VGG16 up to block3_conv1 (conv2d_5 here) at @size px, for filter patterns."""
+    n = Net('vgg16_block3', (size, size, 3), seed=3)
+    x = 0
+    for reps, f in ((2, 64), (2, 128)):
+        for _ in range(reps):
+            x = n.conv(x, f, 3, act='relu')
+        x = n.maxpool(x)
+    n.conv(x, 256, 3, act='relu')
+    return n
+
+
 WORKLOADS = {
     'vgg16': vgg16,
     'seed-cnn': seed_cnn,
     'mobilenetv2-0.35': mobilenet_v2,
+    'efficientnetb0': efficientnet_b0,
+    'efficientnetb0-150': lambda: efficientnet_b0(150),
+    'default-model': default_model,
 }
 
 # (workload, batch): the default list
+# The default model's scene detection: 150 px windows, stride 40 on the 800x400
+# demo scene = a 7 x 17 grid.
+SCENE_WINDOWS = 7 * 17
 DEFAULT_RUNS = [('vgg16', 1), ('vgg16', 8), ('seed-cnn', 1), ('seed-cnn', 112),
-                ('mobilenetv2-0.35', 1)]
+                ('efficientnetb0', 1), ('efficientnetb0-150', 112), ('mobilenetv2-0.35', 1),
+                ('default-model', SCENE_WINDOWS)]
+# Rows that are not one forward pass (run after the forward rows).
+TASKS = ['scene-detect', 'gradcam-vgg16', 'filter-vgg16']
 
 
 # --------------------------------------------------------------------------
@@ -359,6 +468,143 @@ def torch_child(args):
     print(json.dumps({'median_seconds': float(np.median(times))}))
 
 
+def timed(f, runs, warmup=True):
+    if warmup:
+        f()
+    ts = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        f()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+def last_conv(net):
+    return max(i for i, nd in enumerate(net.nodes) if nd['cls'] == 'Conv2D')
+
+
+def torch_gradcam_child(args):
+    """`bench.py torch-gradcam WORKLOAD - - THREADS RUNS`: Grad-CAM as
+    build-aux/bench-gradcam does it: a forward hook on the last convolution's
+    output (after its ReLU), one backward of the class score before the
+    softmax down to it (weights need no gradient, so backward stops there),
+    channel weights = spatial means, ReLU of the weighted sum / max."""
+    import torch
+    torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
+    net = WORKLOADS[args.model]()
+    m = net.torch_module(logits=True, capture=last_conv(net))
+    x = torch.from_numpy(np.random.default_rng(7).uniform(
+        0, 1, (1,) + net.input_shape).astype(np.float32))
+
+    def forward():
+        with torch.no_grad():
+            m(x)
+
+    def gradcam():
+        z = m(x)
+        z[0, int(z[0].argmax())].backward()
+        a, g = m.captured, m.captured.grad
+        cam = torch.relu((a * g.mean(dim=(2, 3), keepdim=True)).sum(dim=1))[0]
+        return cam / cam.max().clamp_min(1e-12)
+
+    tf = timed(forward, args.runs)
+    print(json.dumps({'median_seconds': timed(gradcam, args.runs), 'forward_seconds': tf}))
+
+
+def torch_filter_child(args):
+    """`bench.py torch-filter - - - THREADS RUNS`: one filter pattern as
+    Mirada's seed method computes it: x = 128 + 20 U(0,1) pixels, 40 steps
+    of x += g / (rms(g) + 1e-5) on the mean activation of filter 0 of
+    block3_conv1 (after its ReLU), a last forward for the final loss."""
+    import torch
+    torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
+    net = vgg16_block3(64)
+    m = net.torch_module()
+    x0 = np.random.default_rng(1).uniform(0, 1, (1,) + net.input_shape) * 20 + 128
+    out = {}
+
+    def pattern():
+        x = torch.from_numpy(x0.astype(np.float32)).requires_grad_()
+        for step in range(41):
+            loss = m(x)[0, 0].mean()
+            if step == 0:
+                out['loss0'] = float(loss)
+            if step == 40:
+                break
+            g, = torch.autograd.grad(loss, x)
+            with torch.no_grad():
+                x += g / (g.pow(2).mean().sqrt() + 1e-5)
+        out['loss1'] = float(loss)
+
+    # seconds per run already: the first of the 40 steps is the warm-up
+    t = timed(pattern, args.runs, warmup=False)
+    print(json.dumps({'median_seconds': t, 'loss0': out['loss0'], 'loss1': out['loss1']}))
+
+
+def process_time(argv, env, runs, warmup=True):
+    """Median wall time of a whole process (start, load, work) and its peak RSS."""
+    ts, rss, out = [], 0, None
+    for _ in range(runs + (1 if warmup else 0)):
+        t0 = time.perf_counter()
+        out, r = run_measured(argv, env)
+        ts.append(time.perf_counter() - t0)
+        rss = max(rss, r)
+    return float(np.median(ts[1:] if warmup else ts)), rss, out
+
+
+def run_tasks(args, env, engines, work):
+    """Rows that are not a single forward pass: Mirada's own commands next to
+    the same computation in PyTorch (ONNX Runtime has no backward)."""
+    rows = []
+    mirada = args.mirada
+    top = os.path.normpath(os.path.join(HERE, '..', '..'))
+    runs = max(3, args.runs // 2)
+    me = [sys.executable, os.path.abspath(__file__)]
+    # The default model's detection on the demo scene, end to end.
+    t, rss, _ = process_time([mirada, 'detect', os.path.join(top, 'resources', 'default',
+                                                             'model.h5'),
+                              os.path.join(top, 'resources', 'default', 'scene.png')], env, runs)
+    rows.append({'task': 'scene-detect', 'engine': 'mirada', 'ms': t * 1e3, 'rss_mib': rss,
+                 'note': 'mirada detect, whole process (load, %d windows, filter); '
+                         'peers: default-model %d row' % (SCENE_WINDOWS, SCENE_WINDOWS)})
+    # Grad-CAM on VGG16 block5_conv3 (conv2d_13 here).
+    vgg = os.path.join(work, 'vgg16.h5')
+    if not os.path.exists(vgg):
+        vgg16().write_h5(vgg)
+    tool = os.path.join(os.path.dirname(os.path.dirname(mirada)), 'tests', 'bench-gradcam')
+    o, rss = run_measured([tool, vgg, str(runs)], env)
+    m = dict(line.split() for line in o.split('\n') if line)
+    rows.append({'task': 'gradcam-vgg16', 'engine': 'mirada', 'ms': float(m['gradcam_ms']),
+                 'rss_mib': rss, 'note': 'block5_conv3, forward %.1f ms, ratio %.2f'
+                 % (float(m['forward_ms']), float(m['gradcam_ms']) / float(m['forward_ms']))})
+    if 'torch' in engines:
+        o, rss = run_measured(me + ['torch-gradcam', 'vgg16', '-', '-', str(args.threads),
+                                    str(runs)], env)
+        r = json.loads(o)
+        rows.append({'task': 'gradcam-vgg16', 'engine': 'torch', 'ms': r['median_seconds'] * 1e3,
+                     'rss_mib': rss, 'note': 'hook + backward, forward %.1f ms, ratio %.2f'
+                     % (r['forward_seconds'] * 1e3, r['median_seconds'] / r['forward_seconds'])})
+    # One filter pattern of VGG16 block3_conv1, 40 steps at 64 px: one run each
+    # (PyTorch takes tens of seconds on a busy machine).
+    b3 = os.path.join(work, 'vgg16_block3.h5')
+    vgg16_block3(64).write_h5(b3)
+    t, rss, o = process_time([mirada, 'filters', b3, '--layer', 'conv2d_5', '--filters', '0',
+                              '--steps', '40', '--preprocess', 'none', '--verbose',
+                              '--out', os.path.join(work, 'filter.png')], env, 1, warmup=False)
+    loss = re.search(r'([-0-9.e+]+) \S+ ([-0-9.e+]+)', o[o.find('activation'):])
+    rows.append({'task': 'filter-vgg16', 'engine': 'mirada', 'ms': t * 1e3, 'rss_mib': rss,
+                 'note': 'whole process; loss %s -> %s' % loss.groups() if loss else o[:40]})
+    if 'torch' in engines:
+        o, rss = run_measured(me + ['torch-filter', '-', '-', '-', str(args.threads), '1'], env)
+        r = json.loads(o)
+        rows.append({'task': 'filter-vgg16', 'engine': 'torch', 'ms': r['median_seconds'] * 1e3,
+                     'rss_mib': rss, 'note': 'loop only; loss %.3g -> %.3g'
+                     % (r['loss0'], r['loss1'])})
+    return rows
+
+
 # --------------------------------------------------------------------------
 
 def sgemm_ceiling(work, threads):
@@ -384,11 +630,13 @@ def main():
     ap.add_argument('--mirada', required=True)
     ap.add_argument('--work', required=True)
     ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--runs', type=int, default=7)
+    ap.add_argument('--runs', type=int, default=5)
     ap.add_argument('--only', action='append', default=[],
                     help='WORKLOAD:BATCH, repeatable (default: the full list)')
     ap.add_argument('--engines', default='mirada,ort,torch')
     ap.add_argument('--results', default=None)
+    ap.add_argument('--tasks', action='store_true',
+                    help='with --only: also the detection, Grad-CAM and filter rows')
     args = ap.parse_args()
 
     import torch
@@ -437,22 +685,25 @@ def main():
         np.save(xin + '.npy', x)
         gflop = net.flops * batch / 1e9
         res = {'workload': wl, 'batch': batch, 'gflop': gflop}
+        h5 = getattr(net, 'h5_path', None) or base + '.h5'
+        # the heavy rows (VGG16 x 8, 112 windows) fewer times: the harness stays < 5 min
+        nruns = args.runs if gflop < 40 else max(3, args.runs // 2)
         outs = {}
         for eng in engines:
             outp = '%s-%s.out' % (xin, eng)
             if eng == 'mirada':
-                o, rss = run_measured([args.mirada, 'bench', base + '.h5', '--batch', str(batch),
-                                       '--threads', str(args.threads), '--runs', str(args.runs),
+                o, rss = run_measured([args.mirada, 'bench', h5, '--batch', str(batch),
+                                       '--threads', str(args.threads), '--runs', str(nruns),
                                        '--json', '--input', xin + '.raw',
                                        '--save-output', outp], env)
             elif eng == 'ort':
                 o, rss = run_measured(['node', os.path.join(HERE, 'ort-run.js'), base + '.onnx',
                                        xin + '.raw', ','.join(str(d) for d in x.shape), outp,
-                                       str(args.threads), str(args.runs)], env)
+                                       str(args.threads), str(nruns)], env)
             else:
                 o, rss = run_measured([sys.executable, os.path.abspath(__file__), 'torch-run',
                                        base + '.pt', xin + '.npy', outp, str(args.threads),
-                                       str(args.runs)], env)
+                                       str(nruns)], env)
             t = json.loads(o)['median_seconds']
             outs[eng] = np.fromfile(outp, dtype=np.float32)
             res[eng] = {'ms': t * 1e3, 'gflops': gflop / t, 'rss_mib': rss}
@@ -464,10 +715,17 @@ def main():
                 res[eng]['max_rel_diff_vs_torch'] = compare(ref, outs[eng])
         rows.append(res)
 
+    tasks = []
+    if not args.only or args.tasks:
+        tasks = run_tasks(args, env, engines, args.work)
+        for t in tasks:
+            print('  %-18s %-7s %9.2f ms %7.0f MiB  %s' % (t['task'], t['engine'], t['ms'],
+                                                         t['rss_mib'], t['note']), flush=True)
+
     lines = []
     lines.append('Mirada vs ONNX Runtime (onnxruntime-node) and PyTorch %s, %d threads, '
-                 'median of %d runs after a warm-up' % (torch.__version__, args.threads,
-                                                         args.runs))
+                 'median of %d runs after a warm-up (%d above 40 GFLOP)'
+                 % (torch.__version__, args.threads, args.runs, max(3, args.runs // 2)))
     lines.append('OpenBLAS sgemm 2048^3 ceiling: %.1f GFLOP/s' % ceiling)
     hdr = '%-18s %5s %7s | %-8s %9s %8s %6s %8s %9s' % (
         'workload', 'batch', 'GFLOP', 'engine', 'median ms', 'GFLOP/s', '%ceil',
@@ -489,6 +747,16 @@ def main():
         if diffs:
             lines.append('%-32s   output max |diff| / max |ref| vs torch: %s' % (
                 '', ', '.join(diffs)))
+    if tasks:
+        lines.append('')
+        lines.append('%-18s %-8s %9s %9s %8s  %s' % ('task', 'engine', 'median ms', 'peak MiB',
+                                                    'Mir/peer', 'what'))
+        lines.append('-' * len(hdr))
+        for t in tasks:
+            mir = [u for u in tasks if u['task'] == t['task'] and u['engine'] == 'mirada']
+            ratio = '%.2f' % (mir[0]['ms'] / t['ms']) if mir and t['engine'] != 'mirada' else ''
+            lines.append('%-18s %-8s %9.2f %9.0f %8s  %s' % (t['task'], t['engine'], t['ms'],
+                                                            t['rss_mib'], ratio, t['note']))
     lines.append('(total wall time %.0f s)' % (time.time() - t_start))
     text = '\n'.join(lines)
     print('\n' + text)
@@ -496,7 +764,7 @@ def main():
         with open(args.results, 'w') as f:
             f.write(text + '\n')
         with open(os.path.splitext(args.results)[0] + '.json', 'w') as f:
-            json.dump({'ceiling_gflops': ceiling, 'rows': rows}, f, indent=1)
+            json.dump({'ceiling_gflops': ceiling, 'rows': rows, 'tasks': tasks}, f, indent=1)
     bad = [r for r in rows for eng in engines
            if r[eng].get('max_rel_diff_vs_torch', 0) > 1e-3]
     if bad:
@@ -506,7 +774,7 @@ def main():
 
 
 if __name__ == '__main__':
-    if len(sys.argv) > 1 and sys.argv[1] == 'torch-run':
+    if len(sys.argv) > 1 and sys.argv[1] in ('torch-run', 'torch-gradcam', 'torch-filter'):
         p = argparse.ArgumentParser()
         p.add_argument('cmd')
         p.add_argument('model')
@@ -514,6 +782,8 @@ if __name__ == '__main__':
         p.add_argument('output')
         p.add_argument('threads', type=int)
         p.add_argument('runs', type=int)
-        torch_child(p.parse_args())
+        a = p.parse_args()
+        {'torch-run': torch_child, 'torch-gradcam': torch_gradcam_child,
+         'torch-filter': torch_filter_child}[a.cmd](a)
         sys.exit(0)
     sys.exit(main())

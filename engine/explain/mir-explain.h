@@ -24,7 +24,7 @@ typedef struct
   gint stride;         /* occlusion: patch stride S (default P / 2) */
   gint samples;        /* smoothgrad: noisy copies N (default 25) */
   double noise;        /* smoothgrad: σ as a fraction of max − min of the input (default 0.15) */
-  guint32 seed;        /* smoothgrad: noise seed (default 1) */
+  guint32 seed;        /* smoothgrad, random: seed (default 1) */
 } MirExplainOptions;
 
 /* Images per engine batch for the perturbation methods (ScoreCAM,
@@ -136,6 +136,13 @@ MirExplanation *mir_explain_guided_gradcam (MirModel *model, MirTensor *input,
  * preprocessed) P×P slides with stride S; each pixel's value is the mean
  * drop of the class score over the patches covering it. */
 MirExplanation *mir_explain_occlusion   (MirModel *model, MirTensor *input,
+                                         const MirExplainOptions *options,
+                                         GCancellable *cancellable, GError **error);
+
+/* A random baseline (mir-random.c): uniform values per input pixel (per cell
+ * of options->layer's grid when set) from a generator seeded with
+ * options->seed (default 1); the chance level of the faithfulness measures. */
+MirExplanation *mir_explain_random      (MirModel *model, MirTensor *input,
                                          const MirExplainOptions *options,
                                          GCancellable *cancellable, GError **error);
 

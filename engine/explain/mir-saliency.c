@@ -22,17 +22,16 @@ mir_explain_saliency (MirModel *model, MirTensor *input, const MirExplainOptions
   layer = mir_explain_resolve_layer (model, options->layer, error);
   if (layer < 0)
     return NULL;
-  trace = mir_model_run (model, &input, 1, MIR_RUN_KEEP_ALL, -1, 0, cancellable, error);
+  /* class-independent, but report the class and its score like the other
+   * methods (the faithfulness measures need the score) */
+  trace = mir_explain_forward (model, input, options, "saliency", layer, FALSE, &e, cancellable,
+                               error);
   if (trace == NULL)
     return NULL;
   act = mir_trace_get (trace, (guint) layer);
   h = act->shape[1];
   w = act->shape[2];
   c = act->shape[3];
-  e = mir_explanation_new ("saliency", model, layer, (int) w, (int) h);
-  /* class-independent, but report the top class like the other methods */
-  if (!mir_explain_resolve_class (model, mir_trace_get_output (trace, 0), options, e, error))
-    return NULL;
   for (gint64 i = 0; i < h * w; i++)
     {
       double s = 0;
