@@ -1,6 +1,7 @@
 #define G_LOG_DOMAIN "mir-winograd"
 
 #include <string.h>
+#include <glib/gi18n-lib.h>
 
 #include "mir-gemm.h"
 #include "mir-parallel.h"
@@ -14,11 +15,13 @@
 #define NP (TI * TI)
 
 /* One work item's transformed tiles, V and M together, at most this many
- * floats (8 MiB): its V and M are written and read once, while the
- * transformed kernel (36 c f floats) is read once per item, so items need
- * many tiles when c f is large. */
-#define ITEM_FLOATS (G_GINT64_CONSTANT (1) << 21)
-#define MIN_TILES 16
+ * floats (4 MiB, twice L2): up to 128 tiles for 64 channels in and out (all
+ * in L2), 28 for 512 + 512.  V and M are written and read once an item,
+ * while the transformed kernel (36 c f floats) is read once per item: items
+ * need enough tiles (rows of the GEMMs) for OpenBLAS to run well and to
+ * amortise that, hence the lower bound. */
+#define ITEM_FLOATS (G_GINT64_CONSTANT (1) << 20)
+#define MIN_TILES 32
 #define MAX_TILES 128
 
 gboolean
@@ -81,108 +84,6 @@ mir_winograd_pack_kernel (const float *k, gint64 c, gint64 f, float *u)
       }
 }
 
-static inline MIR_ALWAYS_INLINE MirV8
-load_n (const float *p, gint64 n)
-{
-  MirV8 v = mir_v8_splat (0.0f);
-
-  if (n >= 8)
-    return mir_v8_load (p);
-  memcpy (&v, p, (gsize) n * sizeof (float));
-  return v;
-}
-
-/* B^T applied to a column (or row) of 6: d0..d5 -> r0..r5. */
-static inline MIR_ALWAYS_INLINE void
-bt6 (const MirV8 *d, MirV8 *r)
-{
-  MirV8 a = d[4] - 4.0f * d[2], b = d[3] - 4.0f * d[1];
-  MirV8 e = d[4] - d[2], h = 2.0f * (d[3] - d[1]);
-
-  r[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
-  r[1] = a + b;
-  r[2] = a - b;
-  r[3] = e + h;
-  r[4] = e - h;
-  r[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
-}
-
-/* A^T applied to a column (or row) of 6: m0..m5 -> s0..s3. */
-static inline MIR_ALWAYS_INLINE void
-at6 (const MirV8 *m, MirV8 *s)
-{
-  MirV8 p = m[1] + m[2], q = m[1] - m[2], r = m[3] + m[4], t = m[3] - m[4];
-
-  s[0] = m[0] + p + r;
-  s[1] = q + 2.0f * t;
-  s[2] = p + 4.0f * r;
-  s[3] = q + 8.0f * t + m[5];
-}
-
-/* V[p][0..c) = (B^T d B)[p] for the 6x6 input pixels @d (zeros outside). */
-static inline MIR_ALWAYS_INLINE void
-input_tile_body (const float *const *d, gint64 c, float *v, gsize vstride)
-{
-  for (gint64 k = 0; k < c; k += 8)
-    {
-      gint64 nk = MIN (8, c - k);
-      MirV8 t[TI][TI];
-
-      MIR_UNROLL for (int j = 0; j < TI; j++)
-        {
-          MirV8 col[TI], r[TI];
-
-          MIR_UNROLL for (int i = 0; i < TI; i++)
-            col[i] = load_n (d[i * TI + j] + k, nk);
-          bt6 (col, r);
-          MIR_UNROLL for (int i = 0; i < TI; i++)
-            t[i][j] = r[i];
-        }
-      MIR_UNROLL for (int i = 0; i < TI; i++)
-        {
-          MirV8 r[TI];
-
-          bt6 (t[i], r);
-          MIR_UNROLL for (int j = 0; j < TI; j++)
-            mir_v8_store_n (v + (gsize) (i * TI + j) * vstride + (gsize) k, r[j], nk);
-        }
-    }
-}
-
-/* The 4x4 outputs (A^T M A + bias, activated) of one tile; y[i] NULL for
- * outputs past the image edge. */
-static inline MIR_ALWAYS_INLINE void
-output_tile_body (const float *m, gsize mstride, gint64 f, const float *bias, int act,
-                  float *const *y)
-{
-  for (gint64 k = 0; k < f; k += 8)
-    {
-      gint64 nk = MIN (8, f - k);
-      MirV8 s[TO][TI];
-      MirV8 b = load_n (bias + k, nk);
-
-      MIR_UNROLL for (int j = 0; j < TI; j++)
-        {
-          MirV8 col[TI], r[TO];
-
-          MIR_UNROLL for (int i = 0; i < TI; i++)
-            col[i] = load_n (m + (gsize) (i * TI + j) * mstride + (gsize) k, nk);
-          at6 (col, r);
-          MIR_UNROLL for (int i = 0; i < TO; i++)
-            s[i][j] = r[i];
-        }
-      MIR_UNROLL for (int i = 0; i < TO; i++)
-        {
-          MirV8 r[TO];
-
-          at6 (s[i], r);
-          MIR_UNROLL for (int j = 0; j < TO; j++)
-            if (y[i * TO + j] != NULL)
-              mir_v8_store_n (y[i * TO + j] + k, mir_v8_act (r[j] + b, act), nk);
-        }
-    }
-}
-
 typedef struct
 {
   const MirConvGeom *g;
@@ -191,26 +92,28 @@ typedef struct
   gint64 f, th, tw, total;
   gint64 tb;        /* tiles an item */
   gint64 nfs, fsw;  /* filter slices an item, and their width */
-  int act;
-  gboolean avx2;
-  /* one scratch buffer per thread: V [NP][tb][c], M [NP][tb][fsw] */
-  guint n_slots;
-  float **slot;
-  gint *busy;       /* atomic */
+  int act;          /* MIR_VEC_ACT_* */
+  int isa;          /* ISA_* */
+  gint failed;      /* atomic: a scratch buffer could not be allocated */
 } Ctx;
 
-typedef void (*TileFunc) (const Ctx *c, gint64 t0, gint64 nt, gint64 f0, gint64 fc, float *v,
-                          float *m);
+enum
+{
+  ISA_GENERIC,
+  ISA_AVX2,
+  ISA_AVX512,
+};
 
-/* Output pixel pointers of tile @idx (NULL past the edge), or input ones. */
-static void
-tile_pointers (const Ctx *c, gint64 idx, gboolean input, gint64 f0, const float **d, float **y)
+/* Input pixel pointers of tile @idx (zeros outside the image) into @d, or
+ * output ones from filter @f0 (NULL past the edge) into @y. */
+static inline void
+tile_pointers (const Ctx *c, gint64 idx, const float **d, float **y, gint64 f0)
 {
   const MirConvGeom *g = c->g;
   gint64 n = idx / (c->th * c->tw), r = idx % (c->th * c->tw);
   gint64 ty = r / c->tw, tx = r % c->tw;
 
-  if (input)
+  if (d != NULL)
     {
       gint64 y0 = TO * ty - g->pad_top, x0 = TO * tx - g->pad_left;
       const float *xn = c->x + (gsize) n * (gsize) (g->h * g->w * g->c);
@@ -236,84 +139,130 @@ tile_pointers (const Ctx *c, gint64 idx, gboolean input, gint64 f0, const float 
       }
 }
 
-#define DEFINE_TRANSFORMS(SUFFIX, ATTR)                                                      \
-  static ATTR void                                                                           \
-  input_block_##SUFFIX (const Ctx *c, gint64 t0, gint64 nt, gint64 f0, gint64 fc, float *v,  \
-                        float *m)                                                            \
-  {                                                                                          \
-    gsize vstride = (gsize) (nt * c->g->c);                                                  \
-    for (gint64 t = 0; t < nt; t++)                                                          \
-      {                                                                                      \
-        const float *d[NP];                                                                  \
-        tile_pointers (c, t0 + t, TRUE, 0, d, NULL);                                         \
-        input_tile_body (d, c->g->c, v + (gsize) (t * c->g->c), vstride);                    \
-      }                                                                                      \
-  }                                                                                          \
-  static ATTR void                                                                           \
-  output_block_##SUFFIX (const Ctx *c, gint64 t0, gint64 nt, gint64 f0, gint64 fc, float *v, \
-                         float *m)                                                           \
-  {                                                                                          \
-    gsize mstride = (gsize) (nt * fc);                                                       \
-    for (gint64 t = 0; t < nt; t++)                                                          \
-      {                                                                                      \
-        float *y[TO * TO];                                                                   \
-        tile_pointers (c, t0 + t, FALSE, f0, NULL, y);                                       \
-        output_tile_body (m + (gsize) (t * fc), mstride, fc, c->bias + f0, c->act, y);       \
-      }                                                                                      \
-  }
+typedef float WtV8 __attribute__ ((vector_size (32)));
+typedef gint32 WtV8i __attribute__ ((vector_size (32)));
 
-DEFINE_TRANSFORMS (generic, )
+#define WT_SUFFIX generic
+#define WT_ATTR
+#define WT_V WtV8
+#define WT_VI WtV8i
+#define WT_W 8
+#include "mir-winograd-tmpl.h"
+#undef WT_SUFFIX
+#undef WT_ATTR
+#undef WT_V
+#undef WT_VI
+#undef WT_W
+
 #if MIR_HAVE_AVX2_CLONES
-DEFINE_TRANSFORMS (avx2, MIR_TARGET_AVX2)
+typedef float WtV16 __attribute__ ((vector_size (64)));
+typedef gint32 WtV16i __attribute__ ((vector_size (64)));
+
+#define WT_SUFFIX avx2
+#define WT_ATTR MIR_TARGET_AVX2
+#define WT_V WtV8
+#define WT_VI WtV8i
+#define WT_W 8
+#include "mir-winograd-tmpl.h"
+#undef WT_SUFFIX
+#undef WT_ATTR
+#undef WT_V
+#undef WT_VI
+#undef WT_W
+
+#define WT_SUFFIX avx512
+#define WT_ATTR __attribute__ ((target ("avx512f,fma")))
+#define WT_V WtV16
+#define WT_VI WtV16i
+#define WT_W 16
+#include "mir-winograd-tmpl.h"
+#undef WT_SUFFIX
+#undef WT_ATTR
+#undef WT_V
+#undef WT_VI
+#undef WT_W
 #endif
 
-static guint
-slot_take (const Ctx *c)
+/* Each thread's scratch (V and M of its item), kept between calls. */
+typedef struct
 {
-  for (;;)
+  float *p;
+  gsize n;
+} Scratch;
+
+static void
+scratch_free (gpointer data)
+{
+  Scratch *s = data;
+
+  mir_free_floats (s->p);
+  g_free (s);
+}
+
+static GPrivate scratch_key = G_PRIVATE_INIT (scratch_free);
+
+static float *
+scratch_get (gsize n)
+{
+  Scratch *s = g_private_get (&scratch_key);
+
+  if (s == NULL)
     {
-      for (guint s = 0; s < c->n_slots; s++)
-        if (g_atomic_int_compare_and_exchange (&c->busy[s], 0, 1))
-          return s;
-      g_thread_yield (); /* only if the thread count changed meanwhile */
+      s = g_new0 (Scratch, 1);
+      g_private_set (&scratch_key, s);
     }
+  if (s->n < n)
+    {
+      mir_free_floats (s->p);
+      s->p = mir_alloc_floats (n, NULL);
+      s->n = s->p != NULL ? n : 0;
+    }
+  return s->p;
 }
 
 /* Items: tile blocks x filter slices.  Each transforms its tiles into its
- * thread's buffer, runs the 36 GEMMs there (OpenBLAS single-threaded) and
+ * thread's scratch, runs the 36 GEMMs there (OpenBLAS single-threaded) and
  * writes its outputs. */
 static void
 items (gint64 begin, gint64 end, gpointer data)
 {
-  const Ctx *c = data;
-  guint s = slot_take (c);
-  float *v = c->slot[s];
-  float *m = v + NP * (gsize) c->tb * (gsize) c->g->c;
-  TileFunc in_fn = input_block_generic, out_fn = output_block_generic;
-  gint64 cc = c->g->c, last_block = -1;
+  Ctx *c = data;
+  gint64 cc = c->g->c;
+  gsize vsize = NP * (gsize) c->tb * (gsize) cc;
+  float *v = scratch_get (vsize + NP * (gsize) c->tb * (gsize) c->fsw);
+  float *m = v + vsize;
 
-#if MIR_HAVE_AVX2_CLONES
-  if (c->avx2)
+  if (v == NULL)
     {
-      in_fn = input_block_avx2;
-      out_fn = output_block_avx2;
+      g_atomic_int_set (&c->failed, 1);
+      return;
     }
-#endif
   for (gint64 it = begin; it < end; it++)
     {
       gint64 blk = it / c->nfs, f0 = (it % c->nfs) * c->fsw;
       gint64 t0 = blk * c->tb, nt = MIN (c->tb, c->total - t0), fc = MIN (c->fsw, c->f - f0);
 
-      if (blk != last_block)
-        in_fn (c, t0, nt, 0, 0, v, NULL);
-      last_block = blk;
+#if MIR_HAVE_AVX2_CLONES
+      if (c->isa == ISA_AVX512)
+        input_block_avx512 (c, t0, nt, v);
+      else if (c->isa == ISA_AVX2)
+        input_block_avx2 (c, t0, nt, v);
+      else
+#endif
+        input_block_generic (c, t0, nt, v);
       for (guint p = 0; p < NP; p++)
         mir_gemm (FALSE, FALSE, nt, fc, cc, 1.0f, v + p * (gsize) (nt * cc), cc,
                   c->u + p * (gsize) cc * (gsize) c->f + (gsize) f0, c->f, 0.0f,
                   m + p * (gsize) (nt * fc), fc);
-      out_fn (c, t0, nt, f0, fc, NULL, m);
+#if MIR_HAVE_AVX2_CLONES
+      if (c->isa == ISA_AVX512)
+        output_block_avx512 (c, t0, nt, f0, fc, m);
+      else if (c->isa == ISA_AVX2)
+        output_block_avx2 (c, t0, nt, f0, fc, m);
+      else
+#endif
+        output_block_generic (c, t0, nt, f0, fc, m);
     }
-  g_atomic_int_set (&c->busy[s], 0);
 }
 
 /* Tiles an item for filter slices of width @fsw. */
@@ -333,9 +282,7 @@ mir_winograd_conv (const MirConvGeom *g, const float *x, const float *u, gint64 
   guint threads = mir_parallel_threads ();
   Ctx c = { 0 };
   gint64 nb;
-  gsize per_slot;
   float *zeros;
-  gboolean ok = TRUE;
 
   c.g = g;
   c.x = x;
@@ -361,7 +308,8 @@ mir_winograd_conv (const MirConvGeom *g, const float *x, const float *u, gint64 
       nb = (c.total + c.tb - 1) / c.tb;
     }
 #if MIR_HAVE_AVX2_CLONES
-  c.avx2 = mir_cpu_has_avx2 ();
+  if (mir_cpu_has_avx2 ())
+    c.isa = __builtin_cpu_supports ("avx512f") ? ISA_AVX512 : ISA_AVX2;
 #endif
 
   zeros = mir_alloc_floats ((gsize) (g->c + f), error);
@@ -369,23 +317,16 @@ mir_winograd_conv (const MirConvGeom *g, const float *x, const float *u, gint64 
     return FALSE;
   memset (zeros, 0, (gsize) (g->c + f) * sizeof (float));
   c.zeros = zeros;
-  if (bias == NULL)
-    bias = zeros;
-  c.bias = bias;
-  c.n_slots = threads;
-  c.slot = g_new0 (float *, threads);
-  c.busy = g_new0 (gint, threads);
-  per_slot = NP * (gsize) c.tb * (gsize) (g->c + c.fsw);
-  for (guint s = 0; s < threads && ok; s++)
-    ok = (c.slot[s] = mir_alloc_floats (per_slot, error)) != NULL;
-  if (ok)
-    mir_parallel_for_gemm (nb * c.nfs, 1, items, &c);
-  for (guint s = 0; s < threads; s++)
-    mir_free_floats (c.slot[s]);
-  g_free (c.slot);
-  g_free (c.busy);
+  c.bias = bias != NULL ? bias : zeros;
+  mir_parallel_for_gemm (nb * c.nfs, 1, items, &c);
   mir_free_floats (zeros);
-  if (ok && c.act == MIR_VEC_ACT_NONE && act != MIR_ACT_LINEAR)
+  if (g_atomic_int_get (&c.failed))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("Out of memory for the Winograd convolution's work buffers"));
+      return FALSE;
+    }
+  if (c.act == MIR_VEC_ACT_NONE && act != MIR_ACT_LINEAR)
     mir_activation_forward (act, z, z, (gsize) (g->n * g->oh * g->ow * f), (gsize) f);
-  return ok;
+  return TRUE;
 }
