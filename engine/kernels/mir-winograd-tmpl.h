@@ -2,7 +2,8 @@
  * vector type and included by mir-winograd.c for each instruction set.
  * Before including, define WT_SUFFIX, WT_ATTR (target attribute or empty),
  * WT_V (float vector type), WT_VI (int vector of the same width) and WT_W
- * (lanes).  Channels are the vector lanes (NHWC keeps them contiguous). */
+ * (lanes); this file undefines them.  Channels are the vector lanes (NHWC
+ * keeps them contiguous). */
 
 #define WT_CAT2(a, b) a##_##b
 #define WT_CAT(a, b) WT_CAT2 (a, b)
@@ -160,3 +161,8 @@ WT_FN (output_block) (const Ctx *c, gint64 t0, gint64 nt, gint64 f0, gint64 fc, 
 #undef WT_FN
 #undef WT_CAT
 #undef WT_CAT2
+#undef WT_SUFFIX
+#undef WT_ATTR
+#undef WT_V
+#undef WT_VI
+#undef WT_W

@@ -148,11 +148,6 @@ typedef gint32 WtV8i __attribute__ ((vector_size (32)));
 #define WT_VI WtV8i
 #define WT_W 8
 #include "mir-winograd-tmpl.h"
-#undef WT_SUFFIX
-#undef WT_ATTR
-#undef WT_V
-#undef WT_VI
-#undef WT_W
 
 #if MIR_HAVE_AVX2_CLONES
 typedef float WtV16 __attribute__ ((vector_size (64)));
@@ -164,11 +159,6 @@ typedef gint32 WtV16i __attribute__ ((vector_size (64)));
 #define WT_VI WtV8i
 #define WT_W 8
 #include "mir-winograd-tmpl.h"
-#undef WT_SUFFIX
-#undef WT_ATTR
-#undef WT_V
-#undef WT_VI
-#undef WT_W
 
 #define WT_SUFFIX avx512
 #define WT_ATTR __attribute__ ((target ("avx512f,fma")))
@@ -176,11 +166,6 @@ typedef gint32 WtV16i __attribute__ ((vector_size (64)));
 #define WT_VI WtV16i
 #define WT_W 16
 #include "mir-winograd-tmpl.h"
-#undef WT_SUFFIX
-#undef WT_ATTR
-#undef WT_V
-#undef WT_VI
-#undef WT_W
 #endif
 
 /* Each thread's scratch (V and M of its item), kept between calls. */
