@@ -14,13 +14,14 @@
 #define TO 4
 #define NP (TI * TI)
 
-/* One work item's transformed tiles, V and M together, at most this many
- * floats (4 MiB, twice L2): up to 128 tiles for 64 channels in and out (all
- * in L2), 28 for 512 + 512.  V and M are written and read once an item,
- * while the transformed kernel (36 c f floats) is read once per item: items
- * need enough tiles (rows of the GEMMs) for OpenBLAS to run well and to
- * amortise that, hence the lower bound. */
-#define ITEM_FLOATS (G_GINT64_CONSTANT (1) << 20)
+/* Tiles a work item: as many as fit this many floats of V and M together
+ * (16 MiB), from 32 to 128.  OpenBLAS packs the item's slice of the
+ * transformed kernel (36 c f floats) for every item, which costs about as
+ * much as 16 tiles' products: large channel counts want many tiles (113 for
+ * 512 + 512; measured 28 -> 113 tiles: 155 -> 114 ms on 28x28 512 -> 512,
+ * 313 -> 235 ms on 8 x 56x56 256 -> 256, one busy thread), while for 64
+ * channels 128 tiles (V and M in L2) beat 256 (87 vs 103 ms at 224x224). */
+#define ITEM_FLOATS (G_GINT64_CONSTANT (1) << 22)
 #define MIN_TILES 32
 #define MAX_TILES 128
 
