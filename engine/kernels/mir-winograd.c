@@ -39,11 +39,13 @@ mir_winograd_applies (const MirConvGeom *g, gint64 filters)
   /* Measured layer by layer (2 busy AVX-512 cores, OpenBLAS 0.3.21, min of
    * interleaved runs, im2col / Winograd): VGG16 b1 224x224 64->64 99 / 20 ms,
    * 112x112 128->128 71 / 24, 56x56 256->256 73 / 30, 28x28 256->512 18 /
-   * 8.8, 28x28 512->512 70 / 46, but 14x14 512->512 (16 tiles) 20 / 22; seed
-   * CNN b16 74x74 32->64 56 / 11, 17x17 128->128 26 / 8.6.  With fewer than
-   * 32 tiles the GEMMs have too few rows for the 4x fewer products to pay;
-   * with fewer than 16 channels in or out the transforms dominate. */
-  return g->c >= 16 && filters >= 16 && tiles >= 32 && g->oh >= 2 && g->ow >= 2;
+   * 8.8, 28x28 512->512 63 / 34; seed CNN b16 74x74 32->64 56 / 11, 17x17
+   * 128->128 26 / 8.6.  Few tiles: 16 tiles of 128->128 (seed CNN b1,
+   * 15x15) 0.71 / 0.37 ms and of 256->256 11 / 1.9, but 16 tiles of 512->512
+   * (VGG16 b1 block 5) 19-29 / 22 (a draw), 4 tiles 128->128 0.14 / 0.25.
+   * With fewer than 16 channels in or out the transforms dominate. */
+  return g->c >= 16 && filters >= 16 && g->oh >= 2 && g->ow >= 2 &&
+         (tiles >= 32 || (tiles >= 16 && g->c * filters <= 256 * 256));
 }
 
 gsize
