@@ -1,9 +1,12 @@
-/* The inference fast paths of Conv2D (Winograd F(2x2, 3x3), the direct
+/* The inference fast paths of Conv2D (Winograd F(4x4, 3x3), the direct
  * kernel for c <= 4 input channels, bias and
  * activation fused into the GEMM epilogue, pre-packed kernels) against a
  * naive float64 direct loop written here and against the training path
  * (im2col + separate epilogue), on odd sizes, both paddings, batch > 1 and
- * more than one Winograd block.
+ * more than one Winograd block, tiles crossing the borders, channel counts
+ * that are not multiples of 8 or 16, filter slices (few tiles).  Cases
+ * marked "wino" force the Winograd kernel (MIRADA_WINOGRAD=1) whatever the
+ * size rule picks, so that small shapes exercise it too.
  *
  * Tolerance: |got - want| <= 1e-4 * (|want| + rms(want)), i.e. 1e-4 relative
  * to the value or, where the sum cancels, to the output's scale. */
@@ -11,6 +14,7 @@
 #include <string.h>
 
 #include "mir-fold.h"
+#include "mir-gemm.h"
 #include "mir-test-util.h"
 
 #define REL_TOL 1e-4
@@ -20,23 +24,42 @@ typedef struct
   const char *config;
   gint64 n, h, w, c;
   gboolean big; /* compared with the im2col path only (the float64 loop is too slow) */
+  gboolean wino; /* force the Winograd kernel */
 } ConvCase;
 
 static const ConvCase conv_cases[] = {
   /* Winograd: odd output sizes, "same" padding, batch 3, fused relu */
   { "{\"filters\": 256, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}",
-    3, 7, 9, 256 },
+    3, 7, 9, 256, FALSE, TRUE },
   /* Winograd, "valid", odd filters, linear with bias */
-  { "{\"filters\": 257, \"kernel_size\": 3}", 2, 10, 11, 260 },
+  { "{\"filters\": 257, \"kernel_size\": 3}", 2, 10, 11, 260, FALSE, TRUE },
   /* Winograd, relu6 without bias */
   { "{\"filters\": 264, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu6\", "
-    "\"use_bias\": false}", 1, 6, 5, 256 },
+    "\"use_bias\": false}", 1, 6, 5, 256, FALSE, TRUE },
   /* Winograd, an activation applied after the transform (swish) */
   { "{\"filters\": 256, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"swish\"}",
-    2, 8, 8, 256 },
-  /* Winograd over two tile blocks (512 tiles a block, 2 x 17 x 16 tiles) */
+    2, 8, 8, 256, FALSE, TRUE },
+  /* Winograd over several tile blocks (2 x 9 x 8 tiles, 512 channels) */
   { "{\"filters\": 256, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}",
-    2, 33, 32, 256, TRUE },
+    2, 33, 32, 512, TRUE },
+  /* Winograd chosen by the size rule: 3 x 7 x 7 tiles in 2 blocks, channels
+   * 24 -> 40 (not multiples of 16), borders on the right and bottom */
+  { "{\"filters\": 40, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu6\"}",
+    3, 26, 25, 24 },
+  /* forced: 19 -> 21 channels (vector tails), "same", batch 2 */
+  { "{\"filters\": 21, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}",
+    2, 13, 11, 19, FALSE, TRUE },
+  /* forced: "valid", batch 3, linear, 40 -> 36 */
+  { "{\"filters\": 36, \"kernel_size\": 3}", 3, 10, 14, 40, FALSE, TRUE },
+  /* forced: one tile block, filters split in slices (300 = 3 x 80 + 60) */
+  { "{\"filters\": 300, \"kernel_size\": 3, \"padding\": \"same\", \"use_bias\": false}",
+    1, 9, 9, 16, FALSE, TRUE },
+  /* forced: images smaller than a tile (3 x 5 outputs) */
+  { "{\"filters\": 17, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}",
+    2, 3, 5, 17, FALSE, TRUE },
+  /* forced: "valid" down to 2 x 2 outputs, sigmoid applied afterwards */
+  { "{\"filters\": 24, \"kernel_size\": 3, \"activation\": \"sigmoid\"}", 4, 4, 4, 33, FALSE,
+    TRUE },
   /* im2col with fused epilogue: few channels, stride 2, dilation */
   { "{\"filters\": 8, \"kernel_size\": 3, \"strides\": 2, \"padding\": \"same\", "
     "\"activation\": \"relu\"}", 2, 9, 8, 3 },
@@ -116,24 +139,33 @@ conv_ref (MirLayer *layer, const char *config, const MirTensor *x, const MirTens
       pt = MAX ((oh - 1) * sh + (kh - 1) * dh + 1 - h, 0) / 2;
       pl = MAX ((ow - 1) * sw + (kw - 1) * dw + 1 - w, 0) / 2;
     }
+  /* Per output pixel, all filters at once (the kernel rows are contiguous
+   * over filters); each sum still runs over ky, kx, ci in order. */
   for (gint64 b0 = 0; b0 < n; b0++)
     for (gint64 oy = 0; oy < oh; oy++)
       for (gint64 ox = 0; ox < ow; ox++)
-        for (gint64 fo = 0; fo < f; fo++)
-          {
-            double s = b ? b->data[fo] : 0;
-            for (gint64 ky = 0; ky < kh; ky++)
-              for (gint64 kx = 0; kx < kw; kx++)
-                {
-                  gint64 iy = oy * sh - pt + ky * dh, ix = ox * sw - pl + kx * dw;
-                  if (iy < 0 || iy >= h || ix < 0 || ix >= w)
-                    continue;
-                  for (gint64 ci = 0; ci < c; ci++)
-                    s += (double) x->data[((b0 * h + iy) * w + ix) * c + ci] *
-                         k->data[((ky * kw + kx) * c + ci) * f + fo];
-                }
-            out[((b0 * oh + oy) * ow + ox) * f + fo] = act_ref (config, s);
-          }
+        {
+          double *o = out + ((b0 * oh + oy) * ow + ox) * f;
+
+          for (gint64 fo = 0; fo < f; fo++)
+            o[fo] = b ? b->data[fo] : 0;
+          for (gint64 ky = 0; ky < kh; ky++)
+            for (gint64 kx = 0; kx < kw; kx++)
+              {
+                gint64 iy = oy * sh - pt + ky * dh, ix = ox * sw - pl + kx * dw;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+                  continue;
+                for (gint64 ci = 0; ci < c; ci++)
+                  {
+                    double xv = x->data[((b0 * h + iy) * w + ix) * c + ci];
+                    const float *kr = k->data + ((ky * kw + kx) * c + ci) * f;
+                    for (gint64 fo = 0; fo < f; fo++)
+                      o[fo] += xv * kr[fo];
+                  }
+              }
+          for (gint64 fo = 0; fo < f; fo++)
+            o[fo] = act_ref (config, o[fo]);
+        }
   return out;
 }
 
@@ -180,6 +212,8 @@ test_conv_fast (gconstpointer data)
 
   g_assert_no_error (error);
   x = mir_test_random_tensor (4, shape, -1, 1, rng);
+  if (cc->wino)
+    g_setenv ("MIRADA_WINOGRAD", "1", TRUE);
   fast = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
   g_assert_no_error (error);
   /* The training path: im2col and a separate epilogue. */
@@ -193,7 +227,10 @@ test_conv_fast (gconstpointer data)
     slow_d[i] = ys->data[i];
   assert_close (y->data, slow_d, y->numel, "fast vs im2col path");
   if (cc->big)
-    return;
+    {
+      g_unsetenv ("MIRADA_WINOGRAD");
+      return;
+    }
   want = conv_ref (layer, cc->config, x, y);
   assert_close (y->data, want, y->numel, "fast vs float64 reference");
 
@@ -207,6 +244,7 @@ test_conv_fast (gconstpointer data)
   g_free (want);
   want = conv_ref (layer, cc->config, x, y);
   assert_close (y->data, want, y->numel, "after an in-place weight update");
+  g_unsetenv ("MIRADA_WINOGRAD");
 }
 
 /* Pooling (vectorised over channels, threaded over rows) against float64
@@ -495,6 +533,59 @@ test_bn_fold (void)
     }
 }
 
+/* mir_gemm() for few rows (per-row sgemv, B in blocks of k for m > 1)
+ * against a float64 loop, every transpose combination, beta 0 over NaNs
+ * and beta 1, leading dimensions wider than the matrices.  Tolerance:
+ * 1e-5 of sum |a b| for each element. */
+static void
+test_gemm_small_m (void)
+{
+  g_autoptr(GRand) rng = g_rand_new_with_seed (11);
+  static const gint64 ks[] = { 3, 700, 20000 }; /* 20000: three blocks of k */
+
+  for (gint64 m = 1; m <= 5; m++)
+    for (guint ki = 0; ki < G_N_ELEMENTS (ks); ki++)
+      for (guint tr = 0; tr < 4; tr++)
+        {
+          gboolean ta = tr & 1, tb = tr >> 1;
+          gint64 k = ks[ki], n = 19, pad = 3;
+          gint64 lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+          g_autofree float *a = g_new (float, (ta ? k : m) * lda);
+          g_autofree float *b = g_new (float, (tb ? n : k) * ldb);
+          g_autofree float *c = g_new (float, m * ldc);
+          g_autofree float *c1 = g_new (float, m * ldc);
+
+          for (gint64 i = 0; i < (ta ? k : m) * lda; i++)
+            a[i] = (float) g_rand_double_range (rng, -1, 1);
+          for (gint64 i = 0; i < (tb ? n : k) * ldb; i++)
+            b[i] = (float) g_rand_double_range (rng, -1, 1);
+          for (gint64 i = 0; i < m * ldc; i++)
+            {
+              c[i] = NAN;
+              c1[i] = (float) g_rand_double_range (rng, -1, 1);
+            }
+          mir_gemm (ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+          mir_gemm (ta, tb, m, n, k, 0.5f, a, lda, b, ldb, 1.0f, c1, ldc);
+          for (gint64 i = 0; i < m; i++)
+            for (gint64 j = 0; j < n; j++)
+              {
+                double s = 0, mag = 0;
+                for (gint64 p = 0; p < k; p++)
+                  {
+                    double av = ta ? a[p * lda + i] : a[i * lda + p];
+                    double bv = tb ? b[j * ldb + p] : b[p * ldb + j];
+                    s += av * bv;
+                    mag += fabs (av * bv);
+                  }
+                g_assert_cmpfloat (fabs (c[i * ldc + j] - s), <=, 1e-5 * mag);
+              }
+          /* c1 = 0.5 a b + c1_before: c1 - 0.5 c recovers c1_before in range */
+          for (gint64 i = 0; i < m; i++)
+            for (gint64 j = 0; j < n; j++)
+              g_assert_cmpfloat (fabs (c1[i * ldc + j] - 0.5 * c[i * ldc + j]), <=, 1.0 + 1e-3);
+        }
+}
+
 /* The same, with the portable kernels instead of the AVX2 clones. */
 static void
 test_portable (gconstpointer data)
@@ -538,5 +629,6 @@ main (int argc, char **argv)
       add_both (path, test_depthwise, &dw_cases[i]);
     }
   g_test_add_func ("/kernels-fast/bn-fold", test_bn_fold);
+  g_test_add_func ("/kernels-fast/gemm-small-m", test_gemm_small_m);
   return g_test_run ();
 }

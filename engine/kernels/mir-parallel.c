@@ -86,11 +86,10 @@ mir_parallel_threads (void)
   return (guint) CLAMP (t, 1, MAX_THREADS);
 }
 
-void
-mir_parallel_for (gint64 n, gint64 grain, MirParallelFunc fn, gpointer data)
+static void
+parallel_for (guint threads, gint64 n, gint64 grain, MirParallelFunc fn, gpointer data)
 {
   static gsize once = 0;
-  guint threads = mir_parallel_threads ();
   gint64 n_chunks;
   Job *job;
 
@@ -133,4 +132,25 @@ mir_parallel_for (gint64 n, gint64 grain, MirParallelFunc fn, gpointer data)
     g_cond_wait (&job->cond, &job->lock);
   g_mutex_unlock (&job->lock);
   job_release (job);
+}
+
+void
+mir_parallel_for (gint64 n, gint64 grain, MirParallelFunc fn, gpointer data)
+{
+  parallel_for (mir_parallel_threads (), n, grain, fn, data);
+}
+
+void
+mir_parallel_for_gemm (gint64 n, gint64 grain, MirParallelFunc fn, gpointer data)
+{
+  guint threads = mir_parallel_threads ();
+  int blas = openblas_get_num_threads ();
+  gboolean limit = threads > 1 && blas > 1 && g_private_get (&in_worker) == NULL &&
+                   (n + MAX (grain, 1) - 1) / MAX (grain, 1) > 1;
+
+  if (limit)
+    openblas_set_num_threads (1);
+  parallel_for (threads, n, grain, fn, data);
+  if (limit)
+    openblas_set_num_threads (blas);
 }

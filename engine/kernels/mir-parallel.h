@@ -19,6 +19,11 @@ typedef void (*MirParallelFunc) (gint64 begin, gint64 end, gpointer data);
 
 void  mir_parallel_for     (gint64 n, gint64 grain, MirParallelFunc fn, gpointer data);
 
+/* The same for chunks that run GEMMs themselves (each thread its own small
+ * products): OpenBLAS is limited to one thread meanwhile (the setting is
+ * process-wide; it is restored on return). */
+void  mir_parallel_for_gemm (gint64 n, gint64 grain, MirParallelFunc fn, gpointer data);
+
 /* Threads mir_parallel_for() uses (OpenBLAS' thread count, at least 1, or
  * MIRADA_KERNEL_THREADS). */
 guint mir_parallel_threads (void);

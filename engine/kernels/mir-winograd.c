@@ -1,35 +1,68 @@
 #define G_LOG_DOMAIN "mir-winograd"
 
 #include <string.h>
+#include <glib/gi18n-lib.h>
 
 #include "mir-gemm.h"
 #include "mir-parallel.h"
-#include "mir-winograd.h"
 #include "mir-tensor.h"
+#include "mir-vec-simd.h"
+#include "mir-winograd.h"
 
-/* Upper bound of one block's transformed tiles, V and M together, in floats
- * (32 MiB): small enough to stay near the cache, large enough for GEMMs. */
-#define WINO_BLOCK_FLOATS (G_GINT64_CONSTANT (1) << 23)
+/* Input tile side, output tile side, transformed positions. */
+#define TI 6
+#define TO 4
+#define NP (TI * TI)
 
-/* Tiles a block at most (enough rows for OpenBLAS' GEMM kernels). */
-#define WINO_MAX_TILES 512
+/* Tiles a work item: as many as fit this many floats of V and M together
+ * (16 MiB), from 32 to 128.  OpenBLAS packs the item's slice of the
+ * transformed kernel (36 c f floats) for every item, which costs about as
+ * much as 16 tiles' products: large channel counts want many tiles (113 for
+ * 512 + 512; measured 28 -> 113 tiles: 155 -> 114 ms on 28x28 512 -> 512,
+ * 313 -> 235 ms on 8 x 56x56 256 -> 256, one busy thread), while for 64
+ * channels 128 tiles (V and M in L2) beat 256 (87 vs 103 ms at 224x224). */
+#define ITEM_FLOATS (G_GINT64_CONSTANT (1) << 22)
+#define MIN_TILES 32
+#define MAX_TILES 128
 
 gboolean
 mir_winograd_applies (const MirConvGeom *g, gint64 filters)
 {
-  /* Measured on VGG16 (2 cores, AVX-512, OpenBLAS): with fewer than 256
-   * channels in or out, the 16 GEMMs have k or n too small for OpenBLAS to
-   * run near its peak and the (memory-bound) transforms eat the 2.25x fewer
-   * products; from 256 on it wins (512 channels: 57 -> 47 ms a layer). */
-  return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
-         g->c >= 256 && filters >= 256 && g->oh >= 2 && g->ow >= 2;
+  const char *force = g_getenv ("MIRADA_WINOGRAD");
+  gint64 tiles = g->n * ((g->oh + TO - 1) / TO) * ((g->ow + TO - 1) / TO);
+
+  if (!(g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1))
+    return FALSE;
+  /* MIRADA_WINOGRAD=0 or 1 forces the choice (benchmarks, tests). */
+  if (force != NULL)
+    return force[0] == '1';
+  /* Measured layer by layer (2 busy AVX-512 cores, OpenBLAS 0.3.21, min of
+   * interleaved runs, im2col / Winograd): VGG16 b1 224x224 64->64 99 / 20 ms,
+   * 112x112 128->128 71 / 24, 56x56 256->256 73 / 30, 28x28 256->512 18 /
+   * 8.8, 28x28 512->512 63 / 34; seed CNN b16 74x74 32->64 56 / 11, 17x17
+   * 128->128 26 / 8.6.  Few tiles: 16 tiles of 128->128 (seed CNN b1,
+   * 15x15) 0.71 / 0.37 ms and of 256->256 11 / 1.9, but 16 tiles of 512->512
+   * (VGG16 b1 block 5) 19-29 / 22 (a draw), 4 tiles 128->128 0.14 / 0.25.
+   * With fewer than 16 channels in or out the transforms dominate. */
+  return g->c >= 16 && filters >= 16 && g->oh >= 2 && g->ow >= 2 &&
+         (tiles >= 32 || (tiles >= 16 && g->c * filters <= 256 * 256));
 }
 
 gsize
 mir_winograd_kernel_size (gint64 c, gint64 f)
 {
-  return 16 * (gsize) c * (gsize) f;
+  return NP * (gsize) c * (gsize) f;
 }
+
+/* G of F(4x4, 3x3) (Lavin & Gray), interpolation points 0, +-1, +-2, inf. */
+static const double wg[TI][3] = {
+  { 1.0 / 4, 0, 0 },
+  { -1.0 / 6, -1.0 / 6, -1.0 / 6 },
+  { -1.0 / 6, 1.0 / 6, -1.0 / 6 },
+  { 1.0 / 24, 1.0 / 12, 1.0 / 6 },
+  { 1.0 / 24, -1.0 / 12, 1.0 / 6 },
+  { 0, 0, 1 },
+};
 
 void
 mir_winograd_pack_kernel (const float *k, gint64 c, gint64 f, float *u)
@@ -37,209 +70,251 @@ mir_winograd_pack_kernel (const float *k, gint64 c, gint64 f, float *u)
   gsize cf = (gsize) c * (gsize) f;
 
   for (gint64 ci = 0; ci < c; ci++)
-    {
-      const float *g[9];
-      float *o[16];
-
-      for (guint q = 0; q < 9; q++)
-        g[q] = k + q * cf + (gsize) ci * (gsize) f;
-      for (guint p = 0; p < 16; p++)
-        o[p] = u + p * cf + (gsize) ci * (gsize) f;
-      for (gint64 j = 0; j < f; j++)
-        {
-          float t[4][3], r[4][4];
-
-          /* t = G g: rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2 */
-          for (guint x = 0; x < 3; x++)
-            {
-              float g0 = g[0 + x][j], g1 = g[3 + x][j], g2 = g[6 + x][j];
-              t[0][x] = g0;
-              t[1][x] = 0.5f * (g0 + g1 + g2);
-              t[2][x] = 0.5f * (g0 - g1 + g2);
-              t[3][x] = g2;
-            }
-          /* r = t G^T */
-          for (guint y = 0; y < 4; y++)
-            {
-              r[y][0] = t[y][0];
-              r[y][1] = 0.5f * (t[y][0] + t[y][1] + t[y][2]);
-              r[y][2] = 0.5f * (t[y][0] - t[y][1] + t[y][2]);
-              r[y][3] = t[y][2];
-            }
-          for (guint p = 0; p < 16; p++)
-            o[p][j] = r[p / 4][p % 4];
-        }
-    }
-}
-
-/* V[p][row][0..c) = (B^T d B)[p] for the 4x4 input tile at rows y0.., cols x0..
- * (pixels outside the image read as zeros). */
-static void
-input_tile (const MirConvGeom *g, const float *xn, gint64 y0, gint64 x0, const float *zeros,
-            float *v, gsize vstride)
-{
-  const float *d[16];
-  gsize c = (gsize) g->c;
-
-  for (guint i = 0; i < 4; i++)
-    for (guint j = 0; j < 4; j++)
+    for (gint64 j = 0; j < f; j++)
       {
-        gint64 iy = y0 + i, ix = x0 + j;
-        d[i * 4 + j] = (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
-                         ? zeros
-                         : xn + ((gsize) iy * (gsize) g->w + (gsize) ix) * c;
+        double t[TI][3];
+        gsize at = (gsize) ci * (gsize) f + (gsize) j;
+
+        /* t = G g, then U = t G^T, in double */
+        for (guint y = 0; y < TI; y++)
+          for (guint x = 0; x < 3; x++)
+            t[y][x] = wg[y][0] * k[(0 + x) * cf + at] + wg[y][1] * k[(3 + x) * cf + at] +
+                      wg[y][2] * k[(6 + x) * cf + at];
+        for (guint y = 0; y < TI; y++)
+          for (guint x = 0; x < TI; x++)
+            u[(y * TI + x) * cf + at] =
+              (float) (t[y][0] * wg[x][0] + t[y][1] * wg[x][1] + t[y][2] * wg[x][2]);
       }
-  for (gsize k = 0; k < c; k++)
-    {
-      float t[4][4];
-
-      /* t = B^T d (over rows), then v = t B (over columns) */
-      for (guint j = 0; j < 4; j++)
-        {
-          float d0 = d[0 + j][k], d1 = d[4 + j][k], d2 = d[8 + j][k], d3 = d[12 + j][k];
-          t[0][j] = d0 - d2;
-          t[1][j] = d1 + d2;
-          t[2][j] = d2 - d1;
-          t[3][j] = d1 - d3;
-        }
-      for (guint i = 0; i < 4; i++)
-        {
-          v[(i * 4 + 0) * vstride + k] = t[i][0] - t[i][2];
-          v[(i * 4 + 1) * vstride + k] = t[i][1] + t[i][2];
-          v[(i * 4 + 2) * vstride + k] = t[i][2] - t[i][1];
-          v[(i * 4 + 3) * vstride + k] = t[i][1] - t[i][3];
-        }
-    }
 }
 
-static inline float
-epilogue (float v, MirActivation act)
-{
-  if (act == MIR_ACT_RELU)
-    return v > 0.0f ? v : 0.0f;
-  if (act == MIR_ACT_RELU6)
-    return v > 0.0f ? (v < 6.0f ? v : 6.0f) : 0.0f;
-  return v;
-}
-
-/* The 2x2 outputs (A^T M A + bias, activated) of one tile. */
-static void
-output_tile (const float *m, gsize mstride, gint64 f, const float *bias, MirActivation act,
-             float *y00, float *y01, float *y10, float *y11)
-{
-  for (gint64 k = 0; k < f; k++)
-    {
-      float s[2][4], b = bias ? bias[k] : 0.0f;
-
-      for (guint j = 0; j < 4; j++)
-        {
-          float m0 = m[(0 + j) * mstride + k], m1 = m[(4 + j) * mstride + k];
-          float m2 = m[(8 + j) * mstride + k], m3 = m[(12 + j) * mstride + k];
-          s[0][j] = m0 + m1 + m2;
-          s[1][j] = m1 - m2 - m3;
-        }
-      y00[k] = epilogue (s[0][0] + s[0][1] + s[0][2] + b, act);
-      y01[k] = epilogue (s[0][1] - s[0][2] - s[0][3] + b, act);
-      y10[k] = epilogue (s[1][0] + s[1][1] + s[1][2] + b, act);
-      y11[k] = epilogue (s[1][1] - s[1][2] - s[1][3] + b, act);
-    }
-}
-
-/* One block's tiles, shared by the threads doing its transforms. */
 typedef struct
 {
   const MirConvGeom *g;
-  const float *x;
-  const float *zeros;
-  float *v, *m, *z;
-  gsize vstride, mstride;
-  gint64 f, th, tw, t0;
-  const float *bias;
-  MirActivation act;
-} WinoJob;
+  const float *x, *u, *zeros, *bias;
+  float *z;
+  gint64 f, th, tw, total;
+  gint64 tb;        /* tiles an item */
+  gint64 nfs, fsw;  /* filter slices an item, and their width */
+  int act;          /* MIR_VEC_ACT_* */
+  int isa;          /* ISA_* */
+  gint failed;      /* atomic: a scratch buffer could not be allocated */
+} Ctx;
+
+enum
+{
+  ISA_GENERIC,
+  ISA_AVX2,
+  ISA_AVX512,
+};
+
+/* Input pixel pointers of tile @idx (zeros outside the image) into @d, or
+ * output ones from filter @f0 (NULL past the edge) into @y. */
+static inline void
+tile_pointers (const Ctx *c, gint64 idx, const float **d, float **y, gint64 f0)
+{
+  const MirConvGeom *g = c->g;
+  gint64 n = idx / (c->th * c->tw), r = idx % (c->th * c->tw);
+  gint64 ty = r / c->tw, tx = r % c->tw;
+
+  if (d != NULL)
+    {
+      gint64 y0 = TO * ty - g->pad_top, x0 = TO * tx - g->pad_left;
+      const float *xn = c->x + (gsize) n * (gsize) (g->h * g->w * g->c);
+
+      for (gint64 i = 0; i < TI; i++)
+        for (gint64 j = 0; j < TI; j++)
+          {
+            gint64 iy = y0 + i, ix = x0 + j;
+            d[i * TI + j] = (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+                              ? c->zeros
+                              : xn + ((gsize) iy * (gsize) g->w + (gsize) ix) * (gsize) g->c;
+          }
+      return;
+    }
+  for (gint64 i = 0; i < TO; i++)
+    for (gint64 j = 0; j < TO; j++)
+      {
+        gint64 oy = TO * ty + i, ox = TO * tx + j;
+        y[i * TO + j] = (oy < g->oh && ox < g->ow)
+                          ? c->z + (((gsize) n * (gsize) g->oh + (gsize) oy) * (gsize) g->ow +
+                                    (gsize) ox) * (gsize) c->f + (gsize) f0
+                          : NULL;
+      }
+}
+
+typedef float WtV8 __attribute__ ((vector_size (32)));
+typedef gint32 WtV8i __attribute__ ((vector_size (32)));
+
+#define WT_SUFFIX generic
+#define WT_ATTR
+#define WT_V WtV8
+#define WT_VI WtV8i
+#define WT_W 8
+#include "mir-winograd-tmpl.h"
+
+#if MIR_HAVE_AVX2_CLONES
+typedef float WtV16 __attribute__ ((vector_size (64)));
+typedef gint32 WtV16i __attribute__ ((vector_size (64)));
+
+#define WT_SUFFIX avx2
+#define WT_ATTR MIR_TARGET_AVX2
+#define WT_V WtV8
+#define WT_VI WtV8i
+#define WT_W 8
+#include "mir-winograd-tmpl.h"
+
+#define WT_SUFFIX avx512
+#define WT_ATTR __attribute__ ((target ("avx512f,fma")))
+#define WT_V WtV16
+#define WT_VI WtV16i
+#define WT_W 16
+#include "mir-winograd-tmpl.h"
+#endif
+
+/* Each thread's scratch (V and M of its item), kept between calls. */
+typedef struct
+{
+  float *p;
+  gsize n;
+} Scratch;
 
 static void
-input_chunk (gint64 begin, gint64 end, gpointer data)
+scratch_free (gpointer data)
 {
-  const WinoJob *j = data;
-  const MirConvGeom *g = j->g;
+  Scratch *s = data;
 
-  for (gint64 t = begin; t < end; t++)
+  mir_free_floats (s->p);
+  g_free (s);
+}
+
+static GPrivate scratch_key = G_PRIVATE_INIT (scratch_free);
+
+static float *
+scratch_get (gsize n)
+{
+  Scratch *s = g_private_get (&scratch_key);
+
+  if (s == NULL)
     {
-      gint64 idx = j->t0 + t, n = idx / (j->th * j->tw), r = idx % (j->th * j->tw);
-      gint64 ty = r / j->tw, tx = r % j->tw;
-      const float *xn = j->x + (gsize) n * (gsize) (g->h * g->w * g->c);
+      s = g_new0 (Scratch, 1);
+      g_private_set (&scratch_key, s);
+    }
+  if (s->n < n)
+    {
+      mir_free_floats (s->p);
+      s->p = mir_alloc_floats (n, NULL);
+      s->n = s->p != NULL ? n : 0;
+    }
+  return s->p;
+}
 
-      input_tile (g, xn, 2 * ty - g->pad_top, 2 * tx - g->pad_left, j->zeros,
-                  j->v + (gsize) t * (gsize) g->c, j->vstride);
+/* Items: tile blocks x filter slices.  Each transforms its tiles into its
+ * thread's scratch, runs the 36 GEMMs there (OpenBLAS single-threaded) and
+ * writes its outputs. */
+static void
+items (gint64 begin, gint64 end, gpointer data)
+{
+  Ctx *c = data;
+  gint64 cc = c->g->c;
+  gsize vsize = NP * (gsize) c->tb * (gsize) cc;
+  float *v = scratch_get (vsize + NP * (gsize) c->tb * (gsize) c->fsw);
+  float *m = v + vsize;
+
+  if (v == NULL)
+    {
+      g_atomic_int_set (&c->failed, 1);
+      return;
+    }
+  for (gint64 it = begin; it < end; it++)
+    {
+      gint64 blk = it / c->nfs, f0 = (it % c->nfs) * c->fsw;
+      gint64 t0 = blk * c->tb, nt = MIN (c->tb, c->total - t0), fc = MIN (c->fsw, c->f - f0);
+
+#if MIR_HAVE_AVX2_CLONES
+      if (c->isa == ISA_AVX512)
+        input_block_avx512 (c, t0, nt, v);
+      else if (c->isa == ISA_AVX2)
+        input_block_avx2 (c, t0, nt, v);
+      else
+#endif
+        input_block_generic (c, t0, nt, v);
+      for (guint p = 0; p < NP; p++)
+        mir_gemm (FALSE, FALSE, nt, fc, cc, 1.0f, v + p * (gsize) (nt * cc), cc,
+                  c->u + p * (gsize) cc * (gsize) c->f + (gsize) f0, c->f, 0.0f,
+                  m + p * (gsize) (nt * fc), fc);
+#if MIR_HAVE_AVX2_CLONES
+      if (c->isa == ISA_AVX512)
+        output_block_avx512 (c, t0, nt, f0, fc, m);
+      else if (c->isa == ISA_AVX2)
+        output_block_avx2 (c, t0, nt, f0, fc, m);
+      else
+#endif
+        output_block_generic (c, t0, nt, f0, fc, m);
     }
 }
 
-static void
-output_chunk (gint64 begin, gint64 end, gpointer data)
+/* Tiles an item for filter slices of width @fsw. */
+static gint64
+tiles_per_item (const MirConvGeom *g, gint64 fsw, gint64 total)
 {
-  const WinoJob *j = data;
-  const MirConvGeom *g = j->g;
-  gint64 f = j->f;
-  /* Outputs past the image edge go to a scratch row of this chunk. */
-  g_autofree float *junk = g_new (float, f);
+  gint64 tb = CLAMP (ITEM_FLOATS / (NP * (g->c + fsw)), MIN_TILES, MAX_TILES);
+  gint64 nb = (total + tb - 1) / tb;
 
-  for (gint64 t = begin; t < end; t++)
-    {
-      gint64 idx = j->t0 + t, n = idx / (j->th * j->tw), r = idx % (j->th * j->tw);
-      gint64 oy = 2 * (r / j->tw), ox = 2 * (r % j->tw);
-      float *zn = j->z + (gsize) n * (gsize) (g->oh * g->ow * f);
-      float *y[4];
-
-      for (guint a = 0; a < 2; a++)
-        for (guint b = 0; b < 2; b++)
-          y[a * 2 + b] = (oy + a < g->oh && ox + b < g->ow)
-                           ? zn + ((gsize) (oy + a) * (gsize) g->ow + (gsize) (ox + b)) *
-                                    (gsize) f
-                           : junk;
-      output_tile (j->m + (gsize) t * (gsize) f, j->mstride, f, j->bias, j->act, y[0], y[1],
-                   y[2], y[3]);
-    }
+  return (total + nb - 1) / nb; /* even blocks */
 }
 
 gboolean
 mir_winograd_conv (const MirConvGeom *g, const float *x, const float *u, gint64 f,
                    const float *bias, MirActivation act, float *z, GError **error)
 {
-  gint64 th = (g->oh + 1) / 2, tw = (g->ow + 1) / 2;
-  gint64 total = g->n * th * tw;
-  gint64 tb = CLAMP (WINO_BLOCK_FLOATS / (16 * (g->c + f)), 16, MIN (WINO_MAX_TILES, total));
-  gsize vstride = (gsize) tb * (gsize) g->c, mstride = (gsize) tb * (gsize) f;
-  gboolean fused = act == MIR_ACT_LINEAR || act == MIR_ACT_RELU || act == MIR_ACT_RELU6;
-  MirActivation eact = fused ? act : MIR_ACT_LINEAR;
-  float *v, *m, *zeros;
-  WinoJob job;
-  gint64 grain;
+  guint threads = mir_parallel_threads ();
+  Ctx c = { 0 };
+  gint64 nb;
+  float *zeros;
 
-  v = mir_alloc_floats (16 * vstride + 16 * mstride + (gsize) g->c, error);
-  if (v == NULL)
-    return FALSE;
-  m = v + 16 * vstride;
-  zeros = m + 16 * mstride;
-  memset (zeros, 0, (gsize) g->c * sizeof (float));
-  job = (WinoJob) { .g = g, .x = x, .zeros = zeros, .v = v, .m = m, .z = z,
-                    .vstride = vstride, .mstride = mstride, .f = f, .th = th, .tw = tw,
-                    .bias = bias, .act = eact };
-  grain = MAX (1, 4096 / MAX (g->c + f, 1));
-
-  for (gint64 t0 = 0; t0 < total; t0 += tb)
+  c.g = g;
+  c.x = x;
+  c.u = u;
+  c.z = z;
+  c.f = f;
+  c.th = (g->oh + TO - 1) / TO;
+  c.tw = (g->ow + TO - 1) / TO;
+  c.total = g->n * c.th * c.tw;
+  c.act = mir_vec_act_kind (act);
+  c.nfs = 1;
+  c.fsw = f;
+  c.tb = tiles_per_item (g, f, c.total);
+  nb = (c.total + c.tb - 1) / c.tb;
+  /* Too few blocks to keep every thread busy: split the filters too (each
+   * slice transforms its block's input again, cheap next to its GEMMs). */
+  if (nb < 2 * (gint64) threads && f >= 32 * (gint64) threads)
     {
-      gint64 nt = MIN (tb, total - t0);
-
-      job.t0 = t0;
-      mir_parallel_for (nt, grain, input_chunk, &job);
-      for (guint p = 0; p < 16; p++)
-        mir_gemm (FALSE, FALSE, nt, f, g->c, 1.0f, v + p * vstride, g->c,
-                  u + p * (gsize) g->c * (gsize) f, f, 0.0f, m + p * mstride, f);
-      mir_parallel_for (nt, grain, output_chunk, &job);
+      c.nfs = (2 * (gint64) threads + nb - 1) / nb;
+      c.fsw = ((f + c.nfs - 1) / c.nfs + 15) / 16 * 16;
+      c.nfs = (f + c.fsw - 1) / c.fsw;
+      c.tb = tiles_per_item (g, c.fsw, c.total);
+      nb = (c.total + c.tb - 1) / c.tb;
     }
-  mir_free_floats (v);
-  if (!fused)
+#if MIR_HAVE_AVX2_CLONES
+  if (mir_cpu_has_avx2 ())
+    c.isa = __builtin_cpu_supports ("avx512f") ? ISA_AVX512 : ISA_AVX2;
+#endif
+
+  zeros = mir_alloc_floats ((gsize) (g->c + f), error);
+  if (zeros == NULL)
+    return FALSE;
+  memset (zeros, 0, (gsize) (g->c + f) * sizeof (float));
+  c.zeros = zeros;
+  c.bias = bias != NULL ? bias : zeros;
+  mir_parallel_for_gemm (nb * c.nfs, 1, items, &c);
+  mir_free_floats (zeros);
+  if (g_atomic_int_get (&c.failed))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("Out of memory for the Winograd convolution's work buffers"));
+      return FALSE;
+    }
+  if (c.act == MIR_VEC_ACT_NONE && act != MIR_ACT_LINEAR)
     mir_activation_forward (act, z, z, (gsize) (g->n * g->oh * g->ow * f), (gsize) f);
   return TRUE;
 }

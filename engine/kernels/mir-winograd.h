@@ -1,12 +1,23 @@
-/* mir-winograd.h: 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3).
+/* mir-winograd.h: 3x3 stride-1 convolutions by Winograd's F(4x4, 3x3).
  *
- * Each 2x2 output tile is computed from a 4x4 input tile with 16 products
- * per (input, output) channel pair instead of 36: the input tiles and the
- * kernel are transformed (V = B^T d B, U = G g G^T), the 16 positions become
- * 16 independent GEMMs [tiles x C] x [C x F] through OpenBLAS, and the output
- * transform (A^T M A) adds the bias and applies the activation on the way.
- * F(2x2, 3x3) keeps the float32 error at the level of the direct sum (its
- * transforms only use 0, +-1 and +-1/2). */
+ * Each 4x4 output tile is computed from a 6x6 input tile with 36 products
+ * per (input, output) channel pair instead of 144 (Lavin & Gray, points 0,
+ * +-1, +-2, inf): the input tiles and the kernel are transformed
+ * (V = B^T d B, U = G g G^T, U once per kernel, in double), the 36 positions
+ * become 36 independent GEMMs [tiles x C] x [C x F], and the output
+ * transform (A^T M A) adds the bias and applies ReLU/ReLU6 on the way.
+ *
+ * Work is split into items (a block of tiles, and a slice of the filters when
+ * there are few blocks); each thread takes items, transforms the tiles into
+ * its own scratch buffer (about L2-sized), runs the 36 GEMMs there with
+ * OpenBLAS single-threaded and writes its outputs, so the transformed data
+ * never leaves the core's cache.  Transforms are vectorised over channels
+ * (AVX-512, AVX2 or portable 8-float vectors, chosen at run time).
+ *
+ * Float32 error: the transforms use coefficients up to 5 (input) and 8
+ * (output), so the result is less exact than the direct sum: worst relative
+ * error seen 1e-5 to 6e-5 of the output scale for 17 to 512 channels
+ * (tests/test-kernels-fast.c), against 1e-6 for im2col. */
 #pragma once
 
 #include "mir-activations.h"
@@ -17,9 +28,9 @@ G_BEGIN_DECLS
 /* TRUE if @g (with @filters outputs) is a shape Winograd handles and wins on. */
 gboolean mir_winograd_applies (const MirConvGeom *g, gint64 filters);
 
-/* Floats of the transformed kernel: 16 * c * f. */
+/* Floats of the transformed kernel: 36 * c * f. */
 gsize    mir_winograd_kernel_size (gint64 c, gint64 f);
-/* U[16][c][f] from a Keras HWIO kernel [3, 3, c, f]. */
+/* U[36][c][f] from a Keras HWIO kernel [3, 3, c, f]. */
 void     mir_winograd_pack_kernel (const float *k, gint64 c, gint64 f, float *u);
 
 /* z = conv(x) + bias, then @act (LINEAR for none; softmax not allowed),

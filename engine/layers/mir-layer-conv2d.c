@@ -243,8 +243,9 @@ fused_act (float v, MirActivation act)
 }
 
 /* Inference: a direct kernel for few input channels (RGB first layers);
- * else bias and activation applied to each GEMM block while it is in the
- * cache; Winograd for 3x3 stride-1 kernels. */
+ * Winograd F(4x4, 3x3) for 3x3 stride-1 kernels where it wins (the rule is
+ * in mir_winograd_applies()); else im2col + GEMM with bias and activation
+ * applied to each GEMM block while it is in the cache. */
 static gboolean
 conv2d_infer_forward (MirLayer *layer, MirTensor *const *in, MirTensor *out, MirActivation act,
                       GError **error)

@@ -1,0 +1,168 @@
+/* mir-winograd-tmpl.h: the F(4x4, 3x3) tile transforms, written once over a
+ * vector type and included by mir-winograd.c for each instruction set.
+ * Before including, define WT_SUFFIX, WT_ATTR (target attribute or empty),
+ * WT_V (float vector type), WT_VI (int vector of the same width) and WT_W
+ * (lanes); this file undefines them.  Channels are the vector lanes (NHWC
+ * keeps them contiguous). */
+
+#define WT_CAT2(a, b) a##_##b
+#define WT_CAT(a, b) WT_CAT2 (a, b)
+#define WT_FN(name) WT_CAT (name, WT_SUFFIX)
+
+static inline WT_ATTR MIR_ALWAYS_INLINE WT_V
+WT_FN (wt_load) (const float *p, gint64 n)
+{
+  WT_V v = { 0 };
+
+  if (n >= WT_W)
+    memcpy (&v, p, sizeof v);
+  else
+    memcpy (&v, p, (gsize) n * sizeof (float));
+  return v;
+}
+
+static inline WT_ATTR MIR_ALWAYS_INLINE void
+WT_FN (wt_store) (float *p, WT_V v, gint64 n)
+{
+  if (n >= WT_W)
+    memcpy (p, &v, sizeof v);
+  else
+    memcpy (p, &v, (gsize) n * sizeof (float));
+}
+
+/* ReLU (NaN -> 0, as mir_activation_forward) and ReLU6 in registers. */
+static inline WT_ATTR MIR_ALWAYS_INLINE WT_V
+WT_FN (wt_act) (WT_V v, int kind)
+{
+  WT_V zero = { 0 }, six = zero + 6.0f;
+  WT_VI m;
+
+  if (kind == MIR_VEC_ACT_NONE)
+    return v;
+  m = v > zero;
+  v = (WT_V) ((WT_VI) v & m);
+  if (kind == MIR_VEC_ACT_RELU6)
+    {
+      m = v < six;
+      v = (WT_V) (((WT_VI) v & m) | ((WT_VI) six & ~m));
+    }
+  return v;
+}
+
+/* B^T applied to a column (or row) of 6: d0..d5 -> r0..r5. */
+static inline WT_ATTR MIR_ALWAYS_INLINE void
+WT_FN (wt_bt6) (const WT_V *d, WT_V *r)
+{
+  WT_V a = d[4] - 4.0f * d[2], b = d[3] - 4.0f * d[1];
+  WT_V e = d[4] - d[2], h = 2.0f * (d[3] - d[1]);
+
+  r[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
+  r[1] = a + b;
+  r[2] = a - b;
+  r[3] = e + h;
+  r[4] = e - h;
+  r[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
+}
+
+/* A^T applied to a column (or row) of 6: m0..m5 -> s0..s3. */
+static inline WT_ATTR MIR_ALWAYS_INLINE void
+WT_FN (wt_at6) (const WT_V *m, WT_V *s)
+{
+  WT_V p = m[1] + m[2], q = m[1] - m[2], r = m[3] + m[4], t = m[3] - m[4];
+
+  s[0] = m[0] + p + r;
+  s[1] = q + 2.0f * t;
+  s[2] = p + 4.0f * r;
+  s[3] = q + 8.0f * t + m[5];
+}
+
+/* V[p][t][0..c) = (B^T d B)[p] for the tiles t0 .. t0 + nt. */
+static WT_ATTR void
+WT_FN (input_block) (const Ctx *c, gint64 t0, gint64 nt, float *v)
+{
+  gint64 cc = c->g->c;
+  gsize vstride = (gsize) (nt * cc);
+
+  for (gint64 t = 0; t < nt; t++)
+    {
+      const float *d[NP];
+      float *vt = v + (gsize) (t * cc);
+
+      tile_pointers (c, t0 + t, d, NULL, 0);
+      for (gint64 k = 0; k < cc; k += WT_W)
+        {
+          gint64 nk = cc - k;
+          WT_V tt[TI][TI];
+
+          MIR_UNROLL for (int j = 0; j < TI; j++)
+            {
+              WT_V col[TI], r[TI];
+
+              MIR_UNROLL for (int i = 0; i < TI; i++)
+                col[i] = WT_FN (wt_load) (d[i * TI + j] + k, nk);
+              WT_FN (wt_bt6) (col, r);
+              MIR_UNROLL for (int i = 0; i < TI; i++)
+                tt[i][j] = r[i];
+            }
+          MIR_UNROLL for (int i = 0; i < TI; i++)
+            {
+              WT_V r[TI];
+
+              WT_FN (wt_bt6) (tt[i], r);
+              MIR_UNROLL for (int j = 0; j < TI; j++)
+                WT_FN (wt_store) (vt + (gsize) (i * TI + j) * vstride + (gsize) k, r[j], nk);
+            }
+        }
+    }
+}
+
+/* The 4x4 outputs (A^T M A + bias, activated) of the tiles t0 .. t0 + nt,
+ * filters f0 .. f0 + fc; M[p][t][0..fc). */
+static WT_ATTR void
+WT_FN (output_block) (const Ctx *c, gint64 t0, gint64 nt, gint64 f0, gint64 fc, const float *m)
+{
+  gsize mstride = (gsize) (nt * fc);
+
+  for (gint64 t = 0; t < nt; t++)
+    {
+      float *y[TO * TO];
+      const float *mt = m + (gsize) (t * fc);
+
+      tile_pointers (c, t0 + t, NULL, y, f0);
+      for (gint64 k = 0; k < fc; k += WT_W)
+        {
+          gint64 nk = fc - k;
+          WT_V s[TO][TI];
+          WT_V b = WT_FN (wt_load) (c->bias + f0 + k, nk);
+
+          MIR_UNROLL for (int j = 0; j < TI; j++)
+            {
+              WT_V col[TI], r[TO];
+
+              MIR_UNROLL for (int i = 0; i < TI; i++)
+                col[i] = WT_FN (wt_load) (mt + (gsize) (i * TI + j) * mstride + (gsize) k, nk);
+              WT_FN (wt_at6) (col, r);
+              MIR_UNROLL for (int i = 0; i < TO; i++)
+                s[i][j] = r[i];
+            }
+          MIR_UNROLL for (int i = 0; i < TO; i++)
+            {
+              WT_V r[TO];
+
+              WT_FN (wt_at6) (s[i], r);
+              MIR_UNROLL for (int j = 0; j < TO; j++)
+                if (y[i * TO + j] != NULL)
+                  WT_FN (wt_store) (y[i * TO + j] + k, WT_FN (wt_act) (r[j] + b, c->act), nk);
+            }
+        }
+    }
+}
+
+#undef WT_FN
+#undef WT_CAT
+#undef WT_CAT2
+#undef WT_SUFFIX
+#undef WT_ATTR
+#undef WT_V
+#undef WT_VI
+#undef WT_W
