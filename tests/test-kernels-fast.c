@@ -91,6 +91,14 @@ static const ConvCase conv_cases[] = {
   /* 1x1 over 16 and 12 channels (direct: kh * kw * c <= 16), 48 filters = 32 + 16 */
   { "{\"filters\": 8, \"kernel_size\": 1}", 2, 9, 7, 16 },
   { "{\"filters\": 48, \"kernel_size\": 1, \"activation\": \"relu6\"}", 2, 5, 11, 12 },
+  /* rows wide enough for the AVX-512 tiles (16, 12, 8 and 6 pixels for 1..4
+   * vectors of filters), with tails and borders */
+  { "{\"filters\": 8, \"kernel_size\": 3}", 1, 5, 37, 2 },
+  { "{\"filters\": 16, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}",
+    2, 6, 30, 3 },
+  { "{\"filters\": 24, \"kernel_size\": 3, \"padding\": \"same\"}", 1, 4, 29, 3 },
+  { "{\"filters\": 32, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu6\"}",
+    2, 7, 41, 3 },
   /* 1x1 over 3 channels (direct) */
   { "{\"filters\": 17, \"kernel_size\": 1, \"activation\": \"relu6\"}", 3, 5, 7, 3 },
 };
@@ -99,6 +107,7 @@ typedef struct
 {
   GTestDataFunc func;
   gconstpointer data;
+  const char *env;  /* MIRADA_PORTABLE_KERNELS or MIRADA_NO_AVX512 */
 } PortableCase;
 
 static double
@@ -586,27 +595,37 @@ test_gemm_small_m (void)
         }
 }
 
-/* The same, with the portable kernels instead of the AVX2 clones. */
+/* The same, with the portable kernels instead of the SIMD clones, or with the
+ * AVX2 clones on an AVX-512 CPU. */
 static void
 test_portable (gconstpointer data)
 {
   const PortableCase *pc = data;
 
-  g_setenv ("MIRADA_PORTABLE_KERNELS", "1", TRUE);
+  g_setenv (pc->env, "1", TRUE);
   pc->func (pc->data);
-  g_unsetenv ("MIRADA_PORTABLE_KERNELS");
+  g_unsetenv (pc->env);
 }
 
 static void
 add_both (const char *path, GTestDataFunc func, gconstpointer data)
 {
-  PortableCase *pc = g_new (PortableCase, 1);
-  g_autofree char *portable = g_strdup_printf ("%s/portable", path);
+  static const char *const envs[][2] = {
+    { "portable", "MIRADA_PORTABLE_KERNELS" },
+    { "avx2", "MIRADA_NO_AVX512" },
+  };
 
   g_test_add_data_func (path, data, func);
-  pc->func = func;
-  pc->data = data;
-  g_test_add_data_func_full (portable, pc, test_portable, g_free);
+  for (guint i = 0; i < G_N_ELEMENTS (envs); i++)
+    {
+      PortableCase *pc = g_new (PortableCase, 1);
+      g_autofree char *variant = g_strdup_printf ("%s/%s", path, envs[i][0]);
+
+      pc->func = func;
+      pc->data = data;
+      pc->env = envs[i][1];
+      g_test_add_data_func_full (variant, pc, test_portable, g_free);
+    }
 }
 
 int

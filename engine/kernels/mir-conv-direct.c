@@ -78,13 +78,19 @@ DEFINE_TILE (1, 3)
 DEFINE_TILE (4, 3)
 DEFINE_TILE (1, 4)
 DEFINE_TILE (3, 4)
+/* AVX-512VL has 32 vector registers: twice the pixels a tile (P · NB
+ * accumulators + NB filter vectors + 1 broadcast <= 32). */
+DEFINE_TILE (16, 1)
+DEFINE_TILE (12, 2)
+DEFINE_TILE (8, 3)
+DEFINE_TILE (6, 4)
 
 /* One output row for the filter block at @fb of NB vectors: borders one
  * pixel at a time, the interior P pixels at a time. */
-#define DEFINE_ROW(P, NB)                                                     \
-  static inline MIR_ALWAYS_INLINE void                                        \
-  row_##NB (const Ctx *c, const float *xn, float *zrow, gint64 oy, gint64 fb) \
-  {                                                                           \
+#define DEFINE_ROW(PFX, P, NB)                                                     \
+  static inline MIR_ALWAYS_INLINE void                                             \
+  PFX##row_##NB (const Ctx *c, const float *xn, float *zrow, gint64 oy, gint64 fb) \
+  {                                                                                \
     gint64 ox = 0;                                                            \
     for (; ox < c->ox_lo; ox++)                                               \
       tile_1_##NB (c, xn, zrow, oy, ox, fb, TRUE);                            \
@@ -96,41 +102,51 @@ DEFINE_TILE (3, 4)
       tile_1_##NB (c, xn, zrow, oy, ox, fb, TRUE);                            \
   }
 
-DEFINE_ROW (8, 1)
-DEFINE_ROW (6, 2)
-DEFINE_ROW (4, 3)
-DEFINE_ROW (3, 4)
+DEFINE_ROW (, 8, 1)
+DEFINE_ROW (, 6, 2)
+DEFINE_ROW (, 4, 3)
+DEFINE_ROW (, 3, 4)
+DEFINE_ROW (wide_, 16, 1)
+DEFINE_ROW (wide_, 12, 2)
+DEFINE_ROW (wide_, 8, 3)
+DEFINE_ROW (wide_, 6, 4)
 
-static inline MIR_ALWAYS_INLINE void
-rows_body (gint64 begin, gint64 end, gpointer data)
-{
-  const Ctx *c = data;
-  const MirConvGeom *g = c->g;
+/* Every output row of [begin, end) (rows count n · oh), filter block by
+ * filter block, with the PFX row kernels. */
+#define DEFINE_ROWS_BODY(PFX)                                                 \
+  static inline MIR_ALWAYS_INLINE void                                        \
+  PFX##rows_body (gint64 begin, gint64 end, gpointer data)                    \
+  {                                                                           \
+    const Ctx *c = data;                                                      \
+    const MirConvGeom *g = c->g;                                              \
+                                                                              \
+    for (gint64 r = begin; r < end; r++)                                      \
+      {                                                                       \
+        gint64 n = r / g->oh, oy = r % g->oh;                                 \
+        const float *xn = c->x + (gsize) n * (gsize) (g->h * g->w * g->c);    \
+        float *zrow = c->z + (gsize) r * (gsize) (g->ow * c->f);              \
+                                                                              \
+        for (gint64 fb = 0; fb < c->fpad; fb += FBLOCK)                       \
+          switch (MIN (c->fpad - fb, FBLOCK) / 8)                             \
+            {                                                                 \
+            case 1:                                                           \
+              PFX##row_1 (c, xn, zrow, oy, fb);                               \
+              break;                                                          \
+            case 2:                                                           \
+              PFX##row_2 (c, xn, zrow, oy, fb);                               \
+              break;                                                          \
+            case 3:                                                           \
+              PFX##row_3 (c, xn, zrow, oy, fb);                               \
+              break;                                                          \
+            default:                                                          \
+              PFX##row_4 (c, xn, zrow, oy, fb);                               \
+              break;                                                          \
+            }                                                                 \
+      }                                                                       \
+  }
 
-  for (gint64 r = begin; r < end; r++)
-    {
-      gint64 n = r / g->oh, oy = r % g->oh;
-      const float *xn = c->x + (gsize) n * (gsize) (g->h * g->w * g->c);
-      float *zrow = c->z + (gsize) r * (gsize) (g->ow * c->f);
-
-      for (gint64 fb = 0; fb < c->fpad; fb += FBLOCK)
-        switch (MIN (c->fpad - fb, FBLOCK) / 8)
-          {
-          case 1:
-            row_1 (c, xn, zrow, oy, fb);
-            break;
-          case 2:
-            row_2 (c, xn, zrow, oy, fb);
-            break;
-          case 3:
-            row_3 (c, xn, zrow, oy, fb);
-            break;
-          default:
-            row_4 (c, xn, zrow, oy, fb);
-            break;
-          }
-    }
-}
+DEFINE_ROWS_BODY ()
+DEFINE_ROWS_BODY (wide_)
 
 static void
 rows_generic (gint64 begin, gint64 end, gpointer data)
@@ -143,6 +159,12 @@ MIR_TARGET_AVX2 static void
 rows_avx2 (gint64 begin, gint64 end, gpointer data)
 {
   rows_body (begin, end, data);
+}
+
+MIR_TARGET_AVX512 static void
+rows_avx512 (gint64 begin, gint64 end, gpointer data)
+{
+  wide_rows_body (begin, end, data);
 }
 #endif
 
@@ -189,7 +211,9 @@ mir_conv_direct (const MirConvGeom *g, const float *x, const float *k, gint64 f,
   c.ox_hi = MAX (hi, c.ox_lo); /* no interior: the border code does every column */
 
 #if MIR_HAVE_AVX2_CLONES
-  if (mir_cpu_has_avx2 ())
+  if (mir_cpu_has_avx512 ())
+    fn = rows_avx512;
+  else if (mir_cpu_has_avx2 ())
     fn = rows_avx2;
 #endif
   mir_parallel_for (rows, MAX (1, 16384 / MAX (g->ow * fpad, 1)), fn, &c);
