@@ -880,6 +880,11 @@ test_train_cancel (void)
   "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"" name "\", \"filters\": " #filters "," \
   " \"kernel_size\": [3, 3], \"padding\": \"same\"" extra "}}"
 
+#define DP_DENSE(name, units, act) \
+  "{\"class_name\": \"Dense\", \"config\": {\"name\": \"" name "\", \"units\": " #units "," \
+  " \"activation\": \"" act "\"}}"
+#define DP_FLATTEN "{\"class_name\": \"Flatten\", \"config\": {\"name\": \"f\"}}"
+
 /* A Sequential model on @h×@w×@c inputs with the given layers (Keras JSON). */
 static MirModel *
 dp_model (int h, int w, int c, const char *layers, guint32 seed)
@@ -936,10 +941,8 @@ test_data_parallel_gradients (void)
   const char *layers =
     DP_CONV ("c1", 4, ", \"activation\": \"relu\"") ","
     "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"p1\", \"pool_size\": [2, 2]}},"
-    DP_CONV ("c2", 5, ", \"activation\": \"relu\"") ","
-    "{\"class_name\": \"Flatten\", \"config\": {\"name\": \"f\"}},"
-    "{\"class_name\": \"Dense\", \"config\": {\"name\": \"d1\", \"units\": 6, \"activation\": \"relu\"}},"
-    "{\"class_name\": \"Dense\", \"config\": {\"name\": \"d2\", \"units\": 3, \"activation\": \"softmax\"}}";
+    DP_CONV ("c2", 5, ", \"activation\": \"relu\"") "," DP_FLATTEN ","
+    DP_DENSE ("d1", 6, "relu") "," DP_DENSE ("d2", 3, "softmax");
   g_autoptr(MirModel) model = dp_model (8, 8, 2, layers, 5);
   gint32 labels[7];
   g_autoptr(MirTensor) x = dp_batch (7, 8, 8, 2, labels, 3, 9);
@@ -972,8 +975,7 @@ test_data_parallel_batchnorm (void)
     DP_CONV ("c1", 3, "") ","
     "{\"class_name\": \"BatchNormalization\", \"config\": {\"name\": \"bn\", \"momentum\": 0.5}},"
     "{\"class_name\": \"Activation\", \"config\": {\"name\": \"a\", \"activation\": \"relu\"}},"
-    "{\"class_name\": \"Flatten\", \"config\": {\"name\": \"f\"}},"
-    "{\"class_name\": \"Dense\", \"config\": {\"name\": \"d\", \"units\": 3, \"activation\": \"softmax\"}}";
+    DP_FLATTEN "," DP_DENSE ("d", 3, "softmax");
   g_autoptr(MirModel) model = dp_model (4, 4, 2, layers, 7);
   gint32 labels[8];
   g_autoptr(MirTensor) x = dp_batch (8, 4, 4, 2, labels, 3, 11);
@@ -1040,10 +1042,9 @@ static void
 test_data_parallel_reproducible (void)
 {
   const char *layers =
-    "{\"class_name\": \"Flatten\", \"config\": {\"name\": \"f\"}},"
-    "{\"class_name\": \"Dense\", \"config\": {\"name\": \"h\", \"units\": 16, \"activation\": \"relu\"}},"
+    DP_FLATTEN "," DP_DENSE ("h", 16, "relu") ","
     "{\"class_name\": \"Dropout\", \"config\": {\"name\": \"drop\", \"rate\": 0.4}},"
-    "{\"class_name\": \"Dense\", \"config\": {\"name\": \"o\", \"units\": 2, \"activation\": \"softmax\"}}";
+    DP_DENSE ("o", 2, "softmax");
   g_autoptr(MirDataset) train = toy_dataset (96, 3);
   g_autofree float *w[3] = { NULL };
   gsize n[3] = { 0 };
