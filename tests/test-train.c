@@ -1046,7 +1046,7 @@ test_data_parallel_reproducible (void)
     "{\"class_name\": \"Dropout\", \"config\": {\"name\": \"drop\", \"rate\": 0.4}},"
     DP_DENSE ("o", 2, "softmax");
   g_autoptr(MirDataset) train = toy_dataset (96, 3);
-  g_autofree float *w[3] = { NULL };
+  float *w[3] = { NULL };
   gsize n[3] = { 0 };
 
   for (int run = 0; run < 3; run++)
@@ -1068,6 +1068,8 @@ test_data_parallel_reproducible (void)
   g_assert_cmpuint (n[0], ==, n[1]);
   g_assert_cmpmem (w[0], n[0] * sizeof (float), w[1], n[1] * sizeof (float));
   g_assert_true (memcmp (w[0], w[2], n[0] * sizeof (float)) != 0);
+  for (int run = 0; run < 3; run++)
+    g_free (w[run]);
 }
 
 int
