@@ -409,6 +409,7 @@ team_new (MirModel *model, GArray *refs, MirLossKind kind, guint n_threads, GErr
 {
   g_autoptr(Team) team = g_new0 (Team, 1);
   g_autoptr(GPtrArray) layers = mir_model_dup_layers (model);
+  guint wanted = MAX (n_threads ? n_threads : mir_parallel_threads (), 1);
 
   g_mutex_init (&team->lock);
   g_cond_init (&team->cond);
@@ -416,14 +417,14 @@ team_new (MirModel *model, GArray *refs, MirLossKind kind, guint n_threads, GErr
   team->kind = kind;
   team->refs = refs;
   team->n_workers = 1;
-  team->workers = g_new0 (Worker, MAX (n_threads ? n_threads : mir_parallel_threads (), 1));
+  team->workers = g_new0 (Worker, wanted);
   team->grads = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_tensor_unref);
   for (guint i = 0; i < refs->len; i++)
     g_ptr_array_add (team->grads, NULL);
   team->workers[0].team = team;
   team->workers[0].model = model;
   team->workers[0].layers = g_ptr_array_ref (layers);
-  for (guint w = 1; w < MAX (n_threads ? n_threads : mir_parallel_threads (), 1); w++)
+  for (guint w = 1; w < wanted; w++)
     {
       Worker *wk = &team->workers[w];
       if (!(wk->model = replica_new (model, layers, error)))
@@ -434,11 +435,11 @@ team_new (MirModel *model, GArray *refs, MirLossKind kind, guint n_threads, GErr
     }
   if (team->n_workers > 1)
     {
+      team->blas_threads = openblas_get_num_threads ();
+      openblas_set_num_threads (1);
       team->pool = g_thread_pool_new (team_thread, NULL, (gint) team->n_workers - 1, TRUE, error);
       if (team->pool == NULL)
         return NULL;
-      team->blas_threads = openblas_get_num_threads ();
-      openblas_set_num_threads (1);
     }
   return g_steal_pointer (&team);
 }
