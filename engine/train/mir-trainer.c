@@ -285,9 +285,13 @@ struct _Team
   Worker *workers;
   GPtrArray *grads;    /* summed gradient per ref (NULL for non-trainable) */
   GThreadPool *pool;
+  /* Handed over with atomics written in this file (GLib's own locks are
+   * invisible to ThreadSanitizer), as in mir-parallel.c; the mutex and
+   * condition only put the caller to sleep. */
+  gint round;          /* atomic: bumped once a step's parts are set up */
+  gint pending;        /* atomic: workers of this step still running */
   GMutex lock;
   GCond cond;
-  guint pending;
   int blas_threads;    /* OpenBLAS' thread count before the team, restored after */
   GCancellable *cancellable;
   gsize batch_n;
@@ -333,13 +337,16 @@ static void
 team_thread (gpointer data, gpointer user_data)
 {
   Worker *w = data;
-  Team *team = w->team;
+  Team *team = g_atomic_pointer_get (&w->team);
 
-  worker_run (w);
-  g_mutex_lock (&team->lock);
-  if (--team->pending == 0)
-    g_cond_signal (&team->cond);
-  g_mutex_unlock (&team->lock);
+  if (g_atomic_int_get (&team->round) > 0) /* acquires the step's setup */
+    worker_run (w);
+  if (g_atomic_int_dec_and_test (&team->pending))
+    {
+      g_mutex_lock (&team->lock);
+      g_cond_signal (&team->cond);
+      g_mutex_unlock (&team->lock);
+    }
 }
 
 /* A copy of @model's graph and layers (weights are copied per step). */
@@ -429,12 +436,20 @@ team_new (MirModel *model, GArray *refs, MirLossKind kind, guint n_threads, GErr
       Worker *wk = &team->workers[w];
       if (!(wk->model = replica_new (model, layers, error)))
         return NULL;
-      wk->team = team;
       wk->layers = mir_model_dup_layers (wk->model);
+      /* atomic: the pool may hand this worker to a thread GLib kept from an
+       * earlier pool, a hand-over ThreadSanitizer cannot see */
+      g_atomic_pointer_set (&wk->team, team);
       team->n_workers++;
     }
   if (team->n_workers > 1)
     {
+      gint64 one = 1;
+
+      /* The engine's lazily initialised statics (g_once) are set here,
+       * before the pool's threads exist: g_once_init_leave() runs inside
+       * uninstrumented GLib, so ThreadSanitizer would not see the hand-over. */
+      mir_tensor_unref (mir_tensor_new_uninitialized (1, &one, NULL));
       team->blas_threads = openblas_get_num_threads ();
       openblas_set_num_threads (1);
       team->pool = g_thread_pool_new (team_thread, NULL, (gint) team->n_workers - 1, TRUE, error);
@@ -488,13 +503,14 @@ team_gradients (Team *team, MirTensor *batch, const gint32 *labels, guint64 seed
             mir_tensor_copy_data (worker_weight (wk, r), r->layer->weights[r->index].value);
           }
     }
-  team->pending = used - 1;
+  g_atomic_int_set (&team->pending, (gint) used - 1);
+  g_atomic_int_inc (&team->round);
   for (guint w = 1; w < used; w++)
     if (!g_thread_pool_push (team->pool, &team->workers[w], NULL))
       team_thread (&team->workers[w], NULL); /* cannot happen: the threads exist */
   worker_run (&team->workers[0]);
   g_mutex_lock (&team->lock);
-  while (team->pending > 0)
+  while (g_atomic_int_get (&team->pending) > 0)
     g_cond_wait (&team->cond, &team->lock);
   g_mutex_unlock (&team->lock);
 
