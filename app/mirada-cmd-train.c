@@ -195,6 +195,7 @@ mirada_cmd_train (int argc, char **argv)
   gboolean augment = FALSE, flip = FALSE;
   double lr_decay = 1.0;
   int lr_every = 0;
+  int threads = 0;
   GOptionEntry entries[] = {
     { "arch", 0, 0, G_OPTION_ARG_FILENAME, &arch, N_("Architecture: \"default\" or a Keras model config JSON file"), N_("ARCH") },
     { "dataset", 0, 0, G_OPTION_ARG_FILENAME, &dataset_arg, N_("\"fashion-mnist\" or a folder with one subfolder of images per class"), N_("DATASET") },
@@ -210,6 +211,7 @@ mirada_cmd_train (int argc, char **argv)
     { "lr-decay", 0, 0, G_OPTION_ARG_DOUBLE, &lr_decay, N_("Multiply the learning rate by X every --lr-decay-every epochs"), "X" },
     { "lr-decay-every", 0, 0, G_OPTION_ARG_INT, &lr_every, N_("Epochs between two learning-rate decays (0: constant)"), "N" },
     { "validation-split", 0, 0, G_OPTION_ARG_DOUBLE, &val_split, N_("Fraction of the data kept for validation (default 0.1)"), "X" },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, N_("Worker threads, each training on a part of every batch (default 0: one per core); a seed reproduces a run for the same number"), "N" },
     { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("How pixels become inputs: none, scale (default), tf, caffe, torch"), N_("MODE") },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, N_("Where to save the model (.h5)"), N_("FILE") },
     { NULL }
@@ -239,6 +241,8 @@ mirada_cmd_train (int argc, char **argv)
     return mirada_cli_usage_error ("train", _("unexpected argument"));
   if (dataset_arg == NULL || out == NULL)
     return mirada_cli_usage_error ("train", _("--dataset and --out are required"));
+  if (threads < 0 || threads > 64)
+    return mirada_cli_usage_error ("train", _("--threads must be between 0 and 64"));
   if (epochs < 1 || batch < 1)
     return mirada_cli_usage_error ("train", _("--epochs and --batch must be at least 1"));
   if (optimizer && !mir_optimizer_kind_from_string (optimizer, &kind, &error))
@@ -290,6 +294,7 @@ mirada_cmd_train (int argc, char **argv)
     job.options.optimizer.learning_rate = lr;
   job.options.optimizer.momentum = momentum;
   job.options.seed = (guint64) seed;
+  job.options.n_threads = (guint) threads;
   job.options.validation_split = val_split;
   job.options.preprocess = mode;
   if (augment || flip || shift != 2)

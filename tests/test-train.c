@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 
 #include "mir-test-util.h"
+#include "mir-keras.h"
 #include "train/mir-trainer.h"
 
 #define FMNIST MIR_FASHION_MNIST_DIR
@@ -872,6 +873,205 @@ test_train_cancel (void)
   g_free (run.saved);
 }
 
+/* ------------------------------------------------------------------ */
+/* Data-parallel steps */
+
+#define DP_CONV(name, filters, extra) \
+  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"" name "\", \"filters\": " #filters "," \
+  " \"kernel_size\": [3, 3], \"padding\": \"same\"" extra "}}"
+
+#define DP_DENSE(name, units, act) \
+  "{\"class_name\": \"Dense\", \"config\": {\"name\": \"" name "\", \"units\": " #units "," \
+  " \"activation\": \"" act "\"}}"
+#define DP_FLATTEN "{\"class_name\": \"Flatten\", \"config\": {\"name\": \"f\"}}"
+
+/* A Sequential model on @h×@w×@c inputs with the given layers (Keras JSON). */
+static MirModel *
+dp_model (int h, int w, int c, const char *layers, guint32 seed)
+{
+  g_autofree char *json = g_strdup_printf (
+    "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"dp\", \"layers\": ["
+    "{\"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, %d, %d, %d],"
+    " \"name\": \"in\"}}, %s]}}", h, w, c, layers);
+  GError *error = NULL;
+  MirModel *model = mir_keras_model_from_config (json, -1, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (mir_model_finish (model, TRUE, seed, &error));
+  return model;
+}
+
+static MirTensor *
+dp_batch (gint64 n, gint64 h, gint64 w, gint64 c, gint32 *labels, gint32 k, guint32 seed)
+{
+  g_autoptr(GRand) rng = g_rand_new_with_seed (seed);
+  MirTensor *x = mir_tensor_new_4d (n, h, w, c, NULL);
+
+  for (gsize i = 0; i < x->numel; i++)
+    x->data[i] = (float) g_rand_double_range (rng, -1, 1);
+  for (gint64 i = 0; i < n; i++)
+    labels[i] = g_rand_int_range (rng, 0, k);
+  return x;
+}
+
+/* max |a - b| / max |a| over one gradient */
+static double
+dp_rel_diff (const MirTensor *a, const MirTensor *b)
+{
+  double d = 0, m = 0;
+
+  g_assert_true (mir_tensor_same_shape (a, b));
+  for (gsize i = 0; i < a->numel; i++)
+    {
+      d = MAX (d, fabs ((double) a->data[i] - b->data[i]));
+      m = MAX (m, fabs ((double) a->data[i]));
+    }
+  g_assert_cmpfloat (m, >, 0); /* the check is not vacuous */
+  return d / m;
+}
+
+/* Two workers give the gradients of one: each worker's summed share of the
+ * batch mean equals the whole batch's (batch 7 splits 4 + 3).  The float
+ * sums are grouped differently, so a relative 1e-5 of each tensor's largest
+ * value (float32 rounding is ~1e-7; a missing n_w / n scale or a lost part
+ * gives errors of order 0.1 or more). */
+static void
+test_data_parallel_gradients (void)
+{
+  const char *layers =
+    DP_CONV ("c1", 4, ", \"activation\": \"relu\"") ","
+    "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"p1\", \"pool_size\": [2, 2]}},"
+    DP_CONV ("c2", 5, ", \"activation\": \"relu\"") "," DP_FLATTEN ","
+    DP_DENSE ("d1", 6, "relu") "," DP_DENSE ("d2", 3, "softmax");
+  g_autoptr(MirModel) model = dp_model (8, 8, 2, layers, 5);
+  gint32 labels[7];
+  g_autoptr(MirTensor) x = dp_batch (7, 8, 8, 2, labels, 3, 9);
+  g_autoptr(GPtrArray) g1 = NULL;
+  g_autoptr(GPtrArray) g2 = NULL;
+  GError *error = NULL;
+  double l1 = 0, l2 = 0, worst = 0;
+
+  g_assert_true (mir_train_gradients (model, x, labels, 1, 3, &g1, &l1, &error));
+  g_assert_no_error (error);
+  g_assert_true (mir_train_gradients (model, x, labels, 2, 3, &g2, &l2, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (g1->len, ==, 8); /* kernel and bias of 4 layers */
+  g_assert_cmpuint (g2->len, ==, g1->len);
+  g_assert_cmpfloat (fabs (l1 - l2), <=, 1e-6 * l1);
+  for (guint i = 0; i < g1->len; i++)
+    worst = MAX (worst, dp_rel_diff (g1->pdata[i], g2->pdata[i]));
+  g_test_message ("1 vs 2 workers: largest relative gradient difference %.3g", worst);
+  g_assert_cmpfloat (worst, <=, 1e-5);
+}
+
+/* With BatchNormalization each worker normalises its part with the part's
+ * statistics ("ghost batch norm"): the 2-worker gradient is the mean of the
+ * 1-worker gradients of the two halves, and the moving statistics are the
+ * mean of the ones each half gives.  Same tolerance as above. */
+static void
+test_data_parallel_batchnorm (void)
+{
+  const char *layers =
+    DP_CONV ("c1", 3, "") ","
+    "{\"class_name\": \"BatchNormalization\", \"config\": {\"name\": \"bn\", \"momentum\": 0.5}},"
+    "{\"class_name\": \"Activation\", \"config\": {\"name\": \"a\", \"activation\": \"relu\"}},"
+    DP_FLATTEN "," DP_DENSE ("d", 3, "softmax");
+  g_autoptr(MirModel) model = dp_model (4, 4, 2, layers, 7);
+  gint32 labels[8];
+  g_autoptr(MirTensor) x = dp_batch (8, 4, 4, 2, labels, 3, 11);
+  g_autoptr(GPtrArray) layer_list = mir_model_dup_layers (model);
+  MirLayer *bn = NULL;
+  g_autoptr(GPtrArray) g2 = NULL;
+  g_autoptr(GPtrArray) ga = NULL;
+  g_autoptr(GPtrArray) gb = NULL;
+  g_autoptr(MirTensor) m0 = NULL, v0 = NULL, m2 = NULL, v2 = NULL, ma = NULL, va = NULL;
+  GError *error = NULL;
+  double worst = 0;
+
+  for (guint l = 0; l < layer_list->len; l++)
+    if (g_str_equal (((MirLayer *) layer_list->pdata[l])->name, "bn"))
+      bn = layer_list->pdata[l];
+  g_assert_nonnull (bn);
+  g_assert_cmpuint (bn->n_weights, ==, 4); /* gamma, beta, moving mean, moving variance */
+  m0 = mir_tensor_dup (bn->weights[2].value, NULL);
+  v0 = mir_tensor_dup (bn->weights[3].value, NULL);
+
+  g_assert_true (mir_train_gradients (model, x, labels, 2, 1, &g2, NULL, &error));
+  g_assert_no_error (error);
+  m2 = mir_tensor_dup (bn->weights[2].value, NULL);
+  v2 = mir_tensor_dup (bn->weights[3].value, NULL);
+
+  for (int half = 0; half < 2; half++)
+    {
+      g_autoptr(MirTensor) part = mir_tensor_view_batch (x, 4 * half, 4);
+      mir_tensor_copy_data (bn->weights[2].value, m0);
+      mir_tensor_copy_data (bn->weights[3].value, v0);
+      g_assert_true (mir_train_gradients (model, part, labels + 4 * half, 1, 1,
+                                          half ? &gb : &ga, NULL, &error));
+      g_assert_no_error (error);
+      if (half == 0)
+        {
+          ma = mir_tensor_dup (bn->weights[2].value, NULL);
+          va = mir_tensor_dup (bn->weights[3].value, NULL);
+        }
+    }
+  g_assert_cmpuint (g2->len, ==, 6);
+  for (guint i = 0; i < g2->len; i++)
+    {
+      MirTensor *a = ga->pdata[i], *b = gb->pdata[i];
+      for (gsize k = 0; k < a->numel; k++)
+        a->data[k] = (float) (0.5 * ((double) a->data[k] + b->data[k]));
+      worst = MAX (worst, dp_rel_diff (a, g2->pdata[i]));
+    }
+  g_test_message ("ghost batch norm: largest relative gradient difference %.3g", worst);
+  g_assert_cmpfloat (worst, <=, 1e-5);
+  for (gsize k = 0; k < m0->numel; k++)
+    {
+      /* ma, va: after half 0; the layer holds half 1's */
+      double mean = 0.5 * ((double) ma->data[k] + bn->weights[2].value->data[k]);
+      double var = 0.5 * ((double) va->data[k] + bn->weights[3].value->data[k]);
+      g_assert_cmpfloat (fabs (m2->data[k] - m0->data[k]), >, 1e-4); /* they moved */
+      g_assert_cmpfloat_with_epsilon (m2->data[k], mean, 1e-6);
+      g_assert_cmpfloat_with_epsilon (v2->data[k], var, 1e-6);
+    }
+}
+
+/* Dropout on two workers: the same seed and worker count give bit-identical
+ * weights after training; another seed gives others. */
+static void
+test_data_parallel_reproducible (void)
+{
+  const char *layers =
+    DP_FLATTEN "," DP_DENSE ("h", 16, "relu") ","
+    "{\"class_name\": \"Dropout\", \"config\": {\"name\": \"drop\", \"rate\": 0.4}},"
+    DP_DENSE ("o", 2, "softmax");
+  g_autoptr(MirDataset) train = toy_dataset (96, 3);
+  float *w[3] = { NULL };
+  gsize n[3] = { 0 };
+
+  for (int run = 0; run < 3; run++)
+    {
+      g_autoptr(MirModel) model = dp_model (4, 4, 1, layers, 2);
+      MirTrainOptions o;
+      GError *error = NULL;
+
+      mir_train_options_init (&o);
+      o.epochs = 2;
+      o.batch_size = 15;
+      o.n_threads = 2;
+      o.seed = run == 2 ? 8 : 7;
+      o.validation_split = 0.25;
+      g_assert_true (mir_train (model, train, &o, NULL, NULL, &error));
+      g_assert_no_error (error);
+      save_weights (model, &w[run], &n[run]);
+    }
+  g_assert_cmpuint (n[0], ==, n[1]);
+  g_assert_cmpmem (w[0], n[0] * sizeof (float), w[1], n[1] * sizeof (float));
+  g_assert_true (memcmp (w[0], w[2], n[0] * sizeof (float)) != 0);
+  for (int run = 0; run < 3; run++)
+    g_free (w[run]);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -892,5 +1092,8 @@ main (int argc, char *argv[])
   g_test_add_data_func ("/train/toy/softmax", "softmax", test_train_toy);
   g_test_add_data_func ("/train/toy/sigmoid", "sigmoid", test_train_toy);
   g_test_add_func ("/train/toy/cancel", test_train_cancel);
+  g_test_add_func ("/train/data-parallel/gradients", test_data_parallel_gradients);
+  g_test_add_func ("/train/data-parallel/batchnorm", test_data_parallel_batchnorm);
+  g_test_add_func ("/train/data-parallel/reproducible", test_data_parallel_reproducible);
   return g_test_run ();
 }

@@ -5,7 +5,13 @@
 #include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
+#include <cblas.h>
+
 #include "mir-error.h"
+#include "mir-keras.h"
+#include "mir-keras-writer.h"
+#include "mir-parallel.h"
+#include "mir-layer-rng.h"
 #include "mir-trainer.h"
 
 void
@@ -63,6 +69,7 @@ check_model (MirModel *model, MirDataset *data, MirLossKind kind, GError **error
 typedef struct
 {
   MirLayer *layer;
+  guint layer_index;   /* in mir_model_dup_layers() */
   guint index;
   MirTensor *saved;
 } WeightRef;
@@ -86,7 +93,7 @@ collect_weights (MirModel *model, GError **error)
       MirLayer *layer = layers->pdata[l];
       for (guint j = 0; j < layer->n_weights; j++)
         {
-          WeightRef w = { layer, j, NULL };
+          WeightRef w = { layer, l, j, NULL };
           if (layer->weights[j].value == NULL)
             {
               g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
@@ -237,53 +244,393 @@ mir_predict_dataset (MirModel *model, MirDataset *data, MirPreprocessMode prepro
   return g_steal_pointer (&result);
 }
 
-static gboolean
-train_step (MirModel *model, MirOptimizer *opt, GArray *refs, MirLossKind kind, MirTensor *batch,
-            const gint32 *labels, guint64 seed, MirLossResult *result, GCancellable *cancellable,
-            GError **error)
+/* ------------------------------------------------------------------ */
+/* Data-parallel steps.
+ *
+ * A step's batch is split into contiguous parts, one per worker; worker 0
+ * runs the trained model itself on the calling thread, the others each run a
+ * replica (rebuilt from the model's Keras config, so no layer state is
+ * shared between threads) from an exclusive thread pool.  Each worker keeps
+ * its own trace (activations and gradients) and seeds its stochastic layers
+ * with a hash of the step's seed and its index, so a run is reproducible for a given
+ * seed and number of workers.  The loss gradient of part w is scaled by
+ * n_w / n so that the weight gradients, summed in worker order, are those of
+ * the whole batch's mean loss.  BatchNormalization uses each part's own
+ * statistics ("ghost batch normalization"); its moving statistics are the
+ * mean of the workers' updated copies.  While workers run, OpenBLAS is
+ * single-threaded (process-wide): two workers on two cores beat two-thread
+ * GEMMs on the small matrices of a small CNN. */
+
+typedef struct _Team Team;
+
+typedef struct
 {
-  g_autoptr(MirTrace) trace = NULL;
+  Team *team;
+  MirModel *model;     /* worker 0: the trained model; others: a replica (owned) */
+  GPtrArray *layers;   /* mir_model_dup_layers (model) */
+  MirTensor *part;     /* this step's rows of the batch (a view) */
+  const gint32 *labels;
+  gsize n;
+  guint64 seed;
+  MirTrace *trace;
+  MirLossResult result;
+  GError *error;
+} Worker;
+
+struct _Team
+{
+  MirModel *model;
+  MirLossKind kind;
+  GArray *refs;        /* WeightRef of the trained model */
+  guint n_workers;
+  Worker *workers;
+  GPtrArray *grads;    /* summed gradient per ref (NULL for non-trainable) */
+  GThreadPool *pool;
+  /* Handed over with atomics written in this file (GLib's own locks are
+   * invisible to ThreadSanitizer), as in mir-parallel.c; the mutex and
+   * condition only put the caller to sleep. */
+  gint round;          /* atomic: bumped once a step's parts are set up */
+  gint pending;        /* atomic: workers of this step still running */
+  GMutex lock;
+  GCond cond;
+  int blas_threads;    /* OpenBLAS' thread count before the team, restored after */
+  GCancellable *cancellable;
+  gsize batch_n;
+};
+
+static gboolean
+ref_is_trainable (const WeightRef *w)
+{
+  return w->layer->trainable && w->layer->weights[w->index].trainable;
+}
+
+static void
+worker_run (Worker *w)
+{
+  Team *team = w->team;
   g_autoptr(MirTensor) grad = NULL;
   MirTensor *logits;
-  guint out_node = mir_model_get_output (model, 0);
 
-  trace = mir_model_run (model, &batch, 1,
-                         MIR_RUN_TRAINING | MIR_RUN_FOR_BACKWARD | MIR_RUN_LOGITS, -1, seed,
-                         cancellable, error);
-  if (trace == NULL)
-    return FALSE;
-  logits = mir_trace_get_output (trace, 0);
-  grad = mir_tensor_new_like (logits, error);
-  if (grad == NULL || !mir_loss_compute (kind, logits, labels, grad, result, error))
+  w->result = (MirLossResult) { 0 };
+  w->trace = mir_model_run (w->model, &w->part, 1,
+                            MIR_RUN_TRAINING | MIR_RUN_FOR_BACKWARD | MIR_RUN_LOGITS, -1, w->seed,
+                            team->cancellable, &w->error);
+  if (w->trace == NULL)
+    return;
+  logits = mir_trace_get_output (w->trace, 0);
+  grad = mir_tensor_new_like (logits, &w->error);
+  if (grad == NULL || !mir_loss_compute (team->kind, logits, w->labels, grad, &w->result,
+                                         &w->error))
+    return;
+  if (!isfinite (w->result.loss))
+    return; /* the caller stops */
+  if (w->n != team->batch_n)
+    {
+      float s = (float) ((double) w->n / (double) team->batch_n);
+      for (gsize i = 0; i < grad->numel; i++)
+        grad->data[i] *= s;
+    }
+  mir_trace_backward (w->trace, mir_model_get_output (w->model, 0), grad, -1,
+                      MIR_BACKWARD_WEIGHTS, team->cancellable, &w->error);
+}
+
+static void
+team_thread (gpointer data, gpointer user_data)
+{
+  Worker *w = data;
+  Team *team = g_atomic_pointer_get (&w->team);
+
+  if (g_atomic_int_get (&team->round) > 0) /* acquires the step's setup */
+    worker_run (w);
+  if (g_atomic_int_dec_and_test (&team->pending))
+    {
+      g_mutex_lock (&team->lock);
+      g_cond_signal (&team->cond);
+      g_mutex_unlock (&team->lock);
+    }
+}
+
+/* A copy of @model's graph and layers (weights are copied per step). */
+static MirModel *
+replica_new (MirModel *model, GPtrArray *layers, GError **error)
+{
+  g_autofree char *json = mir_keras_model_config_json (model, error);
+  g_autoptr(MirModel) copy = NULL;
+  g_autoptr(GPtrArray) copy_layers = NULL;
+
+  if (json == NULL || !(copy = mir_keras_model_from_config (json, -1, error)) ||
+      !mir_model_finish (copy, TRUE, 0, error))
+    return NULL;
+  copy_layers = mir_model_dup_layers (copy);
+  if (copy_layers->len != layers->len)
+    goto mismatch;
+  for (guint l = 0; l < layers->len; l++)
+    {
+      MirLayer *a = layers->pdata[l], *b = copy_layers->pdata[l];
+      if (a->n_weights != b->n_weights)
+        goto mismatch;
+      for (guint j = 0; j < a->n_weights; j++)
+        if (!mir_tensor_same_shape (a->weights[j].value, b->weights[j].value))
+          goto mismatch;
+      b->trainable = a->trainable;
+      for (guint j = 0; j < a->n_weights; j++)
+        b->weights[j].trainable = a->weights[j].trainable;
+    }
+  return g_steal_pointer (&copy);
+
+mismatch:
+  g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+               _("Model '%s' cannot be copied for data-parallel training (its saved "
+                 "configuration builds different layers)"), model->name);
+  return NULL;
+}
+
+static void
+team_free (Team *team)
+{
+  if (team->pool)
+    g_thread_pool_free (team->pool, FALSE, TRUE);
+  for (guint w = 0; w < team->n_workers; w++)
+    {
+      Worker *wk = &team->workers[w];
+      g_clear_pointer (&wk->trace, mir_trace_free);
+      g_clear_pointer (&wk->part, mir_tensor_unref);
+      g_clear_pointer (&wk->layers, g_ptr_array_unref);
+      g_clear_error (&wk->error);
+      if (w > 0)
+        g_clear_pointer (&wk->model, mir_model_unref);
+    }
+  g_free (team->workers);
+  g_clear_pointer (&team->grads, g_ptr_array_unref);
+  if (team->n_workers > 1)
+    openblas_set_num_threads (team->blas_threads);
+  g_mutex_clear (&team->lock);
+  g_cond_clear (&team->cond);
+  g_free (team);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Team, team_free)
+
+/* @n_threads: 0 for the engine's thread count (mir_parallel_threads()). */
+static Team *
+team_new (MirModel *model, GArray *refs, MirLossKind kind, guint n_threads, GError **error)
+{
+  g_autoptr(Team) team = g_new0 (Team, 1);
+  g_autoptr(GPtrArray) layers = mir_model_dup_layers (model);
+  guint wanted = MAX (n_threads ? n_threads : mir_parallel_threads (), 1);
+
+  g_mutex_init (&team->lock);
+  g_cond_init (&team->cond);
+  team->model = model;
+  team->kind = kind;
+  team->refs = refs;
+  team->n_workers = 1;
+  team->workers = g_new0 (Worker, wanted);
+  team->grads = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_tensor_unref);
+  for (guint i = 0; i < refs->len; i++)
+    g_ptr_array_add (team->grads, NULL);
+  team->workers[0].team = team;
+  team->workers[0].model = model;
+  team->workers[0].layers = g_ptr_array_ref (layers);
+  for (guint w = 1; w < wanted; w++)
+    {
+      Worker *wk = &team->workers[w];
+      if (!(wk->model = replica_new (model, layers, error)))
+        return NULL;
+      wk->layers = mir_model_dup_layers (wk->model);
+      /* atomic: the pool may hand this worker to a thread GLib kept from an
+       * earlier pool, a hand-over ThreadSanitizer cannot see */
+      g_atomic_pointer_set (&wk->team, team);
+      team->n_workers++;
+    }
+  if (team->n_workers > 1)
+    {
+      gint64 one = 1;
+
+      /* The engine's lazily initialised statics (g_once) are set here,
+       * before the pool's threads exist: g_once_init_leave() runs inside
+       * uninstrumented GLib, so ThreadSanitizer would not see the hand-over. */
+      mir_tensor_unref (mir_tensor_new_uninitialized (1, &one, NULL));
+      team->blas_threads = openblas_get_num_threads ();
+      openblas_set_num_threads (1);
+      team->pool = g_thread_pool_new (team_thread, NULL, (gint) team->n_workers - 1, TRUE, error);
+      if (team->pool == NULL)
+        return NULL;
+    }
+  return g_steal_pointer (&team);
+}
+
+/* OpenBLAS gets its threads back while the team is idle (validation). */
+static void
+team_pause (Team *team, gboolean pause)
+{
+  if (team->n_workers > 1)
+    openblas_set_num_threads (pause ? team->blas_threads : 1);
+}
+
+static MirTensor *
+worker_weight (Worker *wk, const WeightRef *w)
+{
+  MirLayer *layer = wk->layers->pdata[w->layer_index];
+  return layer->weights[w->index].value;
+}
+
+/* One forward and backward over @batch: the summed gradients are in
+ * team->grads, @result holds the summed loss (NaN when not finite). */
+static gboolean
+team_gradients (Team *team, MirTensor *batch, const gint32 *labels, guint64 seed,
+                MirLossResult *result, GCancellable *cancellable, GError **error)
+{
+  gsize n = (gsize) batch->shape[0];
+  guint used = (guint) MIN ((gsize) team->n_workers, n);
+  gsize first = 0;
+  gboolean ok = TRUE, have;
+
+  team->batch_n = n;
+  team->cancellable = cancellable;
+  *result = (MirLossResult) { 0 };
+  for (guint w = 0; w < used; w++)
+    {
+      Worker *wk = &team->workers[w];
+      wk->n = n / used + (w < n % used);
+      wk->part = mir_tensor_view_batch (batch, (gint64) first, (gint64) wk->n);
+      wk->labels = labels + first;
+      wk->seed = w ? mir_rng_u64 (seed, w) : seed; /* worker 0: as on one thread */
+      first += wk->n;
+      if (w > 0)
+        for (guint i = 0; i < team->refs->len; i++)
+          {
+            const WeightRef *r = &g_array_index (team->refs, WeightRef, i);
+            mir_tensor_copy_data (worker_weight (wk, r), r->layer->weights[r->index].value);
+          }
+    }
+  g_atomic_int_set (&team->pending, (gint) used - 1);
+  g_atomic_int_inc (&team->round);
+  for (guint w = 1; w < used; w++)
+    if (!g_thread_pool_push (team->pool, &team->workers[w], NULL))
+      team_thread (&team->workers[w], NULL); /* cannot happen: the threads exist */
+  worker_run (&team->workers[0]);
+  g_mutex_lock (&team->lock);
+  while (g_atomic_int_get (&team->pending) > 0)
+    g_cond_wait (&team->cond, &team->lock);
+  g_mutex_unlock (&team->lock);
+
+  for (guint w = 0; w < used; w++)
+    {
+      Worker *wk = &team->workers[w];
+      if (wk->error != NULL && ok)
+        {
+          g_propagate_error (error, g_steal_pointer (&wk->error));
+          ok = FALSE;
+        }
+      g_clear_error (&wk->error);
+      result->loss += wk->result.loss;
+      result->n_correct += wk->result.n_correct;
+    }
+  for (guint i = 0; ok && isfinite (result->loss) && i < team->refs->len; i++)
+    {
+      const WeightRef *r = &g_array_index (team->refs, WeightRef, i);
+      MirTensor *value = r->layer->weights[r->index].value;
+
+      if (!ref_is_trainable (r))
+        {
+          /* moving statistics: the mean of the workers' copies */
+          if (used > 1)
+            for (gsize k = 0; k < value->numel; k++)
+              {
+                double s = 0;
+                for (guint w = 0; w < used; w++)
+                  s += worker_weight (&team->workers[w], r)->data[k];
+                value->data[k] = (float) (s / used);
+              }
+          continue;
+        }
+      have = FALSE;
+      for (guint w = 0; w < used; w++)
+        {
+          Worker *wk = &team->workers[w];
+          MirTensor *g = mir_trace_get_weight_grad (wk->trace, wk->layers->pdata[r->layer_index],
+                                                    r->index);
+          MirTensor *sum = team->grads->pdata[i];
+
+          if (g == NULL)
+            continue;
+          if (!have && sum == NULL)
+            {
+              if (!(team->grads->pdata[i] = mir_tensor_dup (g, error)))
+                {
+                  ok = FALSE;
+                  break;
+                }
+            }
+          else if (!have)
+            mir_tensor_copy_data (sum, g);
+          else
+            for (gsize k = 0; k < sum->numel; k++)
+              sum->data[k] += g->data[k];
+          have = TRUE;
+        }
+      if (!have)
+        g_clear_pointer (&team->grads->pdata[i], mir_tensor_unref);
+    }
+  for (guint w = 0; w < used; w++)
+    {
+      g_clear_pointer (&team->workers[w].trace, mir_trace_free);
+      g_clear_pointer (&team->workers[w].part, mir_tensor_unref);
+    }
+  return ok;
+}
+
+static gboolean
+train_step (Team *team, MirOptimizer *opt, MirTensor *batch, const gint32 *labels,
+            guint64 seed, MirLossResult *result, GCancellable *cancellable, GError **error)
+{
+  if (!team_gradients (team, batch, labels, seed, result, cancellable, error))
     return FALSE;
   if (!isfinite (result->loss))
     return TRUE; /* the caller stops */
-  if (!mir_trace_backward (trace, out_node, grad, -1, MIR_BACKWARD_WEIGHTS, cancellable, error))
-    return FALSE;
 
   mir_optimizer_begin_step (opt);
-  for (guint i = 0; i < refs->len; i++)
+  for (guint i = 0; i < team->refs->len; i++)
     {
-      WeightRef *w = &g_array_index (refs, WeightRef, i);
-      MirWeight *weight = &w->layer->weights[w->index];
-      MirTensor *g;
+      WeightRef *w = &g_array_index (team->refs, WeightRef, i);
+      MirTensor *g = team->grads->pdata[i];
 
-      if (!weight->trainable || !w->layer->trainable)
-        continue;
-      g = mir_trace_get_weight_grad (trace, w->layer, w->index);
-      if (g == NULL)
+      if (!ref_is_trainable (w) || g == NULL)
         continue;
       if (!all_finite (g))
         {
           result->loss = NAN;
           return TRUE;
         }
-      if (!mir_optimizer_update (opt, weight->value, g, error))
+      if (!mir_optimizer_update (opt, w->layer->weights[w->index].value, g, error))
         {
           g_prefix_error (error, _("Layer '%s': "), w->layer->name);
           return FALSE;
         }
     }
+  return TRUE;
+}
+
+gboolean
+mir_train_gradients (MirModel *model, MirTensor *batch, const gint32 *labels, guint n_threads,
+                     guint64 seed, GPtrArray **grads, double *loss, GError **error)
+{
+  g_autoptr(GArray) refs = NULL;
+  g_autoptr(Team) team = NULL;
+  MirLossResult r;
+
+  g_return_val_if_fail (grads != NULL, FALSE);
+  if (!(refs = collect_weights (model, error)) ||
+      !(team = team_new (model, refs, mir_loss_kind_for_model (model), n_threads, error)) ||
+      !team_gradients (team, batch, labels, seed, &r, NULL, error))
+    return FALSE;
+  *grads = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_tensor_unref);
+  for (guint i = 0; i < refs->len; i++)
+    if (ref_is_trainable (&g_array_index (refs, WeightRef, i)))
+      g_ptr_array_add (*grads, g_steal_pointer (&team->grads->pdata[i]));
+  if (loss)
+    *loss = r.loss / (double) batch->shape[0];
   return TRUE;
 }
 
@@ -296,6 +643,8 @@ mir_train (MirModel *model, MirDataset *data, const MirTrainOptions *options,
   g_autoptr(MirOptimizer) opt = NULL;
   g_autoptr(GArray) refs = NULL;
   g_autoptr(GRand) rng = NULL;
+  g_autoptr(Team) team = NULL;
+  GError *local_error = NULL;
   g_autofree guint *order = NULL;
   g_autofree gint32 *labels = NULL;
   const MirAugmentOptions *augment = NULL;
@@ -325,6 +674,14 @@ mir_train (MirModel *model, MirDataset *data, const MirTrainOptions *options,
     return FALSE;
   if (!(refs = collect_weights (model, error)))
     return FALSE;
+  if (!(team = team_new (model, refs, kind, options->n_threads, &local_error)))
+    {
+      /* a model whose config does not rebuild it trains on one worker */
+      g_debug ("Training on one worker: %s", local_error->message);
+      g_clear_error (&local_error);
+      if (!(team = team_new (model, refs, kind, 1, error)))
+        return FALSE;
+    }
   if (options->augment.max_shift > 0 || options->augment.flip)
     augment = &options->augment;
 
@@ -363,7 +720,7 @@ mir_train (MirModel *model, MirDataset *data, const MirTrainOptions *options,
                                        options->preprocess, augment, rng, error))
             goto fail;
           step++;
-          if (!train_step (model, opt, refs, kind, batch, labels,
+          if (!train_step (team, opt, batch, labels,
                            options->seed * G_GUINT64_CONSTANT (6364136223846793005) + step, &r,
                            cancellable, error))
             goto fail;
@@ -389,9 +746,14 @@ mir_train (MirModel *model, MirDataset *data, const MirTrainOptions *options,
       stats.accuracy = (double) correct / (double) MAX (seen, 1);
       if (validation != NULL)
         {
+          gboolean ok;
+
           stats.has_validation = TRUE;
-          if (!mir_evaluate_dataset (model, validation, options->preprocess, batch_size,
-                                     &stats.val_loss, &stats.val_accuracy, cancellable, error))
+          team_pause (team, TRUE);
+          ok = mir_evaluate_dataset (model, validation, options->preprocess, batch_size,
+                                     &stats.val_loss, &stats.val_accuracy, cancellable, error);
+          team_pause (team, FALSE);
+          if (!ok)
             goto fail;
         }
       /* The epoch is finished: keep its weights. */

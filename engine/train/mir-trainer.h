@@ -1,10 +1,13 @@
 /* mir-trainer.h: mini-batch training of a MirModel on a MirDataset.
  *
- * Per step: a shuffled batch is preprocessed (and augmented), the model runs
- * in training mode keeping what backward needs, with MIR_RUN_LOGITS so the
+ * Per step: a shuffled batch is preprocessed (and augmented), split into
+ * one part per worker thread (data-parallel: see "Data-parallel steps" in
+ * mir-trainer.c), the model runs on each part in training mode keeping what backward needs, with MIR_RUN_LOGITS so the
  * loss applies the head's softmax/sigmoid itself (mir-loss.h); backward
- * accumulates the weight gradients, and the optimizer updates every trainable
- * weight in place.  Weights are snapshotted at the end of each epoch: when
+ * accumulates the weight gradients, the parts' gradients are summed, and the
+ * optimizer updates every trainable weight in place.  BatchNormalization
+ * normalises each part with its own statistics ("ghost batch norm").  A run
+ * is reproducible from the seed for a given number of workers.  Weights are snapshotted at the end of each epoch: when
  * cancelled (checked per batch) or when the loss stops being finite, the
  * model is left with the weights of the last finished epoch.
  */
@@ -47,6 +50,7 @@ typedef struct
   MirDataset *validation;        /* a separate validation set, or NULL */
   MirPreprocessMode preprocess;  /* how images become floats (default SCALE) */
   MirAugmentOptions augment;     /* training batches only */
+  guint n_threads;               /* data-parallel workers; 0: mir_parallel_threads() */
   double lr_decay;               /* step decay: the learning rate is multiplied by this */
   guint lr_decay_every;          /* every this many epochs (0: constant rate) */
   MirEpochFunc epoch_func;
@@ -67,6 +71,21 @@ gboolean  mir_train              (MirModel              *model,
                                   guint                 *epochs_done,
                                   GCancellable          *cancellable,
                                   GError               **error);
+
+/* One training step's gradients without the update: the mean loss over
+ * @batch (@labels) and its gradient for every trainable weight (in
+ * mir_model_dup_layers() order, layer by layer, then weight by weight; NULL
+ * where the weight gets none), computed with @n_threads workers exactly as
+ * mir_train() does (BatchNormalization's moving statistics are updated).
+ * @grads: transfer full. */
+gboolean  mir_train_gradients    (MirModel      *model,
+                                  MirTensor     *batch,
+                                  const gint32  *labels,
+                                  guint          n_threads,
+                                  guint64        seed,
+                                  GPtrArray    **grads,
+                                  double        *loss,
+                                  GError       **error);
 
 /* Mean loss and accuracy of @model on @data (inference mode). */
 gboolean  mir_evaluate_dataset   (MirModel          *model,
