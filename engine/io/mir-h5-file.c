@@ -185,6 +185,7 @@ typedef struct
   gsize buf_pos;
   gsize buf_len;
   gsize strings;
+  gint64 elements;  /* float32 values of all tensors so far */
   guint records;
   const char *problem; /* why parsing stopped, for the message */
 } Reader;
@@ -403,6 +404,7 @@ parse_tensor (Reader *r, MirH5File *f, char *path)
   guint32 ndim;
   gint64 shape[MIR_MAX_DIMS];
   g_autoptr(MirTensor) t = NULL;
+  gint64 numel;
   Dataset *d;
 
   if (!rd_u32 (r, &ndim))
@@ -415,9 +417,17 @@ parse_tensor (Reader *r, MirH5File *f, char *path)
   for (guint i = 0; i < ndim; i++)
     if (!rd_i64 (r, &shape[i]))
       return FALSE;
-  if (mir_shape_numel (ndim, shape) < 0)
+  numel = mir_shape_numel (ndim, shape);
+  if (numel < 0 || numel > MIR_KERAS_MAX_PARAMS - r->elements)
     {
-      r->problem = "a tensor has a bad shape";
+      r->problem = "a tensor has a bad shape or there are too many weights";
+      return FALSE;
+    }
+  r->elements += numel;
+  /* From memory, allocate only what the stream can fill. */
+  if (r->fd < 0 && (guint64) numel * sizeof (float) > r->mem_len - r->pos)
+    {
+      r->problem = "the stream ends early";
       return FALSE;
     }
   if (!(t = mir_tensor_new_uninitialized (ndim, shape, NULL)))
