@@ -782,6 +782,7 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
   int status = 0;
   GPid pid = 0;
   gboolean late = FALSE;
+  gboolean killed = FALSE; /* because it sent garbage */
   gboolean ok;
 
   if (reader == NULL)
@@ -862,8 +863,8 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
   /* Whatever happened, the child is done: it exits by itself after its
    * last record (its stderr is read to the end), or is killed. */
   close (out_fd);
-  if (f == NULL)
-    kill (pid, SIGKILL);
+  if (f == NULL && !r.timed_out)
+    killed = kill (pid, SIGKILL) == 0;
   for (;;)
     {
       pid_t got = waitpid (pid, &status, WNOHANG);
@@ -901,6 +902,8 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
                    display, timeout);
       return NULL;
     }
+  if (killed && WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL)
+    status = 0; /* not a crash: reported as malformed data below */
   if (WIFSIGNALED (status) && !late)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
