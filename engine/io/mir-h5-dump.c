@@ -30,6 +30,8 @@ typedef struct
   guint objects;
   gint64 elements;            /* float32 values written so far */
   GHashTable *seen;           /* object address -> path (owned) */
+  float *buf;                 /* reused for every dataset: fewer page faults */
+  gsize buf_len;              /* in floats */
 } Dump;
 
 typedef hid_t MirH5Id;
@@ -312,7 +314,6 @@ dump_dataset (Dump *d, hid_t loc, const char *name, const char *path)
   g_auto(MirH5Id) ds = -1;
   g_auto(MirH5Id) space = -1;
   g_auto(MirH5Id) type = -1;
-  g_autofree float *data = NULL;
   hsize_t dims[MIR_MAX_DIMS];
   gint64 shape[MIR_MAX_DIMS];
   H5T_class_t klass;
@@ -350,14 +351,16 @@ dump_dataset (Dump *d, hid_t loc, const char *name, const char *path)
   if (!((klass == H5T_FLOAT && (size == 2 || size == 4 || size == 8)) ||
         (klass == H5T_INTEGER && size <= 8)))
     ERR (MIR_H5_ERR_DTYPE, 0, NULL, NULL);
-  if (numel > 0)
+  if ((gsize) numel > d->buf_len)
     {
-      data = g_try_malloc ((gsize) numel * sizeof (float));
-      if (data == NULL)
+      g_free (d->buf);
+      d->buf_len = 0;
+      if (!(d->buf = g_try_malloc ((gsize) numel * sizeof (float))))
         ERR (MIR_H5_ERR_TOO_BIG, 0, NULL, NULL);
-      if (H5Dread (ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-        H5ERR (MIR_H5_ERR_READ, "H5Dread");
+      d->buf_len = (gsize) numel;
     }
+  if (numel > 0 && H5Dread (ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->buf) < 0)
+    H5ERR (MIR_H5_ERR_READ, "H5Dread");
 #undef H5ERR
 #undef ERR
   d->elements += numel;
@@ -366,7 +369,7 @@ dump_dataset (Dump *d, hid_t loc, const char *name, const char *path)
   put_u32 (d, (guint32) ndims);
   for (int i = 0; i < ndims; i++)
     put_i64 (d, shape[i]);
-  put (d, data, (gsize) numel * sizeof (float));
+  put (d, d->buf, (gsize) numel * sizeof (float));
 }
 
 /* ------------------------------------------------------------------ */
@@ -533,7 +536,7 @@ gboolean
 mir_h5_dump (const char *path, const void *image, gsize image_len, MirH5Sink sink,
              gpointer user_data)
 {
-  Dump d = { sink, user_data, FALSE, 0, 0, NULL };
+  Dump d = { sink, user_data, FALSE, 0, 0, NULL, NULL, 0 };
   g_auto(MirH5Id) file = -1;
   g_auto(MirH5Id) root = -1;
 
@@ -556,5 +559,6 @@ mir_h5_dump (const char *path, const void *image, gsize image_len, MirH5Sink sin
     }
   put_u8 (&d, 'Z');
   g_hash_table_unref (d.seen);
+  g_free (d.buf);
   return !d.failed;
 }
