@@ -398,9 +398,11 @@ add_member (Reader *r, MirH5File *f, const char *path)
   return TRUE;
 }
 
+/* Reads a tensor announced at @owned_path (transfer full). */
 static gboolean
-parse_tensor (Reader *r, MirH5File *f, char *path)
+parse_tensor (Reader *r, MirH5File *f, char *owned_path)
 {
+  g_autofree char *path = owned_path;
   guint32 ndim;
   gint64 shape[MIR_MAX_DIMS];
   g_autoptr(MirTensor) t = NULL;
@@ -439,7 +441,7 @@ parse_tensor (Reader *r, MirH5File *f, char *path)
     return FALSE;
   d = g_atomic_rc_box_new0 (Dataset);
   d->tensor = g_steal_pointer (&t);
-  g_hash_table_insert (f->datasets, path, d);
+  g_hash_table_insert (f->datasets, g_steal_pointer (&path), d);
   return TRUE;
 }
 
@@ -641,10 +643,11 @@ set_fatal (MirH5File *f, GError **error)
     }
 }
 
+/* @f (transfer full) if it was parsed and opened, else NULL with @error. */
 static MirH5File *
-finish_parse (Reader *r, const char *display, gboolean from_image, GError **error)
+checked (MirH5File *parsed, Reader *r, const char *display, GError **error)
 {
-  g_autoptr(MirH5File) f = parse (r, display, from_image);
+  g_autoptr(MirH5File) f = parsed;
 
   if (f == NULL)
     {
@@ -659,6 +662,12 @@ finish_parse (Reader *r, const char *display, gboolean from_image, GError **erro
       return NULL;
     }
   return g_steal_pointer (&f);
+}
+
+static MirH5File *
+finish_parse (Reader *r, const char *display, gboolean from_image, GError **error)
+{
+  return checked (parse (r, display, from_image), r, display, error);
 }
 
 MirH5File *
@@ -922,19 +931,7 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
                    display, WIFEXITED (status) ? WEXITSTATUS (status) : -1);
       return NULL;
     }
-  if (f == NULL)
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
-                   _("Mirada's HDF5 reader sent malformed data for '%s' (%s)"), display,
-                   r.problem ? r.problem : "?");
-      return NULL;
-    }
-  if (f->fatal != NULL)
-    {
-      set_fatal (f, error);
-      return NULL;
-    }
-  return g_steal_pointer (&f);
+  return checked (g_steal_pointer (&f), &r, display, error);
 }
 
 MirH5File *
