@@ -341,7 +341,7 @@ dump_dataset (Dump *d, hid_t loc, const char *name, const char *path)
         ERR (MIR_H5_ERR_TOO_BIG, 0, NULL, NULL);
       shape[i] = (gint64) dims[i];
     }
-  numel = mir_shape_numel ((guint) ndims, shape);
+  numel = mir_h5_shape_numel ((guint) ndims, shape);
   if (numel < 0 || numel > MIR_KERAS_MAX_PARAMS - d->elements)
     ERR (MIR_H5_ERR_TOO_BIG, 0, NULL, NULL);
   if ((type = H5Dget_type (ds)) < 0)

@@ -156,6 +156,22 @@ mir_h5_path_join (const char *group, const char *name)
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
+gint64
+mir_h5_shape_numel (guint ndim, const gint64 *shape)
+{
+  gint64 nonzero = 1;
+
+  for (guint i = 0; i < ndim; i++)
+    {
+      if (shape[i] < 0 || shape[i] > MIR_TENSOR_MAX_ELEMENTS)
+        return -1;
+      if (shape[i] != 0 && nonzero > MIR_TENSOR_MAX_ELEMENTS / shape[i])
+        return -1;
+      nonzero *= MAX (shape[i], 1);
+    }
+  return mir_shape_numel (ndim, shape);
+}
+
 /* The group holding @path ("/a/b" -> "/a", "/a" -> "/"). */
 static char *
 parent_path (const char *path)
@@ -419,7 +435,7 @@ parse_tensor (Reader *r, MirH5File *f, char *owned_path)
   for (guint i = 0; i < ndim; i++)
     if (!rd_i64 (r, &shape[i]))
       return FALSE;
-  numel = mir_shape_numel (ndim, shape);
+  numel = mir_h5_shape_numel (ndim, shape);
   if (numel < 0 || numel > MIR_KERAS_MAX_PARAMS - r->elements)
     {
       r->problem = "a tensor has a bad shape or there are too many weights";

@@ -128,6 +128,12 @@ MirTensor *mir_h5_file_read_tensor   (MirH5File   *self,
                                       const char  *what,
                                       GError     **error);
 
+/* The number of values of @shape, or -1 when it is negative or too large;
+ * unlike mir_shape_numel() a zero dimension does not excuse the others
+ * (the strides of a tensor are products of them). */
+gint64     mir_h5_shape_numel        (guint        ndim,
+                                      const gint64 *shape);
+
 /* "@group/@name" normalised ("/" root, no empty or "." parts).  Transfer full. */
 char      *mir_h5_path_join          (const char  *group,
                                       const char  *name);
