@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -777,6 +778,57 @@ timeout_seconds (void)
   return t > 0 && t <= 86400 ? t : DEFAULT_TIMEOUT;
 }
 
+/* Starts the reader with @in_fd (or /dev/null) as stdin and pipes for
+ * stdout and stderr, nothing else open.  posix_spawn, not fork: glibc's
+ * posix_spawn runs no pthread_atfork handlers, and OpenBLAS' handler stops
+ * its thread pool, which can hang a BLAS call running on another thread
+ * (the GUI computes on workers while a model loads). */
+static gboolean
+spawn_reader (const char *const *argv, int in_fd, GPid *pid, int *out_fd, int *err_fd,
+              int *spawn_errno)
+{
+  posix_spawn_file_actions_t fa;
+  int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
+  pid_t child;
+  int rc;
+
+  if (pipe2 (out_pipe, O_CLOEXEC) != 0 || pipe2 (err_pipe, O_CLOEXEC) != 0)
+    {
+      *spawn_errno = errno;
+      for (int i = 0; i < 2; i++)
+        {
+          if (out_pipe[i] >= 0)
+            close (out_pipe[i]);
+          if (err_pipe[i] >= 0)
+            close (err_pipe[i]);
+        }
+      return FALSE;
+    }
+  posix_spawn_file_actions_init (&fa);
+  if (in_fd >= 0)
+    posix_spawn_file_actions_adddup2 (&fa, in_fd, 0);
+  else
+    posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2 (&fa, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2 (&fa, err_pipe[1], 2);
+  posix_spawn_file_actions_addclosefrom_np (&fa, 3);
+  rc = posix_spawn (&child, argv[0], &fa, NULL, (char *const *) argv, environ);
+  posix_spawn_file_actions_destroy (&fa);
+  close (out_pipe[1]);
+  close (err_pipe[1]);
+  if (rc != 0)
+    {
+      *spawn_errno = rc;
+      close (out_pipe[0]);
+      close (err_pipe[0]);
+      return FALSE;
+    }
+  *pid = child;
+  *out_fd = out_pipe[0];
+  *err_fd = err_pipe[0];
+  return TRUE;
+}
+
 /* What the child said on stderr (nothing, normally; a sanitizer report
  * in a debugging build, which under libhdf5 is libhdf5's) is only for
  * debugging: G_MESSAGES_DEBUG=mir-h5 shows it. */
@@ -796,8 +848,8 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
   g_autofree char *cpu_arg = NULL;
   g_autoptr(GString) err_text = g_string_new ("");
   g_autoptr(MirH5File) f = NULL;
-  g_autoptr(GError) spawn_error = NULL;
   g_autofree guint8 *buf = NULL;
+  int spawn_errno = 0;
   double timeout = timeout_seconds ();
   guint64 file_size = size;
   guint64 mem_limit;
@@ -861,16 +913,14 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
   argv[4] = path != NULL ? path : "-";
   argv[5] = NULL;
 
-  ok = g_spawn_async_with_pipes_and_fds (NULL, argv, NULL,
-                                         G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_CLOEXEC_PIPES,
-                                         NULL, NULL, in_fd, -1, -1, NULL, NULL, 0, &pid, NULL,
-                                         &out_fd, &err_fd, &spawn_error);
+  ok = spawn_reader (argv, in_fd, &pid, &out_fd, &err_fd, &spawn_errno);
   if (in_fd >= 0)
     close (in_fd);
   if (!ok)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FAILED,
-                   _("Cannot start Mirada's HDF5 reader '%s': %s"), reader, spawn_error->message);
+                   _("Cannot start Mirada's HDF5 reader '%s': %s"), reader,
+                   g_strerror (spawn_errno));
       return NULL;
     }
 #ifdef F_SETPIPE_SZ
