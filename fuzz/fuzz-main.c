@@ -36,6 +36,7 @@ main (int argc, char **argv)
   guint n = 0;
   int status = 0;
 
+  mir_fuzz_replaying = TRUE;
   LLVMFuzzerInitialize (&argc, &argv);
   for (int i = 1; i < argc; i++)
     {

@@ -8,6 +8,8 @@
 
 #include "fuzz-util.h"
 
+gboolean mir_fuzz_replaying;
+
 static void
 remove_scratch (void)
 {

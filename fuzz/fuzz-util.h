@@ -15,6 +15,9 @@ G_BEGIN_DECLS
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize (int *argc, char ***argv);
 
+/* TRUE in the replay driver (fuzz-main.c), FALSE under libFuzzer. */
+extern gboolean mir_fuzz_replaying;
+
 /* Makes GLib criticals fatal (a g_return_if_fail reached from file content
  * is a bug) and silences HDF5's error printing. */
 void        mir_fuzz_init        (void);

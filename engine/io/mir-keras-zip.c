@@ -14,8 +14,8 @@
  * `layers/functional/layers/conv2d/vars/0`.  tf.keras 2.x writes the same
  * structure under `_layer_checkpoint_dependencies` instead of `layers`.
  *
- * The HDF5 file is read from memory (HDF5's core driver with a file image):
- * nothing is written to disk.
+ * The HDF5 file goes from memory to the HDF5 reader process (mir-h5-file.h),
+ * which opens it with HDF5's core driver: nothing is written to disk.
  */
 #define G_LOG_DOMAIN "mir-keras"
 
@@ -31,7 +31,7 @@
 
 typedef struct
 {
-  hid_t file;
+  MirH5File *file;
   MirModel *model;
   const char *path;
   gboolean tf_keras;
@@ -129,37 +129,6 @@ read_member (zip_t *z, const char *name, const char *display, gboolean required,
   return g_steal_pointer (&buf);
 }
 
-hid_t
-mir_h5_open_image (const void *data, gsize size, const char *what, GError **error)
-{
-  hid_t fapl, file;
-
-  H5Eset_auto2 (H5E_DEFAULT, NULL, NULL);
-  if ((fapl = H5Pcreate (H5P_FILE_ACCESS)) < 0 ||
-      H5Pset_fapl_core (fapl, 1 << 20, 0) < 0 ||
-      H5Pset_file_image (fapl, (void *) data, size) < 0)
-    {
-      g_autofree char *detail = mir_h5_dup_error_detail ();
-      if (fapl >= 0)
-        H5Pclose (fapl);
-      g_set_error (error, MIR_ERROR, MIR_ERROR_FAILED,
-                   _("Cannot prepare to read %s from memory (%s)"), what,
-                   detail ? detail : _("unknown HDF5 error"));
-      return -1;
-    }
-  file = H5Fopen (what, H5F_ACC_RDONLY, fapl);
-  H5Pclose (fapl);
-  if (file < 0)
-    {
-      g_autofree char *detail = mir_h5_dup_error_detail ();
-      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
-                   _("%s is not a readable HDF5 file: it is probably truncated or damaged (%s)"),
-                   what, detail ? detail : _("unknown HDF5 error"));
-      return -1;
-    }
-  return file;
-}
-
 /* Keras' naming.to_snake_case: drop non-word characters, then
  * "(.)([A-Z][a-z]+)" -> "\1_\2", then "([a-z])([A-Z])" -> "\1_\2", lower. */
 char *
@@ -212,75 +181,69 @@ obj_member (JsonObject *o, const char *key)
 }
 
 static gboolean
-link_exists (hid_t loc, const char *name)
+link_exists (Walk *w, const char *loc, const char *name)
 {
-  htri_t e = H5Lexists (loc, name, H5P_DEFAULT);
+  g_autoptr(GError) ignored = NULL;
 
-  if (e < 0)
-    H5Eclear2 (H5E_DEFAULT);
-  return e > 0;
+  return mir_h5_file_exists (w->file, loc, name, w->path, &ignored) > 0;
 }
 
-/* The container group of a model's layers under @loc, or -1. */
-static hid_t
-open_layers_group (hid_t loc)
+/* The container group of a model's layers under @loc, or NULL. */
+static char *
+layers_group (Walk *w, const char *loc)
 {
-  if (link_exists (loc, "layers"))
-    return H5Gopen2 (loc, "layers", H5P_DEFAULT);
-  if (link_exists (loc, "_layer_checkpoint_dependencies"))
-    return H5Gopen2 (loc, "_layer_checkpoint_dependencies", H5P_DEFAULT);
-  return -1;
+  if (mir_h5_file_has_group (w->file, loc, "layers"))
+    return mir_h5_path_join (loc, "layers");
+  if (mir_h5_file_has_group (w->file, loc, "_layer_checkpoint_dependencies"))
+    return mir_h5_path_join (loc, "_layer_checkpoint_dependencies");
+  return NULL;
 }
 
 static gboolean
-load_layer_vars (Walk *w, hid_t g, const char *key, MirLayer *layer, const char *where,
+load_layer_vars (Walk *w, const char *g, const char *key, MirLayer *layer, const char *where,
                  GError **error)
 {
   g_autofree char *what = g_strdup_printf (_("layer '%s' (%s/%s) in '%s'"), layer->name, where,
                                            key, w->path);
-  H5G_info_t info;
-  hid_t vars;
-  gboolean ok = TRUE;
+  g_autofree char *vars = mir_h5_path_join (g, "vars");
+  guint n;
 
-  if (!link_exists (g, "vars"))
+  if (!link_exists (w, g, "vars"))
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                    _("The weights file in '%s' has no variables for layer '%s' (expected %s/%s/vars)"),
                    w->path, layer->name, where, key);
       return FALSE;
     }
-  vars = H5Gopen2 (g, "vars", H5P_DEFAULT);
-  if (vars < 0 || H5Gget_info (vars, &info) < 0)
+  if (!mir_h5_file_has_group (w->file, g, "vars"))
     {
-      if (vars >= 0)
-        H5Gclose (vars);
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                    _("Cannot read the variables of %s: the file may be damaged"), what);
       return FALSE;
     }
-  if (info.nlinks != layer->n_weights)
+  n = mir_h5_file_n_members (w->file, vars);
+  if (n != layer->n_weights)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                    _("Layer '%s' has %u weights in '%s', but its configuration needs %u"),
-                   layer->name, (guint) info.nlinks, w->path, layer->n_weights);
-      H5Gclose (vars);
+                   layer->name, n, w->path, layer->n_weights);
       return FALSE;
     }
-  for (guint j = 0; ok && j < layer->n_weights; j++)
+  for (guint j = 0; j < layer->n_weights; j++)
     {
       char idx[16];
       g_autoptr(MirTensor) t = NULL;
 
       g_snprintf (idx, sizeof idx, "%u", j);
-      t = mir_h5_read_tensor (vars, idx, what, error);
-      ok = t != NULL && mir_layer_set_weight (layer, j, t, error);
+      t = mir_h5_file_read_tensor (w->file, vars, idx, what, error);
+      if (t == NULL || !mir_layer_set_weight (layer, j, t, error))
+        return FALSE;
     }
-  H5Gclose (vars);
-  return ok;
+  return TRUE;
 }
 
 static gboolean
-walk_model (Walk *w, JsonObject *entry, const char *group, hid_t container, const char *where,
+walk_model (Walk *w, JsonObject *entry, const char *group, const char *container, const char *where,
             guint depth, GError **error)
 {
   JsonObject *cfg = obj_member (entry, "config");
@@ -306,8 +269,7 @@ walk_model (Walk *w, JsonObject *entry, const char *group, hid_t container, cons
       g_autofree char *snake = NULL;
       g_autofree char *key = NULL;
       gpointer count;
-      hid_t g = -1;
-      gboolean ok = TRUE;
+      g_autofree char *g = NULL;
 
       if (!JSON_NODE_HOLDS_OBJECT (en))
         continue;
@@ -336,9 +298,9 @@ walk_model (Walk *w, JsonObject *entry, const char *group, hid_t container, cons
         {
           g_autofree char *child = group ? g_strdup_printf ("%s/%s", group, name) : g_strdup (name);
           g_autofree char *child_where = NULL;
-          hid_t inner;
+          g_autofree char *inner = NULL;
 
-          if (!link_exists (container, key))
+          if (!link_exists (w, container, key))
             {
               g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                            _("The weights file in '%s' has no weights for nested model '%s' "
@@ -346,17 +308,10 @@ walk_model (Walk *w, JsonObject *entry, const char *group, hid_t container, cons
                            w->path, name, where, key);
               return FALSE;
             }
-          g = H5Gopen2 (container, key, H5P_DEFAULT);
-          inner = g >= 0 ? open_layers_group (g) : -1;
+          g = mir_h5_path_join (container, key);
+          inner = layers_group (w, g);
           child_where = g_strdup_printf ("%s/%s/layers", where, key);
-          if (inner >= 0)
-            {
-              ok = walk_model (w, e, child, inner, child_where, depth + 1, error);
-              H5Gclose (inner);
-            }
-          if (g >= 0)
-            H5Gclose (g);
-          if (!ok)
+          if (inner != NULL && !walk_model (w, e, child, inner, child_where, depth + 1, error))
             return FALSE;
           continue;
         }
@@ -368,9 +323,9 @@ walk_model (Walk *w, JsonObject *entry, const char *group, hid_t container, cons
           if (layer == NULL || layer->n_weights == 0)
             continue;
           /* Older writers (some tf.keras versions) address by layer name. */
-          if (!link_exists (container, use) && link_exists (container, name))
+          if (!link_exists (w, container, use) && link_exists (w, container, name))
             use = name;
-          if (!link_exists (container, use))
+          if (!link_exists (w, container, use))
             {
               g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                            _("The weights file in '%s' has no weights for layer '%s' "
@@ -378,16 +333,14 @@ walk_model (Walk *w, JsonObject *entry, const char *group, hid_t container, cons
                            w->path, name, where, key);
               return FALSE;
             }
-          g = H5Gopen2 (container, use, H5P_DEFAULT);
-          if (g < 0)
+          if (!mir_h5_file_has_group (w->file, container, use))
             {
               g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                            _("Cannot open the weights of layer '%s' in '%s'"), name, w->path);
               return FALSE;
             }
-          ok = load_layer_vars (w, g, use, layer, where, error);
-          H5Gclose (g);
-          if (!ok)
+          g = mir_h5_path_join (container, use);
+          if (!load_layer_vars (w, g, use, layer, where, error))
             return FALSE;
         }
     }
@@ -395,14 +348,13 @@ walk_model (Walk *w, JsonObject *entry, const char *group, hid_t container, cons
 }
 
 gboolean
-mir_keras3_load_weights_hid (MirModel *model, JsonObject *config_root, hid_t file,
-                             const char *path, GError **error)
+mir_keras3_load_weights_file (MirModel *model, JsonObject *config_root, MirH5File *file,
+                              const char *path, GError **error)
 {
   Walk w = { file, model, path, FALSE };
-  hid_t top = open_layers_group (file);
-  gboolean ok;
+  g_autofree char *top = layers_group (&w, "/");
 
-  if (top < 0)
+  if (top == NULL)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                    _("The weights file in '%s' has no \"layers\" group: it was not written by "
@@ -410,9 +362,7 @@ mir_keras3_load_weights_hid (MirModel *model, JsonObject *config_root, hid_t fil
                    path);
       return FALSE;
     }
-  ok = walk_model (&w, config_root, NULL, top, "layers", 0, error);
-  H5Gclose (top);
-  return ok;
+  return walk_model (&w, config_root, NULL, top, "layers", 0, error);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (zip_t, close_zip)
@@ -431,8 +381,8 @@ mir_keras_load_keras (const char *path, GError **error)
   g_autofree char *version = NULL;
   g_autofree char *what = NULL;
   gsize config_len = 0, meta_len = 0, weights_len = 0;
+  g_autoptr(MirH5File) file = NULL;
   JsonNode *root;
-  hid_t file;
   gboolean ok;
 
   g_return_val_if_fail (path != NULL, NULL);
@@ -486,12 +436,12 @@ mir_keras_load_keras (const char *path, GError **error)
                                &weights_len, error)))
     return NULL;
   what = g_strdup_printf ("model.weights.h5 in '%s'", display);
-  file = mir_h5_open_image (weights, weights_len, what, error);
-  if (file < 0)
+  file = mir_h5_file_open_image (weights, weights_len, what, error);
+  if (file == NULL)
     return NULL;
-  g_clear_pointer (&weights, g_free); /* HDF5 copied the image */
-  ok = mir_keras3_load_weights_hid (model, json_node_get_object (root), file, display, error);
-  H5Fclose (file);
+  g_clear_pointer (&weights, g_free);
+  ok = mir_keras3_load_weights_file (model, json_node_get_object (root), file, display, error);
+  g_clear_pointer (&file, mir_h5_file_free);
   if (!ok)
     return NULL;
   if (!mir_model_finish (model, FALSE, 0, error))

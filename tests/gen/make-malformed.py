@@ -122,6 +122,32 @@ case("h5-root-past-end", "info h5-root-past-end.h5", "h5-root-past-end.h5")
 write("h5-zeroed-middle.h5", good_bytes[:512] + bytes(len(good_bytes) - 512))
 case("h5-zeroed-middle", "info h5-zeroed-middle.h5", "h5-zeroed-middle.h5")
 
+
+# libhdf5 1.10.8 hangs or crashes on these (fuzz/README.md); Mirada reads
+# HDF5 in the mirada-h5-reader process, so they end in a clear error
+# (test-malformed.py sets MIRADA_H5_TIMEOUT=5 for the hangs).  Each changes
+# the size of the first object of the global heap holding the
+# variable-length model_config string (the GCOL collection; the size field
+# is 24 bytes in).
+def heap_object_size(name, byte, value, substring):
+    gcol = good_bytes.index(b"GCOL")
+    data = bytearray(good_bytes)
+    data[gcol + 24 + byte] = value
+    write(name + ".h5", bytes(data))
+    case(name, "info %s.h5" % name, substring)
+
+
+heap_object_size("h5-libhdf5-hang-heap", 0, 0xff, "did not finish reading")
+heap_object_size("h5-libhdf5-hang-heap2", 1, 0x02, "did not finish reading")
+heap_object_size("h5-libhdf5-crash-heap", 3, 0x80, "crashed reading")
+heap_object_size("h5-libhdf5-crash-heap2", 7, 0x80, "crashed reading")
+# Found by fuzz-keras-h5 (a 1-byte change of a 6 KB fixture), kept as found
+# in fuzz/regressions/keras-h5/.
+with open(os.path.join(HERE, "..", "..", "fuzz", "regressions", "keras-h5",
+                       "libhdf5-hang-h5hg-read-vlen-attr.h5"), "rb") as f:
+    write("h5-libhdf5-hang-vlen.h5", f.read())
+case("h5-libhdf5-hang-vlen", "info h5-libhdf5-hang-vlen.h5", "did not finish reading")
+
 # Not HDF5 at all.
 write("empty.h5", b"")
 case("empty-model", "info empty.h5", "not a model file")

@@ -1,0 +1,564 @@
+/* mir-h5-dump.c: the child's side of mir-h5-file.h.
+ *
+ * Walks an HDF5 file with libhdf5 and writes every group, every text
+ * attribute of a group and every dataset (as float32) to a sink in the
+ * stream format of mir-h5-file.h.  This is the only code that calls libhdf5
+ * on untrusted files; it runs in `mirada-h5-reader` (or in the fuzz
+ * harnesses).  A problem with one object is written as an error record and
+ * the walk goes on: the loader decides whether it needs that object.
+ */
+#define G_LOG_DOMAIN "mir-h5"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <hdf5.h>
+
+#include "mir-h5-file.h"
+#include "mir-keras-private.h"
+
+/* Most members of one group, attributes of one group, and objects in all. */
+#define MAX_MEMBERS 1000000
+#define MAX_OBJECTS 2000000
+#define MAX_DEPTH 64
+
+typedef struct
+{
+  MirH5Sink sink;
+  gpointer user_data;
+  gboolean failed;
+  guint objects;
+  gint64 elements;            /* float32 values written so far */
+  GHashTable *seen;           /* object address -> path (owned) */
+  float *buf;                 /* reused for every dataset: fewer page faults */
+  gsize buf_len;              /* in floats */
+} Dump;
+
+typedef hid_t MirH5Id;
+
+static void
+h5_close (hid_t id)
+{
+  if (id < 0)
+    return;
+  switch (H5Iget_type (id))
+    {
+    case H5I_FILE:
+      H5Fclose (id);
+      break;
+    case H5I_GROUP:
+      H5Gclose (id);
+      break;
+    case H5I_DATASET:
+      H5Dclose (id);
+      break;
+    case H5I_ATTR:
+      H5Aclose (id);
+      break;
+    case H5I_DATATYPE:
+      H5Tclose (id);
+      break;
+    case H5I_DATASPACE:
+      H5Sclose (id);
+      break;
+    case H5I_GENPROP_LST:
+      H5Pclose (id);
+      break;
+    default:
+      break;
+    }
+}
+
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC (MirH5Id, h5_close, -1)
+
+static herr_t
+walk_cb (unsigned n, const H5E_error2_t *err, void *data)
+{
+  char **detail = data;
+
+  if (*detail == NULL && err->desc != NULL && err->desc[0] != '\0')
+    *detail = g_strdup (err->desc);
+  return 0;
+}
+
+/* The innermost message on this thread's HDF5 error stack (or ""). */
+static char *
+dup_detail (void)
+{
+  char *detail = NULL;
+
+  H5Ewalk2 (H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, &detail);
+  H5Eclear2 (H5E_DEFAULT);
+  return detail ? detail : g_strdup ("");
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing records */
+
+static void
+put (Dump *d, const void *data, gsize len)
+{
+  if (!d->failed && len > 0 && !d->sink (data, len, d->user_data))
+    d->failed = TRUE;
+}
+
+static void
+put_u8 (Dump *d, guint8 v)
+{
+  put (d, &v, 1);
+}
+
+static void
+put_u32 (Dump *d, guint32 v)
+{
+  put (d, &v, 4);
+}
+
+static void
+put_i64 (Dump *d, gint64 v)
+{
+  put (d, &v, 8);
+}
+
+static void
+put_str (Dump *d, const char *s)
+{
+  gsize len = strlen (s);
+
+  put_u32 (d, (guint32) MIN (len, G_MAXUINT32));
+  put (d, s, MIN (len, G_MAXUINT32));
+}
+
+static void
+put_err (Dump *d, MirH5ErrKind kind, gint64 arg, const char *doing, const char *detail)
+{
+  put_u32 (d, kind);
+  put_i64 (d, arg);
+  put_str (d, doing ? doing : "");
+  put_str (d, detail ? detail : "");
+}
+
+/* An error record of the HDF5-call kind, with HDF5's message. */
+static void
+put_h5_err (Dump *d, const char *doing)
+{
+  g_autofree char *detail = dup_detail ();
+
+  put_err (d, MIR_H5_ERR_HDF5, 0, doing, detail);
+}
+
+/* ------------------------------------------------------------------ */
+/* Attributes */
+
+/* Reads the text attribute @name of @obj into @out (one entry per element;
+ * a byte array gives one string; an empty array gives none).  On failure
+ * writes nothing and returns the error record's fields. */
+static gboolean
+read_attr (hid_t obj, const char *name, GPtrArray *out, MirH5ErrKind *kind, gint64 *arg,
+           const char **doing, char **detail)
+{
+  g_auto(MirH5Id) attr = -1;
+  g_auto(MirH5Id) type = -1;
+  g_auto(MirH5Id) space = -1;
+  g_auto(MirH5Id) mem = -1;
+  hssize_t npoints;
+  H5T_class_t klass;
+  size_t size;
+  gsize total;
+
+  *kind = MIR_H5_ERR_HDF5;
+#define FAIL(call) do { *doing = call; *detail = dup_detail (); return FALSE; } while (0)
+  if ((attr = H5Aopen (obj, name, H5P_DEFAULT)) < 0)
+    FAIL ("H5Aopen");
+  if ((type = H5Aget_type (attr)) < 0 || (space = H5Aget_space (attr)) < 0)
+    FAIL ("H5Aget_type");
+  npoints = H5Sget_simple_extent_npoints (space);
+  if (npoints < 0)
+    FAIL ("H5Sget_simple_extent_npoints");
+  if (npoints > MIR_KERAS_MAX_LIST)
+    {
+      *kind = MIR_H5_ERR_TOO_MANY;
+      *arg = npoints;
+      return FALSE;
+    }
+  klass = H5Tget_class (type);
+  size = H5Tget_size (type);
+  if (klass < 0 || size == 0)
+    FAIL ("H5Tget_class");
+  if (npoints == 0)
+    return TRUE;
+
+  if (klass == H5T_STRING && H5Tis_variable_str (type) > 0)
+    {
+      g_autofree char **buf = g_new0 (char *, npoints);
+      gboolean big = FALSE;
+
+      if ((mem = H5Tcopy (H5T_C_S1)) < 0 || H5Tset_size (mem, H5T_VARIABLE) < 0 ||
+          H5Tset_cset (mem, H5Tget_cset (type)) < 0)
+        FAIL ("H5Tcopy");
+      if (H5Aread (attr, mem, buf) < 0)
+        FAIL ("H5Aread");
+      for (hssize_t i = 0; i < npoints && !big; i++)
+        {
+          big = buf[i] != NULL && strlen (buf[i]) > MIR_KERAS_MAX_ATTR_BYTES;
+          if (!big)
+            g_ptr_array_add (out, g_strdup (buf[i] ? buf[i] : ""));
+        }
+      H5Dvlen_reclaim (mem, space, H5P_DEFAULT, buf);
+      if (big)
+        goto too_big;
+      return TRUE;
+    }
+
+  if (!g_size_checked_mul (&total, (gsize) npoints, size) || total > MIR_KERAS_MAX_ATTR_BYTES)
+    goto too_big;
+
+  if (klass == H5T_STRING)
+    {
+      g_autofree char *buf = g_try_malloc (total + 1);
+
+      if (buf == NULL)
+        goto too_big;
+      if ((mem = H5Tcopy (H5T_C_S1)) < 0 || H5Tset_size (mem, size) < 0 ||
+          H5Tset_strpad (mem, H5T_STR_NULLPAD) < 0)
+        FAIL ("H5Tcopy");
+      if (H5Aread (attr, mem, buf) < 0)
+        FAIL ("H5Aread");
+      for (hssize_t i = 0; i < npoints; i++)
+        g_ptr_array_add (out, g_strndup (buf + (gsize) i * size, size));
+      return TRUE;
+    }
+
+  if ((klass == H5T_INTEGER && size == 1) || klass == H5T_OPAQUE)
+    {
+      g_autofree char *buf = g_try_malloc (total + 1);
+
+      if (buf == NULL)
+        goto too_big;
+      if (H5Aread (attr, klass == H5T_INTEGER ? H5T_NATIVE_UCHAR : type, buf) < 0)
+        FAIL ("H5Aread");
+      buf[total] = '\0';
+      g_ptr_array_add (out, g_strndup (buf, total));
+      return TRUE;
+    }
+#undef FAIL
+
+  *kind = MIR_H5_ERR_NOT_TEXT;
+  return FALSE;
+
+too_big:
+  *kind = MIR_H5_ERR_TOO_BIG;
+  return FALSE;
+}
+
+static herr_t
+attr_name_cb (hid_t loc, const char *name, const H5A_info_t *info, void *data)
+{
+  GPtrArray *names = data;
+
+  if (names->len >= MAX_MEMBERS)
+    return -1;
+  g_ptr_array_add (names, g_strdup (name));
+  return 0;
+}
+
+static void
+dump_attrs (Dump *d, hid_t g, const char *path)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+
+  if (H5Aiterate2 (g, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, attr_name_cb, names) < 0)
+    {
+      put_u8 (d, 'g');
+      put_str (d, path);
+      put_h5_err (d, "H5Aexists");
+      return;
+    }
+  for (guint i = 0; i < names->len && !d->failed; i++)
+    {
+      g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func (g_free);
+      g_autofree char *detail = NULL;
+      MirH5ErrKind kind;
+      gint64 arg = 0;
+      const char *doing = NULL;
+
+      if (read_attr (g, names->pdata[i], values, &kind, &arg, &doing, &detail))
+        {
+          put_u8 (d, 'A');
+          put_str (d, path);
+          put_str (d, names->pdata[i]);
+          put_u32 (d, values->len);
+          for (guint j = 0; j < values->len; j++)
+            {
+              /* Fixed-size strings may hold NULs: the stream carries them
+               * as they are, the parent stops at the first. */
+              put_str (d, values->pdata[j]);
+            }
+        }
+      else
+        {
+          put_u8 (d, 'a');
+          put_str (d, path);
+          put_str (d, names->pdata[i]);
+          put_err (d, kind, arg, doing, detail);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Datasets */
+
+static void
+dump_dataset (Dump *d, hid_t loc, const char *name, const char *path)
+{
+  g_auto(MirH5Id) ds = -1;
+  g_auto(MirH5Id) space = -1;
+  g_auto(MirH5Id) type = -1;
+  hsize_t dims[MIR_MAX_DIMS];
+  gint64 shape[MIR_MAX_DIMS];
+  H5T_class_t klass;
+  size_t size;
+  gint64 numel;
+  int ndims;
+
+#define ERR(kind, arg, doing, detail) \
+  do { put_u8 (d, 'd'); put_str (d, path); put_err (d, kind, arg, doing, detail); return; } \
+  while (0)
+#define H5ERR(kind, doing) \
+  do { g_autofree char *det = dup_detail (); ERR (kind, 0, doing, det); } while (0)
+
+  if ((ds = H5Dopen2 (loc, name, H5P_DEFAULT)) < 0)
+    H5ERR (MIR_H5_ERR_OPEN, "H5Dopen");
+  if ((space = H5Dget_space (ds)) < 0 || (ndims = H5Sget_simple_extent_ndims (space)) < 0)
+    H5ERR (MIR_H5_ERR_HDF5, "H5Dget_space");
+  if (ndims > MIR_MAX_DIMS)
+    ERR (MIR_H5_ERR_RANK, ndims, NULL, NULL);
+  if (H5Sget_simple_extent_dims (space, dims, NULL) < 0)
+    H5ERR (MIR_H5_ERR_HDF5, "H5Sget_simple_extent_dims");
+  for (int i = 0; i < ndims; i++)
+    {
+      if (dims[i] > (hsize_t) MIR_TENSOR_MAX_ELEMENTS)
+        ERR (MIR_H5_ERR_TOO_BIG, 0, NULL, NULL);
+      shape[i] = (gint64) dims[i];
+    }
+  numel = mir_h5_shape_numel ((guint) ndims, shape);
+  if (numel < 0 || numel > MIR_KERAS_MAX_PARAMS - d->elements)
+    ERR (MIR_H5_ERR_TOO_BIG, 0, NULL, NULL);
+  if ((type = H5Dget_type (ds)) < 0)
+    H5ERR (MIR_H5_ERR_HDF5, "H5Dget_type");
+  klass = H5Tget_class (type);
+  size = H5Tget_size (type);
+  if (!((klass == H5T_FLOAT && (size == 2 || size == 4 || size == 8)) ||
+        (klass == H5T_INTEGER && size <= 8)))
+    ERR (MIR_H5_ERR_DTYPE, 0, NULL, NULL);
+  if ((gsize) numel > d->buf_len)
+    {
+      g_free (d->buf);
+      d->buf_len = 0;
+      if (!(d->buf = g_try_malloc ((gsize) numel * sizeof (float))))
+        ERR (MIR_H5_ERR_TOO_BIG, 0, NULL, NULL);
+      d->buf_len = (gsize) numel;
+    }
+  if (numel > 0 && H5Dread (ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->buf) < 0)
+    H5ERR (MIR_H5_ERR_READ, "H5Dread");
+#undef H5ERR
+#undef ERR
+  d->elements += numel;
+  put_u8 (d, 'D');
+  put_str (d, path);
+  put_u32 (d, (guint32) ndims);
+  for (int i = 0; i < ndims; i++)
+    put_i64 (d, shape[i]);
+  put (d, d->buf, (gsize) numel * sizeof (float));
+}
+
+/* ------------------------------------------------------------------ */
+/* Groups */
+
+static herr_t
+link_name_cb (hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+  GPtrArray *names = data;
+
+  if (names->len >= MAX_MEMBERS)
+    return -1;
+  /* Soft and external links are not followed: Keras writes none, and an
+   * external link would open another file. */
+  if (info->type == H5L_TYPE_HARD)
+    g_ptr_array_add (names, g_strdup (name));
+  return 0;
+}
+
+static void
+dump_group (Dump *d, hid_t g, const char *path, guint depth)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+
+  put_u8 (d, 'G');
+  put_str (d, path);
+  dump_attrs (d, g, path);
+
+  if (H5Literate (g, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, link_name_cb, names) < 0)
+    {
+      put_u8 (d, 'l');
+      put_str (d, path);
+      put_h5_err (d, "H5Lexists");
+      return;
+    }
+  for (guint i = 0; i < names->len && !d->failed; i++)
+    {
+      const char *name = names->pdata[i];
+      g_autofree char *child = mir_h5_path_join (path, name);
+      H5O_info_t info;
+      const char *first;
+      gpointer key;
+
+      /* Keras' optimizer state is never read: skip it (it can be twice the
+       * size of the weights). */
+      if (depth == 0 && (strcmp (name, "optimizer_weights") == 0 ||
+                         strcmp (name, "optimizer") == 0))
+        continue;
+      if (++d->objects > MAX_OBJECTS)
+        {
+          put_u8 (d, 'l');
+          put_str (d, path);
+          put_err (d, MIR_H5_ERR_TOO_MANY, d->objects, NULL, NULL);
+          return;
+        }
+      if (H5Oget_info_by_name2 (g, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+        {
+          /* Neither group nor dataset: report it as an unreadable dataset. */
+          g_autofree char *detail = dup_detail ();
+          put_u8 (d, 'd');
+          put_str (d, child);
+          put_err (d, MIR_H5_ERR_OPEN, 0, "H5Oget_info", detail);
+          continue;
+        }
+      key = GSIZE_TO_POINTER ((gsize) info.addr + 1);
+      first = g_hash_table_lookup (d->seen, key);
+      if (first != NULL)
+        {
+          /* A second hard link: datasets are aliased, groups (which could
+           * form a cycle) are not walked twice. */
+          if (info.type == H5O_TYPE_DATASET)
+            {
+              put_u8 (d, 'L');
+              put_str (d, child);
+              put_str (d, first);
+            }
+          continue;
+        }
+      g_hash_table_insert (d->seen, key, g_strdup (child));
+      if (info.type == H5O_TYPE_GROUP)
+        {
+          g_auto(MirH5Id) sub = -1;
+
+          if (depth + 1 >= MAX_DEPTH)
+            continue;
+          if ((sub = H5Gopen2 (g, name, H5P_DEFAULT)) < 0)
+            {
+              put_u8 (d, 'G');
+              put_str (d, child);
+              put_u8 (d, 'l');
+              put_str (d, child);
+              put_h5_err (d, "H5Gopen");
+              continue;
+            }
+          dump_group (d, sub, child, depth + 1);
+        }
+      else if (info.type == H5O_TYPE_DATASET)
+        dump_dataset (d, g, name, child);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Files */
+
+static hid_t
+open_file (Dump *d, const char *path, const void *image, gsize image_len)
+{
+  g_auto(MirH5Id) fapl = -1;
+  hid_t file;
+  htri_t is;
+
+  if (path != NULL)
+    {
+      FILE *f = fopen (path, "rb");
+
+      if (f == NULL)
+        {
+          int saved = errno;
+          put_u8 (d, 'E');
+          put_err (d, MIR_H5_ERR_NO_FILE, 0, NULL, g_strerror (saved));
+          return -1;
+        }
+      fclose (f);
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        {
+          put_u8 (d, 'E');
+          put_err (d, MIR_H5_ERR_IS_DIR, 0, NULL, NULL);
+          return -1;
+        }
+      is = H5Fis_hdf5 (path);
+      if (is <= 0)
+        {
+          g_autofree char *detail = dup_detail ();
+          put_u8 (d, 'E');
+          put_err (d, is == 0 ? MIR_H5_ERR_NOT_HDF5 : MIR_H5_ERR_NOT_HDF5_DETAIL, 0, NULL,
+                   detail);
+          return -1;
+        }
+      file = H5Fopen (path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    }
+  else
+    {
+      if ((fapl = H5Pcreate (H5P_FILE_ACCESS)) < 0 ||
+          H5Pset_fapl_core (fapl, 1 << 20, 0) < 0 ||
+          H5Pset_file_image (fapl, (void *) image, image_len) < 0)
+        {
+          g_autofree char *detail = dup_detail ();
+          put_u8 (d, 'E');
+          put_err (d, MIR_H5_ERR_DAMAGED, 0, NULL, detail);
+          return -1;
+        }
+      file = H5Fopen ("image.h5", H5F_ACC_RDONLY, fapl);
+    }
+  if (file < 0)
+    {
+      g_autofree char *detail = dup_detail ();
+      put_u8 (d, 'E');
+      put_err (d, MIR_H5_ERR_DAMAGED, 0, NULL, detail);
+    }
+  return file;
+}
+
+gboolean
+mir_h5_dump (const char *path, const void *image, gsize image_len, MirH5Sink sink,
+             gpointer user_data)
+{
+  Dump d = { sink, user_data, FALSE, 0, 0, NULL, NULL, 0 };
+  g_auto(MirH5Id) file = -1;
+  g_auto(MirH5Id) root = -1;
+
+  g_return_val_if_fail (sink != NULL, FALSE);
+
+  H5Eset_auto2 (H5E_DEFAULT, NULL, NULL);
+  d.seen = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  put (&d, MIR_H5_STREAM_MAGIC, 8);
+  file = open_file (&d, path, image, image_len);
+  if (file >= 0)
+    {
+      if ((root = H5Gopen2 (file, "/", H5P_DEFAULT)) < 0)
+        {
+          g_autofree char *detail = dup_detail ();
+          put_u8 (&d, 'E');
+          put_err (&d, MIR_H5_ERR_DAMAGED, 0, NULL, detail);
+        }
+      else
+        dump_group (&d, root, "/", 0);
+    }
+  put_u8 (&d, 'Z');
+  g_hash_table_unref (d.seen);
+  g_free (d.buf);
+  return !d.failed;
+}
