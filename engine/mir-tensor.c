@@ -129,19 +129,28 @@ mir_buffer_cache_trim (void)
 gint64
 mir_shape_numel (guint ndim, const gint64 *shape)
 {
-  gint64 n = 1;
+  gint64 nonzero = 1;
+  gboolean empty = FALSE;
 
+  /* The product of the non-zero dimensions is bounded too: strides are
+   * products of trailing dimensions, and (0, 2^62, 2^62) must not overflow
+   * them although it holds no value. */
   for (guint i = 0; i < ndim; i++)
     {
       if (shape[i] < 0)
         return -1;
-      if (shape[i] != 0 && n > MIR_TENSOR_MAX_ELEMENTS / shape[i])
+      if (shape[i] == 0)
+        {
+          empty = TRUE;
+          continue;
+        }
+      if (nonzero > MIR_TENSOR_MAX_ELEMENTS / shape[i])
         return -1;
-      n *= shape[i];
+      nonzero *= shape[i];
     }
-  if (n > MIR_TENSOR_MAX_ELEMENTS)
+  if (nonzero > MIR_TENSOR_MAX_ELEMENTS)
     return -1;
-  return n;
+  return empty ? 0 : nonzero;
 }
 
 float *

@@ -51,6 +51,14 @@ test_limits (void)
   g_assert_null (t);
   g_assert_error (error, MIR_ERROR, MIR_ERROR_LIMIT);
   g_assert_cmpint (mir_shape_numel (4, huge), ==, -1);
+  {
+    /* empty, but its strides would overflow: refused (found by fuzzing) */
+    const gint64 empty_huge[3] = { 0, G_GINT64_CONSTANT (1) << 62, G_GINT64_CONSTANT (1) << 62 };
+    const gint64 empty_ok[3] = { 4, 0, 7 };
+
+    g_assert_cmpint (mir_shape_numel (3, empty_huge), ==, -1);
+    g_assert_cmpint (mir_shape_numel (3, empty_ok), ==, 0);
+  }
 }
 
 static void
