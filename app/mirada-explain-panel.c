@@ -58,6 +58,7 @@ struct _MiradaExplainPanel
   /* filters: the last result's progress-hook calls and worker time */
   guint n_previews;
   double seconds;
+  gboolean filters_wanted;       /* Compute was pressed for this model */
 };
 
 G_DEFINE_FINAL_TYPE (MiradaExplainPanel, mirada_explain_panel, GTK_TYPE_BOX)
@@ -913,6 +914,7 @@ mirada_explain_panel_set_model (MiradaExplainPanel *self,
   g_return_if_fail (MIRADA_IS_EXPLAIN_PANEL (self));
 
   mirada_job_runner_cancel (self->runner);
+  self->filters_wanted = FALSE;
   if (model != NULL)
     mir_model_ref (model);
   g_clear_pointer (&self->model, mir_model_unref);
@@ -1006,6 +1008,8 @@ void
 mirada_explain_panel_compute (MiradaExplainPanel *self)
 {
   g_return_if_fail (MIRADA_IS_EXPLAIN_PANEL (self));
+  if (self->kind == MIRADA_EXPLAIN_FILTERS)
+    self->filters_wanted = TRUE;
   run_job (self);
 }
 
@@ -1121,8 +1125,10 @@ build_gradcam_controls (MiradaExplainPanel *self,
   }
 }
 
-/* Filters: another layer or method cancels the patterns being computed;
- * Compute starts the new ones (at once when they are cached). */
+/* Filters: another layer or method cancels the patterns being computed
+ * and drops the grid; once the user has asked for patterns (Compute) the
+ * panel follows the choice at once (cached patterns come instantly),
+ * before that it waits for Compute. */
 static void
 filter_choice_changed_cb (MiradaExplainPanel *self)
 {
@@ -1131,7 +1137,16 @@ filter_choice_changed_cb (MiradaExplainPanel *self)
   mirada_job_runner_cancel (self->runner);
   g_clear_object (&self->texture);
   gtk_picture_set_paintable (self->picture, NULL);
-  gtk_label_set_label (self->status_label, _("Press Compute to find this layer’s filter patterns."));
+  if (self->filters_wanted)
+    run_job (self);
+  else
+    gtk_label_set_label (self->status_label, _("Press Compute to find this layer’s filter patterns."));
+}
+
+static void
+compute_clicked_cb (MiradaExplainPanel *self)
+{
+  mirada_explain_panel_compute (self);
 }
 
 GtkWidget *
@@ -1194,7 +1209,7 @@ mirada_explain_panel_new (MiradaExplainKind kind)
       self->compute_button = GTK_BUTTON (gtk_button_new_with_mnemonic (_("_Compute")));
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->compute_button),
                                    _("Find, for each of the first 16 filters, the input pattern that excites it most"));
-      g_signal_connect_swapped (self->compute_button, "clicked", G_CALLBACK (run_job), self);
+      g_signal_connect_swapped (self->compute_button, "clicked", G_CALLBACK (compute_clicked_cb), self);
       gtk_box_append (GTK_BOX (bar), GTK_WIDGET (self->compute_button));
       break;
     default:
