@@ -109,6 +109,19 @@ progress_idle_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+double
+mirada_job_get_progress (MiradaJob *job)
+{
+  double progress;
+
+  g_return_val_if_fail (job != NULL, 0.0);
+
+  g_mutex_lock (&job->mutex);
+  progress = job->progress;
+  g_mutex_unlock (&job->mutex);
+  return progress;
+}
+
 void
 mirada_job_set_progress_span (MiradaJob *job,
                               double     start,

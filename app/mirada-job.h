@@ -28,6 +28,9 @@ typedef void (*MiradaJobDoneFunc) (gpointer      result,
 void mirada_job_set_progress (MiradaJob *job,
                               double     fraction);
 
+/* Thread-safe: the job's overall fraction (after the span mapping). */
+double mirada_job_get_progress (MiradaJob *job);
+
 /* Later set_progress() fractions map into [@start, @start + @length]: a
  * worker made of parts (the levels of an image pyramid) gives each part its
  * share, so the progress runs once from 0 to 1 over all of them. */

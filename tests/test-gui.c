@@ -1530,6 +1530,95 @@ test_gui_defaults (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* ------------------------------------------------------------------ */
+/* Multi-scale: the progress runs once from 0 to 1 over all levels */
+
+typedef struct
+{
+  guint n_windows;
+  double start, end;   /* the job's overall progress at the level's 0 and 1 */
+} LevelProgress;
+
+static GArray *level_progress;  /* LevelProgress, filled on the worker */
+
+static MirDetectGrid *
+level_classify (MirModel                *model,
+                const MirImage          *image,
+                const MirDetectGeometry *geom,
+                MiradaJob               *job,
+                GCancellable            *cancellable,
+                GError                 **error)
+{
+  guint n = mir_detect_geometry_n_windows (geom);
+  g_autofree float *probs = g_new0 (float, n * 2);
+  LevelProgress p = { n, 0, 0 };
+
+  mirada_job_set_progress (job, 0.0);
+  p.start = mirada_job_get_progress (job);
+  mirada_job_set_progress (job, 1.0);
+  p.end = mirada_job_get_progress (job);
+  g_array_append_val (level_progress, p);
+  return mir_detect_grid_new (geom, 2, NULL, MIR_HEAD_SOFTMAX, probs, error);
+}
+
+static void
+test_gui_scales (void)
+{
+  g_autofree char *model_path = g_test_build_filename (G_TEST_DIST, "data", "models", MODEL, NULL);
+  g_autofree char *scene_path = g_test_build_filename (G_TEST_DIST, "data", "scene-small.png", NULL);
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.mirada.Mirada");
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(MirImage) image = NULL;
+  g_autoptr(GError) error = NULL;
+  MiradaWindow *window;
+  double total = 0;
+
+  model = mirada_cli_load_model (model_path, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  image = mirada_image_load (scene_path, &error);
+  g_assert_no_error (error);
+
+  /* the Scales setting drives the detector panel */
+  g_settings_set_int (settings, "scales", 3);
+  level_progress = g_array_new (FALSE, FALSE, sizeof (LevelProgress));
+  window = new_window ();
+  g_assert_cmpuint (mirada_detector_panel_get_levels (mirada_window_get_detector_panel (window)), ==, 3);
+  mirada_window_set_classifier (window, level_classify);
+  mirada_window_set_model (window, model);
+  mirada_window_set_image (window, image);
+  wait_until (window_idle, window, 300, "the multi-scale detection");
+
+  /* the last run's three levels (setting the model may have started one) */
+  g_assert_cmpuint (level_progress->len, >=, 3);
+  for (guint i = level_progress->len - 3; i < level_progress->len; i++)
+    total += g_array_index (level_progress, LevelProgress, i).n_windows;
+  for (guint i = level_progress->len - 3, l = 0; i < level_progress->len; i++, l++)
+    {
+      LevelProgress *p = &g_array_index (level_progress, LevelProgress, i);
+
+      g_test_message ("level %u: %u windows, progress %.4f → %.4f", l, p->n_windows, p->start, p->end);
+      /* each level takes its share of all windows, after the one before */
+      g_assert_cmpfloat_with_epsilon (p->end - p->start, p->n_windows / total, 1e-9);
+      if (l == 0)
+        g_assert_cmpfloat_with_epsilon (p->start, 0.0, 1e-9);
+      else
+        g_assert_cmpfloat_with_epsilon (p->start, (p - 1)->end, 1e-9);
+      if (l == 2)
+        g_assert_cmpfloat_with_epsilon (p->end, 1.0, 1e-9);
+    }
+  /* the hover says which scale its grid is */
+  {
+    g_autofree char *text = mirada_canvas_describe_window (mirada_window_get_canvas (window), 0, 0);
+
+    g_test_message ("hover: %s", text);
+    g_assert_nonnull (strstr (text, "scale 1 of 3"));
+  }
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_settings_reset (settings, "scales");
+  g_clear_pointer (&level_progress, g_array_unref);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1568,6 +1657,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/gui/defaults", test_gui_defaults);
   g_test_add_func ("/gui/model-tools", test_gui_model_tools);
   g_test_add_func ("/gui/keyboard", test_gui_keyboard);
+  g_test_add_func ("/gui/scales", test_gui_scales);
   status = g_test_run ();
   /* as the application's shutdown does: no worker inside OpenBLAS at exit */
   g_assert_true (mirada_jobs_wait_idle (30000));
