@@ -14,7 +14,7 @@ G_DECLARE_FINAL_TYPE (MiradaNodeItem, mirada_node_item, MIRADA, NODE_ITEM, GObje
 struct _MiradaNodeItem
 {
   GObject parent_instance;
-  char *columns[4]; /* name, type, output shape, params */
+  char *columns[5]; /* name, type, output shape, params; Keras' full output shape (tooltip) */
 };
 
 G_DEFINE_FINAL_TYPE (MiradaNodeItem, mirada_node_item, G_TYPE_OBJECT)
@@ -92,7 +92,7 @@ setup_cell_cb (GtkSignalListItemFactory *factory,
     {
       /* long Keras names ("block_16_depthwise_BN"): keep shape and params in view */
       gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_MIDDLE);
-      gtk_label_set_width_chars (GTK_LABEL (label), column == 0 ? 14 : 10);
+      gtk_label_set_width_chars (GTK_LABEL (label), column == 0 ? 10 : 8);
     }
   if (column >= 2)
     gtk_widget_add_css_class (label, "numeric");
@@ -115,7 +115,27 @@ bind_cell_cb (GtkSignalListItemFactory *factory,
   guint column = GPOINTER_TO_UINT (user_data);
 
   gtk_label_set_label (GTK_LABEL (gtk_list_item_get_child (item)), node->columns[column]);
-  bind_tooltip (item, column < 2 ? node->columns[column] : NULL);
+  bind_tooltip (item, column < 2 ? node->columns[column] : column == 2 ? node->columns[4] : NULL);
+}
+
+/* The output shape per example, compact: "28×28×32" for Keras'
+ * "(None, 28, 28, 32)" (the full form is the cell's tooltip), so the four
+ * columns fit a quarter of the window. */
+static char *
+format_shape (const MirShape *shape)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = shape->ndim > 1 ? 1 : 0; i < shape->ndim; i++)
+    {
+      if (s->len > 0)
+        g_string_append (s, "×");
+      if (shape->dim[i] < 0)
+        g_string_append_c (s, '?');
+      else
+        g_string_append_printf (s, "%" G_GINT64_FORMAT, shape->dim[i]);
+    }
+  return g_string_free (s, FALSE);
 }
 
 static char *
@@ -151,7 +171,8 @@ mirada_architecture_panel_set_model (MiradaArchitecturePanel *self,
 
       item->columns[0] = g_strdup (node->name);
       item->columns[1] = g_strdup (node->layer != NULL ? node->layer->klass->name : "?");
-      item->columns[2] = mir_shape_to_string (&node->shape);
+      item->columns[2] = format_shape (&node->shape);
+      item->columns[4] = mir_shape_to_string (&node->shape);
       item->columns[3] = format_count (node->layer != NULL ? mir_layer_count_params (node->layer, NULL) : 0);
       g_list_store_append (self->nodes, item);
     }
@@ -208,7 +229,7 @@ mirada_architecture_panel_class_init (MiradaArchitecturePanelClass *klass)
 static void
 mirada_architecture_panel_init (MiradaArchitecturePanel *self)
 {
-  const char *titles[] = { N_("Layer"), N_("Type"), N_("Output shape"), N_("Params") };
+  const char *titles[] = { N_("Layer"), N_("Type"), N_("Output"), N_("Params") };
 
   gtk_widget_init_template (GTK_WIDGET (self));
 
@@ -233,8 +254,10 @@ mirada_architecture_panel_init (MiradaArchitecturePanel *self)
       column = gtk_column_view_column_new (_(titles[i]), factory);
       gtk_column_view_column_set_resizable (column, TRUE);
       gtk_column_view_column_set_expand (column, i == 0);
+      /* narrow enough for the four to fit a quarter of a 1600 px window;
+       * long names and types ellipsize, the full text is their tooltip */
       if (i < 2)
-        gtk_column_view_column_set_fixed_width (column, i == 0 ? 160 : 150);
+        gtk_column_view_column_set_fixed_width (column, i == 0 ? 120 : 100);
       gtk_column_view_append_column (self->column_view, column);
     }
 }

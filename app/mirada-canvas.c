@@ -21,6 +21,7 @@ struct _MiradaCanvas
   GskRenderNode *image_node; /* cached: rebuilt when the texture changes */
   MirDetectGrid *grid;
   MirDetectParams *params;   /* the filter's, for the hover's neighbourhood means; or NULL */
+  guint n_scales;            /* pyramid levels scanned; the grid is scale 1 (the image as is) */
   GArray *boxes;
   GArray *truth;             /* MirDetectTruthBox, drawn dashed; or NULL */
   char **class_names;
@@ -259,6 +260,10 @@ mirada_canvas_describe_window (MiradaCanvas *self,
   text = g_string_new (NULL);
   /* Translators: a window position of the sliding-window grid: row, column */
   g_string_append_printf (text, _("Window %d, %d"), row, col);
+  if (self->n_scales > 1)
+    /* Translators: the hover shows the windows of the image as is, the first
+     * level of a multi-scale pyramid, e.g. "scale 1 of 3" */
+    g_string_append_printf (text, _(" · scale 1 of %u"), self->n_scales);
   if (self->params != NULL && self->params->n_classes == self->grid->n_classes)
     {
       int side = 2 * (int) self->params->radius + 1;
@@ -847,4 +852,14 @@ mirada_canvas_init (MiradaCanvas *self)
   g_signal_connect (drag, "drag-update", G_CALLBACK (drag_update_cb), self);
   g_signal_connect (drag, "drag-end", G_CALLBACK (drag_end_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drag));
+}
+
+/* Multi-scale: the hover says its grid is the first of @n_scales levels. */
+void
+mirada_canvas_set_n_scales (MiradaCanvas *self,
+                            guint         n_scales)
+{
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+  self->n_scales = n_scales;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
 }

@@ -20,6 +20,7 @@ void        mirada_canvas_set_detections  (MiradaCanvas *self, MirDetectGrid *gr
 /* The filter's parameters (copied): the hover shows each class's
  * neighbourhood mean as filter 2 computes it.  NULL shows probabilities only. */
 void        mirada_canvas_set_params      (MiradaCanvas *self, const MirDetectParams *params);
+void        mirada_canvas_set_n_scales    (MiradaCanvas *self, guint n_scales);
 /* The hover text for window (@row, @col): probability and neighbourhood mean
  * per class.  Transfer full. */
 char       *mirada_canvas_describe_window (MiradaCanvas *self, int row, int col);

@@ -451,6 +451,7 @@ mirada_detector_panel_init (MiradaDetectorPanel *self)
   g_settings_bind (self->settings, "window-size", self->window_adjustment, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "stride", self->stride_adjustment, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "radius", self->radius_adjustment, "value", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "scales", self->levels_adjustment, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "notebook-compat", self->compat_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "show-truth", self->truth_switch, "active", G_SETTINGS_BIND_DEFAULT);
   mirada_settings_bind_choice (self->settings, "method", self->method_dropdown, "selected",

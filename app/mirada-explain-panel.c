@@ -31,6 +31,7 @@ struct _MiradaExplainPanel
   GtkDropDown *method_dropdown;  /* Grad-CAM only */
   GtkDropDown *colormap_dropdown;/* Grad-CAM only */
   GtkButton *compute_button;     /* filters only */
+  GtkDropDown *filter_method_dropdown; /* filters only: seed recipe or regularised */
   GtkLabel *status_label;
   GtkPicture *picture;           /* activations, filters */
   GtkFlowBox *overlays_box;      /* Grad-CAM: one picture + caption per class, wrapped */
@@ -53,6 +54,11 @@ struct _MiradaExplainPanel
   int zoom_channel;              /* -1: the grid */
   int zoom_factor;               /* texture pixels per activation value in the zoom */
   GtkWidget *back_button;
+
+  /* filters: the last result's progress-hook calls and worker time */
+  guint n_previews;
+  double seconds;
+  gboolean filters_wanted;       /* Compute was pressed for this model */
 };
 
 G_DEFINE_FINAL_TYPE (MiradaExplainPanel, mirada_explain_panel, GTK_TYPE_BOX)
@@ -111,6 +117,8 @@ typedef struct
   MirChannelStats *stats;
   char *layer_name;
   int factor;              /* activations: texture pixels per grid pixel */
+  guint n_previews;        /* filters: progress-hook calls */
+  double seconds;          /* filters: worker time */
 } ExplainResult;
 
 static void
@@ -349,11 +357,21 @@ run_activations (ExplainJob    *job,
   return r;
 }
 
+/* The filters panel's methods, as `mirada filters -m` names them. */
+static const char *const filter_method_ids[] = { "seed", "regularized", NULL };
+
+/* A preview every this many steps: 8 pictures per pattern at 40 steps. */
+#define FILTER_PREVIEW_EVERY 5
+/* At most this often a partial grid goes to the UI thread (µs). */
+#define FILTER_PREVIEW_INTERVAL (G_USEC_PER_SEC / 10)
+
 typedef struct
 {
-  GPtrArray *patterns;
+  MirImage **slots;        /* n: finished patterns or the latest previews, NULL before */
   MiradaJob *job;
-  guint n;
+  guint n, n_done;
+  guint n_previews;        /* progress-hook calls (a cached pattern gives exactly one) */
+  gint64 last_post;        /* monotonic µs of the last partial grid */
   ExplainJob *explain;
   GCancellable *cancellable;
 } FilterCollect;
@@ -397,23 +415,26 @@ partial_filters_free (gpointer data)
   g_free (pf);
 }
 
+/* The grid of the patterns so far (finished or previews) to the UI thread,
+ * the ones not started yet black: the grid keeps the final grid's size and
+ * layout, so the picture fills in place. */
 static void
-pattern_done_cb (guint     index,
-                 gint      filter,
-                 MirImage *pattern,
-                 double    loss_start,
-                 double    loss_end,
-                 gpointer  user_data)
+post_partial_grid (FilterCollect *fc)
 {
-  FilterCollect *fc = user_data;
   g_autoptr(MirImage) grid = NULL;
+  g_autoptr(MirImage) blank = NULL;
+  g_autofree MirImage **images = g_new0 (MirImage *, fc->n);
+  const MirImage *first = NULL;
   PartialFilters *pf;
 
-  g_ptr_array_add (fc->patterns, mir_image_ref (pattern));
-  mirada_job_set_progress (fc->job, (double) fc->patterns->len / fc->n);
-  /* each finished batch shows at once; the last one arrives as the result */
-  if (fc->patterns->len >= fc->n || fc->patterns->len % FILTER_BATCH != 0 ||
-      !(grid = mir_filter_grid ((MirImage *const *) fc->patterns->pdata, fc->patterns->len, 4, 2, NULL)))
+  for (guint i = 0; i < fc->n && first == NULL; i++)
+    first = fc->slots[i];
+  if (first == NULL || !(blank = mir_image_new (first->width, first->height, first->channels, NULL)))
+    return;
+  memset (blank->pixels, 0, blank->rowstride * (gsize) blank->height);
+  for (guint i = 0; i < fc->n; i++)
+    images[i] = fc->slots[i] != NULL ? fc->slots[i] : blank;
+  if (!(grid = mir_filter_grid ((MirImage *const *) images, fc->n, 4, 2, NULL)))
     return;
   pf = g_new0 (PartialFilters, 1);
   if (!(pf->texture = texture_upscaled (grid, 320, NULL)))
@@ -423,9 +444,62 @@ pattern_done_cb (guint     index,
     }
   pf->panel = g_atomic_rc_box_acquire (fc->explain->panel);
   pf->cancellable = fc->cancellable != NULL ? g_object_ref (fc->cancellable) : NULL;
-  pf->done = fc->patterns->len;
+  pf->done = fc->n_done;
   pf->n = fc->n;
+  fc->last_post = g_get_monotonic_time ();
   g_main_context_invoke_full (NULL, G_PRIORITY_DEFAULT, show_partial_filters, pf, partial_filters_free);
+}
+
+static void
+set_slot (FilterCollect *fc,
+          guint          index,
+          MirImage      *image)
+{
+  if (index >= fc->n)
+    return;
+  g_clear_pointer (&fc->slots[index], mir_image_unref);
+  fc->slots[index] = image;
+}
+
+/* A pattern as it optimises (1×H×W×C floats in 0..255): the panel shows it
+ * sharpening, step by step. */
+static void
+pattern_preview_cb (guint            index,
+                    const MirTensor *img,
+                    gpointer         user_data)
+{
+  FilterCollect *fc = user_data;
+  MirImage *image;
+  gint64 h = img->shape[1], w = img->shape[2], c = img->shape[3];
+
+  fc->n_previews++;
+  if (!(image = mir_image_new ((int) w, (int) h, (int) c, NULL)))
+    return;
+  for (gint64 y = 0; y < h; y++)
+    for (gint64 i = 0; i < w * c; i++)
+      image->pixels[y * (gint64) image->rowstride + i] =
+        (guint8) CLAMP (lrintf (img->data[y * w * c + i]), 0, 255);
+  set_slot (fc, index, image);
+  if (g_get_monotonic_time () - fc->last_post >= FILTER_PREVIEW_INTERVAL)
+    post_partial_grid (fc);
+}
+
+static void
+pattern_done_cb (guint     index,
+                 gint      filter,
+                 MirImage *pattern,
+                 double    loss_start,
+                 double    loss_end,
+                 gpointer  user_data)
+{
+  FilterCollect *fc = user_data;
+
+  set_slot (fc, index, mir_image_ref (pattern));
+  fc->n_done++;
+  mirada_job_set_progress (fc->job, (double) fc->n_done / fc->n);
+  /* each finished batch shows at once; the last one arrives as the result */
+  if (fc->n_done < fc->n && fc->n_done % FILTER_BATCH == 0)
+    post_partial_grid (fc);
 }
 
 static ExplainResult *
@@ -436,21 +510,27 @@ run_filters (ExplainJob    *job,
 {
   MirFilterOptions opts = MIR_FILTER_OPTIONS_DEFAULT;
   MirNode *node = mir_model_get_node (job->model, (guint) job->layer);
-  g_autoptr(GPtrArray) patterns = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_image_unref);
+  MirImage *slots[N_FILTERS] = { NULL };
   g_autoptr(MirImage) grid = NULL;
   gint filters[N_FILTERS];
   gint64 channels = node->shape.dim[node->shape.ndim - 1];
   guint n = (guint) MIN (channels, N_FILTERS);
-  FilterCollect fc = { patterns, mjob, n, job, cancellable };
-  ExplainResult *r;
+  FilterCollect fc = { slots, mjob, n, 0, 0, 0, job, cancellable };
+  gint64 start = g_get_monotonic_time ();
+  gboolean ok;
+  ExplainResult *r = NULL;
 
   opts.batch = FILTER_BATCH;
+  opts.method = job->method == 0 ? MIR_FILTER_METHOD_SEED : MIR_FILTER_METHOD_REGULARIZED;
   for (guint i = 0; i < n; i++)
     filters[i] = (gint) i;
-  if (!mir_filter_patterns (job->model, job->layer, filters, n, &opts, pattern_done_cb, &fc,
-                            cancellable, error))
-    return NULL;
-  if (!(grid = mir_filter_grid ((MirImage *const *) patterns->pdata, patterns->len, 4, 2, error)))
+  ok = mir_filter_patterns_full (job->model, job->layer, filters, n, &opts,
+                                 mir_filter_cache_get_default (), pattern_preview_cb,
+                                 FILTER_PREVIEW_EVERY, pattern_done_cb, &fc, cancellable, error) &&
+       (grid = mir_filter_grid ((MirImage *const *) slots, n, 4, 2, error)) != NULL;
+  for (guint i = 0; i < n; i++)
+    g_clear_pointer (&slots[i], mir_image_unref);
+  if (!ok)
     return NULL;
   r = g_new0 (ExplainResult, 1);
   if (!(r->texture = texture_upscaled (grid, 320, error)))
@@ -458,7 +538,11 @@ run_filters (ExplainJob    *job,
       explain_result_free (r);
       return NULL;
     }
-  r->status = g_strdup_printf (_("The first %u filters of “%s” (of %d), by gradient ascent"),
+  r->n_previews = fc.n_previews;
+  r->seconds = (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC;
+  r->status = g_strdup_printf (opts.method == MIR_FILTER_METHOD_SEED
+                               ? _("The first %u filters of “%s” (of %d), by the seed’s gradient ascent: 40 steps from grey noise")
+                               : _("The first %u filters of “%s” (of %d), by regularised gradient ascent: jitter, scale, rotation, smoothness penalty"),
                                n, node->name, (int) channels);
   return r;
 }
@@ -544,6 +628,8 @@ explain_done (gpointer      result,
   self->stats = g_steal_pointer (&r->stats);
   self->layer_name = g_steal_pointer (&r->layer_name);
   self->grid_factor = r->factor;
+  self->n_previews = r->n_previews;
+  self->seconds = r->seconds;
   self->zoom_channel = -1;
   if (self->back_button != NULL)
     gtk_widget_set_visible (self->back_button, FALSE);
@@ -784,6 +870,8 @@ run_job (MiradaExplainPanel *self)
         g_array_append_val (job->classes, top);
       job->method = MIN (gtk_drop_down_get_selected (self->method_dropdown), G_N_ELEMENTS (methods) - 1);
     }
+  else if (self->kind == MIRADA_EXPLAIN_FILTERS)
+    job->method = MIN (gtk_drop_down_get_selected (self->filter_method_dropdown), 1);
   cmap = g_settings_get_string (self->settings, "colormap");
   if (!mir_colormap_from_name (cmap, &job->colormap, NULL))
     job->colormap = MIR_COLORMAP_JET;
@@ -826,6 +914,7 @@ mirada_explain_panel_set_model (MiradaExplainPanel *self,
   g_return_if_fail (MIRADA_IS_EXPLAIN_PANEL (self));
 
   mirada_job_runner_cancel (self->runner);
+  self->filters_wanted = FALSE;
   if (model != NULL)
     mir_model_ref (model);
   g_clear_pointer (&self->model, mir_model_unref);
@@ -919,6 +1008,8 @@ void
 mirada_explain_panel_compute (MiradaExplainPanel *self)
 {
   g_return_if_fail (MIRADA_IS_EXPLAIN_PANEL (self));
+  if (self->kind == MIRADA_EXPLAIN_FILTERS)
+    self->filters_wanted = TRUE;
   run_job (self);
 }
 
@@ -1034,6 +1125,30 @@ build_gradcam_controls (MiradaExplainPanel *self,
   }
 }
 
+/* Filters: another layer or method cancels the patterns being computed
+ * and drops the grid; once the user has asked for patterns (Compute) the
+ * panel follows the choice at once (cached patterns come instantly),
+ * before that it waits for Compute. */
+static void
+filter_choice_changed_cb (MiradaExplainPanel *self)
+{
+  if (self->updating || self->model == NULL)
+    return;
+  mirada_job_runner_cancel (self->runner);
+  g_clear_object (&self->texture);
+  gtk_picture_set_paintable (self->picture, NULL);
+  if (self->filters_wanted)
+    run_job (self);
+  else
+    gtk_label_set_label (self->status_label, _("Press Compute to find this layer’s filter patterns."));
+}
+
+static void
+compute_clicked_cb (MiradaExplainPanel *self)
+{
+  mirada_explain_panel_compute (self);
+}
+
 GtkWidget *
 mirada_explain_panel_new (MiradaExplainKind kind)
 {
@@ -1074,10 +1189,27 @@ mirada_explain_panel_new (MiradaExplainKind kind)
     case MIRADA_EXPLAIN_FILTERS:
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->layer_dropdown),
                                    _("The convolutional layer whose filters are shown."));
+      {
+        GtkStringList *list = gtk_string_list_new (NULL);
+
+        /* the order of filter_method_ids */
+        gtk_string_list_append (list, _("Seed recipe"));
+        gtk_string_list_append (list, _("Regularised"));
+        self->filter_method_dropdown =
+          labelled_dropdown (list, _("Method"),
+                             _("Seed recipe: seed 002’s gradient ascent exactly (40 steps of size 1 from grey noise); on small inputs its patterns look like noise. Regularised: each step sees a jittered, scaled and rotated copy, with a smoothness penalty and a Fourier parameterisation (as Lucid does), so the patterns are readable."));
+        gtk_box_append (GTK_BOX (bar), GTK_WIDGET (self->filter_method_dropdown));
+        mirada_settings_bind_choice (self->settings, "filter-method", self->filter_method_dropdown,
+                                     "selected", filter_method_ids);
+        g_signal_connect_swapped (self->filter_method_dropdown, "notify::selected",
+                                  G_CALLBACK (filter_choice_changed_cb), self);
+        g_signal_connect_swapped (self->layer_dropdown, "notify::selected",
+                                  G_CALLBACK (filter_choice_changed_cb), self);
+      }
       self->compute_button = GTK_BUTTON (gtk_button_new_with_mnemonic (_("_Compute")));
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->compute_button),
                                    _("Find, for each of the first 16 filters, the input pattern that excites it most"));
-      g_signal_connect_swapped (self->compute_button, "clicked", G_CALLBACK (run_job), self);
+      g_signal_connect_swapped (self->compute_button, "clicked", G_CALLBACK (compute_clicked_cb), self);
       gtk_box_append (GTK_BOX (bar), GTK_WIDGET (self->compute_button));
       break;
     default:
@@ -1243,4 +1375,18 @@ mirada_explain_panel_get_picture (MiradaExplainPanel *self)
 {
   g_return_val_if_fail (MIRADA_IS_EXPLAIN_PANEL (self), NULL);
   return GTK_WIDGET (self->picture);
+}
+
+guint
+mirada_explain_panel_get_n_previews (MiradaExplainPanel *self)
+{
+  g_return_val_if_fail (MIRADA_IS_EXPLAIN_PANEL (self), 0);
+  return self->n_previews;
+}
+
+double
+mirada_explain_panel_get_seconds (MiradaExplainPanel *self)
+{
+  g_return_val_if_fail (MIRADA_IS_EXPLAIN_PANEL (self), 0);
+  return self->seconds;
 }

@@ -50,4 +50,9 @@ gboolean   mirada_explain_panel_value_at       (MiradaExplainPanel *self, double
 /* The picture (activations, filters). */
 GtkWidget *mirada_explain_panel_get_picture    (MiradaExplainPanel *self);
 
+/* Filters: progress-hook calls of the last result (a pattern taken from the
+ * cache gives one, an optimised one 1 + steps / 5) and its worker time. */
+guint        mirada_explain_panel_get_n_previews (MiradaExplainPanel *self);
+double       mirada_explain_panel_get_seconds    (MiradaExplainPanel *self);
+
 G_END_DECLS

@@ -17,9 +17,10 @@ struct _MiradaJob
   gpointer user_data;
   GDestroyNotify user_data_free;
 
-  GMutex mutex;      /* protects the two fields below */
+  GMutex mutex;      /* protects the fields below */
   double progress;
   guint idle_id;
+  double span_start, span_length; /* where set_progress's [0, 1] lands */
 };
 
 struct _MiradaJobRunner
@@ -108,6 +109,32 @@ progress_idle_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+double
+mirada_job_get_progress (MiradaJob *job)
+{
+  double progress;
+
+  g_return_val_if_fail (job != NULL, 0.0);
+
+  g_mutex_lock (&job->mutex);
+  progress = job->progress;
+  g_mutex_unlock (&job->mutex);
+  return progress;
+}
+
+void
+mirada_job_set_progress_span (MiradaJob *job,
+                              double     start,
+                              double     length)
+{
+  g_return_if_fail (job != NULL);
+
+  g_mutex_lock (&job->mutex);
+  job->span_start = start;
+  job->span_length = length;
+  g_mutex_unlock (&job->mutex);
+}
+
 void
 mirada_job_set_progress (MiradaJob *job,
                          double     fraction)
@@ -115,7 +142,8 @@ mirada_job_set_progress (MiradaJob *job,
   g_return_if_fail (job != NULL);
 
   g_mutex_lock (&job->mutex);
-  job->progress = CLAMP (fraction, 0.0, 1.0);
+  job->progress = job->span_start + job->span_length * CLAMP (fraction, 0.0, 1.0);
+  job->progress = CLAMP (job->progress, 0.0, 1.0);
   if (job->idle_id == 0)
     job->idle_id = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, progress_idle_cb,
                                     job_ref (job), (GDestroyNotify) job_unref);
@@ -209,6 +237,7 @@ mirada_job_runner_run (MiradaJobRunner   *self,
   g_atomic_ref_count_init (&job->ref_count);
   g_weak_ref_init (&job->runner, self);
   g_mutex_init (&job->mutex);
+  job->span_length = 1.0;
   job->func = func;
   job->data = data;
   job->data_free = data_free;

@@ -28,6 +28,16 @@ typedef void (*MiradaJobDoneFunc) (gpointer      result,
 void mirada_job_set_progress (MiradaJob *job,
                               double     fraction);
 
+/* Thread-safe: the job's overall fraction (after the span mapping). */
+double mirada_job_get_progress (MiradaJob *job);
+
+/* Later set_progress() fractions map into [@start, @start + @length]: a
+ * worker made of parts (the levels of an image pyramid) gives each part its
+ * share, so the progress runs once from 0 to 1 over all of them. */
+void mirada_job_set_progress_span (MiradaJob *job,
+                                   double     start,
+                                   double     length);
+
 /* Blocks until no worker is inside a job (cancelled ones stop at their next
  * check), at most @timeout_ms.  Call before exit: OpenBLAS's exit handler
  * can deadlock while another thread is inside a BLAS call.  Returns FALSE on

@@ -65,6 +65,7 @@ struct _MiradaSweepDialog
   GArray *exceptions;     /* double */
   GArray *rows;           /* MiradaSweepRow */
   GListStore *items;
+  guint n_scales;         /* pyramid levels the window scanned; the sweep uses the first */
   guint next;             /* next setting to filter */
   guint idle_id;
   guint restart_id;
@@ -228,6 +229,14 @@ finish (MiradaSweepDialog *self)
   g_list_store_splice (self->items, 0, g_list_model_get_n_items (G_LIST_MODEL (self->items)),
                        items->pdata, items->len);
   status = g_strdup_printf (ngettext ("%u setting", "%u settings", self->rows->len), self->rows->len);
+  if (self->n_scales > 1)
+    {
+      /* Translators: appended to "12 settings" when the detector scans several scales */
+      g_autofree char *note = g_strdup_printf (_("%s · counts of scale 1 of %u only (the image as is)"),
+                                               status, self->n_scales);
+      g_free (status);
+      status = g_steal_pointer (&note);
+    }
   gtk_label_set_label (self->status_label, status);
   gtk_widget_set_sensitive (self->export_button, self->rows->len > 0);
   gtk_widget_queue_draw (GTK_WIDGET (self->plot));
@@ -835,4 +844,13 @@ mirada_sweep_dialog_init (MiradaSweepDialog *self)
   g_signal_connect_swapped (self->step_adj, "value-changed", G_CALLBACK (range_changed_cb), self);
   g_signal_connect_swapped (self->fe_entry, "changed", G_CALLBACK (range_changed_cb), self);
   g_signal_connect_swapped (self->plot_fe_dropdown, "notify::selected", G_CALLBACK (gtk_widget_queue_draw), self->plot);
+}
+
+/* Multi-scale: the sweep filters the first level's grid only; say so. */
+void
+mirada_sweep_dialog_set_n_scales (MiradaSweepDialog *self,
+                                  guint              n_scales)
+{
+  g_return_if_fail (MIRADA_IS_SWEEP_DIALOG (self));
+  self->n_scales = n_scales;
 }

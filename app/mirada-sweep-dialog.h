@@ -49,4 +49,7 @@ gboolean mirada_sweep_dialog_export_csv   (MiradaSweepDialog *self,
                                            GError           **error);
 char    *mirada_sweep_dialog_to_csv       (MiradaSweepDialog *self);
 
+void               mirada_sweep_dialog_set_n_scales (MiradaSweepDialog *self,
+                                                     guint              n_scales);
+
 G_END_DECLS

@@ -275,29 +275,50 @@ detect_worker (MiradaJob     *job,
   MirDetectScales scales;
   MirDetectGrid *grid;
 
+  MirDetectGeometry geoms[MIR_DETECT_MAX_SCALES];
+  int sizes[MIR_DETECT_MAX_SCALES][2];
+  guint n_levels = 1;
+  double total, done = 0;
+
   /* Scale 0 is the image itself; levels 1.. scan it shrunk (multi-scale).
-   * A level where the window no longer fits ends the pyramid. */
-  if (!(grid = d->classify (d->model, d->image, &d->geom, job, cancellable, error)))
-    return NULL;
-  g_ptr_array_add (grids, grid);
+   * A level where the window no longer fits ends the pyramid.  The progress
+   * runs once over all levels, each weighted by its number of windows. */
+  geoms[0] = d->geom;
+  sizes[0][0] = d->image->width;
+  sizes[0][1] = d->image->height;
   if (d->levels > 1
       && !mir_detect_scales_pyramid (&scales, d->geom.window, MIRADA_DETECTOR_PYRAMID_FACTOR,
-                                     d->levels, error))
+                                     MIN (d->levels, MIR_DETECT_MAX_SCALES), error))
     return NULL;
-  for (guint s = 1; s < d->levels; s++)
+  for (guint s = 1; s < d->levels && s < MIR_DETECT_MAX_SCALES; s++, n_levels++)
+    {
+      mir_detect_scales_image_size (&scales, s, d->image->width, d->image->height,
+                                    &sizes[s][0], &sizes[s][1]);
+      if (!mir_detect_geometry_init (&geoms[s], sizes[s][0], sizes[s][1], d->geom.window,
+                                     d->geom.stride, d->geom.notebook_layout, NULL))
+        break;
+    }
+  total = 0;
+  for (guint s = 0; s < n_levels; s++)
+    total += mir_detect_geometry_n_windows (&geoms[s]);
+  for (guint s = 0; s < n_levels; s++)
     {
       g_autoptr(MirImage) level = NULL;
-      MirDetectGeometry geom;
-      int w, h;
+      double share = mir_detect_geometry_n_windows (&geoms[s]) / MAX (total, 1.0);
 
-      mir_detect_scales_image_size (&scales, s, d->image->width, d->image->height, &w, &h);
-      if (!mir_detect_geometry_init (&geom, w, h, d->geom.window, d->geom.stride,
-                                     d->geom.notebook_layout, NULL))
-        break;
-      if (!(level = mir_image_resize (d->image, w, h, d->model->meta.resize, error))
-          || !(grid = d->classify (d->model, level, &geom, job, cancellable, error)))
+      mirada_job_set_progress_span (job, done, share);
+      done += share;
+      if (s == 0)
+        grid = d->classify (d->model, d->image, &d->geom, job, cancellable, error);
+      else if ((level = mir_image_resize (d->image, sizes[s][0], sizes[s][1],
+                                          d->model->meta.resize, error)))
+        grid = d->classify (d->model, level, &geoms[s], job, cancellable, error);
+      else
+        grid = NULL;
+      if (grid == NULL)
         return NULL;
-      grid->scale = scales.factor[s];
+      if (s > 0)
+        grid->scale = scales.factor[s];
       g_ptr_array_add (grids, grid);
     }
   return g_steal_pointer (&grids);
@@ -428,6 +449,7 @@ _mirada_window_update_sweep (MiradaWindow *self)
     return;
   if (self->grid != NULL)
     params = mirada_detector_panel_dup_params (self->detector_panel);
+  mirada_sweep_dialog_set_n_scales (self->sweep, self->scale_grids != NULL ? self->scale_grids->len : 1);
   mirada_sweep_dialog_set_input (self->sweep, self->grid, params,
                                  self->truth != NULL ? self->truth->boxes : NULL);
 }
@@ -459,6 +481,7 @@ refilter (MiradaWindow *self)
   else
     self->result = mir_detect_filter (self->grid, params, &error);
   mirada_canvas_set_params (self->canvas, self->result != NULL ? params : NULL);
+  mirada_canvas_set_n_scales (self->canvas, self->scale_grids != NULL ? self->scale_grids->len : 1);
   if (self->result == NULL)
     {
       mirada_detector_panel_set_note (self->detector_panel, error->message);

@@ -363,6 +363,71 @@ texture_variance (GdkTexture *texture)
   return stats.variance;
 }
 
+/* Luma of @texture, w·h doubles. */
+static double *
+texture_luma (GdkTexture *texture)
+{
+  int w = gdk_texture_get_width (texture), h = gdk_texture_get_height (texture);
+  g_autofree guint8 *data = g_malloc ((gsize) w * h * 4);
+  double *y = g_new (double, (gsize) w * h);
+
+  gdk_texture_download (texture, data, (gsize) w * 4);
+  for (gsize i = 0; i < (gsize) w * h; i++)
+    y[i] = 0.299 * data[i * 4 + 2] + 0.587 * data[i * 4 + 1] + 0.114 * data[i * 4];
+  return y;
+}
+
+/* Mean |a − b| of the luma of two textures of the same size. */
+static double
+texture_mean_abs_diff (GdkTexture *a, GdkTexture *b)
+{
+  int w = gdk_texture_get_width (a), h = gdk_texture_get_height (a);
+  g_autofree double *ya = NULL, *yb = NULL;
+  double sum = 0;
+
+  g_assert_cmpint (gdk_texture_get_width (b), ==, w);
+  g_assert_cmpint (gdk_texture_get_height (b), ==, h);
+  ya = texture_luma (a);
+  yb = texture_luma (b);
+  for (gsize i = 0; i < (gsize) w * h; i++)
+    sum += fabs (ya[i] - yb[i]);
+  return sum / ((double) w * h);
+}
+
+/* Roughness of a pattern grid: the mean |step| between horizontal
+ * neighbours over the standard deviation, both over the non-black pixels
+ * (not the margins).  Noise has steps as large as its spread at every
+ * block edge; a smooth pattern's steps are small next to its contrast.
+ * The grid is upscaled nearest-neighbour by the same factor for both
+ * methods, so the ratio compares. */
+static double
+texture_roughness (GdkTexture *texture)
+{
+  int w = gdk_texture_get_width (texture), h = gdk_texture_get_height (texture);
+  g_autofree double *y = texture_luma (texture);
+  double steps = 0, sum = 0, sum2 = 0, n = 0, n_steps = 0, mean;
+
+  for (int r = 0; r < h; r++)
+    for (int c = 0; c < w; c++)
+      {
+        double v = y[(gsize) r * w + c];
+
+        if (v < 1)
+          continue;
+        sum += v;
+        sum2 += v * v;
+        n++;
+        if (c + 1 < w && y[(gsize) r * w + c + 1] >= 1)
+          {
+            steps += fabs (y[(gsize) r * w + c + 1] - v);
+            n_steps++;
+          }
+      }
+  g_assert_cmpfloat (n, >, 0);
+  mean = sum / n;
+  return (steps / MAX (n_steps, 1)) / sqrt (MAX (sum2 / n - mean * mean, 1e-9));
+}
+
 static void
 paintable_changed_cb (GtkPicture *picture, GParamSpec *pspec, GArray *widths)
 {
@@ -469,6 +534,53 @@ check_channel_zoom (MiradaExplainPanel *panel, MirModel *model, MirImage *image)
   g_assert_true (gtk_picture_get_paintable (GTK_PICTURE (picture)) == GDK_PAINTABLE (grid));
 }
 
+/* The filters panel's methods: a second Compute comes from the pattern
+ * cache (one preview per pattern, no optimisation, the same grid, faster);
+ * the seed recipe gives another grid, noisier than the regularised one. */
+static void
+check_filter_methods (MiradaExplainPanel *panel)
+{
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.mirada.Mirada");
+  g_autoptr(GdkTexture) regularised = g_object_ref (mirada_explain_panel_get_texture (panel));
+  GdkTexture *seed;
+  double first_s = mirada_explain_panel_get_seconds (panel);
+  g_autofree char *method = g_settings_get_string (settings, "filter-method");
+  double rough_reg, rough_seed, diff;
+
+  /* the default method */
+  g_assert_cmpstr (method, ==, "regularized");
+
+  /* the same layer and method again: all 16 from the cache */
+  mirada_explain_panel_compute (panel);
+  wait_until (explain_done, panel, 120, "the cached filter patterns");
+  g_test_message ("second compute: %u previews, %.3f s (first %.3f s; machine busy)",
+                  mirada_explain_panel_get_n_previews (panel),
+                  mirada_explain_panel_get_seconds (panel), first_s);
+  g_assert_cmpuint (mirada_explain_panel_get_n_previews (panel), ==, 16);
+  g_assert_cmpfloat (texture_mean_abs_diff (regularised, mirada_explain_panel_get_texture (panel)), ==, 0.0);
+  g_assert_cmpfloat (mirada_explain_panel_get_seconds (panel), <, first_s / 2);
+
+  /* the seed recipe: the setting moves the dropdown, which drops the grid
+   * and, Compute having been pressed, computes the seed patterns */
+  g_settings_set_string (settings, "filter-method", "seed");
+  g_assert_null (mirada_explain_panel_get_texture (panel));
+  g_assert_true (mirada_explain_panel_get_busy (panel));
+  wait_until (explain_done, panel, 300, "the seed filter patterns");
+  seed = mirada_explain_panel_get_texture (panel);
+  g_assert_cmpfloat (texture_variance (seed), >, 25.0);
+  g_assert_cmpfloat (texture_variance (regularised), >, 25.0);
+  diff = texture_mean_abs_diff (regularised, seed);
+  rough_reg = texture_roughness (regularised);
+  rough_seed = texture_roughness (seed);
+  g_test_message ("seed vs regularised grid: mean |Δ| %.1f; roughness seed %.3f, regularised %.3f",
+                  diff, rough_seed, rough_reg);
+  /* different grids (not a few pixels apart) */
+  g_assert_cmpfloat (diff, >, 10.0);
+  /* the regularised patterns are at least twice as smooth as the seed's noise */
+  g_assert_cmpfloat (rough_reg, <, rough_seed / 2);
+  g_settings_reset (settings, "filter-method");
+}
+
 static void
 test_gui_explain (void)
 {
@@ -547,16 +659,22 @@ test_gui_explain (void)
     wait_until (explain_done, panels[2], 300, "the filter patterns");
     g_signal_handler_disconnect (picture, id);
     g_assert_cmpfloat (texture_variance (mirada_explain_panel_get_texture (panels[2])), >, 25.0);
-    /* progressively: 16 patterns in batches of 4 on a grid 4 high (filled
-     * column by column, as the seed does) show as 1, 2, 3 columns before the
-     * final 4 */
+    /* progressively: the 16 patterns fill a grid of the final size in place
+     * (the ones not started yet black), previews and finished batches
+     * showing several times before the final grid */
     final_width = gdk_texture_get_width (mirada_explain_panel_get_texture (panels[2]));
     g_test_message ("filter grid widths as they came: %u pictures, first %d, final %d",
                     widths->len, widths->len > 0 ? g_array_index (widths, int, 0) : -1, final_width);
-    g_assert_cmpuint (widths->len, >=, 2);
-    g_assert_cmpint (g_array_index (widths, int, 0), <, final_width);
-    g_assert_cmpint (g_array_index (widths, int, widths->len - 1), ==, final_width);
+    g_assert_cmpuint (widths->len, >=, 3);
+    for (guint i = 0; i < widths->len; i++)
+      g_assert_cmpint (g_array_index (widths, int, i), ==, final_width);
+    /* the previews: the default method (regularised) optimised every one of
+     * the 16 patterns, a preview every 5 of its 40 steps */
+    g_test_message ("first compute: %u previews, %.3f s", mirada_explain_panel_get_n_previews (panels[2]),
+                    mirada_explain_panel_get_seconds (panels[2]));
+    g_assert_cmpuint (mirada_explain_panel_get_n_previews (panels[2]), >=, 16 * (40 / 5));
   }
+  check_filter_methods (panels[2]);
 
   gtk_window_destroy (GTK_WINDOW (window));
 }
@@ -1414,6 +1532,95 @@ test_gui_defaults (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* ------------------------------------------------------------------ */
+/* Multi-scale: the progress runs once from 0 to 1 over all levels */
+
+typedef struct
+{
+  guint n_windows;
+  double start, end;   /* the job's overall progress at the level's 0 and 1 */
+} LevelProgress;
+
+static GArray *level_progress;  /* LevelProgress, filled on the worker */
+
+static MirDetectGrid *
+level_classify (MirModel                *model,
+                const MirImage          *image,
+                const MirDetectGeometry *geom,
+                MiradaJob               *job,
+                GCancellable            *cancellable,
+                GError                 **error)
+{
+  guint n = mir_detect_geometry_n_windows (geom);
+  g_autofree float *probs = g_new0 (float, n * 2);
+  LevelProgress p = { n, 0, 0 };
+
+  mirada_job_set_progress (job, 0.0);
+  p.start = mirada_job_get_progress (job);
+  mirada_job_set_progress (job, 1.0);
+  p.end = mirada_job_get_progress (job);
+  g_array_append_val (level_progress, p);
+  return mir_detect_grid_new (geom, 2, NULL, MIR_HEAD_SOFTMAX, probs, error);
+}
+
+static void
+test_gui_scales (void)
+{
+  g_autofree char *model_path = g_test_build_filename (G_TEST_DIST, "data", "models", MODEL, NULL);
+  g_autofree char *scene_path = g_test_build_filename (G_TEST_DIST, "data", "scene-small.png", NULL);
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.mirada.Mirada");
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(MirImage) image = NULL;
+  g_autoptr(GError) error = NULL;
+  MiradaWindow *window;
+  double total = 0;
+
+  model = mirada_cli_load_model (model_path, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  image = mirada_image_load (scene_path, &error);
+  g_assert_no_error (error);
+
+  /* the Scales setting drives the detector panel */
+  g_settings_set_int (settings, "scales", 3);
+  level_progress = g_array_new (FALSE, FALSE, sizeof (LevelProgress));
+  window = new_window ();
+  g_assert_cmpuint (mirada_detector_panel_get_levels (mirada_window_get_detector_panel (window)), ==, 3);
+  mirada_window_set_classifier (window, level_classify);
+  mirada_window_set_model (window, model);
+  mirada_window_set_image (window, image);
+  wait_until (window_idle, window, 300, "the multi-scale detection");
+
+  /* the last run's three levels (setting the model may have started one) */
+  g_assert_cmpuint (level_progress->len, >=, 3);
+  for (guint i = level_progress->len - 3; i < level_progress->len; i++)
+    total += g_array_index (level_progress, LevelProgress, i).n_windows;
+  for (guint i = level_progress->len - 3, l = 0; i < level_progress->len; i++, l++)
+    {
+      LevelProgress *p = &g_array_index (level_progress, LevelProgress, i);
+
+      g_test_message ("level %u: %u windows, progress %.4f → %.4f", l, p->n_windows, p->start, p->end);
+      /* each level takes its share of all windows, after the one before */
+      g_assert_cmpfloat_with_epsilon (p->end - p->start, p->n_windows / total, 1e-9);
+      if (l == 0)
+        g_assert_cmpfloat_with_epsilon (p->start, 0.0, 1e-9);
+      else
+        g_assert_cmpfloat_with_epsilon (p->start, (p - 1)->end, 1e-9);
+      if (l == 2)
+        g_assert_cmpfloat_with_epsilon (p->end, 1.0, 1e-9);
+    }
+  /* the hover says which scale its grid is */
+  {
+    g_autofree char *text = mirada_canvas_describe_window (mirada_window_get_canvas (window), 0, 0);
+
+    g_test_message ("hover: %s", text);
+    g_assert_nonnull (strstr (text, "scale 1 of 3"));
+  }
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_settings_reset (settings, "scales");
+  g_clear_pointer (&level_progress, g_array_unref);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1426,7 +1633,11 @@ main (int argc, char *argv[])
   {
     g_autofree char *data_home = g_dir_make_tmp ("mirada-gui-data-XXXXXX", NULL);
 
+    g_autofree char *cache_home = g_dir_make_tmp ("mirada-gui-cache-XXXXXX", NULL);
+
     g_setenv ("XDG_DATA_HOME", data_home, TRUE);
+    /* a fresh pattern cache: the first Compute optimises */
+    g_setenv ("XDG_CACHE_HOME", cache_home, TRUE);
   }
   gtk_init ();
   adw_init ();
@@ -1448,6 +1659,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/gui/defaults", test_gui_defaults);
   g_test_add_func ("/gui/model-tools", test_gui_model_tools);
   g_test_add_func ("/gui/keyboard", test_gui_keyboard);
+  g_test_add_func ("/gui/scales", test_gui_scales);
   status = g_test_run ();
   /* as the application's shutdown does: no worker inside OpenBLAS at exit */
   g_assert_true (mirada_jobs_wait_idle (30000));
