@@ -230,6 +230,48 @@ mirada_cli_class_name (MirModel *model, guint i)
   return g_strdup_printf (_("class %u"), i);
 }
 
+/* A single sigmoid unit P is two classes, as in `mirada predict` and Keras'
+ * binary models: class 1 is P, class 0 is 1 − P (the complement). */
+gboolean
+mirada_cli_is_binary_sigmoid (MirModel *model)
+{
+  const MirShape *o = mir_model_get_output_shape (model, 0);
+
+  return o->dim[o->ndim - 1] == 1 && mir_model_get_head_kind (model) == MIR_HEAD_SIGMOID;
+}
+
+/* The name of the explained class: for a binary sigmoid model with two class
+ * names, names[1] for P and names[0] for 1 − P; with one name, "not …" for
+ * the complement. */
+char *
+mirada_cli_explained_class_name (MirModel *model, const MirExplanation *e)
+{
+  char **names = model->meta.class_names;
+  g_autofree char *name = NULL;
+
+  if (mirada_cli_is_binary_sigmoid (model) && (names == NULL || g_strv_length (names) != 1))
+    return mirada_cli_class_name (model, e->complement ? 0 : 1);
+  name = mirada_cli_class_name (model, (guint) e->class_index);
+  if (e->complement)
+    return g_strdup_printf (_("not %s"), name);
+  return g_steal_pointer (&name);
+}
+
+/* Sets @opts' class from class number @k as `mirada predict` numbers them:
+ * for a binary sigmoid model class 1 is the unit's P and class 0 its
+ * complement 1 − P; otherwise output unit @k. */
+void
+mirada_cli_explain_class (MirModel *model, gint k, MirExplainOptions *opts)
+{
+  opts->class_index = k;
+  opts->complement = FALSE;
+  if (k >= 0 && k <= 1 && mirada_cli_is_binary_sigmoid (model))
+    {
+      opts->class_index = 0;
+      opts->complement = k == 0;
+    }
+}
+
 /* ------------------------------------------------------------------ */
 
 void

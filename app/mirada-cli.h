@@ -6,6 +6,7 @@
 #include <gio/gio.h>
 
 #include "mir.h"
+#include "explain/mir-explain.h"
 
 G_BEGIN_DECLS
 
@@ -52,6 +53,9 @@ int       mirada_cli_fail       (GError *error);
 int       mirada_cli_usage_error (const char *cmd, const char *message);
 /* Class name for index @i (from meta, else "class <i>"); transfer full. */
 char     *mirada_cli_class_name (MirModel *model, guint i);
+gboolean  mirada_cli_is_binary_sigmoid (MirModel *model);
+char     *mirada_cli_explained_class_name (MirModel *model, const MirExplanation *e);
+void      mirada_cli_explain_class (MirModel *model, gint k, MirExplainOptions *opts);
 
 /* A class given by name (from the model's labels, case-insensitive) or by
  * index; -1 + error if neither (app/mirada-cli-lookup.c). */

@@ -88,33 +88,6 @@ overlay_grid (GPtrArray *images, guint columns, GError **error)
   return g_steal_pointer (&out);
 }
 
-/* A single sigmoid unit P is two classes, as in `mirada predict` and Keras'
- * binary models: class 1 is P, class 0 is 1 − P (the complement). */
-static gboolean
-is_binary_sigmoid (MirModel *model)
-{
-  const MirShape *o = mir_model_get_output_shape (model, 0);
-
-  return o->dim[o->ndim - 1] == 1 && mir_model_get_head_kind (model) == MIR_HEAD_SIGMOID;
-}
-
-/* The name of the explained class: for a binary sigmoid model with two class
- * names, names[1] for P and names[0] for 1 − P; with one name, "not …" for
- * the complement. */
-static char *
-explained_class_name (MirModel *model, const MirExplanation *e)
-{
-  char **names = model->meta.class_names;
-  g_autofree char *name = NULL;
-
-  if (is_binary_sigmoid (model) && (names == NULL || g_strv_length (names) != 1))
-    return mirada_cli_class_name (model, e->complement ? 0 : 1);
-  name = mirada_cli_class_name (model, (guint) e->class_index);
-  if (e->complement)
-    return g_strdup_printf (_("not %s"), name);
-  return g_steal_pointer (&name);
-}
-
 /* @text as a JSON string literal (quotes included). */
 static char *
 json_quote (const char *text)
@@ -283,7 +256,7 @@ mirada_cmd_gradcam (int argc, char **argv)
   if (class_name && (opts.class_index = mirada_cli_parse_class (model, class_name, &error)) < 0)
     return mirada_cli_fail (error);
   opts.complement = complement;
-  if (class_name && is_binary_sigmoid (model) && opts.class_index <= 1)
+  if (class_name && mirada_cli_is_binary_sigmoid (model) && opts.class_index <= 1)
     {
       /* class 1 is the unit's P, class 0 its complement */
       opts.complement = complement ^ (opts.class_index == 0);
@@ -341,7 +314,7 @@ mirada_cmd_gradcam (int argc, char **argv)
         }
       if (e == NULL)
         return mirada_cli_fail (error);
-      cname = explained_class_name (model, e);
+      cname = mirada_cli_explained_class_name (model, e);
       if (first_class == NULL)
         {
           first_class = g_strdup (cname);

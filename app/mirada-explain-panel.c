@@ -12,6 +12,7 @@
 #include "visualize/mir-activation-grid.h"
 #include "visualize/mir-colormap.h"
 #include "visualize/mir-filter-pattern.h"
+#include "mirada-cli.h"
 #include "mirada-explain-panel.h"
 #include "mirada-settings.h"
 #include "mirada-job.h"
@@ -26,6 +27,7 @@ struct _MiradaExplainPanel
   GtkBox parent_instance;
 
   MiradaExplainKind kind;
+  GPtrArray *captions;           /* Grad-CAM: the overlays' captions shown */
   GtkDropDown *layer_dropdown;
   GtkDropDown *class_dropdown;   /* Grad-CAM only */
   GtkDropDown *method_dropdown;  /* Grad-CAM only */
@@ -259,13 +261,15 @@ run_gradcam (ExplainJob    *job,
       GdkTexture *texture;
 
       opts.layer = job->layer;
-      opts.class_index = g_array_index (job->classes, gint, i);
+      /* class numbers as the detector and `mirada predict` give them (a
+       * binary sigmoid model: 0 is 1 − P, 1 is P) */
+      mirada_cli_explain_class (job->model, g_array_index (job->classes, gint, i), &opts);
       if (!(e = methods[job->method].func (job->model, input, &opts, cancellable, error)) ||
           !(overlay = mir_colormap_overlay (job->input, e->map, e->width, e->height, job->colormap,
                                             (float) job->alpha, FALSE, error)) ||
           !(texture = texture_thumbnail (overlay, 150, error)))
         return NULL;
-      name = class_name (job->model, e->class_index);
+      name = mirada_cli_explained_class_name (job->model, e);
       /* Translators: a class name and its probability under a heat map */
       g_ptr_array_add (captions, g_strdup_printf (_("%s, P = %.3f"), name, e->probability));
       g_ptr_array_add (textures, texture);
@@ -573,6 +577,7 @@ clear_overlays (MiradaExplainPanel *self)
 {
   GtkWidget *child;
 
+  g_clear_pointer (&self->captions, g_ptr_array_unref);
   if (self->overlays_box == NULL)
     return;
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->overlays_box))))
@@ -585,6 +590,7 @@ show_overlays (MiradaExplainPanel *self,
                GPtrArray          *captions)
 {
   clear_overlays (self);
+  self->captions = g_ptr_array_ref (captions);
   for (guint i = 0; i < textures->len; i++)
     {
       GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
@@ -948,7 +954,8 @@ mirada_explain_panel_set_model (MiradaExplainPanel *self,
       if (self->class_dropdown != NULL)
         {
           const MirShape *o = mir_model_get_output_shape (model, 0);
-          gint64 k = o->dim[o->ndim - 1];
+          /* a binary sigmoid model has two classes, 1 − P and P */
+          gint64 k = mirada_cli_is_binary_sigmoid (model) ? 2 : o->dim[o->ndim - 1];
 
           gtk_string_list_append (classes, _("Detector’s classes"));
           gtk_string_list_append (classes, _("Top prediction"));
@@ -1347,6 +1354,7 @@ mirada_explain_panel_finalize (GObject *object)
 {
   g_free (MIRADA_EXPLAIN_PANEL (object)->what);
   g_free (MIRADA_EXPLAIN_PANEL (object)->layer_name);
+  g_clear_pointer (&MIRADA_EXPLAIN_PANEL (object)->captions, g_ptr_array_unref);
   G_OBJECT_CLASS (mirada_explain_panel_parent_class)->finalize (object);
 }
 
@@ -1389,4 +1397,14 @@ mirada_explain_panel_get_seconds (MiradaExplainPanel *self)
 {
   g_return_val_if_fail (MIRADA_IS_EXPLAIN_PANEL (self), 0);
   return self->seconds;
+}
+
+const char *
+mirada_explain_panel_get_caption (MiradaExplainPanel *self,
+                                  guint               i)
+{
+  g_return_val_if_fail (MIRADA_IS_EXPLAIN_PANEL (self), NULL);
+  if (self->captions == NULL || i >= self->captions->len)
+    return NULL;
+  return self->captions->pdata[i];
 }

@@ -36,6 +36,8 @@ gboolean   mirada_explain_panel_set_layer (MiradaExplainPanel *self, gint node);
 gint       mirada_explain_panel_get_layer (MiradaExplainPanel *self);
 /* Grad-CAM: overlays shown side by side (others: 1 with a picture, else 0). */
 guint      mirada_explain_panel_get_n_overlays (MiradaExplainPanel *self);
+/* Grad-CAM: the caption under overlay @i ("class, P = 0.123"), or NULL. */
+const char *mirada_explain_panel_get_caption (MiradaExplainPanel *self, guint i);
 /* The last picture shown (for tests and export; Grad-CAM: the overlays side by side), or NULL. */
 GdkTexture *mirada_explain_panel_get_texture (MiradaExplainPanel *self);
 

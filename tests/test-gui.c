@@ -25,16 +25,25 @@
 #include "mirada-model-properties.h"
 #include "io/mir-sidecar.h"
 #include "mir-error.h"
+#include "mir-test-util.h"
 
 #define MODEL "mlcommons__pretrainedResnet.h5" /* CIFAR-10 ResNet, 32×32 input, 10 classes */
 
 static MiradaApplication *app;
 
-/* Spins the main loop until @done (or fails after @timeout_s seconds). */
+static gboolean
+wake_up (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* Spins the main loop until @done (or fails after @timeout_s seconds; a
+ * 100 ms wake-up makes the check run when nothing else happens). */
 static void
 wait_until (gboolean (*done) (gpointer), gpointer data, double timeout_s, const char *what)
 {
   gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
+  guint tick = g_timeout_add (100, wake_up, NULL);
 
   while (!done (data))
     {
@@ -42,6 +51,7 @@ wait_until (gboolean (*done) (gpointer), gpointer data, double timeout_s, const 
         g_error ("timed out waiting for %s", what);
       g_main_context_iteration (NULL, TRUE);
     }
+  g_source_remove (tick);
 }
 
 static gboolean
@@ -679,6 +689,76 @@ test_gui_explain (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+
+/* A binary sigmoid model (one unit P, classes cat/dog): the heat-map panel
+ * numbers its two classes as the detector and `mirada predict` do, class 0
+ * "cat" = 1 − P and class 1 "dog" = P (P computed here by the engine). */
+static const char *sigmoid_config =
+  "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"catdog\", \"layers\": ["
+  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c1\", \"filters\": 4, "
+  "\"kernel_size\": [3, 3], \"activation\": \"relu\", \"batch_input_shape\": [null, 16, 16, 3]}},"
+  "{\"class_name\": \"GlobalAveragePooling2D\", \"config\": {\"name\": \"gap\"}},"
+  "{\"class_name\": \"Dense\", \"config\": {\"name\": \"p\", \"units\": 1, "
+  "\"activation\": \"sigmoid\"}}]}}";
+
+static void
+test_gui_explain_sigmoid (void)
+{
+  g_autofree char *image_path = g_test_build_filename (G_TEST_DIST, "data", "cli", "photo.png", NULL);
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.mirada.Mirada");
+  g_autoptr(MirModel) model = mir_test_model_from_config (sigmoid_config, 7);
+  g_autoptr(MirImage) image = NULL;
+  g_autoptr(MirTensor) input = NULL;
+  g_autoptr(MirTensor) out = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *names[] = { "cat", "dog", NULL };
+  MiradaExplainPanel *panel;
+  MiradaWindow *window;
+  double p_dog, p[2];
+
+  model->meta.class_names = g_strdupv ((char **) names);
+  model->meta.preprocess = MIR_PREPROCESS_TF;
+  /* a bias that moves P well away from 1/2, so that P and 1 − P differ */
+  mir_model_get_node (model, (guint) mir_model_find_node (model, "p"))->layer->weights[1].value->data[0] = 1.0f;
+  image = mirada_image_load (image_path, &error);
+  g_assert_no_error (error);
+  input = mir_image_prepare (image, model, &error);
+  g_assert_no_error (error);
+  out = mir_model_predict (model, input, NULL, &error);
+  g_assert_no_error (error);
+  p_dog = out->data[0];
+  g_test_message ("P(dog) = %.4f", p_dog);
+  g_assert_cmpfloat (fabs (p_dog - 0.5), >, 0.01);  /* the two classes tell apart */
+
+  /* windows that fit the 64×48 photo */
+  g_settings_set_int (settings, "window-size", 32);
+  g_settings_set_int (settings, "stride", 16);
+  window = new_window ();
+  panel = MIRADA_EXPLAIN_PANEL (mirada_window_get_explain_panel (window, 0));
+  mirada_window_set_model (window, model);
+  mirada_window_set_image (window, image);
+  wait_until (window_idle, window, 120, "the detection");
+  wait_until (explain_done, panel, 120, "the Grad-CAM maps");
+
+  g_assert_cmpuint (mirada_explain_panel_get_n_overlays (panel), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      const char *caption = mirada_explain_panel_get_caption (panel, i);
+      g_autofree char *prefix = g_strdup_printf ("%s, P = ", names[i]);
+
+      g_test_message ("overlay %u: %s", i, caption);
+      g_assert_nonnull (caption);
+      g_assert_true (g_str_has_prefix (caption, prefix));
+      p[i] = g_ascii_strtod (caption + strlen (prefix), NULL);
+    }
+  /* captions print 3 decimals */
+  g_assert_cmpfloat (fabs (p[1] - p_dog), <=, 6e-4);
+  g_assert_cmpfloat (fabs (p[0] - (1.0 - p_dog)), <=, 6e-4);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_settings_reset (settings, "window-size");
+  g_settings_reset (settings, "stride");
+}
 
 /* ------------------------------------------------------------------ */
 /* The four panels at once, maximise, layer selection */
@@ -1653,6 +1733,7 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/gui/detect", test_gui_detect);
   g_test_add_func ("/gui/explain", test_gui_explain);
+  g_test_add_func ("/gui/explain-sigmoid", test_gui_explain_sigmoid);
   g_test_add_func ("/gui/panels", test_gui_panels);
   g_test_add_func ("/gui/sweep-truth", test_gui_sweep_truth);
   g_test_add_func ("/gui/watchdog", test_gui_watchdog);
