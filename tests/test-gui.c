@@ -715,6 +715,7 @@ test_gui_explain_sigmoid (void)
   MiradaExplainPanel *panel;
   MiradaWindow *window;
   double p_dog, p[2];
+  int old_size, old_stride;
 
   model->meta.class_names = g_strdupv ((char **) names);
   model->meta.preprocess = MIR_PREPROCESS_TF;
@@ -730,7 +731,9 @@ test_gui_explain_sigmoid (void)
   g_test_message ("P(dog) = %.4f", p_dog);
   g_assert_cmpfloat (fabs (p_dog - 0.5), >, 0.01);  /* the two classes tell apart */
 
-  /* windows that fit the 64×48 photo */
+  /* windows that fit the 64×48 photo (the suite's settings restored after) */
+  old_size = g_settings_get_int (settings, "window-size");
+  old_stride = g_settings_get_int (settings, "stride");
   g_settings_set_int (settings, "window-size", 32);
   g_settings_set_int (settings, "stride", 16);
   window = new_window ();
@@ -756,8 +759,8 @@ test_gui_explain_sigmoid (void)
   g_assert_cmpfloat (fabs (p[0] - (1.0 - p_dog)), <=, 6e-4);
 
   gtk_window_destroy (GTK_WINDOW (window));
-  g_settings_reset (settings, "window-size");
-  g_settings_reset (settings, "stride");
+  g_settings_set_int (settings, "window-size", old_size);
+  g_settings_set_int (settings, "stride", old_stride);
 }
 
 /* ------------------------------------------------------------------ */
