@@ -651,6 +651,9 @@ def main():
     env = dict(os.environ)
     env['OPENBLAS_NUM_THREADS'] = str(args.threads)
     env['OMP_NUM_THREADS'] = str(args.threads)
+    # tests/bench-gradcam is not next to the HDF5 reader helper: point at it
+    env.setdefault('MIRADA_H5_READER', os.path.join(os.path.dirname(os.path.abspath(args.mirada)),
+                                                    'mirada-h5-reader'))
 
     t_start = time.time()
     run_measured.launcher = os.path.join(args.work, 'rss-run')

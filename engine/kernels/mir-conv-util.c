@@ -253,6 +253,15 @@ mir_act_active (MirLayer *layer, const MirRunArgs *args)
 }
 
 gboolean
+mir_act_fast_forward_ok (MirLayer *layer, const MirRunArgs *args)
+{
+  if (args->training)
+    return FALSE;
+  return !args->for_backward || !mir_act_active (layer, args) ||
+         !mir_activation_backward_needs_input (layer->activation);
+}
+
+gboolean
 mir_act_forward (MirLayer *layer, MirTensor *out, gsize row, const MirRunArgs *args,
                  GError **error)
 {

@@ -75,6 +75,11 @@ void     mir_conv_geom_init       (MirConvGeom *g, const MirWindow *win, const M
 
 /* TRUE when the layer's activation must be applied in this call. */
 gboolean mir_act_active           (MirLayer *layer, const MirRunArgs *args);
+/* TRUE when a forward pass may use the inference kernels (activation fused,
+ * nothing kept for backward): not training, and either no backward follows
+ * or the activation's derivative comes from its output alone (linear, ReLU,
+ * ReLU6: Grad-CAM and filter patterns run the fast kernels). */
+gboolean mir_act_fast_forward_ok  (MirLayer *layer, const MirRunArgs *args);
 /* Forward epilogue: out holds the pre-activation z; keeps a copy of z in
  * *args->state when backward will need it, then applies the activation in
  * place (softmax over the last axis of length @row). */

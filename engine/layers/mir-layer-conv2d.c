@@ -333,7 +333,7 @@ conv2d_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *ou
 {
   MirLayerConv2D *self = (MirLayerConv2D *) layer;
 
-  if (!args->for_backward && !args->training)
+  if (mir_act_fast_forward_ok (layer, args))
     return conv2d_infer_forward (layer, in, out,
                                  mir_act_active (layer, args) ? layer->activation
                                                               : MIR_ACT_LINEAR,

@@ -114,7 +114,7 @@ depthwise_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor 
   MirLayerDepthwiseConv2D *self = (MirLayerDepthwiseConv2D *) layer;
 
   /* Inference: the activation in the kernel's registers. */
-  if (self->mult == 1 && !args->for_backward && !args->training)
+  if (self->mult == 1 && mir_act_fast_forward_ok (layer, args))
     {
       MirConvGeom g;
 
