@@ -587,11 +587,12 @@ def run_tasks(args, env, engines, work):
                      'rss_mib': rss, 'note': 'hook + backward, forward %.1f ms, ratio %.2f'
                      % (r['forward_seconds'] * 1e3, r['median_seconds'] / r['forward_seconds'])})
     # One filter pattern of VGG16 block3_conv1, 40 steps at 64 px: one run each
-    # (PyTorch takes tens of seconds on a busy machine).
+    # (PyTorch takes tens of seconds on a busy machine); --no-cache, or a
+    # previous run's pattern comes from Mirada's pattern cache.
     b3 = os.path.join(work, 'vgg16_block3.h5')
     vgg16_block3(64).write_h5(b3)
     t, rss, o = process_time([mirada, 'filters', b3, '--layer', 'conv2d_5', '--filters', '0',
-                              '--steps', '40', '--preprocess', 'none', '--verbose',
+                              '--steps', '40', '--preprocess', 'none', '--verbose', '--no-cache',
                               '--out', os.path.join(work, 'filter.png')], env, 1, warmup=False)
     loss = re.search(r'([-0-9.e+]+) \S+ ([-0-9.e+]+)', o[o.find('activation'):])
     rows.append({'task': 'filter-vgg16', 'engine': 'mirada', 'ms': t * 1e3, 'rss_mib': rss,
