@@ -17,18 +17,6 @@ static const char *gap_config =
   "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense\", \"units\": 4, "
   "\"activation\": \"softmax\"}}]}}";
 
-static MirModel *
-load_config (const char *json, guint32 seed)
-{
-  g_autoptr(GError) error = NULL;
-  MirModel *m = mir_keras_model_from_config (json, -1, &error);
-
-  g_assert_no_error (error);
-  g_assert_true (mir_model_finish (m, TRUE, seed, &error));
-  g_assert_no_error (error);
-  return m;
-}
-
 static MirTensor *
 random_input (MirModel *m, guint32 seed)
 {
@@ -44,7 +32,7 @@ random_input (MirModel *m, guint32 seed)
 static void
 test_gradcam_equals_cam_on_gap_head (void)
 {
-  g_autoptr(MirModel) m = load_config (gap_config, 3);
+  g_autoptr(MirModel) m = mir_test_model_from_config (gap_config, 3);
   g_autoptr(MirTensor) x = random_input (m, 4);
   g_autoptr(GError) error = NULL;
 
@@ -79,7 +67,7 @@ test_gradcam_equals_cam_on_gap_head (void)
 static void
 test_saliency_and_errors (void)
 {
-  g_autoptr(MirModel) m = load_config (gap_config, 5);
+  g_autoptr(MirModel) m = mir_test_model_from_config (gap_config, 5);
   g_autoptr(MirTensor) x = random_input (m, 6);
   g_autoptr(GError) error = NULL;
   g_autoptr(MirExplanation) s = mir_explain_saliency (m, x, NULL, NULL, &error);
@@ -135,7 +123,7 @@ cb (guint i, gint f, MirImage *img, double l0, double l1, gpointer data)
 static void
 test_filter_pattern_vertical_stripes (void)
 {
-  g_autoptr(MirModel) m = load_config (edge_config, 1);
+  g_autoptr(MirModel) m = mir_test_model_from_config (edge_config, 1);
   MirLayer *conv = mir_model_get_node (m, 1)->layer;
   MirTensor *k = mir_layer_get_weight (conv, "kernel");
   MirTensor *b = mir_layer_get_weight (conv, "bias");
@@ -177,7 +165,7 @@ test_filter_pattern_vertical_stripes (void)
 static void
 test_gradient_cams_on_gap_head (void)
 {
-  g_autoptr(MirModel) m = load_config (gap_config, 7);
+  g_autoptr(MirModel) m = mir_test_model_from_config (gap_config, 7);
   g_autoptr(MirTensor) x = random_input (m, 8);
   g_autoptr(GError) error = NULL;
 
@@ -227,7 +215,7 @@ static const char *flat_config =
 static MirModel *
 flat_model (void)
 {
-  MirModel *m = load_config (flat_config, 9);
+  MirModel *m = mir_test_model_from_config (flat_config, 9);
   MirTensor *k = mir_layer_get_weight (mir_model_get_node (m, 2)->layer, "kernel");
 
   for (int p = 0; p < 64; p++)
@@ -301,7 +289,7 @@ static const char *guided_config =
 static void
 test_guided_backprop_no_negative_leaks (void)
 {
-  g_autoptr(MirModel) m = load_config (guided_config, 11);
+  g_autoptr(MirModel) m = mir_test_model_from_config (guided_config, 11);
   g_autoptr(MirTensor) x = random_input (m, 12);
   g_autoptr(GError) error = NULL;
   g_autoptr(MirTrace) t = mir_model_run (m, &x, 1, MIR_RUN_FOR_BACKWARD | MIR_RUN_LOGITS, -1, 0,
@@ -365,7 +353,7 @@ test_guided_backprop_no_negative_leaks (void)
 static void
 test_scorecam_eigencam_smoothgrad (void)
 {
-  g_autoptr(MirModel) m = load_config (gap_config, 13);
+  g_autoptr(MirModel) m = mir_test_model_from_config (gap_config, 13);
   g_autoptr(MirTensor) x = random_input (m, 14);
   g_autoptr(GError) error = NULL;
   MirExplainOptions o = { 2, FALSE, -1 };
