@@ -10,11 +10,13 @@
  *
  * Tolerance: |got - want| <= 1e-4 * (|want| + rms(want)), i.e. 1e-4 relative
  * to the value or, where the sum cancels, to the output's scale. */
+#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
 #include "mir-fold.h"
 #include "mir-gemm.h"
+#include "mir-parallel.h"
 #include "mir-test-util.h"
 
 #define REL_TOL 1e-4
@@ -595,6 +597,50 @@ test_gemm_small_m (void)
         }
 }
 
+/* OpenBLAS single-thread sections nest and overlap across threads: the
+ * first saves the thread count, the last restores it, and the engine's own
+ * thread count stays the saved one meanwhile. */
+static void
+blas_chunk (gint64 begin, gint64 end, gpointer data)
+{
+  g_atomic_int_add ((gint *) data, (gint) (end - begin));
+}
+
+static gpointer
+blas_hammer (gpointer data)
+{
+  for (guint i = 0; i < 300; i++)
+    mir_parallel_for_gemm (8, 1, blas_chunk, data);
+  return NULL;
+}
+
+static void
+test_blas_sections (void)
+{
+  int before = openblas_get_num_threads ();
+  gint count = 0;
+  GThread *t[3];
+
+  if (before < 2)
+    openblas_set_num_threads (2);
+  before = openblas_get_num_threads ();
+  mir_blas_single_begin ();
+  g_assert_cmpint (openblas_get_num_threads (), ==, 1);
+  g_assert_cmpuint (mir_parallel_threads (), ==, (guint) before);
+  mir_blas_single_begin ();
+  mir_blas_single_end ();
+  g_assert_cmpint (openblas_get_num_threads (), ==, 1);
+  mir_blas_single_end ();
+  g_assert_cmpint (openblas_get_num_threads (), ==, before);
+
+  for (guint i = 0; i < G_N_ELEMENTS (t); i++)
+    t[i] = g_thread_new ("blas-hammer", blas_hammer, &count);
+  for (guint i = 0; i < G_N_ELEMENTS (t); i++)
+    g_thread_join (t[i]);
+  g_assert_cmpint (count, ==, 3 * 300 * 8);
+  g_assert_cmpint (openblas_get_num_threads (), ==, before);
+}
+
 /* The same, with the portable kernels instead of the SIMD clones, or with the
  * AVX2 clones on an AVX-512 CPU. */
 static void
@@ -649,5 +695,6 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/kernels-fast/bn-fold", test_bn_fold);
   g_test_add_func ("/kernels-fast/gemm-small-m", test_gemm_small_m);
+  g_test_add_func ("/kernels-fast/blas-sections", test_blas_sections);
   return g_test_run ();
 }

@@ -1,6 +1,7 @@
 #define G_LOG_DOMAIN "mir-parallel"
 
 #include <cblas.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "mir-parallel.h"
@@ -75,14 +76,52 @@ worker (gpointer data, gpointer user_data)
   job_release (job);
 }
 
+/* Single-thread sections: a pthread mutex (ThreadSanitizer sees it; GLib's
+ * futex-based GMutex it does not). */
+static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
+static guint blas_sections;
+static int blas_saved;
+
+void
+mir_blas_single_begin (void)
+{
+  pthread_mutex_lock (&blas_lock);
+  if (blas_sections++ == 0)
+    {
+      blas_saved = openblas_get_num_threads ();
+      if (blas_saved > 1)
+        openblas_set_num_threads (1);
+    }
+  pthread_mutex_unlock (&blas_lock);
+}
+
+void
+mir_blas_single_end (void)
+{
+  pthread_mutex_lock (&blas_lock);
+  if (blas_sections == 0)
+    g_critical ("mir_blas_single_end() without a section");
+  else if (--blas_sections == 0 && blas_saved > 1)
+    openblas_set_num_threads (blas_saved);
+  pthread_mutex_unlock (&blas_lock);
+}
+
 guint
 mir_parallel_threads (void)
 {
   /* MIRADA_KERNEL_THREADS overrides (ThreadSanitizer runs keep OpenBLAS
    * single-threaded but still exercise these threads). */
   const char *env = g_getenv ("MIRADA_KERNEL_THREADS");
-  int t = env != NULL ? atoi (env) : openblas_get_num_threads ();
+  int t;
 
+  if (env != NULL)
+    t = atoi (env);
+  else
+    {
+      pthread_mutex_lock (&blas_lock);
+      t = blas_sections > 0 ? blas_saved : openblas_get_num_threads ();
+      pthread_mutex_unlock (&blas_lock);
+    }
   return (guint) CLAMP (t, 1, MAX_THREADS);
 }
 
@@ -144,13 +183,12 @@ void
 mir_parallel_for_gemm (gint64 n, gint64 grain, MirParallelFunc fn, gpointer data)
 {
   guint threads = mir_parallel_threads ();
-  int blas = openblas_get_num_threads ();
-  gboolean limit = threads > 1 && blas > 1 && g_private_get (&in_worker) == NULL &&
+  gboolean limit = threads > 1 && g_private_get (&in_worker) == NULL &&
                    (n + MAX (grain, 1) - 1) / MAX (grain, 1) > 1;
 
   if (limit)
-    openblas_set_num_threads (1);
+    mir_blas_single_begin ();
   parallel_for (threads, n, grain, fn, data);
   if (limit)
-    openblas_set_num_threads (blas);
+    mir_blas_single_end ();
 }

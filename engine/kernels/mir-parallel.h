@@ -20,12 +20,21 @@ typedef void (*MirParallelFunc) (gint64 begin, gint64 end, gpointer data);
 void  mir_parallel_for     (gint64 n, gint64 grain, MirParallelFunc fn, gpointer data);
 
 /* The same for chunks that run GEMMs themselves (each thread its own small
- * products): OpenBLAS is limited to one thread meanwhile (the setting is
- * process-wide; it is restored on return). */
+ * products): OpenBLAS is limited to one thread meanwhile (a single-thread
+ * section, below). */
 void  mir_parallel_for_gemm (gint64 n, gint64 grain, MirParallelFunc fn, gpointer data);
 
-/* Threads mir_parallel_for() uses (OpenBLAS' thread count, at least 1, or
- * MIRADA_KERNEL_THREADS). */
+/* Threads mir_parallel_for() uses (OpenBLAS' thread count outside any
+ * single-thread section, at least 1, or MIRADA_KERNEL_THREADS). */
 guint mir_parallel_threads (void);
+
+/* A section during which OpenBLAS runs one thread (the caller's threads do
+ * the parallel work).  OpenBLAS' setting is process-wide, so sections count:
+ * the first to begin saves the thread count, the last to end restores it;
+ * overlapping sections from several threads (the GUI runs detection and
+ * explanations at once, the trainer its workers) never leave OpenBLAS at one
+ * thread for good. */
+void  mir_blas_single_begin (void);
+void  mir_blas_single_end   (void);
 
 G_END_DECLS

@@ -293,7 +293,7 @@ struct _Team
   gint pending;        /* atomic: workers of this step still running */
   GMutex lock;
   GCond cond;
-  int blas_threads;    /* OpenBLAS' thread count before the team, restored after */
+  gboolean blas_single; /* inside a mir_blas_single_begin() section */
   GCancellable *cancellable;
   gsize batch_n;
 };
@@ -402,8 +402,8 @@ team_free (Team *team)
     }
   g_free (team->workers);
   g_clear_pointer (&team->grads, g_ptr_array_unref);
-  if (team->n_workers > 1)
-    openblas_set_num_threads (team->blas_threads);
+  if (team->blas_single)
+    mir_blas_single_end ();
   g_mutex_clear (&team->lock);
   g_cond_clear (&team->cond);
   g_free (team);
@@ -451,8 +451,8 @@ team_new (MirModel *model, GArray *refs, MirLossKind kind, guint n_threads, GErr
        * before the pool's threads exist: g_once_init_leave() runs inside
        * uninstrumented GLib, so ThreadSanitizer would not see the hand-over. */
       mir_tensor_unref (mir_tensor_new_uninitialized (1, &one, NULL));
-      team->blas_threads = openblas_get_num_threads ();
-      openblas_set_num_threads (1);
+      mir_blas_single_begin ();
+      team->blas_single = TRUE;
       team->pool = g_thread_pool_new (team_thread, NULL, (gint) team->n_workers - 1, TRUE, error);
       if (team->pool == NULL)
         return NULL;
@@ -464,8 +464,13 @@ team_new (MirModel *model, GArray *refs, MirLossKind kind, guint n_threads, GErr
 static void
 team_pause (Team *team, gboolean pause)
 {
-  if (team->n_workers > 1)
-    openblas_set_num_threads (pause ? team->blas_threads : 1);
+  if (team->n_workers <= 1 || team->blas_single == !pause)
+    return;
+  if (pause)
+    mir_blas_single_end ();
+  else
+    mir_blas_single_begin ();
+  team->blas_single = !pause;
 }
 
 static MirTensor *
