@@ -26,6 +26,7 @@ typedef struct
 } Job;
 
 static GThreadPool *pool;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static GPrivate in_worker;
 
 static void
@@ -126,9 +127,14 @@ mir_parallel_threads (void)
 }
 
 static void
+pool_init (void)
+{
+  pool = g_thread_pool_new (worker, NULL, MAX_THREADS - 1, FALSE, NULL);
+}
+
+static void
 parallel_for (guint threads, gint64 n, gint64 grain, MirParallelFunc fn, gpointer data)
 {
-  static gsize once = 0;
   gint64 n_chunks;
   Job *job;
 
@@ -142,11 +148,8 @@ parallel_for (guint threads, gint64 n, gint64 grain, MirParallelFunc fn, gpointe
       fn (0, n, data);
       return;
     }
-  if (g_once_init_enter (&once))
-    {
-      pool = g_thread_pool_new (worker, NULL, MAX_THREADS - 1, FALSE, NULL);
-      g_once_init_leave (&once, 1);
-    }
+  /* pthread_once, not g_once: ThreadSanitizer sees its ordering */
+  pthread_once (&pool_once, pool_init);
 
   job = g_new0 (Job, 1);
   job->refs = 1;
