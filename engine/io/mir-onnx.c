@@ -464,6 +464,9 @@ set_weight (Ctx *c, MirLayer *layer, guint index, const float *data, gsize n, GE
   return mir_layer_set_weight (layer, index, t, error);
 }
 
+/* The largest kernel side, stride, dilation or pad read from a file. */
+#define MAX_WINDOW 65536
+
 /* Keras "same" pads for one axis: (begin, end). */
 static void
 same_pads (gint64 in, gint64 k, gint64 s, gint64 *b, gint64 *e)
@@ -512,8 +515,33 @@ read_pads (Ctx *c, const gint64 k[2], const gint64 st[2], const gint64 dil[2],
   char buf[32];
   const char *ap = attr_string (c->node, "auto_pad", "NOTSET", buf, sizeof buf);
 
+  /* Kernel, strides and dilations come from the file: a zero stride would
+   * divide by zero below, huge values overflow the size arithmetic. */
+  for (int a = 0; a < 2; a++)
+    if (k[a] < 1 || k[a] > MAX_WINDOW || st[a] < 1 || st[a] > MAX_WINDOW || dil[a] < 1 ||
+        dil[a] > MAX_WINDOW)
+      {
+        g_autofree char *d = g_strdup_printf (_("kernel_shape, strides and dilations must be "
+                                                "between 1 and %d (they are %" PRId64 "×%"
+                                                PRId64 ", %" PRId64 "×%" PRId64 ", %" PRId64
+                                                "×%" PRId64 ")"),
+                                              MAX_WINDOW, k[0], k[1], st[0], st[1], dil[0],
+                                              dil[1]);
+        return node_error (c, error, MIR_ERROR_FORMAT, d);
+      }
   if (g_strcmp0 (ap, "NOTSET") == 0)
-    return attr_ints (c, "pads", 4, zeros, p, error);
+    {
+      if (!attr_ints (c, "pads", 4, zeros, p, error))
+        return FALSE;
+      for (int a = 0; a < 4; a++)
+        if (p[a] < 0 || p[a] > MAX_WINDOW)
+          {
+            g_autofree char *d = g_strdup_printf (_("its pads must be between 0 and %d"),
+                                                  MAX_WINDOW);
+            return node_error (c, error, MIR_ERROR_FORMAT, d);
+          }
+      return TRUE;
+    }
   if (g_strcmp0 (ap, "VALID") == 0)
     {
       memset (p, 0, 4 * sizeof (gint64));
