@@ -21,7 +21,21 @@ remove_scratch (void)
     if (g_str_has_prefix (name, prefix))
       {
         g_autofree char *path = g_build_filename (g_get_tmp_dir (), name, NULL);
-        unlink (path);
+
+        if (g_file_test (path, G_FILE_TEST_IS_DIR))
+          {
+            g_autoptr(GDir) sub = g_dir_open (path, 0, NULL);
+            const char *entry;
+
+            while (sub != NULL && (entry = g_dir_read_name (sub)) != NULL)
+              {
+                g_autofree char *file = g_build_filename (path, entry, NULL);
+                unlink (file);
+              }
+            rmdir (path);
+          }
+        else
+          unlink (path);
       }
 }
 
@@ -58,4 +72,54 @@ mir_fuzz_write_temp (const uint8_t *data, size_t size, const char *suffix)
   if (f == NULL || (size > 0 && fwrite (data, 1, size, f) != size) || fclose (f) != 0)
     g_error ("cannot write scratch file %s", path);
   return path;
+}
+
+const char *
+mir_fuzz_temp_dir (void)
+{
+  static char *dir;
+
+  if (dir == NULL)
+    {
+      g_autofree char *name = g_strdup_printf ("mir-fuzz-%d-dir", (int) getpid ());
+      dir = g_build_filename (g_get_tmp_dir (), name, NULL);
+      if (g_mkdir_with_parents (dir, 0700) != 0)
+        g_error ("cannot make scratch folder %s", dir);
+    }
+  return dir;
+}
+
+void
+mir_fuzz_write_file (const char *dir, const char *name, const uint8_t *data, size_t size)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  FILE *f = fopen (path, "wb");
+
+  if (f == NULL || (size > 0 && fwrite (data, 1, size, f) != size) || fclose (f) != 0)
+    g_error ("cannot write scratch file %s", path);
+}
+
+void
+mir_fuzz_split (const uint8_t *data, size_t size, guint n_parts, const uint8_t **parts,
+                size_t *sizes)
+{
+  for (guint i = 0; i < n_parts; i++)
+    {
+      size_t len = size;
+
+      if (i + 1 < n_parts)
+        {
+          guint32 prefix = 0;
+
+          for (guint b = 0; b < 4 && b < size; b++)
+            prefix |= (guint32) data[b] << (8 * b);
+          data += MIN (size, 4);
+          size -= MIN (size, 4);
+          len = MIN ((size_t) prefix, size);
+        }
+      parts[i] = data;
+      sizes[i] = len;
+      data += len;
+      size -= len;
+    }
 }

@@ -25,4 +25,16 @@ void        mir_fuzz_init        (void);
  * returns its path (owned by the helper, reused per call). */
 const char *mir_fuzz_write_temp  (const uint8_t *data, size_t size, const char *suffix);
 
+/* A scratch folder of this process (in $TMPDIR), for loaders that read
+ * several files side by side; mir_fuzz_write_file() writes one in it. */
+const char *mir_fuzz_temp_dir    (void);
+void        mir_fuzz_write_file  (const char *dir, const char *name,
+                                  const uint8_t *data, size_t size);
+/* Splits an input into @n_parts: each but the last is a 32-bit
+ * little-endian length (clamped to what is left) followed by that many
+ * bytes; the last part is the rest.  Seeds are made by
+ * fuzz/make-split-seed. */
+void        mir_fuzz_split       (const uint8_t *data, size_t size, guint n_parts,
+                                  const uint8_t **parts, size_t *sizes);
+
 G_END_DECLS

@@ -401,11 +401,14 @@ mir_keras_load_keras (const char *path, GError **error)
   if (metadata != NULL)
     {
       g_autoptr(JsonParser) mp = json_parser_new_immutable ();
+      JsonNode *mroot = NULL;
+
+      /* (a blank metadata.json parses with no root) */
       if (json_parser_load_from_data (mp, (const char *) metadata, (gssize) meta_len, NULL) &&
-          JSON_NODE_HOLDS_OBJECT (json_parser_get_root (mp)))
+          (mroot = json_parser_get_root (mp)) != NULL && JSON_NODE_HOLDS_OBJECT (mroot))
         {
-          const char *v = mir_config_get_string (json_node_get_object (json_parser_get_root (mp)),
-                                                 "keras_version", NULL);
+          const char *v = mir_config_get_string (json_node_get_object (mroot), "keras_version",
+                                                 NULL);
           version = g_strdup (v);
         }
     }

@@ -136,10 +136,15 @@ static const char *
 attr_string (const Onnx__NodeProto *n, const char *name, const char *def, char *buf, gsize size)
 {
   const Onnx__AttributeProto *a = attr (n, name);
+  gsize len;
 
   if (a == NULL || !a->has_s)
     return def;
-  g_strlcpy (buf, (const char *) a->s.data, MIN (size, a->s.len + 1));
+  /* Not NUL-terminated, and NULL when empty: no g_strlcpy. */
+  len = MIN (size - 1, a->s.len);
+  if (len > 0)
+    memcpy (buf, a->s.data, len);
+  buf[len] = '\0';
   return buf;
 }
 
@@ -293,6 +298,13 @@ bad:
 /* ------------------------------------------------------------------ */
 /* Values */
 
+/* An optional proto2 string that is absent is NULL in protobuf-c. */
+static const char *
+opt_name (const char *s)
+{
+  return s != NULL ? s : "";
+}
+
 static Value *
 lookup (Ctx *c, guint i, GError **error)
 {
@@ -396,7 +408,9 @@ add_layer (Ctx *c, const char *klass, JsonObject *cfg, const guint *in, guint n_
   g_autoptr(MirLayer) layer = NULL;
   g_autofree char *name = NULL;
   GString *base = g_string_new (NULL);
-  const char *src = c->node->name && c->node->name[0] ? c->node->name : c->node->output[0];
+  const char *src = c->node->name && c->node->name[0] ? c->node->name
+                    : c->node->n_output > 0 && c->node->output[0][0] ? c->node->output[0]
+                    : c->node_name;
   gint idx;
 
   for (const char *p = src; *p; p++)
@@ -450,6 +464,9 @@ set_weight (Ctx *c, MirLayer *layer, guint index, const float *data, gsize n, GE
   return mir_layer_set_weight (layer, index, t, error);
 }
 
+/* The largest kernel side, stride, dilation or pad read from a file. */
+#define MAX_WINDOW 65536
+
 /* Keras "same" pads for one axis: (begin, end). */
 static void
 same_pads (gint64 in, gint64 k, gint64 s, gint64 *b, gint64 *e)
@@ -498,8 +515,33 @@ read_pads (Ctx *c, const gint64 k[2], const gint64 st[2], const gint64 dil[2],
   char buf[32];
   const char *ap = attr_string (c->node, "auto_pad", "NOTSET", buf, sizeof buf);
 
+  /* Kernel, strides and dilations come from the file: a zero stride would
+   * divide by zero below, huge values overflow the size arithmetic. */
+  for (int a = 0; a < 2; a++)
+    if (k[a] < 1 || k[a] > MAX_WINDOW || st[a] < 1 || st[a] > MAX_WINDOW || dil[a] < 1 ||
+        dil[a] > MAX_WINDOW)
+      {
+        g_autofree char *d = g_strdup_printf (_("kernel_shape, strides and dilations must be "
+                                                "between 1 and %d (they are %" PRId64 "×%"
+                                                PRId64 ", %" PRId64 "×%" PRId64 ", %" PRId64
+                                                "×%" PRId64 ")"),
+                                              MAX_WINDOW, k[0], k[1], st[0], st[1], dil[0],
+                                              dil[1]);
+        return node_error (c, error, MIR_ERROR_FORMAT, d);
+      }
   if (g_strcmp0 (ap, "NOTSET") == 0)
-    return attr_ints (c, "pads", 4, zeros, p, error);
+    {
+      if (!attr_ints (c, "pads", 4, zeros, p, error))
+        return FALSE;
+      for (int a = 0; a < 4; a++)
+        if (p[a] < 0 || p[a] > MAX_WINDOW)
+          {
+            g_autofree char *d = g_strdup_printf (_("its pads must be between 0 and %d"),
+                                                  MAX_WINDOW);
+            return node_error (c, error, MIR_ERROR_FORMAT, d);
+          }
+      return TRUE;
+    }
   if (g_strcmp0 (ap, "VALID") == 0)
     {
       memset (p, 0, 4 * sizeof (gint64));
@@ -741,6 +783,7 @@ static gboolean
 op_matmul (Ctx *c, GError **error)
 {
   Value *x = tensor_input (c, 0, error);
+  Value *out;
   const Onnx__TensorProto *B;
   g_autofree float *bd = NULL;
   MirLayer *layer = NULL;
@@ -754,7 +797,9 @@ op_matmul (Ctx *c, GError **error)
     return FALSE;
   if (!make_dense (c, x, bd, B->dims[0], B->dims[1], NULL, &layer, error))
     return FALSE;
-  ((Value *) g_hash_table_lookup (c->values, c->node->output[0]))->matmul = layer;
+  /* (a MatMul without a named output has no Add to fold a bias into) */
+  if (c->node->n_output > 0 && (out = g_hash_table_lookup (c->values, c->node->output[0])))
+    out->matmul = layer;
   return TRUE;
 }
 
@@ -1317,7 +1362,7 @@ add_graph_input (Ctx *c, const Onnx__ValueInfoProto *vi, GError **error)
       (tt = vi->type->tensor_type) == NULL || (sp = tt->shape) == NULL)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-                   _("The input '%s' of '%s' is not a tensor of known shape"), vi->name,
+                   _("The input '%s' of '%s' is not a tensor of known shape"), opt_name (vi->name),
                    c->display);
       return FALSE;
     }
@@ -1367,7 +1412,7 @@ add_graph_input (Ctx *c, const Onnx__ValueInfoProto *vi, GError **error)
   }
   v = g_new0 (Value, 1);
   v->node = idx;
-  g_hash_table_replace (c->values, g_strdup (vi->name), v);
+  g_hash_table_replace (c->values, g_strdup (opt_name (vi->name)), v);
   return TRUE;
 }
 
@@ -1448,10 +1493,10 @@ mir_onnx_load (const char *path, GError **error)
       Value *v = g_new0 (Value, 1);
       v->node = -1;
       v->constant = g->initializer[i];
-      g_hash_table_replace (values, g_strdup (g->initializer[i]->name), v);
+      g_hash_table_replace (values, g_strdup (opt_name (g->initializer[i]->name)), v);
     }
   for (gsize i = 0; i < g->n_input; i++)
-    if (!g_hash_table_contains (values, g->input[i]->name) &&
+    if (!g_hash_table_contains (values, opt_name (g->input[i]->name)) &&
         !add_graph_input (&c, g->input[i], error))
       goto out;
   if (model->inputs->len != 1)
@@ -1471,13 +1516,13 @@ mir_onnx_load (const char *path, GError **error)
     }
   for (gsize i = 0; i < g->n_output; i++)
     {
-      Value *v = g_hash_table_lookup (values, g->output[i]->name);
+      Value *v = g_hash_table_lookup (values, opt_name (g->output[i]->name));
       guint idx;
       if (v == NULL || v->node < 0)
         {
           g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                        _("The output '%s' of '%s' is not computed by its graph"),
-                       g->output[i]->name, display);
+                       opt_name (g->output[i]->name), display);
           goto out;
         }
       idx = (guint) v->node;

@@ -69,6 +69,16 @@ get_obj (JsonObject *o, const char *key)
   return JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
 }
 
+/* The parsed document's object, or NULL: an empty or blank file parses
+ * with no root at all. */
+static JsonObject *
+root_object (JsonParser *parser)
+{
+  JsonNode *n = json_parser_get_root (parser);
+
+  return n != NULL && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+}
+
 static JsonArray *
 get_array (JsonObject *o, const char *key)
 {
@@ -332,7 +342,7 @@ read_tm_metadata (MirModel *model, const char *dir, GError **error)
     return TRUE;
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_mapped_file (parser, path, &local) ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+      (root = root_object (parser)) == NULL)
     {
       g_autofree char *d = g_filename_display_name (path);
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
@@ -340,7 +350,6 @@ read_tm_metadata (MirModel *model, const char *dir, GError **error)
                    local ? ": " : "", local ? local->message : "");
       return FALSE;
     }
-  root = json_node_get_object (json_parser_get_root (parser));
   labels = get_array (root, "labels");
   pkg = mir_config_get_string (root, "packageName", "");
   if (labels != NULL && json_array_get_length (labels) > 0)
@@ -399,13 +408,12 @@ mir_tfjs_load (const char *path, GError **error)
                    _("'%s' is not valid JSON: %s"), display, local->message);
       return NULL;
     }
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  if ((root = root_object (parser)) == NULL)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                    _("'%s' is not a TensorFlow.js model (not a JSON object)"), display);
       return NULL;
     }
-  root = json_node_get_object (json_parser_get_root (parser));
   if (g_strcmp0 (mir_config_get_string (root, "format", "layers-model"), "graph-model") == 0)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
