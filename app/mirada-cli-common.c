@@ -272,6 +272,43 @@ mirada_cli_explain_class (MirModel *model, gint k, MirExplainOptions *opts)
     }
 }
 
+/* A dataset image for the trainer and `mirada evaluate`: decoded with
+ * GdkPixbuf (mirada_image_load), resized to @width × @height with @resize and
+ * converted to @channels (PIL's "L" luma for grey), into @pixels (HWC). */
+gboolean
+mirada_cli_decode_dataset_image (const char    *path,
+                                 gint64         height,
+                                 gint64         width,
+                                 gint64         channels,
+                                 MirResizeMode  resize,
+                                 guint8        *pixels,
+                                 GError       **error)
+{
+  g_autoptr(MirImage) image = NULL;
+  g_autoptr(MirImage) sized = NULL;
+
+  if (!(image = mirada_image_load (path, error)))
+    return FALSE;
+  if (!(sized = mir_image_resize (image, (int) width, (int) height, resize, error)))
+    return FALSE;
+  for (gint64 y = 0; y < height; y++)
+    for (gint64 x = 0; x < width; x++)
+      {
+        const guint8 *s = sized->pixels + (gsize) y * sized->rowstride + (gsize) x * sized->channels;
+        guint8 *d = pixels + (y * width + x) * channels;
+        for (gint64 c = 0; c < channels; c++)
+          {
+            if (sized->channels == 1)
+              d[c] = s[0];
+            else if (channels == 1)
+              d[c] = (guint8) ((s[0] * 19595 + s[1] * 38470 + s[2] * 7471 + 0x8000) >> 16);
+            else
+              d[c] = s[MIN (c, sized->channels - 1)];
+          }
+      }
+  return TRUE;
+}
+
 /* ------------------------------------------------------------------ */
 
 void

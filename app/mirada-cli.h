@@ -43,6 +43,13 @@ MirModel *mirada_cli_load_model (const char  *path,
  * dropped) into RGB. */
 MirImage *mirada_image_load     (const char  *path,
                                  GError     **error);
+gboolean  mirada_cli_decode_dataset_image (const char    *path,
+                                           gint64         height,
+                                           gint64         width,
+                                           gint64         channels,
+                                           MirResizeMode  resize,
+                                           guint8        *pixels,
+                                           GError       **error);
 /* Writes an RGB/grey MirImage as PNG atomically (temp file + rename). */
 gboolean  mirada_image_save_png (const MirImage *image,
                                  const char     *path,

@@ -38,30 +38,10 @@ static gboolean
 decode_image (const char *path, gint64 height, gint64 width, gint64 channels, guint8 *pixels,
               gpointer user_data, GError **error)
 {
-  g_autoptr(MirImage) image = NULL;
-  g_autoptr(MirImage) sized = NULL;
   MirModel *model = user_data;
 
-  if (!(image = mirada_image_load (path, error)))
-    return FALSE;
-  if (!(sized = mir_image_resize (image, (int) width, (int) height, model->meta.resize, error)))
-    return FALSE;
-  for (gint64 y = 0; y < height; y++)
-    for (gint64 x = 0; x < width; x++)
-      {
-        const guint8 *s = sized->pixels + (gsize) y * sized->rowstride + (gsize) x * sized->channels;
-        guint8 *d = pixels + (y * width + x) * channels;
-        for (gint64 c = 0; c < channels; c++)
-          {
-            if (sized->channels == 1)
-              d[c] = s[0];
-            else if (channels == 1)
-              d[c] = (guint8) ((s[0] * 19595 + s[1] * 38470 + s[2] * 7471 + 0x8000) >> 16);
-            else
-              d[c] = s[MIN (c, sized->channels - 1)];
-          }
-      }
-  return TRUE;
+  return mirada_cli_decode_dataset_image (path, height, width, channels, model->meta.resize,
+                                          pixels, error);
 }
 
 /* Output index of each dataset class: by name when the model knows its
