@@ -243,6 +243,30 @@ mir_keras_model_config_json (MirModel *model, GError **error)
 /* ------------------------------------------------------------------ */
 /* HDF5 */
 
+/* Creates attribute @name of @type over @space on @obj and writes @buf (as
+ * @mem_type) when @prepared (the caller's type and space set-up succeeded),
+ * then closes the attribute, @space and, with @own_type, @type. */
+static gboolean
+finish_attr (hid_t obj, const char *name, hid_t type, gboolean own_type, hid_t mem_type,
+             hid_t space, gboolean prepared, const void *buf)
+{
+  hid_t attr = -1;
+  gboolean ok = FALSE;
+
+  if (prepared)
+    {
+      attr = H5Acreate2 (obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+      ok = attr >= 0 && H5Awrite (attr, mem_type, buf) >= 0;
+    }
+  if (attr >= 0)
+    H5Aclose (attr);
+  if (space >= 0)
+    H5Sclose (space);
+  if (own_type && type >= 0)
+    H5Tclose (type);
+  return ok;
+}
+
 /* Fixed-length byte string, as h5py stores Python bytes. */
 static gboolean
 write_bytes_attr (hid_t obj, const char *name, const char *value)
@@ -250,22 +274,11 @@ write_bytes_attr (hid_t obj, const char *name, const char *value)
   gsize len = strlen (value);
   hid_t type = H5Tcopy (H5T_C_S1);
   hid_t space = H5Screate (H5S_SCALAR);
-  hid_t attr = -1;
-  gboolean ok = FALSE;
 
-  if (type >= 0 && space >= 0 && H5Tset_size (type, MAX (len, 1)) >= 0 &&
-      H5Tset_strpad (type, H5T_STR_NULLPAD) >= 0)
-    {
-      attr = H5Acreate2 (obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-      ok = attr >= 0 && H5Awrite (attr, type, len ? value : "") >= 0;
-    }
-  if (attr >= 0)
-    H5Aclose (attr);
-  if (space >= 0)
-    H5Sclose (space);
-  if (type >= 0)
-    H5Tclose (type);
-  return ok;
+  return finish_attr (obj, name, type, TRUE, type, space,
+                      type >= 0 && space >= 0 && H5Tset_size (type, MAX (len, 1)) >= 0 &&
+                        H5Tset_strpad (type, H5T_STR_NULLPAD) >= 0,
+                      len ? value : "");
 }
 
 /* Variable-length UTF-8 string, as h5py stores Python str. */
@@ -274,22 +287,11 @@ write_str_attr (hid_t obj, const char *name, const char *value)
 {
   hid_t type = H5Tcopy (H5T_C_S1);
   hid_t space = H5Screate (H5S_SCALAR);
-  hid_t attr = -1;
-  gboolean ok = FALSE;
 
-  if (type >= 0 && space >= 0 && H5Tset_size (type, H5T_VARIABLE) >= 0 &&
-      H5Tset_cset (type, H5T_CSET_UTF8) >= 0)
-    {
-      attr = H5Acreate2 (obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-      ok = attr >= 0 && H5Awrite (attr, type, &value) >= 0;
-    }
-  if (attr >= 0)
-    H5Aclose (attr);
-  if (space >= 0)
-    H5Sclose (space);
-  if (type >= 0)
-    H5Tclose (type);
-  return ok;
+  return finish_attr (obj, name, type, TRUE, type, space,
+                      type >= 0 && space >= 0 && H5Tset_size (type, H5T_VARIABLE) >= 0 &&
+                        H5Tset_cset (type, H5T_CSET_UTF8) >= 0,
+                      &value);
 }
 
 /* An array of fixed-length byte strings (h5py: a list of bytes); an empty
@@ -298,23 +300,17 @@ static gboolean
 write_names_attr (hid_t obj, const char *name, GPtrArray *names)
 {
   hsize_t dims[1] = { names->len };
-  hid_t type, space, attr = -1;
+  hid_t type, space;
   gsize width = 1;
   g_autofree char *buf = NULL;
-  gboolean ok = FALSE;
 
   if (names->len == 0)
     {
       double dummy = 0;
+
       space = H5Screate_simple (1, dims, NULL);
-      if (space < 0)
-        return FALSE;
-      attr = H5Acreate2 (obj, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT);
-      ok = attr >= 0 && H5Awrite (attr, H5T_NATIVE_DOUBLE, &dummy) >= 0;
-      if (attr >= 0)
-        H5Aclose (attr);
-      H5Sclose (space);
-      return ok;
+      return finish_attr (obj, name, H5T_IEEE_F64LE, FALSE, H5T_NATIVE_DOUBLE, space,
+                          space >= 0, &dummy);
     }
   for (guint i = 0; i < names->len; i++)
     width = MAX (width, strlen (names->pdata[i]));
@@ -323,19 +319,10 @@ write_names_attr (hid_t obj, const char *name, GPtrArray *names)
     memcpy (buf + i * width, names->pdata[i], strlen (names->pdata[i]));
   type = H5Tcopy (H5T_C_S1);
   space = H5Screate_simple (1, dims, NULL);
-  if (type >= 0 && space >= 0 && H5Tset_size (type, width) >= 0 &&
-      H5Tset_strpad (type, H5T_STR_NULLPAD) >= 0)
-    {
-      attr = H5Acreate2 (obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-      ok = attr >= 0 && H5Awrite (attr, type, buf) >= 0;
-    }
-  if (attr >= 0)
-    H5Aclose (attr);
-  if (space >= 0)
-    H5Sclose (space);
-  if (type >= 0)
-    H5Tclose (type);
-  return ok;
+  return finish_attr (obj, name, type, TRUE, type, space,
+                      type >= 0 && space >= 0 && H5Tset_size (type, width) >= 0 &&
+                        H5Tset_strpad (type, H5T_STR_NULLPAD) >= 0,
+                      buf);
 }
 
 static gboolean
