@@ -5,6 +5,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "mir-activations.h"
+#include "mir-act-vec.h"
 #include "mir-error.h"
 
 #define SELU_ALPHA 1.6732632423543772848170429916717
@@ -149,8 +150,8 @@ mir_activation_forward (MirActivation act, const float *x, float *y, gsize n, gs
         y[i] = x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0;
       break;
     case MIR_ACT_SIGMOID:
-      for (i = 0; i < n; i++)
-        y[i] = sigmoidf (x[i]);
+    case MIR_ACT_SWISH:
+      mir_act_vec_forward_parallel (act, x, y, n);
       break;
     case MIR_ACT_HARD_SIGMOID:
       for (i = 0; i < n; i++)
@@ -170,10 +171,6 @@ mir_activation_forward (MirActivation act, const float *x, float *y, gsize n, gs
     case MIR_ACT_SELU:
       for (i = 0; i < n; i++)
         y[i] = (float) (SELU_SCALE * (x[i] > 0 ? x[i] : SELU_ALPHA * expm1f (x[i])));
-      break;
-    case MIR_ACT_SWISH:
-      for (i = 0; i < n; i++)
-        y[i] = x[i] * sigmoidf (x[i]);
       break;
     case MIR_ACT_GELU:
       for (i = 0; i < n; i++)

@@ -67,7 +67,7 @@ mir_fold_applies (MirLayer *conv, MirLayer *bn, MirActivation act)
       conv->config == NULL || conv->activation != MIR_ACT_LINEAR ||
       conv->n_weights < 1 || bn->n_weights < 2)
     return FALSE;
-  if (act != MIR_ACT_LINEAR && act != MIR_ACT_RELU && act != MIR_ACT_RELU6)
+  if (act == MIR_ACT_SOFTMAX || act >= MIR_ACT_N)
     return FALSE;
   channels = conv->out_shape.dim[conv->out_shape.ndim - 1];
   return conv->out_shape.ndim == 4 && channels > 0 &&
@@ -110,12 +110,6 @@ small_weights (MirLayer *conv, MirLayer *bn, gsize *n)
   return out;
 }
 
-static const char *
-act_name (MirActivation act)
-{
-  return act == MIR_ACT_RELU ? "relu" : act == MIR_ACT_RELU6 ? "relu6" : "linear";
-}
-
 static MirLayer *
 build_folded (MirLayer *conv, MirLayer *bn, MirActivation act)
 {
@@ -137,7 +131,7 @@ build_folded (MirLayer *conv, MirLayer *bn, MirActivation act)
                             json_node_copy (json_object_get_member (conv->config, l->data)));
   g_list_free (members);
   json_object_set_boolean_member (config, "use_bias", TRUE);
-  json_object_set_string_member (config, "activation", act_name (act));
+  json_object_set_string_member (config, "activation", mir_activation_get_name (act));
 
   folded = mir_layer_new (conv->klass, conv->name, config, NULL);
   if (folded == NULL || !mir_layer_build (folded, &conv->in_shape, 1, &out, NULL) ||

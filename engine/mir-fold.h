@@ -1,9 +1,9 @@
-/* mir-fold.h: BatchNormalization (and a following ReLU/ReLU6) folded into
+/* mir-fold.h: BatchNormalization (and a following activation) folded into
  * the convolution before it, for inference runs.
  *
  * mir_model_run() asks for a folded layer when a Conv2D or DepthwiseConv2D
  * without activation feeds only a BatchNormalization (that perhaps feeds
- * only a ReLU), and the run keeps no intermediate outputs (no
+ * only a ReLU or an elementwise Activation: swish in EfficientNet), and the run keeps no intermediate outputs (no
  * MIR_RUN_KEEP_ALL, not training): then nobody can see the convolution's
  * own output, and one pass over memory replaces two or three.  Runs that
  * keep outputs (activation grids, Grad-CAM, training) never fold, so they
@@ -25,7 +25,7 @@ MirFoldCache *mir_fold_cache_new  (void);
 void          mir_fold_cache_free (MirFoldCache *cache);
 
 /* TRUE if @conv (with no activation of its own) can absorb @bn and then
- * @act (LINEAR, RELU or RELU6). */
+ * @act (any elementwise activation: not softmax). */
 gboolean      mir_fold_applies    (MirLayer *conv, MirLayer *bn, MirActivation act);
 
 /* A new reference to the layer computing act (bn (conv (x))), or NULL (no

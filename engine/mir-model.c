@@ -435,7 +435,7 @@ check_input (MirModel *self, guint k, MirTensor *t, GError **error)
   return TRUE;
 }
 
-/* Finds conv -> BatchNormalization [-> ReLU] chains whose inner outputs
+/* Finds conv -> BatchNormalization [-> ReLU / Activation] chains whose inner outputs
  * have no other consumer and are not asked for (see mir-fold.h). */
 static void
 plan_folds (MirModel *self, guint last, const gboolean *needed, const guint *uses, gint target,
@@ -475,7 +475,7 @@ plan_folds (MirModel *self, guint last, const gboolean *needed, const guint *use
           if (kn->n_inputs == 1 &&
               (kn->layer->klass == &mir_layer_relu_class ||
                kn->layer->klass == &mir_layer_activation_class) &&
-              (kn->layer->activation == MIR_ACT_RELU || kn->layer->activation == MIR_ACT_RELU6))
+              kn->layer->activation != MIR_ACT_SOFTMAX)
             {
               act_node = kn;
               act = kn->layer->activation;

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "mir-act-vec.h"
 #include "mir-fold.h"
 #include "mir-gemm.h"
 #include "mir-parallel.h"
@@ -103,6 +104,14 @@ static const ConvCase conv_cases[] = {
     2, 7, 41, 3 },
   /* 1x1 over 3 channels (direct) */
   { "{\"filters\": 17, \"kernel_size\": 1, \"activation\": \"relu6\"}", 3, 5, 7, 3 },
+  /* 1x1 as GEMM row blocks over the threads (3600 rows, 11 blocks), swish
+   * in the epilogue (EfficientNet's expansion) */
+  { "{\"filters\": 96, \"kernel_size\": 1, \"activation\": \"swish\"}", 2, 40, 45, 16 },
+  /* the same with sigmoid, no bias, 7 filters (blocks of 4681 rows: one) */
+  { "{\"filters\": 7, \"kernel_size\": 1, \"activation\": \"sigmoid\", "
+    "\"use_bias\": false}", 3, 11, 13, 40 },
+  /* 1x1 with relu over 70 blocks of 32 rows (filters 1200) */
+  { "{\"filters\": 1200, \"kernel_size\": 1, \"activation\": \"relu\"}", 1, 7, 320, 24 },
 };
 
 typedef struct
@@ -336,8 +345,8 @@ test_pool (gconstpointer data)
   assert_close (y->data, want, y->numel, config);
 }
 
-/* DepthwiseConv2D (vectorised over channels, 4 pixels a tile, fused
- * bias + ReLU/ReLU6, threaded) against a float64 loop. */
+/* DepthwiseConv2D (vectorised over channels, 4 or 8 pixels a tile, fused
+ * bias + ReLU/ReLU6/sigmoid/swish, threaded) against a float64 loop. */
 typedef struct
 {
   gint64 k, s, d, mult;
@@ -354,6 +363,10 @@ static const DwCase dw_cases[] = {
   { 5, 1, 1, 1, TRUE, TRUE, "swish", 2, 7, 9, 9 },
   { 3, 1, 1, 1, TRUE, TRUE, "relu6", 2, 2, 1, 8 },
   { 3, 1, 1, 2, TRUE, TRUE, "relu6", 2, 6, 7, 5 },
+  /* in-register swish and sigmoid, 8-pixel tiles (AVX-512), channel tails */
+  { 3, 1, 1, 1, TRUE, FALSE, "swish", 2, 5, 37, 24 },
+  { 5, 2, 1, 1, TRUE, TRUE, "swish", 1, 23, 41, 21 },
+  { 3, 1, 1, 1, FALSE, TRUE, "sigmoid", 2, 6, 30, 19 },
 };
 
 static void
@@ -426,10 +439,10 @@ test_depthwise (gconstpointer data)
   assert_close (mir_trace_get_output (slow, 0)->data, want, y->numel, "training path");
 }
 
-/* BatchNormalization (+ ReLU) folded into the convolution before it in
+/* BatchNormalization (+ activation) folded into the convolution before it in
  * inference runs that keep nothing; runs keeping every output see the
  * unfolded values.  conv(3 -> 16) -> BN -> ReLU(6) -> depthwise stride 2
- * -> BN -> Activation(relu) -> conv 1x1 -> BN (output). */
+ * -> BN -> Activation(swish) -> conv 1x1 -> BN (output). */
 static const struct
 {
   const char *klass, *name, *config;
@@ -441,7 +454,7 @@ static const struct
   { "DepthwiseConv2D", "dw_b", "{\"kernel_size\": 3, \"strides\": 2, \"padding\": \"same\", "
                                "\"use_bias\": false}" },
   { "BatchNormalization", "bn_b", "{}" },
-  { "Activation", "relu_b", "{\"activation\": \"relu\"}" },
+  { "Activation", "swish_b", "{\"activation\": \"swish\"}" },
   { "Conv2D", "conv_c", "{\"filters\": 8, \"kernel_size\": 1}" },
   { "BatchNormalization", "bn_c", "{}" },
 };
@@ -641,6 +654,69 @@ test_blas_sections (void)
   g_assert_cmpint (openblas_get_num_threads (), ==, before);
 }
 
+/* The vectorised sigmoid and swish (mir-act-vec.c) against libm in double:
+ * within 6e-7 of the value (a few float ulp) plus 1e-35 absolute (below
+ * -87.3 the exponential is clamped to the smallest normal float, so
+ * sigmoid(-100) is 1.2e-38 instead of 3.7e-44); NaN stays NaN, sigmoid(+-inf)
+ * is 1 and (almost) 0; a value's result does not depend on its position
+ * (tails of 1..15 values). */
+static void
+test_act_vec (gconstpointer data)
+{
+  static const MirActivation acts[] = { MIR_ACT_SIGMOID, MIR_ACT_SWISH };
+  gsize n = 20011;
+  g_autofree float *x = g_new (float, n);
+  g_autofree float *y = g_new (float, n);
+  g_autofree float *z = g_new (float, n);
+
+  for (gsize i = 0; i < n; i++)
+    x[i] = (float) (-110.0 + 220.0 * (double) i / (double) (n - 1));
+  x[17] = 0.0f;
+  x[18] = -0.0f;
+  x[19] = 1e-30f;
+  x[20] = -1e-30f;
+  x[21] = 88.5f;
+  x[22] = -87.0f;
+  for (guint a = 0; a < G_N_ELEMENTS (acts); a++)
+    {
+      double worst = 0;
+
+      mir_act_vec_forward_parallel (acts[a], x, y, n);
+      for (gsize i = 0; i < n; i++)
+        {
+          double v = x[i], s = 1.0 / (1.0 + exp (-v));
+          double want = acts[a] == MIR_ACT_SWISH ? v * s : s;
+          double e = fabs (y[i] - want) / (fabs (want) * 6e-7 + 1e-35);
+
+          worst = MAX (worst, e);
+        }
+      g_test_message ("%s: worst error %.3f of the bound", mir_activation_get_name (acts[a]),
+                      worst);
+      g_assert_cmpfloat (worst, <=, 1.0);
+      /* the same values through odd lengths and offsets */
+      for (gsize len = 1; len < 40; len += 3)
+        {
+          mir_act_vec_forward (acts[a], x + 101 + len, z, len);
+          g_assert_cmpmem (z, len * sizeof (float), y + 101 + len, len * sizeof (float));
+        }
+      /* in place */
+      memcpy (z, x, n * sizeof (float));
+      mir_activation_forward (acts[a], z, z, n, n);
+      g_assert_cmpmem (z, n * sizeof (float), y, n * sizeof (float));
+    }
+  {
+    float special[4] = { NAN, INFINITY, -INFINITY, 5.0f }, out[4];
+
+    mir_act_vec_forward (MIR_ACT_SIGMOID, special, out, 4);
+    g_assert_true (isnan (out[0]));
+    g_assert_cmpfloat (out[1], ==, 1.0f);
+    g_assert_cmpfloat (out[2], >=, 0.0f);
+    g_assert_cmpfloat (out[2], <, 1e-37f);
+    mir_act_vec_forward (MIR_ACT_SWISH, special, out, 1);
+    g_assert_true (isnan (out[0]));
+  }
+}
+
 /* The same, with the portable kernels instead of the SIMD clones, or with the
  * AVX2 clones on an AVX-512 CPU. */
 static void
@@ -693,6 +769,7 @@ main (int argc, char **argv)
       g_autofree char *path = g_strdup_printf ("/kernels-fast/depthwise/%u", i);
       add_both (path, test_depthwise, &dw_cases[i]);
     }
+  add_both ("/kernels-fast/act-vec", test_act_vec, NULL);
   g_test_add_func ("/kernels-fast/bn-fold", test_bn_fold);
   g_test_add_func ("/kernels-fast/gemm-small-m", test_gemm_small_m);
   g_test_add_func ("/kernels-fast/blas-sections", test_blas_sections);

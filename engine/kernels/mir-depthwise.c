@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "mir-act-vec.h"
 #include "mir-depthwise.h"
 #include "mir-parallel.h"
 #include "mir-vec.h"
@@ -110,16 +111,20 @@ mir_depthwise_backward (const MirConvGeom *g, gint64 mult, const float *x, const
 }
 
 /* ------------------------------------------------------------------ */
-/* Inference kernel for depth_multiplier 1: 8 channels a vector, 4 output
- * pixels of a row at a time sharing the kernel vectors, bias and ReLU/ReLU6
- * in registers, rows split over threads. */
+/* Inference kernel for depth_multiplier 1: 8 channels a vector, P output
+ * pixels of a row at a time sharing the kernel vectors, bias and activation
+ * (ReLU, ReLU6, sigmoid, swish) in registers, rows split over threads.
+ * A tile of pixels runs through all its channel blocks before the next
+ * tile, so each pixel's channels are read while their cache lines are hot
+ * (the other order swept a whole row per 8 channels: 2.9 ms of
+ * EfficientNetB0's 18). */
 
 typedef struct
 {
   const MirConvGeom *g;
   const float *x, *k, *bias;
-  const float *zeros; /* c zeros: the bias when there is none */
-  int act;
+  int act;               /* MIR_VEC_ACT_*, every kind */
+  MirActivation act_fn;  /* the same, for the channels past the last vector */
   gint64 ox_lo, ox_hi; /* columns whose taps are all inside the image */
   float *y;
 } DwCtx;
@@ -160,8 +165,9 @@ typedef struct
 
 DEFINE_DW_TILE (1)
 DEFINE_DW_TILE (4)
+DEFINE_DW_TILE (8)
 
-/* Channels past the last full vector, one pixel at a time. */
+/* Channels past the last full vector of pixel @ox, one at a time. */
 static inline MIR_ALWAYS_INLINE void
 dw_tail (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsize c0)
 {
@@ -186,45 +192,56 @@ dw_tail (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsi
                    d->k[(gsize) (ky * g->kw + kx) * c + k];
             }
         }
-      if (d->act != MIR_VEC_ACT_NONE)
+      if (d->act == MIR_VEC_ACT_RELU || d->act == MIR_VEC_ACT_RELU6)
         s = s > 0.0f ? s : 0.0f;
       if (d->act == MIR_VEC_ACT_RELU6)
         s = s < 6.0f ? s : 6.0f;
       yrow[(gsize) ox * c + k] = s;
     }
+  if (d->act == MIR_VEC_ACT_SIGMOID || d->act == MIR_VEC_ACT_SWISH)
+    mir_act_vec_forward (d->act_fn, yrow + (gsize) ox * c + c0, yrow + (gsize) ox * c + c0,
+                         c - c0);
 }
 
-static inline MIR_ALWAYS_INLINE void
-dw_rows (gint64 begin, gint64 end, gpointer data)
-{
-  const DwCtx *d = data;
-  const MirConvGeom *g = d->g;
-  gsize c = (gsize) g->c, cv = c / 8 * 8;
-
-  for (gint64 r = begin; r < end; r++)
-    {
-      gint64 n = r / g->oh, oy = r % g->oh;
-      const float *xn = d->x + (gsize) n * (gsize) (g->h * g->w) * c;
-      float *yrow = d->y + (gsize) r * (gsize) g->ow * c;
-
-      for (gsize cb = 0; cb < cv; cb += 8)
-        {
-          gint64 ox = 0;
-
-          for (; ox < d->ox_lo; ox++)
-            dw_tile_1 (d, xn, yrow, oy, ox, cb, TRUE);
-          for (; ox + 4 <= d->ox_hi; ox += 4)
-            dw_tile_4 (d, xn, yrow, oy, ox, cb, FALSE);
-          for (; ox < d->ox_hi; ox++)
-            dw_tile_1 (d, xn, yrow, oy, ox, cb, FALSE);
-          for (; ox < g->ow; ox++)
-            dw_tile_1 (d, xn, yrow, oy, ox, cb, TRUE);
-        }
-      if (cv < c)
-        for (gint64 ox = 0; ox < g->ow; ox++)
-          dw_tail (d, xn, yrow, oy, ox, cv);
+/* Pixels [ox0, ox1) of a row, P at a time, each through every channel
+ * block; @border: taps may fall outside the image. */
+#define DW_SPAN(P, border)                                           \
+  for (; ox + P <= ox1; ox += P)                                     \
+    {                                                                \
+      for (gsize cb = 0; cb < cv; cb += 8)                           \
+        dw_tile_##P (d, xn, yrow, oy, ox, cb, border);               \
+      if (cv < c)                                                    \
+        for (gint64 q = ox; q < ox + P; q++)                         \
+          dw_tail (d, xn, yrow, oy, q, cv);                          \
     }
-}
+
+#define DEFINE_DW_ROWS(PFX, P)                                                 \
+  static inline MIR_ALWAYS_INLINE void                                         \
+  PFX##dw_rows (gint64 begin, gint64 end, gpointer data)                       \
+  {                                                                            \
+    const DwCtx *d = data;                                                     \
+    const MirConvGeom *g = d->g;                                               \
+    gsize c = (gsize) g->c, cv = c / 8 * 8;                                    \
+                                                                               \
+    for (gint64 r = begin; r < end; r++)                                       \
+      {                                                                        \
+        gint64 n = r / g->oh, oy = r % g->oh, ox = 0, ox1;                     \
+        const float *xn = d->x + (gsize) n * (gsize) (g->h * g->w) * c;        \
+        float *yrow = d->y + (gsize) r * (gsize) g->ow * c;                    \
+                                                                               \
+        ox1 = d->ox_lo;                                                        \
+        DW_SPAN (1, TRUE)                                                      \
+        ox1 = d->ox_hi;                                                        \
+        DW_SPAN (P, FALSE)                                                     \
+        DW_SPAN (1, FALSE)                                                     \
+        ox1 = g->ow;                                                           \
+        DW_SPAN (1, TRUE)                                                      \
+      }                                                                        \
+  }
+
+DEFINE_DW_ROWS (, 4)
+/* AVX-512VL: 32 registers, 8 accumulators */
+DEFINE_DW_ROWS (wide_, 8)
 
 static void
 dw_rows_portable (gint64 begin, gint64 end, gpointer data)
@@ -237,6 +254,12 @@ MIR_TARGET_AVX2 static void
 dw_rows_avx2 (gint64 begin, gint64 end, gpointer data)
 {
   dw_rows (begin, end, data);
+}
+
+MIR_TARGET_AVX512 static void
+dw_rows_avx512 (gint64 begin, gint64 end, gpointer data)
+{
+  wide_dw_rows (begin, end, data);
 }
 #endif
 
@@ -255,14 +278,17 @@ mir_depthwise_forward_fast (const MirConvGeom *g, const float *x, const float *k
   d.x = x;
   d.k = k;
   d.bias = bias;
-  d.act = mir_vec_act_kind (act);
+  d.act = mir_vec_act_kind_all (act);
+  d.act_fn = act;
   d.y = y;
   d.ox_lo = MIN ((g->pad_left + g->sw - 1) / g->sw, g->ow);
   span = g->w - 1 + g->pad_left - (g->kw - 1) * g->dw;
   hi = span < 0 ? 0 : MIN (span / g->sw + 1, g->ow);
   d.ox_hi = MAX (hi, d.ox_lo);
 #if MIR_HAVE_AVX2_CLONES
-  if (mir_cpu_has_avx2 ())
+  if (mir_cpu_has_avx512 ())
+    fn = dw_rows_avx512;
+  else if (mir_cpu_has_avx2 ())
     fn = dw_rows_avx2;
 #endif
   mir_parallel_for (g->n * g->oh, MAX (1, 16384 / MAX (g->ow * g->c, 1)), fn, &d);

@@ -60,13 +60,24 @@ enum
   MIR_VEC_ACT_NONE,  /* linear, or applied afterwards */
   MIR_VEC_ACT_RELU,
   MIR_VEC_ACT_RELU6,
+  MIR_VEC_ACT_SIGMOID, /* only from mir_vec_act_kind_all() */
+  MIR_VEC_ACT_SWISH,
 };
 
+/* The ReLU kinds (kernels whose epilogues only know those). */
 static inline int
 mir_vec_act_kind (MirActivation act)
 {
   return act == MIR_ACT_RELU ? MIR_VEC_ACT_RELU
                              : act == MIR_ACT_RELU6 ? MIR_VEC_ACT_RELU6 : MIR_VEC_ACT_NONE;
+}
+
+/* Every kind mir_v8_act() computes. */
+static inline int
+mir_vec_act_kind_all (MirActivation act)
+{
+  return act == MIR_ACT_SIGMOID ? MIR_VEC_ACT_SIGMOID
+                                : act == MIR_ACT_SWISH ? MIR_VEC_ACT_SWISH : mir_vec_act_kind (act);
 }
 
 static inline MIR_ALWAYS_INLINE MirV8
@@ -122,11 +133,72 @@ mir_v8_min (MirV8 a, MirV8 b)
   return (MirV8) (((MirV8i) a & m) | ((MirV8i) b & ~m));
 }
 
+/* 16-float vectors: one AVX-512 register, two AVX2 ones (the compiler
+ * splits them for narrower targets).  For streaming elementwise kernels. */
+typedef float MirV16 __attribute__ ((vector_size (64)));
+typedef gint32 MirV16i __attribute__ ((vector_size (64)));
+
+/* e^x and the logistic sigmoid for a vector type (VT, its int vector VIT):
+ *
+ * exp: x clamped to [-87.34, 88.38] (so 2^n stays a normal float), Cephes'
+ * expf reduction and polynomial, x = n ln 2 + r with |r| <= ln 2 / 2; within
+ * 2 ulp of expf in that range.  n is rounded with the 1.5 * 2^23 trick, so
+ * the code is plain vector arithmetic on every target.
+ *
+ * sigmoid: 1 / (1 + e^-x) from e^-|x| (no overflow); NaN stays NaN. */
+#define MIR_DEFINE_VEC_EXP(SFX, VT, VIT)                                        \
+  static inline MIR_ALWAYS_INLINE VT                                           \
+  mir_##SFX##_select (VIT mask, VT b, VT a)                                    \
+  {                                                                            \
+    return (VT) (((VIT) b & mask) | ((VIT) a & ~mask));                        \
+  }                                                                            \
+                                                                               \
+  static inline MIR_ALWAYS_INLINE VT                                           \
+  mir_##SFX##_exp (VT x)                                                       \
+  {                                                                            \
+    const VT zero = { 0 };                                                     \
+    VT t, n, r, p;                                                             \
+    VIT e;                                                                     \
+                                                                               \
+    x = mir_##SFX##_select (x < -87.33654f, zero - 87.33654f, x);              \
+    x = mir_##SFX##_select (x > 88.37626f, zero + 88.37626f, x);               \
+    t = x * 1.44269504088896341f + 12582912.0f;                                \
+    n = t - 12582912.0f;                                                       \
+    e = ((VIT) t - 0x4B400000 + 127) << 23;                                    \
+    r = x - n * 0.693359375f;                                                  \
+    r = r - n * -2.12194440e-4f;                                               \
+    p = zero + 1.9875691500e-4f;                                               \
+    p = p * r + 1.3981999507e-3f;                                              \
+    p = p * r + 8.3334519073e-3f;                                              \
+    p = p * r + 4.1665795894e-2f;                                              \
+    p = p * r + 1.6666665459e-1f;                                              \
+    p = p * r + 5.0000001201e-1f;                                              \
+    p = p * (r * r) + r + 1.0f;                                                \
+    return p * (VT) e;                                                         \
+  }                                                                            \
+                                                                               \
+  static inline MIR_ALWAYS_INLINE VT                                           \
+  mir_##SFX##_sigmoid (VT x)                                                   \
+  {                                                                            \
+    const VT zero = { 0 };                                                     \
+    VT e = mir_##SFX##_exp (zero - (VT) ((VIT) x & 0x7fffffff));               \
+    VT s = mir_##SFX##_select (x >= 0.0f, zero + 1.0f, e) / (e + 1.0f);        \
+                                                                               \
+    return mir_##SFX##_select (x == x, s, x);                                  \
+  }
+
+MIR_DEFINE_VEC_EXP (v8, MirV8, MirV8i)
+MIR_DEFINE_VEC_EXP (v16, MirV16, MirV16i)
+
 /* ReLU: x > 0 ? x : 0 (NaN -> 0, as mir_activation_forward); ReLU6 also
- * caps at 6. */
+ * caps at 6; sigmoid and swish as mir-act-vec.c (with a division). */
 static inline MIR_ALWAYS_INLINE MirV8
 mir_v8_act (MirV8 v, int kind)
 {
+  if (kind == MIR_VEC_ACT_SIGMOID)
+    return mir_v8_sigmoid (v);
+  if (kind == MIR_VEC_ACT_SWISH)
+    return v * mir_v8_sigmoid (v);
   if (kind != MIR_VEC_ACT_NONE)
     v = mir_v8_max (v, mir_v8_splat (0.0f));
   if (kind == MIR_VEC_ACT_RELU6)

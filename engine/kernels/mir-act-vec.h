@@ -1,0 +1,22 @@
+/* mir-act-vec.h: vectorised, threaded elementwise activations (sigmoid,
+ * swish) for mir_activation_forward and the convolution epilogues. */
+#pragma once
+
+#include <glib.h>
+
+#include "mir-activations.h"
+
+G_BEGIN_DECLS
+
+/* Whether mir_act_vec_forward() computes @act. */
+gboolean mir_act_vec_supported (MirActivation act);
+
+/* y = act(x) over n values on this thread (x and y may alias).  Every value
+ * goes through the same vector code, tail included, so a value does not
+ * depend on where it sits in the array. */
+void     mir_act_vec_forward   (MirActivation act, const float *x, float *y, gsize n);
+
+/* The same split across the kernel threads for large n. */
+void     mir_act_vec_forward_parallel (MirActivation act, const float *x, float *y, gsize n);
+
+G_END_DECLS
