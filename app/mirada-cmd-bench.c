@@ -5,9 +5,9 @@
 #include "config.h"
 
 #include <string.h>
-#include <cblas.h>
 #include <glib/gi18n.h>
 
+#include "mir-parallel.h"
 #include "mirada-cli.h"
 #include "mirada-cli-util.h"
 
@@ -141,7 +141,7 @@ mirada_cmd_bench (int argc, char **argv)
   if (threads < 0 || threads > 1024)
     return mirada_cli_usage_error ("bench", _("--threads must be between 1 and 1024"));
   if (threads > 0)
-    openblas_set_num_threads (threads);
+    mir_parallel_set_threads ((guint) threads);
 
   model = mirada_cli_load_model (argv[1], NULL, NULL, NULL, &error);
   if (model == NULL)
@@ -250,7 +250,7 @@ mirada_cmd_bench (int argc, char **argv)
       json_builder_set_member_name (b, "batch");
       json_builder_add_int_value (b, batch);
       json_builder_set_member_name (b, "threads");
-      json_builder_add_int_value (b, openblas_get_num_threads ());
+      json_builder_add_int_value (b, mir_parallel_threads ());
       json_builder_set_member_name (b, "runs");
       json_builder_add_int_value (b, runs);
       json_builder_set_member_name (b, "median_seconds");
@@ -286,7 +286,7 @@ mirada_cmd_bench (int argc, char **argv)
 
   g_print (_("Model: %s\n"), argv[1]);
   g_print (_("Batch: %d, OpenBLAS threads: %d, runs: %d (after one warm-up run)\n"), batch,
-           openblas_get_num_threads (), runs);
+           mir_parallel_threads (), runs);
   if (free_dims)
     g_print (_("Free input dimensions were set to %d\n"), BENCH_FREE_SIDE);
   g_print ("\n%-32s %-22s %10s %6s %9s\n", _("Layer"), _("Type"), _("ms"), "%", _("GFLOP/s"));

@@ -557,10 +557,51 @@ test_bn_fold (void)
     }
 }
 
-/* mir_gemm() for few rows (per-row sgemv, B in blocks of k for m > 1)
- * against a float64 loop, every transpose combination, beta 0 over NaNs
- * and beta 1, leading dimensions wider than the matrices.  Tolerance:
- * 1e-5 of sum |a b| for each element. */
+/* One product against a float64 loop: beta 0 over NaNs, then beta 1
+ * (alpha 0.5) over random values; leading dimensions 3 wider than the
+ * matrices.  Tolerance: 1e-5 of sum |a b| for each element. */
+static void
+check_gemm (GRand *rng, gint64 m, gint64 n, gint64 k, gboolean ta, gboolean tb)
+{
+  gint64 pad = 3;
+  gint64 lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+  g_autofree float *a = g_new (float, (ta ? k : m) * lda);
+  g_autofree float *b = g_new (float, (tb ? n : k) * ldb);
+  g_autofree float *c = g_new (float, m * ldc);
+  g_autofree float *c1 = g_new (float, m * ldc);
+
+  for (gint64 i = 0; i < (ta ? k : m) * lda; i++)
+    a[i] = (float) g_rand_double_range (rng, -1, 1);
+  for (gint64 i = 0; i < (tb ? n : k) * ldb; i++)
+    b[i] = (float) g_rand_double_range (rng, -1, 1);
+  for (gint64 i = 0; i < m * ldc; i++)
+    {
+      c[i] = NAN;
+      c1[i] = (float) g_rand_double_range (rng, -1, 1);
+    }
+  mir_gemm (ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+  mir_gemm (ta, tb, m, n, k, 0.5f, a, lda, b, ldb, 1.0f, c1, ldc);
+  for (gint64 i = 0; i < m; i++)
+    for (gint64 j = 0; j < n; j++)
+      {
+        double s = 0, mag = 0;
+        for (gint64 p = 0; p < k; p++)
+          {
+            double av = ta ? a[p * lda + i] : a[i * lda + p];
+            double bv = tb ? b[j * ldb + p] : b[p * ldb + j];
+            s += av * bv;
+            mag += fabs (av * bv);
+          }
+        g_assert_cmpfloat (fabs (c[i * ldc + j] - s), <=, 1e-5 * mag);
+      }
+  /* c1 = 0.5 a b + c1_before: c1 - 0.5 c recovers c1_before in range */
+  for (gint64 i = 0; i < m; i++)
+    for (gint64 j = 0; j < n; j++)
+      g_assert_cmpfloat (fabs (c1[i * ldc + j] - 0.5 * c[i * ldc + j]), <=, 1.0 + 1e-3);
+}
+
+/* mir_gemm() for few rows (per-row sgemv, B in blocks of k for m > 1),
+ * every transpose combination. */
 static void
 test_gemm_small_m (void)
 {
@@ -570,44 +611,31 @@ test_gemm_small_m (void)
   for (gint64 m = 1; m <= 5; m++)
     for (guint ki = 0; ki < G_N_ELEMENTS (ks); ki++)
       for (guint tr = 0; tr < 4; tr++)
-        {
-          gboolean ta = tr & 1, tb = tr >> 1;
-          gint64 k = ks[ki], n = 19, pad = 3;
-          gint64 lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
-          g_autofree float *a = g_new (float, (ta ? k : m) * lda);
-          g_autofree float *b = g_new (float, (tb ? n : k) * ldb);
-          g_autofree float *c = g_new (float, m * ldc);
-          g_autofree float *c1 = g_new (float, m * ldc);
+        check_gemm (rng, m, 19, ks[ki], tr & 1, tr >> 1);
+}
 
-          for (gint64 i = 0; i < (ta ? k : m) * lda; i++)
-            a[i] = (float) g_rand_double_range (rng, -1, 1);
-          for (gint64 i = 0; i < (tb ? n : k) * ldb; i++)
-            b[i] = (float) g_rand_double_range (rng, -1, 1);
-          for (gint64 i = 0; i < m * ldc; i++)
-            {
-              c[i] = NAN;
-              c1[i] = (float) g_rand_double_range (rng, -1, 1);
-            }
-          mir_gemm (ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
-          mir_gemm (ta, tb, m, n, k, 0.5f, a, lda, b, ldb, 1.0f, c1, ldc);
-          for (gint64 i = 0; i < m; i++)
-            for (gint64 j = 0; j < n; j++)
-              {
-                double s = 0, mag = 0;
-                for (gint64 p = 0; p < k; p++)
-                  {
-                    double av = ta ? a[p * lda + i] : a[i * lda + p];
-                    double bv = tb ? b[j * ldb + p] : b[p * ldb + j];
-                    s += av * bv;
-                    mag += fabs (av * bv);
-                  }
-                g_assert_cmpfloat (fabs (c[i * ldc + j] - s), <=, 1e-5 * mag);
-              }
-          /* c1 = 0.5 a b + c1_before: c1 - 0.5 c recovers c1_before in range */
-          for (gint64 i = 0; i < m; i++)
-            for (gint64 j = 0; j < n; j++)
-              g_assert_cmpfloat (fabs (c1[i * ldc + j] - 0.5 * c[i * ldc + j]), <=, 1.0 + 1e-3);
-        }
+/* Products split over the engine's threads (mir_gemm's gemm_split): by
+ * rows, by columns, few rows (sgemv by column blocks), a last part shorter
+ * than the others, every transpose combination; with 2 kernel threads
+ * whatever the machine has. */
+static void
+test_gemm_split (void)
+{
+  g_autoptr(GRand) rng = g_rand_new_with_seed (12);
+  static const gint64 shapes[][3] = {
+    { 300, 40, 70 },  /* rows: parts of 160 */
+    { 20, 500, 90 },  /* columns: parts of 256 */
+    { 3, 900, 400 },  /* sgemv by columns */
+    { 37, 33, 500 },  /* rows: 32 + 5 */
+  };
+
+  g_setenv ("MIRADA_KERNEL_THREADS", "2", TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
+    for (guint tr = 0; tr < 4; tr++)
+      check_gemm (rng, shapes[i][0], shapes[i][1], shapes[i][2], tr & 1, tr >> 1);
+  g_unsetenv ("MIRADA_KERNEL_THREADS");
+  /* the engine runs OpenBLAS single-threaded (its pool does the splitting) */
+  g_assert_cmpint (openblas_get_num_threads (), ==, 1);
 }
 
 /* OpenBLAS single-thread sections nest and overlap across threads: the
@@ -772,6 +800,7 @@ main (int argc, char **argv)
   add_both ("/kernels-fast/act-vec", test_act_vec, NULL);
   g_test_add_func ("/kernels-fast/bn-fold", test_bn_fold);
   g_test_add_func ("/kernels-fast/gemm-small-m", test_gemm_small_m);
+  g_test_add_func ("/kernels-fast/gemm-split", test_gemm_split);
   g_test_add_func ("/kernels-fast/blas-sections", test_blas_sections);
   return g_test_run ();
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mir-gemm.h"
+#include "mir-parallel.h"
 #include "mir-vec.h"
 
 #define GEMM_MAX_DIM MIR_GEMM_MAX_DIM
@@ -60,6 +61,94 @@ gemm_small_m (gboolean trans_a, gboolean trans_b, gint64 m, gint64 n, gint64 k, 
     }
 }
 
+/* One product on this thread: per-row sgemv for few rows, else sgemm
+ * (OpenBLAS is single-threaded, see mir-parallel.h). */
+static void
+gemm_serial (gboolean trans_a, gboolean trans_b, gint64 m, gint64 n, gint64 k, float alpha,
+             const float *a, gint64 lda, const float *b, gint64 ldb, float beta, float *c,
+             gint64 ldc)
+{
+  if (m <= GEMV_MAX_ROWS)
+    {
+      gemm_small_m (trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    }
+  cblas_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+               trans_b ? CblasTrans : CblasNoTrans, (int) m, (int) n, (int) k, alpha,
+               a, (int) lda, b, (int) ldb, beta, c, (int) ldc);
+}
+
+/* Products below this many multiply-adds run on one thread (handing work
+ * to the pool costs some microseconds). */
+#define SPLIT_MIN_MACS (G_GINT64_CONSTANT (1) << 19)
+
+typedef struct
+{
+  gboolean trans_a, trans_b, split_n;
+  gint64 m, n, k, lda, ldb, ldc, part;
+  float alpha, beta;
+  const float *a, *b;
+  float *c;
+} GemmSplit;
+
+static void
+gemm_parts (gint64 begin, gint64 end, gpointer data)
+{
+  const GemmSplit *g = data;
+
+  for (gint64 p = begin; p < end; p++)
+    {
+      gint64 lo = p * g->part;
+
+      if (g->split_n) /* columns [lo, hi) of op(B) and C */
+        {
+          gint64 nn = MIN (g->part, g->n - lo);
+          const float *bp = g->trans_b ? g->b + (gsize) lo * (gsize) g->ldb : g->b + lo;
+          gemm_serial (g->trans_a, g->trans_b, g->m, nn, g->k, g->alpha, g->a, g->lda, bp,
+                       g->ldb, g->beta, g->c + lo, g->ldc);
+        }
+      else /* rows [lo, hi) of op(A) and C */
+        {
+          gint64 mm = MIN (g->part, g->m - lo);
+          const float *ap = g->trans_a ? g->a + lo : g->a + (gsize) lo * (gsize) g->lda;
+          gemm_serial (g->trans_a, g->trans_b, mm, g->n, g->k, g->alpha, ap, g->lda, g->b,
+                       g->ldb, g->beta, g->c + (gsize) lo * (gsize) g->ldc, g->ldc);
+        }
+    }
+}
+
+/* Splits C over the engine's threads: by rows when op(B) is the larger
+ * operand to pack (each thread packs its own copy of the smaller one), else
+ * by columns; parts are multiples of 16 (the AVX-512 width) so that they
+ * line up with the kernels' tiles.  Each value is the same dot product in
+ * the same order whatever the split. */
+static void
+gemm_split (gboolean trans_a, gboolean trans_b, gint64 m, gint64 n, gint64 k, float alpha,
+            const float *a, gint64 lda, const float *b, gint64 ldb, float beta, float *c,
+            gint64 ldc)
+{
+  GemmSplit g = { trans_a, trans_b, FALSE, m, n, k, lda, ldb, ldc, 0, alpha, beta, a, b, c };
+  guint threads = mir_parallel_nested () ? 1 : mir_parallel_threads ();
+  gint64 len;
+
+  if (threads <= 1 || m * n * k < SPLIT_MIN_MACS)
+    {
+      gemm_serial (trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    }
+  /* few rows (sgemv) or B bigger than A: split the columns */
+  g.split_n = m <= GEMV_MAX_ROWS || (m < n && n >= 32);
+  len = g.split_n ? n : m;
+  g.part = (len + threads - 1) / threads;
+  g.part = (g.part + 15) / 16 * 16;
+  if (g.part >= len)
+    {
+      gemm_serial (trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    }
+  mir_parallel_for ((len + g.part - 1) / g.part, 1, gemm_parts, &g);
+}
+
 void
 mir_gemm (gboolean trans_a, gboolean trans_b, gint64 m, gint64 n, gint64 k, float alpha,
           const float *a, gint64 lda, const float *b, gint64 ldb, float beta, float *c,
@@ -109,14 +198,7 @@ mir_gemm (gboolean trans_a, gboolean trans_b, gint64 m, gint64 n, gint64 k, floa
         }
       return;
     }
-  if (m <= GEMV_MAX_ROWS)
-    {
-      gemm_small_m (trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-      return;
-    }
-  cblas_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-               trans_b ? CblasTrans : CblasNoTrans, (int) m, (int) n, (int) k, alpha,
-               a, (int) lda, b, (int) ldb, beta, c, (int) ldc);
+  gemm_split (trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void

@@ -1,11 +1,12 @@
 /* mir-parallel.h: splitting a loop over the cores the engine may use.
  *
- * The engine runs OpenBLAS with openblas_get_num_threads() threads; the
- * kernels that are not GEMMs (direct and depthwise convolutions, pooling,
- * Winograd transforms, im2col) use as many, from a shared GThreadPool, and
- * never while a GEMM runs, so the cores are not oversubscribed.  The caller
- * takes part in the work; chunks are handed out dynamically (the machine may
- * be shared).  Called from inside a worker it runs serially (no nesting). */
+ * One pool for everything: OpenBLAS runs single-threaded (set at the first
+ * use of this module) and mir_gemm() splits large products over the same
+ * GThreadPool the other kernels (direct and depthwise convolutions, pooling,
+ * Winograd, elementwise) use, so the cores are never oversubscribed.  The
+ * caller takes part in the work; chunks are handed out dynamically (the
+ * machine may be shared).  Called from inside a chunk (the caller's own
+ * included) it runs serially (no nesting). */
 #pragma once
 
 #include <glib.h>
@@ -24,12 +25,21 @@ void  mir_parallel_for     (gint64 n, gint64 grain, MirParallelFunc fn, gpointer
  * section, below). */
 void  mir_parallel_for_gemm (gint64 n, gint64 grain, MirParallelFunc fn, gpointer data);
 
-/* Threads mir_parallel_for() uses (OpenBLAS' thread count outside any
- * single-thread section, at least 1, or MIRADA_KERNEL_THREADS). */
+/* Threads mir_parallel_for() uses: OpenBLAS' thread count before the
+ * engine set it to 1 (its default or OPENBLAS_NUM_THREADS), or what
+ * mir_parallel_set_threads() set, or MIRADA_KERNEL_THREADS. */
 guint mir_parallel_threads (void);
 
+/* Sets the engine's thread count (mirada bench --threads). */
+void  mir_parallel_set_threads (guint n);
+
+/* TRUE inside a chunk of mir_parallel_for() (loops there run serially). */
+gboolean mir_parallel_nested (void);
+
 /* A section during which OpenBLAS runs one thread (the caller's threads do
- * the parallel work).  OpenBLAS' setting is process-wide, so sections count:
+ * the parallel work).  OpenBLAS is single-threaded anyway since the engine
+ * splits GEMMs itself; the sections remain for callers that set OpenBLAS'
+ * thread count themselves.  OpenBLAS' setting is process-wide, so sections count:
  * the first to begin saves the thread count, the last to end restores it;
  * overlapping sections from several threads (the GUI runs detection and
  * explanations at once, the trainer its workers) never leave OpenBLAS at one

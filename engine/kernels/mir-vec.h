@@ -61,4 +61,43 @@ mir_vec_max (float *restrict y, const float *restrict x, gsize n)
     y[j] = x[j] > y[j] ? x[j] : y[j];
 }
 
+/* y -= x */
+static inline void
+mir_vec_sub (float *restrict y, const float *restrict x, gsize n)
+{
+  gsize j = 0;
+
+  for (; j + MIR_VEC_BLOCK <= n; j += MIR_VEC_BLOCK)
+    for (gsize q = 0; q < MIR_VEC_BLOCK; q++)
+      y[j + q] -= x[j + q];
+  for (; j < n; j++)
+    y[j] -= x[j];
+}
+
+/* y *= x */
+static inline void
+mir_vec_mul (float *restrict y, const float *restrict x, gsize n)
+{
+  gsize j = 0;
+
+  for (; j + MIR_VEC_BLOCK <= n; j += MIR_VEC_BLOCK)
+    for (gsize q = 0; q < MIR_VEC_BLOCK; q++)
+      y[j + q] *= x[j + q];
+  for (; j < n; j++)
+    y[j] *= x[j];
+}
+
+/* y = min(y, x) */
+static inline void
+mir_vec_min (float *restrict y, const float *restrict x, gsize n)
+{
+  gsize j = 0;
+
+  for (; j + MIR_VEC_BLOCK <= n; j += MIR_VEC_BLOCK)
+    for (gsize q = 0; q < MIR_VEC_BLOCK; q++)
+      y[j + q] = x[j + q] < y[j + q] ? x[j + q] : y[j + q];
+  for (; j < n; j++)
+    y[j] = x[j] < y[j] ? x[j] : y[j];
+}
+
 G_END_DECLS

@@ -14,6 +14,8 @@
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
+#include "mir-parallel.h"
+#include "mir-vec.h"
 
 typedef enum
 {
@@ -192,62 +194,118 @@ inner_stride (const Bcast *b, guint k)
   return b->ndim > 0 ? (gsize) b->stride[k][b->ndim - 1] : 0;
 }
 
+/* Combines input @x (stride @s along the row) into the row @y. */
+static void
+merge_row (MergeOp op, float *y, const float *x, gsize s, gsize n)
+{
+  if (s == 1) /* the common case: plain vector loops */
+    switch (op)
+      {
+      case MERGE_ADD:
+      case MERGE_AVERAGE:
+        mir_vec_add (y, x, n);
+        return;
+      case MERGE_SUBTRACT:
+        mir_vec_sub (y, x, n);
+        return;
+      case MERGE_MULTIPLY:
+        mir_vec_mul (y, x, n);
+        return;
+      case MERGE_MAXIMUM:
+        mir_vec_max (y, x, n);
+        return;
+      case MERGE_MINIMUM:
+        mir_vec_min (y, x, n);
+        return;
+      default:
+        g_assert_not_reached ();
+      }
+  switch (op)
+    {
+    case MERGE_ADD:
+    case MERGE_AVERAGE:
+      for (gsize i = 0; i < n; i++)
+        y[i] += x[i * s];
+      break;
+    case MERGE_SUBTRACT:
+      for (gsize i = 0; i < n; i++)
+        y[i] -= x[i * s];
+      break;
+    case MERGE_MULTIPLY:
+      for (gsize i = 0; i < n; i++)
+        y[i] *= x[i * s];
+      break;
+    case MERGE_MAXIMUM:
+      for (gsize i = 0; i < n; i++)
+        y[i] = x[i * s] > y[i] ? x[i * s] : y[i];
+      break;
+    case MERGE_MINIMUM:
+      for (gsize i = 0; i < n; i++)
+        y[i] = x[i * s] < y[i] ? x[i * s] : y[i];
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+typedef struct
+{
+  const Bcast *b;
+  MergeOp op;
+  MirTensor *const *in;
+  guint n_in;
+  float *out;
+} MergeCtx;
+
+/* Rows [begin, end) of the output; each value combines the inputs in the
+ * same order whatever the split, so results do not depend on threads. */
+static void
+merge_rows (gint64 begin, gint64 end, gpointer data)
+{
+  const MergeCtx *m = data;
+  const Bcast *b = m->b;
+  gsize stack_offs[8];
+  g_autofree gsize *heap_offs = NULL;
+  gsize *offs = stack_offs;
+
+  if (m->n_in > G_N_ELEMENTS (stack_offs))
+    offs = heap_offs = g_new (gsize, m->n_in);
+  for (gsize r = (gsize) begin; r < (gsize) end; r++)
+    {
+      float *y = m->out + r * b->inner;
+
+      row_offsets (b, r, offs);
+      for (guint k = 0; k < m->n_in; k++)
+        {
+          const float *x = m->in[k]->data + offs[k];
+          gsize s = inner_stride (b, k);
+
+          if (k > 0)
+            merge_row (m->op, y, x, s, b->inner);
+          else if (s == 1)
+            memcpy (y, x, b->inner * sizeof (float));
+          else
+            for (gsize i = 0; i < b->inner; i++)
+              y[i] = x[i * s];
+        }
+      if (m->op == MERGE_AVERAGE)
+        for (gsize i = 0; i < b->inner; i++)
+          y[i] /= (float) m->n_in;
+    }
+}
+
 static gboolean
 merge_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *out,
                const MirRunArgs *args, GError **error)
 {
   MirLayerMerge *self = (MirLayerMerge *) layer;
-  g_autofree gsize *offs = g_new (gsize, n_in);
+  MergeCtx m = { NULL, self->op, in, n_in, out->data };
   Bcast b;
 
   bcast_init (&b, in, n_in, out);
-  for (gsize r = 0; r < b.rows; r++)
-    {
-      float *y = out->data + r * b.inner;
-
-      row_offsets (&b, r, offs);
-      for (guint k = 0; k < n_in; k++)
-        {
-          const float *x = in[k]->data + offs[k];
-          gsize s = inner_stride (&b, k);
-
-          if (k == 0)
-            {
-              for (gsize i = 0; i < b.inner; i++)
-                y[i] = x[i * s];
-              continue;
-            }
-          switch (self->op)
-            {
-            case MERGE_ADD:
-            case MERGE_AVERAGE:
-              for (gsize i = 0; i < b.inner; i++)
-                y[i] += x[i * s];
-              break;
-            case MERGE_SUBTRACT:
-              for (gsize i = 0; i < b.inner; i++)
-                y[i] -= x[i * s];
-              break;
-            case MERGE_MULTIPLY:
-              for (gsize i = 0; i < b.inner; i++)
-                y[i] *= x[i * s];
-              break;
-            case MERGE_MAXIMUM:
-              for (gsize i = 0; i < b.inner; i++)
-                y[i] = x[i * s] > y[i] ? x[i * s] : y[i];
-              break;
-            case MERGE_MINIMUM:
-              for (gsize i = 0; i < b.inner; i++)
-                y[i] = x[i * s] < y[i] ? x[i * s] : y[i];
-              break;
-            default:
-              g_assert_not_reached ();
-            }
-        }
-      if (self->op == MERGE_AVERAGE)
-        for (gsize i = 0; i < b.inner; i++)
-          y[i] /= (float) n_in;
-    }
+  m.b = &b;
+  /* chunks of about 16 K values */
+  mir_parallel_for ((gint64) b.rows, (gint64) MAX (16384 / MAX (b.inner, 1), 1), merge_rows, &m);
   bcast_clear (&b);
   return TRUE;
 }
