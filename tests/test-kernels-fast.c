@@ -104,6 +104,9 @@ static const ConvCase conv_cases[] = {
     2, 7, 41, 3 },
   /* 1x1 over 3 channels (direct) */
   { "{\"filters\": 17, \"kernel_size\": 1, \"activation\": \"relu6\"}", 3, 5, 7, 3 },
+  /* direct, stride 2, swish in registers (EfficientNet's stem) */
+  { "{\"filters\": 32, \"kernel_size\": 3, \"strides\": 2, \"padding\": \"same\", "
+    "\"activation\": \"swish\"}", 2, 15, 17, 3 },
   /* 1x1 as GEMM row blocks over the threads (3600 rows, 11 blocks), swish
    * in the epilogue (EfficientNet's expansion) */
   { "{\"filters\": 96, \"kernel_size\": 1, \"activation\": \"swish\"}", 2, 40, 45, 16 },

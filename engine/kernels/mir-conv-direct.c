@@ -201,7 +201,7 @@ mir_conv_direct (const MirConvGeom *g, const float *x, const float *k, gint64 f,
   c.bias = kp + taps * fpad;
   c.f = f;
   c.fpad = fpad;
-  c.act = mir_vec_act_kind (act);
+  c.act = mir_vec_act_kind_all (act);
   c.z = z;
   /* Columns whose every tap is inside the image: ox * sw >= pad_left and
    * ox * sw - pad_left + (kw - 1) * dw <= w - 1. */
