@@ -142,13 +142,7 @@ mir_activation_forward (MirActivation act, const float *x, float *y, gsize n, gs
         memmove (y, x, n * sizeof (float));
       break;
     case MIR_ACT_RELU:
-      for (i = 0; i < n; i++)
-        y[i] = x[i] > 0 ? x[i] : 0;
-      break;
     case MIR_ACT_RELU6:
-      for (i = 0; i < n; i++)
-        y[i] = x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0;
-      break;
     case MIR_ACT_SIGMOID:
     case MIR_ACT_SWISH:
       mir_act_vec_forward_parallel (act, x, y, n);

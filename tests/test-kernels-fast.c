@@ -685,7 +685,8 @@ test_blas_sections (void)
   g_assert_cmpint (openblas_get_num_threads (), ==, before);
 }
 
-/* The vectorised sigmoid and swish (mir-act-vec.c) against libm in double:
+/* The vectorised sigmoid and swish (mir-act-vec.c) against libm in double
+ * (ReLU and ReLU6 exactly):
  * within 6e-7 of the value (a few float ulp) plus 1e-35 absolute (below
  * -87.3 the exponential is clamped to the smallest normal float, so
  * sigmoid(-100) is 1.2e-38 instead of 3.7e-44); NaN stays NaN, sigmoid(+-inf)
@@ -694,7 +695,8 @@ test_blas_sections (void)
 static void
 test_act_vec (gconstpointer data)
 {
-  static const MirActivation acts[] = { MIR_ACT_SIGMOID, MIR_ACT_SWISH };
+  static const MirActivation acts[] = { MIR_ACT_SIGMOID, MIR_ACT_SWISH, MIR_ACT_RELU,
+                                        MIR_ACT_RELU6 };
   gsize n = 20011;
   g_autofree float *x = g_new (float, n);
   g_autofree float *y = g_new (float, n);
@@ -716,7 +718,10 @@ test_act_vec (gconstpointer data)
       for (gsize i = 0; i < n; i++)
         {
           double v = x[i], s = 1.0 / (1.0 + exp (-v));
-          double want = acts[a] == MIR_ACT_SWISH ? v * s : s;
+          double want = acts[a] == MIR_ACT_SWISH     ? v * s
+                        : acts[a] == MIR_ACT_SIGMOID ? s
+                        : acts[a] == MIR_ACT_RELU    ? MAX (v, 0)
+                                                     : CLAMP (v, 0, 6);
           double e = fabs (y[i] - want) / (fabs (want) * 6e-7 + 1e-35);
 
           worst = MAX (worst, e);

@@ -27,9 +27,16 @@ typedef void (*ActFunc) (MirActivation act, const float *x, float *y, gsize n);
   act_v_##SFX (MirActivation act, MirV##W x)                                     \
   {                                                                              \
     const MirV##W zero = { 0 };                                                  \
-    MirV##W e = mir_v##W##_exp (zero - (MirV##W) ((MirV##W##i) x & 0x7fffffff)); \
-    MirV##W s = mir_v##W##_select (x >= 0.0f, zero + 1.0f, e) * RECIP (e + 1.0f); \
+    MirV##W e, s;                                                                \
                                                                                  \
+    if (act == MIR_ACT_RELU || act == MIR_ACT_RELU6) /* NaN -> 0 */             \
+      {                                                                          \
+        x = mir_v##W##_select (x > 0.0f, x, zero);                               \
+        return act == MIR_ACT_RELU6 ? mir_v##W##_select (x < 6.0f, x, zero + 6.0f) \
+                                    : x;                                         \
+      }                                                                          \
+    e = mir_v##W##_exp (zero - (MirV##W) ((MirV##W##i) x & 0x7fffffff));         \
+    s = mir_v##W##_select (x >= 0.0f, zero + 1.0f, e) * RECIP (e + 1.0f);        \
     s = mir_v##W##_select (x == x, s, x);                                        \
     return act == MIR_ACT_SWISH ? x * s : s;                                     \
   }                                                                              \
@@ -90,7 +97,8 @@ pick (void)
 gboolean
 mir_act_vec_supported (MirActivation act)
 {
-  return act == MIR_ACT_SIGMOID || act == MIR_ACT_SWISH;
+  return act == MIR_ACT_SIGMOID || act == MIR_ACT_SWISH || act == MIR_ACT_RELU ||
+         act == MIR_ACT_RELU6;
 }
 
 void

@@ -1,5 +1,6 @@
 /* mir-act-vec.h: vectorised, threaded elementwise activations (sigmoid,
- * swish) for mir_activation_forward and the convolution epilogues. */
+ * swish; ReLU and ReLU6 for the GEMM epilogues) for mir_activation_forward
+ * and the convolution epilogues. */
 #pragma once
 
 #include <glib.h>

@@ -236,20 +236,11 @@ wino_cache_get (MirLayerConv2D *self, gint64 c, GError **error)
   return cache;
 }
 
-static inline float
-fused_act (float v, MirActivation act)
-{
-  if (act == MIR_ACT_RELU)
-    return v > 0.0f ? v : 0.0f;
-  return v > 0.0f ? (v < 6.0f ? v : 6.0f) : 0.0f; /* RELU6 */
-}
-
 /* Activations applied to each GEMM block while it is in the cache. */
 static gboolean
 act_fusable (MirActivation act)
 {
-  return act == MIR_ACT_LINEAR || act == MIR_ACT_RELU || act == MIR_ACT_RELU6 ||
-         mir_act_vec_supported (act);
+  return act == MIR_ACT_LINEAR || mir_act_vec_supported (act);
 }
 
 /* Bias and activation over nr rows of f values just written by the GEMM. */
@@ -260,10 +251,7 @@ epilogue (float *zb, const float *bias, gint64 nr, gint64 f, MirActivation act)
 
   if (bias != NULL)
     mir_add_bias_rows (zb, bias, nr, f);
-  if (act == MIR_ACT_RELU || act == MIR_ACT_RELU6)
-    for (gsize i = 0; i < n; i++)
-      zb[i] = fused_act (zb[i], act);
-  else if (act != MIR_ACT_LINEAR)
+  if (act != MIR_ACT_LINEAR)
     mir_act_vec_forward (act, zb, zb, n);
 }
 
