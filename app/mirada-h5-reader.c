@@ -151,6 +151,8 @@ main (int argc, char **argv)
   /* AddressSanitizer reserves terabytes of address space up front. */
   if (memory > 0)
     set_limit (RLIMIT_AS, memory);
+#else
+  (void) memory;
 #endif
 
   if (strcmp (file, "-") == 0)

@@ -110,8 +110,6 @@ test_same_as_in_process (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(MirModel) a = NULL;
   g_autoptr(MirModel) b = NULL;
-  g_autoptr(GPtrArray) wa = NULL;
-  g_autoptr(GPtrArray) wb = NULL;
 
   a = mir_keras_load_h5 (path, &error);
   g_assert_no_error (error);

@@ -145,8 +145,12 @@ typedef gint32 MirV16i __attribute__ ((vector_size (64)));
  * 2 ulp of expf in that range.  n is rounded with the 1.5 * 2^23 trick, so
  * the code is plain vector arithmetic on every target.
  *
- * sigmoid: 1 / (1 + e^-x) from e^-|x| (no overflow); NaN stays NaN. */
-#define MIR_DEFINE_VEC_EXP(SFX, VT, VIT)                                        \
+ * sigmoid: 1 / (1 + e^-x) from e^-|x| (no overflow); NaN stays NaN.
+ *
+ * Compiled into the target clones through always-inline callers without a
+ * target attribute (clang rejects vector arguments across a target
+ * mismatch). */
+#define MIR_DEFINE_VEC_EXP(SFX, VT, VIT, NEWTON)                                      \
   static inline MIR_ALWAYS_INLINE VT                                           \
   mir_##SFX##_select (VIT mask, VT b, VT a)                                    \
   {                                                                            \
@@ -177,21 +181,37 @@ typedef gint32 MirV16i __attribute__ ((vector_size (64)));
     return p * (VT) e;                                                         \
   }                                                                            \
                                                                                \
+  /* 1 / d for d in [1, 2]: a linear first guess (relative error <= 1/17)  \
+   * and three Newton steps (error 1.5e-10 before rounding): seven FMAs,     \
+   * for 16 floats cheaper than a division (0.58 vs 0.77 ns a swish value   \
+   * on AVX-512; for 8 on AVX2 the division wins, 0.77 vs 1.02).  */        \
+  static inline MIR_ALWAYS_INLINE VT                                           \
+  mir_##SFX##_recip12 (VT d)                                                   \
+  {                                                                            \
+    VT r = 1.4117647f - 0.47058824f * d;                                      \
+                                                                               \
+    MIR_UNROLL for (int i = 0; i < 3; i++)                                     \
+      r = r + r * (1.0f - d * r);                                              \
+    return r;                                                                  \
+  }                                                                            \
+                                                                               \
   static inline MIR_ALWAYS_INLINE VT                                           \
   mir_##SFX##_sigmoid (VT x)                                                   \
   {                                                                            \
     const VT zero = { 0 };                                                     \
     VT e = mir_##SFX##_exp (zero - (VT) ((VIT) x & 0x7fffffff));               \
-    VT s = mir_##SFX##_select (x >= 0.0f, zero + 1.0f, e) / (e + 1.0f);        \
+    VT one = zero + 1.0f;                                                      \
+    VT s = mir_##SFX##_select (x >= 0.0f, one, e) *                            \
+           (NEWTON ? mir_##SFX##_recip12 (e + one) : one / (e + one));         \
                                                                                \
     return mir_##SFX##_select (x == x, s, x);                                  \
   }
 
-MIR_DEFINE_VEC_EXP (v8, MirV8, MirV8i)
-MIR_DEFINE_VEC_EXP (v16, MirV16, MirV16i)
+MIR_DEFINE_VEC_EXP (v8, MirV8, MirV8i, FALSE)
+MIR_DEFINE_VEC_EXP (v16, MirV16, MirV16i, TRUE)
 
 /* ReLU: x > 0 ? x : 0 (NaN -> 0, as mir_activation_forward); ReLU6 also
- * caps at 6; sigmoid and swish as mir-act-vec.c (with a division). */
+ * caps at 6; sigmoid and swish as mir-act-vec.c. */
 static inline MIR_ALWAYS_INLINE MirV8
 mir_v8_act (MirV8 v, int kind)
 {
