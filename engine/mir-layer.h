@@ -68,6 +68,10 @@ typedef struct
                            * the graph sets it on the last node to get logits */
   gboolean guided_relu;   /* backward only: ReLU-family activations also zero negative
                            * incoming gradients (guided backpropagation) */
+  const float *in_scale;  /* forward, inference only: input 0 is to be multiplied by
+                           * this [batch][channels] scale first (a squeeze-and-excitation
+                           * Multiply fused in by mir_model_run; only layers for which
+                           * mir_conv2d_input_scale_pays() said so get it) */
 } MirRunArgs;
 
 typedef struct _MirLayer MirLayer;

@@ -376,6 +376,7 @@ struct _MirTrace
   MirTensor **values;   /* per node */
   gpointer *state;      /* per node, from forward for backward */
   double *times;
+  gboolean *ran; /* the node's own forward ran (not folded or fused away) */
   MirTensor **grads;    /* per node, after backward */
   GHashTable *weight_grads; /* MirLayer* -> MirTensor*[MIR_MAX_WEIGHTS] */
 };
@@ -405,6 +406,7 @@ mir_trace_free (MirTrace *trace)
   g_free (trace->values);
   g_free (trace->state);
   g_free (trace->times);
+  g_free (trace->ran);
   g_free (trace->grads);
   g_clear_pointer (&trace->weight_grads, g_hash_table_unref);
   mir_model_unref (trace->model);
@@ -500,6 +502,66 @@ plan_folds (MirModel *self, guint last, const gboolean *needed, const guint *use
     }
 }
 
+/* Squeeze-and-excitation: a Multiply of [N,H,W,C] by [N,1,1,C] whose only
+ * consumer is a 1x1 Conv2D (perhaps folded) takes no pass of its own: the
+ * convolution scales a per-image copy of its kernel instead
+ * (MirRunArgs.in_scale), where that is cheaper (mir_conv2d_input_scale_pays).
+ * scale_conv[i] = j marks the Multiply i for the convolution j; the shapes
+ * are checked again when i's inputs are known. */
+static void
+plan_scale_fusions (MirModel *self, guint last, const gboolean *needed, const guint *uses,
+                    gint target, MirLayer *const *fold_layer, const gboolean *skip,
+                    gint *scale_conv)
+{
+  for (guint i = 0; i <= last; i++)
+    scale_conv[i] = -1;
+  for (guint j = 0; j <= last; j++)
+    {
+      MirNode *conv = self->nodes->pdata[j];
+      MirLayer *layer = fold_layer[j] ? fold_layer[j] : conv->layer;
+      MirNode *mul;
+      guint i;
+      const MirShape *shape;
+
+      if (!needed[j] || skip[j] || conv->n_inputs != 1)
+        continue;
+      i = conv->inputs[0];
+      mul = self->nodes->pdata[i];
+      if (mul->layer->klass != &mir_layer_multiply_class || mul->n_inputs != 2 || skip[i] ||
+          uses[i] != 1 || (gint) i == target)
+        continue;
+      shape = &mul->layer->out_shape;
+      if (shape->ndim != 4 ||
+          !mir_conv2d_input_scale_pays (layer, shape->dim[1] < 0 || shape->dim[2] < 0
+                                                 ? G_MAXINT64
+                                                 : shape->dim[1] * shape->dim[2]))
+        continue;
+      scale_conv[i] = (gint) j;
+    }
+}
+
+/* For a Multiply planned by plan_scale_fusions(): which of its inputs is the
+ * image x [N,H,W,C] and which the scale s (N x C values), or FALSE if the
+ * real shapes do not fit (then it runs as a layer). */
+static gboolean
+scale_inputs (MirTensor *const *in, MirLayer *conv, guint *x_index)
+{
+  for (guint k = 0; k < 2; k++)
+    {
+      const MirTensor *x = in[k], *sc = in[1 - k];
+
+      if (x->ndim == 4 && x->shape[1] * x->shape[2] > 1 &&
+          ((sc->ndim == 4 && sc->shape[1] == 1 && sc->shape[2] == 1) || sc->ndim == 2) &&
+          sc->shape[0] == x->shape[0] && sc->shape[sc->ndim - 1] == x->shape[3] &&
+          mir_conv2d_input_scale_pays (conv, x->shape[1] * x->shape[2]))
+        {
+          *x_index = k;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
 MirTrace *
 mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunFlags flags,
                gint until, guint64 seed, GCancellable *cancellable, GError **error)
@@ -511,6 +573,9 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
   g_autoptr(GPtrArray) fold_refs = NULL;
   g_autofree guint *fold_end = NULL;
   g_autofree gboolean *skip = NULL;
+  g_autofree gint *scale_conv = NULL;
+  g_autofree guint *scale_x = NULL;
+  g_autofree guint *scale_s = NULL;
   gboolean keep;
   guint n = self->nodes->len;
   guint last;
@@ -542,6 +607,7 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
   trace->values = g_new0 (MirTensor *, n);
   trace->state = g_new0 (gpointer, n);
   trace->times = g_new0 (double, n);
+  trace->ran = g_new0 (gboolean, n);
 
   /* Which nodes must run, and how many consumers each has among them. */
   needed = g_new0 (gboolean, n);
@@ -589,8 +655,19 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
   skip = g_new0 (gboolean, n);
   for (guint i = 0; i < n; i++)
     fold_end[i] = i;
+  scale_conv = g_new (gint, n);
+  scale_x = g_new (guint, n);
+  scale_s = g_new (guint, n);
+  for (guint i = 0; i < n; i++)
+    scale_conv[i] = -1;
   if (!(flags & (MIR_RUN_KEEP_ALL | MIR_RUN_TRAINING)))
-    plan_folds (self, last, needed, uses, trace->target, fold_layer, fold_end, skip, fold_refs);
+    {
+      plan_folds (self, last, needed, uses, trace->target, fold_layer, fold_end, skip, fold_refs);
+      plan_scale_fusions (self, last, needed, uses, trace->target, fold_layer, skip, scale_conv);
+    }
+  /* scale_x[j] = G_MAXUINT: convolution j takes its input as it is */
+  for (guint i = 0; i < n; i++)
+    scale_x[i] = G_MAXUINT;
 
   for (guint i = 0; i <= last; i++)
     {
@@ -621,10 +698,29 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
       if (node->n_inputs > G_N_ELEMENTS (stack_in))
         in = heap_in = g_new (MirTensor *, node->n_inputs);
       for (guint k = 0; k < node->n_inputs; k++)
+        in[k] = trace->values[node->inputs[k]];
+
+      /* A Multiply fused into the convolution that follows: no run now. */
+      if (scale_conv[i] >= 0)
         {
-          in[k] = trace->values[node->inputs[k]];
-          g_assert (in[k] != NULL);
+          MirNode *conv = self->nodes->pdata[scale_conv[i]];
+          MirLayer *cl = fold_layer[scale_conv[i]] ? fold_layer[scale_conv[i]] : conv->layer;
+          guint xk;
+
+          if (scale_inputs (in, cl, &xk))
+            {
+              scale_x[scale_conv[i]] = node->inputs[xk];
+              scale_s[scale_conv[i]] = node->inputs[1 - xk];
+              continue;
+            }
         }
+      if (scale_x[i] != G_MAXUINT)
+        {
+          in[0] = trace->values[scale_x[i]];
+          args.in_scale = trace->values[scale_s[i]]->data;
+        }
+      for (guint k = 0; k < node->n_inputs; k++)
+        g_assert (in[k] != NULL);
 
       t0 = g_get_monotonic_time ();
       if (!mir_layer_output_shape (layer, in, node->n_inputs, &ndim, shape, error))
@@ -649,7 +745,21 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
           return NULL;
         }
       trace->times[i] = (g_get_monotonic_time () - t0) / 1e6;
+      trace->ran[i] = TRUE;
       trace->values[fold_end[i]] = g_steal_pointer (&out);
+
+      /* the fused Multiply's inputs are consumed here */
+      if (scale_x[i] != G_MAXUINT)
+        {
+          guint srcs[2] = { scale_x[i], scale_s[i] };
+
+          for (guint k = 0; k < 2; k++)
+            if (--uses[srcs[k]] == 0)
+              {
+                g_clear_pointer (&trace->values[srcs[k]], mir_tensor_unref);
+                g_clear_pointer (&trace->state[srcs[k]], g_free);
+              }
+        }
 
       if (!keep)
         for (guint k = 0; k < node->n_inputs; k++)
@@ -699,6 +809,13 @@ mir_trace_get_time (MirTrace *trace, guint node)
 {
   g_return_val_if_fail (node < trace->n, 0);
   return trace->times[node];
+}
+
+gboolean
+mir_trace_node_ran (MirTrace *trace, guint node)
+{
+  g_return_val_if_fail (node < trace->n, FALSE);
+  return trace->ran[node];
 }
 
 static gboolean

@@ -158,6 +158,9 @@ MirTensor  *mir_trace_get          (MirTrace *trace, guint node);
 MirTensor  *mir_trace_get_output   (MirTrace *trace, guint i);
 /* Per-node times of the last run, in seconds (for bench). */
 double      mir_trace_get_time     (MirTrace *trace, guint node);
+/* Whether the node's own layer ran (FALSE when it was not needed, or was
+ * folded or fused into another node: BatchNormalization, Multiply). */
+gboolean    mir_trace_node_ran     (MirTrace *trace, guint node);
 
 typedef enum
 {

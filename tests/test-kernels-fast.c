@@ -603,6 +603,105 @@ check_gemm (GRand *rng, gint64 m, gint64 n, gint64 k, gboolean ta, gboolean tb)
       g_assert_cmpfloat (fabs (c1[i * ldc + j] - 0.5 * c[i * ldc + j]), <=, 1.0 + 1e-3);
 }
 
+/* Squeeze-and-excitation: Multiply(x, gate) feeding a 1x1 Conv2D (+ BN,
+ * folded) runs inside the convolution (a per-image scaled kernel) in
+ * inference runs; the output equals the layer-by-layer run's within
+ * REL_TOL.  Not fused where the scaled kernel would cost more than the
+ * pass (pixels <= filters), nor with the inputs in the other order... which
+ * is fused too (the gate may come first). */
+static void
+check_se_fusion (gint64 h, gint64 w, gboolean gate_first, gboolean want_fused)
+{
+  MirShape in_shape = { 4, { -1, h, w, 6 } };
+  gint64 shape[4] = { 3, h, w, 6 };
+  static const struct
+  {
+    const char *klass, *name, *config;
+    gint in0, in1; /* indexes into ids[], -1: none */
+  } layers[] = {
+    { "Conv2D", "expand", "{\"filters\": 16, \"kernel_size\": 1, \"activation\": \"swish\"}",
+      0, -1 },
+    { "GlobalAveragePooling2D", "gap", "{}", 1, -1 },
+    { "Reshape", "reshape", "{\"target_shape\": [1, 1, 16]}", 2, -1 },
+    { "Conv2D", "squeeze", "{\"filters\": 4, \"kernel_size\": 1, \"activation\": \"swish\"}",
+      3, -1 },
+    { "Conv2D", "excite", "{\"filters\": 16, \"kernel_size\": 1, \"activation\": \"sigmoid\"}",
+      4, -1 },
+    { "Multiply", "scale", "{}", 1, 5 },
+    { "Conv2D", "project", "{\"filters\": 12, \"kernel_size\": 1, \"use_bias\": false}", 6,
+      -1 },
+    { "BatchNormalization", "bn", "{}", 7, -1 },
+  };
+  guint ids[G_N_ELEMENTS (layers) + 1];
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (17);
+  g_autoptr(MirModel) model = mir_model_new ("se");
+  g_autoptr(MirTensor) x = NULL;
+  g_autoptr(MirTrace) fast = NULL;
+  g_autoptr(MirTrace) kept = NULL;
+  g_autofree double *want = NULL;
+  MirTensor *yk;
+  gint idx;
+
+  idx = mir_model_add_input (model, "input", &in_shape, &error);
+  g_assert_no_error (error);
+  ids[0] = (guint) idx;
+  for (guint i = 0; i < G_N_ELEMENTS (layers); i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_autoptr(MirLayer) layer = NULL;
+      guint inputs[2];
+      guint n_in = layers[i].in1 >= 0 ? 2 : 1;
+
+      json_parser_load_from_data (parser, layers[i].config, -1, &error);
+      g_assert_no_error (error);
+      layer = mir_layer_new_by_name (layers[i].klass, layers[i].name,
+                                     json_node_get_object (json_parser_get_root (parser)),
+                                     &error);
+      g_assert_no_error (error);
+      inputs[0] = ids[layers[i].in0];
+      if (n_in == 2)
+        {
+          inputs[1] = ids[layers[i].in1];
+          if (gate_first)
+            {
+              guint t = inputs[0];
+              inputs[0] = inputs[1];
+              inputs[1] = t;
+            }
+        }
+      idx = mir_model_add_node (model, layers[i].name, layer, inputs, n_in, NULL, &error);
+      g_assert_no_error (error);
+      ids[i + 1] = (guint) idx;
+    }
+  mir_model_finish (model, TRUE, 3, &error);
+  g_assert_no_error (error);
+  randomise_bn (mir_model_get_node (model, ids[8])->layer, rng);
+  x = mir_test_random_tensor (4, shape, -1, 1, rng);
+
+  fast = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+  kept = mir_model_run (model, &x, 1, MIR_RUN_KEEP_ALL, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mir_trace_node_ran (kept, ids[6]));
+  g_assert_cmpint (mir_trace_node_ran (fast, ids[6]), ==, !want_fused);
+  g_assert_true (mir_trace_node_ran (fast, ids[7]));
+  yk = mir_trace_get_output (kept, 0);
+  want = g_new (double, yk->numel);
+  for (gsize i = 0; i < yk->numel; i++)
+    want[i] = yk->data[i];
+  assert_close (mir_trace_get_output (fast, 0)->data, want, yk->numel,
+                "SE Multiply fused into the 1x1 convolution");
+}
+
+static void
+test_se_fusion (void)
+{
+  check_se_fusion (9, 11, FALSE, TRUE);  /* 99 pixels > 12 filters */
+  check_se_fusion (9, 11, TRUE, TRUE);   /* gate as the first input */
+  check_se_fusion (3, 4, FALSE, FALSE);  /* 12 pixels: not worth it */
+}
+
 /* mir_gemm() for few rows (per-row sgemv, B in blocks of k for m > 1),
  * every transpose combination. */
 static void
@@ -632,18 +731,23 @@ test_gemm_split (void)
     { 37, 33, 500 },  /* rows: 32 + 5 */
   };
 
+  g_autofree char *saved = g_strdup (g_getenv ("MIRADA_KERNEL_THREADS"));
+
   g_setenv ("MIRADA_KERNEL_THREADS", "2", TRUE);
   for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
     for (guint tr = 0; tr < 4; tr++)
       check_gemm (rng, shapes[i][0], shapes[i][1], shapes[i][2], tr & 1, tr >> 1);
-  g_unsetenv ("MIRADA_KERNEL_THREADS");
+  if (saved != NULL)
+    g_setenv ("MIRADA_KERNEL_THREADS", saved, TRUE);
+  else
+    g_unsetenv ("MIRADA_KERNEL_THREADS");
   /* the engine runs OpenBLAS single-threaded (its pool does the splitting) */
   g_assert_cmpint (openblas_get_num_threads (), ==, 1);
 }
 
 /* OpenBLAS single-thread sections nest and overlap across threads: the
  * first saves the thread count, the last restores it, and the engine's own
- * thread count stays the saved one meanwhile. */
+ * thread count is not theirs to change. */
 static void
 blas_chunk (gint64 begin, gint64 end, gpointer data)
 {
@@ -662,6 +766,7 @@ static void
 test_blas_sections (void)
 {
   int before = openblas_get_num_threads ();
+  guint engine = mir_parallel_threads ();
   gint count = 0;
   GThread *t[3];
 
@@ -670,7 +775,7 @@ test_blas_sections (void)
   before = openblas_get_num_threads ();
   mir_blas_single_begin ();
   g_assert_cmpint (openblas_get_num_threads (), ==, 1);
-  g_assert_cmpuint (mir_parallel_threads (), ==, (guint) before);
+  g_assert_cmpuint (mir_parallel_threads (), ==, engine);
   mir_blas_single_begin ();
   mir_blas_single_end ();
   g_assert_cmpint (openblas_get_num_threads (), ==, 1);
@@ -807,6 +912,7 @@ main (int argc, char **argv)
     }
   add_both ("/kernels-fast/act-vec", test_act_vec, NULL);
   g_test_add_func ("/kernels-fast/bn-fold", test_bn_fold);
+  g_test_add_func ("/kernels-fast/se-fusion", test_se_fusion);
   g_test_add_func ("/kernels-fast/gemm-small-m", test_gemm_small_m);
   g_test_add_func ("/kernels-fast/gemm-split", test_gemm_split);
   g_test_add_func ("/kernels-fast/blas-sections", test_blas_sections);

@@ -358,11 +358,71 @@ conv2d_infer_forward (MirLayer *layer, MirTensor *const *in, MirTensor *out, Mir
   return TRUE;
 }
 
+gboolean
+mir_conv2d_input_scale_pays (MirLayer *conv, gint64 pixels)
+{
+  MirLayerConv2D *self = (MirLayerConv2D *) conv;
+
+  return conv->klass == &mir_layer_conv2d_class && conv->built && is_pointwise (self) &&
+         pixels > self->filters;
+}
+
+/* Input 0 times args->in_scale (per image and channel, from a fused
+ * squeeze-and-excitation Multiply): y_n = (x_n diag(s_n)) W = x_n (diag(s_n) W),
+ * so each image runs the 1x1 GEMM blocks with its own scaled copy of the
+ * kernel (channels x filters values) instead of a pass over its pixels. */
+static gboolean
+conv2d_scaled_forward (MirLayer *layer, MirTensor *const *in, MirTensor *out,
+                       const MirRunArgs *args, GError **error)
+{
+  MirLayerConv2D *self = (MirLayerConv2D *) layer;
+  const MirTensor *x = in[0];
+  const float *kernel = layer->weights[0].value->data;
+  MirActivation act = mir_act_active (layer, args) ? layer->activation : MIR_ACT_LINEAR;
+  gboolean fused = act_fusable (act);
+  gint64 f = self->filters, c, pixels;
+  float *ks;
+
+  if (!is_pointwise (self) || x->ndim != 4 || args->training || args->for_backward)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FAILED,
+                   _("An input scale was given to a convolution that cannot take it"));
+      return FALSE;
+    }
+  c = x->shape[3];
+  pixels = x->shape[1] * x->shape[2];
+  if ((ks = mir_alloc_floats ((gsize) (c * f), error)) == NULL)
+    return FALSE;
+  for (gint64 b = 0; b < x->shape[0]; b++)
+    {
+      PointwiseCtx p = { x->data + (gsize) (b * pixels * c), ks,
+                         self->use_bias ? layer->weights[1].value->data : NULL,
+                         out->data + (gsize) (b * pixels * f), pixels, c, f, 0,
+                         fused ? act : MIR_ACT_LINEAR };
+
+      for (gint64 ci = 0; ci < c; ci++)
+        {
+          float sc = args->in_scale[b * c + ci];
+          for (gint64 fo = 0; fo < f; fo++)
+            ks[ci * f + fo] = kernel[ci * f + fo] * sc;
+        }
+      p.step = CLAMP (POINTWISE_BLOCK_FLOATS / MAX (f, 1), 32, MAX (p.rows, 1));
+      mir_parallel_for_gemm ((p.rows + p.step - 1) / p.step, 1, pointwise_blocks, &p);
+    }
+  mir_free_floats (ks);
+  if (!fused)
+    mir_activation_forward (act, out->data, out->data, out->numel, (gsize) f);
+  return TRUE;
+}
+
 static gboolean
 conv2d_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *out,
                 const MirRunArgs *args, GError **error)
 {
   MirLayerConv2D *self = (MirLayerConv2D *) layer;
+
+  if (args->in_scale != NULL)
+    return conv2d_scaled_forward (layer, in, out, args, error);
 
   if (mir_act_fast_forward_ok (layer, args))
     return conv2d_infer_forward (layer, in, out,

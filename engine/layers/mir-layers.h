@@ -55,5 +55,10 @@ MirLayer *mir_layer_input_new (const char *name, const MirShape *shape, GError *
 /* BatchNormalization at inference as y = x * a + b per channel (a, b of
  * the layer's channel count), for folding it into a convolution. */
 void mir_batch_norm_inference_affine (MirLayer *bn, double *a, double *b);
+/* TRUE if @conv (a Conv2D) can take its input times a per-image, per-channel
+ * scale (MirRunArgs.in_scale) for images of @pixels pixels, and that costs
+ * less than the Multiply pass it replaces: a 1x1 stride-1 kernel, whose
+ * scaled copy (channels x filters per image) is smaller than the image. */
+gboolean mir_conv2d_input_scale_pays (MirLayer *conv, gint64 pixels);
 
 G_END_DECLS
