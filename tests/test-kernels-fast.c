@@ -765,7 +765,8 @@ blas_hammer (gpointer data)
 static void
 test_blas_sections (void)
 {
-  int before = openblas_get_num_threads ();
+  int original = openblas_get_num_threads ();
+  int before = original;
   guint engine = mir_parallel_threads ();
   gint count = 0;
   GThread *t[3];
@@ -788,6 +789,8 @@ test_blas_sections (void)
     g_thread_join (t[i]);
   g_assert_cmpint (count, ==, 3 * 300 * 8);
   g_assert_cmpint (openblas_get_num_threads (), ==, before);
+  /* the engine's setting (one thread) for the tests that follow */
+  openblas_set_num_threads (original);
 }
 
 /* The vectorised sigmoid and swish (mir-act-vec.c) against libm in double
