@@ -1,8 +1,9 @@
 /* mir-winograd-tmpl.h: the F(4x4, 3x3) tile transforms, written once over a
  * vector type and included by mir-winograd.c for each instruction set.
  * Before including, define WT_SUFFIX, WT_ATTR (target attribute or empty),
- * WT_V (float vector type), WT_VI (int vector of the same width) and WT_W
- * (lanes); this file undefines them.  Channels are the vector lanes (NHWC
+ * WT_V (float vector type), WT_VI (int vector of the same width), WT_W
+ * (lanes) and WT_MR (tiles a GEMM micro-kernel call, 1 to 12); this file
+ * undefines them.  Channels are the vector lanes (NHWC
  * keeps them contiguous). */
 
 #define WT_CAT2(a, b) a##_##b
@@ -116,17 +117,146 @@ WT_FN (input_block) (const Ctx *c, gint64 t0, gint64 nt, float *v)
     }
 }
 
+#define WT_NV (NR / WT_W)
+
+static inline WT_ATTR MIR_ALWAYS_INLINE WT_V
+WT_FN (wt_splat) (float x)
+{
+  WT_V v;
+
+  MIR_UNROLL for (int i = 0; i < WT_W; i++)
+    v[i] = x;
+  return v;
+}
+
+/* M[0..mr)[0..NR) (+)= A[0..mr)[0..kc) U[0..kc)[0..NR), A's rows @lda apart,
+ * U a packed panel (NR floats a row), M's rows @ldm apart: mr x NR
+ * accumulators in registers, one U row loaded and mr A values broadcast per
+ * step of k.  Inlined with a constant @mr. */
+static inline WT_ATTR MIR_ALWAYS_INLINE void
+WT_FN (wt_micro) (const int mr, gint64 kc, const float *a, gint64 lda, const float *u, float *m,
+                  gint64 ldm, gboolean add)
+{
+  WT_V acc[WT_MR][WT_NV];
+
+  _Pragma ("GCC unroll 12") for (int r = 0; r < mr; r++)
+    _Pragma ("GCC unroll 4") for (int j = 0; j < WT_NV; j++)
+      {
+        if (add)
+          memcpy (&acc[r][j], m + (gsize) r * (gsize) ldm + (gsize) (j * WT_W), sizeof acc[r][j]);
+        else
+          acc[r][j] = (WT_V) { 0 };
+      }
+  for (gint64 k = 0; k < kc; k++, u += NR)
+    {
+      WT_V b[WT_NV];
+
+#ifdef WT_PREFETCH
+      __builtin_prefetch (u + WT_PREFETCH * NR);
+      __builtin_prefetch (u + WT_PREFETCH * NR + 16);
+#endif
+      _Pragma ("GCC unroll 4") for (int j = 0; j < WT_NV; j++)
+        memcpy (&b[j], u + j * WT_W, sizeof b[j]);
+      _Pragma ("GCC unroll 12") for (int r = 0; r < mr; r++)
+        {
+          WT_V av = WT_FN (wt_splat) (a[(gsize) r * (gsize) lda + (gsize) k]);
+
+          _Pragma ("GCC unroll 4") for (int j = 0; j < WT_NV; j++)
+            acc[r][j] += av * b[j];
+        }
+    }
+  _Pragma ("GCC unroll 12") for (int r = 0; r < mr; r++)
+    _Pragma ("GCC unroll 4") for (int j = 0; j < WT_NV; j++)
+      memcpy (m + (gsize) r * (gsize) ldm + (gsize) (j * WT_W), &acc[r][j], sizeof acc[r][j]);
+}
+
+/* The 36 products M[p] = V[p] U[p] of an item: V[p][0..nt)[0..c) from
+ * input_block(), U the packed kernel's panels for filters f0 .. f0 + fc,
+ * M[p][0..nt)[0..round_nr (fc)). */
+static WT_ATTR void
+WT_FN (gemm_block) (const Ctx *c, gint64 nt, gint64 f0, gint64 fc, const float *v, float *m)
+{
+  gint64 cc = c->g->c, mld = round_nr (fc);
+  gsize panel = (gsize) cc * NR;
+
+  for (guint p = 0; p < NP; p++)
+    {
+      const float *vp = v + p * (gsize) (nt * cc);
+      float *mp = m + p * (gsize) (nt * mld);
+
+      for (gint64 fb = 0; fb < mld / NR; fb++)
+        for (gint64 k0 = 0; k0 < cc; k0 += KC)
+        {
+          const float *up = c->u + (p * (gsize) c->nfb + (gsize) (f0 / NR + fb)) * panel +
+                            (gsize) k0 * NR;
+          gint64 kc = MIN (KC, cc - k0);
+
+          for (gint64 r0 = 0; r0 < nt; r0 += WT_MR)
+            {
+              const float *a = vp + (gsize) (r0 * cc + k0);
+              float *mo = mp + (gsize) (r0 * mld + fb * NR);
+
+              switch (MIN (WT_MR, nt - r0))
+                {
+#define WT_CASE(n) \
+  case n: \
+    WT_FN (wt_micro) (n, kc, a, cc, up, mo, mld, k0 > 0); \
+    break;
+                  WT_CASE (1)
+#if WT_MR >= 2
+                  WT_CASE (2)
+#endif
+#if WT_MR >= 3
+                  WT_CASE (3)
+#endif
+#if WT_MR >= 4
+                  WT_CASE (4)
+#endif
+#if WT_MR >= 5
+                  WT_CASE (5)
+#endif
+#if WT_MR >= 6
+                  WT_CASE (6)
+#endif
+#if WT_MR >= 7
+                  WT_CASE (7)
+#endif
+#if WT_MR >= 8
+                  WT_CASE (8)
+#endif
+#if WT_MR >= 9
+                  WT_CASE (9)
+#endif
+#if WT_MR >= 10
+                  WT_CASE (10)
+#endif
+#if WT_MR >= 11
+                  WT_CASE (11)
+#endif
+#if WT_MR >= 12
+                  WT_CASE (12)
+#endif
+#undef WT_CASE
+                default:
+                  break;
+                }
+            }
+        }
+    }
+}
+
 /* The 4x4 outputs (A^T M A + bias, activated) of the tiles t0 .. t0 + nt,
- * filters f0 .. f0 + fc; M[p][t][0..fc). */
+ * filters f0 .. f0 + fc; M[p][t][0..round_nr (fc)). */
 static WT_ATTR void
 WT_FN (output_block) (const Ctx *c, gint64 t0, gint64 nt, gint64 f0, gint64 fc, const float *m)
 {
-  gsize mstride = (gsize) (nt * fc);
+  gint64 mld = round_nr (fc);
+  gsize mstride = (gsize) (nt * mld);
 
   for (gint64 t = 0; t < nt; t++)
     {
       float *y[TO * TO];
-      const float *mt = m + (gsize) (t * fc);
+      const float *mt = m + (gsize) (t * mld);
 
       tile_pointers (c, t0 + t, NULL, y, f0);
       for (gint64 k = 0; k < fc; k += WT_W)
@@ -158,6 +288,8 @@ WT_FN (output_block) (const Ctx *c, gint64 t0, gint64 nt, gint64 f0, gint64 fc, 
     }
 }
 
+#undef WT_NV
+#undef WT_MR
 #undef WT_FN
 #undef WT_CAT
 #undef WT_CAT2

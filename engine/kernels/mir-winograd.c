@@ -13,6 +13,11 @@
 #define TI 6
 #define TO 4
 #define NP (TI * TI)
+/* Filters a panel of the packed kernel (the GEMM micro-kernel's width). */
+#define NR 32
+#ifndef KC
+#define KC 128
+#endif
 
 /* Tiles a work item: as many as fit this many floats of V and M together
  * (16 MiB), from 32 to 128.  OpenBLAS packs the item's slice of the
@@ -21,7 +26,10 @@
  * 512 + 512; measured 28 -> 113 tiles: 155 -> 114 ms on 28x28 512 -> 512,
  * 313 -> 235 ms on 8 x 56x56 256 -> 256, one busy thread), while for 64
  * channels 128 tiles (V and M in L2) beat 256 (87 vs 103 ms at 224x224). */
-#define ITEM_FLOATS (G_GINT64_CONSTANT (1) << 22)
+#ifndef ITEM_LOG
+#define ITEM_LOG 22
+#endif
+#define ITEM_FLOATS (G_GINT64_CONSTANT (1) << ITEM_LOG)
 #define MIN_TILES 32
 #define MAX_TILES 128
 
@@ -48,10 +56,16 @@ mir_winograd_applies (const MirConvGeom *g, gint64 filters)
          (tiles >= 32 || (tiles >= 16 && g->c * filters <= 256 * 256));
 }
 
+static inline gint64
+round_nr (gint64 f)
+{
+  return (f + NR - 1) / NR * NR;
+}
+
 gsize
 mir_winograd_kernel_size (gint64 c, gint64 f)
 {
-  return NP * (gsize) c * (gsize) f;
+  return NP * (gsize) c * (gsize) round_nr (f);
 }
 
 /* G of F(4x4, 3x3) (Lavin & Gray), interpolation points 0, +-1, +-2, inf. */
@@ -68,7 +82,9 @@ void
 mir_winograd_pack_kernel (const float *k, gint64 c, gint64 f, float *u)
 {
   gsize cf = (gsize) c * (gsize) f;
+  gsize panel = (gsize) c * NR, plane = panel * (gsize) (round_nr (f) / NR);
 
+  memset (u, 0, mir_winograd_kernel_size (c, f) * sizeof (float));
   for (gint64 ci = 0; ci < c; ci++)
     for (gint64 j = 0; j < f; j++)
       {
@@ -82,7 +98,7 @@ mir_winograd_pack_kernel (const float *k, gint64 c, gint64 f, float *u)
                       wg[y][2] * k[(6 + x) * cf + at];
         for (guint y = 0; y < TI; y++)
           for (guint x = 0; x < TI; x++)
-            u[(y * TI + x) * cf + at] =
+            u[(y * TI + x) * plane + (gsize) (j / NR) * panel + (gsize) ci * NR + (gsize) (j % NR)] =
               (float) (t[y][0] * wg[x][0] + t[y][1] * wg[x][1] + t[y][2] * wg[x][2]);
       }
 }
@@ -94,7 +110,8 @@ typedef struct
   float *z;
   gint64 f, th, tw, total;
   gint64 tb;        /* tiles an item */
-  gint64 nfs, fsw;  /* filter slices an item, and their width */
+  gint64 nfs, fsw;  /* filter slices an item, and their width (a multiple of NR) */
+  gint64 nfb;       /* panels of NR filters in the packed kernel */
   int act;          /* MIR_VEC_ACT_* */
   int isa;          /* ISA_* */
   gint failed;      /* atomic: a scratch buffer could not be allocated */
@@ -150,6 +167,7 @@ typedef gint32 WtV8i __attribute__ ((vector_size (32)));
 #define WT_V WtV8
 #define WT_VI WtV8i
 #define WT_W 8
+#define WT_MR 2
 #include "mir-winograd-tmpl.h"
 
 #if MIR_HAVE_AVX2_CLONES
@@ -161,6 +179,7 @@ typedef gint32 WtV16i __attribute__ ((vector_size (64)));
 #define WT_V WtV8
 #define WT_VI WtV8i
 #define WT_W 8
+#define WT_MR 3
 #include "mir-winograd-tmpl.h"
 
 #define WT_SUFFIX avx512
@@ -168,6 +187,16 @@ typedef gint32 WtV16i __attribute__ ((vector_size (64)));
 #define WT_V WtV16
 #define WT_VI WtV16i
 #define WT_W 16
+#ifndef WT_TRY_PF
+#define WT_TRY_PF 16
+#endif
+#if WT_TRY_PF
+#define WT_PREFETCH WT_TRY_PF
+#endif
+#ifndef WT_MR512
+#define WT_MR512 8
+#endif
+#define WT_MR WT_MR512
 #include "mir-winograd-tmpl.h"
 #endif
 
@@ -216,8 +245,8 @@ items (gint64 begin, gint64 end, gpointer data)
 {
   Ctx *c = data;
   gint64 cc = c->g->c;
-  gsize vsize = NP * (gsize) c->tb * (gsize) cc;
-  float *v = scratch_get (vsize + NP * (gsize) c->tb * (gsize) c->fsw);
+  gsize vsize = (NP * (gsize) c->tb * (gsize) cc + 15) / 16 * 16;
+  float *v = scratch_get (vsize + NP * (gsize) c->tb * (gsize) round_nr (c->fsw));
   float *m = v + vsize;
 
   if (v == NULL)
@@ -232,24 +261,23 @@ items (gint64 begin, gint64 end, gpointer data)
 
 #if MIR_HAVE_AVX2_CLONES
       if (c->isa == ISA_AVX512)
-        input_block_avx512 (c, t0, nt, v);
-      else if (c->isa == ISA_AVX2)
-        input_block_avx2 (c, t0, nt, v);
-      else
+        {
+          input_block_avx512 (c, t0, nt, v);
+          gemm_block_avx512 (c, nt, f0, fc, v, m);
+          output_block_avx512 (c, t0, nt, f0, fc, m);
+          continue;
+        }
+      if (c->isa == ISA_AVX2)
+        {
+          input_block_avx2 (c, t0, nt, v);
+          gemm_block_avx2 (c, nt, f0, fc, v, m);
+          output_block_avx2 (c, t0, nt, f0, fc, m);
+          continue;
+        }
 #endif
-        input_block_generic (c, t0, nt, v);
-      for (guint p = 0; p < NP; p++)
-        mir_gemm (FALSE, FALSE, nt, fc, cc, 1.0f, v + p * (gsize) (nt * cc), cc,
-                  c->u + p * (gsize) cc * (gsize) c->f + (gsize) f0, c->f, 0.0f,
-                  m + p * (gsize) (nt * fc), fc);
-#if MIR_HAVE_AVX2_CLONES
-      if (c->isa == ISA_AVX512)
-        output_block_avx512 (c, t0, nt, f0, fc, m);
-      else if (c->isa == ISA_AVX2)
-        output_block_avx2 (c, t0, nt, f0, fc, m);
-      else
-#endif
-        output_block_generic (c, t0, nt, f0, fc, m);
+      input_block_generic (c, t0, nt, v);
+      gemm_block_generic (c, nt, f0, fc, v, m);
+      output_block_generic (c, t0, nt, f0, fc, m);
     }
 }
 
@@ -283,6 +311,7 @@ mir_winograd_conv (const MirConvGeom *g, const float *x, const float *u, gint64 
   c.act = mir_vec_act_kind (act);
   c.nfs = 1;
   c.fsw = f;
+  c.nfb = round_nr (f) / NR;
   c.tb = tiles_per_item (g, f, c.total);
   nb = (c.total + c.tb - 1) / c.tb;
   /* Too few blocks to keep every thread busy: split the filters too (each
@@ -290,14 +319,14 @@ mir_winograd_conv (const MirConvGeom *g, const float *x, const float *u, gint64 
   if (nb < 2 * (gint64) threads && f >= 32 * (gint64) threads)
     {
       c.nfs = (2 * (gint64) threads + nb - 1) / nb;
-      c.fsw = ((f + c.nfs - 1) / c.nfs + 15) / 16 * 16;
+      c.fsw = round_nr ((f + c.nfs - 1) / c.nfs);
       c.nfs = (f + c.fsw - 1) / c.fsw;
       c.tb = tiles_per_item (g, c.fsw, c.total);
       nb = (c.total + c.tb - 1) / c.tb;
     }
 #if MIR_HAVE_AVX2_CLONES
   if (mir_cpu_has_avx2 ())
-    c.isa = __builtin_cpu_supports ("avx512f") ? ISA_AVX512 : ISA_AVX2;
+    c.isa = mir_cpu_has_avx512 () ? ISA_AVX512 : ISA_AVX2;
 #endif
 
   zeros = mir_alloc_floats ((gsize) (g->c + f), error);
