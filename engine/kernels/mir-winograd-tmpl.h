@@ -141,12 +141,7 @@ WT_FN (wt_micro) (const int mr, gint64 kc, const float *a, gint64 lda, const flo
 
   _Pragma ("GCC unroll 12") for (int r = 0; r < mr; r++)
     _Pragma ("GCC unroll 4") for (int j = 0; j < WT_NV; j++)
-      {
-        if (add)
-          memcpy (&acc[r][j], m + (gsize) r * (gsize) ldm + (gsize) (j * WT_W), sizeof acc[r][j]);
-        else
-          acc[r][j] = (WT_V) { 0 };
-      }
+      acc[r][j] = (WT_V) { 0 };
   for (gint64 k = 0; k < kc; k++, u += NR)
     {
       WT_V b[WT_NV];
@@ -167,7 +162,18 @@ WT_FN (wt_micro) (const int mr, gint64 kc, const float *a, gint64 lda, const flo
     }
   _Pragma ("GCC unroll 12") for (int r = 0; r < mr; r++)
     _Pragma ("GCC unroll 4") for (int j = 0; j < WT_NV; j++)
-      memcpy (m + (gsize) r * (gsize) ldm + (gsize) (j * WT_W), &acc[r][j], sizeof acc[r][j]);
+      {
+        float *mo = m + (gsize) r * (gsize) ldm + (gsize) (j * WT_W);
+
+        if (add)
+          {
+            WT_V old;
+
+            memcpy (&old, mo, sizeof old);
+            acc[r][j] += old;
+          }
+        memcpy (mo, &acc[r][j], sizeof acc[r][j]);
+      }
 }
 
 /* The 36 products M[p] = V[p] U[p] of an item: V[p][0..nt)[0..c) from

@@ -16,7 +16,7 @@
 /* Filters a panel of the packed kernel (the GEMM micro-kernel's width). */
 #define NR 32
 #ifndef KC
-#define KC 128
+#define KC 64
 #endif
 
 /* Tiles a work item: as many as fit this many floats of V and M together
