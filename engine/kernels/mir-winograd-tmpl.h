@@ -82,7 +82,7 @@ static WT_ATTR void
 WT_FN (input_block) (const Ctx *c, gint64 t0, gint64 nt, float *v)
 {
   gint64 cc = c->g->c;
-  gsize vstride = (gsize) (nt * cc);
+  gsize vstride = plane_floats (nt, cc);
 
   for (gint64 t = 0; t < nt; t++)
     {
@@ -187,8 +187,8 @@ WT_FN (gemm_block) (const Ctx *c, gint64 nt, gint64 f0, gint64 fc, const float *
 
   for (guint p = 0; p < NP; p++)
     {
-      const float *vp = v + p * (gsize) (nt * cc);
-      float *mp = m + p * (gsize) (nt * mld);
+      const float *vp = v + p * plane_floats (nt, cc);
+      float *mp = m + p * plane_floats (nt, mld);
 
       for (gint64 fb = 0; fb < mld / NR; fb++)
         for (gint64 k0 = 0; k0 < cc; k0 += KC)
@@ -257,7 +257,7 @@ static WT_ATTR void
 WT_FN (output_block) (const Ctx *c, gint64 t0, gint64 nt, gint64 f0, gint64 fc, const float *m)
 {
   gint64 mld = round_nr (fc);
-  gsize mstride = (gsize) (nt * mld);
+  gsize mstride = plane_floats (nt, mld);
 
   for (gint64 t = 0; t < nt; t++)
     {

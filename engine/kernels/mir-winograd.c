@@ -30,7 +30,9 @@
 #define ITEM_LOG 22
 #endif
 #define ITEM_FLOATS (G_GINT64_CONSTANT (1) << ITEM_LOG)
+#ifndef MIN_TILES
 #define MIN_TILES 32
+#endif
 #define MAX_TILES 128
 
 gboolean
@@ -44,16 +46,15 @@ mir_winograd_applies (const MirConvGeom *g, gint64 filters)
   /* MIRADA_WINOGRAD=0 or 1 forces the choice (benchmarks, tests). */
   if (force != NULL)
     return force[0] == '1';
-  /* Measured layer by layer (2 busy AVX-512 cores, OpenBLAS 0.3.21, min of
-   * interleaved runs, im2col / Winograd): VGG16 b1 224x224 64->64 99 / 20 ms,
-   * 112x112 128->128 71 / 24, 56x56 256->256 73 / 30, 28x28 256->512 18 /
-   * 8.8, 28x28 512->512 63 / 34; seed CNN b16 74x74 32->64 56 / 11, 17x17
-   * 128->128 26 / 8.6.  Few tiles: 16 tiles of 128->128 (seed CNN b1,
-   * 15x15) 0.71 / 0.37 ms and of 256->256 11 / 1.9, but 16 tiles of 512->512
-   * (VGG16 b1 block 5) 19-29 / 22 (a draw), 4 tiles 128->128 0.14 / 0.25.
-   * With fewer than 16 channels in or out the transforms dominate. */
-  return g->c >= 16 && filters >= 16 && g->oh >= 2 && g->ow >= 2 &&
-         (tiles >= 32 || (tiles >= 16 && g->c * filters <= 256 * 256));
+  /* Measured with the packed micro-kernel (one busy AVX-512 core, CPU time,
+   * OpenBLAS 0.3.21, im2col / Winograd): 224x224 64->64 (VGG16) 60 / 10 ms,
+   * 14x14 512->512 8.3 / 3.4, 7x7 512->512 3.4 / 2.6, 4x4 128->128 0.062 /
+   * 0.052, 32x32 16->16 0.083 / 0.030, 8->32 0.074 / 0.050, 32->8 0.12 /
+   * 0.068; Winograd loses on 8->8 (0.048 / 0.062) and where most of a tile
+   * is outside the output: 3x3 256->256 (one tile, 9 of 16 outputs used)
+   * 0.28 / 0.33, 2x2 64->64 a draw. */
+  return g->c >= 8 && filters >= 8 && g->c * filters >= 256 &&
+         g->n * g->oh * g->ow * 8 >= tiles * TO * TO * 5;
 }
 
 static inline gint64
@@ -101,6 +102,18 @@ mir_winograd_pack_kernel (const float *k, gint64 c, gint64 f, float *u)
             u[(y * TI + x) * plane + (gsize) (j / NR) * panel + (gsize) ci * NR + (gsize) (j % NR)] =
               (float) (t[y][0] * wg[x][0] + t[y][1] * wg[x][1] + t[y][2] * wg[x][2]);
       }
+}
+
+/* Floats between the 36 planes of V or M (@nt rows of @width): an odd
+ * number of cache lines, so that the planes a tile is written to or read
+ * from do not all fall in the same L1 set (a power-of-two plane size would
+ * alias them). */
+static inline gsize
+plane_floats (gint64 nt, gint64 width)
+{
+  gsize s = ((gsize) nt * (gsize) width + 15) / 16 * 16;
+
+  return (s / 16) % 2 == 0 ? s + 16 : s;
 }
 
 typedef struct
@@ -245,8 +258,8 @@ items (gint64 begin, gint64 end, gpointer data)
 {
   Ctx *c = data;
   gint64 cc = c->g->c;
-  gsize vsize = (NP * (gsize) c->tb * (gsize) cc + 15) / 16 * 16;
-  float *v = scratch_get (vsize + NP * (gsize) c->tb * (gsize) round_nr (c->fsw));
+  gsize vsize = NP * plane_floats (c->tb, cc);
+  float *v = scratch_get (vsize + NP * plane_floats (c->tb, round_nr (c->fsw)));
   float *m = v + vsize;
 
   if (v == NULL)
