@@ -19,20 +19,17 @@
 #define KC 64
 #endif
 
-/* Tiles a work item: as many as fit this many floats of V and M together
- * (16 MiB), from 32 to 128.  OpenBLAS packs the item's slice of the
- * transformed kernel (36 c f floats) for every item, which costs about as
- * much as 16 tiles' products: large channel counts want many tiles (113 for
- * 512 + 512; measured 28 -> 113 tiles: 155 -> 114 ms on 28x28 512 -> 512,
- * 313 -> 235 ms on 8 x 56x56 256 -> 256, one busy thread), while for 64
- * channels 128 tiles (V and M in L2) beat 256 (87 vs 103 ms at 224x224). */
-#ifndef ITEM_LOG
-#define ITEM_LOG 22
-#endif
-#define ITEM_FLOATS (G_GINT64_CONSTANT (1) << ITEM_LOG)
-#ifndef MIN_TILES
-#define MIN_TILES 32
-#endif
+/* Tiles a work item.  Its V and M should stay in the L2, but each item
+ * streams its slice of the packed kernel (36 c f floats) once, so a large
+ * slice wants many tiles: up to SMALL_ITEM floats of V and M (512 KiB) and
+ * from 16 tiles while the slice has at most SMALL_SLICE floats (4 MiB), else
+ * up to LARGE_ITEM floats (16 MiB) and from 32 tiles; at most 128.  One busy
+ * core, CPU time, small / large items: 224x224 64->64 9.6 / 11.0 ms,
+ * 112x112 128->128 9.1 / 10.2, 56x56 256->256 8.3 / 8.1, 28x28 512->512
+ * 12.3 / 9.7, 8 x 14x14 512->512 26.1 / 21.4. */
+#define SMALL_ITEM (G_GINT64_CONSTANT (1) << 17)
+#define SMALL_SLICE (G_GINT64_CONSTANT (1) << 20)
+#define LARGE_ITEM (G_GINT64_CONSTANT (1) << 22)
 #define MAX_TILES 128
 
 gboolean
@@ -298,7 +295,9 @@ items (gint64 begin, gint64 end, gpointer data)
 static gint64
 tiles_per_item (const MirConvGeom *g, gint64 fsw, gint64 total)
 {
-  gint64 tb = CLAMP (ITEM_FLOATS / (NP * (g->c + fsw)), MIN_TILES, MAX_TILES);
+  gboolean small = NP * g->c * fsw <= SMALL_SLICE;
+  gint64 tb = CLAMP ((small ? SMALL_ITEM : LARGE_ITEM) / (NP * (g->c + fsw)), small ? 16 : 32,
+                     MAX_TILES);
   gint64 nb = (total + tb - 1) / tb;
 
   return (total + nb - 1) / nb; /* even blocks */
