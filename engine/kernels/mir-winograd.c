@@ -3,7 +3,6 @@
 #include <string.h>
 #include <glib/gi18n-lib.h>
 
-#include "mir-gemm.h"
 #include "mir-parallel.h"
 #include "mir-tensor.h"
 #include "mir-vec-simd.h"
@@ -248,7 +247,7 @@ scratch_get (gsize n)
 }
 
 /* Items: tile blocks x filter slices.  Each transforms its tiles into its
- * thread's scratch, runs the 36 GEMMs there (OpenBLAS single-threaded) and
+ * thread's scratch, runs the 36 products there (gemm_block) and
  * writes its outputs. */
 static void
 items (gint64 begin, gint64 end, gpointer data)
@@ -347,7 +346,7 @@ mir_winograd_conv (const MirConvGeom *g, const float *x, const float *u, gint64 
   memset (zeros, 0, (gsize) (g->c + f) * sizeof (float));
   c.zeros = zeros;
   c.bias = bias != NULL ? bias : zeros;
-  mir_parallel_for_gemm (nb * c.nfs, 1, items, &c);
+  mir_parallel_for (nb * c.nfs, 1, items, &c);
   mir_free_floats (zeros);
   if (g_atomic_int_get (&c.failed))
     {
