@@ -2,7 +2,8 @@
  * vector type and included by mir-winograd.c for each instruction set.
  * Before including, define WT_SUFFIX, WT_ATTR (target attribute or empty),
  * WT_V (float vector type), WT_VI (int vector of the same width), WT_W
- * (lanes) and WT_MR (tiles a GEMM micro-kernel call, 1 to 12); this file
+ * (lanes), WT_MR (tiles a GEMM micro-kernel call, 1 to 12) and WT_NC
+ * (filters a call: NR or a divisor of it, a multiple of WT_W); this file
  * undefines them.  Channels are the vector lanes (NHWC
  * keeps them contiguous). */
 
@@ -117,22 +118,20 @@ WT_FN (input_block) (const Ctx *c, gint64 t0, gint64 nt, float *v)
     }
 }
 
-#define WT_NV (NR / WT_W)
+#define WT_NV (WT_NC / WT_W)
 
+/* x in every lane (x - +0 is exactly x, so this compiles to a broadcast;
+ * a lane-by-lane fill does not on every target). */
 static inline WT_ATTR MIR_ALWAYS_INLINE WT_V
 WT_FN (wt_splat) (float x)
 {
-  WT_V v;
-
-  MIR_UNROLL for (int i = 0; i < WT_W; i++)
-    v[i] = x;
-  return v;
+  return x - (WT_V) { 0 };
 }
 
-/* M[0..mr)[0..NR) (+)= A[0..mr)[0..kc) U[0..kc)[0..NR), A's rows @lda apart,
- * U a packed panel (NR floats a row), M's rows @ldm apart: mr x NR
- * accumulators in registers, one U row loaded and mr A values broadcast per
- * step of k.  Inlined with a constant @mr. */
+/* M[0..mr)[0..WT_NC) (+)= A[0..mr)[0..kc) U[0..kc)[0..WT_NC), A's rows @lda
+ * apart, U (part of) a packed panel (NR floats a row), M's rows @ldm apart:
+ * mr x WT_NC accumulators in registers, one U row loaded and mr A values
+ * broadcast per step of k.  Inlined with a constant @mr. */
 static inline WT_ATTR MIR_ALWAYS_INLINE void
 WT_FN (wt_micro) (const int mr, gint64 kc, const float *a, gint64 lda, const float *u, float *m,
                   gint64 ldm, gboolean add)
@@ -146,9 +145,10 @@ WT_FN (wt_micro) (const int mr, gint64 kc, const float *a, gint64 lda, const flo
     {
       WT_V b[WT_NV];
 
-#ifdef WT_PREFETCH
-      __builtin_prefetch (u + WT_PREFETCH * NR);
-      __builtin_prefetch (u + WT_PREFETCH * NR + 16);
+      /* the panel streams from memory for the first tiles */
+      __builtin_prefetch (u + 16 * NR);
+#if WT_NC > 16
+      __builtin_prefetch (u + 16 * NR + 16);
 #endif
       _Pragma ("GCC unroll 4") for (int j = 0; j < WT_NV; j++)
         memcpy (&b[j], u + j * WT_W, sizeof b[j]);
@@ -198,15 +198,16 @@ WT_FN (gemm_block) (const Ctx *c, gint64 nt, gint64 f0, gint64 fc, const float *
           gint64 kc = MIN (KC, cc - k0);
 
           for (gint64 r0 = 0; r0 < nt; r0 += WT_MR)
+            for (gint64 h = 0; h < NR; h += WT_NC)
             {
               const float *a = vp + (gsize) (r0 * cc + k0);
-              float *mo = mp + (gsize) (r0 * mld + fb * NR);
+              float *mo = mp + (gsize) (r0 * mld + fb * NR + h);
 
               switch (MIN (WT_MR, nt - r0))
                 {
 #define WT_CASE(n) \
   case n: \
-    WT_FN (wt_micro) (n, kc, a, cc, up, mo, mld, k0 > 0); \
+    WT_FN (wt_micro) (n, kc, a, cc, up + h, mo, mld, k0 > 0); \
     break;
                   WT_CASE (1)
 #if WT_MR >= 2
@@ -295,6 +296,7 @@ WT_FN (output_block) (const Ctx *c, gint64 t0, gint64 nt, gint64 f0, gint64 fc, 
 }
 
 #undef WT_NV
+#undef WT_NC
 #undef WT_MR
 #undef WT_FN
 #undef WT_CAT

@@ -14,9 +14,8 @@
 #define NP (TI * TI)
 /* Filters a panel of the packed kernel (the GEMM micro-kernel's width). */
 #define NR 32
-#ifndef KC
+/* Channels a micro-kernel call sums from zero (then adds to M). */
 #define KC 64
-#endif
 
 /* Tiles a work item.  Its V and M should stay in the L2, but each item
  * streams its slice of the packed kernel (36 c f floats) once, so a large
@@ -176,7 +175,8 @@ typedef gint32 WtV8i __attribute__ ((vector_size (32)));
 #define WT_V WtV8
 #define WT_VI WtV8i
 #define WT_W 8
-#define WT_MR 2
+#define WT_MR 3
+#define WT_NC 16
 #include "mir-winograd-tmpl.h"
 
 #if MIR_HAVE_AVX2_CLONES
@@ -188,7 +188,8 @@ typedef gint32 WtV16i __attribute__ ((vector_size (64)));
 #define WT_V WtV8
 #define WT_VI WtV8i
 #define WT_W 8
-#define WT_MR 3
+#define WT_MR 6
+#define WT_NC 16
 #include "mir-winograd-tmpl.h"
 
 #define WT_SUFFIX avx512
@@ -196,16 +197,8 @@ typedef gint32 WtV16i __attribute__ ((vector_size (64)));
 #define WT_V WtV16
 #define WT_VI WtV16i
 #define WT_W 16
-#ifndef WT_TRY_PF
-#define WT_TRY_PF 16
-#endif
-#if WT_TRY_PF
-#define WT_PREFETCH WT_TRY_PF
-#endif
-#ifndef WT_MR512
-#define WT_MR512 8
-#endif
-#define WT_MR WT_MR512
+#define WT_MR 8
+#define WT_NC 32
 #include "mir-winograd-tmpl.h"
 #endif
 
