@@ -78,6 +78,35 @@ WT_FN (wt_at6) (const WT_V *m, WT_V *s)
   s[3] = q + 8.0f * t + m[5];
 }
 
+/* One vector of channels k .. k + nk of a tile: V[p] = (B^T d B)[p] at
+ * @vt + p * @vstride.  Inlined with a constant @full (nk >= WT_W). */
+static inline WT_ATTR MIR_ALWAYS_INLINE void
+WT_FN (input_vec) (const float *const *d, gint64 k, gint64 nk, float *vt, gsize vstride,
+                   const gboolean full)
+{
+  WT_V tt[TI][TI];
+
+  MIR_UNROLL for (int j = 0; j < TI; j++)
+    {
+      WT_V col[TI], r[TI];
+
+      MIR_UNROLL for (int i = 0; i < TI; i++)
+        col[i] = WT_FN (wt_load) (d[i * TI + j] + k, full ? WT_W : nk);
+      WT_FN (wt_bt6) (col, r);
+      MIR_UNROLL for (int i = 0; i < TI; i++)
+        tt[i][j] = r[i];
+    }
+  MIR_UNROLL for (int i = 0; i < TI; i++)
+    {
+      WT_V r[TI];
+
+      WT_FN (wt_bt6) (tt[i], r);
+      MIR_UNROLL for (int j = 0; j < TI; j++)
+        WT_FN (wt_store) (vt + (gsize) (i * TI + j) * vstride + (gsize) k, r[j],
+                          full ? WT_W : nk);
+    }
+}
+
 /* V[p][t][0..c) = (B^T d B)[p] for the tiles t0 .. t0 + nt. */
 static WT_ATTR void
 WT_FN (input_block) (const Ctx *c, gint64 t0, gint64 nt, float *v)
@@ -89,32 +118,13 @@ WT_FN (input_block) (const Ctx *c, gint64 t0, gint64 nt, float *v)
     {
       const float *d[NP];
       float *vt = v + (gsize) (t * cc);
+      gint64 k = 0;
 
       tile_pointers (c, t0 + t, d, NULL, 0);
-      for (gint64 k = 0; k < cc; k += WT_W)
-        {
-          gint64 nk = cc - k;
-          WT_V tt[TI][TI];
-
-          MIR_UNROLL for (int j = 0; j < TI; j++)
-            {
-              WT_V col[TI], r[TI];
-
-              MIR_UNROLL for (int i = 0; i < TI; i++)
-                col[i] = WT_FN (wt_load) (d[i * TI + j] + k, nk);
-              WT_FN (wt_bt6) (col, r);
-              MIR_UNROLL for (int i = 0; i < TI; i++)
-                tt[i][j] = r[i];
-            }
-          MIR_UNROLL for (int i = 0; i < TI; i++)
-            {
-              WT_V r[TI];
-
-              WT_FN (wt_bt6) (tt[i], r);
-              MIR_UNROLL for (int j = 0; j < TI; j++)
-                WT_FN (wt_store) (vt + (gsize) (i * TI + j) * vstride + (gsize) k, r[j], nk);
-            }
-        }
+      for (; k + WT_W <= cc; k += WT_W)
+        WT_FN (input_vec) (d, k, WT_W, vt, vstride, TRUE);
+      if (k < cc)
+        WT_FN (input_vec) (d, k, cc - k, vt, vstride, FALSE);
     }
 }
 
@@ -252,6 +262,36 @@ WT_FN (gemm_block) (const Ctx *c, gint64 nt, gint64 f0, gint64 fc, const float *
     }
 }
 
+/* One vector of filters k .. k + nk of a tile's outputs @y (NULL past the
+ * edge) from M[p] at @mt + p * @mstride (rows padded to NR: always whole
+ * vectors).  Inlined with a constant activation @kind and @full. */
+static inline WT_ATTR MIR_ALWAYS_INLINE void
+WT_FN (output_vec) (const float *mt, gsize mstride, gint64 k, gint64 nk, WT_V b,
+                    float *const *y, const int kind, const gboolean full)
+{
+  WT_V s[TO][TI];
+
+  MIR_UNROLL for (int j = 0; j < TI; j++)
+    {
+      WT_V col[TI], r[TO];
+
+      MIR_UNROLL for (int i = 0; i < TI; i++)
+        col[i] = WT_FN (wt_load) (mt + (gsize) (i * TI + j) * mstride + (gsize) k, WT_W);
+      WT_FN (wt_at6) (col, r);
+      MIR_UNROLL for (int i = 0; i < TO; i++)
+        s[i][j] = r[i];
+    }
+  MIR_UNROLL for (int i = 0; i < TO; i++)
+    {
+      WT_V r[TO];
+
+      WT_FN (wt_at6) (s[i], r);
+      MIR_UNROLL for (int j = 0; j < TO; j++)
+        if (y[i * TO + j] != NULL)
+          WT_FN (wt_store) (y[i * TO + j] + k, WT_FN (wt_act) (r[j] + b, kind), full ? WT_W : nk);
+    }
+}
+
 /* The 4x4 outputs (A^T M A + bias, activated) of the tiles t0 .. t0 + nt,
  * filters f0 .. f0 + fc; M[p][t][0..round_nr (fc)). */
 static WT_ATTR void
@@ -264,34 +304,23 @@ WT_FN (output_block) (const Ctx *c, gint64 t0, gint64 nt, gint64 f0, gint64 fc, 
     {
       float *y[TO * TO];
       const float *mt = m + (gsize) (t * mld);
+      gint64 k = 0;
 
       tile_pointers (c, t0 + t, NULL, y, f0);
-      for (gint64 k = 0; k < fc; k += WT_W)
+      for (; k + WT_W <= fc; k += WT_W)
         {
-          gint64 nk = fc - k;
-          WT_V s[TO][TI];
-          WT_V b = WT_FN (wt_load) (c->bias + f0 + k, nk);
+          WT_V b = WT_FN (wt_load) (c->bias + f0 + k, WT_W);
 
-          MIR_UNROLL for (int j = 0; j < TI; j++)
-            {
-              WT_V col[TI], r[TO];
-
-              MIR_UNROLL for (int i = 0; i < TI; i++)
-                col[i] = WT_FN (wt_load) (mt + (gsize) (i * TI + j) * mstride + (gsize) k, nk);
-              WT_FN (wt_at6) (col, r);
-              MIR_UNROLL for (int i = 0; i < TO; i++)
-                s[i][j] = r[i];
-            }
-          MIR_UNROLL for (int i = 0; i < TO; i++)
-            {
-              WT_V r[TO];
-
-              WT_FN (wt_at6) (s[i], r);
-              MIR_UNROLL for (int j = 0; j < TO; j++)
-                if (y[i * TO + j] != NULL)
-                  WT_FN (wt_store) (y[i * TO + j] + k, WT_FN (wt_act) (r[j] + b, c->act), nk);
-            }
+          if (c->act == MIR_VEC_ACT_RELU)
+            WT_FN (output_vec) (mt, mstride, k, WT_W, b, y, MIR_VEC_ACT_RELU, TRUE);
+          else if (c->act == MIR_VEC_ACT_RELU6)
+            WT_FN (output_vec) (mt, mstride, k, WT_W, b, y, MIR_VEC_ACT_RELU6, TRUE);
+          else
+            WT_FN (output_vec) (mt, mstride, k, WT_W, b, y, MIR_VEC_ACT_NONE, TRUE);
         }
+      if (k < fc)
+        WT_FN (output_vec) (mt, mstride, k, fc - k, WT_FN (wt_load) (c->bias + f0 + k, fc - k), y,
+                            c->act, FALSE);
     }
 }
 
