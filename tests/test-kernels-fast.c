@@ -17,6 +17,7 @@
 #include "mir-act-vec.h"
 #include "mir-fold.h"
 #include "mir-gemm.h"
+#include "mir-optimizer.h"
 #include "mir-parallel.h"
 #include "mir-test-util.h"
 
@@ -268,6 +269,72 @@ test_conv_fast (gconstpointer data)
   want = conv_ref (layer, cc->config, x, y);
   assert_close (y->data, want, y->numel, "after an in-place weight update");
   g_unsetenv ("MIRADA_WINOGRAD");
+}
+
+/* The layer's packed Winograd kernel follows a training step: inference
+ * (packs and caches the kernel), one SGD update of the kernel in place
+ * through the optimizer, as the trainer does, then inference again, compared
+ * with the im2col path (MIRADA_WINOGRAD=0) on the updated weights; the
+ * output must also have moved far more than the tolerance, so a stale cache
+ * cannot pass. */
+static void
+test_winograd_cache_step (void)
+{
+  MirShape in_shape = { 4, { -1, 12, 10, 48 } };
+  gint64 shape[4] = { 2, 12, 10, 48 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (13);
+  g_autoptr(MirModel) model = mir_test_layer_model (
+    "Conv2D", "{\"filters\": 40, \"kernel_size\": 3, \"padding\": \"same\"}", 1, &in_shape, 5,
+    &error);
+  g_autoptr(MirTensor) x = NULL;
+  g_autoptr(MirTensor) grad = NULL;
+  g_autoptr(MirOptimizer) opt = NULL;
+  g_autoptr(MirTrace) first = NULL;
+  g_autoptr(MirTrace) second = NULL;
+  g_autoptr(MirTrace) ref = NULL;
+  g_autofree double *want = NULL;
+  MirOptimizerOptions options;
+  MirTensor *kernel, *y0, *y1, *yr;
+  double moved = 0, rms = 0;
+
+  g_assert_no_error (error);
+  x = mir_test_random_tensor (4, shape, -1, 1, rng);
+  g_setenv ("MIRADA_WINOGRAD", "1", TRUE);
+  first = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+
+  kernel = mir_model_get_node (model, mir_model_get_output (model, 0))->layer->weights[0].value;
+  grad = mir_test_random_tensor (kernel->ndim, kernel->shape, -1, 1, rng);
+  mir_optimizer_options_init (&options, MIR_OPTIMIZER_SGD);
+  options.learning_rate = 0.01;
+  opt = mir_optimizer_new (&options, &error);
+  g_assert_no_error (error);
+  mir_optimizer_begin_step (opt);
+  g_assert_true (mir_optimizer_update (opt, kernel, grad, &error));
+  g_assert_no_error (error);
+
+  second = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_setenv ("MIRADA_WINOGRAD", "0", TRUE);
+  ref = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_unsetenv ("MIRADA_WINOGRAD");
+
+  y0 = mir_trace_get_output (first, 0);
+  y1 = mir_trace_get_output (second, 0);
+  yr = mir_trace_get_output (ref, 0);
+  want = g_new (double, yr->numel);
+  for (gsize i = 0; i < yr->numel; i++)
+    {
+      want[i] = yr->data[i];
+      rms += want[i] * want[i];
+      moved = MAX (moved, fabs ((double) y1->data[i] - y0->data[i]));
+    }
+  rms = sqrt (rms / MAX (yr->numel, 1));
+  assert_close (y1->data, want, yr->numel, "Winograd after an SGD step vs im2col");
+  g_test_message ("largest change of an output: %.2e (rms %.2e)", moved, rms);
+  g_assert_cmpfloat (moved, >, 100 * REL_TOL * rms);
 }
 
 /* Pooling (vectorised over channels, threaded over rows) against float64
@@ -914,6 +981,7 @@ main (int argc, char **argv)
       add_both (path, test_depthwise, &dw_cases[i]);
     }
   add_both ("/kernels-fast/act-vec", test_act_vec, NULL);
+  g_test_add_func ("/kernels-fast/winograd-cache-step", test_winograd_cache_step);
   g_test_add_func ("/kernels-fast/bn-fold", test_bn_fold);
   g_test_add_func ("/kernels-fast/se-fusion", test_se_fusion);
   g_test_add_func ("/kernels-fast/gemm-small-m", test_gemm_small_m);

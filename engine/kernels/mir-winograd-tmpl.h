@@ -1,8 +1,10 @@
 /* mir-winograd-tmpl.h: the F(4x4, 3x3) tile transforms, written once over a
  * vector type and included by mir-winograd.c for each instruction set.
  * Before including, define WT_SUFFIX, WT_ATTR (target attribute or empty),
- * WT_V (float vector type), WT_VI (int vector of the same width) and WT_W
- * (lanes); this file undefines them.  Channels are the vector lanes (NHWC
+ * WT_V (float vector type), WT_VI (int vector of the same width), WT_W
+ * (lanes), WT_MR (tiles a GEMM micro-kernel call, 1 to 12) and WT_NC
+ * (filters a call: NR or a divisor of it, a multiple of WT_W); this file
+ * undefines them.  Channels are the vector lanes (NHWC
  * keeps them contiguous). */
 
 #define WT_CAT2(a, b) a##_##b
@@ -76,88 +78,255 @@ WT_FN (wt_at6) (const WT_V *m, WT_V *s)
   s[3] = q + 8.0f * t + m[5];
 }
 
+/* One vector of channels k .. k + nk of a tile: V[p] = (B^T d B)[p] at
+ * @vt + p * @vstride.  Inlined with a constant @full (nk >= WT_W). */
+static inline WT_ATTR MIR_ALWAYS_INLINE void
+WT_FN (input_vec) (const float *const *d, gint64 k, gint64 nk, float *vt, gsize vstride,
+                   const gboolean full)
+{
+  WT_V tt[TI][TI];
+
+  MIR_UNROLL for (int j = 0; j < TI; j++)
+    {
+      WT_V col[TI], r[TI];
+
+      MIR_UNROLL for (int i = 0; i < TI; i++)
+        col[i] = WT_FN (wt_load) (d[i * TI + j] + k, full ? WT_W : nk);
+      WT_FN (wt_bt6) (col, r);
+      MIR_UNROLL for (int i = 0; i < TI; i++)
+        tt[i][j] = r[i];
+    }
+  MIR_UNROLL for (int i = 0; i < TI; i++)
+    {
+      WT_V r[TI];
+
+      WT_FN (wt_bt6) (tt[i], r);
+      MIR_UNROLL for (int j = 0; j < TI; j++)
+        WT_FN (wt_store) (vt + (gsize) (i * TI + j) * vstride + (gsize) k, r[j],
+                          full ? WT_W : nk);
+    }
+}
+
 /* V[p][t][0..c) = (B^T d B)[p] for the tiles t0 .. t0 + nt. */
 static WT_ATTR void
 WT_FN (input_block) (const Ctx *c, gint64 t0, gint64 nt, float *v)
 {
   gint64 cc = c->g->c;
-  gsize vstride = (gsize) (nt * cc);
+  gsize vstride = plane_floats (nt, cc);
 
   for (gint64 t = 0; t < nt; t++)
     {
       const float *d[NP];
       float *vt = v + (gsize) (t * cc);
+      gint64 k = 0;
 
       tile_pointers (c, t0 + t, d, NULL, 0);
-      for (gint64 k = 0; k < cc; k += WT_W)
+      for (; k + WT_W <= cc; k += WT_W)
+        WT_FN (input_vec) (d, k, WT_W, vt, vstride, TRUE);
+      if (k < cc)
+        WT_FN (input_vec) (d, k, cc - k, vt, vstride, FALSE);
+    }
+}
+
+#define WT_NV (WT_NC / WT_W)
+
+/* x in every lane (x - +0 is exactly x, so this compiles to a broadcast;
+ * a lane-by-lane fill does not on every target). */
+static inline WT_ATTR MIR_ALWAYS_INLINE WT_V
+WT_FN (wt_splat) (float x)
+{
+  return x - (WT_V) { 0 };
+}
+
+/* M[0..mr)[0..WT_NC) (+)= A[0..mr)[0..kc) U[0..kc)[0..WT_NC), A's rows @lda
+ * apart, U (part of) a packed panel (NR floats a row), M's rows @ldm apart:
+ * mr x WT_NC accumulators in registers, one U row loaded and mr A values
+ * broadcast per step of k.  Inlined with a constant @mr. */
+static inline WT_ATTR MIR_ALWAYS_INLINE void
+WT_FN (wt_micro) (const int mr, gint64 kc, const float *a, gint64 lda, const float *u, float *m,
+                  gint64 ldm, gboolean add)
+{
+  WT_V acc[WT_MR][WT_NV];
+
+  _Pragma ("GCC unroll 12") for (int r = 0; r < mr; r++)
+    _Pragma ("GCC unroll 4") for (int j = 0; j < WT_NV; j++)
+      acc[r][j] = (WT_V) { 0 };
+  for (gint64 k = 0; k < kc; k++, u += NR)
+    {
+      WT_V b[WT_NV];
+
+      /* the panel streams from memory for the first tiles */
+      __builtin_prefetch (u + 16 * NR);
+#if WT_NC > 16
+      __builtin_prefetch (u + 16 * NR + 16);
+#endif
+      _Pragma ("GCC unroll 4") for (int j = 0; j < WT_NV; j++)
+        memcpy (&b[j], u + j * WT_W, sizeof b[j]);
+      _Pragma ("GCC unroll 12") for (int r = 0; r < mr; r++)
         {
-          gint64 nk = cc - k;
-          WT_V tt[TI][TI];
+          WT_V av = WT_FN (wt_splat) (a[(gsize) r * (gsize) lda + (gsize) k]);
 
-          MIR_UNROLL for (int j = 0; j < TI; j++)
+          _Pragma ("GCC unroll 4") for (int j = 0; j < WT_NV; j++)
+            acc[r][j] += av * b[j];
+        }
+    }
+  _Pragma ("GCC unroll 12") for (int r = 0; r < mr; r++)
+    _Pragma ("GCC unroll 4") for (int j = 0; j < WT_NV; j++)
+      {
+        float *mo = m + (gsize) r * (gsize) ldm + (gsize) (j * WT_W);
+
+        if (add)
+          {
+            WT_V old;
+
+            memcpy (&old, mo, sizeof old);
+            acc[r][j] += old;
+          }
+        memcpy (mo, &acc[r][j], sizeof acc[r][j]);
+      }
+}
+
+/* The 36 products M[p] = V[p] U[p] of an item: V[p][0..nt)[0..c) from
+ * input_block(), U the packed kernel's panels for filters f0 .. f0 + fc,
+ * M[p][0..nt)[0..round_nr (fc)). */
+static WT_ATTR void
+WT_FN (gemm_block) (const Ctx *c, gint64 nt, gint64 f0, gint64 fc, const float *v, float *m)
+{
+  gint64 cc = c->g->c, mld = round_nr (fc);
+  gsize panel = (gsize) cc * NR;
+
+  for (guint p = 0; p < NP; p++)
+    {
+      const float *vp = v + p * plane_floats (nt, cc);
+      float *mp = m + p * plane_floats (nt, mld);
+
+      for (gint64 fb = 0; fb < mld / NR; fb++)
+        for (gint64 k0 = 0; k0 < cc; k0 += KC)
+        {
+          const float *up = c->u + (p * (gsize) c->nfb + (gsize) (f0 / NR + fb)) * panel +
+                            (gsize) k0 * NR;
+          gint64 kc = MIN (KC, cc - k0);
+
+          for (gint64 r0 = 0; r0 < nt; r0 += WT_MR)
+            for (gint64 h = 0; h < NR; h += WT_NC)
             {
-              WT_V col[TI], r[TI];
+              const float *a = vp + (gsize) (r0 * cc + k0);
+              float *mo = mp + (gsize) (r0 * mld + fb * NR + h);
 
-              MIR_UNROLL for (int i = 0; i < TI; i++)
-                col[i] = WT_FN (wt_load) (d[i * TI + j] + k, nk);
-              WT_FN (wt_bt6) (col, r);
-              MIR_UNROLL for (int i = 0; i < TI; i++)
-                tt[i][j] = r[i];
-            }
-          MIR_UNROLL for (int i = 0; i < TI; i++)
-            {
-              WT_V r[TI];
-
-              WT_FN (wt_bt6) (tt[i], r);
-              MIR_UNROLL for (int j = 0; j < TI; j++)
-                WT_FN (wt_store) (vt + (gsize) (i * TI + j) * vstride + (gsize) k, r[j], nk);
+              switch (MIN (WT_MR, nt - r0))
+                {
+#define WT_CASE(n) \
+  case n: \
+    WT_FN (wt_micro) (n, kc, a, cc, up + h, mo, mld, k0 > 0); \
+    break;
+                  WT_CASE (1)
+#if WT_MR >= 2
+                  WT_CASE (2)
+#endif
+#if WT_MR >= 3
+                  WT_CASE (3)
+#endif
+#if WT_MR >= 4
+                  WT_CASE (4)
+#endif
+#if WT_MR >= 5
+                  WT_CASE (5)
+#endif
+#if WT_MR >= 6
+                  WT_CASE (6)
+#endif
+#if WT_MR >= 7
+                  WT_CASE (7)
+#endif
+#if WT_MR >= 8
+                  WT_CASE (8)
+#endif
+#if WT_MR >= 9
+                  WT_CASE (9)
+#endif
+#if WT_MR >= 10
+                  WT_CASE (10)
+#endif
+#if WT_MR >= 11
+                  WT_CASE (11)
+#endif
+#if WT_MR >= 12
+                  WT_CASE (12)
+#endif
+#undef WT_CASE
+                default:
+                  break;
+                }
             }
         }
+    }
+}
+
+/* One vector of filters k .. k + nk of a tile's outputs @y (NULL past the
+ * edge) from M[p] at @mt + p * @mstride (rows padded to NR: always whole
+ * vectors).  Inlined with a constant activation @kind and @full. */
+static inline WT_ATTR MIR_ALWAYS_INLINE void
+WT_FN (output_vec) (const float *mt, gsize mstride, gint64 k, gint64 nk, WT_V b,
+                    float *const *y, const int kind, const gboolean full)
+{
+  WT_V s[TO][TI];
+
+  MIR_UNROLL for (int j = 0; j < TI; j++)
+    {
+      WT_V col[TI], r[TO];
+
+      MIR_UNROLL for (int i = 0; i < TI; i++)
+        col[i] = WT_FN (wt_load) (mt + (gsize) (i * TI + j) * mstride + (gsize) k, WT_W);
+      WT_FN (wt_at6) (col, r);
+      MIR_UNROLL for (int i = 0; i < TO; i++)
+        s[i][j] = r[i];
+    }
+  MIR_UNROLL for (int i = 0; i < TO; i++)
+    {
+      WT_V r[TO];
+
+      WT_FN (wt_at6) (s[i], r);
+      MIR_UNROLL for (int j = 0; j < TO; j++)
+        if (y[i * TO + j] != NULL)
+          WT_FN (wt_store) (y[i * TO + j] + k, WT_FN (wt_act) (r[j] + b, kind), full ? WT_W : nk);
     }
 }
 
 /* The 4x4 outputs (A^T M A + bias, activated) of the tiles t0 .. t0 + nt,
- * filters f0 .. f0 + fc; M[p][t][0..fc). */
+ * filters f0 .. f0 + fc; M[p][t][0..round_nr (fc)). */
 static WT_ATTR void
 WT_FN (output_block) (const Ctx *c, gint64 t0, gint64 nt, gint64 f0, gint64 fc, const float *m)
 {
-  gsize mstride = (gsize) (nt * fc);
+  gint64 mld = round_nr (fc);
+  gsize mstride = plane_floats (nt, mld);
 
   for (gint64 t = 0; t < nt; t++)
     {
       float *y[TO * TO];
-      const float *mt = m + (gsize) (t * fc);
+      const float *mt = m + (gsize) (t * mld);
+      gint64 k = 0;
 
       tile_pointers (c, t0 + t, NULL, y, f0);
-      for (gint64 k = 0; k < fc; k += WT_W)
+      for (; k + WT_W <= fc; k += WT_W)
         {
-          gint64 nk = fc - k;
-          WT_V s[TO][TI];
-          WT_V b = WT_FN (wt_load) (c->bias + f0 + k, nk);
+          WT_V b = WT_FN (wt_load) (c->bias + f0 + k, WT_W);
 
-          MIR_UNROLL for (int j = 0; j < TI; j++)
-            {
-              WT_V col[TI], r[TO];
-
-              MIR_UNROLL for (int i = 0; i < TI; i++)
-                col[i] = WT_FN (wt_load) (mt + (gsize) (i * TI + j) * mstride + (gsize) k, nk);
-              WT_FN (wt_at6) (col, r);
-              MIR_UNROLL for (int i = 0; i < TO; i++)
-                s[i][j] = r[i];
-            }
-          MIR_UNROLL for (int i = 0; i < TO; i++)
-            {
-              WT_V r[TO];
-
-              WT_FN (wt_at6) (s[i], r);
-              MIR_UNROLL for (int j = 0; j < TO; j++)
-                if (y[i * TO + j] != NULL)
-                  WT_FN (wt_store) (y[i * TO + j] + k, WT_FN (wt_act) (r[j] + b, c->act), nk);
-            }
+          if (c->act == MIR_VEC_ACT_RELU)
+            WT_FN (output_vec) (mt, mstride, k, WT_W, b, y, MIR_VEC_ACT_RELU, TRUE);
+          else if (c->act == MIR_VEC_ACT_RELU6)
+            WT_FN (output_vec) (mt, mstride, k, WT_W, b, y, MIR_VEC_ACT_RELU6, TRUE);
+          else
+            WT_FN (output_vec) (mt, mstride, k, WT_W, b, y, MIR_VEC_ACT_NONE, TRUE);
         }
+      if (k < fc)
+        WT_FN (output_vec) (mt, mstride, k, fc - k, WT_FN (wt_load) (c->bias + f0 + k, fc - k), y,
+                            c->act, FALSE);
     }
 }
 
+#undef WT_NV
+#undef WT_NC
+#undef WT_MR
 #undef WT_FN
 #undef WT_CAT
 #undef WT_CAT2

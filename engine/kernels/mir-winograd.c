@@ -3,7 +3,6 @@
 #include <string.h>
 #include <glib/gi18n-lib.h>
 
-#include "mir-gemm.h"
 #include "mir-parallel.h"
 #include "mir-tensor.h"
 #include "mir-vec-simd.h"
@@ -13,16 +12,22 @@
 #define TI 6
 #define TO 4
 #define NP (TI * TI)
+/* Filters a panel of the packed kernel (the GEMM micro-kernel's width). */
+#define NR 32
+/* Channels a micro-kernel call sums from zero (then adds to M). */
+#define KC 64
 
-/* Tiles a work item: as many as fit this many floats of V and M together
- * (16 MiB), from 32 to 128.  OpenBLAS packs the item's slice of the
- * transformed kernel (36 c f floats) for every item, which costs about as
- * much as 16 tiles' products: large channel counts want many tiles (113 for
- * 512 + 512; measured 28 -> 113 tiles: 155 -> 114 ms on 28x28 512 -> 512,
- * 313 -> 235 ms on 8 x 56x56 256 -> 256, one busy thread), while for 64
- * channels 128 tiles (V and M in L2) beat 256 (87 vs 103 ms at 224x224). */
-#define ITEM_FLOATS (G_GINT64_CONSTANT (1) << 22)
-#define MIN_TILES 32
+/* Tiles a work item.  Its V and M should stay in the L2, but each item
+ * streams its slice of the packed kernel (36 c f floats) once, so a large
+ * slice wants many tiles: up to SMALL_ITEM floats of V and M (512 KiB) and
+ * from 16 tiles while the slice has at most SMALL_SLICE floats (4 MiB), else
+ * up to LARGE_ITEM floats (16 MiB) and from 32 tiles; at most 128.  One busy
+ * core, CPU time, small / large items: 224x224 64->64 9.6 / 11.0 ms,
+ * 112x112 128->128 9.1 / 10.2, 56x56 256->256 8.3 / 8.1, 28x28 512->512
+ * 12.3 / 9.7, 8 x 14x14 512->512 26.1 / 21.4. */
+#define SMALL_ITEM (G_GINT64_CONSTANT (1) << 17)
+#define SMALL_SLICE (G_GINT64_CONSTANT (1) << 20)
+#define LARGE_ITEM (G_GINT64_CONSTANT (1) << 22)
 #define MAX_TILES 128
 
 gboolean
@@ -36,22 +41,27 @@ mir_winograd_applies (const MirConvGeom *g, gint64 filters)
   /* MIRADA_WINOGRAD=0 or 1 forces the choice (benchmarks, tests). */
   if (force != NULL)
     return force[0] == '1';
-  /* Measured layer by layer (2 busy AVX-512 cores, OpenBLAS 0.3.21, min of
-   * interleaved runs, im2col / Winograd): VGG16 b1 224x224 64->64 99 / 20 ms,
-   * 112x112 128->128 71 / 24, 56x56 256->256 73 / 30, 28x28 256->512 18 /
-   * 8.8, 28x28 512->512 63 / 34; seed CNN b16 74x74 32->64 56 / 11, 17x17
-   * 128->128 26 / 8.6.  Few tiles: 16 tiles of 128->128 (seed CNN b1,
-   * 15x15) 0.71 / 0.37 ms and of 256->256 11 / 1.9, but 16 tiles of 512->512
-   * (VGG16 b1 block 5) 19-29 / 22 (a draw), 4 tiles 128->128 0.14 / 0.25.
-   * With fewer than 16 channels in or out the transforms dominate. */
-  return g->c >= 16 && filters >= 16 && g->oh >= 2 && g->ow >= 2 &&
-         (tiles >= 32 || (tiles >= 16 && g->c * filters <= 256 * 256));
+  /* Measured with the packed micro-kernel (one busy AVX-512 core, CPU time,
+   * OpenBLAS 0.3.21, im2col / Winograd): 224x224 64->64 (VGG16) 60 / 10 ms,
+   * 14x14 512->512 8.3 / 3.4, 7x7 512->512 3.4 / 2.6, 4x4 128->128 0.062 /
+   * 0.052, 32x32 16->16 0.083 / 0.030, 8->32 0.074 / 0.050, 32->8 0.12 /
+   * 0.068; Winograd loses on 8->8 (0.048 / 0.062) and where most of a tile
+   * is outside the output: 3x3 256->256 (one tile, 9 of 16 outputs used)
+   * 0.28 / 0.33, 2x2 64->64 a draw. */
+  return g->c >= 8 && filters >= 8 && g->c * filters >= 256 &&
+         g->n * g->oh * g->ow * 8 >= tiles * TO * TO * 5;
+}
+
+static inline gint64
+round_nr (gint64 f)
+{
+  return (f + NR - 1) / NR * NR;
 }
 
 gsize
 mir_winograd_kernel_size (gint64 c, gint64 f)
 {
-  return NP * (gsize) c * (gsize) f;
+  return NP * (gsize) c * (gsize) round_nr (f);
 }
 
 /* G of F(4x4, 3x3) (Lavin & Gray), interpolation points 0, +-1, +-2, inf. */
@@ -68,7 +78,9 @@ void
 mir_winograd_pack_kernel (const float *k, gint64 c, gint64 f, float *u)
 {
   gsize cf = (gsize) c * (gsize) f;
+  gsize panel = (gsize) c * NR, plane = panel * (gsize) (round_nr (f) / NR);
 
+  memset (u, 0, mir_winograd_kernel_size (c, f) * sizeof (float));
   for (gint64 ci = 0; ci < c; ci++)
     for (gint64 j = 0; j < f; j++)
       {
@@ -82,9 +94,21 @@ mir_winograd_pack_kernel (const float *k, gint64 c, gint64 f, float *u)
                       wg[y][2] * k[(6 + x) * cf + at];
         for (guint y = 0; y < TI; y++)
           for (guint x = 0; x < TI; x++)
-            u[(y * TI + x) * cf + at] =
+            u[(y * TI + x) * plane + (gsize) (j / NR) * panel + (gsize) ci * NR + (gsize) (j % NR)] =
               (float) (t[y][0] * wg[x][0] + t[y][1] * wg[x][1] + t[y][2] * wg[x][2]);
       }
+}
+
+/* Floats between the 36 planes of V or M (@nt rows of @width): an odd
+ * number of cache lines, so that the planes a tile is written to or read
+ * from do not all fall in the same L1 set (a power-of-two plane size would
+ * alias them). */
+static inline gsize
+plane_floats (gint64 nt, gint64 width)
+{
+  gsize s = ((gsize) nt * (gsize) width + 15) / 16 * 16;
+
+  return (s / 16) % 2 == 0 ? s + 16 : s;
 }
 
 typedef struct
@@ -94,7 +118,8 @@ typedef struct
   float *z;
   gint64 f, th, tw, total;
   gint64 tb;        /* tiles an item */
-  gint64 nfs, fsw;  /* filter slices an item, and their width */
+  gint64 nfs, fsw;  /* filter slices an item, and their width (a multiple of NR) */
+  gint64 nfb;       /* panels of NR filters in the packed kernel */
   int act;          /* MIR_VEC_ACT_* */
   int isa;          /* ISA_* */
   gint failed;      /* atomic: a scratch buffer could not be allocated */
@@ -150,6 +175,8 @@ typedef gint32 WtV8i __attribute__ ((vector_size (32)));
 #define WT_V WtV8
 #define WT_VI WtV8i
 #define WT_W 8
+#define WT_MR 3
+#define WT_NC 16
 #include "mir-winograd-tmpl.h"
 
 #if MIR_HAVE_AVX2_CLONES
@@ -161,6 +188,8 @@ typedef gint32 WtV16i __attribute__ ((vector_size (64)));
 #define WT_V WtV8
 #define WT_VI WtV8i
 #define WT_W 8
+#define WT_MR 6
+#define WT_NC 16
 #include "mir-winograd-tmpl.h"
 
 #define WT_SUFFIX avx512
@@ -168,6 +197,8 @@ typedef gint32 WtV16i __attribute__ ((vector_size (64)));
 #define WT_V WtV16
 #define WT_VI WtV16i
 #define WT_W 16
+#define WT_MR 8
+#define WT_NC 32
 #include "mir-winograd-tmpl.h"
 #endif
 
@@ -209,15 +240,15 @@ scratch_get (gsize n)
 }
 
 /* Items: tile blocks x filter slices.  Each transforms its tiles into its
- * thread's scratch, runs the 36 GEMMs there (OpenBLAS single-threaded) and
+ * thread's scratch, runs the 36 products there (gemm_block) and
  * writes its outputs. */
 static void
 items (gint64 begin, gint64 end, gpointer data)
 {
   Ctx *c = data;
   gint64 cc = c->g->c;
-  gsize vsize = NP * (gsize) c->tb * (gsize) cc;
-  float *v = scratch_get (vsize + NP * (gsize) c->tb * (gsize) c->fsw);
+  gsize vsize = NP * plane_floats (c->tb, cc);
+  float *v = scratch_get (vsize + NP * plane_floats (c->tb, round_nr (c->fsw)));
   float *m = v + vsize;
 
   if (v == NULL)
@@ -232,24 +263,23 @@ items (gint64 begin, gint64 end, gpointer data)
 
 #if MIR_HAVE_AVX2_CLONES
       if (c->isa == ISA_AVX512)
-        input_block_avx512 (c, t0, nt, v);
-      else if (c->isa == ISA_AVX2)
-        input_block_avx2 (c, t0, nt, v);
-      else
+        {
+          input_block_avx512 (c, t0, nt, v);
+          gemm_block_avx512 (c, nt, f0, fc, v, m);
+          output_block_avx512 (c, t0, nt, f0, fc, m);
+          continue;
+        }
+      if (c->isa == ISA_AVX2)
+        {
+          input_block_avx2 (c, t0, nt, v);
+          gemm_block_avx2 (c, nt, f0, fc, v, m);
+          output_block_avx2 (c, t0, nt, f0, fc, m);
+          continue;
+        }
 #endif
-        input_block_generic (c, t0, nt, v);
-      for (guint p = 0; p < NP; p++)
-        mir_gemm (FALSE, FALSE, nt, fc, cc, 1.0f, v + p * (gsize) (nt * cc), cc,
-                  c->u + p * (gsize) cc * (gsize) c->f + (gsize) f0, c->f, 0.0f,
-                  m + p * (gsize) (nt * fc), fc);
-#if MIR_HAVE_AVX2_CLONES
-      if (c->isa == ISA_AVX512)
-        output_block_avx512 (c, t0, nt, f0, fc, m);
-      else if (c->isa == ISA_AVX2)
-        output_block_avx2 (c, t0, nt, f0, fc, m);
-      else
-#endif
-        output_block_generic (c, t0, nt, f0, fc, m);
+      input_block_generic (c, t0, nt, v);
+      gemm_block_generic (c, nt, f0, fc, v, m);
+      output_block_generic (c, t0, nt, f0, fc, m);
     }
 }
 
@@ -257,7 +287,9 @@ items (gint64 begin, gint64 end, gpointer data)
 static gint64
 tiles_per_item (const MirConvGeom *g, gint64 fsw, gint64 total)
 {
-  gint64 tb = CLAMP (ITEM_FLOATS / (NP * (g->c + fsw)), MIN_TILES, MAX_TILES);
+  gboolean small = NP * g->c * fsw <= SMALL_SLICE;
+  gint64 tb = CLAMP ((small ? SMALL_ITEM : LARGE_ITEM) / (NP * (g->c + fsw)), small ? 16 : 32,
+                     MAX_TILES);
   gint64 nb = (total + tb - 1) / tb;
 
   return (total + nb - 1) / nb; /* even blocks */
@@ -283,6 +315,7 @@ mir_winograd_conv (const MirConvGeom *g, const float *x, const float *u, gint64 
   c.act = mir_vec_act_kind (act);
   c.nfs = 1;
   c.fsw = f;
+  c.nfb = round_nr (f) / NR;
   c.tb = tiles_per_item (g, f, c.total);
   nb = (c.total + c.tb - 1) / c.tb;
   /* Too few blocks to keep every thread busy: split the filters too (each
@@ -290,14 +323,14 @@ mir_winograd_conv (const MirConvGeom *g, const float *x, const float *u, gint64 
   if (nb < 2 * (gint64) threads && f >= 32 * (gint64) threads)
     {
       c.nfs = (2 * (gint64) threads + nb - 1) / nb;
-      c.fsw = ((f + c.nfs - 1) / c.nfs + 15) / 16 * 16;
+      c.fsw = round_nr ((f + c.nfs - 1) / c.nfs);
       c.nfs = (f + c.fsw - 1) / c.fsw;
       c.tb = tiles_per_item (g, c.fsw, c.total);
       nb = (c.total + c.tb - 1) / c.tb;
     }
 #if MIR_HAVE_AVX2_CLONES
   if (mir_cpu_has_avx2 ())
-    c.isa = __builtin_cpu_supports ("avx512f") ? ISA_AVX512 : ISA_AVX2;
+    c.isa = mir_cpu_has_avx512 () ? ISA_AVX512 : ISA_AVX2;
 #endif
 
   zeros = mir_alloc_floats ((gsize) (g->c + f), error);
@@ -306,7 +339,7 @@ mir_winograd_conv (const MirConvGeom *g, const float *x, const float *u, gint64 
   memset (zeros, 0, (gsize) (g->c + f) * sizeof (float));
   c.zeros = zeros;
   c.bias = bias != NULL ? bias : zeros;
-  mir_parallel_for_gemm (nb * c.nfs, 1, items, &c);
+  mir_parallel_for (nb * c.nfs, 1, items, &c);
   mir_free_floats (zeros);
   if (g_atomic_int_get (&c.failed))
     {
