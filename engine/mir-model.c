@@ -6,6 +6,7 @@
 #include "mir-fold.h"
 #include "mir-model.h"
 #include "layers/mir-layers.h"
+#include "layers/mir-layer-fuse.h"
 
 /* Limits a file cannot exceed, checked before anything is allocated for it. */
 #define MIR_MODEL_MAX_NODES 100000
@@ -500,6 +501,43 @@ plan_folds (MirModel *self, guint last, const gboolean *needed, const guint *use
     }
 }
 
+/* Finds convolutions (folded or not) whose output feeds only a
+ * MaxPooling2D and is not asked for: pool_layer[i] is then that pooling
+ * (see mir-layer-fuse.h), run with node i. */
+static void
+plan_pools (MirModel *self, guint last, const gboolean *needed, const guint *uses, gint target,
+            MirLayer **fold_layer, guint *fold_end, gboolean *skip, MirLayer **pool_layer)
+{
+  g_autofree gint *consumer = g_new (gint, last + 1);
+
+  for (guint i = 0; i <= last; i++)
+    consumer[i] = -1;
+  for (guint i = 0; i <= last; i++)
+    {
+      MirNode *node = self->nodes->pdata[i];
+      if (needed[i])
+        for (guint k = 0; k < node->n_inputs; k++)
+          consumer[node->inputs[k]] = (gint) i;
+    }
+  for (guint i = 0; i <= last; i++)
+    {
+      MirNode *node = self->nodes->pdata[i], *pool;
+      guint e = fold_end[i];
+      gint j;
+
+      if (!needed[i] || skip[i] || uses[e] != 1 || (j = consumer[e]) < 0 ||
+          (gint) i == target || (gint) e == target)
+        continue;
+      pool = self->nodes->pdata[j];
+      if (pool->n_inputs != 1 ||
+          !mir_conv2d_max_pool_applies (fold_layer[i] ? fold_layer[i] : node->layer, pool->layer))
+        continue;
+      pool_layer[i] = pool->layer;
+      fold_end[i] = (guint) j;
+      skip[j] = TRUE;
+    }
+}
+
 MirTrace *
 mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunFlags flags,
                gint until, guint64 seed, GCancellable *cancellable, GError **error)
@@ -511,6 +549,7 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
   g_autoptr(GPtrArray) fold_refs = NULL;
   g_autofree guint *fold_end = NULL;
   g_autofree gboolean *skip = NULL;
+  g_autofree MirLayer **pool_layer = NULL;
   gboolean keep;
   guint n = self->nodes->len;
   guint last;
@@ -589,8 +628,12 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
   skip = g_new0 (gboolean, n);
   for (guint i = 0; i < n; i++)
     fold_end[i] = i;
+  pool_layer = g_new0 (MirLayer *, n);
   if (!(flags & (MIR_RUN_KEEP_ALL | MIR_RUN_TRAINING)))
-    plan_folds (self, last, needed, uses, trace->target, fold_layer, fold_end, skip, fold_refs);
+    {
+      plan_folds (self, last, needed, uses, trace->target, fold_layer, fold_end, skip, fold_refs);
+      plan_pools (self, last, needed, uses, trace->target, fold_layer, fold_end, skip, pool_layer);
+    }
 
   for (guint i = 0; i <= last; i++)
     {
@@ -627,23 +670,26 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
         }
 
       t0 = g_get_monotonic_time ();
-      if (!mir_layer_output_shape (layer, in, node->n_inputs, &ndim, shape, error))
-        return NULL;
-      if (layer->klass->flags & MIR_LAYER_FLAG_WRITES_ALL)
-        out = mir_tensor_new_uninitialized (ndim, shape, error);
-      else
-        out = mir_tensor_new (ndim, shape, error);
-      if (out == NULL)
-        {
-          g_prefix_error (error, _("Layer '%s': "), node->name);
-          return NULL;
-        }
       args.training = (flags & MIR_RUN_TRAINING) != 0;
       args.for_backward = (flags & MIR_RUN_FOR_BACKWARD) != 0;
       args.seed = seed ^ ((guint64) (i + 1) * G_GUINT64_CONSTANT (0x9E3779B97F4A7C15));
       args.state = &trace->state[i];
       args.linear_output = (gint) i == trace->target;
-      if (!layer->klass->forward (layer, in, node->n_inputs, out, &args, error))
+      if (pool_layer[i] != NULL)
+        out = mir_conv2d_max_pool_run (layer, pool_layer[i], in[0], &args, error);
+      else if (mir_layer_output_shape (layer, in, node->n_inputs, &ndim, shape, error))
+        out = layer->klass->flags & MIR_LAYER_FLAG_WRITES_ALL
+                ? mir_tensor_new_uninitialized (ndim, shape, error)
+                : mir_tensor_new (ndim, shape, error);
+      else
+        return NULL;
+      if (out == NULL)
+        {
+          g_prefix_error (error, _("Layer '%s': "), node->name);
+          return NULL;
+        }
+      if (pool_layer[i] == NULL &&
+          !layer->klass->forward (layer, in, node->n_inputs, out, &args, error))
         {
           g_prefix_error (error, _("Layer '%s' (%s): "), node->name, node->layer->klass->name);
           return NULL;

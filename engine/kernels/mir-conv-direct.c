@@ -4,6 +4,7 @@
 
 #include "mir-conv-direct.h"
 #include "mir-parallel.h"
+#include "mir-pool.h"
 #include "mir-tensor.h"
 #include "mir-vec-simd.h"
 
@@ -14,11 +15,13 @@ typedef struct
 {
   const MirConvGeom *g;
   const float *x;
-  const float *kp;   /* [kh][kw][c][fpad], zero padded filters */
+  float *kp;         /* [kh][kw][c][fpad], zero padded filters (owned) */
   const float *bias; /* [fpad], zero padded */
   gint64 f, fpad;
   int act;           /* MIR_VEC_ACT_* */
   gint64 ox_lo, ox_hi; /* output columns whose taps are all inside the image */
+  const MirConvGeom *pool; /* max pooling over the conv output, or NULL */
+  MirParallelFunc pool_rows; /* mir_max_pool_rows_func () */
   float *z;
 } Ctx;
 
@@ -111,47 +114,89 @@ DEFINE_ROW (wide_, 12, 2)
 DEFINE_ROW (wide_, 8, 3)
 DEFINE_ROW (wide_, 6, 4)
 
-/* Every output row of [begin, end) (rows count n · oh), filter block by
- * filter block, with the PFX row kernels. */
-#define DEFINE_ROWS_BODY(PFX)                                                 \
-  static inline MIR_ALWAYS_INLINE void                                        \
-  PFX##rows_body (gint64 begin, gint64 end, gpointer data)                    \
-  {                                                                           \
-    const Ctx *c = data;                                                      \
-    const MirConvGeom *g = c->g;                                              \
-                                                                              \
-    for (gint64 r = begin; r < end; r++)                                      \
-      {                                                                       \
-        gint64 n = r / g->oh, oy = r % g->oh;                                 \
-        const float *xn = c->x + (gsize) n * (gsize) (g->h * g->w * g->c);    \
-        float *zrow = c->z + (gsize) r * (gsize) (g->ow * c->f);              \
-                                                                              \
-        for (gint64 fb = 0; fb < c->fpad; fb += FBLOCK)                       \
-          switch (MIN (c->fpad - fb, FBLOCK) / 8)                             \
-            {                                                                 \
-            case 1:                                                           \
-              PFX##row_1 (c, xn, zrow, oy, fb);                               \
-              break;                                                          \
-            case 2:                                                           \
-              PFX##row_2 (c, xn, zrow, oy, fb);                               \
-              break;                                                          \
-            case 3:                                                           \
-              PFX##row_3 (c, xn, zrow, oy, fb);                               \
-              break;                                                          \
-            default:                                                          \
-              PFX##row_4 (c, xn, zrow, oy, fb);                               \
-              break;                                                          \
-            }                                                                 \
-      }                                                                       \
+/* Conv output row @oy of image @n into @zrow (ow * f floats), filter block
+ * by filter block, with the PFX row kernels. */
+#define DEFINE_CONV_ROW(PFX)                                                   \
+  static inline MIR_ALWAYS_INLINE void                                         \
+  PFX##conv_row (const Ctx *c, gint64 n, gint64 oy, float *zrow)               \
+  {                                                                            \
+    const MirConvGeom *g = c->g;                                               \
+    const float *xn = c->x + (gsize) n * (gsize) (g->h * g->w * g->c);         \
+                                                                               \
+    for (gint64 fb = 0; fb < c->fpad; fb += FBLOCK)                            \
+      switch (MIN (c->fpad - fb, FBLOCK) / 8)                                  \
+        {                                                                      \
+        case 1:                                                                \
+          PFX##row_1 (c, xn, zrow, oy, fb);                                    \
+          break;                                                               \
+        case 2:                                                                \
+          PFX##row_2 (c, xn, zrow, oy, fb);                                    \
+          break;                                                               \
+        case 3:                                                                \
+          PFX##row_3 (c, xn, zrow, oy, fb);                                    \
+          break;                                                               \
+        default:                                                               \
+          PFX##row_4 (c, xn, zrow, oy, fb);                                    \
+          break;                                                               \
+        }                                                                      \
+  }                                                                            \
+                                                                               \
+  /* Every output row of [begin, end) (rows count n · oh). */                  \
+  static inline MIR_ALWAYS_INLINE void                                         \
+  PFX##rows_body (gint64 begin, gint64 end, gpointer data)                     \
+  {                                                                            \
+    const Ctx *c = data;                                                       \
+    const MirConvGeom *g = c->g;                                               \
+                                                                               \
+    for (gint64 r = begin; r < end; r++)                                       \
+      PFX##conv_row (c, r / g->oh, r % g->oh,                                  \
+                     c->z + (gsize) r * (gsize) (g->ow * c->f));               \
+  }                                                                            \
+                                                                               \
+  /* Every pooled output row of [begin, end) (rows count n · pool oh): the     \
+   * conv rows its windows cover into the chunk's scratch, then pooled. */    \
+  static inline MIR_ALWAYS_INLINE void                                         \
+  PFX##pool_body (gint64 begin, gint64 end, gpointer data)                     \
+  {                                                                            \
+    const Ctx *c = data;                                                       \
+    const MirConvGeom *g = c->g, *pg = c->pool;                                \
+    gsize row = (gsize) (g->ow * c->f);                                        \
+    float *scratch = g_new (float, (gsize) pg->kh * row);                     \
+                                                                               \
+    for (gint64 r = begin; r < end; r++)                                       \
+      {                                                                        \
+        gint64 n = r / pg->oh, py = r % pg->oh;                                \
+        gint64 y0 = py * pg->sh - pg->pad_top, y1 = MIN (y0 + pg->kh, g->oh);  \
+        MirConvGeom band = *pg;                                                \
+        MirPoolJob job = { &band, scratch, NULL };                             \
+                                                                               \
+        y0 = MAX (y0, 0);                                                      \
+        for (gint64 oy = y0; oy < y1; oy++)                                    \
+          PFX##conv_row (c, n, oy, scratch + (gsize) (oy - y0) * row);         \
+        /* The band as an image of y1 - y0 rows whose pooled row 0 is py. */  \
+        band.n = 1;                                                            \
+        band.h = y1 - y0;                                                      \
+        band.oh = 1;                                                           \
+        band.pad_top = y0 - py * pg->sh + pg->pad_top;                         \
+        job.y = c->z + (gsize) r * (gsize) (pg->ow * c->f);                    \
+        c->pool_rows (0, 1, &job);                                             \
+      }                                                                        \
+    g_free (scratch);                                                          \
   }
 
-DEFINE_ROWS_BODY ()
-DEFINE_ROWS_BODY (wide_)
+DEFINE_CONV_ROW ()
+DEFINE_CONV_ROW (wide_)
 
 static void
 rows_generic (gint64 begin, gint64 end, gpointer data)
 {
   rows_body (begin, end, data);
+}
+
+static void
+pool_generic (gint64 begin, gint64 end, gpointer data)
+{
+  pool_body (begin, end, data);
 }
 
 #if MIR_HAVE_AVX2_CLONES
@@ -166,6 +211,18 @@ rows_avx512 (gint64 begin, gint64 end, gpointer data)
 {
   wide_rows_body (begin, end, data);
 }
+
+MIR_TARGET_AVX2 static void
+pool_avx2 (gint64 begin, gint64 end, gpointer data)
+{
+  pool_body (begin, end, data);
+}
+
+MIR_TARGET_AVX512 static void
+pool_avx512 (gint64 begin, gint64 end, gpointer data)
+{
+  wide_pool_body (begin, end, data);
+}
 #endif
 
 gboolean
@@ -175,16 +232,14 @@ mir_conv_direct_applies (const MirConvGeom *g, gint64 filters)
          (g->c <= MIR_CONV_DIRECT_MAX_C || g->kh * g->kw * g->c <= MIR_CONV_DIRECT_MAX_K);
 }
 
-gboolean
-mir_conv_direct (const MirConvGeom *g, const float *x, const float *k, gint64 f,
-                 const float *bias, MirActivation act, float *z, GError **error)
+/* Packs the kernel and bias (mir_free_floats (c->kp) after) and fills @c. */
+static gboolean
+ctx_init (Ctx *c, const MirConvGeom *g, const float *x, const float *k, gint64 f,
+          const float *bias, MirActivation act, float *z, GError **error)
 {
   gint64 fpad = (f + 7) / 8 * 8, taps = g->kh * g->kw * g->c;
-  gint64 rows = g->n * g->oh;
   gint64 span, hi;
   float *kp;
-  Ctx c = { 0 };
-  MirParallelFunc fn = rows_generic;
 
   kp = mir_alloc_floats ((gsize) ((taps + 1) * fpad), error);
   if (kp == NULL)
@@ -195,30 +250,72 @@ mir_conv_direct (const MirConvGeom *g, const float *x, const float *k, gint64 f,
   if (bias != NULL)
     memcpy (kp + taps * fpad, bias, (gsize) f * sizeof (float));
 
-  c.g = g;
-  c.x = x;
-  c.kp = kp;
-  c.bias = kp + taps * fpad;
-  c.f = f;
-  c.fpad = fpad;
-  c.act = mir_vec_act_kind (act);
-  c.z = z;
+  memset (c, 0, sizeof *c);
+  c->g = g;
+  c->x = x;
+  c->kp = kp;
+  c->bias = kp + taps * fpad;
+  c->f = f;
+  c->fpad = fpad;
+  c->act = mir_vec_act_kind (act);
+  c->z = z;
   /* Columns whose every tap is inside the image: ox * sw >= pad_left and
    * ox * sw - pad_left + (kw - 1) * dw <= w - 1. */
-  c.ox_lo = MIN ((g->pad_left + g->sw - 1) / g->sw, g->ow);
+  c->ox_lo = MIN ((g->pad_left + g->sw - 1) / g->sw, g->ow);
   span = g->w - 1 + g->pad_left - (g->kw - 1) * g->dw;
   hi = span < 0 ? 0 : MIN (span / g->sw + 1, g->ow);
-  c.ox_hi = MAX (hi, c.ox_lo); /* no interior: the border code does every column */
+  c->ox_hi = MAX (hi, c->ox_lo); /* no interior: the border code does every column */
+  return TRUE;
+}
 
+gboolean
+mir_conv_direct (const MirConvGeom *g, const float *x, const float *k, gint64 f,
+                 const float *bias, MirActivation act, float *z, GError **error)
+{
+  gint64 rows = g->n * g->oh;
+  MirParallelFunc fn = rows_generic;
+  Ctx c;
+
+  if (!ctx_init (&c, g, x, k, f, bias, act, z, error))
+    return FALSE;
 #if MIR_HAVE_AVX2_CLONES
   if (mir_cpu_has_avx512 ())
     fn = rows_avx512;
   else if (mir_cpu_has_avx2 ())
     fn = rows_avx2;
 #endif
-  mir_parallel_for (rows, MAX (1, 16384 / MAX (g->ow * fpad, 1)), fn, &c);
-  mir_free_floats (kp);
+  mir_parallel_for (rows, MAX (1, 16384 / MAX (g->ow * c.fpad, 1)), fn, &c);
+  mir_free_floats (c.kp);
   if (c.act == MIR_VEC_ACT_NONE && act != MIR_ACT_LINEAR)
     mir_activation_forward (act, z, z, (gsize) (rows * g->ow * f), (gsize) f);
+  return TRUE;
+}
+
+gboolean
+mir_conv_direct_max_pool (const MirConvGeom *g, const float *x, const float *k, gint64 f,
+                          const float *bias, MirActivation act, const MirConvGeom *pool,
+                          float *y, GError **error)
+{
+  MirParallelFunc fn = pool_generic;
+  Ctx c;
+
+  g_return_val_if_fail (mir_vec_act_kind (act) != MIR_VEC_ACT_NONE || act == MIR_ACT_LINEAR,
+                        FALSE);
+  g_return_val_if_fail (pool->n == g->n && pool->h == g->oh && pool->w == g->ow &&
+                        pool->c == f, FALSE);
+  if (!ctx_init (&c, g, x, k, f, bias, act, y, error))
+    return FALSE;
+  c.pool = pool;
+  c.pool_rows = mir_max_pool_rows_func ();
+#if MIR_HAVE_AVX2_CLONES
+  if (mir_cpu_has_avx512 ())
+    fn = pool_avx512;
+  else if (mir_cpu_has_avx2 ())
+    fn = pool_avx2;
+#endif
+  /* A chunk: about as many conv outputs as mir_conv_direct()'s. */
+  mir_parallel_for (pool->n * pool->oh,
+                    MAX (1, 16384 / MAX (g->ow * c.fpad * pool->kh, 1)), fn, &c);
+  mir_free_floats (c.kp);
   return TRUE;
 }

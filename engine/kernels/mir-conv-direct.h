@@ -31,4 +31,14 @@ gboolean mir_conv_direct_applies (const MirConvGeom *g, gint64 filters);
 gboolean mir_conv_direct (const MirConvGeom *g, const float *x, const float *k, gint64 f,
                           const float *bias, MirActivation act, float *z, GError **error);
 
+/* y = max_pool (act (conv (x, k) + bias)) without the conv output ever
+ * leaving the cache: each thread computes the conv rows one pooled row's
+ * windows cover and pools them at once.  @pool is the max pooling's
+ * geometry over the conv output (n, oh, ow, f); @act LINEAR, RELU or RELU6
+ * (monotone, so pooling after it equals pooling before).  Equal, bit for
+ * bit, to mir_conv_direct() then mir_max_pool_forward(). */
+gboolean mir_conv_direct_max_pool (const MirConvGeom *g, const float *x, const float *k,
+                                   gint64 f, const float *bias, MirActivation act,
+                                   const MirConvGeom *pool, float *y, GError **error);
+
 G_END_DECLS
