@@ -584,7 +584,7 @@ test_bn_fold (void)
  * overlapping pools, a strided conv, partial filter vectors, rows wide
  * enough for the AVX-512 tiles, a BatchNormalization + ReLU folded in
  * between, and the fallbacks (an activation applied afterwards, 16 input
- * channels). */
+ * channels, conv outputs large enough to be run an image at a time). */
 typedef struct
 {
   const char *conv;
@@ -612,6 +612,12 @@ static const ConvPoolCase conv_pool_cases[] = {
     POOL (2, 2, 2, 2, FALSE), 2, 10, 9, 16 },
   { "{\"filters\": 16, \"kernel_size\": 3, \"padding\": \"same\", \"use_bias\": false}",
     POOL (2, 2, 2, 2, FALSE), 2, 9, 11, 3, TRUE },
+  /* conv outputs over 1 MiB an image: one image at a time (im2col, then
+   * Winograd) */
+  { "{\"filters\": 16, \"kernel_size\": 3, \"activation\": \"relu\"}",
+    POOL (2, 2, 2, 2, FALSE), 3, 96, 95, 8 },
+  { "{\"filters\": 16, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}",
+    POOL (3, 3, 2, 2, TRUE), 2, 97, 96, 16 },
 };
 
 static void

@@ -8,8 +8,13 @@
 #include "mir-tensor.h"
 #include "mir-vec-simd.h"
 
-/* Filters a block at most: 4 vectors of 8. */
-#define FBLOCK 32
+/* Fully unrolls a tile's loops: with MIR_UNROLL's 8, GCC leaves the
+ * accumulators of 12- and 16-pixel tiles on the stack (a load and a store
+ * around every multiply-add: 4x slower, measured). */
+#define TILE_UNROLL _Pragma ("GCC unroll 16")
+
+/* Vectors of filters a block at most. */
+#define FBLOCK_VECS 4
 
 typedef struct
 {
@@ -17,7 +22,7 @@ typedef struct
   const float *x;
   float *kp;         /* [kh][kw][c][fpad], zero padded filters (owned) */
   const float *bias; /* [fpad], zero padded */
-  gint64 f, fpad;
+  gint64 f, fpad;    /* fpad: f rounded up to the vector width */
   int act;           /* MIR_VEC_ACT_* */
   gint64 ox_lo, ox_hi; /* output columns whose taps are all inside the image */
   const MirConvGeom *pool; /* max pooling over the conv output, or NULL */
@@ -25,21 +30,70 @@ typedef struct
   float *z;
 } Ctx;
 
-/* P output pixels (consecutive columns of one row) x NB vectors of filters
- * from @fb, accumulated in registers.  With @border (P == 1), taps outside
- * the image are skipped. */
-#define DEFINE_TILE(P, NB)                                                                      \
+/* 16 floats: the AVX-512 kernels' vectors (GCC vector extension; the
+ * AVX-512 clones compile it to zmm registers). */
+typedef float MirV16 __attribute__ ((vector_size (64)));
+typedef gint32 MirV16i __attribute__ ((vector_size (64)));
+
+static inline MIR_ALWAYS_INLINE MirV16
+mir_v16_load (const float *p)
+{
+  MirV16 v;
+
+  memcpy (&v, p, sizeof v);
+  return v;
+}
+
+/* Stores the first MIN (n, 16) lanes. */
+static inline MIR_ALWAYS_INLINE void
+mir_v16_store_n (float *p, MirV16 v, gint64 n)
+{
+  if (n >= 16)
+    memcpy (p, &v, sizeof v);
+  else if (n > 0)
+    {
+      float t[16];
+      memcpy (t, &v, sizeof v);
+      memcpy (p, t, (gsize) n * sizeof (float));
+    }
+}
+
+/* As mir_v8_act (): x > 0 ? x : 0, then min (x, 6) for ReLU6 (x < 6 ? x : 6). */
+static inline MIR_ALWAYS_INLINE MirV16
+mir_v16_act (MirV16 v, int kind)
+{
+  MirV16 zero = { 0 }, six = zero + 6.0f;
+  MirV16i m;
+
+  if (kind != MIR_VEC_ACT_NONE)
+    {
+      m = v > zero;
+      v = (MirV16) ((MirV16i) v & m);
+    }
+  if (kind == MIR_VEC_ACT_RELU6)
+    {
+      m = v < six;
+      v = (MirV16) (((MirV16i) v & m) | ((MirV16i) six & ~m));
+    }
+  return v;
+}
+
+/* P output pixels (consecutive columns of one row) x NB vectors of VW
+ * filters (type T, mir_##V##_load, ...) from @fb, accumulated in registers.
+ * With @border (P == 1), taps outside the image are skipped.  Every output
+ * is bias + the taps in (ky, kx, ci) order, whatever the vector width. */
+#define DEFINE_TILE(PFX, T, V, VW, P, NB)                                                       \
   static inline MIR_ALWAYS_INLINE void                                                          \
-  tile_##P##_##NB (const Ctx *c, const float *xn, float *zrow, gint64 oy, gint64 ox, gint64 fb, \
-                   gboolean border)                                                             \
+  PFX##tile_##P##_##NB (const Ctx *c, const float *xn, float *zrow, gint64 oy, gint64 ox,       \
+                        gint64 fb, gboolean border)                                             \
   {                                                                                             \
     const MirConvGeom *g = c->g;                                                                \
     gsize cc = (gsize) g->c, fpad = (gsize) c->fpad;                                            \
-    MirV8 acc[P][NB];                                                                           \
+    T acc[P][NB];                                                                                 \
                                                                                                 \
-    MIR_UNROLL for (int p = 0; p < P; p++)                                                      \
-      MIR_UNROLL for (int b = 0; b < NB; b++)                                                   \
-        acc[p][b] = mir_v8_load (c->bias + fb + 8 * b);                                         \
+    TILE_UNROLL for (int p = 0; p < P; p++)                                                      \
+      TILE_UNROLL for (int b = 0; b < NB; b++)                                                   \
+        acc[p][b] = mir_##V##_load (c->bias + fb + VW * b);                                     \
     for (gint64 ky = 0; ky < g->kh; ky++)                                                       \
       {                                                                                         \
         gint64 iy = oy * g->sh - g->pad_top + ky * g->dh;                                       \
@@ -55,76 +109,67 @@ typedef struct
               continue;                                                                         \
             for (gsize ci = 0; ci < cc; ci++)                                                   \
               {                                                                                 \
-                MirV8 kv[NB];                                                                   \
-                MIR_UNROLL for (int b = 0; b < NB; b++)                                         \
-                  kv[b] = mir_v8_load (kp + ci * fpad + 8 * (gsize) b);                         \
-                MIR_UNROLL for (int p = 0; p < P; p++)                                          \
+                T kv[NB];                                                                         \
+                TILE_UNROLL for (int b = 0; b < NB; b++)                                         \
+                  kv[b] = mir_##V##_load (kp + ci * fpad + VW * (gsize) b);                     \
+                TILE_UNROLL for (int p = 0; p < P; p++)                                          \
                   {                                                                             \
                     float xv = xr[(gsize) (ix0 + p * g->sw) * cc + ci];                         \
-                    MIR_UNROLL for (int b = 0; b < NB; b++)                                     \
+                    TILE_UNROLL for (int b = 0; b < NB; b++)                                     \
                       acc[p][b] += xv * kv[b];                                                  \
                   }                                                                             \
               }                                                                                 \
           }                                                                                     \
       }                                                                                         \
-    MIR_UNROLL for (int p = 0; p < P; p++)                                                      \
-      MIR_UNROLL for (int b = 0; b < NB; b++)                                                   \
-        mir_v8_store_n (zrow + (gsize) (ox + p) * (gsize) c->f + (gsize) fb + 8 * (gsize) b,    \
-                        mir_v8_act (acc[p][b], c->act), c->f - fb - 8 * b);                     \
+    TILE_UNROLL for (int p = 0; p < P; p++)                                                      \
+      TILE_UNROLL for (int b = 0; b < NB; b++)                                                   \
+        mir_##V##_store_n (zrow + (gsize) (ox + p) * (gsize) c->f + (gsize) fb + VW * (gsize) b, \
+                           mir_##V##_act (acc[p][b], c->act), c->f - fb - VW * b);              \
   }
-
-DEFINE_TILE (1, 1)
-DEFINE_TILE (8, 1)
-DEFINE_TILE (1, 2)
-DEFINE_TILE (6, 2)
-DEFINE_TILE (1, 3)
-DEFINE_TILE (4, 3)
-DEFINE_TILE (1, 4)
-DEFINE_TILE (3, 4)
-/* AVX-512VL has 32 vector registers: twice the pixels a tile (P · NB
- * accumulators + NB filter vectors + 1 broadcast <= 32). */
-DEFINE_TILE (16, 1)
-DEFINE_TILE (12, 2)
-DEFINE_TILE (8, 3)
-DEFINE_TILE (6, 4)
 
 /* One output row for the filter block at @fb of NB vectors: borders one
  * pixel at a time, the interior P pixels at a time. */
-#define DEFINE_ROW(PFX, P, NB)                                                     \
+#define DEFINE_ROW(PFX, T, V, VW, P, NB)                                           \
+  DEFINE_TILE (PFX, T, V, VW, 1, NB)                                               \
+  DEFINE_TILE (PFX, T, V, VW, P, NB)                                               \
   static inline MIR_ALWAYS_INLINE void                                             \
   PFX##row_##NB (const Ctx *c, const float *xn, float *zrow, gint64 oy, gint64 fb) \
   {                                                                                \
-    gint64 ox = 0;                                                            \
-    for (; ox < c->ox_lo; ox++)                                               \
-      tile_1_##NB (c, xn, zrow, oy, ox, fb, TRUE);                            \
-    for (; ox + P <= c->ox_hi; ox += P)                                       \
-      tile_##P##_##NB (c, xn, zrow, oy, ox, fb, FALSE);                       \
-    for (; ox < c->ox_hi; ox++)                                               \
-      tile_1_##NB (c, xn, zrow, oy, ox, fb, FALSE);                           \
-    for (; ox < c->g->ow; ox++)                                               \
-      tile_1_##NB (c, xn, zrow, oy, ox, fb, TRUE);                            \
+    gint64 ox = 0;                                                                 \
+    for (; ox < c->ox_lo; ox++)                                                    \
+      PFX##tile_1_##NB (c, xn, zrow, oy, ox, fb, TRUE);                            \
+    for (; ox + P <= c->ox_hi; ox += P)                                            \
+      PFX##tile_##P##_##NB (c, xn, zrow, oy, ox, fb, FALSE);                       \
+    for (; ox < c->ox_hi; ox++)                                                    \
+      PFX##tile_1_##NB (c, xn, zrow, oy, ox, fb, FALSE);                           \
+    for (; ox < c->g->ow; ox++)                                                    \
+      PFX##tile_1_##NB (c, xn, zrow, oy, ox, fb, TRUE);                            \
   }
 
-DEFINE_ROW (, 8, 1)
-DEFINE_ROW (, 6, 2)
-DEFINE_ROW (, 4, 3)
-DEFINE_ROW (, 3, 4)
-DEFINE_ROW (wide_, 16, 1)
-DEFINE_ROW (wide_, 12, 2)
-DEFINE_ROW (wide_, 8, 3)
-DEFINE_ROW (wide_, 6, 4)
+/* 8 floats a vector, 16 registers (AVX2, portable): P · NB accumulators +
+ * NB filter vectors + 1 broadcast <= 16. */
+DEFINE_ROW (, MirV8, v8, 8, 8, 1)
+DEFINE_ROW (, MirV8, v8, 8, 6, 2)
+DEFINE_ROW (, MirV8, v8, 8, 4, 3)
+DEFINE_ROW (, MirV8, v8, 8, 3, 4)
+/* 16 floats a vector, 32 registers (AVX-512): half the multiply-adds of 8
+ * floats, and more pixels a tile. */
+DEFINE_ROW (z_, MirV16, v16, 16, 16, 1)
+DEFINE_ROW (z_, MirV16, v16, 16, 12, 2)
+DEFINE_ROW (z_, MirV16, v16, 16, 8, 3)
+DEFINE_ROW (z_, MirV16, v16, 16, 6, 4)
 
 /* Conv output row @oy of image @n into @zrow (ow * f floats), filter block
  * by filter block, with the PFX row kernels. */
-#define DEFINE_CONV_ROW(PFX)                                                   \
+#define DEFINE_CONV_ROW(PFX, VW)                                               \
   static inline MIR_ALWAYS_INLINE void                                         \
   PFX##conv_row (const Ctx *c, gint64 n, gint64 oy, float *zrow)               \
   {                                                                            \
     const MirConvGeom *g = c->g;                                               \
     const float *xn = c->x + (gsize) n * (gsize) (g->h * g->w * g->c);         \
                                                                                \
-    for (gint64 fb = 0; fb < c->fpad; fb += FBLOCK)                            \
-      switch (MIN (c->fpad - fb, FBLOCK) / 8)                                  \
+    for (gint64 fb = 0; fb < c->fpad; fb += FBLOCK_VECS * VW)                  \
+      switch (MIN (c->fpad - fb, FBLOCK_VECS * VW) / VW)                       \
         {                                                                      \
         case 1:                                                                \
           PFX##row_1 (c, xn, zrow, oy, fb);                                    \
@@ -184,8 +229,8 @@ DEFINE_ROW (wide_, 6, 4)
     g_free (scratch);                                                          \
   }
 
-DEFINE_CONV_ROW ()
-DEFINE_CONV_ROW (wide_)
+DEFINE_CONV_ROW (, 8)
+DEFINE_CONV_ROW (z_, 16)
 
 static void
 rows_generic (gint64 begin, gint64 end, gpointer data)
@@ -209,7 +254,7 @@ rows_avx2 (gint64 begin, gint64 end, gpointer data)
 MIR_TARGET_AVX512 static void
 rows_avx512 (gint64 begin, gint64 end, gpointer data)
 {
-  wide_rows_body (begin, end, data);
+  z_rows_body (begin, end, data);
 }
 
 MIR_TARGET_AVX2 static void
@@ -221,7 +266,7 @@ pool_avx2 (gint64 begin, gint64 end, gpointer data)
 MIR_TARGET_AVX512 static void
 pool_avx512 (gint64 begin, gint64 end, gpointer data)
 {
-  wide_pool_body (begin, end, data);
+  z_pool_body (begin, end, data);
 }
 #endif
 
@@ -232,12 +277,24 @@ mir_conv_direct_applies (const MirConvGeom *g, gint64 filters)
          (g->c <= MIR_CONV_DIRECT_MAX_C || g->kh * g->kw * g->c <= MIR_CONV_DIRECT_MAX_K);
 }
 
-/* Packs the kernel and bias (mir_free_floats (c->kp) after) and fills @c. */
+/* TRUE to use the AVX-512 kernels (16 floats a vector). */
+static gboolean
+use_avx512 (void)
+{
+#if MIR_HAVE_AVX2_CLONES
+  return mir_cpu_has_avx512 ();
+#else
+  return FALSE;
+#endif
+}
+
+/* Packs the kernel and bias for vectors of @lanes floats
+ * (mir_free_floats (c->kp) after) and fills @c. */
 static gboolean
 ctx_init (Ctx *c, const MirConvGeom *g, const float *x, const float *k, gint64 f,
-          const float *bias, MirActivation act, float *z, GError **error)
+          const float *bias, MirActivation act, gint64 lanes, float *z, GError **error)
 {
-  gint64 fpad = (f + 7) / 8 * 8, taps = g->kh * g->kw * g->c;
+  gint64 fpad = (f + lanes - 1) / lanes * lanes, taps = g->kh * g->kw * g->c;
   gint64 span, hi;
   float *kp;
 
@@ -273,13 +330,14 @@ mir_conv_direct (const MirConvGeom *g, const float *x, const float *k, gint64 f,
                  const float *bias, MirActivation act, float *z, GError **error)
 {
   gint64 rows = g->n * g->oh;
+  gboolean wide = use_avx512 ();
   MirParallelFunc fn = rows_generic;
   Ctx c;
 
-  if (!ctx_init (&c, g, x, k, f, bias, act, z, error))
+  if (!ctx_init (&c, g, x, k, f, bias, act, wide ? 16 : 8, z, error))
     return FALSE;
 #if MIR_HAVE_AVX2_CLONES
-  if (mir_cpu_has_avx512 ())
+  if (wide)
     fn = rows_avx512;
   else if (mir_cpu_has_avx2 ())
     fn = rows_avx2;
@@ -296,6 +354,7 @@ mir_conv_direct_max_pool (const MirConvGeom *g, const float *x, const float *k, 
                           const float *bias, MirActivation act, const MirConvGeom *pool,
                           float *y, GError **error)
 {
+  gboolean wide = use_avx512 ();
   MirParallelFunc fn = pool_generic;
   Ctx c;
 
@@ -303,12 +362,12 @@ mir_conv_direct_max_pool (const MirConvGeom *g, const float *x, const float *k, 
                         FALSE);
   g_return_val_if_fail (pool->n == g->n && pool->h == g->oh && pool->w == g->ow &&
                         pool->c == f, FALSE);
-  if (!ctx_init (&c, g, x, k, f, bias, act, y, error))
+  if (!ctx_init (&c, g, x, k, f, bias, act, wide ? 16 : 8, y, error))
     return FALSE;
   c.pool = pool;
   c.pool_rows = mir_max_pool_rows_func ();
 #if MIR_HAVE_AVX2_CLONES
-  if (mir_cpu_has_avx512 ())
+  if (wide)
     fn = pool_avx512;
   else if (mir_cpu_has_avx2 ())
     fn = pool_avx2;

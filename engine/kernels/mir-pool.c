@@ -76,9 +76,10 @@ avg_rows (gint64 begin, gint64 end, gpointer data)
 #if MIR_HAVE_AVX2_CLONES
 /* Max pooling rows with the x86 max instruction: maxps (a, b) is a > b ? a
  * : b (b when unordered), exactly mir_v8_max (a, b), in one instruction;
- * VW channels a vector (VEC, LOAD, STORE, VMAX, SPLAT), then 8, then one by
- * one.  The window loops are inside the channel block loop, as above, so
- * every cell is taken in the same order. */
+ * VW channels a vector (VEC, LOAD, STORE, VMAX, SPLAT), 4, 2 or 1 vectors
+ * a window pass, then 8 channels, then one by one.  The window loops are
+ * inside the channel block loop, as above, so every cell is taken in the
+ * same order. */
 #define DEFINE_MAX_ROWS(NAME, TARGET, VEC, VW, LOAD, STORE, VMAX, SPLAT)                      \
   TARGET static void                                                                         \
   NAME (gint64 begin, gint64 end, gpointer data)                                             \
@@ -102,16 +103,50 @@ avg_rows (gint64 begin, gint64 end, gpointer data)
             gsize k = 0;                                                                     \
                                                                                              \
             x0 = MAX (x0, 0);                                                                \
-            for (; k + VW <= c; k += VW)                                                     \
+            for (; k + 4 * VW <= c; k += 4 * VW)                                             \
               {                                                                              \
-                VEC v = SPLAT (-INFINITY);                                                   \
+                VEC v[4];                                                                    \
+                MIR_UNROLL for (int b = 0; b < 4; b++)                                       \
+                  v[b] = SPLAT (-INFINITY);                                                  \
                 for (gint64 iy = y0; iy < y1; iy++)                                          \
                   {                                                                          \
                     const float *xr = xn + (gsize) iy * (gsize) g->w * c + k;                \
                     for (gint64 ix = x0; ix < x1; ix++)                                      \
-                      v = VMAX (LOAD (xr + (gsize) ix * c), v);                              \
+                      MIR_UNROLL for (int b = 0; b < 4; b++)                                 \
+                        v[b] = VMAX (LOAD (xr + (gsize) ix * c + (gsize) b * VW), v[b]);     \
                   }                                                                          \
-                STORE (yo + k, v);                                                           \
+                MIR_UNROLL for (int b = 0; b < 4; b++)                                       \
+                  STORE (yo + k + (gsize) b * VW, v[b]);                                     \
+              }                                                                              \
+            for (; k + 2 * VW <= c; k += 2 * VW)                                             \
+              {                                                                              \
+                VEC v[2];                                                                    \
+                MIR_UNROLL for (int b = 0; b < 2; b++)                                       \
+                  v[b] = SPLAT (-INFINITY);                                                  \
+                for (gint64 iy = y0; iy < y1; iy++)                                          \
+                  {                                                                          \
+                    const float *xr = xn + (gsize) iy * (gsize) g->w * c + k;                \
+                    for (gint64 ix = x0; ix < x1; ix++)                                      \
+                      MIR_UNROLL for (int b = 0; b < 2; b++)                                 \
+                        v[b] = VMAX (LOAD (xr + (gsize) ix * c + (gsize) b * VW), v[b]);     \
+                  }                                                                          \
+                MIR_UNROLL for (int b = 0; b < 2; b++)                                       \
+                  STORE (yo + k + (gsize) b * VW, v[b]);                                     \
+              }                                                                              \
+            for (; k + 1 * VW <= c; k += 1 * VW)                                             \
+              {                                                                              \
+                VEC v[1];                                                                    \
+                MIR_UNROLL for (int b = 0; b < 1; b++)                                       \
+                  v[b] = SPLAT (-INFINITY);                                                  \
+                for (gint64 iy = y0; iy < y1; iy++)                                          \
+                  {                                                                          \
+                    const float *xr = xn + (gsize) iy * (gsize) g->w * c + k;                \
+                    for (gint64 ix = x0; ix < x1; ix++)                                      \
+                      MIR_UNROLL for (int b = 0; b < 1; b++)                                 \
+                        v[b] = VMAX (LOAD (xr + (gsize) ix * c + (gsize) b * VW), v[b]);     \
+                  }                                                                          \
+                MIR_UNROLL for (int b = 0; b < 1; b++)                                       \
+                  STORE (yo + k + (gsize) b * VW, v[b]);                                     \
               }                                                                              \
             for (; k + 8 <= c; k += 8)                                                       \
               {                                                                              \

@@ -20,6 +20,10 @@
 
 #define FINGERPRINT_SAMPLES 64
 
+/* Conv output floats a sub-batch of a conv + max pooling step that runs the
+ * two layers in turn (1 MiB: half an L2). */
+#define POOL_CHUNK_FLOATS (G_GINT64_CONSTANT (1) << 18)
+
 /* The kernel transformed for Winograd, made on the first inference run and
  * kept while the kernel tensor is the same object with the same sampled
  * values (the trainer updates weights in place; training runs never use it).
@@ -381,6 +385,7 @@ mir_conv2d_max_pool_run (MirLayer *layer, MirLayer *pool, MirTensor *x, const Mi
   g_autoptr(MirTensor) z = NULL;
   MirShape in_s = { 0 }, conv_s, pool_s;
   MirConvGeom g, pg;
+  gint64 step;
 
   g_return_val_if_fail (mir_conv2d_max_pool_applies (layer, pool), NULL);
   in_s.ndim = x->ndim;
@@ -404,11 +409,26 @@ mir_conv2d_max_pool_run (MirLayer *layer, MirLayer *pool, MirTensor *x, const Mi
         return NULL;
       return g_steal_pointer (&out);
     }
-  /* The two layers one after the other. */
+  /* The two layers one after the other, a few images at a time, so that
+   * the pooling reads the conv output from the cache (the sub-batch's conv
+   * output about POOL_CHUNK_FLOATS). */
+  step = CLAMP (POOL_CHUNK_FLOATS / MAX (g.oh * g.ow * self->filters, 1), 1, g.n);
+  conv_s.dim[0] = step;
   z = mir_tensor_new_uninitialized (conv_s.ndim, conv_s.dim, error);
-  if (z == NULL || !conv2d_forward (layer, &x, 1, z, args, error))
+  if (z == NULL)
     return NULL;
-  mir_max_pool_forward (&pg, z->data, out->data);
+  for (gint64 n0 = 0; n0 < g.n; n0 += step)
+    {
+      gint64 nn = MIN (step, g.n - n0);
+      g_autoptr(MirTensor) xb = mir_tensor_view_batch (x, n0, nn);
+      g_autoptr(MirTensor) zb = mir_tensor_view_batch (z, 0, nn);
+
+      if (!conv2d_forward (layer, &xb, 1, zb, args, error))
+        return NULL;
+      pg.n = nn;
+      mir_max_pool_forward (&pg, zb->data,
+                            out->data + (gsize) n0 * (gsize) (pg.oh * pg.ow * pg.c));
+    }
   return g_steal_pointer (&out);
 }
 
