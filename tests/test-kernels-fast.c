@@ -703,6 +703,53 @@ test_conv_pool (gconstpointer data)
   assert_close (y->data, want, y->numel, "fused conv + pool vs float64");
 }
 
+/* mir_gemm_infer() (chunks of columns or rows on the engine's threads, bias
+ * and ReLU in each chunk) against a float64 loop: one row (per-row GEMV
+ * over column slices), few rows, more rows than columns (split by rows),
+ * columns not a multiple of 16, lda wider than k, C starting as NaNs.
+ * Tolerance: 1e-5 of sum |a b| + |bias| for each element. */
+static void
+test_gemm_infer (void)
+{
+  static const gint64 shapes[][3] = { /* m, n, k */
+    { 1, 300, 700 }, { 3, 37, 129 }, { 119, 128, 311 }, { 50, 7, 64 }, { 17, 17, 5 },
+  };
+  g_autoptr(GRand) rng = g_rand_new_with_seed (23);
+
+  for (guint si = 0; si < G_N_ELEMENTS (shapes); si++)
+    for (guint mode = 0; mode < 3; mode++) /* no bias; bias; bias + relu */
+      {
+        gint64 m = shapes[si][0], n = shapes[si][1], k = shapes[si][2], lda = k + 5;
+        g_autofree float *a = g_new (float, m * lda);
+        g_autofree float *b = g_new (float, k * n);
+        g_autofree float *bias = g_new (float, n);
+        g_autofree float *c = g_new (float, m * n);
+
+        for (gint64 i = 0; i < m * lda; i++)
+          a[i] = (float) g_rand_double_range (rng, -1, 1);
+        for (gint64 i = 0; i < k * n; i++)
+          b[i] = (float) g_rand_double_range (rng, -1, 1);
+        for (gint64 j = 0; j < n; j++)
+          bias[j] = (float) g_rand_double_range (rng, -3, 3);
+        for (gint64 i = 0; i < m * n; i++)
+          c[i] = NAN;
+        mir_gemm_infer (m, n, k, a, lda, b, mode > 0 ? bias : NULL, mode == 2, c);
+        for (gint64 i = 0; i < m; i++)
+          for (gint64 j = 0; j < n; j++)
+            {
+              double s = mode > 0 ? bias[j] : 0, mag = fabs (s);
+              for (gint64 p = 0; p < k; p++)
+                {
+                  s += (double) a[i * lda + p] * b[p * n + j];
+                  mag += fabs ((double) a[i * lda + p] * b[p * n + j]);
+                }
+              if (mode == 2)
+                s = MAX (s, 0);
+              g_assert_cmpfloat (fabs (c[i * n + j] - s), <=, 1e-5 * mag);
+            }
+      }
+}
+
 /* mir_gemm() for few rows (per-row sgemv, B in blocks of k for m > 1)
  * against a float64 loop, every transpose combination, beta 0 over NaNs
  * and beta 1, leading dimensions wider than the matrices.  Tolerance:
@@ -859,6 +906,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/kernels-fast/bn-fold", test_bn_fold);
   g_test_add_func ("/kernels-fast/gemm-small-m", test_gemm_small_m);
+  g_test_add_func ("/kernels-fast/gemm-infer", test_gemm_infer);
   g_test_add_func ("/kernels-fast/blas-sections", test_blas_sections);
   return g_test_run ();
 }

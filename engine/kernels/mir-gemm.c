@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mir-gemm.h"
+#include "mir-parallel.h"
 #include "mir-vec.h"
 
 #define GEMM_MAX_DIM MIR_GEMM_MAX_DIM
@@ -117,6 +118,53 @@ mir_gemm (gboolean trans_a, gboolean trans_b, gint64 m, gint64 n, gint64 k, floa
   cblas_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                trans_b ? CblasTrans : CblasNoTrans, (int) m, (int) n, (int) k, alpha,
                a, (int) lda, b, (int) ldb, beta, c, (int) ldc);
+}
+
+typedef struct
+{
+  gint64 m, n, k, lda;
+  const float *a, *b, *bias;
+  gboolean relu, by_cols;
+  float *c;
+} InferJob;
+
+/* Rows or columns [begin, end) of C, with the epilogue. */
+static void
+infer_chunk (gint64 begin, gint64 end, gpointer data)
+{
+  const InferJob *j = data;
+  gint64 r0 = j->by_cols ? 0 : begin, r1 = j->by_cols ? j->m : end;
+  gint64 c0 = j->by_cols ? begin : 0, c1 = j->by_cols ? end : j->n;
+  float *c = j->c + (gsize) r0 * (gsize) j->n + (gsize) c0;
+
+  mir_gemm (FALSE, FALSE, r1 - r0, c1 - c0, j->k, 1.0f, j->a + (gsize) r0 * (gsize) j->lda,
+            j->lda, j->b + c0, j->n, 0.0f, c, j->n);
+  for (gint64 r = r0; r < r1; r++, c += j->n)
+    {
+      if (j->bias != NULL)
+        mir_vec_add (c, j->bias + c0, (gsize) (c1 - c0));
+      if (j->relu)
+        for (gint64 i = 0; i < c1 - c0; i++)
+          c[i] = c[i] > 0.0f ? c[i] : 0.0f;
+    }
+}
+
+void
+mir_gemm_infer (gint64 m, gint64 n, gint64 k, const float *a, gint64 lda, const float *b,
+                const float *bias, gboolean relu, float *c)
+{
+  InferJob j = { m, n, k, lda, a, b, bias, relu, n >= m, c };
+  gint64 threads = mir_parallel_threads ();
+  gint64 len = j.by_cols ? n : m;
+  /* About two chunks a thread (the machine may be busy); whole vectors of
+   * columns. */
+  gint64 grain = MAX ((len + 2 * threads - 1) / (2 * threads), 1);
+
+  if (j.by_cols)
+    grain = (grain + 15) / 16 * 16;
+  if (m <= 0 || n <= 0)
+    return;
+  mir_parallel_for_gemm (len, grain, infer_chunk, &j);
 }
 
 void
