@@ -436,13 +436,11 @@ check_input (MirModel *self, guint k, MirTensor *t, GError **error)
   return TRUE;
 }
 
-/* Finds conv -> BatchNormalization [-> ReLU] chains whose inner outputs
- * have no other consumer and are not asked for (see mir-fold.h). */
-static void
-plan_folds (MirModel *self, guint last, const gboolean *needed, const guint *uses, gint target,
-            MirLayer **fold_layer, guint *fold_end, gboolean *skip, GPtrArray *refs)
+/* consumer[i]: a needed node that takes node i's output (the last), or -1. */
+static gint *
+find_consumers (MirModel *self, guint last, const gboolean *needed)
 {
-  g_autofree gint *consumer = g_new (gint, last + 1);
+  gint *consumer = g_new (gint, last + 1);
 
   for (guint i = 0; i <= last; i++)
     consumer[i] = -1;
@@ -453,6 +451,17 @@ plan_folds (MirModel *self, guint last, const gboolean *needed, const guint *use
         for (guint k = 0; k < node->n_inputs; k++)
           consumer[node->inputs[k]] = (gint) i;
     }
+  return consumer;
+}
+
+/* Finds conv -> BatchNormalization [-> ReLU] chains whose inner outputs
+ * have no other consumer and are not asked for (see mir-fold.h). */
+static void
+plan_folds (MirModel *self, guint last, const gboolean *needed, const guint *uses, gint target,
+            MirLayer **fold_layer, guint *fold_end, gboolean *skip, GPtrArray *refs)
+{
+  g_autofree gint *consumer = find_consumers (self, last, needed);
+
   for (guint i = 0; i <= last; i++)
     {
       MirNode *node = self->nodes->pdata[i];
@@ -508,17 +517,8 @@ static void
 plan_pools (MirModel *self, guint last, const gboolean *needed, const guint *uses, gint target,
             MirLayer **fold_layer, guint *fold_end, gboolean *skip, MirLayer **pool_layer)
 {
-  g_autofree gint *consumer = g_new (gint, last + 1);
+  g_autofree gint *consumer = find_consumers (self, last, needed);
 
-  for (guint i = 0; i <= last; i++)
-    consumer[i] = -1;
-  for (guint i = 0; i <= last; i++)
-    {
-      MirNode *node = self->nodes->pdata[i];
-      if (needed[i])
-        for (guint k = 0; k < node->n_inputs; k++)
-          consumer[node->inputs[k]] = (gint) i;
-    }
   for (guint i = 0; i <= last; i++)
     {
       MirNode *node = self->nodes->pdata[i], *pool;

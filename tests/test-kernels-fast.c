@@ -280,6 +280,16 @@ static const PoolCase pool_cases[] = {
   { "AveragePooling2D", 3, 2, 1, 3, TRUE, 1, 6, 9, 8 },
 };
 
+/* The Keras config of @pc's window. */
+static char *
+pool_config (const PoolCase *pc)
+{
+  return g_strdup_printf (
+    "{\"pool_size\": [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "], \"strides\": [%"
+    G_GINT64_FORMAT ", %" G_GINT64_FORMAT "], \"padding\": \"%s\"}",
+    pc->kh, pc->kw, pc->sh, pc->sw, pc->same ? "same" : "valid");
+}
+
 /* Pooling @pc over @x (pc->n x h x w x c) in float64, @oh x @ow outputs. */
 static double *
 pool_ref (const PoolCase *pc, gboolean is_max, const double *x, gint64 oh, gint64 ow)
@@ -322,10 +332,7 @@ test_pool (gconstpointer data)
   const PoolCase *pc = data;
   MirShape in_shape = { 4, { -1, pc->h, pc->w, pc->c } };
   gint64 shape[4] = { pc->n, pc->h, pc->w, pc->c };
-  g_autofree char *config = g_strdup_printf (
-    "{\"pool_size\": [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "], \"strides\": [%"
-    G_GINT64_FORMAT ", %" G_GINT64_FORMAT "], \"padding\": \"%s\"}",
-    pc->kh, pc->kw, pc->sh, pc->sw, pc->same ? "same" : "valid");
+  g_autofree char *config = pool_config (pc);
   g_autoptr(GError) error = NULL;
   g_autoptr(GRand) rng = g_rand_new_with_seed (11);
   g_autoptr(MirModel) model = mir_test_layer_model (pc->klass, config, 1, &in_shape, 3, &error);
@@ -626,15 +633,12 @@ test_conv_pool (gconstpointer data)
   const ConvPoolCase *cc = data;
   MirShape in_shape = { 4, { -1, cc->h, cc->w, cc->c } };
   gint64 shape[4] = { cc->n, cc->h, cc->w, cc->c };
-  g_autofree char *pool_config = g_strdup_printf (
-    "{\"pool_size\": [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "], \"strides\": [%"
-    G_GINT64_FORMAT ", %" G_GINT64_FORMAT "], \"padding\": \"%s\"}",
-    cc->pool.kh, cc->pool.kw, cc->pool.sh, cc->pool.sw, cc->pool.same ? "same" : "valid");
+  g_autofree char *pconfig = pool_config (&cc->pool);
   ChainLayer layers[4] = {
     { "Conv2D", "conv", cc->conv },
     { "BatchNormalization", "bn", "{}" },
     { "ReLU", "relu", "{}" },
-    { "MaxPooling2D", "pool", pool_config },
+    { "MaxPooling2D", "pool", pconfig },
   };
   g_autoptr(GRand) rng = g_rand_new_with_seed (17);
   g_autoptr(GError) error = NULL;

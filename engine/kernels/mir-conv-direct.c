@@ -33,7 +33,6 @@ typedef struct
 /* 16 floats: the AVX-512 kernels' vectors (GCC vector extension; the
  * AVX-512 clones compile it to zmm registers). */
 typedef float MirV16 __attribute__ ((vector_size (64)));
-typedef gint32 MirV16i __attribute__ ((vector_size (64)));
 
 static inline MIR_ALWAYS_INLINE MirV16
 mir_v16_load (const float *p)
@@ -44,37 +43,27 @@ mir_v16_load (const float *p)
   return v;
 }
 
-/* Stores the first MIN (n, 16) lanes. */
+/* Stores the first MIN (n, 16) lanes: two halves of 8. */
 static inline MIR_ALWAYS_INLINE void
 mir_v16_store_n (float *p, MirV16 v, gint64 n)
 {
-  if (n >= 16)
-    memcpy (p, &v, sizeof v);
-  else if (n > 0)
-    {
-      float t[16];
-      memcpy (t, &v, sizeof v);
-      memcpy (p, t, (gsize) n * sizeof (float));
-    }
+  MirV8 h[2];
+
+  memcpy (h, &v, sizeof v);
+  mir_v8_store_n (p, h[0], n);
+  mir_v8_store_n (p + 8, h[1], n - 8);
 }
 
-/* As mir_v8_act (): x > 0 ? x : 0, then min (x, 6) for ReLU6 (x < 6 ? x : 6). */
+/* mir_v8_act () on both halves. */
 static inline MIR_ALWAYS_INLINE MirV16
 mir_v16_act (MirV16 v, int kind)
 {
-  MirV16 zero = { 0 }, six = zero + 6.0f;
-  MirV16i m;
+  MirV8 h[2];
 
-  if (kind != MIR_VEC_ACT_NONE)
-    {
-      m = v > zero;
-      v = (MirV16) ((MirV16i) v & m);
-    }
-  if (kind == MIR_VEC_ACT_RELU6)
-    {
-      m = v < six;
-      v = (MirV16) (((MirV16i) v & m) | ((MirV16i) six & ~m));
-    }
+  memcpy (h, &v, sizeof v);
+  h[0] = mir_v8_act (h[0], kind);
+  h[1] = mir_v8_act (h[1], kind);
+  memcpy (&v, h, sizeof v);
   return v;
 }
 
@@ -325,27 +314,44 @@ ctx_init (Ctx *c, const MirConvGeom *g, const float *x, const float *k, gint64 f
   return TRUE;
 }
 
-gboolean
-mir_conv_direct (const MirConvGeom *g, const float *x, const float *k, gint64 f,
-                 const float *bias, MirActivation act, float *z, GError **error)
+/* The direct kernel over @g into @z, or with @pool the max pooling of its
+ * output. */
+static gboolean
+run (const MirConvGeom *g, const float *x, const float *k, gint64 f, const float *bias,
+     MirActivation act, const MirConvGeom *pool, float *z, GError **error)
 {
-  gint64 rows = g->n * g->oh;
   gboolean wide = use_avx512 ();
-  MirParallelFunc fn = rows_generic;
+  MirParallelFunc fn = pool ? pool_generic : rows_generic;
+  gint64 items, grain;
   Ctx c;
 
   if (!ctx_init (&c, g, x, k, f, bias, act, wide ? 16 : 8, z, error))
     return FALSE;
 #if MIR_HAVE_AVX2_CLONES
   if (wide)
-    fn = rows_avx512;
+    fn = pool ? pool_avx512 : rows_avx512;
   else if (mir_cpu_has_avx2 ())
-    fn = rows_avx2;
+    fn = pool ? pool_avx2 : rows_avx2;
 #endif
-  mir_parallel_for (rows, MAX (1, 16384 / MAX (g->ow * c.fpad, 1)), fn, &c);
+  /* A chunk: about 16384 conv outputs. */
+  grain = MAX (1, 16384 / MAX (g->ow * c.fpad * (pool ? pool->kh : 1), 1));
+  items = pool ? pool->n * pool->oh : g->n * g->oh;
+  c.pool = pool;
+  if (pool != NULL)
+    c.pool_rows = mir_max_pool_rows_func ();
+  mir_parallel_for (items, grain, fn, &c);
   mir_free_floats (c.kp);
-  if (c.act == MIR_VEC_ACT_NONE && act != MIR_ACT_LINEAR)
-    mir_activation_forward (act, z, z, (gsize) (rows * g->ow * f), (gsize) f);
+  return TRUE;
+}
+
+gboolean
+mir_conv_direct (const MirConvGeom *g, const float *x, const float *k, gint64 f,
+                 const float *bias, MirActivation act, float *z, GError **error)
+{
+  if (!run (g, x, k, f, bias, act, NULL, z, error))
+    return FALSE;
+  if (mir_vec_act_kind (act) == MIR_VEC_ACT_NONE && act != MIR_ACT_LINEAR)
+    mir_activation_forward (act, z, z, (gsize) (g->n * g->oh * g->ow * f), (gsize) f);
   return TRUE;
 }
 
@@ -354,27 +360,9 @@ mir_conv_direct_max_pool (const MirConvGeom *g, const float *x, const float *k, 
                           const float *bias, MirActivation act, const MirConvGeom *pool,
                           float *y, GError **error)
 {
-  gboolean wide = use_avx512 ();
-  MirParallelFunc fn = pool_generic;
-  Ctx c;
-
   g_return_val_if_fail (mir_vec_act_kind (act) != MIR_VEC_ACT_NONE || act == MIR_ACT_LINEAR,
                         FALSE);
   g_return_val_if_fail (pool->n == g->n && pool->h == g->oh && pool->w == g->ow &&
                         pool->c == f, FALSE);
-  if (!ctx_init (&c, g, x, k, f, bias, act, wide ? 16 : 8, y, error))
-    return FALSE;
-  c.pool = pool;
-  c.pool_rows = mir_max_pool_rows_func ();
-#if MIR_HAVE_AVX2_CLONES
-  if (wide)
-    fn = pool_avx512;
-  else if (mir_cpu_has_avx2 ())
-    fn = pool_avx2;
-#endif
-  /* A chunk: about as many conv outputs as mir_conv_direct()'s. */
-  mir_parallel_for (pool->n * pool->oh,
-                    MAX (1, 16384 / MAX (g->ow * c.fpad * pool->kh, 1)), fn, &c);
-  mir_free_floats (c.kp);
-  return TRUE;
+  return run (g, x, k, f, bias, act, pool, y, error);
 }

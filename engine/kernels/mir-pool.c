@@ -80,98 +80,66 @@ avg_rows (gint64 begin, gint64 end, gpointer data)
  * a window pass, then 8 channels, then one by one.  The window loops are
  * inside the channel block loop, as above, so every cell is taken in the
  * same order. */
-#define DEFINE_MAX_ROWS(NAME, TARGET, VEC, VW, LOAD, STORE, VMAX, SPLAT)                      \
-  TARGET static void                                                                         \
-  NAME (gint64 begin, gint64 end, gpointer data)                                             \
-  {                                                                                          \
-    const MirPoolJob *p = data;                                                                 \
-    const MirConvGeom *g = p->g;                                                             \
-    gsize c = (gsize) g->c;                                                                  \
-                                                                                             \
-    for (gint64 r = begin; r < end; r++)                                                     \
-      {                                                                                      \
-        gint64 n = r / g->oh, oy = r % g->oh;                                                \
-        gint64 y0 = oy * g->sh - g->pad_top, y1 = MIN (y0 + g->kh, g->h);                    \
-        const float *xn = p->x + (gsize) n * (gsize) (g->h * g->w) * c;                      \
-        float *yr = p->y + (gsize) r * (gsize) g->ow * c;                                    \
-                                                                                             \
-        y0 = MAX (y0, 0);                                                                    \
-        for (gint64 ox = 0; ox < g->ow; ox++)                                                \
-          {                                                                                  \
-            gint64 x0 = ox * g->sw - g->pad_left, x1 = MIN (x0 + g->kw, g->w);               \
-            float *yo = yr + (gsize) ox * c;                                                 \
-            gsize k = 0;                                                                     \
-                                                                                             \
-            x0 = MAX (x0, 0);                                                                \
-            for (; k + 4 * VW <= c; k += 4 * VW)                                             \
-              {                                                                              \
-                VEC v[4];                                                                    \
-                MIR_UNROLL for (int b = 0; b < 4; b++)                                       \
-                  v[b] = SPLAT (-INFINITY);                                                  \
-                for (gint64 iy = y0; iy < y1; iy++)                                          \
-                  {                                                                          \
-                    const float *xr = xn + (gsize) iy * (gsize) g->w * c + k;                \
-                    for (gint64 ix = x0; ix < x1; ix++)                                      \
-                      MIR_UNROLL for (int b = 0; b < 4; b++)                                 \
-                        v[b] = VMAX (LOAD (xr + (gsize) ix * c + (gsize) b * VW), v[b]);     \
-                  }                                                                          \
-                MIR_UNROLL for (int b = 0; b < 4; b++)                                       \
-                  STORE (yo + k + (gsize) b * VW, v[b]);                                     \
-              }                                                                              \
-            for (; k + 2 * VW <= c; k += 2 * VW)                                             \
-              {                                                                              \
-                VEC v[2];                                                                    \
-                MIR_UNROLL for (int b = 0; b < 2; b++)                                       \
-                  v[b] = SPLAT (-INFINITY);                                                  \
-                for (gint64 iy = y0; iy < y1; iy++)                                          \
-                  {                                                                          \
-                    const float *xr = xn + (gsize) iy * (gsize) g->w * c + k;                \
-                    for (gint64 ix = x0; ix < x1; ix++)                                      \
-                      MIR_UNROLL for (int b = 0; b < 2; b++)                                 \
-                        v[b] = VMAX (LOAD (xr + (gsize) ix * c + (gsize) b * VW), v[b]);     \
-                  }                                                                          \
-                MIR_UNROLL for (int b = 0; b < 2; b++)                                       \
-                  STORE (yo + k + (gsize) b * VW, v[b]);                                     \
-              }                                                                              \
-            for (; k + 1 * VW <= c; k += 1 * VW)                                             \
-              {                                                                              \
-                VEC v[1];                                                                    \
-                MIR_UNROLL for (int b = 0; b < 1; b++)                                       \
-                  v[b] = SPLAT (-INFINITY);                                                  \
-                for (gint64 iy = y0; iy < y1; iy++)                                          \
-                  {                                                                          \
-                    const float *xr = xn + (gsize) iy * (gsize) g->w * c + k;                \
-                    for (gint64 ix = x0; ix < x1; ix++)                                      \
-                      MIR_UNROLL for (int b = 0; b < 1; b++)                                 \
-                        v[b] = VMAX (LOAD (xr + (gsize) ix * c + (gsize) b * VW), v[b]);     \
-                  }                                                                          \
-                MIR_UNROLL for (int b = 0; b < 1; b++)                                       \
-                  STORE (yo + k + (gsize) b * VW, v[b]);                                     \
-              }                                                                              \
-            for (; k + 8 <= c; k += 8)                                                       \
-              {                                                                              \
-                __m256 v = _mm256_set1_ps (-INFINITY);                                       \
-                for (gint64 iy = y0; iy < y1; iy++)                                          \
-                  {                                                                          \
-                    const float *xr = xn + (gsize) iy * (gsize) g->w * c + k;                \
-                    for (gint64 ix = x0; ix < x1; ix++)                                      \
-                      v = _mm256_max_ps (_mm256_loadu_ps (xr + (gsize) ix * c), v);          \
-                  }                                                                          \
-                _mm256_storeu_ps (yo + k, v);                                                \
-              }                                                                              \
-            for (; k < c; k++)                                                               \
-              {                                                                              \
-                float v = -INFINITY;                                                         \
-                for (gint64 iy = y0; iy < y1; iy++)                                          \
-                  for (gint64 ix = x0; ix < x1; ix++)                                        \
-                    {                                                                        \
-                      float t = xn[((gsize) iy * (gsize) g->w + (gsize) ix) * c + k];        \
-                      v = t > v ? t : v;                                                     \
-                    }                                                                        \
-                yo[k] = v;                                                                   \
-              }                                                                              \
-          }                                                                                  \
-      }                                                                                      \
+
+/* Channels [k, ...) NV vectors at a time while they last. */
+#define MAX_BLOCK(VEC, VW, NV, LOAD, STORE, VMAX, SPLAT)                                  \
+  for (; k + (NV) * (VW) <= c; k += (NV) * (VW))                                          \
+    {                                                                                     \
+      VEC v[NV];                                                                          \
+      MIR_UNROLL for (int b = 0; b < (NV); b++)                                           \
+        v[b] = SPLAT (-INFINITY);                                                         \
+      for (gint64 iy = y0; iy < y1; iy++)                                                 \
+        {                                                                                 \
+          const float *xr = xn + (gsize) iy * (gsize) g->w * c + k;                       \
+          for (gint64 ix = x0; ix < x1; ix++)                                             \
+            MIR_UNROLL for (int b = 0; b < (NV); b++)                                     \
+              v[b] = VMAX (LOAD (xr + (gsize) ix * c + (gsize) b * (VW)), v[b]);          \
+        }                                                                                 \
+      MIR_UNROLL for (int b = 0; b < (NV); b++)                                           \
+        STORE (yo + k + (gsize) b * (VW), v[b]);                                          \
+    }
+
+#define DEFINE_MAX_ROWS(NAME, TARGET, VEC, VW, LOAD, STORE, VMAX, SPLAT)                  \
+  TARGET static void                                                                      \
+  NAME (gint64 begin, gint64 end, gpointer data)                                          \
+  {                                                                                       \
+    const MirPoolJob *p = data;                                                           \
+    const MirConvGeom *g = p->g;                                                          \
+    gsize c = (gsize) g->c;                                                               \
+                                                                                          \
+    for (gint64 r = begin; r < end; r++)                                                  \
+      {                                                                                   \
+        gint64 n = r / g->oh, oy = r % g->oh;                                             \
+        gint64 y0 = oy * g->sh - g->pad_top, y1 = MIN (y0 + g->kh, g->h);                 \
+        const float *xn = p->x + (gsize) n * (gsize) (g->h * g->w) * c;                   \
+        float *yr = p->y + (gsize) r * (gsize) g->ow * c;                                 \
+                                                                                          \
+        y0 = MAX (y0, 0);                                                                 \
+        for (gint64 ox = 0; ox < g->ow; ox++)                                             \
+          {                                                                               \
+            gint64 x0 = ox * g->sw - g->pad_left, x1 = MIN (x0 + g->kw, g->w);            \
+            float *yo = yr + (gsize) ox * c;                                              \
+            gsize k = 0;                                                                  \
+                                                                                          \
+            x0 = MAX (x0, 0);                                                             \
+            MAX_BLOCK (VEC, VW, 4, LOAD, STORE, VMAX, SPLAT)                              \
+            MAX_BLOCK (VEC, VW, 2, LOAD, STORE, VMAX, SPLAT)                              \
+            MAX_BLOCK (VEC, VW, 1, LOAD, STORE, VMAX, SPLAT)                              \
+            MAX_BLOCK (__m256, 8, 1, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_max_ps,    \
+                       _mm256_set1_ps)                                                    \
+            for (; k < c; k++)                                                            \
+              {                                                                           \
+                float v = -INFINITY;                                                      \
+                for (gint64 iy = y0; iy < y1; iy++)                                       \
+                  for (gint64 ix = x0; ix < x1; ix++)                                     \
+                    {                                                                     \
+                      float t = xn[((gsize) iy * (gsize) g->w + (gsize) ix) * c + k];     \
+                      v = t > v ? t : v;                                                  \
+                    }                                                                     \
+                yo[k] = v;                                                                \
+              }                                                                           \
+          }                                                                               \
+      }                                                                                   \
   }
 
 /* _mm512_max_ps with its unused source lanes set (GCC 12 warns about the
