@@ -156,9 +156,11 @@ mir_gemm_infer (gint64 m, gint64 n, gint64 k, const float *a, gint64 lda, const 
   InferJob j = { m, n, k, lda, a, b, bias, relu, n >= m, c };
   gint64 threads = mir_parallel_threads ();
   gint64 len = j.by_cols ? n : m;
-  /* About two chunks a thread (the machine may be busy); whole vectors of
-   * columns. */
-  gint64 grain = MAX ((len + 2 * threads - 1) / (2 * threads), 1);
+  /* A chunk a thread: each sgemm packs the whole other operand (two chunks
+   * a thread for per-row GEMVs, which pack nothing: the machine may be
+   * busy); whole vectors of columns. */
+  gint64 chunks = m <= GEMV_MAX_ROWS ? 2 * threads : threads;
+  gint64 grain = MAX ((len + chunks - 1) / chunks, 1);
 
   if (j.by_cols)
     grain = (grain + 15) / 16 * 16;
