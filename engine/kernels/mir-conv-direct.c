@@ -16,7 +16,9 @@
 /* Vectors of filters a block at most. */
 #define FBLOCK_VECS 4
 
-typedef struct
+typedef struct Ctx Ctx;
+
+struct Ctx
 {
   const MirConvGeom *g;
   const float *x;
@@ -27,8 +29,9 @@ typedef struct
   gint64 ox_lo, ox_hi; /* output columns whose taps are all inside the image */
   const MirConvGeom *pool; /* max pooling over the conv output, or NULL */
   MirParallelFunc pool_rows; /* mir_max_pool_rows_func () */
+  void (*conv_row) (const Ctx *c, gint64 n, gint64 oy, float *zrow); /* for this CPU */
   float *z;
-} Ctx;
+};
 
 /* 16 floats: the AVX-512 kernels' vectors (GCC vector extension; the
  * AVX-512 clones compile it to zmm registers). */
@@ -173,91 +176,74 @@ DEFINE_ROW (z_, MirV16, v16, 16, 6, 4)
           PFX##row_4 (c, xn, zrow, oy, fb);                                    \
           break;                                                               \
         }                                                                      \
-  }                                                                            \
-                                                                               \
-  /* Every output row of [begin, end) (rows count n · oh). */                  \
-  static inline MIR_ALWAYS_INLINE void                                         \
-  PFX##rows_body (gint64 begin, gint64 end, gpointer data)                     \
-  {                                                                            \
-    const Ctx *c = data;                                                       \
-    const MirConvGeom *g = c->g;                                               \
-                                                                               \
-    for (gint64 r = begin; r < end; r++)                                       \
-      PFX##conv_row (c, r / g->oh, r % g->oh,                                  \
-                     c->z + (gsize) r * (gsize) (g->ow * c->f));               \
-  }                                                                            \
-                                                                               \
-  /* Every pooled output row of [begin, end) (rows count n · pool oh): the     \
-   * conv rows its windows cover into the chunk's scratch, then pooled. */    \
-  static inline MIR_ALWAYS_INLINE void                                         \
-  PFX##pool_body (gint64 begin, gint64 end, gpointer data)                     \
-  {                                                                            \
-    const Ctx *c = data;                                                       \
-    const MirConvGeom *g = c->g, *pg = c->pool;                                \
-    gsize row = (gsize) (g->ow * c->f);                                        \
-    float *scratch = g_new (float, (gsize) pg->kh * row);                     \
-                                                                               \
-    for (gint64 r = begin; r < end; r++)                                       \
-      {                                                                        \
-        gint64 n = r / pg->oh, py = r % pg->oh;                                \
-        gint64 y0 = py * pg->sh - pg->pad_top, y1 = MIN (y0 + pg->kh, g->oh);  \
-        MirConvGeom band = *pg;                                                \
-        MirPoolJob job = { &band, scratch, NULL };                             \
-                                                                               \
-        y0 = MAX (y0, 0);                                                      \
-        for (gint64 oy = y0; oy < y1; oy++)                                    \
-          PFX##conv_row (c, n, oy, scratch + (gsize) (oy - y0) * row);         \
-        /* The band as an image of y1 - y0 rows whose pooled row 0 is py. */  \
-        band.n = 1;                                                            \
-        band.h = y1 - y0;                                                      \
-        band.oh = 1;                                                           \
-        band.pad_top = y0 - py * pg->sh + pg->pad_top;                         \
-        job.y = c->z + (gsize) r * (gsize) (pg->ow * c->f);                    \
-        c->pool_rows (0, 1, &job);                                             \
-      }                                                                        \
-    g_free (scratch);                                                          \
   }
 
 DEFINE_CONV_ROW (, 8)
 DEFINE_CONV_ROW (z_, 16)
 
+/* One function a conv row an instruction set (not inlined into both
+ * runners below: the code is large). */
 static void
-rows_generic (gint64 begin, gint64 end, gpointer data)
+conv_row_generic (const Ctx *c, gint64 n, gint64 oy, float *zrow)
 {
-  rows_body (begin, end, data);
-}
-
-static void
-pool_generic (gint64 begin, gint64 end, gpointer data)
-{
-  pool_body (begin, end, data);
+  conv_row (c, n, oy, zrow);
 }
 
 #if MIR_HAVE_AVX2_CLONES
 MIR_TARGET_AVX2 static void
-rows_avx2 (gint64 begin, gint64 end, gpointer data)
+conv_row_avx2 (const Ctx *c, gint64 n, gint64 oy, float *zrow)
 {
-  rows_body (begin, end, data);
+  conv_row (c, n, oy, zrow);
 }
 
 MIR_TARGET_AVX512 static void
-rows_avx512 (gint64 begin, gint64 end, gpointer data)
+conv_row_avx512 (const Ctx *c, gint64 n, gint64 oy, float *zrow)
 {
-  z_rows_body (begin, end, data);
-}
-
-MIR_TARGET_AVX2 static void
-pool_avx2 (gint64 begin, gint64 end, gpointer data)
-{
-  pool_body (begin, end, data);
-}
-
-MIR_TARGET_AVX512 static void
-pool_avx512 (gint64 begin, gint64 end, gpointer data)
-{
-  z_pool_body (begin, end, data);
+  z_conv_row (c, n, oy, zrow);
 }
 #endif
+
+/* Every output row of [begin, end) (rows count n · oh). */
+static void
+rows_chunk (gint64 begin, gint64 end, gpointer data)
+{
+  const Ctx *c = data;
+  const MirConvGeom *g = c->g;
+
+  for (gint64 r = begin; r < end; r++)
+    c->conv_row (c, r / g->oh, r % g->oh, c->z + (gsize) r * (gsize) (g->ow * c->f));
+}
+
+/* Every pooled output row of [begin, end) (rows count n · pool oh): the
+ * conv rows its windows cover into the chunk's scratch, then pooled. */
+static void
+pool_chunk (gint64 begin, gint64 end, gpointer data)
+{
+  const Ctx *c = data;
+  const MirConvGeom *g = c->g, *pg = c->pool;
+  gsize row = (gsize) (g->ow * c->f);
+  float *scratch = g_new (float, (gsize) pg->kh * row);
+
+  for (gint64 r = begin; r < end; r++)
+    {
+      gint64 n = r / pg->oh, py = r % pg->oh;
+      gint64 y0 = py * pg->sh - pg->pad_top, y1 = MIN (y0 + pg->kh, g->oh);
+      MirConvGeom band = *pg;
+      MirPoolJob job = { &band, scratch, NULL };
+
+      y0 = MAX (y0, 0);
+      for (gint64 oy = y0; oy < y1; oy++)
+        c->conv_row (c, n, oy, scratch + (gsize) (oy - y0) * row);
+      /* The band as an image of y1 - y0 rows whose pooled row 0 is py. */
+      band.n = 1;
+      band.h = y1 - y0;
+      band.oh = 1;
+      band.pad_top = y0 - py * pg->sh + pg->pad_top;
+      job.y = c->z + (gsize) r * (gsize) (pg->ow * c->f);
+      c->pool_rows (0, 1, &job);
+    }
+  g_free (scratch);
+}
 
 gboolean
 mir_conv_direct_applies (const MirConvGeom *g, gint64 filters)
@@ -321,17 +307,17 @@ run (const MirConvGeom *g, const float *x, const float *k, gint64 f, const float
      MirActivation act, const MirConvGeom *pool, float *z, GError **error)
 {
   gboolean wide = use_avx512 ();
-  MirParallelFunc fn = pool ? pool_generic : rows_generic;
   gint64 items, grain;
   Ctx c;
 
   if (!ctx_init (&c, g, x, k, f, bias, act, wide ? 16 : 8, z, error))
     return FALSE;
+  c.conv_row = conv_row_generic;
 #if MIR_HAVE_AVX2_CLONES
   if (wide)
-    fn = pool ? pool_avx512 : rows_avx512;
+    c.conv_row = conv_row_avx512;
   else if (mir_cpu_has_avx2 ())
-    fn = pool ? pool_avx2 : rows_avx2;
+    c.conv_row = conv_row_avx2;
 #endif
   /* A chunk: about 16384 conv outputs. */
   grain = MAX (1, 16384 / MAX (g->ow * c.fpad * (pool ? pool->kh : 1), 1));
@@ -339,7 +325,7 @@ run (const MirConvGeom *g, const float *x, const float *k, gint64 f, const float
   c.pool = pool;
   if (pool != NULL)
     c.pool_rows = mir_max_pool_rows_func ();
-  mir_parallel_for (items, grain, fn, &c);
+  mir_parallel_for (items, grain, pool ? pool_chunk : rows_chunk, &c);
   mir_free_floats (c.kp);
   return TRUE;
 }
