@@ -4,10 +4,11 @@
  * For a first layer over RGB (c <= 4) im2col + GEMM is a thin product
  * (k = 27) that OpenBLAS runs far from its peak; this kernel instead keeps
  * the whole kernel in L1, vectorises over the output filters (blocks of up
- * to 32, several output pixels at once in registers), adds the bias and
- * applies ReLU/ReLU6 in registers and writes each output once.  Threaded
- * over output rows (mir-parallel.h); AVX2+FMA when the CPU has it, else
- * portable vector code. */
+ * to 4 vectors, several output pixels at once in registers), adds the bias
+ * and applies ReLU/ReLU6 in registers and writes each output once.
+ * Threaded over output rows (mir-parallel.h); AVX-512 with 16-float
+ * vectors, AVX2+FMA with 8, or portable vector code, whichever the CPU
+ * has (each output is the same sum in the same order in all three). */
 #pragma once
 
 #include "mir-activations.h"
