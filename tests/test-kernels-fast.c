@@ -709,7 +709,8 @@ test_conv_pool (gconstpointer data)
 
 /* mir_gemm_infer() (chunks of columns or rows on the engine's threads, bias
  * and ReLU in each chunk) against a float64 loop: one row (per-row GEMV
- * over column slices), few rows, more rows than columns (split by rows),
+ * over column slices, or over blocks of k summed afterwards), few rows, more
+ * rows than columns (split by rows),
  * columns not a multiple of 16, lda wider than k, C starting as NaNs.
  * Tolerance: 1e-5 of sum |a b| + |bias| for each element. */
 static void
@@ -717,6 +718,7 @@ test_gemm_infer (void)
 {
   static const gint64 shapes[][3] = { /* m, n, k */
     { 1, 300, 700 }, { 3, 37, 129 }, { 119, 128, 311 }, { 50, 7, 64 }, { 17, 17, 5 },
+    { 1, 70, 2500 }, { 4, 33, 3073 }, /* blocks of 1024 rows of B, partial sums */
   };
   g_autoptr(GRand) rng = g_rand_new_with_seed (23);
 

@@ -34,7 +34,9 @@ void mir_gemm (gboolean     trans_a,
  * chunk a single-threaded GEMM (or per-row GEMV) whose epilogue runs
  * while the chunk is in the cache; OpenBLAS' own threads stay asleep, so
  * they do not spin on the cores the other kernels need.  Split over the
- * columns of B (weights read once) unless A is the larger operand. */
+ * columns of B (weights read once) unless A is the larger operand; for at
+ * most 4 rows, over blocks of 1024 rows of B whose partial sums are added
+ * in order afterwards (the same sums whatever the thread count). */
 void mir_gemm_infer (gint64       m,
                      gint64       n,
                      gint64       k,
