@@ -6,6 +6,7 @@
 #include "mir-fold.h"
 #include "mir-model.h"
 #include "layers/mir-layers.h"
+#include "layers/mir-layer-fuse.h"
 
 /* Limits a file cannot exceed, checked before anything is allocated for it. */
 #define MIR_MODEL_MAX_NODES 100000
@@ -437,13 +438,11 @@ check_input (MirModel *self, guint k, MirTensor *t, GError **error)
   return TRUE;
 }
 
-/* Finds conv -> BatchNormalization [-> ReLU / Activation] chains whose inner outputs
- * have no other consumer and are not asked for (see mir-fold.h). */
-static void
-plan_folds (MirModel *self, guint last, const gboolean *needed, const guint *uses, gint target,
-            MirLayer **fold_layer, guint *fold_end, gboolean *skip, GPtrArray *refs)
+/* consumer[i]: a needed node that takes node i's output (the last), or -1. */
+static gint *
+find_consumers (MirModel *self, guint last, const gboolean *needed)
 {
-  g_autofree gint *consumer = g_new (gint, last + 1);
+  gint *consumer = g_new (gint, last + 1);
 
   for (guint i = 0; i <= last; i++)
     consumer[i] = -1;
@@ -454,6 +453,17 @@ plan_folds (MirModel *self, guint last, const gboolean *needed, const guint *use
         for (guint k = 0; k < node->n_inputs; k++)
           consumer[node->inputs[k]] = (gint) i;
     }
+  return consumer;
+}
+
+/* Finds conv -> BatchNormalization [-> ReLU / Activation] chains whose inner outputs
+ * have no other consumer and are not asked for (see mir-fold.h). */
+static void
+plan_folds (MirModel *self, guint last, const gboolean *needed, const guint *uses, gint target,
+            MirLayer **fold_layer, guint *fold_end, gboolean *skip, GPtrArray *refs)
+{
+  g_autofree gint *consumer = find_consumers (self, last, needed);
+
   for (guint i = 0; i <= last; i++)
     {
       MirNode *node = self->nodes->pdata[i];
@@ -506,12 +516,13 @@ plan_folds (MirModel *self, guint last, const gboolean *needed, const guint *use
  * consumer is a 1x1 Conv2D (perhaps folded) takes no pass of its own: the
  * convolution scales a per-image copy of its kernel instead
  * (MirRunArgs.in_scale), where that is cheaper (mir_conv2d_input_scale_pays).
- * scale_conv[i] = j marks the Multiply i for the convolution j; the shapes
- * are checked again when i's inputs are known. */
+ * scale_conv[i] = j marks the Multiply i for the convolution j (not one
+ * that pools as well); the shapes are checked again when i's inputs are
+ * known. */
 static void
 plan_scale_fusions (MirModel *self, guint last, const gboolean *needed, const guint *uses,
-                    gint target, MirLayer *const *fold_layer, const gboolean *skip,
-                    gint *scale_conv)
+                    gint target, MirLayer *const *fold_layer, MirLayer *const *pool_layer,
+                    const gboolean *skip, gint *scale_conv)
 {
   for (guint i = 0; i <= last; i++)
     scale_conv[i] = -1;
@@ -523,7 +534,7 @@ plan_scale_fusions (MirModel *self, guint last, const gboolean *needed, const gu
       guint i;
       const MirShape *shape;
 
-      if (!needed[j] || skip[j] || conv->n_inputs != 1)
+      if (!needed[j] || skip[j] || conv->n_inputs != 1 || pool_layer[j] != NULL)
         continue;
       i = conv->inputs[0];
       mul = self->nodes->pdata[i];
@@ -562,6 +573,34 @@ scale_inputs (MirTensor *const *in, MirLayer *conv, guint *x_index)
   return FALSE;
 }
 
+/* Finds convolutions (folded or not) whose output feeds only a
+ * MaxPooling2D and is not asked for: pool_layer[i] is then that pooling
+ * (see mir-layer-fuse.h), run with node i. */
+static void
+plan_pools (MirModel *self, guint last, const gboolean *needed, const guint *uses, gint target,
+            MirLayer **fold_layer, guint *fold_end, gboolean *skip, MirLayer **pool_layer)
+{
+  g_autofree gint *consumer = find_consumers (self, last, needed);
+
+  for (guint i = 0; i <= last; i++)
+    {
+      MirNode *node = self->nodes->pdata[i], *pool;
+      guint e = fold_end[i];
+      gint j;
+
+      if (!needed[i] || skip[i] || uses[e] != 1 || (j = consumer[e]) < 0 ||
+          (gint) i == target || (gint) e == target)
+        continue;
+      pool = self->nodes->pdata[j];
+      if (pool->n_inputs != 1 ||
+          !mir_conv2d_max_pool_applies (fold_layer[i] ? fold_layer[i] : node->layer, pool->layer))
+        continue;
+      pool_layer[i] = pool->layer;
+      fold_end[i] = (guint) j;
+      skip[j] = TRUE;
+    }
+}
+
 MirTrace *
 mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunFlags flags,
                gint until, guint64 seed, GCancellable *cancellable, GError **error)
@@ -576,6 +615,7 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
   g_autofree gint *scale_conv = NULL;
   g_autofree guint *scale_x = NULL;
   g_autofree guint *scale_s = NULL;
+  g_autofree MirLayer **pool_layer = NULL;
   gboolean keep;
   guint n = self->nodes->len;
   guint last;
@@ -660,10 +700,13 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
   scale_s = g_new (guint, n);
   for (guint i = 0; i < n; i++)
     scale_conv[i] = -1;
+  pool_layer = g_new0 (MirLayer *, n);
   if (!(flags & (MIR_RUN_KEEP_ALL | MIR_RUN_TRAINING)))
     {
       plan_folds (self, last, needed, uses, trace->target, fold_layer, fold_end, skip, fold_refs);
-      plan_scale_fusions (self, last, needed, uses, trace->target, fold_layer, skip, scale_conv);
+      plan_pools (self, last, needed, uses, trace->target, fold_layer, fold_end, skip, pool_layer);
+      plan_scale_fusions (self, last, needed, uses, trace->target, fold_layer, pool_layer, skip,
+                          scale_conv);
     }
   /* scale_x[j] = G_MAXUINT: convolution j takes its input as it is */
   for (guint i = 0; i < n; i++)
@@ -723,23 +766,26 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
         g_assert (in[k] != NULL);
 
       t0 = g_get_monotonic_time ();
-      if (!mir_layer_output_shape (layer, in, node->n_inputs, &ndim, shape, error))
-        return NULL;
-      if (layer->klass->flags & MIR_LAYER_FLAG_WRITES_ALL)
-        out = mir_tensor_new_uninitialized (ndim, shape, error);
-      else
-        out = mir_tensor_new (ndim, shape, error);
-      if (out == NULL)
-        {
-          g_prefix_error (error, _("Layer '%s': "), node->name);
-          return NULL;
-        }
       args.training = (flags & MIR_RUN_TRAINING) != 0;
       args.for_backward = (flags & MIR_RUN_FOR_BACKWARD) != 0;
       args.seed = seed ^ ((guint64) (i + 1) * G_GUINT64_CONSTANT (0x9E3779B97F4A7C15));
       args.state = &trace->state[i];
       args.linear_output = (gint) i == trace->target;
-      if (!layer->klass->forward (layer, in, node->n_inputs, out, &args, error))
+      if (pool_layer[i] != NULL)
+        out = mir_conv2d_max_pool_run (layer, pool_layer[i], in[0], &args, error);
+      else if (mir_layer_output_shape (layer, in, node->n_inputs, &ndim, shape, error))
+        out = layer->klass->flags & MIR_LAYER_FLAG_WRITES_ALL
+                ? mir_tensor_new_uninitialized (ndim, shape, error)
+                : mir_tensor_new (ndim, shape, error);
+      else
+        return NULL;
+      if (out == NULL)
+        {
+          g_prefix_error (error, _("Layer '%s': "), node->name);
+          return NULL;
+        }
+      if (pool_layer[i] == NULL &&
+          !layer->klass->forward (layer, in, node->n_inputs, out, &args, error))
         {
           g_prefix_error (error, _("Layer '%s' (%s): "), node->name, node->layer->klass->name);
           return NULL;

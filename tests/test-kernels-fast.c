@@ -351,46 +351,36 @@ static const PoolCase pool_cases[] = {
   { "MaxPooling2D", 2, 2, 2, 2, FALSE, 3, 9, 11, 13 },
   { "MaxPooling2D", 3, 3, 2, 2, TRUE, 2, 10, 7, 32 },
   { "MaxPooling2D", 2, 3, 1, 2, TRUE, 2, 5, 8, 7 },
+  /* 16 + 16 + 8 + 3 channels (AVX-512, AVX2 and scalar tails) */
+  { "MaxPooling2D", 2, 2, 2, 2, FALSE, 2, 7, 9, 43 },
+  { "MaxPooling2D", 3, 2, 3, 1, TRUE, 1, 8, 5, 64 },
   { "AveragePooling2D", 2, 2, 2, 2, FALSE, 3, 9, 11, 13 },
   { "AveragePooling2D", 3, 3, 2, 2, TRUE, 2, 10, 7, 40 },
   { "AveragePooling2D", 3, 2, 1, 3, TRUE, 1, 6, 9, 8 },
 };
 
-static void
-test_pool (gconstpointer data)
+/* The Keras config of @pc's window. */
+static char *
+pool_config (const PoolCase *pc)
 {
-  const PoolCase *pc = data;
-  MirShape in_shape = { 4, { -1, pc->h, pc->w, pc->c } };
-  gint64 shape[4] = { pc->n, pc->h, pc->w, pc->c };
-  g_autofree char *config = g_strdup_printf (
+  return g_strdup_printf (
     "{\"pool_size\": [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "], \"strides\": [%"
     G_GINT64_FORMAT ", %" G_GINT64_FORMAT "], \"padding\": \"%s\"}",
     pc->kh, pc->kw, pc->sh, pc->sw, pc->same ? "same" : "valid");
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GRand) rng = g_rand_new_with_seed (11);
-  g_autoptr(MirModel) model = mir_test_layer_model (pc->klass, config, 1, &in_shape, 3, &error);
-  gboolean is_max = g_str_equal (pc->klass, "MaxPooling2D");
-  g_autoptr(MirTensor) x = NULL;
-  g_autoptr(MirTrace) trace = NULL;
-  g_autofree double *want = NULL;
-  gint64 oh, ow, pt = 0, pl = 0;
-  MirTensor *y;
+}
 
-  g_assert_no_error (error);
-  x = mir_test_random_tensor (4, shape, -1, 1, rng);
-  trace = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
-  g_assert_no_error (error);
-  y = mir_trace_get_output (trace, 0);
-  oh = pc->same ? (pc->h + pc->sh - 1) / pc->sh : (pc->h - pc->kh) / pc->sh + 1;
-  ow = pc->same ? (pc->w + pc->sw - 1) / pc->sw : (pc->w - pc->kw) / pc->sw + 1;
-  g_assert_cmpint (y->shape[1], ==, oh);
-  g_assert_cmpint (y->shape[2], ==, ow);
+/* Pooling @pc over @x (pc->n x h x w x c) in float64, @oh x @ow outputs. */
+static double *
+pool_ref (const PoolCase *pc, gboolean is_max, const double *x, gint64 oh, gint64 ow)
+{
+  double *want = g_new (double, pc->n * oh * ow * pc->c);
+  gint64 pt = 0, pl = 0;
+
   if (pc->same)
     {
       pt = MAX ((oh - 1) * pc->sh + pc->kh - pc->h, 0) / 2;
       pl = MAX ((ow - 1) * pc->sw + pc->kw - pc->w, 0) / 2;
     }
-  want = g_new (double, y->numel);
   for (gint64 b = 0; b < pc->n; b++)
     for (gint64 oy = 0; oy < oh; oy++)
       for (gint64 ox = 0; ox < ow; ox++)
@@ -406,12 +396,46 @@ test_pool (gconstpointer data)
                   double v;
                   if (iy < 0 || iy >= pc->h || ix < 0 || ix >= pc->w)
                     continue;
-                  v = x->data[((b * pc->h + iy) * pc->w + ix) * pc->c + k];
+                  v = x[((b * pc->h + iy) * pc->w + ix) * pc->c + k];
                   acc = is_max ? MAX (acc, v) : acc + v;
                   count++;
                 }
             want[((b * oh + oy) * ow + ox) * pc->c + k] = is_max ? acc : acc / count;
           }
+  return want;
+}
+
+static void
+test_pool (gconstpointer data)
+{
+  const PoolCase *pc = data;
+  MirShape in_shape = { 4, { -1, pc->h, pc->w, pc->c } };
+  gint64 shape[4] = { pc->n, pc->h, pc->w, pc->c };
+  g_autofree char *config = pool_config (pc);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (11);
+  g_autoptr(MirModel) model = mir_test_layer_model (pc->klass, config, 1, &in_shape, 3, &error);
+  gboolean is_max = g_str_equal (pc->klass, "MaxPooling2D");
+  g_autoptr(MirTensor) x = NULL;
+  g_autoptr(MirTrace) trace = NULL;
+  g_autofree double *want = NULL;
+  g_autofree double *xd = NULL;
+  gint64 oh, ow;
+  MirTensor *y;
+
+  g_assert_no_error (error);
+  x = mir_test_random_tensor (4, shape, -1, 1, rng);
+  trace = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+  y = mir_trace_get_output (trace, 0);
+  oh = pc->same ? (pc->h + pc->sh - 1) / pc->sh : (pc->h - pc->kh) / pc->sh + 1;
+  ow = pc->same ? (pc->w + pc->sw - 1) / pc->sw : (pc->w - pc->kw) / pc->sw + 1;
+  g_assert_cmpint (y->shape[1], ==, oh);
+  g_assert_cmpint (y->shape[2], ==, ow);
+  xd = g_new (double, x->numel);
+  for (gsize i = 0; i < x->numel; i++)
+    xd[i] = x->data[i];
+  want = pool_ref (pc, is_max, xd, oh, ow);
   assert_close (y->data, want, y->numel, config);
 }
 
@@ -513,10 +537,44 @@ test_depthwise (gconstpointer data)
  * inference runs that keep nothing; runs keeping every output see the
  * unfolded values.  conv(3 -> 16) -> BN -> ReLU(6) -> depthwise stride 2
  * -> BN -> Activation(swish) -> conv 1x1 -> BN (output). */
-static const struct
+typedef struct
 {
   const char *klass, *name, *config;
-} fold_layers[] = {
+} ChainLayer;
+
+/* Makes @model input -> layers[0] -> ... -> layers[n - 1] (the output),
+ * initialised; returns the node index of layers[0]. */
+static gint
+chain_model (MirModel *model, const MirShape *in_shape, const ChainLayer *layers, guint n)
+{
+  g_autoptr(GError) error = NULL;
+  gint idx, first = -1;
+
+  idx = mir_model_add_input (model, "input", in_shape, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_autoptr(MirLayer) layer = NULL;
+      guint prev = (guint) idx;
+
+      json_parser_load_from_data (parser, layers[i].config, -1, &error);
+      g_assert_no_error (error);
+      layer = mir_layer_new_by_name (layers[i].klass, layers[i].name,
+                                     json_node_get_object (json_parser_get_root (parser)),
+                                     &error);
+      g_assert_no_error (error);
+      idx = mir_model_add_node (model, layers[i].name, layer, &prev, 1, NULL, &error);
+      g_assert_no_error (error);
+      if (i == 0)
+        first = idx;
+    }
+  mir_model_finish (model, TRUE, 3, &error);
+  g_assert_no_error (error);
+  return first;
+}
+
+static const ChainLayer fold_layers[] = {
   { "Conv2D", "conv_a", "{\"filters\": 16, \"kernel_size\": 3, \"padding\": \"same\", "
                         "\"use_bias\": false}" },
   { "BatchNormalization", "bn_a", "{\"epsilon\": 0.001}" },
@@ -558,31 +616,10 @@ test_bn_fold (void)
   g_autoptr(MirTrace) kept = NULL;
   g_autofree double *want = NULL;
   g_autofree double *conv_want = NULL;
-  guint prev;
-  gint idx, conv_a = -1;
+  gint conv_a;
   MirTensor *yk;
 
-  idx = mir_model_add_input (model, "input", &in_shape, &error);
-  g_assert_no_error (error);
-  for (guint i = 0; i < G_N_ELEMENTS (fold_layers); i++)
-    {
-      g_autoptr(JsonParser) parser = json_parser_new ();
-      g_autoptr(MirLayer) layer = NULL;
-
-      json_parser_load_from_data (parser, fold_layers[i].config, -1, &error);
-      g_assert_no_error (error);
-      layer = mir_layer_new_by_name (fold_layers[i].klass, fold_layers[i].name,
-                                     json_node_get_object (json_parser_get_root (parser)),
-                                     &error);
-      g_assert_no_error (error);
-      prev = (guint) idx;
-      idx = mir_model_add_node (model, fold_layers[i].name, layer, &prev, 1, NULL, &error);
-      g_assert_no_error (error);
-      if (i == 0)
-        conv_a = idx;
-    }
-  mir_model_finish (model, TRUE, 3, &error);
-  g_assert_no_error (error);
+  conv_a = chain_model (model, &in_shape, fold_layers, G_N_ELEMENTS (fold_layers));
   for (guint i = 0; i < mir_model_get_n_nodes (model); i++)
     {
       MirLayer *layer = mir_model_get_node (model, i)->layer;
@@ -767,6 +804,181 @@ test_se_fusion (void)
   check_se_fusion (9, 11, FALSE, TRUE);  /* 99 pixels > 12 filters */
   check_se_fusion (9, 11, TRUE, TRUE);   /* gate as the first input */
   check_se_fusion (3, 4, FALSE, FALSE);  /* 12 pixels: not worth it */
+}
+
+/* A Conv2D feeding only a MaxPooling2D runs as one step in inference runs
+ * that keep nothing (mir-layer-fuse.h): the direct kernel pools each band
+ * of conv rows while it is in the cache; other convolutions run the two
+ * layers in turn.  Checked bit for bit against the layer-by-layer run
+ * (MIR_RUN_KEEP_ALL: the same conv kernel, then the pooling; max commutes
+ * exactly with the ReLU family), and against float64 loops with REL_TOL.
+ * Odd sizes, "valid" pools that drop the last row or column, "same" and
+ * overlapping pools, a strided conv, partial filter vectors, rows wide
+ * enough for the AVX-512 tiles, a BatchNormalization + ReLU folded in
+ * between, and the fallbacks (an activation applied afterwards, 16 input
+ * channels, conv outputs large enough to be run an image at a time). */
+typedef struct
+{
+  const char *conv;
+  PoolCase pool;   /* window only: n, h, w, c are the conv output's */
+  gint64 n, h, w, c;
+  gboolean bn;     /* conv -> BatchNormalization -> ReLU -> pool */
+} ConvPoolCase;
+
+#define POOL(kh, kw, sh, sw, same) { "MaxPooling2D", kh, kw, sh, sw, same, 0, 0, 0, 0 }
+
+static const ConvPoolCase conv_pool_cases[] = {
+  { "{\"filters\": 32, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}",
+    POOL (2, 2, 2, 2, FALSE), 3, 13, 11, 1 },
+  { "{\"filters\": 40, \"kernel_size\": 3, \"activation\": \"relu6\"}",
+    POOL (3, 3, 2, 2, TRUE), 2, 15, 17, 3 },
+  { "{\"filters\": 10, \"kernel_size\": 3, \"strides\": 2, \"padding\": \"same\", "
+    "\"use_bias\": false}", POOL (2, 3, 1, 2, TRUE), 2, 11, 14, 2 },
+  { "{\"filters\": 32, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}",
+    POOL (2, 2, 2, 2, FALSE), 2, 8, 41, 1 },
+  { "{\"filters\": 24, \"kernel_size\": 3, \"activation\": \"relu\"}",
+    POOL (2, 2, 2, 2, FALSE), 1, 6, 37, 4 },
+  { "{\"filters\": 16, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"swish\"}",
+    POOL (2, 2, 2, 2, FALSE), 2, 9, 10, 3 },
+  { "{\"filters\": 24, \"kernel_size\": 3, \"activation\": \"relu\"}",
+    POOL (2, 2, 2, 2, FALSE), 2, 10, 9, 16 },
+  { "{\"filters\": 16, \"kernel_size\": 3, \"padding\": \"same\", \"use_bias\": false}",
+    POOL (2, 2, 2, 2, FALSE), 2, 9, 11, 3, TRUE },
+  /* conv outputs over 1 MiB an image: one image at a time (im2col, then
+   * Winograd) */
+  { "{\"filters\": 16, \"kernel_size\": 3, \"activation\": \"relu\"}",
+    POOL (2, 2, 2, 2, FALSE), 3, 96, 95, 8 },
+  { "{\"filters\": 16, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}",
+    POOL (3, 3, 2, 2, TRUE), 2, 97, 96, 16 },
+};
+
+static void
+test_conv_pool (gconstpointer data)
+{
+  const ConvPoolCase *cc = data;
+  MirShape in_shape = { 4, { -1, cc->h, cc->w, cc->c } };
+  gint64 shape[4] = { cc->n, cc->h, cc->w, cc->c };
+  g_autofree char *pconfig = pool_config (&cc->pool);
+  ChainLayer layers[4] = {
+    { "Conv2D", "conv", cc->conv },
+    { "BatchNormalization", "bn", "{}" },
+    { "ReLU", "relu", "{}" },
+    { "MaxPooling2D", "pool", pconfig },
+  };
+  g_autoptr(GRand) rng = g_rand_new_with_seed (17);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirModel) model = mir_model_new ("conv-pool");
+  g_autoptr(MirTensor) x = NULL;
+  g_autoptr(MirTrace) fast = NULL;
+  g_autoptr(MirTrace) kept = NULL;
+  g_autofree double *conv_want = NULL;
+  g_autofree double *want = NULL;
+  MirTensor *y, *yk, *zk;
+  MirLayer *conv;
+  PoolCase pc = cc->pool;
+  gint conv_i;
+
+  if (cc->bn)
+    conv_i = chain_model (model, &in_shape, layers, 4);
+  else
+    {
+      layers[1] = layers[3];
+      conv_i = chain_model (model, &in_shape, layers, 2);
+    }
+  conv = mir_model_get_node (model, (guint) conv_i)->layer;
+  for (guint j = 1; j < conv->n_weights; j++) /* a bias that is not zero */
+    for (gsize i = 0; i < conv->weights[j].value->numel; i++)
+      conv->weights[j].value->data[i] = (float) g_rand_double_range (rng, -0.5, 0.5);
+  if (cc->bn)
+    randomise_bn (mir_model_get_node (model, (guint) conv_i + 1)->layer, rng);
+  x = mir_test_random_tensor (4, shape, -1, 1, rng);
+
+  fast = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+  kept = mir_model_run (model, &x, 1, MIR_RUN_KEEP_ALL, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+  y = mir_trace_get_output (fast, 0);
+  yk = mir_trace_get_output (kept, 0);
+  g_assert_cmpuint (y->numel, ==, yk->numel);
+  for (guint d = 0; d < 4; d++)
+    g_assert_cmpint (y->shape[d], ==, yk->shape[d]);
+  if (!cc->bn) /* folding changes the rounding: compared below with REL_TOL */
+    g_assert_cmpmem (y->data, y->numel * sizeof (float), yk->data, yk->numel * sizeof (float));
+
+  /* float64: the conv, BN + ReLU on the kept BN output's input, the pool. */
+  zk = mir_trace_get (kept, (guint) conv_i);
+  conv_want = conv_ref (conv, cc->conv, x, zk);
+  if (cc->bn)
+    {
+      MirLayer *bn = mir_model_get_node (model, (guint) conv_i + 1)->layer;
+      const float *gamma = mir_layer_get_weight (bn, "gamma")->data;
+      const float *beta = mir_layer_get_weight (bn, "beta")->data;
+      const float *mean = mir_layer_get_weight (bn, "moving_mean")->data;
+      const float *var = mir_layer_get_weight (bn, "moving_variance")->data;
+      gint64 f = zk->shape[3];
+
+      for (gsize i = 0; i < zk->numel; i++)
+        {
+          gint64 k = (gint64) (i % (gsize) f);
+          double v = (conv_want[i] - mean[k]) / sqrt (var[k] + 1e-3) * gamma[k] + beta[k];
+          conv_want[i] = v > 0 ? v : 0;
+        }
+    }
+  pc.n = zk->shape[0];
+  pc.h = zk->shape[1];
+  pc.w = zk->shape[2];
+  pc.c = zk->shape[3];
+  want = pool_ref (&pc, TRUE, conv_want, y->shape[1], y->shape[2]);
+  assert_close (y->data, want, y->numel, "fused conv + pool vs float64");
+}
+
+/* mir_gemm_infer() (chunks of columns or rows on the engine's threads, bias
+ * and ReLU in each chunk) against a float64 loop: one row (per-row GEMV
+ * over column slices, or over blocks of k summed afterwards), few rows, more
+ * rows than columns (split by rows),
+ * columns not a multiple of 16, lda wider than k, C starting as NaNs.
+ * Tolerance: 1e-5 of sum |a b| + |bias| for each element. */
+static void
+test_gemm_infer (void)
+{
+  static const gint64 shapes[][3] = { /* m, n, k */
+    { 1, 300, 700 }, { 3, 37, 129 }, { 119, 128, 311 }, { 50, 7, 64 }, { 17, 17, 5 },
+    { 1, 70, 2500 }, { 4, 33, 3073 }, /* blocks of 1024 rows of B, partial sums */
+  };
+  g_autoptr(GRand) rng = g_rand_new_with_seed (23);
+
+  for (guint si = 0; si < G_N_ELEMENTS (shapes); si++)
+    for (guint mode = 0; mode < 3; mode++) /* no bias; bias; bias + relu */
+      {
+        gint64 m = shapes[si][0], n = shapes[si][1], k = shapes[si][2], lda = k + 5;
+        g_autofree float *a = g_new (float, m * lda);
+        g_autofree float *b = g_new (float, k * n);
+        g_autofree float *bias = g_new (float, n);
+        g_autofree float *c = g_new (float, m * n);
+
+        for (gint64 i = 0; i < m * lda; i++)
+          a[i] = (float) g_rand_double_range (rng, -1, 1);
+        for (gint64 i = 0; i < k * n; i++)
+          b[i] = (float) g_rand_double_range (rng, -1, 1);
+        for (gint64 j = 0; j < n; j++)
+          bias[j] = (float) g_rand_double_range (rng, -3, 3);
+        for (gint64 i = 0; i < m * n; i++)
+          c[i] = NAN;
+        mir_gemm_infer (m, n, k, a, lda, b, mode > 0 ? bias : NULL, mode == 2, c);
+        for (gint64 i = 0; i < m; i++)
+          for (gint64 j = 0; j < n; j++)
+            {
+              double s = mode > 0 ? bias[j] : 0, mag = fabs (s);
+              for (gint64 p = 0; p < k; p++)
+                {
+                  s += (double) a[i * lda + p] * b[p * n + j];
+                  mag += fabs ((double) a[i * lda + p] * b[p * n + j]);
+                }
+              if (mode == 2)
+                s = MAX (s, 0);
+              g_assert_cmpfloat (fabs (c[i * n + j] - s), <=, 1e-5 * mag);
+            }
+      }
 }
 
 /* mir_gemm() for few rows (per-row sgemv, B in blocks of k for m > 1),
@@ -975,6 +1187,11 @@ main (int argc, char **argv)
       g_autofree char *path = g_strdup_printf ("/kernels-fast/pool/%u", i);
       add_both (path, test_pool, &pool_cases[i]);
     }
+  for (guint i = 0; i < G_N_ELEMENTS (conv_pool_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/kernels-fast/conv-pool/%u", i);
+      add_both (path, test_conv_pool, &conv_pool_cases[i]);
+    }
   for (guint i = 0; i < G_N_ELEMENTS (dw_cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/kernels-fast/depthwise/%u", i);
@@ -986,6 +1203,7 @@ main (int argc, char **argv)
   g_test_add_func ("/kernels-fast/se-fusion", test_se_fusion);
   g_test_add_func ("/kernels-fast/gemm-small-m", test_gemm_small_m);
   g_test_add_func ("/kernels-fast/gemm-split", test_gemm_split);
+  g_test_add_func ("/kernels-fast/gemm-infer", test_gemm_infer);
   g_test_add_func ("/kernels-fast/blas-sections", test_blas_sections);
   return g_test_run ();
 }

@@ -4,39 +4,88 @@
 
 #include "mir-conv-direct.h"
 #include "mir-parallel.h"
+#include "mir-pool.h"
 #include "mir-tensor.h"
 #include "mir-vec-simd.h"
 
-/* Filters a block at most: 4 vectors of 8. */
-#define FBLOCK 32
+/* Fully unrolls a tile's loops: with MIR_UNROLL's 8, GCC leaves the
+ * accumulators of 12- and 16-pixel tiles on the stack (a load and a store
+ * around every multiply-add: 4x slower, measured). */
+#define TILE_UNROLL _Pragma ("GCC unroll 16")
 
-typedef struct
+/* Vectors of filters a block at most. */
+#define FBLOCK_VECS 4
+
+typedef struct Ctx Ctx;
+
+struct Ctx
 {
   const MirConvGeom *g;
   const float *x;
-  const float *kp;   /* [kh][kw][c][fpad], zero padded filters */
+  float *kp;         /* [kh][kw][c][fpad], zero padded filters (owned) */
   const float *bias; /* [fpad], zero padded */
-  gint64 f, fpad;
+  gint64 f, fpad;    /* fpad: f rounded up to the vector width */
   int act;           /* MIR_VEC_ACT_* */
   gint64 ox_lo, ox_hi; /* output columns whose taps are all inside the image */
+  const MirConvGeom *pool; /* max pooling over the conv output, or NULL */
+  MirParallelFunc pool_rows; /* mir_max_pool_rows_func () */
+  void (*conv_row) (const Ctx *c, gint64 n, gint64 oy, float *zrow); /* for this CPU */
   float *z;
-} Ctx;
+};
 
-/* P output pixels (consecutive columns of one row) x NB vectors of filters
- * from @fb, accumulated in registers.  With @border (P == 1), taps outside
- * the image are skipped. */
-#define DEFINE_TILE(P, NB)                                                                      \
+/* 16 floats: the AVX-512 kernels' vectors (GCC vector extension; the
+ * AVX-512 clones compile it to zmm registers). */
+typedef float MirV16 __attribute__ ((vector_size (64)));
+
+static inline MIR_ALWAYS_INLINE MirV16
+mir_v16_load (const float *p)
+{
+  MirV16 v;
+
+  memcpy (&v, p, sizeof v);
+  return v;
+}
+
+/* Stores the first MIN (n, 16) lanes: two halves of 8. */
+static inline MIR_ALWAYS_INLINE void
+mir_v16_store_n (float *p, MirV16 v, gint64 n)
+{
+  MirV8 h[2];
+
+  memcpy (h, &v, sizeof v);
+  mir_v8_store_n (p, h[0], n);
+  mir_v8_store_n (p + 8, h[1], n - 8);
+}
+
+/* mir_v8_act () on both halves. */
+static inline MIR_ALWAYS_INLINE MirV16
+mir_v16_act (MirV16 v, int kind)
+{
+  MirV8 h[2];
+
+  memcpy (h, &v, sizeof v);
+  h[0] = mir_v8_act (h[0], kind);
+  h[1] = mir_v8_act (h[1], kind);
+  memcpy (&v, h, sizeof v);
+  return v;
+}
+
+/* P output pixels (consecutive columns of one row) x NB vectors of VW
+ * filters (type T, mir_##V##_load, ...) from @fb, accumulated in registers.
+ * With @border (P == 1), taps outside the image are skipped.  Every output
+ * is bias + the taps in (ky, kx, ci) order, whatever the vector width. */
+#define DEFINE_TILE(PFX, T, V, VW, P, NB)                                                       \
   static inline MIR_ALWAYS_INLINE void                                                          \
-  tile_##P##_##NB (const Ctx *c, const float *xn, float *zrow, gint64 oy, gint64 ox, gint64 fb, \
-                   gboolean border)                                                             \
+  PFX##tile_##P##_##NB (const Ctx *c, const float *xn, float *zrow, gint64 oy, gint64 ox,       \
+                        gint64 fb, gboolean border)                                             \
   {                                                                                             \
     const MirConvGeom *g = c->g;                                                                \
     gsize cc = (gsize) g->c, fpad = (gsize) c->fpad;                                            \
-    MirV8 acc[P][NB];                                                                           \
+    T acc[P][NB];                                                                                 \
                                                                                                 \
-    MIR_UNROLL for (int p = 0; p < P; p++)                                                      \
-      MIR_UNROLL for (int b = 0; b < NB; b++)                                                   \
-        acc[p][b] = mir_v8_load (c->bias + fb + 8 * b);                                         \
+    TILE_UNROLL for (int p = 0; p < P; p++)                                                      \
+      TILE_UNROLL for (int b = 0; b < NB; b++)                                                   \
+        acc[p][b] = mir_##V##_load (c->bias + fb + VW * b);                                     \
     for (gint64 ky = 0; ky < g->kh; ky++)                                                       \
       {                                                                                         \
         gint64 iy = oy * g->sh - g->pad_top + ky * g->dh;                                       \
@@ -52,121 +101,149 @@ typedef struct
               continue;                                                                         \
             for (gsize ci = 0; ci < cc; ci++)                                                   \
               {                                                                                 \
-                MirV8 kv[NB];                                                                   \
-                MIR_UNROLL for (int b = 0; b < NB; b++)                                         \
-                  kv[b] = mir_v8_load (kp + ci * fpad + 8 * (gsize) b);                         \
-                MIR_UNROLL for (int p = 0; p < P; p++)                                          \
+                T kv[NB];                                                                         \
+                TILE_UNROLL for (int b = 0; b < NB; b++)                                         \
+                  kv[b] = mir_##V##_load (kp + ci * fpad + VW * (gsize) b);                     \
+                TILE_UNROLL for (int p = 0; p < P; p++)                                          \
                   {                                                                             \
                     float xv = xr[(gsize) (ix0 + p * g->sw) * cc + ci];                         \
-                    MIR_UNROLL for (int b = 0; b < NB; b++)                                     \
+                    TILE_UNROLL for (int b = 0; b < NB; b++)                                     \
                       acc[p][b] += xv * kv[b];                                                  \
                   }                                                                             \
               }                                                                                 \
           }                                                                                     \
       }                                                                                         \
-    MIR_UNROLL for (int p = 0; p < P; p++)                                                      \
-      MIR_UNROLL for (int b = 0; b < NB; b++)                                                   \
-        mir_v8_store_n (zrow + (gsize) (ox + p) * (gsize) c->f + (gsize) fb + 8 * (gsize) b,    \
-                        mir_v8_act (acc[p][b], c->act), c->f - fb - 8 * b);                     \
+    TILE_UNROLL for (int p = 0; p < P; p++)                                                      \
+      TILE_UNROLL for (int b = 0; b < NB; b++)                                                   \
+        mir_##V##_store_n (zrow + (gsize) (ox + p) * (gsize) c->f + (gsize) fb + VW * (gsize) b, \
+                           mir_##V##_act (acc[p][b], c->act), c->f - fb - VW * b);              \
   }
-
-DEFINE_TILE (1, 1)
-DEFINE_TILE (8, 1)
-DEFINE_TILE (1, 2)
-DEFINE_TILE (6, 2)
-DEFINE_TILE (1, 3)
-DEFINE_TILE (4, 3)
-DEFINE_TILE (1, 4)
-DEFINE_TILE (3, 4)
-/* AVX-512VL has 32 vector registers: twice the pixels a tile (P · NB
- * accumulators + NB filter vectors + 1 broadcast <= 32). */
-DEFINE_TILE (16, 1)
-DEFINE_TILE (12, 2)
-DEFINE_TILE (8, 3)
-DEFINE_TILE (6, 4)
 
 /* One output row for the filter block at @fb of NB vectors: borders one
  * pixel at a time, the interior P pixels at a time. */
-#define DEFINE_ROW(PFX, P, NB)                                                     \
+#define DEFINE_ROW(PFX, T, V, VW, P, NB)                                           \
+  DEFINE_TILE (PFX, T, V, VW, 1, NB)                                               \
+  DEFINE_TILE (PFX, T, V, VW, P, NB)                                               \
   static inline MIR_ALWAYS_INLINE void                                             \
   PFX##row_##NB (const Ctx *c, const float *xn, float *zrow, gint64 oy, gint64 fb) \
   {                                                                                \
-    gint64 ox = 0;                                                            \
-    for (; ox < c->ox_lo; ox++)                                               \
-      tile_1_##NB (c, xn, zrow, oy, ox, fb, TRUE);                            \
-    for (; ox + P <= c->ox_hi; ox += P)                                       \
-      tile_##P##_##NB (c, xn, zrow, oy, ox, fb, FALSE);                       \
-    for (; ox < c->ox_hi; ox++)                                               \
-      tile_1_##NB (c, xn, zrow, oy, ox, fb, FALSE);                           \
-    for (; ox < c->g->ow; ox++)                                               \
-      tile_1_##NB (c, xn, zrow, oy, ox, fb, TRUE);                            \
+    gint64 ox = 0;                                                                 \
+    for (; ox < c->ox_lo; ox++)                                                    \
+      PFX##tile_1_##NB (c, xn, zrow, oy, ox, fb, TRUE);                            \
+    for (; ox + P <= c->ox_hi; ox += P)                                            \
+      PFX##tile_##P##_##NB (c, xn, zrow, oy, ox, fb, FALSE);                       \
+    for (; ox < c->ox_hi; ox++)                                                    \
+      PFX##tile_1_##NB (c, xn, zrow, oy, ox, fb, FALSE);                           \
+    for (; ox < c->g->ow; ox++)                                                    \
+      PFX##tile_1_##NB (c, xn, zrow, oy, ox, fb, TRUE);                            \
   }
 
-DEFINE_ROW (, 8, 1)
-DEFINE_ROW (, 6, 2)
-DEFINE_ROW (, 4, 3)
-DEFINE_ROW (, 3, 4)
-DEFINE_ROW (wide_, 16, 1)
-DEFINE_ROW (wide_, 12, 2)
-DEFINE_ROW (wide_, 8, 3)
-DEFINE_ROW (wide_, 6, 4)
+/* 8 floats a vector, 16 registers (AVX2, portable): P · NB accumulators +
+ * NB filter vectors + 1 broadcast <= 16. */
+DEFINE_ROW (, MirV8, v8, 8, 8, 1)
+DEFINE_ROW (, MirV8, v8, 8, 6, 2)
+DEFINE_ROW (, MirV8, v8, 8, 4, 3)
+DEFINE_ROW (, MirV8, v8, 8, 3, 4)
+/* 16 floats a vector, 32 registers (AVX-512): half the multiply-adds of 8
+ * floats, and more pixels a tile. */
+DEFINE_ROW (z_, MirV16, v16, 16, 16, 1)
+DEFINE_ROW (z_, MirV16, v16, 16, 12, 2)
+DEFINE_ROW (z_, MirV16, v16, 16, 8, 3)
+DEFINE_ROW (z_, MirV16, v16, 16, 6, 4)
 
-/* Every output row of [begin, end) (rows count n · oh), filter block by
- * filter block, with the PFX row kernels. */
-#define DEFINE_ROWS_BODY(PFX)                                                 \
-  static inline MIR_ALWAYS_INLINE void                                        \
-  PFX##rows_body (gint64 begin, gint64 end, gpointer data)                    \
-  {                                                                           \
-    const Ctx *c = data;                                                      \
-    const MirConvGeom *g = c->g;                                              \
-                                                                              \
-    for (gint64 r = begin; r < end; r++)                                      \
-      {                                                                       \
-        gint64 n = r / g->oh, oy = r % g->oh;                                 \
-        const float *xn = c->x + (gsize) n * (gsize) (g->h * g->w * g->c);    \
-        float *zrow = c->z + (gsize) r * (gsize) (g->ow * c->f);              \
-                                                                              \
-        for (gint64 fb = 0; fb < c->fpad; fb += FBLOCK)                       \
-          switch (MIN (c->fpad - fb, FBLOCK) / 8)                             \
-            {                                                                 \
-            case 1:                                                           \
-              PFX##row_1 (c, xn, zrow, oy, fb);                               \
-              break;                                                          \
-            case 2:                                                           \
-              PFX##row_2 (c, xn, zrow, oy, fb);                               \
-              break;                                                          \
-            case 3:                                                           \
-              PFX##row_3 (c, xn, zrow, oy, fb);                               \
-              break;                                                          \
-            default:                                                          \
-              PFX##row_4 (c, xn, zrow, oy, fb);                               \
-              break;                                                          \
-            }                                                                 \
-      }                                                                       \
+/* Conv output row @oy of image @n into @zrow (ow * f floats), filter block
+ * by filter block, with the PFX row kernels. */
+#define DEFINE_CONV_ROW(PFX, VW)                                               \
+  static inline MIR_ALWAYS_INLINE void                                         \
+  PFX##conv_row (const Ctx *c, gint64 n, gint64 oy, float *zrow)               \
+  {                                                                            \
+    const MirConvGeom *g = c->g;                                               \
+    const float *xn = c->x + (gsize) n * (gsize) (g->h * g->w * g->c);         \
+                                                                               \
+    for (gint64 fb = 0; fb < c->fpad; fb += FBLOCK_VECS * VW)                  \
+      switch (MIN (c->fpad - fb, FBLOCK_VECS * VW) / VW)                       \
+        {                                                                      \
+        case 1:                                                                \
+          PFX##row_1 (c, xn, zrow, oy, fb);                                    \
+          break;                                                               \
+        case 2:                                                                \
+          PFX##row_2 (c, xn, zrow, oy, fb);                                    \
+          break;                                                               \
+        case 3:                                                                \
+          PFX##row_3 (c, xn, zrow, oy, fb);                                    \
+          break;                                                               \
+        default:                                                               \
+          PFX##row_4 (c, xn, zrow, oy, fb);                                    \
+          break;                                                               \
+        }                                                                      \
   }
 
-DEFINE_ROWS_BODY ()
-DEFINE_ROWS_BODY (wide_)
+DEFINE_CONV_ROW (, 8)
+DEFINE_CONV_ROW (z_, 16)
 
+/* One function a conv row an instruction set (not inlined into both
+ * runners below: the code is large). */
 static void
-rows_generic (gint64 begin, gint64 end, gpointer data)
+conv_row_generic (const Ctx *c, gint64 n, gint64 oy, float *zrow)
 {
-  rows_body (begin, end, data);
+  conv_row (c, n, oy, zrow);
 }
 
 #if MIR_HAVE_AVX2_CLONES
 MIR_TARGET_AVX2 static void
-rows_avx2 (gint64 begin, gint64 end, gpointer data)
+conv_row_avx2 (const Ctx *c, gint64 n, gint64 oy, float *zrow)
 {
-  rows_body (begin, end, data);
+  conv_row (c, n, oy, zrow);
 }
 
 MIR_TARGET_AVX512 static void
-rows_avx512 (gint64 begin, gint64 end, gpointer data)
+conv_row_avx512 (const Ctx *c, gint64 n, gint64 oy, float *zrow)
 {
-  wide_rows_body (begin, end, data);
+  z_conv_row (c, n, oy, zrow);
 }
 #endif
+
+/* Every output row of [begin, end) (rows count n · oh). */
+static void
+rows_chunk (gint64 begin, gint64 end, gpointer data)
+{
+  const Ctx *c = data;
+  const MirConvGeom *g = c->g;
+
+  for (gint64 r = begin; r < end; r++)
+    c->conv_row (c, r / g->oh, r % g->oh, c->z + (gsize) r * (gsize) (g->ow * c->f));
+}
+
+/* Every pooled output row of [begin, end) (rows count n · pool oh): the
+ * conv rows its windows cover into the chunk's scratch, then pooled. */
+static void
+pool_chunk (gint64 begin, gint64 end, gpointer data)
+{
+  const Ctx *c = data;
+  const MirConvGeom *g = c->g, *pg = c->pool;
+  gsize row = (gsize) (g->ow * c->f);
+  float *scratch = g_new (float, (gsize) pg->kh * row);
+
+  for (gint64 r = begin; r < end; r++)
+    {
+      gint64 n = r / pg->oh, py = r % pg->oh;
+      gint64 y0 = py * pg->sh - pg->pad_top, y1 = MIN (y0 + pg->kh, g->oh);
+      MirConvGeom band = *pg;
+      MirPoolJob job = { &band, scratch, NULL };
+
+      y0 = MAX (y0, 0);
+      for (gint64 oy = y0; oy < y1; oy++)
+        c->conv_row (c, n, oy, scratch + (gsize) (oy - y0) * row);
+      /* The band as an image of y1 - y0 rows whose pooled row 0 is py. */
+      band.n = 1;
+      band.h = y1 - y0;
+      band.oh = 1;
+      band.pad_top = y0 - py * pg->sh + pg->pad_top;
+      job.y = c->z + (gsize) r * (gsize) (pg->ow * c->f);
+      c->pool_rows (0, 1, &job);
+    }
+  g_free (scratch);
+}
 
 gboolean
 mir_conv_direct_applies (const MirConvGeom *g, gint64 filters)
@@ -175,16 +252,26 @@ mir_conv_direct_applies (const MirConvGeom *g, gint64 filters)
          (g->c <= MIR_CONV_DIRECT_MAX_C || g->kh * g->kw * g->c <= MIR_CONV_DIRECT_MAX_K);
 }
 
-gboolean
-mir_conv_direct (const MirConvGeom *g, const float *x, const float *k, gint64 f,
-                 const float *bias, MirActivation act, float *z, GError **error)
+/* TRUE to use the AVX-512 kernels (16 floats a vector). */
+static gboolean
+use_avx512 (void)
 {
-  gint64 fpad = (f + 7) / 8 * 8, taps = g->kh * g->kw * g->c;
-  gint64 rows = g->n * g->oh;
+#if MIR_HAVE_AVX2_CLONES
+  return mir_cpu_has_avx512 ();
+#else
+  return FALSE;
+#endif
+}
+
+/* Packs the kernel and bias for vectors of @lanes floats
+ * (mir_free_floats (c->kp) after) and fills @c. */
+static gboolean
+ctx_init (Ctx *c, const MirConvGeom *g, const float *x, const float *k, gint64 f,
+          const float *bias, MirActivation act, gint64 lanes, float *z, GError **error)
+{
+  gint64 fpad = (f + lanes - 1) / lanes * lanes, taps = g->kh * g->kw * g->c;
   gint64 span, hi;
   float *kp;
-  Ctx c = { 0 };
-  MirParallelFunc fn = rows_generic;
 
   kp = mir_alloc_floats ((gsize) ((taps + 1) * fpad), error);
   if (kp == NULL)
@@ -195,30 +282,73 @@ mir_conv_direct (const MirConvGeom *g, const float *x, const float *k, gint64 f,
   if (bias != NULL)
     memcpy (kp + taps * fpad, bias, (gsize) f * sizeof (float));
 
-  c.g = g;
-  c.x = x;
-  c.kp = kp;
-  c.bias = kp + taps * fpad;
-  c.f = f;
-  c.fpad = fpad;
-  c.act = mir_vec_act_kind_all (act);
-  c.z = z;
+  memset (c, 0, sizeof *c);
+  c->g = g;
+  c->x = x;
+  c->kp = kp;
+  c->bias = kp + taps * fpad;
+  c->f = f;
+  c->fpad = fpad;
+  c->act = mir_vec_act_kind (act);
+  c->z = z;
   /* Columns whose every tap is inside the image: ox * sw >= pad_left and
    * ox * sw - pad_left + (kw - 1) * dw <= w - 1. */
-  c.ox_lo = MIN ((g->pad_left + g->sw - 1) / g->sw, g->ow);
+  c->ox_lo = MIN ((g->pad_left + g->sw - 1) / g->sw, g->ow);
   span = g->w - 1 + g->pad_left - (g->kw - 1) * g->dw;
   hi = span < 0 ? 0 : MIN (span / g->sw + 1, g->ow);
-  c.ox_hi = MAX (hi, c.ox_lo); /* no interior: the border code does every column */
-
-#if MIR_HAVE_AVX2_CLONES
-  if (mir_cpu_has_avx512 ())
-    fn = rows_avx512;
-  else if (mir_cpu_has_avx2 ())
-    fn = rows_avx2;
-#endif
-  mir_parallel_for (rows, MAX (1, 16384 / MAX (g->ow * fpad, 1)), fn, &c);
-  mir_free_floats (kp);
-  if (c.act == MIR_VEC_ACT_NONE && act != MIR_ACT_LINEAR)
-    mir_activation_forward (act, z, z, (gsize) (rows * g->ow * f), (gsize) f);
+  c->ox_hi = MAX (hi, c->ox_lo); /* no interior: the border code does every column */
   return TRUE;
+}
+
+/* The direct kernel over @g into @z, or with @pool the max pooling of its
+ * output. */
+static gboolean
+run (const MirConvGeom *g, const float *x, const float *k, gint64 f, const float *bias,
+     MirActivation act, const MirConvGeom *pool, float *z, GError **error)
+{
+  gboolean wide = use_avx512 ();
+  gint64 items, grain;
+  Ctx c;
+
+  if (!ctx_init (&c, g, x, k, f, bias, act, wide ? 16 : 8, z, error))
+    return FALSE;
+  c.conv_row = conv_row_generic;
+#if MIR_HAVE_AVX2_CLONES
+  if (wide)
+    c.conv_row = conv_row_avx512;
+  else if (mir_cpu_has_avx2 ())
+    c.conv_row = conv_row_avx2;
+#endif
+  /* A chunk: about 16384 conv outputs. */
+  grain = MAX (1, 16384 / MAX (g->ow * c.fpad * (pool ? pool->kh : 1), 1));
+  items = pool ? pool->n * pool->oh : g->n * g->oh;
+  c.pool = pool;
+  if (pool != NULL)
+    c.pool_rows = mir_max_pool_rows_func ();
+  mir_parallel_for (items, grain, pool ? pool_chunk : rows_chunk, &c);
+  mir_free_floats (c.kp);
+  return TRUE;
+}
+
+gboolean
+mir_conv_direct (const MirConvGeom *g, const float *x, const float *k, gint64 f,
+                 const float *bias, MirActivation act, float *z, GError **error)
+{
+  if (!run (g, x, k, f, bias, act, NULL, z, error))
+    return FALSE;
+  if (mir_vec_act_kind (act) == MIR_VEC_ACT_NONE && act != MIR_ACT_LINEAR)
+    mir_activation_forward (act, z, z, (gsize) (g->n * g->oh * g->ow * f), (gsize) f);
+  return TRUE;
+}
+
+gboolean
+mir_conv_direct_max_pool (const MirConvGeom *g, const float *x, const float *k, gint64 f,
+                          const float *bias, MirActivation act, const MirConvGeom *pool,
+                          float *y, GError **error)
+{
+  g_return_val_if_fail (mir_vec_act_kind (act) != MIR_VEC_ACT_NONE || act == MIR_ACT_LINEAR,
+                        FALSE);
+  g_return_val_if_fail (pool->n == g->n && pool->h == g->oh && pool->w == g->ow &&
+                        pool->c == f, FALSE);
+  return run (g, x, k, f, bias, act, pool, y, error);
 }

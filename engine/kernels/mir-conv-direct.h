@@ -4,10 +4,11 @@
  * For a first layer over RGB (c <= 4) im2col + GEMM is a thin product
  * (k = 27) that OpenBLAS runs far from its peak; this kernel instead keeps
  * the whole kernel in L1, vectorises over the output filters (blocks of up
- * to 32, several output pixels at once in registers), adds the bias and
- * applies ReLU/ReLU6 in registers and writes each output once.  Threaded
- * over output rows (mir-parallel.h); AVX2+FMA when the CPU has it, else
- * portable vector code. */
+ * to 4 vectors, several output pixels at once in registers), adds the bias
+ * and applies ReLU/ReLU6 in registers and writes each output once.
+ * Threaded over output rows (mir-parallel.h); AVX-512 with 16-float
+ * vectors, AVX2+FMA with 8, or portable vector code, whichever the CPU
+ * has (each output is the same sum in the same order in all three). */
 #pragma once
 
 #include "mir-activations.h"
@@ -30,5 +31,15 @@ gboolean mir_conv_direct_applies (const MirConvGeom *g, gint64 filters);
  * kernel [kh, kw, c, f]; @bias may be NULL; @act any (softmax over f). */
 gboolean mir_conv_direct (const MirConvGeom *g, const float *x, const float *k, gint64 f,
                           const float *bias, MirActivation act, float *z, GError **error);
+
+/* y = max_pool (act (conv (x, k) + bias)) without the conv output ever
+ * leaving the cache: each thread computes the conv rows one pooled row's
+ * windows cover and pools them at once.  @pool is the max pooling's
+ * geometry over the conv output (n, oh, ow, f); @act LINEAR, RELU or RELU6
+ * (monotone, so pooling after it equals pooling before).  Equal, bit for
+ * bit, to mir_conv_direct() then mir_max_pool_forward(). */
+gboolean mir_conv_direct_max_pool (const MirConvGeom *g, const float *x, const float *k,
+                                   gint64 f, const float *bias, MirActivation act,
+                                   const MirConvGeom *pool, float *y, GError **error);
 
 G_END_DECLS

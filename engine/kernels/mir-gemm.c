@@ -201,6 +201,107 @@ mir_gemm (gboolean trans_a, gboolean trans_b, gint64 m, gint64 n, gint64 k, floa
   gemm_split (trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+/* Rows of B a chunk of a split over k (few rows of C): a fixed size, so
+ * that the sums do not depend on the number of threads. */
+#define INFER_KBLOCK 1024
+
+typedef struct
+{
+  gint64 m, n, k, lda;
+  const float *a, *b, *bias;
+  gboolean relu;
+  int split;     /* SPLIT_* */
+  float *c;
+  float *part;   /* SPLIT_K: a block of m x n partial sums a chunk */
+} InferJob;
+
+enum
+{
+  SPLIT_ROWS, /* rows of A and C */
+  SPLIT_COLS, /* columns of B and C */
+  SPLIT_K,    /* rows of B, summed afterwards */
+};
+
+/* Bias and ReLU over @rows rows of C's columns [c0, c1). */
+static void
+epilogue (const InferJob *j, float *c, gint64 rows, gint64 c0, gint64 c1)
+{
+  for (gint64 r = 0; r < rows; r++, c += j->n)
+    {
+      if (j->bias != NULL)
+        mir_vec_add (c, j->bias + c0, (gsize) (c1 - c0));
+      if (j->relu)
+        for (gint64 i = 0; i < c1 - c0; i++)
+          c[i] = c[i] > 0.0f ? c[i] : 0.0f;
+    }
+}
+
+/* Chunks [begin, end) of the split. */
+static void
+infer_chunk (gint64 begin, gint64 end, gpointer data)
+{
+  const InferJob *j = data;
+
+  if (j->split == SPLIT_K)
+    for (gint64 t = begin; t < end; t++)
+      {
+        gint64 p0 = t * INFER_KBLOCK, kk = MIN (INFER_KBLOCK, j->k - p0);
+
+        mir_gemm (FALSE, FALSE, j->m, j->n, kk, 1.0f, j->a + p0, j->lda,
+                  j->b + (gsize) p0 * (gsize) j->n, j->n, 0.0f,
+                  j->part + (gsize) t * (gsize) (j->m * j->n), j->n);
+      }
+  else
+    {
+      gboolean cols = j->split == SPLIT_COLS;
+      gint64 r0 = cols ? 0 : begin, r1 = cols ? j->m : end;
+      gint64 c0 = cols ? begin : 0, c1 = cols ? end : j->n;
+      float *c = j->c + (gsize) r0 * (gsize) j->n + (gsize) c0;
+
+      mir_gemm (FALSE, FALSE, r1 - r0, c1 - c0, j->k, 1.0f, j->a + (gsize) r0 * (gsize) j->lda,
+                j->lda, j->b + c0, j->n, 0.0f, c, j->n);
+      epilogue (j, c, r1 - r0, c0, c1);
+    }
+}
+
+void
+mir_gemm_infer (gint64 m, gint64 n, gint64 k, const float *a, gint64 lda, const float *b,
+                const float *bias, gboolean relu, float *c)
+{
+  InferJob j = { m, n, k, lda, a, b, bias, relu, n >= m ? SPLIT_COLS : SPLIT_ROWS, c, NULL };
+  gint64 threads = mir_parallel_threads ();
+  gint64 len = j.split == SPLIT_COLS ? n : m;
+  /* A chunk a thread: each sgemm packs the whole other operand; whole
+   * vectors of columns. */
+  gint64 grain = MAX ((len + threads - 1) / threads, 1);
+
+  if (m <= 0 || n <= 0)
+    return;
+  if (j.split == SPLIT_COLS)
+    grain = (grain + 15) / 16 * 16;
+  /* Few rows: per-row GEMVs that stream B, in blocks of its rows (column
+   * slices of B would be read in short strided runs, 2x slower measured). */
+  if (m <= GEMV_MAX_ROWS && k > INFER_KBLOCK)
+    {
+      gint64 blocks = (k + INFER_KBLOCK - 1) / INFER_KBLOCK;
+
+      j.split = SPLIT_K;
+      j.part = g_new (float, (gsize) (blocks * m * n));
+      mir_parallel_for_gemm (blocks, 1, infer_chunk, &j);
+      for (gint64 i = 0; i < m * n; i++)
+        {
+          float s = j.part[i];
+          for (gint64 t = 1; t < blocks; t++)
+            s += j.part[(gsize) (t * m * n + i)];
+          c[i] = s;
+        }
+      g_free (j.part);
+      epilogue (&j, c, m, 0, n);
+      return;
+    }
+  mir_parallel_for_gemm (len, grain, infer_chunk, &j);
+}
+
 void
 mir_add_bias_rows (float *y, const float *bias, gint64 rows, gint64 n)
 {

@@ -28,6 +28,25 @@ void mir_gemm (gboolean     trans_a,
                float       *c,
                gint64       ldc);
 
+/* C[m,n] = A[m,k] B[k,n] (+ bias[j] on every row, then max (c, 0) with
+ * @relu), all row-major, A with leading dimension @lda, B and C dense.
+ * For inference: the work is split over mir-parallel's threads, each
+ * chunk a single-threaded GEMM (or per-row GEMV) whose epilogue runs
+ * while the chunk is in the cache; OpenBLAS' own threads stay asleep, so
+ * they do not spin on the cores the other kernels need.  Split over the
+ * columns of B (weights read once) unless A is the larger operand; for at
+ * most 4 rows, over blocks of 1024 rows of B whose partial sums are added
+ * in order afterwards (the same sums whatever the thread count). */
+void mir_gemm_infer (gint64       m,
+                     gint64       n,
+                     gint64       k,
+                     const float *a,
+                     gint64       lda,
+                     const float *b,
+                     const float *bias,
+                     gboolean     relu,
+                     float       *c);
+
 /* y[r, j] += bias[j] for @rows rows of @n values. */
 void mir_add_bias_rows (float *y, const float *bias, gint64 rows, gint64 n);
 

@@ -7,6 +7,8 @@
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
+#include "mir-layer-fuse.h"
+#include "mir-pool.h"
 #include "mir-conv-direct.h"
 #include "mir-act-vec.h"
 #include "mir-conv-util.h"
@@ -19,6 +21,10 @@
 #define COL_BLOCK_FLOATS (G_GINT64_CONSTANT (1) << 22)
 
 #define FINGERPRINT_SAMPLES 64
+
+/* Conv output floats a sub-batch of a conv + max pooling step that runs the
+ * two layers in turn (1 MiB: half an L2). */
+#define POOL_CHUNK_FLOATS (G_GINT64_CONSTANT (1) << 18)
 
 /* The kernel transformed for Winograd, made on the first inference run and
  * kept while the kernel tensor is the same object with the same sampled
@@ -432,6 +438,89 @@ conv2d_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *ou
   if (!conv2d_linear (layer, in, out, out->data, error))
     return FALSE;
   return mir_act_forward (layer, out, (gsize) self->filters, args, error);
+}
+
+/* Geometry of the window @w over the output of @g (@f channels). */
+static void
+geom_over_output (MirConvGeom *pg, const MirWindow *w, const MirConvGeom *g, gint64 f)
+{
+  pg->n = g->n;
+  pg->h = g->oh;
+  pg->w = g->ow;
+  pg->c = f;
+  pg->kh = w->kh;
+  pg->kw = w->kw;
+  pg->sh = w->sh;
+  pg->sw = w->sw;
+  pg->dh = w->dh;
+  pg->dw = w->dw;
+  mir_window_axis (pg->h, pg->kh, pg->sh, pg->dh, w->same, &pg->oh, &pg->pad_top);
+  mir_window_axis (pg->w, pg->kw, pg->sw, pg->dw, w->same, &pg->ow, &pg->pad_left);
+}
+
+gboolean
+mir_conv2d_max_pool_applies (MirLayer *conv, MirLayer *pool)
+{
+  return conv->klass == &mir_layer_conv2d_class &&
+         pool->klass == &mir_layer_max_pooling2d_class;
+}
+
+MirTensor *
+mir_conv2d_max_pool_run (MirLayer *layer, MirLayer *pool, MirTensor *x, const MirRunArgs *args,
+                         GError **error)
+{
+  MirLayerConv2D *self = (MirLayerConv2D *) layer;
+  const MirWindow *pwin = mir_max_pooling2d_window (pool);
+  MirActivation act = mir_act_active (layer, args) ? layer->activation : MIR_ACT_LINEAR;
+  g_autoptr(MirTensor) out = NULL;
+  g_autoptr(MirTensor) z = NULL;
+  MirShape in_s = { 0 }, conv_s, pool_s;
+  MirConvGeom g, pg;
+  gint64 step;
+
+  g_return_val_if_fail (mir_conv2d_max_pool_applies (layer, pool), NULL);
+  in_s.ndim = x->ndim;
+  for (guint d = 0; d < x->ndim; d++)
+    in_s.dim[d] = x->shape[d];
+  if (!conv2d_infer (layer, &in_s, 1, &conv_s, error) ||
+      !mir_window_infer (pwin, &conv_s, self->filters, &pool_s, error))
+    return NULL;
+  out = mir_tensor_new_uninitialized (pool_s.ndim, pool_s.dim, error);
+  if (out == NULL)
+    return NULL;
+  mir_conv_geom_init (&g, &self->win, x);
+  geom_over_output (&pg, pwin, &g, self->filters);
+  if (mir_act_fast_forward_ok (layer, args) &&
+      (act == MIR_ACT_LINEAR || act == MIR_ACT_RELU || act == MIR_ACT_RELU6) &&
+      mir_conv_direct_applies (&g, self->filters))
+    {
+      if (!mir_conv_direct_max_pool (&g, x->data, layer->weights[0].value->data, self->filters,
+                                     self->use_bias ? layer->weights[1].value->data : NULL,
+                                     act, &pg, out->data, error))
+        return NULL;
+      return g_steal_pointer (&out);
+    }
+  /* The two layers one after the other, a few images at a time, so that
+   * the pooling reads the conv output from the cache (the sub-batch's conv
+   * output about POOL_CHUNK_FLOATS). */
+  step = CLAMP (POOL_CHUNK_FLOATS / MAX (g.oh * g.ow * self->filters, 1), 1, g.n);
+  conv_s.dim[0] = step;
+  z = mir_tensor_new_uninitialized (conv_s.ndim, conv_s.dim, error);
+  if (z == NULL)
+    return NULL;
+  for (gint64 n0 = 0; n0 < g.n; n0 += step)
+    {
+      gint64 nn = MIN (step, g.n - n0);
+      g_autoptr(MirTensor) xb = mir_tensor_view_batch (x, n0, nn);
+      g_autoptr(MirTensor) zb = mir_tensor_view_batch (z, 0, nn);
+
+      if (!conv2d_forward (layer, &xb, 1, zb, args, error))
+        return NULL;
+      pg.n = nn;
+      mir_max_pool_forward (&pg, zb->data,
+                            out->data + (gsize) n0 * (gsize) (pg.oh * pg.ow * pg.c));
+    }
+  return g_steal_pointer (&out);
 }
 
 static void

@@ -105,8 +105,22 @@ dense_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *out
                const MirRunArgs *args, GError **error)
 {
   MirLayerDense *self = (MirLayerDense *) layer;
+  const MirTensor *x = in[0];
+  gint64 k = x->shape[x->ndim - 1];
 
-  if (!dense_linear (layer, in, out, out->data, error))
+  /* Inference: our threads, bias and ReLU in the GEMM's chunks.  Training
+   * keeps OpenBLAS' threading and rounding as they were. */
+  if (mir_act_fast_forward_ok (layer, args))
+    {
+      gboolean relu = mir_act_active (layer, args) && layer->activation == MIR_ACT_RELU;
+
+      mir_gemm_infer ((gint64) (x->numel / (gsize) k), self->units, k, x->data, k,
+                      layer->weights[0].value->data,
+                      self->use_bias ? layer->weights[1].value->data : NULL, relu, out->data);
+      if (relu)
+        return TRUE;
+    }
+  else if (!dense_linear (layer, in, out, out->data, error))
     return FALSE;
   return mir_act_forward (layer, out, (gsize) self->units, args, error);
 }

@@ -7,6 +7,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
+#include "mir-layer-fuse.h"
 #include "mir-conv-util.h"
 #include "mir-pool.h"
 #include "mir-vec.h"
@@ -43,6 +44,13 @@ max_pool_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *
   mir_conv_geom_init (&g, &self->win, in[0]);
   mir_max_pool_forward (&g, in[0]->data, out->data);
   return TRUE;
+}
+
+const MirWindow *
+mir_max_pooling2d_window (MirLayer *pool)
+{
+  g_return_val_if_fail (pool->klass == &mir_layer_max_pooling2d_class, NULL);
+  return &((MirLayerMaxPooling2D *) pool)->win;
 }
 
 static gboolean
