@@ -99,7 +99,7 @@ mirada_cmd_bench (int argc, char **argv)
   const GOptionEntry entries[] = {
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, N_("Images per run (default 1)"), "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads,
-      N_("OpenBLAS threads (default: OpenBLAS' choice)"), "N" },
+      N_("Threads (default: OpenBLAS' choice, the cores or OPENBLAS_NUM_THREADS)"), "N" },
     { "runs", 'n', 0, G_OPTION_ARG_INT, &runs, N_("Timed runs after the warm-up (default 10)"),
       "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
@@ -285,7 +285,7 @@ mirada_cmd_bench (int argc, char **argv)
     }
 
   g_print (_("Model: %s\n"), argv[1]);
-  g_print (_("Batch: %d, OpenBLAS threads: %d, runs: %d (after one warm-up run)\n"), batch,
+  g_print (_("Batch: %d, threads: %d, runs: %d (after one warm-up run)\n"), batch,
            mir_parallel_threads (), runs);
   if (free_dims)
     g_print (_("Free input dimensions were set to %d\n"), BENCH_FREE_SIDE);

@@ -108,8 +108,9 @@ dense_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *out
   const MirTensor *x = in[0];
   gint64 k = x->shape[x->ndim - 1];
 
-  /* Inference: our threads, bias and ReLU in the GEMM's chunks.  Training
-   * keeps OpenBLAS' threading and rounding as they were. */
+  /* Inference: chunks on the engine's threads with bias and ReLU in each
+   * (mir_gemm_infer).  Training keeps the plain product (mir_gemm) and its
+   * rounding. */
   if (mir_act_fast_forward_ok (layer, args))
     {
       gboolean relu = mir_act_active (layer, args) && layer->activation == MIR_ACT_RELU;
