@@ -376,6 +376,7 @@ struct _MirTrace
   MirTensor **values;   /* per node */
   gpointer *state;      /* per node, from forward for backward */
   double *times;
+  gsize planned_bytes;  /* size of the run's activation arena (plan_memory) */
   MirTensor **grads;    /* per node, after backward */
   GHashTable *weight_grads; /* MirLayer* -> MirTensor*[MIR_MAX_WEIGHTS] */
 };
@@ -500,6 +501,172 @@ plan_folds (MirModel *self, guint last, const gboolean *needed, const guint *use
     }
 }
 
+/* Activation memory plan for runs that keep nothing: each node output that
+ * is neither a model input nor asked for (@external) gets an offset in one
+ * arena shared by the whole run.  An output lives from the step that
+ * writes it to the last step that reads it; two outputs whose lives overlap
+ * get disjoint ranges, others may share memory.  Offsets are placed
+ * largest first at the lowest free offset (greedy by size, as TensorFlow
+ * Lite's arena planner), which for chains of shrinking layers needs no more
+ * than the largest pair of neighbours.  The arena comes from the big-buffer
+ * cache (mir-tensor.c), so runs of the same shapes reuse it. */
+
+#define PLAN_NONE G_MAXSIZE
+#define PLAN_ALIGN_FLOATS (MIR_TENSOR_ALIGN / sizeof (float))
+/* Beyond this many planned outputs the quadratic placement is not worth it. */
+#define PLAN_MAX_VALUES 4096
+
+typedef struct
+{
+  guint value;  /* node index whose output this is */
+  guint def;    /* step that writes it */
+  guint end;    /* last step that reads it */
+  gsize size;   /* floats, rounded up to PLAN_ALIGN_FLOATS */
+  gsize offset;
+} PlanItem;
+
+static int
+plan_item_by_size (gconstpointer a, gconstpointer b)
+{
+  const PlanItem *x = a, *y = b;
+
+  if (x->size != y->size)
+    return x->size > y->size ? -1 : 1;
+  return x->def < y->def ? -1 : (x->def > y->def);
+}
+
+static int
+plan_item_by_offset (gconstpointer a, gconstpointer b)
+{
+  const PlanItem *x = *(const PlanItem *const *) a, *y = *(const PlanItem *const *) b;
+
+  return x->offset < y->offset ? -1 : (x->offset > y->offset);
+}
+
+/* Places items[0..n) (sorted by size) and returns the arena size in floats. */
+static gsize
+plan_place (PlanItem *items, guint n)
+{
+  g_autofree PlanItem **busy = g_new (PlanItem *, MAX (n, 1));
+  gsize total = 0;
+
+  for (guint a = 0; a < n; a++)
+    {
+      PlanItem *it = &items[a];
+      guint nb = 0;
+      gsize at = 0;
+
+      for (guint b = 0; b < a; b++)
+        if (items[b].def <= it->end && it->def <= items[b].end)
+          busy[nb++] = &items[b];
+      qsort (busy, nb, sizeof (PlanItem *), plan_item_by_offset);
+      for (guint b = 0; b < nb && busy[b]->offset < at + it->size; b++)
+        at = MAX (at, busy[b]->offset + busy[b]->size);
+      it->offset = at;
+      total = MAX (total, at + it->size);
+    }
+  return total;
+}
+
+/* Fills offset[v] (in floats, PLAN_NONE for outputs allocated on their own)
+ * and returns the arena size in floats, or 0 to plan nothing (shapes that
+ * only the run itself can report errors on, too many outputs, or an arena
+ * beyond one tensor's limit). */
+static gsize
+plan_memory (MirModel *self, MirTensor *const *inputs, guint last, const gboolean *needed,
+             const gboolean *skip, MirLayer *const *fold_layer, const guint *fold_end,
+             const gboolean *external, gsize *offset)
+{
+  g_autofree MirShape *shapes = g_new0 (MirShape, last + 1);
+  g_autofree gboolean *known = g_new0 (gboolean, last + 1);
+  g_autofree gint *item_of = g_new (gint, last + 1);
+  g_autoptr(GArray) items = g_array_new (FALSE, FALSE, sizeof (PlanItem));
+  MirShape stack_in[8];
+  gsize total;
+
+  for (guint i = 0; i <= last; i++)
+    item_of[i] = -1;
+  for (guint k = 0; k < self->inputs->len; k++)
+    {
+      guint v = g_array_index (self->inputs, guint, k);
+      if (v <= last)
+        {
+          shapes[v].ndim = inputs[k]->ndim;
+          memcpy (shapes[v].dim, inputs[k]->shape, inputs[k]->ndim * sizeof (gint64));
+          known[v] = TRUE;
+        }
+    }
+  for (guint i = 0; i <= last; i++)
+    {
+      MirNode *node = self->nodes->pdata[i];
+      MirLayer *layer = fold_layer[i] ? fold_layer[i] : node->layer;
+      guint v = fold_end[i];
+      PlanItem it = { v, i, i, 0, PLAN_NONE };
+      gint64 numel;
+
+      if (!needed[i] || skip[i] || (node->layer->klass->flags & MIR_LAYER_FLAG_INPUT))
+        continue;
+      if (node->n_inputs > G_N_ELEMENTS (stack_in))
+        return 0;
+      for (guint k = 0; k < node->n_inputs; k++)
+        {
+          guint src = node->inputs[k];
+          if (!known[src])
+            return 0;
+          stack_in[k] = shapes[src];
+          if (item_of[src] >= 0)
+            g_array_index (items, PlanItem, item_of[src]).end = i;
+        }
+      if (!layer->klass->infer (layer, stack_in, node->n_inputs, &shapes[v], NULL))
+        return 0;
+      known[v] = TRUE;
+      numel = mir_shape_numel (shapes[v].ndim, shapes[v].dim);
+      if (numel < 0)
+        return 0;
+      if (external[v])
+        continue;
+      it.size = ((gsize) numel + PLAN_ALIGN_FLOATS - 1) / PLAN_ALIGN_FLOATS * PLAN_ALIGN_FLOATS;
+      item_of[v] = (gint) items->len;
+      g_array_append_val (items, it);
+      if (items->len > PLAN_MAX_VALUES)
+        return 0;
+    }
+  g_array_sort (items, plan_item_by_size);
+  total = plan_place ((PlanItem *) (gpointer) items->data, items->len);
+  if (total > (gsize) MIR_TENSOR_MAX_ELEMENTS)
+    return 0;
+  for (guint a = 0; a < items->len; a++)
+    {
+      PlanItem *it = &g_array_index (items, PlanItem, a);
+      offset[it->value] = it->offset;
+    }
+  return total;
+}
+
+/* The output of step @i: a view into the arena where planned, else its own
+ * tensor; zeroed unless the layer writes every element. */
+static MirTensor *
+new_output (MirLayer *layer, MirTensor *arena, gsize offset, guint ndim, const gint64 *shape,
+            GError **error)
+{
+  gboolean writes_all = (layer->klass->flags & MIR_LAYER_FLAG_WRITES_ALL) != 0;
+  gint64 numel = mir_shape_numel (ndim, shape);
+
+  if (arena != NULL && offset != PLAN_NONE && numel >= 0 &&
+      offset + (gsize) numel <= arena->numel)
+    {
+      g_autoptr(MirTensor) flat = mir_tensor_view_batch (arena, (gint64) offset, numel);
+      MirTensor *t = mir_tensor_reshape (flat, ndim, shape, error);
+
+      if (t != NULL && !writes_all)
+        mir_tensor_zero (t);
+      return t;
+    }
+  if (writes_all)
+    return mir_tensor_new_uninitialized (ndim, shape, error);
+  return mir_tensor_new (ndim, shape, error);
+}
+
 MirTrace *
 mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunFlags flags,
                gint until, guint64 seed, GCancellable *cancellable, GError **error)
@@ -511,6 +678,9 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
   g_autoptr(GPtrArray) fold_refs = NULL;
   g_autofree guint *fold_end = NULL;
   g_autofree gboolean *skip = NULL;
+  g_autofree gboolean *external = NULL;
+  g_autofree gsize *offset = NULL;
+  g_autoptr(MirTensor) arena = NULL;
   gboolean keep;
   guint n = self->nodes->len;
   guint last;
@@ -546,9 +716,11 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
   /* Which nodes must run, and how many consumers each has among them. */
   needed = g_new0 (gboolean, n);
   uses = g_new0 (guint, n);
+  external = g_new0 (gboolean, n);
   if (until >= 0)
     {
       needed[until] = TRUE;
+      external[until] = TRUE;
       uses[until]++;
       last = (guint) until;
     }
@@ -559,6 +731,7 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
         {
           guint o = g_array_index (self->outputs, guint, k);
           needed[o] = TRUE;
+          external[o] = TRUE;
           uses[o]++;
           last = MAX (last, o);
         }
@@ -591,6 +764,22 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
     fold_end[i] = i;
   if (!(flags & (MIR_RUN_KEEP_ALL | MIR_RUN_TRAINING)))
     plan_folds (self, last, needed, uses, trace->target, fold_layer, fold_end, skip, fold_refs);
+
+  /* Runs that keep nothing: outputs share one arena (plan_memory). */
+  offset = g_new (gsize, n);
+  for (guint i = 0; i < n; i++)
+    offset[i] = PLAN_NONE;
+  if (!(flags & (MIR_RUN_KEEP_ALL | MIR_RUN_NO_PLAN)))
+    {
+      gint64 floats = (gint64) plan_memory (self, inputs, last, needed, skip, fold_layer,
+                                            fold_end, external, offset);
+
+      /* No arena (nothing planned or too little memory): own buffers. */
+      if (floats > 0)
+        arena = mir_tensor_new_uninitialized (1, &floats, NULL);
+      if (arena != NULL)
+        trace->planned_bytes = (gsize) floats * sizeof (float);
+    }
 
   for (guint i = 0; i <= last; i++)
     {
@@ -629,10 +818,7 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
       t0 = g_get_monotonic_time ();
       if (!mir_layer_output_shape (layer, in, node->n_inputs, &ndim, shape, error))
         return NULL;
-      if (layer->klass->flags & MIR_LAYER_FLAG_WRITES_ALL)
-        out = mir_tensor_new_uninitialized (ndim, shape, error);
-      else
-        out = mir_tensor_new (ndim, shape, error);
+      out = new_output (layer, arena, offset[fold_end[i]], ndim, shape, error);
       if (out == NULL)
         {
           g_prefix_error (error, _("Layer '%s': "), node->name);
@@ -662,6 +848,12 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
               }
           }
     }
+  /* What is left in the arena was read by skipped nodes only: its memory
+   * may hold later outputs by now. */
+  if (arena != NULL)
+    for (guint i = 0; i <= last; i++)
+      if (offset[i] != PLAN_NONE)
+        g_clear_pointer (&trace->values[i], mir_tensor_unref);
   return g_steal_pointer (&trace);
 }
 
@@ -692,6 +884,12 @@ MirTensor *
 mir_trace_get_output (MirTrace *trace, guint i)
 {
   return mir_trace_get (trace, mir_model_get_output (trace->model, i));
+}
+
+gsize
+mir_trace_get_planned_bytes (MirTrace *trace)
+{
+  return trace->planned_bytes;
 }
 
 double
