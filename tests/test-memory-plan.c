@@ -12,33 +12,6 @@
 #include "mir-test-util.h"
 #include "mir-keras.h"
 
-static MirLayer *
-make_layer (const char *class_name, const char *name, const char *json)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  GError *error = NULL;
-  MirLayer *layer;
-
-  g_assert_true (json_parser_load_from_data (parser, json, -1, &error));
-  layer = mir_layer_new_by_name (class_name, name,
-                                 json_node_get_object (json_parser_get_root (parser)), &error);
-  g_assert_no_error (error);
-  return layer;
-}
-
-static guint
-add (MirModel *model, const char *class_name, const char *name, const char *json,
-     const guint *inputs, guint n_in)
-{
-  g_autoptr(MirLayer) layer = make_layer (class_name, name, json);
-  GError *error = NULL;
-  gint idx = mir_model_add_node (model, name, layer, inputs, n_in, NULL, &error);
-
-  g_assert_no_error (error);
-  g_assert_cmpint (idx, >=, 0);
-  return (guint) idx;
-}
-
 /* Weights uniform in [-0.5, 0.5), BatchNormalization variances in [0.5, 1.5). */
 static void
 fill_weights (MirModel *model, guint32 seed)
@@ -73,25 +46,27 @@ branchy_model (gboolean with_bn, guint *add_node)
   guint outs[2];
 
   g_assert_cmpint (mir_model_add_input (model, "x", &in, NULL), ==, 0);
-  c1 = add (model, "Conv2D", "c1",
-            "{\"filters\": 8, \"kernel_size\": [3, 3], \"padding\": \"same\","
-            " \"activation\": \"relu\"}", (guint[]) { 0 }, 1);
-  c2 = add (model, "Conv2D", "c2", "{\"filters\": 8, \"kernel_size\": [3, 3], "
-            "\"padding\": \"same\"}", &c1, 1);
-  c3 = add (model, "Conv2D", "c3", "{\"filters\": 8, \"kernel_size\": [1, 1]}", &c1, 1);
-  a = add (model, "Add", "add", "{}", (guint[]) { c2, c3 }, 2);
-  p = add (model, "MaxPooling2D", "pool", "{\"pool_size\": [2, 2]}", &a, 1);
-  q = add (model, "AveragePooling2D", "avg", "{\"pool_size\": [2, 2]}", &c1, 1);
-  cat = add (model, "Concatenate", "cat", "{\"axis\": -1}", (guint[]) { p, q }, 2);
-  c4 = add (model, "Conv2D", "c4", "{\"filters\": 12, \"kernel_size\": [3, 3], "
-            "\"padding\": \"same\"}", &cat, 1);
+  c1 = mir_test_add_node (model, "Conv2D", "c1",
+                          "{\"filters\": 8, \"kernel_size\": [3, 3], \"padding\": \"same\","
+                          " \"activation\": \"relu\"}", (guint[]) { 0 }, 1);
+  c2 = mir_test_add_node (model, "Conv2D", "c2", "{\"filters\": 8, \"kernel_size\": [3, 3], "
+                          "\"padding\": \"same\"}", &c1, 1);
+  c3 = mir_test_add_node (model, "Conv2D", "c3", "{\"filters\": 8, \"kernel_size\": [1, 1]}",
+                          &c1, 1);
+  a = mir_test_add_node (model, "Add", "add", "{}", (guint[]) { c2, c3 }, 2);
+  p = mir_test_add_node (model, "MaxPooling2D", "pool", "{\"pool_size\": [2, 2]}", &a, 1);
+  q = mir_test_add_node (model, "AveragePooling2D", "avg", "{\"pool_size\": [2, 2]}", &c1, 1);
+  cat = mir_test_add_node (model, "Concatenate", "cat", "{\"axis\": -1}", (guint[]) { p, q }, 2);
+  c4 = mir_test_add_node (model, "Conv2D", "c4", "{\"filters\": 12, \"kernel_size\": [3, 3], "
+                          "\"padding\": \"same\"}", &cat, 1);
   if (with_bn)
     {
-      c4 = add (model, "BatchNormalization", "bn", "{\"epsilon\": 0.001}", &c4, 1);
-      c4 = add (model, "ReLU", "relu", "{}", &c4, 1);
+      c4 = mir_test_add_node (model, "BatchNormalization", "bn", "{\"epsilon\": 0.001}", &c4, 1);
+      c4 = mir_test_add_node (model, "ReLU", "relu", "{}", &c4, 1);
     }
-  g = add (model, "GlobalAveragePooling2D", "gap", "{}", &c4, 1);
-  o = add (model, "Dense", "dense", "{\"units\": 5, \"activation\": \"softmax\"}", &g, 1);
+  g = mir_test_add_node (model, "GlobalAveragePooling2D", "gap", "{}", &c4, 1);
+  o = mir_test_add_node (model, "Dense", "dense",
+                         "{\"units\": 5, \"activation\": \"softmax\"}", &g, 1);
   outs[0] = o;
   outs[1] = a;
   g_assert_true (mir_model_set_outputs (model, outs, 2, NULL));
@@ -217,14 +192,14 @@ test_chain_reuse (void)
   guint i;
 
   g_assert_cmpint (mir_model_add_input (model, "x", &in, NULL), ==, 0);
-  i = add (model, "Conv2D", "a", "{\"filters\": 8, \"kernel_size\": [3, 3], "
-           "\"padding\": \"same\"}", (guint[]) { 0 }, 1);
-  i = add (model, "MaxPooling2D", "b", "{\"pool_size\": [2, 2]}", &i, 1);
-  i = add (model, "Conv2D", "c", "{\"filters\": 16, \"kernel_size\": [3, 3], "
-           "\"padding\": \"same\", \"activation\": \"relu\"}", &i, 1);
-  i = add (model, "MaxPooling2D", "d", "{\"pool_size\": [2, 2]}", &i, 1);
-  i = add (model, "Flatten", "flat", "{}", &i, 1);
-  i = add (model, "Dense", "out", "{\"units\": 3}", &i, 1);
+  i = mir_test_add_node (model, "Conv2D", "a", "{\"filters\": 8, \"kernel_size\": [3, 3], "
+                         "\"padding\": \"same\"}", (guint[]) { 0 }, 1);
+  i = mir_test_add_node (model, "MaxPooling2D", "b", "{\"pool_size\": [2, 2]}", &i, 1);
+  i = mir_test_add_node (model, "Conv2D", "c", "{\"filters\": 16, \"kernel_size\": [3, 3], "
+                         "\"padding\": \"same\", \"activation\": \"relu\"}", &i, 1);
+  i = mir_test_add_node (model, "MaxPooling2D", "d", "{\"pool_size\": [2, 2]}", &i, 1);
+  i = mir_test_add_node (model, "Flatten", "flat", "{}", &i, 1);
+  i = mir_test_add_node (model, "Dense", "out", "{\"units\": 3}", &i, 1);
   g_assert_true (mir_model_set_outputs (model, &i, 1, NULL));
   fill_weights (model, 9);
 
