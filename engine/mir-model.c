@@ -516,6 +516,13 @@ plan_folds (MirModel *self, guint last, const gboolean *needed, const guint *use
 /* Beyond this many planned outputs the quadratic placement is not worth it. */
 #define PLAN_MAX_VALUES 4096
 
+/* Where a node's output goes: floats [offset, offset + size) of the arena. */
+typedef struct
+{
+  gsize offset; /* PLAN_NONE: a buffer of its own */
+  gsize size;
+} PlanSlot;
+
 typedef struct
 {
   guint value;  /* node index whose output this is */
@@ -568,14 +575,14 @@ plan_place (PlanItem *items, guint n)
   return total;
 }
 
-/* Fills offset[v] (in floats, PLAN_NONE for outputs allocated on their own)
- * and returns the arena size in floats, or 0 to plan nothing (shapes that
+/* Fills slot[v] (offset PLAN_NONE for outputs allocated on their own) and
+ * returns the arena size in floats, or 0 to plan nothing (shapes that
  * only the run itself can report errors on, too many outputs, or an arena
  * beyond one tensor's limit). */
 static gsize
 plan_memory (MirModel *self, MirTensor *const *inputs, guint last, const gboolean *needed,
              const gboolean *skip, MirLayer *const *fold_layer, const guint *fold_end,
-             const gboolean *external, gsize *offset)
+             const gboolean *external, PlanSlot *slot)
 {
   g_autofree MirShape *shapes = g_new0 (MirShape, last + 1);
   g_autofree gboolean *known = g_new0 (gboolean, last + 1);
@@ -638,7 +645,8 @@ plan_memory (MirModel *self, MirTensor *const *inputs, guint last, const gboolea
   for (guint a = 0; a < items->len; a++)
     {
       PlanItem *it = &g_array_index (items, PlanItem, a);
-      offset[it->value] = it->offset;
+      slot[it->value].offset = it->offset;
+      slot[it->value].size = it->size;
     }
   return total;
 }
@@ -646,16 +654,15 @@ plan_memory (MirModel *self, MirTensor *const *inputs, guint last, const gboolea
 /* The output of step @i: a view into the arena where planned, else its own
  * tensor; zeroed unless the layer writes every element. */
 static MirTensor *
-new_output (MirLayer *layer, MirTensor *arena, gsize offset, guint ndim, const gint64 *shape,
-            GError **error)
+new_output (MirLayer *layer, MirTensor *arena, const PlanSlot *slot, guint ndim,
+            const gint64 *shape, GError **error)
 {
   gboolean writes_all = (layer->klass->flags & MIR_LAYER_FLAG_WRITES_ALL) != 0;
   gint64 numel = mir_shape_numel (ndim, shape);
 
-  if (arena != NULL && offset != PLAN_NONE && numel >= 0 &&
-      offset + (gsize) numel <= arena->numel)
+  if (arena != NULL && slot->offset != PLAN_NONE && numel >= 0 && (gsize) numel <= slot->size)
     {
-      g_autoptr(MirTensor) flat = mir_tensor_view_batch (arena, (gint64) offset, numel);
+      g_autoptr(MirTensor) flat = mir_tensor_view_batch (arena, (gint64) slot->offset, numel);
       MirTensor *t = mir_tensor_reshape (flat, ndim, shape, error);
 
       if (t != NULL && !writes_all)
@@ -679,7 +686,7 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
   g_autofree guint *fold_end = NULL;
   g_autofree gboolean *skip = NULL;
   g_autofree gboolean *external = NULL;
-  g_autofree gsize *offset = NULL;
+  g_autofree PlanSlot *slot = NULL;
   g_autoptr(MirTensor) arena = NULL;
   gboolean keep;
   guint n = self->nodes->len;
@@ -766,13 +773,13 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
     plan_folds (self, last, needed, uses, trace->target, fold_layer, fold_end, skip, fold_refs);
 
   /* Runs that keep nothing: outputs share one arena (plan_memory). */
-  offset = g_new (gsize, n);
+  slot = g_new0 (PlanSlot, n);
   for (guint i = 0; i < n; i++)
-    offset[i] = PLAN_NONE;
+    slot[i].offset = PLAN_NONE;
   if (!(flags & (MIR_RUN_KEEP_ALL | MIR_RUN_NO_PLAN)))
     {
       gint64 floats = (gint64) plan_memory (self, inputs, last, needed, skip, fold_layer,
-                                            fold_end, external, offset);
+                                            fold_end, external, slot);
 
       /* No arena (nothing planned or too little memory): own buffers. */
       if (floats > 0)
@@ -818,7 +825,7 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
       t0 = g_get_monotonic_time ();
       if (!mir_layer_output_shape (layer, in, node->n_inputs, &ndim, shape, error))
         return NULL;
-      out = new_output (layer, arena, offset[fold_end[i]], ndim, shape, error);
+      out = new_output (layer, arena, &slot[fold_end[i]], ndim, shape, error);
       if (out == NULL)
         {
           g_prefix_error (error, _("Layer '%s': "), node->name);
@@ -852,7 +859,7 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
    * may hold later outputs by now. */
   if (arena != NULL)
     for (guint i = 0; i <= last; i++)
-      if (offset[i] != PLAN_NONE)
+      if (slot[i].offset != PLAN_NONE)
         g_clear_pointer (&trace->values[i], mir_tensor_unref);
   return g_steal_pointer (&trace);
 }
