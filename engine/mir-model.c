@@ -651,7 +651,7 @@ plan_memory (MirModel *self, MirTensor *const *inputs, guint last, const gboolea
   return total;
 }
 
-/* The output of step @i: a view into the arena where planned, else its own
+/* A node's output: a view into the arena where planned, else its own
  * tensor; zeroed unless the layer writes every element. */
 static MirTensor *
 new_output (MirLayer *layer, MirTensor *arena, const PlanSlot *slot, guint ndim,
