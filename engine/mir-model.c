@@ -22,6 +22,9 @@ node_free (gpointer data)
   g_free (node);
 }
 
+static struct _MirPlanCache *plan_cache_new (void);
+static void plan_cache_free (struct _MirPlanCache *cache);
+
 MirModel *
 mir_model_new (const char *name)
 {
@@ -33,6 +36,7 @@ mir_model_new (const char *name)
   self->inputs = g_array_new (FALSE, FALSE, sizeof (guint));
   self->outputs = g_array_new (FALSE, FALSE, sizeof (guint));
   self->fold_cache = mir_fold_cache_new ();
+  self->plan_cache = plan_cache_new ();
   return self;
 }
 
@@ -63,6 +67,7 @@ mir_model_unref (MirModel *self)
       g_array_unref (self->outputs);
       mir_model_meta_clear (&self->meta);
       mir_fold_cache_free (self->fold_cache);
+      plan_cache_free (self->plan_cache);
       g_free (self->name);
       g_free (self->format);
       g_free (self->keras_version);
@@ -651,6 +656,125 @@ plan_memory (MirModel *self, MirTensor *const *inputs, guint last, const gboolea
   return total;
 }
 
+/* A plan is made again only when a run differs from the last one planned:
+ * @until, the flags, the input shapes, or which nodes run and where folded
+ * outputs go.  Plans are immutable and reference counted, so concurrent
+ * runs can share one. */
+typedef struct
+{
+  gint until;
+  MirRunFlags flags;
+  guint last;
+  MirShape *in_shapes; /* per model input */
+  guint *fold_end;     /* last + 1 */
+  gboolean *runs;      /* last + 1: needed and not skipped */
+  PlanSlot *slot;      /* last + 1 */
+  gsize total;         /* arena floats; 0: nothing planned */
+} MirPlan;
+
+struct _MirPlanCache
+{
+  GMutex lock;
+  MirPlan *plan;
+};
+
+static void
+plan_clear (gpointer data)
+{
+  MirPlan *plan = data;
+
+  g_free (plan->in_shapes);
+  g_free (plan->fold_end);
+  g_free (plan->runs);
+  g_free (plan->slot);
+}
+
+static void
+plan_release (MirPlan *plan)
+{
+  g_atomic_rc_box_release_full (plan, plan_clear);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirPlan, plan_release)
+
+static struct _MirPlanCache *
+plan_cache_new (void)
+{
+  struct _MirPlanCache *cache = g_new0 (struct _MirPlanCache, 1);
+
+  g_mutex_init (&cache->lock);
+  return cache;
+}
+
+static void
+plan_cache_free (struct _MirPlanCache *cache)
+{
+  g_clear_pointer (&cache->plan, plan_release);
+  g_mutex_clear (&cache->lock);
+  g_free (cache);
+}
+
+static gboolean
+plan_matches (const MirPlan *plan, MirModel *self, gint until, MirRunFlags flags,
+              MirTensor *const *inputs, guint last, const guint *fold_end,
+              const gboolean *runs)
+{
+  if (plan->until != until || plan->flags != flags || plan->last != last ||
+      memcmp (plan->fold_end, fold_end, (last + 1) * sizeof (guint)) != 0 ||
+      memcmp (plan->runs, runs, (last + 1) * sizeof (gboolean)) != 0)
+    return FALSE;
+  for (guint k = 0; k < self->inputs->len; k++)
+    if (plan->in_shapes[k].ndim != inputs[k]->ndim ||
+        memcmp (plan->in_shapes[k].dim, inputs[k]->shape, inputs[k]->ndim * sizeof (gint64)))
+      return FALSE;
+  return TRUE;
+}
+
+/* The plan for this run, from the cache or made now (transfer full). */
+static MirPlan *
+plan_get (MirModel *self, gint until, MirRunFlags flags, MirTensor *const *inputs, guint last,
+          const gboolean *needed, const gboolean *skip, MirLayer *const *fold_layer,
+          const guint *fold_end, const gboolean *external)
+{
+  struct _MirPlanCache *cache = self->plan_cache;
+  g_autofree gboolean *runs = g_new (gboolean, last + 1);
+  MirPlan *plan = NULL;
+
+  for (guint i = 0; i <= last; i++)
+    runs[i] = needed[i] && !skip[i];
+  g_mutex_lock (&cache->lock);
+  if (cache->plan != NULL &&
+      plan_matches (cache->plan, self, until, flags, inputs, last, fold_end, runs))
+    plan = g_atomic_rc_box_acquire (cache->plan);
+  g_mutex_unlock (&cache->lock);
+  if (plan != NULL)
+    return plan;
+
+  plan = g_atomic_rc_box_new0 (MirPlan);
+  plan->until = until;
+  plan->flags = flags;
+  plan->last = last;
+  plan->in_shapes = g_new0 (MirShape, self->inputs->len);
+  for (guint k = 0; k < self->inputs->len; k++)
+    {
+      plan->in_shapes[k].ndim = inputs[k]->ndim;
+      memcpy (plan->in_shapes[k].dim, inputs[k]->shape, inputs[k]->ndim * sizeof (gint64));
+    }
+  plan->fold_end = g_memdup2 (fold_end, (last + 1) * sizeof (guint));
+  plan->runs = g_steal_pointer (&runs);
+  plan->slot = g_new (PlanSlot, last + 1);
+  for (guint i = 0; i <= last; i++)
+    plan->slot[i].offset = PLAN_NONE;
+  plan->total = plan_memory (self, inputs, last, needed, skip, fold_layer, fold_end, external,
+                             plan->slot);
+
+  g_mutex_lock (&cache->lock);
+  g_clear_pointer (&cache->plan, plan_release);
+  cache->plan = g_atomic_rc_box_acquire (plan);
+  g_mutex_unlock (&cache->lock);
+  return plan;
+}
+
 /* A node's output: a view into the arena where planned, else its own
  * tensor; zeroed unless the layer writes every element. */
 static MirTensor *
@@ -660,7 +784,8 @@ new_output (MirLayer *layer, MirTensor *arena, const PlanSlot *slot, guint ndim,
   gboolean writes_all = (layer->klass->flags & MIR_LAYER_FLAG_WRITES_ALL) != 0;
   gint64 numel = mir_shape_numel (ndim, shape);
 
-  if (arena != NULL && slot->offset != PLAN_NONE && numel >= 0 && (gsize) numel <= slot->size)
+  if (arena != NULL && slot != NULL && slot->offset != PLAN_NONE && numel >= 0 &&
+      (gsize) numel <= slot->size)
     {
       g_autoptr(MirTensor) flat = mir_tensor_view_batch (arena, (gint64) slot->offset, numel);
       MirTensor *t = mir_tensor_reshape (flat, ndim, shape, error);
@@ -686,7 +811,8 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
   g_autofree guint *fold_end = NULL;
   g_autofree gboolean *skip = NULL;
   g_autofree gboolean *external = NULL;
-  g_autofree PlanSlot *slot = NULL;
+  g_autoptr(MirPlan) plan = NULL;
+  const PlanSlot *slot = NULL;
   g_autoptr(MirTensor) arena = NULL;
   gboolean keep;
   guint n = self->nodes->len;
@@ -773,19 +899,21 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
     plan_folds (self, last, needed, uses, trace->target, fold_layer, fold_end, skip, fold_refs);
 
   /* Runs that keep nothing: outputs share one arena (plan_memory). */
-  slot = g_new0 (PlanSlot, n);
-  for (guint i = 0; i < n; i++)
-    slot[i].offset = PLAN_NONE;
   if (!(flags & (MIR_RUN_KEEP_ALL | MIR_RUN_NO_PLAN)))
     {
-      gint64 floats = (gint64) plan_memory (self, inputs, last, needed, skip, fold_layer,
-                                            fold_end, external, slot);
+      gint64 floats;
 
+      plan = plan_get (self, until, flags, inputs, last, needed, skip, fold_layer, fold_end,
+                       external);
+      floats = (gint64) plan->total;
       /* No arena (nothing planned or too little memory): own buffers. */
       if (floats > 0)
         arena = mir_tensor_new_uninitialized (1, &floats, NULL);
       if (arena != NULL)
-        trace->planned_bytes = (gsize) floats * sizeof (float);
+        {
+          slot = plan->slot;
+          trace->planned_bytes = (gsize) floats * sizeof (float);
+        }
     }
 
   for (guint i = 0; i <= last; i++)
@@ -825,7 +953,7 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
       t0 = g_get_monotonic_time ();
       if (!mir_layer_output_shape (layer, in, node->n_inputs, &ndim, shape, error))
         return NULL;
-      out = new_output (layer, arena, &slot[fold_end[i]], ndim, shape, error);
+      out = new_output (layer, arena, slot ? &slot[fold_end[i]] : NULL, ndim, shape, error);
       if (out == NULL)
         {
           g_prefix_error (error, _("Layer '%s': "), node->name);
@@ -857,7 +985,7 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
     }
   /* What is left in the arena was read by skipped nodes only: its memory
    * may hold later outputs by now. */
-  if (arena != NULL)
+  if (slot != NULL)
     for (guint i = 0; i <= last; i++)
       if (slot[i].offset != PLAN_NONE)
         g_clear_pointer (&trace->values[i], mir_tensor_unref);

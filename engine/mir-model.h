@@ -72,6 +72,7 @@ struct _MirModel
   gboolean weights_initialised; /* TRUE if some weights were not in the file */
   /*< private >*/
   struct _MirFoldCache *fold_cache; /* BatchNormalization folded into convolutions (mir-fold.h) */
+  struct _MirPlanCache *plan_cache; /* the last activation memory plan (mir-model.c) */
 };
 
 MirModel   *mir_model_new          (const char *name);

@@ -3,9 +3,10 @@
  * output (MIR_RUN_NO_PLAN) and, where no BatchNormalization is folded, of a
  * KEEP_ALL run; on graphs with branches, multi-use outputs, outputs in the
  * middle of the graph and @until; on two model files; run twice, so that
- * the second run's arena holds the first run's values.  And the arena must
- * be as small as the liveness of the outputs allows, computed here from the
- * graph and the shapes. */
+ * the second run's arena holds the first run's values; and with batch
+ * sizes in turn (the model caches its last plan).  And the arena must be as
+ * small as the liveness of the outputs allows, computed here from the graph
+ * and the shapes. */
 #include <math.h>
 #include <string.h>
 
@@ -211,6 +212,20 @@ test_chain_reuse (void)
   g_assert_cmpuint (bound, ==, 5 * 16 * 16 * 8 + 5 * 8 * 8 * 8);
   g_assert_cmpuint (mir_trace_get_planned_bytes (plan), ==, bound * sizeof (float));
   g_assert_cmpuint (sum, >, bound);
+
+  /* Other batch sizes in turn: the model's cached plan must follow them. */
+  for (gint64 b = 1; b <= 7; b += 3)
+    for (guint r = 0; r < 2; r++)
+      {
+        gint64 bshape[4] = { b, 16, 16, 4 };
+        g_autoptr(MirTensor) xb = mir_test_random_tensor (4, bshape, -1.0f, 1.0f, rng);
+        g_autoptr(MirTrace) pb = run (model, xb, MIR_RUN_DEFAULT, -1);
+        g_autoptr(MirTrace) kb = run (model, xb, MIR_RUN_KEEP_ALL, -1);
+
+        assert_bitwise (mir_trace_get_output (pb, 0), mir_trace_get_output (kb, 0));
+        g_assert_cmpuint (mir_trace_get_planned_bytes (pb), ==,
+                          live_lower_bound (model, b, &sum) * sizeof (float));
+      }
 }
 
 /* A test-only layer without MIR_LAYER_FLAG_WRITES_ALL: out += in, which
