@@ -23,6 +23,9 @@ node_free (gpointer data)
   g_free (node);
 }
 
+static struct _MirPlanCache *plan_cache_new (void);
+static void plan_cache_free (struct _MirPlanCache *cache);
+
 MirModel *
 mir_model_new (const char *name)
 {
@@ -34,6 +37,7 @@ mir_model_new (const char *name)
   self->inputs = g_array_new (FALSE, FALSE, sizeof (guint));
   self->outputs = g_array_new (FALSE, FALSE, sizeof (guint));
   self->fold_cache = mir_fold_cache_new ();
+  self->plan_cache = plan_cache_new ();
   return self;
 }
 
@@ -64,6 +68,7 @@ mir_model_unref (MirModel *self)
       g_array_unref (self->outputs);
       mir_model_meta_clear (&self->meta);
       mir_fold_cache_free (self->fold_cache);
+      plan_cache_free (self->plan_cache);
       g_free (self->name);
       g_free (self->format);
       g_free (self->keras_version);
@@ -378,6 +383,7 @@ struct _MirTrace
   gpointer *state;      /* per node, from forward for backward */
   double *times;
   gboolean *ran; /* the node's own forward ran (not folded or fused away) */
+  gsize planned_bytes;  /* size of the run's activation arena (plan_memory) */
   MirTensor **grads;    /* per node, after backward */
   GHashTable *weight_grads; /* MirLayer* -> MirTensor*[MIR_MAX_WEIGHTS] */
 };
@@ -601,6 +607,313 @@ plan_pools (MirModel *self, guint last, const gboolean *needed, const guint *use
     }
 }
 
+/* Activation memory plan for runs that keep nothing: each node output that
+ * is neither a model input nor asked for (@external) gets an offset in one
+ * arena shared by the whole run.  An output lives from the step that
+ * writes it to the last step that reads it; two outputs whose lives overlap
+ * get disjoint ranges, others may share memory.  Offsets are placed
+ * largest first at the lowest free offset (greedy by size, as TensorFlow
+ * Lite's arena planner), which for chains of shrinking layers needs no more
+ * than the largest pair of neighbours.  The arena comes from the big-buffer
+ * cache (mir-tensor.c), so runs of the same shapes reuse it. */
+
+#define PLAN_NONE G_MAXSIZE
+#define PLAN_ALIGN_FLOATS (MIR_TENSOR_ALIGN / sizeof (float))
+/* Beyond this many planned outputs the quadratic placement is not worth it. */
+#define PLAN_MAX_VALUES 4096
+
+/* Where a node's output goes: floats [offset, offset + size) of the arena. */
+typedef struct
+{
+  gsize offset; /* PLAN_NONE: a buffer of its own */
+  gsize size;
+} PlanSlot;
+
+typedef struct
+{
+  guint value;  /* node index whose output this is */
+  guint def;    /* step that writes it */
+  guint end;    /* last step that reads it */
+  gsize size;   /* floats, rounded up to PLAN_ALIGN_FLOATS */
+  gsize offset;
+} PlanItem;
+
+static int
+plan_item_by_size (gconstpointer a, gconstpointer b)
+{
+  const PlanItem *x = a, *y = b;
+
+  if (x->size != y->size)
+    return x->size > y->size ? -1 : 1;
+  return x->def < y->def ? -1 : (x->def > y->def);
+}
+
+static int
+plan_item_by_offset (gconstpointer a, gconstpointer b)
+{
+  const PlanItem *x = *(const PlanItem *const *) a, *y = *(const PlanItem *const *) b;
+
+  return x->offset < y->offset ? -1 : (x->offset > y->offset);
+}
+
+/* Places items[0..n) (sorted by size) and returns the arena size in floats. */
+static gsize
+plan_place (PlanItem *items, guint n)
+{
+  g_autofree PlanItem **busy = g_new (PlanItem *, MAX (n, 1));
+  gsize total = 0;
+
+  for (guint a = 0; a < n; a++)
+    {
+      PlanItem *it = &items[a];
+      guint nb = 0;
+      gsize at = 0;
+
+      for (guint b = 0; b < a; b++)
+        if (items[b].def <= it->end && it->def <= items[b].end)
+          busy[nb++] = &items[b];
+      qsort (busy, nb, sizeof (PlanItem *), plan_item_by_offset);
+      for (guint b = 0; b < nb && busy[b]->offset < at + it->size; b++)
+        at = MAX (at, busy[b]->offset + busy[b]->size);
+      it->offset = at;
+      total = MAX (total, at + it->size);
+    }
+  return total;
+}
+
+/* Fills slot[v] (offset PLAN_NONE for outputs allocated on their own) and
+ * returns the arena size in floats, or 0 to plan nothing (shapes that
+ * only the run itself can report errors on, too many outputs, or an arena
+ * beyond one tensor's limit). */
+static gsize
+plan_memory (MirModel *self, MirTensor *const *inputs, guint last, const gboolean *needed,
+             const gboolean *skip, MirLayer *const *fold_layer, const guint *fold_end,
+             MirLayer *const *pool_layer, const gint *scale_conv, const gboolean *external,
+             PlanSlot *slot)
+{
+  g_autofree MirShape *shapes = g_new0 (MirShape, last + 1);
+  g_autofree gboolean *known = g_new0 (gboolean, last + 1);
+  g_autofree gint *item_of = g_new (gint, last + 1);
+  g_autoptr(GArray) items = g_array_new (FALSE, FALSE, sizeof (PlanItem));
+  MirShape stack_in[8];
+  gsize total;
+
+  for (guint i = 0; i <= last; i++)
+    item_of[i] = -1;
+  for (guint k = 0; k < self->inputs->len; k++)
+    {
+      guint v = g_array_index (self->inputs, guint, k);
+      if (v <= last)
+        {
+          shapes[v].ndim = inputs[k]->ndim;
+          memcpy (shapes[v].dim, inputs[k]->shape, inputs[k]->ndim * sizeof (gint64));
+          known[v] = TRUE;
+        }
+    }
+  for (guint i = 0; i <= last; i++)
+    {
+      MirNode *node = self->nodes->pdata[i];
+      MirLayer *layer = fold_layer[i] ? fold_layer[i] : node->layer;
+      guint v = fold_end[i];
+      PlanItem it = { v, i, i, 0, PLAN_NONE };
+      gint64 numel;
+
+      if (!needed[i] || skip[i] || (node->layer->klass->flags & MIR_LAYER_FLAG_INPUT))
+        continue;
+      if (node->n_inputs > G_N_ELEMENTS (stack_in))
+        return 0;
+      for (guint k = 0; k < node->n_inputs; k++)
+        {
+          guint src = node->inputs[k];
+          /* a Multiply fused into convolution j: its inputs are read there */
+          guint reader = scale_conv[i] >= 0 ? (guint) scale_conv[i] : i;
+          PlanItem *it_src;
+
+          if (!known[src])
+            return 0;
+          stack_in[k] = shapes[src];
+          if (item_of[src] < 0)
+            continue;
+          it_src = &g_array_index (items, PlanItem, item_of[src]);
+          it_src->end = MAX (it_src->end, reader);
+        }
+      if (!layer->klass->infer (layer, stack_in, node->n_inputs, &shapes[v], NULL))
+        return 0;
+      if (pool_layer[i] != NULL) /* a convolution that pools: v is the pool's output */
+        {
+          MirShape conv_out = shapes[v];
+          if (!pool_layer[i]->klass->infer (pool_layer[i], &conv_out, 1, &shapes[v], NULL))
+            return 0;
+        }
+      known[v] = TRUE;
+      numel = mir_shape_numel (shapes[v].ndim, shapes[v].dim);
+      if (numel < 0)
+        return 0;
+      if (external[v])
+        continue;
+      it.size = ((gsize) numel + PLAN_ALIGN_FLOATS - 1) / PLAN_ALIGN_FLOATS * PLAN_ALIGN_FLOATS;
+      item_of[v] = (gint) items->len;
+      g_array_append_val (items, it);
+      if (items->len > PLAN_MAX_VALUES)
+        return 0;
+    }
+  g_array_sort (items, plan_item_by_size);
+  total = plan_place ((PlanItem *) (gpointer) items->data, items->len);
+  if (total > (gsize) MIR_TENSOR_MAX_ELEMENTS)
+    return 0;
+  for (guint a = 0; a < items->len; a++)
+    {
+      PlanItem *it = &g_array_index (items, PlanItem, a);
+      slot[it->value].offset = it->offset;
+      slot[it->value].size = it->size;
+    }
+  return total;
+}
+
+/* A plan is made again only when a run differs from the last one planned:
+ * @until, the flags, the input shapes, or which nodes run and where folded
+ * outputs go.  Plans are immutable and reference counted, so concurrent
+ * runs can share one. */
+typedef struct
+{
+  gint until;
+  MirRunFlags flags;
+  guint last;
+  MirShape *in_shapes; /* per model input */
+  guint *fold_end;     /* last + 1 */
+  gboolean *runs;      /* last + 1: needed and not skipped */
+  PlanSlot *slot;      /* last + 1 */
+  gsize total;         /* arena floats; 0: nothing planned */
+} MirPlan;
+
+struct _MirPlanCache
+{
+  GMutex lock;
+  MirPlan *plan;
+};
+
+static void
+plan_clear (gpointer data)
+{
+  MirPlan *plan = data;
+
+  g_free (plan->in_shapes);
+  g_free (plan->fold_end);
+  g_free (plan->runs);
+  g_free (plan->slot);
+}
+
+static void
+plan_release (MirPlan *plan)
+{
+  g_atomic_rc_box_release_full (plan, plan_clear);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirPlan, plan_release)
+
+static struct _MirPlanCache *
+plan_cache_new (void)
+{
+  struct _MirPlanCache *cache = g_new0 (struct _MirPlanCache, 1);
+
+  g_mutex_init (&cache->lock);
+  return cache;
+}
+
+static void
+plan_cache_free (struct _MirPlanCache *cache)
+{
+  g_clear_pointer (&cache->plan, plan_release);
+  g_mutex_clear (&cache->lock);
+  g_free (cache);
+}
+
+static gboolean
+plan_matches (const MirPlan *plan, MirModel *self, gint until, MirRunFlags flags,
+              MirTensor *const *inputs, guint last, const guint *fold_end,
+              const gboolean *runs)
+{
+  if (plan->until != until || plan->flags != flags || plan->last != last ||
+      memcmp (plan->fold_end, fold_end, (last + 1) * sizeof (guint)) != 0 ||
+      memcmp (plan->runs, runs, (last + 1) * sizeof (gboolean)) != 0)
+    return FALSE;
+  for (guint k = 0; k < self->inputs->len; k++)
+    if (plan->in_shapes[k].ndim != inputs[k]->ndim ||
+        memcmp (plan->in_shapes[k].dim, inputs[k]->shape, inputs[k]->ndim * sizeof (gint64)))
+      return FALSE;
+  return TRUE;
+}
+
+/* The plan for this run, from the cache or made now (transfer full). */
+static MirPlan *
+plan_get (MirModel *self, gint until, MirRunFlags flags, MirTensor *const *inputs, guint last,
+          const gboolean *needed, const gboolean *skip, MirLayer *const *fold_layer,
+          const guint *fold_end, MirLayer *const *pool_layer, const gint *scale_conv,
+          const gboolean *external)
+{
+  struct _MirPlanCache *cache = self->plan_cache;
+  g_autofree gboolean *runs = g_new (gboolean, last + 1);
+  MirPlan *plan = NULL;
+
+  for (guint i = 0; i <= last; i++)
+    runs[i] = needed[i] && !skip[i];
+  g_mutex_lock (&cache->lock);
+  if (cache->plan != NULL &&
+      plan_matches (cache->plan, self, until, flags, inputs, last, fold_end, runs))
+    plan = g_atomic_rc_box_acquire (cache->plan);
+  g_mutex_unlock (&cache->lock);
+  if (plan != NULL)
+    return plan;
+
+  plan = g_atomic_rc_box_new0 (MirPlan);
+  plan->until = until;
+  plan->flags = flags;
+  plan->last = last;
+  plan->in_shapes = g_new0 (MirShape, self->inputs->len);
+  for (guint k = 0; k < self->inputs->len; k++)
+    {
+      plan->in_shapes[k].ndim = inputs[k]->ndim;
+      memcpy (plan->in_shapes[k].dim, inputs[k]->shape, inputs[k]->ndim * sizeof (gint64));
+    }
+  plan->fold_end = g_memdup2 (fold_end, (last + 1) * sizeof (guint));
+  plan->runs = g_steal_pointer (&runs);
+  plan->slot = g_new (PlanSlot, last + 1);
+  for (guint i = 0; i <= last; i++)
+    plan->slot[i].offset = PLAN_NONE;
+  plan->total = plan_memory (self, inputs, last, needed, skip, fold_layer, fold_end, pool_layer,
+                             scale_conv, external, plan->slot);
+
+  g_mutex_lock (&cache->lock);
+  g_clear_pointer (&cache->plan, plan_release);
+  cache->plan = g_atomic_rc_box_acquire (plan);
+  g_mutex_unlock (&cache->lock);
+  return plan;
+}
+
+/* A node's output: a view into the arena where planned, else its own
+ * tensor; zeroed unless the layer writes every element. */
+static MirTensor *
+new_output (MirLayer *layer, MirTensor *arena, const PlanSlot *slot, guint ndim,
+            const gint64 *shape, GError **error)
+{
+  gboolean writes_all = (layer->klass->flags & MIR_LAYER_FLAG_WRITES_ALL) != 0;
+  gint64 numel = mir_shape_numel (ndim, shape);
+
+  if (arena != NULL && slot != NULL && slot->offset != PLAN_NONE && numel >= 0 &&
+      (gsize) numel <= slot->size)
+    {
+      g_autoptr(MirTensor) flat = mir_tensor_view_batch (arena, (gint64) slot->offset, numel);
+      MirTensor *t = mir_tensor_reshape (flat, ndim, shape, error);
+
+      if (t != NULL && !writes_all)
+        mir_tensor_zero (t);
+      return t;
+    }
+  if (writes_all)
+    return mir_tensor_new_uninitialized (ndim, shape, error);
+  return mir_tensor_new (ndim, shape, error);
+}
+
 MirTrace *
 mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunFlags flags,
                gint until, guint64 seed, GCancellable *cancellable, GError **error)
@@ -616,6 +929,10 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
   g_autofree guint *scale_x = NULL;
   g_autofree guint *scale_s = NULL;
   g_autofree MirLayer **pool_layer = NULL;
+  g_autofree gboolean *external = NULL;
+  g_autoptr(MirPlan) plan = NULL;
+  const PlanSlot *slot = NULL;
+  g_autoptr(MirTensor) arena = NULL;
   gboolean keep;
   guint n = self->nodes->len;
   guint last;
@@ -652,9 +969,11 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
   /* Which nodes must run, and how many consumers each has among them. */
   needed = g_new0 (gboolean, n);
   uses = g_new0 (guint, n);
+  external = g_new0 (gboolean, n);
   if (until >= 0)
     {
       needed[until] = TRUE;
+      external[until] = TRUE;
       uses[until]++;
       last = (guint) until;
     }
@@ -665,6 +984,7 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
         {
           guint o = g_array_index (self->outputs, guint, k);
           needed[o] = TRUE;
+          external[o] = TRUE;
           uses[o]++;
           last = MAX (last, o);
         }
@@ -711,6 +1031,24 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
   /* scale_x[j] = G_MAXUINT: convolution j takes its input as it is */
   for (guint i = 0; i < n; i++)
     scale_x[i] = G_MAXUINT;
+
+  /* Runs that keep nothing: outputs share one arena (plan_memory). */
+  if (!(flags & (MIR_RUN_KEEP_ALL | MIR_RUN_NO_PLAN)))
+    {
+      gint64 floats;
+
+      plan = plan_get (self, until, flags, inputs, last, needed, skip, fold_layer, fold_end,
+                       pool_layer, scale_conv, external);
+      floats = (gint64) plan->total;
+      /* No arena (nothing planned or too little memory): own buffers. */
+      if (floats > 0)
+        arena = mir_tensor_new_uninitialized (1, &floats, NULL);
+      if (arena != NULL)
+        {
+          slot = plan->slot;
+          trace->planned_bytes = (gsize) floats * sizeof (float);
+        }
+    }
 
   for (guint i = 0; i <= last; i++)
     {
@@ -774,9 +1112,7 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
       if (pool_layer[i] != NULL)
         out = mir_conv2d_max_pool_run (layer, pool_layer[i], in[0], &args, error);
       else if (mir_layer_output_shape (layer, in, node->n_inputs, &ndim, shape, error))
-        out = layer->klass->flags & MIR_LAYER_FLAG_WRITES_ALL
-                ? mir_tensor_new_uninitialized (ndim, shape, error)
-                : mir_tensor_new (ndim, shape, error);
+        out = new_output (layer, arena, slot ? &slot[fold_end[i]] : NULL, ndim, shape, error);
       else
         return NULL;
       if (out == NULL)
@@ -818,6 +1154,12 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
               }
           }
     }
+  /* What is left in the arena was read by skipped nodes only: its memory
+   * may hold later outputs by now. */
+  if (slot != NULL)
+    for (guint i = 0; i <= last; i++)
+      if (slot[i].offset != PLAN_NONE)
+        g_clear_pointer (&trace->values[i], mir_tensor_unref);
   return g_steal_pointer (&trace);
 }
 
@@ -848,6 +1190,12 @@ MirTensor *
 mir_trace_get_output (MirTrace *trace, guint i)
 {
   return mir_trace_get (trace, mir_model_get_output (trace->model, i));
+}
+
+gsize
+mir_trace_get_planned_bytes (MirTrace *trace)
+{
+  return trace->planned_bytes;
 }
 
 double

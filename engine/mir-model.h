@@ -72,6 +72,7 @@ struct _MirModel
   gboolean weights_initialised; /* TRUE if some weights were not in the file */
   /*< private >*/
   struct _MirFoldCache *fold_cache; /* BatchNormalization folded into convolutions (mir-fold.h) */
+  struct _MirPlanCache *plan_cache; /* the last activation memory plan (mir-model.c) */
 };
 
 MirModel   *mir_model_new          (const char *name);
@@ -131,13 +132,16 @@ typedef enum
   MIR_RUN_TRAINING = 1 << 2,     /* dropout/noise on, BatchNormalization on batch statistics */
   MIR_RUN_LOGITS = 1 << 3,       /* the last node (@until or the first output) skips its
                                   * activation: scores before softmax/sigmoid */
+  MIR_RUN_NO_PLAN = 1 << 4,      /* without KEEP_ALL: every output in its own buffer
+                                  * instead of the shared activation arena (tests) */
 } MirRunFlags;
 
 typedef struct _MirTrace MirTrace;
 
 /* Runs up to @until (a node index, or -1 for the model's outputs).  Without
  * KEEP_ALL, outputs are freed as soon as their last consumer ran, and only
- * the outputs (or @until) remain readable.  Checks @cancellable per node. */
+ * the outputs (or @until) remain readable; the others share one arena,
+ * their memory reused once they are dead.  Checks @cancellable per node. */
 MirTrace   *mir_model_run          (MirModel          *self,
                                     MirTensor *const  *inputs,
                                     guint              n_inputs,
@@ -156,6 +160,9 @@ MirModel   *mir_trace_get_model    (MirTrace *trace);
 /* Borrowed; NULL if the node was not run or was freed. */
 MirTensor  *mir_trace_get          (MirTrace *trace, guint node);
 MirTensor  *mir_trace_get_output   (MirTrace *trace, guint i);
+/* Bytes of the arena the run's outputs shared (0 when KEEP_ALL or NO_PLAN, or
+ * nothing was planned); outputs that are asked for are not in it. */
+gsize       mir_trace_get_planned_bytes (MirTrace *trace);
 /* Per-node times of the last run, in seconds (for bench). */
 double      mir_trace_get_time     (MirTrace *trace, guint node);
 /* Whether the node's own layer ran (FALSE when it was not needed, or was

@@ -15,7 +15,9 @@
  * as the convolution that fills it, at every run; so freed big buffers are
  * kept (up to MIRADA_BUFFER_CACHE_MB, default 1024 MiB) and handed out again
  * for requests of nearly the same size, as ONNX Runtime's arena does.  They
- * are 2 MiB aligned and on transparent huge pages where available. */
+ * are 2 MiB aligned and on transparent huge pages where available, and
+ * mapped on their own, so that a buffer the cache lets go of leaves the
+ * process at once (malloc would keep memory freed below its top). */
 #define HUGE_PAGE_BYTES ((gsize) 2 << 20)
 #define BIG_BUFFER_BYTES ((gsize) 8 << 20)
 
@@ -43,19 +45,44 @@ big_cache_limit (void)
   return limit;
 }
 
-/* Frees cached buffers until at most @keep bytes remain; under big_lock. */
+/* @bytes (a multiple of HUGE_PAGE_BYTES) of zeroed memory at a
+ * HUGE_PAGE_BYTES boundary, or NULL. */
+static void *
+big_map (gsize bytes)
+{
+  gsize span = bytes + HUGE_PAGE_BYTES;
+  guint8 *raw, *p;
+
+  if (span < bytes)
+    return NULL;
+  raw = mmap (NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED)
+    return NULL;
+  p = (guint8 *) (((guintptr) raw + HUGE_PAGE_BYTES - 1) & ~(guintptr) (HUGE_PAGE_BYTES - 1));
+  if (p > raw)
+    munmap (raw, (gsize) (p - raw));
+  munmap (p + bytes, (gsize) (raw + span - (p + bytes)));
+  return p;
+}
+
+/* Unmaps the cached buffer at @l; under big_lock. */
+static void
+big_cache_drop (GList *l)
+{
+  gsize size = GPOINTER_TO_SIZE (g_hash_table_lookup (big_sizes, l->data));
+
+  g_hash_table_remove (big_sizes, l->data);
+  big_cache_bytes -= size;
+  munmap (l->data, size);
+  g_queue_delete_link (&big_cache, l);
+}
+
+/* Unmaps cached buffers until at most @keep bytes remain; under big_lock. */
 static void
 big_cache_shrink (gsize keep)
 {
   while (big_cache_bytes > keep && big_cache.length > 0)
-    {
-      void *q = g_queue_pop_tail (&big_cache);
-      gsize size = GPOINTER_TO_SIZE (g_hash_table_lookup (big_sizes, q));
-
-      g_hash_table_remove (big_sizes, q);
-      big_cache_bytes -= size;
-      free (q);
-    }
+    big_cache_drop (big_cache.tail);
 }
 
 static void *
@@ -77,14 +104,23 @@ big_alloc (gsize bytes)
           break;
         }
     }
+  /* A miss: cached buffers smaller than this were left behind by buffers
+   * that grew (per-thread scratch); nothing will ask for them again soon,
+   * so they go back to the system before more memory is taken. */
+  for (GList *l = p == NULL ? big_cache.head : NULL, *next; l != NULL; l = next)
+    {
+      next = l->next;
+      if (GPOINTER_TO_SIZE (g_hash_table_lookup (big_sizes, l->data)) < bytes)
+        big_cache_drop (l);
+    }
   g_mutex_unlock (&big_lock);
   if (p != NULL)
     return p;
-  if (posix_memalign (&p, HUGE_PAGE_BYTES, bytes) != 0 || p == NULL)
+  if ((p = big_map (bytes)) == NULL)
     {
       /* Cached buffers may be what is missing: drop them and retry. */
       mir_buffer_cache_trim ();
-      if (posix_memalign (&p, HUGE_PAGE_BYTES, bytes) != 0 || p == NULL)
+      if ((p = big_map (bytes)) == NULL)
         return NULL;
     }
 #ifdef MADV_HUGEPAGE

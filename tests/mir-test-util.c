@@ -194,6 +194,33 @@ mir_gradcheck_result_clear (MirGradcheckResult *result)
   g_clear_pointer (&result->worst, g_free);
 }
 
+MirLayer *
+mir_test_layer_new (const char *class_name, const char *name, const char *config_json)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  GError *error = NULL;
+  MirLayer *layer;
+
+  g_assert_true (json_parser_load_from_data (parser, config_json, -1, &error));
+  layer = mir_layer_new_by_name (class_name, name,
+                                 json_node_get_object (json_parser_get_root (parser)), &error);
+  g_assert_no_error (error);
+  return layer;
+}
+
+guint
+mir_test_add_node (MirModel *model, const char *class_name, const char *name,
+                   const char *config_json, const guint *inputs, guint n_inputs)
+{
+  g_autoptr(MirLayer) layer = mir_test_layer_new (class_name, name, config_json);
+  GError *error = NULL;
+  gint idx = mir_model_add_node (model, name, layer, inputs, n_inputs, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (idx, >=, 0);
+  return (guint) idx;
+}
+
 MirModel *
 mir_test_model_from_config (const char *json, guint32 seed)
 {

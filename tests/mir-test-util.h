@@ -65,6 +65,14 @@ void       mir_gradcheck_result_clear (MirGradcheckResult *result);
     mir_gradcheck_result_clear (&_r);                                              \
   } G_STMT_END
 
+/* A layer of Keras class @class_name from the JSON @config_json (asserts
+ * on failure). */
+MirLayer  *mir_test_layer_new (const char *class_name, const char *name,
+                               const char *config_json);
+/* Adds such a layer as node @name on @inputs; returns its index (asserts). */
+guint      mir_test_add_node  (MirModel *model, const char *class_name, const char *name,
+                               const char *config_json, const guint *inputs, guint n_inputs);
+
 /* A model from a Keras JSON config, weights initialised from @seed
  * (asserts on failure). */
 MirModel  *mir_test_model_from_config (const char *json, guint32 seed);

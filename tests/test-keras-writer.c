@@ -9,32 +9,6 @@
 #include "mir-keras-writer.h"
 #include "mir-keras.h"
 
-static MirLayer *
-make_layer (const char *class_name, const char *name, const char *json)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  GError *error = NULL;
-  MirLayer *layer;
-
-  g_assert_true (json_parser_load_from_data (parser, json, -1, &error));
-  layer = mir_layer_new_by_name (class_name, name,
-                                 json_node_get_object (json_parser_get_root (parser)), &error);
-  g_assert_no_error (error);
-  return layer;
-}
-
-static guint
-add (MirModel *model, const char *class_name, const char *name, const char *json,
-     const guint *inputs, guint n_in)
-{
-  g_autoptr(MirLayer) layer = make_layer (class_name, name, json);
-  GError *error = NULL;
-  gint idx = mir_model_add_node (model, name, layer, inputs, n_in, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (idx, >=, 0);
-  return (guint) idx;
-}
-
 /* value[i] = sin(0.37 i + 1.3 l) for the l-th weight of the model. */
 static void
 fill_weights (MirModel *model)
@@ -65,13 +39,14 @@ sequential_model (void)
   guint i;
 
   g_assert_cmpint (mir_model_add_input (model, "conv2d_input", &in, NULL), ==, 0);
-  i = add (model, "Conv2D", "conv2d",
-           "{\"name\": \"conv2d\", \"filters\": 3, \"kernel_size\": [3, 3], \"padding\": \"same\","
-           " \"activation\": \"relu\", \"use_bias\": true, \"strides\": [1, 1]}",
-           (guint[]) { 0 }, 1);
-  i = add (model, "Flatten", "flatten", "{\"name\": \"flatten\"}", &i, 1);
-  i = add (model, "Dense", "dense",
-           "{\"name\": \"dense\", \"units\": 4, \"activation\": \"softmax\"}", &i, 1);
+  i = mir_test_add_node (model, "Conv2D", "conv2d",
+                         "{\"name\": \"conv2d\", \"filters\": 3, \"kernel_size\": [3, 3],"
+                         " \"padding\": \"same\", \"activation\": \"relu\", \"use_bias\": true,"
+                         " \"strides\": [1, 1]}",
+                         (guint[]) { 0 }, 1);
+  i = mir_test_add_node (model, "Flatten", "flatten", "{\"name\": \"flatten\"}", &i, 1);
+  i = mir_test_add_node (model, "Dense", "dense",
+                         "{\"name\": \"dense\", \"units\": 4, \"activation\": \"softmax\"}", &i, 1);
   g_assert_true (mir_model_set_outputs (model, &i, 1, NULL));
   fill_weights (model);
   return model;
@@ -85,10 +60,12 @@ functional_model (void)
   guint a, b, s, o;
 
   g_assert_cmpint (mir_model_add_input (model, "input_1", &in, NULL), ==, 0);
-  a = add (model, "Dense", "a", "{\"units\": 4, \"activation\": \"tanh\"}", (guint[]) { 0 }, 1);
-  b = add (model, "Dense", "b", "{\"units\": 4}", (guint[]) { 0 }, 1);
-  s = add (model, "Add", "add", "{}", (guint[]) { a, b }, 2);
-  o = add (model, "Dense", "out", "{\"units\": 2, \"activation\": \"sigmoid\"}", &s, 1);
+  a = mir_test_add_node (model, "Dense", "a", "{\"units\": 4, \"activation\": \"tanh\"}",
+                         (guint[]) { 0 }, 1);
+  b = mir_test_add_node (model, "Dense", "b", "{\"units\": 4}", (guint[]) { 0 }, 1);
+  s = mir_test_add_node (model, "Add", "add", "{}", (guint[]) { a, b }, 2);
+  o = mir_test_add_node (model, "Dense", "out",
+                         "{\"units\": 2, \"activation\": \"sigmoid\"}", &s, 1);
   g_assert_true (mir_model_set_outputs (model, &o, 1, NULL));
   fill_weights (model);
   return model;

@@ -735,6 +735,9 @@ check_se_fusion (gint64 h, gint64 w, gboolean gate_first, gboolean want_fused)
     { "Conv2D", "project", "{\"filters\": 12, \"kernel_size\": 1, \"use_bias\": false}", 6,
       -1 },
     { "BatchNormalization", "bn", "{}", 7, -1 },
+    /* so that bn's output is in the run's arena (the planner must keep x
+     * alive up to "project", which reads it in place of the Multiply) */
+    { "GlobalAveragePooling2D", "head", "{}", 8, -1 },
   };
   guint ids[G_N_ELEMENTS (layers) + 1];
   g_autoptr(GError) error = NULL;

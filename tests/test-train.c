@@ -607,30 +607,16 @@ test_quadratic (void)
 /* ------------------------------------------------------------------ */
 /* Training a tiny model */
 
-static MirLayer *
-toy_layer (const char *class_name, const char *name, const char *json)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  GError *error = NULL;
-  MirLayer *layer;
-
-  g_assert_true (json_parser_load_from_data (parser, json, -1, &error));
-  layer = mir_layer_new_by_name (class_name, name,
-                                 json_node_get_object (json_parser_get_root (parser)), &error);
-  g_assert_no_error (error);
-  return layer;
-}
-
 /* Input 4×4×1 -> Flatten -> Dense(8, relu) -> Dense(K, softmax|sigmoid). */
 static MirModel *
 toy_model (guint k, const char *head, guint32 seed)
 {
   g_autoptr(MirModel) model = mir_model_new ("toy");
   MirShape in = { 4, { -1, 4, 4, 1 } };
-  g_autoptr(MirLayer) flat = toy_layer ("Flatten", "flatten", "{}");
-  g_autoptr(MirLayer) hidden = toy_layer ("Dense", "hidden", "{\"units\": 8, \"activation\": \"relu\"}");
+  g_autoptr(MirLayer) flat = mir_test_layer_new ("Flatten", "flatten", "{}");
+  g_autoptr(MirLayer) hidden = mir_test_layer_new ("Dense", "hidden", "{\"units\": 8, \"activation\": \"relu\"}");
   g_autofree char *json = g_strdup_printf ("{\"units\": %u, \"activation\": \"%s\"}", k, head);
-  g_autoptr(MirLayer) out = toy_layer ("Dense", "out", json);
+  g_autoptr(MirLayer) out = mir_test_layer_new ("Dense", "out", json);
   GError *error = NULL;
   guint i = 0;
 
