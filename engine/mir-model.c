@@ -784,6 +784,7 @@ typedef struct
   gboolean *runs;      /* last + 1: needed and not skipped */
   PlanSlot *slot;      /* last + 1 */
   gsize total;         /* arena floats; 0: nothing planned */
+  MirTensor *spare;    /* atomic: the arena of a finished run, for the next one */
 } MirPlan;
 
 struct _MirPlanCache
@@ -797,6 +798,7 @@ plan_clear (gpointer data)
 {
   MirPlan *plan = data;
 
+  g_clear_pointer (&plan->spare, mir_tensor_unref);
   g_free (plan->in_shapes);
   g_free (plan->fold_end);
   g_free (plan->runs);
@@ -1040,8 +1042,13 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
       plan = plan_get (self, until, flags, inputs, last, needed, skip, fold_layer, fold_end,
                        pool_layer, scale_conv, external);
       floats = (gint64) plan->total;
-      /* No arena (nothing planned or too little memory): own buffers. */
+      /* No arena (nothing planned or too little memory): own buffers.  The
+       * last run's arena is taken over when no other run has it: a fresh
+       * one costs the page faults of its first touch at every run (on
+       * MobileNetV2 b1, runs of 2.7 to 6.5 ms instead of 2.3). */
       if (floats > 0)
+        arena = g_atomic_pointer_exchange (&plan->spare, NULL);
+      if (floats > 0 && arena == NULL)
         arena = mir_tensor_new_uninitialized (1, &floats, NULL);
       if (arena != NULL)
         {
@@ -1160,6 +1167,10 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
     for (guint i = 0; i <= last; i++)
       if (slot[i].offset != PLAN_NONE)
         g_clear_pointer (&trace->values[i], mir_tensor_unref);
+  /* No view of the arena left: keep it for the next run of this plan. */
+  if (arena != NULL && g_atomic_ref_count_compare (&arena->ref_count, 1) &&
+      g_atomic_pointer_compare_and_exchange (&plan->spare, NULL, arena))
+    arena = NULL;
   return g_steal_pointer (&trace);
 }
 
