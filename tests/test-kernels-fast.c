@@ -946,7 +946,7 @@ test_gemm_infer (void)
 {
   static const gint64 shapes[][3] = { /* m, n, k */
     { 1, 300, 700 }, { 3, 37, 129 }, { 119, 128, 311 }, { 50, 7, 64 }, { 17, 17, 5 },
-    { 1, 70, 2500 }, { 4, 33, 3073 }, /* blocks of 1024 rows of B, partial sums */
+    { 1, 70, 2500 }, { 4, 33, 3073 }, /* blocks of about k / 8 rows of B, partial sums */
   };
   g_autoptr(GRand) rng = g_rand_new_with_seed (23);
 

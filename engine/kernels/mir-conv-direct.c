@@ -57,12 +57,17 @@ mir_v16_store_n (float *p, MirV16 v, gint64 n)
   mir_v8_store_n (p + 8, h[1], n - 8);
 }
 
-/* mir_v8_act () on both halves. */
+/* mir_v8_act () on both halves; sigmoid and swish on the whole vector
+ * (mir_v16_sigmoid: no division). */
 static inline MIR_ALWAYS_INLINE MirV16
 mir_v16_act (MirV16 v, int kind)
 {
   MirV8 h[2];
 
+  if (kind == MIR_VEC_ACT_SIGMOID)
+    return mir_v16_sigmoid (v);
+  if (kind == MIR_VEC_ACT_SWISH)
+    return v * mir_v16_sigmoid (v);
   memcpy (h, &v, sizeof v);
   h[0] = mir_v8_act (h[0], kind);
   h[1] = mir_v8_act (h[1], kind);
@@ -289,7 +294,7 @@ ctx_init (Ctx *c, const MirConvGeom *g, const float *x, const float *k, gint64 f
   c->bias = kp + taps * fpad;
   c->f = f;
   c->fpad = fpad;
-  c->act = mir_vec_act_kind (act);
+  c->act = mir_vec_act_kind_all (act);
   c->z = z;
   /* Columns whose every tap is inside the image: ox * sw >= pad_left and
    * ox * sw - pad_left + (kw - 1) * dw <= w - 1. */
@@ -336,7 +341,7 @@ mir_conv_direct (const MirConvGeom *g, const float *x, const float *k, gint64 f,
 {
   if (!run (g, x, k, f, bias, act, NULL, z, error))
     return FALSE;
-  if (mir_vec_act_kind (act) == MIR_VEC_ACT_NONE && act != MIR_ACT_LINEAR)
+  if (mir_vec_act_kind_all (act) == MIR_VEC_ACT_NONE && act != MIR_ACT_LINEAR)
     mir_activation_forward (act, z, z, (gsize) (g->n * g->oh * g->ow * f), (gsize) f);
   return TRUE;
 }
