@@ -129,17 +129,40 @@ typedef struct
   float *y;
 } DwCtx;
 
-/* P pixels from column @ox, channels [cb, cb + 8); @border: check taps. */
-#define DEFINE_DW_TILE(P)                                                                    \
+/* mir_v8_act () for 16 floats (AVX-512: one register). */
+static inline MIR_ALWAYS_INLINE MirV16
+dw_v16_act (MirV16 v, int kind)
+{
+  const MirV16 zero = { 0 };
+
+  switch (kind)
+    {
+    case MIR_VEC_ACT_SIGMOID:
+      return mir_v16_sigmoid (v);
+    case MIR_VEC_ACT_SWISH:
+      return v * mir_v16_sigmoid (v);
+    case MIR_VEC_ACT_RELU:
+      return mir_v16_select (v > 0.0f, v, zero); /* NaN -> 0 */
+    case MIR_VEC_ACT_RELU6:
+      v = mir_v16_select (v > 0.0f, v, zero);
+      return mir_v16_select (v < 6.0f, v, zero + 6.0f);
+    default:
+      return v;
+    }
+}
+
+/* P pixels from column @ox, channels [cb, cb + W) in vectors T of W floats;
+ * @border: check taps. */
+#define DEFINE_DW_TILE(T, W, ACT, P)                                                        \
   static inline MIR_ALWAYS_INLINE void                                                       \
-  dw_tile_##P (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsize cb, \
-               gboolean border)                                                              \
+  dw_tile##W##_##P (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox,      \
+                    gsize cb, gboolean border)                                               \
   {                                                                                          \
     const MirConvGeom *g = d->g;                                                             \
     gsize c = (gsize) g->c;                                                                  \
-    MirV8 acc[P];                                                                            \
-    MirV8 b0 = mir_v8_load (d->bias + cb);                                                   \
+    T acc[P], b0, kv, xv;                                                                    \
                                                                                              \
+    memcpy (&b0, d->bias + cb, sizeof b0);                                                   \
     MIR_UNROLL for (int p = 0; p < P; p++)                                                   \
       acc[p] = b0;                                                                           \
     for (gint64 ky = 0; ky < g->kh; ky++)                                                    \
@@ -152,20 +175,29 @@ typedef struct
         for (gint64 kx = 0; kx < g->kw; kx++)                                                \
           {                                                                                  \
             gint64 ix0 = ox * g->sw - g->pad_left + kx * g->dw;                              \
-            MirV8 kv = mir_v8_load (d->k + (gsize) (ky * g->kw + kx) * c + cb);              \
+            memcpy (&kv, d->k + (gsize) (ky * g->kw + kx) * c + cb, sizeof kv);              \
             if (border && (ix0 < 0 || ix0 >= g->w))                                          \
               continue;                                                                      \
             MIR_UNROLL for (int p = 0; p < P; p++)                                           \
-              acc[p] += mir_v8_load (xr + (gsize) (ix0 + p * g->sw) * c) * kv;               \
+              {                                                                              \
+                memcpy (&xv, xr + (gsize) (ix0 + p * g->sw) * c, sizeof xv);                 \
+                acc[p] += xv * kv;                                                           \
+              }                                                                              \
           }                                                                                  \
       }                                                                                      \
     MIR_UNROLL for (int p = 0; p < P; p++)                                                   \
-      mir_v8_store (yrow + (gsize) (ox + p) * c + cb, mir_v8_act (acc[p], d->act));          \
+      {                                                                                      \
+        T o = ACT (acc[p], d->act);                                                          \
+        memcpy (yrow + (gsize) (ox + p) * c + cb, &o, sizeof o);                             \
+      }                                                                                      \
   }
 
-DEFINE_DW_TILE (1)
-DEFINE_DW_TILE (4)
-DEFINE_DW_TILE (8)
+DEFINE_DW_TILE (MirV8, 8, mir_v8_act, 1)
+DEFINE_DW_TILE (MirV8, 8, mir_v8_act, 4)
+DEFINE_DW_TILE (MirV8, 8, mir_v8_act, 8)
+DEFINE_DW_TILE (MirV16, 16, dw_v16_act, 1)
+DEFINE_DW_TILE (MirV16, 16, dw_v16_act, 4) /* named by the narrow rows, never run */
+DEFINE_DW_TILE (MirV16, 16, dw_v16_act, 8)
 
 /* Channels past the last full vector of pixel @ox, one at a time. */
 static inline MIR_ALWAYS_INLINE void
@@ -204,18 +236,23 @@ dw_tail (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsi
 }
 
 /* Pixels [ox0, ox1) of a row, P at a time, each through every channel
- * block; @border: taps may fall outside the image. */
-#define DW_SPAN(P, border)                                           \
+ * block (16 channels a block where @wide16, then 8); @border: taps may fall
+ * outside the image. */
+#define DW_SPAN(P, border, wide16)                                   \
   for (; ox + P <= ox1; ox += P)                                     \
     {                                                                \
-      for (gsize cb = 0; cb < cv; cb += 8)                           \
-        dw_tile_##P (d, xn, yrow, oy, ox, cb, border);               \
+      gsize cb = 0;                                                  \
+      if (wide16)                                                    \
+        for (; cb + 16 <= c; cb += 16)                               \
+          dw_tile16_##P (d, xn, yrow, oy, ox, cb, border);           \
+      for (; cb < cv; cb += 8)                                       \
+        dw_tile8_##P (d, xn, yrow, oy, ox, cb, border);              \
       if (cv < c)                                                    \
         for (gint64 q = ox; q < ox + P; q++)                         \
           dw_tail (d, xn, yrow, oy, q, cv);                          \
     }
 
-#define DEFINE_DW_ROWS(PFX, P)                                                 \
+#define DEFINE_DW_ROWS(PFX, P, wide16)                                         \
   static inline MIR_ALWAYS_INLINE void                                         \
   PFX##dw_rows (gint64 begin, gint64 end, gpointer data)                       \
   {                                                                            \
@@ -230,18 +267,18 @@ dw_tail (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsi
         float *yrow = d->y + (gsize) r * (gsize) g->ow * c;                    \
                                                                                \
         ox1 = d->ox_lo;                                                        \
-        DW_SPAN (1, TRUE)                                                      \
+        DW_SPAN (1, TRUE, wide16)                                              \
         ox1 = d->ox_hi;                                                        \
-        DW_SPAN (P, FALSE)                                                     \
-        DW_SPAN (1, FALSE)                                                     \
+        DW_SPAN (P, FALSE, wide16)                                             \
+        DW_SPAN (1, FALSE, wide16)                                             \
         ox1 = g->ow;                                                           \
-        DW_SPAN (1, TRUE)                                                      \
+        DW_SPAN (1, TRUE, wide16)                                              \
       }                                                                        \
   }
 
-DEFINE_DW_ROWS (, 4)
-/* AVX-512VL: 32 registers, 8 accumulators */
-DEFINE_DW_ROWS (wide_, 8)
+DEFINE_DW_ROWS (, 4, FALSE)
+/* AVX-512: 16 channels a register, 8 accumulators (32 registers) */
+DEFINE_DW_ROWS (wide_, 8, TRUE)
 
 static void
 dw_rows_portable (gint64 begin, gint64 end, gpointer data)
