@@ -184,7 +184,9 @@ queue_job (Job *job, guint helpers)
       g_thread_unref (t);
       n_workers++;
     }
-  for (guint i = 0; i < helpers; i++)
+  /* no more entries than workers (if a thread could not start, the caller
+   * does its share; an entry no worker takes would keep the job forever) */
+  for (guint i = 0; i < MIN (helpers, n_workers); i++)
     {
       g_atomic_int_inc (&job->refs);
       g_queue_push_tail (&queue, job);
