@@ -226,7 +226,7 @@ mir_parallel_set_threads (guint n)
 /* Single-thread sections: a pthread mutex (ThreadSanitizer sees it; GLib's
  * futex-based GMutex it does not). */
 static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
-static guint blas_sections;
+static gint blas_sections; /* atomic reads (mir_parallel_nested), writes under blas_lock */
 static int blas_saved;
 
 void
@@ -234,7 +234,7 @@ mir_blas_single_begin (void)
 {
   pthread_once (&threads_once, threads_init);
   pthread_mutex_lock (&blas_lock);
-  if (blas_sections++ == 0)
+  if (g_atomic_int_add (&blas_sections, 1) == 0)
     {
       blas_saved = openblas_get_num_threads ();
       if (blas_saved > 1)
@@ -247,9 +247,9 @@ void
 mir_blas_single_end (void)
 {
   pthread_mutex_lock (&blas_lock);
-  if (blas_sections == 0)
+  if (g_atomic_int_get (&blas_sections) == 0)
     g_critical ("mir_blas_single_end() without a section");
-  else if (--blas_sections == 0 && blas_saved > 1)
+  else if (g_atomic_int_dec_and_test (&blas_sections) && blas_saved > 1)
     openblas_set_num_threads (blas_saved);
   pthread_mutex_unlock (&blas_lock);
 }
@@ -273,7 +273,7 @@ mir_parallel_threads (void)
 gboolean
 mir_parallel_nested (void)
 {
-  return g_private_get (&in_worker) != NULL;
+  return g_private_get (&in_worker) != NULL || g_atomic_int_get (&blas_sections) > 0;
 }
 
 static void
@@ -286,8 +286,7 @@ parallel_for (guint threads, gint64 n, gint64 grain, MirParallelFunc fn, gpointe
     return;
   grain = MAX (grain, 1);
   n_chunks = (n + grain - 1) / grain;
-  if (threads <= 1 || n_chunks <= 1 || g_private_get (&in_worker) != NULL ||
-      n_chunks > G_MAXINT / 2)
+  if (threads <= 1 || n_chunks <= 1 || mir_parallel_nested () || n_chunks > G_MAXINT / 2)
     {
       fn (0, n, data);
       return;
@@ -328,13 +327,6 @@ mir_parallel_for (gint64 n, gint64 grain, MirParallelFunc fn, gpointer data)
 void
 mir_parallel_for_gemm (gint64 n, gint64 grain, MirParallelFunc fn, gpointer data)
 {
-  guint threads = mir_parallel_threads ();
-  gboolean limit = threads > 1 && g_private_get (&in_worker) == NULL &&
-                   (n + MAX (grain, 1) - 1) / MAX (grain, 1) > 1;
-
-  if (limit)
-    mir_blas_single_begin ();
-  parallel_for (threads, n, grain, fn, data);
-  if (limit)
-    mir_blas_single_end ();
+  /* OpenBLAS runs one thread anyway (the engine set it so): no section */
+  parallel_for (mir_parallel_threads (), n, grain, fn, data);
 }

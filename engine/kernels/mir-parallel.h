@@ -21,8 +21,7 @@ typedef void (*MirParallelFunc) (gint64 begin, gint64 end, gpointer data);
 void  mir_parallel_for     (gint64 n, gint64 grain, MirParallelFunc fn, gpointer data);
 
 /* The same for chunks that run GEMMs themselves (each thread its own small
- * products): OpenBLAS is limited to one thread meanwhile (a single-thread
- * section, below). */
+ * products; OpenBLAS runs one thread since the engine's first use). */
 void  mir_parallel_for_gemm (gint64 n, gint64 grain, MirParallelFunc fn, gpointer data);
 
 /* Threads mir_parallel_for() uses: OpenBLAS' thread count before the
@@ -33,17 +32,16 @@ guint mir_parallel_threads (void);
 /* Sets the engine's thread count (mirada bench --threads). */
 void  mir_parallel_set_threads (guint n);
 
-/* TRUE inside a chunk of mir_parallel_for() (loops there run serially). */
+/* TRUE inside a chunk of mir_parallel_for(), or while a single-thread
+ * section (below) is open: loops there run serially. */
 gboolean mir_parallel_nested (void);
 
-/* A section during which OpenBLAS runs one thread (the caller's threads do
- * the parallel work).  OpenBLAS is single-threaded anyway since the engine
- * splits GEMMs itself; the sections remain for callers that set OpenBLAS'
- * thread count themselves.  OpenBLAS' setting is process-wide, so sections count:
- * the first to begin saves the thread count, the last to end restores it;
- * overlapping sections from several threads (the GUI runs detection and
- * explanations at once, the trainer its workers) never leave OpenBLAS at one
- * thread for good. */
+/* A section during which the caller's own threads do the parallel work
+ * (the trainer's data-parallel workers): the engine's loops and GEMM splits
+ * run serially in every thread meanwhile, and OpenBLAS runs one thread.
+ * Process-wide, so sections count: the first to begin saves OpenBLAS'
+ * thread count, the last to end restores it; overlapping sections from
+ * several threads never leave the engine serial for good. */
 void  mir_blas_single_begin (void);
 void  mir_blas_single_end   (void);
 
