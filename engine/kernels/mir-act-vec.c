@@ -19,32 +19,17 @@ typedef void (*ActFunc) (MirActivation act, const float *x, float *y, gsize n);
  * The bodies carry no target attribute (see mir-vec-simd.h); the wrappers
  * below do. */
 #define DEFINE_ACT_BODY(W)                                                       \
-  static inline MIR_ALWAYS_INLINE MirV##W                                        \
-  act_v##W (MirActivation act, MirV##W x)                                        \
-  {                                                                              \
-    const MirV##W zero = { 0 };                                                  \
-    MirV##W s;                                                                   \
-                                                                                 \
-    if (act == MIR_ACT_RELU || act == MIR_ACT_RELU6) /* NaN -> 0 */             \
-      {                                                                          \
-        x = mir_v##W##_select (x > 0.0f, x, zero);                               \
-        return act == MIR_ACT_RELU6 ? mir_v##W##_select (x < 6.0f, x, zero + 6.0f) \
-                                    : x;                                         \
-      }                                                                          \
-    s = mir_v##W##_sigmoid (x);                                                  \
-    return act == MIR_ACT_SWISH ? x * s : s;                                     \
-  }                                                                              \
-                                                                                 \
   static inline MIR_ALWAYS_INLINE void                                           \
   act_body##W (MirActivation act, const float *x, float *y, gsize n)             \
   {                                                                              \
+    int kind = mir_vec_act_kind_all (act);                                       \
     gsize i = 0;                                                                 \
     MirV##W v;                                                                   \
                                                                                  \
     for (; i + W <= n; i += W)                                                   \
       {                                                                          \
         memcpy (&v, x + i, sizeof v);                                            \
-        v = act_v##W (act, v);                                                   \
+        v = mir_v##W##_act (v, kind);                                            \
         memcpy (y + i, &v, sizeof v);                                            \
       }                                                                          \
     if (i < n) /* the tail through the same vector code */                      \
@@ -53,7 +38,7 @@ typedef void (*ActFunc) (MirActivation act, const float *x, float *y, gsize n);
                                                                                  \
         memcpy (t, x + i, (n - i) * sizeof (float));                             \
         memcpy (&v, t, sizeof v);                                                \
-        v = act_v##W (act, v);                                                   \
+        v = mir_v##W##_act (v, kind);                                            \
         memcpy (t, &v, sizeof v);                                                \
         memcpy (y + i, t, (n - i) * sizeof (float));                             \
       }                                                                          \

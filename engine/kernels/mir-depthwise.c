@@ -129,28 +129,6 @@ typedef struct
   float *y;
 } DwCtx;
 
-/* mir_v8_act () for 16 floats (AVX-512: one register). */
-static inline MIR_ALWAYS_INLINE MirV16
-dw_v16_act (MirV16 v, int kind)
-{
-  const MirV16 zero = { 0 };
-
-  switch (kind)
-    {
-    case MIR_VEC_ACT_SIGMOID:
-      return mir_v16_sigmoid (v);
-    case MIR_VEC_ACT_SWISH:
-      return v * mir_v16_sigmoid (v);
-    case MIR_VEC_ACT_RELU:
-      return mir_v16_select (v > 0.0f, v, zero); /* NaN -> 0 */
-    case MIR_VEC_ACT_RELU6:
-      v = mir_v16_select (v > 0.0f, v, zero);
-      return mir_v16_select (v < 6.0f, v, zero + 6.0f);
-    default:
-      return v;
-    }
-}
-
 /* P pixels from column @ox, channels [cb, cb + W) in vectors T of W floats;
  * @border: check taps. */
 #define DEFINE_DW_TILE(T, W, ACT, P)                                                        \
@@ -195,9 +173,9 @@ dw_v16_act (MirV16 v, int kind)
 DEFINE_DW_TILE (MirV8, 8, mir_v8_act, 1)
 DEFINE_DW_TILE (MirV8, 8, mir_v8_act, 4)
 DEFINE_DW_TILE (MirV8, 8, mir_v8_act, 8)
-DEFINE_DW_TILE (MirV16, 16, dw_v16_act, 1)
-DEFINE_DW_TILE (MirV16, 16, dw_v16_act, 4) /* named by the narrow rows, never run */
-DEFINE_DW_TILE (MirV16, 16, dw_v16_act, 8)
+DEFINE_DW_TILE (MirV16, 16, mir_v16_act, 1)
+DEFINE_DW_TILE (MirV16, 16, mir_v16_act, 4) /* named by the narrow rows, never run */
+DEFINE_DW_TILE (MirV16, 16, mir_v16_act, 8)
 
 /* Channels past the last full vector of pixel @ox, one at a time. */
 static inline MIR_ALWAYS_INLINE void

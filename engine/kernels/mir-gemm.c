@@ -292,7 +292,7 @@ mir_gemm_infer (gint64 m, gint64 n, gint64 k, const float *a, gint64 lda, const 
    * slices of B would be read in short strided runs, 2x slower measured). */
   if (m <= GEMV_MAX_ROWS && k > infer_kblock (k))
     {
-      gint64 blocks = (k + infer_kblock (k) - 1) / infer_kblock (k);
+      gint64 kb = infer_kblock (k), blocks = (k + kb - 1) / kb;
 
       j.split = SPLIT_K;
       j.part = g_new (float, (gsize) (blocks * m * n));

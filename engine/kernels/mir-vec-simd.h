@@ -226,4 +226,42 @@ mir_v8_act (MirV8 v, int kind)
   return v;
 }
 
+static inline MIR_ALWAYS_INLINE MirV16
+mir_v16_load (const float *p)
+{
+  MirV16 v;
+
+  memcpy (&v, p, sizeof v);
+  return v;
+}
+
+/* Stores the first MIN (n, 16) lanes: two halves of 8. */
+static inline MIR_ALWAYS_INLINE void
+mir_v16_store_n (float *p, MirV16 v, gint64 n)
+{
+  MirV8 h[2];
+
+  memcpy (h, &v, sizeof v);
+  mir_v8_store_n (p, h[0], n);
+  mir_v8_store_n (p + 8, h[1], n - 8);
+}
+
+/* mir_v8_act () on both halves; sigmoid and swish on the whole vector
+ * (mir_v16_sigmoid: no division). */
+static inline MIR_ALWAYS_INLINE MirV16
+mir_v16_act (MirV16 v, int kind)
+{
+  MirV8 h[2];
+
+  if (kind == MIR_VEC_ACT_SIGMOID)
+    return mir_v16_sigmoid (v);
+  if (kind == MIR_VEC_ACT_SWISH)
+    return v * mir_v16_sigmoid (v);
+  memcpy (h, &v, sizeof v);
+  h[0] = mir_v8_act (h[0], kind);
+  h[1] = mir_v8_act (h[1], kind);
+  memcpy (&v, h, sizeof v);
+  return v;
+}
+
 G_END_DECLS
