@@ -8,13 +8,6 @@
 #include "detect/mir-detect.h"
 
 int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  mir_fuzz_init ();
-  return 0;
-}
-
-int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   g_autoptr(MirDetectGrid) grid = NULL;

@@ -7,13 +7,6 @@
 #include "fuzz-util.h"
 #include "mir-h5-file.h"
 
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  mir_fuzz_init ();
-  return 0;
-}
-
 static void
 ask (MirH5File *f, const char *group, const char *name)
 {

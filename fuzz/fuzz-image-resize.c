@@ -10,13 +10,6 @@
 #include "mir-image.h"
 #include "mir-keras.h"
 
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  mir_fuzz_init ();
-  return 0;
-}
-
 /* A signed size around the interesting range: -2 .. 300, or a huge one. */
 static int
 size_from (guint8 lo, guint8 hi)

@@ -7,13 +7,6 @@
 #include "mirada-cli.h"
 
 int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  mir_fuzz_init ();
-  return 0;
-}
-
-int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   g_autoptr(MirImage) image = NULL;

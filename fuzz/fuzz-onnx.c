@@ -6,13 +6,6 @@
 #include "mir-onnx.h"
 
 int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  mir_fuzz_init ();
-  return 0;
-}
-
-int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   g_autoptr(MirModel) model = NULL;

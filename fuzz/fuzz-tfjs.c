@@ -11,13 +11,6 @@
 #include "mir-tfjs.h"
 
 int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  mir_fuzz_init ();
-  return 0;
-}
-
-int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   g_autoptr(MirModel) model = NULL;

@@ -52,6 +52,15 @@ mir_fuzz_init (void)
   atexit (remove_scratch);
 }
 
+/* The setup most harnesses need; a harness with more to do defines its own
+ * (this one is weak). */
+__attribute__ ((weak)) int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+  mir_fuzz_init ();
+  return 0;
+}
+
 const char *
 mir_fuzz_write_temp (const uint8_t *data, size_t size, const char *suffix)
 {

@@ -1,6 +1,7 @@
 /* fuzz-util.h: what the libFuzzer harnesses share.
  *
- * Each harness defines LLVMFuzzerTestOneInput().  With -Dfuzzing=true it is
+ * Each harness defines LLVMFuzzerTestOneInput(), and LLVMFuzzerInitialize()
+ * when it needs more than fuzz-util.c's default (mir_fuzz_init()).  With -Dfuzzing=true it is
  * linked with libFuzzer (-fsanitize=fuzzer); otherwise with fuzz-main.c, a
  * plain driver that replays files (the committed corpus and regressions) as
  * a meson test. */
