@@ -119,6 +119,16 @@ gint        mir_model_find_last_conv (MirModel *self);
 /* What the final output means, from the last layers' activation. */
 MirHeadKind mir_model_get_head_kind (MirModel *self);
 
+/* Classes (mir-model-classes.c, the one place they are named).  A single
+ * sigmoid unit P is two classes: 0 is 1 − P, 1 is P. */
+gboolean    mir_model_is_binary_sigmoid (MirModel *self);
+/* Classes the first output stands for (2 for a binary sigmoid unit). */
+guint       mir_model_get_n_classes   (MirModel *self);
+/* The name of class @i (from the labels, else "class <i>"); transfer full. */
+char       *mir_model_dup_class_name  (MirModel *self, guint i);
+/* Every class's name, NULL-terminated; transfer full. */
+char      **mir_model_dup_class_names (MirModel *self);
+
 void        mir_model_meta_clear   (MirModelMeta *meta);
 
 /* ------------------------------------------------------------------ */

@@ -18,7 +18,8 @@
 #include "mirada-application.h"
 #include "mirada-explain-panel.h"
 #include "mirada-job.h"
-#include "mirada-cli.h"
+#include "mirada-image-io.h"
+#include "mirada-model-open.h"
 #include "mirada-window.h"
 #include "mirada-architecture-panel.h"
 #include "mirada-sweep-dialog.h"
@@ -260,7 +261,7 @@ test_gui_detect (void)
   n_windows = mir_detect_geometry_n_windows (&grid->geom);
 
   /* the worker's grid equals the detector called directly on the same files */
-  model = mirada_cli_load_model (model_path, NULL, NULL, NULL, &error);
+  model = mirada_model_open (model_path, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
   image = mirada_image_load (scene_path, &error);
   g_assert_no_error (error);
@@ -603,7 +604,7 @@ test_gui_explain (void)
   GdkTexture *whole[2];
   MiradaWindow *window;
 
-  model = mirada_cli_load_model (model_path, NULL, NULL, NULL, &error);
+  model = mirada_model_open (model_path, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
   image = mirada_image_load (scene_path, &error);
   g_assert_no_error (error);
@@ -790,7 +791,7 @@ test_gui_panels (void)
   MiradaWindow *window;
   gint conv = -1;
 
-  model = mirada_cli_load_model (model_path, NULL, NULL, NULL, &error);
+  model = mirada_model_open (model_path, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
   image = mirada_image_load (scene_path, &error);
   g_assert_no_error (error);
@@ -1220,7 +1221,7 @@ test_gui_watchdog (void)
   MiradaWindow *window;
   double gap_fake, gap_real;
 
-  model = mirada_cli_load_model (model_path, NULL, NULL, NULL, &error);
+  model = mirada_model_open (model_path, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
   image = mir_image_new (640, 384, 3, &error);
   g_assert_no_error (error);
@@ -1422,7 +1423,7 @@ test_gui_model_tools (void)
   g_assert_cmpint (meta.resize, ==, MIR_RESIZE_BILINEAR);
   g_assert_true (g_strv_equal ((const char *const *) meta.class_names, cifar));
   mir_model_meta_clear (&meta);
-  reloaded = mirada_cli_load_model (model_path, NULL, NULL, NULL, &error);
+  reloaded = mirada_model_open (model_path, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (reloaded->meta.preprocess, ==, new_mode);
   image = mirada_image_load (scene_path, &error);
@@ -1658,7 +1659,7 @@ test_gui_scales (void)
   MiradaWindow *window;
   double total = 0;
 
-  model = mirada_cli_load_model (model_path, NULL, NULL, NULL, &error);
+  model = mirada_model_open (model_path, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
   image = mirada_image_load (scene_path, &error);
   g_assert_no_error (error);

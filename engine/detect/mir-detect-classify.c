@@ -303,7 +303,7 @@ mir_detect_classify_full (MirModel                *model,
                           GError                 **error)
 {
   g_autoptr(MirDetectGrid) grid = NULL;
-  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_auto(GStrv) names = NULL;
   g_autoptr(MirTensor) features = NULL;
   g_autoptr(MirModel) tail = NULL;
   MirModel *runner = model;
@@ -356,17 +356,10 @@ mir_detect_classify_full (MirModel                *model,
     }
   head = mir_model_get_head_kind (model);
   n_classes = k == 1 ? 2 : (guint) k;
+  names = g_new0 (char *, n_classes + 1);
   for (guint c = 0; c < n_classes; c++)
-    {
-      const char *name = NULL;
-
-      if (model->meta.class_names && g_strv_length (model->meta.class_names) > c)
-        name = model->meta.class_names[c];
-      g_ptr_array_add (names, name ? g_strdup (name) : g_strdup_printf ("class %u", c));
-    }
-  g_ptr_array_add (names, NULL);
-  grid = mir_detect_grid_new (geom, n_classes, (const char *const *) names->pdata, head, NULL,
-                              error);
+    names[c] = mir_model_dup_class_name (model, c);
+  grid = mir_detect_grid_new (geom, n_classes, (const char *const *) names, head, NULL, error);
   if (grid == NULL)
     return NULL;
 

@@ -228,4 +228,14 @@ void            mir_explanation_normalise_minmax (MirExplanation *e);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirExplanation, mir_explanation_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirFaithfulness, mir_faithfulness_free)
 
+/* The explained class's name: for a binary sigmoid model names[1] for P,
+ * names[0] (or "not …") for 1 − P (engine/mir-model-classes.c). */
+char *mir_explanation_dup_class_name (MirModel             *model,
+                                      const MirExplanation *e);
+/* Sets @opts' class from class number @k as the detector and `mirada predict`
+ * number them: for a binary sigmoid model 1 is P and 0 its complement. */
+void  mir_explain_options_set_class  (MirExplainOptions    *opts,
+                                      MirModel             *model,
+                                      gint                  k);
+
 G_END_DECLS

@@ -7,7 +7,8 @@
 
 #include <json-glib/json-glib.h>
 
-#include "mirada-cli.h"
+#include "mirada-image-io.h"
+#include "mirada-model-open.h"
 #include "mirada-model-properties.h"
 #include "mirada-window-private.h"
 

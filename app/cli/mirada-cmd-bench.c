@@ -143,7 +143,7 @@ mirada_cmd_bench (int argc, char **argv)
   if (threads > 0)
     mir_parallel_set_threads ((guint) threads);
 
-  model = mirada_cli_load_model (argv[1], NULL, NULL, NULL, &error);
+  model = mirada_model_open (argv[1], NULL, NULL, NULL, &error);
   if (model == NULL)
     return mirada_cli_fail (error);
   n_nodes = mir_model_get_n_nodes (model);

@@ -86,7 +86,7 @@ static gboolean
 decode_image (const char *path, gint64 height, gint64 width, gint64 channels, guint8 *pixels,
               gpointer user_data, GError **error)
 {
-  return mirada_cli_decode_dataset_image (path, height, width, channels, MIR_RESIZE_NEAREST,
+  return mirada_dataset_image_decode (path, height, width, channels, MIR_RESIZE_NEAREST,
                                           pixels, error);
 }
 

@@ -177,7 +177,7 @@ run_bench (const char *default_model, int batch)
              "and CPU time summed over threads: on a busy machine the wall time is inflated)\n"),
            g_get_num_processors ());
   /* 1: one VGG16 block3_conv1 pattern at 64 px, 40 steps, random weights */
-  if (!(vgg64 = mirada_cli_load_model ("arch:vgg16,notop,size=64", NULL, NULL, NULL, &error)))
+  if (!(vgg64 = mirada_model_open ("arch:vgg16,notop,size=64", NULL, NULL, NULL, &error)))
     return mirada_cli_fail (error);
   for (int m = 0; m < 2; m++)
     {
@@ -188,7 +188,7 @@ run_bench (const char *default_model, int batch)
                  "target ≤ 1 s)\n"), m == 0 ? "seed" : "regularized", t, cpu);
     }
   /* 2: every conv filter of the default model */
-  if (!(deflt = mirada_cli_load_model (default_model, NULL, NULL, NULL, &error)))
+  if (!(deflt = mirada_model_open (default_model, NULL, NULL, NULL, &error)))
     return mirada_cli_fail (error);
   o.method = MIR_FILTER_METHOD_SEED;
   for (gsize i = 0; i < G_N_ELEMENTS (conv); i++)
@@ -208,7 +208,7 @@ run_bench (const char *default_model, int batch)
   g_print (_("Default model, all %u conv filters, seed method, 40 steps, batch %d: %.3f s "
              "(CPU %.3f s; target ≤ 5 s)\n"), n_total, o.batch, total, total_cpu);
   /* 3: activation grid of VGG16 block5_conv3 (512 channels) at 224 px */
-  if (!(vgg224 = mirada_cli_load_model ("arch:vgg16,notop", NULL, NULL, NULL, &error)))
+  if (!(vgg224 = mirada_model_open ("arch:vgg16,notop", NULL, NULL, NULL, &error)))
     return mirada_cli_fail (error);
   {
     g_autoptr(MirTensor) x = mir_tensor_new_4d (1, 224, 224, 3, &error);
@@ -342,7 +342,7 @@ mirada_cmd_filters (int argc, char **argv)
   if (margin < 0 || margin > 100)
     return mirada_cli_usage_error ("filters", _("--margin must be between 0 and 100"));
 
-  if (!(model = mirada_cli_load_model (argv[1], NULL, preprocess, NULL, &error)) ||
+  if (!(model = mirada_model_open (argv[1], NULL, preprocess, NULL, &error)) ||
       (layer = find_layer (model, layer_name, &error)) < 0)
     return mirada_cli_fail (error);
   node = mir_model_get_node (model, (guint) layer);

@@ -376,7 +376,7 @@ mirada_cmd_info (int argc, char **argv)
   else
     spec = g_strdup (argv[1]);
 
-  model = mirada_cli_load_model (spec, labels, NULL, NULL, &error);
+  model = mirada_model_open (spec, labels, NULL, NULL, &error);
   if (model == NULL)
     return mirada_cli_fail (error);
   if (json)

@@ -40,7 +40,7 @@ decode_image (const char *path, gint64 height, gint64 width, gint64 channels, gu
 {
   MirModel *model = user_data;
 
-  return mirada_cli_decode_dataset_image (path, height, width, channels, model->meta.resize,
+  return mirada_dataset_image_decode (path, height, width, channels, model->meta.resize,
                                           pixels, error);
 }
 
@@ -87,13 +87,13 @@ write_csv (const char *path, MirModel *model, const guint64 *conf, guint K, GErr
 
   for (guint j = 0; j < K; j++)
     {
-      g_autofree char *name = mirada_cli_class_name (model, j);
+      g_autofree char *name = mir_model_dup_class_name (model, j);
       g_string_append_printf (s, ",\"%s\"", name);
     }
   g_string_append_c (s, '\n');
   for (guint i = 0; i < K; i++)
     {
-      g_autofree char *name = mirada_cli_class_name (model, i);
+      g_autofree char *name = mir_model_dup_class_name (model, i);
       g_string_append_printf (s, "\"%s\"", name);
       for (guint j = 0; j < K; j++)
         g_string_append_printf (s, ",%" G_GUINT64_FORMAT, conf[i * K + j]);
@@ -216,7 +216,7 @@ mirada_cmd_evaluate (int argc, char **argv)
   if (batch < 1)
     return mirada_cli_usage_error ("evaluate", _("--batch must be at least 1"));
 
-  if (!(model = mirada_cli_load_model (argv[1], labels, preprocess, NULL, &error)))
+  if (!(model = mirada_model_open (argv[1], labels, preprocess, NULL, &error)))
     return mirada_cli_fail (error);
   in = mir_model_get_input_shape (model, 0);
   out = mir_model_get_output_shape (model, 0);
@@ -300,7 +300,7 @@ mirada_cmd_evaluate (int argc, char **argv)
   for (guint k = 0; k < K; k++)
     {
       guint64 tp = conf[k * K + k], row = 0, col = 0;
-      g_autofree char *name = mirada_cli_class_name (model, k);
+      g_autofree char *name = mir_model_dup_class_name (model, k);
       for (guint j = 0; j < K; j++)
         {
           row += conf[k * K + j];
@@ -322,8 +322,8 @@ mirada_cmd_evaluate (int argc, char **argv)
       for (guint k = 0; k < n; k++)
         {
           Wrong *w = &g_array_index (wrong, Wrong, k);
-          g_autofree char *t = mirada_cli_class_name (model, w->truth);
-          g_autofree char *p = mirada_cli_class_name (model, w->predicted);
+          g_autofree char *t = mir_model_dup_class_name (model, w->truth);
+          g_autofree char *p = mir_model_dup_class_name (model, w->predicted);
           g_print (_("  %2u: image %" PRId64 ", true %s, predicted %s (%.3f)\n"),
                    k + 1, w->index, t, p, w->confidence);
         }

@@ -726,7 +726,7 @@ mirada_cmd_detect (int argc, char **argv)
           return mirada_cli_usage_error ("detect", error->message);
 
         image_path = argv[2];
-        if (!(model = mirada_cli_load_model (argv[1], labels, preprocess, resize, &error)))
+        if (!(model = mirada_model_open (argv[1], labels, preprocess, resize, &error)))
           return mirada_cli_fail (error);
         if (!(image = mirada_image_load (image_path, &error)))
           return mirada_cli_fail (error);

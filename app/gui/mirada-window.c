@@ -9,7 +9,8 @@
 
 #include "io/mir-sidecar.h"
 #include "mir-error.h"
-#include "mirada-cli.h"
+#include "mirada-image-io.h"
+#include "mirada-model-open.h"
 #include "mirada-window-private.h"
 
 G_DEFINE_FINAL_TYPE (MiradaWindow, mirada_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -111,7 +112,7 @@ load_model_worker (MiradaJob     *job,
 
   if (path == NULL)
     return NULL;
-  return mirada_cli_load_model (path, NULL, NULL, NULL, error);
+  return mirada_model_open (path, NULL, NULL, NULL, error);
 }
 
 GdkTexture *

@@ -225,7 +225,7 @@ mirada_cmd_gradcam (int argc, char **argv)
     return mirada_cli_fail (error);
   if (!(alpha >= 0 && alpha <= 1))
     return mirada_cli_usage_error ("gradcam", _("--alpha must be between 0 and 1"));
-  if (!(model = mirada_cli_load_model (argv[1], labels, preprocess, NULL, &error)) ||
+  if (!(model = mirada_model_open (argv[1], labels, preprocess, NULL, &error)) ||
       !(image = mirada_image_load (argv[2], &error)))
     return mirada_cli_fail (error);
   if (window_spec != NULL)
@@ -256,7 +256,7 @@ mirada_cmd_gradcam (int argc, char **argv)
   if (class_name && (opts.class_index = mirada_cli_parse_class (model, class_name, &error)) < 0)
     return mirada_cli_fail (error);
   opts.complement = complement;
-  if (class_name && mirada_cli_is_binary_sigmoid (model) && opts.class_index <= 1)
+  if (class_name && mir_model_is_binary_sigmoid (model) && opts.class_index <= 1)
     {
       /* class 1 is the unit's P, class 0 its complement */
       opts.complement = complement ^ (opts.class_index == 0);
@@ -314,7 +314,7 @@ mirada_cmd_gradcam (int argc, char **argv)
         }
       if (e == NULL)
         return mirada_cli_fail (error);
-      cname = mirada_cli_explained_class_name (model, e);
+      cname = mir_explanation_dup_class_name (model, e);
       if (first_class == NULL)
         {
           first_class = g_strdup (cname);

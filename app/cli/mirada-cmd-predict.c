@@ -148,7 +148,7 @@ mirada_cmd_predict (int argc, char **argv)
       g_ascii_strcasecmp (resize, "bilinear") != 0)
     return mirada_cli_usage_error ("predict", _("--resize must be nearest or bilinear"));
 
-  model = mirada_cli_load_model (argv[1], labels, preprocess, resize, &error);
+  model = mirada_model_open (argv[1], labels, preprocess, resize, &error);
   if (model == NULL)
     return mirada_cli_fail (error);
   units = mirada_cli_output_units (model);
@@ -235,7 +235,7 @@ mirada_cmd_predict (int argc, char **argv)
       for (guint k = 0; k < shown; k++)
         {
           Score *s = &g_array_index (scores, Score, k);
-          g_autofree char *name = mirada_cli_class_name (model, s->index);
+          g_autofree char *name = mir_model_dup_class_name (model, s->index);
 
           if (json)
             {

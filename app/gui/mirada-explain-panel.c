@@ -12,7 +12,8 @@
 #include "visualize/mir-activation-grid.h"
 #include "visualize/mir-colormap.h"
 #include "visualize/mir-filter-pattern.h"
-#include "mirada-cli.h"
+#include "mirada-image-io.h"
+#include "mirada-model-open.h"
 #include "mirada-explain-panel.h"
 #include "mirada-settings.h"
 #include "mirada-job.h"
@@ -263,13 +264,13 @@ run_gradcam (ExplainJob    *job,
       opts.layer = job->layer;
       /* class numbers as the detector and `mirada predict` give them (a
        * binary sigmoid model: 0 is 1 − P, 1 is P) */
-      mirada_cli_explain_class (job->model, g_array_index (job->classes, gint, i), &opts);
+      mir_explain_options_set_class (&opts, job->model, g_array_index (job->classes, gint, i));
       if (!(e = methods[job->method].func (job->model, input, &opts, cancellable, error)) ||
           !(overlay = mir_colormap_overlay (job->input, e->map, e->width, e->height, job->colormap,
                                             (float) job->alpha, FALSE, error)) ||
           !(texture = texture_thumbnail (overlay, 150, error)))
         return NULL;
-      name = mirada_cli_explained_class_name (job->model, e);
+      name = mir_explanation_dup_class_name (job->model, e);
       /* Translators: a class name and its probability under a heat map */
       g_ptr_array_add (captions, g_strdup_printf (_("%s, P = %.3f"), name, e->probability));
       g_ptr_array_add (textures, texture);
@@ -955,7 +956,7 @@ mirada_explain_panel_set_model (MiradaExplainPanel *self,
         {
           const MirShape *o = mir_model_get_output_shape (model, 0);
           /* a binary sigmoid model has two classes, 1 − P and P */
-          gint64 k = mirada_cli_is_binary_sigmoid (model) ? 2 : o->dim[o->ndim - 1];
+          gint64 k = mir_model_is_binary_sigmoid (model) ? 2 : o->dim[o->ndim - 1];
 
           gtk_string_list_append (classes, _("Detector’s classes"));
           gtk_string_list_append (classes, _("Top prediction"));

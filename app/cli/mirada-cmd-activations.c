@@ -118,7 +118,7 @@ mirada_cmd_activations (int argc, char **argv)
   opts.per_row = per_row;
   opts.scale = scale;
   opts.margin = margin;
-  if (!(model = mirada_cli_load_model (argv[1], labels, preprocess, NULL, &error)) ||
+  if (!(model = mirada_model_open (argv[1], labels, preprocess, NULL, &error)) ||
       !(image = mirada_image_load (argv[2], &error)) ||
       !(input = mir_image_prepare (image, model, &error)) ||
       (layer = mirada_cli_find_layer (model, layer_name, &error)) < 0 ||

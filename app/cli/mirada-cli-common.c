@@ -1,0 +1,142 @@
+/* mirada-cli-common.c: what the CLI commands share (mirada-cli.h,
+ * mirada-cli-util.h): errors, option parsing, JSON output (model and image loading
+ * are in app/common/). */
+#define G_LOG_DOMAIN "mirada-cli"
+
+#include "config.h"
+
+#include <string.h>
+#include <glib/gi18n.h>
+
+#include "mirada-cli.h"
+#include "mirada-cli-util.h"
+
+int
+mirada_cli_fail (GError *error)
+{
+  g_autofree char *message = g_strdup (error ? error->message : _("Unknown error"));
+
+  /* One line, whatever the message holds. */
+  g_strdelimit (message, "\r\n", ' ');
+  g_printerr ("mirada: %s\n", message);
+  return 2;
+}
+
+int
+mirada_cli_usage_error (const char *cmd, const char *message)
+{
+  if (cmd != NULL)
+    {
+      g_printerr ("mirada %s: %s\n", cmd, message);
+      g_printerr (_("Try “mirada %s --help” for more information.\n"), cmd);
+    }
+  else
+    {
+      g_printerr ("mirada: %s\n", message);
+      g_printerr (_("Try “mirada --help” for more information.\n"));
+    }
+  return 1;
+}
+
+/* ------------------------------------------------------------------ */
+
+void
+mirada_cli_print_help (GOptionContext *context)
+{
+  g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
+
+  g_print ("%s", help);
+}
+
+int
+mirada_cli_parse (GOptionContext *context, const char *cmd, int *argc, char ***argv)
+{
+  gboolean help = FALSE;
+  const GOptionEntry help_entries[] = {
+    { "help", 'h', 0, G_OPTION_ARG_NONE, &help, N_("Show this help"), NULL },
+    { NULL }
+  };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *prgname = g_strdup_printf ("mirada %s", cmd);
+
+  g_set_prgname (prgname);
+  g_option_context_set_help_enabled (context, FALSE);
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  g_option_context_add_main_entries (context, help_entries, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (context, argc, argv, &error))
+    return mirada_cli_usage_error (cmd, error->message);
+  if (help)
+    {
+      mirada_cli_print_help (context);
+      return 0;
+    }
+  return -1;
+}
+
+char *
+mirada_cli_shape_string (const MirShape *shape)
+{
+  GString *s = g_string_new ("(");
+
+  for (guint i = 0; i < shape->ndim; i++)
+    {
+      if (i > 0)
+        g_string_append (s, ", ");
+      if (shape->dim[i] < 0)
+        g_string_append (s, "None");
+      else
+        g_string_append_printf (s, "%" G_GINT64_FORMAT, shape->dim[i]);
+    }
+  if (shape->ndim == 1)
+    g_string_append_c (s, ',');
+  g_string_append_c (s, ')');
+  return g_string_free (s, FALSE);
+}
+
+void
+mirada_cli_json_add_shape (JsonBuilder *builder, const MirShape *shape)
+{
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < shape->ndim; i++)
+    if (shape->dim[i] < 0)
+      json_builder_add_null_value (builder);
+    else
+      json_builder_add_int_value (builder, shape->dim[i]);
+  json_builder_end_array (builder);
+}
+
+void
+mirada_cli_json_add_string (JsonBuilder *builder, const char *s)
+{
+  if (s == NULL)
+    json_builder_add_null_value (builder);
+  else
+    json_builder_add_string_value (builder, s);
+}
+
+void
+mirada_cli_json_print (JsonBuilder *builder)
+{
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr(JsonNode) root = json_builder_get_root (builder);
+  g_autofree char *text = NULL;
+
+  json_generator_set_root (generator, root);
+  json_generator_set_pretty (generator, TRUE);
+  json_generator_set_indent (generator, 2);
+  text = json_generator_to_data (generator, NULL);
+  g_print ("%s\n", text);
+}
+
+gint64
+mirada_cli_output_units (MirModel *model)
+{
+  const MirShape *shape;
+
+  if (model->outputs->len == 0)
+    return -1;
+  shape = mir_model_get_output_shape (model, 0);
+  if (shape->ndim != 2)
+    return -1;
+  return shape->dim[1];
+}

@@ -1,0 +1,28 @@
+/* mirada-image-io.h: decoding and encoding images with GdkPixbuf
+ * (app/common: shared by the CLI and the window, no GTK). */
+#pragma once
+
+#include "mir.h"
+
+G_BEGIN_DECLS
+
+/* Decodes an image file with GdkPixbuf (EXIF orientation applied, alpha
+ * dropped) into RGB. */
+MirImage *mirada_image_load           (const char     *path,
+                                       GError        **error);
+/* Writes an RGB/grey MirImage as PNG atomically (temp file + rename). */
+gboolean  mirada_image_save_png       (const MirImage *image,
+                                       const char     *path,
+                                       GError        **error);
+/* A dataset image for the trainer and `mirada evaluate`: decoded, resized to
+ * @width × @height with @resize and converted to @channels, into @pixels
+ * (HWC). */
+gboolean  mirada_dataset_image_decode (const char     *path,
+                                       gint64          height,
+                                       gint64          width,
+                                       gint64          channels,
+                                       MirResizeMode   resize,
+                                       guint8         *pixels,
+                                       GError        **error);
+
+G_END_DECLS
