@@ -59,6 +59,27 @@ unknown_command (const char *name)
   return mirada_cli_usage_error (NULL, message);
 }
 
+/* The build tree's compiled catalogues (build/po) when this binary is the
+ * uninstalled build/app/mirada, so `build-aux/run` speaks the user's language
+ * before anything is installed; NULL otherwise. */
+static const char *
+uninstalled_localedir (void)
+{
+  static char *dir;
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *exe_dir = exe != NULL ? g_path_get_dirname (exe) : NULL;
+  g_autofree char *app_dir = g_build_filename (MIRADA_BUILD_ROOT, "app", NULL);
+
+  if (dir != NULL)
+    return dir;
+  if (exe_dir == NULL || g_strcmp0 (exe_dir, app_dir) != 0)
+    return NULL;
+  dir = g_build_filename (MIRADA_BUILD_ROOT, "po", NULL);
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    g_clear_pointer (&dir, g_free);
+  return dir;
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -76,7 +97,9 @@ main (int argc, char *argv[])
   /* MIRADA_LOCALEDIR: the build tree's compiled catalogues (build/po, set by
    * the tests and `meson devenv`), so translations work before installing. */
   localedir = g_getenv ("MIRADA_LOCALEDIR");
-  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL && *localedir != '\0' ? localedir : LOCALEDIR);
+  if (localedir == NULL || *localedir == '\0')
+    localedir = uninstalled_localedir ();
+  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
   g_set_prgname ("mirada");

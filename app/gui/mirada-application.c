@@ -7,6 +7,8 @@
 
 #include "mirada-application.h"
 #include "mirada-job.h"
+#include "mirada-settings.h"
+#include "mirada-smoke.h"
 #include "mirada-window.h"
 
 struct _MiradaApplication
@@ -33,15 +35,12 @@ mirada_application_activate (GApplication *app)
   gboolean new_window = gtk_application_get_active_window (GTK_APPLICATION (app)) == NULL;
   MiradaWindow *window = get_window (self);
 
+  /* Started without files: the built-in model and demo scene, every time
+   * (README: `mirada` opens the window on them), not only on the first start. */
   if (new_window)
-    {
-      g_autoptr(GSettings) settings = g_settings_new (APPLICATION_ID);
-
-      /* First start: the built-in model and demo scene, when they are bundled. */
-      if (g_settings_get_boolean (settings, "first-run") && mirada_window_open_defaults (window))
-        g_settings_set_boolean (settings, "first-run", FALSE);
-    }
+    mirada_window_open_defaults (window);
   gtk_window_present (GTK_WINDOW (window));
+  mirada_smoke_watch (app, GTK_WINDOW (window));
 }
 
 static void
@@ -54,6 +53,7 @@ mirada_application_open (GApplication  *app,
 
   mirada_window_open_files (window, files, n_files);
   gtk_window_present (GTK_WINDOW (window));
+  mirada_smoke_watch (app, GTK_WINDOW (window));
 }
 
 static void
@@ -181,8 +181,20 @@ int
 mirada_gui_run (int    argc,
                 char **argv)
 {
-  g_autoptr(MiradaApplication) app = mirada_application_new ();
+  g_autoptr(MiradaApplication) app = NULL;
+  g_autoptr(GError) error = NULL;
+  int status;
 
+  if (!mirada_settings_ensure_schema (&error))
+    {
+      g_printerr ("mirada: %s\n", error->message);
+      return 2;
+    }
+  app = mirada_application_new ();
   g_set_application_name ("Mirada");
-  return g_application_run (G_APPLICATION (app), argc, argv);
+  status = g_application_run (G_APPLICATION (app), argc, argv);
+  /* MIRADA_SMOKE (mirada-smoke.c): 1 when the boxes never showed */
+  if (status == 0)
+    status = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (app), "mirada-smoke-status"));
+  return status;
 }

@@ -1,0 +1,139 @@
+/* mirada-smoke.c: see mirada-smoke.h.  The check looks at what a user would
+ * see: a detection result with boxes, handed to a canvas that is mapped,
+ * has a size and has drawn a frame since. */
+#define G_LOG_DOMAIN "mirada-smoke"
+
+#include "config.h"
+
+#include "mirada-smoke.h"
+#include "mirada-window.h"
+
+typedef struct
+{
+  GApplication *app;
+  MiradaWindow *window;
+  gint64 deadline;
+  gint64 frame_at_result; /* canvas frame counter when the boxes appeared, or -1 */
+  guint source;
+} Smoke;
+
+static gint64
+canvas_frame (GtkWidget *canvas)
+{
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (canvas);
+
+  return clock != NULL ? gdk_frame_clock_get_frame_counter (clock) : -1;
+}
+
+static gboolean
+save_screenshot (GtkWidget *widget, const char *path, GError **error)
+{
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  int width = gtk_widget_get_width (widget);
+  int height = gtk_widget_get_height (widget);
+  GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
+
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  if (node == NULL || renderer == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "nothing drawn");
+      return FALSE;
+    }
+  texture = gsk_renderer_render_texture (renderer, node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  if (!gdk_texture_save_to_png (texture, path))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot write %s", path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+finish (Smoke *smoke, int status)
+{
+  g_object_set_data (G_OBJECT (smoke->app), "mirada-smoke-status", GINT_TO_POINTER (status));
+  smoke->source = 0;
+  g_application_quit (smoke->app);
+}
+
+static gboolean
+check_cb (gpointer user_data)
+{
+  Smoke *smoke = user_data;
+  GtkWidget *canvas = GTK_WIDGET (mirada_window_get_canvas (smoke->window));
+  MirDetectResult *result = mirada_window_get_result (smoke->window);
+  gboolean shown = result != NULL && result->boxes->len > 0 &&
+                   !mirada_window_get_busy (smoke->window) && gtk_widget_get_mapped (canvas) &&
+                   gtk_widget_get_width (canvas) > 0 && gtk_widget_get_height (canvas) > 0;
+
+  if (!shown)
+    smoke->frame_at_result = -1;
+  else if (smoke->frame_at_result < 0)
+    smoke->frame_at_result = canvas_frame (canvas);
+  else if (canvas_frame (canvas) > smoke->frame_at_result)
+    {
+      /* a frame was drawn with the boxes in place */
+      const char *shot = g_getenv ("MIRADA_SMOKE_SCREENSHOT");
+      g_autoptr(GError) error = NULL;
+
+      if (shot != NULL && *shot != '\0' && !save_screenshot (GTK_WIDGET (smoke->window), shot, &error))
+        {
+          g_printerr ("mirada: smoke test: screenshot: %s\n", error->message);
+          finish (smoke, 1);
+          return G_SOURCE_REMOVE;
+        }
+      g_print ("mirada: smoke test: the window shows %u boxes on a %d×%d canvas\n",
+               result->boxes->len, gtk_widget_get_width (canvas), gtk_widget_get_height (canvas));
+      finish (smoke, 0);
+      return G_SOURCE_REMOVE;
+    }
+  else
+    gtk_widget_queue_draw (canvas);
+
+  if (g_get_monotonic_time () > smoke->deadline)
+    {
+      g_printerr ("mirada: smoke test: no boxes on screen after %s s (result: %s, busy: %s)\n",
+                  g_getenv ("MIRADA_SMOKE_TIMEOUT") ? g_getenv ("MIRADA_SMOKE_TIMEOUT") : "120",
+                  result == NULL ? "none" : "present",
+                  mirada_window_get_busy (smoke->window) ? "yes" : "no");
+      finish (smoke, 1);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+smoke_free (gpointer data)
+{
+  Smoke *smoke = data;
+
+  g_clear_handle_id (&smoke->source, g_source_remove);
+  g_free (smoke);
+}
+
+void
+mirada_smoke_watch (GApplication *app, GtkWindow *window)
+{
+  const char *env = g_getenv ("MIRADA_SMOKE");
+  const char *timeout = g_getenv ("MIRADA_SMOKE_TIMEOUT");
+  Smoke *smoke;
+  double seconds = 120;
+
+  if (env == NULL || *env == '\0' || g_str_equal (env, "0") ||
+      g_object_get_data (G_OBJECT (app), "mirada-smoke") != NULL)
+    return;
+  if (timeout != NULL && g_ascii_strtod (timeout, NULL) > 0)
+    seconds = g_ascii_strtod (timeout, NULL);
+  smoke = g_new0 (Smoke, 1);
+  smoke->app = app;
+  smoke->window = MIRADA_WINDOW (window);
+  smoke->frame_at_result = -1;
+  smoke->deadline = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
+  smoke->source = g_timeout_add (50, check_cb, smoke);
+  g_object_set_data_full (G_OBJECT (app), "mirada-smoke", smoke, smoke_free);
+}
