@@ -1729,6 +1729,8 @@ main (int argc, char *argv[])
   settings = g_settings_new ("io.github.mirada.Mirada");
   g_settings_set_int (settings, "window-size", 64);
   g_settings_set_int (settings, "stride", 32);
+  /* the counts below are of ungrouped windows (the default groups with NMS) */
+  g_settings_set_string (settings, "grouping", "none");
   g_settings_set_boolean (settings, "first-run", FALSE);
 
   app = mirada_application_new ();

@@ -60,6 +60,12 @@ with tempfile.TemporaryDirectory() as tmp:
     p = run(home)
     check(shown(p), "no schema installed: the window opens and shows boxes",
           f"exit {p.returncode}\n{p.stdout}\n{p.stderr}")
+    # The first view of the demo finds every item of the scene and draws no
+    # false box, with the default settings (issue: 3 of 6 found before).
+    m = re.search(r"shows (\d+) boxes.*ground truth: (\d+) of (\d+) found, precision ([\d.]+)",
+                  p.stdout)
+    check(m and m.group(2) == m.group(3) and m.group(1) == m.group(3) and float(m.group(4)) == 1.0,
+          "first view of the demo: every item found, no false box", p.stdout)
     p = run(home)
     check(shown(p), "second start, same HOME: the built-in model and scene again",
           f"exit {p.returncode}\n{p.stdout}\n{p.stderr}")

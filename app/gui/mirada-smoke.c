@@ -87,8 +87,24 @@ check_cb (gpointer user_data)
           finish (smoke, 1);
           return G_SOURCE_REMOVE;
         }
-      g_print ("mirada: smoke test: the window shows %u boxes on a %d×%d canvas\n",
-               result->boxes->len, gtk_widget_get_width (canvas), gtk_widget_get_height (canvas));
+      MirDetectTruth *truth = mirada_window_get_truth (smoke->window);
+      g_autofree char *against = NULL;
+
+      /* the scene's ground truth, as the sidebar reports it */
+      if (truth != NULL && truth->boxes != NULL)
+        {
+          MirDetectEval eval = { 0 };
+
+          mir_detect_evaluate (result, (const MirDetectTruthBox *) (gpointer) truth->boxes->data,
+                               truth->boxes->len, 0.5, &eval);
+          against = g_strdup_printf ("; ground truth: %u of %u found, precision %.3f, "
+                                     "recall %.3f, F1 %.3f", eval.true_positives, eval.n_truth,
+                                     eval.precision, eval.recall, eval.f1);
+          mir_detect_eval_clear (&eval);
+        }
+      g_print ("mirada: smoke test: the window shows %u boxes on a %d×%d canvas%s\n",
+               result->boxes->len, gtk_widget_get_width (canvas), gtk_widget_get_height (canvas),
+               against != NULL ? against : "");
       finish (smoke, 0);
       return G_SOURCE_REMOVE;
     }
