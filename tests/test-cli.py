@@ -418,6 +418,41 @@ check("random maps: other seed, other map",
       open(os.path.join(tmp, "r1.npy"), "rb").read() != open(os.path.join(tmp, "r2.npy"),
                                                                "rb").read())
 
+# Ground truth (issue 16): class names match in any case, and a missing or
+# bad --truth file fails before any window is classified (nothing saved by
+# --save-grid, which runs right after classifying).
+scene_truth = json.load(open(os.path.join(TOP, "resources", "default", "scene.json")))
+lower_truth = os.path.join(tmp, "scene-lower.json")
+json.dump(dict(scene_truth, objects=[dict(o, **{"class": o["class"].lower()})
+                                     for o in scene_truth["objects"]]), open(lower_truth, "w"))
+evals = []
+for gt in (os.path.join(TOP, "resources", "default", "scene.json"), lower_truth):
+    rc, out, err = run("detect", DEFAULT_MODEL, SCENE, "--truth", gt, "--json")
+    try:
+        evals.append(json.loads(out)["evaluation"] if rc == 0 else None)
+    except ValueError:
+        evals.append(None)
+check("detect --truth: lower-case class names give the same P/R/F1 (%s)" % (evals[0],),
+      evals[0] is not None and evals[0]["truth"] == 6 and evals[1] == evals[0], (evals, err))
+zebra_truth = os.path.join(tmp, "scene-zebra.json")
+json.dump({"objects": [{"class": "sneaker", "box": [0, 0, 10, 10]},
+                       {"class": "Zebra", "box": [0, 0, 10, 10]}]}, open(zebra_truth, "w"))
+broken_truth = os.path.join(tmp, "scene-broken.json")
+with open(broken_truth, "w") as f:
+    f.write('{"objects": [{"class": "Bag", "box": [1, 2, 3')
+for what, gt, words in (("missing", os.path.join(tmp, "no-such-truth.json"), ["no-such-truth"]),
+                        ("not JSON", broken_truth, ["scene-broken"]),
+                        ("unknown class", zebra_truth, ["Zebra", "Sneaker", "Ankle boot"])):
+    grid_out = os.path.join(tmp, "truth-grid.json")
+    rc, out, err = run("detect", DEFAULT_MODEL, SCENE, "--windows", "100,150,200",
+                       "--save-grid", grid_out, "--truth", gt)
+    one_error_line("detect --truth %s" % what, rc, err)
+    check("detect --truth %s: the message names %s" % (what, ", ".join(words)),
+          all(w in err for w in words), err)
+    check("detect --truth %s: fails before classifying (no grid saved)" % what,
+          not os.path.exists(grid_out) and not os.path.exists(grid_out[:-5] + ".0.json"),
+          err)
+
 # Binary sigmoid: class 1 is P, class 0 its complement (as `predict` numbers
 # them); the occlusion map of the complement is the negated map.
 sig = model("tiny_sigmoid.h5")

@@ -626,6 +626,67 @@ test_evaluate (void)
   mir_detect_eval_clear (&ev);
 }
 
+/* Class names typed by people (ground truth, --classes) match the model's
+ * whatever their case, exact names first (issue 16). */
+static void
+test_class_name_case (void)
+{
+  const char *model_names[] = { "Cat", "Dog", "T-shirt/top", "Ñandú", NULL };
+  const char *clash[] = { "cat", "Cat", "CAT", NULL };
+  g_autofree char *dir = g_dir_make_tmp ("mirada-detect-XXXXXX", NULL);
+  g_autofree char *lower = g_build_filename (dir, "lower.json", NULL);
+  g_autofree char *exact = g_build_filename (dir, "exact.json", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirDetectTruth) a = NULL;
+  g_autoptr(MirDetectTruth) b = NULL;
+  g_autoptr(MirDetectGrid) grid = make_grid_a ();
+
+  g_assert_cmpint (mir_detect_match_class_name (model_names, "Cat"), ==, 0);
+  g_assert_cmpint (mir_detect_match_class_name (model_names, "cat"), ==, 0);
+  g_assert_cmpint (mir_detect_match_class_name (model_names, "DOG"), ==, 1);
+  g_assert_cmpint (mir_detect_match_class_name (model_names, "t-shirt/TOP"), ==, 2);
+  g_assert_cmpint (mir_detect_match_class_name (model_names, "ñANDÚ"), ==, 3);
+  g_assert_cmpint (mir_detect_match_class_name (model_names, "cats"), ==, -1);
+  g_assert_cmpint (mir_detect_match_class_name (model_names, ""), ==, -1);
+  /* exact wins; a case-only match among several names is ambiguous */
+  g_assert_cmpint (mir_detect_match_class_name (clash, "CAT"), ==, 2);
+  g_assert_cmpint (mir_detect_match_class_name (clash, "cAt"), ==, -1);
+
+  g_assert_true (g_file_set_contents (exact,
+    "{\"objects\": [{\"class\": \"Cat\", \"box\": [1, 2, 3, 4]},"
+    " {\"class\": \"Dog\", \"box\": [5, 6, 7, 8]}]}", -1, &error));
+  g_assert_true (g_file_set_contents (lower,
+    "{\"objects\": [{\"class\": \"cat\", \"box\": [1, 2, 3, 4]},"
+    " {\"class\": \"DOG\", \"box\": [5, 6, 7, 8]}]}", -1, &error));
+  a = mir_detect_truth_load (exact, model_names, &error);
+  g_assert_no_error (error);
+  b = mir_detect_truth_load (lower, model_names, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (b->boxes->len, ==, 2);
+  g_assert_cmpuint (g_array_index (b->boxes, MirDetectTruthBox, 0).class_index, ==, 0);
+  g_assert_cmpuint (g_array_index (b->boxes, MirDetectTruthBox, 1).class_index, ==, 1);
+  g_assert_cmpmem (a->boxes->data, a->boxes->len * sizeof (MirDetectTruthBox),
+                   b->boxes->data, b->boxes->len * sizeof (MirDetectTruthBox));
+
+  /* an unknown name says which one and lists the model's classes */
+  g_assert_true (g_file_set_contents (lower,
+    "{\"objects\": [{\"class\": \"cat\", \"box\": [1, 2, 3, 4]},"
+    " {\"class\": \"zebra\", \"box\": [5, 6, 7, 8]}]}", -1, &error));
+  g_assert_null (mir_detect_truth_load (lower, model_names, &error));
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "zebra"));
+  g_assert_nonnull (strstr (error->message, "Cat, Dog, T-shirt/top, Ñandú"));
+  g_clear_error (&error);
+
+  /* --classes, --threshold CLASS=… go through the same matching */
+  g_assert_cmpint (mir_detect_grid_find_class (grid, "CAT", &error), ==, 1);
+  g_assert_no_error (error);
+
+  g_unlink (lower);
+  g_unlink (exact);
+  g_rmdir (dir);
+}
+
 static void
 test_truth_and_grid_files (void)
 {
@@ -998,6 +1059,7 @@ main (int argc, char **argv)
   g_test_add_func ("/detect/grouping", test_grouping);
   g_test_add_func ("/detect/evaluate", test_evaluate);
   g_test_add_func ("/detect/files", test_truth_and_grid_files);
+  g_test_add_func ("/detect/class-name-case", test_class_name_case);
   g_test_add_func ("/detect/draw", test_draw);
   g_test_add_func ("/detect/multiscale", test_multiscale);
   g_test_add_func ("/detect/scales-spec", test_scales_spec);

@@ -263,6 +263,159 @@ test_directory (void)
 }
 
 static void
+record_skip (const char *path, const GError *why, gpointer user_data)
+{
+  GPtrArray *skipped = user_data;
+
+  g_assert_nonnull (why);
+  g_ptr_array_add (skipped, g_path_get_basename (path));
+}
+
+/* Issue 16: a file that is not a readable image is skipped (and reported)
+ * instead of aborting the whole load; a class left with nothing fails. */
+static void
+test_directory_skipping (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("mir-dir-XXXXXX", NULL);
+  g_autoptr(MirDataset) ds = NULL;
+  g_autoptr(GPtrArray) skipped = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *rm = NULL;
+  GError *error = NULL;
+  guint calls = 0, n_skipped = 99;
+
+  touch (dir, "dogs", "a.png");
+  touch (dir, "dogs", "bad-1.png");
+  touch (dir, "dogs", "c.png");
+  touch (dir, "cats", "bad-2.jpg");
+  touch (dir, "cats", "d.png");
+
+  ds = mir_dataset_load_directory_skipping (dir, 4, 3, 1, fake_decode, &calls, record_skip,
+                                            skipped, &n_skipped, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (calls, ==, 5);
+  g_assert_cmpuint (n_skipped, ==, 2);
+  g_assert_cmpuint (skipped->len, ==, 2);
+  g_assert_cmpstr (skipped->pdata[0], ==, "bad-2.jpg");
+  g_assert_cmpstr (skipped->pdata[1], ==, "bad-1.png");
+  g_assert_cmpint (ds->n, ==, 3);
+  g_assert_cmpint (ds->labels[0], ==, 0);
+  g_assert_cmpint (ds->labels[1], ==, 1);
+  g_assert_cmpint (ds->labels[2], ==, 1);
+  g_assert_cmpint (mir_dataset_get_image (ds, 0)[0], ==, 'd');
+  g_assert_cmpint (mir_dataset_get_image (ds, 1)[0], ==, 'a');
+  g_assert_cmpint (mir_dataset_get_image (ds, 2)[11], ==, 'c');
+  g_clear_pointer (&ds, mir_dataset_unref);
+
+  /* the strict reader still fails on the first bad file */
+  ds = mir_dataset_load_directory (dir, 4, 3, 1, fake_decode, &calls, NULL, &error);
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_FORMAT);
+  g_assert_null (ds);
+  g_clear_error (&error);
+
+  /* a class whose every file is skipped fails, naming the class */
+  touch (dir, "zz-owls", "bad-3.png");
+  ds = mir_dataset_load_directory_skipping (dir, 4, 3, 1, fake_decode, &calls, NULL, NULL,
+                                            NULL, NULL, &error);
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "zz-owls"));
+  g_assert_null (ds);
+  g_clear_error (&error);
+
+  rm = g_strdup_printf ("rm -rf '%s'", dir);
+  g_assert_true (g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL));
+}
+
+/* Issue 16: a folder is read class by class; the split must take the same
+ * fraction of every class, at random but reproducibly for a seed. */
+static void
+test_split_stratified (void)
+{
+  const guint K = 4, PER = 25;
+  g_autoptr(MirDataset) ds = mir_dataset_new (K * PER, 2, 2, 1, K, NULL);
+  g_autoptr(MirDataset) train = NULL;
+  g_autoptr(MirDataset) val = NULL;
+  g_autoptr(MirDataset) train2 = NULL;
+  g_autoptr(MirDataset) val2 = NULL;
+  g_autoptr(MirDataset) val3 = NULL;
+  g_autoptr(MirDataset) train3 = NULL;
+  g_autofree gboolean *seen = g_new0 (gboolean, K * PER);
+  gint64 nt[4], nv[4];
+  GError *error = NULL;
+  gboolean same_order = TRUE, tail = TRUE;
+
+  /* class by class, as the folder reader stores them; the first pixel
+   * numbers the image */
+  for (guint i = 0; i < K * PER; i++)
+    {
+      ds->labels[i] = (gint32) (i / PER);
+      mir_dataset_get_image (ds, i)[0] = (guint8) i;
+    }
+
+  g_assert_true (mir_dataset_split_stratified (ds, 0.1, 7, &train, &val, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (train->n + val->n, ==, K * PER);
+  mir_dataset_count_classes (train, nt);
+  mir_dataset_count_classes (val, nv);
+  for (guint c = 0; c < K; c++)
+    {
+      /* round(0.1 × 25) = 3 (half up) of every class, the last one too */
+      g_assert_cmpint (nv[c], ==, 3);
+      g_assert_cmpint (nt[c], ==, 22);
+    }
+  g_assert_cmpstr (val->class_names[3], ==, ds->class_names[3]);
+  /* every image once, with its own label; not simply the tail of each class */
+  for (gint64 i = 0; i < train->n + val->n; i++)
+    {
+      MirDataset *d = i < train->n ? train : val;
+      gint64 j = i < train->n ? i : i - train->n;
+      guint id = mir_dataset_get_image (d, j)[0];
+
+      g_assert_false (seen[id]);
+      seen[id] = TRUE;
+      g_assert_cmpint (d->labels[j], ==, (gint32) (id / PER));
+      if (d == val && id % PER < PER - 3)
+        tail = FALSE;
+    }
+  g_assert_false (tail);
+
+  /* the same seed, the same split; another seed, another one */
+  g_assert_true (mir_dataset_split_stratified (ds, 0.1, 7, &train2, &val2, &error));
+  g_assert_cmpint (val2->n, ==, val->n);
+  g_assert_cmpmem (val2->pixels, (gsize) val->n * 4, val->pixels, (gsize) val->n * 4);
+  g_assert_cmpmem (train2->pixels, (gsize) train->n * 4, train->pixels, (gsize) train->n * 4);
+  g_assert_true (mir_dataset_split_stratified (ds, 0.1, 8, &train3, &val3, &error));
+  for (gint64 i = 0; i < val->n; i++)
+    same_order = same_order && mir_dataset_get_image (val3, i)[0] == mir_dataset_get_image (val, i)[0];
+  g_assert_false (same_order);
+  g_clear_pointer (&train2, mir_dataset_unref);
+  g_clear_pointer (&val2, mir_dataset_unref);
+
+  /* 0: everything trains; a class of one image keeps it for training */
+  g_assert_true (mir_dataset_split_stratified (ds, 0, 7, &train2, &val2, &error));
+  g_assert_null (val2);
+  g_assert_true (train2 == ds);
+  g_clear_pointer (&train2, mir_dataset_unref);
+  g_assert_false (mir_dataset_split_stratified (ds, 1.0, 7, &train2, &val2, &error));
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);
+  g_clear_error (&error);
+  {
+    g_autoptr(MirDataset) tiny = mir_dataset_new (3, 2, 2, 1, 2, NULL);
+    tiny->labels[0] = 0;
+    tiny->labels[1] = 1;
+    tiny->labels[2] = 1;
+    g_assert_true (mir_dataset_split_stratified (tiny, 0.5, 1, &train2, &val2, &error));
+    mir_dataset_count_classes (val2, nv);
+    g_assert_cmpint (nv[0], ==, 0);
+    g_assert_cmpint (nv[1], ==, 1);
+    g_clear_pointer (&train2, mir_dataset_unref);
+    g_clear_pointer (&val2, mir_dataset_unref);
+    g_assert_false (mir_dataset_split_stratified (tiny, 0.1, 1, &train2, &val2, &error));
+    g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);
+    g_clear_error (&error);
+  }
+}
+
+static void
 test_split_and_batch (void)
 {
   g_autoptr(MirDataset) ds = mir_dataset_new (10, 5, 6, 1, 2, NULL);
@@ -1068,6 +1221,8 @@ main (int argc, char *argv[])
                         test_fashion_mnist);
   g_test_add_func ("/train/dataset/idx-errors", test_idx_errors);
   g_test_add_func ("/train/dataset/directory", test_directory);
+  g_test_add_func ("/train/dataset/directory-skipping", test_directory_skipping);
+  g_test_add_func ("/train/dataset/split-stratified", test_split_stratified);
   g_test_add_func ("/train/dataset/split-batch-augment", test_split_and_batch);
   g_test_add_func ("/train/loss/softmax-cross-entropy", test_softmax_cross_entropy);
   g_test_add_func ("/train/loss/binary-cross-entropy", test_binary_cross_entropy);

@@ -682,6 +682,15 @@ mirada_cmd_detect (int argc, char **argv)
           }
         if (argc == 2)
           image_path = argv[1];
+        if (truth_path)
+          {
+            MirDetectGrid *first = g_ptr_array_index (grids, 0);
+
+            if (!(truth = mir_detect_truth_load (truth_path,
+                                                 (const char *const *) first->class_names,
+                                                 &error)))
+              return mirada_cli_fail (error);
+          }
       }
     else
       {
@@ -728,6 +737,18 @@ mirada_cmd_detect (int argc, char **argv)
         image_path = argv[2];
         if (!(model = mirada_model_open (argv[1], labels, preprocess, resize, &error)))
           return mirada_cli_fail (error);
+        /* A bad ground-truth file fails now, not after every window is
+         * classified.  (No names: not a classifier, which classifying
+         * refuses before any window.) */
+        if (truth_path)
+          {
+            g_auto(GStrv) names = mir_detect_model_class_names (model);
+
+            if (names != NULL &&
+                !(truth = mir_detect_truth_load (truth_path, (const char *const *) names,
+                                                 &error)))
+              return mirada_cli_fail (error);
+          }
         if (!(image = mirada_image_load (image_path, &error)))
           return mirada_cli_fail (error);
         if (levels == 0 && scale_factor != 0)
@@ -826,14 +847,6 @@ mirada_cmd_detect (int argc, char **argv)
         return mirada_cli_fail (error);
     if (!mir_detect_params_check (params, grid, &error))
       return mirada_cli_fail (error);
-
-    if (truth_path)
-      {
-        truth = mir_detect_truth_load (truth_path, (const char *const *) grid->class_names,
-                                       &error);
-        if (truth == NULL)
-          return mirada_cli_fail (error);
-      }
 
     for (guint q = 0; sweeps && sweeps[q]; q++)
       {

@@ -6,6 +6,7 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <signal.h>
 #include <inttypes.h>
 #include <glib/gi18n.h>
@@ -90,6 +91,74 @@ decode_image (const char *path, gint64 height, gint64 width, gint64 channels, gu
                                           pixels, error);
 }
 
+/* A file the folder reader leaves out: one line on stderr. */
+static void
+skip_cb (const char *path, const GError *why, gpointer user_data)
+{
+  g_autofree char *message = g_strdup_printf (_("skipping %s: %s"), path, why->message);
+
+  g_strdelimit (message, "\r\n", ' ');
+  g_printerr ("mirada: %s\n", message);
+}
+
+/* A folder-per-class tree, its unreadable files skipped with a warning
+ * each and a count at the end. */
+static MirDataset *
+load_folder (const char *dir, const MirShape *in, GError **error)
+{
+  MirDataset *data;
+  guint skipped = 0;
+
+  data = mir_dataset_load_directory_skipping (dir, in->dim[1], in->dim[2], in->dim[3],
+                                              decode_image, NULL, skip_cb, NULL, &skipped,
+                                              NULL, error);
+  if (skipped > 0)
+    {
+      g_autofree char *message =
+        g_strdup_printf (ngettext ("skipped %u file of '%s' that is not a readable image",
+                                   "skipped %u files of '%s' that are not readable images",
+                                   skipped), skipped, dir);
+      g_printerr ("mirada: %s\n", message);
+    }
+  return data;
+}
+
+/* --validation: the same classes as the training folder, in the same order. */
+static gboolean
+check_same_classes (const MirDataset *train, const char *train_dir, const MirDataset *val,
+                    const char *val_dir, GError **error)
+{
+  gboolean same = train->n_classes == val->n_classes;
+
+  for (guint c = 0; same && c < train->n_classes; c++)
+    same = g_strcmp0 (train->class_names[c], val->class_names[c]) == 0;
+  if (!same)
+    {
+      g_autofree char *a = g_strjoinv (", ", train->class_names);
+      g_autofree char *b = g_strjoinv (", ", val->class_names);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("The validation folder '%s' must have the same class subfolders as the "
+                     "training folder '%s' (training: %s; validation: %s)"),
+                   val_dir, train_dir, a, b);
+    }
+  return same;
+}
+
+/* Images per class in each part, so that a split leaving a class out shows. */
+static void
+print_split (const MirDataset *train, const MirDataset *val)
+{
+  g_autofree gint64 *nt = g_new0 (gint64, train->n_classes);
+  g_autofree gint64 *nv = g_new0 (gint64, train->n_classes);
+
+  mir_dataset_count_classes (train, nt);
+  if (val != NULL)
+    mir_dataset_count_classes (val, nv);
+  g_print (_("Images per class (training + validation):\n"));
+  for (guint c = 0; c < train->n_classes; c++)
+    g_print ("  %s: %" PRId64 " + %" PRId64 "\n", train->class_names[c], nt[c], nv[c]);
+}
+
 typedef struct
 {
   MirModel *model;
@@ -169,8 +238,9 @@ mirada_cmd_train (int argc, char **argv)
   g_autofree char *out = NULL;
   g_autofree char *optimizer = NULL;
   g_autofree char *preprocess = NULL;
+  g_autofree char *validation_dir = NULL;
   int epochs = 10, batch = 32, seed = 1, shift = 2;
-  double lr = 0, momentum = 0, val_split = 0.1;
+  double lr = 0, momentum = 0, val_split = NAN; /* not given: 0.1 */
   gboolean augment = FALSE, flip = FALSE;
   double lr_decay = 1.0;
   int lr_every = 0;
@@ -189,7 +259,8 @@ mirada_cmd_train (int argc, char **argv)
     { "flip", 0, 0, G_OPTION_ARG_NONE, &flip, N_("Random horizontal flips"), NULL },
     { "lr-decay", 0, 0, G_OPTION_ARG_DOUBLE, &lr_decay, N_("Multiply the learning rate by X every --lr-decay-every epochs"), "X" },
     { "lr-decay-every", 0, 0, G_OPTION_ARG_INT, &lr_every, N_("Epochs between two learning-rate decays (0: constant)"), "N" },
-    { "validation-split", 0, 0, G_OPTION_ARG_DOUBLE, &val_split, N_("Fraction of the data kept for validation (default 0.1)"), "X" },
+    { "validation-split", 0, 0, G_OPTION_ARG_DOUBLE, &val_split, N_("Fraction of the data kept for validation (default 0.1; from a folder: of each class, chosen at random with --seed)"), "X" },
+    { "validation", 0, 0, G_OPTION_ARG_FILENAME, &validation_dir, N_("A second folder with one subfolder of images per class (the same classes) to validate on instead of a split"), N_("DIR") },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, N_("Worker threads, each training on a part of every batch (default 0: one per core); a seed reproduces a run for the same number"), "N" },
     { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("How pixels become inputs: none, scale (default), tf, caffe, torch"), N_("MODE") },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, N_("Where to save the model (.h5)"), N_("FILE") },
@@ -200,6 +271,7 @@ mirada_cmd_train (int argc, char **argv)
   int ret;
   g_autoptr(MirModel) model = NULL;
   g_autoptr(MirDataset) data = NULL;
+  g_autoptr(MirDataset) validation = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GTask) task = NULL;
@@ -228,6 +300,14 @@ mirada_cmd_train (int argc, char **argv)
     return mirada_cli_usage_error ("train", error->message);
   if (preprocess && !mir_preprocess_mode_from_string (preprocess, &mode, &error))
     return mirada_cli_usage_error ("train", error->message);
+  if (validation_dir && g_strcmp0 (dataset_arg, "fashion-mnist") == 0)
+    return mirada_cli_usage_error ("train", _("--validation needs a folder dataset (--dataset DIR)"));
+  if (validation_dir && !isnan (val_split))
+    return mirada_cli_usage_error ("train", _("Choose one of --validation and --validation-split"));
+  if (isnan (val_split))
+    val_split = 0.1;
+  else if (!(val_split >= 0 && val_split < 1))
+    return mirada_cli_usage_error ("train", _("--validation-split must be at least 0 and below 1"));
 
   if (!(model = build_model (arch ? arch : "default", (guint32) seed, &error)))
     return mirada_cli_fail (error);
@@ -242,10 +322,15 @@ mirada_cmd_train (int argc, char **argv)
   if (g_strcmp0 (dataset_arg, "fashion-mnist") == 0)
     data = mir_dataset_load_fashion_mnist (NULL, TRUE, &error);
   else
-    data = mir_dataset_load_directory (dataset_arg, in->dim[1], in->dim[2], in->dim[3],
-                                       decode_image, NULL, NULL, &error);
+    data = load_folder (dataset_arg, in, &error);
   if (data == NULL)
     return mirada_cli_fail (error);
+  if (validation_dir)
+    {
+      if (!(validation = load_folder (validation_dir, in, &error)) ||
+          !check_same_classes (data, dataset_arg, validation, validation_dir, &error))
+        return mirada_cli_fail (error);
+    }
 
   /* A model with one output more than the dataset's classes gets the
    * "background" class. */
@@ -262,8 +347,31 @@ mirada_cmd_train (int argc, char **argv)
                                           names->len - 1, &error) ||
             !add_background_samples (&data, data->n_classes - 1, (guint64) seed, &error))
           return mirada_cli_fail (error);
+        if (validation &&
+            (!mir_dataset_set_class_names (validation, (const char *const *) names->pdata,
+                                           names->len - 1, &error) ||
+             !add_background_samples (&validation, validation->n_classes - 1,
+                                      (guint64) seed + 1, &error)))
+          return mirada_cli_fail (error);
       }
   }
+
+  /* A folder is read class by class: Keras' validation_split (the last
+   * images) would keep whole classes out of training.  Split each class
+   * at random with the seed instead.  (Fashion-MNIST's files are already
+   * shuffled; the trainer takes its tail, as Keras does.) */
+  if (g_strcmp0 (dataset_arg, "fashion-mnist") != 0)
+    {
+      if (validation == NULL)
+        {
+          g_autoptr(MirDataset) all = g_steal_pointer (&data);
+          if (!mir_dataset_split_stratified (all, val_split, (guint64) seed, &data, &validation,
+                                             &error))
+            return mirada_cli_fail (error);
+        }
+      print_split (data, validation);
+      val_split = 0;
+    }
 
   mir_train_options_init (&job.options);
   job.options.epochs = (guint) epochs;
@@ -275,6 +383,7 @@ mirada_cmd_train (int argc, char **argv)
   job.options.seed = (guint64) seed;
   job.options.n_threads = (guint) threads;
   job.options.validation_split = val_split;
+  job.options.validation = validation;
   job.options.preprocess = mode;
   if (augment || flip || shift != 2)
     {

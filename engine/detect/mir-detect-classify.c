@@ -290,6 +290,27 @@ mir_detect_classify (MirModel                *model,
                                    progress, progress_data, cancellable, error);
 }
 
+char **
+mir_detect_model_class_names (MirModel *model)
+{
+  const MirShape *out_shape;
+  char **names;
+  guint n_classes;
+
+  g_return_val_if_fail (model != NULL, NULL);
+
+  if (model->outputs == NULL || model->outputs->len < 1)
+    return NULL;
+  out_shape = mir_model_get_output_shape (model, 0);
+  if (out_shape->ndim != 2 || out_shape->dim[1] < 1 || out_shape->dim[1] > G_MAXINT)
+    return NULL;
+  n_classes = out_shape->dim[1] == 1 ? 2 : (guint) out_shape->dim[1];
+  names = g_new0 (char *, n_classes + 1);
+  for (guint c = 0; c < n_classes; c++)
+    names[c] = mir_model_dup_class_name (model, c);
+  return names;
+}
+
 MirDetectGrid *
 mir_detect_classify_full (MirModel                *model,
                           const MirImage          *image,
@@ -355,10 +376,14 @@ mir_detect_classify_full (MirModel                *model,
       return NULL;
     }
   head = mir_model_get_head_kind (model);
-  n_classes = k == 1 ? 2 : (guint) k;
-  names = g_new0 (char *, n_classes + 1);
-  for (guint c = 0; c < n_classes; c++)
-    names[c] = mir_model_dup_class_name (model, c);
+  names = mir_detect_model_class_names (model);
+  if (names == NULL)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("The model has too many outputs (%" PRId64 ") for the detector"), k);
+      return NULL;
+    }
+  n_classes = g_strv_length (names);
   grid = mir_detect_grid_new (geom, n_classes, (const char *const *) names, head, NULL, error);
   if (grid == NULL)
     return NULL;

@@ -36,12 +36,12 @@ class_from_node (JsonNode *node, const char *const *class_names)
   if (json_node_get_value_type (node) == G_TYPE_STRING)
     {
       const char *s = json_node_get_string (node);
+      gint c = mir_detect_match_class_name (class_names, s);
       char *end = NULL;
       guint64 v;
 
-      for (guint c = 0; c < n; c++)
-        if (g_strcmp0 (class_names[c], s) == 0)
-          return (gint) c;
+      if (c >= 0)
+        return c;
       errno = 0;
       v = g_ascii_strtoull (s, &end, 10);
       if (*s != '\0' && *end == '\0' && errno == 0 && v < G_MAXINT && (n == 0 || v < n))
@@ -91,7 +91,7 @@ mir_detect_truth_load (const char        *path,
     {
       JsonNode *onode = json_array_get_element (objects, i);
       JsonObject *o;
-      JsonNode *bnode;
+      JsonNode *bnode, *cnode;
       JsonArray *box;
       MirDetectTruthBox tb;
       double v[4];
@@ -104,14 +104,22 @@ mir_detect_truth_load (const char        *path,
           return NULL;
         }
       o = json_node_get_object (onode);
-      c = class_from_node (json_object_get_member (o, "class"), class_names);
+      cnode = json_object_get_member (o, "class");
+      c = class_from_node (cnode, class_names);
       if (c < 0)
         {
           g_autofree char *names = class_names ? g_strjoinv (", ", (char **) class_names)
                                                : g_strdup ("");
-          g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
-                       _("%s: object %u has an unknown or missing “class” (classes: %s)"),
-                       path, i, names);
+          if (cnode != NULL && JSON_NODE_HOLDS_VALUE (cnode)
+              && json_node_get_value_type (cnode) == G_TYPE_STRING)
+            g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                         _("%s: object %u has the class “%s”, which the model does not have "
+                           "(its classes: %s; or an index from 0)"),
+                         path, i, json_node_get_string (cnode), names);
+          else
+            g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                         _("%s: object %u has an unknown or missing “class” (classes: %s)"),
+                         path, i, names);
           return NULL;
         }
       bnode = json_object_get_member (o, "box");

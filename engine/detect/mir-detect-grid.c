@@ -268,6 +268,32 @@ mir_detect_grid_new (const MirDetectGeometry *geom,
 }
 
 gint
+mir_detect_match_class_name (const char *const *class_names, const char *name)
+{
+  g_autofree char *folded = NULL;
+  gint found = -1;
+
+  if (class_names == NULL || name == NULL)
+    return -1;
+  for (guint c = 0; class_names[c] != NULL; c++)
+    if (strcmp (class_names[c], name) == 0)
+      return (gint) c;
+  folded = g_utf8_casefold (name, -1);
+  for (guint c = 0; class_names[c] != NULL; c++)
+    {
+      g_autofree char *other = g_utf8_casefold (class_names[c], -1);
+
+      if (strcmp (other, folded) == 0)
+        {
+          if (found >= 0)
+            return -1; /* "cat" with both "Cat" and "CAT": ambiguous */
+          found = (gint) c;
+        }
+    }
+  return found;
+}
+
+gint
 mir_detect_grid_find_class (const MirDetectGrid *grid,
                             const char          *name_or_index,
                             GError             **error)
@@ -277,9 +303,12 @@ mir_detect_grid_find_class (const MirDetectGrid *grid,
 
   g_return_val_if_fail (grid != NULL && name_or_index != NULL, -1);
 
-  for (guint c = 0; c < grid->n_classes; c++)
-    if (g_strcmp0 (grid->class_names[c], name_or_index) == 0)
-      return (gint) c;
+  {
+    gint c = mir_detect_match_class_name ((const char *const *) grid->class_names,
+                                          name_or_index);
+    if (c >= 0 && (guint) c < grid->n_classes)
+      return c;
+  }
   errno = 0;
   v = g_ascii_strtoull (name_or_index, &end, 10);
   if (*name_or_index != '\0' && end != NULL && *end == '\0' && errno == 0

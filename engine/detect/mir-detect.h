@@ -122,7 +122,13 @@ mir_detect_grid_get (const MirDetectGrid *grid, guint n, guint c)
 {
   return grid->probs[(gsize) n * grid->n_classes + c];
 }
-/* Class index for a name or a decimal index, or -1 with @error set. */
+/* The index of the class called @name among @class_names (NULL-terminated):
+ * the exact name first, else the one name equal to it ignoring case
+ * (Unicode case folding: "cat" finds "Cat"); -1 when none or several match. */
+gint           mir_detect_match_class_name (const char *const *class_names,
+                                            const char        *name);
+/* Class index for a name (mir_detect_match_class_name()) or a decimal
+ * index, or -1 with @error set. */
 gint           mir_detect_grid_find_class (const MirDetectGrid *grid,
                                            const char          *name_or_index,
                                            GError             **error);
@@ -204,6 +210,12 @@ MirDetectGrid *mir_detect_classify_full (MirModel                *model,
                                          gpointer                 progress_data,
                                          GCancellable            *cancellable,
                                          GError                 **error);
+
+/* The names of the classes the grids of @model will have (a single output
+ * unit is two classes), NULL-terminated, or NULL when @model is not an
+ * image classifier (output N×classes).  For checking class names, e.g. a
+ * ground-truth file, before classifying.  Transfer full. */
+char         **mir_detect_model_class_names (MirModel *model);
 
 /* Classifies every scale of @scales: a pointer array of @scales->n_scales
  * MirDetectGrid (free function set), grid s with scale = factor[s].
@@ -358,7 +370,8 @@ typedef struct
 /* Ground-truth JSON (docs/detector.md):
  *   {"image": "scene.png", "width": 800, "height": 400,
  *    "objects": [{"class": "dog", "box": [x, y, w, h]}, ...]}
- * "class" is a name from @class_names or an index (number or string). */
+ * "class" is a name from @class_names (case does not matter, see
+ * mir_detect_match_class_name()) or an index (number or string). */
 MirDetectTruth *mir_detect_truth_load (const char        *path,
                                        const char *const *class_names,
                                        GError           **error);

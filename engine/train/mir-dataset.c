@@ -369,18 +369,24 @@ list_entries (const char *dir, gboolean want_dirs, GError **error)
   return g_steal_pointer (&names);
 }
 
-MirDataset *
-mir_dataset_load_directory (const char *dir, gint64 height, gint64 width, gint64 channels,
-                            MirImageDecodeFunc decode, gpointer user_data,
-                            GCancellable *cancellable, GError **error)
+/* @lenient: a file @decode fails on is left out (and @skip told) instead
+ * of failing the load; a class left with no images fails it. */
+static MirDataset *
+load_directory (const char *dir, gint64 height, gint64 width, gint64 channels,
+                MirImageDecodeFunc decode, gpointer user_data, gboolean lenient,
+                MirDatasetSkipFunc skip, gpointer skip_data, guint *n_skipped,
+                GCancellable *cancellable, GError **error)
 {
   g_autoptr(GPtrArray) classes = NULL;
   g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
   g_autoptr(MirDataset) ds = NULL;
   gint64 total = 0, k = 0;
+  guint skipped = 0;
 
   g_return_val_if_fail (dir != NULL && decode != NULL, NULL);
 
+  if (n_skipped)
+    *n_skipped = 0;
   if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_IO,
@@ -424,19 +430,79 @@ mir_dataset_load_directory (const char *dir, gint64 height, gint64 width, gint64
   for (guint c = 0; c < files->len; c++)
     {
       GPtrArray *list = files->pdata[c];
-      for (guint i = 0; i < list->len; i++, k++)
+      gint64 first = k;
+      guint class_skipped = 0;
+
+      for (guint i = 0; i < list->len; i++)
         {
           g_autofree char *path = g_build_filename (dir, classes->pdata[c], list->pdata[i], NULL);
+          GError *local = NULL;
 
           if (g_cancellable_set_error_if_cancelled (cancellable, error))
             return NULL;
           if (!decode (path, height, width, channels, mir_dataset_get_image (ds, k), user_data,
-                       error))
-            return NULL;
-          ds->labels[k] = (gint32) c;
+                       &local))
+            {
+              if (!lenient)
+                {
+                  g_propagate_error (error, local);
+                  return NULL;
+                }
+              if (skip)
+                skip (path, local, skip_data);
+              g_error_free (local);
+              skipped++;
+              class_skipped++;
+              continue;
+            }
+          ds->labels[k++] = (gint32) c;
+        }
+      if (lenient && k == first)
+        {
+          g_autofree char *sub = g_build_filename (dir, classes->pdata[c], NULL);
+          if (class_skipped > 0)
+            g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                         _("The class “%s” has no readable images: all %u files in '%s' "
+                           "were skipped"),
+                         (const char *) classes->pdata[c], class_skipped, sub);
+          else
+            g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                         _("The class “%s” has no images: put some in '%s' or remove "
+                           "the folder"),
+                         (const char *) classes->pdata[c], sub);
+          return NULL;
         }
     }
+  if (k < ds->n)
+    {
+      /* give back the room of the skipped files */
+      ds->n = k;
+      ds->pixels = g_realloc (ds->pixels, MAX ((gsize) k * mir_dataset_image_size (ds), 1));
+      ds->labels = g_realloc_n (ds->labels, (gsize) MAX (k, 1), sizeof (gint32));
+    }
+  if (n_skipped)
+    *n_skipped = skipped;
   return g_steal_pointer (&ds);
+}
+
+MirDataset *
+mir_dataset_load_directory (const char *dir, gint64 height, gint64 width, gint64 channels,
+                            MirImageDecodeFunc decode, gpointer user_data,
+                            GCancellable *cancellable, GError **error)
+{
+  return load_directory (dir, height, width, channels, decode, user_data, FALSE, NULL, NULL,
+                         NULL, cancellable, error);
+}
+
+MirDataset *
+mir_dataset_load_directory_skipping (const char *dir, gint64 height, gint64 width,
+                                     gint64 channels, MirImageDecodeFunc decode,
+                                     gpointer user_data, MirDatasetSkipFunc skip,
+                                     gpointer skip_data, guint *n_skipped,
+                                     GCancellable *cancellable, GError **error)
+{
+  return load_directory (dir, height, width, channels, decode, user_data, TRUE, skip,
+                         skip_data, n_skipped, cancellable, error);
 }
 
 /* ------------------------------------------------------------------ */
@@ -490,6 +556,113 @@ mir_dataset_split (MirDataset *self, double fraction, MirDataset **train,
   if (*train == NULL)
     return FALSE;
   *validation = mir_dataset_slice (self, self->n - n_val, n_val, error);
+  if (*validation == NULL)
+    {
+      g_clear_pointer (train, mir_dataset_unref);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+mir_dataset_count_classes (const MirDataset *self, gint64 *counts)
+{
+  memset (counts, 0, self->n_classes * sizeof *counts);
+  for (gint64 i = 0; i < self->n; i++)
+    if (self->labels[i] >= 0 && (guint) self->labels[i] < self->n_classes)
+      counts[self->labels[i]]++;
+}
+
+/* A copy of images @indices[0..@n), in that order. */
+static MirDataset *
+dataset_gather (MirDataset *self, const guint *indices, gint64 n, GError **error)
+{
+  gsize sz = mir_dataset_image_size (self);
+  MirDataset *out;
+
+  out = mir_dataset_new (n, self->height, self->width, self->channels, self->n_classes, error);
+  if (out == NULL)
+    return NULL;
+  for (gint64 i = 0; i < n; i++)
+    {
+      memcpy (out->pixels + (gsize) i * sz, mir_dataset_get_image (self, indices[i]), sz);
+      out->labels[i] = self->labels[indices[i]];
+    }
+  mir_dataset_set_class_names (out, (const char *const *) self->class_names, self->n_classes,
+                               NULL);
+  return out;
+}
+
+gboolean
+mir_dataset_split_stratified (MirDataset *self, double fraction, guint64 seed,
+                              MirDataset **train, MirDataset **validation, GError **error)
+{
+  /* a stream of its own, not the trainer's (which starts from the seed too) */
+  const guint32 key[3] = { (guint32) seed, (guint32) (seed >> 32), 0x73706c74 /* "splt" */ };
+  g_autoptr(GRand) rng = NULL;
+  g_autofree gint64 *count = NULL;
+  g_autofree gint64 *quota = NULL;
+  g_autofree guint *order = NULL;
+  g_autofree guint *val_idx = NULL;
+  g_autofree guint *train_idx = NULL;
+  gint64 n_val = 0, n_train = 0;
+
+  *train = NULL;
+  *validation = NULL;
+  if (!(fraction >= 0 && fraction < 1))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("The validation split must be at least 0 and below 1, not %g"), fraction);
+      return FALSE;
+    }
+  if (fraction == 0)
+    {
+      *train = mir_dataset_ref (self);
+      return TRUE;
+    }
+
+  count = g_new0 (gint64, MAX (self->n_classes, 1));
+  quota = g_new0 (gint64, MAX (self->n_classes, 1));
+  mir_dataset_count_classes (self, count);
+  for (guint c = 0; c < self->n_classes; c++)
+    {
+      /* round half up; a class keeps at least one image for training */
+      quota[c] = MIN ((gint64) (fraction * (double) count[c] + 0.5), MAX (count[c] - 1, 0));
+      n_val += quota[c];
+    }
+  if (n_val == 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("A validation split of %g leaves no images for validation out of %"
+                     PRId64 " (too few images per class)"), fraction, self->n);
+      return FALSE;
+    }
+
+  rng = g_rand_new_with_seed_array (key, G_N_ELEMENTS (key));
+  order = g_new (guint, MAX (self->n, 1));
+  for (gint64 i = 0; i < self->n; i++)
+    order[i] = (guint) i;
+  mir_shuffle_indices (order, (gsize) self->n, rng);
+
+  val_idx = g_new (guint, MAX (n_val, 1));
+  train_idx = g_new (guint, MAX (self->n - n_val, 1));
+  n_val = 0;
+  for (gint64 i = 0; i < self->n; i++)
+    {
+      gint32 c = self->labels[order[i]];
+      if (c >= 0 && (guint) c < self->n_classes && quota[c] > 0)
+        {
+          quota[c]--;
+          val_idx[n_val++] = order[i];
+        }
+      else
+        train_idx[n_train++] = order[i];
+    }
+
+  *train = dataset_gather (self, train_idx, n_train, error);
+  if (*train == NULL)
+    return FALSE;
+  *validation = dataset_gather (self, val_idx, n_val, error);
   if (*validation == NULL)
     {
       g_clear_pointer (train, mir_dataset_unref);

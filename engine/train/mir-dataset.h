@@ -95,6 +95,28 @@ MirDataset *mir_dataset_load_directory (const char         *dir,
                                         GCancellable       *cancellable,
                                         GError            **error);
 
+/* Told about each file mir_dataset_load_directory_skipping() leaves out:
+ * its path and why (@decode's error). */
+typedef void (*MirDatasetSkipFunc) (const char   *path,
+                                    const GError *why,
+                                    gpointer      user_data);
+
+/* Like mir_dataset_load_directory(), but a file @decode cannot read (not an
+ * image, corrupt, unreadable) is left out, after @skip (may be NULL) is
+ * told, instead of failing the load; the load fails only when a class is
+ * left with no images.  @n_skipped (may be NULL): how many were left out. */
+MirDataset *mir_dataset_load_directory_skipping (const char         *dir,
+                                                 gint64              height,
+                                                 gint64              width,
+                                                 gint64              channels,
+                                                 MirImageDecodeFunc  decode,
+                                                 gpointer            user_data,
+                                                 MirDatasetSkipFunc  skip,
+                                                 gpointer            skip_data,
+                                                 guint              *n_skipped,
+                                                 GCancellable       *cancellable,
+                                                 GError            **error);
+
 /* A copy of images [@start, @start + @count). */
 MirDataset *mir_dataset_slice         (MirDataset  *self,
                                        gint64       start,
@@ -109,6 +131,24 @@ gboolean    mir_dataset_split         (MirDataset  *self,
                                        MirDataset **train,
                                        MirDataset **validation,
                                        GError     **error);
+
+/* A stratified, shuffled split for datasets stored class by class (folder
+ * trees): the images are shuffled with @seed, then each class gives
+ * round(@fraction × its images) of them, but never all, to @validation
+ * (so that every class is both trained on and validated in the same
+ * proportion), the rest to @train, both in the shuffled order.  The same
+ * @seed gives the same split.  @fraction in [0, 1); 0 gives a NULL
+ * @validation.  Fails when no image at all would be left for validation. */
+gboolean    mir_dataset_split_stratified (MirDataset  *self,
+                                          double       fraction,
+                                          guint64      seed,
+                                          MirDataset **train,
+                                          MirDataset **validation,
+                                          GError     **error);
+
+/* Images per class: @counts gets @self->n_classes entries. */
+void        mir_dataset_count_classes (const MirDataset *self,
+                                       gint64           *counts);
 
 /* Fisher-Yates shuffle of @indices with @rng. */
 void        mir_shuffle_indices       (guint  *indices,

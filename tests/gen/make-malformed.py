@@ -407,7 +407,7 @@ def truth_case(name, content, substring):
 
 truth_case("truth-syntax", '{"objects": [', "truth-syntax.json")
 truth_case("truth-no-objects", {"image": "x.png"}, "objects")
-truth_case("truth-class", {"objects": [{"class": "horse", "box": [0, 0, 4, 4]}]}, "unknown or missing")
+truth_case("truth-class", {"objects": [{"class": "horse", "box": [0, 0, 4, 4]}]}, "the class “horse”, which the model does not have")
 truth_case("truth-class-index", {"objects": [{"class": 7, "box": [0, 0, 4, 4]}]}, "unknown or missing")
 truth_case("truth-box-length", {"objects": [{"class": "dog", "box": [0, 0, 4]}]}, "box")
 truth_case("truth-box-negative", {"objects": [{"class": "dog", "box": [0, 0, -4, 4]}]}, "box")
