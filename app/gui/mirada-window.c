@@ -665,6 +665,7 @@ model_with_meta (MirModel           *model,
                               model->outputs->len, error))
     return NULL;
   copy->meta.preprocess = meta->preprocess;
+  copy->meta.preprocess_from = meta->preprocess_from;
   copy->meta.resize = meta->resize;
   copy->meta.class_names = g_strdupv (meta->class_names);
   copy->meta.source = g_strdup (meta->source);
@@ -720,6 +721,8 @@ mirada_window_apply_model_meta (MiradaWindow       *self,
   sidecar = mirada_window_dup_sidecar_path (self);
   saved = *meta;
   saved.source = sidecar;
+  /* the user chose it; once in the sidecar it is the sidecar's word */
+  saved.preprocess_from = sidecar != NULL ? MIR_PREPROCESS_FROM_SIDECAR : MIR_PREPROCESS_FROM_USER;
   if (sidecar != NULL && !mir_sidecar_save (sidecar, &saved, error))
     return FALSE;
   if (!(model = model_with_meta (self->model, &saved, error)))
