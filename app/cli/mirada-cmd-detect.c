@@ -728,6 +728,7 @@ mirada_cmd_detect (int argc, char **argv)
         image_path = argv[2];
         if (!(model = mirada_model_open (argv[1], labels, preprocess, resize, &error)))
           return mirada_cli_fail (error);
+        mirada_cli_note_preprocess (model, argv[1]);
         if (!(image = mirada_image_load (image_path, &error)))
           return mirada_cli_fail (error);
         if (levels == 0 && scale_factor != 0)
