@@ -148,5 +148,12 @@ main (int argc, char *argv[])
   command = find_command (argv[1]);
   if (command == NULL)
     return unknown_command (argv[1]);
-  return command->func (argc - 1, argv + 1);
+  {
+    int ret = command->func (argc - 1, argv + 1);
+
+    /* after the results: "the model's input scaling was assumed" (a failure
+     * stays one line) */
+    mirada_cli_flush_note (ret == 0);
+    return ret;
+  }
 }

@@ -368,6 +368,16 @@ mir_image_to_tensor (const MirImage *image, MirTensor *batch, gint64 index,
 MirTensor *
 mir_image_prepare (const MirImage *image, MirModel *model, GError **error)
 {
+  g_return_val_if_fail (model != NULL, NULL);
+  return mir_image_prepare_as (image, model, model->meta.preprocess, error);
+}
+
+MirTensor *
+mir_image_prepare_as (const MirImage    *image,
+                      MirModel          *model,
+                      MirPreprocessMode  mode,
+                      GError           **error)
+{
   const MirShape *in;
   gint64 h, w, c;
   g_autoptr(MirImage) sized = NULL;
@@ -409,7 +419,7 @@ mir_image_prepare (const MirImage *image, MirModel *model, GError **error)
   t = mir_tensor_new_4d (1, h, w, c, error);
   if (t == NULL)
     return NULL;
-  if (!mir_image_to_tensor (sized, t, 0, model->meta.preprocess, error))
+  if (!mir_image_to_tensor (sized, t, 0, mode, error))
     return NULL;
   if (in->ndim == 3)
     {

@@ -45,6 +45,12 @@ gboolean  mir_image_to_tensor  (const MirImage    *image,
 /* Resize to the model's input size (meta.resize) and preprocess (meta.preprocess)
  * into a new 1×H×W×C tensor. */
 MirTensor *mir_image_prepare   (const MirImage *image, MirModel *model, GError **error);
+/* The same with @mode instead of meta.preprocess (what would the model say if
+ * its input were scaled so?). */
+MirTensor *mir_image_prepare_as (const MirImage    *image,
+                                 MirModel          *model,
+                                 MirPreprocessMode  mode,
+                                 GError           **error);
 
 const char *mir_preprocess_mode_to_string (MirPreprocessMode mode);
 gboolean    mir_preprocess_mode_from_string (const char *s, MirPreprocessMode *mode,

@@ -56,6 +56,55 @@ mir_model_meta_clear (MirModelMeta *meta)
   g_clear_pointer (&meta->source, g_free);
 }
 
+static const char *const preprocess_origin_names[] = {
+  [MIR_PREPROCESS_FROM_UNKNOWN] = "unknown",
+  [MIR_PREPROCESS_FROM_LAYERS] = "layers",
+  [MIR_PREPROCESS_FROM_FORMAT] = "format",
+  [MIR_PREPROCESS_FROM_LABELS] = "labels",
+  [MIR_PREPROCESS_FROM_SIDECAR] = "sidecar",
+  [MIR_PREPROCESS_FROM_USER] = "user",
+};
+
+const char *
+mir_preprocess_origin_to_string (MirPreprocessOrigin origin)
+{
+  if ((guint) origin < G_N_ELEMENTS (preprocess_origin_names))
+    return preprocess_origin_names[origin];
+  return "unknown";
+}
+
+gboolean
+mir_model_scales_own_input (MirModel *self)
+{
+  g_autofree gboolean *before_weights = NULL;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+
+  /* before_weights[i]: node i sees the input only through weightless layers
+   * (augmentation, Reshape, ...), so a Rescaling there scales raw pixels. */
+  before_weights = g_new0 (gboolean, self->nodes->len);
+  for (guint i = 0; i < self->nodes->len; i++)
+    {
+      MirNode *node = g_ptr_array_index (self->nodes, i);
+      const char *kind = node->layer->klass->name;
+      gboolean fed_raw = node->n_inputs > 0;
+
+      if (node->layer->klass->flags & MIR_LAYER_FLAG_INPUT)
+        {
+          before_weights[i] = TRUE;
+          continue;
+        }
+      for (guint j = 0; j < node->n_inputs && fed_raw; j++)
+        fed_raw = before_weights[node->inputs[j]];
+      if (!fed_raw)
+        continue;
+      if (g_strcmp0 (kind, "Rescaling") == 0 || g_strcmp0 (kind, "Normalization") == 0)
+        return TRUE;
+      before_weights[i] = node->layer->n_weights == 0;
+    }
+  return FALSE;
+}
+
 void
 mir_model_unref (MirModel *self)
 {

@@ -47,10 +47,26 @@ typedef enum
   MIR_HEAD_LINEAR,      /* logits or regression values */
 } MirHeadKind;
 
+/* Where meta.preprocess came from.  Only UNKNOWN means nobody said: the
+ * default ('none', raw 0..255) is an assumption the user should hear about. */
+typedef enum
+{
+  MIR_PREPROCESS_FROM_UNKNOWN, /* nothing said it: the default is assumed */
+  MIR_PREPROCESS_FROM_LAYERS,  /* the model scales its own input (Rescaling or
+                                * Normalization before any weighted layer): 'none' */
+  MIR_PREPROCESS_FROM_FORMAT,  /* the format's metadata or convention (TF.js Teachable
+                                * Machine metadata, a PyTorch ONNX export, a built-in
+                                * Keras application) */
+  MIR_PREPROCESS_FROM_LABELS,  /* a Teachable Machine labels file beside the model: 'tf' */
+  MIR_PREPROCESS_FROM_SIDECAR, /* the "preprocess" member of a .mirada.json sidecar */
+  MIR_PREPROCESS_FROM_USER,    /* an override (--preprocess, a choice not saved) */
+} MirPreprocessOrigin;
+
 /* What the model file does not store: how to feed it and what its outputs mean. */
 typedef struct
 {
   MirPreprocessMode preprocess;
+  MirPreprocessOrigin preprocess_from;
   MirResizeMode resize;
   char **class_names; /* NULL-terminated, or NULL */
   char *source;       /* where the metadata came from (sidecar path), or NULL */
@@ -130,6 +146,11 @@ char       *mir_model_dup_class_name  (MirModel *self, guint i);
 char      **mir_model_dup_class_names (MirModel *self);
 
 void        mir_model_meta_clear   (MirModelMeta *meta);
+/* "unknown", "layers", "format", "labels", "sidecar" or "user". */
+const char *mir_preprocess_origin_to_string (MirPreprocessOrigin origin);
+/* Whether the model scales its own input: a Rescaling or Normalization node
+ * reached from an input through weightless layers only. */
+gboolean    mir_model_scales_own_input (MirModel *self);
 
 /* ------------------------------------------------------------------ */
 /* Running */

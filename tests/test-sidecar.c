@@ -160,6 +160,7 @@ test_find (void)
   g_assert_no_error (error);
   g_assert_null (meta.class_names);
   g_assert_null (meta.source);
+  g_assert_cmpint (meta.preprocess_from, ==, MIR_PREPROCESS_FROM_UNKNOWN);
 
   /* A Teachable Machine labels.txt: names and its "tf" preprocessing. */
   g_file_set_contents (generic, "0 Cat\n1 Dog\n", -1, &error);
@@ -168,8 +169,10 @@ test_find (void)
   g_assert_no_error (error);
   assert_names (meta.class_names, tm);
   g_assert_cmpint (meta.preprocess, ==, MIR_PREPROCESS_TF);
+  g_assert_cmpint (meta.preprocess_from, ==, MIR_PREPROCESS_FROM_LABELS);
   mir_model_meta_clear (&meta);
   meta.preprocess = MIR_PREPROCESS_NONE;
+  meta.preprocess_from = MIR_PREPROCESS_FROM_UNKNOWN;
 
   /* <model>.labels.txt wins over labels.txt and implies nothing. */
   g_file_set_contents (own, "0 x\n1 y\n", -1, &error);
@@ -178,7 +181,16 @@ test_find (void)
   g_assert_no_error (error);
   assert_names (meta.class_names, own_names);
   g_assert_cmpint (meta.preprocess, ==, MIR_PREPROCESS_NONE);
+  g_assert_cmpint (meta.preprocess_from, ==, MIR_PREPROCESS_FROM_UNKNOWN);
   g_assert_cmpstr (meta.source, ==, own);
+  mir_model_meta_clear (&meta);
+
+  /* A sidecar without "preprocess" leaves it unknown. */
+  g_file_set_contents (sidecar, "{\"class_names\": [\"s1\", \"s2\"]}", -1, &error);
+  g_assert_no_error (error);
+  g_assert_true (mir_sidecar_find_and_load (model, &meta, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (meta.preprocess_from, ==, MIR_PREPROCESS_FROM_UNKNOWN);
   mir_model_meta_clear (&meta);
 
   /* The sidecar wins for what it has. */
@@ -189,7 +201,21 @@ test_find (void)
   g_assert_no_error (error);
   assert_names (meta.class_names, side_names);
   g_assert_cmpint (meta.preprocess, ==, MIR_PREPROCESS_SCALE);
+  g_assert_cmpint (meta.preprocess_from, ==, MIR_PREPROCESS_FROM_SIDECAR);
   g_assert_cmpstr (meta.source, ==, sidecar);
+  mir_model_meta_clear (&meta);
+  meta.preprocess_from = MIR_PREPROCESS_FROM_UNKNOWN;
+
+  /* What a sidecar was written with reads back as known (issue 16: the
+   * window's answer is remembered). */
+  meta.preprocess = MIR_PREPROCESS_TF;
+  g_assert_true (mir_sidecar_save (sidecar, &meta, &error));
+  g_assert_no_error (error);
+  meta.preprocess = MIR_PREPROCESS_NONE;
+  g_assert_true (mir_sidecar_find_and_load (model, &meta, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (meta.preprocess, ==, MIR_PREPROCESS_TF);
+  g_assert_cmpint (meta.preprocess_from, ==, MIR_PREPROCESS_FROM_SIDECAR);
   mir_model_meta_clear (&meta);
 
   /* A damaged sidecar is an error. */
@@ -243,6 +269,49 @@ test_model_load_errors (void)
   }
 }
 
+/* Issue 16: mir_model_load records where the preprocessing came from. */
+static void
+test_model_load_preprocess_from (void)
+{
+  static const struct
+  {
+    const char *file;
+    MirPreprocessMode preprocess;
+    MirPreprocessOrigin from;
+  } cases[] = {
+    { "tiny_grey.h5", MIR_PREPROCESS_NONE, MIR_PREPROCESS_FROM_UNKNOWN },   /* nothing says */
+    { "tiny_rescaling.h5", MIR_PREPROCESS_NONE, MIR_PREPROCESS_FROM_LAYERS }, /* Rescaling(1/255) */
+    { "tiny_softmax.h5", MIR_PREPROCESS_SCALE, MIR_PREPROCESS_FROM_SIDECAR },
+    { "tiny_sigmoid.h5", MIR_PREPROCESS_TF, MIR_PREPROCESS_FROM_SIDECAR },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "cli", cases[i].file,
+                                                     NULL);
+      g_autoptr(MirModel) model = mir_model_load (path, &error);
+
+      g_test_message ("%s", cases[i].file);
+      g_assert_no_error (error);
+      g_assert_cmpint (model->meta.preprocess, ==, cases[i].preprocess);
+      g_assert_cmpint (model->meta.preprocess_from, ==, cases[i].from);
+      g_assert_cmpint (mir_model_scales_own_input (model), ==,
+                       cases[i].from == MIR_PREPROCESS_FROM_LAYERS);
+    }
+  /* A built-in application knows its own. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(MirModel) model = mir_model_load ("arch:mobilenetv2,alpha=0.35,size=96", &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpint (model->meta.preprocess, ==, MIR_PREPROCESS_TF);
+    g_assert_cmpint (model->meta.preprocess_from, ==, MIR_PREPROCESS_FROM_FORMAT);
+  }
+  g_assert_cmpstr (mir_preprocess_origin_to_string (MIR_PREPROCESS_FROM_UNKNOWN), ==, "unknown");
+  g_assert_cmpstr (mir_preprocess_origin_to_string (MIR_PREPROCESS_FROM_LABELS), ==, "labels");
+}
+
 static void
 remove_tree (const char *path)
 {
@@ -275,6 +344,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sidecar/errors", test_sidecar_errors);
   g_test_add_func ("/sidecar/find", test_find);
   g_test_add_func ("/model-load/errors", test_model_load_errors);
+  g_test_add_func ("/model-load/preprocess-from", test_model_load_preprocess_from);
   ret = g_test_run ();
   remove_tree (tmpdir);
   g_free (tmpdir);

@@ -10,6 +10,7 @@
 
 #include "mirada-cli.h"
 #include "mirada-cli-util.h"
+#include "mir-sidecar.h"
 
 int
 mirada_cli_fail (GError *error)
@@ -36,6 +37,44 @@ mirada_cli_usage_error (const char *cmd, const char *message)
       g_printerr (_("Try “mirada --help” for more information.\n"));
     }
   return 1;
+}
+
+/* The note waiting for the command's end (printed only if it succeeds, so
+ * that a failure stays one line on stderr). */
+static char *pending_note;
+static gboolean noted;
+
+void
+mirada_cli_note_preprocess (MirModel *model, const char *path)
+{
+  g_autofree char *display = NULL;
+  g_autofree char *sidecar = NULL;
+  g_autofree char *sidecar_name = NULL;
+
+  g_return_if_fail (model != NULL && path != NULL);
+
+  if (noted || model->meta.preprocess_from != MIR_PREPROCESS_FROM_UNKNOWN ||
+      model->meta.preprocess != MIR_PREPROCESS_NONE)
+    return;
+  noted = TRUE;
+  display = g_filename_display_basename (path);
+  sidecar = mir_sidecar_path_for_model (path);
+  sidecar_name = g_filename_display_basename (sidecar);
+  /* TRANSLATORS: one line on stderr.  Keep --preprocess, 'none', scale, tf and
+   * {"preprocess": "scale"} as they are: they are what the user types. */
+  pending_note = g_strdup_printf (_("note: %s does not say how its input is scaled; using 0..255 "
+                               "('none'). If it was trained on x/255, pass --preprocess scale "
+                               "(tf for -1..1); to remember it, write {\"preprocess\": \"scale\"} "
+                               "to %s or choose it in the window's Model Properties."),
+                             display, sidecar_name);
+}
+
+void
+mirada_cli_flush_note (gboolean print)
+{
+  if (print && pending_note != NULL)
+    g_printerr ("mirada: %s\n", pending_note);
+  g_clear_pointer (&pending_note, g_free);
 }
 
 /* ------------------------------------------------------------------ */

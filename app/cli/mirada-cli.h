@@ -36,6 +36,13 @@ int mirada_cmd_scene    (int argc, char **argv);
 int       mirada_cli_fail       (GError *error);
 /* Prints "mirada <cmd>: <message>" and a hint to use --help; returns 1. */
 int       mirada_cli_usage_error (const char *cmd, const char *message);
+/* When nothing says how @model (opened from @path) scales its input
+ * (meta.preprocess_from UNKNOWN), keeps a note saying that 0..255 is assumed
+ * and how to say otherwise; once per run.  mirada_cli_flush_note() prints it
+ * (one "mirada: note: ..." line on stderr) when @print, and forgets it: main()
+ * prints it after a command succeeded, so errors stay one line. */
+void      mirada_cli_note_preprocess (MirModel *model, const char *path);
+void      mirada_cli_flush_note      (gboolean print);
 /* A class given by name (from the model's labels, case-insensitive) or by
  * index; -1 + error if neither (app/mirada-cli-lookup.c). */
 gint      mirada_cli_parse_class (MirModel *model, const char *text, GError **error);

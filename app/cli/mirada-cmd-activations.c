@@ -124,6 +124,7 @@ mirada_cmd_activations (int argc, char **argv)
       (layer = mirada_cli_find_layer (model, layer_name, &error)) < 0 ||
       !(trace = mir_model_run (model, &input, 1, MIR_RUN_DEFAULT, layer, 0, NULL, &error)))
     return mirada_cli_fail (error);
+  mirada_cli_note_preprocess (model, argv[1]);
   act = mir_trace_get (trace, (guint) layer);
 
   if (act->ndim == 4)

@@ -749,6 +749,7 @@ mirada_cmd_detect (int argc, char **argv)
                                                  &error)))
               return mirada_cli_fail (error);
           }
+        mirada_cli_note_preprocess (model, argv[1]);
         if (!(image = mirada_image_load (image_path, &error)))
           return mirada_cli_fail (error);
         if (levels == 0 && scale_factor != 0)

@@ -218,6 +218,7 @@ mirada_cmd_evaluate (int argc, char **argv)
 
   if (!(model = mirada_model_open (argv[1], labels, preprocess, NULL, &error)))
     return mirada_cli_fail (error);
+  mirada_cli_note_preprocess (model, argv[1]);
   in = mir_model_get_input_shape (model, 0);
   out = mir_model_get_output_shape (model, 0);
   if (in->ndim != 4 || in->dim[1] <= 0 || in->dim[2] <= 0)

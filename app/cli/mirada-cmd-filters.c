@@ -345,6 +345,7 @@ mirada_cmd_filters (int argc, char **argv)
   if (!(model = mirada_model_open (argv[1], NULL, preprocess, NULL, &error)) ||
       (layer = find_layer (model, layer_name, &error)) < 0)
     return mirada_cli_fail (error);
+  mirada_cli_note_preprocess (model, argv[1]);
   node = mir_model_get_node (model, (guint) layer);
   units = node->shape.dim[node->shape.ndim - 1];
   if (filters_spec)

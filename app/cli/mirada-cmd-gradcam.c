@@ -228,6 +228,7 @@ mirada_cmd_gradcam (int argc, char **argv)
   if (!(model = mirada_model_open (argv[1], labels, preprocess, NULL, &error)) ||
       !(image = mirada_image_load (argv[2], &error)))
     return mirada_cli_fail (error);
+  mirada_cli_note_preprocess (model, argv[1]);
   if (window_spec != NULL)
     {
       int wx, wy, ww, wh;

@@ -186,6 +186,9 @@ print_table (MirModel *model, const char *path)
       g_autofree char *joined = g_strjoinv (", ", model->meta.class_names);
       g_print (_("Classes (%u): %s\n"), g_strv_length (model->meta.class_names), joined);
     }
+  if (model->meta.preprocess_from == MIR_PREPROCESS_FROM_UNKNOWN)
+    g_print ("%s\n", _("Note: nothing in or beside the model says how its input is scaled; "
+                       "'none' (0..255) is assumed"));
   if (model->meta.source)
     g_print (_("Metadata from: %s\n"), model->meta.source);
   if (model->weights_initialised && g_str_has_prefix (path, "arch:"))
@@ -279,6 +282,8 @@ print_json (MirModel *model, const char *path)
   json_builder_add_string_value (b, head_kind_name (mir_model_get_head_kind (model)));
   json_builder_set_member_name (b, "preprocess");
   json_builder_add_string_value (b, mir_preprocess_mode_to_string (model->meta.preprocess));
+  json_builder_set_member_name (b, "preprocess_from");
+  json_builder_add_string_value (b, mir_preprocess_origin_to_string (model->meta.preprocess_from));
   json_builder_set_member_name (b, "resize");
   json_builder_add_string_value (b, model->meta.resize == MIR_RESIZE_BILINEAR ? "bilinear"
                                                                                 : "nearest");

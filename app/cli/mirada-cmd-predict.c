@@ -151,6 +151,7 @@ mirada_cmd_predict (int argc, char **argv)
   model = mirada_model_open (argv[1], labels, preprocess, resize, &error);
   if (model == NULL)
     return mirada_cli_fail (error);
+  mirada_cli_note_preprocess (model, argv[1]);
   units = mirada_cli_output_units (model);
   if (units < 1)
     {

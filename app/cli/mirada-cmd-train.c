@@ -432,6 +432,7 @@ mirada_cmd_train (int argc, char **argv)
   g_strfreev (model->meta.class_names);
   model->meta.class_names = g_strdupv (data->class_names);
   model->meta.preprocess = mode;
+  model->meta.preprocess_from = MIR_PREPROCESS_FROM_USER;
   model->meta.resize = MIR_RESIZE_NEAREST;
   if (!mir_keras_save_h5 (model, out, &error))
     return mirada_cli_fail (error);

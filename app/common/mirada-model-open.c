@@ -41,7 +41,10 @@ mirada_model_open (const char *path, const char *labels_path, const char *prepro
       model->meta.class_names = names;
     }
   if (preprocess != NULL)
-    model->meta.preprocess = mode;
+    {
+      model->meta.preprocess = mode;
+      model->meta.preprocess_from = MIR_PREPROCESS_FROM_USER;
+    }
   if (resize != NULL)
     model->meta.resize = resize_mode;
   return g_steal_pointer (&model);

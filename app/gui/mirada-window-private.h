@@ -3,6 +3,7 @@
 
 #include "mirada-architecture-panel.h"
 #include "mirada-explain-panel.h"
+#include "mirada-scale-banner.h"
 #include "mirada-sweep-dialog.h"
 #include "mirada-window.h"
 
@@ -34,6 +35,7 @@ struct _MiradaWindow
   GtkButton *panel_export[MIRADA_N_PANELS];
   GMenu *recent_models;
   GMenu *recent_images;
+  MiradaScaleBanner *scale_banner; /* asks when the model's input scaling is unknown */
 
   /* owned */
   MiradaExplainPanel *explain[3]; /* Grad-CAM, activations, filters (children of the boxes) */

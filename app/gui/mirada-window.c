@@ -624,6 +624,7 @@ mirada_window_set_model (MiradaWindow *self,
   mirada_architecture_panel_set_model (self->architecture_panel, model);
   for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
     mirada_explain_panel_set_model (self->explain[i], model);
+  mirada_scale_banner_update (self->scale_banner, model, self->image);
   run_detection (self);
   _mirada_window_update_actions (self);
 }
@@ -665,6 +666,7 @@ model_with_meta (MirModel           *model,
                               model->outputs->len, error))
     return NULL;
   copy->meta.preprocess = meta->preprocess;
+  copy->meta.preprocess_from = meta->preprocess_from;
   copy->meta.resize = meta->resize;
   copy->meta.class_names = g_strdupv (meta->class_names);
   copy->meta.source = g_strdup (meta->source);
@@ -720,6 +722,8 @@ mirada_window_apply_model_meta (MiradaWindow       *self,
   sidecar = mirada_window_dup_sidecar_path (self);
   saved = *meta;
   saved.source = sidecar;
+  /* the user chose it; once in the sidecar it is the sidecar's word */
+  saved.preprocess_from = sidecar != NULL ? MIR_PREPROCESS_FROM_SIDECAR : MIR_PREPROCESS_FROM_USER;
   if (sidecar != NULL && !mir_sidecar_save (sidecar, &saved, error))
     return FALSE;
   if (!(model = model_with_meta (self->model, &saved, error)))
@@ -753,6 +757,7 @@ mirada_window_set_image (MiradaWindow *self,
   self->texture = mirada_texture_new_for_image (image);
   mirada_canvas_set_texture (self->canvas, self->texture);
   gtk_stack_set_visible_child_name (self->canvas_stack, "canvas");
+  mirada_scale_banner_update (self->scale_banner, self->model, image);
   run_detection (self);
   _mirada_window_update_actions (self);
 }
@@ -1258,6 +1263,7 @@ mirada_window_class_init (MiradaWindowClass *klass)
   g_type_ensure (MIRADA_TYPE_CANVAS);
   g_type_ensure (MIRADA_TYPE_DETECTOR_PANEL);
   g_type_ensure (MIRADA_TYPE_ARCHITECTURE_PANEL);
+  g_type_ensure (MIRADA_TYPE_SCALE_BANNER);
 
   gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_BASE "/ui/mirada-window.ui");
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, toast_overlay);
@@ -1278,6 +1284,7 @@ mirada_window_class_init (MiradaWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, bottom_paned);
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, recent_models);
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, recent_images);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, scale_banner);
   gtk_widget_class_bind_template_child_full (widget_class, "gradcam_frame", FALSE,
                                              G_STRUCT_OFFSET (MiradaWindow, frames[MIRADA_PANEL_GRADCAM]));
   gtk_widget_class_bind_template_child_full (widget_class, "activations_frame", FALSE,

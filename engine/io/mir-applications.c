@@ -612,7 +612,10 @@ mir_application_new (const char *arch, const MirApplicationOptions *options, GEr
     return NULL;
   for (gsize i = 0; i < G_N_ELEMENTS (archs); i++)
     if (g_strcmp0 (key, archs[i].name) == 0)
-      model->meta.preprocess = archs[i].preprocess;
+      {
+        model->meta.preprocess = archs[i].preprocess;
+        model->meta.preprocess_from = MIR_PREPROCESS_FROM_FORMAT;
+      }
   model->meta.resize = MIR_RESIZE_BILINEAR;
   return g_steal_pointer (&model);
 }

@@ -151,6 +151,13 @@ mir_model_load (const char *path, GError **error)
       return NULL;
     }
 
+  /* A model with its own Rescaling/Normalization takes raw pixels: known. */
+  if (model->meta.preprocess_from == MIR_PREPROCESS_FROM_UNKNOWN &&
+      mir_model_scales_own_input (model))
+    {
+      model->meta.preprocess = MIR_PREPROCESS_NONE;
+      model->meta.preprocess_from = MIR_PREPROCESS_FROM_LAYERS;
+    }
   if (!mir_sidecar_find_and_load (path, &model->meta, error))
     return NULL;
   return g_steal_pointer (&model);

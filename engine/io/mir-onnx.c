@@ -1537,7 +1537,10 @@ mir_onnx_load (const char *path, GError **error)
                                       mp->producer_version ? mp->producer_version : "");
   /* torchvision-style classifiers expect ImageNet mean/std; a sidecar overrides it. */
   if (g_strcmp0 (mp->producer_name, "pytorch") == 0)
-    model->meta.preprocess = MIR_PREPROCESS_TORCH;
+    {
+      model->meta.preprocess = MIR_PREPROCESS_TORCH;
+      model->meta.preprocess_from = MIR_PREPROCESS_FROM_FORMAT;
+    }
   ok = TRUE;
 
 out:

@@ -75,6 +75,7 @@ mir_sidecar_load (const char *sidecar_path, MirModelMeta *meta, GError **error)
   g_auto(GStrv) names = NULL;
   MirPreprocessMode preprocess = meta->preprocess;
   MirResizeMode resize = meta->resize;
+  gboolean has_preprocess = FALSE;
   JsonObject *root;
   JsonNode *node;
   gsize length;
@@ -151,6 +152,7 @@ mir_sidecar_load (const char *sidecar_path, MirModelMeta *meta, GError **error)
                        local->message);
           return FALSE;
         }
+      has_preprocess = TRUE;
     }
 
   if ((node = json_object_get_member (root, "resize")) != NULL && !JSON_NODE_HOLDS_NULL (node))
@@ -176,6 +178,8 @@ mir_sidecar_load (const char *sidecar_path, MirModelMeta *meta, GError **error)
       meta->class_names = g_steal_pointer (&names);
     }
   meta->preprocess = preprocess;
+  if (has_preprocess)
+    meta->preprocess_from = MIR_PREPROCESS_FROM_SIDECAR;
   meta->resize = resize;
   g_free (meta->source);
   meta->source = g_strdup (sidecar_path);
@@ -373,9 +377,13 @@ mir_sidecar_find_and_load (const char *model_path, MirModelMeta *meta, GError **
       g_strfreev (meta->class_names);
       meta->class_names = names;
       /* Teachable Machine exports keras_model.h5 + an indexed labels.txt and
-       * feeds its models x / 127.5 - 1. */
-      if (generic_labels && indexed)
-        meta->preprocess = MIR_PREPROCESS_TF;
+       * feeds its models x / 127.5 - 1.  Renamed together ("x_keras_model.h5"
+       * + "x_keras_model.labels.txt") they still are that export. */
+      if (indexed && (generic_labels || g_str_has_suffix (stem, "keras_model")))
+        {
+          meta->preprocess = MIR_PREPROCESS_TF;
+          meta->preprocess_from = MIR_PREPROCESS_FROM_LABELS;
+        }
       g_free (meta->source);
       meta->source = g_strdup (labels);
     }

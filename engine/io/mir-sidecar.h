@@ -23,7 +23,9 @@
  *   name per line.  Teachable Machine's "0 Cat" / "1 Dog" form (every line
  *   starting with its own 0-based index) is read as "Cat", "Dog"; an index
  *   is only stripped then, so "5 Galoon" alone stays "5 Galoon" while
- *   "0 5 Galoon" becomes "5 Galoon".  A Teachable Machine `labels.txt` also
+ *   "0 5 Galoon" becomes "5 Galoon".  A Teachable Machine `labels.txt` (the
+ *   indexed form, named `labels.txt`, or `<stem>.labels.txt` beside a
+ *   `<stem>` ending in `keras_model`, Teachable Machine's export name) also
  *   implies its preprocessing ("tf") unless a sidecar says otherwise.
  *
  * The sidecar wins over the labels file for the members it has.
@@ -35,7 +37,8 @@
 G_BEGIN_DECLS
 
 /* Reads a `.mirada.json` sidecar into @meta (members it has replace those in
- * @meta; sets meta->source). */
+ * @meta; sets meta->source, and meta->preprocess_from to SIDECAR when it has
+ * "preprocess"). */
 gboolean    mir_sidecar_load          (const char          *sidecar_path,
                                        MirModelMeta        *meta,
                                        GError             **error);
@@ -47,7 +50,8 @@ gboolean    mir_sidecar_save          (const char          *sidecar_path,
  * extension replaced by `.mirada.json`.  Transfer full. */
 char       *mir_sidecar_path_for_model (const char         *model_path);
 /* Looks for a sidecar and a labels file next to @model_path (names above)
- * and reads what it finds into @meta.  Finding nothing is not an error; a
+ * and reads what it finds into @meta (a Teachable Machine labels file sets
+ * meta->preprocess_from to LABELS).  Finding nothing is not an error; a
  * damaged file is. */
 gboolean    mir_sidecar_find_and_load (const char          *model_path,
                                        MirModelMeta        *meta,

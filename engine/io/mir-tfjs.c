@@ -369,7 +369,10 @@ read_tm_metadata (MirModel *model, const char *dir, GError **error)
       model->meta.source = g_strdup (path);
     }
   if (strstr (pkg, "teachablemachine") != NULL || json_object_has_member (root, "tmVersion"))
-    model->meta.preprocess = MIR_PREPROCESS_TF;
+    {
+      model->meta.preprocess = MIR_PREPROCESS_TF;
+      model->meta.preprocess_from = MIR_PREPROCESS_FROM_FORMAT;
+    }
   return TRUE;
 }
 
