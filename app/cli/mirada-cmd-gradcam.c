@@ -8,6 +8,7 @@
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
+#include "mirada-cli-util.h"
 #include "mirada-export.h"
 #include "mir-explain.h"
 #include "mir-colormap.h"
@@ -215,6 +216,13 @@ mirada_cmd_gradcam (int argc, char **argv)
     return mirada_cli_usage_error ("gradcam", error->message);
   if (argc != 3)
     return mirada_cli_usage_error ("gradcam", _("expected a MODEL and an IMAGE"));
+  {
+    const char *const outputs[] = { out_path, raw_path, csv_path, deletion_csv,
+                                    deletion_png };
+    int ret = mirada_cli_check_outputs ("gradcam", json, outputs, G_N_ELEMENTS (outputs));
+    if (ret >= 0)
+      return ret;
+  }
   if (alpha < 0)
     alpha = blend ? 0.6 : 0.4;
   if (all_methods && method)
@@ -401,7 +409,7 @@ mirada_cmd_gradcam (int argc, char **argv)
   if (deletion_csv)
     {
       g_autofree char *csv = deletion_csv_text (faith, curve_labels);
-      if (!g_file_set_contents (deletion_csv, csv, -1, &error))
+      if (!mirada_output_write (deletion_csv, csv, strlen (csv), &error))
         return mirada_cli_fail (error);
     }
   if (deletion_png)

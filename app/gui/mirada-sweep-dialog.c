@@ -7,7 +7,10 @@
 
 #include <glib/gi18n.h>
 
+#include <string.h>
+
 #include "mirada-canvas.h"
+#include "mirada-export.h"
 #include "mirada-sweep-dialog.h"
 
 #define MAX_SETTINGS 5000
@@ -187,8 +190,8 @@ mirada_sweep_dialog_export_csv (MiradaSweepDialog  *self,
 {
   g_autofree char *csv = mirada_sweep_dialog_to_csv (self);
 
-  /* atomic: a temporary file renamed over @path */
-  return g_file_set_contents (path, csv, -1, error);
+  /* atomic for a regular file: a temporary file renamed over @path */
+  return mirada_output_write (path, csv, strlen (csv), error);
 }
 
 /* ------------------------------------------------------------------ */
