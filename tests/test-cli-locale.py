@@ -161,6 +161,10 @@ for loc in usable:
         check(L + "predict --json: probabilities in [0, 1], not truncated at the comma",
               probs and all(0 < p < 1 for p in probs), probs)
 
+    rc, out, err = run(loc, "predict", "--csv", SOFTMAX, PHOTO, os.path.join(DATA, "grey.png"))
+    check(L + "predict --csv: exit 0", rc == 0, err)
+    check_csv(L + "predict --csv", out, ("file", "class_1", "class_2", "class_3"), 2)
+
     rc, out, err = run(loc, "bench", "--runs", "1", "--json", SOFTMAX)
     check(L + "bench --json: exit 0", rc == 0, err)
     check_json(L + "bench --json", out)
