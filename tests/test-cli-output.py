@@ -121,7 +121,7 @@ def reader():
         got["data"] = f.read()
 
 
-t = threading.Thread(target=reader)
+t = threading.Thread(target=reader, daemon=True)  # a broken mirada must not hang the test
 t.start()
 time.sleep(0.2)  # let the reader open its end
 rc, out, err = gradcam("-o", fifo)
