@@ -5,6 +5,7 @@
 
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <glib/gi18n.h>
 
@@ -165,6 +166,34 @@ mirada_cli_json_print (JsonBuilder *builder)
   json_generator_set_indent (generator, 2);
   text = json_generator_to_data (generator, NULL);
   g_print ("%s\n", text);
+}
+
+static void
+print_to_stderr (const char *text)
+{
+  fputs (text, stderr);
+}
+
+int
+mirada_cli_check_outputs (const char        *cmd,
+                          gboolean           prints_data,
+                          const char *const *paths,
+                          guint              n_paths)
+{
+  guint n_stdout = 0;
+
+  for (guint i = 0; i < n_paths; i++)
+    n_stdout += mirada_output_is_stdout (paths[i]);
+  if (n_stdout == 0)
+    return -1;
+  if (n_stdout > 1)
+    return mirada_cli_usage_error (cmd, _("Only one output can go to standard output (“-”)"));
+  if (prints_data)
+    return mirada_cli_usage_error (cmd, _("--json and --csv print on standard output; "
+                                          "write the other output to a file, not “-”"));
+  /* The data owns stdout: the report goes to stderr. */
+  g_set_print_handler (print_to_stderr);
+  return -1;
 }
 
 gint64

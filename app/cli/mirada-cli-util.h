@@ -27,6 +27,15 @@ void      mirada_cli_json_add_shape (JsonBuilder *builder, const MirShape *shape
 void      mirada_cli_json_add_string (JsonBuilder *builder, const char *s);
 /* Prints the builder's root as indented JSON on stdout. */
 void      mirada_cli_json_print   (JsonBuilder *builder);
+/* Checks a command's output files (@n_paths of @paths, NULL entries
+ * ignored): at most one may be "-" (standard output), and not when the
+ * command prints JSON or CSV there itself (@prints_data).  When one is "-",
+ * the command's text report (g_print) goes to stderr from then on.
+ * Returns -1 to go on, or 1 after a usage error. */
+int       mirada_cli_check_outputs (const char        *cmd,
+                                    gboolean           prints_data,
+                                    const char *const *paths,
+                                    guint              n_paths);
 /* Number of values of a model output's last axis per sample, or -1. */
 gint64    mirada_cli_output_units (MirModel *model);
 

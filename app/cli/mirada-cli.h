@@ -7,6 +7,7 @@
 
 #include "mir.h"
 #include "explain/mir-explain.h"
+#include "mirada-export.h"
 #include "mirada-image-io.h"
 #include "mirada-model-open.h"
 

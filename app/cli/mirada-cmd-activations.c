@@ -8,6 +8,7 @@
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
+#include "mirada-cli-util.h"
 #include "mir-activation-grid.h"
 
 static gboolean
@@ -110,6 +111,12 @@ mirada_cmd_activations (int argc, char **argv)
     return mirada_cli_usage_error ("activations", error->message);
   if (argc != 3)
     return mirada_cli_usage_error ("activations", _("expected a MODEL and an IMAGE"));
+  {
+    const char *const outputs[] = { out_path };
+    int out_ret = mirada_cli_check_outputs ("activations", FALSE, outputs, G_N_ELEMENTS (outputs));
+    if (out_ret >= 0)
+      return out_ret;
+  }
   if (layer_name == NULL)
     return mirada_cli_usage_error ("activations", _("--layer is required"));
   if (!parse_norm (norm_name, &opts.norm, &error) ||

@@ -134,6 +134,12 @@ mirada_cmd_bench (int argc, char **argv)
   if (argc != 2)
     return mirada_cli_usage_error ("bench", argc < 2 ? _("Give a model file")
                                                      : _("Give one model file"));
+  {
+    const char *const outputs[] = { output_path };
+    int out_ret = mirada_cli_check_outputs ("bench", json, outputs, G_N_ELEMENTS (outputs));
+    if (out_ret >= 0)
+      return out_ret;
+  }
   if (batch < 1 || batch > 4096)
     return mirada_cli_usage_error ("bench", _("--batch must be between 1 and 4096"));
   if (runs < 1 || runs > 100000)
@@ -206,8 +212,7 @@ mirada_cmd_bench (int argc, char **argv)
       if (output_path != NULL && r == runs - 1)
         {
           MirTensor *o = mir_trace_get_output (trace, 0);
-          if (!g_file_set_contents (output_path, (const char *) o->data,
-                                    (gssize) (o->numel * sizeof (float)), &error))
+          if (!mirada_output_write (output_path, o->data, o->numel * sizeof (float), &error))
             return mirada_cli_fail (error);
         }
       for (guint i = 0; i < n_nodes; i++)

@@ -168,24 +168,6 @@ parse_sweep (const char *spec, const MirDetectGrid *grid, GError **error)
 /* ------------------------------------------------------------------ */
 /* Output */
 
-static void
-print_csv_field (GString *s, const char *field)
-{
-  if (strpbrk (field, ",\"\n") == NULL)
-    {
-      g_string_append (s, field);
-      return;
-    }
-  g_string_append_c (s, '"');
-  for (const char *p = field; *p; p++)
-    {
-      if (*p == '"')
-        g_string_append_c (s, '"');
-      g_string_append_c (s, *p);
-    }
-  g_string_append_c (s, '"');
-}
-
 static char *
 fmt (double v, const char *format)
 {
@@ -343,23 +325,37 @@ print_result (GPtrArray *grids, const MirDetectParams *params,
     }
   if (format == FORMAT_CSV)
     {
-      g_autoptr(GString) s = g_string_new ("class,scale,scale_window,window,row,col,x,y,width,height,prob,mean,members\n");
+      static const char *const heads[] = { "class", "scale", "scale_window", "window", "row",
+                                           "col", "x", "y", "width", "height", "prob", "mean",
+                                           "members" };
+      g_autoptr(MiradaCsv) csv = mirada_csv_new ();
+      g_autoptr(GError) error = NULL;
 
+      for (guint h = 0; h < G_N_ELEMENTS (heads); h++)
+        mirada_csv_add_string (csv, heads[h]);
+      mirada_csv_end_row (csv);
       for (guint i = 0; i < r->boxes->len; i++)
         {
           const MirDetectBox *box = &g_array_index (r->boxes, MirDetectBox, i);
-          g_autofree char *x = fmt (box->x, "%.2f"), *y = fmt (box->y, "%.2f");
-          g_autofree char *w = fmt (box->width, "%.2f"), *h = fmt (box->height, "%.2f");
-          g_autofree char *p = fmt (box->prob, "%.6f"), *m = fmt (box->mean, "%.6f");
+          const MirDetectGrid *g = g_ptr_array_index (grids, box->scale);
 
-          print_csv_field (s, grid->class_names[box->class_index]);
-          g_string_append_printf (s, ",%u,%d", box->scale,
-                                  ((const MirDetectGrid *) g_ptr_array_index (grids, box->scale))->geom.window);
-          g_string_append_printf (s, ",%u,%u,%u,%s,%s,%s,%s,%s,%s,%u\n", box->window, box->row,
-                                  box->col, x, y, w, h, p, isnan (box->mean) ? "" : m,
-                                  box->n_members);
+          mirada_csv_add_string (csv, grid->class_names[box->class_index]);
+          mirada_csv_add_int (csv, box->scale);
+          mirada_csv_add_int (csv, g->geom.window);
+          mirada_csv_add_int (csv, box->window);
+          mirada_csv_add_int (csv, box->row);
+          mirada_csv_add_int (csv, box->col);
+          mirada_csv_add_double (csv, box->x, "%.2f");
+          mirada_csv_add_double (csv, box->y, "%.2f");
+          mirada_csv_add_double (csv, box->width, "%.2f");
+          mirada_csv_add_double (csv, box->height, "%.2f");
+          mirada_csv_add_double (csv, box->prob, "%.6f");
+          mirada_csv_add_double (csv, box->mean, "%.6f"); /* NaN: empty */
+          mirada_csv_add_int (csv, box->n_members);
+          mirada_csv_end_row (csv);
         }
-      g_print ("%s", s->str);
+      if (!mirada_csv_save (csv, "-", &error))
+        mirada_cli_fail (error);
       return;
     }
 
@@ -424,29 +420,42 @@ run_sweep (GPtrArray *grids, const MirDetectParams *base, GPtrArray *axes,
   const MirDetectGrid *grid = g_ptr_array_index (grids, 0);
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(MiradaCsv) csv = mirada_csv_new ();
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autofree guint *idx = g_new0 (guint, axes->len);
   g_autoptr(GArray) enabled = g_array_new (FALSE, FALSE, sizeof (guint));
-  const char *sep = format == FORMAT_CSV ? "," : "\t";
+  const char *sep = "\t";
   guint test = 0;
 
   for (guint c = 0; c < base->n_classes; c++)
     if (base->classes[c].enabled)
       g_array_append_val (enabled, c);
 
-  /* header */
+  /* header: the text table in @out (tab-separated), the CSV in @csv */
   g_string_append_printf (out, "test%smethod", sep);
+  mirada_csv_add_string (csv, "test");
+  mirada_csv_add_string (csv, "method");
   for (guint pass = 0; pass < 5; pass++)
     for (guint i = 0; i < enabled->len; i++)
       {
         static const char *const heads[] = { "P", "fe", "mu", "filter1", "count" };
-        g_string_append_printf (out, "%s%s(%s)", sep, heads[pass],
-                                grid->class_names[g_array_index (enabled, guint, i)]);
+        g_autofree char *head = g_strdup_printf ("%s(%s)", heads[pass],
+                                                 grid->class_names[g_array_index (enabled, guint, i)]);
+        g_string_append_printf (out, "%s%s", sep, head);
+        mirada_csv_add_string (csv, head);
       }
   g_string_append_printf (out, "%sradius", sep);
+  mirada_csv_add_string (csv, "radius");
   if (truth)
-    g_string_append_printf (out, "%sprecision%srecall%sF1%scount_error", sep, sep, sep, sep);
+    {
+      g_string_append_printf (out, "%sprecision%srecall%sF1%scount_error", sep, sep, sep, sep);
+      mirada_csv_add_string (csv, "precision");
+      mirada_csv_add_string (csv, "recall");
+      mirada_csv_add_string (csv, "F1");
+      mirada_csv_add_string (csv, "count_error");
+    }
   g_string_append_c (out, '\n');
+  mirada_csv_end_row (csv);
   json_builder_begin_array (b);
 
   for (;;)
@@ -471,6 +480,8 @@ run_sweep (GPtrArray *grids, const MirDetectParams *base, GPtrArray *axes,
       test++;
 
       g_string_append_printf (out, "%u%s%s", test, sep, mir_detect_method_to_string (p->method));
+      mirada_csv_add_int (csv, test);
+      mirada_csv_add_string (csv, mir_detect_method_to_string (p->method));
       for (guint pass = 0; pass < 5; pass++)
         for (guint i = 0; i < enabled->len; i++)
           {
@@ -479,19 +490,42 @@ run_sweep (GPtrArray *grids, const MirDetectParams *base, GPtrArray *axes,
 
             switch (pass)
               {
-              case 0: v = fmt (p->classes[c].threshold, "%g"); break;
-              case 1: v = fmt (p->classes[c].exception, "%g"); break;
-              case 2: v = fmt (r->mu[c], "%.4f"); break;
-              case 3: v = g_strdup_printf ("%u", r->n_filter1[c]); break;
-              default: v = g_strdup_printf ("%u", r->counts[c]); break;
+              case 0:
+                v = fmt (p->classes[c].threshold, "%g");
+                mirada_csv_add_double (csv, p->classes[c].threshold, "%g");
+                break;
+              case 1:
+                v = fmt (p->classes[c].exception, "%g");
+                mirada_csv_add_double (csv, p->classes[c].exception, "%g");
+                break;
+              case 2:
+                v = fmt (r->mu[c], "%.4f");
+                mirada_csv_add_double (csv, r->mu[c], "%.4f");
+                break;
+              case 3:
+                v = g_strdup_printf ("%u", r->n_filter1[c]);
+                mirada_csv_add_int (csv, r->n_filter1[c]);
+                break;
+              default:
+                v = g_strdup_printf ("%u", r->counts[c]);
+                mirada_csv_add_int (csv, r->counts[c]);
+                break;
               }
             g_string_append_printf (out, "%s%s", sep, v);
           }
       g_string_append_printf (out, "%s%u", sep, p->radius);
+      mirada_csv_add_int (csv, p->radius);
       if (truth)
-        g_string_append_printf (out, "%s%.4f%s%.4f%s%.4f%s%+d", sep, ev.precision, sep,
-                                ev.recall, sep, ev.f1, sep, ev.count_error);
+        {
+          g_string_append_printf (out, "%s%.4f%s%.4f%s%.4f%s%+d", sep, ev.precision, sep,
+                                  ev.recall, sep, ev.f1, sep, ev.count_error);
+          mirada_csv_add_double (csv, ev.precision, "%.4f");
+          mirada_csv_add_double (csv, ev.recall, "%.4f");
+          mirada_csv_add_double (csv, ev.f1, "%.4f");
+          mirada_csv_add_int (csv, ev.count_error);
+        }
       g_string_append_c (out, '\n');
+      mirada_csv_end_row (csv);
 
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "test");
@@ -540,6 +574,11 @@ run_sweep (GPtrArray *grids, const MirDetectParams *base, GPtrArray *axes,
   json_builder_end_array (b);
   if (format == FORMAT_JSON)
     mirada_cli_json_print (b);
+  else if (format == FORMAT_CSV)
+    {
+      if (!mirada_csv_save (csv, "-", &error))
+        return mirada_cli_fail (error);
+    }
   else
     g_print ("%s", out->str);
   return 0;
@@ -657,6 +696,13 @@ mirada_cmd_detect (int argc, char **argv)
     if (json && csv)
       return mirada_cli_usage_error ("detect", _("Choose one of --json and --csv"));
     format = json ? FORMAT_JSON : csv ? FORMAT_CSV : FORMAT_TEXT;
+    {
+      const char *const outputs[] = { draw_path, save_grid };
+      int out_ret = mirada_cli_check_outputs ("detect", format != FORMAT_TEXT, outputs,
+                                              G_N_ELEMENTS (outputs));
+      if (out_ret >= 0)
+        return out_ret;
+    }
     if (method_s && !mir_detect_method_from_string (method_s, &method, &error))
       return mirada_cli_usage_error ("detect", error->message);
     if (group_s && !mir_detect_grouping_from_string (group_s, &grouping, &error))
@@ -777,9 +823,13 @@ mirada_cmd_detect (int argc, char **argv)
           return mirada_cli_fail (error);
       }
     grid = g_ptr_array_index (grids, 0);
+    if (save_grid && grids->len > 1 && mirada_output_is_stdout (save_grid))
+      return mirada_cli_usage_error ("detect", _("--save-grid - writes one grid; with "
+                                                 "several scales give a file name"));
     for (guint q = 0; save_grid && q < grids->len; q++)
       {
         g_autofree char *path = NULL;
+        g_autofree char *text = NULL;
 
         if (grids->len == 1)
           path = g_strdup (save_grid);
@@ -792,7 +842,8 @@ mirada_cmd_detect (int argc, char **argv)
 
             path = g_strdup_printf ("%.*s.%u%s", (int) stem, save_grid, q, save_grid + stem);
           }
-        if (!mir_detect_grid_save_json (g_ptr_array_index (grids, q), path, &error))
+        text = mir_detect_grid_to_json (g_ptr_array_index (grids, q));
+        if (!mirada_output_write (path, text, strlen (text), &error))
           return mirada_cli_fail (error);
       }
 

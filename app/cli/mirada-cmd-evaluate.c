@@ -83,25 +83,24 @@ map_classes (MirModel *model, MirDataset *data, guint n_outputs, guint *map, GEr
 static gboolean
 write_csv (const char *path, MirModel *model, const guint64 *conf, guint K, GError **error)
 {
-  g_autoptr(GString) s = g_string_new ("true\\predicted");
+  g_autoptr(MiradaCsv) csv = mirada_csv_new ();
 
+  mirada_csv_add_string (csv, "true\\predicted");
   for (guint j = 0; j < K; j++)
     {
       g_autofree char *name = mir_model_dup_class_name (model, j);
-      g_string_append_printf (s, ",\"%s\"", name);
+      mirada_csv_add_string (csv, name);
     }
-  g_string_append_c (s, '\n');
+  mirada_csv_end_row (csv);
   for (guint i = 0; i < K; i++)
     {
       g_autofree char *name = mir_model_dup_class_name (model, i);
-      g_string_append_printf (s, "\"%s\"", name);
+      mirada_csv_add_string (csv, name);
       for (guint j = 0; j < K; j++)
-        g_string_append_printf (s, ",%" G_GUINT64_FORMAT, conf[i * K + j]);
-      g_string_append_c (s, '\n');
+        mirada_csv_add_int (csv, (gint64) conf[i * K + j]);
+      mirada_csv_end_row (csv);
     }
-  if (!g_file_set_contents (path, s->str, (gssize) s->len, error))
-    return FALSE;
-  return TRUE;
+  return mirada_csv_save (csv, path, error);
 }
 
 /* Row-normalised counts, white (0) to red (1), like matplotlib's "Reds";
@@ -213,6 +212,12 @@ mirada_cmd_evaluate (int argc, char **argv)
     return ret;
   if (argc != 3)
     return mirada_cli_usage_error ("evaluate", _("expected a model and a dataset"));
+  {
+    const char *const outputs[] = { csv, png, wrong_png };
+    int out_ret = mirada_cli_check_outputs ("evaluate", FALSE, outputs, G_N_ELEMENTS (outputs));
+    if (out_ret >= 0)
+      return out_ret;
+  }
   if (batch < 1)
     return mirada_cli_usage_error ("evaluate", _("--batch must be at least 1"));
 

@@ -11,6 +11,7 @@
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
+#include "mirada-cli-util.h"
 #include "mir-activation-grid.h"
 #include "mir-filter-pattern.h"
 
@@ -307,6 +308,12 @@ mirada_cmd_filters (int argc, char **argv)
                      : mirada_cli_usage_error ("filters", _("--bench takes at most a MODEL"));
   if (argc != 2 || layer_name == NULL)
     return mirada_cli_usage_error ("filters", _("expected a MODEL and --layer NAME"));
+  {
+    const char *const outputs[] = { out_path };
+    int out_ret = mirada_cli_check_outputs ("filters", FALSE, outputs, G_N_ELEMENTS (outputs));
+    if (out_ret >= 0)
+      return out_ret;
+  }
   {
     static const char *const methods[] = { "seed", "regularized", "regularised", NULL };
     static const char *const params[] = { "pixel", "fourier", NULL };

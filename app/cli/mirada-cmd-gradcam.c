@@ -3,11 +3,13 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
+#include "mirada-cli-util.h"
 #include "mirada-export.h"
 #include "mir-explain.h"
 #include "mir-colormap.h"
@@ -88,15 +90,6 @@ overlay_grid (GPtrArray *images, guint columns, GError **error)
   return g_steal_pointer (&out);
 }
 
-/* @text as a JSON string literal (quotes included). */
-static char *
-json_quote (const char *text)
-{
-  g_autoptr(JsonNode) node = json_node_init_string (json_node_alloc (), text);
-
-  return json_to_string (node, FALSE);
-}
-
 /* The methods to run: --all-methods, or a comma-separated --method. */
 static GArray *
 parse_methods (const char *spec, gboolean all, GError **error)
@@ -123,34 +116,45 @@ parse_methods (const char *spec, gboolean all, GError **error)
   return g_steal_pointer (&list);
 }
 
-static char *
-deletion_csv_text (GPtrArray *faith, GPtrArray *labels)
+/* The deletion curves as CSV: fraction,score,probability for one curve;
+ * with several, a first "curve" column names each. */
+static MiradaCsv *
+deletion_csv (GPtrArray *faith, GPtrArray *labels)
 {
-  GString *csv;
+  MiradaCsv *csv = mirada_csv_new ();
+  gboolean labelled = faith->len != 1;
 
-  if (faith->len == 1)
-    {
-      const MirFaithfulness *f = faith->pdata[0];
-
-      csv = g_string_new ("fraction,score,probability\n");
-      for (int i = 0; i <= f->n_steps; i++)
-        g_string_append_printf (csv, "%.6g,%.9g,%.9g\n", f->fractions[i], f->scores[i],
-                                f->probabilities[i]);
-      return g_string_free (csv, FALSE);
-    }
-  /* Several curves: one block per curve, labelled. */
-  csv = g_string_new ("curve,fraction,score,probability\n");
+  if (labelled)
+    mirada_csv_add_string (csv, "curve");
+  mirada_csv_add_string (csv, "fraction");
+  mirada_csv_add_string (csv, "score");
+  mirada_csv_add_string (csv, "probability");
+  mirada_csv_end_row (csv);
   for (guint c = 0; c < faith->len; c++)
     {
       const MirFaithfulness *f = faith->pdata[c];
-      g_autofree char *label = g_strdup (labels->pdata[c]);
 
-      g_strdelimit (label, ",\"\n", ' ');
       for (int i = 0; i <= f->n_steps; i++)
-        g_string_append_printf (csv, "%s,%.6g,%.9g,%.9g\n", label, f->fractions[i], f->scores[i],
-                                f->probabilities[i]);
+        {
+          if (labelled)
+            mirada_csv_add_string (csv, labels->pdata[c]);
+          mirada_csv_add_double (csv, f->fractions[i], "%.6g");
+          mirada_csv_add_double (csv, f->scores[i], "%.9g");
+          mirada_csv_add_double (csv, f->probabilities[i], "%.9g");
+          mirada_csv_end_row (csv);
+        }
     }
-  return g_string_free (csv, FALSE);
+  return csv;
+}
+
+static void
+json_add_double (JsonBuilder *b, const char *member, double v)
+{
+  json_builder_set_member_name (b, member);
+  if (isfinite (v))
+    json_builder_add_double_value (b, v);
+  else
+    json_builder_add_null_value (b); /* JSON has no NaN or infinity */
 }
 
 int
@@ -158,7 +162,7 @@ mirada_cmd_gradcam (int argc, char **argv)
 {
   g_autofree char *method = NULL, *layer_name = NULL, *class_name = NULL, *cmap_name = NULL;
   g_autofree char *out_path = NULL, *raw_path = NULL, *csv_path = NULL, *labels = NULL;
-  g_autofree char *preprocess = NULL, *deletion_csv = NULL, *window_spec = NULL;
+  g_autofree char *preprocess = NULL, *deletion_csv_path = NULL, *window_spec = NULL;
   g_autofree char *deletion_png = NULL;
   gboolean all_classes = FALSE, complement = FALSE, blend = FALSE, json = FALSE;
   gboolean faithfulness = FALSE, all_methods = FALSE;
@@ -174,7 +178,7 @@ mirada_cmd_gradcam (int argc, char **argv)
     { "faithfulness", 0, 0, G_OPTION_ARG_NONE, &faithfulness, N_("Print the score with only the top pixels kept and the deletion curve's area"), NULL },
     { "keep", 0, 0, G_OPTION_ARG_DOUBLE, &keep, N_("--faithfulness: fraction of the most salient pixels kept (default 0.2)"), N_("F") },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, N_("--faithfulness: deletion curve steps (default 20)"), N_("N") },
-    { "deletion-csv", 0, 0, G_OPTION_ARG_FILENAME, &deletion_csv, N_("Write the deletion curve (fraction, score, probability) as CSV; with several methods or classes, one labelled block per curve"), N_("FILE") },
+    { "deletion-csv", 0, 0, G_OPTION_ARG_FILENAME, &deletion_csv_path, N_("Write the deletion curve (fraction, score, probability) as CSV; with several methods or classes, one labelled block per curve"), N_("FILE") },
     { "deletion-png", 0, 0, G_OPTION_ARG_FILENAME, &deletion_png, N_("Plot the deletion curves (one per method and class, areas in the legend) as PNG"), N_("FILE") },
     { "layer", 'l', 0, G_OPTION_ARG_STRING, &layer_name, N_("Layer to explain (default: the last convolutional layer)"), N_("NAME") },
     { "class", 'c', 0, G_OPTION_ARG_STRING, &class_name, N_("Class to explain (default: the top prediction)"), N_("NAME|INDEX") },
@@ -203,10 +207,11 @@ mirada_cmd_gradcam (int argc, char **argv)
   g_autoptr(GPtrArray) curve_labels = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GArray) curve_baseline = g_array_new (FALSE, FALSE, sizeof (gboolean));
   g_autoptr(GString) report = g_string_new (NULL);
+  g_autoptr(JsonBuilder) jb = NULL;
   g_autofree char *first_class = NULL;
   MirExplainOptions opts = MIR_EXPLAIN_OPTIONS_DEFAULT;
   MirColormap cmap = MIR_COLORMAP_JET;
-  guint n_classes = 1, n_entries = 0;
+  guint n_classes = 1;
   double first_probability = 0;
 
   g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
@@ -215,6 +220,13 @@ mirada_cmd_gradcam (int argc, char **argv)
     return mirada_cli_usage_error ("gradcam", error->message);
   if (argc != 3)
     return mirada_cli_usage_error ("gradcam", _("expected a MODEL and an IMAGE"));
+  {
+    const char *const outputs[] = { out_path, raw_path, csv_path, deletion_csv_path,
+                                    deletion_png };
+    int ret = mirada_cli_check_outputs ("gradcam", json, outputs, G_N_ELEMENTS (outputs));
+    if (ret >= 0)
+      return ret;
+  }
   if (alpha < 0)
     alpha = blend ? 0.6 : 0.4;
   if (all_methods && method)
@@ -269,7 +281,7 @@ mirada_cmd_gradcam (int argc, char **argv)
   opts.stride = stride;
   opts.samples = samples;
   opts.seed = (guint32) seed;
-  if (deletion_csv || deletion_png)
+  if (deletion_csv_path || deletion_png)
     faithfulness = TRUE;
 
   if (all_classes)
@@ -280,13 +292,16 @@ mirada_cmd_gradcam (int argc, char **argv)
     }
 
   if (json)
-    g_string_append (report, "[");
+    {
+      jb = json_builder_new ();
+      json_builder_begin_array (jb);
+    }
   for (guint r = 0; r < run_methods->len * n_classes; r++)
     {
       guint m = g_array_index (run_methods, guint, r / n_classes), k = r % n_classes;
       g_autoptr(MirExplanation) e = NULL;
       g_autoptr(MirFaithfulness) f = NULL;
-      g_autofree char *cname = NULL, *qname = NULL, *qnotice = NULL;
+      g_autofree char *cname = NULL;
       MirImage *overlay;
 
       if (all_classes)
@@ -303,9 +318,12 @@ mirada_cmd_gradcam (int argc, char **argv)
            * without a pooling head) is reported, not fatal. */
           if (k == 0 && json)
             {
-              g_autofree char *qmsg = json_quote (error->message);
-              g_string_append_printf (report, "%s{\"method\": \"%s\", \"skipped\": %s}",
-                                      n_entries++ ? ", " : "", methods[m].name, qmsg);
+              json_builder_begin_object (jb);
+              json_builder_set_member_name (jb, "method");
+              json_builder_add_string_value (jb, methods[m].name);
+              json_builder_set_member_name (jb, "skipped");
+              json_builder_add_string_value (jb, error->message);
+              json_builder_end_object (jb);
             }
           else if (k == 0)
             g_string_append_printf (report, _("%s skipped: %s\n"), methods[m].name,
@@ -329,24 +347,37 @@ mirada_cmd_gradcam (int argc, char **argv)
         }
       if (json)
         {
-          qname = json_quote (cname);
-          qnotice = e->notice ? json_quote (e->notice) : g_strdup ("null");
-          g_string_append_printf (report,
-                                  "%s{\"method\": \"%s\", \"layer\": \"%s\", \"class\": %d, "
-                                  "\"class_name\": %s, \"complement\": %s, \"probability\": %.6g, "
-                                  "\"score\": %.6g, \"width\": %d, \"height\": %d, \"notice\": %s",
-                                  n_entries ? ", " : "", e->method, e->layer_name, e->class_index,
-                                  qname, e->complement ? "true" : "false", e->probability,
-                                  e->score, e->width, e->height, qnotice);
+          json_builder_begin_object (jb);
+          json_builder_set_member_name (jb, "method");
+          json_builder_add_string_value (jb, e->method);
+          json_builder_set_member_name (jb, "layer");
+          mirada_cli_json_add_string (jb, e->layer_name);
+          json_builder_set_member_name (jb, "class");
+          json_builder_add_int_value (jb, e->class_index);
+          json_builder_set_member_name (jb, "class_name");
+          mirada_cli_json_add_string (jb, cname);
+          json_builder_set_member_name (jb, "complement");
+          json_builder_add_boolean_value (jb, e->complement);
+          json_add_double (jb, "probability", e->probability);
+          json_add_double (jb, "score", e->score);
+          json_builder_set_member_name (jb, "width");
+          json_builder_add_int_value (jb, e->width);
+          json_builder_set_member_name (jb, "height");
+          json_builder_add_int_value (jb, e->height);
+          json_builder_set_member_name (jb, "notice");
+          mirada_cli_json_add_string (jb, e->notice);
           if (f)
-            g_string_append_printf (report,
-                                    ", \"faithfulness\": {\"keep_fraction\": %.6g, "
-                                    "\"keep_score\": %.6g, \"keep_probability\": %.6g, "
-                                    "\"deletion_auc_score\": %.6g, "
-                                    "\"deletion_auc_probability\": %.6g}",
-                                    f->keep_fraction, f->keep_score, f->keep_probability,
-                                    f->auc_score, f->auc_probability);
-          g_string_append (report, "}");
+            {
+              json_builder_set_member_name (jb, "faithfulness");
+              json_builder_begin_object (jb);
+              json_add_double (jb, "keep_fraction", f->keep_fraction);
+              json_add_double (jb, "keep_score", f->keep_score);
+              json_add_double (jb, "keep_probability", f->keep_probability);
+              json_add_double (jb, "deletion_auc_score", f->auc_score);
+              json_add_double (jb, "deletion_auc_probability", f->auc_probability);
+              json_builder_end_object (jb);
+            }
+          json_builder_end_object (jb);
         }
       else
         {
@@ -365,7 +396,6 @@ mirada_cmd_gradcam (int argc, char **argv)
                                     f->keep_probability, f->auc_score, f->auc_probability,
                                     f->n_steps);
         }
-      n_entries++;
       if (f)
         {
           gboolean baseline = g_str_equal (methods[m].name, "random");
@@ -392,17 +422,17 @@ mirada_cmd_gradcam (int argc, char **argv)
       g_ptr_array_add (overlays, overlay);
     }
   if (json)
-    g_string_append (report, "]\n");
+    json_builder_end_array (jb);
   if (overlays->len == 0)
     {
       g_set_error (&error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
                    _("None of the methods applies to this model"));
       return mirada_cli_fail (error);
     }
-  if (deletion_csv)
+  if (deletion_csv_path)
     {
-      g_autofree char *csv = deletion_csv_text (faith, curve_labels);
-      if (!g_file_set_contents (deletion_csv, csv, -1, &error))
+      g_autoptr(MiradaCsv) csv = deletion_csv (faith, curve_labels);
+      if (!mirada_csv_save (csv, deletion_csv_path, &error))
         return mirada_cli_fail (error);
     }
   if (deletion_png)
@@ -432,6 +462,9 @@ mirada_cmd_gradcam (int argc, char **argv)
       if (all == NULL || !mirada_image_save_png (all, out_path, &error))
         return mirada_cli_fail (error);
     }
-  g_print ("%s", report->str);
+  if (json)
+    mirada_cli_json_print (jb);
+  else
+    g_print ("%s", report->str);
   return 0;
 }

@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <string.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
@@ -54,7 +55,7 @@ mirada_cmd_scene (int argc, char **argv)
     {
       MirSceneOptions o;
       g_autoptr(MirScene) scene = NULL;
-      g_autofree char *base = NULL, *png = NULL, *json = NULL, *png_name = NULL;
+      g_autofree char *base = NULL, *png = NULL, *json = NULL, *png_name = NULL, *text = NULL;
 
       mir_scene_options_init_default (&o);
       o.textured = textured;
@@ -79,8 +80,9 @@ mirada_cmd_scene (int argc, char **argv)
       png_name = g_strconcat (base, ".png", NULL);
       png = g_build_filename (out_dir, png_name, NULL);
       json = g_strconcat (out_dir, G_DIR_SEPARATOR_S, base, ".json", NULL);
+      text = mir_scene_to_json (scene, png_name);
       if (!mirada_image_save_png (scene->image, png, &error) ||
-          !mir_scene_save_json (scene, png_name, json, &error))
+          !mirada_output_write (json, text, strlen (text), &error))
         return mirada_cli_fail (error);
       g_print (_("%s: %u items\n"), png, scene->objects->len);
     }

@@ -10,6 +10,7 @@
 #include <glib/gi18n.h>
 
 #include "mirada-deletion-plot.h"
+#include "mirada-export.h"
 
 /* Plot area inside the image; the legend sits right of it. */
 #define PLOT_LEFT 100.0
@@ -283,5 +284,5 @@ mirada_deletion_plot_png (const char *path, const char *title, const MiradaDelet
                    cairo_status_to_string (status));
       return FALSE;
     }
-  return g_file_set_contents (path, (const char *) png->data, (gssize) png->len, error);
+  return mirada_output_write (path, png->data, png->len, error);
 }

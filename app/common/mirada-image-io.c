@@ -8,6 +8,7 @@
 #include <glib/gi18n.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
 
+#include "mirada-export.h"
 #include "mirada-image-io.h"
 
 MirImage *
@@ -144,14 +145,8 @@ mirada_image_save_png (const MirImage *image, const char *path, GError **error)
                    display, local->message);
       return FALSE;
     }
-  /* Temporary file + rename: a reader never sees half a PNG. */
-  if (!g_file_set_contents (path, buffer, (gssize) size, &local))
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_IO, _("Cannot write '%s': %s"), display,
-                   local->message);
-      return FALSE;
-    }
-  return TRUE;
+  /* "-", symlinks, devices, or temporary file + rename (mirada_output_write). */
+  return mirada_output_write (path, buffer, size, error);
 }
 
 /* A dataset image for the trainer and `mirada evaluate`: decoded with

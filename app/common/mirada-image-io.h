@@ -10,7 +10,8 @@ G_BEGIN_DECLS
  * dropped) into RGB. */
 MirImage *mirada_image_load           (const char     *path,
                                        GError        **error);
-/* Writes an RGB/grey MirImage as PNG atomically (temp file + rename). */
+/* Writes an RGB/grey MirImage as PNG with mirada_output_write() ("-" is
+ * standard output; a regular file is replaced atomically). */
 gboolean  mirada_image_save_png       (const MirImage *image,
                                        const char     *path,
                                        GError        **error);

@@ -7,7 +7,10 @@
 
 #include <glib/gi18n.h>
 
+#include <string.h>
+
 #include "mirada-canvas.h"
+#include "mirada-export.h"
 #include "mirada-sweep-dialog.h"
 
 #define MAX_SETTINGS 5000
@@ -154,30 +157,27 @@ row_cells (MiradaSweepDialog    *self,
 char *
 mirada_sweep_dialog_to_csv (MiradaSweepDialog *self)
 {
-  g_autoptr(GString) csv = g_string_new (NULL);
+  g_autoptr(MiradaCsv) csv = mirada_csv_new ();
   g_autoptr(GPtrArray) titles = NULL;
 
   g_return_val_if_fail (MIRADA_IS_SWEEP_DIALOG (self), NULL);
   if (self->grid == NULL)
     return g_strdup ("");
+  /* Cells hold numbers already formatted with '.' (fmt_double); class
+   * names in the titles are quoted by MiradaCsv when they need it. */
   titles = column_titles (self, TRUE);
   for (guint i = 0; i < titles->len; i++)
-    {
-      g_autofree char *t = g_strdup (titles->pdata[i]);
-
-      g_strdelimit (t, ",\"\n", ' ');
-      g_string_append_printf (csv, "%s%s", i ? "," : "", t);
-    }
-  g_string_append_c (csv, '\n');
+    mirada_csv_add_string (csv, titles->pdata[i]);
+  mirada_csv_end_row (csv);
   for (guint r = 0; r < self->rows->len; r++)
     {
       g_auto(GStrv) cells = row_cells (self, &g_array_index (self->rows, MiradaSweepRow, r));
 
       for (guint i = 0; cells[i] != NULL; i++)
-        g_string_append_printf (csv, "%s%s", i ? "," : "", cells[i]);
-      g_string_append_c (csv, '\n');
+        mirada_csv_add_string (csv, cells[i]);
+      mirada_csv_end_row (csv);
     }
-  return g_string_free (g_steal_pointer (&csv), FALSE);
+  return g_strdup (mirada_csv_get_text (csv, NULL));
 }
 
 gboolean
@@ -187,8 +187,8 @@ mirada_sweep_dialog_export_csv (MiradaSweepDialog  *self,
 {
   g_autofree char *csv = mirada_sweep_dialog_to_csv (self);
 
-  /* atomic: a temporary file renamed over @path */
-  return g_file_set_contents (path, csv, -1, error);
+  /* atomic for a regular file: a temporary file renamed over @path */
+  return mirada_output_write (path, csv, strlen (csv), error);
 }
 
 /* ------------------------------------------------------------------ */

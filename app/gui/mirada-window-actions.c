@@ -7,6 +7,9 @@
 
 #include <json-glib/json-glib.h>
 
+#include <string.h>
+
+#include "mirada-export.h"
 #include "mirada-image-io.h"
 #include "mirada-model-open.h"
 #include "mirada-model-properties.h"
@@ -98,25 +101,31 @@ export_csv (MiradaWindow *self,
             const char   *path,
             GError      **error)
 {
-  g_autoptr(GString) csv = g_string_new ("class,class_name,probability,x,y,width,height,window,row,col\n");
+  static const char *const heads[] = { "class", "class_name", "probability", "x", "y", "width",
+                                       "height", "window", "row", "col" };
+  g_autoptr(MiradaCsv) csv = mirada_csv_new ();
   GArray *boxes = self->result != NULL ? self->result->boxes : NULL;
 
+  for (guint h = 0; h < G_N_ELEMENTS (heads); h++)
+    mirada_csv_add_string (csv, heads[h]);
+  mirada_csv_end_row (csv);
   for (guint i = 0; boxes != NULL && i < boxes->len; i++)
     {
       const MirDetectBox *b = &g_array_index (boxes, MirDetectBox, i);
-      char num[5][G_ASCII_DTOSTR_BUF_SIZE];
-      g_autofree char *name = g_strdup (self->grid->class_names[b->class_index]);
 
-      g_strdelimit (name, ",\"\n", ' ');
-      g_ascii_formatd (num[0], sizeof num[0], "%.6f", b->prob);
-      g_ascii_formatd (num[1], sizeof num[1], "%.1f", b->x);
-      g_ascii_formatd (num[2], sizeof num[2], "%.1f", b->y);
-      g_ascii_formatd (num[3], sizeof num[3], "%.1f", b->width);
-      g_ascii_formatd (num[4], sizeof num[4], "%.1f", b->height);
-      g_string_append_printf (csv, "%u,%s,%s,%s,%s,%s,%s,%u,%u,%u\n", b->class_index, name,
-                              num[0], num[1], num[2], num[3], num[4], b->window, b->row, b->col);
+      mirada_csv_add_int (csv, b->class_index);
+      mirada_csv_add_string (csv, self->grid->class_names[b->class_index]);
+      mirada_csv_add_double (csv, b->prob, "%.6f");
+      mirada_csv_add_double (csv, b->x, "%.1f");
+      mirada_csv_add_double (csv, b->y, "%.1f");
+      mirada_csv_add_double (csv, b->width, "%.1f");
+      mirada_csv_add_double (csv, b->height, "%.1f");
+      mirada_csv_add_int (csv, b->window);
+      mirada_csv_add_int (csv, b->row);
+      mirada_csv_add_int (csv, b->col);
+      mirada_csv_end_row (csv);
     }
-  return g_file_set_contents (path, csv->str, csv->len, error);
+  return mirada_csv_save (csv, path, error);
 }
 
 static gboolean
@@ -175,7 +184,7 @@ export_json (MiradaWindow *self,
   json_generator_set_root (gen, root);
   json_generator_set_pretty (gen, TRUE);
   text = json_generator_to_data (gen, NULL);
-  return g_file_set_contents (path, text, -1, error);
+  return mirada_output_write (path, text, strlen (text), error);
 }
 
 static gboolean
@@ -303,7 +312,7 @@ mirada_window_export_panel (MiradaWindow  *self,
       return FALSE;
     }
   png = gdk_texture_save_to_png_bytes (texture);
-  return g_file_set_contents (path, g_bytes_get_data (png, NULL), (gssize) g_bytes_get_size (png), error);
+  return mirada_output_write (path, g_bytes_get_data (png, NULL), g_bytes_get_size (png), error);
 }
 
 static void

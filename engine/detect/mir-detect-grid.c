@@ -326,44 +326,62 @@ mir_detect_grid_find_class (const MirDetectGrid *grid,
 /* ------------------------------------------------------------------ */
 /* JSON */
 
+char *
+mir_detect_grid_to_json (const MirDetectGrid *grid)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  const guint N = mir_detect_geometry_n_windows (&grid->geom);
+  g_autofree char *data = NULL;
+
+  /* JsonGenerator writes numbers with '.' whatever the locale. */
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "image_width");
+  json_builder_add_int_value (b, grid->geom.image_width);
+  json_builder_set_member_name (b, "image_height");
+  json_builder_add_int_value (b, grid->geom.image_height);
+  json_builder_set_member_name (b, "window");
+  json_builder_add_int_value (b, grid->geom.window);
+  json_builder_set_member_name (b, "stride");
+  json_builder_add_int_value (b, grid->geom.stride);
+  json_builder_set_member_name (b, "notebook_layout");
+  json_builder_add_boolean_value (b, grid->geom.notebook_layout);
+  if (grid->scale != 1.0)
+    {
+      json_builder_set_member_name (b, "scale");
+      json_builder_add_double_value (b, grid->scale);
+    }
+  json_builder_set_member_name (b, "classes");
+  json_builder_begin_array (b);
+  for (guint c = 0; c < grid->n_classes; c++)
+    json_builder_add_string_value (b, grid->class_names[c]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "probs");
+  json_builder_begin_array (b);
+  for (guint n = 0; n < N; n++)
+    {
+      json_builder_begin_array (b);
+      for (guint c = 0; c < grid->n_classes; c++)
+        json_builder_add_double_value (b, mir_detect_grid_get (grid, n, c));
+      json_builder_end_array (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  data = json_generator_to_data (gen, NULL);
+  return g_strconcat (data, "\n", NULL);
+}
+
 gboolean
 mir_detect_grid_save_json (const MirDetectGrid *grid,
                            const char          *path,
                            GError             **error)
 {
-  g_autoptr(GString) s = g_string_new (NULL);
-  const guint N = mir_detect_geometry_n_windows (&grid->geom);
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  g_autofree char *json = mir_detect_grid_to_json (grid);
 
-  g_string_append_printf (s, "{\n  \"image_width\": %d,\n  \"image_height\": %d,\n"
-                          "  \"window\": %d,\n  \"stride\": %d,\n"
-                          "  \"notebook_layout\": %s,\n",
-                          grid->geom.image_width, grid->geom.image_height, grid->geom.window,
-                          grid->geom.stride, grid->geom.notebook_layout ? "true" : "false");
-  if (grid->scale != 1.0)
-    g_string_append_printf (s, "  \"scale\": %s,\n",
-                            g_ascii_formatd (buf, sizeof buf, "%.17g", grid->scale));
-  g_string_append (s, "  \"classes\": [");
-  for (guint c = 0; c < grid->n_classes; c++)
-    {
-      g_autoptr(JsonNode) node = json_node_init_string (json_node_alloc (), grid->class_names[c]);
-      g_autofree char *str = json_to_string (node, FALSE);
-
-      g_string_append_printf (s, "%s%s", c ? ", " : "", str);
-    }
-  g_string_append (s, "],\n  \"probs\": [\n");
-  for (guint n = 0; n < N; n++)
-    {
-      g_string_append (s, "    [");
-      for (guint c = 0; c < grid->n_classes; c++)
-        {
-          g_ascii_formatd (buf, sizeof buf, "%.9g", mir_detect_grid_get (grid, n, c));
-          g_string_append_printf (s, "%s%s", c ? ", " : "", buf);
-        }
-      g_string_append (s, n + 1 < N ? "],\n" : "]\n");
-    }
-  g_string_append (s, "  ]\n}\n");
-  return g_file_set_contents (path, s->str, (gssize) s->len, error);
+  return g_file_set_contents (path, json, -1, error);
 }
 
 static gboolean

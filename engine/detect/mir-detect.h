@@ -134,7 +134,9 @@ gint           mir_detect_grid_find_class (const MirDetectGrid *grid,
                                            GError             **error);
 /* JSON: {"image_width", "image_height", "window", "stride",
  *        "notebook_layout", "classes": [names], "probs": [[p0, p1, ...], ...]}
- * one inner array per window, in window order. */
+ * one inner array per window, in window order.  _to_json returns the text
+ * (transfer full), _save_json writes it to @path. */
+char          *mir_detect_grid_to_json   (const MirDetectGrid *grid);
 gboolean       mir_detect_grid_save_json (const MirDetectGrid *grid,
                                           const char          *path,
                                           GError             **error);
