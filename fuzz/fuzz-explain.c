@@ -11,17 +11,6 @@
 #include "mir-explain.h"
 #include "mir-keras.h"
 
-typedef MirExplanation *(*ExplainFunc) (MirModel *, MirTensor *, const MirExplainOptions *,
-                                        GCancellable *, GError **);
-
-static const ExplainFunc methods[] = {
-  mir_explain_gradcam, mir_explain_saliency, mir_explain_cam, mir_explain_gradcam_plusplus,
-  mir_explain_hirescam, mir_explain_xgradcam, mir_explain_layercam, mir_explain_scorecam,
-  mir_explain_eigencam, mir_explain_gradients, mir_explain_smoothgrad,
-  mir_explain_guided_backprop, mir_explain_guided_gradcam, mir_explain_occlusion,
-  mir_explain_random,
-};
-
 /* A softmax GAP head (CAM works), a binary sigmoid head behind Flatten (CAM
  * refuses; complement applies) and a model without any convolution. */
 static const char *configs[] = {
@@ -102,7 +91,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     for (gint64 i = 0; i < n && (size_t) i < size; i++)
       input->data[i] = data[i];
 
-  e = methods[b[0] % G_N_ELEMENTS (methods)] (model, input, &o, NULL, &error);
+  {
+    /* every method of the engine's table (mir-explain-methods.c) */
+    guint n_methods;
+    const MirExplainMethod *methods = mir_explain_get_methods (&n_methods);
+
+    e = methods[b[0] % n_methods].func (model, input, &o, NULL, &error);
+  }
   g_assert ((e == NULL) == (error != NULL));
   return 0;
 }

@@ -17,50 +17,6 @@
 
 #include <json-glib/json-glib.h>
 
-typedef MirExplanation *(*ExplainFunc) (MirModel *, MirTensor *, const MirExplainOptions *,
-                                        GCancellable *, GError **);
-
-static const struct
-{
-  const char *name;
-  ExplainFunc func;
-} methods[] = {
-  { "gradcam", mir_explain_gradcam },
-  { "gradcam++", mir_explain_gradcam_plusplus },
-  { "hirescam", mir_explain_hirescam },
-  { "xgradcam", mir_explain_xgradcam },
-  { "layercam", mir_explain_layercam },
-  { "scorecam", mir_explain_scorecam },
-  { "eigencam", mir_explain_eigencam },
-  { "cam", mir_explain_cam },
-  { "saliency", mir_explain_saliency },
-  { "gradients", mir_explain_gradients },
-  { "smoothgrad", mir_explain_smoothgrad },
-  { "guided", mir_explain_guided_backprop },
-  { "guided-gradcam", mir_explain_guided_gradcam },
-  { "occlusion", mir_explain_occlusion },
-  { "random", mir_explain_random },
-};
-
-static gboolean
-lookup_method (const char *name, guint *index, GError **error)
-{
-  g_autoptr(GString) known = g_string_new (NULL);
-
-  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
-    {
-      if (g_strcmp0 (methods[i].name, name) == 0)
-        {
-          *index = i;
-          return TRUE;
-        }
-      g_string_append_printf (known, "%s%s", i ? ", " : "", methods[i].name);
-    }
-  g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-               _("Unknown explanation method '%s' (available: %s)"), name, known->str);
-  return FALSE;
-}
-
 /* The overlays in a grid of @columns, 8 px apart, on white. */
 static MirImage *
 overlay_grid (GPtrArray *images, guint columns, GError **error)
@@ -90,7 +46,25 @@ overlay_grid (GPtrArray *images, guint columns, GError **error)
   return g_steal_pointer (&out);
 }
 
-/* The methods to run: --all-methods, or a comma-separated --method. */
+/* The engine's methods (engine/explain/mir-explain-methods.c). */
+static const MirExplainMethod *methods;
+static guint n_methods;
+
+/* "gradcam (default), gradcam++, …" from the engine's table. */
+static char *
+method_help_text (void)
+{
+  g_autoptr(GString) ids = g_string_new (NULL);
+
+  methods = mir_explain_get_methods (&n_methods);
+  for (guint i = 0; i < n_methods; i++)
+    g_string_append_printf (ids, "%s%s", i ? ", " : "", methods[i].id);
+  return g_strdup_printf (_("One of %s (gradcam by default; random is a chance baseline); "
+                            "several separated by commas"), ids->str);
+}
+
+/* The methods to run (indices into methods[]): --all-methods, or a
+ * comma-separated --method. */
 static GArray *
 parse_methods (const char *spec, gboolean all, GError **error)
 {
@@ -99,18 +73,20 @@ parse_methods (const char *spec, gboolean all, GError **error)
 
   if (all)
     {
-      for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
+      for (guint i = 0; i < n_methods; i++)
         g_array_append_val (list, i);
       return g_steal_pointer (&list);
     }
   names = g_strsplit (spec ? spec : "gradcam", ",", -1);
   for (char **n = names; *n; n++)
     {
+      const MirExplainMethod *found;
       guint i;
 
       g_strstrip (*n);
-      if (!lookup_method (*n, &i, error))
+      if (!(found = mir_explain_find_method (*n, error)))
         return NULL;
+      i = (guint) (found - methods);
       g_array_append_val (list, i);
     }
   return g_steal_pointer (&list);
@@ -168,8 +144,9 @@ mirada_cmd_gradcam (int argc, char **argv)
   gboolean faithfulness = FALSE, all_methods = FALSE;
   double alpha = -1, keep = 0.2;
   gint patch = 0, stride = 0, samples = 0, steps = 20, seed = 1;
+  g_autofree char *method_help = method_help_text ();
   GOptionEntry entries[] = {
-    { "method", 'm', 0, G_OPTION_ARG_STRING, &method, N_("gradcam (default), gradcam++, hirescam, xgradcam, layercam, scorecam, eigencam, cam, saliency, gradients, smoothgrad, guided, guided-gradcam, occlusion or random (a chance baseline); several separated by commas"), N_("METHOD[,…]") },
+    { "method", 'm', 0, G_OPTION_ARG_STRING, &method, method_help, N_("METHOD[,…]") },
     { "all-methods", 0, 0, G_OPTION_ARG_NONE, &all_methods, N_("Every method (those that do not apply to the model are skipped)"), NULL },
     { "patch", 0, 0, G_OPTION_ARG_INT, &patch, N_("occlusion: patch side in pixels (default: input side / 8)"), N_("P") },
     { "stride", 0, 0, G_OPTION_ARG_INT, &stride, N_("occlusion: patch stride (default: P / 2)"), N_("S") },
@@ -320,13 +297,13 @@ mirada_cmd_gradcam (int argc, char **argv)
             {
               json_builder_begin_object (jb);
               json_builder_set_member_name (jb, "method");
-              json_builder_add_string_value (jb, methods[m].name);
+              json_builder_add_string_value (jb, methods[m].id);
               json_builder_set_member_name (jb, "skipped");
               json_builder_add_string_value (jb, error->message);
               json_builder_end_object (jb);
             }
           else if (k == 0)
-            g_string_append_printf (report, _("%s skipped: %s\n"), methods[m].name,
+            g_string_append_printf (report, _("%s skipped: %s\n"), methods[m].id,
                                     error->message);
           g_clear_error (&error);
           continue;
@@ -398,14 +375,14 @@ mirada_cmd_gradcam (int argc, char **argv)
         }
       if (f)
         {
-          gboolean baseline = g_str_equal (methods[m].name, "random");
+          gboolean baseline = (methods[m].flags & MIR_EXPLAIN_METHOD_BASELINE) != 0;
 
           if (run_methods->len > 1 && n_classes > 1)
-            g_ptr_array_add (curve_labels, g_strdup_printf ("%s · %s", methods[m].name, cname));
+            g_ptr_array_add (curve_labels, g_strdup_printf ("%s · %s", methods[m].id, cname));
           else if (n_classes > 1)
             g_ptr_array_add (curve_labels, g_strdup (cname));
           else
-            g_ptr_array_add (curve_labels, g_strdup (methods[m].name));
+            g_ptr_array_add (curve_labels, g_strdup (methods[m].id));
           g_array_append_val (curve_baseline, baseline);
           g_ptr_array_add (faith, g_steal_pointer (&f));
         }

@@ -238,4 +238,32 @@ void  mir_explain_options_set_class  (MirExplainOptions    *opts,
                                       MirModel             *model,
                                       gint                  k);
 
+/* ------------------------------------------------------------------ */
+/* The methods (engine/explain/mir-explain-methods.c, the one table) */
+
+typedef MirExplanation *(*MirExplainFunc) (MirModel                *model,
+                                           MirTensor               *input,
+                                           const MirExplainOptions *options,
+                                           GCancellable            *cancellable,
+                                           GError                 **error);
+
+typedef enum
+{
+  MIR_EXPLAIN_METHOD_CLASS_MAP = 1 << 0, /* a map at a conv layer's resolution (the CAM family) */
+  MIR_EXPLAIN_METHOD_BASELINE = 1 << 1,  /* a chance baseline for faithfulness, not an explanation */
+} MirExplainMethodFlags;
+
+typedef struct
+{
+  const char *id;          /* as `mirada gradcam -m` takes it */
+  const char *label;       /* for people, N_() (translate with _()) */
+  MirExplainFunc func;
+  MirExplainMethodFlags flags;
+} MirExplainMethod;
+
+/* Every method, in the order menus show them. */
+const MirExplainMethod *mir_explain_get_methods (guint *n_methods);
+/* The method called @id, or NULL and an error listing the known ones. */
+const MirExplainMethod *mir_explain_find_method (const char *id, GError **error);
+
 G_END_DECLS
