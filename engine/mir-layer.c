@@ -7,61 +7,9 @@
 #include "mir-layer.h"
 #include "layers/mir-layers.h"
 
-typedef struct
-{
-  const char *name;
-  const MirLayerClass *klass;
-} RegistryEntry;
-
-/* Keras class names (and the aliases older Keras versions wrote) -> class. */
-static const RegistryEntry registry[] = {
-  { "InputLayer", &mir_layer_input_class },
-  { "Conv2D", &mir_layer_conv2d_class },
-  { "Convolution2D", &mir_layer_conv2d_class },
-  { "DepthwiseConv2D", &mir_layer_depthwise_conv2d_class },
-  { "SeparableConv2D", &mir_layer_separable_conv2d_class },
-  { "SeparableConvolution2D", &mir_layer_separable_conv2d_class },
-  { "Dense", &mir_layer_dense_class },
-  { "MaxPooling2D", &mir_layer_max_pooling2d_class },
-  { "MaxPool2D", &mir_layer_max_pooling2d_class },
-  { "AveragePooling2D", &mir_layer_average_pooling2d_class },
-  { "AvgPool2D", &mir_layer_average_pooling2d_class },
-  { "GlobalAveragePooling2D", &mir_layer_global_average_pooling2d_class },
-  { "GlobalAvgPool2D", &mir_layer_global_average_pooling2d_class },
-  { "GlobalMaxPooling2D", &mir_layer_global_max_pooling2d_class },
-  { "GlobalMaxPool2D", &mir_layer_global_max_pooling2d_class },
-  { "BatchNormalization", &mir_layer_batch_normalization_class },
-  { "ZeroPadding2D", &mir_layer_zero_padding2d_class },
-  { "Cropping2D", &mir_layer_cropping2d_class },
-  { "UpSampling2D", &mir_layer_upsampling2d_class },
-  { "Activation", &mir_layer_activation_class },
-  { "ReLU", &mir_layer_relu_class },
-  { "LeakyReLU", &mir_layer_leaky_relu_class },
-  { "Softmax", &mir_layer_softmax_class },
-  { "Add", &mir_layer_add_class },
-  { "Subtract", &mir_layer_subtract_class },
-  { "Multiply", &mir_layer_multiply_class },
-  { "Average", &mir_layer_average_class },
-  { "Maximum", &mir_layer_maximum_class },
-  { "Minimum", &mir_layer_minimum_class },
-  { "Concatenate", &mir_layer_concatenate_class },
-  { "Flatten", &mir_layer_flatten_class },
-  { "Reshape", &mir_layer_reshape_class },
-  { "Dropout", &mir_layer_dropout_class },
-  { "SpatialDropout2D", &mir_layer_spatial_dropout2d_class },
-  { "GaussianNoise", &mir_layer_gaussian_noise_class },
-  { "GaussianDropout", &mir_layer_gaussian_dropout_class },
-  { "Rescaling", &mir_layer_rescaling_class },
-  { "Normalization", &mir_layer_normalization_class },
-  { "Resizing", &mir_layer_resizing_class },
-  { "CenterCrop", &mir_layer_center_crop_class },
-  { "RandomFlip", &mir_layer_random_flip_class },
-  { "RandomRotation", &mir_layer_random_rotation_class },
-  { "RandomZoom", &mir_layer_random_zoom_class },
-  { "RandomTranslation", &mir_layer_random_translation_class },
-  { "RandomContrast", &mir_layer_random_contrast_class },
-};
-
+/* Every layer type, one line each (the Keras class name is klass->name):
+ * adding a layer is its file in engine/layers/, its extern in mir-layers.h
+ * and one line here. */
 static const MirLayerClass *const class_list[] = {
   &mir_layer_input_class,
   &mir_layer_conv2d_class,
@@ -105,12 +53,29 @@ static const MirLayerClass *const class_list[] = {
   NULL
 };
 
+/* Names older Keras versions (or the short aliases) wrote for a class. */
+static const struct
+{
+  const char *alias;
+  const char *name;
+} aliases[] = {
+  { "Convolution2D", "Conv2D" },
+  { "SeparableConvolution2D", "SeparableConv2D" },
+  { "MaxPool2D", "MaxPooling2D" },
+  { "AvgPool2D", "AveragePooling2D" },
+  { "GlobalAvgPool2D", "GlobalAveragePooling2D" },
+  { "GlobalMaxPool2D", "GlobalMaxPooling2D" },
+};
+
 const MirLayerClass *
 mir_layer_class_lookup (const char *keras_class_name)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS (registry); i++)
-    if (g_strcmp0 (registry[i].name, keras_class_name) == 0)
-      return registry[i].klass;
+  for (gsize i = 0; i < G_N_ELEMENTS (aliases); i++)
+    if (g_strcmp0 (aliases[i].alias, keras_class_name) == 0)
+      keras_class_name = aliases[i].name;
+  for (gsize i = 0; class_list[i] != NULL; i++)
+    if (g_strcmp0 (class_list[i]->name, keras_class_name) == 0)
+      return class_list[i];
   return NULL;
 }
 

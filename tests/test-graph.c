@@ -233,6 +233,19 @@ test_registry_complete (void)
       g_assert_true (mir_layer_class_lookup ((*list)->name) == *list);
     }
   g_assert_cmpuint (n, >=, 39);
+  /* the names older Keras versions wrote resolve to the same classes */
+  g_assert_true (mir_layer_class_lookup ("Convolution2D") == mir_layer_class_lookup ("Conv2D"));
+  g_assert_true (mir_layer_class_lookup ("SeparableConvolution2D") ==
+                 mir_layer_class_lookup ("SeparableConv2D"));
+  g_assert_true (mir_layer_class_lookup ("MaxPool2D") == mir_layer_class_lookup ("MaxPooling2D"));
+  g_assert_true (mir_layer_class_lookup ("AvgPool2D") ==
+                 mir_layer_class_lookup ("AveragePooling2D"));
+  g_assert_true (mir_layer_class_lookup ("GlobalAvgPool2D") ==
+                 mir_layer_class_lookup ("GlobalAveragePooling2D"));
+  g_assert_true (mir_layer_class_lookup ("GlobalMaxPool2D") ==
+                 mir_layer_class_lookup ("GlobalMaxPooling2D"));
+  g_assert_nonnull (mir_layer_class_lookup ("Conv2D"));
+  g_assert_null (mir_layer_class_lookup ("NoSuchLayer"));
 }
 
 int
