@@ -302,8 +302,8 @@ mirada_window_export_panel (MiradaWindow  *self,
   g_return_val_if_fail (MIRADA_IS_WINDOW (self), FALSE);
   g_return_val_if_fail (index < MIRADA_N_PANELS, FALSE);
 
-  if (index < G_N_ELEMENTS (self->explain) && mirada_explain_panel_get_texture (self->explain[index]) != NULL)
-    texture = g_object_ref (mirada_explain_panel_get_texture (self->explain[index]));
+  if (index < G_N_ELEMENTS (self->explain) && mirada_panel_get_texture (self->explain[index]) != NULL)
+    texture = g_object_ref (mirada_panel_get_texture (self->explain[index]));
   else
     texture = render_widget (self->frames[index]);
   if (texture == NULL)

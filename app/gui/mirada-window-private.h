@@ -2,7 +2,9 @@
 #pragma once
 
 #include "mirada-architecture-panel.h"
-#include "mirada-explain-panel.h"
+#include "mirada-activations-panel.h"
+#include "mirada-filters-panel.h"
+#include "mirada-heatmap-panel.h"
 #include "mirada-sweep-dialog.h"
 #include "mirada-window.h"
 
@@ -36,7 +38,7 @@ struct _MiradaWindow
   GMenu *recent_images;
 
   /* owned */
-  MiradaExplainPanel *explain[3]; /* Grad-CAM, activations, filters (children of the boxes) */
+  MiradaPanel *explain[3];   /* heat maps, activations, filters (children of the boxes) */
   MiradaSession *session;   /* the model, image, grids, boxes and jobs */
   GSettings *settings;
   MiradaSweepDialog *sweep;  /* weak */

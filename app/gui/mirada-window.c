@@ -69,8 +69,8 @@ update_explain_classes (MiradaWindow *self)
 {
   g_autoptr(GArray) enabled = mirada_detector_panel_dup_enabled (self->detector_panel);
 
-  mirada_explain_panel_set_classes (self->explain[MIRADA_PANEL_GRADCAM], (const gint *) (void *) enabled->data,
-                                    enabled->len);
+  mirada_heatmap_panel_set_classes (MIRADA_HEATMAP_PANEL (self->explain[MIRADA_PANEL_GRADCAM]),
+                                    (const gint *) (void *) enabled->data, enabled->len);
 }
 
 static void
@@ -140,15 +140,15 @@ explain_whole_image (MiradaWindow *self)
 {
   update_explain_classes (self);
   for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
-    mirada_explain_panel_set_input (self->explain[i], mirada_session_get_image (self->session),
-                                    _("The whole image; click a window on it to look at that window."));
+    mirada_panel_set_input (self->explain[i], mirada_session_get_image (self->session),
+                            _("The whole image; click a window on it to look at that window."));
 }
 
 static void
 detection_started_cb (MiradaWindow *self)
 {
   for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
-    mirada_explain_panel_set_input (self->explain[i], NULL, NULL);
+    mirada_panel_set_input (self->explain[i], NULL, NULL);
 }
 
 static void
@@ -157,8 +157,6 @@ model_changed_cb (MiradaWindow *self)
   MirModel *model = mirada_session_get_model (self->session);
 
   mirada_architecture_panel_set_model (self->architecture_panel, model);
-  for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
-    mirada_explain_panel_set_model (self->explain[i], model);
   update_info (self);
   _mirada_window_update_actions (self);
 }
@@ -390,7 +388,7 @@ window_activated_cb (MiradaWindow *self,
         return;
       }
     for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
-      mirada_explain_panel_set_input (self->explain[i], crop, text->str);
+      mirada_panel_set_input (self->explain[i], crop, text->str);
   }
 }
 
@@ -503,7 +501,7 @@ layer_selected_cb (MiradaWindow *self,
 {
   /* the architecture list sets the layer of the other panels that offer it */
   for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
-    mirada_explain_panel_set_layer (self->explain[i], node);
+    mirada_panel_set_layer (self->explain[i], node);
 }
 
 static void
@@ -667,10 +665,13 @@ mirada_window_init (MiradaWindow *self)
 
   {
     GtkBox *boxes[] = { self->gradcam_box, self->activations_box, self->filters_box };
+    GtkWidget *(*panel_new[]) (void) = { mirada_heatmap_panel_new, mirada_activations_panel_new,
+                                         mirada_filters_panel_new };
 
     for (guint i = 0; i < G_N_ELEMENTS (self->explain); i++)
       {
-        self->explain[i] = MIRADA_EXPLAIN_PANEL (mirada_explain_panel_new ((MiradaExplainKind) i));
+        self->explain[i] = MIRADA_PANEL (panel_new[i] ());
+        mirada_panel_set_session (self->explain[i], self->session);
         gtk_widget_set_vexpand (GTK_WIDGET (self->explain[i]), TRUE);
         gtk_box_append (boxes[i], GTK_WIDGET (self->explain[i]));
       }

@@ -75,7 +75,8 @@ gboolean             mirada_window_export_detections  (MiradaWindow *self, const
                                                        GError **error);
 /* Ground truth (a sibling <image>.json), or NULL. */
 MirDetectTruth      *mirada_window_get_truth          (MiradaWindow *self);
-/* 0: Grad-CAM, 1: activations, 2: filters (a MiradaExplainPanel). */
+/* 0: Grad-CAM, 1: activations, 2: filters (a MiradaPanel: MiradaHeatmapPanel,
+ * MiradaActivationsPanel, MiradaFiltersPanel). */
 GtkWidget           *mirada_window_get_explain_panel  (MiradaWindow *self, guint index);
 /* Selects the window at (@row, @col) as a click on the canvas does. */
 void                 mirada_window_select_window      (MiradaWindow *self, int row, int col);
