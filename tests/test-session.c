@@ -2,14 +2,17 @@
  * and scene through its workers, waits for the boxes, and compares them with
  * mir_detect_classify() + mir_detect_filter() called directly; a threshold
  * re-filters the same grid, a stride classifies again, and a cancel brings
- * back the last complete grid, its boxes and its geometry. */
+ * back the last complete grid, its boxes and its geometry.  Last, the
+ * detector panel in the loop: it pushes its settings into the session and
+ * follows a cancel back. */
 #define G_LOG_DOMAIN "test-session"
 
 #include "config.h"
 
-#include <gtk/gtk.h>
+#include <adwaita.h>
 
 #include "detect/mir-detect.h"
+#include "mirada-detector-panel.h"
 #include "mirada-job.h"
 #include "mirada-session.h"
 
@@ -313,6 +316,94 @@ test_session_bad_geometry (void)
   g_assert_cmpint (mirada_session_get_grid (session)->geom.cols, ==, 3);
 }
 
+static gboolean
+notebook_grid (MiradaSession *session)
+{
+  MirDetectGrid *grid = mirada_session_get_grid (session);
+
+  return !mirada_session_get_busy (session) && grid != NULL && grid->geom.notebook_layout;
+}
+
+static gboolean
+plain_grid (MiradaSession *session)
+{
+  MirDetectGrid *grid = mirada_session_get_grid (session);
+
+  return has_result (session) && !grid->geom.notebook_layout;
+}
+
+static gboolean
+stride_job_running (MiradaSession *session)
+{
+  return mirada_session_get_busy (session) && mirada_session_get_stride (session) == 20;
+}
+
+static gboolean
+panel_stride_back (MiradaSession *session)
+{
+  MiradaDetectorPanel *panel = g_object_get_data (G_OBJECT (session), "panel");
+
+  return !mirada_session_get_busy (session) && mirada_detector_panel_get_stride (panel) == STRIDE;
+}
+
+/* The detector panel drives the session: its geometry and parameters go in
+ * (the notebook switch changes both), its counts follow the result, and a
+ * cancel puts its stride back. */
+static void
+test_session_detector_panel (void)
+{
+  g_autoptr(MiradaSession) session = mirada_session_new ();
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.mirada.Mirada");
+  MiradaDetectorPanel *panel;
+  MirDetectResult *result;
+  MirDetectGrid *grid;
+
+  g_settings_set_int (settings, "window-size", WINDOW_SIZE);
+  g_settings_set_int (settings, "stride", STRIDE);
+  g_settings_set_boolean (settings, "notebook-compat", FALSE);
+  panel = g_object_ref_sink (g_object_new (MIRADA_TYPE_DETECTOR_PANEL, NULL));
+  g_object_set_data (G_OBJECT (session), "panel", panel);
+  mirada_detector_panel_set_session (panel, session);
+  g_assert_cmpint (mirada_session_get_stride (session), ==, STRIDE);
+
+  g_assert_true (mirada_session_open_defaults (session));
+  wait_until (has_result, session, 120, "the built-in model and scene");
+  g_assert_cmpuint (mirada_detector_panel_get_n_classes (panel), ==, 11);
+  g_assert_cmpuint (mirada_session_get_params (session)->n_classes, ==, 11);
+  g_assert_false (mirada_session_get_params (session)->notebook_compat);
+  result = mirada_session_get_result (session);
+  for (guint k = 0; k < 11; k++)
+    {
+      g_autofree char *count = g_strdup_printf ("%u", result->counts[k]);
+
+      g_assert_cmpstr (mirada_detector_panel_get_count_text (panel, k), ==, count);
+    }
+
+  /* the notebook switch: the layout (classify again) and the filter's rule */
+  g_settings_set_boolean (settings, "notebook-compat", TRUE);
+  wait_until (notebook_grid, session, 120, "the notebook layout's grid");
+  g_assert_true (mirada_session_get_params (session)->notebook_compat);
+  g_assert_cmpint (mirada_session_get_grid (session)->geom.cols, ==, 16);
+  g_settings_set_boolean (settings, "notebook-compat", FALSE);
+  wait_until (plain_grid, session, 120, "the grid without the notebook layout");
+  g_assert_false (mirada_session_get_params (session)->notebook_compat);
+
+  /* a new stride from the panel, cancelled: the panel's stride comes back */
+  grid = mirada_session_get_grid (session);
+  g_settings_set_int (settings, "stride", 20);
+  wait_until (stride_job_running, session, 10, "the stride-20 job");
+  mirada_session_cancel (session);
+  g_assert_true (mirada_session_get_grid (session) == grid);
+  wait_until (panel_stride_back, session, 120, "the panel's stride");
+  g_assert_cmpint (g_settings_get_int (settings, "stride"), ==, STRIDE);
+  g_assert_true (mirada_session_get_grid (session) == grid);
+  g_assert_nonnull (mirada_session_get_result (session));
+  g_assert_cmpstr (mirada_detector_panel_get_count_text (panel, 1), !=, "–");
+
+  mirada_detector_panel_set_session (panel, NULL);
+  g_object_unref (panel);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -329,9 +420,11 @@ main (int argc, char *argv[])
     g_setenv ("XDG_CACHE_HOME", cache_home, TRUE);
   }
   gtk_init ();
+  adw_init ();
 
   g_test_add_func ("/session/detect", test_session_detect);
   g_test_add_func ("/session/bad-geometry", test_session_bad_geometry);
+  g_test_add_func ("/session/detector-panel", test_session_detector_panel);
   status = g_test_run ();
   /* as the application's shutdown does: no worker inside OpenBLAS at exit */
   g_assert_true (mirada_jobs_wait_idle (30000));

@@ -408,6 +408,8 @@ push_params (MiradaDetectorPanel *self)
 static void
 push_geometry (MiradaDetectorPanel *self)
 {
+  /* the filter reads the notebook switch too */
+  push_params (self);
   if (self->session != NULL)
     mirada_session_set_geometry (self->session, mirada_detector_panel_get_window (self),
                                  mirada_detector_panel_get_stride (self),
@@ -491,7 +493,6 @@ mirada_detector_panel_set_session (MiradaDetectorPanel *self,
   for (guint i = 0; i < G_N_ELEMENTS (geometry_props); i++)
     g_signal_connect_object (session, geometry_props[i], G_CALLBACK (session_geometry_cb), self, G_CONNECT_SWAPPED);
   push_geometry (self);
-  push_params (self);
 }
 
 static void

@@ -17,7 +17,6 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-
 void
 _mirada_window_toast_error (MiradaWindow *self,
                             const char   *what,
@@ -649,6 +648,7 @@ static void
 mirada_window_init (MiradaWindow *self)
 {
   GtkDropTarget *drop;
+
   gtk_widget_init_template (GTK_WIDGET (self));
 
   self->session = mirada_session_new ();

@@ -31,7 +31,7 @@ gboolean      mirada_window_open_defaults (MiradaWindow *self);
 /* Opens a pasted picture (converted on a worker). */
 void          mirada_window_paste_texture (MiradaWindow *self, GdkTexture *texture);
 
-/* Direct setters (the UI thread; used by the loaders' callbacks and tests). */
+/* Direct setters (the UI thread; used by tests). */
 void          mirada_window_set_model    (MiradaWindow *self, MirModel *model);
 void          mirada_window_set_image    (MiradaWindow *self, MirImage *image);
 void          mirada_window_set_classifier (MiradaWindow *self, MiradaClassifyFunc func);
