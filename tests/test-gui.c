@@ -16,7 +16,9 @@
 
 #include "detect/mir-detect.h"
 #include "mirada-application.h"
-#include "mirada-explain-panel.h"
+#include "mirada-activations-panel.h"
+#include "mirada-filters-panel.h"
+#include "mirada-heatmap-panel.h"
 #include "mirada-job.h"
 #include "mirada-image-io.h"
 #include "mirada-model-open.h"
@@ -362,7 +364,7 @@ test_gui_detect (void)
 static gboolean
 explain_done (gpointer data)
 {
-  return !mirada_explain_panel_get_busy (data) && mirada_explain_panel_get_texture (data) != NULL;
+  return !mirada_panel_get_busy (data) && mirada_panel_get_texture (data) != NULL;
 }
 
 static double
@@ -486,14 +488,14 @@ find_controller (GtkWidget *widget, GType type)
 /* Click channel 3 of the activation grid: it shows large, and the value
  * under the pointer is the layer's output computed here directly. */
 static void
-check_channel_zoom (MiradaExplainPanel *panel, MirModel *model, MirImage *image)
+check_channel_zoom (MiradaPanel *panel, MirModel *model, MirImage *image)
 {
   g_autoptr(MirTensor) input = NULL;
   g_autoptr(MirTrace) trace = NULL;
   g_autoptr(GError) error = NULL;
-  GtkWidget *picture = mirada_explain_panel_get_picture (panel);
-  gint layer = mirada_explain_panel_get_layer (panel);
-  GdkTexture *grid = mirada_explain_panel_get_texture (panel);
+  GtkWidget *picture = mirada_panel_get_picture (panel);
+  gint layer = mirada_panel_get_layer (panel);
+  GdkTexture *grid = mirada_panel_get_texture (panel);
   MirTensor *act;
   gint64 H, W, C;
   double f, x, y;
@@ -526,22 +528,22 @@ check_channel_zoom (MiradaExplainPanel *panel, MirModel *model, MirImage *image)
     g_test_message ("activation grid %dx%d: %" G_GINT64_FORMAT " tiles a row, ×%g", gw, gh, per_row, f);
   }
   texture_to_picture (picture, (3 + 0.5) * W * f, 0.5 * H * f, &x, &y);
-  g_assert_cmpint (mirada_explain_panel_channel_at (panel, x, y), ==, 3);
+  g_assert_cmpint (mirada_activations_panel_channel_at (MIRADA_ACTIVATIONS_PANEL (panel), x, y), ==, 3);
   g_signal_emit_by_name (find_controller (picture, GTK_TYPE_GESTURE_CLICK), "pressed", 1, x, y);
-  g_assert_cmpint (mirada_explain_panel_get_zoom_channel (panel), ==, 3);
+  g_assert_cmpint (mirada_activations_panel_get_zoom_channel (MIRADA_ACTIVATIONS_PANEL (panel)), ==, 3);
   settle (0.3);
 
   /* the zoom: W×H values, upscaled by f; the pointer over column 1, row 2 */
   f = gdk_paintable_get_intrinsic_width (gtk_picture_get_paintable (GTK_PICTURE (picture))) / (double) W;
   texture_to_picture (picture, 1.5 * f, 2.5 * f, &x, &y);
-  g_assert_true (mirada_explain_panel_value_at (panel, x, y, &ax, &ay, &value));
+  g_assert_true (mirada_activations_panel_value_at (MIRADA_ACTIVATIONS_PANEL (panel), x, y, &ax, &ay, &value));
   expected = act->data[(2 * W + 1) * C + 3];
   g_test_message ("channel 3 at (1, 2): %g (direct %g)", value, expected);
   g_assert_cmpint (ax, ==, 1);
   g_assert_cmpint (ay, ==, 2);
   g_assert_cmpfloat (value, ==, expected);
 
-  g_assert_true (mirada_explain_panel_zoom_channel (panel, -1));
+  g_assert_true (mirada_activations_panel_zoom_channel (MIRADA_ACTIVATIONS_PANEL (panel), -1));
   g_assert_true (gtk_picture_get_paintable (GTK_PICTURE (picture)) == GDK_PAINTABLE (grid));
 }
 
@@ -549,12 +551,12 @@ check_channel_zoom (MiradaExplainPanel *panel, MirModel *model, MirImage *image)
  * cache (one preview per pattern, no optimisation, the same grid, faster);
  * the seed recipe gives another grid, noisier than the regularised one. */
 static void
-check_filter_methods (MiradaExplainPanel *panel)
+check_filter_methods (MiradaPanel *panel)
 {
   g_autoptr(GSettings) settings = g_settings_new ("io.github.mirada.Mirada");
-  g_autoptr(GdkTexture) regularised = g_object_ref (mirada_explain_panel_get_texture (panel));
+  g_autoptr(GdkTexture) regularised = g_object_ref (mirada_panel_get_texture (panel));
   GdkTexture *seed;
-  double first_s = mirada_explain_panel_get_seconds (panel);
+  double first_s = mirada_filters_panel_get_seconds (MIRADA_FILTERS_PANEL (panel));
   g_autofree char *method = g_settings_get_string (settings, "filter-method");
   double rough_reg, rough_seed, diff;
 
@@ -562,22 +564,22 @@ check_filter_methods (MiradaExplainPanel *panel)
   g_assert_cmpstr (method, ==, "regularized");
 
   /* the same layer and method again: all 16 from the cache */
-  mirada_explain_panel_compute (panel);
+  mirada_panel_compute (panel);
   wait_until (explain_done, panel, 120, "the cached filter patterns");
   g_test_message ("second compute: %u previews, %.3f s (first %.3f s; machine busy)",
-                  mirada_explain_panel_get_n_previews (panel),
-                  mirada_explain_panel_get_seconds (panel), first_s);
-  g_assert_cmpuint (mirada_explain_panel_get_n_previews (panel), ==, 16);
-  g_assert_cmpfloat (texture_mean_abs_diff (regularised, mirada_explain_panel_get_texture (panel)), ==, 0.0);
-  g_assert_cmpfloat (mirada_explain_panel_get_seconds (panel), <, first_s / 2);
+                  mirada_filters_panel_get_n_previews (MIRADA_FILTERS_PANEL (panel)),
+                  mirada_filters_panel_get_seconds (MIRADA_FILTERS_PANEL (panel)), first_s);
+  g_assert_cmpuint (mirada_filters_panel_get_n_previews (MIRADA_FILTERS_PANEL (panel)), ==, 16);
+  g_assert_cmpfloat (texture_mean_abs_diff (regularised, mirada_panel_get_texture (panel)), ==, 0.0);
+  g_assert_cmpfloat (mirada_filters_panel_get_seconds (MIRADA_FILTERS_PANEL (panel)), <, first_s / 2);
 
   /* the seed recipe: the setting moves the dropdown, which drops the grid
    * and, Compute having been pressed, computes the seed patterns */
   g_settings_set_string (settings, "filter-method", "seed");
-  g_assert_null (mirada_explain_panel_get_texture (panel));
-  g_assert_true (mirada_explain_panel_get_busy (panel));
+  g_assert_null (mirada_panel_get_texture (panel));
+  g_assert_true (mirada_panel_get_busy (panel));
   wait_until (explain_done, panel, 300, "the seed filter patterns");
-  seed = mirada_explain_panel_get_texture (panel);
+  seed = mirada_panel_get_texture (panel);
   g_assert_cmpfloat (texture_variance (seed), >, 25.0);
   g_assert_cmpfloat (texture_variance (regularised), >, 25.0);
   diff = texture_mean_abs_diff (regularised, seed);
@@ -600,7 +602,7 @@ test_gui_explain (void)
   g_autoptr(MirModel) model = NULL;
   g_autoptr(MirImage) image = NULL;
   g_autoptr(GError) error = NULL;
-  MiradaExplainPanel *panels[3];
+  MiradaPanel *panels[3];
   GdkTexture *whole[2];
   MiradaWindow *window;
 
@@ -611,7 +613,7 @@ test_gui_explain (void)
 
   window = new_window ();
   for (guint i = 0; i < 3; i++)
-    panels[i] = MIRADA_EXPLAIN_PANEL (mirada_window_get_explain_panel (window, i));
+    panels[i] = MIRADA_PANEL (mirada_window_get_explain_panel (window, i));
   mirada_window_set_model (window, model);
   mirada_window_set_image (window, image);
   wait_until (window_idle, window, 300, "the detection");
@@ -620,7 +622,7 @@ test_gui_explain (void)
   for (guint i = 0; i < 2; i++)
     {
       wait_until (explain_done, panels[i], 120, "an explanation of the whole image");
-      whole[i] = mirada_explain_panel_get_texture (panels[i]);
+      whole[i] = mirada_panel_get_texture (panels[i]);
       g_test_message ("panel %u: %dx%d, variance %.1f", i, gdk_texture_get_width (whole[i]),
                       gdk_texture_get_height (whole[i]), texture_variance (whole[i]));
       g_assert_cmpfloat (texture_variance (whole[i]), >, 25.0);
@@ -628,7 +630,7 @@ test_gui_explain (void)
   /* one overlay per ticked class (all ten, at most 8 shown), side by side
    * 8 px apart, each with the image's size (320×192) */
   {
-    guint n = mirada_explain_panel_get_n_overlays (panels[0]);
+    guint n = mirada_heatmap_panel_get_n_overlays (MIRADA_HEATMAP_PANEL (panels[0]));
 
     g_assert_cmpuint (n, ==, 8);
     g_assert_cmpint (gdk_texture_get_width (whole[0]), ==, n * 320 + (n - 1) * 8);
@@ -642,11 +644,11 @@ test_gui_explain (void)
   for (guint i = 0; i < 2; i++)
     {
       wait_until (explain_done, panels[i], 120, "an explanation of the window");
-      g_assert_true (mirada_explain_panel_get_texture (panels[i]) != whole[i]);
+      g_assert_true (mirada_panel_get_texture (panels[i]) != whole[i]);
     }
   /* square 64×64 crops this time */
-  g_assert_cmpint (gdk_texture_get_width (mirada_explain_panel_get_texture (panels[0])), ==,
-                   8 * gdk_texture_get_height (mirada_explain_panel_get_texture (panels[0])) + 7 * 8);
+  g_assert_cmpint (gdk_texture_get_width (mirada_panel_get_texture (panels[0])), ==,
+                   8 * gdk_texture_get_height (mirada_panel_get_texture (panels[0])) + 7 * 8);
 
   /* a second screenshot artefact, all panels in view */
   {
@@ -659,21 +661,21 @@ test_gui_explain (void)
   }
 
   /* filter patterns only on request */
-  g_assert_null (mirada_explain_panel_get_texture (panels[2]));
+  g_assert_null (mirada_panel_get_texture (panels[2]));
   {
     g_autoptr(GArray) widths = g_array_new (FALSE, FALSE, sizeof (int));
-    GtkWidget *picture = mirada_explain_panel_get_picture (panels[2]);
+    GtkWidget *picture = mirada_panel_get_picture (panels[2]);
     gulong id = g_signal_connect (picture, "notify::paintable", G_CALLBACK (paintable_changed_cb), widths);
     int final_width;
 
-    mirada_explain_panel_compute (panels[2]);
+    mirada_panel_compute (panels[2]);
     wait_until (explain_done, panels[2], 300, "the filter patterns");
     g_signal_handler_disconnect (picture, id);
-    g_assert_cmpfloat (texture_variance (mirada_explain_panel_get_texture (panels[2])), >, 25.0);
+    g_assert_cmpfloat (texture_variance (mirada_panel_get_texture (panels[2])), >, 25.0);
     /* progressively: the 16 patterns fill a grid of the final size in place
      * (the ones not started yet black), previews and finished batches
      * showing several times before the final grid */
-    final_width = gdk_texture_get_width (mirada_explain_panel_get_texture (panels[2]));
+    final_width = gdk_texture_get_width (mirada_panel_get_texture (panels[2]));
     g_test_message ("filter grid widths as they came: %u pictures, first %d, final %d",
                     widths->len, widths->len > 0 ? g_array_index (widths, int, 0) : -1, final_width);
     g_assert_cmpuint (widths->len, >=, 3);
@@ -681,9 +683,9 @@ test_gui_explain (void)
       g_assert_cmpint (g_array_index (widths, int, i), ==, final_width);
     /* the previews: the default method (regularised) optimised every one of
      * the 16 patterns, a preview every 5 of its 40 steps */
-    g_test_message ("first compute: %u previews, %.3f s", mirada_explain_panel_get_n_previews (panels[2]),
-                    mirada_explain_panel_get_seconds (panels[2]));
-    g_assert_cmpuint (mirada_explain_panel_get_n_previews (panels[2]), >=, 16 * (40 / 5));
+    g_test_message ("first compute: %u previews, %.3f s", mirada_filters_panel_get_n_previews (MIRADA_FILTERS_PANEL (panels[2])),
+                    mirada_filters_panel_get_seconds (MIRADA_FILTERS_PANEL (panels[2])));
+    g_assert_cmpuint (mirada_filters_panel_get_n_previews (MIRADA_FILTERS_PANEL (panels[2])), >=, 16 * (40 / 5));
   }
   check_filter_methods (panels[2]);
 
@@ -713,7 +715,7 @@ test_gui_explain_sigmoid (void)
   g_autoptr(MirTensor) out = NULL;
   g_autoptr(GError) error = NULL;
   const char *names[] = { "cat", "dog", NULL };
-  MiradaExplainPanel *panel;
+  MiradaPanel *panel;
   MiradaWindow *window;
   double p_dog, p[2];
   int old_size, old_stride;
@@ -738,16 +740,16 @@ test_gui_explain_sigmoid (void)
   g_settings_set_int (settings, "window-size", 32);
   g_settings_set_int (settings, "stride", 16);
   window = new_window ();
-  panel = MIRADA_EXPLAIN_PANEL (mirada_window_get_explain_panel (window, 0));
+  panel = MIRADA_PANEL (mirada_window_get_explain_panel (window, 0));
   mirada_window_set_model (window, model);
   mirada_window_set_image (window, image);
   wait_until (window_idle, window, 120, "the detection");
   wait_until (explain_done, panel, 120, "the Grad-CAM maps");
 
-  g_assert_cmpuint (mirada_explain_panel_get_n_overlays (panel), ==, 2);
+  g_assert_cmpuint (mirada_heatmap_panel_get_n_overlays (MIRADA_HEATMAP_PANEL (panel)), ==, 2);
   for (guint i = 0; i < 2; i++)
     {
-      const char *caption = mirada_explain_panel_get_caption (panel, i);
+      const char *caption = mirada_heatmap_panel_get_caption (MIRADA_HEATMAP_PANEL (panel), i);
       g_autofree char *prefix = g_strdup_printf ("%s, P = ", names[i]);
 
       g_test_message ("overlay %u: %s", i, caption);
@@ -770,7 +772,7 @@ test_gui_explain_sigmoid (void)
 static gboolean
 all_explained (gpointer data)
 {
-  MiradaExplainPanel **panels = data;
+  MiradaPanel **panels = data;
 
   for (guint i = 0; i < 3; i++)
     if (!explain_done (panels[i]))
@@ -787,7 +789,7 @@ test_gui_panels (void)
   g_autoptr(MirModel) model = NULL;
   g_autoptr(MirImage) image = NULL;
   g_autoptr(GError) error = NULL;
-  MiradaExplainPanel *panels[3];
+  MiradaPanel *panels[3];
   MiradaWindow *window;
   gint conv = -1;
 
@@ -798,7 +800,7 @@ test_gui_panels (void)
 
   window = new_window ();
   for (guint i = 0; i < 3; i++)
-    panels[i] = MIRADA_EXPLAIN_PANEL (mirada_window_get_explain_panel (window, i));
+    panels[i] = MIRADA_PANEL (mirada_window_get_explain_panel (window, i));
   mirada_window_set_model (window, model);
   mirada_window_set_image (window, image);
   wait_until (window_idle, window, 300, "the detection");
@@ -806,7 +808,7 @@ test_gui_panels (void)
   for (guint k = 0; k < 10; k++)
     mirada_detector_panel_set_enabled (mirada_window_get_detector_panel (window), k, k == 3 || k == 5);
   mirada_window_select_window (window, 1, 2);
-  mirada_explain_panel_compute (panels[2]);
+  mirada_panel_compute (panels[2]);
   wait_until (all_explained, panels, 300, "the three explanations of the window");
   settle (0.5);
 
@@ -820,7 +822,7 @@ test_gui_panels (void)
       g_assert_cmpint (gtk_widget_get_width (frame), >=, 100);
       g_assert_cmpint (gtk_widget_get_height (frame), >=, 100);
     }
-  g_assert_cmpuint (mirada_explain_panel_get_n_overlays (panels[0]), ==, 2);
+  g_assert_cmpuint (mirada_heatmap_panel_get_n_overlays (MIRADA_HEATMAP_PANEL (panels[0])), ==, 2);
 
   /* each shows a picture of the window, not a flat colour: the explanation
    * textures, the architecture panel as drawn, and each panel's PNG export */
@@ -833,7 +835,7 @@ test_gui_panels (void)
       double v_drawn = texture_variance (drawn), v_own;
 
       if (i < 3)
-        v_own = texture_variance (mirada_explain_panel_get_texture (panels[i]));
+        v_own = texture_variance (mirada_panel_get_texture (panels[i]));
       else
         v_own = v_drawn;
       g_test_message ("panel %u: variance %.1f (own picture), %.1f (drawn)", i, v_own, v_drawn);
@@ -848,7 +850,7 @@ test_gui_panels (void)
     }
   /* the Grad-CAM window crop is square: two square overlays side by side, 8 px apart */
   {
-    GdkTexture *t = mirada_explain_panel_get_texture (panels[0]);
+    GdkTexture *t = mirada_panel_get_texture (panels[0]);
     int w = gdk_texture_get_width (t), h = gdk_texture_get_height (t);
 
     g_assert_cmpint (w, >, 2 * h);
@@ -873,13 +875,13 @@ test_gui_panels (void)
       MirNode *node = mir_model_get_node (model, i);
 
       if (node->layer != NULL && (node->layer->klass->flags & MIR_LAYER_FLAG_CONV) && node->shape.ndim == 4 &&
-          (gint) i != mirada_explain_panel_get_layer (panels[1]))
+          (gint) i != mirada_panel_get_layer (panels[1]))
         conv = (gint) i;
     }
   g_assert_cmpint (conv, >=, 0);
   mirada_architecture_panel_select (MIRADA_ARCHITECTURE_PANEL (mirada_window_get_architecture_panel (window)), conv);
   for (guint i = 0; i < 3; i++)
-    g_assert_cmpint (mirada_explain_panel_get_layer (panels[i]), ==, conv);
+    g_assert_cmpint (mirada_panel_get_layer (panels[i]), ==, conv);
   wait_until (all_explained, panels, 300, "the explanations of the new layer");
 
   gtk_window_destroy (GTK_WINDOW (window));

@@ -25,6 +25,7 @@ struct _MiradaCanvas
   GArray *boxes;
   GArray *truth;             /* MirDetectTruthBox, drawn dashed; or NULL */
   char **class_names;
+  MiradaSession *session;    /* borrowed (weak), or NULL */
 
   gboolean fit;              /* follow the widget size */
   double zoom;               /* when !fit */
@@ -67,9 +68,10 @@ class_label (const char *const *names,
 {
   guint n = names != NULL ? g_strv_length ((char **) names) : 0;
 
+  /* callers pass every class's name (mir_model_dup_class_names, a grid's) */
   if (k < n)
     return g_strdup (names[k]);
-  return g_strdup_printf (_("class %u"), k);
+  return g_strdup_printf ("%u", k);
 }
 
 static int
@@ -278,7 +280,8 @@ mirada_canvas_describe_window (MiradaCanvas *self,
     }
   for (guint k = 0; k < self->grid->n_classes; k++)
     {
-      g_autofree char *name = class_label ((const char *const *) self->grid->class_names, k);
+      g_autofree char *name = self->session != NULL ? mirada_session_dup_class_name (self->session, k)
+                                                     : class_label ((const char *const *) self->grid->class_names, k);
 
       g_string_append_printf (text, "\n%s: %.4f", name, mir_detect_grid_get (self->grid, n, k));
       /* the mean filter 2 compares with μ (edges count as the exception factor) */
@@ -769,6 +772,60 @@ mirada_canvas_get_selected (MiradaCanvas *self,
   return TRUE;
 }
 
+/* ------------------------------------------------------------------ */
+/* Following the session */
+
+static void
+session_texture_cb (MiradaCanvas *self)
+{
+  mirada_canvas_set_texture (self, mirada_session_get_texture (self->session));
+}
+
+static void
+session_model_cb (MiradaCanvas *self)
+{
+  g_auto(GStrv) names = mirada_session_dup_class_names (self->session);
+
+  mirada_canvas_set_class_names (self, (const char *const *) names);
+}
+
+static void
+session_result_cb (MiradaCanvas *self)
+{
+  MirDetectGrid *grid = mirada_session_get_grid (self->session);
+  MirDetectResult *result = mirada_session_get_result (self->session);
+
+  if (grid != NULL)
+    {
+      mirada_canvas_set_params (self, result != NULL ? mirada_session_get_params (self->session) : NULL);
+      mirada_canvas_set_n_scales (self, mirada_session_get_n_scales (self->session));
+    }
+  mirada_canvas_set_detections (self, grid, result != NULL ? result->boxes : NULL);
+}
+
+void
+mirada_canvas_set_session (MiradaCanvas  *self,
+                           MiradaSession *session)
+{
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+  g_return_if_fail (session == NULL || MIRADA_IS_SESSION (session));
+
+  if (self->session == session)
+    return;
+  if (self->session != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->session, self);
+      g_object_remove_weak_pointer (G_OBJECT (self->session), (gpointer *) &self->session);
+    }
+  self->session = session;
+  if (session == NULL)
+    return;
+  g_object_add_weak_pointer (G_OBJECT (session), (gpointer *) &self->session);
+  g_signal_connect_object (session, "notify::texture", G_CALLBACK (session_texture_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "notify::model", G_CALLBACK (session_model_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "notify::result", G_CALLBACK (session_result_cb), self, G_CONNECT_SWAPPED);
+}
+
 GtkWidget *
 mirada_canvas_new (void)
 {
@@ -780,6 +837,7 @@ mirada_canvas_dispose (GObject *object)
 {
   MiradaCanvas *self = MIRADA_CANVAS (object);
 
+  mirada_canvas_set_session (self, NULL);
   g_clear_object (&self->texture);
   g_clear_pointer (&self->image_node, gsk_render_node_unref);
   g_clear_pointer (&self->grid, mir_detect_grid_unref);

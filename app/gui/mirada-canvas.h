@@ -6,6 +6,7 @@
 #include <gtk/gtk.h>
 
 #include "detect/mir-detect.h"
+#include "mirada-session.h"
 
 G_BEGIN_DECLS
 
@@ -13,6 +14,8 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (MiradaCanvas, mirada_canvas, MIRADA, CANVAS, GtkWidget)
 
 GtkWidget  *mirada_canvas_new             (void);
+/* Follows @session (or none): its texture, class names, grid and boxes. */
+void        mirada_canvas_set_session     (MiradaCanvas *self, MiradaSession *session);
 void        mirada_canvas_set_texture     (MiradaCanvas *self, GdkTexture *texture);
 GdkTexture *mirada_canvas_get_texture     (MiradaCanvas *self);
 /* The grid (for hover) and the filtered boxes (array of MirDetectBox); either may be NULL. */

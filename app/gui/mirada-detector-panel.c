@@ -43,6 +43,9 @@ struct _MiradaDetectorPanel
   GSettings *settings;
   GArray *rows; /* ClassRow */
   guint grid_changed_id;
+
+  /* borrowed */
+  MiradaSession *session;
 };
 
 G_DEFINE_FINAL_TYPE (MiradaDetectorPanel, mirada_detector_panel, GTK_TYPE_BOX)
@@ -158,7 +161,7 @@ mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
 
   for (guint k = 0; k < n_classes; k++)
     {
-      g_autofree char *name = k < n_names ? g_strdup (names[k]) : g_strdup_printf (_("class %u"), k);
+      g_autofree char *name = k < n_names ? g_strdup (names[k]) : g_strdup_printf ("%u", k);
       GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
       GtkWidget *header = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
       GtkWidget *swatch = gtk_drawing_area_new ();
@@ -388,11 +391,116 @@ mirada_detector_panel_get_count_text (MiradaDetectorPanel *self,
   return gtk_label_get_label (g_array_index (self->rows, ClassRow, class_index).count);
 }
 
+/* ------------------------------------------------------------------ */
+/* Following the session */
+
+static void
+push_params (MiradaDetectorPanel *self)
+{
+  g_autoptr(MirDetectParams) params = NULL;
+
+  if (self->session == NULL)
+    return;
+  params = mirada_detector_panel_dup_params (self);
+  mirada_session_set_params (self->session, params);
+}
+
+static void
+push_geometry (MiradaDetectorPanel *self)
+{
+  /* the filter reads the notebook switch too */
+  push_params (self);
+  if (self->session != NULL)
+    mirada_session_set_geometry (self->session, mirada_detector_panel_get_window (self),
+                                 mirada_detector_panel_get_stride (self),
+                                 mirada_detector_panel_get_levels (self),
+                                 mirada_detector_panel_get_notebook_compat (self));
+}
+
+static void
+session_model_cb (MiradaDetectorPanel *self)
+{
+  MirModel *model = mirada_session_get_model (self->session);
+  g_auto(GStrv) names = mirada_session_dup_class_names (self->session);
+
+  mirada_detector_panel_set_classes (self, model != NULL ? mir_model_get_n_classes (model) : 0,
+                                     (const char *const *) names);
+  push_params (self);
+}
+
+static void
+session_grid_cb (MiradaDetectorPanel *self)
+{
+  MirDetectGrid *grid = mirada_session_get_grid (self->session);
+
+  /* a classifier may give other classes than the model's output names */
+  if (grid == NULL || grid->n_classes == self->rows->len)
+    return;
+  mirada_detector_panel_set_classes (self, grid->n_classes, (const char *const *) grid->class_names);
+  push_params (self);
+}
+
+static void
+session_result_cb (MiradaDetectorPanel *self)
+{
+  MirDetectResult *result = mirada_session_get_result (self->session);
+
+  mirada_detector_panel_set_counts (self, result != NULL ? result->counts : NULL);
+}
+
+static void
+session_note_cb (MiradaDetectorPanel *self)
+{
+  mirada_detector_panel_set_note (self, mirada_session_get_note (self->session));
+}
+
+/* A cancelled re-classification brings back the geometry of the last grid. */
+static void
+session_geometry_cb (MiradaDetectorPanel *self)
+{
+  gtk_adjustment_set_value (self->window_adjustment, mirada_session_get_window_size (self->session));
+  gtk_adjustment_set_value (self->stride_adjustment, mirada_session_get_stride (self->session));
+  gtk_adjustment_set_value (self->levels_adjustment, mirada_session_get_levels (self->session));
+  gtk_switch_set_active (self->compat_switch, mirada_session_get_notebook_layout (self->session));
+}
+
+void
+mirada_detector_panel_set_session (MiradaDetectorPanel *self,
+                                   MiradaSession       *session)
+{
+  static const char *const geometry_props[] = {
+    "notify::window-size", "notify::stride", "notify::levels", "notify::notebook-layout"
+  };
+
+  g_return_if_fail (MIRADA_IS_DETECTOR_PANEL (self));
+  g_return_if_fail (session == NULL || MIRADA_IS_SESSION (session));
+
+  if (self->session == session)
+    return;
+  if (self->session != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->session, self);
+      g_object_remove_weak_pointer (G_OBJECT (self->session), (gpointer *) &self->session);
+    }
+  self->session = session;
+  if (session == NULL)
+    return;
+  g_object_add_weak_pointer (G_OBJECT (session), (gpointer *) &self->session);
+  g_signal_connect_object (session, "notify::model", G_CALLBACK (session_model_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "notify::grid", G_CALLBACK (session_grid_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "notify::result", G_CALLBACK (session_result_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "notify::note", G_CALLBACK (session_note_cb), self, G_CONNECT_SWAPPED);
+  for (guint i = 0; i < G_N_ELEMENTS (geometry_props); i++)
+    g_signal_connect_object (session, geometry_props[i], G_CALLBACK (session_geometry_cb), self, G_CONNECT_SWAPPED);
+  push_geometry (self);
+}
+
 static void
 mirada_detector_panel_dispose (GObject *object)
 {
   MiradaDetectorPanel *self = MIRADA_DETECTOR_PANEL (object);
 
+  mirada_detector_panel_set_session (self, NULL);
   g_clear_handle_id (&self->grid_changed_id, g_source_remove);
   if (self->rows != NULL)
     {
@@ -467,4 +575,7 @@ mirada_detector_panel_init (MiradaDetectorPanel *self)
   g_signal_connect_swapped (self->compat_switch, "notify::active", G_CALLBACK (grid_value_changed_cb), self);
   g_signal_connect_swapped (self->method_dropdown, "notify::selected", G_CALLBACK (emit_filter_changed), self);
   g_signal_connect_swapped (self->grouping_dropdown, "notify::selected", G_CALLBACK (emit_filter_changed), self);
+  /* with a session, the panel asks it to filter or classify again */
+  g_signal_connect (self, "filter-changed", G_CALLBACK (push_params), NULL);
+  g_signal_connect (self, "grid-changed", G_CALLBACK (push_geometry), NULL);
 }

@@ -5,13 +5,18 @@
 #include <adwaita.h>
 
 #include "detect/mir-detect.h"
+#include "mirada-session.h"
 
 G_BEGIN_DECLS
 
 #define MIRADA_TYPE_DETECTOR_PANEL (mirada_detector_panel_get_type ())
 G_DECLARE_FINAL_TYPE (MiradaDetectorPanel, mirada_detector_panel, MIRADA, DETECTOR_PANEL, GtkBox)
 
-/* Rebuilds one row per class (names may be NULL for "class i"). */
+/* Follows @session (or none): pushes the geometry and the filter's
+ * parameters into it, shows its counts, note and geometry. */
+void     mirada_detector_panel_set_session   (MiradaDetectorPanel *self,
+                                              MiradaSession       *session);
+/* Rebuilds one row per class (@names: one per class). */
 void     mirada_detector_panel_set_classes   (MiradaDetectorPanel *self,
                                               guint                n_classes,
                                               const char *const   *names);
@@ -20,8 +25,7 @@ guint    mirada_detector_panel_get_n_classes (MiradaDetectorPanel *self);
 MirDetectParams *mirada_detector_panel_dup_params (MiradaDetectorPanel *self);
 int      mirada_detector_panel_get_window    (MiradaDetectorPanel *self);
 int      mirada_detector_panel_get_stride    (MiradaDetectorPanel *self);
-/* Image pyramid levels (1 = the image only), each MIRADA_DETECTOR_PYRAMID_FACTOR smaller. */
-#define MIRADA_DETECTOR_PYRAMID_FACTOR 1.25
+/* Image pyramid levels (1 = the image only), each MIRADA_PYRAMID_FACTOR smaller. */
 guint    mirada_detector_panel_get_levels    (MiradaDetectorPanel *self);
 gboolean mirada_detector_panel_get_notebook_compat (MiradaDetectorPanel *self);
 /* @counts: one per class, or NULL to show "–". */

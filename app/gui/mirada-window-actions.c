@@ -104,7 +104,9 @@ export_csv (MiradaWindow *self,
   static const char *const heads[] = { "class", "class_name", "probability", "x", "y", "width",
                                        "height", "window", "row", "col" };
   g_autoptr(MiradaCsv) csv = mirada_csv_new ();
-  GArray *boxes = self->result != NULL ? self->result->boxes : NULL;
+  MirDetectResult *result = mirada_session_get_result (self->session);
+  MirDetectGrid *grid = mirada_session_get_grid (self->session);
+  GArray *boxes = result != NULL ? result->boxes : NULL;
 
   for (guint h = 0; h < G_N_ELEMENTS (heads); h++)
     mirada_csv_add_string (csv, heads[h]);
@@ -114,7 +116,7 @@ export_csv (MiradaWindow *self,
       const MirDetectBox *b = &g_array_index (boxes, MirDetectBox, i);
 
       mirada_csv_add_int (csv, b->class_index);
-      mirada_csv_add_string (csv, self->grid->class_names[b->class_index]);
+      mirada_csv_add_string (csv, grid->class_names[b->class_index]);
       mirada_csv_add_double (csv, b->prob, "%.6f");
       mirada_csv_add_double (csv, b->x, "%.1f");
       mirada_csv_add_double (csv, b->y, "%.1f");
@@ -137,21 +139,25 @@ export_json (MiradaWindow *self,
   g_autoptr(JsonGenerator) gen = json_generator_new ();
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *text = NULL;
-  GArray *boxes = self->result != NULL ? self->result->boxes : NULL;
+  MirDetectResult *result = mirada_session_get_result (self->session);
+  MirDetectGrid *grid = mirada_session_get_grid (self->session);
+  MirImage *image = mirada_session_get_image (self->session);
+  const char *image_name = mirada_session_get_image_name (self->session);
+  GArray *boxes = result != NULL ? result->boxes : NULL;
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "image");
-  json_builder_add_string_value (b, self->image_name != NULL ? self->image_name : "");
+  json_builder_add_string_value (b, image_name != NULL ? image_name : "");
   json_builder_set_member_name (b, "width");
-  json_builder_add_int_value (b, self->image->width);
+  json_builder_add_int_value (b, image->width);
   json_builder_set_member_name (b, "height");
-  json_builder_add_int_value (b, self->image->height);
-  if (self->grid != NULL)
+  json_builder_add_int_value (b, image->height);
+  if (grid != NULL)
     {
       json_builder_set_member_name (b, "window");
-      json_builder_add_int_value (b, self->grid->geom.window);
+      json_builder_add_int_value (b, grid->geom.window);
       json_builder_set_member_name (b, "stride");
-      json_builder_add_int_value (b, self->grid->geom.stride);
+      json_builder_add_int_value (b, grid->geom.stride);
     }
   /* the ground-truth format (docs/detector.md) plus probability and window */
   json_builder_set_member_name (b, "objects");
@@ -162,7 +168,7 @@ export_json (MiradaWindow *self,
 
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "class");
-      json_builder_add_string_value (b, self->grid->class_names[box->class_index]);
+      json_builder_add_string_value (b, grid->class_names[box->class_index]);
       json_builder_set_member_name (b, "class_index");
       json_builder_add_int_value (b, box->class_index);
       json_builder_set_member_name (b, "box");
@@ -193,12 +199,15 @@ export_png (MiradaWindow *self,
             GError      **error)
 {
   g_autoptr(MirImage) copy = NULL;
+  MirDetectResult *result = mirada_session_get_result (self->session);
+  MirDetectGrid *grid = mirada_session_get_grid (self->session);
+  MirImage *image = mirada_session_get_image (self->session);
 
   /* the engine's drawing, as `mirada detect --draw` makes it */
-  if (!(copy = mir_image_crop (self->image, 0, 0, self->image->width, self->image->height, error)))
+  if (!(copy = mir_image_crop (image, 0, 0, image->width, image->height, error)))
     return FALSE;
-  if (self->result != NULL)
-    mir_detect_draw (copy, self->result, (const char *const *) self->grid->class_names,
+  if (result != NULL)
+    mir_detect_draw (copy, result, (const char *const *) grid->class_names,
                      MAX (2, MIN (copy->width, copy->height) / 200));
   return mirada_image_save_png (copy, path, error);
 }
@@ -210,7 +219,7 @@ mirada_window_export_detections (MiradaWindow  *self,
 {
   g_return_val_if_fail (MIRADA_IS_WINDOW (self), FALSE);
 
-  if (self->image == NULL)
+  if (mirada_session_get_image (self->session) == NULL)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID, _("Open an image first"));
       return FALSE;
@@ -255,7 +264,7 @@ export_action (GtkWidget  *widget,
   MiradaWindow *self = MIRADA_WINDOW (widget);
   GtkFileChooserNative *dialog;
 
-  if (self->image == NULL)
+  if (mirada_session_get_image (self->session) == NULL)
     return;
   dialog = gtk_file_chooser_native_new (_("Export Detections"), GTK_WINDOW (self),
                                         GTK_FILE_CHOOSER_ACTION_SAVE, _("_Export"), _("_Cancel"));
@@ -302,8 +311,8 @@ mirada_window_export_panel (MiradaWindow  *self,
   g_return_val_if_fail (MIRADA_IS_WINDOW (self), FALSE);
   g_return_val_if_fail (index < MIRADA_N_PANELS, FALSE);
 
-  if (index < G_N_ELEMENTS (self->explain) && mirada_explain_panel_get_texture (self->explain[index]) != NULL)
-    texture = g_object_ref (mirada_explain_panel_get_texture (self->explain[index]));
+  if (index < G_N_ELEMENTS (self->explain) && mirada_panel_get_texture (self->explain[index]) != NULL)
+    texture = g_object_ref (mirada_panel_get_texture (self->explain[index]));
   else
     texture = render_widget (self->frames[index]);
   if (texture == NULL)
@@ -517,16 +526,18 @@ cancel_job_action (GtkWidget  *widget,
 void
 _mirada_window_update_actions (MiradaWindow *self)
 {
-  gboolean has_image = self->image != NULL;
+  gboolean has_image = self->session != NULL && mirada_session_get_image (self->session) != NULL;
+  gboolean has_grid = self->session != NULL && mirada_session_get_grid (self->session) != NULL;
+  gboolean has_model = self->session != NULL && mirada_session_get_model (self->session) != NULL;
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.export", has_image);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.zoom-in", has_image);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.zoom-out", has_image);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.zoom-fit", has_image);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.sweep", self->grid != NULL);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.model-properties", self->model != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.sweep", has_grid);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.model-properties", has_model);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.cancel-job",
-                                 self->detect_runner != NULL && mirada_window_get_busy (self));
+                                 self->session != NULL && mirada_window_get_busy (self));
 }
 
 void

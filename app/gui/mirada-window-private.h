@@ -2,7 +2,9 @@
 #pragma once
 
 #include "mirada-architecture-panel.h"
-#include "mirada-explain-panel.h"
+#include "mirada-activations-panel.h"
+#include "mirada-filters-panel.h"
+#include "mirada-heatmap-panel.h"
 #include "mirada-scale-banner.h"
 #include "mirada-sweep-dialog.h"
 #include "mirada-window.h"
@@ -38,25 +40,9 @@ struct _MiradaWindow
   MiradaScaleBanner *scale_banner; /* asks when the model's input scaling is unknown */
 
   /* owned */
-  MiradaExplainPanel *explain[3]; /* Grad-CAM, activations, filters (children of the boxes) */
+  MiradaPanel *explain[3];   /* heat maps, activations, filters (children of the boxes) */
+  MiradaSession *session;   /* the model, image, grids, boxes and jobs */
   GSettings *settings;
-  MiradaJobRunner *model_runner;
-  MiradaJobRunner *image_runner;
-  MiradaJobRunner *detect_runner;
-  MirModel *model;
-  char *model_name;
-  GFile *model_file;         /* where the model came from, or NULL */
-  MirImage *image;           /* what the detector reads */
-  GdkTexture *texture;       /* what the canvas shows */
-  char *image_name;
-  MirDetectGrid *grid;       /* cached classification of model × image × window × stride × layout */
-  GPtrArray *scale_grids;    /* every scale's grid (MirDetectGrid, [0] = grid) when the
-                              * detector panel asks for several pyramid levels, else NULL */
-  MirDetectResult *result;   /* last filter result */
-  MiradaClassifyFunc classify;
-  char *truth_path;          /* local ground-truth JSON next to the image, or NULL */
-  char *truth_name;
-  MirDetectTruth *truth;     /* loaded with the grid's class names */
   MiradaSweepDialog *sweep;  /* weak */
   GtkRecentManager *recent;  /* borrowed default */
   gboolean maximizing;

@@ -8,22 +8,18 @@
 #include "mirada-detector-panel.h"
 #include "detect/mir-detect.h"
 #include "mirada-job.h"
+#include "mirada-session.h"
 
 G_BEGIN_DECLS
 
 #define MIRADA_TYPE_WINDOW (mirada_window_get_type ())
 G_DECLARE_FINAL_TYPE (MiradaWindow, mirada_window, MIRADA, WINDOW, AdwApplicationWindow)
 
-/* Classifies every window of @geom over @image (worker thread; no widgets).
- * Reports progress with mirada_job_set_progress (@job). */
-typedef MirDetectGrid *(*MiradaClassifyFunc) (MirModel                *model,
-                                              const MirImage          *image,
-                                              const MirDetectGeometry *geom,
-                                              MiradaJob               *job,
-                                              GCancellable            *cancellable,
-                                              GError                 **error);
-
 MiradaWindow *mirada_window_new          (GtkApplication *application);
+/* What the window shows: the model, the image, the detector's grids and
+ * boxes and the jobs that make them.  The functions below that load, set or
+ * get those are shorthands for the session's. */
+MiradaSession *mirada_window_get_session (MiradaWindow *self);
 /* Loads on a worker; errors become toasts and keep the previous file. */
 void          mirada_window_open_model   (MiradaWindow *self, GFile *file);
 void          mirada_window_open_image   (MiradaWindow *self, GFile *file);
@@ -35,7 +31,7 @@ gboolean      mirada_window_open_defaults (MiradaWindow *self);
 /* Opens a pasted picture (converted on a worker). */
 void          mirada_window_paste_texture (MiradaWindow *self, GdkTexture *texture);
 
-/* Direct setters (the UI thread; used by the loaders' callbacks and tests). */
+/* Direct setters (the UI thread; used by tests). */
 void          mirada_window_set_model    (MiradaWindow *self, MirModel *model);
 void          mirada_window_set_image    (MiradaWindow *self, MirImage *image);
 void          mirada_window_set_classifier (MiradaWindow *self, MiradaClassifyFunc func);
@@ -79,18 +75,12 @@ gboolean             mirada_window_export_detections  (MiradaWindow *self, const
                                                        GError **error);
 /* Ground truth (a sibling <image>.json), or NULL. */
 MirDetectTruth      *mirada_window_get_truth          (MiradaWindow *self);
-/* 0: Grad-CAM, 1: activations, 2: filters (a MiradaExplainPanel). */
+/* 0: Grad-CAM, 1: activations, 2: filters (a MiradaPanel: MiradaHeatmapPanel,
+ * MiradaActivationsPanel, MiradaFiltersPanel). */
 GtkWidget           *mirada_window_get_explain_panel  (MiradaWindow *self, guint index);
 /* Selects the window at (@row, @col) as a click on the canvas does. */
 void                 mirada_window_select_window      (MiradaWindow *self, int row, int col);
 gboolean             mirada_window_get_busy           (MiradaWindow *self);
 void                 mirada_window_cancel_jobs        (MiradaWindow *self);
-
-/* The classifier used unless one is set: mir_detect_classify(). */
-MirDetectGrid *mirada_classify_default (MirModel *model, const MirImage *image,
-                                        const MirDetectGeometry *geom, MiradaJob *job,
-                                        GCancellable *cancellable, GError **error);
-/* A texture showing @image (RGB or grey). */
-GdkTexture    *mirada_texture_new_for_image (const MirImage *image);
 
 G_END_DECLS

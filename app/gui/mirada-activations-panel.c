@@ -1,0 +1,423 @@
+/* mirada-activations-panel.c: a layer's activation grid (seed
+ * normalisation, viridis) on a worker, and one channel large on request. */
+#define G_LOG_DOMAIN "mirada-activations-panel"
+
+#include "config.h"
+
+#include <math.h>
+
+#include <glib/gi18n.h>
+
+#include "mir-error.h"
+#include "visualize/mir-activation-grid.h"
+#include "visualize/mir-colormap.h"
+#include "mirada-activations-panel.h"
+#include "mirada-image-io.h"
+
+struct _MiradaActivationsPanel
+{
+  MiradaPanel parent_instance;
+
+  GtkWidget *back_button;
+  /* the layer's values, for the channel zoom */
+  MirTensor *activation;         /* 1×H×W×C, or NULL */
+  MirChannelStats *stats;        /* C entries */
+  char *layer_name;
+  int grid_factor;               /* texture pixels per grid pixel */
+  int zoom_channel;              /* -1: the grid */
+  int zoom_factor;               /* texture pixels per activation value in the zoom */
+};
+
+G_DEFINE_FINAL_TYPE (MiradaActivationsPanel, mirada_activations_panel, MIRADA_TYPE_PANEL)
+
+typedef struct
+{
+  MirModel *model;
+  MirImage *input;
+  gint layer;
+} ActivationsJob;
+
+typedef struct
+{
+  GdkTexture *texture;
+  char *status;
+  MirTensor *activation;   /* the values shown */
+  MirChannelStats *stats;
+  char *layer_name;
+  int factor;              /* texture pixels per grid pixel */
+} ActivationsResult;
+
+static void
+activations_job_free (ActivationsJob *job)
+{
+  g_clear_pointer (&job->model, mir_model_unref);
+  g_clear_pointer (&job->input, mir_image_unref);
+  g_free (job);
+}
+
+static void
+activations_result_free (ActivationsResult *r)
+{
+  g_clear_object (&r->texture);
+  g_free (r->status);
+  g_clear_pointer (&r->activation, mir_tensor_unref);
+  g_free (r->stats);
+  g_free (r->layer_name);
+  g_free (r);
+}
+
+/* Channels a row: the seed's 16, fewer for a few channels so a narrow panel
+ * shows them large (32 channels: 8 a row, 4 rows). */
+static int
+grid_columns (gint64 channels)
+{
+  return (int) CLAMP (ceil (sqrt (2.0 * channels)), 1, 16);
+}
+
+static gpointer
+activations_worker (MiradaJob     *mjob,
+                    gpointer       data,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  ActivationsJob *job = data;
+  MirGridOptions opts = MIR_GRID_OPTIONS_DEFAULT;
+  g_autoptr(MirTensor) input = NULL;
+  g_autoptr(MirTrace) trace = NULL;
+  gint64 channels;
+  g_autoptr(MirImage) grid = NULL;
+  g_autofree MirChannelStats *stats = NULL;
+  MirNode *node = mir_model_get_node (job->model, (guint) job->layer);
+  MirTensor *act;
+  ActivationsResult *r;
+  guint dead = 0;
+
+  if (!(input = mir_image_prepare (job->input, job->model, error)) ||
+      !(trace = mir_model_run (job->model, &input, 1, MIR_RUN_DEFAULT, job->layer, 0,
+                               cancellable, error)))
+    return NULL;
+  act = mir_trace_get (trace, (guint) job->layer);
+  if (act == NULL)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FAILED, _("Layer “%s” kept no output"), node->name);
+      return NULL;
+    }
+  channels = act->shape[act->ndim - 1];
+  opts.per_row = grid_columns (channels);
+  if (!(grid = mir_activation_grid (act, 0, &opts, &stats, error)))
+    return NULL;
+  for (gint64 c = 0; c < channels; c++)
+    dead += stats[c].dead;
+  r = g_new0 (ActivationsResult, 1);
+  if (!(r->texture = mirada_texture_upscaled (grid, 480, &r->factor, error)) ||
+      !(r->activation = mir_tensor_dup (act, error)))
+    {
+      activations_result_free (r);
+      return NULL;
+    }
+  r->stats = g_steal_pointer (&stats);
+  r->layer_name = g_strdup (node->name);
+  r->status = g_strdup_printf (ngettext ("“%s”: %d channel of %d×%d, %u all zero",
+                                         "“%s”: %d channels of %d×%d, %u all zero", (gulong) channels),
+                               node->name, (int) channels, (int) act->shape[1], (int) act->shape[2], dead);
+  return r;
+}
+
+static void
+clear_activation (MiradaActivationsPanel *self)
+{
+  g_clear_pointer (&self->activation, mir_tensor_unref);
+  g_clear_pointer (&self->stats, g_free);
+  g_clear_pointer (&self->layer_name, g_free);
+  self->zoom_channel = -1;
+  gtk_widget_set_visible (self->back_button, FALSE);
+}
+
+static void
+mirada_activations_panel_show_result (MiradaPanel *panel,
+                                      gpointer     result)
+{
+  MiradaActivationsPanel *self = MIRADA_ACTIVATIONS_PANEL (panel);
+  ActivationsResult *r = result;
+
+  mirada_panel_set_texture (panel, r->texture);
+  clear_activation (self);
+  self->activation = g_steal_pointer (&r->activation);
+  self->stats = g_steal_pointer (&r->stats);
+  self->layer_name = g_steal_pointer (&r->layer_name);
+  self->grid_factor = r->factor;
+  gtk_picture_set_paintable (GTK_PICTURE (mirada_panel_get_picture (panel)), GDK_PAINTABLE (r->texture));
+  mirada_panel_set_status (panel, r->status);
+  activations_result_free (r);
+}
+
+static gpointer
+mirada_activations_panel_create_job (MiradaPanel *panel,
+                                     gint         layer)
+{
+  ActivationsJob *job = g_new0 (ActivationsJob, 1);
+
+  job->model = mir_model_ref (mirada_panel_get_model (panel));
+  job->input = mir_image_ref (mirada_panel_get_input (panel));
+  job->layer = layer;
+  return job;
+}
+
+static gboolean
+mirada_activations_panel_layer_wanted (MiradaPanel *panel,
+                                       MirNode     *node)
+{
+  return node->shape.ndim == 4 && !(node->layer->klass->flags & MIR_LAYER_FLAG_INPUT);
+}
+
+static void
+mirada_activations_panel_model_changed (MiradaPanel *panel,
+                                        MirModel    *model)
+{
+  clear_activation (MIRADA_ACTIVATIONS_PANEL (panel));
+}
+
+/* ------------------------------------------------------------------ */
+/* One channel large, with the value under the pointer */
+
+/* The texture point under (@wx, @wy) of the picture, which shows its
+ * paintable scaled to fit, centred (GtkPicture with keep-aspect-ratio). */
+static gboolean
+picture_to_texture (MiradaActivationsPanel *self,
+                    double                  wx,
+                    double                  wy,
+                    double                 *tx,
+                    double                 *ty)
+{
+  GtkWidget *picture = mirada_panel_get_picture (MIRADA_PANEL (self));
+  GdkPaintable *paintable = gtk_picture_get_paintable (GTK_PICTURE (picture));
+  double w = gtk_widget_get_width (picture);
+  double h = gtk_widget_get_height (picture);
+  double pw, ph, scale;
+
+  if (paintable == NULL || w <= 0 || h <= 0)
+    return FALSE;
+  pw = gdk_paintable_get_intrinsic_width (paintable);
+  ph = gdk_paintable_get_intrinsic_height (paintable);
+  if (pw <= 0 || ph <= 0)
+    return FALSE;
+  scale = MIN (w / pw, h / ph);
+  *tx = (wx - (w - pw * scale) / 2) / scale;
+  *ty = (wy - (h - ph * scale) / 2) / scale;
+  return *tx >= 0 && *ty >= 0 && *tx < pw && *ty < ph;
+}
+
+int
+mirada_activations_panel_channel_at (MiradaActivationsPanel *self,
+                                     double                  x,
+                                     double                  y)
+{
+  double tx, ty;
+  gint64 h, w, c, col, row, channel, per_row;
+
+  g_return_val_if_fail (MIRADA_IS_ACTIVATIONS_PANEL (self), -1);
+  if (self->activation == NULL || self->zoom_channel >= 0 ||
+      !picture_to_texture (self, x, y, &tx, &ty))
+    return -1;
+  h = self->activation->shape[1];
+  w = self->activation->shape[2];
+  c = self->activation->shape[3];
+  /* the grid's layout (activations_worker: no margin) */
+  per_row = grid_columns (c);
+  col = (gint64) (tx / self->grid_factor) / w;
+  row = (gint64) (ty / self->grid_factor) / h;
+  channel = row * per_row + col;
+  return col < per_row && channel < c ? (int) channel : -1;
+}
+
+static void
+show_channel_summary (MiradaActivationsPanel *self)
+{
+  const MirChannelStats *st = &self->stats[self->zoom_channel];
+  g_autofree char *text =
+    /* Translators: channel 5 of layer "conv2d": its mean, maximum and share of zeros */
+    g_strdup_printf (_("Channel %d of “%s”: mean %.4g, max %.4g, %.0f %% zeros%s"),
+                     self->zoom_channel, self->layer_name, st->mean, st->max,
+                     100 * st->zero_fraction, st->dead ? _(" (dead on this image)") : "");
+
+  mirada_panel_set_status (MIRADA_PANEL (self), text);
+}
+
+gboolean
+mirada_activations_panel_zoom_channel (MiradaActivationsPanel *self,
+                                       int                     channel)
+{
+  GtkPicture *picture;
+  g_autoptr(MirImage) image = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autofree guint8 *bytes = NULL;
+  g_autofree float *values = NULL;
+  gint64 h, w, c;
+
+  g_return_val_if_fail (MIRADA_IS_ACTIVATIONS_PANEL (self), FALSE);
+  if (self->activation == NULL)
+    return FALSE;
+  picture = GTK_PICTURE (mirada_panel_get_picture (MIRADA_PANEL (self)));
+  if (channel < 0)
+    {
+      self->zoom_channel = -1;
+      gtk_picture_set_paintable (picture, GDK_PAINTABLE (mirada_panel_get_texture (MIRADA_PANEL (self))));
+      gtk_widget_set_visible (self->back_button, FALSE);
+      mirada_panel_set_status (MIRADA_PANEL (self), "");
+      return TRUE;
+    }
+  h = self->activation->shape[1];
+  w = self->activation->shape[2];
+  c = self->activation->shape[3];
+  if (channel >= c)
+    return FALSE;
+
+  /* the grid's colouring of this channel (seed normalisation, viridis), large */
+  bytes = g_malloc ((gsize) (h * w));
+  values = g_new (float, h * w);
+  mir_grid_normalise_channel (self->activation->data + channel, (gsize) (h * w), (gsize) c,
+                              MIR_GRID_NORM_CHANNEL, 0, 0, bytes);
+  for (gint64 i = 0; i < h * w; i++)
+    values[i] = bytes[i] / 255.f;
+  if (!(image = mir_colormap_apply (MIR_COLORMAP_VIRIDIS, values, (int) w, (int) h, NULL)) ||
+      !(texture = mirada_texture_upscaled (image, 480, &self->zoom_factor, NULL)))
+    return FALSE;
+  self->zoom_channel = channel;
+  gtk_picture_set_paintable (picture, GDK_PAINTABLE (texture));
+  gtk_widget_set_visible (self->back_button, TRUE);
+  show_channel_summary (self);
+  return TRUE;
+}
+
+int
+mirada_activations_panel_get_zoom_channel (MiradaActivationsPanel *self)
+{
+  g_return_val_if_fail (MIRADA_IS_ACTIVATIONS_PANEL (self), -1);
+  return self->zoom_channel;
+}
+
+gboolean
+mirada_activations_panel_value_at (MiradaActivationsPanel *self,
+                                   double                  x,
+                                   double                  y,
+                                   int                    *ax,
+                                   int                    *ay,
+                                   float                  *value)
+{
+  double tx, ty;
+  gint64 c;
+
+  g_return_val_if_fail (MIRADA_IS_ACTIVATIONS_PANEL (self), FALSE);
+  if (self->activation == NULL || self->zoom_channel < 0 ||
+      !picture_to_texture (self, x, y, &tx, &ty))
+    return FALSE;
+  c = self->activation->shape[3];
+  *ax = MIN ((int) (tx / self->zoom_factor), (int) self->activation->shape[2] - 1);
+  *ay = MIN ((int) (ty / self->zoom_factor), (int) self->activation->shape[1] - 1);
+  *value = self->activation->data[((gint64) *ay * self->activation->shape[2] + *ax) * c +
+                                  self->zoom_channel];
+  return TRUE;
+}
+
+static void
+picture_pressed_cb (GtkGestureClick        *gesture,
+                    int                     n_press,
+                    double                  x,
+                    double                  y,
+                    MiradaActivationsPanel *self)
+{
+  int channel = mirada_activations_panel_channel_at (self, x, y);
+
+  if (channel >= 0)
+    mirada_activations_panel_zoom_channel (self, channel);
+}
+
+static void
+picture_motion_cb (GtkEventControllerMotion *controller,
+                   double                    x,
+                   double                    y,
+                   MiradaActivationsPanel   *self)
+{
+  int ax, ay;
+  float value;
+
+  if (mirada_activations_panel_value_at (self, x, y, &ax, &ay, &value))
+    {
+      /* Translators: channel 5, the activation at column x, row y, and its value */
+      g_autofree char *text = g_strdup_printf (_("Channel %d at (%d, %d): %.5g"),
+                                               self->zoom_channel, ax, ay, value);
+
+      mirada_panel_set_status (MIRADA_PANEL (self), text);
+    }
+  else if (self->zoom_channel >= 0)
+    show_channel_summary (self);
+}
+
+static void
+back_clicked_cb (MiradaActivationsPanel *self)
+{
+  mirada_activations_panel_zoom_channel (self, -1);
+}
+
+GtkWidget *
+mirada_activations_panel_new (void)
+{
+  return g_object_new (MIRADA_TYPE_ACTIVATIONS_PANEL, NULL);
+}
+
+static void
+mirada_activations_panel_dispose (GObject *object)
+{
+  MiradaActivationsPanel *self = MIRADA_ACTIVATIONS_PANEL (object);
+
+  g_clear_pointer (&self->activation, mir_tensor_unref);
+  g_clear_pointer (&self->stats, g_free);
+  g_clear_pointer (&self->layer_name, g_free);
+
+  G_OBJECT_CLASS (mirada_activations_panel_parent_class)->dispose (object);
+}
+
+static void
+mirada_activations_panel_class_init (MiradaActivationsPanelClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  MiradaPanelClass *panel_class = MIRADA_PANEL_CLASS (klass);
+
+  object_class->dispose = mirada_activations_panel_dispose;
+  panel_class->needs_input = TRUE;
+  panel_class->layer_wanted = mirada_activations_panel_layer_wanted;
+  panel_class->model_changed = mirada_activations_panel_model_changed;
+  panel_class->create_job = mirada_activations_panel_create_job;
+  panel_class->job_free = (GDestroyNotify) activations_job_free;
+  panel_class->worker = activations_worker;
+  panel_class->result_free = (GDestroyNotify) activations_result_free;
+  panel_class->show_result = mirada_activations_panel_show_result;
+}
+
+static void
+mirada_activations_panel_init (MiradaActivationsPanel *self)
+{
+  MiradaPanel *panel = MIRADA_PANEL (self);
+  GtkWidget *picture = mirada_panel_get_picture (panel);
+  GtkGesture *click = gtk_gesture_click_new ();
+  GtkEventController *motion = gtk_event_controller_motion_new ();
+
+  self->zoom_channel = -1;
+  gtk_widget_set_tooltip_text (GTK_WIDGET (mirada_panel_get_layer_dropdown (panel)),
+                               _("The layer whose output is shown: one small image per channel, 16 per row, in viridis."));
+  self->back_button = gtk_button_new_from_icon_name ("view-grid-symbolic");
+  gtk_widget_set_tooltip_text (self->back_button, _("Back to all channels"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->back_button), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("All channels"), -1);
+  gtk_widget_set_visible (self->back_button, FALSE);
+  g_signal_connect_swapped (self->back_button, "clicked", G_CALLBACK (back_clicked_cb), self);
+  gtk_box_append (mirada_panel_get_bar (panel), self->back_button);
+
+  g_signal_connect (click, "pressed", G_CALLBACK (picture_pressed_cb), self);
+  gtk_widget_add_controller (picture, GTK_EVENT_CONTROLLER (click));
+  g_signal_connect (motion, "motion", G_CALLBACK (picture_motion_cb), self);
+  gtk_widget_add_controller (picture, motion);
+  gtk_widget_set_tooltip_text (picture, _("Click a channel to see it large, with the value under the pointer"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (picture), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Activation grid"), -1);
+}

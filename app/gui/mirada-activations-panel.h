@@ -1,0 +1,23 @@
+/* mirada-activations-panel.h: the activation grid of a layer for the
+ * selected window or the whole image; a click shows one channel large, with
+ * the value under the pointer. */
+#pragma once
+
+#include "mirada-panel.h"
+
+G_BEGIN_DECLS
+
+#define MIRADA_TYPE_ACTIVATIONS_PANEL (mirada_activations_panel_get_type ())
+G_DECLARE_FINAL_TYPE (MiradaActivationsPanel, mirada_activations_panel, MIRADA, ACTIVATIONS_PANEL, MiradaPanel)
+
+GtkWidget *mirada_activations_panel_new              (void);
+/* The channel of the grid under (@x, @y) of the picture, or -1. */
+int        mirada_activations_panel_channel_at       (MiradaActivationsPanel *self, double x, double y);
+/* Shows channel @channel large (-1: the grid again); FALSE without activations. */
+gboolean   mirada_activations_panel_zoom_channel     (MiradaActivationsPanel *self, int channel);
+int        mirada_activations_panel_get_zoom_channel (MiradaActivationsPanel *self);
+/* In the zoom: the activation (column @ax, row @ay) under (@x, @y) of the picture and its value. */
+gboolean   mirada_activations_panel_value_at         (MiradaActivationsPanel *self, double x, double y,
+                                                      int *ax, int *ay, float *value);
+
+G_END_DECLS

@@ -1,0 +1,118 @@
+/* mirada-session.h: what one window looks at (a model, an image, the
+ * detector's grids and boxes, the ground truth) and the jobs that make them.
+ * No widgets: the window, the canvas and the panels follow its properties. */
+#pragma once
+
+#include <gdk/gdk.h>
+
+#include "mir.h"
+#include "detect/mir-detect.h"
+#include "mirada-job.h"
+
+G_BEGIN_DECLS
+
+#define MIRADA_TYPE_SESSION (mirada_session_get_type ())
+G_DECLARE_FINAL_TYPE (MiradaSession, mirada_session, MIRADA, SESSION, GObject)
+
+/* Each level of the image pyramid is this much smaller than the one before. */
+#define MIRADA_PYRAMID_FACTOR 1.25
+
+/* Classifies every window of @geom over @image (worker thread; no widgets).
+ * Reports progress with mirada_job_set_progress (@job). */
+typedef MirDetectGrid *(*MiradaClassifyFunc) (MirModel                *model,
+                                              const MirImage          *image,
+                                              const MirDetectGeometry *geom,
+                                              MiradaJob               *job,
+                                              GCancellable            *cancellable,
+                                              GError                 **error);
+
+/* Properties (all notify on the UI thread):
+ *   model, model-name, image, image-name, texture: what is open
+ *   grid:   the last complete classification (NULL while a new one runs)
+ *   result: the boxes of the grid under the current parameters
+ *   truth:  the ground truth read beside the image, with the grid's class names
+ *   note:   why the detector shows no boxes (a bad geometry or parameters), or NULL
+ *   window-size, stride, levels, notebook-layout: the geometry asked for
+ *   busy, progress, job-title: the job that runs, if any
+ * Signals:
+ *   ::error (what, GError): a load or a detection failed; nothing changed
+ *   ::file-opened (GFile): a model or an image was opened from that file
+ *   ::detection-started, ::detection-finished: a classification began, or
+ *   ended (with a grid, an error, or a cancel that restored the last grid) */
+
+MiradaSession   *mirada_session_new              (void);
+
+/* Loaders run on workers; on error ::error is emitted and the previous file stays. */
+void             mirada_session_open_model       (MiradaSession *self, GFile *file);
+void             mirada_session_open_image       (MiradaSession *self, GFile *file);
+void             mirada_session_paste_texture    (MiradaSession *self, GdkTexture *texture);
+/* The built-in model and scene; FALSE if the resources are missing. */
+gboolean         mirada_session_open_defaults    (MiradaSession *self);
+
+/* Direct setters (UI thread): both start a classification. */
+void             mirada_session_set_model        (MiradaSession *self, MirModel *model);
+void             mirada_session_set_image        (MiradaSession *self, MirImage *image);
+void             mirada_session_set_classifier   (MiradaSession *self, MiradaClassifyFunc func);
+
+/* The window grid: classifies again when it differs from the one asked for
+ * last; going back to the geometry of the last complete grid while a new one
+ * runs cancels that and keeps the grid. */
+void             mirada_session_set_geometry     (MiradaSession *self,
+                                                  int            window_size,
+                                                  int            stride,
+                                                  guint          levels,
+                                                  gboolean       notebook_layout);
+int              mirada_session_get_window_size  (MiradaSession *self);
+int              mirada_session_get_stride       (MiradaSession *self);
+guint            mirada_session_get_levels       (MiradaSession *self);
+gboolean         mirada_session_get_notebook_layout (MiradaSession *self);
+/* The filter's parameters (copied): filters the cached grid again, on the
+ * UI thread (no classification). */
+void             mirada_session_set_params       (MiradaSession *self, const MirDetectParams *params);
+const MirDetectParams *mirada_session_get_params (MiradaSession *self);
+
+MirModel        *mirada_session_get_model        (MiradaSession *self);
+const char      *mirada_session_get_model_name   (MiradaSession *self);
+/* Where the model came from, or NULL. */
+GFile           *mirada_session_get_model_file   (MiradaSession *self);
+MirImage        *mirada_session_get_image        (MiradaSession *self);
+const char      *mirada_session_get_image_name   (MiradaSession *self);
+GdkTexture      *mirada_session_get_texture      (MiradaSession *self);
+MirDetectGrid   *mirada_session_get_grid         (MiradaSession *self);
+/* Every scale's grid (element 0 is the grid), or NULL with one scale. */
+GPtrArray       *mirada_session_get_scale_grids  (MiradaSession *self);
+guint            mirada_session_get_n_scales     (MiradaSession *self);
+MirDetectResult *mirada_session_get_result       (MiradaSession *self);
+const char      *mirada_session_get_note         (MiradaSession *self);
+MirDetectTruth  *mirada_session_get_truth        (MiradaSession *self);
+/* The ground truth's file name, or NULL when the image has none. */
+const char      *mirada_session_get_truth_name   (MiradaSession *self);
+/* The model's class names (the engine's rule: one sigmoid unit is two). */
+char           **mirada_session_dup_class_names  (MiradaSession *self);
+/* Class @k's name: the model's, else the grid's (a classifier may give more). */
+char            *mirada_session_dup_class_name   (MiradaSession *self, guint k);
+
+gboolean         mirada_session_get_busy         (MiradaSession *self);
+double           mirada_session_get_progress     (MiradaSession *self);
+const char      *mirada_session_get_job_title    (MiradaSession *self);
+/* Cancels every job; a cancelled re-classification leaves the last complete
+ * grid, its boxes and its geometry. */
+void             mirada_session_cancel           (MiradaSession *self);
+
+/* The sidecar the properties dialog writes, or NULL (no local model file). */
+char            *mirada_session_dup_sidecar_path (MiradaSession *self);
+/* Writes @meta to the model's sidecar (atomically) when it came from a local
+ * file, then applies it to a copy of the model that shares its layers (no
+ * reload) and classifies again.  On error nothing changes. */
+gboolean         mirada_session_apply_model_meta (MiradaSession      *self,
+                                                  const MirModelMeta *meta,
+                                                  GError            **error);
+
+/* The classifier used unless one is set: mir_detect_classify(). */
+MirDetectGrid *mirada_classify_default (MirModel *model, const MirImage *image,
+                                        const MirDetectGeometry *geom, MiradaJob *job,
+                                        GCancellable *cancellable, GError **error);
+/* A texture showing @image (RGB or grey). */
+GdkTexture    *mirada_texture_new_for_image (const MirImage *image);
+
+G_END_DECLS

@@ -1,0 +1,432 @@
+/* test-session.c: MiradaSession without a window: opens the built-in model
+ * and scene through its workers, waits for the boxes, and compares them with
+ * mir_detect_classify() + mir_detect_filter() called directly; a threshold
+ * re-filters the same grid, a stride classifies again, and a cancel brings
+ * back the last complete grid, its boxes and its geometry.  Last, the
+ * detector panel in the loop: it pushes its settings into the session and
+ * follows a cancel back. */
+#define G_LOG_DOMAIN "test-session"
+
+#include "config.h"
+
+#include <adwaita.h>
+
+#include "detect/mir-detect.h"
+#include "mirada-detector-panel.h"
+#include "mirada-job.h"
+#include "mirada-session.h"
+
+#define WINDOW_SIZE 150
+#define STRIDE 40
+
+static double time_scale = 1.0;
+
+typedef struct
+{
+  guint grid;
+  guint result;
+  guint started;
+  guint finished;
+  guint errors;
+} Counts;
+
+static void
+count_cb (GObject    *object,
+          GParamSpec *pspec,
+          guint      *counter)
+{
+  (*counter)++;
+}
+
+static void
+signal_count_cb (MiradaSession *session,
+                 guint         *counter)
+{
+  (*counter)++;
+}
+
+static void
+error_cb (MiradaSession *session,
+          const char    *what,
+          const GError  *error,
+          Counts        *counts)
+{
+  g_test_message ("error: %s: %s", what, error->message);
+  counts->errors++;
+}
+
+static gboolean
+wake_up (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* Iterates the main loop until @done, at most @timeout_s seconds (scaled for
+ * sanitizer builds). */
+static void
+wait_until (gboolean (*done) (MiradaSession *), MiradaSession *session, double timeout_s,
+            const char *what)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * time_scale * G_USEC_PER_SEC);
+  guint tick = g_timeout_add (50, wake_up, NULL);
+
+  while (!done (session))
+    {
+      if (g_get_monotonic_time () > end)
+        g_error ("timed out waiting for %s", what);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_source_remove (tick);
+}
+
+static gboolean
+has_result (MiradaSession *session)
+{
+  return !mirada_session_get_busy (session) && mirada_session_get_result (session) != NULL;
+}
+
+static gboolean
+not_busy (MiradaSession *session)
+{
+  return !mirada_session_get_busy (session);
+}
+
+static MirDetectParams *
+make_params (MirModel *model,
+             double    threshold)
+{
+  MirDetectParams *params = mir_detect_params_new (mir_model_get_n_classes (model), MIR_DETECT_METHOD_2_1);
+
+  for (guint k = 0; k < params->n_classes; k++)
+    params->classes[k].threshold = threshold;
+  return params;
+}
+
+/* The session's grid and boxes against the engine called directly. */
+static void
+check_against_engine (MiradaSession         *session,
+                      int                    stride,
+                      const MirDetectParams *params)
+{
+  MirModel *model = mirada_session_get_model (session);
+  MirImage *image = mirada_session_get_image (session);
+  MirDetectGrid *grid = mirada_session_get_grid (session);
+  MirDetectResult *result = mirada_session_get_result (session);
+  g_autoptr(MirDetectResult) expected = NULL;
+  g_autoptr(GError) error = NULL;
+  MirDetectGeometry geom;
+  MirDetectGrid *direct;
+  guint n;
+
+  g_assert_nonnull (grid);
+  g_assert_nonnull (result);
+  g_assert_true (mir_detect_geometry_init (&geom, image->width, image->height, WINDOW_SIZE, stride,
+                                           FALSE, &error));
+  g_assert_no_error (error);
+  direct = mir_detect_classify (model, image, &geom, 0, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (direct);
+
+  n = mir_detect_geometry_n_windows (&geom);
+  g_assert_cmpint (grid->geom.stride, ==, stride);
+  g_assert_cmpint (grid->geom.rows, ==, direct->geom.rows);
+  g_assert_cmpint (grid->geom.cols, ==, direct->geom.cols);
+  g_assert_cmpuint (grid->n_classes, ==, direct->n_classes);
+  for (guint i = 0; i < n; i++)
+    for (guint k = 0; k < grid->n_classes; k++)
+      g_assert_cmpfloat (mir_detect_grid_get (grid, i, k), ==, mir_detect_grid_get (direct, i, k));
+
+  expected = mir_detect_filter (direct, params, &error);
+  g_assert_no_error (error);
+  g_test_message ("stride %d: %u windows, %u boxes", stride, n, expected->boxes->len);
+  g_assert_cmpuint (result->boxes->len, ==, expected->boxes->len);
+  for (guint i = 0; i < expected->boxes->len; i++)
+    {
+      const MirDetectBox *a = &g_array_index (result->boxes, MirDetectBox, i);
+      const MirDetectBox *b = &g_array_index (expected->boxes, MirDetectBox, i);
+
+      g_assert_cmpuint (a->class_index, ==, b->class_index);
+      g_assert_cmpuint (a->window, ==, b->window);
+      g_assert_cmpfloat (a->prob, ==, b->prob);
+      g_assert_cmpfloat (a->x, ==, b->x);
+      g_assert_cmpfloat (a->y, ==, b->y);
+      g_assert_cmpfloat (a->width, ==, b->width);
+      g_assert_cmpfloat (a->height, ==, b->height);
+    }
+  for (guint k = 0; k < grid->n_classes; k++)
+    g_assert_cmpuint (result->counts[k], ==, expected->counts[k]);
+  mir_detect_grid_unref (direct);
+}
+
+static void
+test_session_detect (void)
+{
+  g_autoptr(MiradaSession) session = mirada_session_new ();
+  g_autoptr(MirDetectParams) params = NULL;
+  g_autoptr(MirDetectParams) strict = NULL;
+  Counts counts = { 0 };
+  MirDetectGrid *grid, *grid40;
+  MirDetectResult *result;
+  guint n_results, n_boxes;
+
+  g_signal_connect (session, "notify::grid", G_CALLBACK (count_cb), &counts.grid);
+  g_signal_connect (session, "notify::result", G_CALLBACK (count_cb), &counts.result);
+  g_signal_connect (session, "detection-started", G_CALLBACK (signal_count_cb), &counts.started);
+  g_signal_connect (session, "detection-finished", G_CALLBACK (signal_count_cb), &counts.finished);
+  g_signal_connect (session, "error", G_CALLBACK (error_cb), &counts);
+
+  /* the built-in model and scene (the binary's resources), through the workers */
+  mirada_session_set_geometry (session, WINDOW_SIZE, STRIDE, 1, FALSE);
+  g_assert_true (mirada_session_open_defaults (session));
+  g_assert_true (mirada_session_get_busy (session));
+  wait_until (not_busy, session, 120, "the built-in model and scene");
+  g_assert_cmpuint (counts.errors, ==, 0);
+  g_assert_nonnull (mirada_session_get_model (session));
+  g_assert_nonnull (mirada_session_get_image (session));
+  g_assert_nonnull (mirada_session_get_texture (session));
+  g_assert_cmpint (mirada_session_get_image (session)->width, ==, 800);
+  g_assert_cmpstr (mirada_session_get_image_name (session), ==, "scene.png");
+  g_assert_cmpstr (mirada_session_get_model_name (session), ==, "model.h5");
+  g_assert_cmpuint (mir_model_get_n_classes (mirada_session_get_model (session)), ==, 11);
+  {
+    g_autofree char *name = mirada_session_dup_class_name (session, 10);
+
+    g_assert_cmpstr (name, ==, "background");
+  }
+  /* the grid is there, the boxes wait for the filter's parameters */
+  g_assert_nonnull (mirada_session_get_grid (session));
+  g_assert_null (mirada_session_get_result (session));
+  g_assert_cmpstr (mirada_session_get_truth_name (session), ==, "scene.json");
+  g_assert_nonnull (mirada_session_get_truth (session));
+
+  params = make_params (mirada_session_get_model (session), 0.5);
+  params->classes[10].enabled = FALSE;  /* "background", as the detector panel starts */
+  mirada_session_set_params (session, params);
+  g_assert_true (has_result (session));
+  check_against_engine (session, STRIDE, params);
+  result = mirada_session_get_result (session);
+  g_assert_cmpuint (result->boxes->len, >, 0);
+
+  /* a threshold: the same grid filtered again on the spot, no job */
+  grid = mirada_session_get_grid (session);
+  n_results = counts.result;
+  n_boxes = result->boxes->len;
+  strict = mir_detect_params_copy (params);
+  for (guint k = 0; k < strict->n_classes; k++)
+    strict->classes[k].threshold = 0.99;
+  mirada_session_set_params (session, strict);
+  g_assert_false (mirada_session_get_busy (session));
+  g_assert_true (mirada_session_get_grid (session) == grid);
+  g_assert_cmpuint (counts.result, ==, n_results + 1);
+  g_assert_cmpuint (counts.started, ==, 1);
+  g_assert_cmpuint (mirada_session_get_result (session)->boxes->len, <, n_boxes);
+  check_against_engine (session, STRIDE, strict);
+  mirada_session_set_params (session, params);
+  check_against_engine (session, STRIDE, params);
+
+  /* a stride: classify again */
+  grid40 = mir_detect_grid_ref (grid);
+  mirada_session_set_geometry (session, WINDOW_SIZE, 50, 1, FALSE);
+  g_assert_true (mirada_session_get_busy (session));
+  g_assert_null (mirada_session_get_grid (session));
+  g_assert_cmpuint (counts.started, ==, 2);
+  wait_until (has_result, session, 120, "the stride-50 grid");
+  g_assert_false (mirada_session_get_grid (session) == grid40);
+  check_against_engine (session, 50, params);
+  mir_detect_grid_unref (grid40);
+
+  /* Esc during a re-classification: the last complete grid, its boxes and
+   * its geometry come back (not an empty canvas) */
+  grid = mirada_session_get_grid (session);
+  n_boxes = mirada_session_get_result (session)->boxes->len;
+  mirada_session_set_geometry (session, WINDOW_SIZE, 30, 1, FALSE);
+  g_assert_true (mirada_session_get_busy (session));
+  g_assert_null (mirada_session_get_grid (session));
+  g_assert_cmpint (mirada_session_get_stride (session), ==, 30);
+  n_results = counts.finished;
+  mirada_session_cancel (session);
+  g_assert_true (mirada_session_get_grid (session) == grid);
+  g_assert_nonnull (mirada_session_get_result (session));
+  g_assert_cmpuint (mirada_session_get_result (session)->boxes->len, ==, n_boxes);
+  g_assert_cmpint (mirada_session_get_stride (session), ==, 50);
+  g_assert_cmpuint (counts.finished, ==, n_results + 1);
+  g_assert_nonnull (mirada_session_get_truth (session));
+  wait_until (not_busy, session, 120, "the cancelled job to stop");
+  /* the cancelled job's grid never lands */
+  g_assert_true (mirada_session_get_grid (session) == grid);
+  check_against_engine (session, 50, params);
+
+  /* going back to the last grid's geometry while a new one runs: the same */
+  mirada_session_set_geometry (session, WINDOW_SIZE, 30, 1, FALSE);
+  g_assert_true (mirada_session_get_busy (session));
+  mirada_session_set_geometry (session, WINDOW_SIZE, 50, 1, FALSE);
+  g_assert_true (mirada_session_get_grid (session) == grid);
+  g_assert_nonnull (mirada_session_get_result (session));
+  wait_until (not_busy, session, 120, "the abandoned job to stop");
+  g_assert_true (mirada_session_get_grid (session) == grid);
+
+  /* the same geometry again: nothing to do */
+  n_results = counts.started;
+  mirada_session_set_geometry (session, WINDOW_SIZE, 50, 1, FALSE);
+  g_assert_false (mirada_session_get_busy (session));
+  g_assert_cmpuint (counts.started, ==, n_results);
+
+  /* a completed re-classification replaces the grid for good: a later cancel
+   * has nothing to bring back */
+  mirada_session_set_geometry (session, WINDOW_SIZE, 60, 1, FALSE);
+  wait_until (has_result, session, 120, "the stride-60 grid");
+  check_against_engine (session, 60, params);
+  grid = mirada_session_get_grid (session);
+  mirada_session_cancel (session);
+  g_assert_true (mirada_session_get_grid (session) == grid);
+  g_assert_cmpint (mirada_session_get_stride (session), ==, 60);
+  g_assert_cmpuint (counts.errors, ==, 0);
+}
+
+/* A geometry the image cannot hold: a note, no grid, no job; a good one
+ * classifies again and clears the note. */
+static void
+test_session_bad_geometry (void)
+{
+  g_autoptr(MiradaSession) session = mirada_session_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirImage) image = mir_image_new (64, 48, 3, &error);
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(MirDetectParams) params = NULL;
+
+  g_assert_no_error (error);
+  mirada_session_set_geometry (session, WINDOW_SIZE, STRIDE, 1, FALSE);
+  g_assert_true (mirada_session_open_defaults (session));
+  wait_until (not_busy, session, 120, "the built-in model and scene");
+  model = mir_model_ref (mirada_session_get_model (session));
+  params = make_params (model, 0.5);
+  mirada_session_set_params (session, params);
+  g_assert_nonnull (mirada_session_get_result (session));
+
+  mirada_session_set_image (session, image);  /* 64×48: a 150 px window does not fit */
+  g_assert_false (mirada_session_get_busy (session));
+  g_assert_null (mirada_session_get_grid (session));
+  g_assert_null (mirada_session_get_result (session));
+  g_assert_nonnull (mirada_session_get_note (session));
+  g_assert_null (mirada_session_get_truth_name (session));
+
+  mirada_session_set_geometry (session, 32, 16, 1, FALSE);
+  wait_until (has_result, session, 120, "the small image's grid");
+  g_assert_null (mirada_session_get_note (session));
+  g_assert_cmpint (mirada_session_get_grid (session)->geom.cols, ==, 3);
+}
+
+static gboolean
+notebook_grid (MiradaSession *session)
+{
+  MirDetectGrid *grid = mirada_session_get_grid (session);
+
+  return !mirada_session_get_busy (session) && grid != NULL && grid->geom.notebook_layout;
+}
+
+static gboolean
+plain_grid (MiradaSession *session)
+{
+  MirDetectGrid *grid = mirada_session_get_grid (session);
+
+  return has_result (session) && !grid->geom.notebook_layout;
+}
+
+static gboolean
+stride_job_running (MiradaSession *session)
+{
+  return mirada_session_get_busy (session) && mirada_session_get_stride (session) == 20;
+}
+
+static gboolean
+panel_stride_back (MiradaSession *session)
+{
+  MiradaDetectorPanel *panel = g_object_get_data (G_OBJECT (session), "panel");
+
+  return !mirada_session_get_busy (session) && mirada_detector_panel_get_stride (panel) == STRIDE;
+}
+
+/* The detector panel drives the session: its geometry and parameters go in
+ * (the notebook switch changes both), its counts follow the result, and a
+ * cancel puts its stride back. */
+static void
+test_session_detector_panel (void)
+{
+  g_autoptr(MiradaSession) session = mirada_session_new ();
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.mirada.Mirada");
+  MiradaDetectorPanel *panel;
+  MirDetectResult *result;
+  MirDetectGrid *grid;
+
+  g_settings_set_int (settings, "window-size", WINDOW_SIZE);
+  g_settings_set_int (settings, "stride", STRIDE);
+  g_settings_set_boolean (settings, "notebook-compat", FALSE);
+  panel = g_object_ref_sink (g_object_new (MIRADA_TYPE_DETECTOR_PANEL, NULL));
+  g_object_set_data (G_OBJECT (session), "panel", panel);
+  mirada_detector_panel_set_session (panel, session);
+  g_assert_cmpint (mirada_session_get_stride (session), ==, STRIDE);
+
+  g_assert_true (mirada_session_open_defaults (session));
+  wait_until (has_result, session, 120, "the built-in model and scene");
+  g_assert_cmpuint (mirada_detector_panel_get_n_classes (panel), ==, 11);
+  g_assert_cmpuint (mirada_session_get_params (session)->n_classes, ==, 11);
+  g_assert_false (mirada_session_get_params (session)->notebook_compat);
+  result = mirada_session_get_result (session);
+  for (guint k = 0; k < 11; k++)
+    {
+      g_autofree char *count = g_strdup_printf ("%u", result->counts[k]);
+
+      g_assert_cmpstr (mirada_detector_panel_get_count_text (panel, k), ==, count);
+    }
+
+  /* the notebook switch: the layout (classify again) and the filter's rule */
+  g_settings_set_boolean (settings, "notebook-compat", TRUE);
+  wait_until (notebook_grid, session, 120, "the notebook layout's grid");
+  g_assert_true (mirada_session_get_params (session)->notebook_compat);
+  g_assert_cmpint (mirada_session_get_grid (session)->geom.cols, ==, 16);
+  g_settings_set_boolean (settings, "notebook-compat", FALSE);
+  wait_until (plain_grid, session, 120, "the grid without the notebook layout");
+  g_assert_false (mirada_session_get_params (session)->notebook_compat);
+
+  /* a new stride from the panel, cancelled: the panel's stride comes back */
+  grid = mirada_session_get_grid (session);
+  g_settings_set_int (settings, "stride", 20);
+  wait_until (stride_job_running, session, 10, "the stride-20 job");
+  mirada_session_cancel (session);
+  g_assert_true (mirada_session_get_grid (session) == grid);
+  wait_until (panel_stride_back, session, 120, "the panel's stride");
+  g_assert_cmpint (g_settings_get_int (settings, "stride"), ==, STRIDE);
+  g_assert_true (mirada_session_get_grid (session) == grid);
+  g_assert_nonnull (mirada_session_get_result (session));
+  g_assert_cmpstr (mirada_detector_panel_get_count_text (panel, 1), !=, "–");
+
+  mirada_detector_panel_set_session (panel, NULL);
+  g_object_unref (panel);
+}
+
+int
+main (int argc, char *argv[])
+{
+  const char *scale = g_getenv ("MIRADA_TEST_TIME_SCALE");
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  if (scale != NULL)
+    time_scale = MAX (1.0, g_ascii_strtod (scale, NULL));
+  /* the built-in model is copied to the cache: a folder of this run */
+  {
+    g_autofree char *cache_home = g_dir_make_tmp ("mirada-session-cache-XXXXXX", NULL);
+
+    g_setenv ("XDG_CACHE_HOME", cache_home, TRUE);
+  }
+  gtk_init ();
+  adw_init ();
+
+  g_test_add_func ("/session/detect", test_session_detect);
+  g_test_add_func ("/session/bad-geometry", test_session_bad_geometry);
+  g_test_add_func ("/session/detector-panel", test_session_detector_panel);
+  status = g_test_run ();
+  /* as the application's shutdown does: no worker inside OpenBLAS at exit */
+  g_assert_true (mirada_jobs_wait_idle (30000));
+  return status;
+}
