@@ -31,31 +31,28 @@ struct _MiradaHeatmapPanel
 
 G_DEFINE_FINAL_TYPE (MiradaHeatmapPanel, mirada_heatmap_panel, MIRADA_TYPE_PANEL)
 
-typedef MirExplanation *(*ExplainFunc) (MirModel *, MirTensor *, const MirExplainOptions *,
-                                        GCancellable *, GError **);
+/* The engine's methods (engine/explain/mir-explain-methods.c) a person picks
+ * from: all but the chance baseline, in the engine's order. */
+static const MirExplainMethod *methods[64];
+static guint n_methods;
+static const char *method_id_list[G_N_ELEMENTS (methods) + 1];
 
-/* The engine's methods, as `mirada gradcam -m` names them. */
-static const struct
+static void
+ensure_methods (void)
 {
-  const char *id;
-  const char *label;
-  ExplainFunc func;
-} methods[] = {
-  { "gradcam", N_("Grad-CAM"), mir_explain_gradcam },
-  { "gradcam++", N_("Grad-CAM++"), mir_explain_gradcam_plusplus },
-  { "hirescam", N_("HiResCAM"), mir_explain_hirescam },
-  { "xgradcam", N_("XGrad-CAM"), mir_explain_xgradcam },
-  { "layercam", N_("LayerCAM"), mir_explain_layercam },
-  { "scorecam", N_("Score-CAM"), mir_explain_scorecam },
-  { "eigencam", N_("Eigen-CAM"), mir_explain_eigencam },
-  { "cam", N_("CAM"), mir_explain_cam },
-  { "saliency", N_("Mean activation"), mir_explain_saliency },
-  { "gradients", N_("Gradients"), mir_explain_gradients },
-  { "smoothgrad", N_("SmoothGrad"), mir_explain_smoothgrad },
-  { "guided", N_("Guided backpropagation"), mir_explain_guided_backprop },
-  { "guided-gradcam", N_("Guided Grad-CAM"), mir_explain_guided_gradcam },
-  { "occlusion", N_("Occlusion"), mir_explain_occlusion },
-};
+  const MirExplainMethod *all;
+  guint n;
+
+  if (n_methods > 0)
+    return;
+  all = mir_explain_get_methods (&n);
+  for (guint i = 0; i < n && n_methods < G_N_ELEMENTS (methods); i++)
+    if (!(all[i].flags & MIR_EXPLAIN_METHOD_BASELINE))
+      {
+        methods[n_methods] = &all[i];
+        method_id_list[n_methods++] = all[i].id;
+      }
+}
 
 static const char *const colormaps[] = { "jet", "viridis", "inferno", "magma", "plasma", "gray", NULL };
 
@@ -175,7 +172,7 @@ heatmap_worker (MiradaJob     *mjob,
       /* class numbers as the detector and `mirada predict` give them (a
        * binary sigmoid model: 0 is 1 − P, 1 is P) */
       mir_explain_options_set_class (&opts, job->model, g_array_index (job->classes, gint, i));
-      if (!(e = methods[job->method].func (job->model, input, &opts, cancellable, error)) ||
+      if (!(e = methods[job->method]->func (job->model, input, &opts, cancellable, error)) ||
           !(overlay = mir_colormap_overlay (job->input, e->map, e->width, e->height, job->colormap,
                                             (float) job->alpha, FALSE, error)) ||
           !(texture = texture_thumbnail (overlay, 150, error)))
@@ -206,7 +203,7 @@ heatmap_worker (MiradaJob     *mjob,
   r->textures = g_steal_pointer (&textures);
   r->captions = g_steal_pointer (&captions);
   /* Translators: Grad-CAM on layer "conv2d_3" (8×8) */
-  r->status = g_strdup_printf (_("%s on layer “%s” (%d×%d)"), _(methods[job->method].label),
+  r->status = g_strdup_printf (_("%s on layer “%s” (%d×%d)"), _(methods[job->method]->label),
                                layer_name, map_w, map_h);
   if (notice != NULL)
     {
@@ -294,7 +291,7 @@ mirada_heatmap_panel_create_job (MiradaPanel *panel,
     }
   else
     g_array_append_val (job->classes, top);
-  job->method = MIN (gtk_drop_down_get_selected (self->method_dropdown), G_N_ELEMENTS (methods) - 1);
+  job->method = MIN (gtk_drop_down_get_selected (self->method_dropdown), n_methods - 1);
   cmap = g_settings_get_string (settings, "colormap");
   if (!mir_colormap_from_name (cmap, &job->colormap, NULL))
     job->colormap = MIR_COLORMAP_JET;
@@ -377,11 +374,8 @@ mirada_heatmap_panel_get_caption (MiradaHeatmapPanel *self,
 static const char *const *
 method_ids (void)
 {
-  static const char *ids[G_N_ELEMENTS (methods) + 1];
-
-  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
-    ids[i] = methods[i].id;
-  return ids;
+  ensure_methods ();
+  return method_id_list;
 }
 
 GtkWidget *
@@ -437,8 +431,9 @@ mirada_heatmap_panel_init (MiradaHeatmapPanel *self)
   gtk_widget_set_tooltip_text (GTK_WIDGET (mirada_panel_get_layer_dropdown (panel)),
                                _("The layer whose feature maps Grad-CAM weighs by the gradient of the class score (Keras uses the last convolutional one)."));
 
-  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
-    gtk_string_list_append (method_list, _(methods[i].label));
+  ensure_methods ();
+  for (guint i = 0; i < n_methods; i++)
+    gtk_string_list_append (method_list, _(methods[i]->label));
   self->method_dropdown = mirada_dropdown_new_labelled (method_list, _("Method"),
                                                         _("How the heat map is made: Grad-CAM and its variants weigh a layer’s feature maps; gradients, SmoothGrad and guided backpropagation work on the input pixels; occlusion hides patches."));
   gtk_box_append (bar, GTK_WIDGET (self->method_dropdown));
