@@ -14,6 +14,7 @@
 
 #include "mirada-cli.h"
 #include "mirada-cli-util.h"
+#include "mir-file.h"
 #include "mir-keras.h"
 #include "mir-keras-writer.h"
 #include "mir-sidecar.h"
@@ -218,7 +219,8 @@ build_model (const char *arch, guint32 seed, GError **error)
 
   if (g_strcmp0 (arch, "default") == 0)
     json = g_strdup (default_arch);
-  else if (!g_file_get_contents (arch, &json, &len, error))
+  else if (!(json = mir_file_read (arch, MIR_FILE_MAX_CONFIG, _("model configurations"), &len,
+                                   error)))
     return NULL;
   if (!(model = mir_keras_model_from_config (json, -1, error)))
     {

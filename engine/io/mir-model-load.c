@@ -7,6 +7,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
+#include "mir-file.h"
 #include "mir-applications.h"
 #include "mir-keras.h"
 #include "mir-model-load.h"
@@ -104,6 +105,9 @@ mir_model_load (const char *path, GError **error)
       return NULL;
     }
 
+  /* A FIFO would block the open and a device would be read for ever. */
+  if (!mir_file_check (path, G_MAXSIZE, _("model files"), NULL, error))
+    return NULL;
   f = g_fopen (path, "rb");
   if (f == NULL)
     {
