@@ -282,22 +282,28 @@ mir_labels_load (const char *path, gboolean *indexed_out, GError **error)
       return NULL;
     }
 
-  /* Line by line in place: memory grows with the names kept, not with the
-   * lines (a file of newlines is nothing). */
+  /* Line by line, in place: memory grows with the names kept, not with the
+   * lines (a file of newlines costs nothing). */
   names = g_ptr_array_new_with_free_func (g_free);
-  for (char *start = contents, *end; start != NULL; start = end ? end + 1 : NULL)
+  for (const char *p = contents, *stop = contents + length; p < stop;)
     {
+      const char *nl, *a, *b;
       char *line;
       guint64 index;
       const char *rest;
 
-      end = strchr (start, '\n');
-      if (end != NULL)
-        *end = '\0';
-      /* Strip the line ends (\r too) and skip blank lines. */
-      line = g_strstrip (start);
-      if (*line == '\0')
-        continue;
+      /* Skip blank lines and leading blanks in one go, strip the line's
+       * end (\r too). */
+      while (p < stop && g_ascii_isspace (*p))
+        p++;
+      if (p == stop)
+        break;
+      nl = memchr (p, '\n', (gsize) (stop - p));
+      a = p;
+      b = nl ? nl : stop;
+      p = nl ? nl + 1 : stop;
+      while (b > a && g_ascii_isspace (b[-1]))
+        b--;
       if (n == MIR_MAX_CLASS_NAMES)
         {
           g_autofree char *display = g_filename_display_name (path);
@@ -306,9 +312,10 @@ mir_labels_load (const char *path, gboolean *indexed_out, GError **error)
                        display, MIR_MAX_CLASS_NAMES, MIR_MAX_CLASS_NAMES);
           return NULL;
         }
+      line = g_strndup (a, (gsize) (b - a));
       if (!split_index (line, &index, &rest) || index != n)
         indexed = FALSE;
-      g_ptr_array_add (names, g_strdup (line));
+      g_ptr_array_add (names, line);
       n++;
     }
   if (n == 0)
