@@ -164,5 +164,10 @@ mir_model_load (const char *path, GError **error)
     }
   if (!mir_sidecar_find_and_load (path, &model->meta, error))
     return NULL;
+  /* Names from a sidecar, a labels file or metadata.json that do not fit
+   * the outputs would label every result wrongly: refused. */
+  if (!mir_model_check_class_names (model, (const char *const *) model->meta.class_names,
+                                    model->meta.source, error))
+    return NULL;
   return g_steal_pointer (&model);
 }

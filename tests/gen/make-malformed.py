@@ -459,6 +459,26 @@ sidecar_case("sidecar-deep", sidecar=DEEP_IN_OBJECT, substring="Mirada reads at 
 grid_case("grid-deep", DEEP_IN_OBJECT, "Mirada reads at most 64 levels")
 truth_case("truth-deep", DEEP_IN_OBJECT, "Mirada reads at most 64 levels")
 
+# ---------------------------------------------------------------- class names (issue 24)
+# Names that do not fit the outputs were used silently ("Classes (5)" for a
+# 2-output model): refused.  good.h5 has 2 softmax outputs.
+sidecar_case("sidecar-classes-count", sidecar='{"class_names": ["a", "b", "c", "d", "e"]}',
+             substring="names 5 classes, but the model has 2 output units")
+sidecar_case("labels-count", labels="a\nb\nc\n",
+             substring="names 3 classes, but the model has 2 output units")
+write("labels-three.txt", "a\nb\nc\n")
+case("labels-count-option", "predict good.h5 IMAGE --labels labels-three.txt",
+     "names 3 classes, but the model has 2 output units")
+# A binary sigmoid model (one unit) takes one or two names, not three (the
+# valid ones are checked by tests/test-special-files.py).
+SIGMOID = sequential(GOOD_LAYERS[:2] + [layer("Dense", "d", units=1, activation="sigmoid",
+                                              use_bias=True)])
+save_h5("sigmoid.h5", SIGMOID, kernel=KERNEL[:, :1].copy(), bias=BIAS[:1].copy())
+write("sigmoid-two.labels.txt", "cat\ndog\n")
+write("sigmoid-three.labels.txt", "cat\ndog\nbird\n")
+case("sigmoid-labels-count", "info sigmoid.h5 --labels sigmoid-three.labels.txt",
+     "names 3 classes, but the model has one output unit")
+
 with open(path("EXPECTED.tsv"), "w") as f:
     f.write("# case\tcommand (run in this folder)\texit\tstderr substring\n")
     for name, command, code, substring in cases:
