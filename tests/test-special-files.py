@@ -44,12 +44,13 @@ def limit():
         resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
 
 
-def run(args, cwd, env):
-    """(exit code or None on timeout, stderr, seconds, peak RSS in bytes)."""
+def run(args, cwd, env, out=None):
+    """(exit code or None on timeout, stderr, seconds, peak RSS in bytes);
+    stdout goes to the file @out."""
     start = time.monotonic()
     with tempfile.TemporaryFile() as err:
         p = subprocess.Popen([MIRADA] + args, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=err, preexec_fn=limit)
+                             stdout=out or subprocess.DEVNULL, stderr=err, preexec_fn=limit)
         while True:
             pid, status, usage = os.wait4(p.pid, os.WNOHANG)
             if pid == p.pid:
@@ -114,6 +115,13 @@ def main():
             f.write(b"\n" * (64 * 1000 * 1000))
         with open(d("many.txt"), "w") as f:
             f.write("".join("c%d\n" % i for i in range(100001)))
+        # Class names with terminal escape sequences (C0, DEL, C1).
+        os.mkdir(d("ctl"))
+        shutil.copy(d("good.h5"), d("ctl", "m.h5"))
+        with open(d("ctl", "m.mirada.json"), "w") as f:
+            json.dump({"class_names": ["red\x1b[31m", "bell\x07\x7f\x9b2J"]}, f)
+        shutil.copy(os.path.join(DATA, "sigmoid.h5"), d("sigmoid.h5"))
+        shutil.copy(os.path.join(DATA, "sigmoid-two.labels.txt"), d("two.txt"))
 
         cases = [
             # (name, args, exit code, stderr substring)
@@ -148,8 +156,45 @@ def main():
              2, "lists no class names"),
             ("labels-too-many", ["predict", "good.h5", "image.png", "--labels", "many.txt"], 2,
              "at most 100000"),
+            # Count options are bounded (a usage error, exit 1): a billion
+            # smoothgrad samples ran for ever.
+            ("option-samples", ["gradcam", "good.h5", "image.png", "-m", "smoothgrad",
+                                "--samples", "1000000000"], 1,
+             "--samples must be between 0 and 10000, not 1000000000"),
+            ("option-steps", ["gradcam", "good.h5", "image.png", "--faithfulness",
+                              "--steps", "100000"], 1, "--steps must be between 1 and 1000"),
+            ("option-top", ["predict", "good.h5", "image.png", "--top", "100001"], 1,
+             "--top must be between 1 and 100000"),
+            ("option-per-row", ["activations", "good.h5", "image.png", "--layer", "gap",
+                                "--per-row", "100000"], 1, "--per-row must be between 1 and 1024"),
+            ("option-scale", ["activations", "good.h5", "image.png", "--layer", "gap",
+                              "--scale", "100000"], 1, "--scale must be between 1 and 64"),
+            ("option-filter-steps", ["filters", "good.h5", "--layer", "d", "--steps",
+                                     "100000000"], 1, "--steps must be between 1 and 10000"),
+            ("option-filter-batch", ["filters", "good.h5", "--layer", "d", "--batch",
+                                     "100000"], 1, "--batch must be between 1 and 256"),
+            ("option-levels", ["detect", "good.h5", "image.png", "--levels", "1000000"], 1,
+             "--levels must be between 0 and 16"),
+            ("option-detect-batch", ["detect", "good.h5", "image.png", "--batch", "100000000"],
+             1, "--batch must be between 1 and 4096"),
+            ("option-epochs", ["train", "--dataset", "x", "--out", "y.h5", "--epochs",
+                               "1000000000"], 1, "--epochs must be between 1 and 100000"),
+            ("option-evaluate-batch", ["evaluate", "good.h5", "fashion-mnist", "--batch",
+                                       "100000000"], 1, "--batch must be between 1 and 4096"),
+            ("option-info-size", ["info", "--arch", "vgg16", "--size", "1000000"], 1,
+             "--size must be between 0 and 16384"),
         ]
-        print("1..%d" % len(cases))
+        # Accepted, with what stdout must and must not hold.
+        good = [
+            ("control-chars-info", ["info", "ctl/m.h5"], "red\\x1b[31m, bell\\x07\\x7f\\u009b2J",
+             ("\x1b", "\x07", "\x7f", "\u009b")),
+            ("control-chars-predict", ["predict", "ctl/m.h5", "image.png"], "red\\x1b[31m",
+             ("\x1b", "\x07", "\x7f", "\u009b")),
+            ("control-chars-json", ["info", "ctl/m.h5", "--json"], "red\\u001b[31m", ("\x1b",)),
+            ("sigmoid-two-names", ["info", "sigmoid.h5", "--labels", "two.txt"],
+             "Classes (2): cat, dog", ()),
+        ]
+        print("1..%d" % (len(cases) + len(good)))
         failed = 0
         for i, (name, args, code, substring) in enumerate(cases, 1):
             got, err, took, rss = run(args, tmp, env)
@@ -161,7 +206,7 @@ def main():
                     problems.append("exit %d, want %d" % (got, code))
                 if any(m in err for m in SANITIZER_MARKS):
                     problems.append("sanitizer report")
-                lines = [l for l in err.splitlines() if l.startswith("mirada: ")]
+                lines = [l for l in err.splitlines() if l.startswith("mirada")]
                 if not any(substring in l for l in lines):
                     problems.append("stderr lacks %r" % substring)
             if not ASAN and rss > MAX_RSS:
@@ -174,6 +219,26 @@ def main():
                     print("# " + line)
             else:
                 print("ok %d - %s %s # %s" % (i, name, stat, err.strip().splitlines()[0]))
+        for i, (name, args, want, unwanted) in enumerate(good, len(cases) + 1):
+            with tempfile.TemporaryFile() as out:
+                got, err, took, rss = run(args, tmp, env, out)
+                out.seek(0)
+                text = out.read().decode("utf-8", "replace")
+            problems = []
+            if got != 0:
+                problems.append("exit %s, want 0" % got)
+            if want not in text:
+                problems.append("stdout lacks %r" % want)
+            for u in unwanted:
+                if u in text:
+                    problems.append("stdout holds %r" % u)
+            if problems:
+                failed += 1
+                print("not ok %d - %s: %s" % (i, name, "; ".join(problems)))
+                for line in (err + text).splitlines()[:20]:
+                    print("# " + repr(line))
+            else:
+                print("ok %d - %s" % (i, name))
         return 1 if failed else 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
