@@ -394,7 +394,6 @@ mir_tfjs_load (const char *path, GError **error)
   g_autofree char *text = NULL;
   g_autofree char *topo_json = NULL;
   g_autoptr(JsonParser) parser = NULL;
-  g_autoptr(GError) local = NULL;
   g_autoptr(MirModel) model = NULL;
   g_autoptr(GHashTable) next_index = g_hash_table_new (NULL, NULL);
   JsonObject *root, *topo, *cfg;
