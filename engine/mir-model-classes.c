@@ -63,6 +63,40 @@ mir_model_dup_class_names (MirModel *model)
   return names;
 }
 
+gboolean
+mir_model_check_class_names (MirModel *model, const char *const *names, const char *source,
+                             GError **error)
+{
+  const MirShape *o;
+  guint n, units;
+
+  g_return_val_if_fail (model != NULL, FALSE);
+
+  if (names == NULL || model->outputs == NULL || model->outputs->len == 0)
+    return TRUE;
+  n = g_strv_length ((char **) names);
+  o = mir_model_get_output_shape (model, 0);
+  units = o->ndim >= 1 && o->dim[o->ndim - 1] > 0 ? (guint) o->dim[o->ndim - 1] : 0;
+  /* One unit: a binary model, named by one class or by both. */
+  if (n == units || (units == 1 && n == 2))
+    return TRUE;
+  {
+    g_autofree char *display = g_filename_display_name (source ? source : "?");
+
+    if (units == 1)
+      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("'%s' names %u classes, but the model has one output unit (one or two "
+                     "class names); correct or remove that file"),
+                   display, n);
+    else
+      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("'%s' names %u classes, but the model has %u output units; correct or "
+                     "remove that file"),
+                   display, n, units);
+  }
+  return FALSE;
+}
+
 /* For a binary sigmoid model with two class names, names[1] for P and
  * names[0] for 1 − P; with one name, "not …" for the complement. */
 char *

@@ -144,6 +144,12 @@ guint       mir_model_get_n_classes   (MirModel *self);
 char       *mir_model_dup_class_name  (MirModel *self, guint i);
 /* Every class's name, NULL-terminated; transfer full. */
 char      **mir_model_dup_class_names (MirModel *self);
+/* Checks that @names (may be NULL), read from @source, fit the model: as
+ * many names as classes, or 1 or 2 for a single output unit (binary). */
+gboolean    mir_model_check_class_names (MirModel          *self,
+                                         const char *const *names,
+                                         const char        *source,
+                                         GError           **error);
 
 void        mir_model_meta_clear   (MirModelMeta *meta);
 /* "unknown", "layers", "format", "labels", "sidecar" or "user". */

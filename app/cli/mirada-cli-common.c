@@ -13,14 +13,49 @@
 #include "mirada-cli-util.h"
 #include "mir-sidecar.h"
 
+char *
+mirada_cli_printable (const char *s)
+{
+  GString *out;
+
+  if (s == NULL)
+    return NULL;
+  out = g_string_sized_new (strlen (s));
+  for (const guchar *p = (const guchar *) s; *p; p++)
+    {
+      if (*p < 0x20 || *p == 0x7f)
+        g_string_append_printf (out, "\\x%02x", *p);
+      else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+        g_string_append_printf (out, "\\u%04x", *++p);
+      else
+        g_string_append_c (out, (char) *p);
+    }
+  return g_string_free (out, FALSE);
+}
+
+int
+mirada_cli_check_range (const char *cmd, const char *option, int value, int min, int max)
+{
+  g_autofree char *message = NULL;
+
+  if (value >= min && value <= max)
+    return -1;
+  /* TRANSLATORS: an option such as --samples, its limits and the value given. */
+  message = g_strdup_printf (_("%s must be between %d and %d, not %d"), option, min, max, value);
+  return mirada_cli_usage_error (cmd, message);
+}
+
 int
 mirada_cli_fail (GError *error)
 {
   g_autofree char *message = g_strdup (error ? error->message : _("Unknown error"));
+  g_autofree char *printable = NULL;
 
-  /* One line, whatever the message holds. */
-  g_strdelimit (message, "\r\n", ' ');
-  g_printerr ("mirada: %s\n", message);
+  /* One line, whatever the message holds, and no control characters from
+   * file content (class names, file names) reaching the terminal. */
+  g_strdelimit (message, "\r\n\t", ' ');
+  printable = mirada_cli_printable (message);
+  g_printerr ("mirada: %s\n", printable);
   return 2;
 }
 

@@ -25,6 +25,16 @@ char     *mirada_cli_shape_string (const MirShape *shape);
 void      mirada_cli_json_add_shape (JsonBuilder *builder, const MirShape *shape);
 /* Adds @s, or null when it is NULL. */
 void      mirada_cli_json_add_string (JsonBuilder *builder, const char *s);
+/* @s with control characters (C0, DEL, C1: escape sequences a terminal
+ * would obey) written as \xNN or \u00NN, for text output; transfer full. */
+char     *mirada_cli_printable (const char *s);
+/* A count option out of @min..@max is a usage error: prints it and returns
+ * 1; returns -1 when @value is in range. */
+int       mirada_cli_check_range (const char *cmd,
+                                  const char *option,
+                                  int         value,
+                                  int         min,
+                                  int         max);
 /* Prints the builder's root as indented JSON on stdout. */
 void      mirada_cli_json_print   (JsonBuilder *builder);
 /* Checks a command's output files (@n_paths of @paths, NULL entries

@@ -119,6 +119,15 @@ mirada_cmd_activations (int argc, char **argv)
   }
   if (layer_name == NULL)
     return mirada_cli_usage_error ("activations", _("--layer is required"));
+  {
+    int bad;
+
+    if ((bad = mirada_cli_check_range ("activations", "--per-row", per_row, 1, 1024)) >= 0 ||
+          (bad = mirada_cli_check_range ("activations", "--scale", scale, 1, 64)) >= 0 ||
+          (bad = mirada_cli_check_range ("activations", "--margin", margin, 0, 100)) >= 0 ||
+          (bad = mirada_cli_check_range ("activations", "--top", top, 1, 1000)) >= 0)
+      return bad;
+  }
   if (!parse_norm (norm_name, &opts.norm, &error) ||
       (cmap_name && !mir_colormap_from_name (cmap_name, &opts.colormap, &error)))
     return mirada_cli_fail (error);

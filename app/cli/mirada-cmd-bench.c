@@ -7,6 +7,7 @@
 #include <string.h>
 #include <glib/gi18n.h>
 
+#include "mir-file.h"
 #include "mir-parallel.h"
 #include "mirada-cli.h"
 #include "mirada-cli-util.h"
@@ -177,7 +178,9 @@ mirada_cmd_bench (int argc, char **argv)
           g_autofree char *raw = NULL;
           gsize len = 0;
 
-          if (!g_file_get_contents (input_path, &raw, &len, &error))
+          /* (a device such as /dev/zero, or a huge file, is refused unread) */
+          if (!(raw = mir_file_read (input_path, t->numel * sizeof (float), _("inputs"), &len,
+                                     &error)))
             return mirada_cli_fail (error);
           if (len != t->numel * sizeof (float))
             {

@@ -374,6 +374,7 @@ print_result (GPtrArray *grids, const MirDetectParams *params,
   for (guint c = 0; c < r->n_classes; c++)
     {
       g_autoptr(GString) mu = g_string_new (NULL);
+      g_autofree char *shown = NULL;
 
       /* several scales: one μ per grid, "a/b/c" */
       for (guint q = 0; q < r->n_scales; q++)
@@ -383,8 +384,9 @@ print_result (GPtrArray *grids, const MirDetectParams *params,
         }
       if (!params->classes[c].enabled)
         continue;
+      shown = mirada_cli_printable (grid->class_names[c]);
       g_print (_("  %-12s P=%g  f_e=%g  μ=%s  filter 1: %u  filter 2: %u  boxes: %u\n"),
-               grid->class_names[c], params->classes[c].threshold,
+               shown, params->classes[c].threshold,
                params->classes[c].exception, mu->str, r->n_filter1[c], r->n_filter2[c],
                r->counts[c]);
     }
@@ -397,12 +399,13 @@ print_result (GPtrArray *grids, const MirDetectParams *params,
 
       g_autofree char *scale = grids->len > 1 ? g_strdup_printf (_("scale %u "), box->scale)
                                               : g_strdup ("");
+      g_autofree char *shown = mirada_cli_printable (grid->class_names[box->class_index]);
 
       /* TRANSLATORS: a detected box: class, probability, [x, y, width, height], "scale N "
        * when there are several scales, the window's index (row, column), its
        * neighbourhood mean and "  (N windows)". */
       g_print (_("  %-12s %.4f  [%.0f, %.0f, %.0f, %.0f]  %swindow %u (%u, %u)  mean %s%s\n"),
-               grid->class_names[box->class_index], box->prob, box->x, box->y, box->width,
+               shown, box->prob, box->x, box->y, box->width,
                box->height, scale, box->window, box->row, box->col, m, members);
     }
   if (ev)
@@ -692,6 +695,11 @@ mirada_cmd_detect (int argc, char **argv)
   ret = mirada_cli_parse (context, "detect", &argc, &argv);
   {
     if (ret >= 0)
+      return ret;
+    if ((ret = mirada_cli_check_range ("detect", "--window", window, 1, MIR_IMAGE_MAX_SIDE)) >= 0 ||
+          (ret = mirada_cli_check_range ("detect", "--stride", stride, 1, MIR_IMAGE_MAX_SIDE)) >= 0 ||
+          (ret = mirada_cli_check_range ("detect", "--levels", levels, 0, MIR_DETECT_MAX_SCALES)) >= 0 ||
+          (ret = mirada_cli_check_range ("detect", "--batch", batch, 1, 4096)) >= 0)
       return ret;
     if (json && csv)
       return mirada_cli_usage_error ("detect", _("Choose one of --json and --csv"));

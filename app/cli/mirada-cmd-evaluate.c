@@ -220,6 +220,8 @@ mirada_cmd_evaluate (int argc, char **argv)
   }
   if (batch < 1)
     return mirada_cli_usage_error ("evaluate", _("--batch must be at least 1"));
+  if ((ret = mirada_cli_check_range ("evaluate", "--batch", batch, 1, 4096)) >= 0)
+    return ret;
 
   if (!(model = mirada_model_open (argv[1], labels, preprocess, NULL, &error)))
     return mirada_cli_fail (error);
@@ -314,7 +316,8 @@ mirada_cmd_evaluate (int argc, char **argv)
         }
       if (row == 0 && col == 0)
         continue;
-      g_print ("%-20s %9.4f %9.4f %8" G_GUINT64_FORMAT "\n", name,
+      g_autofree char *shown = mirada_cli_printable (name);
+      g_print ("%-20s %9.4f %9.4f %8" G_GUINT64_FORMAT "\n", shown,
                col ? (double) tp / (double) col : 0.0, row ? (double) tp / (double) row : 0.0, row);
     }
 
@@ -328,8 +331,10 @@ mirada_cmd_evaluate (int argc, char **argv)
       for (guint k = 0; k < n; k++)
         {
           Wrong *w = &g_array_index (wrong, Wrong, k);
-          g_autofree char *t = mir_model_dup_class_name (model, w->truth);
-          g_autofree char *p = mir_model_dup_class_name (model, w->predicted);
+          g_autofree char *tn = mir_model_dup_class_name (model, w->truth);
+          g_autofree char *pn = mir_model_dup_class_name (model, w->predicted);
+          g_autofree char *t = mirada_cli_printable (tn);
+          g_autofree char *p = mirada_cli_printable (pn);
           g_print (_("  %2u: image %" PRId64 ", true %s, predicted %s (%.3f)\n"),
                    k + 1, w->index, t, p, w->confidence);
         }

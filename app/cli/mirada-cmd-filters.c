@@ -348,6 +348,15 @@ mirada_cmd_filters (int argc, char **argv)
   opts.lr = (float) lr;
   if (margin < 0 || margin > 100)
     return mirada_cli_usage_error ("filters", _("--margin must be between 0 and 100"));
+  {
+    int bad;
+
+    if ((bad = mirada_cli_check_range ("filters", "--size", size, 0, 2048)) >= 0 ||
+          (bad = mirada_cli_check_range ("filters", "--steps", steps, 1, 10000)) >= 0 ||
+          (bad = mirada_cli_check_range ("filters", "--jitter", jitter, 0, 256)) >= 0 ||
+          (bad = mirada_cli_check_range ("filters", "--batch", batch, 1, 256)) >= 0)
+      return bad;
+  }
 
   if (!(model = mirada_model_open (argv[1], NULL, preprocess, NULL, &error)) ||
       (layer = find_layer (model, layer_name, &error)) < 0)

@@ -214,6 +214,16 @@ mirada_cmd_gradcam (int argc, char **argv)
     return mirada_cli_fail (error);
   if (!(alpha >= 0 && alpha <= 1))
     return mirada_cli_usage_error ("gradcam", _("--alpha must be between 0 and 1"));
+  {
+    int bad;
+
+    /* Every count is bounded: a huge one would run for ever. */
+    if ((bad = mirada_cli_check_range ("gradcam", "--samples", samples, 0, 10000)) >= 0 ||
+        (bad = mirada_cli_check_range ("gradcam", "--steps", steps, 1, 1000)) >= 0 ||
+        (bad = mirada_cli_check_range ("gradcam", "--patch", patch, 0, MIR_IMAGE_MAX_SIDE)) >= 0 ||
+        (bad = mirada_cli_check_range ("gradcam", "--stride", stride, 0, MIR_IMAGE_MAX_SIDE)) >= 0)
+      return bad;
+  }
   if (!(model = mirada_model_open (argv[1], labels, preprocess, NULL, &error)) ||
       !(image = mirada_image_load (argv[2], &error)))
     return mirada_cli_fail (error);
@@ -358,8 +368,10 @@ mirada_cmd_gradcam (int argc, char **argv)
         }
       else
         {
+          g_autofree char *shown = mirada_cli_printable (cname);
+
           g_string_append_printf (report, _("%s on layer '%s' (%d×%d) for %s (P = %.4f)\n"),
-                                  e->method, e->layer_name, e->width, e->height, cname,
+                                  e->method, e->layer_name, e->width, e->height, shown,
                                   e->probability);
           if (e->notice)
             g_string_append_printf (report, "  %s\n", e->notice);

@@ -184,7 +184,8 @@ print_table (MirModel *model, const char *path)
   if (model->meta.class_names)
     {
       g_autofree char *joined = g_strjoinv (", ", model->meta.class_names);
-      g_print (_("Classes (%u): %s\n"), g_strv_length (model->meta.class_names), joined);
+      g_autofree char *shown = mirada_cli_printable (joined);
+      g_print (_("Classes (%u): %s\n"), g_strv_length (model->meta.class_names), shown);
     }
   if (model->meta.preprocess_from == MIR_PREPROCESS_FROM_UNKNOWN)
     g_print ("%s\n", _("Note: nothing in or beside the model says how its input is scaled; "
@@ -351,6 +352,8 @@ mirada_cmd_info (int argc, char **argv)
   arch_owned = arch;
   weights_owned = weights;
   if (ret >= 0)
+    return ret;
+  if ((ret = mirada_cli_check_range ("info", "--size", size, 0, MIR_IMAGE_MAX_SIDE)) >= 0)
     return ret;
   if (arch != NULL)
     {

@@ -10,6 +10,7 @@
 
 #include "mirada-cli.h"
 #include "mirada-cli-util.h"
+#include "mir-sidecar.h"
 
 typedef struct
 {
@@ -232,6 +233,8 @@ mirada_cmd_predict (int argc, char **argv)
                                                        : _("Give at least one image"));
   if (top < 1)
     return mirada_cli_usage_error ("predict", _("--top must be at least 1"));
+  if ((ret = mirada_cli_check_range ("predict", "--top", top, 1, MIR_MAX_CLASS_NAMES)) >= 0)
+    return ret;
   if (json && csv)
     return mirada_cli_usage_error ("predict", _("Choose one of --json and --csv"));
   if (preprocess && !mir_preprocess_mode_from_string (preprocess, &mode, &error))
@@ -382,11 +385,16 @@ mirada_cmd_predict (int argc, char **argv)
                   mirada_csv_add_string (table, name);
                   mirada_csv_add_double (table, s->value, "%.9g");
                 }
-              else if (head == MIR_HEAD_LINEAR)
-                g_print ("  %2u. %-24s %10.4f\n", k + 1, name, s->value);
               else
-                g_print ("  %2u. %-24s %8.4f  (%5.1f%%)\n", k + 1, name, s->value,
-                         100.0 * s->value);
+                {
+                  g_autofree char *printable = mirada_cli_printable (name);
+
+                  if (head == MIR_HEAD_LINEAR)
+                    g_print ("  %2u. %-24s %10.4f\n", k + 1, printable, s->value);
+                  else
+                    g_print ("  %2u. %-24s %8.4f  (%5.1f%%)\n", k + 1, printable, s->value,
+                             100.0 * s->value);
+                }
             }
           if (json)
             {

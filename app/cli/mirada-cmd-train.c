@@ -14,6 +14,7 @@
 
 #include "mirada-cli.h"
 #include "mirada-cli-util.h"
+#include "mir-file.h"
 #include "mir-keras.h"
 #include "mir-keras-writer.h"
 #include "mir-sidecar.h"
@@ -218,7 +219,8 @@ build_model (const char *arch, guint32 seed, GError **error)
 
   if (g_strcmp0 (arch, "default") == 0)
     json = g_strdup (default_arch);
-  else if (!g_file_get_contents (arch, &json, &len, error))
+  else if (!(json = mir_file_read (arch, MIR_FILE_MAX_CONFIG, _("model configurations"), &len,
+                                   error)))
     return NULL;
   if (!(model = mir_keras_model_from_config (json, -1, error)))
     {
@@ -296,6 +298,10 @@ mirada_cmd_train (int argc, char **argv)
     return mirada_cli_usage_error ("train", _("--threads must be between 0 and 64"));
   if (epochs < 1 || batch < 1)
     return mirada_cli_usage_error ("train", _("--epochs and --batch must be at least 1"));
+  if ((ret = mirada_cli_check_range ("train", "--epochs", epochs, 1, 100000)) >= 0 ||
+        (ret = mirada_cli_check_range ("train", "--batch", batch, 1, 4096)) >= 0 ||
+        (ret = mirada_cli_check_range ("train", "--lr-decay-every", lr_every, 0, 100000)) >= 0)
+    return ret;
   if (optimizer && !mir_optimizer_kind_from_string (optimizer, &kind, &error))
     return mirada_cli_usage_error ("train", error->message);
   if (preprocess && !mir_preprocess_mode_from_string (preprocess, &mode, &error))

@@ -8,6 +8,7 @@
 #include <glib/gi18n.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
 
+#include "mir-file.h"
 #include "mirada-export.h"
 #include "mirada-image-io.h"
 
@@ -31,6 +32,10 @@ mirada_image_load (const char *path, GError **error)
                    display);
       return NULL;
     }
+  /* GdkPixbuf opens the file itself: a FIFO would block it and a device
+   * would be read for ever, so only regular files of sane size go on. */
+  if (!mir_file_check (path, MIR_FILE_MAX_IMAGE, _("image files"), NULL, error))
+    return NULL;
   /* Refuse huge images before decoding them. */
   if (gdk_pixbuf_get_file_info (path, &width, &height) == NULL)
     {

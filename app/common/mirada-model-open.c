@@ -37,6 +37,11 @@ mirada_model_open (const char *path, const char *labels_path, const char *prepro
 
       if (names == NULL)
         return NULL;
+      if (!mir_model_check_class_names (model, (const char *const *) names, labels_path, error))
+        {
+          g_strfreev (names);
+          return NULL;
+        }
       g_strfreev (model->meta.class_names);
       model->meta.class_names = names;
     }

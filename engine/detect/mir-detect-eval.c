@@ -8,6 +8,8 @@
 #include <glib/gi18n-lib.h>
 #include <json-glib/json-glib.h>
 
+#include "mir-file.h"
+#include "mir-json.h"
 #include "mir-error.h"
 #include "mir-detect.h"
 
@@ -55,14 +57,23 @@ mir_detect_truth_load (const char        *path,
                        const char *const *class_names,
                        GError           **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonParser) parser = NULL;
   g_autoptr(MirDetectTruth) truth = NULL;
   JsonNode *root;
   JsonObject *obj;
   JsonArray *objects;
 
-  if (!json_parser_load_from_file (parser, path, error))
-    return NULL;
+  {
+    g_autofree char *text = NULL;
+    g_autofree char *name = NULL;
+    gsize len;
+
+    if (!(text = mir_file_read (path, MIR_FILE_MAX_TEXT, _("ground-truth files"), &len, error)))
+      return NULL;
+    name = g_strdup_printf ("'%s'", path);
+    if (!(parser = mir_json_parse (text, len, MIR_JSON_MAX_DEPTH, name, error)))
+      return NULL;
+  }
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {

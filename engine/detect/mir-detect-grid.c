@@ -9,6 +9,8 @@
 #include <glib/gi18n-lib.h>
 #include <json-glib/json-glib.h>
 
+#include "mir-file.h"
+#include "mir-json.h"
 #include "mir-error.h"
 #include "mir-detect.h"
 
@@ -421,7 +423,7 @@ MirDetectGrid *
 mir_detect_grid_load_json (const char *path,
                            GError    **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GPtrArray) names = g_ptr_array_new ();
   g_autofree float *probs = NULL;
   MirDetectGeometry geom;
@@ -432,8 +434,17 @@ mir_detect_grid_load_json (const char *path,
   gboolean notebook = FALSE;
   guint n_classes, N;
 
-  if (!json_parser_load_from_file (parser, path, error))
-    return NULL;
+  {
+    g_autofree char *text = NULL;
+    g_autofree char *name = NULL;
+    gsize len;
+
+    if (!(text = mir_file_read (path, MIR_FILE_MAX_TEXT, _("detector grids"), &len, error)))
+      return NULL;
+    name = g_strdup_printf ("'%s'", path);
+    if (!(parser = mir_json_parse (text, len, MIR_JSON_MAX_DEPTH, name, error)))
+      return NULL;
+  }
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {

@@ -17,6 +17,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
+#include "mir-file.h"
 #include "mir-h5-config.h"
 #include "mir-h5-file.h"
 #include "mir-keras-private.h"
@@ -1008,6 +1009,10 @@ mir_h5_file_open (const char *path, const char *display, GError **error)
 
   if (display == NULL)
     display = path;
+  /* libhdf5 would block on a FIFO (in the helper, until its timeout). */
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR) &&
+      !mir_file_check (path, G_MAXSIZE, _("model files"), NULL, error))
+    return NULL;
   if (in_process)
     return open_in_process (path, NULL, 0, display, error);
   return open_isolated (path, NULL, 0, display, error);

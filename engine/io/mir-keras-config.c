@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
+#include "mir-json.h"
 #include "mir-keras-private.h"
 
 #define MAX_MODEL_NESTING 64
@@ -1007,45 +1008,6 @@ build_model (Builder *b, JsonObject *entry, const char *group, gboolean frozen,
 
 /* ------------------------------------------------------------------ */
 
-/* json-glib parses recursively: refuse pathological nesting first. */
-static gboolean
-check_json_depth (const char *json, gsize length, GError **error)
-{
-  gboolean in_str = FALSE, esc = FALSE;
-  guint depth = 0;
-
-  for (gsize i = 0; i < length; i++)
-    {
-      char c = json[i];
-
-      if (in_str)
-        {
-          if (esc)
-            esc = FALSE;
-          else if (c == '\\')
-            esc = TRUE;
-          else if (c == '"')
-            in_str = FALSE;
-          continue;
-        }
-      if (c == '"')
-        in_str = TRUE;
-      else if (c == '[' || c == '{')
-        {
-          if (++depth > MIR_KERAS_MAX_JSON_DEPTH)
-            {
-              g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                           _("The model configuration is nested more than %d levels deep"),
-                           MIR_KERAS_MAX_JSON_DEPTH);
-              return FALSE;
-            }
-        }
-      else if ((c == ']' || c == '}') && depth > 0)
-        depth--;
-    }
-  return TRUE;
-}
-
 static MirModel *
 model_from_node (JsonNode *root, GError **error)
 {
@@ -1138,21 +1100,16 @@ mir_keras_model_from_config (const char *json, gssize length, GError **error)
 {
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(MirModel) model = NULL;
-  g_autoptr(GError) local = NULL;
   gsize len;
 
   g_return_val_if_fail (json != NULL, NULL);
 
   len = length < 0 ? strlen (json) : (gsize) length;
-  if (!check_json_depth (json, len, error))
+  /* json-glib parses recursively: the nesting is bounded first. */
+  parser = mir_json_parse (json, len, MIR_KERAS_MAX_JSON_DEPTH, _("The model configuration"),
+                           error);
+  if (parser == NULL)
     return NULL;
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, json, (gssize) len, &local))
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
-                   _("The model configuration is not valid JSON: %s"), local->message);
-      return NULL;
-    }
   if (json_parser_get_root (parser) == NULL)
     {
       malformed (error, _("it is empty"));

@@ -23,6 +23,8 @@
 #include <zip.h>
 #include <glib/gi18n-lib.h>
 
+#include "mir-file.h"
+#include "mir-json.h"
 #include "mir-keras-private.h"
 
 /* Largest member read from an archive (weights of big models are ~500 MB). */
@@ -48,8 +50,12 @@ static zip_t *
 open_zip (const char *path, const char *display, GError **error)
 {
   int code = 0;
-  zip_t *z = zip_open (path, ZIP_RDONLY, &code);
+  zip_t *z;
 
+  /* libzip would block on a FIFO and read a device for ever. */
+  if (!mir_file_check (path, G_MAXSIZE, _("model files"), NULL, error))
+    return NULL;
+  z = zip_open (path, ZIP_RDONLY, &code);
   if (z == NULL)
     {
       zip_error_t ze;
@@ -400,12 +406,22 @@ mir_keras_load_keras (const char *path, GError **error)
     }
   if (metadata != NULL)
     {
-      g_autoptr(JsonParser) mp = json_parser_new_immutable ();
+      g_autofree char *name = g_strdup_printf (_("metadata.json in '%s'"), display);
+      g_autoptr(JsonParser) mp = NULL;
       JsonNode *mroot = NULL;
 
+      /* Only keras_version is taken from it: a damaged metadata.json is
+       * ignored, but one nested too deeply is refused. */
+      mp = mir_json_parse ((const char *) metadata, meta_len, MIR_JSON_MAX_DEPTH, name, &local);
+      if (local != NULL && g_error_matches (local, MIR_ERROR, MIR_ERROR_LIMIT))
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return NULL;
+        }
+      g_clear_error (&local);
       /* (a blank metadata.json parses with no root) */
-      if (json_parser_load_from_data (mp, (const char *) metadata, (gssize) meta_len, NULL) &&
-          (mroot = json_parser_get_root (mp)) != NULL && JSON_NODE_HOLDS_OBJECT (mroot))
+      if (mp != NULL && (mroot = json_parser_get_root (mp)) != NULL &&
+          JSON_NODE_HOLDS_OBJECT (mroot))
         {
           const char *v = mir_config_get_string (json_node_get_object (mroot), "keras_version",
                                                  NULL);
@@ -426,8 +442,9 @@ mir_keras_load_keras (const char *path, GError **error)
       return NULL;
     }
   /* The builder validated the JSON already. */
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, (const char *) config, (gssize) config_len, error))
+  parser = mir_json_parse ((const char *) config, config_len, MIR_KERAS_MAX_JSON_DEPTH,
+                           _("The model configuration"), error);
+  if (parser == NULL)
     return NULL;
   root = json_parser_get_root (parser);
 

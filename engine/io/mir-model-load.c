@@ -7,6 +7,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
+#include "mir-file.h"
 #include "mir-applications.h"
 #include "mir-keras.h"
 #include "mir-model-load.h"
@@ -104,6 +105,9 @@ mir_model_load (const char *path, GError **error)
       return NULL;
     }
 
+  /* A FIFO would block the open and a device would be read for ever. */
+  if (!mir_file_check (path, G_MAXSIZE, _("model files"), NULL, error))
+    return NULL;
   f = g_fopen (path, "rb");
   if (f == NULL)
     {
@@ -159,6 +163,11 @@ mir_model_load (const char *path, GError **error)
       model->meta.preprocess_from = MIR_PREPROCESS_FROM_LAYERS;
     }
   if (!mir_sidecar_find_and_load (path, &model->meta, error))
+    return NULL;
+  /* Names from a sidecar, a labels file or metadata.json that do not fit
+   * the outputs would label every result wrongly: refused. */
+  if (!mir_model_check_class_names (model, (const char *const *) model->meta.class_names,
+                                    model->meta.source, error))
     return NULL;
   return g_steal_pointer (&model);
 }

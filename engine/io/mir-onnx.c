@@ -33,6 +33,7 @@
 #include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
+#include "mir-file.h"
 #include "onnx.pb-c.h"
 
 #include "mir-onnx.h"
@@ -1433,18 +1434,8 @@ mir_onnx_load (const char *path, GError **error)
   gint64 opset = -1;
   gboolean ok = FALSE;
 
-  if (!g_file_get_contents (path, &data, &len, &local))
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_IO, _("Cannot read '%s': %s"), display,
-                   local->message);
-      return NULL;
-    }
-  if (len > MAX_FILE_BYTES)
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT, _("'%s' is larger than Mirada accepts"),
-                   display);
-      return NULL;
-    }
+  if (!(data = mir_file_read (path, MAX_FILE_BYTES, _("ONNX files"), &len, error)))
+    return NULL;
   mp = onnx__model_proto__unpack (NULL, len, (const uint8_t *) data);
   if (mp == NULL)
     {

@@ -5,12 +5,11 @@
 #include <glib/gi18n-lib.h>
 #include <json-glib/json-glib.h>
 
+#include "mir-file.h"
 #include "mir-image.h"
+#include "mir-json.h"
 #include "mir-sidecar.h"
 
-/* Class names longer or more numerous than this are a damaged file. */
-#define MIR_SIDECAR_MAX_CLASSES 1000000
-#define MIR_SIDECAR_MAX_BYTES (64 * 1024 * 1024)
 
 const char *
 mir_resize_mode_to_string (MirResizeMode mode)
@@ -39,23 +38,11 @@ mir_resize_mode_from_string (const char *s, MirResizeMode *mode, GError **error)
 static gboolean
 read_small_file (const char *path, char **contents, gsize *length, GError **error)
 {
-  g_autoptr(GError) local = NULL;
   g_autofree char *display = g_filename_display_name (path);
 
-  if (!g_file_get_contents (path, contents, length, &local))
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_IO, _("Cannot read '%s': %s"), display,
-                   local->message);
-      return FALSE;
-    }
-  if (*length > MIR_SIDECAR_MAX_BYTES)
-    {
-      g_clear_pointer (contents, g_free);
-      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                   _("'%s' is larger than %d MiB; it is not a labels or sidecar file"), display,
-                   MIR_SIDECAR_MAX_BYTES / (1024 * 1024));
-      return FALSE;
-    }
+  if (!(*contents = mir_file_read (path, MIR_FILE_MAX_TEXT, _("labels and sidecar files"), length,
+                                   error)))
+    return FALSE;
   if (!g_utf8_validate (*contents, (gssize) *length, NULL))
     {
       g_clear_pointer (contents, g_free);
@@ -86,13 +73,12 @@ mir_sidecar_load (const char *sidecar_path, MirModelMeta *meta, GError **error)
     return FALSE;
   display = g_filename_display_name (sidecar_path);
 
-  parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, contents, (gssize) length, &local))
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("'%s' is not valid JSON: %s"), display,
-                   local->message);
+  {
+    g_autofree char *name = g_strdup_printf ("'%s'", display);
+
+    if (!(parser = mir_json_parse (contents, length, MIR_JSON_MAX_DEPTH, name, error)))
       return FALSE;
-    }
+  }
   node = json_parser_get_root (parser);
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
     {
@@ -116,11 +102,11 @@ mir_sidecar_load (const char *sidecar_path, MirModelMeta *meta, GError **error)
         }
       array = json_node_get_array (node);
       n = json_array_get_length (array);
-      if (n > MIR_SIDECAR_MAX_CLASSES)
+      if (n > MIR_MAX_CLASS_NAMES)
         {
           g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                       _("In '%s', class_names has %u entries, more than Mirada accepts"),
-                       display, n);
+                       _("'%s' names %u classes; Mirada accepts at most %u"), display, n,
+                       MIR_MAX_CLASS_NAMES);
           return FALSE;
         }
       names = g_new0 (char *, n + 1);
@@ -279,7 +265,6 @@ char **
 mir_labels_load (const char *path, gboolean *indexed_out, GError **error)
 {
   g_autofree char *contents = NULL;
-  g_auto(GStrv) lines = NULL;
   g_autoptr(GPtrArray) names = NULL;
   gboolean indexed = TRUE;
   gsize length;
@@ -297,20 +282,40 @@ mir_labels_load (const char *path, gboolean *indexed_out, GError **error)
       return NULL;
     }
 
-  lines = g_strsplit (contents, "\n", -1);
+  /* Line by line, in place: memory grows with the names kept, not with the
+   * lines (a file of newlines costs nothing). */
   names = g_ptr_array_new_with_free_func (g_free);
-  /* Strip the line ends (\r too) and skip blank lines. */
-  for (guint i = 0; lines[i] != NULL; i++)
+  for (const char *p = contents, *stop = contents + length; p < stop;)
     {
-      char *line = g_strstrip (lines[i]);
+      const char *nl, *a, *b;
+      char *line;
       guint64 index;
       const char *rest;
 
-      if (*line == '\0')
-        continue;
+      /* Skip blank lines and leading blanks in one go, strip the line's
+       * end (\r too). */
+      while (p < stop && g_ascii_isspace (*p))
+        p++;
+      if (p == stop)
+        break;
+      nl = memchr (p, '\n', (gsize) (stop - p));
+      a = p;
+      b = nl ? nl : stop;
+      p = nl ? nl + 1 : stop;
+      while (b > a && g_ascii_isspace (b[-1]))
+        b--;
+      if (n == MIR_MAX_CLASS_NAMES)
+        {
+          g_autofree char *display = g_filename_display_name (path);
+          g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                       _("'%s' names more than %u classes; Mirada accepts at most %u"),
+                       display, MIR_MAX_CLASS_NAMES, MIR_MAX_CLASS_NAMES);
+          return NULL;
+        }
+      line = g_strndup (a, (gsize) (b - a));
       if (!split_index (line, &index, &rest) || index != n)
         indexed = FALSE;
-      g_ptr_array_add (names, g_strdup (line));
+      g_ptr_array_add (names, line);
       n++;
     }
   if (n == 0)

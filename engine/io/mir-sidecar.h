@@ -36,6 +36,9 @@
 
 G_BEGIN_DECLS
 
+/* At most this many class names (labels files, sidecars, metadata.json). */
+#define MIR_MAX_CLASS_NAMES 100000
+
 /* Reads a `.mirada.json` sidecar into @meta (members it has replace those in
  * @meta; sets meta->source, and meta->preprocess_from to SIDECAR when it has
  * "preprocess"). */

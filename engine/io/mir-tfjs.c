@@ -18,11 +18,14 @@
 #include <string.h>
 #include <glib/gi18n-lib.h>
 
+#include "mir-file.h"
+#include "mir-json.h"
 #include "mir-keras-private.h"
+#include "mir-sidecar.h"
 #include "mir-tfjs.h"
 
-#define MAX_JSON_BYTES ((gsize) 256 << 20)
-#define MAX_WEIGHT_BYTES ((gsize) 4 << 30)
+/* (a GByteArray holds them: at most G_MAXUINT bytes) */
+#define MAX_WEIGHT_BYTES ((gsize) G_MAXUINT)
 
 static float
 half_to_float (guint16 h)
@@ -179,18 +182,14 @@ load_group (MirModel *model, JsonObject *group, const char *dir, const char *dis
         return manifest_error (error, display, _("a shard path is empty, absolute or leaves the "
                                                  "model's folder"));
       shard = g_build_filename (dir, rel, NULL);
-      if (!g_file_get_contents (shard, &data, &len, &local))
+      /* Each shard may use what the shards before it left of the limit. */
+      data = mir_file_read (shard, MAX_WEIGHT_BYTES - buf->len, _("TF.js weights"), &len,
+                            &local);
+      if (data == NULL)
         {
-          g_autofree char *sd = g_filename_display_name (shard);
-          g_set_error (error, MIR_ERROR, MIR_ERROR_IO,
-                       _("Cannot read the weight shard '%s' that '%s' lists: %s"), sd, display,
+          g_set_error (error, local->domain, local->code,
+                       _("Cannot read the weight shard that '%s' lists: %s"), display,
                        local->message);
-          return FALSE;
-        }
-      if (buf->len + len > MAX_WEIGHT_BYTES)
-        {
-          g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
-                       _("The weights of '%s' are larger than Mirada accepts"), display);
           return FALSE;
         }
       g_byte_array_append (buf, (const guint8 *) data, (guint) len);
@@ -332,22 +331,33 @@ static gboolean
 read_tm_metadata (MirModel *model, const char *dir, GError **error)
 {
   g_autofree char *path = g_build_filename (dir, "metadata.json", NULL);
+  g_autofree char *d = g_filename_display_name (path);
+  g_autofree char *name = g_strdup_printf ("'%s'", d);
+  g_autofree char *text = NULL;
   g_autoptr(JsonParser) parser = NULL;
-  g_autoptr(GError) local = NULL;
   JsonObject *root;
   JsonArray *labels;
   const char *pkg;
+  gsize len;
 
-  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
     return TRUE;
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_mapped_file (parser, path, &local) ||
-      (root = root_object (parser)) == NULL)
+  /* Read, not memory-mapped: a file truncated meanwhile cannot crash us. */
+  if (!(text = mir_file_read (path, MIR_FILE_MAX_TEXT, _("metadata files"), &len, error)) ||
+      !(parser = mir_json_parse (text, len, MIR_JSON_MAX_DEPTH, name, error)))
+    return FALSE;
+  if ((root = root_object (parser)) == NULL)
     {
-      g_autofree char *d = g_filename_display_name (path);
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
-                   _("'%s' (beside the TF.js model) is not a JSON object%s%s"), d,
-                   local ? ": " : "", local ? local->message : "");
+                   _("'%s' (beside the TF.js model) is not a JSON object%s%s"), d, "", "");
+      return FALSE;
+    }
+  if ((labels = get_array (root, "labels")) != NULL &&
+      json_array_get_length (labels) > MIR_MAX_CLASS_NAMES)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("'%s' names %u classes; Mirada accepts at most %u"), d,
+                   json_array_get_length (labels), MIR_MAX_CLASS_NAMES);
       return FALSE;
     }
   labels = get_array (root, "labels");
@@ -384,7 +394,6 @@ mir_tfjs_load (const char *path, GError **error)
   g_autofree char *text = NULL;
   g_autofree char *topo_json = NULL;
   g_autoptr(JsonParser) parser = NULL;
-  g_autoptr(GError) local = NULL;
   g_autoptr(MirModel) model = NULL;
   g_autoptr(GHashTable) next_index = g_hash_table_new (NULL, NULL);
   JsonObject *root, *topo, *cfg;
@@ -392,25 +401,14 @@ mir_tfjs_load (const char *path, GError **error)
   JsonNode *cfg_node;
   gsize len;
 
-  if (!g_file_get_contents (path, &text, &len, &local))
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_IO, _("Cannot read '%s': %s"), display,
-                   local->message);
+  if (!(text = mir_file_read (path, MIR_FILE_MAX_CONFIG, _("TF.js model files"), &len, error)))
+    return NULL;
+  {
+    g_autofree char *name = g_strdup_printf ("'%s'", display);
+
+    if (!(parser = mir_json_parse (text, len, MIR_JSON_MAX_DEPTH_MODEL, name, error)))
       return NULL;
-    }
-  if (len > MAX_JSON_BYTES)
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT, _("'%s' is larger than Mirada accepts"),
-                   display);
-      return NULL;
-    }
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, text, (gssize) len, &local))
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
-                   _("'%s' is not valid JSON: %s"), display, local->message);
-      return NULL;
-    }
+  }
   if ((root = root_object (parser)) == NULL)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <glib/gstdio.h>
 
+#include "mir-file.h"
 #include "mir-filter-cache.h"
 
 #define MAGIC "MIRPAT1\n"
@@ -229,7 +230,8 @@ load_entry (const char *path, double *l0, double *l1)
   guint32 dims[3];
   MirImage *img;
 
-  if (!g_file_get_contents (path, &data, &len, NULL) || len < HEADER ||
+  if (!(data = mir_file_read (path, HEADER + 4096 * 4096 * 3, "cache", &len, NULL)) ||
+      len < HEADER ||
       memcmp (data, MAGIC, 8) != 0)
     return NULL;
   for (int i = 0; i < 3; i++)

@@ -14,7 +14,9 @@ reading each message for whether it tells a user what is wrong.
 """
 import json
 import os
+import shutil
 import struct
+import zipfile
 import zlib
 
 import h5py
@@ -94,7 +96,10 @@ def save_h5(name, config, weights=True, kernel=KERNEL, bias=BIAS, keras_version=
 
 os.makedirs(OUT, exist_ok=True)
 for old in os.listdir(OUT):
-    os.unlink(path(old))
+    if os.path.isdir(path(old)):
+        shutil.rmtree(path(old))
+    else:
+        os.unlink(path(old))
 
 GOOD = sequential(GOOD_LAYERS)
 save_h5("good.h5", GOOD)
@@ -223,7 +228,7 @@ save_h5("config-empty-layer.h5",
         weights=False)
 case("config-empty-layer", "info config-empty-layer.h5", "no \"class_name\"")
 save_h5("config-deep-json.h5", "[" * 100000 + "]" * 100000, weights=False)
-case("config-deep-json", "info config-deep-json.h5", "nested more than 512 levels")
+case("config-deep-json", "info config-deep-json.h5", "Mirada reads at most 512 levels")
 nested = GOOD
 for i in range(80):
     nested = sequential([dict(nested, name="n%d" % i)])
@@ -413,6 +418,66 @@ truth_case("truth-box-length", {"objects": [{"class": "dog", "box": [0, 0, 4]}]}
 truth_case("truth-box-negative", {"objects": [{"class": "dog", "box": [0, 0, -4, 4]}]}, "box")
 truth_case("truth-box-string", {"objects": [{"class": "dog", "box": ["a", 0, 4, 4]}]}, "box")
 truth_case("truth-object-type", {"objects": [5]}, "truth-object-type.json")
+
+# ---------------------------------------------------------------- deep nesting (issue 24)
+# json-glib's parser recurses once per level: 10 000 levels overflowed the
+# stack.  Every kind of JSON file Mirada reads is nested that deep here.
+
+DEEP = "[" * 10000 + "]" * 10000
+DEEP_IN_OBJECT = '{"x": ' + DEEP + "}"
+
+
+def keras_zip(name, config, metadata):
+    # Fixed timestamps: the archive is the same on every run.
+    with zipfile.ZipFile(path(name), "w") as z:
+        for member, data in (("metadata.json", metadata), ("config.json", config)):
+            z.writestr(zipfile.ZipInfo(member, (2024, 1, 1, 0, 0, 0)), data,
+                       compress_type=zipfile.ZIP_DEFLATED)
+
+
+keras_zip("keras-deep-config.keras", DEEP, '{"keras_version": "3.0.0"}')
+case("keras-deep-config", "info keras-deep-config.keras", "Mirada reads at most 512 levels")
+keras_zip("keras-deep-metadata.keras", json.dumps(sequential(GOOD_LAYERS)), DEEP_IN_OBJECT)
+case("keras-deep-metadata", "info keras-deep-metadata.keras", "Mirada reads at most 64 levels")
+write("tfjs-deep.json", '{"format": "layers-model", "modelTopology": ' + DEEP + "}")
+case("tfjs-deep", "info tfjs-deep.json", "Mirada reads at most 512 levels")
+# A valid TF.js layers model beside a Teachable Machine metadata.json nested
+# too deeply.
+os.makedirs(path("tfjs-deep-metadata"), exist_ok=True)
+TFJS_MODEL = {"format": "layers-model",
+              "modelTopology": {"model_config": sequential(GOOD_LAYERS)},
+              "weightsManifest": [{"paths": ["weights.bin"],
+                                   "weights": [{"name": "d/kernel", "shape": [3, 2],
+                                                "dtype": "float32"},
+                                               {"name": "d/bias", "shape": [2],
+                                                "dtype": "float32"}]}]}
+write("tfjs-deep-metadata/model.json", json.dumps(TFJS_MODEL))
+write("tfjs-deep-metadata/weights.bin", KERNEL.tobytes() + BIAS.tobytes())
+write("tfjs-deep-metadata/metadata.json", DEEP_IN_OBJECT)
+case("tfjs-deep-metadata", "info tfjs-deep-metadata/model.json", "Mirada reads at most 64 levels")
+sidecar_case("sidecar-deep", sidecar=DEEP_IN_OBJECT, substring="Mirada reads at most 64 levels")
+grid_case("grid-deep", DEEP_IN_OBJECT, "Mirada reads at most 64 levels")
+truth_case("truth-deep", DEEP_IN_OBJECT, "Mirada reads at most 64 levels")
+
+# ---------------------------------------------------------------- class names (issue 24)
+# Names that do not fit the outputs were used silently ("Classes (5)" for a
+# 2-output model): refused.  good.h5 has 2 softmax outputs.
+sidecar_case("sidecar-classes-count", sidecar='{"class_names": ["a", "b", "c", "d", "e"]}',
+             substring="names 5 classes, but the model has 2 output units")
+sidecar_case("labels-count", labels="a\nb\nc\n",
+             substring="names 3 classes, but the model has 2 output units")
+write("labels-three.txt", "a\nb\nc\n")
+case("labels-count-option", "predict good.h5 IMAGE --labels labels-three.txt",
+     "names 3 classes, but the model has 2 output units")
+# A binary sigmoid model (one unit) takes one or two names, not three (the
+# valid ones are checked by tests/test-special-files.py).
+SIGMOID = sequential(GOOD_LAYERS[:2] + [layer("Dense", "d", units=1, activation="sigmoid",
+                                              use_bias=True)])
+save_h5("sigmoid.h5", SIGMOID, kernel=KERNEL[:, :1].copy(), bias=BIAS[:1].copy())
+write("sigmoid-two.labels.txt", "cat\ndog\n")
+write("sigmoid-three.labels.txt", "cat\ndog\nbird\n")
+case("sigmoid-labels-count", "info sigmoid.h5 --labels sigmoid-three.labels.txt",
+     "names 3 classes, but the model has one output unit")
 
 with open(path("EXPECTED.tsv"), "w") as f:
     f.write("# case\tcommand (run in this folder)\texit\tstderr substring\n")
