@@ -128,6 +128,7 @@ mirada_application_startup (GApplication *app)
     { "win.zoom-out", { "<Control>minus", NULL } },
     { "win.zoom-fit", { "<Control>0", NULL } },
     { "win.cancel-job", { "Escape", NULL } },
+    { "win.toggle-sidebar", { "F9", NULL } },
     { "win.sweep", { "<Control><Shift>s", NULL } },
     { "win.paste", { "<Control>v", NULL } },
     { "win.model-properties", { "<Alt>Return", NULL } },

@@ -1,4 +1,4 @@
-/* mirada-window.h: the main window: detector controls | canvas | panels. */
+/* mirada-window.h: the main window: detector controls | canvas | one panel. */
 #pragma once
 
 #include <adwaita.h>
@@ -63,7 +63,11 @@ enum {
 /* A panel with its header (title, save, maximise). */
 GtkWidget           *mirada_window_get_panel_frame    (MiradaWindow *self, guint index);
 GtkWidget           *mirada_window_get_architecture_panel (MiradaWindow *self);
-/* Shows only panel @index beside the canvas; -1 shows all four. */
+/* One panel at a time is shown beside (or under) the canvas. */
+void                 mirada_window_show_panel         (MiradaWindow *self, guint index);
+guint                mirada_window_get_visible_panel  (MiradaWindow *self);
+/* Shows panel @index in the canvas's place (the whole width); -1 brings the
+ * canvas back beside it. */
 void                 mirada_window_maximize_panel     (MiradaWindow *self, int index);
 /* The sweep window (Ctrl+Shift+S), or NULL when it is not open. */
 GtkWidget           *mirada_window_get_sweep_dialog   (MiradaWindow *self);
