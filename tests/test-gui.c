@@ -1587,7 +1587,7 @@ test_gui_keyboard (void)
           g_assert_nonnull (accel);
         n_shortcuts++;
       }
-  g_assert_cmpuint (n_shortcuts, ==, 14); /* files 6, image 6, general 2 */
+  g_assert_cmpuint (n_shortcuts, ==, 21); /* files 6, image 6, presentation 7, general 2 */
 
   check_icon_buttons (GTK_WIDGET (window), &n_buttons);
   g_test_message ("%u shortcuts, %u icon-only buttons checked", n_shortcuts, n_buttons);

@@ -365,6 +365,122 @@ test_layout_size (gconstpointer data)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* Presses @keyval on @widget's class bindings (GTK 4.8 cannot make key
+ * events): the shortcut whose trigger is that key, activated as a key would. */
+static gboolean
+press_binding (GtkWidget *widget, guint keyval)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GObject) controller = g_list_model_get_item (controllers, i);
+
+      if (!GTK_IS_SHORTCUT_CONTROLLER (controller))
+        continue;
+      for (guint j = 0; j < g_list_model_get_n_items (G_LIST_MODEL (controller)); j++)
+        {
+          g_autoptr(GtkShortcut) shortcut = g_list_model_get_item (G_LIST_MODEL (controller), j);
+          GtkShortcutTrigger *trigger = gtk_shortcut_get_trigger (shortcut);
+
+          if (GTK_IS_KEYVAL_TRIGGER (trigger) &&
+              gtk_keyval_trigger_get_keyval (GTK_KEYVAL_TRIGGER (trigger)) == keyval &&
+              gtk_keyval_trigger_get_modifiers (GTK_KEYVAL_TRIGGER (trigger)) == 0)
+            return gtk_shortcut_action_activate (gtk_shortcut_get_action (shortcut), 0, widget,
+                                                 gtk_shortcut_get_arguments (shortcut));
+        }
+    }
+  return FALSE;
+}
+
+static void
+test_layout_presentation (void)
+{
+  MiradaWindow *window = new_window (1280, 720);
+  MiradaCanvas *canvas = mirada_window_get_canvas (window);
+  AdwFlap *flap = ADW_FLAP (find_type (GTK_WIDGET (window), ADW_TYPE_FLAP));
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.mirada.Mirada");
+  double width0 = mirada_canvas_get_line_width (canvas);
+  double label0 = mirada_canvas_get_label_size (canvas);
+  int stride0 = g_settings_get_int (settings, "stride");
+  GdkRGBA first, second;
+
+  g_assert_false (mirada_window_get_presentation (window));
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (window), "presentation"));
+  /* F11 runs win.presentation, a stateful action */
+  {
+    g_auto(GStrv) actions = gtk_application_get_actions_for_accel (GTK_APPLICATION (app), "F11");
+
+    g_assert_true (actions != NULL && g_strv_contains ((const char *const *) actions, "win.presentation"));
+  }
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.presentation", NULL));
+  g_assert_true (mirada_window_get_presentation (window));
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (window), "presentation"));
+  g_assert_true (mirada_canvas_get_presentation (canvas));
+  /* full screen asked for (Xvfb has no window manager to grant it: the
+   * screen's size stands in for it) */
+  gtk_window_set_default_size (GTK_WINDOW (window), 1920, 1080);
+  wait_for_size (window, 1920, 1080);
+  g_test_message ("fullscreen granted: %s", gtk_window_is_fullscreen (GTK_WINDOW (window)) ? "yes" : "no (no window manager)");
+  g_assert_true (adw_flap_get_folded (flap));
+  g_assert_false (adw_flap_get_reveal_flap (flap));
+  /* thicker boxes, larger labels, the safe palette */
+  g_test_message ("line width %.1f → %.1f px, label %.1f → %.1f pt", width0,
+                  mirada_canvas_get_line_width (canvas), label0, mirada_canvas_get_label_size (canvas));
+  g_assert_cmpfloat (mirada_canvas_get_line_width (canvas), >=, 2 * width0);
+  g_assert_cmpfloat (mirada_canvas_get_label_size (canvas), >=, 1.4 * label0);
+  mirada_class_color (0, &first);
+  mirada_class_color (1, &second);
+  g_assert_cmpfloat_with_epsilon (first.red, 0xd5 / 255., 1e-6);   /* vermillion */
+  g_assert_cmpfloat_with_epsilon (second.blue, 0xe9 / 255., 1e-6); /* sky blue */
+  /* keys 1–4 choose the panel */
+  for (guint i = 0; i < MIRADA_N_PANELS; i++)
+    {
+      g_assert_true (press_binding (GTK_WIDGET (window), GDK_KEY_1 + (MIRADA_N_PANELS - 1 - i)));
+      g_assert_cmpuint (mirada_window_get_visible_panel (window), ==, MIRADA_N_PANELS - 1 - i);
+    }
+  g_assert_cmpuint (mirada_window_get_visible_panel (window), ==, MIRADA_PANEL_GRADCAM);
+  /* PageUp/PageDown move the stride by a step */
+  g_assert_true (press_binding (GTK_WIDGET (window), GDK_KEY_Page_Up));
+  g_assert_cmpint (g_settings_get_int (settings, "stride"), ==, stride0 + 10);
+  /* while that job runs, Escape is its cancel's: presentation mode stays */
+  if (mirada_window_get_busy (window))
+    {
+      gtk_widget_activate_action (GTK_WIDGET (window), "win.leave-presentation", NULL);
+      g_assert_true (mirada_window_get_presentation (window));
+      g_test_message ("Escape during a job: presentation mode kept");
+    }
+  g_assert_true (press_binding (GTK_WIDGET (window), GDK_KEY_Page_Down));
+  g_assert_cmpint (g_settings_get_int (settings, "stride"), ==, stride0);
+  wait_until (window_idle, window, 300, "the detection at the stride");
+  /* the threshold sliders step 0.01, a page 0.05 */
+  {
+    GtkAdjustment *adj = mirada_detector_panel_get_threshold_adjustment (mirada_window_get_detector_panel (window), 0);
+
+    g_assert_cmpfloat_with_epsilon (gtk_adjustment_get_step_increment (adj), 0.01, 1e-9);
+    g_assert_cmpfloat_with_epsilon (gtk_adjustment_get_page_increment (adj), 0.05, 1e-9);
+  }
+  mirada_window_select_window (window, 1, 1);
+  wait_for_size (window, 1920, 1080);
+  screenshot (window, "presentation-1920x1080.png");
+
+  /* Escape: the running job's cancel first, then presentation mode */
+  {
+    g_auto(GStrv) actions = gtk_application_get_actions_for_accel (GTK_APPLICATION (app), "Escape");
+
+    g_assert_true (actions != NULL);
+    g_assert_cmpstr (actions[0], ==, "win.cancel-job");
+    g_assert_true (g_strv_contains ((const char *const *) actions, "win.leave-presentation"));
+  }
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.leave-presentation", NULL));
+  g_assert_false (mirada_window_get_presentation (window));
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (window), "presentation"));
+  g_assert_cmpfloat (mirada_canvas_get_line_width (canvas), ==, width0);
+  mirada_class_color (0, &first);
+  g_assert_cmpfloat_with_epsilon (first.red, 1.0, 1e-6);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -398,6 +514,7 @@ main (int argc, char *argv[])
 
       g_test_add_data_func (path, sizes[i], test_layout_size);
     }
+  g_test_add_func ("/layout/presentation", test_layout_presentation);
   status = g_test_run ();
   g_assert_true (mirada_jobs_wait_idle (30000));
   g_clear_object (&app);

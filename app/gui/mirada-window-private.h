@@ -54,6 +54,7 @@ struct _MiradaWindow
   int layout_width;          /* the content size the layout was made for */
   int layout_height;
   guint layout_idle;
+  gboolean presentation;     /* full screen, large type, thick boxes (F11) */
 };
 
 void _mirada_window_actions_init  (MiradaWindow *self);
@@ -64,5 +65,7 @@ void _mirada_window_update_sweep  (MiradaWindow *self);
 void _mirada_window_update_recent (MiradaWindow *self);
 void _mirada_window_note_recent   (MiradaWindow *self, GFile *file);
 void _mirada_window_update_layout (MiradaWindow *self);
+void _mirada_window_presentation_class_init (GtkWidgetClass *widget_class);
+void _mirada_window_presentation_init (MiradaWindow *self);
 
 G_END_DECLS

@@ -17,6 +17,12 @@ enum {
 
 static guint signals[N_SIGNALS];
 
+enum {
+  PROP_0,
+  PROP_PRESENTATION,
+  N_PROPS
+};
+
 void
 _mirada_window_toast_error (MiradaWindow *self,
                             const char   *what,
@@ -511,8 +517,9 @@ maximize_toggled_cb (GtkToggleButton *button,
 }
 
 /* The layout follows the window's size (GTK 4.8 has no AdwBreakpoint):
- *  - under 1200 px the detector controls fold into an overlay (the header's
- *    sidebar button, F9), so the photo keeps its width;
+ *  - under 1200 px (and in presentation mode) the detector controls fold
+ *    into an overlay (the header's sidebar button, F9), so the photo keeps
+ *    its width;
  *  - wide: photo | one panel (a fixed column); narrow or portrait: the panel
  *    under the photo, at most 2/5 of the height.
  * Changing the layout inside an allocation would resize during it, so the
@@ -529,8 +536,9 @@ apply_layout_cb (gpointer data)
   gboolean side = width >= SIDE_BY_SIDE_WIDTH && width * 4 > height * 5;
 
   self->layout_idle = 0;
-  adw_flap_set_fold_policy (self->flap, width < FOLD_WIDTH ? ADW_FLAP_FOLD_POLICY_ALWAYS
-                                                           : ADW_FLAP_FOLD_POLICY_AUTO);
+  /* presentation mode: the photo and one panel, the controls on demand */
+  adw_flap_set_fold_policy (self->flap, width < FOLD_WIDTH || self->presentation
+                                        ? ADW_FLAP_FOLD_POLICY_ALWAYS : ADW_FLAP_FOLD_POLICY_AUTO);
   gtk_orientable_set_orientation (GTK_ORIENTABLE (self->content_box),
                                   side ? GTK_ORIENTATION_HORIZONTAL : GTK_ORIENTATION_VERTICAL);
   gtk_orientable_set_orientation (GTK_ORIENTABLE (self->panels_separator),
@@ -679,6 +687,42 @@ mirada_window_dispose (GObject *object)
 }
 
 static void
+mirada_window_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  MiradaWindow *self = MIRADA_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_PRESENTATION:
+      g_value_set_boolean (value, self->presentation);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mirada_window_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  MiradaWindow *self = MIRADA_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_PRESENTATION:
+      mirada_window_set_presentation (self, g_value_get_boolean (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 mirada_window_class_init (MiradaWindowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
@@ -686,6 +730,8 @@ mirada_window_class_init (MiradaWindowClass *klass)
   GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
 
   object_class->dispose = mirada_window_dispose;
+  object_class->get_property = mirada_window_get_property;
+  object_class->set_property = mirada_window_set_property;
   window_class->close_request = mirada_window_close_request;
   widget_class->size_allocate = mirada_window_size_allocate;
 
@@ -693,6 +739,12 @@ mirada_window_class_init (MiradaWindowClass *klass)
   signals[DETECTIONS_CHANGED] =
     g_signal_new ("detections-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+
+  /* Presentation mode (mirada-window-presentation.c); win.presentation's state. */
+  g_object_class_install_property (object_class, PROP_PRESENTATION,
+                                   g_param_spec_boolean ("presentation", NULL, NULL, FALSE,
+                                                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                                                         G_PARAM_STATIC_STRINGS));
 
   g_type_ensure (MIRADA_TYPE_CANVAS);
   g_type_ensure (MIRADA_TYPE_DETECTOR_PANEL);
@@ -751,6 +803,7 @@ mirada_window_class_init (MiradaWindowClass *klass)
   _mirada_window_class_actions_init (widget_class);
   /* F9 (mirada-application.c): the detector controls over the photo when folded */
   gtk_widget_class_install_action (widget_class, "win.toggle-sidebar", NULL, toggle_sidebar_action);
+  _mirada_window_presentation_class_init (widget_class);
 }
 
 static void
@@ -815,6 +868,7 @@ mirada_window_init (MiradaWindow *self)
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
 
   _mirada_window_actions_init (self);
+  _mirada_window_presentation_init (self);
   update_info (self);
   _mirada_window_update_actions (self);
 }

@@ -85,6 +85,12 @@ GtkWidget           *mirada_window_get_explain_panel  (MiradaWindow *self, guint
 /* Selects the window at (@row, @col) as a click on the canvas does. */
 void                 mirada_window_select_window      (MiradaWindow *self, int row, int col);
 gboolean             mirada_window_get_busy           (MiradaWindow *self);
+/* Presentation mode (F11, win.presentation; Escape leaves it when no job
+ * runs): full screen, the .presentation CSS class (larger type), thick
+ * boxes and large labels in the colour-blind-safe palette, the detector
+ * controls folded, keys 1–4 choose the panel, PageUp/PageDown the stride. */
+void                 mirada_window_set_presentation   (MiradaWindow *self, gboolean presentation);
+gboolean             mirada_window_get_presentation   (MiradaWindow *self);
 void                 mirada_window_cancel_jobs        (MiradaWindow *self);
 
 G_END_DECLS
