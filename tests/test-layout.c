@@ -484,7 +484,9 @@ test_layout_presentation (void)
 int
 main (int argc, char *argv[])
 {
-  static const int sizes[][2] = { { 1024, 768 }, { 1280, 720 }, { 1600, 1000 }, { 1920, 1080 } };
+  /* projectors and laptops, and a portrait screen (the panel under the photo) */
+  static const int sizes[][2] = { { 1024, 768 }, { 1280, 720 }, { 1600, 1000 }, { 1920, 1080 },
+                                  { 800, 1000 } };
   g_autoptr(GSettings) settings = NULL;
   g_autoptr(GError) error = NULL;
   int status;
