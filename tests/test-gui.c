@@ -637,6 +637,8 @@ test_gui_explain (void)
     g_assert_cmpint (gdk_texture_get_height (whole[0]), ==, 192);
   }
 
+  /* one panel shows at a time: the activations, to click on them */
+  mirada_window_show_panel (window, MIRADA_PANEL_ACTIVATIONS);
   check_channel_zoom (panels[1], model, image);
 
   /* a selected window: both are computed again, on the 64×64 crop */
@@ -650,7 +652,7 @@ test_gui_explain (void)
   g_assert_cmpint (gdk_texture_get_width (mirada_panel_get_texture (panels[0])), ==,
                    8 * gdk_texture_get_height (mirada_panel_get_texture (panels[0])) + 7 * 8);
 
-  /* a second screenshot artefact, all panels in view */
+  /* a second screenshot artefact, the activations panel in view */
   {
     g_autofree char *shot = g_test_build_filename (G_TEST_BUILT, "gui-screenshot-gradcam.png", NULL);
     g_autoptr(GdkTexture) full = NULL;
@@ -767,7 +769,7 @@ test_gui_explain_sigmoid (void)
 }
 
 /* ------------------------------------------------------------------ */
-/* The four panels at once, maximise, layer selection */
+/* The four panels one by one, maximise, layer selection */
 
 static gboolean
 all_explained (gpointer data)
@@ -812,11 +814,14 @@ test_gui_panels (void)
   wait_until (all_explained, panels, 300, "the three explanations of the window");
   settle (0.5);
 
-  /* all four visible at once, each with room */
+  /* one panel at a time beside the canvas, each with room */
   for (guint i = 0; i < MIRADA_N_PANELS; i++)
     {
       GtkWidget *frame = mirada_window_get_panel_frame (window, i);
 
+      mirada_window_show_panel (window, i);
+      settle (0.3);
+      g_assert_cmpuint (mirada_window_get_visible_panel (window), ==, i);
       g_test_message ("panel %u: %d×%d", i, gtk_widget_get_width (frame), gtk_widget_get_height (frame));
       g_assert_true (gtk_widget_get_mapped (frame));
       g_assert_cmpint (gtk_widget_get_width (frame), >=, 100);
@@ -830,9 +835,14 @@ test_gui_panels (void)
     {
       g_autofree char *name = g_strdup_printf ("panel-%u.png", i);
       g_autofree char *path = g_build_filename (dir, name, NULL);
-      g_autoptr(GdkTexture) drawn = render_widget (mirada_window_get_panel_frame (window, i));
+      g_autoptr(GdkTexture) drawn = NULL;
       g_autoptr(GdkTexture) saved = NULL;
-      double v_drawn = texture_variance (drawn), v_own;
+      double v_drawn, v_own;
+
+      mirada_window_show_panel (window, i);
+      settle (0.3);
+      drawn = render_widget (mirada_window_get_panel_frame (window, i));
+      v_drawn = texture_variance (drawn);
 
       if (i < 3)
         v_own = texture_variance (mirada_panel_get_texture (panels[i]));
@@ -857,17 +867,25 @@ test_gui_panels (void)
     g_assert_cmpint (w, <, 2 * h + 40);
   }
 
-  /* maximise the activations: the others leave, the canvas stays */
-  mirada_window_maximize_panel (window, MIRADA_PANEL_ACTIVATIONS);
-  settle (0.3);
-  for (guint i = 0; i < MIRADA_N_PANELS; i++)
-    g_assert_true (gtk_widget_get_mapped (mirada_window_get_panel_frame (window, i)) == (i == MIRADA_PANEL_ACTIVATIONS));
-  g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (mirada_window_get_canvas (window))));
-  g_assert_cmpint (gtk_widget_get_height (mirada_window_get_panel_frame (window, MIRADA_PANEL_ACTIVATIONS)), >, 400);
-  mirada_window_maximize_panel (window, -1);
-  settle (0.3);
-  for (guint i = 0; i < MIRADA_N_PANELS; i++)
-    g_assert_true (gtk_widget_get_mapped (mirada_window_get_panel_frame (window, i)));
+  /* maximise the activations: it takes the canvas's place, then gives it back */
+  {
+    GtkWidget *canvas = GTK_WIDGET (mirada_window_get_canvas (window));
+    int column = gtk_widget_get_width (mirada_window_get_panel_frame (window, MIRADA_PANEL_ACTIVATIONS));
+
+    mirada_window_show_panel (window, MIRADA_PANEL_FILTERS);
+    mirada_window_maximize_panel (window, MIRADA_PANEL_ACTIVATIONS);
+    settle (0.3);
+    g_assert_cmpuint (mirada_window_get_visible_panel (window), ==, MIRADA_PANEL_ACTIVATIONS);
+    for (guint i = 0; i < MIRADA_N_PANELS; i++)
+      g_assert_true (gtk_widget_get_mapped (mirada_window_get_panel_frame (window, i)) == (i == MIRADA_PANEL_ACTIVATIONS));
+    g_assert_false (gtk_widget_get_mapped (canvas));
+    g_assert_cmpint (gtk_widget_get_height (mirada_window_get_panel_frame (window, MIRADA_PANEL_ACTIVATIONS)), >, 400);
+    g_assert_cmpint (gtk_widget_get_width (mirada_window_get_panel_frame (window, MIRADA_PANEL_ACTIVATIONS)), >, 2 * column);
+    mirada_window_maximize_panel (window, -1);
+    settle (0.3);
+    g_assert_true (gtk_widget_get_mapped (canvas));
+    g_assert_true (gtk_widget_get_mapped (mirada_window_get_panel_frame (window, MIRADA_PANEL_ACTIVATIONS)));
+  }
 
   /* a layer chosen in the architecture list becomes the other panels' layer */
   for (guint i = 0; i < mir_model_get_n_nodes (model) && conv < 0; i++)
@@ -1569,7 +1587,7 @@ test_gui_keyboard (void)
           g_assert_nonnull (accel);
         n_shortcuts++;
       }
-  g_assert_cmpuint (n_shortcuts, ==, 14); /* files 6, image 6, general 2 */
+  g_assert_cmpuint (n_shortcuts, ==, 21); /* files 6, image 6, presentation 7, general 2 */
 
   check_icon_buttons (GTK_WIDGET (window), &n_buttons);
   g_test_message ("%u shortcuts, %u icon-only buttons checked", n_shortcuts, n_buttons);

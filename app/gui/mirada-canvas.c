@@ -37,6 +37,7 @@ struct _MiradaCanvas
   int hover_row, hover_col;
   gboolean has_selection;
   int sel_row, sel_col;
+  gboolean presentation;     /* thick boxes, large bold labels */
 };
 
 G_DEFINE_FINAL_TYPE (MiradaCanvas, mirada_canvas, GTK_TYPE_WIDGET)
@@ -48,6 +49,24 @@ enum {
 
 static guint signals[N_SIGNALS];
 
+enum {
+  PROP_0,
+  PROP_PRESENTATION,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+/* One palette for every widget that shows class colours (canvas, swatches,
+ * sweep plot): presentation mode switches it for the whole application. */
+static gboolean safe_palette;
+
+void
+mirada_class_color_set_safe (gboolean safe)
+{
+  safe_palette = safe;
+}
+
 void
 mirada_class_color (guint    class_index,
                     GdkRGBA *rgba)
@@ -55,7 +74,10 @@ mirada_class_color (guint    class_index,
   guint8 rgb[3];
 
   /* the engine's colours, so the GUI matches `mirada detect --draw` */
-  mir_detect_class_color (class_index, rgb);
+  if (safe_palette)
+    mir_detect_class_color_safe (class_index, rgb);
+  else
+    mir_detect_class_color (class_index, rgb);
   rgba->red = rgb[0] / 255.f;
   rgba->green = rgb[1] / 255.f;
   rgba->blue = rgb[2] / 255.f;
@@ -121,13 +143,37 @@ mirada_draw_boxes (cairo_t           *cr,
                    const char *const *class_names,
                    double             scale)
 {
+  mirada_draw_boxes_full (cr, layout, boxes, class_names, scale, 2.0, FALSE);
+}
+
+/* WCAG relative luminance of a colour's sRGB values */
+static double
+luminance (const GdkRGBA *c)
+{
+  double v[3] = { c->red, c->green, c->blue };
+
+  for (int i = 0; i < 3; i++)
+    v[i] = v[i] <= 0.03928 ? v[i] / 12.92 : pow ((v[i] + 0.055) / 1.055, 2.4);
+  return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+}
+
+void
+mirada_draw_boxes_full (cairo_t           *cr,
+                        PangoLayout       *layout,
+                        GArray            *boxes,
+                        const char *const *class_names,
+                        double             scale,
+                        double             line_width,
+                        gboolean           contrast_text)
+{
   g_autoptr(GPtrArray) order = NULL;
   g_autoptr(GArray) placed = NULL;
+  double inset = line_width / 2;
 
   if (boxes == NULL)
     return;
 
-  cairo_set_line_width (cr, 2.0);
+  cairo_set_line_width (cr, line_width);
   for (guint i = 0; i < boxes->len; i++)
     {
       const MirDetectBox *b = &g_array_index (boxes, MirDetectBox, i);
@@ -135,7 +181,8 @@ mirada_draw_boxes (cairo_t           *cr,
 
       mirada_class_color (b->class_index, &color);
       gdk_cairo_set_source_rgba (cr, &color);
-      cairo_rectangle (cr, b->x * scale + 1, b->y * scale + 1, b->width * scale - 2, b->height * scale - 2);
+      cairo_rectangle (cr, b->x * scale + inset, b->y * scale + inset,
+                       b->width * scale - 2 * inset, b->height * scale - 2 * inset);
       cairo_stroke (cr);
     }
 
@@ -158,7 +205,7 @@ mirada_draw_boxes (cairo_t           *cr,
 
       pango_layout_set_text (layout, text, -1);
       pango_layout_get_pixel_size (layout, &tw, &th);
-      graphene_rect_init (&rect, b->x * scale + 1, b->y * scale + 1, tw + 6, th + 2);
+      graphene_rect_init (&rect, b->x * scale + inset, b->y * scale + inset, tw + 6, th + 2);
       for (guint j = 0; j < placed->len && free_spot; j++)
         free_spot = !graphene_rect_intersection (&rect, &g_array_index (placed, graphene_rect_t, j), NULL);
       if (!free_spot)
@@ -169,7 +216,12 @@ mirada_draw_boxes (cairo_t           *cr,
       gdk_cairo_set_source_rgba (cr, &color);
       cairo_rectangle (cr, rect.origin.x, rect.origin.y, rect.size.width, rect.size.height);
       cairo_fill (cr);
-      cairo_set_source_rgb (cr, 1, 1, 1);
+      /* white, as `mirada detect --draw`; or whichever of black and white
+       * contrasts more with the label's colour (WCAG: L > 0.179 → black) */
+      if (contrast_text && luminance (&color) > 0.179)
+        cairo_set_source_rgb (cr, 0, 0, 0);
+      else
+        cairo_set_source_rgb (cr, 1, 1, 1);
       cairo_move_to (cr, rect.origin.x + 3, rect.origin.y + 1);
       pango_cairo_show_layout (cr, layout);
     }
@@ -308,8 +360,21 @@ draw_hover (MiradaCanvas *self,
   if (self->has_selection)
     {
       window_rect (self->grid, self->sel_row, self->sel_col, &x, &y, &w, &h);
-      cairo_set_source_rgba (cr, 1, 1, 0, 0.9);
-      cairo_set_line_width (cr, 3.0);
+      if (self->presentation)
+        {
+          /* yellow is a class colour of the safe palette: white on black */
+          cairo_set_source_rgb (cr, 0, 0, 0);
+          cairo_set_line_width (cr, 8.0);
+          cairo_rectangle (cr, x * scale, y * scale, w * scale, h * scale);
+          cairo_stroke (cr);
+          cairo_set_source_rgb (cr, 1, 1, 1);
+          cairo_set_line_width (cr, 4.0);
+        }
+      else
+        {
+          cairo_set_source_rgba (cr, 1, 1, 0, 0.9);
+          cairo_set_line_width (cr, 3.0);
+        }
       cairo_rectangle (cr, x * scale, y * scale, w * scale, h * scale);
       cairo_stroke (cr);
     }
@@ -353,6 +418,103 @@ draw_hover (MiradaCanvas *self,
   pango_cairo_show_layout (cr, layout);
 }
 
+/* The widget's font (the CSS one: the window's .presentation class makes it
+ * larger), bold and 1.25× as large again in presentation mode. */
+static PangoFontDescription *
+label_font (MiradaCanvas *self)
+{
+  PangoContext *context = gtk_widget_get_pango_context (GTK_WIDGET (self));
+  PangoFontDescription *font = pango_font_description_copy (pango_context_get_font_description (context));
+  int size = pango_font_description_get_size (font);
+
+  if (size <= 0)
+    size = 10 * PANGO_SCALE;
+  if (self->presentation)
+    {
+      pango_font_description_set_weight (font, PANGO_WEIGHT_BOLD);
+      size = size * 5 / 4;
+    }
+  if (pango_font_description_get_size_is_absolute (font))
+    pango_font_description_set_absolute_size (font, size);
+  else
+    pango_font_description_set_size (font, size);
+  return font;
+}
+
+double
+mirada_canvas_get_label_size (MiradaCanvas *self)
+{
+  g_autoptr(PangoFontDescription) font = NULL;
+
+  g_return_val_if_fail (MIRADA_IS_CANVAS (self), 0);
+  font = label_font (self);
+  return (double) pango_font_description_get_size (font) / PANGO_SCALE;
+}
+
+double
+mirada_canvas_get_line_width (MiradaCanvas *self)
+{
+  g_return_val_if_fail (MIRADA_IS_CANVAS (self), 0);
+  /* thick enough to see from the back of a classroom */
+  return self->presentation ? 5.0 : 2.0;
+}
+
+void
+mirada_canvas_set_presentation (MiradaCanvas *self,
+                                gboolean      presentation)
+{
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+  presentation = !!presentation;
+  if (self->presentation == presentation)
+    return;
+  self->presentation = presentation;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PRESENTATION]);
+}
+
+gboolean
+mirada_canvas_get_presentation (MiradaCanvas *self)
+{
+  g_return_val_if_fail (MIRADA_IS_CANVAS (self), FALSE);
+  return self->presentation;
+}
+
+static void
+mirada_canvas_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  MiradaCanvas *self = MIRADA_CANVAS (object);
+
+  switch (prop_id)
+    {
+    case PROP_PRESENTATION:
+      g_value_set_boolean (value, self->presentation);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mirada_canvas_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  MiradaCanvas *self = MIRADA_CANVAS (object);
+
+  switch (prop_id)
+    {
+    case PROP_PRESENTATION:
+      mirada_canvas_set_presentation (self, g_value_get_boolean (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
 static void
 mirada_canvas_snapshot (GtkWidget   *widget,
                         GtkSnapshot *snapshot)
@@ -388,7 +550,17 @@ mirada_canvas_snapshot (GtkWidget   *widget,
   cairo_translate (cr, ox, oy);
   layout = gtk_widget_create_pango_layout (widget, NULL);
   mirada_draw_truth (cr, self->truth, scale);
-  mirada_draw_boxes (cr, layout, self->boxes, (const char *const *) self->class_names, scale);
+  if (self->presentation)
+    {
+      g_autoptr(PangoFontDescription) font = label_font (self);
+      g_autoptr(PangoLayout) labels = gtk_widget_create_pango_layout (widget, NULL);
+
+      pango_layout_set_font_description (labels, font);
+      mirada_draw_boxes_full (cr, labels, self->boxes, (const char *const *) self->class_names,
+                              scale, mirada_canvas_get_line_width (self), TRUE);
+    }
+  else
+    mirada_draw_boxes (cr, layout, self->boxes, (const char *const *) self->class_names, scale);
   draw_hover (self, cr, layout, scale);
   cairo_destroy (cr);
   gtk_snapshot_pop (snapshot);
@@ -856,6 +1028,8 @@ mirada_canvas_class_init (MiradaCanvasClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = mirada_canvas_dispose;
+  object_class->get_property = mirada_canvas_get_property;
+  object_class->set_property = mirada_canvas_set_property;
   widget_class->snapshot = mirada_canvas_snapshot;
   widget_class->measure = mirada_canvas_measure;
 
@@ -869,6 +1043,12 @@ mirada_canvas_class_init (MiradaCanvasClass *klass)
   signals[WINDOW_ACTIVATED] =
     g_signal_new ("window-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
+
+  /* Presentation mode: thick boxes, large bold labels, a white selection. */
+  properties[PROP_PRESENTATION] =
+    g_param_spec_boolean ("presentation", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_css_name (widget_class, "miradacanvas");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);

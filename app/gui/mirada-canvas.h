@@ -47,8 +47,18 @@ void        mirada_canvas_select          (MiradaCanvas *self, int row, int col)
 gboolean    mirada_grid_lookup            (const MirDetectGrid *grid, double x, double y,
                                            int *row, int *col);
 
-/* Seed colours: red for the first class, blue for the second, then others. */
+/* Seed colours: red for the first class, blue for the second, then others;
+ * or, after mirada_class_color_set_safe (TRUE) (presentation mode), the
+ * colour-blind-safe palette (mir_detect_class_color_safe). */
 void        mirada_class_color            (guint class_index, GdkRGBA *rgba);
+void        mirada_class_color_set_safe   (gboolean safe);
+/* Presentation mode: thicker boxes, larger bold labels, the safe palette's
+ * selection highlight (white on black rather than yellow). */
+void        mirada_canvas_set_presentation (MiradaCanvas *self, gboolean presentation);
+gboolean    mirada_canvas_get_presentation (MiradaCanvas *self);
+/* The box outline width and label font size (points) the canvas draws with. */
+double      mirada_canvas_get_line_width  (MiradaCanvas *self);
+double      mirada_canvas_get_label_size  (MiradaCanvas *self);
 /* Draws @truth (MirDetectTruthBox) dashed, image coordinates × @scale. */
 void        mirada_draw_truth             (cairo_t *cr, GArray *truth, double scale);
 /* Draws @boxes (image coordinates × @scale) with labels on @cr; used by the
@@ -58,5 +68,14 @@ void        mirada_draw_boxes             (cairo_t            *cr,
                                            GArray             *boxes,
                                            const char *const  *class_names,
                                            double              scale);
+/* The same with outlines @line_width px wide (mirada_draw_boxes: 2) and,
+ * with @contrast_text, black label text on light colours (else white). */
+void        mirada_draw_boxes_full        (cairo_t            *cr,
+                                           PangoLayout        *layout,
+                                           GArray             *boxes,
+                                           const char *const  *class_names,
+                                           double              scale,
+                                           double              line_width,
+                                           gboolean            contrast_text);
 
 G_END_DECLS

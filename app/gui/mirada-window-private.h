@@ -29,9 +29,13 @@ struct _MiradaWindow
   GtkBox *gradcam_box;
   GtkBox *activations_box;
   GtkBox *filters_box;
-  GtkPaned *panels_paned;
-  GtkPaned *top_paned;
-  GtkPaned *bottom_paned;
+  AdwFlap *flap;                 /* the detector controls; folds into an overlay when narrow */
+  GtkBox *content_box;           /* canvas_area | panels_area, or one above the other */
+  GtkWidget *canvas_area;
+  GtkWidget *panels_separator;
+  GtkWidget *panels_area;        /* the switcher over the one visible panel */
+  AdwViewStack *panel_stack;
+  GtkToggleButton *sidebar_button;
   GtkWidget *frames[MIRADA_N_PANELS];          /* Heat maps, activations, filters, architecture */
   GtkToggleButton *maximize[MIRADA_N_PANELS];
   GtkButton *panel_export[MIRADA_N_PANELS];
@@ -46,6 +50,11 @@ struct _MiradaWindow
   MiradaSweepDialog *sweep;  /* weak */
   GtkRecentManager *recent;  /* borrowed default */
   gboolean maximizing;
+  int maximized;             /* the panel in the photo's place, or -1 */
+  int layout_width;          /* the content size the layout was made for */
+  int layout_height;
+  guint layout_idle;
+  gboolean presentation;     /* full screen, large type, thick boxes (F11) */
 };
 
 void _mirada_window_actions_init  (MiradaWindow *self);
@@ -55,5 +64,8 @@ void _mirada_window_toast_error   (MiradaWindow *self, const char *what, const G
 void _mirada_window_update_sweep  (MiradaWindow *self);
 void _mirada_window_update_recent (MiradaWindow *self);
 void _mirada_window_note_recent   (MiradaWindow *self, GFile *file);
+void _mirada_window_update_layout (MiradaWindow *self);
+void _mirada_window_presentation_class_init (GtkWidgetClass *widget_class);
+void _mirada_window_presentation_init (MiradaWindow *self);
 
 G_END_DECLS

@@ -17,6 +17,12 @@ enum {
 
 static guint signals[N_SIGNALS];
 
+enum {
+  PROP_0,
+  PROP_PRESENTATION,
+  N_PROPS
+};
+
 void
 _mirada_window_toast_error (MiradaWindow *self,
                             const char   *what,
@@ -445,26 +451,55 @@ mirada_window_maximize_panel (MiradaWindow *self,
   g_return_if_fail (index >= -1 && index < MIRADA_N_PANELS);
 
   self->maximizing = TRUE;
+  self->maximized = index;
+  if (index >= 0)
+    mirada_window_show_panel (self, (guint) index);
   for (int i = 0; i < MIRADA_N_PANELS; i++)
     {
       gtk_toggle_button_set_active (self->maximize[i], i == index);
-      gtk_widget_set_visible (self->frames[i], index < 0 || i == index);
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->maximize[i]),
-                                   i == index ? _("Show all four panels again")
-                                              : _("Maximise this panel (the others are hidden until you press it again)"));
+                                   i == index ? _("Bring the photo back")
+                                              : _("Show this panel in place of the photo (press again to bring the photo back)"));
       gtk_button_set_icon_name (GTK_BUTTON (self->maximize[i]),
                                 i == index ? "view-restore-symbolic" : "view-fullscreen-symbolic");
     }
-  /* a pane with both halves hidden goes too, so the other takes the room */
-  gtk_widget_set_visible (GTK_WIDGET (self->top_paned),
-                          gtk_widget_get_visible (self->frames[MIRADA_PANEL_GRADCAM]) ||
-                          gtk_widget_get_visible (self->frames[MIRADA_PANEL_ACTIVATIONS]));
-  gtk_widget_set_visible (GTK_WIDGET (self->bottom_paned),
-                          gtk_widget_get_visible (self->frames[MIRADA_PANEL_ARCHITECTURE]) ||
-                          gtk_widget_get_visible (self->frames[MIRADA_PANEL_FILTERS]));
+  /* the panel takes the photo's place: the whole width (or height) */
+  gtk_widget_set_visible (self->canvas_area, index < 0);
+  gtk_widget_set_visible (self->panels_separator, index < 0);
   self->maximizing = FALSE;
+  _mirada_window_update_layout (self);
   if (index >= 0)
     gtk_widget_grab_focus (GTK_WIDGET (self->maximize[index]));
+}
+
+static const char *const panel_pages[MIRADA_N_PANELS] = {
+  [MIRADA_PANEL_GRADCAM] = "heatmaps",
+  [MIRADA_PANEL_ACTIVATIONS] = "activations",
+  [MIRADA_PANEL_FILTERS] = "filters",
+  [MIRADA_PANEL_ARCHITECTURE] = "architecture",
+};
+
+void
+mirada_window_show_panel (MiradaWindow *self,
+                          guint         index)
+{
+  g_return_if_fail (MIRADA_IS_WINDOW (self));
+  g_return_if_fail (index < MIRADA_N_PANELS);
+
+  adw_view_stack_set_visible_child_name (self->panel_stack, panel_pages[index]);
+}
+
+guint
+mirada_window_get_visible_panel (MiradaWindow *self)
+{
+  GtkWidget *child;
+
+  g_return_val_if_fail (MIRADA_IS_WINDOW (self), 0);
+  child = adw_view_stack_get_visible_child (self->panel_stack);
+  for (guint i = 0; i < MIRADA_N_PANELS; i++)
+    if (self->frames[i] == child)
+      return i;
+  return 0;
 }
 
 static void
@@ -481,20 +516,89 @@ maximize_toggled_cb (GtkToggleButton *button,
       }
 }
 
-/* The first time a pane knows its size, split it in the middle (GtkPaned
- * would give the start child its natural width). */
-static void
-pane_max_position_cb (GtkPaned   *paned,
-                      GParamSpec *pspec,
-                      gpointer    user_data)
-{
-  int max = 0;
+/* The layout follows the window's size (GTK 4.8 has no AdwBreakpoint):
+ *  - under 1200 px (and in presentation mode) the detector controls fold
+ *    into an overlay (the header's sidebar button, F9), so the photo keeps
+ *    its width;
+ *  - wide: photo | one panel (a fixed column); narrow or portrait: the panel
+ *    under the photo, at most 2/5 of the height.
+ * Changing the layout inside an allocation would resize during it, so the
+ * allocation only notes the size and an idle applies it. */
+#define FOLD_WIDTH 1200
+#define SIDE_BY_SIDE_WIDTH 900
+#define PANEL_COLUMN_WIDTH 360
 
-  g_object_get (paned, "max-position", &max, NULL);
-  if (max <= 0 || g_object_get_data (G_OBJECT (paned), "mirada-split") != NULL)
+static gboolean
+apply_layout_cb (gpointer data)
+{
+  MiradaWindow *self = data;
+  int width = self->layout_width, height = self->layout_height;
+  gboolean side = width >= SIDE_BY_SIDE_WIDTH && width * 4 > height * 5;
+
+  self->layout_idle = 0;
+  /* presentation mode: the photo and one panel, the controls on demand */
+  adw_flap_set_fold_policy (self->flap, width < FOLD_WIDTH || self->presentation
+                                        ? ADW_FLAP_FOLD_POLICY_ALWAYS : ADW_FLAP_FOLD_POLICY_AUTO);
+  gtk_orientable_set_orientation (GTK_ORIENTABLE (self->content_box),
+                                  side ? GTK_ORIENTATION_HORIZONTAL : GTK_ORIENTATION_VERTICAL);
+  gtk_orientable_set_orientation (GTK_ORIENTABLE (self->panels_separator),
+                                  side ? GTK_ORIENTATION_VERTICAL : GTK_ORIENTATION_HORIZONTAL);
+  if (self->maximized >= 0)
+    {
+      gtk_widget_set_size_request (self->panels_area, -1, -1);
+      gtk_widget_set_hexpand (self->panels_area, TRUE);
+      gtk_widget_set_vexpand (self->panels_area, TRUE);
+    }
+  else if (side)
+    {
+      gtk_widget_set_size_request (self->panels_area, PANEL_COLUMN_WIDTH, -1);
+      gtk_widget_set_hexpand (self->panels_area, FALSE);
+      gtk_widget_set_vexpand (self->panels_area, TRUE);
+    }
+  else
+    {
+      gtk_widget_set_size_request (self->panels_area, -1, MAX (height * 2 / 5, 160));
+      gtk_widget_set_hexpand (self->panels_area, TRUE);
+      gtk_widget_set_vexpand (self->panels_area, FALSE);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+void
+_mirada_window_update_layout (MiradaWindow *self)
+{
+  if (self->layout_idle == 0)
+    self->layout_idle = g_idle_add_full (G_PRIORITY_HIGH_IDLE, apply_layout_cb, self, NULL);
+}
+
+static void
+mirada_window_size_allocate (GtkWidget *widget,
+                             int        width,
+                             int        height,
+                             int        baseline)
+{
+  MiradaWindow *self = MIRADA_WINDOW (widget);
+  int w, h;
+
+  GTK_WIDGET_CLASS (mirada_window_parent_class)->size_allocate (widget, width, height, baseline);
+  /* the content's size, without the client-side shadow */
+  w = gtk_widget_get_width (GTK_WIDGET (self->toast_overlay));
+  h = gtk_widget_get_height (GTK_WIDGET (self->toast_overlay));
+  if (w <= 0 || h <= 0 || (w == self->layout_width && h == self->layout_height))
     return;
-  g_object_set_data (G_OBJECT (paned), "mirada-split", GINT_TO_POINTER (1));
-  gtk_paned_set_position (paned, max / 2);
+  self->layout_width = w;
+  self->layout_height = h;
+  _mirada_window_update_layout (self);
+}
+
+static void
+toggle_sidebar_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  MiradaWindow *self = MIRADA_WINDOW (widget);
+
+  adw_flap_set_reveal_flap (self->flap, !adw_flap_get_reveal_flap (self->flap));
 }
 
 static void
@@ -576,9 +680,46 @@ mirada_window_dispose (GObject *object)
       self->sweep = NULL;
     }
   g_clear_object (&self->settings);
+  g_clear_handle_id (&self->layout_idle, g_source_remove);
   gtk_widget_dispose_template (GTK_WIDGET (object), MIRADA_TYPE_WINDOW);
 
   G_OBJECT_CLASS (mirada_window_parent_class)->dispose (object);
+}
+
+static void
+mirada_window_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  MiradaWindow *self = MIRADA_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_PRESENTATION:
+      g_value_set_boolean (value, self->presentation);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mirada_window_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  MiradaWindow *self = MIRADA_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_PRESENTATION:
+      mirada_window_set_presentation (self, g_value_get_boolean (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
@@ -589,12 +730,21 @@ mirada_window_class_init (MiradaWindowClass *klass)
   GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
 
   object_class->dispose = mirada_window_dispose;
+  object_class->get_property = mirada_window_get_property;
+  object_class->set_property = mirada_window_set_property;
   window_class->close_request = mirada_window_close_request;
+  widget_class->size_allocate = mirada_window_size_allocate;
 
   /* Emitted after the boxes and counts were recomputed (new grid or slider move). */
   signals[DETECTIONS_CHANGED] =
     g_signal_new ("detections-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+
+  /* Presentation mode (mirada-window-presentation.c); win.presentation's state. */
+  g_object_class_install_property (object_class, PROP_PRESENTATION,
+                                   g_param_spec_boolean ("presentation", NULL, NULL, FALSE,
+                                                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                                                         G_PARAM_STATIC_STRINGS));
 
   g_type_ensure (MIRADA_TYPE_CANVAS);
   g_type_ensure (MIRADA_TYPE_DETECTOR_PANEL);
@@ -615,9 +765,13 @@ mirada_window_class_init (MiradaWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, gradcam_box);
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, activations_box);
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, filters_box);
-  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, panels_paned);
-  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, top_paned);
-  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, bottom_paned);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, flap);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, content_box);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, canvas_area);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, panels_separator);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, panels_area);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, panel_stack);
+  gtk_widget_class_bind_template_child (widget_class, MiradaWindow, sidebar_button);
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, recent_models);
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, recent_images);
   gtk_widget_class_bind_template_child (widget_class, MiradaWindow, scale_banner);
@@ -647,6 +801,9 @@ mirada_window_class_init (MiradaWindowClass *klass)
                                              G_STRUCT_OFFSET (MiradaWindow, panel_export[MIRADA_PANEL_ARCHITECTURE]));
 
   _mirada_window_class_actions_init (widget_class);
+  /* F9 (mirada-application.c): the detector controls over the photo when folded */
+  gtk_widget_class_install_action (widget_class, "win.toggle-sidebar", NULL, toggle_sidebar_action);
+  _mirada_window_presentation_class_init (widget_class);
 }
 
 static void
@@ -655,6 +812,7 @@ mirada_window_init (MiradaWindow *self)
   GtkDropTarget *drop;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->maximized = -1;
 
   self->session = mirada_session_new ();
   self->settings = g_settings_new (APPLICATION_ID);
@@ -699,9 +857,6 @@ mirada_window_init (MiradaWindow *self)
   g_signal_connect_object (self->canvas, "window-activated", G_CALLBACK (window_activated_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->architecture_panel, "layer-selected", G_CALLBACK (layer_selected_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->settings, "changed::show-truth", G_CALLBACK (update_truth), self, G_CONNECT_SWAPPED);
-  g_signal_connect (self->top_paned, "notify::max-position", G_CALLBACK (pane_max_position_cb), NULL);
-  g_signal_connect (self->bottom_paned, "notify::max-position", G_CALLBACK (pane_max_position_cb), NULL);
-  g_signal_connect (self->panels_paned, "notify::max-position", G_CALLBACK (pane_max_position_cb), NULL);
   for (guint i = 0; i < MIRADA_N_PANELS; i++)
     {
       g_signal_connect (self->maximize[i], "toggled", G_CALLBACK (maximize_toggled_cb), self);
@@ -713,6 +868,7 @@ mirada_window_init (MiradaWindow *self)
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
 
   _mirada_window_actions_init (self);
+  _mirada_window_presentation_init (self);
   update_info (self);
   _mirada_window_update_actions (self);
 }

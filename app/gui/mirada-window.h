@@ -1,4 +1,4 @@
-/* mirada-window.h: the main window: detector controls | canvas | panels. */
+/* mirada-window.h: the main window: detector controls | canvas | one panel. */
 #pragma once
 
 #include <adwaita.h>
@@ -63,7 +63,11 @@ enum {
 /* A panel with its header (title, save, maximise). */
 GtkWidget           *mirada_window_get_panel_frame    (MiradaWindow *self, guint index);
 GtkWidget           *mirada_window_get_architecture_panel (MiradaWindow *self);
-/* Shows only panel @index beside the canvas; -1 shows all four. */
+/* One panel at a time is shown beside (or under) the canvas. */
+void                 mirada_window_show_panel         (MiradaWindow *self, guint index);
+guint                mirada_window_get_visible_panel  (MiradaWindow *self);
+/* Shows panel @index in the canvas's place (the whole width); -1 brings the
+ * canvas back beside it. */
 void                 mirada_window_maximize_panel     (MiradaWindow *self, int index);
 /* The sweep window (Ctrl+Shift+S), or NULL when it is not open. */
 GtkWidget           *mirada_window_get_sweep_dialog   (MiradaWindow *self);
@@ -81,6 +85,12 @@ GtkWidget           *mirada_window_get_explain_panel  (MiradaWindow *self, guint
 /* Selects the window at (@row, @col) as a click on the canvas does. */
 void                 mirada_window_select_window      (MiradaWindow *self, int row, int col);
 gboolean             mirada_window_get_busy           (MiradaWindow *self);
+/* Presentation mode (F11, win.presentation; Escape leaves it when no job
+ * runs): full screen, the .presentation CSS class (larger type), thick
+ * boxes and large labels in the colour-blind-safe palette, the detector
+ * controls folded, keys 1–4 choose the panel, PageUp/PageDown the stride. */
+void                 mirada_window_set_presentation   (MiradaWindow *self, gboolean presentation);
+gboolean             mirada_window_get_presentation   (MiradaWindow *self);
 void                 mirada_window_cancel_jobs        (MiradaWindow *self);
 
 G_END_DECLS

@@ -19,6 +19,38 @@ static const guint8 fixed_colors[][3] = {
   { 120, 60, 20 },
 };
 
+/* Okabe, M. and Ito, K. (2008), "Color Universal Design": told apart with
+ * every common colour-vision deficiency; none of them is white or black,
+ * the colours of a selection and of the demo photo's background. */
+static const guint8 safe_colors[][3] = {
+  { 0xd5, 0x5e, 0x00 },  /* vermillion */
+  { 0x56, 0xb4, 0xe9 },  /* sky blue */
+  { 0xe6, 0x9f, 0x00 },  /* orange */
+  { 0x00, 0x9e, 0x73 },  /* bluish green */
+  { 0xf0, 0xe4, 0x42 },  /* yellow */
+  { 0x00, 0x72, 0xb2 },  /* blue */
+  { 0xcc, 0x79, 0xa7 },  /* reddish purple */
+};
+
+void
+mir_detect_class_color_safe (guint c, guint8 rgb[3])
+{
+  guint n = G_N_ELEMENTS (safe_colors);
+
+  if (c < n)
+    memcpy (rgb, safe_colors[c], 3);
+  else if (c < 2 * n)
+    {
+      /* Fashion-MNIST has 10 classes and a background: the same seven
+       * again, half-way to white (light on a dark photo, and lighter than
+       * their first use) */
+      for (int i = 0; i < 3; i++)
+        rgb[i] = (guint8) ((safe_colors[c - n][i] + 255 + 1) / 2);
+    }
+  else
+    mir_detect_class_color (c, rgb);
+}
+
 void
 mir_detect_class_color (guint c, guint8 rgb[3])
 {

@@ -416,6 +416,11 @@ void mir_detect_eval_clear (MirDetectEval *eval);
 
 /* RGB of the seed's colours for class @c: red, blue, then distinct hues. */
 void     mir_detect_class_color (guint c, guint8 rgb[3]);
+/* A colour-blind-safe, high-contrast alternative (Okabe & Ito 2008):
+ * vermillion and sky blue first (the seed's red and blue), then orange,
+ * bluish green, yellow, blue, reddish purple; classes 7–13 the same
+ * half-way to white; later ones as mir_detect_class_color(). */
+void     mir_detect_class_color_safe (guint c, guint8 rgb[3]);
 /* Draws each box of @result (outline @thickness px) with a label
  * "<class> <prob>" in a built-in 5×7 font.  @image must be RGB or grey. */
 void     mir_detect_draw        (MirImage              *image,
