@@ -139,8 +139,11 @@ mirada_draw_boxes (cairo_t           *cr,
       cairo_stroke (cr);
     }
 
-  /* Labels, most probable first; one that would cover an earlier label is
-   * left out (overlapping windows would otherwise bury them all). */
+  /* Labels, most probable first, above their box (inside it only at the
+   * image's top edge) so that they hide nothing of what they label.  A label
+   * that would cover an earlier (more probable) one moves down, below that
+   * label, while it still lies within its box's height; otherwise it is left
+   * out (overlapping windows would otherwise bury them all). */
   order = g_ptr_array_new ();
   for (guint i = 0; i < boxes->len; i++)
     g_ptr_array_add (order, &g_array_index (boxes, MirDetectBox, i));
@@ -152,15 +155,30 @@ mirada_draw_boxes (cairo_t           *cr,
       g_autofree char *name = class_label (class_names, b->class_index);
       g_autofree char *text = g_strdup_printf ("%s %.3f", name, b->prob);
       graphene_rect_t rect;
-      gboolean free_spot = TRUE;
+      gboolean free_spot = FALSE;
+      double top = b->y * scale, bottom = (b->y + b->height) * scale;
       int tw, th;
       GdkRGBA color;
 
       pango_layout_set_text (layout, text, -1);
       pango_layout_get_pixel_size (layout, &tw, &th);
-      graphene_rect_init (&rect, b->x * scale + 1, b->y * scale + 1, tw + 6, th + 2);
-      for (guint j = 0; j < placed->len && free_spot; j++)
-        free_spot = !graphene_rect_intersection (&rect, &g_array_index (placed, graphene_rect_t, j), NULL);
+      graphene_rect_init (&rect, b->x * scale, top - (th + 2), tw + 6, th + 2);
+      if (rect.origin.y < 0)
+        rect.origin.y = top + 1;
+      while (!free_spot && rect.origin.y + rect.size.height <= bottom)
+        {
+          free_spot = TRUE;
+          for (guint j = 0; j < placed->len && free_spot; j++)
+            {
+              const graphene_rect_t *other = &g_array_index (placed, graphene_rect_t, j);
+
+              if (graphene_rect_intersection (&rect, other, NULL))
+                {
+                  free_spot = FALSE;
+                  rect.origin.y = other->origin.y + other->size.height + 1;
+                }
+            }
+        }
       if (!free_spot)
         continue;
       g_array_append_val (placed, rect);

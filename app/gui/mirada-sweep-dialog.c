@@ -86,14 +86,25 @@ row_clear (gpointer data)
   g_clear_pointer (&row->counts, g_free);
 }
 
+/* A number for a person (the locale's decimal separator, as every other
+ * number in the window) or for a CSV file (always '.'). */
 static char *
-fmt_double (double v,
-            const char *format)
+fmt_double (double      v,
+            const char *format,
+            gboolean    for_csv)
 {
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
 
   if (isnan (v))
     return g_strdup ("");
+  if (!for_csv)
+    {
+      /* @format is "%.<digit>f" or "%.<digit>g" */
+      int digits = format[2] - '0';
+
+      g_return_val_if_fail (format[0] == '%' && format[1] == '.' && digits >= 0 && digits <= 9, NULL);
+      return format[3] == 'g' ? g_strdup_printf ("%.*g", digits, v) : g_strdup_printf ("%.*f", digits, v);
+    }
   return g_strdup (g_ascii_formatd (buf, sizeof buf, format, v));
 }
 
@@ -131,24 +142,25 @@ column_titles (MiradaSweepDialog *self,
 
 static GStrv
 row_cells (MiradaSweepDialog    *self,
-           const MiradaSweepRow *row)
+           const MiradaSweepRow *row,
+           gboolean              for_csv)
 {
   GPtrArray *b = g_ptr_array_new ();
 
-  g_ptr_array_add (b, fmt_double (row->threshold, "%.4g"));
-  g_ptr_array_add (b, fmt_double (row->exception, "%.4g"));
+  g_ptr_array_add (b, fmt_double (row->threshold, "%.4g", for_csv));
+  g_ptr_array_add (b, fmt_double (row->exception, "%.4g", for_csv));
   for (guint i = 0; i < self->classes->len; i++)
     {
       guint c = g_array_index (self->classes, guint, i);
 
-      g_ptr_array_add (b, fmt_double (row->mu[c], "%.4f"));
+      g_ptr_array_add (b, fmt_double (row->mu[c], "%.4f", for_csv));
       g_ptr_array_add (b, g_strdup_printf ("%u", row->counts[c]));
     }
   if (row->has_eval)
     {
-      g_ptr_array_add (b, fmt_double (row->precision, "%.4f"));
-      g_ptr_array_add (b, fmt_double (row->recall, "%.4f"));
-      g_ptr_array_add (b, fmt_double (row->f1, "%.4f"));
+      g_ptr_array_add (b, fmt_double (row->precision, "%.4f", for_csv));
+      g_ptr_array_add (b, fmt_double (row->recall, "%.4f", for_csv));
+      g_ptr_array_add (b, fmt_double (row->f1, "%.4f", for_csv));
     }
   g_ptr_array_add (b, NULL);
   return (GStrv) g_ptr_array_free (b, FALSE);
@@ -163,7 +175,7 @@ mirada_sweep_dialog_to_csv (MiradaSweepDialog *self)
   g_return_val_if_fail (MIRADA_IS_SWEEP_DIALOG (self), NULL);
   if (self->grid == NULL)
     return g_strdup ("");
-  /* Cells hold numbers already formatted with '.' (fmt_double); class
+  /* Cells hold numbers formatted with '.' (fmt_double for CSV); class
    * names in the titles are quoted by MiradaCsv when they need it. */
   titles = column_titles (self, TRUE);
   for (guint i = 0; i < titles->len; i++)
@@ -171,7 +183,7 @@ mirada_sweep_dialog_to_csv (MiradaSweepDialog *self)
   mirada_csv_end_row (csv);
   for (guint r = 0; r < self->rows->len; r++)
     {
-      g_auto(GStrv) cells = row_cells (self, &g_array_index (self->rows, MiradaSweepRow, r));
+      g_auto(GStrv) cells = row_cells (self, &g_array_index (self->rows, MiradaSweepRow, r), TRUE);
 
       for (guint i = 0; cells[i] != NULL; i++)
         mirada_csv_add_string (csv, cells[i]);
@@ -223,7 +235,7 @@ finish (MiradaSweepDialog *self)
     {
       MiradaSweepItem *item = g_object_new (MIRADA_TYPE_SWEEP_ITEM, NULL);
 
-      item->cells = row_cells (self, &g_array_index (self->rows, MiradaSweepRow, r));
+      item->cells = row_cells (self, &g_array_index (self->rows, MiradaSweepRow, r), FALSE);
       g_ptr_array_add (items, item);
     }
   g_list_store_splice (self->items, 0, g_list_model_get_n_items (G_LIST_MODEL (self->items)),
@@ -350,7 +362,7 @@ update_plot_choices (MiradaSweepDialog *self)
 
   for (guint i = 0; i < self->exceptions->len; i++)
     {
-      g_autofree char *s = fmt_double (g_array_index (self->exceptions, double, i), "%.4g");
+      g_autofree char *s = fmt_double (g_array_index (self->exceptions, double, i), "%.4g", FALSE);
       /* Translators: the exception factor of the plotted curves */
       g_autofree char *label = g_strdup_printf (_("fₑ = %s"), s);
       gtk_string_list_append (list, label);
