@@ -538,6 +538,108 @@ mirada_sweep_dialog_get_classes (MiradaSweepDialog *self)
 /* ------------------------------------------------------------------ */
 /* Plot: counts per class (left axis) and F1 (right axis) against the threshold */
 
+/* A class's colour for a line on this widget: the canvas's colour, lightened
+ * towards the text colour when that is light (dark style), where pure blue
+ * on a dark background all but vanishes. */
+static void
+series_color (guint          class_index,
+              const GdkRGBA *fg,
+              GdkRGBA       *color)
+{
+  double fg_luma = 0.2126 * fg->red + 0.7152 * fg->green + 0.0722 * fg->blue;
+
+  mirada_class_color (class_index, color);
+  if (fg_luma > 0.5)
+    {
+      color->red = 0.55f * color->red + 0.45f * fg->red;
+      color->green = 0.55f * color->green + 0.45f * fg->green;
+      color->blue = 0.55f * color->blue + 0.45f * fg->blue;
+    }
+}
+
+static void
+legend_sample (cairo_t       *cr,
+               double         x,
+               double         y,
+               const GdkRGBA *color,
+               gboolean       dashed)
+{
+  static const double dash[] = { 6.0, 3.0 };
+
+  cairo_save (cr);
+  gdk_cairo_set_source_rgba (cr, color);
+  cairo_set_line_width (cr, 2.0);
+  if (dashed)
+    cairo_set_dash (cr, dash, 2, 0);
+  cairo_move_to (cr, x, y);
+  cairo_line_to (cr, x + 18, y);
+  cairo_stroke (cr);
+  cairo_restore (cr);
+}
+
+/* The legend, one entry per series (a line sample and its name), wrapped
+ * to @max_width from (@x0, @y0); draws only when @draw.  Returns its height. */
+static double
+draw_legend (MiradaSweepDialog *self,
+             cairo_t           *cr,
+             PangoLayout       *layout,
+             const GdkRGBA     *fg,
+             double             x0,
+             double             y0,
+             double             max_width,
+             gboolean           draw)
+{
+  guint n = self->classes->len + (self->truth != NULL ? 1 : 0);
+  double x = x0, y = y0;
+  int tw, th = 0;
+
+  for (guint j = 0; j < n; j++)
+    {
+      gboolean f1 = j == self->classes->len;
+      guint c = f1 ? 0 : g_array_index (self->classes, guint, j);
+      /* Translators: the legend entry of the dashed F1 curve of the sweep chart */
+      const char *name = f1 ? _("F1 (right axis)") : self->grid->class_names[c];
+      double entry_width;
+      GdkRGBA color;
+
+      pango_layout_set_text (layout, name, -1);
+      pango_layout_get_pixel_size (layout, &tw, &th);
+      entry_width = 18 + 4 + tw + 14;
+      if (x > x0 && x + entry_width - 14 > x0 + max_width)
+        {
+          x = x0;
+          y += th + 2;
+        }
+      if (draw)
+        {
+          if (f1)
+            color = *fg;
+          else
+            series_color (c, fg, &color);
+          legend_sample (cr, x, y + th / 2.0, &color, f1);
+          cairo_set_source_rgba (cr, fg->red, fg->green, fg->blue, 0.9);
+          cairo_move_to (cr, x + 22, y);
+          pango_cairo_show_layout (cr, layout);
+        }
+      x += entry_width;
+    }
+  return n > 0 ? y - y0 + th : 0;
+}
+
+char **
+mirada_sweep_dialog_dup_legend (MiradaSweepDialog *self)
+{
+  GPtrArray *names = g_ptr_array_new ();
+
+  g_return_val_if_fail (MIRADA_IS_SWEEP_DIALOG (self), NULL);
+  for (guint j = 0; self->grid != NULL && j < self->classes->len; j++)
+    g_ptr_array_add (names, g_strdup (self->grid->class_names[g_array_index (self->classes, guint, j)]));
+  if (self->grid != NULL && self->truth != NULL)
+    g_ptr_array_add (names, g_strdup (_("F1 (right axis)")));
+  g_ptr_array_add (names, NULL);
+  return (char **) g_ptr_array_free (names, FALSE);
+}
+
 static void
 draw_plot (GtkDrawingArea *area,
            cairo_t        *cr,
@@ -556,7 +658,13 @@ draw_plot (GtkDrawingArea *area,
 
   if (self->grid == NULL || self->thresholds->len == 0 || pw < 20 || ph < 20)
     return;
+  /* every colour from the widget's style, so the chart reads in light and dark */
   gtk_style_context_get_color (gtk_widget_get_style_context (GTK_WIDGET (area)), &fg);
+  top = 6 + draw_legend (self, cr, layout, &fg, left, 4, pw, FALSE) + 10;
+  ph = height - top - bottom;
+  if (ph < 20)
+    return;
+  draw_legend (self, cr, layout, &fg, left, 4, pw, TRUE);
   nt = self->thresholds->len;
   fe_index = gtk_drop_down_get_selected (self->plot_fe_dropdown);
   if (fe_index == GTK_INVALID_LIST_POSITION || fe_index >= self->exceptions->len)
@@ -625,7 +733,7 @@ draw_plot (GtkDrawingArea *area,
       guint c = g_array_index (self->classes, guint, j);
       GdkRGBA color;
 
-      mirada_class_color (c, &color);
+      series_color (c, &fg, &color);
       gdk_cairo_set_source_rgba (cr, &color);
       for (guint i = 0; i < nt && fe_index * nt + i < self->rows->len; i++)
         {
@@ -856,6 +964,9 @@ mirada_sweep_dialog_init (MiradaSweepDialog *self)
   g_signal_connect_swapped (self->step_adj, "value-changed", G_CALLBACK (range_changed_cb), self);
   g_signal_connect_swapped (self->fe_entry, "changed", G_CALLBACK (range_changed_cb), self);
   g_signal_connect_swapped (self->plot_fe_dropdown, "notify::selected", G_CALLBACK (gtk_widget_queue_draw), self->plot);
+  /* the colours come from the style: draw again when it turns dark or light */
+  g_signal_connect_object (adw_style_manager_get_default (), "notify::dark", G_CALLBACK (gtk_widget_queue_draw),
+                           self->plot, G_CONNECT_SWAPPED);
 }
 
 /* Multi-scale: the sweep filters the first level's grid only; say so. */
