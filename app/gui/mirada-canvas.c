@@ -35,6 +35,7 @@ struct _MiradaCanvas
   double pointer_x, pointer_y;
   gboolean hovering;
   int hover_row, hover_col;
+  gboolean pointer_inside;   /* pointer_x/y are in the widget (hover follows zoom and pan) */
   gboolean has_selection;
   int sel_row, sel_col;
 };
@@ -442,19 +443,18 @@ widget_to_image (MiradaCanvas *self,
   return TRUE;
 }
 
+/* The window under the pointer, again: after a motion, and after anything
+ * that moves the image under a still pointer (zoom, pan, fit, a new grid),
+ * so the hover read-out never describes a window the pointer has left. */
 static void
-pointer_motion_cb (GtkEventControllerMotion *controller,
-                   double                    x,
-                   double                    y,
-                   MiradaCanvas             *self)
+update_hover (MiradaCanvas *self)
 {
   double ix, iy;
-  int row, col;
+  int row = 0, col = 0;
   gboolean hovering = FALSE;
 
-  self->pointer_x = x;
-  self->pointer_y = y;
-  if (self->grid != NULL && widget_to_image (self, x, y, &ix, &iy))
+  if (self->pointer_inside && self->grid != NULL &&
+      widget_to_image (self, self->pointer_x, self->pointer_y, &ix, &iy))
     hovering = mirada_grid_lookup (self->grid, ix, iy, &row, &col);
 
   if (hovering != self->hovering || (hovering && (row != self->hover_row || col != self->hover_col)))
@@ -469,10 +469,33 @@ pointer_motion_cb (GtkEventControllerMotion *controller,
     }
 }
 
+void
+mirada_canvas_pointer_moved (MiradaCanvas *self,
+                             double        x,
+                             double        y)
+{
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+
+  self->pointer_x = x;
+  self->pointer_y = y;
+  self->pointer_inside = TRUE;
+  update_hover (self);
+}
+
+static void
+pointer_motion_cb (GtkEventControllerMotion *controller,
+                   double                    x,
+                   double                    y,
+                   MiradaCanvas             *self)
+{
+  mirada_canvas_pointer_moved (self, x, y);
+}
+
 static void
 pointer_leave_cb (GtkEventControllerMotion *controller,
                   MiradaCanvas             *self)
 {
+  self->pointer_inside = FALSE;
   if (self->hovering)
     {
       self->hovering = FALSE;
@@ -511,6 +534,7 @@ zoom_at (MiradaCanvas *self,
   self->pan_y = wy - (wy - self->pan_y) * new_zoom / self->zoom;
   self->zoom = new_zoom;
   gtk_widget_queue_draw (GTK_WIDGET (self));
+  update_hover (self);
 }
 
 static gboolean
@@ -530,6 +554,7 @@ scrolled_cb (GtkEventControllerScroll *controller,
       self->pan_x -= dx * 30;
       self->pan_y -= dy * 30;
       gtk_widget_queue_draw (GTK_WIDGET (self));
+      update_hover (self);
       return TRUE;
     }
 
@@ -565,6 +590,7 @@ drag_update_cb (GtkGestureDrag *gesture,
   self->pan_x = self->drag_start_x + dx;
   self->pan_y = self->drag_start_y + dy;
   gtk_widget_queue_draw (GTK_WIDGET (self));
+  update_hover (self);
 }
 
 static void
@@ -689,6 +715,7 @@ mirada_canvas_set_detections (MiradaCanvas *self,
   g_clear_pointer (&self->boxes, g_array_unref);
   self->boxes = boxes;
   gtk_widget_queue_draw (GTK_WIDGET (self));
+  update_hover (self);
 }
 
 void
@@ -767,6 +794,7 @@ mirada_canvas_zoom_fit (MiradaCanvas *self)
 {
   self->fit = TRUE;
   gtk_widget_queue_draw (GTK_WIDGET (self));
+  update_hover (self);
 }
 
 double
