@@ -17,6 +17,7 @@
 #include "mirada-detector-panel.h"
 #include "mirada-job.h"
 #include "mirada-session.h"
+#include "mirada-sweep-dialog.h"
 
 #define WINDOW_SIZE 150
 #define STRIDE 40
@@ -416,7 +417,8 @@ grouping_is (GSettings  *settings,
 }
 
 /* The background rule (engine) and the first view it gives: a model without
- * a background class starts with grouping on (merge) and says so; a background class
+ * a background class starts with grouping on (merge) unless the user chose
+ * one, and says so; a background class
  * starts unchecked and is never looked for. */
 static void
 test_session_background_class (void)
@@ -452,28 +454,43 @@ test_session_background_class (void)
   g_assert_false (params->classes[1].enabled);
   g_clear_pointer (&params, mir_detect_params_free);
 
-  /* none: grouping starts on (merge) and the sidebar says why */
+  /* none: grouping starts on (merge, not the schema's NMS) and the sidebar says why */
+  g_settings_reset (settings, "grouping");
   mirada_detector_panel_set_classes (panel, 3, without);
   g_assert_cmpint (mirada_detector_panel_get_background_class (panel), ==, -1);
   g_assert_nonnull (mirada_detector_panel_get_background_note (panel));
-  g_assert_nonnull (g_strstr_len (mirada_detector_panel_get_background_note (panel), -1, "merged"));
+  g_assert_nonnull (g_strstr_len (mirada_detector_panel_get_background_note (panel), -1, "grouped"));
   g_assert_true (grouping_is (settings, "merge"));
   params = mirada_detector_panel_dup_params (panel);
   g_assert_cmpint (params->grouping, ==, MIR_DETECT_GROUP_MERGE);
   for (guint k = 0; k < 3; k++)
     g_assert_true (params->classes[k].enabled);
 
-  /* so does the schema's default (NMS, never chosen) */
-  g_settings_reset (settings, "grouping");
-  mirada_detector_panel_set_classes (panel, 3, without);
-  g_assert_true (grouping_is (settings, "merge"));
-
-  /* a grouping the user chose is kept */
+  /* a grouping the user chose is kept; turned off, the note goes */
   g_settings_set_string (settings, "grouping", "nms");
   mirada_detector_panel_set_classes (panel, 3, without);
   g_assert_true (grouping_is (settings, "nms"));
+  g_assert_nonnull (mirada_detector_panel_get_background_note (panel));
+  g_settings_set_string (settings, "grouping", "none");
+  mirada_detector_panel_set_classes (panel, 3, without);
+  g_assert_true (grouping_is (settings, "none"));
+  g_assert_null (mirada_detector_panel_get_background_note (panel));
   g_settings_reset (settings, "grouping");
   g_object_unref (panel);
+}
+
+static void
+wait_sweep (MiradaSweepDialog *sweep)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) (30 * time_scale * G_USEC_PER_SEC);
+
+  while (mirada_sweep_dialog_get_running (sweep))
+    {
+      if (g_get_monotonic_time () > end)
+        g_error ("timed out waiting for the sweep");
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
 }
 
 /* The sidebar's controls: the exception factor is greyed out (and says why)
@@ -523,6 +540,33 @@ test_session_panel_controls (void)
       g_assert_nonnull (g_strstr_len (detail, -1, "0,5"));
       g_assert_null (g_strstr_len (detail, -1, "0.5"));
       g_assert_nonnull (g_strstr_len (mirada_detector_panel_get_evaluation_text (panel), -1, "0,500"));
+    }
+  /* the sweep's list of exception factors: "0; 0,5; 1" in Spanish, read back */
+  if (setlocale (LC_NUMERIC, "es_ES.UTF-8") != NULL)
+    {
+      static const float probs[2 * 2 * 2] = { 0.9f, 0.1f, 0.2f, 0.8f, 0.6f, 0.4f, 0.3f, 0.7f };
+      static const double fe[] = { 0.25, 0.75 };
+      g_autoptr(MirDetectParams) base = mir_detect_params_new (2, MIR_DETECT_METHOD_2_2);
+      g_autoptr(GError) error = NULL;
+      MirDetectGeometry geom;
+      MirDetectGrid *grid;
+      MiradaSweepDialog *sweep = mirada_sweep_dialog_new (NULL);
+
+      g_assert_true (mir_detect_geometry_init (&geom, 40, 40, 20, 20, FALSE, &error));
+      grid = mir_detect_grid_new (&geom, 2, names, MIR_HEAD_SOFTMAX, probs, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (mirada_sweep_dialog_get_exceptions_text (sweep), ==, "0; 0,5; 1");
+      mirada_sweep_dialog_set_input (sweep, grid, base, NULL);
+      wait_sweep (sweep);
+      g_assert_cmpuint (mirada_sweep_dialog_get_n_rows (sweep) % 3, ==, 0);
+      g_assert_cmpfloat (mirada_sweep_dialog_get_row (sweep, mirada_sweep_dialog_get_n_rows (sweep) / 3)->exception, ==, 0.5);
+      mirada_sweep_dialog_set_range (sweep, 0.5, 0.9, 0.2, fe, G_N_ELEMENTS (fe));
+      g_assert_cmpstr (mirada_sweep_dialog_get_exceptions_text (sweep), ==, "0,25; 0,75");
+      wait_sweep (sweep);
+      g_assert_cmpuint (mirada_sweep_dialog_get_n_rows (sweep), ==, 3 * 2);
+      g_assert_cmpfloat (mirada_sweep_dialog_get_row (sweep, 3)->exception, ==, 0.75);
+      gtk_window_destroy (GTK_WINDOW (sweep));
+      mir_detect_grid_unref (grid);
     }
   setlocale (LC_NUMERIC, old_locale);
   g_free (old_locale);

@@ -131,6 +131,16 @@ labelled_scale (GtkAdjustment *adjustment,
   return box;
 }
 
+/* The sidebar says why boxes are grouped when the model has no background
+ * class (and stays quiet when the user turned grouping off). */
+static void
+update_background_note (MiradaDetectorPanel *self)
+{
+  gtk_widget_set_visible (GTK_WIDGET (self->background_label),
+                          self->rows->len > 0 && self->background_class < 0 &&
+                          gtk_drop_down_get_selected (self->grouping_dropdown) != 0 /* none */);
+}
+
 /* Method 1 stops at filter 1: the exception factor does nothing there, so
  * its slider is greyed out and says which methods use it. */
 static void
@@ -196,15 +206,13 @@ mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
   if (self->background_class >= (gint) n_classes)
     self->background_class = -1;
   /* Without a "nothing here" class every window gets some class and the
-   * windows over one object overlap by the dozen: start with grouping on. */
-  gtk_widget_set_visible (GTK_WIDGET (self->background_label), n_classes > 0 && self->background_class < 0);
+   * windows over one object overlap by the dozen: start with the grouping
+   * that suits that best, unless the user chose one. */
   if (n_classes > 0 && self->background_class < 0)
     {
       g_autoptr(GVariant) chosen = g_settings_get_user_value (self->settings, "grouping");
 
-      /* "none" is never right here; the schema's default gives way to the
-       * better grouping, a grouping the user chose stays */
-      if (chosen == NULL || gtk_drop_down_get_selected (self->grouping_dropdown) == 0 /* none */)
+      if (chosen == NULL)
         gtk_drop_down_set_selected (self->grouping_dropdown, NO_BACKGROUND_GROUPING);
     }
 
@@ -279,6 +287,7 @@ mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
       gtk_box_append (self->classes_box, box);
     }
   update_exception_rows (self);
+  update_background_note (self);
 }
 
 gint
@@ -666,6 +675,7 @@ mirada_detector_panel_init (MiradaDetectorPanel *self)
   g_signal_connect_swapped (self->method_row, "notify::selected", G_CALLBACK (emit_filter_changed), self);
   g_signal_connect_swapped (self->method_row, "notify::selected", G_CALLBACK (update_exception_rows), self);
   g_signal_connect_swapped (self->grouping_dropdown, "notify::selected", G_CALLBACK (emit_filter_changed), self);
+  g_signal_connect_swapped (self->grouping_dropdown, "notify::selected", G_CALLBACK (update_background_note), self);
   /* with a session, the panel asks it to filter or classify again */
   g_signal_connect (self, "filter-changed", G_CALLBACK (push_params), NULL);
   g_signal_connect (self, "grid-changed", G_CALLBACK (push_geometry), NULL);

@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <locale.h>
 #include <math.h>
 
 #include <glib/gi18n.h>
@@ -84,6 +85,23 @@ row_clear (gpointer data)
 
   g_clear_pointer (&row->mu, g_free);
   g_clear_pointer (&row->counts, g_free);
+}
+
+/* The locale writes 0,5: the list of exception factors is then separated
+ * by semicolons ("0; 0,5; 1"), as spreadsheets do. */
+static gboolean
+decimal_comma (void)
+{
+  return strcmp (localeconv ()->decimal_point, ",") == 0;
+}
+
+static void
+format_exceptions (GString      *text,
+                   const double *values,
+                   guint         n)
+{
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (text, "%s%g", i == 0 ? "" : decimal_comma () ? "; " : ", ", values[i]);
 }
 
 /* A number for a person (the locale's decimal separator, as every other
@@ -396,7 +414,8 @@ restart (MiradaSweepDialog *self)
       double t = from + i * step;
       g_array_append_val (self->thresholds, t);
     }
-  parts = g_strsplit_set (gtk_editable_get_text (GTK_EDITABLE (self->fe_entry)), ",; ", -1);
+  parts = g_strsplit_set (gtk_editable_get_text (GTK_EDITABLE (self->fe_entry)),
+                          decimal_comma () ? "; " : ",; ", -1);
   for (guint i = 0; parts[i] != NULL; i++)
     {
       char *end = NULL;
@@ -404,6 +423,8 @@ restart (MiradaSweepDialog *self)
 
       if (*parts[i] == '\0')
         continue;
+      if (decimal_comma ())
+        g_strdelimit (parts[i], ",", '.'); /* "0,5" as the locale writes it; "0.5" too */
       v = g_ascii_strtod (parts[i], &end);
       if (end == parts[i] || *end != '\0' || v < 0 || v > 1)
         {
@@ -498,11 +519,7 @@ mirada_sweep_dialog_set_range (MiradaSweepDialog *self,
   gtk_adjustment_set_value (self->from_adj, from);
   gtk_adjustment_set_value (self->to_adj, to);
   gtk_adjustment_set_value (self->step_adj, step);
-  for (guint i = 0; i < n_exceptions; i++)
-    {
-      char buf[G_ASCII_DTOSTR_BUF_SIZE];
-      g_string_append_printf (text, "%s%s", i ? ", " : "", g_ascii_dtostr (buf, sizeof buf, exceptions[i]));
-    }
+  format_exceptions (text, exceptions, n_exceptions);
   gtk_editable_set_text (GTK_EDITABLE (self->fe_entry), text->str);
   self->updating = FALSE;
   g_clear_handle_id (&self->restart_id, g_source_remove);
@@ -624,6 +641,13 @@ draw_legend (MiradaSweepDialog *self,
       x += entry_width;
     }
   return n > 0 ? y - y0 + th : 0;
+}
+
+const char *
+mirada_sweep_dialog_get_exceptions_text (MiradaSweepDialog *self)
+{
+  g_return_val_if_fail (MIRADA_IS_SWEEP_DIALOG (self), NULL);
+  return gtk_editable_get_text (GTK_EDITABLE (self->fe_entry));
 }
 
 char **
@@ -918,10 +942,18 @@ mirada_sweep_dialog_init (MiradaSweepDialog *self)
   gtk_box_append (GTK_BOX (controls), mnemonic_label (_("_step"), w));
   gtk_box_append (GTK_BOX (controls), w);
   self->fe_entry = GTK_ENTRY (gtk_entry_new ());
-  gtk_editable_set_text (GTK_EDITABLE (self->fe_entry), "0, 0.5, 1");
+  {
+    static const double defaults[] = { 0, 0.5, 1 };
+    g_autoptr(GString) text = g_string_new (NULL);
+
+    format_exceptions (text, defaults, G_N_ELEMENTS (defaults));
+    gtk_editable_set_text (GTK_EDITABLE (self->fe_entry), text->str);
+  }
   gtk_editable_set_width_chars (GTK_EDITABLE (self->fe_entry), 12);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->fe_entry),
-                               _("Exception factors fₑ(x), separated by commas: the value of a missing neighbour in the neighbourhood mean (methods 2.1 and 2.2)"));
+                               decimal_comma ()
+                               ? _("Exception factors fₑ(x), separated by semicolons: the value of a missing neighbour in the neighbourhood mean (methods 2.1 and 2.2)")
+                               : _("Exception factors fₑ(x), separated by commas: the value of a missing neighbour in the neighbourhood mean (methods 2.1 and 2.2)"));
   gtk_box_append (GTK_BOX (controls), mnemonic_label (_("_Exception factors"), GTK_WIDGET (self->fe_entry)));
   gtk_box_append (GTK_BOX (controls), GTK_WIDGET (self->fe_entry));
   self->plot_fe_dropdown = GTK_DROP_DOWN (gtk_drop_down_new (NULL, NULL));
