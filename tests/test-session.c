@@ -574,6 +574,26 @@ test_session_panel_controls (void)
   g_object_unref (panel);
 }
 
+static gboolean
+has_model (MiradaSession *session)
+{
+  return !mirada_session_get_busy (session) && mirada_session_get_model (session) != NULL;
+}
+
+/* Open TF.js Folder hands the session a folder: the loader takes it. */
+static void
+test_session_tfjs_folder (void)
+{
+  g_autoptr(MiradaSession) session = mirada_session_new ();
+  g_autofree char *dir = g_test_build_filename (G_TEST_DIST, "data", "formats", "tfjs-float32", NULL);
+  g_autoptr(GFile) folder = g_file_new_for_path (dir);
+
+  g_assert_true (g_file_test (dir, G_FILE_TEST_IS_DIR));
+  mirada_session_open_model (session, folder);
+  wait_until (has_model, session, 60, "the TF.js model from its folder");
+  g_assert_cmpuint (mir_model_get_n_classes (mirada_session_get_model (session)), >, 0);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -597,6 +617,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/session/detector-panel", test_session_detector_panel);
   g_test_add_func ("/session/background-class", test_session_background_class);
   g_test_add_func ("/session/panel-controls", test_session_panel_controls);
+  g_test_add_func ("/session/tfjs-folder", test_session_tfjs_folder);
   status = g_test_run ();
   /* as the application's shutdown does: no worker inside OpenBLAS at exit */
   g_assert_true (mirada_jobs_wait_idle (30000));
