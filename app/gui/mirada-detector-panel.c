@@ -266,9 +266,11 @@ mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
                                                    _("Exception factor fₑ(x), 0 ≤ fₑ(x) ≤ 1: the value that stands in for a missing neighbour when the neighbourhood mean of a selected window is computed (equation 2). Used by methods 2.1 and 2.2."));
 
         row.exception_scale = gtk_widget_get_last_child (exception_box);
-        row.exception_note = gtk_label_new (_("Used by methods 2.1 and 2.2 only; method 1 ignores it."));
+        /* one line, not wrapped: a wrapping label per class made every
+         * relayout of the sidebar (each progress step) cost tens of ms */
+        row.exception_note = gtk_label_new (_("Only methods 2.1 and 2.2 use it"));
         gtk_label_set_xalign (GTK_LABEL (row.exception_note), 0);
-        gtk_label_set_wrap (GTK_LABEL (row.exception_note), TRUE);
+        gtk_label_set_ellipsize (GTK_LABEL (row.exception_note), PANGO_ELLIPSIZE_END);
         gtk_widget_add_css_class (row.exception_note, "caption");
         gtk_widget_add_css_class (row.exception_note, "dim-label");
         gtk_widget_insert_after (row.exception_note, exception_box, gtk_widget_get_first_child (exception_box));
