@@ -23,6 +23,8 @@
 #include "mirada-image-io.h"
 #include "mirada-model-open.h"
 #include "mirada-window.h"
+#include "mirada-canvas.h"
+#include "mirada-panel.h"
 #include "mirada-architecture-panel.h"
 #include "mirada-sweep-dialog.h"
 #include "mirada-model-properties.h"
@@ -1096,6 +1098,155 @@ test_gui_sweep_truth (void)
   g_rmdir (dir);
 }
 
+/* Issue 17: what the window says follows what it shows.  The panels' status
+ * follows the session while a model loads; the hover read-out follows a zoom
+ * under a still pointer; Model Properties names the file Save writes; the
+ * sweep chart has a legend and its lines stand out in dark style. */
+static gboolean
+status_check_until_idle (gpointer data)
+{
+  MiradaWindow *window = data;
+  MiradaSession *session = mirada_window_get_session (window);
+  MiradaPanel *panel = MIRADA_PANEL (mirada_window_get_explain_panel (window, 0));
+  const char *status = mirada_panel_get_status (panel);
+
+  /* an image is open from the start: never ask for one */
+  g_assert_null (g_strstr_len (status, -1, "Open an image"));
+  if (mirada_session_get_busy (session) && mirada_panel_get_input (panel) == NULL &&
+      mirada_session_get_job_title (session) != NULL)
+    g_assert_cmpstr (status, ==, mirada_session_get_job_title (session));
+  return !mirada_window_get_busy (window) && mirada_window_get_grid (window) != NULL;
+}
+
+static double
+luminance (double r, double g, double b)
+{
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+static void
+test_gui_issue17 (void)
+{
+  g_autofree char *model_path = g_test_build_filename (G_TEST_DIST, "data", "models", MODEL, NULL);
+  g_autofree char *dir = g_dir_make_tmp ("mirada-issue17-XXXXXX", NULL);
+  g_autofree char *scene_path = write_scene (dir);
+  g_autofree char *truth_path = write_truth (dir);
+  g_autofree char *sidecar = NULL;
+  g_autoptr(GFile) model_file = g_file_new_for_path (model_path);
+  g_autoptr(GFile) scene_file = g_file_new_for_path (scene_path);
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.mirada.Mirada");
+  AdwStyleManager *style = adw_style_manager_get_default ();
+  const double fe[] = { 0.5 };
+  MiradaSweepDialog *sweep;
+  MiradaWindow *window;
+  MiradaCanvas *canvas;
+  GtkWidget *props;
+  MirDetectGrid *grid;
+  int row0 = -1, col0 = -1, row1 = -1, col1 = -1, row2 = -1, col2 = -1;
+  double px, py;
+
+  window = new_window ();
+  mirada_window_open_image (window, scene_file);
+  wait_until (window_not_busy, window, 60, "the image");
+  mirada_window_open_model (window, model_file);
+  wait_until (status_check_until_idle, window, 300, "the model and the detection");
+  grid = mirada_window_get_grid (window);
+  settle (0.3);
+
+  /* hover: a point away from the centre, then zoom in around the centre */
+  canvas = mirada_window_get_canvas (window);
+  px = gtk_widget_get_width (GTK_WIDGET (canvas)) / 2.0 + 0.3 * grid->geom.image_width * mirada_canvas_get_scale (canvas);
+  py = gtk_widget_get_height (GTK_WIDGET (canvas)) / 2.0 + 0.25 * grid->geom.image_height * mirada_canvas_get_scale (canvas);
+  mirada_canvas_pointer_moved (canvas, px, py);
+  g_assert_true (mirada_canvas_get_hover (canvas, &row0, &col0));
+  mirada_canvas_zoom_in (canvas);
+  mirada_canvas_zoom_in (canvas);
+  if (mirada_canvas_get_hover (canvas, &row1, &col1))
+    {
+      /* what a motion to the same spot now finds */
+      mirada_canvas_pointer_moved (canvas, px, py);
+      g_assert_true (mirada_canvas_get_hover (canvas, &row2, &col2));
+      g_assert_cmpint (row1, ==, row2);
+      g_assert_cmpint (col1, ==, col2);
+      g_test_message ("hover (%d, %d) before the zoom, (%d, %d) after", row0, col0, row1, col1);
+      g_assert_true (row1 != row0 || col1 != col0);
+    }
+  else
+    {
+      /* the pointer left the grid: the read-out is gone, not stale */
+      mirada_canvas_pointer_moved (canvas, px, py);
+      g_assert_false (mirada_canvas_get_hover (canvas, &row2, &col2));
+    }
+  mirada_canvas_zoom_fit (canvas);
+
+  /* Model Properties says where Save writes, before saving */
+  sidecar = mirada_window_dup_sidecar_path (window);
+  g_assert_nonnull (sidecar);
+  props = mirada_model_properties_new (window);
+  {
+    g_autofree char *display = g_filename_display_name (sidecar);
+    const char *where = mirada_model_properties_get_destination (MIRADA_MODEL_PROPERTIES (props));
+
+    g_test_message ("Model Properties: %s", where);
+    g_assert_nonnull (g_strstr_len (where, -1, display));
+    g_assert_false (g_file_test (sidecar, G_FILE_TEST_EXISTS));
+  }
+  gtk_window_destroy (GTK_WINDOW (props));
+
+  /* the sweep chart in dark style: a legend, lines that stand out */
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.sweep", NULL));
+  sweep = MIRADA_SWEEP_DIALOG (mirada_window_get_sweep_dialog (window));
+  mirada_sweep_dialog_set_range (sweep, 0.05, 0.95, 0.05, fe, G_N_ELEMENTS (fe));
+  wait_until (sweep_done, sweep, 30, "the sweep");
+  wait_until (widget_mapped, sweep, 20, "the sweep window");
+  settle (0.5);
+  {
+    g_auto(GStrv) legend = mirada_sweep_dialog_dup_legend (sweep);
+    GArray *classes = mirada_sweep_dialog_get_classes (sweep);
+    g_autoptr(GdkTexture) shot = render_widget (GTK_WIDGET (sweep));
+    const char *keep = g_getenv ("MIRADA_TEST_SCREENSHOT_DIR");
+    int w = gdk_texture_get_width (shot), h = gdk_texture_get_height (shot);
+    g_autofree guint8 *data = g_malloc ((gsize) w * h * 4);
+    double bg;
+    guint n_bright = 0;
+
+    g_assert_true (adw_style_manager_get_dark (style));
+    g_assert_cmpuint (g_strv_length (legend), ==, classes->len + 1); /* the classes and F1 */
+    for (guint j = 0; j < classes->len; j++)
+      g_assert_cmpstr (legend[j], ==, grid->class_names[g_array_index (classes, guint, j)]);
+    if (keep != NULL)
+      {
+        g_autofree char *path = g_build_filename (keep, "sweep-dark.png", NULL);
+
+        gdk_texture_save_to_png (shot, path);
+      }
+    /* the second class's colour, pure blue on the canvas, on a dark
+     * background: its line is drawn lighter, with a clear contrast */
+    gdk_texture_download (shot, data, (gsize) w * 4);
+    bg = luminance (data[(gsize) (h - 4) * w * 4 + 4 * 4 + 2] / 255.0,
+                    data[(gsize) (h - 4) * w * 4 + 4 * 4 + 1] / 255.0,
+                    data[(gsize) (h - 4) * w * 4 + 4 * 4 + 0] / 255.0);
+    g_assert_cmpfloat (bg, <, 0.3);
+    for (gsize i = 0; i < (gsize) w * h; i++)
+      {
+        const guint8 *p = data + i * 4;
+
+        /* bluish, and much lighter than pure blue */
+        if (p[0] > 200 && p[0] > p[2] + 40 && luminance (p[2] / 255.0, p[1] / 255.0, p[0] / 255.0) > bg + 0.25)
+          n_bright++;
+      }
+    g_test_message ("dark sweep chart: background luminance %.2f, %u light-blue pixels", bg, n_bright);
+    g_assert_cmpuint (n_bright, >, 24);
+  }
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_DEFAULT);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_unlink (truth_path);
+  g_unlink (scene_path);
+  g_rmdir (dir);
+}
+
 /* ------------------------------------------------------------------ */
 /* Main-loop watchdog.  A gap is the wall time between two 1 ms ticks minus
  * the time the main thread sat runnable in the kernel's run queue waiting for
@@ -1767,6 +1918,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/gui/model-tools", test_gui_model_tools);
   g_test_add_func ("/gui/keyboard", test_gui_keyboard);
   g_test_add_func ("/gui/scales", test_gui_scales);
+  g_test_add_func ("/gui/issue17", test_gui_issue17);
   status = g_test_run ();
   /* as the application's shutdown does: no worker inside OpenBLAS at exit */
   g_assert_true (mirada_jobs_wait_idle (30000));

@@ -9,12 +9,15 @@
 
 #include "config.h"
 
+#include <locale.h>
+
 #include <adwaita.h>
 
 #include "detect/mir-detect.h"
 #include "mirada-detector-panel.h"
 #include "mirada-job.h"
 #include "mirada-session.h"
+#include "mirada-sweep-dialog.h"
 
 #define WINDOW_SIZE 150
 #define STRIDE 40
@@ -404,6 +407,193 @@ test_session_detector_panel (void)
   g_object_unref (panel);
 }
 
+static gboolean
+grouping_is (GSettings  *settings,
+             const char *value)
+{
+  g_autofree char *grouping = g_settings_get_string (settings, "grouping");
+
+  return g_strcmp0 (grouping, value) == 0;
+}
+
+/* The background rule (engine) and the first view it gives: a model without
+ * a background class starts with grouping on (merge) unless the user chose
+ * one, and says so; a background class
+ * starts unchecked and is never looked for. */
+static void
+test_session_background_class (void)
+{
+  static const char *const with_bg[] = { "cat", "  Background ", NULL };
+  static const char *const with_fondo[] = { "gato", "FONDO", "perro", NULL };
+  static const char *const with_under[] = { "__background__", "car", NULL };
+  static const char *const without[] = { "cat", "dog", "backgrounds", NULL };
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.mirada.Mirada");
+  g_autoptr(MirDetectParams) params = NULL;
+  MiradaDetectorPanel *panel;
+
+  g_assert_cmpint (mir_detect_find_background_class (with_bg), ==, 1);
+  g_assert_cmpint (mir_detect_find_background_class (with_fondo), ==, 1);
+  g_assert_cmpint (mir_detect_find_background_class (with_under), ==, 0);
+  g_assert_cmpint (mir_detect_find_background_class (without), ==, -1);
+  g_assert_cmpint (mir_detect_find_background_class (NULL), ==, -1);
+
+  g_settings_set_string (settings, "grouping", "none");
+  panel = g_object_ref_sink (g_object_new (MIRADA_TYPE_DETECTOR_PANEL, NULL));
+
+  /* a background class: unchecked, insensitive, off in the params; grouping as set */
+  mirada_detector_panel_set_classes (panel, 2, with_bg);
+  g_assert_cmpint (mirada_detector_panel_get_background_class (panel), ==, 1);
+  g_assert_null (mirada_detector_panel_get_background_note (panel));
+  g_assert_true (grouping_is (settings, "none"));
+  params = mirada_detector_panel_dup_params (panel);
+  g_assert_true (params->classes[0].enabled);
+  g_assert_false (params->classes[1].enabled);
+  g_clear_pointer (&params, mir_detect_params_free);
+  mirada_detector_panel_set_enabled (panel, 1, TRUE);
+  params = mirada_detector_panel_dup_params (panel);
+  g_assert_false (params->classes[1].enabled);
+  g_clear_pointer (&params, mir_detect_params_free);
+
+  /* none: grouping starts on (merge, not the schema's NMS) and the sidebar says why */
+  g_settings_reset (settings, "grouping");
+  mirada_detector_panel_set_classes (panel, 3, without);
+  g_assert_cmpint (mirada_detector_panel_get_background_class (panel), ==, -1);
+  g_assert_nonnull (mirada_detector_panel_get_background_note (panel));
+  g_assert_nonnull (g_strstr_len (mirada_detector_panel_get_background_note (panel), -1, "grouped"));
+  g_assert_true (grouping_is (settings, "merge"));
+  params = mirada_detector_panel_dup_params (panel);
+  g_assert_cmpint (params->grouping, ==, MIR_DETECT_GROUP_MERGE);
+  for (guint k = 0; k < 3; k++)
+    g_assert_true (params->classes[k].enabled);
+
+  /* a grouping the user chose is kept; turned off, the note goes */
+  g_settings_set_string (settings, "grouping", "nms");
+  mirada_detector_panel_set_classes (panel, 3, without);
+  g_assert_true (grouping_is (settings, "nms"));
+  g_assert_nonnull (mirada_detector_panel_get_background_note (panel));
+  g_settings_set_string (settings, "grouping", "none");
+  mirada_detector_panel_set_classes (panel, 3, without);
+  g_assert_true (grouping_is (settings, "none"));
+  g_assert_null (mirada_detector_panel_get_background_note (panel));
+  g_settings_reset (settings, "grouping");
+  g_object_unref (panel);
+}
+
+static void
+wait_sweep (MiradaSweepDialog *sweep)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) (30 * time_scale * G_USEC_PER_SEC);
+
+  while (mirada_sweep_dialog_get_running (sweep))
+    {
+      if (g_get_monotonic_time () > end)
+        g_error ("timed out waiting for the sweep");
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+}
+
+/* The sidebar's controls: the exception factor is greyed out (and says why)
+ * in method 1, the keyboard moves a threshold by 0.01 and 0.05, and numbers a
+ * person reads follow the locale (IoU ≥ 0,5 beside 0,500 in Spanish). */
+static void
+test_session_panel_controls (void)
+{
+  static const char *const names[] = { "cat", "dog", NULL };
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.mirada.Mirada");
+  MirDetectEval eval = { 0 };
+  MiradaDetectorPanel *panel;
+  GtkAdjustment *adj;
+  const char *detail;
+  char *old_locale;
+
+  g_settings_set_string (settings, "method", "1");
+  panel = g_object_ref_sink (g_object_new (MIRADA_TYPE_DETECTOR_PANEL, NULL));
+  mirada_detector_panel_set_classes (panel, 2, names);
+  for (guint k = 0; k < 2; k++)
+    g_assert_false (mirada_detector_panel_get_exception_sensitive (panel, k));
+  g_settings_set_string (settings, "method", "2.1");
+  for (guint k = 0; k < 2; k++)
+    g_assert_true (mirada_detector_panel_get_exception_sensitive (panel, k));
+  g_settings_set_string (settings, "method", "1");
+  g_assert_false (mirada_detector_panel_get_exception_sensitive (panel, 1));
+  g_settings_set_string (settings, "method", "2.2");
+  g_assert_true (mirada_detector_panel_get_exception_sensitive (panel, 1));
+
+  adj = mirada_detector_panel_get_threshold_adjustment (panel, 0);
+  g_assert_cmpfloat_with_epsilon (gtk_adjustment_get_step_increment (adj), 0.01, 1e-12);
+  g_assert_cmpfloat_with_epsilon (gtk_adjustment_get_page_increment (adj), 0.05, 1e-12);
+  adj = mirada_detector_panel_get_exception_adjustment (panel, 0);
+  g_assert_cmpfloat_with_epsilon (gtk_adjustment_get_step_increment (adj), 0.01, 1e-12);
+
+  old_locale = g_strdup (setlocale (LC_NUMERIC, NULL));
+  if (setlocale (LC_NUMERIC, "es_ES.UTF-8") == NULL)
+    g_test_message ("es_ES.UTF-8 not installed: the decimal comma is not checked");
+  else
+    {
+      eval.precision = eval.recall = eval.f1 = 0.5;
+      eval.true_positives = 1;
+      eval.n_truth = eval.n_detected = 2;
+      mirada_detector_panel_set_evaluation (panel, &eval, "scene.json");
+      detail = mirada_detector_panel_get_evaluation_detail (panel);
+      g_test_message ("%s · %s", mirada_detector_panel_get_evaluation_text (panel), detail);
+      g_assert_nonnull (g_strstr_len (detail, -1, "0,5"));
+      g_assert_null (g_strstr_len (detail, -1, "0.5"));
+      g_assert_nonnull (g_strstr_len (mirada_detector_panel_get_evaluation_text (panel), -1, "0,500"));
+    }
+  /* the sweep's list of exception factors: "0; 0,5; 1" in Spanish, read back */
+  if (setlocale (LC_NUMERIC, "es_ES.UTF-8") != NULL)
+    {
+      static const float probs[2 * 2 * 2] = { 0.9f, 0.1f, 0.2f, 0.8f, 0.6f, 0.4f, 0.3f, 0.7f };
+      static const double fe[] = { 0.25, 0.75 };
+      g_autoptr(MirDetectParams) base = mir_detect_params_new (2, MIR_DETECT_METHOD_2_2);
+      g_autoptr(GError) error = NULL;
+      MirDetectGeometry geom;
+      MirDetectGrid *grid;
+      MiradaSweepDialog *sweep = mirada_sweep_dialog_new (NULL);
+
+      g_assert_true (mir_detect_geometry_init (&geom, 40, 40, 20, 20, FALSE, &error));
+      grid = mir_detect_grid_new (&geom, 2, names, MIR_HEAD_SOFTMAX, probs, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (mirada_sweep_dialog_get_exceptions_text (sweep), ==, "0; 0,5; 1");
+      mirada_sweep_dialog_set_input (sweep, grid, base, NULL);
+      wait_sweep (sweep);
+      g_assert_cmpuint (mirada_sweep_dialog_get_n_rows (sweep) % 3, ==, 0);
+      g_assert_cmpfloat (mirada_sweep_dialog_get_row (sweep, mirada_sweep_dialog_get_n_rows (sweep) / 3)->exception, ==, 0.5);
+      mirada_sweep_dialog_set_range (sweep, 0.5, 0.9, 0.2, fe, G_N_ELEMENTS (fe));
+      g_assert_cmpstr (mirada_sweep_dialog_get_exceptions_text (sweep), ==, "0,25; 0,75");
+      wait_sweep (sweep);
+      g_assert_cmpuint (mirada_sweep_dialog_get_n_rows (sweep), ==, 3 * 2);
+      g_assert_cmpfloat (mirada_sweep_dialog_get_row (sweep, 3)->exception, ==, 0.75);
+      gtk_window_destroy (GTK_WINDOW (sweep));
+      mir_detect_grid_unref (grid);
+    }
+  setlocale (LC_NUMERIC, old_locale);
+  g_free (old_locale);
+  g_settings_reset (settings, "method");
+  g_object_unref (panel);
+}
+
+static gboolean
+has_model (MiradaSession *session)
+{
+  return !mirada_session_get_busy (session) && mirada_session_get_model (session) != NULL;
+}
+
+/* Open TF.js Folder hands the session a folder: the loader takes it. */
+static void
+test_session_tfjs_folder (void)
+{
+  g_autoptr(MiradaSession) session = mirada_session_new ();
+  g_autofree char *dir = g_test_build_filename (G_TEST_DIST, "data", "formats", "tfjs-float32", NULL);
+  g_autoptr(GFile) folder = g_file_new_for_path (dir);
+
+  g_assert_true (g_file_test (dir, G_FILE_TEST_IS_DIR));
+  mirada_session_open_model (session, folder);
+  wait_until (has_model, session, 60, "the TF.js model from its folder");
+  g_assert_cmpuint (mir_model_get_n_classes (mirada_session_get_model (session)), >, 0);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -425,6 +615,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/session/detect", test_session_detect);
   g_test_add_func ("/session/bad-geometry", test_session_bad_geometry);
   g_test_add_func ("/session/detector-panel", test_session_detector_panel);
+  g_test_add_func ("/session/background-class", test_session_background_class);
+  g_test_add_func ("/session/panel-controls", test_session_panel_controls);
+  g_test_add_func ("/session/tfjs-folder", test_session_tfjs_folder);
   status = g_test_run ();
   /* as the application's shutdown does: no worker inside OpenBLAS at exit */
   g_assert_true (mirada_jobs_wait_idle (30000));

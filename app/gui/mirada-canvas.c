@@ -35,6 +35,7 @@ struct _MiradaCanvas
   double pointer_x, pointer_y;
   gboolean hovering;
   int hover_row, hover_col;
+  gboolean pointer_inside;   /* pointer_x/y are in the widget (hover follows zoom and pan) */
   gboolean has_selection;
   int sel_row, sel_col;
   gboolean presentation;     /* thick boxes, large bold labels */
@@ -186,8 +187,11 @@ mirada_draw_boxes_full (cairo_t           *cr,
       cairo_stroke (cr);
     }
 
-  /* Labels, most probable first; one that would cover an earlier label is
-   * left out (overlapping windows would otherwise bury them all). */
+  /* Labels, most probable first, above their box (inside it only at the
+   * image's top edge) so that they hide nothing of what they label.  A label
+   * that would cover an earlier (more probable) one moves down, below that
+   * label, while it still lies within its box's height; otherwise it is left
+   * out (overlapping windows would otherwise bury them all). */
   order = g_ptr_array_new ();
   for (guint i = 0; i < boxes->len; i++)
     g_ptr_array_add (order, &g_array_index (boxes, MirDetectBox, i));
@@ -199,15 +203,30 @@ mirada_draw_boxes_full (cairo_t           *cr,
       g_autofree char *name = class_label (class_names, b->class_index);
       g_autofree char *text = g_strdup_printf ("%s %.3f", name, b->prob);
       graphene_rect_t rect;
-      gboolean free_spot = TRUE;
+      gboolean free_spot = FALSE;
+      double top = b->y * scale, bottom = (b->y + b->height) * scale;
       int tw, th;
       GdkRGBA color;
 
       pango_layout_set_text (layout, text, -1);
       pango_layout_get_pixel_size (layout, &tw, &th);
-      graphene_rect_init (&rect, b->x * scale + inset, b->y * scale + inset, tw + 6, th + 2);
-      for (guint j = 0; j < placed->len && free_spot; j++)
-        free_spot = !graphene_rect_intersection (&rect, &g_array_index (placed, graphene_rect_t, j), NULL);
+      graphene_rect_init (&rect, b->x * scale, top - (th + 2), tw + 6, th + 2);
+      if (rect.origin.y < 0)
+        rect.origin.y = top + 1;
+      while (!free_spot && rect.origin.y + rect.size.height <= bottom)
+        {
+          free_spot = TRUE;
+          for (guint j = 0; j < placed->len && free_spot; j++)
+            {
+              const graphene_rect_t *other = &g_array_index (placed, graphene_rect_t, j);
+
+              if (graphene_rect_intersection (&rect, other, NULL))
+                {
+                  free_spot = FALSE;
+                  rect.origin.y = other->origin.y + other->size.height + 1;
+                }
+            }
+        }
       if (!free_spot)
         continue;
       g_array_append_val (placed, rect);
@@ -596,19 +615,18 @@ widget_to_image (MiradaCanvas *self,
   return TRUE;
 }
 
+/* The window under the pointer, again: after a motion, and after anything
+ * that moves the image under a still pointer (zoom, pan, fit, a new grid),
+ * so the hover read-out never describes a window the pointer has left. */
 static void
-pointer_motion_cb (GtkEventControllerMotion *controller,
-                   double                    x,
-                   double                    y,
-                   MiradaCanvas             *self)
+update_hover (MiradaCanvas *self)
 {
   double ix, iy;
-  int row, col;
+  int row = 0, col = 0;
   gboolean hovering = FALSE;
 
-  self->pointer_x = x;
-  self->pointer_y = y;
-  if (self->grid != NULL && widget_to_image (self, x, y, &ix, &iy))
+  if (self->pointer_inside && self->grid != NULL &&
+      widget_to_image (self, self->pointer_x, self->pointer_y, &ix, &iy))
     hovering = mirada_grid_lookup (self->grid, ix, iy, &row, &col);
 
   if (hovering != self->hovering || (hovering && (row != self->hover_row || col != self->hover_col)))
@@ -623,10 +641,33 @@ pointer_motion_cb (GtkEventControllerMotion *controller,
     }
 }
 
+void
+mirada_canvas_pointer_moved (MiradaCanvas *self,
+                             double        x,
+                             double        y)
+{
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+
+  self->pointer_x = x;
+  self->pointer_y = y;
+  self->pointer_inside = TRUE;
+  update_hover (self);
+}
+
+static void
+pointer_motion_cb (GtkEventControllerMotion *controller,
+                   double                    x,
+                   double                    y,
+                   MiradaCanvas             *self)
+{
+  mirada_canvas_pointer_moved (self, x, y);
+}
+
 static void
 pointer_leave_cb (GtkEventControllerMotion *controller,
                   MiradaCanvas             *self)
 {
+  self->pointer_inside = FALSE;
   if (self->hovering)
     {
       self->hovering = FALSE;
@@ -665,6 +706,7 @@ zoom_at (MiradaCanvas *self,
   self->pan_y = wy - (wy - self->pan_y) * new_zoom / self->zoom;
   self->zoom = new_zoom;
   gtk_widget_queue_draw (GTK_WIDGET (self));
+  update_hover (self);
 }
 
 static gboolean
@@ -684,6 +726,7 @@ scrolled_cb (GtkEventControllerScroll *controller,
       self->pan_x -= dx * 30;
       self->pan_y -= dy * 30;
       gtk_widget_queue_draw (GTK_WIDGET (self));
+      update_hover (self);
       return TRUE;
     }
 
@@ -719,6 +762,7 @@ drag_update_cb (GtkGestureDrag *gesture,
   self->pan_x = self->drag_start_x + dx;
   self->pan_y = self->drag_start_y + dy;
   gtk_widget_queue_draw (GTK_WIDGET (self));
+  update_hover (self);
 }
 
 static void
@@ -843,6 +887,7 @@ mirada_canvas_set_detections (MiradaCanvas *self,
   g_clear_pointer (&self->boxes, g_array_unref);
   self->boxes = boxes;
   gtk_widget_queue_draw (GTK_WIDGET (self));
+  update_hover (self);
 }
 
 void
@@ -921,6 +966,7 @@ mirada_canvas_zoom_fit (MiradaCanvas *self)
 {
   self->fit = TRUE;
   gtk_widget_queue_draw (GTK_WIDGET (self));
+  update_hover (self);
 }
 
 double

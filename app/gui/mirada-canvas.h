@@ -29,6 +29,8 @@ void        mirada_canvas_set_n_scales    (MiradaCanvas *self, guint n_scales);
 char       *mirada_canvas_describe_window (MiradaCanvas *self, int row, int col);
 /* The window under the pointer, if any. */
 gboolean    mirada_canvas_get_hover       (MiradaCanvas *self, int *row, int *col);
+/* The pointer is at (@x, @y), widget pixels (what motion events call; tests too). */
+void        mirada_canvas_pointer_moved   (MiradaCanvas *self, double x, double y);
 /* Ground-truth boxes (array of MirDetectTruthBox), drawn dashed; NULL hides them. */
 void        mirada_canvas_set_truth       (MiradaCanvas *self, GArray *truth);
 GArray     *mirada_canvas_get_truth       (MiradaCanvas *self);

@@ -16,6 +16,8 @@ typedef struct
   GtkCheckButton *enabled;
   GtkAdjustment *threshold;
   GtkAdjustment *exception;
+  GtkWidget *exception_scale;
+  GtkWidget *exception_note; /* "methods 2.1 and 2.2 only", shown in method 1 */
   GtkLabel *count;
 } ClassRow;
 
@@ -28,10 +30,11 @@ struct _MiradaDetectorPanel
   GtkAdjustment *stride_adjustment;
   GtkAdjustment *levels_adjustment;
   GtkAdjustment *radius_adjustment;
-  GtkDropDown *method_dropdown;
+  AdwComboRow *method_row;
   GtkDropDown *grouping_dropdown;
   GtkSwitch *compat_switch;
   GtkLabel *note_label;
+  GtkLabel *background_label;
   GtkLabel *no_classes_label;
   GtkBox *classes_box;
   GtkWidget *truth_group;
@@ -42,6 +45,7 @@ struct _MiradaDetectorPanel
   /* owned */
   GSettings *settings;
   GArray *rows; /* ClassRow */
+  gint background_class; /* mir_detect_find_background_class(), -1 for none */
   guint grid_changed_id;
 
   /* borrowed */
@@ -85,6 +89,11 @@ grid_value_changed_cb (MiradaDetectorPanel *self)
 
 static const char *const method_choices[] = { "1", "2.1", "2.2", NULL };
 static const char *const grouping_choices[] = { "none", "nms", "merge", NULL };
+/* the grouping a model without a background class starts with (index in
+ * grouping_choices): on generated scenes merge gave a better F1 and count
+ * than NMS for such a model (docs/detector.md, "A model without a background
+ * class") */
+#define NO_BACKGROUND_GROUPING 2
 
 static void
 draw_swatch (GtkDrawingArea *area,
@@ -120,6 +129,41 @@ labelled_scale (GtkAdjustment *adjustment,
   gtk_box_append (GTK_BOX (box), label);
   gtk_box_append (GTK_BOX (box), scale);
   return box;
+}
+
+/* The sidebar says why boxes are grouped when the model has no background
+ * class (and stays quiet when the user turned grouping off). */
+static void
+update_background_note (MiradaDetectorPanel *self)
+{
+  gtk_widget_set_visible (GTK_WIDGET (self->background_label),
+                          self->rows->len > 0 && self->background_class < 0 &&
+                          gtk_drop_down_get_selected (self->grouping_dropdown) != 0 /* none */);
+}
+
+/* Method 1 stops at filter 1: the exception factor does nothing there, so
+ * its slider is greyed out and says which methods use it. */
+static void
+update_exception_rows (MiradaDetectorPanel *self)
+{
+  gboolean used = adw_combo_row_get_selected (self->method_row) != 0;
+
+  for (guint i = 0; i < self->rows->len; i++)
+    {
+      ClassRow *row = &g_array_index (self->rows, ClassRow, i);
+
+      gtk_widget_set_sensitive (row->exception_scale, used);
+      gtk_widget_set_visible (row->exception_note, !used);
+    }
+}
+
+gboolean
+mirada_detector_panel_get_exception_sensitive (MiradaDetectorPanel *self,
+                                               guint                class_index)
+{
+  g_return_val_if_fail (MIRADA_IS_DETECTOR_PANEL (self), FALSE);
+  g_return_val_if_fail (class_index < self->rows->len, FALSE);
+  return gtk_widget_get_sensitive (g_array_index (self->rows, ClassRow, class_index).exception_scale);
 }
 
 static void
@@ -158,6 +202,19 @@ mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
   clear_rows (self);
   n_classes = MIN (n_classes, MAX_CLASSES);
   gtk_widget_set_visible (GTK_WIDGET (self->no_classes_label), n_classes == 0);
+  self->background_class = n_names >= n_classes ? mir_detect_find_background_class (names) : -1;
+  if (self->background_class >= (gint) n_classes)
+    self->background_class = -1;
+  /* Without a "nothing here" class every window gets some class and the
+   * windows over one object overlap by the dozen: start with the grouping
+   * that suits that best, unless the user chose one. */
+  if (n_classes > 0 && self->background_class < 0)
+    {
+      g_autoptr(GVariant) chosen = g_settings_get_user_value (self->settings, "grouping");
+
+      if (chosen == NULL)
+        gtk_drop_down_set_selected (self->grouping_dropdown, NO_BACKGROUND_GROUPING);
+    }
 
   for (guint k = 0; k < n_classes; k++)
     {
@@ -180,10 +237,13 @@ mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
       gtk_widget_set_hexpand (name_label, TRUE);
       gtk_widget_add_css_class (count, "count-label");
       gtk_widget_set_tooltip_text (count, _("Windows kept for this class with the current settings"));
-      /* a "background" class ("nothing here", as the built-in model has) is not
-       * looked for unless the user asks */
-      gtk_check_button_set_active (GTK_CHECK_BUTTON (enabled), g_ascii_strcasecmp (name, "background") != 0);
-      gtk_widget_set_tooltip_text (enabled, _("Look for this class"));
+      /* a "background" class ("nothing here", as the built-in model has) is
+       * never looked for: its boxes would cover the whole photo */
+      gtk_check_button_set_active (GTK_CHECK_BUTTON (enabled), (gint) k != self->background_class);
+      gtk_widget_set_sensitive (enabled, (gint) k != self->background_class);
+      gtk_widget_set_tooltip_text (enabled, (gint) k != self->background_class
+                                   ? _("Look for this class")
+                                   : _("This is the model’s background class (“nothing here”): its windows are never drawn."));
       gtk_accessible_update_property (GTK_ACCESSIBLE (enabled), GTK_ACCESSIBLE_PROPERTY_LABEL, name, -1);
       row.enabled = GTK_CHECK_BUTTON (enabled);
       gtk_box_append (GTK_BOX (header), enabled);
@@ -192,17 +252,30 @@ mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
       gtk_box_append (GTK_BOX (header), count);
       gtk_box_append (GTK_BOX (box), header);
 
+      /* arrow keys move by 0.01, Page Up/Down by 0.05; a drag still gives any value */
       row.threshold = g_object_ref_sink (gtk_adjustment_new (g_settings_get_double (self->settings, "threshold"),
-                                                              0.0, 1.0, 0.001, 0.01, 0.0));
+                                                              0.0, 1.0, 0.01, 0.05, 0.0));
       row.exception = g_object_ref_sink (gtk_adjustment_new (g_settings_get_double (self->settings, "exception-factor"),
-                                                              0.0, 1.0, 0.01, 0.1, 0.0));
+                                                              0.0, 1.0, 0.01, 0.05, 0.0));
       row.count = GTK_LABEL (count);
       gtk_box_append (GTK_BOX (box),
                       labelled_scale (row.threshold, _("Threshold P(x)"),
                                       _("Threshold P(x), filter 1 (equation 1): keep window n when Pₙ(x) ≥ P(x). Higher values keep fewer, surer windows.")));
-      gtk_box_append (GTK_BOX (box),
-                      labelled_scale (row.exception, _("Exception factor fₑ(x)"),
-                                      _("Exception factor fₑ(x), 0 ≤ fₑ(x) ≤ 1: the value that stands in for a missing neighbour when the neighbourhood mean of a selected window is computed (equation 2). Used by methods 2.1 and 2.2.")));
+      {
+        GtkWidget *exception_box = labelled_scale (row.exception, _("Exception factor fₑ(x)"),
+                                                   _("Exception factor fₑ(x), 0 ≤ fₑ(x) ≤ 1: the value that stands in for a missing neighbour when the neighbourhood mean of a selected window is computed (equation 2). Used by methods 2.1 and 2.2."));
+
+        row.exception_scale = gtk_widget_get_last_child (exception_box);
+        /* one line, not wrapped: a wrapping label per class made every
+         * relayout of the sidebar (each progress step) cost tens of ms */
+        row.exception_note = gtk_label_new (_("Only methods 2.1 and 2.2 use it"));
+        gtk_label_set_xalign (GTK_LABEL (row.exception_note), 0);
+        gtk_label_set_ellipsize (GTK_LABEL (row.exception_note), PANGO_ELLIPSIZE_END);
+        gtk_widget_add_css_class (row.exception_note, "caption");
+        gtk_widget_add_css_class (row.exception_note, "dim-label");
+        gtk_widget_insert_after (row.exception_note, exception_box, gtk_widget_get_first_child (exception_box));
+        gtk_box_append (GTK_BOX (box), exception_box);
+      }
       g_signal_connect_swapped (row.enabled, "toggled", G_CALLBACK (emit_filter_changed), self);
       g_signal_connect_swapped (row.threshold, "value-changed", G_CALLBACK (emit_filter_changed), self);
       g_signal_connect_swapped (row.exception, "value-changed", G_CALLBACK (emit_filter_changed), self);
@@ -215,6 +288,23 @@ mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
       g_array_append_val (self->rows, row);
       gtk_box_append (self->classes_box, box);
     }
+  update_exception_rows (self);
+  update_background_note (self);
+}
+
+gint
+mirada_detector_panel_get_background_class (MiradaDetectorPanel *self)
+{
+  g_return_val_if_fail (MIRADA_IS_DETECTOR_PANEL (self), -1);
+  return self->background_class;
+}
+
+const char *
+mirada_detector_panel_get_background_note (MiradaDetectorPanel *self)
+{
+  g_return_val_if_fail (MIRADA_IS_DETECTOR_PANEL (self), NULL);
+  return gtk_widget_get_visible (GTK_WIDGET (self->background_label))
+         ? gtk_label_get_label (self->background_label) : NULL;
 }
 
 guint
@@ -234,7 +324,7 @@ mirada_detector_panel_dup_params (MiradaDetectorPanel *self)
 
   g_return_val_if_fail (MIRADA_IS_DETECTOR_PANEL (self), NULL);
 
-  method = MIN (gtk_drop_down_get_selected (self->method_dropdown), G_N_ELEMENTS (methods) - 1);
+  method = MIN (adw_combo_row_get_selected (self->method_row), G_N_ELEMENTS (methods) - 1);
   grouping = MIN (gtk_drop_down_get_selected (self->grouping_dropdown), G_N_ELEMENTS (groupings) - 1);
   /* the engine's defaults (e.g. method 2.1 takes 1 − P for class 1, as the report does) */
   params = mir_detect_params_new (self->rows->len, methods[method]);
@@ -245,7 +335,8 @@ mirada_detector_panel_dup_params (MiradaDetectorPanel *self)
     {
       ClassRow *row = &g_array_index (self->rows, ClassRow, k);
 
-      params->classes[k].enabled = gtk_check_button_get_active (row->enabled);
+      params->classes[k].enabled = gtk_check_button_get_active (row->enabled) &&
+                                   (gint) k != self->background_class;
       params->classes[k].threshold = gtk_adjustment_get_value (row->threshold);
       params->classes[k].exception = gtk_adjustment_get_value (row->exception);
     }
@@ -330,9 +421,10 @@ mirada_detector_panel_set_evaluation (MiradaDetectorPanel *self,
       return;
     }
   text = mirada_detector_format_evaluation (eval);
-  /* Translators: "3 of 4 true boxes found, 5 boxes detected (IoU ≥ 0.5), from scene.json" */
-  detail = g_strdup_printf (_("%u of %u true boxes found, %u boxes detected (IoU ≥ 0.5), from %s"),
-                            eval->true_positives, eval->n_truth, eval->n_detected, truth_name);
+  /* Translators: "3 of 4 true boxes found, 5 boxes detected (IoU ≥ 0.5), from
+   * scene.json"; the IoU is a number formatted in your locale (0,5) */
+  detail = g_strdup_printf (_("%u of %u true boxes found, %u boxes detected (IoU ≥ %.1f), from %s"),
+                            eval->true_positives, eval->n_truth, eval->n_detected, 0.5, truth_name);
   gtk_label_set_label (self->eval_label, text);
   gtk_label_set_label (self->eval_detail_label, detail);
 }
@@ -342,6 +434,13 @@ mirada_detector_panel_get_evaluation_text (MiradaDetectorPanel *self)
 {
   g_return_val_if_fail (MIRADA_IS_DETECTOR_PANEL (self), NULL);
   return gtk_widget_get_visible (self->truth_group) ? gtk_label_get_label (self->eval_label) : NULL;
+}
+
+const char *
+mirada_detector_panel_get_evaluation_detail (MiradaDetectorPanel *self)
+{
+  g_return_val_if_fail (MIRADA_IS_DETECTOR_PANEL (self), NULL);
+  return gtk_widget_get_visible (self->truth_group) ? gtk_label_get_label (self->eval_detail_label) : NULL;
 }
 
 GArray *
@@ -536,10 +635,11 @@ mirada_detector_panel_class_init (MiradaDetectorPanelClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, stride_adjustment);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, levels_adjustment);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, radius_adjustment);
-  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, method_dropdown);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, method_row);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, grouping_dropdown);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, compat_switch);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, note_label);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, background_label);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, no_classes_label);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, classes_box);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, truth_group);
@@ -554,6 +654,7 @@ mirada_detector_panel_init (MiradaDetectorPanel *self)
   gtk_widget_init_template (GTK_WIDGET (self));
 
   self->rows = g_array_new (FALSE, TRUE, sizeof (ClassRow));
+  self->background_class = -1;
   self->settings = g_settings_new (APPLICATION_ID);
 
   g_settings_bind (self->settings, "window-size", self->window_adjustment, "value", G_SETTINGS_BIND_DEFAULT);
@@ -562,7 +663,7 @@ mirada_detector_panel_init (MiradaDetectorPanel *self)
   g_settings_bind (self->settings, "scales", self->levels_adjustment, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "notebook-compat", self->compat_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "show-truth", self->truth_switch, "active", G_SETTINGS_BIND_DEFAULT);
-  mirada_settings_bind_choice (self->settings, "method", self->method_dropdown, "selected",
+  mirada_settings_bind_choice (self->settings, "method", self->method_row, "selected",
                                method_choices);
   mirada_settings_bind_choice (self->settings, "grouping", self->grouping_dropdown, "selected",
                                grouping_choices);
@@ -573,8 +674,10 @@ mirada_detector_panel_init (MiradaDetectorPanel *self)
   g_signal_connect_swapped (self->radius_adjustment, "value-changed", G_CALLBACK (emit_filter_changed), self);
   /* the notebook layout drops the last column of windows: classify again */
   g_signal_connect_swapped (self->compat_switch, "notify::active", G_CALLBACK (grid_value_changed_cb), self);
-  g_signal_connect_swapped (self->method_dropdown, "notify::selected", G_CALLBACK (emit_filter_changed), self);
+  g_signal_connect_swapped (self->method_row, "notify::selected", G_CALLBACK (emit_filter_changed), self);
+  g_signal_connect_swapped (self->method_row, "notify::selected", G_CALLBACK (update_exception_rows), self);
   g_signal_connect_swapped (self->grouping_dropdown, "notify::selected", G_CALLBACK (emit_filter_changed), self);
+  g_signal_connect_swapped (self->grouping_dropdown, "notify::selected", G_CALLBACK (update_background_note), self);
   /* with a session, the panel asks it to filter or classify again */
   g_signal_connect (self, "filter-changed", G_CALLBACK (push_params), NULL);
   g_signal_connect (self, "grid-changed", G_CALLBACK (push_geometry), NULL);

@@ -21,6 +21,11 @@ void     mirada_detector_panel_set_classes   (MiradaDetectorPanel *self,
                                               guint                n_classes,
                                               const char *const   *names);
 guint    mirada_detector_panel_get_n_classes (MiradaDetectorPanel *self);
+gint     mirada_detector_panel_get_background_class (MiradaDetectorPanel *self);
+const char *mirada_detector_panel_get_background_note (MiradaDetectorPanel *self);
+/* FALSE in method 1, which has no filter 2 */
+gboolean mirada_detector_panel_get_exception_sensitive (MiradaDetectorPanel *self,
+                                                        guint                class_index);
 /* Filter parameters for the current classes; transfer full. */
 MirDetectParams *mirada_detector_panel_dup_params (MiradaDetectorPanel *self);
 int      mirada_detector_panel_get_window    (MiradaDetectorPanel *self);
@@ -41,6 +46,7 @@ void     mirada_detector_panel_set_evaluation (MiradaDetectorPanel *self,
                                                const char          *truth_name);
 /* The label "Precision … · Recall … · F1 …", or NULL without ground truth. */
 const char *mirada_detector_panel_get_evaluation_text (MiradaDetectorPanel *self);
+const char *mirada_detector_panel_get_evaluation_detail (MiradaDetectorPanel *self);
 char    *mirada_detector_format_evaluation   (const MirDetectEval *eval);
 /* The ticked classes (gint indices); transfer full. */
 GArray  *mirada_detector_panel_dup_enabled   (MiradaDetectorPanel *self);

@@ -166,10 +166,17 @@ mirada_model_properties_new (MiradaWindow *window)
   sidecar = mirada_window_dup_sidecar_path (window);
   if (sidecar != NULL)
     {
-      g_autofree char *base = g_path_get_basename (sidecar);
-      /* Translators: %s is a file name such as cats.mirada.json */
-      g_autofree char *where = g_strdup_printf (_("Saved to “%s” beside the model"), base);
+      g_autofree char *display = g_filename_display_name (sidecar);
+      g_autofree char *where = NULL;
 
+      /* say where Save writes before it does, the whole path: the model's
+       * folder may be a shared one */
+      if (g_file_test (sidecar, G_FILE_TEST_EXISTS))
+        /* Translators: %s is a whole path such as /home/ana/cats.mirada.json */
+        where = g_strdup_printf (_("Save replaces “%s”, the file beside the model that keeps these settings."), display);
+      else
+        /* Translators: %s is a whole path such as /home/ana/cats.mirada.json */
+        where = g_strdup_printf (_("Save writes these settings to “%s”, beside the model."), display);
       adw_preferences_group_set_description (self->input_group, where);
     }
   else
@@ -180,6 +187,13 @@ mirada_model_properties_new (MiradaWindow *window)
                                          _("One name a line, in the order of the model’s outputs; "
                                            "leave empty for “class 0”, “class 1”, …"));
   return GTK_WIDGET (self);
+}
+
+const char *
+mirada_model_properties_get_destination (MiradaModelProperties *self)
+{
+  g_return_val_if_fail (MIRADA_IS_MODEL_PROPERTIES (self), NULL);
+  return adw_preferences_group_get_description (self->input_group);
 }
 
 static void

@@ -28,4 +28,6 @@ void       mirada_model_properties_set_class_names (MiradaModelProperties *self,
 gboolean   mirada_model_properties_save  (MiradaModelProperties *self,
                                           GError               **error);
 
+/* What the dialog says Save will write (the sidecar's whole path), for tests. */
+const char *mirada_model_properties_get_destination (MiradaModelProperties *self);
 G_END_DECLS

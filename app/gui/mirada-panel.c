@@ -112,6 +112,33 @@ mirada_panel_run (MiradaPanel *self)
                          klass->result_free, job_done, g_object_ref (self), g_object_unref);
 }
 
+/* While the panel has nothing to compute, its status line says why, as the
+ * session's state says: a model or image still loading, the detector still
+ * classifying, or nothing opened yet ("Open an image" only without one). */
+static void
+update_waiting_status (MiradaPanel *self)
+{
+  MiradaPanelPrivate *priv = mirada_panel_get_instance_private (self);
+  MiradaPanelClass *klass = MIRADA_PANEL_GET_CLASS (self);
+  MiradaSession *session = priv->session;
+  const char *job = session != NULL && mirada_session_get_busy (session)
+                    ? mirada_session_get_job_title (session) : NULL;
+
+  if (priv->model == NULL)
+    mirada_panel_set_status (self, job != NULL ? job : _("Open a model."));
+  else if (priv->layers->len == 0)
+    mirada_panel_set_status (self, _("This model has no convolutional layer to show."));
+  else if (klass->needs_input && priv->input == NULL)
+    {
+      if (job != NULL)
+        mirada_panel_set_status (self, job);
+      else if (session != NULL && mirada_session_get_image (session) != NULL)
+        mirada_panel_set_status (self, _("Click a window on the image to look at that window."));
+      else
+        mirada_panel_set_status (self, _("Open an image; click a window on it to look at that window."));
+    }
+}
+
 static void
 set_model (MiradaPanel *self,
            MirModel    *model)
@@ -155,12 +182,7 @@ set_model (MiradaPanel *self,
     klass->model_changed (self, model);
   priv->updating = FALSE;
 
-  if (model == NULL)
-    mirada_panel_set_status (self, _("Open a model."));
-  else if (priv->layers->len == 0)
-    mirada_panel_set_status (self, _("This model has no convolutional layer to show."));
-  else if (klass->needs_input && priv->input == NULL)
-    mirada_panel_set_status (self, _("Open an image; click a window on it to look at that window."));
+  update_waiting_status (self);
   /* work that needs no image (filter patterns) is costly: only on request */
   if (klass->needs_input)
     mirada_panel_run (self);
@@ -195,8 +217,13 @@ mirada_panel_set_session (MiradaPanel   *self,
     return;
   g_object_add_weak_pointer (G_OBJECT (session), (gpointer *) &priv->session);
   g_signal_connect_object (session, "notify::model", G_CALLBACK (session_model_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "notify::busy", G_CALLBACK (update_waiting_status), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "notify::job-title", G_CALLBACK (update_waiting_status), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "notify::image", G_CALLBACK (update_waiting_status), self, G_CONNECT_SWAPPED);
   if (mirada_session_get_model (session) != priv->model)
     session_model_cb (self);
+  else
+    update_waiting_status (self);
 }
 
 void
@@ -217,7 +244,10 @@ mirada_panel_set_input (MiradaPanel *self,
   if (!MIRADA_PANEL_GET_CLASS (self)->needs_input)
     return;
   if (input == NULL)
-    mirada_job_runner_cancel (priv->runner);
+    {
+      mirada_job_runner_cancel (priv->runner);
+      update_waiting_status (self);
+    }
   else
     mirada_panel_run (self);
 }
@@ -352,6 +382,15 @@ mirada_panel_set_content (MiradaPanel *self,
 
   g_return_if_fail (MIRADA_IS_PANEL (self));
   gtk_scrolled_window_set_child (priv->scrolled, content);
+}
+
+const char *
+mirada_panel_get_status (MiradaPanel *self)
+{
+  MiradaPanelPrivate *priv = mirada_panel_get_instance_private (self);
+
+  g_return_val_if_fail (MIRADA_IS_PANEL (self), NULL);
+  return gtk_label_get_label (priv->status_label);
 }
 
 void

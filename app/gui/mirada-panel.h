@@ -76,6 +76,8 @@ GtkDropDown     *mirada_panel_get_layer_dropdown (MiradaPanel *self);
 /* The scrolled area's child (the picture unless set). */
 void             mirada_panel_set_content  (MiradaPanel *self, GtkWidget *content);
 void             mirada_panel_set_status   (MiradaPanel *self, const char *text);
+/* The status line's text (what the panel is doing or waiting for). */
+const char      *mirada_panel_get_status   (MiradaPanel *self);
 void             mirada_panel_set_texture  (MiradaPanel *self, GdkTexture *texture);
 /* TRUE while the layer list is being rebuilt (its signals are not choices). */
 gboolean         mirada_panel_is_updating  (MiradaPanel *self);

@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <locale.h>
 #include <math.h>
 
 #include <glib/gi18n.h>
@@ -86,14 +87,42 @@ row_clear (gpointer data)
   g_clear_pointer (&row->counts, g_free);
 }
 
+/* The locale writes 0,5: the list of exception factors is then separated
+ * by semicolons ("0; 0,5; 1"), as spreadsheets do. */
+static gboolean
+decimal_comma (void)
+{
+  return strcmp (localeconv ()->decimal_point, ",") == 0;
+}
+
+static void
+format_exceptions (GString      *text,
+                   const double *values,
+                   guint         n)
+{
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (text, "%s%g", i == 0 ? "" : decimal_comma () ? "; " : ", ", values[i]);
+}
+
+/* A number for a person (the locale's decimal separator, as every other
+ * number in the window) or for a CSV file (always '.'). */
 static char *
-fmt_double (double v,
-            const char *format)
+fmt_double (double      v,
+            const char *format,
+            gboolean    for_csv)
 {
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
 
   if (isnan (v))
     return g_strdup ("");
+  if (!for_csv)
+    {
+      /* @format is "%.<digit>f" or "%.<digit>g" */
+      int digits = format[2] - '0';
+
+      g_return_val_if_fail (format[0] == '%' && format[1] == '.' && digits >= 0 && digits <= 9, NULL);
+      return format[3] == 'g' ? g_strdup_printf ("%.*g", digits, v) : g_strdup_printf ("%.*f", digits, v);
+    }
   return g_strdup (g_ascii_formatd (buf, sizeof buf, format, v));
 }
 
@@ -131,24 +160,25 @@ column_titles (MiradaSweepDialog *self,
 
 static GStrv
 row_cells (MiradaSweepDialog    *self,
-           const MiradaSweepRow *row)
+           const MiradaSweepRow *row,
+           gboolean              for_csv)
 {
   GPtrArray *b = g_ptr_array_new ();
 
-  g_ptr_array_add (b, fmt_double (row->threshold, "%.4g"));
-  g_ptr_array_add (b, fmt_double (row->exception, "%.4g"));
+  g_ptr_array_add (b, fmt_double (row->threshold, "%.4g", for_csv));
+  g_ptr_array_add (b, fmt_double (row->exception, "%.4g", for_csv));
   for (guint i = 0; i < self->classes->len; i++)
     {
       guint c = g_array_index (self->classes, guint, i);
 
-      g_ptr_array_add (b, fmt_double (row->mu[c], "%.4f"));
+      g_ptr_array_add (b, fmt_double (row->mu[c], "%.4f", for_csv));
       g_ptr_array_add (b, g_strdup_printf ("%u", row->counts[c]));
     }
   if (row->has_eval)
     {
-      g_ptr_array_add (b, fmt_double (row->precision, "%.4f"));
-      g_ptr_array_add (b, fmt_double (row->recall, "%.4f"));
-      g_ptr_array_add (b, fmt_double (row->f1, "%.4f"));
+      g_ptr_array_add (b, fmt_double (row->precision, "%.4f", for_csv));
+      g_ptr_array_add (b, fmt_double (row->recall, "%.4f", for_csv));
+      g_ptr_array_add (b, fmt_double (row->f1, "%.4f", for_csv));
     }
   g_ptr_array_add (b, NULL);
   return (GStrv) g_ptr_array_free (b, FALSE);
@@ -163,7 +193,7 @@ mirada_sweep_dialog_to_csv (MiradaSweepDialog *self)
   g_return_val_if_fail (MIRADA_IS_SWEEP_DIALOG (self), NULL);
   if (self->grid == NULL)
     return g_strdup ("");
-  /* Cells hold numbers already formatted with '.' (fmt_double); class
+  /* Cells hold numbers formatted with '.' (fmt_double for CSV); class
    * names in the titles are quoted by MiradaCsv when they need it. */
   titles = column_titles (self, TRUE);
   for (guint i = 0; i < titles->len; i++)
@@ -171,7 +201,7 @@ mirada_sweep_dialog_to_csv (MiradaSweepDialog *self)
   mirada_csv_end_row (csv);
   for (guint r = 0; r < self->rows->len; r++)
     {
-      g_auto(GStrv) cells = row_cells (self, &g_array_index (self->rows, MiradaSweepRow, r));
+      g_auto(GStrv) cells = row_cells (self, &g_array_index (self->rows, MiradaSweepRow, r), TRUE);
 
       for (guint i = 0; cells[i] != NULL; i++)
         mirada_csv_add_string (csv, cells[i]);
@@ -223,7 +253,7 @@ finish (MiradaSweepDialog *self)
     {
       MiradaSweepItem *item = g_object_new (MIRADA_TYPE_SWEEP_ITEM, NULL);
 
-      item->cells = row_cells (self, &g_array_index (self->rows, MiradaSweepRow, r));
+      item->cells = row_cells (self, &g_array_index (self->rows, MiradaSweepRow, r), FALSE);
       g_ptr_array_add (items, item);
     }
   g_list_store_splice (self->items, 0, g_list_model_get_n_items (G_LIST_MODEL (self->items)),
@@ -350,7 +380,7 @@ update_plot_choices (MiradaSweepDialog *self)
 
   for (guint i = 0; i < self->exceptions->len; i++)
     {
-      g_autofree char *s = fmt_double (g_array_index (self->exceptions, double, i), "%.4g");
+      g_autofree char *s = fmt_double (g_array_index (self->exceptions, double, i), "%.4g", FALSE);
       /* Translators: the exception factor of the plotted curves */
       g_autofree char *label = g_strdup_printf (_("fₑ = %s"), s);
       gtk_string_list_append (list, label);
@@ -384,7 +414,8 @@ restart (MiradaSweepDialog *self)
       double t = from + i * step;
       g_array_append_val (self->thresholds, t);
     }
-  parts = g_strsplit_set (gtk_editable_get_text (GTK_EDITABLE (self->fe_entry)), ",; ", -1);
+  parts = g_strsplit_set (gtk_editable_get_text (GTK_EDITABLE (self->fe_entry)),
+                          decimal_comma () ? "; " : ",; ", -1);
   for (guint i = 0; parts[i] != NULL; i++)
     {
       char *end = NULL;
@@ -392,6 +423,8 @@ restart (MiradaSweepDialog *self)
 
       if (*parts[i] == '\0')
         continue;
+      if (decimal_comma ())
+        g_strdelimit (parts[i], ",", '.'); /* "0,5" as the locale writes it; "0.5" too */
       v = g_ascii_strtod (parts[i], &end);
       if (end == parts[i] || *end != '\0' || v < 0 || v > 1)
         {
@@ -486,11 +519,7 @@ mirada_sweep_dialog_set_range (MiradaSweepDialog *self,
   gtk_adjustment_set_value (self->from_adj, from);
   gtk_adjustment_set_value (self->to_adj, to);
   gtk_adjustment_set_value (self->step_adj, step);
-  for (guint i = 0; i < n_exceptions; i++)
-    {
-      char buf[G_ASCII_DTOSTR_BUF_SIZE];
-      g_string_append_printf (text, "%s%s", i ? ", " : "", g_ascii_dtostr (buf, sizeof buf, exceptions[i]));
-    }
+  format_exceptions (text, exceptions, n_exceptions);
   gtk_editable_set_text (GTK_EDITABLE (self->fe_entry), text->str);
   self->updating = FALSE;
   g_clear_handle_id (&self->restart_id, g_source_remove);
@@ -526,6 +555,115 @@ mirada_sweep_dialog_get_classes (MiradaSweepDialog *self)
 /* ------------------------------------------------------------------ */
 /* Plot: counts per class (left axis) and F1 (right axis) against the threshold */
 
+/* A class's colour for a line on this widget: the canvas's colour, lightened
+ * towards the text colour when that is light (dark style), where pure blue
+ * on a dark background all but vanishes. */
+static void
+series_color (guint          class_index,
+              const GdkRGBA *fg,
+              GdkRGBA       *color)
+{
+  double fg_luma = 0.2126 * fg->red + 0.7152 * fg->green + 0.0722 * fg->blue;
+
+  mirada_class_color (class_index, color);
+  if (fg_luma > 0.5)
+    {
+      color->red = 0.55f * color->red + 0.45f * fg->red;
+      color->green = 0.55f * color->green + 0.45f * fg->green;
+      color->blue = 0.55f * color->blue + 0.45f * fg->blue;
+    }
+}
+
+static void
+legend_sample (cairo_t       *cr,
+               double         x,
+               double         y,
+               const GdkRGBA *color,
+               gboolean       dashed)
+{
+  static const double dash[] = { 6.0, 3.0 };
+
+  cairo_save (cr);
+  gdk_cairo_set_source_rgba (cr, color);
+  cairo_set_line_width (cr, 2.0);
+  if (dashed)
+    cairo_set_dash (cr, dash, 2, 0);
+  cairo_move_to (cr, x, y);
+  cairo_line_to (cr, x + 18, y);
+  cairo_stroke (cr);
+  cairo_restore (cr);
+}
+
+/* The legend, one entry per series (a line sample and its name), wrapped
+ * to @max_width from (@x0, @y0); draws only when @draw.  Returns its height. */
+static double
+draw_legend (MiradaSweepDialog *self,
+             cairo_t           *cr,
+             PangoLayout       *layout,
+             const GdkRGBA     *fg,
+             double             x0,
+             double             y0,
+             double             max_width,
+             gboolean           draw)
+{
+  guint n = self->classes->len + (self->truth != NULL ? 1 : 0);
+  double x = x0, y = y0;
+  int tw, th = 0;
+
+  for (guint j = 0; j < n; j++)
+    {
+      gboolean f1 = j == self->classes->len;
+      guint c = f1 ? 0 : g_array_index (self->classes, guint, j);
+      /* Translators: the legend entry of the dashed F1 curve of the sweep chart */
+      const char *name = f1 ? _("F1 (right axis)") : self->grid->class_names[c];
+      double entry_width;
+      GdkRGBA color;
+
+      pango_layout_set_text (layout, name, -1);
+      pango_layout_get_pixel_size (layout, &tw, &th);
+      entry_width = 18 + 4 + tw + 14;
+      if (x > x0 && x + entry_width - 14 > x0 + max_width)
+        {
+          x = x0;
+          y += th + 2;
+        }
+      if (draw)
+        {
+          if (f1)
+            color = *fg;
+          else
+            series_color (c, fg, &color);
+          legend_sample (cr, x, y + th / 2.0, &color, f1);
+          cairo_set_source_rgba (cr, fg->red, fg->green, fg->blue, 0.9);
+          cairo_move_to (cr, x + 22, y);
+          pango_cairo_show_layout (cr, layout);
+        }
+      x += entry_width;
+    }
+  return n > 0 ? y - y0 + th : 0;
+}
+
+const char *
+mirada_sweep_dialog_get_exceptions_text (MiradaSweepDialog *self)
+{
+  g_return_val_if_fail (MIRADA_IS_SWEEP_DIALOG (self), NULL);
+  return gtk_editable_get_text (GTK_EDITABLE (self->fe_entry));
+}
+
+char **
+mirada_sweep_dialog_dup_legend (MiradaSweepDialog *self)
+{
+  GPtrArray *names = g_ptr_array_new ();
+
+  g_return_val_if_fail (MIRADA_IS_SWEEP_DIALOG (self), NULL);
+  for (guint j = 0; self->grid != NULL && j < self->classes->len; j++)
+    g_ptr_array_add (names, g_strdup (self->grid->class_names[g_array_index (self->classes, guint, j)]));
+  if (self->grid != NULL && self->truth != NULL)
+    g_ptr_array_add (names, g_strdup (_("F1 (right axis)")));
+  g_ptr_array_add (names, NULL);
+  return (char **) g_ptr_array_free (names, FALSE);
+}
+
 static void
 draw_plot (GtkDrawingArea *area,
            cairo_t        *cr,
@@ -544,7 +682,13 @@ draw_plot (GtkDrawingArea *area,
 
   if (self->grid == NULL || self->thresholds->len == 0 || pw < 20 || ph < 20)
     return;
+  /* every colour from the widget's style, so the chart reads in light and dark */
   gtk_style_context_get_color (gtk_widget_get_style_context (GTK_WIDGET (area)), &fg);
+  top = 6 + draw_legend (self, cr, layout, &fg, left, 4, pw, FALSE) + 10;
+  ph = height - top - bottom;
+  if (ph < 20)
+    return;
+  draw_legend (self, cr, layout, &fg, left, 4, pw, TRUE);
   nt = self->thresholds->len;
   fe_index = gtk_drop_down_get_selected (self->plot_fe_dropdown);
   if (fe_index == GTK_INVALID_LIST_POSITION || fe_index >= self->exceptions->len)
@@ -613,7 +757,7 @@ draw_plot (GtkDrawingArea *area,
       guint c = g_array_index (self->classes, guint, j);
       GdkRGBA color;
 
-      mirada_class_color (c, &color);
+      series_color (c, &fg, &color);
       gdk_cairo_set_source_rgba (cr, &color);
       for (guint i = 0; i < nt && fe_index * nt + i < self->rows->len; i++)
         {
@@ -798,10 +942,18 @@ mirada_sweep_dialog_init (MiradaSweepDialog *self)
   gtk_box_append (GTK_BOX (controls), mnemonic_label (_("_step"), w));
   gtk_box_append (GTK_BOX (controls), w);
   self->fe_entry = GTK_ENTRY (gtk_entry_new ());
-  gtk_editable_set_text (GTK_EDITABLE (self->fe_entry), "0, 0.5, 1");
+  {
+    static const double defaults[] = { 0, 0.5, 1 };
+    g_autoptr(GString) text = g_string_new (NULL);
+
+    format_exceptions (text, defaults, G_N_ELEMENTS (defaults));
+    gtk_editable_set_text (GTK_EDITABLE (self->fe_entry), text->str);
+  }
   gtk_editable_set_width_chars (GTK_EDITABLE (self->fe_entry), 12);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->fe_entry),
-                               _("Exception factors fₑ(x), separated by commas: the value of a missing neighbour in the neighbourhood mean (methods 2.1 and 2.2)"));
+                               decimal_comma ()
+                               ? _("Exception factors fₑ(x), separated by semicolons: the value of a missing neighbour in the neighbourhood mean (methods 2.1 and 2.2)")
+                               : _("Exception factors fₑ(x), separated by commas: the value of a missing neighbour in the neighbourhood mean (methods 2.1 and 2.2)"));
   gtk_box_append (GTK_BOX (controls), mnemonic_label (_("_Exception factors"), GTK_WIDGET (self->fe_entry)));
   gtk_box_append (GTK_BOX (controls), GTK_WIDGET (self->fe_entry));
   self->plot_fe_dropdown = GTK_DROP_DOWN (gtk_drop_down_new (NULL, NULL));
@@ -844,6 +996,9 @@ mirada_sweep_dialog_init (MiradaSweepDialog *self)
   g_signal_connect_swapped (self->step_adj, "value-changed", G_CALLBACK (range_changed_cb), self);
   g_signal_connect_swapped (self->fe_entry, "changed", G_CALLBACK (range_changed_cb), self);
   g_signal_connect_swapped (self->plot_fe_dropdown, "notify::selected", G_CALLBACK (gtk_widget_queue_draw), self->plot);
+  /* the colours come from the style: draw again when it turns dark or light */
+  g_signal_connect_object (adw_style_manager_get_default (), "notify::dark", G_CALLBACK (gtk_widget_queue_draw),
+                           self->plot, G_CONNECT_SWAPPED);
 }
 
 /* Multi-scale: the sweep filters the first level's grid only; say so. */

@@ -48,6 +48,11 @@ gboolean mirada_sweep_dialog_export_csv   (MiradaSweepDialog *self,
                                            const char        *path,
                                            GError           **error);
 char    *mirada_sweep_dialog_to_csv       (MiradaSweepDialog *self);
+/* The chart's legend: the plotted classes' names, then the F1 entry with truth. */
+char   **mirada_sweep_dialog_dup_legend   (MiradaSweepDialog *self);
+/* The exception factors as the entry shows them ("0, 0.5, 1"; "0; 0,5; 1"
+ * where the decimal separator is a comma). */
+const char *mirada_sweep_dialog_get_exceptions_text (MiradaSweepDialog *self);
 
 void               mirada_sweep_dialog_set_n_scales (MiradaSweepDialog *self,
                                                      guint              n_scales);

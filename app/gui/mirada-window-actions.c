@@ -73,9 +73,27 @@ open_model_action (GtkWidget  *widget,
 
   dialog = gtk_file_chooser_native_new (_("Open a Model"), GTK_WINDOW (self),
                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
-  add_filter (GTK_FILE_CHOOSER (dialog), _("Keras models"),
-              (const char *const[]) { "*.h5", "*.hdf5", "*.keras", "*.json", NULL }, NULL);
+  /* every format the loaders read (a TF.js model is its model.json; its
+   * folder through Open TF.js Folder) */
+  add_filter (GTK_FILE_CHOOSER (dialog), _("Models (Keras, TensorFlow.js, ONNX)"),
+              (const char *const[]) { "*.h5", "*.hdf5", "*.keras", "*.json", "*.onnx", NULL }, NULL);
   add_filter (GTK_FILE_CHOOSER (dialog), _("All files"), (const char *const[]) { "*", NULL }, NULL);
+  g_signal_connect (dialog, "response", G_CALLBACK (model_chosen_cb), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+/* A TensorFlow.js model is a folder (model.json and its weight shards):
+ * the loader takes the folder itself. */
+static void
+open_model_folder_action (GtkWidget  *widget,
+                          const char *action_name,
+                          GVariant   *parameter)
+{
+  MiradaWindow *self = MIRADA_WINDOW (widget);
+  GtkFileChooserNative *dialog;
+
+  dialog = gtk_file_chooser_native_new (_("Open a TensorFlow.js Model Folder"), GTK_WINDOW (self),
+                                        GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Open"), _("_Cancel"));
   g_signal_connect (dialog, "response", G_CALLBACK (model_chosen_cb), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
 }
@@ -544,6 +562,7 @@ void
 _mirada_window_class_actions_init (GtkWidgetClass *widget_class)
 {
   gtk_widget_class_install_action (widget_class, "win.open-model", NULL, open_model_action);
+  gtk_widget_class_install_action (widget_class, "win.open-model-folder", NULL, open_model_folder_action);
   gtk_widget_class_install_action (widget_class, "win.open-image", NULL, open_image_action);
   gtk_widget_class_install_action (widget_class, "win.export", NULL, export_action);
   gtk_widget_class_install_action (widget_class, "win.zoom-in", NULL, zoom_action);

@@ -296,6 +296,32 @@ mir_detect_match_class_name (const char *const *class_names, const char *name)
 }
 
 gint
+mir_detect_find_background_class (const char *const *class_names)
+{
+  static const char *const names[] = {
+    "background", "bg", "fondo", "fundo", "none", "nothing", "nada", "other", "others",
+    "otro", "otros", "outro", "outros", "empty", "negative", "no object", "no_object",
+  };
+
+  if (class_names == NULL)
+    return -1;
+  for (guint c = 0; class_names[c] != NULL; c++)
+    {
+      g_autofree char *folded = g_utf8_casefold (class_names[c], -1);
+      char *name = g_strstrip (folded);
+
+      while (*name == '_' || *name == '-')
+        name++;
+      for (gsize end = strlen (name); end > 0 && (name[end - 1] == '_' || name[end - 1] == '-'); end--)
+        name[end - 1] = '\0';
+      for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+        if (strcmp (name, names[i]) == 0)
+          return (gint) c;
+    }
+  return -1;
+}
+
+gint
 mir_detect_grid_find_class (const MirDetectGrid *grid,
                             const char          *name_or_index,
                             GError             **error)

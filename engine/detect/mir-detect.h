@@ -127,6 +127,13 @@ mir_detect_grid_get (const MirDetectGrid *grid, guint n, guint c)
  * (Unicode case folding: "cat" finds "Cat"); -1 when none or several match. */
 gint           mir_detect_match_class_name (const char *const *class_names,
                                             const char        *name);
+/* The index of the model's "nothing here" class among @class_names
+ * (NULL-terminated; NULL entries end the list): the first name that is, ignoring
+ * case, spaces, '_' and '-' around it, one of background, bg, fondo, fundo,
+ * none, nothing, nada, other, others, otro, otros, outro, outros, empty,
+ * negative, no object; -1 when the model has none.  A model without one puts
+ * every window in some class, so the window groups overlapping boxes. */
+gint           mir_detect_find_background_class (const char *const *class_names);
 /* Class index for a name (mir_detect_match_class_name()) or a decimal
  * index, or -1 with @error set. */
 gint           mir_detect_grid_find_class (const MirDetectGrid *grid,
