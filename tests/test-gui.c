@@ -29,6 +29,7 @@
 #include "io/mir-sidecar.h"
 #include "mir-error.h"
 #include "mir-test-util.h"
+#include "visualize/mir-activation-grid.h"
 
 #define MODEL "mlcommons__pretrainedResnet.h5" /* CIFAR-10 ResNet, 32×32 input, 10 classes */
 
@@ -497,8 +498,9 @@ check_channel_zoom (MiradaPanel *panel, MirModel *model, MirImage *image)
   gint layer = mirada_panel_get_layer (panel);
   GdkTexture *grid = mirada_panel_get_texture (panel);
   MirTensor *act;
+  const gint64 G = MIR_GRID_GAP_DEFAULT;
   gint64 H, W, C;
-  double f, x, y;
+  double f = 0, x, y;
   int ax = -1, ay = -1;
   float value = NAN, expected;
 
@@ -513,21 +515,38 @@ check_channel_zoom (MiradaPanel *panel, MirModel *model, MirImage *image)
   g_assert_cmpint (C, >, 4);
   settle (0.3);
 
-  /* the grid: per_row tiles of W×H a row, upscaled by an integer f: find
-   * the one layout whose width and height give the same f */
+  /* the grid: per_row tiles of W×H a row with white gaps of G pixels
+   * between them, upscaled by an integer f: find the one layout whose
+   * width and height give the same f */
   {
     int gw = gdk_texture_get_width (grid), gh = gdk_texture_get_height (grid);
-    gint64 per_row = 0;
+    gint64 per_row = 0, rows = 0;
+    g_autofree guint8 *px = g_malloc ((gsize) gw * gh * 4);
 
     for (gint64 p = 1; p <= 16 && per_row == 0; p++)
-      if (gw % (p * W) == 0 && gh % (((C + p - 1) / p) * H) == 0 &&
-          gw / (p * W) == gh / (((C + p - 1) / p) * H))
-        per_row = p;
-    g_assert_cmpint (per_row, >, 0);
-    f = (double) gw / (per_row * W);
-    g_test_message ("activation grid %dx%d: %" G_GINT64_FORMAT " tiles a row, ×%g", gw, gh, per_row, f);
+      {
+        gint64 r = (C + p - 1) / p, lw = p * (W + G) - G, lh = r * (H + G) - G;
+
+        if (gw % lw == 0 && gh % lh == 0 && gw / lw == gh / lh)
+          {
+            per_row = p;
+            rows = r;
+            f = (double) gw / lw;
+          }
+      }
+    g_assert_cmpint (per_row, >, 1);
+    g_test_message ("activation grid %dx%d: %" G_GINT64_FORMAT " tiles a row, %" G_GINT64_FORMAT
+                    " rows, ×%g", gw, gh, per_row, rows, f);
+    /* the gap after tile 0 is white from top to bottom */
+    gdk_texture_download (grid, px, (gsize) gw * 4);
+    for (int yy = 0; yy < gh; yy++)
+      for (int xx = (int) (W * f); xx < (int) ((W + G) * f); xx++)
+        g_assert_cmpuint (px[((gsize) yy * gw + xx) * 4 + 1], ==, 255);
+    /* a click on the gap is on no channel */
+    texture_to_picture (picture, (W + G / 2.0) * f, 0.5 * H * f, &x, &y);
+    g_assert_cmpint (mirada_activations_panel_channel_at (MIRADA_ACTIVATIONS_PANEL (panel), x, y), ==, -1);
   }
-  texture_to_picture (picture, (3 + 0.5) * W * f, 0.5 * H * f, &x, &y);
+  texture_to_picture (picture, (3 * (W + G) + 0.5 * W) * f, 0.5 * H * f, &x, &y);
   g_assert_cmpint (mirada_activations_panel_channel_at (MIRADA_ACTIVATIONS_PANEL (panel), x, y), ==, 3);
   g_signal_emit_by_name (find_controller (picture, GTK_TYPE_GESTURE_CLICK), "pressed", 1, x, y);
   g_assert_cmpint (mirada_activations_panel_get_zoom_channel (MIRADA_ACTIVATIONS_PANEL (panel)), ==, 3);

@@ -12,9 +12,12 @@
 #include <adwaita.h>
 
 #include "detect/mir-detect.h"
+#include "mirada-activations-panel.h"
 #include "mirada-detector-panel.h"
+#include "mirada-heatmap-panel.h"
 #include "mirada-job.h"
 #include "mirada-session.h"
+#include "mir-test-util.h"
 
 #define WINDOW_SIZE 150
 #define STRIDE 40
@@ -514,6 +517,53 @@ test_session_rename_classes (void)
   g_assert_cmpuint (counts.errors, ==, 0);
 }
 
+/* The activations panel starts on the first convolution, past the
+ * preprocessing layers (Rescaling, RandomFlip: their output is the image
+ * again); the heat-map panel on Keras' last convolutional layer. */
+static const char *preprocessing_config =
+  "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"pre\", \"layers\": ["
+  "{\"class_name\": \"Rescaling\", \"config\": {\"name\": \"rescale\", \"scale\": 0.00392156862, "
+  "\"offset\": 0.0, \"batch_input_shape\": [null, 16, 16, 3]}},"
+  "{\"class_name\": \"RandomFlip\", \"config\": {\"name\": \"flip\", \"mode\": \"horizontal\"}},"
+  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c1\", \"filters\": 4, "
+  "\"kernel_size\": [3, 3], \"activation\": \"relu\"}},"
+  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c2\", \"filters\": 4, "
+  "\"kernel_size\": [3, 3], \"activation\": \"relu\"}},"
+  "{\"class_name\": \"GlobalAveragePooling2D\", \"config\": {\"name\": \"gap\"}},"
+  "{\"class_name\": \"Dense\", \"config\": {\"name\": \"p\", \"units\": 3, "
+  "\"activation\": \"softmax\"}}]}}";
+
+static void
+test_session_first_conv (void)
+{
+  g_autoptr(MiradaSession) session = mirada_session_new ();
+  g_autoptr(MirModel) model = mir_test_model_from_config (preprocessing_config, 3);
+  MiradaPanel *activations = MIRADA_PANEL (g_object_ref_sink (mirada_activations_panel_new ()));
+  MiradaPanel *heatmap = MIRADA_PANEL (g_object_ref_sink (mirada_heatmap_panel_new ()));
+  gint first_conv = -1;
+
+  /* the first node whose class is a convolution, found here */
+  for (guint i = 0; i < mir_model_get_n_nodes (model) && first_conv < 0; i++)
+    {
+      MirNode *node = mir_model_get_node (model, i);
+
+      if (node->layer != NULL && g_str_equal (node->layer->klass->name, "Conv2D"))
+        first_conv = (gint) i;
+    }
+  g_assert_cmpint (first_conv, ==, mir_model_find_node (model, "c1"));
+  mirada_panel_set_session (activations, session);
+  mirada_panel_set_session (heatmap, session);
+  mirada_session_set_model (session, model);
+  g_assert_cmpint (mirada_panel_get_layer (activations), ==, first_conv);
+  g_assert_cmpint (mirada_panel_get_layer (heatmap), ==, mir_model_find_last_conv (model));
+  g_assert_cmpint (mirada_panel_get_layer (heatmap), ==, mir_model_find_node (model, "c2"));
+
+  mirada_panel_set_session (activations, NULL);
+  mirada_panel_set_session (heatmap, NULL);
+  g_object_unref (activations);
+  g_object_unref (heatmap);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -536,6 +586,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/session/bad-geometry", test_session_bad_geometry);
   g_test_add_func ("/session/detector-panel", test_session_detector_panel);
   g_test_add_func ("/session/rename-classes", test_session_rename_classes);
+  g_test_add_func ("/session/first-conv", test_session_first_conv);
   status = g_test_run ();
   /* as the application's shutdown does: no worker inside OpenBLAS at exit */
   g_assert_true (mirada_jobs_wait_idle (30000));

@@ -133,6 +133,7 @@ set_model (MiradaPanel *self,
   if (model != NULL)
     {
       gint last_conv = mir_model_find_last_conv (model);
+      gboolean first_conv_seen = FALSE;
 
       for (guint i = 0; i < mir_model_get_n_nodes (model); i++)
         {
@@ -143,6 +144,12 @@ set_model (MiradaPanel *self,
             continue;
           if (klass->start_on_last_conv && index == last_conv)
             selected = priv->layers->len;
+          if (klass->start_on_first_conv && !first_conv_seen && node->layer != NULL &&
+              (node->layer->klass->flags & MIR_LAYER_FLAG_CONV))
+            {
+              selected = priv->layers->len;
+              first_conv_seen = TRUE;
+            }
           g_array_append_val (priv->layers, index);
           gtk_string_list_append (layers, node->name);
         }
@@ -460,6 +467,9 @@ mirada_panel_init (MiradaPanel *self)
   gtk_picture_set_can_shrink (priv->picture, TRUE);
   gtk_widget_set_valign (GTK_WIDGET (priv->picture), GTK_ALIGN_START);
   priv->scrolled = GTK_SCROLLED_WINDOW (gtk_scrolled_window_new ());
+  /* never sideways: a grid wider than the panel is scaled to its width
+   * (a horizontal scroll bar hid the last column) */
+  gtk_scrolled_window_set_policy (priv->scrolled, GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);
   gtk_scrolled_window_set_child (priv->scrolled, GTK_WIDGET (priv->picture));
   gtk_widget_set_vexpand (GTK_WIDGET (priv->scrolled), TRUE);
   gtk_box_append (GTK_BOX (self), GTK_WIDGET (priv->scrolled));

@@ -25,6 +25,10 @@ struct _MiradaPanelClass
   gboolean needs_input;
   /* The layer list starts on Keras' "last conv layer" (else on the first). */
   gboolean start_on_last_conv;
+  /* The layer list starts on the first convolution (MIR_LAYER_FLAG_CONV),
+   * past the preprocessing layers (Rescaling, Normalization, Resizing,
+   * Random*…), whose output is only the image again; else on the first. */
+  gboolean start_on_first_conv;
 
   /* Whether @node belongs in the layer list. */
   gboolean (*layer_wanted)  (MiradaPanel *self,
