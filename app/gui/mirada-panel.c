@@ -104,10 +104,11 @@ mirada_panel_run (MiradaPanel *self)
     return;
   if (klass->needs_input && priv->input == NULL)
     return;
-  if (!(job = klass->create_job (self, layer)))
-    return;
+  /* before create_job, which may say better what it looks at */
   if (priv->what != NULL && klass->needs_input)
     mirada_panel_set_status (self, priv->what);
+  if (!(job = klass->create_job (self, layer)))
+    return;
   mirada_job_runner_run (priv->runner, NULL, klass->worker, job, klass->job_free,
                          klass->result_free, job_done, g_object_ref (self), g_object_unref);
 }
@@ -304,6 +305,15 @@ mirada_panel_get_model (MiradaPanel *self)
 
   g_return_val_if_fail (MIRADA_IS_PANEL (self), NULL);
   return priv->model;
+}
+
+MiradaSession *
+mirada_panel_get_session (MiradaPanel *self)
+{
+  MiradaPanelPrivate *priv = mirada_panel_get_instance_private (self);
+
+  g_return_val_if_fail (MIRADA_IS_PANEL (self), NULL);
+  return priv->session;
 }
 
 MirImage *

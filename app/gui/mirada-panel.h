@@ -72,6 +72,8 @@ GtkWidget  *mirada_panel_get_picture   (MiradaPanel *self);
 /* For subclasses */
 MirModel        *mirada_panel_get_model    (MiradaPanel *self);
 MirImage        *mirada_panel_get_input    (MiradaPanel *self);
+/* The session followed, or NULL. */
+MiradaSession   *mirada_panel_get_session  (MiradaPanel *self);
 GSettings       *mirada_panel_get_settings (MiradaPanel *self);
 MiradaJobRunner *mirada_panel_get_runner   (MiradaPanel *self);
 /* The row with the layer list, for the panel's own controls. */
