@@ -485,6 +485,23 @@ check("fer2013 mini-XCEPTION: %d maps, all methods x 7 classes" % len(ran),
       rc == 0 and len(ran) == 7 * len(ALL_METHODS)
       and all(e["width"] > 0 and e["height"] > 0 for e in ran), err)
 
+# activations --gap: white columns between the tiles, the window's 2 by default
+# (the tiny model's "conv" is 14x14x4).
+for args, per_row, gap in ((["--gap", "3", "--per-row", "2"], 2, 3), ([], 16, 2)):
+    path = os.path.join(tmp, "act-gap.png")
+    rc, out, err = run("activations", "--layer", "conv", "-o", path, *args,
+                       model("tiny_softmax.h5"), image("photo.png"))
+    if rc != 0:
+        check("activations %s: exit 0" % args, False, err)
+        continue
+    w, h, rows = read_png_rgb(path)
+    cols, nrows = min(per_row, 4), (4 + per_row - 1) // per_row
+    check("activations %s: %dx%d grid with %d px gaps" % (args, w, h, gap),
+          (w, h) == (cols * (14 + gap) - gap, nrows * (14 + gap) - gap), (w, h))
+    check("activations %s: the gap columns are white" % args,
+          all(rows[y][x] == (255, 255, 255) for y in range(h) for x in range(14, 14 + gap)),
+          [rows[y][14] for y in range(3)])
+
 shutil.rmtree(tmp, ignore_errors=True)
 
 print("1..%d" % len(results))

@@ -31,6 +31,7 @@
 #include "io/mir-sidecar.h"
 #include "mir-error.h"
 #include "mir-test-util.h"
+#include "visualize/mir-activation-grid.h"
 
 #define MODEL "mlcommons__pretrainedResnet.h5" /* CIFAR-10 ResNet, 32×32 input, 10 classes */
 
@@ -487,6 +488,74 @@ find_controller (GtkWidget *widget, GType type)
   return NULL;
 }
 
+/* The heat-map panel's maps against the engine called here on @crop: the
+ * same class (numbered as the detector numbers them), layer and method,
+ * the same map and probability; the most probable first, the model's top
+ * prediction among them. */
+static void
+check_heatmaps_against_engine (MiradaHeatmapPanel *panel, MirModel *model, MirImage *crop)
+{
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.mirada.Mirada");
+  g_autofree char *method_id = g_settings_get_string (settings, "explain-method");
+  g_autoptr(MirTensor) input = NULL;
+  g_autoptr(MirTensor) probs = NULL;
+  g_autoptr(GError) error = NULL;
+  guint n = mirada_heatmap_panel_get_n_overlays (panel);
+  const MirExplainMethod *method = mir_explain_find_method (method_id, NULL);
+  gint64 top = 0;
+
+  g_assert_nonnull (method);
+  g_assert_cmpuint (n, >=, 1);
+  input = mir_image_prepare (crop, model, &error);
+  g_assert_no_error (error);
+  probs = mir_model_predict (model, input, NULL, &error);
+  g_assert_no_error (error);
+  for (gint64 k = 1; k < probs->shape[1]; k++)
+    if (probs->data[k] > probs->data[top])
+      top = k;
+  g_assert_false (mir_model_is_binary_sigmoid (model));
+  g_assert_cmpint (mirada_heatmap_panel_get_explanation (panel, 0)->class_index, ==, top);
+  for (guint i = 0; i < n; i++)
+    {
+      const MirExplanation *shown = mirada_heatmap_panel_get_explanation (panel, i);
+      MirExplainOptions opts = MIR_EXPLAIN_OPTIONS_DEFAULT;
+      g_autoptr(MirExplanation) e = NULL;
+      double worst = 0;
+
+      opts.layer = mirada_panel_get_layer (MIRADA_PANEL (panel));
+      opts.class_index = shown->class_index;
+      opts.complement = shown->complement;
+      e = method->func (model, input, &opts, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (e->width, ==, shown->width);
+      g_assert_cmpint (e->height, ==, shown->height);
+      for (int j = 0; j < e->width * e->height; j++)
+        worst = MAX (worst, fabs (e->map[j] - shown->map[j]));
+      g_test_message ("map %u: %s, class %d, P = %.6f (direct %.6f), worst |Δmap| %.3g", i,
+                      mirada_heatmap_panel_get_caption (panel, i), shown->class_index,
+                      shown->probability, e->probability, worst);
+      g_assert_cmpfloat (worst, <=, 1e-6);
+      g_assert_cmpfloat (fabs (e->probability - shown->probability), <=, 1e-7);
+      /* the order came from an inference run (fused kernels), the maps'
+       * probabilities from the explanation's own forward pass */
+      g_assert_cmpfloat (fabs (shown->probability - probs->data[shown->class_index]), <=, 1e-5);
+      if (i > 0)
+        g_assert_cmpfloat (shown->probability, <=, mirada_heatmap_panel_get_explanation (panel, i - 1)->probability + 1e-5);
+    }
+}
+
+/* A click on the second map shows it large; the back button goes back. */
+static void
+check_heatmap_zoom (MiradaHeatmapPanel *panel)
+{
+  g_assert_cmpint (mirada_heatmap_panel_get_zoomed (panel), ==, -1);
+  g_assert_true (mirada_heatmap_panel_zoom (panel, 1));
+  g_assert_cmpint (mirada_heatmap_panel_get_zoomed (panel), ==, 1);
+  g_assert_false (mirada_heatmap_panel_zoom (panel, 100));
+  g_assert_true (mirada_heatmap_panel_zoom (panel, -1));
+  g_assert_cmpint (mirada_heatmap_panel_get_zoomed (panel), ==, -1);
+}
+
 /* Click channel 3 of the activation grid: it shows large, and the value
  * under the pointer is the layer's output computed here directly. */
 static void
@@ -499,8 +568,9 @@ check_channel_zoom (MiradaPanel *panel, MirModel *model, MirImage *image)
   gint layer = mirada_panel_get_layer (panel);
   GdkTexture *grid = mirada_panel_get_texture (panel);
   MirTensor *act;
+  const gint64 G = MIR_GRID_GAP_DEFAULT;
   gint64 H, W, C;
-  double f, x, y;
+  double f = 0, x, y;
   int ax = -1, ay = -1;
   float value = NAN, expected;
 
@@ -515,21 +585,38 @@ check_channel_zoom (MiradaPanel *panel, MirModel *model, MirImage *image)
   g_assert_cmpint (C, >, 4);
   settle (0.3);
 
-  /* the grid: per_row tiles of W×H a row, upscaled by an integer f: find
-   * the one layout whose width and height give the same f */
+  /* the grid: per_row tiles of W×H a row with white gaps of G pixels
+   * between them, upscaled by an integer f: find the one layout whose
+   * width and height give the same f */
   {
     int gw = gdk_texture_get_width (grid), gh = gdk_texture_get_height (grid);
-    gint64 per_row = 0;
+    gint64 per_row = 0, rows = 0;
+    g_autofree guint8 *px = g_malloc ((gsize) gw * gh * 4);
 
     for (gint64 p = 1; p <= 16 && per_row == 0; p++)
-      if (gw % (p * W) == 0 && gh % (((C + p - 1) / p) * H) == 0 &&
-          gw / (p * W) == gh / (((C + p - 1) / p) * H))
-        per_row = p;
-    g_assert_cmpint (per_row, >, 0);
-    f = (double) gw / (per_row * W);
-    g_test_message ("activation grid %dx%d: %" G_GINT64_FORMAT " tiles a row, ×%g", gw, gh, per_row, f);
+      {
+        gint64 r = (C + p - 1) / p, lw = p * (W + G) - G, lh = r * (H + G) - G;
+
+        if (gw % lw == 0 && gh % lh == 0 && gw / lw == gh / lh)
+          {
+            per_row = p;
+            rows = r;
+            f = (double) gw / lw;
+          }
+      }
+    g_assert_cmpint (per_row, >, 1);
+    g_test_message ("activation grid %dx%d: %" G_GINT64_FORMAT " tiles a row, %" G_GINT64_FORMAT
+                    " rows, ×%g", gw, gh, per_row, rows, f);
+    /* the gap after tile 0 is white from top to bottom */
+    gdk_texture_download (grid, px, (gsize) gw * 4);
+    for (int yy = 0; yy < gh; yy++)
+      for (int xx = (int) (W * f); xx < (int) ((W + G) * f); xx++)
+        g_assert_cmpuint (px[((gsize) yy * gw + xx) * 4 + 1], ==, 255);
+    /* a click on the gap is on no channel */
+    texture_to_picture (picture, (W + G / 2.0) * f, 0.5 * H * f, &x, &y);
+    g_assert_cmpint (mirada_activations_panel_channel_at (MIRADA_ACTIVATIONS_PANEL (panel), x, y), ==, -1);
   }
-  texture_to_picture (picture, (3 + 0.5) * W * f, 0.5 * H * f, &x, &y);
+  texture_to_picture (picture, (3 * (W + G) + 0.5 * W) * f, 0.5 * H * f, &x, &y);
   g_assert_cmpint (mirada_activations_panel_channel_at (MIRADA_ACTIVATIONS_PANEL (panel), x, y), ==, 3);
   g_signal_emit_by_name (find_controller (picture, GTK_TYPE_GESTURE_CLICK), "pressed", 1, x, y);
   g_assert_cmpint (mirada_activations_panel_get_zoom_channel (MIRADA_ACTIVATIONS_PANEL (panel)), ==, 3);
@@ -620,39 +707,89 @@ test_gui_explain (void)
   mirada_window_set_image (window, image);
   wait_until (window_idle, window, 300, "the detection");
 
-  /* Grad-CAM and activations of the whole image */
+  /* activations of the whole image; the heat maps of the most probable
+   * box (no window chosen yet), the numbers of `mirada gradcam --window` */
   for (guint i = 0; i < 2; i++)
     {
-      wait_until (explain_done, panels[i], 120, "an explanation of the whole image");
+      wait_until (explain_done, panels[i], 120, "the first explanations");
       whole[i] = mirada_panel_get_texture (panels[i]);
       g_test_message ("panel %u: %dx%d, variance %.1f", i, gdk_texture_get_width (whole[i]),
                       gdk_texture_get_height (whole[i]), texture_variance (whole[i]));
       g_assert_cmpfloat (texture_variance (whole[i]), >, 25.0);
     }
-  /* one overlay per ticked class (all ten, at most 8 shown), side by side
-   * 8 px apart, each with the image's size (320×192) */
+  {
+    MirDetectResult *result = mirada_window_get_result (window);
+    const MirDetectBox *best = NULL;
+    int x, y, w, h;
+
+    g_assert_nonnull (result);
+    for (guint i = 0; i < result->boxes->len; i++)
+      if (best == NULL || g_array_index (result->boxes, MirDetectBox, i).prob > best->prob)
+        best = &g_array_index (result->boxes, MirDetectBox, i);
+    if (best != NULL)
+      {
+        g_autoptr(MirImage) crop = NULL;
+
+        g_assert_true (mirada_heatmap_panel_get_region (MIRADA_HEATMAP_PANEL (panels[0]), &x, &y, &w, &h));
+        g_test_message ("most probable box %g,%g %gx%g, P = %.4f; maps of %d,%d %dx%d",
+                        best->x, best->y, best->width, best->height, best->prob, x, y, w, h);
+        g_assert_cmpint (x, ==, (int) floor (best->x + 0.5));
+        g_assert_cmpint (y, ==, (int) floor (best->y + 0.5));
+        g_assert_cmpint (w, ==, (int) floor (best->width + 0.5));
+        g_assert_cmpint (h, ==, (int) floor (best->height + 0.5));
+        crop = mir_image_crop (image, x, y, w, h, &error);
+        g_assert_no_error (error);
+        check_heatmaps_against_engine (MIRADA_HEATMAP_PANEL (panels[0]), model, crop);
+      }
+    else
+      g_assert_false (mirada_heatmap_panel_get_region (MIRADA_HEATMAP_PANEL (panels[0]), &x, &y, &w, &h));
+  }
+
+  /* the whole image on request: one map per ticked class (all ten, and the
+   * top prediction; at most 8), side by side 8 px apart in the export, each
+   * with the image's size (320×192), the most probable first */
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (mirada_heatmap_panel_get_whole_image_button (MIRADA_HEATMAP_PANEL (panels[0]))), TRUE);
+  g_assert_true (mirada_panel_get_busy (panels[0]));
+  wait_until (explain_done, panels[0], 120, "the heat maps of the whole image");
   {
     guint n = mirada_heatmap_panel_get_n_overlays (MIRADA_HEATMAP_PANEL (panels[0]));
+    GdkTexture *t = mirada_panel_get_texture (panels[0]);
 
     g_assert_cmpuint (n, ==, 8);
-    g_assert_cmpint (gdk_texture_get_width (whole[0]), ==, n * 320 + (n - 1) * 8);
-    g_assert_cmpint (gdk_texture_get_height (whole[0]), ==, 192);
+    g_assert_cmpint (gdk_texture_get_width (t), ==, n * 320 + (n - 1) * 8);
+    g_assert_cmpint (gdk_texture_get_height (t), ==, 192);
+    check_heatmaps_against_engine (MIRADA_HEATMAP_PANEL (panels[0]), model, image);
   }
 
   /* one panel shows at a time: the activations, to click on them */
   mirada_window_show_panel (window, MIRADA_PANEL_ACTIVATIONS);
   check_channel_zoom (panels[1], model, image);
 
-  /* a selected window: both are computed again, on the 64×64 crop */
+  /* a selected window: both are computed again, on the 64×64 crop (the
+   * whole-image toggle goes off: the person chose a window) */
   mirada_window_select_window (window, 1, 2);
   for (guint i = 0; i < 2; i++)
     {
       wait_until (explain_done, panels[i], 120, "an explanation of the window");
       g_assert_true (mirada_panel_get_texture (panels[i]) != whole[i]);
     }
-  /* square 64×64 crops this time */
-  g_assert_cmpint (gdk_texture_get_width (mirada_panel_get_texture (panels[0])), ==,
-                   8 * gdk_texture_get_height (mirada_panel_get_texture (panels[0])) + 7 * 8);
+  g_assert_false (gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (mirada_heatmap_panel_get_whole_image_button (MIRADA_HEATMAP_PANEL (panels[0])))));
+  {
+    MirDetectGrid *grid = mirada_window_get_grid (window);
+    g_autoptr(MirImage) crop = NULL;
+    guint n = mirada_heatmap_panel_get_n_overlays (MIRADA_HEATMAP_PANEL (panels[0]));
+    int x, y, size;
+
+    mir_detect_geometry_window_rect (&grid->geom, (guint) (1 * grid->geom.cols + 2), &x, &y, &size);
+    crop = mir_image_crop (image, x, y, size, size, &error);
+    g_assert_no_error (error);
+    g_test_message ("window (1, 2): %d,%d %dx%d, %u maps", x, y, size, size, n);
+    check_heatmaps_against_engine (MIRADA_HEATMAP_PANEL (panels[0]), model, crop);
+    /* square 64×64 crops this time */
+    g_assert_cmpint (gdk_texture_get_width (mirada_panel_get_texture (panels[0])), ==,
+                     n * gdk_texture_get_height (mirada_panel_get_texture (panels[0])) + (n - 1) * 8);
+  }
+  check_heatmap_zoom (MIRADA_HEATMAP_PANEL (panels[0]));
 
   /* a second screenshot artefact, the activations panel in view */
   {
@@ -749,17 +886,25 @@ test_gui_explain_sigmoid (void)
   mirada_window_set_image (window, image);
   wait_until (window_idle, window, 120, "the detection");
   wait_until (explain_done, panel, 120, "the Grad-CAM maps");
+  /* the whole photo, as P(dog) above */
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (mirada_heatmap_panel_get_whole_image_button (MIRADA_HEATMAP_PANEL (panel))), TRUE);
+  g_assert_true (mirada_panel_get_busy (panel));
+  wait_until (explain_done, panel, 120, "the Grad-CAM maps of the whole photo");
 
+  /* both classes, the more probable first */
   g_assert_cmpuint (mirada_heatmap_panel_get_n_overlays (MIRADA_HEATMAP_PANEL (panel)), ==, 2);
+  p[0] = p[1] = -1;
   for (guint i = 0; i < 2; i++)
     {
       const char *caption = mirada_heatmap_panel_get_caption (MIRADA_HEATMAP_PANEL (panel), i);
-      g_autofree char *prefix = g_strdup_printf ("%s, P = ", names[i]);
+      /* the first map is the predicted class's */
+      guint k = (i == 0) == (p_dog > 0.5) ? 1 : 0;
+      g_autofree char *prefix = g_strdup_printf ("%s, P = ", names[k]);
 
       g_test_message ("overlay %u: %s", i, caption);
       g_assert_nonnull (caption);
       g_assert_true (g_str_has_prefix (caption, prefix));
-      p[i] = g_ascii_strtod (caption + strlen (prefix), NULL);
+      p[k] = g_ascii_strtod (caption + strlen (prefix), NULL);
     }
   /* captions print 3 decimals */
   g_assert_cmpfloat (fabs (p[1] - p_dog), <=, 6e-4);
@@ -795,6 +940,7 @@ test_gui_panels (void)
   g_autoptr(GError) error = NULL;
   MiradaPanel *panels[3];
   MiradaWindow *window;
+  guint n_maps;
   gint conv = -1;
 
   model = mirada_model_open (model_path, NULL, NULL, NULL, &error);
@@ -829,7 +975,10 @@ test_gui_panels (void)
       g_assert_cmpint (gtk_widget_get_width (frame), >=, 100);
       g_assert_cmpint (gtk_widget_get_height (frame), >=, 100);
     }
-  g_assert_cmpuint (mirada_heatmap_panel_get_n_overlays (MIRADA_HEATMAP_PANEL (panels[0])), ==, 2);
+  /* the two ticked classes and the window's predicted class (if another) */
+  n_maps = mirada_heatmap_panel_get_n_overlays (MIRADA_HEATMAP_PANEL (panels[0]));
+  g_assert_cmpuint (n_maps, >=, 2);
+  g_assert_cmpuint (n_maps, <=, 3);
 
   /* each shows a picture of the window, not a flat colour: the explanation
    * textures, the architecture panel as drawn, and each panel's PNG export */
@@ -860,13 +1009,13 @@ test_gui_panels (void)
       g_assert_cmpfloat (texture_variance (saved), >, 25.0);
       g_unlink (path);
     }
-  /* the Grad-CAM window crop is square: two square overlays side by side, 8 px apart */
+  /* the Grad-CAM window crop is square: square overlays side by side, 8 px apart */
   {
     GdkTexture *t = mirada_panel_get_texture (panels[0]);
     int w = gdk_texture_get_width (t), h = gdk_texture_get_height (t);
 
-    g_assert_cmpint (w, >, 2 * h);
-    g_assert_cmpint (w, <, 2 * h + 40);
+    g_assert_cmpint (w, >, (int) n_maps * h);
+    g_assert_cmpint (w, <, (int) n_maps * h + 60);
   }
 
   /* maximise the activations: it takes the canvas's place, then gives it back */

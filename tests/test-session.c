@@ -14,10 +14,14 @@
 #include <adwaita.h>
 
 #include "detect/mir-detect.h"
+#include "mirada-activations-panel.h"
 #include "mirada-detector-panel.h"
+#include "mirada-heatmap-panel.h"
 #include "mirada-job.h"
 #include "mirada-session.h"
 #include "mirada-sweep-dialog.h"
+
+#include "mir-test-util.h"
 
 #define WINDOW_SIZE 150
 #define STRIDE 40
@@ -594,6 +598,162 @@ test_session_tfjs_folder (void)
   g_assert_cmpuint (mir_model_get_n_classes (mirada_session_get_model (session)), >, 0);
 }
 
+/* Model Properties with other class names only (the same preprocessing and
+ * resize): the grid keeps its probabilities and the boxes stay, the names
+ * follow, and no classification runs. */
+static void
+busy_cb (MiradaSession *session,
+         GParamSpec    *pspec,
+         gboolean      *was_busy)
+{
+  if (mirada_session_get_busy (session))
+    *was_busy = TRUE;
+}
+
+static void
+test_session_rename_classes (void)
+{
+  g_autoptr(MiradaSession) session = mirada_session_new ();
+  g_autoptr(MirDetectParams) params = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autofree float *probs = NULL;
+  MirModelMeta meta;
+  MirDetectGrid *grid, *grid2;
+  MirDetectResult *result, *result2;
+  Counts counts = { 0 };
+  gboolean was_busy = FALSE;
+  gsize n_values;
+  guint n_classes;
+
+  g_signal_connect (session, "error", G_CALLBACK (error_cb), &counts);
+  mirada_session_set_geometry (session, WINDOW_SIZE, STRIDE, 1, FALSE);
+  g_assert_true (mirada_session_open_defaults (session));
+  wait_until (not_busy, session, 120, "the built-in model and scene");
+  params = make_params (mirada_session_get_model (session), 0.99);
+  mirada_session_set_params (session, params);
+  wait_until (has_result, session, 120, "the first boxes");
+  grid = mir_detect_grid_ref (mirada_session_get_grid (session));
+  result = mir_detect_result_ref (mirada_session_get_result (session));
+  g_assert_cmpuint (result->boxes->len, >, 0);
+  n_classes = grid->n_classes;
+  n_values = (gsize) mir_detect_geometry_n_windows (&grid->geom) * n_classes;
+  probs = g_memdup2 (grid->probs, n_values * sizeof (float));
+
+  /* every class renamed (in capitals: the ground truth beside the scene,
+   * matched ignoring case, still reads), the rest of the meta as it is */
+  for (guint k = 0; k < n_classes; k++)
+    {
+      g_autofree char *old = mirada_session_dup_class_name (session, k);
+      char *name = g_utf8_strup (old, -1);
+
+      g_assert_cmpstr (name, !=, old);
+      g_ptr_array_add (names, name);
+    }
+  g_ptr_array_add (names, NULL);
+  meta = mirada_session_get_model (session)->meta;
+  meta.class_names = (char **) names->pdata;
+  g_signal_connect (session, "notify::busy", G_CALLBACK (busy_cb), &was_busy);
+  g_signal_connect (session, "detection-started", G_CALLBACK (signal_count_cb), &counts.started);
+  g_signal_connect (session, "notify::result", G_CALLBACK (count_cb), &counts.result);
+  g_assert_true (mirada_session_apply_model_meta (session, &meta, &error));
+  g_assert_no_error (error);
+
+  /* no job, not even for a moment */
+  g_assert_false (was_busy);
+  g_assert_false (mirada_session_get_busy (session));
+  g_assert_cmpuint (counts.started, ==, 0);
+  g_assert_cmpuint (counts.result, >=, 1);
+  grid2 = mirada_session_get_grid (session);
+  result2 = mirada_session_get_result (session);
+  g_assert_nonnull (grid2);
+  g_assert_nonnull (result2);
+  g_assert_cmpuint (grid2->n_classes, ==, n_classes);
+  g_assert_cmpint (grid2->geom.rows, ==, grid->geom.rows);
+  g_assert_cmpint (grid2->geom.cols, ==, grid->geom.cols);
+  g_assert_cmpmem (grid2->probs, n_values * sizeof (float), probs, n_values * sizeof (float));
+  /* the same boxes */
+  g_assert_cmpuint (result2->boxes->len, ==, result->boxes->len);
+  for (guint i = 0; i < result->boxes->len; i++)
+    {
+      const MirDetectBox *a = &g_array_index (result->boxes, MirDetectBox, i);
+      const MirDetectBox *b = &g_array_index (result2->boxes, MirDetectBox, i);
+
+      g_assert_cmpuint (a->class_index, ==, b->class_index);
+      g_assert_cmpfloat (a->prob, ==, b->prob);
+      g_assert_cmpfloat (a->x, ==, b->x);
+      g_assert_cmpfloat (a->y, ==, b->y);
+    }
+  /* the new names everywhere */
+  for (guint k = 0; k < n_classes; k++)
+    {
+      g_autofree char *name = mirada_session_dup_class_name (session, k);
+
+      g_assert_cmpstr (name, ==, names->pdata[k]);
+      g_assert_cmpstr (grid2->class_names[k], ==, names->pdata[k]);
+    }
+  g_assert_nonnull (mirada_session_get_truth (session));
+  g_assert_cmpuint (counts.errors, ==, 0);
+  mir_detect_grid_unref (grid);
+  mir_detect_result_unref (result);
+
+  /* other preprocessing: that changes the probabilities, so it classifies */
+  meta.preprocess = meta.preprocess == MIR_PREPROCESS_SCALE ? MIR_PREPROCESS_NONE : MIR_PREPROCESS_SCALE;
+  g_assert_true (mirada_session_apply_model_meta (session, &meta, &error));
+  g_assert_no_error (error);
+  g_assert_true (was_busy);
+  g_assert_cmpuint (counts.started, ==, 1);
+  wait_until (has_result, session, 120, "the boxes under the other preprocessing");
+  g_assert_cmpuint (counts.errors, ==, 0);
+}
+
+/* The activations panel starts on the first convolution, past the
+ * preprocessing layers (Rescaling, RandomFlip: their output is the image
+ * again); the heat-map panel on Keras' last convolutional layer. */
+static const char *preprocessing_config =
+  "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"pre\", \"layers\": ["
+  "{\"class_name\": \"Rescaling\", \"config\": {\"name\": \"rescale\", \"scale\": 0.00392156862, "
+  "\"offset\": 0.0, \"batch_input_shape\": [null, 16, 16, 3]}},"
+  "{\"class_name\": \"RandomFlip\", \"config\": {\"name\": \"flip\", \"mode\": \"horizontal\"}},"
+  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c1\", \"filters\": 4, "
+  "\"kernel_size\": [3, 3], \"activation\": \"relu\"}},"
+  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c2\", \"filters\": 4, "
+  "\"kernel_size\": [3, 3], \"activation\": \"relu\"}},"
+  "{\"class_name\": \"GlobalAveragePooling2D\", \"config\": {\"name\": \"gap\"}},"
+  "{\"class_name\": \"Dense\", \"config\": {\"name\": \"p\", \"units\": 3, "
+  "\"activation\": \"softmax\"}}]}}";
+
+static void
+test_session_first_conv (void)
+{
+  g_autoptr(MiradaSession) session = mirada_session_new ();
+  g_autoptr(MirModel) model = mir_test_model_from_config (preprocessing_config, 3);
+  MiradaPanel *activations = MIRADA_PANEL (g_object_ref_sink (mirada_activations_panel_new ()));
+  MiradaPanel *heatmap = MIRADA_PANEL (g_object_ref_sink (mirada_heatmap_panel_new ()));
+  gint first_conv = -1;
+
+  /* the first node whose class is a convolution, found here */
+  for (guint i = 0; i < mir_model_get_n_nodes (model) && first_conv < 0; i++)
+    {
+      MirNode *node = mir_model_get_node (model, i);
+
+      if (node->layer != NULL && g_str_equal (node->layer->klass->name, "Conv2D"))
+        first_conv = (gint) i;
+    }
+  g_assert_cmpint (first_conv, ==, mir_model_find_node (model, "c1"));
+  mirada_panel_set_session (activations, session);
+  mirada_panel_set_session (heatmap, session);
+  mirada_session_set_model (session, model);
+  g_assert_cmpint (mirada_panel_get_layer (activations), ==, first_conv);
+  g_assert_cmpint (mirada_panel_get_layer (heatmap), ==, mir_model_find_last_conv (model));
+  g_assert_cmpint (mirada_panel_get_layer (heatmap), ==, mir_model_find_node (model, "c2"));
+
+  mirada_panel_set_session (activations, NULL);
+  mirada_panel_set_session (heatmap, NULL);
+  g_object_unref (activations);
+  g_object_unref (heatmap);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -618,6 +778,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/session/background-class", test_session_background_class);
   g_test_add_func ("/session/panel-controls", test_session_panel_controls);
   g_test_add_func ("/session/tfjs-folder", test_session_tfjs_folder);
+  g_test_add_func ("/session/rename-classes", test_session_rename_classes);
+  g_test_add_func ("/session/first-conv", test_session_first_conv);
   status = g_test_run ();
   /* as the application's shutdown does: no worker inside OpenBLAS at exit */
   g_assert_true (mirada_jobs_wait_idle (30000));

@@ -117,7 +117,7 @@ test_activation_grid (void)
   for (int i = 0; i < 6; i++)
     for (int k = 0; k < 17; k++)
       t->data[i * 17 + k] = (float) (k * i);
-  o.margin = 1;
+  o.gap = 1;
   g = mir_activation_grid (t, 0, &o, &stats, &error);
   g_assert_no_error (error);
   g_assert_cmpint (g->width, ==, 16 * 4 - 1);
@@ -132,6 +132,76 @@ test_activation_grid (void)
   g_assert_cmpmem (g->pixels + 3 * g->rowstride, 3, c, 3);
   /* dead channel 0: constant → 128 */
   g_assert_cmpmem (g->pixels, 3, mir_colormap_viridis[128], 3);
+}
+
+/* Tile positions with a gap and a scale: every pixel of the grid is either
+ * a gap (white) or value (y / scale, x / scale) of the channel whose tile
+ * covers it, coloured from the layer's mean and std computed here. */
+static void
+test_activation_grid_gap (void)
+{
+  const int H = 3, W = 4, C = 7, per_row = 3, scale = 2, gap = 3;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirTensor) t = mir_tensor_new_4d (1, H, W, C, NULL);
+  MirGridOptions o = MIR_GRID_OPTIONS_DEFAULT;
+  g_autoptr(MirImage) g = NULL;
+  double mean = 0, var = 0;
+  int tile_w = W * scale + gap, tile_h = H * scale + gap;
+  guint checked = 0, gaps = 0;
+
+  for (int i = 0; i < H * W; i++)
+    for (int k = 0; k < C; k++)
+      t->data[i * C + k] = (float) (10 * k + i);
+  for (int i = 0; i < H * W * C; i++)
+    mean += t->data[i];
+  mean /= H * W * C;
+  for (int i = 0; i < H * W * C; i++)
+    var += (t->data[i] - mean) * (t->data[i] - mean);
+  var /= H * W * C;
+
+  o.per_row = per_row;
+  o.scale = scale;
+  o.gap = gap;
+  o.norm = MIR_GRID_NORM_LAYER;
+  g = mir_activation_grid (t, 0, &o, NULL, &error);
+  g_assert_no_error (error);
+  /* 3 columns, 3 rows (7 channels), no gap after the last */
+  g_assert_cmpint (g->width, ==, 3 * W * scale + 2 * gap);
+  g_assert_cmpint (g->height, ==, 3 * H * scale + 2 * gap);
+  for (int y = 0; y < g->height; y++)
+    for (int x = 0; x < g->width; x++)
+      {
+        const guint8 *p = g->pixels + y * g->rowstride + 3 * x;
+        int col = x / tile_w, row = y / tile_h, k = row * per_row + col;
+        int tx = x % tile_w, ty = y % tile_h;
+
+        if (tx >= W * scale || ty >= H * scale || k >= C)
+          {
+            static const guint8 white[3] = { 255, 255, 255 };
+
+            g_assert_cmpmem (p, 3, white, 3);
+            gaps++;
+          }
+        else
+          {
+            double v = 10 * k + (ty / scale) * W + tx / scale;
+            double n = CLAMP ((v - mean) / sqrt (var) * 64 + 128, 0, 255);
+
+            g_assert_cmpmem (p, 3, mir_colormap_viridis[(int) n], 3);
+            checked++;
+          }
+      }
+  g_assert_cmpuint (checked, ==, C * H * W * scale * scale);
+  g_assert_cmpuint (gaps, >, 0);
+  /* the hit-test helper agrees */
+  for (int k = 0; k < C; k++)
+    {
+      int x0, y0;
+
+      mir_activation_grid_tile_origin (&o, H, W, k, &x0, &y0);
+      g_assert_cmpint (x0, ==, (k % per_row) * tile_w);
+      g_assert_cmpint (y0, ==, (k / per_row) * tile_h);
+    }
 }
 
 static void
@@ -198,6 +268,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/visualize/seed-deprocess", test_seed_deprocess);
   g_test_add_func ("/visualize/filter-grid-layout", test_filter_grid_layout);
   g_test_add_func ("/visualize/activation-grid", test_activation_grid);
+  g_test_add_func ("/visualize/activation-grid-gap", test_activation_grid_gap);
   g_test_add_func ("/visualize/overlay-blend", test_overlay_blend);
   g_test_add_func ("/visualize/overlay-keras", test_overlay_keras);
   g_test_add_func ("/visualize/colormap-names", test_colormap_names);

@@ -76,7 +76,7 @@ mirada_cmd_activations (int argc, char **argv)
 {
   g_autofree char *layer_name = NULL, *norm_name = NULL, *cmap_name = NULL, *out_path = NULL;
   g_autofree char *labels = NULL, *preprocess = NULL;
-  int per_row = 16, scale = 1, margin = 1, top = 20;
+  int per_row = 16, scale = 1, gap = MIR_GRID_GAP_DEFAULT, top = 20;
   gboolean stats_flag = FALSE;
   GOptionEntry entries[] = {
     { "layer", 'l', 0, G_OPTION_ARG_STRING, &layer_name, N_("Layer to show (required)"), N_("NAME") },
@@ -84,7 +84,9 @@ mirada_cmd_activations (int argc, char **argv)
     { "norm", 0, 0, G_OPTION_ARG_STRING, &norm_name, N_("channel (seed 002, default), layer or minmax"), N_("MODE") },
     { "colormap", 0, 0, G_OPTION_ARG_STRING, &cmap_name, N_("viridis (default), jet, inferno, magma, plasma, gray"), N_("NAME") },
     { "scale", 0, 0, G_OPTION_ARG_INT, &scale, N_("Pixels per activation value (default 1)"), N_("N") },
-    { "margin", 0, 0, G_OPTION_ARG_INT, &margin, N_("Pixels between channels (default 1)"), N_("N") },
+    { "gap", 0, 0, G_OPTION_ARG_INT, &gap, N_("White pixels between channels, as in the window (default 2)"), N_("N") },
+    /* the option's older name */
+    { "margin", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &gap, NULL, NULL },
     { "top", 0, 0, G_OPTION_ARG_INT, &top, N_("Dense layers: units in the bar chart (default 20)"), N_("N") },
     { "stats", 0, 0, G_OPTION_ARG_NONE, &stats_flag, N_("Print mean, max and fraction of zeros per channel"), NULL },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Write the grid PNG here"), N_("FILE") },
@@ -124,7 +126,7 @@ mirada_cmd_activations (int argc, char **argv)
 
     if ((bad = mirada_cli_check_range ("activations", "--per-row", per_row, 1, 1024)) >= 0 ||
           (bad = mirada_cli_check_range ("activations", "--scale", scale, 1, 64)) >= 0 ||
-          (bad = mirada_cli_check_range ("activations", "--margin", margin, 0, 100)) >= 0 ||
+          (bad = mirada_cli_check_range ("activations", "--gap", gap, 0, 100)) >= 0 ||
           (bad = mirada_cli_check_range ("activations", "--top", top, 1, 1000)) >= 0)
       return bad;
   }
@@ -133,7 +135,7 @@ mirada_cmd_activations (int argc, char **argv)
     return mirada_cli_fail (error);
   opts.per_row = per_row;
   opts.scale = scale;
-  opts.margin = margin;
+  opts.gap = gap;
   if (!(model = mirada_model_open (argv[1], labels, preprocess, NULL, &error)) ||
       !(image = mirada_image_load (argv[2], &error)) ||
       !(input = mir_image_prepare (image, model, &error)) ||

@@ -104,6 +104,7 @@ activations_worker (MiradaJob     *mjob,
     }
   channels = act->shape[act->ndim - 1];
   opts.per_row = grid_columns (channels);
+  opts.gap = MIR_GRID_GAP_DEFAULT;
   if (!(grid = mir_activation_grid (act, 0, &opts, &stats, error)))
     return NULL;
   for (gint64 c = 0; c < channels; c++)
@@ -213,7 +214,8 @@ mirada_activations_panel_channel_at (MiradaActivationsPanel *self,
                                      double                  y)
 {
   double tx, ty;
-  gint64 h, w, c, col, row, channel, per_row;
+  gint64 h, w, c, gx, gy, col, row, channel, per_row;
+  const int gap = MIR_GRID_GAP_DEFAULT;
 
   g_return_val_if_fail (MIRADA_IS_ACTIVATIONS_PANEL (self), -1);
   if (self->activation == NULL || self->zoom_channel >= 0 ||
@@ -222,10 +224,15 @@ mirada_activations_panel_channel_at (MiradaActivationsPanel *self,
   h = self->activation->shape[1];
   w = self->activation->shape[2];
   c = self->activation->shape[3];
-  /* the grid's layout (activations_worker: no margin) */
+  /* the grid's layout (activations_worker: scale 1, the default gap); a
+   * click on a gap is on no channel */
   per_row = grid_columns (c);
-  col = (gint64) (tx / self->grid_factor) / w;
-  row = (gint64) (ty / self->grid_factor) / h;
+  gx = (gint64) (tx / self->grid_factor);
+  gy = (gint64) (ty / self->grid_factor);
+  col = gx / (w + gap);
+  row = gy / (h + gap);
+  if (gx % (w + gap) >= w || gy % (h + gap) >= h)
+    return -1;
   channel = row * per_row + col;
   return col < per_row && channel < c ? (int) channel : -1;
 }
@@ -385,6 +392,7 @@ mirada_activations_panel_class_init (MiradaActivationsPanelClass *klass)
 
   object_class->dispose = mirada_activations_panel_dispose;
   panel_class->needs_input = TRUE;
+  panel_class->start_on_first_conv = TRUE;
   panel_class->layer_wanted = mirada_activations_panel_layer_wanted;
   panel_class->model_changed = mirada_activations_panel_model_changed;
   panel_class->create_job = mirada_activations_panel_create_job;
@@ -404,7 +412,7 @@ mirada_activations_panel_init (MiradaActivationsPanel *self)
 
   self->zoom_channel = -1;
   gtk_widget_set_tooltip_text (GTK_WIDGET (mirada_panel_get_layer_dropdown (panel)),
-                               _("The layer whose output is shown: one small image per channel, 16 per row, in viridis."));
+                               _("The layer whose output is shown: one small image per channel, in viridis. It starts on the first convolution: the layers before it only prepare the image."));
   self->back_button = gtk_button_new_from_icon_name ("view-grid-symbolic");
   gtk_widget_set_tooltip_text (self->back_button, _("Back to all channels"));
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->back_button), GTK_ACCESSIBLE_PROPERTY_LABEL,

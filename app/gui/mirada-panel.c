@@ -104,10 +104,11 @@ mirada_panel_run (MiradaPanel *self)
     return;
   if (klass->needs_input && priv->input == NULL)
     return;
-  if (!(job = klass->create_job (self, layer)))
-    return;
+  /* before create_job, which may say better what it looks at */
   if (priv->what != NULL && klass->needs_input)
     mirada_panel_set_status (self, priv->what);
+  if (!(job = klass->create_job (self, layer)))
+    return;
   mirada_job_runner_run (priv->runner, NULL, klass->worker, job, klass->job_free,
                          klass->result_free, job_done, g_object_ref (self), g_object_unref);
 }
@@ -160,6 +161,7 @@ set_model (MiradaPanel *self,
   if (model != NULL)
     {
       gint last_conv = mir_model_find_last_conv (model);
+      gboolean first_conv_seen = FALSE;
 
       for (guint i = 0; i < mir_model_get_n_nodes (model); i++)
         {
@@ -170,6 +172,12 @@ set_model (MiradaPanel *self,
             continue;
           if (klass->start_on_last_conv && index == last_conv)
             selected = priv->layers->len;
+          if (klass->start_on_first_conv && !first_conv_seen && node->layer != NULL &&
+              (node->layer->klass->flags & MIR_LAYER_FLAG_CONV))
+            {
+              selected = priv->layers->len;
+              first_conv_seen = TRUE;
+            }
           g_array_append_val (priv->layers, index);
           gtk_string_list_append (layers, node->name);
         }
@@ -327,6 +335,15 @@ mirada_panel_get_model (MiradaPanel *self)
 
   g_return_val_if_fail (MIRADA_IS_PANEL (self), NULL);
   return priv->model;
+}
+
+MiradaSession *
+mirada_panel_get_session (MiradaPanel *self)
+{
+  MiradaPanelPrivate *priv = mirada_panel_get_instance_private (self);
+
+  g_return_val_if_fail (MIRADA_IS_PANEL (self), NULL);
+  return priv->session;
 }
 
 MirImage *
@@ -499,6 +516,9 @@ mirada_panel_init (MiradaPanel *self)
   gtk_picture_set_can_shrink (priv->picture, TRUE);
   gtk_widget_set_valign (GTK_WIDGET (priv->picture), GTK_ALIGN_START);
   priv->scrolled = GTK_SCROLLED_WINDOW (gtk_scrolled_window_new ());
+  /* never sideways: a grid wider than the panel is scaled to its width
+   * (a horizontal scroll bar hid the last column) */
+  gtk_scrolled_window_set_policy (priv->scrolled, GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);
   gtk_scrolled_window_set_child (priv->scrolled, GTK_WIDGET (priv->picture));
   gtk_widget_set_vexpand (GTK_WIDGET (priv->scrolled), TRUE);
   gtk_box_append (GTK_BOX (self), GTK_WIDGET (priv->scrolled));

@@ -25,6 +25,10 @@ struct _MiradaPanelClass
   gboolean needs_input;
   /* The layer list starts on Keras' "last conv layer" (else on the first). */
   gboolean start_on_last_conv;
+  /* The layer list starts on the first convolution (MIR_LAYER_FLAG_CONV),
+   * past the preprocessing layers (Rescaling, Normalization, Resizing,
+   * Random*…), whose output is only the image again; else on the first. */
+  gboolean start_on_first_conv;
 
   /* Whether @node belongs in the layer list. */
   gboolean (*layer_wanted)  (MiradaPanel *self,
@@ -68,6 +72,8 @@ GtkWidget  *mirada_panel_get_picture   (MiradaPanel *self);
 /* For subclasses */
 MirModel        *mirada_panel_get_model    (MiradaPanel *self);
 MirImage        *mirada_panel_get_input    (MiradaPanel *self);
+/* The session followed, or NULL. */
+MiradaSession   *mirada_panel_get_session  (MiradaPanel *self);
 GSettings       *mirada_panel_get_settings (MiradaPanel *self);
 MiradaJobRunner *mirada_panel_get_runner   (MiradaPanel *self);
 /* The row with the layer list, for the panel's own controls. */

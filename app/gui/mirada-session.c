@@ -777,6 +777,72 @@ mirada_session_dup_sidecar_path (MiradaSession *self)
   return mir_sidecar_path_for_model (path);
 }
 
+/* A copy of @grid with other class names: the same probabilities. */
+static MirDetectGrid *
+grid_relabelled (MirDetectGrid     *grid,
+                 const char *const *names)
+{
+  g_autoptr(GError) error = NULL;
+  MirDetectGrid *copy;
+
+  if (!(copy = mir_detect_grid_new (&grid->geom, grid->n_classes, names, grid->head,
+                                    grid->probs, &error)))
+    {
+      g_warning ("%s", error->message);
+      return NULL;
+    }
+  copy->scale = grid->scale;
+  return copy;
+}
+
+/* @model differs from the open one only by its class names: the
+ * probabilities do not change, so the grids (every scale's) and the boxes
+ * stay and only their names follow (no classification, the boxes never
+ * leave the canvas).  FALSE when a classification is needed. */
+static gboolean
+relabel (MiradaSession *self,
+         MirModel      *model)
+{
+  g_auto(GStrv) names = NULL;
+  g_autoptr(GPtrArray) scale_grids = NULL;
+  MirDetectGrid *grid;
+
+  if (self->grid == NULL || mirada_job_runner_get_busy (self->detect_runner) ||
+      model->meta.preprocess != self->model->meta.preprocess ||
+      model->meta.resize != self->model->meta.resize)
+    return FALSE;
+  names = mir_detect_model_class_names (model);
+  if (g_strv_length (names) != self->grid->n_classes)
+    return FALSE;
+  if (self->scale_grids != NULL)
+    {
+      scale_grids = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_detect_grid_unref);
+      for (guint i = 0; i < self->scale_grids->len; i++)
+        {
+          MirDetectGrid *g = grid_relabelled (g_ptr_array_index (self->scale_grids, i),
+                                              (const char *const *) names);
+
+          if (g == NULL)
+            return FALSE;
+          g_ptr_array_add (scale_grids, g);
+        }
+      grid = mir_detect_grid_ref (g_ptr_array_index (scale_grids, 0));
+    }
+  else if (!(grid = grid_relabelled (self->grid, (const char *const *) names)))
+    return FALSE;
+
+  mir_model_ref (model);
+  g_clear_pointer (&self->model, mir_model_unref);
+  self->model = model;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL]);
+  set_grids (self, grid, g_steal_pointer (&scale_grids));
+  /* the ground truth names classes: read again with the new names */
+  g_clear_pointer (&self->truth, mir_detect_truth_free);
+  load_truth (self);
+  refilter (self);
+  return TRUE;
+}
+
 gboolean
 mirada_session_apply_model_meta (MiradaSession      *self,
                                  const MirModelMeta *meta,
@@ -816,6 +882,8 @@ mirada_session_apply_model_meta (MiradaSession      *self,
     return FALSE;
   if (!(model = model_with_meta (self->model, &saved, error)))
     return FALSE;
+  if (relabel (self, model))
+    return TRUE;
   mirada_session_set_model (self, model);
   return TRUE;
 }

@@ -77,6 +77,16 @@ mir_activation_stats (const MirTensor *act, gint64 batch)
   return stats;
 }
 
+void
+mir_activation_grid_tile_origin (const MirGridOptions *options, gint64 h, gint64 w, gint64 k,
+                                 int *x0, int *y0)
+{
+  gint64 r = k / options->per_row, q = k % options->per_row;
+
+  *x0 = (int) (q * (w * options->scale + options->gap));
+  *y0 = (int) (r * (h * options->scale + options->gap));
+}
+
 MirImage *
 mir_activation_grid (const MirTensor *act, gint64 batch, const MirGridOptions *options,
                      MirChannelStats **stats_out, GError **error)
@@ -88,7 +98,7 @@ mir_activation_grid (const MirTensor *act, gint64 batch, const MirGridOptions *o
   gint64 h, w, c, rows, cols;
   double layer_mean = 0, layer_var = 0;
   const float *base;
-  int scale, margin;
+  int scale, gap;
   gsize per;
 
   if (options == NULL)
@@ -101,11 +111,11 @@ mir_activation_grid (const MirTensor *act, gint64 batch, const MirGridOptions *o
       return NULL;
     }
   if (batch < 0 || batch >= act->shape[0] || options->per_row < 1 || options->per_row > 4096 ||
-      options->scale < 1 || options->scale > 64 || options->margin < 0 || options->margin > 64)
+      options->scale < 1 || options->scale > 64 || options->gap < 0 || options->gap > 64)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
                    _("Activation grid settings out of range (per row 1..4096, scale 1..64, "
-                     "margin 0..64)"));
+                     "gap 0..64)"));
       return NULL;
     }
   h = act->shape[1];
@@ -113,20 +123,20 @@ mir_activation_grid (const MirTensor *act, gint64 batch, const MirGridOptions *o
   c = act->shape[3];
   per = (gsize) (h * w);
   scale = options->scale;
-  margin = options->margin;
+  gap = options->gap;
   cols = MIN (options->per_row, c);
   /* Unlike the seed (n_features // images_per_row), the last partial row is shown. */
   rows = (c + options->per_row - 1) / options->per_row;
-  if (cols * (w * scale + margin) > MIR_IMAGE_MAX_SIDE ||
-      rows * (h * scale + margin) > MIR_IMAGE_MAX_SIDE)
+  if (cols * (w * scale + gap) > MIR_IMAGE_MAX_SIDE ||
+      rows * (h * scale + gap) > MIR_IMAGE_MAX_SIDE)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
                    _("The activation grid would be larger than %d pixels; use fewer channels "
                      "per row or a smaller scale"), MIR_IMAGE_MAX_SIDE);
       return NULL;
     }
-  img = mir_image_new ((int) (cols * (w * scale + margin) - margin),
-                       (int) (rows * (h * scale + margin) - margin), 3, error);
+  img = mir_image_new ((int) (cols * (w * scale + gap) - gap),
+                       (int) (rows * (h * scale + gap) - gap), 3, error);
   if (img == NULL)
     return NULL;
   memset (img->pixels, 255, img->rowstride * img->height);
@@ -146,8 +156,9 @@ mir_activation_grid (const MirTensor *act, gint64 batch, const MirGridOptions *o
   tile = g_malloc (per);
   for (gint64 k = 0; k < c; k++)
     {
-      gint64 r = k / options->per_row, q = k % options->per_row;
-      int x0 = (int) (q * (w * scale + margin)), y0 = (int) (r * (h * scale + margin));
+      int x0, y0;
+
+      mir_activation_grid_tile_origin (options, h, w, k, &x0, &y0);
 
       mir_grid_normalise_channel (base + k, per, (gsize) c, options->norm, layer_mean,
                                   sqrt (layer_var), tile);

@@ -21,11 +21,22 @@ typedef struct
   int per_row;          /* channels per row (seed: 16) */
   MirGridNorm norm;
   MirColormap colormap; /* seed: viridis */
-  int margin;           /* pixels between tiles (seed: 0) */
+  int gap;              /* white pixels between tiles, in the output image (seed: 0;
+                         * the window and `mirada activations` use MIR_GRID_GAP_DEFAULT,
+                         * so 32 channels read as 32 pictures, not one sheet) */
   int scale;            /* each value drawn as scale×scale pixels (nearest), ≥ 1 */
 } MirGridOptions;
 
 #define MIR_GRID_OPTIONS_DEFAULT { 16, MIR_GRID_NORM_CHANNEL, MIR_COLORMAP_VIRIDIS, 0, 1 }
+
+/* The gap between tiles of the window's grids and of `mirada activations`. */
+#define MIR_GRID_GAP_DEFAULT 2
+
+/* Where channel @k's tile starts in a grid of @options for H×W channels
+ * (its top-left pixel): column k mod per_row, row k div per_row, each
+ * tile W·scale (H·scale) pixels plus the gap.  For hit tests. */
+void      mir_activation_grid_tile_origin (const MirGridOptions *options, gint64 h, gint64 w,
+                                           gint64 k, int *x0, int *y0);
 
 typedef struct
 {
