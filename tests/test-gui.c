@@ -32,6 +32,7 @@
 
 static MiradaApplication *app;
 static GThread *ui_thread;
+static double time_scale = 1.0;  /* MIRADA_TEST_TIME_SCALE: sanitizer builds are slower */
 
 static gboolean
 wake_up (gpointer data)
@@ -39,18 +40,23 @@ wake_up (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-/* Spins the main loop until @done (or fails after @timeout_s seconds; a
- * 100 ms wake-up makes the check run when nothing else happens). */
+/* Spins the main loop until @done, or fails naming @what after @timeout_s
+ * seconds (times the time scale).  The bounds are generous upper limits,
+ * not the expected durations: the waits end as soon as @done holds, and a
+ * loaded machine only makes them longer.  A 100 ms wake-up makes the check
+ * run when nothing else happens. */
 static void
 wait_until (gboolean (*done) (gpointer), gpointer data, double timeout_s, const char *what)
 {
-  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
+  gint64 start = g_get_monotonic_time ();
+  gint64 end = start + (gint64) (timeout_s * time_scale * G_USEC_PER_SEC);
   guint tick = g_timeout_add (100, wake_up, NULL);
 
   while (!done (data))
     {
       if (g_get_monotonic_time () > end)
-        g_error ("timed out waiting for %s", what);
+        g_error ("timed out after %.0f s waiting for %s",
+                 (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC, what);
       g_main_context_iteration (NULL, TRUE);
     }
   g_source_remove (tick);
@@ -77,26 +83,46 @@ widget_mapped (gpointer data)
 }
 
 static gboolean
-timeout_cb (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
 flag_set (gpointer data)
 {
   return *(gboolean *) data;
 }
 
-/* Lets the frame clock lay out and draw. */
-static void
-settle (double seconds)
+static gboolean
+widget_shown (gpointer data)
 {
-  gboolean fired = FALSE;
+  return gtk_widget_get_mapped (data) && gtk_widget_get_width (data) > 0 &&
+         gtk_widget_get_height (data) > 0;
+}
 
-  g_timeout_add ((guint) (seconds * 1000), timeout_cb, &fired);
-  wait_until (flag_set, &fired, seconds + 5, "a frame");
+static void
+after_paint_cb (GdkFrameClock *clock,
+                gpointer       data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+/* Waits until @widget is mapped, has a size, and a frame that began after
+ * this call laid it out and drew it.  Then its allocation is current and
+ * gtk_widget_paintable_new() shows what it draws now: before its first
+ * frame a widget has no render node at all (an empty paintable, a NULL
+ * snapshot), and until the next frame it has the previous one.  The frame
+ * clock says when, whatever the speed of the machine. */
+static void
+wait_drawn (GtkWidget *widget)
+{
+  GdkFrameClock *clock;
+  gboolean painted = FALSE;
+  gulong handler;
+
+  wait_until (widget_shown, widget, 60, "a widget to be mapped and allocated");
+  clock = gtk_widget_get_frame_clock (widget);
+  g_assert_nonnull (clock);
+  handler = g_signal_connect (clock, "after-paint", G_CALLBACK (after_paint_cb), &painted);
+  gtk_widget_queue_draw (widget);
+  wait_until (flag_set, &painted, 60, "a frame drawing the widget");
+  g_signal_handler_disconnect (clock, handler);
+  g_assert_true (widget_shown (widget));
 }
 
 /* A scene without pure red or blue (the colours of the first two classes'
@@ -129,15 +155,22 @@ write_scene (const char *dir)
   return path;
 }
 
+/* The widget as it looks now (drawn by a frame first, see wait_drawn). */
 static GdkTexture *
 render_widget (GtkWidget *widget)
 {
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  g_autoptr(GdkPaintable) paintable = NULL;
+  GtkSnapshot *snapshot;
   g_autoptr(GskRenderNode) node = NULL;
-  GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
-  int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
+  GskRenderer *renderer;
+  int w, h;
 
+  wait_drawn (widget);
+  paintable = gtk_widget_paintable_new (widget);
+  snapshot = gtk_snapshot_new ();
+  renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
+  w = gtk_widget_get_width (widget);
+  h = gtk_widget_get_height (widget);
   gdk_paintable_snapshot (paintable, snapshot, w, h);
   node = gtk_snapshot_free_to_node (snapshot);
   g_assert_nonnull (node);
@@ -319,11 +352,9 @@ test_gui_detect (void)
   check_labels (panel, counts_high, grid->n_classes);
 
   /* pixels: only class 0 (red) boxes, at threshold 0, against none */
-  settle (0.3);
   without_boxes = render_widget (GTK_WIDGET (mirada_window_get_canvas (window)));
   set_all_thresholds (panel, 1.0);
   gtk_adjustment_set_value (mirada_detector_panel_get_threshold_adjustment (panel, 0), 0.0);
-  settle (0.3);
   with_boxes = render_widget (GTK_WIDGET (mirada_window_get_canvas (window)));
   pixel_stats (without_boxes, &stats_none);
   pixel_stats (with_boxes, &stats_boxes);
@@ -335,7 +366,6 @@ test_gui_detect (void)
 
   /* a blank reference: the same widget with no image renders flat */
   mirada_canvas_set_texture (mirada_window_get_canvas (window), NULL);
-  settle (0.2);
   blank = render_widget (GTK_WIDGET (mirada_window_get_canvas (window)));
   pixel_stats (blank, &stats_blank);
   g_assert_cmpfloat (stats_blank.variance, <, 1.0);
@@ -346,7 +376,6 @@ test_gui_detect (void)
   mirada_canvas_set_texture (mirada_window_get_canvas (window), NULL);
   mirada_window_set_image (window, image);
   wait_until (window_idle, window, 300, "the second detection");
-  settle (0.5);
   full = render_widget (GTK_WIDGET (window));
   g_assert_true (gdk_texture_save_to_png (full, shot));
   g_test_message ("screenshot: %s", shot);
@@ -525,7 +554,7 @@ check_channel_zoom (MiradaExplainPanel *panel, MirModel *model, MirImage *image)
   W = act->shape[2];
   C = act->shape[3];
   g_assert_cmpint (C, >, 4);
-  settle (0.3);
+  wait_drawn (picture);
 
   /* the grid: per_row tiles of W×H a row, upscaled by an integer f: find
    * the one layout whose width and height give the same f */
@@ -545,7 +574,7 @@ check_channel_zoom (MiradaExplainPanel *panel, MirModel *model, MirImage *image)
   g_assert_cmpint (mirada_explain_panel_channel_at (panel, x, y), ==, 3);
   g_signal_emit_by_name (find_controller (picture, GTK_TYPE_GESTURE_CLICK), "pressed", 1, x, y);
   g_assert_cmpint (mirada_explain_panel_get_zoom_channel (panel), ==, 3);
-  settle (0.3);
+  wait_drawn (picture);
 
   /* the zoom: W×H values, upscaled by f; the pointer over column 1, row 2 */
   f = gdk_paintable_get_intrinsic_width (gtk_picture_get_paintable (GTK_PICTURE (picture))) / (double) W;
@@ -669,7 +698,6 @@ test_gui_explain (void)
     g_autofree char *shot = g_test_build_filename (G_TEST_BUILT, "gui-screenshot-gradcam.png", NULL);
     g_autoptr(GdkTexture) full = NULL;
 
-    settle (0.5);
     full = render_widget (GTK_WIDGET (window));
     g_assert_true (gdk_texture_save_to_png (full, shot));
   }
@@ -824,7 +852,7 @@ test_gui_panels (void)
   mirada_window_select_window (window, 1, 2);
   mirada_explain_panel_compute (panels[2]);
   wait_until (all_explained, panels, 300, "the three explanations of the window");
-  settle (0.5);
+  wait_drawn (GTK_WIDGET (window));
 
   /* all four visible at once, each with room */
   for (guint i = 0; i < MIRADA_N_PANELS; i++)
@@ -873,13 +901,13 @@ test_gui_panels (void)
 
   /* maximise the activations: the others leave, the canvas stays */
   mirada_window_maximize_panel (window, MIRADA_PANEL_ACTIVATIONS);
-  settle (0.3);
+  wait_drawn (mirada_window_get_panel_frame (window, MIRADA_PANEL_ACTIVATIONS));
   for (guint i = 0; i < MIRADA_N_PANELS; i++)
     g_assert_true (gtk_widget_get_mapped (mirada_window_get_panel_frame (window, i)) == (i == MIRADA_PANEL_ACTIVATIONS));
   g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (mirada_window_get_canvas (window))));
   g_assert_cmpint (gtk_widget_get_height (mirada_window_get_panel_frame (window, MIRADA_PANEL_ACTIVATIONS)), >, 400);
   mirada_window_maximize_panel (window, -1);
-  settle (0.3);
+  wait_drawn (GTK_WIDGET (window));
   for (guint i = 0; i < MIRADA_N_PANELS; i++)
     g_assert_true (gtk_widget_get_mapped (mirada_window_get_panel_frame (window, i)));
 
@@ -1182,13 +1210,6 @@ sleepy_classify (MirModel                *model,
   return mir_detect_grid_new (geom, 2, NULL, MIR_HEAD_SOFTMAX, probs, error);
 }
 
-static void
-after_paint_cb (GdkFrameClock *clock,
-                gpointer       data)
-{
-  *(gboolean *) data = TRUE;
-}
-
 static double
 watch_detection (MiradaWindow *window, MirModel *model, MirImage *image)
 {
@@ -1376,7 +1397,7 @@ test_gui_model_tools (void)
   grid = mirada_window_get_grid (window);
   for (guint k = 0; k < mirada_detector_panel_get_n_classes (panel); k++)
     gtk_adjustment_set_value (mirada_detector_panel_get_exception_adjustment (panel, k), 0.3);
-  settle (0.3);
+  wait_drawn (GTK_WIDGET (mirada_window_get_canvas (window)));
 
   /* hover: a pointer over image point (10, 10) lies in window (0, 0) only;
    * the canvas fits the image centred, so the image centre is the widget's */
@@ -1788,10 +1809,14 @@ main (int argc, char *argv[])
 {
   g_autoptr(GSettings) settings = NULL;
   g_autoptr(GError) error = NULL;
+  const char *scale_env;
   int status;
 
   g_test_init (&argc, &argv, NULL);
   ui_thread = g_thread_self ();
+  scale_env = g_getenv ("MIRADA_TEST_TIME_SCALE");
+  if (scale_env != NULL && g_ascii_strtod (scale_env, NULL) >= 1.0)
+    time_scale = g_ascii_strtod (scale_env, NULL);
   /* recent files go to a folder of this run, not the user's list */
   {
     g_autofree char *data_home = g_dir_make_tmp ("mirada-gui-data-XXXXXX", NULL);
