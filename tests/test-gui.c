@@ -1804,11 +1804,42 @@ test_gui_job_thread (void)
   g_assert_cmpint (g_atomic_int_get (&n_released_off_ui), ==, 0);
 }
 
+/* ------------------------------------------------------------------ */
+
+/* Removes @path and everything under it (not following symbolic links). */
+static void
+remove_tree (const char *path)
+{
+  GDir *dir;
+
+  if (!g_file_test (path, G_FILE_TEST_IS_SYMLINK) && (dir = g_dir_open (path, 0, NULL)) != NULL)
+    {
+      const char *name;
+
+      while ((name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+
+          remove_tree (child);
+        }
+      g_dir_close (dir);
+    }
+  g_remove (path);
+}
+
 int
 main (int argc, char *argv[])
 {
+  static const char *const dirs[][2] = {
+    { "HOME", "home" },
+    { "XDG_DATA_HOME", "data" },     /* GTK's recently-used.xbel */
+    { "XDG_CONFIG_HOME", "config" },
+    { "XDG_CACHE_HOME", "cache" },   /* the pattern cache: the first Compute optimises */
+    { "XDG_STATE_HOME", "state" },
+  };
   g_autoptr(GSettings) settings = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *root = NULL;
   const char *scale_env;
   int status;
 
@@ -1817,16 +1848,19 @@ main (int argc, char *argv[])
   scale_env = g_getenv ("MIRADA_TEST_TIME_SCALE");
   if (scale_env != NULL && g_ascii_strtod (scale_env, NULL) >= 1.0)
     time_scale = g_ascii_strtod (scale_env, NULL);
-  /* recent files go to a folder of this run, not the user's list */
-  {
-    g_autofree char *data_home = g_dir_make_tmp ("mirada-gui-data-XXXXXX", NULL);
+  /* A home of this run's own, set before GTK or GLib read the variables
+   * and removed at the end: the recent-files list, caches and
+   * configuration never touch the developer's, and every run starts
+   * empty. */
+  root = g_dir_make_tmp ("mirada-gui-XXXXXX", &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
+    {
+      g_autofree char *path = g_build_filename (root, dirs[i][1], NULL);
 
-    g_autofree char *cache_home = g_dir_make_tmp ("mirada-gui-cache-XXXXXX", NULL);
-
-    g_setenv ("XDG_DATA_HOME", data_home, TRUE);
-    /* a fresh pattern cache: the first Compute optimises */
-    g_setenv ("XDG_CACHE_HOME", cache_home, TRUE);
-  }
+      g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
+      g_setenv (dirs[i][0], path, TRUE);
+    }
   gtk_init ();
   adw_init ();
 
@@ -1854,5 +1888,6 @@ main (int argc, char *argv[])
   /* as the application's shutdown does: no worker inside OpenBLAS at exit */
   g_assert_true (mirada_jobs_wait_idle (30000));
   g_clear_object (&app);
+  remove_tree (root);
   return status;
 }
