@@ -197,16 +197,24 @@ job_done_cb (GObject      *source_object,
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
     }
 
-  if (error != NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-
-  if (job->done != NULL)
+  if (error == NULL || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
-      job->done (result, error, job->user_data);
-      result = NULL;
+      if (job->done != NULL)
+        {
+          job->done (result, error, job->user_data);
+          result = NULL;
+        }
+      if (result != NULL && job->result_free != NULL)
+        job->result_free (result);
     }
-  if (result != NULL && job->result_free != NULL)
-    job->result_free (result);
+
+  /* The callback's data (a reference on a window or a panel) is released
+   * here, on the UI thread: the task itself, and with it the job, may be
+   * freed on the worker thread, which drops its reference last when this
+   * callback ran first, and a widget must not be finalized there. */
+  if (job->user_data_free != NULL && job->user_data != NULL)
+    job->user_data_free (job->user_data);
+  job->user_data = NULL;
 }
 
 void

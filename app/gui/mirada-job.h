@@ -19,7 +19,8 @@ typedef gpointer (*MiradaJobFunc) (MiradaJob    *job,
                                    GError      **error);
 
 /* Runs on the UI thread for the current job only: @result (transfer full) or
- * @error (never G_IO_ERROR_CANCELLED). */
+ * @error (never G_IO_ERROR_CANCELLED).  The runner frees the callback's
+ * user_data on the UI thread too, once the job is done or cancelled. */
 typedef void (*MiradaJobDoneFunc) (gpointer      result,
                                    const GError *error,
                                    gpointer      user_data);
