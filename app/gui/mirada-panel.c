@@ -516,9 +516,11 @@ mirada_panel_init (MiradaPanel *self)
   gtk_picture_set_can_shrink (priv->picture, TRUE);
   gtk_widget_set_valign (GTK_WIDGET (priv->picture), GTK_ALIGN_START);
   priv->scrolled = GTK_SCROLLED_WINDOW (gtk_scrolled_window_new ());
-  /* never sideways: a grid wider than the panel is scaled to its width
-   * (a horizontal scroll bar hid the last column) */
-  gtk_scrolled_window_set_policy (priv->scrolled, GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);
+  /* a grid is scaled to the panel's width (a horizontal scroll bar hid the
+   * last column), so sideways scrolling only happens when the content's
+   * minimum is wider than the panel: then it scrolls instead of pushing the
+   * panel past the window's edge (tests/test-layout.c, 800×1000) */
+  gtk_scrolled_window_set_policy (priv->scrolled, GTK_POLICY_AUTOMATIC, GTK_POLICY_AUTOMATIC);
   gtk_scrolled_window_set_child (priv->scrolled, GTK_WIDGET (priv->picture));
   gtk_widget_set_vexpand (GTK_WIDGET (priv->scrolled), TRUE);
   gtk_box_append (GTK_BOX (self), GTK_WIDGET (priv->scrolled));
