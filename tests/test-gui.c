@@ -2226,7 +2226,6 @@ main (int argc, char *argv[])
   g_settings_set_int (settings, "stride", 32);
   /* the counts below are of ungrouped windows (the default groups with NMS) */
   g_settings_set_string (settings, "grouping", "none");
-  g_settings_set_boolean (settings, "first-run", FALSE);
 
   app = mirada_application_new ();
   g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));

@@ -503,7 +503,6 @@ main (int argc, char *argv[])
   adw_init ();
 
   settings = g_settings_new ("io.github.mirada.Mirada");
-  g_settings_set_boolean (settings, "first-run", FALSE);
   g_settings_set_boolean (settings, "window-maximized", FALSE);
 
   app = mirada_application_new ();

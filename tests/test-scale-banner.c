@@ -240,7 +240,6 @@ main (int argc, char *argv[])
   settings = g_settings_new ("io.github.mirada.Mirada");
   g_settings_set_int (settings, "window-size", 32);
   g_settings_set_int (settings, "stride", 32);
-  g_settings_set_boolean (settings, "first-run", FALSE);
 
   app = mirada_application_new ();
   g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
