@@ -51,8 +51,6 @@ struct _MiradaHeatmapPanel
   gboolean has_region;
   int region[4];                  /* x, y, w, h in the image; has_region FALSE: whole image */
   gboolean region_is_top_box;     /* no window chosen: the most probable box */
-  gulong result_handler;
-  MiradaSession *result_session;  /* weak */
 };
 
 G_DEFINE_FINAL_TYPE (MiradaHeatmapPanel, mirada_heatmap_panel, MIRADA_TYPE_PANEL)
@@ -518,24 +516,14 @@ result_changed_cb (MiradaHeatmapPanel *self)
   mirada_panel_run (panel);
 }
 
+/* The session's boxes: before a window is chosen, the maps follow its most
+ * probable box (the base class disconnects this with its own handlers). */
 static void
-follow_session (MiradaHeatmapPanel *self,
-                MiradaSession      *session)
+mirada_heatmap_panel_session_changed (MiradaPanel   *panel,
+                                      MiradaSession *session)
 {
-  if (self->result_session == session)
-    return;
-  if (self->result_session != NULL)
-    {
-      g_signal_handler_disconnect (self->result_session, self->result_handler);
-      g_object_remove_weak_pointer (G_OBJECT (self->result_session), (gpointer *) &self->result_session);
-    }
-  self->result_session = session;
-  self->result_handler = 0;
-  if (session == NULL)
-    return;
-  g_object_add_weak_pointer (G_OBJECT (session), (gpointer *) &self->result_session);
-  self->result_handler = g_signal_connect_object (session, "notify::result", G_CALLBACK (result_changed_cb),
-                                                  self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "notify::result", G_CALLBACK (result_changed_cb), panel,
+                           G_CONNECT_SWAPPED);
 }
 
 static gpointer
@@ -553,7 +541,6 @@ mirada_heatmap_panel_create_job (MiradaPanel *panel,
   guint choice = gtk_drop_down_get_selected (self->class_dropdown);
   const MirDetectBox *box = NULL;
 
-  follow_session (self, session);
   /* a window the person chose: its maps, whatever the toggle said */
   if (input != image && input != self->last_window)
     {
@@ -743,7 +730,6 @@ mirada_heatmap_panel_dispose (GObject *object)
 {
   MiradaHeatmapPanel *self = MIRADA_HEATMAP_PANEL (object);
 
-  follow_session (self, NULL);
   g_clear_pointer (&self->last_window, mir_image_unref);
   g_clear_pointer (&self->classes, g_array_unref);
   g_clear_pointer (&self->textures, g_ptr_array_unref);
@@ -765,6 +751,7 @@ mirada_heatmap_panel_class_init (MiradaHeatmapPanelClass *klass)
   panel_class->start_on_last_conv = TRUE;
   panel_class->layer_wanted = mirada_heatmap_panel_layer_wanted;
   panel_class->model_changed = mirada_heatmap_panel_model_changed;
+  panel_class->session_changed = mirada_heatmap_panel_session_changed;
   panel_class->create_job = mirada_heatmap_panel_create_job;
   panel_class->job_free = (GDestroyNotify) heatmap_job_free;
   panel_class->worker = heatmap_worker;

@@ -228,6 +228,8 @@ mirada_panel_set_session (MiradaPanel   *self,
   g_signal_connect_object (session, "notify::busy", G_CALLBACK (update_waiting_status), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::job-title", G_CALLBACK (update_waiting_status), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::image", G_CALLBACK (update_waiting_status), self, G_CONNECT_SWAPPED);
+  if (MIRADA_PANEL_GET_CLASS (self)->session_changed != NULL)
+    MIRADA_PANEL_GET_CLASS (self)->session_changed (self, session);
   if (mirada_session_get_model (session) != priv->model)
     session_model_cb (self);
   else

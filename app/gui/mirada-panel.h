@@ -33,6 +33,10 @@ struct _MiradaPanelClass
   /* Whether @node belongs in the layer list. */
   gboolean (*layer_wanted)  (MiradaPanel *self,
                              MirNode     *node);
+  /* A new session to follow (never NULL): connect to its signals with the
+   * panel as data; the base class disconnects them when the session goes. */
+  void     (*session_changed) (MiradaPanel   *self,
+                               MiradaSession *session);
   /* The model changed (the layer list is rebuilt, the picture cleared). */
   void     (*model_changed) (MiradaPanel *self,
                              MirModel    *model);
