@@ -148,26 +148,6 @@ mirada_cli_parse (GOptionContext *context, const char *cmd, int *argc, char ***a
   return -1;
 }
 
-char *
-mirada_cli_shape_string (const MirShape *shape)
-{
-  GString *s = g_string_new ("(");
-
-  for (guint i = 0; i < shape->ndim; i++)
-    {
-      if (i > 0)
-        g_string_append (s, ", ");
-      if (shape->dim[i] < 0)
-        g_string_append (s, "None");
-      else
-        g_string_append_printf (s, "%" G_GINT64_FORMAT, shape->dim[i]);
-    }
-  if (shape->ndim == 1)
-    g_string_append_c (s, ',');
-  g_string_append_c (s, ')');
-  return g_string_free (s, FALSE);
-}
-
 void
 mirada_cli_json_add_shape (JsonBuilder *builder, const MirShape *shape)
 {

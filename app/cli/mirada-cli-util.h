@@ -19,8 +19,6 @@ int       mirada_cli_parse        (GOptionContext *context,
                                    char         ***argv);
 /* Prints the help of @context on stdout. */
 void      mirada_cli_print_help   (GOptionContext *context);
-/* "(None, 28, 28, 1)", Keras' way.  Transfer full. */
-char     *mirada_cli_shape_string (const MirShape *shape);
 /* Adds @shape as a JSON list with null for unknown dimensions. */
 void      mirada_cli_json_add_shape (JsonBuilder *builder, const MirShape *shape);
 /* Adds @s, or null when it is NULL. */

@@ -105,7 +105,7 @@ print_table (MirModel *model, const char *path)
         }
       row.layer = g_strdup_printf ("%s (%s)", node->name, node->layer->klass->name);
       row.group = g_strdup (node->group ? node->group : "");
-      row.shape = mirada_cli_shape_string (&node->shape);
+      row.shape = mir_shape_to_string (&node->shape);
       row.params = g_strdup_printf ("%" G_GINT64_FORMAT, node_params (seen, node, &t));
       row.inbound = g_string_free (inbound, FALSE);
       any_group |= node->group != NULL;
@@ -167,13 +167,13 @@ print_table (MirModel *model, const char *path)
     g_print (_("Backend: %s\n"), model->backend);
   for (guint i = 0; i < model->inputs->len; i++)
     {
-      g_autofree char *s = mirada_cli_shape_string (mir_model_get_input_shape (model, i));
+      g_autofree char *s = mir_shape_to_string (mir_model_get_input_shape (model, i));
       g_print (_("Input: %s %s\n"), mir_model_get_node (model, mir_model_get_input (model, i))->name,
                s);
     }
   for (guint i = 0; i < model->outputs->len; i++)
     {
-      g_autofree char *s = mirada_cli_shape_string (mir_model_get_output_shape (model, i));
+      g_autofree char *s = mir_shape_to_string (mir_model_get_output_shape (model, i));
       g_print (_("Output: %s %s\n"),
                mir_model_get_node (model, mir_model_get_output (model, i))->name, s);
     }

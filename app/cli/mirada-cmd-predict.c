@@ -250,7 +250,7 @@ mirada_cmd_predict (int argc, char **argv)
   units = mirada_cli_output_units (model);
   if (units < 1)
     {
-      g_autofree char *s = mirada_cli_shape_string (mir_model_get_output_shape (model, 0));
+      g_autofree char *s = mir_shape_to_string (mir_model_get_output_shape (model, 0));
       g_set_error (&error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
                    _("predict shows class scores, but the model's output has shape %s"), s);
       return mirada_cli_fail (error);
