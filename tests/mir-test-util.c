@@ -247,3 +247,26 @@ mir_test_gradient_energy (const MirImage *img, double *ex, double *ey)
         *ey += ((double) p[row] - p[-row]) * ((double) p[row] - p[-row]);
       }
 }
+
+static gboolean
+wake_up (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+void
+mir_test_wait_until (gboolean (*done) (gpointer), gpointer data, double timeout_s, const char *what)
+{
+  gint64 start = g_get_monotonic_time ();
+  gint64 end = start + (gint64) (timeout_s * G_USEC_PER_SEC);
+  guint tick = g_timeout_add (50, wake_up, NULL);
+
+  while (!done (data))
+    {
+      if (g_get_monotonic_time () > end)
+        g_error ("timed out after %.0f s waiting for %s",
+                 (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC, what);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_source_remove (tick);
+}

@@ -80,4 +80,13 @@ MirModel  *mir_test_model_from_config (const char *json, guint32 seed);
  * @img, inside a one-pixel border: stripes across x give ex ≫ ey. */
 void       mir_test_gradient_energy   (const MirImage *img, double *ex, double *ey);
 
+/* Iterates the default main context until @done (@data) holds, or fails
+ * naming @what after @timeout_s seconds (callers scale it for sanitizer
+ * builds).  A 50 ms wake-up makes the check run when nothing else happens.
+ * The GUI and session tests' one wait. */
+void       mir_test_wait_until        (gboolean   (*done) (gpointer),
+                                       gpointer     data,
+                                       double       timeout_s,
+                                       const char  *what);
+
 G_END_DECLS

@@ -39,32 +39,13 @@ static MiradaApplication *app;
 static GThread *ui_thread;
 static double time_scale = 1.0;  /* MIRADA_TEST_TIME_SCALE: sanitizer builds are slower */
 
-static gboolean
-wake_up (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-/* Spins the main loop until @done, or fails naming @what after @timeout_s
- * seconds (times the time scale).  The bounds are generous upper limits,
- * not the expected durations: the waits end as soon as @done holds, and a
- * loaded machine only makes them longer.  A 100 ms wake-up makes the check
- * run when nothing else happens. */
+/* The generous upper bounds are not the expected durations: the waits end as
+ * soon as @done holds, and a loaded machine only makes them longer;
+ * @timeout_s is scaled for sanitizer builds. */
 static void
 wait_until (gboolean (*done) (gpointer), gpointer data, double timeout_s, const char *what)
 {
-  gint64 start = g_get_monotonic_time ();
-  gint64 end = start + (gint64) (timeout_s * time_scale * G_USEC_PER_SEC);
-  guint tick = g_timeout_add (100, wake_up, NULL);
-
-  while (!done (data))
-    {
-      if (g_get_monotonic_time () > end)
-        g_error ("timed out after %.0f s waiting for %s",
-                 (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC, what);
-      g_main_context_iteration (NULL, TRUE);
-    }
-  g_source_remove (tick);
+  mir_test_wait_until (done, data, timeout_s * time_scale, what);
 }
 
 static gboolean

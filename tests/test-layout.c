@@ -13,6 +13,7 @@
 
 #include <adwaita.h>
 
+#include "mir-test-util.h"
 #include "mirada-application.h"
 #include "mirada-canvas.h"
 #include "mirada-job.h"
@@ -26,21 +27,10 @@ wake_up (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-/* Spins the main loop until @done (or fails after @timeout_s seconds; a
- * 100 ms wake-up makes the check run when nothing else happens). */
 static void
 wait_until (gboolean (*done) (gpointer), gpointer data, double timeout_s, const char *what)
 {
-  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
-  guint tick = g_timeout_add (100, wake_up, NULL);
-
-  while (!done (data))
-    {
-      if (g_get_monotonic_time () > end)
-        g_error ("timed out waiting for %s", what);
-      g_main_context_iteration (NULL, TRUE);
-    }
-  g_source_remove (tick);
+  mir_test_wait_until (done, data, timeout_s, what);
 }
 
 static gboolean

@@ -62,28 +62,12 @@ error_cb (MiradaSession *session,
   counts->errors++;
 }
 
-static gboolean
-wake_up (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-/* Iterates the main loop until @done, at most @timeout_s seconds (scaled for
- * sanitizer builds). */
+/* @timeout_s is scaled for sanitizer builds. */
 static void
 wait_until (gboolean (*done) (MiradaSession *), MiradaSession *session, double timeout_s,
             const char *what)
 {
-  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * time_scale * G_USEC_PER_SEC);
-  guint tick = g_timeout_add (50, wake_up, NULL);
-
-  while (!done (session))
-    {
-      if (g_get_monotonic_time () > end)
-        g_error ("timed out waiting for %s", what);
-      g_main_context_iteration (NULL, TRUE);
-    }
-  g_source_remove (tick);
+  mir_test_wait_until ((gboolean (*) (gpointer)) done, session, timeout_s * time_scale, what);
 }
 
 static gboolean
