@@ -28,14 +28,15 @@ compare_scores (gconstpointer a, gconstpointer b)
   return x->index < y->index ? -1 : (x->index > y->index);
 }
 
-/* The scores of one sample, best first: for a single sigmoid unit P, two
- * classes (1: P, 0: 1 - P), as Keras' binary models mean it. */
+/* The scores of one sample, best first: for a single sigmoid unit P
+ * (@binary, mir_model_is_binary_sigmoid), two classes (1: P, 0: 1 - P), as
+ * Keras' binary models mean it. */
 static GArray *
-sample_scores (const float *row, gint64 units, MirHeadKind head)
+sample_scores (const float *row, gint64 units, gboolean binary)
 {
   GArray *scores = g_array_new (FALSE, FALSE, sizeof (Score));
 
-  if (units == 1 && head == MIR_HEAD_SIGMOID)
+  if (binary)
     {
       Score one = { 1, row[0] }, zero = { 0, 1.0f - row[0] };
       g_array_append_val (scores, one);
@@ -210,6 +211,7 @@ mirada_cmd_predict (int argc, char **argv)
   g_autofree char *labels_owned = NULL, *preprocess_owned = NULL, *resize_owned = NULL;
   MirPreprocessMode mode;
   MirHeadKind head;
+  gboolean binary;
   gint64 units;
   guint n_failed = 0, n_done = 0, shown_max;
   const char *what;
@@ -257,7 +259,8 @@ mirada_cmd_predict (int argc, char **argv)
     }
   head = mir_model_get_head_kind (model);
   what = head == MIR_HEAD_LINEAR ? "score" : "probability";
-  shown_max = MIN ((guint) top, units == 1 && head == MIR_HEAD_SIGMOID ? 2u : (guint) units);
+  binary = mir_model_is_binary_sigmoid (model);
+  shown_max = MIN ((guint) top, binary ? 2u : (guint) units);
 
   if (json)
     {
@@ -347,7 +350,7 @@ mirada_cmd_predict (int argc, char **argv)
               n_failed++;
               continue;
             }
-          scores = sample_scores (row, units, head);
+          scores = sample_scores (row, units, binary);
           shown = MIN ((guint) top, scores->len);
           n_done++;
 
