@@ -16,5 +16,5 @@ def finish():
         print(f"{'ok' if ok else 'not ok'} {i} - {name}")
         if not ok and detail:
             for line in detail.splitlines():
-                print("# " + line)
+                print("# " + line); print("# " + line, file=sys.stderr)  # meson shows stderr
     sys.exit(0 if all(ok for ok, _n, _d in _results) else 1)

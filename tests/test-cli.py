@@ -511,5 +511,5 @@ for i, (name, ok, detail) in enumerate(results, 1):
     if not ok:
         failed += 1
         for line in str(detail)[:2000].splitlines():
-            print("# " + line)
+            print("# " + line); print("# " + line, file=sys.stderr)  # meson shows stderr
 sys.exit(1 if failed else 0)

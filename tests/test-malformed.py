@@ -87,7 +87,7 @@ def main():
             failed += 1
             print("not ok %d - %s: %s (%.1f s)" % (i, name, "; ".join(problems), took))
             for line in err.splitlines()[:40]:
-                print("# " + line)
+                print("# " + line); print("# " + line, file=sys.stderr)  # meson shows stderr
         else:
             print("ok %d - %s (%.1f s) # %s" % (i, name, took, err.strip()))
     print("# %d of %d cases refused cleanly" % (len(cases) - failed, len(cases)))

@@ -4,7 +4,7 @@ installed: no GSETTINGS_SCHEMA_DIR, a fresh HOME, and the built binary run
 in place (build/app/mirada).  MIRADA_SMOKE=1 makes it quit with 0 once a frame
 showing the detector's boxes was drawn (app/gui/mirada-smoke.c).
 
-    test-newcomer.py MIRADA SRCROOT
+    test-newcomer.py MIRADA SRCROOT [DBUS_RUN_SESSION]
 
 Cases:
   - no schema anywhere GLib looks (the bug a newcomer met: SIGTRAP,
@@ -15,7 +15,8 @@ Cases:
     again (the first-start-only default left an empty window);
   - a control: with MIRADA_SMOKE_TIMEOUT tiny, the check reports failure
     (exit 1), so a pass means the boxes were seen.
-Runs under the xvfb-run + dbus-run-session the test is started with.
+Runs under the xvfb-run the test is started with; each start of the window
+gets a session bus of its own (DBUS_RUN_SESSION, default dbus-run-session).
 Standard library only.  Prints TAP.
 """
 import os
@@ -30,6 +31,7 @@ from tap import check, finish
 MIRADA = os.path.abspath(sys.argv[1])
 SRC = os.path.abspath(sys.argv[2])
 SCHEMA = os.path.join(SRC, "resources", "io.github.mirada.Mirada.gschema.xml")
+DBUS_RUN_SESSION = sys.argv[3] if len(sys.argv) > 3 else "dbus-run-session"
 
 
 def run(home, extra=None, timeout_s="120"):
@@ -45,7 +47,7 @@ def run(home, extra=None, timeout_s="120"):
     }
     # the display and bus this test runs under, and a sanitizer build's own
     # settings (build-aux/test: leak suppressions, options): not Mirada's
-    for key in ("DISPLAY", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS", "ASAN_OPTIONS",
+    for key in ("DISPLAY", "XAUTHORITY", "ASAN_OPTIONS",
                 "UBSAN_OPTIONS", "LSAN_OPTIONS", "MALLOC_PERTURB_"):
         if key in os.environ:
             env[key] = os.environ[key]
@@ -57,7 +59,8 @@ def run(home, extra=None, timeout_s="120"):
         # minutes in a fresh chroot
         env["ASAN_OPTIONS"] += ":detect_leaks=0:fast_unwind_on_malloc=1"
     env.update(extra or {})
-    return subprocess.run([MIRADA], env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([DBUS_RUN_SESSION, "--", MIRADA], env=env, capture_output=True,
+                          text=True, timeout=300)
 
 
 def shown(proc):

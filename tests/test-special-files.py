@@ -216,7 +216,7 @@ def main():
                 failed += 1
                 print("not ok %d - %s: %s %s" % (i, name, "; ".join(problems), stat))
                 for line in err.splitlines()[:20]:
-                    print("# " + line)
+                    print("# " + line); print("# " + line, file=sys.stderr)  # meson shows stderr
             else:
                 print("ok %d - %s %s # %s" % (i, name, stat, err.strip().splitlines()[0]))
         for i, (name, args, want, unwanted) in enumerate(good, len(cases) + 1):
@@ -236,7 +236,7 @@ def main():
                 failed += 1
                 print("not ok %d - %s: %s" % (i, name, "; ".join(problems)))
                 for line in (err + text).splitlines()[:20]:
-                    print("# " + repr(line))
+                    print("# " + repr(line)); print("# " + repr(line), file=sys.stderr)
             else:
                 print("ok %d - %s" % (i, name))
         return 1 if failed else 0

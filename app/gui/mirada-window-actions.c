@@ -445,17 +445,46 @@ _mirada_window_note_recent (MiradaWindow *self,
   if (g_file_has_uri_scheme (file, "resource"))
     return;
   uri = g_file_get_uri (file);
+  if (self->opened_uris == NULL)
+    self->opened_uris = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < self->opened_uris->len; i++)
+    if (g_str_equal (self->opened_uris->pdata[i], uri))
+      {
+        g_ptr_array_remove_index (self->opened_uris, i);
+        break;
+      }
+  g_ptr_array_add (self->opened_uris, g_strdup (uri));
   gtk_recent_manager_add_item (self->recent, uri);
 }
 
+/* Where @uri was opened in this window: larger is later, -1 never. */
+static int
+opened_rank (MiradaWindow *self,
+             const char   *uri)
+{
+  if (self->opened_uris != NULL)
+    for (guint i = self->opened_uris->len; i-- > 0;)
+      if (g_str_equal (self->opened_uris->pdata[i], uri))
+        return (int) i;
+  return -1;
+}
+
+/* Newest first.  The recent-files store keeps whole seconds, so two files
+ * opened within a second tie; then the order this window opened them in
+ * decides, so the file opened last is at the top. */
 static gint
 compare_recent (gconstpointer a,
-                gconstpointer b)
+                gconstpointer b,
+                gpointer      data)
 {
-  GDateTime *x = gtk_recent_info_get_modified ((GtkRecentInfo *) a);
-  GDateTime *y = gtk_recent_info_get_modified ((GtkRecentInfo *) b);
+  GtkRecentInfo *ia = (GtkRecentInfo *) a, *ib = (GtkRecentInfo *) b;
+  int c = g_date_time_compare (gtk_recent_info_get_modified (ib),
+                               gtk_recent_info_get_modified (ia));
 
-  return g_date_time_compare (y, x); /* newest first */
+  if (c != 0)
+    return c;
+  return opened_rank (data, gtk_recent_info_get_uri (ib)) -
+         opened_rank (data, gtk_recent_info_get_uri (ia));
 }
 
 void
@@ -469,7 +498,7 @@ _mirada_window_update_recent (MiradaWindow *self)
 
   g_menu_remove_all (self->recent_models);
   g_menu_remove_all (self->recent_images);
-  items = g_list_sort (items, compare_recent);
+  items = g_list_sort_with_data (items, compare_recent, self);
   for (GList *l = items; l != NULL; l = l->next)
     {
       GtkRecentInfo *info = l->data;

@@ -49,6 +49,8 @@ struct _MiradaWindow
   GSettings *settings;
   MiradaSweepDialog *sweep;  /* weak */
   GtkRecentManager *recent;  /* borrowed default */
+  GPtrArray *opened_uris;    /* what this window opened, oldest first: the
+                              * recent list's order when timestamps tie */
   gboolean maximizing;
   int maximized;             /* the panel in the photo's place, or -1 */
   int layout_width;          /* the content size the layout was made for */

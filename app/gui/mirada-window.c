@@ -171,6 +171,7 @@ static void
 image_changed_cb (MiradaWindow *self)
 {
   gtk_stack_set_visible_child_name (self->canvas_stack, "canvas");
+  _mirada_window_update_layout (self); /* the photo's shape decides where the panel goes */
   mirada_scale_banner_update (self->scale_banner, mirada_session_get_model (self->session),
                               mirada_session_get_image (self->session));
   update_info (self);
@@ -528,12 +529,44 @@ maximize_toggled_cb (GtkToggleButton *button,
 #define SIDE_BY_SIDE_WIDTH 900
 #define PANEL_COLUMN_WIDTH 360
 
+#define SIDEBAR_WIDTH 340
+#define PANEL_ROW_MIN_HEIGHT 320
+
+/* Whether the panel goes beside the photo (else under it): wide windows put
+ * it beside; when a photo is open, whichever arrangement shows the photo
+ * larger wins (a wide scene on a 1280×720 projector is a third larger with
+ * the panel under it). */
+static gboolean
+panel_beside (MiradaWindow *self,
+              int           width,
+              int           height)
+{
+  MirImage *image = self->session ? mirada_session_get_image (self->session) : NULL;
+  gboolean folded = width < FOLD_WIDTH || self->presentation;
+  int content = width - (!folded && adw_flap_get_reveal_flap (self->flap) ? SIDEBAR_WIDTH : 0);
+  double beside, under;
+
+  if (width < SIDE_BY_SIDE_WIDTH || width * 4 <= height * 5)
+    return FALSE;
+  if (image == NULL || image->width <= 0 || image->height <= 0)
+    return TRUE;
+  beside = MIN ((double) (content - PANEL_COLUMN_WIDTH) / image->width,
+                (double) height / image->height);
+  /* under: the panel takes 2/5 of the height, and no less than its
+   * controls and a row of results need */
+  under = MIN ((double) content / image->width,
+               (double) (height - MAX (height * 2 / 5, PANEL_ROW_MIN_HEIGHT)) / image->height);
+  /* beside unless under is clearly larger: the panel's results are taller
+   * than wide */
+  return beside * 1.1 >= under;
+}
+
 static gboolean
 apply_layout_cb (gpointer data)
 {
   MiradaWindow *self = data;
   int width = self->layout_width, height = self->layout_height;
-  gboolean side = width >= SIDE_BY_SIDE_WIDTH && width * 4 > height * 5;
+  gboolean side = panel_beside (self, width, height);
 
   self->layout_idle = 0;
   /* presentation mode: the photo and one panel, the controls on demand */
@@ -680,6 +713,7 @@ mirada_window_dispose (GObject *object)
       self->sweep = NULL;
     }
   g_clear_object (&self->settings);
+  g_clear_pointer (&self->opened_uris, g_ptr_array_unref);
   g_clear_handle_id (&self->layout_idle, g_source_remove);
   gtk_widget_dispose_template (GTK_WIDGET (object), MIRADA_TYPE_WINDOW);
 
@@ -846,6 +880,8 @@ mirada_window_init (MiradaWindow *self)
   g_signal_connect_object (self->session, "notify::model", G_CALLBACK (model_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->session, "notify::model-name", G_CALLBACK (update_info), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->session, "notify::image", G_CALLBACK (image_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->flap, "notify::reveal-flap", G_CALLBACK (_mirada_window_update_layout),
+                           self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->session, "notify::image-name", G_CALLBACK (update_info), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->session, "notify::grid", G_CALLBACK (_mirada_window_update_actions), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->session, "notify::result", G_CALLBACK (result_changed_cb), self, G_CONNECT_SWAPPED);
