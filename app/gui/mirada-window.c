@@ -841,6 +841,13 @@ mirada_window_class_init (MiradaWindowClass *klass)
 }
 
 static void
+maximize_once_mapped (GtkWidget *widget)
+{
+  g_signal_handlers_disconnect_by_func (widget, maximize_once_mapped, NULL);
+  gtk_window_maximize (GTK_WINDOW (widget));
+}
+
+static void
 mirada_window_init (MiradaWindow *self)
 {
   GtkDropTarget *drop;
@@ -854,7 +861,12 @@ mirada_window_init (MiradaWindow *self)
                                g_settings_get_int (self->settings, "window-width"),
                                g_settings_get_int (self->settings, "window-height"));
   if (g_settings_get_boolean (self->settings, "window-maximized"))
-    gtk_window_maximize (GTK_WINDOW (self));
+    {
+      gtk_window_maximize (GTK_WINDOW (self));
+      /* GTK 4.8 under an X11 window manager (mutter) drops a maximize
+       * asked before the window exists: ask again once it is mapped */
+      g_signal_connect (self, "map", G_CALLBACK (maximize_once_mapped), NULL);
+    }
 
   g_signal_connect_object (self->session, "notify::busy", G_CALLBACK (update_job_ui), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->session, "notify::progress", G_CALLBACK (update_job_ui), self, G_CONNECT_SWAPPED);
