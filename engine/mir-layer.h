@@ -54,7 +54,17 @@ typedef enum
   MIR_LAYER_FLAG_CONV = 1 << 3,        /* a convolutional feature map producer (Grad-CAM picks these) */
   MIR_LAYER_FLAG_WRITES_ALL = 1 << 4,  /* forward() writes every element of its output, so
                                         * the graph need not zero it first */
+  MIR_LAYER_FLAG_POINTWISE = 1 << 5,   /* same shape out as in, each position computed from
+                                        * the same position only (activations, BN, Rescaling):
+                                        * the detector computes it once over the whole image */
+  MIR_LAYER_FLAG_IDENTITY_AT_INFERENCE = 1 << 6, /* passes its input through unless training
+                                        * (Dropout, GaussianNoise): heads and CAM look through it */
+  MIR_LAYER_FLAG_POOLING = 1 << 7,     /* spatial pooling (Max/AveragePooling2D): keeps a conv
+                                        * block's maps, so the block's last conv stays "last" */
 } MirLayerFlags;
+
+/* The sliding window of a convolution or pooling layer (kernels/mir-conv-util.h). */
+typedef struct _MirWindow MirWindow;
 
 /* Per-call arguments shared by forward and backward. */
 typedef struct
@@ -114,6 +124,11 @@ struct _MirLayerClass
 
   /* Optional: FLOPs for one sample (multiply-adds counted as 2). */
   gint64 (*flops) (MirLayer *self, const MirShape *in, guint n_in, const MirShape *out);
+
+  /* Optional: the layer's sliding window (kernel, strides, dilation,
+   * padding), for layers the detector may compute once over the whole image
+   * and cut into windows (translation-equivariant).  NULL: not shareable. */
+  const MirWindow *(*window) (MirLayer *self);
 };
 
 struct _MirLayer

@@ -369,15 +369,11 @@ mir_model_count_params (MirModel *self, gint64 *trainable)
   return total;
 }
 
+/* Layers after a convolution that keep its block going (pooling, dropout). */
 static gboolean
 is_passthrough (const MirLayerClass *klass)
 {
-  return klass == &mir_layer_max_pooling2d_class ||
-         klass == &mir_layer_average_pooling2d_class ||
-         klass == &mir_layer_dropout_class ||
-         klass == &mir_layer_spatial_dropout2d_class ||
-         klass == &mir_layer_gaussian_noise_class ||
-         klass == &mir_layer_gaussian_dropout_class;
+  return (klass->flags & (MIR_LAYER_FLAG_POOLING | MIR_LAYER_FLAG_IDENTITY_AT_INFERENCE)) != 0;
 }
 
 gint

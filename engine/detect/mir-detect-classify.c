@@ -27,6 +27,7 @@
 
 #include "mir-error.h"
 #include "mir-detect.h"
+#include "kernels/mir-conv-util.h"
 #include "layers/mir-layers.h"
 
 #define DEFAULT_BATCH 32
@@ -71,47 +72,24 @@ row_to_probs (const float *out, gint64 k, MirHeadKind head, float *probs)
 /* ------------------------------------------------------------------ */
 /* Fast path: where the shareable stretch ends */
 
-static gboolean
-is_pointwise (const MirLayerClass *k)
-{
-  return k == &mir_layer_activation_class || k == &mir_layer_relu_class
-         || k == &mir_layer_leaky_relu_class || k == &mir_layer_batch_normalization_class
-         || k == &mir_layer_dropout_class || k == &mir_layer_spatial_dropout2d_class
-         || k == &mir_layer_gaussian_noise_class || k == &mir_layer_gaussian_dropout_class
-         || k == &mir_layer_rescaling_class;
-}
-
 /* Stride of a shareable spatial layer (1 for point-wise ones), or 0 when
- * the layer cannot be computed once over the whole image. */
+ * the layer cannot be computed once over the whole image.  The layer
+ * classes say which they are: MIR_LAYER_FLAG_POINTWISE and
+ * _IDENTITY_AT_INFERENCE, or a window() with "valid" padding (a "same" pad
+ * would differ at a window's border from the image's). */
 static gint64
 shareable_stride (MirLayer *layer)
 {
   const MirLayerClass *k = layer->klass;
-  gint64 strides[2], pool[2];
-  const gint64 ones[2] = { 1, 1 };
+  const MirWindow *w;
 
-  if (is_pointwise (k))
+  if (k->flags & (MIR_LAYER_FLAG_POINTWISE | MIR_LAYER_FLAG_IDENTITY_AT_INFERENCE))
     return 1;
-  if (k != &mir_layer_conv2d_class && k != &mir_layer_max_pooling2d_class
-      && k != &mir_layer_average_pooling2d_class)
+  if (k->window == NULL || (w = k->window (layer)) == NULL || w->same)
     return 0;
-  if (g_ascii_strcasecmp (mir_config_get_string (layer->config, "padding", "valid"), "valid")
-      != 0
-      || g_strcmp0 (mir_config_get_string (layer->config, "data_format", "channels_last"),
-                    "channels_last") != 0)
+  if (w->sh != w->sw || w->sh < 1)
     return 0;
-  if (k == &mir_layer_conv2d_class)
-    {
-      if (!mir_config_get_int_tuple (layer->config, "strides", 2, ones, strides, NULL))
-        return 0;
-    }
-  else if (!mir_config_get_int_tuple (layer->config, "pool_size", 2, (const gint64[]) { 2, 2 },
-                                      pool, NULL)
-           || !mir_config_get_int_tuple (layer->config, "strides", 2, pool, strides, NULL))
-    return 0;
-  if (strides[0] != strides[1] || strides[0] < 1)
-    return 0;
-  return strides[0];
+  return w->sh;
 }
 
 /* mir_detect_shared_cut(), also giving the product of the strides up to the cut. */

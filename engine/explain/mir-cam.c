@@ -22,7 +22,7 @@ find_head (MirModel *model, gint *dense_out, gint *features_out, GError **error)
   while (node->n_inputs == 1 &&
          (node->layer->klass == &mir_layer_activation_class ||
           node->layer->klass == &mir_layer_softmax_class ||
-          node->layer->klass == &mir_layer_dropout_class))
+          (node->layer->klass->flags & MIR_LAYER_FLAG_IDENTITY_AT_INFERENCE)))
     {
       i = (gint) node->inputs[0];
       node = mir_model_get_node (model, (guint) i);
@@ -41,7 +41,7 @@ find_head (MirModel *model, gint *dense_out, gint *features_out, GError **error)
       gint gap = (gint) node->inputs[0];
       MirNode *g = mir_model_get_node (model, (guint) gap);
 
-      while (g->n_inputs == 1 && g->layer->klass == &mir_layer_dropout_class)
+      while (g->n_inputs == 1 && (g->layer->klass->flags & MIR_LAYER_FLAG_IDENTITY_AT_INFERENCE))
         {
           gap = (gint) g->inputs[0];
           g = mir_model_get_node (model, (guint) gap);

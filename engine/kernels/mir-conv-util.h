@@ -11,13 +11,13 @@
 G_BEGIN_DECLS
 
 /* A 2-D sliding window: kernel or pool size, strides, dilation, padding. */
-typedef struct
+struct _MirWindow
 {
   gint64 kh, kw;
   gint64 sh, sw;
   gint64 dh, dw;
   gboolean same; /* padding "same" (TF: extra pixel bottom/right), else "valid" */
-} MirWindow;
+};
 
 /* A window applied to one concrete NHWC input. */
 typedef struct

@@ -79,7 +79,7 @@ activation_backward (MirLayer *self, MirTensor *const *in, guint n_in, const Mir
 const MirLayerClass mir_layer_activation_class = {
   .name = "Activation",
   .instance_size = sizeof (MirLayer),
-  .flags = MIR_LAYER_FLAG_WRITES_ALL,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL | MIR_LAYER_FLAG_POINTWISE,
   .configure = activation_configure,
   .infer = activation_infer,
   .forward = activation_forward,

@@ -82,12 +82,19 @@ avg_pool_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirT
   return TRUE;
 }
 
+static const MirWindow *
+avg_pool_window (MirLayer *layer)
+{
+  return &((MirLayerAveragePooling2D *) layer)->win;
+}
+
 const MirLayerClass mir_layer_average_pooling2d_class = {
   .name = "AveragePooling2D",
   .instance_size = sizeof (MirLayerAveragePooling2D),
-  .flags = MIR_LAYER_FLAG_WRITES_ALL,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL | MIR_LAYER_FLAG_POOLING,
   .configure = avg_pool_configure,
   .infer = avg_pool_infer,
   .forward = avg_pool_forward,
   .backward = avg_pool_backward,
+  .window = avg_pool_window,
 };

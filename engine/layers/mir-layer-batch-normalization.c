@@ -282,7 +282,7 @@ bn_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTensor 
 const MirLayerClass mir_layer_batch_normalization_class = {
   .name = "BatchNormalization",
   .instance_size = sizeof (MirLayerBatchNormalization),
-  .flags = MIR_LAYER_FLAG_WRITES_ALL,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL | MIR_LAYER_FLAG_POINTWISE,
   .configure = bn_configure,
   .infer = bn_infer,
   .build = bn_build,

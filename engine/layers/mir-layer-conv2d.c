@@ -620,6 +620,12 @@ conv2d_flops (MirLayer *layer, const MirShape *in, guint n_in, const MirShape *o
   return 2 * out->dim[1] * out->dim[2] * out->dim[3] * self->win.kh * self->win.kw * in->dim[3];
 }
 
+static const MirWindow *
+conv2d_window (MirLayer *layer)
+{
+  return &((MirLayerConv2D *) layer)->win;
+}
+
 const MirLayerClass mir_layer_conv2d_class = {
   .name = "Conv2D",
   .instance_size = sizeof (MirLayerConv2D),
@@ -631,4 +637,5 @@ const MirLayerClass mir_layer_conv2d_class = {
   .backward = conv2d_backward,
   .flops = conv2d_flops,
   .finalize = conv2d_finalize,
+  .window = conv2d_window,
 };

@@ -110,7 +110,7 @@ dropout_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTe
 const MirLayerClass mir_layer_dropout_class = {
   .name = "Dropout",
   .instance_size = sizeof (MirLayerDropout),
-  .flags = MIR_LAYER_FLAG_STOCHASTIC | MIR_LAYER_FLAG_WRITES_ALL,
+  .flags = MIR_LAYER_FLAG_STOCHASTIC | MIR_LAYER_FLAG_WRITES_ALL | MIR_LAYER_FLAG_IDENTITY_AT_INFERENCE,
   .configure = dropout_configure,
   .infer = dropout_infer,
   .forward = dropout_forward,
@@ -120,7 +120,7 @@ const MirLayerClass mir_layer_dropout_class = {
 const MirLayerClass mir_layer_spatial_dropout2d_class = {
   .name = "SpatialDropout2D",
   .instance_size = sizeof (MirLayerDropout),
-  .flags = MIR_LAYER_FLAG_STOCHASTIC | MIR_LAYER_FLAG_WRITES_ALL,
+  .flags = MIR_LAYER_FLAG_STOCHASTIC | MIR_LAYER_FLAG_WRITES_ALL | MIR_LAYER_FLAG_IDENTITY_AT_INFERENCE,
   .configure = dropout_configure,
   .infer = dropout_infer,
   .forward = dropout_forward,

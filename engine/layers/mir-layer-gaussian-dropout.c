@@ -78,7 +78,7 @@ gaussian_dropout_backward (MirLayer *layer, MirTensor *const *in, guint n_in,
 const MirLayerClass mir_layer_gaussian_dropout_class = {
   .name = "GaussianDropout",
   .instance_size = sizeof (MirLayerGaussianDropout),
-  .flags = MIR_LAYER_FLAG_STOCHASTIC | MIR_LAYER_FLAG_WRITES_ALL,
+  .flags = MIR_LAYER_FLAG_STOCHASTIC | MIR_LAYER_FLAG_WRITES_ALL | MIR_LAYER_FLAG_IDENTITY_AT_INFERENCE,
   .configure = gaussian_dropout_configure,
   .infer = gaussian_dropout_infer,
   .forward = gaussian_dropout_forward,

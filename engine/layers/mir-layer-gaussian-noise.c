@@ -68,7 +68,7 @@ gaussian_noise_backward (MirLayer *layer, MirTensor *const *in, guint n_in,
 const MirLayerClass mir_layer_gaussian_noise_class = {
   .name = "GaussianNoise",
   .instance_size = sizeof (MirLayerGaussianNoise),
-  .flags = MIR_LAYER_FLAG_STOCHASTIC | MIR_LAYER_FLAG_WRITES_ALL,
+  .flags = MIR_LAYER_FLAG_STOCHASTIC | MIR_LAYER_FLAG_WRITES_ALL | MIR_LAYER_FLAG_IDENTITY_AT_INFERENCE,
   .configure = gaussian_noise_configure,
   .infer = gaussian_noise_infer,
   .forward = gaussian_noise_forward,

@@ -71,7 +71,7 @@ leaky_relu_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const Mi
 const MirLayerClass mir_layer_leaky_relu_class = {
   .name = "LeakyReLU",
   .instance_size = sizeof (MirLayerLeakyReLU),
-  .flags = MIR_LAYER_FLAG_WRITES_ALL,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL | MIR_LAYER_FLAG_POINTWISE,
   .configure = leaky_relu_configure,
   .infer = leaky_relu_infer,
   .forward = leaky_relu_forward,

@@ -106,12 +106,19 @@ max_pool_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirT
   return TRUE;
 }
 
+static const MirWindow *
+max_pool_window (MirLayer *layer)
+{
+  return &((MirLayerMaxPooling2D *) layer)->win;
+}
+
 const MirLayerClass mir_layer_max_pooling2d_class = {
   .name = "MaxPooling2D",
   .instance_size = sizeof (MirLayerMaxPooling2D),
-  .flags = MIR_LAYER_FLAG_WRITES_ALL,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL | MIR_LAYER_FLAG_POOLING,
   .configure = max_pool_configure,
   .infer = max_pool_infer,
   .forward = max_pool_forward,
   .backward = max_pool_backward,
+  .window = max_pool_window,
 };

@@ -125,7 +125,7 @@ relu_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTenso
 const MirLayerClass mir_layer_relu_class = {
   .name = "ReLU",
   .instance_size = sizeof (MirLayerReLU),
-  .flags = MIR_LAYER_FLAG_WRITES_ALL,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL | MIR_LAYER_FLAG_POINTWISE,
   .configure = relu_configure,
   .infer = relu_infer,
   .forward = relu_forward,

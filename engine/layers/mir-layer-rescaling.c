@@ -142,7 +142,7 @@ rescaling_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const Mir
 const MirLayerClass mir_layer_rescaling_class = {
   .name = "Rescaling",
   .instance_size = sizeof (MirLayerRescaling),
-  .flags = MIR_LAYER_FLAG_WRITES_ALL,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL | MIR_LAYER_FLAG_POINTWISE,
   .configure = rescaling_configure,
   .infer = rescaling_infer,
   .forward = rescaling_forward,
