@@ -167,6 +167,12 @@ depthwise_flops (MirLayer *layer, const MirShape *in, guint n_in, const MirShape
   return 2 * out->dim[1] * out->dim[2] * out->dim[3] * self->win.kh * self->win.kw;
 }
 
+static const MirWindow *
+depthwise_window (MirLayer *layer)
+{
+  return &((MirLayerDepthwiseConv2D *) layer)->win;
+}
+
 const MirLayerClass mir_layer_depthwise_conv2d_class = {
   .name = "DepthwiseConv2D",
   .instance_size = sizeof (MirLayerDepthwiseConv2D),
@@ -177,4 +183,5 @@ const MirLayerClass mir_layer_depthwise_conv2d_class = {
   .forward = depthwise_forward,
   .backward = depthwise_backward,
   .flops = depthwise_flops,
+  .window = depthwise_window,
 };

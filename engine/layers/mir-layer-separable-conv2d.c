@@ -209,6 +209,12 @@ separable_flops (MirLayer *layer, const MirShape *in, guint n_in, const MirShape
   return 2 * out->dim[1] * out->dim[2] * cm * (self->win.kh * self->win.kw + self->filters);
 }
 
+static const MirWindow *
+separable_window (MirLayer *layer)
+{
+  return &((MirLayerSeparableConv2D *) layer)->win;
+}
+
 const MirLayerClass mir_layer_separable_conv2d_class = {
   .name = "SeparableConv2D",
   .instance_size = sizeof (MirLayerSeparableConv2D),
@@ -219,4 +225,5 @@ const MirLayerClass mir_layer_separable_conv2d_class = {
   .forward = separable_forward,
   .backward = separable_backward,
   .flops = separable_flops,
+  .window = separable_window,
 };
