@@ -849,7 +849,16 @@ mirada_heatmap_panel_init (MiradaHeatmapPanel *self)
   gtk_widget_add_css_class (GTK_WIDGET (self->main_caption), "heading");
   gtk_box_append (GTK_BOX (main_box), GTK_WIDGET (self->main_picture));
   gtk_box_append (GTK_BOX (main_box), GTK_WIDGET (self->main_caption));
-  gtk_button_set_child (GTK_BUTTON (main_button), main_box);
+  /* the map and its caption together, as large as the column allows: in a
+   * frame a little taller than wide (room for the caption), centred; a
+   * picture filling the column's height drew the map in its middle and left
+   * the caption at the bottom, far from it */
+  {
+    GtkWidget *frame = gtk_aspect_frame_new (0.5f, 0.5f, 0.88f, FALSE);
+
+    gtk_aspect_frame_set_child (GTK_ASPECT_FRAME (frame), main_box);
+    gtk_button_set_child (GTK_BUTTON (main_button), frame);
+  }
   gtk_widget_add_css_class (main_button, "flat");
   gtk_widget_set_vexpand (main_button, TRUE);
   gtk_widget_set_tooltip_text (main_button, _("Click to see this heat map large"));
