@@ -18,6 +18,7 @@ static const MiradaCommand commands[] = {
   { "detect", mirada_cmd_detect, N_("Find objects with a sliding window (seed 000's methods)") },
   { "gradcam", mirada_cmd_gradcam, N_("Explain a prediction: Grad-CAM, CAM, saliency") },
   { "activations", mirada_cmd_activations, N_("Show a layer's activations as a grid") },
+  { "compare", mirada_cmd_compare, N_("Two models on the same photo, window by window") },
   { "explain-unit", mirada_cmd_explain_unit, N_("Explain one unit: its receptive field and its value, by hand") },
   { "filters", mirada_cmd_filters, N_("Show the patterns a layer's filters respond to most") },
   { "train", mirada_cmd_train, N_("Train a classifier and save it as Keras .h5") },

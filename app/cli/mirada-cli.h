@@ -53,6 +53,7 @@ gint      mirada_cli_find_layer  (MirModel *model, const char *name, GError **er
 int mirada_cmd_gradcam     (int argc, char **argv);
 int mirada_cmd_activations (int argc, char **argv);
 int mirada_cmd_explain_unit (int argc, char **argv);
+int mirada_cmd_compare (int argc, char **argv);
 int mirada_cmd_filters     (int argc, char **argv);
 
 G_END_DECLS
