@@ -1,0 +1,166 @@
+/* mirada-unit-figure.c: one unit explained for people (see the header). */
+#define G_LOG_DOMAIN "mirada-unit-figure"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+#include <glib/gi18n.h>
+
+#include "mirada-unit-figure.h"
+
+void
+mirada_unit_explanation_clear (MiradaUnitExplanation *e)
+{
+  mir_unit_value_clear (&e->value);
+  g_clear_pointer (&e->why, g_free);
+  g_clear_pointer (&e->figure, mir_image_unref);
+  memset (e, 0, sizeof *e);
+}
+
+static void
+blend (MirImage *img, int px, int py, const guint8 rgb[3], double a)
+{
+  guint8 *p;
+
+  if (px < 0 || py < 0 || px >= img->width || py >= img->height)
+    return;
+  p = img->pixels + (gsize) py * img->rowstride + (gsize) px * 3;
+  for (int k = 0; k < 3; k++)
+    p[k] = (guint8) lround ((1 - a) * p[k] + a * rgb[k]);
+}
+
+/* The model's input (the image resized as the model sees it), scaled up,
+ * on a grey margin that shows the padding; the field outlined in red and
+ * the padded part of the window hatched in blue. */
+static MirImage *
+draw_field (const MirImage *seen, const MirRect *field, const MirRect *padded, GError **error)
+{
+  gint64 margin_y = MAX (0, MAX (-padded->y0, padded->y1 - seen->height));
+  gint64 margin_x = MAX (0, MAX (-padded->x0, padded->x1 - seen->width));
+  int side = (int) MAX (seen->width + 2 * margin_x, seen->height + 2 * margin_y);
+  int s = MAX (1, MIN (16, 512 / MAX (side, 1)));
+  int W = (seen->width + 2 * (int) margin_x) * s, H = (seen->height + 2 * (int) margin_y) * s;
+  g_autoptr(MirImage) out = mir_image_new (W, H, 3, error);
+  static const guint8 red[3] = { 230, 30, 30 }, grey[3] = { 128, 128, 128 }, pad[3] = { 60, 60, 200 };
+
+  if (out == NULL)
+    return NULL;
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++)
+      {
+        int sy = y / s - (int) margin_y, sx = x / s - (int) margin_x;
+        guint8 *p = out->pixels + (gsize) y * out->rowstride + (gsize) x * 3;
+
+        if (sy < 0 || sx < 0 || sy >= seen->height || sx >= seen->width)
+          memcpy (p, grey, 3);
+        else
+          {
+            const guint8 *q = seen->pixels + (gsize) sy * seen->rowstride + (gsize) sx * seen->channels;
+            for (int k = 0; k < 3; k++)
+              p[k] = q[seen->channels == 3 ? k : 0];
+          }
+      }
+  for (gint64 y = padded->y0; y < padded->y1; y++)
+    for (gint64 x = padded->x0; x < padded->x1; x++)
+      if (y < 0 || x < 0 || y >= seen->height || x >= seen->width)
+        for (int dy = 0; dy < s; dy++)
+          for (int dx = 0; dx < s; dx++)
+            {
+              int py = (int) (y + margin_y) * s + dy, px = (int) (x + margin_x) * s + dx;
+              if (((px + py) / 3) % 2 == 0)
+                blend (out, px, py, pad, 0.7);
+            }
+  {
+    int y0 = (int) (field->y0 + margin_y) * s, y1 = (int) (field->y1 + margin_y) * s - 1;
+    int x0 = (int) (field->x0 + margin_x) * s, x1 = (int) (field->x1 + margin_x) * s - 1;
+
+    for (int t = 0; t < 2; t++)
+      {
+        for (int x = x0; x <= x1; x++)
+          blend (out, x, y0 + t, red, 1), blend (out, x, y1 - t, red, 1);
+        for (int y = y0; y <= y1; y++)
+          blend (out, x0 + t, y, red, 1), blend (out, x1 - t, y, red, 1);
+      }
+  }
+  return g_steal_pointer (&out);
+}
+
+gboolean
+mirada_unit_explain (MirModel *model, const MirImage *image, gint layer, gint64 y, gint64 x,
+                     gint64 c, GCancellable *cancellable, MiradaUnitExplanation *out,
+                     GError **error)
+{
+  g_autoptr(MirTensor) input = NULL;
+  g_autoptr(MirImage) seen = NULL;
+  g_autoptr(GError) why = NULL;
+  const MirShape *in_shape = mir_model_get_input_shape (model, 0);
+  MirTrace *trace;
+  gboolean ok;
+
+  memset (out, 0, sizeof *out);
+  if (!(input = mir_image_prepare (image, model, error)) ||
+      !(trace = mir_model_run (model, &input, 1, MIR_RUN_KEEP_ALL, layer, 0, cancellable, error)))
+    return FALSE;
+  ok = mir_unit_receptive_field (trace, (guint) layer, y, x, &out->field, &out->padded, error);
+  if (ok)
+    {
+      out->have_value = mir_unit_compute (trace, (guint) layer, y, x, c, &out->value, &why);
+      if (!out->have_value)
+        out->why = g_strdup (why->message);
+    }
+  mir_trace_free (trace);
+  if (!ok)
+    return FALSE;
+  out->input_height = input->shape[1];
+  out->input_width = input->shape[2];
+  if (!(seen = mir_image_resize (image, (int) input->shape[2], (int) input->shape[1],
+                                 model->meta.resize, error)) ||
+      !(out->figure = draw_field (seen, &out->field, &out->padded, error)))
+    {
+      mirada_unit_explanation_clear (out);
+      return FALSE;
+    }
+  (void) in_shape;
+  return TRUE;
+}
+
+char *
+mirada_unit_explanation_describe (const MiradaUnitExplanation *e, const char *layer_name,
+                                  gint64 y, gint64 x, gint64 c)
+{
+  GString *s = g_string_new (NULL);
+  const MirUnitValue *v = &e->value;
+
+  g_string_append_printf (s, _("Unit (%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT ", %"
+                               G_GINT64_FORMAT ") of layer '%s'\n"), y, x, c, layer_name);
+  g_string_append_printf (s, _("Receptive field: rows %" G_GINT64_FORMAT "–%" G_GINT64_FORMAT
+                               ", columns %" G_GINT64_FORMAT "–%" G_GINT64_FORMAT " of the %"
+                               G_GINT64_FORMAT "×%" G_GINT64_FORMAT " input (%" G_GINT64_FORMAT
+                               "×%" G_GINT64_FORMAT " pixels)\n"),
+                          e->field.y0, e->field.y1 - 1, e->field.x0, e->field.x1 - 1,
+                          e->input_height, e->input_width, e->field.y1 - e->field.y0,
+                          e->field.x1 - e->field.x0);
+  if (e->padded.y0 != e->field.y0 || e->padded.x0 != e->field.x0 ||
+      e->padded.y1 != e->field.y1 || e->padded.x1 != e->field.x1)
+    g_string_append_printf (s, _("Its window reaches past the image (rows %" G_GINT64_FORMAT "–%"
+                                 G_GINT64_FORMAT ", columns %" G_GINT64_FORMAT "–%"
+                                 G_GINT64_FORMAT "): that part is padding, zeros\n"),
+                            e->padded.y0, e->padded.y1 - 1, e->padded.x0, e->padded.x1 - 1);
+  if (e->have_value)
+    {
+      if (g_str_has_suffix (v->kind, "pool"))
+        g_string_append_printf (s, _("%s of %" G_GINT64_FORMAT " input values = %.6g\n"),
+                                g_str_equal (v->kind, "max-pool") ? _("Maximum") : _("Mean"),
+                                v->n_terms, v->sum);
+      else
+        g_string_append_printf (s, _("Σ input × weight over %" G_GINT64_FORMAT " terms = %.6g; "
+                                     "+ bias %.6g = %.6g; %s → %.6g\n"),
+                                v->n_terms, v->sum, v->bias, v->pre, v->activation, v->value);
+      g_string_append_printf (s, _("The engine's output: %.6g (difference %.2g)\n"), v->engine,
+                              fabs (v->value - v->engine));
+    }
+  else if (e->why != NULL)
+    g_string_append_printf (s, "%s\n", e->why);
+  return g_string_free (s, FALSE);
+}

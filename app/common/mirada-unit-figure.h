@@ -1,0 +1,43 @@
+/* mirada-unit-figure.h: one unit explained, as the CLI (`mirada
+ * explain-unit`) and the window's activations panel both show it. */
+#pragma once
+
+#include "mir.h"
+#include "explain/mir-unit.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  MirRect field;       /* the receptive field, in the model's input pixels */
+  MirRect padded;      /* the window before clipping: outside the image = padding */
+  gboolean have_value; /* @value was recomputed (else @why says why not) */
+  MirUnitValue value;
+  char *why;
+  MirImage *figure;    /* the model's input with the field and padding drawn */
+  gint64 input_height, input_width;
+} MiradaUnitExplanation;
+
+void      mirada_unit_explanation_clear (MiradaUnitExplanation *e);
+
+/* Runs @model on @image (prepared as the model expects) up to @layer,
+ * keeping every output, and explains unit (@y, @x, @c) of @layer: field,
+ * value, and the figure.  FALSE + @error when the unit or the run fails. */
+gboolean  mirada_unit_explain (MirModel              *model,
+                               const MirImage        *image,
+                               gint                   layer,
+                               gint64                 y,
+                               gint64                 x,
+                               gint64                 c,
+                               GCancellable          *cancellable,
+                               MiradaUnitExplanation *out,
+                               GError               **error);
+
+/* The lines a person reads: the field, the padding, the sum (translated). */
+char     *mirada_unit_explanation_describe (const MiradaUnitExplanation *e,
+                                            const char                  *layer_name,
+                                            gint64                       y,
+                                            gint64                       x,
+                                            gint64                       c);
+
+G_END_DECLS
