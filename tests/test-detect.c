@@ -1159,6 +1159,24 @@ test_field (void)
     g_assert_nonnull (strstr (below, "0.200 < 0.850 ✗"));
   }
 
+  /* a class that is not looked for: its P and means, but no filter keeps
+   * anything (there are no boxes of it) */
+  {
+    g_autoptr(MirDetectField) off = NULL;
+
+    params->classes[1].enabled = FALSE;
+    off = mir_detect_field_new (grid, params, 1, &error);
+    g_assert_no_error (error);
+    g_assert_true (isnan (off->mu));
+    for (guint n = 0; n < 9; n++)
+      {
+        g_assert_cmpfloat (off->prob[n], ==, grid_a_cat[n]);
+        g_assert_cmpfloat (off->mean[n], ==, cat->mean[n]);
+        g_assert_false (off->filter1[n] || off->filter2[n] || off->edge[n]);
+      }
+    params->classes[1].enabled = TRUE;
+  }
+
   /* a class that does not exist is an error, not a crash */
   g_assert_null (mir_detect_field_new (grid, params, 2, &error));
   g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);

@@ -1475,6 +1475,29 @@ contour_distance (GArray *contour, double scale, double ox, double oy, double x,
   return best;
 }
 
+/* The widget once its size has stopped changing (a banner or a toast
+ * sliding in moves the canvas for a few frames): the same size in six
+ * frames running. */
+static GdkTexture *
+render_settled (GtkWidget *widget)
+{
+  GdkTexture *texture = render_widget (widget);
+
+  for (int i = 0, same = 0; i < 300 && same < 5; i++)
+    {
+      GdkTexture *next = render_widget (widget);
+
+      if (gdk_texture_get_width (next) == gdk_texture_get_width (texture) &&
+          gdk_texture_get_height (next) == gdk_texture_get_height (texture))
+        same++;
+      else
+        same = 0;
+      g_object_unref (texture);
+      texture = next;
+    }
+  return texture;
+}
+
 static void
 test_gui_field (void)
 {
@@ -1531,19 +1554,19 @@ test_gui_field (void)
   g_assert_cmpuint (mirada_window_get_result (window)->boxes->len, ==, 0);
   /* no hover read-out: its text would change with the threshold */
   mirada_canvas_pointer_moved (canvas, -100, -100);
-  off = render_widget (GTK_WIDGET (canvas));
+  off = render_settled (GTK_WIDGET (canvas));
   g_assert_cmpuint (mirada_canvas_get_n_fields (canvas), ==, 0);
 
   gtk_toggle_button_set_active (mirada_detector_panel_get_field_toggle (panel, 0), TRUE);
   g_assert_true (mirada_session_get_field_shown (mirada_window_get_session (window), 0));
   g_assert_cmpuint (mirada_canvas_get_n_fields (canvas), ==, 1);
-  on1 = render_widget (GTK_WIDGET (canvas));
+  on1 = render_settled (GTK_WIDGET (canvas));
   n_changed = count_changed (off, on1, NULL);
   g_test_message ("field on: %u pixels changed", n_changed);
   g_assert_cmpuint (n_changed, >, 1000);
 
   gtk_adjustment_set_value (mirada_detector_panel_get_threshold_adjustment (panel, 0), t2);
-  on2 = render_widget (GTK_WIDGET (canvas));
+  on2 = render_settled (GTK_WIDGET (canvas));
   n_changed = count_changed (on1, on2, &moved);
 
   /* where the contours are drawn: the canvas fits the image, centred */
@@ -1575,8 +1598,8 @@ test_gui_field (void)
           double d = MIN (contour_distance (contour1, scale, ox, oy, x + 0.5, y + 0.5),
                           contour_distance (contour2, scale, ox, oy, x + 0.5, y + 0.5));
           /* a 2 px line on a 1 px black edge each side, round caps, antialiased */
-          if (d > 3.5)
-            n_stray++;
+          if (d > 3.5 && n_stray++ < 5)
+            g_test_message ("changed pixel (%d, %d) is %.1f px from both contours", x, y, d);
         }
   /* the new contour's midpoints (away from the old one) changed */
   for (guint i = 0; i < contour2->len; i++)
@@ -1592,9 +1615,24 @@ test_gui_field (void)
       n_new_checked++;
       n_on_new += moved[(gsize) iy * w + ix];
     }
+  g_test_message ("canvas %dx%d, scale %.4g, origin (%.0f, %.0f), presentation %d, method %s",
+                  w, h, scale, ox, oy, mirada_canvas_get_presentation (canvas),
+                  mir_detect_method_to_string (mirada_session_get_params (mirada_window_get_session (window))->method));
   g_test_message ("threshold %.4g -> %.4g: %u pixels changed, %u farther than 3.5 px from "
                   "both contours; %u of %u midpoints of the new contour changed",
                   t1, t2, n_changed, n_stray, n_on_new, n_new_checked);
+  /* pictures to look at: the canvas at both thresholds, the sidebar's classes */
+  {
+    g_autofree char *shot1 = g_test_build_filename (G_TEST_BUILT, "field-threshold-1.png", NULL);
+    g_autofree char *shot2 = g_test_build_filename (G_TEST_BUILT, "field-threshold-2.png", NULL);
+    g_autofree char *shot3 = g_test_build_filename (G_TEST_BUILT, "field-panel.png", NULL);
+    g_autoptr(GdkTexture) sidebar = render_widget (GTK_WIDGET (panel));
+
+    g_assert_true (gdk_texture_save_to_png (on1, shot1));
+    g_assert_true (gdk_texture_save_to_png (on2, shot2));
+    g_assert_true (gdk_texture_save_to_png (sidebar, shot3));
+    g_test_message ("pictures: %s, %s, %s", shot1, shot2, shot3);
+  }
   g_assert_cmpuint (n_changed, >, 50);
   g_assert_cmpuint (n_stray, ==, 0);
   g_assert_cmpuint (n_new_checked, >, 0);
@@ -1611,7 +1649,7 @@ test_gui_field (void)
   gtk_adjustment_set_value (mirada_detector_panel_get_threshold_adjustment (panel, 0), t1);
   gtk_toggle_button_set_active (mirada_detector_panel_get_field_toggle (panel, 0), FALSE);
   g_assert_cmpuint (mirada_canvas_get_n_fields (canvas), ==, 0);
-  off_again = render_widget (GTK_WIDGET (canvas));
+  off_again = render_settled (GTK_WIDGET (canvas));
   g_assert_cmpuint (count_changed (off, off_again, NULL), ==, 0);
 
   gtk_window_destroy (GTK_WINDOW (window));

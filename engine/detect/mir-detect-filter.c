@@ -783,7 +783,7 @@ mir_detect_field_new (const MirDetectGrid   *grid,
    * exactly the windows filter 1 keeps, with their means and filter 2's verdict */
   one = mir_detect_params_copy (params);
   for (guint k = 0; k < K; k++)
-    one->classes[k].enabled = (k == c);
+    one->classes[k].enabled = (k == c) && enabled;
   one->grouping = MIR_DETECT_GROUP_NONE;
   if (!(result = mir_detect_filter (grid, one, error)))
     return NULL;
