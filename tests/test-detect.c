@@ -1159,6 +1159,27 @@ test_field (void)
     g_assert_nonnull (strstr (below, "0.200 < 0.850 ✗"));
   }
 
+  /* the μ field: the means, bilinear between the centres as P, and their
+   * contour at μ; every segment end has mean = μ, and the mean at the centre
+   * of window 4 (0.482) and window 1 (0.317) lie on both sides of it */
+  {
+    g_autoptr(GArray) mu = mir_detect_field_mean_contour (dog);
+    double x, y;
+
+    g_assert_cmpuint (mu->len, >, 0);
+    for (guint i = 0; i < mu->len; i++)
+      {
+        const MirDetectSegment *q = &g_array_index (mu, MirDetectSegment, i);
+
+        g_assert_cmpfloat_with_epsilon (mir_detect_field_sample_mean (dog, q->x0, q->y0), dog->mu, 1e-9);
+        g_assert_cmpfloat_with_epsilon (mir_detect_field_sample_mean (dog, q->x1, q->y1), dog->mu, 1e-9);
+      }
+    mir_detect_field_cell_centre (dog, 1, 1, &x, &y);
+    g_assert_cmpfloat_with_epsilon (mir_detect_field_sample_mean (dog, x, y), 4.34 / 9, TOL);
+    mir_detect_field_cell_centre (dog, 0, 1, &x, &y);
+    g_assert_cmpfloat_with_epsilon (mir_detect_field_sample_mean (dog, x, y), 2.85 / 9, TOL);
+  }
+
   /* a class that is not looked for: its P and means, but no filter keeps
    * anything (there are no boxes of it) */
   {
@@ -1236,6 +1257,13 @@ test_field_contour (void)
         g_assert_cmpint (field->filter1[r * cols + c], ==, (double) p >= level);
         g_assert_true (isnan (field->mean[r * cols + c]));
       }
+  /* method 1 has no μ field */
+  {
+    g_autoptr(GArray) mu = mir_detect_field_mean_contour (field);
+
+    g_assert_cmpuint (mu->len, ==, 0);
+    g_assert_true (isnan (mir_detect_field_sample_mean (field, 0, 0)));
+  }
   /* outside the centres: the nearest edge value */
   g_assert_cmpfloat_with_epsilon (mir_detect_field_sample (field, 0, 0), probs[0], 1e-12);
 

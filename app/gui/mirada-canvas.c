@@ -52,6 +52,7 @@ typedef struct
 {
   MirDetectField *field;
   GArray *contour;           /* MirDetectSegment, image coordinates */
+  GArray *mu_contour;        /* where the mean crosses μ (methods 2.1/2.2) */
 } FieldView;
 
 static void
@@ -59,6 +60,7 @@ field_view_free (FieldView *view)
 {
   mir_detect_field_free (view->field);
   g_array_unref (view->contour);
+  g_array_unref (view->mu_contour);
   g_free (view);
 }
 
@@ -397,7 +399,8 @@ mirada_canvas_describe_window (MiradaCanvas *self,
 
 /* The fields: P as a translucent heat map in the class colour (bilinear
  * between the window centres, as mir_detect_field_sample), the threshold
- * contour in the class colour on a black edge, and for methods 2.1/2.2 a
+ * contour in the class colour on a black edge, and for methods 2.1/2.2 the
+ * mean's contour at μ (dashed white on black) and a
  * mark on each window filter 1 keeps (dot: filter 2 keeps it; ring: drops
  * it; plus: fₑ rescues it; cross: fₑ rejects it), as mir_detect_field_draw
  * draws them for `mirada detect --field-png`. */
@@ -455,6 +458,24 @@ draw_fields (MiradaCanvas *self,
       cairo_restore (cr);
       cairo_pattern_destroy (pattern);
       cairo_surface_destroy (heat);
+
+      /* the μ field: where the neighbourhood mean crosses μ (filter 2's cut),
+       * dashed white on black */
+      for (int pass = 0; pass < 2 && view->mu_contour->len > 0; pass++)
+        {
+          for (guint k = 0; k < view->mu_contour->len; k++)
+            {
+              const MirDetectSegment *q = &g_array_index (view->mu_contour, MirDetectSegment, k);
+
+              cairo_move_to (cr, q->x0 * scale, q->y0 * scale);
+              cairo_line_to (cr, q->x1 * scale, q->y1 * scale);
+            }
+          cairo_set_dash (cr, (double[]) { 3 * lw, 3 * lw }, 2, 0);
+          cairo_set_source_rgb (cr, pass == 0 ? 0 : 1, pass == 0 ? 0 : 1, pass == 0 ? 0 : 1);
+          cairo_set_line_width (cr, pass == 0 ? lw + 2 : lw);
+          cairo_stroke (cr);
+          cairo_set_dash (cr, NULL, 0, 0);
+        }
 
       cairo_set_line_cap (cr, CAIRO_LINE_CAP_ROUND);
       for (int pass = 0; pass < 2; pass++)
@@ -1194,6 +1215,7 @@ update_fields (MiradaCanvas *self)
           view = g_new0 (FieldView, 1);
           view->field = field;
           view->contour = mir_detect_field_contour (field, field->threshold);
+          view->mu_contour = mir_detect_field_mean_contour (field);
           g_ptr_array_add (self->fields, view);
         }
     }

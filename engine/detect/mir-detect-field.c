@@ -25,22 +25,22 @@ mir_detect_field_cell_centre (const MirDetectField *field,
   *y = ((double) row * g->stride + g->window / 2.0) * field->scale;
 }
 
+/* P of the cell, or (@mean) its neighbourhood mean (equation 2) */
 static inline double
-cell_p (const MirDetectField *field, int row, int col)
+cell_v (const MirDetectField *field, gboolean mean, int row, int col)
 {
-  return field->prob[(gsize) row * (gsize) field->geom.cols + (gsize) col];
+  gsize n = (gsize) row * (gsize) field->geom.cols + (gsize) col;
+
+  return mean ? field->mean[n] : field->prob[n];
 }
 
-double
-mir_detect_field_sample (const MirDetectField *field,
-                         double                x,
-                         double                y)
+static double
+sample_values (const MirDetectField *field, gboolean mean, double x, double y)
 {
   const MirDetectGeometry *g = &field->geom;
   double u, v, fu, fv;
   int c0, r0, c1, r1;
 
-  g_return_val_if_fail (field != NULL, NAN);
   /* grid coordinates: centre of cell (r, c) at (c, r) */
   u = (x / field->scale - g->window / 2.0) / g->stride;
   v = (y / field->scale - g->window / 2.0) / g->stride;
@@ -52,8 +52,28 @@ mir_detect_field_sample (const MirDetectField *field,
   r1 = MIN (r0 + 1, g->rows - 1);
   fu = u - c0;
   fv = v - r0;
-  return (1 - fv) * ((1 - fu) * cell_p (field, r0, c0) + fu * cell_p (field, r0, c1)) +
-         fv * ((1 - fu) * cell_p (field, r1, c0) + fu * cell_p (field, r1, c1));
+  return (1 - fv) * ((1 - fu) * cell_v (field, mean, r0, c0) + fu * cell_v (field, mean, r0, c1)) +
+         fv * ((1 - fu) * cell_v (field, mean, r1, c0) + fu * cell_v (field, mean, r1, c1));
+}
+
+double
+mir_detect_field_sample (const MirDetectField *field,
+                         double                x,
+                         double                y)
+{
+  g_return_val_if_fail (field != NULL, NAN);
+  return sample_values (field, FALSE, x, y);
+}
+
+double
+mir_detect_field_sample_mean (const MirDetectField *field,
+                              double                x,
+                              double                y)
+{
+  g_return_val_if_fail (field != NULL, NAN);
+  if (field->method == MIR_DETECT_METHOD_1)
+    return NAN;
+  return sample_values (field, TRUE, x, y);
 }
 
 /* The grid padded with one ring: the ring's positions are the edges of the
@@ -73,9 +93,10 @@ pad_coord (const MirDetectField *field, int k, int n)
 }
 
 static double
-pad_value (const MirDetectField *field, int row, int col)
+pad_value (const MirDetectField *field, gboolean mean, int row, int col)
 {
-  return cell_p (field, CLAMP (row, 0, field->geom.rows - 1), CLAMP (col, 0, field->geom.cols - 1));
+  return cell_v (field, mean, CLAMP (row, 0, field->geom.rows - 1),
+                 CLAMP (col, 0, field->geom.cols - 1));
 }
 
 static void
@@ -86,22 +107,22 @@ add_segment (GArray *segments, double x0, double y0, double x1, double y1)
   g_array_append_val (segments, s);
 }
 
-GArray *
-mir_detect_field_contour (const MirDetectField *field,
-                          double                level)
+static GArray *
+contour_values (const MirDetectField *field, gboolean mean, double level)
 {
   GArray *segments = g_array_new (FALSE, FALSE, sizeof (MirDetectSegment));
   const int R = field->geom.rows, C = field->geom.cols;
 
-  g_return_val_if_fail (field != NULL, segments);
+  if (mean && (field->method == MIR_DETECT_METHOD_1 || isnan (level)))
+    return segments;
   for (int i = -1; i < R; i++)
     for (int j = -1; j < C; j++)
       {
         /* corners counter-clockwise from the top left: a b / d c */
         const double xa = pad_coord (field, j, C), xb = pad_coord (field, j + 1, C);
         const double ya = pad_coord (field, i, R), yd = pad_coord (field, i + 1, R);
-        const double va = pad_value (field, i, j), vb = pad_value (field, i, j + 1);
-        const double vc = pad_value (field, i + 1, j + 1), vd = pad_value (field, i + 1, j);
+        const double va = pad_value (field, mean, i, j), vb = pad_value (field, mean, i, j + 1);
+        const double vc = pad_value (field, mean, i + 1, j + 1), vd = pad_value (field, mean, i + 1, j);
         const int code = (va >= level) << 3 | (vb >= level) << 2 | (vc >= level) << 1 |
                          (vd >= level);
         double px[4], py[4]; /* crossings on the edges top, right, bottom, left */
@@ -151,6 +172,21 @@ mir_detect_field_contour (const MirDetectField *field,
           }
       }
   return segments;
+}
+
+GArray *
+mir_detect_field_contour (const MirDetectField *field,
+                          double                level)
+{
+  g_return_val_if_fail (field != NULL, NULL);
+  return contour_values (field, FALSE, level);
+}
+
+GArray *
+mir_detect_field_mean_contour (const MirDetectField *field)
+{
+  g_return_val_if_fail (field != NULL, NULL);
+  return contour_values (field, TRUE, field->mu);
 }
 
 char *
@@ -274,6 +310,23 @@ line (MirImage *image, double x0, double y0, double x1, double y1, double w, con
     }
 }
 
+/* Dashes of @dash px on and off along the segment. */
+static void
+line_dashed (MirImage *image, double x0, double y0, double x1, double y1, double w, double dash,
+             const guint8 rgb[3])
+{
+  double len = hypot (x1 - x0, y1 - y0);
+  int steps = MAX ((int) ceil (len * 2), 1);
+
+  for (int s = 0; s <= steps; s++)
+    {
+      double t = (double) s / steps;
+
+      if (((int) floor (t * len / dash)) % 2 == 0)
+        dab (image, x0 + t * (x1 - x0), y0 + t * (y1 - y0), w, rgb);
+    }
+}
+
 static void
 disc (MirImage *image, double cx, double cy, double r0, double r1, const guint8 rgb[3])
 {
@@ -312,6 +365,20 @@ mir_detect_field_draw (MirImage             *image,
   for (int y = 0; y < y1; y++)
     for (int x = 0; x < x1; x++)
       blend_pixel (image, x, y, rgb, opacity * mir_detect_field_sample (field, x + 0.5, y + 0.5));
+
+  /* the μ field: where the neighbourhood mean crosses μ (filter 2's cut), dashed */
+  {
+    g_autoptr(GArray) mu = mir_detect_field_mean_contour (field);
+
+    for (int pass = 0; pass < 2; pass++)
+      for (guint i = 0; i < mu->len; i++)
+        {
+          const MirDetectSegment *q = &g_array_index (mu, MirDetectSegment, i);
+
+          line_dashed (image, q->x0, q->y0, q->x1, q->y1, pass == 0 ? thickness + 2 : thickness,
+                       3.0 * thickness, pass == 0 ? black : white);
+        }
+  }
 
   /* the threshold contour: the class colour on a black edge */
   contour = mir_detect_field_contour (field, field->threshold);

@@ -417,6 +417,11 @@ typedef struct
   double x0, y0, x1, y1;
 } MirDetectSegment;
 GArray *mir_detect_field_contour    (const MirDetectField *field, double level);
+/* The μ field: the neighbourhood mean (field->mean, bilinear as P) and its
+ * contour at μ, where filter 2 cuts (methods 2.1/2.2; NaN and no segments
+ * for method 1 or without μ). */
+double  mir_detect_field_sample_mean (const MirDetectField *field, double x, double y);
+GArray *mir_detect_field_mean_contour (const MirDetectField *field);
 /* The equations of filters 1 and 2 for window @n with the numbers in, in
  * plain words (translated), one line each.  @class_name may be NULL. */
 char   *mir_detect_field_describe   (const MirDetectField *field, guint n,
@@ -424,7 +429,8 @@ char   *mir_detect_field_describe   (const MirDetectField *field, guint n,
 /* Draws the field into @image (RGB or grey, the grid's image size): the
  * scanned area tinted with @rgb at opacity @opacity · P (bilinear between
  * the centres), the threshold contour @thickness px in @rgb on a black edge,
- * and for methods 2.1/2.2 a mark on each candidate: a dot (filter 2 keeps),
+ * and for methods 2.1/2.2 the mean's contour at μ dashed white on black and a
+ * mark on each candidate: a dot (filter 2 keeps),
  * a ring (filter 2 drops), a plus (f_e rescues) or a cross (f_e rejects). */
 void    mir_detect_field_draw       (MirImage             *image,
                                      const MirDetectField *field,
