@@ -1644,6 +1644,22 @@ test_gui_field (void)
 
     g_assert_nonnull (strstr (text, "Filter 1: P = "));
   }
+  /* a picture of it: the pointer over window (1, 1) */
+  {
+    g_autofree char *shot = g_test_build_filename (G_TEST_BUILT, "field-hover.png", NULL);
+    g_autoptr(GdkTexture) hover = NULL;
+    double cx = ox + (grid->geom.stride + grid->geom.window / 2.0) * scale;
+    double cy = oy + (grid->geom.stride + grid->geom.window / 2.0) * scale;
+    int row = -1, col = -1;
+
+    mirada_canvas_pointer_moved (canvas, cx, cy);
+    g_assert_true (mirada_canvas_get_hover (canvas, &row, &col));
+    g_assert_cmpint (row, ==, 1);
+    g_assert_cmpint (col, ==, 1);
+    hover = render_settled (GTK_WIDGET (canvas));
+    g_assert_true (gdk_texture_save_to_png (hover, shot));
+    mirada_canvas_pointer_moved (canvas, -100, -100);
+  }
 
   /* off again: the canvas as it was */
   gtk_adjustment_set_value (mirada_detector_panel_get_threshold_adjustment (panel, 0), t1);
