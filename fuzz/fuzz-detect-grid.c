@@ -1,7 +1,9 @@
 /* fuzz-detect-grid.c: a saved probability grid (`detect --grid`,
  * mir_detect_grid_load_json) and the same bytes as ground truth
  * (mir_detect_truth_load); then the filter with parameters taken from the
- * first bytes, evaluation, and drawing onto an image of the grid's size. */
+ * first bytes, evaluation, and drawing onto an image of the grid's size;
+ * the probability field of each class (issue 18): its contours, the hover's
+ * equations of every window and the field drawn. */
 #define G_LOG_DOMAIN "mir-fuzz"
 
 #include "fuzz-util.h"
@@ -55,6 +57,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                                                  grid->geom.image_height, 3, NULL);
       if (image != NULL)
         mir_detect_draw (image, result, (const char *const *) grid->class_names, 2);
+      for (guint c = 0; image != NULL && c < grid->n_classes && c < 4; c++)
+        {
+          g_autoptr(MirDetectField) field = mir_detect_field_new (grid, params, c, &error);
+          g_autoptr(GArray) contour = NULL;
+          g_autoptr(GArray) mu = NULL;
+          const guint8 rgb[3] = { 255, 0, 0 };
+
+          g_assert (field != NULL);
+          contour = mir_detect_field_contour (field, field->threshold);
+          mu = mir_detect_field_mean_contour (field);
+          for (guint n = 0; n < mir_detect_geometry_n_windows (&grid->geom) && n < 64; n++)
+            g_free (mir_detect_field_describe (field, n, grid->class_names[c]));
+          mir_detect_field_draw (image, field, rgb, 0.5, 2);
+        }
     }
   return 0;
 }

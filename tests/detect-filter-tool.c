@@ -7,7 +7,10 @@
  *       [--no-complement C]... [--radius R] [--notebook-compat] [--weighted]
  *       [--group none|nms|merge] [--iou IOU]
  *
- * Several grids are the scales of one image (mir_detect_filter_scales). */
+ * Several grids are the scales of one image (mir_detect_filter_scales).
+ * "fields" holds, per class, the field of the first grid
+ * (mir_detect_field_new): P, means with and without f_e, outside
+ * neighbours, the filters' decisions and f_e's effect, per window. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +171,48 @@ main (int argc, char **argv)
   print_boxes (result->candidates);
   printf ("],\n \"boxes\": [");
   print_boxes (result->boxes);
+  printf ("],\n \"fields\": [");
+  for (guint c = 0; c < grid->n_classes; c++)
+    {
+      g_autoptr(MirDetectField) field = mir_detect_field_new (grid, params, c, &error);
+      const guint N = mir_detect_geometry_n_windows (&grid->geom);
+
+      if (field == NULL)
+        return fail (error->message);
+      printf ("%s{\"mu\": ", c ? ", " : "");
+      print_double (field->mu);
+      printf (", \"prob\": [");
+      for (guint n = 0; n < N; n++)
+        {
+          printf ("%s", n ? ", " : "");
+          print_double (field->prob[n]);
+        }
+      printf ("], \"mean\": [");
+      for (guint n = 0; n < N; n++)
+        {
+          printf ("%s", n ? ", " : "");
+          print_double (field->mean[n]);
+        }
+      printf ("], \"mean_inside\": [");
+      for (guint n = 0; n < N; n++)
+        {
+          printf ("%s", n ? ", " : "");
+          print_double (field->mean_inside[n]);
+        }
+      printf ("], \"n_outside\": [");
+      for (guint n = 0; n < N; n++)
+        printf ("%s%u", n ? ", " : "", field->n_outside[n]);
+      printf ("], \"filter1\": [");
+      for (guint n = 0; n < N; n++)
+        printf ("%s%u", n ? ", " : "", field->filter1[n]);
+      printf ("], \"filter2\": [");
+      for (guint n = 0; n < N; n++)
+        printf ("%s%u", n ? ", " : "", field->filter2[n]);
+      printf ("], \"edge\": [");
+      for (guint n = 0; n < N; n++)
+        printf ("%s%u", n ? ", " : "", field->edge[n]);
+      printf ("]}");
+    }
   printf ("]}\n");
   return 0;
 }

@@ -19,6 +19,13 @@ per grid, the passed boxes of all grids pooled, NMS or merging across
 scales, written here from docs/detector.md; box coordinates to 1e-6.
 Exit status 0 when all agree.
 
+The field (issue 18, mir_detect_field_new, printed by TOOL as "fields"):
+for every window of every class, P (exactly the grid's value), the
+neighbourhood mean with f_e and without it (the neighbours inside the grid
+only), the number of neighbours outside, filter 1's and filter 2's
+decisions (which must also be the windows of the boxes) and whether f_e
+rescued or rejected the window (mu held), all recomputed here (means 1e-6).
+
 --e2e: the default model on the 20 evaluation scenes (mirada scene --count
 20 --seed 100), single scale and multi-scale: mirada classifies and saves
 its grids (--save-grid), this reference filters, pools, groups and
@@ -174,6 +181,105 @@ def compare(label, ref, got):
             print("  " + e)
         return False
     print("ok %s (%d candidates, %d boxes)" % (label, len(ref["candidates"]), len(ref["passed"])))
+    return True
+
+
+def field_means(probs, rows, cols, c, fe, radius, complement, notebook, kept):
+    """Means of every window (not only the kept ones), with f_e, without it
+    (inside neighbours only), and the count of neighbours outside.  The
+    notebook reads a window's centre at its rank among the kept windows."""
+    prob = probs.astype(np.float64)
+    if complement:
+        prob = 1.0 - prob
+    cord_mat = [list(range(r * cols, (r + 1) * cols)) for r in range(rows)]
+    kept_set = set(kept)
+    with_fe, inside, outside = [], [], []
+    rank = 0
+    for n in range(rows * cols):
+        i, j = divmod(n, cols)
+        vals, ins, out = [], [], 0
+        for di in range(-radius, radius + 1):
+            for dj in range(-radius, radius + 1):
+                if notebook:
+                    if di == 0 and dj == 0:
+                        v = prob[rank, c]
+                    else:
+                        try:
+                            v = prob[cord_mat[i + di][j + dj], c]
+                        except IndexError:
+                            v = None
+                else:
+                    a, b = i + di, j + dj
+                    v = prob[a * cols + b, c] if 0 <= a < rows and 0 <= b < cols else None
+                if v is None:
+                    out += 1
+                    vals.append(fe)
+                else:
+                    vals.append(v)
+                    ins.append(v)
+        with_fe.append(float(np.mean(vals)))
+        inside.append(float(np.mean(ins)))
+        outside.append(out)
+        if n in kept_set:
+            rank += 1
+    return with_fe, inside, outside
+
+
+def compare_fields(label, probs, rows, cols, method, thresholds, fes, complements, radius,
+                   notebook, ref, got):
+    errors = []
+    got_boxes = {(b["class"], b["window"]) for b in got["boxes"]}
+    for c, field in enumerate(got["fields"]):
+        kept = filter1(probs, c, thresholds[c], notebook)
+        n = rows * cols
+        if any(field["prob"][w] != float(probs[w, c]) for w in range(n)):
+            errors.append("field %d: P differs from the grid" % c)
+        f1 = {w for w in range(n) if field["filter1"][w]}
+        f2 = {w for w in range(n) if field["filter2"][w]}
+        if f1 != set(kept):
+            errors.append("field %d filter 1: reference %s, mirada %s" % (c, kept, sorted(f1)))
+        ref_f2 = {w for (k, w) in ref["passed"] if k == c}
+        box_f2 = {w for (k, w) in got_boxes if k == c}
+        if f2 != ref_f2 or f2 != box_f2:
+            errors.append("field %d filter 2: reference %s, boxes %s, field %s"
+                          % (c, sorted(ref_f2), sorted(box_f2), sorted(f2)))
+        mu = ref["mu"][c]
+        if (mu is None) != (field["mu"] is None) or (mu is not None and
+                                                     abs(mu - field["mu"]) > TOL):
+            errors.append("field %d mu: reference %r, mirada %r" % (c, mu, field["mu"]))
+        if method == "1":
+            if any(m is not None for m in field["mean"] + field["mean_inside"]):
+                errors.append("field %d: method 1 has no means" % c)
+            if any(field["edge"]):
+                errors.append("field %d: method 1 has no f_e effect" % c)
+            continue
+        complement = method == "2.1" and complements[c]
+        with_fe, inside, outside = field_means(probs, rows, cols, c, fes[c], radius,
+                                               complement, notebook, kept)
+        for w in range(n):
+            if abs(with_fe[w] - field["mean"][w]) > TOL:
+                errors.append("field %d mean[%d]: reference %r, mirada %r"
+                              % (c, w, with_fe[w], field["mean"][w]))
+            if abs(inside[w] - field["mean_inside"][w]) > TOL:
+                errors.append("field %d mean without f_e [%d]: reference %r, mirada %r"
+                              % (c, w, inside[w], field["mean_inside"][w]))
+            if outside[w] != field["n_outside"][w]:
+                errors.append("field %d outside[%d]: reference %d, mirada %d"
+                              % (c, w, outside[w], field["n_outside"][w]))
+            edge = 0
+            if w in kept and outside[w] > 0 and mu is not None:
+                a, b = with_fe[w] >= mu, inside[w] >= mu
+                edge = 1 if a and not b else 2 if b and not a else 0
+            if edge != field["edge"][w]:
+                errors.append("field %d f_e effect [%d]: reference %d, mirada %d"
+                              % (c, w, edge, field["edge"][w]))
+    if errors:
+        print("FAIL field %s" % label)
+        for e in errors[:10]:
+            print("  " + e)
+        return False
+    n_edge = sum(1 for f in got["fields"] for e in f["edge"] if e)
+    print("ok field %s (%d windows where f_e decides)" % (label, n_edge))
     return True
 
 
@@ -479,6 +585,8 @@ def main():
                 label = "seed %d %dx%d method %s P=%g fe=%s r=%d%s" % (
                     seed, rows, cols, method, thr, fes, radius, " notebook" if notebook else "")
                 ok = compare(label, ref, got) and ok
+                ok = compare_fields(label, probs, rows, cols, method, thresholds, fes,
+                                    complements, radius, notebook, ref, got) and ok
         for label, grids, paths in scale_cases(tmp):
             for method, thr, fe in (("1", 0.6, 0.5), ("2.2", 0.6, 0.5), ("2.1", 0.8, 0.0)):
                 for mode, iou_thr in (("none", 0.3), ("nms", 0.3), ("merge", 0.3),

@@ -502,6 +502,108 @@ for args, per_row, gap in ((["--gap", "3", "--per-row", "2"], 2, 3), ([], 16, 2)
           all(rows[y][x] == (255, 255, 255) for y in range(h) for x in range(14, 14 + gap)),
           [rows[y][14] for y in range(3)])
 
+# detect --field-png (issue 18): the probability field of a class drawn on
+# the photo from a saved grid.  The grid, the photo (flat grey) and the
+# expected pixels are made here: the heat map is the class colour at opacity
+# 0.5 * P with P bilinear between the window centres (clamped outside them),
+# the threshold contour is the class colour itself (the tint never reaches it
+# at opacity 0.5).
+def write_png_rgb(path, w, h, rgb):
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xffffffff))
+    raw = b"".join(b"\x00" + bytes(rgb) * w for _ in range(h))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+F_ROWS, F_COLS, F_WIN, F_STRIDE = 4, 6, 40, 20
+F_W, F_H = F_WIN + F_STRIDE * (F_COLS - 1), F_WIN + F_STRIDE * (F_ROWS - 1)
+field_p = [[max(0.0, min(1.0, 1.0 - 0.22 * ((c - 1.5) ** 2 + (r - 1.2) ** 2) ** 0.5 * 1.6))
+            for c in range(F_COLS)] for r in range(F_ROWS)]
+field_grid = os.path.join(tmp, "field-grid.json")
+json.dump({"image_width": F_W, "image_height": F_H, "window": F_WIN, "stride": F_STRIDE,
+           "notebook_layout": False, "classes": ["dog", "cat"],
+           "probs": [[field_p[r][c], 1.0 - field_p[r][c]]
+                     for r in range(F_ROWS) for c in range(F_COLS)]}, open(field_grid, "w"))
+field_photo = os.path.join(tmp, "field-photo.png")
+write_png_rgb(field_photo, F_W, F_H, (128, 128, 128))
+field_png = os.path.join(tmp, "field.png")
+F_THR = 0.6
+
+
+def field_bilinear(x, y):
+    u = min(max((x - F_WIN / 2) / F_STRIDE, 0.0), F_COLS - 1.0)
+    v = min(max((y - F_WIN / 2) / F_STRIDE, 0.0), F_ROWS - 1.0)
+    c0, r0 = min(int(u), F_COLS - 2), min(int(v), F_ROWS - 2)
+    fu, fv = u - c0, v - r0
+    return ((1 - fv) * ((1 - fu) * field_p[r0][c0] + fu * field_p[r0][c0 + 1])
+            + fv * ((1 - fu) * field_p[r0 + 1][c0] + fu * field_p[r0 + 1][c0 + 1]))
+
+
+rc, out, err = run("detect", "--grid", field_grid, field_photo, "-m", "1", "-t", "dog=%g" % F_THR,
+                   "--field-png", field_png, "--class", "dog")
+check("detect --field-png: exit 0", rc == 0, err)
+if rc == 0:
+    w, h, rows = read_png_rgb(field_png)
+    check("--field-png: the photo's size (%dx%d)" % (w, h), (w, h) == (F_W, F_H), (w, h))
+    red = (255, 0, 0)   # class 0's colour in mirada_detect_class_color
+    tinted, plain = [], []
+    for r in range(F_ROWS):
+        for c in range(F_COLS):
+            x, y = F_WIN // 2 + c * F_STRIDE, F_WIN // 2 + r * F_STRIDE
+            # a pixel beside the centre, clear of the contour (2 px lines)
+            px = rows[y][x]
+            a = 0.5 * field_bilinear(x + 0.5, y + 0.5)
+            want = tuple(round(128 * (1 - a) + k * a) for k in red)
+            near_line = any(rows[yy][xx] == red for yy in range(y - 4, y + 5)
+                            for xx in range(x - 4, x + 5))
+            if near_line:
+                continue
+            (tinted if field_p[r][c] >= 0.5 else plain).append((r, c, px, want))
+    bad = [t for t in tinted + plain if max(abs(t[2][k] - t[3][k]) for k in range(3)) > 2]
+    check("--field-png: %d high-P cells tinted red by 0.5*P, %d low-P cells grey (to 2/255)"
+          % (len(tinted), len(plain)), tinted and plain and not bad, bad[:5])
+    low = [t for t in plain if field_p[t[0]][t[1]] < 0.05]
+    check("--field-png: cells with P < 0.05 stay within 4/255 of the grey photo",
+          low and all(max(abs(t[2][k] - 128) for k in range(3)) <= 4 for t in low), low[:5])
+    # contour pixels: where P crosses the threshold (within the 2 px line and 1 px of edge)
+    line = [(x, y) for y in range(h) for x in range(w) if rows[y][x] == red]
+    stray = []
+    for x, y in line:
+        vals = [field_bilinear(xx + 0.5, yy + 0.5)
+                for yy in range(y - 3, y + 4) for xx in range(x - 3, x + 4)]
+        if not (min(vals) <= F_THR <= max(vals)):
+            stray.append((x, y))
+    check("--field-png: %d contour pixels, all within 3 px of P = threshold" % len(line),
+          len(line) > 50 and not stray, stray[:10])
+    # and every crossing between two neighbouring centres has contour pixels near it
+    missed = []
+    for r in range(F_ROWS):
+        for c in range(F_COLS - 1):
+            a, b = field_p[r][c], field_p[r][c + 1]
+            if (a >= F_THR) != (b >= F_THR):
+                t = (F_THR - a) / (b - a)
+                x = F_WIN / 2 + (c + t) * F_STRIDE
+                y = F_WIN / 2 + r * F_STRIDE
+                if not any(abs(lx - x) <= 3 and abs(ly - y) <= 3 for lx, ly in line):
+                    missed.append((r, c, round(x, 1), y))
+    check("--field-png: a contour pixel at every threshold crossing between centres",
+          not missed, missed)
+rc, out, err = run("detect", "--grid", field_grid, field_photo, "-m", "2.2", "-t", "dog=0.5",
+                   "--field-png", field_png)
+check("detect --field-png, method 2.2, every class: exit 0", rc == 0, err)
+rc, out, err = run("detect", "--grid", field_grid, field_photo, "--field-png", field_png,
+                   "--class", "zebra")
+one_error_line("detect --field-png --class zebra", rc, err)
+check("detect --field-png --class zebra: names the class", "zebra" in err, err)
+rc, out, err = run("detect", "--grid", field_grid, field_photo, "--class", "dog")
+check("detect --class without --field-png: usage error (exit 1)", rc == 1, err)
+
 shutil.rmtree(tmp, ignore_errors=True)
 
 print("1..%d" % len(results))

@@ -1040,6 +1040,265 @@ test_shared_path (void)
   compare_paths (same1, image, 150, 40, FALSE);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* The field behind the boxes (issue 18) on grid A, method 2.2.
+ *
+ * dog, threshold 0.85, f_e 0: filter 1 keeps n = 1 (0.9), 4 (0.95), 8 (0.99).
+ *   n = 1 (row 0, col 1): inside 0.2+0.9+0.3 + 0.1+0.95+0.4 = 2.85, 3 outside
+ *         mean 2.85/9 = 0.316667, without f_e 2.85/6 = 0.475
+ *   n = 4: all inside, 4.34/9 = 0.482222
+ *   n = 8 (row 2, col 2): inside 0.95+0.4+0.5+0.99 = 2.84, 5 outside
+ *         mean 2.84/9 = 0.315556, without f_e 2.84/4 = 0.71
+ *   μ = (0.482222 + 0.315556)/2 = 0.398889: only n = 4 passes; n = 1 and 8
+ *   would pass without f_e (0.475, 0.71 ≥ μ): f_e rejects them.
+ * cat, threshold 0.75, f_e 1: filter 1 keeps n = 0 (0.8), 3 (0.9), 6 (1.0).
+ *   n = 0: inside 0.8+0.1+0.9+0.05 = 1.85, 5 outside: (5+1.85)/9 = 0.761111
+ *   n = 3: inside 0.8+0.1+0.9+0.05+1.0+0.5 = 3.35, 3 outside: 6.35/9 = 0.705556
+ *   n = 6: inside 0.9+0.05+1.0+0.5 = 2.45, 5 outside: 7.45/9 = 0.827778,
+ *          without f_e 2.45/4 = 0.6125
+ *   μ = (0.827778 + 0.705556)/2 = 0.766667: only n = 6 passes, and only
+ *   thanks to f_e (0.6125 < μ): f_e rescues it. */
+static void
+test_field (void)
+{
+  g_autoptr(MirDetectGrid) grid = make_grid_a ();
+  g_autoptr(MirDetectParams) params = mir_detect_params_new (2, MIR_DETECT_METHOD_2_2);
+  g_autoptr(MirDetectResult) result = NULL;
+  g_autoptr(MirDetectField) dog = NULL;
+  g_autoptr(MirDetectField) cat = NULL;
+  g_autoptr(GError) error = NULL;
+  static const double dog_mean[3] = { 2.85 / 9, 4.34 / 9, 2.84 / 9 };
+  static const guint dog_kept[3] = { 1, 4, 8 };
+
+  params->classes[0].threshold = 0.85;
+  params->classes[0].exception = 0.0;
+  params->classes[1].threshold = 0.75;
+  params->classes[1].exception = 1.0;
+  dog = mir_detect_field_new (grid, params, 0, &error);
+  g_assert_no_error (error);
+  cat = mir_detect_field_new (grid, params, 1, &error);
+  g_assert_no_error (error);
+
+  /* P is the grid's, exactly */
+  for (guint n = 0; n < 9; n++)
+    {
+      g_assert_cmpfloat (dog->prob[n], ==, grid_a_dog[n]);
+      g_assert_cmpfloat (cat->prob[n], ==, grid_a_cat[n]);
+    }
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_true (dog->filter1[dog_kept[i]]);
+      g_assert_cmpfloat_with_epsilon (dog->mean[dog_kept[i]], dog_mean[i], TOL);
+    }
+  g_assert_cmpfloat_with_epsilon (dog->mu, (4.34 / 9 + 2.84 / 9) / 2, TOL);
+  g_assert_cmpfloat_with_epsilon (dog->mean_inside[1], 2.85 / 6, TOL);
+  g_assert_cmpfloat_with_epsilon (dog->mean_inside[8], 2.84 / 4, TOL);
+  g_assert_cmpuint (dog->n_outside[1], ==, 3);
+  g_assert_cmpuint (dog->n_outside[4], ==, 0);
+  g_assert_cmpuint (dog->n_outside[8], ==, 5);
+  g_assert_false (dog->filter1[0]);
+  g_assert_true (dog->filter2[4]);
+  g_assert_false (dog->filter2[1]);
+  g_assert_false (dog->filter2[8]);
+  g_assert_cmpint (dog->edge[1], ==, MIR_DETECT_EDGE_REJECTED);
+  g_assert_cmpint (dog->edge[8], ==, MIR_DETECT_EDGE_REJECTED);
+  g_assert_cmpint (dog->edge[4], ==, MIR_DETECT_EDGE_NONE);
+
+  g_assert_cmpfloat_with_epsilon (cat->mu, (7.45 / 9 + 6.35 / 9) / 2, TOL);
+  g_assert_cmpfloat_with_epsilon (cat->mean[0], 6.85 / 9, TOL);
+  g_assert_cmpfloat_with_epsilon (cat->mean[6], 7.45 / 9, TOL);
+  g_assert_cmpfloat_with_epsilon (cat->mean_inside[6], 2.45 / 4, TOL);
+  g_assert_true (cat->filter2[6]);
+  g_assert_false (cat->filter2[0]);
+  g_assert_false (cat->filter2[3]);
+  g_assert_cmpint (cat->edge[6], ==, MIR_DETECT_EDGE_RESCUED);
+  g_assert_cmpint (cat->edge[0], ==, MIR_DETECT_EDGE_NONE);
+
+  /* the field's decisions are the boxes' (both classes filtered together) */
+  result = mir_detect_filter (grid, params, &error);
+  g_assert_no_error (error);
+  for (guint c = 0; c < 2; c++)
+    {
+      const MirDetectField *f = c == 0 ? dog : cat;
+      guint n_boxes = 0;
+
+      for (guint i = 0; i < result->boxes->len; i++)
+        {
+          const MirDetectBox *b = &g_array_index (result->boxes, MirDetectBox, i);
+
+          if (b->class_index != c)
+            continue;
+          n_boxes++;
+          g_assert_true (f->filter2[b->window]);
+          g_assert_cmpfloat (f->mean[b->window], ==, b->mean);
+        }
+      for (guint n = 0; n < 9; n++)
+        n_boxes -= f->filter2[n];
+      g_assert_cmpuint (n_boxes, ==, 0);
+      g_assert_cmpfloat (f->mu, ==, result->mu[c]);
+    }
+
+  /* the hover's equations: the numbers in, the verdicts, f_e's effect */
+  {
+    g_autofree char *kept = mir_detect_field_describe (dog, 4, "dog");
+    g_autofree char *edge = mir_detect_field_describe (dog, 1, "dog");
+    g_autofree char *rescued = mir_detect_field_describe (cat, 6, NULL);
+    g_autofree char *below = mir_detect_field_describe (dog, 0, NULL);
+
+    g_test_message ("%s\n--\n%s\n--\n%s", kept, edge, rescued);
+    g_assert_nonnull (strstr (kept, "dog"));
+    g_assert_nonnull (strstr (kept, "0.950 ≥ 0.850 ✓"));
+    g_assert_nonnull (strstr (kept, "0.482"));
+    g_assert_nonnull (strstr (kept, "≥ μ = 0.399 ✓"));
+    g_assert_nonnull (strstr (edge, "< μ = 0.399 ✗"));
+    g_assert_nonnull (strstr (edge, "3 of 9"));
+    g_assert_nonnull (strstr (edge, "0.475"));
+    g_assert_nonnull (strstr (edge, "fₑ rejects"));
+    g_assert_nonnull (strstr (rescued, "fₑ rescues"));
+    g_assert_nonnull (strstr (below, "0.200 < 0.850 ✗"));
+  }
+
+  /* the μ field: the means, bilinear between the centres as P, and their
+   * contour at μ; every segment end has mean = μ, and the mean at the centre
+   * of window 4 (0.482) and window 1 (0.317) lie on both sides of it */
+  {
+    g_autoptr(GArray) mu = mir_detect_field_mean_contour (dog);
+    double x, y;
+
+    g_assert_cmpuint (mu->len, >, 0);
+    for (guint i = 0; i < mu->len; i++)
+      {
+        const MirDetectSegment *q = &g_array_index (mu, MirDetectSegment, i);
+
+        g_assert_cmpfloat_with_epsilon (mir_detect_field_sample_mean (dog, q->x0, q->y0), dog->mu, 1e-9);
+        g_assert_cmpfloat_with_epsilon (mir_detect_field_sample_mean (dog, q->x1, q->y1), dog->mu, 1e-9);
+      }
+    mir_detect_field_cell_centre (dog, 1, 1, &x, &y);
+    g_assert_cmpfloat_with_epsilon (mir_detect_field_sample_mean (dog, x, y), 4.34 / 9, TOL);
+    mir_detect_field_cell_centre (dog, 0, 1, &x, &y);
+    g_assert_cmpfloat_with_epsilon (mir_detect_field_sample_mean (dog, x, y), 2.85 / 9, TOL);
+  }
+
+  /* a class that is not looked for: its P and means, but no filter keeps
+   * anything (there are no boxes of it) */
+  {
+    g_autoptr(MirDetectField) off = NULL;
+
+    params->classes[1].enabled = FALSE;
+    off = mir_detect_field_new (grid, params, 1, &error);
+    g_assert_no_error (error);
+    g_assert_true (isnan (off->mu));
+    for (guint n = 0; n < 9; n++)
+      {
+        g_assert_cmpfloat (off->prob[n], ==, grid_a_cat[n]);
+        g_assert_cmpfloat (off->mean[n], ==, cat->mean[n]);
+        g_assert_false (off->filter1[n] || off->filter2[n] || off->edge[n]);
+      }
+    params->classes[1].enabled = TRUE;
+  }
+
+  /* a class that does not exist is an error, not a crash */
+  g_assert_null (mir_detect_field_new (grid, params, 2, &error));
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);
+}
+
+/* Bilinear P between the window centres, and the threshold contour by
+ * marching squares: every segment end lies on P = threshold (it sits on a
+ * cell edge, where the bilinear field is linear), and every pair of
+ * neighbouring centres on both sides of the threshold has a segment end
+ * between them at the linear crossing. */
+static void
+test_field_contour (void)
+{
+  const int rows = 5, cols = 7, window = 20, stride = 8;
+  MirDetectGeometry geom;
+  g_autofree float *probs = g_new (float, rows * cols * 2);
+  g_autoptr(MirDetectGrid) grid = NULL;
+  g_autoptr(MirDetectParams) params = mir_detect_params_new (2, MIR_DETECT_METHOD_1);
+  g_autoptr(MirDetectField) field = NULL;
+  g_autoptr(GArray) contour = NULL;
+  g_autoptr(GError) error = NULL;
+  const double level = 0.55;
+
+  g_assert_true (mir_detect_geometry_init (&geom, window + stride * (cols - 1),
+                                           window + stride * (rows - 1), window, stride, FALSE,
+                                           &error));
+  for (int n = 0; n < rows * cols; n++)
+    {
+      int r = n / cols, c = n % cols;
+      /* two bumps, so the contour has two pieces and a saddle between them */
+      double p = 0.9 * exp (-((r - 1.0) * (r - 1.0) + (c - 1.5) * (c - 1.5)) / 2.5) +
+                 0.85 * exp (-((r - 3.2) * (r - 3.2) + (c - 5.0) * (c - 5.0)) / 2.0);
+
+      probs[2 * n] = (float) MIN (p, 1.0);
+      probs[2 * n + 1] = 1.0f - probs[2 * n];
+    }
+  grid = mir_detect_grid_new (&geom, 2, NULL, MIR_HEAD_SOFTMAX, probs, &error);
+  g_assert_no_error (error);
+  params->classes[0].threshold = level;
+  field = mir_detect_field_new (grid, params, 0, &error);
+  g_assert_no_error (error);
+
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < cols; c++)
+      {
+        double x, y;
+        float p = probs[2 * (r * cols + c)];
+
+        mir_detect_field_cell_centre (field, (guint) r, (guint) c, &x, &y);
+        g_assert_cmpfloat (x, ==, c * stride + window / 2.0);
+        g_assert_cmpfloat (y, ==, r * stride + window / 2.0);
+        g_assert_cmpfloat_with_epsilon (mir_detect_field_sample (field, x, y), p, 1e-12);
+        if (c + 1 < cols)
+          g_assert_cmpfloat_with_epsilon (mir_detect_field_sample (field, x + stride / 4.0, y),
+                                          0.75 * p + 0.25 * probs[2 * (r * cols + c + 1)], 1e-9);
+        /* the method-1 field keeps exactly the windows with P >= threshold */
+        g_assert_cmpint (field->filter1[r * cols + c], ==, (double) p >= level);
+        g_assert_true (isnan (field->mean[r * cols + c]));
+      }
+  /* method 1 has no μ field */
+  {
+    g_autoptr(GArray) mu = mir_detect_field_mean_contour (field);
+
+    g_assert_cmpuint (mu->len, ==, 0);
+    g_assert_true (isnan (mir_detect_field_sample_mean (field, 0, 0)));
+  }
+  /* outside the centres: the nearest edge value */
+  g_assert_cmpfloat_with_epsilon (mir_detect_field_sample (field, 0, 0), probs[0], 1e-12);
+
+  contour = mir_detect_field_contour (field, level);
+  g_assert_cmpuint (contour->len, >, 8);
+  for (guint i = 0; i < contour->len; i++)
+    {
+      const MirDetectSegment *s_seg = &g_array_index (contour, MirDetectSegment, i);
+      const double s[4] = { s_seg->x0, s_seg->y0, s_seg->x1, s_seg->y1 };
+
+      g_assert_cmpfloat_with_epsilon (mir_detect_field_sample (field, s[0], s[1]), level, 1e-6);
+      g_assert_cmpfloat_with_epsilon (mir_detect_field_sample (field, s[2], s[3]), level, 1e-6);
+    }
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c + 1 < cols; c++)
+      {
+        double a = probs[2 * (r * cols + c)], b = probs[2 * (r * cols + c + 1)];
+        double x, y;
+        gboolean found = FALSE;
+
+        if ((a >= level) == (b >= level))
+          continue;
+        mir_detect_field_cell_centre (field, (guint) r, (guint) c, &x, &y);
+        x += (level - a) / (b - a) * stride;
+        for (guint i = 0; i < contour->len && !found; i++)
+          {
+            const MirDetectSegment *s_seg = &g_array_index (contour, MirDetectSegment, i);
+            const double s[4] = { s_seg->x0, s_seg->y0, s_seg->x1, s_seg->y1 };
+            found = (fabs (s[0] - x) < 1e-6 && fabs (s[1] - y) < 1e-6) ||
+                    (fabs (s[2] - x) < 1e-6 && fabs (s[3] - y) < 1e-6);
+          }
+        g_assert_true (found);
+      }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1057,6 +1316,8 @@ main (int argc, char **argv)
   g_test_add_func ("/detect/weighted-mean", test_weighted_mean);
   g_test_add_func ("/detect/sigmoid-binary", test_sigmoid_binary);
   g_test_add_func ("/detect/grouping", test_grouping);
+  g_test_add_func ("/detect/field", test_field);
+  g_test_add_func ("/detect/field-contour", test_field_contour);
   g_test_add_func ("/detect/evaluate", test_evaluate);
   g_test_add_func ("/detect/files", test_truth_and_grid_files);
   g_test_add_func ("/detect/class-name-case", test_class_name_case);

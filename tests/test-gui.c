@@ -1425,6 +1425,258 @@ test_gui_issue17 (void)
   g_rmdir (dir);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* The probability field (issue 18): the class's Field toggle draws it,
+ * turning it off gives back the same pixels, and moving the threshold
+ * moves the contour: the pixels that change lie on the contours of the two
+ * thresholds (the engine's marching squares at each, in widget pixels), and
+ * the new contour's pixels did change.  Class 0 is not looked for (its
+ * boxes would change too) and every other class is off: only the contour
+ * can move. */
+static guint
+count_changed (GdkTexture *a, GdkTexture *b, guint8 **mask)
+{
+  int w = gdk_texture_get_width (a), h = gdk_texture_get_height (a);
+  g_autofree guint8 *pa = g_malloc ((gsize) w * h * 4);
+  g_autofree guint8 *pb = g_malloc ((gsize) w * h * 4);
+  guint n = 0;
+
+  g_assert_cmpint (gdk_texture_get_width (b), ==, w);
+  g_assert_cmpint (gdk_texture_get_height (b), ==, h);
+  gdk_texture_download (a, pa, (gsize) w * 4);
+  gdk_texture_download (b, pb, (gsize) w * 4);
+  if (mask)
+    *mask = g_malloc0 ((gsize) w * h);
+  for (gsize i = 0; i < (gsize) w * h; i++)
+    if (memcmp (pa + i * 4, pb + i * 4, 4) != 0)
+      {
+        n++;
+        if (mask)
+          (*mask)[i] = 1;
+      }
+  return n;
+}
+
+/* Distance from (x, y) to the nearest segment of @contour (image
+ * coordinates, drawn at @scale + (@ox, @oy)). */
+static double
+contour_distance (GArray *contour, double scale, double ox, double oy, double x, double y)
+{
+  double best = G_MAXDOUBLE;
+
+  for (guint i = 0; i < contour->len; i++)
+    {
+      const MirDetectSegment *s_seg = &g_array_index (contour, MirDetectSegment, i);
+      const double s[4] = { s_seg->x0, s_seg->y0, s_seg->x1, s_seg->y1 };
+      double ax = ox + s[0] * scale, ay = oy + s[1] * scale;
+      double bx = ox + s[2] * scale, by = oy + s[3] * scale;
+      double dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy;
+      double t = len2 > 0 ? CLAMP (((x - ax) * dx + (y - ay) * dy) / len2, 0, 1) : 0;
+
+      best = MIN (best, hypot (x - (ax + t * dx), y - (ay + t * dy)));
+    }
+  return best;
+}
+
+/* The widget once its size has stopped changing (a banner or a toast
+ * sliding in moves the canvas for a few frames): the same size in six
+ * frames running. */
+static GdkTexture *
+render_settled (GtkWidget *widget)
+{
+  GdkTexture *texture = render_widget (widget);
+
+  for (int i = 0, same = 0; i < 300 && same < 5; i++)
+    {
+      GdkTexture *next = render_widget (widget);
+
+      if (gdk_texture_get_width (next) == gdk_texture_get_width (texture) &&
+          gdk_texture_get_height (next) == gdk_texture_get_height (texture))
+        same++;
+      else
+        same = 0;
+      g_object_unref (texture);
+      texture = next;
+    }
+  return texture;
+}
+
+static void
+test_gui_field (void)
+{
+  g_autofree char *model_path = g_test_build_filename (G_TEST_DIST, "data", "models", MODEL, NULL);
+  g_autofree char *dir = g_dir_make_tmp ("mirada-field-XXXXXX", NULL);
+  g_autofree char *scene_path = write_scene (dir);
+  g_autoptr(GFile) model_file = g_file_new_for_path (model_path);
+  g_autoptr(GFile) scene_file = g_file_new_for_path (scene_path);
+  g_autoptr(GdkTexture) off = NULL;
+  g_autoptr(GdkTexture) on1 = NULL;
+  g_autoptr(GdkTexture) on2 = NULL;
+  g_autoptr(GdkTexture) off_again = NULL;
+  g_autoptr(GArray) contour1 = NULL;
+  g_autoptr(GArray) contour2 = NULL;
+  g_autofree guint8 *moved = NULL;
+  g_autofree float *sorted = NULL;
+  MiradaDetectorPanel *panel;
+  MiradaCanvas *canvas;
+  MiradaWindow *window;
+  MirDetectGrid *grid;
+  double t1, t2, scale, ox, oy;
+  guint n_windows, n_changed, n_stray = 0, n_on_new = 0, n_new_checked = 0;
+  int w, h;
+
+  window = new_window ();
+  panel = mirada_window_get_detector_panel (window);
+  canvas = mirada_window_get_canvas (window);
+  mirada_window_open_model (window, model_file);
+  mirada_window_open_image (window, scene_file);
+  wait_until (window_idle, window, 300, "the model, the image and the detection");
+  grid = mirada_window_get_grid (window);
+  n_windows = mir_detect_geometry_n_windows (&grid->geom);
+
+  /* two thresholds between the 30th and the 70th percentile of class 0 */
+  sorted = g_new (float, n_windows);
+  for (guint n = 0; n < n_windows; n++)
+    sorted[n] = mir_detect_grid_get (grid, n, 0);
+  for (guint i = 1; i < n_windows; i++)
+    for (guint j = i; j > 0 && sorted[j - 1] > sorted[j]; j--)
+      {
+        float t = sorted[j];
+        sorted[j] = sorted[j - 1];
+        sorted[j - 1] = t;
+      }
+  t1 = (sorted[n_windows * 3 / 10] + sorted[n_windows * 3 / 10 + 1]) / 2.0;
+  t2 = (sorted[n_windows * 7 / 10] + sorted[n_windows * 7 / 10 + 1]) / 2.0;
+  g_test_message ("class 0: thresholds %.6g and %.6g", t1, t2);
+  g_assert_cmpfloat (t1, <, t2);
+
+  for (guint k = 0; k < mirada_detector_panel_get_n_classes (panel); k++)
+    mirada_detector_panel_set_enabled (panel, k, FALSE);
+  gtk_adjustment_set_value (mirada_detector_panel_get_threshold_adjustment (panel, 0), t1);
+  t1 = mirada_session_get_params (mirada_window_get_session (window))->classes[0].threshold;
+  g_assert_cmpuint (mirada_window_get_result (window)->boxes->len, ==, 0);
+  /* no hover read-out: its text would change with the threshold */
+  mirada_canvas_pointer_moved (canvas, -100, -100);
+  off = render_settled (GTK_WIDGET (canvas));
+  g_assert_cmpuint (mirada_canvas_get_n_fields (canvas), ==, 0);
+
+  gtk_toggle_button_set_active (mirada_detector_panel_get_field_toggle (panel, 0), TRUE);
+  g_assert_true (mirada_session_get_field_shown (mirada_window_get_session (window), 0));
+  g_assert_cmpuint (mirada_canvas_get_n_fields (canvas), ==, 1);
+  on1 = render_settled (GTK_WIDGET (canvas));
+  n_changed = count_changed (off, on1, NULL);
+  g_test_message ("field on: %u pixels changed", n_changed);
+  g_assert_cmpuint (n_changed, >, 1000);
+
+  gtk_adjustment_set_value (mirada_detector_panel_get_threshold_adjustment (panel, 0), t2);
+  on2 = render_settled (GTK_WIDGET (canvas));
+  n_changed = count_changed (on1, on2, &moved);
+
+  /* where the contours are drawn: the canvas fits the image, centred */
+  w = gdk_texture_get_width (on1);
+  h = gdk_texture_get_height (on1);
+  scale = mirada_canvas_get_scale (canvas);
+  ox = floor ((w - grid->geom.image_width * scale) / 2);
+  oy = floor ((h - grid->geom.image_height * scale) / 2);
+  {
+    g_autoptr(MirDetectParams) params = mir_detect_params_copy (mirada_session_get_params (mirada_window_get_session (window)));
+    g_autoptr(MirDetectField) f1 = NULL;
+    g_autoptr(MirDetectField) f2 = NULL;
+
+    /* what the session filters with: the slider's value */
+    g_assert_cmpfloat_with_epsilon (params->classes[0].threshold, t2, 1e-3);
+    t2 = params->classes[0].threshold;
+    f2 = mir_detect_field_new (grid, params, 0, NULL);
+    params->classes[0].threshold = t1;
+    f1 = mir_detect_field_new (grid, params, 0, NULL);
+    contour1 = mir_detect_field_contour (f1, t1);
+    contour2 = mir_detect_field_contour (f2, t2);
+  }
+  g_assert_cmpuint (contour1->len, >, 0);
+  g_assert_cmpuint (contour2->len, >, 0);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      if (moved[(gsize) y * w + x])
+        {
+          double d = MIN (contour_distance (contour1, scale, ox, oy, x + 0.5, y + 0.5),
+                          contour_distance (contour2, scale, ox, oy, x + 0.5, y + 0.5));
+          /* a 2 px line on a 1 px black edge each side, round caps, antialiased */
+          if (d > 3.5 && n_stray++ < 5)
+            g_test_message ("changed pixel (%d, %d) is %.1f px from both contours", x, y, d);
+        }
+  /* the new contour's midpoints (away from the old one) changed */
+  for (guint i = 0; i < contour2->len; i++)
+    {
+      const MirDetectSegment *s_seg = &g_array_index (contour2, MirDetectSegment, i);
+      const double s[4] = { s_seg->x0, s_seg->y0, s_seg->x1, s_seg->y1 };
+      double x = ox + (s[0] + s[2]) / 2 * scale, y = oy + (s[1] + s[3]) / 2 * scale;
+      int ix = (int) floor (x), iy = (int) floor (y);
+
+      if (ix < 0 || iy < 0 || ix >= w || iy >= h ||
+          contour_distance (contour1, scale, ox, oy, x, y) < 6)
+        continue;
+      n_new_checked++;
+      n_on_new += moved[(gsize) iy * w + ix];
+    }
+  g_test_message ("canvas %dx%d, scale %.4g, origin (%.0f, %.0f), presentation %d, method %s",
+                  w, h, scale, ox, oy, mirada_canvas_get_presentation (canvas),
+                  mir_detect_method_to_string (mirada_session_get_params (mirada_window_get_session (window))->method));
+  g_test_message ("threshold %.4g -> %.4g: %u pixels changed, %u farther than 3.5 px from "
+                  "both contours; %u of %u midpoints of the new contour changed",
+                  t1, t2, n_changed, n_stray, n_on_new, n_new_checked);
+  /* pictures to look at: the canvas at both thresholds, the sidebar's classes */
+  {
+    g_autofree char *shot1 = g_test_build_filename (G_TEST_BUILT, "field-threshold-1.png", NULL);
+    g_autofree char *shot2 = g_test_build_filename (G_TEST_BUILT, "field-threshold-2.png", NULL);
+    g_autofree char *shot3 = g_test_build_filename (G_TEST_BUILT, "field-panel.png", NULL);
+    g_autoptr(GdkTexture) sidebar = render_widget (GTK_WIDGET (panel));
+
+    g_assert_true (gdk_texture_save_to_png (on1, shot1));
+    g_assert_true (gdk_texture_save_to_png (on2, shot2));
+    g_assert_true (gdk_texture_save_to_png (sidebar, shot3));
+    g_test_message ("pictures: %s, %s, %s", shot1, shot2, shot3);
+  }
+  g_assert_cmpuint (n_changed, >, 50);
+  g_assert_cmpuint (n_stray, ==, 0);
+  g_assert_cmpuint (n_new_checked, >, 0);
+  g_assert_cmpuint (n_on_new, ==, n_new_checked);
+
+  /* the hover shows the equations with the numbers in */
+  {
+    g_autofree char *text = mirada_canvas_describe_window (canvas, 0, 0);
+
+    g_assert_nonnull (strstr (text, "Filter 1: P = "));
+  }
+  /* a picture of it: the pointer over window (1, 1) */
+  {
+    g_autofree char *shot = g_test_build_filename (G_TEST_BUILT, "field-hover.png", NULL);
+    g_autoptr(GdkTexture) hover = NULL;
+    double cx = ox + (grid->geom.stride + grid->geom.window / 2.0) * scale;
+    double cy = oy + (grid->geom.stride + grid->geom.window / 2.0) * scale;
+    int row = -1, col = -1;
+
+    mirada_canvas_pointer_moved (canvas, cx, cy);
+    g_assert_true (mirada_canvas_get_hover (canvas, &row, &col));
+    g_assert_cmpint (row, ==, 1);
+    g_assert_cmpint (col, ==, 1);
+    hover = render_settled (GTK_WIDGET (canvas));
+    g_assert_true (gdk_texture_save_to_png (hover, shot));
+    mirada_canvas_pointer_moved (canvas, -100, -100);
+  }
+
+  /* off again: the canvas as it was */
+  gtk_adjustment_set_value (mirada_detector_panel_get_threshold_adjustment (panel, 0), t1);
+  gtk_toggle_button_set_active (mirada_detector_panel_get_field_toggle (panel, 0), FALSE);
+  g_assert_cmpuint (mirada_canvas_get_n_fields (canvas), ==, 0);
+  off_again = render_settled (GTK_WIDGET (canvas));
+  g_assert_cmpuint (count_changed (off, off_again, NULL), ==, 0);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_unlink (scene_path);
+  g_rmdir (dir);
+}
+
 /* ------------------------------------------------------------------ */
 /* Main-loop watchdog.  A gap is the wall time between two 1 ms ticks minus
  * the time the main thread sat runnable in the kernel's run queue waiting for
@@ -2228,6 +2480,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/gui/keyboard", test_gui_keyboard);
   g_test_add_func ("/gui/scales", test_gui_scales);
   g_test_add_func ("/gui/issue17", test_gui_issue17);
+  g_test_add_func ("/gui/field", test_gui_field);
   status = g_test_run ();
   /* as the application's shutdown does: no worker inside OpenBLAS at exit */
   g_assert_true (mirada_jobs_wait_idle (30000));

@@ -607,6 +607,8 @@ mirada_cmd_detect (int argc, char **argv)
   /* filled in by GOption; freed on return */
   g_autofree char *method_s = NULL, *group_s = NULL, *truth_path = NULL, *draw_path = NULL;
   g_autofree char *save_grid = NULL, *classes_s = NULL, *windows_s = NULL;
+  g_autofree char *field_path = NULL, *field_class = NULL;
+  double field_opacity = 0.5;
   g_auto(GStrv) grid_paths = NULL;
   g_autofree char *labels = NULL, *preprocess = NULL, *resize = NULL;
   g_auto(GStrv) thresholds = NULL, exceptions = NULL, sweeps = NULL, complements = NULL;
@@ -655,6 +657,15 @@ mirada_cmd_detect (int argc, char **argv)
     { "csv", 0, 0, G_OPTION_ARG_NONE, &csv, N_("Print CSV"), NULL },
     { "draw", 0, 0, G_OPTION_ARG_FILENAME, &draw_path,
       N_("Write the image with the boxes drawn to a PNG file"), N_("FILE") },
+    { "field-png", 0, 0, G_OPTION_ARG_FILENAME, &field_path,
+      N_("Write the image with the probability field drawn to a PNG file: P as a heat map, "
+         "the threshold as a contour, what filter 2 and f_e did (the first scale)"),
+      N_("FILE") },
+    { "class", 0, 0, G_OPTION_ARG_STRING, &field_class,
+      N_("The class whose field --field-png draws (default: every class looked for)"),
+      N_("CLASS") },
+    { "field-opacity", 0, 0, G_OPTION_ARG_DOUBLE, &field_opacity,
+      N_("Opacity of the heat map where P = 1 (default 0.5)"), N_("A") },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Windows per forward pass (default 32)"),
       N_("N") },
     { "save-grid", 0, 0, G_OPTION_ARG_FILENAME, &save_grid,
@@ -705,7 +716,7 @@ mirada_cmd_detect (int argc, char **argv)
       return mirada_cli_usage_error ("detect", _("Choose one of --json and --csv"));
     format = json ? FORMAT_JSON : csv ? FORMAT_CSV : FORMAT_TEXT;
     {
-      const char *const outputs[] = { draw_path, save_grid };
+      const char *const outputs[] = { draw_path, save_grid, field_path };
       int out_ret = mirada_cli_check_outputs ("detect", format != FORMAT_TEXT, outputs,
                                               G_N_ELEMENTS (outputs));
       if (out_ret >= 0)
@@ -713,6 +724,11 @@ mirada_cmd_detect (int argc, char **argv)
     }
     if (method_s && !mir_detect_method_from_string (method_s, &method, &error))
       return mirada_cli_usage_error ("detect", error->message);
+    if (field_class && !field_path)
+      return mirada_cli_usage_error ("detect", _("--class chooses the field of --field-png; "
+                                                 "give --field-png FILE too"));
+    if (!(field_opacity >= 0.0 && field_opacity <= 1.0))
+      return mirada_cli_usage_error ("detect", _("--field-opacity must lie in [0, 1]"));
     if (group_s && !mir_detect_grouping_from_string (group_s, &grouping, &error))
       return mirada_cli_usage_error ("detect", error->message);
     if (resize && g_ascii_strcasecmp (resize, "nearest") != 0
@@ -931,14 +947,14 @@ mirada_cmd_detect (int argc, char **argv)
       mir_detect_eval_clear (&ev);
     }
 
-    if (draw_path)
+    if (draw_path || field_path)
       {
-        g_autoptr(MirImage) canvas = NULL;
-
         if (image == NULL)
           {
             if (image_path == NULL)
-              return mirada_cli_usage_error ("detect", _("--draw with --grid needs the image"));
+              return mirada_cli_usage_error ("detect", draw_path
+                                             ? _("--draw with --grid needs the image")
+                                             : _("--field-png with --grid needs the image"));
             if (!(image = mirada_image_load (image_path, &error)))
               return mirada_cli_fail (error);
           }
@@ -950,11 +966,42 @@ mirada_cmd_detect (int argc, char **argv)
                          grid->geom.image_height);
             return mirada_cli_fail (error);
           }
+      }
+    if (draw_path)
+      {
+        g_autoptr(MirImage) canvas = NULL;
+
         if (!(canvas = mir_image_crop (image, 0, 0, image->width, image->height, &error)))
           return mirada_cli_fail (error);
         mir_detect_draw (canvas, result, (const char *const *) grid->class_names,
                          MAX (2, image->width / 300));
         if (!mirada_image_save_png (canvas, draw_path, &error))
+          return mirada_cli_fail (error);
+      }
+    if (field_path)
+      {
+        g_autoptr(MirImage) canvas = NULL;
+        gint only = -1;
+
+        if (field_class && (only = mir_detect_grid_find_class (grid, field_class, &error)) < 0)
+          return mirada_cli_fail (error);
+        if (!(canvas = mir_image_crop (image, 0, 0, image->width, image->height, &error)))
+          return mirada_cli_fail (error);
+        /* the same code as the filters: the field of each class drawn in its colour */
+        for (guint c = 0; c < grid->n_classes; c++)
+          {
+            g_autoptr(MirDetectField) field = NULL;
+            guint8 rgb[3];
+
+            if (only >= 0 ? (guint) only != c : !params->classes[c].enabled)
+              continue;
+            if (!(field = mir_detect_field_new (grid, params, c, &error)))
+              return mirada_cli_fail (error);
+            mir_detect_class_color (c, rgb);
+            mir_detect_field_draw (canvas, field, rgb, field_opacity,
+                                   MAX (2, image->width / 300));
+          }
+        if (!mirada_image_save_png (canvas, field_path, &error))
           return mirada_cli_fail (error);
       }
     return 0;

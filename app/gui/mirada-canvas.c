@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <string.h>
 
 #include <glib/gi18n.h>
 
@@ -39,7 +40,29 @@ struct _MiradaCanvas
   gboolean has_selection;
   int sel_row, sel_col;
   gboolean presentation;     /* thick boxes, large bold labels */
+
+  /* the probability fields the session shows (issue 18): FieldView per class shown */
+  GPtrArray *fields;
+  double field_opacity;
 };
+
+/* One class's field and its threshold contour, remade when the boxes are
+ * (the same filter run) or the session's choice of fields changes. */
+typedef struct
+{
+  MirDetectField *field;
+  GArray *contour;           /* MirDetectSegment, image coordinates */
+  GArray *mu_contour;        /* where the mean crosses μ (methods 2.1/2.2) */
+} FieldView;
+
+static void
+field_view_free (FieldView *view)
+{
+  mir_detect_field_free (view->field);
+  g_array_unref (view->contour);
+  g_array_unref (view->mu_contour);
+  g_free (view);
+}
 
 G_DEFINE_FINAL_TYPE (MiradaCanvas, mirada_canvas, GTK_TYPE_WIDGET)
 
@@ -360,7 +383,170 @@ mirada_canvas_describe_window (MiradaCanvas *self,
         g_string_append_printf (text, " · %.4f",
                                 mir_detect_window_mean (self->grid, self->params, k, n));
     }
+  /* the classes whose field is shown: their filters' equations with the numbers in */
+  for (guint i = 0; self->fields != NULL && i < self->fields->len; i++)
+    {
+      const FieldView *view = g_ptr_array_index (self->fields, i);
+      guint k = view->field->class_index;
+      g_autofree char *name = self->session != NULL ? mirada_session_dup_class_name (self->session, k)
+                                                     : class_label ((const char *const *) self->grid->class_names, k);
+      g_autofree char *equations = mir_detect_field_describe (view->field, n, name);
+
+      g_string_append_printf (text, "\n\n%s", equations);
+    }
   return g_string_free (text, FALSE);
+}
+
+/* The fields: P as a translucent heat map in the class colour (bilinear
+ * between the window centres, as mir_detect_field_sample), the threshold
+ * contour in the class colour on a black edge, and for methods 2.1/2.2 the
+ * mean's contour at μ (dashed white on black) and a
+ * mark on each window filter 1 keeps (dot: filter 2 keeps it; ring: drops
+ * it; plus: fₑ rescues it; cross: fₑ rejects it), as mir_detect_field_draw
+ * draws them for `mirada detect --field-png`. */
+static void
+draw_fields (MiradaCanvas *self,
+             cairo_t      *cr,
+             double        scale)
+{
+  const double lw = self->presentation ? 4.0 : 2.0;
+
+  for (guint i = 0; self->fields != NULL && i < self->fields->len; i++)
+    {
+      const FieldView *view = g_ptr_array_index (self->fields, i);
+      const MirDetectField *field = view->field;
+      const MirDetectGeometry *g = &field->geom;
+      const double unit = field->scale * g->stride; /* image pixels between centres */
+      cairo_surface_t *heat;
+      cairo_pattern_t *pattern;
+      cairo_matrix_t matrix;
+      guint8 *data;
+      int stride;
+      GdkRGBA color;
+      double mark;
+
+      mirada_class_color (field->class_index, &color);
+      heat = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, g->cols, g->rows);
+      data = cairo_image_surface_get_data (heat);
+      stride = cairo_image_surface_get_stride (heat);
+      for (int r = 0; r < g->rows; r++)
+        for (int c = 0; c < g->cols; c++)
+          {
+            double a = self->field_opacity * CLAMP (field->prob[r * g->cols + c], 0.0f, 1.0f);
+            guint32 px = (guint32) lround (a * 255) << 24 |
+                         (guint32) lround (color.red * a * 255) << 16 |
+                         (guint32) lround (color.green * a * 255) << 8 |
+                         (guint32) lround (color.blue * a * 255);
+
+            memcpy (data + (gsize) r * stride + (gsize) c * 4, &px, 4);
+          }
+      cairo_surface_mark_dirty (heat);
+      pattern = cairo_pattern_create_for_surface (heat);
+      /* pattern pixel u + 0.5 is the centre of column u: x = (u·stride + window/2)·scale */
+      cairo_matrix_init_scale (&matrix, 1.0 / (unit * scale), 1.0 / (unit * scale));
+      cairo_matrix_translate (&matrix, -(g->window / 2.0 * field->scale - unit / 2) * scale,
+                              -(g->window / 2.0 * field->scale - unit / 2) * scale);
+      cairo_pattern_set_matrix (pattern, &matrix);
+      cairo_pattern_set_filter (pattern, CAIRO_FILTER_BILINEAR);
+      cairo_pattern_set_extend (pattern, CAIRO_EXTEND_PAD);
+      cairo_save (cr);
+      cairo_rectangle (cr, 0, 0, ((g->cols - 1) * (double) g->stride + g->window) * field->scale * scale,
+                       ((g->rows - 1) * (double) g->stride + g->window) * field->scale * scale);
+      cairo_clip (cr);
+      cairo_set_source (cr, pattern);
+      cairo_paint (cr);
+      cairo_restore (cr);
+      cairo_pattern_destroy (pattern);
+      cairo_surface_destroy (heat);
+
+      /* the μ field: where the neighbourhood mean crosses μ (filter 2's cut),
+       * dashed white on black */
+      for (int pass = 0; pass < 2 && view->mu_contour->len > 0; pass++)
+        {
+          for (guint k = 0; k < view->mu_contour->len; k++)
+            {
+              const MirDetectSegment *q = &g_array_index (view->mu_contour, MirDetectSegment, k);
+
+              cairo_move_to (cr, q->x0 * scale, q->y0 * scale);
+              cairo_line_to (cr, q->x1 * scale, q->y1 * scale);
+            }
+          cairo_set_dash (cr, (double[]) { 3 * lw, 3 * lw }, 2, 0);
+          cairo_set_source_rgb (cr, pass == 0 ? 0 : 1, pass == 0 ? 0 : 1, pass == 0 ? 0 : 1);
+          cairo_set_line_width (cr, pass == 0 ? lw + 2 : lw);
+          cairo_stroke (cr);
+          cairo_set_dash (cr, NULL, 0, 0);
+        }
+
+      cairo_set_line_cap (cr, CAIRO_LINE_CAP_ROUND);
+      for (int pass = 0; pass < 2; pass++)
+        {
+          for (guint k = 0; k < view->contour->len; k++)
+            {
+              const MirDetectSegment *sg = &g_array_index (view->contour, MirDetectSegment, k);
+              const double seg[4] = { sg->x0, sg->y0, sg->x1, sg->y1 };
+
+              cairo_move_to (cr, seg[0] * scale, seg[1] * scale);
+              cairo_line_to (cr, seg[2] * scale, seg[3] * scale);
+            }
+          if (pass == 0)
+            cairo_set_source_rgb (cr, 0, 0, 0);
+          else
+            gdk_cairo_set_source_rgba (cr, &color);
+          cairo_set_line_width (cr, pass == 0 ? lw + 2 : lw);
+          cairo_stroke (cr);
+        }
+
+      if (field->method == MIR_DETECT_METHOD_1)
+        continue;
+      mark = CLAMP (unit * scale / 6.0, 3.0, 4.0 * lw);
+      for (int r = 0; r < g->rows; r++)
+        for (int c = 0; c < g->cols; c++)
+          {
+            guint n = (guint) (r * g->cols + c);
+            double cx, cy;
+
+            if (!field->filter1[n])
+              continue;
+            mir_detect_field_cell_centre (field, (guint) r, (guint) c, &cx, &cy);
+            cx *= scale;
+            cy *= scale;
+            cairo_new_path (cr);
+            switch (field->edge[n])
+              {
+              case MIR_DETECT_EDGE_RESCUED:
+                cairo_move_to (cr, cx - mark, cy);
+                cairo_line_to (cr, cx + mark, cy);
+                cairo_move_to (cr, cx, cy - mark);
+                cairo_line_to (cr, cx, cy + mark);
+                break;
+              case MIR_DETECT_EDGE_REJECTED:
+                cairo_move_to (cr, cx - mark, cy - mark);
+                cairo_line_to (cr, cx + mark, cy + mark);
+                cairo_move_to (cr, cx - mark, cy + mark);
+                cairo_line_to (cr, cx + mark, cy - mark);
+                break;
+              default:
+                cairo_arc (cr, cx, cy, field->filter2[n] ? mark / 2 : mark - lw / 2, 0, 2 * G_PI);
+                break;
+              }
+            if (field->edge[n] == MIR_DETECT_EDGE_NONE && field->filter2[n])
+              {
+                /* kept: a white dot on a black edge */
+                cairo_set_source_rgb (cr, 0, 0, 0);
+                cairo_set_line_width (cr, 2.0);
+                cairo_stroke_preserve (cr);
+                cairo_set_source_rgb (cr, 1, 1, 1);
+                cairo_fill (cr);
+                continue;
+              }
+            cairo_set_source_rgb (cr, 0, 0, 0);
+            cairo_set_line_width (cr, lw + 2);
+            cairo_stroke_preserve (cr);
+            cairo_set_source_rgb (cr, 1, 1, 1);
+            cairo_set_line_width (cr, lw);
+            cairo_stroke (cr);
+          }
+    }
 }
 
 static void
@@ -568,6 +754,7 @@ mirada_canvas_snapshot (GtkWidget   *widget,
   cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
   cairo_translate (cr, ox, oy);
   layout = gtk_widget_create_pango_layout (widget, NULL);
+  draw_fields (self, cr, scale);
   mirada_draw_truth (cr, self->truth, scale);
   if (self->presentation)
     {
@@ -1007,6 +1194,41 @@ session_model_cb (MiradaCanvas *self)
   mirada_canvas_set_class_names (self, (const char *const *) names);
 }
 
+/* The fields of the classes the session shows, from the grid and the
+ * parameters that made the boxes (the filters' own code: they agree). */
+static void
+update_fields (MiradaCanvas *self)
+{
+  g_ptr_array_set_size (self->fields, 0);
+  if (self->session != NULL && self->grid != NULL && self->params != NULL &&
+      self->params->n_classes == self->grid->n_classes)
+    {
+      self->field_opacity = mirada_session_get_field_opacity (self->session);
+      for (guint k = 0; k < self->grid->n_classes; k++)
+        {
+          FieldView *view;
+          MirDetectField *field;
+
+          if (!mirada_session_get_field_shown (self->session, k) ||
+              !(field = mir_detect_field_new (self->grid, self->params, k, NULL)))
+            continue;
+          view = g_new0 (FieldView, 1);
+          view->field = field;
+          view->contour = mir_detect_field_contour (field, field->threshold);
+          view->mu_contour = mir_detect_field_mean_contour (field);
+          g_ptr_array_add (self->fields, view);
+        }
+    }
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+guint
+mirada_canvas_get_n_fields (MiradaCanvas *self)
+{
+  g_return_val_if_fail (MIRADA_IS_CANVAS (self), 0);
+  return self->fields->len;
+}
+
 static void
 session_result_cb (MiradaCanvas *self)
 {
@@ -1019,6 +1241,7 @@ session_result_cb (MiradaCanvas *self)
       mirada_canvas_set_n_scales (self, mirada_session_get_n_scales (self->session));
     }
   mirada_canvas_set_detections (self, grid, result != NULL ? result->boxes : NULL);
+  update_fields (self);
 }
 
 void
@@ -1042,6 +1265,7 @@ mirada_canvas_set_session (MiradaCanvas  *self,
   g_signal_connect_object (session, "notify::texture", G_CALLBACK (session_texture_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::model", G_CALLBACK (session_model_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::result", G_CALLBACK (session_result_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "field-changed", G_CALLBACK (update_fields), self, G_CONNECT_SWAPPED);
 }
 
 GtkWidget *
@@ -1063,6 +1287,7 @@ mirada_canvas_dispose (GObject *object)
   g_clear_pointer (&self->boxes, g_array_unref);
   g_clear_pointer (&self->truth, g_array_unref);
   g_clear_pointer (&self->class_names, g_strfreev);
+  g_clear_pointer (&self->fields, g_ptr_array_unref);
 
   G_OBJECT_CLASS (mirada_canvas_parent_class)->dispose (object);
 }
@@ -1108,6 +1333,8 @@ mirada_canvas_init (MiradaCanvas *self)
 
   self->fit = TRUE;
   self->zoom = 1.0;
+  self->fields = g_ptr_array_new_with_free_func ((GDestroyNotify) field_view_free);
+  self->field_opacity = 0.5;
   gtk_widget_add_css_class (GTK_WIDGET (self), "mirada-canvas");
   gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
   gtk_widget_set_hexpand (GTK_WIDGET (self), TRUE);

@@ -24,6 +24,8 @@ void        mirada_canvas_set_detections  (MiradaCanvas *self, MirDetectGrid *gr
  * neighbourhood mean as filter 2 computes it.  NULL shows probabilities only. */
 void        mirada_canvas_set_params      (MiradaCanvas *self, const MirDetectParams *params);
 void        mirada_canvas_set_n_scales    (MiradaCanvas *self, guint n_scales);
+/* How many classes' probability fields the canvas draws (the session's choice). */
+guint       mirada_canvas_get_n_fields    (MiradaCanvas *self);
 /* The hover text for window (@row, @col): probability and neighbourhood mean
  * per class.  Transfer full. */
 char       *mirada_canvas_describe_window (MiradaCanvas *self, int row, int col);

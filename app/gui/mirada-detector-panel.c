@@ -19,6 +19,7 @@ typedef struct
   GtkWidget *exception_scale;
   GtkWidget *exception_note; /* "methods 2.1 and 2.2 only", shown in method 1 */
   GtkLabel *count;
+  GtkToggleButton *field;    /* show this class's probability field on the photo */
 } ClassRow;
 
 struct _MiradaDetectorPanel
@@ -41,6 +42,7 @@ struct _MiradaDetectorPanel
   GtkLabel *eval_label;
   GtkLabel *eval_detail_label;
   GtkSwitch *truth_switch;
+  GtkAdjustment *field_opacity_adjustment;
 
   /* owned */
   GSettings *settings;
@@ -134,6 +136,24 @@ labelled_scale (GtkAdjustment *adjustment,
 /* The sidebar says why boxes are grouped when the model has no background
  * class (and stays quiet when the user turned grouping off). */
 static void
+field_toggled_cb (GtkToggleButton     *button,
+                  MiradaDetectorPanel *self)
+{
+  guint k = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (button), "class-index"));
+
+  if (self->session != NULL)
+    mirada_session_set_field_shown (self->session, k, gtk_toggle_button_get_active (button));
+}
+
+static void
+field_opacity_cb (MiradaDetectorPanel *self)
+{
+  if (self->session != NULL)
+    mirada_session_set_field_opacity (self->session,
+                                      gtk_adjustment_get_value (self->field_opacity_adjustment));
+}
+
+static void
 update_background_note (MiradaDetectorPanel *self)
 {
   gtk_widget_set_visible (GTK_WIDGET (self->background_label),
@@ -225,6 +245,8 @@ mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
       GtkWidget *name_label = gtk_label_new (name);
       GtkWidget *count = gtk_label_new ("–");
       GtkWidget *enabled = gtk_check_button_new ();
+      /* Translators: a toggle beside each class: show its probability field on the photo */
+      GtkWidget *field = gtk_toggle_button_new_with_label (_("Field"));
       ClassRow row;
 
       gtk_drawing_area_set_content_width (GTK_DRAWING_AREA (swatch), 12);
@@ -250,6 +272,16 @@ mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
       gtk_box_append (GTK_BOX (header), swatch);
       gtk_box_append (GTK_BOX (header), name_label);
       gtk_box_append (GTK_BOX (header), count);
+      gtk_widget_add_css_class (field, "flat");
+      gtk_widget_set_valign (field, GTK_ALIGN_CENTER);
+      gtk_widget_set_tooltip_text (field, _("Show this class’s probability field on the photo: P as a heat map, the threshold as a contour line, and what filter 2 and the exception factor decided"));
+      gtk_accessible_update_property (GTK_ACCESSIBLE (field), GTK_ACCESSIBLE_PROPERTY_LABEL, name, -1);
+      g_object_set_data (G_OBJECT (field), "class-index", GUINT_TO_POINTER (k));
+      gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (field),
+                                    self->session != NULL && mirada_session_get_field_shown (self->session, k));
+      g_signal_connect (field, "toggled", G_CALLBACK (field_toggled_cb), self);
+      row.field = GTK_TOGGLE_BUTTON (field);
+      gtk_box_append (GTK_BOX (header), field);
       gtk_box_append (GTK_BOX (box), header);
 
       /* arrow keys move by 0.01, Page Up/Down by 0.05; a drag still gives any value */
@@ -482,6 +514,22 @@ mirada_detector_panel_get_exception_adjustment (MiradaDetectorPanel *self,
   return g_array_index (self->rows, ClassRow, class_index).exception;
 }
 
+GtkToggleButton *
+mirada_detector_panel_get_field_toggle (MiradaDetectorPanel *self,
+                                        guint                class_index)
+{
+  g_return_val_if_fail (MIRADA_IS_DETECTOR_PANEL (self), NULL);
+  g_return_val_if_fail (class_index < self->rows->len, NULL);
+  return g_array_index (self->rows, ClassRow, class_index).field;
+}
+
+GtkAdjustment *
+mirada_detector_panel_get_field_opacity_adjustment (MiradaDetectorPanel *self)
+{
+  g_return_val_if_fail (MIRADA_IS_DETECTOR_PANEL (self), NULL);
+  return self->field_opacity_adjustment;
+}
+
 const char *
 mirada_detector_panel_get_count_text (MiradaDetectorPanel *self,
                                       guint                class_index)
@@ -585,6 +633,11 @@ mirada_detector_panel_set_session (MiradaDetectorPanel *self,
   if (session == NULL)
     return;
   g_object_add_weak_pointer (G_OBJECT (session), (gpointer *) &self->session);
+  for (guint k = 0; k < self->rows->len; k++)
+    gtk_toggle_button_set_active (g_array_index (self->rows, ClassRow, k).field,
+                                  mirada_session_get_field_shown (session, k));
+  gtk_adjustment_set_value (self->field_opacity_adjustment,
+                            mirada_session_get_field_opacity (session));
   g_signal_connect_object (session, "notify::model", G_CALLBACK (session_model_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::grid", G_CALLBACK (session_grid_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::result", G_CALLBACK (session_result_cb), self, G_CONNECT_SWAPPED);
@@ -646,6 +699,7 @@ mirada_detector_panel_class_init (MiradaDetectorPanelClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, eval_label);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, eval_detail_label);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, truth_switch);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, field_opacity_adjustment);
 }
 
 static void
@@ -681,4 +735,5 @@ mirada_detector_panel_init (MiradaDetectorPanel *self)
   /* with a session, the panel asks it to filter or classify again */
   g_signal_connect (self, "filter-changed", G_CALLBACK (push_params), NULL);
   g_signal_connect (self, "grid-changed", G_CALLBACK (push_geometry), NULL);
+  g_signal_connect_swapped (self->field_opacity_adjustment, "value-changed", G_CALLBACK (field_opacity_cb), self);
 }

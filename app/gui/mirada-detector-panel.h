@@ -59,6 +59,11 @@ GtkAdjustment *mirada_detector_panel_get_threshold_adjustment (MiradaDetectorPan
                                                                guint                class_index);
 GtkAdjustment *mirada_detector_panel_get_exception_adjustment (MiradaDetectorPanel *self,
                                                                guint                class_index);
+/* The class's "Field" toggle (its probability field on the photo) and the
+ * field opacity slider. */
+GtkToggleButton *mirada_detector_panel_get_field_toggle (MiradaDetectorPanel *self,
+                                                         guint                class_index);
+GtkAdjustment *mirada_detector_panel_get_field_opacity_adjustment (MiradaDetectorPanel *self);
 const char    *mirada_detector_panel_get_count_text           (MiradaDetectorPanel *self,
                                                                guint                class_index);
 

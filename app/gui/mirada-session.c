@@ -56,6 +56,10 @@ struct _MiradaSession
   char *truth_path;          /* local ground-truth JSON next to the image, or NULL */
   char *truth_name;
   MirDetectTruth *truth;     /* loaded with the grid's class names */
+
+  /* the probability-field overlay (issue 18): a view choice, kept per class index */
+  GArray *field_shown;       /* gboolean per class, grown on demand */
+  double field_opacity;
 };
 
 G_DEFINE_FINAL_TYPE (MiradaSession, mirada_session, G_TYPE_OBJECT)
@@ -86,6 +90,7 @@ enum {
   FILE_OPENED,
   DETECTION_STARTED,
   DETECTION_FINISHED,
+  FIELD_CHANGED,
   N_SIGNALS
 };
 
@@ -711,6 +716,51 @@ mirada_session_get_params (MiradaSession *self)
 }
 
 void
+mirada_session_set_field_shown (MiradaSession *self,
+                                guint          class_index,
+                                gboolean       shown)
+{
+  g_return_if_fail (MIRADA_IS_SESSION (self));
+
+  shown = !!shown;
+  if (mirada_session_get_field_shown (self, class_index) == shown)
+    return;
+  if (class_index >= self->field_shown->len)
+    g_array_set_size (self->field_shown, class_index + 1);
+  g_array_index (self->field_shown, gboolean, class_index) = shown;
+  g_signal_emit (self, signals[FIELD_CHANGED], 0);
+}
+
+gboolean
+mirada_session_get_field_shown (MiradaSession *self,
+                                guint          class_index)
+{
+  g_return_val_if_fail (MIRADA_IS_SESSION (self), FALSE);
+  return class_index < self->field_shown->len &&
+         g_array_index (self->field_shown, gboolean, class_index);
+}
+
+void
+mirada_session_set_field_opacity (MiradaSession *self,
+                                  double         opacity)
+{
+  g_return_if_fail (MIRADA_IS_SESSION (self));
+
+  opacity = CLAMP (opacity, 0.0, 1.0);
+  if (self->field_opacity == opacity)
+    return;
+  self->field_opacity = opacity;
+  g_signal_emit (self, signals[FIELD_CHANGED], 0);
+}
+
+double
+mirada_session_get_field_opacity (MiradaSession *self)
+{
+  g_return_val_if_fail (MIRADA_IS_SESSION (self), 0);
+  return self->field_opacity;
+}
+
+void
 mirada_session_set_model (MiradaSession *self,
                           MirModel      *model)
 {
@@ -1322,6 +1372,7 @@ mirada_session_finalize (GObject *object)
   g_free (self->image_name);
   g_free (self->note);
   g_clear_pointer (&self->params, mir_detect_params_free);
+  g_clear_pointer (&self->field_shown, g_array_unref);
 
   G_OBJECT_CLASS (mirada_session_parent_class)->finalize (object);
 }
@@ -1370,6 +1421,10 @@ mirada_session_class_init (MiradaSessionClass *klass)
   signals[DETECTION_FINISHED] =
     g_signal_new ("detection-finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 0);
+  /* Which classes show their probability field, or its opacity, changed. */
+  signals[FIELD_CHANGED] =
+    g_signal_new ("field-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 0);
 }
 
 static void
@@ -1378,6 +1433,8 @@ mirada_session_init (MiradaSession *self)
   MiradaJobRunner **runners[] = { &self->detect_runner, &self->model_runner, &self->image_runner };
 
   self->classify = mirada_classify_default;
+  self->field_shown = g_array_new (FALSE, TRUE, sizeof (gboolean));
+  self->field_opacity = 0.5;
   self->geometry = (Geometry) { 150, 40, 1, FALSE };
   for (guint i = 0; i < G_N_ELEMENTS (runners); i++)
     {

@@ -70,6 +70,14 @@ gboolean         mirada_session_get_notebook_layout (MiradaSession *self);
  * UI thread (no classification). */
 void             mirada_session_set_params       (MiradaSession *self, const MirDetectParams *params);
 const MirDetectParams *mirada_session_get_params (MiradaSession *self);
+/* The probability-field overlay (issue 18): which classes show their field
+ * of P (heat map, threshold contour, filter 2's marks) and the heat map's
+ * opacity where P = 1 (default 0.5).  ::field-changed when either changes. */
+void             mirada_session_set_field_shown  (MiradaSession *self, guint class_index,
+                                                  gboolean shown);
+gboolean         mirada_session_get_field_shown  (MiradaSession *self, guint class_index);
+void             mirada_session_set_field_opacity (MiradaSession *self, double opacity);
+double           mirada_session_get_field_opacity (MiradaSession *self);
 
 MirModel        *mirada_session_get_model        (MiradaSession *self);
 const char      *mirada_session_get_model_name   (MiradaSession *self);

@@ -5,6 +5,9 @@
 
 #include "config.h"
 
+#include <stdlib.h>
+
+#include "mirada-detector-panel.h"
 #include "mirada-smoke.h"
 #include "mirada-window.h"
 
@@ -15,7 +18,35 @@ typedef struct
   gint64 deadline;
   gint64 frame_at_result; /* canvas frame counter when the boxes appeared, or -1 */
   guint source;
+  gboolean field_done;    /* MIRADA_SMOKE_FIELD applied (or not asked for) */
 } Smoke;
+
+/* MIRADA_SMOKE_FIELD=CLASS[=THRESHOLD] (a class index): shows that class's
+ * probability field and sets its threshold before the screenshot, as a
+ * user would with the class's Field toggle and threshold slider. */
+static void
+apply_field (Smoke *smoke)
+{
+  const char *spec = g_getenv ("MIRADA_SMOKE_FIELD");
+  MiradaDetectorPanel *panel = mirada_window_get_detector_panel (smoke->window);
+  g_auto(GStrv) parts = NULL;
+  guint k;
+
+  smoke->field_done = TRUE;
+  if (spec == NULL || *spec == '\0')
+    return;
+  parts = g_strsplit (spec, "=", 2);
+  k = (guint) strtoul (parts[0], NULL, 10);
+  if (k >= mirada_detector_panel_get_n_classes (panel))
+    {
+      g_printerr ("mirada: smoke test: MIRADA_SMOKE_FIELD: no class %u\n", k);
+      return;
+    }
+  gtk_toggle_button_set_active (mirada_detector_panel_get_field_toggle (panel, k), TRUE);
+  if (parts[1] != NULL)
+    gtk_adjustment_set_value (mirada_detector_panel_get_threshold_adjustment (panel, k),
+                              g_ascii_strtod (parts[1], NULL));
+}
 
 static gint64
 canvas_frame (GtkWidget *canvas)
@@ -71,6 +102,13 @@ check_cb (gpointer user_data)
                    !mirada_window_get_busy (smoke->window) && gtk_widget_get_mapped (canvas) &&
                    gtk_widget_get_width (canvas) > 0 && gtk_widget_get_height (canvas) > 0;
 
+  if (shown && !smoke->field_done)
+    {
+      apply_field (smoke);
+      smoke->frame_at_result = -1;
+      gtk_widget_queue_draw (canvas);
+      return G_SOURCE_CONTINUE;
+    }
   if (!shown)
     smoke->frame_at_result = -1;
   else if (smoke->frame_at_result < 0)

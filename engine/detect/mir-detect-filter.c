@@ -407,12 +407,17 @@ cell_value (const MirDetectGrid *grid, guint n, guint c, gboolean complement)
 
 /* Equation 2: mean over the (2r+1)² neighbourhood of (row, col), outside
  * positions counting as @fe. */
+/* With @skip_outside the outside positions are left out of the mean
+ * instead (the field's "what if there were no f_e"); @n_outside (may be
+ * NULL) counts them either way. */
 static double
 mean_equations (const MirDetectGrid *grid, guint c, gboolean complement, int row, int col,
-                int r, double fe, const double *weights)
+                int r, double fe, const double *weights, gboolean skip_outside,
+                guint *n_outside)
 {
   const int R = grid->geom.rows, C = grid->geom.cols;
   double sum = 0, sw = 0;
+  guint outside = 0;
   int k = 0;
 
   for (int di = -r; di <= r; di++)
@@ -423,12 +428,19 @@ mean_equations (const MirDetectGrid *grid, guint c, gboolean complement, int row
         double v;
 
         if (i < 0 || i >= R || j < 0 || j >= C)
-          v = fe;
+          {
+            outside++;
+            if (skip_outside)
+              continue;
+            v = fe;
+          }
         else
           v = cell_value (grid, (guint) (i * C + j), c, complement);
         sum += w * v;
         sw += w;
       }
+  if (n_outside)
+    *n_outside = outside;
   return sum / sw;
 }
 
@@ -446,10 +458,12 @@ py_index (int a, int len, int *out)
  * cord_mat with Python's negative-index wrap (see the comment at the top). */
 static double
 mean_notebook (const MirDetectGrid *grid, guint c, gboolean complement, guint p, int row,
-               int col, int r, double fe, const double *weights)
+               int col, int r, double fe, const double *weights, gboolean skip_outside,
+               guint *n_outside)
 {
   const int R = grid->geom.rows, C = grid->geom.cols;
   double sum = 0, sw = 0;
+  guint outside = 0;
   int k = 0;
 
   for (int di = -r; di <= r; di++)
@@ -464,10 +478,17 @@ mean_notebook (const MirDetectGrid *grid, guint c, gboolean complement, guint p,
         else if (py_index (row + di, R, &i) && py_index (col + dj, C, &j))
           v = cell_value (grid, (guint) (i * C + j), c, complement);
         else
-          v = fe;
+          {
+            outside++;
+            if (skip_outside)
+              continue;
+            v = fe;
+          }
         sum += w * v;
         sw += w;
       }
+  if (n_outside)
+    *n_outside = outside;
   return sum / sw;
 }
 
@@ -487,8 +508,9 @@ mean_weights (int r)
 /* The mean filter 2 compares with μ, for the @p-th window filter 1 kept of
  * class @c (the notebook reads its centre there). */
 static double
-window_mean (const MirDetectGrid *grid, const MirDetectParams *params, guint c, guint p,
-             guint row, guint col, const double *weights)
+window_mean_full (const MirDetectGrid *grid, const MirDetectParams *params, guint c, guint p,
+                  guint row, guint col, const double *weights, gboolean skip_outside,
+                  guint *n_outside)
 {
   const MirDetectClassParams *cp = &params->classes[c];
   const gboolean complement = params->method == MIR_DETECT_METHOD_2_1 && cp->complement;
@@ -496,8 +518,23 @@ window_mean (const MirDetectGrid *grid, const MirDetectParams *params, guint c, 
 
   if (params->notebook_compat)
     return mean_notebook (grid, c, complement, p, (int) row, (int) col, r, cp->exception,
-                          weights);
-  return mean_equations (grid, c, complement, (int) row, (int) col, r, cp->exception, weights);
+                          weights, skip_outside, n_outside);
+  return mean_equations (grid, c, complement, (int) row, (int) col, r, cp->exception, weights,
+                         skip_outside, n_outside);
+}
+
+static double
+window_mean (const MirDetectGrid *grid, const MirDetectParams *params, guint c, guint p,
+             guint row, guint col, const double *weights)
+{
+  return window_mean_full (grid, params, c, p, row, col, weights, FALSE, NULL);
+}
+
+/* Filter 1 (equation 1) for one probability; the notebook compares in float32. */
+static inline gboolean
+filter1_keeps (const MirDetectParams *params, const MirDetectClassParams *cp, float p)
+{
+  return params->notebook_compat ? p >= (float) cp->threshold : (double) p >= cp->threshold;
 }
 
 double
@@ -519,12 +556,10 @@ mir_detect_window_mean (const MirDetectGrid   *grid,
     weights = mean_weights ((int) params->radius);
   if (params->notebook_compat)
     {
-      const float thr32 = (float) params->classes[c].threshold;
-
       /* the rank of @n among the windows filter 1 keeps, as mir_detect_filter counts */
       p = 0;
       for (guint m = 0; m < n; m++)
-        if (grid->probs[(gsize) m * K + c] >= thr32)
+        if (filter1_keeps (params, &params->classes[c], grid->probs[(gsize) m * K + c]))
           p++;
     }
   return window_mean (grid, params, c, p, n / (guint) grid->geom.cols,
@@ -569,7 +604,6 @@ filter_grid (const MirDetectGrid   *grid,
     {
       const MirDetectClassParams *cp = &params->classes[c];
       const guint first = result->candidates->len;
-      const float thr32 = (float) cp->threshold;
       double lo = INFINITY, hi = -INFINITY, mu;
       guint kept;
 
@@ -579,10 +613,7 @@ filter_grid (const MirDetectGrid   *grid,
       /* Filter 1 (equation 1). */
       for (guint n = 0; n < N; n++)
         {
-          float p = grid->probs[(gsize) n * K + c];
-          gboolean keep = params->notebook_compat ? p >= thr32 : (double) p >= cp->threshold;
-
-          if (keep)
+          if (filter1_keeps (params, cp, grid->probs[(gsize) n * K + c]))
             {
               MirDetectBox box;
 
@@ -697,4 +728,127 @@ mir_detect_filter (const MirDetectGrid   *grid,
 
   g_return_val_if_fail (grid != NULL && params != NULL, NULL);
   return mir_detect_filter_scales (grids, 1, params, error);
+}
+
+/* ------------------------------------------------------------------ */
+/* The field behind the boxes (mir-detect.h).  Filters 1 and 2 run through
+ * mir_detect_filter() itself on this one class, so the field's decisions are
+ * the boxes' decisions; the means of the windows filter 1 drops (the hover
+ * shows them too) and the means without f_e come from the same mean code. */
+
+void
+mir_detect_field_free (MirDetectField *field)
+{
+  if (field == NULL)
+    return;
+  g_free (field->prob);
+  g_free (field->mean);
+  g_free (field->mean_inside);
+  g_free (field->n_outside);
+  g_free (field->filter1);
+  g_free (field->filter2);
+  g_free (field->edge);
+  g_free (field);
+}
+
+MirDetectField *
+mir_detect_field_new (const MirDetectGrid   *grid,
+                      const MirDetectParams *params,
+                      guint                  c,
+                      GError               **error)
+{
+  g_autoptr(MirDetectParams) one = NULL;
+  g_autoptr(MirDetectResult) result = NULL;
+  g_autofree double *weights = NULL;
+  const MirDetectClassParams *cp;
+  MirDetectField *field;
+  guint N, K, rank = 0, next = 0;
+  gboolean enabled;
+
+  g_return_val_if_fail (grid != NULL && params != NULL, NULL);
+  if (!mir_detect_params_check (params, grid, error))
+    return NULL;
+  if (c >= grid->n_classes)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("Class %u does not exist: the model has %u classes"), c, grid->n_classes);
+      return NULL;
+    }
+  N = mir_detect_geometry_n_windows (&grid->geom);
+  K = grid->n_classes;
+  cp = &params->classes[c];
+  enabled = cp->enabled;
+
+  /* the filters on this class alone, no grouping: result->candidates are
+   * exactly the windows filter 1 keeps, with their means and filter 2's verdict */
+  one = mir_detect_params_copy (params);
+  for (guint k = 0; k < K; k++)
+    one->classes[k].enabled = (k == c) && enabled;
+  one->grouping = MIR_DETECT_GROUP_NONE;
+  if (!(result = mir_detect_filter (grid, one, error)))
+    return NULL;
+  if (params->weighted_mean)
+    weights = mean_weights ((int) params->radius);
+
+  field = g_new0 (MirDetectField, 1);
+  field->class_index = c;
+  field->geom = grid->geom;
+  field->scale = grid->scale;
+  field->method = params->method;
+  field->threshold = cp->threshold;
+  field->exception = cp->exception;
+  field->complement = params->method == MIR_DETECT_METHOD_2_1 && cp->complement;
+  field->radius = params->radius;
+  field->mu = enabled ? result->mu[c] : NAN;
+  field->prob = g_new (float, MAX (N, 1));
+  field->mean = g_new (double, MAX (N, 1));
+  field->mean_inside = g_new (double, MAX (N, 1));
+  field->n_outside = g_new0 (guint16, MAX (N, 1));
+  field->filter1 = g_new0 (guint8, MAX (N, 1));
+  field->filter2 = g_new0 (guint8, MAX (N, 1));
+  field->edge = g_new0 (guint8, MAX (N, 1));
+
+  for (guint n = 0; n < N; n++)
+    {
+      const guint row = n / (guint) grid->geom.cols, col = n % (guint) grid->geom.cols;
+      const MirDetectBox *box = NULL;
+      guint outside = 0;
+
+      field->prob[n] = grid->probs[(gsize) n * K + c];
+      if (next < result->candidates->len &&
+          g_array_index (result->candidates, MirDetectBox, next).window == n)
+        box = &g_array_index (result->candidates, MirDetectBox, next++);
+      if (box != NULL)
+        {
+          field->filter1[n] = 1;
+          field->filter2[n] = box->passed ? 1 : 0;
+        }
+      if (params->method == MIR_DETECT_METHOD_1)
+        {
+          field->mean[n] = field->mean_inside[n] = NAN;
+          continue;
+        }
+      /* the notebook reads a candidate's centre at its rank among the
+       * candidates; any other window at the rank it would have */
+      field->mean[n] = box != NULL ? box->mean
+                                   : window_mean (grid, params, c, rank, row, col, weights);
+      field->mean_inside[n] = window_mean_full (grid, params, c, rank, row, col, weights,
+                                                TRUE, &outside);
+      field->n_outside[n] = (guint16) outside; /* at most 129² */
+      if (box != NULL)
+        rank++;
+      else if (filter1_keeps (params, cp, field->prob[n]))
+        rank++; /* a disabled class: counted as mir_detect_window_mean counts */
+      if (box != NULL && outside > 0 && !isnan (field->mu))
+        {
+          gboolean with_fe = box->passed;
+          gboolean without_fe = field->mean_inside[n] >= field->mu;
+
+          if (with_fe && !without_fe)
+            field->edge[n] = MIR_DETECT_EDGE_RESCUED;
+          else if (!with_fe && without_fe)
+            field->edge[n] = MIR_DETECT_EDGE_REJECTED;
+        }
+    }
+  return field;
 }

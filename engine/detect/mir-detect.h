@@ -361,6 +361,84 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirDetectParams, mir_detect_params_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirDetectResult, mir_detect_result_unref)
 
 /* ------------------------------------------------------------------ */
+/* The field behind the boxes: per window of one class, P, the
+ * neighbourhood mean, and what each filter decided (issue 18).  Made from
+ * the same code as mir_detect_filter(), so the field and the boxes agree. */
+
+typedef enum
+{
+  MIR_DETECT_EDGE_NONE,     /* f_e made no difference (or the window is not a candidate) */
+  MIR_DETECT_EDGE_RESCUED,  /* passes filter 2 only because outside neighbours count as f_e */
+  MIR_DETECT_EDGE_REJECTED, /* fails filter 2 only because outside neighbours count as f_e */
+} MirDetectEdgeEffect;
+
+typedef struct
+{
+  guint class_index;
+  MirDetectGeometry geom;  /* of the grid (rows × cols cells, one per window) */
+  double scale;            /* the grid's: image pixels per scanned pixel */
+  MirDetectMethod method;
+  double threshold;        /* P(x) of filter 1 */
+  double exception;        /* f_e(x) */
+  gboolean complement;     /* method 2.1 averages 1 − P for this class */
+  guint radius;
+  double mu;               /* μ_x (eq. 3); NaN for method 1, a disabled class or no candidate */
+  float *prob;             /* rows·cols: P_n(x), the grid's values */
+  double *mean;            /* rows·cols: the mean filter 2 compares with μ (eq. 2, edges as
+                            * f_e); NaN for method 1 */
+  double *mean_inside;     /* rows·cols: the same mean over the neighbours inside the grid
+                            * only (no f_e); NaN for method 1 */
+  guint16 *n_outside;      /* rows·cols: neighbours that counted as f_e */
+  guint8 *filter1;         /* rows·cols: 1 when filter 1 keeps the window */
+  guint8 *filter2;         /* rows·cols: 1 when filter 2 keeps it (method 1: = filter1) */
+  guint8 *edge;            /* rows·cols: MirDetectEdgeEffect, with μ held as it is */
+} MirDetectField;
+
+/* The field of class @c of @grid under @params (the same checks as
+ * mir_detect_filter).  A disabled class still gets its P and means; its
+ * filters keep nothing. */
+MirDetectField *mir_detect_field_new  (const MirDetectGrid   *grid,
+                                       const MirDetectParams *params,
+                                       guint                  c,
+                                       GError               **error);
+void            mir_detect_field_free (MirDetectField *field);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirDetectField, mir_detect_field_free)
+
+/* Image coordinates (of the original image) of the centre of cell (row, col). */
+void   mir_detect_field_cell_centre (const MirDetectField *field, guint row, guint col,
+                                     double *x, double *y);
+/* P interpolated bilinearly between the window centres at image point (x, y);
+ * outside the centres the nearest edge value (clamped). */
+double mir_detect_field_sample      (const MirDetectField *field, double x, double y);
+/* Marching squares on the bilinear P field between the centres at @level:
+ * a GArray of MirDetectSegment in image coordinates. */
+typedef struct
+{
+  double x0, y0, x1, y1;
+} MirDetectSegment;
+GArray *mir_detect_field_contour    (const MirDetectField *field, double level);
+/* The μ field: the neighbourhood mean (field->mean, bilinear as P) and its
+ * contour at μ, where filter 2 cuts (methods 2.1/2.2; NaN and no segments
+ * for method 1 or without μ). */
+double  mir_detect_field_sample_mean (const MirDetectField *field, double x, double y);
+GArray *mir_detect_field_mean_contour (const MirDetectField *field);
+/* The equations of filters 1 and 2 for window @n with the numbers in, in
+ * plain words (translated), one line each.  @class_name may be NULL. */
+char   *mir_detect_field_describe   (const MirDetectField *field, guint n,
+                                     const char *class_name);
+/* Draws the field into @image (RGB or grey, the grid's image size): the
+ * scanned area tinted with @rgb at opacity @opacity · P (bilinear between
+ * the centres), the threshold contour @thickness px in @rgb on a black edge,
+ * and for methods 2.1/2.2 the mean's contour at μ dashed white on black and a
+ * mark on each candidate: a dot (filter 2 keeps),
+ * a ring (filter 2 drops), a plus (f_e rescues) or a cross (f_e rejects). */
+void    mir_detect_field_draw       (MirImage             *image,
+                                     const MirDetectField *field,
+                                     const guint8          rgb[3],
+                                     double                opacity,
+                                     int                   thickness);
+
+/* ------------------------------------------------------------------ */
 /* Evaluation against ground truth */
 
 typedef struct
