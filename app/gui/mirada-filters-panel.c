@@ -15,8 +15,10 @@
 #include "mirada-settings.h"
 
 #define N_FILTERS 16
-/* Filters optimised together: one batch finished shows at once in the panel. */
-#define FILTER_BATCH 4
+/* Filters optimised together: the whole grid in one batch (one forward and
+ * one backward per step for all of them; previews still come every few
+ * steps). */
+#define FILTER_BATCH N_FILTERS
 /* A preview every this many steps: 8 pictures per pattern at 40 steps. */
 #define FILTER_PREVIEW_EVERY 5
 /* At most this often a partial grid goes to the UI thread (µs). */
