@@ -452,12 +452,8 @@ check_options (const MirFilterOptions *o, GError **error)
   return TRUE;
 }
 
-/* The side the patterns are made at (job.h), and the run flags that allow
- * it.  A layer whose prefix is fully convolutional runs at any size ≥ its
- * receptive field, so an explicit @size is honoured; 0 (automatic) takes
- * the seed's 64 px (or the model's input if smaller), doubled until the
- * layer still has an output.  A prefix with a Flatten or Dense layer runs
- * at the model's own input size only. */
+/* Whether @layer has an output for a @size × @size input (one forward of
+ * a black image up to it). */
 static gboolean
 probe_size (MirModel *model, gint layer, int ch, int size, MirRunFlags flags, GError **error)
 {
@@ -470,6 +466,12 @@ probe_size (MirModel *model, gint layer, int ch, int size, MirRunFlags flags, GE
   return trace != NULL;
 }
 
+/* The side the patterns are made at (job.h), and the run flags that allow
+ * it.  A layer whose prefix is fully convolutional runs at any size ≥ its
+ * receptive field, so an explicit @size is honoured; 0 (automatic) takes
+ * the seed's 64 px (or the model's input if smaller), doubled until the
+ * layer has an output.  A prefix with a Flatten or Dense layer runs at the
+ * model's own input size only. */
 static gboolean
 choose_size (MirModel *model, gint layer, const MirShape *in_shape, int size, int *side,
              MirRunFlags *flags, GError **error)

@@ -27,7 +27,10 @@
  * on.
  *
  * Both methods feed preprocess(x) with the model's own preprocessing, so
- * patterns live in pixel units for every model.  Many filters are optimised
+ * patterns live in pixel units for every model.  Only the layers up to the
+ * chosen one run; when they are fully convolutional (mir_model_prefix_any_size)
+ * they run at the pattern size whatever the model's input size, past a
+ * leading Resizing layer (the seed makes VGG16's patterns at 64 px).  Many filters are optimised
  * at once as one batch (one forward and one backward per step for the whole
  * batch); each filter's random numbers come from (seed, filter), so a
  * pattern does not depend on which other filters share its batch.
