@@ -188,7 +188,10 @@ pattern_preview_cb (guint            index,
       image->pixels[y * (gint64) image->rowstride + i] =
         (guint8) CLAMP (lrintf (img->data[y * w * c + i]), 0, 255);
   set_slot (fc, index, image);
-  if (g_get_monotonic_time () - fc->last_post >= FILTER_PREVIEW_INTERVAL)
+  /* at most every FILTER_PREVIEW_INTERVAL, and after each round of previews
+   * of the batch (its last filter), so a fast batch still shows progress */
+  if (g_get_monotonic_time () - fc->last_post >= FILTER_PREVIEW_INTERVAL ||
+      index + 1 == MIN (fc->n, FILTER_BATCH))
     post_partial_grid (fc);
 }
 
