@@ -466,13 +466,14 @@ mir_trace_free (MirTrace *trace)
 }
 
 static gboolean
-check_input (MirModel *self, guint k, MirTensor *t, GError **error)
+check_input (MirModel *self, guint k, MirTensor *t, gboolean any_size, GError **error)
 {
   const MirShape *want = mir_model_get_input_shape (self, k);
   gboolean ok = t->ndim == want->ndim;
 
   for (guint i = 1; ok && i < t->ndim; i++)
-    ok = want->dim[i] < 0 || want->dim[i] == t->shape[i];
+    ok = want->dim[i] < 0 || want->dim[i] == t->shape[i] ||
+         (any_size && t->ndim == 4 && (i == 1 || i == 2) && t->shape[i] > 0);
   if (!ok)
     {
       g_autofree char *a = mir_tensor_shape_string (t);
@@ -961,6 +962,62 @@ new_output (MirLayer *layer, MirTensor *arena, const PlanSlot *slot, guint ndim,
   return mir_tensor_new (ndim, shape, error);
 }
 
+/* Layers whose output at each position depends on a neighbourhood of the
+ * input only, with weights that do not depend on the image size. */
+static const char *const any_size_classes[] = {
+  "InputLayer", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "MaxPooling2D",
+  "AveragePooling2D", "BatchNormalization", "ZeroPadding2D", "Cropping2D", "UpSampling2D",
+  "Activation", "ReLU", "LeakyReLU", "Add", "Subtract", "Multiply", "Average", "Maximum",
+  "Minimum", "Concatenate", "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
+  "Rescaling", "Normalization", "RandomFlip", "RandomRotation", "RandomZoom",
+  "RandomTranslation", "RandomContrast", NULL
+};
+
+gboolean
+mir_model_prefix_any_size (MirModel *self, gint until, GError **error)
+{
+  guint n = self->nodes->len, last;
+  g_autofree gboolean *needed = NULL, *leading = NULL;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  if (until < 0 || (guint) until >= n)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID, _("No such layer index %d"), until);
+      return FALSE;
+    }
+  last = (guint) until;
+  needed = g_new0 (gboolean, n);
+  leading = g_new0 (gboolean, n);
+  needed[last] = TRUE;
+  for (gint i = (gint) last; i >= 0; i--)
+    {
+      MirNode *node = self->nodes->pdata[i];
+      if (needed[i])
+        for (guint k = 0; k < node->n_inputs; k++)
+          needed[node->inputs[k]] = TRUE;
+    }
+  for (guint i = 0; i <= last; i++)
+    {
+      MirNode *node = self->nodes->pdata[i];
+      const char *kind = node->layer->klass->name;
+      gboolean pre = g_str_equal (kind, "Rescaling") || g_str_equal (kind, "Normalization") ||
+                     g_str_equal (kind, "Resizing") || g_str_has_prefix (kind, "Random");
+
+      /* leading[i]: only input and preprocessing layers up to here */
+      leading[i] = (node->layer->klass->flags & MIR_LAYER_FLAG_INPUT) != 0;
+      if (pre && node->n_inputs == 1)
+        leading[i] = leading[node->inputs[0]];
+      if (!needed[i] || g_strv_contains (any_size_classes, kind) ||
+          (leading[i] && g_str_equal (kind, "Resizing")))
+        continue;
+      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                   _("Layer '%s' (%s) needs the model's own input size, and '%s' depends on it"),
+                   node->name, kind, ((MirNode *) self->nodes->pdata[last])->name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 MirTrace *
 mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunFlags flags,
                gint until, guint64 seed, GCancellable *cancellable, GError **error)
@@ -991,7 +1048,7 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
       return NULL;
     }
   for (guint k = 0; k < n_inputs; k++)
-    if (!check_input (self, k, inputs[k], error))
+    if (!check_input (self, k, inputs[k], (flags & MIR_RUN_ANY_SIZE) != 0, error))
       return NULL;
   if (until >= (gint) n)
     {
@@ -1001,6 +1058,9 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
 
   if (flags & MIR_RUN_FOR_BACKWARD)
     flags |= MIR_RUN_KEEP_ALL;
+  /* the memory plan is made from the shapes at the model's own size */
+  if (flags & MIR_RUN_ANY_SIZE)
+    flags |= MIR_RUN_NO_PLAN;
   keep = (flags & MIR_RUN_KEEP_ALL) != 0;
 
   trace = g_new0 (MirTrace, 1);
@@ -1164,7 +1224,13 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
       if (pool_layer[i] != NULL)
         out = mir_conv2d_max_pool_run (layer, pool_layer[i], in[0], &args, error);
       else if (mir_layer_output_shape (layer, in, node->n_inputs, &ndim, shape, error))
-        out = new_output (layer, arena, slot ? &slot[fold_end[i]] : NULL, ndim, shape, error);
+        {
+          /* a leading Resizing at the input's own size: the identity */
+          if ((flags & MIR_RUN_ANY_SIZE) && node->layer->klass == &mir_layer_resizing_class &&
+              ndim == 4 && in[0]->ndim == 4)
+            shape[1] = in[0]->shape[1], shape[2] = in[0]->shape[2];
+          out = new_output (layer, arena, slot ? &slot[fold_end[i]] : NULL, ndim, shape, error);
+        }
       else
         return NULL;
       if (out == NULL)

@@ -171,6 +171,10 @@ typedef enum
                                   * activation: scores before softmax/sigmoid */
   MIR_RUN_NO_PLAN = 1 << 4,      /* without KEEP_ALL: every output in its own buffer
                                   * instead of the shared activation arena (tests) */
+  MIR_RUN_ANY_SIZE = 1 << 5,     /* the inputs' height and width may differ from the model's:
+                                  * only for a prefix mir_model_prefix_any_size accepts; its
+                                  * leading Resizing layers then pass the image through at
+                                  * its own size (implies NO_PLAN) */
 } MirRunFlags;
 
 typedef struct _MirTrace MirTrace;
@@ -187,6 +191,16 @@ MirTrace   *mir_model_run          (MirModel          *self,
                                     guint64            seed,
                                     GCancellable      *cancellable,
                                     GError           **error);
+/* Whether the nodes @until needs work at any input height and width (a
+ * fully convolutional prefix: convolutions, pooling, padding, element-wise
+ * and inference-time identity layers), so that MIR_RUN_ANY_SIZE may run
+ * them at another size.  A Resizing layer is allowed only among the
+ * preprocessing layers right after the input (Rescaling, Normalization,
+ * Resizing, augmentation), where that run skips it.  On FALSE, @error
+ * names the first node that fixes the input size (Flatten, Dense, ...). */
+gboolean    mir_model_prefix_any_size (MirModel  *self,
+                                       gint       until,
+                                       GError   **error);
 /* Convenience: one input, first output, nothing kept.  Transfer full. */
 MirTensor  *mir_model_predict      (MirModel      *self,
                                     MirTensor     *input,

@@ -603,6 +603,28 @@ one_error_line("detect --field-png --class zebra", rc, err)
 check("detect --field-png --class zebra: names the class", "zebra" in err, err)
 rc, out, err = run("detect", "--grid", field_grid, field_photo, "--class", "dog")
 check("detect --class without --field-png: usage error (exit 1)", rc == 1, err)
+# filters --size: honoured past the model's fixed 16 px for the convolution (only the
+# layers up to it run), refused for the Dense layer behind GlobalAveragePooling2D.
+path = os.path.join(tmp, "filters-size.png")
+rc, out, err = run("filters", "--layer", "conv", "--filters", "0", "--size", "24", "--steps", "2",
+                   "--no-cache", "-o", path, model("tiny_softmax.h5"))
+check("filters --size 24 on a 16-px model's conv: exit 0", rc == 0, err)
+if rc == 0:
+    w, h, _ = read_png_rgb(path)
+    check("filters --size 24: a 24x24 pattern", (w, h) == (24, 24), (w, h))
+rc, out, err = run("filters", "--layer", "probs", "--size", "24", "--steps", "2", "--no-cache",
+                   model("tiny_softmax.h5"))
+one_error_line("filters --size on a Dense layer", rc, err)
+check("filters --size on a Dense layer: names the layer that fixes the size",
+      "'gap'" in err and "16 px" in err, err)
+
+# gradcam --max-channels: scorecam with 2 of the 4 channels; a negative count is refused.
+rc, res, err = gradcam_json("--method", "scorecam", "--max-channels", "2", model("tiny_softmax.h5"),
+                            image("photo.png"))
+check("scorecam --max-channels 2: exit 0", rc == 0 and res is not None, err)
+rc, out, err = run("gradcam", "--method", "scorecam", "--max-channels", "-1",
+                   model("tiny_softmax.h5"), image("photo.png"))
+check("scorecam --max-channels -1: usage error", rc == 1, (rc, err))
 
 shutil.rmtree(tmp, ignore_errors=True)
 

@@ -397,6 +397,138 @@ test_scorecam_eigencam_smoothgrad (void)
     g_assert_cmpfloat_with_epsilon (sg->raw[i], gr->raw[i], 1e-4 * gr->raw[i] + 1e-6);
 }
 
+/* Score-CAM against a direct computation: one masked image per channel,
+ * each run on its own (mir_model_run, batch 1), the softmax of their class
+ * logits taken here.  The engine batches the masked images, runs the zero
+ * image of the flat channels once, and with max_channels keeps the channels
+ * of largest spatial standard deviation; weights must agree to 1e-6, the
+ * signed map to 1e-5 of its maximum and the normalised map to 1e-5.
+ * Channels 3 and 7 of the explained layer are dead (bias −100: all zero
+ * after the ReLU, flat masks). */
+static const char *scorecam_config =
+  "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"scnet\", \"layers\": ["
+  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c1\", \"filters\": 4, "
+  "\"kernel_size\": [3, 3], \"padding\": \"same\", \"activation\": \"relu\", "
+  "\"batch_input_shape\": [null, 12, 12, 2]}},"
+  "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"p1\"}},"
+  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c2\", \"filters\": 12, "
+  "\"kernel_size\": [3, 3], \"padding\": \"same\", \"activation\": \"relu\"}},"
+  "{\"class_name\": \"GlobalAveragePooling2D\", \"config\": {\"name\": \"gap\"}},"
+  "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense\", \"units\": 4, "
+  "\"activation\": \"softmax\"}}]}}";
+
+static void
+test_scorecam_direct (void)
+{
+  g_autoptr(MirModel) m = mir_test_model_from_config (scorecam_config, 21);
+  g_autoptr(MirTensor) x = random_input (m, 22);
+  g_autoptr(MirTrace) t = NULL;
+  gint c2 = mir_model_find_node (m, "c2");
+  MirTensor *bias = mir_layer_get_weight (mir_model_get_node (m, (guint) c2)->layer, "bias");
+  const int C = 12, HW = 36, IHW = 144;
+  double z[12], sd[12];
+  g_autoptr(GError) error = NULL;
+  MirTensor *a;
+  int cls = 1;
+
+  bias->data[3] = bias->data[7] = -100.0f;
+  /* biases elsewhere, so that the zero image of the flat channels scores ≠ 0 */
+  for (int k = 0; k < 4; k++)
+    {
+      mir_layer_get_weight (mir_model_get_node (m, 1)->layer, "bias")->data[k] = 0.05f * (k + 1);
+      mir_layer_get_weight (mir_model_get_node (m, (guint) mir_model_find_node (m, "dense"))->layer,
+                            "bias")->data[k] = 0.3f * (k + 1);
+    }
+  t = mir_model_run (m, &x, 1, MIR_RUN_KEEP_ALL, -1, 0, NULL, &error);
+  g_assert_no_error (error);
+  a = mir_trace_get (t, (guint) c2);
+  for (int k = 0; k < C; k++)
+    {
+      float chan[36], up[144], lo = G_MAXFLOAT, hi = -G_MAXFLOAT;
+      g_autoptr(MirTensor) xm = mir_tensor_new_like (x, NULL);
+      g_autoptr(MirTrace) tm = NULL;
+      double mean = 0, var = 0;
+
+      for (int i = 0; i < HW; i++)
+        {
+          chan[i] = a->data[i * C + k];
+          mean += chan[i] / (double) HW;
+        }
+      for (int i = 0; i < HW; i++)
+        var += (chan[i] - mean) * (chan[i] - mean) / HW;
+      sd[k] = sqrt (var);
+      mir_explain_resize_map (chan, 6, 6, up, 12, 12);
+      for (int i = 0; i < IHW; i++)
+        lo = MIN (lo, up[i]), hi = MAX (hi, up[i]);
+      for (int i = 0; i < IHW; i++)
+        for (int ch = 0; ch < 2; ch++)
+          xm->data[i * 2 + ch] = x->data[i * 2 + ch] * (hi > lo ? (up[i] - lo) / (hi - lo) : 0);
+      tm = mir_model_run (m, &xm, 1, MIR_RUN_LOGITS, -1, 0, NULL, &error);
+      g_assert_no_error (error);
+      z[k] = mir_trace_get_output (tm, 0)->data[cls];
+      if (k == 3 || k == 7)
+        g_assert_cmpfloat (sd[k], ==, 0.0);
+    }
+  for (int max = 0; max <= C; max += 5) /* 0 (all), 5, 10 */
+    {
+      MirExplainOptions o = { cls, FALSE, c2 };
+      g_autoptr(MirExplanation) e = NULL;
+      gboolean chosen[12];
+      double w[12] = { 0 }, sum = 0, top = -G_MAXDOUBLE, raw[36], peak = 0;
+
+      /* the max channels of largest standard deviation, ties to the lower index */
+      for (int k = 0; k < C; k++)
+        {
+          int above = 0;
+          for (int j = 0; j < C; j++)
+            above += sd[j] > sd[k] || (sd[j] == sd[k] && j < k);
+          chosen[k] = max == 0 || above < max;
+        }
+      for (int k = 0; k < C; k++)
+        if (chosen[k])
+          top = MAX (top, z[k]);
+      for (int k = 0; k < C; k++)
+        if (chosen[k])
+          sum += (w[k] = exp (z[k] - top));
+      for (int k = 0; k < C; k++)
+        w[k] /= sum;
+      for (int i = 0; i < HW; i++)
+        {
+          raw[i] = 0;
+          for (int k = 0; k < C; k++)
+            raw[i] += w[k] * a->data[i * C + k];
+          peak = MAX (peak, raw[i]);
+        }
+      o.max_channels = max;
+      e = mir_explain_scorecam (m, x, &o, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (e->n_weights, ==, C);
+      g_assert_cmpint (e->width, ==, 6);
+      for (int k = 0; k < C; k++)
+        {
+          g_test_message ("max %d, channel %d: sd %.4g, weight %.6g (direct %.6g)", max, k, sd[k],
+                          e->weights[k], w[k]);
+          g_assert_cmpfloat (fabs (e->weights[k] - w[k]), <=, 1e-6);
+        }
+      /* the signed sum, and the map: its ReLU over its maximum */
+      g_assert_cmpfloat (peak, >, 0);
+      for (int i = 0; i < HW; i++)
+        {
+          g_assert_cmpfloat (fabs (e->raw[i] - raw[i]), <=, 1e-5 * peak);
+          g_assert_cmpfloat (fabs (e->map[i] - MAX (raw[i], 0) / peak), <=, 1e-5);
+        }
+    }
+  {
+    MirExplainOptions bad = { cls, FALSE, c2 };
+    g_autoptr(MirExplanation) e = NULL;
+
+    bad.max_channels = -1;
+    e = mir_explain_scorecam (m, x, &bad, NULL, &error);
+    g_assert_null (e);
+    g_assert_error (error, MIR_ERROR, MIR_ERROR_INVALID);
+  }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -408,5 +540,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/explain/occlusion-zero-weights-and-faithfulness", test_occlusion_zero_weights);
   g_test_add_func ("/explain/guided-backprop-no-negative-leaks", test_guided_backprop_no_negative_leaks);
   g_test_add_func ("/explain/scorecam-eigencam-smoothgrad", test_scorecam_eigencam_smoothgrad);
+  g_test_add_func ("/explain/scorecam-direct", test_scorecam_direct);
   return g_test_run ();
 }

@@ -540,6 +540,167 @@ test_cancel (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 }
 
+/* ------------------------------------------------------------------ */
+/* Batches and prefixes */
+
+/* All filters in one batch give the patterns of one filter at a time: each
+ * sample's loss is its own filter's mean, and each filter's noise comes
+ * from (seed, filter).  Bound: at most 1 grey level apart anywhere (float
+ * sums in another order inside a larger GEMM), final objective within
+ * 1e-3 relative. */
+static void
+test_batch_equals_one_by_one (void)
+{
+  g_autoptr(MirModel) m = mir_test_model_from_config (small_config, 14);
+  const gint filters[6] = { 0, 1, 2, 3, 4, 5 };
+
+  for (int method = 0; method < 2; method++)
+    {
+      MirFilterOptions o = MIR_FILTER_OPTIONS_DEFAULT;
+      g_autoptr(GError) error = NULL;
+      Results all = { 0 }, one = { 0 };
+      int worst = 0;
+
+      o.method = method ? MIR_FILTER_METHOD_REGULARIZED : MIR_FILTER_METHOD_SEED;
+      o.batch = 6;
+      g_assert_true (mir_filter_patterns (m, 3, filters, 6, &o, collect_cb, &all, NULL, &error));
+      g_assert_no_error (error);
+      o.batch = 1;
+      g_assert_true (mir_filter_patterns (m, 3, filters, 6, &o, collect_cb, &one, NULL, &error));
+      g_assert_no_error (error);
+      for (int i = 0; i < 6; i++)
+        {
+          const MirImage *a = all.img[i], *b = one.img[i];
+
+          g_assert_cmpint (a->width, ==, 16);
+          g_assert_cmpint (b->width, ==, 16);
+          for (int y = 0; y < a->height; y++)
+            for (int k = 0; k < a->width * a->channels; k++)
+              worst = MAX (worst, abs ((int) a->pixels[y * a->rowstride + k] -
+                                       (int) b->pixels[y * b->rowstride + k]));
+          g_assert_cmpfloat (fabs (all.l1[i] - one.l1[i]), <=, 1e-3 * fabs (one.l1[i]) + 1e-6);
+        }
+      g_test_message ("%s: batch of 6 against one at a time: at most %d grey levels apart",
+                      method ? "regularized" : "seed", worst);
+      g_assert_cmpint (worst, <=, 1);
+      results_clear (&all);
+      results_clear (&one);
+    }
+}
+
+/* Input 40×40×3 → Resizing(32×32) → Rescaling(1/255) → Conv(4, 3×3 valid,
+ * relu) → MaxPool → Conv(5, 3×3 valid, relu) → Flatten → Dense(3). */
+static const char *prefix_config =
+  "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"prefix\", \"layers\": ["
+  "{\"class_name\": \"Resizing\", \"config\": {\"name\": \"resize\", \"height\": 32, "
+  "\"width\": 32, \"interpolation\": \"bilinear\", \"batch_input_shape\": [null, 40, 40, 3]}},"
+  "{\"class_name\": \"Rescaling\", \"config\": {\"name\": \"scale\", \"scale\": 0.00392156862, "
+  "\"offset\": 0.0}},"
+  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c1\", \"filters\": 4, "
+  "\"kernel_size\": [3, 3], \"padding\": \"valid\", \"activation\": \"relu\"}},"
+  "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"p1\"}},"
+  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"c2\", \"filters\": 5, "
+  "\"kernel_size\": [3, 3], \"padding\": \"valid\", \"activation\": \"relu\"}},"
+  "{\"class_name\": \"Flatten\", \"config\": {\"name\": \"flat\"}},"
+  "{\"class_name\": \"Dense\", \"config\": {\"name\": \"out\", \"units\": 3}}]}}";
+
+/* The prefix up to c2, run at 20×20 past the Resizing layer, equals the
+ * full model's c2 on the same 20×20 crop of the resized image: with valid
+ * convolutions and a crop offset (4, 6) that the 2×2 pooling divides, every
+ * output position sees the same pixels, so c2 of the crop is c2 of the
+ * whole at offset (2, 3).  Bound: 1e-5 of the largest activation (float
+ * sums in another order).  The prefix check refuses Flatten and Dense. */
+static void
+test_prefix_any_size (void)
+{
+  g_autoptr(MirModel) m = mir_test_model_from_config (prefix_config, 15);
+  g_autoptr(GRand) rng = g_rand_new_with_seed (16);
+  gint64 shape[4] = { 1, 40, 40, 3 };
+  g_autoptr(MirTensor) x = mir_test_random_tensor (4, shape, 0.0f, 255.0f, rng);
+  g_autoptr(MirTensor) crop = mir_tensor_new_4d (1, 20, 20, 3, NULL);
+  g_autoptr(MirTrace) full = NULL, part = NULL, refused = NULL;
+  g_autoptr(GError) error = NULL;
+  gint resize = mir_model_find_node (m, "resize"), c2 = mir_model_find_node (m, "c2");
+  MirTensor *r, *a, *b;
+  double peak = 0, worst = 0;
+
+  g_assert_true (mir_model_prefix_any_size (m, c2, &error));
+  g_assert_no_error (error);
+  g_assert_false (mir_model_prefix_any_size (m, mir_model_find_node (m, "out"), &error));
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "flat"));
+  g_clear_error (&error);
+
+  full = mir_model_run (m, &x, 1, MIR_RUN_KEEP_ALL, c2, 0, NULL, &error);
+  g_assert_no_error (error);
+  r = mir_trace_get (full, (guint) resize);
+  a = mir_trace_get (full, (guint) c2);
+  g_assert_cmpint (r->shape[1], ==, 32);
+  g_assert_cmpint (a->shape[1], ==, 13);
+  for (int y = 0; y < 20; y++)
+    memcpy (crop->data + y * 20 * 3, r->data + ((y + 4) * 32 + 6) * 3, sizeof (float) * 20 * 3);
+  /* without the flag, the model's own size only */
+  refused = mir_model_run (m, &crop, 1, MIR_RUN_DEFAULT, c2, 0, NULL, &error);
+  g_assert_null (refused);
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_SHAPE);
+  g_clear_error (&error);
+  part = mir_model_run (m, &crop, 1, MIR_RUN_ANY_SIZE, c2, 0, NULL, &error);
+  g_assert_no_error (error);
+  b = mir_trace_get (part, (guint) c2);
+  g_assert_cmpint (b->shape[1], ==, 7);
+  g_assert_cmpint (b->shape[2], ==, 7);
+  for (gsize i = 0; i < a->numel; i++)
+    peak = MAX (peak, fabs (a->data[i]));
+  for (int y = 0; y < 7; y++)
+    for (int xx = 0; xx < 7; xx++)
+      for (int k = 0; k < 5; k++)
+        worst = MAX (worst, fabs (b->data[(y * 7 + xx) * 5 + k] -
+                                  a->data[((y + 2) * 13 + xx + 3) * 5 + k]));
+  g_test_message ("c2 at 20 px against the whole at 40 px: largest |difference| %.3g "
+                  "(activations up to %.3g)", worst, peak);
+  g_assert_cmpfloat (peak, >, 0);
+  g_assert_cmpfloat (worst, <=, 1e-5 * peak);
+}
+
+/* --size on every model: honoured for a fully convolutional prefix (even
+ * though the model's input is fixed), refused for a layer behind Dense;
+ * automatic: 64 px or the model's input if smaller. */
+static void
+test_pattern_size (void)
+{
+  g_autoptr(MirModel) m = mir_test_model_from_config (prefix_config, 17);
+  gint c2 = mir_model_find_node (m, "c2"), out = mir_model_find_node (m, "out");
+  gint f = 0;
+  struct { gint layer; int size; int want; } cases[] = {
+    { c2, 20, 20 }, { c2, 8, 8 }, { c2, 100, 100 }, { c2, 0, 40 }, { out, 0, 40 }, { out, 40, 40 },
+    { out, 20, -1 },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      MirFilterOptions o = MIR_FILTER_OPTIONS_DEFAULT;
+      g_autoptr(GError) error = NULL;
+      Results r = { 0 };
+      gboolean ok;
+
+      o.size = cases[i].size;
+      o.steps = 2;
+      ok = mir_filter_patterns (m, cases[i].layer, &f, 1, &o, collect_cb, &r, NULL, &error);
+      if (cases[i].want < 0)
+        {
+          g_assert_false (ok);
+          g_assert_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED);
+          g_test_message ("size %d refused: %s", cases[i].size, error->message);
+          continue;
+        }
+      g_assert_no_error (error);
+      g_assert_true (ok);
+      g_assert_cmpint (r.img[0]->width, ==, cases[i].want);
+      g_assert_cmpint (r.img[0]->height, ==, cases[i].want);
+      results_clear (&r);
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -554,6 +715,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/filter-pattern/vertical-stripes-regularized",
                    test_vertical_stripes_regularized);
   g_test_add_func ("/filter-pattern/cache", test_cache);
+  g_test_add_func ("/filter-pattern/batch-equals-one-by-one", test_batch_equals_one_by_one);
+  g_test_add_func ("/filter-pattern/prefix-any-size", test_prefix_any_size);
+  g_test_add_func ("/filter-pattern/size", test_pattern_size);
   g_test_add_func ("/filter-pattern/cancel", test_cancel);
   return g_test_run ();
 }

@@ -253,7 +253,7 @@ mirada_cmd_filters (int argc, char **argv)
   g_autofree char *layer_name = NULL, *filters_spec = NULL, *method = NULL, *out_path = NULL;
   g_autofree char *preprocess = NULL, *scale_range = NULL, *param = NULL, *optimizer = NULL;
   MirFilterOptions opts = MIR_FILTER_OPTIONS_DEFAULT;
-  int size = 64, steps = 40, seed = 1, margin = 5, batch = 16, jitter = opts.jitter;
+  int size = 0, steps = 40, seed = 1, margin = 5, batch = opts.batch, jitter = opts.jitter;
   double step = 1.0, rotate = opts.rotate, tv = opts.tv, blur = opts.blur;
   double blur_weight = opts.blur_weight, lr = 0;
   gboolean verbose = FALSE, compare = FALSE, no_cache = FALSE, bench = FALSE;
@@ -261,7 +261,7 @@ mirada_cmd_filters (int argc, char **argv)
   GOptionEntry entries[] = {
     { "layer", 'l', 0, G_OPTION_ARG_STRING, &layer_name, N_("Layer whose filters to show (required; a Dense layer gives class patterns, “predictions” the output layer)"), N_("NAME") },
     { "filters", 'f', 0, G_OPTION_ARG_STRING, &filters_spec, N_("Filters, e.g. 0-63 (default: the first 64)"), N_("LIST") },
-    { "size", 's', 0, G_OPTION_ARG_INT, &size, N_("Pattern size for models with a free input size (default 64)"), N_("PX") },
+    { "size", 's', 0, G_OPTION_ARG_INT, &size, N_("Pattern size; only the layers up to --layer run, at this size (default 64, or the model's input if smaller; a layer behind a Flatten or Dense layer: the model's input size only)"), N_("PX") },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, N_("Gradient-ascent steps (default 40)"), N_("N") },
     { "step", 0, 0, G_OPTION_ARG_DOUBLE, &step, N_("Seed method: step size (default 1)"), N_("X") },
     { "method", 'm', 0, G_OPTION_ARG_STRING, &method, N_("seed (default) or regularized"), N_("METHOD") },
@@ -281,7 +281,7 @@ mirada_cmd_filters (int argc, char **argv)
     { "bench", 0, 0, G_OPTION_ARG_NONE, &bench, N_("Time the standard cases ([MODEL]: the default model's file)"), NULL },
     { "seed", 0, 0, G_OPTION_ARG_INT, &seed, N_("Noise seed"), N_("N") },
     { "margin", 0, 0, G_OPTION_ARG_INT, &margin, N_("Pixels between patterns (default 5)"), N_("PX") },
-    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Filters optimised together (default 16)"), N_("N") },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Filters optimised together (default 64: the whole grid)"), N_("N") },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_("Print the loss of every filter"), NULL },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Write the grid PNG here"), N_("FILE") },
     { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("none, scale, tf, caffe or torch"), N_("MODE") },

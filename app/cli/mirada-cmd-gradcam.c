@@ -143,7 +143,7 @@ mirada_cmd_gradcam (int argc, char **argv)
   gboolean all_classes = FALSE, complement = FALSE, blend = FALSE, json = FALSE;
   gboolean faithfulness = FALSE, all_methods = FALSE;
   double alpha = -1, keep = 0.2;
-  gint patch = 0, stride = 0, samples = 0, steps = 20, seed = 1;
+  gint patch = 0, stride = 0, samples = 0, steps = 20, seed = 1, max_channels = 0;
   g_autofree char *method_help = method_help_text ();
   GOptionEntry entries[] = {
     { "method", 'm', 0, G_OPTION_ARG_STRING, &method, method_help, N_("METHOD[,…]") },
@@ -152,6 +152,7 @@ mirada_cmd_gradcam (int argc, char **argv)
     { "stride", 0, 0, G_OPTION_ARG_INT, &stride, N_("occlusion: patch stride (default: P / 2)"), N_("S") },
     { "samples", 0, 0, G_OPTION_ARG_INT, &samples, N_("smoothgrad: noisy copies (default 25)"), N_("N") },
     { "seed", 0, 0, G_OPTION_ARG_INT, &seed, N_("smoothgrad, random: random seed (default 1)"), N_("N") },
+    { "max-channels", 0, 0, G_OPTION_ARG_INT, &max_channels, N_("scorecam: mask with only the N channels of largest spatial standard deviation (Faster Score-CAM; default 0: all channels, as the paper)"), N_("N") },
     { "faithfulness", 0, 0, G_OPTION_ARG_NONE, &faithfulness, N_("Print the score with only the top pixels kept and the deletion curve's area"), NULL },
     { "keep", 0, 0, G_OPTION_ARG_DOUBLE, &keep, N_("--faithfulness: fraction of the most salient pixels kept (default 0.2)"), N_("F") },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, N_("--faithfulness: deletion curve steps (default 20)"), N_("N") },
@@ -219,6 +220,7 @@ mirada_cmd_gradcam (int argc, char **argv)
 
     /* Every count is bounded: a huge one would run for ever. */
     if ((bad = mirada_cli_check_range ("gradcam", "--samples", samples, 0, 10000)) >= 0 ||
+        (bad = mirada_cli_check_range ("gradcam", "--max-channels", max_channels, 0, 1 << 20)) >= 0 ||
         (bad = mirada_cli_check_range ("gradcam", "--steps", steps, 1, 1000)) >= 0 ||
         (bad = mirada_cli_check_range ("gradcam", "--patch", patch, 0, MIR_IMAGE_MAX_SIDE)) >= 0 ||
         (bad = mirada_cli_check_range ("gradcam", "--stride", stride, 0, MIR_IMAGE_MAX_SIDE)) >= 0)
@@ -268,6 +270,7 @@ mirada_cmd_gradcam (int argc, char **argv)
   opts.stride = stride;
   opts.samples = samples;
   opts.seed = (guint32) seed;
+  opts.max_channels = max_channels;
   if (deletion_csv_path || deletion_png)
     faithfulness = TRUE;
 

@@ -15,8 +15,10 @@
 #include "mirada-settings.h"
 
 #define N_FILTERS 16
-/* Filters optimised together: one batch finished shows at once in the panel. */
-#define FILTER_BATCH 4
+/* Filters optimised together: the whole grid in one batch (one forward and
+ * one backward per step for all of them; previews still come every few
+ * steps). */
+#define FILTER_BATCH N_FILTERS
 /* A preview every this many steps: 8 pictures per pattern at 40 steps. */
 #define FILTER_PREVIEW_EVERY 5
 /* At most this often a partial grid goes to the UI thread (µs). */
@@ -186,7 +188,10 @@ pattern_preview_cb (guint            index,
       image->pixels[y * (gint64) image->rowstride + i] =
         (guint8) CLAMP (lrintf (img->data[y * w * c + i]), 0, 255);
   set_slot (fc, index, image);
-  if (g_get_monotonic_time () - fc->last_post >= FILTER_PREVIEW_INTERVAL)
+  /* at most every FILTER_PREVIEW_INTERVAL, and after each round of previews
+   * of the batch (its last filter), so a fast batch still shows progress */
+  if (g_get_monotonic_time () - fc->last_post >= FILTER_PREVIEW_INTERVAL ||
+      index + 1 == MIN (fc->n, FILTER_BATCH))
     post_partial_grid (fc);
 }
 

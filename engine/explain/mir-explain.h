@@ -25,6 +25,8 @@ typedef struct
   gint samples;        /* smoothgrad: noisy copies N (default 25) */
   double noise;        /* smoothgrad: σ as a fraction of max − min of the input (default 0.15) */
   guint32 seed;        /* smoothgrad, random: seed (default 1) */
+  gint max_channels;   /* scorecam: masks from the channels with the largest spatial
+                        * standard deviation only (Faster Score-CAM); 0: all (the paper) */
 } MirExplainOptions;
 
 /* Images per engine batch for the perturbation methods (ScoreCAM,

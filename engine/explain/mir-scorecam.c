@@ -2,14 +2,62 @@
  * A_k of the layer is upsampled (bilinear) to the input, min–max normalised
  * to [0, 1] and multiplies the input; the class scores z_k of the masked
  * inputs (before the final activation) give w = softmax_k (z_k);
- * map = ReLU(Σ_k w_k A_k).  The masked inputs go through the engine
- * MIR_EXPLAIN_BATCH at a time; cancellation is checked per layer. */
+ * map = ReLU(Σ_k w_k A_k).
+ *
+ * The masked inputs go through the engine MIR_EXPLAIN_BATCH at a time;
+ * cancellation is checked per layer.  A channel whose upsampled map is
+ * constant (all zero after a ReLU, typically) masks everything out: all
+ * such channels share one masked input, the zero image, which runs once.
+ * With options->max_channels = N > 0, only the N channels with the largest
+ * spatial standard deviation of A_k take part (Faster Score-CAM, the
+ * max_N of Tabayashi's Keras Score-CAM): the softmax and the sum run over
+ * them, the others weigh 0. */
 #define G_LOG_DOMAIN "mir-scorecam"
 
 #include <math.h>
+#include <string.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-explain.h"
+#include "mir-error.h"
+
+static gint
+by_sd_desc (gconstpointer a, gconstpointer b, gpointer data)
+{
+  const double *sd = data;
+  double x = sd[*(const gint64 *) a], y = sd[*(const gint64 *) b];
+
+  if (x != y)
+    return x > y ? -1 : 1;
+  return *(const gint64 *) a < *(const gint64 *) b ? -1 : 1; /* ties: lower index first */
+}
+
+/* Channels taking part: all, or the @max with the largest spatial standard
+ * deviation. */
+static gint64
+select_channels (const MirTensor *act, gint64 max, gint64 *chosen)
+{
+  gint64 hw = act->shape[1] * act->shape[2], c = act->shape[3];
+  g_autofree double *sd = NULL;
+
+  for (gint64 k = 0; k < c; k++)
+    chosen[k] = k;
+  if (max <= 0 || max >= c)
+    return c;
+  sd = g_new0 (double, c);
+  for (gint64 k = 0; k < c; k++)
+    {
+      double m = 0, v = 0;
+      for (gint64 i = 0; i < hw; i++)
+        m += act->data[i * c + k];
+      m /= (double) hw;
+      for (gint64 i = 0; i < hw; i++)
+        v += (act->data[i * c + k] - m) * (act->data[i * c + k] - m);
+      sd[k] = sqrt (v / (double) hw);
+    }
+  g_qsort_with_data (chosen, (gint) c, sizeof (gint64), by_sd_desc, sd);
+  return max;
+}
 
 MirExplanation *
 mir_explain_scorecam (MirModel *model, MirTensor *input, const MirExplainOptions *options,
@@ -21,13 +69,23 @@ mir_explain_scorecam (MirModel *model, MirTensor *input, const MirExplainOptions
   g_autofree float *chan = NULL;
   g_autofree float *up = NULL;
   g_autofree double *scores = NULL;
+  g_autofree gint64 *chosen = NULL, *masked = NULL;
+  g_autofree gboolean *flat = NULL;
   MirTensor *act;
   gint layer;
-  gint64 h, w, hw, c, ih, iw, ic, ihw;
-  double *weights, top = -G_MAXDOUBLE, sum = 0;
+  gint64 h, w, hw, c, ih, iw, ic, ihw, n_chosen, n_masked = 0;
+  gboolean any_flat = FALSE;
+  double *weights, top = -G_MAXDOUBLE, sum = 0, flat_score = 0;
 
   if (options == NULL)
     options = &defaults;
+  if (options->max_channels < 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("Score-CAM: the number of channels must be 0 (all) or more, not %d"),
+                   options->max_channels);
+      return NULL;
+    }
   if ((layer = mir_explain_resolve_layer (model, options->layer, error)) < 0)
     return NULL;
   trace = mir_explain_forward (model, input, options, "scorecam", layer, FALSE, &e, cancellable,
@@ -46,20 +104,54 @@ mir_explain_scorecam (MirModel *model, MirTensor *input, const MirExplainOptions
   chan = g_new (float, hw);
   up = g_new (float, ihw);
   scores = g_new0 (double, c);
+  chosen = g_new (gint64, c);
+  masked = g_new (gint64, c);
+  flat = g_new0 (gboolean, c);
+  n_chosen = select_channels (act, options->max_channels, chosen);
 
-  for (gint64 start = 0; start < c; start += MIR_EXPLAIN_BATCH)
+  /* Which chosen channels need a forward of their own: not the flat ones. */
+  for (gint64 j = 0; j < n_chosen; j++)
     {
-      gint64 count = MIN (MIR_EXPLAIN_BATCH, c - start);
+      gint64 k = chosen[j];
+      float lo = G_MAXFLOAT, hi = -G_MAXFLOAT;
+
+      for (gint64 i = 0; i < hw; i++)
+        chan[i] = act->data[i * c + k];
+      mir_explain_resize_map (chan, (int) w, (int) h, up, (int) iw, (int) ih);
+      for (gint64 i = 0; i < ihw; i++)
+        {
+          lo = MIN (lo, up[i]);
+          hi = MAX (hi, up[i]);
+        }
+      if (hi - lo > 0)
+        masked[n_masked++] = k;
+      else
+        flat[k] = any_flat = TRUE;
+    }
+
+  /* The masked inputs, MIR_EXPLAIN_BATCH at a time; the zero image of the
+   * flat channels rides along in the last batch. */
+  for (gint64 start = 0; start < n_masked + (any_flat ? 1 : 0); start += MIR_EXPLAIN_BATCH)
+    {
+      gint64 count = MIN (MIR_EXPLAIN_BATCH, n_masked + (any_flat ? 1 : 0) - start);
       g_autoptr(MirTensor) batch = mir_tensor_new_4d (count, ih, iw, ic, error);
+      g_autofree double *s = g_new (double, count);
 
       if (batch == NULL)
         return NULL;
       for (gint64 b = 0; b < count; b++)
         {
-          gint64 k = start + b;
           float lo = G_MAXFLOAT, hi = -G_MAXFLOAT;
           float *dst = batch->data + b * ihw * ic;
+          gint64 k;
 
+          if (start + b == n_masked)
+            {
+              /* a flat channel masks everything out */
+              memset (dst, 0, sizeof (float) * (gsize) (ihw * ic));
+              continue;
+            }
+          k = masked[start + b];
           for (gint64 i = 0; i < hw; i++)
             chan[i] = act->data[i * c + k];
           mir_explain_resize_map (chan, (int) w, (int) h, up, (int) iw, (int) ih);
@@ -70,24 +162,33 @@ mir_explain_scorecam (MirModel *model, MirTensor *input, const MirExplainOptions
             }
           for (gint64 i = 0; i < ihw; i++)
             {
-              /* a flat channel masks everything out */
-              float m = hi - lo > 0 ? (up[i] - lo) / (hi - lo) : 0.0f;
+              float m = (up[i] - lo) / (hi - lo);
               for (gint64 ch = 0; ch < ic; ch++)
                 dst[i * ic + ch] = input->data[i * ic + ch] * m;
             }
         }
-      if (!mir_explain_batch_scores (model, batch, e, scores + start, NULL, cancellable, error))
+      if (!mir_explain_batch_scores (model, batch, e, s, NULL, cancellable, error))
         return NULL;
+      for (gint64 b = 0; b < count; b++)
+        {
+          if (start + b == n_masked)
+            flat_score = s[b];
+          else
+            scores[masked[start + b]] = s[b];
+        }
     }
+  for (gint64 k = 0; k < c; k++)
+    if (flat[k])
+      scores[k] = flat_score;
 
-  /* softmax over channels */
-  weights = g_new (double, c);
-  for (gint64 k = 0; k < c; k++)
-    top = MAX (top, scores[k]);
-  for (gint64 k = 0; k < c; k++)
-    sum += (weights[k] = exp (scores[k] - top));
-  for (gint64 k = 0; k < c; k++)
-    weights[k] /= sum;
+  /* softmax over the chosen channels */
+  weights = g_new0 (double, c);
+  for (gint64 j = 0; j < n_chosen; j++)
+    top = MAX (top, scores[chosen[j]]);
+  for (gint64 j = 0; j < n_chosen; j++)
+    sum += (weights[chosen[j]] = exp (scores[chosen[j]] - top));
+  for (gint64 j = 0; j < n_chosen; j++)
+    weights[chosen[j]] /= sum;
   mir_explain_weighted_sum (e, act, weights);
   mir_explanation_normalise_relu (e);
   return g_steal_pointer (&e);

@@ -73,6 +73,7 @@ typedef struct
   gsize per;              /* floats per image */
   float a[3], b[3];       /* preprocessing: model input = a · pixel + b */
   MirActivation act;      /* applied to the layer's values before the activation */
+  MirRunFlags run_flags;  /* MIR_RUN_ANY_SIZE when the prefix runs at another size */
   const MirFilterOptions *o;
   const gint *filters;
   MirFilterCache *cache;
@@ -117,8 +118,8 @@ batch_objective (Job *job, const MirTensor *y, const guint *idx, guint n, gboole
   for (gsize i = 0; i < y->numel; i++)
     in->data[i] = job->a[i % ch] * y->data[i] + job->b[i % ch];
   trace = mir_model_run (job->model, &in, 1,
-                         (grad ? MIR_RUN_FOR_BACKWARD : MIR_RUN_DEFAULT) | MIR_RUN_LOGITS,
-                         job->layer, 0, job->cancellable, error);
+                         (grad ? MIR_RUN_FOR_BACKWARD : MIR_RUN_DEFAULT) | MIR_RUN_LOGITS |
+                         job->run_flags, job->layer, 0, job->cancellable, error);
   if (trace == NULL)
     return FALSE;
   z = mir_trace_get (trace, (guint) job->layer);
@@ -427,12 +428,12 @@ mir_filter_pattern_key (const char *model_id, gint layer, gint filter, int size,
 static gboolean
 check_options (const MirFilterOptions *o, GError **error)
 {
-  if (o->steps < 0 || o->steps > 10000 || o->size < 8 || o->size > 1024 ||
+  if (o->steps < 0 || o->steps > 10000 || (o->size != 0 && (o->size < 8 || o->size > 1024)) ||
       !(o->step > 0 && o->step < 1e6))
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
-                   _("Filter pattern settings out of range (size 8..1024, steps 0..10000, "
-                     "step > 0)"));
+                   _("Filter pattern settings out of range (size 0 (automatic) or 8..1024, "
+                     "steps 0..10000, step > 0)"));
       return FALSE;
     }
   if (o->method != MIR_FILTER_METHOD_REGULARIZED)
@@ -448,6 +449,91 @@ check_options (const MirFilterOptions *o, GError **error)
                      "learning rate 0..1000)"));
       return FALSE;
     }
+  return TRUE;
+}
+
+/* Whether @layer has an output for a @size × @size input (one forward of
+ * a black image up to it). */
+static gboolean
+probe_size (MirModel *model, gint layer, int ch, int size, MirRunFlags flags, GError **error)
+{
+  g_autoptr(MirTensor) x = mir_tensor_new_4d (1, size, size, ch, error);
+  g_autoptr(MirTrace) trace = NULL;
+
+  if (x == NULL)
+    return FALSE;
+  trace = mir_model_run (model, &x, 1, flags, layer, 0, NULL, error);
+  return trace != NULL;
+}
+
+/* The side the patterns are made at (job.h), and the run flags that allow
+ * it.  A layer whose prefix is fully convolutional runs at any size ≥ its
+ * receptive field, so an explicit @size is honoured; 0 (automatic) takes
+ * the seed's 64 px (or the model's input if smaller), doubled until the
+ * layer has an output.  A prefix with a Flatten or Dense layer runs at the
+ * model's own input size only. */
+static gboolean
+choose_size (MirModel *model, gint layer, const MirShape *in_shape, int size, int *side,
+             MirRunFlags *flags, GError **error)
+{
+  int ih = (int) in_shape->dim[1], iw = (int) in_shape->dim[2], ch = (int) in_shape->dim[3];
+  gboolean fixed = ih > 0 || iw > 0;
+  g_autoptr(GError) why = NULL;
+  const char *name = mir_model_get_node (model, (guint) layer)->name;
+
+  *flags = MIR_RUN_DEFAULT;
+  if (fixed && !mir_model_prefix_any_size (model, layer, &why))
+    {
+      /* the model's own input only */
+      if (ih != iw)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                       _("Filter patterns need a square input; this model takes %d×%d"), iw, ih);
+          return FALSE;
+        }
+      if (size != 0 && size != ih)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                       _("Patterns of layer '%s' can only be made at the model's input size, "
+                         "%d px, not %d px: %s"), name, ih, size, why->message);
+          return FALSE;
+        }
+      *side = ih;
+      return TRUE;
+    }
+  if (fixed)
+    *flags = MIR_RUN_ANY_SIZE;
+  if (size != 0)
+    {
+      if (!probe_size (model, layer, ch, size, *flags, &why))
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                       _("Layer '%s' has no output at %d px (a larger --size is needed): %s"),
+                       name, size, why->message);
+          return FALSE;
+        }
+      *side = size;
+      return TRUE;
+    }
+  {
+    int limit = fixed ? MAX (ih, iw) : 1024;
+
+    size = MIN (64, limit);
+    for (;;)
+      {
+        g_clear_error (&why);
+        if (probe_size (model, layer, ch, size, *flags, &why))
+          break;
+        if (size >= limit)
+          {
+            g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                         _("Layer '%s' has no output at %d px: %s"), name, size, why->message);
+            return FALSE;
+          }
+        size = MIN (2 * size, limit);
+      }
+  }
+  *side = size;
   return TRUE;
 }
 
@@ -515,14 +601,9 @@ mir_filter_patterns_full (MirModel *model, gint layer, const gint *filters, guin
                    _("Filter patterns need an image input (H×W×1 or H×W×3)"));
       return FALSE;
     }
-  job.h = in_shape->dim[1] > 0 ? (int) in_shape->dim[1] : options->size;
-  job.w = in_shape->dim[2] > 0 ? (int) in_shape->dim[2] : options->size;
-  if (job.h != job.w)
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-                   _("Filter patterns need a square input; this model takes %d×%d"), job.w, job.h);
-      return FALSE;
-    }
+  if (!choose_size (model, layer, in_shape, options->size, &job.h, &job.run_flags, error))
+    return FALSE;
+  job.w = job.h;
   job.model = model;
   job.layer = layer;
   job.ch = (int) in_shape->dim[3];
@@ -540,8 +621,11 @@ mir_filter_patterns_full (MirModel *model, gint layer, const gint *filters, guin
   job.callback = callback;
   job.user_data = user_data;
   job.cancellable = cancellable;
-  /* at most 2^24 floats (64 MiB) per batch tensor: large images go fewer at a time */
-  batch = CLAMP (options->batch, 1, (int) MIN (256, MAX ((1u << 24) / job.per, 1)));
+  /* at most 2^24 floats (64 MiB) per batch tensor, and about 2^22 input
+   * floats per batch (the kept activations of a VGG-like prefix are some 40
+   * times its input): large images go fewer at a time */
+  batch = CLAMP (options->batch, 1,
+                 (int) MIN (256, MAX ((1u << 22) / job.per, 1)));
 
   todo = g_new (guint, MAX (n_filters, 1));
   if (cache)

@@ -27,7 +27,10 @@
  * on.
  *
  * Both methods feed preprocess(x) with the model's own preprocessing, so
- * patterns live in pixel units for every model.  Many filters are optimised
+ * patterns live in pixel units for every model.  Only the layers up to the
+ * chosen one run; when they are fully convolutional (mir_model_prefix_any_size)
+ * they run at the pattern size whatever the model's input size, past a
+ * leading Resizing layer (the seed makes VGG16's patterns at 64 px).  Many filters are optimised
  * at once as one batch (one forward and one backward per step for the whole
  * batch); each filter's random numbers come from (seed, filter), so a
  * pattern does not depend on which other filters share its batch.
@@ -65,11 +68,15 @@ typedef enum
 typedef struct
 {
   MirFilterMethod method;
-  int size;        /* pattern side for models with free input size (seed: 150; default 64) */
+  int size;        /* pattern side; 0: automatic (64 px, or the model's input if smaller,
+                    * larger if the layer has no output at 64).  A layer whose prefix is
+                    * fully convolutional is made at any size (only the layers up to it
+                    * run, after the leading Resizing); one behind a Flatten or Dense
+                    * layer only at the model's own input size (else an error) */
   int steps;       /* seed: 40 */
   float step;      /* seed method's step size; seed: 1 */
   guint32 seed;    /* noise seed */
-  int batch;       /* filters optimised together (default 16) */
+  int batch;       /* filters optimised together (default 64: a whole grid at once) */
   /* regularised method */
   int jitter;      /* ± pixels of random shift per step */
   float scale_min, scale_max; /* random scale range per step */
@@ -84,7 +91,7 @@ typedef struct
 } MirFilterOptions;
 
 #define MIR_FILTER_OPTIONS_DEFAULT                                              \
-  { MIR_FILTER_METHOD_SEED, 64, 40, 1.0f, 1, 16,                                \
+  { MIR_FILTER_METHOD_SEED, 0, 40, 1.0f, 1, 64,                                 \
     4, 0.9f, 1.1f, 10.0f, 0.05f, 0.0f, 1.0f,                                    \
     MIR_FILTER_PARAM_FOURIER, TRUE, MIR_FILTER_OPTIMIZER_ADAM, 0.0f }
 
