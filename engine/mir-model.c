@@ -192,11 +192,16 @@ mir_model_add_input (MirModel *self, const char *name, const MirShape *shape, GE
   MirLayer *layer;
   guint index;
 
-  if (!check_room (self, name, error) || !check_activation (name, shape, error))
+  if (!check_room (self, name, error))
     return -1;
   layer = mir_layer_input_new (name, shape, error);
   if (layer == NULL)
     return -1;
+  if (!check_activation (name, shape, error))
+    {
+      mir_layer_unref (layer);
+      return -1;
+    }
   node = g_new0 (MirNode, 1);
   node->name = g_strdup (name);
   node->layer = layer;

@@ -119,97 +119,26 @@ gif_count_frames (const guint8 *d, gsize n, guint stop)
   return frames;
 }
 
-typedef struct
-{
-  int width, height;
-  gboolean refused;
-} SizeCheck;
-
-/* Refuses (size 0 × 0 makes the loader stop before it allocates) images
- * past MIR_IMAGE_MAX_SIDE or MIR_IMAGE_MAX_PIXELS, from the size the file
- * declares, before anything is decoded. */
-static void
-size_prepared_cb (GdkPixbufLoader *loader, int width, int height, gpointer data)
-{
-  SizeCheck *c = data;
-
-  c->width = width;
-  c->height = height;
-  if (width <= 0 || height <= 0 || width > MIR_IMAGE_MAX_SIDE || height > MIR_IMAGE_MAX_SIDE ||
-      (gint64) width * height > MIR_IMAGE_MAX_PIXELS)
-    {
-      c->refused = TRUE;
-      gdk_pixbuf_loader_set_size (loader, 0, 0);
-    }
-}
-
+/* Refuses images past MIR_IMAGE_MAX_SIDE or MIR_IMAGE_MAX_PIXELS, from the
+ * size the file declares, before anything is decoded. */
 static gboolean
-size_error (const SizeCheck *c, const char *display, GError **error)
+check_size (int width, int height, const char *display, GError **error)
 {
-  if (c->width > MIR_IMAGE_MAX_SIDE || c->height > MIR_IMAGE_MAX_SIDE)
+  if (width > MIR_IMAGE_MAX_SIDE || height > MIR_IMAGE_MAX_SIDE)
     g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
                  _("Image '%s' is %d×%d pixels; Mirada accepts at most %d pixels a side"),
-                 display, c->width, c->height, MIR_IMAGE_MAX_SIDE);
-  else if (c->width <= 0 || c->height <= 0)
+                 display, width, height, MIR_IMAGE_MAX_SIDE);
+  else if (width <= 0 || height <= 0)
     g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
-                 _("Image '%s' claims a size of %d×%d pixels: it is damaged"), display,
-                 c->width, c->height);
-  else
+                 _("Image '%s' claims a size of %d×%d pixels: it is damaged"), display, width,
+                 height);
+  else if ((gint64) width * height > MIR_IMAGE_MAX_PIXELS)
     g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
                  _("Image '%s' is %d×%d pixels; Mirada accepts at most %d megapixels"),
-                 display, c->width, c->height, (int) (MIR_IMAGE_MAX_PIXELS >> 20));
-  return FALSE;
-}
-
-/* Decodes @data as @format with GdkPixbuf's loader for that format only. */
-static GdkPixbuf *
-decode (const guint8 *data, gsize len, const char *format, const char *display, GError **error)
-{
-  g_autoptr(GdkPixbufLoader) loader = NULL;
-  g_autoptr(GError) local = NULL;
-  SizeCheck check = { 0, 0, FALSE };
-  gboolean ok = TRUE;
-  GdkPixbuf *pixbuf;
-
-  loader = gdk_pixbuf_loader_new_with_type (format, &local);
-  if (loader == NULL)
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-                   _("Cannot read image '%s': this system has no decoder for %s images (%s)"),
-                   display, format, local->message);
-      return NULL;
-    }
-  g_signal_connect (loader, "size-prepared", G_CALLBACK (size_prepared_cb), &check);
-  for (gsize done = 0; ok && done < len && !check.refused;)
-    {
-      gsize chunk = MIN (len - done, (gsize) 1 << 16);
-
-      ok = gdk_pixbuf_loader_write (loader, data + done, chunk, &local);
-      done += chunk;
-    }
-  if (ok || check.refused)
-    {
-      g_autoptr(GError) close_error = NULL;
-      gboolean closed = gdk_pixbuf_loader_close (loader, local ? NULL : &close_error);
-
-      if (!closed && local == NULL && close_error != NULL)
-        local = g_steal_pointer (&close_error);
-      ok = ok && closed;
-    }
+                 display, width, height, (int) (MIR_IMAGE_MAX_PIXELS >> 20));
   else
-    gdk_pixbuf_loader_close (loader, NULL);
-  if (check.refused)
-    {
-      size_error (&check, display, error);
-      return NULL;
-    }
-  if (!ok || (pixbuf = gdk_pixbuf_loader_get_pixbuf (loader)) == NULL)
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("Cannot read image '%s': %s"), display,
-                   local ? local->message : _("the decoder produced no image"));
-      return NULL;
-    }
-  return g_object_ref (pixbuf);
+    return TRUE;
+  return FALSE;
 }
 
 MirImage *
@@ -220,6 +149,8 @@ mirada_image_load (const char *path, GError **error)
   g_autoptr(GdkPixbuf) raw = NULL;
   g_autoptr(GdkPixbuf) pixbuf = NULL;
   g_autoptr(MirImage) image = NULL;
+  g_autoptr(GError) local = NULL;
+  GdkPixbufFormat *info;
   const guint8 *pixels;
   const char *format;
   gsize len = 0;
@@ -266,10 +197,35 @@ mirada_image_load (const char *path, GError **error)
       return NULL;
     }
 
-  raw = decode (data, len, format, display, error);
-  if (raw == NULL)
-    return NULL;
   g_clear_pointer (&data, g_free);
+
+  /* GdkPixbuf picks its decoder by the same first bytes (the name only
+   * breaks ties): the size it declares is checked first, and the decoder
+   * it would use must be the one for the format recognised above. */
+  info = gdk_pixbuf_get_file_info (path, &width, &height);
+  if (info == NULL)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("Cannot read image '%s': %s"), display,
+                   _("the decoder produced no image"));
+      return NULL;
+    }
+  if (g_strcmp0 (gdk_pixbuf_format_get_name (info), format) != 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("'%s' is not an image Mirada can read (it reads PNG, JPEG, GIF, BMP, WebP "
+                     "and TIFF, recognised by their contents)"),
+                   display);
+      return NULL;
+    }
+  if (!check_size (width, height, display, error))
+    return NULL;
+  raw = gdk_pixbuf_new_from_file (path, &local);
+  if (raw == NULL)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("Cannot read image '%s': %s"), display,
+                   local->message);
+      return NULL;
+    }
   pixbuf = gdk_pixbuf_apply_embedded_orientation (raw);
   if (pixbuf == NULL)
     pixbuf = g_object_ref (raw);

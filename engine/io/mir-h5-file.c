@@ -786,7 +786,7 @@ timeout_seconds (guint64 file_size)
 
   if (t > 0 && t <= 86400)
     return t;
-  return MIN (ceil (TIMEOUT_FLOOR + (double) file_size / TIMEOUT_BYTES_PER_SECOND), 86400.0);
+  return MIN (TIMEOUT_FLOOR + floor ((double) file_size / TIMEOUT_BYTES_PER_SECOND), 86400.0);
 }
 
 /* Starts the reader with @in_fd (or /dev/null) as stdin and pipes for
