@@ -939,13 +939,15 @@ build_functional (Builder *b, JsonObject *entry, const char *group, gboolean fro
                 Entry *t = &entries[ti];
                 Call dep = { ti, (guint) blocked->node };
 
+                /* named: the first layer in list order that cannot be made,
+                 * as a user reads the config */
                 if (t->calls_refs == NULL || t->visiting[dep.k])
                   {
                     g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                                  _("The inputs of layer '%s' can never be computed: its "
                                    "connections in model '%s' form a cycle or start from a "
                                    "layer that is not an input"),
-                                 e->name, model_name);
+                                 entries[i0].name, model_name);
                     goto out;
                   }
                 t->visiting[dep.k] = TRUE;
