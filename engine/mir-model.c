@@ -10,6 +10,12 @@
 
 /* Limits a file cannot exceed, checked before anything is allocated for it. */
 #define MIR_MODEL_MAX_NODES 100000
+/* Values one example may hold in one layer's output (2^27 floats, 512 MiB;
+ * VGG16's largest is 224×224×64 = 3.2 million).  Checked when a layer is
+ * added, from its inferred shape, so a config such as UpSampling2D(2048) is
+ * refused when it is opened instead of after seconds and gigabytes of
+ * predicting. */
+#define MIR_MODEL_MAX_ACTIVATION (G_GINT64_CONSTANT (1) << 27)
 
 static void
 node_free (gpointer data)
@@ -34,6 +40,9 @@ mir_model_new (const char *name)
   g_atomic_ref_count_init (&self->ref_count);
   self->name = g_strdup (name ? name : "model");
   self->nodes = g_ptr_array_new_with_free_func (node_free);
+  /* node name -> index + 1: loaders look names up once per layer, and a
+   * scan of the node list each time made loading quadratic. */
+  self->node_index = g_hash_table_new (g_str_hash, g_str_equal);
   self->inputs = g_array_new (FALSE, FALSE, sizeof (guint));
   self->outputs = g_array_new (FALSE, FALSE, sizeof (guint));
   self->fold_cache = mir_fold_cache_new ();
@@ -112,6 +121,7 @@ mir_model_unref (MirModel *self)
     return;
   if (g_atomic_ref_count_dec (&self->ref_count))
     {
+      g_hash_table_unref (self->node_index);
       g_ptr_array_unref (self->nodes);
       g_array_unref (self->inputs);
       g_array_unref (self->outputs);
@@ -145,6 +155,36 @@ check_room (MirModel *self, const char *name, GError **error)
   return TRUE;
 }
 
+/* One example's share of @shape (the batch, dim[0], counts as 1; a dimension
+ * still unknown, -1, is not counted) against MIR_MODEL_MAX_ACTIVATION. */
+static gboolean
+check_activation (const char *name, const MirShape *shape, GError **error)
+{
+  gint64 n = 1;
+
+  for (guint i = 1; i < shape->ndim; i++)
+    {
+      if (shape->dim[i] <= 0)
+        continue;
+      if (n > MIR_MODEL_MAX_ACTIVATION / shape->dim[i])
+        {
+          n = MIR_MODEL_MAX_ACTIVATION + 1;
+          break;
+        }
+      n *= shape->dim[i];
+    }
+  if (n > MIR_MODEL_MAX_ACTIVATION)
+    {
+      g_autofree char *s = mir_shape_to_string (shape);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("Layer '%s' would output %s, more than %d million values per example, "
+                     "the most Mirada accepts"),
+                   name, s, (int) (MIR_MODEL_MAX_ACTIVATION / 1000000));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gint
 mir_model_add_input (MirModel *self, const char *name, const MirShape *shape, GError **error)
 {
@@ -157,6 +197,11 @@ mir_model_add_input (MirModel *self, const char *name, const MirShape *shape, GE
   layer = mir_layer_input_new (name, shape, error);
   if (layer == NULL)
     return -1;
+  if (!check_activation (name, shape, error))
+    {
+      mir_layer_unref (layer);
+      return -1;
+    }
   node = g_new0 (MirNode, 1);
   node->name = g_strdup (name);
   node->layer = layer;
@@ -164,6 +209,7 @@ mir_model_add_input (MirModel *self, const char *name, const MirShape *shape, GE
   node->shape.dim[0] = -1;
   index = self->nodes->len;
   g_ptr_array_add (self->nodes, node);
+  g_hash_table_insert (self->node_index, node->name, GUINT_TO_POINTER (index + 1));
   g_array_append_val (self->inputs, index);
   return (gint) index;
 }
@@ -220,6 +266,8 @@ mir_model_add_node (MirModel *self, const char *name, MirLayer *layer, const gui
     }
   if (!mir_layer_build (layer, in, n_inputs, &out, error))
     return -1;
+  if (!check_activation (name, &out, error))
+    return -1;
 
   node = g_new0 (MirNode, 1);
   node->name = g_strdup (name);
@@ -229,6 +277,7 @@ mir_model_add_node (MirModel *self, const char *name, MirLayer *layer, const gui
   node->shape = out;
   node->group = g_strdup (group);
   g_ptr_array_add (self->nodes, node);
+  g_hash_table_insert (self->node_index, node->name, GUINT_TO_POINTER (self->nodes->len));
   return (gint) self->nodes->len - 1;
 }
 
@@ -307,10 +356,11 @@ mir_model_get_node (MirModel *self, guint index)
 gint
 mir_model_find_node (MirModel *self, const char *name)
 {
-  for (guint i = 0; i < self->nodes->len; i++)
-    if (g_strcmp0 (((MirNode *) self->nodes->pdata[i])->name, name) == 0)
-      return (gint) i;
-  return -1;
+  gpointer v;
+
+  if (name == NULL || !g_hash_table_lookup_extended (self->node_index, name, NULL, &v))
+    return -1;
+  return (gint) GPOINTER_TO_UINT (v) - 1;
 }
 
 guint

@@ -89,6 +89,7 @@ struct _MirModel
   /*< private >*/
   struct _MirFoldCache *fold_cache; /* BatchNormalization folded into convolutions (mir-fold.h) */
   struct _MirPlanCache *plan_cache; /* the last activation memory plan (mir-model.c) */
+  GHashTable *node_index;           /* node name -> index + 1 (mir_model_find_node) */
 };
 
 MirModel   *mir_model_new          (const char *name);

@@ -1,5 +1,6 @@
 /* fuzz-image.c: image bytes decoded as the CLI does (mirada_image_load:
- * size check with gdk_pixbuf_get_file_info, then GdkPixbuf), then resized
+ * the format by its first bytes, JPEG scans and GIF frames counted, size
+ * check with gdk_pixbuf_get_file_info, then GdkPixbuf), then resized
  * to a small model input and converted to a tensor. */
 #define G_LOG_DOMAIN "mir-fuzz"
 

@@ -6,8 +6,14 @@
 
 G_BEGIN_DECLS
 
+/* What mirada_image_load() accepts besides MIR_IMAGE_MAX_SIDE and
+ * MIR_IMAGE_MAX_PIXELS (README "Images"). */
+#define MIRADA_IMAGE_MAX_JPEG_SCANS 100
+#define MIRADA_IMAGE_MAX_GIF_FRAMES 256
+
 /* Decodes an image file with GdkPixbuf (EXIF orientation applied, alpha
- * dropped) into RGB. */
+ * dropped) into RGB.  Only PNG, JPEG, GIF, BMP, WebP and TIFF, recognised by
+ * their first bytes; the declared size is checked before decoding. */
 MirImage *mirada_image_load           (const char     *path,
                                        GError        **error);
 /* Writes an RGB/grey MirImage as PNG with mirada_output_write() ("-" is

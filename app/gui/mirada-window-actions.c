@@ -108,7 +108,10 @@ open_image_action (GtkWidget  *widget,
 
   dialog = gtk_file_chooser_native_new (_("Open an Image"), GTK_WINDOW (self),
                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
-  add_filter (GTK_FILE_CHOOSER (dialog), _("Images"), NULL, (const char *const[]) { "image/*", NULL });
+  /* The formats mirada_image_load() reads (not SVG, XPM, ICO, ...). */
+  add_filter (GTK_FILE_CHOOSER (dialog), _("Images"), NULL,
+              (const char *const[]) { "image/png", "image/jpeg", "image/gif", "image/bmp",
+                                      "image/webp", "image/tiff", NULL });
   add_filter (GTK_FILE_CHOOSER (dialog), _("All files"), (const char *const[]) { "*", NULL }, NULL);
   g_signal_connect (dialog, "response", G_CALLBACK (image_chosen_cb), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));

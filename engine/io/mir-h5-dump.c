@@ -393,6 +393,7 @@ static void
 dump_group (Dump *d, hid_t g, const char *path, guint depth)
 {
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *only = NULL;
 
   put_u8 (d, 'G');
   put_str (d, path);
@@ -405,13 +406,31 @@ dump_group (Dump *d, hid_t g, const char *path, guint depth)
       put_h5_err (d, "H5Lexists");
       return;
     }
+  /* A Keras 2 model file keeps its weights in /model_weights and nothing
+   * else at the root is read: an unrelated dataset beside the model (of any
+   * size) is not walked, let alone read into memory. */
+  if (depth == 0)
+    for (guint i = 0; i < names->len; i++)
+      if (strcmp (names->pdata[i], "model_weights") == 0 &&
+          H5Oexists_by_name (g, "model_weights", H5P_DEFAULT) > 0)
+        {
+          H5O_info_t info;
+          if (H5Oget_info_by_name2 (g, "model_weights", &info, H5O_INFO_BASIC,
+                                    H5P_DEFAULT) >= 0 && info.type == H5O_TYPE_GROUP)
+            only = "model_weights";
+          break;
+        }
   for (guint i = 0; i < names->len && !d->failed; i++)
     {
       const char *name = names->pdata[i];
-      g_autofree char *child = mir_h5_path_join (path, name);
+      g_autofree char *child = NULL;
       H5O_info_t info;
       const char *first;
       gpointer key;
+
+      if (only != NULL && strcmp (name, only) != 0)
+        continue;
+      child = mir_h5_path_join (path, name);
 
       /* Keras' optimizer state is never read: skip it (it can be twice the
        * size of the weights). */

@@ -17,6 +17,8 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
+#include <math.h>
+
 #include "mir-file.h"
 #include "mir-h5-config.h"
 #include "mir-h5-file.h"
@@ -25,7 +27,12 @@
 /* Bounds on what the parent accepts from the child. */
 #define MAX_STRING_TOTAL ((gsize) 1 << 30)
 #define MAX_RECORDS 8000000
-#define DEFAULT_TIMEOUT 60.0
+/* The reader's wall-clock time: a floor, plus time in proportion to the
+ * file (a 553 MB VGG16 is read in 0.6 s; 16 MiB a second leaves room for a
+ * slow disk), so a small file that hangs libhdf5 is given up on in seconds.
+ * MIRADA_H5_TIMEOUT (seconds) overrides it. */
+#define TIMEOUT_FLOOR 5.0
+#define TIMEOUT_BYTES_PER_SECOND (16.0 * 1024 * 1024)
 
 typedef struct
 {
@@ -772,12 +779,14 @@ find_reader (GError **error)
 }
 
 static double
-timeout_seconds (void)
+timeout_seconds (guint64 file_size)
 {
   const char *env = g_getenv ("MIRADA_H5_TIMEOUT");
   double t = env ? g_ascii_strtod (env, NULL) : 0;
 
-  return t > 0 && t <= 86400 ? t : DEFAULT_TIMEOUT;
+  if (t > 0 && t <= 86400)
+    return t;
+  return MIN (TIMEOUT_FLOOR + floor ((double) file_size / TIMEOUT_BYTES_PER_SECOND), 86400.0);
 }
 
 /* Starts the reader with @in_fd (or /dev/null) as stdin and pipes for
@@ -852,7 +861,7 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
   g_autoptr(MirH5File) f = NULL;
   g_autofree guint8 *buf = NULL;
   int spawn_errno = 0;
-  double timeout = timeout_seconds ();
+  double timeout;
   guint64 file_size = size;
   guint64 mem_limit;
   const char *argv[6];
@@ -903,6 +912,7 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
         }
     }
 
+  timeout = timeout_seconds (file_size);
   /* Address space: libhdf5, a copy of the file (image mode), the largest
    * dataset as float32 (float16 data doubles) and slack. */
   mem_limit = ((guint64) 4 << 30) + 3 * MIN (file_size, (guint64) 64 << 30);

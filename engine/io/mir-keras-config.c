@@ -528,7 +528,13 @@ typedef struct
   guint n_calls;
   GArray **calls_refs; /* per call: Ref */
   GArray **calls_out;  /* per call: guint node indices; NULL until made */
+  gboolean *visiting;  /* per call: on the stack of build_functional */
 } Entry;
+
+typedef struct
+{
+  guint i, k; /* entry, call */
+} Call;
 
 static void
 entry_clear (Entry *e)
@@ -542,6 +548,7 @@ entry_clear (Entry *e)
     }
   g_free (e->calls_refs);
   g_free (e->calls_out);
+  g_free (e->visiting);
 }
 
 static gboolean
@@ -774,7 +781,8 @@ build_functional (Builder *b, JsonObject *entry, const char *group, gboolean fro
   g_autoptr(GArray) in_refs = NULL;
   g_autoptr(GArray) out_refs = NULL;
   Entry *entries = NULL;
-  guint n, remaining = 0;
+  g_autoptr(GArray) stack = g_array_new (FALSE, FALSE, sizeof (Call));
+  guint n = 0;
   gboolean ok = FALSE;
 
   if (layers == NULL)
@@ -814,6 +822,7 @@ build_functional (Builder *b, JsonObject *entry, const char *group, gboolean fro
         {
           e->n_calls = 1;
           e->calls_out = g_new0 (GArray *, 1);
+          e->visiting = g_new0 (gboolean, 1);
           continue;
         }
       inbound = json_object_has_member (e->obj, "inbound_nodes")
@@ -838,7 +847,7 @@ build_functional (Builder *b, JsonObject *entry, const char *group, gboolean fro
           if (e->calls_refs[k] == NULL)
             goto out;
         }
-      remaining += e->n_calls;
+      e->visiting = g_new0 (gboolean, e->n_calls);
     }
 
   /* Inputs, in input_layers order. */
@@ -890,75 +899,82 @@ build_functional (Builder *b, JsonObject *entry, const char *group, gboolean fro
       g_array_append_val (e->calls_out[0], idx);
     }
 
-  /* Layers in dependency order: sweep until every call is made. */
-  while (remaining > 0)
-    {
-      gboolean progress = FALSE;
+  /* Layers in dependency order, depth first with an explicit stack: a call
+   * whose input is not made yet puts that input's call on top.  Every call
+   * is tried a bounded number of times, so a config listed in any order
+   * loads in time linear in its size (sweeping the list until nothing
+   * changed was quadratic for a list in reverse order). */
+  for (guint i0 = 0; i0 < n; i0++)
+    for (guint k0 = 0; entries[i0].calls_refs != NULL && k0 < entries[i0].n_calls; k0++)
+      {
+        Call c0 = { i0, k0 };
 
-      for (guint i = 0; i < n; i++)
-        {
-          Entry *e = &entries[i];
+        if (entries[i0].calls_out[k0] != NULL)
+          continue;
+        g_array_set_size (stack, 0);
+        g_array_append_val (stack, c0);
+        entries[i0].visiting[k0] = TRUE;
+        while (stack->len > 0)
+          {
+            Call c = g_array_index (stack, Call, stack->len - 1);
+            Entry *e = &entries[c.i];
+            GArray *refs = e->calls_refs[c.k];
+            g_autofree guint *in = g_new (guint, MAX (refs->len, 1));
+            const Ref *blocked = NULL;
+            GArray *o;
 
-          if (e->calls_refs == NULL)
-            continue;
-          for (guint k = 0; k < e->n_calls; k++)
-            {
-              GArray *refs = e->calls_refs[k];
-              g_autofree guint *in = NULL;
-              GArray *o;
-              gboolean ready = TRUE;
-
-              if (e->calls_out[k] != NULL)
-                continue;
-              in = g_new (guint, refs->len);
-              for (guint r = 0; ready && r < refs->len; r++)
-                {
-                  int st = resolve (entries, by_name, &g_array_index (refs, Ref, r), e->name,
-                                    &in[r], error);
-                  if (st < 0)
-                    goto out;
-                  ready = st == 1;
-                }
-              if (!ready)
-                continue;
-
-              o = g_array_new (FALSE, FALSE, sizeof (guint));
-              e->calls_out[k] = o;
-              if (mir_keras_is_model_class (e->klass))
-                {
-                  g_autofree char *path = child_group (group, e->name);
-                  if (!build_model (b, e->obj, path, frozen || entry_frozen (e->obj), in,
-                                    refs->len, o, error))
-                    goto out;
-                }
-              else
-                {
-                  gint idx = add_leaf (b, e->obj, in, refs->len, group, frozen, error);
-                  if (idx < 0)
-                    goto out;
-                  g_array_append_val (o, idx);
-                }
-              remaining--;
-              progress = TRUE;
-            }
-        }
-      if (!progress)
-        {
-          for (guint i = 0; i < n; i++)
-            for (guint k = 0; entries[i].calls_refs && k < entries[i].n_calls; k++)
-              if (entries[i].calls_out[k] == NULL)
-                {
-                  g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
-                               _("The inputs of layer '%s' can never be computed: its "
-                                 "connections in model '%s' form a cycle or start from a "
-                                 "layer that is not an input"),
-                               entries[i].name, model_name);
+            for (guint r = 0; blocked == NULL && r < refs->len; r++)
+              {
+                int st = resolve (entries, by_name, &g_array_index (refs, Ref, r), e->name,
+                                  &in[r], error);
+                if (st < 0)
                   goto out;
-                }
-          malformed (error, _("some layers cannot be connected"));
-          goto out;
-        }
-    }
+                if (st == 0)
+                  blocked = &g_array_index (refs, Ref, r);
+              }
+            if (blocked != NULL)
+              {
+                /* resolve() checked that the layer and its call exist */
+                guint ti = GPOINTER_TO_UINT (g_hash_table_lookup (by_name, blocked->name));
+                Entry *t = &entries[ti];
+                Call dep = { ti, (guint) blocked->node };
+
+                /* named: the first layer in list order that cannot be made,
+                 * as a user reads the config */
+                if (t->calls_refs == NULL || t->visiting[dep.k])
+                  {
+                    g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                                 _("The inputs of layer '%s' can never be computed: its "
+                                   "connections in model '%s' form a cycle or start from a "
+                                   "layer that is not an input"),
+                                 entries[i0].name, model_name);
+                    goto out;
+                  }
+                t->visiting[dep.k] = TRUE;
+                g_array_append_val (stack, dep);
+                continue;
+              }
+
+            o = g_array_new (FALSE, FALSE, sizeof (guint));
+            e->calls_out[c.k] = o;
+            if (mir_keras_is_model_class (e->klass))
+              {
+                g_autofree char *path = child_group (group, e->name);
+                if (!build_model (b, e->obj, path, frozen || entry_frozen (e->obj), in,
+                                  refs->len, o, error))
+                  goto out;
+              }
+            else
+              {
+                gint idx = add_leaf (b, e->obj, in, refs->len, group, frozen, error);
+                if (idx < 0)
+                  goto out;
+                g_array_append_val (o, idx);
+              }
+            e->visiting[c.k] = FALSE;
+            g_array_set_size (stack, stack->len - 1);
+          }
+      }
 
   for (guint j = 0; j < out_refs->len; j++)
     {

@@ -19,6 +19,7 @@
  */
 #define G_LOG_DOMAIN "mir-keras"
 
+#include <inttypes.h>
 #include <string.h>
 #include <zip.h>
 #include <glib/gi18n-lib.h>
@@ -29,7 +30,18 @@
 
 /* Largest member read from an archive (weights of big models are ~500 MB). */
 #define MAX_MEMBER_BYTES ((gsize) 4 << 30)
-#define MAX_JSON_BYTES ((gsize) 256 << 20)
+/* config.json and metadata.json.  json-glib's tree takes up to ~42 bytes of
+ * memory per byte of JSON text (a 32 MB array of zeros: 1.4 GB and 36 s), so
+ * this bounds what parsing costs: 32 MiB holds a 25,000-layer Keras 3
+ * config (Keras writes them uncompressed). */
+#define MAX_JSON_BYTES ((gsize) 32 << 20)
+/* Expansion ratios past which a member larger than RATIO_FREE_BYTES is
+ * refused before it is inflated: deflate cannot shrink anything more than
+ * 1032:1, so only bzip2, zstd or a forged size go further (weights of zeros
+ * come close); JSON that Keras wrote compresses about 10:1. */
+#define MAX_RATIO_WEIGHTS 1100
+#define MAX_RATIO_JSON 100
+#define RATIO_FREE_BYTES ((gsize) 1 << 20)
 
 typedef struct
 {
@@ -37,6 +49,7 @@ typedef struct
   MirModel *model;
   const char *path;
   gboolean tf_keras;
+  GHashTable *layers; /* index_layers */
 } Walk;
 
 static void
@@ -78,7 +91,7 @@ open_zip (const char *path, const char *display, GError **error)
  * @required. */
 static guint8 *
 read_member (zip_t *z, const char *name, const char *display, gboolean required, gsize max,
-             gsize *len_out, GError **error)
+             guint64 max_ratio, gsize *len_out, GError **error)
 {
   zip_stat_t st;
   zip_file_t *zf;
@@ -100,6 +113,16 @@ read_member (zip_t *z, const char *name, const char *display, gboolean required,
                    _("%s in '%s' is larger than Mirada accepts"), name, display);
       return NULL;
     }
+  if (st.size > RATIO_FREE_BYTES && (!(st.valid & ZIP_STAT_COMP_SIZE) ||
+                                     st.size / MAX (st.comp_size, 1) > max_ratio))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("%s in '%s' would expand from %" PRIu64 " to %" PRIu64 " bytes, more "
+                     "than any real model file compresses: the archive is damaged or a zip "
+                     "bomb"),
+                   name, display, (uint64_t) st.comp_size, (uint64_t) st.size);
+      return NULL;
+    }
   buf = g_try_malloc ((gsize) st.size + 1);
   if (buf == NULL)
     {
@@ -115,8 +138,41 @@ read_member (zip_t *z, const char *name, const char *display, gboolean required,
       return NULL;
     }
   got = zip_fread (zf, buf, st.size);
+  /* libzip checks the CRC only when a read reaches the end of the member:
+   * one more read, which must find nothing, makes it. */
+  if (got >= 0 && (zip_uint64_t) got == st.size)
+    {
+      guint8 extra;
+      zip_int64_t more = zip_fread (zf, &extra, 1);
+
+      if (more != 0)
+        {
+          zip_error_t *ze = zip_file_get_error (zf);
+          if (more < 0 && zip_error_code_zip (ze) == ZIP_ER_CRC)
+            g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                         _("Cannot read %s from '%s': its checksum (CRC) is wrong, the archive "
+                           "is damaged"),
+                         name, display);
+          else
+            g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                         _("Cannot read %s from '%s': the archive is truncated or damaged (%s)"),
+                         name, display,
+                         more < 0 ? zip_file_strerror (zf) : _("longer than it declares"));
+          zip_fclose (zf);
+          return NULL;
+        }
+    }
   if (got < 0 || (zip_uint64_t) got != st.size)
     {
+      if (got < 0 && zip_error_code_zip (zip_file_get_error (zf)) == ZIP_ER_CRC)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                       _("Cannot read %s from '%s': its checksum (CRC) is wrong, the archive "
+                         "is damaged"),
+                       name, display);
+          zip_fclose (zf);
+          return NULL;
+        }
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                    _("Cannot read %s from '%s': the archive is truncated or damaged (%s)"),
                    name, display, zip_file_strerror (zf));
@@ -162,17 +218,68 @@ mir_keras_snake_case (const char *name)
   return g_string_free (c, FALSE);
 }
 
-static MirLayer *
-find_layer_in_group (MirModel *model, const char *group, const char *name)
+/* Refuses an archive holding a member Mirada reads twice: zip_stat would
+ * pick one of them silently, and another program may pick the other. */
+static gboolean
+check_duplicates (zip_t *z, const char *display, GError **error)
 {
+  static const char *const wanted[] = { "config.json", "metadata.json", "model.weights.h5" };
+  guint seen[G_N_ELEMENTS (wanted)] = { 0 };
+  zip_int64_t n = zip_get_num_entries (z, 0);
+
+  for (zip_int64_t i = 0; i < n; i++)
+    {
+      const char *name = zip_get_name (z, (zip_uint64_t) i, ZIP_FL_ENC_RAW);
+
+      if (name == NULL)
+        continue;
+      for (guint k = 0; k < G_N_ELEMENTS (wanted); k++)
+        if (strcmp (name, wanted[k]) == 0 && ++seen[k] > 1)
+          {
+            g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                         _("'%s' holds %s twice: the archive is damaged or was tampered with"),
+                         display, wanted[k]);
+            return FALSE;
+          }
+    }
+  return TRUE;
+}
+
+static char *
+layer_key (const char *group, const char *name)
+{
+  return g_strconcat (group ? group : "", "\x1f", name, NULL);
+}
+
+/* (group, layer name) -> layer, made once: a scan of the nodes per layer
+ * made loading quadratic in the layer count. */
+static GHashTable *
+index_layers (MirModel *model)
+{
+  GHashTable *index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
   for (guint i = 0; i < model->nodes->len; i++)
     {
       MirNode *node = model->nodes->pdata[i];
-      if (g_strcmp0 (node->group, group) == 0 && g_strcmp0 (node->layer->name, name) == 0 &&
-          !(node->layer->klass->flags & MIR_LAYER_FLAG_INPUT))
-        return node->layer;
+      char *key;
+
+      if (node->layer->klass->flags & MIR_LAYER_FLAG_INPUT)
+        continue;
+      key = layer_key (node->group, node->layer->name);
+      if (g_hash_table_contains (index, key))
+        g_free (key); /* the first node wins, as the scan did */
+      else
+        g_hash_table_insert (index, key, node->layer);
     }
-  return NULL;
+  return index;
+}
+
+static MirLayer *
+find_layer_in_group (GHashTable *index, const char *group, const char *name)
+{
+  g_autofree char *key = layer_key (group, name);
+
+  return g_hash_table_lookup (index, key);
 }
 
 static JsonObject *
@@ -323,7 +430,7 @@ walk_model (Walk *w, JsonObject *entry, const char *group, const char *container
         }
       else
         {
-          MirLayer *layer = find_layer_in_group (w->model, group, name);
+          MirLayer *layer = find_layer_in_group (w->layers, group, name);
           const char *use = key;
 
           if (layer == NULL || layer->n_weights == 0)
@@ -357,7 +464,8 @@ gboolean
 mir_keras3_load_weights_file (MirModel *model, JsonObject *config_root, MirH5File *file,
                               const char *path, GError **error)
 {
-  Walk w = { file, model, path, FALSE };
+  g_autoptr(GHashTable) index = index_layers (model);
+  Walk w = { file, model, path, FALSE, index };
   g_autofree char *top = layers_group (&w, "/");
 
   if (top == NULL)
@@ -395,10 +503,13 @@ mir_keras_load_keras (const char *path, GError **error)
 
   if (!(z = open_zip (path, display, error)))
     return NULL;
-  if (!(config = read_member (z, "config.json", display, TRUE, MAX_JSON_BYTES, &config_len,
-                              error)))
+  if (!check_duplicates (z, display, error))
     return NULL;
-  metadata = read_member (z, "metadata.json", display, FALSE, MAX_JSON_BYTES, &meta_len, &local);
+  if (!(config = read_member (z, "config.json", display, TRUE, MAX_JSON_BYTES, MAX_RATIO_JSON,
+                              &config_len, error)))
+    return NULL;
+  metadata = read_member (z, "metadata.json", display, FALSE, MAX_JSON_BYTES, MAX_RATIO_JSON,
+                            &meta_len, &local);
   if (local != NULL)
     {
       g_propagate_error (error, g_steal_pointer (&local));
@@ -453,7 +564,7 @@ mir_keras_load_keras (const char *path, GError **error)
   model->keras_version = g_strdup (version);
 
   if (!(weights = read_member (z, "model.weights.h5", display, TRUE, MAX_MEMBER_BYTES,
-                               &weights_len, error)))
+                               MAX_RATIO_WEIGHTS, &weights_len, error)))
     return NULL;
   what = g_strdup_printf ("model.weights.h5 in '%s'", display);
   file = mir_h5_file_open_image (weights, weights_len, what, error);

@@ -219,7 +219,9 @@ case("config-billions", "info config-billions.h5", "more parameters than Mirada 
 save_h5("config-shape-overflow.h5",
         sequential([layer("InputLayer", "x", batch_input_shape=[None, 65536, 65536, 65536]),
                     layer("Flatten", "f")]), weights=False)
-case("config-shape-overflow", "info config-shape-overflow.h5", "too many values")
+# (Flatten's own overflow check is not reached any more: the input is past
+# the per-example activation limit, MIR_MODEL_MAX_ACTIVATION, already.)
+case("config-shape-overflow", "info config-shape-overflow.h5", "million values per example")
 save_h5("config-negative-dim.h5",
         sequential([layer("InputLayer", "x", batch_input_shape=[None, -5, 3])]), weights=False)
 case("config-negative-dim", "info config-negative-dim.h5", "outside 1..65536")
@@ -478,6 +480,150 @@ write("sigmoid-two.labels.txt", "cat\ndog\n")
 write("sigmoid-three.labels.txt", "cat\ndog\nbird\n")
 case("sigmoid-labels-count", "info sigmoid.h5 --labels sigmoid-three.labels.txt",
      "names 3 classes, but the model has one output unit")
+
+# ---------------------------------------------------------------- issue 24, round two
+# Allocation failures, decoder bombs, silent wrong success.
+
+
+def keras3_weights(kernel=KERNEL, bias=BIAS):
+    """model.weights.h5 of GOOD_LAYERS as Keras 3 writes it (layers/dense/vars/N)."""
+    import io
+    buf = io.BytesIO()
+    with h5py.File(buf, "w", track_order=False) as f:
+        v = f.create_group("layers").create_group("dense").create_group("vars")
+        v.create_dataset("0", data=kernel)
+        v.create_dataset("1", data=bias)
+        f.create_group("layers/global_average_pooling2d/vars")
+    return buf.getvalue()
+
+
+def keras_archive(name, members):
+    """members: (name, bytes or str, compress_type); fixed timestamps."""
+    with zipfile.ZipFile(path(name), "w") as z:
+        for member, data, kind in members:
+            z.writestr(zipfile.ZipInfo(member, (2024, 1, 1, 0, 0, 0)), data, compress_type=kind)
+
+
+GOOD_CONFIG = json.dumps(sequential(GOOD_LAYERS))
+META = '{"keras_version": "3.0.0"}'
+WEIGHTS3 = keras3_weights()
+keras_archive("good.keras", [("metadata.json", META, zipfile.ZIP_DEFLATED),
+                             ("config.json", GOOD_CONFIG, zipfile.ZIP_DEFLATED),
+                             ("model.weights.h5", WEIGHTS3, zipfile.ZIP_STORED)])
+# A weight changed after the archive was written: the member's CRC no longer
+# matches.  It was read (and predicted with) silently.
+b = bytearray(open(path("good.keras"), "rb").read())
+at = b.index(KERNEL.tobytes())
+b[at + 3] ^= 0x40
+write("keras-crc.keras", bytes(b))
+case("keras-crc", "info keras-crc.keras", "checksum (CRC) is wrong")
+# Two config.json members: one was picked silently.
+import warnings
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # zipfile: "Duplicate name"
+    keras_archive("keras-dup-config.keras",
+                  [("metadata.json", META, zipfile.ZIP_DEFLATED),
+                   ("config.json", GOOD_CONFIG, zipfile.ZIP_DEFLATED),
+                   ("config.json", json.dumps(sequential(GOOD_LAYERS[:2])), zipfile.ZIP_DEFLATED),
+                   ("model.weights.h5", WEIGHTS3, zipfile.ZIP_STORED)])
+case("keras-dup-config", "info keras-dup-config.keras", "holds config.json twice")
+# A zip bomb: 30 MB of config.json (an array of 15 million zeros beside the
+# model) in 30 KB of deflate, 1:1000.  json-glib took 1.4 GB and 36 s to
+# parse it; refused from the sizes in the central directory (JSON that Keras
+# wrote compresses about 10:1), before anything is inflated.
+BOMB_N = (30 << 20) // 2
+keras_archive("keras-bomb.keras",
+              [("metadata.json", META, zipfile.ZIP_DEFLATED),
+               ("config.json", GOOD_CONFIG[:-1] + ', "x": [' + "0," * (BOMB_N - 1) + "0]}",
+                zipfile.ZIP_DEFLATED),
+               ("model.weights.h5", WEIGHTS3, zipfile.ZIP_STORED)])
+case("keras-bomb", "info keras-bomb.keras", "zip bomb")
+# config.json past the limit for JSON members (32 MiB), in a few KB of bzip2.
+keras_archive("keras-big-config.keras",
+              [("metadata.json", META, zipfile.ZIP_DEFLATED),
+               ("config.json", GOOD_CONFIG[:-1] + " " * (33 << 20) + "}", zipfile.ZIP_BZIP2),
+               ("model.weights.h5", WEIGHTS3, zipfile.ZIP_STORED)])
+case("keras-big-config", "info keras-big-config.keras",
+     "config.json in 'keras-big-config.keras' is larger")
+# UpSampling2D(2048) on 8×8×3: 400 million values per example (3.1 GB when
+# predicting); refused when the model is opened.
+UPSAMPLE = sequential([layer("InputLayer", "x", batch_input_shape=[None, 8, 8, 3],
+                             dtype="float32"),
+                       layer("UpSampling2D", "up", size=[2048, 2048],
+                             interpolation="nearest"),
+                       layer("GlobalAveragePooling2D", "gap"),
+                       layer("Dense", "d", units=2, activation="softmax", use_bias=True)])
+save_h5("config-upsample-huge.h5", UPSAMPLE)
+case("config-upsample-huge", "predict config-upsample-huge.h5 IMAGE",
+     "million values per example")
+
+# A valid model with an unrelated 2 GiB dataset beside it (declared, its
+# chunks never written, so the file is small): it was read into memory
+# although nothing uses it.  Loaded by tests/test-special-files.py, which
+# checks the peak RSS.
+save_h5("h5-junk-dataset.h5", GOOD,
+        extra=lambda f: f.create_dataset("junk", shape=(1 << 29,), dtype="f4",
+                                         chunks=(1 << 20,)))
+
+# Images: only PNG, JPEG, GIF, BMP, WebP and TIFF, by content.  SVG renders
+# through librsvg: filters cost without bound, entities expand ("billion
+# laughs").
+LAUGHS = ('<?xml version="1.0"?>\n<!DOCTYPE svg [\n<!ENTITY a "hahahahahahahahahaha">\n' +
+          "".join('<!ENTITY %s "%s">\n' % (chr(ord("b") + i), ("&%s;" % chr(ord("a") + i)) * 10)
+                  for i in range(9)) +
+          ']>\n<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
+          '<text y="20">&j;</text></svg>\n')
+write("img-laughs.svg", LAUGHS)
+case("img-svg-laughs", "predict good.h5 img-laughs.svg", "not an image Mirada can read")
+FILTER_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="4000" height="4000">'
+              '<filter id="f"><feGaussianBlur stdDeviation="500"/>'
+              '<feMorphology radius="400"/><feTurbulence baseFrequency="0.9" numOctaves="100"/>'
+              '</filter>' + '<rect width="4000" height="4000" filter="url(#f)"/>' * 50 +
+              '</svg>\n')
+write("img-svg-filter.png", FILTER_SVG)  # the name does not matter, the content does
+case("img-svg-filter", "predict good.h5 img-svg-filter.png", "not an image Mirada can read")
+# XPM and ICO, which GdkPixbuf also opens.
+write("img-xpm.png", '/* XPM */\nstatic char *x[] = {"1 1 1 1", "a c #ff0000", "a"};\n')
+case("img-xpm", "predict good.h5 img-xpm.png", "not an image Mirada can read")
+# A progressive JPEG with thousands of scans, each a pass over every block
+# of the image: a 2048×2048 grey one (PIL, libjpeg), one of its AC scans
+# repeated 3000 times (64 KB; 7 s of decoding before the scan limit).
+def progressive_jpeg(size):
+    import io
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("L", (size, size), 128).save(out, "JPEG", progressive=True, quality=90)
+    return out.getvalue()
+
+
+def jpeg_scans(data):
+    """(start, end) of each SOS segment with its entropy-coded data."""
+    i, scans = 2, []
+    while i + 4 <= len(data) and data[i + 1] != 0xd9:
+        n = struct.unpack(">H", data[i + 2:i + 4])[0]
+        if data[i + 1] != 0xda:
+            i += 2 + n
+            continue
+        j = i + 2 + n
+        while not (data[j] == 0xff and data[j + 1] != 0 and not 0xd0 <= data[j + 1] <= 0xd7):
+            j += 1
+        scans.append((i, j))
+        i = j
+    return scans
+
+
+jpeg = progressive_jpeg(2048)
+scans = jpeg_scans(jpeg)
+ac = jpeg[scans[1][0]:scans[1][1]]
+write("img-jpeg-scans.jpg", jpeg[:scans[-1][1]] + ac * 3000 + b"\xff\xd9")
+case("img-jpeg-scans", "predict good.h5 img-jpeg-scans.jpg", "more than 100 scans")
+# A GIF animation of 2000 frames of 1000×1000 (each composited into a full
+# canvas by GdkPixbuf).
+frame = (b"\x2c" + struct.pack("<HHHHB", 0, 0, 1000, 1000, 0) + b"\x02" +
+         b"\x02\x4c\x01\x00")
+write("img-gif-frames.gif", b"GIF89a" + struct.pack("<HHBBB", 1000, 1000, 0x80, 0, 0) +
+      b"\x00\x00\x00\xff\xff\xff" + frame * 2000 + b"\x3b")
+case("img-gif-frames", "predict good.h5 img-gif-frames.gif", "more than 256 frames")
 
 with open(path("EXPECTED.tsv"), "w") as f:
     f.write("# case\tcommand (run in this folder)\texit\tstderr substring\n")
