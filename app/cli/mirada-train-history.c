@@ -246,7 +246,14 @@ draw_chart (cairo_t *cr, PangoLayout *layout, const MirEpochStats *stats, guint 
     }
   cairo_restore (cr);
 
-  /* The legend, top right inside the plot. */
+  /* The legend, top right inside the plot, on white over the curves. */
+  cairo_set_dash (cr, NULL, 0, 0);
+  cairo_set_line_width (cr, 1.0);
+  cairo_rectangle (cr, px1 - 200, py0 + 2, 196, has_val ? 46 : 24);
+  cairo_set_source_rgb (cr, 1, 1, 1);
+  cairo_fill_preserve (cr);
+  cairo_set_source_rgb (cr, 0.7, 0.7, 0.7);
+  cairo_stroke (cr);
   for (int v = 0; v < (has_val ? 2 : 1); v++)
     {
       const double *rgb = v ? val_rgb : train_rgb;
