@@ -12,6 +12,8 @@
   tests/gen/make-datasets.py, --history CSV/JSON agreeing with the epoch
   lines printed (4 decimals), --history-png a PNG of the documented size,
   and no progress line when stderr is a pipe.
+- Bad option values (out of range, unknown names) are usage errors: exit 1
+  and the "--help" hint, in every command.
 
 Standard library only.  Prints TAP.
 """
@@ -127,5 +129,20 @@ with tempfile.TemporaryDirectory() as tmp:
     p = run("train", "--dataset", os.path.join(DATA, "bad", "truncated.tar.gz"), "-o",
             os.path.join(tmp, "t.h5"))
     check(p.returncode == 2 and "truncated" in p.stderr, "a truncated archive: exit 2", p.stderr)
+
+# --- one rule for bad option values: a usage error, exit 1 ---------------
+MODEL = os.path.join(ROOT, "resources", "default", "model.h5")
+SCENE = os.path.join(ROOT, "resources", "default", "scene.png")
+for args in (["predict", MODEL, SCENE, "--top", "0"],
+             ["detect", MODEL, SCENE, "-t", "1.5"],
+             ["detect", MODEL, SCENE, "--radius", "0"],
+             ["detect", MODEL, SCENE, "--classes", "no-such-class"],
+             ["activations", MODEL, SCENE, "--layer", "conv2d", "--colormap", "nope"],
+             ["gradcam", MODEL, SCENE, "--colormap", "nope"],
+             ["train", "--dataset", "fashion-mnist", "-o", "x.h5", "--epochs", "0"]):
+    p = run(*args)
+    check(p.returncode == 1 and "--help" in p.stderr,
+          "bad option value, exit 1 with the usage hint: " + " ".join(args[:1] + args[3:]),
+          "exit %d: %s" % (p.returncode, p.stderr))
 
 finish()

@@ -211,7 +211,7 @@ mirada_cmd_gradcam (int argc, char **argv)
 
   if (!(run_methods = parse_methods (method, all_methods, &error)) ||
       (cmap_name && !mir_colormap_from_name (cmap_name, &cmap, &error)))
-    return mirada_cli_fail (error);
+    return mirada_cli_usage_error ("gradcam", error->message);
   if (!(alpha >= 0 && alpha <= 1))
     return mirada_cli_usage_error ("gradcam", _("--alpha must be between 0 and 1"));
   {
