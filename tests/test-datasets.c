@@ -128,6 +128,7 @@ test_broken (void)
   } cases[] = {
     { "bad/truncated.tar.gz", FALSE, MIR_ERROR_FORMAT, "truncated" },
     { "bad/not-a-tar.tar.gz", FALSE, MIR_ERROR_FORMAT, "not a tar archive" },
+    { "bad/cifar-10-python.tar.gz", FALSE, MIR_ERROR_UNSUPPORTED, "binary version" },
     { "bad/partial-record", FALSE, MIR_ERROR_FORMAT, "3073-byte records" },
     { "bad/cifar100-as-10", FALSE, MIR_ERROR_FORMAT, "3073-byte records" },
     { "bad/bad-label", FALSE, MIR_ERROR_FORMAT, "label 200" },

@@ -246,7 +246,7 @@ tar_collect (const char *path, GHashTable *files, GError **error)
   g_autofree char *display = g_filename_display_name (path);
   g_autofree char *long_name = NULL;
   Tar t = { NULL, display };
-  gboolean ok = FALSE;
+  gboolean ok = FALSE, pickles = FALSE;
   gsize total = 0;
 
   if (!mir_file_check (path, G_MAXSIZE, _("dataset archives"), NULL, error))
@@ -306,6 +306,8 @@ tar_collect (const char *path, GHashTable *files, GError **error)
       else
         name = g_strndup ((const char *) h, 100);
       base = strrchr (name, '/') ? strrchr (name, '/') + 1 : name;
+      if (g_str_equal (base, "data_batch_1") || g_str_equal (base, "train"))
+        pickles = TRUE;
       if ((type == '0' || type == '\0') && cifar_wanted (base))
         {
           guint8 *data;
@@ -335,6 +337,13 @@ tar_collect (const char *path, GHashTable *files, GError **error)
         }
       else if (!tar_skip (&t, padded, error))
         goto out;
+    }
+  if (pickles && g_hash_table_size (files) == 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                   _("'%s' is the Python (pickle) version of CIFAR; Mirada reads the binary "
+                     "version (cifar-10-binary.tar.gz, cifar-100-binary.tar.gz)"), display);
+      goto out;
     }
   ok = TRUE;
 out:

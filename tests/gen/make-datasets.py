@@ -136,6 +136,9 @@ write(os.path.join(bad, "truncated.tar.gz"), gzip.compress(whole[:len(whole) // 
 write(os.path.join(bad, "not-a-tar.tar.gz"), gzip.compress(b"hello " * 200, mtime=0))
 write(os.path.join(bad, "partial-record", "data_batch_1.bin"), b1[:-100])
 write(os.path.join(bad, "cifar100-as-10", "data_batch_1.bin"), tr)  # 3074-byte records
+tar_gz(os.path.join(bad, "cifar-10-python.tar.gz"),
+       [("cifar-10-batches-py/data_batch_1", b"\x80\x02}q\x00."),
+        ("cifar-10-batches-py/batches.meta", b"\x80\x02}q\x00.")])
 lab = bytearray(b1)
 lab[3073] = 200
 write(os.path.join(bad, "bad-label", "data_batch_1.bin"), bytes(lab))
