@@ -196,8 +196,9 @@ batch_done_cb (guint epoch, guint batch, guint n_batches, double running_loss,
     return;
   job->progress_shown = now;
   /* TRANSLATORS: the progress line within an epoch: epoch, epochs, batch, batches, loss. */
-  fprintf (stderr, _("\r\033[KEpoch %u/%u: batch %u/%u, loss %.4f"), epoch,
-           job->options.epochs, batch, n_batches, running_loss);
+  fputs ("\r\033[K", stderr);
+  fprintf (stderr, _("Epoch %u/%u: batch %u/%u, loss %.4f"), epoch, job->options.epochs, batch,
+           n_batches, running_loss);
   fflush (stderr);
 }
 
