@@ -126,6 +126,13 @@ with tempfile.TemporaryDirectory() as tmp:
     check(side.get("class_names") == [str(i) for i in range(10)],
           "IDX folder: the digits are the class names", str(side))
 
+    p = run("train", "--dataset", os.path.join(DATA, "mnist-idx"), "--epochs", "2", "--batch", "2",
+            "--validation-split", "0", "--history", "-", "-o", os.path.join(tmp, "m2.h5"))
+    rows = list(csv.DictReader(p.stdout.splitlines()))
+    check(p.returncode == 0 and [r["epoch"] for r in rows] == ["1", "2"] and
+          "Epoch 2/2" in p.stderr,
+          "--history -: one CSV table on stdout, the report on stderr", p.stdout + p.stderr)
+
     p = run("train", "--dataset", os.path.join(DATA, "bad", "truncated.tar.gz"), "-o",
             os.path.join(tmp, "t.h5"))
     check(p.returncode == 2 and "truncated" in p.stderr, "a truncated archive: exit 2", p.stderr)

@@ -184,6 +184,24 @@ typedef struct
   gint64 progress_shown;    /* monotonic time of the last update */
 } TrainJob;
 
+/* Files are rewritten after every epoch: a chart to watch, and the epochs
+ * so far kept if the run is stopped.  Standard output ("-") gets them once,
+ * at the end (@final). */
+static void
+write_history (TrainJob *job, gboolean final)
+{
+  const MirEpochStats *stats = (const MirEpochStats *) job->history->data;
+
+  if (job->history->len == 0)
+    return;
+  if (job->history_error == NULL && job->history_path != NULL &&
+      mirada_output_is_stdout (job->history_path) == final)
+    mirada_train_history_save (job->history_path, stats, job->history->len, &job->history_error);
+  if (job->history_error == NULL && job->history_png != NULL &&
+      mirada_output_is_stdout (job->history_png) == final)
+    mirada_train_history_png (job->history_png, stats, job->history->len, &job->history_error);
+}
+
 /* The line within an epoch, on a terminal only, at most 10 times a second. */
 static void
 batch_done_cb (guint epoch, guint batch, guint n_batches, double running_loss,
@@ -213,14 +231,7 @@ epoch_done_cb (const MirEpochStats *s, gpointer user_data)
       fflush (stderr);
     }
   g_array_append_val (job->history, *s);
-  /* Rewritten after every epoch: a chart to watch, and the epochs so far
-   * kept if the run is stopped. */
-  if (job->history_error == NULL && job->history_path != NULL)
-    mirada_train_history_save (job->history_path, (const MirEpochStats *) job->history->data,
-                               job->history->len, &job->history_error);
-  if (job->history_error == NULL && job->history_png != NULL)
-    mirada_train_history_png (job->history_png, (const MirEpochStats *) job->history->data,
-                              job->history->len, &job->history_error);
+  write_history (job, FALSE);
   if (s->has_validation)
     g_print (_("Epoch %u/%u: loss %.4f, accuracy %.4f, validation loss %.4f, validation accuracy %.4f (%.1f s)\n"),
              s->epoch, s->n_epochs, s->loss, s->accuracy, s->val_loss, s->val_accuracy, s->seconds);
@@ -257,8 +268,9 @@ sigint_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* @data: the dataset when it is read before the model (a fixed format, its
- * image size known), or NULL (28×28 grey, "background" included). */
+/* @data: a dataset in a fixed format other than Fashion-MNIST (CIFAR, IDX),
+ * read before the model: the default architecture takes its image size and
+ * has one output per class.  NULL: 28×28 grey, "background" included. */
 static MirModel *
 build_model (const char *arch, const MirDataset *data, guint32 seed, GError **error)
 {
@@ -266,8 +278,7 @@ build_model (const char *arch, const MirDataset *data, guint32 seed, GError **er
   gsize len = 0;
   g_autoptr(MirModel) model = NULL;
 
-  if (g_strcmp0 (arch, "default") == 0 && data != NULL &&
-      !(data->height == 28 && data->width == 28 && data->channels == 1))
+  if (g_strcmp0 (arch, "default") == 0 && data != NULL)
     json = g_strdup_printf (default_arch_template, (int) data->height, (int) data->width,
                             (int) data->channels, data->n_classes);
   else if (g_strcmp0 (arch, "default") == 0)
@@ -394,7 +405,8 @@ mirada_cmd_train (int argc, char **argv)
   if (!folder && data == NULL)
     return mirada_cli_fail (error);
 
-  if (!(model = build_model (arch ? arch : "default", data, (guint32) seed, &error)))
+  if (!(model = build_model (arch ? arch : "default", fashion ? NULL : data, (guint32) seed,
+                             &error)))
     return mirada_cli_fail (error);
   in = mir_model_get_input_shape (model, 0);
   if (model->inputs->len != 1 || in->ndim != 4 || in->dim[1] <= 0 || in->dim[2] <= 0)
@@ -524,6 +536,7 @@ mirada_cmd_train (int argc, char **argv)
   g_task_run_in_thread (task, train_worker);
   g_main_loop_run (loop);
   g_source_remove (sig);
+  write_history (&job, TRUE);
   g_clear_pointer (&job.history, g_array_unref);
 
   if (!job.ok)
