@@ -114,6 +114,21 @@ with tempfile.TemporaryDirectory() as tmp:
         ok_png = head[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", head[16:24]) == (1000, 500)
     check(ok_png, "--history-png: a 1000×500 PNG")
 
+    # evaluate reads the test batch of the same archive: its support per class
+    # is what the generator wrote into test_batch.bin.
+    exp = json.load(open(os.path.join(DATA, "expected.json")))["cifar10"]
+    p = run("evaluate", os.path.join(tmp, "c.h5"), os.path.join(DATA, "cifar-10-binary.tar.gz"))
+    support = {}
+    for line in p.stdout.splitlines():
+        m = re.match(r"(\S+)\s+[0-9.]+\s+[0-9.]+\s+(\d+)$", line)
+        if m and m.group(1) in exp["names"]:
+            support[m.group(1)] = int(m.group(2))
+    want = {n: exp["test_labels"].count(i) for i, n in enumerate(exp["names"])}
+    check(p.returncode == 0 and "of %d)" % len(exp["test_labels"]) in p.stdout and
+          all(support.get(n, 0) == want[n] for n in want if want[n] > 0),
+          "evaluate on the archive: the test batch, support per class as generated",
+          p.stdout + p.stderr + str(want))
+
     hjson = os.path.join(tmp, "h.json")
     p = run("train", "--dataset", os.path.join(DATA, "mnist-idx"), "--epochs", "2", "--batch", "2",
             "--validation-split", "0", "--history", hjson, "-o", os.path.join(tmp, "m.h5"))
