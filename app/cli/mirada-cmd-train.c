@@ -213,8 +213,8 @@ batch_done_cb (guint epoch, guint batch, guint n_batches, double running_loss,
   if (!job->progress || (batch < n_batches && now - job->progress_shown < G_USEC_PER_SEC / 10))
     return;
   job->progress_shown = now;
-  /* TRANSLATORS: the progress line within an epoch: epoch, epochs, batch, batches, loss. */
   fputs ("\r\033[K", stderr);
+  /* TRANSLATORS: the progress line within an epoch: epoch, epochs, batch, batches, loss. */
   fprintf (stderr, _("Epoch %u/%u: batch %u/%u, loss %.4f"), epoch, job->options.epochs, batch,
            n_batches, running_loss);
   fflush (stderr);
