@@ -11,7 +11,8 @@
 - train on CIFAR-10 (the .tar.gz) and an IDX folder made by
   tests/gen/make-datasets.py, --history CSV/JSON agreeing with the epoch
   lines printed (4 decimals), --history-png a PNG of the documented size,
-  and no progress line when stderr is a pipe.
+  a progress line on a pseudo-terminal and none when stderr is a pipe;
+  evaluate on the archive reads its test batch.
 - Bad option values (out of range, unknown names) are usage errors: exit 1
   and the "--help" hint, in every command.
 
@@ -128,6 +129,28 @@ with tempfile.TemporaryDirectory() as tmp:
           all(support.get(n, 0) == want[n] for n in want if want[n] > 0),
           "evaluate on the archive: the test batch, support per class as generated",
           p.stdout + p.stderr + str(want))
+
+    # On a terminal (a pseudo-terminal here) the progress line shows.
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([MIRADA, "train", "--dataset", os.path.join(DATA, "cifar-10-binary.tar.gz"),
+                             "--epochs", "1", "--batch", "1", "--validation-split", "0",
+                             "-o", os.path.join(tmp, "t.h5")],
+                            stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    tty = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        tty += chunk
+    os.close(master)
+    rc = proc.wait(timeout=120)
+    check(rc == 0 and b"batch 5/5" in tty and b"\r\x1b[K" in tty,
+          "on a terminal: the progress line within the epoch", repr(tty[-300:]))
 
     hjson = os.path.join(tmp, "h.json")
     p = run("train", "--dataset", os.path.join(DATA, "mnist-idx"), "--epochs", "2", "--batch", "2",
