@@ -190,7 +190,7 @@ typedef struct
 static void
 write_history (TrainJob *job, gboolean final)
 {
-  const MirEpochStats *stats = (const MirEpochStats *) job->history->data;
+  const MirEpochStats *stats = (const MirEpochStats *) (const void *) job->history->data;
 
   if (job->history->len == 0)
     return;
