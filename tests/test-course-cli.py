@@ -184,6 +184,8 @@ for args in (["predict", MODEL, SCENE, "--top", "0"],
              ["detect", MODEL, SCENE, "--classes", "no-such-class"],
              ["activations", MODEL, SCENE, "--layer", "conv2d", "--colormap", "nope"],
              ["gradcam", MODEL, SCENE, "--colormap", "nope"],
+             ["gradcam", MODEL, SCENE, "--class", "no-such-class"],
+             ["gradcam", MODEL, SCENE, "--window", "0,0,5000,5000"],
              ["train", "--dataset", "fashion-mnist", "-o", "x.h5", "--epochs", "0"]):
     p = run(*args)
     check(p.returncode == 1 and "--help" in p.stderr,

@@ -241,7 +241,7 @@ mirada_cmd_gradcam (int argc, char **argv)
           g_set_error (&error, MIR_ERROR, MIR_ERROR_INVALID,
                        _("The window %d,%d,%d,%d does not lie inside the %d×%d image"),
                        wx, wy, ww, wh, image->width, image->height);
-          return mirada_cli_fail (error);
+          return mirada_cli_usage_error ("gradcam", error->message);
         }
       crop = mir_image_crop (image, wx, wy, ww, wh, &error);
       if (crop == NULL)
@@ -254,7 +254,7 @@ mirada_cmd_gradcam (int argc, char **argv)
   if (layer_name && (opts.layer = mirada_cli_find_layer (model, layer_name, &error)) < 0)
     return mirada_cli_fail (error);
   if (class_name && (opts.class_index = mirada_cli_parse_class (model, class_name, &error)) < 0)
-    return mirada_cli_fail (error);
+    return mirada_cli_usage_error ("gradcam", error->message);
   opts.complement = complement;
   if (class_name && mir_model_is_binary_sigmoid (model) && opts.class_index <= 1)
     {
