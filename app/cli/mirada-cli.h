@@ -35,7 +35,9 @@ int mirada_cmd_scene    (int argc, char **argv);
 
 /* Prints "mirada: <message>" on stderr and returns 2 (@error is not freed). */
 int       mirada_cli_fail       (GError *error);
-/* Prints "mirada <cmd>: <message>" and a hint to use --help; returns 1. */
+/* Prints "mirada <cmd>: <message>" and a hint to use --help; returns 1.
+ * Every bad option value goes here (out of range, unparsable, an unknown
+ * name), also when it is only known to be bad after the model is loaded. */
 int       mirada_cli_usage_error (const char *cmd, const char *message);
 /* When nothing says how @model (opened from @path) scales its input
  * (meta.preprocess_from UNKNOWN), keeps a note saying that 0..255 is assumed

@@ -132,7 +132,7 @@ mirada_cmd_activations (int argc, char **argv)
   }
   if (!parse_norm (norm_name, &opts.norm, &error) ||
       (cmap_name && !mir_colormap_from_name (cmap_name, &opts.colormap, &error)))
-    return mirada_cli_fail (error);
+    return mirada_cli_usage_error ("activations", error->message);
   opts.per_row = per_row;
   opts.scale = scale;
   opts.gap = gap;
@@ -165,7 +165,9 @@ mirada_cmd_activations (int argc, char **argv)
     g_autofree char *shape = mir_tensor_shape_string (act);
     for (gint64 k = 0; k < c; k++)
       dead += stats[k].dead;
-    g_print (_("Layer '%s', output %s: %" PRId64 " channels, %u dead on this image\n"),
+    g_print (ngettext ("Layer '%s', output %s: %" PRId64 " channel, %u dead on this image\n",
+                       "Layer '%s', output %s: %" PRId64 " channels, %u dead on this image\n",
+                       (gulong) MIN (c, G_MAXULONG)),
              layer_name, shape, c, dead);
     if (stats_flag)
       {

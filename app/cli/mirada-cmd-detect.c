@@ -887,7 +887,7 @@ mirada_cmd_detect (int argc, char **argv)
       {
         g_set_error (&error, MIR_ERROR, MIR_ERROR_INVALID,
                      _("Neighbourhood radius must be at least 1, not %d"), radius);
-        return mirada_cli_fail (error);
+        return mirada_cli_usage_error ("detect", error->message);
       }
     if (classes_s)
       {
@@ -899,7 +899,7 @@ mirada_cmd_detect (int argc, char **argv)
           {
             gint c = mir_detect_grid_find_class (grid, g_strstrip (names[q]), &error);
             if (c < 0)
-              return mirada_cli_fail (error);
+              return mirada_cli_usage_error ("detect", error->message);
             params->classes[c].enabled = TRUE;
           }
       }
@@ -911,24 +911,25 @@ mirada_cmd_detect (int argc, char **argv)
           {
             gint c = mir_detect_grid_find_class (grid, complements[q], &error);
             if (c < 0)
-              return mirada_cli_fail (error);
+              return mirada_cli_usage_error ("detect", error->message);
             params->classes[c].complement = TRUE;
           }
       }
     for (guint q = 0; thresholds && thresholds[q]; q++)
       if (!apply_class_value (params, grid, thresholds[q], TRUE, &error))
-        return mirada_cli_fail (error);
+        return mirada_cli_usage_error ("detect", error->message);
     for (guint q = 0; exceptions && exceptions[q]; q++)
       if (!apply_class_value (params, grid, exceptions[q], FALSE, &error))
-        return mirada_cli_fail (error);
+        return mirada_cli_usage_error ("detect", error->message);
+    /* Out-of-range option values are usage errors (exit 1), as everywhere. */
     if (!mir_detect_params_check (params, grid, &error))
-      return mirada_cli_fail (error);
+      return mirada_cli_usage_error ("detect", error->message);
 
     for (guint q = 0; sweeps && sweeps[q]; q++)
       {
         SweepAxis *axis = parse_sweep (sweeps[q], grid, &error);
         if (axis == NULL)
-          return mirada_cli_fail (error);
+          return mirada_cli_usage_error ("detect", error->message);
         g_ptr_array_add (axes, axis);
       }
     if (axes->len > 0)

@@ -192,7 +192,7 @@ mirada_cmd_evaluate (int argc, char **argv)
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Batch size (default 64)"), "N" },
     { NULL }
   };
-  g_autoptr(GOptionContext) context = g_option_context_new (_("MODEL fashion-mnist|DIR"));
+  g_autoptr(GOptionContext) context = g_option_context_new (_("MODEL fashion-mnist|DIR|CIFAR|IDX-DIR"));
   g_autoptr(GError) error = NULL;
   int ret;
   g_autoptr(MirModel) model = NULL;
@@ -234,13 +234,28 @@ mirada_cmd_evaluate (int argc, char **argv)
                    _("The model must take one image input of fixed size"));
       return mirada_cli_fail (error);
     }
+  /* The test part of a dataset in a fixed format: CIFAR's test batch, the
+   * IDX folder's t10k files. */
   if (g_strcmp0 (argv[2], "fashion-mnist") == 0)
     data = mir_dataset_load_fashion_mnist (NULL, FALSE, &error);
+  else if (mir_dataset_detect_format (argv[2]) == MIR_DATASET_FORMAT_CIFAR)
+    data = mir_dataset_load_cifar (argv[2], FALSE, &error);
+  else if (mir_dataset_detect_format (argv[2]) == MIR_DATASET_FORMAT_IDX)
+    data = mir_dataset_load_idx_folder (argv[2], FALSE, &error);
   else
     data = mir_dataset_load_directory (argv[2], in->dim[1], in->dim[2], in->dim[3], decode_image,
                                        model, NULL, &error);
   if (data == NULL)
     return mirada_cli_fail (error);
+  if (data->height != in->dim[1] || data->width != in->dim[2] || data->channels != in->dim[3])
+    {
+      g_set_error (&error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("The images of '%s' are %" PRId64 "×%" PRId64 "×%" PRId64
+                     " but the model takes %" PRId64 "×%" PRId64 "×%" PRId64),
+                   argv[2], data->height, data->width, data->channels, in->dim[1],
+                   in->dim[2], in->dim[3]);
+      return mirada_cli_fail (error);
+    }
   if (background < 0 || background > 1000000)
     return mirada_cli_usage_error ("evaluate", _("--background must be between 0 and 1000000"));
   if (background > 0)

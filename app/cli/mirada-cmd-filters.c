@@ -372,7 +372,7 @@ mirada_cmd_filters (int argc, char **argv)
       filters = parse_filters (def, units, &error);
     }
   if (filters == NULL)
-    return mirada_cli_fail (error);
+    return mirada_cli_usage_error ("filters", error->message);
   if (!no_cache)
     cache = mir_filter_cache_ref (mir_filter_cache_get_default ());
   if (compare)
@@ -392,7 +392,9 @@ mirada_cmd_filters (int argc, char **argv)
                                      &error)))
     return mirada_cli_fail (error);
   first = patterns->pdata[0];
-  g_print (_("%u patterns for layer '%s' (%d×%d px, %d steps, %s)\n"), patterns->len,
+  g_print (ngettext ("%u pattern for layer '%s' (%d×%d px, %d steps, %s)\n",
+                     "%u patterns for layer '%s' (%d×%d px, %d steps, %s)\n", patterns->len),
+           patterns->len,
            node->name, first->width, first->height, steps,
            compare ? _("seed above regularized")
                    : opts.method == MIR_FILTER_METHOD_SEED ? "seed" : "regularized");

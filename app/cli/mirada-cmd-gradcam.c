@@ -212,7 +212,7 @@ mirada_cmd_gradcam (int argc, char **argv)
 
   if (!(run_methods = parse_methods (method, all_methods, &error)) ||
       (cmap_name && !mir_colormap_from_name (cmap_name, &cmap, &error)))
-    return mirada_cli_fail (error);
+    return mirada_cli_usage_error ("gradcam", error->message);
   if (!(alpha >= 0 && alpha <= 1))
     return mirada_cli_usage_error ("gradcam", _("--alpha must be between 0 and 1"));
   {
@@ -243,7 +243,7 @@ mirada_cmd_gradcam (int argc, char **argv)
           g_set_error (&error, MIR_ERROR, MIR_ERROR_INVALID,
                        _("The window %d,%d,%d,%d does not lie inside the %d×%d image"),
                        wx, wy, ww, wh, image->width, image->height);
-          return mirada_cli_fail (error);
+          return mirada_cli_usage_error ("gradcam", error->message);
         }
       crop = mir_image_crop (image, wx, wy, ww, wh, &error);
       if (crop == NULL)
@@ -256,7 +256,7 @@ mirada_cmd_gradcam (int argc, char **argv)
   if (layer_name && (opts.layer = mirada_cli_find_layer (model, layer_name, &error)) < 0)
     return mirada_cli_fail (error);
   if (class_name && (opts.class_index = mirada_cli_parse_class (model, class_name, &error)) < 0)
-    return mirada_cli_fail (error);
+    return mirada_cli_usage_error ("gradcam", error->message);
   opts.complement = complement;
   if (class_name && mir_model_is_binary_sigmoid (model) && opts.class_index <= 1)
     {

@@ -84,7 +84,8 @@ mirada_cmd_scene (int argc, char **argv)
       if (!mirada_image_save_png (scene->image, png, &error) ||
           !mirada_output_write (json, text, strlen (text), &error))
         return mirada_cli_fail (error);
-      g_print (_("%s: %u items\n"), png, scene->objects->len);
+      g_print (ngettext ("%s: %u item\n", "%s: %u items\n", scene->objects->len), png,
+               scene->objects->len);
     }
   return 0;
 }

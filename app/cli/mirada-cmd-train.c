@@ -8,12 +8,15 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <glib/gi18n.h>
 #include <glib-unix.h>
 
 #include "mirada-cli.h"
 #include "mirada-cli-util.h"
+#include "mirada-train-history.h"
 #include "mir-file.h"
 #include "mir-keras.h"
 #include "mir-keras-writer.h"
@@ -21,13 +24,16 @@
 #include "train/mir-trainer.h"
 #include "mir-scene.h"
 
-/* The default architecture: a small CNN for 28×28 grey images in the spirit
- * of the course notebook (seed 002: Conv-ReLU-MaxPool blocks, then Dense),
- * with 11 outputs: the 10 Fashion-MNIST classes and "background" (see
- * add_background_samples()).  About 12 MFLOPs per image. */
-static const char default_arch[] =
+/* The default architecture: a small CNN in the spirit of the course notebook
+ * (seed 002: Conv-ReLU-MaxPool blocks, then Dense), a printf template for
+ * the input's height, width and channels and the number of outputs.  For
+ * 28×28 grey images (Fashion-MNIST) it has 11 outputs: the 10 classes and
+ * "background" (see add_background_samples()); about 12 MFLOPs per image.
+ * For another dataset in a fixed format (CIFAR, IDX) it takes the dataset's
+ * image size and has one output per class. */
+static const char default_arch_template[] =
   "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"mirada_fashion\", \"layers\": ["
-  "{\"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 28, 28, 1],"
+  "{\"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, %d, %d, %d],"
   " \"dtype\": \"float32\", \"sparse\": false, \"ragged\": false, \"name\": \"input_1\"}},"
   "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"conv2d\", \"trainable\": true,"
   " \"dtype\": \"float32\", \"filters\": 32, \"kernel_size\": [3, 3], \"strides\": [1, 1],"
@@ -56,7 +62,7 @@ static const char default_arch[] =
   "{\"class_name\": \"Dropout\", \"config\": {\"name\": \"dropout_1\", \"trainable\": true,"
   " \"dtype\": \"float32\", \"rate\": 0.3}},"
   "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense_1\", \"trainable\": true,"
-  " \"dtype\": \"float32\", \"units\": 11, \"activation\": \"softmax\", \"use_bias\": true}}"
+  " \"dtype\": \"float32\", \"units\": %u, \"activation\": \"softmax\", \"use_bias\": true}}"
   "]}, \"keras_version\": \"2.15.0\", \"backend\": \"tensorflow\"}";
 
 #define BACKGROUND_CLASS "background"
@@ -169,11 +175,63 @@ typedef struct
   GMainLoop *loop;
   GError *error;
   gboolean ok;
+  /* Written by the training thread only, read after it ends. */
+  GArray *history;          /* MirEpochStats */
+  const char *history_path; /* --history, or NULL */
+  const char *history_png;  /* --history-png, or NULL */
+  GError *history_error;    /* the first failure to write them */
+  gboolean progress;        /* a progress line on stderr (a terminal) */
+  gint64 progress_shown;    /* monotonic time of the last update */
 } TrainJob;
+
+/* Files are rewritten after every epoch: a chart to watch, and the epochs
+ * so far kept if the run is stopped.  Standard output ("-") gets them once,
+ * at the end (@final). */
+static void
+write_history (TrainJob *job, gboolean final)
+{
+  const MirEpochStats *stats = (const MirEpochStats *) (const void *) job->history->data;
+
+  if (job->history->len == 0)
+    return;
+  if (job->history_error == NULL && job->history_path != NULL &&
+      mirada_output_is_stdout (job->history_path) == final)
+    mirada_train_history_save (job->history_path, stats, job->history->len, &job->history_error);
+  if (job->history_error == NULL && job->history_png != NULL &&
+      mirada_output_is_stdout (job->history_png) == final)
+    mirada_train_history_png (job->history_png, stats, job->history->len, &job->history_error);
+}
+
+/* The line within an epoch, on a terminal only, at most 10 times a second. */
+static void
+batch_done_cb (guint epoch, guint batch, guint n_batches, double running_loss,
+               gpointer user_data)
+{
+  TrainJob *job = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (!job->progress || (batch < n_batches && now - job->progress_shown < G_USEC_PER_SEC / 10))
+    return;
+  job->progress_shown = now;
+  fputs ("\r\033[K", stderr);
+  /* TRANSLATORS: the progress line within an epoch: epoch, epochs, batch, batches, loss. */
+  fprintf (stderr, _("Epoch %u/%u: batch %u/%u, loss %.4f"), epoch, job->options.epochs, batch,
+           n_batches, running_loss);
+  fflush (stderr);
+}
 
 static void
 epoch_done_cb (const MirEpochStats *s, gpointer user_data)
 {
+  TrainJob *job = user_data;
+
+  if (job->progress)
+    {
+      fputs ("\r\033[K", stderr);
+      fflush (stderr);
+    }
+  g_array_append_val (job->history, *s);
+  write_history (job, FALSE);
   if (s->has_validation)
     g_print (_("Epoch %u/%u: loss %.4f, accuracy %.4f, validation loss %.4f, validation accuracy %.4f (%.1f s)\n"),
              s->epoch, s->n_epochs, s->loss, s->accuracy, s->val_loss, s->val_accuracy, s->seconds);
@@ -210,15 +268,21 @@ sigint_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* @data: a dataset in a fixed format other than Fashion-MNIST (CIFAR, IDX),
+ * read before the model: the default architecture takes its image size and
+ * has one output per class.  NULL: 28×28 grey, "background" included. */
 static MirModel *
-build_model (const char *arch, guint32 seed, GError **error)
+build_model (const char *arch, const MirDataset *data, guint32 seed, GError **error)
 {
   g_autofree char *json = NULL;
   gsize len = 0;
   g_autoptr(MirModel) model = NULL;
 
-  if (g_strcmp0 (arch, "default") == 0)
-    json = g_strdup (default_arch);
+  if (g_strcmp0 (arch, "default") == 0 && data != NULL)
+    json = g_strdup_printf (default_arch_template, (int) data->height, (int) data->width,
+                            (int) data->channels, data->n_classes);
+  else if (g_strcmp0 (arch, "default") == 0)
+    json = g_strdup_printf (default_arch_template, 28, 28, 1, 11u);
   else if (!(json = mir_file_read (arch, MIR_FILE_MAX_CONFIG, _("model configurations"), &len,
                                    error)))
     return NULL;
@@ -241,6 +305,8 @@ mirada_cmd_train (int argc, char **argv)
   g_autofree char *optimizer = NULL;
   g_autofree char *preprocess = NULL;
   g_autofree char *validation_dir = NULL;
+  g_autofree char *history = NULL;
+  g_autofree char *history_png = NULL;
   int epochs = 10, batch = 32, seed = 1, shift = 2;
   double lr = 0, momentum = 0, val_split = NAN; /* not given: 0.1 */
   gboolean augment = FALSE, flip = FALSE;
@@ -249,7 +315,7 @@ mirada_cmd_train (int argc, char **argv)
   int threads = 0;
   GOptionEntry entries[] = {
     { "arch", 0, 0, G_OPTION_ARG_FILENAME, &arch, N_("Architecture: \"default\" or a Keras model config JSON file"), N_("ARCH") },
-    { "dataset", 0, 0, G_OPTION_ARG_FILENAME, &dataset_arg, N_("\"fashion-mnist\" or a folder with one subfolder of images per class"), N_("DATASET") },
+    { "dataset", 0, 0, G_OPTION_ARG_FILENAME, &dataset_arg, N_("\"fashion-mnist\", a folder with one subfolder of images per class, CIFAR-10/100 binary (the .tar.gz or its folder) or a folder of MNIST-style IDX files"), N_("DATASET") },
     { "epochs", 0, 0, G_OPTION_ARG_INT, &epochs, N_("Number of epochs (default 10)"), "N" },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Batch size (default 32)"), "N" },
     { "optimizer", 0, 0, G_OPTION_ARG_STRING, &optimizer, N_("adam (default) or sgd"), N_("NAME") },
@@ -265,6 +331,8 @@ mirada_cmd_train (int argc, char **argv)
     { "validation", 0, 0, G_OPTION_ARG_FILENAME, &validation_dir, N_("A second folder with one subfolder of images per class (the same classes) to validate on instead of a split"), N_("DIR") },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, N_("Worker threads, each training on a part of every batch (default 0: one per core); a seed reproduces a run for the same number"), "N" },
     { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("How pixels become inputs: none, scale (default), tf, caffe, torch"), N_("MODE") },
+    { "history", 0, 0, G_OPTION_ARG_FILENAME, &history, N_("Write the loss and accuracy of every epoch to FILE (JSON if it ends in .json, else CSV)"), N_("FILE") },
+    { "history-png", 0, 0, G_OPTION_ARG_FILENAME, &history_png, N_("Draw the loss and accuracy curves into FILE (PNG)"), N_("FILE") },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, N_("Where to save the model (.h5)"), N_("FILE") },
     { NULL }
   };
@@ -284,6 +352,8 @@ mirada_cmd_train (int argc, char **argv)
   const MirShape *in;
   gint64 trainable = 0, params;
   guint sig;
+  MirDatasetFormat format = MIR_DATASET_FORMAT_FOLDER;
+  gboolean fashion, folder;
 
   g_option_context_set_summary (context, _("Train a classifier and save it as a Keras 2 .h5 file."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
@@ -306,8 +376,17 @@ mirada_cmd_train (int argc, char **argv)
     return mirada_cli_usage_error ("train", error->message);
   if (preprocess && !mir_preprocess_mode_from_string (preprocess, &mode, &error))
     return mirada_cli_usage_error ("train", error->message);
-  if (validation_dir && g_strcmp0 (dataset_arg, "fashion-mnist") == 0)
+  fashion = g_strcmp0 (dataset_arg, "fashion-mnist") == 0;
+  if (!fashion)
+    format = mir_dataset_detect_format (dataset_arg);
+  folder = !fashion && format == MIR_DATASET_FORMAT_FOLDER;
+  if (validation_dir && !folder)
     return mirada_cli_usage_error ("train", _("--validation needs a folder dataset (--dataset DIR)"));
+  {
+    const char *const outputs[] = { history, history_png };
+    if ((ret = mirada_cli_check_outputs ("train", FALSE, outputs, G_N_ELEMENTS (outputs))) >= 0)
+      return ret;
+  }
   if (validation_dir && !isnan (val_split))
     return mirada_cli_usage_error ("train", _("Choose one of --validation and --validation-split"));
   if (isnan (val_split))
@@ -315,7 +394,19 @@ mirada_cmd_train (int argc, char **argv)
   else if (!(val_split >= 0 && val_split < 1))
     return mirada_cli_usage_error ("train", _("--validation-split must be at least 0 and below 1"));
 
-  if (!(model = build_model (arch ? arch : "default", (guint32) seed, &error)))
+  /* A dataset in a fixed format is read first: its image size is the
+   * default architecture's input. */
+  if (fashion)
+    data = mir_dataset_load_fashion_mnist (NULL, TRUE, &error);
+  else if (format == MIR_DATASET_FORMAT_CIFAR)
+    data = mir_dataset_load_cifar (dataset_arg, TRUE, &error);
+  else if (format == MIR_DATASET_FORMAT_IDX)
+    data = mir_dataset_load_idx_folder (dataset_arg, TRUE, &error);
+  if (!folder && data == NULL)
+    return mirada_cli_fail (error);
+
+  if (!(model = build_model (arch ? arch : "default", fashion ? NULL : data, (guint32) seed,
+                             &error)))
     return mirada_cli_fail (error);
   in = mir_model_get_input_shape (model, 0);
   if (model->inputs->len != 1 || in->ndim != 4 || in->dim[1] <= 0 || in->dim[2] <= 0)
@@ -325,12 +416,18 @@ mirada_cmd_train (int argc, char **argv)
       return mirada_cli_fail (error);
     }
 
-  if (g_strcmp0 (dataset_arg, "fashion-mnist") == 0)
-    data = mir_dataset_load_fashion_mnist (NULL, TRUE, &error);
-  else
-    data = load_folder (dataset_arg, in, &error);
-  if (data == NULL)
+  if (folder && !(data = load_folder (dataset_arg, in, &error)))
     return mirada_cli_fail (error);
+  if (data->height != in->dim[1] || data->width != in->dim[2] || data->channels != in->dim[3])
+    {
+      g_set_error (&error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("The images of '%s' are %" PRId64 "×%" PRId64 "×%" PRId64
+                     " but the architecture takes %" PRId64 "×%" PRId64 "×%" PRId64
+                     "; give --arch a model configuration with that input size"),
+                   dataset_arg, data->height, data->width, data->channels, in->dim[1],
+                   in->dim[2], in->dim[3]);
+      return mirada_cli_fail (error);
+    }
   if (validation_dir)
     {
       if (!(validation = load_folder (validation_dir, in, &error)) ||
@@ -366,7 +463,7 @@ mirada_cmd_train (int argc, char **argv)
    * images) would keep whole classes out of training.  Split each class
    * at random with the seed instead.  (Fashion-MNIST's files are already
    * shuffled; the trainer takes its tail, as Keras does.) */
-  if (g_strcmp0 (dataset_arg, "fashion-mnist") != 0)
+  if (folder)
     {
       if (validation == NULL)
         {
@@ -403,12 +500,32 @@ mirada_cmd_train (int argc, char **argv)
   job.options.lr_decay = lr_decay;
   job.options.lr_decay_every = (guint) lr_every;
   job.options.epoch_func = epoch_done_cb;
+  job.options.batch_func = batch_done_cb;
+  job.options.user_data = &job;
+  job.history = g_array_new (FALSE, FALSE, sizeof (MirEpochStats));
+  job.history_path = history;
+  job.history_png = history_png;
+  job.progress = isatty (STDERR_FILENO);
 
   params = mir_model_count_params (model, &trainable);
-  g_print (_("Training %s (%" PRId64 " parameters) on %" PRId64
-             " images in %u classes, %s, batch %d, %d epochs\n"),
-           arch ? arch : "default", params, data->n, data->n_classes,
-           mir_optimizer_kind_to_string (kind), batch, epochs);
+  {
+    g_autofree char *n_params = g_strdup_printf (
+      ngettext ("%" PRId64 " parameter", "%" PRId64 " parameters", (gulong) MIN (params, G_MAXULONG)),
+      params);
+    g_autofree char *n_images = g_strdup_printf (
+      ngettext ("%" PRId64 " image", "%" PRId64 " images", (gulong) MIN (data->n, G_MAXULONG)),
+      data->n);
+    g_autofree char *n_classes = g_strdup_printf (
+      ngettext ("%u class", "%u classes", data->n_classes), data->n_classes);
+    g_autofree char *n_epochs = g_strdup_printf (ngettext ("%d epoch", "%d epochs", epochs),
+                                                 epochs);
+
+    /* TRANSLATORS: "Training default (1,234 parameters) on 60000 images in 10 classes,
+     * adam, batch 32, 10 epochs"; the counts are translated on their own. */
+    g_print (_("Training %s (%s) on %s in %s, %s, batch %d, %s\n"), arch ? arch : "default",
+             n_params, n_images, n_classes, mir_optimizer_kind_to_string (kind), batch,
+             n_epochs);
+  }
 
   job.model = model;
   job.data = data;
@@ -419,6 +536,8 @@ mirada_cmd_train (int argc, char **argv)
   g_task_run_in_thread (task, train_worker);
   g_main_loop_run (loop);
   g_source_remove (sig);
+  write_history (&job, TRUE);
+  g_clear_pointer (&job.history, g_array_unref);
 
   if (!job.ok)
     {
@@ -446,6 +565,13 @@ mirada_cmd_train (int argc, char **argv)
   if (!mir_sidecar_save (sidecar, &model->meta, &error))
     return mirada_cli_fail (error);
   g_print (_("Saved %s and %s\n"), out, sidecar);
+  if (job.history_error != NULL)
+    {
+      g_clear_error (&job.error);
+      ret = mirada_cli_fail (job.history_error);
+      g_clear_error (&job.history_error);
+      return ret;
+    }
   if (job.error != NULL)
     {
       g_clear_error (&job.error);

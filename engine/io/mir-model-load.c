@@ -13,6 +13,7 @@
 #include "mir-model-load.h"
 #include "mir-onnx.h"
 #include "mir-sidecar.h"
+#include "mir-imagenet.h"
 #include "mir-tfjs.h"
 
 static const guint8 hdf5_signature[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
@@ -73,8 +74,8 @@ sniff (FILE *f, const char *path)
   return FORMAT_UNKNOWN;
 }
 
-MirModel *
-mir_model_load (const char *path, GError **error)
+static MirModel *
+load_file (const char *path, GError **error)
 {
   g_autofree char *display = NULL;
   g_autoptr(MirModel) model = NULL;
@@ -93,7 +94,7 @@ mir_model_load (const char *path, GError **error)
       g_autofree char *pb = g_build_filename (path, "saved_model.pb", NULL);
 
       if (g_file_test (mj, G_FILE_TEST_IS_REGULAR))
-        return mir_model_load (mj, error);
+        return load_file (mj, error);
       if (g_file_test (pb, G_FILE_TEST_EXISTS))
         g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
                      _("'%s' is a TensorFlow SavedModel folder, which Mirada does not read "
@@ -170,4 +171,23 @@ mir_model_load (const char *path, GError **error)
                                     model->meta.source, error))
     return NULL;
   return g_steal_pointer (&model);
+}
+
+MirModel *
+mir_model_load (const char *path, GError **error)
+{
+  MirModel *model;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  if (!(model = load_file (path, error)))
+    return NULL;
+  /* Nothing named the classes and there are 1000 of them: an ImageNet
+   * classifier (the Keras applications, torchvision and ONNX zoo exports all
+   * order their outputs by WordNet id). */
+  if (model->meta.class_names == NULL
+      && mir_model_get_n_classes (model) == MIR_IMAGENET_N_CLASSES
+      && !mir_model_is_binary_sigmoid (model))
+    model->meta.class_names = g_strdupv ((char **) mir_imagenet_class_names ());
+  return model;
 }

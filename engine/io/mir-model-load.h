@@ -11,7 +11,9 @@ G_BEGIN_DECLS
  * the sidecar and labels file next to it (mir-sidecar.h) into model->meta.
  * meta.preprocess_from tells where the preprocessing came from: the format,
  * the model's own Rescaling/Normalization layers, the labels file, the
- * sidecar, or UNKNOWN when nothing said it ('none' is then assumed). */
+ * sidecar, or UNKNOWN when nothing said it ('none' is then assumed).  A model
+ * with 1000 classes that nothing names gets the ImageNet names
+ * (mir-imagenet.h). */
 MirModel *mir_model_load (const char  *path,
                           GError     **error);
 

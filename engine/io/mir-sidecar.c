@@ -261,6 +261,81 @@ split_index (const char *line, guint64 *index, const char **rest)
   return TRUE;
 }
 
+/* Keras' imagenet_class_index.json: {"0": ["n01440764", "tench"], …}, one
+ * member per class, keyed by its index in decimal, the name last. */
+static char **
+keras_class_index_load (const char *path, const char *contents, gsize length, GError **error)
+{
+  g_autofree char *display = g_filename_display_name (path);
+  g_autofree char *quoted = g_strdup_printf ("'%s'", display);
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GList) members = NULL;
+  g_auto(GStrv) names = NULL;
+  JsonObject *root;
+  JsonNode *node;
+  guint n;
+
+  if (!(parser = mir_json_parse (contents, length, MIR_JSON_MAX_DEPTH, quoted, error)))
+    return NULL;
+  node = json_parser_get_root (parser);
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("'%s' is not a class index (expected a JSON object such as "
+                     "{\"0\": [\"n01440764\", \"tench\"], …})"),
+                   display);
+      return NULL;
+    }
+  root = json_node_get_object (node);
+  n = json_object_get_size (root);
+  if (n == 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("'%s' lists no class names"), display);
+      return NULL;
+    }
+  if (n > MIR_MAX_CLASS_NAMES)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("'%s' names %u classes; Mirada accepts at most %u"), display, n,
+                   MIR_MAX_CLASS_NAMES);
+      return NULL;
+    }
+  names = g_new0 (char *, n + 1);
+  members = json_object_get_members (root);
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      const char *key = l->data;
+      JsonNode *value = json_object_get_member (root, key);
+      JsonNode *name = NULL;
+      guint64 index;
+
+      if (!g_ascii_string_to_unsigned (key, 10, 0, n - 1, &index, NULL) || names[index] != NULL)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                       _("In '%s', the key '%s' is not a class index from 0 to %u, each once"),
+                       display, key, n - 1);
+          return NULL;
+        }
+      if (JSON_NODE_HOLDS_ARRAY (value) && json_array_get_length (json_node_get_array (value)) > 0)
+        {
+          JsonArray *a = json_node_get_array (value);
+          name = json_array_get_element (a, json_array_get_length (a) - 1);
+        }
+      else if (JSON_NODE_HOLDS_VALUE (value))
+        name = value;
+      if (name == NULL || !JSON_NODE_HOLDS_VALUE (name)
+          || json_node_get_value_type (name) != G_TYPE_STRING)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                       _("In '%s', class %s is not [\"id\", \"name\"] or a name"), display,
+                       key);
+          return NULL;
+        }
+      names[index] = g_strdup (json_node_get_string (name));
+    }
+  return g_steal_pointer (&names);
+}
+
 char **
 mir_labels_load (const char *path, gboolean *indexed_out, GError **error)
 {
@@ -281,6 +356,18 @@ mir_labels_load (const char *path, gboolean *indexed_out, GError **error)
                    _("'%s' is not a text file with one class name per line"), display);
       return NULL;
     }
+  {
+    const char *p = contents;
+
+    while (p < contents + length && g_ascii_isspace (*p))
+      p++;
+    if (p < contents + length && *p == '{')
+      {
+        if (indexed_out)
+          *indexed_out = FALSE;
+        return keras_class_index_load (path, contents, length, error);
+      }
+  }
 
   /* Line by line, in place: memory grows with the names kept, not with the
    * lines (a file of newlines costs nothing). */

@@ -26,7 +26,10 @@
  *   "0 5 Galoon" becomes "5 Galoon".  A Teachable Machine `labels.txt` (the
  *   indexed form, named `labels.txt`, or `<stem>.labels.txt` beside a
  *   `<stem>` ending in `keras_model`, Teachable Machine's export name) also
- *   implies its preprocessing ("tf") unless a sidecar says otherwise.
+ *   implies its preprocessing ("tf") unless a sidecar says otherwise.  A
+ *   labels file that starts with '{' is Keras' `imagenet_class_index.json`
+ *   form instead: {"0": ["n01440764", "tench"], …} (each class's index as
+ *   its key, the name last in its list).
  *
  * The sidecar wins over the labels file for the members it has.
  */

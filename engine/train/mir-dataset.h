@@ -2,7 +2,8 @@
  *
  * A dataset holds N images of H×W×C bytes (NHWC, uint8), one integer label
  * per image and the class names.  Readers: gzip IDX files (MNIST,
- * Fashion-MNIST) and folder-per-class image trees (like Keras'
+ * Fashion-MNIST, a folder of them), CIFAR-10/100 binary batches (the
+ * archive or its folder) and folder-per-class image trees (like Keras'
  * flow_from_directory; the app decodes the images).  Batches become NHWC
  * float tensors with the model's preprocessing and optional augmentation.
  */
@@ -66,6 +67,39 @@ MirDataset *mir_dataset_load_idx      (const char  *images_path,
 MirDataset *mir_dataset_load_fashion_mnist (const char  *dir,
                                             gboolean     train,
                                             GError     **error);
+
+typedef enum
+{
+  MIR_DATASET_FORMAT_FOLDER, /* one subfolder of images per class (or not a dataset) */
+  MIR_DATASET_FORMAT_CIFAR,  /* CIFAR-10/100 binary: a .tar.gz/.tar or its folder */
+  MIR_DATASET_FORMAT_IDX,    /* a folder of MNIST-style IDX files */
+} MirDatasetFormat;
+
+/* What @path holds, from its names: a folder with data_batch_1.bin,
+ * test_batch.bin, train.bin or test.bin (or a cifar-10-batches-bin or
+ * cifar-100-binary subfolder with them) or a file named .tar.gz, .tgz or
+ * .tar is CIFAR; a folder with train-images-idx3-ubyte or
+ * t10k-images-idx3-ubyte (also "train-images.idx3-ubyte", optionally .gz)
+ * is IDX; anything else is taken for a folder per class. */
+MirDatasetFormat mir_dataset_detect_format (const char *path);
+
+/* The CIFAR-10 or CIFAR-100 binary version (cifar-10-binary.tar.gz,
+ * cifar-100-binary.tar.gz, or either extracted), read without extracting
+ * anything: the training set (CIFAR-10: data_batch_N.bin in the order of N;
+ * CIFAR-100: train.bin) or the test set (test_batch.bin, test.bin).  Images
+ * are 32×32×3 (the records' planar RGB becomes HWC); CIFAR-100 uses the fine
+ * labels (the second label byte).  Class names from batches.meta.txt or
+ * fine_label_names.txt when present (CIFAR-10's ten names otherwise). */
+MirDataset *mir_dataset_load_cifar    (const char  *path,
+                                       gboolean     train,
+                                       GError     **error);
+
+/* A folder with train-images-idx3-ubyte and train-labels-idx1-ubyte (or
+ * the t10k- test files), plain or .gz.  Class names from a labels.txt in the
+ * folder (one per line), else "0", "1", … */
+MirDataset *mir_dataset_load_idx_folder (const char  *dir,
+                                         gboolean     train,
+                                         GError     **error);
 
 /* The 10 Fashion-MNIST class names, NULL-terminated. */
 const char *const *mir_fashion_mnist_class_names (void);
