@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <string.h>
 #include <glib/gi18n.h>
@@ -132,29 +133,29 @@ mirada_unit_explanation_describe (const MiradaUnitExplanation *e, const char *la
   GString *s = g_string_new (NULL);
   const MirUnitValue *v = &e->value;
 
-  g_string_append_printf (s, _("Unit (%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT ", %"
-                               G_GINT64_FORMAT ") of layer '%s'\n"), y, x, c, layer_name);
-  g_string_append_printf (s, _("Receptive field: rows %" G_GINT64_FORMAT "–%" G_GINT64_FORMAT
-                               ", columns %" G_GINT64_FORMAT "–%" G_GINT64_FORMAT " of the %"
-                               G_GINT64_FORMAT "×%" G_GINT64_FORMAT " input (%" G_GINT64_FORMAT
-                               "×%" G_GINT64_FORMAT " pixels)\n"),
+  g_string_append_printf (s, _("Unit (%" PRId64 ", %" PRId64 ", %"
+                               PRId64 ") of layer '%s'\n"), y, x, c, layer_name);
+  g_string_append_printf (s, _("Receptive field: rows %" PRId64 "–%" PRId64
+                               ", columns %" PRId64 "–%" PRId64 " of the %"
+                               PRId64 "×%" PRId64 " input (%" PRId64
+                               "×%" PRId64 " pixels)\n"),
                           e->field.y0, e->field.y1 - 1, e->field.x0, e->field.x1 - 1,
                           e->input_height, e->input_width, e->field.y1 - e->field.y0,
                           e->field.x1 - e->field.x0);
   if (e->padded.y0 != e->field.y0 || e->padded.x0 != e->field.x0 ||
       e->padded.y1 != e->field.y1 || e->padded.x1 != e->field.x1)
-    g_string_append_printf (s, _("Its window reaches past the image (rows %" G_GINT64_FORMAT "–%"
-                                 G_GINT64_FORMAT ", columns %" G_GINT64_FORMAT "–%"
-                                 G_GINT64_FORMAT "): that part is padding, zeros\n"),
+    g_string_append_printf (s, _("Its window reaches past the image (rows %" PRId64 "–%"
+                                 PRId64 ", columns %" PRId64 "–%"
+                                 PRId64 "): that part is padding, zeros\n"),
                             e->padded.y0, e->padded.y1 - 1, e->padded.x0, e->padded.x1 - 1);
   if (e->have_value)
     {
       if (g_str_has_suffix (v->kind, "pool"))
-        g_string_append_printf (s, _("%s of %" G_GINT64_FORMAT " input values = %.6g\n"),
+        g_string_append_printf (s, _("%s of %" PRId64 " input values = %.6g\n"),
                                 g_str_equal (v->kind, "max-pool") ? _("Maximum") : _("Mean"),
                                 v->n_terms, v->sum);
       else
-        g_string_append_printf (s, _("Σ input × weight over %" G_GINT64_FORMAT " terms = %.6g; "
+        g_string_append_printf (s, _("Σ input × weight over %" PRId64 " terms = %.6g; "
                                      "+ bias %.6g = %.6g; %s → %.6g\n"),
                                 v->n_terms, v->sum, v->bias, v->pre, v->activation, v->value);
       g_string_append_printf (s, _("The engine's output: %.6g (difference %.2g)\n"), v->engine,
