@@ -22,6 +22,7 @@
 #include "mirada-job.h"
 #include "mirada-image-io.h"
 #include "mirada-model-open.h"
+#include "mirada-unit-figure.h"
 #include "mirada-window.h"
 #include "mirada-canvas.h"
 #include "mirada-panel.h"
@@ -582,6 +583,12 @@ check_heatmap_zoom (MiradaHeatmapPanel *panel)
   g_assert_cmpint (mirada_heatmap_panel_get_zoomed (panel), ==, -1);
 }
 
+static gboolean
+unit_explained (gpointer data)
+{
+  return mirada_activations_panel_get_unit_text (data) != NULL;
+}
+
 /* Click channel 3 of the activation grid: it shows large, and the value
  * under the pointer is the layer's output computed here directly. */
 static void
@@ -657,6 +664,25 @@ check_channel_zoom (MiradaPanel *panel, MirModel *model, MirImage *image)
   g_assert_cmpint (ax, ==, 1);
   g_assert_cmpint (ay, ==, 2);
   g_assert_cmpfloat (value, ==, expected);
+
+  /* a click on that unit explains it (issue 19): the popover's text is what
+   * `mirada explain-unit` prints for the same input, layer and unit */
+  {
+    MiradaUnitExplanation e = { 0 };
+    g_autofree char *direct = NULL;
+
+    g_signal_emit_by_name (find_controller (picture, GTK_TYPE_GESTURE_CLICK), "pressed", 1, x, y);
+    wait_until (unit_explained, panel, 60, "the unit's explanation");
+    g_assert_true (mirada_unit_explain (model, image, layer, 2, 1, 3, NULL, &e, &error));
+    g_assert_no_error (error);
+    direct = mirada_unit_explanation_describe (&e, mir_model_get_node (model, (guint) layer)->name,
+                                               2, 1, 3);
+    g_test_message ("unit (2, 1, 3): %s", direct);
+    g_assert_cmpstr (mirada_activations_panel_get_unit_text (MIRADA_ACTIVATIONS_PANEL (panel)), ==, direct);
+    g_assert_true (e.have_value);
+    g_assert_cmpfloat (fabs (e.value.value - expected), <=, 1e-5 * MAX (1.0, fabs (expected)));
+    mirada_unit_explanation_clear (&e);
+  }
 
   g_assert_true (mirada_activations_panel_zoom_channel (MIRADA_ACTIVATIONS_PANEL (panel), -1));
   g_assert_true (gtk_picture_get_paintable (GTK_PICTURE (picture)) == GDK_PAINTABLE (grid));

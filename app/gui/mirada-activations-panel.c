@@ -13,6 +13,8 @@
 #include "visualize/mir-colormap.h"
 #include "mirada-activations-panel.h"
 #include "mirada-image-io.h"
+#include "mirada-job.h"
+#include "mirada-unit-figure.h"
 
 struct _MiradaActivationsPanel
 {
@@ -26,6 +28,15 @@ struct _MiradaActivationsPanel
   int grid_factor;               /* texture pixels per grid pixel */
   int zoom_channel;              /* -1: the grid */
   int zoom_factor;               /* texture pixels per activation value in the zoom */
+  /* what the shown activations were computed from, for "explain this unit" */
+  MirModel *model;
+  MirImage *input;
+  gint layer;
+  MiradaJobRunner *unit_runner;
+  GtkWidget *unit_popover;
+  GtkPicture *unit_picture;
+  GtkLabel *unit_label;
+  char *unit_text;               /* the last explanation shown, or NULL */
 };
 
 G_DEFINE_FINAL_TYPE (MiradaActivationsPanel, mirada_activations_panel, MIRADA_TYPE_PANEL)
@@ -45,6 +56,9 @@ typedef struct
   MirChannelStats *stats;
   char *layer_name;
   int factor;              /* texture pixels per grid pixel */
+  MirModel *model;         /* what it was computed from */
+  MirImage *input;
+  gint layer;
 } ActivationsResult;
 
 static void
@@ -63,6 +77,8 @@ activations_result_free (ActivationsResult *r)
   g_clear_pointer (&r->activation, mir_tensor_unref);
   g_free (r->stats);
   g_free (r->layer_name);
+  g_clear_pointer (&r->model, mir_model_unref);
+  g_clear_pointer (&r->input, mir_image_unref);
   g_free (r);
 }
 
@@ -118,6 +134,9 @@ activations_worker (MiradaJob     *mjob,
     }
   r->stats = g_steal_pointer (&stats);
   r->layer_name = g_strdup (node->name);
+  r->model = mir_model_ref (job->model);
+  r->input = mir_image_ref (job->input);
+  r->layer = job->layer;
   r->status = g_strdup_printf (ngettext ("“%s”: %d channel of %d×%d, %u all zero",
                                          "“%s”: %d channels of %d×%d, %u all zero", (gulong) channels),
                                node->name, (int) channels, (int) act->shape[1], (int) act->shape[2], dead);
@@ -127,6 +146,10 @@ activations_worker (MiradaJob     *mjob,
 static void
 clear_activation (MiradaActivationsPanel *self)
 {
+  if (self->unit_runner != NULL)
+    mirada_job_runner_cancel (self->unit_runner);
+  g_clear_pointer (&self->model, mir_model_unref);
+  g_clear_pointer (&self->input, mir_image_unref);
   g_clear_pointer (&self->activation, mir_tensor_unref);
   g_clear_pointer (&self->stats, g_free);
   g_clear_pointer (&self->layer_name, g_free);
@@ -147,6 +170,9 @@ mirada_activations_panel_show_result (MiradaPanel *panel,
   self->stats = g_steal_pointer (&r->stats);
   self->layer_name = g_steal_pointer (&r->layer_name);
   self->grid_factor = r->factor;
+  self->model = g_steal_pointer (&r->model);
+  self->input = g_steal_pointer (&r->input);
+  self->layer = r->layer;
   gtk_picture_set_paintable (GTK_PICTURE (mirada_panel_get_picture (panel)), GDK_PAINTABLE (r->texture));
   mirada_panel_set_status (panel, r->status);
   activations_result_free (r);
@@ -326,6 +352,117 @@ mirada_activations_panel_value_at (MiradaActivationsPanel *self,
   return TRUE;
 }
 
+/* ------------------------------------------------------------------ */
+/* One unit explained: its receptive field on the input and its value by
+ * hand, as `mirada explain-unit` writes them (app/common/mirada-unit-figure.c) */
+
+typedef struct
+{
+  MirModel *model;
+  MirImage *input;
+  gint layer;
+  gint64 y, x, c;
+  char *layer_name;
+} UnitJob;
+
+typedef struct
+{
+  GdkTexture *texture;
+  char *text;
+} UnitResult;
+
+static void
+unit_job_free (UnitJob *job)
+{
+  g_clear_pointer (&job->model, mir_model_unref);
+  g_clear_pointer (&job->input, mir_image_unref);
+  g_free (job->layer_name);
+  g_free (job);
+}
+
+static void
+unit_result_free (UnitResult *r)
+{
+  g_clear_object (&r->texture);
+  g_free (r->text);
+  g_free (r);
+}
+
+static gpointer
+unit_worker (MiradaJob *mjob, gpointer data, GCancellable *cancellable, GError **error)
+{
+  UnitJob *job = data;
+  MiradaUnitExplanation e = { 0 };
+  UnitResult *r;
+
+  if (!mirada_unit_explain (job->model, job->input, job->layer, job->y, job->x, job->c,
+                            cancellable, &e, error))
+    return NULL;
+  r = g_new0 (UnitResult, 1);
+  r->text = mirada_unit_explanation_describe (&e, job->layer_name, job->y, job->x, job->c);
+  r->texture = mirada_texture_upscaled (e.figure, 256, NULL, error);
+  mirada_unit_explanation_clear (&e);
+  if (r->texture == NULL)
+    {
+      unit_result_free (r);
+      return NULL;
+    }
+  return r;
+}
+
+static void
+unit_done (gpointer result, const GError *error, gpointer user_data)
+{
+  MiradaActivationsPanel *self = user_data;
+  UnitResult *r = result;
+
+  g_clear_pointer (&self->unit_text, g_free);
+  if (r == NULL)
+    {
+      mirada_panel_set_status (MIRADA_PANEL (self), error->message);
+      return;
+    }
+  self->unit_text = g_strdup (r->text);
+  gtk_picture_set_paintable (self->unit_picture, GDK_PAINTABLE (r->texture));
+  gtk_label_set_label (self->unit_label, r->text);
+  gtk_popover_popup (GTK_POPOVER (self->unit_popover));
+  unit_result_free (r);
+}
+
+gboolean
+mirada_activations_panel_explain_unit (MiradaActivationsPanel *self,
+                                       int                     ax,
+                                       int                     ay)
+{
+  UnitJob *job;
+
+  g_return_val_if_fail (MIRADA_IS_ACTIVATIONS_PANEL (self), FALSE);
+  if (self->model == NULL || self->input == NULL || self->zoom_channel < 0 ||
+      self->activation == NULL || ax < 0 || ay < 0 || ax >= self->activation->shape[2] ||
+      ay >= self->activation->shape[1])
+    return FALSE;
+  job = g_new0 (UnitJob, 1);
+  job->model = mir_model_ref (self->model);
+  job->input = mir_image_ref (self->input);
+  job->layer = self->layer;
+  job->y = ay;
+  job->x = ax;
+  job->c = self->zoom_channel;
+  job->layer_name = g_strdup (self->layer_name);
+  g_clear_pointer (&self->unit_text, g_free);
+  mirada_job_runner_run (self->unit_runner, NULL, unit_worker, job, (GDestroyNotify) unit_job_free,
+                         (GDestroyNotify) unit_result_free, unit_done, g_object_ref (self),
+                         g_object_unref);
+  return TRUE;
+}
+
+const char *
+mirada_activations_panel_get_unit_text (MiradaActivationsPanel *self)
+{
+  g_return_val_if_fail (MIRADA_IS_ACTIVATIONS_PANEL (self), NULL);
+  return self->unit_text;
+}
+
 static void
 picture_pressed_cb (GtkGestureClick        *gesture,
                     int                     n_press,
@@ -333,8 +470,22 @@ picture_pressed_cb (GtkGestureClick        *gesture,
                     double                  y,
                     MiradaActivationsPanel *self)
 {
-  int channel = mirada_activations_panel_channel_at (self, x, y);
+  int channel, ax, ay;
+  float value;
 
+  /* in the zoom: a click explains the unit under the pointer */
+  if (self->zoom_channel >= 0)
+    {
+      if (mirada_activations_panel_value_at (self, x, y, &ax, &ay, &value))
+        {
+          GdkRectangle at = { (int) x, (int) y, 1, 1 };
+
+          gtk_popover_set_pointing_to (GTK_POPOVER (self->unit_popover), &at);
+          mirada_activations_panel_explain_unit (self, ax, ay);
+        }
+      return;
+    }
+  channel = mirada_activations_panel_channel_at (self, x, y);
   if (channel >= 0)
     mirada_activations_panel_zoom_channel (self, channel);
 }
@@ -377,6 +528,13 @@ mirada_activations_panel_dispose (GObject *object)
 {
   MiradaActivationsPanel *self = MIRADA_ACTIVATIONS_PANEL (object);
 
+  if (self->unit_runner != NULL)
+    mirada_job_runner_cancel (self->unit_runner);
+  g_clear_object (&self->unit_runner);
+  g_clear_pointer (&self->unit_popover, gtk_widget_unparent);
+  g_clear_pointer (&self->unit_text, g_free);
+  g_clear_pointer (&self->model, mir_model_unref);
+  g_clear_pointer (&self->input, mir_image_unref);
   g_clear_pointer (&self->activation, mir_tensor_unref);
   g_clear_pointer (&self->stats, g_free);
   g_clear_pointer (&self->layer_name, g_free);
@@ -425,7 +583,27 @@ mirada_activations_panel_init (MiradaActivationsPanel *self)
   gtk_widget_add_controller (picture, GTK_EVENT_CONTROLLER (click));
   g_signal_connect (motion, "motion", G_CALLBACK (picture_motion_cb), self);
   gtk_widget_add_controller (picture, motion);
-  gtk_widget_set_tooltip_text (picture, _("Click a channel to see it large, with the value under the pointer"));
+  gtk_widget_set_tooltip_text (picture, _("Click a channel to see it large, with the value under the pointer; "
+                                          "click a unit there to see which input pixels it looks at and how "
+                                          "its value is made"));
+  /* the unit explanation: the input with the receptive field, and the sum */
+  self->unit_runner = mirada_job_runner_new ();
+  self->unit_popover = gtk_popover_new ();
+  {
+    GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+
+    self->unit_picture = GTK_PICTURE (gtk_picture_new ());
+    gtk_widget_set_size_request (GTK_WIDGET (self->unit_picture), 256, 256);
+    self->unit_label = GTK_LABEL (gtk_label_new (""));
+    gtk_label_set_selectable (self->unit_label, TRUE);
+    gtk_label_set_wrap (self->unit_label, TRUE);
+    gtk_label_set_max_width_chars (self->unit_label, 48);
+    gtk_label_set_xalign (self->unit_label, 0);
+    gtk_box_append (GTK_BOX (box), GTK_WIDGET (self->unit_picture));
+    gtk_box_append (GTK_BOX (box), GTK_WIDGET (self->unit_label));
+    gtk_popover_set_child (GTK_POPOVER (self->unit_popover), box);
+  }
+  gtk_widget_set_parent (self->unit_popover, picture);
   gtk_accessible_update_property (GTK_ACCESSIBLE (picture), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                   _("Activation grid"), -1);
 }

@@ -16,6 +16,12 @@ int        mirada_activations_panel_channel_at       (MiradaActivationsPanel *se
 /* Shows channel @channel large (-1: the grid again); FALSE without activations. */
 gboolean   mirada_activations_panel_zoom_channel     (MiradaActivationsPanel *self, int channel);
 int        mirada_activations_panel_get_zoom_channel (MiradaActivationsPanel *self);
+/* In the zoom: explains unit (column @ax, row @ay) of the zoomed channel on a
+ * worker (receptive field, value by hand), then shows it in a popover;
+ * FALSE when there is nothing to explain. */
+gboolean   mirada_activations_panel_explain_unit     (MiradaActivationsPanel *self, int ax, int ay);
+/* The last explanation's text (as `mirada explain-unit` prints it), or NULL. */
+const char *mirada_activations_panel_get_unit_text   (MiradaActivationsPanel *self);
 /* In the zoom: the activation (column @ax, row @ay) under (@x, @y) of the picture and its value. */
 gboolean   mirada_activations_panel_value_at         (MiradaActivationsPanel *self, double x, double y,
                                                       int *ax, int *ay, float *value);
