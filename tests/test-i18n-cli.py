@@ -97,8 +97,9 @@ CASES = [
      ["Cannot open '%s': %s"]),
     ("missing image (engine)", ["predict", MODEL, "/nonexistent/image.png"], 2, "stderr",
      ["Cannot open image '%s': no such file"]),
+    # a bad option value is a usage error, exit 1 (HACKING.md: one rule for the CLI)
     ("unknown class, a PRId64 message", ["gradcam", MODEL, SCENE, "--class", "no-such-class",
-                                         "-o", os.devnull], 2, "stderr",
+                                         "-o", os.devnull], 1, "stderr",
      ["Unknown class '%s': give a class name from the model's labels or an index from 0 "
       "to %<PRId64>"]),
 ]
