@@ -484,20 +484,26 @@ test_layout_presentation (void)
  * warnings fatal after the handler returns).  Seen 5 times in 20 runs at a
  * load of 15, at 800×1000, "GtkBox box … width -2147483648 and height 943",
  * never reproduced since. */
-static void
-debug_alloc_handler (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+static GLogWriterOutput
+debug_alloc_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
 {
-  const char *at = strstr (message, " 0x");
-  if (at != NULL && strstr (message, "size_allocate"))
-    {
-      GtkWidget *w = (GtkWidget *) (gsize) g_ascii_strtoull (at + 1, NULL, 16);
-      g_printerr ("layout-warning: %s\n", message);
-      for (; w != NULL; w = gtk_widget_get_parent (w))
-        g_printerr ("layout-warning:   %s css=%s name=%s alloc %dx%d\n", G_OBJECT_TYPE_NAME (w),
-                    gtk_widget_get_css_name (w), gtk_widget_get_name (w),
-                    gtk_widget_get_width (w), gtk_widget_get_height (w));
-    }
-  g_log_default_handler (domain, level, message, data);
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0)
+      {
+        const char *message = fields[i].value, *at = strstr (message, " 0x");
+
+        if (at != NULL && strstr (message, "size_allocate"))
+          {
+            GtkWidget *w = (GtkWidget *) (gsize) g_ascii_strtoull (at + 1, NULL, 16);
+
+            g_printerr ("layout-warning: %s\n", message);
+            for (; w != NULL; w = gtk_widget_get_parent (w))
+              g_printerr ("layout-warning:   %s css=%s name=%s %dx%d\n", G_OBJECT_TYPE_NAME (w),
+                          gtk_widget_get_css_name (w), gtk_widget_get_name (w),
+                          gtk_widget_get_width (w), gtk_widget_get_height (w));
+          }
+      }
+  return g_log_writer_default (level, fields, n_fields, data);
 }
 
 int
@@ -511,7 +517,7 @@ main (int argc, char *argv[])
   int status;
 
   g_test_init (&argc, &argv, NULL);
-  g_log_set_handler ("Gtk", G_LOG_LEVEL_WARNING, debug_alloc_handler, NULL);
+  g_log_set_writer_func (debug_alloc_writer, NULL, NULL);
   {
     g_autofree char *data_home = g_dir_make_tmp ("mirada-layout-data-XXXXXX", NULL);
     g_autofree char *cache_home = g_dir_make_tmp ("mirada-layout-cache-XXXXXX", NULL);
