@@ -428,9 +428,12 @@ test_onnx (gconstpointer data)
   GError *error = NULL;
   JsonObject *ref = load_json (refpath, &parser);
 
+  g_autofree char *format = g_strdup_printf ("ONNX (opset %" G_GINT64_FORMAT ")",
+                                              json_object_get_int_member (ref, "opset"));
+
   model = mir_model_load (path, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (model->format, ==, "ONNX (opset 13)");
+  g_assert_cmpstr (model->format, ==, format);
   g_assert_false (model->weights_initialised);
   x = make_input (model, 2, 127.5, -1.0);
   y = mir_model_predict (model, x, NULL, &error);
@@ -634,6 +637,12 @@ main (int argc, char **argv)
   g_test_add_data_func ("/formats/onnx/small-cnn", "small_cnn", test_onnx);
   g_test_add_data_func ("/formats/onnx/resnet-block", "resnet_block", test_onnx);
   g_test_add_data_func ("/formats/onnx/depthwise", "depthwise", test_onnx);
+  /* issue 20: pads counted in averages, ceil_mode, a flattened map as the output */
+  g_test_add_data_func ("/formats/onnx/pool-modes", "pool_modes", test_onnx);
+  g_test_add_data_func ("/formats/onnx/flatten-out", "flatten_out", test_onnx);
+  g_test_add_data_func ("/formats/onnx/hard-ops13", "hard_ops13", test_onnx);
+  g_test_add_data_func ("/formats/onnx/hard-ops17", "hard_ops17", test_onnx);
+  g_test_add_data_func ("/formats/onnx/grouped", "grouped", test_onnx);
   g_test_add_func ("/formats/onnx/bad", test_onnx_bad);
   for (guint i = 0; i < G_N_ELEMENTS (arch_cases); i++)
     {
