@@ -377,7 +377,12 @@ is_passthrough (const MirLayerClass *klass)
          klass == &mir_layer_dropout_class ||
          klass == &mir_layer_spatial_dropout2d_class ||
          klass == &mir_layer_gaussian_noise_class ||
-         klass == &mir_layer_gaussian_dropout_class;
+         klass == &mir_layer_gaussian_dropout_class ||
+         /* a global pooling kept 4-D (ONNX keepdims) is 1x1: nothing to locate */
+         klass == &mir_layer_global_average_pooling2d_class ||
+         klass == &mir_layer_global_max_pooling2d_class ||
+         /* the ONNX loader's way back to C, H, W order: not an image map */
+         klass == &mir_layer_permute_class || klass == &mir_layer_reshape_class;
 }
 
 gint
