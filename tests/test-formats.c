@@ -643,6 +643,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/formats/onnx/hard-ops13", "hard_ops13", test_onnx);
   g_test_add_data_func ("/formats/onnx/hard-ops17", "hard_ops17", test_onnx);
   g_test_add_data_func ("/formats/onnx/grouped", "grouped", test_onnx);
+  g_test_add_data_func ("/formats/onnx/shuffle", "shuffle", test_onnx);
   g_test_add_func ("/formats/onnx/bad", test_onnx_bad);
   for (guint i = 0; i < G_N_ELEMENTS (arch_cases); i++)
     {

@@ -22,6 +22,9 @@
  *   Add, Mul (tensors)                      -> Add, Multiply (broadcasting);
  *        with a scalar or per-channel constant -> Rescaling
  *   Concat (channels)                       -> Concatenate
+ *   Transpose (batch axis kept)             -> Permute
+ *   Reshape to another static shape         -> [Permute +] Reshape [+ Permute]
+ *        (values in ONNX order; 4-D results back to N, H, W, C)
  *   Flatten, Reshape to (N, -1)             -> Flatten (kept in H, W, C order for
  *        a Gemm/MatMul, which permutes its rows; anywhere else, and at a
  *        graph output, Reshape + Permute + Flatten give ONNX's C, H, W order)
@@ -1281,6 +1284,158 @@ op_flatten (Ctx *c, GError **error)
   return flatten (c, x, error);
 }
 
+/* Engine axis i of a value of rank @r holds ONNX axis order[i]: images are
+ * N, H, W, C; every other rank is kept in ONNX's order. */
+static void
+engine_order (guint r, guint *order)
+{
+  for (guint i = 0; i < r; i++)
+    order[i] = i;
+  if (r == 4)
+    {
+      order[1] = 2;
+      order[2] = 3;
+      order[3] = 1;
+    }
+}
+
+/* Adds a Permute of @in whose output engine axis i is input engine axis
+ * src[i] (src[0] = 0, the batch), unless that is the identity. */
+static gint
+permute (Ctx *c, guint in, guint r, const guint *src, GError **error)
+{
+  JsonObject *cfg;
+  JsonArray *arr;
+  gboolean identity = TRUE;
+
+  for (guint i = 1; i < r; i++)
+    identity = identity && src[i] == i;
+  if (identity)
+    return (gint) in;
+  cfg = json_object_new ();
+  arr = json_array_new ();
+  for (guint i = 1; i < r; i++)
+    json_array_add_int_element (arr, src[i]);
+  json_object_set_array_member (cfg, "dims", arr);
+  return add_layer (c, "Permute", cfg, &in, 1, NULL, error);
+}
+
+static gboolean
+op_transpose (Ctx *c, GError **error)
+{
+  Value *x = tensor_input (c, 0, error);
+  const Onnx__AttributeProto *a;
+  guint r, perm[MIR_MAX_DIMS] = { 0 }, o[MIR_MAX_DIMS], oi[MIR_MAX_DIMS] = { 0 };
+  guint q[MIR_MAX_DIMS];
+  guint src[MIR_MAX_DIMS] = { 0 };
+  guint seen = 0;
+  gint idx;
+
+  if (x == NULL)
+    return FALSE;
+  r = shape_of (c, x)->ndim;
+  a = attr (c->node, "perm");
+  if (a != NULL && a->n_ints > 0 && a->n_ints != r)
+    return node_error (c, error, MIR_ERROR_FORMAT, _("its perm does not match its input's rank"));
+  for (guint i = 0; i < r; i++)
+    {
+      gint64 v = a != NULL && a->n_ints > 0 ? a->ints[i] : (gint64) (r - 1 - i);
+      if (v < 0 || v >= r || (seen & (1u << v)))
+        return node_error (c, error, MIR_ERROR_FORMAT, _("its perm is not a permutation"));
+      seen |= 1u << v;
+      perm[i] = (guint) v;
+    }
+  if (perm[0] != 0)
+    return unsupported (c, error, _("it moves the batch axis"));
+  /* output engine axis i = output ONNX axis q[i] = input ONNX axis perm[q[i]],
+   * which the input holds at engine axis oi[perm[q[i]]] */
+  engine_order (r, o);
+  engine_order (r, q);
+  for (guint i = 0; i < r; i++)
+    oi[o[i]] = i;
+  for (guint i = 0; i < r; i++)
+    src[i] = oi[perm[q[i]]];
+  if ((idx = permute (c, (guint) x->node, r, src, error)) < 0)
+    return FALSE;
+  set_output (c, 0, idx)->nonneg = x->nonneg;
+  return TRUE;
+}
+
+/* Reshape to a static target (ShuffleNet's channel shuffle): the batch
+ * stays first (target[0] is 0, -1 or 1 with the rest fixing the size); the
+ * values are put in ONNX's order, reshaped, and a 4-D result goes back to
+ * N, H, W, C. */
+static gboolean
+reshape_general (Ctx *c, Value *x, const gint64 *v, gsize n, GError **error)
+{
+  const MirShape *s;
+  guint r, o[MIR_MAX_DIMS], src[MIR_MAX_DIMS];
+  gint64 onnx_dim[MIR_MAX_DIMS], numel = 1, known = 1;
+  gboolean free_axis = FALSE;
+  JsonObject *cfg;
+  JsonArray *arr;
+  gint idx;
+
+  if (!(x = flat_in_onnx_order (c, x, error)))
+    return FALSE;
+  s = shape_of (c, x);
+  r = s->ndim;
+  engine_order (r, o);
+  for (guint i = 1; i < r; i++)
+    {
+      onnx_dim[o[i]] = s->dim[i];
+      numel *= s->dim[i];
+    }
+  if (n < 2 || n > MIR_MAX_DIMS)
+    return unsupported (c, error, _("Mirada reshapes to 2 to 6 axes only"));
+  for (gsize i = 1; i < n; i++)
+    {
+      if (v[i] == -1 && !free_axis)
+        free_axis = TRUE;
+      else if (v[i] == 0 && i < r)
+        known *= onnx_dim[i];
+      else if (v[i] >= 1 && v[i] <= MIR_TENSOR_MAX_ELEMENTS)
+        known *= v[i];
+      else
+        return unsupported (c, error, _("its target shape is not one Mirada can run"));
+      if (known > MIR_TENSOR_MAX_ELEMENTS)
+        return unsupported (c, error, _("its target shape is not one Mirada can run"));
+    }
+  if (!(v[0] == 0 || v[0] == 1 || (v[0] == -1 && !free_axis)) ||
+      (free_axis ? numel % known != 0 : known != numel))
+    return unsupported (c, error, _("Mirada reshapes each image of the batch alone: the first "
+                                    "axis must stay the batch"));
+  /* to ONNX order: engine axis i <- the engine axis holding ONNX axis i */
+  {
+    guint oi[MIR_MAX_DIMS];
+    for (guint i = 0; i < r; i++)
+      oi[o[i]] = i;
+    for (guint i = 0; i < r; i++)
+      src[i] = oi[i];
+  }
+  if ((idx = permute (c, (guint) x->node, r, src, error)) < 0)
+    return FALSE;
+  cfg = json_object_new ();
+  arr = json_array_new ();
+  for (gsize i = 1; i < n; i++)
+    json_array_add_int_element (arr, v[i] == 0 ? onnx_dim[i] : v[i]);
+  json_object_set_array_member (cfg, "target_shape", arr);
+  {
+    guint in = (guint) idx;
+    if ((idx = add_layer (c, "Reshape", cfg, &in, 1, NULL, error)) < 0)
+      return FALSE;
+  }
+  if (n == 4)
+    {
+      /* back to N, H, W, C: engine axis i <- ONNX axis o[i] */
+      engine_order (4, o);
+      if ((idx = permute (c, (guint) idx, 4, o, error)) < 0)
+        return FALSE;
+    }
+  set_output (c, 0, idx)->nonneg = x->nonneg;
+  return TRUE;
+}
+
 static gboolean
 op_reshape (Ctx *c, GError **error)
 {
@@ -1299,7 +1454,7 @@ op_reshape (Ctx *c, GError **error)
   if (n == 2 && (v[0] == 0 || v[0] == -1 || v[0] >= 1) && (v[1] == -1 || v[1] == numel) &&
       !(v[0] == -1 && v[1] == -1))
     return flatten (c, x, error);
-  return unsupported (c, error, _("Mirada runs Reshape only to (batch, -1), as a Flatten"));
+  return reshape_general (c, x, v, n, error);
 }
 
 static gboolean
@@ -1463,6 +1618,8 @@ convert_node (Ctx *c, GError **error)
     return op_reshape (c, error);
   if (g_strcmp0 (op, "Pad") == 0)
     return op_pad (c, error);
+  if (g_strcmp0 (op, "Transpose") == 0)
+    return op_transpose (c, error);
   if (g_strcmp0 (op, "Softmax") == 0)
     return op_softmax (c, error);
   if (g_strcmp0 (op, "Identity") == 0 || g_strcmp0 (op, "Dropout") == 0)

@@ -227,6 +227,25 @@ class Grouped(nn.Module):
         return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
 
+class Shuffle(nn.Module):
+    """ShuffleNet v2's channel shuffle (Reshape to 5-D, Transpose, Reshape
+    back), a Transpose to N, H, W, C flattened into Linear.  Exported with a
+    fixed batch of 1 (torch writes the reshape targets as constants)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, 1, 1)
+        self.c2 = nn.Conv2d(8, 6, 3, 2, 1, groups=2)
+        self.fc = nn.Linear(6 * 4 * 4, 5)
+
+    def forward(self, x):
+        x = torch.relu(self.c1(x))
+        b, c, h, w = x.shape
+        x = x.view(b, 2, c // 2, h, w).transpose(1, 2).contiguous().view(b, -1, h, w)
+        x = self.c2(x)
+        return self.fc(torch.flatten(x.permute(0, 2, 3, 1), 1))
+
+
 def randomize_bn(model, gen):
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
@@ -246,7 +265,8 @@ def main(out):
                                                    ("flatten_out", FlattenOut, 7, 13),
                                                    ("hard_ops13", HardOps, 12, 13),
                                                    ("hard_ops17", HardOps, 12, 17),
-                                                   ("grouped", Grouped, 12, 13)]):
+                                                   ("grouped", Grouped, 12, 13),
+                                                   ("shuffle", Shuffle, 8, 13)]):
         torch.manual_seed(seed + 1)
         gen = torch.Generator().manual_seed(seed + 100)
         model = cls()
@@ -260,6 +280,9 @@ def main(out):
         path = os.path.join(out, name + ".onnx")
         if name == "pool_modes":
             pool_modes_onnx(model, hw, path)
+        elif name == "shuffle":
+            torch.onnx.export(model, xt[:1], path, opset_version=opset, input_names=["input"],
+                              output_names=["output"], do_constant_folding=True)
         else:
             torch.onnx.export(model, xt, path, opset_version=opset, input_names=["input"],
                               output_names=["output"], dynamic_axes={"input": {0: "batch"}},
