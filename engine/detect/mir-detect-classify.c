@@ -95,6 +95,10 @@ shareable_stride (MirLayer *layer)
   if (k != &mir_layer_conv2d_class && k != &mir_layer_max_pooling2d_class
       && k != &mir_layer_average_pooling2d_class)
     return 0;
+  /* explicit (ONNX) pads, ceil_mode: not the "valid" grid this relies on */
+  if (layer->config != NULL && json_object_has_member (layer->config, "padding") &&
+      mir_config_get_string (layer->config, "padding", NULL) == NULL)
+    return 0;
   if (g_ascii_strcasecmp (mir_config_get_string (layer->config, "padding", "valid"), "valid")
       != 0
       || g_strcmp0 (mir_config_get_string (layer->config, "data_format", "channels_last"),

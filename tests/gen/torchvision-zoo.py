@@ -119,7 +119,11 @@ def main():
     ap.add_argument("models", nargs="*")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    todo = [(n, hw) for n, hw in MODELS if not a.models or n in a.models]
+    sizes = dict(MODELS)
+    unknown = [n for n in a.models if n not in sizes]
+    if unknown:
+        ap.error("unknown model(s) %s; the models are %s" % (unknown, ", ".join(sizes)))
+    todo = [(n, sizes[n]) for n in (a.models or sizes)]
     rows = []
     print("| model | opset | loads | max abs dp | top-1 equal | Grad-CAM | note |")
     print("|---|---|---|---|---|---|---|")
