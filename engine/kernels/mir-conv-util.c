@@ -179,9 +179,9 @@ mir_config_get_pool_window (JsonObject *config, MirWindow *win, GError **error)
                          win->pads[a], k[a / 2]);
             return FALSE;
           }
-      win->ceil_mode = json_object_get_boolean_member_with_default (config, "ceil_mode", FALSE);
-      win->count_pad = json_object_get_boolean_member_with_default (config, "count_include_pad",
-                                                                    FALSE);
+      if (!mir_config_get_bool (config, "ceil_mode", FALSE, &win->ceil_mode, error) ||
+          !mir_config_get_bool (config, "count_include_pad", FALSE, &win->count_pad, error))
+        return FALSE;
     }
   else if (!mir_config_get_padding (config, &win->same, error))
     return FALSE;
