@@ -1716,7 +1716,6 @@ mir_onnx_load (const char *path, GError **error)
 {
   g_autofree char *display = g_filename_display_name (path);
   g_autofree char *data = NULL;
-  g_autoptr(GError) local = NULL;
   g_autoptr(MirModel) model = NULL;
   g_autoptr(GHashTable) values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr(GHashTable) names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
