@@ -423,7 +423,12 @@ mir_model_count_params (MirModel *self, gint64 *trainable)
 static gboolean
 is_passthrough (const MirLayerClass *klass)
 {
-  return (klass->flags & (MIR_LAYER_FLAG_POOLING | MIR_LAYER_FLAG_IDENTITY_AT_INFERENCE)) != 0;
+  return (klass->flags & (MIR_LAYER_FLAG_POOLING | MIR_LAYER_FLAG_IDENTITY_AT_INFERENCE)) != 0 ||
+         /* a global pooling kept 4-D (ONNX keepdims) is 1x1: nothing to locate */
+         klass == &mir_layer_global_average_pooling2d_class ||
+         klass == &mir_layer_global_max_pooling2d_class ||
+         /* the ONNX loader's way back to C, H, W order: not an image map */
+         klass == &mir_layer_permute_class || klass == &mir_layer_reshape_class;
 }
 
 gint

@@ -428,15 +428,53 @@ test_onnx (gconstpointer data)
   GError *error = NULL;
   JsonObject *ref = load_json (refpath, &parser);
 
+  g_autofree char *format = g_strdup_printf ("ONNX (opset %" G_GINT64_FORMAT ")",
+                                              json_object_get_int_member (ref, "opset"));
+
   model = mir_model_load (path, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (model->format, ==, "ONNX (opset 13)");
+  g_assert_cmpstr (model->format, ==, format);
   g_assert_false (model->weights_initialised);
   x = make_input (model, 2, 127.5, -1.0);
   y = mir_model_predict (model, x, NULL, &error);
   g_assert_no_error (error);
   /* PyTorch (float32, other summation order): 1e-4 relative, 1e-5 absolute. */
   compare_output (y, ref, 1e-4, 1e-5);
+}
+
+/* The whole loaded graph's backward pass (what Grad-CAM runs) against
+ * central differences: grouped convolutions, HardSwish/HardSigmoid, the
+ * global pools from ReduceMean, Permute/Reshape of the channel shuffle and
+ * of a flattened output, explicit-pad pooling.  Max pooling has kinks: the
+ * input is a shuffled ramp (no ties within the step). */
+static void
+test_onnx_gradcheck (gconstpointer data)
+{
+  const char *name = data;
+  g_autofree char *file = g_strconcat (name, ".onnx", NULL);
+  g_autofree char *path = data_path ("onnx", file);
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(MirTensor) x = NULL;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (5);
+  MirGradcheckOptions o = { .eps = 1e-2, .max_checks = 48 };
+  GError *error = NULL;
+
+  model = mir_model_load (path, &error);
+  g_assert_no_error (error);
+  x = make_input (model, 1, 127.5, -1.0);
+  /* distinct values 0.004 apart, shuffled: no ties for the max pools */
+  for (gsize i = x->numel; i > 1; i--)
+    {
+      gsize j = (gsize) g_rand_int_range (rng, 0, (gint32) i);
+      float t = x->data[i - 1];
+      x->data[i - 1] = x->data[j];
+      x->data[j] = t;
+    }
+  for (gsize i = 0; i < x->numel; i++)
+    x->data[i] += (float) i * 1e-6f;
+  /* float32 through a whole graph: the input gradients are 1e-4 to 1e-2, the
+   * differences at eps 1e-2 carry about 0.5% noise (1e-3 is worse) */
+  mir_assert_gradcheck (model, &x, 1, &o, 1e-2);
 }
 
 /* Writes @mp, changed by the caller, to @tmp/@name. */
@@ -634,6 +672,18 @@ main (int argc, char **argv)
   g_test_add_data_func ("/formats/onnx/small-cnn", "small_cnn", test_onnx);
   g_test_add_data_func ("/formats/onnx/resnet-block", "resnet_block", test_onnx);
   g_test_add_data_func ("/formats/onnx/depthwise", "depthwise", test_onnx);
+  /* issue 20: pads counted in averages, ceil_mode, a flattened map as the output */
+  g_test_add_data_func ("/formats/onnx/pool-modes", "pool_modes", test_onnx);
+  g_test_add_data_func ("/formats/onnx/flatten-out", "flatten_out", test_onnx);
+  g_test_add_data_func ("/formats/onnx/hard-ops13", "hard_ops13", test_onnx);
+  g_test_add_data_func ("/formats/onnx/hard-ops17", "hard_ops17", test_onnx);
+  g_test_add_data_func ("/formats/onnx/grouped", "grouped", test_onnx);
+  g_test_add_data_func ("/formats/onnx/shuffle", "shuffle", test_onnx);
+  g_test_add_data_func ("/formats/onnx/gradcheck/grouped", "grouped", test_onnx_gradcheck);
+  g_test_add_data_func ("/formats/onnx/gradcheck/hard-ops17", "hard_ops17", test_onnx_gradcheck);
+  g_test_add_data_func ("/formats/onnx/gradcheck/shuffle", "shuffle", test_onnx_gradcheck);
+  g_test_add_data_func ("/formats/onnx/gradcheck/flatten-out", "flatten_out",
+                        test_onnx_gradcheck);
   g_test_add_func ("/formats/onnx/bad", test_onnx_bad);
   for (guint i = 0; i < G_N_ELEMENTS (arch_cases); i++)
     {

@@ -33,6 +33,8 @@ typedef struct
 /* A configuration per flagged class (windowed ones with "valid" padding and
  * strides > 1 where the class allows, so alignment matters). */
 static const Case cases[] = {
+  { "HardSigmoid", "{\"alpha\": 0.3, \"beta\": 0.4}" },
+  { "HardSwish", "{}" },
   { "Activation", "{\"activation\": \"tanh\"}" },
   { "ReLU", "{\"max_value\": 0.8, \"threshold\": 0.1}" },
   { "LeakyReLU", "{\"alpha\": 0.2}" },

@@ -63,6 +63,15 @@ static const GradCase grad_cases[] = {
   /* linear_output: the loss sees the pre-activation */
   { "Conv2D", "{\"filters\": 3, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"swish\"}",
     4, { 1, 5, 4, 2 }, INPUT_RANDOM, MIR_RUN_LOGITS },
+  /* grouped Conv2D (issue 20: ResNeXt, RegNet): one GEMM a group */
+  { "Conv2D", "{\"filters\": 6, \"kernel_size\": 3, \"groups\": 2, \"padding\": \"same\"}",
+    4, { 2, 5, 6, 4 }, INPUT_RANDOM, 0 },
+  { "Conv2D", "{\"filters\": 4, \"kernel_size\": 3, \"groups\": 4, \"strides\": 2, "
+    "\"dilation_rate\": 1, \"activation\": \"sigmoid\"}", 4, { 2, 7, 6, 8 }, INPUT_RANDOM, 0 },
+  { "Conv2D", "{\"filters\": 6, \"kernel_size\": 1, \"groups\": 3, \"use_bias\": false}",
+    4, { 2, 3, 4, 6 }, INPUT_RANDOM, 0 },
+  { "Conv2D", "{\"filters\": 4, \"kernel_size\": 3, \"groups\": 2, \"dilation_rate\": 2, "
+    "\"padding\": \"same\", \"activation\": \"relu\"}", 4, { 1, 6, 6, 4 }, INPUT_NO_KINKS, 0 },
   /* DepthwiseConv2D */
   { "DepthwiseConv2D", "{\"kernel_size\": 3, \"padding\": \"same\"}", 4, { 2, 6, 5, 3 },
     INPUT_RANDOM, 0 },
@@ -105,6 +114,22 @@ static const GradCase grad_cases[] = {
   { "AveragePooling2D", "{\"pool_size\": [2, 3], \"strides\": 1, \"padding\": \"same\"}",
     4, { 1, 5, 4, 2 }, INPUT_RANDOM, 0 },
   { "AveragePooling2D", "{\"pool_size\": 3, \"strides\": 2}", 4, { 1, 7, 8, 2 }, INPUT_RANDOM, 0 },
+  /* explicit pads, ceil_mode, count_include_pad (ONNX pooling, issue 20) */
+  { "MaxPooling2D", "{\"pool_size\": 3, \"strides\": 2, \"padding\": [[1, 1], [1, 1]], "
+    "\"ceil_mode\": true}", 4, { 2, 6, 7, 2 }, INPUT_DISTINCT, 0 },
+  { "AveragePooling2D", "{\"pool_size\": 3, \"strides\": 2, \"padding\": [[1, 1], [0, 2]], "
+    "\"ceil_mode\": true, \"count_include_pad\": true}", 4, { 2, 6, 7, 2 }, INPUT_RANDOM, 0 },
+  { "AveragePooling2D", "{\"pool_size\": 5, \"strides\": 1, \"padding\": [[2, 2], [2, 2]], "
+    "\"count_include_pad\": true}", 4, { 1, 5, 6, 2 }, INPUT_RANDOM, 0 },
+  { "AveragePooling2D", "{\"pool_size\": 3, \"strides\": 2, \"padding\": [[1, 0], [1, 1]], "
+    "\"ceil_mode\": true}", 4, { 2, 6, 6, 2 }, INPUT_RANDOM, 0 },
+  /* ONNX's HardSigmoid, HardSwish and Transpose */
+  { "HardSigmoid", "{}", 4, { 2, 3, 4, 3 }, INPUT_RANDOM, 0 },
+  { "HardSigmoid", "{\"alpha\": 0.1666667, \"beta\": 0.5}", 2, { 3, 5 }, INPUT_RANDOM, 0 },
+  { "HardSwish", "{}", 4, { 2, 3, 4, 3 }, INPUT_RANDOM, 0 },
+  { "Permute", "{\"dims\": [3, 1, 2]}", 4, { 2, 3, 4, 5 }, INPUT_RANDOM, 0 },
+  { "Permute", "{\"dims\": [2, 3, 1]}", 4, { 2, 3, 4, 5 }, INPUT_RANDOM, 0 },
+  { "Permute", "{\"dims\": [2, 1]}", 3, { 2, 3, 4 }, INPUT_RANDOM, 0 },
   { "GlobalAveragePooling2D", "{}", 4, { 2, 4, 5, 3 }, INPUT_RANDOM, 0 },
   { "GlobalAveragePooling2D", "{\"keepdims\": true}", 4, { 2, 4, 5, 3 }, INPUT_RANDOM, 0 },
   { "GlobalMaxPooling2D", "{}", 4, { 2, 4, 5, 3 }, INPUT_DISTINCT, 0 },
@@ -796,8 +821,15 @@ test_errors (void)
                        MIR_ERROR_UNSUPPORTED);
   assert_config_error ("Conv2D", "{\"filters\": 2, \"kernel_size\": 3, \"data_format\": \"channels_first\"}",
                        MIR_ERROR_UNSUPPORTED);
-  assert_config_error ("Conv2D", "{\"filters\": 2, \"kernel_size\": 3, \"groups\": 2}",
-                       MIR_ERROR_UNSUPPORTED);
+  /* groups must divide the filters (and, at build time, the input channels) */
+  assert_config_error ("Conv2D", "{\"filters\": 2, \"kernel_size\": 3, \"groups\": 3}",
+                       MIR_ERROR_INVALID);
+  assert_config_error ("Conv2D", "{\"filters\": 2, \"kernel_size\": 3, \"groups\": 0}",
+                       MIR_ERROR_INVALID);
+  assert_config_error ("Permute", "{\"dims\": [1, 1, 2]}", MIR_ERROR_INVALID);
+  assert_config_error ("Permute", "{\"dims\": [0, 1]}", MIR_ERROR_INVALID);
+  assert_config_error ("MaxPooling2D", "{\"pool_size\": 2, \"padding\": [[2, 0], [0, 0]]}",
+                       MIR_ERROR_INVALID);
   assert_config_error ("Conv2D", "{\"filters\": 2, \"kernel_size\": 3, \"strides\": 0}",
                        MIR_ERROR_INVALID);
   assert_config_error ("Conv2D", "{\"filters\": 2, \"kernel_size\": 3, \"activation\": \"mish\"}",

@@ -87,6 +87,9 @@ shareable_stride (MirLayer *layer)
     return 1;
   if (k->window == NULL || (w = k->window (layer)) == NULL || w->same)
     return 0;
+  /* explicit (ONNX) pads, ceil_mode: not the "valid" grid this relies on */
+  if (w->explicit_pads || w->ceil_mode)
+    return 0;
   if (w->sh != w->sw || w->sh < 1)
     return 0;
   return w->sh;

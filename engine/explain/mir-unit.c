@@ -75,8 +75,10 @@ field_of (MirTrace *trace, guint node, MirRect r, gboolean clip, MirRect *out, i
       else if (y->ndim == 4 && k->window != NULL)
         {
           const MirWindow *w = k->window (n->layer);
-          gint64 pt = pad_before (x->shape[1], y->shape[1], w->kh, w->sh, w->dh, w->same);
-          gint64 pl = pad_before (x->shape[2], y->shape[2], w->kw, w->sw, w->dw, w->same);
+          gint64 pt = w->explicit_pads ? w->pads[0]
+                                       : pad_before (x->shape[1], y->shape[1], w->kh, w->sh, w->dh, w->same);
+          gint64 pl = w->explicit_pads ? w->pads[2]
+                                       : pad_before (x->shape[2], y->shape[2], w->kw, w->sw, w->dw, w->same);
 
           in_r.y0 = r.y0 * w->sh - pt;
           in_r.y1 = (r.y1 - 1) * w->sh - pt + (w->kh - 1) * w->dh + 1;
@@ -282,8 +284,8 @@ mir_unit_compute (MirTrace *trace, guint node, gint64 y, gint64 x, gint64 c, Mir
     {
       const MirWindow *w = k->window (n->layer);
       const gint64 H = in->shape[1], W = in->shape[2], C = in->shape[3];
-      gint64 pt = pad_before (H, yt->shape[1], w->kh, w->sh, 1, w->same);
-      gint64 pl = pad_before (W, yt->shape[2], w->kw, w->sw, 1, w->same);
+      gint64 pt = w->explicit_pads ? w->pads[0] : pad_before (H, yt->shape[1], w->kh, w->sh, 1, w->same);
+      gint64 pl = w->explicit_pads ? w->pads[2] : pad_before (W, yt->shape[2], w->kw, w->sw, 1, w->same);
       double acc = maxp ? -INFINITY : 0;
       gint64 cells = 0;
 
@@ -303,6 +305,9 @@ mir_unit_compute (MirTrace *trace, guint node, gint64 y, gint64 x, gint64 c, Mir
             acc = maxp ? MAX (acc, in->data[(yy * W + xx) * C + c]) : acc + in->data[(yy * W + xx) * C + c];
             cells++;
           }
+      /* ONNX count_include_pad: the padded cells count in the divisor */
+      if (avgp && w->count_pad)
+        cells = w->kh * w->kw;
       out->n_terms = cells;
       out->sum = avgp && cells > 0 ? acc / cells : acc;
       out->pre = out->value = out->sum;

@@ -6,21 +6,28 @@
  * mir_layer_new_by_name), so the same layer classes run it in the engine's
  * NHWC layout:
  *
- *   Conv (group 1, or depthwise group = C)  -> [ZeroPadding2D +] Conv2D /
+ *   Conv (any group; depthwise group = C)   -> [ZeroPadding2D +] Conv2D (groups) /
  *        DepthwiseConv2D, weights OIHW -> HWIO (depthwise: HW C mult)
  *   Gemm, MatMul (+ Add of a bias)          -> Dense, weights transposed to
  *        (in, out); after a Flatten of an NCHW map the rows are permuted from
  *        C,H,W order to the engine's H,W,C order
  *   Relu, Clip(0, m), Sigmoid, Tanh, Softmax -> ReLU (max_value) / Activation / Softmax
+ *   HardSigmoid, HardSwish                  -> HardSigmoid (alpha, beta) / HardSwish
  *   MaxPool, AveragePool                    -> MaxPooling2D / AveragePooling2D
- *        ("same" when the pads are Keras' same pads, otherwise explicit zero
- *        padding when that is exact)
+ *        ("same" when the pads are Keras' same pads and the average leaves the
+ *        padding out; otherwise explicit pads, ceil_mode, count_include_pad)
  *   GlobalAveragePool, GlobalMaxPool        -> Global*Pooling2D (keepdims)
+ *   ReduceMean, ReduceMax over H and W      -> Global*Pooling2D (keepdims 0 or 1)
  *   BatchNormalization                      -> BatchNormalization
  *   Add, Mul (tensors)                      -> Add, Multiply (broadcasting);
  *        with a scalar or per-channel constant -> Rescaling
  *   Concat (channels)                       -> Concatenate
- *   Flatten, Reshape to (N, -1)             -> Flatten
+ *   Transpose (batch axis kept)             -> Permute
+ *   Reshape to another static shape         -> [Permute +] Reshape [+ Permute]
+ *        (values in ONNX order; 4-D results back to N, H, W, C)
+ *   Flatten, Reshape to (N, -1)             -> Flatten (kept in H, W, C order for
+ *        a Gemm/MatMul, which permutes its rows; anywhere else, and at a
+ *        graph output, Reshape + Permute + Flatten give ONNX's C, H, W order)
  *   Pad (constant 0, spatial)               -> ZeroPadding2D
  *   Identity, Dropout                       -> nothing (the value is passed on)
  *   Constant                                -> a constant for the ops above
@@ -42,13 +49,14 @@
 #define MIN_OPSET 7
 #define MAX_OPSET 21
 
-typedef struct
+typedef struct _Value
 {
   gint node;                          /* MirModel node, or -1 for a constant */
   const Onnx__TensorProto *constant;  /* initializer or Constant output */
   gboolean nonneg;                    /* known >= 0 (zero padding is then exact for max) */
   MirLayer *matmul;                   /* Dense from a MatMul whose bias is still open */
   gint64 flat[3];                     /* a Flatten of an H, W, C map (H*W > 1), else 0 */
+  struct _Value *chw;                 /* that value in ONNX's C, H, W order, once made */
 } Value;
 
 typedef struct
@@ -327,8 +335,11 @@ lookup (Ctx *c, guint i, GError **error)
   return v;
 }
 
+/* An input computed from the image, as the engine holds it: a flattened map
+ * may still be in H, W, C order (only Gemm, MatMul and elementwise ops take
+ * it so). */
 static Value *
-tensor_input (Ctx *c, guint i, GError **error)
+tensor_input_raw (Ctx *c, guint i, GError **error)
 {
   Value *v = lookup (c, i, error);
 
@@ -448,6 +459,58 @@ add_layer (Ctx *c, const char *klass, JsonObject *cfg, const guint *in, guint n_
   if (layer_out)
     *layer_out = layer;
   return idx;
+}
+
+/* A flattened map in ONNX's order (C, H, W): Reshape to (H, W, C), Permute
+ * to (C, H, W), Flatten.  Made once per value. */
+static Value *
+flat_in_onnx_order (Ctx *c, Value *x, GError **error)
+{
+  JsonObject *cfg;
+  JsonArray *arr;
+  Value *v;
+  guint in;
+  gint idx;
+
+  if (x->flat[0] == 0)
+    return x;
+  if (x->chw != NULL)
+    return x->chw;
+  cfg = json_object_new ();
+  arr = json_array_new ();
+  for (int i = 0; i < 3; i++)
+    json_array_add_int_element (arr, x->flat[i]);
+  json_object_set_array_member (cfg, "target_shape", arr);
+  in = (guint) x->node;
+  if ((idx = add_layer (c, "Reshape", cfg, &in, 1, NULL, error)) < 0)
+    return NULL;
+  cfg = json_object_new ();
+  arr = json_array_new ();
+  json_array_add_int_element (arr, 3);
+  json_array_add_int_element (arr, 1);
+  json_array_add_int_element (arr, 2);
+  json_object_set_array_member (cfg, "dims", arr);
+  in = (guint) idx;
+  if ((idx = add_layer (c, "Permute", cfg, &in, 1, NULL, error)) < 0)
+    return NULL;
+  in = (guint) idx;
+  if ((idx = add_layer (c, "Flatten", json_object_new (), &in, 1, NULL, error)) < 0)
+    return NULL;
+  v = g_new0 (Value, 1);
+  v->node = idx;
+  v->nonneg = x->nonneg;
+  g_hash_table_replace (c->values, g_strdup_printf ("\x01%p", (void *) v), v);
+  x->chw = v;
+  return v;
+}
+
+/* An input computed from the image, in ONNX's element order. */
+static Value *
+tensor_input (Ctx *c, guint i, GError **error)
+{
+  Value *v = tensor_input_raw (c, i, error);
+
+  return v != NULL ? flat_in_onnx_order (c, v, error) : NULL;
 }
 
 static gboolean
@@ -618,13 +681,13 @@ op_conv (Ctx *c, GError **error)
   if (ks[0] != kh || ks[1] != kw)
     return node_error (c, error, MIR_ERROR_FORMAT, _("kernel_shape does not match the kernel"));
   depthwise = group > 1 && group == C && Cg == 1 && M % C == 0;
-  if (!(group == 1 && Cg == C) && !depthwise)
+  if (group < 1 || C % group != 0 || Cg != C / group || M % group != 0)
     {
-      g_autofree char *d = g_strdup_printf (_("group=%" PRId64 " on %" PRId64
-                                              " channels; Mirada runs group=1 and depthwise "
-                                              "(group = channels) convolutions"),
-                                            group, C);
-      return unsupported (c, error, d);
+      g_autofree char *d = g_strdup_printf (_("group=%" PRId64 " does not fit %" PRId64
+                                              " input channels, a kernel for %" PRId64
+                                              " channels a group and %" PRId64 " outputs"),
+                                            group, C, Cg, M);
+      return node_error (c, error, MIR_ERROR_SHAPE, d);
     }
   if (!(wd = tensor_floats (c, w, &nw, error)))
     return FALSE;
@@ -659,12 +722,14 @@ op_conv (Ctx *c, GError **error)
   k = g_new (float, nw);
   if (!depthwise)
     {
+      /* grouped: OIHW (M, C / group, kh, kw) -> HWIO (kh, kw, C / group, M) */
       json_object_set_int_member (cfg, "filters", M);
+      json_object_set_int_member (cfg, "groups", group);
       for (gint64 m = 0; m < M; m++)
-        for (gint64 ci = 0; ci < C; ci++)
+        for (gint64 ci = 0; ci < Cg; ci++)
           for (gint64 i = 0; i < kh; i++)
             for (gint64 j = 0; j < kw; j++)
-              k[((i * kw + j) * C + ci) * M + m] = wd[((m * C + ci) * kh + i) * kw + j];
+              k[((i * kw + j) * Cg + ci) * M + m] = wd[((m * Cg + ci) * kh + i) * kw + j];
       idx = add_layer (c, "Conv2D", cfg, &in, 1, &layer, error);
     }
   else
@@ -740,7 +805,7 @@ make_dense (Ctx *c, Value *x, const float *kernel, gint64 K, gint64 N, const flo
 static gboolean
 op_gemm (Ctx *c, GError **error)
 {
-  Value *x = tensor_input (c, 0, error);
+  Value *x = tensor_input_raw (c, 0, error);
   const Onnx__TensorProto *B, *Cc = NULL;
   g_autofree float *bd = NULL;
   g_autofree float *cd = NULL;
@@ -783,7 +848,7 @@ op_gemm (Ctx *c, GError **error)
 static gboolean
 op_matmul (Ctx *c, GError **error)
 {
-  Value *x = tensor_input (c, 0, error);
+  Value *x = tensor_input_raw (c, 0, error);
   Value *out;
   const Onnx__TensorProto *B;
   g_autofree float *bd = NULL;
@@ -844,6 +909,9 @@ op_binary (Ctx *c, gboolean is_add, GError **error)
 
   if (a == NULL || b == NULL)
     return FALSE;
+  if ((a->node >= 0 && !(a = flat_in_onnx_order (c, a, error))) ||
+      (b->node >= 0 && !(b = flat_in_onnx_order (c, b, error))))
+    return FALSE;
   if (a->node >= 0 && b->node >= 0)
     {
       guint in[2] = { (guint) a->node, (guint) b->node };
@@ -898,7 +966,7 @@ op_binary (Ctx *c, gboolean is_add, GError **error)
 static gboolean
 simple (Ctx *c, const char *klass, JsonObject *cfg, gboolean nonneg, GError **error)
 {
-  Value *x = tensor_input (c, 0, error);
+  Value *x = tensor_input_raw (c, 0, error), *out;
   guint in;
   gint idx;
 
@@ -910,7 +978,10 @@ simple (Ctx *c, const char *klass, JsonObject *cfg, gboolean nonneg, GError **er
   in = (guint) x->node;
   if ((idx = add_layer (c, klass, cfg, &in, 1, NULL, error)) < 0)
     return FALSE;
-  set_output (c, 0, idx)->nonneg = nonneg;
+  out = set_output (c, 0, idx);
+  out->nonneg = nonneg;
+  /* elementwise (or over all features): the order of a flattened map is kept */
+  memcpy (out->flat, x->flat, sizeof out->flat);
   return TRUE;
 }
 
@@ -980,6 +1051,7 @@ op_pool (Ctx *c, gboolean is_max, GError **error)
   const MirShape *s;
   PadKind pk;
   JsonObject *cfg;
+  gboolean ceil_mode, count_pad;
   guint in;
   gint idx;
 
@@ -993,35 +1065,30 @@ op_pool (Ctx *c, gboolean is_max, GError **error)
     return FALSE;
   if (dil[0] != 1 || dil[1] != 1)
     return unsupported (c, error, _("dilated pooling is not supported"));
-  if (attr_int (c->node, "ceil_mode", 0))
-    {
-      for (int a = 0; a < 2; a++)
-        {
-          gint64 span = s->dim[1 + a] + p[a] + p[a + 2] - k[a];
-          if (span % st[a] != 0)
-            return unsupported (c, error, _("ceil_mode=1 changes the output size here; export "
-                                            "with ceil_mode=False"));
-        }
-    }
+  ceil_mode = attr_int (c->node, "ceil_mode", 0) != 0;
+  count_pad = !is_max && attr_int (c->node, "count_include_pad", 0) != 0;
+  for (int a = 0; a < 4; a++)
+    if (p[a] >= k[a % 2])
+      return unsupported (c, error, _("a pad is as large as the pooling window"));
   pk = classify_pads (s, k, st, p);
   in = (guint) x->node;
-  if (pk == PAD_EXPLICIT)
-    {
-      gboolean exact = is_max ? x->nonneg : attr_int (c->node, "count_include_pad", 0) != 0;
-      if (!exact)
-        return unsupported (c, error, is_max
-                              ? _("its padding differs from Keras' \"same\" and its input may be "
-                                  "negative")
-                              : _("its padding differs from Keras' \"same\" and excludes the "
-                                  "padding from the average"));
-      if ((idx = zero_pad (c, in, p, error)) < 0)
-        return FALSE;
-      in = (guint) idx;
-    }
   cfg = json_object_new ();
   json_object_set_array_member (cfg, "pool_size", int_pair (k[0], k[1]));
   json_object_set_array_member (cfg, "strides", int_pair (st[0], st[1]));
-  json_object_set_string_member (cfg, "padding", pk == PAD_SAME ? "same" : "valid");
+  /* Keras' "same" leaves the padding out of an average; anything else is
+   * given as explicit pads, with ONNX's ceil_mode and count_include_pad. */
+  if (!ceil_mode && (pk == PAD_VALID || (pk == PAD_SAME && !count_pad)))
+    json_object_set_string_member (cfg, "padding", pk == PAD_SAME ? "same" : "valid");
+  else
+    {
+      JsonArray *pad = json_array_new ();
+
+      json_array_add_array_element (pad, int_pair (p[0], p[2]));
+      json_array_add_array_element (pad, int_pair (p[1], p[3]));
+      json_object_set_array_member (cfg, "padding", pad);
+      json_object_set_boolean_member (cfg, "ceil_mode", ceil_mode);
+      json_object_set_boolean_member (cfg, "count_include_pad", count_pad);
+    }
   if ((idx = add_layer (c, is_max ? "MaxPooling2D" : "AveragePooling2D", cfg, &in, 1, NULL,
                         error)) < 0)
     return FALSE;
@@ -1041,6 +1108,71 @@ op_global_pool (Ctx *c, gboolean is_max, GError **error)
   json_object_set_boolean_member (cfg, "keepdims", TRUE);
   return simple (c, is_max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D", cfg, x->nonneg,
                  error);
+}
+
+/* ReduceMean / ReduceMax over the height and width of an image: global
+ * pooling, keeping the 1x1 axes (keepdims=1) or not. */
+static gboolean
+op_reduce (Ctx *c, gboolean is_max, GError **error)
+{
+  Value *x = tensor_input (c, 0, error);
+  g_autofree gint64 *axes = NULL;
+  gboolean keep = attr_int (c->node, "keepdims", 1) != 0;
+  gboolean h = FALSE, w = FALSE;
+  JsonObject *cfg;
+  gsize n = 0;
+
+  if (x == NULL || !check_4d (c, x, error))
+    return FALSE;
+  if (c->opset >= 18 && c->node->n_input > 1 && c->node->input[1][0])
+    {
+      const Onnx__TensorProto *t = const_input (c, 1, FALSE, error);
+      if (t == NULL || !(axes = tensor_ints (c, t, &n, error)))
+        return FALSE;
+    }
+  else
+    {
+      const Onnx__AttributeProto *a = attr (c->node, "axes");
+      if (a != NULL && a->n_ints > 0)
+        {
+          n = MIN (a->n_ints, (gsize) 64);
+          axes = g_memdup2 (a->ints, n * sizeof (gint64));
+        }
+    }
+  for (gsize i = 0; i < n; i++)
+    {
+      gint64 ax = axes[i] < 0 ? axes[i] + 4 : axes[i];
+      if (ax == 2 && !h)
+        h = TRUE;
+      else if (ax == 3 && !w)
+        w = TRUE;
+      else
+        {
+          h = w = FALSE;
+          break;
+        }
+    }
+  if (!h || !w)
+    return unsupported (c, error, _("Mirada reduces over the height and width together "
+                                    "(axes 2 and 3) only"));
+  cfg = json_object_new ();
+  json_object_set_boolean_member (cfg, "keepdims", keep);
+  return simple (c, is_max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D", cfg, x->nonneg,
+                 error);
+}
+
+/* HardSigmoid (alpha, beta) and HardSwish. */
+static gboolean
+op_hard (Ctx *c, gboolean swish, GError **error)
+{
+  JsonObject *cfg = json_object_new ();
+
+  if (!swish)
+    {
+      json_object_set_double_member (cfg, "alpha", attr_float (c->node, "alpha", 0.2));
+      json_object_set_double_member (cfg, "beta", attr_float (c->node, "beta", 0.5));
+    }
+  return simple (c, swish ? "HardSwish" : "HardSigmoid", cfg, !swish, error);
 }
 
 static gboolean
@@ -1143,7 +1275,7 @@ flatten (Ctx *c, Value *x, GError **error)
 static gboolean
 op_flatten (Ctx *c, GError **error)
 {
-  Value *x = tensor_input (c, 0, error);
+  Value *x = tensor_input_raw (c, 0, error);
 
   if (x == NULL)
     return FALSE;
@@ -1152,10 +1284,162 @@ op_flatten (Ctx *c, GError **error)
   return flatten (c, x, error);
 }
 
+/* Engine axis i of a value of rank @r holds ONNX axis order[i]: images are
+ * N, H, W, C; every other rank is kept in ONNX's order. */
+static void
+engine_order (guint r, guint *order)
+{
+  for (guint i = 0; i < r; i++)
+    order[i] = i;
+  if (r == 4)
+    {
+      order[1] = 2;
+      order[2] = 3;
+      order[3] = 1;
+    }
+}
+
+/* Adds a Permute of @in whose output engine axis i is input engine axis
+ * src[i] (src[0] = 0, the batch), unless that is the identity. */
+static gint
+permute (Ctx *c, guint in, guint r, const guint *src, GError **error)
+{
+  JsonObject *cfg;
+  JsonArray *arr;
+  gboolean identity = TRUE;
+
+  for (guint i = 1; i < r; i++)
+    identity = identity && src[i] == i;
+  if (identity)
+    return (gint) in;
+  cfg = json_object_new ();
+  arr = json_array_new ();
+  for (guint i = 1; i < r; i++)
+    json_array_add_int_element (arr, src[i]);
+  json_object_set_array_member (cfg, "dims", arr);
+  return add_layer (c, "Permute", cfg, &in, 1, NULL, error);
+}
+
+static gboolean
+op_transpose (Ctx *c, GError **error)
+{
+  Value *x = tensor_input (c, 0, error);
+  const Onnx__AttributeProto *a;
+  guint r, perm[MIR_MAX_DIMS] = { 0 }, o[MIR_MAX_DIMS], oi[MIR_MAX_DIMS] = { 0 };
+  guint q[MIR_MAX_DIMS];
+  guint src[MIR_MAX_DIMS] = { 0 };
+  guint seen = 0;
+  gint idx;
+
+  if (x == NULL)
+    return FALSE;
+  r = shape_of (c, x)->ndim;
+  a = attr (c->node, "perm");
+  if (a != NULL && a->n_ints > 0 && a->n_ints != r)
+    return node_error (c, error, MIR_ERROR_FORMAT, _("its perm does not match its input's rank"));
+  for (guint i = 0; i < r; i++)
+    {
+      gint64 v = a != NULL && a->n_ints > 0 ? a->ints[i] : (gint64) (r - 1 - i);
+      if (v < 0 || v >= r || (seen & (1u << v)))
+        return node_error (c, error, MIR_ERROR_FORMAT, _("its perm is not a permutation"));
+      seen |= 1u << v;
+      perm[i] = (guint) v;
+    }
+  if (perm[0] != 0)
+    return unsupported (c, error, _("it moves the batch axis"));
+  /* output engine axis i = output ONNX axis q[i] = input ONNX axis perm[q[i]],
+   * which the input holds at engine axis oi[perm[q[i]]] */
+  engine_order (r, o);
+  engine_order (r, q);
+  for (guint i = 0; i < r; i++)
+    oi[o[i]] = i;
+  for (guint i = 0; i < r; i++)
+    src[i] = oi[perm[q[i]]];
+  if ((idx = permute (c, (guint) x->node, r, src, error)) < 0)
+    return FALSE;
+  set_output (c, 0, idx)->nonneg = x->nonneg;
+  return TRUE;
+}
+
+/* Reshape to a static target (ShuffleNet's channel shuffle): the batch
+ * stays first (target[0] is 0, -1 or 1 with the rest fixing the size); the
+ * values are put in ONNX's order, reshaped, and a 4-D result goes back to
+ * N, H, W, C. */
+static gboolean
+reshape_general (Ctx *c, Value *x, const gint64 *v, gsize n, GError **error)
+{
+  const MirShape *s;
+  guint r, o[MIR_MAX_DIMS], src[MIR_MAX_DIMS];
+  gint64 onnx_dim[MIR_MAX_DIMS], numel = 1, known = 1;
+  gboolean free_axis = FALSE;
+  JsonObject *cfg;
+  JsonArray *arr;
+  gint idx;
+
+  if (!(x = flat_in_onnx_order (c, x, error)))
+    return FALSE;
+  s = shape_of (c, x);
+  r = s->ndim;
+  engine_order (r, o);
+  for (guint i = 1; i < r; i++)
+    {
+      onnx_dim[o[i]] = s->dim[i];
+      numel *= s->dim[i];
+    }
+  if (n < 2 || n > MIR_MAX_DIMS)
+    return unsupported (c, error, _("Mirada reshapes to 2 to 6 axes only"));
+  for (gsize i = 1; i < n; i++)
+    {
+      if (v[i] == -1 && !free_axis)
+        free_axis = TRUE;
+      else if (v[i] == 0 && i < r)
+        known *= onnx_dim[i];
+      else if (v[i] >= 1 && v[i] <= MIR_TENSOR_MAX_ELEMENTS)
+        known *= v[i];
+      else
+        return unsupported (c, error, _("its target shape is not one Mirada can run"));
+      if (known > MIR_TENSOR_MAX_ELEMENTS)
+        return unsupported (c, error, _("its target shape is not one Mirada can run"));
+    }
+  if (!(v[0] == 0 || v[0] == 1 || (v[0] == -1 && !free_axis)) ||
+      (free_axis ? numel % known != 0 : known != numel))
+    return unsupported (c, error, _("Mirada reshapes each image of the batch alone: the first "
+                                    "axis must stay the batch"));
+  /* to ONNX order: engine axis i <- the engine axis holding ONNX axis i */
+  {
+    guint oi[MIR_MAX_DIMS];
+    for (guint i = 0; i < r; i++)
+      oi[o[i]] = i;
+    for (guint i = 0; i < r; i++)
+      src[i] = oi[i];
+  }
+  if ((idx = permute (c, (guint) x->node, r, src, error)) < 0)
+    return FALSE;
+  cfg = json_object_new ();
+  arr = json_array_new ();
+  for (gsize i = 1; i < n; i++)
+    json_array_add_int_element (arr, v[i] == 0 ? onnx_dim[i] : v[i]);
+  json_object_set_array_member (cfg, "target_shape", arr);
+  {
+    guint in = (guint) idx;
+    if ((idx = add_layer (c, "Reshape", cfg, &in, 1, NULL, error)) < 0)
+      return FALSE;
+  }
+  if (n == 4)
+    {
+      /* back to N, H, W, C: engine axis i <- ONNX axis o[i] */
+      engine_order (4, o);
+      if ((idx = permute (c, (guint) idx, 4, o, error)) < 0)
+        return FALSE;
+    }
+  set_output (c, 0, idx)->nonneg = x->nonneg;
+  return TRUE;
+}
+
 static gboolean
 op_reshape (Ctx *c, GError **error)
 {
-  Value *x = tensor_input (c, 0, error);
+  Value *x = tensor_input_raw (c, 0, error);
   const Onnx__TensorProto *t;
   g_autofree gint64 *v = NULL;
   const MirShape *s;
@@ -1170,7 +1454,7 @@ op_reshape (Ctx *c, GError **error)
   if (n == 2 && (v[0] == 0 || v[0] == -1 || v[0] >= 1) && (v[1] == -1 || v[1] == numel) &&
       !(v[0] == -1 && v[1] == -1))
     return flatten (c, x, error);
-  return unsupported (c, error, _("Mirada runs Reshape only to (batch, -1), as a Flatten"));
+  return reshape_general (c, x, v, n, error);
 }
 
 static gboolean
@@ -1245,7 +1529,7 @@ op_pad (Ctx *c, GError **error)
 static gboolean
 op_softmax (Ctx *c, GError **error)
 {
-  Value *x = tensor_input (c, 0, error);
+  Value *x = tensor_input_raw (c, 0, error);
   gint64 axis = attr_int (c->node, "axis", c->opset >= 13 ? -1 : 1);
   guint rank;
   JsonObject *cfg;
@@ -1318,6 +1602,14 @@ convert_node (Ctx *c, GError **error)
     return op_global_pool (c, TRUE, error);
   if (g_strcmp0 (op, "BatchNormalization") == 0)
     return op_batchnorm (c, error);
+  if (g_strcmp0 (op, "ReduceMean") == 0)
+    return op_reduce (c, FALSE, error);
+  if (g_strcmp0 (op, "ReduceMax") == 0)
+    return op_reduce (c, TRUE, error);
+  if (g_strcmp0 (op, "HardSigmoid") == 0)
+    return op_hard (c, FALSE, error);
+  if (g_strcmp0 (op, "HardSwish") == 0)
+    return op_hard (c, TRUE, error);
   if (g_strcmp0 (op, "Concat") == 0)
     return op_concat (c, error);
   if (g_strcmp0 (op, "Flatten") == 0)
@@ -1326,6 +1618,8 @@ convert_node (Ctx *c, GError **error)
     return op_reshape (c, error);
   if (g_strcmp0 (op, "Pad") == 0)
     return op_pad (c, error);
+  if (g_strcmp0 (op, "Transpose") == 0)
+    return op_transpose (c, error);
   if (g_strcmp0 (op, "Softmax") == 0)
     return op_softmax (c, error);
   if (g_strcmp0 (op, "Identity") == 0 || g_strcmp0 (op, "Dropout") == 0)
@@ -1339,9 +1633,9 @@ convert_node (Ctx *c, GError **error)
   {
     g_autofree char *d = g_strdup_printf (
       _("the operator %s is not one Mirada runs (it runs Conv, Gemm, MatMul, Add, Mul, Relu, "
-        "Clip, Sigmoid, Tanh, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, "
-        "BatchNormalization, Concat, Flatten, Reshape, Pad, Softmax, Identity, Dropout, "
-        "Constant)"),
+        "Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, MaxPool, AveragePool, GlobalAveragePool, "
+        "GlobalMaxPool, ReduceMean, ReduceMax, BatchNormalization, Concat, Flatten, Reshape, "
+        "Transpose, Pad, Softmax, Identity, Dropout, Constant)"),
       op);
     return unsupported (c, error, d);
   }
@@ -1422,7 +1716,6 @@ mir_onnx_load (const char *path, GError **error)
 {
   g_autofree char *display = g_filename_display_name (path);
   g_autofree char *data = NULL;
-  g_autoptr(GError) local = NULL;
   g_autoptr(MirModel) model = NULL;
   g_autoptr(GHashTable) values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr(GHashTable) names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -1516,6 +1809,9 @@ mir_onnx_load (const char *path, GError **error)
                        opt_name (g->output[i]->name), display);
           goto out;
         }
+      /* a flattened map leaves the model in ONNX's C, H, W order */
+      if (!(v = flat_in_onnx_order (&c, v, error)))
+        goto out;
       idx = (guint) v->node;
       g_array_append_val (outs, idx);
     }

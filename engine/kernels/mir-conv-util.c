@@ -159,10 +159,31 @@ mir_config_get_pool_window (JsonObject *config, MirWindow *win, GError **error)
   static const gint64 twos[2] = { 2, 2 };
   gint64 k[2], s[2];
 
+  memset (win, 0, sizeof *win);
   if (!mir_config_get_size_pair (config, "pool_size", twos, k, error) ||
       !mir_config_get_size_pair (config, "strides", k, s, error) ||
-      !mir_config_get_padding (config, &win->same, error) ||
       !mir_config_check_channels_last (config, error))
+    return FALSE;
+  if (config != NULL && json_object_has_member (config, "padding") &&
+      JSON_NODE_HOLDS_ARRAY (json_object_get_member (config, "padding")))
+    {
+      win->explicit_pads = TRUE;
+      if (!mir_config_get_pad4 (config, "padding", 0, win->pads, error))
+        return FALSE;
+      for (int a = 0; a < 4; a++)
+        if (win->pads[a] >= k[a / 2])
+          {
+            g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                         _("a padding of %" PRId64 " is not smaller than the pool size %"
+                           PRId64),
+                         win->pads[a], k[a / 2]);
+            return FALSE;
+          }
+      if (!mir_config_get_bool (config, "ceil_mode", FALSE, &win->ceil_mode, error) ||
+          !mir_config_get_bool (config, "count_include_pad", FALSE, &win->count_pad, error))
+        return FALSE;
+    }
+  else if (!mir_config_get_padding (config, &win->same, error))
     return FALSE;
   win->kh = k[0];
   win->kw = k[1];
@@ -202,6 +223,46 @@ mir_window_axis (gint64 in, gint64 k, gint64 s, gint64 d, gboolean same, gint64 
 }
 
 gboolean
+mir_window_axis_explicit (gint64 in, gint64 k, gint64 s, gint64 d, gint64 pb, gint64 pe,
+                          gboolean ceil_mode, gint64 *out)
+{
+  gint64 span = in + pb + pe - ((k - 1) * d + 1);
+
+  if (in < 0)
+    {
+      *out = -1;
+      return TRUE;
+    }
+  if (span < 0)
+    {
+      *out = 0;
+      return FALSE;
+    }
+  *out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+  /* PyTorch and ONNX: the last window must start inside the input or its top padding. */
+  if (ceil_mode && (*out - 1) * s >= in + pb)
+    (*out)--;
+  return TRUE;
+}
+
+static gboolean
+window_axes (const MirWindow *win, gint64 h, gint64 w, gint64 *oh, gint64 *ow, gint64 *pt,
+             gint64 *pl)
+{
+  if (win->explicit_pads)
+    {
+      *pt = win->pads[0];
+      *pl = win->pads[2];
+      return mir_window_axis_explicit (h, win->kh, win->sh, win->dh, win->pads[0], win->pads[1],
+                                       win->ceil_mode, oh) &&
+             mir_window_axis_explicit (w, win->kw, win->sw, win->dw, win->pads[2], win->pads[3],
+                                       win->ceil_mode, ow);
+    }
+  return mir_window_axis (h, win->kh, win->sh, win->dh, win->same, oh, pt) &&
+         mir_window_axis (w, win->kw, win->sw, win->dw, win->same, ow, pl);
+}
+
+gboolean
 mir_window_infer (const MirWindow *win, const MirShape *in, gint64 out_c, MirShape *out,
                   GError **error)
 {
@@ -216,8 +277,7 @@ mir_window_infer (const MirWindow *win, const MirShape *in, gint64 out_c, MirSha
     }
   *out = *in;
   out->dim[3] = out_c;
-  if (!mir_window_axis (in->dim[1], win->kh, win->sh, win->dh, win->same, &out->dim[1], &pad) ||
-      !mir_window_axis (in->dim[2], win->kw, win->sw, win->dw, win->same, &out->dim[2], &pad))
+  if (!window_axes (win, in->dim[1], in->dim[2], &out->dim[1], &out->dim[2], &pad, &pad))
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
                    _("the window of %" PRId64 "x%" PRId64
@@ -242,8 +302,15 @@ mir_conv_geom_init (MirConvGeom *g, const MirWindow *win, const MirTensor *x)
   g->sw = win->sw;
   g->dh = win->dh;
   g->dw = win->dw;
-  mir_window_axis (g->h, g->kh, g->sh, g->dh, win->same, &g->oh, &g->pad_top);
-  mir_window_axis (g->w, g->kw, g->sw, g->dw, win->same, &g->ow, &g->pad_left);
+  window_axes (win, g->h, g->w, &g->oh, &g->ow, &g->pad_top, &g->pad_left);
+  g->cnt_top = g->cnt_bottom = g->cnt_left = g->cnt_right = 0;
+  if (win->explicit_pads && win->count_pad)
+    {
+      g->cnt_top = win->pads[0];
+      g->cnt_bottom = win->pads[1];
+      g->cnt_left = win->pads[2];
+      g->cnt_right = win->pads[3];
+    }
 }
 
 gboolean

@@ -17,6 +17,11 @@ struct _MirWindow
   gint64 sh, sw;
   gint64 dh, dw;
   gboolean same; /* padding "same" (TF: extra pixel bottom/right), else "valid" */
+  /* Pooling only (ONNX/PyTorch semantics), instead of same/valid: */
+  gboolean explicit_pads; /* pads[] top, bottom, left, right; padded cells never win a max */
+  gint64 pads[4];
+  gboolean ceil_mode;     /* output size rounded up; the last window starts inside the input */
+  gboolean count_pad;     /* average: the padded cells count in the divisor (count_include_pad) */
 };
 
 /* A window applied to one concrete NHWC input. */
@@ -26,6 +31,8 @@ typedef struct
   gint64 kh, kw, sh, sw, dh, dw;
   gint64 oh, ow;        /* output */
   gint64 pad_top, pad_left;
+  /* Average pooling: padding counted in the divisor (0 = only input cells count). */
+  gint64 cnt_top, cnt_bottom, cnt_left, cnt_right;
 } MirConvGeom;
 
 /* Window of output pixel (oy, ox), clipped to the input: [y0, y1) x [x0, x1). */
@@ -39,6 +46,18 @@ mir_conv_window_bounds (const MirConvGeom *g, gint64 oy, gint64 ox, gint64 *y0, 
   *x1 = MIN (*x0 + g->kw, g->w);
   *y0 = MAX (*y0, 0);
   *x0 = MAX (*x0, 0);
+}
+
+/* Average pooling: the number of cells the mean of output (oy, ox) divides by. */
+static inline float
+mir_pool_divisor (const MirConvGeom *g, gint64 oy, gint64 ox)
+{
+  gint64 y0 = oy * g->sh - g->pad_top, x0 = ox * g->sw - g->pad_left;
+  gint64 y1 = MIN (y0 + g->kh, g->h + g->cnt_bottom), x1 = MIN (x0 + g->kw, g->w + g->cnt_right);
+
+  y0 = MAX (y0, -g->cnt_top);
+  x0 = MAX (x0, -g->cnt_left);
+  return (float) MAX ((y1 - y0) * (x1 - x0), 1);
 }
 
 /* Reads an int or a pair of ints >= 1 from @key (Keras "kernel_size": 3 or
@@ -60,7 +79,9 @@ gboolean mir_config_get_pad4      (JsonObject *config, const char *key, gint64 d
                                    gint64 *out, GError **error);
 
 /* MaxPooling2D / AveragePooling2D: pool_size (default 2), strides (default
- * pool_size), padding, data_format. */
+ * pool_size), padding, data_format.  Beyond Keras (the ONNX loader writes
+ * them): "padding" as ((top, bottom), (left, right)), "ceil_mode" and
+ * "count_include_pad" (booleans). */
 gboolean mir_config_get_pool_window (JsonObject *config, MirWindow *win, GError **error);
 
 /* TensorFlow's rule for one spatial axis.  @in may be -1 (then *out = -1).
@@ -71,6 +92,9 @@ gboolean mir_window_axis          (gint64 in, gint64 k, gint64 s, gint64 d, gboo
  * (rank, window larger than the input) name both shapes. */
 gboolean mir_window_infer         (const MirWindow *win, const MirShape *in, gint64 out_c,
                                    MirShape *out, GError **error);
+/* The explicit-padding rule (ONNX, PyTorch) for one axis: pads @pb, @pe. */
+gboolean mir_window_axis_explicit (gint64 in, gint64 k, gint64 s, gint64 d, gint64 pb,
+                                   gint64 pe, gboolean ceil_mode, gint64 *out);
 void     mir_conv_geom_init       (MirConvGeom *g, const MirWindow *win, const MirTensor *x);
 
 /* TRUE when the layer's activation must be applied in this call. */

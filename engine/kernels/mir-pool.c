@@ -32,7 +32,7 @@ pool_rows (gint64 begin, gint64 end, const MirPoolJob *p, gboolean avg)
           gsize k = 0;
 
           x0 = MAX (x0, 0);
-          scale = 1.0f / (float) MAX ((y1 - y0) * (x1 - x0), 1);
+          scale = 1.0f / mir_pool_divisor (g, oy, ox);
           for (; k + 8 <= c; k += 8)
             {
               MirV8 v = mir_v8_splat (avg ? 0.0f : -INFINITY);

@@ -70,7 +70,7 @@ avg_pool_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirT
           float scale;
 
           mir_conv_window_bounds (&g, oy, ox, &y0, &y1, &x0, &x1);
-          scale = 1.0f / (float) MAX ((y1 - y0) * (x1 - x0), 1);
+          scale = 1.0f / mir_pool_divisor (&g, oy, ox);
           for (gint64 iy = y0; iy < y1; iy++)
             for (gint64 ix = x0; ix < x1; ix++)
               {

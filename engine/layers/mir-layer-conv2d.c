@@ -1,5 +1,8 @@
 /* Conv2D: im2col + sgemm (1x1 stride-1 convolutions as a plain GEMM), kernel
- * in Keras' HWIO layout [kh, kw, in, filters], TensorFlow padding. */
+ * in Keras' HWIO layout [kh, kw, in, filters], TensorFlow padding.  Grouped
+ * convolutions (Keras "groups", ONNX group; ResNeXt, RegNet): the kernel is
+ * [kh, kw, in / groups, filters], filter m seeing the input channels of its
+ * group m / (filters / groups); one GEMM a group over that group's columns. */
 #define G_LOG_DOMAIN "mir-layer-conv2d"
 
 #include <string.h>
@@ -15,6 +18,7 @@
 #include "mir-gemm.h"
 #include "mir-im2col.h"
 #include "mir-parallel.h"
+#include "mir-vec.h"
 #include "mir-winograd.h"
 
 /* Upper bound of one im2col block, in floats (16 MiB). */
@@ -43,6 +47,7 @@ typedef struct
   MirLayer parent;
   MirWindow win;
   gint64 filters;
+  gint64 groups;
   gboolean use_bias;
   GMutex lock;
   WinoCache *wino; /* g_atomic_rc_box */
@@ -53,7 +58,7 @@ conv2d_configure (MirLayer *layer, JsonObject *config, GError **error)
 {
   MirLayerConv2D *self = (MirLayerConv2D *) layer;
   static const gint64 ones[2] = { 1, 1 };
-  gint64 k[2], s[2], d[2], groups;
+  gint64 k[2], s[2], d[2];
 
   g_mutex_init (&self->lock);
   if (!mir_config_get_int (config, "filters", 0, &self->filters, error) ||
@@ -63,7 +68,7 @@ conv2d_configure (MirLayer *layer, JsonObject *config, GError **error)
       !mir_config_get_padding (config, &self->win.same, error) ||
       !mir_config_check_channels_last (config, error) ||
       !mir_config_get_bool (config, "use_bias", TRUE, &self->use_bias, error) ||
-      !mir_config_get_int (config, "groups", 1, &groups, error) ||
+      !mir_config_get_int (config, "groups", 1, &self->groups, error) ||
       !mir_config_get_activation (layer, config, error))
     return FALSE;
   if (self->filters < 1 || self->filters > (1 << 20))
@@ -73,11 +78,11 @@ conv2d_configure (MirLayer *layer, JsonObject *config, GError **error)
                    1 << 20, self->filters);
       return FALSE;
     }
-  if (groups != 1)
+  if (self->groups < 1 || self->groups > self->filters || self->filters % self->groups != 0)
     {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-                   _("grouped convolutions (groups = %" PRId64 ") are not supported"),
-                   groups);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("'groups' (%" PRId64 ") must divide 'filters' (%" PRId64 ")"),
+                   self->groups, self->filters);
       return FALSE;
     }
   self->win.kh = k[0];
@@ -96,7 +101,15 @@ conv2d_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, GE
 
   if (!mir_window_infer (&self->win, in, self->filters, out, error))
     return FALSE;
-  if (layer->built && in->dim[3] != layer->weights[0].shape.dim[2])
+  if (in->dim[3] > 0 && in->dim[3] % self->groups != 0)
+    {
+      g_autofree char *s = mir_shape_to_string (in);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("an input of shape %s does not split into %" PRId64 " groups of channels"),
+                   s, self->groups);
+      return FALSE;
+    }
+  if (layer->built && in->dim[3] != layer->weights[0].shape.dim[2] * self->groups)
     {
       g_autofree char *s = mir_shape_to_string (in);
       g_autofree char *w = mir_shape_to_string (&layer->weights[0].shape);
@@ -111,7 +124,7 @@ static gboolean
 conv2d_build (MirLayer *layer, const MirShape *in, guint n_in, GError **error)
 {
   MirLayerConv2D *self = (MirLayerConv2D *) layer;
-  gint64 kshape[4] = { self->win.kh, self->win.kw, in->dim[3], self->filters };
+  gint64 kshape[4] = { self->win.kh, self->win.kw, in->dim[3] / self->groups, self->filters };
 
   if (in->dim[3] < 1)
     {
@@ -148,6 +161,159 @@ block_rows (const MirConvGeom *g)
   return CLAMP (COL_BLOCK_FLOATS / MAX (row, 1), 1, g->oh);
 }
 
+/* Grouped convolution. */
+
+/* im2col of the @cg channels from @c0 of image @x (rows of kh * kw * cg). */
+static void
+im2col_group (const MirConvGeom *g, const float *x, gint64 c0, gint64 cg, gint64 oy0,
+              gint64 oy1, float *col, gboolean back)
+{
+  gsize row = (gsize) (g->kh * g->kw * cg);
+
+  for (gint64 oy = oy0; oy < oy1; oy++)
+    for (gint64 ox = 0; ox < g->ow; ox++)
+      {
+        float *r = col + (gsize) ((oy - oy0) * g->ow + ox) * row;
+
+        for (gint64 ky = 0; ky < g->kh; ky++)
+          {
+            gint64 iy = oy * g->sh - g->pad_top + ky * g->dh;
+            for (gint64 kx = 0; kx < g->kw; kx++)
+              {
+                gint64 ix = ox * g->sw - g->pad_left + kx * g->dw;
+                float *d = r + (gsize) ((ky * g->kw + kx) * cg);
+                gboolean in = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w;
+                const float *src = in ? x + (gsize) ((iy * g->w + ix) * g->c + c0) : NULL;
+
+                if (!back)
+                  {
+                    if (in)
+                      memcpy (d, src, (gsize) cg * sizeof (float));
+                    else
+                      memset (d, 0, (gsize) cg * sizeof (float));
+                  }
+                else if (in) /* col2im: add the columns back into x */
+                  mir_vec_axpy ((float *) src, 1.0f, d, (gsize) cg);
+              }
+          }
+      }
+}
+
+static gint64
+group_block_rows (const MirConvGeom *g, gint64 kdim)
+{
+  return CLAMP (COL_BLOCK_FLOATS / MAX (g->ow * kdim, 1), 1, g->oh);
+}
+
+/* z = grouped conv(x), no bias: per group [rows, kh kw cg] x [kh kw cg, fg],
+ * the B and C blocks strided inside the HWIO kernel and the NHWC output. */
+static gboolean
+grouped_linear (MirLayerConv2D *self, const MirTensor *x, const float *kernel, float *z,
+                GError **error)
+{
+  gint64 f = self->filters, G = self->groups, cg, fg, kdim, rows;
+  float *col;
+  MirConvGeom g;
+
+  mir_conv_geom_init (&g, &self->win, x);
+  cg = g.c / G;
+  fg = f / G;
+  kdim = g.kh * g.kw * cg;
+  if (is_pointwise (self))
+    {
+      for (gint64 q = 0; q < G; q++)
+        mir_gemm (FALSE, FALSE, g.n * g.h * g.w, fg, cg, 1.0f, x->data + q * cg, g.c,
+                  kernel + q * fg, f, 0.0f, z + q * fg, f);
+      return TRUE;
+    }
+  rows = group_block_rows (&g, kdim);
+  if ((col = mir_alloc_floats ((gsize) (rows * g.ow * kdim), error)) == NULL)
+    return FALSE;
+  for (gint64 n = 0; n < g.n; n++)
+    {
+      const float *xn = x->data + (gsize) n * (gsize) (g.h * g.w * g.c);
+      float *zn = z + (gsize) n * (gsize) (g.oh * g.ow * f);
+
+      for (gint64 oy0 = 0; oy0 < g.oh; oy0 += rows)
+        {
+          gint64 oy1 = MIN (oy0 + rows, g.oh);
+          for (gint64 q = 0; q < G; q++)
+            {
+              im2col_group (&g, xn, q * cg, cg, oy0, oy1, col, FALSE);
+              mir_gemm (FALSE, FALSE, (oy1 - oy0) * g.ow, fg, kdim, 1.0f, col, kdim,
+                        kernel + q * fg, f, 0.0f, zn + (gsize) (oy0 * g.ow * f + q * fg), f);
+            }
+        }
+    }
+  mir_free_floats (col);
+  return TRUE;
+}
+
+/* dK and dx of a grouped convolution from dz (dK and dx may be NULL). */
+static gboolean
+grouped_backward (MirLayerConv2D *self, const MirTensor *x, const float *kernel,
+                  const float *dz, float *dk, float *dx, GError **error)
+{
+  gint64 f = self->filters, G = self->groups, cg, fg, kdim, rows;
+  float *col;
+  MirConvGeom g;
+
+  mir_conv_geom_init (&g, &self->win, x);
+  cg = g.c / G;
+  fg = f / G;
+  kdim = g.kh * g.kw * cg;
+  if (is_pointwise (self))
+    {
+      gint64 m = g.n * g.h * g.w;
+      for (gint64 q = 0; q < G; q++)
+        {
+          if (dk != NULL)
+            mir_gemm (TRUE, FALSE, cg, fg, m, 1.0f, x->data + q * cg, g.c, dz + q * fg, f, 0.0f,
+                      dk + q * fg, f);
+          if (dx != NULL)
+            mir_gemm (FALSE, TRUE, m, cg, fg, 1.0f, dz + q * fg, f, kernel + q * fg, f, 0.0f,
+                      dx + q * cg, g.c);
+        }
+      return TRUE;
+    }
+  rows = group_block_rows (&g, kdim);
+  if ((col = mir_alloc_floats ((gsize) (rows * g.ow * kdim), error)) == NULL)
+    return FALSE;
+  if (dk != NULL)
+    memset (dk, 0, (gsize) (kdim * f) * sizeof (float));
+  if (dx != NULL)
+    memset (dx, 0, (gsize) (g.n * g.h * g.w * g.c) * sizeof (float));
+  for (gint64 n = 0; n < g.n; n++)
+    {
+      const float *xn = x->data + (gsize) n * (gsize) (g.h * g.w * g.c);
+      const float *dzn = dz + (gsize) n * (gsize) (g.oh * g.ow * f);
+
+      for (gint64 oy0 = 0; oy0 < g.oh; oy0 += rows)
+        {
+          gint64 oy1 = MIN (oy0 + rows, g.oh), m = (oy1 - oy0) * g.ow;
+          for (gint64 q = 0; q < G; q++)
+            {
+              const float *dzb = dzn + (gsize) (oy0 * g.ow * f + q * fg);
+              if (dk != NULL)
+                {
+                  im2col_group (&g, xn, q * cg, cg, oy0, oy1, col, FALSE);
+                  mir_gemm (TRUE, FALSE, kdim, fg, m, 1.0f, col, kdim, dzb, f, 1.0f,
+                            dk + q * fg, f);
+                }
+              if (dx != NULL)
+                {
+                  mir_gemm (FALSE, TRUE, m, kdim, fg, 1.0f, dzb, f, kernel + q * fg, f, 0.0f,
+                            col, kdim);
+                  im2col_group (&g, dx + (gsize) n * (gsize) (g.h * g.w * g.c), q * cg, cg,
+                                oy0, oy1, col, TRUE);
+                }
+            }
+        }
+    }
+  mir_free_floats (col);
+  return TRUE;
+}
+
 /* z = conv(x) + bias, into @z (out->numel floats). */
 static gboolean
 conv2d_linear (MirLayer *layer, MirTensor *const *in, const MirTensor *out, float *z,
@@ -160,7 +326,12 @@ conv2d_linear (MirLayer *layer, MirTensor *const *in, const MirTensor *out, floa
   MirConvGeom g;
 
   mir_conv_geom_init (&g, &self->win, x);
-  if (is_pointwise (self))
+  if (self->groups > 1)
+    {
+      if (!grouped_linear (self, x, kernel, z, error))
+        return FALSE;
+    }
+  else if (is_pointwise (self))
     mir_gemm (FALSE, FALSE, g.n * g.h * g.w, f, g.c, 1.0f, x->data, g.c, kernel, f, 0.0f, z, f);
   else
     {
@@ -370,7 +541,7 @@ mir_conv2d_input_scale_pays (MirLayer *conv, gint64 pixels)
   MirLayerConv2D *self = (MirLayerConv2D *) conv;
 
   return conv->klass == &mir_layer_conv2d_class && conv->built && is_pointwise (self) &&
-         pixels > self->filters;
+         self->groups == 1 && pixels > self->filters;
 }
 
 /* Input 0 times args->in_scale (per image and channel, from a fused
@@ -430,7 +601,7 @@ conv2d_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *ou
   if (args->in_scale != NULL)
     return conv2d_scaled_forward (layer, in, out, args, error);
 
-  if (mir_act_fast_forward_ok (layer, args))
+  if (mir_act_fast_forward_ok (layer, args) && self->groups == 1)
     return conv2d_infer_forward (layer, in, out,
                                  mir_act_active (layer, args) ? layer->activation
                                                               : MIR_ACT_LINEAR,
@@ -462,7 +633,9 @@ gboolean
 mir_conv2d_max_pool_applies (MirLayer *conv, MirLayer *pool)
 {
   return conv->klass == &mir_layer_conv2d_class &&
-         pool->klass == &mir_layer_max_pooling2d_class;
+         ((MirLayerConv2D *) conv)->groups == 1 &&
+         pool->klass == &mir_layer_max_pooling2d_class &&
+         !mir_max_pooling2d_window (pool)->explicit_pads;
 }
 
 MirTensor *
@@ -556,7 +729,15 @@ conv2d_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTen
   if (self->use_bias && grad_w[1] != NULL)
     mir_sum_rows (dz, (gint64) (out->numel / (gsize) f), f, grad_w[1]->data);
 
-  if (is_pointwise (self))
+  if (self->groups > 1)
+    {
+      if ((dk != NULL || dx != NULL) && !grouped_backward (self, x, kernel, dz, dk, dx, error))
+        {
+          mir_free_floats (dz_buf);
+          return FALSE;
+        }
+    }
+  else if (is_pointwise (self))
     {
       gint64 m = g.n * g.h * g.w;
       if (dk != NULL)
@@ -617,7 +798,8 @@ conv2d_flops (MirLayer *layer, const MirShape *in, guint n_in, const MirShape *o
 
   if (out->dim[1] < 0 || out->dim[2] < 0 || in->dim[3] < 0)
     return -1; /* free spatial size: unknown */
-  return 2 * out->dim[1] * out->dim[2] * out->dim[3] * self->win.kh * self->win.kw * in->dim[3];
+  return 2 * out->dim[1] * out->dim[2] * out->dim[3] * self->win.kh * self->win.kw * in->dim[3] /
+         self->groups;
 }
 
 static const MirWindow *

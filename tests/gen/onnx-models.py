@@ -3,9 +3,9 @@
 
     /usr/bin/python3 tests/gen/onnx-models.py tests/data/onnx
 
-Needs Debian's python3-torch (1.13).  Builds three small image classifiers
+Needs Debian's python3-torch (1.13).  Builds small image classifiers
 with random weights (fixed seeds; BatchNormalization running statistics
-random too, eval mode), exports each with torch.onnx.export (opset 13) to
+random too, eval mode), exports each with torch.onnx.export (opset 13 or 17) to
 OUT/<name>.onnx and writes OUT/<name>.ref.json: the PyTorch output for a
 batch of two inputs x[i] = ((i * 37) % 256) / 127.5 - 1 over the flat NHWC
 index (Mirada's layout), transposed to NCHW for PyTorch.
@@ -115,6 +115,137 @@ class DepthwiseNet(nn.Module):
         return torch.softmax(x @ self.w + self.b, dim=1)
 
 
+class PoolModes(nn.Module):
+    """Pooling with explicit pads as ONNX has them (issue 20): a 5x5/1 average
+    with pads 2 and count_include_pad=1 (the pads are Keras' "same" pads, but
+    the padding counts in the divisor), ceil_mode averages with and without
+    the padding counted, ceil_mode max pools (SqueezeNet, GoogLeNet) on a
+    signed input.  Each map is flattened (C, H, W order) and concatenated:
+    flattened maps larger than 1x1 reach the output.  torch.onnx.export
+    writes an explicit Pad before these average pools, so the graph is
+    written by hand (pool_modes_onnx) with the pads on the pooling nodes, as
+    other exporters do; this module gives the reference."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.AvgPool2d(5, 1, 2, count_include_pad=True)
+        self.b = nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=True)
+        self.c = nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)
+        self.d = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.e = nn.MaxPool2d(3, 2, 1, ceil_mode=True)
+        self.f = nn.AvgPool2d(2, 2, ceil_mode=True)
+
+    def forward(self, x):
+        return torch.cat([torch.flatten(m(x), 1)
+                          for m in (self.a, self.b, self.c, self.d, self.e, self.f)], 1)
+
+
+def pool_modes_onnx(model, hw, path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes, outs = [], []
+    specs = [("AveragePool", dict(kernel_shape=[5, 5], strides=[1, 1], pads=[2, 2, 2, 2],
+                                  count_include_pad=1)),
+             ("AveragePool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+                                  ceil_mode=1, count_include_pad=1)),
+             ("AveragePool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+                                  ceil_mode=1, count_include_pad=0)),
+             ("MaxPool", dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)),
+             ("MaxPool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+                              ceil_mode=1)),
+             ("AveragePool", dict(kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1))]
+    for i, (op, attrs) in enumerate(specs):
+        nodes.append(helper.make_node(op, ["input"], ["p%d" % i], name="pool%d" % i, **attrs))
+        nodes.append(helper.make_node("Flatten", ["p%d" % i], ["f%d" % i], name="flat%d" % i))
+        outs.append("f%d" % i)
+    nodes.append(helper.make_node("Concat", outs, ["output"], name="concat", axis=1))
+    graph = helper.make_graph(
+        nodes, "pool_modes",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, hw, hw])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", None])])
+    m = helper.make_model(graph, producer_name="mirada-tests",
+                          opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
+class FlattenOut(nn.Module):
+    """A convolution whose 5x5 map is flattened straight into the output:
+    the values must leave in ONNX's C, H, W order (issue 20)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        return torch.flatten(torch.relu(self.c(x)), 1)
+
+
+class HardOps(nn.Module):
+    """MobileNetV3's pieces: Hardswish, a squeeze-and-excitation with
+    Hardsigmoid (the mean over H, W as ReduceMean keepdims=1), then a
+    ReduceMean keepdims=0 head (MNASNet) into Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, 2, 1)
+        self.bn = nn.BatchNorm2d(8)
+        self.se1 = nn.Conv2d(8, 4, 1)
+        self.se2 = nn.Conv2d(4, 8, 1)
+        self.c2 = nn.Conv2d(8, 12, 3, 1, 1)
+        self.fc = nn.Linear(12, 5)
+
+    def forward(self, x):
+        x = nn.functional.hardswish(self.bn(self.c1(x)))
+        s = x.mean((2, 3), keepdim=True)
+        s = nn.functional.hardsigmoid(self.se2(torch.relu(self.se1(s))))
+        x = nn.functional.hardswish(self.c2(x * s))
+        return self.fc(x.mean([2, 3]))
+
+
+class Grouped(nn.Module):
+    """Grouped convolutions (ResNeXt, RegNet): 3x3/2 group 4, 1x1 group 2,
+    a depthwise conv with multiplier 2 (group = channels), a dilated 3x3
+    group 8, global average pool, Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, 1, 1)
+        self.g1 = nn.Conv2d(8, 16, 3, 2, 1, groups=4, bias=False)
+        self.bn = nn.BatchNorm2d(16)
+        self.g2 = nn.Conv2d(16, 16, 1, groups=2)
+        self.dw = nn.Conv2d(16, 32, 3, 1, 1, groups=16)
+        self.g3 = nn.Conv2d(32, 24, 3, 1, 2, dilation=2, groups=8)
+        self.fc = nn.Linear(24, 6)
+
+    def forward(self, x):
+        x = torch.relu(self.c1(x))
+        x = torch.relu(self.bn(self.g1(x)))
+        x = torch.relu(self.g2(x))
+        x = self.g3(torch.relu(self.dw(x)))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+class Shuffle(nn.Module):
+    """ShuffleNet v2's channel shuffle (Reshape to 5-D, Transpose, Reshape
+    back), a Transpose to N, H, W, C flattened into Linear.  Exported with a
+    fixed batch of 1 (torch writes the reshape targets as constants)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, 1, 1)
+        self.c2 = nn.Conv2d(8, 6, 3, 2, 1, groups=2)
+        self.fc = nn.Linear(6 * 4 * 4, 5)
+
+    def forward(self, x):
+        x = torch.relu(self.c1(x))
+        b, c, h, w = x.shape
+        x = x.view(b, 2, c // 2, h, w).transpose(1, 2).contiguous().view(b, -1, h, w)
+        x = self.c2(x)
+        return self.fc(torch.flatten(x.permute(0, 2, 3, 1), 1))
+
+
 def randomize_bn(model, gen):
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
@@ -127,9 +258,15 @@ def randomize_bn(model, gen):
 
 def main(out):
     os.makedirs(out, exist_ok=True)
-    for seed, (name, cls, hw) in enumerate([("small_cnn", SmallCNN, 32),
-                                            ("resnet_block", ResNetLike, 32),
-                                            ("depthwise", DepthwiseNet, 16)]):
+    for seed, (name, cls, hw, opset) in enumerate([("small_cnn", SmallCNN, 32, 13),
+                                                   ("resnet_block", ResNetLike, 32, 13),
+                                                   ("depthwise", DepthwiseNet, 16, 13),
+                                                   ("pool_modes", PoolModes, 11, 13),
+                                                   ("flatten_out", FlattenOut, 7, 13),
+                                                   ("hard_ops13", HardOps, 12, 13),
+                                                   ("hard_ops17", HardOps, 12, 17),
+                                                   ("grouped", Grouped, 12, 13),
+                                                   ("shuffle", Shuffle, 8, 13)]):
         torch.manual_seed(seed + 1)
         gen = torch.Generator().manual_seed(seed + 100)
         model = cls()
@@ -141,13 +278,19 @@ def main(out):
         with torch.no_grad():
             y = model(xt).double().numpy()
         path = os.path.join(out, name + ".onnx")
-        torch.onnx.export(model, xt, path, opset_version=13, input_names=["input"],
-                          output_names=["output"], dynamic_axes={"input": {0: "batch"}},
-                          do_constant_folding=True,
-                          # keep BatchNormalization nodes (EVAL folds them into Conv)
-                          training=torch.onnx.TrainingMode.PRESERVE)
+        if name == "pool_modes":
+            pool_modes_onnx(model, hw, path)
+        elif name == "shuffle":
+            torch.onnx.export(model, xt[:1], path, opset_version=opset, input_names=["input"],
+                              output_names=["output"], do_constant_folding=True)
+        else:
+            torch.onnx.export(model, xt, path, opset_version=opset, input_names=["input"],
+                              output_names=["output"], dynamic_axes={"input": {0: "batch"}},
+                              do_constant_folding=True,
+                              # keep BatchNormalization nodes (EVAL folds them into Conv)
+                              training=torch.onnx.TrainingMode.PRESERVE)
         with open(os.path.join(out, name + ".ref.json"), "w") as f:
-            json.dump({"reference": "pytorch-" + torch.__version__, "opset": 13,
+            json.dump({"reference": "pytorch-" + torch.__version__, "opset": opset,
                        "input": "((i*37)%256)/127.5-1 (NHWC)", "shape": list(y.shape),
                        "output": [float(v) for v in y.ravel()]}, f)
         print(name, os.path.getsize(path), "bytes")
