@@ -189,7 +189,28 @@ tensor_floats (Ctx *c, const Onnx__TensorProto *t, gsize *n_out, GError **error)
       node_error (c, error, MIR_ERROR_LIMIT, _("a constant is larger than Mirada accepts"));
       return NULL;
     }
-  out = g_new0 (float, MAX (n, 1));
+  /* the data must be there before memory is taken for it: a shape in the
+   * file alone (a Gemm "of 16 GiB" with no data) must not allocate */
+  if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ||
+      t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE)
+    {
+      gsize width = t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ? 4 : 8;
+      gsize have = t->has_raw_data ? t->raw_data.len / width
+                   : width == 4 ? t->n_float_data : t->n_double_data;
+
+      if ((t->has_raw_data && t->raw_data.len % width != 0) || have != (gsize) n)
+        {
+          node_error (c, error, MIR_ERROR_FORMAT,
+                      _("a constant's data does not match its shape: the file is damaged"));
+          return NULL;
+        }
+    }
+  out = g_try_new0 (float, MAX (n, 1));
+  if (out == NULL)
+    {
+      node_error (c, error, MIR_ERROR_LIMIT, _("a constant is larger than Mirada accepts"));
+      return NULL;
+    }
   if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
     {
       if (t->has_raw_data)

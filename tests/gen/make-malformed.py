@@ -625,6 +625,43 @@ write("img-gif-frames.gif", b"GIF89a" + struct.pack("<HHBBB", 1000, 1000, 0x80, 
       b"\x00\x00\x00\xff\xff\xff" + frame * 2000 + b"\x3b")
 case("img-gif-frames", "predict good.h5 img-gif-frames.gif", "more than 256 frames")
 
+# ONNX: a Gemm whose weight declares 65536 x 65536 floats (16 GiB) and holds
+# none: refused by its missing data, before any memory is taken for it (it
+# aborted in g_malloc).  Protobuf written by hand, no onnx module needed.
+def pb_varint(v):
+    out = b""
+    while True:
+        b = v & 0x7f
+        v >>= 7
+        if v:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def pb_field(num, wire, payload):
+    key = pb_varint((num << 3) | wire)
+    if wire == 0:
+        return key + pb_varint(payload)
+    return key + pb_varint(len(payload)) + payload
+
+
+def pb_value_info(name, dims):
+    shape = b"".join(pb_field(1, 2, pb_field(1, 0, d)) for d in dims)
+    tensor_type = pb_field(1, 0, 1) + pb_field(2, 2, shape)
+    return pb_field(1, 2, name.encode()) + pb_field(2, 2, pb_field(1, 2, tensor_type))
+
+
+gemm = (pb_field(1, 2, b"x") + pb_field(1, 2, b"W") + pb_field(2, 2, b"y") +
+        pb_field(3, 2, b"gemm") + pb_field(4, 2, b"Gemm"))
+weight = pb_field(1, 0, 65536) + pb_field(1, 0, 65536) + pb_field(2, 0, 1) + pb_field(8, 2, b"W")
+graph = (pb_field(1, 2, gemm) + pb_field(2, 2, b"g") + pb_field(5, 2, weight) +
+         pb_field(11, 2, pb_value_info("x", [1, 65536])) +
+         pb_field(12, 2, pb_value_info("y", [1, 65536])))
+write("onnx-huge-initializer.onnx", pb_field(1, 0, 7) + pb_field(7, 2, graph) +
+      pb_field(8, 2, pb_field(2, 0, 13)))
+case("onnx-huge-initializer", "info onnx-huge-initializer.onnx", "does not match its shape")
+
 with open(path("EXPECTED.tsv"), "w") as f:
     f.write("# case\tcommand (run in this folder)\texit\tstderr substring\n")
     for name, command, code, substring in cases:
