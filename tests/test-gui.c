@@ -1961,6 +1961,30 @@ recent_filled (gpointer data)
          g_menu_model_get_n_items (mirada_window_get_recent_menu (window, 1)) > 0;
 }
 
+typedef struct
+{
+  MiradaWindow *window;
+  const char *model_uri, *scene_uri;
+} RecentWant;
+
+static char *recent_target (MiradaWindow *window, guint section);
+
+/* GtkRecentManager writes and re-reads its file in idles: the menus show
+ * this test's files first only once that happened (files of earlier tests
+ * are in the list already, so "not empty" is not enough) */
+static gboolean
+recent_first (gpointer data)
+{
+  RecentWant *w = data;
+  g_autofree char *model = NULL, *scene = NULL;
+
+  if (!recent_filled (w->window))
+    return FALSE;
+  model = recent_target (w->window, 0);
+  scene = recent_target (w->window, 1);
+  return g_str_equal (model, w->model_uri) && g_str_equal (scene, w->scene_uri);
+}
+
 static char *
 recent_target (MiradaWindow *window, guint section)
 {
@@ -2098,7 +2122,11 @@ test_gui_model_tools (void)
   /* recent files: the model under Models, the scene under Images */
   model_uri = g_file_get_uri (model_file);
   scene_uri = g_file_get_uri (scene_file);
-  wait_until (recent_filled, window, 20, "the recent-files menu");
+  {
+    RecentWant want = { window, model_uri, scene_uri };
+
+    wait_until (recent_first, &want, 20, "this test's files first in the recent-files menus");
+  }
   got_uri = recent_target (window, 0);
   g_assert_cmpstr (got_uri, ==, model_uri);
   g_free (got_uri);
