@@ -145,6 +145,7 @@ MirImage *
 mirada_image_load (const char *path, GError **error)
 {
   g_autofree char *display = NULL;
+  g_autofree char *decoder = NULL;
   g_autofree guint8 *data = NULL;
   g_autoptr(GdkPixbuf) raw = NULL;
   g_autoptr(GdkPixbuf) pixbuf = NULL;
@@ -202,14 +203,15 @@ mirada_image_load (const char *path, GError **error)
   /* GdkPixbuf picks its decoder by the same first bytes (the name only
    * breaks ties): the size it declares is checked first, and the decoder
    * it would use must be the one for the format recognised above. */
-  info = gdk_pixbuf_get_file_info (path, &width, &height);
+  info = gdk_pixbuf_get_file_info (path, &width, &height);  /* owned by GdkPixbuf */
   if (info == NULL)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT, _("Cannot read image '%s': %s"), display,
                    _("the decoder produced no image"));
       return NULL;
     }
-  if (g_strcmp0 (gdk_pixbuf_format_get_name (info), format) != 0)
+  decoder = gdk_pixbuf_format_get_name (info); /* transfer full */
+  if (g_strcmp0 (decoder, format) != 0)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                    _("'%s' is not an image Mirada can read (it reads PNG, JPEG, GIF, BMP, WebP "
