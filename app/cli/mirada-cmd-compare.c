@@ -32,12 +32,14 @@ top1 (const MirDetectGrid *g, guint n)
 static gboolean
 same_class (const MirDetectGrid *a, guint ca, const MirDetectGrid *b, guint cb)
 {
-  g_autofree char *x = NULL, *y = NULL;
+  g_autofree char *x = NULL, *y = NULL, *sa = NULL, *sb = NULL;
 
   if (a->class_names == NULL || b->class_names == NULL)
     return ca == cb;
-  x = g_utf8_casefold (g_strstrip (g_strdup (a->class_names[ca])), -1);
-  y = g_utf8_casefold (g_strstrip (g_strdup (b->class_names[cb])), -1);
+  sa = g_strstrip (g_strdup (a->class_names[ca]));
+  sb = g_strstrip (g_strdup (b->class_names[cb]));
+  x = g_utf8_casefold (sa, -1);
+  y = g_utf8_casefold (sb, -1);
   return g_str_equal (x, y);
 }
 
