@@ -12,18 +12,6 @@
 #include "kernels/mir-conv-util.h"
 #include "layers/mir-layers.h"
 
-/* TensorFlow's "same" padding: the rows added before the first one. */
-static gint64
-pad_before (gint64 in, gint64 out, gint64 k, gint64 s, gint64 d, gboolean same)
-{
-  gint64 keff = (k - 1) * d + 1, total;
-
-  if (!same)
-    return 0;
-  total = MAX ((out - 1) * s + keff - in, 0);
-  return total / 2;
-}
-
 static MirTensor *
 node_tensor (MirTrace *trace, guint node, GError **error)
 {
@@ -75,10 +63,13 @@ field_of (MirTrace *trace, guint node, MirRect r, gboolean clip, MirRect *out, i
       else if (y->ndim == 4 && k->window != NULL)
         {
           const MirWindow *w = k->window (n->layer);
-          gint64 pt = w->explicit_pads ? w->pads[0]
-                                       : pad_before (x->shape[1], y->shape[1], w->kh, w->sh, w->dh, w->same);
-          gint64 pl = w->explicit_pads ? w->pads[2]
-                                       : pad_before (x->shape[2], y->shape[2], w->kw, w->sw, w->dw, w->same);
+          MirConvGeom g;
+          gint64 pt, pl;
+
+          /* the padding as the layer computes it: TF "same"/"valid" or ONNX pads */
+          mir_conv_geom_init (&g, w, x);
+          pt = g.pad_top;
+          pl = g.pad_left;
 
           in_r.y0 = r.y0 * w->sh - pt;
           in_r.y1 = (r.y1 - 1) * w->sh - pt + (w->kh - 1) * w->dh + 1;
@@ -174,11 +165,14 @@ conv_pre (MirLayer *layer, const MirWindow *w, const MirTensor *in, const MirTen
   MirTensor *kernel = mir_layer_get_weight (layer, depthwise ? "depthwise_kernel" : "kernel");
   MirTensor *bias = mir_layer_get_weight (layer, "bias");
   const gint64 H = in->shape[1], W = in->shape[2], C = in->shape[3];
-  gint64 pt = pad_before (H, outt->shape[1], w->kh, w->sh, w->dh, w->same);
-  gint64 pl = pad_before (W, outt->shape[2], w->kw, w->sw, w->dw, w->same);
+  MirConvGeom g;
+  gint64 pt, pl;
   gint64 cin = depthwise ? 1 : C, c_first = depthwise ? c / mult : 0;
   double sum = 0;
 
+  mir_conv_geom_init (&g, w, in);
+  pt = g.pad_top;
+  pl = g.pad_left;
   for (gint64 i = 0; i < w->kh; i++)
     for (gint64 j = 0; j < w->kw; j++)
       for (gint64 q = 0; q < cin; q++)
@@ -284,11 +278,14 @@ mir_unit_compute (MirTrace *trace, guint node, gint64 y, gint64 x, gint64 c, Mir
     {
       const MirWindow *w = k->window (n->layer);
       const gint64 H = in->shape[1], W = in->shape[2], C = in->shape[3];
-      gint64 pt = w->explicit_pads ? w->pads[0] : pad_before (H, yt->shape[1], w->kh, w->sh, 1, w->same);
-      gint64 pl = w->explicit_pads ? w->pads[2] : pad_before (W, yt->shape[2], w->kw, w->sw, 1, w->same);
+      MirConvGeom g;
+      gint64 pt, pl;
       double acc = maxp ? -INFINITY : 0;
       gint64 cells = 0;
 
+      mir_conv_geom_init (&g, w, in);
+      pt = g.pad_top;
+      pl = g.pad_left;
       out->kind = g_strdup (maxp ? "max-pool" : "average-pool");
       out->kh = w->kh;
       out->kw = w->kw;
@@ -305,11 +302,9 @@ mir_unit_compute (MirTrace *trace, guint node, gint64 y, gint64 x, gint64 c, Mir
             acc = maxp ? MAX (acc, in->data[(yy * W + xx) * C + c]) : acc + in->data[(yy * W + xx) * C + c];
             cells++;
           }
-      /* ONNX count_include_pad: the padded cells count in the divisor */
-      if (avgp && w->count_pad)
-        cells = w->kh * w->kw;
       out->n_terms = cells;
-      out->sum = avgp && cells > 0 ? acc / cells : acc;
+      /* the divisor the layer uses (ONNX count_include_pad counts padding) */
+      out->sum = avgp ? acc / mir_pool_divisor (&g, y, x) : acc;
       out->pre = out->value = out->sum;
       return TRUE;
     }
