@@ -113,12 +113,6 @@ mirada_cmd_explain_unit (int argc, char **argv)
       (layer = mirada_cli_find_layer (model, layer_name, &error)) < 0)
     return mirada_cli_fail (error);
   mirada_cli_note_preprocess (model, argv[1]);
-  {
-    const MirShape *shape = &mir_model_get_node (model, (guint) layer)->shape;
-    /* one index for a Dense layer's unit */
-    if (shape->ndim == 2 && unit != NULL && !strchr (unit, ','))
-      y = 0, x = 0;
-  }
   if (!mirada_unit_explain (model, image, layer, y, x, c, NULL, &e, &error))
     return mirada_cli_fail (error);
 
