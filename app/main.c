@@ -9,13 +9,15 @@
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
+#if MIRADA_WITH_GUI
 #include "mirada-application.h"
+#endif
 
 static const MiradaCommand commands[] = {
   { "info", mirada_cmd_info, N_("Show a model's layers, output shapes and parameters") },
   { "predict", mirada_cmd_predict, N_("Classify images with a model") },
   { "bench", mirada_cmd_bench, N_("Time a model's forward pass, layer by layer") },
-  { "detect", mirada_cmd_detect, N_("Find objects with a sliding window (seed 000's methods)") },
+  { "detect", mirada_cmd_detect, N_("Find objects with a sliding window: thresholds and neighbourhood means") },
   { "gradcam", mirada_cmd_gradcam, N_("Explain a prediction: Grad-CAM, CAM, saliency") },
   { "activations", mirada_cmd_activations, N_("Show a layer's activations as a grid") },
   { "compare", mirada_cmd_compare, N_("Two models on the same photo, window by window") },
@@ -36,8 +38,8 @@ print_help (void)
   g_print ("%s\n\n", _("Mirada looks inside convolutional neural networks."));
   g_print ("%s\n", _("Commands:"));
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
-    g_print ("  %-10s %s\n", commands[i].name, _(commands[i].summary));
-  g_print ("  %-10s %s\n", "help", _("Show the options of a command"));
+    g_print ("  %-13s %s\n", commands[i].name, _(commands[i].summary));
+  g_print ("  %-13s %s\n", "help", _("Show the options of a command"));
   g_print ("\n%s\n", _("Options:"));
   g_print ("  %-14s %s\n", "-h, --help", _("Show this help"));
   g_print ("  %-14s %s\n", "--version", _("Show the version"));
@@ -110,7 +112,17 @@ main (int argc, char *argv[])
   if (argc < 2 ||
       (find_command (argv[1]) == NULL && strcmp (argv[1], "help") != 0 && argv[1][0] != '-' &&
        (g_file_test (argv[1], G_FILE_TEST_EXISTS) || g_str_has_prefix (argv[1], "arch:"))))
-    return mirada_gui_run (argc, argv);
+    {
+#if MIRADA_WITH_GUI
+      return mirada_gui_run (argc, argv);
+#else
+      /* -Dgui=false: a server build; say what works instead. */
+      g_printerr ("mirada: %s\n", _("This Mirada was built without its window (-Dgui=false): "
+                                     "give a command, for example “mirada detect MODEL IMAGE”."));
+      g_printerr ("%s\n", _("Run “mirada --help” for the list of commands."));
+      return 2;
+#endif
+    }
 
   if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
     {

@@ -81,7 +81,7 @@ mirada_cmd_activations (int argc, char **argv)
   GOptionEntry entries[] = {
     { "layer", 'l', 0, G_OPTION_ARG_STRING, &layer_name, N_("Layer to show (required)"), N_("NAME") },
     { "per-row", 0, 0, G_OPTION_ARG_INT, &per_row, N_("Channels per row (default 16)"), N_("N") },
-    { "norm", 0, 0, G_OPTION_ARG_STRING, &norm_name, N_("channel (seed 002, default), layer or minmax"), N_("MODE") },
+    { "norm", 0, 0, G_OPTION_ARG_STRING, &norm_name, N_("channel (each channel on its own range, default), layer or minmax"), N_("MODE") },
     { "colormap", 0, 0, G_OPTION_ARG_STRING, &cmap_name, N_("viridis (default), jet, inferno, magma, plasma, gray"), N_("NAME") },
     { "scale", 0, 0, G_OPTION_ARG_INT, &scale, N_("Pixels per activation value (default 1)"), N_("N") },
     { "gap", 0, 0, G_OPTION_ARG_INT, &gap, N_("White pixels between channels, as in the window (default 2)"), N_("N") },
@@ -94,7 +94,7 @@ mirada_cmd_activations (int argc, char **argv)
     { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("none, scale, tf, caffe or torch"), N_("MODE") },
     { NULL }
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new (_("MODEL IMAGE — show a layer's activations"));
+  g_autoptr(GOptionContext) ctx = g_option_context_new (_("MODEL IMAGE"));
   g_autoptr(GError) error = NULL;
   g_autoptr(MirModel) model = NULL;
   g_autoptr(MirImage) image = NULL;
@@ -108,9 +108,13 @@ mirada_cmd_activations (int argc, char **argv)
   guint dead = 0;
 
   g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
-  g_option_context_set_translation_domain (ctx, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (ctx, &argc, &argv, &error))
-    return mirada_cli_usage_error ("activations", error->message);
+  g_option_context_set_summary (ctx, _("Show a layer's activations as a grid: one tile per channel, normalised per channel or per layer."));
+  {
+    int parsed = mirada_cli_parse (ctx, "activations", &argc, &argv);
+
+    if (parsed >= 0)
+      return parsed;
+  }
   if (argc != 3)
     return mirada_cli_usage_error ("activations", _("expected a MODEL and an IMAGE"));
   {

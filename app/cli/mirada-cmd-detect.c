@@ -649,7 +649,7 @@ mirada_cmd_detect (int argc, char **argv)
     { "truth", 0, 0, G_OPTION_ARG_FILENAME, &truth_path,
       N_("Ground-truth JSON: report precision, recall, F1 at IoU 0.5"), N_("FILE") },
     { "notebook-compat", 0, 0, G_OPTION_ARG_NONE, &notebook,
-      N_("Reproduce the seed notebook (7×16 layout, its neighbour quirks)"), NULL },
+      N_("Reproduce the original detector notebook exactly (7×16 layout, its neighbour quirks)"), NULL },
     { "sweep", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sweeps,
       N_("Table over values: threshold, fe, radius, iou, method (KEY[:CLASS]=V1,V2…)"),
       N_("KEY=V,…") },
@@ -700,7 +700,7 @@ mirada_cmd_detect (int argc, char **argv)
 
   g_option_context_set_summary (context,
     _("Slide a window over the image, classify every window, and keep those that pass the "
-      "seed's filters: method 1 keeps windows with P(x) ≥ threshold; methods 2.1 and 2.2 "
+      "detector's two filters: method 1 keeps windows with P(x) ≥ threshold; methods 2.1 and 2.2 "
       "then keep those whose neighbourhood mean is at least μ = (max + min) / 2."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   ret = mirada_cli_parse (context, "detect", &argc, &argv);

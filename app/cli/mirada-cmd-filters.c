@@ -186,7 +186,7 @@ run_bench (const char *default_model, int batch)
       if ((t = bench_patterns (vgg64, "block3_conv1", 1, &o, &cpu, &error)) < 0)
         return mirada_cli_fail (error);
       g_print (_("VGG16 block3_conv1, 1 pattern, 64 px, 40 steps, %s: %.3f s (CPU %.3f s; "
-                 "target ≤ 1 s)\n"), m == 0 ? "seed" : "regularized", t, cpu);
+                 "target ≤ 1 s)\n"), m == 0 ? "plain" : "regularized", t, cpu);
     }
   /* 2: every conv filter of the default model */
   if (!(deflt = mirada_model_open (default_model, NULL, NULL, NULL, &error)))
@@ -206,7 +206,7 @@ run_bench (const char *default_model, int batch)
       total_cpu += cpu;
       n_total += n;
     }
-  g_print (_("Default model, all %u conv filters, seed method, 40 steps, batch %d: %.3f s "
+  g_print (_("Default model, all %u conv filters, plain gradient ascent, 40 steps, batch %d: %.3f s "
              "(CPU %.3f s; target ≤ 5 s)\n"), n_total, o.batch, total, total_cpu);
   /* 3: activation grid of VGG16 block5_conv3 (512 channels) at 224 px */
   if (!(vgg224 = mirada_model_open ("arch:vgg16,notop", NULL, NULL, NULL, &error)))
@@ -263,8 +263,8 @@ mirada_cmd_filters (int argc, char **argv)
     { "filters", 'f', 0, G_OPTION_ARG_STRING, &filters_spec, N_("Filters, e.g. 0-63 (default: the first 64)"), N_("LIST") },
     { "size", 's', 0, G_OPTION_ARG_INT, &size, N_("Pattern size; only the layers up to --layer run, at this size (default 64, or the model's input if smaller; a layer behind a Flatten or Dense layer: the model's input size only)"), N_("PX") },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, N_("Gradient-ascent steps (default 40)"), N_("N") },
-    { "step", 0, 0, G_OPTION_ARG_DOUBLE, &step, N_("Seed method: step size (default 1)"), N_("X") },
-    { "method", 'm', 0, G_OPTION_ARG_STRING, &method, N_("seed (default) or regularized"), N_("METHOD") },
+    { "step", 0, 0, G_OPTION_ARG_DOUBLE, &step, N_("Plain method: step size (default 1)"), N_("X") },
+    { "method", 'm', 0, G_OPTION_ARG_STRING, &method, N_("plain (gradient ascent from grey noise, default) or regularized"), N_("METHOD") },
     { "jitter", 0, 0, G_OPTION_ARG_INT, &jitter, N_("Regularized: ± pixels of random shift per step (default 4)"), N_("N") },
     { "scale-range", 0, 0, G_OPTION_ARG_STRING, &scale_range, N_("Regularized: random scale per step (default 0.9,1.1)"), N_("A,B") },
     { "rotate", 0, 0, G_OPTION_ARG_DOUBLE, &rotate, N_("Regularized: ± degrees of random rotation per step (default 10)"), N_("DEG") },
@@ -276,7 +276,7 @@ mirada_cmd_filters (int argc, char **argv)
     { "no-decorrelate", 0, 0, G_OPTION_ARG_NONE, &no_decorrelate, N_("Regularized: plain RGB"), NULL },
     { "optimizer", 0, 0, G_OPTION_ARG_STRING, &optimizer, N_("Regularized: adam (default) or sgd"), N_("NAME") },
     { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, N_("Regularized: learning rate (default 0.05 for Adam, 1 for SGD)"), N_("X") },
-    { "compare", 0, 0, G_OPTION_ARG_NONE, &compare, N_("Seed row above regularized row, one column per filter"), NULL },
+    { "compare", 0, 0, G_OPTION_ARG_NONE, &compare, N_("Plain row above regularized row, one column per filter"), NULL },
     { "no-cache", 0, 0, G_OPTION_ARG_NONE, &no_cache, N_("Neither read nor write the pattern cache"), NULL },
     { "bench", 0, 0, G_OPTION_ARG_NONE, &bench, N_("Time the standard cases ([MODEL]: the default model's file)"), NULL },
     { "seed", 0, 0, G_OPTION_ARG_INT, &seed, N_("Noise seed"), N_("N") },
@@ -287,7 +287,7 @@ mirada_cmd_filters (int argc, char **argv)
     { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("none, scale, tf, caffe or torch"), N_("MODE") },
     { NULL }
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new (_("MODEL — learned-filter patterns"));
+  g_autoptr(GOptionContext) ctx = g_option_context_new (_("MODEL"));
   g_autoptr(GError) error = NULL;
   g_autoptr(MirModel) model = NULL;
   g_autoptr(GArray) filters = NULL;
@@ -300,9 +300,13 @@ mirada_cmd_filters (int argc, char **argv)
   MirImage *first;
 
   g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
-  g_option_context_set_translation_domain (ctx, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (ctx, &argc, &argv, &error))
-    return mirada_cli_usage_error ("filters", error->message);
+  g_option_context_set_summary (ctx, _("Show the patterns a layer's filters respond to most: gradient ascent on the input, one tile per filter."));
+  {
+    int parsed = mirada_cli_parse (ctx, "filters", &argc, &argv);
+
+    if (parsed >= 0)
+      return parsed;
+  }
   if (bench)
     return argc <= 2 ? run_bench (argc == 2 ? argv[1] : "resources/default/model.h5", batch)
                      : mirada_cli_usage_error ("filters", _("--bench takes at most a MODEL"));
@@ -315,7 +319,7 @@ mirada_cmd_filters (int argc, char **argv)
       return out_ret;
   }
   {
-    static const char *const methods[] = { "seed", "regularized", "regularised", NULL };
+    static const char *const methods[] = { "plain", "regularized", "regularised", "seed", NULL };
     static const char *const params[] = { "pixel", "fourier", NULL };
     static const char *const optimizers[] = { "adam", "sgd", NULL };
     int mi = choice (method, methods, 0), pi = choice (param, params, 1);
@@ -323,10 +327,10 @@ mirada_cmd_filters (int argc, char **argv)
 
     if (mi < 0 || pi < 0 || oi < 0)
       return mirada_cli_usage_error ("filters",
-                                     mi < 0 ? _("--method is seed or regularized")
+                                     mi < 0 ? _("--method is plain or regularized")
                                      : pi < 0 ? _("--param is pixel or fourier")
                                               : _("--optimizer is adam or sgd"));
-    opts.method = mi == 0 ? MIR_FILTER_METHOD_SEED : MIR_FILTER_METHOD_REGULARIZED;
+    opts.method = mi == 0 || mi == 3 ? MIR_FILTER_METHOD_SEED : MIR_FILTER_METHOD_REGULARIZED;  /* 3: "seed", the old name */
     opts.param = pi == 0 ? MIR_FILTER_PARAM_PIXEL : MIR_FILTER_PARAM_FOURIER;
     opts.optimizer = oi == 0 ? MIR_FILTER_OPTIMIZER_ADAM : MIR_FILTER_OPTIMIZER_SGD;
   }
@@ -396,8 +400,8 @@ mirada_cmd_filters (int argc, char **argv)
                      "%u patterns for layer '%s' (%d×%d px, %d steps, %s)\n", patterns->len),
            patterns->len,
            node->name, first->width, first->height, steps,
-           compare ? _("seed above regularized")
-                   : opts.method == MIR_FILTER_METHOD_SEED ? "seed" : "regularized");
+           compare ? _("plain above regularized")
+                   : opts.method == MIR_FILTER_METHOD_SEED ? "plain" : "regularized");
   if (out_path && !mirada_image_save_png (grid, out_path, &error))
     return mirada_cli_fail (error);
   return 0;

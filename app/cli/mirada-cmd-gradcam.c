@@ -164,7 +164,7 @@ mirada_cmd_gradcam (int argc, char **argv)
     { "all-classes", 0, 0, G_OPTION_ARG_NONE, &all_classes, N_("One overlay per class, side by side (one row per method)"), NULL },
     { "colormap", 0, 0, G_OPTION_ARG_STRING, &cmap_name, N_("jet (default), viridis, inferno, magma, plasma, gray"), N_("NAME") },
     { "alpha", 'a', 0, G_OPTION_ARG_DOUBLE, &alpha, N_("Overlay strength (default 0.4 additive, 0.6 with --blend)"), N_("A") },
-    { "blend", 0, 0, G_OPTION_ARG_NONE, &blend, N_("Blend like seed 001's matplotlib overlay instead of the Keras example's sum"), NULL },
+    { "blend", 0, 0, G_OPTION_ARG_NONE, &blend, N_("Blend as a matplotlib overlay (heat map over the photo) instead of the Keras example's sum"), NULL },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Write the overlay PNG here"), N_("FILE") },
     { "raw", 0, 0, G_OPTION_ARG_FILENAME, &raw_path, N_("Write the raw signed map as .npy (the first method and class)"), N_("FILE") },
     { "csv", 0, 0, G_OPTION_ARG_FILENAME, &csv_path, N_("Write the raw signed map as CSV (the first method and class)"), N_("FILE") },
@@ -174,7 +174,7 @@ mirada_cmd_gradcam (int argc, char **argv)
     { "window", 'w', 0, G_OPTION_ARG_STRING, &window_spec, N_("Explain one window of the image, like a detector window (the GUI's selected window)"), N_("X,Y,W,H") },
     { NULL }
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new (_("MODEL IMAGE — explain a prediction"));
+  g_autoptr(GOptionContext) ctx = g_option_context_new (_("MODEL IMAGE"));
   g_autoptr(GError) error = NULL;
   g_autoptr(MirModel) model = NULL;
   g_autoptr(MirImage) image = NULL;
@@ -193,9 +193,13 @@ mirada_cmd_gradcam (int argc, char **argv)
   double first_probability = 0;
 
   g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
-  g_option_context_set_translation_domain (ctx, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (ctx, &argc, &argv, &error))
-    return mirada_cli_usage_error ("gradcam", error->message);
+  g_option_context_set_summary (ctx, _("Explain a prediction: which parts of the image made the model choose a class (Grad-CAM, CAM, saliency and more)."));
+  {
+    int parsed = mirada_cli_parse (ctx, "gradcam", &argc, &argv);
+
+    if (parsed >= 0)
+      return parsed;
+  }
   if (argc != 3)
     return mirada_cli_usage_error ("gradcam", _("expected a MODEL and an IMAGE"));
   {

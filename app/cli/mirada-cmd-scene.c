@@ -8,6 +8,7 @@
 #include <glib/gstdio.h>
 
 #include "mirada-cli.h"
+#include "mirada-cli-util.h"
 #include "mir-scene.h"
 
 int
@@ -18,7 +19,7 @@ mirada_cmd_scene (int argc, char **argv)
   gboolean textured = FALSE, is_default = FALSE;
   GOptionEntry entries[] = {
     { "out-dir", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, N_("Write scenes here (required)"), N_("DIR") },
-    { "default", 0, 0, G_OPTION_ARG_NONE, &is_default, N_("The default demo scene: two sneakers, two trousers, a bag and a T-shirt, like seed 000's two dogs and two cats"), NULL },
+    { "default", 0, 0, G_OPTION_ARG_NONE, &is_default, N_("The default demo scene: two sneakers, two trousers, a bag and a T-shirt, like the two dogs and two cats of the original detector demo"), NULL },
     { "count", 'n', 0, G_OPTION_ARG_INT, &count, N_("Number of scenes (default 1)"), N_("N") },
     { "items", 0, 0, G_OPTION_ARG_INT, &items, N_("Items per scene (default: 4 to 6 at random)"), N_("N") },
     { "seed", 0, 0, G_OPTION_ARG_INT, &seed, N_("Random seed (default 1)"), N_("N") },
@@ -27,15 +28,19 @@ mirada_cmd_scene (int argc, char **argv)
     { "data", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, N_("Fashion-MNIST folder (default: Debian's)"), N_("DIR") },
     { NULL }
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new (_("— compose demo scenes with ground truth"));
+  g_autoptr(GOptionContext) ctx = g_option_context_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(MirDataset) test = NULL;
   g_autoptr(GRand) rng = NULL;
 
   g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
-  g_option_context_set_translation_domain (ctx, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (ctx, &argc, &argv, &error))
-    return mirada_cli_usage_error ("scene", error->message);
+  g_option_context_set_summary (ctx, _("Compose demo scenes with ground truth: Fashion-MNIST items on a plain background, with a JSON file of their boxes."));
+  {
+    int parsed = mirada_cli_parse (ctx, "scene", &argc, &argv);
+
+    if (parsed >= 0)
+      return parsed;
+  }
   if (out_dir == NULL || argc != 1)
     return mirada_cli_usage_error ("scene", _("--out-dir is required"));
   if (count < 1 || count > 10000 || items < 0 || items > MIR_SCENE_MAX_ITEMS)

@@ -253,7 +253,7 @@ filters_worker (MiradaJob     *mjob,
   r->n_previews = fc.n_previews;
   r->seconds = (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC;
   r->status = g_strdup_printf (opts.method == MIR_FILTER_METHOD_SEED
-                               ? _("The first %u filters of “%s” (of %d), by the seed’s gradient ascent: 40 steps from grey noise")
+                               ? _("The first %u filters of “%s” (of %d), by plain gradient ascent: 40 steps from grey noise")
                                : _("The first %u filters of “%s” (of %d), by regularised gradient ascent: jitter, scale, rotation, smoothness penalty"),
                                n, node->name, (int) channels);
   return r;
@@ -394,11 +394,11 @@ mirada_filters_panel_init (MiradaFiltersPanel *self)
   gtk_widget_set_tooltip_text (GTK_WIDGET (mirada_panel_get_layer_dropdown (panel)),
                                _("The convolutional layer whose filters are shown."));
   /* the order of method_ids */
-  gtk_string_list_append (list, _("Seed recipe"));
+  gtk_string_list_append (list, _("Plain"));
   gtk_string_list_append (list, _("Regularised"));
   self->method_dropdown =
     mirada_dropdown_new_labelled (list, _("Method"),
-                                  _("Seed recipe: seed 002’s gradient ascent exactly (40 steps of size 1 from grey noise); on small inputs its patterns look like noise. Regularised: each step sees a jittered, scaled and rotated copy, with a smoothness penalty and a Fourier parameterisation (as Lucid does), so the patterns are readable."));
+                                  _("Plain: the course’s gradient ascent exactly (40 steps of size 1 from grey noise); on small inputs its patterns look like noise. Regularised: each step sees a jittered, scaled and rotated copy, with a smoothness penalty and a Fourier parameterisation (as Lucid does), so the patterns are readable."));
   gtk_box_append (bar, GTK_WIDGET (self->method_dropdown));
   mirada_settings_bind_choice (mirada_panel_get_settings (panel), "filter-method", self->method_dropdown,
                                "selected", method_ids);
