@@ -489,7 +489,7 @@ check("fer2013 mini-XCEPTION: %d maps, all methods x 7 classes" % len(ran),
 # (the tiny model's "conv" is 14x14x4).
 for args, per_row, gap in ((["--gap", "3", "--per-row", "2"], 2, 3), ([], 16, 2)):
     path = os.path.join(tmp, "act-gap.png")
-    rc, out, err = run("activations", "--layer", "conv", "-o", path, *args,
+    rc, out, err = run("activations", "--layer", "conv", "--plain", "-o", path, *args,
                        model("tiny_softmax.h5"), image("photo.png"))
     if rc != 0:
         check("activations %s: exit 0" % args, False, err)
@@ -607,7 +607,7 @@ check("detect --class without --field-png: usage error (exit 1)", rc == 1, err)
 # layers up to it run), refused for the Dense layer behind GlobalAveragePooling2D.
 path = os.path.join(tmp, "filters-size.png")
 rc, out, err = run("filters", "--layer", "conv", "--filters", "0", "--size", "24", "--steps", "2",
-                   "--no-cache", "-o", path, model("tiny_softmax.h5"))
+                   "--no-cache", "--plain", "-o", path, model("tiny_softmax.h5"))
 check("filters --size 24 on a 16-px model's conv: exit 0", rc == 0, err)
 if rc == 0:
     w, h, _ = read_png_rgb(path)

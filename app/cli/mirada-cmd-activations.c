@@ -8,6 +8,7 @@
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
+#include "mirada-figure.h"
 #include "mirada-cli-util.h"
 #include "mir-activation-grid.h"
 
@@ -75,6 +76,7 @@ int
 mirada_cmd_activations (int argc, char **argv)
 {
   g_autofree char *layer_name = NULL, *norm_name = NULL, *cmap_name = NULL, *out_path = NULL;
+  gboolean plain = FALSE;
   g_autofree char *labels = NULL, *preprocess = NULL;
   int per_row = 16, scale = 1, gap = MIR_GRID_GAP_DEFAULT, top = 20;
   gboolean stats_flag = FALSE;
@@ -89,7 +91,8 @@ mirada_cmd_activations (int argc, char **argv)
     { "margin", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &gap, NULL, NULL },
     { "top", 0, 0, G_OPTION_ARG_INT, &top, N_("Dense layers: units in the bar chart (default 20)"), N_("N") },
     { "stats", 0, 0, G_OPTION_ARG_NONE, &stats_flag, N_("Print mean, max and fraction of zeros per channel"), NULL },
-    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Write the grid PNG here"), N_("FILE") },
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Write the grid, captioned (PNG, or SVG/PDF by the extension)"), N_("FILE") },
+    { "plain", 0, 0, G_OPTION_ARG_NONE, &plain, N_("With --out: the bare grid, without title and captions (one pixel per value × --scale)"), NULL },
     { "labels", 0, 0, G_OPTION_ARG_FILENAME, &labels, N_("Class names, one per line"), N_("FILE") },
     { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("none, scale, tf, caffe or torch"), N_("MODE") },
     { NULL }
@@ -181,7 +184,51 @@ mirada_cmd_activations (int argc, char **argv)
                    stats[k].max, 100.0 * stats[k].zero_fraction, stats[k].dead ? _(" dead") : "");
       }
   }
-  if (out_path && !mirada_image_save_png (grid, out_path, &error))
-    return mirada_cli_fail (error);
+  if (out_path && plain)
+    {
+      if (!mirada_figure_save_image (out_path, grid, &error))
+        return mirada_cli_fail (error);
+    }
+  else if (out_path)
+    {
+      g_autofree char *base = g_filename_display_basename (argv[2]);
+      g_autofree char *shape = mir_tensor_shape_string (act);
+      /* TRANSLATORS: title of mirada activations' figure: layer, its output shape, image file */
+      g_autofree char *title = g_strdup_printf (_("Activations of “%s” %s on %s"), layer_name, shape,
+                                                base);
+      g_autoptr(GPtrArray) tiles = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_image_unref);
+      g_autoptr(GPtrArray) captions = g_ptr_array_new_with_free_func (g_free);
+      gboolean ok;
+
+      if (act->ndim == 4 && act->shape[1] * opts.scale >= 12)
+        {
+          /* one captioned tile per channel, cut from the engine's grid */
+          gint64 h = act->shape[1], w = act->shape[2], c = act->shape[3];
+
+          for (gint64 k = 0; k < c; k++)
+            {
+              int x0, y0;
+              MirImage *tile;
+
+              mir_activation_grid_tile_origin (&opts, h, w, k, &x0, &y0);
+              if (!(tile = mir_image_crop (grid, x0, y0, (int) (w * opts.scale),
+                                           (int) (h * opts.scale), &error)))
+                return mirada_cli_fail (error);
+              g_ptr_array_add (tiles, tile);
+              g_ptr_array_add (captions, stats[k].dead
+                                         /* TRANSLATORS: caption of a channel that is zero everywhere */
+                                         ? g_strdup_printf (_("%" G_GINT64_FORMAT " (dead)"), k)
+                                         : g_strdup_printf ("%" G_GINT64_FORMAT, k));
+            }
+          ok = mirada_figure_tiles (out_path, title, (MirImage *const *) tiles->pdata,
+                                    (const char *const *) captions->pdata, tiles->len,
+                                    (guint) opts.per_row, MAX (1.0, 64.0 / (w * opts.scale)),
+                                    FALSE, &error);
+        }
+      else
+        ok = mirada_figure_tiles (out_path, title, &grid, NULL, 1, 1, 1.0, FALSE, &error);
+      if (!ok)
+        return mirada_cli_fail (error);
+    }
   return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "mirada-cli-util.h"
 #include "detect/mir-detect.h"
+#include "mirada-figure.h"
 
 typedef enum
 {
@@ -656,9 +657,9 @@ mirada_cmd_detect (int argc, char **argv)
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
     { "csv", 0, 0, G_OPTION_ARG_NONE, &csv, N_("Print CSV"), NULL },
     { "draw", 0, 0, G_OPTION_ARG_FILENAME, &draw_path,
-      N_("Write the image with the boxes drawn to a PNG file"), N_("FILE") },
+      N_("Write the image with the boxes and their labels drawn (PNG, or SVG/PDF by the extension)"), N_("FILE") },
     { "field-png", 0, 0, G_OPTION_ARG_FILENAME, &field_path,
-      N_("Write the image with the probability field drawn to a PNG file: P as a heat map, "
+      N_("Write the image with the probability field drawn (PNG, or SVG/PDF by the extension): P as a heat map, "
          "the threshold as a contour, what filter 2 and f_e did (the first scale)"),
       N_("FILE") },
     { "class", 0, 0, G_OPTION_ARG_STRING, &field_class,
@@ -970,13 +971,9 @@ mirada_cmd_detect (int argc, char **argv)
       }
     if (draw_path)
       {
-        g_autoptr(MirImage) canvas = NULL;
-
-        if (!(canvas = mir_image_crop (image, 0, 0, image->width, image->height, &error)))
-          return mirada_cli_fail (error);
-        mir_detect_draw (canvas, result, (const char *const *) grid->class_names,
-                         MAX (2, image->width / 300));
-        if (!mirada_image_save_png (canvas, draw_path, &error))
+        /* Pango labels (any name, accents too); PNG, SVG or PDF by the extension */
+        if (!mirada_figure_detections (draw_path, image, result,
+                                       (const char *const *) grid->class_names, &error))
           return mirada_cli_fail (error);
       }
     if (field_path)
@@ -1002,7 +999,7 @@ mirada_cmd_detect (int argc, char **argv)
             mir_detect_field_draw (canvas, field, rgb, field_opacity,
                                    MAX (2, image->width / 300));
           }
-        if (!mirada_image_save_png (canvas, field_path, &error))
+        if (!mirada_figure_save_image (field_path, canvas, &error))
           return mirada_cli_fail (error);
       }
     return 0;

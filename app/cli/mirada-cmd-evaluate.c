@@ -10,14 +10,13 @@
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
+#include "mirada-figure.h"
 #include "mir-scene.h"
 #include "mirada-cli-util.h"
 #include "train/mir-trainer.h"
 
-#define CELL 24          /* confusion matrix cell, pixels */
 #define WRONG_COLS 8
 #define WRONG_ROWS 4
-#define WRONG_SCALE 3    /* upscale of each example */
 
 typedef struct
 {
@@ -103,74 +102,74 @@ write_csv (const char *path, MirModel *model, const guint64 *conf, guint K, GErr
   return mirada_csv_save (csv, path, error);
 }
 
-/* Row-normalised counts, white (0) to red (1), like matplotlib's "Reds";
- * the diagonal in blue so right and wrong stand apart; 1 px grey grid. */
+/* The confusion matrix as a figure (PNG, SVG or PDF by the extension): a
+ * title naming the model and the data, the accuracy, the class names on both
+ * axes and the count in every cell (mirada_figure_confusion). */
 static gboolean
-write_confusion_png (const char *path, const guint64 *conf, guint K, GError **error)
+write_confusion_figure (const char *path, MirModel *model, const char *model_path,
+                        const char *data_name, const guint64 *conf, guint K, guint64 right,
+                        gint64 total, GError **error)
 {
-  int side = (int) K * CELL + 1;
-  g_autoptr(MirImage) img = mir_image_new (side, side, 3, error);
+  g_autofree char *model_base = g_filename_display_basename (model_path);
+  g_autofree char *data_base = g_filename_display_basename (data_name);
+  /* TRANSLATORS: the confusion matrix's title: model file, dataset */
+  g_autofree char *title = g_strdup_printf (_("Confusion matrix: %s on %s"), model_base, data_base);
+  g_autofree char *subtitle = NULL;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
 
-  if (img == NULL)
-    return FALSE;
-  for (int y = 0; y < side; y++)
-    for (int x = 0; x < side; x++)
-      {
-        guint8 *p = img->pixels + (gsize) y * img->rowstride + (gsize) x * 3;
-        if (y % CELL == 0 || x % CELL == 0)
-          {
-            p[0] = p[1] = p[2] = 160;
-            continue;
-          }
-        {
-          guint i = (guint) (y / CELL), j = (guint) (x / CELL);
-          guint64 row = 0;
-          double f;
-          for (guint k = 0; k < K; k++)
-            row += conf[i * K + k];
-          f = row ? (double) conf[i * K + j] / (double) row : 0;
-          if (i == j)
-            {
-              p[0] = p[1] = (guint8) (255 * (1 - f));
-              p[2] = 255;
-            }
-          else
-            {
-              f = MIN (1.0, f * 5); /* errors are small fractions: stretch them */
-              p[0] = 255;
-              p[1] = p[2] = (guint8) (255 * (1 - f));
-            }
-        }
-      }
-  return mirada_image_save_png (img, path, error);
+  for (guint k = 0; k < K; k++)
+    g_ptr_array_add (names, mir_model_dup_class_name (model, k));
+  g_ptr_array_add (names, NULL);
+  /* TRANSLATORS: under the confusion matrix's title */
+  subtitle = g_strdup_printf (_("accuracy %.1f %% (%" G_GUINT64_FORMAT " of %" G_GINT64_FORMAT
+                                "); rows: the true class, colour: the row's share"),
+                              100.0 * (double) right / (double) MAX (total, 1), right, total);
+  return mirada_figure_confusion (path, title, subtitle, conf, K,
+                                  (const char *const *) names->pdata, error);
 }
 
+/* The most confidently wrong examples, each captioned "true → predicted (p)". */
 static gboolean
-write_wrong_grid (const char *path, MirDataset *data, const Wrong *wrong, guint n_wrong,
-                  GError **error)
+write_wrong_grid (const char *path, MirModel *model, MirDataset *data, const Wrong *wrong,
+                  guint n_wrong, GError **error)
 {
-  int cw = (int) data->width * WRONG_SCALE + 4, ch = (int) data->height * WRONG_SCALE + 4;
   guint n = MIN (n_wrong, WRONG_COLS * WRONG_ROWS);
-  guint rows = MAX (1, (n + WRONG_COLS - 1) / WRONG_COLS);
-  g_autoptr(MirImage) img = mir_image_new (cw * WRONG_COLS, ch * (int) rows, 3, error);
+  g_autoptr(GPtrArray) tiles = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_image_unref);
+  g_autoptr(GPtrArray) captions = g_ptr_array_new_with_free_func (g_free);
 
-  if (img == NULL)
-    return FALSE;
-  memset (img->pixels, 255, img->rowstride * (gsize) img->height);
+  if (n == 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("Every example was classified right: there is nothing to draw in “%s”"),
+                   path);
+      return FALSE;
+    }
   for (guint k = 0; k < n; k++)
     {
       const guint8 *src = mir_dataset_get_image (data, wrong[k].index);
-      int ox = (int) (k % WRONG_COLS) * cw + 2, oy = (int) (k / WRONG_COLS) * ch + 2;
-      for (int y = 0; y < (int) data->height * WRONG_SCALE; y++)
-        for (int x = 0; x < (int) data->width * WRONG_SCALE; x++)
+      g_autofree char *tn = mir_model_dup_class_name (model, wrong[k].truth);
+      g_autofree char *pn = mir_model_dup_class_name (model, wrong[k].predicted);
+      MirImage *tile = mir_image_new ((int) data->width, (int) data->height, 3, error);
+
+      if (tile == NULL)
+        return FALSE;
+      for (gint64 y = 0; y < data->height; y++)
+        for (gint64 x = 0; x < data->width; x++)
           {
-            const guint8 *s = src + ((y / WRONG_SCALE) * data->width + x / WRONG_SCALE) * data->channels;
-            guint8 *d = img->pixels + (gsize) (oy + y) * img->rowstride + (gsize) (ox + x) * 3;
+            const guint8 *s = src + (y * data->width + x) * data->channels;
+            guint8 *d = tile->pixels + (gsize) y * tile->rowstride + (gsize) x * 3;
             for (int c = 0; c < 3; c++)
               d[c] = s[data->channels == 3 ? c : 0];
           }
+      g_ptr_array_add (tiles, tile);
+      /* TRANSLATORS: caption of a wrongly classified example, two lines:
+       * the true class, then → the predicted class (its probability) */
+      g_ptr_array_add (captions, g_strdup_printf (_("%s\n→ %s (%.2f)"), tn, pn, wrong[k].confidence));
     }
-  return mirada_image_save_png (img, path, error);
+  return mirada_figure_tiles (path, _("Most confidently wrong: true class → predicted"),
+                              (MirImage *const *) tiles->pdata,
+                              (const char *const *) captions->pdata, n, WRONG_COLS,
+                              MAX (1.0, 112.0 / MAX (data->width, data->height)), FALSE, error);
 }
 
 int
@@ -185,8 +184,8 @@ mirada_cmd_evaluate (int argc, char **argv)
   GOptionEntry entries[] = {
     { "background", 0, 0, G_OPTION_ARG_INT, &background, N_("Add N generated \"background\" samples (blank, noise, items cut off by the frame) to measure that class"), "N" },
     { "csv", 0, 0, G_OPTION_ARG_FILENAME, &csv, N_("Write the confusion matrix as CSV"), N_("FILE") },
-    { "png", 0, 0, G_OPTION_ARG_FILENAME, &png, N_("Draw the confusion matrix as PNG"), N_("FILE") },
-    { "wrong", 0, 0, G_OPTION_ARG_FILENAME, &wrong_png, N_("Draw the most confidently wrong examples as a PNG grid"), N_("FILE") },
+    { "png", 0, 0, G_OPTION_ARG_FILENAME, &png, N_("Draw the confusion matrix with class names and counts (PNG, or SVG/PDF by the extension)"), N_("FILE") },
+    { "wrong", 0, 0, G_OPTION_ARG_FILENAME, &wrong_png, N_("Draw the most confidently wrong examples, captioned (PNG, or SVG/PDF by the extension)"), N_("FILE") },
     { "labels", 0, 0, G_OPTION_ARG_FILENAME, &labels, N_("Class names, one per line"), N_("FILE") },
     { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("Override the model's preprocessing"), N_("MODE") },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Batch size (default 64)"), "N" },
@@ -340,7 +339,8 @@ mirada_cmd_evaluate (int argc, char **argv)
   if (wrong_png != NULL)
     {
       guint n = MIN (wrong->len, WRONG_COLS * WRONG_ROWS);
-      if (!write_wrong_grid (wrong_png, data, (const Wrong *) (gpointer) wrong->data, wrong->len, &error))
+      if (!write_wrong_grid (wrong_png, model, data, (const Wrong *) (gpointer) wrong->data,
+                             wrong->len, &error))
         return mirada_cli_fail (error);
       g_print (_("Most confidently wrong (left to right, top to bottom), in %s:\n"), wrong_png);
       for (guint k = 0; k < n; k++)
@@ -356,7 +356,8 @@ mirada_cmd_evaluate (int argc, char **argv)
     }
   if (csv != NULL && !write_csv (csv, model, conf, K, &error))
     return mirada_cli_fail (error);
-  if (png != NULL && !write_confusion_png (png, conf, K, &error))
+  if (png != NULL &&
+      !write_confusion_figure (png, model, argv[1], argv[2], conf, K, right, data->n, &error))
     return mirada_cli_fail (error);
   return 0;
 }

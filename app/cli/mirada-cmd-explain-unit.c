@@ -13,6 +13,7 @@
 #include <glib/gi18n.h>
 
 #include "mirada-cli-util.h"
+#include "mirada-figure.h"
 #include "mirada-image-io.h"
 #include "mirada-model-open.h"
 #include "mirada-unit-figure.h"
@@ -70,7 +71,7 @@ mirada_cmd_explain_unit (int argc, char **argv)
       N_("The unit: row,column,channel of a map, or the index of a Dense unit (default 0,0,0)"),
       N_("Y,X,C") },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_path,
-      N_("Write the input with the unit's receptive field drawn (PNG)"), N_("FILE") },
+      N_("Write the input with the unit's receptive field drawn (PNG, or SVG/PDF by the extension)"), N_("FILE") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
     { "labels", 0, 0, G_OPTION_ARG_FILENAME, &labels, N_("Class names, one per line"), N_("FILE") },
     { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("none, scale, tf, caffe or torch"),
@@ -165,7 +166,7 @@ mirada_cmd_explain_unit (int argc, char **argv)
       g_print ("%s", text);
     }
 
-  if (out_path != NULL && !mirada_image_save_png (e.figure, out_path, &error))
+  if (out_path != NULL && !mirada_figure_save_image (out_path, e.figure, &error))
     {
       mirada_unit_explanation_clear (&e);
       return mirada_cli_fail (error);

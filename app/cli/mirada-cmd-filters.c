@@ -11,6 +11,7 @@
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
+#include "mirada-figure.h"
 #include "mirada-cli-util.h"
 #include "mir-activation-grid.h"
 #include "mir-filter-pattern.h"
@@ -251,6 +252,7 @@ int
 mirada_cmd_filters (int argc, char **argv)
 {
   g_autofree char *layer_name = NULL, *filters_spec = NULL, *method = NULL, *out_path = NULL;
+  gboolean plain = FALSE;
   g_autofree char *preprocess = NULL, *scale_range = NULL, *param = NULL, *optimizer = NULL;
   MirFilterOptions opts = MIR_FILTER_OPTIONS_DEFAULT;
   int size = 0, steps = 40, seed = 1, margin = 5, batch = opts.batch, jitter = opts.jitter;
@@ -283,7 +285,8 @@ mirada_cmd_filters (int argc, char **argv)
     { "margin", 0, 0, G_OPTION_ARG_INT, &margin, N_("Pixels between patterns (default 5)"), N_("PX") },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Filters optimised together (default 64: the whole grid)"), N_("N") },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_("Print the loss of every filter"), NULL },
-    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Write the grid PNG here"), N_("FILE") },
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Write the grid, captioned (PNG, or SVG/PDF by the extension)"), N_("FILE") },
+    { "plain", 0, 0, G_OPTION_ARG_NONE, &plain, N_("With --out: the bare grid, without title and captions (one pixel per value × --scale)"), NULL },
     { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("none, scale, tf, caffe or torch"), N_("MODE") },
     { NULL }
   };
@@ -402,7 +405,33 @@ mirada_cmd_filters (int argc, char **argv)
            node->name, first->width, first->height, steps,
            compare ? _("plain above regularized")
                    : opts.method == MIR_FILTER_METHOD_SEED ? "plain" : "regularized");
-  if (out_path && !mirada_image_save_png (grid, out_path, &error))
-    return mirada_cli_fail (error);
+  if (out_path && plain)
+    {
+      if (!mirada_figure_save_image (out_path, grid, &error))
+        return mirada_cli_fail (error);
+    }
+  else if (out_path)
+    {
+      /* TRANSLATORS: title of mirada filters' figure: layer, method */
+      g_autofree char *title = g_strdup_printf (_("Patterns the filters of “%s” respond to most (%s)"),
+                                                node->name,
+                                                compare ? _("plain above regularized")
+                                                : opts.method == MIR_FILTER_METHOD_SEED
+                                                ? _("plain gradient ascent") : _("regularized"));
+      g_autoptr(GPtrArray) captions = g_ptr_array_new_with_free_func (g_free);
+      gboolean ok;
+
+      for (guint k = 0; !compare && k < patterns->len; k++)
+        g_ptr_array_add (captions, g_strdup_printf ("%d", g_array_index (filters, gint, k)));
+      /* captioned tiles (the plain/regularized pairs as the engine lays them out) */
+      if (compare)
+        ok = mirada_figure_tiles (out_path, title, &grid, NULL, 1, 1, 1.0, FALSE, &error);
+      else
+        ok = mirada_figure_tiles (out_path, title, (MirImage *const *) patterns->pdata,
+                                  (const char *const *) captions->pdata, patterns->len, 8,
+                                  MAX (1.0, 96.0 / MAX (first->width, 1)), TRUE, &error);
+      if (!ok)
+        return mirada_cli_fail (error);
+    }
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
+#include "mirada-figure.h"
 #include "mirada-cli-util.h"
 #include "mirada-export.h"
 #include "mir-explain.h"
@@ -16,35 +17,6 @@
 #include "mirada-deletion-plot.h"
 
 #include <json-glib/json-glib.h>
-
-/* The overlays in a grid of @columns, 8 px apart, on white. */
-static MirImage *
-overlay_grid (GPtrArray *images, guint columns, GError **error)
-{
-  int cell_w = 0, cell_h = 0;
-  guint rows = (images->len + columns - 1) / columns;
-  g_autoptr(MirImage) out = NULL;
-
-  for (guint i = 0; i < images->len; i++)
-    {
-      MirImage *im = images->pdata[i];
-      cell_w = MAX (cell_w, im->width);
-      cell_h = MAX (cell_h, im->height);
-    }
-  out = mir_image_new ((int) columns * (cell_w + 8) - 8, (int) rows * (cell_h + 8) - 8, 3, error);
-  if (out == NULL)
-    return NULL;
-  memset (out->pixels, 255, out->rowstride * out->height);
-  for (guint i = 0; i < images->len; i++)
-    {
-      MirImage *im = images->pdata[i];
-      int x = (int) (i % columns) * (cell_w + 8), y0 = (int) (i / columns) * (cell_h + 8);
-      for (int y = 0; y < im->height; y++)
-        memcpy (out->pixels + (gsize) (y0 + y) * out->rowstride + 3 * x,
-                im->pixels + y * im->rowstride, (gsize) im->width * 3);
-    }
-  return g_steal_pointer (&out);
-}
 
 /* The engine's methods (engine/explain/mir-explain-methods.c). */
 static const MirExplainMethod *methods;
@@ -157,7 +129,7 @@ mirada_cmd_gradcam (int argc, char **argv)
     { "keep", 0, 0, G_OPTION_ARG_DOUBLE, &keep, N_("--faithfulness: fraction of the most salient pixels kept (default 0.2)"), N_("F") },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, N_("--faithfulness: deletion curve steps (default 20)"), N_("N") },
     { "deletion-csv", 0, 0, G_OPTION_ARG_FILENAME, &deletion_csv_path, N_("Write the deletion curve (fraction, score, probability) as CSV; with several methods or classes, one labelled block per curve"), N_("FILE") },
-    { "deletion-png", 0, 0, G_OPTION_ARG_FILENAME, &deletion_png, N_("Plot the deletion curves (one per method and class, areas in the legend) as PNG"), N_("FILE") },
+    { "deletion-png", 0, 0, G_OPTION_ARG_FILENAME, &deletion_png, N_("Plot the deletion curves (one per method and class, areas in the legend): PNG, or SVG/PDF by the extension"), N_("FILE") },
     { "layer", 'l', 0, G_OPTION_ARG_STRING, &layer_name, N_("Layer to explain (default: the last convolutional layer)"), N_("NAME") },
     { "class", 'c', 0, G_OPTION_ARG_STRING, &class_name, N_("Class to explain (default: the top prediction)"), N_("NAME|INDEX") },
     { "complement", 0, 0, G_OPTION_ARG_NONE, &complement, N_("Binary sigmoid models: explain 1 − P"), NULL },
@@ -165,7 +137,7 @@ mirada_cmd_gradcam (int argc, char **argv)
     { "colormap", 0, 0, G_OPTION_ARG_STRING, &cmap_name, N_("jet (default), viridis, inferno, magma, plasma, gray"), N_("NAME") },
     { "alpha", 'a', 0, G_OPTION_ARG_DOUBLE, &alpha, N_("Overlay strength (default 0.4 additive, 0.6 with --blend)"), N_("A") },
     { "blend", 0, 0, G_OPTION_ARG_NONE, &blend, N_("Blend as a matplotlib overlay (heat map over the photo) instead of the Keras example's sum"), NULL },
-    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Write the overlay PNG here"), N_("FILE") },
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Write the overlays, captioned (PNG, or SVG/PDF by the extension)"), N_("FILE") },
     { "raw", 0, 0, G_OPTION_ARG_FILENAME, &raw_path, N_("Write the raw signed map as .npy (the first method and class)"), N_("FILE") },
     { "csv", 0, 0, G_OPTION_ARG_FILENAME, &csv_path, N_("Write the raw signed map as CSV (the first method and class)"), N_("FILE") },
     { "labels", 0, 0, G_OPTION_ARG_FILENAME, &labels, N_("Class names, one per line"), N_("FILE") },
@@ -181,6 +153,7 @@ mirada_cmd_gradcam (int argc, char **argv)
   g_autoptr(MirTensor) input = NULL;
   g_autoptr(GArray) run_methods = NULL;
   g_autoptr(GPtrArray) overlays = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_image_unref);
+  g_autoptr(GPtrArray) captions = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GPtrArray) faith = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_faithfulness_free);
   g_autoptr(GPtrArray) curve_labels = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GArray) curve_baseline = g_array_new (FALSE, FALSE, sizeof (gboolean));
@@ -416,6 +389,10 @@ mirada_cmd_gradcam (int argc, char **argv)
       if (overlay == NULL)
         return mirada_cli_fail (error);
       g_ptr_array_add (overlays, overlay);
+      /* TRANSLATORS: caption under an explanation, two lines: the class, then
+       * the method and the class's probability */
+      g_ptr_array_add (captions, g_strdup_printf (_("%s\n%s · P = %.3f"), cname, methods[m].id,
+                                                  e->probability));
     }
   if (json)
     json_builder_end_array (jb);
@@ -454,8 +431,14 @@ mirada_cmd_gradcam (int argc, char **argv)
   if (out_path)
     {
       guint columns = n_classes > 1 ? n_classes : MIN (overlays->len, 5);
-      g_autoptr(MirImage) all = overlay_grid (overlays, columns, &error);
-      if (all == NULL || !mirada_image_save_png (all, out_path, &error))
+      g_autofree char *base = g_filename_display_basename (argv[2]);
+      /* TRANSLATORS: title of mirada gradcam's figure; %s is the image file */
+      g_autofree char *title = g_strdup_printf (_("What the model looked at in %s"), base);
+
+      /* captioned tiles: PNG, or SVG/PDF by the extension */
+      if (!mirada_figure_tiles (out_path, title, (MirImage *const *) overlays->pdata,
+                                (const char *const *) captions->pdata, overlays->len, columns, 1.0,
+                                TRUE, &error))
         return mirada_cli_fail (error);
     }
   if (json)

@@ -332,7 +332,7 @@ mirada_cmd_train (int argc, char **argv)
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, N_("Worker threads, each training on a part of every batch (default 0: one per core); a seed reproduces a run for the same number"), "N" },
     { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("How pixels become inputs: none, scale (default), tf, caffe, torch"), N_("MODE") },
     { "history", 0, 0, G_OPTION_ARG_FILENAME, &history, N_("Write the loss and accuracy of every epoch to FILE (JSON if it ends in .json, else CSV)"), N_("FILE") },
-    { "history-png", 0, 0, G_OPTION_ARG_FILENAME, &history_png, N_("Draw the loss and accuracy curves into FILE (PNG)"), N_("FILE") },
+    { "history-png", 0, 0, G_OPTION_ARG_FILENAME, &history_png, N_("Draw the loss and accuracy curves into FILE (PNG, or SVG/PDF by the extension)"), N_("FILE") },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, N_("Where to save the model (.h5)"), N_("FILE") },
     { NULL }
   };

@@ -10,6 +10,7 @@
 #include <glib/gi18n.h>
 
 #include "mirada-deletion-plot.h"
+#include "mirada-figure.h"
 #include "mirada-export.h"
 
 /* Plot area inside the image; the legend sits right of it. */
@@ -49,19 +50,15 @@ nice_step (double range, int target)
 static void
 show_text_at (cairo_t *cr, const char *text, double x, double y, double align_x, double align_y)
 {
-  cairo_text_extents_t ext;
+  cairo_matrix_t m;
+  cairo_font_face_t *face = cairo_get_font_face (cr);
+  gboolean bold = cairo_font_face_get_type (face) == CAIRO_FONT_TYPE_TOY &&
+                  cairo_toy_font_face_get_weight (face) == CAIRO_FONT_WEIGHT_BOLD;
 
-  cairo_text_extents (cr, text, &ext);
-  cairo_move_to (cr, x - ext.x_bearing - align_x * ext.width,
-                 y - ext.y_bearing - align_y * ext.height);
-  cairo_show_text (cr, text);
-}
-
-static cairo_status_t
-append_bytes (void *closure, const unsigned char *data, unsigned int length)
-{
-  g_byte_array_append (closure, data, length);
-  return CAIRO_STATUS_SUCCESS;
+  /* Pango lays the text out (any script, shaping); the size and weight are
+   * the ones this file selects with cairo_set_font_size and _select_font_face. */
+  cairo_get_font_matrix (cr, &m);
+  mirada_figure_text (cr, text, x, y, align_x, align_y, m.xx, bold, 0);
 }
 
 static int
@@ -231,10 +228,8 @@ gboolean
 mirada_deletion_plot_png (const char *path, const char *title, const MiradaDeletionCurve *curves,
                           guint n_curves, GError **error)
 {
-  cairo_surface_t *surface;
+  g_autoptr(MiradaFigure) fig = NULL;
   cairo_t *cr;
-  cairo_status_t status;
-  g_autoptr(GByteArray) png = g_byte_array_new ();
   g_autofree guint *order = g_new (guint, MAX (n_curves, 1));
   double y_min = G_MAXDOUBLE, y_max = -G_MAXDOUBLE, step, y_lo, y_hi;
 
@@ -259,11 +254,11 @@ mirada_deletion_plot_png (const char *path, const char *title, const MiradaDelet
   y_hi = ceil (y_max / step) * step;
   g_qsort_with_data (order, (gint) n_curves, sizeof (guint), by_area, (gpointer) curves);
 
-  surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, MIRADA_DELETION_PLOT_WIDTH,
-                                        MIRADA_DELETION_PLOT_HEIGHT);
-  cr = cairo_create (surface);
-  cairo_set_source_rgb (cr, 1, 1, 1);
-  cairo_paint (cr);
+  /* PNG, SVG or PDF by the extension */
+  if (!(fig = mirada_figure_new (path, MIRADA_DELETION_PLOT_WIDTH, MIRADA_DELETION_PLOT_HEIGHT,
+                                 error)))
+    return FALSE;
+  cr = mirada_figure_get_cairo (fig);
   cairo_select_font_face (cr, FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
   cairo_set_font_size (cr, 19);
   cairo_set_source_rgb (cr, 0, 0, 0);
@@ -272,17 +267,5 @@ mirada_deletion_plot_png (const char *path, const char *title, const MiradaDelet
   draw_axes (cr, y_lo, y_hi, step);
   draw_curves (cr, curves, order, n_curves, y_lo, y_hi);
   draw_legend (cr, curves, order, n_curves);
-  status = cairo_status (cr);
-  cairo_destroy (cr);
-  if (status == CAIRO_STATUS_SUCCESS)
-    status = cairo_surface_write_to_png_stream (surface, append_bytes, png);
-  cairo_surface_destroy (surface);
-  if (status != CAIRO_STATUS_SUCCESS)
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_IO,
-                   _("Could not draw the deletion curve for '%s': %s"), path,
-                   cairo_status_to_string (status));
-      return FALSE;
-    }
-  return mirada_output_write (path, png->data, png->len, error);
+  return mirada_figure_save (fig, error);
 }

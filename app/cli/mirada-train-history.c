@@ -10,6 +10,7 @@
 #include <json-glib/json-glib.h>
 
 #include "mirada-train-history.h"
+#include "mirada-figure.h"
 #include "mirada-export.h"
 #include "mir-error.h"
 
@@ -273,30 +274,21 @@ draw_chart (cairo_t *cr, PangoLayout *layout, const MirEpochStats *stats, guint 
 #undef Y
 }
 
-static cairo_status_t
-append_bytes (void *closure, const unsigned char *data, unsigned int length)
-{
-  g_byte_array_append (closure, data, length);
-  return CAIRO_STATUS_SUCCESS;
-}
-
 gboolean
 mirada_train_history_png (const char *path, const MirEpochStats *stats, guint n, GError **error)
 {
-  cairo_surface_t *surface;
+  g_autoptr(MiradaFigure) fig = NULL;
   cairo_t *cr;
   PangoLayout *layout;
   PangoFontDescription *font;
-  g_autoptr(GByteArray) png = g_byte_array_new ();
-  cairo_status_t status;
 
   g_return_val_if_fail (n > 0, FALSE);
 
-  surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, MIRADA_HISTORY_PLOT_WIDTH,
-                                        MIRADA_HISTORY_PLOT_HEIGHT);
-  cr = cairo_create (surface);
-  cairo_set_source_rgb (cr, 1, 1, 1);
-  cairo_paint (cr);
+  /* PNG, SVG or PDF by the extension */
+  if (!(fig = mirada_figure_new (path, MIRADA_HISTORY_PLOT_WIDTH, MIRADA_HISTORY_PLOT_HEIGHT,
+                                 error)))
+    return FALSE;
+  cr = mirada_figure_get_cairo (fig);
   layout = pango_cairo_create_layout (cr);
   font = pango_font_description_from_string (FONT);
   pango_layout_set_font_description (layout, font);
@@ -306,16 +298,5 @@ mirada_train_history_png (const char *path, const MirEpochStats *stats, guint n,
               MIRADA_HISTORY_PLOT_WIDTH, MIRADA_HISTORY_PLOT_HEIGHT);
   pango_font_description_free (font);
   g_object_unref (layout);
-  status = cairo_status (cr);
-  cairo_destroy (cr);
-  if (status == CAIRO_STATUS_SUCCESS)
-    status = cairo_surface_write_to_png_stream (surface, append_bytes, png);
-  cairo_surface_destroy (surface);
-  if (status != CAIRO_STATUS_SUCCESS)
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_IO, _("Could not draw the training history '%s': %s"),
-                   path, cairo_status_to_string (status));
-      return FALSE;
-    }
-  return mirada_output_write (path, png->data, png->len, error);
+  return mirada_figure_save (fig, error);
 }
