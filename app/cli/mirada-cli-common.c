@@ -33,6 +33,28 @@ mirada_cli_printable (const char *s)
   return g_string_free (out, FALSE);
 }
 
+char *
+mirada_cli_printable_padded (const char *s, guint width)
+{
+  char *shown = mirada_cli_printable (s != NULL ? s : "");
+  GString *out;
+  guint cols = 0;
+
+  if (!g_utf8_validate (shown, -1, NULL))
+    cols = (guint) strlen (shown);
+  else
+    for (const char *p = shown; *p; p = g_utf8_next_char (p))
+      {
+        gunichar ch = g_utf8_get_char (p);
+        cols += g_unichar_iszerowidth (ch) ? 0 : g_unichar_iswide (ch) ? 2 : 1;
+      }
+  out = g_string_new (shown);
+  g_free (shown);
+  while (cols++ < width)
+    g_string_append_c (out, ' ');
+  return g_string_free (out, FALSE);
+}
+
 int
 mirada_cli_check_range (const char *cmd, const char *option, int value, int min, int max)
 {

@@ -26,6 +26,9 @@ void      mirada_cli_json_add_string (JsonBuilder *builder, const char *s);
 /* @s with control characters (C0, DEL, C1: escape sequences a terminal
  * would obey) written as \xNN or \u00NN, for text output; transfer full. */
 char     *mirada_cli_printable (const char *s);
+/* mirada_cli_printable(), then spaces up to @width columns on a terminal
+ * (printf's %-12s counts bytes: "pantalón" would come out one short). */
+char     *mirada_cli_printable_padded (const char *s, guint width);
 /* A count option out of @min..@max is a usage error: prints it and returns
  * 1; returns -1 when @value is in range. */
 int       mirada_cli_check_range (const char *cmd,

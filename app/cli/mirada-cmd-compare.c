@@ -176,9 +176,9 @@ mirada_cmd_compare (int argc, char **argv)
       if (same && !all)
         continue;
       mir_detect_geometry_window_rect (&geom, w, &x, &y, &side);
-      na = mirada_cli_printable (name_of (ga, a) ? name_of (ga, a) : "");
-      nb = mirada_cli_printable (name_of (gb, c) ? name_of (gb, c) : "");
-      g_print ("  %4u  (%4d, %4d)  %-16s %6.4f   %-16s %6.4f  %s\n", w, x, y, na,
+      na = mirada_cli_printable_padded (name_of (ga, a) ? name_of (ga, a) : "", 16);
+      nb = mirada_cli_printable_padded (name_of (gb, c) ? name_of (gb, c) : "", 16);
+      g_print ("  %4u  (%4d, %4d)  %s %6.4f   %s %6.4f  %s\n", w, x, y, na,
                ga->probs[(gsize) w * ga->n_classes + a], nb,
                gb->probs[(gsize) w * gb->n_classes + c], same ? "=" : "≠");
     }

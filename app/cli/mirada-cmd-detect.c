@@ -385,8 +385,8 @@ print_result (GPtrArray *grids, const MirDetectParams *params,
         }
       if (!params->classes[c].enabled)
         continue;
-      shown = mirada_cli_printable (grid->class_names[c]);
-      g_print (_("  %-12s P=%g  f_e=%g  μ=%s  filter 1: %u  filter 2: %u  boxes: %u\n"),
+      shown = mirada_cli_printable_padded (grid->class_names[c], 12);
+      g_print (_("  %s P=%g  f_e=%g  μ=%s  filter 1: %u  filter 2: %u  boxes: %u\n"),
                shown, params->classes[c].threshold,
                params->classes[c].exception, mu->str, r->n_filter1[c], r->n_filter2[c],
                r->counts[c]);
@@ -400,12 +400,12 @@ print_result (GPtrArray *grids, const MirDetectParams *params,
 
       g_autofree char *scale = grids->len > 1 ? g_strdup_printf (_("scale %u "), box->scale)
                                               : g_strdup ("");
-      g_autofree char *shown = mirada_cli_printable (grid->class_names[box->class_index]);
+      g_autofree char *shown = mirada_cli_printable_padded (grid->class_names[box->class_index], 12);
 
       /* TRANSLATORS: a detected box: class, probability, [x, y, width, height], "scale N "
        * when there are several scales, the window's index (row, column), its
        * neighbourhood mean and "  (N windows)". */
-      g_print (_("  %-12s %.4f  [%.0f, %.0f, %.0f, %.0f]  %swindow %u (%u, %u)  mean %s%s\n"),
+      g_print (_("  %s %.4f  [%.0f, %.0f, %.0f, %.0f]  %swindow %u (%u, %u)  mean %s%s\n"),
                shown, box->prob, box->x, box->y, box->width,
                box->height, scale, box->window, box->row, box->col, m, members);
     }

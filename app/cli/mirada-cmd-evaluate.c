@@ -330,8 +330,8 @@ mirada_cmd_evaluate (int argc, char **argv)
         }
       if (row == 0 && col == 0)
         continue;
-      g_autofree char *shown = mirada_cli_printable (name);
-      g_print ("%-20s %9.4f %9.4f %8" G_GUINT64_FORMAT "\n", shown,
+      g_autofree char *shown = mirada_cli_printable_padded (name, 20);
+      g_print ("%s %9.4f %9.4f %8" G_GUINT64_FORMAT "\n", shown,
                col ? (double) tp / (double) col : 0.0, row ? (double) tp / (double) row : 0.0, row);
     }
 

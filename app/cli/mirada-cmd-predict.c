@@ -390,12 +390,12 @@ mirada_cmd_predict (int argc, char **argv)
                 }
               else
                 {
-                  g_autofree char *printable = mirada_cli_printable (name);
+                  g_autofree char *printable = mirada_cli_printable_padded (name, 24);
 
                   if (head == MIR_HEAD_LINEAR)
-                    g_print ("  %2u. %-24s %10.4f\n", k + 1, printable, s->value);
+                    g_print ("  %2u. %s %10.4f\n", k + 1, printable, s->value);
                   else
-                    g_print ("  %2u. %-24s %8.4f  (%5.1f%%)\n", k + 1, printable, s->value,
+                    g_print ("  %2u. %s %8.4f  (%5.1f%%)\n", k + 1, printable, s->value,
                              100.0 * s->value);
                 }
             }
