@@ -80,8 +80,8 @@ layer_config (MirModel *model, guint node_index)
     }
   else
     {
-      if (!json_object_has_member (config, "trainable"))
-        json_object_set_boolean_member (config, "trainable", layer->trainable);
+      /* what the layer is now (train --freeze-base), not what it was loaded as */
+      json_object_set_boolean_member (config, "trainable", layer->trainable);
       if (!json_object_has_member (config, "dtype"))
         json_object_set_string_member (config, "dtype", "float32");
     }

@@ -3,7 +3,9 @@
  * Inference: moving statistics, an affine map per channel.  Training
  * (args->training): statistics of the batch over every axis but the last,
  * and moving = moving * momentum + batch * (1 - momentum), with the biased
- * batch variance as Keras 3 and Keras 2's non-fused path use.  Weights in
+ * batch variance as Keras 3 and Keras 2's non-fused path use.  A layer
+ * that is not trainable (a frozen base, `mirada train --freeze-base`) runs
+ * in inference mode even while training, as in TF 2 Keras.  Weights in
  * Keras order gamma, beta, moving_mean, moving_variance; gamma (scale=False)
  * and beta (center=False) are absent when off. */
 #define G_LOG_DOMAIN "mir-layer-batch-normalization"
@@ -23,6 +25,15 @@ typedef struct
   gboolean center, scale;
   gint i_gamma, i_beta, i_mean, i_var;
 } MirLayerBatchNormalization;
+
+/* Batch statistics (and moving-average updates) in training mode, unless the
+ * layer is frozen: Keras (TF 2) runs a non-trainable BatchNormalization in
+ * inference mode, so a frozen base keeps its statistics. */
+static inline gboolean
+use_batch_stats (const MirLayer *layer, const MirRunArgs *args)
+{
+  return args->training && layer->trainable;
+}
 
 static gboolean
 bn_configure (MirLayer *layer, JsonObject *config, GError **error)
@@ -200,7 +211,7 @@ bn_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *out,
   g_autofree float *a = g_new (float, c);
   g_autofree float *b = g_new (float, c);
 
-  get_stats (self, x, args->training, mean, var, inv_std);
+  get_stats (self, x, use_batch_stats (layer, args), mean, var, inv_std);
   for (gsize k = 0; k < c; k++)
     {
       double g = gamma ? gamma[k] : 1.0;
@@ -214,7 +225,7 @@ bn_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *out,
       for (gsize k = 0; k < c; k++)
         yr[k] = xr[k] * a[k] + b[k];
     }
-  if (args->training)
+  if (use_batch_stats (layer, args))
     {
       float *mm = layer->weights[self->i_mean].value->data;
       float *mv = layer->weights[self->i_var].value->data;
@@ -245,7 +256,7 @@ bn_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTensor 
   g_autofree double *sum_dy = g_new0 (double, c);
   g_autofree double *sum_dy_xhat = g_new0 (double, c);
 
-  get_stats (self, x, args->training, mean, var, inv_std);
+  get_stats (self, x, use_batch_stats (layer, args), mean, var, inv_std);
   for (gsize r = 0; r < rows; r++)
     for (gsize k = 0; k < c; k++)
       {
@@ -268,7 +279,7 @@ bn_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTensor 
         double g = (gamma ? gamma[k] : 1.0) * inv_std[k];
         double d = dy[r * c + k];
 
-        if (args->training)
+        if (use_batch_stats (layer, args))
           {
             /* dx = g * (dy - mean(dy) - xhat * mean(dy * xhat)) */
             double xhat = (x->data[r * c + k] - mean[k]) * inv_std[k];
