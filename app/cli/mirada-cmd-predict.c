@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
+#include "mir-mask.h"
 #include "mirada-cli-util.h"
 #include "mir-sidecar.h"
 
@@ -185,7 +186,7 @@ mirada_cmd_predict (int argc, char **argv)
 {
   int top = 5;
   gboolean json = FALSE, csv = FALSE;
-  char *labels = NULL, *preprocess = NULL, *resize = NULL;
+  char *labels = NULL, *preprocess = NULL, *resize = NULL, *mask_path = NULL, *fill_name = NULL;
   const GOptionEntry entries[] = {
     { "top", 'k', 0, G_OPTION_ARG_INT, &top, N_("Show the K best classes (default 5)"), "K" },
     { "labels", 'l', 0, G_OPTION_ARG_FILENAME, &labels,
@@ -194,6 +195,12 @@ mirada_cmd_predict (int argc, char **argv)
       N_("How pixels become inputs: none, scale, tf, caffe or torch"), N_("MODE") },
     { "resize", 'r', 0, G_OPTION_ARG_STRING, &resize,
       N_("How images are resized to the model's input: nearest or bilinear"), N_("MODE") },
+    { "mask", 0, 0, G_OPTION_ARG_FILENAME, &mask_path,
+      N_("Hide part of every image first: where this picture (stretched over the image) is "
+         "white, the pixels are replaced by --fill; to test what an explanation claims"),
+      N_("FILE") },
+    { "fill", 0, 0, G_OPTION_ARG_STRING, &fill_name,
+      N_("With --mask: grey (default), blur or noise"), N_("KIND") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
       N_("Print JSON (unreadable images in an \"errors\" list)"), NULL },
     { "csv", 0, 0, G_OPTION_ARG_NONE, &csv,
@@ -209,6 +216,9 @@ mirada_cmd_predict (int argc, char **argv)
   g_autoptr(JsonBuilder) errors = NULL;
   g_autoptr(MiradaCsv) table = NULL;
   g_autofree char *labels_owned = NULL, *preprocess_owned = NULL, *resize_owned = NULL;
+  g_autofree char *mask_owned = NULL, *fill_owned = NULL;
+  g_autoptr(MirImage) mask = NULL;
+  MirMaskFill fill = MIR_MASK_FILL_GREY;
   MirPreprocessMode mode;
   MirHeadKind head;
   gboolean binary;
@@ -227,8 +237,16 @@ mirada_cmd_predict (int argc, char **argv)
   labels_owned = labels;
   preprocess_owned = preprocess;
   resize_owned = resize;
+  mask_owned = mask_path;
+  fill_owned = fill_name;
   if (ret >= 0)
     return ret;
+  if (fill_name && !mask_path)
+    return mirada_cli_usage_error ("predict", _("--fill goes with --mask"));
+  if (fill_name && !mir_mask_fill_from_name (fill_name, &fill, &error))
+    return mirada_cli_usage_error ("predict", error->message);
+  if (mask_path && !(mask = mirada_image_load (mask_path, &error)))
+    return mirada_cli_fail (error);
 
   if (argc < 3)
     return mirada_cli_usage_error ("predict", argc < 2 ? _("Give a model file and images")
@@ -308,7 +326,16 @@ mirada_cmd_predict (int argc, char **argv)
           const char *path = files->pdata[i];
           g_autoptr(GError) local = NULL;
           g_autoptr(MirImage) image = mirada_image_load (path, &local);
-          MirTensor *t = image ? mir_image_prepare (image, model, &local) : NULL;
+          MirTensor *t;
+
+          /* --mask: the hidden part replaced before anything else */
+          if (image && mask)
+            {
+              MirImage *masked = mir_mask_apply (image, mask, fill, 1, &local);
+              g_clear_pointer (&image, mir_image_unref);
+              image = masked;
+            }
+          t = image ? mir_image_prepare (image, model, &local) : NULL;
 
           if (t == NULL)
             {
