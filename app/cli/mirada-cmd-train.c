@@ -17,6 +17,7 @@
 #include "mirada-cli.h"
 #include "mirada-cli-util.h"
 #include "mirada-train-history.h"
+#include "mirada-train-setup.h"
 #include "mir-applications.h"
 #include "mir-model-load.h"
 #include <string.h>
@@ -26,47 +27,6 @@
 #include "mir-sidecar.h"
 #include "train/mir-trainer.h"
 #include "mir-scene.h"
-
-/* The default architecture: a small CNN in the spirit of the course notebook
- * (seed 002: Conv-ReLU-MaxPool blocks, then Dense), a printf template for
- * the input's height, width and channels and the number of outputs.  For
- * 28×28 grey images (Fashion-MNIST) it has 11 outputs: the 10 classes and
- * "background" (see add_background_samples()); about 12 MFLOPs per image.
- * For another dataset in a fixed format (CIFAR, IDX) it takes the dataset's
- * image size and has one output per class. */
-static const char default_arch_template[] =
-  "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"mirada_fashion\", \"layers\": ["
-  "{\"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, %d, %d, %d],"
-  " \"dtype\": \"float32\", \"sparse\": false, \"ragged\": false, \"name\": \"input_1\"}},"
-  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"conv2d\", \"trainable\": true,"
-  " \"dtype\": \"float32\", \"filters\": 32, \"kernel_size\": [3, 3], \"strides\": [1, 1],"
-  " \"padding\": \"same\", \"data_format\": \"channels_last\", \"dilation_rate\": [1, 1],"
-  " \"groups\": 1, \"activation\": \"relu\", \"use_bias\": true}},"
-  "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"max_pooling2d\", \"trainable\": true,"
-  " \"dtype\": \"float32\", \"pool_size\": [2, 2], \"padding\": \"valid\", \"strides\": [2, 2],"
-  " \"data_format\": \"channels_last\"}},"
-  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"conv2d_1\", \"trainable\": true,"
-  " \"dtype\": \"float32\", \"filters\": 64, \"kernel_size\": [3, 3], \"strides\": [1, 1],"
-  " \"padding\": \"same\", \"data_format\": \"channels_last\", \"dilation_rate\": [1, 1],"
-  " \"groups\": 1, \"activation\": \"relu\", \"use_bias\": true}},"
-  "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"max_pooling2d_1\", \"trainable\": true,"
-  " \"dtype\": \"float32\", \"pool_size\": [2, 2], \"padding\": \"valid\", \"strides\": [2, 2],"
-  " \"data_format\": \"channels_last\"}},"
-  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"conv2d_2\", \"trainable\": true,"
-  " \"dtype\": \"float32\", \"filters\": 64, \"kernel_size\": [3, 3], \"strides\": [1, 1],"
-  " \"padding\": \"same\", \"data_format\": \"channels_last\", \"dilation_rate\": [1, 1],"
-  " \"groups\": 1, \"activation\": \"relu\", \"use_bias\": true}},"
-  "{\"class_name\": \"Flatten\", \"config\": {\"name\": \"flatten\", \"trainable\": true,"
-  " \"dtype\": \"float32\", \"data_format\": \"channels_last\"}},"
-  "{\"class_name\": \"Dropout\", \"config\": {\"name\": \"dropout\", \"trainable\": true,"
-  " \"dtype\": \"float32\", \"rate\": 0.3}},"
-  "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense\", \"trainable\": true,"
-  " \"dtype\": \"float32\", \"units\": 128, \"activation\": \"relu\", \"use_bias\": true}},"
-  "{\"class_name\": \"Dropout\", \"config\": {\"name\": \"dropout_1\", \"trainable\": true,"
-  " \"dtype\": \"float32\", \"rate\": 0.3}},"
-  "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense_1\", \"trainable\": true,"
-  " \"dtype\": \"float32\", \"units\": %u, \"activation\": \"softmax\", \"use_bias\": true}}"
-  "]}, \"keras_version\": \"2.15.0\", \"backend\": \"tensorflow\"}";
 
 #define BACKGROUND_CLASS "background"
 
@@ -282,10 +242,10 @@ build_model (const char *arch, const MirDataset *data, guint32 seed, GError **er
   g_autoptr(MirModel) model = NULL;
 
   if (g_strcmp0 (arch, "default") == 0 && data != NULL)
-    json = g_strdup_printf (default_arch_template, (int) data->height, (int) data->width,
-                            (int) data->channels, data->n_classes);
+    json = mirada_default_arch_config ((int) data->height, (int) data->width,
+                                       (int) data->channels, data->n_classes);
   else if (g_strcmp0 (arch, "default") == 0)
-    json = g_strdup_printf (default_arch_template, 28, 28, 1, 11u);
+    json = mirada_default_arch_config (28, 28, 1, 11u);
   else if (!(json = mir_file_read (arch, MIR_FILE_MAX_CONFIG, _("model configurations"), &len,
                                    error)))
     return NULL;

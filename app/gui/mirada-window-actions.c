@@ -13,6 +13,7 @@
 #include "mirada-image-io.h"
 #include "mirada-model-open.h"
 #include "mirada-model-properties.h"
+#include "mirada-train-window.h"
 #include "mirada-window-private.h"
 
 static void
@@ -403,6 +404,23 @@ sweep_action (GtkWidget  *widget,
   gtk_window_present (GTK_WINDOW (self->sweep));
 }
 
+/* The Train view: one per window, kept while it is open (a run goes on when
+ * the main window is used meanwhile). */
+static void
+train_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  MiradaWindow *self = MIRADA_WINDOW (widget);
+
+  if (self->train == NULL)
+    {
+      self->train = mirada_train_window_new (GTK_WINDOW (self));
+      g_object_add_weak_pointer (G_OBJECT (self->train), (gpointer *) &self->train);
+    }
+  gtk_window_present (GTK_WINDOW (self->train));
+}
+
 static void
 texture_pasted_cb (GObject      *source,
                    GAsyncResult *result,
@@ -603,6 +621,7 @@ _mirada_window_class_actions_init (GtkWidgetClass *widget_class)
   gtk_widget_class_install_action (widget_class, "win.cancel-job", NULL, cancel_job_action);
   gtk_widget_class_install_action (widget_class, "win.export-panel", "u", export_panel_action);
   gtk_widget_class_install_action (widget_class, "win.sweep", NULL, sweep_action);
+  gtk_widget_class_install_action (widget_class, "win.train", NULL, train_action);
   gtk_widget_class_install_action (widget_class, "win.paste", NULL, paste_action);
   gtk_widget_class_install_action (widget_class, "win.open-recent", "s", open_recent_action);
   gtk_widget_class_install_action (widget_class, "win.model-properties", NULL,

@@ -48,6 +48,7 @@ struct _MiradaWindow
   MiradaSession *session;   /* the model, image, grids, boxes and jobs */
   GSettings *settings;
   MiradaSweepDialog *sweep;  /* weak */
+  struct _MiradaTrainWindow *train;  /* weak: the Train view */
   GtkRecentManager *recent;  /* borrowed default */
   GPtrArray *opened_uris;    /* what this window opened, oldest first: the
                               * recent list's order when timestamps tie */

@@ -6,6 +6,7 @@
 
 #include <glib/gi18n.h>
 
+#include "mirada-train-window.h"
 #include "mirada-window-private.h"
 
 G_DEFINE_FINAL_TYPE (MiradaWindow, mirada_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -711,6 +712,13 @@ mirada_window_dispose (GObject *object)
       g_object_remove_weak_pointer (G_OBJECT (self->sweep), (gpointer *) &self->sweep);
       gtk_window_destroy (GTK_WINDOW (self->sweep));
       self->sweep = NULL;
+    }
+  if (self->train != NULL)
+    {
+      /* a run stops after its batch (the Train view cancels it when disposed) */
+      g_object_remove_weak_pointer (G_OBJECT (self->train), (gpointer *) &self->train);
+      gtk_window_destroy (GTK_WINDOW (self->train));
+      self->train = NULL;
     }
   g_clear_object (&self->settings);
   g_clear_pointer (&self->opened_uris, g_ptr_array_unref);

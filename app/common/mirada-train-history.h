@@ -1,7 +1,9 @@
-/* mirada-train-history.h: the per-epoch history of `mirada train`
- * (--history FILE as CSV or JSON, --history-png FILE as a chart). */
+/* mirada-train-history.h: the per-epoch history of a training run
+ * (`mirada train --history FILE` as CSV or JSON, --history-png FILE as a
+ * chart, and the window's Train view drawing the same chart live). */
 #pragma once
 
+#include <cairo.h>
 #include <glib.h>
 
 #include "train/mir-trainer.h"
@@ -25,5 +27,12 @@ gboolean mirada_train_history_png  (const char          *path,
                                     const MirEpochStats *stats,
                                     guint                n,
                                     GError             **error);
+
+/* The same two charts drawn into @cr over @width × @height (the Train view). */
+void     mirada_train_history_draw (cairo_t             *cr,
+                                    const MirEpochStats *stats,
+                                    guint                n,
+                                    double               width,
+                                    double               height);
 
 G_END_DECLS

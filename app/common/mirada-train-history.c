@@ -274,13 +274,24 @@ draw_chart (cairo_t *cr, PangoLayout *layout, const MirEpochStats *stats, guint 
 #undef Y
 }
 
+void
+mirada_train_history_draw (cairo_t *cr, const MirEpochStats *stats, guint n, double width,
+                           double height)
+{
+  PangoLayout *layout = pango_cairo_create_layout (cr);
+  PangoFontDescription *font = pango_font_description_from_string (FONT);
+
+  pango_layout_set_font_description (layout, font);
+  draw_chart (cr, layout, stats, n, FALSE, 0, 0, width / 2.0, height);
+  draw_chart (cr, layout, stats, n, TRUE, width / 2.0, 0, width, height);
+  pango_font_description_free (font);
+  g_object_unref (layout);
+}
+
 gboolean
 mirada_train_history_png (const char *path, const MirEpochStats *stats, guint n, GError **error)
 {
   g_autoptr(MiradaFigure) fig = NULL;
-  cairo_t *cr;
-  PangoLayout *layout;
-  PangoFontDescription *font;
 
   g_return_val_if_fail (n > 0, FALSE);
 
@@ -288,15 +299,7 @@ mirada_train_history_png (const char *path, const MirEpochStats *stats, guint n,
   if (!(fig = mirada_figure_new (path, MIRADA_HISTORY_PLOT_WIDTH, MIRADA_HISTORY_PLOT_HEIGHT,
                                  error)))
     return FALSE;
-  cr = mirada_figure_get_cairo (fig);
-  layout = pango_cairo_create_layout (cr);
-  font = pango_font_description_from_string (FONT);
-  pango_layout_set_font_description (layout, font);
-  draw_chart (cr, layout, stats, n, FALSE, 0, 0, MIRADA_HISTORY_PLOT_WIDTH / 2.0,
-              MIRADA_HISTORY_PLOT_HEIGHT);
-  draw_chart (cr, layout, stats, n, TRUE, MIRADA_HISTORY_PLOT_WIDTH / 2.0, 0,
-              MIRADA_HISTORY_PLOT_WIDTH, MIRADA_HISTORY_PLOT_HEIGHT);
-  pango_font_description_free (font);
-  g_object_unref (layout);
+  mirada_train_history_draw (mirada_figure_get_cairo (fig), stats, n, MIRADA_HISTORY_PLOT_WIDTH,
+                             MIRADA_HISTORY_PLOT_HEIGHT);
   return mirada_figure_save (fig, error);
 }
