@@ -115,6 +115,25 @@ with tempfile.TemporaryDirectory() as tmp:
         ok_png = head[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", head[16:24]) == (1000, 500)
     check(ok_png, "--history-png: a 1000×500 PNG")
 
+    # --arch cifar is the CIFAR-10 notebook's CNN: its model.summary() (seed
+    # 004, copied here) lists these output shapes and parameter counts.
+    seed004 = [("conv2d", [32, 32, 32], 896), ("conv2d_1", [32, 32, 32], 9248),
+               ("max_pooling2d", [16, 16, 32], 0), ("conv2d_2", [16, 16, 64], 18496),
+               ("conv2d_3", [16, 16, 64], 36928), ("max_pooling2d_1", [8, 8, 64], 0),
+               ("conv2d_4", [8, 8, 128], 73856), ("conv2d_5", [8, 8, 128], 147584),
+               ("max_pooling2d_2", [4, 4, 128], 0), ("flatten", [2048], 0),
+               ("dense", [10], 20490)]
+    cifar_h5 = os.path.join(tmp, "cifar-arch.h5")
+    p = run("train", "--arch", "cifar", "--dataset", os.path.join(DATA, "cifar-10-binary.tar.gz"),
+            "--epochs", "1", "--batch", "2", "-o", cifar_h5)
+    q = run("info", cifar_h5, "--json") if p.returncode == 0 else p
+    got = []
+    if q.returncode == 0:
+        got = [(l["name"], l["output_shape"][1:], l["params"]) for l in json.loads(q.stdout)["layers"]
+               if l["type"] != "InputLayer"]
+    check(got == seed004, "train --arch cifar: the notebook's layers, shapes and 307,498 parameters",
+          p.stderr + q.stderr + str(got))
+
     # evaluate reads the test batch of the same archive: its support per class
     # is what the generator wrote into test_batch.bin.
     exp = json.load(open(os.path.join(DATA, "expected.json")))["cifar10"]

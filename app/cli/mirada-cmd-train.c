@@ -244,6 +244,10 @@ build_model (const char *arch, const MirDataset *data, guint32 seed, GError **er
   if (g_strcmp0 (arch, "default") == 0 && data != NULL)
     json = mirada_default_arch_config ((int) data->height, (int) data->width,
                                        (int) data->channels, data->n_classes);
+  else if (g_strcmp0 (arch, "cifar") == 0)
+    json = mirada_cifar_arch_config (data ? (int) data->height : 32, data ? (int) data->width : 32,
+                                     data ? (int) data->channels : 3,
+                                     data ? data->n_classes : 10u);
   else if (g_strcmp0 (arch, "default") == 0)
     json = mirada_default_arch_config (28, 28, 1, 11u);
   else if (!(json = mir_file_read (arch, MIR_FILE_MAX_CONFIG, _("model configurations"), &len,
@@ -539,7 +543,7 @@ mirada_cmd_train (int argc, char **argv)
   int lr_every = 0;
   int threads = 0;
   GOptionEntry entries[] = {
-    { "arch", 0, 0, G_OPTION_ARG_FILENAME, &arch, N_("Architecture: \"default\" or a Keras model config JSON file"), N_("ARCH") },
+    { "arch", 0, 0, G_OPTION_ARG_FILENAME, &arch, N_("Architecture: \"default\" (the course's small CNN), \"cifar\" (the CIFAR-10 notebook's three conv blocks) or a Keras model config JSON file"), N_("ARCH") },
     { "base", 0, 0, G_OPTION_ARG_STRING, &base, N_("Transfer learning: start from a built-in architecture without its classifier, arch:NAME[,size=N][,alpha=A][,weights=FILE] (weights: a model or weights .h5 whose layers have the base's names; size: the dataset's, or 96 px for a folder), and put a new head on it (global average pooling + softmax Dense)"), N_("SPEC") },
     { "freeze-base", 0, 0, G_OPTION_ARG_NONE, &freeze_base, N_("With --base: train the new head only (the base's weights and BatchNormalization statistics stay as loaded)"), NULL },
     { "init", 0, 0, G_OPTION_ARG_FILENAME, &init, N_("Continue training a saved model (.h5, .keras, …) instead of building a new one"), N_("MODEL") },

@@ -48,6 +48,37 @@ static const char default_arch_template[] =
   " \"dtype\": \"float32\", \"units\": %u, \"activation\": \"softmax\", \"use_bias\": true}}"
   "]}, \"keras_version\": \"2.15.0\", \"backend\": \"tensorflow\"}";
 
+/* The CIFAR-10 notebook's CNN (seed 004): three blocks of Conv2D > Conv2D >
+ * MaxPooling2D with 32, 64 and 128 filters of 3×3 ("same", ReLU), Flatten,
+ * Dense softmax.  For 32×32×3 and 10 classes: 307,498 parameters, as the
+ * notebook's model.summary() prints. */
+static const char cifar_arch_template[] =
+  "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"cifar_cnn\", \"layers\": ["
+  "{\"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, %d, %d, %d],"
+  " \"dtype\": \"float32\", \"name\": \"input_1\"}},"
+#define CONV(name, filters) \
+  "{\"class_name\": \"Conv2D\", \"config\": {\"name\": \"" name "\", \"filters\": " #filters "," \
+  " \"kernel_size\": [3, 3], \"strides\": [1, 1], \"padding\": \"same\", \"activation\": \"relu\"," \
+  " \"use_bias\": true, \"dilation_rate\": [1, 1], \"groups\": 1}},"
+#define POOL(name) \
+  "{\"class_name\": \"MaxPooling2D\", \"config\": {\"name\": \"" name "\", \"pool_size\": [2, 2]," \
+  " \"strides\": [2, 2], \"padding\": \"valid\"}},"
+  CONV ("conv2d", 32) CONV ("conv2d_1", 32) POOL ("max_pooling2d")
+  CONV ("conv2d_2", 64) CONV ("conv2d_3", 64) POOL ("max_pooling2d_1")
+  CONV ("conv2d_4", 128) CONV ("conv2d_5", 128) POOL ("max_pooling2d_2")
+#undef CONV
+#undef POOL
+  "{\"class_name\": \"Flatten\", \"config\": {\"name\": \"flatten\"}},"
+  "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense\", \"units\": %u,"
+  " \"activation\": \"softmax\", \"use_bias\": true}}"
+  "]}, \"keras_version\": \"2.15.0\", \"backend\": \"tensorflow\"}";
+
+char *
+mirada_cifar_arch_config (int height, int width, int channels, guint n_outputs)
+{
+  return g_strdup_printf (cifar_arch_template, height, width, channels, n_outputs);
+}
+
 char *
 mirada_default_arch_config (int height, int width, int channels, guint n_outputs)
 {

@@ -15,6 +15,13 @@ char       *mirada_default_arch_config (int    height,
                                         int    channels,
                                         guint  n_outputs);
 
+/* The CIFAR-10 notebook's CNN: 3 × (Conv2D, Conv2D, MaxPooling2D) with 32,
+ * 64, 128 filters, Flatten, Dense softmax.  Transfer full. */
+char       *mirada_cifar_arch_config   (int    height,
+                                        int    width,
+                                        int    channels,
+                                        guint  n_outputs);
+
 /* "fashion-mnist", a CIFAR-10/100 binary folder or .tar.gz, a folder of
  * MNIST-style IDX files (their own image size), or a folder with one
  * subfolder of images per class (decoded at @height × @width × @channels;

@@ -19,6 +19,7 @@
 /* The input a folder dataset is decoded at: small enough to train on two
  * cores while a class watches (the course notebook uses 150 px). */
 #define SMALL_CNN_FOLDER_SIDE 64
+#define CIFAR_FOLDER_SIDE 32
 #define MOBILENET_SIDE 96
 #define FILTER_ZOOM 6
 
@@ -256,7 +257,8 @@ train_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
   g_autoptr(GError) error = NULL;
   g_autofree char *json = NULL;
   MirTrainOptions o;
-  gint64 side = run->arch == MIRADA_TRAIN_ARCH_MOBILENET ? MOBILENET_SIDE : SMALL_CNN_FOLDER_SIDE;
+  gint64 side = run->arch == MIRADA_TRAIN_ARCH_MOBILENET ? MOBILENET_SIDE
+                : run->arch == MIRADA_TRAIN_ARCH_CIFAR ? CIFAR_FOLDER_SIDE : SMALL_CNN_FOLDER_SIDE;
   gint64 channels = 3;
   guint done = 0;
 
@@ -292,8 +294,10 @@ train_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
     }
   else
     {
-      json = mirada_default_arch_config ((int) run->data->height, (int) run->data->width,
-                                         (int) run->data->channels, run->data->n_classes);
+      json = (run->arch == MIRADA_TRAIN_ARCH_CIFAR ? mirada_cifar_arch_config
+                                                   : mirada_default_arch_config)
+        ((int) run->data->height, (int) run->data->width, (int) run->data->channels,
+         run->data->n_classes);
       if (!(run->model = mir_keras_model_from_config (json, -1, &error)) ||
           !mir_model_finish (run->model, TRUE, 1, &error))
         goto fail;
@@ -646,6 +650,7 @@ mirada_train_window_init (MiradaTrainWindow *self)
 {
   GtkWidget *box, *header, *content, *settings, *grid, *buttons, *dataset_box, *b, *right;
   const char *const archs[] = { N_("Small CNN (the course’s)"),
+                                N_("Three conv blocks (the CIFAR-10 notebook’s)"),
                                 N_("MobileNetV2 α 0.35, 96 px"), NULL };
   g_autoptr(GtkStringList) arch_list = gtk_string_list_new (NULL);
 
@@ -692,8 +697,9 @@ mirada_train_window_init (MiradaTrainWindow *self)
     gtk_string_list_append (arch_list, _(archs[i]));
   self->arch_dropdown = gtk_drop_down_new (G_LIST_MODEL (g_object_ref (arch_list)), NULL);
   row (grid, 1, _("Architecture"), self->arch_dropdown,
-       _("The small CNN trains in seconds per epoch on two cores; images from a folder are "
-         "read at 64×64 px for it and at 96×96 px for MobileNetV2"));
+       _("The small CNN trains in seconds per epoch on two cores. Images from a folder are "
+         "read at 64×64 px for it, 32×32 px for the CIFAR-10 network and 96×96 px for "
+         "MobileNetV2; CIFAR and IDX files keep their own size"));
   self->epochs_spin = row (grid, 2, _("Epochs"), gtk_spin_button_new_with_range (1, 500, 1), NULL);
   gtk_spin_button_set_value (GTK_SPIN_BUTTON (self->epochs_spin), 5);
   self->batch_spin = row (grid, 3, _("Batch size"), gtk_spin_button_new_with_range (1, 1024, 1),

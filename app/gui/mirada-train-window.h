@@ -14,6 +14,7 @@ G_BEGIN_DECLS
 typedef enum
 {
   MIRADA_TRAIN_ARCH_SMALL_CNN,   /* the course's small CNN (mirada_default_arch_config) */
+  MIRADA_TRAIN_ARCH_CIFAR,       /* the CIFAR-10 notebook's CNN (mirada_cifar_arch_config) */
   MIRADA_TRAIN_ARCH_MOBILENET,   /* MobileNetV2 α 0.35 at 96 px, trained whole */
 } MiradaTrainArch;
 
