@@ -134,6 +134,29 @@ with tempfile.TemporaryDirectory() as tmp:
     check(got == seed004, "train --arch cifar: the notebook's layers, shapes and 307,498 parameters",
           p.stderr + q.stderr + str(got))
 
+    # detect --sweep --markdown / --latex: the same cells as --csv, for a report
+    base = ["detect", os.path.join(ROOT, "resources", "default", "model.h5"),
+            os.path.join(ROOT, "resources", "default", "scene.png"), "--truth",
+            os.path.join(ROOT, "resources", "default", "scene.json"), "-c", "Trouser,Sneaker",
+            "--sweep", "threshold=0.9,0.99", "--sweep", "fe=0,1"]
+    pc, pm, pl = run(*base, "--csv"), run(*base, "--markdown"), run(*base, "--latex")
+    want = [row for row in csv.reader(pc.stdout.splitlines())]
+    md = [[c.strip().replace("\\|", "|") for c in line.strip().strip("|").split(" | ")]
+          for line in pm.stdout.splitlines() if not line.startswith("|---")]
+    body = pl.stdout.split("\\midrule\n")
+    tex_rows = ([pl.stdout.split("\\toprule\n")[1].split(" \\\\")[0]] +
+                body[1].split("\\bottomrule")[0].strip().split(" \\\\\n")) if len(body) == 2 else []
+    tex = [[c.strip().replace("\\_", "_") for c in r.strip().rstrip("\\").split(" & ")]
+           for r in tex_rows if r.strip()]
+    check(pc.returncode == pm.returncode == pl.returncode == 0 and len(want) == 5 and md == want,
+          "detect --sweep --markdown: the CSV's cells as a pipe table", pm.stdout + pm.stderr)
+    check(len(want) == 5 and tex == want and pl.stdout.startswith("\\begin{tabular}{ll") and
+          pl.stdout.rstrip().endswith("\\end{tabular}"),
+          "detect --sweep --latex: the CSV's cells as a booktabs tabular", pl.stdout + pl.stderr)
+    p = run("detect", os.path.join(ROOT, "resources", "default", "model.h5"),
+            os.path.join(ROOT, "resources", "default", "scene.png"), "--markdown")
+    check(p.returncode == 1, "--markdown without --sweep: usage error", p.stderr)
+
     # evaluate reads the test batch of the same archive: its support per class
     # is what the generator wrote into test_batch.bin.
     exp = json.load(open(os.path.join(DATA, "expected.json")))["cifar10"]

@@ -20,6 +20,8 @@ typedef enum
   FORMAT_TEXT,
   FORMAT_JSON,
   FORMAT_CSV,
+  FORMAT_MARKDOWN,  /* --sweep only: the table for a report (the seed's Tables 2–4) */
+  FORMAT_LATEX,
 } Format;
 
 /* One --sweep axis: KEY=v1,v2,... */
@@ -417,6 +419,86 @@ print_result (GPtrArray *grids, const MirDetectParams *params,
 }
 
 /* Sweep table, like the seed's Tables 2-4. */
+/* The sweep's tab-separated table as Markdown (a pipe table) or LaTeX (a
+ * tabular with booktabs rules), cells escaped; numbers right-aligned. */
+static void
+print_report_table (const char *tsv, gboolean latex)
+{
+  g_auto(GStrv) lines = g_strsplit (tsv, "\n", -1);
+  g_autoptr(GString) out = g_string_new (NULL);
+  guint n_cols = 0;
+
+  for (guint r = 0; lines[r] && lines[r][0]; r++)
+    {
+      g_auto(GStrv) cells = g_strsplit (lines[r], "\t", -1);
+      guint n = g_strv_length (cells);
+
+      if (r == 0)
+        {
+          n_cols = n;
+          if (latex)
+            {
+              g_string_append (out, "\\begin{tabular}{");
+              for (guint c = 0; c < n; c++)
+                g_string_append_c (out, c < 2 ? 'l' : 'r');
+              g_string_append (out, "}\n\\toprule\n");
+            }
+        }
+      for (guint c = 0; c < n_cols; c++)
+        {
+          const char *cell = c < n ? cells[c] : "";
+
+          if (latex)
+            {
+              if (c > 0)
+                g_string_append (out, " & ");
+              for (const char *p = cell; *p; p++)
+                switch (*p)
+                  {
+                  case '&': case '%': case '$': case '#': case '_': case '{': case '}':
+                    g_string_append_c (out, '\\');
+                    g_string_append_c (out, *p);
+                    break;
+                  case '~':
+                    g_string_append (out, "\\textasciitilde{}");
+                    break;
+                  case '^':
+                    g_string_append (out, "\\textasciicircum{}");
+                    break;
+                  case '\\':
+                    g_string_append (out, "\\textbackslash{}");
+                    break;
+                  default:
+                    g_string_append_c (out, *p);
+                  }
+            }
+          else
+            {
+              g_autofree char *escaped = NULL;
+              g_auto(GStrv) parts = g_strsplit (cell, "|", -1);
+
+              escaped = g_strjoinv ("\\|", parts);
+              g_string_append_printf (out, "| %s ", escaped);
+            }
+        }
+      if (latex)
+        g_string_append (out, r == 0 ? " \\\\\n\\midrule\n" : " \\\\\n");
+      else
+        {
+          g_string_append (out, "|\n");
+          if (r == 0)
+            {
+              for (guint c = 0; c < n_cols; c++)
+                g_string_append (out, c < 2 ? "|---" : "|---:");
+              g_string_append (out, "|\n");
+            }
+        }
+    }
+  if (latex)
+    g_string_append (out, "\\bottomrule\n\\end{tabular}\n");
+  g_print ("%s", out->str);
+}
+
 static int
 run_sweep (GPtrArray *grids, const MirDetectParams *base, GPtrArray *axes,
            const MirDetectTruth *truth, Format format)
@@ -583,6 +665,8 @@ run_sweep (GPtrArray *grids, const MirDetectParams *base, GPtrArray *axes,
       if (!mirada_csv_save (csv, "-", &error))
         return mirada_cli_fail (error);
     }
+  else if (format == FORMAT_MARKDOWN || format == FORMAT_LATEX)
+    print_report_table (out->str, format == FORMAT_LATEX);
   else
     g_print ("%s", out->str);
   return 0;
@@ -604,6 +688,7 @@ mirada_cmd_detect (int argc, char **argv)
 {
   int window = 150, stride = 40, radius = 1, batch = 32, levels = 0;
   double iou = 0.3, scale_factor = 0;
+  gboolean markdown = FALSE, latex = FALSE;
   gboolean notebook = FALSE, json = FALSE, csv = FALSE, weighted = FALSE, per_window = FALSE;
   /* filled in by GOption; freed on return */
   g_autofree char *method_s = NULL, *group_s = NULL, *truth_path = NULL, *draw_path = NULL;
@@ -656,6 +741,10 @@ mirada_cmd_detect (int argc, char **argv)
       N_("KEY=V,…") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
     { "csv", 0, 0, G_OPTION_ARG_NONE, &csv, N_("Print CSV"), NULL },
+    { "markdown", 0, 0, G_OPTION_ARG_NONE, &markdown,
+      N_("With --sweep: print the table as Markdown, for a report"), NULL },
+    { "latex", 0, 0, G_OPTION_ARG_NONE, &latex,
+      N_("With --sweep: print the table as a LaTeX tabular (booktabs rules), for a report"), NULL },
     { "draw", 0, 0, G_OPTION_ARG_FILENAME, &draw_path,
       N_("Write the image with the boxes and their labels drawn (PNG, or SVG/PDF by the extension)"), N_("FILE") },
     { "field-png", 0, 0, G_OPTION_ARG_FILENAME, &field_path,
@@ -713,9 +802,12 @@ mirada_cmd_detect (int argc, char **argv)
           (ret = mirada_cli_check_range ("detect", "--levels", levels, 0, MIR_DETECT_MAX_SCALES)) >= 0 ||
           (ret = mirada_cli_check_range ("detect", "--batch", batch, 1, 4096)) >= 0)
       return ret;
-    if (json && csv)
-      return mirada_cli_usage_error ("detect", _("Choose one of --json and --csv"));
-    format = json ? FORMAT_JSON : csv ? FORMAT_CSV : FORMAT_TEXT;
+    if (json + csv + markdown + latex > 1)
+      return mirada_cli_usage_error ("detect", _("Choose one of --json, --csv, --markdown and --latex"));
+    if ((markdown || latex) && sweeps == NULL)
+      return mirada_cli_usage_error ("detect", _("--markdown and --latex format the --sweep table"));
+    format = json ? FORMAT_JSON : csv ? FORMAT_CSV : markdown ? FORMAT_MARKDOWN
+           : latex ? FORMAT_LATEX : FORMAT_TEXT;
     {
       const char *const outputs[] = { draw_path, save_grid, field_path };
       int out_ret = mirada_cli_check_outputs ("detect", format != FORMAT_TEXT, outputs,
