@@ -194,6 +194,30 @@ with tempfile.TemporaryDirectory() as tmp:
     check(rc == 0 and b"batch 5/5" in tty and b"\r\x1b[K" in tty,
           "on a terminal: the progress line within the epoch", repr(tty[-300:]))
 
+    # mirada filters: a progress line on a terminal too, none through a pipe
+    fargs = [MIRADA, "filters", os.path.join(ROOT, "resources", "default", "model.h5"),
+             "--layer", "conv2d", "--filters", "0-3", "--steps", "20", "--no-cache",
+             "-o", os.path.join(tmp, "f.png")]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(fargs, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    tty = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        tty += chunk
+    os.close(master)
+    rc = proc.wait(timeout=120)
+    check(rc == 0 and b"Patterns: " in tty and b"of 4 done" in tty and tty.endswith(b"\r\x1b[K"),
+          "filters on a terminal: a progress line, erased at the end", repr(tty[-300:]))
+    p = subprocess.run(fargs, capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0 and "Patterns:" not in p.stderr, "filters through a pipe: no progress line",
+          p.stderr)
+
     hjson = os.path.join(tmp, "h.json")
     p = run("train", "--dataset", os.path.join(DATA, "mnist-idx"), "--epochs", "2", "--batch", "2",
             "--validation-split", "0", "--history", hjson, "-o", os.path.join(tmp, "m.h5"))
