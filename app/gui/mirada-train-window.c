@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "mir.h"
+#include "mir-activation-grid.h"
 #include "mir-applications.h"
 #include "mir-keras.h"
 #include "mir-keras-writer.h"
@@ -41,6 +42,8 @@ struct _MiradaTrainWindow
   GtkWidget *chart;
   GtkWidget *filters_picture;
   GtkWidget *filters_caption;
+  GtkWidget *acts_picture;
+  GtkWidget *acts_caption;
 
   char *dataset;
   GArray *history;            /* MirEpochStats of the current run */
@@ -84,6 +87,7 @@ typedef struct
   MiradaTrainWindow *self;
   MirEpochStats stats;
   MirImage *filters;         /* or NULL */
+  MirImage *activations;     /* or NULL */
   guint batch, n_batches, epoch;
   double loss;
   gboolean is_epoch;
@@ -96,6 +100,7 @@ update_free (gpointer data)
 
   g_clear_object (&u->self);
   g_clear_pointer (&u->filters, mir_image_unref);
+  g_clear_pointer (&u->activations, mir_image_unref);
   g_free (u);
 }
 
@@ -164,6 +169,35 @@ first_layer_filters (MirModel *model)
   return NULL;
 }
 
+/* The first convolution's output for the dataset's first image, every
+ * channel normalised on its own (the activation grid of the Layers panel). */
+static MirImage *
+first_layer_activations (MirModel *model, MirDataset *data)
+{
+  g_autoptr(MirImage) image = NULL;
+  g_autoptr(MirTensor) input = NULL;
+  g_autoptr(MirTrace) trace = NULL;
+  MirGridOptions opts = MIR_GRID_OPTIONS_DEFAULT;
+  const guint8 *src = mir_dataset_get_image (data, 0);
+  gint conv = -1;
+
+  for (guint i = 0; i < model->nodes->len && conv < 0; i++)
+    if (mir_model_get_node (model, i)->layer->klass->flags & MIR_LAYER_FLAG_CONV)
+      conv = (gint) i;
+  if (conv < 0 || src == NULL ||
+      !(image = mir_image_new ((int) data->width, (int) data->height, (int) data->channels, NULL)))
+    return NULL;
+  for (gint64 y = 0; y < data->height; y++)
+    memcpy (image->pixels + (gsize) y * image->rowstride, src + y * data->width * data->channels,
+            (gsize) (data->width * data->channels));
+  if (!(input = mir_image_prepare (image, model, NULL)) ||
+      !(trace = mir_model_run (model, &input, 1, MIR_RUN_DEFAULT, conv, 0, NULL, NULL)))
+    return NULL;
+  opts.per_row = 16;
+  opts.scale = MAX (1, 48 / (int) MAX (data->width, 1));
+  return mir_activation_grid (mir_trace_get (trace, (guint) conv), 0, &opts, NULL, NULL);
+}
+
 static GdkTexture *
 texture_from_image (const MirImage *img)
 {
@@ -212,6 +246,16 @@ apply_update (gpointer data)
       gtk_picture_set_paintable (GTK_PICTURE (self->filters_picture), GDK_PAINTABLE (texture));
       gtk_label_set_text (GTK_LABEL (self->filters_caption), caption);
     }
+  if (u->activations)
+    {
+      g_autoptr(GdkTexture) texture = texture_from_image (u->activations);
+      g_autofree char *caption =
+        g_strdup_printf (_("What that layer sees in the first image after epoch %u"),
+                         u->stats.epoch);
+
+      gtk_picture_set_paintable (GTK_PICTURE (self->acts_picture), GDK_PAINTABLE (texture));
+      gtk_label_set_text (GTK_LABEL (self->acts_caption), caption);
+    }
   return G_SOURCE_REMOVE;
 }
 
@@ -231,6 +275,7 @@ epoch_cb (const MirEpochStats *stats, gpointer user_data)
   u->stats = *stats;
   u->is_epoch = TRUE;
   u->filters = first_layer_filters (run->model);
+  u->activations = first_layer_activations (run->model, run->data);
   post (u);
 }
 
@@ -302,6 +347,8 @@ train_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
           !mir_model_finish (run->model, TRUE, 1, &error))
         goto fail;
     }
+  /* inputs as training sees them (x / 255), for the activations shown */
+  run->model->meta.preprocess = MIR_PREPROCESS_SCALE;
   mir_train_options_init (&o);
   o.epochs = run->epochs;
   o.batch_size = run->batch;
@@ -720,6 +767,13 @@ mirada_train_window_init (MiradaTrainWindow *self)
   gtk_picture_set_can_shrink (GTK_PICTURE (self->filters_picture), TRUE);
   gtk_widget_set_size_request (self->filters_picture, 300, 110);
   gtk_box_append (GTK_BOX (right), self->filters_picture);
+  self->acts_caption = gtk_label_new (_("…and what it sees in the first image"));
+  gtk_label_set_xalign (GTK_LABEL (self->acts_caption), 0);
+  gtk_box_append (GTK_BOX (right), self->acts_caption);
+  self->acts_picture = gtk_picture_new ();
+  gtk_picture_set_can_shrink (GTK_PICTURE (self->acts_picture), TRUE);
+  gtk_widget_set_size_request (self->acts_picture, 300, 110);
+  gtk_box_append (GTK_BOX (right), self->acts_picture);
 
   buttons = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
   gtk_box_append (GTK_BOX (content), buttons);
