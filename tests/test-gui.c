@@ -1800,8 +1800,10 @@ static MirDetectGrid *
 sleepy_classify (MirModel                *model,
                  const MirImage          *image,
                  const MirDetectGeometry *geom,
-                 MiradaJob               *job,
+                 MirDetectProgressFunc    progress,
+                 gpointer                 progress_data,
                  GCancellable            *cancellable,
+                 gpointer                 user_data,
                  GError                 **error)
 {
   guint n = mir_detect_geometry_n_windows (geom);
@@ -1818,7 +1820,7 @@ sleepy_classify (MirModel                *model,
       while (g_get_monotonic_time () < until)
         x += 1.0;
       (void) x;
-      mirada_job_set_progress (job, MIN (1.0, (step + 1) / 150.0));
+      progress (MIN (step + 1, 150), 150, progress_data);
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return NULL;
     }
@@ -2337,17 +2339,21 @@ static MirDetectGrid *
 level_classify (MirModel                *model,
                 const MirImage          *image,
                 const MirDetectGeometry *geom,
-                MiradaJob               *job,
+                MirDetectProgressFunc    progress,
+                gpointer                 progress_data,
                 GCancellable            *cancellable,
+                gpointer                 user_data,
                 GError                 **error)
 {
+  MiradaJob *job = user_data;
   guint n = mir_detect_geometry_n_windows (geom);
   g_autofree float *probs = g_new0 (float, n * 2);
   LevelProgress p = { n, 0, 0 };
 
-  mirada_job_set_progress (job, 0.0);
+  /* the engine maps this level's 0 … n windows into the job's overall progress */
+  progress (0, n, progress_data);
   p.start = mirada_job_get_progress (job);
-  mirada_job_set_progress (job, 1.0);
+  progress (n, n, progress_data);
   p.end = mirada_job_get_progress (job);
   g_array_append_val (level_progress, p);
   return mir_detect_grid_new (geom, 2, NULL, MIR_HEAD_SOFTMAX, probs, error);
