@@ -22,6 +22,7 @@
 #include "mir-scene.h"
 #include "detect/mir-detect.h"
 #include "mirada-detect-export.h"
+#include "mir-test-util.h"
 
 static const char *mirada_path;
 
@@ -59,44 +60,6 @@ random_grid (int width, int height, int window, int stride, guint32 seed, double
   return grid;
 }
 
-/* The command line that gives @params (every field the CLI has an option for). */
-static void
-params_to_args (GPtrArray *args, const MirDetectParams *params)
-{
-  g_autoptr(GString) classes = g_string_new (NULL);
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-  g_ptr_array_add (args, g_strdup ("--method"));
-  g_ptr_array_add (args, g_strdup (mir_detect_method_to_string (params->method)));
-  g_ptr_array_add (args, g_strdup ("--group"));
-  g_ptr_array_add (args, g_strdup (mir_detect_grouping_to_string (params->grouping)));
-  g_ptr_array_add (args, g_strdup ("--iou"));
-  g_ptr_array_add (args, g_strdup (g_ascii_dtostr (buf, sizeof buf, params->iou)));
-  g_ptr_array_add (args, g_strdup_printf ("--radius=%u", params->radius));
-  if (params->weighted_mean)
-    g_ptr_array_add (args, g_strdup ("--weighted"));
-  for (guint c = 0; c < params->n_classes; c++)
-    {
-      g_ptr_array_add (args, g_strdup ("--threshold"));
-      g_ptr_array_add (args, g_strdup_printf ("%u=%s", c,
-                                              g_ascii_dtostr (buf, sizeof buf,
-                                                              params->classes[c].threshold)));
-      g_ptr_array_add (args, g_strdup ("--exception"));
-      g_ptr_array_add (args, g_strdup_printf ("%u=%s", c,
-                                              g_ascii_dtostr (buf, sizeof buf,
-                                                              params->classes[c].exception)));
-      if (params->classes[c].complement)
-        {
-          g_ptr_array_add (args, g_strdup ("--complement"));
-          g_ptr_array_add (args, g_strdup_printf ("%u", c));
-        }
-      if (params->classes[c].enabled)
-        g_string_append_printf (classes, "%s%u", classes->len ? "," : "", c);
-    }
-  g_ptr_array_add (args, g_strdup ("--classes"));
-  g_ptr_array_add (args, g_strdup (classes->str));
-}
-
 /* Runs `mirada detect --grid G0 [--grid G1 …] [--truth T] --csv|--json` with
  * @params' options and returns its standard output. */
 static char *
@@ -125,7 +88,7 @@ run_cli (const char *dir, GPtrArray *grids, const MirDetectParams *params,
       g_ptr_array_add (args, g_strdup ("--truth"));
       g_ptr_array_add (args, g_strdup (truth_path));
     }
-  params_to_args (args, params);
+  mir_test_detect_params_args (args, params);
   g_ptr_array_add (args, g_strdup (json ? "--json" : "--csv"));
   g_ptr_array_add (args, NULL);
   g_assert_true (g_spawn_sync (NULL, (char **) args->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,

@@ -1294,6 +1294,48 @@ test_gui_sweep_truth (void)
     g_assert_cmpuint (back->boxes->len, ==, result->boxes->len);
     g_unlink (json_path);
   }
+  /* issue 22: the window's Export and `mirada detect --grid … --csv/--json`
+   * on the window's own grid, settings and ground truth write the same bytes */
+  for (guint f = 0; f < 2; f++)
+    {
+      MiradaSession *session = mirada_window_get_session (window);
+      g_autofree char *path = g_build_filename (dir, f == 0 ? "boxes.csv" : "boxes.json", NULL);
+      g_autofree char *grid_path = g_build_filename (dir, "grid.json", NULL);
+      g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
+      g_autofree char *exported = NULL, *out = NULL, *err = NULL;
+      int status = -1;
+
+      g_assert_null (mirada_session_get_scale_grids (session)); /* one scale here */
+      g_assert_true (mirada_window_export_detections (window, path, &error));
+      g_assert_no_error (error);
+      g_assert_true (g_file_get_contents (path, &exported, NULL, NULL));
+      g_assert_true (mir_detect_grid_save_json (grid, grid_path, &error));
+      g_assert_no_error (error);
+      g_ptr_array_add (args, g_strdup (g_getenv ("MIRADA_BINARY")));
+      g_ptr_array_add (args, g_strdup ("detect"));
+      g_ptr_array_add (args, g_strdup ("--grid"));
+      g_ptr_array_add (args, g_strdup (grid_path));
+      g_ptr_array_add (args, g_strdup (scene_path));
+      g_ptr_array_add (args, g_strdup ("--truth"));
+      g_ptr_array_add (args, g_strdup (truth_path));
+      mir_test_detect_params_args (args, mirada_session_get_params (session));
+      g_ptr_array_add (args, g_strdup (f == 0 ? "--csv" : "--json"));
+      g_ptr_array_add (args, NULL);
+      g_assert_nonnull (args->pdata[0]);
+      g_assert_true (g_spawn_sync (NULL, (char **) args->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                                   &out, &err, &status, &error));
+      g_assert_no_error (error);
+      if (!g_spawn_check_wait_status (status, NULL))
+        g_error ("mirada detect: %s", err);
+      g_test_message ("export %s: %zu bytes, %u boxes, the same as mirada detect's",
+                      f == 0 ? "CSV" : "JSON", strlen (exported), mirada_window_get_result (window)->boxes->len);
+      g_assert_cmpuint (mirada_window_get_result (window)->boxes->len, >, 0);
+      g_assert_cmpstr (out, ==, exported);
+      if (f == 1)
+        g_assert_nonnull (strstr (exported, "\"evaluation\""));
+      g_unlink (path);
+      g_unlink (grid_path);
+    }
 
   g_settings_reset (settings, "method");
   gtk_window_destroy (GTK_WINDOW (window));
