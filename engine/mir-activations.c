@@ -26,6 +26,9 @@ static const char *const act_names[MIR_ACT_N] = {
   [MIR_ACT_SOFTPLUS] = "softplus",
   [MIR_ACT_SOFTSIGN] = "softsign",
   [MIR_ACT_EXPONENTIAL] = "exponential",
+  [MIR_ACT_HARD_SWISH] = "hard_swish",
+  /* not a Keras name: Keras 3 calls it "hard_sigmoid" (the loaders map it by version) */
+  [MIR_ACT_HARD_SIGMOID_K3] = "hard_sigmoid_keras3",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (act_names) == MIR_ACT_N);
@@ -48,6 +51,11 @@ mir_activation_from_name (const char *name, const char *layer_name, MirActivatio
   if (g_strcmp0 (name, "silu") == 0)
     {
       *out = MIR_ACT_SWISH;
+      return TRUE;
+    }
+  if (g_strcmp0 (name, "hard_silu") == 0)
+    {
+      *out = MIR_ACT_HARD_SWISH;
       return TRUE;
     }
   g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
@@ -75,6 +83,8 @@ mir_activation_backward_needs_input (MirActivation act)
     case MIR_ACT_ELU:
     case MIR_ACT_SELU:
     case MIR_ACT_HARD_SIGMOID:
+    case MIR_ACT_HARD_SWISH:
+    case MIR_ACT_HARD_SIGMOID_K3:
       return TRUE;
     case MIR_ACT_LINEAR:
     case MIR_ACT_RELU:
@@ -151,6 +161,14 @@ mir_activation_forward (MirActivation act, const float *x, float *y, gsize n, gs
       for (i = 0; i < n; i++)
         y[i] = CLAMP (0.2f * x[i] + 0.5f, 0.0f, 1.0f);
       break;
+    case MIR_ACT_HARD_SIGMOID_K3:
+      for (i = 0; i < n; i++)
+        y[i] = CLAMP (x[i] / 6.0f + 0.5f, 0.0f, 1.0f);
+      break;
+    case MIR_ACT_HARD_SWISH:
+      for (i = 0; i < n; i++)
+        y[i] = x[i] * CLAMP (x[i] / 6.0f + 0.5f, 0.0f, 1.0f);
+      break;
     case MIR_ACT_SOFTMAX:
       softmax_rows (x, y, n, row);
       break;
@@ -218,6 +236,15 @@ mir_activation_backward (MirActivation act, const float *x, const float *y, cons
           float t = 0.2f * x[i] + 0.5f;
           dx[i] = (t > 0 && t < 1) ? 0.2f * dy[i] : 0;
         }
+      break;
+    case MIR_ACT_HARD_SIGMOID_K3:
+      for (i = 0; i < n; i++)
+        dx[i] = (x[i] > -3.0f && x[i] < 3.0f) ? dy[i] / 6.0f : 0;
+      break;
+    case MIR_ACT_HARD_SWISH:
+      /* d/dx x h(x) = h(x) + x h'(x), h' = 1/6 inside (-3, 3) */
+      for (i = 0; i < n; i++)
+        dx[i] = x[i] <= -3.0f ? 0 : x[i] >= 3.0f ? dy[i] : dy[i] * (x[i] / 3.0f + 0.5f);
       break;
     case MIR_ACT_SOFTMAX:
       if (row == 0)

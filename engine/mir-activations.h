@@ -22,6 +22,10 @@ typedef enum
   MIR_ACT_SOFTPLUS,
   MIR_ACT_SOFTSIGN,
   MIR_ACT_EXPONENTIAL,
+  MIR_ACT_HARD_SWISH,   /* Keras 3 "hard_swish" / "hard_silu": x clip(x / 6 + 1/2, 0, 1) */
+  MIR_ACT_HARD_SIGMOID_K3, /* Keras 3's "hard_sigmoid": clip(x / 6 + 1/2, 0, 1)
+                            * (relu6(x + 3) / 6); a Keras 3 file's "hard_sigmoid"
+                            * becomes this (mir_keras_model_set_version) */
   MIR_ACT_N
 } MirActivation;
 

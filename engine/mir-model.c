@@ -464,6 +464,7 @@ mir_model_get_head_kind (MirModel *self)
       return MIR_HEAD_SOFTMAX;
     case MIR_ACT_SIGMOID:
     case MIR_ACT_HARD_SIGMOID:
+    case MIR_ACT_HARD_SIGMOID_K3:
       return MIR_HEAD_SIGMOID;
     default:
       return MIR_HEAD_LINEAR;

@@ -29,6 +29,9 @@ ref_activation (MirActivation act, double x)
     case MIR_ACT_SOFTPLUS: return log (1 + exp (x));
     case MIR_ACT_SOFTSIGN: return x / (1 + fabs (x));
     case MIR_ACT_EXPONENTIAL: return exp (x);
+    /* Keras 3 (keras/src/activations/activations.py): relu6(x + 3) / 6, x of that */
+    case MIR_ACT_HARD_SIGMOID_K3: return fmin (fmax (x + 3, 0), 6) / 6;
+    case MIR_ACT_HARD_SWISH: return x * fmin (fmax (x + 3, 0), 6) / 6;
     case MIR_ACT_SOFTMAX:
     case MIR_ACT_N:
     default:
@@ -57,7 +60,7 @@ ref_activation_rows (MirActivation act, const double *x, double *y, gsize n, gsi
 }
 
 /* Kinks (points where the derivative jumps) to keep test inputs away from. */
-static const double ref_kinks[] = { 0.0, 6.0, -2.5, 2.5 };
+static const double ref_kinks[] = { 0.0, 6.0, -2.5, 2.5, -3.0, 3.0 };
 
 /* Uniform in [lo, hi) but at least @margin away from every ref_kinks value. */
 static inline float

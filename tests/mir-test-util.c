@@ -270,3 +270,43 @@ mir_test_wait_until (gboolean (*done) (gpointer), gpointer data, double timeout_
     }
   g_source_remove (tick);
 }
+
+/* ------------------------------------------------------------------ */
+
+/* The command line that gives @params (every field the CLI has an option for). */
+void
+mir_test_detect_params_args (GPtrArray *args, const MirDetectParams *params)
+{
+  g_autoptr(GString) classes = g_string_new (NULL);
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_ptr_array_add (args, g_strdup ("--method"));
+  g_ptr_array_add (args, g_strdup (mir_detect_method_to_string (params->method)));
+  g_ptr_array_add (args, g_strdup ("--group"));
+  g_ptr_array_add (args, g_strdup (mir_detect_grouping_to_string (params->grouping)));
+  g_ptr_array_add (args, g_strdup ("--iou"));
+  g_ptr_array_add (args, g_strdup (g_ascii_dtostr (buf, sizeof buf, params->iou)));
+  g_ptr_array_add (args, g_strdup_printf ("--radius=%u", params->radius));
+  if (params->weighted_mean)
+    g_ptr_array_add (args, g_strdup ("--weighted"));
+  for (guint c = 0; c < params->n_classes; c++)
+    {
+      g_ptr_array_add (args, g_strdup ("--threshold"));
+      g_ptr_array_add (args, g_strdup_printf ("%u=%s", c,
+                                              g_ascii_dtostr (buf, sizeof buf,
+                                                              params->classes[c].threshold)));
+      g_ptr_array_add (args, g_strdup ("--exception"));
+      g_ptr_array_add (args, g_strdup_printf ("%u=%s", c,
+                                              g_ascii_dtostr (buf, sizeof buf,
+                                                              params->classes[c].exception)));
+      if (params->classes[c].complement)
+        {
+          g_ptr_array_add (args, g_strdup ("--complement"));
+          g_ptr_array_add (args, g_strdup_printf ("%u", c));
+        }
+      if (params->classes[c].enabled)
+        g_string_append_printf (classes, "%s%u", classes->len ? "," : "", c);
+    }
+  g_ptr_array_add (args, g_strdup ("--classes"));
+  g_ptr_array_add (args, g_strdup (classes->str));
+}

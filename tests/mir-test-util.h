@@ -3,6 +3,7 @@
 #pragma once
 
 #include "mir.h"
+#include "detect/mir-detect.h"
 
 G_BEGIN_DECLS
 
@@ -88,5 +89,10 @@ void       mir_test_wait_until        (gboolean   (*done) (gpointer),
                                        gpointer     data,
                                        double       timeout_s,
                                        const char  *what);
+
+/* Appends to @args (char*, g_free) the `mirada detect` options that give
+ * @params: method, grouping, IoU, radius, Gaussian means, every class's
+ * threshold, exception factor and complement by index, --classes. */
+void mir_test_detect_params_args (GPtrArray *args, const MirDetectParams *params);
 
 G_END_DECLS

@@ -206,8 +206,8 @@ for loc in usable:
     check(L + "detect --json --truth: exit 0", rc == 0, err)
     got = check_json(L + "detect --json", out)
     if got:
-        check(L + "detect --json: boxes and evaluation", got.get("boxes") and "evaluation" in got,
-              out[:500])
+        check(L + "detect --json: boxes (\"objects\", the ground-truth format) and evaluation",
+              got.get("objects") and "evaluation" in got, out[:500])
     if os.path.exists(grid):
         g = check_json(L + "detect --save-grid", open(grid).read())
         if g:
@@ -219,7 +219,12 @@ for loc in usable:
 
     rc, out, err = run(loc, "detect", "--csv", DEFAULT_MODEL, SCENE)
     check(L + "detect --csv: exit 0", rc == 0, err)
-    check_csv(L + "detect --csv", out, ("class",), 1)
+    parsed = check_csv(L + "detect --csv", out, ("class",), 1)
+    if parsed:
+        check(L + "detect --csv: the detection columns (docs/detector.md)",
+              parsed[0] == ["class", "class_index", "scale", "scale_window", "scale_factor",
+                            "window", "row", "col", "x", "y", "width", "height",
+                            "probability", "mean", "members"], parsed[0])
 
     for fmt in ("--csv", "--json"):
         rc, out, err = run(loc, "detect", "--truth", SCENE_TRUTH, "--sweep",

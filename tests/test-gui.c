@@ -1294,6 +1294,48 @@ test_gui_sweep_truth (void)
     g_assert_cmpuint (back->boxes->len, ==, result->boxes->len);
     g_unlink (json_path);
   }
+  /* issue 22: the window's Export and `mirada detect --grid … --csv/--json`
+   * on the window's own grid, settings and ground truth write the same bytes */
+  for (guint f = 0; f < 2; f++)
+    {
+      MiradaSession *session = mirada_window_get_session (window);
+      g_autofree char *path = g_build_filename (dir, f == 0 ? "boxes.csv" : "boxes.json", NULL);
+      g_autofree char *grid_path = g_build_filename (dir, "grid.json", NULL);
+      g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
+      g_autofree char *exported = NULL, *out = NULL, *err = NULL;
+      int status = -1;
+
+      g_assert_null (mirada_session_get_scale_grids (session)); /* one scale here */
+      g_assert_true (mirada_window_export_detections (window, path, &error));
+      g_assert_no_error (error);
+      g_assert_true (g_file_get_contents (path, &exported, NULL, NULL));
+      g_assert_true (mir_detect_grid_save_json (grid, grid_path, &error));
+      g_assert_no_error (error);
+      g_ptr_array_add (args, g_strdup (g_getenv ("MIRADA_BINARY")));
+      g_ptr_array_add (args, g_strdup ("detect"));
+      g_ptr_array_add (args, g_strdup ("--grid"));
+      g_ptr_array_add (args, g_strdup (grid_path));
+      g_ptr_array_add (args, g_strdup (scene_path));
+      g_ptr_array_add (args, g_strdup ("--truth"));
+      g_ptr_array_add (args, g_strdup (truth_path));
+      mir_test_detect_params_args (args, mirada_session_get_params (session));
+      g_ptr_array_add (args, g_strdup (f == 0 ? "--csv" : "--json"));
+      g_ptr_array_add (args, NULL);
+      g_assert_nonnull (args->pdata[0]);
+      g_assert_true (g_spawn_sync (NULL, (char **) args->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                                   &out, &err, &status, &error));
+      g_assert_no_error (error);
+      if (!g_spawn_check_wait_status (status, NULL))
+        g_error ("mirada detect: %s", err);
+      g_test_message ("export %s: %zu bytes, %u boxes, the same as mirada detect's",
+                      f == 0 ? "CSV" : "JSON", strlen (exported), mirada_window_get_result (window)->boxes->len);
+      g_assert_cmpuint (mirada_window_get_result (window)->boxes->len, >, 0);
+      g_assert_cmpstr (out, ==, exported);
+      if (f == 1)
+        g_assert_nonnull (strstr (exported, "\"evaluation\""));
+      g_unlink (path);
+      g_unlink (grid_path);
+    }
 
   g_settings_reset (settings, "method");
   gtk_window_destroy (GTK_WINDOW (window));
@@ -1800,8 +1842,10 @@ static MirDetectGrid *
 sleepy_classify (MirModel                *model,
                  const MirImage          *image,
                  const MirDetectGeometry *geom,
-                 MiradaJob               *job,
+                 MirDetectProgressFunc    progress,
+                 gpointer                 progress_data,
                  GCancellable            *cancellable,
+                 gpointer                 user_data,
                  GError                 **error)
 {
   guint n = mir_detect_geometry_n_windows (geom);
@@ -1818,7 +1862,7 @@ sleepy_classify (MirModel                *model,
       while (g_get_monotonic_time () < until)
         x += 1.0;
       (void) x;
-      mirada_job_set_progress (job, MIN (1.0, (step + 1) / 150.0));
+      progress (MIN (step + 1, 150), 150, progress_data);
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return NULL;
     }
@@ -2337,17 +2381,21 @@ static MirDetectGrid *
 level_classify (MirModel                *model,
                 const MirImage          *image,
                 const MirDetectGeometry *geom,
-                MiradaJob               *job,
+                MirDetectProgressFunc    progress,
+                gpointer                 progress_data,
                 GCancellable            *cancellable,
+                gpointer                 user_data,
                 GError                 **error)
 {
+  MiradaJob *job = user_data;
   guint n = mir_detect_geometry_n_windows (geom);
   g_autofree float *probs = g_new0 (float, n * 2);
   LevelProgress p = { n, 0, 0 };
 
-  mirada_job_set_progress (job, 0.0);
+  /* the engine maps this level's 0 … n windows into the job's overall progress */
+  progress (0, n, progress_data);
   p.start = mirada_job_get_progress (job);
-  mirada_job_set_progress (job, 1.0);
+  progress (n, n, progress_data);
   p.end = mirada_job_get_progress (job);
   g_array_append_val (level_progress, p);
   return mir_detect_grid_new (geom, 2, NULL, MIR_HEAD_SOFTMAX, probs, error);

@@ -133,13 +133,10 @@ test_write_errors (void)
 
 
 /* Written, then read back by Mirada's own loader: same graph, bit-identical
- * weights and outputs. */
-static void
-test_round_trip (gconstpointer data)
+ * weights and outputs.  Returns the model read back. */
+static MirModel *
+round_trip (MirModel *model)
 {
-  const char *kind = data;
-  gboolean seq = g_str_equal (kind, "sequential");
-  g_autoptr(MirModel) model = seq ? sequential_model () : functional_model ();
   g_autoptr(MirModel) back = NULL;
   g_autofree char *dir = g_dir_make_tmp ("mir-h5rt-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "model.h5", NULL);
@@ -191,6 +188,113 @@ test_round_trip (gconstpointer data)
 
   g_unlink (path);
   g_rmdir (dir);
+  return g_steal_pointer (&back);
+}
+
+static void
+test_round_trip (gconstpointer data)
+{
+  const char *kind = data;
+  gboolean seq = g_str_equal (kind, "sequential");
+  g_autoptr(MirModel) model = seq ? sequential_model () : functional_model ();
+  g_autoptr(MirModel) back = round_trip (model);
+
+  g_assert_nonnull (back);
+}
+
+/* The member @member of layer @name's config in the model_config that the
+ * writer makes for @model, as JSON text (NULL when absent); and the
+ * layer's class name in @klass. */
+static char *
+written_member (MirModel *model, const char *name, const char *member, char **klass)
+{
+  g_autofree char *text = mir_keras_model_config_json (model, NULL);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonArray *layers;
+
+  g_assert_true (json_parser_load_from_data (parser, text, -1, NULL));
+  layers = json_object_get_array_member (
+    json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)), "config"),
+    "layers");
+  for (guint i = 0; i < json_array_get_length (layers); i++)
+    {
+      JsonObject *entry = json_array_get_object_element (layers, i);
+      JsonObject *config = json_object_get_object_member (entry, "config");
+
+      if (g_strcmp0 (json_object_get_string_member (config, "name"), name) != 0)
+        continue;
+      *klass = g_strdup (json_object_get_string_member (entry, "class_name"));
+      if (!json_object_has_member (config, member))
+        return NULL;
+      return json_to_string (json_object_get_member (config, member), FALSE);
+    }
+  g_assert_not_reached ();
+}
+
+/* Issue 20: the Keras layers that map onto what ONNX brought (grouped
+ * convolution, hard sigmoid / swish, Permute, general Reshape) are written
+ * back under their Keras names and options, and read back the same (the
+ * zoo models of tests/gen/zoo.py, whose outputs test-keras-reference checks
+ * against TF.js and numpy). */
+static void
+test_round_trip_issue20 (gconstpointer data)
+{
+  const char *file = data;
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "ref", file, NULL);
+  g_autoptr(MirModel) model = NULL;
+  g_autoptr(MirModel) back = NULL;
+  g_autofree char *config = NULL;
+  GError *error = NULL;
+
+  model = mir_keras_load_h5 (path, &error);
+  g_assert_no_error (error);
+  back = round_trip (model);
+  config = mir_keras_model_config_json (model, NULL);
+  if (g_str_equal (file, "np_grouped_conv.h5"))
+    {
+      g_autofree char *klass = NULL;
+      g_autofree char *groups = written_member (model, "conv_g4_same_s2", "groups", &klass);
+
+      g_assert_cmpstr (klass, ==, "Conv2D");
+      g_assert_cmpstr (groups, ==, "4");
+      g_assert_nonnull (strstr (config, "\"keras_version\":\"" MIR_KERAS_WRITER_VERSION "\""));
+    }
+  else if (g_str_equal (file, "np_keras3_hard.h5"))
+    {
+      g_autofree char *klass = NULL;
+      g_autofree char *act = written_member (model, "act_hard_swish", "activation", &klass);
+      g_autofree char *klass2 = NULL;
+      g_autofree char *act2 = written_member (model, "dense_hard_sigmoid", "activation", &klass2);
+
+      g_assert_cmpstr (klass, ==, "Activation");
+      g_assert_cmpstr (act, ==, "\"hard_swish\"");
+      g_assert_cmpstr (klass2, ==, "Dense");
+      g_assert_cmpstr (act2, ==, "\"hard_sigmoid\"");
+      /* Keras 3's meaning of hard_sigmoid survives: the file says Keras 3 */
+      g_assert_nonnull (strstr (config, "\"keras_version\":\"" MIR_KERAS3_WRITER_VERSION "\""));
+      for (guint i = 0; i < mir_model_get_n_nodes (back); i++)
+        {
+          MirLayer *layer = mir_model_get_node (back, i)->layer;
+
+          if (g_str_equal (layer->name, "dense_hard_sigmoid") ||
+              g_str_equal (layer->name, "act_hard_sigmoid"))
+            g_assert_cmpint (layer->activation, ==, MIR_ACT_HARD_SIGMOID_K3);
+          if (g_str_equal (layer->name, "act_hard_silu"))
+            g_assert_cmpint (layer->activation, ==, MIR_ACT_HARD_SWISH);
+        }
+    }
+  else
+    {
+      g_autofree char *klass = NULL;
+      g_autofree char *dims = written_member (model, "shuffle_swap", "dims", &klass);
+      g_autofree char *klass2 = NULL;
+      g_autofree char *target = written_member (model, "reshape_regroup", "target_shape", &klass2);
+
+      g_assert_cmpstr (klass, ==, "Permute");
+      g_assert_cmpstr (dims, ==, "[1,2,4,3]");
+      g_assert_cmpstr (klass2, ==, "Reshape");
+      g_assert_cmpstr (target, ==, "[2,-1,6]");
+    }
 }
 
 int
@@ -202,5 +306,11 @@ main (int argc, char *argv[])
   g_test_add_func ("/keras-writer/errors", test_write_errors);
   g_test_add_data_func ("/keras-writer/round-trip/sequential", "sequential", test_round_trip);
   g_test_add_data_func ("/keras-writer/round-trip/functional", "functional", test_round_trip);
+  g_test_add_data_func ("/keras-writer/round-trip/grouped-conv", "np_grouped_conv.h5",
+                        test_round_trip_issue20);
+  g_test_add_data_func ("/keras-writer/round-trip/keras3-hard", "np_keras3_hard.h5",
+                        test_round_trip_issue20);
+  g_test_add_data_func ("/keras-writer/round-trip/permute-reshape", "permute_reshape.h5",
+                        test_round_trip_issue20);
   return g_test_run ();
 }

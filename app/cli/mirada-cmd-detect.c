@@ -12,6 +12,7 @@
 #include <glib/gi18n.h>
 
 #include "mirada-cli-util.h"
+#include "mirada-detect-export.h"
 #include "detect/mir-detect.h"
 #include "mirada-figure.h"
 
@@ -192,41 +193,6 @@ json_add_double (JsonBuilder *b, const char *member, double v)
 }
 
 static void
-json_add_box (JsonBuilder *b, GPtrArray *grids, const MirDetectBox *box)
-{
-  const MirDetectGrid *grid = g_ptr_array_index (grids, box->scale);
-
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "class");
-  json_builder_add_string_value (b, grid->class_names[box->class_index]);
-  json_builder_set_member_name (b, "class_index");
-  json_builder_add_int_value (b, box->class_index);
-  json_builder_set_member_name (b, "scale");
-  json_builder_add_int_value (b, box->scale);
-  json_builder_set_member_name (b, "scale_window");
-  json_builder_add_int_value (b, grid->geom.window);
-  json_add_double (b, "scale_factor", grid->scale);
-  json_builder_set_member_name (b, "window");
-  json_builder_add_int_value (b, box->window);
-  json_builder_set_member_name (b, "row");
-  json_builder_add_int_value (b, box->row);
-  json_builder_set_member_name (b, "col");
-  json_builder_add_int_value (b, box->col);
-  json_builder_set_member_name (b, "box");
-  json_builder_begin_array (b);
-  json_builder_add_double_value (b, box->x);
-  json_builder_add_double_value (b, box->y);
-  json_builder_add_double_value (b, box->width);
-  json_builder_add_double_value (b, box->height);
-  json_builder_end_array (b);
-  json_add_double (b, "prob", box->prob);
-  json_add_double (b, "mean", box->mean);
-  json_builder_set_member_name (b, "members");
-  json_builder_add_int_value (b, box->n_members);
-  json_builder_end_object (b);
-}
-
-static void
 json_add_eval (JsonBuilder *b, const MirDetectEval *ev)
 {
   json_builder_set_member_name (b, "evaluation");
@@ -247,121 +213,26 @@ json_add_eval (JsonBuilder *b, const MirDetectEval *ev)
   json_builder_end_object (b);
 }
 
-/* "grid": [rows, cols] */
-static void
-json_add_grid_shape (JsonBuilder *b, const MirDetectGrid *grid)
-{
-  json_builder_set_member_name (b, "grid");
-  json_builder_begin_array (b);
-  json_builder_add_int_value (b, grid->geom.rows);
-  json_builder_add_int_value (b, grid->geom.cols);
-  json_builder_end_array (b);
-}
-
 static void
 print_result (GPtrArray *grids, const MirDetectParams *params,
-              const MirDetectResult *r, const MirDetectEval *ev, Format format)
+              const MirDetectResult *r, const MirDetectEval *ev, Format format,
+              const MirDetectTruth *truth, const char *image_name)
 {
   const MirDetectGrid *grid = g_ptr_array_index (grids, 0);
 
-  if (format == FORMAT_JSON)
+  if (format == FORMAT_JSON || format == FORMAT_CSV)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "method");
-      json_builder_add_string_value (b, mir_detect_method_to_string (params->method));
-      json_add_grid_shape (b, grid);
-      json_builder_set_member_name (b, "scales");
-      json_builder_begin_array (b);
-      for (guint q = 0; q < grids->len; q++)
-        {
-          const MirDetectGrid *g = g_ptr_array_index (grids, q);
-
-          json_builder_begin_object (b);
-          json_builder_set_member_name (b, "window");
-          json_builder_add_int_value (b, g->geom.window);
-          json_add_double (b, "factor", g->scale);
-          json_add_grid_shape (b, g);
-          json_builder_set_member_name (b, "mu");
-          json_builder_begin_array (b);
-          for (guint c = 0; c < r->n_classes; c++)
-            if (isnan (r->mu[q * r->n_classes + c]))
-              json_builder_add_null_value (b);
-            else
-              json_builder_add_double_value (b, r->mu[q * r->n_classes + c]);
-          json_builder_end_array (b);
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
-      json_builder_set_member_name (b, "classes");
-      json_builder_begin_array (b);
-      for (guint c = 0; c < r->n_classes; c++)
-        {
-          if (!params->classes[c].enabled)
-            continue;
-          json_builder_begin_object (b);
-          json_builder_set_member_name (b, "name");
-          json_builder_add_string_value (b, grid->class_names[c]);
-          json_add_double (b, "threshold", params->classes[c].threshold);
-          json_add_double (b, "exception", params->classes[c].exception);
-          json_add_double (b, "mu", r->mu[c]);
-          json_builder_set_member_name (b, "filter1");
-          json_builder_add_int_value (b, r->n_filter1[c]);
-          json_builder_set_member_name (b, "filter2");
-          json_builder_add_int_value (b, r->n_filter2[c]);
-          json_builder_set_member_name (b, "count");
-          json_builder_add_int_value (b, r->counts[c]);
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
-      json_builder_set_member_name (b, "boxes");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < r->boxes->len; i++)
-        json_add_box (b, grids, &g_array_index (r->boxes, MirDetectBox, i));
-      json_builder_end_array (b);
-      if (ev)
-        json_add_eval (b, ev);
-      json_builder_end_object (b);
-      mirada_cli_json_print (b);
-      return;
-    }
-  if (format == FORMAT_CSV)
-    {
-      static const char *const heads[] = { "class", "scale", "scale_window", "window", "row",
-                                           "col", "x", "y", "width", "height", "prob", "mean",
-                                           "members" };
-      g_autoptr(MiradaCsv) csv = mirada_csv_new ();
+      /* the one schema, written as the window's Export writes it */
+      const MiradaDetections d = { NULL, image_name, (MirDetectGrid *const *) grids->pdata,
+                                   grids->len, params, r, truth };
       g_autoptr(GError) error = NULL;
 
-      for (guint h = 0; h < G_N_ELEMENTS (heads); h++)
-        mirada_csv_add_string (csv, heads[h]);
-      mirada_csv_end_row (csv);
-      for (guint i = 0; i < r->boxes->len; i++)
-        {
-          const MirDetectBox *box = &g_array_index (r->boxes, MirDetectBox, i);
-          const MirDetectGrid *g = g_ptr_array_index (grids, box->scale);
-
-          mirada_csv_add_string (csv, grid->class_names[box->class_index]);
-          mirada_csv_add_int (csv, box->scale);
-          mirada_csv_add_int (csv, g->geom.window);
-          mirada_csv_add_int (csv, box->window);
-          mirada_csv_add_int (csv, box->row);
-          mirada_csv_add_int (csv, box->col);
-          mirada_csv_add_double (csv, box->x, "%.2f");
-          mirada_csv_add_double (csv, box->y, "%.2f");
-          mirada_csv_add_double (csv, box->width, "%.2f");
-          mirada_csv_add_double (csv, box->height, "%.2f");
-          mirada_csv_add_double (csv, box->prob, "%.6f");
-          mirada_csv_add_double (csv, box->mean, "%.6f"); /* NaN: empty */
-          mirada_csv_add_int (csv, box->n_members);
-          mirada_csv_end_row (csv);
-        }
-      if (!mirada_csv_save (csv, "-", &error))
+      if (!mirada_detections_export (&d, format == FORMAT_JSON ? MIRADA_DETECTIONS_JSON
+                                                               : MIRADA_DETECTIONS_CSV,
+                                     "-", &error))
         mirada_cli_fail (error);
       return;
     }
-
   for (guint q = 0; q < grids->len; q++)
     {
       const MirDetectGrid *g = g_ptr_array_index (grids, q);
@@ -1032,12 +903,13 @@ mirada_cmd_detect (int argc, char **argv)
                                              params, &error)))
       return mirada_cli_fail (error);
     {
+      g_autofree char *image_name = image_path != NULL ? g_path_get_basename (image_path) : NULL;
       MirDetectEval ev = { 0 };
 
       if (truth)
         mir_detect_evaluate (result, (const MirDetectTruthBox *) (void *) truth->boxes->data,
                              truth->boxes->len, 0.5, &ev);
-      print_result (grids, params, result, truth ? &ev : NULL, format);
+      print_result (grids, params, result, truth ? &ev : NULL, format, truth, image_name);
       mir_detect_eval_clear (&ev);
     }
 

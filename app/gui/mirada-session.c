@@ -326,66 +326,6 @@ detect_job_free (DetectJob *job)
   g_free (job);
 }
 
-static gpointer
-detect_worker (MiradaJob     *job,
-               gpointer       data,
-               GCancellable  *cancellable,
-               GError       **error)
-{
-  DetectJob *d = data;
-  g_autoptr(GPtrArray) grids = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_detect_grid_unref);
-  MirDetectScales scales;
-  MirDetectGrid *grid;
-
-  MirDetectGeometry geoms[MIR_DETECT_MAX_SCALES];
-  int sizes[MIR_DETECT_MAX_SCALES][2];
-  guint n_levels = 1;
-  double total, done = 0;
-
-  /* Scale 0 is the image itself; levels 1.. scan it shrunk (multi-scale).
-   * A level where the window no longer fits ends the pyramid.  The progress
-   * runs once over all levels, each weighted by its number of windows. */
-  geoms[0] = d->geom;
-  sizes[0][0] = d->image->width;
-  sizes[0][1] = d->image->height;
-  if (d->levels > 1
-      && !mir_detect_scales_pyramid (&scales, d->geom.window, MIRADA_PYRAMID_FACTOR,
-                                     MIN (d->levels, MIR_DETECT_MAX_SCALES), error))
-    return NULL;
-  for (guint s = 1; s < d->levels && s < MIR_DETECT_MAX_SCALES; s++, n_levels++)
-    {
-      mir_detect_scales_image_size (&scales, s, d->image->width, d->image->height,
-                                    &sizes[s][0], &sizes[s][1]);
-      if (!mir_detect_geometry_init (&geoms[s], sizes[s][0], sizes[s][1], d->geom.window,
-                                     d->geom.stride, d->geom.notebook_layout, NULL))
-        break;
-    }
-  total = 0;
-  for (guint s = 0; s < n_levels; s++)
-    total += mir_detect_geometry_n_windows (&geoms[s]);
-  for (guint s = 0; s < n_levels; s++)
-    {
-      g_autoptr(MirImage) level = NULL;
-      double share = mir_detect_geometry_n_windows (&geoms[s]) / MAX (total, 1.0);
-
-      mirada_job_set_progress_span (job, done, share);
-      done += share;
-      if (s == 0)
-        grid = d->classify (d->model, d->image, &d->geom, job, cancellable, error);
-      else if ((level = mir_image_resize (d->image, sizes[s][0], sizes[s][1],
-                                          d->model->meta.resize, error)))
-        grid = d->classify (d->model, level, &geoms[s], job, cancellable, error);
-      else
-        grid = NULL;
-      if (grid == NULL)
-        return NULL;
-      if (s > 0)
-        grid->scale = scales.factor[s];
-      g_ptr_array_add (grids, grid);
-    }
-  return g_steal_pointer (&grids);
-}
-
 static void
 classify_progress_cb (guint    done,
                       guint    total,
@@ -394,15 +334,29 @@ classify_progress_cb (guint    done,
   mirada_job_set_progress (user_data, total > 0 ? (double) done / total : 1.0);
 }
 
-MirDetectGrid *
-mirada_classify_default (MirModel                *model,
-                         const MirImage          *image,
-                         const MirDetectGeometry *geom,
-                         MiradaJob               *job,
-                         GCancellable            *cancellable,
-                         GError                 **error)
+/* The engine classifies every scale (mir_detect_classify_scales_with, as
+ * `mirada detect` does): progress once over all levels, each weighted by its
+ * windows, the job's cancellable checked between batches. */
+static gpointer
+detect_worker (MiradaJob     *job,
+               gpointer       data,
+               GCancellable  *cancellable,
+               GError       **error)
 {
-  return mir_detect_classify (model, image, geom, 0, classify_progress_cb, job, cancellable, error);
+  DetectJob *d = data;
+  MirDetectScales scales;
+
+  /* Scale 0 is the image itself; levels 1.. scan it shrunk (multi-scale).
+   * A level where the window no longer fits ends the pyramid. */
+  if (!mir_detect_scales_pyramid (&scales, d->geom.window, MIRADA_PYRAMID_FACTOR,
+                                  CLAMP (d->levels, 1, MIR_DETECT_MAX_SCALES), error))
+    return NULL;
+  mir_detect_scales_fit (&scales, d->image->width, d->image->height, d->geom.stride,
+                         d->geom.notebook_layout);
+  return mir_detect_classify_scales_with (d->model, d->image, &scales, d->geom.stride,
+                                          d->geom.notebook_layout, 0, MIR_DETECT_SHARED_AUTO,
+                                          d->classify, job, classify_progress_cb, job,
+                                          cancellable, error);
 }
 
 /* A model sharing @model's layers (and so its weights) with other meta.  A
@@ -808,7 +762,7 @@ mirada_session_set_classifier (MiradaSession      *self,
                                MiradaClassifyFunc  func)
 {
   g_return_if_fail (MIRADA_IS_SESSION (self));
-  self->classify = func != NULL ? func : mirada_classify_default;
+  self->classify = func;
 }
 
 char *
@@ -1432,7 +1386,6 @@ mirada_session_init (MiradaSession *self)
 {
   MiradaJobRunner **runners[] = { &self->detect_runner, &self->model_runner, &self->image_runner };
 
-  self->classify = mirada_classify_default;
   self->field_shown = g_array_new (FALSE, TRUE, sizeof (gboolean));
   self->field_opacity = 0.5;
   self->geometry = (Geometry) { 150, 40, 1, FALSE };

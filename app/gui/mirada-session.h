@@ -17,14 +17,10 @@ G_DECLARE_FINAL_TYPE (MiradaSession, mirada_session, MIRADA, SESSION, GObject)
 /* Each level of the image pyramid is this much smaller than the one before. */
 #define MIRADA_PYRAMID_FACTOR 1.25
 
-/* Classifies every window of @geom over @image (worker thread; no widgets).
- * Reports progress with mirada_job_set_progress (@job). */
-typedef MirDetectGrid *(*MiradaClassifyFunc) (MirModel                *model,
-                                              const MirImage          *image,
-                                              const MirDetectGeometry *geom,
-                                              MiradaJob               *job,
-                                              GCancellable            *cancellable,
-                                              GError                 **error);
+/* Stands in for the model in classifying one scale (tests; worker thread,
+ * no widgets): the engine's MirDetectClassifyFunc, whose user data is the
+ * MiradaJob.  NULL (the default) runs the model (mir_detect_classify_full). */
+typedef MirDetectClassifyFunc MiradaClassifyFunc;
 
 /* Properties (all notify on the UI thread):
  *   model, model-name, image, image-name, texture: what is open
@@ -116,10 +112,6 @@ gboolean         mirada_session_apply_model_meta (MiradaSession      *self,
                                                   const MirModelMeta *meta,
                                                   GError            **error);
 
-/* The classifier used unless one is set: mir_detect_classify(). */
-MirDetectGrid *mirada_classify_default (MirModel *model, const MirImage *image,
-                                        const MirDetectGeometry *geom, MiradaJob *job,
-                                        GCancellable *cancellable, GError **error);
 /* A texture showing @image (RGB or grey). */
 GdkTexture    *mirada_texture_new_for_image (const MirImage *image);
 

@@ -5,10 +5,10 @@
 
 #include <glib/gi18n.h>
 
-#include <json-glib/json-glib.h>
 
 #include <string.h>
 
+#include "mirada-detect-export.h"
 #include "mirada-export.h"
 #include "mirada-image-io.h"
 #include "mirada-model-open.h"
@@ -118,127 +118,15 @@ open_image_action (GtkWidget  *widget,
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
 }
 
-static gboolean
-export_csv (MiradaWindow *self,
-            const char   *path,
-            GError      **error)
-{
-  static const char *const heads[] = { "class", "class_name", "probability", "x", "y", "width",
-                                       "height", "window", "row", "col" };
-  g_autoptr(MiradaCsv) csv = mirada_csv_new ();
-  MirDetectResult *result = mirada_session_get_result (self->session);
-  MirDetectGrid *grid = mirada_session_get_grid (self->session);
-  GArray *boxes = result != NULL ? result->boxes : NULL;
-
-  for (guint h = 0; h < G_N_ELEMENTS (heads); h++)
-    mirada_csv_add_string (csv, heads[h]);
-  mirada_csv_end_row (csv);
-  for (guint i = 0; boxes != NULL && i < boxes->len; i++)
-    {
-      const MirDetectBox *b = &g_array_index (boxes, MirDetectBox, i);
-
-      mirada_csv_add_int (csv, b->class_index);
-      mirada_csv_add_string (csv, grid->class_names[b->class_index]);
-      mirada_csv_add_double (csv, b->prob, "%.6f");
-      mirada_csv_add_double (csv, b->x, "%.1f");
-      mirada_csv_add_double (csv, b->y, "%.1f");
-      mirada_csv_add_double (csv, b->width, "%.1f");
-      mirada_csv_add_double (csv, b->height, "%.1f");
-      mirada_csv_add_int (csv, b->window);
-      mirada_csv_add_int (csv, b->row);
-      mirada_csv_add_int (csv, b->col);
-      mirada_csv_end_row (csv);
-    }
-  return mirada_csv_save (csv, path, error);
-}
-
-static gboolean
-export_json (MiradaWindow *self,
-             const char   *path,
-             GError      **error)
-{
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
-  g_autoptr(JsonNode) root = NULL;
-  g_autofree char *text = NULL;
-  MirDetectResult *result = mirada_session_get_result (self->session);
-  MirDetectGrid *grid = mirada_session_get_grid (self->session);
-  MirImage *image = mirada_session_get_image (self->session);
-  const char *image_name = mirada_session_get_image_name (self->session);
-  GArray *boxes = result != NULL ? result->boxes : NULL;
-
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "image");
-  json_builder_add_string_value (b, image_name != NULL ? image_name : "");
-  json_builder_set_member_name (b, "width");
-  json_builder_add_int_value (b, image->width);
-  json_builder_set_member_name (b, "height");
-  json_builder_add_int_value (b, image->height);
-  if (grid != NULL)
-    {
-      json_builder_set_member_name (b, "window");
-      json_builder_add_int_value (b, grid->geom.window);
-      json_builder_set_member_name (b, "stride");
-      json_builder_add_int_value (b, grid->geom.stride);
-    }
-  /* the ground-truth format (docs/detector.md) plus probability and window */
-  json_builder_set_member_name (b, "objects");
-  json_builder_begin_array (b);
-  for (guint i = 0; boxes != NULL && i < boxes->len; i++)
-    {
-      const MirDetectBox *box = &g_array_index (boxes, MirDetectBox, i);
-
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "class");
-      json_builder_add_string_value (b, grid->class_names[box->class_index]);
-      json_builder_set_member_name (b, "class_index");
-      json_builder_add_int_value (b, box->class_index);
-      json_builder_set_member_name (b, "box");
-      json_builder_begin_array (b);
-      json_builder_add_double_value (b, box->x);
-      json_builder_add_double_value (b, box->y);
-      json_builder_add_double_value (b, box->width);
-      json_builder_add_double_value (b, box->height);
-      json_builder_end_array (b);
-      json_builder_set_member_name (b, "probability");
-      json_builder_add_double_value (b, box->prob);
-      json_builder_set_member_name (b, "window");
-      json_builder_add_int_value (b, box->window);
-      json_builder_end_object (b);
-    }
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  json_generator_set_pretty (gen, TRUE);
-  text = json_generator_to_data (gen, NULL);
-  return mirada_output_write (path, text, strlen (text), error);
-}
-
-static gboolean
-export_png (MiradaWindow *self,
-            const char   *path,
-            GError      **error)
-{
-  g_autoptr(MirImage) copy = NULL;
-  MirDetectResult *result = mirada_session_get_result (self->session);
-  MirDetectGrid *grid = mirada_session_get_grid (self->session);
-  MirImage *image = mirada_session_get_image (self->session);
-
-  /* the engine's drawing, as `mirada detect --draw` makes it */
-  if (!(copy = mir_image_crop (image, 0, 0, image->width, image->height, error)))
-    return FALSE;
-  if (result != NULL)
-    mir_detect_draw (copy, result, (const char *const *) grid->class_names,
-                     MAX (2, MIN (copy->width, copy->height) / 200));
-  return mirada_image_save_png (copy, path, error);
-}
-
 gboolean
 mirada_window_export_detections (MiradaWindow  *self,
                                  const char    *path,
                                  GError       **error)
 {
+  GPtrArray *scale_grids;
+  MirDetectGrid *grid;
+  MiradaDetections d = { 0 };
+
   g_return_val_if_fail (MIRADA_IS_WINDOW (self), FALSE);
 
   if (mirada_session_get_image (self->session) == NULL)
@@ -246,11 +134,25 @@ mirada_window_export_detections (MiradaWindow  *self,
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID, _("Open an image first"));
       return FALSE;
     }
-  if (g_str_has_suffix (path, ".csv"))
-    return export_csv (self, path, error);
-  if (g_str_has_suffix (path, ".json"))
-    return export_json (self, path, error);
-  return export_png (self, path, error);
+  /* what `mirada detect --csv/--json` writes for the same result (one writer) */
+  scale_grids = mirada_session_get_scale_grids (self->session);
+  grid = mirada_session_get_grid (self->session);
+  d.image = mirada_session_get_image (self->session);
+  d.image_name = mirada_session_get_image_name (self->session);
+  if (scale_grids != NULL)
+    {
+      d.grids = (MirDetectGrid *const *) scale_grids->pdata;
+      d.n_grids = scale_grids->len;
+    }
+  else if (grid != NULL)
+    {
+      d.grids = &grid;
+      d.n_grids = 1;
+    }
+  d.params = mirada_session_get_params (self->session);
+  d.result = mirada_session_get_result (self->session);
+  d.truth = mirada_session_get_truth (self->session);
+  return mirada_detections_export (&d, mirada_detections_format_for_path (path), path, error);
 }
 
 static void

@@ -6,6 +6,7 @@
 #include <json-glib/json-glib.h>
 
 #include "mir-scene.h"
+#include "detect/mir-detect.h"
 #include "mir-error.h"
 
 void
@@ -189,43 +190,29 @@ char *
 mir_scene_to_json (const MirScene *scene, const char *image_name)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
-  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
 
+  /* the ground-truth writer of the detector, next to its loader */
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "image");
-  json_builder_add_string_value (b, image_name ? image_name : "");
-  json_builder_set_member_name (b, "width");
-  json_builder_add_int_value (b, scene->image->width);
-  json_builder_set_member_name (b, "height");
-  json_builder_add_int_value (b, scene->image->height);
+  mir_detect_truth_json_add_header (b, image_name, scene->image->width, scene->image->height);
   json_builder_set_member_name (b, "objects");
   json_builder_begin_array (b);
   for (guint i = 0; i < scene->objects->len; i++)
     {
-      MirSceneObject *o = &g_array_index (scene->objects, MirSceneObject, i);
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "class");
-      json_builder_add_string_value (b, o->class_name);
-      json_builder_set_member_name (b, "class_index");
-      json_builder_add_int_value (b, o->class_index);
-      json_builder_set_member_name (b, "box");
-      json_builder_begin_array (b);
-      json_builder_add_int_value (b, o->x);
-      json_builder_add_int_value (b, o->y);
-      json_builder_add_int_value (b, o->w);
-      json_builder_add_int_value (b, o->h);
-      json_builder_end_array (b);
+      const MirSceneObject *o = &g_array_index (scene->objects, MirSceneObject, i);
+
+      mir_detect_truth_json_begin_object (b, o->class_name, (guint) o->class_index,
+                                          o->x, o->y, o->w, o->h);
       json_builder_set_member_name (b, "source_index");
       json_builder_add_int_value (b, o->source_index);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
   json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  json_generator_set_pretty (gen, TRUE);
-  return json_generator_to_data (gen, NULL);
+  text = mir_detect_json_to_text (b);
+  /* without the final line break, as before */
+  text[strlen (text) - 1] = '\0';
+  return g_steal_pointer (&text);
 }
 
 gboolean

@@ -469,17 +469,47 @@ typedef struct
 {
   MirDetectProgressFunc func;
   gpointer data;
-  guint offset, total;
+  guint offset;  /* windows of the scales before this one */
+  guint n;       /* windows of this scale */
+  guint total;   /* windows of all scales */
 } ScaleProgress;
 
+/* A scale's progress as its share of all scales' windows, after the scales
+ * before it; a classifier's own @total is honoured (a stand-in may count in
+ * steps rather than windows). */
 static void
 scale_progress (guint done, guint total, gpointer user_data)
 {
   ScaleProgress *sp = user_data;
+  guint part = total > 0 ? (guint) ((guint64) sp->n * MIN (done, total) / total) : sp->n;
 
-  (void) total;
   if (sp->func)
-    sp->func (sp->offset + done, sp->total, sp->data);
+    sp->func (sp->offset + part, sp->total, sp->data);
+}
+
+guint
+mir_detect_scales_fit (MirDetectScales *scales,
+                       int              image_width,
+                       int              image_height,
+                       int              stride,
+                       gboolean         notebook_layout)
+{
+  g_return_val_if_fail (scales != NULL, 0);
+
+  for (guint s = 1; s < scales->n_scales; s++)
+    {
+      MirDetectGeometry geom;
+      int w, h;
+
+      mir_detect_scales_image_size (scales, s, image_width, image_height, &w, &h);
+      if (!mir_detect_geometry_init (&geom, w, h, scales->window[s], stride, notebook_layout,
+                                     NULL))
+        {
+          scales->n_scales = s;
+          break;
+        }
+    }
+  return scales->n_scales;
 }
 
 GPtrArray *
@@ -495,9 +525,29 @@ mir_detect_classify_scales (MirModel               *model,
                             GCancellable           *cancellable,
                             GError                **error)
 {
+  return mir_detect_classify_scales_with (model, image, scales, stride, notebook_layout,
+                                          batch_size, shared, NULL, NULL, progress,
+                                          progress_data, cancellable, error);
+}
+
+GPtrArray *
+mir_detect_classify_scales_with (MirModel               *model,
+                                 const MirImage         *image,
+                                 const MirDetectScales  *scales,
+                                 int                     stride,
+                                 gboolean                notebook_layout,
+                                 guint                   batch_size,
+                                 MirDetectSharedMode     shared,
+                                 MirDetectClassifyFunc   classify,
+                                 gpointer                classify_data,
+                                 MirDetectProgressFunc   progress,
+                                 gpointer                progress_data,
+                                 GCancellable           *cancellable,
+                                 GError                **error)
+{
   g_autoptr(GPtrArray) grids = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_detect_grid_unref);
   MirDetectGeometry geoms[MIR_DETECT_MAX_SCALES];
-  ScaleProgress sp = { progress, progress_data, 0, 0 };
+  ScaleProgress sp = { progress, progress_data, 0, 0, 0 };
 
   g_return_val_if_fail (model != NULL && image != NULL && scales != NULL, NULL);
   g_return_val_if_fail (scales->n_scales >= 1 && scales->n_scales <= MIR_DETECT_MAX_SCALES, NULL);
@@ -522,18 +572,25 @@ mir_detect_classify_scales (MirModel               *model,
       g_autoptr(MirImage) level = NULL;
       MirDetectGrid *grid;
 
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return NULL;
       if (scales->factor[s] == 1.0)
         level = mir_image_ref ((MirImage *) image);
       else if (!(level = mir_image_resize (image, geoms[s].image_width, geoms[s].image_height,
                                            model->meta.resize, error)))
         return NULL;
-      grid = mir_detect_classify_full (model, level, &geoms[s], batch_size, shared, NULL,
-                                       scale_progress, &sp, cancellable, error);
+      sp.n = mir_detect_geometry_n_windows (&geoms[s]);
+      if (classify != NULL)
+        grid = classify (model, level, &geoms[s], scale_progress, &sp, cancellable,
+                         classify_data, error);
+      else
+        grid = mir_detect_classify_full (model, level, &geoms[s], batch_size, shared, NULL,
+                                         scale_progress, &sp, cancellable, error);
       if (grid == NULL)
         return NULL;
       grid->scale = scales->factor[s];
       g_ptr_array_add (grids, grid);
-      sp.offset += mir_detect_geometry_n_windows (&geoms[s]);
+      sp.offset += sp.n;
     }
   return g_steal_pointer (&grids);
 }

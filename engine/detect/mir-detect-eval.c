@@ -174,6 +174,101 @@ mir_detect_truth_load (const char        *path,
 }
 
 /* ------------------------------------------------------------------ */
+/* Writing ground truth: the loader's format */
+
+void
+mir_detect_truth_json_add_header (JsonBuilder *b,
+                                  const char  *image,
+                                  int          width,
+                                  int          height)
+{
+  json_builder_set_member_name (b, "image");
+  json_builder_add_string_value (b, image != NULL ? image : "");
+  json_builder_set_member_name (b, "width");
+  json_builder_add_int_value (b, width);
+  json_builder_set_member_name (b, "height");
+  json_builder_add_int_value (b, height);
+}
+
+/* A whole number as an integer (a scene's boxes, as they were written
+ * before), anything else as a double. */
+static void
+add_coordinate (JsonBuilder *b, double v)
+{
+  if (v == floor (v) && fabs (v) < 1e15)
+    json_builder_add_int_value (b, (gint64) v);
+  else
+    json_builder_add_double_value (b, v);
+}
+
+void
+mir_detect_truth_json_begin_object (JsonBuilder *b,
+                                    const char  *class_name,
+                                    guint        class_index,
+                                    double       x,
+                                    double       y,
+                                    double       width,
+                                    double       height)
+{
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "class");
+  if (class_name != NULL)
+    json_builder_add_string_value (b, class_name);
+  else
+    json_builder_add_int_value (b, class_index);
+  json_builder_set_member_name (b, "class_index");
+  json_builder_add_int_value (b, class_index);
+  json_builder_set_member_name (b, "box");
+  json_builder_begin_array (b);
+  add_coordinate (b, x);
+  add_coordinate (b, y);
+  add_coordinate (b, width);
+  add_coordinate (b, height);
+  json_builder_end_array (b);
+}
+
+char *
+mir_detect_json_to_text (JsonBuilder *b)
+{
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = json_builder_get_root (b);
+  g_autofree char *text = NULL;
+
+  json_generator_set_root (gen, root);
+  json_generator_set_pretty (gen, TRUE);
+  json_generator_set_indent (gen, 2);
+  text = json_generator_to_data (gen, NULL);
+  return g_strconcat (text, "\n", NULL);
+}
+
+char *
+mir_detect_truth_to_json (const MirDetectTruth *truth,
+                          const char *const    *class_names)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  guint n_names = class_names != NULL ? g_strv_length ((char **) class_names) : 0;
+
+  g_return_val_if_fail (truth != NULL, NULL);
+
+  json_builder_begin_object (b);
+  mir_detect_truth_json_add_header (b, truth->image, truth->width, truth->height);
+  json_builder_set_member_name (b, "objects");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < truth->boxes->len; i++)
+    {
+      const MirDetectTruthBox *t = &g_array_index (truth->boxes, MirDetectTruthBox, i);
+
+      mir_detect_truth_json_begin_object (b, t->class_index < n_names
+                                             ? class_names[t->class_index] : NULL,
+                                          t->class_index, t->x, t->y, t->width, t->height);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return mir_detect_json_to_text (b);
+}
+
+/* ------------------------------------------------------------------ */
 
 static int
 cmp_prob_desc (gconstpointer pa, gconstpointer pb)

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 #include "mir-model.h"
 #include "mir-image.h"
@@ -240,6 +241,50 @@ GPtrArray *mir_detect_classify_scales (MirModel               *model,
                                        gpointer                progress_data,
                                        GCancellable           *cancellable,
                                        GError                **error);
+
+/* What classifies one grid for mir_detect_classify_scales_with(): the same
+ * contract as mir_detect_classify() (a new grid for @geom of @image, or NULL
+ * with @error set; check @cancellable; call @progress with the windows of
+ * this grid done so far and its number of windows).  @user_data is the
+ * caller's.  Tests and the window's watchdog use it to stand in for the model. */
+typedef MirDetectGrid *(*MirDetectClassifyFunc) (MirModel                *model,
+                                                 const MirImage          *image,
+                                                 const MirDetectGeometry *geom,
+                                                 MirDetectProgressFunc    progress,
+                                                 gpointer                 progress_data,
+                                                 GCancellable            *cancellable,
+                                                 gpointer                 user_data,
+                                                 GError                 **error);
+
+/* mir_detect_classify_scales() with each grid classified by @classify
+ * (NULL: mir_detect_classify_full() with @batch_size and @shared).  Progress
+ * runs once from 0 to the windows of all scales, each scale taking its
+ * share in order; @cancellable stops it between batches (error
+ * G_IO_ERROR_CANCELLED). */
+GPtrArray *mir_detect_classify_scales_with (MirModel               *model,
+                                            const MirImage         *image,
+                                            const MirDetectScales  *scales,
+                                            int                     stride,
+                                            gboolean                notebook_layout,
+                                            guint                   batch_size,
+                                            MirDetectSharedMode     shared,
+                                            MirDetectClassifyFunc   classify,
+                                            gpointer                classify_data,
+                                            MirDetectProgressFunc   progress,
+                                            gpointer                progress_data,
+                                            GCancellable           *cancellable,
+                                            GError                **error);
+
+/* Drops the scales (from the first that does not fit on) where a window of
+ * the scale's side at @stride does not fit in the scanned image of
+ * @image_width × @image_height: a pyramid ends where the window no longer
+ * fits.  Keeps at least scale 0 (which mir_detect_classify_scales() then
+ * reports as an error if it does not fit either).  Returns the scales kept. */
+guint mir_detect_scales_fit (MirDetectScales *scales,
+                             int              image_width,
+                             int              image_height,
+                             int              stride,
+                             gboolean         notebook_layout);
 
 /* ------------------------------------------------------------------ */
 /* (c) Filtering */
@@ -495,6 +540,61 @@ void mir_detect_evaluate   (const MirDetectResult   *result,
                             double                   iou,
                             MirDetectEval           *eval);
 void mir_detect_eval_clear (MirDetectEval *eval);
+
+/* Writing ground truth in the format mir_detect_truth_load() reads.
+ * _add_header adds "image" (NULL: ""), "width" and "height" to the open
+ * object of @b; _begin_object opens one object of the "objects" array with
+ * "class" (@class_name, or the index when NULL), "class_index" and "box"
+ * (whole numbers as integers) and leaves it open for more members (close it
+ * with json_builder_end_object()).  The scene generator and the detection
+ * JSON (mir_detect_result_write_json) write their objects with it, so both
+ * read back as ground truth. */
+void  mir_detect_truth_json_add_header   (JsonBuilder *b,
+                                          const char  *image,
+                                          int          width,
+                                          int          height);
+void  mir_detect_truth_json_begin_object (JsonBuilder *b,
+                                          const char  *class_name,
+                                          guint        class_index,
+                                          double       x,
+                                          double       y,
+                                          double       width,
+                                          double       height);
+/* The whole file for @truth (class names from @class_names where it has
+ * them), as text ending in a line break.  Transfer full. */
+char *mir_detect_truth_to_json           (const MirDetectTruth *truth,
+                                          const char *const    *class_names);
+/* @b's root as Mirada writes every detector JSON: pretty, indented by 2,
+ * ending in a line break.  Transfer full. */
+char *mir_detect_json_to_text            (JsonBuilder *b);
+
+/* ------------------------------------------------------------------ */
+/* Detections as files: the one CSV and the one JSON schema of `mirada
+ * detect --csv/--json` and the window's Export (docs/detector.md, "Output
+ * files").  Both append to @out.
+ *
+ * @grids are the @n_grids grids (scales) @result was filtered from, grids[0]
+ * the image as is.  The CSV has a header and one row per box:
+ *   class,class_index,scale,scale_window,scale_factor,window,row,col,
+ *   x,y,width,height,probability,mean,members
+ * (numbers with a '.', whatever the locale; mean empty for method 1).
+ * The JSON is the ground-truth format ("image", "width", "height", and the
+ * boxes as "objects" with "class", "class_index", "box") plus "window",
+ * "stride", "method", "grid", "scales", "classes" (the enabled ones, with
+ * @params' thresholds), per object "probability", "scale", "scale_window",
+ * "scale_factor", "window", "row", "col", "mean", "members", and
+ * "evaluation" when @eval is not NULL.  @image_name may be NULL (""). */
+void mir_detect_result_write_csv  (GString               *out,
+                                   const MirDetectResult *result,
+                                   MirDetectGrid *const  *grids,
+                                   guint                  n_grids);
+void mir_detect_result_write_json (GString               *out,
+                                   const MirDetectResult *result,
+                                   MirDetectGrid *const  *grids,
+                                   guint                  n_grids,
+                                   const MirDetectParams *params,
+                                   const MirDetectEval   *eval,
+                                   const char            *image_name);
 
 /* ------------------------------------------------------------------ */
 /* Drawing (into a copy made by the caller) */

@@ -1136,3 +1136,18 @@ mir_keras_model_from_config (const char *json, gssize length, GError **error)
     return NULL;
   return g_steal_pointer (&model);
 }
+
+void
+mir_keras_model_set_version (MirModel *model,
+                             gboolean  keras3)
+{
+  g_return_if_fail (model != NULL);
+
+  for (guint i = 0; keras3 && i < mir_model_get_n_nodes (model); i++)
+    {
+      MirLayer *layer = mir_model_get_node (model, i)->layer;
+
+      if (layer != NULL && layer->activation == MIR_ACT_HARD_SIGMOID)
+        layer->activation = MIR_ACT_HARD_SIGMOID_K3;
+    }
+}

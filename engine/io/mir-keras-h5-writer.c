@@ -218,6 +218,22 @@ check_names (MirModel *model, GError **error)
   return TRUE;
 }
 
+/* The keras_version to write: Keras 3's when a layer's activation means
+ * what only Keras 3 calls so (mir_keras_model_set_version reads it back). */
+static const char *
+writer_version (MirModel *model)
+{
+  for (guint i = 0; i < mir_model_get_n_nodes (model); i++)
+    {
+      MirLayer *layer = mir_model_get_node (model, i)->layer;
+
+      if (layer != NULL && (layer->activation == MIR_ACT_HARD_SIGMOID_K3 ||
+                            layer->activation == MIR_ACT_HARD_SWISH))
+        return MIR_KERAS3_WRITER_VERSION;
+    }
+  return MIR_KERAS_WRITER_VERSION;
+}
+
 char *
 mir_keras_model_config_json (MirModel *model, GError **error)
 {
@@ -233,7 +249,7 @@ mir_keras_model_config_json (MirModel *model, GError **error)
   json_object_set_string_member (top, "class_name", seq ? "Sequential" : "Functional");
   json_object_set_object_member (top, "config",
                                  seq ? sequential_config (model) : functional_config (model));
-  json_object_set_string_member (top, "keras_version", MIR_KERAS_WRITER_VERSION);
+  json_object_set_string_member (top, "keras_version", writer_version (model));
   json_object_set_string_member (top, "backend", "tensorflow");
   json_node_take_object (root, top);
   json_generator_set_root (gen, root);
@@ -375,7 +391,7 @@ write_file (MirModel *model, hid_t file, const char *config_json, WriteState *st
   gboolean ok = TRUE;
 
   if (!write_str_attr (file, "backend", "tensorflow") ||
-      !write_str_attr (file, "keras_version", MIR_KERAS_WRITER_VERSION) ||
+      !write_str_attr (file, "keras_version", writer_version (model)) ||
       !write_bytes_attr (file, "model_config", config_json) ||
       !write_str_attr (file, "mirada_writer", "written by Mirada"))
     return fail_at (st, g_strdup (_("the model configuration")));
@@ -392,7 +408,7 @@ write_file (MirModel *model, hid_t file, const char *config_json, WriteState *st
     }
   ok = write_names_attr (mw, "layer_names", layer_names) &&
        write_bytes_attr (mw, "backend", "tensorflow") &&
-       write_bytes_attr (mw, "keras_version", MIR_KERAS_WRITER_VERSION);
+       write_bytes_attr (mw, "keras_version", writer_version (model));
   if (!ok)
     fail_at (st, g_strdup ("model_weights"));
 

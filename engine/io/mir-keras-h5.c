@@ -395,6 +395,7 @@ mir_keras_load_h5 (const char *path, GError **error)
     return NULL;
   keras3 = version != NULL ? g_str_has_prefix (version, "3.")
                            : strstr (config, "\"registered_name\"") != NULL;
+  mir_keras_model_set_version (model, keras3);
   model->format = g_strdup (keras3 ? "Keras 3 HDF5" : "Keras 2 HDF5");
   model->keras_version = g_steal_pointer (&version);
   model->backend = g_steal_pointer (&backend);

@@ -16,6 +16,10 @@
 G_BEGIN_DECLS
 
 #define MIR_KERAS_WRITER_VERSION "2.15.0"
+/* Written instead when a layer uses what only Keras 3 names or means so
+ * (Keras 3's hard_sigmoid, hard_swish): the config's names keep their
+ * Keras 3 meaning when the file is read again. */
+#define MIR_KERAS3_WRITER_VERSION "3.3.3"
 
 gboolean  mir_keras_save_h5            (MirModel    *model,
                                         const char  *path,

@@ -559,6 +559,7 @@ mir_keras_load_keras (const char *path, GError **error)
     return NULL;
   root = json_parser_get_root (parser);
 
+  mir_keras_model_set_version (model, !(version && g_str_has_prefix (version, "2.")));
   model->format = g_strdup (version && g_str_has_prefix (version, "2.") ? "tf.keras .keras"
                                                                           : "Keras 3 .keras");
   model->keras_version = g_strdup (version);

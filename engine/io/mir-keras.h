@@ -23,6 +23,13 @@ MirModel *mir_keras_load_h5            (const char  *path,
 MirModel *mir_keras_model_from_config  (const char  *json,
                                         gssize       length,
                                         GError     **error);
+/* What the Keras version changes in the meaning of a config, applied to a
+ * model built by mir_keras_model_from_config(): Keras 3's "hard_sigmoid" is
+ * relu6(x + 3) / 6 (MIR_ACT_HARD_SIGMOID_K3) where Keras 2 and TF.js use
+ * clip(0.2 x + 0.5, 0, 1).  The .h5 and .keras loaders call it with what the
+ * file says it was written by. */
+void       mir_keras_model_set_version   (MirModel    *model,
+                                          gboolean     keras3);
 
 /* Reads weights for @model from a Keras .h5 file (a whole-model file or a
  * `save_weights` file), matching layers by name and weights by order, with

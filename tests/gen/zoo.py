@@ -146,7 +146,8 @@ def make_weights(b, cls, c, in_shapes, gain=1.0):
     cin = s[-1]
     if cls == 'Conv2D':
         k = pair(c['kernel_size'])
-        w = [('kernel:0', b.kernel(k + [cin, c['filters']], k[0] * k[1] * cin, gain))]
+        g = c.get('groups', 1)
+        w = [('kernel:0', b.kernel(k + [cin // g, c['filters']], k[0] * k[1] * cin // g, gain))]
         if c.get('use_bias', True):
             w.append(('bias:0', b.uniform([c['filters']], -0.5, 0.5)))
         return w
@@ -233,6 +234,8 @@ def out_shape(cls, c, ins):
     if cls == 'UpSampling2D':
         z = pair(c['size'])
         return (s[0] * z[0], s[1] * z[1], s[2])
+    if cls == 'Permute':
+        return tuple(s[d - 1] for d in c['dims'])
     if cls in ('Resizing', 'CenterCrop'):
         return (c['height'], c['width'], s[2])
     return tuple(s)
@@ -246,10 +249,10 @@ def act_cfg(a):
 
 
 def conv_cfg(filters, k, strides=1, padding='valid', dilation=1, activation='linear',
-             use_bias=True):
+             use_bias=True, groups=1):
     return {'filters': filters, 'kernel_size': pair(k), 'strides': pair(strides),
             'padding': padding, 'data_format': 'channels_last',
-            'dilation_rate': pair(dilation), 'groups': 1, 'activation': activation,
+            'dilation_rate': pair(dilation), 'groups': groups, 'activation': activation,
             'use_bias': use_bias,
             'kernel_initializer': {'class_name': 'GlorotUniform', 'config': {'seed': None}},
             'bias_initializer': {'class_name': 'Zeros', 'config': {}},
@@ -462,6 +465,34 @@ def zoo_shape():
     return b
 
 
+def zoo_permute_reshape():
+    # Issue 20: Permute and general Reshape (what ONNX graphs use them for),
+    # a channel shuffle between convolutions, Dense after a Permute.
+    b = Builder('permute_reshape', 113)
+    x = b.input('input_perm', (4, 6, 8))
+    c = b('Conv2D', 'conv_perm_in', conv_cfg(8, 1), x)
+    outs = [
+        b('Permute', 'permute_hw', {'dims': [2, 1, 3]}, c),
+        b('Permute', 'permute_chw', {'dims': [3, 1, 2]}, c),
+        b('Permute', 'permute_cwh', {'dims': [3, 2, 1]}, c),
+    ]
+    # ShuffleNet's channel shuffle: (H, W, 2, 4) -> (H, W, 4, 2) -> (H, W, 8)
+    r = b('Reshape', 'shuffle_split', {'target_shape': [4, 6, 2, 4]}, c)
+    p = b('Permute', 'shuffle_swap', {'dims': [1, 2, 4, 3]}, r)
+    sh = b('Reshape', 'shuffle_merge', {'target_shape': [4, 6, 8]}, p)
+    y = b('Conv2D', 'conv_after_shuffle', conv_cfg(3, 3, padding='same'), sh)
+    # reshapes that regroup leading axes, a 2-D Permute, Dense over the new last axis
+    g1 = b('Reshape', 'reshape_rows', {'target_shape': [24, 8]}, c)
+    g2 = b('Permute', 'permute_2d', {'dims': [2, 1]}, g1)
+    g3 = b('Reshape', 'reshape_regroup', {'target_shape': [2, -1, 6]}, g2)
+    d = b('Dense', 'dense_after_permute', dense_cfg(5), g2)
+    g4 = b('Reshape', 'reshape_to_map', {'target_shape': [6, 4, 8]}, g1)
+    z = b('Conv2D', 'conv_after_reshape', conv_cfg(2, 2, strides=2), g4)
+    outs += [y, g3, d, z]
+    b.output(*outs)
+    return b
+
+
 def zoo_noise_preprocess():
     b = Builder('noise_preprocess', 110)
     x = b.input('input_noise', (6, 5, 3))
@@ -649,6 +680,38 @@ def zoo_np_depthwise_dilation():
     return b
 
 
+def zoo_np_grouped_conv():
+    # Issue 20: Conv2D(groups=...) (tf.keras 2.3+); TF.js 4.x Conv2D has no groups.
+    b = Builder('np_grouped_conv', 209)
+    x = b.input('input_np_grp', (7, 8, 8))
+    outs = [b('Conv2D', 'conv_g2_valid', conv_cfg(6, 3, groups=2), x),
+            b('Conv2D', 'conv_g4_same_s2', conv_cfg(8, 3, strides=2, padding='same', groups=4,
+                                                    activation='relu'), x),
+            b('Conv2D', 'conv_g8_dil_nobias', conv_cfg(16, (2, 3), dilation=(2, 1), groups=8,
+                                                       use_bias=False), x)]
+    b.output(*outs)
+    return b
+
+
+def zoo_np_keras3_hard():
+    # Issue 20: a Keras 3 file.  Keras 3's hard_sigmoid is relu6(x + 3) / 6
+    # (keras/src/activations/activations.py), not Keras 2's / TF.js'
+    # clip(0.2 x + 0.5, 0, 1) (the activations model checks that one);
+    # hard_swish and its alias hard_silu are x relu6(x + 3) / 6.  Inputs
+    # spread to [-4.75, 5.25] so that both clip.
+    b = Builder('np_keras3_hard', 210)
+    b.keras_version = '3.3.3'
+    x = b.input('input_np_k3', (3, 4, 5))
+    s = b('Rescaling', 'spread', {'scale': 5.0, 'offset': 0.25}, x)
+    outs = [b('Activation', 'act_hard_sigmoid', act_cfg('hard_sigmoid'), s),
+            b('Activation', 'act_hard_swish', act_cfg('hard_swish'), s),
+            b('Activation', 'act_hard_silu', act_cfg('hard_silu'), s),
+            b('Conv2D', 'conv_hard_swish', conv_cfg(4, 1, activation='hard_swish'), s, gain=3.0),
+            b('Dense', 'dense_hard_sigmoid', dense_cfg(3, 'hard_sigmoid'), s, gain=3.0)]
+    b.output(*outs)
+    return b
+
+
 def zoo_np_normalization():
     b = Builder('np_normalization', 207)
     x = b.input('input_np_norm', (3, 4, 3))
@@ -661,10 +724,10 @@ def zoo_np_normalization():
 
 TFJS_ZOO = [zoo_conv, zoo_activations, zoo_depthwise_separable, zoo_dense, zoo_pooling,
             zoo_batchnorm, zoo_relu_family, zoo_merge, zoo_shape, zoo_noise_preprocess,
-            zoo_branches, zoo_nested, zoo_sequential]
+            zoo_branches, zoo_nested, zoo_sequential, zoo_permute_reshape]
 NUMPY_ZOO = [zoo_np_subtract, zoo_np_activations, zoo_np_relu_options, zoo_np_global_keepdims,
              zoo_np_resize, zoo_np_identity_layers, zoo_np_normalization,
-             zoo_np_depthwise_dilation]
+             zoo_np_depthwise_dilation, zoo_np_grouped_conv, zoo_np_keras3_hard]
 
 
 # --------------------------------------------------------------------------
@@ -672,19 +735,20 @@ NUMPY_ZOO = [zoo_np_subtract, zoo_np_activations, zoo_np_relu_options, zoo_np_gl
 
 def write_keras2_h5(path, b):
     sequential = getattr(b, 'sequential', False)
+    version = getattr(b, 'keras_version', KERAS_VERSION)
     cfg = b.model_config(sequential=sequential)
-    cfg['keras_version'] = KERAS_VERSION
+    cfg['keras_version'] = version
     cfg['backend'] = 'tensorflow'
     with h5py.File(path, 'w') as f:
         f.attrs['backend'] = 'tensorflow'
-        f.attrs['keras_version'] = KERAS_VERSION
+        f.attrs['keras_version'] = version
         f.attrs['model_config'] = json.dumps(cfg)
         mw = f.create_group('model_weights')
         # Sequential models do not list their InputLayer in layer_names.
         names = [e['name'] for e in b.layers
                  if not (sequential and e['class_name'] == 'InputLayer')]
         mw.attrs['backend'] = 'tensorflow'
-        mw.attrs['keras_version'] = KERAS_VERSION
+        mw.attrs['keras_version'] = version
         mw.attrs['layer_names'] = np.array([n.encode() for n in names])
         for e in b.layers:
             name = e['name']
@@ -818,10 +882,15 @@ def emit_tfjs(work, name, cfg, weight_paths, inputs, extra):
 # --------------------------------------------------------------------------
 # numpy references
 
-def np_act(a, x):
+def np_act(a, x, keras3=False):
     x = x.astype(np.float64)
     if a == 'exponential':
         return np.exp(x)
+    if a == 'hard_sigmoid':
+        # Keras 3: relu6(x + 3) / 6; Keras 2 and TF.js: clip(0.2 x + 0.5, 0, 1)
+        return np.clip(x + 3, 0, 6) / 6 if keras3 else np.clip(0.2 * x + 0.5, 0, 1)
+    if a in ('hard_swish', 'hard_silu'):
+        return x * np.clip(x + 3, 0, 6) / 6
     if a == 'linear':
         return x
     if a == 'relu':
@@ -829,9 +898,34 @@ def np_act(a, x):
     raise ValueError(a)
 
 
-def np_conv1x1(x, k, bias):
-    y = np.einsum('nhwc,cf->nhwf', x.astype(np.float64), k[0, 0].astype(np.float64))
-    return y + bias
+def np_conv(x, k, bias, c):
+    """Keras Conv2D with groups: TF 'same' padding (extra row/column at the end);
+    filter f sees the input channels of group f // (filters / groups)."""
+    kh, kw, cg, f = k.shape
+    g = c.get('groups', 1)
+    st = pair(c['strides'])
+    d = pair(c['dilation_rate'])
+    n, h, w, cin = x.shape
+    assert cg * g == cin and f % g == 0
+    oh = conv_out(h, kh, st[0], d[0], c['padding'])
+    ow = conv_out(w, kw, st[1], d[1], c['padding'])
+    ph = pw = 0
+    if c['padding'] == 'same':
+        ph = max((oh - 1) * st[0] + (kh - 1) * d[0] + 1 - h, 0)
+        pw = max((ow - 1) * st[1] + (kw - 1) * d[1] + 1 - w, 0)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (ph // 2, ph - ph // 2),
+                                       (pw // 2, pw - pw // 2), (0, 0)))
+    y = np.zeros((n, oh, ow, f))
+    fg = f // g
+    for gi in range(g):
+        for i in range(kh):
+            for j in range(kw):
+                patch = xp[:, i * d[0]:i * d[0] + (oh - 1) * st[0] + 1:st[0],
+                           j * d[1]:j * d[1] + (ow - 1) * st[1] + 1:st[1],
+                           gi * cg:(gi + 1) * cg]
+                y[..., gi * fg:(gi + 1) * fg] += np.einsum(
+                    'nhwc,cf->nhwf', patch, k[i, j, :, gi * fg:(gi + 1) * fg].astype(np.float64))
+    return y + bias if bias is not None else y
 
 
 def np_depthwise(x, k, bias, c):
@@ -895,6 +989,7 @@ def np_relu(x, max_value, slope, threshold):
 def np_forward(b, inputs):
     """Runs a numpy-zoo model: every layer in config order (no shared layers)."""
     vals = {}
+    keras3 = getattr(b, 'keras_version', KERAS_VERSION).startswith('3.')
     for e, v in zip([l for l in b.layers if l['class_name'] == 'InputLayer'], inputs):
         vals[e['name']] = v.astype(np.float64)
     for e in b.layers:
@@ -907,10 +1002,15 @@ def np_forward(b, inputs):
         if cls == 'Subtract':
             y = ins[0] - ins[1]
         elif cls == 'Activation':
-            y = np_act(c['activation'], x)
+            y = np_act(c['activation'], x, keras3)
         elif cls == 'Conv2D':
-            assert pair(c['kernel_size']) == [1, 1]
-            y = np_act(c['activation'], np_conv1x1(x, w[0], w[1]))
+            y = np_act(c['activation'], np_conv(x, w[0], w[1] if len(w) > 1 else None, c),
+                       keras3)
+        elif cls == 'Dense':
+            y = np_act(c['activation'],
+                       x @ w[0].astype(np.float64) + (w[1] if len(w) > 1 else 0), keras3)
+        elif cls == 'Rescaling':
+            y = x * c['scale'] + c['offset']
         elif cls == 'DepthwiseConv2D':
             y = np_act(c['activation'], np_depthwise(x, w[0], w[1] if len(w) > 1 else None, c))
         elif cls == 'ReLU':
@@ -1086,12 +1186,14 @@ def model_input_shapes(cfg):
 
 # --------------------------------------------------------------------------
 
-def cmd_models(work):
+def cmd_models(work, only=None):
     os.makedirs(work, exist_ok=True)
     os.makedirs(REF_DIR, exist_ok=True)
     index = {'tfjs': [], 'numpy': [], 'fixtures': []}
     for fn in TFJS_ZOO + NUMPY_ZOO:
         b = fn()
+        if only and b.name not in only:
+            continue
         sequential = getattr(b, 'sequential', False)
         write_keras2_h5(os.path.join(REF_DIR, b.name + '.h5'), b)
         rng = np.random.default_rng(1000 + len(b.name))
@@ -1105,7 +1207,8 @@ def cmd_models(work):
             write_ref(os.path.join(REF_DIR, b.name + '.ref.h5'), b.name + '.h5', 'numpy',
                       inputs, layers, {}, False)
             index['numpy'].append(b.name)
-    add_fixtures(work, index)
+    if not only:
+        add_fixtures(work, index)
     with open(os.path.join(work, 'index.json'), 'w') as f:
         json.dump(index, f, indent=1)
     return index
@@ -1164,7 +1267,8 @@ if __name__ == '__main__':
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     if sys.argv[1] == 'models':
-        cmd_models(sys.argv[2])
+        # zoo.py models WORK [MODEL...]: only those zoo models (no fixtures)
+        cmd_models(sys.argv[2], sys.argv[3:])
     elif sys.argv[1] == 'fixtures':
         cmd_fixtures(sys.argv[2], sys.argv[3:])
     elif sys.argv[1] == 'refs':
