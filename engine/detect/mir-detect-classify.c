@@ -374,6 +374,13 @@ mir_detect_model_class_names (MirModel *model)
   return names;
 }
 
+static MirDetectGrid *classify (MirModel *model, const MirImage *image,
+                                const MirDetectGeometry *geom, guint batch_size,
+                                MirDetectSharedMode shared, gboolean embeddings,
+                                gboolean *shared_used, MirDetectProgressFunc progress,
+                                gpointer progress_data, GCancellable *cancellable,
+                                GError **error);
+
 MirDetectGrid *
 mir_detect_classify_full (MirModel                *model,
                           const MirImage          *image,
@@ -385,6 +392,36 @@ mir_detect_classify_full (MirModel                *model,
                           gpointer                 progress_data,
                           GCancellable            *cancellable,
                           GError                 **error)
+{
+  return classify (model, image, geom, batch_size, shared, TRUE, shared_used, progress,
+                   progress_data, cancellable, error);
+}
+
+MirDetectGrid *
+mir_detect_classify_no_embeddings (MirModel                *model,
+                                   const MirImage          *image,
+                                   const MirDetectGeometry *geom,
+                                   guint                    batch_size,
+                                   MirDetectSharedMode      shared,
+                                   GCancellable            *cancellable,
+                                   GError                 **error)
+{
+  return classify (model, image, geom, batch_size, shared, FALSE, NULL, NULL, NULL, cancellable,
+                   error);
+}
+
+static MirDetectGrid *
+classify (MirModel                *model,
+          const MirImage          *image,
+          const MirDetectGeometry *geom,
+          guint                    batch_size,
+          MirDetectSharedMode      shared,
+          gboolean                 embeddings,
+          gboolean                *shared_used,
+          MirDetectProgressFunc    progress,
+          gpointer                 progress_data,
+          GCancellable            *cancellable,
+          GError                 **error)
 {
   g_autoptr(MirDetectGrid) grid = NULL;
   g_auto(GStrv) names = NULL;
@@ -489,7 +526,7 @@ mir_detect_classify_full (MirModel                *model,
    * (a model of its own: the same layers, so the same outputs).  Not when the
    * head is not a plain chain after the embedding, or lies within the shared
    * stretch. */
-  if ((model_embed = mir_detect_find_embedding_node (model, NULL)) >= 0
+  if (embeddings && (model_embed = mir_detect_find_embedding_node (model, NULL)) >= 0
       && model_embed > cut)
     {
       MirNode *en = mir_model_get_node (model, (guint) model_embed);

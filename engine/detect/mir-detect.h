@@ -232,8 +232,18 @@ gint mir_detect_shared_cut (MirModel *model,
                             int       stride,
                             char    **why);
 
+/* mir_detect_classify_full() without keeping the embeddings (to measure what
+ * keeping them costs: bench-detect). */
+MirDetectGrid *mir_detect_classify_no_embeddings (MirModel                *model,
+                                                  const MirImage          *image,
+                                                  const MirDetectGeometry *geom,
+                                                  guint                    batch_size,
+                                                  MirDetectSharedMode      shared,
+                                                  GCancellable            *cancellable,
+                                                  GError                 **error);
+
 /* mir_detect_classify() with a choice of path; @shared_used (may be NULL)
- * tells whether the shared path ran. */
+ * tells whether the shared path ran.  Keeps the embeddings (grid->embed). */
 MirDetectGrid *mir_detect_classify_full (MirModel                *model,
                                          const MirImage          *image,
                                          const MirDetectGeometry *geom,
