@@ -963,9 +963,21 @@ drag_end_cb (GtkGestureDrag *gesture,
 
   if (hypot (dx, dy) >= 4 || self->grid == NULL)
     return;
-  /* A click without movement selects the window under the pointer. */
+  /* A click without movement selects the window under the pointer, or marks
+   * it as an example (background or a class by example: the detector panel's
+   * "Mark" buttons). */
   gtk_gesture_drag_get_start_point (gesture, &sx, &sy);
   gtk_widget_grab_focus (GTK_WIDGET (self));
+  if (self->session != NULL && mirada_session_get_mark_label (self->session) != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (widget_to_image (self, sx, sy, &ix, &iy)
+          && !mirada_session_add_example (self->session, ix, iy,
+                                          mirada_session_get_mark_label (self->session), &error))
+        gtk_widget_error_bell (GTK_WIDGET (self));
+      return;
+    }
   if (widget_to_image (self, sx, sy, &ix, &iy) &&
       mirada_grid_lookup (self->grid, ix, iy, &row, &col))
     mirada_canvas_select (self, row, col);
