@@ -829,6 +829,9 @@ load_examples (MiradaSession *self)
     self->examples = mir_detect_examples_from_json (text, strlen (text), sidecar, NULL, &error);
   if (error != NULL)
     emit_error (self, _("Could not read the detector’s examples"), error);
+  /* where they were clicked is another session's image: not drawn here */
+  for (guint i = 0; self->examples != NULL && i < self->examples->items->len; i++)
+    ((MirDetectExample *) g_ptr_array_index (self->examples->items, i))->size = 0;
   if (self->examples == NULL)
     self->examples = mir_detect_examples_new ();
   g_signal_emit (self, signals[EXAMPLES_CHANGED], 0);

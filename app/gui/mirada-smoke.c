@@ -37,6 +37,8 @@ apply_background (Smoke *smoke)
   if (spec == NULL || *spec == '\0')
     return;
   gtk_toggle_button_set_active (mirada_detector_panel_get_mark_background_button (panel), TRUE);
+  /* the sidebar scrolls to the focused button: the screenshot shows it */
+  gtk_widget_grab_focus (GTK_WIDGET (mirada_detector_panel_get_mark_background_button (panel)));
   points = g_strsplit (spec, ";", -1);
   for (guint i = 0; points[i]; i++)
     {
