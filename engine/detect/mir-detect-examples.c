@@ -724,7 +724,7 @@ mir_detect_grid_apply_examples (const MirDetectGrid     *grid,
       if (best >= 0)
         {
           const double dn = ((double *) g_ptr_array_index (dist, best))[n];
-          const double score = tau[best] > 0 ? CLAMP (1.0 - dn / (2.5 * tau[best]), 0.5, 1.0)
+          const double score = tau[best] > 0 ? CLAMP (1.0 - dn / (2.0 * tau[best]), 0.5, 1.0)
                                              : 1.0;
           const guint c = (guint) column[best];
           float keep = row[c];
