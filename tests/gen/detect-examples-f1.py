@@ -14,9 +14,10 @@ Each scene is classified once (--save-grid keeps the probabilities and the
 embeddings); every setting then filters that grid (--grid).  "Seed alone" is
 the best F1 over methods 1, 2.1, 2.2 x thresholds x grouping (an oracle
 tuning, the most the seed's methods can do on that scene).  The clicks are
-what a user would click: the centres of the most probable false boxes of
-that best seed-only run (boxes that match no true box of their class at IoU
-0.5), one after another; each run keeps the same setting.  "Best + k" is the
+what a user would click: the centre of the window of the most probable false
+box (one that matches no true box of its class at IoU 0.5) whose window lies
+on background (IoU < 0.2 with every true box), one after another, each run
+with the same setting; fewer clicks when no such box is left.  "Best + k" is the
 best F1 over every setting with its own k clicks chosen the same way.
 """
 import json
