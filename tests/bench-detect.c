@@ -259,6 +259,33 @@ bench_embeddings (MirModel *model, const char *label, int runs)
           g_error ("%s: the probabilities differ with embeddings (window %zu)", label,
                    k / a->n_classes);
     }
+  /* the cheap path of background by example: two examples applied to the grid */
+  {
+    g_autoptr(MirDetectGrid) grid = mir_detect_classify_full (model, image, &geom, 32,
+                                                              MIR_DETECT_SHARED_AUTO, NULL, NULL,
+                                                              NULL, NULL, &error);
+    g_autoptr(MirDetectExamples) examples = mir_detect_examples_new ();
+    double apply[64];
+
+    if (grid == NULL || grid->embed == NULL
+        || !mir_detect_examples_add_window (examples, grid, 0, "background", &error)
+        || !mir_detect_examples_add_window (examples, grid, 60, "thing", &error))
+      g_error ("%s: %s", label, error ? error->message : "no embeddings");
+    for (int i = 0; i < 64; i++)
+      {
+        gint64 t0 = g_get_monotonic_time ();
+        g_autoptr(MirDetectGrid) applied = mir_detect_grid_apply_examples (grid, examples,
+                                                                           MIR_DETECT_PROTO_NEAREST,
+                                                                           NULL, &error);
+
+        apply[i] = (g_get_monotonic_time () - t0) / 1000.0;
+        if (applied == NULL)
+          g_error ("%s", error->message);
+      }
+    qsort (apply, 64, sizeof (double), cmp_double);
+    printf ("examples, %s: 2 examples applied to %u windows: median %.3f ms\n", label,
+            mir_detect_geometry_n_windows (&geom), apply[32]);
+  }
   qsort (with, runs, sizeof (double), cmp_double);
   qsort (without, runs, sizeof (double), cmp_double);
   prob_bytes = (gsize) mir_detect_geometry_n_windows (&geom) * mir_model_get_n_classes (model)
