@@ -270,6 +270,9 @@ mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
       gtk_widget_set_sensitive (enabled, (gint) k != self->background_class);
       gtk_widget_set_tooltip_text (enabled, (gint) k != self->background_class
                                    ? _("Look for this class")
+                                   : self->session != NULL && mirada_session_get_model (self->session) != NULL
+                                     && k >= mir_model_get_n_classes (mirada_session_get_model (self->session))
+                                   ? _("The windows your background examples rejected (By Example): never drawn.")
                                    : _("This is the model’s background class (“nothing here”): its windows are never drawn."));
       gtk_accessible_update_property (GTK_ACCESSIBLE (enabled), GTK_ACCESSIBLE_PROPERTY_LABEL, name, -1);
       row.enabled = GTK_CHECK_BUTTON (enabled);
