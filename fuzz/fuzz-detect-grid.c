@@ -3,7 +3,8 @@
  * (mir_detect_truth_load); then the filter with parameters taken from the
  * first bytes, evaluation, and drawing onto an image of the grid's size;
  * the probability field of each class (issue 18): its contours, the hover's
- * equations of every window and the field drawn. */
+ * equations of every window and the field drawn; the same bytes as a
+ * detector examples file, applied to the grid. */
 #define G_LOG_DOMAIN "mir-fuzz"
 
 #include "fuzz-util.h"
@@ -31,6 +32,26 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       g_assert (error != NULL);
       return 0;
     }
+  /* the same bytes as an examples file (background and classes by example)
+   * resolved on this grid, applied to it with both rules */
+  {
+    g_autoptr(MirDetectExamples) examples = mir_detect_examples_from_json ((const char *) data,
+                                                                           size, "fuzz", grid,
+                                                                           &error);
+
+    g_assert ((examples == NULL) == (error != NULL));
+    g_clear_error (&error);
+    for (int rule = 0; examples != NULL && rule < 2; rule++)
+      {
+        g_autofree gint *decision = NULL;
+        g_autoptr(MirDetectGrid) applied = mir_detect_grid_apply_examples (grid, examples,
+                                                                           (MirDetectProtoRule) rule,
+                                                                           &decision, &error);
+
+        g_assert ((applied == NULL) == (error != NULL));
+        g_clear_error (&error);
+      }
+  }
   params = mir_detect_params_new (grid->n_classes, (MirDetectMethod) (h0 % 3));
   params->radius = h0 >> 4;
   params->weighted_mean = (h1 & 1) != 0;

@@ -10,13 +10,19 @@
  * (conv32-64-128-128 + dense 512, random weights) over a 400×800 image,
  * window 150, stride 40 (7×17 = 119 windows), batched per-window path
  * versus the shared-convolution fast path (median of --runs runs, default
- * 3; `bench-detect --quick` skips it). */
+ * 3; `bench-detect --quick` skips it).
+ *
+ * Then what keeping each window's embedding (issue 18: background and
+ * classes by example) costs: the same classification with and without the
+ * embeddings, alternated, for the seed CNN and each --embed-model PATH (the
+ * built-in demo model, a 224-px Teachable Machine model), 119 windows. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mir-keras.h"
+#include "io/mir-model-load.h"
 #include "detect/mir-detect.h"
 #include "detect-seed-cnn.h"
 
@@ -209,6 +215,92 @@ bench_fast_path (int runs)
           t_slow, t_fast, t_slow / t_fast, runs, worst);
 }
 
+/* Classification with and without embeddings on @model, alternated so that
+ * both see the same machine state; medians of @runs. */
+static void
+bench_embeddings (MirModel *model, const char *label, int runs)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirImage) image = NULL;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (9);
+  MirDetectGeometry geom;
+  double with[16], without[16];
+  gsize embed_bytes = 0, prob_bytes;
+  guint dim = 0;
+
+  runs = CLAMP (runs, 1, 16);
+  if (!(image = mir_image_new (800, 400, 3, &error)))
+    g_error ("%s", error->message);
+  for (gsize i = 0; i < (gsize) 800 * 400 * 3; i++)
+    image->pixels[i] = (guint8) g_rand_int_range (rng, 0, 256);
+  if (!mir_detect_geometry_init (&geom, 800, 400, 150, 40, FALSE, &error))
+    g_error ("%s", error->message);
+  for (int i = 0; i < runs; i++)
+    {
+      gint64 t0 = g_get_monotonic_time ();
+      g_autoptr(MirDetectGrid) a = mir_detect_classify_no_embeddings (model, image, &geom, 32,
+                                                                      MIR_DETECT_SHARED_AUTO,
+                                                                      NULL, &error);
+      gint64 t1 = g_get_monotonic_time ();
+      g_autoptr(MirDetectGrid) b = NULL;
+
+      if (a == NULL)
+        g_error ("%s", error->message);
+      b = mir_detect_classify_full (model, image, &geom, 32, MIR_DETECT_SHARED_AUTO, NULL, NULL,
+                                    NULL, NULL, &error);
+      if (b == NULL)
+        g_error ("%s", error->message);
+      without[i] = (t1 - t0) / 1e6;
+      with[i] = (g_get_monotonic_time () - t1) / 1e6;
+      dim = b->embed_dim;
+      embed_bytes = (gsize) mir_detect_geometry_n_windows (&geom) * dim * sizeof (float);
+      for (gsize k = 0; k < (gsize) mir_detect_geometry_n_windows (&geom) * a->n_classes; k++)
+        if (a->probs[k] != b->probs[k])
+          g_error ("%s: the probabilities differ with embeddings (window %zu)", label,
+                   k / a->n_classes);
+    }
+  /* the cheap path of background by example: two examples applied to the grid */
+  {
+    g_autoptr(MirDetectGrid) grid = mir_detect_classify_full (model, image, &geom, 32,
+                                                              MIR_DETECT_SHARED_AUTO, NULL, NULL,
+                                                              NULL, NULL, &error);
+    g_autoptr(MirDetectExamples) examples = mir_detect_examples_new ();
+    double apply[64];
+
+    if (grid == NULL || grid->embed == NULL
+        || !mir_detect_examples_add_window (examples, grid, 0, "background", &error)
+        || !mir_detect_examples_add_window (examples, grid, 60, "thing", &error))
+      g_error ("%s: %s", label, error ? error->message : "no embeddings");
+    for (int i = 0; i < 64; i++)
+      {
+        gint64 t0 = g_get_monotonic_time ();
+        g_autoptr(MirDetectGrid) applied = mir_detect_grid_apply_examples (grid, examples,
+                                                                           MIR_DETECT_PROTO_NEAREST,
+                                                                           NULL, &error);
+
+        apply[i] = (g_get_monotonic_time () - t0) / 1000.0;
+        if (applied == NULL)
+          g_error ("%s", error->message);
+      }
+    qsort (apply, 64, sizeof (double), cmp_double);
+    printf ("examples, %s: 2 examples applied to %u windows: median %.3f ms\n", label,
+            mir_detect_geometry_n_windows (&geom), apply[32]);
+  }
+  qsort (with, runs, sizeof (double), cmp_double);
+  qsort (without, runs, sizeof (double), cmp_double);
+  prob_bytes = (gsize) mir_detect_geometry_n_windows (&geom) * mir_model_get_n_classes (model)
+               * sizeof (float);
+  printf ("embeddings, %s: %u windows, %u values each (%s): %.3f s without, %.3f s with "
+          "(%+.1f %%, median of %d); %zu bytes of embeddings beside %zu of probabilities\n",
+          label, mir_detect_geometry_n_windows (&geom), dim,
+          dim ? mir_detect_find_embedding_node (model, NULL) >= 0
+                ? mir_model_get_node (model, (guint) mir_detect_find_embedding_node (model, NULL))->name
+                : "-" : "none",
+          without[runs / 2], with[runs / 2],
+          100.0 * (with[runs / 2] - without[runs / 2]) / without[runs / 2], runs, embed_bytes,
+          prob_bytes);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -218,11 +310,15 @@ main (int argc, char **argv)
   gboolean quick = FALSE;
   guint total = 0;
 
+  g_autoptr(GPtrArray) embed_models = g_ptr_array_new ();
+
   for (int i = 1; i < argc; i++)
     if (strcmp (argv[i], "--quick") == 0)
       quick = TRUE;
     else if (strcmp (argv[i], "--runs") == 0 && i + 1 < argc)
       runs = atoi (argv[++i]);
+    else if (strcmp (argv[i], "--embed-model") == 0 && i + 1 < argc)
+      g_ptr_array_add (embed_models, argv[++i]);
 
   /* 1430×1390 at 150/40 -> 32×33 = 1056 windows. */
   one[0] = random_grid (1430, 1390, 150, rng);
@@ -244,6 +340,25 @@ main (int argc, char **argv)
   g_rand_free (rng);
   (void) total;
   if (!quick)
-    bench_fast_path (runs);
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *config = seed_cnn_config ("valid", "valid", 150);
+      g_autoptr(MirModel) seed = mir_keras_model_from_config (config, -1, &error);
+
+      bench_fast_path (runs);
+      if (seed == NULL || !mir_model_finish (seed, TRUE, 7, &error))
+        g_error ("%s", error->message);
+      bench_embeddings (seed, "seed 002 CNN, shared path", runs);
+      for (guint m = 0; m < embed_models->len; m++)
+        {
+          const char *path = g_ptr_array_index (embed_models, m);
+          g_autoptr(MirModel) model = mir_model_load (path, &error);
+          g_autofree char *base = g_path_get_basename (path);
+
+          if (model == NULL)
+            g_error ("%s", error->message);
+          bench_embeddings (model, base, runs);
+        }
+    }
   return status;
 }

@@ -738,6 +738,134 @@ test_session_first_conv (void)
   g_object_unref (heatmap);
 }
 
+/* Background and classes by example (issue 18): a click's session call gives
+ * the grid and boxes the engine gives for the same windows
+ * (mir_detect_grid_apply_examples, itself checked against numpy by
+ * test-detect-examples.py); a new stride keeps the examples; clearing them
+ * brings back the model's grid and boxes. */
+static MirDetectParams *
+params_for (guint n_classes, double threshold)
+{
+  MirDetectParams *params = mir_detect_params_new (n_classes, MIR_DETECT_METHOD_1);
+
+  for (guint k = 0; k < n_classes; k++)
+    params->classes[k].threshold = threshold;
+  return params;
+}
+
+static void
+check_boxes_equal (MirDetectResult *a, MirDetectResult *b)
+{
+  g_assert_nonnull (a);
+  g_assert_cmpuint (a->boxes->len, ==, b->boxes->len);
+  for (guint i = 0; i < a->boxes->len; i++)
+    {
+      const MirDetectBox *x = &g_array_index (a->boxes, MirDetectBox, i);
+      const MirDetectBox *y = &g_array_index (b->boxes, MirDetectBox, i);
+
+      g_assert_cmpuint (x->class_index, ==, y->class_index);
+      g_assert_cmpuint (x->window, ==, y->window);
+      g_assert_cmpfloat (x->prob, ==, y->prob);
+    }
+}
+
+static void
+test_session_examples (void)
+{
+  g_autoptr(MiradaSession) session = mirada_session_new ();
+  g_autoptr(MirDetectParams) params = NULL;
+  g_autoptr(MirDetectExamples) direct = mir_detect_examples_new ();
+  g_autoptr(MirDetectGrid) model_grid = NULL;
+  g_autoptr(MirDetectGrid) expected_grid = NULL;
+  g_autoptr(MirDetectResult) before = NULL;
+  g_autoptr(MirDetectResult) expected = NULL;
+  g_autoptr(GError) error = NULL;
+  MirDetectGrid *grid;
+  Counts counts = { 0 };
+  guint changed = 0, n_model, N, thing = 0, empty = 0;
+  int x, y, size;
+
+  g_signal_connect (session, "error", G_CALLBACK (error_cb), &counts);
+  g_signal_connect (session, "examples-changed", G_CALLBACK (signal_count_cb), &changed);
+  mirada_session_set_geometry (session, WINDOW_SIZE, STRIDE, 1, FALSE);
+  g_assert_true (mirada_session_open_defaults (session));
+  wait_until (not_busy, session, 120, "the built-in model and scene");
+  n_model = mir_model_get_n_classes (mirada_session_get_model (session));
+  params = params_for (n_model, 0.5);
+  mirada_session_set_params (session, params);
+  wait_until (has_result, session, 120, "the first boxes");
+  model_grid = mir_detect_grid_ref (mirada_session_get_grid (session));
+  before = mir_detect_result_ref (mirada_session_get_result (session));
+  g_assert_nonnull (model_grid->embed);
+  g_assert_cmpuint (model_grid->embed_dim, >, 0);
+  g_assert_cmpuint (before->boxes->len, >, 0);
+  changed = 0; /* opening the model announced its (no) saved examples */
+
+  /* the most probable box's window becomes a new class; the least sure
+   * window, background */
+  N = mir_detect_geometry_n_windows (&model_grid->geom);
+  for (guint i = 0; i < before->boxes->len; i++)
+    if (g_array_index (before->boxes, MirDetectBox, i).prob
+        > g_array_index (before->boxes, MirDetectBox, thing).prob)
+      thing = i;
+  thing = g_array_index (before->boxes, MirDetectBox, thing).window;
+  for (guint n = 0; n < N; n++)
+    {
+      float mn = 0, me = 0;
+
+      for (guint k = 0; k < model_grid->n_classes; k++)
+        {
+          mn = MAX (mn, mir_detect_grid_get (model_grid, n, k));
+          me = MAX (me, mir_detect_grid_get (model_grid, empty, k));
+        }
+      if (mn < me)
+        empty = n;
+    }
+  mir_detect_geometry_window_rect (&model_grid->geom, thing, &x, &y, &size);
+  g_assert_true (mirada_session_add_example (session, x + size / 2.0, y + size / 2.0, "thing", &error));
+  g_assert_no_error (error);
+  g_assert_true (mir_detect_examples_add_window (direct, model_grid, thing, "thing", &error));
+  mir_detect_geometry_window_rect (&model_grid->geom, empty, &x, &y, &size);
+  g_assert_true (mirada_session_add_example (session, x + size / 2.0, y + size / 2.0, "background", &error));
+  g_assert_true (mir_detect_examples_add_window (direct, model_grid, empty, "background", &error));
+  g_assert_cmpuint (changed, ==, 2);
+  g_assert_cmpuint (mirada_session_get_examples (session)->items->len, ==, 2);
+
+  grid = mirada_session_get_grid (session);
+  expected_grid = mir_detect_grid_apply_examples (model_grid, direct, MIR_DETECT_PROTO_NEAREST, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (grid->n_classes, ==, expected_grid->n_classes);
+  g_assert_cmpstr (grid->class_names[grid->n_classes - 1], ==, "thing");
+  for (gsize i = 0; i < (gsize) N * grid->n_classes; i++)
+    g_assert_cmpfloat (grid->probs[i], ==, expected_grid->probs[i]);
+  g_clear_pointer (&params, mir_detect_params_free);
+  params = params_for (grid->n_classes, 0.5);
+  mirada_session_set_params (session, params);
+  expected = mir_detect_filter (expected_grid, params, &error);
+  g_assert_no_error (error);
+  check_boxes_equal (mirada_session_get_result (session), expected);
+  g_test_message ("examples: %u boxes before, %u after (%u of the new class)",
+                  before->boxes->len, expected->boxes->len, expected->counts[grid->n_classes - 1]);
+  g_assert_cmpuint (expected->counts[grid->n_classes - 1], >, 0);
+
+  /* a new stride classifies again; the examples stay and apply to its grid */
+  mirada_session_set_geometry (session, WINDOW_SIZE, STRIDE + 10, 1, FALSE);
+  wait_until (has_result, session, 120, "the boxes at the new stride");
+  g_assert_cmpuint (mirada_session_get_grid (session)->n_classes, ==, expected_grid->n_classes);
+  mirada_session_set_geometry (session, WINDOW_SIZE, STRIDE, 1, FALSE);
+  wait_until (has_result, session, 120, "the boxes at the first stride");
+
+  /* clearing brings back the model's grid and boxes */
+  mirada_session_clear_examples (session);
+  g_assert_cmpuint (changed, ==, 3);
+  g_assert_cmpuint (mirada_session_get_grid (session)->n_classes, ==, n_model);
+  g_clear_pointer (&params, mir_detect_params_free);
+  params = params_for (n_model, 0.5);
+  mirada_session_set_params (session, params);
+  check_boxes_equal (mirada_session_get_result (session), before);
+  g_assert_cmpuint (counts.errors, ==, 0);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -767,6 +895,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/session/tfjs-folder", test_session_tfjs_folder);
   g_test_add_func ("/session/rename-classes", test_session_rename_classes);
   g_test_add_func ("/session/first-conv", test_session_first_conv);
+  g_test_add_func ("/session/examples", test_session_examples);
   status = g_test_run ();
   /* as the application's shutdown does: no worker inside OpenBLAS at exit */
   g_assert_true (mirada_jobs_wait_idle (30000));

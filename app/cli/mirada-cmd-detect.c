@@ -15,6 +15,7 @@
 #include "mirada-detect-export.h"
 #include "detect/mir-detect.h"
 #include "mirada-figure.h"
+#include "mirada-detect-examples.h"
 
 typedef enum
 {
@@ -569,6 +570,8 @@ mirada_cmd_detect (int argc, char **argv)
   g_auto(GStrv) grid_paths = NULL;
   g_autofree char *labels = NULL, *preprocess = NULL, *resize = NULL;
   g_auto(GStrv) thresholds = NULL, exceptions = NULL, sweeps = NULL, complements = NULL;
+  g_auto(MiradaExampleOptions) ex = { 0 };
+  guint n_model_classes = 0;
   const GOptionEntry entries[] = {
     { "window", 'w', 0, G_OPTION_ARG_INT, &window, N_("Window side in pixels (default 150)"),
       N_("PX") },
@@ -627,6 +630,24 @@ mirada_cmd_detect (int argc, char **argv)
       N_("CLASS") },
     { "field-opacity", 0, 0, G_OPTION_ARG_DOUBLE, &field_opacity,
       N_("Opacity of the heat map where P = 1 (default 0.5)"), N_("A") },
+    { "examples", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &ex.files,
+      N_("Background and classes by example: a JSON file of windows (or embeddings) labelled "
+         "“background” or a class name; windows are then classified by their nearest example "
+         "on the network’s features (README)"), N_("FILE") },
+    { "add-background", 0, 0, G_OPTION_ARG_STRING_ARRAY, &ex.backgrounds,
+      N_("The window under this image point is background (repeat for several)"), N_("X,Y") },
+    { "add-example", 0, 0, G_OPTION_ARG_STRING_ARRAY, &ex.adds,
+      N_("The window under this image point is an example of LABEL, a class of the model or a "
+         "new one (repeat)"), N_("LABEL=X,Y") },
+    { "save-examples", 0, 0, G_OPTION_ARG_FILENAME, &ex.save,
+      N_("Write every example with its embedding to a JSON file (for --examples)"), N_("FILE") },
+    { "save-examples-to-sidecar", 0, 0, G_OPTION_ARG_NONE, &ex.to_sidecar,
+      N_("Keep the examples in the model’s sidecar, for the next session and the window"), NULL },
+    { "no-sidecar-examples", 0, 0, G_OPTION_ARG_NONE, &ex.no_sidecar,
+      N_("Ignore the examples saved in the model’s sidecar"), NULL },
+    { "example-rule", 0, 0, G_OPTION_ARG_STRING, &ex.rule,
+      N_("Distance to a label: nearest (its nearest example, default) or mean (its examples’ "
+         "mean)"), N_("RULE") },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Windows per forward pass (default 32)"),
       N_("N") },
     { "save-grid", 0, 0, G_OPTION_ARG_FILENAME, &save_grid,
@@ -834,6 +855,15 @@ mirada_cmd_detect (int argc, char **argv)
         if (!mirada_output_write (path, text, strlen (text), &error))
           return mirada_cli_fail (error);
       }
+    /* Background and classes by example: the grids the examples give. */
+    {
+      int ex_ret = mirada_detect_examples_apply (&ex, grid_paths ? NULL : argv[1], model, grids,
+                                                 &n_model_classes);
+
+      if (ex_ret >= 0)
+        return ex_ret;
+      grid = g_ptr_array_index (grids, 0);
+    }
 
     /* The cheap part: filters. */
     params = mir_detect_params_new (grid->n_classes, method);
@@ -842,6 +872,7 @@ mirada_cmd_detect (int argc, char **argv)
       if (k < g_strv_length (model->meta.class_names) &&
           g_ascii_strcasecmp (model->meta.class_names[k], "background") == 0)
         params->classes[k].enabled = FALSE;
+    mirada_detect_examples_defaults (params, grid, n_model_classes);
     params->radius = radius > 0 ? (guint) radius : 0;
     params->weighted_mean = weighted;
     params->notebook_compat = notebook;

@@ -129,6 +129,53 @@ compare_prob_desc (gconstpointer a,
   return (*x)->prob < (*y)->prob ? 1 : (*x)->prob > (*y)->prob ? -1 : 0;
 }
 
+/* The windows clicked as examples (background and classes by example): the
+ * window dotted, and at its centre a cross (background) or a ring (a class). */
+static void
+draw_examples (MiradaCanvas *self,
+               cairo_t      *cr,
+               double        scale)
+{
+  const MirDetectExamples *examples = self->session != NULL
+                                      ? mirada_session_get_examples (self->session) : NULL;
+
+  if (examples == NULL)
+    return;
+  cairo_save (cr);
+  for (guint i = 0; i < examples->items->len; i++)
+    {
+      const MirDetectExample *ex = g_ptr_array_index (examples->items, i);
+      double cx = (ex->x + ex->size / 2.0) * scale, cy = (ex->y + ex->size / 2.0) * scale;
+      gboolean bg = mir_detect_label_is_background (ex->label);
+
+      if (ex->size <= 0)
+        continue; /* from another image: no place here */
+      cairo_set_line_width (cr, 1.5);
+      cairo_set_dash (cr, (double[]) { 2, 3 }, 2, 0);
+      cairo_set_source_rgba (cr, 1, 1, 1, 0.8);
+      cairo_rectangle (cr, ex->x * scale, ex->y * scale, ex->size * scale, ex->size * scale);
+      cairo_stroke (cr);
+      cairo_set_dash (cr, NULL, 0, 0);
+      cairo_arc (cr, cx, cy, 11, 0, 2 * G_PI);
+      cairo_set_source_rgba (cr, 0, 0, 0, 0.75);
+      cairo_fill_preserve (cr);
+      cairo_set_source_rgba (cr, 1, 1, 1, 0.95);
+      cairo_set_line_width (cr, 2);
+      cairo_stroke (cr);
+      if (bg)
+        {
+          cairo_move_to (cr, cx - 5, cy - 5);
+          cairo_line_to (cr, cx + 5, cy + 5);
+          cairo_move_to (cr, cx + 5, cy - 5);
+          cairo_line_to (cr, cx - 5, cy + 5);
+        }
+      else
+        cairo_arc (cr, cx, cy, 4, 0, 2 * G_PI);
+      cairo_stroke (cr);
+    }
+  cairo_restore (cr);
+}
+
 void
 mirada_draw_truth (cairo_t *cr,
                    GArray  *truth,
@@ -756,6 +803,7 @@ mirada_canvas_snapshot (GtkWidget   *widget,
   layout = gtk_widget_create_pango_layout (widget, NULL);
   draw_fields (self, cr, scale);
   mirada_draw_truth (cr, self->truth, scale);
+  draw_examples (self, cr, scale);
   if (self->presentation)
     {
       g_autoptr(PangoFontDescription) font = label_font (self);
@@ -963,9 +1011,21 @@ drag_end_cb (GtkGestureDrag *gesture,
 
   if (hypot (dx, dy) >= 4 || self->grid == NULL)
     return;
-  /* A click without movement selects the window under the pointer. */
+  /* A click without movement selects the window under the pointer, or marks
+   * it as an example (background or a class by example: the detector panel's
+   * "Mark" buttons). */
   gtk_gesture_drag_get_start_point (gesture, &sx, &sy);
   gtk_widget_grab_focus (GTK_WIDGET (self));
+  if (self->session != NULL && mirada_session_get_mark_label (self->session) != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (widget_to_image (self, sx, sy, &ix, &iy)
+          && !mirada_session_add_example (self->session, ix, iy,
+                                          mirada_session_get_mark_label (self->session), &error))
+        gtk_widget_error_bell (GTK_WIDGET (self));
+      return;
+    }
   if (widget_to_image (self, sx, sy, &ix, &iy) &&
       mirada_grid_lookup (self->grid, ix, iy, &row, &col))
     mirada_canvas_select (self, row, col);

@@ -43,6 +43,11 @@ struct _MiradaDetectorPanel
   GtkLabel *eval_detail_label;
   GtkSwitch *truth_switch;
   GtkAdjustment *field_opacity_adjustment;
+  GtkToggleButton *mark_background_button;
+  GtkToggleButton *mark_class_button;
+  GtkEntry *new_class_entry;
+  AdwActionRow *examples_row;
+  GtkButton *clear_examples_button;
 
   /* owned */
   GSettings *settings;
@@ -265,6 +270,9 @@ mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
       gtk_widget_set_sensitive (enabled, (gint) k != self->background_class);
       gtk_widget_set_tooltip_text (enabled, (gint) k != self->background_class
                                    ? _("Look for this class")
+                                   : self->session != NULL && mirada_session_get_model (self->session) != NULL
+                                     && k >= mir_model_get_n_classes (mirada_session_get_model (self->session))
+                                   ? _("The windows your background examples rejected (By Example): never drawn.")
                                    : _("This is the model’s background class (“nothing here”): its windows are never drawn."));
       gtk_accessible_update_property (GTK_ACCESSIBLE (enabled), GTK_ACCESSIBLE_PROPERTY_LABEL, name, -1);
       row.enabled = GTK_CHECK_BUTTON (enabled);
@@ -322,6 +330,13 @@ mirada_detector_panel_set_classes (MiradaDetectorPanel *self,
     }
   update_exception_rows (self);
   update_background_note (self);
+}
+
+GtkToggleButton *
+mirada_detector_panel_get_mark_background_button (MiradaDetectorPanel *self)
+{
+  g_return_val_if_fail (MIRADA_IS_DETECTOR_PANEL (self), NULL);
+  return self->mark_background_button;
 }
 
 gint
@@ -584,6 +599,16 @@ session_grid_cb (MiradaDetectorPanel *self)
   if (grid == NULL || grid->n_classes == self->rows->len)
     return;
   mirada_detector_panel_set_classes (self, grid->n_classes, (const char *const *) grid->class_names);
+  /* a class by example scores 0.5 at the edge of "near its examples" and 1
+   * at an example: start its threshold at that edge */
+  {
+    MirModel *model = mirada_session_get_model (self->session);
+    guint first = model != NULL ? mir_model_get_n_classes (model) : grid->n_classes;
+
+    for (guint k = first; k < self->rows->len; k++)
+      if ((gint) k != self->background_class)
+        gtk_adjustment_set_value (g_array_index (self->rows, ClassRow, k).threshold, 0.5);
+  }
   push_params (self);
 }
 
@@ -599,6 +624,72 @@ static void
 session_note_cb (MiradaDetectorPanel *self)
 {
   mirada_detector_panel_set_note (self, mirada_session_get_note (self->session));
+}
+
+/* Background and classes by example: what a click on the photo marks. */
+static void
+push_mark_label (MiradaDetectorPanel *self)
+{
+  const char *label = NULL;
+
+  if (self->session == NULL)
+    return;
+  if (gtk_toggle_button_get_active (self->mark_background_button))
+    label = "background";
+  else if (gtk_toggle_button_get_active (self->mark_class_button))
+    label = gtk_editable_get_text (GTK_EDITABLE (self->new_class_entry));
+  mirada_session_set_mark_label (self->session, label);
+}
+
+static void
+mark_toggled_cb (GtkToggleButton     *button,
+                 MiradaDetectorPanel *self)
+{
+  /* one mark at a time; a class needs its name first */
+  if (gtk_toggle_button_get_active (button))
+    {
+      GtkToggleButton *other = button == self->mark_background_button ? self->mark_class_button
+                                                                       : self->mark_background_button;
+
+      g_autofree char *name = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->new_class_entry))));
+
+      if (button == self->mark_class_button && *name == '\0')
+        {
+          gtk_toggle_button_set_active (button, FALSE);
+          gtk_widget_grab_focus (GTK_WIDGET (self->new_class_entry));
+          return;
+        }
+      gtk_toggle_button_set_active (other, FALSE);
+    }
+  push_mark_label (self);
+}
+
+static void
+clear_examples_cb (MiradaDetectorPanel *self)
+{
+  if (self->session != NULL)
+    mirada_session_clear_examples (self->session);
+}
+
+static void
+session_examples_cb (MiradaDetectorPanel *self)
+{
+  const MirDetectExamples *examples = mirada_session_get_examples (self->session);
+  guint n = examples != NULL ? examples->items->len : 0;
+  g_autofree char *text = NULL;
+
+  if (n == 0)
+    text = g_strdup (_("none"));
+  else
+    {
+      g_auto(GStrv) labels = mir_detect_examples_dup_labels (examples);
+      g_autofree char *joined = g_strjoinv (", ", labels);
+
+      /* Translators: %u examples, then the labels they teach ("background, toy") */
+      text = g_strdup_printf (ngettext ("%u example: %s", "%u examples: %s", n), n, joined);
+    }
+  adw_action_row_set_subtitle (self->examples_row, text);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->clear_examples_button), n > 0);
 }
 
 /* A cancelled re-classification brings back the geometry of the last grid. */
@@ -642,6 +733,9 @@ mirada_detector_panel_set_session (MiradaDetectorPanel *self,
   g_signal_connect_object (session, "notify::grid", G_CALLBACK (session_grid_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::result", G_CALLBACK (session_result_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::note", G_CALLBACK (session_note_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "examples-changed", G_CALLBACK (session_examples_cb), self, G_CONNECT_SWAPPED);
+  session_examples_cb (self);
+  push_mark_label (self);
   for (guint i = 0; i < G_N_ELEMENTS (geometry_props); i++)
     g_signal_connect_object (session, geometry_props[i], G_CALLBACK (session_geometry_cb), self, G_CONNECT_SWAPPED);
   push_geometry (self);
@@ -700,12 +794,21 @@ mirada_detector_panel_class_init (MiradaDetectorPanelClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, eval_detail_label);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, truth_switch);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, field_opacity_adjustment);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, mark_background_button);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, mark_class_button);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, new_class_entry);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, examples_row);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, clear_examples_button);
 }
 
 static void
 mirada_detector_panel_init (MiradaDetectorPanel *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  g_signal_connect (self->mark_background_button, "toggled", G_CALLBACK (mark_toggled_cb), self);
+  g_signal_connect (self->mark_class_button, "toggled", G_CALLBACK (mark_toggled_cb), self);
+  g_signal_connect_swapped (self->new_class_entry, "changed", G_CALLBACK (push_mark_label), self);
+  g_signal_connect_swapped (self->clear_examples_button, "clicked", G_CALLBACK (clear_examples_cb), self);
 
   self->rows = g_array_new (FALSE, TRUE, sizeof (ClassRow));
   self->background_class = -1;

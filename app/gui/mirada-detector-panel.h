@@ -67,4 +67,7 @@ GtkAdjustment *mirada_detector_panel_get_field_opacity_adjustment (MiradaDetecto
 const char    *mirada_detector_panel_get_count_text           (MiradaDetectorPanel *self,
                                                                guint                class_index);
 
+/* The "Mark background" toggle (background by example; tests, smoke mode). */
+GtkToggleButton *mirada_detector_panel_get_mark_background_button (MiradaDetectorPanel *self);
+
 G_END_DECLS

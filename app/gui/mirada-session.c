@@ -60,6 +60,13 @@ struct _MiradaSession
   /* the probability-field overlay (issue 18): a view choice, kept per class index */
   GArray *field_shown;       /* gboolean per class, grown on demand */
   double field_opacity;
+
+  /* background and classes by example (issue 18): grid and scale_grids are
+   * what the examples make of the model's grids kept here */
+  MirDetectGrid *model_grid;
+  GPtrArray *model_scale_grids;
+  MirDetectExamples *examples;
+  char *mark_label;          /* what a click on the photo marks, or NULL */
 };
 
 G_DEFINE_FINAL_TYPE (MiradaSession, mirada_session, G_TYPE_OBJECT)
@@ -91,6 +98,7 @@ enum {
   DETECTION_STARTED,
   DETECTION_FINISHED,
   FIELD_CHANGED,
+  EXAMPLES_CHANGED,
   N_SIGNALS
 };
 
@@ -471,16 +479,58 @@ refilter (MiradaSession *self)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RESULT]);
 }
 
+/* grid and scale_grids: the model's grids, or what the examples make of
+ * them (mir_detect_grid_apply_examples: cheap, on the UI thread). */
+static void
+derive_grids (MiradaSession *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_clear_pointer (&self->grid, mir_detect_grid_unref);
+  g_clear_pointer (&self->scale_grids, g_ptr_array_unref);
+  if (self->model_grid != NULL && self->examples != NULL && self->examples->items->len > 0
+      && self->model_grid->embed != NULL)
+    {
+      GPtrArray *src = self->model_scale_grids;
+      g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_detect_grid_unref);
+
+      for (guint s = 0; s < (src != NULL ? src->len : 1); s++)
+        {
+          MirDetectGrid *g = mir_detect_grid_apply_examples (src != NULL ? g_ptr_array_index (src, s)
+                                                                         : self->model_grid,
+                                                             self->examples, MIR_DETECT_PROTO_NEAREST,
+                                                             NULL, &error);
+          if (g == NULL)
+            break;
+          g_ptr_array_add (out, g);
+        }
+      if (error == NULL)
+        {
+          self->grid = mir_detect_grid_ref (g_ptr_array_index (out, 0));
+          self->scale_grids = src != NULL ? g_steal_pointer (&out) : NULL;
+        }
+      else
+        g_warning ("%s", error->message);
+    }
+  if (self->grid == NULL && self->model_grid != NULL)
+    {
+      self->grid = mir_detect_grid_ref (self->model_grid);
+      self->scale_grids = self->model_scale_grids != NULL ? g_ptr_array_ref (self->model_scale_grids)
+                                                          : NULL;
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_GRID]);
+}
+
 static void
 set_grids (MiradaSession *self,
            MirDetectGrid *grid,        /* transfer full */
            GPtrArray     *scale_grids) /* transfer full */
 {
-  g_clear_pointer (&self->grid, mir_detect_grid_unref);
-  g_clear_pointer (&self->scale_grids, g_ptr_array_unref);
-  self->grid = grid;
-  self->scale_grids = scale_grids;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_GRID]);
+  g_clear_pointer (&self->model_grid, mir_detect_grid_unref);
+  g_clear_pointer (&self->model_scale_grids, g_ptr_array_unref);
+  self->model_grid = grid;
+  self->model_scale_grids = scale_grids;
+  derive_grids (self);
 }
 
 static void
@@ -612,10 +662,11 @@ mirada_session_set_geometry (MiradaSession *self,
       return;
     }
   /* self->grid is complete and was made with self->geometry */
-  if (self->grid != NULL && self->prev_grid == NULL)
+  if (self->model_grid != NULL && self->prev_grid == NULL)
     {
-      self->prev_grid = mir_detect_grid_ref (self->grid);
-      self->prev_scale_grids = self->scale_grids != NULL ? g_ptr_array_ref (self->scale_grids) : NULL;
+      self->prev_grid = mir_detect_grid_ref (self->model_grid);
+      self->prev_scale_grids = self->model_scale_grids != NULL ? g_ptr_array_ref (self->model_scale_grids)
+                                                               : NULL;
       self->prev_geometry = self->geometry;
     }
   set_geometry_props (self, &geometry);
@@ -714,6 +765,117 @@ mirada_session_get_field_opacity (MiradaSession *self)
   return self->field_opacity;
 }
 
+/* ------------------------------------------------------------------ */
+/* Background and classes by example (issue 18) */
+
+#define SIDECAR_EXAMPLES "detector_examples"
+
+/* The examples saved beside the model (a new model starts with those). */
+static void
+load_examples (MiradaSession *self)
+{
+  g_autofree char *sidecar = mirada_session_dup_sidecar_path (self);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_clear_pointer (&self->examples, mir_detect_examples_free);
+  if (sidecar != NULL && (text = mir_sidecar_load_member (sidecar, SIDECAR_EXAMPLES, &error)) != NULL)
+    self->examples = mir_detect_examples_from_json (text, strlen (text), sidecar, NULL, &error);
+  if (error != NULL)
+    emit_error (self, _("Could not read the detector’s examples"), error);
+  /* where they were clicked is another session's image: not drawn here */
+  for (guint i = 0; self->examples != NULL && i < self->examples->items->len; i++)
+    ((MirDetectExample *) g_ptr_array_index (self->examples->items, i))->size = 0;
+  if (self->examples == NULL)
+    self->examples = mir_detect_examples_new ();
+  g_signal_emit (self, signals[EXAMPLES_CHANGED], 0);
+}
+
+/* Keeps the examples in the model's sidecar for the next session. */
+static void
+examples_changed (MiradaSession *self)
+{
+  g_autofree char *sidecar = mirada_session_dup_sidecar_path (self);
+  g_autoptr(GError) error = NULL;
+
+  if (sidecar != NULL)
+    {
+      g_autofree char *text = self->examples->items->len > 0
+                              ? mir_detect_examples_to_json (self->examples) : NULL;
+
+      if (!mir_sidecar_save_member (sidecar, SIDECAR_EXAMPLES, text, &error))
+        emit_error (self, _("Could not save the detector’s examples"), error);
+    }
+  derive_grids (self);
+  g_clear_pointer (&self->truth, mir_detect_truth_free);
+  load_truth (self);
+  refilter (self);
+  g_signal_emit (self, signals[EXAMPLES_CHANGED], 0);
+}
+
+gboolean
+mirada_session_add_example (MiradaSession *self,
+                            double         x,
+                            double         y,
+                            const char    *label,
+                            GError       **error)
+{
+  gint n;
+
+  g_return_val_if_fail (MIRADA_IS_SESSION (self), FALSE);
+
+  if (self->model_grid == NULL)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID, _("Wait for the detection to finish"));
+      return FALSE;
+    }
+  if ((n = mir_detect_grid_window_at (self->model_grid, x, y)) < 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID, _("No window covers that point"));
+      return FALSE;
+    }
+  if (self->examples == NULL)
+    self->examples = mir_detect_examples_new ();
+  if (!mir_detect_examples_add_window (self->examples, self->model_grid, (guint) n, label, error))
+    return FALSE;
+  examples_changed (self);
+  return TRUE;
+}
+
+void
+mirada_session_clear_examples (MiradaSession *self)
+{
+  g_return_if_fail (MIRADA_IS_SESSION (self));
+
+  if (self->examples == NULL || self->examples->items->len == 0)
+    return;
+  mir_detect_examples_clear (self->examples, NULL);
+  examples_changed (self);
+}
+
+const MirDetectExamples *
+mirada_session_get_examples (MiradaSession *self)
+{
+  g_return_val_if_fail (MIRADA_IS_SESSION (self), NULL);
+  return self->examples;
+}
+
+void
+mirada_session_set_mark_label (MiradaSession *self,
+                               const char    *label)
+{
+  g_return_if_fail (MIRADA_IS_SESSION (self));
+  g_free (self->mark_label);
+  self->mark_label = label != NULL && *label != '\0' ? g_strdup (label) : NULL;
+}
+
+const char *
+mirada_session_get_mark_label (MiradaSession *self)
+{
+  g_return_val_if_fail (MIRADA_IS_SESSION (self), NULL);
+  return self->mark_label;
+}
+
 void
 mirada_session_set_model (MiradaSession *self,
                           MirModel      *model)
@@ -730,6 +892,7 @@ mirada_session_set_model (MiradaSession *self,
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL_NAME]);
     }
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL]);
+  load_examples (self);
   run_detection (self, FALSE);
 }
 
@@ -796,6 +959,14 @@ grid_relabelled (MirDetectGrid     *grid,
       return NULL;
     }
   copy->scale = grid->scale;
+  if (grid->embed != NULL
+      && !mir_detect_grid_set_embeddings (copy, grid->embed_dim, grid->embed, grid->embed_layer,
+                                          &error))
+    {
+      g_warning ("%s", error->message);
+      mir_detect_grid_unref (copy);
+      return NULL;
+    }
   return copy;
 }
 
@@ -811,19 +982,19 @@ relabel (MiradaSession *self,
   g_autoptr(GPtrArray) scale_grids = NULL;
   MirDetectGrid *grid;
 
-  if (self->grid == NULL || mirada_job_runner_get_busy (self->detect_runner) ||
+  if (self->model_grid == NULL || mirada_job_runner_get_busy (self->detect_runner) ||
       model->meta.preprocess != self->model->meta.preprocess ||
       model->meta.resize != self->model->meta.resize)
     return FALSE;
   names = mir_detect_model_class_names (model);
-  if (g_strv_length (names) != self->grid->n_classes)
+  if (g_strv_length (names) != self->model_grid->n_classes)
     return FALSE;
-  if (self->scale_grids != NULL)
+  if (self->model_scale_grids != NULL)
     {
       scale_grids = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_detect_grid_unref);
-      for (guint i = 0; i < self->scale_grids->len; i++)
+      for (guint i = 0; i < self->model_scale_grids->len; i++)
         {
-          MirDetectGrid *g = grid_relabelled (g_ptr_array_index (self->scale_grids, i),
+          MirDetectGrid *g = grid_relabelled (g_ptr_array_index (self->model_scale_grids, i),
                                               (const char *const *) names);
 
           if (g == NULL)
@@ -832,7 +1003,7 @@ relabel (MiradaSession *self,
         }
       grid = mir_detect_grid_ref (g_ptr_array_index (scale_grids, 0));
     }
-  else if (!(grid = grid_relabelled (self->grid, (const char *const *) names)))
+  else if (!(grid = grid_relabelled (self->model_grid, (const char *const *) names)))
     return FALSE;
 
   mir_model_ref (model);
@@ -1310,6 +1481,10 @@ mirada_session_dispose (GObject *object)
   g_clear_object (&self->model_file);
   g_clear_pointer (&self->grid, mir_detect_grid_unref);
   g_clear_pointer (&self->scale_grids, g_ptr_array_unref);
+  g_clear_pointer (&self->model_grid, mir_detect_grid_unref);
+  g_clear_pointer (&self->model_scale_grids, g_ptr_array_unref);
+  g_clear_pointer (&self->examples, mir_detect_examples_free);
+  g_clear_pointer (&self->mark_label, g_free);
   g_clear_pointer (&self->result, mir_detect_result_unref);
   drop_prev (self);
   clear_truth (self);
@@ -1379,6 +1554,10 @@ mirada_session_class_init (MiradaSessionClass *klass)
   signals[FIELD_CHANGED] =
     g_signal_new ("field-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 0);
+  /* the examples (background and classes by example) changed */
+  signals[EXAMPLES_CHANGED] =
+    g_signal_new ("examples-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 0);
 }
 
 static void

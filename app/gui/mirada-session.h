@@ -75,6 +75,21 @@ gboolean         mirada_session_get_field_shown  (MiradaSession *self, guint cla
 void             mirada_session_set_field_opacity (MiradaSession *self, double opacity);
 double           mirada_session_get_field_opacity (MiradaSession *self);
 
+/* Background and classes by example (issue 18, mir-detect-examples.c): a
+ * nearest-prototype classifier on the network's features.  The window of the
+ * model's grid under image point (@x, @y) becomes an example of @label
+ * ("background" or a class name, new or the model's); grid and result follow
+ * at once (no classification) and the examples are kept in the model's
+ * sidecar.  ::examples-changed when they change (also when a model opens
+ * with those of its sidecar). */
+gboolean         mirada_session_add_example      (MiradaSession *self, double x, double y,
+                                                  const char *label, GError **error);
+void             mirada_session_clear_examples   (MiradaSession *self);
+const MirDetectExamples *mirada_session_get_examples (MiradaSession *self);
+/* What a click on the photo marks (NULL: a click selects a window). */
+void             mirada_session_set_mark_label   (MiradaSession *self, const char *label);
+const char      *mirada_session_get_mark_label   (MiradaSession *self);
+
 MirModel        *mirada_session_get_model        (MiradaSession *self);
 const char      *mirada_session_get_model_name   (MiradaSession *self);
 /* Where the model came from, or NULL. */

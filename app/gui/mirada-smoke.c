@@ -19,7 +19,50 @@ typedef struct
   gint64 frame_at_result; /* canvas frame counter when the boxes appeared, or -1 */
   guint source;
   gboolean field_done;    /* MIRADA_SMOKE_FIELD applied (or not asked for) */
+  gboolean examples_done; /* MIRADA_SMOKE_BACKGROUND applied (or not asked for) */
 } Smoke;
+
+/* MIRADA_SMOKE_BACKGROUND=X,Y[;X,Y…] (image pixels): turns on "Mark
+ * background" and marks the windows under those points, as clicks on the
+ * photo would (the same session call the canvas makes). */
+static void
+apply_background (Smoke *smoke)
+{
+  const char *spec = g_getenv ("MIRADA_SMOKE_BACKGROUND");
+  MiradaDetectorPanel *panel = mirada_window_get_detector_panel (smoke->window);
+  MiradaSession *session = mirada_window_get_session (smoke->window);
+  g_auto(GStrv) points = NULL;
+
+  smoke->examples_done = TRUE;
+  if (spec == NULL || *spec == '\0')
+    return;
+  gtk_toggle_button_set_active (mirada_detector_panel_get_mark_background_button (panel), TRUE);
+  points = g_strsplit (spec, ";", -1);
+  for (guint i = 0; points[i]; i++)
+    {
+      g_auto(GStrv) xy = g_strsplit (points[i], ",", 2);
+      g_autoptr(GError) error = NULL;
+
+      if (xy[0] == NULL || xy[1] == NULL
+          || !mirada_session_add_example (session, g_ascii_strtod (xy[0], NULL),
+                                          g_ascii_strtod (xy[1], NULL),
+                                          mirada_session_get_mark_label (session), &error))
+        g_printerr ("mirada: smoke test: MIRADA_SMOKE_BACKGROUND: “%s”: %s\n", points[i],
+                    error != NULL ? error->message : "not X,Y");
+    }
+  /* the screenshot shows the By Example rows: the sidebar scrolled to them */
+  {
+    GtkWidget *button = GTK_WIDGET (mirada_detector_panel_get_mark_background_button (panel));
+    GtkWidget *scroller = gtk_widget_get_ancestor (button, GTK_TYPE_SCROLLED_WINDOW);
+    graphene_point_t at;
+
+    if (scroller != NULL
+        && gtk_widget_compute_point (button, gtk_scrolled_window_get_child (GTK_SCROLLED_WINDOW (scroller)),
+                                     &GRAPHENE_POINT_INIT (0, 0), &at))
+      gtk_adjustment_set_value (gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scroller)),
+                                MAX (0, at.y - 120));
+  }
+}
 
 /* MIRADA_SMOKE_FIELD=CLASS[=THRESHOLD] (a class index): shows that class's
  * probability field and sets its threshold before the screenshot, as a
@@ -102,6 +145,13 @@ check_cb (gpointer user_data)
                    !mirada_window_get_busy (smoke->window) && gtk_widget_get_mapped (canvas) &&
                    gtk_widget_get_width (canvas) > 0 && gtk_widget_get_height (canvas) > 0;
 
+  if (shown && !smoke->examples_done)
+    {
+      apply_background (smoke);
+      smoke->frame_at_result = -1;
+      gtk_widget_queue_draw (canvas);
+      return G_SOURCE_CONTINUE;
+    }
   if (shown && !smoke->field_done)
     {
       apply_field (smoke);

@@ -187,6 +187,88 @@ tail_model (MirModel *model, gint cut, GError **error)
   return g_steal_pointer (&tail);
 }
 
+/* ------------------------------------------------------------------ */
+/* Embeddings: the input of the classifier's head */
+
+gint
+mir_detect_find_embedding_node (MirModel *model, char **why)
+{
+  guint n = mir_model_get_n_nodes (model);
+  MirNode *node;
+  guint o;
+
+#define WHY(...) G_STMT_START { if (why) *why = g_strdup_printf (__VA_ARGS__); return -1; } G_STMT_END
+  if (why)
+    *why = NULL;
+  if (model->outputs == NULL || model->outputs->len < 1 || n < 2)
+    WHY (_("the model has no output"));
+  o = mir_model_get_output (model, 0);
+  node = mir_model_get_node (model, o);
+  /* softmax, activations, dropout: no weights, one input */
+  while (node->layer != NULL && node->layer->n_weights == 0 && node->n_inputs == 1
+         && !(node->layer->klass->flags & MIR_LAYER_FLAG_INPUT))
+    node = mir_model_get_node (model, o = node->inputs[0]);
+  if (node->layer == NULL || node->layer->n_weights == 0 || node->n_inputs != 1)
+    WHY (_("no layer with weights and one input ends the model"));
+  node = mir_model_get_node (model, node->inputs[0]);
+  if (node->layer != NULL && (node->layer->klass->flags & MIR_LAYER_FLAG_INPUT))
+    WHY (_("the head is the model's first layer"));
+#undef WHY
+  return (gint) mir_model_get_node (model, o)->inputs[0];
+}
+
+/* Whether the nodes after @e in @model form a chain from @e to the one output
+ * (the head: what runs on the embeddings to give the outputs). */
+static gboolean
+head_is_chain (MirModel *model, guint e)
+{
+  const guint n = mir_model_get_n_nodes (model);
+
+  if (model->outputs->len != 1 || mir_model_get_output (model, 0) != n - 1 || e + 1 >= n)
+    return FALSE;
+  for (guint i = e + 1; i < n; i++)
+    {
+      MirNode *node = mir_model_get_node (model, i);
+
+      if (node->n_inputs != 1 || node->inputs[0] != i - 1)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Values per window of node @e's output @t (N×D, or N×H×W×C averaged over H, W). */
+static guint
+embed_dim_of (const MirTensor *t)
+{
+  return t->ndim == 4 ? (guint) t->shape[3] : (guint) (t->numel / (gsize) t->shape[0]);
+}
+
+static void
+copy_embeddings (const MirTensor *t, guint count, float *dst)
+{
+  if (t->ndim == 4)
+    {
+      const gint64 hw = t->shape[1] * t->shape[2], C = t->shape[3];
+
+      for (guint i = 0; i < count; i++)
+        {
+          const float *src = t->data + (gsize) i * (gsize) (hw * C);
+          float *row = dst + (gsize) i * (gsize) C;
+
+          for (gint64 c = 0; c < C; c++)
+            {
+              double sum = 0;
+
+              for (gint64 p = 0; p < hw; p++)
+                sum += src[p * C + c];
+              row[c] = (float) (sum / (double) hw);
+            }
+        }
+    }
+  else
+    memcpy (dst, t->data, sizeof (float) * t->numel);
+}
+
 /* Runs nodes 1..@cut once over the whole @image.  NULL without an error
  * when a feature map would exceed SHARED_BUDGET (the caller crops instead). */
 static MirTensor *
@@ -292,6 +374,13 @@ mir_detect_model_class_names (MirModel *model)
   return names;
 }
 
+static MirDetectGrid *classify (MirModel *model, const MirImage *image,
+                                const MirDetectGeometry *geom, guint batch_size,
+                                MirDetectSharedMode shared, gboolean embeddings,
+                                gboolean *shared_used, MirDetectProgressFunc progress,
+                                gpointer progress_data, GCancellable *cancellable,
+                                GError **error);
+
 MirDetectGrid *
 mir_detect_classify_full (MirModel                *model,
                           const MirImage          *image,
@@ -304,10 +393,45 @@ mir_detect_classify_full (MirModel                *model,
                           GCancellable            *cancellable,
                           GError                 **error)
 {
+  return classify (model, image, geom, batch_size, shared, TRUE, shared_used, progress,
+                   progress_data, cancellable, error);
+}
+
+MirDetectGrid *
+mir_detect_classify_no_embeddings (MirModel                *model,
+                                   const MirImage          *image,
+                                   const MirDetectGeometry *geom,
+                                   guint                    batch_size,
+                                   MirDetectSharedMode      shared,
+                                   GCancellable            *cancellable,
+                                   GError                 **error)
+{
+  return classify (model, image, geom, batch_size, shared, FALSE, NULL, NULL, NULL, cancellable,
+                   error);
+}
+
+static MirDetectGrid *
+classify (MirModel                *model,
+          const MirImage          *image,
+          const MirDetectGeometry *geom,
+          guint                    batch_size,
+          MirDetectSharedMode      shared,
+          gboolean                 embeddings,
+          gboolean                *shared_used,
+          MirDetectProgressFunc    progress,
+          gpointer                 progress_data,
+          GCancellable            *cancellable,
+          GError                 **error)
+{
   g_autoptr(MirDetectGrid) grid = NULL;
   g_auto(GStrv) names = NULL;
   g_autoptr(MirTensor) features = NULL;
   g_autoptr(MirModel) tail = NULL;
+  g_autoptr(MirModel) head_model = NULL;
+  g_autofree float *embed = NULL;
+  g_autofree char *embed_name = NULL;
+  guint embed_dim = 0;
+  gint embed_node = -1, model_embed;
   MirModel *runner = model;
   const MirShape *in_shape, *out_shape;
   MirHeadKind head;
@@ -398,11 +522,29 @@ mir_detect_classify_full (MirModel                *model,
         }
     }
 
+  /* The embeddings: run to the head's input, keep it, then run the head on it
+   * (a model of its own: the same layers, so the same outputs).  Not when the
+   * head is not a plain chain after the embedding, or lies within the shared
+   * stretch. */
+  if (embeddings && (model_embed = mir_detect_find_embedding_node (model, NULL)) >= 0
+      && model_embed > cut)
+    {
+      MirNode *en = mir_model_get_node (model, (guint) model_embed);
+
+      embed_name = g_strdup (en->name);
+      embed_node = mir_model_find_node (runner, en->name);
+      if (embed_node < 0 || !head_is_chain (runner, (guint) embed_node))
+        embed_node = -1;
+      else if (!(head_model = tail_model (runner, embed_node, error)))
+        return NULL;
+    }
+
   for (guint start = 0; start < N; start += batch_size)
     {
       guint count = MIN (batch_size, N - start);
       g_autoptr(MirTensor) batch = NULL;
       g_autoptr(MirTrace) trace = NULL;
+      g_autoptr(MirTrace) head_trace = NULL;
       MirTensor *out;
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
@@ -432,9 +574,42 @@ mir_detect_classify_full (MirModel                *model,
           if (!mir_image_to_tensor (sized, batch, i, model->meta.preprocess, error))
             return NULL;
         }
-      if (!(trace = mir_model_run (runner, &batch, 1, MIR_RUN_DEFAULT, -1, 0, cancellable, error)))
+      if (!(trace = mir_model_run (runner, &batch, 1, MIR_RUN_DEFAULT, embed_node, 0, cancellable,
+                                   error)))
         return NULL;
-      out = mir_trace_get_output (trace, 0);
+      if (embed_node >= 0)
+        {
+          MirTensor *e = mir_trace_get (trace, (guint) embed_node);
+
+          if (e == NULL || e->shape[0] != count || !mir_tensor_is_contiguous (e)
+              || (embed != NULL && embed_dim_of (e) != embed_dim))
+            {
+              g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                           _("Layer '%s' did not give one embedding per window"), embed_name);
+              return NULL;
+            }
+          if (embed == NULL)
+            {
+              gsize total;
+
+              embed_dim = embed_dim_of (e);
+              if (!g_size_checked_mul (&total, N, embed_dim)
+                  || !(embed = g_try_new (float, total)))
+                {
+                  g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                               _("Out of memory for embeddings of %u windows × %u values"),
+                               N, embed_dim);
+                  return NULL;
+                }
+            }
+          copy_embeddings (e, count, embed + (gsize) start * embed_dim);
+          if (!(head_trace = mir_model_run (head_model, &e, 1, MIR_RUN_DEFAULT, -1, 0,
+                                            cancellable, error)))
+            return NULL;
+          out = mir_trace_get_output (head_trace, 0);
+        }
+      else
+        out = mir_trace_get_output (trace, 0);
       if (out == NULL || out->ndim != 2 || out->shape[0] != count || out->shape[1] != k
           || !mir_tensor_is_contiguous (out))
         {
@@ -459,6 +634,8 @@ mir_detect_classify_full (MirModel                *model,
       if (progress)
         progress (start + count, N, progress_data);
     }
+  if (embed != NULL && !mir_detect_grid_set_embeddings (grid, embed_dim, embed, embed_name, error))
+    return NULL;
   return g_steal_pointer (&grid);
 }
 

@@ -186,7 +186,52 @@ free_grid (MirDetectGrid *grid)
 {
   g_strfreev (grid->class_names);
   g_free (grid->probs);
+  g_free (grid->embed);
+  g_free (grid->embed_layer);
   g_free (grid);
+}
+
+gboolean
+mir_detect_grid_set_embeddings (MirDetectGrid *grid,
+                                guint          dim,
+                                const float   *embed,
+                                const char    *layer,
+                                GError       **error)
+{
+  const gsize N = mir_detect_geometry_n_windows (&grid->geom);
+  gsize total, bytes;
+  float *copy;
+
+  g_return_val_if_fail (grid != NULL && embed != NULL, FALSE);
+
+  if (dim < 1 || !g_size_checked_mul (&total, N, dim)
+      || !g_size_checked_mul (&bytes, total, sizeof (float)))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("Embeddings of %zu windows × %u values are too large"), N, dim);
+      return FALSE;
+    }
+  for (gsize i = 0; i < total; i++)
+    if (!isfinite (embed[i]))
+      {
+        g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                     _("Embedding value %zu of window %zu is not a finite number"),
+                     i % dim, i / dim);
+        return FALSE;
+      }
+  if (!(copy = g_try_malloc (bytes)))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("Out of memory for embeddings of %zu bytes"), bytes);
+      return FALSE;
+    }
+  memcpy (copy, embed, bytes);
+  g_free (grid->embed);
+  g_free (grid->embed_layer);
+  grid->embed = copy;
+  grid->embed_dim = dim;
+  grid->embed_layer = g_strdup (layer);
+  return TRUE;
 }
 
 MirDetectGrid *
@@ -395,6 +440,26 @@ mir_detect_grid_to_json (const MirDetectGrid *grid)
       json_builder_end_array (b);
     }
   json_builder_end_array (b);
+  if (grid->embed != NULL)
+    {
+      if (grid->embed_layer)
+        {
+          json_builder_set_member_name (b, "embedding_layer");
+          json_builder_add_string_value (b, grid->embed_layer);
+        }
+      json_builder_set_member_name (b, "embeddings");
+      json_builder_begin_array (b);
+      for (guint n = 0; n < N; n++)
+        {
+          const float *e = mir_detect_grid_get_embedding (grid, n);
+
+          json_builder_begin_array (b);
+          for (guint d = 0; d < grid->embed_dim; d++)
+            json_builder_add_double_value (b, e[d]);
+          json_builder_end_array (b);
+        }
+      json_builder_end_array (b);
+    }
   json_builder_end_object (b);
   root = json_builder_get_root (b);
   json_generator_set_root (gen, root);
@@ -443,6 +508,71 @@ node_to_double (JsonNode *node, double *out)
   else
     return FALSE;
   return TRUE;
+}
+
+/* "embeddings": one array of the same length per window; "embedding_layer". */
+static gboolean
+load_embeddings (MirDetectGrid *grid, JsonObject *obj, const char *path, GError **error)
+{
+  const guint N = mir_detect_geometry_n_windows (&grid->geom);
+  JsonNode *node = json_object_get_member (obj, "embeddings");
+  JsonNode *lnode = json_object_get_member (obj, "embedding_layer");
+  g_autofree float *embed = NULL;
+  JsonArray *rows;
+  guint dim = 0;
+
+  if (!JSON_NODE_HOLDS_ARRAY (node)
+      || json_array_get_length (rows = json_node_get_array (node)) != N)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("%s: “embeddings” must be an array of one array per window (%u)"), path, N);
+      return FALSE;
+    }
+  if (lnode != NULL && (!JSON_NODE_HOLDS_VALUE (lnode)
+                        || json_node_get_value_type (lnode) != G_TYPE_STRING))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("%s: “embedding_layer” must be a string"), path);
+      return FALSE;
+    }
+  for (guint n = 0; n < N; n++)
+    {
+      JsonNode *rnode = json_array_get_element (rows, n);
+      JsonArray *row;
+
+      if (!JSON_NODE_HOLDS_ARRAY (rnode)
+          || (n > 0 && json_array_get_length (json_node_get_array (rnode)) != dim)
+          || json_array_get_length (json_node_get_array (rnode)) < 1
+          || json_array_get_length (json_node_get_array (rnode)) > (1u << 20))
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                       _("%s: embedding %u must be an array of 1 to 1048576 numbers, as long "
+                         "as the others"), path, n);
+          return FALSE;
+        }
+      row = json_node_get_array (rnode);
+      if (n == 0)
+        {
+          dim = json_array_get_length (row);
+          embed = g_new (float, (gsize) N * dim);
+        }
+      for (guint d = 0; d < dim; d++)
+        {
+          double v;
+
+          if (!node_to_double (json_array_get_element (row, d), &v) || !isfinite (v))
+            {
+              g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                           _("%s: value %u of embedding %u is not a number"), path, d, n);
+              return FALSE;
+            }
+          embed[(gsize) n * dim + d] = (float) v;
+        }
+    }
+  if (N == 0)
+    return TRUE;
+  return mir_detect_grid_set_embeddings (grid, dim, embed,
+                                         lnode ? json_node_get_string (lnode) : NULL, error);
 }
 
 MirDetectGrid *
@@ -580,6 +710,12 @@ mir_detect_grid_load_json (const char *path,
             return NULL;
           }
         grid->scale = scale;
+      }
+    if (grid != NULL && json_object_has_member (obj, "embeddings")
+        && !load_embeddings (grid, obj, path, error))
+      {
+        mir_detect_grid_unref (grid);
+        return NULL;
       }
     return grid;
   }

@@ -85,6 +85,14 @@ struct _MirDetectGrid
                         * pyramid level (the image shrunk by @scale, geom describes the
                         * shrunk image); box coordinates are multiplied by it.  Set it
                         * before sharing the grid (mir_detect_grid_new gives 1). */
+  /* Each window's embedding (issue 18): the input of the classifier's head (the
+   * last weighted layer, a Dense, with the activations after it), the network's
+   * features the examples compare (mir-detect-examples.c).  A 4-D input is
+   * averaged over height and width.  NULL (embed_dim 0) when the model has no
+   * such head or the grid came from a file without them. */
+  guint embed_dim;
+  float *embed;        /* rows·cols·embed_dim, window n at [n·embed_dim] */
+  char *embed_layer;   /* the node whose output it is, or NULL */
 };
 
 /* Called from the classifying thread after each batch. */
@@ -116,6 +124,22 @@ MirDetectGrid *mir_detect_grid_new (const MirDetectGeometry *geom,
                                     MirHeadKind              head,
                                     const float             *probs,
                                     GError                 **error);
+/* Gives @grid a copy of @embed (N·@dim floats, all finite) taken at @layer. */
+gboolean       mir_detect_grid_set_embeddings (MirDetectGrid *grid,
+                                               guint          dim,
+                                               const float   *embed,
+                                               const char    *layer,
+                                               GError       **error);
+static inline const float *
+mir_detect_grid_get_embedding (const MirDetectGrid *grid, guint n)
+{
+  return grid->embed ? grid->embed + (gsize) n * grid->embed_dim : NULL;
+}
+/* The node whose output is the embedding of @model's windows: walking back from
+ * the first output through weightless single-input layers (softmax,
+ * activation, dropout) to the head (the first layer with weights), its input.
+ * -1 when there is none (@why says why, transfer full, may be NULL). */
+gint           mir_detect_find_embedding_node (MirModel *model, char **why);
 MirDetectGrid *mir_detect_grid_ref   (MirDetectGrid *grid);
 void           mir_detect_grid_unref (MirDetectGrid *grid);
 static inline float
@@ -142,7 +166,8 @@ gint           mir_detect_grid_find_class (const MirDetectGrid *grid,
                                            GError             **error);
 /* JSON: {"image_width", "image_height", "window", "stride",
  *        "notebook_layout", "classes": [names], "probs": [[p0, p1, ...], ...]}
- * one inner array per window, in window order.  _to_json returns the text
+ * one inner array per window, in window order; with embeddings also
+ * "embedding_layer" and "embeddings": [[e0, e1, ...], ...] (one per window).  _to_json returns the text
  * (transfer full), _save_json writes it to @path. */
 char          *mir_detect_grid_to_json   (const MirDetectGrid *grid);
 gboolean       mir_detect_grid_save_json (const MirDetectGrid *grid,
@@ -208,8 +233,18 @@ gint mir_detect_shared_cut (MirModel *model,
                             int       stride,
                             char    **why);
 
+/* mir_detect_classify_full() without keeping the embeddings (to measure what
+ * keeping them costs: bench-detect). */
+MirDetectGrid *mir_detect_classify_no_embeddings (MirModel                *model,
+                                                  const MirImage          *image,
+                                                  const MirDetectGeometry *geom,
+                                                  guint                    batch_size,
+                                                  MirDetectSharedMode      shared,
+                                                  GCancellable            *cancellable,
+                                                  GError                 **error);
+
 /* mir_detect_classify() with a choice of path; @shared_used (may be NULL)
- * tells whether the shared path ran. */
+ * tells whether the shared path ran.  Keeps the embeddings (grid->embed). */
 MirDetectGrid *mir_detect_classify_full (MirModel                *model,
                                          const MirImage          *image,
                                          const MirDetectGeometry *geom,
@@ -482,6 +517,106 @@ void    mir_detect_field_draw       (MirImage             *image,
                                      const guint8          rgb[3],
                                      double                opacity,
                                      int                   thickness);
+
+/* ------------------------------------------------------------------ */
+/* Background and classes by example (issue 18, mir-detect-examples.c): a
+ * nearest-prototype classifier on the network's features.  Each example is
+ * a window's embedding (MirDetectGrid.embed) with a label: "background" (any
+ * name mir_detect_find_background_class() knows), one of the model's classes,
+ * or a new class.  Per label l and window n, d_l(n) is the cosine distance
+ * from the window's embedding to the nearest example of l (or to the mean of
+ * the examples of l); a window is "near" l when d_l(n) is at most τ_l, the
+ * Otsu split of {d_l(n)} over the grid's windows (the scene's own gap between
+ * what looks like the examples and what does not).  A window near some label
+ * takes the nearest one: background rejects it (every class P = 0), a class
+ * gets P = max (P, 1 − d/(2τ)) (1 at an example, 0.5 at the split) and the other
+ * classes 0.  No retraining; a pure function of the cached embeddings. */
+
+typedef enum
+{
+  MIR_DETECT_PROTO_NEAREST, /* the nearest example of each label (default) */
+  MIR_DETECT_PROTO_MEAN,    /* the mean of each label's (unit-length) examples */
+} MirDetectProtoRule;
+
+typedef struct
+{
+  char *label;      /* "background", a class of the model, or a new class */
+  float *embedding; /* dim values */
+  int x, y, size;   /* where it was taken, image pixels (informative; size 0: unknown) */
+} MirDetectExample;
+
+typedef struct
+{
+  guint dim;        /* values per embedding (0 while empty) */
+  char *layer;      /* the layer the embeddings come from, or NULL */
+  GPtrArray *items; /* MirDetectExample */
+} MirDetectExamples;
+
+MirDetectExamples *mir_detect_examples_new   (void);
+MirDetectExamples *mir_detect_examples_copy  (const MirDetectExamples *examples);
+void               mir_detect_examples_free  (MirDetectExamples *examples);
+/* Adds window @n of @grid (its embedding) as an example of @label. */
+gboolean           mir_detect_examples_add_window (MirDetectExamples   *examples,
+                                                   const MirDetectGrid *grid,
+                                                   guint                n,
+                                                   const char          *label,
+                                                   GError             **error);
+/* Appends copies of @src's examples to @dst (the same embedding length). */
+gboolean           mir_detect_examples_append (MirDetectExamples       *dst,
+                                               const MirDetectExamples *src,
+                                               GError                 **error);
+/* Removes every example (@label NULL) or those of @label. */
+void               mir_detect_examples_clear (MirDetectExamples *examples,
+                                              const char        *label);
+/* Whether @label names the background. */
+gboolean           mir_detect_label_is_background (const char *label);
+/* The window of @grid under image point (@x, @y) (original image pixels): of
+ * the windows containing it, the one whose centre is nearest; -1 if none. */
+gint               mir_detect_grid_window_at (const MirDetectGrid *grid, double x, double y);
+/* The window of @grid with the largest IoU with the box; -1 if none overlaps. */
+gint               mir_detect_grid_window_for_box (const MirDetectGrid *grid, double x, double y,
+                                                   double w, double h);
+/* The examples file (README, "Background and classes by example"):
+ *   {"examples": [{"label": "background", "at": [x, y]},
+ *                 {"label": "cat", "box": [x, y, w, h]},
+ *                 {"label": "toy", "window": 17},
+ *                 {"label": "toy", "embedding": [e0, e1, ...]}],
+ *    "embedding_layer": "dense_1"}
+ * Entries with "at", "box" or "window" take the embedding of that window of
+ * @grid (NULL: such entries are an error); "embedding" is used as is.  @source
+ * names the text in errors. */
+MirDetectExamples *mir_detect_examples_from_json (const char          *text,
+                                                  gsize                len,
+                                                  const char          *source,
+                                                  const MirDetectGrid *grid,
+                                                  GError             **error);
+MirDetectExamples *mir_detect_examples_load      (const char          *path,
+                                                  const MirDetectGrid *grid,
+                                                  GError             **error);
+/* Writes every example with its embedding (transfer full). */
+char              *mir_detect_examples_to_json   (const MirDetectExamples *examples);
+/* The labels in order of first appearance, NULL-terminated (transfer full). */
+char             **mir_detect_examples_dup_labels (const MirDetectExamples *examples);
+
+/* Per window of @grid: the cosine distance to label @label's prototype
+ * (N values, transfer full), and its Otsu split in @tau. */
+double            *mir_detect_examples_distances (const MirDetectExamples *examples,
+                                                  const MirDetectGrid     *grid,
+                                                  const char              *label,
+                                                  MirDetectProtoRule       rule,
+                                                  double                  *tau);
+/* A new grid: @grid's classes, then one per new label (a background label
+ * becomes a "background" class unless the model has one), with the
+ * probabilities the examples give (see above).  @grid needs embeddings of
+ * the examples' length.  @decision (may be NULL): N labels' indexes into
+ * mir_detect_examples_dup_labels(), -1 where no example decided (transfer
+ * full). */
+MirDetectGrid     *mir_detect_grid_apply_examples (const MirDetectGrid     *grid,
+                                                   const MirDetectExamples *examples,
+                                                   MirDetectProtoRule       rule,
+                                                   gint                   **decision,
+                                                   GError                 **error);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirDetectExamples, mir_detect_examples_free)
 
 /* ------------------------------------------------------------------ */
 /* Evaluation against ground truth */

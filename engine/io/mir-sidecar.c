@@ -172,6 +172,128 @@ mir_sidecar_load (const char *sidecar_path, MirModelMeta *meta, GError **error)
   return TRUE;
 }
 
+/* The sidecar's root object, or NULL (no file, or not an object: then
+ * nothing to keep). */
+static JsonParser *
+parse_existing (const char *sidecar_path, GError **error)
+{
+  g_autofree char *contents = NULL;
+  g_autofree char *name = NULL;
+  g_autoptr(JsonParser) parser = NULL;
+  gsize length;
+
+  if (!g_file_test (sidecar_path, G_FILE_TEST_EXISTS))
+    return NULL;
+  if (!read_small_file (sidecar_path, &contents, &length, error))
+    return NULL;
+  name = g_strdup_printf ("'%s'", sidecar_path);
+  if (!(parser = mir_json_parse (contents, length, MIR_JSON_MAX_DEPTH, name, error)))
+    return NULL;
+  if (json_parser_get_root (parser) == NULL
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return NULL;
+  return g_steal_pointer (&parser);
+}
+
+/* Members of the existing sidecar that saving the metadata does not write
+ * (the detector's examples, members of later versions) stay. */
+static void
+keep_other_members (const char *sidecar_path, JsonObject *root)
+{
+  g_autoptr(JsonParser) parser = parse_existing (sidecar_path, NULL);
+  g_autoptr(GList) members = NULL;
+  JsonObject *old;
+
+  if (parser == NULL)
+    return;
+  old = json_node_get_object (json_parser_get_root (parser));
+  members = json_object_get_members (old);
+  for (GList *l = members; l; l = l->next)
+    if (!json_object_has_member (root, l->data))
+      json_object_set_member (root, l->data, json_node_copy (json_object_get_member (old, l->data)));
+}
+
+static gboolean
+write_root (const char *sidecar_path, JsonNode *root, GError **error)
+{
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr(GError) local = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *with_newline = NULL;
+
+  json_generator_set_root (generator, root);
+  json_generator_set_pretty (generator, TRUE);
+  json_generator_set_indent (generator, 2);
+  text = json_generator_to_data (generator, NULL);
+  with_newline = g_strconcat (text, "\n", NULL);
+  if (!g_file_set_contents (sidecar_path, with_newline, -1, &local))
+    {
+      g_autofree char *display = g_filename_display_name (sidecar_path);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_IO, _("Cannot write '%s': %s"), display,
+                   local->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+char *
+mir_sidecar_load_member (const char *sidecar_path, const char *member, GError **error)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(JsonGenerator) generator = NULL;
+  JsonNode *node;
+
+  g_return_val_if_fail (sidecar_path != NULL && member != NULL, NULL);
+
+  if (!(parser = parse_existing (sidecar_path, error)))
+    return NULL;
+  node = json_object_get_member (json_node_get_object (json_parser_get_root (parser)), member);
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return NULL;
+  generator = json_generator_new ();
+  json_generator_set_root (generator, node);
+  return json_generator_to_data (generator, NULL);
+}
+
+gboolean
+mir_sidecar_save_member (const char *sidecar_path, const char *member, const char *json_text,
+                         GError **error)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(JsonParser) value = NULL;
+  g_autoptr(JsonNode) fresh = NULL;
+  g_autoptr(GError) local = NULL;
+  JsonNode *root;
+
+  g_return_val_if_fail (sidecar_path != NULL && member != NULL, FALSE);
+
+  if (json_text != NULL
+      && !(value = mir_json_parse (json_text, strlen (json_text), MIR_JSON_MAX_DEPTH, member,
+                                   error)))
+    return FALSE;
+  if (!(parser = parse_existing (sidecar_path, &local)) && local != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  if (parser != NULL)
+    root = json_parser_get_root (parser);
+  else
+    {
+      JsonObject *obj = json_object_new ();
+
+      json_object_set_int_member (obj, "mirada", 1);
+      root = fresh = json_node_init_object (json_node_alloc (), obj);
+      json_object_unref (obj);
+    }
+  if (value != NULL)
+    json_object_set_member (json_node_get_object (root), member,
+                            json_node_copy (json_parser_get_root (value)));
+  else if (json_object_has_member (json_node_get_object (root), member))
+    json_object_remove_member (json_node_get_object (root), member);
+  return write_root (sidecar_path, root, error);
+}
+
 gboolean
 mir_sidecar_save (const char *sidecar_path, const MirModelMeta *meta, GError **error)
 {
@@ -202,6 +324,7 @@ mir_sidecar_save (const char *sidecar_path, const MirModelMeta *meta, GError **e
   json_builder_end_object (builder);
 
   root = json_builder_get_root (builder);
+  keep_other_members (sidecar_path, json_node_get_object (root));
   json_generator_set_root (generator, root);
   json_generator_set_pretty (generator, TRUE);
   json_generator_set_indent (generator, 2);

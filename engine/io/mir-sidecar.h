@@ -11,7 +11,9 @@
  *         "resize": "nearest"
  *       }
  *
- *   Every member is optional.  "class_names" lists the output classes in
+ *   Every member is optional.  "detector_examples" holds the detector's
+ *   examples (background and classes by example: labels and embeddings, the
+ *   format of mir_detect_examples_to_json()); saving the rest keeps it.  "class_names" lists the output classes in
  *   output order; "preprocess" is how pixels (0..255) become inputs: "none"
  *   (raw), "scale" (x / 255), "tf" (x / 127.5 - 1), "caffe" (RGB to BGR, minus
  *   the ImageNet means 103.939, 116.779, 123.68), "torch" (x / 255, minus
@@ -51,6 +53,18 @@ gboolean    mir_sidecar_load          (const char          *sidecar_path,
 /* Writes @meta as a sidecar atomically (temporary file + rename). */
 gboolean    mir_sidecar_save          (const char          *sidecar_path,
                                        const MirModelMeta  *meta,
+                                       GError             **error);
+/* Member @member of the sidecar at @sidecar_path as JSON text (transfer full),
+ * or NULL without an error when the file or the member does not exist. */
+char       *mir_sidecar_load_member   (const char          *sidecar_path,
+                                       const char          *member,
+                                       GError             **error);
+/* Sets member @member of the sidecar to the JSON @json_text (NULL removes
+ * it), keeping the other members; creates the file ({"mirada": 1, ...}) when
+ * there is none.  Atomic, as mir_sidecar_save(). */
+gboolean    mir_sidecar_save_member   (const char          *sidecar_path,
+                                       const char          *member,
+                                       const char          *json_text,
                                        GError             **error);
 /* The sidecar path Mirada writes for @model_path: the model's path with its
  * extension replaced by `.mirada.json`.  Transfer full. */
