@@ -715,7 +715,7 @@ mir_detect_classify_scales_with (MirModel               *model,
                                  gboolean                notebook_layout,
                                  guint                   batch_size,
                                  MirDetectSharedMode     shared,
-                                 MirDetectClassifyFunc   classify,
+                                 MirDetectClassifyFunc   classify_func,
                                  gpointer                classify_data,
                                  MirDetectProgressFunc   progress,
                                  gpointer                progress_data,
@@ -757,8 +757,8 @@ mir_detect_classify_scales_with (MirModel               *model,
                                            model->meta.resize, error)))
         return NULL;
       sp.n = mir_detect_geometry_n_windows (&geoms[s]);
-      if (classify != NULL)
-        grid = classify (model, level, &geoms[s], scale_progress, &sp, cancellable,
+      if (classify_func != NULL)
+        grid = classify_func (model, level, &geoms[s], scale_progress, &sp, cancellable,
                          classify_data, error);
       else
         grid = mir_detect_classify_full (model, level, &geoms[s], batch_size, shared, NULL,
