@@ -6,8 +6,9 @@
  *
  * Writes the file's groups, text attributes and float32 datasets to stdout
  * in the stream format of engine/io/mir-h5-file.h.  When stdout is a
- * regular file (Mirada gives it a memory file) the datasets are read into
- * the file's pages in place (mir_h5_dump_to_fd()); to a pipe, streamed.  libhdf5 1.10 hangs or
+ * regular file open for reading and writing (Mirada gives it a memory
+ * file) the datasets are read into the file's pages in place
+ * (mir_h5_dump_to_fd()); to a pipe or a write-only file, streamed.  libhdf5 1.10 hangs or
  * crashes on some corrupt files; here that costs a child process, which
  * Mirada (mir_h5_file_open()) kills after a timeout or reports when it
  * crashed.  Not meant to be run by hand; installed in libexecdir.
@@ -15,6 +16,7 @@
 #define G_LOG_DOMAIN "mirada-h5-reader"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -155,7 +157,9 @@ main (int argc, char **argv)
   set_limit (RLIMIT_CORE, 0);
   if (cpu > 0)
     set_limit (RLIMIT_CPU, cpu);
-  to_file = fstat (STDOUT_FILENO, &st) == 0 && S_ISREG (st.st_mode);
+  /* a regular file open for reading and writing (mappable): Mirada's memfd */
+  to_file = fstat (STDOUT_FILENO, &st) == 0 && S_ISREG (st.st_mode) &&
+            (fcntl (STDOUT_FILENO, F_GETFL) & O_ACCMODE) == O_RDWR;
   if (output > 0)
     {
       /* past it, writes fail (EFBIG) instead of killing the process */
