@@ -394,7 +394,8 @@ dump_values_in_place (Dump *d, hid_t ds, const char *path, int ndims, const gint
       put_err (d, MIR_H5_ERR_TOO_BIG, 0, NULL, NULL);
       return;
     }
-  map = mmap (NULL, (gsize) (data_at - map_at) + bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+  map = mmap (NULL, (gsize) (data_at - map_at) + bytes, PROT_READ | PROT_WRITE,
+              MAP_SHARED | MAP_POPULATE,
               d->fd, (off_t) map_at);
   if (map == MAP_FAILED)
     {
