@@ -39,9 +39,7 @@
 #include <math.h>
 #include <string.h>
 #include <inttypes.h>
-#include <fcntl.h>
 #include <unistd.h>
-#include <sys/stat.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-file.h"
