@@ -413,9 +413,12 @@ parse_tensor (Reader *r, MirH5File *f, char *owned_path)
     }
   if (r->map != NULL && numel > 0 && (r->pos % MIR_TENSOR_ALIGN) == 0)
     {
-      /* the values are aligned in the helper's memory file: used in place */
-      t = mir_tensor_new_wrapped (ndim, shape, (float *) (r->mem + r->pos),
-                                  (GDestroyNotify) h5_map_unref, h5_map_ref (r->map), NULL);
+      /* the values are aligned in the helper's memory file (the mapping
+       * starts at a page): used in place */
+      float *values = (float *) (void *) ((guint8 *) r->map->base + r->pos);
+
+      t = mir_tensor_new_wrapped (ndim, shape, values, (GDestroyNotify) h5_map_unref,
+                                  h5_map_ref (r->map), NULL);
       if (t == NULL)
         {
           r->problem = "a tensor is too large";
