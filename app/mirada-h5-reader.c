@@ -1,10 +1,14 @@
 /* mirada-h5-reader.c: reads one HDF5 file for Mirada in a process of its own.
  *
- *   mirada-h5-reader [--memory-limit=BYTES] [--cpu-limit=SECONDS] -- FILE
+ *   mirada-h5-reader [--memory-limit=BYTES] [--cpu-limit=SECONDS]
+ *                    [--output-limit=BYTES] -- FILE
  *   mirada-h5-reader ... -- -        (the file image on stdin)
  *
  * Writes the file's groups, text attributes and float32 datasets to stdout
- * in the stream format of engine/io/mir-h5-file.h.  libhdf5 1.10 hangs or
+ * in the stream format of engine/io/mir-h5-file.h.  When stdout is a
+ * regular file open for reading and writing (Mirada gives it a memory
+ * file) the datasets are read into the file's pages in place
+ * (mir_h5_dump_to_fd()); to a pipe or a write-only file, streamed.  libhdf5 1.10 hangs or
  * crashes on some corrupt files; here that costs a child process, which
  * Mirada (mir_h5_file_open()) kills after a timeout or reports when it
  * crashed.  Not meant to be run by hand; installed in libexecdir.
@@ -12,10 +16,12 @@
 #define G_LOG_DOMAIN "mirada-h5-reader"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <glib.h>
 #ifdef __linux__
@@ -120,7 +126,9 @@ main (int argc, char **argv)
   static Out out;
   g_autofree guint8 *image = NULL;
   const char *file = NULL;
-  guint64 memory = 0, cpu = 0;
+  guint64 memory = 0, cpu = 0, output = 0;
+  struct stat st;
+  gboolean to_file;
   gsize image_len = 0;
   gboolean ok;
 
@@ -134,19 +142,30 @@ main (int argc, char **argv)
         memory = g_ascii_strtoull (argv[i] + 15, NULL, 10);
       else if (g_str_has_prefix (argv[i], "--cpu-limit="))
         cpu = g_ascii_strtoull (argv[i] + 12, NULL, 10);
+      else if (g_str_has_prefix (argv[i], "--output-limit="))
+        output = g_ascii_strtoull (argv[i] + 15, NULL, 10);
       else if (strcmp (argv[i], "--") == 0 && i + 2 == argc)
         file = argv[i + 1];
     }
   if (file == NULL)
     {
       g_printerr ("usage: mirada-h5-reader [--memory-limit=BYTES] [--cpu-limit=SECONDS] "
-                  "-- FILE|-\n");
+                  "[--output-limit=BYTES] -- FILE|-\n");
       return 2;
     }
 
   set_limit (RLIMIT_CORE, 0);
   if (cpu > 0)
     set_limit (RLIMIT_CPU, cpu);
+  /* a regular file open for reading and writing (mappable): Mirada's memfd */
+  to_file = fstat (STDOUT_FILENO, &st) == 0 && S_ISREG (st.st_mode) &&
+            (fcntl (STDOUT_FILENO, F_GETFL) & O_ACCMODE) == O_RDWR;
+  if (output > 0)
+    {
+      /* past it, writes fail (EFBIG) instead of killing the process */
+      signal (SIGXFSZ, SIG_IGN);
+      set_limit (RLIMIT_FSIZE, output);
+    }
 #ifndef UNDER_ASAN
   /* AddressSanitizer reserves terabytes of address space up front. */
   if (memory > 0)
@@ -163,10 +182,12 @@ main (int argc, char **argv)
           g_printerr ("mirada-h5-reader: cannot read the file image from stdin\n");
           return 1;
         }
-      ok = mir_h5_dump (NULL, image, image_len, sink, &out);
+      ok = to_file ? mir_h5_dump_to_fd (NULL, image, image_len, STDOUT_FILENO)
+                   : mir_h5_dump (NULL, image, image_len, sink, &out);
     }
   else
-    ok = mir_h5_dump (file, NULL, 0, sink, &out);
+    ok = to_file ? mir_h5_dump_to_fd (file, NULL, 0, STDOUT_FILENO)
+                 : mir_h5_dump (file, NULL, 0, sink, &out);
   ok = ok && flush_out (&out);
   /* No cleanup: libhdf5's own shutdown is more of the code we distrust. */
   _exit (ok ? 0 : 1);

@@ -316,6 +316,36 @@ mir_tensor_new_uninitialized (guint ndim, const gint64 *shape, GError **error)
 }
 
 MirTensor *
+mir_tensor_new_wrapped (guint ndim, const gint64 *shape, float *data, GDestroyNotify release,
+                        gpointer release_data, GError **error)
+{
+  MirTensor *t;
+  gint64 n = ndim <= MIR_MAX_DIMS ? mir_shape_numel (ndim, shape) : -1;
+
+  g_return_val_if_fail (data != NULL && (guintptr) data % MIR_TENSOR_ALIGN == 0, NULL);
+
+  if (n < 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("A tensor shape is negative or too large (more than %" PRId64 " values)"),
+                   MIR_TENSOR_MAX_ELEMENTS);
+      if (release != NULL)
+        release (release_data);
+      return NULL;
+    }
+  t = g_new0 (MirTensor, 1);
+  g_atomic_ref_count_init (&t->ref_count);
+  t->ndim = ndim;
+  memcpy (t->shape, shape, ndim * sizeof (gint64));
+  set_contiguous_strides (t);
+  t->numel = (gsize) n;
+  t->data = data;
+  t->release = release;
+  t->release_data = release_data;
+  return t;
+}
+
+MirTensor *
 mir_tensor_new_4d (gint64 n, gint64 h, gint64 w, gint64 c, GError **error)
 {
   gint64 shape[4] = { n, h, w, c };
@@ -408,6 +438,8 @@ mir_tensor_unref (MirTensor *t)
     {
       if (t->owns_data)
         mir_free_floats (t->data);
+      if (t->release != NULL)
+        t->release (t->release_data);
       if (t->view_of != NULL)
         mir_tensor_unref (t->view_of);
       g_free (t);

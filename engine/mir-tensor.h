@@ -30,6 +30,8 @@ struct _MirTensor
   /*< private >*/
   MirTensor *view_of; /* keeps the storage alive for views */
   gboolean owns_data;
+  GDestroyNotify release;  /* mir_tensor_new_wrapped() */
+  gpointer release_data;
 };
 
 MirTensor *mir_tensor_new        (guint         ndim,
@@ -40,6 +42,15 @@ MirTensor *mir_tensor_new        (guint         ndim,
 MirTensor *mir_tensor_new_uninitialized (guint         ndim,
                                          const gint64 *shape,
                                          GError      **error);
+/* A tensor over @data (contiguous, aligned to MIR_TENSOR_ALIGN), which it
+ * does not own: @release (@release_data) is called when the tensor is freed,
+ * and also when this fails.  For weights used where a loader mapped them. */
+MirTensor *mir_tensor_new_wrapped (guint          ndim,
+                                   const gint64  *shape,
+                                   float         *data,
+                                   GDestroyNotify release,
+                                   gpointer       release_data,
+                                   GError       **error);
 MirTensor *mir_tensor_new_4d     (gint64 n, gint64 h, gint64 w, gint64 c, GError **error);
 MirTensor *mir_tensor_new_2d     (gint64 n, gint64 c, GError **error);
 MirTensor *mir_tensor_new_like   (const MirTensor *other, GError **error);

@@ -163,6 +163,71 @@ test_parser (void)
     }
 }
 
+/* The padding records the helper writes before the values of a dataset in
+ * its memory file (mir_h5_dump_to_fd()): accepted when shorter than
+ * MIR_H5_STREAM_ALIGN and complete, refused otherwise. */
+static void
+test_padding (void)
+{
+  static const char ok[] = MIR_H5_STREAM_MAGIC "G\1\0\0\0/P\3\0\0\0\0\0\0P\0\0\0\0Z";
+  static const struct { const char *name; const char *bytes; gsize len; const char *why; } bad[] = {
+    { "long padding", MIR_H5_STREAM_MAGIC "G\1\0\0\0/P\100\0\0\0Z", 20, "too long" },
+    { "cut padding", MIR_H5_STREAM_MAGIC "G\1\0\0\0/P\10\0\0\0\0\0Z", 22, "ends early" },
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirH5File) f = mir_h5_file_parse ((const guint8 *) ok, sizeof ok - 1, "ok", &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (f);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) e = NULL;
+      g_autoptr(MirH5File) b = mir_h5_file_parse ((const guint8 *) bad[i].bytes, bad[i].len,
+                                                  bad[i].name, &e);
+      g_test_message ("%s: %s", bad[i].name, e ? e->message : "accepted");
+      g_assert_null (b);
+      g_assert_error (e, MIR_ERROR, MIR_ERROR_FORMAT);
+      g_assert_nonnull (strstr (e->message, bad[i].why));
+    }
+}
+
+/* The weights the helper leaves in its memory file outlive the file's
+ * reader: the model still predicts (the same as in-process) after every
+ * other reference to the stream is gone. */
+static void
+test_weights_outlive_stream (void)
+{
+  g_autofree char *path = good_path ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MirModel) a = mir_keras_load_h5 (path, &error);
+  g_autoptr(MirModel) b = NULL;
+  g_autoptr(MirTensor) x = NULL;
+  g_autoptr(MirTensor) ya = NULL;
+  g_autoptr(MirTensor) yb = NULL;
+  const MirShape *s;
+  gint64 shape[MIR_MAX_DIMS];
+
+  g_assert_no_error (error);
+  mir_h5_file_set_in_process (TRUE);
+  b = mir_keras_load_h5 (path, &error);
+  mir_h5_file_set_in_process (FALSE);
+  g_assert_no_error (error);
+  s = mir_model_get_input_shape (a, 0);
+  shape[0] = 2;
+  for (guint i = 1; i < s->ndim; i++)
+    shape[i] = s->dim[i];
+  x = mir_tensor_new (s->ndim, shape, &error);
+  g_assert_no_error (error);
+  for (gsize i = 0; i < x->numel; i++)
+    x->data[i] = (float) ((i * 37) % 256) / 255.0f;
+  ya = mir_model_predict (a, x, NULL, &error);
+  g_assert_no_error (error);
+  yb = mir_model_predict (b, x, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ya->numel, ==, yb->numel);
+  g_assert_cmpint (memcmp (ya->data, yb->data, ya->numel * sizeof (float)), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -182,6 +247,8 @@ main (int argc, char **argv)
   g_test_add_func ("/h5-reader/missing", test_missing);
   g_test_add_func ("/h5-reader/same-as-in-process", test_same_as_in_process);
   g_test_add_func ("/h5-reader/parser", test_parser);
+  g_test_add_func ("/h5-reader/padding", test_padding);
+  g_test_add_func ("/h5-reader/weights-outlive-stream", test_weights_outlive_stream);
   status = g_test_run ();
   {
     g_autofree char *hang = g_build_filename (tmpdir, "hang", NULL);

@@ -73,6 +73,20 @@ open_checked (const char *path, gsize max_size, const char *what, struct stat *s
   return fd;
 }
 
+int
+mir_file_open (const char *path, gsize max_size, const char *what, guint64 *size, GError **error)
+{
+  struct stat st;
+  int fd;
+
+  g_return_val_if_fail (path != NULL && what != NULL, -1);
+
+  fd = open_checked (path, max_size, what, &st, error);
+  if (fd >= 0 && size != NULL)
+    *size = (guint64) st.st_size;
+  return fd;
+}
+
 gboolean
 mir_file_check (const char *path, gsize max_size, const char *what, guint64 *size,
                 GError **error)

@@ -27,6 +27,16 @@ gboolean  mir_file_check  (const char  *path,
                            guint64     *size,
                            GError     **error);
 
+/* Opens @path for reading (O_CLOEXEC) as mir_file_check() allows it: a
+ * file descriptor, or -1 with @error.  For readers that take parts of a
+ * large file with pread() (the ONNX loader): such a reader must treat a
+ * short read as a truncated file. */
+int       mir_file_open   (const char  *path,
+                           gsize        max_size,
+                           const char  *what,
+                           guint64     *size,
+                           GError     **error);
+
 /* Reads @path as mir_file_check() allows it.  The result is NUL-terminated
  * (the NUL is not counted in *@length); free with g_free(). */
 char     *mir_file_read   (const char  *path,

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <hdf5.h>
 
 #include "mir-h5-file.h"
@@ -32,7 +34,15 @@ typedef struct
   GHashTable *seen;           /* object address -> path (owned) */
   float *buf;                 /* reused for every dataset: fewer page faults */
   gsize buf_len;              /* in floats */
+  /* mir_h5_dump_to_fd(): the stream goes to a file at @pos, through @obuf;
+   * dataset values are read by libhdf5 straight into the file's pages */
+  int fd;
+  guint64 pos;
+  guint8 *obuf;
+  gsize olen;
 } Dump;
+
+#define OBUF_SIZE ((gsize) 1 << 20)
 
 typedef hid_t MirH5Id;
 
@@ -95,11 +105,56 @@ dup_detail (void)
 /* ------------------------------------------------------------------ */
 /* Writing records */
 
+static gboolean
+pwrite_all (int fd, const void *data, gsize len, guint64 pos)
+{
+  const guint8 *p = data;
+
+  while (len > 0)
+    {
+      gssize n = pwrite (fd, p, len, (off_t) pos);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return FALSE;
+      p += n;
+      len -= (gsize) n;
+      pos += (guint64) n;
+    }
+  return TRUE;
+}
+
+static void
+flush_fd (Dump *d)
+{
+  if (d->olen > 0 && !d->failed && !pwrite_all (d->fd, d->obuf, d->olen, d->pos))
+    d->failed = TRUE;
+  d->pos += d->olen;
+  d->olen = 0;
+}
+
 static void
 put (Dump *d, const void *data, gsize len)
 {
-  if (!d->failed && len > 0 && !d->sink (data, len, d->user_data))
-    d->failed = TRUE;
+  if (d->failed || len == 0)
+    return;
+  if (d->fd < 0)
+    {
+      if (!d->sink (data, len, d->user_data))
+        d->failed = TRUE;
+      return;
+    }
+  if (len > OBUF_SIZE - d->olen)
+    flush_fd (d);
+  if (len >= OBUF_SIZE)
+    {
+      if (!pwrite_all (d->fd, data, len, d->pos))
+        d->failed = TRUE;
+      d->pos += len;
+      return;
+    }
+  memcpy (d->obuf + d->olen, data, len);
+  d->olen += len;
 }
 
 static void
@@ -308,6 +363,75 @@ dump_attrs (Dump *d, hid_t g, const char *path)
 /* ------------------------------------------------------------------ */
 /* Datasets */
 
+/* The 'D' record of a dataset in a file output, its values read by libhdf5
+ * into the file's pages (no copy of a 400 MB weight through a buffer).  A
+ * 'P' record first makes the values start at a multiple of
+ * MIR_H5_STREAM_ALIGN, so the parent can use them where they are. */
+static void
+dump_values_in_place (Dump *d, hid_t ds, const char *path, int ndims, const gint64 *shape,
+                      gint64 numel)
+{
+  gsize header = 1 + 4 + strlen (path) + 4 + 8 * (gsize) ndims;
+  gsize bytes = (gsize) numel * sizeof (float);
+  guint64 start, data_at, map_at;
+  guint32 pad;
+  long page = sysconf (_SC_PAGESIZE);
+  void *map;
+  gboolean ok;
+
+  flush_fd (d);
+  if (d->failed)
+    return;
+  start = d->pos;
+  pad = (guint32) ((MIR_H5_STREAM_ALIGN - (start + 5 + header) % MIR_H5_STREAM_ALIGN) %
+                   MIR_H5_STREAM_ALIGN);
+  data_at = start + 5 + pad + header;
+  map_at = data_at / (guint64) page * (guint64) page;
+  if (ftruncate (d->fd, (off_t) (data_at + bytes)) != 0)
+    {
+      put_u8 (d, 'd');
+      put_str (d, path);
+      put_err (d, MIR_H5_ERR_TOO_BIG, 0, NULL, NULL);
+      return;
+    }
+  map = mmap (NULL, (gsize) (data_at - map_at) + bytes, PROT_READ | PROT_WRITE,
+              MAP_SHARED | MAP_POPULATE,
+              d->fd, (off_t) map_at);
+  if (map == MAP_FAILED)
+    {
+      put_u8 (d, 'd');
+      put_str (d, path);
+      put_err (d, MIR_H5_ERR_TOO_BIG, 0, NULL, NULL);
+      return;
+    }
+  ok = H5Dread (ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                (guint8 *) map + (data_at - map_at)) >= 0;
+  munmap (map, (gsize) (data_at - map_at) + bytes);
+  if (!ok)
+    {
+      g_autofree char *det = dup_detail ();
+      /* the values written so far are overwritten by what follows, and cut
+       * off at the end */
+      put_u8 (d, 'd');
+      put_str (d, path);
+      put_err (d, MIR_H5_ERR_READ, 0, "H5Dread", det);
+      return;
+    }
+  d->elements += numel;
+  put_u8 (d, 'P');
+  put_u32 (d, pad);
+  for (guint32 i = 0; i < pad; i++)
+    put_u8 (d, 0);
+  put_u8 (d, 'D');
+  put_str (d, path);
+  put_u32 (d, (guint32) ndims);
+  for (int i = 0; i < ndims; i++)
+    put_i64 (d, shape[i]);
+  flush_fd (d);
+  g_warn_if_fail (d->failed || d->pos == data_at);
+  d->pos += bytes;
+}
+
 static void
 dump_dataset (Dump *d, hid_t loc, const char *name, const char *path)
 {
@@ -351,6 +475,11 @@ dump_dataset (Dump *d, hid_t loc, const char *name, const char *path)
   if (!((klass == H5T_FLOAT && (size == 2 || size == 4 || size == 8)) ||
         (klass == H5T_INTEGER && size <= 8)))
     ERR (MIR_H5_ERR_DTYPE, 0, NULL, NULL);
+  if (d->fd >= 0 && numel > 0)
+    {
+      dump_values_in_place (d, ds, path, ndims, shape, numel);
+      return;
+    }
   if ((gsize) numel > d->buf_len)
     {
       g_free (d->buf);
@@ -551,15 +680,44 @@ open_file (Dump *d, const char *path, const void *image, gsize image_len)
   return file;
 }
 
+static gboolean dump (Dump *d, const char *path, const void *image, gsize image_len);
+
 gboolean
 mir_h5_dump (const char *path, const void *image, gsize image_len, MirH5Sink sink,
              gpointer user_data)
 {
-  Dump d = { sink, user_data, FALSE, 0, 0, NULL, NULL, 0 };
-  g_auto(MirH5Id) file = -1;
-  g_auto(MirH5Id) root = -1;
+  Dump d = { 0 };
 
   g_return_val_if_fail (sink != NULL, FALSE);
+
+  d.sink = sink;
+  d.user_data = user_data;
+  d.fd = -1;
+  return dump (&d, path, image, image_len);
+}
+
+gboolean
+mir_h5_dump_to_fd (const char *path, const void *image, gsize image_len, int fd)
+{
+  g_autofree guint8 *obuf = g_malloc (OBUF_SIZE);
+  Dump d = { 0 };
+  gboolean ok;
+
+  d.fd = fd;
+  d.obuf = obuf;
+  ok = dump (&d, path, image, image_len);
+  flush_fd (&d);
+  /* cut off the values of a dataset that could not be read at the end */
+  return ok && !d.failed && ftruncate (fd, (off_t) d.pos) == 0;
+}
+
+static gboolean
+dump (Dump *dd, const char *path, const void *image, gsize image_len)
+{
+  Dump d = *dd;
+  g_auto(MirH5Id) file = -1;
+  g_auto(MirH5Id) root = -1;
+  gboolean ok;
 
   H5Eset_auto2 (H5E_DEFAULT, NULL, NULL);
   d.seen = g_hash_table_new_full (NULL, NULL, NULL, g_free);
@@ -579,5 +737,7 @@ mir_h5_dump (const char *path, const void *image, gsize image_len, MirH5Sink sin
   put_u8 (&d, 'Z');
   g_hash_table_unref (d.seen);
   g_free (d.buf);
-  return !d.failed;
+  ok = !d.failed;
+  *dd = d;
+  return ok;
 }

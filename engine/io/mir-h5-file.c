@@ -27,6 +27,9 @@
 /* Bounds on what the parent accepts from the child. */
 #define MAX_STRING_TOTAL ((gsize) 1 << 30)
 #define MAX_RECORDS 8000000
+/* The largest stream the helper may write: all weights as float32, the
+ * strings, and room for the records. */
+#define MAX_STREAM ((guint64) MIR_KERAS_MAX_PARAMS * 4 + MAX_STRING_TOTAL + ((guint64) 256 << 20))
 /* The reader's wall-clock time: a floor, plus time in proportion to the
  * file (a 553 MB VGG16 is read in 0.6 s; 16 MiB a second leaves room for a
  * slow disk), so a small file that hangs libhdf5 is given up on in seconds.
@@ -197,26 +200,47 @@ parent_path (const char *path)
 /* Reading the stream: from memory, or from the child's pipe under a
  * deadline while its stderr is collected. */
 
+/* The helper's memory file, mapped; the tensors that use its pages in
+ * place hold a reference. */
+typedef struct
+{
+  void *base;
+  gsize len;
+} MirH5Map;
+
+static MirH5Map *
+h5_map_ref (MirH5Map *m)
+{
+  return g_atomic_rc_box_acquire (m);
+}
+
+static void
+h5_map_clear (MirH5Map *m)
+{
+  munmap (m->base, m->len);
+}
+
+static void
+h5_map_unref (MirH5Map *m)
+{
+  g_atomic_rc_box_release_full (m, (GDestroyNotify) h5_map_clear);
+}
+
 typedef struct
 {
   const guint8 *mem;
   gsize mem_len;
   gsize pos;
-  int fd;
-  int err_fd;
+  int err_fd;       /* the helper's stderr, collected */
   gint64 deadline;
   GString *err_text;
-  gboolean timed_out;
-  guint8 *buf;
-  gsize buf_pos;
-  gsize buf_len;
   gsize strings;
   gint64 elements;  /* float32 values of all tensors so far */
+  MirH5Map *map;    /* mem is this mapping: tensors may use it in place */
   guint records;
   const char *problem; /* why parsing stopped, for the message */
 } Reader;
 
-#define READ_BUF (1 << 20)
 #define MAX_ERR_TEXT (64 << 10)
 
 static void
@@ -237,87 +261,16 @@ drain_stderr (Reader *r)
     }
 }
 
-/* Reads up to @n bytes from the pipe into @dst; 0 at the end or on timeout. */
-static gsize
-pipe_read (Reader *r, guint8 *dst, gsize n)
-{
-  for (;;)
-    {
-      struct pollfd fds[2] = { { r->fd, POLLIN, 0 }, { r->err_fd, POLLIN, 0 } };
-      gint64 left = r->deadline - g_get_monotonic_time ();
-      int ready;
-
-      if (left <= 0)
-        {
-          r->timed_out = TRUE;
-          return 0;
-        }
-      ready = poll (fds, r->err_fd >= 0 ? 2 : 1, (int) MIN (left / 1000 + 1, 1000));
-      if (ready < 0 && errno != EINTR)
-        return 0;
-      if (ready <= 0)
-        continue;
-      if (r->err_fd >= 0 && fds[1].revents != 0)
-        drain_stderr (r);
-      if (fds[0].revents != 0)
-        {
-          gssize got = read (r->fd, dst, n);
-          if (got > 0)
-            return (gsize) got;
-          if (got == 0 || (errno != EINTR && errno != EAGAIN))
-            return 0;
-        }
-    }
-}
-
 static gboolean
 rd (Reader *r, void *dst, gsize n)
 {
-  guint8 *out = dst;
-
-  if (r->fd < 0)
+  if (n > r->mem_len - r->pos)
     {
-      if (n > r->mem_len - r->pos)
-        {
-          r->problem = "the stream ends early";
-          return FALSE;
-        }
-      memcpy (dst, r->mem + r->pos, n);
-      r->pos += n;
-      return TRUE;
+      r->problem = "the stream ends early";
+      return FALSE;
     }
-  while (n > 0)
-    {
-      gsize got;
-
-      if (r->buf_pos < r->buf_len)
-        {
-          gsize take = MIN (n, r->buf_len - r->buf_pos);
-          memcpy (out, r->buf + r->buf_pos, take);
-          r->buf_pos += take;
-          out += take;
-          n -= take;
-          continue;
-        }
-      /* Large blocks (tensor data) go straight to their place. */
-      if (n >= READ_BUF)
-        {
-          got = pipe_read (r, out, n);
-          out += got;
-          n -= got;
-        }
-      else
-        {
-          got = pipe_read (r, r->buf, READ_BUF);
-          r->buf_pos = 0;
-          r->buf_len = got;
-        }
-      if (got == 0)
-        {
-          r->problem = "the stream ends early";
-          return FALSE;
-        }
-    }
+  memcpy (dst, r->mem + r->pos, n);
+  r->pos += n;
   return TRUE;
 }
 
@@ -453,17 +406,32 @@ parse_tensor (Reader *r, MirH5File *f, char *owned_path)
     }
   r->elements += numel;
   /* From memory, allocate only what the stream can fill. */
-  if (r->fd < 0 && (guint64) numel * sizeof (float) > r->mem_len - r->pos)
+  if ((guint64) numel * sizeof (float) > r->mem_len - r->pos)
     {
       r->problem = "the stream ends early";
       return FALSE;
     }
-  if (!(t = mir_tensor_new_uninitialized (ndim, shape, NULL)))
+  if (r->map != NULL && numel > 0 && (r->pos % MIR_TENSOR_ALIGN) == 0)
+    {
+      /* the values are aligned in the helper's memory file (the mapping
+       * starts at a page): used in place */
+      float *values = (float *) (void *) ((guint8 *) r->map->base + r->pos);
+
+      t = mir_tensor_new_wrapped (ndim, shape, values, (GDestroyNotify) h5_map_unref,
+                                  h5_map_ref (r->map), NULL);
+      if (t == NULL)
+        {
+          r->problem = "a tensor is too large";
+          return FALSE;
+        }
+      r->pos += (gsize) numel * sizeof (float);
+    }
+  else if (!(t = mir_tensor_new_uninitialized (ndim, shape, NULL)))
     {
       r->problem = "a tensor is too large";
       return FALSE;
     }
-  if (!rd (r, t->data, (gsize) t->numel * sizeof (float)))
+  else if (!rd (r, t->data, (gsize) t->numel * sizeof (float)))
     return FALSE;
   d = g_atomic_rc_box_new0 (Dataset);
   d->tensor = g_steal_pointer (&t);
@@ -480,6 +448,20 @@ parse_record (Reader *r, MirH5File *f, guint8 tag)
 
   if (tag == 'Z')
     return TRUE;
+  if (tag == 'P')
+    {
+      guint32 n;
+      guint8 zeros[MIR_H5_STREAM_ALIGN];
+
+      if (!rd_u32 (r, &n))
+        return FALSE;
+      if (n >= MIR_H5_STREAM_ALIGN)
+        {
+          r->problem = "a padding record is too long";
+          return FALSE;
+        }
+      return rd (r, zeros, n);
+    }
   if (tag == 'E')
     {
       if (f->fatal != NULL)
@@ -703,7 +685,6 @@ mir_h5_file_parse (const guint8 *data, gsize len, const char *display, GError **
 
   r.mem = data;
   r.mem_len = len;
-  r.fd = -1;
   return finish_parse (&r, display, FALSE, error);
 }
 
@@ -733,7 +714,6 @@ open_in_process (const char *path, const void *image, gsize size, const char *di
     }
   r.mem = out->data;
   r.mem_len = out->len;
-  r.fd = -1;
   return finish_parse (&r, display, path == NULL, error);
 }
 
@@ -789,30 +769,23 @@ timeout_seconds (guint64 file_size)
   return MIN (TIMEOUT_FLOOR + floor ((double) file_size / TIMEOUT_BYTES_PER_SECOND), 86400.0);
 }
 
-/* Starts the reader with @in_fd (or /dev/null) as stdin and pipes for
- * stdout and stderr, nothing else open.  posix_spawn, not fork: glibc's
- * posix_spawn runs no pthread_atfork handlers, and OpenBLAS' handler stops
- * its thread pool, which can hang a BLAS call running on another thread
- * (the GUI computes on workers while a model loads). */
+/* Starts the reader with @in_fd (or /dev/null) as stdin, @out_fd as stdout
+ * and a pipe for stderr, nothing else open.  posix_spawn, not fork:
+ * glibc's posix_spawn runs no pthread_atfork handlers, and OpenBLAS'
+ * handler stops its thread pool, which can hang a BLAS call running on
+ * another thread (the GUI computes on workers while a model loads). */
 static gboolean
-spawn_reader (const char *const *argv, int in_fd, GPid *pid, int *out_fd, int *err_fd,
+spawn_reader (const char *const *argv, int in_fd, int out_fd, GPid *pid, int *err_fd,
               int *spawn_errno)
 {
   posix_spawn_file_actions_t fa;
-  int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
+  int err_pipe[2] = { -1, -1 };
   pid_t child;
   int rc;
 
-  if (pipe2 (out_pipe, O_CLOEXEC) != 0 || pipe2 (err_pipe, O_CLOEXEC) != 0)
+  if (pipe2 (err_pipe, O_CLOEXEC) != 0)
     {
       *spawn_errno = errno;
-      for (int i = 0; i < 2; i++)
-        {
-          if (out_pipe[i] >= 0)
-            close (out_pipe[i]);
-          if (err_pipe[i] >= 0)
-            close (err_pipe[i]);
-        }
       return FALSE;
     }
   posix_spawn_file_actions_init (&fa);
@@ -820,22 +793,19 @@ spawn_reader (const char *const *argv, int in_fd, GPid *pid, int *out_fd, int *e
     posix_spawn_file_actions_adddup2 (&fa, in_fd, 0);
   else
     posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2 (&fa, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2 (&fa, out_fd, 1);
   posix_spawn_file_actions_adddup2 (&fa, err_pipe[1], 2);
   posix_spawn_file_actions_addclosefrom_np (&fa, 3);
   rc = posix_spawn (&child, argv[0], &fa, NULL, (char *const *) argv, environ);
   posix_spawn_file_actions_destroy (&fa);
-  close (out_pipe[1]);
   close (err_pipe[1]);
   if (rc != 0)
     {
       *spawn_errno = rc;
-      close (out_pipe[0]);
       close (err_pipe[0]);
       return FALSE;
     }
   *pid = child;
-  *out_fd = out_pipe[0];
   *err_fd = err_pipe[0];
   return TRUE;
 }
@@ -857,21 +827,22 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
   g_autofree char *reader = find_reader (error);
   g_autofree char *mem_arg = NULL;
   g_autofree char *cpu_arg = NULL;
+  g_autofree char *out_arg = NULL;
   g_autoptr(GString) err_text = g_string_new ("");
   g_autoptr(MirH5File) f = NULL;
-  g_autofree guint8 *buf = NULL;
   int spawn_errno = 0;
   double timeout;
   guint64 file_size = size;
   guint64 mem_limit;
-  const char *argv[6];
+  const char *argv[7];
   Reader r = { 0 };
   int in_fd = -1, out_fd = -1, err_fd = -1;
   int status = 0;
   GPid pid = 0;
+  gboolean timed_out = FALSE;
   gboolean late = FALSE;
-  gboolean killed = FALSE; /* because it sent garbage */
   gboolean ok;
+  struct stat ost;
 
   if (reader == NULL)
     return NULL;
@@ -918,40 +889,37 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
   mem_limit = ((guint64) 4 << 30) + 3 * MIN (file_size, (guint64) 64 << 30);
   mem_arg = g_strdup_printf ("--memory-limit=%" G_GUINT64_FORMAT, mem_limit);
   cpu_arg = g_strdup_printf ("--cpu-limit=%u", (guint) timeout + 5);
+  out_arg = g_strdup_printf ("--output-limit=%" G_GUINT64_FORMAT, (guint64) MAX_STREAM);
   argv[0] = reader;
   argv[1] = mem_arg;
   argv[2] = cpu_arg;
-  argv[3] = "--";
-  argv[4] = path != NULL ? path : "-";
-  argv[5] = NULL;
+  argv[3] = out_arg;
+  argv[4] = "--";
+  argv[5] = path != NULL ? path : "-";
+  argv[6] = NULL;
 
-  ok = spawn_reader (argv, in_fd, &pid, &out_fd, &err_fd, &spawn_errno);
+  /* The stream: a memory file the helper writes and this process maps. */
+  out_fd = memfd_create ("mirada-h5-stream", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  ok = out_fd >= 0 && spawn_reader (argv, in_fd, out_fd, &pid, &err_fd, &spawn_errno);
+  if (out_fd < 0)
+    spawn_errno = errno;
   if (in_fd >= 0)
     close (in_fd);
   if (!ok)
     {
+      if (out_fd >= 0)
+        close (out_fd);
       g_set_error (error, MIR_ERROR, MIR_ERROR_FAILED,
                    _("Cannot start Mirada's HDF5 reader '%s': %s"), reader,
                    g_strerror (spawn_errno));
       return NULL;
     }
-#ifdef F_SETPIPE_SZ
-  fcntl (out_fd, F_SETPIPE_SZ, 1 << 20);
-#endif
 
-  buf = g_malloc (READ_BUF);
-  r.fd = out_fd;
+  /* Waits for the helper to exit (it does after its last record), under
+   * the deadline, collecting its stderr. */
   r.err_fd = err_fd;
-  r.buf = buf;
   r.err_text = err_text;
   r.deadline = g_get_monotonic_time () + (gint64) (timeout * G_USEC_PER_SEC);
-  f = parse (&r, display, path == NULL);
-
-  /* Whatever happened, the child is done: it exits by itself after its
-   * last record (its stderr is read to the end), or is killed. */
-  close (out_fd);
-  if (f == NULL && !r.timed_out)
-    killed = kill (pid, SIGKILL) == 0;
   for (;;)
     {
       pid_t got = waitpid (pid, &status, WNOHANG);
@@ -961,8 +929,7 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
       if (g_get_monotonic_time () >= r.deadline)
         {
           kill (pid, SIGKILL);
-          r.timed_out = f == NULL;
-          late = f != NULL; /* all data came: only its exit hung */
+          timed_out = TRUE;
           while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
             ;
           break;
@@ -974,14 +941,59 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
             drain_stderr (&r);
         }
       else
-        g_usleep (2000);
+        g_usleep (1000);
     }
-  if (r.err_fd >= 0)
-    close (r.err_fd);
+  /* what is left, without waiting for a grandchild that might hold it */
+  while (r.err_fd >= 0)
+    {
+      struct pollfd p = { r.err_fd, POLLIN, 0 };
+      if (poll (&p, 1, 0) <= 0)
+        {
+          close (r.err_fd);
+          r.err_fd = -1;
+        }
+      else
+        drain_stderr (&r);
+    }
   g_spawn_close_pid (pid);
   pass_on_stderr (err_text);
 
-  if (r.timed_out || (WIFSIGNALED (status) && WTERMSIG (status) == SIGXCPU))
+  /* What it wrote, unless it crashed.  Sealed first: whatever process might
+   * still hold the memory file cannot shrink it under the mapping. */
+  if (timed_out || (WIFEXITED (status) && WEXITSTATUS (status) == 0))
+    {
+      MirH5Map *map = NULL;
+
+      if (fcntl (out_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0 ||
+          fstat (out_fd, &ost) != 0 || (guint64) ost.st_size > MAX_STREAM)
+        r.problem = "its memory file cannot be used";
+      else if (ost.st_size > 0)
+        {
+          void *base = mmap (NULL, (gsize) ost.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+                             out_fd, 0);
+          if (base == MAP_FAILED)
+            r.problem = "its memory file cannot be mapped";
+          else
+            {
+              map = g_atomic_rc_box_new0 (MirH5Map);
+              map->base = base;
+              map->len = (gsize) ost.st_size;
+            }
+        }
+      if (r.problem == NULL)
+        {
+          r.mem = map ? map->base : (const guint8 *) "";
+          r.mem_len = map ? map->len : 0;
+          r.map = map;
+          f = parse (&r, display, path == NULL);
+        }
+      if (map != NULL)
+        h5_map_unref (map);
+      late = timed_out && f != NULL; /* all data came: only its exit hung */
+    }
+  close (out_fd);
+
+  if ((timed_out && !late) || (WIFSIGNALED (status) && WTERMSIG (status) == SIGXCPU))
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                    _("The HDF5 library did not finish reading '%s' in %g s; the file is "
@@ -989,8 +1001,6 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
                    display, timeout);
       return NULL;
     }
-  if (killed && WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL)
-    status = 0; /* not a crash: reported as malformed data below */
   if (WIFSIGNALED (status) && !late)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,

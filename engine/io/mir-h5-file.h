@@ -25,9 +25,17 @@
  *   'D' str path, u32 ndim, ndim x i64, float32 data   a dataset
  *   'd' str path, ERR                             a dataset that cannot be read
  *   'L' str path, str target                      a second hard link to a dataset
+ *   'P' u32 n, n zero bytes                       padding (n < MIR_H5_STREAM_ALIGN)
  *   'E' ERR                                       the file cannot be opened at all
  *   'Z'                                           end
  * where str = u32 length + bytes, ERR = u32 kind, i64 arg, str doing, str detail.
+ *
+ * The helper writes the stream into a memory file (memfd) that Mirada maps
+ * when the helper is done, not into a pipe: libhdf5 reads each dataset
+ * straight into the memory file's pages, after a 'P' record that puts the
+ * values at a multiple of MIR_H5_STREAM_ALIGN bytes, and the loaded
+ * tensors use those pages in place (no copy of a 500 MB model through a
+ * pipe).
  */
 #pragma once
 
@@ -36,6 +44,9 @@
 G_BEGIN_DECLS
 
 #define MIR_H5_STREAM_MAGIC "MIRH5\0v1"
+/* Where the values of a 'D' record written by mir_h5_dump_to_fd() start
+ * (MIR_TENSOR_ALIGN). */
+#define MIR_H5_STREAM_ALIGN 64
 
 /* Kinds of the error records. */
 typedef enum
@@ -69,6 +80,14 @@ gboolean   mir_h5_dump               (const char  *path,
                                       gsize        image_len,
                                       MirH5Sink    sink,
                                       gpointer     user_data);
+
+/* The same stream written to @fd, a regular file (the helper's memory
+ * file) at its offset 0, the values of each dataset aligned and read in
+ * place (see above).  Returns FALSE when the file could not be written. */
+gboolean   mir_h5_dump_to_fd         (const char  *path,
+                                      const void  *image,
+                                      gsize        image_len,
+                                      int          fd);
 
 /* Reads the HDF5 file @path through the helper process.  @display names the
  * file in messages. */

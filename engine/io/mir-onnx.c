@@ -35,12 +35,15 @@
  */
 #define G_LOG_DOMAIN "mir-onnx"
 
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 #include <inttypes.h>
+#include <unistd.h>
 #include <glib/gi18n-lib.h>
 
 #include "mir-file.h"
+#include "mir-onnx-walk.h"
 #include "onnx.pb-c.h"
 
 #include "mir-onnx.h"
@@ -68,6 +71,8 @@ typedef struct
   const char *display;
   const Onnx__NodeProto *node; /* the node being converted (messages) */
   const char *node_name;
+  int fd;                /* the file, for the raw_data left in it */
+  GHashTable *deferred;  /* TensorProto -> MirOnnxDeferred: raw_data left in the file */
 } Ctx;
 
 /* ------------------------------------------------------------------ */
@@ -171,102 +176,182 @@ tensor_numel (const Onnx__TensorProto *t)
   return n;
 }
 
-/* A float (or double) constant as a flat array of @n_out floats. */
-static float *
-tensor_floats (Ctx *c, const Onnx__TensorProto *t, gsize *n_out, GError **error)
+/* The number of values of the float (or double) constant @t once its data
+ * are known to be there, or -1 with @error.  The data must be there before
+ * memory is taken for them: a shape in the file alone (a Gemm "of 16 GiB"
+ * with no data) must not allocate. */
+static gint64
+tensor_floats_check (Ctx *c, const Onnx__TensorProto *t, GError **error)
 {
   gint64 n = tensor_numel (t);
-  float *out;
+  gsize width, have;
 
   if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
     {
       unsupported (c, error, _("its weights are stored in an external data file; save the model "
                                "with the weights inside the .onnx file"));
-      return NULL;
+      return -1;
     }
   if (n < 0)
     {
       node_error (c, error, MIR_ERROR_LIMIT, _("a constant is larger than Mirada accepts"));
-      return NULL;
+      return -1;
     }
-  /* the data must be there before memory is taken for it: a shape in the
-   * file alone (a Gemm "of 16 GiB" with no data) must not allocate */
-  if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ||
-      t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE)
+  if (t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT &&
+      t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE)
     {
-      gsize width = t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ? 4 : 8;
-      gsize have = t->has_raw_data ? t->raw_data.len / width
-                   : width == 4 ? t->n_float_data : t->n_double_data;
-
-      if ((t->has_raw_data && t->raw_data.len % width != 0) || have != (gsize) n)
-        {
-          node_error (c, error, MIR_ERROR_FORMAT,
-                      _("a constant's data does not match its shape: the file is damaged"));
-          return NULL;
-        }
+      unsupported (c, error, _("a constant it uses is not float32 or float64"));
+      return -1;
     }
+  width = t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ? 4 : 8;
+  have = t->has_raw_data ? t->raw_data.len / width
+         : width == 4 ? t->n_float_data : t->n_double_data;
+  if ((t->has_raw_data && t->raw_data.len % width != 0) || have != (gsize) n)
+    {
+      node_error (c, error, MIR_ERROR_FORMAT,
+                  _("a constant's data does not match its shape: the file is damaged"));
+      return -1;
+    }
+  return n;
+}
+
+/* Reads @len bytes at @offset of the ONNX file into @dst. */
+static gboolean
+read_deferred (Ctx *c, guint64 offset, void *dst, gsize len, GError **error)
+{
+  guint8 *p = dst;
+
+  while (len > 0)
+    {
+      gssize got = pread (c->fd, p, MIN (len, (gsize) 1 << 30), (off_t) offset);
+
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got < 0)
+        {
+          int saved = errno;
+          g_set_error (error, MIR_ERROR, MIR_ERROR_IO, _("Cannot read '%s': %s"), c->display,
+                       g_strerror (saved));
+          return FALSE;
+        }
+      if (got == 0)
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                       _("'%s' is not a valid ONNX model: it is truncated or damaged"),
+                       c->display);
+          return FALSE;
+        }
+      p += got;
+      len -= (gsize) got;
+      offset += (guint64) got;
+    }
+  return TRUE;
+}
+
+/* Values [@first, @first + @count) of the constant @t, which
+ * tensor_floats_check() accepted, as floats into @dst.  A raw_data the
+ * loader left in the file (mir-onnx-walk.h) is read from there into @dst
+ * directly. */
+static gboolean
+tensor_floats_range (Ctx *c, const Onnx__TensorProto *t, gsize first, gsize count, float *dst,
+                     GError **error)
+{
+  gboolean is_float = t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+  gsize width = is_float ? 4 : 8;
+  gpointer in_file = c->deferred ? g_hash_table_lookup (c->deferred, t) : NULL;
+
+  if (in_file != NULL)
+    {
+      guint64 offset = ((const MirOnnxDeferred *) in_file)->offset + (guint64) first * width;
+
+      if (is_float)
+        {
+          if (!read_deferred (c, offset, dst, count * 4, error))
+            return FALSE;
+#if G_BYTE_ORDER != G_LITTLE_ENDIAN
+          for (gsize i = 0; i < count; i++)
+            {
+              guint32 bits;
+              memcpy (&bits, &dst[i], 4);
+              bits = GUINT32_FROM_LE (bits);
+              memcpy (&dst[i], &bits, 4);
+            }
+#endif
+        }
+      else
+        {
+          double buf[4096];
+
+          for (gsize done = 0; done < count;)
+            {
+              gsize take = MIN (count - done, G_N_ELEMENTS (buf));
+              if (!read_deferred (c, offset + done * 8, buf, take * 8, error))
+                return FALSE;
+              for (gsize i = 0; i < take; i++)
+                {
+                  guint64 bits;
+                  double d;
+                  memcpy (&bits, &buf[i], 8);
+                  bits = GUINT64_FROM_LE (bits);
+                  memcpy (&d, &bits, 8);
+                  dst[done + i] = (float) d;
+                }
+              done += take;
+            }
+        }
+      return TRUE;
+    }
+  if (is_float)
+    {
+      if (t->has_raw_data)
+        for (gsize i = 0; i < count; i++)
+          {
+            guint32 bits;
+            memcpy (&bits, t->raw_data.data + 4 * (first + i), 4);
+            bits = GUINT32_FROM_LE (bits);
+            memcpy (&dst[i], &bits, 4);
+          }
+      else
+        memcpy (dst, t->float_data + first, count * sizeof (float));
+    }
+  else
+    {
+      if (t->has_raw_data)
+        for (gsize i = 0; i < count; i++)
+          {
+            guint64 bits;
+            double d;
+            memcpy (&bits, t->raw_data.data + 8 * (first + i), 8);
+            bits = GUINT64_FROM_LE (bits);
+            memcpy (&d, &bits, 8);
+            dst[i] = (float) d;
+          }
+      else
+        for (gsize i = 0; i < count; i++)
+          dst[i] = (float) t->double_data[first + i];
+    }
+  return TRUE;
+}
+
+/* A float (or double) constant as a flat array of @n_out floats. */
+static float *
+tensor_floats (Ctx *c, const Onnx__TensorProto *t, gsize *n_out, GError **error)
+{
+  gint64 n = tensor_floats_check (c, t, error);
+  g_autofree float *out = NULL;
+
+  if (n < 0)
+    return NULL;
   out = g_try_new0 (float, MAX (n, 1));
   if (out == NULL)
     {
       node_error (c, error, MIR_ERROR_LIMIT, _("a constant is larger than Mirada accepts"));
       return NULL;
     }
-  if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
-    {
-      if (t->has_raw_data)
-        {
-          if (t->raw_data.len != (gsize) n * 4)
-            goto bad_size;
-          for (gint64 i = 0; i < n; i++)
-            {
-              guint32 bits;
-              memcpy (&bits, t->raw_data.data + 4 * i, 4);
-              bits = GUINT32_FROM_LE (bits);
-              memcpy (&out[i], &bits, 4);
-            }
-        }
-      else
-        {
-          if (t->n_float_data != (gsize) n)
-            goto bad_size;
-          memcpy (out, t->float_data, (gsize) n * sizeof (float));
-        }
-    }
-  else if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE)
-    {
-      if (t->has_raw_data)
-        {
-          if (t->raw_data.len != (gsize) n * 8)
-            goto bad_size;
-          for (gint64 i = 0; i < n; i++)
-            {
-              double d;
-              memcpy (&d, t->raw_data.data + 8 * i, 8);
-              out[i] = (float) d;
-            }
-        }
-      else
-        {
-          if (t->n_double_data != (gsize) n)
-            goto bad_size;
-          for (gint64 i = 0; i < n; i++)
-            out[i] = (float) t->double_data[i];
-        }
-    }
-  else
-    {
-      g_free (out);
-      unsupported (c, error, _("a constant it uses is not float32 or float64"));
-      return NULL;
-    }
+  if (!tensor_floats_range (c, t, 0, (gsize) n, out, error))
+    return NULL;
   *n_out = (gsize) n;
-  return out;
-
-bad_size:
-  g_free (out);
-  node_error (c, error, MIR_ERROR_FORMAT,
-              _("a constant's data does not match its shape: the file is damaged"));
-  return NULL;
+  return g_steal_pointer (&out);
 }
 
 /* An int64 (or int32) constant. */
@@ -275,6 +360,9 @@ tensor_ints (Ctx *c, const Onnx__TensorProto *t, gsize *n_out, GError **error)
 {
   gint64 n = tensor_numel (t);
   gint64 *out;
+  const MirOnnxDeferred *in_file;
+  const guint8 *raw = t->raw_data.data;
+  guint8 file_raw[64 * 8];
 
   if (n < 0 || n > 64)
     {
@@ -282,6 +370,18 @@ tensor_ints (Ctx *c, const Onnx__TensorProto *t, gsize *n_out, GError **error)
       return NULL;
     }
   out = g_new0 (gint64, MAX (n, 1));
+  /* a raw_data left in the file (tests leave even small ones there) */
+  if (t->has_raw_data && c->deferred && (in_file = g_hash_table_lookup (c->deferred, t)))
+    {
+      if (t->raw_data.len > sizeof file_raw)
+        goto bad;
+      if (!read_deferred (c, in_file->offset, file_raw, t->raw_data.len, error))
+        {
+          g_free (out);
+          return NULL;
+        }
+      raw = file_raw;
+    }
   if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64)
     {
       if (t->has_raw_data ? t->raw_data.len != (gsize) n * 8 : t->n_int64_data != (gsize) n)
@@ -291,7 +391,7 @@ tensor_ints (Ctx *c, const Onnx__TensorProto *t, gsize *n_out, GError **error)
           if (t->has_raw_data)
             {
               guint64 v;
-              memcpy (&v, t->raw_data.data + 8 * i, 8);
+              memcpy (&v, raw + 8 * i, 8);
               out[i] = (gint64) GUINT64_FROM_LE (v);
             }
           else
@@ -307,7 +407,7 @@ tensor_ints (Ctx *c, const Onnx__TensorProto *t, gsize *n_out, GError **error)
           if (t->has_raw_data)
             {
               guint32 v;
-              memcpy (&v, t->raw_data.data + 4 * i, 4);
+              memcpy (&v, raw + 4 * i, 4);
               out[i] = (gint32) GUINT32_FROM_LE (v);
             }
           else
@@ -773,12 +873,50 @@ op_conv (Ctx *c, GError **error)
 
 /* Dense from a (K, N) matrix given as kernel[k * N + n]; fixes the row order
  * after a Flatten of an NCHW map. */
+/* Puts the rows of @kernel (@K x @N) of a Gemm after a Flatten of an NCHW
+ * map, in C, H, W order, into the engine's H, W, C order, in place: row d
+ * takes row src(d), following each cycle of the permutation with one row
+ * kept aside. */
+static void
+permute_rows_hwc (float *kernel, gint64 H, gint64 W, gint64 C, gint64 N)
+{
+  gint64 K = H * W * C;
+  g_autofree guint8 *done = g_new0 (guint8, K);
+  g_autofree float *keep = g_new (float, N);
+  gsize row = (gsize) N * sizeof (float);
+
+  for (gint64 d0 = 0; d0 < K; d0++)
+    {
+      gint64 d = d0;
+
+      if (done[d0])
+        continue;
+      memcpy (keep, &kernel[d0 * N], row);
+      for (;;)
+        {
+          gint64 ci = d % C, hw = d / C;
+          gint64 src = (ci * H + hw / W) * W + hw % W;
+
+          done[d] = 1;
+          if (src == d0)
+            {
+              memcpy (&kernel[d * N], keep, row);
+              break;
+            }
+          memcpy (&kernel[d * N], &kernel[src * N], row);
+          d = src;
+        }
+    }
+}
+
+/* A Dense of @kernel (transfer full: (K, N), rows in ONNX order; it becomes
+ * the layer's weight without a copy) and @bias (or zeros). */
 static gboolean
-make_dense (Ctx *c, Value *x, const float *kernel, gint64 K, gint64 N, const float *bias,
+make_dense (Ctx *c, Value *x, MirTensor *kernel_owned, gint64 K, gint64 N, const float *bias,
             MirLayer **layer_out, GError **error)
 {
+  g_autoptr(MirTensor) kernel = kernel_owned;
   const MirShape *s = shape_of (c, x);
-  g_autofree float *kk = NULL;
   g_autofree float *zeros = NULL;
   JsonObject *cfg;
   MirLayer *layer;
@@ -794,18 +932,8 @@ make_dense (Ctx *c, Value *x, const float *kernel, gint64 K, gint64 N, const flo
                                             K, s->dim[1]);
       return node_error (c, error, MIR_ERROR_SHAPE, d);
     }
-  kk = g_new (float, K * N);
   if (x->flat[0] > 0)
-    {
-      gint64 H = x->flat[0], W = x->flat[1], C = x->flat[2];
-      for (gint64 h = 0; h < H; h++)
-        for (gint64 w = 0; w < W; w++)
-          for (gint64 ci = 0; ci < C; ci++)
-            memcpy (&kk[((h * W + w) * C + ci) * N], &kernel[((ci * H + h) * W + w) * N],
-                    (gsize) N * sizeof (float));
-    }
-  else
-    memcpy (kk, kernel, (gsize) (K * N) * sizeof (float));
+    permute_rows_hwc (kernel->data, x->flat[0], x->flat[1], x->flat[2], N);
   cfg = json_object_new ();
   json_object_set_int_member (cfg, "units", N);
   json_object_set_string_member (cfg, "activation", "linear");
@@ -814,7 +942,7 @@ make_dense (Ctx *c, Value *x, const float *kernel, gint64 K, gint64 N, const flo
     return FALSE;
   if (bias == NULL)
     bias = zeros = g_new0 (float, N);
-  if (!set_weight (c, layer, 0, kk, (gsize) (K * N), error) ||
+  if (!mir_layer_set_weight (layer, 0, kernel, error) ||
       !set_weight (c, layer, 1, bias, (gsize) N, error))
     return FALSE;
   set_output (c, 0, idx);
@@ -823,17 +951,63 @@ make_dense (Ctx *c, Value *x, const float *kernel, gint64 K, gint64 N, const flo
   return TRUE;
 }
 
+/* The (K, N) kernel of a Gemm or MatMul from the constant @B: B itself, or
+ * with @trans B^T (B is N x K), times @alpha.  Read in blocks of B's rows
+ * straight from the file when its data are there (tensor_floats_range()),
+ * so a 400 MB fully-connected weight is held once. */
+static MirTensor *
+dense_kernel (Ctx *c, const Onnx__TensorProto *B, gint64 K, gint64 N, gboolean trans,
+              double alpha, GError **error)
+{
+  gint64 shape[2] = { K, N };
+  g_autoptr(MirTensor) kernel = NULL;
+  g_autofree float *buf = NULL;
+  gint64 rows;
+
+  if (tensor_floats_check (c, B, error) < 0)
+    return NULL;
+  if (!(kernel = mir_tensor_new_uninitialized (2, shape, NULL)))
+    {
+      node_error (c, error, MIR_ERROR_LIMIT, _("a constant is larger than Mirada accepts"));
+      return NULL;
+    }
+  if (kernel->numel == 0)
+    return g_steal_pointer (&kernel);
+  if (!trans)
+    {
+      if (!tensor_floats_range (c, B, 0, (gsize) (K * N), kernel->data, error))
+        return NULL;
+      if (alpha != 1.0)
+        for (gsize i = 0; i < kernel->numel; i++)
+          kernel->data[i] = (float) (alpha * kernel->data[i]);
+      return g_steal_pointer (&kernel);
+    }
+  /* B^T: blocks of about 1 MiB of B's rows (n), scattered into columns */
+  rows = CLAMP (((gint64) 1 << 18) / MAX (K, 1), 1, MAX (N, 1));
+  buf = g_new (float, rows * K);
+  for (gint64 n0 = 0; n0 < N; n0 += rows)
+    {
+      gint64 nr = MIN (rows, N - n0);
+
+      if (!tensor_floats_range (c, B, (gsize) (n0 * K), (gsize) (nr * K), buf, error))
+        return NULL;
+      for (gint64 k = 0; k < K; k++)
+        for (gint64 j = 0; j < nr; j++)
+          kernel->data[k * N + n0 + j] = (float) (alpha * buf[j * K + k]);
+    }
+  return g_steal_pointer (&kernel);
+}
+
 static gboolean
 op_gemm (Ctx *c, GError **error)
 {
   Value *x = tensor_input_raw (c, 0, error);
   const Onnx__TensorProto *B, *Cc = NULL;
-  g_autofree float *bd = NULL;
   g_autofree float *cd = NULL;
-  g_autofree float *kernel = NULL;
   g_autofree float *bias = NULL;
+  g_autoptr(MirTensor) kernel = NULL;
   gint64 K, N;
-  gsize nb = 0, nc = 0;
+  gsize nc = 0;
   double alpha = attr_float (c->node, "alpha", 1.0), beta = attr_float (c->node, "beta", 1.0);
   gboolean transB = attr_int (c->node, "transB", 0) != 0;
 
@@ -847,13 +1021,9 @@ op_gemm (Ctx *c, GError **error)
     return node_error (c, error, MIR_ERROR_FORMAT, _("its weight is not a matrix"));
   K = transB ? B->dims[1] : B->dims[0];
   N = transB ? B->dims[0] : B->dims[1];
-  if (!(bd = tensor_floats (c, B, &nb, error)))
+  if (!(kernel = dense_kernel (c, B, K, N, transB, alpha, error)))
     return FALSE;
-  kernel = g_new (float, K * N);
-  for (gint64 k = 0; k < K; k++)
-    for (gint64 n = 0; n < N; n++)
-      kernel[k * N + n] = (float) (alpha * (transB ? bd[n * K + k] : bd[k * N + n]));
-  bias = g_new0 (float, N);
+  bias = g_new0 (float, MAX (N, 1));
   if (Cc != NULL)
     {
       if (!(cd = tensor_floats (c, Cc, &nc, error)))
@@ -863,7 +1033,7 @@ op_gemm (Ctx *c, GError **error)
       for (gint64 n = 0; n < N; n++)
         bias[n] = (float) (beta * cd[nc == 1 ? 0 : n]);
     }
-  return make_dense (c, x, kernel, K, N, bias, NULL, error);
+  return make_dense (c, x, g_steal_pointer (&kernel), K, N, bias, NULL, error);
 }
 
 static gboolean
@@ -872,17 +1042,16 @@ op_matmul (Ctx *c, GError **error)
   Value *x = tensor_input_raw (c, 0, error);
   Value *out;
   const Onnx__TensorProto *B;
-  g_autofree float *bd = NULL;
+  MirTensor *kernel;
   MirLayer *layer = NULL;
-  gsize nb;
 
   if (x == NULL || !(B = const_input (c, 1, FALSE, error)))
     return FALSE;
   if (B->n_dims != 2)
     return unsupported (c, error, _("its second input is not a constant matrix"));
-  if (!(bd = tensor_floats (c, B, &nb, error)))
+  if (!(kernel = dense_kernel (c, B, B->dims[0], B->dims[1], FALSE, 1.0, error)))
     return FALSE;
-  if (!make_dense (c, x, bd, B->dims[0], B->dims[1], NULL, &layer, error))
+  if (!make_dense (c, x, kernel, B->dims[0], B->dims[1], NULL, &layer, error))
     return FALSE;
   /* (a MatMul without a named output has no Add to fold a bias into) */
   if (c->node->n_output > 0 && (out = g_hash_table_lookup (c->values, c->node->output[0])))
@@ -1732,6 +1901,53 @@ add_graph_input (Ctx *c, const Onnx__ValueInfoProto *vi, GError **error)
   return TRUE;
 }
 
+/* Gives the initializers whose raw_data the walker left in the file their
+ * length back (the data stay NULL: tensor_floats_range() reads them from
+ * c->fd).  FALSE when the skeleton does not have those initializers. */
+static gboolean
+attach_deferred (Ctx *c, Onnx__ModelProto *mp, GArray *deferred)
+{
+  Onnx__GraphProto *g = mp->graph;
+
+  if (deferred == NULL || deferred->len == 0)
+    return TRUE;
+  c->deferred = g_hash_table_new (g_direct_hash, g_direct_equal);
+  for (guint i = 0; i < deferred->len; i++)
+    {
+      const MirOnnxDeferred *d = &g_array_index (deferred, MirOnnxDeferred, i);
+      Onnx__TensorProto *t;
+
+      if (g == NULL || d->initializer >= g->n_initializer || d->length > G_MAXSIZE)
+        return FALSE;
+      t = g->initializer[d->initializer];
+      if (t->has_raw_data || t->raw_data.data != NULL)
+        return FALSE;
+      t->has_raw_data = TRUE;
+      t->raw_data.len = (gsize) d->length;
+      g_hash_table_insert (c->deferred, t, (gpointer) d);
+    }
+  return TRUE;
+}
+
+/* Undoes attach_deferred() before protobuf-c frees the message. */
+static void
+detach_deferred (Ctx *c, Onnx__ModelProto *mp, GArray *deferred)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  if (mp == NULL || deferred == NULL || c->deferred == NULL)
+    return;
+  g_hash_table_iter_init (&iter, c->deferred);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      Onnx__TensorProto *t = key;
+      t->has_raw_data = FALSE;
+      t->raw_data.len = 0;
+      t->raw_data.data = NULL;
+    }
+}
+
 MirModel *
 mir_onnx_load (const char *path, GError **error)
 {
@@ -1741,21 +1957,37 @@ mir_onnx_load (const char *path, GError **error)
   g_autoptr(GHashTable) values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr(GHashTable) names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GArray) outs = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr(GByteArray) skeleton = NULL;
+  g_autoptr(GArray) deferred = NULL;
   Onnx__ModelProto *mp;
   Onnx__GraphProto *g;
   Ctx c = { 0 };
+  guint64 size = 0;
   gsize len;
   gint64 opset = -1;
   gboolean ok = FALSE;
 
-  if (!(data = mir_file_read (path, MAX_FILE_BYTES, _("ONNX files"), &len, error)))
+  /* The large raw_data stay in the file until their weights are made
+   * (mir-onnx-walk.h); a file the walker does not follow is read whole. */
+  if ((c.fd = mir_file_open (path, MAX_FILE_BYTES, _("ONNX files"), &size, error)) < 0)
     return NULL;
-  mp = onnx__model_proto__unpack (NULL, len, (const uint8_t *) data);
-  if (mp == NULL)
+  if (mir_onnx_walk (c.fd, size, &skeleton, &deferred))
+    mp = onnx__model_proto__unpack (NULL, skeleton->len, skeleton->data);
+  else
+    {
+      g_clear_pointer (&deferred, g_array_unref);
+      close (c.fd);
+      c.fd = -1;
+      if (!(data = mir_file_read (path, MAX_FILE_BYTES, _("ONNX files"), &len, error)))
+        return NULL;
+      mp = onnx__model_proto__unpack (NULL, len, (const uint8_t *) data);
+    }
+  g_clear_pointer (&skeleton, g_byte_array_unref);
+  if (mp == NULL || !attach_deferred (&c, mp, deferred))
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
                    _("'%s' is not a valid ONNX model: it is truncated or damaged"), display);
-      return NULL;
+      goto out;
     }
   g = mp->graph;
   for (gsize i = 0; i < mp->n_opset_import; i++)
@@ -1852,6 +2084,11 @@ mir_onnx_load (const char *path, GError **error)
   ok = TRUE;
 
 out:
-  onnx__model_proto__free_unpacked (mp, NULL);
+  detach_deferred (&c, mp, deferred);
+  if (mp != NULL)
+    onnx__model_proto__free_unpacked (mp, NULL);
+  if (c.fd >= 0)
+    close (c.fd);
+  g_clear_pointer (&c.deferred, g_hash_table_unref);
   return ok ? g_steal_pointer (&model) : NULL;
 }
