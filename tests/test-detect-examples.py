@@ -138,7 +138,7 @@ def reference_boxes(g, examples, rule, threshold):
 
 
 def got_boxes(out):
-    return [(b["window"], b["class"], b["prob"]) for b in json.loads(out)["boxes"]]
+    return [(b["window"], b["class"], b["probability"]) for b in json.loads(out)["objects"]]
 
 
 def same_boxes(a, b):
@@ -151,7 +151,7 @@ def same_boxes(a, b):
 
 def false_boxes(boxes, truth):
     used, false = set(), []
-    for b in sorted(boxes, key=lambda b: -b["prob"]):
+    for b in sorted(boxes, key=lambda b: -b["probability"]):
         match = None
         for i, t in enumerate(truth):
             if i not in used and t["class"] == b["class"] and iou(b["box"], t["box"]) >= 0.5:
@@ -252,9 +252,9 @@ with tempfile.TemporaryDirectory() as tmp:
         args = sum((["--add-background", "%g,%g" % c] for c in clicks), [])
         rc, out, err = run("detect", "--grid", grid_path, "--json", "--truth", TRUTH,
                            *setting, *args)
-        res = json.loads(out) if rc == 0 else {"boxes": [], "evaluation": {"f1": 0}}
+        res = json.loads(out) if rc == 0 else {"objects": [], "evaluation": {"f1": 0}}
         f1.append(res["evaluation"]["f1"])
-        for b in false_boxes(res["boxes"], truth):
+        for b in false_boxes(res["objects"], truth):
             x, y, w, h = b["box"]
             if all(iou(b["box"], t["box"]) < 0.2 for t in truth):
                 clicks.append((x + w / 2, y + h / 2))

@@ -63,7 +63,7 @@ def false_boxes(boxes, truth, any_class=False):
     """Boxes matching no true box of their class (greedy by probability, IoU >= 0.5)."""
     used = set()
     false = []
-    for b in sorted(boxes, key=lambda b: -b["prob"]):
+    for b in sorted(boxes, key=lambda b: -b["probability"]):
         best, best_iou = None, 0.5
         for i, t in enumerate(truth):
             if i in used or (not any_class and t["class"].lower() != b["class"].lower()):
@@ -114,12 +114,12 @@ def evaluate(grid, image, truth_path, truth, setting, k, stride):
     clicks = []
     res = detect(grid, image, truth_path, setting, clicks)
     for _ in range(k):
-        click = background_click(res["boxes"], truth, stride)
+        click = background_click(res["objects"], truth, stride)
         if click is None:
             break
         clicks.append(click)
         res = detect(grid, image, truth_path, setting, clicks)
-    res["evaluation"]["any_f1"] = any_class_f1(res["boxes"], truth)
+    res["evaluation"]["any_f1"] = any_class_f1(res["objects"], truth)
     return res["evaluation"], clicks
 
 
