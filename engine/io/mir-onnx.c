@@ -2342,11 +2342,13 @@ sole_consumer (Ctx *c, const char *name, const char *op)
 static const Onnx__TensorProto *
 peek_const (Ctx *c, const char *name)
 {
-  Value *v = g_hash_table_lookup (c->values, name);
+  Value *v;
   const Onnx__NodeProto *p;
   const Onnx__AttributeProto *a;
 
-  if (v != NULL)
+  if (name == NULL)
+    return NULL;
+  if ((v = g_hash_table_lookup (c->values, name)) != NULL)
     return v->constant;
   p = g_hash_table_lookup (c->producers, name);
   if (p == NULL || g_strcmp0 (p->op_type, "Constant") != 0 || (a = attr (p, "value")) == NULL)
@@ -2410,7 +2412,7 @@ static gboolean
 fuse_gelu (Ctx *c, gboolean *done, GError **error)
 {
   const Onnx__NodeProto *div = c->node, *erf, *add, *mul, *half;
-  const char *x = div->input[0], *o;
+  const char *x = div->n_input > 0 ? div->input[0] : NULL, *o;
   JsonObject *cfg;
   Value *xv, *out;
   guint in, ord[MIR_MAX_DIMS];
@@ -2625,9 +2627,11 @@ op_sum (Ctx *c, GError **error)
 static gboolean
 op_concat_any (Ctx *c, GError **error)
 {
-  Value *v = c->node->n_input > 0 ? lookup (c, 0, error) : NULL;
+  Value *v = lookup (c, 0, error);
 
-  if (v != NULL && v->node < 0)
+  if (v == NULL)
+    return FALSE;
+  if (v->node < 0)
     return fold_concat (c, error);
   return op_concat (c, error);
 }
