@@ -31,7 +31,22 @@
  *   Pad (constant 0, spatial)               -> ZeroPadding2D
  *   Identity, Dropout                       -> nothing (the value is passed on)
  *   Constant                                -> a constant for the ops above
- * Anything else is refused with the operator's name and the model's opset.
+ *   Sub, Div by a constant                  -> Rescaling; Sub of two maps -> Subtract
+ *   Slice, Split (step 1, not the batch)    -> Slice (one per output)
+ *   LayerNormalization (last axis)          -> LayerNormalization
+ *   MatMul on a rank-4 value                -> Dense on the engine's last axis,
+ *        which then holds ONNX's last axis (ConvNeXt's Linear after its Permute)
+ *   Shape, Gather, Unsqueeze, Squeeze, Cast, Concat, Slice, Add/Sub/Mul/Div
+ *        on integer constants               -> folded into constants while loading
+ *   torch's GELU (x / sqrt 2 -> Erf -> + 1 -> * x -> * 0.5) -> Activation("gelu")
+ *   torch's LayerNorm before opset 17 (ReduceMean, Sub, Pow, ReduceMean, Add,
+ *        Sqrt, Div [, Mul, Add])        -> LayerNormalization
+ *        (each pattern only when every step is the sole reader of the one before)
+ * Each value records which ONNX axis each engine axis holds (Value.order), so
+ * a Transpose adds no layer; ops that need the default layout get a Permute.
+ * Dispatch is op_table[] (sorted; its names make the "not supported"
+ * message); anything else is refused with the operator's name and the
+ * model's opset, and an operator newer than the declared opset by name too.
  */
 #define G_LOG_DOMAIN "mir-onnx"
 
