@@ -1105,13 +1105,14 @@ op_binary (Ctx *c, BinOp op, GError **error)
   if (a->node >= 0 && b->node >= 0)
     {
       guint in[2], ob[MIR_MAX_DIMS];
+      guint r = shape_of (c, a)->ndim;
 
       if (op == BIN_DIV)
         return unsupported (c, error, _("Mirada divides by constants only (and runs the "
                                         "division of LayerNormalization as one layer)"));
       value_order (c, a, o);
       value_order (c, b, ob);
-      if (shape_of (c, a)->ndim != shape_of (c, b)->ndim || memcmp (o, ob, sizeof o) != 0)
+      if (r != shape_of (c, b)->ndim || memcmp (o, ob, r * sizeof (guint)) != 0)
         {
           if (!(a = canonical (c, a, error)) || !(b = canonical (c, b, error)))
             return FALSE;
@@ -1131,11 +1132,14 @@ op_binary (Ctx *c, BinOp op, GError **error)
   k = const_first ? a->constant : b->constant;
   value_order (c, x, o);
 
-  /* MatMul + Add: the bias of the Dense just made. */
+  /* MatMul + Add: the bias of the Dense just made (when the Add is the
+   * MatMul's only reader: the Dense's output changes) */
   if (op == BIN_ADD && x->matmul != NULL)
     {
       const MirShape *s = shape_of (c, x);
-      gboolean vec = tensor_numel (k) == s->dim[s->ndim - 1] && k->n_dims >= 1;
+      GPtrArray *uses = g_hash_table_lookup (c->consumers, c->node->input[const_first ? 1 : 0]);
+      gboolean vec = tensor_numel (k) == s->dim[s->ndim - 1] && k->n_dims >= 1 &&
+                     uses != NULL && uses->len == 1;
 
       for (gsize i = 0; vec && i + 1 < k->n_dims; i++)
         vec = k->dims[i] == 1;

@@ -52,6 +52,17 @@ ln_configure (MirLayer *layer, JsonObject *config, GError **error)
       !mir_config_get_bool (config, "center", TRUE, &self->center, error) ||
       !mir_config_get_bool (config, "scale", TRUE, &self->scale, error))
     return FALSE;
+  {
+    gboolean rms = FALSE;
+    if (!mir_config_get_bool (config, "rms_scaling", FALSE, &rms, error))
+      return FALSE;
+    if (rms)
+      {
+        g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                     _("RMS scaling (rms_scaling) is not supported"));
+        return FALSE;
+      }
+  }
   if (!(self->epsilon > 0) || !isfinite (self->epsilon))
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
