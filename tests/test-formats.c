@@ -609,6 +609,10 @@ test_onnx_op_table (void)
       if (!strstr (e1->message, word) && !strstr (e1->message, last))
         g_error ("the unsupported-operator message does not list %s: %s", ops[i], e1->message);
     }
+  {
+    g_autofree char *old = data_path ("onnx", "old_softmax11.onnx");
+    expect_error (old, "before opset 13");
+  }
   m2 = mir_model_load (p2, &e2);
   g_assert_null (m2);
   g_assert_nonnull (strstr (e2->message, "from opset 17"));

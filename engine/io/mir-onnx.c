@@ -1459,6 +1459,9 @@ op_batchnorm (Ctx *c, GError **error)
     return FALSE;
   if (attr_int (c->node, "training_mode", 0))
     return unsupported (c, error, _("it is exported in training mode; export with model.eval()"));
+  if (c->opset < 9 && attr_int (c->node, "spatial", 1) == 0)
+    return unsupported (c, error, _("spatial=0 (statistics per position, before opset 9) is "
+                                    "not supported"));
   cfg = json_object_new ();
   json_object_set_int_member (cfg, "axis", -1);
   json_object_set_double_member (cfg, "epsilon", attr_float (c->node, "epsilon", 1e-5));
@@ -1796,6 +1799,10 @@ op_softmax (Ctx *c, GError **error)
   if (axis != 1 || (rank != 2 && rank != 4))
     return unsupported (c, error, _("Mirada runs Softmax over the classes or channels (axis 1) "
                                     "only"));
+  /* before opset 13, axis 1 of an N, C, H, W map means over C, H and W together */
+  if (c->opset < 13 && rank == 4 && shape_of (c, x)->dim[1] * shape_of (c, x)->dim[2] != 1)
+    return unsupported (c, error, _("before opset 13 its Softmax runs over channels, height "
+                                    "and width together, which Mirada does not run"));
   cfg = json_object_new ();
   json_object_set_int_member (cfg, "axis", -1);
   return simple (c, "Softmax", cfg, TRUE, error);

@@ -313,6 +313,22 @@ class ChannelSplit(nn.Module):
         return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
 
+def old_softmax_onnx(path):
+    """Softmax over axis 1 of an N, C, H, W map at opset 11: ONNX then means
+    over C, H and W together; Mirada must refuse it by name."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph(
+        [helper.make_node("Softmax", ["input"], ["output"], name="sm", axis=1)], "old_softmax",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 4, 4])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 4, 4])])
+    m = helper.make_model(g, producer_name="mirada-tests",
+                          opset_imports=[helper.make_opsetid("", 11)])
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
 def randomize_bn(model, gen):
     for m in model.modules():
         if isinstance(m, nn.LayerNorm):
@@ -329,6 +345,7 @@ def randomize_bn(model, gen):
 
 def main(out):
     os.makedirs(out, exist_ok=True)
+    old_softmax_onnx(os.path.join(out, "old_softmax11.onnx"))
     for seed, (name, cls, hw, opset) in enumerate([("small_cnn", SmallCNN, 32, 13),
                                                    ("resnet_block", ResNetLike, 32, 13),
                                                    ("depthwise", DepthwiseNet, 16, 13),
