@@ -2009,7 +2009,8 @@ squeeze_const (Ctx *c, gboolean un, GError **error)
       {
         gboolean drop = na > 0 ? (mark & (1u << i)) != 0 : t->dims[i] == 1;
         if (drop && t->dims[i] != 1)
-          return node_error (c, error, MIR_ERROR_FORMAT, _("it removes an axis whose size is not 1"));
+          return node_error (c, error, MIR_ERROR_FORMAT,
+                             _("it removes an axis whose size is not 1"));
         if (!drop)
           dims[out_r++] = t->dims[i];
       }
