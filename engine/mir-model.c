@@ -443,8 +443,11 @@ mir_model_find_last_conv (MirModel *self)
 
       if (node->layer->klass->flags & MIR_LAYER_FLAG_CONV)
         seen_conv = TRUE;
+      /* a 1x1 map (ConvNeXt's LayerNorm after the pooling) has nothing to
+       * locate: taken only when there is no other */
       if (seen_conv && node->shape.ndim == 4 && !is_passthrough (node->layer->klass) &&
-          !(node->layer->klass->flags & MIR_LAYER_FLAG_INPUT))
+          !(node->layer->klass->flags & MIR_LAYER_FLAG_INPUT) &&
+          (last < 0 || node->shape.dim[1] != 1 || node->shape.dim[2] != 1))
         last = (gint) i;
     }
   return last;

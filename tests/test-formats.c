@@ -14,6 +14,7 @@
 #include "mir-applications.h"
 #include "mir-model-load.h"
 #include "onnx.pb-c.h"
+#include "mir-onnx.h"
 
 static char *
 data_path (const char *dir, const char *name)
@@ -560,6 +561,67 @@ test_onnx_bad (void)
   g_rmdir (tmp);
 }
 
+/* The operator table (issue 22): sorted (the loader looks names up with
+ * bsearch), and the "not supported" message lists every operator in it;
+ * an operator newer than the model's opset is refused by name. */
+static void
+test_onnx_op_table (void)
+{
+  const char *const *ops = mir_onnx_operators ();
+  g_autofree char *good = data_path ("onnx", "resnet_block.onnx");
+  g_autofree char *tmp = g_dir_make_tmp ("mirada-onnx-XXXXXX", NULL);
+  g_autofree char *contents = NULL;
+  g_autofree char *p1 = NULL, *p2 = NULL;
+  g_autoptr(GError) e1 = NULL;
+  g_autoptr(GError) e2 = NULL;
+  g_autoptr(MirModel) m1 = NULL;
+  g_autoptr(MirModel) m2 = NULL;
+  GError *error = NULL;
+  Onnx__ModelProto *mp;
+  gsize len, n = 0;
+  char *saved;
+
+  for (n = 0; ops[n] != NULL; n++)
+    if (n > 0 && strcmp (ops[n - 1], ops[n]) >= 0)
+      g_error ("the ONNX operator table is not sorted: %s before %s", ops[n - 1], ops[n]);
+  g_assert_cmpuint (n, >=, 30);
+
+  g_file_get_contents (good, &contents, &len, &error);
+  g_assert_no_error (error);
+  mp = onnx__model_proto__unpack (NULL, len, (const uint8_t *) contents);
+  g_assert_nonnull (mp);
+  saved = mp->graph->node[1]->op_type;
+  mp->graph->node[1]->op_type = (char *) "Einsum";
+  p1 = write_onnx (mp, tmp, "einsum.onnx");
+  mp->graph->node[1]->op_type = (char *) "LayerNormalization";
+  p2 = write_onnx (mp, tmp, "layernorm13.onnx");
+  mp->graph->node[1]->op_type = saved;
+  onnx__model_proto__free_unpacked (mp, NULL);
+
+  m1 = mir_model_load (p1, &e1);
+  g_assert_null (m1);
+  g_assert_error (e1, MIR_ERROR, MIR_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (e1->message, "operator Einsum"));
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autofree char *word = g_strdup_printf (" %s,", ops[i]);
+      g_autofree char *last = g_strdup_printf (" %s)", ops[i]);
+      if (!strstr (e1->message, word) && !strstr (e1->message, last))
+        g_error ("the unsupported-operator message does not list %s: %s", ops[i], e1->message);
+    }
+  {
+    g_autofree char *old = data_path ("onnx", "old_softmax11.onnx");
+    expect_error (old, "before opset 13");
+  }
+  m2 = mir_model_load (p2, &e2);
+  g_assert_null (m2);
+  g_assert_nonnull (strstr (e2->message, "from opset 17"));
+  g_assert_nonnull (strstr (e2->message, "opset 13"));
+  g_unlink (p1);
+  g_unlink (p2);
+  g_rmdir (tmp);
+}
+
 /* ------------------------------------------------------------------ */
 /* Keras applications */
 
@@ -685,6 +747,15 @@ main (int argc, char **argv)
   g_test_add_data_func ("/formats/onnx/gradcheck/flatten-out", "flatten_out",
                         test_onnx_gradcheck);
   g_test_add_func ("/formats/onnx/bad", test_onnx_bad);
+  g_test_add_func ("/formats/onnx/op-table", test_onnx_op_table);
+  g_test_add_data_func ("/formats/onnx/convnext13", "convnext13", test_onnx);
+  g_test_add_data_func ("/formats/onnx/convnext17", "convnext17", test_onnx);
+  g_test_add_data_func ("/formats/onnx/channel-split13", "channel_split13", test_onnx);
+  g_test_add_data_func ("/formats/onnx/channel-split17", "channel_split17", test_onnx);
+  g_test_add_data_func ("/formats/onnx/gradcheck/convnext13", "convnext13", test_onnx_gradcheck);
+  g_test_add_data_func ("/formats/onnx/gradcheck/convnext17", "convnext17", test_onnx_gradcheck);
+  g_test_add_data_func ("/formats/onnx/gradcheck/channel-split13", "channel_split13",
+                        test_onnx_gradcheck);
   for (guint i = 0; i < G_N_ELEMENTS (arch_cases); i++)
     {
       g_autofree char *tp = g_strdup_printf ("/formats/arch/%s", arch_cases[i].spec + 5);

@@ -39,6 +39,7 @@ static const Case cases[] = {
   { "ReLU", "{\"max_value\": 0.8, \"threshold\": 0.1}" },
   { "LeakyReLU", "{\"alpha\": 0.2}" },
   { "BatchNormalization", "{\"epsilon\": 0.001}" },
+  { "LayerNormalization", "{\"epsilon\": 0.001}" },
   { "Rescaling", "{\"scale\": 0.5, \"offset\": -0.25}" },
   { "Dropout", "{\"rate\": 0.5}" },
   { "SpatialDropout2D", "{\"rate\": 0.5}" },

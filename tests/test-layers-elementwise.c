@@ -533,6 +533,75 @@ test_flatten_reshape (void)
 }
 
 /* ------------------------------------------------------------------ */
+/* LayerNormalization, Slice (issue 20: ConvNeXt, ShuffleNet) */
+
+static void expect_error (const char *cls, const char *cfg, const char *name, guint n_in,
+                          const MirShape *shapes, const char *want1, const char *want2);
+
+/* Input and weight gradients against central differences (gamma and beta
+ * drawn from [-1, 1) by the test model); the forward pass has its TF.js
+ * reference in tests/data/ref/layernorm.ref.h5. */
+static void
+test_layer_norm (void)
+{
+  static const char *const cfgs[] = {
+    "{}", "{\"center\": false}", "{\"scale\": false, \"epsilon\": 1e-5}", "{\"axis\": [3]}",
+  };
+  MirShape s = shape4 (3, 4, 5), s2 = shape2 (6);
+  g_autoptr(GRand) rng = g_rand_new_with_seed (57);
+
+  for (gsize c = 0; c < G_N_ELEMENTS (cfgs); c++)
+    {
+      g_autoptr(MirModel) model = layer_model ("LayerNormalization", cfgs[c], 1, &s);
+      g_autoptr(MirTensor) x = smooth_input (&s, -2, 3, rng);
+      MirGradcheckOptions o = { .max_checks = 128, .weights = TRUE };
+
+      gradcheck ("LayerNormalization", cfgs[c], 1, &s, &x, MIR_RUN_DEFAULT);
+      mir_assert_gradcheck (model, &x, 1, &o, GRAD_TOL);
+    }
+  gradcheck_random ("LayerNormalization", "{\"epsilon\": 0.01}", 1, &s2, -1, 2, MIR_RUN_DEFAULT);
+}
+
+static void
+test_slice (void)
+{
+  static const struct { const char *cfg; guint axis; gint64 start, stop; } cases[] = {
+    { "{\"axis\": -1, \"start\": 1, \"stop\": 4}", 3, 1, 4 },
+    { "{\"axis\": 3, \"start\": 0, \"stop\": 3}", 3, 0, 3 },
+    { "{\"axis\": 1, \"start\": 1, \"stop\": 3}", 1, 1, 3 },
+    { "{\"axis\": 2, \"start\": 2, \"stop\": 4}", 2, 2, 4 },
+  };
+  MirShape s = shape4 (3, 4, 6);
+  MirShape bad[1] = { shape4 (3, 4, 6) };
+  g_autoptr(GRand) rng = g_rand_new_with_seed (58);
+  g_autoptr(MirTensor) x = smooth_input (&s, -1, 1, rng);
+
+  for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      g_autoptr(MirModel) model = layer_model ("Slice", cases[c].cfg, 1, &s);
+      g_autoptr(MirTensor) y = run (model, &x, 1, MIR_RUN_DEFAULT, 0);
+      gint64 lo[4] = { 0, 0, 0, 0 }, hi[4] = { 2, 3, 4, 6 };
+      gsize k = 0;
+
+      lo[cases[c].axis] = cases[c].start;
+      hi[cases[c].axis] = cases[c].stop;
+      g_assert_cmpint (y->shape[cases[c].axis], ==, cases[c].stop - cases[c].start);
+      /* the reference: the input's elements inside the box, in order */
+      for (gint64 n = lo[0]; n < hi[0]; n++)
+        for (gint64 h = lo[1]; h < hi[1]; h++)
+          for (gint64 w = lo[2]; w < hi[2]; w++)
+            for (gint64 ch = lo[3]; ch < hi[3]; ch++)
+              g_assert_cmpfloat (y->data[k++], ==, x->data[((n * 3 + h) * 4 + w) * 6 + ch]);
+      g_assert_cmpuint (k, ==, y->numel);
+      gradcheck ("Slice", cases[c].cfg, 1, &s, &x, MIR_RUN_DEFAULT);
+    }
+  expect_error ("Slice", "{\"axis\": -1, \"start\": 2, \"stop\": 7}", "bad_slice", 1, bad,
+                "(None, 3, 4, 6)", "2 to 7");
+  expect_error ("Slice", "{\"axis\": 0, \"start\": 0, \"stop\": 1}", "bad_slice_batch", 1, bad,
+                "(None, 3, 4, 6)", "batch");
+}
+
+/* ------------------------------------------------------------------ */
 /* Dropout and noise */
 
 static void
@@ -952,6 +1021,8 @@ main (int argc, char **argv)
   g_test_add_func ("/layers/merge-ties", test_merge_ties);
   g_test_add_func ("/layers/concatenate", test_concatenate);
   g_test_add_func ("/layers/flatten-reshape", test_flatten_reshape);
+  g_test_add_func ("/layers/layer-norm", test_layer_norm);
+  g_test_add_func ("/layers/slice", test_slice);
   g_test_add_func ("/layers/dropout-stats", test_dropout_stats);
   g_test_add_func ("/layers/spatial-dropout", test_spatial_dropout);
   g_test_add_func ("/layers/gaussian", test_gaussian);

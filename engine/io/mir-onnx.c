@@ -31,7 +31,22 @@
  *   Pad (constant 0, spatial)               -> ZeroPadding2D
  *   Identity, Dropout                       -> nothing (the value is passed on)
  *   Constant                                -> a constant for the ops above
- * Anything else is refused with the operator's name and the model's opset.
+ *   Sub, Div by a constant                  -> Rescaling; Sub of two maps -> Subtract
+ *   Slice, Split (step 1, not the batch)    -> Slice (one per output)
+ *   LayerNormalization (last axis)          -> LayerNormalization
+ *   MatMul on a rank-4 value                -> Dense on the engine's last axis,
+ *        which then holds ONNX's last axis (ConvNeXt's Linear after its Permute)
+ *   Shape, Gather, Unsqueeze, Squeeze, Cast, Concat, Slice, Add/Sub/Mul/Div
+ *        on integer constants               -> folded into constants while loading
+ *   torch's GELU (x / sqrt 2 -> Erf -> + 1 -> * x -> * 0.5) -> Activation("gelu")
+ *   torch's LayerNorm before opset 17 (ReduceMean, Sub, Pow, ReduceMean, Add,
+ *        Sqrt, Div [, Mul, Add])        -> LayerNormalization
+ *        (each pattern only when every step is the sole reader of the one before)
+ * Each value records which ONNX axis each engine axis holds (Value.order), so
+ * a Transpose adds no layer; ops that need the default layout get a Permute.
+ * Dispatch is op_table[] (sorted; its names make the "not supported"
+ * message); anything else is refused with the operator's name and the
+ * model's opset, and an operator newer than the declared opset by name too.
  */
 #define G_LOG_DOMAIN "mir-onnx"
 
@@ -60,6 +75,9 @@ typedef struct _Value
   MirLayer *matmul;                   /* Dense from a MatMul whose bias is still open */
   gint64 flat[3];                     /* a Flatten of an H, W, C map (H*W > 1), else 0 */
   struct _Value *chw;                 /* that value in ONNX's C, H, W order, once made */
+  gboolean ordered;                   /* order[] gives its layout (else engine_order()) */
+  guint order[MIR_MAX_DIMS];          /* engine axis i holds ONNX axis order[i] */
+  struct _Value *canon;               /* that value in engine_order(), once made */
 } Value;
 
 typedef struct
@@ -73,6 +91,11 @@ typedef struct
   const char *node_name;
   int fd;                /* the file, for the raw_data left in it */
   GHashTable *deferred;  /* TensorProto -> MirOnnxDeferred: raw_data left in the file */
+  GHashTable *consumers; /* value name -> GPtrArray of the nodes reading it (NULL: a graph
+                          * output), for the patterns fused into one layer */
+  GHashTable *producers; /* value name -> node writing it */
+  GHashTable *fused;     /* nodes already converted as part of such a pattern */
+  GPtrArray *folded;     /* Onnx__TensorProto made by folding shape arithmetic (owned) */
 } Ctx;
 
 /* ------------------------------------------------------------------ */
@@ -456,11 +479,13 @@ lookup (Ctx *c, guint i, GError **error)
   return v;
 }
 
-/* An input computed from the image, as the engine holds it: a flattened map
- * may still be in H, W, C order (only Gemm, MatMul and elementwise ops take
- * it so). */
+static Value *canonical (Ctx *c, Value *v, GError **error);
+
+/* An input computed from the image in whatever layout it has (a transposed
+ * value keeps its engine layout, see Value.order); a flattened map may still
+ * be in H, W, C order. */
 static Value *
-tensor_input_raw (Ctx *c, guint i, GError **error)
+tensor_any (Ctx *c, guint i, GError **error)
 {
   Value *v = lookup (c, i, error);
 
@@ -471,6 +496,17 @@ tensor_input_raw (Ctx *c, guint i, GError **error)
       return NULL;
     }
   return v;
+}
+
+/* An input computed from the image, in the default layout (images N, H, W, C;
+ * see engine_order()): a flattened map may still be in H, W, C order (only
+ * Gemm, MatMul and elementwise ops take it so). */
+static Value *
+tensor_input_raw (Ctx *c, guint i, GError **error)
+{
+  Value *v = tensor_any (c, i, error);
+
+  return v != NULL ? canonical (c, v, error) : NULL;
 }
 
 static const Onnx__TensorProto *
@@ -496,6 +532,110 @@ static const MirShape *
 shape_of (Ctx *c, const Value *v)
 {
   return &mir_model_get_node (c->model, (guint) v->node)->shape;
+}
+
+static gint permute (Ctx *c, guint in, guint r, const guint *src, GError **error);
+
+/* Engine axis i of a value of rank @r holds ONNX axis order[i]: images are
+ * N, H, W, C; every other rank is kept in ONNX's order.  A Transpose changes
+ * only which ONNX axis each engine axis holds (Value.order); ops that need
+ * the default layout get it through canonical(). */
+static void
+engine_order (guint r, guint *order)
+{
+  for (guint i = 0; i < r; i++)
+    order[i] = i;
+  if (r == 4)
+    {
+      order[1] = 2;
+      order[2] = 3;
+      order[3] = 1;
+    }
+}
+
+static void
+value_order (Ctx *c, const Value *v, guint *o)
+{
+  if (v->ordered)
+    memcpy (o, v->order, sizeof v->order);
+  else
+    engine_order (shape_of (c, v)->ndim, o);
+}
+
+static void
+set_order (Ctx *c, Value *v, const guint *o)
+{
+  guint r = shape_of (c, v)->ndim, def[MIR_MAX_DIMS];
+
+  engine_order (r, def);
+  v->ordered = memcmp (def, o, r * sizeof (guint)) != 0;
+  memset (v->order, 0, sizeof v->order);
+  if (v->ordered)
+    memcpy (v->order, o, r * sizeof (guint));
+}
+
+/* A value that no ONNX name refers to (kept in the table under a private key). */
+static Value *
+new_value (Ctx *c, gint node)
+{
+  Value *v = g_new0 (Value, 1);
+
+  v->node = node;
+  g_hash_table_replace (c->values, g_strdup_printf ("\x01%p", (void *) v), v);
+  return v;
+}
+
+/* @v with engine axis i holding ONNX axis target[i] (a Permute if needed). */
+static Value *
+relayout (Ctx *c, Value *v, const guint *target, GError **error)
+{
+  guint r = shape_of (c, v)->ndim, o[MIR_MAX_DIMS], src[MIR_MAX_DIMS] = { 0 };
+  Value *w;
+  gint idx;
+
+  value_order (c, v, o);
+  if (memcmp (o, target, r * sizeof (guint)) == 0)
+    return v;
+  for (guint i = 0; i < r; i++)
+    for (guint j = 0; j < r; j++)
+      if (o[j] == target[i])
+        src[i] = j;
+  if ((idx = permute (c, (guint) v->node, r, src, error)) < 0)
+    return NULL;
+  w = new_value (c, idx);
+  w->nonneg = v->nonneg;
+  set_order (c, w, target);
+  return w;
+}
+
+static Value *
+canonical (Ctx *c, Value *v, GError **error)
+{
+  guint o[MIR_MAX_DIMS];
+
+  if (v->node < 0 || !v->ordered)
+    return v;
+  if (v->canon == NULL)
+    {
+      engine_order (shape_of (c, v)->ndim, o);
+      v->canon = relayout (c, v, o, error);
+    }
+  return v->canon;
+}
+
+/* @v with ONNX's last axis as the engine's last (Dense, LayerNormalization
+ * and Softmax work on the engine's last axis). */
+static Value *
+last_axis_last (Ctx *c, Value *v, GError **error)
+{
+  guint r = shape_of (c, v)->ndim, o[MIR_MAX_DIMS], id[MIR_MAX_DIMS];
+
+  value_order (c, v, o);
+  if (o[r - 1] == r - 1)
+    return v;
+  for (guint i = 0; i < r; i++)
+    id[i] = i;
+  return relayout (c, v, id, error);
 }
 
 static Value *
@@ -923,13 +1063,13 @@ make_dense (Ctx *c, Value *x, MirTensor *kernel_owned, gint64 K, gint64 N, const
   guint in = (guint) x->node;
   gint idx;
 
-  if (s->ndim != 2)
+  if (s->ndim < 2 || (s->ndim != 2 && x->flat[0] != 0))
     return unsupported (c, error, _("Mirada runs it on (N, features) inputs only"));
-  if (s->dim[1] != K)
+  if (s->dim[s->ndim - 1] != K)
     {
       g_autofree char *d = g_strdup_printf (_("its weight expects %" PRId64 " inputs "
                                               "but is given %" PRId64),
-                                            K, s->dim[1]);
+                                            K, s->dim[s->ndim - 1]);
       return node_error (c, error, MIR_ERROR_SHAPE, d);
     }
   if (x->flat[0] > 0)
@@ -945,7 +1085,14 @@ make_dense (Ctx *c, Value *x, MirTensor *kernel_owned, gint64 K, gint64 N, const
   if (!mir_layer_set_weight (layer, 0, kernel, error) ||
       !set_weight (c, layer, 1, bias, (gsize) N, error))
     return FALSE;
-  set_output (c, 0, idx);
+  {
+    guint o[MIR_MAX_DIMS];
+    Value *out;
+
+    value_order (c, x, o);
+    out = set_output (c, 0, idx);
+    set_order (c, out, o);
+  }
   if (layer_out)
     *layer_out = layer;
   return TRUE;
@@ -1017,6 +1164,8 @@ op_gemm (Ctx *c, GError **error)
     return FALSE;
   if (attr_int (c->node, "transA", 0) != 0)
     return unsupported (c, error, _("transA=1 is not supported"));
+  if (shape_of (c, x)->ndim != 2)
+    return unsupported (c, error, _("Mirada runs it on (N, features) inputs only"));
   if (B->n_dims != 2)
     return node_error (c, error, MIR_ERROR_FORMAT, _("its weight is not a matrix"));
   K = transB ? B->dims[1] : B->dims[0];
@@ -1039,13 +1188,14 @@ op_gemm (Ctx *c, GError **error)
 static gboolean
 op_matmul (Ctx *c, GError **error)
 {
-  Value *x = tensor_input_raw (c, 0, error);
+  Value *x = tensor_any (c, 0, error);
   Value *out;
   const Onnx__TensorProto *B;
   MirTensor *kernel;
   MirLayer *layer = NULL;
 
-  if (x == NULL || !(B = const_input (c, 1, FALSE, error)))
+  if (x == NULL || !(B = const_input (c, 1, FALSE, error)) ||
+      !(x = last_axis_last (c, x, error)))
     return FALSE;
   if (B->n_dims != 2)
     return unsupported (c, error, _("its second input is not a constant matrix"));
@@ -1059,104 +1209,186 @@ op_matmul (Ctx *c, GError **error)
   return TRUE;
 }
 
-/* Per-channel / scalar constant for a tensor of shape @s: NULL if not. */
+/* A scalar, or one value per channel of @x (the ONNX axis its engine layout
+ * holds last), as ONNX broadcasts constant @t against it: NULL if not. */
 static float *
-channel_const (Ctx *c, const Onnx__TensorProto *t, const MirShape *s, gsize *n_out,
+channel_const (Ctx *c, const Onnx__TensorProto *t, const Value *x, gsize *n_out,
                GError **error)
 {
-  gint64 ch = s->dim[s->ndim - 1];
+  const MirShape *s = shape_of (c, x);
+  guint r = s->ndim, o[MIR_MAX_DIMS];
+  gint64 ch = s->dim[r - 1];
   gint64 n = tensor_numel (t);
   gboolean ok = n == 1;
 
-  if (!ok && n == ch)
+  value_order (c, x, o);
+  if (!ok && n == ch && t->n_dims <= r)
     {
-      /* (C), (C,1,1), (1,C,1,1) for NCHW; (C), (1,C) for 2-D */
+      /* dims right-aligned with x's ONNX axes: only the channel axis may be > 1
+       * ((C, 1, 1) for NCHW, (C) for N, H, W, C or (N, features)) */
       ok = TRUE;
       for (gsize i = 0; i < t->n_dims; i++)
-        if (t->dims[i] != 1 && t->dims[i] != ch)
-          ok = FALSE;
-      if (s->ndim == 4 && t->n_dims >= 3 && t->dims[t->n_dims - 3] != ch)
-        ok = FALSE;
-      if (s->ndim == 4 && t->n_dims == 1 && ch != 1)
-        ok = FALSE; /* (C) would broadcast over W in NCHW */
+        {
+          guint axis = r - (guint) t->n_dims + (guint) i;
+          if (t->dims[i] != 1 && (axis != o[r - 1] || t->dims[i] != ch))
+            ok = FALSE;
+        }
     }
   if (!ok)
     return NULL;
   return tensor_floats (c, t, n_out, error);
 }
 
-static gboolean
-op_binary (Ctx *c, gboolean is_add, GError **error)
+typedef enum
 {
+  BIN_ADD,
+  BIN_SUB,
+  BIN_MUL,
+  BIN_DIV,
+} BinOp;
+
+static gboolean fold_binary (Ctx *c, BinOp op, GError **error);
+
+static gboolean
+op_binary (Ctx *c, BinOp op, GError **error)
+{
+  static const char *const merge[] = { "Add", "Subtract", "Multiply", NULL };
   Value *a = lookup (c, 0, error), *b = a ? lookup (c, 1, error) : NULL;
   Value *x, *out;
   const Onnx__TensorProto *k;
   g_autofree float *kd = NULL;
   JsonObject *cfg;
-  JsonArray *arr;
+  JsonArray *sc, *of;
+  guint o[MIR_MAX_DIMS];
+  gboolean const_first;
   gsize n = 0;
   gint idx;
 
   if (a == NULL || b == NULL)
     return FALSE;
+  if (a->node < 0 && b->node < 0)
+    return fold_binary (c, op, error);
   if ((a->node >= 0 && !(a = flat_in_onnx_order (c, a, error))) ||
       (b->node >= 0 && !(b = flat_in_onnx_order (c, b, error))))
     return FALSE;
   if (a->node >= 0 && b->node >= 0)
     {
-      guint in[2] = { (guint) a->node, (guint) b->node };
-      if ((idx = add_layer (c, is_add ? "Add" : "Multiply", json_object_new (), in, 2, NULL,
-                            error)) < 0)
+      guint in[2], ob[MIR_MAX_DIMS];
+      guint r = shape_of (c, a)->ndim;
+
+      if (op == BIN_DIV)
+        return unsupported (c, error, _("Mirada divides by constants only (and runs the "
+                                        "division of LayerNormalization as one layer)"));
+      value_order (c, a, o);
+      value_order (c, b, ob);
+      if (r != shape_of (c, b)->ndim || memcmp (o, ob, r * sizeof (guint)) != 0)
+        {
+          if (!(a = canonical (c, a, error)) || !(b = canonical (c, b, error)))
+            return FALSE;
+          value_order (c, a, o);
+        }
+      in[0] = (guint) a->node;
+      in[1] = (guint) b->node;
+      if ((idx = add_layer (c, merge[op], json_object_new (), in, 2, NULL, error)) < 0)
         return FALSE;
       out = set_output (c, 0, idx);
-      out->nonneg = a->nonneg && b->nonneg;
+      set_order (c, out, o);
+      out->nonneg = op != BIN_SUB && a->nonneg && b->nonneg;
       return TRUE;
     }
-  if (a->node < 0 && b->node < 0)
-    return unsupported (c, error, _("it computes on constants only"));
-  x = a->node >= 0 ? a : b;
-  k = a->node >= 0 ? b->constant : a->constant;
+  const_first = a->node < 0;
+  x = const_first ? b : a;
+  k = const_first ? a->constant : b->constant;
+  value_order (c, x, o);
 
-  /* MatMul + Add: the bias of the Dense just made. */
-  if (is_add && x->matmul != NULL && tensor_numel (k) == shape_of (c, x)->dim[1])
+  /* MatMul + Add: the bias of the Dense just made (when the Add is the
+   * MatMul's only reader: the Dense's output changes) */
+  if (op == BIN_ADD && x->matmul != NULL)
     {
-      MirTensor *bias = x->matmul->weights[1].value;
-      if (!(kd = tensor_floats (c, k, &n, error)))
-        return FALSE;
-      for (gsize i = 0; i < n; i++)
-        bias->data[i] += kd[i];
-      out = set_output (c, 0, x->node);
-      return TRUE;
+      const MirShape *s = shape_of (c, x);
+      GPtrArray *uses = g_hash_table_lookup (c->consumers, c->node->input[const_first ? 1 : 0]);
+      gboolean vec = tensor_numel (k) == s->dim[s->ndim - 1] && k->n_dims >= 1 &&
+                     uses != NULL && uses->len == 1;
+
+      for (gsize i = 0; vec && i + 1 < k->n_dims; i++)
+        vec = k->dims[i] == 1;
+      if (vec)
+        {
+          MirTensor *bias = x->matmul->weights[1].value;
+          if (!(kd = tensor_floats (c, k, &n, error)))
+            return FALSE;
+          for (gsize i = 0; i < n; i++)
+            bias->data[i] += kd[i];
+          out = set_output (c, 0, x->node);
+          set_order (c, out, o);
+          return TRUE;
+        }
     }
-  if (!(kd = channel_const (c, k, shape_of (c, x), &n, error)))
+  if (!(kd = channel_const (c, k, x, &n, error)))
     {
       if (error && *error)
         return FALSE;
       return unsupported (c, error, _("its constant operand is neither a scalar nor one value "
                                       "per channel"));
     }
+  if (op == BIN_DIV && const_first)
+    return unsupported (c, error, _("Mirada divides by constants only"));
+  /* Rescaling: y = x * scale + offset */
   cfg = json_object_new ();
-  arr = json_array_new ();
+  sc = json_array_new ();
+  of = json_array_new ();
   for (gsize i = 0; i < n; i++)
-    json_array_add_double_element (arr, kd[i]);
-  json_object_set_array_member (cfg, is_add ? "offset" : "scale", arr);
-  if (is_add)
-    json_object_set_double_member (cfg, "scale", 1.0);
-  else
-    json_object_set_double_member (cfg, "offset", 0.0);
+    {
+      double scale = 1.0, offset = 0.0;
+
+      switch (op)
+        {
+        case BIN_ADD:
+          offset = kd[i];
+          break;
+        case BIN_SUB:
+          scale = const_first ? -1.0 : 1.0;
+          offset = const_first ? kd[i] : -(double) kd[i];
+          break;
+        case BIN_MUL:
+          scale = kd[i];
+          break;
+        case BIN_DIV:
+          if (kd[i] == 0.0f)
+            {
+              json_array_unref (sc);
+              json_array_unref (of);
+              json_object_unref (cfg);
+              return unsupported (c, error, _("it divides by zero"));
+            }
+          scale = 1.0 / (double) kd[i];
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+      json_array_add_double_element (sc, scale);
+      json_array_add_double_element (of, offset);
+    }
+  json_object_set_array_member (cfg, "scale", sc);
+  json_object_set_array_member (cfg, "offset", of);
   {
     guint in = (guint) x->node;
     if ((idx = add_layer (c, "Rescaling", cfg, &in, 1, NULL, error)) < 0)
       return FALSE;
   }
-  set_output (c, 0, idx);
+  out = set_output (c, 0, idx);
+  set_order (c, out, o);
+  memcpy (out->flat, x->flat, sizeof out->flat);
   return TRUE;
 }
 
+/* A one-input layer; an elementwise one (@any_layout) keeps its input's layout. */
 static gboolean
-simple (Ctx *c, const char *klass, JsonObject *cfg, gboolean nonneg, GError **error)
+one_input (Ctx *c, const char *klass, JsonObject *cfg, gboolean nonneg, gboolean any_layout,
+           GError **error)
 {
-  Value *x = tensor_input_raw (c, 0, error), *out;
+  Value *x = any_layout ? tensor_any (c, 0, error) : tensor_input_raw (c, 0, error), *out;
+  guint o[MIR_MAX_DIMS];
   guint in;
   gint idx;
 
@@ -1170,9 +1402,26 @@ simple (Ctx *c, const char *klass, JsonObject *cfg, gboolean nonneg, GError **er
     return FALSE;
   out = set_output (c, 0, idx);
   out->nonneg = nonneg;
+  if (any_layout)
+    {
+      value_order (c, x, o);
+      set_order (c, out, o);
+    }
   /* elementwise (or over all features): the order of a flattened map is kept */
   memcpy (out->flat, x->flat, sizeof out->flat);
   return TRUE;
+}
+
+static gboolean
+simple (Ctx *c, const char *klass, JsonObject *cfg, gboolean nonneg, GError **error)
+{
+  return one_input (c, klass, cfg, nonneg, FALSE, error);
+}
+
+static gboolean
+elementwise (Ctx *c, const char *klass, JsonObject *cfg, gboolean nonneg, GError **error)
+{
+  return one_input (c, klass, cfg, nonneg, TRUE, error);
 }
 
 static gboolean
@@ -1181,7 +1430,7 @@ op_activation (Ctx *c, const char *act, gboolean nonneg, GError **error)
   JsonObject *cfg = json_object_new ();
 
   json_object_set_string_member (cfg, "activation", act);
-  return simple (c, "Activation", cfg, nonneg, error);
+  return elementwise (c, "Activation", cfg, nonneg, error);
 }
 
 static gboolean
@@ -1229,7 +1478,7 @@ op_clip (Ctx *c, GError **error)
   cfg = json_object_new ();
   if (isfinite (hi))
     json_object_set_double_member (cfg, "max_value", hi);
-  return simple (c, "ReLU", cfg, TRUE, error);
+  return elementwise (c, "ReLU", cfg, TRUE, error);
 }
 
 static gboolean
@@ -1362,7 +1611,7 @@ op_hard (Ctx *c, gboolean swish, GError **error)
       json_object_set_double_member (cfg, "alpha", attr_float (c->node, "alpha", 0.2));
       json_object_set_double_member (cfg, "beta", attr_float (c->node, "beta", 0.5));
     }
-  return simple (c, swish ? "HardSwish" : "HardSigmoid", cfg, !swish, error);
+  return elementwise (c, swish ? "HardSwish" : "HardSigmoid", cfg, !swish, error);
 }
 
 static gboolean
@@ -1379,6 +1628,9 @@ op_batchnorm (Ctx *c, GError **error)
     return FALSE;
   if (attr_int (c->node, "training_mode", 0))
     return unsupported (c, error, _("it is exported in training mode; export with model.eval()"));
+  if (c->opset < 9 && attr_int (c->node, "spatial", 1) == 0)
+    return unsupported (c, error, _("spatial=0 (statistics per position, before opset 9) is "
+                                    "not supported"));
   cfg = json_object_new ();
   json_object_set_int_member (cfg, "axis", -1);
   json_object_set_double_member (cfg, "epsilon", attr_float (c->node, "epsilon", 1e-5));
@@ -1474,21 +1726,6 @@ op_flatten (Ctx *c, GError **error)
   return flatten (c, x, error);
 }
 
-/* Engine axis i of a value of rank @r holds ONNX axis order[i]: images are
- * N, H, W, C; every other rank is kept in ONNX's order. */
-static void
-engine_order (guint r, guint *order)
-{
-  for (guint i = 0; i < r; i++)
-    order[i] = i;
-  if (r == 4)
-    {
-      order[1] = 2;
-      order[2] = 3;
-      order[3] = 1;
-    }
-}
-
 /* Adds a Permute of @in whose output engine axis i is input engine axis
  * src[i] (src[0] = 0, the batch), unless that is the identity. */
 static gint
@@ -1510,18 +1747,18 @@ permute (Ctx *c, guint in, guint r, const guint *src, GError **error)
   return add_layer (c, "Permute", cfg, &in, 1, NULL, error);
 }
 
+/* Transpose (batch axis kept): no layer, the value only changes which ONNX
+ * axis each engine axis holds; the next op that needs the default layout
+ * permutes it (ConvNeXt's Permute to N, H, W, C then is none at all). */
 static gboolean
 op_transpose (Ctx *c, GError **error)
 {
-  Value *x = tensor_input (c, 0, error);
+  Value *x = tensor_any (c, 0, error), *out;
   const Onnx__AttributeProto *a;
-  guint r, perm[MIR_MAX_DIMS] = { 0 }, o[MIR_MAX_DIMS], oi[MIR_MAX_DIMS] = { 0 };
-  guint q[MIR_MAX_DIMS];
-  guint src[MIR_MAX_DIMS] = { 0 };
+  guint r, perm[MIR_MAX_DIMS] = { 0 }, inv[MIR_MAX_DIMS] = { 0 }, o[MIR_MAX_DIMS];
   guint seen = 0;
-  gint idx;
 
-  if (x == NULL)
+  if (x == NULL || !(x = flat_in_onnx_order (c, x, error)))
     return FALSE;
   r = shape_of (c, x)->ndim;
   a = attr (c->node, "perm");
@@ -1537,17 +1774,16 @@ op_transpose (Ctx *c, GError **error)
     }
   if (perm[0] != 0)
     return unsupported (c, error, _("it moves the batch axis"));
-  /* output engine axis i = output ONNX axis q[i] = input ONNX axis perm[q[i]],
-   * which the input holds at engine axis oi[perm[q[i]]] */
-  engine_order (r, o);
-  engine_order (r, q);
+  /* output ONNX axis k is input ONNX axis perm[k]: the engine axis that held
+   * input axis j now holds output axis inv[j] */
+  for (guint k = 0; k < r; k++)
+    inv[perm[k]] = k;
+  value_order (c, x, o);
   for (guint i = 0; i < r; i++)
-    oi[o[i]] = i;
-  for (guint i = 0; i < r; i++)
-    src[i] = oi[perm[q[i]]];
-  if ((idx = permute (c, (guint) x->node, r, src, error)) < 0)
-    return FALSE;
-  set_output (c, 0, idx)->nonneg = x->nonneg;
+    o[i] = inv[o[i]];
+  out = set_output (c, 0, x->node);
+  out->nonneg = x->nonneg;
+  set_order (c, out, o);
   return TRUE;
 }
 
@@ -1732,16 +1968,1026 @@ op_softmax (Ctx *c, GError **error)
   if (axis != 1 || (rank != 2 && rank != 4))
     return unsupported (c, error, _("Mirada runs Softmax over the classes or channels (axis 1) "
                                     "only"));
+  /* before opset 13, axis 1 of an N, C, H, W map means over C, H and W together */
+  if (c->opset < 13 && rank == 4 && shape_of (c, x)->dim[1] * shape_of (c, x)->dim[2] != 1)
+    return unsupported (c, error, _("before opset 13 its Softmax runs over channels, height "
+                                    "and width together, which Mirada does not run"));
   cfg = json_object_new ();
   json_object_set_int_member (cfg, "axis", -1);
   return simple (c, "Softmax", cfg, TRUE, error);
+}
+
+/* ------------------------------------------------------------------ */
+/* Shape arithmetic, folded while loading (ShuffleNet's channel split:
+ * Shape -> Gather -> Add -> Div -> Mul -> Slice bounds) */
+
+static void
+folded_free (gpointer p)
+{
+  Onnx__TensorProto *t = p;
+
+  g_free (t->dims);
+  g_free (t->int64_data);
+  g_free (t);
+}
+
+/* An int64 constant made while loading (owned by @c). */
+static const Onnx__TensorProto *
+make_ints (Ctx *c, const gint64 *dims, gsize ndims, const gint64 *v, gsize n)
+{
+  Onnx__TensorProto *t = g_new0 (Onnx__TensorProto, 1);
+
+  onnx__tensor_proto__init (t);
+  t->has_data_type = TRUE;
+  t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+  t->n_dims = ndims;
+  t->dims = g_new0 (int64_t, MAX (ndims, 1));
+  if (ndims > 0)
+    memcpy (t->dims, dims, ndims * sizeof (gint64));
+  t->n_int64_data = n;
+  t->int64_data = g_new0 (int64_t, MAX (n, 1));
+  if (n > 0)
+    memcpy (t->int64_data, v, n * sizeof (gint64));
+  g_ptr_array_add (c->folded, t);
+  return t;
+}
+
+static gboolean
+fold_out (Ctx *c, guint i, const Onnx__TensorProto *t)
+{
+  set_output (c, i, -1)->constant = t;
+  return TRUE;
+}
+
+static gboolean
+is_int_tensor (const Onnx__TensorProto *t)
+{
+  return t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ||
+         t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT32;
+}
+
+/* Input @i as an integer constant of rank 0 or 1. */
+static gint64 *
+int_input (Ctx *c, guint i, gsize *n, gsize *rank, GError **error)
+{
+  const Onnx__TensorProto *t = const_input (c, i, FALSE, error);
+
+  if (t == NULL)
+    return NULL;
+  if (t->n_dims > 1 || !is_int_tensor (t))
+    {
+      unsupported (c, error, _("Mirada computes shapes from integer vectors only"));
+      return NULL;
+    }
+  if (rank)
+    *rank = t->n_dims;
+  return tensor_ints (c, t, n, error);
+}
+
+/* An optional list of ints from input @i (opset >= @since) or attribute @name. */
+static gint64 *
+ints_arg (Ctx *c, guint i, gint64 since, const char *name, gsize *n, GError **error)
+{
+  const Onnx__AttributeProto *a;
+
+  *n = 0;
+  if (c->opset >= since)
+    {
+      if (i >= c->node->n_input || c->node->input[i][0] == '\0')
+        return g_new0 (gint64, 1);
+      return int_input (c, i, n, NULL, error);
+    }
+  a = attr (c->node, name);
+  if (a == NULL || a->n_ints == 0)
+    return g_new0 (gint64, 1);
+  if (a->n_ints > 64)
+    {
+      node_error (c, error, MIR_ERROR_FORMAT, _("an integer constant is too large"));
+      return NULL;
+    }
+  *n = a->n_ints;
+  return g_memdup2 (a->ints, a->n_ints * sizeof (gint64));
+}
+
+/* The ONNX dimensions of a value computed from the image (batch 1). */
+static guint
+onnx_dims (Ctx *c, const Value *v, gint64 *d)
+{
+  const MirShape *s = shape_of (c, v);
+  guint o[MIR_MAX_DIMS];
+
+  value_order (c, v, o);
+  for (guint i = 0; i < s->ndim; i++)
+    d[o[i]] = s->dim[i];
+  d[0] = 1;
+  return s->ndim;
+}
+
+static gboolean
+op_shape (Ctx *c, GError **error)
+{
+  Value *v = lookup (c, 0, error);
+  gint64 d[MIR_MAX_DIMS], r, start, end, n;
+
+  if (v == NULL)
+    return FALSE;
+  if (v->node < 0)
+    {
+      if (v->constant->n_dims > MIR_MAX_DIMS)
+        return unsupported (c, error, _("its input has too many axes"));
+      r = (gint64) v->constant->n_dims;
+      for (gint64 i = 0; i < r; i++)
+        d[i] = v->constant->dims[i];
+    }
+  else
+    {
+      /* the batch is 1: a shape computed from it serves one image at a time */
+      if (!(v = flat_in_onnx_order (c, v, error)))
+        return FALSE;
+      r = onnx_dims (c, v, d);
+    }
+  start = attr_int (c->node, "start", 0);
+  end = attr_int (c->node, "end", r);
+  start = CLAMP (start < 0 ? start + r : start, 0, r);
+  end = CLAMP (end < 0 ? end + r : end, 0, r);
+  n = MAX (end - start, 0);
+  return fold_out (c, 0, make_ints (c, &n, 1, d + start, (gsize) n));
+}
+
+static gboolean
+op_gather (Ctx *c, GError **error)
+{
+  Value *v = lookup (c, 0, error);
+  g_autofree gint64 *data = NULL;
+  g_autofree gint64 *idx = NULL;
+  gsize n, m, rd, ri;
+  gint64 dim;
+
+  if (v == NULL)
+    return FALSE;
+  if (v->node >= 0)
+    return unsupported (c, error, _("Mirada gathers from constant shapes only"));
+  if (!(data = int_input (c, 0, &n, &rd, error)) || !(idx = int_input (c, 1, &m, &ri, error)))
+    return FALSE;
+  if (rd != 1 || (attr_int (c->node, "axis", 0) != 0 && attr_int (c->node, "axis", 0) != -1))
+    return unsupported (c, error, _("Mirada gathers from constant shapes only"));
+  for (gsize i = 0; i < m; i++)
+    {
+      gint64 k = idx[i] < 0 ? idx[i] + (gint64) n : idx[i];
+      if (k < 0 || k >= (gint64) n)
+        return node_error (c, error, MIR_ERROR_FORMAT, _("an index is out of range"));
+      idx[i] = data[k];
+    }
+  dim = (gint64) m;
+  return fold_out (c, 0, make_ints (c, &dim, ri, idx, m));
+}
+
+/* Unsqueeze and Squeeze of integer constants: the values stay, the
+ * dimensions change. */
+static gboolean
+squeeze_const (Ctx *c, gboolean un, GError **error)
+{
+  const Onnx__TensorProto *t = const_input (c, 0, FALSE, error);
+  g_autofree gint64 *axes = NULL;
+  g_autofree gint64 *v = NULL;
+  gint64 dims[MIR_MAX_DIMS];
+  gsize n, na, r, out_r = 0;
+  guint64 mark = 0;
+
+  if (t == NULL)
+    return FALSE;
+  if (!is_int_tensor (t) || t->n_dims > MIR_MAX_DIMS)
+    return unsupported (c, error, _("Mirada computes shapes from integer vectors only"));
+  if (!(axes = ints_arg (c, 1, 13, "axes", &na, error)) || !(v = tensor_ints (c, t, &n, error)))
+    return FALSE;
+  r = t->n_dims + (un ? na : 0);
+  if (r > MIR_MAX_DIMS)
+    return unsupported (c, error, _("its result has too many axes"));
+  for (gsize i = 0; i < na; i++)
+    {
+      gint64 a = axes[i] < 0 ? axes[i] + (gint64) r : axes[i];
+      if (a < 0 || a >= (gint64) r || (mark & (1u << a)))
+        return node_error (c, error, MIR_ERROR_FORMAT, _("its axes are out of range"));
+      mark |= 1u << a;
+    }
+  if (un)
+    for (gsize i = 0, k = 0; i < r; i++)
+      dims[out_r++] = (mark & (1u << i)) ? 1 : t->dims[k++];
+  else
+    for (gsize i = 0; i < t->n_dims; i++)
+      {
+        gboolean drop = na > 0 ? (mark & (1u << i)) != 0 : t->dims[i] == 1;
+        if (drop && t->dims[i] != 1)
+          return node_error (c, error, MIR_ERROR_FORMAT,
+                             _("it removes an axis whose size is not 1"));
+        if (!drop)
+          dims[out_r++] = t->dims[i];
+      }
+  return fold_out (c, 0, make_ints (c, dims, out_r, v, n));
+}
+
+static gboolean
+op_unsqueeze (Ctx *c, GError **error)
+{
+  return squeeze_const (c, TRUE, error);
+}
+
+static gboolean
+op_squeeze (Ctx *c, GError **error)
+{
+  return squeeze_const (c, FALSE, error);
+}
+
+static gboolean
+fold_concat (Ctx *c, GError **error)
+{
+  g_autoptr(GArray) out = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gint64 dim;
+
+  for (guint i = 0; i < c->node->n_input; i++)
+    {
+      g_autofree gint64 *v = NULL;
+      gsize n, r;
+
+      if (!(v = int_input (c, i, &n, &r, error)))
+        return FALSE;
+      if (r != 1)
+        return unsupported (c, error, _("Mirada computes shapes from integer vectors only"));
+      g_array_append_vals (out, v, (guint) n);
+    }
+  if (out->len > 64)
+    return node_error (c, error, MIR_ERROR_FORMAT, _("an integer constant is too large"));
+  dim = out->len;
+  return fold_out (c, 0, make_ints (c, &dim, 1, (gint64 *) (void *) out->data, out->len));
+}
+
+static gboolean
+fold_binary (Ctx *c, BinOp op, GError **error)
+{
+  g_autofree gint64 *a = NULL;
+  g_autofree gint64 *b = NULL;
+  const Onnx__TensorProto *ta = const_input (c, 0, FALSE, error), *tb;
+  gint64 r[64], dim;
+  gsize na, nb, ra, rb, n;
+
+  if (ta == NULL || !(tb = const_input (c, 1, FALSE, error)))
+    return FALSE;
+  if (!is_int_tensor (ta) || !is_int_tensor (tb))
+    return unsupported (c, error, _("it computes on constants only"));
+  if (!(a = int_input (c, 0, &na, &ra, error)) || !(b = int_input (c, 1, &nb, &rb, error)))
+    return FALSE;
+  if (na != nb && na != 1 && nb != 1)
+    return node_error (c, error, MIR_ERROR_FORMAT, _("its operands do not broadcast"));
+  n = MAX (na, nb);
+  for (gsize i = 0; i < n; i++)
+    {
+      gint64 x = a[na == 1 ? 0 : i], y = b[nb == 1 ? 0 : i];
+      switch (op)
+        {
+        case BIN_ADD:
+          r[i] = x + y;
+          break;
+        case BIN_SUB:
+          r[i] = x - y;
+          break;
+        case BIN_MUL:
+          r[i] = x * y;
+          break;
+        case BIN_DIV:
+          if (y == 0)
+            return node_error (c, error, MIR_ERROR_FORMAT, _("it divides by zero"));
+          r[i] = x / y;
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+    }
+  dim = (gint64) n;
+  return fold_out (c, 0, make_ints (c, &dim, MAX (ra, rb), r, n));
+}
+
+/* Slice bounds as ONNX clamps them, for step 1. */
+static gboolean
+slice_bounds (gint64 dim, gint64 start, gint64 end, gint64 *s, gint64 *e)
+{
+  if (start < 0)
+    start += dim;
+  if (end < 0)
+    end += dim;
+  *s = CLAMP (start, 0, dim);
+  *e = CLAMP (end, 0, dim);
+  return *e > *s;
+}
+
+static gboolean
+op_slice (Ctx *c, GError **error)
+{
+  Value *x = lookup (c, 0, error), *out;
+  g_autofree gint64 *starts = NULL, *ends = NULL, *axes = NULL, *steps = NULL;
+  gsize ns, ne, na, nst;
+  gint64 d[MIR_MAX_DIMS];
+  guint o[MIR_MAX_DIMS], r;
+  gint node;
+
+  if (x == NULL || !(starts = ints_arg (c, 1, 10, "starts", &ns, error)) ||
+      !(ends = ints_arg (c, 2, 10, "ends", &ne, error)) ||
+      !(axes = ints_arg (c, 3, 10, "axes", &na, error)) ||
+      !(steps = ints_arg (c, 4, 10, "steps", &nst, error)))
+    return FALSE;
+  if (ns != ne || ns == 0 || (na != 0 && na != ns) || (nst != 0 && nst != ns))
+    return node_error (c, error, MIR_ERROR_FORMAT, _("its starts, ends, axes and steps differ in "
+                                                     "length"));
+  for (gsize i = 0; i < nst; i++)
+    if (steps[i] != 1)
+      return unsupported (c, error, _("Mirada slices with step 1 only"));
+  if (x->node < 0)
+    {
+      /* a shape vector */
+      g_autofree gint64 *v = NULL;
+      gsize n, rank;
+      gint64 s, e, dim;
+
+      if (!(v = int_input (c, 0, &n, &rank, error)))
+        return FALSE;
+      if (rank != 1 || ns != 1 || (na == 1 && axes[0] != 0 && axes[0] != -1))
+        return unsupported (c, error, _("Mirada computes shapes from integer vectors only"));
+      if (!slice_bounds ((gint64) n, starts[0], ends[0], &s, &e))
+        s = e = 0;
+      dim = e - s;
+      return fold_out (c, 0, make_ints (c, &dim, 1, v + s, (gsize) dim));
+    }
+  if (!(x = flat_in_onnx_order (c, x, error)))
+    return FALSE;
+  r = onnx_dims (c, x, d);
+  value_order (c, x, o);
+  node = x->node;
+  for (gsize i = 0; i < ns; i++)
+    {
+      gint64 a = na ? axes[i] : (gint64) i, s, e;
+      JsonObject *cfg;
+      guint in = (guint) node, j = 0;
+
+      if (a < 0)
+        a += r;
+      if (a < 0 || a >= (gint64) r)
+        return node_error (c, error, MIR_ERROR_FORMAT, _("its axes are out of range"));
+      if (a == 0)
+        {
+          if (starts[i] == 0 && ends[i] >= 1)
+            continue;
+          return unsupported (c, error, _("Mirada keeps the batch axis whole"));
+        }
+      if (!slice_bounds (d[a], starts[i], ends[i], &s, &e))
+        return unsupported (c, error, _("the slice is empty"));
+      if (s == 0 && e == d[a])
+        continue;
+      while (o[j] != (guint) a)
+        j++;
+      cfg = json_object_new ();
+      json_object_set_int_member (cfg, "axis", j);
+      json_object_set_int_member (cfg, "start", s);
+      json_object_set_int_member (cfg, "stop", e);
+      if ((node = add_layer (c, "Slice", cfg, &in, 1, NULL, error)) < 0)
+        return FALSE;
+    }
+  out = set_output (c, 0, node);
+  out->nonneg = x->nonneg;
+  set_order (c, out, o);
+  return TRUE;
+}
+
+static gboolean
+op_split (Ctx *c, GError **error)
+{
+  Value *x = tensor_any (c, 0, error);
+  g_autofree gint64 *split = NULL;
+  gint64 d[MIR_MAX_DIMS], a = attr_int (c->node, "axis", 0), start = 0;
+  guint o[MIR_MAX_DIMS], r, j = 0;
+  gsize n;
+
+  if (x == NULL || !(x = flat_in_onnx_order (c, x, error)) ||
+      !(split = ints_arg (c, 1, 13, "split", &n, error)))
+    return FALSE;
+  r = onnx_dims (c, x, d);
+  value_order (c, x, o);
+  if (a < 0)
+    a += r;
+  if (a <= 0 || a >= (gint64) r)
+    return unsupported (c, error, _("Mirada keeps the batch axis whole"));
+  if (n == 0)
+    {
+      gint64 parts = (gint64) c->node->n_output;
+      if (d[a] % parts != 0)
+        return unsupported (c, error, _("its parts are not of equal size"));
+      n = c->node->n_output;
+      g_free (split);
+      split = g_new (gint64, n);
+      for (gsize i = 0; i < n; i++)
+        split[i] = d[a] / parts;
+    }
+  if (n != c->node->n_output)
+    return node_error (c, error, MIR_ERROR_FORMAT, _("its split does not match its outputs"));
+  while (o[j] != (guint) a)
+    j++;
+  for (gsize i = 0; i < n; i++)
+    {
+      JsonObject *cfg = json_object_new ();
+      guint in = (guint) x->node;
+      Value *out;
+      gint idx;
+
+      if (split[i] < 1 || start + split[i] > d[a])
+        {
+          json_object_unref (cfg);
+          return node_error (c, error, MIR_ERROR_FORMAT, _("its split does not match its input"));
+        }
+      json_object_set_int_member (cfg, "axis", j);
+      json_object_set_int_member (cfg, "start", start);
+      json_object_set_int_member (cfg, "stop", start + split[i]);
+      start += split[i];
+      if ((idx = add_layer (c, "Slice", cfg, &in, 1, NULL, error)) < 0)
+        return FALSE;
+      out = set_output (c, (guint) i, idx);
+      out->nonneg = x->nonneg;
+      set_order (c, out, o);
+    }
+  return TRUE;
+}
+
+static gboolean
+op_cast (Ctx *c, GError **error)
+{
+  Value *x = lookup (c, 0, error);
+  gint64 to = attr_int (c->node, "to", 0);
+
+  if (x == NULL)
+    return FALSE;
+  if ((x->node >= 0 && to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) ||
+      (x->node < 0 && is_int_tensor (x->constant) &&
+       (to == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 || to == ONNX__TENSOR_PROTO__DATA_TYPE__INT32)))
+    {
+      alias_output (c, x);
+      return TRUE;
+    }
+  return unsupported (c, error, _("Mirada casts images to float32 and shapes to integers only"));
+}
+
+/* ------------------------------------------------------------------ */
+/* LayerNormalization, and the patterns run as one layer */
+
+/* A LayerNormalization layer over ONNX's last axis of @x, output under @name. */
+static gboolean
+emit_layer_norm (Ctx *c, Value *x, double eps, const Onnx__TensorProto *scale,
+                 const Onnx__TensorProto *bias, const char *name, GError **error)
+{
+  const Onnx__TensorProto *t[2] = { scale, bias };
+  JsonObject *cfg;
+  MirLayer *layer;
+  guint in, o[MIR_MAX_DIMS];
+  gint64 ch;
+  Value *out;
+  gint idx;
+
+  if (!(x = last_axis_last (c, x, error)))
+    return FALSE;
+  ch = shape_of (c, x)->dim[shape_of (c, x)->ndim - 1];
+  cfg = json_object_new ();
+  json_object_set_int_member (cfg, "axis", -1);
+  json_object_set_double_member (cfg, "epsilon", eps);
+  json_object_set_boolean_member (cfg, "center", TRUE);
+  json_object_set_boolean_member (cfg, "scale", TRUE);
+  in = (guint) x->node;
+  if ((idx = add_layer (c, "LayerNormalization", cfg, &in, 1, &layer, error)) < 0)
+    return FALSE;
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree float *v = NULL;
+      gsize n = (gsize) ch;
+
+      if (t[i] == NULL)
+        {
+          v = g_new (float, n);
+          for (gsize k = 0; k < n; k++)
+            v[k] = i == 0 ? 1.0f : 0.0f;
+        }
+      else if (!(v = tensor_floats (c, t[i], &n, error)))
+        return FALSE;
+      if (n == 1 && ch > 1)
+        {
+          float f = v[0];
+          g_free (v);
+          v = g_new (float, ch);
+          for (gint64 k = 0; k < ch; k++)
+            v[k] = f;
+          n = (gsize) ch;
+        }
+      if (!set_weight (c, layer, i, v, n, error))
+        {
+          g_prefix_error (error, "%s: ", i == 0 ? "scale" : "bias");
+          return FALSE;
+        }
+    }
+  out = g_new0 (Value, 1);
+  out->node = idx;
+  g_hash_table_replace (c->values, g_strdup (name), out);
+  value_order (c, x, o);
+  set_order (c, out, o);
+  return TRUE;
+}
+
+static gboolean
+op_layer_norm (Ctx *c, GError **error)
+{
+  Value *x = tensor_any (c, 0, error);
+  const Onnx__TensorProto *scale, *bias = NULL;
+  gint64 axis = attr_int (c->node, "axis", -1);
+  guint r;
+
+  if (x == NULL || !(x = flat_in_onnx_order (c, x, error)) ||
+      !(scale = const_input (c, 1, FALSE, error)))
+    return FALSE;
+  if (c->node->n_input > 2 && c->node->input[2][0] && !(bias = const_input (c, 2, TRUE, error)))
+    return FALSE;
+  r = shape_of (c, x)->ndim;
+  if (axis < 0)
+    axis += r;
+  if (axis != (gint64) r - 1)
+    return unsupported (c, error, _("Mirada normalises over the last axis only"));
+  for (gsize i = 1; i < c->node->n_output; i++)
+    if (c->node->output[i][0] != '\0' && g_hash_table_contains (c->consumers, c->node->output[i]))
+      return unsupported (c, error, _("Mirada does not give its mean and deviation outputs"));
+  return emit_layer_norm (c, x, attr_float (c->node, "epsilon", 1e-5), scale, bias,
+                          c->node->output[0], error);
+}
+
+/* The only node reading @name, if it is an @op (and @name is no graph output). */
+static const Onnx__NodeProto *
+sole_consumer (Ctx *c, const char *name, const char *op)
+{
+  GPtrArray *a = g_hash_table_lookup (c->consumers, name);
+  const Onnx__NodeProto *n;
+
+  if (a == NULL || a->len != 1 || (n = a->pdata[0]) == NULL || n->n_output < 1 ||
+      g_strcmp0 (n->op_type, op) != 0 || (n->domain && n->domain[0] &&
+                                          g_strcmp0 (n->domain, "ai.onnx") != 0))
+    return NULL;
+  return n;
+}
+
+/* A constant by name: known already, or the value of a Constant node not yet reached. */
+static const Onnx__TensorProto *
+peek_const (Ctx *c, const char *name)
+{
+  Value *v;
+  const Onnx__NodeProto *p;
+  const Onnx__AttributeProto *a;
+
+  if (name == NULL)
+    return NULL;
+  if ((v = g_hash_table_lookup (c->values, name)) != NULL)
+    return v->constant;
+  p = g_hash_table_lookup (c->producers, name);
+  if (p == NULL || g_strcmp0 (p->op_type, "Constant") != 0 || (a = attr (p, "value")) == NULL)
+    return NULL;
+  return a->t;
+}
+
+static gboolean
+scalar_const (Ctx *c, const char *name, double *out)
+{
+  const Onnx__TensorProto *t = name ? peek_const (c, name) : NULL;
+  g_autofree float *f = NULL;
+  gsize n;
+
+  if (t == NULL || tensor_numel (t) != 1 || is_int_tensor (t) ||
+      !(f = tensor_floats (c, t, &n, NULL)))
+    return FALSE;
+  *out = f[0];
+  return TRUE;
+}
+
+static gboolean
+scalar_is (Ctx *c, const char *name, double want, double tol)
+{
+  double v;
+
+  return scalar_const (c, name, &v) && fabs (v - want) <= tol;
+}
+
+/* The input of two-input node @n that is not @name (NULL if none). */
+static const char *
+other_input (const Onnx__NodeProto *n, const char *name)
+{
+  if (n->n_input != 2)
+    return NULL;
+  if (g_strcmp0 (n->input[0], name) == 0)
+    return n->input[1];
+  if (g_strcmp0 (n->input[1], name) == 0)
+    return n->input[0];
+  return NULL;
+}
+
+/* A vector of @ch values along the last of @r axes. */
+static gboolean
+last_axis_vector (const Onnx__TensorProto *t, gint64 ch, guint r)
+{
+  if (t == NULL || is_int_tensor (t) || t->n_dims < 1 || t->n_dims > r ||
+      t->dims[t->n_dims - 1] != ch)
+    return FALSE;
+  for (gsize i = 0; i + 1 < t->n_dims; i++)
+    if (t->dims[i] != 1)
+      return FALSE;
+  return TRUE;
+}
+
+/* GELU as torch.onnx writes it before opset 20:
+ *   x / sqrt(2) -> Erf -> + 1 -> * x -> * 0.5
+ * becomes one Activation("gelu") when each step is the only reader of the
+ * one before.  Called on the Div. */
+static gboolean
+fuse_gelu (Ctx *c, gboolean *done, GError **error)
+{
+  const Onnx__NodeProto *div = c->node, *erf, *add, *mul, *half;
+  const char *x = div->n_input > 0 ? div->input[0] : NULL, *o;
+  JsonObject *cfg;
+  Value *xv, *out;
+  guint in, ord[MIR_MAX_DIMS];
+  gint idx;
+
+  *done = FALSE;
+  if (div->n_input != 2 || !scalar_is (c, div->input[1], G_SQRT2, 1e-6) ||
+      !(erf = sole_consumer (c, div->output[0], "Erf")) ||
+      !(add = sole_consumer (c, erf->output[0], "Add")) ||
+      !scalar_is (c, other_input (add, erf->output[0]), 1.0, 0.0) ||
+      !(mul = sole_consumer (c, add->output[0], "Mul")) ||
+      !(o = other_input (mul, add->output[0])) || g_strcmp0 (o, x) != 0 ||
+      !(half = sole_consumer (c, mul->output[0], "Mul")) ||
+      !scalar_is (c, other_input (half, mul->output[0]), 0.5, 0.0))
+    return TRUE;
+  if (!(xv = tensor_any (c, 0, error)))
+    return FALSE;
+  cfg = json_object_new ();
+  json_object_set_string_member (cfg, "activation", "gelu");
+  in = (guint) xv->node;
+  if ((idx = add_layer (c, "Activation", cfg, &in, 1, NULL, error)) < 0)
+    return FALSE;
+  out = g_new0 (Value, 1);
+  out->node = idx;
+  g_hash_table_replace (c->values, g_strdup (half->output[0]), out);
+  value_order (c, xv, ord);
+  set_order (c, out, ord);
+  memcpy (out->flat, xv->flat, sizeof out->flat);
+  g_hash_table_add (c->fused, (gpointer) erf);
+  g_hash_table_add (c->fused, (gpointer) add);
+  g_hash_table_add (c->fused, (gpointer) mul);
+  g_hash_table_add (c->fused, (gpointer) half);
+  *done = TRUE;
+  return TRUE;
+}
+
+/* Whether ReduceMean @n averages over the last of @r axes only, keeping it. */
+static gboolean
+means_last_axis (Ctx *c, const Onnx__NodeProto *n, guint r)
+{
+  const Onnx__AttributeProto *a = attr (n, "axes");
+  gint64 ax;
+
+  if (attr_int (n, "keepdims", 1) == 0)
+    return FALSE;
+  if (c->opset >= 18)
+    {
+      const Onnx__TensorProto *t = n->n_input > 1 ? peek_const (c, n->input[1]) : NULL;
+      g_autofree gint64 *v = NULL;
+      gsize k;
+
+      if (t == NULL || tensor_numel (t) != 1 || !(v = tensor_ints (c, t, &k, NULL)))
+        return FALSE;
+      ax = v[0];
+    }
+  else if (a == NULL || a->n_ints != 1)
+    return FALSE;
+  else
+    ax = a->ints[0];
+  return ax == -1 || ax == (gint64) r - 1;
+}
+
+/* LayerNormalization as torch.onnx writes it before opset 17:
+ *   m = ReduceMean(x), d = x - m, v = ReduceMean(d ^ 2),
+ *   y = d / Sqrt(v + eps) [* gamma] [+ beta]
+ * over the last axis becomes one LayerNormalization layer.  Called on the
+ * first ReduceMean. */
+static gboolean
+fuse_layer_norm (Ctx *c, gboolean *done, GError **error)
+{
+  const Onnx__NodeProto *rm = c->node, *sub, *pw = NULL, *rm2, *add, *sq, *dv = NULL, *last;
+  const Onnx__NodeProto *mul, *badd;
+  const Onnx__TensorProto *gamma = NULL, *beta = NULL;
+  const char *d;
+  GPtrArray *uses;
+  Value *x;
+  double eps;
+  gint64 ch;
+  guint r;
+
+  *done = FALSE;
+  x = rm->n_input >= 1 ? g_hash_table_lookup (c->values, rm->input[0]) : NULL;
+  if (x == NULL || x->node < 0 || x->flat[0] != 0)
+    return TRUE;
+  r = shape_of (c, x)->ndim;
+  if (!means_last_axis (c, rm, r) || !(sub = sole_consumer (c, rm->output[0], "Sub")) ||
+      sub->n_input != 2 || g_strcmp0 (sub->input[0], rm->input[0]) != 0 ||
+      g_strcmp0 (sub->input[1], rm->output[0]) != 0)
+    return TRUE;
+  d = sub->output[0];
+  uses = g_hash_table_lookup (c->consumers, d);
+  if (uses == NULL || uses->len != 2)
+    return TRUE;
+  for (guint i = 0; i < 2; i++)
+    {
+      const Onnx__NodeProto *u = uses->pdata[i];
+      if (u != NULL && g_strcmp0 (u->op_type, "Pow") == 0)
+        pw = u;
+      else if (u != NULL && g_strcmp0 (u->op_type, "Div") == 0)
+        dv = u;
+    }
+  if (pw == NULL || dv == NULL || pw->n_input != 2 || g_strcmp0 (pw->input[0], d) != 0 ||
+      !scalar_is (c, pw->input[1], 2.0, 0.0) || dv->n_input != 2 ||
+      g_strcmp0 (dv->input[0], d) != 0 ||
+      !(rm2 = sole_consumer (c, pw->output[0], "ReduceMean")) || !means_last_axis (c, rm2, r) ||
+      !(add = sole_consumer (c, rm2->output[0], "Add")) ||
+      !scalar_const (c, other_input (add, rm2->output[0]), &eps) || !(eps > 0) ||
+      !(sq = sole_consumer (c, add->output[0], "Sqrt")) ||
+      sole_consumer (c, sq->output[0], "Div") != dv || g_strcmp0 (dv->input[1], sq->output[0]) != 0)
+    return TRUE;
+  {
+    guint o[MIR_MAX_DIMS];
+    value_order (c, x, o);
+    /* the channel count is that of ONNX's last axis */
+    ch = 0;
+    for (guint i = 0; i < r; i++)
+      if (o[i] == r - 1)
+        ch = shape_of (c, x)->dim[i];
+  }
+  last = dv;
+  if ((mul = sole_consumer (c, dv->output[0], "Mul")) &&
+      last_axis_vector (gamma = peek_const (c, other_input (mul, dv->output[0])), ch, r))
+    {
+      last = mul;
+      if ((badd = sole_consumer (c, mul->output[0], "Add")) &&
+          last_axis_vector (beta = peek_const (c, other_input (badd, mul->output[0])), ch, r))
+        last = badd;
+      else
+        badd = NULL, beta = NULL;
+    }
+  else
+    mul = badd = NULL, gamma = NULL;
+  if (!emit_layer_norm (c, x, eps, gamma, beta, last->output[0], error))
+    return FALSE;
+  g_hash_table_add (c->fused, (gpointer) sub);
+  g_hash_table_add (c->fused, (gpointer) pw);
+  g_hash_table_add (c->fused, (gpointer) rm2);
+  g_hash_table_add (c->fused, (gpointer) add);
+  g_hash_table_add (c->fused, (gpointer) sq);
+  g_hash_table_add (c->fused, (gpointer) dv);
+  if (mul)
+    g_hash_table_add (c->fused, (gpointer) mul);
+  if (badd)
+    g_hash_table_add (c->fused, (gpointer) badd);
+  *done = TRUE;
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* The operator table */
+
+static gboolean
+op_constant (Ctx *c, GError **error)
+{
+  const Onnx__AttributeProto *a = attr (c->node, "value");
+
+  if (a == NULL || a->t == NULL)
+    return unsupported (c, error, _("only tensor constants (attribute value) are supported"));
+  set_output (c, 0, -1)->constant = a->t;
+  return TRUE;
+}
+
+static gboolean
+op_identity (Ctx *c, GError **error)
+{
+  Value *x = lookup (c, 0, error);
+
+  if (x == NULL)
+    return FALSE;
+  alias_output (c, x);
+  return TRUE;
+}
+
+static gboolean
+op_add (Ctx *c, GError **error)
+{
+  return op_binary (c, BIN_ADD, error);
+}
+
+static gboolean
+op_sub (Ctx *c, GError **error)
+{
+  return op_binary (c, BIN_SUB, error);
+}
+
+static gboolean
+op_mul (Ctx *c, GError **error)
+{
+  return op_binary (c, BIN_MUL, error);
+}
+
+static gboolean
+op_div (Ctx *c, GError **error)
+{
+  gboolean done;
+
+  if (!fuse_gelu (c, &done, error))
+    return FALSE;
+  return done || op_binary (c, BIN_DIV, error);
+}
+
+static gboolean
+op_sum (Ctx *c, GError **error)
+{
+  if (c->node->n_input == 1)
+    return op_identity (c, error);
+  if (c->node->n_input != 2)
+    return unsupported (c, error, _("it has more than two inputs"));
+  return op_binary (c, BIN_ADD, error);
+}
+
+static gboolean
+op_concat_any (Ctx *c, GError **error)
+{
+  Value *v = lookup (c, 0, error);
+
+  if (v == NULL)
+    return FALSE;
+  if (v->node < 0)
+    return fold_concat (c, error);
+  return op_concat (c, error);
+}
+
+static gboolean
+op_relu (Ctx *c, GError **error)
+{
+  return elementwise (c, "ReLU", json_object_new (), TRUE, error);
+}
+
+static gboolean
+op_sigmoid (Ctx *c, GError **error)
+{
+  return op_activation (c, "sigmoid", TRUE, error);
+}
+
+static gboolean
+op_tanh (Ctx *c, GError **error)
+{
+  return op_activation (c, "tanh", FALSE, error);
+}
+
+static gboolean
+op_max_pool (Ctx *c, GError **error)
+{
+  return op_pool (c, TRUE, error);
+}
+
+static gboolean
+op_average_pool (Ctx *c, GError **error)
+{
+  return op_pool (c, FALSE, error);
+}
+
+static gboolean
+op_global_average_pool (Ctx *c, GError **error)
+{
+  return op_global_pool (c, FALSE, error);
+}
+
+static gboolean
+op_global_max_pool (Ctx *c, GError **error)
+{
+  return op_global_pool (c, TRUE, error);
+}
+
+static gboolean
+op_reduce_mean (Ctx *c, GError **error)
+{
+  gboolean done;
+
+  if (!fuse_layer_norm (c, &done, error))
+    return FALSE;
+  return done || op_reduce (c, FALSE, error);
+}
+
+static gboolean
+op_reduce_max (Ctx *c, GError **error)
+{
+  return op_reduce (c, TRUE, error);
+}
+
+static gboolean
+op_hard_sigmoid (Ctx *c, GError **error)
+{
+  return op_hard (c, FALSE, error);
+}
+
+static gboolean
+op_hard_swish (Ctx *c, GError **error)
+{
+  return op_hard (c, TRUE, error);
+}
+
+typedef struct
+{
+  const char *name;
+  gint64 since;   /* the first opset with the operator (7: all Mirada reads) */
+  gboolean (*convert) (Ctx *c, GError **error);
+} OpEntry;
+
+/* Sorted by name (looked up with bsearch; test-formats checks the order
+ * through mir_onnx_operators()). */
+static const OpEntry op_table[] = {
+  { "Add", 7, op_add },
+  { "AveragePool", 7, op_average_pool },
+  { "BatchNormalization", 7, op_batchnorm },
+  { "Cast", 7, op_cast },
+  { "Clip", 7, op_clip },
+  { "Concat", 7, op_concat_any },
+  { "Constant", 7, op_constant },
+  { "Conv", 7, op_conv },
+  { "Div", 7, op_div },
+  { "Dropout", 7, op_identity },
+  { "Flatten", 7, op_flatten },
+  { "Gather", 7, op_gather },
+  { "Gemm", 7, op_gemm },
+  { "GlobalAveragePool", 7, op_global_average_pool },
+  { "GlobalMaxPool", 7, op_global_max_pool },
+  { "HardSigmoid", 7, op_hard_sigmoid },
+  { "HardSwish", 14, op_hard_swish },
+  { "Identity", 7, op_identity },
+  { "LayerNormalization", 17, op_layer_norm },
+  { "MatMul", 7, op_matmul },
+  { "MaxPool", 7, op_max_pool },
+  { "Mul", 7, op_mul },
+  { "Pad", 7, op_pad },
+  { "ReduceMax", 7, op_reduce_max },
+  { "ReduceMean", 7, op_reduce_mean },
+  { "Relu", 7, op_relu },
+  { "Reshape", 7, op_reshape },
+  { "Shape", 7, op_shape },
+  { "Sigmoid", 7, op_sigmoid },
+  { "Slice", 7, op_slice },
+  { "Softmax", 7, op_softmax },
+  { "Split", 7, op_split },
+  { "Squeeze", 7, op_squeeze },
+  { "Sub", 7, op_sub },
+  { "Sum", 7, op_sum },
+  { "Tanh", 7, op_tanh },
+  { "Transpose", 7, op_transpose },
+  { "Unsqueeze", 7, op_unsqueeze },
+};
+
+/* Operators Mirada runs only as part of a pattern converted as one layer. */
+static const struct
+{
+  const char *name;
+  const char *pattern;
+} pattern_ops[] = {
+  { "Erf", "GELU: x * 0.5 * (1 + Erf (x / sqrt (2)))" },
+  { "Pow", "LayerNormalization: (x - mean) / Sqrt (mean ((x - mean) ^ 2) + eps)" },
+  { "Sqrt", "LayerNormalization: (x - mean) / Sqrt (mean ((x - mean) ^ 2) + eps)" },
+};
+
+static int
+op_entry_cmp (const void *key, const void *entry)
+{
+  return strcmp (key, ((const OpEntry *) entry)->name);
+}
+
+const char *const *
+mir_onnx_operators (void)
+{
+  static const char *names[G_N_ELEMENTS (op_table) + 1];
+
+  if (names[0] == NULL)
+    for (gsize i = 0; i < G_N_ELEMENTS (op_table); i++)
+      names[i] = op_table[i].name;
+  return names;
 }
 
 static gboolean
 convert_node (Ctx *c, GError **error)
 {
   const char *op = c->node->op_type;
+  const OpEntry *e;
 
+  if (g_hash_table_contains (c->fused, c->node))
+    return TRUE;
   if (c->node->domain != NULL && c->node->domain[0] != '\0' &&
       g_strcmp0 (c->node->domain, "ai.onnx") != 0)
     {
@@ -1752,83 +2998,70 @@ convert_node (Ctx *c, GError **error)
     }
   if (c->node->n_output < 1)
     return node_error (c, error, MIR_ERROR_FORMAT, _("it has no output"));
-
-  if (g_strcmp0 (op, "Constant") == 0)
+  e = op != NULL ? bsearch (op, op_table, G_N_ELEMENTS (op_table), sizeof op_table[0],
+                            op_entry_cmp)
+                 : NULL;
+  if (e != NULL)
     {
-      const Onnx__AttributeProto *a = attr (c->node, "value");
-      Value *v;
-      if (a == NULL || a->t == NULL)
-        return unsupported (c, error, _("only tensor constants (attribute value) are supported"));
-      v = set_output (c, 0, -1);
-      v->constant = a->t;
-      return TRUE;
+      if (c->opset < e->since)
+        {
+          g_autofree char *d = g_strdup_printf (_("the operator %s is part of ONNX from opset "
+                                                  "%" PRId64 " on, but the model declares "
+                                                  "opset %" PRId64),
+                                                op, e->since, c->opset);
+          return node_error (c, error, MIR_ERROR_FORMAT, d);
+        }
+      return e->convert (c, error);
     }
-  if (g_strcmp0 (op, "Conv") == 0)
-    return op_conv (c, error);
-  if (g_strcmp0 (op, "Gemm") == 0)
-    return op_gemm (c, error);
-  if (g_strcmp0 (op, "MatMul") == 0)
-    return op_matmul (c, error);
-  if (g_strcmp0 (op, "Add") == 0 || g_strcmp0 (op, "Sum") == 0)
-    return c->node->n_input == 2 ? op_binary (c, TRUE, error)
-                                 : unsupported (c, error, _("it has more than two inputs"));
-  if (g_strcmp0 (op, "Mul") == 0)
-    return op_binary (c, FALSE, error);
-  if (g_strcmp0 (op, "Relu") == 0)
-    return simple (c, "ReLU", json_object_new (), TRUE, error);
-  if (g_strcmp0 (op, "Clip") == 0)
-    return op_clip (c, error);
-  if (g_strcmp0 (op, "Sigmoid") == 0)
-    return op_activation (c, "sigmoid", TRUE, error);
-  if (g_strcmp0 (op, "Tanh") == 0)
-    return op_activation (c, "tanh", FALSE, error);
-  if (g_strcmp0 (op, "MaxPool") == 0)
-    return op_pool (c, TRUE, error);
-  if (g_strcmp0 (op, "AveragePool") == 0)
-    return op_pool (c, FALSE, error);
-  if (g_strcmp0 (op, "GlobalAveragePool") == 0)
-    return op_global_pool (c, FALSE, error);
-  if (g_strcmp0 (op, "GlobalMaxPool") == 0)
-    return op_global_pool (c, TRUE, error);
-  if (g_strcmp0 (op, "BatchNormalization") == 0)
-    return op_batchnorm (c, error);
-  if (g_strcmp0 (op, "ReduceMean") == 0)
-    return op_reduce (c, FALSE, error);
-  if (g_strcmp0 (op, "ReduceMax") == 0)
-    return op_reduce (c, TRUE, error);
-  if (g_strcmp0 (op, "HardSigmoid") == 0)
-    return op_hard (c, FALSE, error);
-  if (g_strcmp0 (op, "HardSwish") == 0)
-    return op_hard (c, TRUE, error);
-  if (g_strcmp0 (op, "Concat") == 0)
-    return op_concat (c, error);
-  if (g_strcmp0 (op, "Flatten") == 0)
-    return op_flatten (c, error);
-  if (g_strcmp0 (op, "Reshape") == 0)
-    return op_reshape (c, error);
-  if (g_strcmp0 (op, "Pad") == 0)
-    return op_pad (c, error);
-  if (g_strcmp0 (op, "Transpose") == 0)
-    return op_transpose (c, error);
-  if (g_strcmp0 (op, "Softmax") == 0)
-    return op_softmax (c, error);
-  if (g_strcmp0 (op, "Identity") == 0 || g_strcmp0 (op, "Dropout") == 0)
-    {
-      Value *x = lookup (c, 0, error);
-      if (x == NULL)
-        return FALSE;
-      alias_output (c, x);
-      return TRUE;
-    }
+  for (gsize i = 0; i < G_N_ELEMENTS (pattern_ops); i++)
+    if (g_strcmp0 (op, pattern_ops[i].name) == 0)
+      {
+        g_autofree char *d = g_strdup_printf (_("Mirada runs the operator %s only inside the "
+                                                "pattern %s, and this node is not part of one"),
+                                              op, pattern_ops[i].pattern);
+        return unsupported (c, error, d);
+      }
   {
-    g_autofree char *d = g_strdup_printf (
-      _("the operator %s is not one Mirada runs (it runs Conv, Gemm, MatMul, Add, Mul, Relu, "
-        "Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, MaxPool, AveragePool, GlobalAveragePool, "
-        "GlobalMaxPool, ReduceMean, ReduceMax, BatchNormalization, Concat, Flatten, Reshape, "
-        "Transpose, Pad, Softmax, Identity, Dropout, Constant)"),
-      op);
+    GString *list = g_string_new (NULL);
+    g_autofree char *d = NULL;
+
+    for (gsize i = 0; i < G_N_ELEMENTS (op_table); i++)
+      g_string_append_printf (list, "%s%s", i ? ", " : "", op_table[i].name);
+    d = g_strdup_printf (_("the operator %s is not one Mirada runs (it runs %s)"), op, list->str);
+    g_string_free (list, TRUE);
     return unsupported (c, error, d);
   }
+}
+
+/* Who reads and who writes each value (for the patterns above). */
+static void
+index_graph (Ctx *c, const Onnx__GraphProto *g)
+{
+  for (gsize i = 0; i < g->n_node; i++)
+    {
+      const Onnx__NodeProto *n = g->node[i];
+
+      for (gsize k = 0; k < n->n_input; k++)
+        {
+          GPtrArray *a;
+          if (n->input[k] == NULL || n->input[k][0] == '\0')
+            continue;
+          if (!(a = g_hash_table_lookup (c->consumers, n->input[k])))
+            g_hash_table_insert (c->consumers, n->input[k], a = g_ptr_array_new ());
+          g_ptr_array_add (a, (gpointer) n);
+        }
+      for (gsize k = 0; k < n->n_output; k++)
+        if (n->output[k] != NULL && n->output[k][0] != '\0')
+          g_hash_table_insert (c->producers, n->output[k], (gpointer) n);
+    }
+  for (gsize i = 0; i < g->n_output; i++)
+    {
+      GPtrArray *a;
+      const char *name = opt_name (g->output[i]->name);
+      if (!(a = g_hash_table_lookup (c->consumers, name)))
+        g_hash_table_insert (c->consumers, (gpointer) name, a = g_ptr_array_new ());
+      g_ptr_array_add (a, NULL);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -1959,6 +3192,11 @@ mir_onnx_load (const char *path, GError **error)
   g_autoptr(GArray) outs = g_array_new (FALSE, FALSE, sizeof (guint));
   g_autoptr(GByteArray) skeleton = NULL;
   g_autoptr(GArray) deferred = NULL;
+  g_autoptr(GHashTable) consumers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                                           (GDestroyNotify) g_ptr_array_unref);
+  g_autoptr(GHashTable) producers = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) fused = g_hash_table_new (NULL, NULL);
+  g_autoptr(GPtrArray) folded = g_ptr_array_new_with_free_func (folded_free);
   Onnx__ModelProto *mp;
   Onnx__GraphProto *g;
   Ctx c = { 0 };
@@ -2024,6 +3262,11 @@ mir_onnx_load (const char *path, GError **error)
   c.names = names;
   c.opset = opset;
   c.display = display;
+  c.consumers = consumers;
+  c.producers = producers;
+  c.fused = fused;
+  c.folded = folded;
+  index_graph (&c, g);
 
   for (gsize i = 0; i < g->n_initializer; i++)
     {
@@ -2063,7 +3306,7 @@ mir_onnx_load (const char *path, GError **error)
           goto out;
         }
       /* a flattened map leaves the model in ONNX's C, H, W order */
-      if (!(v = flat_in_onnx_order (&c, v, error)))
+      if (!(v = flat_in_onnx_order (&c, v, error)) || !(v = canonical (&c, v, error)))
         goto out;
       idx = (guint) v->node;
       g_array_append_val (outs, idx);

@@ -11,4 +11,8 @@ G_BEGIN_DECLS
 MirModel *mir_onnx_load (const char  *path,
                          GError     **error);
 
+/* The ONNX operators Mirada converts, sorted by name, NULL-terminated (the
+ * table the loader dispatches on and its "not supported" message lists). */
+const char *const *mir_onnx_operators (void);
+
 G_END_DECLS

@@ -34,6 +34,8 @@ extern const MirLayerClass mir_layer_concatenate_class;
 extern const MirLayerClass mir_layer_flatten_class;
 extern const MirLayerClass mir_layer_reshape_class;
 extern const MirLayerClass mir_layer_permute_class;
+extern const MirLayerClass mir_layer_slice_class;
+extern const MirLayerClass mir_layer_layer_norm_class;
 extern const MirLayerClass mir_layer_hard_sigmoid_class;
 extern const MirLayerClass mir_layer_hard_swish_class;
 extern const MirLayerClass mir_layer_dropout_class;

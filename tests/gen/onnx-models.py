@@ -246,8 +246,95 @@ class Shuffle(nn.Module):
         return self.fc(torch.flatten(x.permute(0, 2, 3, 1), 1))
 
 
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision's ConvNeXt LayerNorm2d: a permute to N, H, W, C around it."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class ConvNeXtLike(nn.Module):
+    """ConvNeXt's pieces (issue 20): a 2x2/2 stem with LayerNorm2d, one block
+    (depthwise 7x7, Permute to N, H, W, C, LayerNorm, Linear 4x on the channel
+    axis (MatMul + Add), GELU, Linear, Permute back, per-channel layer scale
+    Mul, residual Add), global average pool, LayerNorm2d on the 1x1 map,
+    Flatten, Linear.  torch 1.13 writes GELU as Div/Erf/Add/Mul/Mul and, before
+    opset 17, LayerNorm as ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add;
+    at opset 17 as LayerNormalization."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 2, 2)
+        self.ln0 = LayerNorm2d(8, eps=1e-6)
+        self.dw = nn.Conv2d(8, 8, 7, padding=3, groups=8)
+        self.ln = nn.LayerNorm(8, eps=1e-6)
+        self.fc1 = nn.Linear(8, 32)
+        self.fc2 = nn.Linear(32, 8)
+        self.scale = nn.Parameter(torch.rand(8, 1, 1) + 0.5)
+        self.ln1 = LayerNorm2d(8, eps=1e-6)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = self.ln0(self.stem(x))
+        y = self.dw(x).permute(0, 2, 3, 1)
+        y = self.fc2(nn.functional.gelu(self.fc1(self.ln(y))))
+        x = x + self.scale * y.permute(0, 3, 1, 2)
+        x = self.ln1(nn.functional.adaptive_avg_pool2d(x, 1))
+        return torch.softmax(self.fc(torch.flatten(x, 1)), dim=1)
+
+
+class ChannelSplit(nn.Module):
+    """ShuffleNet v2's unit as torchvision writes it (issue 20): x.chunk(2,
+    dim=1) (torch writes Shape -> Gather -> Add -> Div -> Mul into Slice
+    bounds: folded while loading), a branch on one half, Concat, channel
+    shuffle; then torch.split into unequal parts (Split), elementwise Sub and
+    Div by constants, a Slice along the height, Sub of two maps.  Exported
+    with a batch of 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, 1, 1)
+        self.c2 = nn.Conv2d(4, 4, 3, 1, 1)
+        self.c3 = nn.Conv2d(8, 6, 3, 2, 1)
+        self.fc = nn.Linear(6, 5)
+
+    def forward(self, x):
+        x = torch.relu(self.c1(x))
+        a, b = x.chunk(2, dim=1)
+        x = torch.cat([a, torch.relu(self.c2(b))], 1)
+        n, c, h, w = x.shape
+        x = x.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, -1, h, w)
+        p, q = torch.split(x, [3, 5], dim=1)
+        x = torch.cat([q - 0.25, p / 2.0], 1)
+        x = x[:, :, 1:7, :] - x[:, :, 0:6, :] * 0.5
+        x = torch.relu(self.c3(x))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def old_softmax_onnx(path):
+    """Softmax over axis 1 of an N, C, H, W map at opset 11: ONNX then means
+    over C, H and W together; Mirada must refuse it by name."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph(
+        [helper.make_node("Softmax", ["input"], ["output"], name="sm", axis=1)], "old_softmax",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 4, 4])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 4, 4])])
+    m = helper.make_model(g, producer_name="mirada-tests",
+                          opset_imports=[helper.make_opsetid("", 11)])
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
 def randomize_bn(model, gen):
     for m in model.modules():
+        if isinstance(m, nn.LayerNorm):
+            with torch.no_grad():
+                m.weight.uniform_(0.5, 1.5, generator=gen)
+                m.bias.uniform_(-0.5, 0.5, generator=gen)
         if isinstance(m, nn.BatchNorm2d):
             with torch.no_grad():
                 m.weight.uniform_(0.5, 1.5, generator=gen)
@@ -258,6 +345,7 @@ def randomize_bn(model, gen):
 
 def main(out):
     os.makedirs(out, exist_ok=True)
+    old_softmax_onnx(os.path.join(out, "old_softmax11.onnx"))
     for seed, (name, cls, hw, opset) in enumerate([("small_cnn", SmallCNN, 32, 13),
                                                    ("resnet_block", ResNetLike, 32, 13),
                                                    ("depthwise", DepthwiseNet, 16, 13),
@@ -266,7 +354,11 @@ def main(out):
                                                    ("hard_ops13", HardOps, 12, 13),
                                                    ("hard_ops17", HardOps, 12, 17),
                                                    ("grouped", Grouped, 12, 13),
-                                                   ("shuffle", Shuffle, 8, 13)]):
+                                                   ("shuffle", Shuffle, 8, 13),
+                                                   ("convnext13", ConvNeXtLike, 12, 13),
+                                                   ("convnext17", ConvNeXtLike, 12, 17),
+                                                   ("channel_split13", ChannelSplit, 8, 13),
+                                                   ("channel_split17", ChannelSplit, 8, 17)]):
         torch.manual_seed(seed + 1)
         gen = torch.Generator().manual_seed(seed + 100)
         model = cls()
@@ -280,7 +372,7 @@ def main(out):
         path = os.path.join(out, name + ".onnx")
         if name == "pool_modes":
             pool_modes_onnx(model, hw, path)
-        elif name == "shuffle":
+        elif name == "shuffle" or name.startswith("channel_split"):
             torch.onnx.export(model, xt[:1], path, opset_version=opset, input_names=["input"],
                               output_names=["output"], do_constant_folding=True)
         else:

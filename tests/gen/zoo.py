@@ -180,6 +180,13 @@ def make_weights(b, cls, c, in_shapes, gain=1.0):
         w.append(('moving_mean:0', b.uniform([cin], -0.5, 0.5)))
         w.append(('moving_variance:0', b.uniform([cin], 0.5, 1.5)))
         return w
+    if cls == 'LayerNormalization':
+        w = []
+        if c.get('scale', True):
+            w.append(('gamma:0', b.uniform([cin], 0.5, 1.5)))
+        if c.get('center', True):
+            w.append(('beta:0', b.uniform([cin], -0.5, 0.5)))
+        return w
     if cls == 'Normalization' and c.get('mean') is None:
         return [('mean:0', b.uniform([cin], -0.5, 0.5)),
                 ('variance:0', b.uniform([cin], 0.25, 2.0)),
@@ -403,6 +410,31 @@ def zoo_batchnorm():
     f = b('GlobalAveragePooling2D', 'gap_bn', {'data_format': 'channels_last'}, outs[0])
     d = b('Dense', 'dense_bn', dense_cfg(4), f)
     outs.append(b('BatchNormalization', 'bn_rank2', bn_cfg(epsilon=0.01), d))
+    b.output(*outs)
+    return b
+
+
+def ln_cfg(center=True, scale=True, epsilon=0.001, axis=-1):
+    return {'axis': axis, 'epsilon': epsilon, 'center': center, 'scale': scale,
+            'beta_initializer': {'class_name': 'Zeros', 'config': {}},
+            'gamma_initializer': {'class_name': 'Ones', 'config': {}}}
+
+
+def zoo_layernorm():
+    """LayerNormalization over the channels (issue 20: ConvNeXt's norm), on a
+    conv map and on Dense features; the input is shifted so the mean matters."""
+    b = Builder('layernorm', 113)
+    x = b.input('input_ln', (5, 4, 3))
+    c = b('Conv2D', 'conv_ln', conv_cfg(6, 3, padding='same'), x)
+    outs = [
+        b('LayerNormalization', 'ln_default', ln_cfg(), c),
+        b('LayerNormalization', 'ln_no_center', ln_cfg(center=False), c),
+        b('LayerNormalization', 'ln_no_scale', ln_cfg(scale=False), c),
+        b('LayerNormalization', 'ln_plain_eps', ln_cfg(False, False, 1e-6, [3]), c),
+    ]
+    f = b('GlobalAveragePooling2D', 'gap_ln', {'data_format': 'channels_last'}, outs[0])
+    d = b('Dense', 'dense_ln', dense_cfg(4), f)
+    outs.append(b('LayerNormalization', 'ln_rank2', ln_cfg(epsilon=0.01), d))
     b.output(*outs)
     return b
 
@@ -723,8 +755,8 @@ def zoo_np_normalization():
 
 
 TFJS_ZOO = [zoo_conv, zoo_activations, zoo_depthwise_separable, zoo_dense, zoo_pooling,
-            zoo_batchnorm, zoo_relu_family, zoo_merge, zoo_shape, zoo_noise_preprocess,
-            zoo_branches, zoo_nested, zoo_sequential, zoo_permute_reshape]
+            zoo_batchnorm, zoo_layernorm, zoo_relu_family, zoo_merge, zoo_shape,
+            zoo_noise_preprocess, zoo_branches, zoo_nested, zoo_sequential, zoo_permute_reshape]
 NUMPY_ZOO = [zoo_np_subtract, zoo_np_activations, zoo_np_relu_options, zoo_np_global_keepdims,
              zoo_np_resize, zoo_np_identity_layers, zoo_np_normalization,
              zoo_np_depthwise_dilation, zoo_np_grouped_conv, zoo_np_keras3_hard]
