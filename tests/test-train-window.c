@@ -57,11 +57,19 @@ mapped (gpointer data)
   return gtk_widget_get_mapped (data);
 }
 
+static void make_dataset_seeded (const char *root, guint32 seed);
+
 static void
 make_dataset (const char *root)
 {
+  make_dataset_seeded (root, 7);
+}
+
+static void
+make_dataset_seeded (const char *root, guint32 seed)
+{
   const char *const names[] = { "rojo", "verde", "azul" };
-  g_autoptr(GRand) rng = g_rand_new_with_seed (7);
+  g_autoptr(GRand) rng = g_rand_new_with_seed (seed);
 
   for (int c = 0; c < 3; c++)
     {
@@ -226,6 +234,76 @@ test_train_window (void)
   mirada_train_window_get_history (win, &n);
   g_assert_cmpuint (n, >=, 1);
   g_assert_cmpuint (n, <, 400);
+
+  /* Seed 002's way: a base with weights saved by Mirada, frozen, a new head,
+   * and a separate validation folder. */
+  {
+    g_autofree char *val_dir = g_build_filename (root, "validacion", NULL);
+    g_autofree char *base_path = g_build_filename (root, "base.h5", NULL);
+    g_autofree char *tl_path = g_build_filename (root, "transfer.h5", NULL);
+    g_autofree char *shot2 = g_test_build_filename (G_TEST_BUILT, "train-window-transfer.png", NULL);
+    g_autoptr(MirModel) base = NULL, tl = NULL;
+    g_autoptr(GdkTexture) tex2 = NULL;
+    const char *const same[] = { "Conv1", "bn_Conv1", "block_16_project", NULL };
+    gboolean head_moved = FALSE;
+
+    make_dataset_seeded (val_dir, 11);
+    mirada_train_window_set_settings (win, MIRADA_TRAIN_ARCH_TRANSFER, 1, 8, 0.003);
+    mirada_train_window_set_transfer (win, NULL, FALSE);
+    g_assert_true (mirada_train_window_start (win));
+    mir_test_wait_until (not_running, win, 600 * time_scale, "the base's training ends");
+    g_assert_null (mirada_train_window_get_error (win));
+    g_assert_true (mirada_train_window_save (win, base_path, &error));
+    g_assert_no_error (error);
+
+    mirada_train_window_set_settings (win, MIRADA_TRAIN_ARCH_TRANSFER, 2, 8, 0.003);
+    mirada_train_window_set_transfer (win, base_path, TRUE);
+    mirada_train_window_set_validation (win, val_dir);
+    g_assert_true (mirada_train_window_start (win));
+    mir_test_wait_until (not_running, win, 600 * time_scale, "the transfer run ends");
+    g_assert_null (mirada_train_window_get_error (win));
+    h = mirada_train_window_get_history (win, &n);
+    g_assert_cmpuint (n, ==, 2);
+    g_assert_true (h[0].has_validation);
+    g_assert_true (mirada_train_window_save (win, tl_path, &error));
+    g_assert_no_error (error);
+    {
+      gint64 end = g_get_monotonic_time () + 500 * 1000;
+      guint tick = g_timeout_add (20, wake_up, NULL);
+
+      while (g_get_monotonic_time () < end)
+        g_main_context_iteration (NULL, TRUE);
+      g_source_remove (tick);
+    }
+    tex2 = render (adw_window_get_content (ADW_WINDOW (win)));
+    g_assert_true (gdk_texture_save_to_png (tex2, shot2));
+
+    base = mir_model_load (base_path, &error);
+    g_assert_no_error (error);
+    tl = mir_model_load (tl_path, &error);
+    g_assert_no_error (error);
+    /* frozen: the base's kernels and BatchNormalization statistics as saved */
+    for (guint k = 0; same[k]; k++)
+      {
+        MirLayer *a = mir_model_get_node (base, (guint) mir_model_find_node (base, same[k]))->layer;
+        MirLayer *b = mir_model_get_node (tl, (guint) mir_model_find_node (tl, same[k]))->layer;
+
+        g_assert_cmpuint (a->n_weights, ==, b->n_weights);
+        for (guint j = 0; j < a->n_weights; j++)
+          g_assert_cmpmem (a->weights[j].value->data, a->weights[j].value->numel * sizeof (float),
+                           b->weights[j].value->data, b->weights[j].value->numel * sizeof (float));
+        g_assert_false (b->trainable);
+      }
+    {
+      MirLayer *a = mir_model_get_node (base, (guint) mir_model_find_node (base, "head_predictions"))->layer;
+      MirLayer *b = mir_model_get_node (tl, (guint) mir_model_find_node (tl, "head_predictions"))->layer;
+
+      for (gsize q = 0; q < a->weights[0].value->numel; q++)
+        head_moved |= a->weights[0].value->data[q] != b->weights[0].value->data[q];
+      g_assert_true (head_moved);
+      g_assert_true (b->trainable);
+    }
+  }
 
   gtk_window_destroy (GTK_WINDOW (win));
   remove_tree (root);

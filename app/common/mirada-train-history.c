@@ -183,7 +183,7 @@ draw_chart (cairo_t *cr, PangoLayout *layout, const MirEpochStats *stats, guint 
   cairo_set_line_width (cr, 1.0);
   for (double v = lo; v <= hi + 0.5 * step; v += step)
     {
-      g_autofree char *label = g_strdup_printf ("%.*f", step < 0.1 ? 2 : step < 1 ? 1 : 0, v);
+      g_autofree char *label = g_strdup_printf ("%.*f", (int) CLAMP (ceil (-log10 (step) - 1e-9), 0, 6), v);
 
       cairo_set_source_rgb (cr, 0.88, 0.88, 0.88);
       cairo_move_to (cr, px0, Y (v));

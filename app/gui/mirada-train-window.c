@@ -29,6 +29,10 @@ struct _MiradaTrainWindow
   AdwWindow parent_instance;
 
   GtkWidget *dataset_label;
+  GtkWidget *validation_label;
+  GtkWidget *weights_label;
+  GtkWidget *weights_button;
+  GtkWidget *freeze_switch;
   GtkWidget *arch_dropdown;
   GtkWidget *epochs_spin;
   GtkWidget *batch_spin;
@@ -46,6 +50,8 @@ struct _MiradaTrainWindow
   GtkWidget *acts_caption;
 
   char *dataset;
+  char *validation;           /* or NULL: a split */
+  char *weights;              /* transfer: the base's weights, or NULL */
   GArray *history;            /* MirEpochStats of the current run */
   MirModel *model;            /* the trained model (after a run) */
   char **class_names;
@@ -64,11 +70,15 @@ typedef struct
 {
   MiradaTrainWindow *self;   /* a reference */
   char *dataset;
+  char *validation;
+  char *weights;
+  gboolean freeze;
   MiradaTrainArch arch;
   guint epochs, batch;
   double lr;
   MirModel *model;
   MirDataset *data;
+  MirDataset *val;
   gint64 last_progress;
 } Run;
 
@@ -77,8 +87,11 @@ run_free (Run *run)
 {
   g_clear_object (&run->self);
   g_free (run->dataset);
+  g_free (run->validation);
+  g_free (run->weights);
   g_clear_pointer (&run->model, mir_model_unref);
   g_clear_pointer (&run->data, mir_dataset_unref);
+  g_clear_pointer (&run->val, mir_dataset_unref);
   g_free (run);
 }
 
@@ -302,7 +315,8 @@ train_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
   g_autoptr(GError) error = NULL;
   g_autofree char *json = NULL;
   MirTrainOptions o;
-  gint64 side = run->arch == MIRADA_TRAIN_ARCH_MOBILENET ? MOBILENET_SIDE
+  gint64 side = run->arch == MIRADA_TRAIN_ARCH_MOBILENET || run->arch == MIRADA_TRAIN_ARCH_TRANSFER
+                ? MOBILENET_SIDE
                 : run->arch == MIRADA_TRAIN_ARCH_CIFAR ? CIFAR_FOLDER_SIDE : SMALL_CNN_FOLDER_SIDE;
   gint64 channels = 3;
   guint done = 0;
@@ -310,6 +324,21 @@ train_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
   if (!(run->data = mirada_train_load_dataset (run->dataset, side, side, channels, NULL,
                                                cancellable, &error)))
     goto fail;
+  if (run->validation != NULL)
+    {
+      if (!(run->val = mirada_train_load_dataset (run->validation, run->data->height,
+                                                  run->data->width, run->data->channels, NULL,
+                                                  cancellable, &error)))
+        goto fail;
+      if (!g_strv_equal ((const char *const *) run->data->class_names,
+                         (const char *const *) run->val->class_names))
+        {
+          g_set_error (&error, MIR_ERROR, MIR_ERROR_INVALID,
+                       _("The validation folder “%s” does not have the same classes as “%s”"),
+                       run->validation, run->dataset);
+          goto fail;
+        }
+    }
   if (run->data->n_classes < 2)
     {
       g_set_error (&error, MIR_ERROR, MIR_ERROR_INVALID,
@@ -317,7 +346,23 @@ train_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
                    run->dataset);
       goto fail;
     }
-  if (run->arch == MIRADA_TRAIN_ARCH_MOBILENET)
+  if (run->arch == MIRADA_TRAIN_ARCH_TRANSFER)
+    {
+      MiradaBaseSpec b = { (char *) "mobilenetv2", MOBILENET_SIDE, 0.35, run->weights };
+
+      if (run->data->height != MOBILENET_SIDE || run->data->channels != 3)
+        {
+          g_set_error (&error, MIR_ERROR, MIR_ERROR_SHAPE,
+                       _("MobileNetV2 here takes 96×96 colour images; “%s” has %" G_GINT64_FORMAT
+                         "×%" G_GINT64_FORMAT "×%" G_GINT64_FORMAT " (use the small CNN)"),
+                       run->dataset, run->data->height, run->data->width, run->data->channels);
+          goto fail;
+        }
+      if (!(run->model = mirada_transfer_model_new (&b, MOBILENET_SIDE, run->data->n_classes,
+                                                    run->freeze, 1, NULL, &error)))
+        goto fail;
+    }
+  else if (run->arch == MIRADA_TRAIN_ARCH_MOBILENET)
     {
       MirApplicationOptions ao;
 
@@ -354,7 +399,8 @@ train_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
   o.batch_size = run->batch;
   o.optimizer.learning_rate = run->lr;
   o.seed = 1;
-  o.validation_split = 0.1;
+  o.validation_split = run->val != NULL ? 0 : 0.1;
+  o.validation = run->val;
   o.preprocess = MIR_PREPROCESS_SCALE;
   o.epoch_func = epoch_cb;
   o.batch_func = batch_cb;
@@ -416,6 +462,9 @@ mirada_train_window_start (MiradaTrainWindow *self)
   run = g_new0 (Run, 1);
   run->self = g_object_ref (self);
   run->dataset = g_strdup (self->dataset);
+  run->validation = g_strdup (self->validation);
+  run->weights = g_strdup (self->weights);
+  run->freeze = gtk_switch_get_active (GTK_SWITCH (self->freeze_switch));
   run->arch = (MiradaTrainArch) gtk_drop_down_get_selected (GTK_DROP_DOWN (self->arch_dropdown));
   run->epochs = (guint) gtk_spin_button_get_value_as_int (GTK_SPIN_BUTTON (self->epochs_spin));
   run->batch = (guint) gtk_spin_button_get_value_as_int (GTK_SPIN_BUTTON (self->batch_spin));
@@ -523,6 +572,28 @@ mirada_train_window_set_dataset (MiradaTrainWindow *self, const char *dataset)
 }
 
 void
+mirada_train_window_set_validation (MiradaTrainWindow *self, const char *folder)
+{
+  g_autofree char *shown = folder ? g_filename_display_name (folder) : NULL;
+
+  g_free (self->validation);
+  self->validation = g_strdup (folder);
+  gtk_label_set_text (GTK_LABEL (self->validation_label),
+                      shown ? shown : _("10% of the training images"));
+}
+
+void
+mirada_train_window_set_transfer (MiradaTrainWindow *self, const char *weights, gboolean freeze)
+{
+  g_autofree char *shown = weights ? g_filename_display_basename (weights) : NULL;
+
+  g_free (self->weights);
+  self->weights = g_strdup (weights);
+  gtk_label_set_text (GTK_LABEL (self->weights_label), shown ? shown : _("random (none chosen)"));
+  gtk_switch_set_active (GTK_SWITCH (self->freeze_switch), freeze);
+}
+
+void
 mirada_train_window_set_settings (MiradaTrainWindow *self, MiradaTrainArch arch, guint epochs,
                                   guint batch, double learning_rate)
 {
@@ -559,6 +630,78 @@ choose_folder (GtkButton *button, MiradaTrainWindow *self)
 
   g_signal_connect (dialog, "response", G_CALLBACK (folder_chosen), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static void
+validation_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  MiradaTrainWindow *self = user_data;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file ? g_file_get_path (file) : NULL;
+
+      mirada_train_window_set_validation (self, path);
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+choose_validation (GtkButton *button, MiradaTrainWindow *self)
+{
+  GtkFileChooserNative *dialog =
+    gtk_file_chooser_native_new (_("Choose a Validation Folder"), GTK_WINDOW (self),
+                                 GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Choose"),
+                                 _("_Cancel"));
+
+  g_signal_connect (dialog, "response", G_CALLBACK (validation_chosen), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static void
+use_split (GtkButton *button, MiradaTrainWindow *self)
+{
+  mirada_train_window_set_validation (self, NULL);
+}
+
+static void
+weights_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  MiradaTrainWindow *self = user_data;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file ? g_file_get_path (file) : NULL;
+
+      mirada_train_window_set_transfer (self, path,
+                                        gtk_switch_get_active (GTK_SWITCH (self->freeze_switch)));
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+choose_weights (GtkButton *button, MiradaTrainWindow *self)
+{
+  GtkFileChooserNative *dialog =
+    gtk_file_chooser_native_new (_("Choose the Base’s Weights"), GTK_WINDOW (self),
+                                 GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
+
+  g_signal_connect (dialog, "response", G_CALLBACK (weights_chosen), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static void
+arch_changed (GObject *dropdown, GParamSpec *pspec, MiradaTrainWindow *self)
+{
+  gboolean transfer = gtk_drop_down_get_selected (GTK_DROP_DOWN (dropdown)) ==
+                      MIRADA_TRAIN_ARCH_TRANSFER;
+
+  gtk_widget_set_sensitive (self->weights_button, transfer);
+  gtk_widget_set_sensitive (self->freeze_switch, transfer);
 }
 
 static void
@@ -677,6 +820,8 @@ mirada_train_window_finalize (GObject *object)
   g_clear_pointer (&self->model, mir_model_unref);
   g_strfreev (self->class_names);
   g_free (self->dataset);
+  g_free (self->validation);
+  g_free (self->weights);
   g_free (self->error);
   g_free (self->saved_path);
   g_array_unref (self->history);
@@ -698,7 +843,8 @@ mirada_train_window_init (MiradaTrainWindow *self)
   GtkWidget *box, *header, *content, *settings, *grid, *buttons, *dataset_box, *b, *right;
   const char *const archs[] = { N_("Small CNN (the course’s)"),
                                 N_("Three conv blocks (the CIFAR-10 notebook’s)"),
-                                N_("MobileNetV2 α 0.35, 96 px"), NULL };
+                                N_("MobileNetV2 α 0.35, 96 px"),
+                                N_("Transfer: MobileNetV2 α 0.35 base + a new head"), NULL };
   g_autoptr(GtkStringList) arch_list = gtk_string_list_new (NULL);
 
   self->history = g_array_new (FALSE, FALSE, sizeof (MirEpochStats));
@@ -743,16 +889,58 @@ mirada_train_window_init (MiradaTrainWindow *self)
   for (guint i = 0; archs[i]; i++)
     gtk_string_list_append (arch_list, _(archs[i]));
   self->arch_dropdown = gtk_drop_down_new (G_LIST_MODEL (g_object_ref (arch_list)), NULL);
-  row (grid, 1, _("Architecture"), self->arch_dropdown,
+  g_signal_connect (self->arch_dropdown, "notify::selected", G_CALLBACK (arch_changed), self);
+  row (grid, 2, _("Architecture"), self->arch_dropdown,
        _("The small CNN trains in seconds per epoch on two cores. Images from a folder are "
          "read at 64×64 px for it, 32×32 px for the CIFAR-10 network and 96×96 px for "
          "MobileNetV2; CIFAR and IDX files keep their own size"));
-  self->epochs_spin = row (grid, 2, _("Epochs"), gtk_spin_button_new_with_range (1, 500, 1), NULL);
+  {
+    GtkWidget *vbox = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6), *wbox, *fbox;
+
+    self->validation_label = gtk_label_new (NULL);
+    gtk_label_set_ellipsize (GTK_LABEL (self->validation_label), PANGO_ELLIPSIZE_START);
+    gtk_label_set_width_chars (GTK_LABEL (self->validation_label), 28);
+    gtk_label_set_xalign (GTK_LABEL (self->validation_label), 0);
+    gtk_box_append (GTK_BOX (vbox), self->validation_label);
+    b = gtk_button_new_with_mnemonic (_("F_older…"));
+    gtk_widget_set_tooltip_text (b, _("A second folder with the same class folders, to validate "
+                                      "on instead of a part of the training images"));
+    g_signal_connect (b, "clicked", G_CALLBACK (choose_validation), self);
+    gtk_box_append (GTK_BOX (vbox), b);
+    b = gtk_button_new_with_label (_("Split"));
+    gtk_widget_set_tooltip_text (b, _("Validate on 10% of each class of the training folder"));
+    g_signal_connect (b, "clicked", G_CALLBACK (use_split), self);
+    gtk_box_append (GTK_BOX (vbox), b);
+    row (grid, 1, _("Validation"), vbox, NULL);
+
+    wbox = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+    self->weights_label = gtk_label_new (NULL);
+    gtk_label_set_xalign (GTK_LABEL (self->weights_label), 0);
+    gtk_widget_set_hexpand (self->weights_label, TRUE);
+    gtk_box_append (GTK_BOX (wbox), self->weights_label);
+    self->weights_button = gtk_button_new_with_mnemonic (_("_Weights…"));
+    gtk_widget_set_tooltip_text (self->weights_button,
+                                 _("Keras’ mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5, "
+                                   "or any model saved with the same layer names (one Mirada trained)"));
+    g_signal_connect (self->weights_button, "clicked", G_CALLBACK (choose_weights), self);
+    gtk_box_append (GTK_BOX (wbox), self->weights_button);
+    fbox = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+    gtk_box_append (GTK_BOX (fbox), gtk_label_new (_("Freeze")));
+    self->freeze_switch = gtk_switch_new ();
+    gtk_widget_set_tooltip_text (self->freeze_switch,
+                                 _("Train the new head only: the base keeps its weights and its "
+                                   "BatchNormalization statistics"));
+    gtk_widget_set_valign (self->freeze_switch, GTK_ALIGN_CENTER);
+    gtk_box_append (GTK_BOX (fbox), self->freeze_switch);
+    gtk_box_append (GTK_BOX (wbox), fbox);
+    row (grid, 3, _("Base weights"), wbox, NULL);
+  }
+  self->epochs_spin = row (grid, 4, _("Epochs"), gtk_spin_button_new_with_range (1, 500, 1), NULL);
   gtk_spin_button_set_value (GTK_SPIN_BUTTON (self->epochs_spin), 5);
-  self->batch_spin = row (grid, 3, _("Batch size"), gtk_spin_button_new_with_range (1, 1024, 1),
+  self->batch_spin = row (grid, 5, _("Batch size"), gtk_spin_button_new_with_range (1, 1024, 1),
                           NULL);
   gtk_spin_button_set_value (GTK_SPIN_BUTTON (self->batch_spin), 32);
-  self->lr_spin = row (grid, 4, _("Learning rate"), gtk_spin_button_new_with_range (0.00001, 1, 0.0001),
+  self->lr_spin = row (grid, 6, _("Learning rate"), gtk_spin_button_new_with_range (0.00001, 1, 0.0001),
                        _("Adam's step size (Keras' default 0.001)"));
   gtk_spin_button_set_digits (GTK_SPIN_BUTTON (self->lr_spin), 5);
   gtk_spin_button_set_value (GTK_SPIN_BUTTON (self->lr_spin), 0.001);
@@ -808,6 +996,9 @@ mirada_train_window_init (MiradaTrainWindow *self)
   gtk_drawing_area_set_draw_func (GTK_DRAWING_AREA (self->chart), draw_chart, self, NULL);
   gtk_box_append (GTK_BOX (content), self->chart);
 
+  mirada_train_window_set_validation (self, NULL);
+  mirada_train_window_set_transfer (self, NULL, TRUE);
+  arch_changed (G_OBJECT (self->arch_dropdown), NULL, self);
   adw_window_set_content (ADW_WINDOW (self), box);
   set_running (self, FALSE);
   gtk_widget_set_sensitive (self->train_button, FALSE);

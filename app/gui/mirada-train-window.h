@@ -16,6 +16,7 @@ typedef enum
   MIRADA_TRAIN_ARCH_SMALL_CNN,   /* the course's small CNN (mirada_default_arch_config) */
   MIRADA_TRAIN_ARCH_CIFAR,       /* the CIFAR-10 notebook's CNN (mirada_cifar_arch_config) */
   MIRADA_TRAIN_ARCH_MOBILENET,   /* MobileNetV2 α 0.35 at 96 px, trained whole */
+  MIRADA_TRAIN_ARCH_TRANSFER,    /* its base (weights from a file) + a new head */
 } MiradaTrainArch;
 
 #define MIRADA_TYPE_TRAIN_WINDOW (mirada_train_window_get_type ())
@@ -30,6 +31,15 @@ void               mirada_train_window_set_settings (MiradaTrainWindow *self,
                                                      guint              epochs,
                                                      guint              batch,
                                                      double             learning_rate);
+/* A separate validation folder (the same classes), or NULL: 10% of the data. */
+void               mirada_train_window_set_validation (MiradaTrainWindow *self,
+                                                       const char        *folder);
+/* MIRADA_TRAIN_ARCH_TRANSFER: the base's weights (a notop weights file or a
+ * saved model with the base's layer names; NULL: random) and whether the
+ * base is frozen (only the head trains). */
+void               mirada_train_window_set_transfer (MiradaTrainWindow *self,
+                                                     const char        *weights,
+                                                     gboolean           freeze);
 /* Starts training (as the Train button); FALSE if running or no dataset. */
 gboolean           mirada_train_window_start      (MiradaTrainWindow *self);
 void               mirada_train_window_cancel     (MiradaTrainWindow *self);
