@@ -17,14 +17,13 @@ through the same model):
 """
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
-import zlib
 
 import numpy as np
 
+from pngio import png_read, png_write
 from tap import check, finish
 
 MIRADA = os.path.abspath(sys.argv[1])
@@ -34,54 +33,6 @@ SCENE = os.path.join(SRC, "resources", "default", "scene.png")
 TOL = 1e-6
 
 
-def png_write(path, rgb):
-    h, w, _ = rgb.shape
-    raw = b"".join(b"\x00" + rgb[y].tobytes() for y in range(h))
-
-    def chunk(kind, body):
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(
-            ">I", zlib.crc32(kind + body) & 0xffffffff)
-    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(
-        ">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) +
-        chunk(b"IEND", b""))
-
-
-def png_read(path):
-    data = open(path, "rb").read()
-    pos, idat = 8, b""
-    while pos < len(data):
-        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + n]
-        if kind == b"IHDR":
-            w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + n
-    ch = {0: 1, 2: 3, 6: 4}[ctype]
-    raw, stride = zlib.decompress(idat), w * ch
-    out, prev = np.zeros((h, stride), np.int32), np.zeros(stride, np.int32)
-    for y in range(h):
-        f = raw[y * (stride + 1)]
-        line = np.frombuffer(raw, np.uint8, stride, y * (stride + 1) + 1).astype(np.int32)
-        cur = np.zeros(stride, np.int32)
-        for x in range(stride):
-            a = cur[x - ch] if x >= ch else 0
-            b, c = prev[x], (prev[x - ch] if x >= ch else 0)
-            if f == 0:
-                cur[x] = line[x]
-            elif f == 1:
-                cur[x] = (line[x] + a) & 255
-            elif f == 2:
-                cur[x] = (line[x] + b) & 255
-            elif f == 3:
-                cur[x] = (line[x] + (a + b) // 2) & 255
-            else:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                cur[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        out[y], prev = cur, cur
-    img = out.reshape(h, w, ch)[:, :, :3] if ch >= 3 else np.repeat(out.reshape(h, w, 1), 3, 2)
-    return img.astype(np.uint8)
 
 
 def predict(*args):

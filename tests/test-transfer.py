@@ -19,31 +19,19 @@ with keras.applications(include_top=False) and a new head:
 """
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
-import zlib
 
 import h5py
 import numpy as np
 
+from pngio import png_write
 from tap import check, finish
 
 MIRADA = os.path.abspath(sys.argv[1])
 BASE = "arch:mobilenetv2,alpha=0.35,size=32"
 
-
-def png_write(path, rgb):
-    h, w, _ = rgb.shape
-    raw = b"".join(b"\x00" + rgb[y].tobytes() for y in range(h))
-
-    def chunk(kind, body):
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(
-            ">I", zlib.crc32(kind + body) & 0xffffffff)
-    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(
-        ">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) +
-        chunk(b"IEND", b""))
 
 
 def make_dataset(root, kind, classes, n=16, seed=0):
