@@ -217,7 +217,7 @@ mirada_cmd_activations (int argc, char **argv)
               g_ptr_array_add (tiles, tile);
               g_ptr_array_add (captions, stats[k].dead
                                          /* TRANSLATORS: caption of a channel that is zero everywhere */
-                                         ? g_strdup_printf (_("%" G_GINT64_FORMAT " (dead)"), k)
+                                         ? g_strdup_printf (_("%" PRId64 " (dead)"), k)
                                          : g_strdup_printf ("%" G_GINT64_FORMAT, k));
             }
           ok = mirada_figure_tiles (out_path, title, (MirImage *const *) tiles->pdata,

@@ -121,7 +121,7 @@ write_confusion_figure (const char *path, MirModel *model, const char *model_pat
     g_ptr_array_add (names, mir_model_dup_class_name (model, k));
   g_ptr_array_add (names, NULL);
   /* TRANSLATORS: under the confusion matrix's title */
-  subtitle = g_strdup_printf (_("accuracy %.1f %% (%" G_GUINT64_FORMAT " of %" G_GINT64_FORMAT
+  subtitle = g_strdup_printf (_("accuracy %.1f %% (%" PRIu64 " of %" PRId64
                                 "); rows: the true class, colour: the row's share"),
                               100.0 * (double) right / (double) MAX (total, 1), right, total);
   return mirada_figure_confusion (path, title, subtitle, conf, K,

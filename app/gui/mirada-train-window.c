@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <math.h>
 #include <glib/gi18n.h>
 
@@ -353,8 +355,8 @@ train_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
       if (run->data->height != MOBILENET_SIDE || run->data->channels != 3)
         {
           g_set_error (&error, MIR_ERROR, MIR_ERROR_SHAPE,
-                       _("MobileNetV2 here takes 96×96 colour images; “%s” has %" G_GINT64_FORMAT
-                         "×%" G_GINT64_FORMAT "×%" G_GINT64_FORMAT " (use the small CNN)"),
+                       _("MobileNetV2 here takes 96×96 colour images; “%s” has %" PRId64
+                         "×%" PRId64 "×%" PRId64 " (use the small CNN)"),
                        run->dataset, run->data->height, run->data->width, run->data->channels);
           goto fail;
         }
@@ -369,8 +371,8 @@ train_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
       if (run->data->height != MOBILENET_SIDE || run->data->channels != 3)
         {
           g_set_error (&error, MIR_ERROR, MIR_ERROR_SHAPE,
-                       _("MobileNetV2 here takes 96×96 colour images; “%s” has %" G_GINT64_FORMAT
-                         "×%" G_GINT64_FORMAT "×%" G_GINT64_FORMAT " (use the small CNN)"),
+                       _("MobileNetV2 here takes 96×96 colour images; “%s” has %" PRId64
+                         "×%" PRId64 "×%" PRId64 " (use the small CNN)"),
                        run->dataset, run->data->height, run->data->width, run->data->channels);
           goto fail;
         }
@@ -579,6 +581,7 @@ mirada_train_window_set_validation (MiradaTrainWindow *self, const char *folder)
   g_free (self->validation);
   self->validation = g_strdup (folder);
   gtk_label_set_text (GTK_LABEL (self->validation_label),
+                      /* xgettext:no-c-format */
                       shown ? shown : _("10% of the training images"));
 }
 
@@ -908,6 +911,7 @@ mirada_train_window_init (MiradaTrainWindow *self)
     g_signal_connect (b, "clicked", G_CALLBACK (choose_validation), self);
     gtk_box_append (GTK_BOX (vbox), b);
     b = gtk_button_new_with_label (_("Split"));
+    /* xgettext:no-c-format */
     gtk_widget_set_tooltip_text (b, _("Validate on 10% of each class of the training folder"));
     g_signal_connect (b, "clicked", G_CALLBACK (use_split), self);
     gtk_box_append (GTK_BOX (vbox), b);
