@@ -28,6 +28,7 @@ struct _MirTensor
   gsize numel;
   float *data;
   /*< private >*/
+  guint64 version;    /* mir_tensor_get_version() */
   MirTensor *view_of; /* keeps the storage alive for views */
   gboolean owns_data;
 };
@@ -55,6 +56,17 @@ void       mir_tensor_zero          (MirTensor *t);
 void       mir_tensor_fill          (MirTensor *t, float value);
 void       mir_tensor_copy_data     (MirTensor *dst, const MirTensor *src);
 char      *mir_tensor_shape_string  (const MirTensor *t);
+
+/* The version of the values: drawn from one process-wide counter when the
+ * tensor is made and again at every change through mir_tensor_zero, _fill,
+ * _copy_data (destination) and mir_tensor_changed, so two states of any two
+ * tensors never share a version.  Caches of values made from weights (the
+ * Winograd kernel, BatchNormalization folded into a convolution) key on it.
+ * Whoever writes t->data directly (an optimizer step, moving statistics, a
+ * loader or a test after the model ran) calls mir_tensor_changed() after. */
+guint64    mir_tensor_get_version   (const MirTensor *t);
+/* Gives @t (and the tensors it is a view of) a new version. */
+void       mir_tensor_changed       (MirTensor *t);
 
 /* Number of elements for a shape, or -1 if a dimension is negative or the
  * product overflows MIR_TENSOR_MAX_ELEMENTS. */

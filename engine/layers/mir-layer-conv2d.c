@@ -24,21 +24,18 @@
 /* Upper bound of one im2col block, in floats (16 MiB). */
 #define COL_BLOCK_FLOATS (G_GINT64_CONSTANT (1) << 22)
 
-#define FINGERPRINT_SAMPLES 64
-
 /* Conv output floats a sub-batch of a conv + max pooling step that runs the
  * two layers in turn (1 MiB: half an L2). */
 #define POOL_CHUNK_FLOATS (G_GINT64_CONSTANT (1) << 18)
 
 /* The kernel transformed for Winograd, made on the first inference run and
- * kept while the kernel tensor is the same object with the same sampled
- * values (the trainer updates weights in place; training runs never use it).
- * Reference counted: a run keeps its copy even if another thread replaces it. */
+ * kept while the kernel tensor's version (mir_tensor_get_version: a new
+ * tensor or any change of its values gives a new one) is the one it was made
+ * from.  Reference counted: a run keeps its copy even if another thread
+ * replaces it. */
 typedef struct
 {
-  const MirTensor *src;
-  const float *src_data;
-  float fingerprint[FINGERPRINT_SAMPLES];
+  guint64 version;
   float *u;
 } WinoCache;
 
@@ -369,28 +366,17 @@ wino_cache_clear (gpointer data)
   mir_free_floats (c->u);
 }
 
-static void
-fingerprint (const MirTensor *k, float *out)
-{
-  gsize step = MAX (k->numel / FINGERPRINT_SAMPLES, 1);
-
-  for (gsize i = 0; i < FINGERPRINT_SAMPLES; i++)
-    out[i] = k->data[MIN (i * step + i % step, k->numel - 1)];
-}
-
 /* The packed kernel for this run (g_atomic_rc_box_release it), or NULL. */
 static WinoCache *
 wino_cache_get (MirLayerConv2D *self, gint64 c, GError **error)
 {
   const MirTensor *k = self->parent.weights[0].value;
-  float fp[FINGERPRINT_SAMPLES];
+  guint64 version = mir_tensor_get_version (k);
   WinoCache *cache;
 
-  fingerprint (k, fp);
   g_mutex_lock (&self->lock);
   cache = self->wino;
-  if (cache == NULL || cache->src != k || cache->src_data != k->data ||
-      memcmp (cache->fingerprint, fp, sizeof fp) != 0)
+  if (cache == NULL || cache->version != version)
     {
       float *u = mir_alloc_floats (mir_winograd_kernel_size (c, self->filters), error);
       if (u == NULL)
@@ -400,9 +386,7 @@ wino_cache_get (MirLayerConv2D *self, gint64 c, GError **error)
         }
       mir_winograd_pack_kernel (k->data, c, self->filters, u);
       cache = g_atomic_rc_box_new0 (WinoCache);
-      cache->src = k;
-      cache->src_data = k->data;
-      memcpy (cache->fingerprint, fp, sizeof fp);
+      cache->version = version;
       cache->u = u;
       if (self->wino != NULL)
         g_atomic_rc_box_release_full (self->wino, wino_cache_clear);
