@@ -494,21 +494,7 @@ mir_config_get_int_tuple (JsonObject *config, const char *key, guint n, const gi
 char *
 mir_shape_to_string (const MirShape *shape)
 {
-  GString *s = g_string_new ("(");
-
-  for (guint i = 0; i < shape->ndim; i++)
-    {
-      if (i)
-        g_string_append (s, ", ");
-      if (shape->dim[i] < 0)
-        g_string_append (s, "None");
-      else
-        g_string_append_printf (s, "%" G_GINT64_FORMAT, shape->dim[i]);
-    }
-  if (shape->ndim == 1)
-    g_string_append_c (s, ',');
-  g_string_append_c (s, ')');
-  return g_string_free (s, FALSE);
+  return mir_dims_to_string (shape->ndim, shape->dim, "None");
 }
 
 gboolean

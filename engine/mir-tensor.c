@@ -488,12 +488,25 @@ mir_tensor_copy_data (MirTensor *dst, const MirTensor *src)
 }
 
 char *
-mir_tensor_shape_string (const MirTensor *t)
+mir_dims_to_string (guint ndim, const gint64 *dim, const char *unknown)
 {
   GString *s = g_string_new ("(");
 
-  for (guint i = 0; i < t->ndim; i++)
-    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? ", " : "", t->shape[i]);
-  g_string_append_c (s, ')');
+  for (guint i = 0; i < ndim; i++)
+    {
+      if (i)
+        g_string_append (s, ", ");
+      if (dim[i] < 0 && unknown != NULL)
+        g_string_append (s, unknown);
+      else
+        g_string_append_printf (s, "%" G_GINT64_FORMAT, dim[i]);
+    }
+  g_string_append (s, ndim == 1 ? ",)" : ")");
   return g_string_free (s, FALSE);
+}
+
+char *
+mir_tensor_shape_string (const MirTensor *t)
+{
+  return mir_dims_to_string (t->ndim, t->shape, NULL);
 }

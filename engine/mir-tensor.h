@@ -55,6 +55,11 @@ gboolean   mir_tensor_same_shape    (const MirTensor *a, const MirTensor *b);
 void       mir_tensor_zero          (MirTensor *t);
 void       mir_tensor_fill          (MirTensor *t, float value);
 void       mir_tensor_copy_data     (MirTensor *dst, const MirTensor *src);
+/* The one shape-to-string: Python's tuple, "(2, 3)", "(5,)"; a negative
+ * dimension printed as @unknown ("None" for Keras' batch), or as its number
+ * when @unknown is NULL.  mir_tensor_shape_string() and
+ * mir_shape_to_string() (mir-layer.h) are this. */
+char      *mir_dims_to_string       (guint ndim, const gint64 *dim, const char *unknown);
 char      *mir_tensor_shape_string  (const MirTensor *t);
 
 /* The version of the values: drawn from one process-wide counter when the

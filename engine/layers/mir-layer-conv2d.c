@@ -54,16 +54,10 @@ static gboolean
 conv2d_configure (MirLayer *layer, JsonObject *config, GError **error)
 {
   MirLayerConv2D *self = (MirLayerConv2D *) layer;
-  static const gint64 ones[2] = { 1, 1 };
-  gint64 k[2], s[2], d[2];
 
   g_mutex_init (&self->lock);
   if (!mir_config_get_int (config, "filters", 0, &self->filters, error) ||
-      !mir_config_get_size_pair (config, "kernel_size", NULL, k, error) ||
-      !mir_config_get_size_pair (config, "strides", ones, s, error) ||
-      !mir_config_get_size_pair (config, "dilation_rate", ones, d, error) ||
-      !mir_config_get_padding (config, &self->win.same, error) ||
-      !mir_config_check_channels_last (config, error) ||
+      !mir_config_get_conv_window (config, &self->win, error) ||
       !mir_config_get_bool (config, "use_bias", TRUE, &self->use_bias, error) ||
       !mir_config_get_int (config, "groups", 1, &self->groups, error) ||
       !mir_config_get_activation (layer, config, error))
@@ -82,12 +76,6 @@ conv2d_configure (MirLayer *layer, JsonObject *config, GError **error)
                    self->groups, self->filters);
       return FALSE;
     }
-  self->win.kh = k[0];
-  self->win.kw = k[1];
-  self->win.sh = s[0];
-  self->win.sw = s[1];
-  self->win.dh = d[0];
-  self->win.dw = d[1];
   return TRUE;
 }
 
@@ -96,25 +84,7 @@ conv2d_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, GE
 {
   MirLayerConv2D *self = (MirLayerConv2D *) layer;
 
-  if (!mir_window_infer (&self->win, in, self->filters, out, error))
-    return FALSE;
-  if (in->dim[3] > 0 && in->dim[3] % self->groups != 0)
-    {
-      g_autofree char *s = mir_shape_to_string (in);
-      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                   _("an input of shape %s does not split into %" PRId64 " groups of channels"),
-                   s, self->groups);
-      return FALSE;
-    }
-  if (layer->built && in->dim[3] != layer->weights[0].shape.dim[2] * self->groups)
-    {
-      g_autofree char *s = mir_shape_to_string (in);
-      g_autofree char *w = mir_shape_to_string (&layer->weights[0].shape);
-      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                   _("input of shape %s does not match the kernel of shape %s"), s, w);
-      return FALSE;
-    }
-  return TRUE;
+  return mir_conv_infer (layer, &self->win, in, self->filters, self->groups, FALSE, out, error);
 }
 
 static gboolean
