@@ -411,6 +411,7 @@ static const char *const preprocess_names[] = {
   [MIR_PREPROCESS_CAFFE] = "caffe",
   [MIR_PREPROCESS_TORCH] = "torch",
 };
+G_STATIC_ASSERT (G_N_ELEMENTS (preprocess_names) == MIR_PREPROCESS_TORCH + 1);
 
 const char *
 mir_preprocess_mode_to_string (MirPreprocessMode mode)

@@ -55,6 +55,8 @@ static const MirLayerClass *const class_list[] = {
   &mir_layer_random_contrast_class,
   NULL
 };
+/* A class declared in layers/mir-layers.h but not listed here cannot be loaded. */
+G_STATIC_ASSERT (G_N_ELEMENTS (class_list) == MIR_LAYER_N_CLASSES + 1);
 
 /* Names older Keras versions (or the short aliases) wrote for a class. */
 static const struct

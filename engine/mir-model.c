@@ -72,6 +72,7 @@ static const char *const preprocess_origin_names[] = {
   [MIR_PREPROCESS_FROM_SIDECAR] = "sidecar",
   [MIR_PREPROCESS_FROM_USER] = "user",
 };
+G_STATIC_ASSERT (G_N_ELEMENTS (preprocess_origin_names) == MIR_PREPROCESS_FROM_USER + 1);
 
 const char *
 mir_preprocess_origin_to_string (MirPreprocessOrigin origin)
