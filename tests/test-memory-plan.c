@@ -209,6 +209,8 @@ test_compiled_once (void)
           assert_bitwise (mir_trace_get_output (b, o), mir_trace_get_output (own2, o));
         }
       assert_bitwise (mir_trace_get (u, add_node), mir_trace_get_output (own3, 1));
+      g_assert_cmpuint (mir_trace_get_planned_bytes (k), ==, 0); /* KEEP_ALL: no arena */
+      g_assert_cmpuint (mir_trace_get_planned_bytes (a), >, 0);
       /* four new plans in the first round, none after */
       g_assert_cmpuint (mir_plan_cache_get_compiled (model->plan_cache), ==, base + 4);
     }
