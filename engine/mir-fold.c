@@ -5,17 +5,19 @@
 #include "mir-fold.h"
 #include "layers/mir-layers.h"
 
-#define FINGERPRINT_SAMPLES 64
+/* The versions of every weight of the convolution, then of the
+ * BatchNormalization (mir_tensor_get_version), that a folded layer was made from. */
+typedef struct
+{
+  guint n;
+  guint64 v[2 * MIR_MAX_WEIGHTS];
+} Versions;
 
 typedef struct
 {
   MirLayer *conv, *bn;     /* not referenced: the model owns them */
   MirActivation act;
-  const MirTensor *kernel; /* the source kernel object and storage */
-  const float *kernel_data;
-  float fingerprint[FINGERPRINT_SAMPLES];
-  float *small;            /* copies of the conv bias and every BN weight */
-  gsize n_small;
+  Versions versions;
   MirLayer *folded;
 } FoldEntry;
 
@@ -31,7 +33,6 @@ entry_free (gpointer data)
   FoldEntry *e = data;
 
   g_clear_pointer (&e->folded, mir_layer_unref);
-  g_free (e->small);
   g_free (e);
 }
 
@@ -75,39 +76,13 @@ mir_fold_applies (MirLayer *conv, MirLayer *bn, MirActivation act)
 }
 
 static void
-fingerprint (const MirTensor *k, float *out)
+get_versions (MirLayer *conv, MirLayer *bn, Versions *out)
 {
-  gsize step = MAX (k->numel / FINGERPRINT_SAMPLES, 1);
-
-  for (gsize i = 0; i < FINGERPRINT_SAMPLES; i++)
-    out[i] = k->numel ? k->data[MIN (i * step + i % step, k->numel - 1)] : 0.0f;
-}
-
-/* The small weights (conv bias, BN gamma/beta/mean/variance) end to end. */
-static float *
-small_weights (MirLayer *conv, MirLayer *bn, gsize *n)
-{
-  gsize total = 0, pos = 0;
-  float *out;
-
-  for (guint i = 1; i < conv->n_weights; i++)
-    total += conv->weights[i].value->numel;
+  out->n = 0;
+  for (guint i = 0; i < conv->n_weights; i++)
+    out->v[out->n++] = mir_tensor_get_version (conv->weights[i].value);
   for (guint i = 0; i < bn->n_weights; i++)
-    total += bn->weights[i].value->numel;
-  out = g_new (float, MAX (total, 1));
-  for (guint i = 1; i < conv->n_weights; i++)
-    {
-      memcpy (out + pos, conv->weights[i].value->data,
-              conv->weights[i].value->numel * sizeof (float));
-      pos += conv->weights[i].value->numel;
-    }
-  for (guint i = 0; i < bn->n_weights; i++)
-    {
-      memcpy (out + pos, bn->weights[i].value->data, bn->weights[i].value->numel * sizeof (float));
-      pos += bn->weights[i].value->numel;
-    }
-  *n = total;
-  return out;
+    out->v[out->n++] = mir_tensor_get_version (bn->weights[i].value);
 }
 
 static MirLayer *
@@ -164,16 +139,13 @@ build_folded (MirLayer *conv, MirLayer *bn, MirActivation act)
 MirLayer *
 mir_fold_cache_get (MirFoldCache *cache, MirLayer *conv, MirLayer *bn, MirActivation act)
 {
-  float fp[FINGERPRINT_SAMPLES];
-  g_autofree float *small = NULL;
-  gsize n_small;
+  Versions versions;
   FoldEntry *e = NULL;
   MirLayer *result = NULL;
 
   if (!mir_fold_applies (conv, bn, act))
     return NULL;
-  fingerprint (conv->weights[0].value, fp);
-  small = small_weights (conv, bn, &n_small);
+  get_versions (conv, bn, &versions);
 
   g_mutex_lock (&cache->lock);
   for (guint i = 0; i < cache->entries->len; i++)
@@ -185,10 +157,8 @@ mir_fold_cache_get (MirFoldCache *cache, MirLayer *conv, MirLayer *bn, MirActiva
           break;
         }
     }
-  if (e != NULL &&
-      (e->kernel != conv->weights[0].value || e->kernel_data != conv->weights[0].value->data ||
-       memcmp (e->fingerprint, fp, sizeof fp) != 0 || e->n_small != n_small ||
-       memcmp (e->small, small, n_small * sizeof (float)) != 0))
+  if (e != NULL && (e->versions.n != versions.n ||
+                    memcmp (e->versions.v, versions.v, versions.n * sizeof (guint64)) != 0))
     {
       g_ptr_array_remove (cache->entries, e);
       e = NULL;
@@ -203,11 +173,7 @@ mir_fold_cache_get (MirFoldCache *cache, MirLayer *conv, MirLayer *bn, MirActiva
           e->conv = conv;
           e->bn = bn;
           e->act = act;
-          e->kernel = conv->weights[0].value;
-          e->kernel_data = conv->weights[0].value->data;
-          memcpy (e->fingerprint, fp, sizeof fp);
-          e->small = g_steal_pointer (&small);
-          e->n_small = n_small;
+          e->versions = versions;
           e->folded = folded;
           g_ptr_array_add (cache->entries, e);
         }

@@ -11,8 +11,8 @@
  *
  * The folded layer is a copy of the convolution with kernel * a and
  * bias * a + b (a, b: the BatchNormalization's affine form), kept in a
- * per-model cache and rebuilt when the weights change (same object checks
- * and a sampled fingerprint, as the Winograd kernel cache). */
+ * per-model cache and rebuilt when any weight of the two layers has another
+ * version (mir_tensor_get_version, as the Winograd kernel cache). */
 #pragma once
 
 #include "mir-layer.h"

@@ -26,6 +26,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "mir-image.h"
+#include "kernels/mir-resample.h"
 
 MirImage *
 mir_image_new (int width, int height, int channels, GError **error)
@@ -147,32 +148,6 @@ nearest_table (int src, int dst)
   return table;
 }
 
-typedef struct
-{
-  int lo, hi;
-  float frac; /* weight of hi */
-} BilinearTap;
-
-/* TF's half-pixel bilinear taps (compute_interpolation_weights in
- * tensorflow/core/kernels/image/resize_bilinear_op.cc). */
-static BilinearTap *
-bilinear_table (int src, int dst)
-{
-  BilinearTap *taps = g_new (BilinearTap, dst);
-  float scale = (float) src / (float) dst;
-
-  for (int i = 0; i < dst; i++)
-    {
-      float in = ((float) i + 0.5f) * scale - 0.5f;
-      float in_f = floorf (in);
-
-      taps[i].lo = MAX ((int) in_f, 0);
-      taps[i].hi = MIN ((int) ceilf (in), src - 1);
-      taps[i].frac = in - in_f;
-    }
-  return taps;
-}
-
 MirImage *
 mir_image_resize (const MirImage *src, int width, int height, MirResizeMode mode, GError **error)
 {
@@ -215,8 +190,8 @@ mir_image_resize (const MirImage *src, int width, int height, MirResizeMode mode
 
     case MIR_RESIZE_BILINEAR:
       {
-        g_autofree BilinearTap *xs = bilinear_table (src->width, width);
-        g_autofree BilinearTap *ys = bilinear_table (src->height, height);
+        g_autofree MirResampleTap *xs = mir_resample_taps (src->width, width);
+        g_autofree MirResampleTap *ys = mir_resample_taps (src->height, height);
 
         for (int y = 0; y < height; y++)
           {
@@ -227,7 +202,7 @@ mir_image_resize (const MirImage *src, int width, int height, MirResizeMode mode
 
             for (int x = 0; x < width; x++)
               {
-                int l = xs[x].lo * ch, r = xs[x].hi * ch;
+                gsize l = (gsize) xs[x].lo * ch, r = (gsize) xs[x].hi * ch;
                 float fx = xs[x].frac;
 
                 for (int c = 0; c < ch; c++)
@@ -436,6 +411,7 @@ static const char *const preprocess_names[] = {
   [MIR_PREPROCESS_CAFFE] = "caffe",
   [MIR_PREPROCESS_TORCH] = "torch",
 };
+G_STATIC_ASSERT (G_N_ELEMENTS (preprocess_names) == MIR_PREPROCESS_TORCH + 1);
 
 const char *
 mir_preprocess_mode_to_string (MirPreprocessMode mode)

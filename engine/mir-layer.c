@@ -57,6 +57,8 @@ static const MirLayerClass *const class_list[] = {
   &mir_layer_random_contrast_class,
   NULL
 };
+/* A class declared in layers/mir-layers.h but not listed here cannot be loaded. */
+G_STATIC_ASSERT (G_N_ELEMENTS (class_list) == MIR_LAYER_N_CLASSES + 1);
 
 /* Names older Keras versions (or the short aliases) wrote for a class. */
 static const struct
@@ -496,21 +498,7 @@ mir_config_get_int_tuple (JsonObject *config, const char *key, guint n, const gi
 char *
 mir_shape_to_string (const MirShape *shape)
 {
-  GString *s = g_string_new ("(");
-
-  for (guint i = 0; i < shape->ndim; i++)
-    {
-      if (i)
-        g_string_append (s, ", ");
-      if (shape->dim[i] < 0)
-        g_string_append (s, "None");
-      else
-        g_string_append_printf (s, "%" G_GINT64_FORMAT, shape->dim[i]);
-    }
-  if (shape->ndim == 1)
-    g_string_append_c (s, ',');
-  g_string_append_c (s, ')');
-  return g_string_free (s, FALSE);
+  return mir_dims_to_string (shape->ndim, shape->dim, "None");
 }
 
 gboolean

@@ -88,7 +88,7 @@ struct _MirModel
   gboolean weights_initialised; /* TRUE if some weights were not in the file */
   /*< private >*/
   struct _MirFoldCache *fold_cache; /* BatchNormalization folded into convolutions (mir-fold.h) */
-  struct _MirPlanCache *plan_cache; /* the last activation memory plan (mir-model.c) */
+  struct _MirPlanCache *plan_cache; /* compiled runs and their arenas (mir-model-plan.c) */
   GHashTable *node_index;           /* node name -> index + 1 (mir_model_find_node) */
 };
 

@@ -243,6 +243,28 @@ set_contiguous_strides (MirTensor *t)
     }
 }
 
+/* 0 is never handed out: a cache that has seen nothing holds 0. */
+static guint64 version_counter = 0;
+
+static guint64
+next_version (void)
+{
+  return __atomic_add_fetch (&version_counter, 1, __ATOMIC_RELAXED);
+}
+
+guint64
+mir_tensor_get_version (const MirTensor *t)
+{
+  return __atomic_load_n (&t->version, __ATOMIC_ACQUIRE);
+}
+
+void
+mir_tensor_changed (MirTensor *t)
+{
+  for (; t != NULL; t = t->view_of)
+    __atomic_store_n (&t->version, next_version (), __ATOMIC_RELEASE);
+}
+
 static MirTensor *
 tensor_alloc (guint ndim, const gint64 *shape, gboolean zero, GError **error)
 {
@@ -279,6 +301,7 @@ tensor_alloc (guint ndim, const gint64 *shape, gboolean zero, GError **error)
   if (zero)
     memset (t->data, 0, t->numel * sizeof (float));
   t->owns_data = TRUE;
+  t->version = next_version ();
   return t;
 }
 
@@ -342,6 +365,7 @@ mir_tensor_new_wrapped (guint ndim, const gint64 *shape, float *data, GDestroyNo
   t->data = data;
   t->release = release;
   t->release_data = release_data;
+  t->version = next_version ();  /* like every new tensor: caches keyed on it see a new kernel */
   return t;
 }
 
@@ -393,6 +417,7 @@ mir_tensor_view_batch (MirTensor *parent, gint64 start, gint64 count)
   t->numel = (gsize) (count * parent->stride[0]);
   t->data = parent->data + start * parent->stride[0];
   t->view_of = mir_tensor_ref (parent);
+  t->version = next_version ();
   return t;
 }
 
@@ -418,6 +443,7 @@ mir_tensor_reshape (MirTensor *src, guint ndim, const gint64 *shape, GError **er
   t->numel = src->numel;
   t->data = src->data;
   t->view_of = mir_tensor_ref (src);
+  t->version = next_version ();
   return t;
 }
 
@@ -475,6 +501,7 @@ void
 mir_tensor_zero (MirTensor *t)
 {
   memset (t->data, 0, t->numel * sizeof (float));
+  mir_tensor_changed (t);
 }
 
 void
@@ -482,6 +509,7 @@ mir_tensor_fill (MirTensor *t, float value)
 {
   for (gsize i = 0; i < t->numel; i++)
     t->data[i] = value;
+  mir_tensor_changed (t);
 }
 
 void
@@ -489,15 +517,29 @@ mir_tensor_copy_data (MirTensor *dst, const MirTensor *src)
 {
   g_return_if_fail (dst->numel == src->numel);
   memcpy (dst->data, src->data, src->numel * sizeof (float));
+  mir_tensor_changed (dst);
+}
+
+char *
+mir_dims_to_string (guint ndim, const gint64 *dim, const char *unknown)
+{
+  GString *s = g_string_new ("(");
+
+  for (guint i = 0; i < ndim; i++)
+    {
+      if (i)
+        g_string_append (s, ", ");
+      if (dim[i] < 0 && unknown != NULL)
+        g_string_append (s, unknown);
+      else
+        g_string_append_printf (s, "%" G_GINT64_FORMAT, dim[i]);
+    }
+  g_string_append (s, ndim == 1 ? ",)" : ")");
+  return g_string_free (s, FALSE);
 }
 
 char *
 mir_tensor_shape_string (const MirTensor *t)
 {
-  GString *s = g_string_new ("(");
-
-  for (guint i = 0; i < t->ndim; i++)
-    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? ", " : "", t->shape[i]);
-  g_string_append_c (s, ')');
-  return g_string_free (s, FALSE);
+  return mir_dims_to_string (t->ndim, t->shape, NULL);
 }

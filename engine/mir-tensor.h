@@ -28,6 +28,7 @@ struct _MirTensor
   gsize numel;
   float *data;
   /*< private >*/
+  guint64 version;    /* mir_tensor_get_version() */
   MirTensor *view_of; /* keeps the storage alive for views */
   gboolean owns_data;
   GDestroyNotify release;  /* mir_tensor_new_wrapped() */
@@ -65,7 +66,23 @@ gboolean   mir_tensor_same_shape    (const MirTensor *a, const MirTensor *b);
 void       mir_tensor_zero          (MirTensor *t);
 void       mir_tensor_fill          (MirTensor *t, float value);
 void       mir_tensor_copy_data     (MirTensor *dst, const MirTensor *src);
+/* The one shape-to-string: Python's tuple, "(2, 3)", "(5,)"; a negative
+ * dimension printed as @unknown ("None" for Keras' batch), or as its number
+ * when @unknown is NULL.  mir_tensor_shape_string() and
+ * mir_shape_to_string() (mir-layer.h) are this. */
+char      *mir_dims_to_string       (guint ndim, const gint64 *dim, const char *unknown);
 char      *mir_tensor_shape_string  (const MirTensor *t);
+
+/* The version of the values: drawn from one process-wide counter when the
+ * tensor is made and again at every change through mir_tensor_zero, _fill,
+ * _copy_data (destination) and mir_tensor_changed, so two states of any two
+ * tensors never share a version.  Caches of values made from weights (the
+ * Winograd kernel, BatchNormalization folded into a convolution) key on it.
+ * Whoever writes t->data directly (an optimizer step, moving statistics, a
+ * loader or a test after the model ran) calls mir_tensor_changed() after. */
+guint64    mir_tensor_get_version   (const MirTensor *t);
+/* Gives @t (and the tensors it is a view of) a new version. */
+void       mir_tensor_changed       (MirTensor *t);
 
 /* Number of elements for a shape, or -1 if a dimension is negative or the
  * product overflows MIR_TENSOR_MAX_ELEMENTS. */

@@ -261,6 +261,7 @@ test_conv_fast (gconstpointer data)
   /* Weights changed in place (as the trainer does): the packed kernel follows. */
   for (gsize i = 0; i < layer->weights[0].value->numel; i++)
     layer->weights[0].value->data[i] *= -0.5f;
+  mir_tensor_changed (layer->weights[0].value);
   g_clear_pointer (&fast, mir_trace_free);
   fast = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
   g_assert_no_error (error);
@@ -600,6 +601,7 @@ randomise_bn (MirLayer *bn, GRand *rng)
         t->data[i] = var ? (float) g_rand_double_range (rng, 0.5, 2.0)
                    : gamma ? (float) g_rand_double_range (rng, 0.5, 1.5)
                            : (float) g_rand_double_range (rng, -0.5, 0.5);
+      mir_tensor_changed (t);
     }
 }
 
@@ -661,6 +663,120 @@ test_bn_fold (void)
           if (g_str_equal (layer->klass->name, "BatchNormalization"))
             randomise_bn (layer, rng);
         }
+    }
+}
+
+/* The index of a kernel value that the sampled fingerprint the caches used
+ * before the version counter (64 samples at MIN (i * step + i % step, n - 1),
+ * step = n / 64) never read: a change there left them stale. */
+static gsize
+unsampled_index (gsize n)
+{
+  gsize step = MAX (n / 64, 1);
+
+  for (gsize idx = 1; idx < n; idx++)
+    {
+      gboolean sampled = FALSE;
+      for (gsize i = 0; i < 64 && !sampled; i++)
+        sampled = MIN (i * step + i % step, n - 1) == idx;
+      if (!sampled)
+        return idx;
+    }
+  g_assert_not_reached ();
+}
+
+/* Largest |a - b| over the rms of @b. */
+static double
+moved_over_rms (const MirTensor *a, const MirTensor *b)
+{
+  double moved = 0, rms = 0;
+
+  for (gsize i = 0; i < b->numel; i++)
+    {
+      rms += (double) b->data[i] * b->data[i];
+      moved = MAX (moved, fabs ((double) a->data[i] - b->data[i]));
+    }
+  return moved / MAX (sqrt (rms / MAX (b->numel, 1)), 1e-30);
+}
+
+/* One kernel value that no fingerprint sample hit is changed in place (and
+ * mir_tensor_changed called, as every writer of weights does): the cached
+ * Winograd kernel and the cached BatchNormalization fold must follow.
+ * References: the im2col path (MIRADA_WINOGRAD=0) and a run keeping every
+ * output (never folded), on the changed weights.  The output must also have
+ * moved far more than the tolerance, so a stale cache cannot pass. */
+static void
+test_weights_version (void)
+{
+  static const ChainLayer conv_bn[] = {
+    { "Conv2D", "conv", "{\"filters\": 40, \"kernel_size\": 3, \"padding\": \"same\", "
+                        "\"use_bias\": false}" },
+    { "BatchNormalization", "bn", "{}" },
+  };
+  MirShape in_shape = { 4, { -1, 12, 10, 48 } };
+  gint64 shape[4] = { 2, 12, 10, 48 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (29);
+  g_autoptr(MirTensor) x = mir_test_random_tensor (4, shape, -1, 1, rng);
+
+  for (guint fold = 0; fold < 2; fold++)
+    {
+      g_autoptr(MirModel) model = NULL;
+      g_autoptr(MirTrace) first = NULL;
+      g_autoptr(MirTrace) second = NULL;
+      g_autoptr(MirTrace) ref = NULL;
+      g_autofree double *want = NULL;
+      MirTensor *kernel, *y0, *y1, *yr;
+      gsize idx;
+
+      if (fold)
+        {
+          gint conv_i;
+          model = mir_model_new ("fold");
+          conv_i = chain_model (model, &in_shape, conv_bn, G_N_ELEMENTS (conv_bn));
+          randomise_bn (mir_model_get_node (model, (guint) conv_i + 1)->layer, rng);
+          kernel = mir_model_get_node (model, (guint) conv_i)->layer->weights[0].value;
+        }
+      else
+        {
+          model = mir_test_layer_model ("Conv2D", conv_bn[0].config, 1, &in_shape, 5, &error);
+          g_assert_no_error (error);
+          kernel = mir_model_get_node (model, mir_model_get_output (model, 0))->layer
+                     ->weights[0].value;
+        }
+      g_setenv ("MIRADA_WINOGRAD", "1", TRUE);
+      first = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+      g_assert_no_error (error);
+      if (fold)
+        g_assert_cmpuint (mir_fold_cache_size (model->fold_cache), ==, 1);
+
+      idx = unsampled_index (kernel->numel);
+      kernel->data[idx] += 4.0f;
+      mir_tensor_changed (kernel);
+      second = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+      g_assert_no_error (error);
+      if (fold)
+        ref = mir_model_run (model, &x, 1, MIR_RUN_KEEP_ALL, -1, 0, NULL, &error);
+      else
+        {
+          g_setenv ("MIRADA_WINOGRAD", "0", TRUE);
+          ref = mir_model_run (model, &x, 1, MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+        }
+      g_assert_no_error (error);
+      g_unsetenv ("MIRADA_WINOGRAD");
+
+      y0 = mir_trace_get_output (first, 0);
+      y1 = mir_trace_get_output (second, 0);
+      yr = mir_trace_get_output (ref, 0);
+      want = g_new (double, yr->numel);
+      for (gsize i = 0; i < yr->numel; i++)
+        want[i] = yr->data[i];
+      g_test_message ("%s: kernel value %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " changed",
+                      fold ? "fold" : "winograd", idx, kernel->numel);
+      assert_close (y1->data, want, yr->numel,
+                    fold ? "folded after an unsampled change vs unfolded"
+                         : "Winograd after an unsampled change vs im2col");
+      g_assert_cmpfloat (moved_over_rms (yr, y0), >, 100 * REL_TOL);
     }
 }
 
@@ -1203,6 +1319,7 @@ main (int argc, char **argv)
   add_both ("/kernels-fast/act-vec", test_act_vec, NULL);
   g_test_add_func ("/kernels-fast/winograd-cache-step", test_winograd_cache_step);
   g_test_add_func ("/kernels-fast/bn-fold", test_bn_fold);
+  g_test_add_func ("/kernels-fast/weights-version", test_weights_version);
   g_test_add_func ("/kernels-fast/se-fusion", test_se_fusion);
   g_test_add_func ("/kernels-fast/gemm-small-m", test_gemm_small_m);
   g_test_add_func ("/kernels-fast/gemm-split", test_gemm_split);

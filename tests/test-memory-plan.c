@@ -1,10 +1,10 @@
-/* The activation memory plan of runs that keep nothing (mir-model.c): the
+/* The activation memory plan of runs that keep nothing (mir-model-plan.c): the
  * planned run must give bit for bit the outputs of a run with a buffer per
  * output (MIR_RUN_NO_PLAN) and, where no BatchNormalization is folded, of a
  * KEEP_ALL run; on graphs with branches, multi-use outputs, outputs in the
  * middle of the graph and @until; on two model files; run twice, so that
  * the second run's arena holds the first run's values; and with batch
- * sizes in turn (the model caches its last plan).  And the arena must be as
+ * sizes in turn (the model caches its compiled plans: compiled once each).  And the arena must be as
  * small as the liveness of the outputs allows, computed here from the graph
  * and the shapes. */
 #include <math.h>
@@ -12,6 +12,7 @@
 
 #include "mir-test-util.h"
 #include "mir-keras.h"
+#include "mir-model-private.h"
 
 /* Weights uniform in [-0.5, 0.5), BatchNormalization variances in [0.5, 1.5). */
 static void
@@ -174,6 +175,44 @@ test_branches (gconstpointer data)
         g_assert_cmpuint (bytes, >=, bound * sizeof (float));
       g_assert_cmpuint (bytes, >, 0);
       g_assert_cmpuint (bytes, <, sum * sizeof (float));
+    }
+}
+
+/* A run is compiled once per (@until, flags, input shapes) and then taken
+ * from the model's plan cache, with runs of other batch sizes, flags and
+ * @until in between; the outputs stay those of runs with a buffer per
+ * output (each plan's arena handed from run to run). */
+static void
+test_compiled_once (void)
+{
+  guint add_node;
+  g_autoptr(MirModel) model = branchy_model (TRUE, &add_node);
+  g_autoptr(GRand) rng = g_rand_new_with_seed (11);
+  gint64 s3[4] = { 3, 12, 10, 3 }, s2[4] = { 2, 12, 10, 3 };
+  g_autoptr(MirTensor) x3 = mir_test_random_tensor (4, s3, -1.0f, 1.0f, rng);
+  g_autoptr(MirTensor) x2 = mir_test_random_tensor (4, s2, -1.0f, 1.0f, rng);
+  g_autoptr(MirTrace) own3 = run (model, x3, MIR_RUN_NO_PLAN, -1);
+  g_autoptr(MirTrace) own2 = run (model, x2, MIR_RUN_NO_PLAN, -1);
+  guint base = mir_plan_cache_get_compiled (model->plan_cache);
+
+  g_assert_cmpuint (base, ==, 2); /* a NO_PLAN run has steps too (no arena) */
+  for (guint round = 0; round < 3; round++)
+    {
+      g_autoptr(MirTrace) a = run (model, x3, MIR_RUN_DEFAULT, -1);
+      g_autoptr(MirTrace) b = run (model, x2, MIR_RUN_DEFAULT, -1);
+      g_autoptr(MirTrace) k = run (model, x3, MIR_RUN_KEEP_ALL, -1);
+      g_autoptr(MirTrace) u = run (model, x3, MIR_RUN_DEFAULT, (gint) add_node);
+
+      for (guint o = 0; o < 2; o++)
+        {
+          assert_bitwise (mir_trace_get_output (a, o), mir_trace_get_output (own3, o));
+          assert_bitwise (mir_trace_get_output (b, o), mir_trace_get_output (own2, o));
+        }
+      assert_bitwise (mir_trace_get (u, add_node), mir_trace_get_output (own3, 1));
+      g_assert_cmpuint (mir_trace_get_planned_bytes (k), ==, 0); /* KEEP_ALL: no arena */
+      g_assert_cmpuint (mir_trace_get_planned_bytes (a), >, 0);
+      /* four new plans in the first round, none after */
+      g_assert_cmpuint (mir_plan_cache_get_compiled (model->plan_cache), ==, base + 4);
     }
 }
 
@@ -340,6 +379,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/memory-plan/branches", GINT_TO_POINTER (FALSE), test_branches);
   g_test_add_data_func ("/memory-plan/branches-folded", GINT_TO_POINTER (TRUE), test_branches);
   g_test_add_func ("/memory-plan/chain-reuse", test_chain_reuse);
+  g_test_add_func ("/memory-plan/compiled-once", test_compiled_once);
   g_test_add_func ("/memory-plan/zeroed", test_zeroed);
   g_test_add_data_func ("/memory-plan/file/resnet", "mlcommons__pretrainedResnet.h5",
                         test_model_file);

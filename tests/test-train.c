@@ -853,6 +853,7 @@ test_model_gradient (void)
                   g_autoptr(MirTensor) p = NULL;
                   double L = 0;
                   w->data[i] = (float) (saved + (side ? -eps : eps));
+                  mir_tensor_changed (w);
                   p = mir_model_predict (model, x, NULL, &error);
                   g_assert_no_error (error);
                   for (int n = 0; n < 6; n++)
@@ -863,6 +864,7 @@ test_model_gradient (void)
                     lp = L;
                 }
               w->data[i] = saved;
+              mir_tensor_changed (w);
               num = (lp - lm) / (2 * eps);
               diff2 += (num - g->data[i]) * (num - g->data[i]);
               ana2 += (double) g->data[i] * g->data[i];

@@ -6,6 +6,7 @@
 
 #include "mir-explain.h"
 #include "mir-image.h"
+#include "mir-resample.h"
 
 void
 mir_explanation_free (MirExplanation *e)
@@ -307,30 +308,7 @@ mir_explain_grey_value (MirModel *model, gint64 channels, float *values, GError 
 void
 mir_explain_resize_map (const float *src, int sw, int sh, float *dst, int dw, int dh)
 {
-  for (int y = 0; y < dh; y++)
-    {
-      double fy = ((double) y + 0.5) * sh / dh - 0.5;
-      int y0;
-      double ty;
-
-      fy = CLAMP (fy, 0.0, (double) (sh - 1));
-      y0 = MIN ((int) fy, sh - 1);
-      ty = fy - y0;
-      for (int x = 0; x < dw; x++)
-        {
-          double fx = ((double) x + 0.5) * sw / dw - 0.5;
-          int x0, x1, y1 = MIN (y0 + 1, sh - 1);
-          double tx, top, bottom;
-
-          fx = CLAMP (fx, 0.0, (double) (sw - 1));
-          x0 = MIN ((int) fx, sw - 1);
-          x1 = MIN (x0 + 1, sw - 1);
-          tx = fx - x0;
-          top = src[y0 * sw + x0] * (1 - tx) + src[y0 * sw + x1] * tx;
-          bottom = src[y1 * sw + x0] * (1 - tx) + src[y1 * sw + x1] * tx;
-          dst[y * dw + x] = (float) (top * (1 - ty) + bottom * ty);
-        }
-    }
+  mir_resample_bilinear (src, sh, sw, 1, dst, dh, dw);
 }
 
 void

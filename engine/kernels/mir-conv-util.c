@@ -154,6 +154,55 @@ mir_config_get_pad4 (JsonObject *config, const char *key, gint64 def, gint64 *ou
 }
 
 gboolean
+mir_config_get_conv_window (JsonObject *config, MirWindow *win, GError **error)
+{
+  static const gint64 ones[2] = { 1, 1 };
+  gint64 k[2], s[2], d[2];
+
+  memset (win, 0, sizeof *win);
+  if (!mir_config_get_size_pair (config, "kernel_size", NULL, k, error) ||
+      !mir_config_get_size_pair (config, "strides", ones, s, error) ||
+      !mir_config_get_size_pair (config, "dilation_rate", ones, d, error) ||
+      !mir_config_get_padding (config, &win->same, error) ||
+      !mir_config_check_channels_last (config, error))
+    return FALSE;
+  win->kh = k[0];
+  win->kw = k[1];
+  win->sh = s[0];
+  win->sw = s[1];
+  win->dh = d[0];
+  win->dw = d[1];
+  return TRUE;
+}
+
+gboolean
+mir_conv_infer (MirLayer *layer, const MirWindow *win, const MirShape *in, gint64 out_c,
+                gint64 groups, gboolean depthwise, MirShape *out, GError **error)
+{
+  if (!mir_window_infer (win, in, out_c, out, error))
+    return FALSE;
+  if (in->dim[3] > 0 && in->dim[3] % groups != 0)
+    {
+      g_autofree char *s = mir_shape_to_string (in);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("an input of shape %s does not split into %" PRId64 " groups of channels"),
+                   s, groups);
+      return FALSE;
+    }
+  if (layer->built && in->dim[3] != layer->weights[0].shape.dim[2] * groups)
+    {
+      g_autofree char *s = mir_shape_to_string (in);
+      g_autofree char *w = mir_shape_to_string (&layer->weights[0].shape);
+      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   depthwise ? _("input of shape %s does not match the depthwise kernel of shape %s")
+                             : _("input of shape %s does not match the kernel of shape %s"),
+                   s, w);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
 mir_config_get_pool_window (JsonObject *config, MirWindow *win, GError **error)
 {
   static const gint64 twos[2] = { 2, 2 };

@@ -84,6 +84,17 @@ gboolean mir_config_get_pad4      (JsonObject *config, const char *key, gint64 d
  * "count_include_pad" (booleans). */
 gboolean mir_config_get_pool_window (JsonObject *config, MirWindow *win, GError **error);
 
+/* Conv2D, DepthwiseConv2D, SeparableConv2D: kernel_size (required),
+ * strides and dilation_rate (default 1), padding, data_format. */
+gboolean mir_config_get_conv_window (JsonObject *config, MirWindow *win, GError **error);
+/* infer() of a convolution: the output shape of @win over @in with @out_c
+ * channels (-1: unknown), the input's channels split into @groups and, once
+ * @layer is built, against its kernel's (dimension 2 of weight 0) times
+ * @groups; the error calls the kernel a depthwise kernel when @depthwise. */
+gboolean mir_conv_infer           (MirLayer *layer, const MirWindow *win, const MirShape *in,
+                                   gint64 out_c, gint64 groups, gboolean depthwise,
+                                   MirShape *out, GError **error);
+
 /* TensorFlow's rule for one spatial axis.  @in may be -1 (then *out = -1).
  * Returns FALSE if the (dilated) window does not fit a "valid" input. */
 gboolean mir_window_axis          (gint64 in, gint64 k, gint64 s, gint64 d, gboolean same,

@@ -236,6 +236,8 @@ bn_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *out,
           mm[k] = (float) (mm[k] * mo + mean[k] * (1 - mo));
           mv[k] = (float) (mv[k] * mo + var[k] * (1 - mo));
         }
+      mir_tensor_changed (layer->weights[self->i_mean].value);
+      mir_tensor_changed (layer->weights[self->i_var].value);
     }
   return TRUE;
 }

@@ -24,25 +24,21 @@
 /* Upper bound of one im2col block, in floats (16 MiB). */
 #define COL_BLOCK_FLOATS (G_GINT64_CONSTANT (1) << 22)
 
-#define FINGERPRINT_SAMPLES 64
-
 /* Conv output floats a sub-batch of a conv + max pooling step that runs the
  * two layers in turn (1 MiB: half an L2). */
 #define POOL_CHUNK_FLOATS (G_GINT64_CONSTANT (1) << 18)
 
 /* The kernel transformed for Winograd (4x the kernel's floats), kept from
- * the second inference run with the same kernel tensor on, while it is the
- * same object with the same sampled values (the trainer updates weights in
- * place; training runs never use it).  The first run transforms it for
- * itself only: a one-shot prediction (`mirada predict` of a VGG) then holds
- * one layer's transform at a time instead of all of them (130 MB for
- * VGG11).  Reference counted: a run keeps its copy even if another thread
+ * the second inference run with the same kernel version on
+ * (mir_tensor_get_version: a new tensor or any change of its values gives a
+ * new one).  The first run transforms it for itself only: a one-shot
+ * prediction (`mirada predict` of a VGG) then holds one layer's transform at
+ * a time instead of all of them (130 MB for VGG11).  Reference counted: a run
+ * keeps its copy even if another thread
  * replaces it. */
 typedef struct
 {
-  const MirTensor *src;
-  const float *src_data;
-  float fingerprint[FINGERPRINT_SAMPLES];
+  guint64 version;
   float *u;
 } WinoCache;
 
@@ -55,24 +51,17 @@ typedef struct
   gboolean use_bias;
   GMutex lock;
   WinoCache *wino; /* g_atomic_rc_box */
-  const MirTensor *wino_seen;   /* the kernel a first run transformed for itself */
-  const float *wino_seen_data;
+  guint64 wino_seen;            /* the kernel version a first run transformed for itself */
 } MirLayerConv2D;
 
 static gboolean
 conv2d_configure (MirLayer *layer, JsonObject *config, GError **error)
 {
   MirLayerConv2D *self = (MirLayerConv2D *) layer;
-  static const gint64 ones[2] = { 1, 1 };
-  gint64 k[2], s[2], d[2];
 
   g_mutex_init (&self->lock);
   if (!mir_config_get_int (config, "filters", 0, &self->filters, error) ||
-      !mir_config_get_size_pair (config, "kernel_size", NULL, k, error) ||
-      !mir_config_get_size_pair (config, "strides", ones, s, error) ||
-      !mir_config_get_size_pair (config, "dilation_rate", ones, d, error) ||
-      !mir_config_get_padding (config, &self->win.same, error) ||
-      !mir_config_check_channels_last (config, error) ||
+      !mir_config_get_conv_window (config, &self->win, error) ||
       !mir_config_get_bool (config, "use_bias", TRUE, &self->use_bias, error) ||
       !mir_config_get_int (config, "groups", 1, &self->groups, error) ||
       !mir_config_get_activation (layer, config, error))
@@ -91,12 +80,6 @@ conv2d_configure (MirLayer *layer, JsonObject *config, GError **error)
                    self->groups, self->filters);
       return FALSE;
     }
-  self->win.kh = k[0];
-  self->win.kw = k[1];
-  self->win.sh = s[0];
-  self->win.sw = s[1];
-  self->win.dh = d[0];
-  self->win.dw = d[1];
   return TRUE;
 }
 
@@ -105,25 +88,7 @@ conv2d_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, GE
 {
   MirLayerConv2D *self = (MirLayerConv2D *) layer;
 
-  if (!mir_window_infer (&self->win, in, self->filters, out, error))
-    return FALSE;
-  if (in->dim[3] > 0 && in->dim[3] % self->groups != 0)
-    {
-      g_autofree char *s = mir_shape_to_string (in);
-      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                   _("an input of shape %s does not split into %" PRId64 " groups of channels"),
-                   s, self->groups);
-      return FALSE;
-    }
-  if (layer->built && in->dim[3] != layer->weights[0].shape.dim[2] * self->groups)
-    {
-      g_autofree char *s = mir_shape_to_string (in);
-      g_autofree char *w = mir_shape_to_string (&layer->weights[0].shape);
-      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                   _("input of shape %s does not match the kernel of shape %s"), s, w);
-      return FALSE;
-    }
-  return TRUE;
+  return mir_conv_infer (layer, &self->win, in, self->filters, self->groups, FALSE, out, error);
 }
 
 static gboolean
@@ -375,28 +340,17 @@ wino_cache_clear (gpointer data)
   mir_free_floats (c->u);
 }
 
-static void
-fingerprint (const MirTensor *k, float *out)
-{
-  gsize step = MAX (k->numel / FINGERPRINT_SAMPLES, 1);
-
-  for (gsize i = 0; i < FINGERPRINT_SAMPLES; i++)
-    out[i] = k->data[MIN (i * step + i % step, k->numel - 1)];
-}
-
 /* The packed kernel for this run (g_atomic_rc_box_release it), or NULL. */
 static WinoCache *
 wino_cache_get (MirLayerConv2D *self, gint64 c, GError **error)
 {
   const MirTensor *k = self->parent.weights[0].value;
-  float fp[FINGERPRINT_SAMPLES];
+  guint64 version = mir_tensor_get_version (k);
   WinoCache *cache;
 
-  fingerprint (k, fp);
   g_mutex_lock (&self->lock);
   cache = self->wino;
-  if (cache == NULL || cache->src != k || cache->src_data != k->data ||
-      memcmp (cache->fingerprint, fp, sizeof fp) != 0)
+  if (cache == NULL || cache->version != version)
     {
       float *u = mir_alloc_floats (mir_winograd_kernel_size (c, self->filters), error);
       if (u == NULL)
@@ -406,15 +360,12 @@ wino_cache_get (MirLayerConv2D *self, gint64 c, GError **error)
         }
       mir_winograd_pack_kernel (k->data, c, self->filters, u);
       cache = g_atomic_rc_box_new0 (WinoCache);
-      cache->src = k;
-      cache->src_data = k->data;
-      memcpy (cache->fingerprint, fp, sizeof fp);
+      cache->version = version;
       cache->u = u;
-      if (self->wino_seen != k || self->wino_seen_data != k->data)
+      if (self->wino_seen != version)
         {
           /* a first run: this transform is the run's own */
-          self->wino_seen = k;
-          self->wino_seen_data = k->data;
+          self->wino_seen = version;
           g_mutex_unlock (&self->lock);
           return cache;
         }

@@ -79,12 +79,7 @@ reshape_configure (MirLayer *layer, JsonObject *config, GError **error)
 static char *
 target_string (MirLayerReshape *self)
 {
-  GString *s = g_string_new ("(");
-
-  for (guint i = 0; i < self->ndim; i++)
-    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? ", " : "", self->target[i]);
-  g_string_append (s, self->ndim == 1 ? ",)" : ")");
-  return g_string_free (s, FALSE);
+  return mir_dims_to_string (self->ndim, self->target, NULL);
 }
 
 static gboolean

@@ -13,6 +13,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
+#include "mir-resample.h"
 
 typedef struct
 {
@@ -20,13 +21,6 @@ typedef struct
   gint64 height, width;
   gboolean nearest;
 } MirLayerResizing;
-
-/* Per output coordinate: the two source indices and the weight of the second. */
-typedef struct
-{
-  gint64 lo, hi;
-  float w;
-} Tap;
 
 static gboolean
 resizing_configure (MirLayer *layer, JsonObject *config, GError **error)
@@ -95,29 +89,15 @@ resizing_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, 
   return TRUE;
 }
 
-static Tap *
-make_taps (gint64 in_size, gint64 out_size, gboolean nearest)
+/* Nearest: source index min (floor ((o + 0.5) * in / out), in - 1). */
+static gint64 *
+nearest_taps (gint64 in_size, gint64 out_size)
 {
-  Tap *taps = g_new (Tap, out_size);
+  gint64 *taps = g_new (gint64, MAX (out_size, 1));
   float scale = (float) in_size / (float) out_size;
 
   for (gint64 o = 0; o < out_size; o++)
-    {
-      if (nearest)
-        {
-          gint64 i = (gint64) floorf (((float) o + 0.5f) * scale);
-          taps[o].lo = taps[o].hi = CLAMP (i, 0, in_size - 1);
-          taps[o].w = 0;
-        }
-      else
-        {
-          float s = ((float) o + 0.5f) * scale - 0.5f;
-          float f = floorf (s);
-          taps[o].lo = MAX ((gint64) f, 0);
-          taps[o].hi = MIN ((gint64) ceilf (s), in_size - 1);
-          taps[o].w = s - f;
-        }
-    }
+    taps[o] = CLAMP ((gint64) floorf (((float) o + 0.5f) * scale), 0, in_size - 1);
   return taps;
 }
 
@@ -128,39 +108,34 @@ resize (MirLayerResizing *self, const MirTensor *in, const MirTensor *out, gbool
 {
   gint64 n = in->shape[0], ih = in->shape[1], iw = in->shape[2], c = in->shape[3];
   gint64 oh = out->shape[1], ow = out->shape[2];
-  g_autofree Tap *ty = make_taps (ih, oh, self->nearest);
-  g_autofree Tap *tx = make_taps (iw, ow, self->nearest);
+  g_autofree gint64 *ty = NULL;
+  g_autofree gint64 *tx = NULL;
 
+  if (!self->nearest)
+    {
+      for (gint64 b = 0; b < n; b++)
+        if (!transpose)
+          mir_resample_bilinear (in->data + b * ih * iw * c, ih, iw, c,
+                                 out->data + b * oh * ow * c, oh, ow);
+        else
+          mir_resample_bilinear_backward (in->data + b * ih * iw * c, ih, iw, c,
+                                          out->data + b * oh * ow * c, oh, ow);
+      return;
+    }
+  ty = nearest_taps (ih, oh);
+  tx = nearest_taps (iw, ow);
   for (gint64 b = 0; b < n; b++)
     for (gint64 y = 0; y < oh; y++)
       {
-        float *r0 = in->data + ((b * ih + ty[y].lo) * iw) * c;
-        float *r1 = in->data + ((b * ih + ty[y].hi) * iw) * c;
+        float *r = in->data + ((b * ih + ty[y]) * iw) * c;
         float *o = out->data + ((b * oh + y) * ow) * c;
-        float wy = ty[y].w;
 
         for (gint64 x = 0; x < ow; x++)
-          {
-            gint64 x0 = tx[x].lo * c, x1 = tx[x].hi * c;
-            float wx = tx[x].w;
-
+          for (gint64 k = 0; k < c; k++)
             if (!transpose)
-              for (gint64 k = 0; k < c; k++)
-                {
-                  float top = r0[x0 + k] + (r0[x1 + k] - r0[x0 + k]) * wx;
-                  float bottom = r1[x0 + k] + (r1[x1 + k] - r1[x0 + k]) * wx;
-                  o[x * c + k] = top + (bottom - top) * wy;
-                }
+              o[x * c + k] = r[tx[x] * c + k];
             else
-              for (gint64 k = 0; k < c; k++)
-                {
-                  float g = o[x * c + k];
-                  r0[x0 + k] += g * (1 - wy) * (1 - wx);
-                  r0[x1 + k] += g * (1 - wy) * wx;
-                  r1[x0 + k] += g * wy * (1 - wx);
-                  r1[x1 + k] += g * wy * wx;
-                }
-          }
+              r[tx[x] * c + k] += o[x * c + k];
       }
 }
 

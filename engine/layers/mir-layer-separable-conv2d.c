@@ -25,15 +25,9 @@ static gboolean
 separable_configure (MirLayer *layer, JsonObject *config, GError **error)
 {
   MirLayerSeparableConv2D *self = (MirLayerSeparableConv2D *) layer;
-  static const gint64 ones[2] = { 1, 1 };
-  gint64 k[2], s[2], d[2];
 
   if (!mir_config_get_int (config, "filters", 0, &self->filters, error) ||
-      !mir_config_get_size_pair (config, "kernel_size", NULL, k, error) ||
-      !mir_config_get_size_pair (config, "strides", ones, s, error) ||
-      !mir_config_get_size_pair (config, "dilation_rate", ones, d, error) ||
-      !mir_config_get_padding (config, &self->win.same, error) ||
-      !mir_config_check_channels_last (config, error) ||
+      !mir_config_get_conv_window (config, &self->win, error) ||
       !mir_config_get_int (config, "depth_multiplier", 1, &self->mult, error) ||
       !mir_config_get_bool (config, "use_bias", TRUE, &self->use_bias, error) ||
       !mir_config_get_activation (layer, config, error))
@@ -52,12 +46,6 @@ separable_configure (MirLayer *layer, JsonObject *config, GError **error)
                    self->mult);
       return FALSE;
     }
-  self->win.kh = k[0];
-  self->win.kw = k[1];
-  self->win.sh = s[0];
-  self->win.sw = s[1];
-  self->win.dh = d[0];
-  self->win.dw = d[1];
   return TRUE;
 }
 
@@ -66,17 +54,7 @@ separable_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out,
 {
   MirLayerSeparableConv2D *self = (MirLayerSeparableConv2D *) layer;
 
-  if (!mir_window_infer (&self->win, in, self->filters, out, error))
-    return FALSE;
-  if (layer->built && in->dim[3] != layer->weights[0].shape.dim[2])
-    {
-      g_autofree char *s = mir_shape_to_string (in);
-      g_autofree char *w = mir_shape_to_string (&layer->weights[0].shape);
-      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                   _("input of shape %s does not match the depthwise kernel of shape %s"), s, w);
-      return FALSE;
-    }
-  return TRUE;
+  return mir_conv_infer (layer, &self->win, in, self->filters, 1, TRUE, out, error);
 }
 
 static gboolean

@@ -10,6 +10,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "mir-layers.h"
+#include "mir-resample.h"
 #include "mir-conv-util.h"
 
 typedef struct
@@ -62,19 +63,6 @@ upsampling_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out
   return TRUE;
 }
 
-/* Source taps of output coordinate @o along an axis of @in -> @out values. */
-static inline void
-taps (gint64 o, gint64 in, gint64 out, gint64 *i0, gint64 *i1, float *frac)
-{
-  float scale = (float) in / (float) out;
-  float src = ((float) o + 0.5f) * scale - 0.5f;
-  float fl = floorf (src);
-
-  *i0 = CLAMP ((gint64) fl, 0, in - 1);
-  *i1 = CLAMP ((gint64) ceilf (src), 0, in - 1);
-  *frac = src - fl;
-}
-
 static gboolean
 upsampling_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *out,
                     const MirRunArgs *args, GError **error)
@@ -87,34 +75,18 @@ upsampling_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor
   for (gint64 n = 0; n < x->shape[0]; n++)
     {
       const float *xn = x->data + (gsize) n * (gsize) (h * w) * c;
+      float *yn = out->data + (gsize) n * (gsize) (oh * ow) * c;
+
+      if (self->bilinear)
+        {
+          mir_resample_bilinear (xn, h, w, (gint64) c, yn, oh, ow);
+          continue;
+        }
       for (gint64 oy = 0; oy < oh; oy++)
         for (gint64 ox = 0; ox < ow; ox++)
-          {
-            float *restrict yo = out->data + (((gsize) n * (gsize) oh + (gsize) oy) * (gsize) ow +
-                                              (gsize) ox) * c;
-            if (!self->bilinear)
-              memcpy (yo, xn + ((gsize) (oy / self->size[0]) * (gsize) w +
-                                (gsize) (ox / self->size[1])) * c, c * sizeof (float));
-            else
-              {
-                gint64 y0, y1, x0, x1;
-                float ly, lx;
-                const float *restrict p00, *restrict p01, *restrict p10, *restrict p11;
-
-                taps (oy, h, oh, &y0, &y1, &ly);
-                taps (ox, w, ow, &x0, &x1, &lx);
-                p00 = xn + ((gsize) y0 * (gsize) w + (gsize) x0) * c;
-                p01 = xn + ((gsize) y0 * (gsize) w + (gsize) x1) * c;
-                p10 = xn + ((gsize) y1 * (gsize) w + (gsize) x0) * c;
-                p11 = xn + ((gsize) y1 * (gsize) w + (gsize) x1) * c;
-                for (gsize k = 0; k < c; k++)
-                  {
-                    float top = p00[k] + (p01[k] - p00[k]) * lx;
-                    float bottom = p10[k] + (p11[k] - p10[k]) * lx;
-                    yo[k] = top + (bottom - top) * ly;
-                  }
-              }
-          }
+          memcpy (yn + ((gsize) oy * (gsize) ow + (gsize) ox) * c,
+                  xn + ((gsize) (oy / self->size[0]) * (gsize) w +
+                        (gsize) (ox / self->size[1])) * c, c * sizeof (float));
     }
   return TRUE;
 }
@@ -135,42 +107,21 @@ upsampling_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const Mi
   for (gint64 n = 0; n < x->shape[0]; n++)
     {
       float *dxn = grad_in[0]->data + (gsize) n * (gsize) (h * w) * c;
+      const float *gn = grad_out->data + (gsize) n * (gsize) (oh * ow) * c;
+
+      if (self->bilinear)
+        {
+          mir_resample_bilinear_backward (dxn, h, w, (gint64) c, gn, oh, ow);
+          continue;
+        }
       for (gint64 oy = 0; oy < oh; oy++)
         for (gint64 ox = 0; ox < ow; ox++)
           {
-            const float *restrict go = grad_out->data + (((gsize) n * (gsize) oh + (gsize) oy) *
-                                                         (gsize) ow + (gsize) ox) * c;
-            if (!self->bilinear)
-              {
-                float *restrict d = dxn + ((gsize) (oy / self->size[0]) * (gsize) w +
-                                           (gsize) (ox / self->size[1])) * c;
-                for (gsize k = 0; k < c; k++)
-                  d[k] += go[k];
-              }
-            else
-              {
-                gint64 y0, y1, x0, x1;
-                float ly, lx, w00, w01, w10, w11;
-                float *d00, *d01, *d10, *d11;
-
-                taps (oy, h, oh, &y0, &y1, &ly);
-                taps (ox, w, ow, &x0, &x1, &lx);
-                w00 = (1 - ly) * (1 - lx);
-                w01 = (1 - ly) * lx;
-                w10 = ly * (1 - lx);
-                w11 = ly * lx;
-                d00 = dxn + ((gsize) y0 * (gsize) w + (gsize) x0) * c;
-                d01 = dxn + ((gsize) y0 * (gsize) w + (gsize) x1) * c;
-                d10 = dxn + ((gsize) y1 * (gsize) w + (gsize) x0) * c;
-                d11 = dxn + ((gsize) y1 * (gsize) w + (gsize) x1) * c;
-                for (gsize k = 0; k < c; k++)
-                  {
-                    d00[k] += go[k] * w00;
-                    d01[k] += go[k] * w01;
-                    d10[k] += go[k] * w10;
-                    d11[k] += go[k] * w11;
-                  }
-              }
+            const float *restrict go = gn + ((gsize) oy * (gsize) ow + (gsize) ox) * c;
+            float *restrict d = dxn + ((gsize) (oy / self->size[0]) * (gsize) w +
+                                       (gsize) (ox / self->size[1])) * c;
+            for (gsize k = 0; k < c; k++)
+              d[k] += go[k];
           }
     }
   return TRUE;

@@ -51,6 +51,9 @@ extern const MirLayerClass mir_layer_random_rotation_class;
 extern const MirLayerClass mir_layer_random_zoom_class;
 extern const MirLayerClass mir_layer_random_translation_class;
 extern const MirLayerClass mir_layer_random_contrast_class;
+/* How many classes are declared above: class_list[] in mir-layer.c must
+ * hold each one (a static check there, as ggml's GGML_OP_COUNT). */
+#define MIR_LAYER_N_CLASSES 44
 
 G_END_DECLS
 

@@ -153,9 +153,8 @@ get_slot (MirOptimizer *self, MirTensor *weight, gboolean two, GError **error)
   return s;
 }
 
-gboolean
-mir_optimizer_update (MirOptimizer *self, MirTensor *weight, const MirTensor *grad,
-                      GError **error)
+static gboolean
+update_values (MirOptimizer *self, MirTensor *weight, const MirTensor *grad, GError **error)
 {
   const MirOptimizerOptions *o = &self->options;
   const gsize n = weight->numel;
@@ -216,4 +215,14 @@ mir_optimizer_update (MirOptimizer *self, MirTensor *weight, const MirTensor *gr
         }
       return TRUE;
     }
+}
+
+gboolean
+mir_optimizer_update (MirOptimizer *self, MirTensor *weight, const MirTensor *grad,
+                      GError **error)
+{
+  if (!update_values (self, weight, grad, error))
+    return FALSE;
+  mir_tensor_changed (weight); /* caches of transformed weights follow (mir-tensor.h) */
+  return TRUE;
 }

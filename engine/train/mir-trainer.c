@@ -548,6 +548,8 @@ team_gradients (Team *team, MirTensor *batch, const gint32 *labels, guint64 seed
                   s += worker_weight (&team->workers[w], r)->data[k];
                 value->data[k] = (float) (s / used);
               }
+          if (used > 1)
+            mir_tensor_changed (value);
           continue;
         }
       have = FALSE;

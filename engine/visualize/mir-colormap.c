@@ -5,6 +5,7 @@
 
 #include "mir-colormap.h"
 #include "mir-error.h"
+#include "mir-resample.h"
 
 static const char *const names[MIR_COLORMAP_N] = {
   [MIR_COLORMAP_JET] = "jet",
@@ -102,25 +103,6 @@ mir_colormap_apply (MirColormap map, const float *values, int width, int height,
   return img;
 }
 
-/* Bilinear sample of a float map with half-pixel centres (edge clamped). */
-static float
-sample_bilinear (const float *m, int w, int h, double sx, double sy)
-{
-  int x0, y0, x1, y1;
-  double fx, fy;
-
-  sx = CLAMP (sx, 0, w - 1);
-  sy = CLAMP (sy, 0, h - 1);
-  x0 = (int) floor (sx);
-  y0 = (int) floor (sy);
-  x1 = MIN (x0 + 1, w - 1);
-  y1 = MIN (y0 + 1, h - 1);
-  fx = sx - x0;
-  fy = sy - y0;
-  return (float) ((1 - fy) * ((1 - fx) * m[y0 * w + x0] + fx * m[y0 * w + x1]) +
-                  fy * ((1 - fx) * m[y1 * w + x0] + fx * m[y1 * w + x1]));
-}
-
 MirImage *
 mir_colormap_overlay (const MirImage *image, const float *heat, int hw, int hh, MirColormap map,
                       float alpha, gboolean additive, GError **error)
@@ -130,7 +112,6 @@ mir_colormap_overlay (const MirImage *image, const float *heat, int hw, int hh, 
   g_autofree float *colour = NULL; /* heat-map resolution, RGB, 0..255 */
   g_autofree float *sum = NULL;
   int W = image->width, H = image->height;
-  double sx = (double) hw / W, sy = (double) hh / H;
 
   if (hw <= 0 || hh <= 0)
     {
@@ -165,37 +146,22 @@ mir_colormap_overlay (const MirImage *image, const float *heat, int hw, int hh, 
       for (gsize i = 0; i < n; i++)
         colour[i] = hi > lo ? floorf ((colour[i] - lo) / (hi - lo) * 255.0f) : 0;
 
+      /* resized to the image, then added (the Keras example's jet_heatmap.resize) */
       sum = g_new (float, (gsize) W * H * 3);
+      mir_resample_bilinear (colour, hh, hw, 3, sum, H, W);
       lo = G_MAXFLOAT;
       hi = -G_MAXFLOAT;
       for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++)
           for (int c = 0; c < 3; c++)
             {
-              float col;
-              double px = (x + 0.5) * sx - 0.5, py = (y + 0.5) * sy - 0.5;
-              int x0, y0, x1, y1;
-              double fx, fy;
               const guint8 *ip = image->pixels + y * image->rowstride + image->channels * x;
               float base = image->channels == 3 ? ip[c] : ip[0];
-              float v;
+              float *v = &sum[((gsize) y * W + x) * 3 + c];
 
-              px = CLAMP (px, 0, hw - 1);
-              py = CLAMP (py, 0, hh - 1);
-              x0 = (int) floor (px);
-              y0 = (int) floor (py);
-              x1 = MIN (x0 + 1, hw - 1);
-              y1 = MIN (y0 + 1, hh - 1);
-              fx = px - x0;
-              fy = py - y0;
-              col = (float) ((1 - fy) * ((1 - fx) * colour[3 * (y0 * hw + x0) + c] +
-                                         fx * colour[3 * (y0 * hw + x1) + c]) +
-                             fy * ((1 - fx) * colour[3 * (y1 * hw + x0) + c] +
-                                   fx * colour[3 * (y1 * hw + x1) + c]));
-              v = col * alpha + base;
-              sum[((gsize) y * W + x) * 3 + c] = v;
-              lo = MIN (lo, v);
-              hi = MAX (hi, v);
+              *v = *v * alpha + base;
+              lo = MIN (lo, *v);
+              hi = MAX (hi, *v);
             }
       for (int y = 0; y < H; y++)
         for (int x = 0; x < W * 3; x++)
@@ -207,10 +173,12 @@ mir_colormap_overlay (const MirImage *image, const float *heat, int hw, int hh, 
     }
   else
     {
+      sum = g_new (float, (gsize) W * H);
+      mir_resample_bilinear (heat, hh, hw, 1, sum, H, W);
       for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++)
           {
-            float v = sample_bilinear (heat, hw, hh, (x + 0.5) * sx - 0.5, (y + 0.5) * sy - 0.5);
+            float v = sum[(gsize) y * W + x];
             const float *col = lut[to_index (v)];
             const guint8 *ip = image->pixels + y * image->rowstride + image->channels * x;
             guint8 *op = out->pixels + y * out->rowstride + 3 * x;
