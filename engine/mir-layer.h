@@ -61,6 +61,9 @@ typedef enum
                                         * (Dropout, GaussianNoise): heads and CAM look through it */
   MIR_LAYER_FLAG_POOLING = 1 << 7,     /* spatial pooling (Max/AveragePooling2D): keeps a conv
                                         * block's maps, so the block's last conv stays "last" */
+  MIR_LAYER_FLAG_REARRANGES = 1 << 8,  /* the output holds the input's values in another order
+                                        * (Permute, Reshape, Flatten): no new feature map, so
+                                        * Grad-CAM's "last conv" rule looks through it */
 } MirLayerFlags;
 
 /* The sliding window of a convolution or pooling layer (kernels/mir-conv-util.h). */

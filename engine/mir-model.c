@@ -423,12 +423,10 @@ mir_model_count_params (MirModel *self, gint64 *trainable)
 static gboolean
 is_passthrough (const MirLayerClass *klass)
 {
-  return (klass->flags & (MIR_LAYER_FLAG_POOLING | MIR_LAYER_FLAG_IDENTITY_AT_INFERENCE)) != 0 ||
-         /* a global pooling kept 4-D (ONNX keepdims) is 1x1: nothing to locate */
-         klass == &mir_layer_global_average_pooling2d_class ||
-         klass == &mir_layer_global_max_pooling2d_class ||
-         /* the ONNX loader's way back to C, H, W order: not an image map */
-         klass == &mir_layer_permute_class || klass == &mir_layer_reshape_class;
+  /* a global pooling kept 4-D (ONNX keepdims) is a 1x1 map, which the caller
+   * takes only when nothing larger came before */
+  return (klass->flags & (MIR_LAYER_FLAG_POOLING | MIR_LAYER_FLAG_IDENTITY_AT_INFERENCE |
+                          MIR_LAYER_FLAG_REARRANGES)) != 0;
 }
 
 gint

@@ -8,6 +8,8 @@
  *    the same position only);
  *  - MIR_LAYER_FLAG_IDENTITY_AT_INFERENCE: at inference the output equals
  *    the input, bit for bit;
+ *  - MIR_LAYER_FLAG_REARRANGES: the output's values, sorted, equal the
+ *    input's, bit for bit (the same values in another order);
  *  - window() with "valid" padding (what the detector computes once over
  *    the whole image): the output of an input crop at a stride-aligned
  *    offset is the corresponding crop of the output, and the output size is
@@ -17,6 +19,7 @@
  * configuration below; a class flagged without one fails the test, so the
  * table cannot silently fall behind the layer list. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/mir-conv-util.h"
@@ -35,6 +38,9 @@ typedef struct
 static const Case cases[] = {
   { "HardSigmoid", "{\"alpha\": 0.3, \"beta\": 0.4}" },
   { "HardSwish", "{}" },
+  { "Permute", "{\"dims\": [2, 1, 3]}" },
+  { "Reshape", "{\"target_shape\": [7, 3, 6]}" },
+  { "Flatten", "{}" },
   { "Activation", "{\"activation\": \"tanh\"}" },
   { "ReLU", "{\"max_value\": 0.8, \"threshold\": 0.1}" },
   { "LeakyReLU", "{\"alpha\": 0.2}" },
@@ -76,6 +82,14 @@ forward (const char *cls, const char *cfg, gint64 h, gint64 w, gint64 c, MirTens
   out = mir_tensor_ref (mir_trace_get_output (trace, 0));
   mir_trace_free (trace);
   return out;
+}
+
+static int
+cmp_float (const void *a, const void *b)
+{
+  float x = *(const float *) a, y = *(const float *) b;
+
+  return (x > y) - (x < y);
 }
 
 static MirTensor *
@@ -121,12 +135,12 @@ test_flags_true (void)
 {
   const MirLayerClass *const *list = mir_layer_class_list ();
   g_autoptr(GRand) rng = g_rand_new_with_seed (22);
-  guint n_pointwise = 0, n_identity = 0, n_window = 0;
+  guint n_pointwise = 0, n_identity = 0, n_window = 0, n_rearranges = 0;
 
   for (gsize i = 0; list[i] != NULL; i++)
     {
       const MirLayerClass *k = list[i];
-      gboolean flagged = (k->flags & (MIR_LAYER_FLAG_POINTWISE |
+      gboolean flagged = (k->flags & (MIR_LAYER_FLAG_POINTWISE | MIR_LAYER_FLAG_REARRANGES |
                                       MIR_LAYER_FLAG_IDENTITY_AT_INFERENCE)) != 0 ||
                          k->window != NULL;
       const char *cfg = config_for (k);
@@ -146,6 +160,21 @@ test_flags_true (void)
           g_assert_cmpuint (y->numel, ==, x->numel);
           g_assert_cmpmem (y->data, y->numel * sizeof (float), x->data, x->numel * sizeof (float));
           n_identity++;
+        }
+      if (k->flags & MIR_LAYER_FLAG_REARRANGES)
+        {
+          g_autoptr(MirTensor) x = random_input (6, 7, 3, rng);
+          g_autoptr(MirTensor) y = forward (k->name, cfg, 6, 7, 3, x);
+          g_autofree float *xs = g_memdup2 (x->data, x->numel * sizeof (float));
+          g_autofree float *ys = NULL;
+
+          g_assert_cmpuint (y->numel, ==, x->numel);
+          ys = g_memdup2 (y->data, y->numel * sizeof (float));
+          qsort (xs, x->numel, sizeof (float), cmp_float);
+          qsort (ys, y->numel, sizeof (float), cmp_float);
+          g_assert_cmpmem (ys, y->numel * sizeof (float), xs, x->numel * sizeof (float));
+          g_test_message ("%s: rearranges, %" G_GSIZE_FORMAT " values kept", k->name, y->numel);
+          n_rearranges++;
         }
       if (k->flags & MIR_LAYER_FLAG_POINTWISE)
         {
@@ -210,6 +239,7 @@ test_flags_true (void)
   g_assert_cmpuint (n_pointwise, >=, 5);
   g_assert_cmpuint (n_identity, >=, 4);
   g_assert_cmpuint (n_window, >=, 5);
+  g_assert_cmpuint (n_rearranges, ==, 3);
 }
 
 int

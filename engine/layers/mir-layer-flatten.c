@@ -68,7 +68,7 @@ flatten_backward (MirLayer *self, MirTensor *const *in, guint n_in, const MirTen
 const MirLayerClass mir_layer_flatten_class = {
   .name = "Flatten",
   .instance_size = sizeof (MirLayer),
-  .flags = MIR_LAYER_FLAG_WRITES_ALL,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL | MIR_LAYER_FLAG_REARRANGES,
   .configure = flatten_configure,
   .infer = flatten_infer,
   .forward = flatten_forward,

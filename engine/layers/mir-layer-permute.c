@@ -148,7 +148,7 @@ permute_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTe
 const MirLayerClass mir_layer_permute_class = {
   .name = "Permute",
   .instance_size = sizeof (MirLayerPermute),
-  .flags = MIR_LAYER_FLAG_WRITES_ALL,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL | MIR_LAYER_FLAG_REARRANGES,
   .configure = permute_configure,
   .infer = permute_infer,
   .forward = permute_forward,

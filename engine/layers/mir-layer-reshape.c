@@ -146,7 +146,7 @@ reshape_backward (MirLayer *self, MirTensor *const *in, guint n_in, const MirTen
 const MirLayerClass mir_layer_reshape_class = {
   .name = "Reshape",
   .instance_size = sizeof (MirLayerReshape),
-  .flags = MIR_LAYER_FLAG_WRITES_ALL,
+  .flags = MIR_LAYER_FLAG_WRITES_ALL | MIR_LAYER_FLAG_REARRANGES,
   .configure = reshape_configure,
   .infer = reshape_infer,
   .forward = reshape_forward,
