@@ -11,53 +11,11 @@
  * adding a layer is its file in engine/layers/, its extern in mir-layers.h
  * and one line here. */
 static const MirLayerClass *const class_list[] = {
-  &mir_layer_input_class,
-  &mir_layer_conv2d_class,
-  &mir_layer_depthwise_conv2d_class,
-  &mir_layer_separable_conv2d_class,
-  &mir_layer_dense_class,
-  &mir_layer_max_pooling2d_class,
-  &mir_layer_average_pooling2d_class,
-  &mir_layer_global_average_pooling2d_class,
-  &mir_layer_global_max_pooling2d_class,
-  &mir_layer_batch_normalization_class,
-  &mir_layer_layer_norm_class,
-  &mir_layer_zero_padding2d_class,
-  &mir_layer_cropping2d_class,
-  &mir_layer_upsampling2d_class,
-  &mir_layer_activation_class,
-  &mir_layer_relu_class,
-  &mir_layer_leaky_relu_class,
-  &mir_layer_softmax_class,
-  &mir_layer_add_class,
-  &mir_layer_subtract_class,
-  &mir_layer_multiply_class,
-  &mir_layer_average_class,
-  &mir_layer_maximum_class,
-  &mir_layer_minimum_class,
-  &mir_layer_concatenate_class,
-  &mir_layer_flatten_class,
-  &mir_layer_reshape_class,
-  &mir_layer_permute_class,
-  &mir_layer_slice_class,
-  &mir_layer_hard_sigmoid_class,
-  &mir_layer_hard_swish_class,
-  &mir_layer_dropout_class,
-  &mir_layer_spatial_dropout2d_class,
-  &mir_layer_gaussian_noise_class,
-  &mir_layer_gaussian_dropout_class,
-  &mir_layer_rescaling_class,
-  &mir_layer_normalization_class,
-  &mir_layer_resizing_class,
-  &mir_layer_center_crop_class,
-  &mir_layer_random_flip_class,
-  &mir_layer_random_rotation_class,
-  &mir_layer_random_zoom_class,
-  &mir_layer_random_translation_class,
-  &mir_layer_random_contrast_class,
+#define MIR_LAYER_CLASS(name) &mir_layer_##name##_class,
+#include "layers/mir-layer-list.h"
+#undef MIR_LAYER_CLASS
   NULL
 };
-/* A class declared in layers/mir-layers.h but not listed here cannot be loaded. */
 G_STATIC_ASSERT (G_N_ELEMENTS (class_list) == MIR_LAYER_N_CLASSES + 1);
 
 /* Names older Keras versions (or the short aliases) wrote for a class. */

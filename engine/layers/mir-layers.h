@@ -1,59 +1,26 @@
 /* mir-layers.h: the layer classes, one per file in this folder.
- * The registry (mir-layer-registry.c) maps Keras class names to them. */
+ * engine/mir-layer.c maps Keras class names to them (class_list, aliases). */
 #pragma once
 
 #include "mir-layer.h"
 
 G_BEGIN_DECLS
 
-extern const MirLayerClass mir_layer_input_class;
-extern const MirLayerClass mir_layer_conv2d_class;
-extern const MirLayerClass mir_layer_depthwise_conv2d_class;
-extern const MirLayerClass mir_layer_separable_conv2d_class;
-extern const MirLayerClass mir_layer_dense_class;
-extern const MirLayerClass mir_layer_max_pooling2d_class;
-extern const MirLayerClass mir_layer_average_pooling2d_class;
-extern const MirLayerClass mir_layer_global_average_pooling2d_class;
-extern const MirLayerClass mir_layer_global_max_pooling2d_class;
-extern const MirLayerClass mir_layer_batch_normalization_class;
-extern const MirLayerClass mir_layer_zero_padding2d_class;
-extern const MirLayerClass mir_layer_cropping2d_class;
-extern const MirLayerClass mir_layer_upsampling2d_class;
+/* The classes, from layers/mir-layer-list.h (one line per class). */
+#define MIR_LAYER_CLASS(name) extern const MirLayerClass mir_layer_##name##_class;
+#include "mir-layer-list.h"
+#undef MIR_LAYER_CLASS
 
-extern const MirLayerClass mir_layer_activation_class;
-extern const MirLayerClass mir_layer_relu_class;
-extern const MirLayerClass mir_layer_leaky_relu_class;
-extern const MirLayerClass mir_layer_softmax_class;
-extern const MirLayerClass mir_layer_add_class;
-extern const MirLayerClass mir_layer_subtract_class;
-extern const MirLayerClass mir_layer_multiply_class;
-extern const MirLayerClass mir_layer_average_class;
-extern const MirLayerClass mir_layer_maximum_class;
-extern const MirLayerClass mir_layer_minimum_class;
-extern const MirLayerClass mir_layer_concatenate_class;
-extern const MirLayerClass mir_layer_flatten_class;
-extern const MirLayerClass mir_layer_reshape_class;
-extern const MirLayerClass mir_layer_permute_class;
-extern const MirLayerClass mir_layer_slice_class;
-extern const MirLayerClass mir_layer_layer_norm_class;
-extern const MirLayerClass mir_layer_hard_sigmoid_class;
-extern const MirLayerClass mir_layer_hard_swish_class;
-extern const MirLayerClass mir_layer_dropout_class;
-extern const MirLayerClass mir_layer_spatial_dropout2d_class;
-extern const MirLayerClass mir_layer_gaussian_noise_class;
-extern const MirLayerClass mir_layer_gaussian_dropout_class;
-extern const MirLayerClass mir_layer_rescaling_class;
-extern const MirLayerClass mir_layer_normalization_class;
-extern const MirLayerClass mir_layer_resizing_class;
-extern const MirLayerClass mir_layer_center_crop_class;
-extern const MirLayerClass mir_layer_random_flip_class;
-extern const MirLayerClass mir_layer_random_rotation_class;
-extern const MirLayerClass mir_layer_random_zoom_class;
-extern const MirLayerClass mir_layer_random_translation_class;
-extern const MirLayerClass mir_layer_random_contrast_class;
-/* How many classes are declared above: class_list[] in mir-layer.c must
- * hold each one (a static check there, as ggml's GGML_OP_COUNT). */
-#define MIR_LAYER_N_CLASSES 44
+/* How many there are, counted from the same list. */
+enum
+{
+#define MIR_LAYER_CLASS(name) MIR_LAYER_INDEX_##name,
+#include "mir-layer-list.h"
+#undef MIR_LAYER_CLASS
+  MIR_LAYER_N_CLASSES
+};
+
+
 
 G_END_DECLS
 
