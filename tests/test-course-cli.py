@@ -218,6 +218,31 @@ with tempfile.TemporaryDirectory() as tmp:
     check(p.returncode == 0 and "Patterns:" not in p.stderr, "filters through a pipe: no progress line",
           p.stderr)
 
+    # gradcam --method scorecam: the same on a terminal, per batch of masked images
+    gargs = [MIRADA, "gradcam", os.path.join(ROOT, "resources", "default", "model.h5"), IMAGE,
+             "--method", "scorecam", "-o", os.path.join(tmp, "sc.png")]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(gargs, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    tty = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        tty += chunk
+    os.close(master)
+    rc = proc.wait(timeout=120)
+    check(rc == 0 and re.search(rb"scorecam: (\d+) of \1 images", tty) is not None and
+          tty.endswith(b"\r\x1b[K"),
+          "gradcam --method scorecam on a terminal: a progress line, erased at the end",
+          repr(tty[-300:]))
+    p = subprocess.run(gargs, capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0 and "images (" not in p.stderr,
+          "gradcam through a pipe: no progress line", p.stderr)
+
     hjson = os.path.join(tmp, "h.json")
     p = run("train", "--dataset", os.path.join(DATA, "mnist-idx"), "--epochs", "2", "--batch", "2",
             "--validation-split", "0", "--history", hjson, "-o", os.path.join(tmp, "m.h5"))

@@ -225,6 +225,21 @@ test_train_window (void)
   g_test_message ("saved model on the folder: loss %.4f, accuracy %.3f", loss, accuracy);
   g_assert_cmpfloat (accuracy, >=, 0.9);
 
+  /* Seed 004's way: the CIFAR-10 binary files and the notebook's network */
+  {
+    g_autofree char *cifar = g_test_build_filename (G_TEST_DIST, "data", "datasets",
+                                                    "cifar-10-batches-bin", NULL);
+
+    mirada_train_window_set_dataset (win, cifar);
+    mirada_train_window_set_settings (win, MIRADA_TRAIN_ARCH_CIFAR, 2, 2, 0.001);
+    g_assert_true (mirada_train_window_start (win));
+    mir_test_wait_until (not_running, win, 300 * time_scale, "the CIFAR run ends");
+    g_assert_null (mirada_train_window_get_error (win));
+    mirada_train_window_get_history (win, &n);
+    g_assert_cmpuint (n, ==, 2);
+    mirada_train_window_set_dataset (win, data_dir);
+  }
+
   /* Stop: a long run ends early with its finished epochs */
   mirada_train_window_set_settings (win, MIRADA_TRAIN_ARCH_SMALL_CNN, 400, 8, 0.003);
   g_assert_true (mirada_train_window_start (win));

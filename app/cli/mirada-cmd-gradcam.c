@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
@@ -103,6 +104,30 @@ json_add_double (JsonBuilder *b, const char *member, double v)
     json_builder_add_double_value (b, v);
   else
     json_builder_add_null_value (b); /* JSON has no NaN or infinity */
+}
+
+/* A progress line on a terminal for the perturbation methods (Score-CAM
+ * runs one masked image per channel). */
+typedef struct
+{
+  const char *method;
+  gint64 start, shown;
+} Progress;
+
+static void
+progress_cb (guint done, guint total, gpointer user_data)
+{
+  Progress *p = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (done < total && now - p->shown < G_USEC_PER_SEC / 10)
+    return;
+  p->shown = now;
+  fputs ("\r\033[K", stderr);
+  /* TRANSLATORS: mirada gradcam's progress line: method, images run, images, seconds */
+  fprintf (stderr, _("%s: %u of %u images (%.0f s)"), p->method, done, total,
+           (now - p->start) / 1e6);
+  fflush (stderr);
 }
 
 int
@@ -278,7 +303,22 @@ mirada_cmd_gradcam (int argc, char **argv)
           opts.class_index = binary ? 0 : (gint) k;
           opts.complement = binary && k == 1;
         }
-      e = methods[m].func (model, input, &opts, NULL, &error);
+      {
+        Progress progress = { methods[m].id, g_get_monotonic_time (), 0 };
+
+        if (isatty (2))
+          {
+            opts.progress = progress_cb;
+            opts.progress_data = &progress;
+          }
+        e = methods[m].func (model, input, &opts, NULL, &error);
+        opts.progress = NULL;
+        if (progress.shown != 0)
+          {
+            fputs ("\r\033[K", stderr);
+            fflush (stderr);
+          }
+      }
       if (e == NULL && all_methods && g_error_matches (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED))
         {
           /* --all-methods: a method that cannot apply to this model (CAM

@@ -14,6 +14,10 @@
 
 G_BEGIN_DECLS
 
+/* The perturbation methods (Score-CAM, occlusion, SmoothGrad) report after
+ * each engine batch: @done of @total images run.  From the calling thread. */
+typedef void (*MirExplainProgressFunc) (guint done, guint total, gpointer user_data);
+
 typedef struct
 {
   gint class_index;    /* -1: the top prediction */
@@ -27,6 +31,8 @@ typedef struct
   guint32 seed;        /* smoothgrad, random: seed (default 1) */
   gint max_channels;   /* scorecam: masks from the channels with the largest spatial
                         * standard deviation only (Faster Score-CAM); 0: all (the paper) */
+  MirExplainProgressFunc progress; /* or NULL */
+  gpointer progress_data;
 } MirExplainOptions;
 
 /* Images per engine batch for the perturbation methods (ScoreCAM,

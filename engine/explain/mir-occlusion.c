@@ -91,6 +91,8 @@ mir_explain_occlusion (MirModel *model, MirTensor *input, const MirExplainOption
         }
       if (!mir_explain_batch_scores (model, batch, e, scores + start, NULL, cancellable, error))
         return NULL;
+      if (options && options->progress)
+        options->progress ((guint) (start + cnt), (guint) n, options->progress_data);
     }
   for (gint64 j = 0; j < n; j++)
     {

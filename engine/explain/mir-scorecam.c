@@ -176,6 +176,9 @@ mir_explain_scorecam (MirModel *model, MirTensor *input, const MirExplainOptions
           else
             scores[masked[start + b]] = s[b];
         }
+      if (options->progress)
+        options->progress ((guint) (start + count), (guint) (n_masked + (any_flat ? 1 : 0)),
+                           options->progress_data);
     }
   for (gint64 k = 0; k < c; k++)
     if (flat[k])

@@ -91,6 +91,8 @@ mir_explain_smoothgrad (MirModel *model, MirTensor *input, const MirExplainOptio
       for (gint b = 0; b < count; b++)
         for (gsize i = 0; i < per; i++)
           mean_grad->data[i] += g->data[(gsize) b * per + i] / (float) n_samples;
+      if (options->progress)
+        options->progress ((guint) (start + count), (guint) n_samples, options->progress_data);
     }
   mir_explain_abs_max_channels (mean_grad, 0, e->raw);
   mir_explanation_normalise_relu (e);
