@@ -269,8 +269,6 @@ typedef struct
   MirExplainMethodFlags flags;
 } MirExplainMethod;
 
-/* The number of entries of the table: one per method function (static check). */
-#define MIR_EXPLAIN_N_METHODS 15
 
 /* Every method, in the order menus show them. */
 const MirExplainMethod *mir_explain_get_methods (guint *n_methods);
