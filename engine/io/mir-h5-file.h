@@ -3,7 +3,7 @@
  * Debian 12's libhdf5 (1.10.8) hangs or crashes on some corrupt files, and
  * model files come from the internet.  So the loaders never call libhdf5 on
  * an untrusted file in the application's process: mir_h5_file_open() runs
- * the helper `mirada-h5-reader` (engine/io/mirada-h5-reader.c), which opens
+ * the helper `mirada-h5-reader` (app/mirada-h5-reader.c), which opens
  * the file with libhdf5 under memory and CPU limits and writes everything
  * the Keras loaders read (groups, text attributes of groups, float32 data of
  * datasets; no optimizer state) to a pipe.  The parent parses that stream
