@@ -21,6 +21,7 @@ Standard library only.  Prints TAP.
 import csv
 import json
 import os
+import pty
 import re
 import struct
 import subprocess
@@ -35,6 +36,24 @@ ROOT = os.path.dirname(SRC)
 DATA = os.path.join(SRC, "data", "datasets")
 IMAGE = os.path.join(SRC, "data", "scene-small.png")
 ARCH = "arch:mobilenetv2,alpha=0.35,size=96"
+
+
+def on_terminal(argv):
+    """Runs @argv with stderr on a pseudo-terminal: (exit code, what it wrote there)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    tty = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        tty += chunk
+    os.close(master)
+    return proc.wait(timeout=120), tty
 
 
 def run(*args):
@@ -173,24 +192,9 @@ with tempfile.TemporaryDirectory() as tmp:
           p.stdout + p.stderr + str(want))
 
     # On a terminal (a pseudo-terminal here) the progress line shows.
-    import pty
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([MIRADA, "train", "--dataset", os.path.join(DATA, "cifar-10-binary.tar.gz"),
-                             "--epochs", "1", "--batch", "1", "--validation-split", "0",
-                             "-o", os.path.join(tmp, "t.h5")],
-                            stdout=subprocess.DEVNULL, stderr=slave)
-    os.close(slave)
-    tty = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        tty += chunk
-    os.close(master)
-    rc = proc.wait(timeout=120)
+    rc, tty = on_terminal([MIRADA, "train", "--dataset", os.path.join(DATA, "cifar-10-binary.tar.gz"),
+                           "--epochs", "1", "--batch", "1", "--validation-split", "0",
+                           "-o", os.path.join(tmp, "t.h5")])
     check(rc == 0 and b"batch 5/5" in tty and b"\r\x1b[K" in tty,
           "on a terminal: the progress line within the epoch", repr(tty[-300:]))
 
@@ -198,20 +202,7 @@ with tempfile.TemporaryDirectory() as tmp:
     fargs = [MIRADA, "filters", os.path.join(ROOT, "resources", "default", "model.h5"),
              "--layer", "conv2d", "--filters", "0-3", "--steps", "20", "--no-cache",
              "-o", os.path.join(tmp, "f.png")]
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(fargs, stdout=subprocess.DEVNULL, stderr=slave)
-    os.close(slave)
-    tty = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        tty += chunk
-    os.close(master)
-    rc = proc.wait(timeout=120)
+    rc, tty = on_terminal(fargs)
     check(rc == 0 and b"Patterns: " in tty and b"of 4 done" in tty and tty.endswith(b"\r\x1b[K"),
           "filters on a terminal: a progress line, erased at the end", repr(tty[-300:]))
     p = subprocess.run(fargs, capture_output=True, text=True, timeout=120)
@@ -221,20 +212,7 @@ with tempfile.TemporaryDirectory() as tmp:
     # gradcam --method scorecam: the same on a terminal, per batch of masked images
     gargs = [MIRADA, "gradcam", os.path.join(ROOT, "resources", "default", "model.h5"), IMAGE,
              "--method", "scorecam", "-o", os.path.join(tmp, "sc.png")]
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(gargs, stdout=subprocess.DEVNULL, stderr=slave)
-    os.close(slave)
-    tty = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        tty += chunk
-    os.close(master)
-    rc = proc.wait(timeout=120)
+    rc, tty = on_terminal(gargs)
     check(rc == 0 and re.search(rb"scorecam: (\d+) of \1 images", tty) is not None and
           tty.endswith(b"\r\x1b[K"),
           "gradcam --method scorecam on a terminal: a progress line, erased at the end",

@@ -606,10 +606,15 @@ mirada_train_window_set_settings (MiradaTrainWindow *self, MiradaTrainArch arch,
   gtk_spin_button_set_value (GTK_SPIN_BUTTON (self->lr_spin), learning_rate);
 }
 
+/* The three folder/file buttons: a native chooser whose accepted path goes
+ * to @func (the dataset, the validation folder, the base's weights). */
+typedef void (*PathFunc) (MiradaTrainWindow *self, const char *path);
+
 static void
-folder_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
+path_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
 {
   MiradaTrainWindow *self = user_data;
+  PathFunc func = (PathFunc) g_object_get_data (G_OBJECT (dialog), "mirada-path-func");
 
   if (response == GTK_RESPONSE_ACCEPT)
     {
@@ -617,50 +622,36 @@ folder_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
       g_autofree char *path = file ? g_file_get_path (file) : NULL;
 
       if (path)
-        mirada_train_window_set_dataset (self, path);
+        func (self, path);
     }
   gtk_native_dialog_destroy (dialog);
   g_object_unref (dialog);
+}
+
+static void
+choose_path (MiradaTrainWindow *self, const char *title, GtkFileChooserAction action,
+             const char *accept, PathFunc func)
+{
+  GtkFileChooserNative *dialog =
+    gtk_file_chooser_native_new (title, GTK_WINDOW (self), action, accept, _("_Cancel"));
+
+  g_object_set_data (G_OBJECT (dialog), "mirada-path-func", (gpointer) func);
+  g_signal_connect (dialog, "response", G_CALLBACK (path_chosen), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
 }
 
 static void
 choose_folder (GtkButton *button, MiradaTrainWindow *self)
 {
-  GtkFileChooserNative *dialog =
-    gtk_file_chooser_native_new (_("Choose a Dataset Folder"), GTK_WINDOW (self),
-                                 GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Choose"),
-                                 _("_Cancel"));
-
-  g_signal_connect (dialog, "response", G_CALLBACK (folder_chosen), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
-}
-
-static void
-validation_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
-{
-  MiradaTrainWindow *self = user_data;
-
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autofree char *path = file ? g_file_get_path (file) : NULL;
-
-      mirada_train_window_set_validation (self, path);
-    }
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
+  choose_path (self, _("Choose a Dataset Folder"), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+               _("_Choose"), mirada_train_window_set_dataset);
 }
 
 static void
 choose_validation (GtkButton *button, MiradaTrainWindow *self)
 {
-  GtkFileChooserNative *dialog =
-    gtk_file_chooser_native_new (_("Choose a Validation Folder"), GTK_WINDOW (self),
-                                 GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Choose"),
-                                 _("_Cancel"));
-
-  g_signal_connect (dialog, "response", G_CALLBACK (validation_chosen), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+  choose_path (self, _("Choose a Validation Folder"), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+               _("_Choose"), mirada_train_window_set_validation);
 }
 
 static void
@@ -670,31 +661,17 @@ use_split (GtkButton *button, MiradaTrainWindow *self)
 }
 
 static void
-weights_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
+set_weights (MiradaTrainWindow *self, const char *path)
 {
-  MiradaTrainWindow *self = user_data;
-
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autofree char *path = file ? g_file_get_path (file) : NULL;
-
-      mirada_train_window_set_transfer (self, path,
-                                        gtk_switch_get_active (GTK_SWITCH (self->freeze_switch)));
-    }
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
+  mirada_train_window_set_transfer (self, path,
+                                    gtk_switch_get_active (GTK_SWITCH (self->freeze_switch)));
 }
 
 static void
 choose_weights (GtkButton *button, MiradaTrainWindow *self)
 {
-  GtkFileChooserNative *dialog =
-    gtk_file_chooser_native_new (_("Choose the Base’s Weights"), GTK_WINDOW (self),
-                                 GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
-
-  g_signal_connect (dialog, "response", G_CALLBACK (weights_chosen), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+  choose_path (self, _("Choose the Base’s Weights"), GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"),
+               set_weights);
 }
 
 static void
