@@ -4,6 +4,8 @@
 #define G_LOG_DOMAIN "mirada-cli"
 
 #include "config.h"
+#include <unistd.h>
+#include <stdarg.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -53,6 +55,55 @@ mirada_cli_printable_padded (const char *s, guint width)
   while (cols++ < width)
     g_string_append_c (out, ' ');
   return g_string_free (out, FALSE);
+}
+
+void
+mirada_cli_progress_begin (MiradaCliProgress *p)
+{
+  p->on = isatty (STDERR_FILENO);
+  p->drawn = FALSE;
+  p->start = g_get_monotonic_time ();
+  p->shown = 0;
+}
+
+gboolean
+mirada_cli_progress_due (MiradaCliProgress *p, gboolean final)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (!p->on || (!final && now - p->shown < G_USEC_PER_SEC / 10))
+    return FALSE;
+  p->shown = now;
+  return TRUE;
+}
+
+void
+mirada_cli_progress_print (MiradaCliProgress *p, const char *format, ...)
+{
+  va_list args;
+
+  fputs ("\r\033[K", stderr);
+  va_start (args, format);
+  vfprintf (stderr, format, args);
+  va_end (args);
+  fflush (stderr);
+  p->drawn = TRUE;
+}
+
+double
+mirada_cli_progress_seconds (const MiradaCliProgress *p)
+{
+  return (g_get_monotonic_time () - p->start) / 1e6;
+}
+
+void
+mirada_cli_progress_end (MiradaCliProgress *p)
+{
+  if (!p->drawn)
+    return;
+  fputs ("\r\033[K", stderr);
+  fflush (stderr);
+  p->drawn = FALSE;
 }
 
 int

@@ -29,6 +29,23 @@ char     *mirada_cli_printable (const char *s);
 /* mirada_cli_printable(), then spaces up to @width columns on a terminal
  * (printf's %-12s counts bytes: "pantalón" would come out one short). */
 char     *mirada_cli_printable_padded (const char *s, guint width);
+
+/* A progress line on stderr, only when stderr is a terminal: redrawn at most
+ * 10 times a second (always when @final), erased by _end().  What `train`,
+ * `filters` and `gradcam` print while a long run works. */
+typedef struct
+{
+  gboolean on;      /* stderr is a terminal */
+  gboolean drawn;   /* a line is on screen */
+  gint64 start, shown;
+} MiradaCliProgress;
+
+void      mirada_cli_progress_begin (MiradaCliProgress *p);
+/* TRUE when a line should be drawn now (and notes the time). */
+gboolean  mirada_cli_progress_due   (MiradaCliProgress *p, gboolean final);
+void      mirada_cli_progress_print (MiradaCliProgress *p, const char *format, ...) G_GNUC_PRINTF (2, 3);
+double    mirada_cli_progress_seconds (const MiradaCliProgress *p);
+void      mirada_cli_progress_end   (MiradaCliProgress *p);
 /* A count option out of @min..@max is a usage error: prints it and returns
  * 1; returns -1 when @value is in range. */
 int       mirada_cli_check_range (const char *cmd,

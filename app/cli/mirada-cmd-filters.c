@@ -9,7 +9,6 @@
 #include <inttypes.h>
 #include <time.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
@@ -22,10 +21,9 @@ typedef struct
 {
   GPtrArray *patterns; /* by index into the filter list */
   gboolean verbose;
-  gboolean progress;   /* a progress line on stderr (a terminal) */
+  MiradaCliProgress progress;
   guint n_filters, steps, done;
   guint64 previews;    /* progress-hook calls: n_filters per PREVIEW_EVERY steps */
-  gint64 start, shown;
 } Collect;
 
 /* Steps between two progress updates of a pattern (a terminal only). */
@@ -34,18 +32,15 @@ typedef struct
 static void
 show_progress (Collect *c)
 {
-  gint64 now = g_get_monotonic_time ();
   guint step = (guint) MIN ((guint64) c->steps,
                             c->previews * PREVIEW_EVERY / MAX (c->n_filters, 1u));
 
-  if (now - c->shown < G_USEC_PER_SEC / 10 && c->done < c->n_filters)
+  if (!mirada_cli_progress_due (&c->progress, c->done >= c->n_filters))
     return;
-  c->shown = now;
-  fputs ("\r\033[K", stderr);
   /* TRANSLATORS: mirada filters' progress line: patterns done, patterns, step, steps, seconds */
-  fprintf (stderr, _("Patterns: %u of %u done, step %u of %u (%.0f s)"), c->done, c->n_filters,
-           step, c->steps, (now - c->start) / 1e6);
-  fflush (stderr);
+  mirada_cli_progress_print (&c->progress, _("Patterns: %u of %u done, step %u of %u (%.0f s)"),
+                             c->done, c->n_filters, step, c->steps,
+                             mirada_cli_progress_seconds (&c->progress));
 }
 
 static void
@@ -66,11 +61,7 @@ pattern_done_cb (guint index, gint filter, MirImage *pattern, double loss_start,
   g_clear_pointer (&c->patterns->pdata[index], mir_image_unref);
   c->patterns->pdata[index] = mir_image_ref (pattern);
   c->done++;
-  if (c->progress)
-    {
-      fputs ("\r\033[K", stderr);
-      fflush (stderr);
-    }
+  mirada_cli_progress_end (&c->progress);
   if (c->verbose)
     g_print (_("filter %d: mean activation %.5g → %.5g\n"), filter, loss_start, loss_end);
 }
@@ -155,19 +146,18 @@ static GPtrArray *
 run_patterns (MirModel *model, gint layer, GArray *filters, const MirFilterOptions *opts,
               MirFilterCache *cache, gboolean verbose, GError **error)
 {
-  Collect c = { g_ptr_array_new_with_free_func ((GDestroyNotify) mir_image_unref), verbose,
-                isatty (2), filters->len, (guint) opts->steps, 0, 0, g_get_monotonic_time (), 0 };
+  Collect c = { g_ptr_array_new_with_free_func ((GDestroyNotify) mir_image_unref), verbose };
   gboolean ok;
 
+  mirada_cli_progress_begin (&c.progress);
+  c.n_filters = filters->len;
+  c.steps = (guint) opts->steps;
   g_ptr_array_set_size (c.patterns, (gint) filters->len);
   ok = mir_filter_patterns_full (model, layer, (const gint *) (void *) filters->data, filters->len,
-                                 opts, cache, c.progress ? preview_cb : NULL,
-                                 c.progress ? PREVIEW_EVERY : 0, pattern_done_cb, &c, NULL, error);
-  if (c.progress)
-    {
-      fputs ("\r\033[K", stderr);
-      fflush (stderr);
-    }
+                                 opts, cache, c.progress.on ? preview_cb : NULL,
+                                 c.progress.on ? PREVIEW_EVERY : 0, pattern_done_cb, &c, NULL,
+                                 error);
+  mirada_cli_progress_end (&c.progress);
   if (!ok)
     {
       g_ptr_array_unref (c.patterns);

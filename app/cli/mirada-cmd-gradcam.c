@@ -6,7 +6,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
@@ -111,23 +110,19 @@ json_add_double (JsonBuilder *b, const char *member, double v)
 typedef struct
 {
   const char *method;
-  gint64 start, shown;
+  MiradaCliProgress line;
 } Progress;
 
 static void
 progress_cb (guint done, guint total, gpointer user_data)
 {
   Progress *p = user_data;
-  gint64 now = g_get_monotonic_time ();
 
-  if (done < total && now - p->shown < G_USEC_PER_SEC / 10)
+  if (!mirada_cli_progress_due (&p->line, done >= total))
     return;
-  p->shown = now;
-  fputs ("\r\033[K", stderr);
   /* TRANSLATORS: mirada gradcam's progress line: method, images run, images, seconds */
-  fprintf (stderr, _("%s: %u of %u images (%.0f s)"), p->method, done, total,
-           (now - p->start) / 1e6);
-  fflush (stderr);
+  mirada_cli_progress_print (&p->line, _("%s: %u of %u images (%.0f s)"), p->method, done, total,
+                             mirada_cli_progress_seconds (&p->line));
 }
 
 int
@@ -304,20 +299,17 @@ mirada_cmd_gradcam (int argc, char **argv)
           opts.complement = binary && k == 1;
         }
       {
-        Progress progress = { methods[m].id, g_get_monotonic_time (), 0 };
+        Progress progress = { methods[m].id };
 
-        if (isatty (2))
+        mirada_cli_progress_begin (&progress.line);
+        if (progress.line.on)
           {
             opts.progress = progress_cb;
             opts.progress_data = &progress;
           }
         e = methods[m].func (model, input, &opts, NULL, &error);
         opts.progress = NULL;
-        if (progress.shown != 0)
-          {
-            fputs ("\r\033[K", stderr);
-            fflush (stderr);
-          }
+        mirada_cli_progress_end (&progress.line);
       }
       if (e == NULL && all_methods && g_error_matches (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED))
         {

@@ -143,8 +143,7 @@ typedef struct
   const char *history_path; /* --history, or NULL */
   const char *history_png;  /* --history-png, or NULL */
   GError *history_error;    /* the first failure to write them */
-  gboolean progress;        /* a progress line on stderr (a terminal) */
-  gint64 progress_shown;    /* monotonic time of the last update */
+  MiradaCliProgress progress; /* the line within an epoch, on a terminal */
 } TrainJob;
 
 /* Files are rewritten after every epoch: a chart to watch, and the epochs
@@ -171,16 +170,12 @@ batch_done_cb (guint epoch, guint batch, guint n_batches, double running_loss,
                gpointer user_data)
 {
   TrainJob *job = user_data;
-  gint64 now = g_get_monotonic_time ();
 
-  if (!job->progress || (batch < n_batches && now - job->progress_shown < G_USEC_PER_SEC / 10))
+  if (!mirada_cli_progress_due (&job->progress, batch == n_batches))
     return;
-  job->progress_shown = now;
-  fputs ("\r\033[K", stderr);
   /* TRANSLATORS: the progress line within an epoch: epoch, epochs, batch, batches, loss. */
-  fprintf (stderr, _("Epoch %u/%u: batch %u/%u, loss %.4f"), epoch, job->options.epochs, batch,
-           n_batches, running_loss);
-  fflush (stderr);
+  mirada_cli_progress_print (&job->progress, _("Epoch %u/%u: batch %u/%u, loss %.4f"), epoch,
+                             job->options.epochs, batch, n_batches, running_loss);
 }
 
 static void
@@ -188,11 +183,7 @@ epoch_done_cb (const MirEpochStats *s, gpointer user_data)
 {
   TrainJob *job = user_data;
 
-  if (job->progress)
-    {
-      fputs ("\r\033[K", stderr);
-      fflush (stderr);
-    }
+  mirada_cli_progress_end (&job->progress);
   g_array_append_val (job->history, *s);
   write_history (job, FALSE);
   if (s->has_validation)
@@ -509,7 +500,7 @@ mirada_cmd_train (int argc, char **argv)
   job.history = g_array_new (FALSE, FALSE, sizeof (MirEpochStats));
   job.history_path = history;
   job.history_png = history_png;
-  job.progress = isatty (STDERR_FILENO);
+  mirada_cli_progress_begin (&job.progress);
 
   params = mir_model_count_params (model, &trainable);
   {
