@@ -1,5 +1,6 @@
 #define G_LOG_DOMAIN "mir-layer"
 
+#include <inttypes.h>
 #include <math.h>
 #include <string.h>
 #include <glib/gi18n-lib.h>
@@ -451,6 +452,34 @@ mir_config_get_int_tuple (JsonObject *config, const char *key, guint n, const gi
       return TRUE;
     }
   return wrong_type (config, key, _("a number or a list of numbers"), error);
+}
+
+gboolean
+mir_layer_check_channel_axis (const MirShape *in, gint64 axis, GError **error)
+{
+  g_autofree char *s = mir_shape_to_string (in);
+  gint64 c = in->ndim > 0 ? in->dim[in->ndim - 1] : -1;
+
+  if (in->ndim < 2)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("expects an input of rank 2 or more but got shape %s"), s);
+      return FALSE;
+    }
+  if (axis != -1 && axis != (gint64) in->ndim - 1)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                   _("normalisation over axis %" PRId64 " of an input of shape %s is "
+                     "not supported; only the last (channel) axis is"), axis, s);
+      return FALSE;
+    }
+  if (c < 1)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("the channel axis must be known, but the input shape is %s"), s);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 char *

@@ -216,6 +216,10 @@ gboolean  mir_config_get_int_tuple (JsonObject *config, const char *key, guint n
                                     const gint64 *def, gint64 *out, GError **error);
 
 char     *mir_shape_to_string   (const MirShape *shape);
+/* For layers that normalise over the channel axis (BatchNormalization,
+ * LayerNormalization): @in has rank 2 or more, @axis (as configured: -1 or
+ * a positive index) is its last one, and that axis's size is known. */
+gboolean  mir_layer_check_channel_axis (const MirShape *in, gint64 axis, GError **error);
 gboolean  mir_shape_equal       (const MirShape *a, const MirShape *b);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirLayer, mir_layer_unref)

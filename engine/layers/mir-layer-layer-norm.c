@@ -80,25 +80,8 @@ ln_infer (MirLayer *layer, const MirShape *in, guint n_in, MirShape *out, GError
   g_autofree char *s = mir_shape_to_string (in);
   gint64 c = in->ndim > 0 ? in->dim[in->ndim - 1] : -1;
 
-  if (in->ndim < 2)
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                   _("expects an input of rank 2 or more but got shape %s"), s);
-      return FALSE;
-    }
-  if (self->axis != -1 && self->axis != (gint64) in->ndim - 1)
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
-                   _("normalisation over axis %" PRId64 " of an input of shape %s is "
-                     "not supported; only the last (channel) axis is"), self->axis, s);
-      return FALSE;
-    }
-  if (c < 1)
-    {
-      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
-                   _("the channel axis must be known, but the input shape is %s"), s);
-      return FALSE;
-    }
+  if (!mir_layer_check_channel_axis (in, self->axis, error))
+    return FALSE;
   if (layer->built && layer->n_weights > 0 && c != layer->weights[0].shape.dim[0])
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
