@@ -54,6 +54,9 @@ class Net:
         self.count = {}
         self.input_shape = tuple(shape)
         self.flops = 0           # per sample, multiply-add = 2
+        # per layer that does arithmetic (conv, depthwise, dense): the work the
+        # row's bound counts (see bound_ms)
+        self.costs = []
         self.nodes.append({'cls': 'InputLayer', 'name': 'input_1', 'inputs': [],
                            'cfg': {'batch_input_shape': [None] + list(shape),
                                    'dtype': 'float32', 'sparse': False, 'ragged': False,
@@ -75,6 +78,28 @@ class Net:
     def shape(self, x):
         return self.nodes[x]['shape']
 
+    def _cost(self, flops, act_bytes, weight_bytes):
+        self.costs.append((flops, act_bytes, weight_bytes))
+
+    def bound_ms(self, batch, ceiling_gflops, bandwidth):
+        """The time no engine can beat on this machine, in ms: per layer that
+        does arithmetic, the larger of its multiplications at the sgemm
+        ceiling (3x3 stride-1 convolutions at a quarter, Winograd F(4x4,3x3))
+        and its bytes (input and output activations once, weights once) at
+        the copy bandwidth measured for a working set of that size
+        (@bandwidth: the copy-bench rows).  Batch normalisation, activations,
+        pooling, Add and Multiply count nothing: they can be fused."""
+        total = 0.0
+        for flops, act, wb in self.costs:
+            nbytes = act * batch + wb
+            bw = bandwidth[-1]['gb_per_second']
+            for row in bandwidth:
+                if row['working_set'] >= nbytes:
+                    bw = row['gb_per_second']
+                    break
+            total += max(flops * batch / (ceiling_gflops * 1e9), nbytes / (bw * 1e9))
+        return total * 1e3
+
     def _kernel(self, shape, fan_in):
         lim = math.sqrt(3.0 / fan_in)
         return self.rng.uniform(-lim, lim, size=shape).astype(np.float32)
@@ -90,6 +115,11 @@ class Net:
         if bias:
             ws.append(('bias', self._bias(filters)))
         self.flops += 2 * oh * ow * filters * k * k * c
+        # Winograd F(4x4, 3x3) needs 36 multiplications for 16 outputs where
+        # the direct method needs 144: a quarter of the direct FLOPs
+        wino = k == 3 and s == 1
+        self._cost(2 * oh * ow * filters * k * k * c / (4 if wino else 1),
+                   4 * (h * w * c + oh * ow * filters), 4 * k * k * c * filters)
         cfg = {'filters': filters, 'kernel_size': [k, k], 'strides': [s, s],
                'padding': padding, 'data_format': 'channels_last', 'dilation_rate': [1, 1],
                'groups': 1, 'activation': act, 'use_bias': bias}
@@ -103,6 +133,7 @@ class Net:
         if bias:
             ws.append(('bias', self._bias(c)))
         self.flops += 2 * oh * ow * c * k * k
+        self._cost(2 * oh * ow * c * k * k, 4 * (h * w * c + oh * ow * c), 4 * k * k * c)
         cfg = {'kernel_size': [k, k], 'strides': [s, s], 'padding': padding,
                'data_format': 'channels_last', 'dilation_rate': [1, 1],
                'depth_multiplier': 1, 'activation': act, 'use_bias': bias}
@@ -155,6 +186,7 @@ class Net:
         (n,) = self.shape(x)
         ws = [('kernel', self._kernel((n, units), n)), ('bias', self._bias(units))]
         self.flops += 2 * n * units
+        self._cost(2 * n * units, 4 * (n + units), 4 * n * units)
         return self._add('Dense', 'dense', {'units': units, 'activation': act,
                                             'use_bias': True}, [x], ws, (units,))
 
@@ -608,6 +640,10 @@ def run_tasks(args, env, engines, work):
 
 # --------------------------------------------------------------------------
 
+def fmt_size(n):
+    return '%d MiB' % (n >> 20) if n >= 1 << 20 else '%d KiB' % (n >> 10)
+
+
 def sgemm_ceiling(work, threads):
     exe = os.path.join(work, 'sgemm-bench')
     src = os.path.join(HERE, 'sgemm-bench.c')
@@ -616,6 +652,16 @@ def sgemm_ceiling(work, threads):
     if out is None:
         raise RuntimeError('sgemm-bench failed')
     return json.loads(out)['gflops_per_second']
+
+
+def copy_bandwidth(work, threads):
+    exe = os.path.join(work, 'copy-bench')
+    subprocess.check_call(['cc', '-O3', '-march=native', '-pthread', '-o', exe,
+                           os.path.join(HERE, 'copy-bench.c'), '-lm'])
+    out, _ = run_measured([exe, str(threads)])
+    if out is None:
+        raise RuntimeError('copy-bench failed')
+    return json.loads(out)['rows']
 
 
 def compare(ref, out):
@@ -663,6 +709,10 @@ def main():
     ceiling = sgemm_ceiling(args.work, args.threads)
     print('OpenBLAS sgemm 2048^3, %d threads: %.1f GFLOP/s' % (args.threads, ceiling),
           flush=True)
+    bandwidth = copy_bandwidth(args.work, args.threads)
+    print('memory bandwidth, %d threads: %s' % (args.threads, ', '.join(
+        '%s %.0f GB/s' % (fmt_size(r['working_set']), r['gb_per_second']) for r in bandwidth)),
+        flush=True)
 
     built = {}
     rows = []
@@ -688,7 +738,8 @@ def main():
         x.tofile(xin + '.raw')
         np.save(xin + '.npy', x)
         gflop = net.flops * batch / 1e9
-        res = {'workload': wl, 'batch': batch, 'gflop': gflop}
+        res = {'workload': wl, 'batch': batch, 'gflop': gflop,
+               'bound_ms': net.bound_ms(batch, ceiling, bandwidth)}
         h5 = getattr(net, 'h5_path', None) or base + '.h5'
         # the heavy rows (VGG16 x 8, 112 windows) fewer times: the harness stays < 5 min;
         # millisecond rows 5x as often: one slow run (the machine settling after the
@@ -715,8 +766,9 @@ def main():
             t = json.loads(o)['median_seconds']
             outs[eng] = np.fromfile(outp, dtype=np.float32)
             res[eng] = {'ms': t * 1e3, 'gflops': gflop / t, 'rss_mib': rss}
-            print('  %-18s b%-4d %-7s %9.2f ms %7.1f GFLOP/s %7.0f MiB' %
-                  (wl, batch, eng, t * 1e3, gflop / t, rss), flush=True)
+            print('  %-18s b%-4d %-7s %9.2f ms %7.1f GFLOP/s %7.0f MiB  %3.0f%% of bound' %
+                  (wl, batch, eng, t * 1e3, gflop / t, rss, 100 * res['bound_ms'] / (t * 1e3)),
+                  flush=True)
         ref = outs.get('torch')
         for eng in engines:
             if ref is not None and eng != 'torch':
@@ -736,9 +788,14 @@ def main():
                  % (torch.__version__, args.threads, args.runs, args.runs * 5,
                     max(3, args.runs // 2)))
     lines.append('OpenBLAS sgemm 2048^3 ceiling: %.1f GFLOP/s' % ceiling)
-    hdr = '%-18s %5s %7s | %-8s %9s %8s %6s %8s %9s' % (
-        'workload', 'batch', 'GFLOP', 'engine', 'median ms', 'GFLOP/s', '%ceil',
-        'Mir/peer', 'peak MiB')
+    lines.append('memory bandwidth (the larger of memcpy and a read-only sum): %s' % ', '.join(
+        '%s %.0f GB/s' % (fmt_size(r['working_set']), r['gb_per_second']) for r in bandwidth))
+    lines.append('bound: per conv/dense layer, max(multiplications at the sgemm ceiling, 3x3 '
+                 'stride-1 at 1/4 (Winograd F(4x4,3x3)); bytes at the memory bandwidth of their working set); '
+                 '%bound = bound / median')
+    hdr = '%-18s %5s %7s %8s | %-8s %9s %8s %6s %6s %8s %9s' % (
+        'workload', 'batch', 'GFLOP', 'bound ms', 'engine', 'median ms', 'GFLOP/s', '%ceil',
+        '%bound', 'Mir/peer', 'peak MiB')
     lines.append(hdr)
     lines.append('-' * len(hdr))
     for r in rows:
@@ -748,9 +805,10 @@ def main():
             ratio = ''
             if mir is not None and eng != 'mirada':
                 ratio = '%.2f' % (mir['ms'] / e['ms'])
-            lines.append('%-18s %5d %7.2f | %-8s %9.2f %8.1f %5.0f%% %8s %9.0f' % (
-                r['workload'], r['batch'], r['gflop'], eng, e['ms'], e['gflops'],
-                100 * e['gflops'] / ceiling, ratio, e['rss_mib']))
+            lines.append('%-18s %5d %7.2f %8.2f | %-8s %9.2f %8.1f %5.0f%% %5.0f%% %8s %9.0f' % (
+                r['workload'], r['batch'], r['gflop'], r['bound_ms'], eng, e['ms'], e['gflops'],
+                100 * e['gflops'] / ceiling, 100 * r['bound_ms'] / e['ms'], ratio,
+                e['rss_mib']))
         diffs = ['%s %.1e' % (eng, r[eng]['max_rel_diff_vs_torch']) for eng in engines
                  if 'max_rel_diff_vs_torch' in r[eng]]
         if diffs:
@@ -773,7 +831,7 @@ def main():
         with open(args.results, 'w') as f:
             f.write(text + '\n')
         with open(os.path.splitext(args.results)[0] + '.json', 'w') as f:
-            json.dump({'ceiling_gflops': ceiling, 'rows': rows, 'tasks': tasks}, f, indent=1)
+            json.dump({'ceiling_gflops': ceiling, 'copy_bandwidth': bandwidth, 'rows': rows, 'tasks': tasks}, f, indent=1)
     bad = [r for r in rows for eng in engines
            if r[eng].get('max_rel_diff_vs_torch', 0) > 1e-3]
     if bad:
