@@ -272,6 +272,99 @@ test_conv_fast (gconstpointer data)
   g_unsetenv ("MIRADA_WINOGRAD");
 }
 
+/* The input gradient of a 3x3 stride-1 Conv2D, run by Winograd on the
+ * turned kernel (MIRADA_WINOGRAD=1) and by im2col + GEMM + col2im
+ * (MIRADA_WINOGRAD=0), against a float64 loop over the definition
+ * dx[iy][ix][c] = sum dy[oy][ox][f] k[ky][kx][c][f], iy = oy - pt + ky:
+ * "same" (dy padded by 1) and "valid" (by 2), odd sizes, batch 2, channel
+ * counts off the vector widths, more tiles than one block. */
+typedef struct
+{
+  const char *config;
+  gint64 n, h, w, c;
+} BackDataCase;
+
+static const BackDataCase back_data_cases[] = {
+  { "{\"filters\": 24, \"kernel_size\": 3, \"padding\": \"same\"}", 2, 11, 13, 19 },
+  { "{\"filters\": 37, \"kernel_size\": 3}", 2, 10, 9, 16 },
+  { "{\"filters\": 64, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}",
+    1, 34, 33, 40 },
+};
+
+static void
+test_conv_backward_data (gconstpointer data)
+{
+  const BackDataCase *bc = data;
+  MirShape in_shape = { 4, { -1, bc->h, bc->w, bc->c } };
+  gint64 shape[4] = { bc->n, bc->h, bc->w, bc->c };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (17);
+  g_autoptr(MirModel) model = mir_test_layer_model ("Conv2D", bc->config, 1, &in_shape, 9,
+                                                    &error);
+  g_autoptr(MirTensor) x = NULL;
+  g_autoptr(MirTensor) dy = NULL;
+  g_autofree double *want = NULL;
+  const MirTensor *k;
+  MirLayer *layer;
+  guint out_node;
+
+  g_assert_no_error (error);
+  x = mir_test_random_tensor (4, shape, -1, 1, rng);
+  out_node = mir_model_get_output (model, 0);
+  layer = mir_model_get_node (model, out_node)->layer;
+  k = layer->weights[0].value;
+  for (guint force = 0; force < 2; force++)
+    {
+      g_autoptr(MirTrace) trace = NULL;
+      MirTensor *y, *dx;
+      gint64 oh, ow, f, pt;
+
+      g_setenv ("MIRADA_WINOGRAD", force ? "1" : "0", TRUE);
+      trace = mir_model_run (model, &x, 1, MIR_RUN_FOR_BACKWARD, -1, 0, NULL, &error);
+      g_assert_no_error (error);
+      y = mir_trace_get_output (trace, 0);
+      oh = y->shape[1];
+      ow = y->shape[2];
+      f = y->shape[3];
+      pt = strstr (bc->config, "\"same\"") ? 1 : 0;
+      if (dy == NULL)
+        {
+          /* after a ReLU only the outputs above zero pass a gradient */
+          dy = mir_test_random_tensor (4, y->shape, -1, 1, rng);
+          want = g_new0 (double, x->numel);
+          for (gint64 b = 0; b < bc->n; b++)
+            for (gint64 oy = 0; oy < oh; oy++)
+              for (gint64 ox = 0; ox < ow; ox++)
+                for (gint64 fo = 0; fo < f; fo++)
+                  {
+                    gsize at = (gsize) (((b * oh + oy) * ow + ox) * f + fo);
+                    double g = dy->data[at];
+
+                    if (strstr (bc->config, "relu") && !(y->data[at] > 0))
+                      continue;
+                    for (gint64 ky = 0; ky < 3; ky++)
+                      for (gint64 kx = 0; kx < 3; kx++)
+                        {
+                          gint64 iy = oy - pt + ky, ix = ox - pt + kx;
+                          if (iy < 0 || iy >= bc->h || ix < 0 || ix >= bc->w)
+                            continue;
+                          for (gint64 ci = 0; ci < bc->c; ci++)
+                            want[((b * bc->h + iy) * bc->w + ix) * bc->c + ci] +=
+                              g * k->data[((ky * 3 + kx) * bc->c + ci) * f + fo];
+                        }
+                  }
+        }
+      g_assert_true (mir_trace_backward (trace, out_node, dy, -1, MIR_BACKWARD_DEFAULT, NULL,
+                                         &error));
+      g_assert_no_error (error);
+      dx = mir_trace_get_grad (trace, 0);
+      g_assert_nonnull (dx);
+      assert_close (dx->data, want, dx->numel,
+                    force ? "input gradient, Winograd" : "input gradient, im2col");
+    }
+  g_unsetenv ("MIRADA_WINOGRAD");
+}
+
 /* The layer's packed Winograd kernel follows a training step: inference
  * (packs and caches the kernel), one SGD update of the kernel in place
  * through the optimizer, as the trainer does, then inference again, compared
@@ -1318,6 +1411,11 @@ main (int argc, char **argv)
     }
   add_both ("/kernels-fast/act-vec", test_act_vec, NULL);
   g_test_add_func ("/kernels-fast/winograd-cache-step", test_winograd_cache_step);
+  for (gsize i = 0; i < G_N_ELEMENTS (back_data_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/kernels-fast/conv-backward-data/%" G_GSIZE_FORMAT, i);
+      g_test_add_data_func (path, &back_data_cases[i], test_conv_backward_data);
+    }
   g_test_add_func ("/kernels-fast/bn-fold", test_bn_fold);
   g_test_add_func ("/kernels-fast/weights-version", test_weights_version);
   g_test_add_func ("/kernels-fast/se-fusion", test_se_fusion);

@@ -671,6 +671,61 @@ conv2d_finalize (MirLayer *layer)
   g_mutex_clear (&self->lock);
 }
 
+/* The input gradient of a 3x3 stride-1 convolution is itself a 3x3
+ * stride-1 convolution: dx[y][x][c] = sum over (ky, kx, f) of
+ * dz[y - ky + pt][x - kx + pl][f] k[ky][kx][c][f], i.e. dz correlated with
+ * the kernel turned by 180 degrees and with its channel axes swapped
+ * (k'[ky][kx][f][c] = k[2 - ky][2 - kx][c][f]), over dz padded by 2 - pt
+ * (2 - pl) and read as zero outside.  Run it by Winograd F(4x4, 3x3) when
+ * that shape is one Winograd handles and wins on (the same rule as the
+ * forward pass): a quarter of the multiplications of im2col + GEMM, which
+ * is what filter patterns and Grad-CAM through early layers spend most of
+ * their time in.  *done FALSE: not applicable, use im2col. */
+static gboolean
+backward_data_winograd (MirLayerConv2D *self, const MirConvGeom *g, const float *kernel,
+                        const float *dz, float *dx, gboolean *done, GError **error)
+{
+  gint64 f = self->filters, c = g->c;
+  MirConvGeom t;
+  float *flip, *u;
+  gboolean ok;
+
+  *done = FALSE;
+  if (self->groups != 1 || g->kh != 3 || g->kw != 3 || g->sh != 1 || g->sw != 1 ||
+      g->dh != 1 || g->dw != 1 || g->pad_top < 0 || g->pad_top > 2 || g->pad_left < 0 ||
+      g->pad_left > 2 || g->cnt_top || g->cnt_bottom || g->cnt_left || g->cnt_right)
+    return TRUE;
+  t = (MirConvGeom) { .n = g->n, .h = g->oh, .w = g->ow, .c = f,
+                      .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1,
+                      .oh = g->h, .ow = g->w,
+                      .pad_top = 2 - g->pad_top, .pad_left = 2 - g->pad_left };
+  if (!mir_winograd_applies (&t, c))
+    return TRUE;
+  flip = mir_alloc_floats ((gsize) (9 * c * f), error);
+  u = flip ? mir_alloc_floats (mir_winograd_kernel_size (f, c), error) : NULL;
+  if (u == NULL)
+    {
+      mir_free_floats (flip);
+      return FALSE;
+    }
+  for (gint64 ky = 0; ky < 3; ky++)
+    for (gint64 kx = 0; kx < 3; kx++)
+      {
+        const float *src = kernel + (gsize) (((2 - ky) * 3 + (2 - kx)) * c * f);
+        float *dst = flip + (gsize) ((ky * 3 + kx) * f * c);
+
+        for (gint64 ci = 0; ci < c; ci++)
+          for (gint64 fo = 0; fo < f; fo++)
+            dst[fo * c + ci] = src[ci * f + fo];
+      }
+  mir_winograd_pack_kernel (flip, f, c, u);
+  mir_free_floats (flip);
+  ok = mir_winograd_conv (&t, dz, u, c, NULL, MIR_ACT_LINEAR, dx, error);
+  mir_free_floats (u);
+  *done = ok;
+  return ok;
+}
+
 static gboolean
 conv2d_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTensor *out,
                  const MirTensor *grad_out, MirTensor **grad_in, MirTensor **grad_w,
@@ -714,8 +769,22 @@ conv2d_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTen
     {
       gint64 kdim = g.kh * g.kw * g.c;
       gint64 rows = block_rows (&g);
-      float *col = mir_alloc_floats ((gsize) (rows * g.ow * kdim), error);
+      gboolean dx_done = FALSE;
+      float *col;
 
+      if (dx != NULL && !backward_data_winograd (self, &g, kernel, dz, dx, &dx_done, error))
+        {
+          mir_free_floats (dz_buf);
+          return FALSE;
+        }
+      if (dx_done)
+        dx = NULL;
+      if (dk == NULL && dx == NULL)
+        {
+          mir_free_floats (dz_buf);
+          return TRUE;
+        }
+      col = mir_alloc_floats ((gsize) (rows * g.ow * kdim), error);
       if (col == NULL)
         {
           mir_free_floats (dz_buf);
