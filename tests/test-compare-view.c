@@ -216,6 +216,22 @@ test_compare_view (void)
                                       mir_detect_grid_get (g[m], w, k)));
           g_assert_cmpint (json_object_get_int_member (mo, "class"), ==, top[m]);
         }
+      /* independently: the arg-max of each grid, names compared here */
+      for (int m = 0; m < 2; m++)
+        {
+          guint best = 0;
+
+          for (guint k = 1; k < g[m]->n_classes; k++)
+            if (mir_detect_grid_get (g[m], w, k) > mir_detect_grid_get (g[m], w, best))
+              best = k;
+          g_assert_cmpuint (top[m], ==, best);
+        }
+      {
+        g_autofree char *na = mirada_session_dup_class_name (mirada_window_get_session (window), top[0]);
+        g_autofree char *nb = mirada_session_dup_class_name (session_b, top[1]);
+
+        g_assert_cmpint (cmp->agree[w], ==, g_ascii_strcasecmp (na, nb) == 0);
+      }
       g_assert_cmpint (json_object_get_boolean_member (o, "agree"), ==, cmp->agree[w]);
       agree_count += cmp->agree[w];
       if (sel_r < 0 && cmp->agree[w])
