@@ -16,7 +16,7 @@ struct _MiradaCompareView
   GtkBox parent_instance;
 
   /* template */
-  GtkPaned *paned;
+  GtkBox *halves;
   GtkBox *a_box;
   GtkLabel *a_label;
   GtkLabel *b_label;
@@ -284,9 +284,9 @@ draw_diff (MiradaCanvas *canvas,
 
       mir_detect_geometry_window_rect (&grid->geom, n, &x, &y, &side);
       if (self->compare->agree[n])
-        cairo_set_source_rgba (cr, 0.15, 0.75, 0.3, 0.45);
+        cairo_set_source_rgba (cr, 0.15, 0.75, 0.3, 0.35);
       else
-        cairo_set_source_rgba (cr, 0.9, 0.15, 0.15, 0.55);
+        cairo_set_source_rgba (cr, 0.9, 0.15, 0.15, 0.45);
       cairo_rectangle (cr, (x + side / 2.0 - cell / 2) * scale, (y + side / 2.0 - cell / 2) * scale,
                        cell * scale, cell * scale);
       cairo_fill (cr);
@@ -679,7 +679,7 @@ mirada_compare_view_class_init (MiradaCompareViewClass *klass)
 
   g_type_ensure (MIRADA_TYPE_CANVAS);
   gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_BASE "/ui/mirada-compare-view.ui");
-  gtk_widget_class_bind_template_child (widget_class, MiradaCompareView, paned);
+  gtk_widget_class_bind_template_child (widget_class, MiradaCompareView, halves);
   gtk_widget_class_bind_template_child (widget_class, MiradaCompareView, a_box);
   gtk_widget_class_bind_template_child (widget_class, MiradaCompareView, a_label);
   gtk_widget_class_bind_template_child (widget_class, MiradaCompareView, b_label);

@@ -53,5 +53,10 @@ GdkPaintable      *mirada_compare_view_get_explanation (MiradaCompareView *self,
 MiradaCompareView *mirada_window_compare_with       (MiradaWindow *window,
                                                      GFile        *file);
 MiradaCompareView *mirada_window_get_compare_view   (MiradaWindow *window);
+/* Smoke mode: MIRADA_SMOKE_COMPARE=MODEL opens MODEL as model B, then
+ * MIRADA_SMOKE_COMPARE_SELECT=ROW,COL selects that window and
+ * MIRADA_SMOKE_COMPARE_DIFF=1 colours the windows by agreement.  Call until
+ * it returns TRUE (done, or nothing asked). */
+gboolean           _mirada_window_compare_smoke_step (MiradaWindow *window);
 
 G_END_DECLS

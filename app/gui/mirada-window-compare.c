@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include <stdio.h>
+
 #include <glib/gi18n.h>
 
 #include "mirada-compare-view.h"
@@ -150,6 +152,47 @@ compare_close_action (GtkWidget  *widget,
 
   if (self->compare != NULL)
     mirada_compare_view_close (self->compare);
+}
+
+gboolean
+_mirada_window_compare_smoke_step (MiradaWindow *self)
+{
+  const char *model = g_getenv ("MIRADA_SMOKE_COMPARE");
+  const char *select = g_getenv ("MIRADA_SMOKE_COMPARE_SELECT");
+  MiradaSession *b;
+  MiradaCanvas *canvas;
+
+  if (model == NULL || *model == '\0')
+    return TRUE;
+  if (self->compare == NULL)
+    {
+      g_autoptr(GFile) file = g_file_new_for_commandline_arg (model);
+
+      if (mirada_window_compare_with (self, file) == NULL)
+        return TRUE;
+      if (g_strcmp0 (g_getenv ("MIRADA_SMOKE_COMPARE_DIFF"), "1") == 0)
+        mirada_compare_view_set_diff (self->compare, TRUE);
+      return FALSE;
+    }
+  b = mirada_compare_view_get_session (self->compare);
+  if (mirada_session_get_busy (b) || mirada_compare_view_get_compare (self->compare) == NULL)
+    return FALSE;
+  canvas = mirada_compare_view_get_canvas (self->compare);
+  if (select != NULL && *select != '\0' && !mirada_canvas_get_selected (canvas, &(int) { 0 }, &(int) { 0 }))
+    {
+      MirDetectGrid *grid = mirada_session_get_grid (b);
+      int row = 0, col = 0;
+
+      if (sscanf (select, "%d,%d", &row, &col) != 2 || row < 0 || col < 0 ||
+          row >= grid->geom.rows || col >= grid->geom.cols)
+        {
+          g_printerr ("mirada: smoke test: MIRADA_SMOKE_COMPARE_SELECT: “%s”: no such window\n", select);
+          return TRUE;
+        }
+      mirada_canvas_select (canvas, row, col);
+      return FALSE;
+    }
+  return !mirada_compare_view_get_explaining (self->compare);
 }
 
 void
