@@ -36,6 +36,7 @@ struct _MiradaCompareView
   MiradaSession *session_b;  /* owned: model B on A's image */
   GtkBox *area;              /* where the view is attached, or NULL */
   GtkWidget *stack;          /* what it took from there */
+  gboolean stack_hhomogeneous;
   MiradaJobRunner *spec_runner;
   MiradaJobRunner *explain_runner;
   MiradaCompare *compare;
@@ -503,6 +504,13 @@ mirada_compare_view_attach (MiradaCompareView *self,
 
   self->area = area;
   self->stack = g_object_ref (stack);
+  /* half the width: as wide as the page shown (the canvas), not as its
+   * widest page (the status page asking for a model and a photo) */
+  if (GTK_IS_STACK (stack))
+    {
+      self->stack_hhomogeneous = gtk_stack_get_hhomogeneous (GTK_STACK (stack));
+      gtk_stack_set_hhomogeneous (GTK_STACK (stack), FALSE);
+    }
   gtk_box_remove (area, stack);
   gtk_box_append (self->a_box, stack);
   gtk_box_prepend (area, GTK_WIDGET (self));
@@ -515,6 +523,8 @@ detach (MiradaCompareView *self)
     return;
   gtk_box_remove (self->a_box, self->stack);
   gtk_box_prepend (self->area, self->stack);
+  if (GTK_IS_STACK (self->stack))
+    gtk_stack_set_hhomogeneous (GTK_STACK (self->stack), self->stack_hhomogeneous);
   g_clear_object (&self->stack);
   if (gtk_widget_get_parent (GTK_WIDGET (self)) == GTK_WIDGET (self->area))
     gtk_box_remove (self->area, GTK_WIDGET (self));

@@ -49,6 +49,10 @@ ensure_view (MiradaWindow *self)
   g_signal_connect_object (self->compare, "closed", G_CALLBACK (compare_closed_cb), self,
                            G_CONNECT_SWAPPED);
   mirada_compare_view_attach (self->compare, GTK_BOX (self->canvas_area), GTK_WIDGET (self->canvas_stack));
+  /* two photos need the room: below 1600 px the detector's controls step
+   * aside (the sidebar button, F9, brings them back) */
+  if (gtk_widget_get_width (GTK_WIDGET (self)) < 1600)
+    adw_flap_set_reveal_flap (self->flap, FALSE);
   _mirada_window_update_layout (self);
   return self->compare;
 }
