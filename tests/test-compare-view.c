@@ -94,6 +94,82 @@ assert_same_view (MiradaCanvas *x,
   g_assert_cmpfloat_with_epsilon (py, qy, 1e-9);
 }
 
+static gboolean
+flag_set (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+static void
+after_paint_cb (GdkFrameClock *clock,
+                gpointer       data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+static gboolean
+widget_shown (gpointer data)
+{
+  return gtk_widget_get_mapped (data) && gtk_widget_get_width (data) > 0 &&
+         gtk_widget_get_height (data) > 0;
+}
+
+/* As test-gui.c: a frame begun after this call drew @widget, then its
+ * render node is current. */
+static GdkTexture *
+render_widget (GtkWidget *widget)
+{
+  g_autoptr(GdkPaintable) paintable = NULL;
+  g_autoptr(GskRenderNode) node = NULL;
+  GtkSnapshot *snapshot;
+  GdkFrameClock *clock;
+  gboolean painted = FALSE;
+  gulong handler;
+  int w, h;
+
+  wait_until (widget_shown, widget, 60, "a widget to be mapped and allocated");
+  clock = gtk_widget_get_frame_clock (widget);
+  handler = g_signal_connect (clock, "after-paint", G_CALLBACK (after_paint_cb), &painted);
+  gtk_widget_queue_draw (widget);
+  wait_until (flag_set, &painted, 60, "a frame drawing the widget");
+  g_signal_handler_disconnect (clock, handler);
+  paintable = gtk_widget_paintable_new (widget);
+  snapshot = gtk_snapshot_new ();
+  w = gtk_widget_get_width (widget);
+  h = gtk_widget_get_height (widget);
+  gdk_paintable_snapshot (paintable, snapshot, w, h);
+  node = gtk_snapshot_free_to_node (snapshot);
+  g_assert_nonnull (node);
+  return gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)), node,
+                                      &GRAPHENE_RECT_INIT (0, 0, w, h));
+}
+
+/* Red and green (0..255) of @texture at the widget point of image point (@x, @y). */
+static void
+pixel_at (GdkTexture   *texture,
+          MiradaCanvas *canvas,
+          double        x,
+          double        y,
+          double       *red,
+          double       *green)
+{
+  int w = gdk_texture_get_width (texture), h = gdk_texture_get_height (texture);
+  GdkTexture *image = mirada_canvas_get_texture (canvas);
+  double scale = mirada_canvas_get_scale (canvas);
+  double ox = floor ((w - gdk_texture_get_width (image) * scale) / 2);
+  double oy = floor ((h - gdk_texture_get_height (image) * scale) / 2);
+  g_autofree guchar *data = g_malloc ((gsize) w * h * 4);
+  int px = (int) (ox + x * scale), py = (int) (oy + y * scale);
+
+  g_assert_cmpint (px, >=, 0);
+  g_assert_cmpint (px, <, w);
+  g_assert_cmpint (py, >=, 0);
+  g_assert_cmpint (py, <, h);
+  gdk_texture_download (texture, data, (gsize) w * 4);  /* B, G, R, A in memory */
+  *red = data[(gsize) py * w * 4 + (gsize) px * 4 + 2];
+  *green = data[(gsize) py * w * 4 + (gsize) px * 4 + 1];
+}
+
 /* `mirada compare A B IMAGE -w 64 -s 32 --json`, parsed. */
 static JsonObject *
 run_cli_compare (const char *a,
@@ -255,6 +331,49 @@ test_compare_view (void)
     g_assert_nonnull (strstr (mirada_compare_view_get_agreement_text (view), count));
   }
 
+  /* the diff view: an agreeing window's centre turns greener, a
+   * disagreeing one's redder, on both canvases */
+  {
+    g_autoptr(GdkTexture) off = NULL, on_a = NULL, on_b = NULL;
+    gint agreeing = -1, differing = -1;
+
+    for (guint w = 0; w < n; w++)
+      if (cmp->agree[w] && agreeing < 0)
+        agreeing = (gint) w;
+      else if (!cmp->agree[w] && differing < 0)
+        differing = (gint) w;
+    g_assert_cmpint (agreeing, >=, 0);
+    g_assert_cmpint (differing, >=, 0);
+    off = render_widget (GTK_WIDGET (canvas_b));
+    mirada_compare_view_set_diff (view, TRUE);
+    on_b = render_widget (GTK_WIDGET (canvas_b));
+    on_a = render_widget (GTK_WIDGET (canvas_a));
+    for (int which = 0; which < 2; which++)
+      {
+        guint w = (guint) (which == 0 ? agreeing : differing);
+        int x, y, side;
+        double r0, g0, r1, g1, ra, ga_;
+
+        mir_detect_geometry_window_rect (&gb->geom, w, &x, &y, &side);
+        pixel_at (off, canvas_b, x + side / 2.0, y + side / 2.0, &r0, &g0);
+        pixel_at (on_b, canvas_b, x + side / 2.0, y + side / 2.0, &r1, &g1);
+        pixel_at (on_a, canvas_a, x + side / 2.0, y + side / 2.0, &ra, &ga_);
+        g_test_message ("window %u (%s): off R %.0f G %.0f, diff on R %.0f G %.0f (A: R %.0f G %.0f)",
+                        w, which == 0 ? "agree" : "differ", r0, g0, r1, g1, ra, ga_);
+        if (which == 0)
+          {
+            g_assert_cmpfloat ((g1 - g0) - (r1 - r0), >, 15);
+            g_assert_cmpfloat (ga_ - ra, >, 0);
+          }
+        else
+          {
+            g_assert_cmpfloat ((r1 - r0) - (g1 - g0), >, 15);
+            g_assert_cmpfloat (ra - ga_, >, 0);
+          }
+      }
+    mirada_compare_view_set_diff (view, FALSE);
+  }
+
   /* zoom and pan: either canvas moves the other */
   mirada_canvas_zoom_in (canvas_a);
   assert_same_view (canvas_a, canvas_b);
@@ -308,8 +427,6 @@ test_compare_view (void)
     g_assert_cmpuint (pb->n_classes, ==, 3);
     g_assert_cmpfloat_with_epsilon (pb->classes[1].threshold, 0.4321, 1e-9);
   }
-
-  mirada_compare_view_set_diff (view, TRUE);
 
   /* closing puts the window's canvas back */
   g_object_add_weak_pointer (G_OBJECT (view), (gpointer *) &view);
