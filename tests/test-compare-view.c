@@ -435,7 +435,27 @@ test_compare_view (void)
   g_assert_null (mirada_window_get_compare_view (window));
   g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (canvas_a)));
 
+  /* a file that is no model: an error, and the view goes again */
+  {
+    g_autoptr(GFile) not_a_model = g_file_new_for_path (scene_path);
+
+    view = mirada_window_compare_with (window, not_a_model);
+    g_assert_nonnull (view);
+    g_object_add_weak_pointer (G_OBJECT (view), (gpointer *) &view);
+    wait_until (pointer_cleared, &view, 60, "the view to close after the error");
+    g_assert_null (mirada_window_get_compare_view (window));
+  }
+
+  /* the built-in model against itself agrees on every window; the window
+   * closes with the view open */
+  view = mirada_window_compare_with (window, NULL);
+  wait_until (compare_ready, view, 300, "the built-in model as model B");
+  cmp = mirada_compare_view_get_compare (view);
+  g_assert_cmpuint (cmp->n_agree, ==, cmp->n_windows);
+  g_assert_cmpfloat (mirada_compare_rate (cmp), ==, 1.0);
+  g_object_add_weak_pointer (G_OBJECT (view), (gpointer *) &view);
   gtk_window_destroy (GTK_WINDOW (window));
+  wait_until (pointer_cleared, &view, 30, "the compare view to go with the window");
   g_remove (b_side);
   g_remove (b_path);
   g_rmdir (dir);

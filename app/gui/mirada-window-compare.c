@@ -25,6 +25,10 @@ compare_error_cb (MiradaWindow *self,
                   const GError *error)
 {
   _mirada_window_toast_error (self, what, error);
+  /* a second model that never opened: nothing to compare */
+  if (self->compare != NULL &&
+      mirada_session_get_model (mirada_compare_view_get_session (self->compare)) == NULL)
+    mirada_compare_view_close (self->compare);
 }
 
 static void
