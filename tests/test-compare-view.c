@@ -426,6 +426,21 @@ test_compare_view (void)
     g_assert_nonnull (pb);
     g_assert_cmpuint (pb->n_classes, ==, 3);
     g_assert_cmpfloat_with_epsilon (pb->classes[1].threshold, 0.4321, 1e-9);
+
+    /* separate thresholds: B keeps its own, starting from those it had */
+    mirada_compare_view_set_separate (view, TRUE);
+    g_assert_nonnull (mirada_compare_view_get_threshold_adjustment (view, 1));
+    g_assert_null (mirada_compare_view_get_threshold_adjustment (view, 3));
+    g_assert_cmpfloat_with_epsilon (gtk_adjustment_get_value (mirada_compare_view_get_threshold_adjustment (view, 1)),
+                                    0.4321, 1e-9);
+    gtk_adjustment_set_value (mirada_compare_view_get_threshold_adjustment (view, 1), 0.2);
+    gtk_adjustment_set_value (mirada_detector_panel_get_threshold_adjustment (panel, (guint) bg), 0.7);
+    pb = mirada_session_get_params (session_b);
+    g_assert_cmpfloat_with_epsilon (pb->classes[1].threshold, 0.2, 1e-9);
+    /* ... and follows A again when they are shared */
+    mirada_compare_view_set_separate (view, FALSE);
+    pb = mirada_session_get_params (session_b);
+    g_assert_cmpfloat_with_epsilon (pb->classes[1].threshold, 0.7, 1e-9);
   }
 
   /* closing puts the window's canvas back */

@@ -30,6 +30,8 @@ struct _MiradaCompareView
   GtkPicture *explain_b;
   GtkLabel *caption_a;
   GtkLabel *caption_b;
+  GtkSwitch *separate_switch;
+  GtkGrid *threshold_grid;
 
   MiradaSession *session_a;  /* weak */
   MiradaCanvas *canvas_a;    /* weak */
@@ -44,6 +46,7 @@ struct _MiradaCompareView
   gboolean syncing;          /* a view or a selection being copied across */
   gboolean diff;
   int sel_row, sel_col;      /* -1: none */
+  GPtrArray *thresholds;     /* GtkAdjustment per class of B: its own thresholds */
 };
 
 G_DEFINE_FINAL_TYPE (MiradaCompareView, mirada_compare_view, GTK_TYPE_BOX)
@@ -337,7 +340,81 @@ sync_params (MiradaCompareView *self)
   g_ptr_array_add (names_b, NULL);
   pb = mirada_compare_params_for (pa, (const char *const *) names_a,
                                   (const char *const *) names_b->pdata, n_b);
+  if (gtk_switch_get_active (self->separate_switch) && self->thresholds->len == n_b)
+    for (guint k = 0; k < n_b; k++)
+      pb->classes[k].threshold = gtk_adjustment_get_value (self->thresholds->pdata[k]);
   mirada_session_set_params (self->session_b, pb);
+}
+
+/* One slider per class of B, starting from the thresholds B has now. */
+static void
+update_threshold_rows (MiradaCompareView *self)
+{
+  MirDetectGrid *gb = mirada_session_get_grid (self->session_b);
+  MirModel *mb = mirada_session_get_model (self->session_b);
+  const MirDetectParams *pb = mirada_session_get_params (self->session_b);
+  guint n = gb != NULL ? gb->n_classes : mb != NULL ? mir_model_get_n_classes (mb) : 0;
+  GtkWidget *child;
+
+  if (n == self->thresholds->len)
+    return;
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->threshold_grid))) != NULL)
+    gtk_grid_remove (self->threshold_grid, child);
+  g_ptr_array_set_size (self->thresholds, 0);
+  for (guint k = 0; k < n; k++)
+    {
+      g_autofree char *name = class_name (self->session_b, k);
+      GtkAdjustment *adj = gtk_adjustment_new (pb != NULL && k < pb->n_classes ? pb->classes[k].threshold : 0.99,
+                                               0.0, 1.0, 0.001, 0.01, 0.0);
+      GtkWidget *label = gtk_label_new (name);
+      GtkWidget *scale = gtk_scale_new (GTK_ORIENTATION_HORIZONTAL, adj);
+
+      gtk_label_set_xalign (GTK_LABEL (label), 0);
+      gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+      gtk_label_set_max_width_chars (GTK_LABEL (label), 16);
+      gtk_scale_set_digits (GTK_SCALE (scale), 3);
+      gtk_scale_set_draw_value (GTK_SCALE (scale), TRUE);
+      gtk_scale_set_value_pos (GTK_SCALE (scale), GTK_POS_RIGHT);
+      gtk_widget_set_size_request (scale, 180, -1);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (scale), GTK_ACCESSIBLE_PROPERTY_LABEL, name, -1);
+      g_object_bind_property (self->separate_switch, "active", scale, "sensitive", G_BINDING_SYNC_CREATE);
+      g_signal_connect_swapped (adj, "value-changed", G_CALLBACK (sync_params), self);
+      gtk_grid_attach (self->threshold_grid, label, 0, (int) k, 1, 1);
+      gtk_grid_attach (self->threshold_grid, scale, 1, (int) k, 1, 1);
+      g_ptr_array_add (self->thresholds, g_object_ref_sink (adj));
+    }
+}
+
+/* Separate thresholds start from those B follows now. */
+static void
+separate_toggled_cb (MiradaCompareView *self)
+{
+  const MirDetectParams *pb = mirada_session_get_params (self->session_b);
+
+  if (gtk_switch_get_active (self->separate_switch) && pb != NULL)
+    for (guint k = 0; k < self->thresholds->len && k < pb->n_classes; k++)
+      {
+        g_signal_handlers_block_by_func (self->thresholds->pdata[k], sync_params, self);
+        gtk_adjustment_set_value (self->thresholds->pdata[k], pb->classes[k].threshold);
+        g_signal_handlers_unblock_by_func (self->thresholds->pdata[k], sync_params, self);
+      }
+  sync_params (self);
+}
+
+GtkAdjustment *
+mirada_compare_view_get_threshold_adjustment (MiradaCompareView *self,
+                                              guint              class_index)
+{
+  g_return_val_if_fail (MIRADA_IS_COMPARE_VIEW (self), NULL);
+  return class_index < self->thresholds->len ? self->thresholds->pdata[class_index] : NULL;
+}
+
+void
+mirada_compare_view_set_separate (MiradaCompareView *self,
+                                  gboolean           separate)
+{
+  g_return_if_fail (MIRADA_IS_COMPARE_VIEW (self));
+  gtk_switch_set_active (self->separate_switch, separate);
 }
 
 static void
@@ -670,6 +747,12 @@ mirada_compare_view_dispose (GObject *object)
     }
   g_clear_object (&self->stack);
   g_clear_pointer (&self->compare, mirada_compare_free);
+  if (self->thresholds != NULL)
+    {
+      for (guint k = 0; k < self->thresholds->len; k++)
+        g_signal_handlers_disconnect_by_data (self->thresholds->pdata[k], self);
+      g_clear_pointer (&self->thresholds, g_ptr_array_unref);
+    }
   gtk_widget_dispose_template (GTK_WIDGET (object), MIRADA_TYPE_COMPARE_VIEW);
 
   G_OBJECT_CLASS (mirada_compare_view_parent_class)->dispose (object);
@@ -703,6 +786,8 @@ mirada_compare_view_class_init (MiradaCompareViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MiradaCompareView, explain_b);
   gtk_widget_class_bind_template_child (widget_class, MiradaCompareView, caption_a);
   gtk_widget_class_bind_template_child (widget_class, MiradaCompareView, caption_b);
+  gtk_widget_class_bind_template_child (widget_class, MiradaCompareView, separate_switch);
+  gtk_widget_class_bind_template_child (widget_class, MiradaCompareView, threshold_grid);
 }
 
 static void
@@ -710,6 +795,7 @@ mirada_compare_view_init (MiradaCompareView *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->sel_row = self->sel_col = -1;
+  self->thresholds = g_ptr_array_new_with_free_func (g_object_unref);
   self->session_b = mirada_session_new ();
   self->spec_runner = mirada_job_runner_new ();
   self->explain_runner = mirada_job_runner_new ();
@@ -720,6 +806,8 @@ mirada_compare_view_init (MiradaCompareView *self)
   g_signal_connect_swapped (self->session_b, "notify::grid", G_CALLBACK (sync_params), self);
   g_signal_connect_swapped (self->session_b, "notify::model", G_CALLBACK (sync_params), self);
   g_signal_connect_swapped (self->session_b, "notify::grid", G_CALLBACK (update_compare), self);
+  g_signal_connect_swapped (self->session_b, "notify::grid", G_CALLBACK (update_threshold_rows), self);
+  g_signal_connect_swapped (self->separate_switch, "notify::active", G_CALLBACK (separate_toggled_cb), self);
   g_signal_connect_swapped (self->session_b, "notify::busy", G_CALLBACK (update_compare), self);
   g_signal_connect_swapped (self->session_b, "notify::model-name", G_CALLBACK (update_titles), self);
   g_object_bind_property (self->session_b, "busy", self->b_spinner, "spinning", G_BINDING_SYNC_CREATE);

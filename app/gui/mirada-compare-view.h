@@ -43,6 +43,14 @@ const char        *mirada_compare_view_get_selection_text (MiradaCompareView *se
 /* The diff colours on both canvases. */
 void               mirada_compare_view_set_diff     (MiradaCompareView *self,
                                                      gboolean           diff);
+/* "Separate thresholds": B's classes keep their own thresholds (the
+ * popover's sliders) instead of those of A's classes of the same name; the
+ * other settings still apply to both. */
+void               mirada_compare_view_set_separate (MiradaCompareView *self,
+                                                     gboolean           separate);
+/* B's own threshold slider for its class @class_index, or NULL. */
+GtkAdjustment     *mirada_compare_view_get_threshold_adjustment (MiradaCompareView *self,
+                                                                 guint              class_index);
 /* Grad-CAM of the selected window: running, and the two maps (0: A, 1: B). */
 gboolean           mirada_compare_view_get_explaining (MiradaCompareView *self);
 GdkPaintable      *mirada_compare_view_get_explanation (MiradaCompareView *self,
