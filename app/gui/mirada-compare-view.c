@@ -42,7 +42,7 @@ struct _MiradaCompareView
   MiradaJobRunner *spec_runner;
   MiradaJobRunner *explain_runner;
   MiradaCompare *compare;
-  MirDetectGrid *last_a, *last_b; /* the grids compare was made of (not owned: compared only) */
+  MirDetectGrid *last_a, *last_b; /* the grids compare was made of (owned), or NULL */
   gboolean syncing;          /* a view or a selection being copied across */
   gboolean diff;
   int sel_row, sel_col;      /* -1: none */
@@ -242,8 +242,10 @@ update_compare (MiradaCompareView *self)
   /* new grids: new agreement; the canvases forget their selection too */
   if (ga != self->last_a || gb != self->last_b)
     {
-      self->last_a = ga;
-      self->last_b = gb;
+      g_clear_pointer (&self->last_a, mir_detect_grid_unref);
+      g_clear_pointer (&self->last_b, mir_detect_grid_unref);
+      self->last_a = ga != NULL ? mir_detect_grid_ref (ga) : NULL;
+      self->last_b = gb != NULL ? mir_detect_grid_ref (gb) : NULL;
       g_clear_pointer (&self->compare, mirada_compare_free);
       if (ga != NULL && gb != NULL)
         self->compare = mirada_compare_grids (ga, gb, NULL);
@@ -747,6 +749,8 @@ mirada_compare_view_dispose (GObject *object)
     }
   g_clear_object (&self->stack);
   g_clear_pointer (&self->compare, mirada_compare_free);
+  g_clear_pointer (&self->last_a, mir_detect_grid_unref);
+  g_clear_pointer (&self->last_b, mir_detect_grid_unref);
   if (self->thresholds != NULL)
     {
       for (guint k = 0; k < self->thresholds->len; k++)
