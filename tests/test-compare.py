@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 
+from pngio import png_read, png_write
 from tap import check, finish
 
 MIRADA = os.path.abspath(sys.argv[1])
@@ -65,6 +66,31 @@ with tempfile.TemporaryDirectory() as tmp:
     check(wins and top_ok, "top-1 class, label and agreement follow from the probabilities")
     check(wins and abs(got["agreement"] - agree / len(wins)) < 1e-12,
           "agreement rate = windows agreeing / windows (%d of %d)" % (agree, len(wins)))
+
+    # ... and two separate `predict` runs on the windows cut out (lossless
+    # PNG crops, numpy slicing): the same probabilities, model by model
+    if wins:
+        scene = png_read(SCENE)
+        crops = os.path.join(tmp, "crops")
+        os.mkdir(crops)
+        for w in wins:
+            x, y, side, _ = w["box"]
+            png_write(os.path.join(crops, "w%04d.png" % w["index"]), scene[y:y + side, x:x + side])
+        worst_p = 0.0
+        n_seen = 0
+        for key, m in (("a", A), ("b", B)):
+            rc, out, err = run("predict", m, crops, "--json", "-k", "1000")
+            check(rc == 0, "predict on the %d window crops with model %s" % (len(wins), key), err)
+            for img in (json.loads(out)["images"] if rc == 0 else []):
+                n = int(os.path.basename(img["image"])[1:5])
+                probs = wins[n][key]["probabilities"]
+                for pr in img["predictions"]:
+                    worst_p = max(worst_p, abs(pr["probability"] - probs[pr["class"]]))
+                    n_seen += 1
+        check(n_seen == sum(len(w[k]["probabilities"]) for w in wins for k in "ab")
+              and worst_p <= 1e-5,
+              "compare's probabilities = two separate predict runs on the windows "
+              "(%d values, worst %.2g <= 1e-5)" % (n_seen, worst_p))
 
     rc, out, err = run("compare", A, A, SCENE, "-w", "150", "-s", "100")
     check(rc == 0 and "(100.0%)" in out, "a model against itself agrees everywhere", out + err)

@@ -10,38 +10,10 @@
 #include <glib/gi18n.h>
 
 #include "mirada-cli-util.h"
+#include "mirada-compare.h"
 #include "mirada-image-io.h"
 #include "mirada-model-open.h"
 #include "detect/mir-detect.h"
-
-static guint
-top1 (const MirDetectGrid *g, guint n)
-{
-  const float *p = g->probs + (gsize) n * g->n_classes;
-  guint best = 0;
-
-  for (guint c = 1; c < g->n_classes; c++)
-    if (p[c] > p[best])
-      best = c;
-  return best;
-}
-
-/* The two models agree on a window when their top-1 classes have the same
- * name (case and surrounding space ignored), or, when either has no names,
- * the same index. */
-static gboolean
-same_class (const MirDetectGrid *a, guint ca, const MirDetectGrid *b, guint cb)
-{
-  g_autofree char *x = NULL, *y = NULL, *sa = NULL, *sb = NULL;
-
-  if (a->class_names == NULL || b->class_names == NULL)
-    return ca == cb;
-  sa = g_strstrip (g_strdup (a->class_names[ca]));
-  sb = g_strstrip (g_strdup (b->class_names[cb]));
-  x = g_utf8_casefold (sa, -1);
-  y = g_utf8_casefold (sb, -1);
-  return g_str_equal (x, y);
-}
 
 static const char *
 name_of (const MirDetectGrid *g, guint c)
@@ -70,8 +42,9 @@ mirada_cmd_compare (int argc, char **argv)
   g_autoptr(MirModel) ma = NULL, mb = NULL;
   g_autoptr(MirImage) image = NULL;
   g_autoptr(MirDetectGrid) ga = NULL, gb = NULL;
+  g_autoptr(MiradaCompare) cmp = NULL;
   MirDetectGeometry geom;
-  guint n, agree = 0;
+  guint n, agree;
   int ret;
 
   g_option_context_set_summary (
@@ -92,14 +65,15 @@ mirada_cmd_compare (int argc, char **argv)
       !(image = mirada_image_load (argv[3], &error)) ||
       !mir_detect_geometry_init (&geom, image->width, image->height, window, stride, FALSE, &error) ||
       !(ga = mir_detect_classify (ma, image, &geom, 0, NULL, NULL, NULL, &error)) ||
-      !(gb = mir_detect_classify (mb, image, &geom, 0, NULL, NULL, NULL, &error)))
+      !(gb = mir_detect_classify (mb, image, &geom, 0, NULL, NULL, NULL, &error)) ||
+      !(cmp = mirada_compare_grids (ga, gb, &error)))
     return mirada_cli_fail (error);
   mirada_cli_note_preprocess (ma, argv[1]);
   mirada_cli_note_preprocess (mb, argv[2]);
 
-  n = mir_detect_geometry_n_windows (&geom);
-  for (guint w = 0; w < n; w++)
-    agree += same_class (ga, top1 (ga, w), gb, top1 (gb, w));
+  /* the window's diff view counts with the same function */
+  n = cmp->n_windows;
+  agree = cmp->n_agree;
 
   if (json)
     {
@@ -116,7 +90,7 @@ mirada_cmd_compare (int argc, char **argv)
       json_builder_add_int_value (b, geom.cols);
       json_builder_end_array (b);
       json_builder_set_member_name (b, "agreement");
-      json_builder_add_double_value (b, n > 0 ? (double) agree / n : 0);
+      json_builder_add_double_value (b, mirada_compare_rate (cmp));
       json_builder_set_member_name (b, "windows");
       json_builder_begin_array (b);
       for (guint w = 0; w < n; w++)
@@ -137,7 +111,7 @@ mirada_cmd_compare (int argc, char **argv)
           json_builder_end_array (b);
           for (int m = 0; m < 2; m++)
             {
-              guint c = top1 (g[m], w);
+              guint c = m == 0 ? cmp->top_a[w] : cmp->top_b[w];
 
               json_builder_set_member_name (b, m == 0 ? "a" : "b");
               json_builder_begin_object (b);
@@ -155,7 +129,7 @@ mirada_cmd_compare (int argc, char **argv)
               json_builder_end_object (b);
             }
           json_builder_set_member_name (b, "agree");
-          json_builder_add_boolean_value (b, same_class (ga, top1 (ga, w), gb, top1 (gb, w)));
+          json_builder_add_boolean_value (b, cmp->agree[w]);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
@@ -168,8 +142,8 @@ mirada_cmd_compare (int argc, char **argv)
            window, stride, geom.rows, geom.cols, agree, n > 0 ? 100.0 * agree / n : 0.0);
   for (guint w = 0; w < n; w++)
     {
-      guint a = top1 (ga, w), c = top1 (gb, w);
-      gboolean same = same_class (ga, a, gb, c);
+      guint a = cmp->top_a[w], c = cmp->top_b[w];
+      gboolean same = cmp->agree[w];
       g_autofree char *na = NULL, *nb = NULL;
       int x, y, side;
 

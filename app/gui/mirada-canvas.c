@@ -44,6 +44,11 @@ struct _MiradaCanvas
   /* the probability fields the session shows (issue 18): FieldView per class shown */
   GPtrArray *fields;
   double field_opacity;
+
+  /* drawn over the boxes (the compare view's agreement colours, issue 19) */
+  MiradaCanvasOverlayFunc overlay;
+  gpointer overlay_data;
+  GDestroyNotify overlay_destroy;
 };
 
 /* One class's field and its threshold contour, remade when the boxes are
@@ -68,6 +73,7 @@ G_DEFINE_FINAL_TYPE (MiradaCanvas, mirada_canvas, GTK_TYPE_WIDGET)
 
 enum {
   WINDOW_ACTIVATED,
+  VIEW_CHANGED,
   N_SIGNALS
 };
 
@@ -815,6 +821,12 @@ mirada_canvas_snapshot (GtkWidget   *widget,
     }
   else
     mirada_draw_boxes (cr, layout, self->boxes, (const char *const *) self->class_names, scale);
+  if (self->overlay != NULL)
+    {
+      cairo_save (cr);
+      self->overlay (self, cr, scale, self->overlay_data);
+      cairo_restore (cr);
+    }
   draw_hover (self, cr, layout, scale);
   cairo_destroy (cr);
   gtk_snapshot_pop (snapshot);
@@ -942,6 +954,7 @@ zoom_at (MiradaCanvas *self,
   self->zoom = new_zoom;
   gtk_widget_queue_draw (GTK_WIDGET (self));
   update_hover (self);
+  g_signal_emit (self, signals[VIEW_CHANGED], 0);
 }
 
 static gboolean
@@ -962,6 +975,7 @@ scrolled_cb (GtkEventControllerScroll *controller,
       self->pan_y -= dy * 30;
       gtk_widget_queue_draw (GTK_WIDGET (self));
       update_hover (self);
+      g_signal_emit (self, signals[VIEW_CHANGED], 0);
       return TRUE;
     }
 
@@ -998,6 +1012,7 @@ drag_update_cb (GtkGestureDrag *gesture,
   self->pan_y = self->drag_start_y + dy;
   gtk_widget_queue_draw (GTK_WIDGET (self));
   update_hover (self);
+  g_signal_emit (self, signals[VIEW_CHANGED], 0);
 }
 
 static void
@@ -1214,6 +1229,7 @@ mirada_canvas_zoom_fit (MiradaCanvas *self)
   self->fit = TRUE;
   gtk_widget_queue_draw (GTK_WIDGET (self));
   update_hover (self);
+  g_signal_emit (self, signals[VIEW_CHANGED], 0);
 }
 
 double
@@ -1348,6 +1364,7 @@ mirada_canvas_dispose (GObject *object)
   g_clear_pointer (&self->truth, g_array_unref);
   g_clear_pointer (&self->class_names, g_strfreev);
   g_clear_pointer (&self->fields, g_ptr_array_unref);
+  mirada_canvas_set_overlay (self, NULL, NULL, NULL);
 
   G_OBJECT_CLASS (mirada_canvas_parent_class)->dispose (object);
 }
@@ -1374,6 +1391,16 @@ mirada_canvas_class_init (MiradaCanvasClass *klass)
   signals[WINDOW_ACTIVATED] =
     g_signal_new ("window-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
+
+  /**
+   * MiradaCanvas::view-changed:
+   *
+   * The user zoomed, panned or fitted the image (not emitted by
+   * mirada_canvas_set_view()).
+   */
+  signals[VIEW_CHANGED] =
+    g_signal_new ("view-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 
   /* Presentation mode: thick boxes, large bold labels, a white selection. */
   properties[PROP_PRESENTATION] =
@@ -1432,5 +1459,51 @@ mirada_canvas_set_n_scales (MiradaCanvas *self,
 {
   g_return_if_fail (MIRADA_IS_CANVAS (self));
   self->n_scales = n_scales;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+/* The view (issue 19: two canvases zoom and pan together). */
+void
+mirada_canvas_get_view (MiradaCanvas *self,
+                        gboolean     *fit,
+                        double       *zoom,
+                        double       *pan_x,
+                        double       *pan_y)
+{
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+  *fit = self->fit;
+  *zoom = self->zoom;
+  *pan_x = self->pan_x;
+  *pan_y = self->pan_y;
+}
+
+void
+mirada_canvas_set_view (MiradaCanvas *self,
+                        gboolean      fit,
+                        double        zoom,
+                        double        pan_x,
+                        double        pan_y)
+{
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+  self->fit = !!fit;
+  self->zoom = CLAMP (zoom, ZOOM_MIN, ZOOM_MAX);
+  self->pan_x = pan_x;
+  self->pan_y = pan_y;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  update_hover (self);
+}
+
+void
+mirada_canvas_set_overlay (MiradaCanvas            *self,
+                           MiradaCanvasOverlayFunc  func,
+                           gpointer                 data,
+                           GDestroyNotify           destroy)
+{
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+  if (self->overlay_destroy != NULL)
+    self->overlay_destroy (self->overlay_data);
+  self->overlay = func;
+  self->overlay_data = data;
+  self->overlay_destroy = destroy;
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }

@@ -82,4 +82,18 @@ void        mirada_draw_boxes_full        (cairo_t            *cr,
                                            double              line_width,
                                            gboolean            contrast_text);
 
+/* The view (issue 19): fitted to the widget, or @zoom (image pixel → widget
+ * pixel) with the image origin at widget (@pan_x, @pan_y).  set_view does
+ * not emit ::view-changed, which a zoom, pan or fit by the user does. */
+void        mirada_canvas_get_view        (MiradaCanvas *self, gboolean *fit, double *zoom,
+                                           double *pan_x, double *pan_y);
+void        mirada_canvas_set_view        (MiradaCanvas *self, gboolean fit, double zoom,
+                                           double pan_x, double pan_y);
+/* Draws over the boxes, under the hover: @cr has its origin at the image's,
+ * image coordinates × @scale (as mirada_draw_boxes).  NULL removes it. */
+typedef void (*MiradaCanvasOverlayFunc) (MiradaCanvas *canvas, cairo_t *cr, double scale,
+                                         gpointer data);
+void        mirada_canvas_set_overlay     (MiradaCanvas *self, MiradaCanvasOverlayFunc func,
+                                           gpointer data, GDestroyNotify destroy);
+
 G_END_DECLS

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 
+#include "mirada-compare-view.h"
 #include "mirada-detector-panel.h"
 #include "mirada-smoke.h"
 #include "mirada-window.h"
@@ -20,6 +21,7 @@ typedef struct
   guint source;
   gboolean field_done;    /* MIRADA_SMOKE_FIELD applied (or not asked for) */
   gboolean examples_done; /* MIRADA_SMOKE_BACKGROUND applied (or not asked for) */
+  gboolean compare_done;  /* MIRADA_SMOKE_COMPARE shown (or not asked for) */
 } Smoke;
 
 /* MIRADA_SMOKE_BACKGROUND=X,Y[;X,Y…] (image pixels): turns on "Mark
@@ -155,6 +157,14 @@ check_cb (gpointer user_data)
   if (shown && !smoke->field_done)
     {
       apply_field (smoke);
+      smoke->frame_at_result = -1;
+      gtk_widget_queue_draw (canvas);
+      return G_SOURCE_CONTINUE;
+    }
+  if (shown && !smoke->compare_done)
+    {
+      /* a second model beside the first, a window selected (issue 19) */
+      smoke->compare_done = _mirada_window_compare_smoke_step (smoke->window);
       smoke->frame_at_result = -1;
       gtk_widget_queue_draw (canvas);
       return G_SOURCE_CONTINUE;

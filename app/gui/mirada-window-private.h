@@ -58,6 +58,7 @@ struct _MiradaWindow
   int layout_height;
   guint layout_idle;
   gboolean presentation;     /* full screen, large type, thick boxes (F11) */
+  struct _MiradaCompareView *compare; /* weak: a second model beside the photo (issue 19) */
 };
 
 void _mirada_window_actions_init  (MiradaWindow *self);
@@ -70,5 +71,6 @@ void _mirada_window_note_recent   (MiradaWindow *self, GFile *file);
 void _mirada_window_update_layout (MiradaWindow *self);
 void _mirada_window_presentation_class_init (GtkWidgetClass *widget_class);
 void _mirada_window_presentation_init (MiradaWindow *self);
+void _mirada_window_compare_class_init (GtkWidgetClass *widget_class);
 
 G_END_DECLS

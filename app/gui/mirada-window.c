@@ -846,6 +846,7 @@ mirada_window_class_init (MiradaWindowClass *klass)
   /* F9 (mirada-application.c): the detector controls over the photo when folded */
   gtk_widget_class_install_action (widget_class, "win.toggle-sidebar", NULL, toggle_sidebar_action);
   _mirada_window_presentation_class_init (widget_class);
+  _mirada_window_compare_class_init (widget_class);
 }
 
 static void
