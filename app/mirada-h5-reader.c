@@ -1,14 +1,16 @@
 /* mirada-h5-reader.c: reads one HDF5 file for Mirada in a process of its own.
  *
  *   mirada-h5-reader [--memory-limit=BYTES] [--cpu-limit=SECONDS]
- *                    [--output-limit=BYTES] -- FILE
+ *                    [--output-limit=BYTES] [--file-offsets] -- FILE
  *   mirada-h5-reader ... -- -        (the file image on stdin)
  *
  * Writes the file's groups, text attributes and float32 datasets to stdout
  * in the stream format of engine/io/mir-h5-file.h.  When stdout is a
  * regular file open for reading and writing (Mirada gives it a memory
  * file) the datasets are read into the file's pages in place
- * (mir_h5_dump_to_fd()); to a pipe or a write-only file, streamed.  libhdf5 1.10 hangs or
+ * (mir_h5_dump_to_fd()); to a pipe or a write-only file, streamed.  With
+ * --file-offsets, float32 datasets stored plainly in the file are sent as
+ * their offset (mir_h5_dump_set_file_offsets()) and Mirada reads them.  libhdf5 1.10 hangs or
  * crashes on some corrupt files; here that costs a child process, which
  * Mirada (mir_h5_file_open()) kills after a timeout or reports when it
  * crashed.  Not meant to be run by hand; installed in libexecdir.
@@ -144,13 +146,15 @@ main (int argc, char **argv)
         cpu = g_ascii_strtoull (argv[i] + 12, NULL, 10);
       else if (g_str_has_prefix (argv[i], "--output-limit="))
         output = g_ascii_strtoull (argv[i] + 15, NULL, 10);
+      else if (strcmp (argv[i], "--file-offsets") == 0)
+        mir_h5_dump_set_file_offsets (TRUE);
       else if (strcmp (argv[i], "--") == 0 && i + 2 == argc)
         file = argv[i + 1];
     }
   if (file == NULL)
     {
       g_printerr ("usage: mirada-h5-reader [--memory-limit=BYTES] [--cpu-limit=SECONDS] "
-                  "[--output-limit=BYTES] -- FILE|-\n");
+                  "[--output-limit=BYTES] [--file-offsets] -- FILE|-\n");
       return 2;
     }
 

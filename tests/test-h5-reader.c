@@ -7,6 +7,7 @@
 
 #include <string.h>
 #include <glib/gstdio.h>
+#include <gio/gio.h>
 
 #include "mir-h5-file.h"
 #include "mir-keras.h"
@@ -80,6 +81,11 @@ static const Failing failing[] = {
   { "fail", "echo 'ERROR: AddressSanitizer' >&2; exit 1", { "crashed reading", "exit status 1" } },
   { "garbage", "head -c 100000 /dev/zero", { "malformed data", "signature" } },
   { "silent", "exit 0", { "malformed data", "ends early" } },
+  /* an 'F' record (values at a file offset) for 4 MB of a 2 KB file */
+  { "outside",
+    "printf 'MIRH5\\000v1G\\001\\000\\000\\000/F\\002\\000\\000\\000/w\\001\\000\\000\\000"
+    "\\100\\102\\017\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000Z'",
+    { "malformed data", "outside the file" } },
 };
 
 static void
@@ -131,6 +137,33 @@ test_same_as_in_process (void)
           g_assert_cmpint (memcmp (ta->data, tb->data, (gsize) ta->numel * sizeof (float)), ==, 0);
         }
     }
+}
+
+/* The real helper asked for file offsets sends good.h5's datasets as 'F'
+ * records (the parser, given no file, refuses them: so they are there), and
+ * the weights Mirada then reads from the file itself equal libhdf5's
+ * (/h5-reader/same-as-in-process). */
+static void
+test_file_offsets (void)
+{
+  g_autofree char *path = good_path ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GBytes) out = NULL;
+  g_autoptr(MirH5File) f = NULL;
+
+  proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                           &error, real_reader, "--file-offsets", "--", path, NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_communicate (proc, NULL, NULL, &out, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_successful (proc));
+  f = mir_h5_file_parse (g_bytes_get_data (out, NULL), g_bytes_get_size (out), "good.h5",
+                         &error);
+  g_assert_null (f);
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_FORMAT);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "none was asked for"));
 }
 
 /* Hand-made streams the parser must refuse. */
@@ -247,6 +280,7 @@ main (int argc, char **argv)
   g_test_add_func ("/h5-reader/missing", test_missing);
   g_test_add_func ("/h5-reader/same-as-in-process", test_same_as_in_process);
   g_test_add_func ("/h5-reader/parser", test_parser);
+  g_test_add_func ("/h5-reader/file-offsets", test_file_offsets);
   g_test_add_func ("/h5-reader/padding", test_padding);
   g_test_add_func ("/h5-reader/weights-outlive-stream", test_weights_outlive_stream);
   status = g_test_run ();

@@ -10,9 +10,11 @@
 #define G_LOG_DOMAIN "mir-h5"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <hdf5.h>
 
@@ -40,7 +42,21 @@ typedef struct
   guint64 pos;
   guint8 *obuf;
   gsize olen;
+  /* mir_h5_dump_set_file_offsets(): where the dumped file's bytes are (the
+   * file, or the image), for 'F' records */
+  gboolean offsets;
+  int src_fd;
+  const guint8 *src_image;
+  guint64 src_size;
 } Dump;
+
+static gboolean dump_file_offsets;
+
+void
+mir_h5_dump_set_file_offsets (gboolean value)
+{
+  dump_file_offsets = value;
+}
 
 #define OBUF_SIZE ((gsize) 1 << 20)
 
@@ -432,6 +448,79 @@ dump_values_in_place (Dump *d, hid_t ds, const char *path, int ndims, const gint
   d->pos += bytes;
 }
 
+/* @n bytes at @offset of the dumped file (or image) into @dst. */
+static gboolean
+read_source (Dump *d, guint64 offset, void *dst, gsize n)
+{
+  if (offset > d->src_size || n > d->src_size - offset)
+    return FALSE;
+  if (d->src_image != NULL)
+    {
+      memcpy (dst, d->src_image + offset, n);
+      return TRUE;
+    }
+  return pread (d->src_fd, dst, n, (off_t) offset) == (gssize) n;
+}
+
+/* Element @index (first or last) of @ds read by libhdf5 and from the file
+ * at @offset: the same bits, or the offset is not what this code thinks. */
+static gboolean
+same_element (Dump *d, hid_t ds, int ndims, const gint64 *shape, gboolean last,
+              guint64 offset, gint64 numel)
+{
+  g_auto(MirH5Id) fspace = -1;
+  g_auto(MirH5Id) mspace = -1;
+  hsize_t start[MIR_MAX_DIMS], count[MIR_MAX_DIMS], one = 1;
+  float via_hdf5 = 0, via_file = 0;
+
+  for (int i = 0; i < ndims; i++)
+    {
+      start[i] = last ? (hsize_t) (shape[i] - 1) : 0;
+      count[i] = 1;
+    }
+  if ((fspace = H5Dget_space (ds)) < 0 || (mspace = H5Screate_simple (1, &one, NULL)) < 0 ||
+      (ndims > 0 &&
+       H5Sselect_hyperslab (fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0) ||
+      H5Dread (ds, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, &via_hdf5) < 0)
+    return FALSE;
+  if (!read_source (d, offset + (last ? (guint64) (numel - 1) * 4 : 0), &via_file, 4))
+    return FALSE;
+  return memcmp (&via_hdf5, &via_file, 4) == 0;
+}
+
+/* An 'F' record for a dataset whose values lie in the file as they are:
+ * little-endian float32, contiguous, unfiltered, all of them stored.  The
+ * parent reads them from the file itself (one copy, into memory it backs
+ * with huge pages) instead of through this process.  FALSE: not such a
+ * dataset, dump its values. */
+static gboolean
+dump_offset (Dump *d, hid_t ds, hid_t type, const char *path, int ndims, const gint64 *shape,
+             gint64 numel)
+{
+  g_auto(MirH5Id) dcpl = -1;
+  haddr_t offset;
+
+  if (G_BYTE_ORDER != G_LITTLE_ENDIAN || H5Tequal (type, H5T_IEEE_F32LE) <= 0 ||
+      (dcpl = H5Dget_create_plist (ds)) < 0 || H5Pget_layout (dcpl) != H5D_CONTIGUOUS ||
+      H5Pget_nfilters (dcpl) != 0 || (offset = H5Dget_offset (ds)) == HADDR_UNDEF ||
+      H5Dget_storage_size (ds) != (hsize_t) numel * 4 ||
+      (guint64) offset > d->src_size || (guint64) numel * 4 > d->src_size - offset ||
+      !same_element (d, ds, ndims, shape, FALSE, offset, numel) ||
+      !same_element (d, ds, ndims, shape, TRUE, offset, numel))
+    {
+      H5Eclear2 (H5E_DEFAULT);
+      return FALSE;
+    }
+  d->elements += numel;
+  put_u8 (d, 'F');
+  put_str (d, path);
+  put_u32 (d, (guint32) ndims);
+  for (int i = 0; i < ndims; i++)
+    put_i64 (d, shape[i]);
+  put_i64 (d, (gint64) offset);
+  return TRUE;
+}
+
 static void
 dump_dataset (Dump *d, hid_t loc, const char *name, const char *path)
 {
@@ -475,6 +564,8 @@ dump_dataset (Dump *d, hid_t loc, const char *name, const char *path)
   if (!((klass == H5T_FLOAT && (size == 2 || size == 4 || size == 8)) ||
         (klass == H5T_INTEGER && size <= 8)))
     ERR (MIR_H5_ERR_DTYPE, 0, NULL, NULL);
+  if (d->offsets && numel > 0 && dump_offset (d, ds, type, path, ndims, shape, numel))
+    return;
   if (d->fd >= 0 && numel > 0)
     {
       dump_values_in_place (d, ds, path, ndims, shape, numel);
@@ -721,6 +812,22 @@ dump (Dump *dd, const char *path, const void *image, gsize image_len)
 
   H5Eset_auto2 (H5E_DEFAULT, NULL, NULL);
   d.seen = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  d.src_fd = -1;
+  if (dump_file_offsets && image != NULL)
+    {
+      d.offsets = TRUE;
+      d.src_image = image;
+      d.src_size = image_len;
+    }
+  else if (dump_file_offsets && path != NULL && (d.src_fd = open (path, O_RDONLY | O_CLOEXEC)) >= 0)
+    {
+      struct stat st;
+      if (fstat (d.src_fd, &st) == 0 && S_ISREG (st.st_mode))
+        {
+          d.offsets = TRUE;
+          d.src_size = (guint64) st.st_size;
+        }
+    }
   put (&d, MIR_H5_STREAM_MAGIC, 8);
   file = open_file (&d, path, image, image_len);
   if (file >= 0)
@@ -735,6 +842,8 @@ dump (Dump *dd, const char *path, const void *image, gsize image_len)
         dump_group (&d, root, "/", 0);
     }
   put_u8 (&d, 'Z');
+  if (d.src_fd >= 0)
+    close (d.src_fd);
   g_hash_table_unref (d.seen);
   g_free (d.buf);
   ok = !d.failed;

@@ -237,6 +237,11 @@ typedef struct
   gsize strings;
   gint64 elements;  /* float32 values of all tensors so far */
   MirH5Map *map;    /* mem is this mapping: tensors may use it in place */
+  /* the HDF5 file itself ('F' records): @src_fd, or @src_image; @src_size bytes */
+  gboolean has_src;
+  int src_fd;
+  const guint8 *src_image;
+  guint64 src_size;
   guint records;
   const char *problem; /* why parsing stopped, for the message */
 } Reader;
@@ -378,6 +383,94 @@ add_member (Reader *r, MirH5File *f, const char *path)
 }
 
 /* Reads a tensor announced at @owned_path (transfer full). */
+/* A tensor's rank and shape; its element count in *@numel. */
+static gboolean
+rd_shape (Reader *r, guint32 *ndim, gint64 *shape, gint64 *numel)
+{
+  if (!rd_u32 (r, ndim))
+    return FALSE;
+  if (*ndim > MIR_MAX_DIMS)
+    {
+      r->problem = "a tensor has too many dimensions";
+      return FALSE;
+    }
+  for (guint i = 0; i < *ndim; i++)
+    if (!rd_i64 (r, &shape[i]))
+      return FALSE;
+  *numel = mir_h5_shape_numel (*ndim, shape);
+  if (*numel < 0 || *numel > MIR_KERAS_MAX_PARAMS - r->elements)
+    {
+      r->problem = "a tensor has a bad shape or there are too many weights";
+      return FALSE;
+    }
+  r->elements += *numel;
+  return TRUE;
+}
+
+static void
+add_dataset (MirH5File *f, char *path, MirTensor *t)
+{
+  Dataset *d = g_atomic_rc_box_new0 (Dataset);
+
+  d->tensor = t;
+  g_hash_table_insert (f->datasets, path, d);
+}
+
+/* An 'F' record: the values read from the HDF5 file itself, at the offset
+ * the helper found (checked against the file's size here: the helper is
+ * not trusted either). */
+static gboolean
+parse_tensor_at (Reader *r, MirH5File *f, char *owned_path)
+{
+  g_autofree char *path = owned_path;
+  gint64 shape[MIR_MAX_DIMS], numel, offset;
+  g_autoptr(MirTensor) t = NULL;
+  guint64 bytes;
+  guint32 ndim;
+
+  if (!r->has_src)
+    {
+      r->problem = "a file offset came although none was asked for";
+      return FALSE;
+    }
+  if (!rd_shape (r, &ndim, shape, &numel) || !rd_i64 (r, &offset))
+    return FALSE;
+  bytes = (guint64) numel * sizeof (float);
+  if (offset < 0 || (guint64) offset > r->src_size || bytes > r->src_size - (guint64) offset)
+    {
+      r->problem = "a dataset lies outside the file";
+      return FALSE;
+    }
+  if (!(t = mir_tensor_new_uninitialized (ndim, shape, NULL)))
+    {
+      r->problem = "a tensor is too large";
+      return FALSE;
+    }
+  if (r->src_image != NULL)
+    memcpy (t->data, r->src_image + offset, (gsize) bytes);
+  else
+    {
+      guint8 *dst = (guint8 *) t->data;
+      guint64 done = 0;
+
+      while (done < bytes)
+        {
+          gssize n = pread (r->src_fd, dst + done, (gsize) MIN (bytes - done, (guint64) 1 << 30),
+                            (off_t) ((guint64) offset + done));
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0)
+            {
+              r->problem = "the file could not be read again";
+              return FALSE;
+            }
+          done += (guint64) n;
+        }
+    }
+  add_dataset (f, g_steal_pointer (&path), g_steal_pointer (&t));
+  return TRUE;
+}
+
 static gboolean
 parse_tensor (Reader *r, MirH5File *f, char *owned_path)
 {
@@ -386,25 +479,9 @@ parse_tensor (Reader *r, MirH5File *f, char *owned_path)
   gint64 shape[MIR_MAX_DIMS];
   g_autoptr(MirTensor) t = NULL;
   gint64 numel;
-  Dataset *d;
 
-  if (!rd_u32 (r, &ndim))
+  if (!rd_shape (r, &ndim, shape, &numel))
     return FALSE;
-  if (ndim > MIR_MAX_DIMS)
-    {
-      r->problem = "a tensor has too many dimensions";
-      return FALSE;
-    }
-  for (guint i = 0; i < ndim; i++)
-    if (!rd_i64 (r, &shape[i]))
-      return FALSE;
-  numel = mir_h5_shape_numel (ndim, shape);
-  if (numel < 0 || numel > MIR_KERAS_MAX_PARAMS - r->elements)
-    {
-      r->problem = "a tensor has a bad shape or there are too many weights";
-      return FALSE;
-    }
-  r->elements += numel;
   /* From memory, allocate only what the stream can fill. */
   if ((guint64) numel * sizeof (float) > r->mem_len - r->pos)
     {
@@ -433,9 +510,7 @@ parse_tensor (Reader *r, MirH5File *f, char *owned_path)
     }
   else if (!rd (r, t->data, (gsize) t->numel * sizeof (float)))
     return FALSE;
-  d = g_atomic_rc_box_new0 (Dataset);
-  d->tensor = g_steal_pointer (&t);
-  g_hash_table_insert (f->datasets, g_steal_pointer (&path), d);
+  add_dataset (f, g_steal_pointer (&path), g_steal_pointer (&t));
   return TRUE;
 }
 
@@ -538,6 +613,11 @@ parse_record (Reader *r, MirH5File *f, guint8 tag)
       if (!add_member (r, f, path))
         return FALSE;
       return parse_tensor (r, f, g_steal_pointer (&path));
+
+    case 'F':
+      if (!add_member (r, f, path))
+        return FALSE;
+      return parse_tensor_at (r, f, g_steal_pointer (&path));
 
     case 'd':
       {
@@ -834,9 +914,9 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
   double timeout;
   guint64 file_size = size;
   guint64 mem_limit;
-  const char *argv[7];
+  const char *argv[8];
   Reader r = { 0 };
-  int in_fd = -1, out_fd = -1, err_fd = -1;
+  int in_fd = -1, out_fd = -1, err_fd = -1, src_fd = -1;
   int status = 0;
   GPid pid = 0;
   gboolean timed_out = FALSE;
@@ -848,11 +928,31 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
     return NULL;
   if (path != NULL)
     {
-      GStatBuf st;
-      if (g_stat (path, &st) == 0)
-        file_size = (guint64) st.st_size;
+      struct stat st;
+
+      /* opened here too: the helper may send datasets as offsets in it */
+      src_fd = open (path, O_RDONLY | O_CLOEXEC);
+      if (src_fd >= 0 && fstat (src_fd, &st) == 0 && S_ISREG (st.st_mode))
+        {
+          file_size = (guint64) st.st_size;
+          r.has_src = TRUE;
+          r.src_fd = src_fd;
+          r.src_size = file_size;
+        }
+      else
+        {
+          GStatBuf gst;
+          if (g_stat (path, &gst) == 0)
+            file_size = (guint64) gst.st_size;
+        }
     }
   else
+    {
+      r.has_src = TRUE;
+      r.src_image = image;
+      r.src_size = size;
+    }
+  if (path == NULL)
     {
       /* The image goes to the child as its stdin: an anonymous memory file. */
       gsize done = 0;
@@ -894,9 +994,10 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
   argv[1] = mem_arg;
   argv[2] = cpu_arg;
   argv[3] = out_arg;
-  argv[4] = "--";
-  argv[5] = path != NULL ? path : "-";
-  argv[6] = NULL;
+  argv[4] = r.has_src ? "--file-offsets" : "--";
+  argv[5] = r.has_src ? "--" : (path != NULL ? path : "-");
+  argv[6] = r.has_src ? (path != NULL ? path : "-") : NULL;
+  argv[7] = NULL;
 
   /* The stream: a memory file the helper writes and this process maps. */
   out_fd = memfd_create ("mirada-h5-stream", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -909,6 +1010,8 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
     {
       if (out_fd >= 0)
         close (out_fd);
+      if (src_fd >= 0)
+        close (src_fd);
       g_set_error (error, MIR_ERROR, MIR_ERROR_FAILED,
                    _("Cannot start Mirada's HDF5 reader '%s': %s"), reader,
                    g_strerror (spawn_errno));
@@ -992,6 +1095,8 @@ open_isolated (const char *path, const void *image, gsize size, const char *disp
       late = timed_out && f != NULL; /* all data came: only its exit hung */
     }
   close (out_fd);
+  if (src_fd >= 0)
+    close (src_fd);
 
   if ((timed_out && !late) || (WIFSIGNALED (status) && WTERMSIG (status) == SIGXCPU))
     {

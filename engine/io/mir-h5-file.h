@@ -23,6 +23,10 @@
  *   'g' str group, ERR                            the attributes of a group could not be listed
  *   'l' str group, ERR                            the members of a group could not be listed
  *   'D' str path, u32 ndim, ndim x i64, float32 data   a dataset
+ *   'F' str path, u32 ndim, ndim x i64, i64 offset      a dataset whose values are
+ *                                                 in the file itself at @offset, as
+ *                                                 little-endian float32 (file offsets
+ *                                                 on, see mir_h5_dump_set_file_offsets)
  *   'd' str path, ERR                             a dataset that cannot be read
  *   'L' str path, str target                      a second hard link to a dataset
  *   'P' u32 n, n zero bytes                       padding (n < MIR_H5_STREAM_ALIGN)
@@ -88,6 +92,15 @@ gboolean   mir_h5_dump_to_fd         (const char  *path,
                                       const void  *image,
                                       gsize        image_len,
                                       int          fd);
+
+/* The child's side: with @value TRUE, datasets stored in the file as
+ * contiguous, unfiltered little-endian float32 become 'F' records (their
+ * offset in the file, or in the image) instead of carrying their values;
+ * the parent then reads them from the file it opened itself: one copy of a
+ * 500 MB model instead of two, into memory it backs with huge pages
+ * (mirada-h5-reader --file-offsets).  Each offset is checked first: the
+ * first and last values read there must equal libhdf5's. */
+void       mir_h5_dump_set_file_offsets (gboolean value);
 
 /* Reads the HDF5 file @path through the helper process.  @display names the
  * file in messages. */
