@@ -71,6 +71,14 @@ static const ConvCase conv_cases[] = {
     2, 9, 10, 16 },
   { "{\"filters\": 5, \"kernel_size\": [2, 4], \"strides\": [1, 2], \"activation\": \"sigmoid\"}",
     3, 7, 9, 4 },
+  /* 1x1 on the packed micro-kernel (mir_pointwise_conv): 130 channels (two
+   * 64-channel sums and a tail), 33 filters (a full and a partial panel), no
+   * bias, relu6 in registers */
+  { "{\"filters\": 33, \"kernel_size\": 1, \"activation\": \"relu6\", \"use_bias\": false}",
+    2, 6, 7, 130 },
+  /* 15 rows: items of 8 rows and two filter slices (64 + 36), sigmoid after
+   * each slice's rows */
+  { "{\"filters\": 100, \"kernel_size\": 1, \"activation\": \"sigmoid\"}", 1, 3, 5, 72 },
   /* 1x1: plain GEMM with fused epilogue */
   { "{\"filters\": 40, \"kernel_size\": 1, \"activation\": \"relu\"}", 3, 5, 7, 24 },  /* Direct kernel (c <= 4): 4 vectors of filters x 3 pixels, "valid" */
   { "{\"filters\": 32, \"kernel_size\": 3, \"activation\": \"relu\"}", 3, 17, 19, 3 },

@@ -324,12 +324,93 @@ WT_FN (output_block) (const Ctx *c, gint64 t0, gint64 nt, gint64 f0, gint64 fc, 
     }
 }
 
+#if WT_MR > 8
+#error "pw_item handles micro-kernel calls of up to 8 rows"
+#endif
+
+/* A 1x1 convolution's item: Z[r0 .. r0 + nr)[f0 .. f0 + fc) = X U + bias,
+ * ReLU/ReLU6 in registers, other activations over the block while it is in
+ * the cache; X's rows (the pixels, c floats each) read where they are, U
+ * packed by mir_pointwise_pack_kernel(); @m: scratch, nr x round_nr (fc). */
+static WT_ATTR void
+WT_FN (pw_item) (const PwCtx *c, gint64 r0, gint64 nr, gint64 f0, gint64 fc, float *m)
+{
+  gint64 cc = c->c, mld = round_nr (fc);
+  gsize panel = (gsize) cc * NR;
+
+  for (gint64 fb = 0; fb < mld / NR; fb++)
+    for (gint64 k0 = 0; k0 < cc; k0 += KC)
+      {
+        const float *up = c->u + (gsize) (f0 / NR + fb) * panel + (gsize) k0 * NR;
+        gint64 kc = MIN (KC, cc - k0);
+
+        for (gint64 r = 0; r < nr; r += WT_MR)
+          for (gint64 h = 0; h < NR; h += WT_NC)
+            {
+              const float *a = c->x + (gsize) ((r0 + r) * cc + k0);
+              float *mo = m + (gsize) (r * mld + fb * NR + h);
+
+              switch (MIN (WT_MR, nr - r))
+                {
+#define WT_CASE(n) \
+  case n: \
+    WT_FN (wt_micro) (n, kc, a, cc, up + h, mo, mld, k0 > 0); \
+    break;
+                  WT_CASE (1)
+#if WT_MR >= 2
+                  WT_CASE (2)
+#endif
+#if WT_MR >= 3
+                  WT_CASE (3)
+#endif
+#if WT_MR >= 4
+                  WT_CASE (4)
+#endif
+#if WT_MR >= 5
+                  WT_CASE (5)
+#endif
+#if WT_MR >= 6
+                  WT_CASE (6)
+#endif
+#if WT_MR >= 7
+                  WT_CASE (7)
+#endif
+#if WT_MR >= 8
+                  WT_CASE (8)
+#endif
+#undef WT_CASE
+                default:
+                  break;
+                }
+            }
+      }
+  for (gint64 r = 0; r < nr; r++)
+    {
+      const float *mr = m + (gsize) (r * mld);
+      float *zr = c->z + (gsize) ((r0 + r) * c->f + f0);
+
+      for (gint64 j = 0; j < fc; j += WT_W)
+        {
+          gint64 n = MIN (WT_W, fc - j);
+          WT_V v = WT_FN (wt_load) (mr + j, n) + WT_FN (wt_load) (c->bias + f0 + j, n);
+
+          WT_FN (wt_store) (zr + j, WT_FN (wt_act) (v, c->act), n);
+        }
+      if (c->after != MIR_ACT_LINEAR && fc < c->f)
+        mir_act_vec_forward (c->after, zr, zr, (gsize) fc);
+    }
+  if (c->after != MIR_ACT_LINEAR && fc == c->f)
+    mir_act_vec_forward (c->after, c->z + (gsize) (r0 * c->f), c->z + (gsize) (r0 * c->f),
+                         (gsize) (nr * fc));
+}
+
 #undef WT_NV
 #undef WT_NC
 #undef WT_MR
 #undef WT_FN
 #undef WT_CAT
 #undef WT_CAT2
+
 #undef WT_SUFFIX
 #undef WT_ATTR
 #undef WT_V

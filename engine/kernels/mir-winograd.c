@@ -3,6 +3,7 @@
 #include <string.h>
 #include <glib/gi18n-lib.h>
 
+#include "mir-act-vec.h"
 #include "mir-parallel.h"
 #include "mir-tensor.h"
 #include "mir-vec-simd.h"
@@ -29,6 +30,8 @@
 #define SMALL_SLICE (G_GINT64_CONSTANT (1) << 20)
 #define LARGE_ITEM (G_GINT64_CONSTANT (1) << 22)
 #define MAX_TILES 128
+/* Fewest rows a 1x1 convolution's item. */
+#define WT_ROWS_MIN 8
 
 gboolean
 mir_winograd_applies (const MirConvGeom *g, gint64 filters)
@@ -124,6 +127,19 @@ typedef struct
   int isa;          /* ISA_* */
   gint failed;      /* atomic: a scratch buffer could not be allocated */
 } Ctx;
+
+/* A 1x1 convolution (mir_pointwise_conv()): items of @rb rows x a slice
+ * of @fsw filters. */
+typedef struct
+{
+  const float *x, *u, *bias;
+  float *z;
+  gint64 rows, c, f, rb, nfs, fsw;
+  int act;               /* MIR_VEC_ACT_*, in registers */
+  MirActivation after;   /* applied to each item's block after it, or LINEAR */
+  int isa;
+  gint failed;
+} PwCtx;
 
 enum
 {
@@ -349,5 +365,131 @@ mir_winograd_conv (const MirConvGeom *g, const float *x, const float *u, gint64 
     }
   if (c.act == MIR_VEC_ACT_NONE && act != MIR_ACT_LINEAR)
     mir_activation_forward (act, z, z, (gsize) (g->n * g->oh * g->ow * f), (gsize) f);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* 1x1 convolutions on the same micro-kernel */
+
+gboolean
+mir_pointwise_applies (gint64 rows, gint64 c, gint64 f)
+{
+  const char *force = g_getenv ("MIRADA_POINTWISE");
+
+  if (force != NULL)
+    return force[0] == '1';
+  /* measured against OpenBLAS through mir_gemm: see mir-winograd.h */
+  return rows >= 1 && c >= 8 && f >= 8;
+}
+
+gsize
+mir_pointwise_kernel_size (gint64 c, gint64 f)
+{
+  return (gsize) c * (gsize) round_nr (f);
+}
+
+void
+mir_pointwise_pack_kernel (const float *k, gint64 c, gint64 f, float *u)
+{
+  gsize panel = (gsize) c * NR;
+
+  memset (u, 0, mir_pointwise_kernel_size (c, f) * sizeof (float));
+  for (gint64 ci = 0; ci < c; ci++)
+    for (gint64 j = 0; j < f; j++)
+      u[(gsize) (j / NR) * panel + (gsize) ci * NR + (gsize) (j % NR)] =
+        k[(gsize) ci * (gsize) f + (gsize) j];
+}
+
+static void
+pw_items (gint64 begin, gint64 end, gpointer data)
+{
+  PwCtx *c = data;
+  float *m = scratch_get ((gsize) (c->rb * round_nr (c->fsw)));
+
+  if (m == NULL)
+    {
+      g_atomic_int_set (&c->failed, 1);
+      return;
+    }
+  for (gint64 it = begin; it < end; it++)
+    {
+      gint64 r0 = (it / c->nfs) * c->rb, f0 = (it % c->nfs) * c->fsw;
+      gint64 nr = MIN (c->rb, c->rows - r0), fc = MIN (c->fsw, c->f - f0);
+
+#if MIR_HAVE_AVX2_CLONES
+      if (c->isa == ISA_AVX512)
+        {
+          pw_item_avx512 (c, r0, nr, f0, fc, m);
+          continue;
+        }
+      if (c->isa == ISA_AVX2)
+        {
+          pw_item_avx2 (c, r0, nr, f0, fc, m);
+          continue;
+        }
+#endif
+      pw_item_generic (c, r0, nr, f0, fc, m);
+    }
+}
+
+gboolean
+mir_pointwise_conv (const float *x, gint64 rows, gint64 c, const float *u, gint64 f,
+                    const float *bias, MirActivation act, float *z, GError **error)
+{
+  guint threads = mir_parallel_threads ();
+  PwCtx p = { 0 };
+  gint64 nrb;
+  float *zeros = NULL;
+
+  p.x = x;
+  p.u = u;
+  p.z = z;
+  p.rows = rows;
+  p.c = c;
+  p.f = f;
+  p.act = mir_vec_act_kind (act);
+  p.after = p.act == MIR_VEC_ACT_NONE ? act : MIR_ACT_LINEAR;
+  if (p.after != MIR_ACT_LINEAR && !mir_act_vec_supported (p.after))
+    p.after = MIR_ACT_LINEAR; /* applied below, over the whole output */
+  /* 64 rows an item: their X (64 c floats) and M (64 x 32 a panel) stay in
+   * L1/L2 while the panels of U stream past them */
+  p.rb = 64;
+  p.nfs = 1;
+  p.fsw = f;
+  nrb = (rows + p.rb - 1) / p.rb;
+  if (nrb < 2 * (gint64) threads)
+    {
+      /* few rows (late layers, batch 1): fewer rows an item, then filter slices */
+      p.rb = MAX (WT_ROWS_MIN, (rows + 2 * (gint64) threads - 1) / (2 * (gint64) threads));
+      nrb = (rows + p.rb - 1) / p.rb;
+      if (nrb < 2 * (gint64) threads && f >= NR * (gint64) threads)
+        {
+          p.nfs = (2 * (gint64) threads + nrb - 1) / nrb;
+          p.fsw = round_nr ((f + p.nfs - 1) / p.nfs);
+          p.nfs = (f + p.fsw - 1) / p.fsw;
+        }
+    }
+#if MIR_HAVE_AVX2_CLONES
+  if (mir_cpu_has_avx2 ())
+    p.isa = mir_cpu_has_avx512 () ? ISA_AVX512 : ISA_AVX2;
+#endif
+  if (bias == NULL)
+    {
+      zeros = mir_alloc_floats ((gsize) f, error);
+      if (zeros == NULL)
+        return FALSE;
+      memset (zeros, 0, (gsize) f * sizeof (float));
+    }
+  p.bias = bias != NULL ? bias : zeros;
+  mir_parallel_for (nrb * p.nfs, 1, pw_items, &p);
+  mir_free_floats (zeros);
+  if (g_atomic_int_get (&p.failed))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("Out of memory for the convolution's work buffers"));
+      return FALSE;
+    }
+  if (p.act == MIR_VEC_ACT_NONE && act != MIR_ACT_LINEAR && p.after == MIR_ACT_LINEAR)
+    mir_activation_forward (act, z, z, (gsize) (rows * f), (gsize) f);
   return TRUE;
 }

@@ -43,4 +43,20 @@ void     mir_winograd_pack_kernel (const float *k, gint64 c, gint64 f, float *u)
 gboolean mir_winograd_conv (const MirConvGeom *g, const float *x, const float *u, gint64 f,
                             const float *bias, MirActivation act, float *z, GError **error);
 
+/* 1x1 stride-1 convolutions, [rows, c] x [c, f], on the same packed GEMM
+ * micro-kernel: the kernel packed once (the layer caches it) in panels of
+ * 32 filters, the pixels (A) read where they are.  OpenBLAS' sgemm packs A
+ * again at every call (sgemm_itcopy: 7 % of EfficientNetB0 at batch 1) and
+ * its blocking is made for large products; the 1x1 layers of depthwise
+ * networks are many small ones.  Sums run 64 channels at a time from zero,
+ * as in the Winograd GEMMs.  MIRADA_POINTWISE=0/1 forces the choice. */
+gboolean mir_pointwise_applies      (gint64 rows, gint64 c, gint64 f);
+gsize    mir_pointwise_kernel_size  (gint64 c, gint64 f);
+/* U[f / 32][c][32] (zero past f) from a Keras kernel [1, 1, c, f]. */
+void     mir_pointwise_pack_kernel  (const float *k, gint64 c, gint64 f, float *u);
+/* z[rows][f] = x[rows][c] U + bias, then @act (softmax not allowed). */
+gboolean mir_pointwise_conv         (const float *x, gint64 rows, gint64 c, const float *u,
+                                     gint64 f, const float *bias, MirActivation act, float *z,
+                                     GError **error);
+
 G_END_DECLS

@@ -340,7 +340,9 @@ wino_cache_clear (gpointer data)
   mir_free_floats (c->u);
 }
 
-/* The packed kernel for this run (g_atomic_rc_box_release it), or NULL. */
+/* The packed kernel for this run (g_atomic_rc_box_release it), or NULL:
+ * Winograd's transform, or for a 1x1 layer its panels for
+ * mir_pointwise_conv(). */
 static WinoCache *
 wino_cache_get (MirLayerConv2D *self, gint64 c, GError **error)
 {
@@ -352,13 +354,19 @@ wino_cache_get (MirLayerConv2D *self, gint64 c, GError **error)
   cache = self->wino;
   if (cache == NULL || cache->version != version)
     {
-      float *u = mir_alloc_floats (mir_winograd_kernel_size (c, self->filters), error);
+      gboolean pw = is_pointwise (self);
+      float *u = mir_alloc_floats (pw ? mir_pointwise_kernel_size (c, self->filters)
+                                      : mir_winograd_kernel_size (c, self->filters),
+                                   error);
       if (u == NULL)
         {
           g_mutex_unlock (&self->lock);
           return NULL;
         }
-      mir_winograd_pack_kernel (k->data, c, self->filters, u);
+      if (pw)
+        mir_pointwise_pack_kernel (k->data, c, self->filters, u);
+      else
+        mir_winograd_pack_kernel (k->data, c, self->filters, u);
       cache = g_atomic_rc_box_new0 (WinoCache);
       cache->version = version;
       cache->u = u;
@@ -457,6 +465,17 @@ conv2d_infer_forward (MirLayer *layer, MirTensor *const *in, MirTensor *out, Mir
       if (cache == NULL)
         return FALSE;
       ok = mir_winograd_conv (&g, x->data, cache->u, f, bias, act, z, error);
+      g_atomic_rc_box_release_full (cache, wino_cache_clear);
+      return ok;
+    }
+  if (is_pointwise (self) && mir_pointwise_applies (g.n * g.h * g.w, g.c, f))
+    {
+      WinoCache *cache = wino_cache_get (self, g.c, error);
+      gboolean ok;
+
+      if (cache == NULL)
+        return FALSE;
+      ok = mir_pointwise_conv (x->data, g.n * g.h * g.w, g.c, cache->u, f, bias, act, z, error);
       g_atomic_rc_box_release_full (cache, wino_cache_clear);
       return ok;
     }
