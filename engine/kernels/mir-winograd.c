@@ -389,15 +389,19 @@ mir_pointwise_kernel_size (gint64 c, gint64 f)
 }
 
 void
-mir_pointwise_pack_kernel (const float *k, gint64 c, gint64 f, float *u)
+mir_pointwise_pack_kernel (const float *k, const float *scale, gint64 c, gint64 f, float *u)
 {
   gsize panel = (gsize) c * NR;
 
   memset (u, 0, mir_pointwise_kernel_size (c, f) * sizeof (float));
   for (gint64 ci = 0; ci < c; ci++)
-    for (gint64 j = 0; j < f; j++)
-      u[(gsize) (j / NR) * panel + (gsize) ci * NR + (gsize) (j % NR)] =
-        k[(gsize) ci * (gsize) f + (gsize) j];
+    {
+      float sc = scale != NULL ? scale[ci] : 1.0f;
+
+      for (gint64 j = 0; j < f; j++)
+        u[(gsize) (j / NR) * panel + (gsize) ci * NR + (gsize) (j % NR)] =
+          k[(gsize) ci * (gsize) f + (gsize) j] * sc;
+    }
 }
 
 static void

@@ -52,8 +52,11 @@ gboolean mir_winograd_conv (const MirConvGeom *g, const float *x, const float *u
  * as in the Winograd GEMMs.  MIRADA_POINTWISE=0/1 forces the choice. */
 gboolean mir_pointwise_applies      (gint64 rows, gint64 c, gint64 f);
 gsize    mir_pointwise_kernel_size  (gint64 c, gint64 f);
-/* U[f / 32][c][32] (zero past f) from a Keras kernel [1, 1, c, f]. */
-void     mir_pointwise_pack_kernel  (const float *k, gint64 c, gint64 f, float *u);
+/* U[f / 32][c][32] (zero past f) from a Keras kernel [1, 1, c, f], its
+ * row ci times @scale[ci] when @scale is not NULL (a squeeze-and-excitation
+ * scale folded into the kernel). */
+void     mir_pointwise_pack_kernel  (const float *k, const float *scale, gint64 c, gint64 f,
+                                     float *u);
 /* z[rows][f] = x[rows][c] U + bias, then @act (softmax not allowed). */
 gboolean mir_pointwise_conv         (const float *x, gint64 rows, gint64 c, const float *u,
                                      gint64 f, const float *bias, MirActivation act, float *z,

@@ -364,7 +364,7 @@ wino_cache_get (MirLayerConv2D *self, gint64 c, GError **error)
           return NULL;
         }
       if (pw)
-        mir_pointwise_pack_kernel (k->data, c, self->filters, u);
+        mir_pointwise_pack_kernel (k->data, NULL, c, self->filters, u);
       else
         mir_winograd_pack_kernel (k->data, c, self->filters, u);
       cache = g_atomic_rc_box_new0 (WinoCache);
@@ -552,6 +552,26 @@ conv2d_scaled_forward (MirLayer *layer, MirTensor *const *in, MirTensor *out,
     }
   c = x->shape[3];
   pixels = x->shape[1] * x->shape[2];
+  if (mir_pointwise_applies (pixels, c, f))
+    {
+      /* each image's scaled kernel packed straight into the micro-kernel's panels */
+      const float *bias = self->use_bias ? layer->weights[1].value->data : NULL;
+
+      if ((ks = mir_alloc_floats (mir_pointwise_kernel_size (c, f), error)) == NULL)
+        return FALSE;
+      for (gint64 b = 0; b < x->shape[0]; b++)
+        {
+          mir_pointwise_pack_kernel (kernel, args->in_scale + b * c, c, f, ks);
+          if (!mir_pointwise_conv (x->data + (gsize) (b * pixels * c), pixels, c, ks, f, bias,
+                                   act, out->data + (gsize) (b * pixels * f), error))
+            {
+              mir_free_floats (ks);
+              return FALSE;
+            }
+        }
+      mir_free_floats (ks);
+      return TRUE;
+    }
   if ((ks = mir_alloc_floats ((gsize) (c * f), error)) == NULL)
     return FALSE;
   for (gint64 b = 0; b < x->shape[0]; b++)
