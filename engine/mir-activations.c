@@ -219,12 +219,8 @@ mir_activation_backward (MirActivation act, const float *x, const float *y, cons
         memmove (dx, dy, n * sizeof (float));
       break;
     case MIR_ACT_RELU:
-      for (i = 0; i < n; i++)
-        dx[i] = y[i] > 0 ? dy[i] : 0;
-      break;
     case MIR_ACT_RELU6:
-      for (i = 0; i < n; i++)
-        dx[i] = (y[i] > 0 && y[i] < 6) ? dy[i] : 0;
+      mir_act_vec_relu_backward (act == MIR_ACT_RELU6, y, dy, dx, n);
       break;
     case MIR_ACT_SIGMOID:
       for (i = 0; i < n; i++)

@@ -124,3 +124,87 @@ mir_act_vec_forward_parallel (MirActivation act, const float *x, float *y, gsize
   if (whole * BLOCK < n)
     c.fn (act, x + whole * BLOCK, y + whole * BLOCK, n - whole * BLOCK);
 }
+
+/* ReLU / ReLU6 backward: dx = dy where the output y is in (0, 6) (ReLU6) or
+ * above 0 (ReLU), else 0, the same rule as mir_activation_backward.  GCC 12
+ * at -O2 leaves the plain loop scalar: 14 % of a VGG16 filter-pattern run. */
+#define DEFINE_RELU_BACK(W)                                                                 \
+  static inline MIR_ALWAYS_INLINE void                                                      \
+  relu_back##W (gboolean six, const float *y, const float *dy, float *dx, gsize n)          \
+  {                                                                                         \
+    const MirV##W zero = { 0 }, cap = zero + 6.0f;                                          \
+    gsize i = 0;                                                                            \
+                                                                                            \
+    for (; i + W <= n; i += W)                                                              \
+      {                                                                                     \
+        MirV##W yv, g, r;                                                                   \
+        MirV##W##i keep;                                                                    \
+                                                                                            \
+        memcpy (&yv, y + i, sizeof yv);                                                     \
+        memcpy (&g, dy + i, sizeof g);                                                      \
+        keep = yv > 0.0f;                                                                   \
+        if (six)                                                                            \
+          keep &= yv < cap;                                                                 \
+        r = mir_v##W##_select (keep, g, zero);                                              \
+        memcpy (dx + i, &r, sizeof r);                                                      \
+      }                                                                                     \
+    for (; i < n; i++)                                                                      \
+      dx[i] = (y[i] > 0 && (!six || y[i] < 6)) ? dy[i] : 0;                                 \
+  }
+
+DEFINE_RELU_BACK (8)
+DEFINE_RELU_BACK (16)
+
+typedef void (*ReluBackFunc) (gboolean six, const float *y, const float *dy, float *dx, gsize n);
+
+static void
+relu_back_portable (gboolean six, const float *y, const float *dy, float *dx, gsize n)
+{
+  relu_back8 (six, y, dy, dx, n);
+}
+
+#if MIR_HAVE_AVX2_CLONES
+MIR_TARGET_AVX2 static void
+relu_back_avx2 (gboolean six, const float *y, const float *dy, float *dx, gsize n)
+{
+  relu_back8 (six, y, dy, dx, n);
+}
+
+MIR_TARGET_AVX512 static void
+relu_back_avx512 (gboolean six, const float *y, const float *dy, float *dx, gsize n)
+{
+  relu_back16 (six, y, dy, dx, n);
+}
+#endif
+
+typedef struct
+{
+  ReluBackFunc fn;
+  gboolean six;
+  const float *y, *dy;
+  float *dx;
+  gsize n;
+} BackCtx;
+
+static void
+back_blocks (gint64 begin, gint64 end, gpointer data)
+{
+  const BackCtx *c = data;
+  gsize lo = (gsize) begin * BLOCK, hi = MIN ((gsize) end * BLOCK, c->n);
+
+  c->fn (c->six, c->y + lo, c->dy + lo, c->dx + lo, hi - lo);
+}
+
+void
+mir_act_vec_relu_backward (gboolean six, const float *y, const float *dy, float *dx, gsize n)
+{
+  BackCtx c = { relu_back_portable, six, y, dy, dx, n };
+
+#if MIR_HAVE_AVX2_CLONES
+  if (mir_cpu_has_avx512 ())
+    c.fn = relu_back_avx512;
+  else if (mir_cpu_has_avx2 ())
+    c.fn = relu_back_avx2;
+#endif
+  mir_parallel_for ((gint64) ((n + BLOCK - 1) / BLOCK), 16, back_blocks, &c);
+}

@@ -20,4 +20,9 @@ void     mir_act_vec_forward   (MirActivation act, const float *x, float *y, gsi
 /* The same split across the kernel threads for large n. */
 void     mir_act_vec_forward_parallel (MirActivation act, const float *x, float *y, gsize n);
 
+/* dx = dy where y = relu(z) (or relu6 with @six) passes a gradient, else 0,
+ * vectorised and split across the kernel threads (dx may be dy). */
+void     mir_act_vec_relu_backward (gboolean six, const float *y, const float *dy, float *dx,
+                                    gsize n);
+
 G_END_DECLS

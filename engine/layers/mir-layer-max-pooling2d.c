@@ -9,6 +9,7 @@
 #include "mir-layers.h"
 #include "mir-layer-fuse.h"
 #include "mir-conv-util.h"
+#include "mir-parallel.h"
 #include "mir-pool.h"
 #include "mir-vec.h"
 
@@ -53,36 +54,34 @@ mir_max_pooling2d_window (MirLayer *pool)
   return &((MirLayerMaxPooling2D *) pool)->win;
 }
 
-static gboolean
-max_pool_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTensor *out,
-                   const MirTensor *grad_out, MirTensor **grad_in, MirTensor **grad_w,
-                   const MirRunArgs *args, GError **error)
+/* The backward pass of images begin .. end: each image's gradient is its
+ * own, so images run on separate threads (the windows of one image may
+ * overlap and add to the same input cell). */
+typedef struct
 {
-  MirLayerMaxPooling2D *self = (MirLayerMaxPooling2D *) layer;
-  const float *x = in[0]->data;
-  g_autofree gsize *arg = NULL;
-  g_autofree float *best = NULL;
-  MirConvGeom g;
+  const MirConvGeom *g;
+  const float *x, *go;
   float *dx;
-  gsize c;
+} BackCtx;
 
-  if (grad_in[0] == NULL)
-    return TRUE;
-  dx = grad_in[0]->data;
-  mir_conv_geom_init (&g, &self->win, in[0]);
-  c = (gsize) g.c;
-  arg = g_new (gsize, c);
-  best = g_new (float, c);
-  memset (dx, 0, grad_in[0]->numel * sizeof (float));
-  for (gint64 n = 0; n < g.n; n++)
-    for (gint64 oy = 0; oy < g.oh; oy++)
-      for (gint64 ox = 0; ox < g.ow; ox++)
+static void
+backward_images (gint64 begin, gint64 end, gpointer data)
+{
+  const BackCtx *b = data;
+  const MirConvGeom *g = b->g;
+  gsize c = (gsize) g->c;
+  g_autofree gsize *arg = g_new (gsize, c);
+  g_autofree float *best = g_new (float, c);
+
+  for (gint64 n = begin; n < end; n++)
+    for (gint64 oy = 0; oy < g->oh; oy++)
+      for (gint64 ox = 0; ox < g->ow; ox++)
         {
-          const float *go = grad_out->data + (((gsize) n * (gsize) g.oh + (gsize) oy) *
-                                              (gsize) g.ow + (gsize) ox) * c;
+          const float *go = b->go + (((gsize) n * (gsize) g->oh + (gsize) oy) *
+                                     (gsize) g->ow + (gsize) ox) * c;
           gint64 y0, y1, x0, x1;
 
-          mir_conv_window_bounds (&g, oy, ox, &y0, &y1, &x0, &x1);
+          mir_conv_window_bounds (g, oy, ox, &y0, &y1, &x0, &x1);
           for (gsize k = 0; k < c; k++)
             {
               best[k] = -INFINITY;
@@ -91,18 +90,35 @@ max_pool_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirT
           for (gint64 iy = y0; iy < y1; iy++)
             for (gint64 ix = x0; ix < x1; ix++)
               {
-                gsize off = (((gsize) n * (gsize) g.h + (gsize) iy) * (gsize) g.w + (gsize) ix) * c;
+                gsize off = (((gsize) n * (gsize) g->h + (gsize) iy) * (gsize) g->w + (gsize) ix) * c;
                 for (gsize k = 0; k < c; k++)
-                  if (x[off + k] > best[k] || arg[k] == G_MAXSIZE)
+                  if (b->x[off + k] > best[k] || arg[k] == G_MAXSIZE)
                     {
-                      best[k] = x[off + k];
+                      best[k] = b->x[off + k];
                       arg[k] = off + k;
                     }
               }
           for (gsize k = 0; k < c; k++)
             if (arg[k] != G_MAXSIZE)
-              dx[arg[k]] += go[k];
+              b->dx[arg[k]] += go[k];
         }
+}
+
+static gboolean
+max_pool_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTensor *out,
+                   const MirTensor *grad_out, MirTensor **grad_in, MirTensor **grad_w,
+                   const MirRunArgs *args, GError **error)
+{
+  MirLayerMaxPooling2D *self = (MirLayerMaxPooling2D *) layer;
+  MirConvGeom g;
+  BackCtx b;
+
+  if (grad_in[0] == NULL)
+    return TRUE;
+  mir_conv_geom_init (&g, &self->win, in[0]);
+  b = (BackCtx) { &g, in[0]->data, grad_out->data, grad_in[0]->data };
+  memset (b.dx, 0, grad_in[0]->numel * sizeof (float));
+  mir_parallel_for (g.n, 1, backward_images, &b);
   return TRUE;
 }
 
