@@ -18,8 +18,14 @@ side), sizes (0.7-1.3x), left-right flips and brightness (0.75-1.25x); for
 horses, two horses of darknet__horses.jpg that the scenes do not use are
 added.  The "held-out" accuracy is over other random crops of the same
 animals: it says the model fits these animals, not that it generalises.
-No background, plain or textured, is ever in a training crop (a window of
-pure background has no right answer for this model, which is the point).
+With --context (the committed model), half of the crops show the animal at
+75-100 % of the crop, shifted by up to 35 % of its side, on a random plain
+colour or smooth noise (other colours and another generator than the
+scenes'), as a sliding window sees an animal on a wall.  A crop of pure
+background never occurs: such a window has no right answer for this model
+(no background class), which is what background by example is for.
+
+    /usr/bin/python3 tests/gen/animal-crops.py SHARED_PHOTOS OUTDIR [--context]
 
 Deterministic (numpy seed); reads the JPEGs with ImageMagick's `convert`,
 writes PNG with zlib (no Pillow needed).
@@ -33,6 +39,11 @@ import zlib
 import numpy as np
 
 SRC, OUT = sys.argv[1], sys.argv[2]
+# --context: half of the crops show the animal smaller and off-centre (50-100 %
+# of it in the window) on a plain or noise background of random colours, as a
+# sliding window sees an animal pasted on a wall; never the scenes' own
+# backgrounds (tests/gen/photo-scenes.py: another generator and colours)
+CONTEXT = "--context" in sys.argv[3:]
 SIZE = 32
 
 # (class, file, square x0, y0, side): the first six are the scenes' crops
@@ -102,6 +113,27 @@ def random_crop(img, x0, y0, side, rng):
     return np.clip(area_resize(crop, SIZE) * rng.uniform(0.75, 1.25), 0, 255)
 
 
+def context_crop(img, x0, y0, side, rng):
+    """The animal at 75-100 % of the window, shifted by up to 35 % of its side,
+    on a random plain or smooth-noise background."""
+    a = int(round(SIZE * rng.uniform(0.75, 1.0)))
+    animal = random_crop(img, x0, y0, side, rng)
+    animal = area_resize(animal, a)
+    if rng.random() < 0.5:
+        bg = np.ones((SIZE, SIZE, 3)) * rng.uniform(60, 230, size=3)
+    else:
+        small = rng.uniform(40, 220, size=(4, 4))
+        tex = np.kron(small, np.ones((8, 8))) + rng.normal(0, 12, size=(SIZE, SIZE))
+        bg = tex[:, :, None] * rng.uniform(0.7, 1.1, size=3)
+    ox = int(round((SIZE - a) / 2 + rng.uniform(-0.35, 0.35) * a))
+    oy = int(round((SIZE - a) / 2 + rng.uniform(-0.35, 0.35) * a))
+    for y in range(a):
+        for x in range(a):
+            if 0 <= oy + y < SIZE and 0 <= ox + x < SIZE:
+                bg[oy + y, ox + x] = animal[y, x]
+    return np.clip(bg, 0, 255)
+
+
 def main():
     photos = {f: read_jpeg(os.path.join(SRC, f)) for f in sorted({a[1] for a in ANIMALS})}
     classes = sorted({a[0] for a in ANIMALS})
@@ -112,8 +144,9 @@ def main():
             members = [a for a in ANIMALS if a[0] == cls]
             for i in range(PER_CLASS[split]):
                 _, f, x0, y0, side = members[i % len(members)]
-                write_png(os.path.join(OUT, split, cls, "%04d.png" % i),
-                          random_crop(photos[f], x0, y0, side, rng))
+                crop = (context_crop if CONTEXT and i % 2 else random_crop)(photos[f], x0, y0,
+                                                                           side, rng)
+                write_png(os.path.join(OUT, split, cls, "%04d.png" % i), crop)
     for i, (cls, f, x0, y0, side) in enumerate(ANIMALS[:SCENE_CROPS]):
         os.makedirs(os.path.join(OUT, "scene", cls), exist_ok=True)
         write_png(os.path.join(OUT, "scene", cls, "%d.png" % i),

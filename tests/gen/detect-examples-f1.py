@@ -146,12 +146,28 @@ def evaluate(grid, image, truth_path, truth, setting, k, stride):
         clicks.append(click)
         res = detect(grid, image, truth_path, setting, clicks)
     res["evaluation"]["any_f1"] = any_class_f1(res["objects"], truth)
+    res["evaluation"]["kinds"] = false_kinds(res["objects"], truth)
     return res["evaluation"], clicks
 
 
+def false_kinds(boxes, truth):
+    """The false boxes by kind: on an object but of another class (IoU >= 0.5
+    with a true box), partly on an object (0 < IoU < 0.5), on background."""
+    wrong = part = bg = 0
+    for b in false_boxes(boxes, truth):
+        best = max((iou(b["box"], t["box"]) for t in truth), default=0.0)
+        if best >= 0.5:
+            wrong += 1
+        elif best > 0:
+            part += 1
+        else:
+            bg += 1
+    return wrong, part, bg
+
+
 def fmt(ev):
-    return "%.2f / %.2f / **%.2f** / %+d (%.2f)" % (ev["precision"], ev["recall"], ev["f1"],
-                                                   ev["count_error"], ev["any_f1"])
+    return "%.2f / %.2f / **%.2f** / %+d (%.2f) [%d/%d/%d]" % (
+        ev["precision"], ev["recall"], ev["f1"], ev["count_error"], ev["any_f1"], *ev["kinds"])
 
 
 def main():
@@ -187,7 +203,8 @@ def main():
             print("scene %d done" % n, file=sys.stderr)
     print("Model %s, rule: %s, clicks on windows with IoU <= %g with every true box%s.  "
           "Cells: precision / recall / **F1** / count error (detected − true) "
-          "(F1 ignoring the class)." % (os.path.basename(MODEL), RULE, CLICK_IOU,
+          "(F1 ignoring the class) [false boxes: wrong class on an object / partly on "
+          "an object / on background]." % (os.path.basename(MODEL), RULE, CLICK_IOU,
                                        ", " + " ".join(EXTRA) if EXTRA else ""))
     print()
     print("| scene | seed alone, best setting | + 1 background click | + 2 clicks | + 4 clicks "
