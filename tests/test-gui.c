@@ -2665,6 +2665,12 @@ test_gui_drag_background (void)
     g_assert_cmpuint (mirada_session_get_examples (session)->items->len, ==, 0);
     g_test_message ("embeddings of %s: %u values", node->name, grid->embed_dim);
   }
+  {
+    g_autoptr(GdkTexture) shot = render_settled (GTK_WIDGET (panel));
+    g_autofree char *path = g_test_build_filename (G_TEST_BUILT, "gui-by-example-panel.png", NULL);
+
+    gdk_texture_save_to_png (shot, path);
+  }
   gtk_toggle_button_set_active (mirada_detector_panel_get_mark_background_button (panel), FALSE);
   mirada_session_set_embedding_layer (session, NULL);
   wait_until (window_idle, window, 300, "the detection with the head's input");
