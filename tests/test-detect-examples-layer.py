@@ -161,6 +161,9 @@ with tempfile.TemporaryDirectory() as tmp:
     rc, out, err = run("detect", model, strip, "-w", "32", "-s", "32",
                        "--embedding-layer", "no_such_layer")
     check(rc == 1 and "no_such_layer" in err, "an unknown layer is a usage error", err)
+    rc, out, err = run("detect", "--grid", grid, "--embedding-layer", "flatten")
+    check(rc == 1 and "--embedding-layer" in err, "--embedding-layer with --grid is a usage "
+          "error (the grid's embeddings are fixed)", err)
 
     # 3. the measured F1 with two background clicks (photo-1)
     image = os.path.join(SCENES, "photo-1.jpg")

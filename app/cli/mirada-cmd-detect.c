@@ -731,6 +731,10 @@ mirada_cmd_detect (int argc, char **argv)
       {
         if (argc > 2)
           return mirada_cli_usage_error ("detect", _("With --grid, give at most an image"));
+        if (ex.layer != NULL)
+          return mirada_cli_usage_error ("detect", _("--embedding-layer needs the model: a "
+                                                     "saved grid keeps the embeddings it was "
+                                                     "saved with"));
         grids = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_detect_grid_unref);
         for (guint q = 0; grid_paths[q]; q++)
           {
