@@ -62,6 +62,7 @@ mir_model_meta_clear (MirModelMeta *meta)
 {
   g_clear_pointer (&meta->class_names, g_strfreev);
   g_clear_pointer (&meta->source, g_free);
+  g_clear_pointer (&meta->embedding_layer, g_free);
 }
 
 static const char *const preprocess_origin_names[] = {

@@ -70,6 +70,8 @@ typedef struct
   MirResizeMode resize;
   char **class_names; /* NULL-terminated, or NULL */
   char *source;       /* where the metadata came from (sidecar path), or NULL */
+  char *embedding_layer; /* the node whose output the detector keeps as each window's
+                          * embedding (examples, issue 18), or NULL: the head's input */
 } MirModelMeta;
 
 typedef struct _MirModel MirModel;

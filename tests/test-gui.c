@@ -2544,6 +2544,140 @@ remove_tree (const char *path)
   g_remove (path);
 }
 
+/* Background by example, drag-select (issue 18): in "Mark background" mode a
+ * drag on the photo marks every window whose centre lies in the rectangle,
+ * as one step (undo takes them all back, not the click before); their
+ * embeddings are those mir_detect_examples_add_window gives the same
+ * windows.  "Features from" another layer classifies again with that layer's
+ * output as the embeddings and forgets the examples. */
+static void
+test_gui_drag_background (void)
+{
+  g_autofree char *src = g_test_build_filename (G_TEST_DIST, "data", "models", MODEL, NULL);
+  g_autofree char *dir = g_dir_make_tmp ("mirada-drag-XXXXXX", NULL);
+  g_autofree char *model_path = g_build_filename (dir, "resnet.h5", NULL);
+  g_autofree char *scene_path = write_scene (dir);
+  g_autofree char *contents = NULL;
+  g_autoptr(GFile) model_file = NULL;
+  g_autoptr(GFile) scene_file = g_file_new_for_path (scene_path);
+  g_autoptr(MirDetectExamples) direct = mir_detect_examples_new ();
+  g_autoptr(MirDetectGrid) model_grid = NULL;
+  g_autoptr(GError) error = NULL;
+  const double rx0 = 60.3, ry0 = 60.3, rx1 = 160.3, ry1 = 100.3; /* image pixels, off the centres' half-pixel grid */
+  const MirDetectExamples *examples;
+  MiradaDetectorPanel *panel;
+  MiradaSession *session;
+  MiradaCanvas *canvas;
+  MiradaWindow *window;
+  GtkEventController *drag;
+  double scale, ox, oy, wx0, wy0, wx1, wy1;
+  guint n_windows, n_inside = 0;
+  gsize len;
+  gint conv;
+
+  g_assert_true (g_file_get_contents (src, &contents, &len, NULL));
+  g_assert_true (g_file_set_contents (model_path, contents, (gssize) len, NULL));
+  model_file = g_file_new_for_path (model_path);
+  window = new_window ();
+  panel = mirada_window_get_detector_panel (window);
+  canvas = mirada_window_get_canvas (window);
+  session = mirada_window_get_session (window);
+  mirada_window_open_model (window, model_file);
+  mirada_window_open_image (window, scene_file);
+  wait_until (window_idle, window, 300, "the model, the image and the detection");
+  model_grid = mir_detect_grid_ref (mirada_window_get_grid (window));
+  g_assert_nonnull (model_grid->embed);
+
+  /* the windows whose centres the rectangle covers, marked directly */
+  n_windows = mir_detect_geometry_n_windows (&model_grid->geom);
+  for (guint n = 0; n < n_windows; n++)
+    {
+      int x, y, size;
+
+      mir_detect_geometry_window_rect (&model_grid->geom, n, &x, &y, &size);
+      if (x + size / 2.0 >= rx0 && x + size / 2.0 <= rx1 && y + size / 2.0 >= ry0 && y + size / 2.0 <= ry1)
+        {
+          g_assert_true (mir_detect_examples_add_window (direct, model_grid, n, "background", &error));
+          n_inside++;
+        }
+    }
+  g_test_message ("drag over (%g, %g)-(%g, %g): %u of %u windows", rx0, ry0, rx1, ry1, n_inside, n_windows);
+  g_assert_cmpuint (n_inside, >=, 2);
+
+  /* a click first (one example), then the drag, in widget coordinates */
+  gtk_toggle_button_set_active (mirada_detector_panel_get_mark_background_button (panel), TRUE);
+  g_assert_cmpstr (mirada_session_get_mark_label (session), ==, "background");
+  g_assert_true (mirada_session_add_example (session, 300, 170, "background", &error));
+  g_assert_no_error (error);
+  render_settled (GTK_WIDGET (canvas));
+  scale = mirada_canvas_get_scale (canvas);
+  ox = floor ((gtk_widget_get_width (GTK_WIDGET (canvas)) - model_grid->geom.image_width * scale) / 2);
+  oy = floor ((gtk_widget_get_height (GTK_WIDGET (canvas)) - model_grid->geom.image_height * scale) / 2);
+  wx0 = ox + rx0 * scale;
+  wy0 = oy + ry0 * scale;
+  wx1 = ox + rx1 * scale;
+  wy1 = oy + ry1 * scale;
+  drag = find_controller (GTK_WIDGET (canvas), GTK_TYPE_GESTURE_DRAG);
+  g_signal_emit_by_name (drag, "drag-begin", wx0, wy0);
+  g_signal_emit_by_name (drag, "drag-update", (wx1 - wx0) / 2, (wy1 - wy0) / 2);
+  g_signal_emit_by_name (drag, "drag-update", wx1 - wx0, wy1 - wy0);
+  {
+    g_autoptr(GdkTexture) shot = render_settled (GTK_WIDGET (window));
+    g_autofree char *path = g_test_build_filename (G_TEST_BUILT, "gui-drag-background.png", NULL);
+
+    gdk_texture_save_to_png (shot, path);
+    g_test_message ("the rectangle while dragging: %s", path);
+  }
+  g_signal_emit_by_name (drag, "drag-end", wx1 - wx0, wy1 - wy0);
+
+  examples = mirada_session_get_examples (session);
+  g_assert_cmpuint (examples->items->len, ==, 1 + n_inside);
+  for (guint i = 0; i < n_inside; i++)
+    {
+      const MirDetectExample *got = g_ptr_array_index (examples->items, 1 + i);
+      const MirDetectExample *want = g_ptr_array_index (direct->items, i);
+
+      g_assert_cmpstr (got->label, ==, "background");
+      g_assert_cmpint (got->x, ==, want->x);
+      g_assert_cmpint (got->y, ==, want->y);
+      g_assert_cmpint (got->size, ==, want->size);
+      g_assert_cmpmem (got->embedding, sizeof (float) * examples->dim,
+                       want->embedding, sizeof (float) * direct->dim);
+    }
+  /* one undo step: the drag's windows, not the click */
+  g_assert_true (mirada_session_undo_examples (session));
+  g_assert_cmpuint (mirada_session_get_examples (session)->items->len, ==, 1);
+  g_assert_false (mirada_session_undo_examples (session));
+  g_assert_cmpuint (mirada_session_get_examples (session)->items->len, ==, 1);
+
+  /* another layer: the last convolution's output, averaged over H and W */
+  conv = mir_model_find_last_conv (mirada_session_get_model (session));
+  g_assert_cmpint (conv, >=, 0);
+  {
+    MirNode *node = mir_model_get_node (mirada_session_get_model (session), (guint) conv);
+    MirDetectGrid *grid;
+
+    mirada_session_set_embedding_layer (session, node->name);
+    wait_until (window_idle, window, 300, "the detection with another embedding layer");
+    grid = mirada_window_get_grid (window);
+    g_assert_cmpstr (grid->embed_layer, ==, node->name);
+    g_assert_cmpuint (grid->embed_dim, ==, (guint) node->shape.dim[3]);
+    g_assert_cmpuint (mirada_session_get_examples (session)->items->len, ==, 0);
+    g_test_message ("embeddings of %s: %u values", node->name, grid->embed_dim);
+  }
+  {
+    g_autoptr(GdkTexture) shot = render_settled (GTK_WIDGET (panel));
+    g_autofree char *path = g_test_build_filename (G_TEST_BUILT, "gui-by-example-panel.png", NULL);
+
+    gdk_texture_save_to_png (shot, path);
+  }
+  gtk_toggle_button_set_active (mirada_detector_panel_get_mark_background_button (panel), FALSE);
+  mirada_session_set_embedding_layer (session, NULL);
+  wait_until (window_idle, window, 300, "the detection with the head's input");
+  gtk_window_destroy (GTK_WINDOW (window));
+  remove_tree (dir);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -2607,6 +2741,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/gui/scales", test_gui_scales);
   g_test_add_func ("/gui/issue17", test_gui_issue17);
   g_test_add_func ("/gui/field", test_gui_field);
+  g_test_add_func ("/gui/drag-background", test_gui_drag_background);
   status = g_test_run ();
   /* as the application's shutdown does: no worker inside OpenBLAS at exit */
   g_assert_true (mirada_jobs_wait_idle (30000));

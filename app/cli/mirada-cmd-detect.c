@@ -645,6 +645,10 @@ mirada_cmd_detect (int argc, char **argv)
       N_("Keep the examples in the model’s sidecar, for the next session and the window"), NULL },
     { "no-sidecar-examples", 0, 0, G_OPTION_ARG_NONE, &ex.no_sidecar,
       N_("Ignore the examples saved in the model’s sidecar"), NULL },
+    { "embedding-layer", 0, 0, G_OPTION_ARG_STRING, &ex.layer,
+      N_("The layer whose output is each window’s embedding for the examples (default: the "
+         "input of the classifier’s head; a 4-D output is averaged over height and width)"),
+      N_("NAME") },
     { "example-rule", 0, 0, G_OPTION_ARG_STRING, &ex.rule,
       N_("Distance to a label: nearest (its nearest example, default) or mean (its examples’ "
          "mean)"), N_("RULE") },
@@ -727,6 +731,10 @@ mirada_cmd_detect (int argc, char **argv)
       {
         if (argc > 2)
           return mirada_cli_usage_error ("detect", _("With --grid, give at most an image"));
+        if (ex.layer != NULL)
+          return mirada_cli_usage_error ("detect", _("--embedding-layer needs the model: a "
+                                                     "saved grid keeps the embeddings it was "
+                                                     "saved with"));
         grids = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_detect_grid_unref);
         for (guint q = 0; grid_paths[q]; q++)
           {
@@ -805,6 +813,8 @@ mirada_cmd_detect (int argc, char **argv)
               return mirada_cli_fail (error);
           }
         mirada_cli_note_preprocess (model, argv[1]);
+        if ((ret = mirada_detect_examples_pick_layer (&ex, argv[1], model)) >= 0)
+          return ret;
         if (!(image = mirada_image_load (image_path, &error)))
           return mirada_cli_fail (error);
         if (levels == 0 && scale_factor != 0)

@@ -24,6 +24,7 @@ mirada_example_options_clear (MiradaExampleOptions *o)
   g_clear_pointer (&o->adds, g_strfreev);
   g_clear_pointer (&o->save, g_free);
   g_clear_pointer (&o->rule, g_free);
+  g_clear_pointer (&o->layer, g_free);
 }
 
 /* "X,Y" in image pixels. */
@@ -75,6 +76,38 @@ sidecar_path (const char *model_path, MirModel *model)
       && g_str_has_suffix (model->meta.source, ".mirada.json"))
     return g_strdup (model->meta.source);
   return mir_sidecar_path_for_model (model_path);
+}
+
+int
+mirada_detect_examples_pick_layer (MiradaExampleOptions *o,
+                                   const char           *model_path,
+                                   MirModel             *model)
+{
+  g_autofree char *saved_layer = NULL;
+  const char *layer = o->layer;
+
+  if (layer == NULL && !o->no_sidecar)
+    {
+      g_autofree char *sidecar = sidecar_path (model_path, model);
+      g_autofree char *text = mir_sidecar_load_member (sidecar, SIDECAR_MEMBER, NULL);
+      g_autoptr(MirDetectExamples) saved = NULL;
+
+      if (text != NULL
+          && (saved = mir_detect_examples_from_json (text, strlen (text), sidecar, NULL, NULL))
+          && saved->layer != NULL && mir_model_find_node (model, saved->layer) >= 0)
+        layer = saved_layer = g_strdup (saved->layer);
+    }
+  if (layer == NULL)
+    return -1;
+  if (mir_model_find_node (model, layer) < 0)
+    {
+      g_autofree char *msg = g_strdup_printf (_("--embedding-layer: the model has no layer "
+                                                "named “%s” (mirada info lists them)"), layer);
+      return mirada_cli_usage_error ("detect", msg);
+    }
+  g_free (model->meta.embedding_layer);
+  model->meta.embedding_layer = g_strdup (layer);
+  return -1;
 }
 
 int

@@ -14,6 +14,7 @@ typedef struct
   char **adds;           /* --add-example LABEL=X,Y */
   char *save;            /* --save-examples FILE */
   char *rule;            /* --example-rule nearest|mean */
+  char *layer;           /* --embedding-layer NAME */
   gboolean to_sidecar;   /* --save-examples-to-sidecar */
   gboolean no_sidecar;   /* --no-sidecar-examples */
 } MiradaExampleOptions;
@@ -31,6 +32,14 @@ int  mirada_detect_examples_apply (MiradaExampleOptions *o,
                                    MirModel             *model,
                                    GPtrArray            *grids,
                                    guint                *n_model_classes);
+
+/* Before classifying: the layer whose output is each window's embedding,
+ * --embedding-layer or else the layer of the examples saved in the model's
+ * sidecar (model->meta.embedding_layer; unset: the head's input).  Returns
+ * -1 to go on, or the exit code after printing the error. */
+int  mirada_detect_examples_pick_layer (MiradaExampleOptions *o,
+                                        const char           *model_path,
+                                        MirModel             *model);
 
 /* Defaults of the classes the examples added: a background class is not
  * looked for; a new class's threshold is 0.5 (its P is 0.5 at the edge of

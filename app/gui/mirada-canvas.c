@@ -32,6 +32,9 @@ struct _MiradaCanvas
   double zoom;               /* when !fit */
   double pan_x, pan_y;       /* widget offset of the image origin when !fit */
   double drag_start_x, drag_start_y;
+  /* a drag in "Mark" mode (issue 18): the rectangle, widget pixels */
+  gboolean marking;
+  double mark_x0, mark_y0, mark_x1, mark_y1;
 
   double pointer_x, pointer_y;
   gboolean hovering;
@@ -828,6 +831,18 @@ mirada_canvas_snapshot (GtkWidget   *widget,
       cairo_restore (cr);
     }
   draw_hover (self, cr, layout, scale);
+  if (self->marking)
+    {
+      cairo_translate (cr, -ox, -oy);
+      cairo_rectangle (cr, MIN (self->mark_x0, self->mark_x1), MIN (self->mark_y0, self->mark_y1),
+                       fabs (self->mark_x1 - self->mark_x0), fabs (self->mark_y1 - self->mark_y0));
+      cairo_set_source_rgba (cr, 1, 1, 1, 0.2);
+      cairo_fill_preserve (cr);
+      cairo_set_source_rgba (cr, 1, 1, 1, 0.9);
+      cairo_set_line_width (cr, 1.5);
+      cairo_set_dash (cr, (double[]) { 4, 3 }, 2, 0);
+      cairo_stroke (cr);
+    }
   cairo_destroy (cr);
   gtk_snapshot_pop (snapshot);
 }
@@ -986,6 +1001,25 @@ scrolled_cb (GtkEventControllerScroll *controller,
   return TRUE;
 }
 
+/* The windows whose centres lie in the widget rectangle become examples of
+ * the mark label, as one step. */
+static gboolean
+mark_rect (MiradaCanvas *self,
+           double        wx0,
+           double        wy0,
+           double        wx1,
+           double        wy1)
+{
+  g_autoptr(GError) error = NULL;
+  double x0, y0, x1, y1;
+
+  return self->session != NULL && mirada_session_get_mark_label (self->session) != NULL
+         && widget_to_image (self, wx0, wy0, &x0, &y0) && widget_to_image (self, wx1, wy1, &x1, &y1)
+         && mirada_session_add_examples_in_rect (self->session, x0, y0, x1, y1,
+                                                 mirada_session_get_mark_label (self->session),
+                                                 &error) > 0;
+}
+
 static void
 drag_begin_cb (GtkGestureDrag *gesture,
                double          x,
@@ -997,6 +1031,10 @@ drag_begin_cb (GtkGestureDrag *gesture,
   get_transform (self, &scale, &ox, &oy);
   self->drag_start_x = ox;
   self->drag_start_y = oy;
+  /* "Mark" mode: a drag spans a rectangle of examples instead of panning */
+  self->marking = self->session != NULL && mirada_session_get_mark_label (self->session) != NULL;
+  self->mark_x0 = self->mark_x1 = x;
+  self->mark_y0 = self->mark_y1 = y;
 }
 
 static void
@@ -1007,6 +1045,13 @@ drag_update_cb (GtkGestureDrag *gesture,
 {
   if (self->texture == NULL || hypot (dx, dy) < 4)
     return;
+  if (self->marking)
+    {
+      self->mark_x1 = self->mark_x0 + dx;
+      self->mark_y1 = self->mark_y0 + dy;
+      gtk_widget_queue_draw (GTK_WIDGET (self));
+      return;
+    }
   leave_fit (self);
   self->pan_x = self->drag_start_x + dx;
   self->pan_y = self->drag_start_y + dy;
@@ -1024,6 +1069,15 @@ drag_end_cb (GtkGestureDrag *gesture,
   double sx, sy, ix, iy;
   int row, col;
 
+  if (self->marking && hypot (dx, dy) >= 4)
+    {
+      self->marking = FALSE;
+      gtk_widget_queue_draw (GTK_WIDGET (self));
+      if (!mark_rect (self, self->mark_x0, self->mark_y0, self->mark_x0 + dx, self->mark_y0 + dy))
+        gtk_widget_error_bell (GTK_WIDGET (self));
+      return;
+    }
+  self->marking = FALSE;
   if (hypot (dx, dy) >= 4 || self->grid == NULL)
     return;
   /* A click without movement selects the window under the pointer, or marks

@@ -48,6 +48,10 @@ struct _MiradaDetectorPanel
   GtkEntry *new_class_entry;
   AdwActionRow *examples_row;
   GtkButton *clear_examples_button;
+  GtkButton *undo_examples_button;
+  AdwComboRow *embedding_layer_row;
+  GtkStringList *embedding_layer_list;
+  gboolean updating_layers;
 
   /* owned */
   GSettings *settings;
@@ -579,6 +583,8 @@ push_geometry (MiradaDetectorPanel *self)
                                  mirada_detector_panel_get_notebook_compat (self));
 }
 
+static void fill_embedding_layers (MiradaDetectorPanel *self);
+
 static void
 session_model_cb (MiradaDetectorPanel *self)
 {
@@ -588,6 +594,7 @@ session_model_cb (MiradaDetectorPanel *self)
   mirada_detector_panel_set_classes (self, model != NULL ? mir_model_get_n_classes (model) : 0,
                                      (const char *const *) names);
   push_params (self);
+  fill_embedding_layers (self);
 }
 
 static void
@@ -672,6 +679,65 @@ clear_examples_cb (MiradaDetectorPanel *self)
 }
 
 static void
+undo_examples_cb (MiradaDetectorPanel *self)
+{
+  if (self->session != NULL && !mirada_session_undo_examples (self->session))
+    gtk_widget_error_bell (GTK_WIDGET (self));
+}
+
+/* "Features from": the head's input (item 0), then every layer of the model
+ * before its output. */
+static void
+sync_embedding_layer (MiradaDetectorPanel *self)
+{
+  const char *layer = self->session != NULL ? mirada_session_get_embedding_layer (self->session) : NULL;
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->embedding_layer_list)), pick = 0;
+
+  for (guint i = 1; layer != NULL && i < n; i++)
+    if (g_strcmp0 (gtk_string_list_get_string (self->embedding_layer_list, i), layer) == 0)
+      pick = i;
+  self->updating_layers = TRUE;
+  adw_combo_row_set_selected (self->embedding_layer_row, pick);
+  self->updating_layers = FALSE;
+}
+
+static void
+fill_embedding_layers (MiradaDetectorPanel *self)
+{
+  MirModel *model = self->session != NULL ? mirada_session_get_model (self->session) : NULL;
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  guint n = model != NULL ? mir_model_get_n_nodes (model) : 0;
+
+  g_ptr_array_add (names, (gpointer) _("Head input (default)"));
+  for (guint i = 0; i + 1 < n; i++)
+    {
+      MirNode *node = mir_model_get_node (model, i);
+
+      if (node->layer != NULL && !(node->layer->klass->flags & MIR_LAYER_FLAG_INPUT)
+          && (node->shape.ndim == 2 || node->shape.ndim == 4))
+        g_ptr_array_add (names, node->name);
+    }
+  g_ptr_array_add (names, NULL);
+  self->updating_layers = TRUE;
+  gtk_string_list_splice (self->embedding_layer_list, 0,
+                          g_list_model_get_n_items (G_LIST_MODEL (self->embedding_layer_list)),
+                          (const char *const *) names->pdata);
+  self->updating_layers = FALSE;
+  sync_embedding_layer (self);
+}
+
+static void
+embedding_layer_selected_cb (MiradaDetectorPanel *self)
+{
+  guint i = adw_combo_row_get_selected (self->embedding_layer_row);
+
+  if (self->updating_layers || self->session == NULL || i == GTK_INVALID_LIST_POSITION)
+    return;
+  mirada_session_set_embedding_layer (self->session, i == 0 ? NULL
+                                      : gtk_string_list_get_string (self->embedding_layer_list, i));
+}
+
+static void
 session_examples_cb (MiradaDetectorPanel *self)
 {
   const MirDetectExamples *examples = mirada_session_get_examples (self->session);
@@ -690,6 +756,8 @@ session_examples_cb (MiradaDetectorPanel *self)
     }
   adw_action_row_set_subtitle (self->examples_row, text);
   gtk_widget_set_sensitive (GTK_WIDGET (self->clear_examples_button), n > 0);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->undo_examples_button), n > 0);
+  sync_embedding_layer (self);
 }
 
 /* A cancelled re-classification brings back the geometry of the last grid. */
@@ -734,6 +802,7 @@ mirada_detector_panel_set_session (MiradaDetectorPanel *self,
   g_signal_connect_object (session, "notify::result", G_CALLBACK (session_result_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::note", G_CALLBACK (session_note_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "examples-changed", G_CALLBACK (session_examples_cb), self, G_CONNECT_SWAPPED);
+  fill_embedding_layers (self);
   session_examples_cb (self);
   push_mark_label (self);
   for (guint i = 0; i < G_N_ELEMENTS (geometry_props); i++)
@@ -799,6 +868,9 @@ mirada_detector_panel_class_init (MiradaDetectorPanelClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, new_class_entry);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, examples_row);
   gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, clear_examples_button);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, undo_examples_button);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, embedding_layer_row);
+  gtk_widget_class_bind_template_child (widget_class, MiradaDetectorPanel, embedding_layer_list);
 }
 
 static void
@@ -809,6 +881,8 @@ mirada_detector_panel_init (MiradaDetectorPanel *self)
   g_signal_connect (self->mark_class_button, "toggled", G_CALLBACK (mark_toggled_cb), self);
   g_signal_connect_swapped (self->new_class_entry, "changed", G_CALLBACK (push_mark_label), self);
   g_signal_connect_swapped (self->clear_examples_button, "clicked", G_CALLBACK (clear_examples_cb), self);
+  g_signal_connect_swapped (self->undo_examples_button, "clicked", G_CALLBACK (undo_examples_cb), self);
+  g_signal_connect_swapped (self->embedding_layer_row, "notify::selected", G_CALLBACK (embedding_layer_selected_cb), self);
 
   self->rows = g_array_new (FALSE, TRUE, sizeof (ClassRow));
   self->background_class = -1;

@@ -67,6 +67,8 @@ struct _MiradaSession
   GPtrArray *model_scale_grids;
   MirDetectExamples *examples;
   char *mark_label;          /* what a click on the photo marks, or NULL */
+  guint last_step;           /* examples the last click or drag added (undo) */
+  GPtrArray *retired_layers; /* model->meta.embedding_layer strings a worker may still read */
 };
 
 G_DEFINE_FINAL_TYPE (MiradaSession, mirada_session, G_TYPE_OBJECT)
@@ -768,6 +770,8 @@ mirada_session_get_field_opacity (MiradaSession *self)
 /* ------------------------------------------------------------------ */
 /* Background and classes by example (issue 18) */
 
+static void set_model_embedding_layer (MiradaSession *self, const char *name);
+
 #define SIDECAR_EXAMPLES "detector_examples"
 
 /* The examples saved beside the model (a new model starts with those). */
@@ -788,6 +792,10 @@ load_examples (MiradaSession *self)
     ((MirDetectExample *) g_ptr_array_index (self->examples->items, i))->size = 0;
   if (self->examples == NULL)
     self->examples = mir_detect_examples_new ();
+  /* the saved examples' layer gives the embeddings (issue 18) */
+  if (self->examples->layer != NULL && self->model->meta.embedding_layer == NULL
+      && mir_model_find_node (self->model, self->examples->layer) >= 0)
+    set_model_embedding_layer (self, self->examples->layer);
   g_signal_emit (self, signals[EXAMPLES_CHANGED], 0);
 }
 
@@ -838,8 +846,119 @@ mirada_session_add_example (MiradaSession *self,
     self->examples = mir_detect_examples_new ();
   if (!mir_detect_examples_add_window (self->examples, self->model_grid, (guint) n, label, error))
     return FALSE;
+  self->last_step = 1;
   examples_changed (self);
   return TRUE;
+}
+
+guint
+mirada_session_add_examples_in_rect (MiradaSession *self,
+                                     double         x0,
+                                     double         y0,
+                                     double         x1,
+                                     double         y1,
+                                     const char    *label,
+                                     GError       **error)
+{
+  const MirDetectGrid *grid;
+  guint added = 0, n_windows;
+
+  g_return_val_if_fail (MIRADA_IS_SESSION (self), 0);
+
+  if ((grid = self->model_grid) == NULL)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID, _("Wait for the detection to finish"));
+      return 0;
+    }
+  if (self->examples == NULL)
+    self->examples = mir_detect_examples_new ();
+  n_windows = mir_detect_geometry_n_windows (&grid->geom);
+  for (guint n = 0; n < n_windows; n++)
+    {
+      int x, y, size;
+      double cx, cy;
+
+      mir_detect_geometry_window_rect (&grid->geom, n, &x, &y, &size);
+      cx = (x + size / 2.0) * grid->scale;
+      cy = (y + size / 2.0) * grid->scale;
+      if (cx < MIN (x0, x1) || cx > MAX (x0, x1) || cy < MIN (y0, y1) || cy > MAX (y0, y1))
+        continue;
+      if (!mir_detect_examples_add_window (self->examples, grid, n, label, error))
+        {
+          /* all or nothing: one step */
+          g_ptr_array_remove_range (self->examples->items, self->examples->items->len - added,
+                                    added);
+          return 0;
+        }
+      added++;
+    }
+  if (added == 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("No window has its centre in that rectangle"));
+      return 0;
+    }
+  self->last_step = added;
+  examples_changed (self);
+  return added;
+}
+
+gboolean
+mirada_session_undo_examples (MiradaSession *self)
+{
+  guint len;
+
+  g_return_val_if_fail (MIRADA_IS_SESSION (self), FALSE);
+
+  len = self->examples != NULL ? self->examples->items->len : 0;
+  if (self->last_step == 0 || self->last_step > len)
+    return FALSE;
+  g_ptr_array_remove_range (self->examples->items, len - self->last_step, self->last_step);
+  self->last_step = 0;
+  examples_changed (self);
+  return TRUE;
+}
+
+/* A worker classifying with the model may be reading the old name: it is
+ * kept until the session goes. */
+static void
+set_model_embedding_layer (MiradaSession *self,
+                           const char    *name)
+{
+  if (self->model == NULL || g_strcmp0 (self->model->meta.embedding_layer, name) == 0)
+    return;
+  if (self->retired_layers == NULL)
+    self->retired_layers = g_ptr_array_new_with_free_func (g_free);
+  if (self->model->meta.embedding_layer != NULL)
+    g_ptr_array_add (self->retired_layers, self->model->meta.embedding_layer);
+  self->model->meta.embedding_layer = g_strdup (name);
+}
+
+void
+mirada_session_set_embedding_layer (MiradaSession *self,
+                                    const char    *name)
+{
+  g_return_if_fail (MIRADA_IS_SESSION (self));
+
+  if (self->model == NULL || g_strcmp0 (self->model->meta.embedding_layer, name) == 0)
+    return;
+  if (name != NULL && mir_model_find_node (self->model, name) < 0)
+    return;
+  set_model_embedding_layer (self, name);
+  if (self->examples != NULL && self->examples->items->len > 0)
+    {
+      mir_detect_examples_clear (self->examples, NULL);
+      self->last_step = 0;
+      examples_changed (self);
+    }
+  run_detection (self, FALSE);
+}
+
+const char *
+mirada_session_get_embedding_layer (MiradaSession *self)
+{
+  g_return_val_if_fail (MIRADA_IS_SESSION (self), NULL);
+  return self->model != NULL ? self->model->meta.embedding_layer : NULL;
 }
 
 void
@@ -850,6 +969,7 @@ mirada_session_clear_examples (MiradaSession *self)
   if (self->examples == NULL || self->examples->items->len == 0)
     return;
   mir_detect_examples_clear (self->examples, NULL);
+  self->last_step = 0;
   examples_changed (self);
 }
 
@@ -893,6 +1013,7 @@ mirada_session_set_model (MiradaSession *self,
     }
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL]);
   load_examples (self);
+  self->last_step = 0;
   run_detection (self, FALSE);
 }
 
@@ -1502,6 +1623,7 @@ mirada_session_finalize (GObject *object)
   g_free (self->note);
   g_clear_pointer (&self->params, mir_detect_params_free);
   g_clear_pointer (&self->field_shown, g_array_unref);
+  g_clear_pointer (&self->retired_layers, g_ptr_array_unref);
 
   G_OBJECT_CLASS (mirada_session_parent_class)->finalize (object);
 }

@@ -86,6 +86,22 @@ gboolean         mirada_session_add_example      (MiradaSession *self, double x,
                                                   const char *label, GError **error);
 void             mirada_session_clear_examples   (MiradaSession *self);
 const MirDetectExamples *mirada_session_get_examples (MiradaSession *self);
+/* Every window of the model's grid whose centre lies in the image rectangle
+ * spanned by (@x0, @y0) and (@x1, @y1) becomes an example of @label, as one
+ * step (a drag in "Mark background" mode); returns how many (0 with @error
+ * set when none). */
+guint            mirada_session_add_examples_in_rect (MiradaSession *self, double x0, double y0,
+                                                      double x1, double y1, const char *label,
+                                                      GError **error);
+/* Removes the examples the last click or drag added; FALSE when there is
+ * nothing to undo. */
+gboolean         mirada_session_undo_examples    (MiradaSession *self);
+/* The layer whose output is each window's embedding (NULL: the input of the
+ * classifier's head); a new one classifies again and forgets the examples
+ * (they are embeddings of the old one).  Opening a model picks the layer of
+ * the examples saved in its sidecar. */
+void             mirada_session_set_embedding_layer (MiradaSession *self, const char *name);
+const char      *mirada_session_get_embedding_layer (MiradaSession *self);
 /* What a click on the photo marks (NULL: a click selects a window). */
 void             mirada_session_set_mark_label   (MiradaSession *self, const char *label);
 const char      *mirada_session_get_mark_label   (MiradaSession *self);

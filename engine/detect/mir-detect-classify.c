@@ -431,7 +431,8 @@ classify (MirModel                *model,
   g_autofree float *embed = NULL;
   g_autofree char *embed_name = NULL;
   guint embed_dim = 0;
-  gint embed_node = -1, model_embed;
+  gint embed_node = -1, model_embed, picked = -1;
+  gboolean keep_all = FALSE;
   MirModel *runner = model;
   const MirShape *in_shape, *out_shape;
   MirHeadKind head;
@@ -497,9 +498,23 @@ classify (MirModel                *model,
     batch_size = DEFAULT_BATCH;
   N = mir_detect_geometry_n_windows (geom);
 
-  /* The fast path when it is exact (see the top of this file). */
+  /* A layer the user picked for the embeddings (model->meta.embedding_layer). */
+  if (embeddings && model->meta.embedding_layer != NULL
+      && (picked = mir_model_find_node (model, model->meta.embedding_layer)) < 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("The model has no layer named '%s' for the embeddings"),
+                   model->meta.embedding_layer);
+      return NULL;
+    }
+
+  /* The fast path when it is exact (see the top of this file); not when the
+   * picked layer lies within the shared stretch (it would be cropped). */
   if (shared == MIR_DETECT_SHARED_AUTO
-      && (cut = find_cut (model, geom->window, geom->stride, &P, NULL)) >= 0)
+      && (cut = find_cut (model, geom->window, geom->stride, &P, NULL)) >= 0
+      && picked >= 0 && picked <= cut)
+    cut = -1;
+  if (shared == MIR_DETECT_SHARED_AUTO && cut >= 0)
     {
       const MirShape *fs = &mir_model_get_node (model, (guint) cut)->shape;
 
@@ -526,14 +541,17 @@ classify (MirModel                *model,
    * (a model of its own: the same layers, so the same outputs).  Not when the
    * head is not a plain chain after the embedding, or lies within the shared
    * stretch. */
-  if (embeddings && (model_embed = mir_detect_find_embedding_node (model, NULL)) >= 0
+  if (embeddings && (model_embed = picked >= 0 ? picked
+                                   : mir_detect_find_embedding_node (model, NULL)) >= 0
       && model_embed > cut)
     {
       MirNode *en = mir_model_get_node (model, (guint) model_embed);
 
       embed_name = g_strdup (en->name);
       embed_node = mir_model_find_node (runner, en->name);
-      if (embed_node < 0 || !head_is_chain (runner, (guint) embed_node))
+      if (embed_node >= 0 && picked >= 0 && !head_is_chain (runner, (guint) embed_node))
+        keep_all = TRUE; /* a picked layer off the chain: run it all, keep every output */
+      else if (embed_node < 0 || !head_is_chain (runner, (guint) embed_node))
         embed_node = -1;
       else if (!(head_model = tail_model (runner, embed_node, error)))
         return NULL;
@@ -574,8 +592,9 @@ classify (MirModel                *model,
           if (!mir_image_to_tensor (sized, batch, i, model->meta.preprocess, error))
             return NULL;
         }
-      if (!(trace = mir_model_run (runner, &batch, 1, MIR_RUN_DEFAULT, embed_node, 0, cancellable,
-                                   error)))
+      if (!(trace = mir_model_run (runner, &batch, 1,
+                                   keep_all ? MIR_RUN_KEEP_ALL : MIR_RUN_DEFAULT,
+                                   keep_all ? -1 : embed_node, 0, cancellable, error)))
         return NULL;
       if (embed_node >= 0)
         {
@@ -603,10 +622,13 @@ classify (MirModel                *model,
                 }
             }
           copy_embeddings (e, count, embed + (gsize) start * embed_dim);
-          if (!(head_trace = mir_model_run (head_model, &e, 1, MIR_RUN_DEFAULT, -1, 0,
+          if (keep_all)
+            out = mir_trace_get_output (trace, 0);
+          else if (!(head_trace = mir_model_run (head_model, &e, 1, MIR_RUN_DEFAULT, -1, 0,
                                             cancellable, error)))
             return NULL;
-          out = mir_trace_get_output (head_trace, 0);
+          else
+            out = mir_trace_get_output (head_trace, 0);
         }
       else
         out = mir_trace_get_output (trace, 0);

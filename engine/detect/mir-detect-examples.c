@@ -128,6 +128,14 @@ check_dim (MirDetectExamples *examples, guint dim, const char *layer, GError **e
                      "they come from another model or layer"), examples->dim, dim);
       return FALSE;
     }
+  if (examples->layer != NULL && layer != NULL && strcmp (examples->layer, layer) != 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("The examples are embeddings of layer '%s' but these windows' are of "
+                     "layer '%s' (pick the examples' layer for the embeddings)"),
+                   examples->layer, layer);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -673,6 +681,15 @@ mir_detect_grid_apply_examples (const MirDetectGrid     *grid,
         g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
                      _("The examples have embeddings of %u values but these windows have %u: "
                        "they come from another model or layer"), examples->dim, grid->embed_dim);
+      return NULL;
+    }
+  if (n_labels > 0 && examples->layer != NULL && grid->embed_layer != NULL
+      && strcmp (examples->layer, grid->embed_layer) != 0)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                   _("The examples are embeddings of layer '%s' but these windows' are of "
+                     "layer '%s' (pick the examples' layer for the embeddings)"),
+                   examples->layer, grid->embed_layer);
       return NULL;
     }
 

@@ -87,7 +87,8 @@ struct _MirDetectGrid
                         * before sharing the grid (mir_detect_grid_new gives 1). */
   /* Each window's embedding (issue 18): the input of the classifier's head (the
    * last weighted layer, a Dense, with the activations after it), the network's
-   * features the examples compare (mir-detect-examples.c).  A 4-D input is
+   * features the examples compare (mir-detect-examples.c), or the output of the
+   * layer model->meta.embedding_layer names when set.  A 4-D output is
    * averaged over height and width.  NULL (embed_dim 0) when the model has no
    * such head or the grid came from a file without them. */
   guint embed_dim;
