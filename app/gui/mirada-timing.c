@@ -24,8 +24,8 @@ typedef struct
   gboolean first_frame;
   gboolean pending;       /* a result waits for its frame */
   char *pending_text;
-  int stride;             /* MIRADA_TIMING_STRIDE, 0 when none or done */
-  gboolean quit_next;     /* quit after this complete result is painted */
+  char **strides;         /* MIRADA_TIMING_STRIDE=S[,S…], one after each complete result */
+  guint next_stride;
 } Timing;
 
 static gint64 process_start;
@@ -43,16 +43,25 @@ quit_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static void
+/* The next stride of the list that changes something; FALSE when none is left. */
+static gboolean
 change_stride (Timing *t)
 {
   MiradaSession *s = t->session;
 
-  g_printerr ("mirada-timing: %.4f stride-change %d\n", now_s (), t->stride);
-  mirada_session_set_geometry (s, mirada_session_get_window_size (s), t->stride,
-                               mirada_session_get_levels (s),
-                               mirada_session_get_notebook_layout (s));
-  t->stride = 0;
+  while (t->strides != NULL && t->strides[t->next_stride] != NULL)
+    {
+      int stride = atoi (t->strides[t->next_stride++]);
+
+      if (stride < 1 || stride == mirada_session_get_stride (s))
+        continue;
+      g_printerr ("mirada-timing: %.4f stride-change %d\n", now_s (), stride);
+      mirada_session_set_geometry (s, mirada_session_get_window_size (s), stride,
+                                   mirada_session_get_levels (s),
+                                   mirada_session_get_notebook_layout (s));
+      return TRUE;
+    }
+  return FALSE;
 }
 
 static void
@@ -70,9 +79,7 @@ after_paint_cb (GdkFrameClock *clock,
 
       t->pending = FALSE;
       g_printerr ("mirada-timing: %.4f boxes %s\n", now_s (), t->pending_text);
-      if (complete && t->stride > 0)
-        change_stride (t);
-      else if (complete && t->quit_next)
+      if (complete && !change_stride (t))
         g_idle_add (quit_cb, t->app);
     }
 }
@@ -115,6 +122,7 @@ timing_free (gpointer data)
   Timing *t = data;
 
   g_free (t->pending_text);
+  g_strfreev (t->strides);
   g_free (t);
 }
 
@@ -133,8 +141,7 @@ mirada_timing_watch (GApplication *app,
   t->app = app;
   t->window = MIRADA_WINDOW (window);
   t->session = mirada_window_get_session (t->window);
-  t->stride = stride != NULL ? atoi (stride) : 0;
-  t->quit_next = TRUE;
+  t->strides = stride != NULL ? g_strsplit (stride, ",", -1) : NULL;
   g_signal_connect (t->session, "notify::result", G_CALLBACK (result_cb), t);
   if (gtk_widget_get_realized (GTK_WIDGET (window)))
     realize_cb (GTK_WIDGET (window), t);

@@ -31,6 +31,8 @@
 #include "layers/mir-layers.h"
 
 #define DEFAULT_BATCH 32
+/* Progressive classification: at most this many windows before the first partial grid. */
+#define FIRST_BATCH 8
 /* Above this many bytes for one shared feature map, crop windows instead. */
 #define SHARED_BUDGET ((gsize) 1 << 30)
 
@@ -621,6 +623,9 @@ classify (MirModel                *model,
       while (ends[group] <= start)
         group++;
       count = MIN (batch_size, ends[group] - start);
+      /* the first boxes soon: a small first batch */
+      if (plan != NULL && start == 0)
+        count = MIN (count, FIRST_BATCH);
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return NULL;
       if (!(batch = mir_tensor_new_4d (count, H, W, C, error)))

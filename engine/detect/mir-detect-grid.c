@@ -236,15 +236,18 @@ guint
 mir_detect_grid_reuse (MirDetectGrid       *grid,
                        const MirDetectGrid *old)
 {
-  const MirDetectGeometry *g = &grid->geom, *o = &old->geom;
-  const guint N = mir_detect_geometry_n_windows (g), K = grid->n_classes;
-  const gboolean embed = grid->embed != NULL && old->embed != NULL
-                         && grid->embed_dim == old->embed_dim
-                         && g_strcmp0 (grid->embed_layer, old->embed_layer) == 0;
-  guint copied = 0;
+  const MirDetectGeometry *g, *o;
+  gboolean embed;
+  guint N, K, copied = 0;
 
   g_return_val_if_fail (grid != NULL && old != NULL, 0);
 
+  g = &grid->geom;
+  o = &old->geom;
+  N = mir_detect_geometry_n_windows (g);
+  K = grid->n_classes;
+  embed = grid->embed != NULL && old->embed != NULL && grid->embed_dim == old->embed_dim
+          && g_strcmp0 (grid->embed_layer, old->embed_layer) == 0;
   if (grid->known == NULL || g->image_width != o->image_width
       || g->image_height != o->image_height || g->window != o->window
       || grid->scale != old->scale || K != old->n_classes)
