@@ -4,6 +4,7 @@
  *   mirada-timing: 2.345 boxes complete 15 known 119/119 stride 40
  *   mirada-timing: 2.400 stride-change 20
  *   mirada-timing: 2.400 boxes-gone
+ *   mirada-timing: 2.401 detection-started
  * (seconds since the process started; "boxes" when the frame after a new
  * result was painted). */
 #define G_LOG_DOMAIN "mirada-timing"
@@ -109,6 +110,13 @@ result_cb (MiradaSession *session,
 }
 
 static void
+started_cb (MiradaSession *session,
+            Timing        *t)
+{
+  g_printerr ("mirada-timing: %.4f detection-started\n", now_s ());
+}
+
+static void
 realize_cb (GtkWidget *widget,
             Timing    *t)
 {
@@ -143,6 +151,7 @@ mirada_timing_watch (GApplication *app,
   t->session = mirada_window_get_session (t->window);
   t->strides = stride != NULL ? g_strsplit (stride, ",", -1) : NULL;
   g_signal_connect (t->session, "notify::result", G_CALLBACK (result_cb), t);
+  g_signal_connect (t->session, "detection-started", G_CALLBACK (started_cb), t);
   if (gtk_widget_get_realized (GTK_WIDGET (window)))
     realize_cb (GTK_WIDGET (window), t);
   else
