@@ -251,7 +251,7 @@ watch_partial (MirDetectGrid *const *grids, guint n_grids, guint done, guint tot
 }
 
 /* Coarse-to-fine on 5×7 windows (270×230 at 150/20): 2×2 coarse windows
- * first, then 3×4 − 4 = 8, then the other 23; batches of 4.  The final grid
+ * first, then 3×4 − 4 = 8, then the other 23, in batches of 4.  The final grid
  * is the plain one; every partial grid agrees with it on its known windows. */
 static void
 check_progressive (MirModel *model, const MirImage *image, MirDetectSharedMode shared)
@@ -282,7 +282,7 @@ check_progressive (MirModel *model, const MirImage *image, MirDetectSharedMode s
   g_assert_cmpfloat (d, <=, TOL);
   g_assert_cmpfloat (de, <=, 1e-5);
   g_assert_cmpfloat (w.worst, <=, TOL);
-  /* groups of 4, 8 and 23 windows in batches of 4: 1 + 2 + 6 calls */
+  /* 35 windows in batches of 4: 9 calls, the first with the 4 coarse windows */
   g_assert_cmpuint (w.first_known, ==, 4);
   g_assert_true (w.first_is_coarse);
   g_assert_cmpuint (w.calls, ==, 9);

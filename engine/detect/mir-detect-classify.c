@@ -457,7 +457,6 @@ classify (MirModel                *model,
   gint64 H, W, C, k, P = 1;
   guint n_classes, N, n_todo;
   g_autofree guint *order = NULL;  /* the windows to classify, in order */
-  g_autofree guint *ends = NULL;   /* where each group of @order ends */
   guint n_groups = 1;
   gint cut = -1;
 
@@ -563,9 +562,7 @@ classify (MirModel                *model,
 
   /* Which windows to classify, in which order (issue 23). */
   order = g_new (guint, MAX (N, 1));
-  ends = g_new (guint, 3);
   n_todo = N;
-  ends[0] = N;
   if (plan != NULL)
     {
       grid->known = g_new0 (guint8, MAX (N, 1));
@@ -605,14 +602,13 @@ classify (MirModel                *model,
                 continue;
               order[n_todo++] = n;
             }
-          ends[g] = n_todo;
         }
     }
   else
     for (guint n = 0; n < N; n++)
       order[n] = n;
 
-  for (guint start = 0, group = 0; start < n_todo; )
+  for (guint start = 0; start < n_todo; )
     {
       guint count;
       g_autoptr(MirTensor) batch = NULL;
@@ -620,9 +616,9 @@ classify (MirModel                *model,
       g_autoptr(MirTrace) head_trace = NULL;
       MirTensor *out;
 
-      while (ends[group] <= start)
-        group++;
-      count = MIN (batch_size, ends[group] - start);
+      /* Batches run on across the groups: each batch size is a plan with its
+       * own arena for the model runner, so few sizes (8, 32, the last) */
+      count = MIN (batch_size, n_todo - start);
       /* the first boxes soon: a small first batch */
       if (plan != NULL && start == 0)
         count = MIN (count, FIRST_BATCH);

@@ -334,9 +334,9 @@ GPtrArray *mir_detect_classify_scales_with (MirModel               *model,
  * that keeps the probabilities of the windows both grids have.
  *
  * Order (@coarse_first): the windows at every 4th row and column first,
- * then those at every 2nd, then the rest, each group in window order and in
- * batches that do not cross groups, the first of at most 8 windows: the
- * first partial grid has a few windows spread over the whole image.
+ * then those at every 2nd, then the rest, each group in window order, in
+ * batches of @batch_size (the first of at most 8 windows): the first partial
+ * grid has a few windows spread over the whole image.
  *
  * Reuse: a window of the new grid whose top-left corner (in the scanned
  * image's pixels) is a window of @reuse of the same side, on the same image
