@@ -9,6 +9,7 @@
 #include "mirada-job.h"
 #include "mirada-settings.h"
 #include "mirada-smoke.h"
+#include "mirada-timing.h"
 #include "mirada-window.h"
 
 struct _MiradaApplication
@@ -41,6 +42,7 @@ mirada_application_activate (GApplication *app)
     mirada_window_open_defaults (window);
   gtk_window_present (GTK_WINDOW (window));
   mirada_smoke_watch (app, GTK_WINDOW (window));
+  mirada_timing_watch (app, GTK_WINDOW (window));
 }
 
 static void
@@ -54,6 +56,7 @@ mirada_application_open (GApplication  *app,
   mirada_window_open_files (window, files, n_files);
   gtk_window_present (GTK_WINDOW (window));
   mirada_smoke_watch (app, GTK_WINDOW (window));
+  mirada_timing_watch (app, GTK_WINDOW (window));
 }
 
 static void

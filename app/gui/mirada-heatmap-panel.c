@@ -506,8 +506,11 @@ result_changed_cb (MiradaHeatmapPanel *self)
   MirImage *input = mirada_panel_get_input (panel);
   int rect[4];
 
+  /* the complete result only: while the grid fills in (issue 23) the top box
+   * may move with every batch, and a map per batch would slow the classification */
   if (session == NULL || input == NULL || input != mirada_session_get_image (session) ||
-      gtk_toggle_button_get_active (self->whole_button) || mirada_panel_get_busy (panel))
+      gtk_toggle_button_get_active (self->whole_button) || mirada_panel_get_busy (panel) ||
+      mirada_session_get_busy (session))
     return;
   if (!top_box (mirada_session_get_result (session), input, rect, NULL))
     return;

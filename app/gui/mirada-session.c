@@ -13,6 +13,7 @@
 #include "mir-error.h"
 #include "mirada-image-io.h"
 #include "mirada-model-open.h"
+#include "mirada-partial.h"
 #include "mirada-session.h"
 
 /* The geometry a grid is made with. */
@@ -52,6 +53,10 @@ struct _MiradaSession
   MirDetectGrid *prev_grid;
   GPtrArray *prev_scale_grids;
   Geometry prev_geometry;
+  /* Issue 23: model_grid is the complete grid of self->geometry (else it is
+   * the running job's partial grid, or the one it replaces, still shown) */
+  gboolean grid_complete;
+  MiradaPartial *partial;    /* the running job's partial grids, or NULL */
 
   char *truth_path;          /* local ground-truth JSON next to the image, or NULL */
   char *truth_name;
@@ -326,6 +331,8 @@ typedef struct
   MirDetectGeometry geom;
   guint levels;              /* image pyramid levels, 1 = the image only */
   MiradaClassifyFunc classify;
+  GPtrArray *reuse;          /* grids of the same model and image to take windows from, or NULL */
+  MiradaPartial *partial;    /* where the partial grids go */
 } DetectJob;
 
 static void
@@ -333,6 +340,8 @@ detect_job_free (DetectJob *job)
 {
   g_clear_pointer (&job->model, mir_model_unref);
   g_clear_pointer (&job->image, mir_image_unref);
+  g_clear_pointer (&job->reuse, g_ptr_array_unref);
+  g_clear_pointer (&job->partial, mirada_partial_unref);
   g_free (job);
 }
 
@@ -363,6 +372,21 @@ detect_worker (MiradaJob     *job,
     return NULL;
   mir_detect_scales_fit (&scales, d->image->width, d->image->height, d->geom.stride,
                          d->geom.notebook_layout);
+  /* Issue 23: coarse windows first, the grid filling in on screen, the
+   * windows of the grid being replaced reused */
+  if (d->classify == NULL && d->partial != NULL)
+    {
+      MirDetectProgressive prog = {
+        TRUE, d->reuse != NULL ? (MirDetectGrid *const *) d->reuse->pdata : NULL,
+        d->reuse != NULL ? d->reuse->len : 0, mirada_partial_push, d->partial
+      };
+
+      return mir_detect_classify_scales_progressive (d->model, d->image, &scales, d->geom.stride,
+                                                     d->geom.notebook_layout, 0,
+                                                     MIR_DETECT_SHARED_AUTO, &prog,
+                                                     classify_progress_cb, job, cancellable,
+                                                     error);
+    }
   return mir_detect_classify_scales_with (d->model, d->image, &scales, d->geom.stride,
                                           d->geom.notebook_layout, 0, MIR_DETECT_SHARED_AUTO,
                                           d->classify, job, classify_progress_cb, job,
@@ -559,13 +583,38 @@ set_geometry_props (MiradaSession  *self,
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NOTEBOOK_LAYOUT]);
 }
 
+static void
+stop_partial (MiradaSession *self)
+{
+  if (self->partial != NULL)
+    mirada_partial_stop (self->partial);
+  g_clear_pointer (&self->partial, mirada_partial_unref);
+}
+
+/* Issue 23: a partial grid of the running job (UI thread): it replaces
+ * whatever is shown, boxes and all, and the grid fills in batch by batch. */
+static void
+partial_cb (GObject   *object,
+            GPtrArray *grids)
+{
+  MiradaSession *self = MIRADA_SESSION (object);
+
+  set_grids (self, mir_detect_grid_ref (g_ptr_array_index (grids, 0)),
+             grids->len > 1 ? g_ptr_array_ref (grids) : NULL);
+  self->grid_complete = FALSE;
+  load_truth (self);
+  refilter (self);
+}
+
 /* Brings back the last complete grid and the geometry that made it. */
 static void
 restore_prev (MiradaSession *self)
 {
   mirada_job_runner_cancel (self->detect_runner);
   set_geometry_props (self, &self->prev_geometry);
+  stop_partial (self);
   set_grids (self, g_steal_pointer (&self->prev_grid), g_steal_pointer (&self->prev_scale_grids));
+  self->grid_complete = TRUE;
   load_truth (self);
   refilter (self);
   g_signal_emit (self, signals[DETECTION_FINISHED], 0);
@@ -579,8 +628,15 @@ detect_done (gpointer      result,
   MiradaSession *self = user_data;
   GPtrArray *grids = result;
 
+  stop_partial (self);
   if (error != NULL)
     {
+      /* no half-made grid stays behind */
+      if (!self->grid_complete && self->model_grid != NULL)
+        {
+          set_grids (self, NULL, NULL);
+          refilter (self);
+        }
       emit_error (self, _("Detection failed"), error);
       g_signal_emit (self, signals[DETECTION_FINISHED], 0);
       return;
@@ -589,6 +645,7 @@ detect_done (gpointer      result,
   g_clear_pointer (&self->truth, mir_detect_truth_free);
   set_grids (self, mir_detect_grid_ref (g_ptr_array_index (grids, 0)),
              grids->len > 1 ? grids : NULL);
+  self->grid_complete = TRUE;
   if (grids->len <= 1)
     g_ptr_array_unref (grids);
   load_truth (self);
@@ -603,12 +660,29 @@ run_detection (MiradaSession *self,
                gboolean       same_input)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) reuse = NULL;
   DetectJob *job;
 
-  if (!same_input)
-    drop_prev (self);
-  set_grids (self, NULL, NULL);
-  refilter (self);
+  stop_partial (self);
+  /* Issue 23: after a geometry change the grid shown stays (boxes and all)
+   * until the new one's first partial grid replaces it, and lends the new
+   * one the windows they share; another model or image starts empty. */
+  if (same_input && self->model_grid != NULL)
+    {
+      reuse = self->model_scale_grids != NULL ? g_ptr_array_ref (self->model_scale_grids)
+                                               : g_ptr_array_new_full (1, (GDestroyNotify) mir_detect_grid_unref);
+      if (self->model_scale_grids == NULL)
+        g_ptr_array_add (reuse, mir_detect_grid_ref (self->model_grid));
+      self->grid_complete = FALSE;
+    }
+  else
+    {
+      if (!same_input)
+        drop_prev (self);
+      set_grids (self, NULL, NULL);
+      self->grid_complete = FALSE;
+      refilter (self);
+    }
   if (self->model == NULL || self->image == NULL)
     {
       mirada_job_runner_cancel (self->detect_runner);
@@ -623,6 +697,8 @@ run_detection (MiradaSession *self,
     {
       g_free (job);
       mirada_job_runner_cancel (self->detect_runner);
+      set_grids (self, NULL, NULL);
+      refilter (self);
       set_note (self, error->message);
       g_signal_emit (self, signals[DETECTION_FINISHED], 0);
       return;
@@ -631,6 +707,9 @@ run_detection (MiradaSession *self,
   job->image = mir_image_ref (self->image);
   job->classify = self->classify;
   job->levels = self->geometry.levels;
+  job->reuse = g_steal_pointer (&reuse);
+  self->partial = mirada_partial_new (G_OBJECT (self), partial_cb);
+  job->partial = mirada_partial_ref (self->partial);
   mirada_job_runner_run (self->detect_runner, _("Classifying windows…"), detect_worker,
                          job, (GDestroyNotify) detect_job_free, (GDestroyNotify) g_ptr_array_unref,
                          detect_done, g_object_ref (self), g_object_unref);
@@ -664,7 +743,7 @@ mirada_session_set_geometry (MiradaSession *self,
       return;
     }
   /* self->grid is complete and was made with self->geometry */
-  if (self->model_grid != NULL && self->prev_grid == NULL)
+  if (self->model_grid != NULL && self->grid_complete && self->prev_grid == NULL)
     {
       self->prev_grid = mir_detect_grid_ref (self->model_grid);
       self->prev_scale_grids = self->model_scale_grids != NULL ? g_ptr_array_ref (self->model_scale_grids)
@@ -1132,6 +1211,7 @@ relabel (MiradaSession *self,
   self->model = model;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL]);
   set_grids (self, grid, g_steal_pointer (&scale_grids));
+  self->grid_complete = TRUE;
   /* the ground truth names classes: read again with the new names */
   g_clear_pointer (&self->truth, mir_detect_truth_free);
   load_truth (self);
@@ -1388,9 +1468,16 @@ mirada_session_cancel (MiradaSession *self)
   g_return_if_fail (MIRADA_IS_SESSION (self));
 
   cancel_jobs (self);
+  stop_partial (self);
   /* Esc during a re-classification: the last complete grid, not an empty canvas */
   if (self->prev_grid != NULL)
     restore_prev (self);
+  else if (!self->grid_complete && self->model_grid != NULL)
+    {
+      /* a partial grid is not a result */
+      set_grids (self, NULL, NULL);
+      refilter (self);
+    }
 }
 
 static void
@@ -1593,6 +1680,7 @@ mirada_session_dispose (GObject *object)
 
   if (self->detect_runner != NULL)
     cancel_jobs (self);
+  stop_partial (self);
   g_clear_object (&self->detect_runner);
   g_clear_object (&self->model_runner);
   g_clear_object (&self->image_runner);

@@ -24,7 +24,10 @@ typedef MirDetectClassifyFunc MiradaClassifyFunc;
 
 /* Properties (all notify on the UI thread):
  *   model, model-name, image, image-name, texture: what is open
- *   grid:   the last complete classification (NULL while a new one runs)
+ *   grid:   the last complete classification; while a new one runs, its
+ *           partial grid (grid->known, the windows classified so far: issue 23)
+ *           or, until the first arrives after a geometry change, the grid it
+ *           replaces (NULL while a new model or image is classified)
  *   result: the boxes of the grid under the current parameters
  *   truth:  the ground truth read beside the image, with the grid's class names
  *   note:   why the detector shows no boxes (a bad geometry or parameters), or NULL

@@ -31,6 +31,8 @@
 #include "layers/mir-layers.h"
 
 #define DEFAULT_BATCH 32
+/* Progressive classification: at most this many windows before the first partial grid. */
+#define FIRST_BATCH 8
 /* Above this many bytes for one shared feature map, crop windows instead. */
 #define SHARED_BUDGET ((gsize) 1 << 30)
 
@@ -243,17 +245,18 @@ embed_dim_of (const MirTensor *t)
   return t->ndim == 4 ? (guint) t->shape[3] : (guint) (t->numel / (gsize) t->shape[0]);
 }
 
+/* Samples @first .. @first + @count - 1 of @t into @dst. */
 static void
-copy_embeddings (const MirTensor *t, guint count, float *dst)
+copy_embeddings (const MirTensor *t, guint first, guint count, float *dst)
 {
   if (t->ndim == 4)
     {
       const gint64 hw = t->shape[1] * t->shape[2], C = t->shape[3];
 
-      for (guint i = 0; i < count; i++)
+      for (guint i = first; i < first + count; i++)
         {
           const float *src = t->data + (gsize) i * (gsize) (hw * C);
-          float *row = dst + (gsize) i * (gsize) C;
+          float *row = dst + (gsize) (i - first) * (gsize) C;
 
           for (gint64 c = 0; c < C; c++)
             {
@@ -266,7 +269,11 @@ copy_embeddings (const MirTensor *t, guint count, float *dst)
         }
     }
   else
-    memcpy (dst, t->data, sizeof (float) * t->numel);
+    {
+      const gsize per = t->numel / (gsize) t->shape[0];
+
+      memcpy (dst, t->data + first * per, sizeof (float) * per * count);
+    }
 }
 
 /* Runs nodes 1..@cut once over the whole @image.  NULL without an error
@@ -374,12 +381,23 @@ mir_detect_model_class_names (MirModel *model)
   return names;
 }
 
+/* How classify() goes about it beyond the plain way (issue 23). */
+typedef struct
+{
+  gboolean coarse_first;
+  const MirDetectGrid *reuse;    /* may be NULL */
+  /* after each batch: the grid so far */
+  void (*partial) (MirDetectGrid *grid, guint done, guint total, gpointer data);
+  gpointer partial_data;
+  double scale;                  /* the grid's (MirDetectGrid.scale) */
+} ClassifyPlan;
+
 static MirDetectGrid *classify (MirModel *model, const MirImage *image,
                                 const MirDetectGeometry *geom, guint batch_size,
                                 MirDetectSharedMode shared, gboolean embeddings,
                                 gboolean *shared_used, MirDetectProgressFunc progress,
-                                gpointer progress_data, GCancellable *cancellable,
-                                GError **error);
+                                gpointer progress_data, const ClassifyPlan *plan,
+                                GCancellable *cancellable, GError **error);
 
 MirDetectGrid *
 mir_detect_classify_full (MirModel                *model,
@@ -394,7 +412,7 @@ mir_detect_classify_full (MirModel                *model,
                           GError                 **error)
 {
   return classify (model, image, geom, batch_size, shared, TRUE, shared_used, progress,
-                   progress_data, cancellable, error);
+                   progress_data, NULL, cancellable, error);
 }
 
 MirDetectGrid *
@@ -406,8 +424,8 @@ mir_detect_classify_no_embeddings (MirModel                *model,
                                    GCancellable            *cancellable,
                                    GError                 **error)
 {
-  return classify (model, image, geom, batch_size, shared, FALSE, NULL, NULL, NULL, cancellable,
-                   error);
+  return classify (model, image, geom, batch_size, shared, FALSE, NULL, NULL, NULL, NULL,
+                   cancellable, error);
 }
 
 static MirDetectGrid *
@@ -420,6 +438,7 @@ classify (MirModel                *model,
           gboolean                *shared_used,
           MirDetectProgressFunc    progress,
           gpointer                 progress_data,
+          const ClassifyPlan      *plan,
           GCancellable            *cancellable,
           GError                 **error)
 {
@@ -437,7 +456,9 @@ classify (MirModel                *model,
   const MirShape *in_shape, *out_shape;
   MirHeadKind head;
   gint64 H, W, C, k, P = 1;
-  guint n_classes, N;
+  guint n_classes, N, n_todo;
+  g_autofree guint *order = NULL;  /* the windows to classify, in order */
+  guint n_groups = 1;
   gint cut = -1;
 
   g_return_val_if_fail (model != NULL && image != NULL && geom != NULL, NULL);
@@ -557,14 +578,68 @@ classify (MirModel                *model,
         return NULL;
     }
 
-  for (guint start = 0; start < N; start += batch_size)
+  /* Which windows to classify, in which order (issue 23). */
+  order = g_new (guint, MAX (N, 1));
+  n_todo = N;
+  if (plan != NULL)
     {
-      guint count = MIN (batch_size, N - start);
+      grid->known = g_new0 (guint8, MAX (N, 1));
+      grid->scale = plan->scale;
+      if (plan->reuse != NULL)
+        {
+          /* the reused embeddings need the buffer now, from the same layer */
+          if (embed_node >= 0 && plan->reuse->embed != NULL
+              && g_strcmp0 (plan->reuse->embed_layer, embed_name) == 0)
+            {
+              embed_dim = plan->reuse->embed_dim;
+              embed = g_new0 (float, (gsize) N * embed_dim);
+              grid->embed = embed;
+              grid->embed_dim = embed_dim;
+              grid->embed_layer = g_strdup (embed_name);
+            }
+          /* without the old embeddings, reuse only when no embeddings are kept */
+          if (embed_node < 0 || embed != NULL)
+            mir_detect_grid_reuse (grid, plan->reuse);
+          grid->embed = NULL;
+          grid->embed_dim = 0;
+          g_clear_pointer (&grid->embed_layer, g_free);
+        }
+      n_todo = 0;
+      n_groups = plan->coarse_first ? 3 : 1;
+      for (guint g = 0; g < n_groups; g++)
+        {
+          /* group 0: rows and columns ≡ 0 mod 4; 1: mod 2; 2: the rest */
+          const guint step = n_groups == 1 ? 1 : 4u >> g;
+
+          for (guint n = 0; n < N; n++)
+            {
+              const guint row = n / (guint) geom->cols, col = n % (guint) geom->cols;
+
+              if (grid->known[n] || row % step != 0 || col % step != 0
+                  || (g > 0 && row % (step * 2) == 0 && col % (step * 2) == 0))
+                continue;
+              order[n_todo++] = n;
+            }
+        }
+    }
+  else
+    for (guint n = 0; n < N; n++)
+      order[n] = n;
+
+  for (guint start = 0; start < n_todo; )
+    {
+      guint count;
       g_autoptr(MirTensor) batch = NULL;
       g_autoptr(MirTrace) trace = NULL;
       g_autoptr(MirTrace) head_trace = NULL;
       MirTensor *out;
 
+      /* Batches run on across the groups: each batch size is a plan with its
+       * own arena for the model runner, so few sizes (8, 32, the last) */
+      count = MIN (batch_size, n_todo - start);
+      /* the first boxes soon: a small first batch */
+      if (plan != NULL && start == 0)
+        count = MIN (count, FIRST_BATCH);
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return NULL;
       if (!(batch = mir_tensor_new_4d (count, H, W, C, error)))
@@ -573,7 +648,7 @@ classify (MirModel                *model,
         {
           int x, y, size;
 
-          mir_detect_geometry_window_rect (geom, start + i, &x, &y, &size);
+          mir_detect_geometry_window_rect (geom, order[start + i], &x, &y, &size);
           crop_features (features, y / P, x / P, batch, i);
         }
       for (guint i = 0; i < count && features == NULL; i++)
@@ -582,7 +657,7 @@ classify (MirModel                *model,
           g_autoptr(MirImage) sized = NULL;
           int x, y, size;
 
-          mir_detect_geometry_window_rect (geom, start + i, &x, &y, &size);
+          mir_detect_geometry_window_rect (geom, order[start + i], &x, &y, &size);
           if (!(crop = mir_image_crop (image, x, y, size, size, error)))
             return NULL;
           if (size == W && size == H)
@@ -613,7 +688,7 @@ classify (MirModel                *model,
 
               embed_dim = embed_dim_of (e);
               if (!g_size_checked_mul (&total, N, embed_dim)
-                  || !(embed = g_try_new (float, total)))
+                  || !(embed = g_try_new0 (float, total)))
                 {
                   g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
                                _("Out of memory for embeddings of %u windows × %u values"),
@@ -621,7 +696,8 @@ classify (MirModel                *model,
                   return NULL;
                 }
             }
-          copy_embeddings (e, count, embed + (gsize) start * embed_dim);
+          for (guint i = 0; i < count; i++)
+            copy_embeddings (e, i, 1, embed + (gsize) order[start + i] * embed_dim);
           if (keep_all)
             out = mir_trace_get_output (trace, 0);
           else if (!(head_trace = mir_model_run (head_model, &e, 1, MIR_RUN_DEFAULT, -1, 0,
@@ -648,14 +724,33 @@ classify (MirModel                *model,
             if (!isfinite (row[c]))
               {
                 g_set_error (error, MIR_ERROR, MIR_ERROR_FAILED,
-                             _("The model gave a non-finite output for window %u"), start + i);
+                             _("The model gave a non-finite output for window %u"),
+                             order[start + i]);
                 return NULL;
               }
-          row_to_probs (row, k, head, grid->probs + (gsize) (start + i) * n_classes);
+          row_to_probs (row, k, head, grid->probs + (gsize) order[start + i] * n_classes);
+          if (grid->known != NULL)
+            grid->known[order[start + i]] = 1;
+        }
+      start += count;
+      if (plan != NULL && plan->partial != NULL)
+        {
+          /* the embeddings so far go with the partial grid (unknown windows: 0) */
+          if (embed != NULL)
+            {
+              grid->embed = embed;
+              grid->embed_dim = embed_dim;
+              grid->embed_layer = embed_name;
+            }
+          plan->partial (grid, start, n_todo, plan->partial_data);
+          grid->embed = NULL;
+          grid->embed_dim = 0;
+          grid->embed_layer = NULL;
         }
       if (progress)
-        progress (start + count, N, progress_data);
+        progress (start, n_todo, progress_data);
     }
+  g_clear_pointer (&grid->known, g_free);
   if (embed != NULL && !mir_detect_grid_set_embeddings (grid, embed_dim, embed, embed_name, error))
     return NULL;
   return g_steal_pointer (&grid);
@@ -792,4 +887,191 @@ mir_detect_classify_scales_with (MirModel               *model,
       sp.offset += sp.n;
     }
   return g_steal_pointer (&grids);
+}
+
+/* ------------------------------------------------------------------ */
+/* Progressive classification and reuse (issue 23, mir-detect.h) */
+
+MirDetectGrid *
+mir_detect_classify_progressive (MirModel                   *model,
+                                 const MirImage             *image,
+                                 const MirDetectGeometry    *geom,
+                                 guint                       batch_size,
+                                 MirDetectSharedMode         shared,
+                                 const MirDetectProgressive *prog,
+                                 MirDetectProgressFunc       progress,
+                                 gpointer                    progress_data,
+                                 GCancellable               *cancellable,
+                                 GError                    **error)
+{
+  g_autoptr(GPtrArray) grids = NULL;
+  MirDetectScales one = { .n_scales = 1, .window = { geom->window }, .factor = { 1.0 } };
+
+  g_return_val_if_fail (model != NULL && image != NULL && geom != NULL, NULL);
+
+  if (prog == NULL)
+    return mir_detect_classify_full (model, image, geom, batch_size, shared, NULL, progress,
+                                     progress_data, cancellable, error);
+  if (geom->image_width != image->width || geom->image_height != image->height)
+    return mir_detect_classify_full (model, image, geom, batch_size, shared, NULL, NULL, NULL,
+                                     cancellable, error); /* its error */
+  if (!(grids = mir_detect_classify_scales_progressive (model, image, &one, geom->stride,
+                                                        geom->notebook_layout, batch_size, shared,
+                                                        prog, progress, progress_data,
+                                                        cancellable, error)))
+    return NULL;
+  return g_steal_pointer (&grids->pdata[0]);
+}
+
+typedef struct
+{
+  const MirDetectProgressive *prog;
+  MirDetectGrid *grids[MIR_DETECT_MAX_SCALES]; /* what the callback hands out */
+  guint n_grids;
+  guint s;                                     /* the scale being classified */
+  guint todo_before;                           /* windows to classify in the scales before */
+  guint todo_total;                            /* windows to classify in all scales */
+} ScalesPartial;
+
+static void
+scales_partial (MirDetectGrid *grid, guint done, guint total, gpointer data)
+{
+  ScalesPartial *p = data;
+  MirDetectGrid *held = p->grids[p->s];
+
+  p->grids[p->s] = grid;
+  p->prog->partial (p->grids, p->n_grids, p->todo_before + done, p->todo_total,
+                    p->prog->partial_data);
+  p->grids[p->s] = held;
+}
+
+static void
+unref_grids (MirDetectGrid **grids, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    g_clear_pointer (&grids[i], mir_detect_grid_unref);
+}
+
+/* The grid of @reuse for scale @factor with windows of @window, or NULL. */
+static const MirDetectGrid *
+find_reuse (const MirDetectProgressive *prog, double factor, const MirDetectGeometry *geom)
+{
+  for (guint i = 0; prog->reuse != NULL && i < prog->n_reuse; i++)
+    {
+      const MirDetectGrid *g = prog->reuse[i];
+
+      if (g != NULL && g->scale == factor && g->geom.window == geom->window
+          && g->geom.image_width == geom->image_width
+          && g->geom.image_height == geom->image_height)
+        return g;
+    }
+  return NULL;
+}
+
+GPtrArray *
+mir_detect_classify_scales_progressive (MirModel                   *model,
+                                        const MirImage             *image,
+                                        const MirDetectScales      *scales,
+                                        int                         stride,
+                                        gboolean                    notebook_layout,
+                                        guint                       batch_size,
+                                        MirDetectSharedMode         shared,
+                                        const MirDetectProgressive *prog,
+                                        MirDetectProgressFunc       progress,
+                                        gpointer                    progress_data,
+                                        GCancellable               *cancellable,
+                                        GError                    **error)
+{
+  g_autoptr(GPtrArray) out = NULL;
+  g_auto(GStrv) names = NULL;
+  MirDetectGeometry geoms[MIR_DETECT_MAX_SCALES];
+  ScaleProgress sp = { progress, progress_data, 0, 0, 0 };
+  ScalesPartial partial = { prog, { NULL }, 0, 0, 0, 0 };
+
+  g_return_val_if_fail (model != NULL && image != NULL && scales != NULL, NULL);
+  g_return_val_if_fail (scales->n_scales >= 1 && scales->n_scales <= MIR_DETECT_MAX_SCALES, NULL);
+
+  if (prog == NULL)
+    return mir_detect_classify_scales (model, image, scales, stride, notebook_layout, batch_size,
+                                       shared, progress, progress_data, cancellable, error);
+  for (guint s = 0; s < scales->n_scales; s++)
+    {
+      int w, h;
+
+      mir_detect_scales_image_size (scales, s, image->width, image->height, &w, &h);
+      if (!mir_detect_geometry_init (&geoms[s], w, h, scales->window[s], stride, notebook_layout,
+                                     error))
+        {
+          if (scales->factor[s] != 1.0)
+            g_prefix_error (error, _("Pyramid level %u (the image shrunk by %g to %d×%d): "),
+                            s, scales->factor[s], w, h);
+          return NULL;
+        }
+      sp.total += mir_detect_geometry_n_windows (&geoms[s]);
+    }
+  /* The scales not classified yet: what the old grids give them, the rest unknown. */
+  names = mir_detect_model_class_names (model);
+  partial.n_grids = scales->n_scales;
+  for (guint s = 0; s < scales->n_scales && names != NULL && prog->partial != NULL; s++)
+    {
+      const MirDetectGrid *old = find_reuse (prog, scales->factor[s], &geoms[s]);
+      MirDetectGrid *g = mir_detect_grid_new (&geoms[s], g_strv_length (names),
+                                              (const char *const *) names,
+                                              mir_model_get_head_kind (model), NULL, NULL);
+
+      if (g == NULL)
+        break;
+      g->scale = scales->factor[s];
+      g->known = g_new0 (guint8, MAX (mir_detect_geometry_n_windows (&geoms[s]), 1));
+      if (old != NULL)
+        mir_detect_grid_reuse (g, old);
+      partial.grids[s] = g;
+      partial.todo_total += mir_detect_geometry_n_windows (&geoms[s]) - mir_detect_grid_count_known (g);
+    }
+  out = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_detect_grid_unref);
+  for (guint s = 0; s < scales->n_scales; s++)
+    {
+      g_autoptr(MirImage) level = NULL;
+      ClassifyPlan plan = { prog->coarse_first, find_reuse (prog, scales->factor[s], &geoms[s]),
+                            NULL, &partial, scales->factor[s] };
+      MirDetectGrid *grid;
+
+      /* a partial callback only when every scale has a stand-in to hand out */
+      if (prog->partial != NULL && partial.grids[scales->n_scales - 1] != NULL)
+        plan.partial = scales_partial;
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        {
+          unref_grids (partial.grids, partial.n_grids);
+          return NULL;
+        }
+      if (scales->factor[s] == 1.0)
+        level = mir_image_ref ((MirImage *) image);
+      else if (!(level = mir_image_resize (image, geoms[s].image_width, geoms[s].image_height,
+                                           model->meta.resize, error)))
+        {
+          unref_grids (partial.grids, partial.n_grids);
+          return NULL;
+        }
+      sp.n = mir_detect_geometry_n_windows (&geoms[s]);
+      partial.s = s;
+      grid = classify (model, level, &geoms[s], batch_size, shared, TRUE, NULL, scale_progress,
+                       &sp, &plan, cancellable, error);
+      if (grid == NULL)
+        {
+          unref_grids (partial.grids, partial.n_grids);
+          return NULL;
+        }
+      grid->scale = scales->factor[s];
+      g_ptr_array_add (out, grid);
+      if (partial.grids[s] != NULL)
+        {
+          partial.todo_before += mir_detect_geometry_n_windows (&geoms[s])
+                                 - mir_detect_grid_count_known (partial.grids[s]);
+          mir_detect_grid_unref (partial.grids[s]);
+          partial.grids[s] = mir_detect_grid_ref (grid);
+        }
+      sp.offset += sp.n;
+    }
+  unref_grids (partial.grids, partial.n_grids);
+  return g_steal_pointer (&out);
 }

@@ -765,6 +765,9 @@ mir_detect_grid_apply_examples (const MirDetectGrid     *grid,
       mir_detect_grid_unref (out);
       return NULL;
     }
+  /* a partial grid stays partial (issue 23) */
+  if (grid->known != NULL)
+    out->known = g_memdup2 (grid->known, MAX (mir_detect_geometry_n_windows (&grid->geom), 1));
   if (decision)
     *decision = g_steal_pointer (&choice);
   return out;

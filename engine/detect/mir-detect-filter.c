@@ -31,7 +31,16 @@
  *   3. NumPy (1.x) compares a float32 array with a Python float in float32,
  *      so filter 1 compares P_n(x) >= (float) P(x).
  *
- * Everything else (μ, filter 2) is the same in both modes.  The window
+ * Everything else (μ, filter 2) is the same in both modes.
+ *
+ * Partial grids (issue 23: grid->known, while a classification fills the
+ * grid in): filter 1 never keeps a window not classified yet, and the mean
+ * of equation 2 leaves such a neighbour out of both the sum and the count
+ * (weights too), as if that position did not exist, rather than counting it
+ * as 0 or as f_e; positions outside the grid still count as f_e.  A mean
+ * with nothing to average (the notebook's centre and every neighbour
+ * unknown) is NaN: filter 2 drops it and μ ignores it.  On a complete grid
+ * nothing changes.  The window
  * layout of the notebook (7×16 for its 400×800 photo: the last column of
  * positions left out) is a geometry option, see mir_detect_geometry_init().
  */
@@ -434,6 +443,8 @@ mean_equations (const MirDetectGrid *grid, guint c, gboolean complement, int row
               continue;
             v = fe;
           }
+        else if (!mir_detect_grid_is_known (grid, (guint) (i * C + j)))
+          continue;
         else
           v = cell_value (grid, (guint) (i * C + j), c, complement);
         sum += w * v;
@@ -441,7 +452,7 @@ mean_equations (const MirDetectGrid *grid, guint c, gboolean complement, int row
       }
   if (n_outside)
     *n_outside = outside;
-  return sum / sw;
+  return sw > 0 ? sum / sw : NAN;
 }
 
 /* Python's list indexing: valid for -len <= a < len, negative wraps. */
@@ -474,9 +485,17 @@ mean_notebook (const MirDetectGrid *grid, guint c, gboolean complement, guint p,
         int i, j;
 
         if (di == 0 && dj == 0)
-          v = cell_value (grid, p, c, complement); /* prob_pygs[p, c] */
+          {
+            if (!mir_detect_grid_is_known (grid, p))
+              continue;
+            v = cell_value (grid, p, c, complement); /* prob_pygs[p, c] */
+          }
         else if (py_index (row + di, R, &i) && py_index (col + dj, C, &j))
-          v = cell_value (grid, (guint) (i * C + j), c, complement);
+          {
+            if (!mir_detect_grid_is_known (grid, (guint) (i * C + j)))
+              continue;
+            v = cell_value (grid, (guint) (i * C + j), c, complement);
+          }
         else
           {
             outside++;
@@ -489,7 +508,7 @@ mean_notebook (const MirDetectGrid *grid, guint c, gboolean complement, guint p,
       }
   if (n_outside)
     *n_outside = outside;
-  return sum / sw;
+  return sw > 0 ? sum / sw : NAN;
 }
 
 /* Gaussian weights exp(-d²/2r²) over the (2r+1)² neighbourhood, row-major. */
@@ -559,7 +578,8 @@ mir_detect_window_mean (const MirDetectGrid   *grid,
       /* the rank of @n among the windows filter 1 keeps, as mir_detect_filter counts */
       p = 0;
       for (guint m = 0; m < n; m++)
-        if (filter1_keeps (params, &params->classes[c], grid->probs[(gsize) m * K + c]))
+        if (mir_detect_grid_is_known (grid, m)
+            && filter1_keeps (params, &params->classes[c], grid->probs[(gsize) m * K + c]))
           p++;
     }
   return window_mean (grid, params, c, p, n / (guint) grid->geom.cols,
@@ -613,7 +633,8 @@ filter_grid (const MirDetectGrid   *grid,
       /* Filter 1 (equation 1). */
       for (guint n = 0; n < N; n++)
         {
-          if (filter1_keeps (params, cp, grid->probs[(gsize) n * K + c]))
+          if (mir_detect_grid_is_known (grid, n)
+              && filter1_keeps (params, cp, grid->probs[(gsize) n * K + c]))
             {
               MirDetectBox box;
 
@@ -641,10 +662,12 @@ filter_grid (const MirDetectGrid   *grid,
           MirDetectBox *box = &g_array_index (result->candidates, MirDetectBox, first + p);
 
           box->mean = window_mean (grid, params, c, p, box->row, box->col, weights);
+          if (isnan (box->mean)) /* only on a partial grid (see the top) */
+            continue;
           lo = MIN (lo, box->mean);
           hi = MAX (hi, box->mean);
         }
-      mu = (hi + lo) / 2.0;
+      mu = lo <= hi ? (hi + lo) / 2.0 : NAN;
       result->mu[(gsize) s * K + c] = mu;
 
       /* Filter 2 (equation 4). */
@@ -837,7 +860,7 @@ mir_detect_field_new (const MirDetectGrid   *grid,
       field->n_outside[n] = (guint16) outside; /* at most 129² */
       if (box != NULL)
         rank++;
-      else if (filter1_keeps (params, cp, field->prob[n]))
+      else if (mir_detect_grid_is_known (grid, n) && filter1_keeps (params, cp, field->prob[n]))
         rank++; /* a disabled class: counted as mir_detect_window_mean counts */
       if (box != NULL && outside > 0 && !isnan (field->mu))
         {

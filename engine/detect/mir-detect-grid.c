@@ -188,7 +188,95 @@ free_grid (MirDetectGrid *grid)
   g_free (grid->probs);
   g_free (grid->embed);
   g_free (grid->embed_layer);
+  g_free (grid->known);
   g_free (grid);
+}
+
+guint
+mir_detect_grid_count_known (const MirDetectGrid *grid)
+{
+  const guint N = mir_detect_geometry_n_windows (&grid->geom);
+  guint known = 0;
+
+  if (grid->known == NULL)
+    return N;
+  for (guint n = 0; n < N; n++)
+    known += grid->known[n] != 0;
+  return known;
+}
+
+MirDetectGrid *
+mir_detect_grid_copy (const MirDetectGrid *grid)
+{
+  const gsize N = mir_detect_geometry_n_windows (&grid->geom);
+  MirDetectGrid *copy;
+
+  g_return_val_if_fail (grid != NULL, NULL);
+
+  copy = g_new0 (MirDetectGrid, 1);
+  g_atomic_ref_count_init (&copy->ref_count);
+  copy->geom = grid->geom;
+  copy->n_classes = grid->n_classes;
+  copy->class_names = g_strdupv (grid->class_names);
+  copy->head = grid->head;
+  copy->probs = g_memdup2 (grid->probs, MAX (N * grid->n_classes * sizeof (float), 1));
+  copy->scale = grid->scale;
+  if (grid->embed != NULL)
+    {
+      copy->embed_dim = grid->embed_dim;
+      copy->embed = g_memdup2 (grid->embed, N * grid->embed_dim * sizeof (float));
+      copy->embed_layer = g_strdup (grid->embed_layer);
+    }
+  if (grid->known != NULL)
+    copy->known = g_memdup2 (grid->known, MAX (N, 1));
+  return copy;
+}
+
+guint
+mir_detect_grid_reuse (MirDetectGrid       *grid,
+                       const MirDetectGrid *old)
+{
+  const MirDetectGeometry *g, *o;
+  gboolean embed;
+  guint N, K, copied = 0;
+
+  g_return_val_if_fail (grid != NULL && old != NULL, 0);
+
+  g = &grid->geom;
+  o = &old->geom;
+  N = mir_detect_geometry_n_windows (g);
+  K = grid->n_classes;
+  embed = grid->embed != NULL && old->embed != NULL && grid->embed_dim == old->embed_dim
+          && g_strcmp0 (grid->embed_layer, old->embed_layer) == 0;
+  if (grid->known == NULL || g->image_width != o->image_width
+      || g->image_height != o->image_height || g->window != o->window
+      || grid->scale != old->scale || K != old->n_classes)
+    return 0;
+  for (guint c = 0; c < K; c++)
+    if (g_strcmp0 (grid->class_names[c], old->class_names[c]) != 0)
+      return 0;
+  for (guint n = 0; n < N; n++)
+    {
+      int x, y, size;
+      guint m;
+
+      if (grid->known[n])
+        continue;
+      mir_detect_geometry_window_rect (g, n, &x, &y, &size);
+      if (x % o->stride != 0 || y % o->stride != 0 || x / o->stride >= o->cols
+          || y / o->stride >= o->rows)
+        continue;
+      m = (guint) (y / o->stride) * (guint) o->cols + (guint) (x / o->stride);
+      if (!mir_detect_grid_is_known (old, m))
+        continue;
+      memcpy (grid->probs + (gsize) n * K, old->probs + (gsize) m * K, K * sizeof (float));
+      if (embed)
+        memcpy (grid->embed + (gsize) n * grid->embed_dim, old->embed + (gsize) m * old->embed_dim,
+                grid->embed_dim * sizeof (float));
+      grid->known[n] = 1;
+      copied++;
+    }
+  return copied;
 }
 
 gboolean

@@ -94,7 +94,25 @@ struct _MirDetectGrid
   guint embed_dim;
   float *embed;        /* rows·cols·embed_dim, window n at [n·embed_dim] */
   char *embed_layer;   /* the node whose output it is, or NULL */
+  /* A partial grid (issue 23, mir_detect_classify_progressive): known[n] is 1
+   * where window n is classified and 0 where it is not yet (its probabilities
+   * and embedding are 0).  NULL: every window is (a complete grid).  The
+   * filters never keep an unknown window and leave it out of the
+   * neighbourhood means (see mir_detect_filter). */
+  guint8 *known;
 };
+
+/* Whether window @n of @grid is classified. */
+static inline gboolean
+mir_detect_grid_is_known (const MirDetectGrid *grid, guint n)
+{
+  return grid->known == NULL || grid->known[n] != 0;
+}
+/* The windows of @grid that are classified (all of them for a complete grid). */
+guint          mir_detect_grid_count_known (const MirDetectGrid *grid);
+/* A deep copy (probabilities, embeddings, the known mask), to keep a partial
+ * grid handed out during a classification. */
+MirDetectGrid *mir_detect_grid_copy (const MirDetectGrid *grid);
 
 /* Called from the classifying thread after each batch. */
 typedef void (*MirDetectProgressFunc) (guint done, guint total, gpointer user_data);
@@ -310,6 +328,85 @@ GPtrArray *mir_detect_classify_scales_with (MirModel               *model,
                                             gpointer                progress_data,
                                             GCancellable           *cancellable,
                                             GError                **error);
+
+/* ------------------------------------------------------------------ */
+/* (b'') Progressive classification and reuse (issue 23): the first boxes
+ * after a fraction of the windows, the grid filling in, and a new stride
+ * that keeps the probabilities of the windows both grids have.
+ *
+ * Order (@coarse_first): the windows at every 4th row and column first,
+ * then those at every 2nd, then the rest, each group in window order, in
+ * batches of @batch_size (the first of at most 8 windows): the first partial
+ * grid has a few windows spread over the whole image.
+ *
+ * Reuse: a window of the new grid whose top-left corner (in the scanned
+ * image's pixels) is a window of @reuse of the same side, on the same image
+ * size and scale, with the same classes (and embedding layer when the new
+ * grid keeps embeddings), takes that window's probabilities and embedding
+ * instead of being classified.  @reuse must come from the same model and
+ * image: the engine cannot tell.  A stride change from 40 to 20 keeps a
+ * quarter of the new windows, from 20 to 40 all of them.
+ *
+ * The final grid equals mir_detect_classify_full()'s (the same windows
+ * through the same model in other batches: equal to rounding, ≤ 1e-6). */
+
+/* Called on the classifying thread after each batch with the grids so far
+ * (one per scale; @grids[s] is complete, partial or all unknown), borrowed:
+ * valid during the call only (mir_detect_grid_copy() to keep one).  @done of
+ * @total windows to classify are done (reused ones are not counted). */
+typedef void (*MirDetectPartialFunc) (MirDetectGrid *const *grids,
+                                      guint                 n_grids,
+                                      guint                 done,
+                                      guint                 total,
+                                      gpointer              user_data);
+
+typedef struct
+{
+  gboolean coarse_first;        /* coarse-to-fine order (above); FALSE: window order */
+  MirDetectGrid *const *reuse;  /* grids (scales) of an earlier classification of the
+                                 * same model and image, matched by scale; may be NULL */
+  guint n_reuse;
+  MirDetectPartialFunc partial; /* may be NULL */
+  gpointer partial_data;
+} MirDetectProgressive;
+
+/* mir_detect_classify_full() (embeddings kept) in @prog's order, reusing
+ * @prog->reuse, calling @prog->partial after each batch.  @prog NULL: the
+ * plain classification. */
+MirDetectGrid *mir_detect_classify_progressive (MirModel                   *model,
+                                                const MirImage             *image,
+                                                const MirDetectGeometry    *geom,
+                                                guint                       batch_size,
+                                                MirDetectSharedMode         shared,
+                                                const MirDetectProgressive *prog,
+                                                MirDetectProgressFunc       progress,
+                                                gpointer                    progress_data,
+                                                GCancellable               *cancellable,
+                                                GError                    **error);
+/* mir_detect_classify_scales() the same way: partial callbacks hand out
+ * every scale's grid (the scales after the one being classified all
+ * unknown, or already filled with what @prog->reuse gives them). */
+GPtrArray *mir_detect_classify_scales_progressive (MirModel                   *model,
+                                                   const MirImage             *image,
+                                                   const MirDetectScales      *scales,
+                                                   int                         stride,
+                                                   gboolean                    notebook_layout,
+                                                   guint                       batch_size,
+                                                   MirDetectSharedMode         shared,
+                                                   const MirDetectProgressive *prog,
+                                                   MirDetectProgressFunc       progress,
+                                                   gpointer                    progress_data,
+                                                   GCancellable               *cancellable,
+                                                   GError                    **error);
+/* @grid is a grid being filled: its known mask (g_new0 (guint8, N) for an
+ * empty one) says which windows it has.  Copies into each window it does not
+ * have the probabilities (and the embedding, when both grids have them from
+ * the same layer) of the window of @old at the same top-left corner, if @old
+ * has that window classified, and marks it known.  Nothing when @grid is
+ * complete or the image size, window side, scale or classes differ.
+ * Returns the windows copied. */
+guint mir_detect_grid_reuse (MirDetectGrid       *grid,
+                             const MirDetectGrid *old);
 
 /* Drops the scales (from the first that does not fit on) where a window of
  * the scale's side at @stride does not fit in the scanned image of
