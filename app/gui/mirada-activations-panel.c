@@ -775,9 +775,9 @@ mirada_activations_panel_init (MiradaActivationsPanel *self)
     self->unit_padding_toggle = gtk_toggle_button_new_with_label (_("“same” vs “valid”"));
     gtk_widget_set_tooltip_text (self->unit_padding_toggle,
                                  _("Show what “same” and “valid” padding do to this layer: the map's "
-                                   "size under each, the pixels no “valid” window reads (darkened, "
-                                   "inside the green frame the rest) and the border “same” adds "
-                                   "(hatched in orange)"));
+                                   "size under each and, on the input, the region the “valid” windows "
+                                   "read framed in green (the pixels they never read darkened) and the "
+                                   "border “same” adds hatched in orange"));
     gtk_widget_set_hexpand (self->unit_padding_toggle, TRUE);
     gtk_widget_set_halign (self->unit_padding_toggle, GTK_ALIGN_END);
     g_signal_connect (self->unit_padding_toggle, "toggled", G_CALLBACK (padding_toggled_cb), self);
