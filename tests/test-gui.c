@@ -654,7 +654,7 @@ check_unit_stepping (MiradaActivationsPanel *panel, MirModel *model, MirTensor *
       popover = c;
   g_assert_nonnull (popover);
   wait_until (widget_mapped, popover, 20, "the unit's popover");
-  figure = gtk_widget_get_first_child (gtk_popover_get_child (GTK_POPOVER (popover)));
+  figure = gtk_widget_get_first_child (gtk_widget_get_first_child (gtk_popover_get_child (GTK_POPOVER (popover))));
   g_assert_true (GTK_IS_PICTURE (figure));
   g_assert_true (mirada_activations_panel_get_unit (panel, &y0, &x0, &f0, NULL, NULL));
   before = g_object_ref (GDK_TEXTURE (gtk_picture_get_paintable (GTK_PICTURE (figure))));

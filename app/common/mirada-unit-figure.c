@@ -202,7 +202,7 @@ append_grid (GString *s, const double *g, gint64 kh, gint64 kw)
   for (gint64 i = 0; i < kh; i++)
     {
       for (gint64 j = 0; j < kw; j++)
-        g_string_append_printf (s, "%9.3g", g[i * kw + j]);
+        g_string_append_printf (s, " %9.3g", g[i * kw + j]);
       g_string_append_c (s, '\n');
     }
 }
@@ -284,7 +284,7 @@ mirada_unit_explanation_describe (const MiradaUnitExplanation *e, const char *la
     g_string_append_printf (s, "%s\n", e->why);
   if (e->have_padding)
     describe_padding (s, &e->padding);
-  if (e->have_value && v->kernel != NULL && v->patch != NULL && v->kh * v->kw <= 49)
+  if (e->have_value && v->kernel != NULL && v->patch != NULL && v->kh <= 5 && v->kw <= 5)
     describe_grids (s, v);
   return g_string_free (s, FALSE);
 }

@@ -56,7 +56,7 @@ gboolean  mirada_unit_explain_full (MirModel              *model,
                                     GError               **error);
 
 /* The lines a person reads: the field, the padding ("same" and "valid"
- * sizes), the sum, and for a small kernel the kernel, patch and products
+ * sizes), the sum, and for a kernel up to 5×5 the kernel, patch and products
  * as grids of numbers (translated). */
 char     *mirada_unit_explanation_describe (const MiradaUnitExplanation *e,
                                             const char                  *layer_name,

@@ -751,6 +751,7 @@ mirada_activations_panel_init (MiradaActivationsPanel *self)
   self->unit_popover = gtk_popover_new ();
   {
     GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+    GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
 
     self->unit_picture = GTK_PICTURE (gtk_picture_new ());
     gtk_widget_set_size_request (GTK_WIDGET (self->unit_picture), 256, 256);
@@ -778,10 +779,8 @@ mirada_activations_panel_init (MiradaActivationsPanel *self)
                                    "size under each and, on the input, the region the “valid” windows "
                                    "read framed in green (the pixels they never read darkened) and the "
                                    "border “same” adds hatched in orange"));
-    gtk_widget_set_hexpand (self->unit_padding_toggle, TRUE);
-    gtk_widget_set_halign (self->unit_padding_toggle, GTK_ALIGN_END);
+    gtk_widget_set_halign (bar, GTK_ALIGN_CENTER);
     g_signal_connect (self->unit_padding_toggle, "toggled", G_CALLBACK (padding_toggled_cb), self);
-    gtk_box_append (GTK_BOX (bar), self->unit_padding_toggle);
     update_step_buttons (self);
     /* the arrow keys step the unit while the popover is open (capture:
      * before the buttons and the label move the focus or the cursor) */
@@ -793,12 +792,17 @@ mirada_activations_panel_init (MiradaActivationsPanel *self)
     gtk_widget_add_css_class (GTK_WIDGET (self->unit_label), "monospace");
     gtk_label_set_selectable (self->unit_label, TRUE);
     gtk_label_set_wrap (self->unit_label, TRUE);
-    gtk_label_set_max_width_chars (self->unit_label, 48);
+    gtk_label_set_max_width_chars (self->unit_label, 56);
     gtk_label_set_xalign (self->unit_label, 0);
+    /* side by side, so that it fits a 720-pixel-high window: the figure
+     * and the controls on the left, the numbers on the right */
     gtk_box_append (GTK_BOX (box), GTK_WIDGET (self->unit_picture));
     gtk_box_append (GTK_BOX (box), bar);
-    gtk_box_append (GTK_BOX (box), GTK_WIDGET (self->unit_label));
-    gtk_popover_set_child (GTK_POPOVER (self->unit_popover), box);
+    gtk_box_append (GTK_BOX (box), self->unit_padding_toggle);
+    gtk_box_append (GTK_BOX (row), box);
+    gtk_widget_set_valign (GTK_WIDGET (self->unit_label), GTK_ALIGN_START);
+    gtk_box_append (GTK_BOX (row), GTK_WIDGET (self->unit_label));
+    gtk_popover_set_child (GTK_POPOVER (self->unit_popover), row);
   }
   gtk_widget_set_parent (self->unit_popover, picture);
   gtk_accessible_update_property (GTK_ACCESSIBLE (picture), GTK_ACCESSIBLE_PROPERTY_LABEL,
