@@ -703,6 +703,22 @@ check_unit_stepping (MiradaActivationsPanel *panel, MirModel *model, MirTensor *
     g_assert_cmpint (top1, ==, top0);
     g_assert_cmpfloat (fabs ((left1 - left0) - 2 * jump * s), <, 0.5);
   }
+  /* the field on the photo too (the activations are of the whole image
+   * here): the model's input stretched over the image */
+  {
+    MiradaCanvas *canvas = mirada_window_get_canvas (MIRADA_WINDOW (gtk_widget_get_root (GTK_WIDGET (panel))));
+    MirImage *shown = mirada_panel_get_input (MIRADA_PANEL (panel));
+    double sx = shown->width / (double) e.input_width, sy = shown->height / (double) e.input_height;
+    graphene_rect_t cf;
+
+    g_assert_true (mirada_canvas_get_unit_field (canvas, &cf, NULL));
+    g_test_message ("on the photo: %.2f,%.2f %.2fx%.2f (×%.3g, ×%.3g)", cf.origin.x, cf.origin.y,
+                    cf.size.width, cf.size.height, sx, sy);
+    g_assert_cmpfloat (fabs (cf.origin.x - f1.x0 * sx), <, 1e-3);
+    g_assert_cmpfloat (fabs (cf.origin.y - f1.y0 * sy), <, 1e-3);
+    g_assert_cmpfloat (fabs (cf.size.width - (f1.x1 - f1.x0) * sx), <, 1e-3);
+    g_assert_cmpfloat (fabs (cf.size.height - (f1.y1 - f1.y0) * sy), <, 1e-3);
+  }
   mirada_unit_explanation_clear (&e);
 
   /* the buttons: ◀ once; a step far off the map stops at the edge */
@@ -963,6 +979,8 @@ test_gui_explain (void)
       g_assert_true (mirada_panel_get_texture (panels[i]) != whole[i]);
     }
   g_assert_false (gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (mirada_heatmap_panel_get_whole_image_button (MIRADA_HEATMAP_PANEL (panels[0])))));
+  /* new activations: the last unit's field leaves the photo */
+  g_assert_false (mirada_canvas_get_unit_field (mirada_window_get_canvas (window), NULL, NULL));
   {
     MirDetectGrid *grid = mirada_window_get_grid (window);
     g_autoptr(MirImage) crop = NULL;

@@ -44,11 +44,23 @@ struct _MiradaActivationsPanel
   GtkWidget *unit_step[4];       /* ◀ ▲ ▼ ▶ */
   GtkWidget *unit_padding_toggle;
   MirRect unit_field;            /* the last explanation's field, in model input pixels */
+  MirRect unit_padded;           /* and its window before clipping */
+  gint64 unit_in_h, unit_in_w;   /* the model's input size it is in */
+  MirImage *unit_input;          /* the image it was computed on */
+  gboolean unit_open;            /* the popover shows it */
   gboolean unit_have_value;
   double unit_value, unit_engine;
 };
 
 G_DEFINE_FINAL_TYPE (MiradaActivationsPanel, mirada_activations_panel, MIRADA_TYPE_PANEL)
+
+enum
+{
+  UNIT_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 typedef struct
 {
@@ -163,8 +175,13 @@ clear_activation (MiradaActivationsPanel *self)
   g_clear_pointer (&self->stats, g_free);
   g_clear_pointer (&self->layer_name, g_free);
   self->zoom_channel = -1;
-  self->have_unit = FALSE;
   gtk_widget_set_visible (self->back_button, FALSE);
+  if (self->have_unit)
+    {
+      self->have_unit = FALSE;
+      g_clear_pointer (&self->unit_input, mir_image_unref);
+      g_signal_emit (self, signals[UNIT_CHANGED], 0);
+    }
 }
 
 static void
@@ -380,7 +397,9 @@ typedef struct
 {
   GdkTexture *texture;
   char *text;
-  MirRect field;
+  MirRect field, padded;
+  gint64 in_h, in_w;
+  MirImage *input;
   gboolean have_value;
   double value, engine;
 } UnitResult;
@@ -399,6 +418,7 @@ unit_result_free (UnitResult *r)
 {
   g_clear_object (&r->texture);
   g_free (r->text);
+  g_clear_pointer (&r->input, mir_image_unref);
   g_free (r);
 }
 
@@ -415,6 +435,10 @@ unit_worker (MiradaJob *mjob, gpointer data, GCancellable *cancellable, GError *
     return NULL;
   r = g_new0 (UnitResult, 1);
   r->field = e.field;
+  r->padded = e.padded;
+  r->in_h = e.input_height;
+  r->in_w = e.input_width;
+  r->input = mir_image_ref (job->input);
   r->have_value = e.have_value;
   r->value = e.value.value;
   r->engine = e.value.engine;
@@ -443,13 +467,20 @@ unit_done (gpointer result, const GError *error, gpointer user_data)
     }
   self->unit_text = g_strdup (r->text);
   self->unit_field = r->field;
+  self->unit_padded = r->padded;
+  self->unit_in_h = r->in_h;
+  self->unit_in_w = r->in_w;
+  g_clear_pointer (&self->unit_input, mir_image_unref);
+  self->unit_input = g_steal_pointer (&r->input);
   self->unit_have_value = r->have_value;
   self->unit_value = r->value;
   self->unit_engine = r->engine;
   gtk_picture_set_paintable (self->unit_picture, GDK_PAINTABLE (r->texture));
   gtk_label_set_label (self->unit_label, r->text);
   gtk_popover_popup (GTK_POPOVER (self->unit_popover));
+  self->unit_open = TRUE;
   unit_result_free (r);
+  g_signal_emit (self, signals[UNIT_CHANGED], 0);
 }
 
 /* The buttons a step would take off the map are insensitive. */
@@ -528,6 +559,25 @@ mirada_activations_panel_get_unit (MiradaActivationsPanel *self,
     *value = self->unit_have_value ? self->unit_value : NAN;
   if (engine != NULL)
     *engine = self->unit_have_value ? self->unit_engine : NAN;
+  return TRUE;
+}
+
+gboolean
+mirada_activations_panel_get_unit_field (MiradaActivationsPanel *self,
+                                         MirRect                *field,
+                                         MirRect                *padded,
+                                         gint64                 *in_h,
+                                         gint64                 *in_w,
+                                         MirImage              **input)
+{
+  g_return_val_if_fail (MIRADA_IS_ACTIVATIONS_PANEL (self), FALSE);
+  if (!self->have_unit || self->unit_input == NULL || !self->unit_open)
+    return FALSE;
+  *field = self->unit_field;
+  *padded = self->unit_padded;
+  *in_h = self->unit_in_h;
+  *in_w = self->unit_in_w;
+  *input = self->unit_input;
   return TRUE;
 }
 
@@ -672,6 +722,13 @@ picture_motion_cb (GtkEventControllerMotion *controller,
 }
 
 static void
+unit_popover_closed_cb (MiradaActivationsPanel *self)
+{
+  self->unit_open = FALSE;
+  g_signal_emit (self, signals[UNIT_CHANGED], 0);
+}
+
+static void
 back_clicked_cb (MiradaActivationsPanel *self)
 {
   mirada_activations_panel_zoom_channel (self, -1);
@@ -693,6 +750,7 @@ mirada_activations_panel_dispose (GObject *object)
   g_clear_object (&self->unit_runner);
   g_clear_pointer (&self->unit_popover, gtk_widget_unparent);
   g_clear_pointer (&self->unit_text, g_free);
+  g_clear_pointer (&self->unit_input, mir_image_unref);
   g_clear_pointer (&self->model, mir_model_unref);
   g_clear_pointer (&self->input, mir_image_unref);
   g_clear_pointer (&self->activation, mir_tensor_unref);
@@ -709,6 +767,9 @@ mirada_activations_panel_class_init (MiradaActivationsPanelClass *klass)
   MiradaPanelClass *panel_class = MIRADA_PANEL_CLASS (klass);
 
   object_class->dispose = mirada_activations_panel_dispose;
+  /* the explained unit changed, or the popover closed: the canvas follows */
+  signals[UNIT_CHANGED] = g_signal_new ("unit-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                        0, NULL, NULL, NULL, G_TYPE_NONE, 0);
   panel_class->needs_input = TRUE;
   panel_class->start_on_first_conv = TRUE;
   panel_class->layer_wanted = mirada_activations_panel_layer_wanted;
@@ -805,6 +866,7 @@ mirada_activations_panel_init (MiradaActivationsPanel *self)
     gtk_popover_set_child (GTK_POPOVER (self->unit_popover), row);
   }
   gtk_widget_set_parent (self->unit_popover, picture);
+  g_signal_connect_swapped (self->unit_popover, "closed", G_CALLBACK (unit_popover_closed_cb), self);
   gtk_accessible_update_property (GTK_ACCESSIBLE (picture), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                   _("Activation grid"), -1);
 }

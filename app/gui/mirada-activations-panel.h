@@ -30,6 +30,13 @@ gboolean   mirada_activations_panel_step_unit        (MiradaActivationsPanel *se
  * the layer has no recipe); FALSE before the first explanation is shown. */
 gboolean   mirada_activations_panel_get_unit         (MiradaActivationsPanel *self, int *ay, int *ax,
                                                       MirRect *field, double *value, double *engine);
+/* While the unit's popover is open: its field and padded window in the
+ * model's input pixels (@in_h × @in_w) and the image the activations were
+ * computed on (borrowed: a window's crop or the whole image).  The panel
+ * emits ::unit-changed when these change or the popover closes. */
+gboolean   mirada_activations_panel_get_unit_field   (MiradaActivationsPanel *self, MirRect *field,
+                                                      MirRect *padded, gint64 *in_h, gint64 *in_w,
+                                                      MirImage **input);
 /* The popover's "same" vs "valid" toggle. */
 void       mirada_activations_panel_set_unit_padding (MiradaActivationsPanel *self, gboolean show);
 /* The last explanation's text (as `mirada explain-unit` prints it), or NULL. */
