@@ -400,6 +400,7 @@ typedef struct
   MirRect field, padded;
   gint64 in_h, in_w;
   MirImage *input;
+  gboolean have_padding;
   gboolean have_value;
   double value, engine;
 } UnitResult;
@@ -439,6 +440,7 @@ unit_worker (MiradaJob *mjob, gpointer data, GCancellable *cancellable, GError *
   r->in_h = e.input_height;
   r->in_w = e.input_width;
   r->input = mir_image_ref (job->input);
+  r->have_padding = e.have_padding;
   r->have_value = e.have_value;
   r->value = e.value.value;
   r->engine = e.value.engine;
@@ -474,6 +476,8 @@ unit_done (gpointer result, const GError *error, gpointer user_data)
   self->unit_input = g_steal_pointer (&r->input);
   self->unit_have_value = r->have_value;
   self->unit_value = r->value;
+  /* "same" vs "valid" only means something for a layer that slides a window */
+  gtk_widget_set_sensitive (self->unit_padding_toggle, r->have_padding);
   self->unit_engine = r->engine;
   gtk_picture_set_paintable (self->unit_picture, GDK_PAINTABLE (r->texture));
   gtk_label_set_label (self->unit_label, r->text);
