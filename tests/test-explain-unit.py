@@ -47,6 +47,32 @@ check(abs(got.get("value", 1e9) - got.get("engine_value", -1e9))
 check(abs(got.get("pre_activation", 0) - got.get("sum", 0) - got.get("bias", 0)) < 1e-9,
       "pre-activation = sum + bias", out)
 
+# "same" against "valid" (by hand: same = ceil(in / s), valid = floor((in - k) / s) + 1):
+# conv2d_1, 3x3 stride 1 "same" on 14x14: same 14x14 with 1+1 zeros, valid 12x12;
+# its "same" border, 1 map pixel, reaches 1 conv2d row -> 2 pool rows... -> [-3, 31)
+pad = got.get("padding") or {}
+check(pad.get("model") == "same" and pad.get("input") == [14, 14]
+      and pad.get("same") == [14, 14] and pad.get("valid") == [12, 12]
+      and pad.get("output") == [14, 14] and pad.get("same_pads") == [1, 1, 1, 1],
+      "conv2d_1 padding: same 14x14 (1+1 zeros), valid 12x12, the model's own 14x14", out)
+vu = pad.get("valid_units", {})
+check((vu.get("y0"), vu.get("y1"), vu.get("x0"), vu.get("x1")) == (1, 13, 1, 13),
+      "conv2d_1: units 1..12 read no padding", out)
+sr = pad.get("same_reach", {})
+check((sr.get("y0"), sr.get("y1")) == (-3, 31),
+      "conv2d_1: the 'same' border reaches input rows -3 and 30 (through pool and conv2d)", out)
+rc, out, err = run("--layer", "conv2d_1", "--unit", "3,4,5")
+check(rc == 0 and "“valid” → 12×12" in out and "“same” → 14×14" in out,
+      "text: the map size under each padding", out)
+rc, out, err = run("--layer", "max_pooling2d", "--unit", "0,0,0", "--json")
+pad = (json.loads(out) if rc == 0 else {}).get("padding") or {}
+check(pad.get("model") == "valid" and pad.get("same") == [14, 14] and pad.get("valid") == [14, 14]
+      and pad.get("output") == [14, 14],
+      "max_pooling2d 2x2 stride 2 on 28: 14x14 either way", out)
+rc, out, err = run("--layer", "flatten", "--unit", "0", "--json")
+check(rc == 0 and json.loads(out).get("padding", 0) is None,
+      "Flatten slides no window: padding null", out + err)
+
 # a border unit of the first conv: its window reaches the padding
 rc, out, err = run("--layer", "conv2d", "--unit", "0,0,2", "--json")
 got = json.loads(out) if rc == 0 else {}
@@ -67,6 +93,16 @@ with tempfile.TemporaryDirectory() as tmp:
         ok = head[:8] == b"\x89PNG\r\n\x1a\n" and (w, h) == (504, 504)
     check(ok, "--out: a PNG of the input with its padding margin, 504x504", f"{rc} {err}")
     check("padding" in out, "text: says the window reaches the padding", out)
+    rc, out, err = run("--layer", "conv2d_1", "--unit", "3,4,5", "--show-padding", "-o", png)
+    ok = rc == 0 and os.path.exists(png)
+    if ok:
+        with open(png, "rb") as fh:
+            head = fh.read(24)
+        w, h = struct.unpack(">II", head[16:24])
+        # the 'same' border reaches 3 px past each side: 34 px, scaled by 512 // 34 = 15
+        ok = (w, h) == (510, 510)
+    check(ok, "--show-padding: the figure's margin holds the 'same' border, 510x510",
+          f"{rc} {err}")
 
 rc, out, err = run("--layer", "conv2d", "--unit", "40,0,0")
 check(rc != 0 and "outside" in err, "a unit outside the map: an error naming the shape", err)

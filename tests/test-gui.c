@@ -23,6 +23,7 @@
 #include "mirada-image-io.h"
 #include "mirada-model-open.h"
 #include "mirada-unit-figure.h"
+#include "kernels/mir-conv-util.h"
 #include "mirada-window.h"
 #include "mirada-canvas.h"
 #include "mirada-panel.h"
@@ -589,6 +590,157 @@ unit_explained (gpointer data)
   return mirada_activations_panel_get_unit_text (data) != NULL;
 }
 
+/* The red field outline's left column and top row in the popover's figure
+ * (draw_field's red, 230, 30, 30), in texture pixels. */
+static void
+red_outline_at (GdkTexture *texture, int *left, int *top)
+{
+  int w = gdk_texture_get_width (texture), h = gdk_texture_get_height (texture);
+  g_autofree guint8 *px = g_malloc ((gsize) w * h * 4);
+
+  *left = *top = G_MAXINT;
+  gdk_texture_download (texture, px, (gsize) w * 4);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        const guint8 *p = px + ((gsize) y * w + x) * 4; /* B, G, R, A */
+
+        if (p[2] == 230 && p[1] == 30 && p[0] == 30)
+          {
+            *left = MIN (*left, x);
+            *top = MIN (*top, y);
+          }
+      }
+  g_assert_cmpint (*left, <, w);
+}
+
+static gboolean
+unit_shown (gpointer data)
+{
+  return mirada_activations_panel_get_unit (data, NULL, NULL, NULL, NULL, NULL);
+}
+
+/* Stepping through the sliding (issue 19): with the unit's popover open,
+ * Right twice moves the unit two columns; its receptive field, as the
+ * panel reports it and as the red outline of the figure is drawn, moves by
+ * 2 × the strides on the way (in the model's input pixels); the value shown
+ * is the layer's output computed here.  A step off the map is clamped. */
+static void
+check_unit_stepping (MiradaActivationsPanel *panel, MirModel *model, MirTensor *act, gint layer)
+{
+  GtkWidget *picture = mirada_panel_get_picture (MIRADA_PANEL (panel));
+  GtkWidget *popover = NULL, *figure;
+  GtkEventController *keys;
+  gint64 jump = 1, C = act->shape[3], W = act->shape[2];
+  MirRect f0, f1;
+  int y0, x0, y1, x1, left0, top0, left1, top1;
+  double value, engine;
+  gboolean handled = FALSE;
+  g_autoptr(GdkTexture) before = NULL;
+  MiradaUnitExplanation e = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *direct = NULL;
+
+  /* the strides from the input to the layer, read off the layers' windows */
+  for (guint i = 0; i <= (guint) layer; i++)
+    {
+      MirLayer *l = mir_model_get_node (model, i)->layer;
+
+      if (l->klass->window != NULL)
+        jump *= l->klass->window (l)->sw;
+    }
+  for (GtkWidget *c = gtk_widget_get_first_child (picture); c != NULL; c = gtk_widget_get_next_sibling (c))
+    if (GTK_IS_POPOVER (c))
+      popover = c;
+  g_assert_nonnull (popover);
+  wait_until (widget_mapped, popover, 20, "the unit's popover");
+  figure = gtk_widget_get_first_child (gtk_widget_get_first_child (gtk_popover_get_child (GTK_POPOVER (popover))));
+  g_assert_true (GTK_IS_PICTURE (figure));
+  g_assert_true (mirada_activations_panel_get_unit (panel, &y0, &x0, &f0, NULL, NULL));
+  before = g_object_ref (GDK_TEXTURE (gtk_picture_get_paintable (GTK_PICTURE (figure))));
+  keys = find_controller (popover, GTK_TYPE_EVENT_CONTROLLER_KEY);
+  for (int k = 0; k < 2; k++)
+    {
+      g_signal_emit_by_name (keys, "key-pressed", GDK_KEY_Right, 0, 0, &handled);
+      g_assert_true (handled);
+    }
+  wait_until (unit_shown, panel, 60, "the stepped unit's explanation");
+  g_assert_true (mirada_activations_panel_get_unit (panel, &y1, &x1, &f1, &value, &engine));
+  g_test_message ("Right ×2: unit (%d, %d) → (%d, %d), field columns [%" G_GINT64_FORMAT ", %"
+                  G_GINT64_FORMAT ") → [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "), jump %"
+                  G_GINT64_FORMAT "; value %.7g, engine %.7g, direct %.7g", y0, x0, y1, x1,
+                  f0.x0, f0.x1, f1.x0, f1.x1, jump, value, engine,
+                  act->data[((gint64) y1 * W + x1) * C + 3]);
+  g_assert_cmpint (y1, ==, y0);
+  g_assert_cmpint (x1, ==, x0 + 2);
+  /* an interior unit: nothing clipped, the whole field moves */
+  g_assert_cmpint (f1.x0 - f0.x0, ==, 2 * jump);
+  g_assert_cmpint (f1.x1 - f0.x1, ==, 2 * jump);
+  g_assert_cmpint (f1.y0, ==, f0.y0);
+  g_assert_cmpint (f1.y1, ==, f0.y1);
+  g_assert_cmpfloat (fabs (value - act->data[((gint64) y1 * W + x1) * C + 3]), <=,
+                     1e-5 * MAX (1.0, fabs (engine)));
+  g_assert_cmpfloat (fabs (value - engine), <=, 1e-5 * MAX (1.0, fabs (engine)));
+  /* the text is `mirada explain-unit`'s for the new unit */
+  g_assert_true (mirada_unit_explain (model, mirada_panel_get_input (MIRADA_PANEL (panel)), layer,
+                                      y1, x1, 3, NULL, &e, &error));
+  g_assert_no_error (error);
+  direct = mirada_unit_explanation_describe (&e, mir_model_get_node (model, (guint) layer)->name,
+                                             y1, x1, 3);
+  g_assert_cmpstr (mirada_activations_panel_get_unit_text (panel), ==, direct);
+  /* the drawn outline moved as far, in the figure's pixels (same size, no margin) */
+  {
+    GdkTexture *after = GDK_TEXTURE (gtk_picture_get_paintable (GTK_PICTURE (figure)));
+    double s = (double) gdk_texture_get_width (after) / (double) e.input_width;
+
+    g_assert_cmpint (gdk_texture_get_width (after), ==, gdk_texture_get_width (before));
+    /* the window reads no padding: the figure has no margin */
+    g_assert_true (memcmp (&e.padded, &e.field, sizeof e.field) == 0);
+    red_outline_at (before, &left0, &top0);
+    red_outline_at (after, &left1, &top1);
+    g_test_message ("outline: left %d → %d, top %d → %d (%.3g texture pixels an input pixel)",
+                    left0, left1, top0, top1, s);
+    g_assert_cmpint (top1, ==, top0);
+    g_assert_cmpfloat (fabs ((left1 - left0) - 2 * jump * s), <, 0.5);
+  }
+  /* the field on the photo too (the activations are of the whole image
+   * here): the model's input stretched over the image */
+  {
+    MiradaCanvas *canvas = mirada_window_get_canvas (MIRADA_WINDOW (gtk_widget_get_root (GTK_WIDGET (panel))));
+    MirImage *shown = mirada_panel_get_input (MIRADA_PANEL (panel));
+    double sx = shown->width / (double) e.input_width, sy = shown->height / (double) e.input_height;
+    graphene_rect_t cf;
+
+    g_assert_true (mirada_canvas_get_unit_field (canvas, &cf, NULL));
+    g_test_message ("on the photo: %.2f,%.2f %.2fx%.2f (×%.3g, ×%.3g)", cf.origin.x, cf.origin.y,
+                    cf.size.width, cf.size.height, sx, sy);
+    g_assert_cmpfloat (fabs (cf.origin.x - f1.x0 * sx), <, 1e-3);
+    g_assert_cmpfloat (fabs (cf.origin.y - f1.y0 * sy), <, 1e-3);
+    g_assert_cmpfloat (fabs (cf.size.width - (f1.x1 - f1.x0) * sx), <, 1e-3);
+    g_assert_cmpfloat (fabs (cf.size.height - (f1.y1 - f1.y0) * sy), <, 1e-3);
+  }
+  mirada_unit_explanation_clear (&e);
+
+  /* the buttons: ◀ once; a step far off the map stops at the edge */
+  g_assert_true (mirada_activations_panel_step_unit (panel, 0, -1));
+  wait_until (unit_shown, panel, 60, "the unit stepped left");
+  g_assert_true (mirada_activations_panel_get_unit (panel, &y1, &x1, NULL, NULL, NULL));
+  g_assert_cmpint (x1, ==, x0 + 1);
+  g_assert_true (mirada_activations_panel_step_unit (panel, -1000, 0));
+  wait_until (unit_shown, panel, 60, "the unit at the top");
+  g_assert_true (mirada_activations_panel_get_unit (panel, &y1, &x1, NULL, NULL, NULL));
+  g_assert_cmpint (y1, ==, 0);
+  g_assert_false (mirada_activations_panel_step_unit (panel, -1, 0));
+  /* the padding toggle redraws the figure for the same unit */
+  mirada_activations_panel_set_unit_padding (panel, TRUE);
+  wait_until (unit_shown, panel, 60, "the unit with its padding");
+  g_assert_true (mirada_activations_panel_get_unit (panel, &y1, &x1, NULL, NULL, NULL));
+  g_assert_cmpint (y1, ==, 0);
+  g_assert_cmpint (x1, ==, x0 + 1);
+  mirada_activations_panel_set_unit_padding (panel, FALSE);
+  wait_until (unit_shown, panel, 60, "the unit without its padding");
+}
+
 /* Click channel 3 of the activation grid: it shows large, and the value
  * under the pointer is the layer's output computed here directly. */
 static void
@@ -683,6 +835,7 @@ check_channel_zoom (MiradaPanel *panel, MirModel *model, MirImage *image)
     g_assert_cmpfloat (fabs (e.value.value - expected), <=, 1e-5 * MAX (1.0, fabs (expected)));
     mirada_unit_explanation_clear (&e);
   }
+  check_unit_stepping (MIRADA_ACTIVATIONS_PANEL (panel), model, act, layer);
 
   g_assert_true (mirada_activations_panel_zoom_channel (MIRADA_ACTIVATIONS_PANEL (panel), -1));
   g_assert_true (gtk_picture_get_paintable (GTK_PICTURE (picture)) == GDK_PAINTABLE (grid));
@@ -826,6 +979,8 @@ test_gui_explain (void)
       g_assert_true (mirada_panel_get_texture (panels[i]) != whole[i]);
     }
   g_assert_false (gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (mirada_heatmap_panel_get_whole_image_button (MIRADA_HEATMAP_PANEL (panels[0])))));
+  /* new activations: the last unit's field leaves the photo */
+  g_assert_false (mirada_canvas_get_unit_field (mirada_window_get_canvas (window), NULL, NULL));
   {
     MirDetectGrid *grid = mirada_window_get_grid (window);
     g_autoptr(MirImage) crop = NULL;

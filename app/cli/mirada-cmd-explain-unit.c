@@ -59,12 +59,55 @@ json_rect (JsonBuilder *b, const char *name, const MirRect *r)
   json_builder_end_object (b);
 }
 
+static void
+json_pair (JsonBuilder *b, const char *name, gint64 a, gint64 c)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  json_builder_add_int_value (b, a);
+  json_builder_add_int_value (b, c);
+  json_builder_end_array (b);
+}
+
+/* "padding": what "same" and "valid" make of the layer's window (null for a
+ * layer that slides none) */
+static void
+json_padding (JsonBuilder *b, const MiradaUnitExplanation *e)
+{
+  const MirPaddingSizes *p = &e->padding;
+
+  json_builder_set_member_name (b, "padding");
+  if (!e->have_padding)
+    {
+      json_builder_add_null_value (b);
+      return;
+    }
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "model");
+  json_builder_add_string_value (b, p->model);
+  json_pair (b, "input", p->in_h, p->in_w);
+  json_pair (b, "output", p->out_h, p->out_w);
+  json_pair (b, "same", p->same_h, p->same_w);
+  json_pair (b, "valid", p->valid_h, p->valid_w);
+  json_builder_set_member_name (b, "same_pads");
+  json_builder_begin_array (b);
+  json_builder_add_int_value (b, p->pad_top);
+  json_builder_add_int_value (b, p->pad_bottom);
+  json_builder_add_int_value (b, p->pad_left);
+  json_builder_add_int_value (b, p->pad_right);
+  json_builder_end_array (b);
+  json_rect (b, "valid_units", &p->valid_units);
+  json_rect (b, "valid_field", &e->valid_field);
+  json_rect (b, "same_reach", &e->same_reach);
+  json_builder_end_object (b);
+}
+
 int
 mirada_cmd_explain_unit (int argc, char **argv)
 {
   g_autofree char *layer_name = NULL, *unit = NULL, *out_path = NULL, *labels = NULL;
   g_autofree char *preprocess = NULL;
-  gboolean json = FALSE;
+  gboolean json = FALSE, show_padding = FALSE;
   GOptionEntry entries[] = {
     { "layer", 'l', 0, G_OPTION_ARG_STRING, &layer_name, N_("The layer (required)"), N_("NAME") },
     { "unit", 'u', 0, G_OPTION_ARG_STRING, &unit,
@@ -72,6 +115,9 @@ mirada_cmd_explain_unit (int argc, char **argv)
       N_("Y,X,C") },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_path,
       N_("Write the input with the unit's receptive field drawn (PNG, or SVG/PDF by the extension)"), N_("FILE") },
+    { "show-padding", 0, 0, G_OPTION_ARG_NONE, &show_padding,
+      N_("In the figure, darken the pixels no “valid” window reads and hatch the border “same” padding adds"),
+      NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
     { "labels", 0, 0, G_OPTION_ARG_FILENAME, &labels, N_("Class names, one per line"), N_("FILE") },
     { "preprocess", 0, 0, G_OPTION_ARG_STRING, &preprocess, N_("none, scale, tf, caffe or torch"),
@@ -114,7 +160,8 @@ mirada_cmd_explain_unit (int argc, char **argv)
       (layer = mirada_cli_find_layer (model, layer_name, &error)) < 0)
     return mirada_cli_fail (error);
   mirada_cli_note_preprocess (model, argv[1]);
-  if (!mirada_unit_explain (model, image, layer, y, x, c, NULL, &e, &error))
+  if (!mirada_unit_explain_full (model, image, layer, y, x, c,
+                                 show_padding ? MIRADA_UNIT_SHOW_PADDING : 0, NULL, &e, &error))
     return mirada_cli_fail (error);
 
   if (json)
@@ -133,6 +180,7 @@ mirada_cmd_explain_unit (int argc, char **argv)
       json_builder_end_array (b);
       json_rect (b, "receptive_field", &e.field);
       json_rect (b, "window_with_padding", &e.padded);
+      json_padding (b, &e);
       if (e.have_value)
         {
           json_builder_set_member_name (b, "kind");

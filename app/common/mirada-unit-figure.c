@@ -31,19 +31,62 @@ blend (MirImage *img, int px, int py, const guint8 rgb[3], double a)
     p[k] = (guint8) lround ((1 - a) * p[k] + a * rgb[k]);
 }
 
+static void
+outline (MirImage *out, const MirRect *r, gint64 margin_y, gint64 margin_x, int s,
+         const guint8 rgb[3], int width)
+{
+  int y0 = (int) (r->y0 + margin_y) * s, y1 = (int) (r->y1 + margin_y) * s - 1;
+  int x0 = (int) (r->x0 + margin_x) * s, x1 = (int) (r->x1 + margin_x) * s - 1;
+
+  for (int t = 0; t < width; t++)
+    {
+      for (int x = x0; x <= x1; x++)
+        blend (out, x, y0 + t, rgb, 1), blend (out, x, y1 - t, rgb, 1);
+      for (int y = y0; y <= y1; y++)
+        blend (out, x0 + t, y, rgb, 1), blend (out, x1 - t, y, rgb, 1);
+    }
+}
+
+/* Hatches the part of @r outside the image. */
+static void
+hatch_outside (MirImage *out, const MirImage *seen, const MirRect *r, gint64 margin_y,
+               gint64 margin_x, int s, const guint8 rgb[3], double a, int period)
+{
+  for (gint64 y = r->y0; y < r->y1; y++)
+    for (gint64 x = r->x0; x < r->x1; x++)
+      if (y < 0 || x < 0 || y >= seen->height || x >= seen->width)
+        for (int dy = 0; dy < s; dy++)
+          for (int dx = 0; dx < s; dx++)
+            {
+              int py = (int) (y + margin_y) * s + dy, px = (int) (x + margin_x) * s + dx;
+              if (((px + py) / period) % 2 == 0)
+                blend (out, px, py, rgb, a);
+            }
+}
+
 /* The model's input (the image resized as the model sees it), scaled up,
  * on a grey margin that shows the padding; the field outlined in red and
- * the padded part of the window hatched in blue. */
+ * the padded part of the window hatched in blue.  With
+ * MIRADA_UNIT_SHOW_PADDING: the pixels no "valid" window reads darkened,
+ * the "valid" region outlined in green and the border "same" pads hatched
+ * in orange. */
 static MirImage *
-draw_field (const MirImage *seen, const MirRect *field, const MirRect *padded, GError **error)
+draw_field (const MirImage *seen, const MiradaUnitExplanation *e, MiradaUnitFlags flags,
+            GError **error)
 {
-  gint64 margin_y = MAX (0, MAX (-padded->y0, padded->y1 - seen->height));
-  gint64 margin_x = MAX (0, MAX (-padded->x0, padded->x1 - seen->width));
+  const MirRect *field = &e->field, *padded = &e->padded;
+  gboolean pads = (flags & MIRADA_UNIT_SHOW_PADDING) && e->have_padding;
+  MirRect reach = pads ? e->same_reach : *padded;
+  gint64 margin_y = MAX (0, MAX (MAX (-padded->y0, padded->y1 - seen->height),
+                                 MAX (-reach.y0, reach.y1 - seen->height)));
+  gint64 margin_x = MAX (0, MAX (MAX (-padded->x0, padded->x1 - seen->width),
+                                 MAX (-reach.x0, reach.x1 - seen->width)));
   int side = (int) MAX (seen->width + 2 * margin_x, seen->height + 2 * margin_y);
   int s = MAX (1, MIN (16, 512 / MAX (side, 1)));
   int W = (seen->width + 2 * (int) margin_x) * s, H = (seen->height + 2 * (int) margin_y) * s;
   g_autoptr(MirImage) out = mir_image_new (W, H, 3, error);
   static const guint8 red[3] = { 230, 30, 30 }, grey[3] = { 128, 128, 128 }, pad[3] = { 60, 60, 200 };
+  static const guint8 black[3] = { 0, 0, 0 }, green[3] = { 40, 200, 70 }, orange[3] = { 240, 150, 20 };
 
   if (out == NULL)
     return NULL;
@@ -60,30 +103,19 @@ draw_field (const MirImage *seen, const MirRect *field, const MirRect *padded, G
             const guint8 *q = seen->pixels + (gsize) sy * seen->rowstride + (gsize) sx * seen->channels;
             for (int k = 0; k < 3; k++)
               p[k] = q[seen->channels == 3 ? k : 0];
+            if (pads && !(sy >= e->valid_field.y0 && sy < e->valid_field.y1 &&
+                          sx >= e->valid_field.x0 && sx < e->valid_field.x1))
+              blend (out, x, y, black, 0.55);
           }
       }
-  for (gint64 y = padded->y0; y < padded->y1; y++)
-    for (gint64 x = padded->x0; x < padded->x1; x++)
-      if (y < 0 || x < 0 || y >= seen->height || x >= seen->width)
-        for (int dy = 0; dy < s; dy++)
-          for (int dx = 0; dx < s; dx++)
-            {
-              int py = (int) (y + margin_y) * s + dy, px = (int) (x + margin_x) * s + dx;
-              if (((px + py) / 3) % 2 == 0)
-                blend (out, px, py, pad, 0.7);
-            }
-  {
-    int y0 = (int) (field->y0 + margin_y) * s, y1 = (int) (field->y1 + margin_y) * s - 1;
-    int x0 = (int) (field->x0 + margin_x) * s, x1 = (int) (field->x1 + margin_x) * s - 1;
-
-    for (int t = 0; t < 2; t++)
-      {
-        for (int x = x0; x <= x1; x++)
-          blend (out, x, y0 + t, red, 1), blend (out, x, y1 - t, red, 1);
-        for (int y = y0; y <= y1; y++)
-          blend (out, x0 + t, y, red, 1), blend (out, x1 - t, y, red, 1);
-      }
-  }
+  if (pads)
+    {
+      hatch_outside (out, seen, &reach, margin_y, margin_x, s, orange, 0.5, 4);
+      if (e->valid_field.y1 > e->valid_field.y0 && e->valid_field.x1 > e->valid_field.x0)
+        outline (out, &e->valid_field, margin_y, margin_x, s, green, 1);
+    }
+  hatch_outside (out, seen, padded, margin_y, margin_x, s, pad, 0.7, 3);
+  outline (out, field, margin_y, margin_x, s, red, 2);
   return g_steal_pointer (&out);
 }
 
@@ -91,6 +123,14 @@ gboolean
 mirada_unit_explain (MirModel *model, const MirImage *image, gint layer, gint64 y, gint64 x,
                      gint64 c, GCancellable *cancellable, MiradaUnitExplanation *out,
                      GError **error)
+{
+  return mirada_unit_explain_full (model, image, layer, y, x, c, 0, cancellable, out, error);
+}
+
+gboolean
+mirada_unit_explain_full (MirModel *model, const MirImage *image, gint layer, gint64 y,
+                          gint64 x, gint64 c, MiradaUnitFlags flags, GCancellable *cancellable,
+                          MiradaUnitExplanation *out, GError **error)
 {
   g_autoptr(MirTensor) input = NULL;
   g_autoptr(MirImage) seen = NULL;
@@ -109,6 +149,9 @@ mirada_unit_explain (MirModel *model, const MirImage *image, gint layer, gint64 
       out->have_value = mir_unit_compute (trace, (guint) layer, y, x, c, &out->value, &why);
       if (!out->have_value)
         out->why = g_strdup (why->message);
+      /* a layer without a window has no padding to compare: nothing to say */
+      out->have_padding = mir_unit_padding (trace, (guint) layer, &out->padding,
+                                            &out->valid_field, &out->same_reach, NULL);
     }
   mir_trace_free (trace);
   if (!ok)
@@ -117,13 +160,89 @@ mirada_unit_explain (MirModel *model, const MirImage *image, gint layer, gint64 
   out->input_width = input->shape[2];
   if (!(seen = mir_image_resize (image, (int) input->shape[2], (int) input->shape[1],
                                  model->meta.resize, error)) ||
-      !(out->figure = draw_field (seen, &out->field, &out->padded, error)))
+      !(out->figure = draw_field (seen, out, flags, error)))
     {
       mirada_unit_explanation_clear (out);
       return FALSE;
     }
   (void) in_shape;
   return TRUE;
+}
+
+static void
+describe_padding (GString *s, const MirPaddingSizes *p)
+{
+  const char *model = g_str_equal (p->model, "same") ? _("“same”")
+                      : g_str_equal (p->model, "valid") ? _("“valid”") : _("explicit");
+
+  /* Translators: "same" and "valid" are Keras' padding names; the numbers
+   * are map sizes (rows×columns) and counts of rows/columns of zeros */
+  g_string_append_printf (s, _("Padding (%s here; a %" PRId64 "×%" PRId64 " window, stride %"
+                               PRId64 "×%" PRId64 ", dilation %" PRId64 "×%" PRId64 " on a %"
+                               PRId64 "×%" PRId64 " input): “same” → %" PRId64 "×%" PRId64
+                               " map, %" PRId64 "+%" PRId64 " rows and %" PRId64 "+%" PRId64
+                               " columns of zeros; “valid” → %" PRId64 "×%" PRId64
+                               " map, no zeros\n"),
+                          model, p->kh, p->kw, p->sh, p->sw, p->dh, p->dw, p->in_h, p->in_w,
+                          p->same_h, p->same_w, p->pad_top, p->pad_bottom, p->pad_left,
+                          p->pad_right, p->valid_h, p->valid_w);
+  if (p->valid_units.y1 > p->valid_units.y0 && p->valid_units.x1 > p->valid_units.x0)
+    g_string_append_printf (s, _("Units whose window reads no padding: rows %" PRId64 "–%"
+                                 PRId64 ", columns %" PRId64 "–%" PRId64 " of the %"
+                                 PRId64 "×%" PRId64 " map\n"),
+                            p->valid_units.y0, p->valid_units.y1 - 1, p->valid_units.x0,
+                            p->valid_units.x1 - 1, p->out_h, p->out_w);
+  else
+    g_string_append_printf (s, _("Every unit's window reads padding\n"));
+}
+
+static void
+append_grid (GString *s, const double *g, gint64 kh, gint64 kw)
+{
+  for (gint64 i = 0; i < kh; i++)
+    {
+      for (gint64 j = 0; j < kw; j++)
+        g_string_append_printf (s, " %9.3g", g[i * kw + j]);
+      g_string_append_c (s, '\n');
+    }
+}
+
+/* The kernel, the patch and their products, position by position (summed
+ * over the input channels when there are several). */
+static void
+describe_grids (GString *s, const MirUnitValue *v)
+{
+  gint64 n = v->kh * v->kw;
+  g_autofree double *kern = g_new0 (double, n), *patch = g_new0 (double, n), *prod = g_new0 (double, n);
+
+  for (gint64 ij = 0; ij < n; ij++)
+    for (gint64 q = 0; q < v->cin; q++)
+      {
+        kern[ij] += v->kernel[ij * v->cin + q];
+        patch[ij] += v->patch[ij * v->cin + q];
+        prod[ij] += (double) v->kernel[ij * v->cin + q] * v->patch[ij * v->cin + q];
+      }
+  if (v->cin == 1)
+    {
+      g_string_append (s, _("Kernel:\n"));
+      append_grid (s, kern, v->kh, v->kw);
+      g_string_append (s, _("Input patch (0 where padding):\n"));
+      append_grid (s, patch, v->kh, v->kw);
+      g_string_append (s, _("Products (their sum is the sum above):\n"));
+    }
+  else
+    {
+      g_string_append_printf (s, ngettext ("Kernel, summed over its %" PRId64 " input channel:\n",
+                                           "Kernel, summed over its %" PRId64 " input channels:\n",
+                                           (gulong) v->cin), v->cin);
+      append_grid (s, kern, v->kh, v->kw);
+      g_string_append_printf (s, ngettext ("Products, summed over the %" PRId64 " input channel "
+                                           "(their sum is the sum above):\n",
+                                           "Products, summed over the %" PRId64 " input channels "
+                                           "(their sum is the sum above):\n",
+                                           (gulong) v->cin), v->cin);
+    }
+  append_grid (s, prod, v->kh, v->kw);
 }
 
 char *
@@ -163,5 +282,9 @@ mirada_unit_explanation_describe (const MiradaUnitExplanation *e, const char *la
     }
   else if (e->why != NULL)
     g_string_append_printf (s, "%s\n", e->why);
+  if (e->have_padding)
+    describe_padding (s, &e->padding);
+  if (e->have_value && v->kernel != NULL && v->patch != NULL && v->kh <= 5 && v->kw <= 5)
+    describe_grids (s, v);
   return g_string_free (s, FALSE);
 }

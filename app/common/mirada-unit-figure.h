@@ -16,7 +16,17 @@ typedef struct
   char *why;
   MirImage *figure;    /* the model's input with the field and padding drawn */
   gint64 input_height, input_width;
+  /* "same" against "valid" (the layer slides a window: conv, pooling) */
+  gboolean have_padding;
+  MirPaddingSizes padding;
+  MirRect valid_field;  /* on the model's input: what the "valid" windows see */
+  MirRect same_reach;   /* and what the "same"-padded input reaches (unclipped) */
 } MiradaUnitExplanation;
+
+typedef enum
+{
+  MIRADA_UNIT_SHOW_PADDING = 1 << 0, /* the figure shows "valid" against "same" */
+} MiradaUnitFlags;
 
 void      mirada_unit_explanation_clear (MiradaUnitExplanation *e);
 
@@ -33,7 +43,21 @@ gboolean  mirada_unit_explain (MirModel              *model,
                                MiradaUnitExplanation *out,
                                GError               **error);
 
-/* The lines a person reads: the field, the padding, the sum (translated). */
+/* The same, with @flags for the figure. */
+gboolean  mirada_unit_explain_full (MirModel              *model,
+                                    const MirImage        *image,
+                                    gint                   layer,
+                                    gint64                 y,
+                                    gint64                 x,
+                                    gint64                 c,
+                                    MiradaUnitFlags        flags,
+                                    GCancellable          *cancellable,
+                                    MiradaUnitExplanation *out,
+                                    GError               **error);
+
+/* The lines a person reads: the field, the padding ("same" and "valid"
+ * sizes), the sum, and for a kernel up to 5×5 the kernel, patch and products
+ * as grids of numbers (translated). */
 char     *mirada_unit_explanation_describe (const MiradaUnitExplanation *e,
                                             const char                  *layer_name,
                                             gint64                       y,

@@ -37,9 +37,30 @@ struct _MiradaActivationsPanel
   GtkPicture *unit_picture;
   GtkLabel *unit_label;
   char *unit_text;               /* the last explanation shown, or NULL */
+  /* the unit explained, stepped with the arrow keys / buttons */
+  gboolean have_unit;
+  gint64 unit_y, unit_x, unit_c;
+  gboolean unit_padding;         /* the figure shows "same" against "valid" */
+  GtkWidget *unit_step[4];       /* ◀ ▲ ▼ ▶ */
+  GtkWidget *unit_padding_toggle;
+  MirRect unit_field;            /* the last explanation's field, in model input pixels */
+  MirRect unit_padded;           /* and its window before clipping */
+  gint64 unit_in_h, unit_in_w;   /* the model's input size it is in */
+  MirImage *unit_input;          /* the image it was computed on */
+  gboolean unit_open;            /* the popover shows it */
+  gboolean unit_have_value;
+  double unit_value, unit_engine;
 };
 
 G_DEFINE_FINAL_TYPE (MiradaActivationsPanel, mirada_activations_panel, MIRADA_TYPE_PANEL)
+
+enum
+{
+  UNIT_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 typedef struct
 {
@@ -155,6 +176,12 @@ clear_activation (MiradaActivationsPanel *self)
   g_clear_pointer (&self->layer_name, g_free);
   self->zoom_channel = -1;
   gtk_widget_set_visible (self->back_button, FALSE);
+  if (self->have_unit)
+    {
+      self->have_unit = FALSE;
+      g_clear_pointer (&self->unit_input, mir_image_unref);
+      g_signal_emit (self, signals[UNIT_CHANGED], 0);
+    }
 }
 
 static void
@@ -362,6 +389,7 @@ typedef struct
   MirImage *input;
   gint layer;
   gint64 y, x, c;
+  gboolean padding;
   char *layer_name;
 } UnitJob;
 
@@ -369,6 +397,12 @@ typedef struct
 {
   GdkTexture *texture;
   char *text;
+  MirRect field, padded;
+  gint64 in_h, in_w;
+  MirImage *input;
+  gboolean have_padding;
+  gboolean have_value;
+  double value, engine;
 } UnitResult;
 
 static void
@@ -385,6 +419,7 @@ unit_result_free (UnitResult *r)
 {
   g_clear_object (&r->texture);
   g_free (r->text);
+  g_clear_pointer (&r->input, mir_image_unref);
   g_free (r);
 }
 
@@ -395,10 +430,20 @@ unit_worker (MiradaJob *mjob, gpointer data, GCancellable *cancellable, GError *
   MiradaUnitExplanation e = { 0 };
   UnitResult *r;
 
-  if (!mirada_unit_explain (job->model, job->input, job->layer, job->y, job->x, job->c,
-                            cancellable, &e, error))
+  if (!mirada_unit_explain_full (job->model, job->input, job->layer, job->y, job->x, job->c,
+                                 job->padding ? MIRADA_UNIT_SHOW_PADDING : 0, cancellable, &e,
+                                 error))
     return NULL;
   r = g_new0 (UnitResult, 1);
+  r->field = e.field;
+  r->padded = e.padded;
+  r->in_h = e.input_height;
+  r->in_w = e.input_width;
+  r->input = mir_image_ref (job->input);
+  r->have_padding = e.have_padding;
+  r->have_value = e.have_value;
+  r->value = e.value.value;
+  r->engine = e.value.engine;
   r->text = mirada_unit_explanation_describe (&e, job->layer_name, job->y, job->x, job->c);
   r->texture = mirada_texture_upscaled (e.figure, 256, NULL, error);
   mirada_unit_explanation_clear (&e);
@@ -423,10 +468,173 @@ unit_done (gpointer result, const GError *error, gpointer user_data)
       return;
     }
   self->unit_text = g_strdup (r->text);
+  self->unit_field = r->field;
+  self->unit_padded = r->padded;
+  self->unit_in_h = r->in_h;
+  self->unit_in_w = r->in_w;
+  g_clear_pointer (&self->unit_input, mir_image_unref);
+  self->unit_input = g_steal_pointer (&r->input);
+  self->unit_have_value = r->have_value;
+  self->unit_value = r->value;
+  /* "same" vs "valid" only means something for a layer that slides a window */
+  gtk_widget_set_sensitive (self->unit_padding_toggle, r->have_padding);
+  self->unit_engine = r->engine;
   gtk_picture_set_paintable (self->unit_picture, GDK_PAINTABLE (r->texture));
   gtk_label_set_label (self->unit_label, r->text);
   gtk_popover_popup (GTK_POPOVER (self->unit_popover));
+  self->unit_open = TRUE;
   unit_result_free (r);
+  g_signal_emit (self, signals[UNIT_CHANGED], 0);
+}
+
+/* The buttons a step would take off the map are insensitive. */
+static void
+update_step_buttons (MiradaActivationsPanel *self)
+{
+  gint64 h = self->activation != NULL ? self->activation->shape[1] : 0;
+  gint64 w = self->activation != NULL ? self->activation->shape[2] : 0;
+
+  gtk_widget_set_sensitive (self->unit_step[0], self->have_unit && self->unit_x > 0);
+  gtk_widget_set_sensitive (self->unit_step[1], self->have_unit && self->unit_y > 0);
+  gtk_widget_set_sensitive (self->unit_step[2], self->have_unit && self->unit_y < h - 1);
+  gtk_widget_set_sensitive (self->unit_step[3], self->have_unit && self->unit_x < w - 1);
+}
+
+/* Points the popover at unit (@ax, @ay) of the zoomed channel. */
+static void
+point_at_unit (MiradaActivationsPanel *self, gint64 ax, gint64 ay)
+{
+  GtkWidget *picture = mirada_panel_get_picture (MIRADA_PANEL (self));
+  GdkPaintable *paintable = gtk_picture_get_paintable (GTK_PICTURE (picture));
+  double w = gtk_widget_get_width (picture), h = gtk_widget_get_height (picture);
+  double pw, ph, scale;
+  GdkRectangle at;
+
+  if (paintable == NULL || w <= 0 || h <= 0 || self->zoom_factor <= 0)
+    return;
+  pw = gdk_paintable_get_intrinsic_width (paintable);
+  ph = gdk_paintable_get_intrinsic_height (paintable);
+  if (pw <= 0 || ph <= 0)
+    return;
+  scale = MIN (w / pw, h / ph);
+  at.x = (int) ((w - pw * scale) / 2 + (ax + 0.5) * self->zoom_factor * scale);
+  at.y = (int) ((h - ph * scale) / 2 + (ay + 0.5) * self->zoom_factor * scale);
+  at.width = at.height = 1;
+  gtk_popover_set_pointing_to (GTK_POPOVER (self->unit_popover), &at);
+}
+
+gboolean
+mirada_activations_panel_step_unit (MiradaActivationsPanel *self,
+                                    int                     dy,
+                                    int                     dx)
+{
+  gint64 y, x;
+
+  g_return_val_if_fail (MIRADA_IS_ACTIVATIONS_PANEL (self), FALSE);
+  if (!self->have_unit || self->activation == NULL || self->zoom_channel != self->unit_c)
+    return FALSE;
+  /* clamped at the map's edges: a step off the map stays put */
+  y = CLAMP (self->unit_y + dy, 0, self->activation->shape[1] - 1);
+  x = CLAMP (self->unit_x + dx, 0, self->activation->shape[2] - 1);
+  if (y == self->unit_y && x == self->unit_x)
+    return FALSE;
+  point_at_unit (self, x, y);
+  return mirada_activations_panel_explain_unit (self, (int) x, (int) y);
+}
+
+gboolean
+mirada_activations_panel_get_unit (MiradaActivationsPanel *self,
+                                   int                    *ay,
+                                   int                    *ax,
+                                   MirRect                *field,
+                                   double                 *value,
+                                   double                 *engine)
+{
+  g_return_val_if_fail (MIRADA_IS_ACTIVATIONS_PANEL (self), FALSE);
+  if (!self->have_unit || self->unit_text == NULL)
+    return FALSE;
+  if (ay != NULL)
+    *ay = (int) self->unit_y;
+  if (ax != NULL)
+    *ax = (int) self->unit_x;
+  if (field != NULL)
+    *field = self->unit_field;
+  if (value != NULL)
+    *value = self->unit_have_value ? self->unit_value : NAN;
+  if (engine != NULL)
+    *engine = self->unit_have_value ? self->unit_engine : NAN;
+  return TRUE;
+}
+
+gboolean
+mirada_activations_panel_get_unit_field (MiradaActivationsPanel *self,
+                                         MirRect                *field,
+                                         MirRect                *padded,
+                                         gint64                 *in_h,
+                                         gint64                 *in_w,
+                                         MirImage              **input)
+{
+  g_return_val_if_fail (MIRADA_IS_ACTIVATIONS_PANEL (self), FALSE);
+  if (!self->have_unit || self->unit_input == NULL || !self->unit_open)
+    return FALSE;
+  *field = self->unit_field;
+  *padded = self->unit_padded;
+  *in_h = self->unit_in_h;
+  *in_w = self->unit_in_w;
+  *input = self->unit_input;
+  return TRUE;
+}
+
+void
+mirada_activations_panel_set_unit_padding (MiradaActivationsPanel *self,
+                                           gboolean                show)
+{
+  g_return_if_fail (MIRADA_IS_ACTIVATIONS_PANEL (self));
+  if (gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->unit_padding_toggle)) != !!show)
+    gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (self->unit_padding_toggle), show);
+}
+
+static void
+padding_toggled_cb (GtkToggleButton *button, MiradaActivationsPanel *self)
+{
+  self->unit_padding = gtk_toggle_button_get_active (button);
+  if (self->have_unit && self->zoom_channel == self->unit_c)
+    mirada_activations_panel_explain_unit (self, (int) self->unit_x, (int) self->unit_y);
+}
+
+static void
+step_clicked_cb (GtkButton *button, MiradaActivationsPanel *self)
+{
+  int which = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (button), "mirada-step"));
+  static const int dy[4] = { 0, -1, 1, 0 }, dx[4] = { -1, 0, 0, 1 };
+
+  mirada_activations_panel_step_unit (self, dy[which], dx[which]);
+}
+
+static gboolean
+unit_key_pressed_cb (GtkEventControllerKey *controller,
+                     guint                  keyval,
+                     guint                  keycode,
+                     GdkModifierType        state,
+                     MiradaActivationsPanel *self)
+{
+  switch (keyval)
+    {
+    case GDK_KEY_Left: case GDK_KEY_KP_Left:
+      mirada_activations_panel_step_unit (self, 0, -1);
+      return TRUE;
+    case GDK_KEY_Right: case GDK_KEY_KP_Right:
+      mirada_activations_panel_step_unit (self, 0, 1);
+      return TRUE;
+    case GDK_KEY_Up: case GDK_KEY_KP_Up:
+      mirada_activations_panel_step_unit (self, -1, 0);
+      return TRUE;
+    case GDK_KEY_Down: case GDK_KEY_KP_Down:
+      mirada_activations_panel_step_unit (self, 1, 0);
+      return TRUE;
+    default:
+      return FALSE;
+    }
 }
 
 gboolean
@@ -441,6 +649,11 @@ mirada_activations_panel_explain_unit (MiradaActivationsPanel *self,
       self->activation == NULL || ax < 0 || ay < 0 || ax >= self->activation->shape[2] ||
       ay >= self->activation->shape[1])
     return FALSE;
+  self->have_unit = TRUE;
+  self->unit_y = ay;
+  self->unit_x = ax;
+  self->unit_c = self->zoom_channel;
+  update_step_buttons (self);
   job = g_new0 (UnitJob, 1);
   job->model = mir_model_ref (self->model);
   job->input = mir_image_ref (self->input);
@@ -448,6 +661,7 @@ mirada_activations_panel_explain_unit (MiradaActivationsPanel *self,
   job->y = ay;
   job->x = ax;
   job->c = self->zoom_channel;
+  job->padding = self->unit_padding;
   job->layer_name = g_strdup (self->layer_name);
   g_clear_pointer (&self->unit_text, g_free);
   mirada_job_runner_run (self->unit_runner, NULL, unit_worker, job, (GDestroyNotify) unit_job_free,
@@ -512,6 +726,13 @@ picture_motion_cb (GtkEventControllerMotion *controller,
 }
 
 static void
+unit_popover_closed_cb (MiradaActivationsPanel *self)
+{
+  self->unit_open = FALSE;
+  g_signal_emit (self, signals[UNIT_CHANGED], 0);
+}
+
+static void
 back_clicked_cb (MiradaActivationsPanel *self)
 {
   mirada_activations_panel_zoom_channel (self, -1);
@@ -533,6 +754,7 @@ mirada_activations_panel_dispose (GObject *object)
   g_clear_object (&self->unit_runner);
   g_clear_pointer (&self->unit_popover, gtk_widget_unparent);
   g_clear_pointer (&self->unit_text, g_free);
+  g_clear_pointer (&self->unit_input, mir_image_unref);
   g_clear_pointer (&self->model, mir_model_unref);
   g_clear_pointer (&self->input, mir_image_unref);
   g_clear_pointer (&self->activation, mir_tensor_unref);
@@ -549,6 +771,9 @@ mirada_activations_panel_class_init (MiradaActivationsPanelClass *klass)
   MiradaPanelClass *panel_class = MIRADA_PANEL_CLASS (klass);
 
   object_class->dispose = mirada_activations_panel_dispose;
+  /* the explained unit changed, or the popover closed: the canvas follows */
+  signals[UNIT_CHANGED] = g_signal_new ("unit-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                        0, NULL, NULL, NULL, G_TYPE_NONE, 0);
   panel_class->needs_input = TRUE;
   panel_class->start_on_first_conv = TRUE;
   panel_class->layer_wanted = mirada_activations_panel_layer_wanted;
@@ -591,19 +816,61 @@ mirada_activations_panel_init (MiradaActivationsPanel *self)
   self->unit_popover = gtk_popover_new ();
   {
     GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+    GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
 
     self->unit_picture = GTK_PICTURE (gtk_picture_new ());
     gtk_widget_set_size_request (GTK_WIDGET (self->unit_picture), 256, 256);
+    static const char *const arrows[4] = { "◀", "▲", "▼", "▶" };
+    const char *step_tips[4] = { _("One unit left (Left arrow)"), _("One unit up (Up arrow)"),
+                                 _("One unit down (Down arrow)"), _("One unit right (Right arrow)") };
+    GtkWidget *bar = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 4);
+    GtkEventController *keys = gtk_event_controller_key_new ();
+
+    for (int i = 0; i < 4; i++)
+      {
+        self->unit_step[i] = gtk_button_new_with_label (arrows[i]);
+        g_object_set_data (G_OBJECT (self->unit_step[i]), "mirada-step", GINT_TO_POINTER (i));
+        gtk_widget_set_tooltip_text (self->unit_step[i], step_tips[i]);
+        gtk_accessible_update_property (GTK_ACCESSIBLE (self->unit_step[i]),
+                                        GTK_ACCESSIBLE_PROPERTY_LABEL, step_tips[i], -1);
+        g_signal_connect (self->unit_step[i], "clicked", G_CALLBACK (step_clicked_cb), self);
+        gtk_box_append (GTK_BOX (bar), self->unit_step[i]);
+      }
+    /* Translators: a toggle in the unit explanation: show what "same" and
+     * "valid" padding do (Keras' names, kept in quotes) */
+    self->unit_padding_toggle = gtk_toggle_button_new_with_label (_("“same” vs “valid”"));
+    gtk_widget_set_tooltip_text (self->unit_padding_toggle,
+                                 _("Show what “same” and “valid” padding do to this layer: the map's "
+                                   "size under each and, on the input, the region the “valid” windows "
+                                   "read framed in green (the pixels they never read darkened) and the "
+                                   "border “same” adds hatched in orange"));
+    gtk_widget_set_halign (bar, GTK_ALIGN_CENTER);
+    g_signal_connect (self->unit_padding_toggle, "toggled", G_CALLBACK (padding_toggled_cb), self);
+    update_step_buttons (self);
+    /* the arrow keys step the unit while the popover is open (capture:
+     * before the buttons and the label move the focus or the cursor) */
+    gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
+    g_signal_connect (keys, "key-pressed", G_CALLBACK (unit_key_pressed_cb), self);
+    gtk_widget_add_controller (self->unit_popover, keys);
+
     self->unit_label = GTK_LABEL (gtk_label_new (""));
+    gtk_widget_add_css_class (GTK_WIDGET (self->unit_label), "monospace");
     gtk_label_set_selectable (self->unit_label, TRUE);
     gtk_label_set_wrap (self->unit_label, TRUE);
-    gtk_label_set_max_width_chars (self->unit_label, 48);
+    gtk_label_set_max_width_chars (self->unit_label, 56);
     gtk_label_set_xalign (self->unit_label, 0);
+    /* side by side, so that it fits a 720-pixel-high window: the figure
+     * and the controls on the left, the numbers on the right */
     gtk_box_append (GTK_BOX (box), GTK_WIDGET (self->unit_picture));
-    gtk_box_append (GTK_BOX (box), GTK_WIDGET (self->unit_label));
-    gtk_popover_set_child (GTK_POPOVER (self->unit_popover), box);
+    gtk_box_append (GTK_BOX (box), bar);
+    gtk_box_append (GTK_BOX (box), self->unit_padding_toggle);
+    gtk_box_append (GTK_BOX (row), box);
+    gtk_widget_set_valign (GTK_WIDGET (self->unit_label), GTK_ALIGN_START);
+    gtk_box_append (GTK_BOX (row), GTK_WIDGET (self->unit_label));
+    gtk_popover_set_child (GTK_POPOVER (self->unit_popover), row);
   }
   gtk_widget_set_parent (self->unit_popover, picture);
+  g_signal_connect_swapped (self->unit_popover, "closed", G_CALLBACK (unit_popover_closed_cb), self);
   gtk_accessible_update_property (GTK_ACCESSIBLE (picture), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                   _("Activation grid"), -1);
 }

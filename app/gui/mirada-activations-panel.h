@@ -4,6 +4,7 @@
 #pragma once
 
 #include "mirada-panel.h"
+#include "explain/mir-unit.h"
 
 G_BEGIN_DECLS
 
@@ -20,6 +21,24 @@ int        mirada_activations_panel_get_zoom_channel (MiradaActivationsPanel *se
  * worker (receptive field, value by hand), then shows it in a popover;
  * FALSE when there is nothing to explain. */
 gboolean   mirada_activations_panel_explain_unit     (MiradaActivationsPanel *self, int ax, int ay);
+/* Moves the explained unit by (@dy, @dx) positions in the map (the arrow
+ * keys and the ◀ ▲ ▼ ▶ buttons of the popover), clamped at the edges, and
+ * explains it; FALSE when it did not move. */
+gboolean   mirada_activations_panel_step_unit        (MiradaActivationsPanel *self, int dy, int dx);
+/* The explained unit (row, column), its receptive field in the model's
+ * input pixels, its value recomputed by hand and the engine's (NAN when
+ * the layer has no recipe); FALSE before the first explanation is shown. */
+gboolean   mirada_activations_panel_get_unit         (MiradaActivationsPanel *self, int *ay, int *ax,
+                                                      MirRect *field, double *value, double *engine);
+/* While the unit's popover is open: its field and padded window in the
+ * model's input pixels (@in_h × @in_w) and the image the activations were
+ * computed on (borrowed: a window's crop or the whole image).  The panel
+ * emits ::unit-changed when these change or the popover closes. */
+gboolean   mirada_activations_panel_get_unit_field   (MiradaActivationsPanel *self, MirRect *field,
+                                                      MirRect *padded, gint64 *in_h, gint64 *in_w,
+                                                      MirImage **input);
+/* The popover's "same" vs "valid" toggle. */
+void       mirada_activations_panel_set_unit_padding (MiradaActivationsPanel *self, gboolean show);
 /* The last explanation's text (as `mirada explain-unit` prints it), or NULL. */
 const char *mirada_activations_panel_get_unit_text   (MiradaActivationsPanel *self);
 /* In the zoom: the activation (column @ax, row @ay) under (@x, @y) of the picture and its value. */

@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 
 #include "mirada-canvas.h"
+#include "mirada-unit-overlay.h"
 
 #define ZOOM_MIN 0.05
 #define ZOOM_MAX 32.0
@@ -52,6 +53,10 @@ struct _MiradaCanvas
   MiradaCanvasOverlayFunc overlay;
   gpointer overlay_data;
   GDestroyNotify overlay_destroy;
+
+  /* the explained unit's receptive field on the photo (issue 19), image pixels */
+  gboolean has_unit_field;
+  graphene_rect_t unit_field, unit_padded;
 };
 
 /* One class's field and its threshold contour, remade when the boxes are
@@ -830,6 +835,9 @@ mirada_canvas_snapshot (GtkWidget   *widget,
       self->overlay (self, cr, scale, self->overlay_data);
       cairo_restore (cr);
     }
+
+  if (self->has_unit_field)
+    mirada_draw_unit_field (cr, &self->unit_field, &self->unit_padded, scale);
   draw_hover (self, cr, layout, scale);
   if (self->marking)
     {
@@ -1243,6 +1251,35 @@ mirada_canvas_set_truth (MiradaCanvas *self,
   g_clear_pointer (&self->truth, g_array_unref);
   self->truth = truth;
   gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+mirada_canvas_set_unit_field (MiradaCanvas          *self,
+                              const graphene_rect_t *field,
+                              const graphene_rect_t *padded)
+{
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+
+  self->has_unit_field = field != NULL;
+  if (field != NULL)
+    {
+      self->unit_field = *field;
+      self->unit_padded = padded != NULL ? *padded : *field;
+    }
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+gboolean
+mirada_canvas_get_unit_field (MiradaCanvas    *self,
+                              graphene_rect_t *field,
+                              graphene_rect_t *padded)
+{
+  g_return_val_if_fail (MIRADA_IS_CANVAS (self), FALSE);
+  if (self->has_unit_field && field != NULL)
+    *field = self->unit_field;
+  if (self->has_unit_field && padded != NULL)
+    *padded = self->unit_padded;
+  return self->has_unit_field;
 }
 
 GArray *

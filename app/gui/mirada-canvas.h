@@ -36,6 +36,13 @@ void        mirada_canvas_pointer_moved   (MiradaCanvas *self, double x, double 
 /* Ground-truth boxes (array of MirDetectTruthBox), drawn dashed; NULL hides them. */
 void        mirada_canvas_set_truth       (MiradaCanvas *self, GArray *truth);
 GArray     *mirada_canvas_get_truth       (MiradaCanvas *self);
+/* The receptive field of the unit the activations panel explains, in image
+ * pixels, outlined over the photo (@padded: its window before clipping,
+ * the part outside the image hatched); NULL hides it. */
+void        mirada_canvas_set_unit_field  (MiradaCanvas *self, const graphene_rect_t *field,
+                                           const graphene_rect_t *padded);
+gboolean    mirada_canvas_get_unit_field  (MiradaCanvas *self, graphene_rect_t *field,
+                                           graphene_rect_t *padded);
 void        mirada_canvas_set_class_names (MiradaCanvas *self, const char *const *names);
 void        mirada_canvas_zoom_in         (MiradaCanvas *self);
 void        mirada_canvas_zoom_out        (MiradaCanvas *self);

@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "mirada-train-window.h"
+#include "mirada-unit-overlay.h"
 #include "mirada-window-private.h"
 
 G_DEFINE_FINAL_TYPE (MiradaWindow, mirada_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -893,6 +894,8 @@ mirada_window_init (MiradaWindow *self)
         gtk_widget_set_vexpand (GTK_WIDGET (self->explain[i]), TRUE);
         gtk_box_append (boxes[i], GTK_WIDGET (self->explain[i]));
       }
+    /* the unit the activations panel explains: its field on the photo too */
+    mirada_unit_overlay_follow (self->canvas, MIRADA_ACTIVATIONS_PANEL (self->explain[1]));
   }
 
   /* the canvas and the detector panel follow the session; the window the rest */

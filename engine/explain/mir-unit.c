@@ -157,13 +157,39 @@ mir_unit_value_clear (MirUnitValue *v)
 
 /* The pre-activation of output channel @c at (@y, @x), filling the patch
  * and kernel of @v when @fill. */
+/* SeparableConv2D's kernel for output channel @c, folded into one kh × kw × C
+ * kernel: K[i, j, ci] = Σ_m depthwise[i, j, ci, m] · pointwise[ci·mult + m, c]
+ * (no activation between the two, so the unit is linear in the patch). */
+static float *
+separable_kernel (MirLayer *layer, gint64 kh, gint64 kw, gint64 C, gint64 filters, gint64 c)
+{
+  MirTensor *dk = mir_layer_get_weight (layer, "depthwise_kernel");
+  MirTensor *pk = mir_layer_get_weight (layer, "pointwise_kernel");
+  gint64 mult = dk->shape[3];
+  float *k = g_new (float, kh * kw * C);
+
+  for (gint64 ij = 0; ij < kh * kw; ij++)
+    for (gint64 ci = 0; ci < C; ci++)
+      {
+        double acc = 0;
+
+        for (gint64 m = 0; m < mult; m++)
+          acc += (double) dk->data[(ij * C + ci) * mult + m] * pk->data[(ci * mult + m) * filters + c];
+        k[ij * C + ci] = (float) acc;
+      }
+  return k;
+}
+
 static double
 conv_pre (MirLayer *layer, const MirWindow *w, const MirTensor *in, const MirTensor *outt,
           gboolean depthwise, gint64 mult, gint64 y, gint64 x, gint64 c, MirUnitValue *v,
           gboolean fill)
 {
+  gboolean separable = layer->klass == &mir_layer_separable_conv2d_class;
   MirTensor *kernel = mir_layer_get_weight (layer, depthwise ? "depthwise_kernel" : "kernel");
   MirTensor *bias = mir_layer_get_weight (layer, "bias");
+  g_autofree float *folded = separable ? separable_kernel (layer, w->kh, w->kw, in->shape[3],
+                                                           outt->shape[3], c) : NULL;
   const gint64 H = in->shape[1], W = in->shape[2], C = in->shape[3];
   MirConvGeom g;
   gint64 pt, pl;
@@ -181,8 +207,9 @@ conv_pre (MirLayer *layer, const MirWindow *w, const MirTensor *in, const MirTen
           gint64 ci = c_first + q;
           float xv = (yy >= 0 && yy < H && xx >= 0 && xx < W) ? in->data[(yy * W + xx) * C + ci] : 0;
           /* Keras: kernel [kh, kw, cin, filters]; depthwise [kh, kw, cin, mult] */
-          float kv = depthwise ? kernel->data[((i * w->kw + j) * C + ci) * mult + c % mult]
-                               : kernel->data[((i * w->kw + j) * C + ci) * outt->shape[3] + c];
+          float kv = separable ? folded[(i * w->kw + j) * C + ci]
+                     : depthwise ? kernel->data[((i * w->kw + j) * C + ci) * mult + c % mult]
+                                 : kernel->data[((i * w->kw + j) * C + ci) * outt->shape[3] + c];
           gsize at = (gsize) ((i * w->kw + j) * cin + q);
 
           sum += (double) xv * kv;
@@ -233,7 +260,7 @@ mir_unit_compute (MirTrace *trace, guint node, gint64 y, gint64 x, gint64 c, Mir
   MirNode *n;
   const MirLayerClass *k;
   MirTensor *yt, *in;
-  gboolean conv, depthwise, dense, maxp, avgp;
+  gboolean conv, separable, depthwise, dense, maxp, avgp;
   gint64 channels;
   double *pre_all = NULL;
 
@@ -248,7 +275,8 @@ mir_unit_compute (MirTrace *trace, guint node, gint64 y, gint64 x, gint64 c, Mir
     return FALSE;
   n = mir_model_get_node (model, node);
   k = n->layer->klass;
-  conv = k == &mir_layer_conv2d_class;
+  separable = k == &mir_layer_separable_conv2d_class;
+  conv = k == &mir_layer_conv2d_class || separable;
   depthwise = k == &mir_layer_depthwise_conv2d_class;
   dense = k == &mir_layer_dense_class;
   maxp = k == &mir_layer_max_pooling2d_class;
@@ -257,7 +285,7 @@ mir_unit_compute (MirTrace *trace, guint node, gint64 y, gint64 x, gint64 c, Mir
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
                    _("Layer '%s' is a %s; a unit can be recomputed for Conv2D, DepthwiseConv2D, "
-                     "Dense, MaxPooling2D and AveragePooling2D layers"),
+                     "SeparableConv2D, Dense, MaxPooling2D and AveragePooling2D layers"),
                    n->name, k->name);
       return FALSE;
     }
@@ -309,16 +337,17 @@ mir_unit_compute (MirTrace *trace, guint node, gint64 y, gint64 x, gint64 c, Mir
       return TRUE;
     }
 
-  out->kind = g_strdup (conv ? "conv" : depthwise ? "depthwise" : "dense");
+  out->kind = g_strdup (separable ? "separable" : conv ? "conv" : depthwise ? "depthwise" : "dense");
   if (conv || depthwise)
     {
       const MirWindow *w = k->window (n->layer);
       gint64 mult = depthwise ? channels / in->shape[3] : 1;
       gint64 cin = depthwise ? 1 : in->shape[3];
 
-      if (mir_layer_get_weight (n->layer, depthwise ? "depthwise_kernel" : "kernel") == NULL)
+      if (mir_layer_get_weight (n->layer, depthwise || separable ? "depthwise_kernel" : "kernel") == NULL ||
+          (separable && mir_layer_get_weight (n->layer, "pointwise_kernel") == NULL))
         goto no_weights;
-      if (conv && mir_layer_get_weight (n->layer, "kernel")->shape[2] != in->shape[3])
+      if (conv && !separable && mir_layer_get_weight (n->layer, "kernel")->shape[2] != in->shape[3])
         {
           g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
                        _("Layer '%s' is a grouped convolution; its units cannot be recomputed "
@@ -371,4 +400,124 @@ mir_unit_compute (MirTrace *trace, guint node, gint64 y, gint64 x, gint64 c, Mir
 no_weights:
   g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID, _("Layer '%s' has no weights"), n->name);
   return FALSE;
+}
+
+/* ------------------------------------------------------------------ */
+/* "same" against "valid" */
+
+static void
+padding_axis (gint64 in, gint64 k, gint64 s, gint64 d, gint64 *same, gint64 *valid,
+              gint64 *pad_before, gint64 *pad_after, gint64 *cover)
+{
+  gint64 eff = (k - 1) * d + 1, total;
+
+  *same = (in + s - 1) / s;
+  total = MAX ((*same - 1) * s + eff - in, 0);
+  *pad_before = total / 2;
+  *pad_after = total - total / 2;
+  *valid = in >= eff ? (in - eff) / s + 1 : 0;
+  /* the last valid window ends at (valid − 1)·s + eff; stride can leave rows out */
+  *cover = *valid > 0 ? (*valid - 1) * s + eff : 0;
+}
+
+/* The positions [lo, hi) of an axis of @out positions whose window, starting
+ * at p·s − pad, lies inside [0, in). */
+static void
+inside_positions (gint64 in, gint64 eff, gint64 s, gint64 pad, gint64 out, gint64 *lo, gint64 *hi)
+{
+  *lo = (pad + s - 1) / s;
+  *hi = in + pad - eff >= 0 ? (in + pad - eff) / s + 1 : 0;
+  *lo = MIN (*lo, out);
+  *hi = CLAMP (*hi, *lo, out);
+}
+
+void
+mir_window_padding_sizes (const MirWindow *win, gint64 in_h, gint64 in_w, MirPaddingSizes *out)
+{
+  MirConvGeom g;
+  MirTensor shape = { 0 };
+  gint64 cover_h, cover_w;
+
+  g_return_if_fail (win != NULL && out != NULL);
+  memset (out, 0, sizeof *out);
+  out->in_h = in_h;
+  out->in_w = in_w;
+  out->kh = win->kh;
+  out->kw = win->kw;
+  out->sh = win->sh;
+  out->sw = win->sw;
+  out->dh = win->dh;
+  out->dw = win->dw;
+  padding_axis (in_h, win->kh, win->sh, win->dh, &out->same_h, &out->valid_h, &out->pad_top,
+                &out->pad_bottom, &cover_h);
+  padding_axis (in_w, win->kw, win->sw, win->dw, &out->same_w, &out->valid_w, &out->pad_left,
+                &out->pad_right, &cover_w);
+  out->valid_cover = (MirRect) { 0, 0, cover_h, cover_w };
+  out->model = win->explicit_pads ? "explicit" : win->same ? "same" : "valid";
+  /* the layer's own map: the same rule the layer runs */
+  shape.ndim = 4;
+  shape.shape[0] = 1;
+  shape.shape[1] = in_h;
+  shape.shape[2] = in_w;
+  shape.shape[3] = 1;
+  mir_conv_geom_init (&g, win, &shape);
+  out->out_h = g.oh;
+  out->out_w = g.ow;
+  inside_positions (in_h, (win->kh - 1) * win->dh + 1, win->sh, g.pad_top, g.oh,
+                    &out->valid_units.y0, &out->valid_units.y1);
+  inside_positions (in_w, (win->kw - 1) * win->dw + 1, win->sw, g.pad_left, g.ow,
+                    &out->valid_units.x0, &out->valid_units.x1);
+}
+
+gboolean
+mir_unit_padding (MirTrace *trace, guint node, MirPaddingSizes *out, MirRect *valid_field,
+                  MirRect *same_reach, GError **error)
+{
+  MirModel *model = mir_trace_get_model (trace);
+  MirNode *n;
+  MirTensor *in;
+
+  g_return_val_if_fail (trace != NULL && out != NULL, FALSE);
+  if (node >= mir_model_get_n_nodes (model))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID, _("There is no layer %u"), node);
+      return FALSE;
+    }
+  n = mir_model_get_node (model, node);
+  if (n->layer->klass->window == NULL || n->n_inputs != 1)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                   _("Layer '%s' is a %s: it slides no window, so padding does not apply"),
+                   n->name, n->layer->klass->name);
+      return FALSE;
+    }
+  if (!(in = node_tensor (trace, n->inputs[0], error)))
+    return FALSE;
+  if (in->ndim != 4)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_UNSUPPORTED,
+                   _("Layer '%s' is a %s: it slides no window, so padding does not apply"),
+                   n->name, n->layer->klass->name);
+      return FALSE;
+    }
+  mir_window_padding_sizes (n->layer->klass->window (n->layer), in->shape[1], in->shape[2], out);
+  if (valid_field != NULL)
+    {
+      if (out->valid_cover.y1 > 0 && out->valid_cover.x1 > 0)
+        {
+          if (!field_of (trace, n->inputs[0], out->valid_cover, TRUE, valid_field, 0, error))
+            return FALSE;
+        }
+      else
+        *valid_field = (MirRect) { 0, 0, 0, 0 };
+    }
+  if (same_reach != NULL)
+    {
+      MirRect r = { -out->pad_top, -out->pad_left, out->in_h + out->pad_bottom,
+                    out->in_w + out->pad_right };
+
+      if (!field_of (trace, n->inputs[0], r, FALSE, same_reach, 0, error))
+        return FALSE;
+    }
+  return TRUE;
 }
