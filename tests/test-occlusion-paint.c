@@ -13,9 +13,11 @@
 
 #include "config.h"
 
+#include <locale.h>
 #include <math.h>
 #include <string.h>
 
+#include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
 #include <adwaita.h>
@@ -257,8 +259,10 @@ compare_double (gconstpointer a, gconstpointer b)
 }
 
 static void
-test_occlusion_paint (void)
+test_occlusion_paint (gconstpointer data)
 {
+  guint n_scales = GPOINTER_TO_UINT (data);
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.mirada.Mirada");
   g_autofree char *model_path = g_test_build_filename (G_TEST_DIST, "..", "resources", "default",
                                                        "model.h5", NULL);
   g_autofree char *scene_path = g_test_build_filename (G_TEST_DIST, "..", "resources", "default",
@@ -290,8 +294,12 @@ test_occlusion_paint (void)
   image = mirada_image_load (scene_path, &error);
   g_assert_no_error (error);
 
+  /* one scale, or an image pyramid (the strokes reach every level) */
+  g_settings_set_int (settings, "scales", (int) n_scales);
   window = mirada_window_new (GTK_APPLICATION (app));
-  gtk_window_set_default_size (GTK_WINDOW (window), 1280, 720);
+  /* under Xvfb without a window manager the client-side border takes 10 px:
+   * the screenshot is then 1280×720 */
+  gtk_window_set_default_size (GTK_WINDOW (window), 1290, 730);
   gtk_window_present (GTK_WINDOW (window));
   wait_until (widget_mapped, window, 20, "the window to map");
   session = mirada_window_get_session (window);
@@ -305,6 +313,7 @@ test_occlusion_paint (void)
   wait_until (window_idle, window, 300, "the explanations");
 
   grid = mirada_window_get_grid (window);
+  g_assert_cmpuint (mirada_session_get_n_scales (session), ==, n_scales);
   g_assert_true (mirada_grid_lookup (grid, 291, 114, &row, &col));
   mirada_canvas_select (canvas, row, col);
   n = (guint) (row * grid->geom.cols + col);
@@ -335,6 +344,11 @@ test_occlusion_paint (void)
   spin (0.3);
   if (shot != NULL && *shot != '\0')
     {
+      if (g_getenv ("MIRADA_OCCLUSION_PRESENTATION") != NULL)
+        {
+          mirada_window_set_presentation (window, TRUE);
+          spin (1.0);
+        }
       save_screenshot (GTK_WIDGET (window), shot);
       g_test_message ("screenshot: %s", shot);
     }
@@ -437,6 +451,14 @@ main (int argc, char *argv[])
   const char *scale_env;
   int status;
 
+  /* MIRADA_LOCALEDIR (build/po) and LANGUAGE: a screenshot in another language */
+  setlocale (LC_ALL, "");
+  if (g_getenv ("MIRADA_LOCALEDIR") != NULL)
+    {
+      bindtextdomain (GETTEXT_PACKAGE, g_getenv ("MIRADA_LOCALEDIR"));
+      bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+      textdomain (GETTEXT_PACKAGE);
+    }
   g_test_init (&argc, &argv, NULL);
   scale_env = g_getenv ("MIRADA_TEST_TIME_SCALE");
   if (scale_env != NULL && g_ascii_strtod (scale_env, NULL) >= 1.0)
@@ -458,7 +480,8 @@ main (int argc, char *argv[])
   g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
   g_assert_no_error (error);
 
-  g_test_add_func ("/occlusion-paint/stroke-undo-clear", test_occlusion_paint);
+  g_test_add_data_func ("/occlusion-paint/one-scale", GUINT_TO_POINTER (1), test_occlusion_paint);
+  g_test_add_data_func ("/occlusion-paint/pyramid", GUINT_TO_POINTER (3), test_occlusion_paint);
   status = g_test_run ();
   g_assert_true (mirada_jobs_wait_idle (30000));
   g_clear_object (&app);

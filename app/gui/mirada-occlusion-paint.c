@@ -26,7 +26,7 @@
 #include "mirada-occlusion-paint.h"
 
 #define NOISE_SEED 1
-#define CHART_CLASSES 5   /* the chart shows the classes most probable before or now */
+#define CHART_CLASSES 4   /* the chart shows the classes most probable before or now */
 
 typedef struct
 {
@@ -230,7 +230,7 @@ draw_chart (GtkDrawingArea *area, cairo_t *cr, int width, int height, gpointer d
   g_autofree guint *order = NULL;
   GdkRGBA fg;
   guint n, shown;
-  double row_h, label_w = 0.38 * width, num_w = 0.2 * width, bar_w;
+  double row_h, label_w, num_w, bar_w;
 
   if (!selected_window (self, &n) || !window_probs (self, n, &before, &now))
     return;
@@ -247,7 +247,24 @@ draw_chart (GtkDrawingArea *area, cairo_t *cr, int width, int height, gpointer d
   g_qsort_with_data (order, (gint) before->n_classes, sizeof (guint), compare_desc, key);
   shown = MIN (before->n_classes, CHART_CLASSES);
   row_h = (double) height / shown;
-  bar_w = MAX (width - label_w - num_w - 8, 10);
+  /* room for the numbers and the longest name (at most 40 %), the rest for the bars */
+  {
+    int tw, th, widest = 0;
+
+    pango_layout_set_text (layout, "0.000 → 0.000", -1);
+    pango_layout_get_pixel_size (layout, &tw, &th);
+    num_w = tw + 8;
+    for (guint i = 0; i < shown; i++)
+      {
+        g_autofree char *name = mirada_session_dup_class_name (self->session, order[i]);
+
+        pango_layout_set_text (layout, name, -1);
+        pango_layout_get_pixel_size (layout, &tw, &th);
+        widest = MAX (widest, tw);
+      }
+    label_w = MIN (widest + 8, 0.4 * width);
+  }
+  bar_w = MAX (width - label_w - num_w, 10);
   for (guint i = 0; i < shown; i++)
     {
       guint k = order[i];
@@ -756,13 +773,20 @@ map_done (gpointer result, const GError *error, gpointer user_data)
   if (error != NULL)
     {
       gtk_label_set_label (self->map_label, error->message);
+      gtk_widget_set_visible (GTK_WIDGET (self->map_label), TRUE);
       return;
     }
   g_clear_object (&self->map);
   self->map = result;
   gtk_picture_set_paintable (self->map_picture, GDK_PAINTABLE (self->map));
   gtk_widget_set_visible (GTK_WIDGET (self->map_picture), TRUE);
-  gtk_label_set_label (self->map_label, _("Occlusion map (grey patch slid over the window, before painting)"));
+  /* the picture's tooltip says what it is: the row keeps its width for the chart */
+  gtk_label_set_label (self->map_label, "");
+  gtk_widget_set_visible (GTK_WIDGET (self->map_label), FALSE);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->map_picture), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Occlusion map"), -1);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->map_picture),
+                               _("Sliding-patch occlusion map of the selected window before painting: red where a grey patch lowers the score most"));
 }
 
 void
@@ -794,7 +818,8 @@ mirada_occlusion_paint_compute_map (MiradaOcclusionPaint *self)
     }
   job->model = mir_model_ref (mirada_session_get_model (self->session));
   job->class_index = top;
-  gtk_label_set_label (self->map_label, _("Computing the occlusion map…"));
+  gtk_label_set_label (self->map_label, _("Computing…"));
+  gtk_widget_set_visible (GTK_WIDGET (self->map_label), TRUE);
   mirada_job_runner_run (self->map_runner, _("Occlusion map…"), map_worker, job,
                          (GDestroyNotify) map_job_free, g_object_unref, map_done, self, NULL);
 }
@@ -1020,7 +1045,7 @@ mirada_occlusion_paint_init (MiradaOcclusionPaint *self)
 {
   const char *fills[] = { N_("Grey"), N_("Blur"), N_("Noise"), NULL };
   g_autoptr(GtkStringList) fill_names = gtk_string_list_new (NULL);
-  GtkWidget *top, *box, *flow, *lower, *size_box, *map_box;
+  GtkWidget *top, *box, *controls, *buttons, *size_box, *map_box;
   GtkEventController *shortcuts;
 
   self->undo = g_ptr_array_new_with_free_func ((GDestroyNotify) stroke_free);
@@ -1049,15 +1074,14 @@ mirada_occlusion_paint_init (MiradaOcclusionPaint *self)
 
   self->revealer = GTK_REVEALER (gtk_revealer_new ());
   gtk_revealer_set_transition_type (self->revealer, GTK_REVEALER_TRANSITION_TYPE_SLIDE_DOWN);
-  box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
+  /* controls | bar chart | occlusion map, one row: the photo keeps its room */
+  box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
+  gtk_widget_set_margin_top (box, 4);
+  gtk_widget_set_margin_bottom (box, 2);
   gtk_revealer_set_child (self->revealer, box);
   gtk_box_append (GTK_BOX (self), GTK_WIDGET (self->revealer));
 
-  flow = gtk_flow_box_new ();
-  gtk_flow_box_set_selection_mode (GTK_FLOW_BOX (flow), GTK_SELECTION_NONE);
-  gtk_flow_box_set_max_children_per_line (GTK_FLOW_BOX (flow), 8);
-  gtk_flow_box_set_column_spacing (GTK_FLOW_BOX (flow), 6);
-  gtk_widget_set_margin_top (flow, 4);
+  controls = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
   size_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 4);
   gtk_box_append (GTK_BOX (size_box), gtk_label_new (_("Brush")));
   self->size_spin = GTK_SPIN_BUTTON (gtk_spin_button_new_with_range (2, 400, 2));
@@ -1067,7 +1091,6 @@ mirada_occlusion_paint_init (MiradaOcclusionPaint *self)
                                   _("Brush diameter in photo pixels"), -1);
   g_signal_connect_swapped (self->size_spin, "value-changed", G_CALLBACK (brush_changed), self);
   gtk_box_append (GTK_BOX (size_box), GTK_WIDGET (self->size_spin));
-  gtk_flow_box_append (GTK_FLOW_BOX (flow), size_box);
   for (guint i = 0; fills[i] != NULL; i++)
     gtk_string_list_append (fill_names, _(fills[i]));
   self->fill_dropdown = GTK_DROP_DOWN (gtk_drop_down_new (G_LIST_MODEL (g_object_ref (fill_names)), NULL));
@@ -1076,42 +1099,45 @@ mirada_occlusion_paint_init (MiradaOcclusionPaint *self)
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->fill_dropdown), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                   _("Fill"), -1);
   g_signal_connect_swapped (self->fill_dropdown, "notify::selected", G_CALLBACK (brush_changed), self);
-  gtk_flow_box_append (GTK_FLOW_BOX (flow), GTK_WIDGET (self->fill_dropdown));
+  gtk_box_append (GTK_BOX (size_box), GTK_WIDGET (self->fill_dropdown));
+  gtk_box_append (GTK_BOX (controls), size_box);
+  buttons = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 4);
   self->undo_button = icon_button ("edit-undo-symbolic", _("Undo the last stroke (Ctrl+Z)"),
                                    G_CALLBACK (mirada_occlusion_paint_undo), self);
-  gtk_flow_box_append (GTK_FLOW_BOX (flow), self->undo_button);
+  gtk_box_append (GTK_BOX (buttons), self->undo_button);
   self->clear_button = gtk_button_new_with_mnemonic (_("_Clear"));
   gtk_widget_set_tooltip_text (self->clear_button, _("Remove all paint: the photo and the scores as before"));
   g_signal_connect_swapped (self->clear_button, "clicked", G_CALLBACK (mirada_occlusion_paint_clear), self);
-  gtk_flow_box_append (GTK_FLOW_BOX (flow), self->clear_button);
+  gtk_box_append (GTK_BOX (buttons), self->clear_button);
   self->map_button = gtk_button_new_with_mnemonic (_("Occlusion _Map"));
   gtk_widget_set_tooltip_text (self->map_button,
                                _("Compute the sliding-patch occlusion map of the selected window, to compare with what you painted"));
   g_signal_connect_swapped (self->map_button, "clicked", G_CALLBACK (mirada_occlusion_paint_compute_map), self);
-  gtk_flow_box_append (GTK_FLOW_BOX (flow), self->map_button);
-  gtk_box_append (GTK_BOX (box), flow);
+  gtk_box_append (GTK_BOX (buttons), self->map_button);
+  gtk_box_append (GTK_BOX (controls), buttons);
+  gtk_box_append (GTK_BOX (box), controls);
 
-  lower = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
   self->chart = gtk_drawing_area_new ();
-  gtk_drawing_area_set_content_height (GTK_DRAWING_AREA (self->chart), 20 * CHART_CLASSES);
-  gtk_drawing_area_set_content_width (GTK_DRAWING_AREA (self->chart), 220);
+  gtk_drawing_area_set_content_height (GTK_DRAWING_AREA (self->chart), 22 * CHART_CLASSES);
+  gtk_drawing_area_set_content_width (GTK_DRAWING_AREA (self->chart), 240);
   gtk_widget_set_hexpand (self->chart, TRUE);
   gtk_drawing_area_set_draw_func (GTK_DRAWING_AREA (self->chart), draw_chart, self, NULL);
+  gtk_widget_set_tooltip_text (self->chart, _("The selected window’s class probabilities before painting (grey) and now (colour)"));
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->chart), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                   _("The selected window’s class probabilities before painting (grey) and now (colour)"), -1);
-  gtk_box_append (GTK_BOX (lower), self->chart);
-  map_box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
+  gtk_box_append (GTK_BOX (box), self->chart);
+
+  map_box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
   self->map_picture = GTK_PICTURE (gtk_picture_new ());
-  gtk_widget_set_size_request (GTK_WIDGET (self->map_picture), 100, 100);
+  gtk_widget_set_size_request (GTK_WIDGET (self->map_picture), 72, 72);
   gtk_widget_set_visible (GTK_WIDGET (self->map_picture), FALSE);
   gtk_box_append (GTK_BOX (map_box), GTK_WIDGET (self->map_picture));
   self->map_label = GTK_LABEL (gtk_label_new (NULL));
-  gtk_label_set_wrap (self->map_label, TRUE);
-  gtk_label_set_max_width_chars (self->map_label, 18);
+  gtk_label_set_ellipsize (self->map_label, PANGO_ELLIPSIZE_END);
+  gtk_label_set_max_width_chars (self->map_label, 12);
   gtk_widget_add_css_class (GTK_WIDGET (self->map_label), "caption");
   gtk_box_append (GTK_BOX (map_box), GTK_WIDGET (self->map_label));
-  gtk_box_append (GTK_BOX (lower), map_box);
-  gtk_box_append (GTK_BOX (box), lower);
+  gtk_box_append (GTK_BOX (box), map_box);
 
   shortcuts = gtk_shortcut_controller_new ();
   gtk_shortcut_controller_set_scope (GTK_SHORTCUT_CONTROLLER (shortcuts), GTK_SHORTCUT_SCOPE_MANAGED);
