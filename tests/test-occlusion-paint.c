@@ -385,6 +385,38 @@ test_occlusion_paint (gconstpointer data)
       check_against_scratch (window, paint, prev, mask_both, NULL, fill);
     }
 
+  /* a drag on the canvas paints (the canvas's drag gesture, driven by its
+   * signals): one more stroke, over the trouser at 560..600, 60..100 */
+  {
+    g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (canvas));
+    GtkGesture *drag = NULL;
+    double scale = mirada_canvas_get_scale (canvas);
+    int cw = gtk_widget_get_width (GTK_WIDGET (canvas)), ch = gtk_widget_get_height (GTK_WIDGET (canvas));
+    /* the canvas fits the photo, centred */
+    double ox = floor ((cw - image->width * scale) / 2), oy = floor ((ch - image->height * scale) / 2);
+    guint before_strokes = mirada_occlusion_paint_get_n_strokes (paint);
+    MirImage *mask;
+
+    for (guint i = 0; i < g_list_model_get_n_items (controllers) && drag == NULL; i++)
+      {
+        g_autoptr(GObject) c = g_list_model_get_item (controllers, i);
+
+        if (GTK_IS_GESTURE_DRAG (c))
+          drag = GTK_GESTURE (c);
+      }
+    g_assert_nonnull (drag);
+    g_signal_emit_by_name (drag, "drag-begin", ox + 560 * scale, oy + 60 * scale);
+    g_signal_emit_by_name (drag, "drag-update", 40 * scale, 40 * scale);
+    g_signal_emit_by_name (drag, "drag-end", 40 * scale, 40 * scale);
+    g_assert_cmpuint (mirada_occlusion_paint_get_n_strokes (paint), ==, before_strokes + 1);
+    wait_until (paint_idle, paint, 120, "the dragged stroke");
+    mask = mirada_occlusion_paint_get_mask (paint);
+    g_assert_cmpuint (mask->pixels[(gsize) 80 * mask->rowstride + 580], ==, 255);
+    mirada_occlusion_paint_undo (paint);
+    wait_until (paint_idle, paint, 120, "the undo of the dragged stroke");
+    g_assert_cmpuint (mask->pixels[(gsize) 80 * mask->rowstride + 580], ==, 0);
+  }
+
   /* (c) clear: the original grids, exactly, and the photo */
   mirada_occlusion_paint_clear (paint);
   wait_until (paint_idle, paint, 120, "the clear");
@@ -399,14 +431,16 @@ test_occlusion_paint (gconstpointer data)
       guint runs = (guint) atoi (bench), n_windows = 0;
       g_autofree double *ms = g_new (double, runs);
 
-      /* a stroke the size of a window (150 px: a 110-px line of a 40-px brush) */
+      /* a stroke covering a window (150×150 px): a 40-px brush zig-zagging
+       * over a 110×110 square */
       mirada_occlusion_paint_set_brush (paint, 20, MIR_MASK_FILL_GREY);
       for (guint i = 0; i < runs; i++)
         {
-          double x = 100 + (i * 53) % 500, y = 95 + (i * 37) % 150;
-          const double line[] = { x, y, x + 110, y };
+          double x = 20 + (i * 53) % 610, y = 20 + (i * 37) % 210;
+          const double zigzag[] = { x, y, x + 110, y, x, y + 37, x + 110, y + 73, x, y + 110,
+                                    x + 110, y + 110 };
 
-          mirada_occlusion_paint_stroke (paint, line, 2);
+          mirada_occlusion_paint_stroke (paint, zigzag, G_N_ELEMENTS (zigzag) / 2);
           wait_until (paint_idle, paint, 120, "a benchmark stroke");
           ms[i] = mirada_occlusion_paint_get_last_latency (paint, &n_windows);
           g_test_message ("stroke %u: %.1f ms, %u windows", i, ms[i], n_windows);

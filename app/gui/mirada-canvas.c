@@ -50,6 +50,7 @@ struct _MiradaCanvas
   gpointer brush_data;
   double brush_radius;       /* image pixels */
   gboolean brushing;         /* a drag is painting */
+  double brush_x0, brush_y0; /* where it began, widget pixels */
   gboolean keep_view;        /* a new texture of the same size keeps zoom, pan and selection */
 };
 
@@ -1008,6 +1009,8 @@ drag_begin_cb (GtkGestureDrag *gesture,
   self->brushing = self->brush_func != NULL && widget_to_image (self, x, y, &ix, &iy);
   if (self->brushing)
     {
+      self->brush_x0 = x;
+      self->brush_y0 = y;
       gtk_widget_grab_focus (GTK_WIDGET (self));
       self->brush_func (self, MIRADA_BRUSH_BEGIN, ix, iy, self->brush_data);
     }
@@ -1021,9 +1024,8 @@ drag_update_cb (GtkGestureDrag *gesture,
 {
   if (self->brushing)
     {
-      double sx, sy, ix, iy;
+      double sx = self->brush_x0, sy = self->brush_y0, ix, iy;
 
-      gtk_gesture_drag_get_start_point (gesture, &sx, &sy);
       if (widget_to_image (self, sx + dx, sy + dy, &ix, &iy))
         self->brush_func (self, MIRADA_BRUSH_MOVE, ix, iy, self->brush_data);
       self->pointer_x = sx + dx;
