@@ -853,6 +853,8 @@ toggled_cb (MiradaOcclusionPaint *self)
 {
   gboolean on = gtk_toggle_button_get_active (self->toggle);
 
+  /* hidden, not just folded: a folded revealer still asks for its child's width */
+  gtk_widget_set_visible (GTK_WIDGET (self), on);
   gtk_revealer_set_reveal_child (self->revealer, on);
   if (self->canvas != NULL)
     mirada_canvas_set_brush (self->canvas, self->radius, on ? brush_cb : NULL, self);
@@ -1012,6 +1014,9 @@ mirada_occlusion_paint_dispose (GObject *object)
     }
   if (self->map_runner != NULL)
     mirada_job_runner_cancel (self->map_runner);
+  if (self->toggle != NULL)
+    g_signal_handlers_disconnect_by_data (self->toggle, self);
+  g_clear_object (&self->toggle);
   g_clear_object (&self->runner);
   g_clear_object (&self->map_runner);
   g_clear_object (&self->map);
@@ -1055,31 +1060,35 @@ mirada_occlusion_paint_init (MiradaOcclusionPaint *self)
   self->fill = MIR_MASK_FILL_GREY;
 
   gtk_orientable_set_orientation (GTK_ORIENTABLE (self), GTK_ORIENTATION_VERTICAL);
-  gtk_widget_set_margin_start (GTK_WIDGET (self), 6);
-  gtk_widget_set_margin_end (GTK_WIDGET (self), 6);
-  gtk_widget_set_margin_top (GTK_WIDGET (self), 4);
 
-  top = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
-  self->toggle = GTK_TOGGLE_BUTTON (gtk_toggle_button_new_with_mnemonic (_("_Paint Occlusion")));
+  /* The toggle lives in the window's header bar (mirada_occlusion_paint_get_toggle):
+   * while it is off, nothing of this takes room under the photo. */
+  self->toggle = GTK_TOGGLE_BUTTON (g_object_ref_sink (gtk_toggle_button_new ()));
+  /* an icon (a pencil), as the header's other tools: the header keeps its width */
+  gtk_button_set_icon_name (GTK_BUTTON (self->toggle), "document-edit-symbolic");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->toggle), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Paint Occlusion"), -1);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->toggle),
-                               _("Paint over the photo to hide part of it: the touched windows are classified again at once, the boxes and the selected window’s scores follow"));
+                               _("Paint occlusion: paint over the photo to hide part of it; the touched windows are classified again at once, the boxes and the selected window’s scores follow"));
   g_signal_connect_swapped (self->toggle, "toggled", G_CALLBACK (toggled_cb), self);
-  gtk_box_append (GTK_BOX (top), GTK_WIDGET (self->toggle));
+
+  self->revealer = GTK_REVEALER (gtk_revealer_new ());
+  gtk_revealer_set_transition_type (self->revealer, GTK_REVEALER_TRANSITION_TYPE_SLIDE_UP);
+  gtk_widget_set_visible (GTK_WIDGET (self), FALSE);
+  top = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
+  gtk_widget_set_margin_start (top, 6);
+  gtk_widget_set_margin_end (top, 6);
+  gtk_widget_set_margin_top (top, 4);
+  gtk_widget_set_margin_bottom (top, 2);
+  gtk_revealer_set_child (self->revealer, top);
+  gtk_box_append (GTK_BOX (self), GTK_WIDGET (self->revealer));
   self->status = GTK_LABEL (gtk_label_new (NULL));
   gtk_label_set_xalign (self->status, 0);
   gtk_label_set_ellipsize (self->status, PANGO_ELLIPSIZE_END);
-  gtk_widget_set_hexpand (GTK_WIDGET (self->status), TRUE);
   gtk_box_append (GTK_BOX (top), GTK_WIDGET (self->status));
-  gtk_box_append (GTK_BOX (self), top);
-
-  self->revealer = GTK_REVEALER (gtk_revealer_new ());
-  gtk_revealer_set_transition_type (self->revealer, GTK_REVEALER_TRANSITION_TYPE_SLIDE_DOWN);
   /* controls | bar chart | occlusion map, one row: the photo keeps its room */
   box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
-  gtk_widget_set_margin_top (box, 4);
-  gtk_widget_set_margin_bottom (box, 2);
-  gtk_revealer_set_child (self->revealer, box);
-  gtk_box_append (GTK_BOX (self), GTK_WIDGET (self->revealer));
+  gtk_box_append (GTK_BOX (top), box);
 
   controls = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
   size_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 4);
@@ -1152,4 +1161,11 @@ GtkWidget *
 mirada_occlusion_paint_new (void)
 {
   return g_object_new (MIRADA_TYPE_OCCLUSION_PAINT, NULL);
+}
+
+GtkWidget *
+mirada_occlusion_paint_get_toggle (MiradaOcclusionPaint *self)
+{
+  g_return_val_if_fail (MIRADA_IS_OCCLUSION_PAINT (self), NULL);
+  return GTK_WIDGET (self->toggle);
 }

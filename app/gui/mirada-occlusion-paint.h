@@ -24,7 +24,10 @@ GtkWidget *mirada_occlusion_paint_new      (void);
 void       mirada_occlusion_paint_attach   (MiradaOcclusionPaint *self,
                                             MiradaSession        *session,
                                             MiradaCanvas         *canvas);
-/* The "Paint occlusion" toggle: while on, drags on the canvas paint. */
+/* The "Paint Occlusion" toggle button, for the window's header bar (the
+ * widget itself shows only while it is on): while on, drags on the canvas
+ * paint. */
+GtkWidget *mirada_occlusion_paint_get_toggle (MiradaOcclusionPaint *self);
 void       mirada_occlusion_paint_set_active (MiradaOcclusionPaint *self, gboolean active);
 gboolean   mirada_occlusion_paint_get_active (MiradaOcclusionPaint *self);
 /* Brush radius in image pixels and the fill. */

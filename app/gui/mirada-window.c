@@ -902,6 +902,9 @@ mirada_window_init (MiradaWindow *self)
   mirada_occlusion_paint_attach (self->occlusion, self->session, self->canvas);
   gtk_box_insert_child_after (GTK_BOX (self->canvas_area), GTK_WIDGET (self->occlusion),
                               GTK_WIDGET (self->canvas_stack));
+  /* its toggle beside the heat maps' layer and method: hide what the map shows, watch the score */
+  gtk_box_append (mirada_panel_get_bar (self->explain[MIRADA_PANEL_GRADCAM]),
+                  mirada_occlusion_paint_get_toggle (self->occlusion));
   g_signal_connect_object (self->session, "notify::model", G_CALLBACK (model_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->session, "notify::model-name", G_CALLBACK (update_info), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->session, "notify::image", G_CALLBACK (image_changed_cb), self, G_CONNECT_SWAPPED);
