@@ -136,12 +136,16 @@ check_against_scratch (MiradaWindow *window, MiradaOcclusionPaint *paint, GPtrAr
   MirDetectGrid *g0 = g_ptr_array_index (grids, 0);
   double worst = 0;
   guint n_painted = 0, n_clean = 0, n_changed = 0;
-  int box[4];
+  int box[4] = { 0, 0, 0, 0 };
 
+  /* @before NULL: only the comparison with the engine from scratch */
+  if (before == NULL)
+    goto scratch_only;
   /* the pixels changed: @changed_mask (or the mask) against @mask_before */
   g_assert_true (changed_box (changed_mask != NULL ? changed_mask : mirada_occlusion_paint_get_mask (paint),
                               mask_before, box));
 
+scratch_only:
   masked = mir_mask_apply (mirada_occlusion_paint_get_original (paint),
                            mirada_occlusion_paint_get_mask (paint), fill, 1, &error);
   g_assert_no_error (error);
@@ -160,13 +164,13 @@ check_against_scratch (MiradaWindow *window, MiradaOcclusionPaint *paint, GPtrAr
   for (guint s = 0; s < grids->len; s++)
     {
       MirDetectGrid *now = g_ptr_array_index (grids, s), *ref = g_ptr_array_index (scratch, s);
-      const float *old = g_ptr_array_index (before, s);
+      const float *old = before != NULL ? g_ptr_array_index (before, s) : NULL;
       guint N = mir_detect_geometry_n_windows (&now->geom);
 
       g_assert_cmpuint (mir_detect_geometry_n_windows (&ref->geom), ==, N);
       for (guint n = 0; n < N; n++)
         {
-          gboolean painted = s != 0 || window_meets (now, n, box);
+          gboolean painted = s != 0 || before == NULL || window_meets (now, n, box);
           gboolean changed = FALSE;
 
           for (guint k = 0; k < now->n_classes; k++)
@@ -177,7 +181,8 @@ check_against_scratch (MiradaWindow *window, MiradaOcclusionPaint *paint, GPtrAr
               if (d > TOL)
                 g_error ("scale %u window %u class %u: %.9f after the stroke, %.9f from scratch",
                          s, n, k, mir_detect_grid_get (now, n, k), mir_detect_grid_get (ref, n, k));
-              changed = changed || mir_detect_grid_get (now, n, k) != old[(gsize) n * now->n_classes + k];
+              changed = changed || old == NULL
+                        || mir_detect_grid_get (now, n, k) != old[(gsize) n * now->n_classes + k];
             }
           if (s != 0)
             continue;
@@ -191,6 +196,12 @@ check_against_scratch (MiradaWindow *window, MiradaOcclusionPaint *paint, GPtrAr
             }
           n_changed += changed;
         }
+    }
+  if (before == NULL)
+    {
+      g_test_message ("(a) %u scales, every window against scratch: largest difference %.3g "
+                      "(tolerance %g)", grids->len, worst, TOL);
+      return;
     }
   g_test_message ("(a) %u scales; scale 0: %u windows meet the changed pixels (%u changed), "
                   "%u do not (unchanged, bit for bit); largest difference from scratch %.3g "
@@ -425,6 +436,43 @@ test_occlusion_paint (gconstpointer data)
                    mirada_session_get_image (session)->pixels,
                    (gsize) image->rowstride * image->height);
   g_assert_cmpuint (mirada_occlusion_paint_get_n_strokes (paint), ==, 0);
+
+  /* a new stride while painted: the session classifies the painted photo,
+   * the original photo's grids are made again for Clear */
+  {
+    MirDetectGrid *g = mirada_session_get_grid (session);
+    int window_size = g->geom.window, stride = g->geom.stride;
+    g_autoptr(GPtrArray) scratch = NULL;
+    g_autoptr(GPtrArray) expected = g_ptr_array_new_with_free_func (g_free);
+    MirDetectScales scales;
+
+    mirada_occlusion_paint_set_brush (paint, 40, MIR_MASK_FILL_GREY);
+    mirada_occlusion_paint_stroke (paint, stroke1, G_N_ELEMENTS (stroke1) / 2);
+    wait_until (paint_idle, paint, 120, "the stroke before the new stride");
+    mirada_session_set_geometry (session, window_size, 2 * stride, n_scales, FALSE);
+    wait_until (window_idle, window, 300, "the new stride");
+    wait_until (paint_idle, paint, 120, "the original photo's grids");
+    g_assert_cmpuint (mirada_occlusion_paint_get_n_strokes (paint), ==, 1);
+    g_assert_cmpint (mirada_session_get_grid (session)->geom.stride, ==, 2 * stride);
+    check_against_scratch (window, paint, NULL, NULL, NULL, MIR_MASK_FILL_GREY);
+    g_assert_true (mir_detect_scales_pyramid (&scales, window_size, MIRADA_PYRAMID_FACTOR, n_scales,
+                                              &error));
+    scratch = mir_detect_classify_scales (model, image, &scales, 2 * stride, FALSE, 0,
+                                          MIR_DETECT_SHARED_AUTO, NULL, NULL, NULL, &error);
+    g_assert_no_error (error);
+    for (guint i = 0; i < scratch->len; i++)
+      {
+        MirDetectGrid *sg = g_ptr_array_index (scratch, i);
+
+        g_ptr_array_add (expected, g_memdup2 (sg->probs, sizeof (float) * sg->n_classes
+                                                         * mir_detect_geometry_n_windows (&sg->geom)));
+      }
+    mirada_occlusion_paint_clear (paint);
+    wait_until (paint_idle, paint, 120, "the clear at the new stride");
+    assert_probs_equal (session, expected, 0, "clear after a new stride (the original photo from scratch)");
+    mirada_session_set_geometry (session, window_size, stride, n_scales, FALSE);
+    wait_until (window_idle, window, 300, "the stride back");
+  }
 
   if (bench != NULL && atoi (bench) > 0)
     {

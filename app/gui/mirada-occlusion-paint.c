@@ -107,7 +107,9 @@ struct _MiradaOcclusionPaint
   gint64 inflight_since;
   guint update_source;
   MiradaJobRunner *runner;
+  MiradaJobRunner *original_runner;
   gboolean running;
+  gboolean original_running; /* the original photo's grids are being made again */
   gboolean explain_pending;  /* the selected window changed: explain it again when calm */
   gboolean showing;          /* our own session update is under way */
   double last_latency_ms;
@@ -181,7 +183,7 @@ update_status (MiradaOcclusionPaint *self)
   gint top = 0;
 
   gtk_widget_set_sensitive (self->undo_button, self->undo->len > 0);
-  gtk_widget_set_sensitive (self->clear_button, self->original != NULL);
+  gtk_widget_set_sensitive (self->clear_button, self->original != NULL && self->original_grids != NULL);
   gtk_widget_set_sensitive (self->map_button, self->session != NULL &&
                             mirada_session_get_model (self->session) != NULL &&
                             selected_window (self, &n));
@@ -552,7 +554,9 @@ stroke_begin (MiradaOcclusionPaint *self, double x, double y)
 {
   g_autoptr(GError) error = NULL;
 
-  if (self->current != NULL || !ensure_started (self) || !ensure_filled (self))
+  /* not while the session classifies everything (a new geometry or model) */
+  if (self->current != NULL || self->session == NULL || mirada_session_get_busy (self->session)
+      || !ensure_started (self) || !ensure_filled (self))
     return;
   self->current = g_new0 (Stroke, 1);
   self->current->mask_before = mir_image_crop (self->mask, 0, 0, self->mask->width,
@@ -671,7 +675,8 @@ static void
 reset (MiradaOcclusionPaint *self)
 {
   mirada_job_runner_cancel (self->runner);
-  self->running = FALSE;
+  mirada_job_runner_cancel (self->original_runner);
+  self->running = self->original_running = FALSE;
   g_clear_handle_id (&self->update_source, g_source_remove);
   g_clear_pointer (&self->original, mir_image_unref);
   g_clear_pointer (&self->original_grids, g_ptr_array_unref);
@@ -691,7 +696,7 @@ mirada_occlusion_paint_clear (MiradaOcclusionPaint *self)
   g_autoptr(GPtrArray) grids = NULL;
 
   g_return_if_fail (MIRADA_IS_OCCLUSION_PAINT (self));
-  if (self->original == NULL)
+  if (self->original == NULL || self->original_grids == NULL)
     return;
   original = mir_image_ref (self->original);
   grids = g_ptr_array_ref (self->original_grids);
@@ -712,7 +717,7 @@ mirada_occlusion_paint_undo (MiradaOcclusionPaint *self)
   g_return_if_fail (MIRADA_IS_OCCLUSION_PAINT (self));
   if (self->undo->len == 0 || self->current != NULL)
     return;
-  if (self->undo->len == 1)
+  if (self->undo->len == 1 && self->original_grids != NULL)
     {
       /* back to nothing painted: the original grids themselves */
       mirada_occlusion_paint_clear (self);
@@ -861,12 +866,98 @@ toggled_cb (MiradaOcclusionPaint *self)
   update_status (self);
 }
 
-/* Someone else classifies (a new model, image or geometry): the painting no
- * longer matches the grids; forget it. */
+/* The original photo's grids for the session's model and geometry, as its
+ * detect worker makes them (after a new geometry or model while painted). */
+typedef struct
+{
+  MirModel *model;
+  MirImage *image;
+  int window, stride;
+  guint levels;
+  gboolean notebook_layout;
+} OriginalJob;
+
+static void
+original_job_free (OriginalJob *job)
+{
+  mir_model_unref (job->model);
+  mir_image_unref (job->image);
+  g_free (job);
+}
+
+static gpointer
+original_worker (MiradaJob *mjob, gpointer data, GCancellable *cancellable, GError **error)
+{
+  OriginalJob *job = data;
+  MirDetectScales scales;
+
+  if (!mir_detect_scales_pyramid (&scales, job->window, MIRADA_PYRAMID_FACTOR,
+                                  CLAMP (job->levels, 1, MIR_DETECT_MAX_SCALES), error))
+    return NULL;
+  mir_detect_scales_fit (&scales, job->image->width, job->image->height, job->stride,
+                         job->notebook_layout);
+  return mir_detect_classify_scales (job->model, job->image, &scales, job->stride,
+                                     job->notebook_layout, 0, MIR_DETECT_SHARED_AUTO, NULL, NULL,
+                                     cancellable, error);
+}
+
+static void
+original_done (gpointer result, const GError *error, gpointer user_data)
+{
+  MiradaOcclusionPaint *self = user_data;
+
+  self->original_running = FALSE;
+  if (error != NULL)
+    g_warning ("%s", error->message);
+  else if (self->original != NULL)
+    self->original_grids = g_ptr_array_ref (result);
+  if (result != NULL)
+    g_ptr_array_unref (result);
+  update_status (self);
+}
+
+/* The session classified the painted photo again (a new geometry or model):
+ * its grids are the painting's; the original photo's are made again. */
+static void
+detection_finished_cb (MiradaOcclusionPaint *self)
+{
+  OriginalJob *job;
+
+  if (self->original == NULL || self->original_grids != NULL || self->session == NULL
+      || mirada_session_get_grid (self->session) == NULL
+      || mirada_session_get_image (self->session) != self->occluded)
+    return;
+  job = g_new0 (OriginalJob, 1);
+  job->model = mir_model_ref (mirada_session_get_model (self->session));
+  job->image = mir_image_ref (self->original);
+  job->window = mirada_session_get_window_size (self->session);
+  job->stride = mirada_session_get_stride (self->session);
+  job->levels = mirada_session_get_levels (self->session);
+  job->notebook_layout = mirada_session_get_notebook_layout (self->session);
+  self->original_running = TRUE;
+  mirada_job_runner_run (self->original_runner, _("Classifying the photo before painting…"), original_worker,
+                         job, (GDestroyNotify) original_job_free,
+                         (GDestroyNotify) g_ptr_array_unref, original_done, self, NULL);
+}
+
+/* Someone else classifies.  A new photo: the painting is forgotten.  The
+ * painted photo again (a new geometry or model): the painting stays, the
+ * re-classification under way is dropped (the session does all windows), and
+ * the original grids are made again once it is done. */
 static void
 detection_started_cb (MiradaOcclusionPaint *self)
 {
-  reset (self);
+  if (self->original != NULL && self->session != NULL
+      && mirada_session_get_image (self->session) == self->occluded)
+    {
+      mirada_job_runner_cancel (self->runner);
+      mirada_job_runner_cancel (self->original_runner);
+      self->running = self->original_running = FALSE;
+      self->stale = self->inflight = (Rect) { 0 };
+      g_clear_pointer (&self->original_grids, g_ptr_array_unref);
+    }
+  else
+    reset (self);
   g_clear_object (&self->map);
   gtk_widget_set_visible (GTK_WIDGET (self->map_picture), FALSE);
   gtk_label_set_label (self->map_label, "");
@@ -901,6 +992,8 @@ mirada_occlusion_paint_attach (MiradaOcclusionPaint *self,
   g_signal_connect_object (session, "detection-started", G_CALLBACK (detection_started_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::result", G_CALLBACK (result_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "detection-finished", G_CALLBACK (detection_finished_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (canvas, "window-activated", G_CALLBACK (selected_cb), self,
                            G_CONNECT_SWAPPED | G_CONNECT_AFTER);
@@ -942,8 +1035,8 @@ gboolean
 mirada_occlusion_paint_get_pending (MiradaOcclusionPaint *self)
 {
   g_return_val_if_fail (MIRADA_IS_OCCLUSION_PAINT (self), FALSE);
-  return self->running || self->update_source != 0 || !rect_empty (&self->stale)
-         || !rect_empty (&self->dirty_pixels);
+  return self->running || self->original_running || self->update_source != 0
+         || !rect_empty (&self->stale) || !rect_empty (&self->dirty_pixels);
 }
 
 MirImage *
@@ -1018,6 +1111,7 @@ mirada_occlusion_paint_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->toggle, self);
   g_clear_object (&self->toggle);
   g_clear_object (&self->runner);
+  g_clear_object (&self->original_runner);
   g_clear_object (&self->map_runner);
   g_clear_object (&self->map);
   g_clear_pointer (&self->undo, g_ptr_array_unref);
@@ -1055,6 +1149,7 @@ mirada_occlusion_paint_init (MiradaOcclusionPaint *self)
 
   self->undo = g_ptr_array_new_with_free_func ((GDestroyNotify) stroke_free);
   self->runner = mirada_job_runner_new ();
+  self->original_runner = mirada_job_runner_new ();
   self->map_runner = mirada_job_runner_new ();
   self->radius = 20;
   self->fill = MIR_MASK_FILL_GREY;
