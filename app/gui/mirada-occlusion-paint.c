@@ -322,6 +322,7 @@ typedef struct
   GPtrArray *grids;
   GArray *touched;           /* scale 0's windows re-classified */
   guint n_windows;           /* of every scale */
+  double worker_ms;          /* the worker's own time */
 } ReclassifyResult;
 
 static void
@@ -349,6 +350,7 @@ reclassify_worker (MiradaJob *mjob, gpointer data, GCancellable *cancellable, GE
   ReclassifyResult *r;
   g_autoptr(GArray) touched0 = NULL;
   guint total = 0;
+  gint64 t0 = g_get_monotonic_time ();
 
   for (guint s = 0; s < job->grids->len; s++)
     {
@@ -386,6 +388,7 @@ reclassify_worker (MiradaJob *mjob, gpointer data, GCancellable *cancellable, GE
   r->grids = g_steal_pointer (&out);
   r->touched = g_steal_pointer (&touched0);
   r->n_windows = total;
+  r->worker_ms = (g_get_monotonic_time () - t0) / 1000.0;
   return r;
 }
 
@@ -425,8 +428,8 @@ reclassify_done (gpointer result, const GError *error, gpointer user_data)
       self->last_latency_ms = (g_get_monotonic_time () - self->inflight_since) / 1000.0;
       self->last_n_windows = r->n_windows;
       if (g_getenv ("MIRADA_OCCLUSION_TIMING") != NULL)
-        g_printerr ("occlusion: %.1f ms from paint to boxes, %u windows re-classified\n",
-                    self->last_latency_ms, r->n_windows);
+        g_printerr ("occlusion: %.1f ms from paint to boxes, %u windows re-classified in %.1f ms\n",
+                    self->last_latency_ms, r->n_windows, r->worker_ms);
       if (selected_window (self, &n))
         for (guint i = 0; i < r->touched->len; i++)
           if (g_array_index (r->touched, guint, i) == n)
@@ -634,8 +637,10 @@ update_cb (gpointer data)
 static void
 schedule_update (MiradaOcclusionPaint *self)
 {
+  /* before the next redraw: the frame that shows the paint also starts its
+   * re-classification (motion events come at most once a frame) */
   if (self->update_source == 0)
-    self->update_source = g_timeout_add (16, update_cb, self);
+    self->update_source = g_idle_add_full (G_PRIORITY_HIGH_IDLE, update_cb, self, NULL);
 }
 
 static void
