@@ -57,6 +57,14 @@ struct _MiradaCanvas
   /* the explained unit's receptive field on the photo (issue 19), image pixels */
   gboolean has_unit_field;
   graphene_rect_t unit_field, unit_padded;
+
+  /* the occlusion brush (issue 19, mirada-occlusion-paint.c): drags paint */
+  MiradaCanvasBrushFunc brush_func;
+  gpointer brush_data;
+  double brush_radius;       /* image pixels */
+  gboolean brushing;         /* a drag is painting */
+  double brush_x0, brush_y0; /* where it began, widget pixels */
+  gboolean keep_view;        /* a new texture of the same size keeps zoom, pan and selection */
 };
 
 /* One class's field and its threshold contour, remade when the boxes are
@@ -851,6 +859,19 @@ mirada_canvas_snapshot (GtkWidget   *widget,
       cairo_set_dash (cr, (double[]) { 4, 3 }, 2, 0);
       cairo_stroke (cr);
     }
+  if (self->brush_func != NULL && self->pointer_inside)
+    {
+      /* the brush's outline under the pointer, white on black */
+      cairo_new_path (cr);
+      cairo_arc (cr, self->pointer_x - ox, self->pointer_y - oy,
+                 MAX (self->brush_radius * scale, 2.0), 0, 2 * G_PI);
+      cairo_set_source_rgba (cr, 0, 0, 0, 0.8);
+      cairo_set_line_width (cr, 3.0);
+      cairo_stroke_preserve (cr);
+      cairo_set_source_rgba (cr, 1, 1, 1, 0.9);
+      cairo_set_line_width (cr, 1.5);
+      cairo_stroke (cr);
+    }
   cairo_destroy (cr);
   gtk_snapshot_pop (snapshot);
 }
@@ -922,6 +943,8 @@ mirada_canvas_pointer_moved (MiradaCanvas *self,
   self->pointer_y = y;
   self->pointer_inside = TRUE;
   update_hover (self);
+  if (self->brush_func != NULL)
+    gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
 static void
@@ -1034,13 +1057,21 @@ drag_begin_cb (GtkGestureDrag *gesture,
                double          y,
                MiradaCanvas   *self)
 {
-  double scale, ox, oy;
+  double scale, ox, oy, ix, iy;
 
   get_transform (self, &scale, &ox, &oy);
   self->drag_start_x = ox;
   self->drag_start_y = oy;
+  self->brushing = self->brush_func != NULL && widget_to_image (self, x, y, &ix, &iy);
+  if (self->brushing)
+    {
+      self->brush_x0 = x;
+      self->brush_y0 = y;
+      gtk_widget_grab_focus (GTK_WIDGET (self));
+      self->brush_func (self, MIRADA_BRUSH_BEGIN, ix, iy, self->brush_data);
+    }
   /* "Mark" mode: a drag spans a rectangle of examples instead of panning */
-  self->marking = self->session != NULL && mirada_session_get_mark_label (self->session) != NULL;
+  self->marking = !self->brushing && self->session != NULL && mirada_session_get_mark_label (self->session) != NULL;
   self->mark_x0 = self->mark_x1 = x;
   self->mark_y0 = self->mark_y1 = y;
 }
@@ -1051,6 +1082,17 @@ drag_update_cb (GtkGestureDrag *gesture,
                 double          dy,
                 MiradaCanvas   *self)
 {
+  if (self->brushing)
+    {
+      double sx = self->brush_x0, sy = self->brush_y0, ix, iy;
+
+      if (widget_to_image (self, sx + dx, sy + dy, &ix, &iy))
+        self->brush_func (self, MIRADA_BRUSH_MOVE, ix, iy, self->brush_data);
+      self->pointer_x = sx + dx;
+      self->pointer_y = sy + dy;
+      gtk_widget_queue_draw (GTK_WIDGET (self));
+      return;
+    }
   if (self->texture == NULL || hypot (dx, dy) < 4)
     return;
   if (self->marking)
@@ -1077,6 +1119,13 @@ drag_end_cb (GtkGestureDrag *gesture,
   double sx, sy, ix, iy;
   int row, col;
 
+  if (self->brushing)
+    {
+      self->brushing = FALSE;
+      if (self->brush_func != NULL)
+        self->brush_func (self, MIRADA_BRUSH_END, 0, 0, self->brush_data);
+      return;
+    }
   if (self->marking && hypot (dx, dy) >= 4)
     {
       self->marking = FALSE;
@@ -1174,9 +1223,19 @@ mirada_canvas_set_texture (MiradaCanvas *self,
 {
   g_return_if_fail (MIRADA_IS_CANVAS (self));
 
+  gboolean same_size = self->texture != NULL && texture != NULL
+                       && gdk_texture_get_width (self->texture) == gdk_texture_get_width (texture)
+                       && gdk_texture_get_height (self->texture) == gdk_texture_get_height (texture);
+
   if (!g_set_object (&self->texture, texture))
     return;
   g_clear_pointer (&self->image_node, gsk_render_node_unref);
+  if (self->keep_view && same_size)
+    {
+      /* the same photo, repainted (the occlusion brush) */
+      gtk_widget_queue_draw (GTK_WIDGET (self));
+      return;
+    }
   self->fit = TRUE;
   self->hovering = FALSE;
   self->has_selection = FALSE;
@@ -1197,7 +1256,10 @@ mirada_canvas_set_detections (MiradaCanvas *self,
 {
   g_return_if_fail (MIRADA_IS_CANVAS (self));
 
-  if (grid != self->grid)
+  /* a grid of the same windows (a brush stroke re-classified some) keeps the selection */
+  if (grid != self->grid
+      && !(grid != NULL && self->grid != NULL
+           && memcmp (&grid->geom, &self->grid->geom, sizeof grid->geom) == 0))
     {
       self->hovering = FALSE;
       self->has_selection = FALSE;
@@ -1597,4 +1659,29 @@ mirada_canvas_set_overlay (MiradaCanvas            *self,
   self->overlay_data = data;
   self->overlay_destroy = destroy;
   gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+mirada_canvas_set_brush (MiradaCanvas          *self,
+                         double                 radius,
+                         MiradaCanvasBrushFunc  func,
+                         gpointer               user_data)
+{
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+  if (self->brushing && self->brush_func != NULL && func != self->brush_func)
+    self->brush_func (self, MIRADA_BRUSH_END, 0, 0, self->brush_data);
+  self->brushing = self->brushing && func != NULL;
+  self->brush_func = func;
+  self->brush_data = user_data;
+  self->brush_radius = radius;
+  gtk_widget_set_cursor_from_name (GTK_WIDGET (self), func != NULL ? "crosshair" : NULL);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+mirada_canvas_set_keep_view (MiradaCanvas *self,
+                             gboolean      keep_view)
+{
+  g_return_if_fail (MIRADA_IS_CANVAS (self));
+  self->keep_view = keep_view;
 }

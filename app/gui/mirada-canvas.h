@@ -58,6 +58,27 @@ void        mirada_canvas_select          (MiradaCanvas *self, int row, int col)
 gboolean    mirada_grid_lookup            (const MirDetectGrid *grid, double x, double y,
                                            int *row, int *col);
 
+/* The occlusion brush (issue 19): while set, a drag on the photo paints
+ * (@func gets the image point of the press, each move and the release)
+ * instead of panning, and a click paints a dot instead of selecting; an
+ * outline of @radius image pixels follows the pointer.  NULL: off. */
+typedef enum
+{
+  MIRADA_BRUSH_BEGIN,
+  MIRADA_BRUSH_MOVE,
+  MIRADA_BRUSH_END,   /* no point */
+} MiradaBrushPhase;
+typedef void (*MiradaCanvasBrushFunc) (MiradaCanvas     *canvas,
+                                       MiradaBrushPhase  phase,
+                                       double            x,
+                                       double            y,
+                                       gpointer          user_data);
+void        mirada_canvas_set_brush       (MiradaCanvas *self, double radius,
+                                           MiradaCanvasBrushFunc func, gpointer user_data);
+/* While TRUE, a new texture of the same size (the photo repainted) keeps the
+ * zoom, the pan and the selected window. */
+void        mirada_canvas_set_keep_view   (MiradaCanvas *self, gboolean keep_view);
+
 /* Seed colours: red for the first class, blue for the second, then others;
  * or, after mirada_class_color_set_safe (TRUE) (presentation mode), the
  * colour-blind-safe palette (mir_detect_class_color_safe). */

@@ -1786,3 +1786,44 @@ mirada_session_init (MiradaSession *self)
       g_signal_connect_object (*runners[i], "notify::title", G_CALLBACK (runner_changed_cb), self, G_CONNECT_SWAPPED);
     }
 }
+
+/* ------------------------------------------------------------------ */
+/* Live occlusion (issue 19, mirada-occlusion-paint.c) */
+
+GPtrArray *
+mirada_session_dup_model_grids (MiradaSession *self)
+{
+  GPtrArray *grids;
+
+  g_return_val_if_fail (MIRADA_IS_SESSION (self), NULL);
+  if (self->model_grid == NULL)
+    return NULL;
+  if (self->model_scale_grids != NULL)
+    return g_ptr_array_ref (self->model_scale_grids);
+  grids = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_detect_grid_unref);
+  g_ptr_array_add (grids, mir_detect_grid_ref (self->model_grid));
+  return grids;
+}
+
+void
+mirada_session_show_occluded (MiradaSession *self,
+                              MirImage      *image,
+                              GPtrArray     *grids)
+{
+  g_return_if_fail (MIRADA_IS_SESSION (self));
+  g_return_if_fail (image != NULL && grids != NULL && grids->len >= 1);
+
+  if (image != self->image)
+    {
+      mir_image_ref (image);
+      g_clear_pointer (&self->image, mir_image_unref);
+      self->image = image;
+      g_clear_object (&self->texture);
+      self->texture = mirada_texture_new_for_image (image);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TEXTURE]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IMAGE]);
+    }
+  set_grids (self, mir_detect_grid_ref (g_ptr_array_index (grids, 0)),
+             grids->len > 1 ? g_ptr_array_ref (grids) : NULL);
+  refilter (self);
+}

@@ -146,6 +146,16 @@ gboolean         mirada_session_apply_model_meta (MiradaSession      *self,
                                                   const MirModelMeta *meta,
                                                   GError            **error);
 
+/* Live occlusion (issue 19): the model's grids before the examples, every
+ * scale ([0] the image as is; transfer full), or NULL while there are none. */
+GPtrArray       *mirada_session_dup_model_grids  (MiradaSession *self);
+/* Shows @image (the photo with the painted areas hidden) and takes @grids
+ * (the model's grids on it, as mirada_session_dup_model_grids() gives them)
+ * without classifying: the boxes follow at once (the cheap stage). */
+void             mirada_session_show_occluded    (MiradaSession *self,
+                                                  MirImage      *image,
+                                                  GPtrArray     *grids);
+
 /* A texture showing @image (RGB or grey). */
 GdkTexture    *mirada_texture_new_for_image (const MirImage *image);
 

@@ -5,6 +5,7 @@
 #include "mirada-activations-panel.h"
 #include "mirada-filters-panel.h"
 #include "mirada-heatmap-panel.h"
+#include "mirada-occlusion-paint.h"
 #include "mirada-scale-banner.h"
 #include "mirada-sweep-dialog.h"
 #include "mirada-window.h"
@@ -59,6 +60,8 @@ struct _MiradaWindow
   guint layout_idle;
   gboolean presentation;     /* full screen, large type, thick boxes (F11) */
   struct _MiradaCompareView *compare; /* weak: a second model beside the photo (issue 19) */
+
+  MiradaOcclusionPaint *occlusion; /* the occlusion brush under the photo (issue 19) */
 };
 
 void _mirada_window_actions_init  (MiradaWindow *self);

@@ -901,6 +901,14 @@ mirada_window_init (MiradaWindow *self)
   /* the canvas and the detector panel follow the session; the window the rest */
   mirada_canvas_set_session (self->canvas, self->session);
   mirada_detector_panel_set_session (self->detector_panel, self->session);
+  /* issue 19: the occlusion brush, under the photo */
+  self->occlusion = MIRADA_OCCLUSION_PAINT (mirada_occlusion_paint_new ());
+  mirada_occlusion_paint_attach (self->occlusion, self->session, self->canvas);
+  gtk_box_insert_child_after (GTK_BOX (self->canvas_area), GTK_WIDGET (self->occlusion),
+                              GTK_WIDGET (self->canvas_stack));
+  /* its toggle beside the heat maps' layer and method: hide what the map shows, watch the score */
+  gtk_box_append (mirada_panel_get_bar (self->explain[MIRADA_PANEL_GRADCAM]),
+                  mirada_occlusion_paint_get_toggle (self->occlusion));
   g_signal_connect_object (self->session, "notify::model", G_CALLBACK (model_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->session, "notify::model-name", G_CALLBACK (update_info), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->session, "notify::image", G_CALLBACK (image_changed_cb), self, G_CONNECT_SWAPPED);
@@ -931,4 +939,11 @@ mirada_window_init (MiradaWindow *self)
   _mirada_window_presentation_init (self);
   update_info (self);
   _mirada_window_update_actions (self);
+}
+
+MiradaOcclusionPaint *
+mirada_window_get_occlusion_paint (MiradaWindow *self)
+{
+  g_return_val_if_fail (MIRADA_IS_WINDOW (self), NULL);
+  return self->occlusion;
 }

@@ -6,6 +6,7 @@
 #include "mir.h"
 #include "mirada-canvas.h"
 #include "mirada-detector-panel.h"
+#include "mirada-occlusion-paint.h"
 #include "detect/mir-detect.h"
 #include "mirada-job.h"
 #include "mirada-session.h"
@@ -51,6 +52,8 @@ GMenuModel          *mirada_window_get_recent_menu    (MiradaWindow *self, guint
 MirDetectGrid       *mirada_window_get_grid           (MiradaWindow *self);
 MirDetectResult     *mirada_window_get_result         (MiradaWindow *self);
 MiradaCanvas        *mirada_window_get_canvas         (MiradaWindow *self);
+/* The occlusion brush under the photo (issue 19). */
+MiradaOcclusionPaint *mirada_window_get_occlusion_paint (MiradaWindow *self);
 MiradaDetectorPanel *mirada_window_get_detector_panel (MiradaWindow *self);
 /* The four panels beside the canvas, in this order. */
 enum {

@@ -408,6 +408,34 @@ GPtrArray *mir_detect_classify_scales_progressive (MirModel                   *m
 guint mir_detect_grid_reuse (MirDetectGrid       *grid,
                              const MirDetectGrid *old);
 
+/* Classifying again only the windows a change of the image touched (issue 19,
+ * the window's occlusion brush; mir-detect-reclassify.c). */
+
+/* The windows of @grid (indices, GArray of guint, transfer full) that meet
+ * the rectangle (@x, @y, @width, @height) of the original image: a pyramid
+ * grid's rectangle is divided by its scale, then widened by @margin pixels
+ * of the scanned image on every side (the resampling's reach). */
+GArray        *mir_detect_grid_windows_in_rect (const MirDetectGrid *grid,
+                                                double               x,
+                                                double               y,
+                                                double               width,
+                                                double               height,
+                                                int                  margin);
+/* A copy of @grid where windows @windows are classified again on @image
+ * (the image @grid scanned, changed: for a pyramid level the image shrunk as
+ * mir_detect_classify_scales() shrinks it) with mir_detect_classify_full()
+ * on the smallest block of rows × columns holding them; every other window
+ * keeps @grid's probabilities and embedding bit for bit. */
+MirDetectGrid *mir_detect_classify_windows     (MirModel            *model,
+                                                const MirImage      *image,
+                                                const MirDetectGrid *grid,
+                                                const guint         *windows,
+                                                guint                n_windows,
+                                                guint                batch_size,
+                                                MirDetectSharedMode  shared,
+                                                GCancellable        *cancellable,
+                                                GError             **error);
+
 /* Drops the scales (from the first that does not fit on) where a window of
  * the scale's side at @stride does not fit in the scanned image of
  * @image_width × @image_height: a pyramid ends where the window no longer

@@ -28,6 +28,25 @@ MirImage *mir_mask_apply          (const MirImage *image,
                                    MirMaskFill     fill,
                                    guint32         seed,
                                    GError        **error);
+/* @image with every pixel replaced by @fill (what mir_mask_apply() puts
+ * under the mask; the noise of a pixel depends only on @seed and its
+ * position). */
+MirImage *mir_mask_fill_image     (const MirImage *image,
+                                   MirMaskFill     fill,
+                                   guint32         seed,
+                                   GError        **error);
+/* Writes into @dest (a copy of @image) the rectangle (@x0, @y0, @width,
+ * @height) of mir_mask_apply (@image, @mask) given @filled =
+ * mir_mask_fill_image (@image): hidden pixels from @filled, the others from
+ * @image.  FALSE when the sizes differ.  What a brush repaints per stroke. */
+gboolean  mir_mask_composite      (MirImage       *dest,
+                                   const MirImage *image,
+                                   const MirImage *filled,
+                                   const MirImage *mask,
+                                   int             x0,
+                                   int             y0,
+                                   int             width,
+                                   int             height);
 /* The share of the photo's pixels @mask hides (0..1). */
 double    mir_mask_coverage       (const MirImage *image,
                                    const MirImage *mask);
