@@ -52,6 +52,7 @@ typedef struct
   GMutex lock;
   WinoCache *wino; /* g_atomic_rc_box */
   guint64 wino_seen;            /* the kernel version a first run transformed for itself */
+  WinoCache *wino_back;         /* the turned kernel's transform for the input gradient */
 } MirLayerConv2D;
 
 static gboolean
@@ -707,6 +708,8 @@ conv2d_finalize (MirLayer *layer)
 
   if (self->wino != NULL)
     g_atomic_rc_box_release_full (self->wino, wino_cache_clear);
+  if (self->wino_back != NULL)
+    g_atomic_rc_box_release_full (self->wino_back, wino_cache_clear);
   g_mutex_clear (&self->lock);
 }
 
@@ -726,6 +729,8 @@ backward_data_winograd (MirLayerConv2D *self, const MirConvGeom *g, const float 
 {
   gint64 f = self->filters, c = g->c;
   MirConvGeom t;
+  WinoCache *cache;
+  guint64 version;
   float *flip, *u;
   gboolean ok;
 
@@ -740,27 +745,49 @@ backward_data_winograd (MirLayerConv2D *self, const MirConvGeom *g, const float 
                       .pad_top = 2 - g->pad_top, .pad_left = 2 - g->pad_left };
   if (!mir_winograd_applies (&t, c))
     return TRUE;
-  flip = mir_alloc_floats ((gsize) (9 * c * f), error);
-  u = flip ? mir_alloc_floats (mir_winograd_kernel_size (f, c), error) : NULL;
-  if (u == NULL)
+  /* The turned kernel's transform, kept per kernel version: a filter pattern
+   * at batch 1 runs 40 backward passes with the same weights, and packing
+   * costs as much as its small products. */
+  version = mir_tensor_get_version (self->parent.weights[0].value);
+  g_mutex_lock (&self->lock);
+  cache = self->wino_back;
+  if (cache != NULL && cache->version == version)
+    cache = g_atomic_rc_box_acquire (cache);
+  else
+    cache = NULL;
+  g_mutex_unlock (&self->lock);
+  if (cache == NULL)
     {
-      mir_free_floats (flip);
-      return FALSE;
-    }
-  for (gint64 ky = 0; ky < 3; ky++)
-    for (gint64 kx = 0; kx < 3; kx++)
-      {
-        const float *src = kernel + (gsize) (((2 - ky) * 3 + (2 - kx)) * c * f);
-        float *dst = flip + (gsize) ((ky * 3 + kx) * f * c);
+      flip = mir_alloc_floats ((gsize) (9 * c * f), error);
+      u = flip ? mir_alloc_floats (mir_winograd_kernel_size (f, c), error) : NULL;
+      if (u == NULL)
+        {
+          mir_free_floats (flip);
+          return FALSE;
+        }
+      for (gint64 ky = 0; ky < 3; ky++)
+        for (gint64 kx = 0; kx < 3; kx++)
+          {
+            const float *src = kernel + (gsize) (((2 - ky) * 3 + (2 - kx)) * c * f);
+            float *dst = flip + (gsize) ((ky * 3 + kx) * f * c);
 
-        for (gint64 ci = 0; ci < c; ci++)
-          for (gint64 fo = 0; fo < f; fo++)
-            dst[fo * c + ci] = src[ci * f + fo];
-      }
-  mir_winograd_pack_kernel (flip, f, c, u);
-  mir_free_floats (flip);
-  ok = mir_winograd_conv (&t, dz, u, c, NULL, MIR_ACT_LINEAR, dx, error);
-  mir_free_floats (u);
+            for (gint64 ci = 0; ci < c; ci++)
+              for (gint64 fo = 0; fo < f; fo++)
+                dst[fo * c + ci] = src[ci * f + fo];
+          }
+      mir_winograd_pack_kernel (flip, f, c, u);
+      mir_free_floats (flip);
+      cache = g_atomic_rc_box_new0 (WinoCache);
+      cache->version = version;
+      cache->u = u;
+      g_mutex_lock (&self->lock);
+      if (self->wino_back != NULL)
+        g_atomic_rc_box_release_full (self->wino_back, wino_cache_clear);
+      self->wino_back = g_atomic_rc_box_acquire (cache);
+      g_mutex_unlock (&self->lock);
+    }
+  ok = mir_winograd_conv (&t, dz, cache->u, c, NULL, MIR_ACT_LINEAR, dx, error);
+  g_atomic_rc_box_release_full (cache, wino_cache_clear);
   *done = ok;
   return ok;
 }
