@@ -806,6 +806,31 @@ mir_detect_scales_fit (MirDetectScales *scales,
   return scales->n_scales;
 }
 
+/* The window geometry of each pyramid level of @image; their window
+ * count added to *@total. */
+static gboolean
+scales_geometries (const MirImage *image, const MirDetectScales *scales, int stride,
+                   gboolean notebook_layout, MirDetectGeometry *geoms, guint *total,
+                   GError **error)
+{
+  for (guint s = 0; s < scales->n_scales; s++)
+    {
+      int w, h;
+
+      mir_detect_scales_image_size (scales, s, image->width, image->height, &w, &h);
+      if (!mir_detect_geometry_init (&geoms[s], w, h, scales->window[s], stride, notebook_layout,
+                                     error))
+        {
+          if (scales->factor[s] != 1.0)
+            g_prefix_error (error, _("Pyramid level %u (the image shrunk by %g to %d×%d): "),
+                            s, scales->factor[s], w, h);
+          return FALSE;
+        }
+      *total += mir_detect_geometry_n_windows (&geoms[s]);
+    }
+  return TRUE;
+}
+
 GPtrArray *
 mir_detect_classify_scales (MirModel               *model,
                             const MirImage         *image,
@@ -846,21 +871,8 @@ mir_detect_classify_scales_with (MirModel               *model,
   g_return_val_if_fail (model != NULL && image != NULL && scales != NULL, NULL);
   g_return_val_if_fail (scales->n_scales >= 1 && scales->n_scales <= MIR_DETECT_MAX_SCALES, NULL);
 
-  for (guint s = 0; s < scales->n_scales; s++)
-    {
-      int w, h;
-
-      mir_detect_scales_image_size (scales, s, image->width, image->height, &w, &h);
-      if (!mir_detect_geometry_init (&geoms[s], w, h, scales->window[s], stride, notebook_layout,
-                                     error))
-        {
-          if (scales->factor[s] != 1.0)
-            g_prefix_error (error, _("Pyramid level %u (the image shrunk by %g to %d×%d): "),
-                            s, scales->factor[s], w, h);
-          return NULL;
-        }
-      sp.total += mir_detect_geometry_n_windows (&geoms[s]);
-    }
+  if (!scales_geometries (image, scales, stride, notebook_layout, geoms, &sp.total, error))
+    return NULL;
   for (guint s = 0; s < scales->n_scales; s++)
     {
       g_autoptr(MirImage) level = NULL;
@@ -994,21 +1006,8 @@ mir_detect_classify_scales_progressive (MirModel                   *model,
   if (prog == NULL)
     return mir_detect_classify_scales (model, image, scales, stride, notebook_layout, batch_size,
                                        shared, progress, progress_data, cancellable, error);
-  for (guint s = 0; s < scales->n_scales; s++)
-    {
-      int w, h;
-
-      mir_detect_scales_image_size (scales, s, image->width, image->height, &w, &h);
-      if (!mir_detect_geometry_init (&geoms[s], w, h, scales->window[s], stride, notebook_layout,
-                                     error))
-        {
-          if (scales->factor[s] != 1.0)
-            g_prefix_error (error, _("Pyramid level %u (the image shrunk by %g to %d×%d): "),
-                            s, scales->factor[s], w, h);
-          return NULL;
-        }
-      sp.total += mir_detect_geometry_n_windows (&geoms[s]);
-    }
+  if (!scales_geometries (image, scales, stride, notebook_layout, geoms, &sp.total, error))
+    return NULL;
   /* The scales not classified yet: what the old grids give them, the rest unknown. */
   names = mir_detect_model_class_names (model);
   partial.n_grids = scales->n_scales;

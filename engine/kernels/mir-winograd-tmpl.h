@@ -186,6 +186,57 @@ WT_FN (wt_micro) (const int mr, gint64 kc, const float *a, gint64 lda, const flo
       }
 }
 
+/* wt_micro() for @mr rows (1 .. WT_MR), each count its own inlined copy. */
+static inline WT_ATTR MIR_ALWAYS_INLINE void
+WT_FN (wt_micro_rows) (int mr, gint64 kc, const float *a, gint64 lda, const float *u, float *m,
+                       gint64 ldm, gboolean add)
+{
+  switch (mr)
+    {
+#define WT_CASE(n) \
+  case n: \
+    WT_FN (wt_micro) (n, kc, a, lda, u, m, ldm, add); \
+    break;
+      WT_CASE (1)
+#if WT_MR >= 2
+      WT_CASE (2)
+#endif
+#if WT_MR >= 3
+      WT_CASE (3)
+#endif
+#if WT_MR >= 4
+      WT_CASE (4)
+#endif
+#if WT_MR >= 5
+      WT_CASE (5)
+#endif
+#if WT_MR >= 6
+      WT_CASE (6)
+#endif
+#if WT_MR >= 7
+      WT_CASE (7)
+#endif
+#if WT_MR >= 8
+      WT_CASE (8)
+#endif
+#if WT_MR >= 9
+      WT_CASE (9)
+#endif
+#if WT_MR >= 10
+      WT_CASE (10)
+#endif
+#if WT_MR >= 11
+      WT_CASE (11)
+#endif
+#if WT_MR >= 12
+      WT_CASE (12)
+#endif
+#undef WT_CASE
+    default:
+      break;
+    }
+}
+
 /* The 36 products M[p] = V[p] U[p] of an item: V[p][0..nt)[0..c) from
  * input_block(), U the packed kernel's panels for filters f0 .. f0 + fc,
  * M[p][0..nt)[0..round_nr (fc)). */
@@ -213,50 +264,7 @@ WT_FN (gemm_block) (const Ctx *c, gint64 nt, gint64 f0, gint64 fc, const float *
               const float *a = vp + (gsize) (r0 * cc + k0);
               float *mo = mp + (gsize) (r0 * mld + fb * NR + h);
 
-              switch (MIN (WT_MR, nt - r0))
-                {
-#define WT_CASE(n) \
-  case n: \
-    WT_FN (wt_micro) (n, kc, a, cc, up + h, mo, mld, k0 > 0); \
-    break;
-                  WT_CASE (1)
-#if WT_MR >= 2
-                  WT_CASE (2)
-#endif
-#if WT_MR >= 3
-                  WT_CASE (3)
-#endif
-#if WT_MR >= 4
-                  WT_CASE (4)
-#endif
-#if WT_MR >= 5
-                  WT_CASE (5)
-#endif
-#if WT_MR >= 6
-                  WT_CASE (6)
-#endif
-#if WT_MR >= 7
-                  WT_CASE (7)
-#endif
-#if WT_MR >= 8
-                  WT_CASE (8)
-#endif
-#if WT_MR >= 9
-                  WT_CASE (9)
-#endif
-#if WT_MR >= 10
-                  WT_CASE (10)
-#endif
-#if WT_MR >= 11
-                  WT_CASE (11)
-#endif
-#if WT_MR >= 12
-                  WT_CASE (12)
-#endif
-#undef WT_CASE
-                default:
-                  break;
-                }
+              WT_FN (wt_micro_rows) (MIN (WT_MR, nt - r0), kc, a, cc, up + h, mo, mld, k0 > 0);
             }
         }
     }
@@ -324,10 +332,6 @@ WT_FN (output_block) (const Ctx *c, gint64 t0, gint64 nt, gint64 f0, gint64 fc, 
     }
 }
 
-#if WT_MR > 8
-#error "pw_item handles micro-kernel calls of up to 8 rows"
-#endif
-
 /* A 1x1 convolution's item: Z[r0 .. r0 + nr)[f0 .. f0 + fc) = X U + bias,
  * ReLU/ReLU6 in registers, other activations over the block while it is in
  * the cache; X's rows (the pixels, c floats each) read where they are, U
@@ -350,38 +354,7 @@ WT_FN (pw_item) (const PwCtx *c, gint64 r0, gint64 nr, gint64 f0, gint64 fc, flo
               const float *a = c->x + (gsize) ((r0 + r) * cc + k0);
               float *mo = m + (gsize) (r * mld + fb * NR + h);
 
-              switch (MIN (WT_MR, nr - r))
-                {
-#define WT_CASE(n) \
-  case n: \
-    WT_FN (wt_micro) (n, kc, a, cc, up + h, mo, mld, k0 > 0); \
-    break;
-                  WT_CASE (1)
-#if WT_MR >= 2
-                  WT_CASE (2)
-#endif
-#if WT_MR >= 3
-                  WT_CASE (3)
-#endif
-#if WT_MR >= 4
-                  WT_CASE (4)
-#endif
-#if WT_MR >= 5
-                  WT_CASE (5)
-#endif
-#if WT_MR >= 6
-                  WT_CASE (6)
-#endif
-#if WT_MR >= 7
-                  WT_CASE (7)
-#endif
-#if WT_MR >= 8
-                  WT_CASE (8)
-#endif
-#undef WT_CASE
-                default:
-                  break;
-                }
+              WT_FN (wt_micro_rows) (MIN (WT_MR, nr - r), kc, a, cc, up + h, mo, mld, k0 > 0);
             }
       }
   for (gint64 r = 0; r < nr; r++)
