@@ -1319,6 +1319,7 @@ op_binary (Ctx *c, BinOp op, GError **error)
             return FALSE;
           for (gsize i = 0; i < n; i++)
             bias->data[i] += kd[i];
+          mir_tensor_changed (bias); /* values changed in place: caches must see it */
           out = set_output (c, 0, x->node);
           set_order (c, out, o);
           return TRUE;
