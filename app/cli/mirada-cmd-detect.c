@@ -1002,7 +1002,7 @@ mirada_cmd_detect (int argc, char **argv)
               return mirada_cli_fail (error);
             mir_detect_class_color (c, rgb);
             mir_detect_field_draw (canvas, field, rgb, field_opacity,
-                                   MAX (2, image->width / 300));
+                                   (int) mirada_figure_box_line (image->width));
           }
         if (!mirada_figure_save_image (field_path, canvas, &error))
           return mirada_cli_fail (error);

@@ -7,6 +7,7 @@
 
 #include "mir.h"
 #include "mirada-detect-export.h"
+#include "mirada-figure.h"
 #include "mirada-export.h"
 #include "mirada-image-io.h"
 
@@ -47,7 +48,7 @@ mirada_detections_export (const MiradaDetections *d,
         return FALSE;
       if (d->result != NULL && d->n_grids > 0)
         mir_detect_draw (copy, d->result, (const char *const *) d->grids[0]->class_names,
-                         MAX (2, MIN (copy->width, copy->height) / 200));
+                         (int) mirada_figure_box_line (copy->width));
       return mirada_image_save_png (copy, path, error);
     }
   if (d->result == NULL || d->n_grids == 0 || d->params == NULL)

@@ -298,6 +298,12 @@ mirada_figure_save_image (const char *path, const MirImage *image, GError **erro
 /* ------------------------------------------------------------------ */
 /* Detections */
 
+double
+mirada_figure_box_line (int width)
+{
+  return MAX (2.0, width / 300.0);
+}
+
 gboolean
 mirada_figure_detections (const char *path, const MirImage *image, const MirDetectResult *result,
                           const char *const *class_names, GError **error)
@@ -312,7 +318,7 @@ mirada_figure_detections (const char *path, const MirImage *image, const MirDete
   cr = fig->cr;
   mirada_figure_image (cr, image, 0, 0, image->width, image->height, FALSE);
   /* Lines and labels grow with the photo, readable on a projector. */
-  line = MAX (2.0, image->width / 300.0);
+  line = mirada_figure_box_line (image->width);
   size = MAX (12.0, image->width / 60.0);
   cairo_set_line_join (cr, CAIRO_LINE_JOIN_MITER);
   for (guint i = 0; i < result->boxes->len; i++)

@@ -75,6 +75,11 @@ void   mirada_figure_image        (cairo_t        *cr,
 
 /* A picture already drawn (the probability field, the unit explainer) as it
  * is: PNG pixel for pixel, or embedded in an SVG or PDF page of its size. */
+/* The box line width, in pixels, for a photo of @width × @height: the same
+ * for `detect --draw`, its probability field and the window's PNG export
+ * (MAX (2, width / 300): readable on a projector). */
+double   mirada_figure_box_line    (int width);
+
 gboolean mirada_figure_save_image (const char            *path,
                                    const MirImage        *image,
                                    GError               **error);
