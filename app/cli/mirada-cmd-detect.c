@@ -818,19 +818,8 @@ mirada_cmd_detect (int argc, char **argv)
         if (!(image = mirada_image_load (image_path, &error)))
           return mirada_cli_fail (error);
         if (levels == 0 && scale_factor != 0)
-          {
-            /* OpenCV's way: every level the window still fits in */
-            guint fit = 1;
-            int w, h;
-
-            for (; fit < scales.n_scales; fit++)
-              {
-                mir_detect_scales_image_size (&scales, fit, image->width, image->height, &w, &h);
-                if (w < window || h < window)
-                  break;
-              }
-            scales.n_scales = fit;
-          }
+          /* OpenCV's way: every level the window still fits in (the window's rule) */
+          mir_detect_scales_fit (&scales, image->width, image->height, stride, notebook);
         grids = mir_detect_classify_scales (model, image, &scales, stride, notebook,
                                             (guint) batch,
                                             per_window ? MIR_DETECT_SHARED_NEVER
