@@ -1,6 +1,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "mir-test-util.h"
 #include "mir-keras.h"
 
@@ -309,4 +311,58 @@ mir_test_detect_params_args (GPtrArray *args, const MirDetectParams *params)
     }
   g_ptr_array_add (args, g_strdup ("--classes"));
   g_ptr_array_add (args, g_strdup (classes->str));
+}
+
+void
+mir_test_remove_tree (const char *path)
+{
+  GDir *dir;
+
+  if (!g_file_test (path, G_FILE_TEST_IS_SYMLINK) && (dir = g_dir_open (path, 0, NULL)) != NULL)
+    {
+      const char *name;
+
+      while ((name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+
+          mir_test_remove_tree (child);
+        }
+      g_dir_close (dir);
+    }
+  g_remove (path);
+}
+
+char *
+mir_test_private_home (const char *prefix)
+{
+  static const char *const dirs[][2] = {
+    { "HOME", "home" },
+    { "XDG_DATA_HOME", "data" },     /* GTK's recently-used.xbel */
+    { "XDG_CONFIG_HOME", "config" },
+    { "XDG_CACHE_HOME", "cache" },   /* the pattern cache */
+    { "XDG_STATE_HOME", "state" },
+  };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tmpl = g_strdup_printf ("%s-XXXXXX", prefix);
+  char *root = g_dir_make_tmp (tmpl, &error);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
+    {
+      g_autofree char *path = g_build_filename (root, dirs[i][1], NULL);
+
+      g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
+      g_setenv (dirs[i][0], path, TRUE);
+    }
+  return root;
+}
+
+double
+mir_test_time_scale (void)
+{
+  const char *s = g_getenv ("MIRADA_TEST_TIME_SCALE");
+  double v = s != NULL ? g_ascii_strtod (s, NULL) : 1.0;
+
+  return v >= 1.0 ? v : 1.0;
 }

@@ -90,6 +90,20 @@ void       mir_test_wait_until        (gboolean   (*done) (gpointer),
                                        double       timeout_s,
                                        const char  *what);
 
+/* Removes @path and everything under it (not following symbolic links). */
+void       mir_test_remove_tree       (const char *path);
+
+/* A home of the run's own: a new temporary folder (prefix @prefix) with
+ * home, data, config, cache and state folders that HOME and XDG_*_HOME now
+ * name, set before GTK or GLib read them, so the recent-files list, caches
+ * and configuration never touch the developer's and every run starts empty.
+ * Returns the folder (g_free; mir_test_remove_tree it at the end). */
+char      *mir_test_private_home      (const char *prefix);
+
+/* MIRADA_TEST_TIME_SCALE (>= 1; sanitizer builds run the UI several times
+ * slower), or 1. */
+double     mir_test_time_scale        (void);
+
 /* Appends to @args (char*, g_free) the `mirada detect` options that give
  * @params: method, grouping, IoU, radius, Gaussian means, every class's
  * threshold, exception factor and complement by index, --classes. */

@@ -2678,27 +2678,6 @@ test_gui_job_thread (void)
 
 /* ------------------------------------------------------------------ */
 
-/* Removes @path and everything under it (not following symbolic links). */
-static void
-remove_tree (const char *path)
-{
-  GDir *dir;
-
-  if (!g_file_test (path, G_FILE_TEST_IS_SYMLINK) && (dir = g_dir_open (path, 0, NULL)) != NULL)
-    {
-      const char *name;
-
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-
-          remove_tree (child);
-        }
-      g_dir_close (dir);
-    }
-  g_remove (path);
-}
-
 /* Background by example, drag-select (issue 18): in "Mark background" mode a
  * drag on the photo marks every window whose centre lies in the rectangle,
  * as one step (undo takes them all back, not the click before); their
@@ -2830,43 +2809,25 @@ test_gui_drag_background (void)
   mirada_session_set_embedding_layer (session, NULL);
   wait_until (window_idle, window, 300, "the detection with the head's input");
   gtk_window_destroy (GTK_WINDOW (window));
-  remove_tree (dir);
+  mir_test_remove_tree (dir);
 }
 
 int
 main (int argc, char *argv[])
 {
-  static const char *const dirs[][2] = {
-    { "HOME", "home" },
-    { "XDG_DATA_HOME", "data" },     /* GTK's recently-used.xbel */
-    { "XDG_CONFIG_HOME", "config" },
-    { "XDG_CACHE_HOME", "cache" },   /* the pattern cache: the first Compute optimises */
-    { "XDG_STATE_HOME", "state" },
-  };
   g_autoptr(GSettings) settings = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *root = NULL;
-  const char *scale_env;
   int status;
 
   g_test_init (&argc, &argv, NULL);
   ui_thread = g_thread_self ();
-  scale_env = g_getenv ("MIRADA_TEST_TIME_SCALE");
-  if (scale_env != NULL && g_ascii_strtod (scale_env, NULL) >= 1.0)
-    time_scale = g_ascii_strtod (scale_env, NULL);
+  time_scale = mir_test_time_scale ();
   /* A home of this run's own, set before GTK or GLib read the variables
    * and removed at the end: the recent-files list, caches and
    * configuration never touch the developer's, and every run starts
    * empty. */
-  root = g_dir_make_tmp ("mirada-gui-XXXXXX", &error);
-  g_assert_no_error (error);
-  for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
-    {
-      g_autofree char *path = g_build_filename (root, dirs[i][1], NULL);
-
-      g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
-      g_setenv (dirs[i][0], path, TRUE);
-    }
+  root = mir_test_private_home ("mirada-gui");
   gtk_init ();
   adw_init ();
   /* as in test-layout.c: libadwaita 1.2's flap animations can yield a NaN
@@ -2901,6 +2862,6 @@ main (int argc, char *argv[])
   /* as the application's shutdown does: no worker inside OpenBLAS at exit */
   g_assert_true (mirada_jobs_wait_idle (30000));
   g_clear_object (&app);
-  remove_tree (root);
+  mir_test_remove_tree (root);
   return status;
 }

@@ -503,34 +503,11 @@ test_occlusion_paint (gconstpointer data)
   spin (0.2);
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
 int
 main (int argc, char *argv[])
 {
-  static const char *const dirs[][2] = {
-    { "HOME", "home" }, { "XDG_DATA_HOME", "data" }, { "XDG_CONFIG_HOME", "config" },
-    { "XDG_CACHE_HOME", "cache" }, { "XDG_STATE_HOME", "state" },
-  };
   g_autoptr(GError) error = NULL;
   g_autofree char *root = NULL;
-  const char *scale_env;
   int status;
 
   /* MIRADA_LOCALEDIR (build/po) and LANGUAGE: a screenshot in another language */
@@ -542,18 +519,8 @@ main (int argc, char *argv[])
       textdomain (GETTEXT_PACKAGE);
     }
   g_test_init (&argc, &argv, NULL);
-  scale_env = g_getenv ("MIRADA_TEST_TIME_SCALE");
-  if (scale_env != NULL && g_ascii_strtod (scale_env, NULL) >= 1.0)
-    time_scale = g_ascii_strtod (scale_env, NULL);
-  root = g_dir_make_tmp ("mirada-occlusion-XXXXXX", &error);
-  g_assert_no_error (error);
-  for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
-    {
-      g_autofree char *path = g_build_filename (root, dirs[i][1], NULL);
-
-      g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
-      g_setenv (dirs[i][0], path, TRUE);
-    }
+  time_scale = mir_test_time_scale ();
+  root = mir_test_private_home ("mirada-occlusion");
   gtk_init ();
   adw_init ();
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
@@ -567,6 +534,6 @@ main (int argc, char *argv[])
   status = g_test_run ();
   g_assert_true (mirada_jobs_wait_idle (30000));
   g_clear_object (&app);
-  remove_tree (root);
+  mir_test_remove_tree (root);
   return status;
 }

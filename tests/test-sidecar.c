@@ -312,24 +312,6 @@ test_model_load_preprocess_from (void)
   g_assert_cmpstr (mir_preprocess_origin_to_string (MIR_PREPROCESS_FROM_LABELS), ==, "labels");
 }
 
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    {
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      g_dir_close (dir);
-    }
-  g_remove (path);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -346,7 +328,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model-load/errors", test_model_load_errors);
   g_test_add_func ("/model-load/preprocess-from", test_model_load_preprocess_from);
   ret = g_test_run ();
-  remove_tree (tmpdir);
+  mir_test_remove_tree (tmpdir);
   g_free (tmpdir);
   return ret;
 }

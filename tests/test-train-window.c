@@ -96,23 +96,6 @@ make_dataset_seeded (const char *root, guint32 seed)
     }
 }
 
-static void
-remove_tree (const char *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-      const char *name;
-
-      while (dir && (name = g_dir_read_name (dir)))
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-    }
-  g_remove (path);
-}
-
 static GdkTexture *
 render (GtkWidget *widget)
 {
@@ -321,21 +304,18 @@ test_train_window (void)
   }
 
   gtk_window_destroy (GTK_WINDOW (win));
-  remove_tree (root);
+  mir_test_remove_tree (root);
 }
 
 int
 main (int argc, char *argv[])
 {
-  const char *scale_env;
 
   g_test_init (&argc, &argv, NULL);
   gtk_init ();
   adw_init ();
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
-  scale_env = g_getenv ("MIRADA_TEST_TIME_SCALE");
-  if (scale_env)
-    time_scale = g_ascii_strtod (scale_env, NULL);
+  time_scale = mir_test_time_scale ();
   g_test_add_func ("/train-window/train-watch-save-stop", test_train_window);
   return g_test_run ();
 }
