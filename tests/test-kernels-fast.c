@@ -285,14 +285,9 @@ test_conv_fast (gconstpointer data)
  * (MIRADA_WINOGRAD=0), against a float64 loop over the definition
  * dx[iy][ix][c] = sum dy[oy][ox][f] k[ky][kx][c][f], iy = oy - pt + ky:
  * "same" (dy padded by 1) and "valid" (by 2), odd sizes, batch 2, channel
- * counts off the vector widths, more tiles than one block. */
-typedef struct
-{
-  const char *config;
-  gint64 n, h, w, c;
-} BackDataCase;
-
-static const BackDataCase back_data_cases[] = {
+ * counts off the vector widths, more tiles than one block (ConvCase's
+ * big and wino are not used: both paths run). */
+static const ConvCase back_data_cases[] = {
   { "{\"filters\": 24, \"kernel_size\": 3, \"padding\": \"same\"}", 2, 11, 13, 19 },
   { "{\"filters\": 37, \"kernel_size\": 3}", 2, 10, 9, 16 },
   { "{\"filters\": 64, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}",
@@ -301,7 +296,7 @@ static const BackDataCase back_data_cases[] = {
 
 /* dx by definition, float64, for dy at the outputs @y passes (ReLU) */
 static double *
-backward_data_ref (const BackDataCase *bc, const MirTensor *k, const MirTensor *y,
+backward_data_ref (const ConvCase *bc, const MirTensor *k, const MirTensor *y,
                    const MirTensor *dy)
 {
   gint64 oh = y->shape[1], ow = y->shape[2], f = y->shape[3];
@@ -337,7 +332,7 @@ backward_data_ref (const BackDataCase *bc, const MirTensor *k, const MirTensor *
 static void
 test_conv_backward_data (gconstpointer data)
 {
-  const BackDataCase *bc = data;
+  const ConvCase *bc = data;
   MirShape in_shape = { 4, { -1, bc->h, bc->w, bc->c } };
   gint64 shape[4] = { bc->n, bc->h, bc->w, bc->c };
   g_autoptr(GError) error = NULL;

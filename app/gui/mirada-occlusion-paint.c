@@ -364,12 +364,8 @@ reclassify_worker (MiradaJob *mjob, gpointer data, GCancellable *cancellable, GE
       windows = mir_detect_grid_windows_in_rect (grid, job->rect.x0, job->rect.y0,
                                                  job->rect.x1 - job->rect.x0,
                                                  job->rect.y1 - job->rect.y0, margin);
-      if (grid->geom.image_width == job->image->width && grid->geom.image_height == job->image->height)
-        level = mir_image_ref (job->image);
-      else if (windows->len > 0
-               && !(level = mir_image_resize (job->image, grid->geom.image_width,
-                                              grid->geom.image_height, job->model->meta.resize,
-                                              error)))
+      if (windows->len > 0
+          && !(level = mir_detect_level_image (job->model, job->image, &grid->geom, error)))
         return NULL;
       if (windows->len == 0)
         next = mir_detect_grid_ref (grid);

@@ -806,6 +806,20 @@ mir_detect_scales_fit (MirDetectScales *scales,
   return scales->n_scales;
 }
 
+MirImage *
+mir_detect_level_image (MirModel                *model,
+                        const MirImage          *image,
+                        const MirDetectGeometry *geom,
+                        GError                 **error)
+{
+  g_return_val_if_fail (model != NULL && image != NULL && geom != NULL, NULL);
+
+  if (geom->image_width == image->width && geom->image_height == image->height)
+    return mir_image_ref ((MirImage *) image);
+  return mir_image_resize (image, geom->image_width, geom->image_height, model->meta.resize,
+                           error);
+}
+
 /* The window geometry of each pyramid level of @image; their window
  * count added to *@total. */
 static gboolean
@@ -880,10 +894,7 @@ mir_detect_classify_scales_with (MirModel               *model,
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return NULL;
-      if (scales->factor[s] == 1.0)
-        level = mir_image_ref ((MirImage *) image);
-      else if (!(level = mir_image_resize (image, geoms[s].image_width, geoms[s].image_height,
-                                           model->meta.resize, error)))
+      if (!(level = mir_detect_level_image (model, image, &geoms[s], error)))
         return NULL;
       sp.n = mir_detect_geometry_n_windows (&geoms[s]);
       if (classify_func != NULL)
@@ -1043,10 +1054,7 @@ mir_detect_classify_scales_progressive (MirModel                   *model,
           unref_grids (partial.grids, partial.n_grids);
           return NULL;
         }
-      if (scales->factor[s] == 1.0)
-        level = mir_image_ref ((MirImage *) image);
-      else if (!(level = mir_image_resize (image, geoms[s].image_width, geoms[s].image_height,
-                                           model->meta.resize, error)))
+      if (!(level = mir_detect_level_image (model, image, &geoms[s], error)))
         {
           unref_grids (partial.grids, partial.n_grids);
           return NULL;

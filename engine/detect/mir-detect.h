@@ -234,6 +234,14 @@ void     mir_detect_scales_image_size (const MirDetectScales *scales,
                                        int                   *width,
                                        int                   *height);
 
+/* The image a grid of @geom scans: @image itself (a new reference) when it
+ * has @geom's size, else @image resampled to it with @model's resize
+ * method (a pyramid level).  NULL with @error when resampling fails. */
+MirImage *mir_detect_level_image (MirModel                *model,
+                                  const MirImage          *image,
+                                  const MirDetectGeometry *geom,
+                                  GError                 **error);
+
 /* Whether to compute the convolutions shared by overlapping windows once
  * over the whole image (docs/detector.md, "Fast path"). */
 typedef enum
