@@ -165,3 +165,25 @@ mir_file_read (const char *path, gsize max_size, const char *what, gsize *length
   *length = len;
   return g_steal_pointer (&buf);
 }
+
+gssize
+mir_file_pread_all (int fd, void *dst, gsize len, guint64 offset)
+{
+  guint8 *p = dst;
+  gsize done = 0;
+
+  while (done < len)
+    {
+      gssize got = pread (fd, p + done, MIN (len - done, (gsize) 1 << 30),
+                          (off_t) (offset + done));
+
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got < 0)
+        return -1;
+      if (got == 0)
+        break;
+      done += (gsize) got;
+    }
+  return (gssize) done;
+}

@@ -37,6 +37,11 @@ int       mir_file_open   (const char  *path,
                            guint64     *size,
                            GError     **error);
 
+/* Reads @len bytes at @offset of @fd into @dst, again after short reads and
+ * EINTR.  Returns the bytes read: @len, fewer where the file ends, or -1
+ * with errno set. */
+gssize    mir_file_pread_all (int fd, void *dst, gsize len, guint64 offset);
+
 /* Reads @path as mir_file_check() allows it.  The result is NUL-terminated
  * (the NUL is not counted in *@length); free with g_free(). */
 char     *mir_file_read   (const char  *path,

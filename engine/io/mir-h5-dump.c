@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <hdf5.h>
 
+#include "mir-file.h"
 #include "mir-h5-file.h"
 #include "mir-keras-private.h"
 
@@ -459,7 +460,7 @@ read_source (Dump *d, guint64 offset, void *dst, gsize n)
       memcpy (dst, d->src_image + offset, n);
       return TRUE;
     }
-  return pread (d->src_fd, dst, n, (off_t) offset) == (gssize) n;
+  return mir_file_pread_all (d->src_fd, dst, n, offset) == (gssize) n;
 }
 
 /* Element @index (first or last) of @ds read by libhdf5 and from the file

@@ -448,24 +448,11 @@ parse_tensor_at (Reader *r, MirH5File *f, char *owned_path)
     }
   if (r->src_image != NULL)
     memcpy (t->data, r->src_image + offset, (gsize) bytes);
-  else
+  else if (mir_file_pread_all (r->src_fd, t->data, (gsize) bytes, (guint64) offset)
+           != (gssize) bytes)
     {
-      guint8 *dst = (guint8 *) t->data;
-      guint64 done = 0;
-
-      while (done < bytes)
-        {
-          gssize n = pread (r->src_fd, dst + done, (gsize) MIN (bytes - done, (guint64) 1 << 30),
-                            (off_t) ((guint64) offset + done));
-          if (n < 0 && errno == EINTR)
-            continue;
-          if (n <= 0)
-            {
-              r->problem = "the file could not be read again";
-              return FALSE;
-            }
-          done += (guint64) n;
-        }
+      r->problem = "the file could not be read again";
+      return FALSE;
     }
   add_dataset (f, g_steal_pointer (&path), g_steal_pointer (&t));
   return TRUE;

@@ -8,10 +8,10 @@
  */
 #define G_LOG_DOMAIN "mir-onnx"
 
-#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "mir-file.h"
 #include "mir-onnx-walk.h"
 
 #define WINDOW ((gsize) 256 << 10)
@@ -47,17 +47,9 @@ src_at (Src *s, guint64 off, gsize len)
   if (off < s->win_off || off + len > s->win_off + s->win_len)
     {
       gsize want = (gsize) MIN ((guint64) WINDOW, s->size - off);
-      gsize got = 0;
+      gssize n = mir_file_pread_all (s->fd, s->win, want, off);
+      gsize got = n > 0 ? (gsize) n : 0;
 
-      while (got < want)
-        {
-          gssize n = pread (s->fd, s->win + got, want - got, (off_t) (off + got));
-          if (n < 0 && errno == EINTR)
-            continue;
-          if (n <= 0)
-            break;
-          got += (gsize) n;
-        }
       s->win_off = off;
       s->win_len = got;
       if (got < len)

@@ -242,31 +242,21 @@ tensor_floats_check (Ctx *c, const Onnx__TensorProto *t, GError **error)
 static gboolean
 read_deferred (Ctx *c, guint64 offset, void *dst, gsize len, GError **error)
 {
-  guint8 *p = dst;
+  gssize got = mir_file_pread_all (c->fd, dst, len, offset);
 
-  while (len > 0)
+  if (got < 0)
     {
-      gssize got = pread (c->fd, p, MIN (len, (gsize) 1 << 30), (off_t) offset);
-
-      if (got < 0 && errno == EINTR)
-        continue;
-      if (got < 0)
-        {
-          int saved = errno;
-          g_set_error (error, MIR_ERROR, MIR_ERROR_IO, _("Cannot read '%s': %s"), c->display,
-                       g_strerror (saved));
-          return FALSE;
-        }
-      if (got == 0)
-        {
-          g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
-                       _("'%s' is not a valid ONNX model: it is truncated or damaged"),
-                       c->display);
-          return FALSE;
-        }
-      p += got;
-      len -= (gsize) got;
-      offset += (guint64) got;
+      int saved = errno;
+      g_set_error (error, MIR_ERROR, MIR_ERROR_IO, _("Cannot read '%s': %s"), c->display,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  if ((gsize) got < len)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FORMAT,
+                   _("'%s' is not a valid ONNX model: it is truncated or damaged"),
+                   c->display);
+      return FALSE;
     }
   return TRUE;
 }
