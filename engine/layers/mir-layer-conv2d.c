@@ -341,50 +341,102 @@ wino_cache_clear (gpointer data)
   mir_free_floats (c->u);
 }
 
-/* The packed kernel for this run (g_atomic_rc_box_release it), or NULL:
- * Winograd's transform, or for a 1x1 layer its panels for
- * mir_pointwise_conv(). */
+/* Packs the kernel @k ([kh][kw][c][f]) into @u for one of the kernels below. */
+typedef gboolean (*PackFunc) (const float *k, gint64 c, gint64 f, float *u, GError **error);
+
+static gboolean
+pack_forward (const float *k, gint64 c, gint64 f, float *u, GError **error)
+{
+  mir_winograd_pack_kernel (k, c, f, u);
+  return TRUE;
+}
+
+static gboolean
+pack_pointwise (const float *k, gint64 c, gint64 f, float *u, GError **error)
+{
+  mir_pointwise_pack_kernel (k, NULL, c, f, u);
+  return TRUE;
+}
+
+/* The kernel turned by 180 degrees with its channel axes swapped
+ * (k'[ky][kx][f][c] = k[2 - ky][2 - kx][c][f]), transformed for Winograd:
+ * what backward_data_winograd() correlates the output gradient with. */
+static gboolean
+pack_turned (const float *k, gint64 c, gint64 f, float *u, GError **error)
+{
+  float *flip = mir_alloc_floats ((gsize) (9 * c * f), error);
+
+  if (flip == NULL)
+    return FALSE;
+  for (gint64 ky = 0; ky < 3; ky++)
+    for (gint64 kx = 0; kx < 3; kx++)
+      {
+        const float *src = k + (gsize) (((2 - ky) * 3 + (2 - kx)) * c * f);
+        float *dst = flip + (gsize) ((ky * 3 + kx) * f * c);
+
+        for (gint64 ci = 0; ci < c; ci++)
+          for (gint64 fo = 0; fo < f; fo++)
+            dst[fo * c + ci] = src[ci * f + fo];
+      }
+  mir_winograd_pack_kernel (flip, f, c, u);
+  mir_free_floats (flip);
+  return TRUE;
+}
+
+/* A packed form of the kernel (@floats floats by @pack) for this run
+ * (g_atomic_rc_box_release it), kept in @slot for the kernel's version, or
+ * NULL.  With @seen, the first run of a version packs for itself only and
+ * the second keeps it: a one-shot prediction (`mirada predict` of a VGG)
+ * then holds one layer's transform at a time. */
 static WinoCache *
-wino_cache_get (MirLayerConv2D *self, gint64 c, GError **error)
+packed_kernel (MirLayerConv2D *self, WinoCache **slot, guint64 *seen, gsize floats,
+               PackFunc pack, gint64 c, GError **error)
 {
   const MirTensor *k = self->parent.weights[0].value;
   guint64 version = mir_tensor_get_version (k);
   WinoCache *cache;
 
   g_mutex_lock (&self->lock);
-  cache = self->wino;
+  cache = *slot;
   if (cache == NULL || cache->version != version)
     {
-      gboolean pw = is_pointwise (self);
-      float *u = mir_alloc_floats (pw ? mir_pointwise_kernel_size (c, self->filters)
-                                      : mir_winograd_kernel_size (c, self->filters),
-                                   error);
-      if (u == NULL)
+      float *u = mir_alloc_floats (floats, error);
+
+      if (u == NULL || !pack (k->data, c, self->filters, u, error))
         {
+          mir_free_floats (u);
           g_mutex_unlock (&self->lock);
           return NULL;
         }
-      if (pw)
-        mir_pointwise_pack_kernel (k->data, NULL, c, self->filters, u);
-      else
-        mir_winograd_pack_kernel (k->data, c, self->filters, u);
       cache = g_atomic_rc_box_new0 (WinoCache);
       cache->version = version;
       cache->u = u;
-      if (self->wino_seen != version)
+      if (seen != NULL && *seen != version)
         {
           /* a first run: this transform is the run's own */
-          self->wino_seen = version;
+          *seen = version;
           g_mutex_unlock (&self->lock);
           return cache;
         }
-      if (self->wino != NULL)
-        g_atomic_rc_box_release_full (self->wino, wino_cache_clear);
-      self->wino = cache;
+      if (*slot != NULL)
+        g_atomic_rc_box_release_full (*slot, wino_cache_clear);
+      *slot = cache;
     }
   cache = g_atomic_rc_box_acquire (cache);
   g_mutex_unlock (&self->lock);
   return cache;
+}
+
+/* The packed kernel for this run's forward pass: Winograd's transform, or
+ * for a 1x1 layer its panels for mir_pointwise_conv(). */
+static WinoCache *
+wino_cache_get (MirLayerConv2D *self, gint64 c, GError **error)
+{
+  if (is_pointwise (self))
+    return packed_kernel (self, &self->wino, &self->wino_seen,
+                          mir_pointwise_kernel_size (c, self->filters), pack_pointwise, c, error);
+  return packed_kernel (self, &self->wino, &self->wino_seen,
+                        mir_winograd_kernel_size (c, self->filters), pack_forward, c, error);
 }
 
 /* Activations applied to each GEMM block while it is in the cache. */
@@ -724,14 +776,12 @@ conv2d_finalize (MirLayer *layer)
  * is what filter patterns and Grad-CAM through early layers spend most of
  * their time in.  *done FALSE: not applicable, use im2col. */
 static gboolean
-backward_data_winograd (MirLayerConv2D *self, const MirConvGeom *g, const float *kernel,
-                        const float *dz, float *dx, gboolean *done, GError **error)
+backward_data_winograd (MirLayerConv2D *self, const MirConvGeom *g, const float *dz, float *dx,
+                        gboolean *done, GError **error)
 {
   gint64 f = self->filters, c = g->c;
   MirConvGeom t;
   WinoCache *cache;
-  guint64 version;
-  float *flip, *u;
   gboolean ok;
 
   *done = FALSE;
@@ -748,44 +798,9 @@ backward_data_winograd (MirLayerConv2D *self, const MirConvGeom *g, const float 
   /* The turned kernel's transform, kept per kernel version: a filter pattern
    * at batch 1 runs 40 backward passes with the same weights, and packing
    * costs as much as its small products. */
-  version = mir_tensor_get_version (self->parent.weights[0].value);
-  g_mutex_lock (&self->lock);
-  cache = self->wino_back;
-  if (cache != NULL && cache->version == version)
-    cache = g_atomic_rc_box_acquire (cache);
-  else
-    cache = NULL;
-  g_mutex_unlock (&self->lock);
-  if (cache == NULL)
-    {
-      flip = mir_alloc_floats ((gsize) (9 * c * f), error);
-      u = flip ? mir_alloc_floats (mir_winograd_kernel_size (f, c), error) : NULL;
-      if (u == NULL)
-        {
-          mir_free_floats (flip);
-          return FALSE;
-        }
-      for (gint64 ky = 0; ky < 3; ky++)
-        for (gint64 kx = 0; kx < 3; kx++)
-          {
-            const float *src = kernel + (gsize) (((2 - ky) * 3 + (2 - kx)) * c * f);
-            float *dst = flip + (gsize) ((ky * 3 + kx) * f * c);
-
-            for (gint64 ci = 0; ci < c; ci++)
-              for (gint64 fo = 0; fo < f; fo++)
-                dst[fo * c + ci] = src[ci * f + fo];
-          }
-      mir_winograd_pack_kernel (flip, f, c, u);
-      mir_free_floats (flip);
-      cache = g_atomic_rc_box_new0 (WinoCache);
-      cache->version = version;
-      cache->u = u;
-      g_mutex_lock (&self->lock);
-      if (self->wino_back != NULL)
-        g_atomic_rc_box_release_full (self->wino_back, wino_cache_clear);
-      self->wino_back = g_atomic_rc_box_acquire (cache);
-      g_mutex_unlock (&self->lock);
-    }
+  if (!(cache = packed_kernel (self, &self->wino_back, NULL, mir_winograd_kernel_size (f, c),
+                               pack_turned, c, error)))
+    return FALSE;
   ok = mir_winograd_conv (&t, dz, cache->u, c, NULL, MIR_ACT_LINEAR, dx, error);
   g_atomic_rc_box_release_full (cache, wino_cache_clear);
   *done = ok;
@@ -838,7 +853,7 @@ conv2d_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTen
       gboolean dx_done = FALSE;
       float *col;
 
-      if (dx != NULL && !backward_data_winograd (self, &g, kernel, dz, dx, &dx_done, error))
+      if (dx != NULL && !backward_data_winograd (self, &g, dz, dx, &dx_done, error))
         {
           mir_free_floats (dz_buf);
           return FALSE;
