@@ -109,7 +109,7 @@ plan_folds (MirModel *self, guint last, const gboolean *needed, const guint *use
 static void
 plan_scale_fusions (MirModel *self, guint last, const gboolean *needed, const guint *uses,
                     gint target, MirLayer *const *fold_layer, MirLayer *const *pool_layer,
-                    const gboolean *skip, gint *scale_conv)
+                    const gint *block_dw, const gboolean *skip, gint *scale_conv)
 {
   for (guint i = 0; i <= last; i++)
     scale_conv[i] = -1;
@@ -121,7 +121,8 @@ plan_scale_fusions (MirModel *self, guint last, const gboolean *needed, const gu
       guint i;
       const MirShape *shape;
 
-      if (!needed[j] || skip[j] || conv->n_inputs != 1 || pool_layer[j] != NULL)
+      if (!needed[j] || skip[j] || conv->n_inputs != 1 || pool_layer[j] != NULL ||
+          block_dw[j] >= 0)
         continue;
       i = conv->inputs[0];
       mul = self->nodes->pdata[i];
@@ -185,6 +186,124 @@ plan_pools (MirModel *self, guint last, const gboolean *needed, const guint *use
       fold_end[i] = (guint) j;
       skip[j] = TRUE;
     }
+}
+
+/* The node's layer as the run will have it (folded or its own). */
+static MirLayer *
+planned_layer (MirModel *self, MirLayer *const *fold_layer, guint i)
+{
+  return fold_layer[i] ? fold_layer[i] : ((MirNode *) self->nodes->pdata[i])->layer;
+}
+
+/* The single needed consumer of node @v's output if it takes only that
+ * output and neither is the target, else -1. */
+static gint
+sole_consumer (MirModel *self, const guint *uses, const gint *consumer, const gboolean *skip,
+               gint target, guint v)
+{
+  gint j;
+
+  if (uses[v] != 1 || (gint) v == target || (j = consumer[v]) < 0 || j == target || skip[j] ||
+      ((MirNode *) self->nodes->pdata[j])->n_inputs != 1)
+    return -1;
+  return j;
+}
+
+/* Inverted-residual blocks (layers/mir-layer-fuse.h), from a 1x1
+ * convolution i (folded or not) whose output feeds only a DepthwiseConv2D
+ * j (perhaps through a ZeroPadding2D p), or from a DepthwiseConv2D i = j
+ * itself; then, if j's output feeds only a 1x1 convolution k, k too (a
+ * block from a depthwise needs one), and if k's output feeds only an Add of
+ * it and the block's input, the Add a.  block_dw[i] = j, block_pad[i] = p,
+ * block_pw[i] = k, block_add[i] = a (-1: none); the nodes taken in are
+ * skipped and fold_end[i] is the last of them.  MIRADA_FUSE_BLOCKS=0 turns
+ * this off (to compare). */
+static void
+plan_blocks (MirModel *self, guint last, const gboolean *needed, const guint *uses, gint target,
+             MirLayer **fold_layer, guint *fold_end, gboolean *skip, MirLayer **pool_layer,
+             gint *block_dw, gint *block_pad, gint *block_pw, gint *block_add)
+{
+  const char *env = g_getenv ("MIRADA_FUSE_BLOCKS");
+  g_autofree gint *consumer = NULL;
+
+  if (env != NULL && env[0] == '0')
+    return;
+  consumer = find_consumers (self, last, needed);
+  for (guint i = 0; i <= last; i++)
+    {
+      MirNode *node = self->nodes->pdata[i];
+      MirBlock b = { 0 };
+      gint j = -1, p = -1, k = -1, a = -1;
+      guint end;
+
+      if (!needed[i] || skip[i] || pool_layer[i] != NULL || node->n_inputs != 1 ||
+          (gint) i == target || (gint) fold_end[i] == target)
+        continue;
+      if (node->layer->klass == &mir_layer_depthwise_conv2d_class)
+        j = (gint) i;
+      else if (mir_conv2d_is_pointwise (planned_layer (self, fold_layer, i)) &&
+               (j = sole_consumer (self, uses, consumer, skip, target, fold_end[i])) >= 0 &&
+               ((MirNode *) self->nodes->pdata[j])->layer->klass ==
+                 &mir_layer_zero_padding2d_class)
+        {
+          p = j;
+          j = sole_consumer (self, uses, consumer, skip, target, (guint) p);
+        }
+      if (j < 0 || pool_layer[j] != NULL || (gint) fold_end[j] == target)
+        continue;
+      b.expand = j == (gint) i ? NULL : planned_layer (self, fold_layer, i);
+      b.pad = p >= 0 ? ((MirNode *) self->nodes->pdata[p])->layer : NULL;
+      b.dw = planned_layer (self, fold_layer, (guint) j);
+      end = fold_end[j];
+      if ((k = sole_consumer (self, uses, consumer, skip, target, end)) >= 0 &&
+          pool_layer[k] == NULL && (gint) fold_end[k] != target)
+        {
+          b.project = planned_layer (self, fold_layer, (guint) k);
+          if (!mir_block_applies (&b))
+            b.project = NULL, k = -1;
+        }
+      else
+        k = -1;
+      if (!mir_block_applies (&b))
+        continue;
+      if (k >= 0)
+        {
+          MirNode *an;
+
+          end = fold_end[k];
+          if (uses[end] == 1 && (a = consumer[end]) >= 0 && a != target && !skip[a] &&
+              (an = self->nodes->pdata[a])->layer->klass == &mir_layer_add_class &&
+              an->n_inputs == 2 &&
+              ((an->inputs[0] == end && an->inputs[1] == node->inputs[0]) ||
+               (an->inputs[1] == end && an->inputs[0] == node->inputs[0])) &&
+              mir_block_residual_applies (&b))
+            end = (guint) a;
+          else
+            a = -1;
+        }
+      block_dw[i] = j;
+      block_pad[i] = p;
+      block_pw[i] = k;
+      block_add[i] = a;
+      for (gint q = 0; q < 4; q++)
+        {
+          gint v = (gint[]) { j, p, k, a }[q];
+          if (v >= 0 && v != (gint) i)
+            skip[v] = TRUE;
+        }
+      fold_end[i] = end;
+    }
+}
+
+/* The block planned at node @i (plan_blocks), its layers as planned. */
+static void
+planned_block (MirModel *self, MirLayer *const *fold_layer, guint i, const gint *block_dw,
+               const gint *block_pad, const gint *block_pw, MirBlock *b)
+{
+  b->expand = block_dw[i] == (gint) i ? NULL : planned_layer (self, fold_layer, i);
+  b->pad = block_pad[i] >= 0 ? ((MirNode *) self->nodes->pdata[block_pad[i]])->layer : NULL;
+  b->dw = planned_layer (self, fold_layer, (guint) block_dw[i]);
+  b->project = block_pw[i] >= 0 ? planned_layer (self, fold_layer, (guint) block_pw[i]) : NULL;
 }
 
 /* Activation memory plan for runs that keep nothing: each node output that
@@ -260,7 +379,8 @@ plan_place (PlanItem *items, guint n)
 static gsize
 plan_memory (MirModel *self, MirTensor *const *inputs, guint last, const gboolean *needed,
              const gboolean *skip, MirLayer *const *fold_layer, const guint *fold_end,
-             MirLayer *const *pool_layer, const gint *scale_conv, const gboolean *external,
+             MirLayer *const *pool_layer, const gint *scale_conv, const gint *block_dw,
+             const gint *block_pad, const gint *block_pw, const gboolean *external,
              MirPlanSlot *slot)
 {
   g_autofree MirShape *shapes = g_new0 (MirShape, last + 1);
@@ -309,7 +429,15 @@ plan_memory (MirModel *self, MirTensor *const *inputs, guint last, const gboolea
           it_src = &g_array_index (items, PlanItem, item_of[src]);
           it_src->end = MAX (it_src->end, reader);
         }
-      if (!layer->klass->infer (layer, stack_in, node->n_inputs, &shapes[v], NULL))
+      if (block_dw[i] >= 0)
+        {
+          MirBlock b;
+
+          planned_block (self, fold_layer, i, block_dw, block_pad, block_pw, &b);
+          if (!mir_block_infer (&b, &stack_in[0], &shapes[v], NULL))
+            return 0;
+        }
+      else if (!layer->klass->infer (layer, stack_in, node->n_inputs, &shapes[v], NULL))
         return 0;
       if (pool_layer[i] != NULL) /* a convolution that pools: v is the pool's output */
         {
@@ -426,6 +554,10 @@ plan_compile (MirModel *self, gint until, MirRunFlags flags, MirTensor *const *i
   g_autofree gboolean *skip = g_new0 (gboolean, n);
   g_autofree gint *scale_conv = g_new (gint, n);
   g_autofree MirLayer **pool_layer = g_new0 (MirLayer *, n);
+  g_autofree gint *block_dw = g_new (gint, n);
+  g_autofree gint *block_pad = g_new (gint, n);
+  g_autofree gint *block_pw = g_new (gint, n);
+  g_autofree gint *block_add = g_new (gint, n);
   g_autofree MirPlanSlot *slot = NULL;
   MirPlan *plan;
 
@@ -484,14 +616,17 @@ plan_compile (MirModel *self, gint until, MirRunFlags flags, MirTensor *const *i
     {
       fold_end[i] = i;
       scale_conv[i] = -1;
+      block_dw[i] = block_pad[i] = block_pw[i] = block_add[i] = -1;
     }
   if (!(flags & (MIR_RUN_KEEP_ALL | MIR_RUN_TRAINING)))
     {
       plan_folds (self, last, needed, uses, plan->target, fold_layer, fold_bn, fold_act,
                   fold_end, skip, fold_refs);
       plan_pools (self, last, needed, uses, plan->target, fold_layer, fold_end, skip, pool_layer);
-      plan_scale_fusions (self, last, needed, uses, plan->target, fold_layer, pool_layer, skip,
-                          scale_conv);
+      plan_blocks (self, last, needed, uses, plan->target, fold_layer, fold_end, skip, pool_layer,
+                   block_dw, block_pad, block_pw, block_add);
+      plan_scale_fusions (self, last, needed, uses, plan->target, fold_layer, pool_layer,
+                          block_dw, skip, scale_conv);
     }
 
   /* Runs that keep nothing: outputs share one arena (plan_memory). */
@@ -500,7 +635,8 @@ plan_compile (MirModel *self, gint until, MirRunFlags flags, MirTensor *const *i
     slot[i].offset = MIR_PLAN_NONE, slot[i].size = 0;
   if (!(flags & (MIR_RUN_KEEP_ALL | MIR_RUN_NO_PLAN)))
     plan->total = plan_memory (self, inputs, last, needed, skip, fold_layer, fold_end,
-                               pool_layer, scale_conv, external, slot);
+                               pool_layer, scale_conv, block_dw, block_pad, block_pw, external,
+                               slot);
 
   plan->steps = g_new0 (MirPlanStep, last + 1);
   for (guint i = 0; i <= last; i++)
@@ -522,6 +658,20 @@ plan_compile (MirModel *self, gint until, MirRunFlags flags, MirTensor *const *i
       step->fold_act = fold_act[i];
       step->pool = pool_layer[i];
       step->scale_conv = scale_conv[i];
+      step->block_dw = block_dw[i];
+      step->block_pad = block_pad[i];
+      step->block_pw = block_pw[i];
+      step->block_add = block_add[i] >= 0;
+      if (block_dw[i] >= 0 && block_dw[i] != (gint) i)
+        {
+          step->dw_bn = fold_bn[block_dw[i]];
+          step->dw_act = fold_act[block_dw[i]];
+        }
+      if (block_pw[i] >= 0)
+        {
+          step->pw_bn = fold_bn[block_pw[i]];
+          step->pw_act = fold_act[block_pw[i]];
+        }
       step->slot = slot[fold_end[i]];
     }
   plan->uses = g_memdup2 (uses, (last + 1) * sizeof (guint));

@@ -42,6 +42,17 @@ typedef struct
   gint scale_conv;        /* a Multiply that the 1x1 convolution node scale_conv
                            * takes as its kernel's input scale, if the run's shapes
                            * fit (MirRunArgs.in_scale), else -1 */
+  /* An inverted-residual block run from this node (mir_block_run,
+   * layers/mir-layer-fuse.h): its DepthwiseConv2D node (this node itself
+   * when the block has no expansion), else -1; a ZeroPadding2D node before
+   * that, or -1; the projecting 1x1 Conv2D node or -1; the depthwise (if not
+   * this node) and the projection each with its folded BatchNormalization
+   * and activation as @fold_bn, @fold_act; with @block_add the Add of the
+   * block's input after them. */
+  gint block_dw, block_pad, block_pw;
+  MirLayer *dw_bn, *pw_bn;
+  MirActivation dw_act, pw_act;
+  gboolean block_add;
   MirPlanSlot slot;       /* where @out goes when the run has an arena */
 } MirPlanStep;
 

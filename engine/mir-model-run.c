@@ -85,6 +85,64 @@ new_output (MirLayer *layer, MirTensor *arena, const MirPlanSlot *slot, guint nd
   return mir_tensor_new (ndim, shape, error);
 }
 
+/* The folded layer of node @i with @bn, @act (a new reference in *@ref), or
+ * the node's own layer. */
+static MirLayer *
+step_layer (MirModel *self, guint i, MirLayer *bn, MirActivation act, MirLayer **ref,
+            GError **error)
+{
+  MirNode *node = self->nodes->pdata[i];
+
+  if (bn == NULL)
+    return node->layer;
+  *ref = mir_fold_cache_get (self->fold_cache, node->layer, bn, act);
+  if (*ref == NULL)
+    g_set_error (error, MIR_ERROR, MIR_ERROR_FAILED,
+                 _("Layer '%s': could not fold the batch normalization after it"), node->name);
+  return *ref;
+}
+
+/* The inverted-residual block planned from @step's node, whose layer
+ * (folded already) is @head (mir_block_run). */
+static gboolean
+run_block (MirModel *self, const MirPlanStep *step, MirLayer *head, MirTensor *x,
+           MirTensor *arena, MirTensor **out, GError **error)
+{
+  g_autoptr(MirLayer) dw_ref = NULL;
+  g_autoptr(MirLayer) pw_ref = NULL;
+  MirBlock b = { 0 };
+  MirShape in_s = { 0 }, out_s;
+
+  if ((guint) step->block_dw == step->node)
+    b.dw = head;
+  else
+    {
+      b.expand = head;
+      b.dw = step_layer (self, (guint) step->block_dw, step->dw_bn, step->dw_act, &dw_ref, error);
+      if (b.dw == NULL)
+        return FALSE;
+    }
+  if (step->block_pad >= 0)
+    b.pad = ((MirNode *) self->nodes->pdata[step->block_pad])->layer;
+  if (step->block_pw >= 0 &&
+      (b.project = step_layer (self, (guint) step->block_pw, step->pw_bn, step->pw_act, &pw_ref,
+                               error)) == NULL)
+    return FALSE;
+  b.residual = step->block_add;
+  in_s.ndim = x->ndim;
+  memcpy (in_s.dim, x->shape, x->ndim * sizeof (gint64));
+  if (!mir_block_infer (&b, &in_s, &out_s, error) ||
+      (*out = new_output (b.dw, arena, arena ? &step->slot : NULL, out_s.ndim, out_s.dim,
+                          error)) == NULL ||
+      !mir_block_run (&b, x, *out, error))
+    {
+      g_prefix_error (error, _("Layer '%s': "),
+                      ((MirNode *) self->nodes->pdata[step->node])->name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 MirTrace *
 mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunFlags flags,
                gint until, guint64 seed, GCancellable *cancellable, GError **error)
@@ -230,7 +288,12 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
       args.seed = mir_node_seed (seed, i);
       args.state = &trace->state[i];
       args.linear_output = (gint) i == trace->target;
-      if (step->pool != NULL)
+      if (step->block_dw >= 0)
+        {
+          if (!run_block (self, step, layer, in[0], arena, &out, error))
+            return NULL;
+        }
+      else if (step->pool != NULL)
         out = mir_conv2d_max_pool_run (layer, step->pool, in[0], &args, error);
       else if (mir_layer_output_shape (layer, in, node->n_inputs, &ndim, shape, error))
         {
@@ -247,7 +310,7 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
           g_prefix_error (error, _("Layer '%s': "), node->name);
           return NULL;
         }
-      if (step->pool == NULL &&
+      if (step->pool == NULL && step->block_dw < 0 &&
           !layer->klass->forward (layer, in, node->n_inputs, out, &args, error))
         {
           g_prefix_error (error, _("Layer '%s' (%s): "), node->name, node->layer->klass->name);
@@ -271,9 +334,10 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
         }
 
       if (!keep)
-        for (guint k = 0; k < node->n_inputs; k++)
+        for (guint k = 0; k < node->n_inputs + (step->block_add ? 1 : 0); k++)
           {
-            guint src = node->inputs[k];
+            /* a block's Add reads the block's input a second time */
+            guint src = node->inputs[MIN (k, node->n_inputs - 1)];
             if (--uses[src] == 0)
               {
                 g_clear_pointer (&trace->values[src], mir_tensor_unref);

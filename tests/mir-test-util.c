@@ -62,6 +62,28 @@ mir_test_layer_model (const char *class_name, const char *config_json, guint n_i
   return g_steal_pointer (&model);
 }
 
+/* Weights uniform in [-0.5, 0.5), BatchNormalization variances in [0.5, 1.5). */
+void
+mir_test_fill_weights (MirModel *model, guint32 seed)
+{
+  g_autoptr(GPtrArray) layers = mir_model_dup_layers (model);
+  g_autoptr(GRand) rng = g_rand_new_with_seed (seed);
+
+  for (guint k = 0; k < layers->len; k++)
+    {
+      MirLayer *layer = layers->pdata[k];
+      for (guint j = 0; j < layer->n_weights; j++)
+        {
+          MirWeight *w = &layer->weights[j];
+          float lo = g_str_equal (w->name, "moving_variance") ? 0.5f : -0.5f;
+          g_autoptr(MirTensor) t = mir_test_random_tensor (w->shape.ndim, w->shape.dim, lo,
+                                                           lo + 1.0f, rng);
+          g_assert_true (mir_layer_set_weight (layer, j, t, NULL));
+        }
+    }
+  g_assert_true (mir_model_finish (model, FALSE, 0, NULL));
+}
+
 static gboolean
 loss (MirModel *model, MirTensor *const *inputs, guint n_inputs, const MirGradcheckOptions *o,
       const MirTensor *r, double *out, GError **error)

@@ -22,6 +22,10 @@ MirModel  *mir_test_layer_model (const char     *class_name,
 MirTensor *mir_test_random_tensor (guint ndim, const gint64 *shape, float lo, float hi,
                                    GRand *rng);
 
+/* Sets every weight of @model uniform in [-0.5, 0.5) (BatchNormalization
+ * variances in [0.5, 1.5)) from @seed, then finishes the model. */
+void       mir_test_fill_weights  (MirModel *model, guint32 seed);
+
 typedef struct
 {
   double eps;          /* central-difference step (default 1e-2 when 0) */

@@ -351,6 +351,7 @@ test_reference (gconstpointer data)
   const RefCase *rc = data;
   g_autoptr(MirModel) model = NULL;
   g_autoptr(MirTrace) trace = NULL;
+  g_autoptr(MirTrace) planned = NULL;
   g_autoptr(GPtrArray) inputs = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_tensor_unref);
   g_autoptr(GPtrArray) failures = g_ptr_array_new_with_free_func (failure_free);
   g_autoptr(JsonParser) parser = json_parser_new ();
@@ -359,7 +360,7 @@ test_reference (gconstpointer data)
   GError *error = NULL;
   JsonArray *names;
   hid_t file, layers;
-  guint n_compared = 0, n_skipped = 0;
+  guint n_compared = 0, n_skipped = 0, n_planned = 0;
   double worst_nmse = 0;
   const char *worst_nmse_layer = "-";
 
@@ -409,6 +410,19 @@ test_reference (gconstpointer data)
       return;
     }
 
+  /* The run an application makes (predict, detect): BatchNormalization
+   * folded, layers fused (inverted-residual blocks, conv + pooling), outputs
+   * in the arena; its outputs are compared too. */
+  planned = mir_model_run (model, (MirTensor *const *) inputs->pdata, inputs->len,
+                           MIR_RUN_DEFAULT, -1, 0, NULL, &error);
+  if (planned == NULL)
+    {
+      g_test_fail_printf ("%s: the planned run failed: %s", rc->model_path, error->message);
+      g_clear_error (&error);
+      H5Fclose (file);
+      return;
+    }
+
   layers = H5Gopen2 (file, "layers", H5P_DEFAULT);
   g_assert_cmpint (layers, >=, 0);
   order = read_string_attr (layers, "order");
@@ -449,6 +463,19 @@ test_reference (gconstpointer data)
           add_failure (failures, node, "layer '%s': no output kept by the run", name);
           continue;
         }
+      for (guint k = 0; k < model->outputs->len; k++)
+        if (mir_model_get_output (model, k) == (guint) node)
+          {
+            g_autoptr(GPtrArray) pf = g_ptr_array_new_with_free_func (failure_free);
+            double unused;
+
+            n_planned++;
+            compare_layer (name, cls, mir_trace_get (planned, (guint) node), layers, file, node,
+                           rc->scaled_atol, pf, &unused);
+            for (guint q = 0; q < pf->len; q++)
+              add_failure (failures, node, "the planned run's output: %s",
+                           ((Failure *) pf->pdata[q])->text);
+          }
       n_compared++;
       if (compare_layer (name, cls, got, layers, file, node, rc->scaled_atol, failures,
                          &nmse) &&
@@ -462,8 +489,8 @@ test_reference (gconstpointer data)
   H5Fclose (file);
 
   g_test_message ("%u layers compared (%u nested-model/input entries without a node), "
-                  "largest NMSE among matching layers %.3g (%s)",
-                  n_compared, n_skipped, worst_nmse, worst_nmse_layer);
+                  "largest NMSE among matching layers %.3g (%s); %u outputs of the planned run",
+                  n_compared, n_skipped, worst_nmse, worst_nmse_layer, n_planned);
   if (failures->len > 0)
     {
       GString *msg = g_string_new (NULL);

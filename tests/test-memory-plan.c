@@ -14,28 +14,6 @@
 #include "mir-keras.h"
 #include "mir-model-private.h"
 
-/* Weights uniform in [-0.5, 0.5), BatchNormalization variances in [0.5, 1.5). */
-static void
-fill_weights (MirModel *model, guint32 seed)
-{
-  g_autoptr(GPtrArray) layers = mir_model_dup_layers (model);
-  g_autoptr(GRand) rng = g_rand_new_with_seed (seed);
-
-  for (guint k = 0; k < layers->len; k++)
-    {
-      MirLayer *layer = layers->pdata[k];
-      for (guint j = 0; j < layer->n_weights; j++)
-        {
-          MirWeight *w = &layer->weights[j];
-          float lo = g_str_equal (w->name, "moving_variance") ? 0.5f : -0.5f;
-          g_autoptr(MirTensor) t = mir_test_random_tensor (w->shape.ndim, w->shape.dim, lo,
-                                                           lo + 1.0f, rng);
-          g_assert_true (mir_layer_set_weight (layer, j, t, NULL));
-        }
-    }
-  g_assert_true (mir_model_finish (model, FALSE, 0, NULL));
-}
-
 /* x -> c1 (relu; read by c2, c3 and a pooling three nodes later)
  *   -> add(c2, c3) -> pool -> concat(pool, avgpool(c1)) -> conv [-> BN -> ReLU]
  *   -> global pooling -> dense softmax; outputs: the dense and the add. */
@@ -72,7 +50,7 @@ branchy_model (gboolean with_bn, guint *add_node)
   outs[0] = o;
   outs[1] = a;
   g_assert_true (mir_model_set_outputs (model, outs, 2, NULL));
-  fill_weights (model, with_bn ? 7 : 8);
+  mir_test_fill_weights (model, with_bn ? 7 : 8);
   *add_node = a;
   return model;
 }
@@ -243,7 +221,7 @@ test_chain_reuse (void)
   i = mir_test_add_node (model, "Flatten", "flat", "{}", &i, 1);
   i = mir_test_add_node (model, "Dense", "out", "{\"units\": 3}", &i, 1);
   g_assert_true (mir_model_set_outputs (model, &i, 1, NULL));
-  fill_weights (model, 9);
+  mir_test_fill_weights (model, 9);
 
   bound = live_lower_bound (model, shape[0], &sum);
   plan = run (model, x, MIR_RUN_DEFAULT, -1);

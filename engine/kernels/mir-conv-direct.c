@@ -212,7 +212,8 @@ gboolean
 mir_conv_direct_applies (const MirConvGeom *g, gint64 filters)
 {
   return g->c >= 1 && g->ow >= 1 && g->oh >= 1 &&
-         (g->c <= MIR_CONV_DIRECT_MAX_C || g->kh * g->kw * g->c <= MIR_CONV_DIRECT_MAX_K);
+         (g->c <= MIR_CONV_DIRECT_MAX_C || g->kh * g->kw * g->c <= MIR_CONV_DIRECT_MAX_K ||
+          (g->kh * g->kw == 1 && filters <= MIR_CONV_DIRECT_MAX_F1));
 }
 
 /* TRUE to use the AVX-512 kernels (16 floats a vector). */

@@ -495,21 +495,18 @@ pointwise_blocks (gint64 begin, gint64 end, gpointer data)
  * in mir_winograd_applies()); else im2col + GEMM with bias and activation
  * applied to each GEMM block while it is in the cache. */
 static gboolean
-conv2d_infer_forward (MirLayer *layer, MirTensor *const *in, MirTensor *out, MirActivation act,
-                      GError **error)
+conv2d_infer_geom (MirLayer *layer, const MirConvGeom *gp, const float *xd, float *z,
+                   MirActivation act, GError **error)
 {
   MirLayerConv2D *self = (MirLayerConv2D *) layer;
-  const MirTensor *x = in[0];
   const float *kernel = layer->weights[0].value->data;
   const float *bias = self->use_bias ? layer->weights[1].value->data : NULL;
   gint64 f = self->filters;
   gboolean fused = act_fusable (act);
-  float *z = out->data;
-  MirConvGeom g;
+  MirConvGeom g = *gp;
 
-  mir_conv_geom_init (&g, &self->win, x);
   if (mir_conv_direct_applies (&g, f))
-    return mir_conv_direct (&g, x->data, kernel, f, bias, act, z, error);
+    return mir_conv_direct (&g, xd, kernel, f, bias, act, z, error);
   if (mir_winograd_applies (&g, f))
     {
       WinoCache *cache = wino_cache_get (self, g.c, error);
@@ -517,7 +514,7 @@ conv2d_infer_forward (MirLayer *layer, MirTensor *const *in, MirTensor *out, Mir
 
       if (cache == NULL)
         return FALSE;
-      ok = mir_winograd_conv (&g, x->data, cache->u, f, bias, act, z, error);
+      ok = mir_winograd_conv (&g, xd, cache->u, f, bias, act, z, error);
       g_atomic_rc_box_release_full (cache, wino_cache_clear);
       return ok;
     }
@@ -528,13 +525,13 @@ conv2d_infer_forward (MirLayer *layer, MirTensor *const *in, MirTensor *out, Mir
 
       if (cache == NULL)
         return FALSE;
-      ok = mir_pointwise_conv (x->data, g.n * g.h * g.w, g.c, cache->u, f, bias, act, z, error);
+      ok = mir_pointwise_conv (xd, g.n * g.h * g.w, g.c, cache->u, f, bias, act, z, error);
       g_atomic_rc_box_release_full (cache, wino_cache_clear);
       return ok;
     }
   if (is_pointwise (self))
     {
-      PointwiseCtx p = { x->data, kernel, bias, z, g.n * g.h * g.w, g.c, f, 0,
+      PointwiseCtx p = { xd, kernel, bias, z, g.n * g.h * g.w, g.c, f, 0,
                          fused ? act : MIR_ACT_LINEAR };
 
       /* at least 32 rows a block (B is packed once per block) */
@@ -551,7 +548,7 @@ conv2d_infer_forward (MirLayer *layer, MirTensor *const *in, MirTensor *out, Mir
         return FALSE;
       for (gint64 n = 0; n < g.n; n++)
         {
-          const float *xn = x->data + (gsize) n * (gsize) (g.h * g.w * g.c);
+          const float *xn = xd + (gsize) n * (gsize) (g.h * g.w * g.c);
           float *zn = z + (gsize) n * (gsize) (g.oh * g.ow * f);
 
           for (gint64 oy0 = 0; oy0 < g.oh; oy0 += rows)
@@ -568,8 +565,41 @@ conv2d_infer_forward (MirLayer *layer, MirTensor *const *in, MirTensor *out, Mir
       mir_free_floats (col);
     }
   if (!fused)
-    mir_activation_forward (act, z, z, out->numel, (gsize) f);
+    mir_activation_forward (act, z, z, (gsize) (g.n * g.oh * g.ow * f), (gsize) f);
   return TRUE;
+}
+
+static gboolean
+conv2d_infer_forward (MirLayer *layer, MirTensor *const *in, MirTensor *out, MirActivation act,
+                      GError **error)
+{
+  MirConvGeom g;
+
+  mir_conv_geom_init (&g, &((MirLayerConv2D *) layer)->win, in[0]);
+  return conv2d_infer_geom (layer, &g, in[0]->data, out->data, act, error);
+}
+
+gboolean
+mir_conv2d_is_pointwise (MirLayer *conv)
+{
+  MirLayerConv2D *self = (MirLayerConv2D *) conv;
+
+  return conv->klass == &mir_layer_conv2d_class && conv->built && is_pointwise (self) &&
+         self->groups == 1 && conv->n_weights >= 1 && conv->weights[0].value != NULL &&
+         conv->weights[0].value->ndim == 4;
+}
+
+gboolean
+mir_conv2d_pointwise_rows (MirLayer *conv, const float *x, gint64 rows, float *z, GError **error)
+{
+  MirConvGeom g = { 0 };
+
+  g_return_val_if_fail (mir_conv2d_is_pointwise (conv), FALSE);
+  g.n = g.h = g.oh = 1;
+  g.w = g.ow = rows;
+  g.c = conv->weights[0].value->shape[2];
+  g.kh = g.kw = g.sh = g.sw = g.dh = g.dw = 1;
+  return conv2d_infer_geom (conv, &g, x, z, conv->activation, error);
 }
 
 gboolean

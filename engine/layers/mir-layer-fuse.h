@@ -25,4 +25,32 @@ gboolean mir_conv2d_max_pool_applies (MirLayer *conv, MirLayer *pool);
 MirTensor *mir_conv2d_max_pool_run (MirLayer *conv, MirLayer *pool, MirTensor *x,
                                     const MirRunArgs *args, GError **error);
 
+/* An inverted-residual block (MobileNetV2, EfficientNet; layers/mir-fuse-block.c)
+ * run band by band, so that the expanded tensor never reaches memory: the
+ * layers, each perhaps with a BatchNormalization folded in. */
+typedef struct
+{
+  MirLayer *expand;   /* a 1x1 Conv2D, or NULL: the block starts at the depthwise */
+  MirLayer *pad;      /* a ZeroPadding2D before the depthwise, or NULL */
+  MirLayer *dw;       /* a DepthwiseConv2D, depth multiplier 1 */
+  MirLayer *project;  /* a 1x1 Conv2D after it, or NULL */
+  gboolean residual;  /* the block's input added at the end (an Add) */
+} MirBlock;
+
+/* TRUE if mir_block_run() takes @b (@b->residual aside). */
+gboolean mir_block_applies (const MirBlock *b);
+
+/* TRUE if an Add of the block's input and @b->project's output can be
+ * taken in too (stride 1, "same" padding, no ZeroPadding2D, as many output
+ * as input channels). */
+gboolean mir_block_residual_applies (const MirBlock *b);
+
+/* The block's output shape for the input shape @in. */
+gboolean mir_block_infer (const MirBlock *b, const MirShape *in, MirShape *out, GError **error);
+
+/* Writes into @out (of the shape mir_block_infer() gives) the output of the
+ * layers applied in turn to @x (plus @x with @b->residual); equal, bit for
+ * bit, to running them one by one. */
+gboolean mir_block_run (const MirBlock *b, MirTensor *x, MirTensor *out, GError **error);
+
 G_END_DECLS

@@ -85,6 +85,13 @@ zero_pad_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirT
   return TRUE;
 }
 
+void
+mir_zero_padding2d_pads (MirLayer *layer, gint64 pads[4])
+{
+  g_return_if_fail (layer->klass == &mir_layer_zero_padding2d_class);
+  memcpy (pads, ((MirLayerZeroPadding2D *) layer)->pad, 4 * sizeof (gint64));
+}
+
 const MirLayerClass mir_layer_zero_padding2d_class = {
   .name = "ZeroPadding2D",
   .instance_size = sizeof (MirLayerZeroPadding2D),

@@ -35,5 +35,14 @@ void mir_batch_norm_inference_affine (MirLayer *bn, double *a, double *b);
  * less than the Multiply pass it replaces: a 1x1 stride-1 kernel, whose
  * scaled copy (channels x filters per image) is smaller than the image. */
 gboolean mir_conv2d_input_scale_pays (MirLayer *conv, gint64 pixels);
+/* A ZeroPadding2D's padding: top, bottom, left, right. */
+void mir_zero_padding2d_pads (MirLayer *layer, gint64 pads[4]);
+/* TRUE if @conv is a built Conv2D with a 1x1 stride-1 kernel and one group. */
+gboolean mir_conv2d_is_pointwise (MirLayer *conv);
+/* Inference of such a convolution over @rows pixels of @x (its input
+ * channels each), into @z: the kernels conv2d's forward picks, its own
+ * activation applied. */
+gboolean mir_conv2d_pointwise_rows (MirLayer *conv, const float *x, gint64 rows, float *z,
+                                    GError **error);
 
 G_END_DECLS
