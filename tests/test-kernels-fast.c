@@ -573,6 +573,9 @@ static const DwCase dw_cases[] = {
   { 3, 1, 1, 1, TRUE, FALSE, "swish", 2, 5, 37, 24 },
   { 5, 2, 1, 1, TRUE, TRUE, "swish", 1, 23, 41, 21 },
   { 3, 1, 1, 1, FALSE, TRUE, "sigmoid", 2, 6, 30, 19 },
+  /* rows whose interior ends in 4- and 2-pixel tiles (14: 8 + 4, 13: 8 + 2 + 1) */
+  { 3, 1, 1, 1, TRUE, TRUE, "relu6", 1, 6, 14, 48 },
+  { 3, 1, 1, 1, TRUE, TRUE, "swish", 1, 5, 13, 40 },
 };
 
 static void

@@ -270,7 +270,10 @@ static gboolean
 run (const MirConvGeom *g, const float *x, const float *k, gint64 f, const float *bias,
      MirActivation act, const MirConvGeom *pool, float *z, GError **error)
 {
-  gboolean wide = use_avx512 ();
+  /* 8 filters or fewer: 8-float vectors, a 16-float one would be half
+   * zeros (the same sums in the same order; MobileNetV2's projection to 8
+   * channels at 112x112: 0.158 -> 0.113 ms on one thread) */
+  gboolean wide = use_avx512 () && f > 8;
   gint64 items, grain;
   Ctx c;
 

@@ -171,10 +171,12 @@ typedef struct
   }
 
 DEFINE_DW_TILE (MirV8, 8, mir_v8_act, 1)
+DEFINE_DW_TILE (MirV8, 8, mir_v8_act, 2)
 DEFINE_DW_TILE (MirV8, 8, mir_v8_act, 4)
 DEFINE_DW_TILE (MirV8, 8, mir_v8_act, 8)
 DEFINE_DW_TILE (MirV16, 16, mir_v16_act, 1)
-DEFINE_DW_TILE (MirV16, 16, mir_v16_act, 4) /* named by the narrow rows, never run */
+DEFINE_DW_TILE (MirV16, 16, mir_v16_act, 2)
+DEFINE_DW_TILE (MirV16, 16, mir_v16_act, 4)
 DEFINE_DW_TILE (MirV16, 16, mir_v16_act, 8)
 
 /* Channels past the last full vector of pixel @ox, one at a time. */
@@ -248,6 +250,8 @@ dw_tail (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsi
         DW_SPAN (1, TRUE, wide16)                                              \
         ox1 = d->ox_hi;                                                        \
         DW_SPAN (P, FALSE, wide16)                                             \
+        DW_SPAN (4, FALSE, wide16)                                             \
+        DW_SPAN (2, FALSE, wide16)                                             \
         DW_SPAN (1, FALSE, wide16)                                             \
         ox1 = g->ow;                                                           \
         DW_SPAN (1, TRUE, wide16)                                              \
