@@ -5,6 +5,8 @@
  * group m / (filters / groups); one GEMM a group over that group's columns. */
 #define G_LOG_DOMAIN "mir-layer-conv2d"
 
+#include <pthread.h>
+
 #include <string.h>
 #include <inttypes.h>
 #include <glib/gi18n-lib.h>
@@ -49,7 +51,9 @@ typedef struct
   gint64 filters;
   gint64 groups;
   gboolean use_bias;
-  GMutex lock;
+  pthread_mutex_t lock; /* not GMutex: ThreadSanitizer sees a pthread mutex, and the
+                         * packed kernels are fetched from the kernel threads too
+                         * (mir-fuse-block.c) */
   WinoCache *wino; /* g_atomic_rc_box */
   guint64 wino_seen;            /* the kernel version a first run transformed for itself */
   WinoCache *wino_back;         /* the turned kernel's transform for the input gradient */
@@ -60,7 +64,7 @@ conv2d_configure (MirLayer *layer, JsonObject *config, GError **error)
 {
   MirLayerConv2D *self = (MirLayerConv2D *) layer;
 
-  g_mutex_init (&self->lock);
+  pthread_mutex_init (&self->lock, NULL);
   if (!mir_config_get_int (config, "filters", 0, &self->filters, error) ||
       !mir_config_get_conv_window (config, &self->win, error) ||
       !mir_config_get_bool (config, "use_bias", TRUE, &self->use_bias, error) ||
@@ -396,7 +400,7 @@ packed_kernel (MirLayerConv2D *self, WinoCache **slot, guint64 *seen, gsize floa
   guint64 version = mir_tensor_get_version (k);
   WinoCache *cache;
 
-  g_mutex_lock (&self->lock);
+  pthread_mutex_lock (&self->lock);
   cache = *slot;
   if (cache == NULL || cache->version != version)
     {
@@ -405,7 +409,7 @@ packed_kernel (MirLayerConv2D *self, WinoCache **slot, guint64 *seen, gsize floa
       if (u == NULL || !pack (k->data, c, self->filters, u, error))
         {
           mir_free_floats (u);
-          g_mutex_unlock (&self->lock);
+          pthread_mutex_unlock (&self->lock);
           return NULL;
         }
       cache = g_atomic_rc_box_new0 (WinoCache);
@@ -415,7 +419,7 @@ packed_kernel (MirLayerConv2D *self, WinoCache **slot, guint64 *seen, gsize floa
         {
           /* a first run: this transform is the run's own */
           *seen = version;
-          g_mutex_unlock (&self->lock);
+          pthread_mutex_unlock (&self->lock);
           return cache;
         }
       if (*slot != NULL)
@@ -423,7 +427,7 @@ packed_kernel (MirLayerConv2D *self, WinoCache **slot, guint64 *seen, gsize floa
       *slot = cache;
     }
   cache = g_atomic_rc_box_acquire (cache);
-  g_mutex_unlock (&self->lock);
+  pthread_mutex_unlock (&self->lock);
   return cache;
 }
 
@@ -792,7 +796,7 @@ conv2d_finalize (MirLayer *layer)
     g_atomic_rc_box_release_full (self->wino, wino_cache_clear);
   if (self->wino_back != NULL)
     g_atomic_rc_box_release_full (self->wino_back, wino_cache_clear);
-  g_mutex_clear (&self->lock);
+  pthread_mutex_destroy (&self->lock);
 }
 
 /* The input gradient of a 3x3 stride-1 convolution is itself a 3x3
