@@ -16,6 +16,7 @@
 #include "mir-test-util.h"
 #include "mir-keras.h"
 #include "kernels/mir-parallel.h"
+#include "layers/mir-layer-fuse.h"
 
 typedef struct
 {
@@ -225,10 +226,36 @@ test_block (gconstpointer data)
   mir_model_unref (plain.model);
 }
 
+/* An output of the wrong shape is refused with an error, not written. */
+static void
+test_wrong_shape (void)
+{
+  Built b = build (&cases[0]);
+  MirBlock blk = { 0 };
+  g_autoptr(GRand) rng = g_rand_new_with_seed (3);
+  gint64 xs[4] = { 1, cases[0].h, cases[0].w, cases[0].c };
+  gint64 ys[4] = { 1, cases[0].h - 1, cases[0].w, cases[0].co };
+  g_autoptr(MirTensor) x = mir_test_random_tensor (4, xs, -1.0f, 1.0f, rng);
+  g_autoptr(MirTensor) y = mir_tensor_new (4, ys, NULL);
+  GError *error = NULL;
+
+  blk.expand = mir_model_get_node (b.model, 2)->layer; /* after the input and "pre" */
+  blk.dw = mir_model_get_node (b.model, b.dw)->layer;
+  blk.project = mir_model_get_node (b.model, b.project)->layer;
+  g_assert_true (g_str_equal (blk.expand->name, "expand"));
+  g_assert_true (mir_block_applies (&blk));
+  g_assert_false (mir_block_run (&blk, x, y, &error));
+  g_assert_error (error, MIR_ERROR, MIR_ERROR_SHAPE);
+  g_test_message ("%s", error->message);
+  g_clear_error (&error);
+  mir_model_unref (b.model);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/fuse-block/wrong-shape", test_wrong_shape);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/fuse-block/%s", cases[i].name);

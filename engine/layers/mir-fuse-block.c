@@ -9,9 +9,13 @@
  * at a time: the 1x1 expansion of just the input rows those rows need (rows
  * it already expanded for the previous few rows are kept), the depthwise
  * convolution of them, and the 1x1 projection (plus the block's input for
- * a residual Add) straight into the output.  Every kernel is the one the
- * layer itself runs, on the same values in the same order, so the result
- * equals the layers' bit for bit. */
+ * a residual Add) straight into the output.  A ZeroPadding2D before the
+ * depthwise (keras.applications' stride-2 blocks) becomes part of its
+ * padding; a block without expansion (MobileNetV2's first) reads its input
+ * rows where they are.  Every kernel is the one the layer itself runs, on
+ * the same values in the same order, so the result equals the layers' bit
+ * for bit.  Batches of at least as many images as threads give each thread
+ * whole images. */
 #define G_LOG_DOMAIN "mir-fuse-block"
 
 #include <string.h>
@@ -124,8 +128,7 @@ typedef struct
   gint64 parts, band;      /* items an image; output rows a step */
   gsize e_floats, d_floats; /* a thread's scratch */
   gint failed;             /* atomic */
-  GMutex lock;
-  GError *error;           /* the first, under @lock */
+  GError *error;           /* atomic: the first */
 } BlockCtx;
 
 typedef struct
@@ -169,12 +172,8 @@ static void
 block_fail (BlockCtx *c, GError *error)
 {
   g_atomic_int_set (&c->failed, 1);
-  g_mutex_lock (&c->lock);
-  if (c->error == NULL)
-    c->error = error;
-  else
+  if (!g_atomic_pointer_compare_and_exchange (&c->error, NULL, error))
     g_error_free (error);
-  g_mutex_unlock (&c->lock);
 }
 
 /* Output rows [oy0, oy1) of image @n, @band rows a step. */
@@ -364,9 +363,7 @@ mir_block_run (const MirBlock *b, MirTensor *x, MirTensor *out, GError **error)
   e_rows = MIN ((c.band - 1) * g->sh + (g->kh - 1) * g->dh + 1, g->h);
   c.e_floats = b->expand ? (gsize) (e_rows * g->w * g->c + 16) / 16 * 16 : 0;
   c.d_floats = b->project ? (gsize) (c.band * g->ow * g->c) : 0;
-  g_mutex_init (&c.lock);
   mir_parallel_for (x->shape[0] * c.parts, 1, block_items, &c);
-  g_mutex_clear (&c.lock);
   if (c.error != NULL)
     {
       g_propagate_error (error, c.error);
