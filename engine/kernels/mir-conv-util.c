@@ -341,10 +341,17 @@ mir_window_infer (const MirWindow *win, const MirShape *in, gint64 out_c, MirSha
 void
 mir_conv_geom_init (MirConvGeom *g, const MirWindow *win, const MirTensor *x)
 {
-  g->n = x->shape[0];
-  g->h = x->shape[1];
-  g->w = x->shape[2];
-  g->c = x->shape[3];
+  mir_conv_geom_init_shape (g, win, x->shape[0], x->shape[1], x->shape[2], x->shape[3]);
+}
+
+void
+mir_conv_geom_init_shape (MirConvGeom *g, const MirWindow *win, gint64 n, gint64 h, gint64 w,
+                          gint64 c)
+{
+  g->n = n;
+  g->h = h;
+  g->w = w;
+  g->c = c;
   g->kh = win->kh;
   g->kw = win->kw;
   g->sh = win->sh;
@@ -443,4 +450,38 @@ mir_act_backward (MirLayer *layer, MirTensor *const *in, const MirTensor *out,
   mir_free_floats (zbuf);
   *dz_buf = dz;
   return dz != NULL;
+}
+
+typedef struct
+{
+  float *p;
+  gsize n;
+} ThreadScratch;
+
+void
+mir_thread_scratch_free (gpointer data)
+{
+  ThreadScratch *s = data;
+
+  mir_free_floats (s->p);
+  g_free (s);
+}
+
+float *
+mir_thread_scratch (GPrivate *key, gsize n, GError **error)
+{
+  ThreadScratch *s = g_private_get (key);
+
+  if (s == NULL)
+    {
+      s = g_new0 (ThreadScratch, 1);
+      g_private_set (key, s);
+    }
+  if (s->n < n)
+    {
+      mir_free_floats (s->p);
+      s->p = mir_alloc_floats (n, error);
+      s->n = s->p != NULL ? n : 0;
+    }
+  return s->p;
 }

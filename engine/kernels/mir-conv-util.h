@@ -107,6 +107,16 @@ gboolean mir_window_infer         (const MirWindow *win, const MirShape *in, gin
 gboolean mir_window_axis_explicit (gint64 in, gint64 k, gint64 s, gint64 d, gint64 pb,
                                    gint64 pe, gboolean ceil_mode, gint64 *out);
 void     mir_conv_geom_init       (MirConvGeom *g, const MirWindow *win, const MirTensor *x);
+/* The same for an NHWC input of that shape. */
+void     mir_conv_geom_init_shape (MirConvGeom *g, const MirWindow *win, gint64 n, gint64 h,
+                                   gint64 w, gint64 c);
+
+/* A buffer of at least @n floats kept per thread and per @key between calls
+ * (grown as needed, freed with the thread), where @key is the caller's
+ * `static GPrivate key = G_PRIVATE_INIT (mir_thread_scratch_free);`; NULL
+ * with @error set if it cannot grow. */
+float   *mir_thread_scratch       (GPrivate *key, gsize n, GError **error);
+void     mir_thread_scratch_free  (gpointer data);
 
 /* TRUE when the layer's activation must be applied in this call. */
 gboolean mir_act_active           (MirLayer *layer, const MirRunArgs *args);

@@ -219,40 +219,12 @@ typedef gint32 WtV16i __attribute__ ((vector_size (64)));
 #endif
 
 /* Each thread's scratch (V and M of its item), kept between calls. */
-typedef struct
-{
-  float *p;
-  gsize n;
-} Scratch;
-
-static void
-scratch_free (gpointer data)
-{
-  Scratch *s = data;
-
-  mir_free_floats (s->p);
-  g_free (s);
-}
-
-static GPrivate scratch_key = G_PRIVATE_INIT (scratch_free);
+static GPrivate scratch_key = G_PRIVATE_INIT (mir_thread_scratch_free);
 
 static float *
 scratch_get (gsize n)
 {
-  Scratch *s = g_private_get (&scratch_key);
-
-  if (s == NULL)
-    {
-      s = g_new0 (Scratch, 1);
-      g_private_set (&scratch_key, s);
-    }
-  if (s->n < n)
-    {
-      mir_free_floats (s->p);
-      s->p = mir_alloc_floats (n, NULL);
-      s->n = s->p != NULL ? n : 0;
-    }
-  return s->p;
+  return mir_thread_scratch (&scratch_key, n, NULL);
 }
 
 /* Items: tile blocks x filter slices.  Each transforms its tiles into its

@@ -131,42 +131,9 @@ typedef struct
   GError *error;           /* atomic: the first */
 } BlockCtx;
 
-typedef struct
-{
-  float *p;
-  gsize n;
-} Scratch;
-
-static void
-scratch_free (gpointer data)
-{
-  Scratch *s = data;
-
-  mir_free_floats (s->p);
-  g_free (s);
-}
-
-static GPrivate scratch_key = G_PRIVATE_INIT (scratch_free);
-
-/* This thread's buffer of at least @n floats (kept for the next block). */
-static float *
-scratch_get (gsize n, GError **error)
-{
-  Scratch *s = g_private_get (&scratch_key);
-
-  if (s == NULL)
-    {
-      s = g_new0 (Scratch, 1);
-      g_private_set (&scratch_key, s);
-    }
-  if (s->n < n)
-    {
-      mir_free_floats (s->p);
-      s->p = mir_alloc_floats (n, error);
-      s->n = s->p != NULL ? n : 0;
-    }
-  return s->p;
-}
+/* Each thread's expanded rows and depthwise output (not the kernels' own
+ * scratch: those run inside a block's items). */
+static GPrivate scratch_key = G_PRIVATE_INIT (mir_thread_scratch_free);
 
 static void
 block_fail (BlockCtx *c, GError *error)
@@ -244,7 +211,7 @@ block_items (gint64 begin, gint64 end, gpointer data)
 
   if (g_atomic_int_get (&c->failed))
     return;
-  e = scratch_get (c->e_floats + c->d_floats, &error);
+  e = mir_thread_scratch (&scratch_key, c->e_floats + c->d_floats, &error);
   if (e == NULL)
     {
       block_fail (c, error);
@@ -321,20 +288,10 @@ mir_block_run (const MirBlock *b, MirTensor *x, MirTensor *out, GError **error)
   /* the depthwise over the expanded batch; a ZeroPadding2D before it adds
    * to its padding (rows and columns outside the input read as zeros) */
   win = b->dw->klass->window (b->dw);
-  g->n = x->shape[0];
+  mir_conv_geom_init_shape (g, win, x->shape[0], x->shape[1] + pads[0] + pads[1],
+                            x->shape[2] + pads[2] + pads[3], dw_channels (b->dw));
   g->h = x->shape[1];
   g->w = x->shape[2];
-  g->c = dw_channels (b->dw);
-  g->kh = win->kh;
-  g->kw = win->kw;
-  g->sh = win->sh;
-  g->sw = win->sw;
-  g->dh = win->dh;
-  g->dw = win->dw;
-  mir_window_axis (g->h + pads[0] + pads[1], g->kh, g->sh, g->dh, win->same, &g->oh,
-                   &g->pad_top);
-  mir_window_axis (g->w + pads[2] + pads[3], g->kw, g->sw, g->dw, win->same, &g->ow,
-                   &g->pad_left);
   g->pad_top += pads[0];
   g->pad_left += pads[2];
   if (g->oh != out->shape[1] || g->ow != out->shape[2] ||
