@@ -384,6 +384,47 @@ test_reuse (void)
   g_assert_cmpfloat (d, <=, TOL);
   g_assert_cmpfloat (de, <=, 1e-5);
 
+  /* 40 → 30 → 40: the 30 grid (x in {0, 30, …, 120}, y in {0, 30, 60}: 15
+   * windows) shares only the corners at y = 0, x in {0, 120} with the 40
+   * grid; back to 40 with the 30 grid alone 10 windows are classified, with
+   * both old grids (the newest first) none */
+  {
+    g_autoptr(MirDetectGrid) g30 = NULL;
+    g_autoptr(MirDetectGrid) back40 = NULL;
+    MirDetectGrid *two[2];
+    MirDetectProgressive prog2 = { TRUE, two, 1, watch_partial, &w };
+    MirDetectGeometry geom30;
+
+    g_assert_true (mir_detect_geometry_init (&geom30, 270, 230, 150, 30, FALSE, &error));
+    two[0] = old;
+    memset (&w, 0, sizeof w);
+    g30 = mir_detect_classify_progressive (model, image, &geom30, 0, MIR_DETECT_SHARED_AUTO,
+                                           &prog2, NULL, NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (mir_detect_geometry_n_windows (&g30->geom), ==, 15);
+    g_assert_cmpuint (w.total, ==, 13);
+    two[0] = g30;
+    memset (&w, 0, sizeof w);
+    back40 = mir_detect_classify_progressive (model, image, &old->geom, 0,
+                                              MIR_DETECT_SHARED_AUTO, &prog2, NULL, NULL, NULL,
+                                              &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (w.total, ==, 10);
+    g_clear_pointer (&back40, mir_detect_grid_unref);
+    two[1] = old;
+    prog2.n_reuse = 2;
+    memset (&w, 0, sizeof w);
+    back40 = mir_detect_classify_progressive (model, image, &old->geom, 0,
+                                              MIR_DETECT_SHARED_AUTO, &prog2, NULL, NULL, NULL,
+                                              &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (w.calls, ==, 0);
+    d = grid_diff (back40, ref40, &de);
+    g_test_message ("40 → 30 → 40 with both old grids: nothing classified, difference %.3g", d);
+    g_assert_cmpfloat (d, <=, TOL);
+    g_assert_cmpfloat (de, <=, 1e-5);
+  }
+
   /* another window side: nothing reused, all 35 classified */
   other_window = plain (model, image, 140, 40, MIR_DETECT_SHARED_NEVER);
   reuse[0] = other_window;

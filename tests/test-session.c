@@ -277,6 +277,15 @@ test_session_detect (void)
   mirada_session_cancel (session);
   g_assert_true (mirada_session_get_grid (session) == grid);
   g_assert_cmpint (mirada_session_get_stride (session), ==, 60);
+
+  /* issue 23: back to the first stride after 50 and 60, every window comes
+   * from the first grid, kept since: nothing is classified, so the grid
+   * changes once, when the result lands (no partial grids) */
+  n_results = counts.grid;
+  mirada_session_set_geometry (session, WINDOW_SIZE, STRIDE, 1, FALSE);
+  wait_until (has_result, session, 120, "the first stride's grid again");
+  g_assert_cmpuint (counts.grid, ==, n_results + 1);
+  check_against_engine (session, STRIDE, params);
   g_assert_cmpuint (counts.errors, ==, 0);
 }
 

@@ -53,6 +53,10 @@ struct _MiradaSession
   MirDetectGrid *prev_grid;
   GPtrArray *prev_scale_grids;
   Geometry prev_geometry;
+  /* Complete grids of earlier geometries of the same model and image, the
+   * newest first (at most OLD_GRIDS_MAX): a new geometry takes the windows
+   * any of them has (40 -> 30 -> 40 classifies nothing on the way back). */
+  GPtrArray *old_grids;
   /* Issue 23: model_grid is the complete grid of self->geometry (else it is
    * the running job's partial grid, or the one it replaces, still shown) */
   gboolean grid_complete;
@@ -566,6 +570,37 @@ drop_prev (MiradaSession *self)
   g_clear_pointer (&self->prev_scale_grids, g_ptr_array_unref);
 }
 
+/* Grids kept for reuse (a scale each; 8 geometries of one scale, fewer of
+ * a pyramid): a grid with a 1280-float embedding a window of 429 windows is
+ * 2.2 MB. */
+#define OLD_GRIDS_MAX 8
+
+/* Keeps the complete grids of the geometry being left for the next ones. */
+static void
+keep_old_grids (MiradaSession *self)
+{
+  GPtrArray *mine = self->model_scale_grids;
+  guint n = mine != NULL ? mine->len : 1;
+
+  if (self->model_grid == NULL || !self->grid_complete)
+    return;
+  if (self->old_grids == NULL)
+    self->old_grids = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_detect_grid_unref);
+  for (guint i = n; i-- > 0;)
+    {
+      MirDetectGrid *g = mine != NULL ? mine->pdata[i] : self->model_grid;
+      guint at;
+
+      if (g_ptr_array_find (self->old_grids, g, &at)) /* kept already: to the front */
+        g_ptr_array_steal_index (self->old_grids, at);
+      else
+        mir_detect_grid_ref (g);
+      g_ptr_array_insert (self->old_grids, 0, g);
+    }
+  if (self->old_grids->len > OLD_GRIDS_MAX)
+    g_ptr_array_set_size (self->old_grids, OLD_GRIDS_MAX);
+}
+
 static void
 set_geometry_props (MiradaSession  *self,
                     const Geometry *geometry)
@@ -669,16 +704,25 @@ run_detection (MiradaSession *self,
    * one the windows they share; another model or image starts empty. */
   if (same_input && self->model_grid != NULL)
     {
-      reuse = self->model_scale_grids != NULL ? g_ptr_array_ref (self->model_scale_grids)
-                                               : g_ptr_array_new_full (1, (GDestroyNotify) mir_detect_grid_unref);
-      if (self->model_scale_grids == NULL)
+      /* the grids shown (perhaps partial), then the older complete ones */
+      reuse = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_detect_grid_unref);
+      if (self->model_scale_grids != NULL)
+        for (guint i = 0; i < self->model_scale_grids->len; i++)
+          g_ptr_array_add (reuse, mir_detect_grid_ref (self->model_scale_grids->pdata[i]));
+      else
         g_ptr_array_add (reuse, mir_detect_grid_ref (self->model_grid));
+      keep_old_grids (self);
+      for (guint i = 0; self->old_grids != NULL && i < self->old_grids->len; i++)
+        g_ptr_array_add (reuse, mir_detect_grid_ref (self->old_grids->pdata[i]));
       self->grid_complete = FALSE;
     }
   else
     {
       if (!same_input)
-        drop_prev (self);
+        {
+          drop_prev (self);
+          g_clear_pointer (&self->old_grids, g_ptr_array_unref);
+        }
       set_grids (self, NULL, NULL);
       self->grid_complete = FALSE;
       refilter (self);
@@ -1696,6 +1740,7 @@ mirada_session_dispose (GObject *object)
   g_clear_pointer (&self->mark_label, g_free);
   g_clear_pointer (&self->result, mir_detect_result_unref);
   drop_prev (self);
+  g_clear_pointer (&self->old_grids, g_ptr_array_unref);
   clear_truth (self);
 
   G_OBJECT_CLASS (mirada_session_parent_class)->dispose (object);
@@ -1815,6 +1860,9 @@ mirada_session_show_occluded (MiradaSession *self,
 
   if (image != self->image)
     {
+      /* grids of the image before the occlusion: no longer this image's */
+      drop_prev (self);
+      g_clear_pointer (&self->old_grids, g_ptr_array_unref);
       mir_image_ref (image);
       g_clear_pointer (&self->image, mir_image_unref);
       self->image = image;

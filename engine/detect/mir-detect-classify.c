@@ -382,10 +382,14 @@ mir_detect_model_class_names (MirModel *model)
 }
 
 /* How classify() goes about it beyond the plain way (issue 23). */
+/* Old grids one scale may take windows from, at most. */
+#define PLAN_MAX_REUSE 16
+
 typedef struct
 {
   gboolean coarse_first;
-  const MirDetectGrid *reuse;    /* may be NULL */
+  const MirDetectGrid *reuse[PLAN_MAX_REUSE]; /* of this scale, the first first */
+  guint n_reuse;
   /* after each batch: the grid so far */
   void (*partial) (MirDetectGrid *grid, guint done, guint total, gpointer data);
   gpointer partial_data;
@@ -585,21 +589,27 @@ classify (MirModel                *model,
     {
       grid->known = g_new0 (guint8, MAX (N, 1));
       grid->scale = plan->scale;
-      if (plan->reuse != NULL)
+      if (plan->n_reuse > 0)
         {
           /* the reused embeddings need the buffer now, from the same layer */
-          if (embed_node >= 0 && plan->reuse->embed != NULL
-              && g_strcmp0 (plan->reuse->embed_layer, embed_name) == 0)
-            {
-              embed_dim = plan->reuse->embed_dim;
-              embed = g_new0 (float, (gsize) N * embed_dim);
-              grid->embed = embed;
-              grid->embed_dim = embed_dim;
-              grid->embed_layer = g_strdup (embed_name);
-            }
-          /* without the old embeddings, reuse only when no embeddings are kept */
-          if (embed_node < 0 || embed != NULL)
-            mir_detect_grid_reuse (grid, plan->reuse);
+          for (guint r = 0; r < plan->n_reuse && embed == NULL && embed_node >= 0; r++)
+            if (plan->reuse[r]->embed != NULL
+                && g_strcmp0 (plan->reuse[r]->embed_layer, embed_name) == 0)
+              {
+                embed_dim = plan->reuse[r]->embed_dim;
+                embed = g_new0 (float, (gsize) N * embed_dim);
+                grid->embed = embed;
+                grid->embed_dim = embed_dim;
+                grid->embed_layer = g_strdup (embed_name);
+              }
+          /* each old grid lends the windows the ones before it did not;
+           * without its embeddings, only when no embeddings are kept */
+          for (guint r = 0; r < plan->n_reuse; r++)
+            if (embed_node < 0
+                || (embed != NULL && plan->reuse[r]->embed != NULL
+                    && plan->reuse[r]->embed_dim == embed_dim
+                    && g_strcmp0 (plan->reuse[r]->embed_layer, embed_name) == 0))
+              mir_detect_grid_reuse (grid, plan->reuse[r]);
           grid->embed = NULL;
           grid->embed_dim = 0;
           g_clear_pointer (&grid->embed_layer, g_free);
@@ -975,20 +985,23 @@ unref_grids (MirDetectGrid **grids, guint n)
     g_clear_pointer (&grids[i], mir_detect_grid_unref);
 }
 
-/* The grid of @reuse for scale @factor with windows of @window, or NULL. */
-static const MirDetectGrid *
-find_reuse (const MirDetectProgressive *prog, double factor, const MirDetectGeometry *geom)
+/* The grids of @prog->reuse for scale @factor with windows of @geom's side
+ * into @plan, in their order. */
+static void
+find_reuse (const MirDetectProgressive *prog, double factor, const MirDetectGeometry *geom,
+            ClassifyPlan *plan)
 {
-  for (guint i = 0; prog->reuse != NULL && i < prog->n_reuse; i++)
+  plan->n_reuse = 0;
+  for (guint i = 0; prog->reuse != NULL && i < prog->n_reuse && plan->n_reuse < PLAN_MAX_REUSE;
+       i++)
     {
       const MirDetectGrid *g = prog->reuse[i];
 
       if (g != NULL && g->scale == factor && g->geom.window == geom->window
           && g->geom.image_width == geom->image_width
           && g->geom.image_height == geom->image_height)
-        return g;
+        plan->reuse[plan->n_reuse++] = g;
     }
-  return NULL;
 }
 
 GPtrArray *
@@ -1024,7 +1037,7 @@ mir_detect_classify_scales_progressive (MirModel                   *model,
   partial.n_grids = scales->n_scales;
   for (guint s = 0; s < scales->n_scales && names != NULL && prog->partial != NULL; s++)
     {
-      const MirDetectGrid *old = find_reuse (prog, scales->factor[s], &geoms[s]);
+      ClassifyPlan olds = { 0 };
       MirDetectGrid *g = mir_detect_grid_new (&geoms[s], g_strv_length (names),
                                               (const char *const *) names,
                                               mir_model_get_head_kind (model), NULL, NULL);
@@ -1033,8 +1046,9 @@ mir_detect_classify_scales_progressive (MirModel                   *model,
         break;
       g->scale = scales->factor[s];
       g->known = g_new0 (guint8, MAX (mir_detect_geometry_n_windows (&geoms[s]), 1));
-      if (old != NULL)
-        mir_detect_grid_reuse (g, old);
+      find_reuse (prog, scales->factor[s], &geoms[s], &olds);
+      for (guint r = 0; r < olds.n_reuse; r++)
+        mir_detect_grid_reuse (g, olds.reuse[r]);
       partial.grids[s] = g;
       partial.todo_total += mir_detect_geometry_n_windows (&geoms[s]) - mir_detect_grid_count_known (g);
     }
@@ -1042,9 +1056,13 @@ mir_detect_classify_scales_progressive (MirModel                   *model,
   for (guint s = 0; s < scales->n_scales; s++)
     {
       g_autoptr(MirImage) level = NULL;
-      ClassifyPlan plan = { prog->coarse_first, find_reuse (prog, scales->factor[s], &geoms[s]),
-                            NULL, &partial, scales->factor[s] };
+      ClassifyPlan plan = { 0 };
       MirDetectGrid *grid;
+
+      plan.coarse_first = prog->coarse_first;
+      plan.partial_data = &partial;
+      plan.scale = scales->factor[s];
+      find_reuse (prog, scales->factor[s], &geoms[s], &plan);
 
       /* a partial callback only when every scale has a stand-in to hand out */
       if (prog->partial != NULL && partial.grids[scales->n_scales - 1] != NULL)

@@ -348,12 +348,15 @@ GPtrArray *mir_detect_classify_scales_with (MirModel               *model,
  * grid has a few windows spread over the whole image.
  *
  * Reuse: a window of the new grid whose top-left corner (in the scanned
- * image's pixels) is a window of @reuse of the same side, on the same image
- * size and scale, with the same classes (and embedding layer when the new
- * grid keeps embeddings), takes that window's probabilities and embedding
- * instead of being classified.  @reuse must come from the same model and
- * image: the engine cannot tell.  A stride change from 40 to 20 keeps a
- * quarter of the new windows, from 20 to 40 all of them.
+ * image's pixels) is a window of a grid of @reuse of the same side, on the
+ * same image size and scale, with the same classes (and embedding layer
+ * when the new grid keeps embeddings), takes that window's probabilities
+ * and embedding instead of being classified; the grids of @reuse are asked
+ * in their order (at most 16 a scale), each for the windows the ones before
+ * it did not have.  @reuse must come from the same model and image: the
+ * engine cannot tell.  A stride change from 40 to 20 keeps a quarter of the
+ * new windows, from 20 to 40 all of them; 40 -> 30 -> 40 with both old grids
+ * classifies nothing on the way back.
  *
  * The final grid equals mir_detect_classify_full()'s (the same windows
  * through the same model in other batches: equal to rounding, ≤ 1e-6). */
