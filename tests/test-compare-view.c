@@ -20,6 +20,7 @@
 #include <adwaita.h>
 
 #include "detect/mir-detect.h"
+#include "mir-test-gui.h"
 #include "mir-test-util.h"
 #include "mirada-application.h"
 #include "mirada-canvas.h"
@@ -480,30 +481,22 @@ int
 main (int argc, char *argv[])
 {
   g_autoptr(GSettings) settings = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *root = NULL;
+  char *root;
   int status;
 
   g_test_init (&argc, &argv, NULL);
   time_scale = mir_test_time_scale ();
-  root = mir_test_private_home ("mirada-compare-home");
-  gtk_init ();
-  adw_init ();
-  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
+  root = mir_test_gui_init ("mirada-compare-home");
 
   settings = g_settings_new ("io.github.mirada.Mirada");
   g_settings_set_int (settings, "window-size", 64);
   g_settings_set_int (settings, "stride", 32);
   g_settings_set_int (settings, "scales", 1);
 
-  app = mirada_application_new ();
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_assert_no_error (error);
+  app = mir_test_gui_app ();
 
   g_test_add_func ("/compare-view/two-models", test_compare_view);
   status = g_test_run ();
-  g_assert_true (mirada_jobs_wait_idle (30000));
-  g_clear_object (&app);
-  mir_test_remove_tree (root);
+  mir_test_gui_finish (&app, root);
   return status;
 }

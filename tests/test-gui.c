@@ -32,6 +32,7 @@
 #include "mirada-model-properties.h"
 #include "io/mir-sidecar.h"
 #include "mir-error.h"
+#include "mir-test-gui.h"
 #include "mir-test-util.h"
 #include "visualize/mir-activation-grid.h"
 
@@ -2816,8 +2817,7 @@ int
 main (int argc, char *argv[])
 {
   g_autoptr(GSettings) settings = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *root = NULL;
+  char *root;
   int status;
 
   g_test_init (&argc, &argv, NULL);
@@ -2827,12 +2827,7 @@ main (int argc, char *argv[])
    * and removed at the end: the recent-files list, caches and
    * configuration never touch the developer's, and every run starts
    * empty. */
-  root = mir_test_private_home ("mirada-gui");
-  gtk_init ();
-  adw_init ();
-  /* as in test-layout.c: libadwaita 1.2's flap animations can yield a NaN
-   * size under load; these tests check states, not animations */
-  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
+  root = mir_test_gui_init ("mirada-gui");
 
   settings = g_settings_new ("io.github.mirada.Mirada");
   g_settings_set_int (settings, "window-size", 64);
@@ -2840,9 +2835,7 @@ main (int argc, char *argv[])
   /* the counts below are of ungrouped windows (the default groups with NMS) */
   g_settings_set_string (settings, "grouping", "none");
 
-  app = mirada_application_new ();
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_assert_no_error (error);
+  app = mir_test_gui_app ();
 
   g_test_add_func ("/gui/job-thread", test_gui_job_thread);
   g_test_add_func ("/gui/detect", test_gui_detect);
@@ -2860,8 +2853,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/gui/drag-background", test_gui_drag_background);
   status = g_test_run ();
   /* as the application's shutdown does: no worker inside OpenBLAS at exit */
-  g_assert_true (mirada_jobs_wait_idle (30000));
-  g_clear_object (&app);
-  mir_test_remove_tree (root);
+  mir_test_gui_finish (&app, root);
   return status;
 }

@@ -14,6 +14,7 @@
 
 #include <adwaita.h>
 
+#include "mir-test-gui.h"
 #include "mir-test-util.h"
 #include "mirada-application.h"
 #include "mirada-canvas.h"
@@ -513,33 +514,21 @@ main (int argc, char *argv[])
   static const int sizes[][2] = { { 1024, 768 }, { 1280, 720 }, { 1600, 1000 }, { 1920, 1080 },
                                   { 800, 1000 } };
   g_autoptr(GSettings) settings = NULL;
-  g_autoptr(GError) error = NULL;
+  char *root;
   int status;
 
   g_test_init (&argc, &argv, NULL);
   g_log_set_writer_func (debug_alloc_writer, NULL, NULL);
-  {
-    g_autofree char *data_home = g_dir_make_tmp ("mirada-layout-data-XXXXXX", NULL);
-    g_autofree char *cache_home = g_dir_make_tmp ("mirada-layout-cache-XXXXXX", NULL);
-
-    g_setenv ("XDG_DATA_HOME", data_home, TRUE);
-    g_setenv ("XDG_CACHE_HOME", cache_home, TRUE);
-  }
-  gtk_init ();
-  adw_init ();
-  /* libadwaita 1.2's AdwFlap animates folding and revealing; a window made
-   * at 800 px wide while the machine was busy got a NaN progress from those
-   * animations and allocated its content INT_MIN wide (4 runs in 25 under
-   * load, at 800x1000 after 1920x1080).  Sizes are what this test checks,
-   * not animations: they are off, as for a user who turned them off. */
-  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
+  /* animations off (mir-test-gui.h: libadwaita 1.2's flap animations gave
+   * a window made at 800 px wide under load a NaN progress and an INT_MIN
+   * wide content, at 800x1000 after 1920x1080); sizes are what this test
+   * checks, as for a user who turned animations off */
+  root = mir_test_gui_init ("mirada-layout");
 
   settings = g_settings_new ("io.github.mirada.Mirada");
   g_settings_set_boolean (settings, "window-maximized", FALSE);
 
-  app = mirada_application_new ();
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_assert_no_error (error);
+  app = mir_test_gui_app ();
 
   for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
     {
@@ -549,7 +538,6 @@ main (int argc, char *argv[])
     }
   g_test_add_func ("/layout/presentation", test_layout_presentation);
   status = g_test_run ();
-  g_assert_true (mirada_jobs_wait_idle (30000));
-  g_clear_object (&app);
+  mir_test_gui_finish (&app, root);
   return status;
 }

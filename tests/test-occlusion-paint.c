@@ -30,6 +30,7 @@
 #include "mirada-model-open.h"
 #include "mirada-occlusion-paint.h"
 #include "mirada-window.h"
+#include "mir-test-gui.h"
 #include "mir-test-util.h"
 
 #define TOL 1e-6
@@ -506,8 +507,7 @@ test_occlusion_paint (gconstpointer data)
 int
 main (int argc, char *argv[])
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *root = NULL;
+  char *root;
   int status;
 
   /* MIRADA_LOCALEDIR (build/po) and LANGUAGE: a screenshot in another language */
@@ -520,20 +520,12 @@ main (int argc, char *argv[])
     }
   g_test_init (&argc, &argv, NULL);
   time_scale = mir_test_time_scale ();
-  root = mir_test_private_home ("mirada-occlusion");
-  gtk_init ();
-  adw_init ();
-  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
-
-  app = mirada_application_new ();
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_assert_no_error (error);
+  root = mir_test_gui_init ("mirada-occlusion");
+  app = mir_test_gui_app ();
 
   g_test_add_data_func ("/occlusion-paint/one-scale", GUINT_TO_POINTER (1), test_occlusion_paint);
   g_test_add_data_func ("/occlusion-paint/pyramid", GUINT_TO_POINTER (3), test_occlusion_paint);
   status = g_test_run ();
-  g_assert_true (mirada_jobs_wait_idle (30000));
-  g_clear_object (&app);
-  mir_test_remove_tree (root);
+  mir_test_gui_finish (&app, root);
   return status;
 }

@@ -16,6 +16,7 @@
 
 #include <adwaita.h>
 
+#include "mir-test-gui.h"
 #include "mir-test-util.h"
 #include "mirada-application.h"
 #include "mirada-image-io.h"
@@ -217,32 +218,20 @@ int
 main (int argc, char *argv[])
 {
   g_autoptr(GSettings) settings = NULL;
-  g_autoptr(GError) error = NULL;
+  char *root;
   int status;
 
   g_test_init (&argc, &argv, NULL);
-  {
-    g_autofree char *data_home = g_dir_make_tmp ("mirada-banner-data-XXXXXX", NULL);
-
-    g_setenv ("XDG_DATA_HOME", data_home, TRUE);
-  }
-  gtk_init ();
-  adw_init ();
-  /* as in test-layout.c: libadwaita 1.2's flap animations can yield a NaN
-   * size under load; these tests check states, not animations */
-  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
+  root = mir_test_gui_init ("mirada-banner");
 
   settings = g_settings_new ("io.github.mirada.Mirada");
   g_settings_set_int (settings, "window-size", 32);
   g_settings_set_int (settings, "stride", 32);
 
-  app = mirada_application_new ();
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_assert_no_error (error);
+  app = mir_test_gui_app ();
 
   g_test_add_func ("/scale-banner/ask-apply-remember", test_scale_banner);
   status = g_test_run ();
-  g_assert_true (mirada_jobs_wait_idle (30000));
-  g_clear_object (&app);
+  mir_test_gui_finish (&app, root);
   return status;
 }

@@ -23,6 +23,7 @@
 #include "mirada-session.h"
 #include "mirada-sweep-dialog.h"
 
+#include "mir-test-gui.h"
 #include "mir-test-util.h"
 
 #define WINDOW_SIZE 150
@@ -1022,22 +1023,14 @@ int
 main (int argc, char *argv[])
 {
   const char *scale = g_getenv ("MIRADA_TEST_TIME_SCALE");
+  char *root;
   int status;
 
   g_test_init (&argc, &argv, NULL);
   if (scale != NULL)
     time_scale = MAX (1.0, g_ascii_strtod (scale, NULL));
-  /* the built-in model is copied to the cache: a folder of this run */
-  {
-    g_autofree char *cache_home = g_dir_make_tmp ("mirada-session-cache-XXXXXX", NULL);
-
-    g_setenv ("XDG_CACHE_HOME", cache_home, TRUE);
-  }
-  gtk_init ();
-  adw_init ();
-  /* as in test-layout.c: libadwaita 1.2's flap animations can yield a NaN
-   * size under load; these tests check states, not animations */
-  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
+  /* the built-in model is copied to the cache: a home of this run */
+  root = mir_test_gui_init ("mirada-session");
 
   g_test_add_func ("/session/detect", test_session_detect);
   g_test_add_func ("/session/bad-geometry", test_session_bad_geometry);
@@ -1051,6 +1044,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/session/progressive", test_session_progressive);
   status = g_test_run ();
   /* as the application's shutdown does: no worker inside OpenBLAS at exit */
-  g_assert_true (mirada_jobs_wait_idle (30000));
+  mir_test_gui_finish (NULL, root);
   return status;
 }

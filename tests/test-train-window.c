@@ -21,6 +21,7 @@
 
 #include <adwaita.h>
 
+#include "mir-test-gui.h"
 #include "mir-test-util.h"
 #include "mirada-train-setup.h"
 #include "mirada-train-window.h"
@@ -310,12 +311,14 @@ test_train_window (void)
 int
 main (int argc, char *argv[])
 {
+  char *root;
+  int status;
 
   g_test_init (&argc, &argv, NULL);
-  gtk_init ();
-  adw_init ();
-  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
+  root = mir_test_gui_init ("mirada-train-window");
   time_scale = mir_test_time_scale ();
   g_test_add_func ("/train-window/train-watch-save-stop", test_train_window);
-  return g_test_run ();
+  status = g_test_run ();
+  mir_test_gui_finish (NULL, root);
+  return status;
 }
