@@ -33,20 +33,6 @@ static const double palette[][3] = {
   { 0.043, 0.447, 0.490 }, { 0.400, 0.400, 0.400 },
 };
 
-static double
-nice_step (double range, int target)
-{
-  double raw = range / target, mag = pow (10.0, floor (log10 (raw))), norm = raw / mag;
-
-  if (norm < 1.5)
-    return mag;
-  if (norm < 3.0)
-    return 2 * mag;
-  if (norm < 7.0)
-    return 5 * mag;
-  return 10 * mag;
-}
-
 static void
 show_text_at (cairo_t *cr, const char *text, double x, double y, double align_x, double align_y)
 {
@@ -249,9 +235,9 @@ mirada_deletion_plot_png (const char *path, const char *title, const MiradaDelet
       y_min -= 1;
       y_max += 1;
     }
-  step = nice_step (y_max - y_min, 8);
-  y_lo = floor (y_min / step) * step;
-  y_hi = ceil (y_max / step) * step;
+  y_lo = y_min;
+  y_hi = y_max;
+  step = mirada_figure_nice_range (&y_lo, &y_hi, 8);
   g_qsort_with_data (order, (gint) n_curves, sizeof (guint), by_area, (gpointer) curves);
 
   /* PNG, SVG or PDF by the extension */

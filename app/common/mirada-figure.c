@@ -299,6 +299,30 @@ mirada_figure_save_image (const char *path, const MirImage *image, GError **erro
 /* Detections */
 
 double
+mirada_figure_nice_step (double range, int target)
+{
+  double raw = range / target, mag = pow (10.0, floor (log10 (raw))), norm = raw / mag;
+
+  if (norm < 1.5)
+    return mag;
+  if (norm < 3.0)
+    return 2 * mag;
+  if (norm < 7.0)
+    return 5 * mag;
+  return 10 * mag;
+}
+
+double
+mirada_figure_nice_range (double *lo, double *hi, int target)
+{
+  double step = mirada_figure_nice_step (*hi - *lo, target);
+
+  *lo = floor (*lo / step) * step;
+  *hi = ceil (*hi / step) * step;
+  return step;
+}
+
+double
 mirada_figure_box_line (int width)
 {
   return MAX (2.0, width / 300.0);

@@ -73,6 +73,12 @@ void   mirada_figure_image        (cairo_t        *cr,
                                    double          h,
                                    gboolean        smooth);
 
+/* Chart axes (the training history, the deletion curves): a round tick step
+ * (1, 2 or 5 times a power of ten) for about @target ticks over @range > 0;
+ * and @lo, @hi widened to whole multiples of such a step, which it returns. */
+double mirada_figure_nice_step  (double range, int target);
+double mirada_figure_nice_range (double *lo, double *hi, int target);
+
 /* A picture already drawn (the probability field, the unit explainer) as it
  * is: PNG pixel for pixel, or embedded in an SVG or PDF page of its size. */
 /* The box line width, in pixels, for a photo of @width × @height: the same

@@ -104,20 +104,6 @@ mirada_train_history_save (const char *path, const MirEpochStats *stats, guint n
 static const double train_rgb[3] = { 0.122, 0.467, 0.706 };
 static const double val_rgb[3] = { 1.000, 0.498, 0.055 };
 
-static double
-nice_step (double range, int target)
-{
-  double raw = range / target, mag = pow (10.0, floor (log10 (raw))), norm = raw / mag;
-
-  if (norm < 1.5)
-    return mag;
-  if (norm < 3.0)
-    return 2 * mag;
-  if (norm < 7.0)
-    return 5 * mag;
-  return 10 * mag;
-}
-
 /* @text at (@x, @y), aligned by @ax, @ay (0 left/top, 0.5 centre, 1 right/bottom). */
 static void
 text_at (cairo_t *cr, PangoLayout *layout, const char *text, double x, double y, double ax,
@@ -170,12 +156,10 @@ draw_chart (cairo_t *cr, PangoLayout *layout, const MirEpochStats *stats, guint 
     lo = MAX (0.0, lo), hi = MIN (1.0, hi);
   if (hi - lo < 1e-6)
     lo -= 0.05, hi += 0.05;
-  step = nice_step (hi - lo, 5);
-  lo = floor (lo / step) * step;
-  hi = ceil (hi / step) * step;
+  step = mirada_figure_nice_range (&lo, &hi, 5);
   if (last == first)
     last = first + 1;
-  xstep = MAX (1.0, nice_step (last - first, 8));
+  xstep = MAX (1.0, mirada_figure_nice_step (last - first, 8));
 
 #define X(e) (px0 + ((double) (e) - first) * (px1 - px0) / (double) (last - first))
 #define Y(v) (py1 - ((v) - lo) * (py1 - py0) / (hi - lo))
