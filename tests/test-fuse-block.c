@@ -45,7 +45,7 @@ static const BlockCase cases[] = {
   { "tall-bands-reused", 64, 12, 16, 96, 24, 3, 1, 1, TRUE, "relu6", FALSE, FALSE, 1, 2 },
   { "dilated-same", 23, 20, 16, 64, 16, 3, 1, 2, TRUE, "relu6", TRUE, FALSE, 1, 2 },
   { "no-projection-branch", 30, 30, 24, 144, 24, 5, 2, 1, TRUE, "swish", FALSE, TRUE, 1, 2 },
-  { "tiny-unsplit", 3, 3, 16, 32, 16, 3, 1, 1, TRUE, "relu6", TRUE, FALSE, 1, 2 },
+  { "tiny-unsplit", 3, 3, 16, 32, 16, 3, 1, 1, TRUE, "relu6", TRUE, FALSE, 1, 2 }, /* one band */
   /* keras.applications: ZeroPadding2D (correct_pad) then a "valid" depthwise */
   { "zero-pad-keras-s2", 28, 28, 16, 96, 24, 3, 2, 1, FALSE, "relu6", FALSE, FALSE, 1, 2,
     "[[0, 1], [0, 1]]" },

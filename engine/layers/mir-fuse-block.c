@@ -230,39 +230,6 @@ block_items (gint64 begin, gint64 end, gpointer data)
     }
 }
 
-/* The layers one after the other (shapes too small to split). */
-static gboolean
-block_unfused (const MirBlock *b, MirTensor *x, MirTensor *out, GError **error)
-{
-  MirLayer *layers[4] = { b->expand, b->pad, b->dw, b->project };
-  g_autoptr(MirTensor) cur = mir_tensor_ref (x);
-  MirRunArgs args = { 0 };
-  guint last = b->project ? 3 : 2;
-
-  for (guint i = 0; i <= last; i++)
-    {
-      gint64 shape[MIR_MAX_DIMS];
-      guint ndim;
-      g_autoptr(MirTensor) next = NULL;
-
-      if (layers[i] == NULL)
-        continue;
-      if (!mir_layer_output_shape (layers[i], &cur, 1, &ndim, shape, error))
-        return FALSE;
-      if (i == last)
-        next = mir_tensor_ref (out);
-      else if ((next = mir_tensor_new_uninitialized (ndim, shape, error)) == NULL)
-        return FALSE;
-      if (!layers[i]->klass->forward (layers[i], &cur, 1, next, &args, error))
-        return FALSE;
-      g_clear_pointer (&cur, mir_tensor_unref);
-      cur = g_steal_pointer (&next);
-    }
-  if (b->residual)
-    mir_vec_add (out->data, x->data, out->numel);
-  return TRUE;
-}
-
 gboolean
 mir_block_run (const MirBlock *b, MirTensor *x, MirTensor *out, GError **error)
 {
@@ -306,11 +273,12 @@ mir_block_run (const MirBlock *b, MirTensor *x, MirTensor *out, GError **error)
   c.residual = b->residual;
 
   /* each thread a band of one image's rows at batch 1, whole images when
-   * the batch has enough of them */
+   * the batch has enough of them; one thread (or a run inside another
+   * parallel loop) walks the images in turn, and so does an image too small
+   * to split (its kernels then split their own work) */
   c.parts = x->shape[0] >= threads ? 1 : (threads + x->shape[0] - 1) / x->shape[0];
-  if (threads <= 1 || mir_parallel_nested () || g->oh < 2 * c.parts ||
-      x->shape[0] * c.parts < threads)
-    return block_unfused (b, x, out, error);
+  if (g->oh < 2 * c.parts)
+    c.parts = 1;
 
   /* output rows a step: enough pixels for the projection, expanded rows
    * within BLOCK_STEP_FLOATS */
