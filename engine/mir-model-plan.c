@@ -210,7 +210,8 @@ sole_consumer (MirModel *self, const guint *uses, const gint *consumer, const gb
 }
 
 /* Inverted-residual blocks (layers/mir-layer-fuse.h), from a 1x1
- * convolution i (folded or not) whose output feeds only a DepthwiseConv2D
+ * convolution, or a stem convolution over RGB, i (folded or not) whose
+ * output feeds only a DepthwiseConv2D
  * j (perhaps through a ZeroPadding2D p), or from a DepthwiseConv2D i = j
  * itself; then, if j's output feeds only a 1x1 convolution k, k too (a
  * block from a depthwise needs one), and if k's output feeds only an Add of
@@ -241,7 +242,7 @@ plan_blocks (MirModel *self, guint last, const gboolean *needed, const guint *us
         continue;
       if (node->layer->klass == &mir_layer_depthwise_conv2d_class)
         j = (gint) i;
-      else if (mir_conv2d_is_pointwise (planned_layer (self, fold_layer, i)) &&
+      else if (mir_conv2d_rows_applies (planned_layer (self, fold_layer, i)) &&
                (j = sole_consumer (self, uses, consumer, skip, target, fold_end[i])) >= 0 &&
                ((MirNode *) self->nodes->pdata[j])->layer->klass ==
                  &mir_layer_zero_padding2d_class)

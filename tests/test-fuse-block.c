@@ -33,6 +33,7 @@ typedef struct
   guint threads;
   const char *zero_pad; /* a ZeroPadding2D "padding" before the depthwise, or NULL */
   gboolean no_expand;   /* the block starts at the depthwise (MobileNetV2's first) */
+  gint64 expand_k, expand_s; /* a stem as the expansion: its kernel and stride (0: 1x1) */
 } BlockCase;
 
 static const BlockCase cases[] = {
@@ -57,6 +58,12 @@ static const BlockCase cases[] = {
     TRUE },
   { "no-expansion-residual", 30, 24, 32, 32, 32, 3, 1, 1, TRUE, "relu6", TRUE, FALSE, 2, 2, NULL,
     TRUE },
+  /* a stem over RGB as the expansion (3x3 stride 2, "same"): MobileNetV2's first block, and
+   * EfficientNet's (its depthwise output read twice) */
+  { "stem-expansion", 33, 29, 3, 16, 8, 3, 1, 1, TRUE, "relu6", FALSE, FALSE, 1, 2, NULL, FALSE,
+    3, 2 },
+  { "stem-expansion-branch-batch2", 40, 38, 3, 32, 16, 3, 1, 1, TRUE, "swish", FALSE, TRUE, 2, 2,
+    NULL, FALSE, 3, 2 },
 };
 
 typedef struct
@@ -99,8 +106,12 @@ build (const BlockCase *bc)
   v = pre;
   if (!bc->no_expand)
     {
-      exp_cfg = g_strdup_printf ("{\"filters\": %" G_GINT64_FORMAT ", \"kernel_size\": [1, 1],"
-                                 " \"use_bias\": false}", bc->e);
+      gint64 ek = bc->expand_k ? bc->expand_k : 1, es = bc->expand_s ? bc->expand_s : 1;
+
+      exp_cfg = g_strdup_printf ("{\"filters\": %" G_GINT64_FORMAT ", \"kernel_size\": [%"
+                                 G_GINT64_FORMAT ", %" G_GINT64_FORMAT "], \"strides\": [%"
+                                 G_GINT64_FORMAT ", %" G_GINT64_FORMAT "], \"padding\": \"same\","
+                                 " \"use_bias\": false}", bc->e, ek, ek, es, es);
       v = mir_test_add_node (b.model, "Conv2D", "expand", exp_cfg, &pre, 1);
       v = mir_test_add_node (b.model, "BatchNormalization", "expand_bn", "{\"epsilon\": 0.001}",
                              &v, 1);

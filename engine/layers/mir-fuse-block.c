@@ -65,7 +65,7 @@ mir_block_applies (const MirBlock *b)
       (b->dw->n_weights >= 2 && b->dw->weights[1].value == NULL))
     return FALSE;
   if (b->expand != NULL &&
-      (!mir_conv2d_is_pointwise (b->expand) || filters_of (b->expand) != k->shape[2]))
+      (!mir_conv2d_rows_applies (b->expand) || filters_of (b->expand) != k->shape[2]))
     return FALSE;
   if (b->pad != NULL)
     {
@@ -92,6 +92,7 @@ mir_block_residual_applies (const MirBlock *b)
   gint64 cin = b->expand ? channels_of (b->expand) : dw_channels (b->dw);
 
   return b->project != NULL && b->pad == NULL && filters_of (b->project) == cin &&
+         (b->expand == NULL || mir_conv2d_is_pointwise (b->expand)) &&
          win->sh == 1 && win->sw == 1 && (win->same || (win->kh == 1 && win->kw == 1));
 }
 
@@ -125,6 +126,7 @@ typedef struct
   MirConvGeom g;           /* the depthwise over the expanded batch (a ZeroPadding2D
                             * before it as its padding) */
   gint64 cin, co;          /* the block's input and output channels */
+  gint64 xh, xw;           /* the block's input size (the expansion's, which may stride) */
   gint64 parts, band;      /* items an image; output rows a step */
   gsize e_floats, d_floats; /* a thread's scratch */
   gint failed;             /* atomic */
@@ -149,7 +151,7 @@ block_rows (BlockCtx *c, gint64 n, gint64 oy0, gint64 oy1, float *e, float *d, G
 {
   const MirConvGeom *g = &c->g;
   gsize erow = (gsize) (g->w * g->c);
-  const float *xn = c->x + (gsize) n * (gsize) (g->h * g->w * c->cin);
+  const float *xn = c->x + (gsize) n * (gsize) (c->xh * c->xw * c->cin);
   float *yn = c->y + (gsize) n * (gsize) (g->oh * g->ow * (c->project ? c->co : g->c));
   gint64 have_lo = 0, have_hi = 0; /* expanded input rows in e */
 
@@ -174,8 +176,8 @@ block_rows (BlockCtx *c, gint64 n, gint64 oy0, gint64 oy1, float *e, float *d, G
                      (gsize) (from - lo) * erow * sizeof (float));
         }
       if (c->expand != NULL && hi > from &&
-          !mir_conv2d_pointwise_rows (c->expand, xn + (gsize) (from * g->w * c->cin),
-                                      (hi - from) * g->w, e + (gsize) (from - lo) * erow, error))
+          !mir_conv2d_rows (c->expand, xn, c->xh, c->xw, from, hi, e + (gsize) (from - lo) * erow,
+                            error))
         return FALSE;
       have_lo = lo;
       have_hi = hi;
@@ -196,7 +198,7 @@ block_rows (BlockCtx *c, gint64 n, gint64 oy0, gint64 oy1, float *e, float *d, G
           if (!mir_conv2d_pointwise_rows (c->project, d, pixels, yb, error))
             return FALSE;
           if (c->residual) /* y = project + x, as Add (x, project) adds */
-            mir_vec_add (yb, xn + (gsize) (b0 * g->w * c->cin), (gsize) (pixels * c->co));
+            mir_vec_add (yb, xn + (gsize) (b0 * c->xw * c->cin), (gsize) (pixels * c->co));
         }
     }
   return TRUE;
@@ -237,7 +239,7 @@ mir_block_run (const MirBlock *b, MirTensor *x, MirTensor *out, GError **error)
   MirConvGeom *g = &c.g;
   guint threads = mir_parallel_threads ();
   const MirWindow *win;
-  gint64 rows_step, e_rows, pads[4] = { 0, 0, 0, 0 };
+  gint64 rows_step, e_rows, eh, ew, pad, pads[4] = { 0, 0, 0, 0 };
 
   g_return_val_if_fail (mir_block_applies (b), FALSE);
   g_return_val_if_fail (x->ndim == 4 && out->ndim == 4, FALSE);
@@ -250,15 +252,24 @@ mir_block_run (const MirBlock *b, MirTensor *x, MirTensor *out, GError **error)
   c.dact = b->dw->activation;
   c.cin = x->shape[3];
   c.co = out->shape[3];
+  c.xh = eh = x->shape[1];
+  c.xw = ew = x->shape[2];
+  if (b->expand != NULL) /* the expanded size (a stem may stride) */
+    {
+      const MirWindow *ewin = b->expand->klass->window (b->expand);
+
+      mir_window_axis (c.xh, ewin->kh, ewin->sh, ewin->dh, ewin->same, &eh, &pad);
+      mir_window_axis (c.xw, ewin->kw, ewin->sw, ewin->dw, ewin->same, &ew, &pad);
+    }
   if (b->pad != NULL)
     mir_zero_padding2d_pads (b->pad, pads);
   /* the depthwise over the expanded batch; a ZeroPadding2D before it adds
    * to its padding (rows and columns outside the input read as zeros) */
   win = b->dw->klass->window (b->dw);
-  mir_conv_geom_init_shape (g, win, x->shape[0], x->shape[1] + pads[0] + pads[1],
-                            x->shape[2] + pads[2] + pads[3], dw_channels (b->dw));
-  g->h = x->shape[1];
-  g->w = x->shape[2];
+  mir_conv_geom_init_shape (g, win, x->shape[0], eh + pads[0] + pads[1], ew + pads[2] + pads[3],
+                            dw_channels (b->dw));
+  g->h = eh;
+  g->w = ew;
   g->pad_top += pads[0];
   g->pad_left += pads[2];
   if (g->oh != out->shape[1] || g->ow != out->shape[2] ||

@@ -30,7 +30,9 @@ MirTensor *mir_conv2d_max_pool_run (MirLayer *conv, MirLayer *pool, MirTensor *x
  * layers, each perhaps with a BatchNormalization folded in. */
 typedef struct
 {
-  MirLayer *expand;   /* a 1x1 Conv2D, or NULL: the block starts at the depthwise */
+  MirLayer *expand;   /* a 1x1 Conv2D or a stem over at most 4 channels
+                       * (mir_conv2d_rows_applies), or NULL: the block starts at
+                       * the depthwise */
   MirLayer *pad;      /* a ZeroPadding2D before the depthwise, or NULL */
   MirLayer *dw;       /* a DepthwiseConv2D, depth multiplier 1 */
   MirLayer *project;  /* a 1x1 Conv2D after it, or NULL */

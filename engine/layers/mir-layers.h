@@ -44,5 +44,14 @@ gboolean mir_conv2d_is_pointwise (MirLayer *conv);
  * activation applied. */
 gboolean mir_conv2d_pointwise_rows (MirLayer *conv, const float *x, gint64 rows, float *z,
                                     GError **error);
+/* TRUE if mir_conv2d_rows() takes @conv: a pointwise convolution as above,
+ * or one over at most MIR_CONV_DIRECT_MAX_C channels (a network's stem over
+ * RGB, on the direct kernel) with "same" or "valid" padding. */
+gboolean mir_conv2d_rows_applies (MirLayer *conv);
+/* Inference of such a convolution over one image @x (@h x @w, its input
+ * channels): output rows [@y0, @y1) into @z (the rows one after the other),
+ * its own activation applied. */
+gboolean mir_conv2d_rows (MirLayer *conv, const float *x, gint64 h, gint64 w, gint64 y0,
+                          gint64 y1, float *z, GError **error);
 
 G_END_DECLS
