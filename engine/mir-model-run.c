@@ -85,6 +85,18 @@ new_output (MirLayer *layer, MirTensor *arena, const MirPlanSlot *slot, guint nd
   return mir_tensor_new (ndim, shape, error);
 }
 
+/* One of the readers of node @src's output is done with it: the last one
+ * frees it. */
+static void
+consumed (MirTrace *trace, guint *uses, guint src)
+{
+  if (--uses[src] == 0)
+    {
+      g_clear_pointer (&trace->values[src], mir_tensor_unref);
+      g_clear_pointer (&trace->state[src], g_free);
+    }
+}
+
 /* The folded layer of node @i with @bn, @act (a new reference in *@ref), or
  * the node's own layer. */
 static MirLayer *
@@ -268,19 +280,8 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
         g_assert (in[k] != NULL);
 
       /* The folded layer for the weights as they are now (mir-fold.h). */
-      if (step->fold_bn != NULL)
-        {
-          folded = mir_fold_cache_get (self->fold_cache, node->layer, step->fold_bn,
-                                       step->fold_act);
-          if (folded == NULL)
-            {
-              g_set_error (error, MIR_ERROR, MIR_ERROR_FAILED,
-                           _("Layer '%s': could not fold the batch normalization after it"),
-                           node->name);
-              return NULL;
-            }
-          layer = folded;
-        }
+      if ((layer = step_layer (self, i, step->fold_bn, step->fold_act, &folded, error)) == NULL)
+        return NULL;
 
       t0 = g_get_monotonic_time ();
       args.training = (flags & MIR_RUN_TRAINING) != 0;
@@ -323,27 +324,17 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
       /* the fused Multiply's inputs are consumed here */
       if (scale_x[i] != G_MAXUINT)
         {
-          guint srcs[2] = { scale_x[i], scale_s[i] };
-
-          for (guint k = 0; k < 2; k++)
-            if (--uses[srcs[k]] == 0)
-              {
-                g_clear_pointer (&trace->values[srcs[k]], mir_tensor_unref);
-                g_clear_pointer (&trace->state[srcs[k]], g_free);
-              }
+          consumed (trace, uses, scale_x[i]);
+          consumed (trace, uses, scale_s[i]);
         }
 
       if (!keep)
-        for (guint k = 0; k < node->n_inputs + (step->block_add ? 1 : 0); k++)
-          {
-            /* a block's Add reads the block's input a second time */
-            guint src = node->inputs[MIN (k, node->n_inputs - 1)];
-            if (--uses[src] == 0)
-              {
-                g_clear_pointer (&trace->values[src], mir_tensor_unref);
-                g_clear_pointer (&trace->state[src], g_free);
-              }
-          }
+        {
+          for (guint k = 0; k < node->n_inputs; k++)
+            consumed (trace, uses, node->inputs[k]);
+          if (step->block_add) /* the block's Add read its input a second time */
+            consumed (trace, uses, node->inputs[0]);
+        }
     }
   /* What is left in the arena was read by skipped nodes only: its memory
    * may hold later outputs by now. */
