@@ -189,19 +189,14 @@ pool_chunk (gint64 begin, gint64 end, gpointer data)
 
   for (gint64 r = begin; r < end; r++)
     {
-      gint64 n = r / pg->oh, py = r % pg->oh;
-      gint64 y0 = py * pg->sh - pg->pad_top, y1 = MIN (y0 + pg->kh, g->oh);
-      MirConvGeom band = *pg;
+      gint64 n = r / pg->oh, py = r % pg->oh, y0;
+      MirConvGeom band;
       MirPoolJob job = { &band, scratch, NULL };
 
-      y0 = MAX (y0, 0);
-      for (gint64 oy = y0; oy < y1; oy++)
+      /* the conv rows pooled row py reads, as an image whose pooled row 0 it is */
+      y0 = mir_conv_geom_band (pg, py, py + 1, &band);
+      for (gint64 oy = y0; oy < y0 + band.h; oy++)
         c->conv_row (c, n, oy, scratch + (gsize) (oy - y0) * row);
-      /* The band as an image of y1 - y0 rows whose pooled row 0 is py. */
-      band.n = 1;
-      band.h = y1 - y0;
-      band.oh = 1;
-      band.pad_top = y0 - py * pg->sh + pg->pad_top;
       job.y = c->z + (gsize) r * (gsize) (pg->ow * c->f);
       c->pool_rows (0, 1, &job);
     }

@@ -452,6 +452,20 @@ mir_act_backward (MirLayer *layer, MirTensor *const *in, const MirTensor *out,
   return dz != NULL;
 }
 
+gint64
+mir_conv_geom_band (const MirConvGeom *g, gint64 y0, gint64 y1, MirConvGeom *band)
+{
+  gint64 lo = MAX (0, y0 * g->sh - g->pad_top);
+  gint64 hi = MIN (g->h, (y1 - 1) * g->sh - g->pad_top + (g->kh - 1) * g->dh + 1);
+
+  *band = *g;
+  band->n = 1;
+  band->h = MAX (hi, lo) - lo;
+  band->oh = y1 - y0;
+  band->pad_top = g->pad_top + lo - y0 * g->sh;
+  return lo;
+}
+
 typedef struct
 {
   float *p;

@@ -111,6 +111,13 @@ void     mir_conv_geom_init       (MirConvGeom *g, const MirWindow *win, const M
 void     mir_conv_geom_init_shape (MirConvGeom *g, const MirWindow *win, gint64 n, gint64 h,
                                    gint64 w, gint64 c);
 
+/* The band of @g's input that its output rows [@y0, @y1) read: rows
+ * [lo, lo + @band->h) of an image (lo returned), as an input of its own
+ * whose output rows are those: @band is @g with n = 1 and that band's h, oh
+ * and pad_top (taps outside the input stay padding). */
+gint64   mir_conv_geom_band       (const MirConvGeom *g, gint64 y0, gint64 y1,
+                                   MirConvGeom *band);
+
 /* A buffer of at least @n floats kept per thread and per @key between calls
  * (grown as needed, freed with the thread), where @key is the caller's
  * `static GPrivate key = G_PRIVATE_INIT (mir_thread_scratch_free);`; NULL

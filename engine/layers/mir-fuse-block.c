@@ -41,17 +41,11 @@ filters_of (MirLayer *conv)
   return conv->weights[0].value->shape[3];
 }
 
+/* A kernel's input channels (Conv2D and DepthwiseConv2D: [kh, kw, c, ·]). */
 static gint64
 channels_of (MirLayer *conv)
 {
   return conv->weights[0].value->shape[2];
-}
-
-/* The depthwise's input channels. */
-static gint64
-dw_channels (MirLayer *dw)
-{
-  return dw->weights[0].value->shape[2];
 }
 
 gboolean
@@ -89,7 +83,7 @@ gboolean
 mir_block_residual_applies (const MirBlock *b)
 {
   const MirWindow *win = b->dw->klass->window (b->dw);
-  gint64 cin = b->expand ? channels_of (b->expand) : dw_channels (b->dw);
+  gint64 cin = b->expand ? channels_of (b->expand) : channels_of (b->dw);
 
   return b->project != NULL && b->pad == NULL && filters_of (b->project) == cin &&
          (b->expand == NULL || mir_conv2d_is_pointwise (b->expand)) &&
@@ -157,14 +151,12 @@ block_rows (BlockCtx *c, gint64 n, gint64 oy0, gint64 oy1, float *e, float *d, G
 
   for (gint64 b0 = oy0; b0 < oy1; b0 += c->band)
     {
-      gint64 b1 = MIN (b0 + c->band, oy1);
-      gint64 lo = MAX (0, b0 * g->sh - g->pad_top);
-      gint64 hi = MIN (g->h, (b1 - 1) * g->sh - g->pad_top + (g->kh - 1) * g->dh + 1);
-      gint64 from = lo;
-      MirConvGeom bg = *g;
+      gint64 b1 = MIN (b0 + c->band, oy1), lo, hi, from;
+      MirConvGeom bg; /* the depthwise over the expanded rows it reads */
       float *dout;
 
-      hi = MAX (hi, lo);
+      lo = from = mir_conv_geom_band (g, b0, b1, &bg);
+      hi = lo + bg.h;
       if (c->expand == NULL) /* the depthwise reads the block's input */
         e = (float *) xn + (gsize) lo * erow;
       /* rows the last step expanded: moved to the front */
@@ -182,11 +174,6 @@ block_rows (BlockCtx *c, gint64 n, gint64 oy0, gint64 oy1, float *e, float *d, G
       have_lo = lo;
       have_hi = hi;
 
-      /* the depthwise over those rows: a band of the image as its own input */
-      bg.n = 1;
-      bg.h = hi - lo;
-      bg.oh = b1 - b0;
-      bg.pad_top = g->pad_top + lo - b0 * g->sh;
       dout = c->project ? d : yn + (gsize) (b0 * g->ow * g->c);
       mir_depthwise_forward_fast (&bg, e, c->dk, c->db, c->dact, dout);
 
@@ -267,7 +254,7 @@ mir_block_run (const MirBlock *b, MirTensor *x, MirTensor *out, GError **error)
    * to its padding (rows and columns outside the input read as zeros) */
   win = b->dw->klass->window (b->dw);
   mir_conv_geom_init_shape (g, win, x->shape[0], eh + pads[0] + pads[1], ew + pads[2] + pads[3],
-                            dw_channels (b->dw));
+                            channels_of (b->dw));
   g->h = eh;
   g->w = ew;
   g->pad_top += pads[0];

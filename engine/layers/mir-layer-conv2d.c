@@ -611,21 +611,16 @@ mir_conv2d_rows (MirLayer *conv, const float *x, gint64 h, gint64 w, gint64 y0, 
                  float *z, GError **error)
 {
   MirLayerConv2D *self = (MirLayerConv2D *) conv;
-  gint64 c = conv->weights[0].value->shape[2], lo, hi;
-  MirConvGeom g;
+  gint64 c = conv->weights[0].value->shape[2], lo;
+  MirConvGeom g, band;
 
   g_return_val_if_fail (mir_conv2d_rows_applies (conv), FALSE);
   if (is_pointwise (self))
     return mir_conv2d_pointwise_rows (conv, x + (gsize) (y0 * w * c), (y1 - y0) * w, z, error);
   /* the input rows the output rows [y0, y1) read, as an image of their own */
   mir_conv_geom_init_shape (&g, &self->win, 1, h, w, c);
-  lo = MAX (0, y0 * g.sh - g.pad_top);
-  hi = MIN (h, (y1 - 1) * g.sh - g.pad_top + (g.kh - 1) * g.dh + 1);
-  hi = MAX (hi, lo);
-  g.h = hi - lo;
-  g.oh = y1 - y0;
-  g.pad_top += lo - y0 * g.sh;
-  return conv2d_infer_geom (conv, &g, x + (gsize) (lo * w * c), z, conv->activation, error);
+  lo = mir_conv_geom_band (&g, y0, y1, &band);
+  return conv2d_infer_geom (conv, &band, x + (gsize) (lo * w * c), z, conv->activation, error);
 }
 
 gboolean
