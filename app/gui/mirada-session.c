@@ -575,20 +575,24 @@ drop_prev (MiradaSession *self)
  * 2.2 MB. */
 #define OLD_GRIDS_MAX 8
 
-/* Keeps the complete grids of the geometry being left for the next ones. */
-static void
-keep_old_grids (MiradaSession *self)
+static gpointer
+ref_grid (gconstpointer grid, gpointer unused)
 {
-  GPtrArray *mine = self->model_scale_grids;
-  guint n = mine != NULL ? mine->len : 1;
+  return mir_detect_grid_ref ((MirDetectGrid *) grid);
+}
 
-  if (self->model_grid == NULL || !self->grid_complete)
+/* Keeps the grids @shown (complete, of the geometry being left) for the
+ * next ones. */
+static void
+keep_old_grids (MiradaSession *self, GPtrArray *shown)
+{
+  if (!self->grid_complete)
     return;
   if (self->old_grids == NULL)
     self->old_grids = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_detect_grid_unref);
-  for (guint i = n; i-- > 0;)
+  for (guint i = shown->len; i-- > 0;)
     {
-      MirDetectGrid *g = mine != NULL ? mine->pdata[i] : self->model_grid;
+      MirDetectGrid *g = shown->pdata[i];
       guint at;
 
       if (g_ptr_array_find (self->old_grids, g, &at)) /* kept already: to the front */
@@ -705,15 +709,12 @@ run_detection (MiradaSession *self,
   if (same_input && self->model_grid != NULL)
     {
       /* the grids shown (perhaps partial), then the older complete ones */
-      reuse = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_detect_grid_unref);
-      if (self->model_scale_grids != NULL)
-        for (guint i = 0; i < self->model_scale_grids->len; i++)
-          g_ptr_array_add (reuse, mir_detect_grid_ref (self->model_scale_grids->pdata[i]));
-      else
-        g_ptr_array_add (reuse, mir_detect_grid_ref (self->model_grid));
-      keep_old_grids (self);
-      for (guint i = 0; self->old_grids != NULL && i < self->old_grids->len; i++)
-        g_ptr_array_add (reuse, mir_detect_grid_ref (self->old_grids->pdata[i]));
+      g_autoptr(GPtrArray) shown = mirada_session_dup_model_grids (self);
+
+      reuse = g_ptr_array_copy (shown, ref_grid, NULL);
+      keep_old_grids (self, shown);
+      if (self->old_grids != NULL)
+        g_ptr_array_extend (reuse, self->old_grids, ref_grid, NULL);
       self->grid_complete = FALSE;
     }
   else
