@@ -381,10 +381,10 @@ mir_detect_model_class_names (MirModel *model)
   return names;
 }
 
-/* How classify() goes about it beyond the plain way (issue 23). */
 /* Old grids one scale may take windows from, at most. */
 #define PLAN_MAX_REUSE 16
 
+/* How classify() goes about it beyond the plain way (issue 23). */
 typedef struct
 {
   gboolean coarse_first;
