@@ -944,10 +944,10 @@ check_gemm (GRand *rng, gint64 m, gint64 n, gint64 k, gboolean ta, gboolean tb)
  * pass (pixels <= filters), nor with the inputs in the other order... which
  * is fused too (the gate may come first). */
 static void
-check_se_fusion (gint64 h, gint64 w, gboolean gate_first, gboolean want_fused)
+check_se_fusion (gint64 batch, gint64 h, gint64 w, gboolean gate_first, gboolean want_fused)
 {
   MirShape in_shape = { 4, { -1, h, w, 6 } };
-  gint64 shape[4] = { 3, h, w, 6 };
+  gint64 shape[4] = { batch, h, w, 6 };
   static const struct
   {
     const char *klass, *name, *config;
@@ -1011,7 +1011,7 @@ check_se_fusion (gint64 h, gint64 w, gboolean gate_first, gboolean want_fused)
       g_assert_no_error (error);
       ids[i + 1] = (guint) idx;
     }
-  mir_model_finish (model, TRUE, 3, &error);
+  mir_model_finish (model, TRUE, batch, &error);
   g_assert_no_error (error);
   randomise_bn (mir_model_get_node (model, ids[8])->layer, rng);
   x = mir_test_random_tensor (4, shape, -1, 1, rng);
@@ -1034,9 +1034,16 @@ check_se_fusion (gint64 h, gint64 w, gboolean gate_first, gboolean want_fused)
 static void
 test_se_fusion (void)
 {
-  check_se_fusion (9, 11, FALSE, TRUE);  /* 99 pixels > 12 filters */
-  check_se_fusion (9, 11, TRUE, TRUE);   /* gate as the first input */
-  check_se_fusion (3, 4, FALSE, FALSE);  /* 12 pixels: not worth it */
+  guint threads = mir_parallel_threads ();
+
+  /* 2 threads: a batch of 3 runs whole images per thread, each packing its
+   * own scaled kernel; a batch of 1 splits the image's rows over them */
+  mir_parallel_set_threads (2);
+  check_se_fusion (3, 9, 11, FALSE, TRUE);  /* 99 pixels > 12 filters */
+  check_se_fusion (3, 9, 11, TRUE, TRUE);   /* gate as the first input */
+  check_se_fusion (1, 9, 11, FALSE, TRUE);
+  check_se_fusion (3, 3, 4, FALSE, FALSE);  /* 12 pixels: not worth it */
+  mir_parallel_set_threads (threads);
 }
 
 /* A Conv2D feeding only a MaxPooling2D runs as one step in inference runs

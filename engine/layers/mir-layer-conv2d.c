@@ -645,6 +645,37 @@ mir_conv2d_input_scale_pays (MirLayer *conv, gint64 pixels)
          self->groups == 1 && pixels > self->filters;
 }
 
+typedef struct
+{
+  const float  *x, *kernel, *scale, *bias;
+  float        *z;
+  gint64        pixels, c, f;
+  MirActivation act;
+  gint          failed;
+} ScaledCtx;
+
+static GPrivate scaled_kernel_key = G_PRIVATE_INIT (mir_thread_scratch_free);
+
+/* Images [begin, end) of conv2d_scaled_forward()'s batch path: the GEMMs
+ * inside run on this thread (mir_parallel_for() does not nest). */
+static void
+scaled_images (gint64 begin, gint64 end, gpointer data)
+{
+  ScaledCtx *p = data;
+  float *ks = mir_thread_scratch (&scaled_kernel_key, mir_pointwise_kernel_size (p->c, p->f),
+                                  NULL);
+
+  for (gint64 b = begin; b < end && ks != NULL; b++)
+    {
+      mir_pointwise_pack_kernel (p->kernel, p->scale + b * p->c, p->c, p->f, ks);
+      if (!mir_pointwise_conv (p->x + (gsize) (b * p->pixels * p->c), p->pixels, p->c, ks, p->f,
+                               p->bias, p->act, p->z + (gsize) (b * p->pixels * p->f), NULL))
+        ks = NULL;
+    }
+  if (ks == NULL)
+    g_atomic_int_set (&p->failed, 1);
+}
+
 /* Input 0 times args->in_scale (per image and channel, from a fused
  * squeeze-and-excitation Multiply): y_n = (x_n diag(s_n)) W = x_n (diag(s_n) W),
  * so each image runs the 1x1 GEMM blocks with its own scaled copy of the
@@ -669,6 +700,24 @@ conv2d_scaled_forward (MirLayer *layer, MirTensor *const *in, MirTensor *out,
     }
   c = x->shape[3];
   pixels = x->shape[1] * x->shape[2];
+  if (mir_pointwise_applies (pixels, c, f) && x->shape[0] >= (gint64) mir_parallel_threads ())
+    {
+      /* a batch: whole images per thread, each packing its own scaled kernel
+       * (one image's GEMM is small; split over the threads, every image
+       * would pack serially and meet the other threads twice) */
+      ScaledCtx sc = { x->data, kernel, args->in_scale,
+                       self->use_bias ? layer->weights[1].value->data : NULL, out->data,
+                       pixels, c, f, act, 0 };
+
+      mir_parallel_for_gemm (x->shape[0], 1, scaled_images, &sc);
+      if (g_atomic_int_get (&sc.failed))
+        {
+          g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                       _("Out of memory for the convolution's work buffers"));
+          return FALSE;
+        }
+      return TRUE;
+    }
   if (mir_pointwise_applies (pixels, c, f))
     {
       /* each image's scaled kernel packed straight into the micro-kernel's panels */
