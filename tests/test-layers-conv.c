@@ -668,37 +668,60 @@ test_resample_forward (void)
   }
 }
 
+/* Global pooling against a float64 loop: a tiny shape, and one with 3
+ * chunks of pixels (143) and 83 channels, so the average's summing kernel
+ * takes its 4-vector blocks, single vectors and scalar tail, under each
+ * ISA the machine has (portable, AVX2, AVX-512). */
 static void
 test_global_pool_forward (void)
 {
-  gint64 shape[4] = { 2, 3, 2, 4 };
+  static const gint64 shapes[][4] = { { 2, 3, 2, 4 }, { 3, 11, 13, 83 } };
+  static const char *const isa_env[][2] = {
+    { "MIRADA_PORTABLE_KERNELS", "MIRADA_NO_AVX512" }, /* portable */
+    { "MIRADA_NO_AVX512", NULL },                      /* AVX2 */
+    { NULL, NULL },                                    /* AVX-512 where there */
+  };
   g_autoptr(GRand) rng = g_rand_new_with_seed (2);
-  g_autoptr(MirTensor) x = mir_test_random_tensor (4, shape, -1.0f, 1.0f, rng);
   g_autoptr(GError) error = NULL;
 
-  for (guint max = 0; max < 2; max++)
-    for (guint keep = 0; keep < 2; keep++)
-      {
-        g_autoptr(MirModel) m = layer_model (max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D",
-                                             keep ? "{\"keepdims\": true}" : "{}", 4, shape, 1);
-        g_autoptr(MirTensor) y = mir_model_predict (m, x, NULL, &error);
-        double want[8];
+  for (gsize si = 0; si < G_N_ELEMENTS (shapes); si++)
+    {
+      const gint64 *shape = shapes[si];
+      gint64 n_img = shape[0], hw = shape[1] * shape[2], ch = shape[3];
+      g_autoptr(MirTensor) x = mir_test_random_tensor (4, shape, -1.0f, 1.0f, rng);
+      g_autofree double *want = g_new (double, n_img * ch);
 
-        g_assert_no_error (error);
-        g_assert_cmpint (y->ndim, ==, keep ? 4 : 2);
-        for (gint64 n = 0; n < 2; n++)
-          for (gint64 c = 0; c < 4; c++)
+      for (gsize isa = 0; isa < G_N_ELEMENTS (isa_env); isa++)
+        for (guint max = 0; max < 2; max++)
+          for (guint keep = 0; keep < 2; keep++)
             {
-              double s = max ? -INFINITY : 0;
-              for (gint64 p = 0; p < 6; p++)
-                {
-                  double v = x->data[(n * 6 + p) * 4 + c];
-                  s = max ? MAX (s, v) : s + v / 6;
-                }
-              want[n * 4 + c] = s;
+              g_autoptr(MirModel) m = NULL;
+              g_autoptr(MirTensor) y = NULL;
+
+              for (gsize e = 0; e < 2; e++)
+                if (isa_env[isa][e] != NULL)
+                  g_setenv (isa_env[isa][e], "1", TRUE);
+              m = layer_model (max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D",
+                               keep ? "{\"keepdims\": true}" : "{}", 4, shape, 1);
+              y = mir_model_predict (m, x, NULL, &error);
+              g_unsetenv ("MIRADA_PORTABLE_KERNELS");
+              g_unsetenv ("MIRADA_NO_AVX512");
+              g_assert_no_error (error);
+              g_assert_cmpint (y->ndim, ==, keep ? 4 : 2);
+              for (gint64 n = 0; n < n_img; n++)
+                for (gint64 c = 0; c < ch; c++)
+                  {
+                    double s = max ? -INFINITY : 0;
+                    for (gint64 p = 0; p < hw; p++)
+                      {
+                        double v = x->data[(n * hw + p) * ch + c];
+                        s = max ? MAX (s, v) : s + v / (double) hw;
+                      }
+                    want[n * ch + c] = s;
+                  }
+              assert_close (y, want, (gsize) (n_img * ch), "global pooling");
             }
-        assert_close (y, want, 8, "global pooling");
-      }
+    }
 }
 
 /* Backward without the pre-activation kept by forward (state NULL) must
