@@ -656,8 +656,9 @@ typedef struct
 
 static GPrivate scaled_kernel_key = G_PRIVATE_INIT (mir_thread_scratch_free);
 
-/* Images [begin, end) of conv2d_scaled_forward()'s batch path: the GEMMs
- * inside run on this thread (mir_parallel_for() does not nest). */
+/* Images [begin, end) of conv2d_scaled_forward(): inside a parallel loop
+ * each image's GEMM runs on this thread (mir_parallel_for() does not nest),
+ * outside it over all of them. */
 static void
 scaled_images (gint64 begin, gint64 end, gpointer data)
 {
@@ -700,42 +701,27 @@ conv2d_scaled_forward (MirLayer *layer, MirTensor *const *in, MirTensor *out,
     }
   c = x->shape[3];
   pixels = x->shape[1] * x->shape[2];
-  if (mir_pointwise_applies (pixels, c, f) && x->shape[0] >= (gint64) mir_parallel_threads ())
+  if (mir_pointwise_applies (pixels, c, f))
     {
-      /* a batch: whole images per thread, each packing its own scaled kernel
-       * (one image's GEMM is small; split over the threads, every image
-       * would pack serially and meet the other threads twice) */
+      /* each image's scaled kernel packed straight into the micro-kernel's
+       * panels.  A batch of at least one image a thread runs whole images
+       * per thread (one image's GEMM is small: split over the threads, each
+       * image would be packed by one of them and the threads would meet
+       * twice an image); fewer images split each one's GEMM. */
       ScaledCtx sc = { x->data, kernel, args->in_scale,
                        self->use_bias ? layer->weights[1].value->data : NULL, out->data,
                        pixels, c, f, act, 0 };
 
-      mir_parallel_for_gemm (x->shape[0], 1, scaled_images, &sc);
+      if (x->shape[0] >= (gint64) mir_parallel_threads ())
+        mir_parallel_for_gemm (x->shape[0], 1, scaled_images, &sc);
+      else
+        scaled_images (0, x->shape[0], &sc);
       if (g_atomic_int_get (&sc.failed))
         {
           g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
                        _("Out of memory for the convolution's work buffers"));
           return FALSE;
         }
-      return TRUE;
-    }
-  if (mir_pointwise_applies (pixels, c, f))
-    {
-      /* each image's scaled kernel packed straight into the micro-kernel's panels */
-      const float *bias = self->use_bias ? layer->weights[1].value->data : NULL;
-
-      if ((ks = mir_alloc_floats (mir_pointwise_kernel_size (c, f), error)) == NULL)
-        return FALSE;
-      for (gint64 b = 0; b < x->shape[0]; b++)
-        {
-          mir_pointwise_pack_kernel (kernel, args->in_scale + b * c, c, f, ks);
-          if (!mir_pointwise_conv (x->data + (gsize) (b * pixels * c), pixels, c, ks, f, bias,
-                                   act, out->data + (gsize) (b * pixels * f), error))
-            {
-              mir_free_floats (ks);
-              return FALSE;
-            }
-        }
-      mir_free_floats (ks);
       return TRUE;
     }
   if ((ks = mir_alloc_floats ((gsize) (c * f), error)) == NULL)
