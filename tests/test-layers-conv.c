@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "mir-test-util.h"
+#include "mir-conv-util.h"
+#include "mir-layer-fuse.h"
 
 /* Gradient checks: central differences with eps = 1e-2 on float32 models,
  * summed loss L = sum(out * R) in double; the relative error
@@ -784,6 +786,97 @@ test_backward_recompute (void)
     }
 }
 
+/* MaxPooling2D backward where the windows do not overlap (pool size <=
+ * strides: written cell by cell, W channels at once) against a loop that
+ * routes each window's gradient to its first maximum in window order:
+ * inputs with many ties (a quarter of the values 0, as after a ReLU) and a
+ * NaN, 37 channels (vector blocks and a scalar tail), odd sizes ("valid"
+ * leaves the last row and column to no window), strides past the pool (cells
+ * between windows), "same" padding (clipped windows), under each ISA.  The
+ * routing is exact: the gradients must be equal. */
+static void
+test_max_pool_backward_disjoint (void)
+{
+  static const struct { const char *config; gint64 shape[4]; } cases[] = {
+    { "{}", { 2, 9, 7, 37 } },
+    { "{}", { 3, 8, 8, 64 } },
+    { "{\"pool_size\": 2, \"strides\": 3}", { 2, 10, 11, 37 } },
+    { "{\"pool_size\": 3, \"strides\": 3, \"padding\": \"same\"}", { 2, 8, 7, 20 } },
+  };
+  static const char *const isa_env[][2] = {
+    { "MIRADA_PORTABLE_KERNELS", "MIRADA_NO_AVX512" },
+    { "MIRADA_NO_AVX512", NULL },
+    { NULL, NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    for (gsize isa = 0; isa < G_N_ELEMENTS (isa_env); isa++)
+      {
+        const gint64 *sh = cases[i].shape;
+        g_autoptr(MirModel) model = layer_model ("MaxPooling2D", cases[i].config, 4, sh, 1);
+        MirLayer *layer = model_layer (model);
+        g_autoptr(GRand) rng = g_rand_new_with_seed (11 + (guint32) i);
+        g_autoptr(MirTensor) x = mir_test_random_tensor (4, sh, -1, 1, rng);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(MirTensor) y = NULL;
+        g_autoptr(MirTensor) dy = NULL;
+        g_autoptr(MirTensor) dx = mir_tensor_new_like (x, NULL);
+        g_autofree float *want = g_new0 (float, x->numel);
+        MirTensor *dw[MIR_MAX_WEIGHTS] = { NULL };
+        MirRunArgs args = { .for_backward = TRUE };
+        const MirWindow *win = mir_max_pooling2d_window (layer);
+        MirConvGeom g;
+
+        for (gsize k = 0; k < x->numel; k++)
+          if (g_rand_int_range (rng, 0, 4) == 0)
+            x->data[k] = 0.0f;
+        x->data[5] = NAN;
+        y = mir_model_predict (model, x, NULL, &error);
+        g_assert_no_error (error);
+        dy = mir_test_random_tensor (y->ndim, y->shape, -1, 1, rng);
+        for (gsize k = 0; k < dx->numel; k++)
+          dx->data[k] = 7.0f; /* every cell must be written */
+        for (gsize e = 0; e < 2; e++)
+          if (isa_env[isa][e] != NULL)
+            g_setenv (isa_env[isa][e], "1", TRUE);
+        g_assert_true (layer->klass->backward (layer, &x, 1, y, dy, &dx, dw, &args, &error));
+        g_unsetenv ("MIRADA_PORTABLE_KERNELS");
+        g_unsetenv ("MIRADA_NO_AVX512");
+        g_assert_no_error (error);
+
+        mir_conv_geom_init (&g, win, x);
+        g_assert_true (g.kh <= g.sh && g.kw <= g.sw);
+        for (gint64 n = 0; n < g.n; n++)
+          for (gint64 oy = 0; oy < g.oh; oy++)
+            for (gint64 ox = 0; ox < g.ow; ox++)
+              for (gint64 c = 0; c < g.c; c++)
+                {
+                  gint64 y0, y1, x0, x1;
+                  gsize arg = G_MAXSIZE;
+                  float best = 0;
+
+                  mir_conv_window_bounds (&g, oy, ox, &y0, &y1, &x0, &x1);
+                  for (gint64 iy = y0; iy < y1; iy++)
+                    for (gint64 ix = x0; ix < x1; ix++)
+                      {
+                        gsize off = (gsize) (((n * g.h + iy) * g.w + ix) * g.c + c);
+
+                        if (arg == G_MAXSIZE || x->data[off] > best)
+                          {
+                            best = x->data[off];
+                            arg = off;
+                          }
+                      }
+                  if (arg != G_MAXSIZE)
+                    want[arg] += dy->data[((n * g.oh + oy) * g.ow + ox) * g.c + c];
+                }
+        for (gsize k = 0; k < x->numel; k++)
+          if (dx->data[k] != want[k])
+            g_error ("case %zu, ISA %zu: dx[%zu] = %g, want %g", i, isa, k, dx->data[k],
+                     want[k]);
+      }
+}
+
 /* ------------------------------------------------------------------ */
 /* Errors */
 
@@ -926,6 +1019,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/layers-conv/forward/resample", test_resample_forward);
   g_test_add_func ("/layers-conv/forward/global-pool", test_global_pool_forward);
   g_test_add_func ("/layers-conv/backward-recompute", test_backward_recompute);
+  g_test_add_func ("/layers-conv/max-pool-backward-disjoint", test_max_pool_backward_disjoint);
   g_test_add_func ("/layers-conv/errors", test_errors);
   return g_test_run ();
 }

@@ -12,6 +12,7 @@
 #include "mir-parallel.h"
 #include "mir-pool.h"
 #include "mir-vec.h"
+#include "mir-vec-simd.h"
 
 typedef struct
 {
@@ -104,6 +105,119 @@ backward_images (gint64 begin, gint64 end, gpointer data)
         }
 }
 
+/* The same for windows that do not overlap (pool size <= strides: VGG's
+ * 2x2/2): every input cell has one window at most, so each window writes
+ * its cells (the gradient at its first maximum, zeros elsewhere) instead
+ * of adding, and W channels go at once.  The first maximum as above: a
+ * cell replaces the best so far only if it is greater (NaN never is). */
+#define DEFINE_BACK_DISJOINT(W)                                                            \
+  static inline MIR_ALWAYS_INLINE void                                                     \
+  back_disjoint_body##W (const BackCtx *b, gint64 begin, gint64 end)                       \
+  {                                                                                        \
+    const MirConvGeom *g = b->g;                                                           \
+    gsize c = (gsize) g->c;                                                                \
+                                                                                           \
+    for (gint64 n = begin; n < end; n++)                                                   \
+      for (gint64 oy = 0; oy < g->oh; oy++)                                                \
+        for (gint64 ox = 0; ox < g->ow; ox++)                                              \
+          {                                                                                \
+            const float *go = b->go + (((gsize) n * (gsize) g->oh + (gsize) oy) *          \
+                                       (gsize) g->ow + (gsize) ox) * c;                    \
+            gint64 y0, y1, x0, x1;                                                         \
+            gsize k = 0;                                                                   \
+                                                                                           \
+            mir_conv_window_bounds (g, oy, ox, &y0, &y1, &x0, &x1);                        \
+            if (y0 >= y1 || x0 >= x1)                                                      \
+              continue;                                                                    \
+            for (; k + W <= c; k += W)                                                     \
+              {                                                                            \
+                MirV##W best, v, gv, zero = { 0 };                                         \
+                MirV##W##i arg = { 0 }, j = { 0 }, m;                                      \
+                                                                                           \
+                memcpy (&gv, go + k, sizeof gv);                                           \
+                memcpy (&best, b->x + (((gsize) n * (gsize) g->h + (gsize) y0) *           \
+                                       (gsize) g->w + (gsize) x0) * c + k, sizeof best);   \
+                for (gint64 iy = y0; iy < y1; iy++)                                        \
+                  for (gint64 ix = x0; ix < x1; ix++, j += 1)                              \
+                    {                                                                      \
+                      gsize off = (((gsize) n * (gsize) g->h + (gsize) iy) * (gsize) g->w + \
+                                   (gsize) ix) * c + k;                                    \
+                                                                                           \
+                      memcpy (&v, b->x + off, sizeof v);                                   \
+                      m = v > best; /* never at the first cell: arg stays 0 */             \
+                      best = (MirV##W) (((MirV##W##i) v & m) | ((MirV##W##i) best & ~m));  \
+                      arg = (j & m) | (arg & ~m);                                          \
+                    }                                                                      \
+                j = (MirV##W##i) { 0 };                                                    \
+                for (gint64 iy = y0; iy < y1; iy++)                                        \
+                  for (gint64 ix = x0; ix < x1; ix++, j += 1)                              \
+                    {                                                                      \
+                      gsize off = (((gsize) n * (gsize) g->h + (gsize) iy) * (gsize) g->w + \
+                                   (gsize) ix) * c + k;                                    \
+                                                                                           \
+                      m = arg == j;                                                        \
+                      v = (MirV##W) (((MirV##W##i) gv & m) | ((MirV##W##i) zero & ~m));    \
+                      memcpy (b->dx + off, &v, sizeof v);                                  \
+                    }                                                                      \
+              }                                                                            \
+            for (; k < c; k++)                                                             \
+              {                                                                            \
+                float bv = 0.0f;                                                           \
+                gsize barg = G_MAXSIZE;                                                    \
+                                                                                           \
+                for (gint64 iy = y0; iy < y1; iy++)                                        \
+                  for (gint64 ix = x0; ix < x1; ix++)                                      \
+                    {                                                                      \
+                      gsize off = (((gsize) n * (gsize) g->h + (gsize) iy) * (gsize) g->w + \
+                                   (gsize) ix) * c + k;                                    \
+                                                                                           \
+                      if (barg == G_MAXSIZE || b->x[off] > bv)                             \
+                        {                                                                  \
+                          bv = b->x[off];                                                  \
+                          barg = off;                                                      \
+                        }                                                                  \
+                      b->dx[off] = 0.0f;                                                   \
+                    }                                                                      \
+                b->dx[barg] = go[k];                                                       \
+              }                                                                            \
+          }                                                                                \
+  }
+
+DEFINE_BACK_DISJOINT (8)
+DEFINE_BACK_DISJOINT (16)
+
+static void
+back_disjoint_portable (gint64 begin, gint64 end, gpointer data)
+{
+  back_disjoint_body8 (data, begin, end);
+}
+
+#if MIR_HAVE_AVX2_CLONES
+MIR_TARGET_AVX2 static void
+back_disjoint_avx2 (gint64 begin, gint64 end, gpointer data)
+{
+  back_disjoint_body8 (data, begin, end);
+}
+
+MIR_TARGET_AVX512 static void
+back_disjoint_avx512 (gint64 begin, gint64 end, gpointer data)
+{
+  back_disjoint_body16 (data, begin, end);
+}
+#endif
+
+static MirParallelFunc
+back_disjoint_pick (void)
+{
+#if MIR_HAVE_AVX2_CLONES
+  if (mir_cpu_has_avx512 ())
+    return back_disjoint_avx512;
+  if (mir_cpu_has_avx2 ())
+    return back_disjoint_avx2;
+#endif
+  return back_disjoint_portable;
+}
+
 static gboolean
 max_pool_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTensor *out,
                    const MirTensor *grad_out, MirTensor **grad_in, MirTensor **grad_w,
@@ -117,6 +231,16 @@ max_pool_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirT
     return TRUE;
   mir_conv_geom_init (&g, &self->win, in[0]);
   b = (BackCtx) { &g, in[0]->data, grad_out->data, grad_in[0]->data };
+  if (g.kh <= g.sh && g.kw <= g.sw && g.dh == 1 && g.dw == 1)
+    {
+      /* cells no window covers (strides past the pool, the edge of a
+       * "valid" pooling) keep zero; the others are written */
+      if (!(g.kh == g.sh && g.kw == g.sw && g.pad_top == 0 && g.pad_left == 0 &&
+            g.oh * g.sh == g.h && g.ow * g.sw == g.w))
+        memset (b.dx, 0, grad_in[0]->numel * sizeof (float));
+      mir_parallel_for (g.n, 1, back_disjoint_pick (), &b);
+      return TRUE;
+    }
   memset (b.dx, 0, grad_in[0]->numel * sizeof (float));
   mir_parallel_for (g.n, 1, backward_images, &b);
   return TRUE;
