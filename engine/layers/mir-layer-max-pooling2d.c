@@ -65,6 +65,13 @@ typedef struct
   float *dx;
 } BackCtx;
 
+/* Offset of channel 0 of input cell (@iy, @ix) of image @n. */
+static inline gsize
+cell (const MirConvGeom *g, gint64 n, gint64 iy, gint64 ix)
+{
+  return (((gsize) n * (gsize) g->h + (gsize) iy) * (gsize) g->w + (gsize) ix) * (gsize) g->c;
+}
+
 static void
 backward_images (gint64 begin, gint64 end, gpointer data)
 {
@@ -91,7 +98,7 @@ backward_images (gint64 begin, gint64 end, gpointer data)
           for (gint64 iy = y0; iy < y1; iy++)
             for (gint64 ix = x0; ix < x1; ix++)
               {
-                gsize off = (((gsize) n * (gsize) g->h + (gsize) iy) * (gsize) g->w + (gsize) ix) * c;
+                gsize off = cell (g, n, iy, ix);
                 for (gsize k = 0; k < c; k++)
                   if (b->x[off + k] > best[k] || arg[k] == G_MAXSIZE)
                     {
@@ -132,32 +139,26 @@ backward_images (gint64 begin, gint64 end, gpointer data)
             for (; k + W <= c; k += W)                                                     \
               {                                                                            \
                 MirV##W best, v, gv, zero = { 0 };                                         \
-                MirV##W##i arg = { 0 }, j = { 0 }, m;                                      \
+                MirV##W##i arg = { 0 }, j = { 0 };                                         \
                                                                                            \
                 memcpy (&gv, go + k, sizeof gv);                                           \
-                memcpy (&best, b->x + (((gsize) n * (gsize) g->h + (gsize) y0) *           \
-                                       (gsize) g->w + (gsize) x0) * c + k, sizeof best);   \
+                memcpy (&best, b->x + cell (g, n, y0, x0) + k, sizeof best);               \
                 for (gint64 iy = y0; iy < y1; iy++)                                        \
                   for (gint64 ix = x0; ix < x1; ix++, j += 1)                              \
                     {                                                                      \
-                      gsize off = (((gsize) n * (gsize) g->h + (gsize) iy) * (gsize) g->w + \
-                                   (gsize) ix) * c + k;                                    \
+                      MirV##W##i m;                                                        \
                                                                                            \
-                      memcpy (&v, b->x + off, sizeof v);                                   \
+                      memcpy (&v, b->x + cell (g, n, iy, ix) + k, sizeof v);               \
                       m = v > best; /* never at the first cell: arg stays 0 */             \
-                      best = (MirV##W) (((MirV##W##i) v & m) | ((MirV##W##i) best & ~m));  \
+                      best = mir_v##W##_select (m, v, best);                               \
                       arg = (j & m) | (arg & ~m);                                          \
                     }                                                                      \
                 j = (MirV##W##i) { 0 };                                                    \
                 for (gint64 iy = y0; iy < y1; iy++)                                        \
                   for (gint64 ix = x0; ix < x1; ix++, j += 1)                              \
                     {                                                                      \
-                      gsize off = (((gsize) n * (gsize) g->h + (gsize) iy) * (gsize) g->w + \
-                                   (gsize) ix) * c + k;                                    \
-                                                                                           \
-                      m = arg == j;                                                        \
-                      v = (MirV##W) (((MirV##W##i) gv & m) | ((MirV##W##i) zero & ~m));    \
-                      memcpy (b->dx + off, &v, sizeof v);                                  \
+                      v = mir_v##W##_select (arg == j, gv, zero);                          \
+                      memcpy (b->dx + cell (g, n, iy, ix) + k, &v, sizeof v);              \
                     }                                                                      \
               }                                                                            \
             for (; k < c; k++)                                                             \
@@ -168,8 +169,7 @@ backward_images (gint64 begin, gint64 end, gpointer data)
                 for (gint64 iy = y0; iy < y1; iy++)                                        \
                   for (gint64 ix = x0; ix < x1; ix++)                                      \
                     {                                                                      \
-                      gsize off = (((gsize) n * (gsize) g->h + (gsize) iy) * (gsize) g->w + \
-                                   (gsize) ix) * c + k;                                    \
+                      gsize off = cell (g, n, iy, ix) + k;                                 \
                                                                                            \
                       if (barg == G_MAXSIZE || b->x[off] > bv)                             \
                         {                                                                  \
