@@ -588,6 +588,65 @@ test_batch_equals_one_by_one (void)
     }
 }
 
+/* A convolution's pattern computes only each sample's own filter of the
+ * layer (mir_conv2d_one_filter); MIRADA_FILTER_HEAD=0 runs the whole layer
+ * and picks the filter after it.  Both give the same objective and the
+ * same ascent, for the first convolution (its input is the image) and a
+ * later one (its input is a trace the gradient flows back through), with
+ * both methods.  Bounds: the initial losses within 1e-5 relative (the same
+ * products summed in another order), the final ones within 1e-3, the
+ * images at most 1 grey level apart. */
+static void
+test_one_filter_equals_whole_layer (void)
+{
+  g_autoptr(MirModel) m = mir_test_model_from_config (small_config, 15);
+  const gint filters[6] = { 5, 0, 3, 1, 4, 2 };
+
+  for (int layer = 1; layer <= 3; layer += 2)
+    for (int method = 0; method < 2; method++)
+      {
+        MirFilterOptions o = MIR_FILTER_OPTIONS_DEFAULT;
+        g_autoptr(GError) error = NULL;
+        Results head = { 0 }, whole = { 0 };
+        int worst = 0, rose = 0;
+
+        o.method = method ? MIR_FILTER_METHOD_REGULARIZED : MIR_FILTER_METHOD_SEED;
+        o.batch = 6;
+        g_unsetenv ("MIRADA_FILTER_HEAD");
+        g_assert_true (mir_filter_patterns (m, layer, filters, 6, &o, collect_cb, &head, NULL,
+                                            &error));
+        g_assert_no_error (error);
+        g_setenv ("MIRADA_FILTER_HEAD", "0", TRUE);
+        g_assert_true (mir_filter_patterns (m, layer, filters, 6, &o, collect_cb, &whole, NULL,
+                                            &error));
+        g_unsetenv ("MIRADA_FILTER_HEAD");
+        g_assert_no_error (error);
+        for (int i = 0; i < 6; i++)
+          {
+            const MirImage *a = head.img[i], *b = whole.img[i];
+
+            for (int y = 0; y < a->height; y++)
+              for (int k = 0; k < a->width * a->channels; k++)
+                worst = MAX (worst, abs ((int) a->pixels[y * a->rowstride + k] -
+                                         (int) b->pixels[y * b->rowstride + k]));
+            g_assert_cmpfloat (fabs (head.l0[i] - whole.l0[i]), <=,
+                               1e-5 * fabs (whole.l0[i]) + 1e-7);
+            g_assert_cmpfloat (fabs (head.l1[i] - whole.l1[i]), <=,
+                               1e-3 * fabs (whole.l1[i]) + 1e-6);
+            rose += whole.l1[i] > whole.l0[i] + 1e-3 * fabs (whole.l0[i]);
+          }
+        /* the ascent did something (a filter that stays off on the seed
+         * method's start has a zero gradient): unchanged losses would pass
+         * trivially */
+        g_assert_cmpint (rose, >=, 3);
+        g_test_message ("layer %d, %s: one filter against the whole layer: at most %d grey "
+                        "levels apart", layer, method ? "regularized" : "seed", worst);
+        g_assert_cmpint (worst, <=, 1);
+        results_clear (&head);
+        results_clear (&whole);
+      }
+}
+
 /* Input 40×40×3 → Resizing(32×32) → Rescaling(1/255) → Conv(4, 3×3 valid,
  * relu) → MaxPool → Conv(5, 3×3 valid, relu) → Flatten → Dense(3). */
 static const char *prefix_config =
@@ -717,6 +776,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/filter-pattern/cache", test_cache);
   g_test_add_func ("/filter-pattern/batch-equals-one-by-one", test_batch_equals_one_by_one);
   g_test_add_func ("/filter-pattern/prefix-any-size", test_prefix_any_size);
+  g_test_add_func ("/filter-pattern/one-filter-equals-whole-layer",
+                   test_one_filter_equals_whole_layer);
   g_test_add_func ("/filter-pattern/size", test_pattern_size);
   g_test_add_func ("/filter-pattern/cancel", test_cancel);
   return g_test_run ();

@@ -360,19 +360,35 @@ mir_pointwise_kernel_size (gint64 c, gint64 f)
   return (gsize) c * (gsize) round_nr (f);
 }
 
+/* Row ci of each panel is NR consecutive floats of the kernel's row ci
+ * (times its scale), zeros past the last filter: one vectorised loop a
+ * panel row.  At batch 1 a squeeze-and-excitation projection packs its
+ * scaled kernel on the caller's thread before every run (EfficientNetB0:
+ * 16 of them, up to 1152 x 320 floats); the element-wise loop with a
+ * division and a remainder each, after a memset of the whole buffer, took
+ * 1.4 % of the network's time there. */
 void
 mir_pointwise_pack_kernel (const float *k, const float *scale, gint64 c, gint64 f, float *u)
 {
   gsize panel = (gsize) c * NR;
 
-  memset (u, 0, mir_pointwise_kernel_size (c, f) * sizeof (float));
   for (gint64 ci = 0; ci < c; ci++)
     {
+      const float *kr = k + (gsize) ci * (gsize) f;
       float sc = scale != NULL ? scale[ci] : 1.0f;
 
-      for (gint64 j = 0; j < f; j++)
-        u[(gsize) (j / NR) * panel + (gsize) ci * NR + (gsize) (j % NR)] =
-          k[(gsize) ci * (gsize) f + (gsize) j] * sc;
+      for (gint64 j0 = 0; j0 < f; j0 += NR)
+        {
+          float *o = u + (gsize) (j0 / NR) * panel + (gsize) ci * NR;
+          gint64 nj = MIN (NR, f - j0);
+
+          if (nj == NR)
+            for (int j = 0; j < NR; j++)
+              o[j] = kr[j0 + j] * sc;
+          else
+            for (int j = 0; j < NR; j++)
+              o[j] = j < nj ? kr[j0 + j] * sc : 0.0f;
+        }
     }
 }
 

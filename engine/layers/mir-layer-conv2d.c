@@ -5,6 +5,7 @@
  * group m / (filters / groups); one GEMM a group over that group's columns. */
 #define G_LOG_DOMAIN "mir-layer-conv2d"
 
+#include <cblas.h>
 #include <pthread.h>
 
 #include <string.h>
@@ -850,6 +851,157 @@ mir_conv2d_max_pool_run (MirLayer *layer, MirLayer *pool, MirTensor *x, const Mi
                             out->data + (gsize) n0 * (gsize) (pg.oh * pg.ow * pg.c));
     }
   return g_steal_pointer (&out);
+}
+
+gboolean
+mir_conv2d_one_filter_applies (MirLayer *conv)
+{
+  MirLayerConv2D *self = (MirLayerConv2D *) conv;
+
+  return conv->klass == &mir_layer_conv2d_class && conv->built && self->groups == 1 &&
+         conv->n_weights >= 1 && conv->weights[0].value != NULL &&
+         conv->weights[0].value->ndim == 4 &&
+         (!self->use_bias || (conv->n_weights >= 2 && conv->weights[1].value != NULL));
+}
+
+typedef struct
+{
+  MirConvGeom g;
+  const float *x, *kernel, *bias, *dz;
+  const gint *filters;
+  float *z, *dx;
+  gint64 nf; /* the layer's filters */
+  gint failed;
+} OneFilterCtx;
+
+static GPrivate one_filter_key = G_PRIVATE_INIT (mir_thread_scratch_free);
+
+/* Images [begin, end): each image's filter (a [kh kw c] column of the
+ * kernel, gathered) as one dot product of c channels a tap and output pixel
+ * (forward), or dz times it added back into each tap's input pixel
+ * (backward), straight from the image: no column matrix (im2col and
+ * col2im of it wrote and read 9x the image a step). */
+static void
+one_filter_images (gint64 begin, gint64 end, gpointer data)
+{
+  OneFilterCtx *p = data;
+  const MirConvGeom *g = &p->g;
+  gint64 kdim = g->kh * g->kw * g->c, rows = g->oh * g->ow, image = g->h * g->w * g->c;
+  float *w = mir_thread_scratch (&one_filter_key, (gsize) kdim, NULL);
+
+  if (w == NULL)
+    {
+      g_atomic_int_set (&p->failed, 1);
+      return;
+    }
+  for (gint64 n = begin; n < end; n++)
+    {
+      gint64 f = p->filters[n];
+      const float *xn = p->x + (gsize) (n * image);
+      float *dxn = p->dx != NULL ? p->dx + (gsize) (n * image) : NULL;
+
+      for (gint64 k = 0; k < kdim; k++)
+        w[k] = p->kernel[(gsize) k * (gsize) p->nf + (gsize) f];
+      if (dxn != NULL)
+        memset (dxn, 0, sizeof (float) * (gsize) image);
+      for (gint64 oy = 0; oy < g->oh; oy++)
+        for (gint64 ox = 0; ox < g->ow; ox++)
+          {
+            gint64 r = oy * g->ow + ox;
+            float acc = 0.0f, d = p->dz != NULL ? p->dz[n * rows + r] : 0.0f;
+
+            if (p->dz != NULL && d == 0.0f)
+              continue;
+            for (gint64 ky = 0; ky < g->kh; ky++)
+              {
+                gint64 iy = oy * g->sh - g->pad_top + ky * g->dh;
+
+                if (iy < 0 || iy >= g->h)
+                  continue;
+                for (gint64 kx = 0; kx < g->kw; kx++)
+                  {
+                    gint64 ix = ox * g->sw - g->pad_left + kx * g->dw;
+                    gsize at = (gsize) ((iy * g->w + ix) * g->c);
+                    const float *wt = w + (gsize) ((ky * g->kw + kx) * g->c);
+
+                    if (ix < 0 || ix >= g->w)
+                      continue;
+                    if (dxn != NULL)
+                      mir_vec_axpy (dxn + at, d, wt, (gsize) g->c);
+                    else
+                      acc += cblas_sdot ((blasint) g->c, xn + at, 1, wt, 1);
+                  }
+              }
+            if (p->dz == NULL)
+              p->z[n * rows + r] = acc + (p->bias != NULL ? p->bias[f] : 0.0f);
+          }
+    }
+}
+
+static gboolean
+one_filter_run (MirLayer *conv, const MirTensor *x, const gint *filters, float *z,
+                const float *dz, MirTensor *dx, gint64 *oh, gint64 *ow, GError **error)
+{
+  MirLayerConv2D *self = (MirLayerConv2D *) conv;
+  OneFilterCtx p = { 0 };
+
+  if (!mir_conv2d_one_filter_applies (conv) || x->ndim != 4 ||
+      x->shape[3] != conv->weights[0].value->shape[2])
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FAILED,
+                   _("Layer '%s' cannot be computed one filter at a time"), conv->name);
+      return FALSE;
+    }
+  mir_conv_geom_init (&p.g, &self->win, x);
+  p.nf = self->filters;
+  if (oh != NULL)
+    *oh = p.g.oh;
+  if (ow != NULL)
+    *ow = p.g.ow;
+  if (z == NULL && dz == NULL)
+    return TRUE;
+  for (gint64 n = 0; n < x->shape[0]; n++)
+    if (filters[n] < 0 || filters[n] >= self->filters)
+      {
+        g_set_error (error, MIR_ERROR, MIR_ERROR_INVALID,
+                     _("Layer '%s' has %" PRId64 " filters; %d does not exist"),
+                     conv->name, self->filters, filters[n]);
+        return FALSE;
+      }
+  p.x = x->data;
+  p.kernel = conv->weights[0].value->data;
+  p.bias = self->use_bias ? conv->weights[1].value->data : NULL;
+  p.filters = filters;
+  p.z = z;
+  p.dz = dz;
+  p.dx = dx != NULL ? dx->data : NULL;
+  mir_parallel_for (x->shape[0], 1, one_filter_images, &p);
+  if (g_atomic_int_get (&p.failed))
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
+                   _("Out of memory for the convolution's work buffers"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+mir_conv2d_one_filter (MirLayer *conv, const MirTensor *x, const gint *filters, float *z,
+                       gint64 *oh, gint64 *ow, GError **error)
+{
+  return one_filter_run (conv, x, filters, z, NULL, NULL, oh, ow, error);
+}
+
+gboolean
+mir_conv2d_one_filter_backward (MirLayer *conv, const MirTensor *x, const gint *filters,
+                                const float *dz, MirTensor *dx, GError **error)
+{
+  if (dx == NULL || dx->numel != x->numel)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_FAILED, _("Gradient shape does not match"));
+      return FALSE;
+    }
+  return one_filter_run (conv, x, filters, NULL, dz, dx, NULL, NULL, error);
 }
 
 static void

@@ -54,4 +54,18 @@ gboolean mir_conv2d_rows_applies (MirLayer *conv);
 gboolean mir_conv2d_rows (MirLayer *conv, const float *x, gint64 h, gint64 w, gint64 y0,
                           gint64 y1, float *z, GError **error);
 
+/* TRUE if @conv is a built Conv2D with one group: mir_conv2d_one_filter()
+ * takes it. */
+gboolean mir_conv2d_one_filter_applies (MirLayer *conv);
+/* One filter an image (the values before the activation): @z[n][oy][ox] =
+ * bias[f_n] + the taps of filter @filters[n] over image n of @x, for
+ * @x->shape[0] images; @oh, @ow: the output's size (set also when @z is
+ * NULL).  A filter pattern's objective needs only its filter of the layer
+ * it looks at: 1/filters of the layer's multiply-adds, forward and back. */
+gboolean mir_conv2d_one_filter (MirLayer *conv, const MirTensor *x, const gint *filters, float *z,
+                                gint64 *oh, gint64 *ow, GError **error);
+/* Its adjoint: @dx (the shape of @x, overwritten) = d/dx of sum(@dz · z). */
+gboolean mir_conv2d_one_filter_backward (MirLayer *conv, const MirTensor *x, const gint *filters,
+                                         const float *dz, MirTensor *dx, GError **error);
+
 G_END_DECLS
