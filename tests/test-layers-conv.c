@@ -260,6 +260,29 @@ test_gradcheck (gconstpointer data)
   mir_assert_gradcheck (model, &x, 1, &o, GRAD_TOL);
 }
 
+/* The input gradient alone (explanations and filter patterns ask for no
+ * weight gradient): for a convolution over 3 channels (im2col, not
+ * Winograd) a batch of 3 goes an image a thread (data_backward_images).
+ * Central differences as test_gradcheck, same tolerance; the 1-image batch
+ * takes the serial path and must agree too. */
+static void
+test_input_gradient_only (void)
+{
+  static const gint64 shapes[2][4] = { { 3, 9, 8, 3 }, { 1, 9, 8, 3 } };
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(MirModel) model =
+        layer_model ("Conv2D", "{\"filters\": 5, \"kernel_size\": 3, \"strides\": 2, "
+                     "\"padding\": \"same\", \"activation\": \"relu\"}", 4, shapes[i], 43);
+      g_autoptr(GRand) rng = g_rand_new_with_seed (8);
+      g_autoptr(MirTensor) x = input_without_kinks (model, 4, shapes[i], rng);
+      MirGradcheckOptions o = { .eps = GRAD_EPS, .weights = FALSE, .max_checks = 200 };
+
+      mir_assert_gradcheck (model, &x, 1, &o, GRAD_TOL);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Naive float64 references. */
 
@@ -1019,6 +1042,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/layers-conv/forward/resample", test_resample_forward);
   g_test_add_func ("/layers-conv/forward/global-pool", test_global_pool_forward);
   g_test_add_func ("/layers-conv/backward-recompute", test_backward_recompute);
+  g_test_add_func ("/layers-conv/input-gradient-only", test_input_gradient_only);
   g_test_add_func ("/layers-conv/max-pool-backward-disjoint", test_max_pool_backward_disjoint);
   g_test_add_func ("/layers-conv/errors", test_errors);
   return g_test_run ();
