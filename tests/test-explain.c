@@ -529,6 +529,73 @@ test_scorecam_direct (void)
   }
 }
 
+/* A reuse object (the heat-map panel's loop over classes): each class's
+ * map equals the one computed alone, exactly (the same logits of the same
+ * masked inputs); the masked forwards run once, which the probe shows: with
+ * the Dense kernel's column of class 1 doubled after the first call, the
+ * reused map of class 1 keeps the old weights while a fresh one changes.
+ * Another input through the same object starts over. */
+static void
+test_scorecam_reuse (void)
+{
+  g_autoptr(MirModel) m = mir_test_model_from_config (scorecam_config, 23);
+  g_autoptr(MirTensor) x = random_input (m, 24);
+  g_autoptr(MirTensor) x2 = random_input (m, 25);
+  g_autoptr(MirExplainReuse) reuse = mir_explain_reuse_new ();
+  gint c2 = mir_model_find_node (m, "c2");
+  const gint order[4] = { 2, 0, 3, 1 };
+  g_autoptr(GError) error = NULL;
+  MirTensor *kernel;
+  gboolean differs = FALSE;
+
+  for (guint i = 0; i < 4; i++)
+    {
+      MirExplainOptions o = { order[i], FALSE, c2 }, alone = { order[i], FALSE, c2 };
+      g_autoptr(MirExplanation) a = NULL, b = NULL;
+
+      o.reuse = reuse;
+      a = mir_explain_scorecam (m, x, &o, NULL, &error);
+      g_assert_no_error (error);
+      b = mir_explain_scorecam (m, x, &alone, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpmem (a->weights, sizeof (double) * a->n_weights, b->weights,
+                       sizeof (double) * b->n_weights);
+      g_assert_cmpmem (a->raw, sizeof (float) * 36, b->raw, sizeof (float) * 36);
+    }
+  /* the probe: logits of class 1 changed, masks (layer c2) untouched */
+  kernel = mir_layer_get_weight (mir_model_get_node (m, (guint) mir_model_find_node (m, "dense"))->layer,
+                                 "kernel");
+  for (gint64 r = 0; r < kernel->shape[0]; r++)
+    kernel->data[r * 4 + 1] *= 2.0f;
+  mir_tensor_changed (kernel);
+  {
+    MirExplainOptions o = { 1, FALSE, c2 }, alone = { 1, FALSE, c2 };
+    g_autoptr(MirExplanation) a = NULL, b = NULL;
+
+    o.reuse = reuse;
+    a = mir_explain_scorecam (m, x, &o, NULL, &error);
+    g_assert_no_error (error);
+    b = mir_explain_scorecam (m, x, &alone, NULL, &error);
+    g_assert_no_error (error);
+    for (int k = 0; k < a->n_weights; k++)
+      differs = differs || fabs (a->weights[k] - b->weights[k]) > 1e-6;
+    g_assert_true (differs);
+  }
+  /* another input: the object starts over */
+  {
+    MirExplainOptions o = { 1, FALSE, c2 }, alone = { 1, FALSE, c2 };
+    g_autoptr(MirExplanation) a = NULL, b = NULL;
+
+    o.reuse = reuse;
+    a = mir_explain_scorecam (m, x2, &o, NULL, &error);
+    g_assert_no_error (error);
+    b = mir_explain_scorecam (m, x2, &alone, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpmem (a->weights, sizeof (double) * a->n_weights, b->weights,
+                     sizeof (double) * b->n_weights);
+  }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -541,5 +608,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/explain/guided-backprop-no-negative-leaks", test_guided_backprop_no_negative_leaks);
   g_test_add_func ("/explain/scorecam-eigencam-smoothgrad", test_scorecam_eigencam_smoothgrad);
   g_test_add_func ("/explain/scorecam-direct", test_scorecam_direct);
+  g_test_add_func ("/explain/scorecam-reuse", test_scorecam_reuse);
   return g_test_run ();
 }

@@ -180,6 +180,7 @@ mirada_cmd_gradcam (int argc, char **argv)
   g_autoptr(GString) report = g_string_new (NULL);
   g_autoptr(JsonBuilder) jb = NULL;
   g_autofree char *first_class = NULL;
+  g_autoptr(MirExplainReuse) reuse = NULL;
   MirExplainOptions opts = MIR_EXPLAIN_OPTIONS_DEFAULT;
   MirColormap cmap = MIR_COLORMAP_JET;
   guint n_classes = 1;
@@ -277,6 +278,9 @@ mirada_cmd_gradcam (int argc, char **argv)
       gint64 k = o->dim[o->ndim - 1];
       n_classes = k == 1 ? 2 : (guint) k;
     }
+  /* one input, one layer: Score-CAM's masked forwards serve every class */
+  reuse = mir_explain_reuse_new ();
+  opts.reuse = reuse;
 
   if (json)
     {

@@ -214,6 +214,7 @@ heatmap_worker (MiradaJob     *mjob,
   g_autoptr(GPtrArray) captions = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GPtrArray) explanations = g_ptr_array_new_with_free_func ((GDestroyNotify) mir_explanation_free);
   g_autoptr(MirImage) all = NULL;
+  g_autoptr(MirExplainReuse) reuse = NULL;
   g_autofree double *p = NULL;
   g_autofree char *layer_name = NULL;
   g_autofree char *notice = NULL;
@@ -256,6 +257,9 @@ heatmap_worker (MiradaJob     *mjob,
   if (order->len > MAX_OVERLAYS)
     g_array_set_size (order, MAX_OVERLAYS);
 
+  /* one model, one input, one layer: Score-CAM's masked forwards serve
+   * every class (8 overlays of VGG16: the forwards of one) */
+  reuse = mir_explain_reuse_new ();
   for (guint i = 0; i < order->len; i++)
     {
       MirExplainOptions opts = MIR_EXPLAIN_OPTIONS_DEFAULT;
@@ -265,6 +269,7 @@ heatmap_worker (MiradaJob     *mjob,
       GdkTexture *texture, *thumbnail;
 
       opts.layer = job->layer;
+      opts.reuse = reuse;
       /* class numbers as the detector and `mirada predict` give them (a
        * binary sigmoid model: 0 is 1 − P, 1 is P) */
       mir_explain_options_set_class (&opts, job->model, g_array_index (order, gint, i));

@@ -33,7 +33,19 @@ typedef struct
                         * standard deviation only (Faster Score-CAM); 0: all (the paper) */
   MirExplainProgressFunc progress; /* or NULL */
   gpointer progress_data;
+  struct _MirExplainReuse *reuse; /* or NULL: see mir_explain_reuse_new() */
 } MirExplainOptions;
+
+/* What one explanation leaves for the next of the same model, input, layer
+ * and method parameters but another class: Score-CAM's masked inputs score
+ * every class in one forward, so the maps of several classes cost the
+ * forwards of one.  Make one for a loop over the classes of one model and
+ * one input, set it as options->reuse in each call, free it after; a call
+ * with another layer or parameters (or input: it is checked) starts over. */
+typedef struct _MirExplainReuse MirExplainReuse;
+
+MirExplainReuse *mir_explain_reuse_new  (void);
+void             mir_explain_reuse_free (MirExplainReuse *reuse);
 
 /* Images per engine batch for the perturbation methods (ScoreCAM,
  * SmoothGrad, occlusion, faithfulness). */
@@ -234,6 +246,7 @@ void            mir_explanation_normalise_relu   (MirExplanation *e);
 void            mir_explanation_normalise_minmax (MirExplanation *e);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirExplanation, mir_explanation_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirExplainReuse, mir_explain_reuse_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MirFaithfulness, mir_faithfulness_free)
 
 /* The explained class's name: for a binary sigmoid model names[1] for P,

@@ -21,6 +21,91 @@
 #include "mir-explain.h"
 #include "mir-error.h"
 
+/* The class-independent part of a Score-CAM run: the logits of every
+ * masked input (rows: the masked channels in order, then the zero image of
+ * the flat ones), keyed by what decides them. */
+struct _MirExplainReuse
+{
+  MirModel *model;     /* compared, not referenced */
+  guint64 input_hash;
+  gint64 input_numel;
+  gint layer, max_channels;
+  gint64 *masked, n_masked;
+  gboolean any_flat;
+  gint64 k;            /* classes */
+  float *logits;       /* (n_masked + any_flat) x k, or NULL */
+};
+
+MirExplainReuse *
+mir_explain_reuse_new (void)
+{
+  return g_new0 (MirExplainReuse, 1);
+}
+
+static void
+reuse_clear (MirExplainReuse *r)
+{
+  g_clear_pointer (&r->masked, g_free);
+  g_clear_pointer (&r->logits, g_free);
+  r->model = NULL;
+}
+
+void
+mir_explain_reuse_free (MirExplainReuse *reuse)
+{
+  if (reuse == NULL)
+    return;
+  reuse_clear (reuse);
+  g_free (reuse);
+}
+
+/* FNV-1a over the input's bytes: a caller that reuses across inputs by
+ * mistake starts over instead of getting another image's map. */
+static guint64
+input_hash (const MirTensor *t)
+{
+  const guint8 *b = (const guint8 *) t->data;
+  guint64 h = G_GUINT64_CONSTANT (14695981039346656037);
+
+  for (gsize i = 0; i < t->numel * sizeof (float); i++)
+    h = (h ^ b[i]) * G_GUINT64_CONSTANT (1099511628211);
+  return h;
+}
+
+static gboolean
+reuse_matches (const MirExplainReuse *r, MirModel *model, guint64 hash, const MirTensor *input,
+               gint layer, gint max_channels, const gint64 *masked, gint64 n_masked,
+               gboolean any_flat)
+{
+  return r->logits != NULL && r->model == model && r->input_hash == hash &&
+         r->input_numel == (gint64) input->numel && r->layer == layer &&
+         r->max_channels == max_channels && r->n_masked == n_masked && r->any_flat == any_flat &&
+         memcmp (r->masked, masked, sizeof (gint64) * (gsize) n_masked) == 0;
+}
+
+/* Every class's logit (before the final activation) for each image of
+ * @batch, into @logits (count x *k). */
+static gboolean
+batch_logits (MirModel *model, MirTensor *batch, float *logits, gint64 k, GCancellable *cancellable,
+              GError **error)
+{
+  g_autoptr(MirTrace) trace = mir_model_run (model, &batch, 1, MIR_RUN_LOGITS, -1, 0, cancellable,
+                                             error);
+  MirTensor *out;
+
+  if (trace == NULL)
+    return FALSE;
+  out = mir_trace_get_output (trace, 0);
+  if ((gint64) out->numel != batch->shape[0] * k)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("Score-CAM: the model's output does not have one score per class"));
+      return FALSE;
+    }
+  memcpy (logits, out->data, sizeof (float) * out->numel);
+  return TRUE;
+}
+
 static gint
 by_sd_desc (gconstpointer a, gconstpointer b, gpointer data)
 {
@@ -74,8 +159,11 @@ mir_explain_scorecam (MirModel *model, MirTensor *input, const MirExplainOptions
   MirTensor *act;
   gint layer;
   gint64 h, w, hw, c, ih, iw, ic, ihw, n_chosen, n_masked = 0;
-  gboolean any_flat = FALSE;
+  gboolean any_flat = FALSE, reused = FALSE;
   double *weights, top = -G_MAXDOUBLE, sum = 0, flat_score = 0;
+  g_autofree float *own_logits = NULL;
+  float *logits = NULL;
+  gint64 k_classes, rows;
 
   if (options == NULL)
     options = &defaults;
@@ -129,13 +217,47 @@ mir_explain_scorecam (MirModel *model, MirTensor *input, const MirExplainOptions
         flat[k] = any_flat = TRUE;
     }
 
+  k_classes = mir_model_get_node (model, mir_model_get_output (model, 0))->shape.dim
+                [mir_model_get_node (model, mir_model_get_output (model, 0))->shape.ndim - 1];
+  rows = n_masked + (any_flat ? 1 : 0);
+  if (options->reuse != NULL)
+    {
+      MirExplainReuse *r = options->reuse;
+      guint64 hash = input_hash (input);
+
+      if (!reuse_matches (r, model, hash, input, layer, options->max_channels, masked, n_masked,
+                          any_flat))
+        {
+          reuse_clear (r);
+          r->model = model;
+          r->input_hash = hash;
+          r->input_numel = (gint64) input->numel;
+          r->layer = layer;
+          r->max_channels = options->max_channels;
+          r->masked = g_memdup2 (masked, sizeof (gint64) * (gsize) MAX (n_masked, 1));
+          r->n_masked = n_masked;
+          r->any_flat = any_flat;
+          r->k = k_classes;
+        }
+      else
+        reused = TRUE;
+      logits = r->logits;
+    }
+  if (k_classes < 1 || e->class_index < 0 || e->class_index >= k_classes)
+    {
+      g_set_error (error, MIR_ERROR, MIR_ERROR_SHAPE,
+                   _("Score-CAM: the model's output does not have one score per class"));
+      return NULL;
+    }
+  if (logits == NULL)
+    logits = own_logits = g_new (float, (gsize) (MAX (rows, 1) * k_classes));
+
   /* The masked inputs, MIR_EXPLAIN_BATCH at a time; the zero image of the
    * flat channels rides along in the last batch. */
-  for (gint64 start = 0; start < n_masked + (any_flat ? 1 : 0); start += MIR_EXPLAIN_BATCH)
+  for (gint64 start = 0; !reused && start < rows; start += MIR_EXPLAIN_BATCH)
     {
       gint64 count = MIN (MIR_EXPLAIN_BATCH, n_masked + (any_flat ? 1 : 0) - start);
       g_autoptr(MirTensor) batch = mir_tensor_new_4d (count, ih, iw, ic, error);
-      g_autofree double *s = g_new (double, count);
 
       if (batch == NULL)
         return NULL;
@@ -167,18 +289,24 @@ mir_explain_scorecam (MirModel *model, MirTensor *input, const MirExplainOptions
                 dst[i * ic + ch] = input->data[i * ic + ch] * m;
             }
         }
-      if (!mir_explain_batch_scores (model, batch, e, s, NULL, cancellable, error))
+      if (!batch_logits (model, batch, logits + start * k_classes, k_classes, cancellable, error))
         return NULL;
-      for (gint64 b = 0; b < count; b++)
-        {
-          if (start + b == n_masked)
-            flat_score = s[b];
-          else
-            scores[masked[start + b]] = s[b];
-        }
       if (options->progress)
-        options->progress ((guint) (start + count), (guint) (n_masked + (any_flat ? 1 : 0)),
-                           options->progress_data);
+        options->progress ((guint) (start + count), (guint) rows, options->progress_data);
+    }
+  if (options->reuse != NULL && !reused)
+    options->reuse->logits = g_steal_pointer (&own_logits);
+  else if (reused && options->progress)
+    options->progress ((guint) rows, (guint) rows, options->progress_data);
+  for (gint64 row = 0; row < rows; row++)
+    {
+      double z = logits[row * k_classes + e->class_index];
+
+      z = e->complement ? -z : z;
+      if (row == n_masked)
+        flat_score = z;
+      else
+        scores[masked[row]] = z;
     }
   for (gint64 k = 0; k < c; k++)
     if (flat[k])
