@@ -223,6 +223,19 @@ rc, out, err = run("bench", "--runs", "2", "--threads", "1", model("tiny_softmax
 check("bench text: exit 0, total line", rc == 0 and "Total (median)" in out, out + err)
 rc, out, err = run("bench", "--runs", "0", model("tiny_softmax.h5"))
 check("bench --runs 0: exit 1", rc == 1, err)
+# The built-in model runs each MaxPooling2D inside the convolution before it:
+# the table says "fused" for them instead of a 0.000 ms time of their own.
+default_model = os.path.join(os.path.dirname(SRC), "resources", "default", "model.h5")
+rc, out, err = run("bench", "--runs", "2", "--json", default_model)
+layers = {l["name"]: l for l in json.loads(out).get("layers", [])} if rc == 0 else {}
+check("bench --json: pooling after a convolution did not run on its own, the convolution did",
+      layers.get("max_pooling2d", {}).get("ran") is False and
+      layers.get("conv2d", {}).get("ran") is True, layers)
+rc, out, err = run("bench", "--runs", "2", default_model)
+pool_rows = [l for l in out.splitlines() if l.startswith("max_pooling2d ")]
+check("bench text: fused layers say so, with the footnote",
+      rc == 0 and pool_rows and all(l.split()[-1] == "fused" for l in pool_rows) and
+      "“fused”: computed inside" in out, out + err)
 
 # ------------------------------------------------------------ a real fixture
 tm = os.path.join(FIXTURES, "963n__keras_model.h5")

@@ -118,6 +118,8 @@ mirada_cmd_bench (int argc, char **argv)
   g_autoptr(GRand) rng = g_rand_new_with_seed (1);
   g_autofree double *totals = NULL;
   g_autofree double *node_times = NULL; /* runs × nodes */
+  g_autofree gboolean *ran = NULL;     /* nodes: ran in the last run (not fused) */
+  gboolean any_fused = FALSE;
   g_autofree MirShape *concrete = NULL;
   g_autoptr(GArray) layers = NULL;
   gboolean free_dims = FALSE;
@@ -200,6 +202,7 @@ mirada_cmd_bench (int argc, char **argv)
 
   totals = g_new0 (double, runs);
   node_times = g_new0 (double, (gsize) runs * n_nodes);
+  ran = g_new0 (gboolean, n_nodes);
   concrete = g_new0 (MirShape, n_nodes);
   for (int r = -1; r < runs; r++)
     {
@@ -219,7 +222,10 @@ mirada_cmd_bench (int argc, char **argv)
             return mirada_cli_fail (error);
         }
       for (guint i = 0; i < n_nodes; i++)
-        node_times[(gsize) r * n_nodes + i] = mir_trace_get_time (trace, i);
+        {
+          node_times[(gsize) r * n_nodes + i] = mir_trace_get_time (trace, i);
+          ran[i] = mir_trace_node_ran (trace, i);
+        }
     }
 
   /* Concrete per-sample shapes (free dimensions as run) for the FLOP counts. */
@@ -281,6 +287,8 @@ mirada_cmd_bench (int argc, char **argv)
           json_builder_add_string_value (b, node->layer->klass->name);
           json_builder_set_member_name (b, "median_seconds");
           json_builder_add_double_value (b, lt->time);
+          json_builder_set_member_name (b, "ran");
+          json_builder_add_boolean_value (b, ran[lt->node]);
           json_builder_set_member_name (b, "flops");
           json_builder_add_double_value (
             b, (double) node_flops (model, node, concrete) * batch);
@@ -306,10 +314,21 @@ mirada_cmd_bench (int argc, char **argv)
 
       if (node->layer->klass->flags & MIR_LAYER_FLAG_INPUT)
         continue;
+      if (!ran[lt->node])
+        {
+          /* Translators: in the bench table, a layer computed inside another layer’s step */
+          g_print ("%-32s %-22s %10s\n", node->name, node->layer->klass->name, _("fused"));
+          any_fused = TRUE;
+          continue;
+        }
       g_print ("%-32s %-22s %10.3f %6.1f %9.2f\n", node->name, node->layer->klass->name,
                lt->time * 1e3, total_median > 0 ? 100.0 * lt->time / total_median : 0.0,
                lt->time > 0 ? f / lt->time / 1e9 : 0.0);
     }
+  if (any_fused)
+    g_print (_("\n“fused”: computed inside another layer’s step (batch normalization, activation "
+               "or max pooling with the convolution before it; an inverted-residual block as "
+               "one step); that layer’s time includes it.\n"));
   g_print ("\n");
   g_print (_("Total (median): %.3f ms per batch, %.3f ms per image\n"), total_median * 1e3,
            total_median * 1e3 / batch);
