@@ -726,6 +726,26 @@ test_arch_random_weights (void)
   g_assert_cmpfloat (fabs (mean), <=, 0.01 * limit);
   g_assert_cmpfloat (fabs (var - limit * limit / 3.0), <=, 0.01 * limit * limit);
   g_assert_cmpuint (same, <, 10);
+
+  /* The convolutional base of the whole model has the same weights as the
+   * base alone (`mirada filters` builds only the base for a layer of it):
+   * its layers come first and draw first, small (block1_conv1, from the
+   * GRand) and large (block5_conv3, in chunks) alike. */
+  {
+    g_autoptr(MirModel) whole = mir_model_load ("arch:vgg16", &error);
+    const char *names[2] = { "block1_conv1", "block5_conv3" };
+
+    g_assert_no_error (error);
+    for (guint i = 0; i < 2; i++)
+      {
+        const MirTensor *w = mir_model_get_node (whole, (guint) mir_model_find_node (whole, names[i]))
+                               ->layer->weights[0].value;
+        const MirTensor *o = mir_model_get_node (one, (guint) mir_model_find_node (one, names[i]))
+                               ->layer->weights[0].value;
+
+        g_assert_cmpmem (w->data, w->numel * sizeof (float), o->data, o->numel * sizeof (float));
+      }
+  }
 }
 
 /* A small one end to end: it runs, and Keras-named weights load onto it. */

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <time.h>
 #include <stdio.h>
+#include <string.h>
 #include <glib/gi18n.h>
 
 #include "mirada-cli.h"
@@ -140,6 +141,31 @@ find_layer (MirModel *model, const char *name, GError **error)
   if (mir_model_find_node (model, name) < 0 && g_str_equal (name, "predictions"))
     return (gint) mir_model_get_output (model, 0);
   return mirada_cli_find_layer (model, name, error);
+}
+
+/* `arch:` models get random weights for every layer (VGG16: 138 M values,
+ * 553 MB of fresh memory, nine tenths of it the classifier), while a
+ * convolution's pattern needs only the layers up to it.  A layer of the
+ * convolutional base comes from the base alone (",notop": the same layers,
+ * drawn first from the same seed, so the same weights); the classifier's
+ * layers ("predictions" too) from the whole model.  Specs that name
+ * notop, a size or a weights file are opened as given. */
+static MirModel *
+open_for_layer (const char *spec, const char *preprocess, const char *layer_name, GError **error)
+{
+  if (g_str_has_prefix (spec, "arch:") && strstr (spec, "notop") == NULL &&
+      strstr (spec, "top=") == NULL && strstr (spec, "size=") == NULL &&
+      strstr (spec, "weights=") == NULL)
+    {
+      g_autofree char *base_spec = g_strconcat (spec, ",notop", NULL);
+      g_autoptr(MirModel) base = mirada_model_open (base_spec, NULL, preprocess, NULL, NULL);
+      gint i;
+
+      if (base != NULL && (i = mir_model_find_node (base, layer_name)) >= 0 &&
+          mir_model_get_node (base, (guint) i)->shape.ndim == 4)
+        return g_steal_pointer (&base);
+    }
+  return mirada_model_open (spec, NULL, preprocess, NULL, error);
 }
 
 static GPtrArray *
@@ -405,7 +431,7 @@ mirada_cmd_filters (int argc, char **argv)
       return bad;
   }
 
-  if (!(model = mirada_model_open (argv[1], NULL, preprocess, NULL, &error)) ||
+  if (!(model = open_for_layer (argv[1], preprocess, layer_name, &error)) ||
       (layer = find_layer (model, layer_name, &error)) < 0)
     return mirada_cli_fail (error);
   mirada_cli_note_preprocess (model, argv[1]);
