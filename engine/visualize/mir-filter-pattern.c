@@ -704,6 +704,7 @@ mir_filter_patterns_full (MirModel *model, gint layer, const gint *filters, guin
   /* a convolution's own filter per sample (MIRADA_FILTER_HEAD=0: the whole
    * layer, for tests comparing the two) */
   if (node->shape.ndim == 4 && node->n_inputs == 1 && mir_conv2d_one_filter_applies (node->layer) &&
+      job.act != MIR_ACT_SOFTMAX /* over the channels: needs them all */ &&
       g_strcmp0 (g_getenv ("MIRADA_FILTER_HEAD"), "0") != 0)
     {
       job.head = node->layer;
