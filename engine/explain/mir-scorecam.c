@@ -226,7 +226,7 @@ mir_explain_scorecam (MirModel *model, MirTensor *input, const MirExplainOptions
       guint64 hash = input_hash (input);
 
       if (!reuse_matches (r, model, hash, input, layer, options->max_channels, masked, n_masked,
-                          any_flat))
+                          any_flat) || r->k != k_classes)
         {
           reuse_clear (r);
           r->model = model;
