@@ -535,6 +535,21 @@ test_scorecam_direct (void)
  * the Dense kernel's column of class 1 doubled after the first call, the
  * reused map of class 1 keeps the old weights while a fresh one changes.
  * Another input through the same object starts over. */
+/* Class @cls's Score-CAM of @x through @reuse, and computed alone. */
+static void
+scorecam_both (MirModel *m, MirTensor *x, gint cls, gint layer, MirExplainReuse *reuse,
+               MirExplanation **with, MirExplanation **alone)
+{
+  MirExplainOptions o = { cls, FALSE, layer }, plain = { cls, FALSE, layer };
+  g_autoptr(GError) error = NULL;
+
+  o.reuse = reuse;
+  *with = mir_explain_scorecam (m, x, &o, NULL, &error);
+  g_assert_no_error (error);
+  *alone = mir_explain_scorecam (m, x, &plain, NULL, &error);
+  g_assert_no_error (error);
+}
+
 static void
 test_scorecam_reuse (void)
 {
@@ -542,22 +557,17 @@ test_scorecam_reuse (void)
   g_autoptr(MirTensor) x = random_input (m, 24);
   g_autoptr(MirTensor) x2 = random_input (m, 25);
   g_autoptr(MirExplainReuse) reuse = mir_explain_reuse_new ();
+  g_autoptr(MirExplanation) a = NULL, b = NULL;
   gint c2 = mir_model_find_node (m, "c2");
   const gint order[4] = { 2, 0, 3, 1 };
-  g_autoptr(GError) error = NULL;
   MirTensor *kernel;
   gboolean differs = FALSE;
 
   for (guint i = 0; i < 4; i++)
     {
-      MirExplainOptions o = { order[i], FALSE, c2 }, alone = { order[i], FALSE, c2 };
-      g_autoptr(MirExplanation) a = NULL, b = NULL;
-
-      o.reuse = reuse;
-      a = mir_explain_scorecam (m, x, &o, NULL, &error);
-      g_assert_no_error (error);
-      b = mir_explain_scorecam (m, x, &alone, NULL, &error);
-      g_assert_no_error (error);
+      g_clear_pointer (&a, mir_explanation_free);
+      g_clear_pointer (&b, mir_explanation_free);
+      scorecam_both (m, x, order[i], c2, reuse, &a, &b);
       g_assert_cmpmem (a->weights, sizeof (double) * a->n_weights, b->weights,
                        sizeof (double) * b->n_weights);
       g_assert_cmpmem (a->raw, sizeof (float) * 36, b->raw, sizeof (float) * 36);
@@ -568,32 +578,18 @@ test_scorecam_reuse (void)
   for (gint64 r = 0; r < kernel->shape[0]; r++)
     kernel->data[r * 4 + 1] *= 2.0f;
   mir_tensor_changed (kernel);
-  {
-    MirExplainOptions o = { 1, FALSE, c2 }, alone = { 1, FALSE, c2 };
-    g_autoptr(MirExplanation) a = NULL, b = NULL;
-
-    o.reuse = reuse;
-    a = mir_explain_scorecam (m, x, &o, NULL, &error);
-    g_assert_no_error (error);
-    b = mir_explain_scorecam (m, x, &alone, NULL, &error);
-    g_assert_no_error (error);
-    for (int k = 0; k < a->n_weights; k++)
-      differs = differs || fabs (a->weights[k] - b->weights[k]) > 1e-6;
-    g_assert_true (differs);
-  }
+  g_clear_pointer (&a, mir_explanation_free);
+  g_clear_pointer (&b, mir_explanation_free);
+  scorecam_both (m, x, 1, c2, reuse, &a, &b);
+  for (int k = 0; k < a->n_weights; k++)
+    differs = differs || fabs (a->weights[k] - b->weights[k]) > 1e-6;
+  g_assert_true (differs);
   /* another input: the object starts over */
-  {
-    MirExplainOptions o = { 1, FALSE, c2 }, alone = { 1, FALSE, c2 };
-    g_autoptr(MirExplanation) a = NULL, b = NULL;
-
-    o.reuse = reuse;
-    a = mir_explain_scorecam (m, x2, &o, NULL, &error);
-    g_assert_no_error (error);
-    b = mir_explain_scorecam (m, x2, &alone, NULL, &error);
-    g_assert_no_error (error);
-    g_assert_cmpmem (a->weights, sizeof (double) * a->n_weights, b->weights,
-                     sizeof (double) * b->n_weights);
-  }
+  g_clear_pointer (&a, mir_explanation_free);
+  g_clear_pointer (&b, mir_explanation_free);
+  scorecam_both (m, x2, 1, c2, reuse, &a, &b);
+  g_assert_cmpmem (a->weights, sizeof (double) * a->n_weights, b->weights,
+                   sizeof (double) * b->n_weights);
 }
 
 int

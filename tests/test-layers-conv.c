@@ -262,9 +262,9 @@ test_gradcheck (gconstpointer data)
 
 /* The input gradient alone (explanations and filter patterns ask for no
  * weight gradient): for a convolution over 3 channels (im2col, not
- * Winograd) a batch of 3 goes an image a thread (data_backward_images).
- * Central differences as test_gradcheck, same tolerance; the 1-image batch
- * takes the serial path and must agree too. */
+ * Winograd) a batch of 3 goes an image a thread (data_backward_images), a
+ * batch of 1 runs on the calling thread with its GEMM split.  Central
+ * differences as test_gradcheck, same tolerance. */
 static void
 test_input_gradient_only (void)
 {

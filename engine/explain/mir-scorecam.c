@@ -75,9 +75,9 @@ input_hash (const MirTensor *t)
 static gboolean
 reuse_matches (const MirExplainReuse *r, MirModel *model, guint64 hash, const MirTensor *input,
                gint layer, gint max_channels, const gint64 *masked, gint64 n_masked,
-               gboolean any_flat)
+               gboolean any_flat, gint64 k)
 {
-  return r->logits != NULL && r->model == model && r->input_hash == hash &&
+  return r->logits != NULL && r->model == model && r->input_hash == hash && r->k == k &&
          r->input_numel == (gint64) input->numel && r->layer == layer &&
          r->max_channels == max_channels && r->n_masked == n_masked && r->any_flat == any_flat &&
          memcmp (r->masked, masked, sizeof (gint64) * (gsize) n_masked) == 0;
@@ -226,7 +226,7 @@ mir_explain_scorecam (MirModel *model, MirTensor *input, const MirExplainOptions
       guint64 hash = input_hash (input);
 
       if (!reuse_matches (r, model, hash, input, layer, options->max_channels, masked, n_masked,
-                          any_flat) || r->k != k_classes)
+                          any_flat, k_classes))
         {
           reuse_clear (r);
           r->model = model;

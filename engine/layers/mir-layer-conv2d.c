@@ -938,12 +938,12 @@ one_filter_images (gint64 begin, gint64 end, gpointer data)
     }
 }
 
+/* Checks @conv, @x and @filters, and fills @p's geometry. */
 static gboolean
-one_filter_run (MirLayer *conv, const MirTensor *x, const gint *filters, float *z,
-                const float *dz, MirTensor *dx, gint64 *oh, gint64 *ow, GError **error)
+one_filter_setup (MirLayer *conv, const MirTensor *x, const gint *filters, OneFilterCtx *p,
+                  GError **error)
 {
   MirLayerConv2D *self = (MirLayerConv2D *) conv;
-  OneFilterCtx p = { 0 };
 
   if (!mir_conv2d_one_filter_applies (conv) || x->ndim != 4 ||
       x->shape[3] != conv->weights[0].value->shape[2])
@@ -952,14 +952,6 @@ one_filter_run (MirLayer *conv, const MirTensor *x, const gint *filters, float *
                    _("Layer '%s' cannot be computed one filter at a time"), conv->name);
       return FALSE;
     }
-  mir_conv_geom_init (&p.g, &self->win, x);
-  p.nf = self->filters;
-  if (oh != NULL)
-    *oh = p.g.oh;
-  if (ow != NULL)
-    *ow = p.g.ow;
-  if (z == NULL && dz == NULL)
-    return TRUE;
   for (gint64 n = 0; n < x->shape[0]; n++)
     if (filters[n] < 0 || filters[n] >= self->filters)
       {
@@ -968,15 +960,20 @@ one_filter_run (MirLayer *conv, const MirTensor *x, const gint *filters, float *
                      conv->name, self->filters, filters[n]);
         return FALSE;
       }
-  p.x = x->data;
-  p.kernel = conv->weights[0].value->data;
-  p.bias = self->use_bias ? conv->weights[1].value->data : NULL;
-  p.filters = filters;
-  p.z = z;
-  p.dz = dz;
-  p.dx = dx != NULL ? dx->data : NULL;
-  mir_parallel_for (x->shape[0], 1, one_filter_images, &p);
-  if (g_atomic_int_get (&p.failed))
+  mir_conv_geom_init (&p->g, &self->win, x);
+  p->nf = self->filters;
+  p->x = x->data;
+  p->kernel = conv->weights[0].value->data;
+  p->bias = self->use_bias ? conv->weights[1].value->data : NULL;
+  p->filters = filters;
+  return TRUE;
+}
+
+static gboolean
+one_filter_images_all (OneFilterCtx *p, gint64 n, GError **error)
+{
+  mir_parallel_for (n, 1, one_filter_images, p);
+  if (g_atomic_int_get (&p->failed))
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
                    _("Out of memory for the convolution's work buffers"));
@@ -985,23 +982,37 @@ one_filter_run (MirLayer *conv, const MirTensor *x, const gint *filters, float *
   return TRUE;
 }
 
-gboolean
-mir_conv2d_one_filter (MirLayer *conv, const MirTensor *x, const gint *filters, float *z,
-                       gint64 *oh, gint64 *ow, GError **error)
+MirTensor *
+mir_conv2d_one_filter (MirLayer *conv, const MirTensor *x, const gint *filters, GError **error)
 {
-  return one_filter_run (conv, x, filters, z, NULL, NULL, oh, ow, error);
+  OneFilterCtx p = { 0 };
+  g_autoptr(MirTensor) z = NULL;
+
+  if (!one_filter_setup (conv, x, filters, &p, error) ||
+      !(z = mir_tensor_new_4d (x->shape[0], p.g.oh, p.g.ow, 1, error)))
+    return NULL;
+  p.z = z->data;
+  if (!one_filter_images_all (&p, x->shape[0], error))
+    return NULL;
+  return g_steal_pointer (&z);
 }
 
 gboolean
 mir_conv2d_one_filter_backward (MirLayer *conv, const MirTensor *x, const gint *filters,
                                 const float *dz, MirTensor *dx, GError **error)
 {
+  OneFilterCtx p = { 0 };
+
   if (dx == NULL || dx->numel != x->numel)
     {
       g_set_error (error, MIR_ERROR, MIR_ERROR_FAILED, _("Gradient shape does not match"));
       return FALSE;
     }
-  return one_filter_run (conv, x, filters, NULL, dz, dx, NULL, NULL, error);
+  if (!one_filter_setup (conv, x, filters, &p, error))
+    return FALSE;
+  p.dz = dz;
+  p.dx = dx->data;
+  return one_filter_images_all (&p, x->shape[0], error);
 }
 
 static void
@@ -1058,10 +1069,11 @@ backward_data_winograd (MirLayerConv2D *self, const MirConvGeom *g, const float 
   return ok;
 }
 
-/* The input gradient alone through im2col (a first layer over RGB: no
- * Winograd for 3 channels), an image a time over the kernel threads, each
- * with its own column buffer: the scatter (col2im) ran on one thread after
- * every split GEMM (filter patterns of VGG16 at 64 px: 64 images a step). */
+/* The input gradient through im2col (no Winograd: a first layer over
+ * RGB, strides), an image a time over the kernel threads, each with its
+ * own column buffer: the scatter (col2im) ran on one thread after every
+ * split GEMM (filter patterns of VGG16 at 64 px: 64 images a step).  One
+ * image runs on the calling thread, whose GEMM splits itself. */
 typedef struct
 {
   const MirConvGeom *g;
@@ -1156,23 +1168,22 @@ conv2d_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTen
         }
       if (dx_done)
         dx = NULL;
-      if (dk == NULL && dx == NULL)
-        {
-          mir_free_floats (dz_buf);
-          return TRUE;
-        }
-      if (dk == NULL && g.n >= 2)
+      if (dx != NULL)
         {
           DataBackCtx c = { &g, dz, kernel, dx, f, rows, 0 };
 
           mir_parallel_for (g.n, 1, data_backward_images, &c);
-          mir_free_floats (dz_buf);
           if (g_atomic_int_get (&c.failed))
             {
+              mir_free_floats (dz_buf);
               g_set_error (error, MIR_ERROR, MIR_ERROR_LIMIT,
                            _("Out of memory for the convolution's work buffers"));
               return FALSE;
             }
+        }
+      if (dk == NULL)
+        {
+          mir_free_floats (dz_buf);
           return TRUE;
         }
       col = mir_alloc_floats ((gsize) (rows * g.ow * kdim), error);
@@ -1181,10 +1192,8 @@ conv2d_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTen
           mir_free_floats (dz_buf);
           return FALSE;
         }
-      if (dk != NULL)
-        memset (dk, 0, grad_w[0]->numel * sizeof (float));
-      if (dx != NULL)
-        memset (dx, 0, grad_in[0]->numel * sizeof (float));
+      /* dK = sum over the images and row blocks of col^T dz */
+      memset (dk, 0, grad_w[0]->numel * sizeof (float));
       for (gint64 n = 0; n < g.n; n++)
         {
           const float *xn = x->data + (gsize) n * (gsize) (g.h * g.w * g.c);
@@ -1193,21 +1202,10 @@ conv2d_backward (MirLayer *layer, MirTensor *const *in, guint n_in, const MirTen
           for (gint64 oy0 = 0; oy0 < g.oh; oy0 += rows)
             {
               gint64 oy1 = MIN (oy0 + rows, g.oh);
-              gint64 m = (oy1 - oy0) * g.ow;
-              const float *dzb = dzn + (gsize) (oy0 * g.ow * f);
 
-              if (dk != NULL)
-                {
-                  /* dK += col^T dz */
-                  mir_im2col (&g, xn, oy0, oy1, col);
-                  mir_gemm (TRUE, FALSE, kdim, f, m, 1.0f, col, kdim, dzb, f, 1.0f, dk, f);
-                }
-              if (dx != NULL)
-                {
-                  /* dcol = dz K^T, scattered back */
-                  mir_gemm (FALSE, TRUE, m, kdim, f, 1.0f, dzb, f, kernel, f, 0.0f, col, kdim);
-                  mir_col2im (&g, col, oy0, oy1, dx + (gsize) n * (gsize) (g.h * g.w * g.c));
-                }
+              mir_im2col (&g, xn, oy0, oy1, col);
+              mir_gemm (TRUE, FALSE, kdim, f, (oy1 - oy0) * g.ow, 1.0f, col, kdim,
+                        dzn + (gsize) (oy0 * g.ow * f), f, 1.0f, dk, f);
             }
         }
       mir_free_floats (col);

@@ -57,13 +57,13 @@ gboolean mir_conv2d_rows (MirLayer *conv, const float *x, gint64 h, gint64 w, gi
 /* TRUE if @conv is a built Conv2D with one group: mir_conv2d_one_filter()
  * takes it. */
 gboolean mir_conv2d_one_filter_applies (MirLayer *conv);
-/* One filter an image (the values before the activation): @z[n][oy][ox] =
- * bias[f_n] + the taps of filter @filters[n] over image n of @x, for
- * @x->shape[0] images; @oh, @ow: the output's size (set also when @z is
- * NULL).  A filter pattern's objective needs only its filter of the layer
- * it looks at: 1/filters of the layer's multiply-adds, forward and back. */
-gboolean mir_conv2d_one_filter (MirLayer *conv, const MirTensor *x, const gint *filters, float *z,
-                                gint64 *oh, gint64 *ow, GError **error);
+/* One filter an image (the values before the activation): z[n][oy][ox][0]
+ * = bias[f_n] + the taps of filter @filters[n] over image n of @x, for
+ * @x->shape[0] images.  A filter pattern's objective needs only its filter
+ * of the layer it looks at: 1/filters of the layer's multiply-adds,
+ * forward and back.  Transfer full. */
+MirTensor *mir_conv2d_one_filter (MirLayer *conv, const MirTensor *x, const gint *filters,
+                                  GError **error);
 /* Its adjoint: @dx (the shape of @x, overwritten) = d/dx of sum(@dz · z). */
 gboolean mir_conv2d_one_filter_backward (MirLayer *conv, const MirTensor *x, const gint *filters,
                                          const float *dz, MirTensor *dx, GError **error);

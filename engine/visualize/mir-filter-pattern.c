@@ -114,11 +114,11 @@ head_objective (Job *job, MirTensor *in, const guint *idx, guint n, gboolean rev
                 double *loss, MirTensor *grad, GError **error)
 {
   g_autoptr(MirTrace) trace = NULL;
-  g_autoptr(MirTensor) dx = NULL;
+  g_autoptr(MirTensor) dx = NULL, zt = NULL;
   g_autofree gint *filters = g_new (gint, n);
-  g_autofree float *z = NULL, *post = NULL, *dy = NULL, *dz = NULL;
+  g_autofree float *post = NULL, *dy = NULL, *dz = NULL;
   const MirTensor *x = in, *g;
-  gint64 oh, ow;
+  const float *z;
   gsize sp;
   int ch = job->ch;
 
@@ -133,13 +133,11 @@ head_objective (Job *job, MirTensor *in, const guint *idx, guint n, gboolean rev
         return FALSE;
       x = mir_trace_get (trace, job->head_in);
     }
-  if (!mir_conv2d_one_filter (job->head, x, filters, NULL, &oh, &ow, error))
+  if (!(zt = mir_conv2d_one_filter (job->head, x, filters, error)))
     return FALSE;
-  sp = (gsize) (oh * ow);
-  z = g_new (float, sp * n);
+  z = zt->data;
+  sp = zt->numel / n;
   post = g_new (float, sp * n);
-  if (!mir_conv2d_one_filter (job->head, x, filters, z, NULL, NULL, error))
-    return FALSE;
   mir_activation_forward (job->act, z, post, sp * n, 1);
   for (guint s = 0; s < n; s++)
     {
