@@ -130,7 +130,8 @@ typedef struct
 {
   GTestDataFunc func;
   gconstpointer data;
-  const char *env;  /* MIRADA_PORTABLE_KERNELS or MIRADA_NO_AVX512 */
+  const char *env;   /* MIRADA_PORTABLE_KERNELS, MIRADA_NO_AVX512 or MIRADA_RECIP */
+  const char *value; /* what it is set to */
 } PortableCase;
 
 static double
@@ -1380,28 +1381,31 @@ test_act_vec (gconstpointer data)
   }
 }
 
-/* The same, with the portable kernels instead of the SIMD clones, or with the
- * AVX2 clones on an AVX-512 CPU. */
+/* The same, with the portable kernels instead of the SIMD clones, with the
+ * AVX2 clones on an AVX-512 CPU, or with the other reciprocal of the
+ * 16-float sigmoid and swish than this CPU's (mir_vec_prefer_newton). */
 static void
 test_portable (gconstpointer data)
 {
   const PortableCase *pc = data;
 
-  g_setenv (pc->env, "1", TRUE);
+  g_setenv (pc->env, pc->value, TRUE);
   pc->func (pc->data);
   g_unsetenv (pc->env);
 }
 
 static void
-add_both (const char *path, GTestDataFunc func, gconstpointer data)
+add_variants (const char *path, GTestDataFunc func, gconstpointer data, gboolean recip)
 {
-  static const char *const envs[][2] = {
-    { "portable", "MIRADA_PORTABLE_KERNELS" },
-    { "avx2", "MIRADA_NO_AVX512" },
+  static const char *const envs[][3] = {
+    { "portable", "MIRADA_PORTABLE_KERNELS", "1" },
+    { "avx2", "MIRADA_NO_AVX512", "1" },
+    { "newton", "MIRADA_RECIP", "newton" },
+    { "divide", "MIRADA_RECIP", "divide" },
   };
 
   g_test_add_data_func (path, data, func);
-  for (guint i = 0; i < G_N_ELEMENTS (envs); i++)
+  for (guint i = 0; i < (recip ? 4u : 2u); i++)
     {
       PortableCase *pc = g_new (PortableCase, 1);
       g_autofree char *variant = g_strdup_printf ("%s/%s", path, envs[i][0]);
@@ -1409,8 +1413,15 @@ add_both (const char *path, GTestDataFunc func, gconstpointer data)
       pc->func = func;
       pc->data = data;
       pc->env = envs[i][1];
+      pc->value = envs[i][2];
       g_test_add_data_func_full (variant, pc, test_portable, g_free);
     }
+}
+
+static void
+add_both (const char *path, GTestDataFunc func, gconstpointer data)
+{
+  add_variants (path, func, data, FALSE);
 }
 
 int
@@ -1420,7 +1431,7 @@ main (int argc, char **argv)
   for (guint i = 0; i < G_N_ELEMENTS (conv_cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/kernels-fast/conv2d/%u", i);
-      add_both (path, test_conv_fast, &conv_cases[i]);
+      add_variants (path, test_conv_fast, &conv_cases[i], TRUE);
     }
   for (guint i = 0; i < G_N_ELEMENTS (pool_cases); i++)
     {
@@ -1435,9 +1446,9 @@ main (int argc, char **argv)
   for (guint i = 0; i < G_N_ELEMENTS (dw_cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/kernels-fast/depthwise/%u", i);
-      add_both (path, test_depthwise, &dw_cases[i]);
+      add_variants (path, test_depthwise, &dw_cases[i], TRUE);
     }
-  add_both ("/kernels-fast/act-vec", test_act_vec, NULL);
+  add_variants ("/kernels-fast/act-vec", test_act_vec, NULL, TRUE);
   g_test_add_func ("/kernels-fast/winograd-cache-step", test_winograd_cache_step);
   for (gsize i = 0; i < G_N_ELEMENTS (back_data_cases); i++)
     {

@@ -210,7 +210,7 @@ dw_tail (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsi
         s = s < 6.0f ? s : 6.0f;
       yrow[(gsize) ox * c + k] = s;
     }
-  if (d->act == MIR_VEC_ACT_SIGMOID || d->act == MIR_VEC_ACT_SWISH)
+  if (mir_vec_act_is_exp (d->act))
     mir_act_vec_forward (d->act_fn, yrow + (gsize) ox * c + c0, yrow + (gsize) ox * c + c0,
                          c - c0);
 }

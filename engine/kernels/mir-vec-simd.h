@@ -62,7 +62,33 @@ enum
   MIR_VEC_ACT_RELU6,
   MIR_VEC_ACT_SIGMOID, /* only from mir_vec_act_kind_all() */
   MIR_VEC_ACT_SWISH,
+  /* the same two with the Newton reciprocal in 16-float vectors (where a
+   * 512-bit division is slow: Intel's AVX-512 cores); 8-float vectors
+   * divide either way */
+  MIR_VEC_ACT_SIGMOID_NEWTON,
+  MIR_VEC_ACT_SWISH_NEWTON,
 };
+
+/* 1 / d for 16-float vectors: seven FMAs (mir_v16_recip12) or a division.
+ * Measured, 2^12 values of swish (L1) repeated, AVX-512 code:
+ * Intel Xeon: Newton 0.58 ns/value, division 0.77;
+ * AMD Zen 4 (512-bit operations on 256-bit units, a separate divider):
+ * Newton 0.53-0.59, division 0.36-0.41 (the swish below).
+ * So Intel CPUs take Newton, the others divide. */
+static inline gboolean
+mir_vec_prefer_newton (void)
+{
+  /* MIRADA_RECIP=newton or =divide: that one on any CPU (the tests run both) */
+  const char *force = g_getenv ("MIRADA_RECIP");
+
+  if (force != NULL)
+    return strcmp (force, "newton") == 0;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  return __builtin_cpu_is ("intel");
+#else
+  return FALSE;
+#endif
+}
 
 /* The ReLU kinds (kernels whose epilogues only know those). */
 static inline int
@@ -76,8 +102,20 @@ mir_vec_act_kind (MirActivation act)
 static inline int
 mir_vec_act_kind_all (MirActivation act)
 {
-  return act == MIR_ACT_SIGMOID ? MIR_VEC_ACT_SIGMOID
-                                : act == MIR_ACT_SWISH ? MIR_VEC_ACT_SWISH : mir_vec_act_kind (act);
+  gboolean newton = (act == MIR_ACT_SIGMOID || act == MIR_ACT_SWISH) && mir_vec_prefer_newton ();
+
+  if (act == MIR_ACT_SIGMOID)
+    return newton ? MIR_VEC_ACT_SIGMOID_NEWTON : MIR_VEC_ACT_SIGMOID;
+  if (act == MIR_ACT_SWISH)
+    return newton ? MIR_VEC_ACT_SWISH_NEWTON : MIR_VEC_ACT_SWISH;
+  return mir_vec_act_kind (act);
+}
+
+/* Kinds computed through e^x (not in the ReLU-only epilogues). */
+static inline gboolean
+mir_vec_act_is_exp (int kind)
+{
+  return kind >= MIR_VEC_ACT_SIGMOID;
 }
 
 static inline MIR_ALWAYS_INLINE MirV8
@@ -138,38 +176,52 @@ mir_v8_min (MirV8 a, MirV8 b)
 typedef float MirV16 __attribute__ ((vector_size (64)));
 typedef gint32 MirV16i __attribute__ ((vector_size (64)));
 
-/* e^x and the logistic sigmoid for a vector type (VT, its int vector VIT):
+/* The logistic sigmoid and swish for a vector type (VT, its int vector VIT):
  *
- * exp: x clamped to [-87.34, 88.38] (so 2^n stays a normal float), Cephes'
- * expf reduction and polynomial, x = n ln 2 + r with |r| <= ln 2 / 2; within
- * 2 ulp of expf in that range.  n is rounded with the 1.5 * 2^23 trick, so
- * the code is plain vector arithmetic on every target.
+ * e^-|x|: the argument clamped to -87.34 (so 2^n stays a normal float),
+ * Cephes' expf reduction and polynomial, a = n ln 2 + r with |r| <= ln 2 / 2;
+ * within 2 ulp of expf in that range.  n is rounded with the 1.5 * 2^23
+ * trick, so the code is plain vector arithmetic on every target.
  *
- * sigmoid: 1 / (1 + e^-x) from e^-|x| (no overflow); NaN stays NaN.
+ * sigmoid: 1 / (1 + e^-x) from e^-|x| (no overflow); swish divides x (or
+ * x e^-|x|) by the same 1 + e^-|x|, one division for both factors.
  *
  * Compiled into the target clones through always-inline callers without a
  * target attribute (clang rejects vector arguments across a target
  * mismatch). */
-#define MIR_DEFINE_VEC_EXP(SFX, VT, VIT, NEWTON)                                      \
+#define MIR_DEFINE_VEC_EXP(SFX, VT, VIT)                                               \
   static inline MIR_ALWAYS_INLINE VT                                           \
   mir_##SFX##_select (VIT mask, VT b, VT a)                                    \
   {                                                                            \
     return (VT) (((VIT) b & mask) | ((VIT) a & ~mask));                        \
   }                                                                            \
                                                                                \
+  /* 1 / d for d in [1, 2]: a linear first guess (relative error <= 1/17)  \
+   * and three Newton steps (error 1.5e-10 before rounding): seven FMAs,     \
+   * where a division is slower (mir_vec_prefer_newton).  */                \
   static inline MIR_ALWAYS_INLINE VT                                           \
-  mir_##SFX##_exp (VT x)                                                       \
+  mir_##SFX##_recip12 (VT d)                                                   \
+  {                                                                            \
+    VT r = 1.4117647f - 0.47058824f * d;                                      \
+                                                                               \
+    MIR_UNROLL for (int i = 0; i < 3; i++)                                     \
+      r = r + r * (1.0f - d * r);                                              \
+    return r;                                                                  \
+  }                                                                            \
+                                                                               \
+  /* e^-|x| for the logistic: x <= 0, so only the lower clamp */            \
+  static inline MIR_ALWAYS_INLINE VT                                           \
+  mir_##SFX##_exp_neg_abs (VT x)                                               \
   {                                                                            \
     const VT zero = { 0 };                                                     \
-    VT t, n, r, p;                                                             \
+    VT a = zero - (VT) ((VIT) x & 0x7fffffff), t, n, r, p;                     \
     VIT e;                                                                     \
                                                                                \
-    x = mir_##SFX##_select (x < -87.33654f, zero - 87.33654f, x);              \
-    x = mir_##SFX##_select (x > 88.37626f, zero + 88.37626f, x);               \
-    t = x * 1.44269504088896341f + 12582912.0f;                                \
+    a = mir_##SFX##_select (a < -87.33654f, zero - 87.33654f, a);              \
+    t = a * 1.44269504088896341f + 12582912.0f;                                \
     n = t - 12582912.0f;                                                       \
-    e = ((VIT) t - 0x4B400000 + 127) << 23;                                    \
-    r = x - n * 0.693359375f;                                                  \
+    e = ((VIT) t - (0x4B400000 - 127)) << 23;                                  \
+    r = a - n * 0.693359375f;                                                  \
     r = r - n * -2.12194440e-4f;                                               \
     p = zero + 1.9875691500e-4f;                                               \
     p = p * r + 1.3981999507e-3f;                                              \
@@ -181,44 +233,34 @@ typedef gint32 MirV16i __attribute__ ((vector_size (64)));
     return p * (VT) e;                                                         \
   }                                                                            \
                                                                                \
-  /* 1 / d for d in [1, 2]: a linear first guess (relative error <= 1/17)  \
-   * and three Newton steps (error 1.5e-10 before rounding): seven FMAs,     \
-   * for 16 floats cheaper than a division (0.58 vs 0.77 ns a swish value   \
-   * on AVX-512; for 8 on AVX2 the division wins, 0.77 vs 1.02).  */        \
+  /* sigmoid (swish FALSE) or x sigmoid (x) from e = e^-|x|: num / (1 + e), \
+   * num = 1 or e (sigmoid), x or x e (swish) for x >= 0 or < 0; the   \
+   * reciprocal by Newton steps where @newton; NaN stays NaN. */             \
   static inline MIR_ALWAYS_INLINE VT                                           \
-  mir_##SFX##_recip12 (VT d)                                                   \
-  {                                                                            \
-    VT r = 1.4117647f - 0.47058824f * d;                                      \
-                                                                               \
-    MIR_UNROLL for (int i = 0; i < 3; i++)                                     \
-      r = r + r * (1.0f - d * r);                                              \
-    return r;                                                                  \
-  }                                                                            \
-                                                                               \
-  static inline MIR_ALWAYS_INLINE VT                                           \
-  mir_##SFX##_sigmoid (VT x)                                                   \
+  mir_##SFX##_logistic (VT x, gboolean swish, gboolean newton)                 \
   {                                                                            \
     const VT zero = { 0 };                                                     \
-    VT e = mir_##SFX##_exp (zero - (VT) ((VIT) x & 0x7fffffff));               \
+    VT e = mir_##SFX##_exp_neg_abs (x);                                        \
     VT one = zero + 1.0f;                                                      \
-    VT s = mir_##SFX##_select (x >= 0.0f, one, e) *                            \
-           (NEWTON ? mir_##SFX##_recip12 (e + one) : one / (e + one));         \
+    VT num = swish ? mir_##SFX##_select (x >= 0.0f, x, x * e)                  \
+                   : mir_##SFX##_select (x >= 0.0f, one, e);                   \
+    VT s = newton ? num * mir_##SFX##_recip12 (e + one) : num / (e + one);     \
                                                                                \
     return mir_##SFX##_select (x == x, s, x);                                  \
   }
 
-MIR_DEFINE_VEC_EXP (v8, MirV8, MirV8i, FALSE)
-MIR_DEFINE_VEC_EXP (v16, MirV16, MirV16i, TRUE)
+MIR_DEFINE_VEC_EXP (v8, MirV8, MirV8i)
+MIR_DEFINE_VEC_EXP (v16, MirV16, MirV16i)
 
 /* ReLU: x > 0 ? x : 0 (NaN -> 0, as mir_activation_forward); ReLU6 also
  * caps at 6; sigmoid and swish as mir-act-vec.c. */
 static inline MIR_ALWAYS_INLINE MirV8
 mir_v8_act (MirV8 v, int kind)
 {
-  if (kind == MIR_VEC_ACT_SIGMOID)
-    return mir_v8_sigmoid (v);
-  if (kind == MIR_VEC_ACT_SWISH)
-    return v * mir_v8_sigmoid (v);
+  if (kind == MIR_VEC_ACT_SIGMOID || kind == MIR_VEC_ACT_SIGMOID_NEWTON)
+    return mir_v8_logistic (v, FALSE, FALSE);
+  if (kind == MIR_VEC_ACT_SWISH || kind == MIR_VEC_ACT_SWISH_NEWTON)
+    return mir_v8_logistic (v, TRUE, FALSE);
   if (kind != MIR_VEC_ACT_NONE)
     v = mir_v8_max (v, mir_v8_splat (0.0f));
   if (kind == MIR_VEC_ACT_RELU6)
@@ -247,16 +289,15 @@ mir_v16_store_n (float *p, MirV16 v, gint64 n)
 }
 
 /* mir_v8_act () on both halves; sigmoid and swish on the whole vector
- * (mir_v16_sigmoid: no division). */
+ * (the reciprocal as mir_vec_prefer_newton() says). */
 static inline MIR_ALWAYS_INLINE MirV16
 mir_v16_act (MirV16 v, int kind)
 {
   MirV8 h[2];
 
-  if (kind == MIR_VEC_ACT_SIGMOID)
-    return mir_v16_sigmoid (v);
-  if (kind == MIR_VEC_ACT_SWISH)
-    return v * mir_v16_sigmoid (v);
+  if (mir_vec_act_is_exp (kind))
+    return mir_v16_logistic (v, kind == MIR_VEC_ACT_SWISH || kind == MIR_VEC_ACT_SWISH_NEWTON,
+                             kind >= MIR_VEC_ACT_SIGMOID_NEWTON);
   memcpy (h, &v, sizeof v);
   h[0] = mir_v8_act (h[0], kind);
   h[1] = mir_v8_act (h[1], kind);
