@@ -124,6 +124,9 @@ static const ConvCase conv_cases[] = {
     "\"use_bias\": false}", 3, 11, 13, 40 },
   /* 1x1 with relu over 70 blocks of 32 rows (filters 1200) */
   { "{\"filters\": 1200, \"kernel_size\": 1, \"activation\": \"relu\"}", 1, 7, 320, 24 },
+  /* 130 rows: 3 blocks of 64 become 4 of 32-34 rows (a multiple of the
+   * threads, bounds on the micro-kernel's rows) */
+  { "{\"filters\": 40, \"kernel_size\": 1, \"activation\": \"swish\"}", 1, 10, 13, 24 },
 };
 
 typedef struct

@@ -135,6 +135,7 @@ typedef struct
   const float *x, *u, *bias;
   float *z;
   gint64 rows, c, f, rb, nfs, fsw;
+  gint64 nrb, unit;      /* row blocks, and the rows their bounds are multiples of */
   int act;               /* MIR_VEC_ACT_*, in registers */
   MirActivation after;   /* applied to each item's block after it, or LINEAR */
   int isa;
@@ -405,8 +406,11 @@ pw_items (gint64 begin, gint64 end, gpointer data)
     }
   for (gint64 it = begin; it < end; it++)
     {
-      gint64 r0 = (it / c->nfs) * c->rb, f0 = (it % c->nfs) * c->fsw;
-      gint64 nr = MIN (c->rb, c->rows - r0), fc = MIN (c->fsw, c->f - f0);
+      gint64 units = (c->rows + c->unit - 1) / c->unit, rbi = it / c->nfs;
+      gint64 r0 = rbi * units / c->nrb * c->unit;
+      gint64 r1 = MIN ((rbi + 1) * units / c->nrb * c->unit, c->rows);
+      gint64 f0 = (it % c->nfs) * c->fsw;
+      gint64 nr = r1 - r0, fc = MIN (c->fsw, c->f - f0);
 
 #if MIR_HAVE_AVX2_CLONES
       if (c->isa == ISA_AVX512)
@@ -448,6 +452,10 @@ mir_pointwise_conv (const float *x, gint64 rows, gint64 c, const float *u, gint6
   p.rb = 64;
   p.nfs = 1;
   p.fsw = f;
+#if MIR_HAVE_AVX2_CLONES
+  if (mir_cpu_has_avx2 ())
+    p.isa = mir_cpu_has_avx512 () ? ISA_AVX512 : ISA_AVX2;
+#endif
   nrb = (rows + p.rb - 1) / p.rb;
   if (nrb < 2 * (gint64) threads)
     {
@@ -461,10 +469,17 @@ mir_pointwise_conv (const float *x, gint64 rows, gint64 c, const float *u, gint6
           p.nfs = (f + p.fsw - 1) / p.fsw;
         }
     }
-#if MIR_HAVE_AVX2_CLONES
-  if (mir_cpu_has_avx2 ())
-    p.isa = mir_cpu_has_avx512 () ? ISA_AVX512 : ISA_AVX2;
-#endif
+  /* Items the threads take one at a time: a count of row blocks that is a
+   * multiple of the threads (times the filter slices), each block's bounds
+   * multiples of the micro-kernel's rows, their sizes within one such unit
+   * of each other.  Blocks of 64 rows with a short last one left a thread
+   * idle: 196 rows (14 x 14 at batch 1) were 64 + 64 against 64 + 4. */
+  p.unit = p.isa == ISA_AVX512 ? 8 : p.isa == ISA_AVX2 ? 6 : 3; /* each template's WT_MR */
+  if (p.nfs == 1 && nrb % (gint64) threads != 0 && nrb < 16 * (gint64) threads)
+    nrb += (gint64) threads - nrb % (gint64) threads;
+  nrb = MIN (nrb, (rows + p.unit - 1) / p.unit);
+  p.nrb = nrb;
+  p.rb = ((rows + p.unit - 1) / p.unit + nrb - 1) / nrb * p.unit;
   if (bias == NULL)
     {
       zeros = mir_alloc_floats ((gsize) f, error);

@@ -277,12 +277,33 @@ mir_block_run (const MirBlock *b, MirTensor *x, MirTensor *out, GError **error)
   c.parts = x->shape[0] >= threads ? 1 : (threads + x->shape[0] - 1) / x->shape[0];
   if (g->oh < 2 * c.parts)
     c.parts = 1;
-
   /* output rows a step: enough pixels for the projection, expanded rows
    * within BLOCK_STEP_FLOATS */
   c.band = MAX (1, (BLOCK_STEP_PIXELS + g->ow - 1) / g->ow);
   rows_step = (BLOCK_STEP_FLOATS / MAX (g->w * g->c, 1) - (g->kh - 1) * g->dh - 1) / g->sh + 1;
   c.band = CLAMP (MIN (c.band * 4, rows_step), c.band, g->oh);
+  if (c.parts > 1 && c.band >= g->oh && b->expand != NULL &&
+      g_getenv ("MIRADA_BLOCK_HALO") == NULL)
+    {
+      /* The bands' expanded rows overlap by the depthwise window: at 7 x 7
+       * with a 5 x 5 window two bands expand 5 + 6 of the 7 rows.  Where
+       * the overlap passes an eighth of the image and the image is one
+       * step, one band whose kernels split their own work (rows of the 1x1
+       * GEMM, rows of the depthwise) computes less; over several steps
+       * their loops would meet too often. */
+      gint64 expanded = 0;
+
+      for (gint64 p = 0; p < c.parts; p++)
+        {
+          MirConvGeom bg;
+
+          mir_conv_geom_band (g, g->oh * p / c.parts, g->oh * (p + 1) / c.parts, &bg);
+          expanded += bg.h;
+        }
+      if (8 * (expanded - g->h) > g->h)
+        c.parts = 1;
+    }
+
   e_rows = MIN ((c.band - 1) * g->sh + (g->kh - 1) * g->dh + 1, g->h);
   c.e_floats = b->expand ? (gsize) (e_rows * g->w * g->c + 16) / 16 * 16 : 0;
   c.d_floats = b->project ? (gsize) (c.band * g->ow * g->c) : 0;
