@@ -554,6 +554,8 @@ check_heatmaps_against_engine (MiradaHeatmapPanel *panel, MirModel *model, MirIm
       opts.layer = mirada_panel_get_layer (MIRADA_PANEL (panel));
       opts.class_index = shown->class_index;
       opts.complement = shown->complement;
+      if (g_strcmp0 (method_id, "scorecam") == 0)
+        opts.max_channels = g_settings_get_int (settings, "scorecam-channels");
       e = method->func (model, input, &opts, NULL, &error);
       g_assert_no_error (error);
       g_assert_cmpint (e->width, ==, shown->width);
@@ -571,6 +573,55 @@ check_heatmaps_against_engine (MiradaHeatmapPanel *panel, MirModel *model, MirIm
       if (i > 0)
         g_assert_cmpfloat (shown->probability, <=, mirada_heatmap_panel_get_explanation (panel, i - 1)->probability + 1e-5);
     }
+}
+
+/* Score-CAM with the panel's channel setting (scorecam-channels): the maps
+ * are the engine's with that max_channels (check_heatmaps_against_engine)
+ * and not those of all channels, and the status says how many of the
+ * layer's channels took part.  Grad-CAM again afterwards. */
+static void
+check_scorecam_channels (MiradaWindow *window, MiradaHeatmapPanel *panel, MirModel *model,
+                         MirImage *crop)
+{
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.mirada.Mirada");
+  g_autoptr(MirTensor) input = NULL;
+  g_autoptr(MirExplanation) all = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *said = NULL;
+  MirExplainOptions opts = MIR_EXPLAIN_OPTIONS_DEFAULT;
+  const MirExplanation *shown;
+  MirNode *node;
+  double worst = 0;
+
+  mirada_window_show_panel (window, MIRADA_PANEL_GRADCAM);
+  g_assert_cmpint (g_settings_get_int (settings, "scorecam-channels"), ==, 128);
+  g_settings_set_int (settings, "scorecam-channels", 3);
+  g_settings_set_string (settings, "explain-method", "scorecam");
+  g_assert_true (mirada_panel_get_busy (MIRADA_PANEL (panel)));
+  wait_until (explain_done, panel, 120, "the Score-CAM maps");
+  check_heatmaps_against_engine (panel, model, crop);
+
+  shown = mirada_heatmap_panel_get_explanation (panel, 0);
+  node = mir_model_get_node (model, (guint) shown->layer);
+  g_assert_cmpint (node->shape.dim[3], >, 3);
+  said = g_strdup_printf ("Score-CAM used 3 of the layer’s %d channels", (int) node->shape.dim[3]);
+  g_test_message ("%s", mirada_panel_get_status (MIRADA_PANEL (panel)));
+  g_assert_nonnull (strstr (mirada_panel_get_status (MIRADA_PANEL (panel)), said));
+  input = mir_image_prepare (crop, model, &error);
+  g_assert_no_error (error);
+  opts.layer = shown->layer;
+  opts.class_index = shown->class_index;
+  all = mir_explain_scorecam (model, input, &opts, NULL, &error);
+  g_assert_no_error (error);
+  for (int j = 0; j < all->width * all->height; j++)
+    worst = MAX (worst, fabs (all->map[j] - shown->map[j]));
+  g_test_message ("Score-CAM, 3 channels against all %d: worst |Δmap| %.3g",
+                  (int) node->shape.dim[3], worst);
+  g_assert_cmpfloat (worst, >, 1e-3);
+
+  g_settings_reset (settings, "scorecam-channels");
+  g_settings_set_string (settings, "explain-method", "gradcam");
+  wait_until (explain_done, panel, 120, "the Grad-CAM maps again");
 }
 
 /* A click on the second map shows it large; the back button goes back. */
@@ -996,6 +1047,7 @@ test_gui_explain (void)
     /* square 64×64 crops this time */
     g_assert_cmpint (gdk_texture_get_width (mirada_panel_get_texture (panels[0])), ==,
                      n * gdk_texture_get_height (mirada_panel_get_texture (panels[0])) + (n - 1) * 8);
+    check_scorecam_channels (window, MIRADA_HEATMAP_PANEL (panels[0]), model, crop);
   }
   check_heatmap_zoom (MIRADA_HEATMAP_PANEL (panels[0]));
 

@@ -30,6 +30,7 @@ struct _MiradaHeatmapPanel
   GtkDropDown *colormap_dropdown;
   GtkToggleButton *whole_button;  /* whole-image Grad-CAM on request */
   GtkWidget *back_button;         /* from the large view back to the maps */
+  GtkWidget *channels_box;        /* Score-CAM's channel count, shown with that method */
   GtkWidget *main_button;         /* the first map, in the maps grid */
   GtkStack *stack;                /* "maps" or "zoom" */
   GtkPicture *main_picture;       /* the first (most probable) map, the panel's width */
@@ -78,6 +79,12 @@ ensure_methods (void)
       }
 }
 
+static gboolean
+is_scorecam (guint method)
+{
+  return method < n_methods && g_strcmp0 (methods[method]->id, "scorecam") == 0;
+}
+
 static const char *const colormaps[] = { "jet", "viridis", "inferno", "magma", "plasma", "gray", NULL };
 
 typedef struct
@@ -86,6 +93,7 @@ typedef struct
   MirImage *input;     /* the window's crop, the most probable box's, or the whole image */
   gint layer;
   guint method;
+  gint max_channels;   /* Score-CAM: the setting scorecam-channels (0: all) */
   GArray *classes;     /* gint, numbered as the detector numbers them */
   gboolean add_top;    /* the top prediction too (first, unless less probable) */
   MirColormap colormap;
@@ -270,6 +278,7 @@ heatmap_worker (MiradaJob     *mjob,
 
       opts.layer = job->layer;
       opts.reuse = reuse;
+      opts.max_channels = job->max_channels;
       /* class numbers as the detector and `mirada predict` give them (a
        * binary sigmoid model: 0 is 1 − P, 1 is P) */
       mir_explain_options_set_class (&opts, job->model, g_array_index (order, gint, i));
@@ -317,6 +326,20 @@ heatmap_worker (MiradaJob     *mjob,
   /* Translators: Grad-CAM on layer "conv2d_3" (8×8) */
   g_string_append_printf (status, _("%s on layer “%s” (%d×%d)"), _(methods[job->method]->label),
                           layer_name, map_w, map_h);
+  if (is_scorecam (job->method) && job->max_channels > 0 && r->explanations->len > 0)
+    {
+      const MirExplanation *e0 = g_ptr_array_index (r->explanations, 0);
+      MirNode *node = mir_model_get_node (job->model, (guint) e0->layer);
+      gint64 channels = node != NULL && node->shape.ndim == 4 ? node->shape.dim[3] : 0;
+
+      if (channels > job->max_channels)
+        {
+          g_string_append_c (status, '\n');
+          /* Translators: Score-CAM used 128 of the layer's 512 channels */
+          g_string_append_printf (status, _("Score-CAM used %d of the layer’s %d channels, those of largest spread; “Channels” beside the method sets how many (0: all, slower)."),
+                                  job->max_channels, (int) channels);
+        }
+    }
   if (notice != NULL)
     g_string_append_printf (status, "\n%s", notice);
   r->status = g_string_free (g_steal_pointer (&status), FALSE);
@@ -606,6 +629,7 @@ mirada_heatmap_panel_create_job (MiradaPanel *panel,
   else
     job->add_top = TRUE;
   job->method = MIN (gtk_drop_down_get_selected (self->method_dropdown), n_methods - 1);
+  job->max_channels = g_settings_get_int (settings, "scorecam-channels");
   cmap = g_settings_get_string (settings, "colormap");
   if (!mir_colormap_from_name (cmap, &job->colormap, NULL))
     job->colormap = MIR_COLORMAP_JET;
@@ -768,6 +792,21 @@ mirada_heatmap_panel_class_init (MiradaHeatmapPanelClass *klass)
 }
 
 static void
+update_channels_visible (MiradaHeatmapPanel *self)
+{
+  gtk_widget_set_visible (self->channels_box,
+                          is_scorecam (gtk_drop_down_get_selected (self->method_dropdown)));
+}
+
+/* only Score-CAM's maps depend on it */
+static void
+scorecam_channels_changed (MiradaHeatmapPanel *self)
+{
+  if (is_scorecam (gtk_drop_down_get_selected (self->method_dropdown)))
+    mirada_panel_run (MIRADA_PANEL (self));
+}
+
+static void
 mirada_heatmap_panel_init (MiradaHeatmapPanel *self)
 {
   MiradaPanel *panel = MIRADA_PANEL (self);
@@ -798,6 +837,26 @@ mirada_heatmap_panel_init (MiradaHeatmapPanel *self)
   gtk_box_append (bar, GTK_WIDGET (self->method_dropdown));
   mirada_settings_bind_choice (settings, "explain-method", self->method_dropdown, "selected",
                                method_ids ());
+  /* Score-CAM's masked forwards, one a channel: how many (VGG16's
+   * block5_conv3 has 512, 20-30 s on two cores; 128 stay under 10 s) */
+  {
+    GtkAdjustment *adj = gtk_adjustment_new (128, 0, 4096, 16, 64, 0);
+    GtkWidget *spin = gtk_spin_button_new (adj, 1, 0);
+    GtkWidget *clabel = gtk_label_new_with_mnemonic (_("C_hannels"));
+
+    self->channels_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+    gtk_widget_add_css_class (clabel, "dim-label");
+    gtk_label_set_mnemonic_widget (GTK_LABEL (clabel), spin);
+    gtk_spin_button_set_numeric (GTK_SPIN_BUTTON (spin), TRUE);
+    gtk_widget_set_tooltip_text (spin, _("Score-CAM masks the input with this many of the layer’s channels, those of largest spatial spread (Faster Score-CAM), one forward pass each; 0 uses all of them, as the paper does."));
+    g_settings_bind (settings, "scorecam-channels", adj, "value", G_SETTINGS_BIND_DEFAULT);
+    gtk_box_append (GTK_BOX (self->channels_box), clabel);
+    gtk_box_append (GTK_BOX (self->channels_box), spin);
+    gtk_box_append (bar, self->channels_box);
+    g_signal_connect_object (self->method_dropdown, "notify::selected",
+                             G_CALLBACK (update_channels_visible), self, G_CONNECT_SWAPPED);
+    update_channels_visible (self);
+  }
   self->back_button = gtk_button_new_from_icon_name ("go-previous-symbolic");
   gtk_widget_set_tooltip_text (self->back_button, _("Back to all heat maps"));
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->back_button), GTK_ACCESSIBLE_PROPERTY_LABEL,
@@ -912,4 +971,5 @@ mirada_heatmap_panel_init (MiradaHeatmapPanel *self)
   g_signal_connect_object (settings, "changed::colormap", G_CALLBACK (mirada_panel_run), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (settings, "changed::alpha", G_CALLBACK (mirada_panel_run), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (settings, "changed::explain-method", G_CALLBACK (mirada_panel_run), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (settings, "changed::scorecam-channels", G_CALLBACK (scorecam_channels_changed), self, G_CONNECT_SWAPPED);
 }
