@@ -85,6 +85,10 @@ typedef struct
                            * this [batch][channels] scale first (a squeeze-and-excitation
                            * Multiply fused in by mir_model_run; only layers for which
                            * mir_conv2d_input_scale_pays() said so get it) */
+  const float *in_sums;   /* GlobalAveragePooling2D, inference only: its input's
+                           * chunk sums (mir_gap_image_sums() of each image), made
+                           * by the inverted-residual block before it while the
+                           * rows were in the cache, or NULL */
 } MirRunArgs;
 
 typedef struct _MirLayer MirLayer;

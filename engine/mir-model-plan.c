@@ -663,6 +663,17 @@ plan_compile (MirModel *self, gint until, MirRunFlags flags, MirTensor *const *i
       step->block_pad = block_pad[i];
       step->block_pw = block_pw[i];
       step->block_add = block_add[i] >= 0;
+      step->block_gap = -1;
+      /* a squeeze-and-excitation's GlobalAveragePooling2D of the block's
+       * output (EfficientNet): summed by the block, image by image */
+      for (guint q = fold_end[i] + 1; block_dw[i] >= 0 && q <= last && step->block_gap < 0; q++)
+        {
+          MirNode *qn = self->nodes->pdata[q];
+
+          if (needed[q] && !skip[q] && qn->n_inputs == 1 && qn->inputs[0] == fold_end[i] &&
+              qn->layer->klass == &mir_layer_global_average_pooling2d_class)
+            step->block_gap = (gint) q;
+        }
       if (block_dw[i] >= 0 && block_dw[i] != (gint) i)
         {
           step->dw_bn = fold_bn[block_dw[i]];

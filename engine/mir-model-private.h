@@ -50,6 +50,9 @@ typedef struct
    * and activation as @fold_bn, @fold_act; with @block_add the Add of the
    * block's input after them. */
   gint block_dw, block_pad, block_pw;
+  gint block_gap;         /* a GlobalAveragePooling2D node reading the block's output,
+                           * which the block sums as it writes it (MirBlock.gap_sums,
+                           * MirRunArgs.in_sums), else -1 */
   MirLayer *dw_bn, *pw_bn;
   MirActivation dw_act, pw_act;
   gboolean block_add;

@@ -118,12 +118,13 @@ step_layer (MirModel *self, guint i, MirLayer *bn, MirActivation act, MirLayer *
  * (folded already) is @head (mir_block_run). */
 static gboolean
 run_block (MirModel *self, const MirPlanStep *step, MirLayer *head, MirTensor *x,
-           MirTensor *arena, MirTensor **out, GError **error)
+           MirTensor *arena, MirTensor **out, float **gap_sums, GError **error)
 {
   g_autoptr(MirLayer) dw_ref = NULL;
   g_autoptr(MirLayer) pw_ref = NULL;
   MirBlock b = { 0 };
   MirShape in_s = { 0 }, out_s;
+  gboolean gap_done = FALSE;
 
   if ((guint) step->block_dw == step->node)
     b.dw = head;
@@ -145,15 +146,34 @@ run_block (MirModel *self, const MirPlanStep *step, MirLayer *head, MirTensor *x
   memcpy (in_s.dim, x->shape, x->ndim * sizeof (gint64));
   if (!mir_block_infer (&b, &in_s, &out_s, error) ||
       (*out = new_output (b.dw, arena, arena ? &step->slot : NULL, out_s.ndim, out_s.dim,
-                          error)) == NULL ||
-      !mir_block_run (&b, x, *out, error))
+                          error)) == NULL)
+    goto fail;
+  /* the GlobalAveragePooling2D after it: its sums, image by image (an
+   * allocation failure only leaves them to that layer) */
+  if (step->block_gap >= 0 && out_s.ndim == 4)
     {
-      g_prefix_error (error, _("Layer '%s': "),
-                      ((MirNode *) self->nodes->pdata[step->node])->name);
-      return FALSE;
+      b.gap_sums = mir_alloc_floats ((gsize) out_s.dim[0] *
+                                       mir_gap_chunks ((gsize) (out_s.dim[1] * out_s.dim[2])) *
+                                       (gsize) out_s.dim[3],
+                                     NULL);
+      b.gap_done = &gap_done;
     }
+  if (!mir_block_run (&b, x, *out, error))
+    {
+      mir_free_floats (b.gap_sums);
+      goto fail;
+    }
+  if (gap_done)
+    gap_sums[step->block_gap] = b.gap_sums;
+  else
+    mir_free_floats (b.gap_sums);
   return TRUE;
+
+fail:
+  g_prefix_error (error, _("Layer '%s': "), ((MirNode *) self->nodes->pdata[step->node])->name);
+  return FALSE;
 }
+
 
 MirTrace *
 mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunFlags flags,
@@ -165,6 +185,8 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
   g_autofree guint *uses = NULL;
   g_autofree guint *scale_x = NULL;
   g_autofree guint *scale_s = NULL;
+  g_autoptr(GPtrArray) gap_owner = NULL;
+  float **gap_sums; /* per node: its input's sums from the block before it, or NULL */
   gboolean keep;
   guint n = self->nodes->len;
 
@@ -210,6 +232,9 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
   scale_s = g_new (guint, plan->last + 1);
   for (guint i = 0; i <= plan->last; i++)
     scale_x[i] = G_MAXUINT;
+  gap_owner = g_ptr_array_new_full (n, (GDestroyNotify) mir_free_floats);
+  g_ptr_array_set_size (gap_owner, (gint) n);
+  gap_sums = (float **) gap_owner->pdata;
 
   if (plan->total > 0)
     {
@@ -289,9 +314,10 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
       args.seed = mir_node_seed (seed, i);
       args.state = &trace->state[i];
       args.linear_output = (gint) i == trace->target;
+      args.in_sums = gap_sums[i];
       if (step->block_dw >= 0)
         {
-          if (!run_block (self, step, layer, in[0], arena, &out, error))
+          if (!run_block (self, step, layer, in[0], arena, &out, gap_sums, error))
             return NULL;
         }
       else if (step->pool != NULL)
@@ -317,6 +343,7 @@ mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunF
           g_prefix_error (error, _("Layer '%s' (%s): "), node->name, node->layer->klass->name);
           return NULL;
         }
+      g_clear_pointer (&gap_sums[i], mir_free_floats);
       trace->times[i] = (g_get_monotonic_time () - t0) / 1e6;
       trace->ran[i] = TRUE;
       trace->values[step->out] = g_steal_pointer (&out);

@@ -122,6 +122,7 @@ typedef struct
   gint64 cin, co;          /* the block's input and output channels */
   gint64 xh, xw;           /* the block's input size (the expansion's, which may stride) */
   gint64 parts, band;      /* items an image; output rows a step */
+  float *gap_sums;         /* or NULL: each whole image's GlobalAveragePooling2D sums */
   gsize e_floats, d_floats; /* a thread's scratch */
   gint failed;             /* atomic */
   GError *error;           /* atomic: the first */
@@ -216,6 +217,13 @@ block_items (gint64 begin, gint64 end, gpointer data)
           block_fail (c, error);
           return;
         }
+      if (c->gap_sums != NULL) /* parts == 1: the whole image, just written */
+        {
+          gsize hw = (gsize) (c->g.oh * c->g.ow), co = (gsize) (c->project ? c->co : c->g.c);
+
+          mir_gap_image_sums (c->y + (gsize) n * hw * co, hw, co,
+                              c->gap_sums + (gsize) n * mir_gap_chunks (hw) * co);
+        }
     }
 }
 
@@ -307,6 +315,9 @@ mir_block_run (const MirBlock *b, MirTensor *x, MirTensor *out, GError **error)
   e_rows = MIN ((c.band - 1) * g->sh + (g->kh - 1) * g->dh + 1, g->h);
   c.e_floats = b->expand ? (gsize) (e_rows * g->w * g->c + 16) / 16 * 16 : 0;
   c.d_floats = b->project ? (gsize) (c.band * g->ow * g->c) : 0;
+  c.gap_sums = c.parts == 1 ? b->gap_sums : NULL;
+  if (b->gap_sums != NULL)
+    *b->gap_done = c.gap_sums != NULL;
   mir_parallel_for (x->shape[0] * c.parts, 1, block_items, &c);
   if (c.error != NULL)
     {

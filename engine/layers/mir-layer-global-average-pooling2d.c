@@ -140,6 +140,21 @@ gap_sum_pick (void)
   return gap_sum_portable;
 }
 
+gsize
+mir_gap_chunks (gsize hw)
+{
+  return (hw + GAP_CHUNK - 1) / GAP_CHUNK;
+}
+
+void
+mir_gap_image_sums (const float *x, gsize hw, gsize c, float *sums)
+{
+  GapSumFunc sum = gap_sum_pick ();
+
+  for (gsize p0 = 0; p0 < hw; p0 += GAP_CHUNK)
+    sum (x + p0 * c, MIN (GAP_CHUNK, hw - p0), c, sums + p0 / GAP_CHUNK * c);
+}
+
 static void
 gap_chunks (gint64 begin, gint64 end, gpointer data)
 {
@@ -169,10 +184,13 @@ gap_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *out,
       memset (out->data, 0, out->numel * sizeof (float));
       return TRUE;
     }
-  if ((g.sums = mir_alloc_floats (n * chunks * c, error)) == NULL)
+  if (args->in_sums != NULL) /* summed by the block that made x */
+    g.sums = (float *) args->in_sums;
+  else if ((g.sums = mir_alloc_floats (n * chunks * c, error)) == NULL)
     return FALSE;
-  mir_parallel_for ((gint64) (n * chunks), (gint64) MAX (16384 / (GAP_CHUNK * c), 1), gap_chunks,
-                    &g);
+  else
+    mir_parallel_for ((gint64) (n * chunks), (gint64) MAX (16384 / (GAP_CHUNK * c), 1),
+                      gap_chunks, &g);
   for (gsize b = 0; b < n; b++)
     {
       for (gsize k = 0; k < c; k++)
@@ -186,7 +204,8 @@ gap_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *out,
       for (gsize k = 0; k < c; k++)
         out->data[b * c + k] = (float) (acc[k] / (double) hw);
     }
-  mir_free_floats (g.sums);
+  if (args->in_sums == NULL)
+    mir_free_floats (g.sums);
   return TRUE;
 }
 

@@ -35,6 +35,11 @@ void mir_batch_norm_inference_affine (MirLayer *bn, double *a, double *b);
  * less than the Multiply pass it replaces: a 1x1 stride-1 kernel, whose
  * scaled copy (channels x filters per image) is smaller than the image. */
 gboolean mir_conv2d_input_scale_pays (MirLayer *conv, gint64 pixels);
+/* GlobalAveragePooling2D's sums of one image of @hw pixels of @c channels
+ * at @x: mir_gap_chunks (@hw) rows of @c floats into @sums, what its
+ * forward sums before it averages them (MirRunArgs.in_sums), bit for bit. */
+gsize    mir_gap_chunks     (gsize hw);
+void     mir_gap_image_sums (const float *x, gsize hw, gsize c, float *sums);
 /* A ZeroPadding2D's padding: top, bottom, left, right. */
 void mir_zero_padding2d_pads (MirLayer *layer, gint64 pads[4]);
 /* TRUE if @conv is a built Conv2D with a 1x1 stride-1 kernel and one group. */
