@@ -47,9 +47,9 @@ static const BlockCase cases[] = {
   { "dilated-same", 23, 20, 16, 64, 16, 3, 1, 2, TRUE, "relu6", TRUE, FALSE, 1, 2 },
   { "no-projection-branch", 30, 30, 24, 144, 24, 5, 2, 1, TRUE, "swish", FALSE, TRUE, 1, 2 },
   { "tiny-unsplit", 3, 3, 16, 32, 16, 3, 1, 1, TRUE, "relu6", TRUE, FALSE, 1, 2 }, /* one band */
-  /* 7 x 7, 5 x 5 window at batch 1: two bands would expand 11 of 7 rows, so
-   * one band whose kernels split their work (EfficientNet's last stage),
-   * with and without a projection */
+  /* 7 x 7, 5 x 5 window at batch 1: two bands would expand 11 of 7 rows;
+   * without a projection (EfficientNet's last stage) one band whose
+   * kernels split their work, with one the two bands */
   { "small-image-one-band", 7, 7, 32, 192, 32, 5, 1, 1, TRUE, "swish", TRUE, FALSE, 1, 2 },
   { "small-image-one-band-branch", 7, 7, 32, 192, 32, 5, 1, 1, TRUE, "swish", FALSE, TRUE, 1, 2 },
   /* keras.applications: ZeroPadding2D (correct_pad) then a "valid" depthwise */
