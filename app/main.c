@@ -34,7 +34,8 @@ print_help (void)
   g_print ("%s\n  mirada %s\n  mirada %s\n\n", _("Usage:"), _("[MODEL] [IMAGE]"),
            _("COMMAND [OPTION…] [ARGUMENT…]"));
   g_print ("%s\n", _("Without a command, Mirada opens its window (on the built-in model and demo "
-                     "scene, or on MODEL and IMAGE)."));
+                     "scene, or on MODEL and IMAGE; MODEL alone goes on the demo scene, IMAGE "
+                     "alone under the built-in model)."));
   g_print ("%s\n\n", _("Mirada looks inside convolutional neural networks."));
   g_print ("%s\n", _("Commands:"));
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)

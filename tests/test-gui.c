@@ -2574,6 +2574,46 @@ test_gui_defaults (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* `mirada MODEL` and `mirada PHOTO` in a new window: the model on the demo
+ * scene, the built-in model on the photo (the test's stand-ins: the
+ * CIFAR-10 ResNet, 32 px, and the 320×192 scene). */
+static void
+test_gui_defaults_partial (void)
+{
+  g_autofree char *model_path = g_test_build_filename (G_TEST_DIST, "data", "models",
+                                                       "animals-cnn.h5", NULL);
+  g_autofree char *photo_path = g_test_build_filename (G_TEST_DIST, "data", "photo-scenes",
+                                                       "photo-1.jpg", NULL);
+  g_autoptr(MirImage) photo = mirada_image_load (photo_path, NULL);
+  g_autoptr(GFile) model_file = g_file_new_for_path (model_path);
+  g_autoptr(GFile) photo_file = g_file_new_for_path (photo_path);
+  MiradaWindow *window;
+  MirDetectGrid *grid;
+  MirModel *model;
+
+  g_assert_nonnull (photo);
+  window = new_window ();
+  mirada_window_open_files_or_defaults (window, &model_file, 1);
+  wait_until (window_idle, window, 300, "the model on the demo scene");
+  grid = mirada_window_get_grid (window);
+  model = mirada_window_get_model (window);
+  g_assert_cmpuint (mir_model_get_n_classes (model), ==, 4); /* bird, cat, dog, horse */
+  g_assert_cmpint (grid->geom.image_width, ==, 320);
+  g_assert_cmpint (grid->geom.image_height, ==, 192);
+  gtk_window_destroy (GTK_WINDOW (window));
+
+  window = new_window ();
+  mirada_window_open_files_or_defaults (window, &photo_file, 1);
+  wait_until (window_idle, window, 300, "the built-in model on the photo");
+  grid = mirada_window_get_grid (window);
+  model = mirada_window_get_model (window);
+  g_assert_cmpuint (mir_model_get_n_nodes (model), ==, 30); /* the ResNet */
+  g_assert_cmpint (grid->geom.image_width, ==, photo->width);
+  g_assert_cmpint (grid->geom.image_height, ==, photo->height);
+  g_assert_true (photo->width != 320);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 /* ------------------------------------------------------------------ */
 /* Multi-scale: the progress runs once from 0 to 1 over all levels */
 
@@ -2897,6 +2937,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/gui/sweep-truth", test_gui_sweep_truth);
   g_test_add_func ("/gui/watchdog", test_gui_watchdog);
   g_test_add_func ("/gui/defaults", test_gui_defaults);
+  g_test_add_func ("/gui/defaults-partial", test_gui_defaults_partial);
   g_test_add_func ("/gui/model-tools", test_gui_model_tools);
   g_test_add_func ("/gui/keyboard", test_gui_keyboard);
   g_test_add_func ("/gui/scales", test_gui_scales);

@@ -51,9 +51,15 @@ mirada_application_open (GApplication  *app,
                          int            n_files,
                          const char    *hint)
 {
+  gboolean new_window = gtk_application_get_active_window (GTK_APPLICATION (app)) == NULL;
   MiradaWindow *window = get_window (MIRADA_APPLICATION (app));
 
-  mirada_window_open_files (window, files, n_files);
+  /* `mirada MODEL`: the model on the demo scene; `mirada PHOTO`: the
+   * built-in model on the photo (a running window only opens the file) */
+  if (new_window)
+    mirada_window_open_files_or_defaults (window, files, n_files);
+  else
+    mirada_window_open_files (window, files, n_files);
   gtk_window_present (GTK_WINDOW (window));
   mirada_smoke_watch (app, GTK_WINDOW (window));
   mirada_timing_watch (app, GTK_WINDOW (window));

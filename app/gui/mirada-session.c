@@ -1436,6 +1436,14 @@ mirada_session_open_image (MiradaSession *self,
 gboolean
 mirada_session_open_defaults (MiradaSession *self)
 {
+  return mirada_session_open_defaults_for (self, TRUE, TRUE);
+}
+
+gboolean
+mirada_session_open_defaults_for (MiradaSession *self,
+                                  gboolean       want_model,
+                                  gboolean       want_scene)
+{
   const char *model_path = RESOURCE_BASE "/default/model.h5";
   const char *scene_path = RESOURCE_BASE "/default/scene.png";
   g_autoptr(GFile) model = NULL;
@@ -1453,8 +1461,10 @@ mirada_session_open_defaults (MiradaSession *self)
   scene_uri = g_strconcat ("resource://", scene_path, NULL);
   model = g_file_new_for_uri (model_uri);
   scene = g_file_new_for_uri (scene_uri);
-  mirada_session_open_model (self, model);
-  mirada_session_open_image (self, scene);
+  if (want_model)
+    mirada_session_open_model (self, model);
+  if (want_scene)
+    mirada_session_open_image (self, scene);
   return TRUE;
 }
 

@@ -47,6 +47,12 @@ void             mirada_session_open_image       (MiradaSession *self, GFile *fi
 void             mirada_session_paste_texture    (MiradaSession *self, GdkTexture *texture);
 /* The built-in model and scene; FALSE if the resources are missing. */
 gboolean         mirada_session_open_defaults    (MiradaSession *self);
+/* The built-in model, the demo scene, or both (a window started on a
+ * model alone shows it on the demo scene; on a photo alone, the built-in
+ * model on it). */
+gboolean         mirada_session_open_defaults_for (MiradaSession *self,
+                                                   gboolean       want_model,
+                                                   gboolean       want_scene);
 
 /* Direct setters (UI thread): both start a classification. */
 void             mirada_session_set_model        (MiradaSession *self, MirModel *model);

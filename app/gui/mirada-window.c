@@ -297,6 +297,30 @@ mirada_window_open_files (MiradaWindow  *self,
     }
 }
 
+void
+mirada_window_open_files_or_defaults (MiradaWindow  *self,
+                                      GFile        **files,
+                                      int            n_files)
+{
+  gboolean image = FALSE, model = FALSE;
+
+  g_return_if_fail (MIRADA_IS_WINDOW (self));
+  for (int i = 0; i < n_files; i++)
+    {
+      if (file_is_image (files[i]))
+        image = TRUE;
+      else
+        model = TRUE;
+    }
+  /* the model first, as mirada_session_open_defaults(): the scene is
+   * classified once, with it */
+  if (!model)
+    mirada_session_open_defaults_for (self->session, TRUE, FALSE);
+  mirada_window_open_files (self, files, n_files);
+  if (!image)
+    mirada_session_open_defaults_for (self->session, FALSE, TRUE);
+}
+
 gboolean
 mirada_window_open_defaults (MiradaWindow *self)
 {

@@ -26,6 +26,10 @@ void          mirada_window_open_model   (MiradaWindow *self, GFile *file);
 void          mirada_window_open_image   (MiradaWindow *self, GFile *file);
 /* Sorts files into images and models by content type. */
 void          mirada_window_open_files   (MiradaWindow *self, GFile **files, int n_files);
+/* A new window's files: what they leave out (a model or a photo) from the
+ * built-in model and demo scene. */
+void          mirada_window_open_files_or_defaults (MiradaWindow *self, GFile **files,
+                                                    int n_files);
 /* Opens the built-in model and scene if the resources exist; returns FALSE if not. */
 gboolean      mirada_window_open_defaults (MiradaWindow *self);
 
