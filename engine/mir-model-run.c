@@ -124,7 +124,6 @@ run_block (MirModel *self, const MirPlanStep *step, MirLayer *head, MirTensor *x
   g_autoptr(MirLayer) pw_ref = NULL;
   MirBlock b = { 0 };
   MirShape in_s = { 0 }, out_s;
-  gboolean gap_done = FALSE;
 
   if ((guint) step->block_dw == step->node)
     b.dw = head;
@@ -144,36 +143,20 @@ run_block (MirModel *self, const MirPlanStep *step, MirLayer *head, MirTensor *x
   b.residual = step->block_add;
   in_s.ndim = x->ndim;
   memcpy (in_s.dim, x->shape, x->ndim * sizeof (gint64));
+  /* the GlobalAveragePooling2D after it: its sums, image by image */
+  if (step->block_gap >= 0)
+    b.gap_sums = &gap_sums[step->block_gap];
   if (!mir_block_infer (&b, &in_s, &out_s, error) ||
       (*out = new_output (b.dw, arena, arena ? &step->slot : NULL, out_s.ndim, out_s.dim,
-                          error)) == NULL)
-    goto fail;
-  /* the GlobalAveragePooling2D after it: its sums, image by image (an
-   * allocation failure only leaves them to that layer) */
-  if (step->block_gap >= 0 && out_s.ndim == 4)
+                          error)) == NULL ||
+      !mir_block_run (&b, x, *out, error))
     {
-      b.gap_sums = mir_alloc_floats ((gsize) out_s.dim[0] *
-                                       mir_gap_chunks ((gsize) (out_s.dim[1] * out_s.dim[2])) *
-                                       (gsize) out_s.dim[3],
-                                     NULL);
-      b.gap_done = &gap_done;
+      g_prefix_error (error, _("Layer '%s': "),
+                      ((MirNode *) self->nodes->pdata[step->node])->name);
+      return FALSE;
     }
-  if (!mir_block_run (&b, x, *out, error))
-    {
-      mir_free_floats (b.gap_sums);
-      goto fail;
-    }
-  if (gap_done)
-    gap_sums[step->block_gap] = b.gap_sums;
-  else
-    mir_free_floats (b.gap_sums);
   return TRUE;
-
-fail:
-  g_prefix_error (error, _("Layer '%s': "), ((MirNode *) self->nodes->pdata[step->node])->name);
-  return FALSE;
 }
-
 
 MirTrace *
 mir_model_run (MirModel *self, MirTensor *const *inputs, guint n_inputs, MirRunFlags flags,

@@ -302,7 +302,8 @@ mir_block_run (const MirBlock *b, MirTensor *x, MirTensor *out, GError **error)
        * (EfficientNet's blocks, 1152 channels at 7 x 7): MobileNetV2
        * 0.35's small blocks with one took 3 times as long that way (the
        * projection and the Add two more loops, each of a few
-       * microseconds' work). */
+       * microseconds' work).  MIRADA_BLOCK_HALO set keeps the bands (to
+       * compare). */
       gint64 expanded = 0;
 
       for (gint64 p = 0; p < c.parts; p++)
@@ -319,14 +320,19 @@ mir_block_run (const MirBlock *b, MirTensor *x, MirTensor *out, GError **error)
   e_rows = MIN ((c.band - 1) * g->sh + (g->kh - 1) * g->dh + 1, g->h);
   c.e_floats = b->expand ? (gsize) (e_rows * g->w * g->c + 16) / 16 * 16 : 0;
   c.d_floats = b->project ? (gsize) (c.band * g->ow * g->c) : 0;
-  c.gap_sums = c.parts == 1 ? b->gap_sums : NULL;
-  if (b->gap_sums != NULL)
-    *b->gap_done = c.gap_sums != NULL;
+  if (b->gap_sums != NULL && c.parts == 1)
+    c.gap_sums = mir_alloc_floats ((gsize) x->shape[0] *
+                                     mir_gap_chunks ((gsize) (g->oh * g->ow)) *
+                                     (gsize) (b->project ? c.co : g->c),
+                                   NULL); /* NULL: the layer sums them itself */
   mir_parallel_for (x->shape[0] * c.parts, 1, block_items, &c);
   if (c.error != NULL)
     {
+      mir_free_floats (c.gap_sums);
       g_propagate_error (error, c.error);
       return FALSE;
     }
+  if (b->gap_sums != NULL)
+    *b->gap_sums = c.gap_sums;
   return TRUE;
 }

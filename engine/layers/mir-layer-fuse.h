@@ -37,12 +37,12 @@ typedef struct
   MirLayer *dw;       /* a DepthwiseConv2D, depth multiplier 1 */
   MirLayer *project;  /* a 1x1 Conv2D after it, or NULL */
   gboolean residual;  /* the block's input added at the end (an Add) */
-  float *gap_sums;    /* or NULL: where each image's GlobalAveragePooling2D sums of
-                       * the output go (mir_gap_image_sums, mir_gap_chunks rows an
-                       * image), made by the thread that wrote the whole image as
-                       * it finishes it (the rows still in its cache) */
-  gboolean *gap_done; /* with @gap_sums: set to TRUE if mir_block_run() made them,
-                       * FALSE if not (images split into bands over the threads) */
+  float **gap_sums;   /* or NULL: *@gap_sums set to each image's GlobalAveragePooling2D
+                       * sums of the output (mir_gap_image_sums, mir_gap_chunks rows
+                       * an image; free with mir_free_floats), made by the thread
+                       * that wrote the whole image as it finishes it (the rows
+                       * still in its cache); left NULL where images are split
+                       * into bands over the threads */
 } MirBlock;
 
 /* TRUE if mir_block_run() takes @b (@b->residual aside). */
