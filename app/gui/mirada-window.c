@@ -963,12 +963,6 @@ mirada_window_init (MiradaWindow *self)
   _mirada_window_presentation_init (self);
   update_info (self);
   _mirada_window_update_actions (self);
-  /* The narrowest layout (sidebar folded, the panel under the photo) until
-   * the first allocation says the size: the .ui's side by side with the
-   * sidebar open needs 1400 px, and on a 1280×720 screen the window was
-   * laid out once at that width, the flap giving its content a negative
-   * one (Gtk warnings at most starts under mutter). */
-  apply_layout_cb (self);
 }
 
 MiradaOcclusionPaint *
