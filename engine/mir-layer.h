@@ -86,7 +86,7 @@ typedef struct
                            * Multiply fused in by mir_model_run; only layers for which
                            * mir_conv2d_input_scale_pays() said so get it) */
   const float *in_sums;   /* GlobalAveragePooling2D, inference only: its input's
-                           * chunk sums (mir_gap_image_sums() of each image), made
+                           * chunk sums (mir_gap_band_sums() over each image), made
                            * by the inverted-residual block before it while the
                            * rows were in the cache, or NULL */
 } MirRunArgs;

@@ -303,7 +303,7 @@ bcast_index (const MirTensor *t, guint out_ndim, const gint64 *idx)
 }
 
 static void
-check_merge (Op op, guint n_in, const MirShape *shapes, gboolean separate)
+check_merge (Op op, guint n_in, const MirShape *shapes, gboolean separate, gboolean grad)
 {
   g_autoptr(MirModel) model = layer_model (op_names[op], NULL, n_in, shapes);
   g_autoptr(GRand) rng = g_rand_new_with_seed (21 + op);
@@ -393,7 +393,8 @@ check_merge (Op op, guint n_in, const MirShape *shapes, gboolean separate)
         r /= n_in;
       ref_assert_close (y->data[i], r, FWD_ABS, FWD_REL, op_names[op], i);
     }
-  gradcheck (op_names[op], NULL, n_in, shapes, in, MIR_RUN_DEFAULT);
+  if (grad)
+    gradcheck (op_names[op], NULL, n_in, shapes, in, MIR_RUN_DEFAULT);
   free_inputs (in, n_in);
 }
 
@@ -405,19 +406,24 @@ test_merge (void)
   MirShape se_rev[2] = { shape4 (1, 1, 3), shape4 (4, 4, 3) };
   MirShape mixed[2] = { shape4 (3, 1, 2), shape4 (1, 4, 2) }; /* both broadcast */
   MirShape rank[2] = { shape4 (3, 4, 5), shape2 (5) };        /* (N, C) -> (N, 1, 1, C) */
+  /* no input broadcasts: the flat path, 13 pieces of 4096 values over the
+   * threads, the last one short (forward only: the gradient is the same
+   * code as for "same") */
+  MirShape big[3] = { shape4 (29, 37, 24), shape4 (29, 37, 24), shape4 (29, 37, 24) };
 
   for (Op op = OP_ADD; op <= OP_MIN; op++)
     {
       gboolean sep = op == OP_MAX || op == OP_MIN;
-      check_merge (op, 2, same, sep);
+      check_merge (op, 2, same, sep, TRUE);
       if (op != OP_SUB)
-        check_merge (op, 3, same, sep);
-      check_merge (op, 2, se, sep);
-      check_merge (op, 2, se_rev, sep);
+        check_merge (op, 3, same, sep, TRUE);
+      check_merge (op, 2, se, sep, TRUE);
+      check_merge (op, 2, se_rev, sep, TRUE);
+      check_merge (op, op == OP_SUB ? 2 : 3, big, FALSE, FALSE);
       if (!sep)
         {
-          check_merge (op, 2, mixed, FALSE);
-          check_merge (op, 2, rank, FALSE);
+          check_merge (op, 2, mixed, FALSE, TRUE);
+          check_merge (op, 2, rank, FALSE, TRUE);
         }
     }
 }

@@ -217,12 +217,13 @@ block_items (gint64 begin, gint64 end, gpointer data)
           block_fail (c, error);
           return;
         }
-      if (c->gap_sums != NULL) /* parts == 1: the whole image, just written */
+      if (c->gap_sums != NULL) /* the band just written, its chunks within it */
         {
           gsize hw = (gsize) (c->g.oh * c->g.ow), co = (gsize) (c->project ? c->co : c->g.c);
 
-          mir_gap_image_sums (c->y + (gsize) n * hw * co, hw, co,
-                              c->gap_sums + (gsize) n * mir_gap_chunks (hw) * co);
+          mir_gap_band_sums (c->y + (gsize) n * hw * co, hw, co, (gsize) (oy0 * c->g.ow),
+                             (gsize) (oy1 * c->g.ow),
+                             c->gap_sums + (gsize) n * mir_gap_chunks (hw) * co);
         }
     }
 }
@@ -320,7 +321,7 @@ mir_block_run (const MirBlock *b, MirTensor *x, MirTensor *out, GError **error)
   e_rows = MIN ((c.band - 1) * g->sh + (g->kh - 1) * g->dh + 1, g->h);
   c.e_floats = b->expand ? (gsize) (e_rows * g->w * g->c + 16) / 16 * 16 : 0;
   c.d_floats = b->project ? (gsize) (c.band * g->ow * g->c) : 0;
-  if (b->gap_sums != NULL && c.parts == 1)
+  if (b->gap_sums != NULL)
     c.gap_sums = mir_alloc_floats ((gsize) x->shape[0] *
                                      mir_gap_chunks ((gsize) (g->oh * g->ow)) *
                                      (gsize) (b->project ? c.co : g->c),
@@ -331,6 +332,17 @@ mir_block_run (const MirBlock *b, MirTensor *x, MirTensor *out, GError **error)
       mir_free_floats (c.gap_sums);
       g_propagate_error (error, c.error);
       return FALSE;
+    }
+  /* the chunks across the bands' edges, once both sides are written */
+  if (c.gap_sums != NULL && c.parts > 1)
+    {
+      gsize hw = (gsize) (g->oh * g->ow), co = (gsize) (b->project ? c.co : g->c);
+
+      for (gint64 n = 0; n < x->shape[0]; n++)
+        for (gint64 p = 1; p < c.parts; p++)
+          mir_gap_edge_sums (c.y + (gsize) n * hw * co, hw, co,
+                             (gsize) (g->oh * p / c.parts * g->ow),
+                             c.gap_sums + (gsize) n * mir_gap_chunks (hw) * co);
     }
   if (b->gap_sums != NULL)
     *b->gap_sums = c.gap_sums;

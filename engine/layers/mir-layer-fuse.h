@@ -38,11 +38,11 @@ typedef struct
   MirLayer *project;  /* a 1x1 Conv2D after it, or NULL */
   gboolean residual;  /* the block's input added at the end (an Add) */
   float **gap_sums;   /* or NULL: *@gap_sums set to each image's GlobalAveragePooling2D
-                       * sums of the output (mir_gap_image_sums, mir_gap_chunks rows
+                       * sums of the output (mir_gap_band_sums, mir_gap_chunks rows
                        * an image; free with mir_free_floats), made by the thread
-                       * that wrote the whole image as it finishes it (the rows
-                       * still in its cache); left NULL where images are split
-                       * into bands over the threads */
+                       * that wrote each band of rows as it finishes it (the rows
+                       * still in its cache), the chunks across bands' edges
+                       * after all of them; left NULL when out of memory */
 } MirBlock;
 
 /* TRUE if mir_block_run() takes @b (@b->residual aside). */

@@ -146,13 +146,32 @@ mir_gap_chunks (gsize hw)
   return (hw + GAP_CHUNK - 1) / GAP_CHUNK;
 }
 
+/* Chunk @j of the image at @x (@hw pixels of @c channels) into @row. */
+static inline void
+chunk_sum (GapSumFunc sum, const float *x, gsize hw, gsize c, gsize j, float *row)
+{
+  gsize p0 = j * GAP_CHUNK;
+
+  sum (x + p0 * c, MIN (GAP_CHUNK, hw - p0), c, row);
+}
+
 void
-mir_gap_image_sums (const float *x, gsize hw, gsize c, float *sums)
+mir_gap_band_sums (const float *x, gsize hw, gsize c, gsize p0, gsize p1, float *sums)
 {
   GapSumFunc sum = gap_sum_pick ();
+  gsize j1 = p1 >= hw ? mir_gap_chunks (hw) : p1 / GAP_CHUNK;
 
-  for (gsize p0 = 0; p0 < hw; p0 += GAP_CHUNK)
-    sum (x + p0 * c, MIN (GAP_CHUNK, hw - p0), c, sums + p0 / GAP_CHUNK * c);
+  for (gsize j = (p0 + GAP_CHUNK - 1) / GAP_CHUNK; j < j1; j++)
+    chunk_sum (sum, x, hw, c, j, sums + j * c);
+}
+
+void
+mir_gap_edge_sums (const float *x, gsize hw, gsize c, gsize edge, float *sums)
+{
+  gsize j = edge / GAP_CHUNK;
+
+  if (edge % GAP_CHUNK != 0 && edge < hw)
+    chunk_sum (gap_sum_pick (), x, hw, c, j, sums + j * c);
 }
 
 static void
@@ -161,12 +180,8 @@ gap_chunks (gint64 begin, gint64 end, gpointer data)
   const GapCtx *g = data;
 
   for (gsize j = (gsize) begin; j < (gsize) end; j++)
-    {
-      gsize n = j / g->chunks, p0 = (j % g->chunks) * GAP_CHUNK;
-      gsize p1 = MIN (p0 + GAP_CHUNK, g->hw);
-
-      g->sum (g->x + (n * g->hw + p0) * g->c, p1 - p0, g->c, g->sums + j * g->c);
-    }
+    chunk_sum (g->sum, g->x + (j / g->chunks) * g->hw * g->c, g->hw, g->c, j % g->chunks,
+               g->sums + j * g->c);
 }
 
 static gboolean
@@ -175,7 +190,7 @@ gap_forward (MirLayer *layer, MirTensor *const *in, guint n_in, MirTensor *out,
 {
   const MirTensor *x = in[0];
   gsize hw = (gsize) (x->shape[1] * x->shape[2]), c = (gsize) x->shape[3];
-  gsize n = (gsize) x->shape[0], chunks = (hw + GAP_CHUNK - 1) / GAP_CHUNK;
+  gsize n = (gsize) x->shape[0], chunks = mir_gap_chunks (hw);
   g_autofree double *acc = g_new (double, MAX (c, 1));
   GapCtx g = { x->data, hw, c, chunks, NULL, gap_sum_pick () };
 

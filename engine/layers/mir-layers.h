@@ -36,10 +36,17 @@ void mir_batch_norm_inference_affine (MirLayer *bn, double *a, double *b);
  * scaled copy (channels x filters per image) is smaller than the image. */
 gboolean mir_conv2d_input_scale_pays (MirLayer *conv, gint64 pixels);
 /* GlobalAveragePooling2D's sums of one image of @hw pixels of @c channels
- * at @x: mir_gap_chunks (@hw) rows of @c floats into @sums, what its
- * forward sums before it averages them (MirRunArgs.in_sums), bit for bit. */
+ * at @x, what its forward sums before it averages them (MirRunArgs.in_sums),
+ * bit for bit: mir_gap_chunks (@hw) rows of @c floats an image.
+ * mir_gap_band_sums() fills the rows of the chunks wholly inside pixels
+ * [@p0, @p1) (the rest of @sums untouched): a band of rows written by one
+ * thread, or with 0 and @hw the whole image.  mir_gap_edge_sums() fills
+ * the row of the chunk across the edge between pixels @edge - 1 and @edge,
+ * if one crosses it, once both bands are written. */
 gsize    mir_gap_chunks     (gsize hw);
-void     mir_gap_image_sums (const float *x, gsize hw, gsize c, float *sums);
+void     mir_gap_band_sums  (const float *x, gsize hw, gsize c, gsize p0, gsize p1,
+                             float *sums);
+void     mir_gap_edge_sums  (const float *x, gsize hw, gsize c, gsize edge, float *sums);
 /* A ZeroPadding2D's padding: top, bottom, left, right. */
 void mir_zero_padding2d_pads (MirLayer *layer, gint64 pads[4]);
 /* TRUE if @conv is a built Conv2D with a 1x1 stride-1 kernel and one group. */
