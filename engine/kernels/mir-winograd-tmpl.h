@@ -138,18 +138,19 @@ WT_FN (wt_splat) (float x)
   return x - (WT_V) { 0 };
 }
 
-/* M[0..mr)[0..WT_NC) (+)= A[0..mr)[0..kc) U[0..kc)[0..WT_NC), A's rows @lda
- * apart, U (part of) a packed panel (NR floats a row), M's rows @ldm apart:
- * mr x WT_NC accumulators in registers, one U row loaded and mr A values
- * broadcast per step of k.  Inlined with a constant @mr. */
+/* M[0..mr)[0..nv WT_W) (+)= A[0..mr)[0..kc) U[0..kc)[0..nv WT_W), A's rows
+ * @lda apart, U (part of) a packed panel (NR floats a row), M's rows @ldm
+ * apart: mr x nv accumulators in registers, one U row loaded and mr A
+ * values broadcast per step of k.  Inlined with constant @mr and @nv (nv
+ * below WT_NV: the last panel's filters end early). */
 static inline WT_ATTR MIR_ALWAYS_INLINE void
-WT_FN (wt_micro) (const int mr, gint64 kc, const float *a, gint64 lda, const float *u, float *m,
-                  gint64 ldm, gboolean add)
+WT_FN (wt_micro) (const int mr, const int nv, gint64 kc, const float *a, gint64 lda,
+                  const float *u, float *m, gint64 ldm, gboolean add)
 {
   WT_V acc[WT_MR][WT_NV];
 
   _Pragma ("GCC unroll 12") for (int r = 0; r < mr; r++)
-    _Pragma ("GCC unroll 4") for (int j = 0; j < WT_NV; j++)
+    _Pragma ("GCC unroll 4") for (int j = 0; j < nv; j++)
       acc[r][j] = (WT_V) { 0 };
   for (gint64 k = 0; k < kc; k++, u += NR)
     {
@@ -160,18 +161,18 @@ WT_FN (wt_micro) (const int mr, gint64 kc, const float *a, gint64 lda, const flo
 #if WT_NC > 16
       __builtin_prefetch (u + 16 * NR + 16);
 #endif
-      _Pragma ("GCC unroll 4") for (int j = 0; j < WT_NV; j++)
+      _Pragma ("GCC unroll 4") for (int j = 0; j < nv; j++)
         memcpy (&b[j], u + j * WT_W, sizeof b[j]);
       _Pragma ("GCC unroll 12") for (int r = 0; r < mr; r++)
         {
           WT_V av = WT_FN (wt_splat) (a[(gsize) r * (gsize) lda + (gsize) k]);
 
-          _Pragma ("GCC unroll 4") for (int j = 0; j < WT_NV; j++)
+          _Pragma ("GCC unroll 4") for (int j = 0; j < nv; j++)
             acc[r][j] += av * b[j];
         }
     }
   _Pragma ("GCC unroll 12") for (int r = 0; r < mr; r++)
-    _Pragma ("GCC unroll 4") for (int j = 0; j < WT_NV; j++)
+    _Pragma ("GCC unroll 4") for (int j = 0; j < nv; j++)
       {
         float *mo = m + (gsize) r * (gsize) ldm + (gsize) (j * WT_W);
 
@@ -186,16 +187,20 @@ WT_FN (wt_micro) (const int mr, gint64 kc, const float *a, gint64 lda, const flo
       }
 }
 
-/* wt_micro() for @mr rows (1 .. WT_MR), each count its own inlined copy. */
+/* wt_micro() for @mr rows (1 .. WT_MR) and all WT_NV vectors of columns
+ * or (@half) the first, each count its own inlined copy. */
 static inline WT_ATTR MIR_ALWAYS_INLINE void
-WT_FN (wt_micro_rows) (int mr, gint64 kc, const float *a, gint64 lda, const float *u, float *m,
-                       gint64 ldm, gboolean add)
+WT_FN (wt_micro_rows) (int mr, gboolean half, gint64 kc, const float *a, gint64 lda,
+                       const float *u, float *m, gint64 ldm, gboolean add)
 {
-  switch (mr)
+  switch (mr * 2 + (half && WT_NV > 1))
     {
 #define WT_CASE(n) \
-  case n: \
-    WT_FN (wt_micro) (n, kc, a, lda, u, m, ldm, add); \
+  case 2 * n: \
+    WT_FN (wt_micro) (n, WT_NV, kc, a, lda, u, m, ldm, add); \
+    break; \
+  case 2 * n + 1: \
+    WT_FN (wt_micro) (n, 1, kc, a, lda, u, m, ldm, add); \
     break;
       WT_CASE (1)
 #if WT_MR >= 2
@@ -264,7 +269,8 @@ WT_FN (gemm_block) (const Ctx *c, gint64 nt, gint64 f0, gint64 fc, const float *
               const float *a = vp + (gsize) (r0 * cc + k0);
               float *mo = mp + (gsize) (r0 * mld + fb * NR + h);
 
-              WT_FN (wt_micro_rows) (MIN (WT_MR, nt - r0), kc, a, cc, up + h, mo, mld, k0 > 0);
+              WT_FN (wt_micro_rows) (MIN (WT_MR, nt - r0), FALSE, kc, a, cc, up + h, mo, mld,
+                                     k0 > 0);
             }
         }
     }
@@ -342,19 +348,24 @@ WT_FN (pw_item) (const PwCtx *c, gint64 r0, gint64 nr, gint64 f0, gint64 fc, flo
   gint64 cc = c->c, mld = round_nr (fc);
   gsize panel = (gsize) cc * NR;
 
+  /* Only the columns of real filters: the last panel's end (16 of 32
+   * filters there: 16, 80, 112, 144 filters) takes one vector a row instead
+   * of WT_NV, and whole WT_NC steps past it are skipped; the columns of M
+   * left unwritten are never read. */
   for (gint64 fb = 0; fb < mld / NR; fb++)
     for (gint64 k0 = 0; k0 < cc; k0 += KC)
       {
         const float *up = c->u + (gsize) (f0 / NR + fb) * panel + (gsize) k0 * NR;
-        gint64 kc = MIN (KC, cc - k0);
+        gint64 kc = MIN (KC, cc - k0), cols = MIN (NR, fc - fb * NR);
 
         for (gint64 r = 0; r < nr; r += WT_MR)
-          for (gint64 h = 0; h < NR; h += WT_NC)
+          for (gint64 h = 0; h < cols; h += WT_NC)
             {
               const float *a = c->x + (gsize) ((r0 + r) * cc + k0);
               float *mo = m + (gsize) (r * mld + fb * NR + h);
 
-              WT_FN (wt_micro_rows) (MIN (WT_MR, nr - r), kc, a, cc, up + h, mo, mld, k0 > 0);
+              WT_FN (wt_micro_rows) (MIN (WT_MR, nr - r), cols - h <= WT_W, kc, a, cc, up + h,
+                                     mo, mld, k0 > 0);
             }
       }
   for (gint64 r = 0; r < nr; r++)
