@@ -874,6 +874,43 @@ mirada_window_class_init (MiradaWindowClass *klass)
   _mirada_window_compare_class_init (widget_class);
 }
 
+/* The layout for the size the window is about to get, before its first
+ * allocation: the default size within the first monitor (the whole monitor
+ * when maximized).  The .ui's own layout (sidebar open, the panel beside
+ * the photo) needs about 1400 px: on a 1280×720 screen the window was laid
+ * out once at that width, the flap giving its content a negative one (Gtk
+ * warnings at most starts under mutter) before the idle after that
+ * allocation applied the right layout.  The allocation still has the last
+ * word (size_allocate), and when it matches this guess nothing changes. */
+static void
+apply_expected_layout (MiradaWindow *self)
+{
+  GListModel *monitors = gdk_display_get_monitors (gtk_widget_get_display (GTK_WIDGET (self)));
+  g_autoptr(GdkMonitor) monitor = NULL;
+  int width, height;
+
+  gtk_window_get_default_size (GTK_WINDOW (self), &width, &height);
+  if (g_list_model_get_n_items (monitors) > 0 &&
+      (monitor = g_list_model_get_item (monitors, 0)) != NULL)
+    {
+      GdkRectangle area;
+
+      gdk_monitor_get_geometry (monitor, &area);
+      if (area.width > 0 && area.height > 0)
+        {
+          gboolean maximized = g_settings_get_boolean (self->settings, "window-maximized");
+
+          width = maximized || width <= 0 ? area.width : MIN (width, area.width);
+          height = maximized || height <= 0 ? area.height : MIN (height, area.height);
+        }
+    }
+  if (width <= 0 || height <= 0)
+    return;
+  self->layout_width = width;
+  self->layout_height = height;
+  apply_layout_cb (self);
+}
+
 static void
 maximize_once_mapped (GtkWidget *widget)
 {
@@ -963,6 +1000,7 @@ mirada_window_init (MiradaWindow *self)
   _mirada_window_presentation_init (self);
   update_info (self);
   _mirada_window_update_actions (self);
+  apply_expected_layout (self);
 }
 
 MiradaOcclusionPaint *
