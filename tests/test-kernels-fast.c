@@ -1321,8 +1321,8 @@ test_blas_sections (void)
  * within 6e-7 of the value (a few float ulp) plus 1e-35 absolute (below
  * -87.3 the exponential is clamped to the smallest normal float, so
  * sigmoid(-100) is 1.2e-38 instead of 3.7e-44); NaN stays NaN, sigmoid(+-inf)
- * is 1 and (almost) 0; a value's result does not depend on its position
- * (tails of 1..15 values). */
+ * is 1 and (almost) 0, the ReLUs make it 0; a value's result does not
+ * depend on its position (tails of 1..15 values). */
 static void
 test_act_vec (gconstpointer data)
 {
@@ -1381,6 +1381,16 @@ test_act_vec (gconstpointer data)
     g_assert_cmpfloat (out[2], <, 1e-37f);
     mir_act_vec_forward (MIR_ACT_SWISH, special, out, 1);
     g_assert_true (isnan (out[0]));
+    /* the ReLUs send NaN to 0, as mir_activation_forward() */
+    mir_act_vec_forward (MIR_ACT_RELU, special, out, 4);
+    g_assert_cmpfloat (out[0], ==, 0.0f);
+    g_assert_cmpfloat (out[1], ==, INFINITY);
+    g_assert_cmpfloat (out[2], ==, 0.0f);
+    mir_act_vec_forward (MIR_ACT_RELU6, special, out, 4);
+    g_assert_cmpfloat (out[0], ==, 0.0f);
+    g_assert_cmpfloat (out[1], ==, 6.0f);
+    g_assert_cmpfloat (out[2], ==, 0.0f);
+    g_assert_cmpfloat (out[3], ==, 5.0f);
   }
 }
 

@@ -20,9 +20,8 @@ typedef void (*ActFunc) (MirActivation act, const float *x, float *y, gsize n);
  * below do. */
 #define DEFINE_ACT_BODY(W)                                                       \
   static inline MIR_ALWAYS_INLINE void                                           \
-  act_body##W (MirActivation act, const float *x, float *y, gsize n)             \
+  act_loop##W (int kind, const float *x, float *y, gsize n)                      \
   {                                                                              \
-    int kind = mir_vec_act_kind_all (act);                                       \
     gsize i = 0;                                                                 \
     MirV##W v;                                                                   \
                                                                                  \
@@ -41,6 +40,38 @@ typedef void (*ActFunc) (MirActivation act, const float *x, float *y, gsize n);
         v = mir_v##W##_act (v, kind);                                            \
         memcpy (t, &v, sizeof v);                                                \
         memcpy (y + i, t, (n - i) * sizeof (float));                             \
+      }                                                                          \
+  }                                                                              \
+                                                                                 \
+  /* One loop per kind, the kind a constant inside it: with the kind read   \
+   * in the loop, GCC kept every branch and reloaded the constants each     \
+   * vector (swish 0.43-0.54 ns a value, ReLU6 0.18-0.28). */                  \
+  static inline MIR_ALWAYS_INLINE void                                           \
+  act_body##W (MirActivation act, const float *x, float *y, gsize n)             \
+  {                                                                              \
+    switch (mir_vec_act_kind_all (act))                                          \
+      {                                                                          \
+      case MIR_VEC_ACT_RELU:                                                     \
+        act_loop##W (MIR_VEC_ACT_RELU, x, y, n);                                 \
+        break;                                                                   \
+      case MIR_VEC_ACT_RELU6:                                                    \
+        act_loop##W (MIR_VEC_ACT_RELU6, x, y, n);                                \
+        break;                                                                   \
+      case MIR_VEC_ACT_SIGMOID:                                                  \
+        act_loop##W (MIR_VEC_ACT_SIGMOID, x, y, n);                              \
+        break;                                                                   \
+      case MIR_VEC_ACT_SWISH:                                                    \
+        act_loop##W (MIR_VEC_ACT_SWISH, x, y, n);                                \
+        break;                                                                   \
+      case MIR_VEC_ACT_SIGMOID_NEWTON:                                           \
+        act_loop##W (MIR_VEC_ACT_SIGMOID_NEWTON, x, y, n);                       \
+        break;                                                                   \
+      case MIR_VEC_ACT_SWISH_NEWTON:                                             \
+        act_loop##W (MIR_VEC_ACT_SWISH_NEWTON, x, y, n);                         \
+        break;                                                                   \
+      default:                                                                   \
+        act_loop##W (MIR_VEC_ACT_NONE, x, y, n);                                 \
+        break;                                                                   \
       }                                                                          \
   }
 

@@ -288,20 +288,23 @@ mir_v16_store_n (float *p, MirV16 v, gint64 n)
   mir_v8_store_n (p + 8, h[1], n - 8);
 }
 
-/* mir_v8_act () on both halves; sigmoid and swish on the whole vector
- * (the reciprocal as mir_vec_prefer_newton() says). */
+/* mir_v8_act () on the whole vector: sigmoid and swish with the
+ * reciprocal as mir_vec_prefer_newton() says; ReLU x > 0 ? x : 0 (NaN ->
+ * 0), ReLU6 then x < 6 ? x : 6.  (The ReLUs went through two 8-float halves
+ * on the stack: 0.15-0.26 ns a value in mir_act_vec_forward().) */
 static inline MIR_ALWAYS_INLINE MirV16
 mir_v16_act (MirV16 v, int kind)
 {
-  MirV8 h[2];
+  const MirV16 zero = { 0 };
 
   if (mir_vec_act_is_exp (kind))
     return mir_v16_logistic (v, kind == MIR_VEC_ACT_SWISH || kind == MIR_VEC_ACT_SWISH_NEWTON,
                              kind >= MIR_VEC_ACT_SIGMOID_NEWTON);
-  memcpy (h, &v, sizeof v);
-  h[0] = mir_v8_act (h[0], kind);
-  h[1] = mir_v8_act (h[1], kind);
-  memcpy (&v, h, sizeof v);
+  if (kind == MIR_VEC_ACT_NONE)
+    return v;
+  v = mir_v16_select (v > zero, v, zero);
+  if (kind == MIR_VEC_ACT_RELU6)
+    v = mir_v16_select (v < zero + 6.0f, v, zero + 6.0f);
   return v;
 }
 
