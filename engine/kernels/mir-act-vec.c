@@ -18,6 +18,12 @@ typedef void (*ActFunc) (MirActivation act, const float *x, float *y, gsize n);
  * (AVX-512), 3.1 with 16-float vectors on AVX2 (spilled), so AVX2 keeps 8.
  * The bodies carry no target attribute (see mir-vec-simd.h); the wrappers
  * below do. */
+/* A case of act_body##W's switch: the loop with @kind a constant. */
+#define ACT_CASE(W, kind)                                                        \
+  case kind:                                                                     \
+    act_loop##W (kind, x, y, n);                                                 \
+    break;
+
 #define DEFINE_ACT_BODY(W)                                                       \
   static inline MIR_ALWAYS_INLINE void                                           \
   act_loop##W (int kind, const float *x, float *y, gsize n)                      \
@@ -51,24 +57,12 @@ typedef void (*ActFunc) (MirActivation act, const float *x, float *y, gsize n);
   {                                                                              \
     switch (mir_vec_act_kind_all (act))                                          \
       {                                                                          \
-      case MIR_VEC_ACT_RELU:                                                     \
-        act_loop##W (MIR_VEC_ACT_RELU, x, y, n);                                 \
-        break;                                                                   \
-      case MIR_VEC_ACT_RELU6:                                                    \
-        act_loop##W (MIR_VEC_ACT_RELU6, x, y, n);                                \
-        break;                                                                   \
-      case MIR_VEC_ACT_SIGMOID:                                                  \
-        act_loop##W (MIR_VEC_ACT_SIGMOID, x, y, n);                              \
-        break;                                                                   \
-      case MIR_VEC_ACT_SWISH:                                                    \
-        act_loop##W (MIR_VEC_ACT_SWISH, x, y, n);                                \
-        break;                                                                   \
-      case MIR_VEC_ACT_SIGMOID_NEWTON:                                           \
-        act_loop##W (MIR_VEC_ACT_SIGMOID_NEWTON, x, y, n);                       \
-        break;                                                                   \
-      case MIR_VEC_ACT_SWISH_NEWTON:                                             \
-        act_loop##W (MIR_VEC_ACT_SWISH_NEWTON, x, y, n);                         \
-        break;                                                                   \
+      ACT_CASE (W, MIR_VEC_ACT_RELU)                                             \
+      ACT_CASE (W, MIR_VEC_ACT_RELU6)                                            \
+      ACT_CASE (W, MIR_VEC_ACT_SIGMOID)                                          \
+      ACT_CASE (W, MIR_VEC_ACT_SWISH)                                            \
+      ACT_CASE (W, MIR_VEC_ACT_SIGMOID_NEWTON)                                   \
+      ACT_CASE (W, MIR_VEC_ACT_SWISH_NEWTON)                                     \
       default:                                                                   \
         act_loop##W (MIR_VEC_ACT_NONE, x, y, n);                                 \
         break;                                                                   \
