@@ -16,16 +16,16 @@ typedef void (*ActFunc) (MirActivation act, const float *x, float *y, gsize n);
 /* 8-float vectors for the portable and AVX2 code, 16 for AVX-512.
  * Measured on the AVX-512 machine, 2^20 values of swish: 0.52 ns/value
  * (AVX-512), 3.1 with 16-float vectors on AVX2 (spilled), so AVX2 keeps 8.
- * The bodies carry no target attribute (see mir-vec-simd.h); the wrappers
- * below do. */
+ * The 8-float bodies carry no target attribute (see mir-vec-simd.h), the
+ * 16-float ones carry AVX-512's (MIR_V16_FN); the wrappers below pick. */
 /* A case of act_body##W's switch: the loop with @kind a constant. */
 #define ACT_CASE(W, kind)                                                        \
   case kind:                                                                     \
     act_loop##W (kind, x, y, n);                                                 \
     break;
 
-#define DEFINE_ACT_BODY(W)                                                       \
-  static inline MIR_ALWAYS_INLINE void                                           \
+#define DEFINE_ACT_BODY(FN, W)                                                   \
+  FN void                                                                        \
   act_loop##W (int kind, const float *x, float *y, gsize n)                      \
   {                                                                              \
     gsize i = 0;                                                                 \
@@ -52,7 +52,7 @@ typedef void (*ActFunc) (MirActivation act, const float *x, float *y, gsize n);
   /* One loop per kind, the kind a constant inside it: with the kind read   \
    * in the loop, GCC kept every branch and reloaded the constants each     \
    * vector (swish 0.43-0.54 ns a value, ReLU6 0.18-0.28). */                  \
-  static inline MIR_ALWAYS_INLINE void                                           \
+  FN void                                                                        \
   act_body##W (MirActivation act, const float *x, float *y, gsize n)             \
   {                                                                              \
     switch (mir_vec_act_kind_all (act))                                          \
@@ -69,8 +69,8 @@ typedef void (*ActFunc) (MirActivation act, const float *x, float *y, gsize n);
       }                                                                          \
   }
 
-DEFINE_ACT_BODY (8)
-DEFINE_ACT_BODY (16)
+DEFINE_ACT_BODY (static inline MIR_ALWAYS_INLINE, 8)
+DEFINE_ACT_BODY (MIR_V16_FN, 16)
 
 static void
 act_portable (MirActivation act, const float *x, float *y, gsize n)
@@ -153,8 +153,8 @@ mir_act_vec_forward_parallel (MirActivation act, const float *x, float *y, gsize
 /* ReLU / ReLU6 backward: dx = dy where the output y is in (0, 6) (ReLU6) or
  * above 0 (ReLU), else 0, the same rule as mir_activation_backward.  GCC 12
  * at -O2 leaves the plain loop scalar: 14 % of a VGG16 filter-pattern run. */
-#define DEFINE_RELU_BACK(W)                                                                 \
-  static inline MIR_ALWAYS_INLINE void                                                      \
+#define DEFINE_RELU_BACK(FN, W)                                                             \
+  FN void                                                                                   \
   relu_back##W (gboolean six, const float *y, const float *dy, float *dx, gsize n)          \
   {                                                                                         \
     const MirV##W zero = { 0 }, cap = zero + 6.0f;                                          \
@@ -177,8 +177,8 @@ mir_act_vec_forward_parallel (MirActivation act, const float *x, float *y, gsize
       dx[i] = (y[i] > 0 && (!six || y[i] < 6)) ? dy[i] : 0;                                 \
   }
 
-DEFINE_RELU_BACK (8)
-DEFINE_RELU_BACK (16)
+DEFINE_RELU_BACK (static inline MIR_ALWAYS_INLINE, 8)
+DEFINE_RELU_BACK (MIR_V16_FN, 16)
 
 typedef void (*ReluBackFunc) (gboolean six, const float *y, const float *dy, float *dx, gsize n);
 

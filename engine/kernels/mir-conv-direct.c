@@ -37,8 +37,8 @@ struct Ctx
  * filters (type T, mir_##V##_load, ...) from @fb, accumulated in registers.
  * With @border (P == 1), taps outside the image are skipped.  Every output
  * is bias + the taps in (ky, kx, ci) order, whatever the vector width. */
-#define DEFINE_TILE(PFX, T, V, VW, P, NB)                                                       \
-  static inline MIR_ALWAYS_INLINE void                                                          \
+#define DEFINE_TILE(FN, PFX, T, V, VW, P, NB)                                                   \
+  FN void                                                                                       \
   PFX##tile_##P##_##NB (const Ctx *c, const float *xn, float *zrow, gint64 oy, gint64 ox,       \
                         gint64 fb, gboolean border)                                             \
   {                                                                                             \
@@ -90,12 +90,12 @@ struct Ctx
  * of 16 filters at stride 2: MobileNetV2 α 0.35) took about half of that
  * layer's time one at a time.  Each output is the same sum in the same
  * order whatever its tile. */
-#define DEFINE_ROW(PFX, T, V, VW, P, NB)                                           \
-  DEFINE_TILE (PFX, T, V, VW, 1, NB)                                               \
-  DEFINE_TILE (PFX, T, V, VW, P, NB)                                               \
-  DEFINE_TILE (PFX##r, T, V, VW, 4, NB)                                            \
-  DEFINE_TILE (PFX##r, T, V, VW, 2, NB)                                            \
-  static inline MIR_ALWAYS_INLINE void                                             \
+#define DEFINE_ROW(FN, PFX, T, V, VW, P, NB)                                       \
+  DEFINE_TILE (FN, PFX, T, V, VW, 1, NB)                                           \
+  DEFINE_TILE (FN, PFX, T, V, VW, P, NB)                                           \
+  DEFINE_TILE (FN, PFX##r, T, V, VW, 4, NB)                                        \
+  DEFINE_TILE (FN, PFX##r, T, V, VW, 2, NB)                                        \
+  FN void                                                                          \
   PFX##row_##NB (const Ctx *c, const float *xn, float *zrow, gint64 oy, gint64 fb) \
   {                                                                                \
     gint64 ox = 0;                                                                 \
@@ -115,21 +115,21 @@ struct Ctx
 
 /* 8 floats a vector, 16 registers (AVX2, portable): P · NB accumulators +
  * NB filter vectors + 1 broadcast <= 16. */
-DEFINE_ROW (, MirV8, v8, 8, 8, 1)
-DEFINE_ROW (, MirV8, v8, 8, 6, 2)
-DEFINE_ROW (, MirV8, v8, 8, 4, 3)
-DEFINE_ROW (, MirV8, v8, 8, 3, 4)
+DEFINE_ROW (static inline MIR_ALWAYS_INLINE, , MirV8, v8, 8, 8, 1)
+DEFINE_ROW (static inline MIR_ALWAYS_INLINE, , MirV8, v8, 8, 6, 2)
+DEFINE_ROW (static inline MIR_ALWAYS_INLINE, , MirV8, v8, 8, 4, 3)
+DEFINE_ROW (static inline MIR_ALWAYS_INLINE, , MirV8, v8, 8, 3, 4)
 /* 16 floats a vector, 32 registers (AVX-512): half the multiply-adds of 8
  * floats, and more pixels a tile. */
-DEFINE_ROW (z_, MirV16, v16, 16, 16, 1)
-DEFINE_ROW (z_, MirV16, v16, 16, 12, 2)
-DEFINE_ROW (z_, MirV16, v16, 16, 8, 3)
-DEFINE_ROW (z_, MirV16, v16, 16, 6, 4)
+DEFINE_ROW (MIR_V16_FN, z_, MirV16, v16, 16, 16, 1)
+DEFINE_ROW (MIR_V16_FN, z_, MirV16, v16, 16, 12, 2)
+DEFINE_ROW (MIR_V16_FN, z_, MirV16, v16, 16, 8, 3)
+DEFINE_ROW (MIR_V16_FN, z_, MirV16, v16, 16, 6, 4)
 
 /* Conv output row @oy of image @n into @zrow (ow * f floats), filter block
  * by filter block, with the PFX row kernels. */
-#define DEFINE_CONV_ROW(PFX, VW)                                               \
-  static inline MIR_ALWAYS_INLINE void                                         \
+#define DEFINE_CONV_ROW(FN, PFX, VW)                                           \
+  FN void                                                                      \
   PFX##conv_row (const Ctx *c, gint64 n, gint64 oy, float *zrow)               \
   {                                                                            \
     const MirConvGeom *g = c->g;                                               \
@@ -153,8 +153,8 @@ DEFINE_ROW (z_, MirV16, v16, 16, 6, 4)
         }                                                                      \
   }
 
-DEFINE_CONV_ROW (, 8)
-DEFINE_CONV_ROW (z_, 16)
+DEFINE_CONV_ROW (static inline MIR_ALWAYS_INLINE, , 8)
+DEFINE_CONV_ROW (MIR_V16_FN, z_, 16)
 
 /* One function a conv row an instruction set (not inlined into both
  * runners below: the code is large). */

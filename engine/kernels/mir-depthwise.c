@@ -131,8 +131,8 @@ typedef struct
 
 /* P pixels from column @ox, channels [cb, cb + W) in vectors T of W floats;
  * @border: check taps. */
-#define DEFINE_DW_TILE(T, W, ACT, P)                                                        \
-  static inline MIR_ALWAYS_INLINE void                                                       \
+#define DEFINE_DW_TILE(FN, T, W, ACT, P)                                                    \
+  FN void                                                                                    \
   dw_tile##W##_##P (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox,      \
                     gsize cb, gboolean border)                                               \
   {                                                                                          \
@@ -170,14 +170,14 @@ typedef struct
       }                                                                                      \
   }
 
-DEFINE_DW_TILE (MirV8, 8, mir_v8_act, 1)
-DEFINE_DW_TILE (MirV8, 8, mir_v8_act, 2)
-DEFINE_DW_TILE (MirV8, 8, mir_v8_act, 4)
-DEFINE_DW_TILE (MirV8, 8, mir_v8_act, 8)
-DEFINE_DW_TILE (MirV16, 16, mir_v16_act, 1)
-DEFINE_DW_TILE (MirV16, 16, mir_v16_act, 2)
-DEFINE_DW_TILE (MirV16, 16, mir_v16_act, 4)
-DEFINE_DW_TILE (MirV16, 16, mir_v16_act, 8)
+DEFINE_DW_TILE (static inline MIR_ALWAYS_INLINE, MirV8, 8, mir_v8_act, 1)
+DEFINE_DW_TILE (static inline MIR_ALWAYS_INLINE, MirV8, 8, mir_v8_act, 2)
+DEFINE_DW_TILE (static inline MIR_ALWAYS_INLINE, MirV8, 8, mir_v8_act, 4)
+DEFINE_DW_TILE (static inline MIR_ALWAYS_INLINE, MirV8, 8, mir_v8_act, 8)
+DEFINE_DW_TILE (MIR_V16_FN, MirV16, 16, mir_v16_act, 1)
+DEFINE_DW_TILE (MIR_V16_FN, MirV16, 16, mir_v16_act, 2)
+DEFINE_DW_TILE (MIR_V16_FN, MirV16, 16, mir_v16_act, 4)
+DEFINE_DW_TILE (MIR_V16_FN, MirV16, 16, mir_v16_act, 8)
 
 /* Channels past the last full vector of pixel @ox, one at a time. */
 static inline MIR_ALWAYS_INLINE void
@@ -215,16 +215,20 @@ dw_tail (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsi
                          c - c0);
 }
 
+/* The 16-channel blocks of DW_SPAN (AVX-512), or none. */
+#define DW_BLOCKS16(P, border)                                       \
+  for (; cb + 16 <= c; cb += 16)                                     \
+    dw_tile16_##P (d, xn, yrow, oy, ox, cb, border);
+#define DW_NO_BLOCKS16(P, border)
+
 /* Pixels [ox0, ox1) of a row, P at a time, each through every channel
- * block (16 channels a block where @wide16, then 8); @border: taps may fall
- * outside the image. */
-#define DW_SPAN(P, border, wide16)                                   \
+ * block (16 channels a block with BLOCKS16 = DW_BLOCKS16, then 8);
+ * @border: taps may fall outside the image. */
+#define DW_SPAN(P, border, BLOCKS16)                                 \
   for (; ox + P <= ox1; ox += P)                                     \
     {                                                                \
       gsize cb = 0;                                                  \
-      if (wide16)                                                    \
-        for (; cb + 16 <= c; cb += 16)                               \
-          dw_tile16_##P (d, xn, yrow, oy, ox, cb, border);           \
+      BLOCKS16 (P, border)                                           \
       for (; cb < cv; cb += 8)                                       \
         dw_tile8_##P (d, xn, yrow, oy, ox, cb, border);              \
       if (cv < c)                                                    \
@@ -232,8 +236,8 @@ dw_tail (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsi
           dw_tail (d, xn, yrow, oy, q, cv);                          \
     }
 
-#define DEFINE_DW_ROWS(PFX, P, wide16)                                         \
-  static inline MIR_ALWAYS_INLINE void                                         \
+#define DEFINE_DW_ROWS(FN, PFX, P, BLOCKS16)                                   \
+  FN void                                                                      \
   PFX##dw_rows (gint64 begin, gint64 end, gpointer data)                       \
   {                                                                            \
     const DwCtx *d = data;                                                     \
@@ -247,20 +251,20 @@ dw_tail (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsi
         float *yrow = d->y + (gsize) r * (gsize) g->ow * c;                    \
                                                                                \
         ox1 = d->ox_lo;                                                        \
-        DW_SPAN (1, TRUE, wide16)                                              \
+        DW_SPAN (1, TRUE, BLOCKS16)                                            \
         ox1 = d->ox_hi;                                                        \
-        DW_SPAN (P, FALSE, wide16)                                             \
-        DW_SPAN (4, FALSE, wide16)                                             \
-        DW_SPAN (2, FALSE, wide16)                                             \
-        DW_SPAN (1, FALSE, wide16)                                             \
+        DW_SPAN (P, FALSE, BLOCKS16)                                           \
+        DW_SPAN (4, FALSE, BLOCKS16)                                           \
+        DW_SPAN (2, FALSE, BLOCKS16)                                           \
+        DW_SPAN (1, FALSE, BLOCKS16)                                           \
         ox1 = g->ow;                                                           \
-        DW_SPAN (1, TRUE, wide16)                                              \
+        DW_SPAN (1, TRUE, BLOCKS16)                                            \
       }                                                                        \
   }
 
-DEFINE_DW_ROWS (, 4, FALSE)
+DEFINE_DW_ROWS (static inline MIR_ALWAYS_INLINE, , 4, DW_NO_BLOCKS16)
 /* AVX-512: 16 channels a register, 8 accumulators (32 registers) */
-DEFINE_DW_ROWS (wide_, 8, TRUE)
+DEFINE_DW_ROWS (MIR_V16_FN, wide_, 8, DW_BLOCKS16)
 
 static void
 dw_rows_portable (gint64 begin, gint64 end, gpointer data)

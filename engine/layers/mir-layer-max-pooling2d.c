@@ -117,8 +117,8 @@ backward_images (gint64 begin, gint64 end, gpointer data)
  * its cells (the gradient at its first maximum, zeros elsewhere) instead
  * of adding, and W channels go at once.  The first maximum as above: a
  * cell replaces the best so far only if it is greater (NaN never is). */
-#define DEFINE_BACK_DISJOINT(W)                                                            \
-  static inline MIR_ALWAYS_INLINE void                                                     \
+#define DEFINE_BACK_DISJOINT(FN, W)                                                        \
+  FN void                                                                                  \
   back_disjoint_body##W (const BackCtx *b, gint64 begin, gint64 end)                       \
   {                                                                                        \
     const MirConvGeom *g = b->g;                                                           \
@@ -183,8 +183,8 @@ backward_images (gint64 begin, gint64 end, gpointer data)
           }                                                                                \
   }
 
-DEFINE_BACK_DISJOINT (8)
-DEFINE_BACK_DISJOINT (16)
+DEFINE_BACK_DISJOINT (static inline MIR_ALWAYS_INLINE, 8)
+DEFINE_BACK_DISJOINT (MIR_V16_FN, 16)
 
 static void
 back_disjoint_portable (gint64 begin, gint64 end, gpointer data)
