@@ -483,7 +483,7 @@ mir_pointwise_conv (const float *x, gint64 rows, gint64 c, const float *u, gint6
       /* few rows (late layers, batch 1): fewer rows an item, then filter slices */
       p.rb = MAX (WT_ROWS_MIN, (rows + 2 * (gint64) threads - 1) / (2 * (gint64) threads));
       nrb = (rows + p.rb - 1) / p.rb;
-      if (nrb < 2 * (gint64) threads && f >= NR * (gint64) threads)
+      if (nrb < 2 * (gint64) threads && f > NR)
         {
           p.nfs = (2 * (gint64) threads + nrb - 1) / nrb;
           p.fsw = round_nr ((f + p.nfs - 1) / p.nfs);
