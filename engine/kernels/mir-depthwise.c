@@ -126,8 +126,20 @@ typedef struct
   int act;               /* MIR_VEC_ACT_*, every kind */
   MirActivation act_fn;  /* the same, for the channels past the last vector */
   gint64 ox_lo, ox_hi; /* columns whose taps are all inside the image */
+  int spec;            /* DW_SPEC_*: the interior tiles for this kernel width and stride */
   float *y;
 } DwCtx;
+
+/* Kernel widths and strides with interior tiles of their own (no
+ * dilation): DW_SPEC_K3S1 ... DW_SPEC_K5S2, else DW_SPEC_NONE. */
+enum
+{
+  DW_SPEC_NONE,
+  DW_SPEC_K3S1,
+  DW_SPEC_K3S2,
+  DW_SPEC_K5S1,
+  DW_SPEC_K5S2,
+};
 
 /* P pixels from column @ox, channels [cb, cb + W) in vectors T of W floats;
  * @border: check each pixel's taps (a tile over an edge of the image). */
@@ -178,6 +190,79 @@ DEFINE_DW_TILE (MIR_V16_FN, MirV16, 16, mir_v16_act, 1)
 DEFINE_DW_TILE (MIR_V16_FN, MirV16, 16, mir_v16_act, 2)
 DEFINE_DW_TILE (MIR_V16_FN, MirV16, 16, mir_v16_act, 4)
 DEFINE_DW_TILE (MIR_V16_FN, MirV16, 16, mir_v16_act, 8)
+
+/* dw_tile##W##_##P without borders for a kernel KW wide at stride SW (both
+ * constants): each kernel row loads the (P - 1) SW + KW input vectors its P
+ * pixels read once and keeps them in registers, instead of one load per
+ * tap and pixel (the generic tile is bound by its loads: P + 1 per P
+ * multiply-adds; here (P - 1) SW + 2 KW per P KW).  Each output is the same
+ * sum in the same order as in the generic tile. */
+#define DEFINE_DW_TILE_K(FN, T, W, ACT, P, KW, SW)                                           \
+  FN void                                                                                    \
+  dw_tile##W##_##P##_k##KW##s##SW (const DwCtx *d, const float *xn, float *yrow, gint64 oy,  \
+                                   gint64 ox, gsize cb)                                      \
+  {                                                                                          \
+    const MirConvGeom *g = d->g;                                                             \
+    gsize c = (gsize) g->c;                                                                  \
+    T acc[P], b0, kv, xv[(P - 1) * SW + KW];                                                 \
+                                                                                             \
+    memcpy (&b0, d->bias + cb, sizeof b0);                                                   \
+    MIR_UNROLL for (int p = 0; p < P; p++)                                                   \
+      acc[p] = b0;                                                                           \
+    for (gint64 ky = 0; ky < g->kh; ky++)                                                    \
+      {                                                                                      \
+        gint64 iy = oy * g->sh - g->pad_top + ky * g->dh;                                    \
+        const float *xr, *kr;                                                                \
+        if (iy < 0 || iy >= g->h)                                                            \
+          continue;                                                                          \
+        xr = xn + ((gsize) iy * (gsize) g->w + (gsize) (ox * SW - g->pad_left)) * c + cb;    \
+        kr = d->k + (gsize) (ky * KW) * c + cb;                                              \
+        _Pragma ("GCC unroll 32") for (int j = 0; j < (P - 1) * SW + KW; j++)                \
+          memcpy (&xv[j], xr + (gsize) j * c, sizeof xv[j]);                                 \
+        _Pragma ("GCC unroll 8") for (int kx = 0; kx < KW; kx++)                             \
+          {                                                                                  \
+            memcpy (&kv, kr + (gsize) kx * c, sizeof kv);                                    \
+            MIR_UNROLL for (int p = 0; p < P; p++)                                           \
+              acc[p] += xv[p * SW + kx] * kv;                                                \
+          }                                                                                  \
+      }                                                                                      \
+    MIR_UNROLL for (int p = 0; p < P; p++)                                                   \
+      {                                                                                      \
+        T o = ACT (acc[p], d->act);                                                          \
+        memcpy (yrow + (gsize) (ox + p) * c + cb, &o, sizeof o);                             \
+      }                                                                                      \
+  }
+
+#define DEFINE_DW_TILES_K(FN, T, W, ACT, P)                                                  \
+  DEFINE_DW_TILE_K (FN, T, W, ACT, P, 3, 1)                                                  \
+  DEFINE_DW_TILE_K (FN, T, W, ACT, P, 3, 2)                                                  \
+  DEFINE_DW_TILE_K (FN, T, W, ACT, P, 5, 1)                                                  \
+  DEFINE_DW_TILE_K (FN, T, W, ACT, P, 5, 2)                                                  \
+  /* the tile for d->spec (not DW_SPEC_NONE) */                                              \
+  FN void                                                                                    \
+  dw_tile##W##_##P##_spec (const DwCtx *d, const float *xn, float *yrow, gint64 oy,          \
+                           gint64 ox, gsize cb)                                              \
+  {                                                                                          \
+    switch (d->spec)                                                                         \
+      {                                                                                      \
+      case DW_SPEC_K3S1:                                                                     \
+        dw_tile##W##_##P##_k3s1 (d, xn, yrow, oy, ox, cb);                                   \
+        break;                                                                               \
+      case DW_SPEC_K3S2:                                                                     \
+        dw_tile##W##_##P##_k3s2 (d, xn, yrow, oy, ox, cb);                                   \
+        break;                                                                               \
+      case DW_SPEC_K5S1:                                                                     \
+        dw_tile##W##_##P##_k5s1 (d, xn, yrow, oy, ox, cb);                                   \
+        break;                                                                               \
+      default:                                                                               \
+        dw_tile##W##_##P##_k5s2 (d, xn, yrow, oy, ox, cb);                                   \
+        break;                                                                               \
+      }                                                                                      \
+  }
+
+/* 4 pixels of 8 channels (AVX2, portable: 16 registers), 8 of 16 (AVX-512) */
+DEFINE_DW_TILES_K (static inline MIR_ALWAYS_INLINE, MirV8, 8, mir_v8_act, 4)
+DEFINE_DW_TILES_K (MIR_V16_FN, MirV16, 16, mir_v16_act, 8)
 
 /* Channels past the last full vector of pixel @ox, one at a time. */
 static inline MIR_ALWAYS_INLINE void
@@ -245,13 +330,37 @@ dw_tail (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsi
     ox += P;                                                         \
   }
 
+/* P pixels inside the image through the tiles for d->spec: the 16-channel
+ * blocks (AVX-512: DW_SPEC_BLOCKS16) or the 8-channel ones (else), then
+ * what is left as DW_BLOCKS does. */
+#define DW_SPEC_BLOCKS16(P)                                          \
+  {                                                                  \
+    gsize cb = 0;                                                    \
+    for (; cb + 16 <= c; cb += 16)                                   \
+      dw_tile16_##P##_spec (d, xn, yrow, oy, ox, cb);                \
+    for (; cb < cv; cb += 8)                                         \
+      dw_tile8_##P (d, xn, yrow, oy, ox, cb, FALSE);                 \
+    if (cv < c)                                                      \
+      for (gint64 q = ox; q < ox + P; q++)                           \
+        dw_tail (d, xn, yrow, oy, q, cv);                            \
+  }
+#define DW_SPEC_BLOCKS8(P)                                           \
+  {                                                                  \
+    gsize cb = 0;                                                    \
+    for (; cb < cv; cb += 8)                                         \
+      dw_tile8_##P##_spec (d, xn, yrow, oy, ox, cb);                 \
+    if (cv < c)                                                      \
+      for (gint64 q = ox; q < ox + P; q++)                           \
+        dw_tail (d, xn, yrow, oy, q, cv);                            \
+  }
+
 /* Each row in tiles of P pixels from the left, then 4, 2 and 1 for what
  * is left; tiles over an edge check their taps.  (The edges used to go
  * one pixel at a time, which loads the kernel vectors for every pixel:
  * a 7-wide row of a 5x5 kernel was six tiles, four of them single
  * pixels; now three.)  Each output is the same sum in the same order
  * whatever its tile. */
-#define DEFINE_DW_ROWS(FN, PFX, P, BLOCKS16)                                   \
+#define DEFINE_DW_ROWS(FN, PFX, P, BLOCKS16, SPEC_BLOCKS)                      \
   FN void                                                                      \
   PFX##dw_rows (gint64 begin, gint64 end, gpointer data)                       \
   {                                                                            \
@@ -269,7 +378,13 @@ dw_tail (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsi
           {                                                                    \
             gint64 left = g->ow - ox;                                          \
                                                                                \
-            if (left >= P)                                                     \
+            if (left >= P && d->spec != DW_SPEC_NONE && ox >= d->ox_lo &&      \
+                ox + P <= d->ox_hi)                                            \
+              {                                                                \
+                SPEC_BLOCKS (P)                                                \
+                ox += P;                                                       \
+              }                                                                \
+            else if (left >= P)                                                \
               DW_TILE_AT (P, BLOCKS16)                                         \
             else if (P > 4 && left >= 4)                                       \
               DW_TILE_AT (4, BLOCKS16)                                         \
@@ -281,9 +396,9 @@ dw_tail (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsi
       }                                                                        \
   }
 
-DEFINE_DW_ROWS (static inline MIR_ALWAYS_INLINE, , 4, DW_NO_BLOCKS16)
+DEFINE_DW_ROWS (static inline MIR_ALWAYS_INLINE, , 4, DW_NO_BLOCKS16, DW_SPEC_BLOCKS8)
 /* AVX-512: 16 channels a register, 8 accumulators (32 registers) */
-DEFINE_DW_ROWS (MIR_V16_FN, wide_, 8, DW_BLOCKS16)
+DEFINE_DW_ROWS (MIR_V16_FN, wide_, 8, DW_BLOCKS16, DW_SPEC_BLOCKS16)
 
 static void
 dw_rows_portable (gint64 begin, gint64 end, gpointer data)
@@ -327,6 +442,10 @@ mir_depthwise_forward_fast (const MirConvGeom *g, const float *x, const float *k
   span = g->w - 1 + g->pad_left - (g->kw - 1) * g->dw;
   hi = span < 0 ? 0 : MIN (span / g->sw + 1, g->ow);
   d.ox_hi = MAX (hi, d.ox_lo);
+  if (g->dw == 1 && (g->kw == 3 || g->kw == 5) && (g->sw == 1 || g->sw == 2) &&
+      g_getenv ("MIRADA_DW_GENERIC") == NULL)
+    d.spec = g->kw == 3 ? (g->sw == 1 ? DW_SPEC_K3S1 : DW_SPEC_K3S2)
+                        : (g->sw == 1 ? DW_SPEC_K5S1 : DW_SPEC_K5S2);
 #if MIR_HAVE_AVX2_CLONES
   if (mir_cpu_has_avx512 ())
     fn = dw_rows_avx512;
