@@ -191,19 +191,22 @@ DEFINE_DW_TILE (MIR_V16_FN, MirV16, 16, mir_v16_act, 2)
 DEFINE_DW_TILE (MIR_V16_FN, MirV16, 16, mir_v16_act, 4)
 DEFINE_DW_TILE (MIR_V16_FN, MirV16, 16, mir_v16_act, 8)
 
-/* dw_tile##W##_##P without borders for a kernel KW wide at stride SW (both
- * constants): each kernel row loads the (P - 1) SW + KW input vectors its P
- * pixels read once and keeps them in registers, instead of one load per
- * tap and pixel (the generic tile is bound by its loads: P + 1 per P
- * multiply-adds; here (P - 1) SW + 2 KW per P KW).  Each output is the same
- * sum in the same order as in the generic tile. */
+/* dw_tile##W##_##P for a kernel KW wide at stride SW (both constants):
+ * each kernel row loads the (P - 1) SW + KW input vectors its P pixels read
+ * once and keeps them in registers, instead of one load per tap and pixel
+ * (the generic tile is bound by its loads: P + 1 per P multiply-adds; here
+ * (P - 1) SW + 2 KW per P KW).  With @border, the columns outside the
+ * image are zeros (the padding itself: each sum gains + 0 w terms, so a
+ * result may only differ from the generic tile's in the sign of a zero)
+ * and only the first @np pixels are stored (a row's last tile). */
 #define DEFINE_DW_TILE_K(FN, T, W, ACT, P, KW, SW)                                           \
   FN void                                                                                    \
   dw_tile##W##_##P##_k##KW##s##SW (const DwCtx *d, const float *xn, float *yrow, gint64 oy,  \
-                                   gint64 ox, gsize cb)                                      \
+                                   gint64 ox, gsize cb, gboolean border, gint64 np)          \
   {                                                                                          \
     const MirConvGeom *g = d->g;                                                             \
     gsize c = (gsize) g->c;                                                                  \
+    gint64 col0 = ox * SW - g->pad_left;                                                     \
     T acc[P], b0, kv, xv[(P - 1) * SW + KW];                                                 \
                                                                                              \
     memcpy (&b0, d->bias + cb, sizeof b0);                                                   \
@@ -215,10 +218,15 @@ DEFINE_DW_TILE (MIR_V16_FN, MirV16, 16, mir_v16_act, 8)
         const float *xr, *kr;                                                                \
         if (iy < 0 || iy >= g->h)                                                            \
           continue;                                                                          \
-        xr = xn + ((gsize) iy * (gsize) g->w + (gsize) (ox * SW - g->pad_left)) * c + cb;    \
+        xr = xn + (gsize) iy * (gsize) g->w * c + cb;                                        \
         kr = d->k + (gsize) (ky * KW) * c + cb;                                              \
         _Pragma ("GCC unroll 32") for (int j = 0; j < (P - 1) * SW + KW; j++)                \
-          memcpy (&xv[j], xr + (gsize) j * c, sizeof xv[j]);                                 \
+          {                                                                                  \
+            if (border && (guint64) (col0 + j) >= (guint64) g->w)                            \
+              xv[j] = (T) { 0 };                                                             \
+            else                                                                             \
+              memcpy (&xv[j], xr + (gsize) (col0 + j) * c, sizeof xv[j]);                    \
+          }                                                                                  \
         _Pragma ("GCC unroll 8") for (int kx = 0; kx < KW; kx++)                             \
           {                                                                                  \
             memcpy (&kv, kr + (gsize) kx * c, sizeof kv);                                    \
@@ -227,10 +235,11 @@ DEFINE_DW_TILE (MIR_V16_FN, MirV16, 16, mir_v16_act, 8)
           }                                                                                  \
       }                                                                                      \
     MIR_UNROLL for (int p = 0; p < P; p++)                                                   \
-      {                                                                                      \
-        T o = ACT (acc[p], d->act);                                                          \
-        memcpy (yrow + (gsize) (ox + p) * c + cb, &o, sizeof o);                             \
-      }                                                                                      \
+      if (!border || p < np)                                                                 \
+        {                                                                                    \
+          T o = ACT (acc[p], d->act);                                                        \
+          memcpy (yrow + (gsize) (ox + p) * c + cb, &o, sizeof o);                           \
+        }                                                                                    \
   }
 
 #define DEFINE_DW_TILES_K(FN, T, W, ACT, P)                                                  \
@@ -241,21 +250,21 @@ DEFINE_DW_TILE (MIR_V16_FN, MirV16, 16, mir_v16_act, 8)
   /* the tile for d->spec (not DW_SPEC_NONE) */                                              \
   FN void                                                                                    \
   dw_tile##W##_##P##_spec (const DwCtx *d, const float *xn, float *yrow, gint64 oy,          \
-                           gint64 ox, gsize cb)                                              \
+                           gint64 ox, gsize cb, gboolean border, gint64 np)                  \
   {                                                                                          \
     switch (d->spec)                                                                         \
       {                                                                                      \
       case DW_SPEC_K3S1:                                                                     \
-        dw_tile##W##_##P##_k3s1 (d, xn, yrow, oy, ox, cb);                                   \
+        dw_tile##W##_##P##_k3s1 (d, xn, yrow, oy, ox, cb, border, np);                       \
         break;                                                                               \
       case DW_SPEC_K3S2:                                                                     \
-        dw_tile##W##_##P##_k3s2 (d, xn, yrow, oy, ox, cb);                                   \
+        dw_tile##W##_##P##_k3s2 (d, xn, yrow, oy, ox, cb, border, np);                       \
         break;                                                                               \
       case DW_SPEC_K5S1:                                                                     \
-        dw_tile##W##_##P##_k5s1 (d, xn, yrow, oy, ox, cb);                                   \
+        dw_tile##W##_##P##_k5s1 (d, xn, yrow, oy, ox, cb, border, np);                       \
         break;                                                                               \
       default:                                                                               \
-        dw_tile##W##_##P##_k5s2 (d, xn, yrow, oy, ox, cb);                                   \
+        dw_tile##W##_##P##_k5s2 (d, xn, yrow, oy, ox, cb, border, np);                       \
         break;                                                                               \
       }                                                                                      \
   }
@@ -330,37 +339,30 @@ dw_tail (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsi
     ox += P;                                                         \
   }
 
-/* P pixels inside the image through the tiles for d->spec: the 16-channel
- * blocks (AVX-512: DW_SPEC_BLOCKS16) or the 8-channel ones (else), then
- * what is left as DW_BLOCKS does. */
-#define DW_SPEC_BLOCKS16(P)                                          \
-  {                                                                  \
-    gsize cb = 0;                                                    \
-    for (; cb + 16 <= c; cb += 16)                                   \
-      dw_tile16_##P##_spec (d, xn, yrow, oy, ox, cb);                \
-    for (; cb < cv; cb += 8)                                         \
-      dw_tile8_##P (d, xn, yrow, oy, ox, cb, FALSE);                 \
-    if (cv < c)                                                      \
-      for (gint64 q = ox; q < ox + P; q++)                           \
-        dw_tail (d, xn, yrow, oy, q, cv);                            \
-  }
-#define DW_SPEC_BLOCKS8(P)                                           \
-  {                                                                  \
-    gsize cb = 0;                                                    \
-    for (; cb < cv; cb += 8)                                         \
-      dw_tile8_##P##_spec (d, xn, yrow, oy, ox, cb);                 \
-    if (cv < c)                                                      \
-      for (gint64 q = ox; q < ox + P; q++)                           \
-        dw_tail (d, xn, yrow, oy, q, cv);                            \
-  }
+/* A row through the tiles for d->spec, P pixels at a time, VW channels a
+ * block (c a multiple of VW): tiles over an edge take the padding as
+ * zeros, the last one stores what is left of the row. */
+#define DW_SPEC_ROW(P, VW)                                                      \
+  for (; ox < g->ow; ox += P)                                                   \
+    {                                                                           \
+      gint64 np = MIN (P, g->ow - ox);                                          \
+                                                                                \
+      if (np == P && ox >= d->ox_lo && ox + P <= d->ox_hi)                      \
+        for (gsize cb = 0; cb < c; cb += VW)                                    \
+          dw_tile##VW##_##P##_spec (d, xn, yrow, oy, ox, cb, FALSE, P);         \
+      else                                                                      \
+        for (gsize cb = 0; cb < c; cb += VW)                                    \
+          dw_tile##VW##_##P##_spec (d, xn, yrow, oy, ox, cb, TRUE, np);         \
+    }
 
-/* Each row in tiles of P pixels from the left, then 4, 2 and 1 for what
- * is left; tiles over an edge check their taps.  (The edges used to go
- * one pixel at a time, which loads the kernel vectors for every pixel:
- * a 7-wide row of a 5x5 kernel was six tiles, four of them single
- * pixels; now three.)  Each output is the same sum in the same order
- * whatever its tile. */
-#define DEFINE_DW_ROWS(FN, PFX, P, BLOCKS16, SPEC_BLOCKS)                      \
+/* Each row through the tiles of its kernel (DW_SPEC_ROW) where there are
+ * some and the channels fill VW-float vectors; else in generic tiles of P
+ * pixels from the left, then 4, 2 and 1 for what is left, tiles over an
+ * edge checking their taps.  (The edges used to go one pixel at a time,
+ * which loads the kernel vectors for every pixel: a 7-wide row of a 5x5
+ * kernel was six tiles, four of them single pixels.)  Each output is the
+ * same sum in the same order whatever its tile. */
+#define DEFINE_DW_ROWS(FN, PFX, P, BLOCKS16, VW)                               \
   FN void                                                                      \
   PFX##dw_rows (gint64 begin, gint64 end, gpointer data)                       \
   {                                                                            \
@@ -374,17 +376,13 @@ dw_tail (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsi
         const float *xn = d->x + (gsize) n * (gsize) (g->h * g->w) * c;        \
         float *yrow = d->y + (gsize) r * (gsize) g->ow * c;                    \
                                                                                \
+        if (d->spec != DW_SPEC_NONE && c % VW == 0)                            \
+          DW_SPEC_ROW (P, VW)                                                  \
         while (ox < g->ow)                                                     \
           {                                                                    \
             gint64 left = g->ow - ox;                                          \
                                                                                \
-            if (left >= P && d->spec != DW_SPEC_NONE && ox >= d->ox_lo &&      \
-                ox + P <= d->ox_hi)                                            \
-              {                                                                \
-                SPEC_BLOCKS (P)                                                \
-                ox += P;                                                       \
-              }                                                                \
-            else if (left >= P)                                                \
+            if (left >= P)                                                     \
               DW_TILE_AT (P, BLOCKS16)                                         \
             else if (P > 4 && left >= 4)                                       \
               DW_TILE_AT (4, BLOCKS16)                                         \
@@ -396,9 +394,9 @@ dw_tail (const DwCtx *d, const float *xn, float *yrow, gint64 oy, gint64 ox, gsi
       }                                                                        \
   }
 
-DEFINE_DW_ROWS (static inline MIR_ALWAYS_INLINE, , 4, DW_NO_BLOCKS16, DW_SPEC_BLOCKS8)
+DEFINE_DW_ROWS (static inline MIR_ALWAYS_INLINE, , 4, DW_NO_BLOCKS16, 8)
 /* AVX-512: 16 channels a register, 8 accumulators (32 registers) */
-DEFINE_DW_ROWS (MIR_V16_FN, wide_, 8, DW_BLOCKS16, DW_SPEC_BLOCKS16)
+DEFINE_DW_ROWS (MIR_V16_FN, wide_, 8, DW_BLOCKS16, 16)
 
 static void
 dw_rows_portable (gint64 begin, gint64 end, gpointer data)
