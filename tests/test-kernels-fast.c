@@ -1394,45 +1394,6 @@ test_act_vec (gconstpointer data)
   }
 }
 
-/* The AVX-512 sigmoid and swish (vscalefps for 2^n, mir-vec-simd.h) give
- * the AVX2 clones' values bit for bit, both dividing: the same polynomial,
- * the same rounding of n, the same p 2^n.  A different reduction, clamp or
- * product changes low bits of some of the 200 000 values.  Only on
- * AVX-512 CPUs: elsewhere both runs take the AVX2 code. */
-static void
-test_act_vec_avx512_bitwise (void)
-{
-  static const MirActivation acts[] = { MIR_ACT_SIGMOID, MIR_ACT_SWISH };
-  gsize n = 200003;
-  g_autofree float *x = g_new (float, n);
-  g_autofree float *wide = g_new (float, n);
-  g_autofree float *narrow = g_new (float, n);
-  g_autoptr(GRand) rng = g_rand_new_with_seed (23);
-
-  if (!__builtin_cpu_supports ("avx512f") || !__builtin_cpu_supports ("avx512vl"))
-    {
-      g_test_skip ("needs an AVX-512 CPU: on this one the AVX2 code runs either way");
-      return;
-    }
-  for (gsize i = 0; i < n; i++)
-    x[i] = i % 3 == 0 ? (float) g_rand_double_range (rng, -100.0, 100.0)
-                      : (float) g_rand_double_range (rng, -12.0, 12.0);
-  x[7] = -87.33654f;
-  x[8] = -87.4f;
-  x[9] = 0.0f;
-  x[10] = -0.0f;
-  g_setenv ("MIRADA_RECIP", "divide", TRUE);
-  for (guint a = 0; a < G_N_ELEMENTS (acts); a++)
-    {
-      mir_act_vec_forward (acts[a], x, wide, n);
-      g_setenv ("MIRADA_NO_AVX512", "1", TRUE);
-      mir_act_vec_forward (acts[a], x, narrow, n);
-      g_unsetenv ("MIRADA_NO_AVX512");
-      g_assert_cmpmem (wide, n * sizeof (float), narrow, n * sizeof (float));
-    }
-  g_unsetenv ("MIRADA_RECIP");
-}
-
 /* The same, with the portable kernels instead of the SIMD clones, with the
  * AVX2 clones on an AVX-512 CPU, or with the other reciprocal of the
  * 16-float sigmoid and swish than this CPU's (mir_vec_prefer_newton). */
@@ -1501,7 +1462,6 @@ main (int argc, char **argv)
       add_variants (path, test_depthwise, &dw_cases[i], TRUE);
     }
   add_variants ("/kernels-fast/act-vec", test_act_vec, NULL, TRUE);
-  g_test_add_func ("/kernels-fast/act-vec-avx512-bitwise", test_act_vec_avx512_bitwise);
   g_test_add_func ("/kernels-fast/winograd-cache-step", test_winograd_cache_step);
   for (gsize i = 0; i < G_N_ELEMENTS (back_data_cases); i++)
     {
