@@ -1,8 +1,9 @@
 /* Vectorised sigmoid and swish (x · sigmoid(x)), the activations of
  * EfficientNet and the squeeze-and-excitation gates: Cephes' expf
- * polynomial in vectors (mir-vec-simd.h), compiled portable, AVX2
- * and AVX-512VL and picked at run time.  Within a few ulp of the libm
- * versions (tests/test-kernels-fast.c holds the bound). */
+ * polynomial in 8-float vectors (portable and AVX2), a 32-entry table of
+ * 2^(j/32) and a cubic in 16-float ones (AVX-512VL; mir-vec-simd.h),
+ * picked at run time.  Within a few ulp of the libm versions
+ * (tests/test-kernels-fast.c holds the bound on every path). */
 #define G_LOG_DOMAIN "mir-act-vec"
 
 #include <string.h>
