@@ -133,7 +133,7 @@ typedef struct
 {
   GTestDataFunc func;
   gconstpointer data;
-  const char *env;   /* MIRADA_PORTABLE_KERNELS, MIRADA_NO_AVX512 or MIRADA_RECIP */
+  const char *env;   /* MIRADA_PORTABLE_KERNELS, MIRADA_NO_AVX512, MIRADA_RECIP or MIRADA_DW_GENERIC */
   const char *value; /* what it is set to */
 } PortableCase;
 
@@ -580,6 +580,15 @@ static const DwCase dw_cases[] = {
   /* rows whose interior ends in 4- and 2-pixel tiles (14: 8 + 4, 13: 8 + 2 + 1) */
   { 3, 1, 1, 1, TRUE, TRUE, "relu6", 1, 6, 14, 48 },
   { 3, 1, 1, 1, TRUE, TRUE, "swish", 1, 5, 13, 40 },
+  /* the kernels' own tiles (3 and 5 wide, stride 1 and 2) on whole 16-channel
+   * vectors: rows shorter than a tile (7), a last tile of 6 and of 1 pixel,
+   * odd widths at stride 2, no padding */
+  { 5, 1, 1, 1, TRUE, TRUE, "swish", 1, 7, 7, 32 },
+  { 5, 1, 1, 1, TRUE, FALSE, "relu6", 2, 9, 14, 16 },
+  { 3, 2, 1, 1, TRUE, TRUE, "swish", 1, 9, 15, 32 },
+  { 5, 2, 1, 1, TRUE, TRUE, "sigmoid", 1, 11, 17, 16 },
+  { 3, 1, 1, 1, FALSE, TRUE, "linear", 1, 6, 19, 16 },
+  { 5, 2, 1, 1, FALSE, TRUE, "relu", 1, 12, 21, 48 },
 };
 
 static void
@@ -1459,7 +1468,13 @@ main (int argc, char **argv)
   for (guint i = 0; i < G_N_ELEMENTS (dw_cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/kernels-fast/depthwise/%u", i);
+      g_autofree char *generic = g_strdup_printf ("%s/generic", path);
+      PortableCase *pc = g_new (PortableCase, 1);
+
       add_variants (path, test_depthwise, &dw_cases[i], TRUE);
+      /* the generic tiles where the kernel has tiles of its own */
+      *pc = (PortableCase) { test_depthwise, &dw_cases[i], "MIRADA_DW_GENERIC", "1" };
+      g_test_add_data_func_full (generic, pc, test_portable, g_free);
     }
   add_variants ("/kernels-fast/act-vec", test_act_vec, NULL, TRUE);
   g_test_add_func ("/kernels-fast/winograd-cache-step", test_winograd_cache_step);
