@@ -141,6 +141,19 @@ enum
   DW_SPEC_K5S2,
 };
 
+/* Input row oy * sh - pad_top + ky * dh of image @xn from channel @cb, or
+ * NULL where kernel row @ky falls outside the image (every tile's rows). */
+static inline MIR_ALWAYS_INLINE const float *
+dw_input_row (const DwCtx *d, const float *xn, gint64 oy, gint64 ky, gsize cb)
+{
+  const MirConvGeom *g = d->g;
+  gint64 iy = oy * g->sh - g->pad_top + ky * g->dh;
+
+  if (iy < 0 || iy >= g->h)
+    return NULL;
+  return xn + (gsize) iy * (gsize) g->w * (gsize) g->c + cb;
+}
+
 /* P pixels from column @ox, channels [cb, cb + W) in vectors T of W floats;
  * @border: check each pixel's taps (a tile over an edge of the image). */
 #define DEFINE_DW_TILE(FN, T, W, ACT, P)                                                    \
@@ -157,11 +170,9 @@ enum
       acc[p] = b0;                                                                           \
     for (gint64 ky = 0; ky < g->kh; ky++)                                                    \
       {                                                                                      \
-        gint64 iy = oy * g->sh - g->pad_top + ky * g->dh;                                    \
-        const float *xr;                                                                     \
-        if (iy < 0 || iy >= g->h)                                                            \
+        const float *xr = dw_input_row (d, xn, oy, ky, cb);                                  \
+        if (xr == NULL)                                                                      \
           continue;                                                                          \
-        xr = xn + (gsize) iy * (gsize) g->w * c + cb;                                        \
         for (gint64 kx = 0; kx < g->kw; kx++)                                                \
           {                                                                                  \
             gint64 ix0 = ox * g->sw - g->pad_left + kx * g->dw;                              \
@@ -214,11 +225,9 @@ DEFINE_DW_TILE (MIR_V16_FN, MirV16, 16, mir_v16_act, 8)
       acc[p] = b0;                                                                           \
     for (gint64 ky = 0; ky < g->kh; ky++)                                                    \
       {                                                                                      \
-        gint64 iy = oy * g->sh - g->pad_top + ky * g->dh;                                    \
-        const float *xr, *kr;                                                                \
-        if (iy < 0 || iy >= g->h)                                                            \
+        const float *xr = dw_input_row (d, xn, oy, ky, cb), *kr;                             \
+        if (xr == NULL)                                                                      \
           continue;                                                                          \
-        xr = xn + (gsize) iy * (gsize) g->w * c + cb;                                        \
         kr = d->k + (gsize) (ky * KW) * c + cb;                                              \
         _Pragma ("GCC unroll 32") for (int j = 0; j < (P - 1) * SW + KW; j++)                \
           {                                                                                  \

@@ -172,8 +172,9 @@ mir_v8_min (MirV8 a, MirV8 b)
   return (MirV8) (((MirV8i) a & m) | ((MirV8i) b & ~m));
 }
 
-/* 16-float vectors: one AVX-512 register, two AVX2 ones (the compiler
- * splits them for narrower targets).  For streaming elementwise kernels. */
+/* 16-float vectors: one AVX-512 register, used only in the AVX-512 clones
+ * (MIR_V16_FN below).  For streaming elementwise kernels and the AVX-512
+ * tiles. */
 typedef float MirV16 __attribute__ ((vector_size (64)));
 typedef gint32 MirV16i __attribute__ ((vector_size (64)));
 
@@ -187,9 +188,10 @@ typedef gint32 MirV16i __attribute__ ((vector_size (64)));
  * sigmoid: 1 / (1 + e^-x) from e^-|x| (no overflow); swish divides x (or
  * x e^-|x|) by the same 1 + e^-|x|, one division for both factors.
  *
- * Compiled into the target clones through always-inline callers without a
- * target attribute (clang rejects vector arguments across a target
- * mismatch). */
+ * FN gives the functions' attributes: always-inline without a target for
+ * 8-float vectors (compiled into each clone through its callers: clang
+ * rejects vector arguments across a target mismatch), MIR_V16_FN for
+ * 16-float ones. */
 #define MIR_DEFINE_VEC_SELECT(FN, SFX, VT, VIT)                                        \
   FN VT                                                                        \
   mir_##SFX##_select (VIT mask, VT b, VT a)                                    \
